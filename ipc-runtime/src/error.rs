@@ -1,0 +1,325 @@
+//! Errors: one [`Error`] enum for every transport, in plain words, and [`SendError`],
+//! which hands back the message a send could not deliver.
+
+use core::fmt;
+use std::io;
+use std::time::Duration;
+
+use crate::message::{InvalidMessage, Message, Schema};
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// Everything that can go wrong in a channel, a segment or a queue.
+///
+/// Each variant says what happened and, where there is one, what to do about it. System
+/// errors that have a meaning here are mapped to it (`EPIPE` → [`Error::Disconnected`],
+/// `EEXIST` → [`Error::AlreadyExists`], ...); the rest keep the errno in [`Error::Io`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The other side is gone: every sender, or the receiver, has closed its end or died.
+    #[error("disconnected: the peer has closed its end of the channel or exited")]
+    Disconnected,
+
+    /// `try_recv`: no message is waiting right now.
+    #[error("no message is waiting; try again later or use recv() to wait")]
+    Empty,
+
+    /// `try_send`: the channel has no room right now.
+    #[error("the channel is full; try again later or use send() to wait")]
+    Full,
+
+    /// A `*_timeout` call waited its full time.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+
+    /// The peer was built with another definition of the message type.
+    #[error(
+        "schema mismatch: this side uses {expected}, the peer uses {found}; \
+         build both programs from the same definition of the message type"
+    )]
+    SchemaMismatch {
+        /// This side's schema.
+        expected: SchemaId,
+        /// The peer's schema.
+        found: SchemaId,
+    },
+
+    /// The peer sent a message whose bytes are not a valid value of the type.
+    #[error(transparent)]
+    InvalidMessage(#[from] InvalidMessage),
+
+    /// The byte stream does not follow the wire format (garbage, truncation, or a writer
+    /// that is not this crate's).
+    #[error("corrupt stream: {0}")]
+    Corrupt(String),
+
+    /// A named object does not exist.
+    #[error("{what} `{name}` does not exist; create it first, or check the name")]
+    NotFound {
+        /// What kind of object (`"FIFO"`, `"queue"`, ...).
+        what: &'static str,
+        /// Its name or path.
+        name: String,
+    },
+
+    /// A named object already exists.
+    #[error("{what} `{name}` already exists; open it instead, or remove it first")]
+    AlreadyExists {
+        /// What kind of object.
+        what: &'static str,
+        /// Its name or path.
+        name: String,
+    },
+
+    /// The caller may not access a named object.
+    #[error("permission denied for {what} `{name}`; check its owner and mode")]
+    PermissionDenied {
+        /// What kind of object.
+        what: &'static str,
+        /// Its name or path.
+        name: String,
+    },
+
+    /// A name or path is not acceptable.
+    #[error("invalid name `{name}`: {reason}")]
+    InvalidName {
+        /// The name given.
+        name: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+
+    /// Another process already holds something only one may hold.
+    #[error("{what} `{name}` is in use: {reason}")]
+    Busy {
+        /// What kind of object.
+        what: &'static str,
+        /// Its name or path.
+        name: String,
+        /// Why only one may hold it.
+        reason: &'static str,
+    },
+
+    /// A system limit stands in the way.
+    #[error("{limit} is {value}, too low for this: {hint}")]
+    LimitExceeded {
+        /// The limit (a sysctl path, an rlimit, a constant).
+        limit: &'static str,
+        /// Its current value.
+        value: u64,
+        /// How to raise it or avoid it.
+        hint: String,
+    },
+
+    /// The process was asked to shut down while waiting (see `ipc::signal`).
+    #[error("interrupted by a shutdown request")]
+    Shutdown,
+
+    /// Any other system error, with the call that failed.
+    #[error("{op} failed: {source}")]
+    Io {
+        /// The call that failed (`"write"`, `"mkfifo"`, ...).
+        op: &'static str,
+        /// The system error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// Wraps an errno from call `op`, mapping `EPIPE` and `ECONNRESET` to
+    /// [`Error::Disconnected`].
+    pub fn sys(op: &'static str, errno: nix::errno::Errno) -> Self {
+        use nix::errno::Errno;
+        match errno {
+            Errno::EPIPE | Errno::ECONNRESET => Error::Disconnected,
+            e => Error::Io {
+                op,
+                source: io::Error::from_raw_os_error(e as i32),
+            },
+        }
+    }
+
+    /// Wraps an errno from call `op` on the named object `name` (a `what`), mapping
+    /// `ENOENT`, `EEXIST`, `EACCES`/`EPERM` and `ENAMETOOLONG` to their variants.
+    pub fn named(
+        op: &'static str,
+        what: &'static str,
+        name: &str,
+        errno: nix::errno::Errno,
+    ) -> Self {
+        use nix::errno::Errno;
+        let name = name.to_owned();
+        match errno {
+            Errno::ENOENT => Error::NotFound { what, name },
+            Errno::EEXIST => Error::AlreadyExists { what, name },
+            Errno::EACCES | Errno::EPERM => Error::PermissionDenied { what, name },
+            Errno::ENAMETOOLONG => Error::InvalidName {
+                name,
+                reason: "the name is too long for the system",
+            },
+            e => Error::sys(op, e),
+        }
+    }
+
+    /// A schema mismatch between this side's `T` and the peer's `found`.
+    pub fn schema_mismatch<T: Message>(found: SchemaId) -> Self {
+        Error::SchemaMismatch {
+            expected: SchemaId::of::<T>(),
+            found,
+        }
+    }
+
+    /// True for [`Error::Disconnected`].
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, Error::Disconnected)
+    }
+
+    /// True for [`Error::Timeout`].
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout(_))
+    }
+}
+
+/// The identity of a schema as it crosses the wire: name, fingerprint, size, alignment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaId {
+    /// The schema name.
+    pub name: String,
+    /// The fingerprint.
+    pub fingerprint: u64,
+    /// The size in bytes.
+    pub size: u64,
+    /// The alignment in bytes.
+    pub align: u64,
+}
+
+impl SchemaId {
+    /// This process's schema of `T`.
+    pub fn of<T: Message>() -> Self {
+        Self::from_schema(&T::SCHEMA)
+    }
+
+    /// The identity of `schema`.
+    pub fn from_schema(schema: &Schema) -> Self {
+        SchemaId {
+            name: schema.to_string(),
+            fingerprint: schema.fingerprint(),
+            size: schema.size as u64,
+            align: schema.align as u64,
+        }
+    }
+}
+
+impl fmt::Display for SchemaId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` ({} bytes, align {}, fingerprint {:#018x})",
+            self.name, self.size, self.align, self.fingerprint
+        )
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        use io::ErrorKind as K;
+        let kind = match &e {
+            Error::Io { source, .. } => return io::Error::new(source.kind(), e),
+            Error::Disconnected => K::BrokenPipe,
+            Error::Empty | Error::Full => K::WouldBlock,
+            Error::Timeout(_) => K::TimedOut,
+            Error::SchemaMismatch { .. } | Error::InvalidMessage(_) | Error::Corrupt(_) => {
+                K::InvalidData
+            }
+            Error::NotFound { .. } => K::NotFound,
+            Error::AlreadyExists { .. } => K::AlreadyExists,
+            Error::PermissionDenied { .. } => K::PermissionDenied,
+            Error::InvalidName { .. } => K::InvalidInput,
+            Error::Busy { .. } => K::ResourceBusy,
+            Error::LimitExceeded { .. } => K::OutOfMemory,
+            Error::Shutdown => K::Interrupted,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+/// A send that failed, with the message it could not deliver.
+///
+/// `?` converts it into an [`Error`] (dropping the message); [`SendError::into_inner`]
+/// takes the message back to retry or reroute it.
+pub struct SendError<T> {
+    error: Error,
+    message: T,
+}
+
+impl<T> SendError<T> {
+    /// Pairs an error with the undelivered message.
+    pub fn new(error: Error, message: T) -> Self {
+        SendError { error, message }
+    }
+
+    /// Why the send failed.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The undelivered message.
+    pub fn into_inner(self) -> T {
+        self.message
+    }
+
+    /// The error, dropping the message.
+    pub fn into_error(self) -> Error {
+        self.error
+    }
+
+    /// Both parts.
+    pub fn into_parts(self) -> (Error, T) {
+        (self.error, self.message)
+    }
+
+    /// True if the channel was full (`try_send`) or stayed full (`send_timeout`).
+    pub fn is_full(&self) -> bool {
+        matches!(self.error, Error::Full | Error::Timeout(_))
+    }
+
+    /// True if the receiver is gone.
+    pub fn is_disconnected(&self) -> bool {
+        self.error.is_disconnected()
+    }
+}
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "send failed: {}", self.error)
+    }
+}
+
+impl<T> std::error::Error for SendError<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl<T> From<SendError<T>> for Error {
+    fn from(e: SendError<T>) -> Error {
+        e.error
+    }
+}
+
+impl<T> From<SendError<T>> for io::Error {
+    fn from(e: SendError<T>) -> io::Error {
+        e.error.into()
+    }
+}

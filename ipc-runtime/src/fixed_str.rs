@@ -1,0 +1,212 @@
+//! [`FixedStr<N>`]: a string in a fixed number of bytes, like a C `char[N]`.
+
+use core::fmt;
+use core::ops::Deref;
+
+use crate::message::Problem;
+
+/// At most `N` bytes of UTF-8, NUL-padded, like a C `char[N]`: a string that can live
+/// inside a [`Message`](crate::Message).
+///
+/// The text runs up to the first NUL byte (or all `N` bytes); every byte after it is
+/// NUL, so two equal strings have equal bytes. A received `FixedStr` is checked for both
+/// before it is handed out.
+///
+/// ```
+/// use ipc_runtime::FixedStr;
+///
+/// let sym = FixedStr::<8>::try_from("AAPL").unwrap();
+/// assert_eq!(sym.as_str(), "AAPL");
+/// assert_eq!(&*sym, "AAPL"); // derefs to str
+/// assert!(FixedStr::<2>::try_from("AAPL").is_err());
+/// assert_eq!(FixedStr::<3>::truncating("añb").as_str(), "añ");
+/// ```
+#[repr(transparent)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FixedStr<const N: usize>([u8; N]);
+
+/// A string does not fit a [`FixedStr`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FixedStrError {
+    /// The string is longer than the capacity.
+    #[error("string of {len} bytes does not fit FixedStr<{capacity}>; shorten it, raise the capacity, or use FixedStr::truncating")]
+    TooLong {
+        /// The string's length in bytes.
+        len: usize,
+        /// The capacity.
+        capacity: usize,
+    },
+    /// The string contains a NUL byte, which would end it early.
+    #[error("string contains a NUL byte at {at}; a FixedStr ends at its first NUL")]
+    Nul {
+        /// Position of the NUL.
+        at: usize,
+    },
+}
+
+impl<const N: usize> FixedStr<N> {
+    /// The empty string.
+    pub const fn new() -> Self {
+        FixedStr([0; N])
+    }
+
+    /// The longest prefix of `s` that fits in `N` bytes and ends on a character boundary
+    /// (and before any NUL).
+    pub fn truncating(s: &str) -> Self {
+        let s = s.split('\0').next().unwrap_or("");
+        let mut end = s.len().min(N);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut bytes = [0; N];
+        bytes[..end].copy_from_slice(&s.as_bytes()[..end]);
+        FixedStr(bytes)
+    }
+
+    /// The text, up to the first NUL.
+    pub fn as_str(&self) -> &str {
+        let bytes = &self.0[..self.len()];
+        match core::str::from_utf8(bytes) {
+            Ok(s) => s,
+            // Unreachable for values built here or validated on receive; a corrupted value
+            // yields its valid prefix rather than undefined behaviour.
+            Err(e) => core::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
+        }
+    }
+
+    /// Length of the text in bytes.
+    pub fn len(&self) -> usize {
+        self.0.iter().position(|&b| b == 0).unwrap_or(N)
+    }
+
+    /// True if the text is empty.
+    pub fn is_empty(&self) -> bool {
+        N == 0 || self.0[0] == 0
+    }
+
+    /// The capacity `N`.
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+
+    /// All `N` bytes, NUL padding included.
+    pub const fn as_bytes(&self) -> &[u8; N] {
+        &self.0
+    }
+
+    /// Checks the invariant on raw bytes: UTF-8 up to the first NUL, NUL after it.
+    pub(crate) fn check(bytes: &[u8]) -> Result<(), Problem> {
+        let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        if let Err(e) = core::str::from_utf8(&bytes[..len]) {
+            return Err(Problem::Utf8 {
+                valid_up_to: e.valid_up_to(),
+            });
+        }
+        if bytes[len..].iter().any(|&b| b != 0) {
+            return Err(Problem::StrPadding { nul_at: len });
+        }
+        Ok(())
+    }
+}
+
+impl<const N: usize> Default for FixedStr<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> TryFrom<&str> for FixedStr<N> {
+    type Error = FixedStrError;
+
+    fn try_from(s: &str) -> Result<Self, FixedStrError> {
+        if s.len() > N {
+            return Err(FixedStrError::TooLong {
+                len: s.len(),
+                capacity: N,
+            });
+        }
+        if let Some(at) = s.bytes().position(|b| b == 0) {
+            return Err(FixedStrError::Nul { at });
+        }
+        let mut bytes = [0; N];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        Ok(FixedStr(bytes))
+    }
+}
+
+impl<const N: usize> Deref for FixedStr<N> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl<const N: usize> AsRef<str> for FixedStr<N> {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl<const N: usize> PartialEq<str> for FixedStr<N> {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl<const N: usize> PartialEq<&str> for FixedStr<N> {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl<const N: usize> fmt::Debug for FixedStr<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl<const N: usize> fmt::Display for FixedStr<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+// SAFETY: all-zero bytes are the empty string, which satisfies the invariant.
+unsafe impl<const N: usize> bytemuck::Zeroable for FixedStr<N> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_refuses_bad_utf8_and_dirty_padding() {
+        assert!(FixedStr::<4>::check(b"ab\0\0").is_ok());
+        assert!(FixedStr::<4>::check(b"abcd").is_ok());
+        assert_eq!(
+            FixedStr::<4>::check(b"a\xff\0\0"),
+            Err(Problem::Utf8 { valid_up_to: 1 })
+        );
+        assert_eq!(
+            FixedStr::<4>::check(b"a\0b\0"),
+            Err(Problem::StrPadding { nul_at: 1 })
+        );
+    }
+
+    #[test]
+    fn try_from_refuses_nul_and_overflow() {
+        assert_eq!(
+            FixedStr::<2>::try_from("abc"),
+            Err(FixedStrError::TooLong {
+                len: 3,
+                capacity: 2
+            })
+        );
+        assert_eq!(
+            FixedStr::<4>::try_from("a\0"),
+            Err(FixedStrError::Nul { at: 1 })
+        );
+        let s = FixedStr::<4>::try_from("ab").unwrap();
+        assert_eq!((s.len(), s.is_empty(), s.capacity()), (2, false, 4));
+        assert_eq!(s, "ab");
+    }
+}
