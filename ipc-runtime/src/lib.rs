@@ -9,6 +9,8 @@
 mod error;
 mod fixed_str;
 mod message;
+pub mod shm;
+pub mod sync;
 
 #[doc(hidden)]
 pub mod __private;
