@@ -445,6 +445,20 @@ impl<T: Message> Sender<T> {
         })
     }
 
+    /// [`loan`](Self::loan), waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`], or as [`send`](Self::send).
+    pub fn loan_timeout(&mut self, timeout: Duration) -> Result<Loan<'_, T>> {
+        let pos = self.claim(Until::after(timeout))?;
+        Ok(Loan {
+            tx: self,
+            pos,
+            written: false,
+        })
+    }
+
     /// [`loan`](Self::loan) if there is room now.
     ///
     /// # Errors

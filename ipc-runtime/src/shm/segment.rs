@@ -130,7 +130,7 @@ impl Segment {
     pub(crate) fn create(name: &str, opts: &Options, size: u64, me: usize) -> Result<Segment> {
         match opts.backing {
             Backing::Posix => Self::create_posix(name, opts, size, me),
-            Backing::Memfd => Self::create_memfd(name, size, me),
+            Backing::Memfd => Self::create_memfd(name, opts, size, me),
         }
     }
 
@@ -163,7 +163,7 @@ impl Segment {
         })
     }
 
-    fn create_memfd(name: &str, size: u64, me: usize) -> Result<Segment> {
+    fn create_memfd(name: &str, opts: &Options, size: u64, me: usize) -> Result<Segment> {
         shm_name(name)?;
         let cname = CString::new(format!("{PREFIX}{name}")).map_err(|_| Error::InvalidName {
             name: name.to_owned(),
@@ -177,6 +177,8 @@ impl Segment {
         if !try_lock(&fd, me..me + 1)? {
             return Err(Error::Corrupt("fresh memfd is already locked".into()));
         }
+        fchmod(&fd, Mode::from_bits_truncate(opts.mode as libc::mode_t))
+            .map_err(|e| Error::sys("fchmod", e))?;
         reserve(&fd, size)?;
         fcntl(
             &fd,
