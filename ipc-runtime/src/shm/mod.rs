@@ -67,7 +67,9 @@ mod layout;
 mod options;
 pub(crate) mod ring;
 mod segment;
+mod shared;
 
 pub use channel::{Loan, Receiver, Sample, Sender, Stats};
 pub use options::{Backing, Options};
 pub use segment::remove_stale;
+pub use shared::{Guard, LockError, Repair, Shared};
