@@ -612,6 +612,20 @@ impl<T: Message> Loan<'_, T> {
         unsafe { &mut *self.ptr().cast::<MaybeUninit<T>>() }
     }
 
+    /// The slot as a `&mut T` to fill in place, for types whose every bit pattern is valid
+    /// (`T::SCHEMA.accepts_any_bits()`); `None` for other types (use [`write`](Self::write)
+    /// or [`as_uninit_mut`](Self::as_uninit_mut)). The slot starts with the bytes of an
+    /// earlier message, or zeros; whatever you leave there is sent.
+    pub fn as_mut(&mut self) -> Option<&mut T> {
+        if !const { T::SCHEMA.accepts_any_bits() } {
+            return None;
+        }
+        self.written = true;
+        // SAFETY: claimed slot (see `write`); the mapping's bytes are always initialised
+        // (zero-filled at creation, then whole messages), and every bit pattern is a `T`.
+        Some(unsafe { &mut *self.ptr() })
+    }
+
     /// Declares the slot fully written through [`as_uninit_mut`](Self::as_uninit_mut).
     ///
     /// # Safety
