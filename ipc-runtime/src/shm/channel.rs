@@ -13,7 +13,7 @@ use super::ring::{Peek, Region, Ring, RingControl, RingError, SlotHeader, MAX_PA
 use super::segment::Segment;
 use crate::error::{Error, Result, SendError};
 use crate::message::Message;
-use crate::sync::atomic::{fence, Ordering};
+use crate::sync::atomic::Ordering;
 use crate::sync::wait::{Step, PARK_SLICE};
 use crate::sync::{futex, Backoff, WaitStrategy};
 
@@ -518,10 +518,14 @@ impl<T: Message> Sender<T> {
                     }
                 }
                 Step::Park => {
-                    if self.receiver_gone() {
-                        return Err(Error::Disconnected);
+                    let now = Instant::now();
+                    let slice = until.slice(now)?;
+                    if now.duration_since(last_check) >= CHECK_EVERY {
+                        last_check = now;
+                        if self.receiver_gone() {
+                            return Err(Error::Disconnected);
+                        }
                     }
-                    let slice = until.slice(Instant::now())?;
                     self.park_for_room(slice);
                 }
             }
@@ -534,33 +538,18 @@ impl<T: Message> Sender<T> {
         let epoch = ev.epoch.load(Ordering::SeqCst);
         ev.waiters.fetch_add(1, Ordering::SeqCst);
         // Re-check after announcing ourselves: the receiver bumps the epoch after freeing.
-        let tail = self
-            .chan
-            .ring
-            .region()
-            .control()
-            .tail
-            .load(Ordering::SeqCst);
-        let head = self
-            .chan
-            .ring
-            .region()
-            .control()
-            .head
-            .load(Ordering::SeqCst);
-        if tail.wrapping_sub(head) >= self.chan.ring.region().capacity() {
+        if !self.chan.ring.has_room() {
             futex::wait(&ev.epoch, epoch, Some(slice));
         }
         ev.waiters.fetch_sub(1, Ordering::SeqCst);
     }
 
     fn publish(&self, pos: u64, cancelled: bool) {
+        // A SeqCst swap of the slot's `seq`, then a SeqCst load of the flag: pairs with
+        // `Receiver::park` so that either it sees our message or we see its flag.
         self.chan.ring.publish(self.chan.me, pos, cancelled);
-        // Pairs with the receiver's fence after it sets `rx_parked`: either it sees our
-        // message or we see its flag.
-        fence(Ordering::SeqCst);
         let h = self.chan.header();
-        if h.rx_parked.load(Ordering::Relaxed) != 0 && h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
+        if h.rx_parked.load(Ordering::SeqCst) != 0 && h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
             h.counters.rx_wakes.fetch_add(1, Ordering::Relaxed);
             h.rx_sem.post();
         }
@@ -728,10 +717,11 @@ impl<T: Message> Drop for Sample<'_, T> {
 
 /// Frees the read slot `pos` and wakes senders waiting for room.
 fn release(chan: &Chan, pos: u64) {
+    // A SeqCst swap inside, then a SeqCst load of the waiters count: pairs with
+    // `Sender::park_for_room` (count up, then SeqCst re-check of the slot).
     chan.ring.release(pos);
-    fence(Ordering::SeqCst);
     let h = chan.header();
-    if h.space.waiters.load(Ordering::Relaxed) != 0 {
+    if h.space.waiters.load(Ordering::SeqCst) != 0 {
         h.space.epoch.fetch_add(1, Ordering::SeqCst);
         h.counters.tx_wakes.fetch_add(1, Ordering::Relaxed);
         futex::wake(&h.space.epoch, u32::MAX);
@@ -817,7 +807,7 @@ impl<T: Message> Receiver<T> {
                 .ring
                 .peek(self.head)
                 .map_err(|_| Chan::corrupt())?;
-            let stuck = match peek {
+            match peek {
                 Peek::Ready { pos, cancelled } => {
                     self.head = pos.wrapping_add(1);
                     if cancelled {
@@ -826,27 +816,28 @@ impl<T: Message> Receiver<T> {
                     }
                     break pos;
                 }
-                Peek::Pending(pos) => Some(pos),
-                Peek::Empty => None,
-            };
-            let (check, park) = match until {
+                Peek::Pending(_) | Peek::Empty => (),
+            }
+            // Liveness probes are system calls: at most one per CHECK_EVERY, whether
+            // spinning or parking (a park lasts at most PARK_SLICE, so a dead peer is
+            // noticed within about PARK_SLICE + CHECK_EVERY).
+            let (due, park) = match until {
                 Until::Now => (true, false),
-                _ => match backoff.snooze() {
-                    Step::Park => (true, true),
-                    Step::Retry => {
-                        let due = backoff.should_check() && {
-                            let now = Instant::now();
-                            until.slice(now)?;
-                            now.duration_since(last_check) >= CHECK_EVERY
-                        };
-                        (due, false)
-                    }
-                },
+                _ => {
+                    let step = backoff.snooze();
+                    let park = step == Step::Park;
+                    let due = (park || backoff.should_check()) && {
+                        let now = Instant::now();
+                        until.slice(now)?;
+                        now.duration_since(last_check) >= CHECK_EVERY
+                    };
+                    (due, park)
+                }
             };
-            if check {
+            if due {
                 last_check = Instant::now();
-                if let Some(pos) = stuck {
-                    if self.skip_dead(pos) {
+                if self.chan.ring.claimed(self.head) {
+                    if self.skip_dead(self.head) {
                         continue;
                     }
                 } else if self.senders_gone() {
@@ -857,10 +848,10 @@ impl<T: Message> Receiver<T> {
                         _ => continue,
                     }
                 }
+            }
+            if park || matches!(until, Until::Now) {
                 let slice = until.slice(Instant::now())?;
-                if park {
-                    self.park(slice);
-                }
+                self.park(slice);
             }
         };
         self.sample(pos)
@@ -868,10 +859,10 @@ impl<T: Message> Receiver<T> {
 
     fn park(&self, slice: Duration) {
         let h = self.chan.header();
-        h.rx_parked.store(1, Ordering::Relaxed);
-        // Pairs with the sender's fence after publishing (see `Sender::publish`).
-        fence(Ordering::SeqCst);
-        if let Ok(Peek::Empty | Peek::Pending(_)) = self.chan.ring.peek(self.head) {
+        // SeqCst store, then SeqCst re-check of the slot; the sender publishes with a
+        // SeqCst swap, then loads this flag SeqCst: one of the two sees the other.
+        h.rx_parked.store(1, Ordering::SeqCst);
+        if !self.chan.ring.published(self.head) {
             let _ = h.rx_sem.wait_timeout(slice);
         }
         h.rx_parked.store(0, Ordering::Relaxed);

@@ -55,6 +55,10 @@
 //!   refused if the receiver then dies: only a *blocked* send notices a crashed receiver
 //!   (a cleanly closed one is noticed at once).
 //! - A channel whose last participant leaves is removed with any unread messages.
+//! - Handles do not survive `fork(2)` without `exec`: a forked child that keeps the
+//!   parent's descriptors also keeps the parent's liveness lock alive, so the parent's
+//!   death goes unnoticed while the child lives. Open channels after forking (descriptors
+//!   are close-on-exec, so `exec` is fine).
 //! - POSIX segments cannot be sealed: a same-user process that shrinks the file under the
 //!   mapping makes the next access raise SIGBUS. Use [`Backing::Memfd`] (sealed) where
 //!   that matters.

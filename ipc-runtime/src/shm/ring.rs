@@ -130,7 +130,8 @@ pub(crate) enum RingError {
 pub(crate) enum Peek {
     /// Nothing claimed.
     Empty,
-    /// A sender claimed `pos` and has not published it yet.
+    /// A sender claimed `pos` and has not published it yet (from `peek_full` only).
+    #[cfg_attr(not(any(test, loom)), allow(dead_code))]
     Pending(u64),
     /// `pos` is published and may be read; `cancelled` if it carries no message.
     Ready { pos: u64, cancelled: bool },
@@ -211,18 +212,27 @@ impl<R: Region> Ring<R> {
     }
 
     /// Publishes the claimed `pos` (with `cancelled`: gives it back without a message).
+    ///
+    /// The `seq` store is a `SeqCst` swap: a release for the payload, and a full barrier
+    /// so the caller's following `SeqCst` load of the receiver's "parked" flag cannot be
+    /// reordered before it (the receiver stores the flag, then re-checks `seq`, both
+    /// `SeqCst`: one of the two sides sees the other).
     pub(crate) fn publish(&self, me: usize, pos: u64, cancelled: bool) {
         let slot = self.region.slot(self.index(pos));
         slot.flags
             .store(if cancelled { CANCELLED } else { 0 }, Ordering::Relaxed);
-        slot.seq.store(pos.wrapping_add(1), Ordering::Release);
+        slot.seq.swap(pos.wrapping_add(1), Ordering::SeqCst);
         // The claim is left as is: it names `pos`, which is now published, and the
         // receiver re-checks `seq` before it skips anything. Not clearing it saves a
         // store per message.
         let _ = me;
     }
 
-    /// Looks at position `head` (the receiver's own copy).
+    /// Looks at position `head` (the receiver's own copy). `Empty` means nothing is
+    /// published there; whether a sender has claimed it is [`Ring::claimed`]'s question
+    /// (asked only when stuck, so a spinning receiver does not pull the senders' `tail`
+    /// cache line on every iteration).
+    #[inline]
     pub(crate) fn peek(&self, head: u64) -> Result<Peek, RingError> {
         let slot = self.region.slot(self.index(head));
         let seq = slot.seq.load(Ordering::Acquire);
@@ -234,21 +244,55 @@ impl<R: Region> Ring<R> {
             });
         }
         if seq == head {
-            let tail = self.region.control().tail.load(Ordering::SeqCst);
-            return Ok(if tail.wrapping_sub(head) as i64 > 0 {
-                Peek::Pending(head)
-            } else {
-                Peek::Empty
-            });
+            return Ok(Peek::Empty);
         }
         Err(RingError::Corrupt)
     }
 
+    /// True if `head`'s slot is published now (a `SeqCst` load, for the parking handshake).
+    pub(crate) fn published(&self, head: u64) -> bool {
+        self.region
+            .slot(self.index(head))
+            .seq
+            .load(Ordering::SeqCst)
+            != head
+    }
+
+    /// True if a sender has claimed position `head` (it may not have published it yet).
+    pub(crate) fn claimed(&self, head: u64) -> bool {
+        let tail = self.region.control().tail.load(Ordering::SeqCst);
+        tail.wrapping_sub(head) as i64 > 0
+    }
+
+    /// [`Ring::peek`], telling `Empty` from `Pending` (claimed, not published).
+    #[cfg(any(test, loom))]
+    pub(crate) fn peek_full(&self, head: u64) -> Result<Peek, RingError> {
+        match self.peek(head)? {
+            Peek::Empty if self.claimed(head) => Ok(Peek::Pending(head)),
+            p => Ok(p),
+        }
+    }
+
+    /// True if the slot at `tail` is free now (a `SeqCst` load, for the parking handshake
+    /// of senders waiting for room).
+    pub(crate) fn has_room(&self) -> bool {
+        let tail = self.region.control().tail.load(Ordering::SeqCst);
+        let seq = self
+            .region
+            .slot(self.index(tail))
+            .seq
+            .load(Ordering::SeqCst);
+        seq.wrapping_sub(tail) as i64 >= 0
+    }
+
     /// Frees the slot of the read position `pos` for the next lap and moves `head`.
+    ///
+    /// A `SeqCst` swap, for the same reason as in [`Ring::publish`]: the caller then
+    /// loads the senders' "waiting for room" count.
     pub(crate) fn release(&self, pos: u64) {
         let slot = self.region.slot(self.index(pos));
         slot.seq
-            .store(pos.wrapping_add(self.region.capacity()), Ordering::Release);
+            .swap(pos.wrapping_add(self.region.capacity()), Ordering::SeqCst);
         self.region
             .control()
             .head
@@ -435,7 +479,7 @@ mod tests {
                         }
                     }
                     Op::Recv => loop {
-                        match r.peek(head).unwrap() {
+                        match r.peek_full(head).unwrap() {
                             Peek::Empty => { prop_assert!(model.is_empty()); break; }
                             Peek::Pending(pos) => {
                                 prop_assert_eq!(model.front(), Some(&None));
@@ -545,7 +589,7 @@ mod loom_tests {
         head: &mut u64,
         alive: &dyn Fn(usize) -> bool,
     ) -> Option<u64> {
-        match r.peek(*head).expect("corrupt") {
+        match r.peek_full(*head).expect("corrupt") {
             Peek::Ready { pos, .. } => {
                 // SAFETY: published, and this thread is the only receiver.
                 let v = unsafe { r.region().read(r.index(pos)) };
