@@ -24,6 +24,18 @@ const SENDERS: core::ops::Range<usize> = 1..MAX_PARTICIPANTS;
 /// How often a spinning waiter re-checks liveness.
 const CHECK_EVERY: Duration = Duration::from_millis(5);
 
+/// True if a liveness probe is due: `CHECK_EVERY` has passed since the last one (the first
+/// call only starts the clock).
+fn due(last: &mut Option<Instant>, now: Instant) -> bool {
+    match last {
+        None => {
+            *last = Some(now);
+            false
+        }
+        Some(t) => now.duration_since(*t) >= CHECK_EVERY,
+    }
+}
+
 /// The ring's memory inside a mapped segment.
 #[derive(Debug)]
 struct ShmRegion {
@@ -489,7 +501,8 @@ impl<T: Message> Sender<T> {
             return Err(Error::Disconnected);
         }
         let mut backoff = Backoff::new(self.chan.wait);
-        let mut last_check = Instant::now();
+        // Set when the first wait begins: no clock read on the fast path.
+        let mut last_check: Option<Instant> = None;
         loop {
             match self.chan.ring.try_claim(self.chan.me) {
                 Ok(pos) => return Ok(pos),
@@ -510,8 +523,8 @@ impl<T: Message> Sender<T> {
                     }
                     let now = Instant::now();
                     until.slice(now)?;
-                    if now.duration_since(last_check) >= CHECK_EVERY {
-                        last_check = now;
+                    if due(&mut last_check, now) {
+                        last_check = Some(now);
                         if self.receiver_gone() {
                             return Err(Error::Disconnected);
                         }
@@ -520,8 +533,8 @@ impl<T: Message> Sender<T> {
                 Step::Park => {
                     let now = Instant::now();
                     let slice = until.slice(now)?;
-                    if now.duration_since(last_check) >= CHECK_EVERY {
-                        last_check = now;
+                    if due(&mut last_check, now) {
+                        last_check = Some(now);
                         if self.receiver_gone() {
                             return Err(Error::Disconnected);
                         }
@@ -800,7 +813,8 @@ impl<T: Message> Receiver<T> {
             release(&self.chan, pos);
         }
         let mut backoff = Backoff::new(self.chan.wait);
-        let mut last_check = Instant::now();
+        // Set when the first wait begins: no clock read on the fast path.
+        let mut last_check: Option<Instant> = None;
         let pos = loop {
             let peek = self
                 .chan
@@ -829,13 +843,13 @@ impl<T: Message> Receiver<T> {
                     let due = (park || backoff.should_check()) && {
                         let now = Instant::now();
                         until.slice(now)?;
-                        now.duration_since(last_check) >= CHECK_EVERY
+                        due(&mut last_check, now)
                     };
                     (due, park)
                 }
             };
             if due {
-                last_check = Instant::now();
+                last_check = Some(Instant::now());
                 if self.chan.ring.claimed(self.head) {
                     if self.skip_dead(self.head) {
                         continue;
