@@ -9,6 +9,9 @@
 mod error;
 mod fixed_str;
 mod message;
+pub mod mq;
+pub mod signal;
+pub mod sysv;
 
 #[doc(hidden)]
 pub mod __private;

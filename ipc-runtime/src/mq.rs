@@ -1,0 +1,844 @@
+//! POSIX message queues (`mq_overview(7)`): named, kernel-buffered queues of whole
+//! messages with priorities.
+//!
+//! ```no_run
+//! # fn main() -> ipc::Result<()> {
+//! use ipc::mq;
+//! // process A
+//! let tx = mq::Sender::<u64>::create("/jobs", mq::Options::new().capacity(8))?;
+//! tx.send_with_priority(42, 7)?;
+//! // process B
+//! let rx = mq::Receiver::<u64>::open("/jobs")?;
+//! let (job, priority) = rx.recv_with_priority()?;   // highest priority first
+//! # let _ = (job, priority);
+//! mq::unlink("/jobs")?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Mechanism
+//!
+//! `mq_open(3)`, `mq_send(3)`/`mq_timedsend(3)`, `mq_receive(3)`/`mq_timedreceive(3)`,
+//! `mq_getattr(3)`, `mq_unlink(3)`. A receive returns the oldest message of the highest
+//! priority. Names are `/something`: a leading `/`, no other `/`, at most 255 bytes after
+//! it (`NAME_MAX`).
+//!
+//! # Wire format and schema check
+//!
+//! A queue has no handshake, so every message carries its own proof of type: the 8-byte
+//! schema fingerprint of `T` (little-endian), followed by the bytes of the `T`. The queue's
+//! message size (`mq_msgsize`) is exactly that wire size, `8 + size_of::<T>()`:
+//!
+//! * opening a queue whose `mq_msgsize` differs fails with [`Error::SchemaMismatch`];
+//! * a received message with another fingerprint is refused with [`Error::SchemaMismatch`],
+//!   one of the wrong length with [`Error::Corrupt`] or [`Error::InvalidMessage`], one
+//!   whose bytes are not a valid `T` with [`Error::InvalidMessage`]. The bad message is
+//!   consumed, and the next receive goes on with the next one. This holds however the
+//!   queue was reopened, and whoever wrote into it.
+//!
+//! # No disconnect
+//!
+//! A queue outlives every process that uses it: it exists until [`unlink`]ed (and its last
+//! descriptor closed) or the machine reboots. There is no peer to lose, so a receive never
+//! returns [`Error::Disconnected`] — it waits for a message that may never come. End a
+//! stream with a final message both sides agree on (a sentinel value or priority), use
+//! [`Receiver::recv_timeout`], or [`shutdown_on`](crate::signal::shutdown_on) so a signal
+//! wakes the waiter. Unlinking a queue removes its name; processes that have it open keep
+//! using it.
+//!
+//! # Limits
+//!
+//! `/proc/sys/fs/mqueue/msg_max` caps the capacity (`mq_maxmsg`; with `CAP_SYS_RESOURCE`
+//! up to 65536), `msgsize_max` the message size, `queues_max` the number of queues, and
+//! `RLIMIT_MSGQUEUE` (`ulimit -q`) the bytes of queue memory a user may hold. Hitting one
+//! gives [`Error::LimitExceeded`] naming the limit, its value, and how to raise it.
+//! Priorities are `0..=32767`.
+//!
+//! # Permissions
+//!
+//! A created queue gets mode 0600 (owner only) by default, whatever the umask: the mode is
+//! set with `fchmod` after creation. [`Options::mode`] changes it.
+//!
+//! # Shutdown
+//!
+//! Once [`shutdown_on`](crate::signal::shutdown_on) is in effect, blocking sends and
+//! receives wait with `poll(2)` on the queue descriptor and the shutdown eventfd, and
+//! return [`Error::Shutdown`] when a shutdown signal arrives. Before that, they use the
+//! plain blocking calls.
+
+use std::ffi::CString;
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::errno::Errno;
+use nix::mqueue::{mq_open, MQ_OFlag, MqAttr};
+use nix::poll::PollFlags;
+use nix::sys::stat::{fchmod, Mode};
+
+use crate::error::{Error, Result, SchemaId, SendError};
+use crate::message::{from_bytes, Message};
+use crate::signal::{check_shutdown, shutdown_armed, wait_fd};
+
+const WHAT: &str = "message queue";
+/// Linux's `NAME_MAX`: the longest name after the leading `/`.
+const NAME_MAX: usize = 255;
+/// Linux's `MQ_PRIO_MAX`: priorities are `0..MQ_PRIO_MAX`.
+pub const PRIO_MAX: u32 = 32768;
+/// Linux's `HARD_MSGMAX`: no capacity above it, even with `CAP_SYS_RESOURCE`.
+const HARD_MSGMAX: u64 = 65536;
+/// Linux's `HARD_MSGSIZEMAX` (16 MiB).
+const HARD_MSGSIZEMAX: u64 = 16 * 1024 * 1024;
+const PROC: &str = "/proc/sys/fs/mqueue/";
+
+/// A message as it crosses a queue: the fingerprint of `T`, then `T`.
+///
+/// Packed, so it has no padding: its size is exactly `8 + size_of::<T>()` and every byte
+/// is initialised (`T: Message` has no padding either).
+#[repr(C, packed)]
+#[derive(Clone, Copy)]
+pub(crate) struct Frame<T> {
+    fingerprint: [u8; 8],
+    msg: T,
+}
+
+impl<T: Message> Frame<T> {
+    pub(crate) const SIZE: usize = size_of::<Frame<T>>();
+
+    #[inline]
+    pub(crate) fn new(msg: T) -> Self {
+        Frame {
+            fingerprint: T::FINGERPRINT.to_le_bytes(),
+            msg,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        // SAFETY: `Frame<T>` is packed (no padding); its fingerprint is 8 initialised bytes
+        // and `T: Message` guarantees every byte of a `T` is initialised; the slice covers
+        // exactly `*self` and borrows it.
+        unsafe { core::slice::from_raw_parts((self as *const Self).cast::<u8>(), Self::SIZE) }
+    }
+
+    /// Checks length, fingerprint and bit patterns of a received message.
+    #[inline]
+    pub(crate) fn decode(bytes: &[u8]) -> Result<T> {
+        let Some((fp, body)) = bytes.split_first_chunk::<8>() else {
+            return Err(Error::Corrupt(format!(
+                "a {}-byte message, shorter than the 8-byte fingerprint every message of \
+                 this crate starts with; was it written by another program?",
+                bytes.len()
+            )));
+        };
+        let fp = u64::from_le_bytes(*fp);
+        if fp != T::FINGERPRINT {
+            return Err(Error::schema_mismatch::<T>(SchemaId {
+                name: "<another type>".into(),
+                fingerprint: fp,
+                size: body.len() as u64,
+                align: 0,
+            }));
+        }
+        Ok(from_bytes::<T>(body)?)
+    }
+}
+
+/// How a queue is created or opened.
+///
+/// ```
+/// let opts = ipc::mq::Options::new().capacity(64).mode(0o660);
+/// # let _ = opts;
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    capacity: Option<usize>,
+    mode: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Options {
+    /// Default options: capacity from `/proc/sys/fs/mqueue/msg_default` (10 if unreadable),
+    /// mode 0600.
+    pub fn new() -> Self {
+        Options {
+            capacity: None,
+            mode: 0o600,
+        }
+    }
+
+    /// The number of messages the queue holds (`mq_maxmsg`).
+    pub fn capacity(mut self, messages: usize) -> Self {
+        self.capacity = Some(messages);
+        self
+    }
+
+    /// The permission bits of a created queue (default 0600); the umask does not apply.
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode & 0o777;
+        self
+    }
+
+    fn capacity_or_default(&self) -> usize {
+        self.capacity
+            .unwrap_or_else(|| read_proc("msg_default").unwrap_or(10) as usize)
+    }
+}
+
+/// Removes the queue `name`. Processes that have it open keep using it; the name can be
+/// created anew at once.
+///
+/// # Errors
+///
+/// [`Error::InvalidName`], [`Error::NotFound`], [`Error::PermissionDenied`].
+pub fn unlink(name: &str) -> Result<()> {
+    let c = check_name(name)?;
+    nix::mqueue::mq_unlink(c.as_c_str()).map_err(|e| Error::named("mq_unlink", WHAT, name, e))
+}
+
+/// The sending end of a POSIX message queue of `T`.
+#[derive(Debug)]
+pub struct Sender<T> {
+    q: Queue,
+    _t: PhantomData<fn(T)>,
+}
+
+/// The receiving end of a POSIX message queue of `T`.
+#[derive(Debug)]
+pub struct Receiver<T> {
+    q: Queue,
+    _t: PhantomData<fn() -> T>,
+}
+
+macro_rules! constructors {
+    ($access:expr) => {
+        /// Creates the queue `name` (it must not exist) with `options`.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::InvalidName`], [`Error::AlreadyExists`], [`Error::PermissionDenied`],
+        /// [`Error::LimitExceeded`] naming the system limit in the way.
+        pub fn create(name: &str, options: Options) -> Result<Self> {
+            Queue::open::<T>(name, $access, How::Create, options).map(Self::wrap)
+        }
+
+        /// Opens the existing queue `name`.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::InvalidName`], [`Error::NotFound`], [`Error::PermissionDenied`],
+        /// [`Error::SchemaMismatch`] if the queue's message size is not this `T`'s.
+        pub fn open(name: &str) -> Result<Self> {
+            Queue::open::<T>(name, $access, How::Open, Options::new()).map(Self::wrap)
+        }
+
+        /// Opens the queue `name`, creating it with `options` if it does not exist.
+        ///
+        /// # Errors
+        ///
+        /// As [`Self::create`] and [`Self::open`].
+        pub fn open_or_create(name: &str, options: Options) -> Result<Self> {
+            Queue::open::<T>(name, $access, How::OpenOrCreate, options).map(Self::wrap)
+        }
+
+        fn wrap(q: Queue) -> Self {
+            Self { q, _t: PhantomData }
+        }
+
+        /// The queue's name.
+        pub fn name(&self) -> &str {
+            &self.q.name
+        }
+
+        /// How many messages the queue holds at most (`mq_maxmsg`).
+        pub fn capacity(&self) -> usize {
+            self.q.capacity
+        }
+
+        /// How many messages are waiting now (`mq_curmsgs`).
+        ///
+        /// # Errors
+        ///
+        /// [`Error::Io`] if `mq_getattr` fails.
+        pub fn len(&self) -> Result<usize> {
+            self.q.attr().map(|a| a.curmsgs() as usize)
+        }
+
+        /// True if no message is waiting now.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::Io`] if `mq_getattr` fails.
+        pub fn is_empty(&self) -> Result<bool> {
+            self.len().map(|n| n == 0)
+        }
+    };
+}
+
+impl<T: Message> Sender<T> {
+    constructors!(MQ_OFlag::O_WRONLY);
+
+    /// Sends `msg` with priority 0, waiting while the queue is full.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shutdown`] (see [module docs](self)), [`Error::Io`]; the message is handed
+    /// back in the [`SendError`].
+    pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
+        self.send_with(msg, 0, Wait::Block)
+    }
+
+    /// Sends `msg` with `priority` (`0..=32767`, higher is received first), waiting while
+    /// the queue is full.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] for a priority of 32768 or more; otherwise as [`Self::send`].
+    pub fn send_with_priority(&self, msg: T, priority: u32) -> Result<(), SendError<T>> {
+        self.send_with(msg, priority, Wait::Block)
+    }
+
+    /// Sends `msg` with priority 0 if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] if the queue is full; otherwise as [`Self::send`].
+    pub fn try_send(&self, msg: T) -> Result<(), SendError<T>> {
+        self.send_with(msg, 0, Wait::Never)
+    }
+
+    /// Sends `msg` with `priority` if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::try_send`] and [`Self::send_with_priority`].
+    pub fn try_send_with_priority(&self, msg: T, priority: u32) -> Result<(), SendError<T>> {
+        self.send_with(msg, priority, Wait::Never)
+    }
+
+    /// Sends `msg` with priority 0, waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if the queue stayed full; otherwise as [`Self::send`].
+    pub fn send_timeout(&self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
+        self.send_with(msg, 0, Wait::For(timeout))
+    }
+
+    /// Sends `msg` with `priority`, waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::send_timeout`] and [`Self::send_with_priority`].
+    pub fn send_timeout_with_priority(
+        &self,
+        msg: T,
+        priority: u32,
+        timeout: Duration,
+    ) -> Result<(), SendError<T>> {
+        self.send_with(msg, priority, Wait::For(timeout))
+    }
+
+    fn send_with(&self, msg: T, priority: u32, wait: Wait) -> Result<(), SendError<T>> {
+        if priority >= PRIO_MAX {
+            return Err(SendError::new(
+                Error::Unsupported {
+                    what: format!("priority {priority}"),
+                    reason: "POSIX queue priorities are 0..=32767 (MQ_PRIO_MAX - 1)",
+                },
+                msg,
+            ));
+        }
+        let frame = Frame::new(msg);
+        self.q
+            .send(frame.as_bytes(), priority, wait)
+            .map_err(|e| SendError::new(e, msg))
+    }
+}
+
+impl<T: Message> Receiver<T> {
+    constructors!(MQ_OFlag::O_RDONLY);
+
+    /// Waits for a message and returns it (the oldest of the highest priority).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SchemaMismatch`], [`Error::InvalidMessage`] or [`Error::Corrupt`] for a
+    /// message that is not a valid `T` of this schema (it is consumed),
+    /// [`Error::Shutdown`] (see [module docs](self)), [`Error::Io`].
+    pub fn recv(&self) -> Result<T> {
+        self.recv_with(Wait::Block).map(|(m, _)| m)
+    }
+
+    /// As [`Self::recv`], with the message's priority.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv`].
+    pub fn recv_with_priority(&self) -> Result<(T, u32)> {
+        self.recv_with(Wait::Block)
+    }
+
+    /// Takes a message if one is waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Empty`] if none is; otherwise as [`Self::recv`].
+    pub fn try_recv(&self) -> Result<T> {
+        self.recv_with(Wait::Never).map(|(m, _)| m)
+    }
+
+    /// As [`Self::try_recv`], with the message's priority.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::try_recv`].
+    pub fn try_recv_with_priority(&self) -> Result<(T, u32)> {
+        self.recv_with(Wait::Never)
+    }
+
+    /// Waits at most `timeout` for a message.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if none came; otherwise as [`Self::recv`].
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T> {
+        self.recv_with(Wait::For(timeout)).map(|(m, _)| m)
+    }
+
+    /// As [`Self::recv_timeout`], with the message's priority.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv_timeout`].
+    pub fn recv_timeout_with_priority(&self, timeout: Duration) -> Result<(T, u32)> {
+        self.recv_with(Wait::For(timeout))
+    }
+
+    #[inline]
+    fn recv_with(&self, wait: Wait) -> Result<(T, u32)> {
+        let mut buf = MaybeUninit::<Frame<T>>::uninit();
+        // SAFETY (of the pointer handed on): `buf` is `Frame::<T>::SIZE` writable bytes.
+        let (n, prio) = self
+            .q
+            .receive(buf.as_mut_ptr().cast(), Frame::<T>::SIZE, wait)?;
+        // SAFETY: the kernel wrote `n <= Frame::<T>::SIZE` bytes at the start of `buf`
+        // (mq_receive never returns more than the buffer length), so they are initialised.
+        let bytes = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
+        Frame::<T>::decode(bytes).map(|m| (m, prio))
+    }
+}
+
+impl<T> AsFd for Sender<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.q.fd.as_fd()
+    }
+}
+
+impl<T> AsFd for Receiver<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.q.fd.as_fd()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum How {
+    Create,
+    Open,
+    OpenOrCreate,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Wait {
+    Block,
+    Never,
+    For(Duration),
+}
+
+/// An open queue descriptor (on Linux an `mqd_t` is a file descriptor; closing it is
+/// `mq_close`).
+#[derive(Debug)]
+struct Queue {
+    fd: OwnedFd,
+    name: String,
+    capacity: usize,
+}
+
+impl Queue {
+    fn open<T: Message>(name: &str, access: MQ_OFlag, how: How, opts: Options) -> Result<Self> {
+        let c = check_name(name)?;
+        let base = access | MQ_OFlag::O_CLOEXEC;
+        let fd = match how {
+            How::Create => Self::create::<T>(&c, name, base, opts)?,
+            How::Open => Self::open_existing(&c, name, base)?,
+            How::OpenOrCreate => match Self::create::<T>(&c, name, base, opts) {
+                Err(Error::AlreadyExists { .. }) => Self::open_existing(&c, name, base)?,
+                r => r?,
+            },
+        };
+        let mut q = Queue {
+            fd,
+            name: name.to_owned(),
+            capacity: 0,
+        };
+        let attr = q.attr()?;
+        let msgsize = attr.msgsize() as u64;
+        if msgsize != Frame::<T>::SIZE as u64 {
+            return Err(Error::schema_mismatch::<T>(SchemaId {
+                name: format!("<a type of the queue's {msgsize}-byte messages>"),
+                fingerprint: 0,
+                size: msgsize.saturating_sub(8),
+                align: 0,
+            }));
+        }
+        q.capacity = attr.maxmsg() as usize;
+        Ok(q)
+    }
+
+    fn open_existing(c: &CString, name: &str, flags: MQ_OFlag) -> Result<OwnedFd> {
+        let mqd = mq_open(c.as_c_str(), flags, Mode::empty(), None)
+            .map_err(|e| Error::named("mq_open", WHAT, name, e))?;
+        // SAFETY: on Linux an `mqd_t` is a file descriptor we now own alone.
+        Ok(unsafe { OwnedFd::from_raw_fd(mqd.into_raw_fd()) })
+    }
+
+    fn create<T: Message>(
+        c: &CString,
+        name: &str,
+        flags: MQ_OFlag,
+        opts: Options,
+    ) -> Result<OwnedFd> {
+        let capacity = opts.capacity_or_default();
+        let msgsize = Frame::<T>::SIZE;
+        if capacity == 0 {
+            return Err(Error::Unsupported {
+                what: "a queue of capacity 0".into(),
+                reason: "a POSIX queue holds at least one message; ask for capacity 1 or more",
+            });
+        }
+        let attr = MqAttr::new(
+            0,
+            capacity.try_into().unwrap_or(libc::c_long::MAX),
+            msgsize as libc::c_long,
+            0,
+        );
+        let mode = Mode::from_bits_truncate(opts.mode);
+        let mqd = mq_open(
+            c.as_c_str(),
+            flags | MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL,
+            mode,
+            Some(&attr),
+        )
+        .map_err(|e| create_error(name, capacity as u64, msgsize as u64, e))?;
+        // SAFETY: on Linux an `mqd_t` is a file descriptor we now own alone.
+        let fd = unsafe { OwnedFd::from_raw_fd(mqd.into_raw_fd()) };
+        // The umask applied to mq_open's mode; set the asked-for mode exactly.
+        if let Err(e) = fchmod(fd.as_fd(), mode) {
+            let _ = nix::mqueue::mq_unlink(c.as_c_str());
+            return Err(Error::sys("fchmod", e));
+        }
+        Ok(fd)
+    }
+
+    fn attr(&self) -> Result<MqAttr> {
+        let mut attr = MaybeUninit::<libc::mq_attr>::uninit();
+        // SAFETY: `fd` is an open queue descriptor; `attr` is a writable `mq_attr`.
+        let r = unsafe { libc::mq_getattr(self.fd.as_raw_fd(), attr.as_mut_ptr()) };
+        Errno::result(r).map_err(|e| Error::sys("mq_getattr", e))?;
+        // SAFETY: mq_getattr succeeded, so it filled `attr`.
+        let a = unsafe { attr.assume_init() };
+        Ok(MqAttr::new(
+            a.mq_flags,
+            a.mq_maxmsg,
+            a.mq_msgsize,
+            a.mq_curmsgs,
+        ))
+    }
+
+    /// One send of `bytes`; `Wait` decides what happens while the queue is full.
+    #[inline]
+    fn send(&self, bytes: &[u8], prio: u32, wait: Wait) -> Result<()> {
+        let fd = self.fd.as_raw_fd();
+        let sys = |abs: Option<&libc::timespec>| {
+            // SAFETY: `fd` is an open queue descriptor, `bytes` is valid for its length,
+            // and `abs` (if any) points to a valid timespec for the duration of the call.
+            let r = unsafe {
+                match abs {
+                    None => libc::mq_send(fd, bytes.as_ptr().cast(), bytes.len(), prio),
+                    Some(t) => libc::mq_timedsend(fd, bytes.as_ptr().cast(), bytes.len(), prio, t),
+                }
+            };
+            Errno::result(r).map(drop)
+        };
+        self.drive(wait, PollFlags::POLLOUT, Error::Full, sys)
+            .map_err(|e| self.op_error("mq_send", bytes.len(), e))
+    }
+
+    /// One receive into `buf` (`len` bytes); returns the length and the priority.
+    #[inline]
+    fn receive(&self, buf: *mut u8, len: usize, wait: Wait) -> Result<(usize, u32)> {
+        let fd = self.fd.as_raw_fd();
+        let mut prio = 0u32;
+        let n = self
+            .drive(wait, PollFlags::POLLIN, Error::Empty, |abs| {
+                // SAFETY: `fd` is an open queue descriptor; the caller guarantees `buf` is
+                // `len` writable bytes; `prio` and `abs` are valid for the call.
+                let r = unsafe {
+                    match abs {
+                        None => libc::mq_receive(fd, buf.cast(), len, &mut prio),
+                        Some(t) => libc::mq_timedreceive(fd, buf.cast(), len, &mut prio, t),
+                    }
+                };
+                Errno::result(r).map(|n| n as usize)
+            })
+            .map_err(|e| self.op_error("mq_receive", len, e))?;
+        Ok((n, prio))
+    }
+
+    /// Runs `op` (called with `None` for a plain blocking call, `Some(abs)` for a timed
+    /// one) according to `wait`, turning `EAGAIN`/`ETIMEDOUT` into `empty` or
+    /// [`Error::Timeout`] and honouring shutdown.
+    #[inline]
+    fn drive<R>(
+        &self,
+        wait: Wait,
+        ready: PollFlags,
+        empty: Error,
+        mut op: impl FnMut(Option<&libc::timespec>) -> nix::Result<R>,
+    ) -> Result<R, OpError> {
+        const NOW: libc::timespec = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let armed = shutdown_armed();
+        match wait {
+            Wait::Never => match op(Some(&NOW)) {
+                Err(Errno::ETIMEDOUT | Errno::EAGAIN) => Err(OpError::Typed(empty)),
+                r => r.map_err(OpError::Sys),
+            },
+            Wait::Block if !armed => loop {
+                match op(None) {
+                    Err(Errno::EINTR) => {}
+                    r => return r.map_err(OpError::Sys),
+                }
+            },
+            Wait::For(d) if !armed => {
+                let abs = realtime_deadline(d);
+                loop {
+                    match op(Some(&abs)) {
+                        Err(Errno::EINTR) => {}
+                        Err(Errno::ETIMEDOUT) => return Err(OpError::Typed(Error::Timeout(d))),
+                        r => return r.map_err(OpError::Sys),
+                    }
+                }
+            }
+            Wait::Block | Wait::For(_) => {
+                let (deadline, d) = match wait {
+                    Wait::For(d) => (Some(Instant::now().checked_add(d)), d),
+                    _ => (None, Duration::MAX),
+                };
+                loop {
+                    check_shutdown().map_err(OpError::Typed)?;
+                    match op(Some(&NOW)) {
+                        Err(Errno::ETIMEDOUT | Errno::EAGAIN | Errno::EINTR) => {}
+                        r => return r.map_err(OpError::Sys),
+                    }
+                    let until = deadline.map(|d| d.unwrap_or_else(far_future));
+                    if !wait_fd(self.fd.as_fd(), ready, until).map_err(OpError::Typed)? {
+                        return Err(OpError::Typed(Error::Timeout(d)));
+                    }
+                }
+            }
+        }
+    }
+
+    fn op_error(&self, op: &'static str, len: usize, e: OpError) -> Error {
+        match e {
+            OpError::Typed(e) => e,
+            OpError::Sys(Errno::EMSGSIZE) => Error::Corrupt(format!(
+                "{op} on queue `{}`: {len} bytes do not fit its message size",
+                self.name
+            )),
+            OpError::Sys(e) => Error::sys(op, e),
+        }
+    }
+}
+
+enum OpError {
+    Typed(Error),
+    Sys(Errno),
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86400 * 365)
+}
+
+/// `mq_timed*` take an absolute `CLOCK_REALTIME` time.
+fn realtime_deadline(d: Duration) -> libc::timespec {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let at = now
+        .checked_add(d)
+        .unwrap_or(Duration::from_secs(i64::MAX as u64 / 2));
+    libc::timespec {
+        tv_sec: at.as_secs().min(i64::MAX as u64 / 2) as libc::time_t,
+        tv_nsec: at.subsec_nanos() as libc::c_long,
+    }
+}
+
+fn check_name(name: &str) -> Result<CString> {
+    let bad = |reason| {
+        Err(Error::InvalidName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    let Some(rest) = name.strip_prefix('/') else {
+        return bad("a queue name starts with `/`, e.g. `/jobs`");
+    };
+    if rest.is_empty() || rest == "." || rest == ".." {
+        return bad("a queue name needs at least one character after `/`, and not `.` or `..`");
+    }
+    if rest.contains('/') {
+        return bad("a queue name has no `/` after the leading one");
+    }
+    if rest.len() > NAME_MAX {
+        return bad("a queue name has at most 255 bytes after the leading `/` (NAME_MAX)");
+    }
+    CString::new(name).or_else(|_| bad("a queue name cannot contain a NUL byte"))
+}
+
+fn read_proc(file: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("{PROC}{file}"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Explains why `mq_open(O_CREAT)` failed, naming the limit in the way.
+fn create_error(name: &str, capacity: u64, msgsize: u64, e: Errno) -> Error {
+    let limit = |limit, value, hint: String| Error::LimitExceeded { limit, value, hint };
+    match e {
+        Errno::EINVAL | Errno::EPERM => {
+            let msg_max = read_proc("msg_max").unwrap_or(10);
+            let msgsize_max = read_proc("msgsize_max").unwrap_or(8192);
+            if capacity > HARD_MSGMAX {
+                return limit(
+                    "HARD_MSGMAX (the kernel's cap on a queue's capacity)",
+                    HARD_MSGMAX,
+                    format!("no setting raises it; ask for a capacity of at most {HARD_MSGMAX}, not {capacity}"),
+                );
+            }
+            if capacity > msg_max {
+                return limit(
+                    "/proc/sys/fs/mqueue/msg_max",
+                    msg_max,
+                    format!(
+                        "a capacity of {capacity} needs it raised: `sysctl -w fs.mqueue.msg_max={capacity}` \
+                         as root (or run with CAP_SYS_RESOURCE), or ask for a capacity of at most {msg_max}"
+                    ),
+                );
+            }
+            if msgsize > HARD_MSGSIZEMAX {
+                return limit(
+                    "HARD_MSGSIZEMAX (the kernel's cap on a queue's message size)",
+                    HARD_MSGSIZEMAX,
+                    format!("a {msgsize}-byte message (8-byte fingerprint + the type) cannot cross a POSIX queue; use shared memory"),
+                );
+            }
+            if msgsize > msgsize_max {
+                return limit(
+                    "/proc/sys/fs/mqueue/msgsize_max",
+                    msgsize_max,
+                    format!(
+                        "a {msgsize}-byte message (8-byte fingerprint + the type) needs it raised: \
+                         `sysctl -w fs.mqueue.msgsize_max={msgsize}` as root, or send a smaller type"
+                    ),
+                );
+            }
+            Error::named("mq_open", WHAT, name, e)
+        }
+        Errno::ENOSPC => {
+            let value = read_proc("queues_max").unwrap_or(256);
+            limit(
+                "/proc/sys/fs/mqueue/queues_max",
+                value,
+                format!(
+                    "{value} queues exist system-wide; unlink unused ones (they are listed in an \
+                     mqueue filesystem: `mount -t mqueue none /dev/mqueue`) or raise it with \
+                     `sysctl -w fs.mqueue.queues_max=N` as root"
+                ),
+            )
+        }
+        Errno::EMFILE | Errno::ENOMEM => {
+            let (soft, _) =
+                nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_MSGQUEUE)
+                    .unwrap_or((0, 0));
+            // The kernel charges the messages plus per-message bookkeeping (about 64 bytes).
+            let need = capacity.saturating_mul(msgsize.saturating_add(64));
+            limit(
+                "RLIMIT_MSGQUEUE",
+                soft,
+                format!(
+                    "this queue needs about {need} bytes of queue memory on top of this user's \
+                     other queues (or the process is out of descriptors); raise it with \
+                     `ulimit -q <bytes>` (the hard limit: `msgqueue` in /etc/security/limits.conf), \
+                     unlink unused queues, or ask for a smaller capacity"
+                ),
+            )
+        }
+        e => Error::named("mq_open", WHAT, name, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_validated() {
+        for bad in [
+            "jobs",
+            "/",
+            "/a/b",
+            "/.",
+            "/a\0b",
+            &format!("/{}", "x".repeat(256)),
+        ] {
+            assert!(
+                matches!(check_name(bad), Err(Error::InvalidName { .. })),
+                "{bad:?}"
+            );
+        }
+        assert!(check_name(&format!("/{}", "x".repeat(255))).is_ok());
+        assert!(check_name("/jobs-1.q").is_ok());
+    }
+
+    #[test]
+    fn frames_carry_the_fingerprint_and_refuse_others() {
+        let f = Frame::new(0x0102_0304u32);
+        let b = f.as_bytes();
+        assert_eq!(b.len(), 12);
+        assert_eq!(Frame::<u32>::decode(b).unwrap(), 0x0102_0304);
+        assert!(matches!(
+            Frame::<i32>::decode(b),
+            Err(Error::SchemaMismatch { .. })
+        ));
+        assert!(matches!(
+            Frame::<u32>::decode(&b[..9]),
+            Err(Error::InvalidMessage(_))
+        ));
+        assert!(matches!(
+            Frame::<u32>::decode(&b[..3]),
+            Err(Error::Corrupt(_))
+        ));
+        assert_eq!(Frame::<u128>::SIZE, 24);
+    }
+}
