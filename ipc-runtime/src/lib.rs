@@ -6,6 +6,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+pub mod codec;
 mod error;
 mod fixed_str;
 mod message;
