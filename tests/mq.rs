@@ -98,14 +98,26 @@ fn child_role() {
                 }
                 e => panic!("{e}"),
             }
-            assert!(e.to_string().contains("sysctl -w fs.mqueue.msg_max="), "{e}");
+            assert!(
+                e.to_string().contains("sysctl -w fs.mqueue.msg_max="),
+                "{e}"
+            );
             let e = Sender::<[u8; 8192]>::create(&name, Options::new().capacity(1)).unwrap_err();
             println!("{e}");
             assert!(
-                matches!(e, Error::LimitExceeded { limit: "/proc/sys/fs/mqueue/msgsize_max", .. }),
+                matches!(
+                    e,
+                    Error::LimitExceeded {
+                        limit: "/proc/sys/fs/mqueue/msgsize_max",
+                        ..
+                    }
+                ),
                 "{e}"
             );
-            assert!(e.to_string().contains("sysctl -w fs.mqueue.msgsize_max="), "{e}");
+            assert!(
+                e.to_string().contains("sysctl -w fs.mqueue.msgsize_max="),
+                "{e}"
+            );
         }
         r => panic!("unknown role {r}"),
     }
@@ -235,7 +247,10 @@ fn timeouts_and_non_blocking_calls_return_their_errors() {
     let rx = Receiver::<u32>::open(&name.0).unwrap();
     assert!(matches!(rx.try_recv(), Err(Error::Empty)));
     let e = rx.recv_timeout(Duration::from_millis(20)).unwrap_err();
-    assert!(matches!(e, Error::Timeout(d) if d == Duration::from_millis(20)), "{e}");
+    assert!(
+        matches!(e, Error::Timeout(d) if d == Duration::from_millis(20)),
+        "{e}"
+    );
     tx.try_send(1).unwrap();
     let e = tx.try_send(2).unwrap_err();
     assert!(e.is_full());
@@ -244,12 +259,22 @@ fn timeouts_and_non_blocking_calls_return_their_errors() {
     assert!(matches!(e.error(), Error::Timeout(_)), "{e}");
     let e = tx.send_with_priority(4, 40_000).unwrap_err();
     assert!(matches!(e.error(), Error::Unsupported { .. }), "{e}");
-    assert_eq!(rx.recv_timeout_with_priority(Duration::from_secs(1)).unwrap(), (1, 0));
+    assert_eq!(
+        rx.recv_timeout_with_priority(Duration::from_secs(1))
+            .unwrap(),
+        (1, 0)
+    );
 }
 
 fn raw_send(name: &str, bytes: &[u8]) {
     use nix::mqueue::{mq_open, mq_send, MQ_OFlag};
-    let q = mq_open(name, MQ_OFlag::O_WRONLY, nix::sys::stat::Mode::empty(), None).unwrap();
+    let q = mq_open(
+        name,
+        MQ_OFlag::O_WRONLY,
+        nix::sys::stat::Mode::empty(),
+        None,
+    )
+    .unwrap();
     mq_send(&q, bytes, 0).unwrap();
     nix::mqueue::mq_close(q).unwrap();
 }

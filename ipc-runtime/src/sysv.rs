@@ -479,6 +479,24 @@ fn check_type(mtype: i64) -> Result<()> {
     }
 }
 
+/// Refuses a `T` whose frame exceeds `msgmax`, the largest message the kernel takes.
+fn check_msgmax<T: Message>() -> Result<()> {
+    let size = Frame::<T>::SIZE as u64;
+    let msgmax = read_proc("msgmax").unwrap_or(8192);
+    if size > msgmax {
+        return Err(Error::LimitExceeded {
+            limit: "/proc/sys/kernel/msgmax",
+            value: msgmax,
+            hint: format!(
+                "a {size}-byte message (8-byte fingerprint + `{}`) needs it raised: \
+                 `sysctl -w kernel.msgmax={size}` as root, or send a smaller type",
+                T::SCHEMA
+            ),
+        });
+    }
+    Ok(())
+}
+
 fn read_proc(file: &str) -> Option<u64> {
     std::fs::read_to_string(format!("/proc/sys/kernel/{file}"))
         .ok()?
@@ -490,6 +508,7 @@ fn read_proc(file: &str) -> Option<u64> {
 impl Queue {
     fn get<T: Message>(key: Key, flags: libc::c_int) -> Result<Queue> {
         let label = key.label();
+        check_msgmax::<T>()?;
         // SAFETY: msgget takes plain integers.
         let id = unsafe { libc::msgget(key.raw(), flags) };
         if id == -1 {
@@ -510,7 +529,13 @@ impl Queue {
             });
         }
         let q = Queue { id, label };
-        q.check::<T>()?;
+        if let Err(e) = q.check::<T>() {
+            if key == Key::Private || flags & libc::IPC_EXCL != 0 {
+                // We created it just now: leave nothing behind.
+                let _ = q.remove();
+            }
+            return Err(e);
+        }
         Ok(q)
     }
 
@@ -518,19 +543,8 @@ impl Queue {
     // `msglen_t` is `u64` here but not on every target.
     #[allow(clippy::unnecessary_cast)]
     fn check<T: Message>(&self) -> Result<()> {
+        check_msgmax::<T>()?;
         let size = Frame::<T>::SIZE as u64;
-        let msgmax = read_proc("msgmax").unwrap_or(8192);
-        if size > msgmax {
-            return Err(Error::LimitExceeded {
-                limit: "/proc/sys/kernel/msgmax",
-                value: msgmax,
-                hint: format!(
-                    "a {size}-byte message (8-byte fingerprint + `{}`) needs it raised: \
-                     `sysctl -w kernel.msgmax={size}` as root, or send a smaller type",
-                    T::SCHEMA
-                ),
-            });
-        }
         match self.stat() {
             Ok(s) if (s.msg_qbytes as u64) < size => Err(Error::LimitExceeded {
                 limit: "msg_qbytes (bytes a queue holds; default /proc/sys/kernel/msgmnb)",
