@@ -119,6 +119,24 @@ fn child_role() {
                 "{e}"
             );
         }
+        "rlimit" => {
+            use nix::sys::resource::{setrlimit, Resource};
+            setrlimit(Resource::RLIMIT_MSGQUEUE, 4096, 4096).unwrap();
+            let e = Sender::<[u8; 1024]>::create(&name, Options::new().capacity(8)).unwrap_err();
+            println!("{e}");
+            assert!(
+                matches!(
+                    e,
+                    Error::LimitExceeded {
+                        limit: "RLIMIT_MSGQUEUE",
+                        value: 4096,
+                        ..
+                    }
+                ),
+                "{e}"
+            );
+            assert!(e.to_string().contains("ulimit -q"), "{e}");
+        }
         r => panic!("unknown role {r}"),
     }
 }
@@ -210,6 +228,12 @@ fn capacity_above_msg_max_is_limit_exceeded_naming_it() {
         "{e}"
     );
     assert!(e.to_string().contains("at most 65536"), "{e}");
+}
+
+#[test]
+fn a_queue_beyond_rlimit_msgqueue_is_limit_exceeded_naming_ulimit() {
+    let name = Name::new();
+    assert!(run_child("rlimit", &name.0));
 }
 
 #[test]

@@ -105,7 +105,7 @@ pub(crate) struct Frame<T> {
 impl<T: Message> Frame<T> {
     pub(crate) const SIZE: usize = size_of::<Frame<T>>();
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn new(msg: T) -> Self {
         Frame {
             fingerprint: T::FINGERPRINT.to_le_bytes(),
@@ -113,7 +113,7 @@ impl<T: Message> Frame<T> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn as_bytes(&self) -> &[u8] {
         // SAFETY: `Frame<T>` is packed (no padding); its fingerprint is 8 initialised bytes
         // and `T: Message` guarantees every byte of a `T` is initialised; the slice covers
@@ -121,26 +121,69 @@ impl<T: Message> Frame<T> {
         unsafe { core::slice::from_raw_parts((self as *const Self).cast::<u8>(), Self::SIZE) }
     }
 
-    /// Checks length, fingerprint and bit patterns of a received message.
-    #[inline]
-    pub(crate) fn decode(bytes: &[u8]) -> Result<T> {
+    /// The message, copied out of the frame.
+    #[inline(always)]
+    pub(crate) fn into_msg(self) -> T {
+        self.msg
+    }
+
+    /// Checks that `bytes` is a whole frame of `T`: its length, its fingerprint, and the
+    /// bit patterns of the `T` (unless every pattern is valid).
+    #[inline(always)]
+    pub(crate) fn check(bytes: &[u8]) -> Result<()> {
+        if bytes.len() == Self::SIZE && bytes[..8] == T::FINGERPRINT.to_le_bytes() {
+            if const { T::SCHEMA.accepts_any_bits() } {
+                return Ok(());
+            }
+            return T::validate(&bytes[8..]).map_err(Error::from);
+        }
+        Err(Self::refusal(bytes))
+    }
+
+    /// Reads the `T` of a frame that [`Frame::check`] accepted.
+    ///
+    /// # Safety
+    ///
+    /// `frame` must point to `Frame::<T>::SIZE` initialised bytes that `check` accepted.
+    #[inline(always)]
+    pub(crate) unsafe fn read_msg(frame: *const Frame<T>) -> T {
+        // SAFETY: the caller guarantees the frame is initialised and its `T` bytes were
+        // validated; `addr_of!` takes the packed field's address without a reference, and
+        // `read_unaligned` has no alignment requirement.
+        unsafe { core::ptr::read_unaligned(core::ptr::addr_of!((*frame).msg)) }
+    }
+
+    /// Why `bytes` is not a frame of `T` (the slow path of [`Frame::check`]).
+    #[cold]
+    #[inline(never)]
+    fn refusal(bytes: &[u8]) -> Error {
         let Some((fp, body)) = bytes.split_first_chunk::<8>() else {
-            return Err(Error::Corrupt(format!(
+            return Error::Corrupt(format!(
                 "a {}-byte message, shorter than the 8-byte fingerprint every message of \
                  this crate starts with; was it written by another program?",
                 bytes.len()
-            )));
+            ));
         };
         let fp = u64::from_le_bytes(*fp);
         if fp != T::FINGERPRINT {
-            return Err(Error::schema_mismatch::<T>(SchemaId {
+            return Error::schema_mismatch::<T>(SchemaId {
                 name: "<another type>".into(),
                 fingerprint: fp,
                 size: body.len() as u64,
                 align: 0,
-            }));
+            });
         }
-        Ok(from_bytes::<T>(body)?)
+        match from_bytes::<T>(body) {
+            Err(e) => e.into(),
+            Ok(_) => Error::Corrupt("a message refused for no reason (a bug)".into()),
+        }
+    }
+
+    /// Checks and copies out the message of `bytes`.
+    #[cfg(test)]
+    pub(crate) fn decode(bytes: &[u8]) -> Result<T> {
+        Self::check(bytes)?;
+        Ok(from_bytes::<T>(&bytes[8..])?)
     }
 }
 
@@ -289,6 +332,7 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::Shutdown`] (see [module docs](self)), [`Error::Io`]; the message is handed
     /// back in the [`SendError`].
+    #[inline(always)]
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
         self.send_with(msg, 0, Wait::Block)
     }
@@ -344,6 +388,7 @@ impl<T: Message> Sender<T> {
         self.send_with(msg, priority, Wait::For(timeout))
     }
 
+    #[inline(always)]
     fn send_with(&self, msg: T, priority: u32, wait: Wait) -> Result<(), SendError<T>> {
         if priority >= PRIO_MAX {
             return Err(SendError::new(
@@ -355,9 +400,10 @@ impl<T: Message> Sender<T> {
             ));
         }
         let frame = Frame::new(msg);
-        self.q
-            .send(frame.as_bytes(), priority, wait)
-            .map_err(|e| SendError::new(e, msg))
+        match self.q.send(frame.as_bytes(), priority, wait) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(SendError::new(e, frame.into_msg())),
+        }
     }
 }
 
@@ -371,8 +417,9 @@ impl<T: Message> Receiver<T> {
     /// [`Error::SchemaMismatch`], [`Error::InvalidMessage`] or [`Error::Corrupt`] for a
     /// message that is not a valid `T` of this schema (it is consumed),
     /// [`Error::Shutdown`] (see [module docs](self)), [`Error::Io`].
+    #[inline(always)]
     pub fn recv(&self) -> Result<T> {
-        self.recv_with(Wait::Block).map(|(m, _)| m)
+        self.recv_with(Wait::Block, &mut 0)
     }
 
     /// As [`Self::recv`], with the message's priority.
@@ -381,7 +428,9 @@ impl<T: Message> Receiver<T> {
     ///
     /// As [`Self::recv`].
     pub fn recv_with_priority(&self) -> Result<(T, u32)> {
-        self.recv_with(Wait::Block)
+        let mut priority = 0;
+        let msg = self.recv_with(Wait::Block, &mut priority)?;
+        Ok((msg, priority))
     }
 
     /// Takes a message if one is waiting.
@@ -390,7 +439,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// [`Error::Empty`] if none is; otherwise as [`Self::recv`].
     pub fn try_recv(&self) -> Result<T> {
-        self.recv_with(Wait::Never).map(|(m, _)| m)
+        self.recv_with(Wait::Never, &mut 0)
     }
 
     /// As [`Self::try_recv`], with the message's priority.
@@ -399,7 +448,9 @@ impl<T: Message> Receiver<T> {
     ///
     /// As [`Self::try_recv`].
     pub fn try_recv_with_priority(&self) -> Result<(T, u32)> {
-        self.recv_with(Wait::Never)
+        let mut priority = 0;
+        let msg = self.recv_with(Wait::Never, &mut priority)?;
+        Ok((msg, priority))
     }
 
     /// Waits at most `timeout` for a message.
@@ -408,7 +459,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// [`Error::Timeout`] if none came; otherwise as [`Self::recv`].
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T> {
-        self.recv_with(Wait::For(timeout)).map(|(m, _)| m)
+        self.recv_with(Wait::For(timeout), &mut 0)
     }
 
     /// As [`Self::recv_timeout`], with the message's priority.
@@ -417,20 +468,25 @@ impl<T: Message> Receiver<T> {
     ///
     /// As [`Self::recv_timeout`].
     pub fn recv_timeout_with_priority(&self, timeout: Duration) -> Result<(T, u32)> {
-        self.recv_with(Wait::For(timeout))
+        let mut priority = 0;
+        let msg = self.recv_with(Wait::For(timeout), &mut priority)?;
+        Ok((msg, priority))
     }
 
-    #[inline]
-    fn recv_with(&self, wait: Wait) -> Result<(T, u32)> {
+    #[inline(always)]
+    fn recv_with(&self, wait: Wait, priority: &mut u32) -> Result<T> {
         let mut buf = MaybeUninit::<Frame<T>>::uninit();
-        // SAFETY (of the pointer handed on): `buf` is `Frame::<T>::SIZE` writable bytes.
+        // `buf` is `Frame::<T>::SIZE` writable bytes, as `receive` requires.
         let (n, prio) = self
             .q
             .receive(buf.as_mut_ptr().cast(), Frame::<T>::SIZE, wait)?;
+        *priority = prio;
         // SAFETY: the kernel wrote `n <= Frame::<T>::SIZE` bytes at the start of `buf`
         // (mq_receive never returns more than the buffer length), so they are initialised.
         let bytes = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
-        Frame::<T>::decode(bytes).map(|m| (m, prio))
+        Frame::<T>::check(bytes)?;
+        // SAFETY: `check` accepted the bytes: all `SIZE` of them are initialised and valid.
+        Ok(unsafe { Frame::read_msg(buf.as_ptr()) })
     }
 }
 
@@ -561,7 +617,7 @@ impl Queue {
     }
 
     /// One send of `bytes`; `Wait` decides what happens while the queue is full.
-    #[inline]
+    #[inline(always)]
     fn send(&self, bytes: &[u8], prio: u32, wait: Wait) -> Result<()> {
         let fd = self.fd.as_raw_fd();
         let sys = |abs: Option<&libc::timespec>| {
@@ -575,27 +631,32 @@ impl Queue {
             };
             Errno::result(r).map(drop)
         };
-        self.drive(wait, PollFlags::POLLOUT, Error::Full, sys)
+        self.drive(wait, PollFlags::POLLOUT, || Error::Full, sys)
             .map_err(|e| self.op_error("mq_send", bytes.len(), e))
     }
 
     /// One receive into `buf` (`len` bytes); returns the length and the priority.
-    #[inline]
+    #[inline(always)]
     fn receive(&self, buf: *mut u8, len: usize, wait: Wait) -> Result<(usize, u32)> {
         let fd = self.fd.as_raw_fd();
         let mut prio = 0u32;
         let n = self
-            .drive(wait, PollFlags::POLLIN, Error::Empty, |abs| {
-                // SAFETY: `fd` is an open queue descriptor; the caller guarantees `buf` is
-                // `len` writable bytes; `prio` and `abs` are valid for the call.
-                let r = unsafe {
-                    match abs {
-                        None => libc::mq_receive(fd, buf.cast(), len, &mut prio),
-                        Some(t) => libc::mq_timedreceive(fd, buf.cast(), len, &mut prio, t),
-                    }
-                };
-                Errno::result(r).map(|n| n as usize)
-            })
+            .drive(
+                wait,
+                PollFlags::POLLIN,
+                || Error::Empty,
+                |abs| {
+                    // SAFETY: `fd` is an open queue descriptor; the caller guarantees `buf` is
+                    // `len` writable bytes; `prio` and `abs` are valid for the call.
+                    let r = unsafe {
+                        match abs {
+                            None => libc::mq_receive(fd, buf.cast(), len, &mut prio),
+                            Some(t) => libc::mq_timedreceive(fd, buf.cast(), len, &mut prio, t),
+                        }
+                    };
+                    Errno::result(r).map(|n| n as usize)
+                },
+            )
             .map_err(|e| self.op_error("mq_receive", len, e))?;
         Ok((n, prio))
     }
@@ -603,12 +664,12 @@ impl Queue {
     /// Runs `op` (called with `None` for a plain blocking call, `Some(abs)` for a timed
     /// one) according to `wait`, turning `EAGAIN`/`ETIMEDOUT` into `empty` or
     /// [`Error::Timeout`] and honouring shutdown.
-    #[inline]
+    #[inline(always)]
     fn drive<R>(
         &self,
         wait: Wait,
         ready: PollFlags,
-        empty: Error,
+        empty: fn() -> Error,
         mut op: impl FnMut(Option<&libc::timespec>) -> nix::Result<R>,
     ) -> Result<R, OpError> {
         const NOW: libc::timespec = libc::timespec {
@@ -618,7 +679,7 @@ impl Queue {
         let armed = shutdown_armed();
         match wait {
             Wait::Never => match op(Some(&NOW)) {
-                Err(Errno::ETIMEDOUT | Errno::EAGAIN) => Err(OpError::Typed(empty)),
+                Err(Errno::ETIMEDOUT | Errno::EAGAIN) => Err(OpError::Typed(empty())),
                 r => r.map_err(OpError::Sys),
             },
             Wait::Block if !armed => loop {

@@ -322,6 +322,7 @@ pub fn shutdown_fd() -> Option<BorrowedFd<'static>> {
 }
 
 /// `Err(Error::Shutdown)` once shutdown is requested. Transports call it between waits.
+#[inline]
 pub(crate) fn check_shutdown() -> Result<()> {
     if shutdown_requested() {
         Err(Error::Shutdown)
@@ -331,6 +332,7 @@ pub(crate) fn check_shutdown() -> Result<()> {
 }
 
 /// True when shutdown signalling is set up, so waits must be able to wake on it.
+#[inline]
 pub(crate) fn shutdown_armed() -> bool {
     SHUTDOWN_FD.get().is_some()
 }

@@ -275,6 +275,7 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::Disconnected`] if the queue was removed, [`Error::Shutdown`],
     /// [`Error::PermissionDenied`], [`Error::Io`]; the message is handed back.
+    #[inline(always)]
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
         self.send_with(msg, self.mtype, Wait::Block)
     }
@@ -316,6 +317,7 @@ impl<T: Message> Sender<T> {
         self.send_with(msg, self.mtype, Wait::For(timeout))
     }
 
+    #[inline(always)]
     fn send_with(&self, msg: T, mtype: i64, wait: Wait) -> Result<(), SendError<T>> {
         if let Err(e) = check_type(mtype) {
             return Err(SendError::new(e, msg));
@@ -325,13 +327,20 @@ impl<T: Message> Sender<T> {
             text: Frame::new(msg),
         };
         let p = (&buf as *const SendBuf<T>).cast::<libc::c_void>();
-        let r = self.q.drive(wait, Error::Full, |flags| {
-            // SAFETY: `p` points to `buf`: a `c_long` type followed by `Frame::SIZE`
-            // initialised bytes (packed frame, `T: Message`); msgsnd reads exactly those.
-            let r = unsafe { libc::msgsnd(self.q.id, p, Frame::<T>::SIZE, flags) };
-            Errno::result(r).map(drop)
-        });
-        r.map_err(|e| SendError::new(e, msg))
+        let r = self.q.drive(
+            wait,
+            || Error::Full,
+            |flags| {
+                // SAFETY: `p` points to `buf`: a `c_long` type followed by `Frame::SIZE`
+                // initialised bytes (packed frame, `T: Message`); msgsnd reads exactly those.
+                let r = unsafe { libc::msgsnd(self.q.id, p, Frame::<T>::SIZE, flags) };
+                Errno::result(r).map(drop)
+            },
+        );
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) => Err(SendError::new(e, buf.text.into_msg())),
+        }
     }
 }
 
@@ -349,8 +358,9 @@ impl<T: Message> Receiver<T> {
     /// [`Error::SchemaMismatch`], [`Error::InvalidMessage`] or [`Error::Corrupt`] for a
     /// message that is not a valid `T` (it is consumed), [`Error::Disconnected`] if the
     /// queue was removed, [`Error::Shutdown`], [`Error::Io`].
+    #[inline(always)]
     pub fn recv(&self) -> Result<T> {
-        self.recv_with(0, Wait::Block).map(|(m, _)| m)
+        self.recv_with(0, Wait::Block, &mut 0)
     }
 
     /// Takes the first message of any type if one is waiting.
@@ -359,7 +369,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// [`Error::Empty`] if none is; otherwise as [`Self::recv`].
     pub fn try_recv(&self) -> Result<T> {
-        self.recv_with(0, Wait::Never).map(|(m, _)| m)
+        self.recv_with(0, Wait::Never, &mut 0)
     }
 
     /// Waits at most `timeout` for a message of any type (polling, see the
@@ -369,7 +379,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// [`Error::Timeout`] if none came; otherwise as [`Self::recv`].
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T> {
-        self.recv_with(0, Wait::For(timeout)).map(|(m, _)| m)
+        self.recv_with(0, Wait::For(timeout), &mut 0)
     }
 
     /// Waits for the first message selected by `mtype` (0: any; `> 0`: that type; `< 0`:
@@ -379,7 +389,9 @@ impl<T: Message> Receiver<T> {
     ///
     /// As [`Self::recv`].
     pub fn recv_type(&self, mtype: i64) -> Result<(T, i64)> {
-        self.recv_with(mtype, Wait::Block)
+        let mut ty = 0;
+        let msg = self.recv_with(mtype, Wait::Block, &mut ty)?;
+        Ok((msg, ty))
     }
 
     /// As [`Self::recv_type`], without waiting.
@@ -388,7 +400,9 @@ impl<T: Message> Receiver<T> {
     ///
     /// As [`Self::try_recv`].
     pub fn try_recv_type(&self, mtype: i64) -> Result<(T, i64)> {
-        self.recv_with(mtype, Wait::Never)
+        let mut ty = 0;
+        let msg = self.recv_with(mtype, Wait::Never, &mut ty)?;
+        Ok((msg, ty))
     }
 
     /// As [`Self::recv_type`], waiting at most `timeout`.
@@ -397,48 +411,65 @@ impl<T: Message> Receiver<T> {
     ///
     /// As [`Self::recv_timeout`].
     pub fn recv_type_timeout(&self, mtype: i64, timeout: Duration) -> Result<(T, i64)> {
-        self.recv_with(mtype, Wait::For(timeout))
+        let mut ty = 0;
+        let msg = self.recv_with(mtype, Wait::For(timeout), &mut ty)?;
+        Ok((msg, ty))
     }
 
     // `c_long` is `i64` here but not on every target.
     #[allow(clippy::unnecessary_cast)]
-    #[inline]
-    fn recv_with(&self, mtype: i64, wait: Wait) -> Result<(T, i64)> {
+    #[inline(always)]
+    fn recv_with(&self, mtype: i64, wait: Wait, ty_out: &mut i64) -> Result<T> {
         let mut buf = MaybeUninit::<RecvBuf<T>>::uninit();
         let p = buf.as_mut_ptr().cast::<libc::c_void>();
         // One byte more than a valid message: a longer one shows as `SIZE + 1` bytes.
         let cap = Frame::<T>::SIZE + 1;
-        let n = self.q.drive(wait, Error::Empty, |flags| {
-            // SAFETY: `p` points to a `RecvBuf<T>`: a `c_long` then at least `cap`
-            // writable bytes (frame + `extra`); msgrcv writes at most `cap` text bytes
-            // (`MSG_NOERROR` truncates longer messages).
-            let r = unsafe {
-                libc::msgrcv(
-                    self.q.id,
-                    p,
-                    cap,
-                    mtype as libc::c_long,
-                    flags | libc::MSG_NOERROR,
-                )
-            };
-            Errno::result(r).map(|n| n as usize)
-        })?;
+        let n = self.q.drive(
+            wait,
+            || Error::Empty,
+            |flags| {
+                // SAFETY: `p` points to a `RecvBuf<T>`: a `c_long` then at least `cap`
+                // writable bytes (frame + `extra`); msgrcv writes at most `cap` text bytes
+                // (`MSG_NOERROR` truncates longer messages).
+                let r = unsafe {
+                    libc::msgrcv(
+                        self.q.id,
+                        p,
+                        cap,
+                        mtype as libc::c_long,
+                        flags | libc::MSG_NOERROR,
+                    )
+                };
+                Errno::result(r).map(|n| n as usize)
+            },
+        )?;
         // SAFETY: msgrcv succeeded, so it wrote the type and `n <= cap` text bytes.
         let (ty, text) = unsafe {
             let b = buf.as_ptr();
-            let text = core::ptr::addr_of!((*b).text).cast::<u8>();
-            ((*b).mtype, core::slice::from_raw_parts(text, n))
+            let text = core::ptr::addr_of!((*b).text);
+            (
+                (*b).mtype,
+                core::slice::from_raw_parts(text.cast::<u8>(), n),
+            )
         };
         if n == cap {
-            return Err(Error::Corrupt(format!(
-                "a message longer than {} bytes (8-byte fingerprint + `{}`) was truncated and \
-                 dropped; was it written by another program?",
-                Frame::<T>::SIZE,
-                T::SCHEMA
-            )));
+            return Err(oversized::<T>());
         }
-        Frame::<T>::decode(text).map(|m| (m, ty as i64))
+        Frame::<T>::check(text)?;
+        *ty_out = ty as i64;
+        // SAFETY: `check` accepted the text: a whole, initialised frame of valid bytes.
+        Ok(unsafe { Frame::read_msg(core::ptr::addr_of!((*buf.as_ptr()).text)) })
     }
+}
+
+#[cold]
+fn oversized<T: Message>() -> Error {
+    Error::Corrupt(format!(
+        "a message longer than {} bytes (8-byte fingerprint + `{}`) was truncated and \
+         dropped; was it written by another program?",
+        Frame::<T>::SIZE,
+        T::SCHEMA
+    ))
 }
 
 #[repr(C)]
@@ -594,11 +625,11 @@ impl Queue {
     }
 
     /// Runs `op` (given extra msgflg bits) according to `wait`.
-    #[inline]
+    #[inline(always)]
     fn drive<R>(
         &self,
         wait: Wait,
-        empty: Error,
+        empty: fn() -> Error,
         mut op: impl FnMut(libc::c_int) -> nix::Result<R>,
     ) -> Result<R> {
         let would_block = |e| matches!(e, Errno::EAGAIN | Errno::ENOMSG);
@@ -606,7 +637,7 @@ impl Queue {
             Wait::Never => {
                 return op(libc::IPC_NOWAIT).map_err(|e| {
                     if would_block(e) {
-                        empty
+                        empty()
                     } else {
                         self.error("msgsnd/msgrcv", e)
                     }
