@@ -2,8 +2,8 @@
 //! messages with priorities.
 //!
 //! ```no_run
-//! # fn main() -> ipc::Result<()> {
-//! use ipc::mq;
+//! # fn main() -> ipc_runtime::Result<()> {
+//! use ipc_runtime::mq;
 //! // process A
 //! let tx = mq::Sender::<u64>::create("/jobs", mq::Options::new().capacity(8))?;
 //! tx.send_with_priority(42, 7)?;
@@ -52,6 +52,9 @@
 //! `RLIMIT_MSGQUEUE` (`ulimit -q`) the bytes of queue memory a user may hold. Hitting one
 //! gives [`Error::LimitExceeded`] naming the limit, its value, and how to raise it.
 //! Priorities are `0..=32767`.
+//!
+//! The calls go through `libc` where `nix` has no fitting wrapper: `mq_timedsend`, a
+//! receive into uninitialised memory, and `mq_getattr` on a descriptor held as `OwnedFd`.
 //!
 //! # Permissions
 //!
@@ -190,7 +193,7 @@ impl<T: Message> Frame<T> {
 /// How a queue is created or opened.
 ///
 /// ```
-/// let opts = ipc::mq::Options::new().capacity(64).mode(0o660);
+/// let opts = ipc_runtime::mq::Options::new().capacity(64).mode(0o660);
 /// # let _ = opts;
 /// ```
 #[derive(Clone, Copy, Debug)]
@@ -476,10 +479,15 @@ impl<T: Message> Receiver<T> {
     #[inline(always)]
     fn recv_with(&self, wait: Wait, priority: &mut u32) -> Result<T> {
         let mut buf = MaybeUninit::<Frame<T>>::uninit();
-        // `buf` is `Frame::<T>::SIZE` writable bytes, as `receive` requires.
-        let (n, prio) = self
-            .q
-            .receive(buf.as_mut_ptr().cast(), Frame::<T>::SIZE, wait)?;
+        // SAFETY: `buf` is `Frame::<T>::SIZE` bytes, borrowed mutably here; viewing them as
+        // `MaybeUninit<u8>` asks nothing of their contents.
+        let bytes = unsafe {
+            core::slice::from_raw_parts_mut(
+                buf.as_mut_ptr().cast::<MaybeUninit<u8>>(),
+                Frame::<T>::SIZE,
+            )
+        };
+        let (n, prio) = self.q.receive(bytes, wait)?;
         *priority = prio;
         // SAFETY: the kernel wrote `n <= Frame::<T>::SIZE` bytes at the start of `buf`
         // (mq_receive never returns more than the buffer length), so they are initialised.
@@ -635,10 +643,13 @@ impl Queue {
             .map_err(|e| self.op_error("mq_send", bytes.len(), e))
     }
 
-    /// One receive into `buf` (`len` bytes); returns the length and the priority.
+    /// One receive into `buf`; returns the length written (at most `buf.len()`) and the
+    /// priority.
     #[inline(always)]
-    fn receive(&self, buf: *mut u8, len: usize, wait: Wait) -> Result<(usize, u32)> {
+    fn receive(&self, buf: &mut [MaybeUninit<u8>], wait: Wait) -> Result<(usize, u32)> {
         let fd = self.fd.as_raw_fd();
+        let len = buf.len();
+        let buf = buf.as_mut_ptr();
         let mut prio = 0u32;
         let n = self
             .drive(
@@ -646,8 +657,8 @@ impl Queue {
                 PollFlags::POLLIN,
                 || Error::Empty,
                 |abs| {
-                    // SAFETY: `fd` is an open queue descriptor; the caller guarantees `buf` is
-                    // `len` writable bytes; `prio` and `abs` are valid for the call.
+                    // SAFETY: `fd` is an open queue descriptor; `buf` is `len` writable bytes
+                    // (a borrowed slice); `prio` and `abs` are valid for the call.
                     let r = unsafe {
                         match abs {
                             None => libc::mq_receive(fd, buf.cast(), len, &mut prio),

@@ -1,6 +1,21 @@
 //! Signals: sending them ([`send`]), receiving them as typed events over `signalfd(2)`
 //! ([`Signals`]), and graceful shutdown ([`shutdown_on`]).
 //!
+//! ```no_run
+//! # fn main() -> ipc_runtime::Result<()> {
+//! use ipc_runtime::signal::{self, Signal, Signals};
+//! // In main, before spawning threads:
+//! let notifications = Signals::new(&[Signal::SIGUSR1])?;
+//! signal::shutdown_on(&[Signal::SIGTERM, Signal::SIGINT])?;
+//! while !signal::shutdown_requested() {
+//!     // ... a unit of work ...
+//!     if let Ok(ev) = notifications.try_recv() {
+//!         println!("{} from pid {}", ev.signal, ev.pid);
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! # Mechanism
 //!
 //! * [`send`] is `kill(2)`.

@@ -3,8 +3,8 @@
 //! a receiver can select on — the feature POSIX queues lack.
 //!
 //! ```no_run
-//! # fn main() -> ipc::Result<()> {
-//! use ipc::sysv::{Key, Options, Receiver, Sender};
+//! # fn main() -> ipc_runtime::Result<()> {
+//! use ipc_runtime::sysv::{Key, Options, Receiver, Sender};
 //! let key = Key::from_path("/tmp", 7)?;                    // ftok(3)
 //! let tx = Sender::<u64>::create(key, Options::new())?;   // mode 0600, must not exist
 //! tx.send_with_type(1, 2)?;                               // type 2
@@ -180,8 +180,16 @@ macro_rules! constructors {
         ///
         /// # Errors
         ///
-        /// [`Error::NotFound`], [`Error::PermissionDenied`], [`Error::LimitExceeded`].
+        /// [`Error::InvalidName`] for [`Key::Private`] (use `from_id`), [`Error::NotFound`],
+        /// [`Error::PermissionDenied`], [`Error::LimitExceeded`].
         pub fn open(key: Key) -> Result<Self> {
+            if key == Key::Private {
+                return Err(Error::InvalidName {
+                    name: "IPC_PRIVATE".into(),
+                    reason: "a private queue has no key to open it by; \
+                             pass its id (`id()`) to the other process and use `from_id`",
+                });
+            }
             Queue::get::<T>(key, $perm).map(Self::wrap)
         }
 
