@@ -88,27 +88,29 @@ fn expand_struct(
         quote_spanned!(ty.span()=> #p::assert_message::<#ty>();)
     });
 
+    // The field bounds are higher-ranked so that a field that is not a `Message` is
+    // reported once, by `assert_message` on that field, rather than again by every use
+    // of it in the impl: the impl then simply does not exist.
+    let msg_generics = with_fields(&generics, &tys, quote!(#p::Message));
+    let (msg_impl_g, _, msg_where) = msg_generics.split_for_impl();
+
     let bytemuck = bytemuck_impls(input, p, repr, &tys);
     quote! {
         #layout
 
-        #[automatically_derived]
-        impl #impl_g #ident #ty_g #where_c {
-            #[doc(hidden)]
-            #[allow(dead_code)]
-            fn __ipc_assert_fields() {
-                #(#assert_fields)*
-            }
+        #[allow(dead_code)]
+        fn __ipc_assert_fields #impl_g () #where_c {
+            #(#assert_fields)*
         }
 
         // SAFETY: the type is #[repr(C)] or #[repr(transparent)] (checked by the derive), so
-        // its layout is fixed; every field is a `Message` (the bounds above), so has no
-        // padding, pointers or platform-dependent width inside; the `const` checks above
-        // fail the build if any byte between or after the fields is padding; `SCHEMA`
-        // takes size, alignment and offsets from the compiler; `validate` checks the
-        // length and then every field whose type does not accept all bit patterns.
+        // its layout is fixed; every field is a `Message` (the bounds), so has no padding,
+        // pointers or platform-dependent width inside; the `const` checks above fail the
+        // build if any byte between or after the fields is padding; `SCHEMA` takes size,
+        // alignment and offsets from the compiler; `validate` checks the length and then
+        // every field whose type does not accept all bit patterns.
         #[automatically_derived]
-        unsafe impl #impl_g #p::Message for #ident #ty_g #where_c {
+        unsafe impl #msg_impl_g #p::Message for #ident #ty_g #msg_where {
             const SCHEMA: #p::Schema = {
                 #force
                 #p::Schema::structure(
@@ -239,7 +241,12 @@ fn bytemuck_impls(
         unsafe impl #impl_g #bm::Zeroable for #ident #ty_g #where_c {}
     };
     if input.generics.params.is_empty() || matches!(repr, StructRepr::Transparent) {
-        let pod = with_fields(&message, tys, quote!(#bm::Pod));
+        let mut pod = with_fields(&message, tys, quote!(#bm::Pod));
+        // `Self: Message` implies the `Copy + 'static` that `Pod` requires; a missing
+        // `Copy` is then reported once, on the `Message` impl.
+        pod.make_where_clause()
+            .predicates
+            .push(syn::parse_quote!(for<'__ipc> Self: #p::Message));
         let (impl_g, _, where_c) = pod.split_for_impl();
         out.extend(quote! {
             // SAFETY: every field type is `Pod` (the bounds); the type is repr(C) with no
