@@ -22,6 +22,8 @@ mod check;
 mod ctxt;
 mod expand;
 mod repr;
+#[cfg(test)]
+mod tests;
 
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};

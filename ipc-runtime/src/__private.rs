@@ -54,22 +54,6 @@ pub const fn assert_pin(ty: &str, what: &str, pinned: usize, actual: usize) {
     panic!("{}", m.as_str());
 }
 
-/// Fails to compile (via a const-evaluation panic) when a struct without fields still
-/// has a size, which is then all padding (e.g. `#[repr(C, align(8))] struct Empty;`).
-pub const fn assert_empty(ty: &str, size: usize) {
-    if size == 0 {
-        return;
-    }
-    let mut m = ConstMsg::new();
-    m = m
-        .push("`")
-        .push(ty)
-        .push("` has no fields but a size of ")
-        .num(size);
-    m = m.push(" bytes, all of them padding; remove the repr(align) or add fields");
-    panic!("{}", m.as_str());
-}
-
 /// Compiles only if `T` is a [`Message`]. The derive calls it once per field, spanned on
 /// the field's type, so a field that is not a `Message` (or not `Copy`) is reported on
 /// that field, with the trait's `on_unimplemented` explanation.
