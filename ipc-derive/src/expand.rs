@@ -129,7 +129,7 @@ fn expand_struct(
 
             #[inline]
             fn validate(
-                __bytes: &[u8],
+                __bytes: &[::core::primitive::u8],
             ) -> ::core::result::Result<(), #p::InvalidMessage> {
                 #force
                 if __bytes.len() != ::core::mem::size_of::<Self>() {
@@ -265,6 +265,7 @@ fn expand_enum(
     let ident = input.ident;
     let name = input.schema_name();
     let int = int.ident();
+    let int = quote!(::core::primitive::#int);
     let self_ty = quote!(#ident);
     let checks = pin_checks(input, p, &self_ty);
     let vidents: Vec<_> = variants.iter().map(|v| v.ident).collect();
@@ -284,15 +285,15 @@ fn expand_enum(
             const SCHEMA: #p::Schema = #p::Schema::enumeration(
                 #name,
                 &<#int as #p::Message>::SCHEMA,
-                &[#(#p::Variant::new(#vnames, #ident::#vidents as i128)),*],
+                &[#(#p::Variant::new(#vnames, #ident::#vidents as ::core::primitive::i128)),*],
             );
 
             #[inline]
             fn validate(
-                __bytes: &[u8],
+                __bytes: &[::core::primitive::u8],
             ) -> ::core::result::Result<(), #p::InvalidMessage> {
                 let ::core::result::Result::Ok(__raw) =
-                    <[u8; ::core::mem::size_of::<#int>()] as ::core::convert::TryFrom<&[u8]>>::try_from(__bytes)
+                    <[::core::primitive::u8; ::core::mem::size_of::<#int>()] as ::core::convert::TryFrom<&[::core::primitive::u8]>>::try_from(__bytes)
                 else {
                     return ::core::result::Result::Err(#p::InvalidMessage::length(
                         #name,
@@ -300,14 +301,14 @@ fn expand_enum(
                         __bytes.len(),
                     ));
                 };
-                let __value = #int::from_ne_bytes(__raw);
+                let __value = <#int>::from_ne_bytes(__raw);
                 #(const #consts: #int = #ident::#vidents as #int;)*
                 match __value {
                     #(#consts)|* => ::core::result::Result::Ok(()),
                     _ => ::core::result::Result::Err(
                         #p::InvalidMessage::new(#p::Problem::Discriminant {
                             enum_name: #name,
-                            value: __value as i128,
+                            value: __value as ::core::primitive::i128,
                         })
                         .of(#name),
                     ),
