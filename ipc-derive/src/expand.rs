@@ -15,7 +15,11 @@ use proc_macro2::{Delimiter, Group, Literal, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{Generics, Type, WherePredicate};
+use syn::{
+    BoundLifetimes, GenericParam, Generics, Ident, Lifetime, LifetimeParam, Path, PathSegment,
+    PredicateType, Token, TraitBound, TraitBoundModifier, Type, TypeParamBound, TypePath,
+    WherePredicate,
+};
 
 use crate::ast::{Body, Field, Input, Variant};
 use crate::repr::{Int, StructRepr};
@@ -48,7 +52,8 @@ fn expand_struct(
     let ident = input.ident;
     let name = input.schema_name();
     let generic = !input.generics.params.is_empty();
-    let generics = with_bound(input.generics, quote!(#p::Message));
+    let message = private_path(input, &["Message"]);
+    let generics = with_bound(input.generics, &message);
     let (impl_g, ty_g, where_c) = generics.split_for_impl();
 
     // Layout checks, written against `Self` (generic) or the type itself (eager).
@@ -91,7 +96,7 @@ fn expand_struct(
     // The field bounds are higher-ranked so that a field that is not a `Message` is
     // reported once, by `assert_message` on that field, rather than again by every use
     // of it in the impl: the impl then simply does not exist.
-    let msg_generics = with_fields(&generics, &tys, quote!(#p::Message));
+    let msg_generics = with_fields(&generics, &tys, &message);
     let (msg_impl_g, _, msg_where) = msg_generics.split_for_impl();
 
     let bytemuck = bytemuck_impls(input, p, repr, &tys);
@@ -226,10 +231,15 @@ fn bytemuck_impls(
 ) -> TokenStream {
     let ident = input.ident;
     let bm = quote!(#p::bytemuck);
-    let message = with_bound(input.generics, quote!(#p::Message));
+    let message = private_path(input, &["Message"]);
+    let with_message = with_bound(input.generics, &message);
     let (_, ty_g, _) = input.generics.split_for_impl();
 
-    let zeroable = with_fields(&message, tys, quote!(#bm::Zeroable));
+    let zeroable = with_fields(
+        &with_message,
+        tys,
+        &private_path(input, &["bytemuck", "Zeroable"]),
+    );
     let (impl_g, _, where_c) = zeroable.split_for_impl();
     let mut out = quote! {
         // SAFETY: every field type is `Zeroable` (the bounds), so all-zero bytes are a
@@ -238,12 +248,16 @@ fn bytemuck_impls(
         unsafe impl #impl_g #bm::Zeroable for #ident #ty_g #where_c {}
     };
     if input.generics.params.is_empty() || matches!(repr, StructRepr::Transparent) {
-        let mut pod = with_fields(&message, tys, quote!(#bm::Pod));
+        let mut pod = with_fields(
+            &with_message,
+            tys,
+            &private_path(input, &["bytemuck", "Pod"]),
+        );
         // `Self: Message` implies the `Copy + 'static` that `Pod` requires; a missing
         // `Copy` is then reported once, on the `Message` impl.
         pod.make_where_clause()
             .predicates
-            .push(syn::parse_quote!(for<'__ipc> Self: #p::Message));
+            .push(predicate(self_type(), &message, true));
         let (impl_g, _, where_c) = pod.split_for_impl();
         out.extend(quote! {
             // SAFETY: every field type is `Pod` (the bounds); the type is repr(C) with no
@@ -318,28 +332,84 @@ fn expand_enum(
     }
 }
 
-/// `generics` with `bound` added to every type parameter.
-fn with_bound(generics: &Generics, bound: TokenStream) -> Generics {
+/// `generics` with `Param: bound` for every type parameter.
+fn with_bound(generics: &Generics, bound: &Path) -> Generics {
     let mut generics = generics.clone();
-    let params: Vec<_> = generics.type_params().map(|t| t.ident.clone()).collect();
+    let params: Vec<Type> = generics
+        .type_params()
+        .map(|t| {
+            Type::Path(TypePath {
+                qself: None,
+                path: t.ident.clone().into(),
+            })
+        })
+        .collect();
     let where_clause = generics.make_where_clause();
     for param in params {
-        where_clause
-            .predicates
-            .push(syn::parse_quote!(#param: #bound));
+        where_clause.predicates.push(predicate(param, bound, false));
     }
     generics
 }
 
 /// `generics` with `for<'__ipc> FieldTy: bound` for every field type.
-fn with_fields(generics: &Generics, tys: &[&Type], bound: TokenStream) -> Generics {
+fn with_fields(generics: &Generics, tys: &[&Type], bound: &Path) -> Generics {
     let mut generics = generics.clone();
     let where_clause = generics.make_where_clause();
     for ty in tys {
-        let predicate: WherePredicate = syn::parse_quote!(for<'__ipc> #ty: #bound);
-        where_clause.predicates.push(predicate);
+        where_clause
+            .predicates
+            .push(predicate((*ty).clone(), bound, true));
     }
     generics
+}
+
+/// `ty: bound`, or `for<'__ipc> ty: bound`, built from syntax-tree values rather than
+/// parsed from tokens, so no user type can make it fail.
+fn predicate(ty: Type, bound: &Path, higher_ranked: bool) -> WherePredicate {
+    let lifetimes = higher_ranked.then(|| BoundLifetimes {
+        lifetimes: [GenericParam::Lifetime(LifetimeParam::new(Lifetime::new(
+            "'__ipc",
+            Span::call_site(),
+        )))]
+        .into_iter()
+        .collect(),
+        ..BoundLifetimes::default()
+    });
+    let bound = TypeParamBound::Trait(TraitBound {
+        paren_token: None,
+        modifier: TraitBoundModifier::None,
+        lifetimes: None,
+        path: bound.clone(),
+    });
+    WherePredicate::Type(PredicateType {
+        lifetimes,
+        bounded_ty: ty,
+        colon_token: Token![:](Span::call_site()),
+        bounds: [bound].into_iter().collect(),
+    })
+}
+
+/// The type `Self`.
+fn self_type() -> Type {
+    Type::Path(TypePath {
+        qself: None,
+        path: Ident::new("Self", Span::call_site()).into(),
+    })
+}
+
+/// `<ipc>::__private::<segments>`, where `<ipc>` is `::ipc` or the `#[ipc(crate)]` path.
+fn private_path(input: &Input<'_>, segments: &[&str]) -> Path {
+    let mut path = input.attrs.krate.clone().unwrap_or_else(|| Path {
+        leading_colon: Some(Token![::](Span::call_site())),
+        segments: [PathSegment::from(Ident::new("ipc", Span::call_site()))]
+            .into_iter()
+            .collect(),
+    });
+    for segment in ["__private"].iter().chain(segments) {
+        path.segments
+            .push(PathSegment::from(Ident::new(segment, Span::call_site())));
+    }
+    path
 }
 
 /// `func(args)` whose first token has span `start` and whose parentheses have span

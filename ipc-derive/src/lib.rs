@@ -13,8 +13,8 @@
 //! enums with data or without an integer repr, and unknown or duplicate `#[ipc]`
 //! attributes. Every mistake is reported in the same compile.
 //!
-//! Stages, one per module: [`ast`] builds the model (reading [`attr`] and [`repr`]),
-//! [`check`] applies the rules, [`expand`] generates; [`ctxt`] collects the errors.
+//! Stages, one per module: `ast` builds the model (reading `attr` and `repr`), `check`
+//! applies the rules, `expand` generates; `ctxt` collects the errors.
 
 mod ast;
 mod attr;
@@ -38,6 +38,12 @@ use syn::{parse_macro_input, DeriveInput};
 /// - `#[ipc(name = "...")]`: the schema name (default: the type's identifier), which the
 ///   fingerprint covers; pin it to keep the fingerprint when the type is renamed;
 /// - `#[ipc(crate = "path")]`: where to find `ipc` if not at `::ipc`.
+///
+/// Padding and pins are checked when the type is compiled; for a generic type, when an
+/// instance is used (its `SCHEMA`, `FINGERPRINT` or `validate`), since only then is its
+/// layout known. Such a check in a function body runs during `cargo build`, not
+/// `cargo check`. A generic `repr(C)` struct is `Zeroable` but not `Pod`, because
+/// bytemuck would not trigger that check.
 #[proc_macro_derive(Message, attributes(ipc))]
 pub fn derive_message(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

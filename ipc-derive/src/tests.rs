@@ -126,6 +126,45 @@ fn refusals_do_not_panic_on_odd_input() {
 }
 
 #[test]
+fn odd_field_types_do_not_panic() {
+    // Not valid Rust, but they parse: the compiler reports them; the macro must not panic.
+    let cases = [
+        quote::quote!(
+            #[repr(C)]
+            struct S {
+                a: impl Copy + Send,
+            }
+        ),
+        quote::quote!(
+            #[repr(C)]
+            struct S {
+                a: dyn Copy + Send,
+            }
+        ),
+        quote::quote!(
+            #[repr(C)]
+            struct S {
+                a: _,
+                b: !,
+                c: m!(),
+            }
+        ),
+        quote::quote!(
+            #[repr(C)]
+            struct S<T: ?Sized>
+            where
+                T: Copy,
+            {
+                a: [T; 0],
+            }
+        ),
+    ];
+    for case in cases {
+        let _ = run(case);
+    }
+}
+
+#[test]
 fn output_refers_only_to_the_runtime_and_core() {
     let out = run(quote::quote! {
         #[repr(C)]
