@@ -16,10 +16,23 @@ use std::time::Duration;
 
 use ipc::mq::{self, Options, Receiver, Sender};
 
-/// A job: `[id, priority, milliseconds of work]`.
-type Job = [u32; 3];
-/// A report: `[job id, priority, worker number]`.
-type Report = [u32; 3];
+/// A job for a worker.
+#[derive(Clone, Copy, Debug, ipc::Message)]
+#[repr(C)]
+struct Job {
+    id: u32,
+    priority: u32,
+    work_ms: u32,
+}
+
+/// What a worker tells the parent when it takes a job.
+#[derive(Clone, Copy, Debug, ipc::Message)]
+#[repr(C)]
+struct Report {
+    job: u32,
+    priority: u32,
+    worker: u32,
+}
 
 const STOP: u32 = u32::MAX;
 const WORKERS: u32 = 3;
@@ -93,7 +106,12 @@ fn parent() -> ipc::Result<()> {
     println!("queued (id/priority):");
     for (id, priority) in jobs {
         print!(" {id}/{priority}");
-        jobs_tx.send_with_priority([id, priority, 5], priority)?;
+        let job = Job {
+            id,
+            priority,
+            work_ms: 5,
+        };
+        jobs_tx.send_with_priority(job, priority)?;
     }
     println!("\n");
 
@@ -110,13 +128,21 @@ fn parent() -> ipc::Result<()> {
         token.send(0)?;
         let mut taken = Vec::new();
         for _ in 0..jobs.len() {
-            let [id, priority, worker] = results.recv_timeout(Duration::from_secs(30))?;
-            println!("worker {worker} took job {id:>2} (priority {priority})");
-            taken.push(priority);
+            let r = results.recv_timeout(Duration::from_secs(30))?;
+            println!(
+                "worker {} took job {:>2} (priority {})",
+                r.worker, r.job, r.priority
+            );
+            taken.push(r.priority);
         }
         // One stop job per worker; priority 0 sorts after every real job.
         for _ in 0..WORKERS {
-            jobs_tx.send_with_priority([STOP, 0, 0], 0)?;
+            let stop = Job {
+                id: STOP,
+                priority: 0,
+                work_ms: 0,
+            };
+            jobs_tx.send_with_priority(stop, 0)?;
         }
         Ok(taken)
     });
@@ -162,15 +188,19 @@ fn worker(parent: &str, n: u32) -> ipc::Result<()> {
     let results = Sender::<Report>::open(&results)?;
     loop {
         let t = token_rx.recv()?;
-        let ([id, priority, work_ms], _) = jobs.recv_with_priority()?;
-        if id != STOP {
-            results.send([id, priority, n])?;
+        let (job, priority) = jobs.recv_with_priority()?;
+        if job.id != STOP {
+            results.send(Report {
+                job: job.id,
+                priority,
+                worker: n,
+            })?;
         }
         token_tx.send(t)?;
-        if id == STOP {
+        if job.id == STOP {
             return Ok(());
         }
-        std::thread::sleep(Duration::from_millis(u64::from(work_ms)));
+        std::thread::sleep(Duration::from_millis(u64::from(job.work_ms)));
     }
 }
 

@@ -13,6 +13,23 @@ use ipc::mq::{self, Options, Receiver, Sender};
 use ipc::Error;
 use proptest::prelude::*;
 
+#[derive(Clone, Copy, Debug, PartialEq, ipc::Message)]
+#[repr(u8)]
+enum Side {
+    Buy = 1,
+    Sell = 2,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, ipc::Message)]
+#[repr(C)]
+struct Order {
+    id: u64,
+    symbol: ipc::FixedStr<8>,
+    qty: u32,
+    side: Side,
+    _pad: [u8; 3],
+}
+
 const ROLE: &str = "IPC_TEST_ROLE";
 const QUEUE: &str = "IPC_TEST_QUEUE";
 
@@ -71,6 +88,18 @@ fn child_role() {
             for i in 0..1000 {
                 assert_eq!(rx.recv().unwrap(), i);
             }
+        }
+        "send-order" => {
+            let tx = Sender::<Order>::open(&name).unwrap();
+            let symbol = ipc::FixedStr::try_from("ACME").unwrap();
+            let order = Order {
+                id: 9,
+                symbol,
+                qty: 100,
+                side: Side::Sell,
+                _pad: [0; 3],
+            };
+            tx.send_with_priority(order, 3).unwrap();
         }
         "send-u64" => {
             let tx = Sender::<u64>::open(&name).unwrap();
@@ -262,6 +291,32 @@ fn a_message_of_another_type_of_the_same_size_is_refused() {
     let e = rx.recv_timeout(Duration::from_secs(5)).unwrap_err();
     assert!(matches!(e, Error::SchemaMismatch { .. }), "{e}");
     assert!(rx.is_empty().unwrap(), "the bad message is consumed");
+}
+
+#[test]
+fn a_derived_message_crosses_and_a_bad_discriminant_is_refused_by_field() {
+    let name = Name::new();
+    let rx = Receiver::<Order>::create(&name.0, Options::new()).unwrap();
+    assert!(run_child("send-order", &name.0));
+    let (order, prio) = rx
+        .recv_timeout_with_priority(Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(
+        (order.id, order.symbol.as_str(), order.qty, order.side, prio),
+        (9, "ACME", 100, Side::Sell, 3)
+    );
+
+    // The same order with `side` = 3, written by a raw writer with the right fingerprint.
+    let mut bytes = <Order as ipc::Message>::FINGERPRINT.to_le_bytes().to_vec();
+    bytes.extend_from_slice(ipc::as_bytes(&order));
+    let side_at = 8 + std::mem::offset_of!(Order, side);
+    bytes[side_at] = 3;
+    raw_send(&name.0, &bytes);
+    let e = rx.recv_timeout(Duration::from_secs(5)).unwrap_err();
+    match &e {
+        Error::InvalidMessage(m) => assert_eq!(m.field(), "side"),
+        e => panic!("{e}"),
+    }
 }
 
 #[test]
