@@ -38,6 +38,12 @@ fn main() -> ExitCode {
             sigkill_and_sigstop_are_refused_with_a_clear_error,
         ),
     ];
+    if std::env::args().any(|a| a == "--list") {
+        for (name, _) in cases {
+            println!("{name}: test");
+        }
+        return ExitCode::SUCCESS;
+    }
     let mut ran = 0;
     for (name, case) in cases {
         if filter.as_deref().is_some_and(|f| !name.contains(f)) {

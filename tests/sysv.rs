@@ -99,7 +99,12 @@ fn removing_the_queue_wakes_a_blocked_receiver_with_disconnected() {
     tx.send(1).unwrap();
     // Give the child time to block on the empty queue; it gets Disconnected either way.
     std::thread::sleep(Duration::from_millis(100));
+    let start = std::time::Instant::now();
     while !tx.is_empty().unwrap() {
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = c.kill();
+            panic!("the child never took its message");
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
     tx.remove().unwrap();
