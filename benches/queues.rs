@@ -7,13 +7,17 @@
 //! * throughput: one process sends a stream, the other receives it and acknowledges the end;
 //!
 //! once with the raw syscalls on byte buffers and once with `ipc::mq` / `ipc::sysv` on
-//! `[u8; N]` (which adds the 8-byte fingerprint per message and checks it on receive).
-//! Raw and typed runs alternate and each is repeated; the table shows the best run of each
-//! (interference from other processes only ever slows a run down, so the best run is the
-//! closest to the intrinsic cost) and the ratio typed / raw of the best runs (time per
-//! message; the goal is ≤ 1.15), with the ratio of the medians beside it.
+//! `[u8; N]` (`ipc::mq` checks the schema at open and the length of every message;
+//! `ipc::sysv` adds the 8-byte fingerprint to every message and checks it on receive).
+//! The typed API is measured twice: by value (`send(msg)`, `recv() -> T`, which for a
+//! large `T` costs a copy each way) and in place (`send_ref(&msg)`, `recv_into(&mut msg)`,
+//! the way the raw calls are used). The variants' runs are rotated and each is repeated;
+//! the table shows the best run of each (interference from other processes only ever
+//! slows a run down, so the best run is the closest to the intrinsic cost) and the ratio to
+//! raw of the best runs (time per message; the goal is ≤ 1.15), with the ratio of the
+//! medians beside it.
 //!
-//! Run: `cargo bench --bench queues` (about 20 s). The peer is this binary re-run with
+//! Run: `cargo bench --bench queues` (about 30 s). The peer is this binary re-run with
 //! `IPC_BENCH_CHILD` describing its part.
 
 use std::ffi::CString;
@@ -24,7 +28,7 @@ use std::time::{Duration, Instant};
 use ipc::{mq, sysv};
 
 const CHILD: &str = "IPC_BENCH_CHILD";
-const ROUNDS: usize = 11;
+const ROUNDS: usize = 7;
 /// The default `fs.mqueue.msg_max`; both variants use the same capacity.
 const MQ_CAPACITY: usize = 10;
 
@@ -33,6 +37,17 @@ enum Transport {
     Mq,
     Sysv,
 }
+
+/// What runs over the queues: the raw syscalls, the typed API by value (`send(msg)`,
+/// `recv() -> T`), or the typed API in place (`send_ref(&msg)`, `recv_into(&mut msg)`).
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Variant {
+    Raw,
+    Typed,
+    InPlace,
+}
+
+const VARIANTS: [Variant; 3] = [Variant::Raw, Variant::Typed, Variant::InPlace];
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Pattern {
@@ -174,6 +189,10 @@ struct TypedMq<const N: usize> {
 
 loops!(TypedMq<N>, |s, m| send: s.tx.send(m).unwrap(), recv: m = s.rx.recv().unwrap());
 
+/// The typed API without value semantics: `send_ref` / `recv_into`.
+struct InPlaceMq<const N: usize>(TypedMq<N>);
+loops!(InPlaceMq<N>, |s, m| send: s.0.tx.send_ref(&m, 0).unwrap(), recv: s.0.rx.recv_into(&mut m).unwrap());
+
 // ---------------------------------------------------------------- raw System V queues
 
 #[repr(C)]
@@ -217,6 +236,10 @@ struct TypedSysv<const N: usize> {
 
 loops!(TypedSysv<N>, |s, m| send: s.tx.send(m).unwrap(), recv: m = s.rx.recv().unwrap());
 
+/// The typed API without value semantics: `send_ref` / `recv_into`.
+struct InPlaceSysv<const N: usize>(TypedSysv<N>);
+loops!(InPlaceSysv<N>, |s, m| send: s.0.tx.send_ref(&m, 1).unwrap(), recv: s.0.rx.recv_into(&mut m).unwrap());
+
 // ---------------------------------------------------------------- one case
 
 /// The two queues of a case: `ping` parent → child, `pong` child → parent.
@@ -226,13 +249,13 @@ enum Queues {
 }
 
 impl Queues {
-    fn create<const N: usize>(t: Transport, typed: bool, case: usize) -> Self {
+    fn create<const N: usize>(t: Transport, v: Variant, case: usize) -> Self {
         match t {
             Transport::Mq => {
                 let base = format!("/ipc-bench-{}-{case}", std::process::id());
                 let (ping, pong) = (format!("{base}-ping"), format!("{base}-pong"));
                 for name in [&ping, &pong] {
-                    if typed {
+                    if v != Variant::Raw {
                         mq::Sender::<[u8; N]>::create(
                             name,
                             mq::Options::new().capacity(MQ_CAPACITY),
@@ -288,22 +311,28 @@ impl Drop for Queues {
 /// Opens the channel of one side: the parent sends on `ping`, the child on `pong`.
 fn open<const N: usize>(
     t: Transport,
-    typed: bool,
+    v: Variant,
     ping: &str,
     pong: &str,
     parent: bool,
 ) -> Box<dyn Chan> {
     let (tx, rx) = if parent { (ping, pong) } else { (pong, ping) };
-    match (t, typed) {
-        (Transport::Mq, false) => Box::new(RawMqN::<N>(RawMq {
+    let typed_mq = || TypedMq::<N> {
+        tx: mq::Sender::open(tx).unwrap(),
+        rx: mq::Receiver::open(rx).unwrap(),
+    };
+    let typed_sysv = || TypedSysv::<N> {
+        tx: sysv::Sender::from_id(tx.parse().unwrap()).unwrap(),
+        rx: sysv::Receiver::from_id(rx.parse().unwrap()).unwrap(),
+    };
+    match (t, v) {
+        (Transport::Mq, Variant::Raw) => Box::new(RawMqN::<N>(RawMq {
             tx: raw_mq_open(tx, false, N),
             rx: raw_mq_open(rx, false, N),
         })),
-        (Transport::Mq, true) => Box::new(TypedMq::<N> {
-            tx: mq::Sender::open(tx).unwrap(),
-            rx: mq::Receiver::open(rx).unwrap(),
-        }),
-        (Transport::Sysv, false) => Box::new(RawSysv::<N> {
+        (Transport::Mq, Variant::Typed) => Box::new(typed_mq()),
+        (Transport::Mq, Variant::InPlace) => Box::new(InPlaceMq(typed_mq())),
+        (Transport::Sysv, Variant::Raw) => Box::new(RawSysv::<N> {
             tx: tx.parse().unwrap(),
             rx: rx.parse().unwrap(),
             buf: std::cell::UnsafeCell::new(MsgBuf {
@@ -311,10 +340,8 @@ fn open<const N: usize>(
                 text: [0; N],
             }),
         }),
-        (Transport::Sysv, true) => Box::new(TypedSysv::<N> {
-            tx: sysv::Sender::from_id(tx.parse().unwrap()).unwrap(),
-            rx: sysv::Receiver::from_id(rx.parse().unwrap()).unwrap(),
-        }),
+        (Transport::Sysv, Variant::Typed) => Box::new(typed_sysv()),
+        (Transport::Sysv, Variant::InPlace) => Box::new(InPlaceSysv(typed_sysv())),
     }
 }
 
@@ -330,19 +357,19 @@ fn child_side(c: &dyn Chan, pattern: Pattern, iters: usize) {
 /// Runs one measurement and returns the time per message.
 fn run<const N: usize>(
     t: Transport,
-    typed: bool,
+    v: Variant,
     pattern: Pattern,
     iters: usize,
     case: usize,
 ) -> Duration {
-    let queues = Queues::create::<N>(t, typed, case);
+    let queues = Queues::create::<N>(t, v, case);
     let (ping, pong) = queues.spec();
-    let spec = format!("{t:?},{typed},{N},{pattern:?},{iters},{ping},{pong}");
+    let spec = format!("{t:?},{v:?},{N},{pattern:?},{iters},{ping},{pong}");
     let mut child = Command::new(std::env::current_exe().unwrap())
         .env(CHILD, spec)
         .spawn()
         .unwrap();
-    let c = open::<N>(t, typed, &ping, &pong, true);
+    let c = open::<N>(t, v, &ping, &pong, true);
     c.ready(true);
     let start = Instant::now();
     match pattern {
@@ -367,7 +394,11 @@ fn child_main(spec: &str) {
     } else {
         Transport::Sysv
     };
-    let typed = f[1] == "true";
+    let v = match f[1] {
+        "Raw" => Variant::Raw,
+        "Typed" => Variant::Typed,
+        _ => Variant::InPlace,
+    };
     let pattern = if f[3] == "Latency" {
         Pattern::Latency
     } else {
@@ -375,8 +406,8 @@ fn child_main(spec: &str) {
     };
     let iters: usize = f[4].parse().unwrap();
     match f[2] {
-        "8" => child_side(&*open::<8>(t, typed, f[5], f[6], false), pattern, iters),
-        "4096" => child_side(&*open::<4096>(t, typed, f[5], f[6], false), pattern, iters),
+        "8" => child_side(&*open::<8>(t, v, f[5], f[6], false), pattern, iters),
+        "4096" => child_side(&*open::<4096>(t, v, f[5], f[6], false), pattern, iters),
         n => panic!("size {n}"),
     }
 }
@@ -390,27 +421,23 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// Runs every variant `ROUNDS` times, rotating their order each round so that drift
+/// hits them alike; returns (best, median) per variant, in `VARIANTS` order.
 fn measure<const N: usize>(
     t: Transport,
     pattern: Pattern,
     iters: usize,
     case: &mut usize,
-) -> (Duration, Duration, f64) {
-    let (mut raw, mut typed) = (Vec::new(), Vec::new());
+) -> [(Duration, Duration); 3] {
+    let mut runs: [Vec<Duration>; 3] = Default::default();
     for round in 0..ROUNDS {
-        // Alternate which variant goes first, so drift hits both alike.
-        for typed_first in [round % 2 == 0, round % 2 != 0] {
+        for k in 0..VARIANTS.len() {
+            let i = (round + k) % VARIANTS.len();
             *case += 1;
-            let d = run::<N>(t, typed_first, pattern, iters, *case);
-            if typed_first {
-                typed.push(d)
-            } else {
-                raw.push(d)
-            }
+            runs[i].push(run::<N>(t, VARIANTS[i], pattern, iters, *case));
         }
     }
-    let ratio_of_medians = median(typed.clone()).as_secs_f64() / median(raw.clone()).as_secs_f64();
-    (best(&raw), best(&typed), ratio_of_medians)
+    runs.map(|r| (best(&r), median(r)))
 }
 
 fn fmt_time(d: Duration) -> String {
@@ -421,6 +448,10 @@ fn fmt_rate(d: Duration) -> String {
     format!("{:.0} k msg/s", 1e-3 / d.as_secs_f64())
 }
 
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
 fn main() {
     if let Ok(spec) = std::env::var(CHILD) {
         child_main(&spec);
@@ -429,7 +460,7 @@ fn main() {
     let started = Instant::now();
     let mut case = 0;
     let mut rows = Vec::new();
-    let mut worst: f64 = 0.0;
+    let (mut worst_typed, mut worst_in_place): (f64, f64) = (0.0, 0.0);
     for t in [Transport::Mq, Transport::Sysv] {
         for pattern in [Pattern::Latency, Pattern::Throughput] {
             for size in [8usize, 4096] {
@@ -438,12 +469,14 @@ fn main() {
                     (Pattern::Throughput, 8) => 100_000,
                     (Pattern::Throughput, _) => 50_000,
                 };
-                let (raw, typed, median_ratio) = match size {
+                let [raw, typed, in_place] = match size {
                     8 => measure::<8>(t, pattern, iters, &mut case),
                     _ => measure::<4096>(t, pattern, iters, &mut case),
                 };
-                let ratio = typed.as_secs_f64() / raw.as_secs_f64();
-                worst = worst.max(ratio);
+                let r_typed = ratio(typed.0, raw.0);
+                let r_in_place = ratio(in_place.0, raw.0);
+                worst_typed = worst_typed.max(r_typed);
+                worst_in_place = worst_in_place.max(r_in_place);
                 let (name, raw_call) = match t {
                     Transport::Mq => ("ipc::mq", "mq_send/mq_receive"),
                     Transport::Sysv => ("ipc::sysv", "msgsnd/msgrcv"),
@@ -454,29 +487,44 @@ fn main() {
                     fmt_rate
                 };
                 rows.push(format!(
-                    "{name:<10} {raw_call:<19} {:<6} {:<11} {:>14} {:>14} {ratio:>6.3} {median_ratio:>7.3}",
+                    "{name:<9} {raw_call:<18} {:<5} {:<10} {:>13} {:>13} {r_typed:>6.3} {:>6.3} {:>13} {r_in_place:>6.3} {:>6.3}",
                     if size == 8 { "8 B" } else { "4 KiB" },
                     if pattern == Pattern::Latency {
                         "latency"
                     } else {
                         "throughput"
                     },
-                    f(raw),
-                    f(typed),
+                    f(raw.0),
+                    f(typed.0),
+                    ratio(typed.1, raw.1),
+                    f(in_place.0),
+                    ratio(in_place.1, raw.1),
                 ));
             }
         }
     }
     println!(
-        "\n{:<10} {:<19} {:<6} {:<11} {:>14} {:>14} {:>6} {:>7}",
-        "transport", "raw syscalls", "size", "metric", "raw", "typed", "ratio", "median"
+        "\n{:<9} {:<18} {:<5} {:<10} {:>13} {:>13} {:>6} {:>6} {:>13} {:>6} {:>6}",
+        "transport",
+        "raw syscalls",
+        "size",
+        "metric",
+        "raw",
+        "typed",
+        "ratio",
+        "(med)",
+        "in place",
+        "ratio",
+        "(med)"
     );
     for r in rows {
         println!("{r}");
     }
     println!(
-        "\nratio = typed time per message / raw time per message (best of {ROUNDS} alternating runs, median: ratio of the medians; \
-         latency = half a round trip); goal ≤ 1.15, worst here {worst:.3}; total {:.1} s",
+        "\ntyped: send(msg) / recv() -> T; in place: send_ref(&msg) / recv_into(&mut msg).\n\
+         ratio = time per message / raw time per message, best of {ROUNDS} runs rotated between \
+         the variants ((med): ratio of the medians); latency = half a round trip.\n\
+         goal <= 1.15; worst ratio: typed {worst_typed:.3}, in place {worst_in_place:.3}; total {:.1} s",
         started.elapsed().as_secs_f64()
     );
 }

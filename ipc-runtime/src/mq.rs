@@ -19,21 +19,29 @@
 //!
 //! `mq_open(3)`, `mq_send(3)`/`mq_timedsend(3)`, `mq_receive(3)`/`mq_timedreceive(3)`,
 //! `mq_getattr(3)`, `mq_unlink(3)`. A receive returns the oldest message of the highest
-//! priority. Names are `/something`: a leading `/`, no other `/`, at most 255 bytes after
-//! it (`NAME_MAX`).
+//! priority. Names are `/something`: a leading `/`, no other `/`, at most 248 bytes after
+//! it (`NAME_MAX`, 255, less the header's `ipc-mq.` prefix).
 //!
 //! # Wire format and schema check
 //!
-//! A queue has no handshake, so every message carries its own proof of type: the 8-byte
-//! schema fingerprint of `T` (little-endian), followed by the bytes of the `T`. The queue's
-//! message size (`mq_msgsize`) is exactly that wire size, `8 + size_of::<T>()`:
+//! A message is exactly the bytes of a `T`, and the queue's message size (`mq_msgsize`) is
+//! `size_of::<T>()`, so a typed send or receive costs what the raw call costs. A queue has
+//! no handshake, so its schema is stored beside it: creating `/name` also writes a small
+//! schema header, `/dev/shm/ipc-mq.name` (the type's name, size, alignment and
+//! fingerprint; same owner and mode as the queue), and opening reads it before trusting
+//! any message:
 //!
-//! * opening a queue whose `mq_msgsize` differs fails with [`Error::SchemaMismatch`];
-//! * a received message with another fingerprint is refused with [`Error::SchemaMismatch`],
-//!   one of the wrong length with [`Error::Corrupt`] or [`Error::InvalidMessage`], one
-//!   whose bytes are not a valid `T` with [`Error::InvalidMessage`]. The bad message is
-//!   consumed, and the next receive goes on with the next one. This holds however the
-//!   queue was reopened, and whoever wrote into it.
+//! * a queue made for another type (another fingerprint or message size) is refused at open
+//!   with [`Error::SchemaMismatch`] naming both types;
+//! * a queue without a header (made by another program, or by a creator that crashed in
+//!   between) is refused with [`Error::Corrupt`] saying how to recreate it;
+//! * every received message is still checked — its length (a raw writer may send fewer
+//!   bytes) and its bit patterns ([`Message::validate`]) — and a bad one gives
+//!   [`Error::InvalidMessage`]. It is consumed, and the next receive goes on with the next
+//!   message. Whatever anyone writes into the queue, a receiver gets errors, never a
+//!   panic or an invalid `T`.
+//!
+//! [`unlink`] removes the queue and its header.
 //!
 //! # No disconnect
 //!
@@ -69,9 +77,12 @@
 //! plain blocking calls.
 
 use std::ffi::CString;
+use std::io::{Read, Write};
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
@@ -80,12 +91,18 @@ use nix::poll::PollFlags;
 use nix::sys::stat::{fchmod, Mode};
 
 use crate::error::{Error, Result, SchemaId, SendError};
-use crate::message::{from_bytes, Message};
+use crate::message::{as_bytes, InvalidMessage, Message};
 use crate::signal::{check_shutdown, shutdown_armed, wait_fd};
 
 const WHAT: &str = "message queue";
-/// Linux's `NAME_MAX`: the longest name after the leading `/`.
+/// Linux's `NAME_MAX`: the longest file name.
 const NAME_MAX: usize = 255;
+/// Where schema headers live: `/dev/shm/ipc-mq.<name without the slash>`.
+const HEADER_DIR: &str = "/dev/shm/";
+const HEADER_PREFIX: &str = "ipc-mq.";
+/// The longest queue name after the `/`, so that its header's file name fits `NAME_MAX`.
+const NAME_LEN_MAX: usize = NAME_MAX - HEADER_PREFIX.len();
+const HEADER_MAGIC: &str = "ipc-mq-schema 1";
 /// Linux's `MQ_PRIO_MAX`: priorities are `0..MQ_PRIO_MAX`.
 pub const PRIO_MAX: u32 = 32768;
 /// Linux's `HARD_MSGMAX`: no capacity above it, even with `CAP_SYS_RESOURCE`.
@@ -93,102 +110,6 @@ const HARD_MSGMAX: u64 = 65536;
 /// Linux's `HARD_MSGSIZEMAX` (16 MiB).
 const HARD_MSGSIZEMAX: u64 = 16 * 1024 * 1024;
 const PROC: &str = "/proc/sys/fs/mqueue/";
-
-/// A message as it crosses a queue: the fingerprint of `T`, then `T`.
-///
-/// Packed, so it has no padding: its size is exactly `8 + size_of::<T>()` and every byte
-/// is initialised (`T: Message` has no padding either).
-#[repr(C, packed)]
-#[derive(Clone, Copy)]
-pub(crate) struct Frame<T> {
-    fingerprint: [u8; 8],
-    msg: T,
-}
-
-impl<T: Message> Frame<T> {
-    pub(crate) const SIZE: usize = size_of::<Frame<T>>();
-
-    #[inline(always)]
-    pub(crate) fn new(msg: T) -> Self {
-        Frame {
-            fingerprint: T::FINGERPRINT.to_le_bytes(),
-            msg,
-        }
-    }
-
-    #[inline(always)]
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        // SAFETY: `Frame<T>` is packed (no padding); its fingerprint is 8 initialised bytes
-        // and `T: Message` guarantees every byte of a `T` is initialised; the slice covers
-        // exactly `*self` and borrows it.
-        unsafe { core::slice::from_raw_parts((self as *const Self).cast::<u8>(), Self::SIZE) }
-    }
-
-    /// The message, copied out of the frame.
-    #[inline(always)]
-    pub(crate) fn into_msg(self) -> T {
-        self.msg
-    }
-
-    /// Checks that `bytes` is a whole frame of `T`: its length, its fingerprint, and the
-    /// bit patterns of the `T` (unless every pattern is valid).
-    #[inline(always)]
-    pub(crate) fn check(bytes: &[u8]) -> Result<()> {
-        if bytes.len() == Self::SIZE && bytes[..8] == T::FINGERPRINT.to_le_bytes() {
-            if const { T::SCHEMA.accepts_any_bits() } {
-                return Ok(());
-            }
-            return T::validate(&bytes[8..]).map_err(Error::from);
-        }
-        Err(Self::refusal(bytes))
-    }
-
-    /// Reads the `T` of a frame that [`Frame::check`] accepted.
-    ///
-    /// # Safety
-    ///
-    /// `frame` must point to `Frame::<T>::SIZE` initialised bytes that `check` accepted.
-    #[inline(always)]
-    pub(crate) unsafe fn read_msg(frame: *const Frame<T>) -> T {
-        // SAFETY: the caller guarantees the frame is initialised and its `T` bytes were
-        // validated; `addr_of!` takes the packed field's address without a reference, and
-        // `read_unaligned` has no alignment requirement.
-        unsafe { core::ptr::read_unaligned(core::ptr::addr_of!((*frame).msg)) }
-    }
-
-    /// Why `bytes` is not a frame of `T` (the slow path of [`Frame::check`]).
-    #[cold]
-    #[inline(never)]
-    fn refusal(bytes: &[u8]) -> Error {
-        let Some((fp, body)) = bytes.split_first_chunk::<8>() else {
-            return Error::Corrupt(format!(
-                "a {}-byte message, shorter than the 8-byte fingerprint every message of \
-                 this crate starts with; was it written by another program?",
-                bytes.len()
-            ));
-        };
-        let fp = u64::from_le_bytes(*fp);
-        if fp != T::FINGERPRINT {
-            return Error::schema_mismatch::<T>(SchemaId {
-                name: "<another type>".into(),
-                fingerprint: fp,
-                size: body.len() as u64,
-                align: 0,
-            });
-        }
-        match from_bytes::<T>(body) {
-            Err(e) => e.into(),
-            Ok(_) => Error::Corrupt("a message refused for no reason (a bug)".into()),
-        }
-    }
-
-    /// Checks and copies out the message of `bytes`.
-    #[cfg(test)]
-    pub(crate) fn decode(bytes: &[u8]) -> Result<T> {
-        Self::check(bytes)?;
-        Ok(from_bytes::<T>(&bytes[8..])?)
-    }
-}
 
 /// How a queue is created or opened.
 ///
@@ -236,15 +157,19 @@ impl Options {
     }
 }
 
-/// Removes the queue `name`. Processes that have it open keep using it; the name can be
-/// created anew at once.
+/// Removes the queue `name` and its schema header. Processes that have it open keep using
+/// it; the name can be created anew at once.
 ///
 /// # Errors
 ///
 /// [`Error::InvalidName`], [`Error::NotFound`], [`Error::PermissionDenied`].
 pub fn unlink(name: &str) -> Result<()> {
     let c = check_name(name)?;
-    nix::mqueue::mq_unlink(c.as_c_str()).map_err(|e| Error::named("mq_unlink", WHAT, name, e))
+    let r =
+        nix::mqueue::mq_unlink(c.as_c_str()).map_err(|e| Error::named("mq_unlink", WHAT, name, e));
+    // The header goes too, even if the queue was already gone (a stale header).
+    let _ = std::fs::remove_file(header_path(name));
+    r
 }
 
 /// The sending end of a POSIX message queue of `T`.
@@ -329,6 +254,21 @@ macro_rules! constructors {
 impl<T: Message> Sender<T> {
     constructors!(MQ_OFlag::O_WRONLY);
 
+    /// Sends `*msg` with `priority` straight from where it lies (no copy of the message in
+    /// this process; [`Self::send_with_priority`] takes it by value, which for a large `T`
+    /// costs a copy), waiting while the queue is full.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::send_with_priority`]; the message stays with the caller.
+    #[inline(always)]
+    pub fn send_ref(&self, msg: &T, priority: u32) -> Result<()> {
+        if priority >= PRIO_MAX {
+            return Err(priority_error(priority));
+        }
+        self.q.send(as_bytes(msg), priority, Wait::Block)
+    }
+
     /// Sends `msg` with priority 0, waiting while the queue is full.
     ///
     /// # Errors
@@ -394,18 +334,11 @@ impl<T: Message> Sender<T> {
     #[inline(always)]
     fn send_with(&self, msg: T, priority: u32, wait: Wait) -> Result<(), SendError<T>> {
         if priority >= PRIO_MAX {
-            return Err(SendError::new(
-                Error::Unsupported {
-                    what: format!("priority {priority}"),
-                    reason: "POSIX queue priorities are 0..=32767 (MQ_PRIO_MAX - 1)",
-                },
-                msg,
-            ));
+            return Err(SendError::new(priority_error(priority), msg));
         }
-        let frame = Frame::new(msg);
-        match self.q.send(frame.as_bytes(), priority, wait) {
+        match self.q.send(as_bytes(&msg), priority, wait) {
             Ok(()) => Ok(()),
-            Err(e) => Err(SendError::new(e, frame.into_msg())),
+            Err(e) => Err(SendError::new(e, msg)),
         }
     }
 }
@@ -476,25 +409,62 @@ impl<T: Message> Receiver<T> {
         Ok((msg, priority))
     }
 
+    /// Waits for a message and writes it into `*out`, returning its priority. When every
+    /// bit pattern of `T` is valid, the kernel writes the message straight into `*out` (no
+    /// copy in this process; [`Self::recv`] returns it by value, which for a large `T`
+    /// costs a copy).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv`]. After an error, `*out` is unchanged, except that a message too
+    /// short for a `T` whose every bit pattern is valid may have overwritten its first
+    /// bytes (it still holds a valid `T`).
+    #[inline(always)]
+    pub fn recv_into(&self, out: &mut T) -> Result<u32> {
+        if const { T::SCHEMA.accepts_any_bits() } {
+            // SAFETY: `out` is `size_of::<T>()` bytes borrowed mutably; the kernel only
+            // writes initialised bytes into them, and every bit pattern (even of a partly
+            // overwritten value) is a valid `T` here.
+            let bytes = unsafe {
+                core::slice::from_raw_parts_mut(
+                    (out as *mut T).cast::<MaybeUninit<u8>>(),
+                    size_of::<T>(),
+                )
+            };
+            let (n, priority) = self.q.receive(bytes, Wait::Block)?;
+            if n != size_of::<T>() {
+                return Err(InvalidMessage::length(T::SCHEMA.name, size_of::<T>(), n).into());
+            }
+            Ok(priority)
+        } else {
+            let mut priority = 0;
+            *out = self.recv_with(Wait::Block, &mut priority)?;
+            Ok(priority)
+        }
+    }
+
     #[inline(always)]
     fn recv_with(&self, wait: Wait, priority: &mut u32) -> Result<T> {
-        let mut buf = MaybeUninit::<Frame<T>>::uninit();
-        // SAFETY: `buf` is `Frame::<T>::SIZE` bytes, borrowed mutably here; viewing them as
+        let mut buf = MaybeUninit::<T>::uninit();
+        // SAFETY: `buf` is `size_of::<T>()` bytes, borrowed mutably here; viewing them as
         // `MaybeUninit<u8>` asks nothing of their contents.
         let bytes = unsafe {
             core::slice::from_raw_parts_mut(
                 buf.as_mut_ptr().cast::<MaybeUninit<u8>>(),
-                Frame::<T>::SIZE,
+                size_of::<T>(),
             )
         };
         let (n, prio) = self.q.receive(bytes, wait)?;
         *priority = prio;
-        // SAFETY: the kernel wrote `n <= Frame::<T>::SIZE` bytes at the start of `buf`
-        // (mq_receive never returns more than the buffer length), so they are initialised.
-        let bytes = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
-        Frame::<T>::check(bytes)?;
-        // SAFETY: `check` accepted the bytes: all `SIZE` of them are initialised and valid.
-        Ok(unsafe { Frame::read_msg(buf.as_ptr()) })
+        if n != size_of::<T>() || !const { T::SCHEMA.accepts_any_bits() } {
+            // SAFETY: the kernel wrote `n <= size_of::<T>()` bytes at the start of `buf`
+            // (mq_receive never returns more than the buffer length): they are initialised.
+            let got = unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
+            refuse::<T>(got)?;
+        }
+        // SAFETY: all `size_of::<T>()` bytes were written by the kernel, and either every
+        // bit pattern is a `T` or `T::validate` accepted them (the `Message` contract).
+        Ok(unsafe { buf.assume_init() })
     }
 }
 
@@ -537,12 +507,12 @@ impl Queue {
     fn open<T: Message>(name: &str, access: MQ_OFlag, how: How, opts: Options) -> Result<Self> {
         let c = check_name(name)?;
         let base = access | MQ_OFlag::O_CLOEXEC;
-        let fd = match how {
-            How::Create => Self::create::<T>(&c, name, base, opts)?,
-            How::Open => Self::open_existing(&c, name, base)?,
+        let (fd, created) = match how {
+            How::Create => (Self::create::<T>(&c, name, base, opts)?, true),
+            How::Open => (Self::open_existing(&c, name, base)?, false),
             How::OpenOrCreate => match Self::create::<T>(&c, name, base, opts) {
-                Err(Error::AlreadyExists { .. }) => Self::open_existing(&c, name, base)?,
-                r => r?,
+                Err(Error::AlreadyExists { .. }) => (Self::open_existing(&c, name, base)?, false),
+                r => (r?, true),
             },
         };
         let mut q = Queue {
@@ -550,13 +520,25 @@ impl Queue {
             name: name.to_owned(),
             capacity: 0,
         };
+        if created {
+            // A queue without its header is of no use: remove it if the header fails.
+            if let Err(e) = write_header::<T>(name, opts.mode) {
+                let _ = nix::mqueue::mq_unlink(c.as_c_str());
+                return Err(e);
+            }
+        } else {
+            let found = read_header(name)?;
+            if found.fingerprint != T::FINGERPRINT || found.size != size_of::<T>() as u64 {
+                return Err(Error::schema_mismatch::<T>(found));
+            }
+        }
         let attr = q.attr()?;
         let msgsize = attr.msgsize() as u64;
-        if msgsize != Frame::<T>::SIZE as u64 {
+        if msgsize != size_of::<T>() as u64 {
             return Err(Error::schema_mismatch::<T>(SchemaId {
                 name: format!("<a type of the queue's {msgsize}-byte messages>"),
                 fingerprint: 0,
-                size: msgsize.saturating_sub(8),
+                size: msgsize,
                 align: 0,
             }));
         }
@@ -578,7 +560,13 @@ impl Queue {
         opts: Options,
     ) -> Result<OwnedFd> {
         let capacity = opts.capacity_or_default();
-        let msgsize = Frame::<T>::SIZE;
+        let msgsize = size_of::<T>();
+        if msgsize == 0 {
+            return Err(Error::Unsupported {
+                what: format!("a queue of `{}`, a zero-sized type", T::SCHEMA),
+                reason: "a POSIX queue message has at least one byte",
+            });
+        }
         if capacity == 0 {
             return Err(Error::Unsupported {
                 what: "a queue of capacity 0".into(),
@@ -780,10 +768,136 @@ fn check_name(name: &str) -> Result<CString> {
     if rest.contains('/') {
         return bad("a queue name has no `/` after the leading one");
     }
-    if rest.len() > NAME_MAX {
-        return bad("a queue name has at most 255 bytes after the leading `/` (NAME_MAX)");
+    if rest.len() > NAME_LEN_MAX {
+        return bad("a queue name has at most 248 bytes after the leading `/` \
+             (NAME_MAX less the `ipc-mq.` prefix of its schema header)");
     }
     CString::new(name).or_else(|_| bad("a queue name cannot contain a NUL byte"))
+}
+
+fn priority_error(priority: u32) -> Error {
+    Error::Unsupported {
+        what: format!("priority {priority}"),
+        reason: "POSIX queue priorities are 0..=32767 (MQ_PRIO_MAX - 1)",
+    }
+}
+
+/// Why received bytes are not a `T`: a short message, or invalid bit patterns.
+#[cold]
+#[inline(never)]
+fn refuse<T: Message>(got: &[u8]) -> Result<()> {
+    if got.len() != size_of::<T>() {
+        return Err(InvalidMessage::length(T::SCHEMA.name, size_of::<T>(), got.len()).into());
+    }
+    T::validate(got).map_err(Error::from)
+}
+
+fn header_path(name: &str) -> String {
+    format!(
+        "{HEADER_DIR}{HEADER_PREFIX}{}",
+        name.trim_start_matches('/')
+    )
+}
+
+/// Writes the schema header of queue `name` atomically (a temporary file renamed over it),
+/// with the queue's mode.
+fn write_header<T: Message>(name: &str, mode: u32) -> Result<()> {
+    static TMP: AtomicU32 = AtomicU32::new(0);
+    let io = |op| move |source| Error::Io { op, source };
+    let id = SchemaId::of::<T>();
+    let text = format!(
+        "{HEADER_MAGIC} {:#018x} {} {} {}\n",
+        id.fingerprint, id.size, id.align, id.name
+    );
+    let tmp = format!(
+        "{HEADER_DIR}{HEADER_PREFIX}tmp-{}-{}",
+        std::process::id(),
+        TMP.fetch_add(1, Ordering::Relaxed)
+    );
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)
+            .map_err(io("create schema header"))?;
+        // The umask applied to `mode`; set it exactly, as for the queue.
+        f.set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(io("chmod schema header"))?;
+        f.write_all(text.as_bytes())
+            .map_err(io("write schema header"))?;
+        std::fs::rename(&tmp, header_path(name)).map_err(io("rename schema header"))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Reads the schema header of queue `name`, waiting briefly for a creator that has made
+/// the queue but not yet its header.
+fn read_header(name: &str) -> Result<SchemaId> {
+    let path = header_path(name);
+    let deadline = Instant::now() + Duration::from_millis(200);
+    let file = loop {
+        match std::fs::File::open(&path) {
+            Ok(f) => break f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Corrupt(format!(
+                    "message queue `{name}` has no schema header ({path}): it was not created \
+                     by this crate, or its creator died before writing it; remove it with \
+                     `ipc::mq::unlink(\"{name}\")` and create it again"
+                )))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(Error::PermissionDenied {
+                    what: "schema header of message queue",
+                    name: path,
+                })
+            }
+            Err(source) => {
+                return Err(Error::Io {
+                    op: "open schema header",
+                    source,
+                })
+            }
+        }
+    };
+    // Never read more than a header can hold, whatever the file is.
+    let mut text = String::new();
+    file.take(1024)
+        .read_to_string(&mut text)
+        .map_err(|source| Error::Io {
+            op: "read schema header",
+            source,
+        })?;
+    parse_header(&text).ok_or_else(|| {
+        Error::Corrupt(format!(
+            "the schema header of message queue `{name}` ({path}) is not in this crate's \
+             format; remove the queue with `ipc::mq::unlink(\"{name}\")` and create it again"
+        ))
+    })
+}
+
+fn parse_header(text: &str) -> Option<SchemaId> {
+    let line = text.strip_suffix('\n')?.strip_prefix(HEADER_MAGIC)?;
+    let mut fields = line.strip_prefix(' ')?.splitn(4, ' ');
+    let fingerprint = u64::from_str_radix(fields.next()?.strip_prefix("0x")?, 16).ok()?;
+    let size = fields.next()?.parse().ok()?;
+    let align = fields.next()?.parse().ok()?;
+    let name = fields.next()?;
+    if name.is_empty() || name.contains('\n') {
+        return None;
+    }
+    Some(SchemaId {
+        name: name.to_owned(),
+        fingerprint,
+        size,
+        align,
+    })
 }
 
 fn read_proc(file: &str) -> Option<u64> {
@@ -822,7 +936,9 @@ fn create_error(name: &str, capacity: u64, msgsize: u64, e: Errno) -> Error {
                 return limit(
                     "HARD_MSGSIZEMAX (the kernel's cap on a queue's message size)",
                     HARD_MSGSIZEMAX,
-                    format!("a {msgsize}-byte message (8-byte fingerprint + the type) cannot cross a POSIX queue; use shared memory"),
+                    format!(
+                        "a {msgsize}-byte message cannot cross a POSIX queue; use shared memory"
+                    ),
                 );
             }
             if msgsize > msgsize_max {
@@ -830,7 +946,7 @@ fn create_error(name: &str, capacity: u64, msgsize: u64, e: Errno) -> Error {
                     "/proc/sys/fs/mqueue/msgsize_max",
                     msgsize_max,
                     format!(
-                        "a {msgsize}-byte message (8-byte fingerprint + the type) needs it raised: \
+                        "a {msgsize}-byte message needs it raised: \
                          `sysctl -w fs.mqueue.msgsize_max={msgsize}` as root, or send a smaller type"
                     ),
                 );
@@ -875,6 +991,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn headers_round_trip_and_garbage_is_refused() {
+        let id = SchemaId::of::<[u16; 3]>();
+        let text = format!(
+            "{HEADER_MAGIC} {:#018x} {} {} {}\n",
+            id.fingerprint, id.size, id.align, id.name
+        );
+        assert_eq!(parse_header(&text), Some(id));
+        for bad in [
+            "",
+            "\n",
+            "ipc-mq-schema 1\n",
+            "ipc-mq-schema 2 0x1 8 8 u64\n",
+            "ipc-mq-schema 1 0x1 8 8 u64",
+            "ipc-mq-schema 1 12 8 8 u64\n",
+            "ipc-mq-schema 1 0xzz 8 8 u64\n",
+            "ipc-mq-schema 1 0x1 -8 8 u64\n",
+            "ipc-mq-schema 1 0x1 8 8 \n",
+        ] {
+            assert_eq!(parse_header(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn names_are_validated() {
         for bad in [
             "jobs",
@@ -889,28 +1028,7 @@ mod tests {
                 "{bad:?}"
             );
         }
-        assert!(check_name(&format!("/{}", "x".repeat(255))).is_ok());
+        assert!(check_name(&format!("/{}", "x".repeat(248))).is_ok());
         assert!(check_name("/jobs-1.q").is_ok());
-    }
-
-    #[test]
-    fn frames_carry_the_fingerprint_and_refuse_others() {
-        let f = Frame::new(0x0102_0304u32);
-        let b = f.as_bytes();
-        assert_eq!(b.len(), 12);
-        assert_eq!(Frame::<u32>::decode(b).unwrap(), 0x0102_0304);
-        assert!(matches!(
-            Frame::<i32>::decode(b),
-            Err(Error::SchemaMismatch { .. })
-        ));
-        assert!(matches!(
-            Frame::<u32>::decode(&b[..9]),
-            Err(Error::InvalidMessage(_))
-        ));
-        assert!(matches!(
-            Frame::<u32>::decode(&b[..3]),
-            Err(Error::Corrupt(_))
-        ));
-        assert_eq!(Frame::<u128>::SIZE, 24);
     }
 }

@@ -27,10 +27,13 @@
 //!
 //! # Wire format and schema check
 //!
-//! As for [`crate::mq`]: each message text is the 8-byte fingerprint of `T` followed by the
-//! `T`. A receive checks length, fingerprint and bit patterns; a bad message (including an
-//! oversized one, which is truncated with `MSG_NOERROR`) is consumed and reported as
-//! [`Error::SchemaMismatch`], [`Error::Corrupt`] or [`Error::InvalidMessage`].
+//! A System V queue has no name to keep a schema header beside (as [`crate::mq`] does), so
+//! every message carries its own proof of type: its text is the 8-byte fingerprint of `T`
+//! (little-endian) followed by the `T`. The `mtype` prefix already makes the call copy the
+//! message into a buffer, so the fingerprint costs 8 bytes of that copy. A receive checks
+//! length, fingerprint and bit patterns; a bad message (including an oversized one, which
+//! is truncated with `MSG_NOERROR`) is consumed and reported as [`Error::SchemaMismatch`],
+//! [`Error::Corrupt`] or [`Error::InvalidMessage`], and the next receive goes on.
 //!
 //! # Lifetime
 //!
@@ -61,12 +64,101 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
-use crate::error::{Error, Result, SendError};
-use crate::message::Message;
-use crate::mq::Frame;
+use crate::error::{Error, Result, SchemaId, SendError};
+use crate::message::{from_bytes, Message};
 use crate::signal::{check_shutdown, shutdown_armed};
 
 const WHAT: &str = "System V message queue";
+
+/// A message as it crosses a queue: the fingerprint of `T`, then `T`.
+///
+/// Packed, so it has no padding: its size is exactly `8 + size_of::<T>()` and every byte
+/// is initialised (`T: Message` has no padding either).
+#[repr(C, packed)]
+#[derive(Clone, Copy)]
+struct Frame<T> {
+    fingerprint: [u8; 8],
+    msg: T,
+}
+
+impl<T: Message> Frame<T> {
+    const SIZE: usize = size_of::<Frame<T>>();
+
+    #[cfg(test)]
+    fn new(msg: T) -> Self {
+        Frame {
+            fingerprint: T::FINGERPRINT.to_le_bytes(),
+            msg,
+        }
+    }
+
+    #[cfg(test)]
+    fn as_bytes(&self) -> &[u8] {
+        // SAFETY: `Frame<T>` is packed (no padding); its fingerprint is 8 initialised bytes
+        // and `T: Message` guarantees every byte of a `T` is initialised; the slice covers
+        // exactly `*self` and borrows it.
+        unsafe { core::slice::from_raw_parts((self as *const Self).cast::<u8>(), Self::SIZE) }
+    }
+
+    /// Checks that `bytes` is a whole frame of `T`: its length, its fingerprint, and the
+    /// bit patterns of the `T` (unless every pattern is valid).
+    #[inline(always)]
+    fn check(bytes: &[u8]) -> Result<()> {
+        if bytes.len() == Self::SIZE && bytes[..8] == T::FINGERPRINT.to_le_bytes() {
+            if const { T::SCHEMA.accepts_any_bits() } {
+                return Ok(());
+            }
+            return T::validate(&bytes[8..]).map_err(Error::from);
+        }
+        Err(Self::refusal(bytes))
+    }
+
+    /// Reads the `T` of a frame that [`Frame::check`] accepted.
+    ///
+    /// # Safety
+    ///
+    /// `frame` must point to `Frame::<T>::SIZE` initialised bytes that `check` accepted.
+    #[inline(always)]
+    unsafe fn read_msg(frame: *const Frame<T>) -> T {
+        // SAFETY: the caller guarantees the frame is initialised and its `T` bytes were
+        // validated; `addr_of!` takes the packed field's address without a reference, and
+        // `read_unaligned` has no alignment requirement.
+        unsafe { core::ptr::read_unaligned(core::ptr::addr_of!((*frame).msg)) }
+    }
+
+    /// Why `bytes` is not a frame of `T` (the slow path of [`Frame::check`]).
+    #[cold]
+    #[inline(never)]
+    fn refusal(bytes: &[u8]) -> Error {
+        let Some((fp, body)) = bytes.split_first_chunk::<8>() else {
+            return Error::Corrupt(format!(
+                "a {}-byte message, shorter than the 8-byte fingerprint every message of \
+                 this crate starts with; was it written by another program?",
+                bytes.len()
+            ));
+        };
+        let fp = u64::from_le_bytes(*fp);
+        if fp != T::FINGERPRINT {
+            return Error::schema_mismatch::<T>(SchemaId {
+                name: "<another type>".into(),
+                fingerprint: fp,
+                size: body.len() as u64,
+                align: 0,
+            });
+        }
+        match from_bytes::<T>(body) {
+            Err(e) => e.into(),
+            Ok(_) => Error::Corrupt("a message refused for no reason (a bug)".into()),
+        }
+    }
+
+    /// Checks and copies out the message of `bytes`.
+    #[cfg(test)]
+    fn decode(bytes: &[u8]) -> Result<T> {
+        Self::check(bytes)?;
+        Ok(from_bytes::<T>(&bytes[8..])?)
+    }
+}
 
 /// The key a queue is found by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -277,6 +369,19 @@ impl<T: Message> Sender<T> {
         Ok(self)
     }
 
+    /// Sends `*msg` with type `mtype` from where it lies, waiting while the queue is full:
+    /// the message is copied once, behind its type and fingerprint, as `msgsnd` needs
+    /// ([`Self::send_with_type`] takes it by value, which for a large `T` may cost one
+    /// more copy).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::send_with_type`]; the message stays with the caller.
+    #[inline(always)]
+    pub fn send_ref(&self, msg: &T, mtype: i64) -> Result<()> {
+        self.send_from(msg, mtype, Wait::Block)
+    }
+
     /// Sends `msg` with the default type, waiting while the queue is full.
     ///
     /// # Errors
@@ -327,28 +432,43 @@ impl<T: Message> Sender<T> {
 
     #[inline(always)]
     fn send_with(&self, msg: T, mtype: i64, wait: Wait) -> Result<(), SendError<T>> {
-        if let Err(e) = check_type(mtype) {
-            return Err(SendError::new(e, msg));
+        match self.send_from(&msg, mtype, wait) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(SendError::new(e, msg)),
         }
-        let buf = SendBuf {
-            mtype: mtype as libc::c_long,
-            text: Frame::new(msg),
-        };
-        let p = (&buf as *const SendBuf<T>).cast::<libc::c_void>();
-        let r = self.q.drive(
+    }
+
+    /// Copies `*msg` once, behind its type and fingerprint, and sends it.
+    #[inline(always)]
+    fn send_from(&self, msg: &T, mtype: i64, wait: Wait) -> Result<()> {
+        check_type(mtype)?;
+        let mut buf = MaybeUninit::<SendBuf<T>>::uninit();
+        let b = buf.as_mut_ptr();
+        // SAFETY: the writes stay inside `buf`: its type, the frame's fingerprint, and
+        // `size_of::<T>()` bytes at the frame's (unaligned, packed) message field, copied
+        // from `*msg`, which cannot overlap the local `buf`.
+        unsafe {
+            core::ptr::addr_of_mut!((*b).mtype).write(mtype as libc::c_long);
+            let text = core::ptr::addr_of_mut!((*b).text);
+            core::ptr::addr_of_mut!((*text).fingerprint).write(T::FINGERPRINT.to_le_bytes());
+            core::ptr::copy_nonoverlapping(
+                (msg as *const T).cast::<u8>(),
+                core::ptr::addr_of_mut!((*text).msg).cast::<u8>(),
+                size_of::<T>(),
+            );
+        }
+        let p = b.cast::<libc::c_void>().cast_const();
+        self.q.drive(
             wait,
             || Error::Full,
             |flags| {
                 // SAFETY: `p` points to `buf`: a `c_long` type followed by `Frame::SIZE`
-                // initialised bytes (packed frame, `T: Message`); msgsnd reads exactly those.
+                // bytes, all initialised above (`T: Message` has no padding); msgsnd reads
+                // exactly those.
                 let r = unsafe { libc::msgsnd(self.q.id, p, Frame::<T>::SIZE, flags) };
                 Errno::result(r).map(drop)
             },
-        );
-        match r {
-            Ok(()) => Ok(()),
-            Err(e) => Err(SendError::new(e, buf.text.into_msg())),
-        }
+        )
     }
 }
 
@@ -357,6 +477,29 @@ impl<T: Message> Receiver<T> {
 
     fn wrap(q: Queue) -> Self {
         Receiver { q, _t: PhantomData }
+    }
+
+    /// Waits for the first message of any type and copies it once into `*out`, returning
+    /// its type; `*out` is unchanged after an error. ([`Self::recv`] returns it by value,
+    /// which for a large `T` may cost one more copy.)
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv`].
+    #[inline(always)]
+    pub fn recv_into(&self, out: &mut T) -> Result<i64> {
+        let mut buf = MaybeUninit::<RecvBuf<T>>::uninit();
+        let ty = self.recv_frame(0, Wait::Block, &mut buf)?;
+        // SAFETY: `recv_frame` accepted the frame, so its message bytes are a valid `T`;
+        // they are copied once into `*out`, which cannot overlap the local `buf`.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                core::ptr::addr_of!((*buf.as_ptr()).text.msg).cast::<u8>(),
+                (out as *mut T).cast::<u8>(),
+                size_of::<T>(),
+            );
+        }
+        Ok(ty)
     }
 
     /// Waits for the first message of any type.
@@ -424,11 +567,19 @@ impl<T: Message> Receiver<T> {
         Ok((msg, ty))
     }
 
-    // `c_long` is `i64` here but not on every target.
-    #[allow(clippy::unnecessary_cast)]
     #[inline(always)]
     fn recv_with(&self, mtype: i64, wait: Wait, ty_out: &mut i64) -> Result<T> {
         let mut buf = MaybeUninit::<RecvBuf<T>>::uninit();
+        *ty_out = self.recv_frame(mtype, wait, &mut buf)?;
+        // SAFETY: `recv_frame` accepted the text: a whole, initialised frame of valid bytes.
+        Ok(unsafe { Frame::read_msg(core::ptr::addr_of!((*buf.as_ptr()).text)) })
+    }
+
+    /// Receives one message into `buf` and checks it; returns its type.
+    // `c_long` is `i64` here but not on every target.
+    #[allow(clippy::unnecessary_cast)]
+    #[inline(always)]
+    fn recv_frame(&self, mtype: i64, wait: Wait, buf: &mut MaybeUninit<RecvBuf<T>>) -> Result<i64> {
         let p = buf.as_mut_ptr().cast::<libc::c_void>();
         // One byte more than a valid message: a longer one shows as `SIZE + 1` bytes.
         let cap = Frame::<T>::SIZE + 1;
@@ -464,9 +615,7 @@ impl<T: Message> Receiver<T> {
             return Err(oversized::<T>());
         }
         Frame::<T>::check(text)?;
-        *ty_out = ty as i64;
-        // SAFETY: `check` accepted the text: a whole, initialised frame of valid bytes.
-        Ok(unsafe { Frame::read_msg(core::ptr::addr_of!((*buf.as_ptr()).text)) })
+        Ok(ty as i64)
     }
 }
 
@@ -686,6 +835,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn frames_carry_the_fingerprint_and_refuse_others() {
+        let f = Frame::new(0x0102_0304u32);
+        let b = f.as_bytes();
+        assert_eq!(b.len(), 12);
+        assert_eq!(Frame::<u32>::decode(b).unwrap(), 0x0102_0304);
+        assert!(matches!(
+            Frame::<i32>::decode(b),
+            Err(Error::SchemaMismatch { .. })
+        ));
+        assert!(matches!(
+            Frame::<u32>::decode(&b[..9]),
+            Err(Error::InvalidMessage(_))
+        ));
+        assert!(matches!(
+            Frame::<u32>::decode(&b[..3]),
+            Err(Error::Corrupt(_))
+        ));
+        assert_eq!(Frame::<u128>::SIZE, 24);
+    }
+
+    #[test]
     fn types_must_be_positive() {
         assert!(check_type(1).is_ok());
         for t in [0, -1, i64::MIN] {
@@ -725,6 +895,11 @@ mod tests {
             .recv_timeout(Duration::from_millis(5))
             .unwrap_err()
             .is_timeout());
+        tx.send_ref(&40, 7).unwrap();
+        let mut out = 0;
+        assert_eq!(rx.recv_into(&mut out).unwrap(), 7);
+        assert_eq!(out, 40);
+        assert!(matches!(tx.send_ref(&1, 0), Err(Error::Unsupported { .. })));
         let wrong = Receiver::<i32>::from_id(tx.id()).unwrap();
         tx.send(1).unwrap();
         assert!(matches!(wrong.recv(), Err(Error::SchemaMismatch { .. })));
