@@ -35,6 +35,13 @@
 //! is truncated with `MSG_NOERROR`) is consumed and reported as [`Error::SchemaMismatch`],
 //! [`Error::Corrupt`] or [`Error::InvalidMessage`], and the next receive goes on.
 //!
+//! # Cost
+//!
+//! As with the raw calls, a message is copied once each way, behind its type:
+//! [`Sender::send_ref`] and [`Receiver::recv_into`] do exactly that; [`Sender::send`] and
+//! [`Receiver::recv`] take and return the message by value, which for a large `T` may cost
+//! one more copy each.
+//!
 //! # Lifetime
 //!
 //! A queue lives until it is removed ([`Receiver::remove`], `ipcrm -q ID`) or the machine
