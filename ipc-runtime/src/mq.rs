@@ -689,9 +689,11 @@ impl Queue {
                 Err(Errno::ETIMEDOUT | Errno::EAGAIN) => Err(OpError::Typed(empty())),
                 r => r.map_err(OpError::Sys),
             },
+            // A signal interrupts the call (EINTR): go on waiting unless it asked for
+            // shutdown (a handler installed while we were already waiting).
             Wait::Block if !armed => loop {
                 match op(None) {
-                    Err(Errno::EINTR) => {}
+                    Err(Errno::EINTR) => check_shutdown().map_err(OpError::Typed)?,
                     r => return r.map_err(OpError::Sys),
                 }
             },
@@ -699,15 +701,20 @@ impl Queue {
                 let abs = realtime_deadline(d);
                 loop {
                     match op(Some(&abs)) {
-                        Err(Errno::EINTR) => {}
+                        Err(Errno::EINTR) => check_shutdown().map_err(OpError::Typed)?,
                         Err(Errno::ETIMEDOUT) => return Err(OpError::Typed(Error::Timeout(d))),
                         r => return r.map_err(OpError::Sys),
                     }
                 }
             }
+            // Shutdown is armed: try without waiting, then poll the queue and the
+            // shutdown eventfd together.
             Wait::Block | Wait::For(_) => {
-                let (deadline, d) = match wait {
-                    Wait::For(d) => (Some(Instant::now().checked_add(d)), d),
+                let (until, d) = match wait {
+                    Wait::For(d) => {
+                        let at = Instant::now().checked_add(d).unwrap_or_else(far_future);
+                        (Some(at), d)
+                    }
                     _ => (None, Duration::MAX),
                 };
                 loop {
@@ -716,7 +723,6 @@ impl Queue {
                         Err(Errno::ETIMEDOUT | Errno::EAGAIN | Errno::EINTR) => {}
                         r => return r.map_err(OpError::Sys),
                     }
-                    let until = deadline.map(|d| d.unwrap_or_else(far_future));
                     if !wait_fd(self.fd.as_fd(), ready, until).map_err(OpError::Typed)? {
                         return Err(OpError::Typed(Error::Timeout(d)));
                     }
