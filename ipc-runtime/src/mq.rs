@@ -1028,6 +1028,47 @@ mod tests {
     }
 
     #[test]
+    fn each_limit_is_named_with_how_to_raise_it() {
+        let msg_max = read_proc("msg_max").unwrap_or(10);
+        let cases = [
+            (
+                Errno::ENOSPC,
+                1,
+                8,
+                "/proc/sys/fs/mqueue/queues_max",
+                "fs.mqueue.queues_max",
+            ),
+            (Errno::EMFILE, 1, 8, "RLIMIT_MSGQUEUE", "ulimit -q"),
+            (
+                Errno::EINVAL,
+                msg_max + 1,
+                8,
+                "/proc/sys/fs/mqueue/msg_max",
+                "fs.mqueue.msg_max",
+            ),
+            (
+                Errno::EINVAL,
+                1,
+                1 << 25,
+                "HARD_MSGSIZEMAX",
+                "shared memory",
+            ),
+        ];
+        for (errno, capacity, size, limit, hint) in cases {
+            let e = create_error("/q", capacity, size, errno);
+            match &e {
+                Error::LimitExceeded { limit: l, .. } => assert!(l.starts_with(limit), "{e}"),
+                e => panic!("{errno}: {e}"),
+            }
+            assert!(e.to_string().contains(hint), "{e}");
+        }
+        assert!(matches!(
+            create_error("/q", 1, 8, Errno::EACCES),
+            Error::PermissionDenied { .. }
+        ));
+    }
+
+    #[test]
     fn names_are_validated() {
         for bad in [
             "jobs",
