@@ -7,6 +7,8 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+pub mod socket;
+pub mod tcp;
 mod error;
 mod fixed_str;
 mod message;
