@@ -189,6 +189,20 @@ impl<T: Message> Stream<T> {
         })
     }
 
+    /// Adopts a connected [`TcpStream`] (accepted by a std listener, say): turns on
+    /// `TCP_NODELAY` and exchanges handshakes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Stream::connect`] after the connection is made.
+    pub fn from_std(stream: TcpStream) -> Result<Self> {
+        let peer = stream
+            .peer_addr()
+            .map_err(|e| io_error("getpeername", e))?;
+        let (tx, rx) = conn::handshake::<T, T>(setup(stream)?, DEFAULT_HANDSHAKE_TIMEOUT, 1)?;
+        Ok(Stream { tx, rx, peer })
+    }
+
     /// The peer's address.
     pub fn peer_addr(&self) -> SocketAddr {
         self.peer

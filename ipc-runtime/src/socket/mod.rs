@@ -377,6 +377,25 @@ impl<T: Message> Stream<T> {
         Ok((Stream { tx: a.0, rx: a.1 }, Stream { tx: b.0, rx: b.1 }))
     }
 
+    /// Adopts a connected `SOCK_STREAM` Unix socket (one end of a `socketpair`, or one
+    /// inherited from a parent process) and exchanges handshakes over it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Stream::connect`] after the connection is made.
+    pub fn from_fd(fd: OwnedFd) -> Result<Self> {
+        Self::handshake(fd, &Options::new())
+    }
+
+    /// As [`Stream::from_fd`], with the handshake timeout and descriptor limit of `opts`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Stream::from_fd`].
+    pub fn from_fd_with(fd: OwnedFd, opts: &Options) -> Result<Self> {
+        Self::handshake(fd, opts)
+    }
+
     fn handshake(fd: OwnedFd, opts: &Options) -> Result<Self> {
         let (tx, rx) = conn::handshake::<T, T>(fd, opts.handshake_timeout, opts.max_fds)?;
         Ok(Stream { tx, rx })

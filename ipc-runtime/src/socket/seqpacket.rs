@@ -106,6 +106,16 @@ impl<T: Message> SeqPacket<T> {
         Self::handshake(fd, &Options::new())
     }
 
+    /// Adopts a connected `SOCK_SEQPACKET` Unix socket (one end of a `socketpair`, or one
+    /// inherited from a parent process) and exchanges handshakes over it.
+    ///
+    /// # Errors
+    ///
+    /// As [`SeqPacket::connect`] after the connection is made.
+    pub fn from_fd(fd: OwnedFd) -> Result<Self> {
+        Self::handshake(fd, &Options::new())
+    }
+
     fn handshake(fd: OwnedFd, opts: &Options) -> Result<Self> {
         let mut s = SeqPacket {
             fd,
@@ -223,7 +233,7 @@ impl<T: Message> SeqPacket<T> {
             }
             let flags = wait.msg_flags() | MsgFlags::MSG_TRUNC;
             match sys::recv(self.fd.as_fd(), &mut self.buf, &mut self.cmsg, flags) {
-                Ok(r) if r.len == 0 && !r.truncated => return Err(Error::Disconnected),
+                Ok(r) if r.len == 0 && !r.truncated => return Err(self.empty_datagram()),
                 Ok(r) if r.truncated || r.len > self.buf.len() => {
                     return Err(Error::Corrupt(format!(
                         "a datagram of {} bytes, longer than any frame of `{}` ({} bytes): \
@@ -239,6 +249,24 @@ impl<T: Message> SeqPacket<T> {
                 Err(Errno::EAGAIN) => {}
                 Err(e) => return Err(Error::sys("recvmsg", e)),
             }
+        }
+    }
+
+    /// A read of 0 bytes is the end of the stream, or an empty datagram from a live peer.
+    fn empty_datagram(&self) -> Error {
+        let mut fds = [nix::poll::PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+        let hup = |f: &nix::poll::PollFd<'_>| {
+            f.revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLHUP))
+        };
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO) {
+            Ok(_) if hup(&fds[0]) => Error::Disconnected,
+            Ok(_) => Error::Corrupt(format!(
+                "an empty datagram where `{}` datagrams have {} bytes: the peer is not ipc",
+                T::SCHEMA,
+                FP_LEN + size_of::<T>()
+            )),
+            Err(e) => Error::sys("poll", e),
         }
     }
 
