@@ -71,7 +71,10 @@ fn role() -> Option<(String, PathBuf)> {
 fn wait_for(path: &Path) {
     let start = Instant::now();
     while !path.exists() {
-        assert!(start.elapsed() < Duration::from_secs(10), "{path:?} never appeared");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{path:?} never appeared"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -93,7 +96,13 @@ fn many_clients_each_get_their_messages_in_order() {
     let path = dir.path("many.sock");
     let listener = Listener::<[u64; 2]>::bind(&path).unwrap();
     let children: Vec<Child> = (0..4)
-        .map(|_| spawn("many_clients_each_get_their_messages_in_order", "client", &path))
+        .map(|_| {
+            spawn(
+                "many_clients_each_get_their_messages_in_order",
+                "client",
+                &path,
+            )
+        })
         .collect();
     let mut streams: Vec<Stream<[u64; 2]>> = (0..4).map(|_| listener.accept().unwrap()).collect();
     let mut pids: Vec<u64> = Vec::new();
@@ -153,7 +162,11 @@ fn peer_death_is_disconnected_and_never_sigpipe() {
     let dir = TempDir::new();
     let path = dir.path("death.sock");
     let listener = Listener::<u64>::bind(&path).unwrap();
-    let child = spawn("peer_death_is_disconnected_and_never_sigpipe", "client", &path);
+    let child = spawn(
+        "peer_death_is_disconnected_and_never_sigpipe",
+        "client",
+        &path,
+    );
     let mut s = listener.accept().unwrap();
     for i in 0..3 {
         assert_eq!(s.recv_timeout(Duration::from_secs(10)).unwrap(), i);
@@ -282,8 +295,7 @@ fn a_memfd_passes_to_an_unrelated_process() {
     let mut s = listener.accept().unwrap();
     // Close-on-exec and nameless: the child cannot have it except through the socket.
     let memfd: OwnedFd =
-        nix::sys::memfd::memfd_create("ipc-test", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
-            .unwrap();
+        nix::sys::memfd::memfd_create("ipc-test", nix::sys::memfd::MFdFlags::MFD_CLOEXEC).unwrap();
     let mut file = fs::File::from(memfd);
     file.write_all(TEXT).unwrap();
     s.send_with_fds(TEXT.len() as u64, &[file.as_fd()]).unwrap();
@@ -299,7 +311,9 @@ fn a_memfd_passes_to_an_unrelated_process() {
 fn too_many_fds_is_an_error_and_the_stream_goes_on() {
     if let Some((_, path)) = role() {
         let mut s = Stream::<u64>::connect(&path).unwrap();
-        let files: Vec<fs::File> = (0..4).map(|_| fs::File::open("/dev/null").unwrap()).collect();
+        let files: Vec<fs::File> = (0..4)
+            .map(|_| fs::File::open("/dev/null").unwrap())
+            .collect();
         let fds: Vec<_> = files.iter().map(|f| f.as_fd()).collect();
         s.send(1).unwrap();
         s.send_with_fds(2, &fds).unwrap();
@@ -311,7 +325,11 @@ fn too_many_fds_is_an_error_and_the_stream_goes_on() {
     let dir = TempDir::new();
     let path = dir.path("ctrunc.sock");
     let listener = Listener::<u64>::bind(&path).unwrap();
-    let child = spawn("too_many_fds_is_an_error_and_the_stream_goes_on", "sender", &path);
+    let child = spawn(
+        "too_many_fds_is_an_error_and_the_stream_goes_on",
+        "sender",
+        &path,
+    );
     let mut s = listener.accept().unwrap();
     s.set_max_fds(2);
     let t = Duration::from_secs(10);
@@ -322,7 +340,11 @@ fn too_many_fds_is_an_error_and_the_stream_goes_on() {
     assert!(err.to_string().contains("closed the rest"), "{err}");
     println!("MSG_CTRUNC: {err}");
     let (m, fds) = s.recv_with_fds_timeout(t).unwrap();
-    assert_eq!((m, fds.len()), (3, 1), "descriptors go with their own message");
+    assert_eq!(
+        (m, fds.len()),
+        (3, 1),
+        "descriptors go with their own message"
+    );
     let (m, fds) = s.recv_with_fds_timeout(t).unwrap();
     assert_eq!((m, fds.len()), (4, 0));
     s.send(0).unwrap();
@@ -363,11 +385,20 @@ fn rpc_answers_each_client() {
         let mut c = Client::<[u32; 2], u64>::connect(&path).unwrap();
         let me = std::process::id();
         for i in 0..200u32 {
-            assert_eq!(c.call([me, i]).unwrap(), u64::from(me) * 1000 + u64::from(i));
+            assert_eq!(
+                c.call([me, i]).unwrap(),
+                u64::from(me) * 1000 + u64::from(i)
+            );
         }
         let t = Duration::from_secs(10);
-        assert_eq!(c.call_timeout([me, 7], t).unwrap(), u64::from(me) * 1000 + 7);
-        assert_eq!(c.peer_cred().unwrap().pid as u32, std::os::unix::process::parent_id());
+        assert_eq!(
+            c.call_timeout([me, 7], t).unwrap(),
+            u64::from(me) * 1000 + 7
+        );
+        assert_eq!(
+            c.peer_cred().unwrap().pid as u32,
+            std::os::unix::process::parent_id()
+        );
         return;
     }
     let dir = TempDir::new();
@@ -408,7 +439,11 @@ fn rpc_with_other_types_is_refused_at_connect() {
             .serve_clients(2, |[who, i]| u64::from(who) * 1000 + u64::from(i))
             .unwrap();
     });
-    assert_success(spawn("rpc_with_other_types_is_refused_at_connect", "client", &path));
+    assert_success(spawn(
+        "rpc_with_other_types_is_refused_at_connect",
+        "client",
+        &path,
+    ));
     assert_success(spawn("rpc_answers_each_client", "client", &path));
     serving.join().unwrap();
 }
@@ -519,15 +554,26 @@ fn a_raw_writer_of_garbage_gets_errors_not_a_crash() {
     let dir = TempDir::new();
     let path = dir.path("garbage.sock");
     let listener = Listener::<u64>::bind(&path).unwrap();
-    let mut child = spawn("a_raw_writer_of_garbage_gets_errors_not_a_crash", "raw", &path);
+    let mut child = spawn(
+        "a_raw_writer_of_garbage_gets_errors_not_a_crash",
+        "raw",
+        &path,
+    );
     let mut s = listener.accept().unwrap();
     let t = Duration::from_secs(10);
-    assert_eq!(s.recv_timeout(t).unwrap(), 5, "valid frames before the garbage arrive");
+    assert_eq!(
+        s.recv_timeout(t).unwrap(),
+        5,
+        "valid frames before the garbage arrive"
+    );
     let err = s.recv_timeout(t).unwrap_err();
     assert!(matches!(err, Error::Corrupt(_)), "{err}");
     println!("garbage: {err}");
     let err = s.recv_timeout(Duration::from_millis(50)).unwrap_err();
-    assert!(err.is_timeout(), "then nothing more, while the writer lives: {err}");
+    assert!(
+        err.is_timeout(),
+        "then nothing more, while the writer lives: {err}"
+    );
     drop(child.stdin.take());
     assert_success(child);
     assert!(s.recv_timeout(t).unwrap_err().is_disconnected());

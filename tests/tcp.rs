@@ -110,7 +110,10 @@ fn tcp_rpc_over_loopback() {
     if let Some((_, addr)) = role() {
         let mut c = Client::<[u32; 2], [u64; 2]>::connect(addr).unwrap();
         for i in 0..500u32 {
-            assert_eq!(c.call([i, 3]).unwrap(), [u64::from(i) * 3, u64::from(i) + 3]);
+            assert_eq!(
+                c.call([i, 3]).unwrap(),
+                [u64::from(i) * 3, u64::from(i) + 3]
+            );
         }
         let t = Duration::from_secs(10);
         assert_eq!(c.call_timeout([2, 2], t).unwrap(), [4, 4]);

@@ -7,11 +7,11 @@
 #![warn(missing_docs)]
 
 pub mod codec;
-pub mod socket;
-pub mod tcp;
 mod error;
 mod fixed_str;
 mod message;
+pub mod socket;
+pub mod tcp;
 
 #[doc(hidden)]
 pub mod __private;

@@ -68,9 +68,7 @@ fn setup(s: TcpStream) -> Result<OwnedFd> {
 
 fn connect_addr(addr: impl ToSocketAddrs) -> Result<(OwnedFd, SocketAddr)> {
     let mut last = None;
-    let addrs = addr
-        .to_socket_addrs()
-        .map_err(|e| io_error("resolve", e))?;
+    let addrs = addr.to_socket_addrs().map_err(|e| io_error("resolve", e))?;
     for a in addrs {
         match TcpStream::connect(a) {
             Ok(s) => return Ok((setup(s)?, a)),
@@ -143,7 +141,7 @@ impl<T: Message> Listener<T> {
                 Err(e) => return Err(io_error("accept", e)),
             }
         };
-        let (tx, rx) = conn::handshake::<T, T>(setup(s)?, self.handshake_timeout, 1)?;
+        let (tx, rx) = conn::handshake::<T, T>(setup(s)?, self.handshake_timeout, 0)?;
         Ok(Stream { tx, rx, peer })
     }
 }
@@ -166,7 +164,7 @@ impl<T: Message> Stream<T> {
     /// handshake within 10 s; [`Error::Io`] otherwise.
     pub fn connect(addr: impl ToSocketAddrs) -> Result<Self> {
         let (fd, peer) = connect_addr(addr)?;
-        let (tx, rx) = conn::handshake::<T, T>(fd, DEFAULT_HANDSHAKE_TIMEOUT, 1)?;
+        let (tx, rx) = conn::handshake::<T, T>(fd, DEFAULT_HANDSHAKE_TIMEOUT, 0)?;
         Ok(Stream { tx, rx, peer })
     }
 
@@ -181,7 +179,7 @@ impl<T: Message> Stream<T> {
             io::ErrorKind::TimedOut => Error::Timeout(timeout),
             _ => connect_error(&addr.to_string(), e),
         })?;
-        let (tx, rx) = conn::handshake::<T, T>(setup(s)?, timeout, 1)?;
+        let (tx, rx) = conn::handshake::<T, T>(setup(s)?, timeout, 0)?;
         Ok(Stream {
             tx,
             rx,
@@ -196,10 +194,8 @@ impl<T: Message> Stream<T> {
     ///
     /// As [`Stream::connect`] after the connection is made.
     pub fn from_std(stream: TcpStream) -> Result<Self> {
-        let peer = stream
-            .peer_addr()
-            .map_err(|e| io_error("getpeername", e))?;
-        let (tx, rx) = conn::handshake::<T, T>(setup(stream)?, DEFAULT_HANDSHAKE_TIMEOUT, 1)?;
+        let peer = stream.peer_addr().map_err(|e| io_error("getpeername", e))?;
+        let (tx, rx) = conn::handshake::<T, T>(setup(stream)?, DEFAULT_HANDSHAKE_TIMEOUT, 0)?;
         Ok(Stream { tx, rx, peer })
     }
 
@@ -236,7 +232,7 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
     /// As [`Stream::connect`].
     pub fn connect(addr: impl ToSocketAddrs) -> Result<Self> {
         let (fd, _) = connect_addr(addr)?;
-        let (tx, rx) = conn::handshake::<Req, Resp>(fd, DEFAULT_HANDSHAKE_TIMEOUT, 1)?;
+        let (tx, rx) = conn::handshake::<Req, Resp>(fd, DEFAULT_HANDSHAKE_TIMEOUT, 0)?;
         Ok(Client {
             caller: Caller::new(tx, rx),
         })
@@ -285,9 +281,8 @@ impl Accept for NonBlockingListener {
             Err(e) => return Err(io_error("accept4", e)),
         };
         // The listener is non-blocking; the connection blocks (bounded calls use poll).
-        s.set_nonblocking(false)
-            .map_err(|e| io_error("fcntl", e))?;
-        conn::handshake::<Out, In>(setup(s)?, self.handshake_timeout, 1)
+        s.set_nonblocking(false).map_err(|e| io_error("fcntl", e))?;
+        conn::handshake::<Out, In>(setup(s)?, self.handshake_timeout, 0)
     }
 }
 
@@ -362,6 +357,7 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
         clients: usize,
         mut handler: impl FnMut(Req) -> Resp,
     ) -> Result<()> {
-        self.serving.run(&self.listener, &mut handler, Some(clients))
+        self.serving
+            .run(&self.listener, &mut handler, Some(clients))
     }
 }

@@ -117,8 +117,11 @@ pub(crate) fn bind_listen(
     socket::bind(fd.as_raw_fd(), &addr).map_err(|e| Error::named("bind", WHAT, &name, e))?;
     fs::set_permissions(&tmp, fs::Permissions::from_mode(mode & 0o777))
         .map_err(|e| crate::codec::io_error("chmod", e))?;
-    socket::listen(&fd, socket::Backlog::new(backlog).unwrap_or(socket::Backlog::MAXCONN))
-        .map_err(|e| Error::sys("listen", e))?;
+    socket::listen(
+        &fd,
+        socket::Backlog::new(backlog).unwrap_or(socket::Backlog::MAXCONN),
+    )
+    .map_err(|e| Error::sys("listen", e))?;
     let mut reclaimed = 0;
     loop {
         match fs::hard_link(&tmp, path) {

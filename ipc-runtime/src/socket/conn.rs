@@ -22,6 +22,10 @@ use crate::message::{self, Message};
 /// How many descriptors one message may carry by default (`SCM_MAX_FD` is 253).
 pub(crate) const DEFAULT_MAX_FDS: usize = 16;
 
+/// Messages up to this size are copied behind their header and sent with `send(2)`;
+/// larger ones go as two parts with `sendmsg(2)`, to avoid the copy.
+const SMALL: usize = 1024;
+
 /// The sending half of a connected stream socket: writes frames of `T`.
 ///
 /// A frame is never left half-written on the wire by a bounded send: if `try_send` or
@@ -33,6 +37,8 @@ pub(crate) const DEFAULT_MAX_FDS: usize = 16;
 pub struct Sender<T> {
     fd: Arc<OwnedFd>,
     pending: Vec<u8>,
+    /// Where a frame is assembled before it is written.
+    frame: Vec<u8>,
     _t: PhantomData<fn(T)>,
 }
 
@@ -48,8 +54,12 @@ pub struct Receiver<T> {
     /// Descriptors received, with the stream offset of the last byte of the read that
     /// brought them (which lies inside the frame they were sent with).
     fds: VecDeque<FdBatch>,
-    cmsg: CmsgBuf,
+    /// Room for received descriptors; `None` when this receiver takes none (TCP, or
+    /// `max_fds(0)`): then it reads with plain `recv(2)`.
+    cmsg: Option<CmsgBuf>,
     max_fds: usize,
+    /// Descriptors that came with the message last returned.
+    last_fds: Vec<OwnedFd>,
 }
 
 struct FdBatch {
@@ -91,6 +101,7 @@ pub(crate) fn start<Out: Message>(fd: OwnedFd) -> Result<Sender<Out>> {
     let mut tx = Sender::<Out> {
         fd: Arc::new(fd),
         pending: Vec::new(),
+        frame: Vec::new(),
         _t: PhantomData,
     };
     tx.write_frame(&[IoSlice::new(&codec::hello::<Out>())], &[], Wait::Block)?;
@@ -118,7 +129,11 @@ pub(crate) fn finish<Out: Message, In: Message>(
     match primed {
         Err(Error::Empty) if reader.buffered() == 0 => {}
         Err(e) => return Err(e),
-        Ok(_) => return Err(Error::Corrupt("handshake priming produced a message".into())),
+        Ok(_) => {
+            return Err(Error::Corrupt(
+                "handshake priming produced a message".into(),
+            ))
+        }
     }
     Ok((
         tx,
@@ -127,8 +142,9 @@ pub(crate) fn finish<Out: Message, In: Message>(
             reader,
             received: 0,
             fds: VecDeque::new(),
-            cmsg: CmsgBuf::new(max_fds),
+            cmsg: (max_fds > 0).then(|| CmsgBuf::new(max_fds)),
             max_fds,
+            last_fds: Vec::new(),
         },
     ))
 }
@@ -143,8 +159,7 @@ fn read_hello<In: Message>(fd: BorrowedFd<'_>, wait: Wait) -> Result<Vec<u8>> {
         return Err(match codec::decode::<In>(&frame) {
             Err(e) => e,
             _ => Error::Corrupt(
-                "the peer sent a message before its handshake: it is not an ipc endpoint"
-                    .into(),
+                "the peer sent a message before its handshake: it is not an ipc endpoint".into(),
             ),
         });
     }
@@ -247,9 +262,21 @@ impl<T: Message> Sender<T> {
             raw = fds.iter().map(|f| f.as_raw_fd()).collect();
             &raw
         };
-        let bufs = [IoSlice::new(&header), IoSlice::new(message::as_bytes(&msg))];
-        self.write_frame(&bufs, raw_fds, wait)
-            .map_err(|e| SendError::new(e, msg))
+        if size_of::<T>() > SMALL || !fds.is_empty() {
+            // Large: header and payload in one `sendmsg`, no copy of the payload.
+            let bufs = [IoSlice::new(&header), IoSlice::new(message::as_bytes(&msg))];
+            return self
+                .write_frame(&bufs, raw_fds, wait)
+                .map_err(|e| SendError::new(e, msg));
+        }
+        // Small: one contiguous buffer and one plain `send`, cheaper than `sendmsg`.
+        let mut frame = std::mem::take(&mut self.frame);
+        frame.clear();
+        frame.extend_from_slice(&header);
+        frame.extend_from_slice(message::as_bytes(&msg));
+        let sent = self.write_frame(&[IoSlice::new(&frame)], raw_fds, wait);
+        self.frame = frame;
+        sent.map_err(|e| SendError::new(e, msg))
     }
 
     /// Writes one frame. Until its first byte is written the frame is not sent and the
@@ -350,7 +377,7 @@ impl<T: Message> Receiver<T> {
     /// for bytes that are not frames of `T` (the offending bytes are dropped);
     /// [`Error::Io`] for other failures.
     pub fn recv(&mut self) -> Result<T> {
-        self.recv_inner(Wait::Block).map(|(m, _)| m)
+        self.recv_inner(Wait::Block)
     }
 
     /// Receives a message if one is complete now.
@@ -359,7 +386,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// [`Error::Empty`] if none is, as [`Receiver::recv`] otherwise.
     pub fn try_recv(&mut self) -> Result<T> {
-        self.recv_inner(Wait::Try).map(|(m, _)| m)
+        self.recv_inner(Wait::Try)
     }
 
     /// Receives a message, waiting at most `timeout`.
@@ -369,7 +396,7 @@ impl<T: Message> Receiver<T> {
     /// [`Error::Timeout`] if none was complete in time (a partial frame is kept), as
     /// [`Receiver::recv`] otherwise.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T> {
-        self.recv_inner(Wait::timeout(timeout)).map(|(m, _)| m)
+        self.recv_inner(Wait::timeout(timeout))
     }
 
     /// Bytes received but not yet returned as a message.
@@ -379,11 +406,14 @@ impl<T: Message> Receiver<T> {
 
     pub(crate) fn set_max_fds(&mut self, n: usize) {
         self.max_fds = n;
-        self.cmsg = CmsgBuf::new(n);
+        self.cmsg = (n > 0).then(|| CmsgBuf::new(n));
     }
 
-    /// Receives a message and the descriptors sent with it.
-    pub(crate) fn recv_inner(&mut self, wait: Wait) -> Result<(T, Vec<OwnedFd>)> {
+    /// Receives a message; the descriptors sent with it are left in `self.last_fds`
+    /// (closed by the next receive unless taken with [`Receiver::take_fds`]).
+    #[inline]
+    pub(crate) fn recv_inner(&mut self, wait: Wait) -> Result<T> {
+        self.last_fds.clear();
         let Receiver {
             fd,
             reader,
@@ -393,33 +423,48 @@ impl<T: Message> Receiver<T> {
             ..
         } = self;
         let result = reader.recv_with(|buf| fill(fd.as_fd(), buf, cmsg, wait, received, fds));
+        if self.fds.is_empty() {
+            return result;
+        }
+        self.claim_fds(result.is_ok())?;
+        result
+    }
+
+    /// Moves the descriptors that came with the message just returned (whose frame ends
+    /// at the current stream offset) to `last_fds`, and closes older ones.
+    fn claim_fds(&mut self, returned: bool) -> Result<()> {
         // Stream offset of the first byte not yet decoded.
-        let consumed = *received - self.reader.buffered() as u64;
+        let consumed = self.received - self.reader.buffered() as u64;
         let frame = (HEADER_LEN + size_of::<T>()) as u64;
-        let mut mine = Vec::new();
         let mut lost = false;
         while self.fds.front().is_some_and(|b| b.offset < consumed) {
             let b = self.fds.pop_front().expect("front exists");
-            if result.is_ok() && b.offset + frame >= consumed {
-                mine.extend(b.fds);
+            if returned && b.offset + frame >= consumed {
+                self.last_fds.extend(b.fds);
                 lost |= b.lost;
             }
             // Older batches belong to messages already returned or dropped: closed here.
         }
-        let msg = result?;
         if lost {
+            let arrived = self.last_fds.len();
+            self.last_fds.clear();
             return Err(Error::LimitExceeded {
                 limit: "file descriptors per received message",
                 value: self.max_fds as u64,
                 hint: format!(
                     "the peer sent more descriptors with one message than fit (or this process \
                      reached RLIMIT_NOFILE), so the kernel closed the rest and this message was \
-                     dropped; {} arrived. Raise the receiver's limit with max_fds(), or send fewer",
-                    mine.len()
+                     dropped; {arrived} arrived. Raise the receiver's limit with max_fds(), or send \
+                     fewer"
                 ),
             });
         }
-        Ok((msg, mine))
+        Ok(())
+    }
+
+    /// The descriptors that came with the message last returned.
+    pub(crate) fn take_fds(&mut self) -> Vec<OwnedFd> {
+        std::mem::take(&mut self.last_fds)
     }
 }
 
@@ -427,7 +472,7 @@ impl<T: Message> Receiver<T> {
 fn fill(
     fd: BorrowedFd<'_>,
     buf: &mut [u8],
-    cmsg: &mut CmsgBuf,
+    cmsg: &mut Option<CmsgBuf>,
     wait: Wait,
     received: &mut u64,
     batches: &mut VecDeque<FdBatch>,
@@ -436,6 +481,18 @@ fn fill(
         if !sys::ready(fd, PollFlags::POLLIN, wait)? {
             return Err(wait.expired(false));
         }
+        let Some(cmsg) = cmsg.as_mut() else {
+            match nix::sys::socket::recv(fd.as_raw_fd(), buf, wait.msg_flags()) {
+                Ok(n) => {
+                    *received += n as u64;
+                    return Ok(n);
+                }
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) if matches!(wait, Wait::Try) => return Err(Error::Empty),
+                Err(Errno::EAGAIN) => continue,
+                Err(e) => return Err(Error::sys("recv", e)),
+            }
+        };
         match sys::recv(fd, buf, cmsg, wait.msg_flags()) {
             Ok(r) => {
                 if r.len > 0 && (!r.fds.is_empty() || r.fds_lost) {

@@ -144,9 +144,11 @@ impl Options {
     }
 
     /// How many descriptors one received message may carry (at most 253); more are
-    /// [`Error::LimitExceeded`].
+    /// [`Error::LimitExceeded`]. `0` turns descriptor passing off on the receiving side:
+    /// the stream then reads with plain `recv(2)` (a little cheaper than `recvmsg(2)`),
+    /// and descriptors a peer sends anyway are closed by the kernel.
     pub fn max_fds(mut self, n: usize) -> Self {
-        self.max_fds = n.clamp(1, 253);
+        self.max_fds = n.min(253);
         self
     }
 }
@@ -419,16 +421,13 @@ impl<T: Message> Stream<T> {
     ///
     /// As [`Stream::send`]; [`Error::Io`] with `EINVAL`/`ETOOMANYREFS` for more than 253
     /// descriptors or descriptors in flight beyond the kernel's limit.
-    pub fn send_with_fds(
-        &mut self,
-        msg: T,
-        fds: &[BorrowedFd<'_>],
-    ) -> Result<(), SendError<T>> {
+    pub fn send_with_fds(&mut self, msg: T, fds: &[BorrowedFd<'_>]) -> Result<(), SendError<T>> {
         self.tx.send_frame(msg, fds, Wait::Block)
     }
 
     /// Receives a message and the descriptors sent with it (close-on-exec). A plain
-    /// [`Stream::recv`] closes descriptors that came with its message.
+    /// [`Stream::recv`] closes descriptors that came with its message (at the next
+    /// receive).
     ///
     /// # Errors
     ///
@@ -436,7 +435,8 @@ impl<T: Message> Stream<T> {
     /// side accepts ([`Options::max_fds`]) or than the process may open: the kernel
     /// closed the excess, and the message is dropped; as [`Stream::recv`] otherwise.
     pub fn recv_with_fds(&mut self) -> Result<(T, Vec<OwnedFd>)> {
-        self.rx.recv_inner(Wait::Block)
+        let msg = self.rx.recv_inner(Wait::Block)?;
+        Ok((msg, self.rx.take_fds()))
     }
 
     /// As [`Stream::recv_with_fds`], waiting at most `timeout`.
@@ -446,12 +446,14 @@ impl<T: Message> Stream<T> {
     /// [`Error::Timeout`] if no message was complete in time, as
     /// [`Stream::recv_with_fds`] otherwise.
     pub fn recv_with_fds_timeout(&mut self, timeout: Duration) -> Result<(T, Vec<OwnedFd>)> {
-        self.rx.recv_inner(Wait::timeout(timeout))
+        let msg = self.rx.recv_inner(Wait::timeout(timeout))?;
+        Ok((msg, self.rx.take_fds()))
     }
 
-    /// Sets how many descriptors one received message may carry (1 to 253).
+    /// Sets how many descriptors one received message may carry (0 to 253; see
+    /// [`Options::max_fds`]).
     pub fn set_max_fds(&mut self, n: usize) {
-        self.rx.set_max_fds(n.clamp(1, 253));
+        self.rx.set_max_fds(n.min(253));
     }
 }
 

@@ -50,7 +50,7 @@ impl<Req: Message, Resp: Message> Caller<Req, Resp> {
     }
 
     fn recv(&mut self, wait: Wait) -> Result<Resp> {
-        self.rx.recv_inner(wait).map(|(m, _)| m)
+        self.rx.recv_inner(wait)
     }
 
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {

@@ -255,10 +255,8 @@ impl<T: Message> SeqPacket<T> {
     /// A read of 0 bytes is the end of the stream, or an empty datagram from a live peer.
     fn empty_datagram(&self) -> Error {
         let mut fds = [nix::poll::PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
-        let hup = |f: &nix::poll::PollFd<'_>| {
-            f.revents()
-                .is_some_and(|r| r.contains(PollFlags::POLLHUP))
-        };
+        let hup =
+            |f: &nix::poll::PollFd<'_>| f.revents().is_some_and(|r| r.contains(PollFlags::POLLHUP));
         match nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO) {
             Ok(_) if hup(&fds[0]) => Error::Disconnected,
             Ok(_) => Error::Corrupt(format!(

@@ -61,7 +61,10 @@ pub(crate) fn ready(fd: BorrowedFd<'_>, events: PollFlags, wait: Wait) -> Result
         // Round up, so a wait of 0.4 ms does not become a busy poll of 0 ms.
         let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
         let mut fds = [PollFd::new(fd, events)];
-        match nix::poll::poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)) {
+        match nix::poll::poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        ) {
             Ok(0) if left.is_zero() => return Ok(false),
             Ok(0) => {}
             // Readable, writable, hung up or in error: the next call will say which.
@@ -81,6 +84,9 @@ pub(crate) fn send(
     flags: MsgFlags,
 ) -> nix::Result<usize> {
     let flags = flags | MsgFlags::MSG_NOSIGNAL;
+    if let ([buf], []) = (bufs, fds) {
+        return nix::sys::socket::send(fd.as_raw_fd(), buf, flags);
+    }
     if fds.is_empty() {
         sendmsg::<()>(fd.as_raw_fd(), bufs, &[], flags, None)
     } else {
