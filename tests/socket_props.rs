@@ -58,14 +58,9 @@ fn wire() -> impl Strategy<Value = Vec<u8>> {
 fn drain(mut next: impl FnMut() -> Result<Msg, Error>) -> Result<usize, TestCaseError> {
     let start = Instant::now();
     let mut n = 0;
-    loop {
-        match next() {
-            Ok(m) => {
-                prop_assert!(m.as_str().len() <= 12);
-                n += 1;
-            }
-            Err(_) => break,
-        }
+    while let Ok(m) = next() {
+        prop_assert!(m.as_str().len() <= 12);
+        n += 1;
         prop_assert!(n <= 1000, "more messages than bytes could hold");
     }
     prop_assert!(start.elapsed() < Duration::from_secs(5), "hung");

@@ -178,13 +178,11 @@ fn read_hello<In: Message>(fd: BorrowedFd<'_>, wait: Wait) -> Result<Vec<u8>> {
 
 fn read_exact(fd: BorrowedFd<'_>, mut buf: &mut [u8], wait: Wait) -> Result<()> {
     while !buf.is_empty() {
-        if !sys::ready(fd, PollFlags::POLLIN, wait)? {
-            return Err(wait.expired(false));
-        }
-        match nix::sys::socket::recv(fd.as_raw_fd(), buf, wait.msg_flags()) {
+        match nix::sys::socket::recv(fd.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT) {
             Ok(0) => return Err(Error::Disconnected),
             Ok(n) => buf = &mut buf[n..],
-            Err(Errno::EINTR | Errno::EAGAIN) => {}
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => sys::again(fd, PollFlags::POLLIN, wait, false)?,
             Err(e) => return Err(Error::sys("recv", e)),
         }
     }
@@ -285,14 +283,10 @@ impl<T: Message> Sender<T> {
     fn write_frame(&mut self, bufs: &[IoSlice<'_>], fds: &[RawFd], wait: Wait) -> Result<()> {
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let n = loop {
-            if !sys::ready(self.fd.as_fd(), PollFlags::POLLOUT, wait)? {
-                return Err(wait.expired(true));
-            }
             match sys::send(self.fd.as_fd(), bufs, fds, wait.msg_flags()) {
                 Ok(n) => break n,
                 Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) if matches!(wait, Wait::Try) => return Err(Error::Full),
-                Err(Errno::EAGAIN) => {}
+                Err(Errno::EAGAIN) => sys::again(self.fd.as_fd(), PollFlags::POLLOUT, wait, true)?,
                 Err(e) => return Err(Error::sys("sendmsg", e)),
             }
         };
@@ -313,9 +307,6 @@ impl<T: Message> Sender<T> {
 
     fn flush_pending(&mut self, wait: Wait) -> Result<()> {
         while !self.pending.is_empty() {
-            if !sys::ready(self.fd.as_fd(), PollFlags::POLLOUT, wait)? {
-                return Err(wait.expired(true));
-            }
             match sys::send(
                 self.fd.as_fd(),
                 &[IoSlice::new(&self.pending)],
@@ -326,8 +317,7 @@ impl<T: Message> Sender<T> {
                     self.pending.drain(..n);
                 }
                 Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) if matches!(wait, Wait::Try) => return Err(Error::Full),
-                Err(Errno::EAGAIN) => {}
+                Err(Errno::EAGAIN) => sys::again(self.fd.as_fd(), PollFlags::POLLOUT, wait, true)?,
                 Err(e) => return Err(Error::sys("send", e)),
             }
         }
@@ -478,9 +468,6 @@ fn fill(
     batches: &mut VecDeque<FdBatch>,
 ) -> Result<usize> {
     loop {
-        if !sys::ready(fd, PollFlags::POLLIN, wait)? {
-            return Err(wait.expired(false));
-        }
         let Some(cmsg) = cmsg.as_mut() else {
             match nix::sys::socket::recv(fd.as_raw_fd(), buf, wait.msg_flags()) {
                 Ok(n) => {
@@ -488,8 +475,10 @@ fn fill(
                     return Ok(n);
                 }
                 Err(Errno::EINTR) => continue,
-                Err(Errno::EAGAIN) if matches!(wait, Wait::Try) => return Err(Error::Empty),
-                Err(Errno::EAGAIN) => continue,
+                Err(Errno::EAGAIN) => {
+                    sys::again(fd, PollFlags::POLLIN, wait, false)?;
+                    continue;
+                }
                 Err(e) => return Err(Error::sys("recv", e)),
             }
         };
@@ -506,8 +495,7 @@ fn fill(
                 return Ok(r.len);
             }
             Err(Errno::EINTR) => {}
-            Err(Errno::EAGAIN) if matches!(wait, Wait::Try) => return Err(Error::Empty),
-            Err(Errno::EAGAIN) => {}
+            Err(Errno::EAGAIN) => sys::again(fd, PollFlags::POLLIN, wait, false)?,
             Err(e) => return Err(Error::sys("recvmsg", e)),
         }
     }

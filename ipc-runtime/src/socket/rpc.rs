@@ -148,6 +148,11 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
                     if tx.send_timeout(handler(req), self.send_timeout).is_err() {
                         return false;
                     }
+                    // Nothing more read: back to poll, which reports what else arrives
+                    // (cheaper than a receive that would say EAGAIN).
+                    if rx.buffered() == 0 {
+                        return true;
+                    }
                 }
                 Err(Error::Empty) => return true,
                 // Gone, or speaking garbage: drop this client, serve the others.

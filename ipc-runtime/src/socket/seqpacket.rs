@@ -211,14 +211,10 @@ impl<T: Message> SeqPacket<T> {
 
     fn send_datagram(&self, bufs: &[IoSlice<'_>], wait: Wait) -> Result<()> {
         loop {
-            if !sys::ready(self.fd.as_fd(), PollFlags::POLLOUT, wait)? {
-                return Err(wait.expired(true));
-            }
             match sys::send(self.fd.as_fd(), bufs, &[], wait.msg_flags()) {
                 Ok(_) => return Ok(()),
                 Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) if matches!(wait, Wait::Try) => return Err(Error::Full),
-                Err(Errno::EAGAIN) => {}
+                Err(Errno::EAGAIN) => sys::again(self.fd.as_fd(), PollFlags::POLLOUT, wait, true)?,
                 Err(e) => return Err(Error::sys("sendmsg", e)),
             }
         }
@@ -228,9 +224,6 @@ impl<T: Message> SeqPacket<T> {
     /// the buffer is an error (`MSG_TRUNC`), as is end of stream.
     fn recv_datagram(&mut self, wait: Wait) -> Result<usize> {
         loop {
-            if !sys::ready(self.fd.as_fd(), PollFlags::POLLIN, wait)? {
-                return Err(wait.expired(false));
-            }
             let flags = wait.msg_flags() | MsgFlags::MSG_TRUNC;
             match sys::recv(self.fd.as_fd(), &mut self.buf, &mut self.cmsg, flags) {
                 Ok(r) if r.len == 0 && !r.truncated => return Err(self.empty_datagram()),
@@ -245,8 +238,7 @@ impl<T: Message> SeqPacket<T> {
                 }
                 Ok(r) => return Ok(r.len),
                 Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) if matches!(wait, Wait::Try) => return Err(Error::Empty),
-                Err(Errno::EAGAIN) => {}
+                Err(Errno::EAGAIN) => sys::again(self.fd.as_fd(), PollFlags::POLLIN, wait, false)?,
                 Err(e) => return Err(Error::sys("recvmsg", e)),
             }
         }

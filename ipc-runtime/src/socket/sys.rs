@@ -75,6 +75,29 @@ pub(crate) fn ready(fd: BorrowedFd<'_>, events: PollFlags, wait: Wait) -> Result
     }
 }
 
+/// After a non-blocking call said `EAGAIN`: `Ok(())` to try again once `fd` is ready
+/// for `events` (waiting as `wait` allows), or the error for a wait that ran out
+/// (`Empty`/`Full` for [`Wait::Try`], `Timeout` at the deadline). Calls are tried before
+/// polling, so a call that can complete costs no `poll`.
+pub(crate) fn again(
+    fd: BorrowedFd<'_>,
+    events: PollFlags,
+    wait: Wait,
+    sending: bool,
+) -> Result<()> {
+    match wait {
+        Wait::Try => Err(wait.expired(sending)),
+        Wait::Block => {
+            // A blocking socket does not say EAGAIN unless someone made it non-blocking:
+            // wait for it rather than spin.
+            ready(fd, events, Wait::timeout(Duration::from_secs(3600)))?;
+            Ok(())
+        }
+        Wait::Until(..) if ready(fd, events, wait)? => Ok(()),
+        Wait::Until(..) => Err(wait.expired(sending)),
+    }
+}
+
 /// Sends `bufs` (and `fds`, attached to the first byte) with `MSG_NOSIGNAL`, so a dead
 /// peer is `EPIPE`, never `SIGPIPE`.
 pub(crate) fn send(
