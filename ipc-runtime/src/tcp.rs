@@ -55,7 +55,6 @@ fn connect_error(addr: &str, e: io::Error) -> Error {
             what: "TCP listener",
             name: addr.to_owned(),
         },
-        io::ErrorKind::TimedOut => Error::Timeout(Duration::ZERO),
         _ => io_error("connect", e),
     }
 }

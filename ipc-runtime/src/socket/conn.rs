@@ -220,6 +220,12 @@ impl<T: Message> Sender<T> {
         self.send_frame(msg, &[], Wait::timeout(timeout))
     }
 
+    /// Drops the unwritten tail of a frame, so dropping this sender does not wait for a
+    /// peer that does not read. The peer sees the frame cut short.
+    pub(crate) fn abandon(&mut self) {
+        self.pending.clear();
+    }
+
     /// Bytes of an accepted frame still waiting to be written.
     pub fn pending(&self) -> usize {
         self.pending.len()

@@ -119,7 +119,9 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
             };
             for i in (0..self.conns.len()).rev() {
                 if (ready[i + 1] || self.conns[i].0.buffered() > 0) && !self.answer(i, handler) {
-                    self.conns.swap_remove(i);
+                    let (_, mut tx) = self.conns.swap_remove(i);
+                    // A client that does not read its answers must not stall the others.
+                    tx.abandon();
                     if let Some(n) = clients.as_mut() {
                         *n -= 1;
                     }
