@@ -578,3 +578,20 @@ fn a_raw_writer_of_garbage_gets_errors_not_a_crash() {
     assert_success(child);
     assert!(s.recv_timeout(t).unwrap_err().is_disconnected());
 }
+
+#[test]
+fn descriptors_stay_with_their_message() {
+    // In one process, through a socket pair: descriptors received by a plain `recv` are
+    // closed, never handed to a later message.
+    let (mut a, mut b) = Stream::<u32>::pair().unwrap();
+    let null = fs::File::open("/dev/null").unwrap();
+    a.send_with_fds(1, &[null.as_fd()]).unwrap();
+    a.send(2).unwrap();
+    a.send_with_fds(3, &[null.as_fd(), null.as_fd()]).unwrap();
+    assert_eq!(b.recv().unwrap(), 1);
+    let (m, fds) = b.recv_with_fds().unwrap();
+    assert_eq!((m, fds.len()), (2, 0));
+    let (m, fds) = b.recv_with_fds().unwrap();
+    assert_eq!((m, fds.len()), (3, 2));
+    assert!(matches!(b.try_recv(), Err(Error::Empty)));
+}

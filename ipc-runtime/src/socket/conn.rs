@@ -58,8 +58,6 @@ pub struct Receiver<T> {
     /// `max_fds(0)`): then it reads with plain `recv(2)`.
     cmsg: Option<CmsgBuf>,
     max_fds: usize,
-    /// Descriptors that came with the message last returned.
-    last_fds: Vec<OwnedFd>,
 }
 
 struct FdBatch {
@@ -144,7 +142,6 @@ pub(crate) fn finish<Out: Message, In: Message>(
             fds: VecDeque::new(),
             cmsg: (max_fds > 0).then(|| CmsgBuf::new(max_fds)),
             max_fds,
-            last_fds: Vec::new(),
         },
     ))
 }
@@ -405,11 +402,13 @@ impl<T: Message> Receiver<T> {
         self.cmsg = (n > 0).then(|| CmsgBuf::new(n));
     }
 
-    /// Receives a message; the descriptors sent with it are left in `self.last_fds`
-    /// (closed by the next receive unless taken with [`Receiver::take_fds`]).
+    /// Receives a message. Descriptors that came with it stay queued until
+    /// [`Receiver::claim_fds`] takes them or the next receive closes them.
     #[inline]
     pub(crate) fn recv_inner(&mut self, wait: Wait) -> Result<T> {
-        self.last_fds.clear();
+        if !self.fds.is_empty() {
+            self.close_claimed();
+        }
         let Receiver {
             fd,
             reader,
@@ -418,49 +417,59 @@ impl<T: Message> Receiver<T> {
             cmsg,
             ..
         } = self;
-        let result = reader.recv_with(|buf| fill(fd.as_fd(), buf, cmsg, wait, received, fds));
-        if self.fds.is_empty() {
-            return result;
-        }
-        self.claim_fds(result.is_ok())?;
-        result
+        // The tail call lets the message go straight to the caller (no extra copy).
+        reader.recv_with(|buf| fill(fd.as_fd(), buf, cmsg, wait, received, fds))
     }
 
-    /// Moves the descriptors that came with the message just returned (whose frame ends
-    /// at the current stream offset) to `last_fds`, and closes older ones.
-    fn claim_fds(&mut self, returned: bool) -> Result<()> {
-        // Stream offset of the first byte not yet decoded.
-        let consumed = self.received - self.reader.buffered() as u64;
-        let frame = (HEADER_LEN + size_of::<T>()) as u64;
+    /// Receives a message and the descriptors sent with it.
+    pub(crate) fn recv_with_fds(&mut self, wait: Wait) -> Result<(T, Vec<OwnedFd>)> {
+        let msg = self.recv_inner(wait)?;
+        Ok((msg, self.claim_fds()?))
+    }
+
+    /// Stream offset of the first byte not yet decoded: the end of the frame of the
+    /// message last returned.
+    fn consumed(&self) -> u64 {
+        self.received - self.reader.buffered() as u64
+    }
+
+    /// Closes descriptors that came with frames already decoded (returned by a plain
+    /// receive, or dropped as bad input).
+    fn close_claimed(&mut self) {
+        let consumed = self.consumed();
+        while self.fds.front().is_some_and(|b| b.offset < consumed) {
+            self.fds.pop_front();
+        }
+    }
+
+    /// Takes the descriptors that came with the message just returned (the batches read
+    /// inside its frame, which ends at the current stream offset).
+    fn claim_fds(&mut self) -> Result<Vec<OwnedFd>> {
+        let consumed = self.consumed();
+        let start = consumed.saturating_sub((HEADER_LEN + size_of::<T>()) as u64);
+        let mut mine = Vec::new();
         let mut lost = false;
         while self.fds.front().is_some_and(|b| b.offset < consumed) {
             let b = self.fds.pop_front().expect("front exists");
-            if returned && b.offset + frame >= consumed {
-                self.last_fds.extend(b.fds);
+            if b.offset >= start {
+                mine.extend(b.fds);
                 lost |= b.lost;
             }
-            // Older batches belong to messages already returned or dropped: closed here.
         }
         if lost {
-            let arrived = self.last_fds.len();
-            self.last_fds.clear();
             return Err(Error::LimitExceeded {
                 limit: "file descriptors per received message",
                 value: self.max_fds as u64,
                 hint: format!(
                     "the peer sent more descriptors with one message than fit (or this process \
                      reached RLIMIT_NOFILE), so the kernel closed the rest and this message was \
-                     dropped; {arrived} arrived. Raise the receiver's limit with max_fds(), or send \
-                     fewer"
+                     dropped; {} arrived. Raise the receiver's limit with max_fds(), or send \
+                     fewer",
+                    mine.len()
                 ),
             });
         }
-        Ok(())
-    }
-
-    /// The descriptors that came with the message last returned.
-    pub(crate) fn take_fds(&mut self) -> Vec<OwnedFd> {
-        std::mem::take(&mut self.last_fds)
+        Ok(mine)
     }
 }
 

@@ -435,8 +435,7 @@ impl<T: Message> Stream<T> {
     /// side accepts ([`Options::max_fds`]) or than the process may open: the kernel
     /// closed the excess, and the message is dropped; as [`Stream::recv`] otherwise.
     pub fn recv_with_fds(&mut self) -> Result<(T, Vec<OwnedFd>)> {
-        let msg = self.rx.recv_inner(Wait::Block)?;
-        Ok((msg, self.rx.take_fds()))
+        self.rx.recv_with_fds(Wait::Block)
     }
 
     /// As [`Stream::recv_with_fds`], waiting at most `timeout`.
@@ -446,8 +445,7 @@ impl<T: Message> Stream<T> {
     /// [`Error::Timeout`] if no message was complete in time, as
     /// [`Stream::recv_with_fds`] otherwise.
     pub fn recv_with_fds_timeout(&mut self, timeout: Duration) -> Result<(T, Vec<OwnedFd>)> {
-        let msg = self.rx.recv_inner(Wait::timeout(timeout))?;
-        Ok((msg, self.rx.take_fds()))
+        self.rx.recv_with_fds(Wait::timeout(timeout))
     }
 
     /// Sets how many descriptors one received message may carry (0 to 253; see
