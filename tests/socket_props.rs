@@ -138,3 +138,31 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn seqpacket_datagram_longer_than_any_frame_is_detected() {
+    let (raw, typed) = pair(SockType::SeqPacket);
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&raw);
+    nix::sys::socket::send(fd, &codec::hello::<Msg>(), MsgFlags::empty()).unwrap();
+    nix::sys::socket::send(fd, &[0xab; 5000], MsgFlags::empty()).unwrap();
+    nix::sys::socket::send(fd, &[], MsgFlags::empty()).unwrap();
+    let mut good = <Msg as ipc::Message>::FINGERPRINT.to_le_bytes().to_vec();
+    good.extend_from_slice(ipc::as_bytes(&Msg::truncating("ok")));
+    nix::sys::socket::send(fd, &good, MsgFlags::empty()).unwrap();
+    let mut s = SeqPacket::<Msg>::from_fd(typed).unwrap();
+    let err = s.recv_timeout(T).unwrap_err();
+    assert!(matches!(err, Error::Corrupt(_)), "{err}");
+    assert!(
+        err.to_string().contains("5000 bytes"),
+        "MSG_TRUNC gives the real size: {err}"
+    );
+    let err = s.recv_timeout(T).unwrap_err();
+    assert!(matches!(err, Error::Corrupt(_)), "an empty datagram: {err}");
+    assert_eq!(
+        s.recv_timeout(T).unwrap().as_str(),
+        "ok",
+        "the next datagram is fine"
+    );
+    drop(raw);
+    assert!(s.recv_timeout(T).unwrap_err().is_disconnected());
+}
