@@ -205,7 +205,17 @@ impl<T: Message> Sender<T> {
             self.wait_for_room(total, wait)?;
         }
         let fd = self.fd.as_fd();
-        if total <= PIPE_BUF {
+        if total <= SMALL {
+            // Small frames are copied into one buffer: one plain write, atomic (at most
+            // PIPE_BUF bytes), so frames of several writers never interleave.
+            let mut buf = [0u8; SMALL];
+            let mut at = 0;
+            for part in [&hello[..], header, payload] {
+                buf[at..at + part.len()].copy_from_slice(part);
+                at += part.len();
+            }
+            fd::write_all(fd, &mut [IoSlice::new(&buf[..at])], sigpipe)?;
+        } else if total <= PIPE_BUF {
             // One write: atomic, so frames of several writers never interleave.
             let mut bufs = [
                 IoSlice::new(&hello),
@@ -258,6 +268,9 @@ impl<T: Message> Sender<T> {
 }
 
 const PAGE: usize = 4096;
+
+/// Frames up to this size are copied into one stack buffer and written with one slice.
+const SMALL: usize = 256;
 
 /// Free bytes in the pipe, counting two pages of slack for partly filled buffers.
 fn room(fd: BorrowedFd<'_>) -> Result<usize> {
@@ -381,12 +394,18 @@ impl<T: Message> Receiver<T> {
 
     pub(crate) fn recv_wait(&mut self, wait: Wait) -> Result<T> {
         let fd = self.fd.as_fd();
-        let poll_first = self.poll_first;
-        self.reader
-            .recv_with(|buf| match fd::read_some(fd, buf, &wait, poll_first)? {
-                Some(n) => Ok(n),
-                None => Err(wait.recv_expired()),
-            })
+        let mut poll_first = self.poll_first;
+        let result = self.reader.recv_with(|buf| {
+            let n = fd::read_some(fd, buf, &wait, poll_first)?;
+            // Bytes arrived, so a writer has come: from now on a read of 0 bytes is a
+            // real end of stream, and reading first (polling only on EAGAIN) is safe.
+            if n.is_some_and(|n| n > 0) {
+                poll_first = false;
+            }
+            n.ok_or_else(|| wait.recv_expired())
+        });
+        self.poll_first = poll_first;
+        result
     }
 }
 
