@@ -5,7 +5,7 @@
 //! descriptor 0: libtest writes its own progress lines to the child's stdout, so stdout
 //! cannot carry a typed stream here (the `shell_pipeline` example does that).
 
-use std::io;
+use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use ipc::pipe::{self, Receiver, Sender};
 use ipc::Error;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 const ROLE: &str = "IPC_PIPE_TEST_ROLE";
 const COUNT: u64 = 100_000;
@@ -36,6 +37,7 @@ fn play_role_if_child() {
         "send_u64" => send_u64(),
         "send_then_hang" => send_then_hang(),
         "sigpipe_default" => sigpipe_default(),
+        "half_frame" => half_frame(),
         other => Err(format!("unknown role {other}")),
     };
     match result {
@@ -116,6 +118,29 @@ fn sigpipe_default() -> Result<(), String> {
     if mask.contains(Signal::SIGPIPE) {
         return Err("SIGPIPE was left blocked".into());
     }
+    Ok(())
+}
+
+const MAGIC: u64 = 0x0123_4567_89ab_cdef;
+const CTL: &str = "IPC_PIPE_TEST_CTL";
+
+/// Writes the handshake and all but the last 3 bytes of one frame, waits for the parent's
+/// go-ahead on a control FIFO, then writes the rest.
+fn half_frame() -> Result<(), String> {
+    let ctl = std::env::var_os(CTL).ok_or("no control FIFO")?;
+    let mut go = ipc::fifo::Receiver::<u8>::open(&ctl).map_err(|e| e.to_string())?;
+    let fd = io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| e.to_string())?;
+    let mut raw = std::fs::File::from(fd);
+    let mut wire = ipc::codec::hello::<u64>();
+    ipc::codec::write_message(&mut wire, &MAGIC).map_err(|e| e.to_string())?;
+    let (first, rest) = wire.split_at(wire.len() - 3);
+    raw.write_all(first).map_err(|e| e.to_string())?;
+    go.recv()
+        .map_err(|e| format!("waiting for the go-ahead: {e}"))?;
+    raw.write_all(rest).map_err(|e| e.to_string())?;
     Ok(())
 }
 
@@ -206,4 +231,35 @@ fn broken_pipe_is_disconnected_not_death_with_sigpipe_default() {
     .unwrap();
     assert_eq!(status.signal(), None, "killed by a signal: {status}");
     assert_success(status, "writer with SIGPIPE at SIG_DFL");
+}
+
+#[test]
+fn try_recv_and_recv_timeout_lose_no_part_of_a_frame() {
+    play_role_if_child();
+    let ctl = ipc::fifo::create(
+        std::env::temp_dir().join(format!("ipc-test-pipe-ctl-{}", std::process::id())),
+    )
+    .unwrap();
+    let (tx, mut rx) = pipe::channel::<u64>().unwrap();
+    let mut writer = child(
+        "try_recv_and_recv_timeout_lose_no_part_of_a_frame",
+        "half_frame",
+    )
+    .env(CTL, ctl.path())
+    .stdin(Stdio::from(tx))
+    .spawn()
+    .unwrap();
+    let mut go =
+        ipc::fifo::Sender::<u8>::open_timeout(ctl.path(), Duration::from_secs(20)).unwrap();
+    // Wait until the first part (one atomic write) has arrived.
+    let mut fds = [PollFd::new(rx.as_fd(), PollFlags::POLLIN)];
+    assert_eq!(poll(&mut fds, PollTimeout::from(20_000u16)).unwrap(), 1);
+    assert!(matches!(rx.try_recv(), Err(Error::Empty)));
+    let err = rx.recv_timeout(Duration::from_millis(20)).unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert!(matches!(rx.try_recv(), Err(Error::Empty)));
+    go.send(1).unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(20)).unwrap(), MAGIC);
+    assert_success(writer.wait().unwrap(), "half-frame writer");
+    assert!(rx.recv().unwrap_err().is_disconnected());
 }

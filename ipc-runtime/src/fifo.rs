@@ -9,8 +9,8 @@
 //! ```
 //! use ipc_runtime::fifo::{self, Receiver, Sender};
 //!
-//! let dir = std::env::temp_dir().join(format!("ipc-fifo-doc-{}", std::process::id()));
-//! let guard = fifo::create(&dir)?;                   // mode 0600; removed on drop
+//! let path = std::env::temp_dir().join(format!("ipc-fifo-doc-{}", std::process::id()));
+//! let guard = fifo::create(&path)?;                  // mode 0600; removed on drop
 //! let mut rx = Receiver::<u32>::open(guard.path())?; // returns at once
 //! let mut tx = Sender::<u32>::open(guard.path())?;   // a reader exists: does not block
 //! tx.send(7)?;
@@ -351,7 +351,7 @@ fn check_path(path: &Path) -> Result<()> {
 fn path_error(op: &'static str, path: &Path, e: Errno) -> Error {
     let name = path.display().to_string();
     match e {
-        Errno::EINVAL if op != "fcntl" => Error::InvalidName {
+        Errno::EINVAL => Error::InvalidName {
             name,
             reason: "the path holds a NUL byte, or is not acceptable to the system",
         },
@@ -418,6 +418,15 @@ mod tests {
             Err(Error::NotFound { .. })
         ));
         assert!(matches!(create(""), Err(Error::InvalidName { .. })));
+        assert!(matches!(
+            create("/tmp/nul\0byte"),
+            Err(Error::InvalidName { .. })
+        ));
+        let too_long = PathBuf::from(format!("/tmp/{}", "d/".repeat(3000)));
+        assert!(matches!(
+            Receiver::<u8>::open(&too_long),
+            Err(Error::InvalidName { .. })
+        ));
     }
 
     #[test]
