@@ -38,6 +38,7 @@ fn play_role_if_child() {
         "send_then_hang" => send_then_hang(),
         "sigpipe_default" => sigpipe_default(),
         "half_frame" => half_frame(),
+        "fd_limit" => fd_limit(),
         other => Err(format!("unknown role {other}")),
     };
     match result {
@@ -142,6 +143,22 @@ fn half_frame() -> Result<(), String> {
         .map_err(|e| format!("waiting for the go-ahead: {e}"))?;
     raw.write_all(rest).map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// Lowers this child's descriptor limit and makes pipes until it runs out.
+fn fd_limit() -> Result<(), String> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(|e| e.to_string())?;
+    setrlimit(Resource::RLIMIT_NOFILE, 32, hard).map_err(|e| e.to_string())?;
+    let mut pipes = Vec::new();
+    loop {
+        match pipe::channel::<u8>() {
+            Ok(p) if pipes.len() < 64 => pipes.push(p),
+            Ok(_) => return Err("64 pipes under a limit of 32 descriptors".into()),
+            Err(Error::LimitExceeded { value: 32, .. }) => return Ok(()),
+            Err(e) => return Err(format!("want LimitExceeded naming 32, got {e}")),
+        }
+    }
 }
 
 fn assert_success(status: ExitStatus, what: &str) {
@@ -262,4 +279,13 @@ fn try_recv_and_recv_timeout_lose_no_part_of_a_frame() {
     assert_eq!(rx.recv_timeout(Duration::from_secs(20)).unwrap(), MAGIC);
     assert_success(writer.wait().unwrap(), "half-frame writer");
     assert!(rx.recv().unwrap_err().is_disconnected());
+}
+
+#[test]
+fn running_out_of_descriptors_is_limit_exceeded() {
+    play_role_if_child();
+    let status = child("running_out_of_descriptors_is_limit_exceeded", "fd_limit")
+        .status()
+        .unwrap();
+    assert_success(status, "child under RLIMIT_NOFILE = 32");
 }

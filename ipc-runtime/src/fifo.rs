@@ -204,6 +204,7 @@ impl<T: Message> Sender<T> {
 
     fn open_wait(path: &Path, wait: Wait) -> Result<Self> {
         check_path(path)?;
+        check_is_fifo_path(path)?;
         let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC;
         let mut backoff = Duration::from_millis(1);
         let fd = loop {
@@ -259,6 +260,9 @@ impl<T: Message> Receiver<T> {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         check_path(path)?;
+        // Refuse a non-FIFO before opening it (opening a device may have effects);
+        // checked again on the open descriptor, in case the path changed in between.
+        check_is_fifo_path(path)?;
         let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
         let fd = loop {
             match nix::fcntl::open(path, flags, Mode::empty()) {
@@ -356,6 +360,7 @@ fn path_error(op: &'static str, path: &Path, e: Errno) -> Error {
             reason: "the path holds a NUL byte, or is not acceptable to the system",
         },
         Errno::ENOTDIR => Error::NotFound { what: WHAT, name },
+        Errno::EMFILE | Errno::ENFILE => fd::new_fd_error(op, e),
         Errno::EISDIR => Error::InvalidName {
             name,
             reason: NOT_A_FIFO,
