@@ -41,8 +41,9 @@
 //!
 //! # Limits
 //!
-//! - A pipe holds `/proc/sys/fs/pipe-max-size`-bounded capacity (64 KiB by default,
-//!   `F_GETPIPE_SZ`); a `send` of a bigger frame completes as the reader drains it.
+//! - A pipe holds 64 KiB by default (`F_GETPIPE_SZ`; unprivileged processes may grow it
+//!   up to `/proc/sys/fs/pipe-max-size`); `send` of a frame bigger than that completes
+//!   as the reader drains it.
 //! - `try_send` and `send_timeout` never leave part of a frame behind. A frame of at most
 //!   `PIPE_BUF` (4096) bytes, the 8-byte header included, is written with one `write`,
 //!   which the kernel makes atomic: it is written once `poll` reports room. A bigger frame
