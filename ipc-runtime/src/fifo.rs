@@ -471,6 +471,9 @@ mod tests {
         let err = Receiver::<u32>::open_timeout(f.path(), Duration::from_millis(20)).unwrap_err();
         assert!(err.is_timeout(), "{err}");
         let mut tx = Sender::<u32>::open(f.path()).unwrap();
+        // The sender's handshake is on its way: a second reader's wait ends at once.
+        let rx2 = Receiver::<u32>::open_timeout(f.path(), Duration::from_secs(10)).unwrap();
+        drop(rx2);
         tx.send(1).unwrap();
         drop(tx);
         assert_eq!(rx.recv().unwrap(), 1);
