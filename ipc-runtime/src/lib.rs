@@ -8,8 +8,11 @@
 
 pub mod codec;
 mod error;
+mod fd;
+pub mod fifo;
 mod fixed_str;
 mod message;
+pub mod pipe;
 pub mod socket;
 pub mod tcp;
 
