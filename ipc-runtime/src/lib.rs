@@ -8,11 +8,16 @@
 
 pub mod codec;
 mod error;
+mod fd;
+pub mod fifo;
 mod fixed_str;
 mod message;
 pub mod mq;
+pub mod pipe;
 pub mod signal;
+pub mod socket;
 pub mod sysv;
+pub mod tcp;
 
 #[doc(hidden)]
 pub mod __private;
