@@ -11,14 +11,15 @@
 //! `ipc::sysv` adds the 8-byte fingerprint to every message and checks it on receive).
 //! The typed API is measured twice: by value (`send(msg)`, `recv() -> T`, which for a
 //! large `T` costs a copy each way) and in place (`send_ref(&msg)`, `recv_into(&mut msg)`,
-//! the way the raw calls are used). The variants' runs are rotated and each is repeated;
-//! the table shows the best run of each (interference from other processes only ever
+//! the way the raw calls are used). Every round runs every case and variant once (the
+//! variants' order rotating), so a burst of load from other processes spoils one run of a
+//! case, not all of them. The table shows the best run of each (interference only ever
 //! slows a run down, so the best run is the closest to the intrinsic cost) and the ratio to
 //! raw of the best runs (time per message; the goal is ≤ 1.15), with the ratio of the
 //! medians beside it.
 //!
-//! Run: `cargo bench --bench queues` (about 30 s). The peer is this binary re-run with
-//! `IPC_BENCH_CHILD` describing its part.
+//! Run: `cargo bench --bench queues` (about 20 s on an idle machine). The peer is this
+//! binary re-run with `IPC_BENCH_CHILD` describing its part.
 
 use std::ffi::CString;
 use std::hint::black_box;
@@ -28,7 +29,7 @@ use std::time::{Duration, Instant};
 use ipc::{mq, sysv};
 
 const CHILD: &str = "IPC_BENCH_CHILD";
-const ROUNDS: usize = 7;
+const ROUNDS: usize = 15;
 /// The default `fs.mqueue.msg_max`; both variants use the same capacity.
 const MQ_CAPACITY: usize = 10;
 
@@ -421,25 +422,6 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// Runs every variant `ROUNDS` times, rotating their order each round so that drift
-/// hits them alike; returns (best, median) per variant, in `VARIANTS` order.
-fn measure<const N: usize>(
-    t: Transport,
-    pattern: Pattern,
-    iters: usize,
-    case: &mut usize,
-) -> [(Duration, Duration); 3] {
-    let mut runs: [Vec<Duration>; 3] = Default::default();
-    for round in 0..ROUNDS {
-        for k in 0..VARIANTS.len() {
-            let i = (round + k) % VARIANTS.len();
-            *case += 1;
-            runs[i].push(run::<N>(t, VARIANTS[i], pattern, iters, *case));
-        }
-    }
-    runs.map(|r| (best(&r), median(r)))
-}
-
 fn fmt_time(d: Duration) -> String {
     format!("{:.2} µs", d.as_secs_f64() * 1e6)
 }
@@ -452,15 +434,29 @@ fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64()
 }
 
+/// One row of the table.
+#[derive(Clone, Copy)]
+struct Case {
+    t: Transport,
+    pattern: Pattern,
+    size: usize,
+    iters: usize,
+}
+
+fn run_case(c: Case, v: Variant, n: usize) -> Duration {
+    match c.size {
+        8 => run::<8>(c.t, v, c.pattern, c.iters, n),
+        _ => run::<4096>(c.t, v, c.pattern, c.iters, n),
+    }
+}
+
 fn main() {
     if let Ok(spec) = std::env::var(CHILD) {
         child_main(&spec);
         return;
     }
     let started = Instant::now();
-    let mut case = 0;
-    let mut rows = Vec::new();
-    let (mut worst_typed, mut worst_in_place): (f64, f64) = (0.0, 0.0);
+    let mut cases = Vec::new();
     for t in [Transport::Mq, Transport::Sysv] {
         for pattern in [Pattern::Latency, Pattern::Throughput] {
             for size in [8usize, 4096] {
@@ -469,39 +465,59 @@ fn main() {
                     (Pattern::Throughput, 8) => 100_000,
                     (Pattern::Throughput, _) => 50_000,
                 };
-                let [raw, typed, in_place] = match size {
-                    8 => measure::<8>(t, pattern, iters, &mut case),
-                    _ => measure::<4096>(t, pattern, iters, &mut case),
-                };
-                let r_typed = ratio(typed.0, raw.0);
-                let r_in_place = ratio(in_place.0, raw.0);
-                worst_typed = worst_typed.max(r_typed);
-                worst_in_place = worst_in_place.max(r_in_place);
-                let (name, raw_call) = match t {
-                    Transport::Mq => ("ipc::mq", "mq_send/mq_receive"),
-                    Transport::Sysv => ("ipc::sysv", "msgsnd/msgrcv"),
-                };
-                let f = if pattern == Pattern::Latency {
-                    fmt_time
-                } else {
-                    fmt_rate
-                };
-                rows.push(format!(
-                    "{name:<9} {raw_call:<18} {:<5} {:<10} {:>13} {:>13} {r_typed:>6.3} {:>6.3} {:>13} {r_in_place:>6.3} {:>6.3}",
-                    if size == 8 { "8 B" } else { "4 KiB" },
-                    if pattern == Pattern::Latency {
-                        "latency"
-                    } else {
-                        "throughput"
-                    },
-                    f(raw.0),
-                    f(typed.0),
-                    ratio(typed.1, raw.1),
-                    f(in_place.0),
-                    ratio(in_place.1, raw.1),
-                ));
+                cases.push(Case {
+                    t,
+                    pattern,
+                    size,
+                    iters,
+                });
             }
         }
+    }
+    // Every round runs every case and variant once, the variants' order rotating, so a
+    // burst of load from other processes spoils one run of a case, not all of them.
+    let mut runs = vec![[Vec::new(), Vec::new(), Vec::new()]; cases.len()];
+    let mut n = 0;
+    for round in 0..ROUNDS {
+        for (c, case) in cases.iter().enumerate() {
+            for k in 0..VARIANTS.len() {
+                let i = (round + k) % VARIANTS.len();
+                n += 1;
+                runs[c][i].push(run_case(*case, VARIANTS[i], n));
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    let (mut worst_typed, mut worst_in_place): (f64, f64) = (0.0, 0.0);
+    for (case, runs) in cases.iter().zip(runs) {
+        let [raw, typed, in_place] = runs.map(|r| (best(&r), median(r)));
+        let r_typed = ratio(typed.0, raw.0);
+        let r_in_place = ratio(in_place.0, raw.0);
+        worst_typed = worst_typed.max(r_typed);
+        worst_in_place = worst_in_place.max(r_in_place);
+        let (name, raw_call) = match case.t {
+            Transport::Mq => ("ipc::mq", "mq_send/mq_receive"),
+            Transport::Sysv => ("ipc::sysv", "msgsnd/msgrcv"),
+        };
+        let f = if case.pattern == Pattern::Latency {
+            fmt_time
+        } else {
+            fmt_rate
+        };
+        rows.push(format!(
+            "{name:<9} {raw_call:<18} {:<5} {:<10} {:>13} {:>13} {r_typed:>6.3} {:>6.3} {:>13} {r_in_place:>6.3} {:>6.3}",
+            if case.size == 8 { "8 B" } else { "4 KiB" },
+            if case.pattern == Pattern::Latency {
+                "latency"
+            } else {
+                "throughput"
+            },
+            f(raw.0),
+            f(typed.0),
+            ratio(typed.1, raw.1),
+            f(in_place.0),
+            ratio(in_place.1, raw.1),
+        ));
     }
     println!(
         "\n{:<9} {:<18} {:<5} {:<10} {:>13} {:>13} {:>6} {:>6} {:>13} {:>6} {:>6}",
