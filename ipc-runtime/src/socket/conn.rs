@@ -102,8 +102,13 @@ pub(crate) fn start<Out: Message>(fd: OwnedFd) -> Result<Sender<Out>> {
         frame: Vec::new(),
         _t: PhantomData,
     };
-    tx.write_frame(&[IoSlice::new(&codec::hello::<Out>())], &[], Wait::Block)?;
-    Ok(tx)
+    // A peer that sent its handshake and messages and closed at once has still sent
+    // them: failing to greet it must not lose what it sent, so the receiving half goes
+    // on (and the next send reports Disconnected).
+    match tx.write_frame(&[IoSlice::new(&codec::hello::<Out>())], &[], Wait::Block) {
+        Ok(()) | Err(Error::Disconnected) => Ok(tx),
+        Err(e) => Err(e),
+    }
 }
 
 /// The second half of [`handshake`]: reads and checks the peer's.

@@ -124,7 +124,12 @@ impl<T: Message> SeqPacket<T> {
             cmsg: CmsgBuf::new(1),
             _t: PhantomData,
         };
-        s.send_datagram(&[IoSlice::new(&codec::hello::<T>())], Wait::Block)?;
+        // A peer that sent its handshake and messages and closed at once has still sent
+        // them: failing to greet it must not lose what it sent, so read on.
+        match s.send_datagram(&[IoSlice::new(&codec::hello::<T>())], Wait::Block) {
+            Ok(()) | Err(Error::Disconnected) => {}
+            Err(e) => return Err(e),
+        }
         let wait = Wait::timeout(opts.handshake_timeout);
         let n = s.recv_datagram(wait)?;
         match codec::decode::<T>(&s.buf[..n])? {
