@@ -68,6 +68,13 @@ trait Tx<T> {
     fn send(&mut self, msg: T) -> Result<()>;
 }
 
+/// What the parent listens with: the receiver, the child's address, and the descriptor
+/// the child inherits as its stdout (for the pipe).
+type Endpoint = (Box<dyn Rx>, String, Option<OwnedFd>);
+
+/// One clause of the suite.
+type Case = (&'static str, fn(&Transport) -> Result<()>);
+
 /// One transport: how the parent makes a receiving endpoint, and how the child reaches it.
 #[derive(Clone, Copy)]
 struct Transport {
@@ -75,7 +82,7 @@ struct Transport {
     /// Parent: makes the receiving endpoint; returns it (connected lazily where the
     /// transport accepts), the address for the child, and what the child inherits as
     /// its stdout.
-    listen: fn(&Scratch) -> Result<(Box<dyn Rx>, String, Option<OwnedFd>)>,
+    listen: fn(&Scratch) -> Result<Endpoint>,
     /// Child: the sender of `Msg`.
     connect: fn(&str) -> Result<Box<dyn Tx<Msg>>>,
     /// Child: the sender of `Other`.
@@ -94,7 +101,7 @@ fn main() -> ExitCode {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let cases: [(&str, fn(&Transport) -> Result<()>); 5] = [
+    let cases: [Case; 5] = [
         ("order_no_loss_no_duplicates", order_no_loss_no_duplicates),
         ("other_schema_is_refused", other_schema_is_refused),
         (
