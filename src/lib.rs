@@ -1,6 +1,95 @@
-//! Typed, zero-copy inter-process communication for Linux.
+//! Typed, zero-copy inter-process communication for Rust on Linux.
+//!
+//! Write a plain `#[repr(C)]` struct, derive [`Message`] on it, and send it to another
+//! process over any classic IPC mechanism — pipes, named pipes, shared memory, message
+//! queues, Unix sockets, TCP — with one `Sender<T>` / `Receiver<T>` shape. The derive
+//! refuses at compile time a type whose bytes could not cross a process boundary
+//! (pointers, references, implicit padding, `usize`, ...), and gives the type a schema
+//! and a 64-bit fingerprint, so two programs built from different versions of the type
+//! refuse to talk instead of reading garbage.
+//!
+//! # Two processes, one typed pipe
+//!
+//! The parent re-runs its own executable as the child and hands it the read end of a
+//! typed pipe as its standard input:
+//!
+//! ```
+//! use ipc::{FixedStr, Message};
+//! use std::process::{Command, Stdio};
+//!
+//! #[derive(Clone, Copy, Debug, PartialEq, Message)]
+//! #[repr(u8)]
+//! enum Side { Buy = 1, Sell = 2 }
+//!
+//! #[derive(Clone, Copy, Debug, PartialEq, Message)]
+//! #[repr(C)]
+//! #[ipc(size = 40, align = 8)]               // checked at compile time
+//! struct Order {
+//!     id: u64,
+//!     price: f64,
+//!     symbol: FixedStr<16>,                  // UTF-8, checked on receive
+//!     qty: u32,
+//!     side: Side,                            // 3 is an error on receive, never UB
+//!     _pad: [u8; 3],                         // implicit padding would not compile
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     if std::env::var_os("ORDER_CHILD").is_some() {
+//!         // The child: read orders from stdin until the parent closes the pipe.
+//!         let mut rx = ipc::pipe::Receiver::<Order>::stdin()?;
+//!         let mut total = 0.0;
+//!         loop {
+//!             match rx.recv() {
+//!                 Ok(order) => total += order.price * order.qty as f64,
+//!                 Err(ipc::Error::Disconnected) => break,
+//!                 Err(e) => return Err(e.into()),
+//!             }
+//!         }
+//!         assert_eq!(total, 3.0 * 101.5 + 4.0 * 102.5);
+//!         return Ok(());
+//!     }
+//!
+//!     let (mut tx, rx) = ipc::pipe::channel::<Order>()?;
+//!     let mut child = Command::new(std::env::current_exe()?)
+//!         .env("ORDER_CHILD", "1")
+//!         .stdin(Stdio::from(std::os::fd::OwnedFd::from(rx)))
+//!         .spawn()?;
+//!     let symbol = FixedStr::try_from("ACME")?;
+//!     let order = Order { id: 1, price: 101.5, symbol, qty: 3, side: Side::Buy, _pad: [0; 3] };
+//!     tx.send(order)?;
+//!     tx.send(Order { id: 2, price: 102.5, qty: 4, side: Side::Sell, ..order })?;
+//!     drop(tx);                              // the child sees Disconnected after the last
+//!     assert!(child.wait()?.success());
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # What crosses, and what is refused
+//!
+//! `#[derive(Message)]` accepts `#[repr(C)]` and `#[repr(transparent)]` structs (generic
+//! ones too) whose fields are messages — integers, floats, `bool`, `char`, arrays,
+//! [`FixedStr<N>`] and other derived types — and fieldless enums with an explicit integer
+//! `repr`. It refuses, each with an error on the offending token: references, raw
+//! pointers, `Box`/`Vec`/`String`/`Rc`/`Arc`, `usize`/`isize`, non-`Copy` fields, a
+//! missing or `Rust` repr, `repr(packed)`, unions, implicit padding, a `size`/`align` pin
+//! that does not hold, enums with data, unknown or duplicated `#[ipc]` attributes.
+//!
+//! Every receive checks what a byte copy cannot guarantee — enum discriminants, `bool`,
+//! `char`, `FixedStr` UTF-8 — and returns [`Error::InvalidMessage`] naming the field,
+//! never a `T` with an invalid bit pattern.
+//!
+//! # Errors
+//!
+//! Every transport returns the same [`Error`]; a failed send returns [`SendError`] with
+//! the undelivered message inside.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+/// Derives [`Message`](trait@Message) for a `#[repr(C)]` / `#[repr(transparent)]` struct
+/// or a fieldless integer-repr enum, checking its layout at compile time.
+///
+/// Attributes: `#[ipc(size = N)]` and `#[ipc(align = N)]` pin the layout,
+/// `#[ipc(name = "...")]` pins the schema name (default: the type's name without its
+/// module path), `#[ipc(crate = "path")]` names this crate when re-exported.
 pub use ipc_derive::Message;
 pub use ipc_runtime::*;

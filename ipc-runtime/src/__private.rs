@@ -54,6 +54,12 @@ pub const fn assert_pin(ty: &str, what: &str, pinned: usize, actual: usize) {
     panic!("{}", m.as_str());
 }
 
+/// Compiles only if `T` is a [`Message`]. The derive calls it once per field, spanned on
+/// the field's type, so a field that is not a `Message` (or not `Copy`) is reported on
+/// that field, with the trait's `on_unimplemented` explanation.
+#[inline(always)]
+pub const fn assert_message<T: Message>() {}
+
 /// A message built at compile time (const fns cannot format).
 struct ConstMsg {
     buf: [u8; 512],

@@ -122,6 +122,15 @@ pub enum Error {
     #[error("interrupted by a shutdown request")]
     Shutdown,
 
+    /// The request cannot be honoured on this system (e.g. catching `SIGKILL`).
+    #[error("{what} is not supported: {reason}")]
+    Unsupported {
+        /// What was asked for.
+        what: String,
+        /// Why it cannot be done, and what to do instead.
+        reason: &'static str,
+    },
+
     /// Any other system error, with the call that failed.
     #[error("{op} failed: {source}")]
     Io {
@@ -247,6 +256,7 @@ impl From<Error> for io::Error {
             Error::LimitExceeded { .. } => K::OutOfMemory,
             Error::Shutdown => K::Interrupted,
             Error::OwnerDied => K::Other,
+            Error::Unsupported { .. } => K::Unsupported,
         };
         io::Error::new(kind, e)
     }

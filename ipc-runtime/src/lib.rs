@@ -6,11 +6,20 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+pub mod codec;
 mod error;
+mod fd;
+pub mod fifo;
 mod fixed_str;
 mod message;
+pub mod mq;
+pub mod pipe;
 pub mod shm;
+pub mod signal;
+pub mod socket;
 pub mod sync;
+pub mod sysv;
+pub mod tcp;
 
 #[doc(hidden)]
 pub mod __private;

@@ -59,6 +59,10 @@ pub unsafe trait Message: Copy + Send + Sync + 'static {
 /// Views a message as its bytes.
 #[inline]
 pub fn as_bytes<T: Message>(msg: &T) -> &[u8] {
+    // Forces the evaluation of `T::SCHEMA`, which for derived generic types is where the
+    // compile-time padding check lives: without it, `as_bytes(&Pair::<u8, u32> { .. })`
+    // could compile and read padding.
+    const { assert!(T::SCHEMA.size == size_of::<T>()) };
     // SAFETY: `T: Message` guarantees every byte of a `T` is initialised (no padding), and
     // the slice covers exactly the `size_of::<T>()` bytes of `*msg`, borrowed for as long
     // as `msg` is.
@@ -103,6 +107,7 @@ pub fn ref_from_bytes<T: Message>(bytes: &[u8]) -> Result<&T, InvalidMessage> {
 
 #[inline]
 fn check<T: Message>(bytes: &[u8]) -> Result<(), InvalidMessage> {
+    const { assert!(T::SCHEMA.size == size_of::<T>()) };
     if bytes.len() != size_of::<T>() {
         return Err(InvalidMessage::length(
             T::SCHEMA.name,

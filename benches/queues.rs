@@ -1,0 +1,546 @@
+//! Message queues, typed against raw, between two real processes.
+//!
+//! For POSIX queues (`mq_send`/`mq_receive`) and System V queues (`msgsnd`/`msgrcv`), with
+//! 8-byte and 4 KiB messages, this measures
+//!
+//! * latency: a ping-pong over two queues; the figure is half the round trip;
+//! * throughput: one process sends a stream, the other receives it and acknowledges the end;
+//!
+//! once with the raw syscalls on byte buffers and once with `ipc::mq` / `ipc::sysv` on
+//! `[u8; N]` (`ipc::mq` checks the schema at open and the length of every message;
+//! `ipc::sysv` adds the 8-byte fingerprint to every message and checks it on receive).
+//! The typed API is measured twice: by value (`send(msg)`, `recv() -> T`, which for a
+//! large `T` costs a copy each way) and in place (`send_ref(&msg)`, `recv_into(&mut msg)`,
+//! the way the raw calls are used). Every round runs every case and variant once (the
+//! variants' order rotating), so a burst of load from other processes spoils one run of a
+//! case, not all of them. The table shows the best run of each (interference only ever
+//! slows a run down, so the best run is the closest to the intrinsic cost) and the ratio to
+//! raw of the best runs (time per message; the goal is ≤ 1.15), with the ratio of the
+//! medians beside it.
+//!
+//! Run: `cargo bench --bench queues` (about 20 s on an idle machine). The peer is this
+//! binary re-run with `IPC_BENCH_CHILD` describing its part.
+
+use std::ffi::CString;
+use std::hint::black_box;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ipc::{mq, sysv};
+
+const CHILD: &str = "IPC_BENCH_CHILD";
+const ROUNDS: usize = 15;
+/// The default `fs.mqueue.msg_max`; both variants use the same capacity.
+const MQ_CAPACITY: usize = 10;
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Transport {
+    Mq,
+    Sysv,
+}
+
+/// What runs over the queues: the raw syscalls, the typed API by value (`send(msg)`,
+/// `recv() -> T`), or the typed API in place (`send_ref(&msg)`, `recv_into(&mut msg)`).
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Variant {
+    Raw,
+    Typed,
+    InPlace,
+}
+
+const VARIANTS: [Variant; 3] = [Variant::Raw, Variant::Typed, Variant::InPlace];
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Pattern {
+    Latency,
+    Throughput,
+}
+
+/// One end of a pair of queues (sends on one, receives on the other), with the loops a
+/// user would write: in place on one buffer for the raw calls, by value for the typed API.
+trait Chan {
+    /// Parent, latency: `iters` round trips.
+    fn round_trips(&self, iters: usize);
+    /// Child, latency: echo `iters` messages.
+    fn echo(&self, iters: usize);
+    /// Parent, throughput: send `iters` messages, then wait for the acknowledgement.
+    fn stream(&self, iters: usize);
+    /// Child, throughput: receive `iters` messages, then acknowledge.
+    fn sink(&self, iters: usize);
+    /// Child: says it is ready; parent: waits for that.
+    fn ready(&self, parent: bool);
+}
+
+macro_rules! loops {
+    ($ty:ty, |$s:ident, $m:ident| send: $send:expr, recv: $recv:expr) => {
+        // The typed receive overwrites the buffer by assignment.
+        #[allow(unused_assignments)]
+        impl<const N: usize> Chan for $ty {
+            fn round_trips(&self, iters: usize) {
+                let $s = self;
+                let mut $m = [7u8; N];
+                for _ in 0..iters {
+                    $send;
+                    $recv;
+                }
+                black_box(&$m);
+            }
+            fn echo(&self, iters: usize) {
+                let $s = self;
+                let mut $m = [0u8; N];
+                for _ in 0..iters {
+                    $recv;
+                    $send;
+                }
+            }
+            fn stream(&self, iters: usize) {
+                let $s = self;
+                let mut $m = [7u8; N];
+                for _ in 0..iters {
+                    $send;
+                }
+                $recv;
+                black_box(&$m);
+            }
+            fn sink(&self, iters: usize) {
+                let $s = self;
+                let mut $m = [0u8; N];
+                for _ in 0..iters {
+                    $recv;
+                    black_box(&$m);
+                }
+                $send;
+            }
+            fn ready(&self, parent: bool) {
+                let $s = self;
+                let mut $m = [0u8; N];
+                if parent {
+                    $recv;
+                } else {
+                    $send;
+                }
+                black_box(&mut $m);
+            }
+        }
+    };
+}
+
+// ---------------------------------------------------------------- raw POSIX queues
+
+struct RawMq {
+    tx: libc::mqd_t,
+    rx: libc::mqd_t,
+}
+
+fn raw_mq_open(name: &str, create: bool, size: usize) -> libc::mqd_t {
+    let c = CString::new(name).unwrap();
+    // SAFETY: `mq_attr` is plain integers (and private padding); all zeroes is valid.
+    let mut attr: libc::mq_attr = unsafe { std::mem::zeroed() };
+    attr.mq_maxmsg = MQ_CAPACITY as _;
+    attr.mq_msgsize = size as _;
+    let flags = libc::O_RDWR
+        | if create {
+            libc::O_CREAT | libc::O_EXCL
+        } else {
+            0
+        };
+    // SAFETY: `c` is a valid C string and `attr` a valid mq_attr for the call.
+    let q = unsafe { libc::mq_open(c.as_ptr(), flags, 0o600 as libc::mode_t, &attr) };
+    assert!(
+        q >= 0,
+        "mq_open {name}: {}",
+        std::io::Error::last_os_error()
+    );
+    q
+}
+
+impl Drop for RawMq {
+    fn drop(&mut self) {
+        // SAFETY: closing the descriptors this value owns.
+        unsafe {
+            libc::mq_close(self.tx);
+            libc::mq_close(self.rx);
+        }
+    }
+}
+
+impl RawMq {
+    fn send<const N: usize>(&self, m: &[u8; N]) {
+        // SAFETY: `m` is N readable bytes; `tx` an open queue of N-byte messages.
+        let r = unsafe { libc::mq_send(self.tx, m.as_ptr().cast(), N, 0) };
+        assert_eq!(r, 0);
+    }
+    fn recv<const N: usize>(&self, m: &mut [u8; N]) {
+        let mut prio = 0;
+        // SAFETY: `m` is N writable bytes, the queue's message size.
+        let r = unsafe { libc::mq_receive(self.rx, m.as_mut_ptr().cast(), N, &mut prio) };
+        assert_eq!(r, N as isize);
+    }
+}
+
+// ---------------------------------------------------------------- typed POSIX queues
+
+struct RawMqN<const N: usize>(RawMq);
+loops!(RawMqN<N>, |s, m| send: s.0.send(&m), recv: s.0.recv(&mut m));
+
+struct TypedMq<const N: usize> {
+    tx: mq::Sender<[u8; N]>,
+    rx: mq::Receiver<[u8; N]>,
+}
+
+loops!(TypedMq<N>, |s, m| send: s.tx.send(m).unwrap(), recv: m = s.rx.recv().unwrap());
+
+/// The typed API without value semantics: `send_ref` / `recv_into`.
+struct InPlaceMq<const N: usize>(TypedMq<N>);
+loops!(InPlaceMq<N>, |s, m| send: s.0.tx.send_ref(&m, 0).unwrap(), recv: s.0.rx.recv_into(&mut m).unwrap());
+
+// ---------------------------------------------------------------- raw System V queues
+
+#[repr(C)]
+struct MsgBuf<const N: usize> {
+    mtype: libc::c_long,
+    text: [u8; N],
+}
+
+struct RawSysv<const N: usize> {
+    tx: i32,
+    rx: i32,
+    buf: std::cell::UnsafeCell<MsgBuf<N>>,
+}
+
+impl<const N: usize> RawSysv<N> {
+    fn send(&self, m: &[u8; N]) {
+        // A stack buffer, as a C program would use.
+        let b = MsgBuf::<N> { mtype: 1, text: *m };
+        // SAFETY: `b` is a c_long followed by N bytes.
+        let r = unsafe { libc::msgsnd(self.tx, (&b as *const MsgBuf<N>).cast(), N, 0) };
+        assert_eq!(r, 0);
+    }
+    fn recv(&self, m: &mut [u8; N]) {
+        let b = self.buf.get();
+        // SAFETY: `b` is a c_long followed by N writable bytes, used by one thread.
+        let r = unsafe { libc::msgrcv(self.rx, b.cast(), N, 0, 0) };
+        assert_eq!(r, N as isize);
+        // SAFETY: msgrcv filled the text.
+        m.copy_from_slice(unsafe { &(*b).text });
+    }
+}
+
+loops!(RawSysv<N>, |s, m| send: s.send(&m), recv: s.recv(&mut m));
+
+// ---------------------------------------------------------------- typed System V queues
+
+struct TypedSysv<const N: usize> {
+    tx: sysv::Sender<[u8; N]>,
+    rx: sysv::Receiver<[u8; N]>,
+}
+
+loops!(TypedSysv<N>, |s, m| send: s.tx.send(m).unwrap(), recv: m = s.rx.recv().unwrap());
+
+/// The typed API without value semantics: `send_ref` / `recv_into`.
+struct InPlaceSysv<const N: usize>(TypedSysv<N>);
+loops!(InPlaceSysv<N>, |s, m| send: s.0.tx.send_ref(&m, 1).unwrap(), recv: s.0.rx.recv_into(&mut m).unwrap());
+
+// ---------------------------------------------------------------- one case
+
+/// The two queues of a case: `ping` parent → child, `pong` child → parent.
+enum Queues {
+    Mq { ping: String, pong: String },
+    Sysv { ping: i32, pong: i32 },
+}
+
+impl Queues {
+    fn create<const N: usize>(t: Transport, v: Variant, case: usize) -> Self {
+        match t {
+            Transport::Mq => {
+                let base = format!("/ipc-bench-{}-{case}", std::process::id());
+                let (ping, pong) = (format!("{base}-ping"), format!("{base}-pong"));
+                for name in [&ping, &pong] {
+                    if v != Variant::Raw {
+                        mq::Sender::<[u8; N]>::create(
+                            name,
+                            mq::Options::new().capacity(MQ_CAPACITY),
+                        )
+                        .unwrap();
+                    } else {
+                        // SAFETY: closing the descriptor just opened.
+                        unsafe { libc::mq_close(raw_mq_open(name, true, N)) };
+                    }
+                }
+                Queues::Mq { ping, pong }
+            }
+            Transport::Sysv => {
+                let new = || {
+                    // SAFETY: msgget takes integers.
+                    let id = unsafe { libc::msgget(libc::IPC_PRIVATE, libc::IPC_CREAT | 0o600) };
+                    assert!(id >= 0);
+                    id
+                };
+                Queues::Sysv {
+                    ping: new(),
+                    pong: new(),
+                }
+            }
+        }
+    }
+
+    fn spec(&self) -> (String, String) {
+        match self {
+            Queues::Mq { ping, pong } => (ping.clone(), pong.clone()),
+            Queues::Sysv { ping, pong } => (ping.to_string(), pong.to_string()),
+        }
+    }
+}
+
+impl Drop for Queues {
+    fn drop(&mut self) {
+        match self {
+            Queues::Mq { ping, pong } => {
+                let _ = mq::unlink(ping);
+                let _ = mq::unlink(pong);
+            }
+            Queues::Sysv { ping, pong } => {
+                for id in [*ping, *pong] {
+                    // SAFETY: IPC_RMID ignores the buffer.
+                    unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+                }
+            }
+        }
+    }
+}
+
+/// Opens the channel of one side: the parent sends on `ping`, the child on `pong`.
+fn open<const N: usize>(
+    t: Transport,
+    v: Variant,
+    ping: &str,
+    pong: &str,
+    parent: bool,
+) -> Box<dyn Chan> {
+    let (tx, rx) = if parent { (ping, pong) } else { (pong, ping) };
+    let typed_mq = || TypedMq::<N> {
+        tx: mq::Sender::open(tx).unwrap(),
+        rx: mq::Receiver::open(rx).unwrap(),
+    };
+    let typed_sysv = || TypedSysv::<N> {
+        tx: sysv::Sender::from_id(tx.parse().unwrap()).unwrap(),
+        rx: sysv::Receiver::from_id(rx.parse().unwrap()).unwrap(),
+    };
+    match (t, v) {
+        (Transport::Mq, Variant::Raw) => Box::new(RawMqN::<N>(RawMq {
+            tx: raw_mq_open(tx, false, N),
+            rx: raw_mq_open(rx, false, N),
+        })),
+        (Transport::Mq, Variant::Typed) => Box::new(typed_mq()),
+        (Transport::Mq, Variant::InPlace) => Box::new(InPlaceMq(typed_mq())),
+        (Transport::Sysv, Variant::Raw) => Box::new(RawSysv::<N> {
+            tx: tx.parse().unwrap(),
+            rx: rx.parse().unwrap(),
+            buf: std::cell::UnsafeCell::new(MsgBuf {
+                mtype: 0,
+                text: [0; N],
+            }),
+        }),
+        (Transport::Sysv, Variant::Typed) => Box::new(typed_sysv()),
+        (Transport::Sysv, Variant::InPlace) => Box::new(InPlaceSysv(typed_sysv())),
+    }
+}
+
+/// The child's part: echo every ping (latency) or take the stream and acknowledge it.
+fn child_side(c: &dyn Chan, pattern: Pattern, iters: usize) {
+    c.ready(false);
+    match pattern {
+        Pattern::Latency => c.echo(iters),
+        Pattern::Throughput => c.sink(iters),
+    }
+}
+
+/// Runs one measurement and returns the time per message.
+fn run<const N: usize>(
+    t: Transport,
+    v: Variant,
+    pattern: Pattern,
+    iters: usize,
+    case: usize,
+) -> Duration {
+    let queues = Queues::create::<N>(t, v, case);
+    let (ping, pong) = queues.spec();
+    let spec = format!("{t:?},{v:?},{N},{pattern:?},{iters},{ping},{pong}");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .env(CHILD, spec)
+        .spawn()
+        .unwrap();
+    let c = open::<N>(t, v, &ping, &pong, true);
+    c.ready(true);
+    let start = Instant::now();
+    match pattern {
+        Pattern::Latency => c.round_trips(iters),
+        Pattern::Throughput => c.stream(iters),
+    }
+    let elapsed = start.elapsed();
+    assert!(child.wait().unwrap().success(), "bench child failed");
+    let per = match pattern {
+        Pattern::Latency => elapsed / (iters as u32 * 2),
+        Pattern::Throughput => elapsed / iters as u32,
+    };
+    drop(c);
+    drop(queues);
+    per
+}
+
+fn child_main(spec: &str) {
+    let f: Vec<&str> = spec.split(',').collect();
+    let t = if f[0] == "Mq" {
+        Transport::Mq
+    } else {
+        Transport::Sysv
+    };
+    let v = match f[1] {
+        "Raw" => Variant::Raw,
+        "Typed" => Variant::Typed,
+        _ => Variant::InPlace,
+    };
+    let pattern = if f[3] == "Latency" {
+        Pattern::Latency
+    } else {
+        Pattern::Throughput
+    };
+    let iters: usize = f[4].parse().unwrap();
+    match f[2] {
+        "8" => child_side(&*open::<8>(t, v, f[5], f[6], false), pattern, iters),
+        "4096" => child_side(&*open::<4096>(t, v, f[5], f[6], false), pattern, iters),
+        n => panic!("size {n}"),
+    }
+}
+
+fn best(v: &[Duration]) -> Duration {
+    v.iter().copied().min().unwrap_or_default()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn fmt_time(d: Duration) -> String {
+    format!("{:.2} µs", d.as_secs_f64() * 1e6)
+}
+
+fn fmt_rate(d: Duration) -> String {
+    format!("{:.0} k msg/s", 1e-3 / d.as_secs_f64())
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+/// One row of the table.
+#[derive(Clone, Copy)]
+struct Case {
+    t: Transport,
+    pattern: Pattern,
+    size: usize,
+    iters: usize,
+}
+
+fn run_case(c: Case, v: Variant, n: usize) -> Duration {
+    match c.size {
+        8 => run::<8>(c.t, v, c.pattern, c.iters, n),
+        _ => run::<4096>(c.t, v, c.pattern, c.iters, n),
+    }
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var(CHILD) {
+        child_main(&spec);
+        return;
+    }
+    let started = Instant::now();
+    let mut cases = Vec::new();
+    for t in [Transport::Mq, Transport::Sysv] {
+        for pattern in [Pattern::Latency, Pattern::Throughput] {
+            for size in [8usize, 4096] {
+                let iters = match (pattern, size) {
+                    (Pattern::Latency, _) => 20_000,
+                    (Pattern::Throughput, 8) => 100_000,
+                    (Pattern::Throughput, _) => 50_000,
+                };
+                cases.push(Case {
+                    t,
+                    pattern,
+                    size,
+                    iters,
+                });
+            }
+        }
+    }
+    // Every round runs every case and variant once, the variants' order rotating, so a
+    // burst of load from other processes spoils one run of a case, not all of them.
+    let mut runs = vec![[Vec::new(), Vec::new(), Vec::new()]; cases.len()];
+    let mut n = 0;
+    for round in 0..ROUNDS {
+        for (c, case) in cases.iter().enumerate() {
+            for k in 0..VARIANTS.len() {
+                let i = (round + k) % VARIANTS.len();
+                n += 1;
+                runs[c][i].push(run_case(*case, VARIANTS[i], n));
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    let (mut worst_typed, mut worst_in_place): (f64, f64) = (0.0, 0.0);
+    for (case, runs) in cases.iter().zip(runs) {
+        let [raw, typed, in_place] = runs.map(|r| (best(&r), median(r)));
+        let r_typed = ratio(typed.0, raw.0);
+        let r_in_place = ratio(in_place.0, raw.0);
+        worst_typed = worst_typed.max(r_typed);
+        worst_in_place = worst_in_place.max(r_in_place);
+        let (name, raw_call) = match case.t {
+            Transport::Mq => ("ipc::mq", "mq_send/mq_receive"),
+            Transport::Sysv => ("ipc::sysv", "msgsnd/msgrcv"),
+        };
+        let f = if case.pattern == Pattern::Latency {
+            fmt_time
+        } else {
+            fmt_rate
+        };
+        rows.push(format!(
+            "{name:<9} {raw_call:<18} {:<5} {:<10} {:>13} {:>13} {r_typed:>6.3} {:>6.3} {:>13} {r_in_place:>6.3} {:>6.3}",
+            if case.size == 8 { "8 B" } else { "4 KiB" },
+            if case.pattern == Pattern::Latency {
+                "latency"
+            } else {
+                "throughput"
+            },
+            f(raw.0),
+            f(typed.0),
+            ratio(typed.1, raw.1),
+            f(in_place.0),
+            ratio(in_place.1, raw.1),
+        ));
+    }
+    println!(
+        "\n{:<9} {:<18} {:<5} {:<10} {:>13} {:>13} {:>6} {:>6} {:>13} {:>6} {:>6}",
+        "transport",
+        "raw syscalls",
+        "size",
+        "metric",
+        "raw",
+        "typed",
+        "ratio",
+        "(med)",
+        "in place",
+        "ratio",
+        "(med)"
+    );
+    for r in rows {
+        println!("{r}");
+    }
+    println!(
+        "\ntyped: send(msg) / recv() -> T; in place: send_ref(&msg) / recv_into(&mut msg).\n\
+         ratio = time per message / raw time per message, best of {ROUNDS} runs rotated between \
+         the variants ((med): ratio of the medians); latency = half a round trip.\n\
+         goal <= 1.15; worst ratio: typed {worst_typed:.3}, in place {worst_in_place:.3}; total {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}

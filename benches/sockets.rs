@@ -1,0 +1,332 @@
+//! Typed sockets beside the raw syscalls they are built on, two real processes (`fork`):
+//! a Unix socket pair (`send`/`recv` of the payload bytes against `ipc::socket::Stream`)
+//! and TCP on loopback (against `ipc::tcp::Stream`), 8-byte and 4 KiB messages, latency
+//! (ping-pong round trip) and throughput (one-way stream, then one acknowledgement).
+//!
+//! Each figure is the best of several rounds, raw and typed alternating, so both see the
+//! same machine. Prints a table with typed / raw.
+//!
+//! `cargo bench --bench sockets`
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
+
+use ipc::Message;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+
+const ROUNDS: usize = 7;
+
+/// Pins this process to `cpu` (when the machine has it), so the two processes of a
+/// measurement run on two cores and do not migrate: less noise.
+fn pin(cpu: usize) {
+    let mut set = nix::sched::CpuSet::new();
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) > cpu && set.set(cpu).is_ok() {
+        let _ = nix::sched::sched_setaffinity(Pid::from_raw(0), &set);
+    }
+}
+
+/// Runs `f` in a child process; returns its pid.
+fn in_child(f: impl FnOnce()) -> Pid {
+    // SAFETY: this benchmark is single-threaded when it forks, so the child gets a
+    // consistent copy of the process (no lock held by another thread), and the child
+    // leaves with `_exit` without returning into the parent's code.
+    match unsafe { fork() }.expect("fork") {
+        ForkResult::Child => {
+            pin(1);
+            let ok = std::panic::catch_unwind(AssertUnwindSafe(f)).is_ok();
+            // SAFETY: `_exit` ends the child at once; nothing of it is used after.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+        }
+        ForkResult::Parent { child } => child,
+    }
+}
+
+fn reap(pid: Pid) {
+    match waitpid(pid, None).expect("waitpid") {
+        WaitStatus::Exited(_, 0) => {}
+        other => panic!("benchmark child failed: {other:?}"),
+    }
+}
+
+/// The typed side of a connection.
+trait Typed<T> {
+    fn tx(&mut self, m: T);
+    fn rx(&mut self) -> T;
+}
+
+impl<T: Message> Typed<T> for ipc::socket::Stream<T> {
+    fn tx(&mut self, m: T) {
+        self.send(m).expect("send");
+    }
+    fn rx(&mut self) -> T {
+        self.recv().expect("recv")
+    }
+}
+
+impl<T: Message> Typed<T> for ipc::tcp::Stream<T> {
+    fn tx(&mut self, m: T) {
+        self.send(m).expect("send");
+    }
+    fn rx(&mut self) -> T {
+        self.recv().expect("recv")
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Latency,
+    Throughput,
+}
+
+/// Raw: the peer echoes every message (latency) or reads them all and answers one byte.
+fn raw_peer(mut s: impl Read + Write, size: usize, n: usize, mode: Mode) {
+    let mut buf = vec![0u8; 64 * 1024];
+    match mode {
+        Mode::Latency => {
+            for _ in 0..n {
+                s.read_exact(&mut buf[..size]).unwrap();
+                s.write_all(&buf[..size]).unwrap();
+            }
+        }
+        Mode::Throughput => {
+            let mut left = size * n;
+            while left > 0 {
+                let got = s.read(&mut buf[..left.min(64 * 1024)]).unwrap();
+                assert!(got > 0);
+                left -= got;
+            }
+            s.write_all(&[1]).unwrap();
+        }
+    }
+}
+
+fn raw_driver(mut s: impl Read + Write, size: usize, n: usize, mode: Mode) -> Duration {
+    let mut buf = vec![7u8; size];
+    let start = Instant::now();
+    match mode {
+        Mode::Latency => {
+            for _ in 0..n {
+                s.write_all(&buf).unwrap();
+                s.read_exact(&mut buf).unwrap();
+            }
+        }
+        Mode::Throughput => {
+            for _ in 0..n {
+                s.write_all(&buf).unwrap();
+            }
+            s.read_exact(&mut buf[..1]).unwrap();
+        }
+    }
+    start.elapsed()
+}
+
+fn typed_peer<T: Message>(mut s: impl Typed<T>, n: usize, mode: Mode) {
+    match mode {
+        Mode::Latency => {
+            for _ in 0..n {
+                let m = s.rx();
+                s.tx(m);
+            }
+        }
+        Mode::Throughput => {
+            let mut last = None;
+            for _ in 0..n {
+                last = Some(s.rx());
+            }
+            s.tx(last.unwrap());
+        }
+    }
+}
+
+fn typed_driver<T: Message>(mut s: impl Typed<T>, msg: T, n: usize, mode: Mode) -> Duration {
+    let start = Instant::now();
+    match mode {
+        Mode::Latency => {
+            for _ in 0..n {
+                s.tx(msg);
+                std::hint::black_box(s.rx());
+            }
+        }
+        Mode::Throughput => {
+            for _ in 0..n {
+                s.tx(msg);
+            }
+            std::hint::black_box(s.rx());
+        }
+    }
+    start.elapsed()
+}
+
+fn unix_raw(size: usize, n: usize, mode: Mode) -> Duration {
+    let (a, b) = UnixStream::pair().unwrap();
+    let pid = in_child(|| {
+        raw_peer(b, size, n, mode);
+    });
+    let t = raw_driver(a, size, n, mode);
+    reap(pid);
+    t
+}
+
+fn unix_typed<T: Message>(msg: T, n: usize, mode: Mode) -> Duration {
+    let (a, b) = ipc::socket::Stream::<T>::pair().unwrap();
+    let pid = in_child(|| {
+        typed_peer(b, n, mode);
+    });
+    let t = typed_driver(a, msg, n, mode);
+    reap(pid);
+    t
+}
+
+fn tcp_raw(size: usize, n: usize, mode: Mode) -> Duration {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let pid = in_child(|| {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_nodelay(true).unwrap();
+        raw_peer(s, size, n, mode);
+    });
+    let (s, _) = l.accept().unwrap();
+    s.set_nodelay(true).unwrap();
+    let t = raw_driver(s, size, n, mode);
+    reap(pid);
+    t
+}
+
+fn tcp_typed<T: Message>(msg: T, n: usize, mode: Mode) -> Duration {
+    let l = ipc::tcp::Listener::<T>::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let pid = in_child(|| {
+        typed_peer(ipc::tcp::Stream::<T>::connect(addr).unwrap(), n, mode);
+    });
+    let s = l.accept().unwrap();
+    let t = typed_driver(s, msg, n, mode);
+    reap(pid);
+    t
+}
+
+struct Row {
+    transport: &'static str,
+    size: usize,
+    mode: Mode,
+    n: usize,
+    raw: Duration,
+    typed: Duration,
+}
+
+fn measure(
+    transport: &'static str,
+    size: usize,
+    mode: Mode,
+    n: usize,
+    raw: impl Fn() -> Duration,
+    typed: impl Fn() -> Duration,
+) -> Row {
+    let (mut best_raw, mut best_typed) = (Duration::MAX, Duration::MAX);
+    for _ in 0..ROUNDS {
+        best_raw = best_raw.min(raw());
+        best_typed = best_typed.min(typed());
+    }
+    Row {
+        transport,
+        size,
+        mode,
+        n,
+        raw: best_raw,
+        typed: best_typed,
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs this too: keep it short.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    pin(0);
+    let scale = if quick { 20 } else { 1 };
+    let lat = 20_000 / scale;
+    let thr_small = 200_000 / scale;
+    let thr_big = 50_000 / scale;
+    let big = [0x5au8; 4096];
+    // `cargo bench --bench sockets -- tcp` runs the rows whose transport contains "tcp".
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |t: &str| filter.is_empty() || filter.iter().any(|f| t.contains(f.as_str()));
+    let mut rows = Vec::new();
+    for mode in [Mode::Latency, Mode::Throughput] {
+        let (n8, n4k) = match mode {
+            Mode::Latency => (lat, lat),
+            Mode::Throughput => (thr_small, thr_big),
+        };
+        if wanted("unix socket pair") {
+            rows.push(measure(
+                "unix socket pair",
+                8,
+                mode,
+                n8,
+                || unix_raw(8, n8, mode),
+                || unix_typed(0x1234_5678_9abc_def0u64, n8, mode),
+            ));
+            rows.push(measure(
+                "unix socket pair",
+                4096,
+                mode,
+                n4k,
+                || unix_raw(4096, n4k, mode),
+                || unix_typed(big, n4k, mode),
+            ));
+        }
+        if wanted("tcp loopback") {
+            rows.push(measure(
+                "tcp loopback",
+                8,
+                mode,
+                n8,
+                || tcp_raw(8, n8, mode),
+                || tcp_typed(0x1234_5678_9abc_def0u64, n8, mode),
+            ));
+            rows.push(measure(
+                "tcp loopback",
+                4096,
+                mode,
+                n4k,
+                || tcp_raw(4096, n4k, mode),
+                || tcp_typed(big, n4k, mode),
+            ));
+        }
+    }
+    println!(
+        "\n{:<18} {:>6} {:<22} {:>12} {:>12} {:>7}",
+        "transport", "size", "measure", "raw", "typed", "ratio"
+    );
+    let mut worst: f64 = 0.0;
+    for r in &rows {
+        let per = |d: Duration| d.as_secs_f64() * 1e9 / r.n as f64;
+        let (what, unit) = match r.mode {
+            Mode::Latency => ("round trip", "ns/rt"),
+            Mode::Throughput => ("one-way stream", "ns/msg"),
+        };
+        let ratio = per(r.typed) / per(r.raw);
+        worst = worst.max(ratio);
+        println!(
+            "{:<18} {:>5}B {:<22} {:>8.0} {unit} {:>8.0} {unit} {:>6.2}x",
+            r.transport,
+            r.size,
+            what,
+            per(r.raw),
+            per(r.typed),
+            ratio
+        );
+    }
+    println!(
+        "\nworst typed/raw ratio: {worst:.2}x (acceptance: <= 1.15x){}",
+        if quick {
+            " [quick run: pass --bench for real figures]"
+        } else {
+            ""
+        }
+    );
+}

@@ -1,0 +1,513 @@
+//! The wire format for byte streams (pipes, FIFOs, stream sockets, TCP).
+//!
+//! A stream carries frames. Each frame is an 8-byte header — a 32-bit tag and a 32-bit
+//! payload length, both little-endian — followed by the payload:
+//!
+//! | frame     | tag                                   | payload                                   |
+//! |-----------|---------------------------------------|-------------------------------------------|
+//! | handshake | `b"ipcH"`                             | version, flags, fingerprint, size, align, schema name |
+//! | message   | `0x8000_0000 \| fold32(fingerprint)`  | the `size_of::<T>()` bytes of the message |
+//!
+//! A writer begins with a handshake; a reader checks it against its own `T` before it
+//! accepts a message, and refuses another schema with [`Error::SchemaMismatch`] naming
+//! both. A handshake may appear again at any frame boundary (several writers on one
+//! FIFO each send their own) and is checked each time.
+//!
+//! Decoding never trusts its input: a header is checked (tag, and a length that must be
+//! exactly what `T` or a handshake needs) before any payload is read, the read buffer is
+//! sized by this side's `T`, never by the peer, and the payload is validated
+//! ([`Message::validate`]) before a `T` is produced. Garbage, truncation, a foreign
+//! writer and a bad bit pattern are all typed errors.
+//!
+//! Message integers travel in the sender's native byte order; the handshake says which
+//! one that is, and a reader of the other byte order refuses the stream (it never
+//! converts silently).
+//!
+//! ```
+//! use ipc_runtime::codec::{self, FrameReader};
+//!
+//! let mut wire = Vec::new();
+//! codec::write_hello::<u64, _>(&mut wire)?;
+//! codec::write_message(&mut wire, &42u64)?;
+//!
+//! let mut reader = FrameReader::<u64>::new();
+//! let mut src = &wire[..];
+//! assert_eq!(reader.read_from(&mut src)?, 42);
+//! assert!(reader.read_from(&mut src).unwrap_err().is_disconnected()); // end of stream
+//! # Ok::<(), ipc_runtime::Error>(())
+//! ```
+
+use std::io::{self, IoSlice, Read, Write};
+use std::marker::PhantomData;
+
+use crate::error::{Error, Result, SchemaId};
+use crate::message::{self, Message};
+
+/// Length of a frame header.
+pub const HEADER_LEN: usize = 8;
+
+/// Longest schema name a handshake may carry.
+pub const MAX_NAME_LEN: usize = 1024;
+
+/// Version of the wire format this build speaks.
+pub const VERSION: u16 = 1;
+
+const HELLO_TAG: u32 = u32::from_le_bytes(*b"ipcH");
+const HELLO_FIXED: usize = 32;
+const FLAG_BIG_ENDIAN: u16 = 1;
+const NATIVE_FLAGS: u16 = if cfg!(target_endian = "big") {
+    FLAG_BIG_ENDIAN
+} else {
+    0
+};
+
+/// The tag of a message frame of `T`: the folded fingerprint with the top bit set, so it
+/// can never equal the handshake tag.
+pub const fn message_tag<T: Message>() -> u32 {
+    let fp = T::FINGERPRINT;
+    ((fp ^ (fp >> 32)) as u32) | 0x8000_0000
+}
+
+/// The header of a message frame of `T`.
+pub const fn message_header<T: Message>() -> [u8; HEADER_LEN] {
+    let tag = message_tag::<T>().to_le_bytes();
+    let len = (size_of::<T>() as u32).to_le_bytes();
+    [
+        tag[0], tag[1], tag[2], tag[3], len[0], len[1], len[2], len[3],
+    ]
+}
+
+/// The whole handshake frame announcing `T`.
+pub fn hello<T: Message>() -> Vec<u8> {
+    let name = T::SCHEMA.to_string();
+    let name = &name.as_bytes()[..name.len().min(MAX_NAME_LEN)];
+    let mut f = Vec::with_capacity(HEADER_LEN + HELLO_FIXED + name.len());
+    f.extend_from_slice(&HELLO_TAG.to_le_bytes());
+    f.extend_from_slice(&((HELLO_FIXED + name.len()) as u32).to_le_bytes());
+    f.extend_from_slice(&VERSION.to_le_bytes());
+    f.extend_from_slice(&NATIVE_FLAGS.to_le_bytes());
+    f.extend_from_slice(&0u32.to_le_bytes());
+    f.extend_from_slice(&T::FINGERPRINT.to_le_bytes());
+    f.extend_from_slice(&(size_of::<T>() as u64).to_le_bytes());
+    f.extend_from_slice(&(align_of::<T>() as u64).to_le_bytes());
+    f.extend_from_slice(name);
+    f
+}
+
+/// Writes the handshake for `T` to `w`.
+///
+/// # Errors
+///
+/// [`Error::Disconnected`] on a broken pipe or reset connection, [`Error::Io`] otherwise.
+pub fn write_hello<T: Message, W: Write>(w: &mut W) -> Result<()> {
+    write_all_vectored(w, &mut [IoSlice::new(&hello::<T>())])
+}
+
+/// Writes one message frame to `w` (header and payload in one vectored write where the
+/// writer allows).
+///
+/// # Errors
+///
+/// [`Error::Disconnected`] on a broken pipe or reset connection, [`Error::Io`] otherwise.
+pub fn write_message<T: Message, W: Write>(w: &mut W, msg: &T) -> Result<()> {
+    let header = message_header::<T>();
+    write_all_vectored(
+        w,
+        &mut [IoSlice::new(&header), IoSlice::new(message::as_bytes(msg))],
+    )
+}
+
+fn write_all_vectored<W: Write>(w: &mut W, mut bufs: &mut [IoSlice<'_>]) -> Result<()> {
+    while !bufs.is_empty() {
+        match w.write_vectored(bufs) {
+            Ok(0) => return Err(Error::Disconnected),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_error("write", e)),
+        }
+    }
+    Ok(())
+}
+
+/// Maps an I/O error from call `op` to [`Error`]: broken pipe and reset are
+/// [`Error::Disconnected`].
+pub fn io_error(op: &'static str, e: io::Error) -> Error {
+    match e.kind() {
+        io::ErrorKind::BrokenPipe
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::UnexpectedEof => Error::Disconnected,
+        _ => Error::Io { op, source: e },
+    }
+}
+
+/// One decoded frame.
+#[derive(Debug)]
+pub enum Frame<T> {
+    /// A handshake whose schema matches `T`.
+    Hello,
+    /// A message.
+    Message(T),
+}
+
+/// Decodes one frame from the front of `buf`.
+///
+/// Returns `Ok(None)` if `buf` holds only part of a frame (no more than
+/// [`max_frame_len`] bytes are ever needed), or the frame and the number of bytes it took.
+///
+/// # Errors
+///
+/// [`Error::SchemaMismatch`] for a handshake of another schema or byte order,
+/// [`Error::Corrupt`] for a header that is neither a handshake nor a message of `T`,
+/// [`Error::InvalidMessage`] for a payload that is not a valid `T`.
+pub fn decode<T: Message>(buf: &[u8]) -> Result<Option<(Frame<T>, usize)>> {
+    let Some((header, rest)) = buf.split_first_chunk::<HEADER_LEN>() else {
+        return Ok(None);
+    };
+    let tag = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+    let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+    if tag == message_tag::<T>() && len == size_of::<T>() {
+        let Some(payload) = rest.get(..len) else {
+            return Ok(None);
+        };
+        let msg = message::from_bytes::<T>(payload)?;
+        return Ok(Some((Frame::Message(msg), HEADER_LEN + len)));
+    }
+    if tag == HELLO_TAG {
+        if !(HELLO_FIXED..=HELLO_FIXED + MAX_NAME_LEN).contains(&len) {
+            return Err(Error::Corrupt(format!(
+                "handshake of {len} bytes; a handshake has {HELLO_FIXED} to {} bytes",
+                HELLO_FIXED + MAX_NAME_LEN
+            )));
+        }
+        let Some(payload) = rest.get(..len) else {
+            return Ok(None);
+        };
+        check_hello::<T>(payload)?;
+        return Ok(Some((Frame::Hello, HEADER_LEN + len)));
+    }
+    if tag & 0x8000_0000 != 0 && len <= MAX_FRAME_HINT {
+        // A well-formed message header of some other type: the writer switched types.
+        return Err(Error::Corrupt(format!(
+            "a message frame of {len} bytes with tag {tag:#010x}, where `{}` frames have \
+             {} bytes and tag {:#010x}: the writer sends another type",
+            T::SCHEMA,
+            size_of::<T>(),
+            message_tag::<T>()
+        )));
+    }
+    Err(Error::Corrupt(format!(
+        "bytes {:02x?} are not a frame header: the stream is out of step, or its writer is not ipc",
+        header
+    )))
+}
+
+const MAX_FRAME_HINT: usize = 1 << 30;
+
+fn check_hello<T: Message>(p: &[u8]) -> Result<()> {
+    let u16_at = |i: usize| u16::from_le_bytes([p[i], p[i + 1]]);
+    let u64_at = |i: usize| {
+        let mut b = [0; 8];
+        b.copy_from_slice(&p[i..i + 8]);
+        u64::from_le_bytes(b)
+    };
+    let version = u16_at(0);
+    if version != VERSION {
+        return Err(Error::Corrupt(format!(
+            "the peer speaks wire format version {version}, this build speaks {VERSION}; \
+             build both programs with the same version of ipc"
+        )));
+    }
+    let flags = u16_at(2);
+    let mut found = SchemaId {
+        name: String::from_utf8_lossy(&p[HELLO_FIXED..]).into_owned(),
+        fingerprint: u64_at(8),
+        size: u64_at(16),
+        align: u64_at(24),
+    };
+    let expected = SchemaId::of::<T>();
+    if flags & FLAG_BIG_ENDIAN != NATIVE_FLAGS & FLAG_BIG_ENDIAN {
+        let order = if flags & FLAG_BIG_ENDIAN != 0 {
+            "big"
+        } else {
+            "little"
+        };
+        found.name = format!("{} in {order}-endian byte order", found.name);
+        return Err(Error::SchemaMismatch { expected, found });
+    }
+    if found.fingerprint != expected.fingerprint
+        || found.name != expected.name
+        || found.size != expected.size
+        || found.align != expected.align
+    {
+        return Err(Error::SchemaMismatch { expected, found });
+    }
+    Ok(())
+}
+
+/// The longest frame a reader of `T` ever needs to hold.
+pub const fn max_frame_len<T: Message>() -> usize {
+    let msg = HEADER_LEN + size_of::<T>();
+    let hello = HEADER_LEN + HELLO_FIXED + MAX_NAME_LEN;
+    if msg > hello {
+        msg
+    } else {
+        hello
+    }
+}
+
+/// Reads frames of `T` from a byte stream, through a buffer sized by `T` alone.
+///
+/// It enforces that a stream begins with a handshake, keeps partial frames across calls
+/// (a receive that times out loses nothing), and reads as many bytes as are available at
+/// once, so a stream of small messages costs far fewer than one `read` per message.
+pub struct FrameReader<T> {
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+    greeted: bool,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Message> Default for FrameReader<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Message> FrameReader<T> {
+    /// A reader with an empty buffer of `max(64 KiB, max_frame_len::<T>())` bytes.
+    pub fn new() -> Self {
+        let cap = max_frame_len::<T>().max(64 * 1024);
+        FrameReader {
+            buf: vec![0; cap].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            greeted: false,
+            _t: PhantomData,
+        }
+    }
+
+    /// Bytes received but not yet decoded.
+    pub fn buffered(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Decodes the next message from what is buffered, without reading.
+    ///
+    /// # Errors
+    ///
+    /// As [`decode`], plus [`Error::Corrupt`] if a message arrives before any handshake.
+    /// After an error the offending bytes are dropped, so the next call does not repeat it.
+    pub fn next_buffered(&mut self) -> Result<Option<T>> {
+        // Fast path, the steady state of a stream: a whole message frame of `T` is
+        // buffered. Copying the payload straight out of the buffer saves the copies of
+        // the general path (a `Frame<T>` inside a `Result` inside an `Option`), which
+        // show for large messages.
+        let frame = HEADER_LEN + size_of::<T>();
+        if self.greeted && self.end - self.start >= frame {
+            let avail = &self.buf[self.start..self.start + frame];
+            if avail[..HEADER_LEN] == message_header::<T>() {
+                return match message::from_bytes::<T>(&avail[HEADER_LEN..]) {
+                    Ok(msg) => {
+                        self.start += frame;
+                        Ok(Some(msg))
+                    }
+                    Err(e) => {
+                        self.discard();
+                        Err(e.into())
+                    }
+                };
+            }
+        }
+        loop {
+            let step = decode::<T>(&self.buf[self.start..self.end]);
+            match step {
+                Ok(None) => return Ok(None),
+                Ok(Some((Frame::Hello, n))) => {
+                    self.start += n;
+                    self.greeted = true;
+                }
+                Ok(Some((Frame::Message(msg), n))) => {
+                    self.start += n;
+                    if !self.greeted {
+                        self.discard();
+                        return Err(Error::Corrupt(
+                            "a message arrived before the handshake: the writer is not ipc, or the stream was joined midway".into(),
+                        ));
+                    }
+                    return Ok(Some(msg));
+                }
+                Err(e) => {
+                    self.discard();
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Receives the next message, calling `fill` to read more bytes into the given free
+    /// space whenever the buffer holds no complete frame. `fill` returns the number of
+    /// bytes read, `0` at end of stream, or an error (a timeout, say) that is passed on
+    /// with the partial frame kept.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] at the end of the stream, [`Error::Corrupt`] if it ends in
+    /// the middle of a frame, the errors of [`FrameReader::next_buffered`], and whatever
+    /// `fill` returns.
+    pub fn recv_with(&mut self, mut fill: impl FnMut(&mut [u8]) -> Result<usize>) -> Result<T> {
+        loop {
+            if let Some(msg) = self.next_buffered()? {
+                return Ok(msg);
+            }
+            if self.start > 0 && (self.end == self.buf.len() || self.start == self.end) {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            let n = fill(&mut self.buf[self.end..])?;
+            if n == 0 {
+                let partial = self.buffered();
+                self.discard();
+                if partial > 0 {
+                    return Err(Error::Corrupt(format!(
+                        "the stream ended {partial} bytes into a frame: the writer died or closed mid-message"
+                    )));
+                }
+                return Err(Error::Disconnected);
+            }
+            self.end += n.min(self.buf.len() - self.end);
+        }
+    }
+
+    /// Receives the next message from a blocking reader (retrying `EINTR`).
+    ///
+    /// # Errors
+    ///
+    /// As [`FrameReader::recv_with`].
+    pub fn read_from<R: Read>(&mut self, r: &mut R) -> Result<T> {
+        self.recv_with(|buf| loop {
+            match r.read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_error("read", e)),
+            }
+        })
+    }
+
+    fn discard(&mut self) {
+        self.start = 0;
+        self.end = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FixedStr;
+
+    fn stream<T: Message>(msgs: &[T]) -> Vec<u8> {
+        let mut w = hello::<T>();
+        for m in msgs {
+            write_message(&mut w, m).unwrap();
+        }
+        w
+    }
+
+    #[test]
+    fn round_trip_with_one_byte_reads() {
+        let wire = stream(&[1u32, 2, 3]);
+        let mut r = FrameReader::<u32>::new();
+        let mut src = wire.as_slice();
+        let mut one_at_a_time = |buf: &mut [u8]| Ok(src.read(&mut buf[..1]).unwrap());
+        for want in [1, 2, 3] {
+            assert_eq!(r.recv_with(&mut one_at_a_time).unwrap(), want);
+        }
+        assert!(r
+            .recv_with(&mut one_at_a_time)
+            .unwrap_err()
+            .is_disconnected());
+    }
+
+    #[test]
+    fn other_schema_is_refused_naming_both() {
+        let wire = stream(&[1u64]);
+        let err = FrameReader::<[u32; 2]>::new()
+            .read_from(&mut &wire[..])
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
+        assert!(
+            text.contains("`[u32; 2]`") && text.contains("`u64`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn message_before_hello_is_refused() {
+        let mut wire = Vec::new();
+        write_message(&mut wire, &7u16).unwrap();
+        let err = FrameReader::<u16>::new()
+            .read_from(&mut &wire[..])
+            .unwrap_err();
+        assert!(matches!(err, Error::Corrupt(_)), "{err}");
+    }
+
+    #[test]
+    fn truncated_frame_is_corrupt_then_disconnected() {
+        let wire = stream(&[9u64]);
+        let mut r = FrameReader::<u64>::new();
+        let mut src = &wire[..wire.len() - 3];
+        assert!(matches!(r.read_from(&mut src), Err(Error::Corrupt(_))));
+        assert!(r.read_from(&mut src).unwrap_err().is_disconnected());
+    }
+
+    #[test]
+    fn invalid_bits_are_refused() {
+        let mut wire = hello::<FixedStr<4>>();
+        wire.extend_from_slice(&message_header::<FixedStr<4>>());
+        wire.extend_from_slice(b"a\xffb\0");
+        let err = FrameReader::<FixedStr<4>>::new()
+            .read_from(&mut &wire[..])
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidMessage(_)), "{err}");
+    }
+
+    #[test]
+    fn oversized_hello_is_refused_before_reading_it() {
+        let mut wire = HELLO_TAG.to_le_bytes().to_vec();
+        wire.extend_from_slice(&u32::MAX.to_le_bytes());
+        let err = decode::<u8>(&wire).unwrap_err();
+        assert!(matches!(err, Error::Corrupt(_)), "{err}");
+    }
+
+    #[test]
+    fn a_second_hello_midstream_is_accepted() {
+        let mut wire = stream(&[1u8]);
+        wire.extend_from_slice(&stream(&[2u8]));
+        let mut r = FrameReader::<u8>::new();
+        let mut src = &wire[..];
+        assert_eq!(r.read_from(&mut src).unwrap(), 1);
+        assert_eq!(r.read_from(&mut src).unwrap(), 2);
+    }
+
+    #[test]
+    fn large_messages_fit_the_buffer() {
+        // Larger than the default 64 KiB buffer. Debug builds copy a by-value message
+        // several times on the stack, so run on a thread with room for that.
+        std::thread::Builder::new()
+            .stack_size(32 << 20)
+            .spawn(|| {
+                let big = vec![[7u8; 100_000]; 2];
+                let wire = stream(&big);
+                let mut r = FrameReader::<[u8; 100_000]>::new();
+                let mut src = &wire[..];
+                assert_eq!(r.read_from(&mut src).unwrap()[99_999], 7);
+                assert_eq!(r.read_from(&mut src).unwrap()[0], 7);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+}

@@ -1,0 +1,355 @@
+//! Helpers for byte-stream file descriptors (pipes, FIFOs, stream sockets): waiting with a
+//! deadline (`poll(2)`), reads and writes that retry `EINTR` with the time that remains,
+//! and writes that turn a broken pipe into [`Error::Disconnected`] instead of a `SIGPIPE`
+//! death, whatever the process's `SIGPIPE` disposition is.
+//!
+//! Everything here works on a [`BorrowedFd`] and does not care whether the descriptor is
+//! blocking or not: a read or write that returns `EAGAIN` waits in `poll` and tries again.
+
+use std::io::IoSlice;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+
+use crate::error::{Error, Result};
+
+/// How long a call may wait.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Wait {
+    /// Not at all (`try_send`, `try_recv`).
+    Now,
+    /// Until the instant; the duration is the timeout the caller asked for, for the error.
+    Until(Instant, Duration),
+    /// For ever (`send`, `recv`).
+    Forever,
+}
+
+impl Wait {
+    /// A wait of at most `timeout` from now (for ever if the instant would overflow).
+    pub(crate) fn timeout(timeout: Duration) -> Wait {
+        match Instant::now().checked_add(timeout) {
+            Some(at) => Wait::Until(at, timeout),
+            None => Wait::Forever,
+        }
+    }
+
+    /// The `poll` timeout that remains, or `None` once the deadline has passed (a `Now`
+    /// wait still gets one zero-timeout poll).
+    fn remaining(&self, first: bool) -> Option<PollTimeout> {
+        match *self {
+            Wait::Forever => Some(PollTimeout::NONE),
+            Wait::Now => first.then_some(PollTimeout::ZERO),
+            Wait::Until(at, _) => {
+                let left = at.saturating_duration_since(Instant::now());
+                if left.is_zero() && !first {
+                    return None;
+                }
+                // Round up so a sub-millisecond remainder does not spin with timeout 0.
+                let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+                Some(PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX))
+            }
+        }
+    }
+
+    /// Time left before the deadline (`None` for ever, zero for `Now`).
+    pub(crate) fn left(&self) -> Option<Duration> {
+        match *self {
+            Wait::Forever => None,
+            Wait::Now => Some(Duration::ZERO),
+            Wait::Until(at, _) => Some(at.saturating_duration_since(Instant::now())),
+        }
+    }
+
+    /// The error of a receive whose wait ran out: [`Error::Empty`] or [`Error::Timeout`].
+    pub(crate) fn recv_expired(&self) -> Error {
+        match *self {
+            Wait::Until(_, d) => Error::Timeout(d),
+            _ => Error::Empty,
+        }
+    }
+
+    /// The error of a send whose wait ran out: [`Error::Full`] or [`Error::Timeout`].
+    pub(crate) fn send_expired(&self) -> Error {
+        match *self {
+            Wait::Until(_, d) => Error::Timeout(d),
+            _ => Error::Full,
+        }
+    }
+}
+
+/// Waits until `fd` reports one of `events` (or an error or hang-up), retrying `EINTR`
+/// with the time that remains. Returns the reported events, or `None` if `wait` ran out.
+///
+/// # Errors
+///
+/// [`Error::Io`] if `poll` fails for another reason than `EINTR`.
+pub(crate) fn wait_ready(
+    fd: BorrowedFd<'_>,
+    events: PollFlags,
+    wait: &Wait,
+) -> Result<Option<PollFlags>> {
+    let mut first = true;
+    loop {
+        let Some(timeout) = wait.remaining(first) else {
+            return Ok(None);
+        };
+        first = false;
+        let mut fds = [PollFd::new(fd, events)];
+        match nix::poll::poll(&mut fds, timeout) {
+            Ok(0) => {
+                if matches!(wait, Wait::Now) {
+                    return Ok(None);
+                }
+            }
+            Ok(_) => return Ok(Some(fds[0].revents().unwrap_or(PollFlags::empty()))),
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(Error::sys("poll", e)),
+        }
+    }
+}
+
+/// Reads what is available into `buf`, waiting at most `wait` for something to arrive.
+///
+/// With `poll_first` (or any wait other than `Forever`) it polls before reading, so a
+/// blocking descriptor never blocks past the deadline, and a FIFO whose writer has not
+/// opened yet is not mistaken for end of stream (Linux reports `POLLHUP` on such a FIFO
+/// only after a writer has come and gone, while `read` would return 0 at once).
+///
+/// Returns `Some(0)` at end of stream, `None` if the wait ran out.
+///
+/// # Errors
+///
+/// [`Error::Io`] for a failing `read` or `poll`.
+pub(crate) fn read_some(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    wait: &Wait,
+    poll_first: bool,
+) -> Result<Option<usize>> {
+    let mut poll_now = poll_first || !matches!(wait, Wait::Forever);
+    loop {
+        if poll_now && wait_ready(fd, PollFlags::POLLIN, wait)?.is_none() {
+            return Ok(None);
+        }
+        match nix::unistd::read(fd, buf) {
+            Ok(n) => return Ok(Some(n)),
+            Err(Errno::EINTR) => {}
+            // Non-blocking descriptor, or another reader took the bytes: wait again.
+            Err(Errno::EAGAIN) => poll_now = true,
+            Err(e) => return Err(Error::sys("read", e)),
+        }
+    }
+}
+
+/// What a write must do about `SIGPIPE`, decided once per writer from the process's
+/// disposition of `SIGPIPE` (`sigaction(2)` query).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sigpipe {
+    /// `SIGPIPE` is ignored (the Rust runtime's default): a broken pipe is just `EPIPE`.
+    Ignored,
+    /// `SIGPIPE` would kill or interrupt the process: block it around each write and
+    /// consume the one a broken pipe raises.
+    Guard,
+}
+
+impl Sigpipe {
+    /// Queries the current disposition of `SIGPIPE`.
+    pub(crate) fn detect() -> Sigpipe {
+        let mut old = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+        // SAFETY: a null `act` only queries the disposition; `old` points to writable
+        // memory of the right type, which the kernel fills on success.
+        let rc = unsafe { libc::sigaction(libc::SIGPIPE, std::ptr::null(), old.as_mut_ptr()) };
+        if rc != 0 {
+            return Sigpipe::Guard;
+        }
+        // SAFETY: `sigaction` returned 0, so it initialised `old` (and it was zeroed before).
+        let old = unsafe { old.assume_init() };
+        if old.sa_sigaction == libc::SIG_IGN {
+            Sigpipe::Ignored
+        } else {
+            Sigpipe::Guard
+        }
+    }
+}
+
+/// One `writev(2)` of `bufs` to `fd`, with `SIGPIPE` handled as `sigpipe` says: a broken
+/// pipe returns `Err(EPIPE)` and never delivers a `SIGPIPE` to the process.
+///
+/// The guard is the classic one for libraries: block `SIGPIPE` in this thread, note
+/// whether one was already pending, write, and if the write failed with `EPIPE` and none
+/// was pending before, consume the one it raised with a zero-timeout `sigtimedwait`;
+/// then restore the thread's mask.
+pub(crate) fn writev_once(
+    fd: BorrowedFd<'_>,
+    bufs: &[IoSlice<'_>],
+    sigpipe: Sigpipe,
+) -> std::result::Result<usize, Errno> {
+    if sigpipe == Sigpipe::Ignored {
+        return nix::sys::uio::writev(fd, bufs);
+    }
+    let mut only_pipe = SigSet::empty();
+    only_pipe.add(Signal::SIGPIPE);
+    let old = only_pipe.thread_swap_mask(SigmaskHow::SIG_BLOCK)?;
+    let was_pending = sigpipe_pending();
+    let result = nix::sys::uio::writev(fd, bufs);
+    if result == Err(Errno::EPIPE) && !was_pending {
+        consume_sigpipe(&only_pipe);
+    }
+    if !old.contains(Signal::SIGPIPE) {
+        // Unblocking what we blocked cannot fail with a valid set; if it did, the signal
+        // would merely stay blocked in this thread.
+        let _ = only_pipe.thread_unblock();
+    }
+    result
+}
+
+fn sigpipe_pending() -> bool {
+    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::zeroed();
+    // SAFETY: `set` points to a writable sigset_t that `sigpending` fills.
+    if unsafe { libc::sigpending(set.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: `set` was zeroed and then filled by a successful `sigpending`.
+    unsafe { libc::sigismember(set.as_ptr(), libc::SIGPIPE) == 1 }
+}
+
+fn consume_sigpipe(only_pipe: &SigSet) {
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    let set: &libc::sigset_t = only_pipe.as_ref();
+    loop {
+        // SAFETY: `set` is a valid initialised sigset_t, `info` may be null, `zero` is a
+        // valid timespec; a zero timeout makes the call return at once.
+        let rc = unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), &zero) };
+        if !(rc == -1 && Errno::last() == Errno::EINTR) {
+            return;
+        }
+    }
+}
+
+/// Writes every byte of `bufs` to `fd`, retrying short writes and `EINTR`, waiting in
+/// `poll` whenever the descriptor would block. It does not give up part-way: callers
+/// that need all-or-nothing decide *before* calling it (see `pipe::Sender::try_send`).
+///
+/// # Errors
+///
+/// [`Error::Disconnected`] if the reader is gone (`EPIPE`, never a `SIGPIPE`),
+/// [`Error::Io`] otherwise.
+pub(crate) fn write_all(
+    fd: BorrowedFd<'_>,
+    mut bufs: &mut [IoSlice<'_>],
+    sigpipe: Sigpipe,
+) -> Result<()> {
+    while !bufs.is_empty() {
+        match writev_once(fd, bufs, sigpipe) {
+            Ok(0) => return Err(Error::Disconnected),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => {
+                let _ = wait_ready(fd, PollFlags::POLLOUT, &Wait::Forever)?;
+            }
+            Err(e) => return Err(Error::sys("write", e)),
+        }
+    }
+    Ok(())
+}
+
+/// Bytes waiting to be read in the pipe, FIFO or socket `fd` (`ioctl(FIONREAD)`).
+///
+/// # Errors
+///
+/// [`Error::Io`] if the descriptor does not support the query.
+pub(crate) fn bytes_queued(fd: BorrowedFd<'_>) -> Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int through the pointer, which points to `n`; `fd` is
+    // a valid open descriptor for the duration of the call.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n as *mut libc::c_int) };
+    if rc == -1 {
+        return Err(Error::sys("ioctl(FIONREAD)", Errno::last()));
+    }
+    Ok(n.max(0) as usize)
+}
+
+/// Maps the failure of a call that makes a descriptor (`pipe2`, `open`, `socket`, ...):
+/// `EMFILE` and `ENFILE` become [`Error::LimitExceeded`] naming the limit, its value and
+/// what to do; anything else goes through [`Error::sys`].
+pub(crate) fn new_fd_error(op: &'static str, errno: Errno) -> Error {
+    match errno {
+        Errno::EMFILE => {
+            let mut lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: `lim` is a valid, writable rlimit that getrlimit fills.
+            let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+            Error::LimitExceeded {
+                limit: "RLIMIT_NOFILE (open files per process)",
+                value: if rc == 0 { lim.rlim_cur } else { 0 },
+                hint: "close descriptors that are no longer needed, or raise the limit \
+                       (ulimit -n, setrlimit)"
+                    .into(),
+            }
+        }
+        Errno::ENFILE => Error::LimitExceeded {
+            limit: "/proc/sys/fs/file-max (open files in the system)",
+            value: std::fs::read_to_string("/proc/sys/fs/file-max")
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0),
+            hint: "the whole system is out of file descriptors; close some or raise it".into(),
+        },
+        e => Error::sys(op, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn read_some_times_out_then_reads() {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let mut buf = [0u8; 8];
+        let wait = Wait::timeout(Duration::from_millis(20));
+        assert_eq!(read_some(r.as_fd(), &mut buf, &wait, false).unwrap(), None);
+        assert_eq!(
+            read_some(r.as_fd(), &mut buf, &Wait::Now, false).unwrap(),
+            None
+        );
+        nix::unistd::write(&w, b"hi").unwrap();
+        assert_eq!(
+            read_some(r.as_fd(), &mut buf, &Wait::Now, false).unwrap(),
+            Some(2)
+        );
+        drop(w);
+        assert_eq!(
+            read_some(r.as_fd(), &mut buf, &Wait::Forever, true).unwrap(),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn broken_pipe_is_epipe_with_either_policy() {
+        for policy in [Sigpipe::detect(), Sigpipe::Guard] {
+            let (r, w) = nix::unistd::pipe().unwrap();
+            drop(r);
+            let err = write_all(w.as_fd(), &mut [IoSlice::new(b"x")], policy).unwrap_err();
+            assert!(err.is_disconnected(), "{err}");
+            assert!(!sigpipe_pending());
+        }
+    }
+
+    #[test]
+    fn bytes_queued_counts_unread_bytes() {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        nix::unistd::write(&w, b"hello").unwrap();
+        assert_eq!(bytes_queued(r.as_fd()).unwrap(), 5);
+        assert_eq!(bytes_queued(w.as_fd()).unwrap(), 5);
+    }
+}

@@ -1,0 +1,500 @@
+//! Typed named pipes (FIFOs): `mkfifo(3)`, `fifo(7)`, opened by path so that unrelated
+//! processes can talk.
+//!
+//! [`create`] (or [`Options`]) makes the FIFO and returns a [`Fifo`] guard that removes it
+//! when dropped, also while a panic unwinds. [`Sender::open`] and [`Receiver::open`] open
+//! it from any process that may; the channel then behaves exactly as an
+//! [`ipc::pipe`](crate::pipe) channel (same types, same contract).
+//!
+//! ```
+//! use ipc_runtime::fifo::{self, Receiver, Sender};
+//!
+//! let path = std::env::temp_dir().join(format!("ipc-fifo-doc-{}", std::process::id()));
+//! let guard = fifo::create(&path)?;                  // mode 0600; removed on drop
+//! let mut rx = Receiver::<u32>::open(guard.path())?; // returns at once
+//! let mut tx = Sender::<u32>::open(guard.path())?;   // a reader exists: does not block
+//! tx.send(7)?;
+//! assert_eq!(rx.recv()?, 7);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Opening
+//!
+//! - [`Receiver::open`] never blocks: it opens with `O_NONBLOCK` and leaves waiting to
+//!   `recv`. Until a first writer has opened the FIFO the receiver reports nothing
+//!   (`try_recv` is [`Error::Empty`], `recv` waits), never a spurious
+//!   [`Error::Disconnected`]: Linux reports hang-up on a FIFO only once a writer has come
+//!   and gone. [`Receiver::open_timeout`] also waits for a first writer.
+//! - [`Sender::open`] blocks until a reader has the FIFO open, as `open(2)` does;
+//!   [`Sender::open_timeout`] gives up after a while (non-blocking opens, retried).
+//!   A sender writes its handshake as soon as it is open.
+//!
+//! # Several writers
+//!
+//! Frames of at most [`PIPE_BUF`](crate::pipe::PIPE_BUF) bytes (the 8-byte header included)
+//! are written with one `write`, which the kernel makes atomic, so several senders may
+//! share one FIFO: their messages interleave whole, and the reader checks each writer's
+//! handshake. Bigger frames could interleave mid-frame, so for such a `T` a sender takes
+//! an exclusive `flock(2)` on the FIFO and a second sender gets [`Error::Busy`].
+//!
+//! # Errors on paths
+//!
+//! A missing path is [`Error::NotFound`], a forbidden one [`Error::PermissionDenied`], a
+//! name too long [`Error::InvalidName`]; a path that exists but is not a FIFO is
+//! [`Error::InvalidName`] saying so (nothing is opened or removed).
+
+use std::fs::Permissions;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::poll::PollFlags;
+use nix::sys::stat::{Mode, SFlag};
+
+use crate::error::{Error, Result};
+use crate::fd::{self, Wait};
+use crate::message::Message;
+pub use crate::pipe::{Receiver, Sender};
+
+const WHAT: &str = "FIFO";
+const NOT_A_FIFO: &str = "the path exists but is not a FIFO; remove it or choose another path";
+
+/// Creates a FIFO at `path` with mode `0600`; see [`Options::create`].
+///
+/// # Errors
+///
+/// As [`Options::create`].
+pub fn create(path: impl AsRef<Path>) -> Result<Fifo> {
+    Options::new().create(path)
+}
+
+/// Removes the FIFO at `path` (for one left behind by a process that crashed).
+///
+/// # Errors
+///
+/// [`Error::NotFound`] if nothing is there, [`Error::InvalidName`] if what is there is
+/// not a FIFO (it is left alone), [`Error::PermissionDenied`] if the directory forbids it.
+pub fn remove(path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
+    let st = nix::sys::stat::lstat(path).map_err(|e| path_error("lstat", path, e))?;
+    if !is_fifo(st.st_mode) {
+        return Err(not_a_fifo(path));
+    }
+    nix::unistd::unlink(path).map_err(|e| path_error("unlink", path, e))
+}
+
+/// How to create a FIFO.
+#[derive(Clone, Debug)]
+pub struct Options {
+    mode: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Options {
+    /// Mode `0600`: only the owner may open the FIFO.
+    pub fn new() -> Self {
+        Options { mode: 0o600 }
+    }
+
+    /// Sets the permission bits (`0o7777` at most; higher bits are ignored). They are set
+    /// exactly, whatever the process's umask.
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode & 0o7777;
+        self
+    }
+
+    /// Creates the FIFO (`mkfifo`, then `chmod` so the umask does not change the mode) and
+    /// returns a guard that removes it when dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyExists`] if something is at `path`, [`Error::NotFound`] if its
+    /// directory does not exist, [`Error::PermissionDenied`] if the directory forbids it,
+    /// [`Error::InvalidName`] if the path is empty, holds a NUL byte or is too long.
+    pub fn create(&self, path: impl AsRef<Path>) -> Result<Fifo> {
+        let path = path.as_ref();
+        check_path(path)?;
+        let mode = Mode::from_bits_truncate(self.mode as nix::libc::mode_t);
+        nix::unistd::mkfifo(path, mode).map_err(|e| path_error("mkfifo", path, e))?;
+        let fifo = Fifo {
+            path: path.to_owned(),
+            remove: true,
+        };
+        std::fs::set_permissions(path, Permissions::from_mode(self.mode)).map_err(|e| {
+            path_error(
+                "chmod",
+                path,
+                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            )
+        })?;
+        Ok(fifo)
+    }
+}
+
+/// A FIFO this process created; removed from the file system when dropped (also while a
+/// panic unwinds; not if the process is killed or aborts — use [`remove`] then).
+#[derive(Debug)]
+pub struct Fifo {
+    path: PathBuf,
+    remove: bool,
+}
+
+impl Fifo {
+    /// Where the FIFO is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Keeps the FIFO: it is no longer removed on drop. Returns its path.
+    pub fn keep(mut self) -> PathBuf {
+        self.remove = false;
+        std::mem::take(&mut self.path)
+    }
+
+    /// Removes the FIFO now, reporting failure (drop ignores it).
+    ///
+    /// # Errors
+    ///
+    /// As [`remove`].
+    pub fn remove(mut self) -> Result<()> {
+        self.remove = false;
+        remove(&self.path)
+    }
+}
+
+impl Drop for Fifo {
+    fn drop(&mut self) {
+        if self.remove {
+            let _ = remove(&self.path);
+        }
+    }
+}
+
+impl<T: Message> Sender<T> {
+    /// Opens the FIFO at `path` for writing, waiting until a reader has it open (as
+    /// `open(2)` does, possibly for ever: see [`Sender::open_timeout`]), and writes the
+    /// handshake.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`], [`Error::PermissionDenied`], [`Error::InvalidName`] (too long,
+    /// or not a FIFO), [`Error::Busy`] if `T`'s frames exceed `PIPE_BUF` and another
+    /// sender has the FIFO open, [`Error::Disconnected`] if the reader left already.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_wait(path.as_ref(), Wait::Forever)
+    }
+
+    /// As [`Sender::open`], waiting at most `timeout` for a reader.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if no reader opened the FIFO in time, and the errors of
+    /// [`Sender::open`].
+    pub fn open_timeout(path: impl AsRef<Path>, timeout: Duration) -> Result<Self> {
+        Self::open_wait(path.as_ref(), Wait::timeout(timeout))
+    }
+
+    fn open_wait(path: &Path, wait: Wait) -> Result<Self> {
+        check_path(path)?;
+        check_is_fifo_path(path)?;
+        let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC;
+        let mut backoff = Duration::from_millis(1);
+        let fd = loop {
+            match nix::fcntl::open(path, flags | OFlag::O_NONBLOCK, Mode::empty()) {
+                Ok(fd) => {
+                    // Writes wait in `poll` or in `write`; either works, blocking is simpler.
+                    let fl = fcntl(&fd, FcntlArg::F_GETFL).map_err(|e| Error::sys("fcntl", e))?;
+                    let fl = OFlag::from_bits_truncate(fl) & !OFlag::O_NONBLOCK;
+                    fcntl(&fd, FcntlArg::F_SETFL(fl)).map_err(|e| Error::sys("fcntl", e))?;
+                    break fd;
+                }
+                // A FIFO without a reader.
+                Err(Errno::ENXIO) => {}
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(path_error("open", path, e)),
+            }
+            check_is_fifo_path(path)?;
+            match wait.left() {
+                None => match nix::fcntl::open(path, flags, Mode::empty()) {
+                    Ok(fd) => break fd,
+                    Err(Errno::EINTR) => continue,
+                    Err(e) => return Err(path_error("open", path, e)),
+                },
+                Some(left) if left.is_zero() => {
+                    return Err(Error::Timeout(match wait {
+                        Wait::Until(_, d) => d,
+                        _ => Duration::ZERO,
+                    }))
+                }
+                Some(left) => std::thread::sleep(backoff.min(left)),
+            }
+            backoff = (backoff * 2).min(Duration::from_millis(20));
+        };
+        check_is_fifo(&fd, path)?;
+        if crate::codec::HEADER_LEN + size_of::<T>() > crate::pipe::PIPE_BUF {
+            lock_single_writer(&fd, path)?;
+        }
+        let mut tx = Sender::from_fd(fd);
+        tx.send_hello()?;
+        Ok(tx)
+    }
+}
+
+impl<T: Message> Receiver<T> {
+    /// Opens the FIFO at `path` for reading. Returns at once, whether or not a writer has
+    /// it open; `recv` waits for writers, and until a first one has come the receiver is
+    /// not [`Error::Disconnected`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`], [`Error::PermissionDenied`], [`Error::InvalidName`] (too long,
+    /// or not a FIFO).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        check_path(path)?;
+        // Refuse a non-FIFO before opening it (opening a device may have effects);
+        // checked again on the open descriptor, in case the path changed in between.
+        check_is_fifo_path(path)?;
+        let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+        let fd = loop {
+            match nix::fcntl::open(path, flags, Mode::empty()) {
+                Ok(fd) => break fd,
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(path_error("open", path, e)),
+            }
+        };
+        check_is_fifo(&fd, path)?;
+        Ok(Receiver::from_fifo_fd(fd))
+    }
+
+    /// Opens the FIFO at `path` for reading and waits at most `timeout` for a first
+    /// writer to open it (and send its handshake).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if no writer came in time, and the errors of [`Receiver::open`].
+    pub fn open_timeout(path: impl AsRef<Path>, timeout: Duration) -> Result<Self> {
+        let rx = Self::open(path)?;
+        match fd::wait_ready(rx.as_fd(), PollFlags::POLLIN, &Wait::timeout(timeout))? {
+            Some(_) => Ok(rx),
+            None => Err(Error::Timeout(timeout)),
+        }
+    }
+}
+
+fn lock_single_writer(fd: &OwnedFd, path: &Path) -> Result<()> {
+    loop {
+        // SAFETY: `fd` is an open descriptor owned by the caller for the whole call;
+        // flock takes no pointers.
+        let rc = unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            return Ok(());
+        }
+        match Errno::last() {
+            Errno::EINTR => {}
+            Errno::EWOULDBLOCK => {
+                return Err(Error::Busy {
+                    what: WHAT,
+                    name: path.display().to_string(),
+                    reason: "its messages are larger than PIPE_BUF (4096 bytes), so frames of \
+                             two writers could interleave; only one sender may have it open",
+                })
+            }
+            e => return Err(Error::sys("flock", e)),
+        }
+    }
+}
+
+fn is_fifo(mode: nix::libc::mode_t) -> bool {
+    SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits()) == SFlag::S_IFIFO
+}
+
+fn check_is_fifo(fd: &OwnedFd, path: &Path) -> Result<()> {
+    let st = nix::sys::stat::fstat(fd).map_err(|e| Error::sys("fstat", e))?;
+    if is_fifo(st.st_mode) {
+        Ok(())
+    } else {
+        Err(not_a_fifo(path))
+    }
+}
+
+fn check_is_fifo_path(path: &Path) -> Result<()> {
+    let st = nix::sys::stat::stat(path).map_err(|e| path_error("stat", path, e))?;
+    if is_fifo(st.st_mode) {
+        Ok(())
+    } else {
+        Err(not_a_fifo(path))
+    }
+}
+
+fn not_a_fifo(path: &Path) -> Error {
+    Error::InvalidName {
+        name: path.display().to_string(),
+        reason: NOT_A_FIFO,
+    }
+}
+
+fn check_path(path: &Path) -> Result<()> {
+    if path.as_os_str().is_empty() {
+        return Err(Error::InvalidName {
+            name: String::new(),
+            reason: "the path is empty",
+        });
+    }
+    Ok(())
+}
+
+fn path_error(op: &'static str, path: &Path, e: Errno) -> Error {
+    let name = path.display().to_string();
+    match e {
+        Errno::EINVAL => Error::InvalidName {
+            name,
+            reason: "the path holds a NUL byte, or is not acceptable to the system",
+        },
+        Errno::ENOTDIR => Error::NotFound { what: WHAT, name },
+        Errno::EMFILE | Errno::ENFILE => fd::new_fd_error(op, e),
+        Errno::EISDIR => Error::InvalidName {
+            name,
+            reason: NOT_A_FIFO,
+        },
+        e => Error::named(op, WHAT, &name, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn unique(tag: &str) -> PathBuf {
+        static N: AtomicU32 = AtomicU32::new(0);
+        std::env::temp_dir().join(format!(
+            "ipc-fifo-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ))
+    }
+
+    #[test]
+    fn mode_is_applied_exactly_whatever_the_umask() {
+        for mode in [0o600, 0o640, 0o666] {
+            let f = Options::new().mode(mode).create(unique("mode")).unwrap();
+            let st = nix::sys::stat::stat(f.path()).unwrap();
+            assert_eq!(st.st_mode & 0o7777, mode);
+            assert!(is_fifo(st.st_mode));
+        }
+    }
+
+    #[test]
+    fn guard_removes_the_fifo() {
+        let f = create(unique("guard")).unwrap();
+        let path = f.path().to_owned();
+        assert!(path.exists());
+        drop(f);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn path_errors_are_typed() {
+        let f = create(unique("dup")).unwrap();
+        assert!(matches!(create(f.path()), Err(Error::AlreadyExists { .. })));
+        let missing = unique("missing");
+        assert!(matches!(
+            Receiver::<u8>::open(&missing),
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(
+            Sender::<u8>::open_timeout(&missing, Duration::ZERO),
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(remove(&missing), Err(Error::NotFound { .. })));
+        let long = std::env::temp_dir().join("x".repeat(300));
+        assert!(matches!(create(&long), Err(Error::InvalidName { .. })));
+        assert!(matches!(
+            create(unique("nodir").join("f")),
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(create(""), Err(Error::InvalidName { .. })));
+        assert!(matches!(
+            create("/tmp/nul\0byte"),
+            Err(Error::InvalidName { .. })
+        ));
+        let too_long = PathBuf::from(format!("/tmp/{}", "d/".repeat(3000)));
+        assert!(matches!(
+            Receiver::<u8>::open(&too_long),
+            Err(Error::InvalidName { .. })
+        ));
+    }
+
+    #[test]
+    fn a_regular_file_is_not_a_fifo_and_is_left_alone() {
+        let path = unique("file");
+        std::fs::write(&path, b"data").unwrap();
+        for err in [
+            Receiver::<u8>::open(&path).unwrap_err(),
+            Sender::<u8>::open_timeout(&path, Duration::from_millis(50)).unwrap_err(),
+            remove(&path).unwrap_err(),
+        ] {
+            assert!(
+                matches!(&err, Error::InvalidName { reason, .. } if *reason == NOT_A_FIFO),
+                "{err}"
+            );
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), b"data");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn sender_open_times_out_without_a_reader() {
+        let f = create(unique("noreader")).unwrap();
+        let err = Sender::<u8>::open_timeout(f.path(), Duration::from_millis(30)).unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+    }
+
+    #[test]
+    fn receiver_is_not_disconnected_before_a_first_writer() {
+        let f = create(unique("early")).unwrap();
+        let mut rx = Receiver::<u32>::open(f.path()).unwrap();
+        assert!(matches!(rx.try_recv(), Err(Error::Empty)));
+        assert!(rx
+            .recv_timeout(Duration::from_millis(20))
+            .unwrap_err()
+            .is_timeout());
+        let err = Receiver::<u32>::open_timeout(f.path(), Duration::from_millis(20)).unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        let mut tx = Sender::<u32>::open(f.path()).unwrap();
+        // The sender's handshake is on its way: a second reader's wait ends at once.
+        let rx2 = Receiver::<u32>::open_timeout(f.path(), Duration::from_secs(10)).unwrap();
+        drop(rx2);
+        tx.send(1).unwrap();
+        drop(tx);
+        assert_eq!(rx.recv().unwrap(), 1);
+        assert!(rx.recv().unwrap_err().is_disconnected());
+    }
+
+    #[test]
+    fn big_frames_allow_one_writer_small_frames_many() {
+        let f = create(unique("busy")).unwrap();
+        let _rx = Receiver::<[u8; 5000]>::open(f.path()).unwrap();
+        let _tx = Sender::<[u8; 5000]>::open(f.path()).unwrap();
+        let err = Sender::<[u8; 5000]>::open(f.path()).unwrap_err();
+        assert!(matches!(err, Error::Busy { .. }), "{err}");
+
+        let g = create(unique("many")).unwrap();
+        let mut rx = Receiver::<u64>::open(g.path()).unwrap();
+        let mut a = Sender::<u64>::open(g.path()).unwrap();
+        let mut b = Sender::<u64>::open(g.path()).unwrap();
+        a.send(1).unwrap();
+        b.send(2).unwrap();
+        assert_eq!(rx.recv().unwrap(), 1);
+        assert_eq!(rx.recv().unwrap(), 2);
+    }
+}

@@ -1,0 +1,436 @@
+//! Signals: sending them ([`send`]), receiving them as typed events over `signalfd(2)`
+//! ([`Signals`]), and graceful shutdown ([`shutdown_on`]).
+//!
+//! ```no_run
+//! # fn main() -> ipc_runtime::Result<()> {
+//! use ipc_runtime::signal::{self, Signal, Signals};
+//! // In main, before spawning threads:
+//! let notifications = Signals::new(&[Signal::SIGUSR1])?;
+//! signal::shutdown_on(&[Signal::SIGTERM, Signal::SIGINT])?;
+//! while !signal::shutdown_requested() {
+//!     // ... a unit of work ...
+//!     if let Ok(ev) = notifications.try_recv() {
+//!         println!("{} from pid {}", ev.signal, ev.pid);
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Mechanism
+//!
+//! * [`send`] is `kill(2)`.
+//! * [`Signals`] blocks a set of signals with `pthread_sigmask(3)` in the calling thread and
+//!   reads them from a `signalfd(2)`, so a signal becomes an [`Event`] read like a message:
+//!   [`Signals::recv`], [`Signals::try_recv`], [`Signals::recv_timeout`], or iteration. No
+//!   handler runs.
+//! * [`shutdown_on`] installs a handler (`sigaction(2)`) that only stores to an atomic flag
+//!   and `write(2)`s to an `eventfd(2)` — both async-signal-safe (`signal-safety(7)`).
+//!   From then on every blocking receive of this crate returns [`Error::Shutdown`] once one
+//!   of those signals has arrived, instead of waiting forever.
+//!
+//! # Contract and limits
+//!
+//! * A signal set taken by [`Signals`] must be blocked in **every** thread of the process,
+//!   or the kernel may deliver it to a thread that does not block it, where its default
+//!   action runs (for `SIGTERM`, `SIGUSR1`: the process dies). The mask is inherited by
+//!   threads spawned later, so create the [`Signals`] in `main` **before spawning
+//!   threads**. Child processes started with `std::process::Command` get an empty mask.
+//! * Dropping a [`Signals`] closes its descriptor but leaves the signals blocked: one that
+//!   arrives later stays pending rather than killing the process.
+//! * `SIGKILL` and `SIGSTOP` cannot be caught, blocked or handled; asking for them is
+//!   refused with [`Error::Unsupported`].
+//! * Standard signals do not queue: two `SIGUSR1` sent before the first is read may arrive
+//!   as one event.
+//! * Do not take the same signal both with [`Signals`] and with [`shutdown_on`]: a blocked
+//!   signal never reaches the shutdown handler.
+//!
+//! # Shutdown for transports
+//!
+//! Once [`shutdown_on`] has been called, a transport that waits must not sit in a blocking
+//! syscall that only the signalled thread would leave with `EINTR`. Inside this crate,
+//! waiting goes through `wait_fd` (`poll(2)` on the transport's descriptor and the shutdown
+//! eventfd, which becomes readable and stays readable once shutdown is requested) or, for
+//! mechanisms without a descriptor (System V queues), polls with a bounded sleep and calls
+//! `check_shutdown` between attempts. [`shutdown_fd`] exposes the eventfd for a program's
+//! own `poll` loops.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::unistd::Pid;
+
+pub use nix::sys::signal::Signal;
+
+use crate::error::{Error, Result};
+
+/// Sends `signal` to process `pid` (`kill(2)`).
+///
+/// # Errors
+///
+/// [`Error::InvalidName`] for pid 0 or a pid above `i32::MAX` (those address process
+/// groups, which this function does not), [`Error::NotFound`] if no such process exists,
+/// [`Error::PermissionDenied`] if the caller may not signal it.
+pub fn send(pid: u32, signal: Signal) -> Result<()> {
+    let raw = match i32::try_from(pid) {
+        Ok(p) if p > 0 => p,
+        _ => {
+            return Err(Error::InvalidName {
+                name: pid.to_string(),
+                reason: "a process id must be between 1 and 2147483647 (groups are not addressed)",
+            })
+        }
+    };
+    nix::sys::signal::kill(Pid::from_raw(raw), signal)
+        .map_err(|e| Error::named("kill", "process", &pid.to_string(), e))
+        .map_err(|e| match e {
+            // `kill` reports a missing process as ESRCH, not ENOENT.
+            Error::Io { source, .. } if source.raw_os_error() == Some(Errno::ESRCH as i32) => {
+                Error::NotFound {
+                    what: "process",
+                    name: pid.to_string(),
+                }
+            }
+            e => e,
+        })
+}
+
+/// One received signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Event {
+    /// The signal.
+    pub signal: Signal,
+    /// The pid of the sender (0 if the kernel sent it).
+    pub pid: u32,
+    /// The real uid of the sender.
+    pub uid: u32,
+    /// `si_code`: how it was sent (`SI_USER` = 0 for `kill`, `SI_QUEUE` = -1, ...).
+    pub code: i32,
+    /// The integer sent with `sigqueue(3)`, 0 otherwise.
+    pub value: i32,
+}
+
+/// A receiver for a set of signals, over `signalfd(2)`.
+///
+/// See the [module docs](self) for the contract: the signals must be blocked in every
+/// thread, so create it before spawning threads.
+#[derive(Debug)]
+pub struct Signals {
+    fd: SignalFd,
+    set: SigSet,
+}
+
+impl Signals {
+    /// Blocks `signals` in the calling thread and opens a descriptor that receives them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] for `SIGKILL` or `SIGSTOP` (they cannot be caught) or an
+    /// empty set, [`Error::Io`] if `pthread_sigmask` or `signalfd` fails.
+    pub fn new(signals: &[Signal]) -> Result<Self> {
+        if signals.is_empty() {
+            return Err(Error::Unsupported {
+                what: "an empty signal set".into(),
+                reason: "name at least one signal to receive",
+            });
+        }
+        let set = catchable_set(signals)?;
+        set.thread_block()
+            .map_err(|e| Error::sys("pthread_sigmask", e))?;
+        let fd = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map_err(|e| Error::sys("signalfd", e))?;
+        Ok(Signals { fd, set })
+    }
+
+    /// True if `signal` is in this receiver's set.
+    pub fn contains(&self, signal: Signal) -> bool {
+        self.set.contains(signal)
+    }
+
+    /// Takes a pending signal without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Empty`] if none is pending, [`Error::Io`] if reading fails.
+    pub fn try_recv(&self) -> Result<Event> {
+        match self.fd.read_signal() {
+            Ok(Some(info)) => {
+                let signal = Signal::try_from(info.ssi_signo as i32)
+                    .map_err(|e| Error::sys("signalfd read", e))?;
+                Ok(Event {
+                    signal,
+                    pid: info.ssi_pid,
+                    uid: info.ssi_uid,
+                    code: info.ssi_code,
+                    value: info.ssi_int,
+                })
+            }
+            Ok(None) => Err(Error::Empty),
+            Err(e) => Err(Error::sys("signalfd read", e)),
+        }
+    }
+
+    /// Waits for a signal of the set.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shutdown`] if shutdown was requested (see [`shutdown_on`]) while waiting,
+    /// [`Error::Io`] if polling or reading fails.
+    pub fn recv(&self) -> Result<Event> {
+        self.wait(None, Duration::MAX)
+    }
+
+    /// Waits at most `timeout` for a signal of the set.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if none arrived in time; otherwise as [`Signals::recv`].
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Event> {
+        self.wait(Instant::now().checked_add(timeout), timeout)
+    }
+
+    fn wait(&self, deadline: Option<Instant>, timeout: Duration) -> Result<Event> {
+        loop {
+            match self.try_recv() {
+                Err(Error::Empty) => {}
+                other => return other,
+            }
+            if !wait_fd(self.fd.as_fd(), PollFlags::POLLIN, deadline)? {
+                return Err(Error::Timeout(timeout));
+            }
+        }
+    }
+}
+
+/// Blocks for each next signal; iteration ends when shutdown is requested
+/// ([`Error::Shutdown`]), and yields any other error as an item.
+impl Iterator for Signals {
+    type Item = Result<Event>;
+
+    fn next(&mut self) -> Option<Result<Event>> {
+        match self.recv() {
+            Err(Error::Shutdown) => None,
+            r => Some(r),
+        }
+    }
+}
+
+impl AsFd for Signals {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+fn catchable_set(signals: &[Signal]) -> Result<SigSet> {
+    let mut set = SigSet::empty();
+    for &s in signals {
+        if matches!(s, Signal::SIGKILL | Signal::SIGSTOP) {
+            return Err(Error::Unsupported {
+                what: format!("catching {s}"),
+                reason: "SIGKILL and SIGSTOP cannot be caught, blocked or handled; \
+                         use SIGTERM or SIGINT to ask a process to stop",
+            });
+        }
+        set.add(s);
+    }
+    Ok(set)
+}
+
+static SHUTDOWN: AtomicBool = AtomicBool::new(false);
+static SHUTDOWN_RAW_FD: AtomicI32 = AtomicI32::new(-1);
+static SHUTDOWN_FD: OnceLock<EventFd> = OnceLock::new();
+
+/// Creates the shutdown eventfd once and publishes its raw number for the handler.
+fn shutdown_eventfd() -> Result<&'static EventFd> {
+    if let Some(fd) = SHUTDOWN_FD.get() {
+        return Ok(fd);
+    }
+    let fd = EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+        .map_err(|e| Error::sys("eventfd", e))?;
+    // Another thread may win the race; its descriptor is the one kept, ours is closed.
+    let fd = SHUTDOWN_FD.get_or_init(|| fd);
+    SHUTDOWN_RAW_FD.store(fd.as_fd().as_raw_fd(), Ordering::Release);
+    Ok(fd)
+}
+
+/// Marks shutdown and wakes every waiter. Async-signal-safe: an atomic store, an atomic
+/// load and `write(2)`, with `errno` preserved.
+fn raise_shutdown_flag() {
+    let saved = Errno::last_raw();
+    SHUTDOWN.store(true, Ordering::SeqCst);
+    let fd = SHUTDOWN_RAW_FD.load(Ordering::Acquire);
+    if fd >= 0 {
+        let one: u64 = 1;
+        // SAFETY: `fd` is the eventfd kept open for the life of the process in
+        // `SHUTDOWN_FD` (never closed), and the buffer is 8 valid bytes on the stack. A
+        // failed write (counter saturated) is harmless: the eventfd is already readable.
+        unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+    }
+    Errno::set_raw(saved);
+}
+
+extern "C" fn on_shutdown_signal(_signal: libc::c_int) {
+    raise_shutdown_flag();
+}
+
+/// Installs a handler for `signals` (typically `SIGTERM` and `SIGINT`) that requests a
+/// graceful shutdown: [`shutdown_requested`] becomes true, [`shutdown_fd`] becomes
+/// readable, and every blocking receive of this crate returns [`Error::Shutdown`].
+///
+/// The handler is async-signal-safe (an atomic store and a `write(2)` to an eventfd). It
+/// is installed without `SA_RESTART`, and the signals are unblocked in the calling thread.
+///
+/// # Errors
+///
+/// [`Error::Unsupported`] for `SIGKILL`/`SIGSTOP`, [`Error::Io`] if `eventfd` or
+/// `sigaction` fails.
+pub fn shutdown_on(signals: &[Signal]) -> Result<()> {
+    let set = catchable_set(signals)?;
+    shutdown_eventfd()?;
+    let action = SigAction::new(
+        SigHandler::Handler(on_shutdown_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for &s in signals {
+        // SAFETY: the handler performs only async-signal-safe operations (atomics,
+        // `write(2)`, errno save/restore), touches no lock and allocates nothing.
+        unsafe { nix::sys::signal::sigaction(s, &action) }
+            .map_err(|e| Error::sys("sigaction", e))?;
+    }
+    set.thread_unblock()
+        .map_err(|e| Error::sys("pthread_sigmask", e))?;
+    Ok(())
+}
+
+/// Requests shutdown from code, as if a [`shutdown_on`] signal had arrived.
+///
+/// Blocking receives that started after [`shutdown_on`] (or an earlier call of this
+/// function) wake up with [`Error::Shutdown`].
+///
+/// # Errors
+///
+/// [`Error::Io`] if the eventfd cannot be created.
+pub fn request_shutdown() -> Result<()> {
+    shutdown_eventfd()?;
+    raise_shutdown_flag();
+    Ok(())
+}
+
+/// True once a shutdown signal has arrived or [`request_shutdown`] was called.
+pub fn shutdown_requested() -> bool {
+    SHUTDOWN.load(Ordering::SeqCst)
+}
+
+/// The eventfd that becomes readable (and stays readable) once shutdown is requested, for
+/// a program's own `poll` loops; `None` until [`shutdown_on`] or [`request_shutdown`] has
+/// been called. Do not read from it.
+pub fn shutdown_fd() -> Option<BorrowedFd<'static>> {
+    SHUTDOWN_FD.get().map(|fd| fd.as_fd())
+}
+
+/// `Err(Error::Shutdown)` once shutdown is requested. Transports call it between waits.
+#[inline]
+pub(crate) fn check_shutdown() -> Result<()> {
+    if shutdown_requested() {
+        Err(Error::Shutdown)
+    } else {
+        Ok(())
+    }
+}
+
+/// True when shutdown signalling is set up, so waits must be able to wake on it.
+#[inline]
+pub(crate) fn shutdown_armed() -> bool {
+    SHUTDOWN_FD.get().is_some()
+}
+
+/// Waits until `fd` reports `events` (or an error/hang-up), the deadline passes, or
+/// shutdown is requested.
+///
+/// Returns `Ok(true)` when `fd` is ready and `Ok(false)` at the deadline (`None`: no
+/// deadline). This is the waiting primitive every transport with a descriptor should use
+/// so that [`shutdown_on`] wakes it.
+///
+/// # Errors
+///
+/// [`Error::Shutdown`] once shutdown is requested, [`Error::Io`] if `poll` fails.
+pub(crate) fn wait_fd(
+    fd: BorrowedFd<'_>,
+    events: PollFlags,
+    deadline: Option<Instant>,
+) -> Result<bool> {
+    loop {
+        check_shutdown()?;
+        let timeout = match deadline {
+            None => PollTimeout::NONE,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(false);
+                }
+                // Round up so a sub-millisecond remainder does not spin.
+                let ms = left.as_micros().div_ceil(1000);
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+            }
+        };
+        let mut fds = [PollFd::new(fd, events), PollFd::new(fd, events)];
+        let n = match SHUTDOWN_FD.get() {
+            Some(s) => {
+                fds[1] = PollFd::new(s.as_fd(), PollFlags::POLLIN);
+                2
+            }
+            None => 1,
+        };
+        match poll(&mut fds[..n], timeout) {
+            Ok(0) => {}
+            Ok(_) => {
+                check_shutdown()?;
+                if n == 2 && fds[1].any().unwrap_or(false) {
+                    return Err(Error::Shutdown);
+                }
+                if fds[0].any().unwrap_or(false) {
+                    return Ok(true);
+                }
+            }
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(Error::sys("poll", e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sigkill_and_sigstop_are_refused() {
+        for s in [Signal::SIGKILL, Signal::SIGSTOP] {
+            let e = Signals::new(&[Signal::SIGUSR2, s]).unwrap_err();
+            assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+            assert!(e.to_string().contains("SIGTERM"), "{e}");
+            assert!(matches!(
+                shutdown_on(&[s]).unwrap_err(),
+                Error::Unsupported { .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn send_refuses_group_pids_and_names_missing_processes() {
+        assert!(matches!(
+            send(0, Signal::SIGTERM),
+            Err(Error::InvalidName { .. })
+        ));
+        // pid_max is at most 2^22, so this pid never exists.
+        let e = send(i32::MAX as u32, Signal::SIGUSR1).unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e}");
+    }
+}

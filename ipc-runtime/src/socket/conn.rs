@@ -1,0 +1,609 @@
+//! The two halves of a connected stream socket (Unix `SOCK_STREAM` or TCP), shared by
+//! [`crate::socket`] and [`crate::tcp`]: the handshake, framed sends that never leave a
+//! partial frame, and receives through a [`FrameReader`] with timeouts.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::IoSlice;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::poll::PollFlags;
+use nix::sys::socket::MsgFlags;
+
+use super::sys::{self, CmsgBuf, Wait};
+use crate::codec::{self, Frame, FrameReader, HEADER_LEN};
+use crate::error::{Error, Result, SendError};
+use crate::message::{self, Message};
+
+/// How many descriptors one message may carry by default (`SCM_MAX_FD` is 253).
+pub(crate) const DEFAULT_MAX_FDS: usize = 16;
+
+/// Messages up to this size are copied behind their header and sent with `send(2)`;
+/// larger ones go as two parts with `sendmsg(2)`, to avoid the copy.
+const SMALL: usize = 1024;
+
+/// The sending half of a connected stream socket: writes frames of `T`.
+///
+/// A frame is never left half-written on the wire by a bounded send: if `try_send` or
+/// `send_timeout` could write only part of a frame, the message counts as sent, the
+/// unwritten tail is kept in this `Sender`, and it is written before anything else — by
+/// the next send, by [`Sender::flush`], or when the `Sender` is dropped (which waits, like
+/// `std::io::BufWriter`, until the tail is written or the peer is gone). So the stream
+/// never loses its framing and no accepted message is lost while the peer lives.
+pub struct Sender<T> {
+    fd: Arc<OwnedFd>,
+    pending: Vec<u8>,
+    /// Where a frame is assembled before it is written.
+    frame: Vec<u8>,
+    _t: PhantomData<fn(T)>,
+}
+
+/// The receiving half of a connected stream socket: reads frames of `T`.
+///
+/// A receive that times out keeps the part of a frame it has read; the next one goes on
+/// from there.
+pub struct Receiver<T> {
+    fd: Arc<OwnedFd>,
+    reader: FrameReader<T>,
+    /// Bytes read from the socket so far (the stream offset of the next byte).
+    received: u64,
+    /// Descriptors received, with the stream offset of the last byte of the read that
+    /// brought them (which lies inside the frame they were sent with).
+    fds: VecDeque<FdBatch>,
+    /// Room for received descriptors; `None` when this receiver takes none (TCP, or
+    /// `max_fds(0)`): then it reads with plain `recv(2)`.
+    cmsg: Option<CmsgBuf>,
+    max_fds: usize,
+}
+
+struct FdBatch {
+    offset: u64,
+    fds: Vec<OwnedFd>,
+    lost: bool,
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("fd", &self.fd.as_raw_fd())
+            .field("pending", &self.pending.len())
+            .finish()
+    }
+}
+
+impl<T: Message> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("fd", &self.fd.as_raw_fd())
+            .field("buffered", &self.reader.buffered())
+            .finish()
+    }
+}
+
+/// Sends the handshake for `Out`, then reads and checks the peer's, which must announce
+/// `In`. Both sides do this, so each direction is checked once, at connect.
+pub(crate) fn handshake<Out: Message, In: Message>(
+    fd: OwnedFd,
+    timeout: Duration,
+    max_fds: usize,
+) -> Result<(Sender<Out>, Receiver<In>)> {
+    finish(start(fd)?, timeout, max_fds)
+}
+
+/// The first half of [`handshake`]: sends this side's.
+pub(crate) fn start<Out: Message>(fd: OwnedFd) -> Result<Sender<Out>> {
+    let mut tx = Sender::<Out> {
+        fd: Arc::new(fd),
+        pending: Vec::new(),
+        frame: Vec::new(),
+        _t: PhantomData,
+    };
+    // A peer that sent its handshake and messages and closed at once has still sent
+    // them: failing to greet it must not lose what it sent, so the receiving half goes
+    // on (and the next send reports Disconnected).
+    match tx.write_frame(&[IoSlice::new(&codec::hello::<Out>())], &[], Wait::Block) {
+        Ok(()) | Err(Error::Disconnected) => Ok(tx),
+        Err(e) => Err(e),
+    }
+}
+
+/// The second half of [`handshake`]: reads and checks the peer's.
+pub(crate) fn finish<Out: Message, In: Message>(
+    tx: Sender<Out>,
+    timeout: Duration,
+    max_fds: usize,
+) -> Result<(Sender<Out>, Receiver<In>)> {
+    let fd = tx.fd.clone();
+    let hello = read_hello::<In>(fd.as_fd(), Wait::timeout(timeout))?;
+    let mut reader = FrameReader::<In>::new();
+    // Prime the reader with the handshake just checked, so it accepts messages.
+    let mut once = Some(hello);
+    let primed = reader.recv_with(|buf| match once.take() {
+        Some(h) if h.len() <= buf.len() => {
+            buf[..h.len()].copy_from_slice(&h);
+            Ok(h.len())
+        }
+        _ => Err(Error::Empty),
+    });
+    match primed {
+        Err(Error::Empty) if reader.buffered() == 0 => {}
+        Err(e) => return Err(e),
+        Ok(_) => {
+            return Err(Error::Corrupt(
+                "handshake priming produced a message".into(),
+            ))
+        }
+    }
+    Ok((
+        tx,
+        Receiver {
+            fd,
+            reader,
+            received: 0,
+            fds: VecDeque::new(),
+            cmsg: (max_fds > 0).then(|| CmsgBuf::new(max_fds)),
+            max_fds,
+        },
+    ))
+}
+
+/// Reads exactly one handshake frame (no byte more) and checks it against `In`.
+fn read_hello<In: Message>(fd: BorrowedFd<'_>, wait: Wait) -> Result<Vec<u8>> {
+    let mut frame = vec![0u8; HEADER_LEN];
+    read_exact(fd, &mut frame, wait)?;
+    let ours = codec::hello::<In>();
+    if frame[..4] != ours[..4] {
+        // Not a handshake: let the decoder say what it is.
+        return Err(match codec::decode::<In>(&frame) {
+            Err(e) => e,
+            _ => Error::Corrupt(
+                "the peer sent a message before its handshake: it is not an ipc endpoint".into(),
+            ),
+        });
+    }
+    let len = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]) as usize;
+    if len > codec::max_frame_len::<In>() {
+        // decode refuses it with a clear message before we read it
+        codec::decode::<In>(&frame)?;
+    }
+    frame.resize(HEADER_LEN + len, 0);
+    read_exact(fd, &mut frame[HEADER_LEN..], wait)?;
+    match codec::decode::<In>(&frame)? {
+        Some((Frame::Hello, n)) if n == frame.len() => Ok(frame),
+        _ => Err(Error::Corrupt("malformed handshake from the peer".into())),
+    }
+}
+
+fn read_exact(fd: BorrowedFd<'_>, mut buf: &mut [u8], wait: Wait) -> Result<()> {
+    while !buf.is_empty() {
+        match nix::sys::socket::recv(fd.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT) {
+            Ok(0) => return Err(Error::Disconnected),
+            Ok(n) => buf = &mut buf[n..],
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => sys::again(fd, PollFlags::POLLIN, wait, false)?,
+            Err(e) => return Err(Error::sys("recv", e)),
+        }
+    }
+    Ok(())
+}
+
+impl<T: Message> Sender<T> {
+    /// Sends `msg`, waiting while the socket buffer is full.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] if the peer is gone (never `SIGPIPE`: sends use
+    /// `MSG_NOSIGNAL`), [`Error::Io`] otherwise; the message is handed back.
+    pub fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
+        self.send_frame(msg, &[], Wait::Block)
+    }
+
+    /// Sends `msg` if the socket can take at least its first byte now (see the type docs
+    /// for a frame that fits only in part).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] if nothing could be written, as [`Sender::send`] otherwise.
+    pub fn try_send(&mut self, msg: T) -> Result<(), SendError<T>> {
+        self.send_frame(msg, &[], Wait::Try)
+    }
+
+    /// Sends `msg`, waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if nothing of the frame could be written in time, as
+    /// [`Sender::send`] otherwise.
+    pub fn send_timeout(&mut self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
+        self.send_frame(msg, &[], Wait::timeout(timeout))
+    }
+
+    /// Drops the unwritten tail of a frame, so dropping this sender does not wait for a
+    /// peer that does not read. The peer sees the frame cut short.
+    pub(crate) fn abandon(&mut self) {
+        self.pending.clear();
+    }
+
+    /// Bytes of an accepted frame still waiting to be written.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Writes the tail of a partly written frame, if any, waiting as long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] if the peer is gone, [`Error::Io`] otherwise.
+    pub fn flush(&mut self) -> Result<()> {
+        self.flush_pending(Wait::Block)
+    }
+
+    /// As [`Sender::flush`], waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if a tail remains, as [`Sender::flush`] otherwise.
+    pub fn flush_timeout(&mut self, timeout: Duration) -> Result<()> {
+        self.flush_pending(Wait::timeout(timeout))
+    }
+
+    pub(crate) fn send_frame(
+        &mut self,
+        msg: T,
+        fds: &[BorrowedFd<'_>],
+        wait: Wait,
+    ) -> Result<(), SendError<T>> {
+        if let Err(e) = self.flush_pending(wait) {
+            return Err(SendError::new(e, msg));
+        }
+        let header = codec::message_header::<T>();
+        let raw: Vec<RawFd>;
+        let raw_fds: &[RawFd] = if fds.is_empty() {
+            &[]
+        } else {
+            raw = fds.iter().map(|f| f.as_raw_fd()).collect();
+            &raw
+        };
+        if size_of::<T>() > SMALL || !fds.is_empty() {
+            // Large: header and payload in one `sendmsg`, no copy of the payload.
+            let bufs = [IoSlice::new(&header), IoSlice::new(message::as_bytes(&msg))];
+            return self
+                .write_frame(&bufs, raw_fds, wait)
+                .map_err(|e| SendError::new(e, msg));
+        }
+        // Small: one contiguous buffer and one plain `send`, cheaper than `sendmsg`.
+        let mut frame = std::mem::take(&mut self.frame);
+        frame.clear();
+        frame.extend_from_slice(&header);
+        frame.extend_from_slice(message::as_bytes(&msg));
+        let sent = self.write_frame(&[IoSlice::new(&frame)], raw_fds, wait);
+        self.frame = frame;
+        sent.map_err(|e| SendError::new(e, msg))
+    }
+
+    /// Writes one frame. Until its first byte is written the frame is not sent and the
+    /// wait's expiry is an error; after that the frame is committed and any unwritten
+    /// tail goes to `pending`.
+    fn write_frame(&mut self, bufs: &[IoSlice<'_>], fds: &[RawFd], wait: Wait) -> Result<()> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let n = loop {
+            match sys::send(self.fd.as_fd(), bufs, fds, wait.msg_flags()) {
+                Ok(n) => break n,
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => sys::again(self.fd.as_fd(), PollFlags::POLLOUT, wait, true)?,
+                Err(e) => return Err(Error::sys("sendmsg", e)),
+            }
+        };
+        if n < total {
+            let mut skip = n;
+            for b in bufs {
+                let take = skip.min(b.len());
+                self.pending.extend_from_slice(&b[take..]);
+                skip -= take;
+            }
+            match self.flush_pending(wait) {
+                Ok(()) | Err(Error::Full | Error::Timeout(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_pending(&mut self, wait: Wait) -> Result<()> {
+        while !self.pending.is_empty() {
+            match sys::send(
+                self.fd.as_fd(),
+                &[IoSlice::new(&self.pending)],
+                &[],
+                wait.msg_flags(),
+            ) {
+                Ok(n) => {
+                    self.pending.drain(..n);
+                }
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => sys::again(self.fd.as_fd(), PollFlags::POLLOUT, wait, true)?,
+                Err(e) => return Err(Error::sys("send", e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        // Finish an accepted frame, as BufWriter does; give up if the peer is gone.
+        while !self.pending.is_empty() {
+            match sys::send(
+                self.fd.as_fd(),
+                &[IoSlice::new(&self.pending)],
+                &[],
+                MsgFlags::empty(),
+            ) {
+                Ok(n) => {
+                    self.pending.drain(..n);
+                }
+                Err(Errno::EINTR | Errno::EAGAIN) => {}
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+impl<T> AsFd for Sender<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl<T> AsFd for Receiver<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl<T: Message> Receiver<T> {
+    /// Receives the next message, waiting for it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] once the peer has closed and every message before is
+    /// read; [`Error::Corrupt`], [`Error::InvalidMessage`] or [`Error::SchemaMismatch`]
+    /// for bytes that are not frames of `T` (the offending bytes are dropped);
+    /// [`Error::Io`] for other failures.
+    pub fn recv(&mut self) -> Result<T> {
+        self.recv_inner(Wait::Block)
+    }
+
+    /// Receives a message if one is complete now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Empty`] if none is, as [`Receiver::recv`] otherwise.
+    pub fn try_recv(&mut self) -> Result<T> {
+        self.recv_inner(Wait::Try)
+    }
+
+    /// Receives a message, waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if none was complete in time (a partial frame is kept), as
+    /// [`Receiver::recv`] otherwise.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T> {
+        self.recv_inner(Wait::timeout(timeout))
+    }
+
+    /// Bytes received but not yet returned as a message.
+    pub fn buffered(&self) -> usize {
+        self.reader.buffered()
+    }
+
+    pub(crate) fn set_max_fds(&mut self, n: usize) {
+        self.max_fds = n;
+        self.cmsg = (n > 0).then(|| CmsgBuf::new(n));
+    }
+
+    /// Receives a message. Descriptors that came with it stay queued until
+    /// [`Receiver::claim_fds`] takes them or the next receive closes them.
+    #[inline]
+    pub(crate) fn recv_inner(&mut self, wait: Wait) -> Result<T> {
+        if !self.fds.is_empty() {
+            self.close_claimed();
+        }
+        let Receiver {
+            fd,
+            reader,
+            received,
+            fds,
+            cmsg,
+            ..
+        } = self;
+        // The tail call lets the message go straight to the caller (no extra copy).
+        reader.recv_with(|buf| fill(fd.as_fd(), buf, cmsg, wait, received, fds))
+    }
+
+    /// Receives a message and the descriptors sent with it.
+    pub(crate) fn recv_with_fds(&mut self, wait: Wait) -> Result<(T, Vec<OwnedFd>)> {
+        let msg = self.recv_inner(wait)?;
+        Ok((msg, self.claim_fds()?))
+    }
+
+    /// Stream offset of the first byte not yet decoded: the end of the frame of the
+    /// message last returned.
+    fn consumed(&self) -> u64 {
+        self.received - self.reader.buffered() as u64
+    }
+
+    /// Closes descriptors that came with frames already decoded (returned by a plain
+    /// receive, or dropped as bad input).
+    fn close_claimed(&mut self) {
+        let consumed = self.consumed();
+        while self.fds.front().is_some_and(|b| b.offset < consumed) {
+            self.fds.pop_front();
+        }
+    }
+
+    /// Takes the descriptors that came with the message just returned (the batches read
+    /// inside its frame, which ends at the current stream offset).
+    fn claim_fds(&mut self) -> Result<Vec<OwnedFd>> {
+        let consumed = self.consumed();
+        let start = consumed.saturating_sub((HEADER_LEN + size_of::<T>()) as u64);
+        let mut mine = Vec::new();
+        let mut lost = false;
+        while self.fds.front().is_some_and(|b| b.offset < consumed) {
+            let b = self.fds.pop_front().expect("front exists");
+            if b.offset >= start {
+                mine.extend(b.fds);
+                lost |= b.lost;
+            }
+        }
+        if lost {
+            return Err(Error::LimitExceeded {
+                limit: "file descriptors per received message",
+                value: self.max_fds as u64,
+                hint: format!(
+                    "the peer sent more descriptors with one message than fit (or this process \
+                     reached RLIMIT_NOFILE), so the kernel closed the rest and this message was \
+                     dropped; {} arrived. Raise the receiver's limit with max_fds(), or send \
+                     fewer",
+                    mine.len()
+                ),
+            });
+        }
+        Ok(mine)
+    }
+}
+
+/// Reads more bytes for the frame reader, noting descriptors that arrive with them.
+fn fill(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    cmsg: &mut Option<CmsgBuf>,
+    wait: Wait,
+    received: &mut u64,
+    batches: &mut VecDeque<FdBatch>,
+) -> Result<usize> {
+    loop {
+        let Some(cmsg) = cmsg.as_mut() else {
+            match nix::sys::socket::recv(fd.as_raw_fd(), buf, wait.msg_flags()) {
+                Ok(n) => {
+                    *received += n as u64;
+                    return Ok(n);
+                }
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => {
+                    sys::again(fd, PollFlags::POLLIN, wait, false)?;
+                    continue;
+                }
+                Err(e) => return Err(Error::sys("recv", e)),
+            }
+        };
+        match sys::recv(fd, buf, cmsg, wait.msg_flags()) {
+            Ok(r) => {
+                if r.len > 0 && (!r.fds.is_empty() || r.fds_lost) {
+                    batches.push_back(FdBatch {
+                        offset: *received + r.len as u64 - 1,
+                        fds: r.fds,
+                        lost: r.fds_lost,
+                    });
+                }
+                *received += r.len as u64;
+                return Ok(r.len);
+            }
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => sys::again(fd, PollFlags::POLLIN, wait, false)?,
+            Err(e) => return Err(Error::sys("recvmsg", e)),
+        }
+    }
+}
+
+/// The channel methods of a duplex stream type with fields `tx: Sender<T>` and
+/// `rx: Receiver<T>`, delegating to the halves.
+macro_rules! duplex_methods {
+    () => {
+        /// Sends `msg`, waiting while the socket buffer is full.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::Disconnected`](crate::Error::Disconnected) if the peer is gone (never
+        /// `SIGPIPE`), [`Error::Io`](crate::Error::Io) otherwise; the message is handed back.
+        pub fn send(&mut self, msg: T) -> $crate::Result<(), $crate::SendError<T>> {
+            self.tx.send(msg)
+        }
+
+        /// Sends `msg` if the socket can take it now; a frame that fits only in part is
+        /// completed before the next send (see [`Sender`](crate::socket::Sender)).
+        ///
+        /// # Errors
+        ///
+        /// [`Error::Full`](crate::Error::Full) if nothing could be written, as `send`
+        /// otherwise.
+        pub fn try_send(&mut self, msg: T) -> $crate::Result<(), $crate::SendError<T>> {
+            self.tx.try_send(msg)
+        }
+
+        /// Sends `msg`, waiting at most `timeout` for room.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::Timeout`](crate::Error::Timeout) if nothing could be written in time,
+        /// as `send` otherwise.
+        pub fn send_timeout(
+            &mut self,
+            msg: T,
+            timeout: ::std::time::Duration,
+        ) -> $crate::Result<(), $crate::SendError<T>> {
+            self.tx.send_timeout(msg, timeout)
+        }
+
+        /// Receives the next message, waiting for it.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::Disconnected`](crate::Error::Disconnected) once the peer has closed and
+        /// every earlier message is read; `Corrupt`, `InvalidMessage` or `SchemaMismatch`
+        /// for bytes that are not frames of `T`; `Io` otherwise.
+        pub fn recv(&mut self) -> $crate::Result<T> {
+            self.rx.recv()
+        }
+
+        /// Receives a message if one is complete now.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::Empty`](crate::Error::Empty) if none is, as `recv` otherwise.
+        pub fn try_recv(&mut self) -> $crate::Result<T> {
+            self.rx.try_recv()
+        }
+
+        /// Receives a message, waiting at most `timeout` (a partial frame is kept).
+        ///
+        /// # Errors
+        ///
+        /// [`Error::Timeout`](crate::Error::Timeout) if none was complete in time, as
+        /// `recv` otherwise.
+        pub fn recv_timeout(&mut self, timeout: ::std::time::Duration) -> $crate::Result<T> {
+            self.rx.recv_timeout(timeout)
+        }
+
+        /// Writes the tail of a partly written frame, if a bounded send left one.
+        ///
+        /// # Errors
+        ///
+        /// As [`Sender::flush`](crate::socket::Sender::flush).
+        pub fn flush(&mut self) -> $crate::Result<()> {
+            self.tx.flush()
+        }
+
+        /// Splits into the sending and the receiving half (one socket, shared), e.g. to
+        /// use them from two threads.
+        pub fn split(self) -> ($crate::socket::Sender<T>, $crate::socket::Receiver<T>) {
+            (self.tx, self.rx)
+        }
+    };
+}
+pub(crate) use duplex_methods;

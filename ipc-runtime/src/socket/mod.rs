@@ -1,0 +1,462 @@
+//! Unix domain sockets ([unix(7)](https://man7.org/linux/man-pages/man7/unix.7.html)):
+//! typed streams, seqpacket datagrams, request/response, peer credentials and passing
+//! file descriptors.
+//!
+//! # Mechanism and contract
+//!
+//! A [`Listener`] is bound to a filesystem path; each [`Listener::accept`] gives a
+//! [`Stream`] to one client, so one listener serves many clients. A [`Stream<T>`] is a
+//! `SOCK_STREAM` connection carrying frames of the [stream codec](crate::codec): at
+//! connect, both sides send a handshake and check the peer's, so a peer built with
+//! another definition of `T` is refused with [`Error::SchemaMismatch`] on both sides
+//! before any message moves. After that, messages arrive whole, in order, without loss
+//! or duplication, until the peer closes or dies ([`Error::Disconnected`]).
+//!
+//! - **The socket file** is created with mode 0600 by default ([`Options::mode`]) in a way
+//!   the umask cannot loosen: it is bound inside a private 0700 directory, `chmod`ed, then
+//!   hard-linked into place. It is removed when the listener is dropped. A file left by a
+//!   crashed listener is stale: binding finds that nobody accepts on it (`ECONNREFUSED`),
+//!   removes it and binds; a live listener's file is never taken ([`Error::Busy`]).
+//! - **Paths** must fit `sun_path`: at most 107 bytes, else [`Error::InvalidName`].
+//! - **Credentials**: [`Stream::peer_cred`] gives the peer's pid, uid and gid
+//!   (`SO_PEERCRED`, taken by the kernel at connect). [`Options::only_same_uid`] and
+//!   [`Options::allow_uid`] make a listener refuse other clients: [`Listener::accept`]
+//!   closes such a connection and returns [`Error::PermissionDenied`].
+//! - **No `SIGPIPE`**: every send uses `MSG_NOSIGNAL`; a dead peer is
+//!   [`Error::Disconnected`].
+//! - **Timeouts**: `recv_timeout` and `send_timeout` wait with `poll(2)`, retrying `EINTR`
+//!   with the time left. A receive that times out keeps the part of a frame it read. A
+//!   bounded send never leaves half a frame on the wire: a frame written only in part is
+//!   completed from a buffer in the [`Sender`] before anything else (see there).
+//! - **Descriptors**: [`Stream::send_with_fds`] passes open files with `SCM_RIGHTS`;
+//!   [`Stream::recv_with_fds`] receives them close-on-exec (`MSG_CMSG_CLOEXEC`). If more
+//!   arrive than fit (or the process is out of descriptors), the kernel closes the rest
+//!   and reports `MSG_CTRUNC`: that is [`Error::LimitExceeded`], never a silent loss.
+//! - **Seqpacket**: [`SeqPacket`] sends one datagram per message (`SOCK_SEQPACKET`),
+//!   each checked for size and fingerprint on receipt.
+//! - **Request/response**: [`Client::call`] and [`Server::serve`], typed by a request and
+//!   a response message, each direction's schema checked once at connect.
+//!
+//! Limits: a Unix socket reaches processes of one machine (one network namespace, a
+//! shared filesystem for the path); `SCM_MAX_FD` (253) descriptors per message; the socket
+//! buffer (`net.core.wmem_default`) decides when a send blocks.
+//!
+//! ```no_run
+//! use ipc_runtime::socket::{Listener, Stream};
+//!
+//! // server process
+//! let listener = Listener::<u64>::bind("/tmp/counter.sock")?;
+//! let mut conn = listener.accept()?;
+//! let n = conn.recv()?;
+//! conn.send(n + 1)?;
+//!
+//! // client process
+//! let mut conn = Stream::<u64>::connect("/tmp/counter.sock")?;
+//! conn.send(41)?;
+//! assert_eq!(conn.recv()?, 42);
+//! # Ok::<(), ipc_runtime::Error>(())
+//! ```
+
+mod bind;
+pub(crate) mod conn;
+pub(crate) mod rpc;
+mod seqpacket;
+pub(crate) mod sys;
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::socket::{self as nixsock, sockopt, AddressFamily, SockFlag, SockType};
+
+pub use conn::{Receiver, Sender};
+pub use rpc::{Client, Server};
+pub use seqpacket::{SeqPacket, SeqPacketListener};
+
+use crate::error::{Error, Result, SendError};
+use crate::message::Message;
+use conn::duplex_methods;
+use sys::Wait;
+
+/// How long `connect` and `accept` wait for the peer's handshake by default.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Settings of a listener or a connection.
+#[derive(Clone, Debug)]
+pub struct Options {
+    mode: u32,
+    allowed_uids: Option<Vec<u32>>,
+    handshake_timeout: Duration,
+    backlog: i32,
+    max_fds: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Options {
+    /// Mode 0600, any client uid, a 10 s handshake timeout, a backlog of 128, up to 16
+    /// descriptors per received message.
+    pub fn new() -> Self {
+        Options {
+            mode: 0o600,
+            allowed_uids: None,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            backlog: 128,
+            max_fds: conn::DEFAULT_MAX_FDS,
+        }
+    }
+
+    /// Permission bits of the socket file (connecting needs write permission on it).
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode & 0o777;
+        self
+    }
+
+    /// Accepts only clients whose uid is this process's effective uid.
+    pub fn only_same_uid(self) -> Self {
+        self.allow_uid(nix::unistd::geteuid().as_raw())
+    }
+
+    /// Accepts clients of `uid`; once any uid is allowed, clients of uids not allowed are
+    /// refused. May be called several times.
+    pub fn allow_uid(mut self, uid: u32) -> Self {
+        self.allowed_uids.get_or_insert_with(Vec::new).push(uid);
+        self
+    }
+
+    /// How long to wait for the peer's handshake at connect and accept.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Length of the queue of connections not yet accepted (`listen(2)`).
+    pub fn backlog(mut self, backlog: i32) -> Self {
+        self.backlog = backlog;
+        self
+    }
+
+    /// How many descriptors one received message may carry (at most 253); more are
+    /// [`Error::LimitExceeded`]. `0` turns descriptor passing off on the receiving side:
+    /// the stream then reads with plain `recv(2)` (a little cheaper than `recvmsg(2)`),
+    /// and descriptors a peer sends anyway are closed by the kernel.
+    pub fn max_fds(mut self, n: usize) -> Self {
+        self.max_fds = n.min(253);
+        self
+    }
+}
+
+/// The credentials of the process at the other end, as the kernel recorded them when it
+/// connected (`SO_PEERCRED`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerCred {
+    /// Process id.
+    pub pid: i32,
+    /// Effective user id.
+    pub uid: u32,
+    /// Effective group id.
+    pub gid: u32,
+}
+
+impl fmt::Display for PeerCred {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pid {}, uid {}, gid {}", self.pid, self.uid, self.gid)
+    }
+}
+
+pub(crate) fn peer_cred(fd: BorrowedFd<'_>) -> Result<PeerCred> {
+    let c = nixsock::getsockopt(&fd, sockopt::PeerCredentials)
+        .map_err(|e| Error::sys("getsockopt(SO_PEERCRED)", e))?;
+    Ok(PeerCred {
+        pid: c.pid(),
+        uid: c.uid(),
+        gid: c.gid(),
+    })
+}
+
+/// A listening Unix socket of either type, without the message type.
+#[derive(Debug)]
+pub(crate) struct RawListener {
+    fd: OwnedFd,
+    placed: bind::Placed,
+    opts: Options,
+}
+
+impl RawListener {
+    pub(crate) fn bind(path: &Path, ty: SockType, opts: Options) -> Result<Self> {
+        let (fd, placed) = bind::bind_listen(path, ty, opts.mode, opts.backlog)?;
+        Ok(RawListener { fd, placed, opts })
+    }
+
+    /// Accepts one connection and checks the client's uid.
+    pub(crate) fn accept_fd(&self, wait: Wait) -> Result<OwnedFd> {
+        let fd = loop {
+            if !sys::ready(self.fd.as_fd(), nix::poll::PollFlags::POLLIN, wait)? {
+                return Err(wait.expired(false));
+            }
+            let mut flags = SockFlag::SOCK_CLOEXEC;
+            if !matches!(wait, Wait::Block) {
+                flags |= SockFlag::SOCK_NONBLOCK;
+            }
+            match nixsock::accept4(self.fd.as_raw_fd(), flags) {
+                // SAFETY: accept4 returned a new descriptor that nothing else owns.
+                Ok(fd) => break unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) },
+                Err(Errno::EINTR | Errno::ECONNABORTED) => {}
+                Err(Errno::EAGAIN) if matches!(wait, Wait::Try) => return Err(Error::Empty),
+                Err(Errno::EAGAIN) => {}
+                Err(e) => return Err(Error::sys("accept4", e)),
+            }
+        };
+        if !matches!(wait, Wait::Block) {
+            // The connection itself blocks; bounded calls use poll.
+            let fl = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL)
+                .map_err(|e| Error::sys("fcntl", e))?;
+            let fl = nix::fcntl::OFlag::from_bits_truncate(fl) - nix::fcntl::OFlag::O_NONBLOCK;
+            nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(fl))
+                .map_err(|e| Error::sys("fcntl", e))?;
+        }
+        if let Some(allowed) = &self.opts.allowed_uids {
+            let cred = peer_cred(fd.as_fd())?;
+            if !allowed.contains(&cred.uid) {
+                return Err(Error::PermissionDenied {
+                    what: "client (its uid is not allowed by this listener)",
+                    name: cred.to_string(),
+                });
+            }
+        }
+        Ok(fd)
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.placed.path()
+    }
+
+    pub(crate) fn opts(&self) -> &Options {
+        &self.opts
+    }
+}
+
+impl AsFd for RawListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// A listening Unix stream socket whose connections carry `T` both ways.
+///
+/// The socket file is removed when the listener is dropped.
+pub struct Listener<T> {
+    raw: RawListener,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for Listener<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listener").field("raw", &self.raw).finish()
+    }
+}
+
+impl<T: Message> Listener<T> {
+    /// Binds to `path` with default [`Options`] (mode 0600).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`] for a path longer than 107 bytes; [`Error::Busy`] if a live
+    /// listener holds the path; [`Error::AlreadyExists`] if the path is a file that is not
+    /// a socket; [`Error::NotFound`] / [`Error::PermissionDenied`] for the directory;
+    /// [`Error::Io`] otherwise. A stale socket file is removed and replaced.
+    pub fn bind(path: impl AsRef<Path>) -> Result<Self> {
+        Self::bind_with(path, Options::new())
+    }
+
+    /// Binds to `path` with `opts`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Listener::bind`].
+    pub fn bind_with(path: impl AsRef<Path>, opts: Options) -> Result<Self> {
+        Ok(Listener {
+            raw: RawListener::bind(path.as_ref(), SockType::Stream, opts)?,
+            _t: PhantomData,
+        })
+    }
+
+    /// Waits for a client and exchanges handshakes with it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PermissionDenied`] for a client whose uid is not allowed (its connection
+    /// is closed); [`Error::SchemaMismatch`] for a client of another schema;
+    /// [`Error::Timeout`] if the client sends no handshake within the handshake timeout;
+    /// [`Error::Disconnected`] if it leaves during the handshake; [`Error::Io`] otherwise.
+    /// Each concerns one client: keep accepting.
+    pub fn accept(&self) -> Result<Stream<T>> {
+        let fd = self.raw.accept_fd(Wait::Block)?;
+        Stream::handshake(fd, &self.raw.opts)
+    }
+
+    /// As [`Listener::accept`], waiting at most `timeout` for a client to connect.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if none did, as [`Listener::accept`] otherwise.
+    pub fn accept_timeout(&self, timeout: Duration) -> Result<Stream<T>> {
+        let fd = self.raw.accept_fd(Wait::timeout(timeout))?;
+        Stream::handshake(fd, &self.raw.opts)
+    }
+
+    /// The path this listener is bound to.
+    pub fn path(&self) -> &Path {
+        self.raw.path()
+    }
+}
+
+impl<T> AsFd for Listener<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.raw.as_fd()
+    }
+}
+
+/// A connected Unix stream socket carrying `T` both ways.
+#[derive(Debug)]
+pub struct Stream<T: Message> {
+    tx: Sender<T>,
+    rx: Receiver<T>,
+}
+
+impl<T: Message> Stream<T> {
+    /// Connects to the listener at `path` and exchanges handshakes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] if no file is there or nobody listens on it;
+    /// [`Error::PermissionDenied`] without write permission on the socket file;
+    /// [`Error::InvalidName`] for a path longer than 107 bytes;
+    /// [`Error::SchemaMismatch`] if the listener's `T` differs; [`Error::Disconnected`] if
+    /// the listener closed the connection (a refused uid, say); [`Error::Timeout`] if it
+    /// did not answer within the handshake timeout; [`Error::Io`] otherwise.
+    pub fn connect(path: impl AsRef<Path>) -> Result<Self> {
+        Self::connect_with(path, &Options::new())
+    }
+
+    /// As [`Stream::connect`], with the handshake timeout and descriptor limit of `opts`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Stream::connect`].
+    pub fn connect_with(path: impl AsRef<Path>, opts: &Options) -> Result<Self> {
+        let fd = bind::connect(path.as_ref(), SockType::Stream)?;
+        Self::handshake(fd, opts)
+    }
+
+    /// A connected pair (`socketpair(2)`), handshakes done: keep one end and give the
+    /// other to a child process (`fork`), or use both in one process.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the sockets cannot be created.
+    pub fn pair() -> Result<(Self, Self)> {
+        let (a, b) = nixsock::socketpair(
+            AddressFamily::Unix,
+            SockType::Stream,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| Error::sys("socketpair", e))?;
+        let opts = Options::new();
+        let (ta, tb) = (conn::start::<T>(a)?, conn::start::<T>(b)?);
+        let (a, b) = (
+            conn::finish::<T, T>(ta, opts.handshake_timeout, opts.max_fds)?,
+            conn::finish::<T, T>(tb, opts.handshake_timeout, opts.max_fds)?,
+        );
+        Ok((Stream { tx: a.0, rx: a.1 }, Stream { tx: b.0, rx: b.1 }))
+    }
+
+    /// Adopts a connected `SOCK_STREAM` Unix socket (one end of a `socketpair`, or one
+    /// inherited from a parent process) and exchanges handshakes over it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Stream::connect`] after the connection is made.
+    pub fn from_fd(fd: OwnedFd) -> Result<Self> {
+        Self::handshake(fd, &Options::new())
+    }
+
+    /// As [`Stream::from_fd`], with the handshake timeout and descriptor limit of `opts`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Stream::from_fd`].
+    pub fn from_fd_with(fd: OwnedFd, opts: &Options) -> Result<Self> {
+        Self::handshake(fd, opts)
+    }
+
+    fn handshake(fd: OwnedFd, opts: &Options) -> Result<Self> {
+        let (tx, rx) = conn::handshake::<T, T>(fd, opts.handshake_timeout, opts.max_fds)?;
+        Ok(Stream { tx, rx })
+    }
+
+    duplex_methods!();
+
+    /// The peer's pid, uid and gid (`SO_PEERCRED`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the kernel does not report them.
+    pub fn peer_cred(&self) -> Result<PeerCred> {
+        peer_cred(self.rx.as_fd())
+    }
+
+    /// Sends `msg` with open descriptors attached (`SCM_RIGHTS`). The receiver gets
+    /// duplicates; this side's `fds` stay open.
+    ///
+    /// # Errors
+    ///
+    /// As [`Stream::send`]; [`Error::Io`] with `EINVAL`/`ETOOMANYREFS` for more than 253
+    /// descriptors or descriptors in flight beyond the kernel's limit.
+    pub fn send_with_fds(&mut self, msg: T, fds: &[BorrowedFd<'_>]) -> Result<(), SendError<T>> {
+        self.tx.send_frame(msg, fds, Wait::Block)
+    }
+
+    /// Receives a message and the descriptors sent with it (close-on-exec). A plain
+    /// [`Stream::recv`] closes descriptors that came with its message (at the next
+    /// receive).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LimitExceeded`] if more descriptors were sent with the message than this
+    /// side accepts ([`Options::max_fds`]) or than the process may open: the kernel
+    /// closed the excess, and the message is dropped; as [`Stream::recv`] otherwise.
+    pub fn recv_with_fds(&mut self) -> Result<(T, Vec<OwnedFd>)> {
+        self.rx.recv_with_fds(Wait::Block)
+    }
+
+    /// As [`Stream::recv_with_fds`], waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if no message was complete in time, as
+    /// [`Stream::recv_with_fds`] otherwise.
+    pub fn recv_with_fds_timeout(&mut self, timeout: Duration) -> Result<(T, Vec<OwnedFd>)> {
+        self.rx.recv_with_fds(Wait::timeout(timeout))
+    }
+
+    /// Sets how many descriptors one received message may carry (0 to 253; see
+    /// [`Options::max_fds`]).
+    pub fn set_max_fds(&mut self, n: usize) {
+        self.rx.set_max_fds(n.min(253));
+    }
+}
+
+impl<T: Message> AsFd for Stream<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.rx.as_fd()
+    }
+}

@@ -1,0 +1,300 @@
+//! `SOCK_SEQPACKET` Unix sockets: one datagram per message, with message boundaries kept
+//! by the kernel.
+//!
+//! Each side first sends one datagram holding its codec handshake, and checks the peer's
+//! (so another schema is refused at connect, naming both types). Each message is then one
+//! datagram: the 8-byte little-endian fingerprint of `T`, then the `size_of::<T>()`
+//! message bytes. A received datagram of any other length is [`Error::Corrupt`] (one
+//! longer than expected is detected with `MSG_TRUNC`, never silently cut), a wrong
+//! fingerprint is [`Error::SchemaMismatch`], and the bytes are validated before a `T` is
+//! produced. Datagrams are atomic, so a bounded send writes all or nothing.
+
+use std::fmt;
+use std::io::IoSlice;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::poll::PollFlags;
+use nix::sys::socket::{MsgFlags, SockType};
+
+use super::sys::{self, CmsgBuf, Wait};
+use super::{bind, Options, PeerCred, RawListener};
+use crate::codec::{self, Frame};
+use crate::error::{Error, Result, SchemaId, SendError};
+use crate::message::{self, Message};
+
+const FP_LEN: usize = 8;
+
+/// A listening `SOCK_SEQPACKET` Unix socket whose connections carry `T`.
+pub struct SeqPacketListener<T> {
+    raw: RawListener,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for SeqPacketListener<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SeqPacketListener")
+            .field("raw", &self.raw)
+            .finish()
+    }
+}
+
+impl<T: Message> SeqPacketListener<T> {
+    /// Binds to `path`, as [`super::Listener::bind`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`super::Listener::bind`].
+    pub fn bind(path: impl AsRef<Path>) -> Result<Self> {
+        Self::bind_with(path, Options::new())
+    }
+
+    /// Binds to `path` with `opts`.
+    ///
+    /// # Errors
+    ///
+    /// As [`super::Listener::bind`].
+    pub fn bind_with(path: impl AsRef<Path>, opts: Options) -> Result<Self> {
+        Ok(SeqPacketListener {
+            raw: RawListener::bind(path.as_ref(), SockType::SeqPacket, opts)?,
+            _t: PhantomData,
+        })
+    }
+
+    /// Waits for a client and exchanges handshakes with it.
+    ///
+    /// # Errors
+    ///
+    /// As [`super::Listener::accept`].
+    pub fn accept(&self) -> Result<SeqPacket<T>> {
+        let fd = self.raw.accept_fd(Wait::Block)?;
+        SeqPacket::handshake(fd, self.raw.opts())
+    }
+
+    /// The path this listener is bound to.
+    pub fn path(&self) -> &Path {
+        self.raw.path()
+    }
+}
+
+/// A connected `SOCK_SEQPACKET` Unix socket carrying `T` both ways, one datagram per
+/// message.
+pub struct SeqPacket<T> {
+    fd: OwnedFd,
+    buf: Box<[u8]>,
+    cmsg: CmsgBuf,
+    _t: PhantomData<fn(T) -> T>,
+}
+
+impl<T> fmt::Debug for SeqPacket<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SeqPacket").field("fd", &self.fd).finish()
+    }
+}
+
+impl<T: Message> SeqPacket<T> {
+    /// Connects to the [`SeqPacketListener`] at `path` and exchanges handshakes.
+    ///
+    /// # Errors
+    ///
+    /// As [`super::Stream::connect`].
+    pub fn connect(path: impl AsRef<Path>) -> Result<Self> {
+        let fd = bind::connect(path.as_ref(), SockType::SeqPacket)?;
+        Self::handshake(fd, &Options::new())
+    }
+
+    /// Adopts a connected `SOCK_SEQPACKET` Unix socket (one end of a `socketpair`, or one
+    /// inherited from a parent process) and exchanges handshakes over it.
+    ///
+    /// # Errors
+    ///
+    /// As [`SeqPacket::connect`] after the connection is made.
+    pub fn from_fd(fd: OwnedFd) -> Result<Self> {
+        Self::handshake(fd, &Options::new())
+    }
+
+    fn handshake(fd: OwnedFd, opts: &Options) -> Result<Self> {
+        let mut s = SeqPacket {
+            fd,
+            buf: vec![0; codec::max_frame_len::<T>().max(FP_LEN + size_of::<T>()) + 1]
+                .into_boxed_slice(),
+            cmsg: CmsgBuf::new(1),
+            _t: PhantomData,
+        };
+        // A peer that sent its handshake and messages and closed at once has still sent
+        // them: failing to greet it must not lose what it sent, so read on.
+        match s.send_datagram(&[IoSlice::new(&codec::hello::<T>())], Wait::Block) {
+            Ok(()) | Err(Error::Disconnected) => {}
+            Err(e) => return Err(e),
+        }
+        let wait = Wait::timeout(opts.handshake_timeout);
+        let n = s.recv_datagram(wait)?;
+        match codec::decode::<T>(&s.buf[..n])? {
+            Some((Frame::Hello, used)) if used == n => Ok(s),
+            _ => Err(Error::Corrupt(
+                "the peer's first datagram is not an ipc handshake".into(),
+            )),
+        }
+    }
+
+    /// Sends `msg` as one datagram, waiting for room.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] if the peer is gone (never `SIGPIPE`), [`Error::Io`]
+    /// otherwise; the message is handed back.
+    pub fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
+        self.send_msg(msg, Wait::Block)
+    }
+
+    /// Sends `msg` if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] if there is not, as [`SeqPacket::send`] otherwise.
+    pub fn try_send(&mut self, msg: T) -> Result<(), SendError<T>> {
+        self.send_msg(msg, Wait::Try)
+    }
+
+    /// Sends `msg`, waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if there was none in time, as [`SeqPacket::send`] otherwise.
+    pub fn send_timeout(&mut self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
+        self.send_msg(msg, Wait::timeout(timeout))
+    }
+
+    /// Receives the next message, waiting for it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] once the peer has closed; [`Error::Corrupt`] for a datagram
+    /// of the wrong size; [`Error::SchemaMismatch`] for a wrong fingerprint;
+    /// [`Error::InvalidMessage`] for invalid bytes; [`Error::Io`] otherwise. The offending
+    /// datagram is consumed.
+    pub fn recv(&mut self) -> Result<T> {
+        self.recv_msg(Wait::Block)
+    }
+
+    /// Receives a message if one is waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Empty`] if none is, as [`SeqPacket::recv`] otherwise.
+    pub fn try_recv(&mut self) -> Result<T> {
+        self.recv_msg(Wait::Try)
+    }
+
+    /// Receives a message, waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if none came in time, as [`SeqPacket::recv`] otherwise.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T> {
+        self.recv_msg(Wait::timeout(timeout))
+    }
+
+    /// The peer's pid, uid and gid (`SO_PEERCRED`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the kernel does not report them.
+    pub fn peer_cred(&self) -> Result<PeerCred> {
+        super::peer_cred(self.fd.as_fd())
+    }
+
+    fn send_msg(&mut self, msg: T, wait: Wait) -> Result<(), SendError<T>> {
+        let fp = T::FINGERPRINT.to_le_bytes();
+        let bufs = [IoSlice::new(&fp), IoSlice::new(message::as_bytes(&msg))];
+        self.send_datagram(&bufs, wait)
+            .map_err(|e| SendError::new(e, msg))
+    }
+
+    fn send_datagram(&self, bufs: &[IoSlice<'_>], wait: Wait) -> Result<()> {
+        loop {
+            match sys::send(self.fd.as_fd(), bufs, &[], wait.msg_flags()) {
+                Ok(_) => return Ok(()),
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => sys::again(self.fd.as_fd(), PollFlags::POLLOUT, wait, true)?,
+                Err(e) => return Err(Error::sys("sendmsg", e)),
+            }
+        }
+    }
+
+    /// Receives one datagram into `self.buf`; returns its length. A datagram longer than
+    /// the buffer is an error (`MSG_TRUNC`), as is end of stream.
+    fn recv_datagram(&mut self, wait: Wait) -> Result<usize> {
+        loop {
+            let flags = wait.msg_flags() | MsgFlags::MSG_TRUNC;
+            match sys::recv(self.fd.as_fd(), &mut self.buf, &mut self.cmsg, flags) {
+                Ok(r) if r.len == 0 && !r.truncated => return Err(self.empty_datagram()),
+                Ok(r) if r.truncated || r.len > self.buf.len() => {
+                    return Err(Error::Corrupt(format!(
+                        "a datagram of {} bytes, longer than any frame of `{}` ({} bytes): \
+                         the peer sends another type or is not ipc",
+                        r.len,
+                        T::SCHEMA,
+                        FP_LEN + size_of::<T>()
+                    )))
+                }
+                Ok(r) => return Ok(r.len),
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => sys::again(self.fd.as_fd(), PollFlags::POLLIN, wait, false)?,
+                Err(e) => return Err(Error::sys("recvmsg", e)),
+            }
+        }
+    }
+
+    /// A read of 0 bytes is the end of the stream, or an empty datagram from a live peer.
+    fn empty_datagram(&self) -> Error {
+        let mut fds = [nix::poll::PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+        let hup =
+            |f: &nix::poll::PollFd<'_>| f.revents().is_some_and(|r| r.contains(PollFlags::POLLHUP));
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO) {
+            Ok(_) if hup(&fds[0]) => Error::Disconnected,
+            Ok(_) => Error::Corrupt(format!(
+                "an empty datagram where `{}` datagrams have {} bytes: the peer is not ipc",
+                T::SCHEMA,
+                FP_LEN + size_of::<T>()
+            )),
+            Err(e) => Error::sys("poll", e),
+        }
+    }
+
+    fn recv_msg(&mut self, wait: Wait) -> Result<T> {
+        let n = self.recv_datagram(wait)?;
+        if n != FP_LEN + size_of::<T>() {
+            return Err(Error::Corrupt(format!(
+                "a datagram of {n} bytes where `{}` datagrams have {}: the peer sends another \
+                 type or is not ipc",
+                T::SCHEMA,
+                FP_LEN + size_of::<T>()
+            )));
+        }
+        let mut fp = [0; FP_LEN];
+        fp.copy_from_slice(&self.buf[..FP_LEN]);
+        let fp = u64::from_le_bytes(fp);
+        if fp != T::FINGERPRINT {
+            let expected = SchemaId::of::<T>();
+            return Err(Error::SchemaMismatch {
+                found: SchemaId {
+                    name: "an unknown type".into(),
+                    fingerprint: fp,
+                    ..expected.clone()
+                },
+                expected,
+            });
+        }
+        Ok(message::from_bytes::<T>(&self.buf[FP_LEN..n])?)
+    }
+}
+
+impl<T> AsFd for SeqPacket<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}

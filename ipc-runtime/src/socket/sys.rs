@@ -1,0 +1,220 @@
+//! The few raw calls the socket modules need that `nix` does not wrap the way we need:
+//! `recvmsg` that keeps the descriptors it received even when `MSG_CTRUNC` says some were
+//! lost, and `poll` with a deadline that retries `EINTR` with the remaining time.
+
+use std::io::IoSlice;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+
+use crate::error::{Error, Result};
+
+/// How long a call may wait.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Wait {
+    /// Until it can complete.
+    Block,
+    /// Not at all.
+    Try,
+    /// Until the deadline; `.1` is the whole timeout, for the error.
+    Until(Instant, Duration),
+}
+
+impl Wait {
+    pub(crate) fn timeout(d: Duration) -> Wait {
+        match Instant::now().checked_add(d) {
+            Some(deadline) => Wait::Until(deadline, d),
+            None => Wait::Block,
+        }
+    }
+
+    /// The error for a wait that could not complete: `Empty`/`Full` for `Try`, `Timeout`
+    /// for a deadline.
+    pub(crate) fn expired(self, sending: bool) -> Error {
+        match self {
+            Wait::Until(_, d) => Error::Timeout(d),
+            _ if sending => Error::Full,
+            _ => Error::Empty,
+        }
+    }
+
+    pub(crate) fn msg_flags(self) -> MsgFlags {
+        match self {
+            Wait::Block => MsgFlags::empty(),
+            _ => MsgFlags::MSG_DONTWAIT,
+        }
+    }
+}
+
+/// Waits until `fd` is ready for `events` or `wait` runs out. Returns `false` when it ran
+/// out. `Wait::Block` and `Wait::Try` return `true` at once: the caller's blocking (or
+/// non-blocking) call does the waiting. `EINTR` is retried with the remaining time.
+pub(crate) fn ready(fd: BorrowedFd<'_>, events: PollFlags, wait: Wait) -> Result<bool> {
+    let Wait::Until(deadline, _) = wait else {
+        return Ok(true);
+    };
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        // Round up, so a wait of 0.4 ms does not become a busy poll of 0 ms.
+        let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+        let mut fds = [PollFd::new(fd, events)];
+        match nix::poll::poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        ) {
+            Ok(0) if left.is_zero() => return Ok(false),
+            Ok(0) => {}
+            // Readable, writable, hung up or in error: the next call will say which.
+            Ok(_) => return Ok(true),
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(Error::sys("poll", e)),
+        }
+    }
+}
+
+/// After a non-blocking call said `EAGAIN`: `Ok(())` to try again once `fd` is ready
+/// for `events` (waiting as `wait` allows), or the error for a wait that ran out
+/// (`Empty`/`Full` for [`Wait::Try`], `Timeout` at the deadline). Calls are tried before
+/// polling, so a call that can complete costs no `poll`.
+pub(crate) fn again(
+    fd: BorrowedFd<'_>,
+    events: PollFlags,
+    wait: Wait,
+    sending: bool,
+) -> Result<()> {
+    match wait {
+        Wait::Try => Err(wait.expired(sending)),
+        Wait::Block => {
+            // A blocking socket does not say EAGAIN unless someone made it non-blocking:
+            // wait for it rather than spin.
+            ready(fd, events, Wait::timeout(Duration::from_secs(3600)))?;
+            Ok(())
+        }
+        Wait::Until(..) if ready(fd, events, wait)? => Ok(()),
+        Wait::Until(..) => Err(wait.expired(sending)),
+    }
+}
+
+/// Sends `bufs` (and `fds`, attached to the first byte) with `MSG_NOSIGNAL`, so a dead
+/// peer is `EPIPE`, never `SIGPIPE`.
+pub(crate) fn send(
+    fd: BorrowedFd<'_>,
+    bufs: &[IoSlice<'_>],
+    fds: &[RawFd],
+    flags: MsgFlags,
+) -> nix::Result<usize> {
+    let flags = flags | MsgFlags::MSG_NOSIGNAL;
+    if let ([buf], []) = (bufs, fds) {
+        return nix::sys::socket::send(fd.as_raw_fd(), buf, flags);
+    }
+    if fds.is_empty() {
+        sendmsg::<()>(fd.as_raw_fd(), bufs, &[], flags, None)
+    } else {
+        sendmsg::<()>(
+            fd.as_raw_fd(),
+            bufs,
+            &[ControlMessage::ScmRights(fds)],
+            flags,
+            None,
+        )
+    }
+}
+
+/// What one `recvmsg` brought.
+pub(crate) struct Received {
+    /// Data bytes (the datagram's full length if `MSG_TRUNC` was passed in flags).
+    pub len: usize,
+    /// Descriptors that arrived with them (`SCM_RIGHTS`), close-on-exec.
+    pub fds: Vec<OwnedFd>,
+    /// `MSG_CTRUNC`: more descriptors were sent than fitted; the kernel closed the rest.
+    pub fds_lost: bool,
+    /// `MSG_TRUNC`: the datagram was longer than the buffer.
+    pub truncated: bool,
+}
+
+/// A control-message buffer with room for `max_fds` descriptors, aligned for `cmsghdr`.
+pub(crate) struct CmsgBuf {
+    space: Vec<u64>,
+    len: usize,
+}
+
+impl CmsgBuf {
+    pub(crate) fn new(max_fds: usize) -> CmsgBuf {
+        let bytes = (max_fds.max(1) * size_of::<RawFd>()) as libc::c_uint;
+        // SAFETY: CMSG_SPACE only computes a size from its argument.
+        let len = unsafe { libc::CMSG_SPACE(bytes) } as usize;
+        CmsgBuf {
+            space: vec![0; len.div_ceil(8)],
+            len,
+        }
+    }
+}
+
+/// `recvmsg(2)` into `buf`, with `MSG_CMSG_CLOEXEC` added to `flags`. Every descriptor the
+/// kernel installed is returned as an [`OwnedFd`], including when `MSG_CTRUNC` reports
+/// that others did not fit (those the kernel closed).
+pub(crate) fn recv(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    cmsg: &mut CmsgBuf,
+    flags: MsgFlags,
+) -> nix::Result<Received> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: an all-zero msghdr is a valid (empty) value of this plain C struct.
+    let mut mhdr: libc::msghdr = unsafe { std::mem::zeroed() };
+    mhdr.msg_iov = &mut iov;
+    mhdr.msg_iovlen = 1;
+    mhdr.msg_control = cmsg.space.as_mut_ptr().cast();
+    mhdr.msg_controllen = cmsg.len as _;
+    let flags = (flags | MsgFlags::MSG_CMSG_CLOEXEC).bits();
+    // SAFETY: `mhdr` points at one iovec covering `buf` (writable, `buf.len()` bytes) and
+    // at `cmsg.len` writable bytes of `cmsg.space`, all alive for the call; the kernel
+    // writes no further than those lengths.
+    let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut mhdr, flags) };
+    let len = Errno::result(n)? as usize;
+    let mut fds = Vec::new();
+    // SAFETY: `mhdr` was filled by a successful recvmsg; CMSG_FIRSTHDR returns null or a
+    // pointer to a header inside `cmsg.space` (msg_controllen was updated by the kernel to
+    // the bytes it wrote).
+    let mut c = unsafe { libc::CMSG_FIRSTHDR(&mhdr) };
+    while !c.is_null() {
+        // SAFETY: `c` is non-null and points at a complete cmsghdr inside the control
+        // buffer (CMSG_FIRSTHDR/CMSG_NXTHDR check it fits in msg_controllen); the buffer
+        // is 8-aligned, as cmsghdr requires.
+        let hdr = unsafe { &*c };
+        if hdr.cmsg_level == libc::SOL_SOCKET && hdr.cmsg_type == libc::SCM_RIGHTS {
+            // SAFETY: CMSG_LEN only computes a size.
+            let head = unsafe { libc::CMSG_LEN(0) } as usize;
+            let count = (hdr.cmsg_len as usize).saturating_sub(head) / size_of::<RawFd>();
+            // SAFETY: CMSG_DATA points just past the header of `c`, where the kernel put
+            // `count` descriptors (cmsg_len covers them, inside the buffer).
+            let data = unsafe { libc::CMSG_DATA(c) }.cast::<RawFd>();
+            for i in 0..count {
+                // SAFETY: `i < count`, so the read stays inside this control message;
+                // the data may be unaligned for `RawFd`, hence read_unaligned.
+                let raw = unsafe { data.add(i).read_unaligned() };
+                if raw >= 0 {
+                    // SAFETY: the kernel just installed `raw` in our table for us
+                    // (SCM_RIGHTS), and nothing else owns it.
+                    fds.push(unsafe { OwnedFd::from_raw_fd(raw) });
+                }
+            }
+        }
+        // SAFETY: `c` is a valid header of `mhdr`'s control buffer; CMSG_NXTHDR returns
+        // the next one or null.
+        c = unsafe { libc::CMSG_NXTHDR(&mhdr, c) };
+    }
+    let out = MsgFlags::from_bits_truncate(mhdr.msg_flags);
+    Ok(Received {
+        len,
+        fds,
+        fds_lost: out.contains(MsgFlags::MSG_CTRUNC),
+        truncated: out.contains(MsgFlags::MSG_TRUNC),
+    })
+}

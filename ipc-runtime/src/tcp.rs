@@ -1,0 +1,362 @@
+//! TCP ([tcp(7)](https://man7.org/linux/man-pages/man7/tcp.7.html)): the same typed
+//! streams and request/response as [`crate::socket`], across machines.
+//!
+//! # Mechanism and contract
+//!
+//! A [`Stream<T>`] is a `TcpStream` carrying frames of the [stream codec](crate::codec),
+//! with the same handshake as a Unix stream: both sides send theirs at connect and check
+//! the peer's, so another schema is [`Error::SchemaMismatch`] on both sides. `TCP_NODELAY`
+//! is on (each message is sent at once, not held back by Nagle's algorithm). Sends use
+//! `MSG_NOSIGNAL`; timeouts, partial frames and disconnects behave as on a Unix stream
+//! (see [`crate::socket::Sender`]).
+//!
+//! **Byte order: refuse, don't convert.** Message bytes travel exactly as they are in the
+//! sender's memory, so integers and floats are in the sender's native byte order. The
+//! handshake carries a byte-order flag, and a peer of the other endianness is refused at
+//! connect with [`Error::SchemaMismatch`] (the found schema's name says "big-endian" or
+//! "little-endian"); nothing is converted silently. Peers of one byte order (every x86-64
+//! and aarch64 Linux machine, say) talk with no conversion cost.
+//!
+//! There are no credentials and no descriptor passing over TCP, and no access control:
+//! bind to a loopback address (`127.0.0.1:0`) unless the port is meant to be reachable.
+//!
+//! ```no_run
+//! use ipc_runtime::tcp::{Client, Server};
+//!
+//! // server process
+//! let mut server = Server::<u32, u64>::bind("127.0.0.1:7000")?;
+//! server.serve_clients(1, |n| u64::from(n) * 2)?;
+//!
+//! // client process
+//! let mut client = Client::<u32, u64>::connect("127.0.0.1:7000")?;
+//! assert_eq!(client.call(21)?, 42);
+//! # Ok::<(), ipc_runtime::Error>(())
+//! ```
+
+use std::convert::Infallible;
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::Duration;
+
+use crate::codec::io_error;
+use crate::error::{Error, Result};
+use crate::message::Message;
+use crate::socket::conn::{self, duplex_methods, Receiver, Sender};
+use crate::socket::rpc::{Accept, Caller, Serving};
+use crate::socket::sys::Wait;
+use crate::socket::DEFAULT_HANDSHAKE_TIMEOUT;
+
+fn connect_error(addr: &str, e: io::Error) -> Error {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => Error::NotFound {
+            what: "TCP listener",
+            name: addr.to_owned(),
+        },
+        _ => io_error("connect", e),
+    }
+}
+
+fn setup(s: TcpStream) -> Result<OwnedFd> {
+    s.set_nodelay(true)
+        .map_err(|e| io_error("setsockopt(TCP_NODELAY)", e))?;
+    Ok(OwnedFd::from(s))
+}
+
+fn connect_addr(addr: impl ToSocketAddrs) -> Result<(OwnedFd, SocketAddr)> {
+    let mut last = None;
+    let addrs = addr.to_socket_addrs().map_err(|e| io_error("resolve", e))?;
+    for a in addrs {
+        match TcpStream::connect(a) {
+            Ok(s) => return Ok((setup(s)?, a)),
+            Err(e) => last = Some(connect_error(&a.to_string(), e)),
+        }
+    }
+    Err(last.unwrap_or(Error::InvalidName {
+        name: String::new(),
+        reason: "the address resolved to nothing",
+    }))
+}
+
+/// A listening TCP socket whose connections carry `T` both ways.
+pub struct Listener<T> {
+    inner: TcpListener,
+    handshake_timeout: Duration,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for Listener<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listener")
+            .field("addr", &self.inner.local_addr().ok())
+            .finish()
+    }
+}
+
+impl<T: Message> Listener<T> {
+    /// Binds to `addr` (`"127.0.0.1:0"` picks a free port; see [`Listener::local_addr`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the address is in use, not local, or not permitted.
+    pub fn bind(addr: impl ToSocketAddrs) -> Result<Self> {
+        Ok(Listener {
+            inner: TcpListener::bind(addr).map_err(|e| io_error("bind", e))?,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            _t: PhantomData,
+        })
+    }
+
+    /// The address this listener is bound to (with the chosen port).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the system cannot say.
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        self.inner
+            .local_addr()
+            .map_err(|e| io_error("getsockname", e))
+    }
+
+    /// Sets how long `accept` waits for a client's handshake (10 s by default).
+    pub fn set_handshake_timeout(&mut self, timeout: Duration) {
+        self.handshake_timeout = timeout;
+    }
+
+    /// Waits for a client and exchanges handshakes with it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SchemaMismatch`] for a client of another schema or byte order;
+    /// [`Error::Timeout`] if it sends no handshake in time; [`Error::Disconnected`] if it
+    /// leaves; [`Error::Io`] otherwise. Each concerns one client: keep accepting.
+    pub fn accept(&self) -> Result<Stream<T>> {
+        let (s, peer) = loop {
+            match self.inner.accept() {
+                Ok(c) => break c,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_error("accept", e)),
+            }
+        };
+        let (tx, rx) = conn::handshake::<T, T>(setup(s)?, self.handshake_timeout, 0)?;
+        Ok(Stream { tx, rx, peer })
+    }
+}
+
+/// A TCP connection carrying `T` both ways.
+#[derive(Debug)]
+pub struct Stream<T: Message> {
+    tx: Sender<T>,
+    rx: Receiver<T>,
+    peer: SocketAddr,
+}
+
+impl<T: Message> Stream<T> {
+    /// Connects to `addr` (trying each address it resolves to) and exchanges handshakes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] if nobody listens there; [`Error::SchemaMismatch`] for a peer
+    /// of another schema or byte order; [`Error::Timeout`] if it does not answer the
+    /// handshake within 10 s; [`Error::Io`] otherwise.
+    pub fn connect(addr: impl ToSocketAddrs) -> Result<Self> {
+        let (fd, peer) = connect_addr(addr)?;
+        let (tx, rx) = conn::handshake::<T, T>(fd, DEFAULT_HANDSHAKE_TIMEOUT, 0)?;
+        Ok(Stream { tx, rx, peer })
+    }
+
+    /// Connects to `addr`, waiting at most `timeout` for the connection and as long
+    /// again for the handshake.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if either took too long, as [`Stream::connect`] otherwise.
+    pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> Result<Self> {
+        let s = TcpStream::connect_timeout(addr, timeout).map_err(|e| match e.kind() {
+            io::ErrorKind::TimedOut => Error::Timeout(timeout),
+            _ => connect_error(&addr.to_string(), e),
+        })?;
+        let (tx, rx) = conn::handshake::<T, T>(setup(s)?, timeout, 0)?;
+        Ok(Stream {
+            tx,
+            rx,
+            peer: *addr,
+        })
+    }
+
+    /// Adopts a connected [`TcpStream`] (accepted by a std listener, say): turns on
+    /// `TCP_NODELAY` and exchanges handshakes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Stream::connect`] after the connection is made.
+    pub fn from_std(stream: TcpStream) -> Result<Self> {
+        let peer = stream.peer_addr().map_err(|e| io_error("getpeername", e))?;
+        let (tx, rx) = conn::handshake::<T, T>(setup(stream)?, DEFAULT_HANDSHAKE_TIMEOUT, 0)?;
+        Ok(Stream { tx, rx, peer })
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
+    duplex_methods!();
+}
+
+impl<T: Message> AsFd for Stream<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.rx.as_fd()
+    }
+}
+
+/// A request/response client over TCP: sends `Req`, receives `Resp`.
+pub struct Client<Req: Message, Resp: Message> {
+    caller: Caller<Req, Resp>,
+}
+
+impl<Req: Message, Resp: Message> fmt::Debug for Client<Req, Resp> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
+    }
+}
+
+impl<Req: Message, Resp: Message> Client<Req, Resp> {
+    /// Connects to the [`Server`] at `addr`; the handshake checks both directions.
+    ///
+    /// # Errors
+    ///
+    /// As [`Stream::connect`].
+    pub fn connect(addr: impl ToSocketAddrs) -> Result<Self> {
+        let (fd, _) = connect_addr(addr)?;
+        let (tx, rx) = conn::handshake::<Req, Resp>(fd, DEFAULT_HANDSHAKE_TIMEOUT, 0)?;
+        Ok(Client {
+            caller: Caller::new(tx, rx),
+        })
+    }
+
+    /// Sends `req` and waits for the response.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] if the server is gone; the errors of [`Stream::recv`] for a
+    /// bad response.
+    pub fn call(&mut self, req: Req) -> Result<Resp> {
+        self.caller.call(req, Wait::Block)
+    }
+
+    /// As [`Client::call`], giving up after `timeout`; a late response is skipped by the
+    /// next call.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if the response did not arrive in time, as [`Client::call`]
+    /// otherwise.
+    pub fn call_timeout(&mut self, req: Req, timeout: Duration) -> Result<Resp> {
+        self.caller.call(req, Wait::timeout(timeout))
+    }
+}
+
+struct NonBlockingListener {
+    inner: TcpListener,
+    handshake_timeout: Duration,
+}
+
+impl AsFd for NonBlockingListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+impl Accept for NonBlockingListener {
+    fn accept_conn<Out: Message, In: Message>(&self) -> Result<(Sender<Out>, Receiver<In>)> {
+        let s = match self.inner.accept() {
+            Ok((s, _)) => s,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(Error::Empty),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(Error::Empty),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => return Err(Error::Empty),
+            Err(e) => return Err(io_error("accept4", e)),
+        };
+        // The listener is non-blocking; the connection blocks (bounded calls use poll).
+        s.set_nonblocking(false).map_err(|e| io_error("fcntl", e))?;
+        conn::handshake::<Out, In>(setup(s)?, self.handshake_timeout, 0)
+    }
+}
+
+/// A request/response server on a TCP address: receives `Req`, answers `Resp`.
+///
+/// As [`crate::socket::Server`]: any number of clients from one thread, each request
+/// answered in order; a bad or departed client is dropped without affecting the others.
+pub struct Server<Req: Message, Resp: Message> {
+    listener: NonBlockingListener,
+    serving: Serving<Req, Resp>,
+}
+
+impl<Req: Message, Resp: Message> fmt::Debug for Server<Req, Resp> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.listener.inner.local_addr().ok())
+            .field("clients", &self.serving.clients())
+            .finish()
+    }
+}
+
+impl<Req: Message, Resp: Message> Server<Req, Resp> {
+    /// Binds to `addr` (`"127.0.0.1:0"` picks a free port).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the address is in use, not local, or not permitted.
+    pub fn bind(addr: impl ToSocketAddrs) -> Result<Self> {
+        let inner = TcpListener::bind(addr).map_err(|e| io_error("bind", e))?;
+        inner
+            .set_nonblocking(true)
+            .map_err(|e| io_error("fcntl", e))?;
+        Ok(Server {
+            listener: NonBlockingListener {
+                inner,
+                handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            },
+            serving: Serving::new(DEFAULT_HANDSHAKE_TIMEOUT),
+        })
+    }
+
+    /// The address this server is bound to (with the chosen port).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the system cannot say.
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        self.listener
+            .inner
+            .local_addr()
+            .map_err(|e| io_error("getsockname", e))
+    }
+
+    /// Answers requests from every client with `handler`, forever.
+    ///
+    /// # Errors
+    ///
+    /// Returns only on a system error of the listener itself.
+    pub fn serve(&mut self, mut handler: impl FnMut(Req) -> Resp) -> Result<Infallible> {
+        loop {
+            self.serving.run(&self.listener, &mut handler, None)?;
+        }
+    }
+
+    /// Answers requests with `handler` until `clients` connections have ended.
+    ///
+    /// # Errors
+    ///
+    /// As [`Server::serve`].
+    pub fn serve_clients(
+        &mut self,
+        clients: usize,
+        mut handler: impl FnMut(Req) -> Resp,
+    ) -> Result<()> {
+        self.serving
+            .run(&self.listener, &mut handler, Some(clients))
+    }
+}

@@ -1,0 +1,694 @@
+//! One conformance suite, written once and run against every transport with real
+//! processes: the clauses every `Sender`/`Receiver` pair honours.
+//!
+//! 1. order is preserved, nothing is lost, nothing is duplicated;
+//! 2. a peer with another schema is refused with `SchemaMismatch` (by whichever side
+//!    checks first: the opener of a queue or segment, the reader of a stream);
+//! 3. `try_recv` on an empty channel is `Empty`, `recv_timeout` is `Timeout`, and neither
+//!    loses the message that comes after;
+//! 4. a sender that exits, or is killed, gives the receiver `Disconnected` after the last
+//!    message (not for message queues: a queue outlives its processes by design, so there
+//!    the clause is that nothing more arrives);
+//! 5. bytes that are not a valid message (an invalid `bool`) are an error, never a `T`.
+//!
+//! The binary has its own `main` (no libtest harness) because every case re-runs it as
+//! a child process with a role in its environment.
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use ipc::{Error, Message, Result};
+
+/// The message every case sends.
+#[derive(Clone, Copy, Debug, PartialEq, Message)]
+#[repr(C)]
+struct Msg {
+    seq: u64,
+    check: u32,
+    flag: bool,
+    _pad: [u8; 3],
+}
+
+impl Msg {
+    fn new(seq: u64) -> Msg {
+        Msg {
+            seq,
+            check: (seq as u32).wrapping_mul(2_654_435_761),
+            flag: seq % 2 == 0,
+            _pad: [0; 3],
+        }
+    }
+}
+
+/// Same size as `Msg`, another schema.
+#[derive(Clone, Copy, Debug, PartialEq, Message)]
+#[repr(C)]
+struct Other {
+    seq: u64,
+    check: u32,
+    other: u32,
+}
+
+const STREAM: u64 = 10_000;
+/// Exit code of a child whose own open or send was refused for its schema.
+const CHILD_SAW_MISMATCH: i32 = 42;
+
+/// A receiving end under test, whatever the transport.
+trait Rx {
+    fn recv(&mut self) -> Result<Msg>;
+    fn try_recv(&mut self) -> Result<Msg>;
+    fn recv_timeout(&mut self, d: Duration) -> Result<Msg>;
+}
+
+/// A sending end under test.
+trait Tx<T> {
+    fn send(&mut self, msg: T) -> Result<()>;
+}
+
+/// What the parent listens with: the receiver, the child's address, and the descriptor
+/// the child inherits as its stdout (for the pipe).
+type Endpoint = (Box<dyn Rx>, String, Option<OwnedFd>);
+
+/// One clause of the suite.
+type Case = (&'static str, fn(&Transport) -> Result<()>);
+
+/// One transport: how the parent makes a receiving endpoint, and how the child reaches it.
+#[derive(Clone, Copy)]
+struct Transport {
+    name: &'static str,
+    /// Parent: makes the receiving endpoint; returns it (connected lazily where the
+    /// transport accepts), the address for the child, and what the child inherits as
+    /// its stdout.
+    listen: fn(&Scratch) -> Result<Endpoint>,
+    /// Child: the sender of `Msg`.
+    connect: fn(&str) -> Result<Box<dyn Tx<Msg>>>,
+    /// Child: the sender of `Other`.
+    connect_other: fn(&str) -> Result<Box<dyn Tx<Other>>>,
+    /// Child: writes `Msg` bytes with an invalid `bool` the way a raw writer would.
+    write_invalid: fn(&str) -> Result<()>,
+    /// Whether the transport reports a departed sender.
+    disconnects: bool,
+}
+
+fn main() -> ExitCode {
+    if let Ok(role) = std::env::var("CONFORMANCE_ROLE") {
+        return child(&role);
+    }
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let cases: [Case; 5] = [
+        ("order_no_loss_no_duplicates", order_no_loss_no_duplicates),
+        ("other_schema_is_refused", other_schema_is_refused),
+        (
+            "empty_and_timeout_lose_nothing",
+            empty_and_timeout_lose_nothing,
+        ),
+        ("killed_sender_disconnects", killed_sender_disconnects),
+        ("invalid_bits_are_an_error", invalid_bits_are_an_error),
+    ];
+    let (mut passed, mut failed) = (0, 0);
+    for t in transports() {
+        for (case, run) in &cases {
+            let name = format!("{}::{case}", t.name);
+            if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+                continue;
+            }
+            let start = Instant::now();
+            match run(&t) {
+                Ok(()) => {
+                    passed += 1;
+                    println!("test {name} ... ok ({:.0?})", start.elapsed());
+                }
+                Err(e) => {
+                    failed += 1;
+                    println!("test {name} ... FAILED: {e}");
+                }
+            }
+        }
+    }
+    println!("\n{passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The clauses, written once.
+
+fn order_no_loss_no_duplicates(t: &Transport) -> Result<()> {
+    let scratch = Scratch::new(t.name, "order");
+    let (mut rx, addr, stdout) = (t.listen)(&scratch)?;
+    let mut child = spawn(t, "stream", &addr, stdout)?;
+    for want in 0..STREAM {
+        let got = rx.recv()?;
+        check(
+            got == Msg::new(want),
+            format!("message {want} arrived as {got:?}"),
+        )?;
+    }
+    expect_exit(&mut child, 0)?;
+    after_last(t, rx.as_mut())
+}
+
+fn other_schema_is_refused(t: &Transport) -> Result<()> {
+    let scratch = Scratch::new(t.name, "schema");
+    let (mut rx, addr, stdout) = (t.listen)(&scratch)?;
+    let mut child = spawn(t, "other", &addr, stdout)?;
+    // Whichever side checks first refuses: the reader of a stream, or the child opening
+    // a queue or segment (it then exits with CHILD_SAW_MISMATCH).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().map_err(|e| io("wait", e))? {
+            if status.code() == Some(CHILD_SAW_MISMATCH) {
+                return Ok(());
+            }
+        }
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Err(Error::SchemaMismatch { expected, found }) => {
+                let _ = child.wait();
+                // Datagram transports carry only the fingerprint, not the peer's name.
+                return check(
+                    expected.name == "Msg" && found.fingerprint == Other::FINGERPRINT,
+                    format!("the error names both schemas: {expected} / {found}"),
+                );
+            }
+            Err(Error::Timeout(_)) => {}
+            other => {
+                let _ = child.kill();
+                return fail(format!("a peer of another schema gave {other:?}"));
+            }
+        }
+    }
+    let _ = child.kill();
+    fail("neither side refused the other schema")
+}
+
+fn empty_and_timeout_lose_nothing(t: &Transport) -> Result<()> {
+    let scratch = Scratch::new(t.name, "timeout");
+    let (mut rx, addr, stdout) = (t.listen)(&scratch)?;
+    let mut child = spawn(t, "gated", &addr, stdout)?;
+    // The child sends message 0, then waits for our go (a line on its stdin) to send 1.
+    check(
+        rx.recv_timeout(Duration::from_secs(10))? == Msg::new(0),
+        "first message",
+    )?;
+    match rx.try_recv() {
+        Err(Error::Empty) => {}
+        other => return fail(format!("try_recv on an empty channel gave {other:?}")),
+    }
+    match rx.recv_timeout(Duration::from_millis(50)) {
+        Err(Error::Timeout(_)) => {}
+        other => return fail(format!("recv_timeout on an empty channel gave {other:?}")),
+    }
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(b"go\n")
+        .map_err(|e| io("write", e))?;
+    check(
+        rx.recv_timeout(Duration::from_secs(10))? == Msg::new(1),
+        "the message after the timeout",
+    )?;
+    expect_exit(&mut child, 0)?;
+    after_last(t, rx.as_mut())
+}
+
+fn killed_sender_disconnects(t: &Transport) -> Result<()> {
+    let scratch = Scratch::new(t.name, "kill");
+    let (mut rx, addr, stdout) = (t.listen)(&scratch)?;
+    let mut child = spawn(t, "gated", &addr, stdout)?;
+    check(
+        rx.recv_timeout(Duration::from_secs(10))? == Msg::new(0),
+        "first message",
+    )?;
+    child.kill().map_err(|e| io("kill", e))?;
+    let _ = child.wait();
+    after_last(t, rx.as_mut())
+}
+
+fn invalid_bits_are_an_error(t: &Transport) -> Result<()> {
+    let scratch = Scratch::new(t.name, "invalid");
+    let (mut rx, addr, stdout) = (t.listen)(&scratch)?;
+    let mut child = spawn(t, "invalid", &addr, stdout)?;
+    let got = rx.recv_timeout(Duration::from_secs(10));
+    expect_exit(&mut child, 0)?;
+    match got {
+        Err(Error::InvalidMessage(e)) => {
+            check(e.field() == "flag", format!("names the field: {e}"))
+        }
+        other => fail(format!("an invalid bool gave {other:?}")),
+    }
+}
+
+/// After the last message: `Disconnected` where the transport has it; otherwise (a queue)
+/// nothing more arrives.
+fn after_last(t: &Transport, rx: &mut dyn Rx) -> Result<()> {
+    let got = rx.recv_timeout(if t.disconnects {
+        Duration::from_secs(10)
+    } else {
+        Duration::from_millis(50)
+    });
+    match got {
+        Err(Error::Disconnected) if t.disconnects => Ok(()),
+        Err(Error::Timeout(_)) if !t.disconnects => Ok(()),
+        other => fail(format!("after the last message: {other:?}")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The child side.
+
+fn child(role: &str) -> ExitCode {
+    let name = std::env::var("CONFORMANCE_TRANSPORT").expect("transport");
+    let addr = std::env::var("CONFORMANCE_ADDR").expect("address");
+    let t = transports()
+        .into_iter()
+        .find(|t| t.name == name)
+        .expect("known transport");
+    let run = || -> Result<()> {
+        match role {
+            "stream" => {
+                let mut tx = (t.connect)(&addr)?;
+                (0..STREAM).try_for_each(|i| tx.send(Msg::new(i)))
+            }
+            "other" => {
+                let mut tx = (t.connect_other)(&addr)?;
+                tx.send(Other {
+                    seq: 0,
+                    check: 0,
+                    other: 0,
+                })
+            }
+            "gated" => {
+                let mut tx = (t.connect)(&addr)?;
+                tx.send(Msg::new(0))?;
+                let mut line = String::new();
+                let _ = std::io::stdin().read_line(&mut line);
+                tx.send(Msg::new(1))
+            }
+            "invalid" => (t.write_invalid)(&addr),
+            other => panic!("unknown role {other}"),
+        }
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Error::SchemaMismatch { .. }) => ExitCode::from(CHILD_SAW_MISMATCH as u8),
+        Err(e) => {
+            eprintln!("conformance child ({name}, {role}): {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn spawn(t: &Transport, role: &str, addr: &str, stdout: Option<OwnedFd>) -> Result<Child> {
+    let mut cmd = Command::new(std::env::current_exe().map_err(|e| io("current_exe", e))?);
+    cmd.env("CONFORMANCE_ROLE", role)
+        .env("CONFORMANCE_TRANSPORT", t.name)
+        .env("CONFORMANCE_ADDR", addr)
+        .stdin(Stdio::piped());
+    if let Some(fd) = stdout {
+        cmd.stdout(Stdio::from(fd));
+    }
+    cmd.spawn().map_err(|e| io("spawn", e))
+}
+
+fn expect_exit(child: &mut Child, code: i32) -> Result<()> {
+    let status = child.wait().map_err(|e| io("wait", e))?;
+    check(
+        status.code() == Some(code),
+        format!("child exited {status}, expected {code}"),
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// The transports.
+
+fn transports() -> Vec<Transport> {
+    vec![
+        Transport {
+            name: "pipe",
+            listen: |_| {
+                let (tx, rx) = ipc::pipe::channel::<Msg>()?;
+                Ok((Box::new(rx), String::new(), Some(OwnedFd::from(tx))))
+            },
+            connect: |_| Ok(Box::new(ipc::pipe::Sender::<Msg>::stdout()?)),
+            connect_other: |_| Ok(Box::new(ipc::pipe::Sender::<Other>::stdout()?)),
+            write_invalid: |_| raw_stream(std::io::stdout().lock()),
+            disconnects: true,
+        },
+        Transport {
+            name: "fifo",
+            listen: |s| {
+                let fifo = ipc::fifo::create(s.path("fifo"))?;
+                let rx = ipc::fifo::Receiver::<Msg>::open(fifo.path())?;
+                let addr = fifo.path().to_str().expect("utf-8").to_owned();
+                Ok((Box::new(Keep(rx, fifo)), addr, None))
+            },
+            connect: |a| {
+                Ok(Box::new(ipc::fifo::Sender::<Msg>::open_timeout(
+                    a,
+                    Duration::from_secs(10),
+                )?))
+            },
+            connect_other: |a| {
+                Ok(Box::new(ipc::fifo::Sender::<Other>::open_timeout(
+                    a,
+                    Duration::from_secs(10),
+                )?))
+            },
+            write_invalid: |a| {
+                raw_stream(
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(a)
+                        .map_err(|e| io("open", e))?,
+                )
+            },
+            disconnects: true,
+        },
+        Transport {
+            name: "unix",
+            listen: |s| {
+                let l = ipc::socket::Listener::<Msg>::bind(s.path("sock"))?;
+                let addr = l.path().to_str().expect("utf-8").to_owned();
+                Ok((
+                    Box::new(Accept::new(move || {
+                        l.accept_timeout(Duration::from_secs(10))
+                    })),
+                    addr,
+                    None,
+                ))
+            },
+            connect: |a| Ok(Box::new(ipc::socket::Stream::<Msg>::connect(a)?)),
+            connect_other: |a| Ok(Box::new(ipc::socket::Stream::<Other>::connect(a)?)),
+            write_invalid: |a| {
+                raw_socket(
+                    std::os::unix::net::UnixStream::connect(a).map_err(|e| io("connect", e))?,
+                )
+            },
+            disconnects: true,
+        },
+        Transport {
+            name: "seqpacket",
+            listen: |s| {
+                let l = ipc::socket::SeqPacketListener::<Msg>::bind(s.path("sock"))?;
+                let addr = l.path().to_str().expect("utf-8").to_owned();
+                Ok((Box::new(Accept::new(move || l.accept())), addr, None))
+            },
+            connect: |a| Ok(Box::new(ipc::socket::SeqPacket::<Msg>::connect(a)?)),
+            connect_other: |a| Ok(Box::new(ipc::socket::SeqPacket::<Other>::connect(a)?)),
+            write_invalid: raw_seqpacket,
+            disconnects: true,
+        },
+        Transport {
+            name: "tcp",
+            listen: |_| {
+                let l = ipc::tcp::Listener::<Msg>::bind("127.0.0.1:0")?;
+                let addr = l.local_addr()?.to_string();
+                Ok((Box::new(Accept::new(move || l.accept())), addr, None))
+            },
+            connect: |a| Ok(Box::new(ipc::tcp::Stream::<Msg>::connect(a)?)),
+            connect_other: |a| Ok(Box::new(ipc::tcp::Stream::<Other>::connect(a)?)),
+            write_invalid: |a| {
+                raw_socket(std::net::TcpStream::connect(a).map_err(|e| io("connect", e))?)
+            },
+            disconnects: true,
+        },
+        Transport {
+            name: "mq",
+            listen: |s| {
+                let name = format!("/{}", s.unique);
+                let rx =
+                    ipc::mq::Receiver::<Msg>::create(&name, ipc::mq::Options::new().capacity(10))?;
+                Ok((Box::new(Keep(rx, MqUnlink(name.clone()))), name, None))
+            },
+            connect: |a| Ok(Box::new(ipc::mq::Sender::<Msg>::open(a)?)),
+            connect_other: |a| Ok(Box::new(ipc::mq::Sender::<Other>::open(a)?)),
+            write_invalid: |a| {
+                let q = nix::mqueue::mq_open(
+                    a,
+                    nix::mqueue::MQ_OFlag::O_WRONLY,
+                    nix::sys::stat::Mode::empty(),
+                    None,
+                )
+                .map_err(|e| Error::sys("mq_open", e))?;
+                nix::mqueue::mq_send(&q, &invalid_msg_bytes(), 0)
+                    .map_err(|e| Error::sys("mq_send", e))
+            },
+            disconnects: false,
+        },
+        Transport {
+            name: "sysv",
+            listen: |_| {
+                let rx = ipc::sysv::Receiver::<Msg>::create(
+                    ipc::sysv::Key::Private,
+                    ipc::sysv::Options::new(),
+                )?;
+                let id = rx.id();
+                Ok((Box::new(Keep(rx, SysvRemove(id))), id.to_string(), None))
+            },
+            connect: |a| {
+                Ok(Box::new(ipc::sysv::Sender::<Msg>::from_id(
+                    a.parse().expect("id"),
+                )?))
+            },
+            connect_other: |a| {
+                Ok(Box::new(ipc::sysv::Sender::<Other>::from_id(
+                    a.parse().expect("id"),
+                )?))
+            },
+            write_invalid: raw_sysv,
+            disconnects: false,
+        },
+    ]
+}
+
+/// `Msg` bytes whose `flag` is 7: not a bool.
+fn invalid_msg_bytes() -> Vec<u8> {
+    let mut bytes = ipc::as_bytes(&Msg::new(1)).to_vec();
+    bytes[12] = 7;
+    bytes
+}
+
+/// A raw writer of the stream format: a correct handshake, then a frame whose payload has
+/// an invalid bool.
+fn raw_stream(mut w: impl Write) -> Result<()> {
+    let mut bytes = ipc::codec::hello::<Msg>();
+    bytes.extend_from_slice(&ipc::codec::message_header::<Msg>());
+    bytes.extend_from_slice(&invalid_msg_bytes());
+    w.write_all(&bytes).map_err(|e| io("write", e))?;
+    w.flush().map_err(|e| io("flush", e))
+}
+
+/// A raw socket client: reads the server's handshake first (a socket closed with unread
+/// data resets the connection, and the kernel may then drop what it sent), then writes
+/// as [`raw_stream`].
+fn raw_socket(mut s: impl Read + Write) -> Result<()> {
+    let mut greeting = vec![0; ipc::codec::hello::<Msg>().len()];
+    s.read_exact(&mut greeting).map_err(|e| io("read", e))?;
+    raw_stream(s)
+}
+
+/// A raw seqpacket client: the handshake datagram, then one datagram of the fingerprint
+/// and the invalid bytes.
+fn raw_seqpacket(addr: &str) -> Result<()> {
+    use nix::sys::socket::{
+        connect, recv, send, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr,
+    };
+    use std::os::fd::AsRawFd;
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| Error::sys("socket", e))?;
+    let to = UnixAddr::new(addr).map_err(|e| Error::sys("sockaddr", e))?;
+    connect(fd.as_raw_fd(), &to).map_err(|e| Error::sys("connect", e))?;
+    // Read the server's handshake first: see raw_socket.
+    let mut greeting = [0u8; 2048];
+    recv(fd.as_raw_fd(), &mut greeting, MsgFlags::empty()).map_err(|e| Error::sys("recv", e))?;
+    let mut datagram = Msg::FINGERPRINT.to_le_bytes().to_vec();
+    datagram.extend_from_slice(&invalid_msg_bytes());
+    for d in [ipc::codec::hello::<Msg>(), datagram] {
+        send(fd.as_raw_fd(), &d, MsgFlags::MSG_NOSIGNAL).map_err(|e| Error::sys("send", e))?;
+    }
+    Ok(())
+}
+
+/// A raw `msgsnd` of type 1: the fingerprint, then the invalid bytes.
+fn raw_sysv(addr: &str) -> Result<()> {
+    #[repr(C)]
+    struct Buf {
+        mtype: libc::c_long,
+        text: [u8; 8 + size_of::<Msg>()],
+    }
+    let mut buf = Buf {
+        mtype: 1,
+        text: [0; 8 + size_of::<Msg>()],
+    };
+    buf.text[..8].copy_from_slice(&Msg::FINGERPRINT.to_le_bytes());
+    buf.text[8..].copy_from_slice(&invalid_msg_bytes());
+    let id: i32 = addr.parse().expect("a queue id");
+    // SAFETY: `buf` is a live `#[repr(C)]` struct that starts with the `c_long` message
+    // type msgsnd(2) requires, followed by exactly `text.len()` bytes of message text.
+    let rc = unsafe { libc::msgsnd(id, (&raw const buf).cast(), buf.text.len(), 0) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(Error::sys("msgsnd", nix::errno::Errno::last()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Adapters from each transport's ends to the suite's two traits.
+
+macro_rules! rx_impl {
+    ($($ty:ty),*) => {$(
+        impl Rx for $ty {
+            fn recv(&mut self) -> Result<Msg> { <$ty>::recv(self) }
+            fn try_recv(&mut self) -> Result<Msg> { <$ty>::try_recv(self) }
+            fn recv_timeout(&mut self, d: Duration) -> Result<Msg> { <$ty>::recv_timeout(self, d) }
+        }
+    )*};
+}
+// `ipc::fifo::{Sender, Receiver}` are the pipe types, opened by path.
+rx_impl!(
+    ipc::pipe::Receiver<Msg>,
+    ipc::socket::Stream<Msg>,
+    ipc::socket::SeqPacket<Msg>,
+    ipc::tcp::Stream<Msg>,
+    ipc::mq::Receiver<Msg>,
+    ipc::sysv::Receiver<Msg>
+);
+
+macro_rules! tx_impl {
+    ($($ty:ident),*) => {$(
+        impl<T: Message> Tx<T> for $ty<T> {
+            fn send(&mut self, msg: T) -> Result<()> { Ok(<$ty<T>>::send(self, msg)?) }
+        }
+    )*};
+}
+use ipc::mq::Sender as MqSender;
+use ipc::pipe::Sender as PipeSender;
+use ipc::socket::SeqPacket;
+use ipc::socket::Stream as UnixStream;
+use ipc::sysv::Sender as SysvSender;
+use ipc::tcp::Stream as TcpStream;
+tx_impl!(PipeSender, UnixStream, SeqPacket, TcpStream, MqSender, SysvSender);
+
+/// A receiver together with what must live (and be cleaned up) as long as it does.
+struct Keep<R, G>(R, G);
+
+impl<R: Rx, G> Rx for Keep<R, G> {
+    fn recv(&mut self) -> Result<Msg> {
+        self.0.recv()
+    }
+    fn try_recv(&mut self) -> Result<Msg> {
+        self.0.try_recv()
+    }
+    fn recv_timeout(&mut self, d: Duration) -> Result<Msg> {
+        self.0.recv_timeout(d)
+    }
+}
+
+/// A listener's stream, accepted on first use (the child connects after the parent
+/// listens).
+struct Accept<S> {
+    accept: Option<Box<dyn FnOnce() -> Result<S>>>,
+    stream: Option<S>,
+}
+
+impl<S> Accept<S> {
+    fn new(accept: impl FnOnce() -> Result<S> + 'static) -> Self {
+        Accept {
+            accept: Some(Box::new(accept)),
+            stream: None,
+        }
+    }
+    fn get(&mut self) -> Result<&mut S> {
+        if let Some(accept) = self.accept.take() {
+            self.stream = Some(accept()?);
+        }
+        self.stream.as_mut().ok_or(Error::Disconnected)
+    }
+}
+
+impl<S: Rx> Rx for Accept<S> {
+    fn recv(&mut self) -> Result<Msg> {
+        self.get()?.recv()
+    }
+    fn try_recv(&mut self) -> Result<Msg> {
+        self.get()?.try_recv()
+    }
+    fn recv_timeout(&mut self, d: Duration) -> Result<Msg> {
+        self.get()?.recv_timeout(d)
+    }
+}
+
+struct MqUnlink(String);
+
+impl Drop for MqUnlink {
+    fn drop(&mut self) {
+        let _ = ipc::mq::unlink(&self.0);
+    }
+}
+
+struct SysvRemove(i32);
+
+impl Drop for SysvRemove {
+    fn drop(&mut self) {
+        if let Ok(q) = ipc::sysv::Receiver::<Msg>::from_id(self.0) {
+            let _ = q.remove();
+        }
+    }
+}
+
+/// A private directory and a unique name per case, removed on drop.
+struct Scratch {
+    dir: PathBuf,
+    unique: String,
+}
+
+impl Scratch {
+    fn new(transport: &str, case: &str) -> Scratch {
+        let unique = format!("ipc-conf-{}-{transport}-{case}", std::process::id());
+        let dir = std::env::temp_dir().join(&unique);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create a scratch dir");
+        Scratch { dir, unique }
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn check(ok: bool, what: impl Into<String>) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        fail(what)
+    }
+}
+
+fn fail(what: impl Into<String>) -> Result<()> {
+    Err(Error::Corrupt(format!("conformance: {}", what.into())))
+}
+
+fn io(op: &'static str, source: std::io::Error) -> Error {
+    Error::Io { op, source }
+}

@@ -1,0 +1,291 @@
+//! Typed anonymous pipes between real processes.
+//!
+//! Each test re-runs this test binary as a child (`current_exe`, only that test, with
+//! `IPC_PIPE_TEST_ROLE` naming the child's part) and hands it one end of a pipe as its
+//! descriptor 0: libtest writes its own progress lines to the child's stdout, so stdout
+//! cannot carry a typed stream here (the `shell_pipeline` example does that).
+
+use std::io::{self, Write};
+use std::os::fd::AsFd;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use ipc::pipe::{self, Receiver, Sender};
+use ipc::Error;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+const ROLE: &str = "IPC_PIPE_TEST_ROLE";
+const COUNT: u64 = 100_000;
+
+/// A command running `test` of this binary as a child playing `role`.
+fn child(test: &str, role: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().expect("current_exe"));
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .stdout(Stdio::null());
+    cmd
+}
+
+/// In a child, plays the role named in the environment and exits; in the parent, returns.
+fn play_role_if_child() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let result = match role.as_str() {
+        "check_in_order" => check_in_order(),
+        "send_u64" => send_u64(),
+        "send_then_hang" => send_then_hang(),
+        "sigpipe_default" => sigpipe_default(),
+        "half_frame" => half_frame(),
+        "fd_limit" => fd_limit(),
+        other => Err(format!("unknown role {other}")),
+    };
+    match result {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("child role {role} failed: {e}");
+            std::process::exit(1)
+        }
+    }
+}
+
+/// The write end handed to a child as its descriptor 0.
+fn sender_on_fd0<T: ipc::Message>() -> Result<Sender<T>, String> {
+    let fd = io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| e.to_string())?;
+    Ok(Sender::from_fd(fd))
+}
+
+fn record(i: u64) -> [u64; 2] {
+    [i, i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5555]
+}
+
+fn check_in_order() -> Result<(), String> {
+    let mut rx = Receiver::<[u64; 2]>::stdin().map_err(|e| e.to_string())?;
+    for i in 0..COUNT {
+        let got = rx.recv().map_err(|e| format!("message {i}: {e}"))?;
+        if got != record(i) {
+            return Err(format!("message {i}: got {got:?}, want {:?}", record(i)));
+        }
+    }
+    match rx.recv() {
+        Err(Error::Disconnected) => Ok(()),
+        other => Err(format!(
+            "after {COUNT} messages: {other:?}, want Disconnected"
+        )),
+    }
+}
+
+fn send_u64() -> Result<(), String> {
+    let mut tx = sender_on_fd0::<u64>()?;
+    for i in 0..3 {
+        tx.send(i).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn send_then_hang() -> Result<(), String> {
+    let mut tx = sender_on_fd0::<u32>()?;
+    for i in 0..10 {
+        tx.send(i).map_err(|e| e.to_string())?;
+    }
+    // Wait to be killed; give up after a minute so a broken parent leaves no orphan.
+    std::thread::sleep(Duration::from_secs(60));
+    Err("was not killed".into())
+}
+
+fn sigpipe_default() -> Result<(), String> {
+    use nix::sys::signal::{SigHandler, SigSet, Signal};
+    // SAFETY: SIG_DFL installs no handler code; the test thread is the only one using
+    // signals in this child.
+    unsafe { nix::sys::signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) }
+        .map_err(|e| e.to_string())?;
+    let mut tx = sender_on_fd0::<u64>()?;
+    for attempt in 0..3 {
+        let err = match attempt {
+            0 => tx.send(1),
+            1 => tx.try_send(2),
+            _ => tx.send_timeout(3, Duration::from_secs(1)),
+        }
+        .expect_err("the reader is gone; the send cannot succeed");
+        if !err.is_disconnected() {
+            return Err(format!("attempt {attempt}: {err}, want Disconnected"));
+        }
+    }
+    let mask = SigSet::thread_get_mask().map_err(|e| e.to_string())?;
+    if mask.contains(Signal::SIGPIPE) {
+        return Err("SIGPIPE was left blocked".into());
+    }
+    Ok(())
+}
+
+const MAGIC: u64 = 0x0123_4567_89ab_cdef;
+const CTL: &str = "IPC_PIPE_TEST_CTL";
+
+/// Writes the handshake and all but the last 3 bytes of one frame, waits for the parent's
+/// go-ahead on a control FIFO, then writes the rest.
+fn half_frame() -> Result<(), String> {
+    let ctl = std::env::var_os(CTL).ok_or("no control FIFO")?;
+    let mut go = ipc::fifo::Receiver::<u8>::open(&ctl).map_err(|e| e.to_string())?;
+    let fd = io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| e.to_string())?;
+    let mut raw = std::fs::File::from(fd);
+    let mut wire = ipc::codec::hello::<u64>();
+    ipc::codec::write_message(&mut wire, &MAGIC).map_err(|e| e.to_string())?;
+    let (first, rest) = wire.split_at(wire.len() - 3);
+    raw.write_all(first).map_err(|e| e.to_string())?;
+    go.recv()
+        .map_err(|e| format!("waiting for the go-ahead: {e}"))?;
+    raw.write_all(rest).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Lowers this child's descriptor limit and makes pipes until it runs out.
+fn fd_limit() -> Result<(), String> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(|e| e.to_string())?;
+    setrlimit(Resource::RLIMIT_NOFILE, 32, hard).map_err(|e| e.to_string())?;
+    let mut pipes = Vec::new();
+    loop {
+        match pipe::channel::<u8>() {
+            Ok(p) if pipes.len() < 64 => pipes.push(p),
+            Ok(_) => return Err("64 pipes under a limit of 32 descriptors".into()),
+            Err(Error::LimitExceeded { value: 32, .. }) => return Ok(()),
+            Err(e) => return Err(format!("want LimitExceeded naming 32, got {e}")),
+        }
+    }
+}
+
+fn assert_success(status: ExitStatus, what: &str) {
+    assert!(status.success(), "{what}: child exited with {status}");
+}
+
+#[test]
+fn hundred_thousand_messages_arrive_complete_and_in_order() {
+    play_role_if_child();
+    let (mut tx, rx) = pipe::channel::<[u64; 2]>().unwrap();
+    // The read end becomes the child's stdin; the parent keeps no copy of it.
+    let mut reader = child(
+        "hundred_thousand_messages_arrive_complete_and_in_order",
+        "check_in_order",
+    )
+    .stdin(Stdio::from(rx))
+    .spawn()
+    .unwrap();
+    for i in 0..COUNT {
+        tx.send(record(i)).unwrap();
+    }
+    drop(tx);
+    assert_success(reader.wait().unwrap(), "reader of 100,000 messages");
+}
+
+#[test]
+fn receiver_of_another_schema_gets_schema_mismatch() {
+    play_role_if_child();
+    let (tx, rx) = pipe::channel::<u64>().unwrap();
+    let mut writer = child(
+        "receiver_of_another_schema_gets_schema_mismatch",
+        "send_u64",
+    )
+    .stdin(Stdio::from(tx))
+    .spawn()
+    .unwrap();
+    // Same size as u64, another schema.
+    let mut rx = Receiver::<[u32; 2]>::from_fd(rx.into());
+    let err = rx.recv().unwrap_err();
+    match &err {
+        Error::SchemaMismatch { expected, found } => {
+            assert_eq!(expected.name, "[u32; 2]");
+            assert_eq!(found.name, "u64");
+        }
+        other => panic!("want SchemaMismatch, got {other}"),
+    }
+    println!("refused with: {err}");
+    assert_success(writer.wait().unwrap(), "writer of u64");
+}
+
+#[test]
+fn killed_writer_gives_the_reader_disconnected() {
+    play_role_if_child();
+    let (tx, mut rx) = pipe::channel::<u32>().unwrap();
+    let mut writer = child(
+        "killed_writer_gives_the_reader_disconnected",
+        "send_then_hang",
+    )
+    .stdin(Stdio::from(tx))
+    .spawn()
+    .unwrap();
+    for i in 0..10 {
+        assert_eq!(rx.recv().unwrap(), i);
+    }
+    writer.kill().unwrap();
+    let status = writer.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc_sigkill()), "{status}");
+    assert!(rx.recv().unwrap_err().is_disconnected());
+    assert!(rx.try_recv().unwrap_err().is_disconnected());
+}
+
+fn libc_sigkill() -> i32 {
+    nix::sys::signal::Signal::SIGKILL as i32
+}
+
+#[test]
+fn broken_pipe_is_disconnected_not_death_with_sigpipe_default() {
+    play_role_if_child();
+    let (tx, rx) = pipe::channel::<u64>().unwrap();
+    drop(rx); // no reader at all
+    let status = child(
+        "broken_pipe_is_disconnected_not_death_with_sigpipe_default",
+        "sigpipe_default",
+    )
+    .stdin(Stdio::from(tx))
+    .status()
+    .unwrap();
+    assert_eq!(status.signal(), None, "killed by a signal: {status}");
+    assert_success(status, "writer with SIGPIPE at SIG_DFL");
+}
+
+#[test]
+fn try_recv_and_recv_timeout_lose_no_part_of_a_frame() {
+    play_role_if_child();
+    let ctl = ipc::fifo::create(
+        std::env::temp_dir().join(format!("ipc-test-pipe-ctl-{}", std::process::id())),
+    )
+    .unwrap();
+    let (tx, mut rx) = pipe::channel::<u64>().unwrap();
+    let mut writer = child(
+        "try_recv_and_recv_timeout_lose_no_part_of_a_frame",
+        "half_frame",
+    )
+    .env(CTL, ctl.path())
+    .stdin(Stdio::from(tx))
+    .spawn()
+    .unwrap();
+    let mut go =
+        ipc::fifo::Sender::<u8>::open_timeout(ctl.path(), Duration::from_secs(20)).unwrap();
+    // Wait until the first part (one atomic write) has arrived.
+    let mut fds = [PollFd::new(rx.as_fd(), PollFlags::POLLIN)];
+    assert_eq!(poll(&mut fds, PollTimeout::from(20_000u16)).unwrap(), 1);
+    assert!(matches!(rx.try_recv(), Err(Error::Empty)));
+    let err = rx.recv_timeout(Duration::from_millis(20)).unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert!(matches!(rx.try_recv(), Err(Error::Empty)));
+    go.send(1).unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(20)).unwrap(), MAGIC);
+    assert_success(writer.wait().unwrap(), "half-frame writer");
+    assert!(rx.recv().unwrap_err().is_disconnected());
+}
+
+#[test]
+fn running_out_of_descriptors_is_limit_exceeded() {
+    play_role_if_child();
+    let status = child("running_out_of_descriptors_is_limit_exceeded", "fd_limit")
+        .status()
+        .unwrap();
+    assert_success(status, "child under RLIMIT_NOFILE = 32");
+}

@@ -1,0 +1,597 @@
+//! Unix domain sockets across real processes: the test binary re-runs itself
+//! (`current_exe()`) with `IPC_SOCK_ROLE` naming the child's part, and every child's exit
+//! status is asserted.
+
+use std::env;
+use std::fs;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, FileExt, FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ipc::socket::{Client, Listener, Options, SeqPacket, SeqPacketListener, Server, Stream};
+use ipc::{Error, FixedStr};
+
+const ROLE: &str = "IPC_SOCK_ROLE";
+const PATH: &str = "IPC_SOCK_PATH";
+
+/// A private directory for one test's socket files, removed (with its contents) on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = env::temp_dir().join(format!(
+            "ipc-sock-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::DirBuilder::new().mode(0o755).create(&dir).unwrap();
+        // Readable by the nobody user of the uid test, whatever the umask.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        TempDir(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs test `test` of this binary in a child process in role `role`, with `path`.
+fn spawn(test: &str, role: &str, path: &Path) -> Child {
+    Command::new(env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .env(PATH, path)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn assert_success(child: Child) {
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "child failed: {:?}", out.status);
+}
+
+fn role() -> Option<(String, PathBuf)> {
+    let role = env::var(ROLE).ok()?;
+    Some((role, PathBuf::from(env::var(PATH).unwrap())))
+}
+
+/// Waits (bounded) until `path` exists: the child has bound its listener.
+fn wait_for(path: &Path) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{path:?} never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn many_clients_each_get_their_messages_in_order() {
+    const PER_CLIENT: u64 = 2000;
+    if let Some((_, path)) = role() {
+        let mut s = Stream::<[u64; 2]>::connect(&path).unwrap();
+        let id = std::process::id() as u64;
+        for seq in 0..PER_CLIENT {
+            s.send([id, seq]).unwrap();
+        }
+        // The server's acknowledgement: how many it got from us.
+        assert_eq!(s.recv().unwrap(), [id, PER_CLIENT]);
+        return;
+    }
+    let dir = TempDir::new();
+    let path = dir.path("many.sock");
+    let listener = Listener::<[u64; 2]>::bind(&path).unwrap();
+    let children: Vec<Child> = (0..4)
+        .map(|_| {
+            spawn(
+                "many_clients_each_get_their_messages_in_order",
+                "client",
+                &path,
+            )
+        })
+        .collect();
+    let mut streams: Vec<Stream<[u64; 2]>> = (0..4).map(|_| listener.accept().unwrap()).collect();
+    let mut pids: Vec<u64> = Vec::new();
+    for s in &mut streams {
+        let cred = s.peer_cred().unwrap();
+        assert_eq!(cred.uid, nix::unistd::geteuid().as_raw());
+        let mut next = 0;
+        let mut id = None;
+        while next < PER_CLIENT {
+            let [from, seq] = s.recv_timeout(Duration::from_secs(20)).unwrap();
+            assert_eq!(*id.get_or_insert(from), from, "one stream, one client");
+            assert_eq!(seq, next, "in order, no loss, no duplication");
+            next += 1;
+        }
+        assert_eq!(id, Some(cred.pid as u64), "SO_PEERCRED names the sender");
+        pids.push(cred.pid as u64);
+        s.send([cred.pid as u64, next]).unwrap();
+    }
+    pids.sort();
+    pids.dedup();
+    assert_eq!(pids.len(), 4, "four distinct client processes");
+    for c in children {
+        assert_success(c);
+    }
+    drop(listener);
+    assert!(!path.exists(), "the socket file is removed on drop");
+}
+
+#[test]
+fn schema_mismatch_is_refused_on_both_sides() {
+    if let Some((_, path)) = role() {
+        let err = Stream::<u32>::connect(&path).unwrap_err();
+        assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
+        assert!(err.to_string().contains("u64"), "{err}");
+        return;
+    }
+    let dir = TempDir::new();
+    let path = dir.path("schema.sock");
+    let listener = Listener::<u64>::bind(&path).unwrap();
+    let child = spawn("schema_mismatch_is_refused_on_both_sides", "client", &path);
+    let err = listener.accept().unwrap_err();
+    assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("u32"), "{err}");
+    assert_success(child);
+}
+
+#[test]
+fn peer_death_is_disconnected_and_never_sigpipe() {
+    if let Some((_, path)) = role() {
+        let mut s = Stream::<u64>::connect(&path).unwrap();
+        for i in 0..3 {
+            s.send(i).unwrap();
+        }
+        // Die without closing anything by hand.
+        std::process::exit(0);
+    }
+    let dir = TempDir::new();
+    let path = dir.path("death.sock");
+    let listener = Listener::<u64>::bind(&path).unwrap();
+    let child = spawn(
+        "peer_death_is_disconnected_and_never_sigpipe",
+        "client",
+        &path,
+    );
+    let mut s = listener.accept().unwrap();
+    for i in 0..3 {
+        assert_eq!(s.recv_timeout(Duration::from_secs(10)).unwrap(), i);
+    }
+    let err = s.recv_timeout(Duration::from_secs(10)).unwrap_err();
+    assert!(err.is_disconnected(), "{err}");
+    assert_success(child);
+    // Writing to the dead peer: an error, not SIGPIPE killing this process.
+    let mut failed = false;
+    for i in 0..100 {
+        if let Err(e) = s.send(i) {
+            assert!(e.is_disconnected(), "{e}");
+            assert_eq!(e.into_inner(), i, "the message is handed back");
+            failed = true;
+            break;
+        }
+    }
+    assert!(failed, "sending to a dead peer must fail");
+}
+
+#[test]
+fn stale_socket_file_is_reclaimed() {
+    const TEST: &str = "stale_socket_file_is_reclaimed";
+    if let Some((role, path)) = role() {
+        if role == "crash" {
+            let _listener = Listener::<u64>::bind(&path).unwrap();
+            // Crash: exit without running destructors, leaving the socket file behind.
+            std::process::exit(0);
+        }
+        Stream::<u64>::connect(path).unwrap().send(7).unwrap();
+        return;
+    }
+    let dir = TempDir::new();
+    let path = dir.path("stale.sock");
+    assert_success(spawn(TEST, "crash", &path));
+    let meta = fs::symlink_metadata(&path).expect("the crashed listener left its file");
+    assert!(meta.file_type().is_socket());
+    // Connecting to it says nobody is there.
+    let err = Stream::<u64>::connect(&path).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    println!("connect to a stale socket: {err}");
+
+    let listener = Listener::<u64>::bind(&path).unwrap();
+    let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the default mode, whatever the umask");
+    let child = spawn(TEST, "client", &path);
+    let mut s = listener.accept().unwrap();
+    assert_eq!(s.recv().unwrap(), 7);
+    assert_success(child);
+}
+
+#[test]
+fn live_socket_is_not_stolen() {
+    if let Some((_, path)) = role() {
+        let _listener = Listener::<u64>::bind(&path).unwrap();
+        // Hold it until the parent closes our stdin.
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).unwrap();
+        return;
+    }
+    let dir = TempDir::new();
+    let path = dir.path("live.sock");
+    let mut child = spawn("live_socket_is_not_stolen", "holder", &path);
+    wait_for(&path);
+    let err = Listener::<u64>::bind(&path).unwrap_err();
+    assert!(matches!(err, Error::Busy { .. }), "{err}");
+    println!("binding a live socket: {err}");
+    assert!(path.exists(), "the live listener's file is still there");
+    drop(child.stdin.take());
+    assert_success(child);
+    assert!(!path.exists(), "removed by its owner on drop");
+    // A path that is not a socket is never removed.
+    fs::write(&path, b"data").unwrap();
+    let err = Listener::<u64>::bind(&path).unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+    assert_eq!(fs::read(&path).unwrap(), b"data");
+}
+
+#[test]
+fn listener_refuses_clients_of_other_uids() {
+    if let Some((_, path)) = role() {
+        nix::unistd::setgid(nix::unistd::Gid::from_raw(65534)).unwrap();
+        nix::unistd::setuid(nix::unistd::Uid::from_raw(65534)).unwrap();
+        let err = Stream::<u64>::connect(&path).unwrap_err();
+        assert!(err.is_disconnected(), "{err}");
+        return;
+    }
+    if !nix::unistd::geteuid().is_root() {
+        println!("skipped: setuid needs root");
+        return;
+    }
+    let dir = TempDir::new();
+    let path = dir.path("uid.sock");
+    // Mode 0666 lets the other uid reach the socket; the uid check must refuse it.
+    let listener =
+        Listener::<u64>::bind_with(&path, Options::new().mode(0o666).only_same_uid()).unwrap();
+    let child = spawn("listener_refuses_clients_of_other_uids", "nobody", &path);
+    let err = listener.accept().unwrap_err();
+    assert!(matches!(err, Error::PermissionDenied { .. }), "{err}");
+    assert!(err.to_string().contains("uid 65534"), "{err}");
+    println!("refused: {err}");
+    assert_success(child);
+}
+
+#[test]
+fn a_memfd_passes_to_an_unrelated_process() {
+    const TEXT: &[u8] = b"written by the sender into an anonymous memfd";
+    if let Some((_, path)) = role() {
+        let mut s = Stream::<u64>::connect(&path).unwrap();
+        let (len, fds) = s.recv_with_fds().unwrap();
+        assert_eq!(fds.len(), 1);
+        let file = fs::File::from(fds.into_iter().next().unwrap());
+        // The descriptor shares the sender's file offset: read and write at positions.
+        let mut got = vec![0; len as usize];
+        file.read_exact_at(&mut got, 0).unwrap();
+        assert_eq!(got, TEXT);
+        // Answer through the same memory.
+        file.write_all_at(b"+read", len).unwrap();
+        s.send(len + 5).unwrap();
+        return;
+    }
+    let dir = TempDir::new();
+    let path = dir.path("memfd.sock");
+    let listener = Listener::<u64>::bind(&path).unwrap();
+    let child = spawn("a_memfd_passes_to_an_unrelated_process", "reader", &path);
+    let mut s = listener.accept().unwrap();
+    // Close-on-exec and nameless: the child cannot have it except through the socket.
+    let memfd: OwnedFd =
+        nix::sys::memfd::memfd_create("ipc-test", nix::sys::memfd::MFdFlags::MFD_CLOEXEC).unwrap();
+    let mut file = fs::File::from(memfd);
+    file.write_all(TEXT).unwrap();
+    s.send_with_fds(TEXT.len() as u64, &[file.as_fd()]).unwrap();
+    let total = s.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_success(child);
+    let mut all = vec![0; total as usize];
+    file.read_exact_at(&mut all, 0).unwrap();
+    assert_eq!(&all[..TEXT.len()], TEXT);
+    assert!(all.ends_with(b"+read"));
+}
+
+#[test]
+fn too_many_fds_is_an_error_and_the_stream_goes_on() {
+    if let Some((_, path)) = role() {
+        let mut s = Stream::<u64>::connect(&path).unwrap();
+        let files: Vec<fs::File> = (0..4)
+            .map(|_| fs::File::open("/dev/null").unwrap())
+            .collect();
+        let fds: Vec<_> = files.iter().map(|f| f.as_fd()).collect();
+        s.send(1).unwrap();
+        s.send_with_fds(2, &fds).unwrap();
+        s.send_with_fds(3, &fds[..1]).unwrap();
+        s.send(4).unwrap();
+        assert_eq!(s.recv().unwrap(), 0);
+        return;
+    }
+    let dir = TempDir::new();
+    let path = dir.path("ctrunc.sock");
+    let listener = Listener::<u64>::bind(&path).unwrap();
+    let child = spawn(
+        "too_many_fds_is_an_error_and_the_stream_goes_on",
+        "sender",
+        &path,
+    );
+    let mut s = listener.accept().unwrap();
+    s.set_max_fds(2);
+    let t = Duration::from_secs(10);
+    let (m, fds) = s.recv_with_fds_timeout(t).unwrap();
+    assert_eq!((m, fds.len()), (1, 0));
+    let err = s.recv_with_fds_timeout(t).unwrap_err();
+    assert!(matches!(err, Error::LimitExceeded { .. }), "{err}");
+    assert!(err.to_string().contains("closed the rest"), "{err}");
+    println!("MSG_CTRUNC: {err}");
+    let (m, fds) = s.recv_with_fds_timeout(t).unwrap();
+    assert_eq!(
+        (m, fds.len()),
+        (3, 1),
+        "descriptors go with their own message"
+    );
+    let (m, fds) = s.recv_with_fds_timeout(t).unwrap();
+    assert_eq!((m, fds.len()), (4, 0));
+    s.send(0).unwrap();
+    assert_success(child);
+}
+
+#[test]
+fn too_long_path_says_the_limit() {
+    let long = PathBuf::from(format!("/tmp/{}", "x".repeat(120)));
+    let err = Listener::<u64>::bind(&long).unwrap_err();
+    assert!(matches!(err, Error::InvalidName { .. }), "{err}");
+    assert!(err.to_string().contains("108"), "{err}");
+    let err = Stream::<u64>::connect(&long).unwrap_err();
+    assert!(matches!(err, Error::InvalidName { .. }), "{err}");
+    // The longest path that fits works.
+    let dir = TempDir::new();
+    let room = 107 - dir.0.as_os_str().len() - 1;
+    let fits = dir.path(&"y".repeat(room));
+    assert_eq!(fits.as_os_str().len(), 107);
+    let l = Listener::<u64>::bind(&fits).unwrap();
+    assert!(fits.exists());
+    drop(l);
+    assert!(!fits.exists());
+    // A short name in a deep directory: the private bind directory beside it would not
+    // fit in sun_path, so binding goes through /proc/self/fd; it still works.
+    let deep = dir.path(&"d".repeat(100 - dir.0.as_os_str().len() - 1));
+    fs::create_dir(&deep).unwrap();
+    let short = deep.join("s");
+    let l = Listener::<u64>::bind(&short).unwrap();
+    assert!(short.exists());
+    drop(l);
+    assert!(!short.exists());
+}
+
+#[test]
+fn rpc_answers_each_client() {
+    if let Some((_, path)) = role() {
+        let mut c = Client::<[u32; 2], u64>::connect(&path).unwrap();
+        let me = std::process::id();
+        for i in 0..200u32 {
+            assert_eq!(
+                c.call([me, i]).unwrap(),
+                u64::from(me) * 1000 + u64::from(i)
+            );
+        }
+        let t = Duration::from_secs(10);
+        assert_eq!(
+            c.call_timeout([me, 7], t).unwrap(),
+            u64::from(me) * 1000 + 7
+        );
+        assert_eq!(
+            c.peer_cred().unwrap().pid as u32,
+            std::os::unix::process::parent_id()
+        );
+        return;
+    }
+    let dir = TempDir::new();
+    let path = dir.path("rpc.sock");
+    let mut server = Server::<[u32; 2], u64>::bind(&path).unwrap();
+    let children: Vec<Child> = (0..3)
+        .map(|_| spawn("rpc_answers_each_client", "client", &path))
+        .collect();
+    let mut answered = 0;
+    server
+        .serve_clients(3, |[who, i]| {
+            answered += 1;
+            u64::from(who) * 1000 + u64::from(i)
+        })
+        .unwrap();
+    assert_eq!(answered, 3 * 201);
+    for c in children {
+        assert_success(c);
+    }
+}
+
+#[test]
+fn rpc_with_other_types_is_refused_at_connect() {
+    if let Some((_, path)) = role() {
+        // Right request type, wrong response type.
+        let err = Client::<[u32; 2], u32>::connect(&path).unwrap_err();
+        assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
+        return;
+    }
+    let dir = TempDir::new();
+    let path = dir.path("rpc2.sock");
+    let mut server = Server::<[u32; 2], u64>::bind(&path).unwrap();
+    // The server runs in this process (on a thread) while the clients, real processes,
+    // come one after the other: the refused one first, then a good one. The server
+    // accepts the first (its requests are right), the client refuses the responses.
+    let serving = std::thread::spawn(move || {
+        server
+            .serve_clients(2, |[who, i]| u64::from(who) * 1000 + u64::from(i))
+            .unwrap();
+    });
+    assert_success(spawn(
+        "rpc_with_other_types_is_refused_at_connect",
+        "client",
+        &path,
+    ));
+    assert_success(spawn("rpc_answers_each_client", "client", &path));
+    serving.join().unwrap();
+}
+
+#[test]
+fn seqpacket_round_trip_and_size_check() {
+    if let Some((_, path)) = role() {
+        let mut s = SeqPacket::<FixedStr<16>>::connect(&path).unwrap();
+        for word in ["one", "two", "three"] {
+            s.send(FixedStr::truncating(word)).unwrap();
+        }
+        assert_eq!(s.recv().unwrap().as_str(), "done");
+        return;
+    }
+    let dir = TempDir::new();
+    let path = dir.path("seq.sock");
+    let listener = SeqPacketListener::<FixedStr<16>>::bind(&path).unwrap();
+    let child = spawn("seqpacket_round_trip_and_size_check", "client", &path);
+    let mut s = listener.accept().unwrap();
+    let t = Duration::from_secs(10);
+    for word in ["one", "two", "three"] {
+        assert_eq!(s.recv_timeout(t).unwrap().as_str(), word);
+    }
+    assert!(matches!(s.try_recv(), Err(Error::Empty)));
+    s.send(FixedStr::truncating("done")).unwrap();
+    assert!(s.recv_timeout(t).unwrap_err().is_disconnected());
+    assert_success(child);
+}
+
+#[test]
+fn seqpacket_refuses_other_schema() {
+    if let Some((_, path)) = role() {
+        let err = SeqPacket::<u16>::connect(&path).unwrap_err();
+        assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
+        return;
+    }
+    let dir = TempDir::new();
+    let path = dir.path("seq2.sock");
+    let listener = SeqPacketListener::<u32>::bind(&path).unwrap();
+    let child = spawn("seqpacket_refuses_other_schema", "client", &path);
+    let err = listener.accept().unwrap_err();
+    assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
+    assert_success(child);
+}
+
+#[test]
+fn timeouts_keep_partial_frames_and_bounded_sends_never_split_one() {
+    // A message larger than the socket buffer, so a bounded send writes only part of it.
+    type Big = [u8; 1 << 20];
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(|| {
+            let (mut a, mut b) = Stream::<Big>::pair().unwrap();
+            let t = Duration::from_millis(20);
+            let err = b.recv_timeout(t).unwrap_err();
+            assert!(err.is_timeout(), "{err}");
+            assert!(matches!(b.try_recv(), Err(Error::Empty)));
+
+            a.try_send([1; 1 << 20]).unwrap();
+            let (mut tx, _rx) = a.split();
+            assert!(tx.pending() > 0, "only part of the frame fitted");
+            // The receiver reads what is there and keeps it; the sender finishes later.
+            let mut drain = |tx: &mut ipc::socket::Sender<Big>| {
+                for _ in 0..10_000 {
+                    match b.try_recv() {
+                        Ok(m) => return m,
+                        Err(Error::Empty) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                    match tx.flush_timeout(t) {
+                        Ok(()) | Err(Error::Timeout(_)) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                panic!("the message never arrived whole");
+            };
+            assert!(drain(&mut tx).iter().all(|&x| x == 1));
+            assert_eq!(tx.pending(), 0);
+            // A full socket: a bounded send that cannot write anything says so and hands
+            // the message back; the stream stays in step.
+            tx.send_timeout([2; 1 << 20], t).unwrap();
+            let err = tx.send_timeout([3; 1 << 20], t).unwrap_err();
+            assert!(err.is_full(), "{}", err.error());
+            assert_eq!(err.into_inner()[0], 3);
+            assert!(drain(&mut tx).iter().all(|&x| x == 2));
+            tx.send_timeout([4; 1 << 20], t).unwrap();
+            assert!(drain(&mut tx).iter().all(|&x| x == 4));
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
+fn a_raw_writer_of_garbage_gets_errors_not_a_crash() {
+    if let Some((_, path)) = role() {
+        let mut raw = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let mut bytes = ipc::codec::hello::<u64>();
+        bytes.extend_from_slice(&ipc::codec::message_header::<u64>());
+        bytes.extend_from_slice(&5u64.to_ne_bytes());
+        bytes.extend_from_slice(b"\xde\xad\xbe\xef not a frame header at all");
+        raw.write_all(&bytes).unwrap();
+        // Wait for the parent to finish reading before closing.
+        let mut buf = [0; 1];
+        let _ = std::io::stdin().read(&mut buf);
+        return;
+    }
+    let dir = TempDir::new();
+    let path = dir.path("garbage.sock");
+    let listener = Listener::<u64>::bind(&path).unwrap();
+    let mut child = spawn(
+        "a_raw_writer_of_garbage_gets_errors_not_a_crash",
+        "raw",
+        &path,
+    );
+    let mut s = listener.accept().unwrap();
+    let t = Duration::from_secs(10);
+    assert_eq!(
+        s.recv_timeout(t).unwrap(),
+        5,
+        "valid frames before the garbage arrive"
+    );
+    let err = s.recv_timeout(t).unwrap_err();
+    assert!(matches!(err, Error::Corrupt(_)), "{err}");
+    println!("garbage: {err}");
+    let err = s.recv_timeout(Duration::from_millis(50)).unwrap_err();
+    assert!(
+        err.is_timeout(),
+        "then nothing more, while the writer lives: {err}"
+    );
+    drop(child.stdin.take());
+    assert_success(child);
+    assert!(s.recv_timeout(t).unwrap_err().is_disconnected());
+}
+
+#[test]
+fn descriptors_stay_with_their_message() {
+    // In one process, through a socket pair: descriptors received by a plain `recv` are
+    // closed, never handed to a later message.
+    let (mut a, mut b) = Stream::<u32>::pair().unwrap();
+    let null = fs::File::open("/dev/null").unwrap();
+    a.send_with_fds(1, &[null.as_fd()]).unwrap();
+    a.send(2).unwrap();
+    a.send_with_fds(3, &[null.as_fd(), null.as_fd()]).unwrap();
+    assert_eq!(b.recv().unwrap(), 1);
+    let (m, fds) = b.recv_with_fds().unwrap();
+    assert_eq!((m, fds.len()), (2, 0));
+    let (m, fds) = b.recv_with_fds().unwrap();
+    assert_eq!((m, fds.len()), (3, 2));
+    assert!(matches!(b.try_recv(), Err(Error::Empty)));
+}

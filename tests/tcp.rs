@@ -1,0 +1,149 @@
+//! TCP on loopback across real processes: the test binary re-runs itself with
+//! `IPC_TCP_ROLE` and `IPC_TCP_ADDR`, and every child's exit status is asserted.
+
+use std::env;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ipc::tcp::{Client, Listener, Server, Stream};
+use ipc::Error;
+
+const ROLE: &str = "IPC_TCP_ROLE";
+const ADDR: &str = "IPC_TCP_ADDR";
+
+fn spawn(test: &str, role: &str, addr: SocketAddr) -> Child {
+    Command::new(env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .env(ADDR, addr.to_string())
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn assert_success(child: Child) {
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "child failed: {:?}", out.status);
+}
+
+fn role() -> Option<(String, SocketAddr)> {
+    let role = env::var(ROLE).ok()?;
+    Some((role, env::var(ADDR).unwrap().parse().unwrap()))
+}
+
+#[test]
+fn tcp_round_trip_in_order_then_disconnect() {
+    if let Some((_, addr)) = role() {
+        let mut s = Stream::<[u64; 4]>::connect_timeout(&addr, Duration::from_secs(10)).unwrap();
+        for i in 0..5000u64 {
+            s.send([i, i * 2, i * 3, !i]).unwrap();
+        }
+        assert_eq!(s.recv().unwrap(), [5000, 0, 0, 0]);
+        return;
+    }
+    let listener = Listener::<[u64; 4]>::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let child = spawn("tcp_round_trip_in_order_then_disconnect", "client", addr);
+    let mut s = listener.accept().unwrap();
+    assert!(s.peer_addr().ip().is_loopback());
+    for i in 0..5000u64 {
+        assert_eq!(
+            s.recv_timeout(Duration::from_secs(20)).unwrap(),
+            [i, i * 2, i * 3, !i]
+        );
+    }
+    s.send([5000, 0, 0, 0]).unwrap();
+    let err = s.recv_timeout(Duration::from_secs(10)).unwrap_err();
+    assert!(err.is_disconnected(), "{err}");
+    assert_success(child);
+}
+
+#[test]
+fn tcp_schema_mismatch_is_refused_on_both_sides() {
+    if let Some((_, addr)) = role() {
+        let err = Stream::<i32>::connect(addr).unwrap_err();
+        assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
+        return;
+    }
+    let listener = Listener::<f32>::bind("127.0.0.1:0").unwrap();
+    let child = spawn(
+        "tcp_schema_mismatch_is_refused_on_both_sides",
+        "client",
+        listener.local_addr().unwrap(),
+    );
+    let err = listener.accept().unwrap_err();
+    assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("i32"), "{err}");
+    assert_success(child);
+}
+
+#[test]
+fn a_peer_of_the_other_byte_order_is_refused() {
+    if let Some((_, addr)) = role() {
+        // A peer that announces the same type in the other byte order (flag bit 0 of the
+        // handshake's flags field, at byte 10 of the frame).
+        let mut raw = TcpStream::connect(addr).unwrap();
+        let mut hello = ipc::codec::hello::<u64>();
+        hello[10] ^= 1;
+        raw.write_all(&hello).unwrap();
+        let mut rest = Vec::new();
+        let _ = raw.read_to_end(&mut rest);
+        return;
+    }
+    let listener = Listener::<u64>::bind("127.0.0.1:0").unwrap();
+    let child = spawn(
+        "a_peer_of_the_other_byte_order_is_refused",
+        "raw",
+        listener.local_addr().unwrap(),
+    );
+    let err = listener.accept().unwrap_err();
+    assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("endian"), "{err}");
+    println!("other byte order: {err}");
+    assert_success(child);
+}
+
+#[test]
+fn tcp_rpc_over_loopback() {
+    if let Some((_, addr)) = role() {
+        let mut c = Client::<[u32; 2], [u64; 2]>::connect(addr).unwrap();
+        for i in 0..500u32 {
+            assert_eq!(
+                c.call([i, 3]).unwrap(),
+                [u64::from(i) * 3, u64::from(i) + 3]
+            );
+        }
+        let t = Duration::from_secs(10);
+        assert_eq!(c.call_timeout([2, 2], t).unwrap(), [4, 4]);
+        return;
+    }
+    let mut server = Server::<[u32; 2], [u64; 2]>::bind("127.0.0.1:0").unwrap();
+    let addr = server.local_addr().unwrap();
+    let children: Vec<Child> = (0..2)
+        .map(|_| spawn("tcp_rpc_over_loopback", "client", addr))
+        .collect();
+    let mut calls = 0;
+    server
+        .serve_clients(2, |[a, b]| {
+            calls += 1;
+            [u64::from(a) * u64::from(b), u64::from(a) + u64::from(b)]
+        })
+        .unwrap();
+    assert_eq!(calls, 2 * 501);
+    for c in children {
+        assert_success(c);
+    }
+}
+
+#[test]
+fn tcp_connect_to_nobody_is_not_found() {
+    // Bind then drop, so the port is very likely free.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let err = Stream::<u8>::connect(addr).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+}

@@ -1,0 +1,7 @@
+#[derive(Clone, Copy, ipc::Message)]
+enum Side {
+    Buy,
+    Sell,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[derive(Clone, Copy, ipc::Message)]
+#[repr(C)]
+struct Delta {
+    by: isize,
+}
+
+fn main() {}

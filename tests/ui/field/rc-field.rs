@@ -1,0 +1,9 @@
+use std::rc::Rc;
+
+#[derive(Clone, ipc::Message)]
+#[repr(C)]
+struct Shared {
+    value: Rc<u64>,
+}
+
+fn main() {}

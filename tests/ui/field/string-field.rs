@@ -1,0 +1,7 @@
+#[derive(Clone, ipc::Message)]
+#[repr(C)]
+struct Greeting {
+    text: String,
+}
+
+fn main() {}

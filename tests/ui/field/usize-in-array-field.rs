@@ -1,0 +1,7 @@
+#[derive(Clone, Copy, ipc::Message)]
+#[repr(C)]
+struct Histogram {
+    buckets: [usize; 8],
+}
+
+fn main() {}
