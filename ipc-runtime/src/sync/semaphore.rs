@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 /// in a shared segment.
 ///
 /// ```
-/// use ipc::sync::Semaphore;
+/// use ipc_runtime::sync::Semaphore;
 /// use std::time::Duration;
 ///
 /// let sem = Semaphore::new(0);
