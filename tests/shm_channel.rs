@@ -149,6 +149,13 @@ fn child() {
             }
             assert!(rx.recv().unwrap_err().is_disconnected());
         }
+        ["sysv-sender", name, n] => {
+            // Opening needs no backing option: the registry file says System V.
+            let mut tx = Sender::<[u32; 16]>::open(name).unwrap();
+            for i in 0..n.parse::<u32>().unwrap() {
+                tx.send([i; 16]).unwrap();
+            }
+        }
         _ => panic!("unknown role {role}"),
     }
     std::process::exit(0);
@@ -560,4 +567,33 @@ fn open_or_create_lets_peers_start_in_any_order() {
     tx.send(5).unwrap();
     assert_eq!(*rx.recv().unwrap(), 5);
     assert_eq!(rx.len(), 0);
+}
+
+#[test]
+fn sysv_channel_between_processes_is_freed_by_the_kernel_after_the_last_detach() {
+    const N: u32 = 2000;
+    let name = Name::new("sysv");
+    let mut rx =
+        Receiver::<[u32; 16]>::create(&name.0, Options::new().capacity(16).backing(Backing::SysV))
+            .unwrap();
+    let reg = std::fs::read(name.path()).unwrap();
+    assert_eq!(&reg[..8], b"IPC-SYSV");
+    let id = i64::from_le_bytes(reg[8..16].try_into().unwrap()) as i32;
+    let kid = Proc::spawn("sysv-sender", &[&name.0, &N.to_string()]);
+    for i in 0..N {
+        assert_eq!(*rx.recv_timeout(Duration::from_secs(20)).unwrap(), [i; 16]);
+    }
+    assert!(rx
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_err()
+        .is_disconnected());
+    kid.assert_success();
+    drop(rx);
+    assert!(!std::path::Path::new(&name.path()).exists());
+    // SAFETY: IPC_STAT into a zeroed struct we own; the id may no longer exist.
+    let gone = unsafe {
+        let mut ds: libc::shmid_ds = std::mem::zeroed();
+        libc::shmctl(id, libc::IPC_STAT, &mut ds) != 0
+    };
+    assert!(gone, "the System V segment outlived its last participant");
 }

@@ -17,6 +17,13 @@ pub enum Backing {
     /// sent the descriptor (see `share_fd` and `from_fd` on the channel ends and
     /// [`Shared`](super::Shared)).
     Memfd,
+    /// A System V segment (`shmget(2)`, `shmat(2)`), the classic API, named through a small
+    /// registry file under `/dev/shm` that holds its id and the participants' liveness
+    /// locks. The segment is marked `IPC_RMID` as soon as its creator has attached, so the
+    /// kernel frees it when the last process detaches, crash or not. Openers need not
+    /// choose this backing: `open` recognises the registry. Sizes are limited by
+    /// `kernel.shmmax`/`kernel.shmall`.
+    SysV,
 }
 
 /// How a segment is created or opened (a builder; every setter takes and returns `self`).

@@ -25,11 +25,15 @@
 //! needs. A POSIX segment cannot be sealed, so a peer with write access that *later*
 //! shrinks the file with `ftruncate(2)` makes this process's next access to the cut pages
 //! raise SIGBUS. Only a process of the same user (mode 0600 by default) can do that. The
-//! [`Backing::Memfd`] backing is sealed with `F_SEAL_SHRINK` and is immune.
+//! [`Backing::Memfd`] backing is sealed with `F_SEAL_SHRINK` and is immune, and so is
+//! [`Backing::SysV`] (a System V segment's size is fixed at `shmget(2)`). System V pages
+//! are not reserved at creation (there is no `fallocate` for them): memory pressure shows
+//! as the kernel's usual out-of-memory handling, not as SIGBUS.
 
 use std::ffi::CString;
 use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
 use memmap2::{MmapOptions, MmapRaw};
@@ -51,7 +55,7 @@ const WHAT: &str = "shared-memory segment";
 /// A mapped segment and this process's participation in it.
 #[derive(Debug)]
 pub(crate) struct Segment {
-    map: MmapRaw,
+    map: Mapping,
     fd: OwnedFd,
     /// The `shm_open` name (`/ipc.<name>`) to unlink when the last participant leaves.
     shm_name: Option<String>,
@@ -114,14 +118,129 @@ fn is_locked(fd: impl AsFd, range: Range<usize>) -> bool {
     }
 }
 
-fn map(fd: &OwnedFd, len: u64) -> Result<MmapRaw> {
+fn map(fd: &OwnedFd, len: u64) -> Result<Mapping> {
     MmapOptions::new()
         .len(len as usize)
         .map_raw(fd.as_raw_fd())
+        .map(Mapping::Mmap)
         .map_err(|e| Error::Io {
             op: "mmap",
             source: e,
         })
+}
+
+/// The memory of a segment: an `mmap(2)` of the file, or a System V segment attached with
+/// `shmat(2)`.
+#[derive(Debug)]
+enum Mapping {
+    Mmap(MmapRaw),
+    SysV(NonNull<u8>),
+}
+
+// SAFETY: a mapping is plain shared memory, usable from any thread; `shmdt` on drop may
+// run on any thread.
+unsafe impl Send for Mapping {}
+// SAFETY: as above; the mapping itself is never mutated through `&Mapping`.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    fn as_ptr(&self) -> *mut u8 {
+        match self {
+            Mapping::Mmap(m) => m.as_mut_ptr(),
+            Mapping::SysV(p) => p.as_ptr(),
+        }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        if let Mapping::SysV(p) = self {
+            // SAFETY: `p` is the address `shmat` returned for this mapping, detached once.
+            unsafe { libc::shmdt(p.as_ptr().cast()) };
+        }
+    }
+}
+
+/// A System V segment's registry file under `/dev/shm`: this magic, then the shmid.
+const SYSV_MAGIC: &[u8; 8] = b"IPC-SYSV";
+const SYSV_REGISTRY: u64 = 16;
+
+/// Creates a System V segment of `size` bytes, attaches it and marks it for removal
+/// (`IPC_RMID`): the kernel frees it when the last process detaches, however it exits.
+fn sysv_create(size: u64, mode: u32) -> Result<(i32, Mapping)> {
+    // SAFETY: plain system call; no memory is passed.
+    let id = unsafe {
+        libc::shmget(
+            libc::IPC_PRIVATE,
+            size as usize,
+            libc::IPC_CREAT | libc::IPC_EXCL | mode as libc::c_int,
+        )
+    };
+    if id < 0 {
+        return Err(match Errno::last() {
+            e @ (Errno::EINVAL | Errno::ENOSPC | Errno::ENOMEM) => Error::LimitExceeded {
+                limit: "kernel.shmmax / kernel.shmall / kernel.shmmni",
+                value: size,
+                hint: format!(
+                    "shmget of {size} bytes failed ({e}); raise the sysctls or use a smaller                      capacity or the POSIX backing"
+                ),
+            },
+            e => Error::sys("shmget", e),
+        });
+    }
+    let map = sysv_attach_id(id);
+    // Marked for removal at once: the segment lives exactly as long as someone is attached
+    // (Linux lets later processes attach by id until then).
+    // SAFETY: plain system call on the id we just created.
+    unsafe { libc::shmctl(id, libc::IPC_RMID, core::ptr::null_mut()) };
+    Ok((id, map?))
+}
+
+fn sysv_attach_id(id: i32) -> Result<Mapping> {
+    // SAFETY: lets the kernel choose the address; no existing memory is affected.
+    let p = unsafe { libc::shmat(id, core::ptr::null(), 0) };
+    if p as isize == -1 {
+        return Err(Error::sys("shmat", Errno::last()));
+    }
+    Ok(Mapping::SysV(
+        NonNull::new(p.cast::<u8>()).expect("shmat never returns null"),
+    ))
+}
+
+/// Attaches the System V segment a registry file names, after checking its owner, mode
+/// and size (`IPC_STAT`, the System V `fstat`). Returns the mapping and its length.
+fn sysv_open(fd: &OwnedFd, opts: &Options, name: &str) -> Result<(Mapping, u64)> {
+    let mut reg = [0u8; SYSV_REGISTRY as usize];
+    let n = nix::sys::uio::pread(fd, &mut reg, 0).map_err(|e| Error::sys("pread", e))?;
+    if n != reg.len() || &reg[..8] != SYSV_MAGIC {
+        return Err(Error::Corrupt(format!(
+            "`{name}` is not an ipc segment registry"
+        )));
+    }
+    let id = i64::from_le_bytes(reg[8..].try_into().expect("8 bytes"));
+    let id = i32::try_from(id).map_err(|_| Error::Corrupt(format!("bad shmid {id}")))?;
+    // SAFETY: `shmid_ds` is plain integers; zeroed is a valid value to be overwritten.
+    let mut ds: libc::shmid_ds = unsafe { core::mem::zeroed() };
+    // SAFETY: IPC_STAT writes one `shmid_ds` into `ds`, which we own.
+    if unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) } != 0 {
+        return Err(match Errno::last() {
+            Errno::EINVAL | Errno::EIDRM => Error::NotFound {
+                what: WHAT,
+                name: name.to_owned(),
+            },
+            e => Error::named("shmctl(IPC_STAT)", WHAT, name, e),
+        });
+    }
+    let mode = u32::from(ds.shm_perm.mode) & 0o777;
+    if mode & !opts.mode != 0
+        || (ds.shm_perm.uid != nix::unistd::geteuid().as_raw() && opts.mode & 0o077 == 0)
+    {
+        return Err(Error::PermissionDenied {
+            what: "System V segment (owner or mode)",
+            name: name.to_owned(),
+        });
+    }
+    Ok((sysv_attach_id(id)?, ds.shm_segsz as u64))
 }
 
 impl Segment {
@@ -131,7 +250,44 @@ impl Segment {
         match opts.backing {
             Backing::Posix => Self::create_posix(name, opts, size, me),
             Backing::Memfd => Self::create_memfd(name, opts, size, me),
+            Backing::SysV => Self::create_sysv(name, opts, size, me),
         }
+    }
+
+    fn create_sysv(name: &str, opts: &Options, size: u64, me: usize) -> Result<Segment> {
+        let shm = shm_name(name)?;
+        let mode = Mode::from_bits_truncate(opts.mode as libc::mode_t);
+        // The registry file under /dev/shm gives the segment its name and carries the
+        // participants' liveness locks; the memory is the System V segment it names.
+        let fd = shm_open(
+            shm.as_str(),
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC,
+            mode,
+        )
+        .map_err(|e| Error::named("shm_open", WHAT, name, e))?;
+        let guard = UnlinkOnError(Some(shm.clone()));
+        if !try_lock(&fd, me..me + 1)? {
+            return Err(Error::Corrupt(format!(
+                "just-created segment `{name}` is already locked by another process"
+            )));
+        }
+        fchmod(&fd, mode).map_err(|e| Error::sys("fchmod", e))?;
+        let (id, map) = sysv_create(size, opts.mode)?;
+        let mut reg = [0u8; SYSV_REGISTRY as usize];
+        reg[..8].copy_from_slice(SYSV_MAGIC);
+        reg[8..].copy_from_slice(&i64::from(id).to_le_bytes());
+        let n = nix::sys::uio::pwrite(&fd, &reg, 0).map_err(|e| Error::sys("pwrite", e))?;
+        if n != reg.len() {
+            return Err(Error::sys("pwrite", Errno::EIO));
+        }
+        guard.disarm();
+        Ok(Segment {
+            map,
+            fd,
+            shm_name: Some(shm),
+            name: name.to_owned(),
+            len: size,
+        })
     }
 
     fn create_posix(name: &str, opts: &Options, size: u64, me: usize) -> Result<Segment> {
@@ -249,9 +405,17 @@ impl Segment {
         let deadline = Instant::now() + opts.open_timeout;
         loop {
             let st = fstat(&fd).map_err(|e| Error::sys("fstat", e))?;
-            let len = st.st_size.max(0) as u64;
-            if len >= header {
-                let map = map(&fd, len)?;
+            let mut len = st.st_size.max(0) as u64;
+            let mapped = if len == SYSV_REGISTRY {
+                let (m, l) = sysv_open(&fd, opts, name)?;
+                len = l;
+                Some(m).filter(|_| len >= header)
+            } else if len >= header {
+                Some(map(&fd, len)?)
+            } else {
+                None
+            };
+            if let Some(map) = mapped {
                 // SAFETY: the mapping is `len >= size_of::<Header>()` bytes, page-aligned.
                 let meta = unsafe { layout::read_meta(map.as_ptr()) };
                 if meta.magic != 0 && meta.magic != MAGIC {
@@ -336,7 +500,7 @@ impl Segment {
 
     /// The base of the mapping (page-aligned).
     pub(crate) fn base(&self) -> *mut u8 {
-        self.map.as_mut_ptr()
+        self.map.as_ptr()
     }
 
     /// The mapped length (from `fstat`, never from the header).
@@ -460,11 +624,12 @@ pub fn remove_stale() -> Result<Vec<String>> {
             continue;
         }
         let Ok(st) = fstat(&fd) else { continue };
-        let ready = st.st_size as u64 >= size_of::<Header>() as u64
-            && map(&fd, st.st_size as u64).is_ok_and(|m| {
-                // SAFETY: the mapping holds at least a header, page-aligned, alive in `m`.
-                layout::is_ready(unsafe { layout::header(m.as_ptr()) })
-            });
+        let ready = st.st_size as u64 == SYSV_REGISTRY
+            || st.st_size as u64 >= size_of::<Header>() as u64
+                && map(&fd, st.st_size as u64).is_ok_and(|m| {
+                    // SAFETY: the mapping holds at least a header, page-aligned, alive in `m`.
+                    layout::is_ready(unsafe { layout::header(m.as_ptr()) })
+                });
         let age = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|now| now.as_secs() as i64 - st.st_ctime.max(st.st_mtime))
