@@ -396,32 +396,11 @@ fn memory_overwritten_under_the_ring_is_a_corrupt_error() {
     assert!(matches!(r, Err(Error::Corrupt(_))), "{r:?}");
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Message)]
 #[repr(u8)]
 enum Side {
     Buy = 1,
     Sell = 2,
-}
-
-// SAFETY: hand-written for this test (the derive is not on main yet): one byte, no
-// padding, no pointers; `validate` accepts exactly the discriminants 1 and 2.
-unsafe impl Message for Side {
-    const SCHEMA: ipc::Schema = ipc::Schema::enumeration(
-        "Side",
-        &u8::SCHEMA,
-        &[ipc::Variant::new("Buy", 1), ipc::Variant::new("Sell", 2)],
-    );
-    fn validate(bytes: &[u8]) -> Result<(), ipc::InvalidMessage> {
-        match bytes {
-            [1 | 2] => Ok(()),
-            [b] => Err(ipc::InvalidMessage::new(ipc::Problem::Discriminant {
-                enum_name: "Side",
-                value: i128::from(*b),
-            })
-            .of("Side")),
-            _ => Err(ipc::InvalidMessage::length("Side", 1, bytes.len())),
-        }
-    }
 }
 
 #[test]
