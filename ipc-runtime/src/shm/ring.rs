@@ -568,6 +568,14 @@ mod loom_tests {
         loom::model::Builder::new().check(f);
     }
 
+    /// Explores the interleavings with at most `bound` preemptions (for the scenarios too
+    /// large for the unbounded search to finish in CI's time).
+    fn model_bounded(bound: usize, f: impl Fn() + Sync + Send + 'static) {
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = Some(bound);
+        b.check(f);
+    }
+
     /// One attempt; true if sent. No spinning, so the model stays finite.
     fn try_send(r: &Ring<HeapRegion>, me: usize, v: u64) -> bool {
         match r.try_claim(me) {
@@ -614,7 +622,7 @@ mod loom_tests {
         model(|| {
             let r = Arc::new(Ring::new(HeapRegion::new(2)));
             r.init();
-            let senders: Vec<_> = [(1u64, 2u64), (2, 1)]
+            let senders: Vec<_> = [(1u64, 2u64), (2, 2)]
                 .into_iter()
                 .map(|(id, n)| {
                     let r = Arc::clone(&r);
@@ -628,7 +636,7 @@ mod loom_tests {
                 .collect();
             let mut head = 0;
             let mut got = Vec::new();
-            for _ in 0..2 {
+            for _ in 0..3 {
                 got.extend(try_recv(&r, &mut head, &|_| true));
             }
             let sent: Vec<Vec<u64>> = senders.into_iter().map(|h| h.join().unwrap()).collect();
@@ -639,6 +647,34 @@ mod loom_tests {
                 let mine: Vec<_> = got.iter().copied().filter(|v| v / 10 == id).collect();
                 assert_eq!(mine, sent[i]);
             }
+        });
+    }
+
+    #[test]
+    fn loom_three_senders_contend_for_two_slots() {
+        model_bounded(2, || {
+            let r = Arc::new(Ring::new(HeapRegion::new(2)));
+            r.init();
+            let senders: Vec<_> = (1..=3u64)
+                .map(|id| {
+                    let r = Arc::clone(&r);
+                    loom::thread::spawn(move || try_send(&r, id as usize, id))
+                })
+                .collect();
+            let mut head = 0;
+            let mut got = Vec::new();
+            got.extend(try_recv(&r, &mut head, &|_| true));
+            let sent: Vec<u64> = senders
+                .into_iter()
+                .zip(1..)
+                .filter_map(|(h, id)| h.join().unwrap().then_some(id))
+                .collect();
+            while let Some(v) = try_recv(&r, &mut head, &|_| true) {
+                got.push(v);
+            }
+            got.sort_unstable();
+            assert_eq!(got, sent);
+            assert!(sent.len() >= 2);
         });
     }
 
