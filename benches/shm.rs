@@ -202,7 +202,8 @@ fn lat_pipe(n: u64) -> f64 {
     t
 }
 
-fn lat_channel(n: u64, wait: WaitStrategy) -> f64 {
+/// One-way latency and the futex calls per round trip made by this (the pinging) process.
+fn lat_channel(n: u64, wait: WaitStrategy) -> (f64, f64) {
     let (a, b) = (unique("ping"), unique("pong"));
     let opts = Options::new().capacity(64).wait(wait);
     // Fork first, then open: a forked child must not inherit the parent's handles (it
@@ -222,16 +223,18 @@ fn lat_channel(n: u64, wait: WaitStrategy) -> f64 {
     // Warm up (and wait for the child to join).
     tx.send(u64::MAX).unwrap();
     assert_eq!(*rx.recv().unwrap(), u64::MAX);
+    let calls = ipc::sync::futex_syscalls();
     let start = Instant::now();
     for i in 1..n {
         tx.send(i).unwrap();
         assert_eq!(*rx.recv().unwrap(), i);
     }
     let t = per_trip(start, n - 1);
+    let calls = (ipc::sync::futex_syscalls() - calls) as f64 / (n - 1) as f64;
     drop(tx);
     drop(rx);
     reap(child);
-    t
+    (t, calls)
 }
 
 // ---------------------------------------------------------------- throughput
@@ -424,10 +427,10 @@ fn main() {
     println!("one-way latency, 8-byte message (round trip / 2)");
     println!("{:<40} {:>12} {:>10}", "", "latency", "ratio");
     let atomic = lat_atomic(k(200_000));
-    let spin = lat_channel(k(200_000), WaitStrategy::Spin);
+    let (spin, _) = lat_channel(k(200_000), WaitStrategy::Spin);
     let futex = lat_futex(k(50_000));
-    let park = lat_channel(k(50_000), WaitStrategy::Park);
-    let stp = lat_channel(k(100_000), WaitStrategy::SpinThenPark);
+    let (park, park_calls) = lat_channel(k(50_000), WaitStrategy::Park);
+    let (stp, _) = lat_channel(k(100_000), WaitStrategy::SpinThenPark);
     let pipe = lat_pipe(k(50_000));
     println!(
         "{:<40} {:>12} {:>10}",
@@ -448,7 +451,7 @@ fn main() {
         "1.00"
     );
     println!(
-        "{:<40} {:>12} {:>9.2}x   (target <= 1.3x futex)",
+        "{:<40} {:>12} {:>9.2}x   (target <= 1.3x futex; {park_calls:.2} futex calls per round trip here)",
         "shm channel, park",
         fmt_ns(park),
         park / futex

@@ -412,7 +412,7 @@ fn bad_enum_value_is_an_invalid_message_and_the_stream_goes_on() {
     let mut loan = tx.loan().unwrap();
     // A buggy or hostile sender writes a byte that is no `Side`.
     loan.as_uninit_mut().write(Side::Sell);
-    // SAFETY (of the test's intent): deliberately writes an invalid discriminant into the
+    // SAFETY: deliberately writes an invalid discriminant into the
     // slot through raw bytes; the receiver must refuse it.
     unsafe {
         loan.as_uninit_mut().as_mut_ptr().cast::<u8>().write(3);
