@@ -412,8 +412,9 @@ fn bad_enum_value_is_an_invalid_message_and_the_stream_goes_on() {
     let mut loan = tx.loan().unwrap();
     // A buggy or hostile sender writes a byte that is no `Side`.
     loan.as_uninit_mut().write(Side::Sell);
-    // SAFETY: deliberately writes an invalid discriminant into the
-    // slot through raw bytes; the receiver must refuse it.
+    // SAFETY: the byte goes into the slot through a raw pointer and is never read as a
+    // `Side` in this process; `assume_init`'s promise is broken on purpose to play a buggy
+    // sender, which the receiver must refuse.
     unsafe {
         loan.as_uninit_mut().as_mut_ptr().cast::<u8>().write(3);
         loan.assume_init();
