@@ -13,6 +13,12 @@
 //! - released by the receiver with `seq = pos + capacity`, which makes it free for the next
 //!   lap.
 //!
+//! (A variant in which the receiver frees slots only by moving `head`, and senders keep a
+//! cached copy of it, was measured slower on a 2-core machine: 12-13 M/s against 19-21 M/s
+//! for 8-byte messages, because a sender that runs ahead finds the ring nearly full and
+//! re-reads `head` for almost every message; the per-slot `seq` keeps each message's
+//! traffic on the slot's own cache line.)
+//!
 //! A sender claims `pos` by a CAS on `tail` (after checking the slot is free for `pos`), so
 //! exactly one sender writes a slot per lap and the receiver, the only one that moves
 //! `head`, reads it once. Before each CAS attempt a sender writes `claims[me] = pos + 1`
