@@ -113,6 +113,11 @@ pub enum Error {
         hint: String,
     },
 
+    /// A process died while holding a shared lock (`ipc::shm::Shared`); the value it guarded
+    /// may be half-updated. Lock again, check and repair it, then mark it consistent.
+    #[error("the previous holder of the shared lock died while holding it; check and repair the value, then mark it consistent")]
+    OwnerDied,
+
     /// The process was asked to shut down while waiting (see `ipc::signal`).
     #[error("interrupted by a shutdown request")]
     Shutdown,
@@ -250,6 +255,7 @@ impl From<Error> for io::Error {
             Error::Busy { .. } => K::ResourceBusy,
             Error::LimitExceeded { .. } => K::OutOfMemory,
             Error::Shutdown => K::Interrupted,
+            Error::OwnerDied => K::Other,
             Error::Unsupported { .. } => K::Unsupported,
         };
         io::Error::new(kind, e)

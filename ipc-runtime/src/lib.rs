@@ -14,8 +14,10 @@ mod fixed_str;
 mod message;
 pub mod mq;
 pub mod pipe;
+pub mod shm;
 pub mod signal;
 pub mod socket;
+pub mod sync;
 pub mod sysv;
 pub mod tcp;
 

@@ -1,0 +1,525 @@
+//! Shared-memory channels between two processes, beside the raw mechanisms they are built
+//! on, measured in the same run:
+//!
+//! - one-way latency (ping-pong round trip / 2) of 8-byte messages: the channel in spin
+//!   mode against a bare atomic ping-pong in shared memory, in park mode against a bare
+//!   futex ping-pong, and a bare pipe;
+//! - throughput for 8 B ... 1 MiB messages (copying `send` and zero-copy `loan`) against
+//!   a bare SPSC ring in shared memory and a bare pipe;
+//! - the futex system calls both processes make while streaming 1,000,000 messages.
+//!
+//! `cargo bench --bench shm` (about 30 s). Processes are made with `fork(2)`; every child
+//! exits through `_exit` and its status is checked.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Instant;
+
+use ipc::shm::{Options, Receiver, Sender};
+use ipc::sync::WaitStrategy;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+
+// ---------------------------------------------------------------- process plumbing
+
+fn spawn(f: impl FnOnce()) -> Pid {
+    // SAFETY: the benchmark is single-threaded whenever it forks, so the child may run
+    // arbitrary code; the child never returns into the parent's stack frames: it leaves
+    // with `_exit`, running no destructors of objects it inherited.
+    match unsafe { fork() }.expect("fork") {
+        ForkResult::Child => {
+            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_ok();
+            // SAFETY: `_exit` ends the process at once; nothing inherited is dropped twice.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+        }
+        ForkResult::Parent { child } => child,
+    }
+}
+
+fn reap(pid: Pid) {
+    match waitpid(pid, None).expect("waitpid") {
+        WaitStatus::Exited(_, 0) => {}
+        other => panic!("child failed: {other:?}"),
+    }
+}
+
+/// An anonymous shared mapping, inherited across fork.
+struct SharedPage {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl SharedPage {
+    fn new(len: usize) -> SharedPage {
+        // SAFETY: a fresh anonymous shared mapping; no existing memory is affected.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(ptr, libc::MAP_FAILED);
+        SharedPage {
+            ptr: ptr.cast(),
+            len,
+        }
+    }
+    fn u64_at(&self, line: usize) -> &AtomicU64 {
+        assert!((line + 1) * 64 <= self.len);
+        // SAFETY: inside the mapping, 64-aligned, zero-initialised; atomics only.
+        unsafe { &*self.ptr.add(line * 64).cast::<AtomicU64>() }
+    }
+    fn u32_at(&self, line: usize) -> &AtomicU32 {
+        assert!((line + 1) * 64 <= self.len);
+        // SAFETY: as above.
+        unsafe { &*self.ptr.add(line * 64).cast::<AtomicU32>() }
+    }
+}
+
+impl Drop for SharedPage {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+fn futex_wait(w: &AtomicU32, expected: u32) {
+    // SAFETY: `w` is a live, aligned 32-bit word; shared (not private) futex op.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            w.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            std::ptr::null::<libc::timespec>(),
+        )
+    };
+}
+
+fn futex_wake(w: &AtomicU32) {
+    // SAFETY: as above; FUTEX_WAKE does not touch the memory.
+    unsafe { libc::syscall(libc::SYS_futex, w.as_ptr(), libc::FUTEX_WAKE, 1) };
+}
+
+fn pipe() -> (std::fs::File, std::fs::File) {
+    let (r, w): (OwnedFd, OwnedFd) = nix::unistd::pipe().expect("pipe");
+    (r.into(), w.into())
+}
+
+fn unique(tag: &str) -> String {
+    format!("bench-{}-{tag}", std::process::id())
+}
+
+// ---------------------------------------------------------------- latency
+
+/// Nanoseconds per one-way trip.
+fn per_trip(start: Instant, round_trips: u64) -> f64 {
+    start.elapsed().as_nanos() as f64 / (2 * round_trips) as f64
+}
+
+fn lat_atomic(n: u64) -> f64 {
+    let page = SharedPage::new(4096);
+    let child = spawn(|| {
+        let (ping, pong) = (page.u64_at(0), page.u64_at(1));
+        for i in 1..=n {
+            while ping.load(Ordering::Acquire) != i {
+                std::hint::spin_loop();
+            }
+            pong.store(i, Ordering::Release);
+        }
+    });
+    let (ping, pong) = (page.u64_at(0), page.u64_at(1));
+    let start = Instant::now();
+    for i in 1..=n {
+        ping.store(i, Ordering::Release);
+        while pong.load(Ordering::Acquire) != i {
+            std::hint::spin_loop();
+        }
+    }
+    let t = per_trip(start, n);
+    reap(child);
+    t
+}
+
+fn lat_futex(n: u64) -> f64 {
+    let page = SharedPage::new(4096);
+    let child = spawn(|| {
+        let (a, b) = (page.u32_at(0), page.u32_at(1));
+        for i in 1..=n as u32 {
+            loop {
+                let v = a.load(Ordering::Acquire);
+                if v == i {
+                    break;
+                }
+                futex_wait(a, v);
+            }
+            b.store(i, Ordering::Release);
+            futex_wake(b);
+        }
+    });
+    let (a, b) = (page.u32_at(0), page.u32_at(1));
+    let start = Instant::now();
+    for i in 1..=n as u32 {
+        a.store(i, Ordering::Release);
+        futex_wake(a);
+        loop {
+            let v = b.load(Ordering::Acquire);
+            if v == i {
+                break;
+            }
+            futex_wait(b, v);
+        }
+    }
+    let t = per_trip(start, n);
+    reap(child);
+    t
+}
+
+fn lat_pipe(n: u64) -> f64 {
+    let (mut r1, mut w1) = pipe();
+    let (mut r2, mut w2) = pipe();
+    let child = spawn(|| {
+        let mut b = [0u8; 8];
+        for _ in 0..n {
+            r1.read_exact(&mut b).unwrap();
+            w2.write_all(&b).unwrap();
+        }
+    });
+    let mut b = [0u8; 8];
+    let start = Instant::now();
+    for i in 0..n {
+        w1.write_all(&i.to_ne_bytes()).unwrap();
+        r2.read_exact(&mut b).unwrap();
+    }
+    let t = per_trip(start, n);
+    reap(child);
+    let _ = (r1.as_raw_fd(), w2.as_raw_fd());
+    t
+}
+
+fn lat_channel(n: u64, wait: WaitStrategy) -> f64 {
+    let (a, b) = (unique("ping"), unique("pong"));
+    let opts = Options::new().capacity(64).wait(wait);
+    // Fork first, then open: a forked child must not inherit the parent's handles (it
+    // would keep the parent's liveness lock alive; see the `ipc::shm` docs).
+    let child = spawn(|| {
+        let mut rx = Receiver::<u64>::open_or_create(&a, opts.clone()).unwrap();
+        let mut tx = Sender::<u64>::open_or_create(&b, opts.clone()).unwrap();
+        for _ in 0..n {
+            let v = *rx.recv().unwrap();
+            tx.send(v).unwrap();
+        }
+        // Wait for the parent to finish before leaving, so the segments stay named.
+        assert!(rx.recv().unwrap_err().is_disconnected());
+    });
+    let mut tx = Sender::<u64>::open_or_create(&a, opts.clone()).unwrap();
+    let mut rx = Receiver::<u64>::open_or_create(&b, opts.clone()).unwrap();
+    // Warm up (and wait for the child to join).
+    tx.send(u64::MAX).unwrap();
+    assert_eq!(*rx.recv().unwrap(), u64::MAX);
+    let start = Instant::now();
+    for i in 1..n {
+        tx.send(i).unwrap();
+        assert_eq!(*rx.recv().unwrap(), i);
+    }
+    let t = per_trip(start, n - 1);
+    drop(tx);
+    drop(rx);
+    reap(child);
+    t
+}
+
+// ---------------------------------------------------------------- throughput
+
+/// Messages per second and the futex calls of (this process, the child).
+struct Rate {
+    per_sec: f64,
+    futex: (u64, u64),
+}
+
+/// Times the messages after a warm-up (the first `warm` messages: the receiver joins, the
+/// pages are faulted in), up to the receiver's "done" flag (line 1 of its result page).
+struct Clock {
+    n: u64,
+    warm: u64,
+    start: Option<Instant>,
+}
+
+impl Clock {
+    fn new(n: u64, warm: u64) -> Clock {
+        Clock {
+            n,
+            warm: warm.min(n / 10),
+            start: None,
+        }
+    }
+    #[inline]
+    fn tick(&mut self, i: u64) {
+        if i == self.warm {
+            self.start = Some(Instant::now());
+        }
+    }
+    fn stop(&self, done: &SharedPage) -> f64 {
+        while done.u64_at(1).load(Ordering::Acquire) == 0 {
+            std::hint::spin_loop();
+        }
+        let t = self.start.expect("ticked").elapsed();
+        (self.n - self.warm) as f64 / t.as_secs_f64()
+    }
+}
+
+fn thr_pipe(size: usize, n: u64) -> Rate {
+    let (mut r, mut w) = pipe();
+    let page = SharedPage::new(4096);
+    let child = spawn(|| {
+        let mut buf = vec![0u8; size];
+        for _ in 0..n {
+            r.read_exact(&mut buf).unwrap();
+        }
+        page.u64_at(1).store(1, Ordering::Release);
+    });
+    drop(r);
+    let buf = vec![1u8; size];
+    let mut clock = Clock::new(n, 16);
+    for i in 0..n {
+        clock.tick(i);
+        w.write_all(&buf).unwrap();
+    }
+    let per_sec = clock.stop(&page);
+    drop(w);
+    reap(child);
+    Rate {
+        per_sec,
+        futex: (0, 0),
+    }
+}
+
+/// A bare single-producer single-consumer ring of `size`-byte slots in shared memory:
+/// head and tail on their own lines, no sequence numbers, no liveness, no parking.
+fn thr_spsc(size: usize, n: u64, cap: usize) -> Rate {
+    let stride = size.div_ceil(64) * 64;
+    let page = SharedPage::new(128 + cap * stride);
+    let done = SharedPage::new(4096);
+    let data = 128usize;
+    let child = spawn(|| {
+        let (head, tail) = (page.u64_at(0), page.u64_at(1));
+        let mut h = 0u64;
+        let mut sink = 0u8;
+        while h < n {
+            while tail.load(Ordering::Acquire) == h {
+                std::hint::spin_loop();
+            }
+            let slot = data + (h as usize % cap) * stride;
+            // SAFETY: published slot inside the mapping.
+            sink ^= unsafe { *page.ptr.add(slot) };
+            h += 1;
+            head.store(h, Ordering::Release);
+        }
+        std::hint::black_box(sink);
+        done.u64_at(1).store(1, Ordering::Release);
+    });
+    let (head, tail) = (page.u64_at(0), page.u64_at(1));
+    let msg = vec![7u8; size];
+    let mut clock = Clock::new(n, cap as u64);
+    for t in 0..n {
+        clock.tick(t);
+        while t - head.load(Ordering::Acquire) >= cap as u64 {
+            std::hint::spin_loop();
+        }
+        let slot = data + (t as usize % cap) * stride;
+        // SAFETY: a free slot inside the mapping; the consumer reads it only after the
+        // Release store of `tail` below.
+        unsafe { std::ptr::copy_nonoverlapping(msg.as_ptr(), page.ptr.add(slot), size) };
+        tail.store(t + 1, Ordering::Release);
+    }
+    let per_sec = clock.stop(&done);
+    reap(child);
+    Rate {
+        per_sec,
+        futex: (0, 0),
+    }
+}
+
+fn thr_channel<const N: usize>(n: u64, loan: bool, cap: usize) -> Rate {
+    let name = unique(&format!("thr{N}"));
+    let opts = Options::new().capacity(cap);
+    let result = SharedPage::new(4096);
+    let child = spawn(|| {
+        let before = ipc::sync::futex_syscalls();
+        let mut rx = Receiver::<[u8; N]>::open_or_create(&name, opts.clone()).unwrap();
+        let mut sink = 0u8;
+        for _ in 0..n {
+            let s = rx.recv().unwrap();
+            sink ^= s[0] ^ s[N - 1];
+        }
+        std::hint::black_box(sink);
+        result
+            .u64_at(0)
+            .store(ipc::sync::futex_syscalls() - before, Ordering::SeqCst);
+        result.u64_at(1).store(1, Ordering::Release);
+    });
+    let mut tx = Sender::<[u8; N]>::open_or_create(&name, opts.clone()).unwrap();
+    let before = ipc::sync::futex_syscalls();
+    let mut clock = Clock::new(n, cap as u64);
+    if loan {
+        for i in 0..n {
+            clock.tick(i);
+            let mut l = tx.loan().unwrap();
+            let m = l.as_mut().unwrap();
+            m[0] = i as u8;
+            m[N - 1] = i as u8;
+            l.send();
+        }
+    } else {
+        let msg = Box::new([7u8; N]);
+        for i in 0..n {
+            clock.tick(i);
+            tx.send(**std::hint::black_box(&msg)).unwrap();
+        }
+    }
+    let per_sec = clock.stop(&result);
+    let mine = ipc::sync::futex_syscalls() - before;
+    reap(child);
+    Rate {
+        per_sec,
+        futex: (mine, result.u64_at(0).load(Ordering::SeqCst)),
+    }
+}
+
+// ---------------------------------------------------------------- report
+
+fn fmt_ns(ns: f64) -> String {
+    if ns >= 1000.0 {
+        format!("{:.2} µs", ns / 1000.0)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+fn fmt_rate(r: f64) -> String {
+    if r >= 1e6 {
+        format!("{:.2} M/s", r / 1e6)
+    } else {
+        format!("{:.1} k/s", r / 1e3)
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `IPC_BENCH_SCALE` (default 1.0) scales the counts.
+    let scale: f64 = std::env::var("IPC_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    let k = |n: u64| ((n as f64 * scale) as u64).max(10);
+    let _ = ipc::shm::remove_stale();
+
+    println!(
+        "ipc::shm benchmark: two processes (fork), one run; ratios against the raw mechanism\n"
+    );
+    println!("one-way latency, 8-byte message (round trip / 2)");
+    println!("{:<40} {:>12} {:>10}", "", "latency", "ratio");
+    let atomic = lat_atomic(k(200_000));
+    let spin = lat_channel(k(200_000), WaitStrategy::Spin);
+    let futex = lat_futex(k(50_000));
+    let park = lat_channel(k(50_000), WaitStrategy::Park);
+    let stp = lat_channel(k(100_000), WaitStrategy::SpinThenPark);
+    let pipe = lat_pipe(k(50_000));
+    println!(
+        "{:<40} {:>12} {:>10}",
+        "bare atomic ping-pong (shm)",
+        fmt_ns(atomic),
+        "1.00"
+    );
+    println!(
+        "{:<40} {:>12} {:>9.2}x   (target <= 1.5x atomic)",
+        "shm channel, spin",
+        fmt_ns(spin),
+        spin / atomic
+    );
+    println!(
+        "{:<40} {:>12} {:>10}",
+        "bare futex ping-pong",
+        fmt_ns(futex),
+        "1.00"
+    );
+    println!(
+        "{:<40} {:>12} {:>9.2}x   (target <= 1.3x futex)",
+        "shm channel, park",
+        fmt_ns(park),
+        park / futex
+    );
+    println!(
+        "{:<40} {:>12} {:>9.2}x   (vs atomic)",
+        "shm channel, spin-then-park (default)",
+        fmt_ns(stp),
+        stp / atomic
+    );
+    println!(
+        "{:<40} {:>12} {:>9.2}x   (vs atomic)",
+        "bare pipe ping-pong",
+        fmt_ns(pipe),
+        pipe / atomic
+    );
+
+    println!("\nthroughput, one sender process -> one receiver process (messages per second)");
+    println!(
+        "{:<8} {:>12} {:>12} {:>12} {:>12} {:>9} {:>9} {:>11}",
+        "size",
+        "pipe",
+        "spsc ring",
+        "shm send",
+        "shm loan",
+        "send/pipe",
+        "send/spsc",
+        "loan ns/msg"
+    );
+    let mut futex_line = String::new();
+    macro_rules! row {
+        ($size:expr, $n:expr, $cap:expr) => {{
+            let n = k($n);
+            let p = thr_pipe($size, n);
+            let r = thr_spsc($size, n, $cap);
+            let s = thr_channel::<$size>(n, false, $cap);
+            let l = thr_channel::<$size>(n, true, $cap);
+            println!(
+                "{:<8} {:>12} {:>12} {:>12} {:>12} {:>8.1}x {:>8.2}x {:>11.0}",
+                human($size),
+                fmt_rate(p.per_sec),
+                fmt_rate(r.per_sec),
+                fmt_rate(s.per_sec),
+                fmt_rate(l.per_sec),
+                s.per_sec / p.per_sec,
+                s.per_sec / r.per_sec,
+                1e9 / l.per_sec
+            );
+            if $size == 8 {
+                futex_line = format!(
+                    "futex system calls while streaming {n} 8-byte messages (copying send): \
+                     sender {} + receiver {} = {}   (target < 10,000 per 1,000,000)",
+                    s.futex.0,
+                    s.futex.1,
+                    s.futex.0 + s.futex.1
+                );
+            }
+        }};
+    }
+    row!(8, 1_000_000, 1024);
+    row!(64, 1_000_000, 1024);
+    row!(4096, 200_000, 256);
+    row!(65536, 20_000, 64);
+    row!(1048576, 2_000, 16);
+    println!("\n{futex_line}");
+}
+
+fn human(size: usize) -> String {
+    match size {
+        s if s >= 1 << 20 => format!("{} MiB", s >> 20),
+        s if s >= 1 << 10 => format!("{} KiB", s >> 10),
+        s => format!("{s} B"),
+    }
+}

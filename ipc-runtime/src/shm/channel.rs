@@ -1,0 +1,943 @@
+//! [`Sender`] and [`Receiver`] over a shared-memory ring, with zero-copy [`Loan`]s and
+//! [`Sample`]s.
+
+use core::marker::PhantomData;
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use super::layout::{self, Header, Layout, SegmentKind};
+use super::options::Options;
+use super::ring::{Peek, Region, Ring, RingControl, RingError, SlotHeader, MAX_PARTICIPANTS};
+use super::segment::Segment;
+use crate::error::{Error, Result, SendError};
+use crate::message::Message;
+use crate::sync::atomic::Ordering;
+use crate::sync::wait::{Step, PARK_SLICE};
+use crate::sync::{futex, Backoff, WaitStrategy};
+
+/// Participant index of the receiver.
+const RECEIVER: usize = 0;
+/// Participant indices of senders.
+const SENDERS: core::ops::Range<usize> = 1..MAX_PARTICIPANTS;
+/// How often a spinning waiter re-checks liveness.
+const CHECK_EVERY: Duration = Duration::from_millis(5);
+
+/// True if a liveness probe is due: `CHECK_EVERY` has passed since the last one (the first
+/// call only starts the clock).
+fn due(last: &mut Option<Instant>, now: Instant) -> bool {
+    match last {
+        None => {
+            *last = Some(now);
+            false
+        }
+        Some(t) => now.duration_since(*t) >= CHECK_EVERY,
+    }
+}
+
+/// The ring's memory inside a mapped segment.
+#[derive(Debug)]
+struct ShmRegion {
+    base: NonNull<u8>,
+    layout: Layout,
+}
+
+// SAFETY: the region points into a shared mapping owned by the `Chan` that owns this
+// region; the memory is only accessed through atomics or under the ring protocol, from any
+// thread.
+unsafe impl Send for ShmRegion {}
+// SAFETY: as above.
+unsafe impl Sync for ShmRegion {}
+
+impl ShmRegion {
+    fn payload(&self, index: u64) -> *mut u8 {
+        // SAFETY: `index < capacity` (masked by the ring); the layout was validated against
+        // the mapping length, so `body + index * stride + payload_offset + size_of::<T>()`
+        // lies inside the mapping.
+        unsafe {
+            self.base.as_ptr().add(
+                (self.layout.body_offset + index * self.layout.stride + self.layout.payload_offset)
+                    as usize,
+            )
+        }
+    }
+}
+
+// SAFETY: `base` is a mapping of at least `layout.total_size` bytes that lives as long as
+// the `Chan` owning this region (the region is dropped before the segment); the header sits
+// at offset 0 and slot `i < capacity` at `body_offset + i * stride`, all inside the
+// mapping, 8-aligned (body and stride are multiples of 64); `capacity` was validated to be
+// a power of two >= 2.
+unsafe impl Region for ShmRegion {
+    fn control(&self) -> &RingControl {
+        // SAFETY: see the impl's comment: the header lies at offset 0 of a live mapping.
+        unsafe { &layout::header(self.base.as_ptr()).ring }
+    }
+    fn capacity(&self) -> u64 {
+        self.layout.capacity
+    }
+    fn slot(&self, index: u64) -> &SlotHeader {
+        debug_assert!(index < self.layout.capacity);
+        let off =
+            self.layout.body_offset + (index & (self.layout.capacity - 1)) * self.layout.stride;
+        // SAFETY: the offset is inside the mapping and 64-aligned (see the impl's comment);
+        // `SlotHeader` is atomics and integers, valid for any bits.
+        unsafe { &*self.base.as_ptr().add(off as usize).cast::<SlotHeader>() }
+    }
+}
+
+/// What both ends hold.
+#[derive(Debug)]
+struct Chan {
+    ring: Ring<ShmRegion>,
+    seg: Segment,
+    me: usize,
+    wait: WaitStrategy,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Sender,
+    Receiver,
+}
+
+impl Chan {
+    fn header(&self) -> &Header {
+        self.seg.header()
+    }
+
+    fn create<T: Message>(name: &str, opts: &Options, role: Role) -> Result<Chan> {
+        let layout = Layout::channel::<T>(opts.capacity)?;
+        let me = if role == Role::Receiver {
+            RECEIVER
+        } else {
+            SENDERS.start
+        };
+        let seg = Segment::create(name, opts, layout.total_size, me)?;
+        // SAFETY: the mapping holds `total_size >= size_of::<Header>()` bytes and nobody
+        // reads the meta before READY is published below.
+        unsafe { layout::write_meta(seg.base(), layout.meta::<T>()) };
+        let chan = Self::assemble(seg, layout, me, opts);
+        chan.ring.init();
+        chan.joined(role);
+        layout::set_ready(chan.header());
+        Ok(chan)
+    }
+
+    fn attach<T: Message>(seg: Segment, opts: &Options, role: Role) -> Result<Chan> {
+        // SAFETY: an attached segment is mapped with at least a header.
+        let meta = unsafe { layout::read_meta(seg.base()) };
+        let layout = meta.check::<T>(SegmentKind::Channel, seg.len())?;
+        let me = match role {
+            Role::Receiver => seg.join(
+                RECEIVER..RECEIVER + 1,
+                "a channel has one receiver, and it is open",
+            )?,
+            Role::Sender => seg.join(SENDERS, "all 63 sender places are taken by live senders")?,
+        };
+        let chan = Self::assemble(seg, layout, me, opts);
+        // Forget the claim of a dead former holder of this index (it can only delay a skip).
+        chan.ring.region().control().claims[me].store(0, Ordering::SeqCst);
+        chan.joined(role);
+        Ok(chan)
+    }
+
+    fn assemble(seg: Segment, layout: Layout, me: usize, opts: &Options) -> Chan {
+        let region = ShmRegion {
+            base: NonNull::new(seg.base()).expect("mmap never returns null"),
+            layout,
+        };
+        Chan {
+            ring: Ring::new(region),
+            seg,
+            me,
+            wait: opts.wait,
+        }
+    }
+
+    fn joined(&self, role: Role) {
+        let c = &self.header().counters;
+        match role {
+            Role::Sender => {
+                c.senders_joined.fetch_add(1, Ordering::SeqCst);
+            }
+            Role::Receiver => {
+                self.header().rx_closed().store(0, Ordering::SeqCst);
+                c.receivers_joined.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    fn open<T: Message>(name: &str, opts: &Options, role: Role) -> Result<Chan> {
+        Self::attach::<T>(Segment::open(name, opts)?, opts, role)
+    }
+
+    fn open_or_create<T: Message>(name: &str, opts: &Options, role: Role) -> Result<Chan> {
+        let mut last = None;
+        for _ in 0..16 {
+            match Self::create::<T>(name, opts, role) {
+                Err(Error::AlreadyExists { .. }) => {}
+                other => return other,
+            }
+            match Self::open::<T>(name, opts, role) {
+                // Removed between our create and open attempts: try again.
+                Err(e @ Error::NotFound { .. }) => last = Some(e),
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or(Error::Busy {
+            what: "shared-memory segment",
+            name: name.to_owned(),
+            reason: "it keeps being created and removed by other processes",
+        }))
+    }
+
+    fn corrupt() -> Error {
+        Error::Corrupt(
+            "a slot sequence number in the shared ring fits no state: another process \
+             overwrote the channel's memory"
+                .into(),
+        )
+    }
+}
+
+impl Header {
+    /// Set by the receiver when it closes cleanly; cleared when one joins.
+    fn rx_closed(&self) -> &core::sync::atomic::AtomicU32 {
+        &self.counters.rx_closed
+    }
+}
+
+/// Counters a channel keeps in its segment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Messages skipped because their sender died between claiming a slot and publishing.
+    pub lost: u64,
+    /// `FUTEX_WAKE` calls senders made to wake the receiver.
+    pub receiver_wakes: u64,
+    /// `FUTEX_WAKE` calls the receiver made to wake senders waiting for room.
+    pub sender_wakes: u64,
+    /// Senders that ever joined.
+    pub senders_joined: u32,
+}
+
+fn stats(h: &Header) -> Stats {
+    let c = &h.counters;
+    Stats {
+        lost: c.lost.load(Ordering::Relaxed),
+        receiver_wakes: c.rx_wakes.load(Ordering::Relaxed),
+        sender_wakes: c.tx_wakes.load(Ordering::Relaxed),
+        senders_joined: c.senders_joined.load(Ordering::Relaxed),
+    }
+}
+
+/// When a blocking operation gives up.
+#[derive(Clone, Copy)]
+enum Until {
+    Now,
+    Forever,
+    Deadline(Instant, Duration),
+}
+
+impl Until {
+    fn after(d: Duration) -> Until {
+        match Instant::now().checked_add(d) {
+            Some(at) => Until::Deadline(at, d),
+            None => Until::Forever,
+        }
+    }
+    /// Time left to park, capped at the liveness slice; Err when the time is up.
+    fn slice(self, now: Instant) -> Result<Duration> {
+        match self {
+            Until::Now => Err(Error::Empty),
+            Until::Forever => Ok(PARK_SLICE),
+            Until::Deadline(at, d) => {
+                let left = at.saturating_duration_since(now);
+                if left.is_zero() {
+                    Err(Error::Timeout(d))
+                } else {
+                    Ok(left.min(PARK_SLICE))
+                }
+            }
+        }
+    }
+}
+
+/// The sending end of a shared-memory channel (several may feed one [`Receiver`]).
+///
+/// Created by [`Sender::create`] (then a receiver opens it by name) or opened with
+/// [`Sender::open`]. Sending copies the message into a slot (`send`) or lets you write it
+/// in place ([`Sender::loan`]); either way the receiver sees it only once it is
+/// completely written.
+pub struct Sender<T: Message> {
+    chan: Chan,
+    _t: PhantomData<fn(T)>,
+}
+
+/// The receiving end of a shared-memory channel.
+///
+/// [`Receiver::recv`] returns a [`Sample`], a guard that derefs to the message. For types
+/// whose every bit pattern is valid (`T::SCHEMA.accepts_any_bits()`), the guard points
+/// into shared memory (zero copy) and frees the slot on drop; other types are copied into
+/// a private buffer, validated there and the slot freed at once: this copy-then-validate
+/// is what guarantees that a sender cannot change a validated `&T` into an invalid one
+/// under you. (A read-only mapping would not help: the peer that could change the bytes
+/// is the sender, who must be able to write them.)
+pub struct Receiver<T: Message> {
+    chan: Chan,
+    head: u64,
+    /// A slot a `Sample` still refers to (freed when the sample drops, or at the next
+    /// receive if the sample was leaked).
+    pending: Option<u64>,
+    scratch: Scratch<T>,
+}
+
+// SAFETY: the handles own their mapping and descriptor; nothing in them is tied to the
+// thread that created them.
+unsafe impl<T: Message> Send for Sender<T> {}
+// SAFETY: as above.
+unsafe impl<T: Message> Send for Receiver<T> {}
+
+impl<T: Message> core::fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Sender")
+            .field("schema", &T::SCHEMA.name)
+            .field("participant", &self.chan.me)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Message> core::fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("schema", &T::SCHEMA.name)
+            .field("head", &self.head)
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! constructors {
+    ($role:expr, $wrap:expr) => {
+        /// Creates the channel `name` (under `/dev/shm`, with this crate's prefix) and
+        /// joins it.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::AlreadyExists`] if the name is taken, [`Error::InvalidName`],
+        /// [`Error::LimitExceeded`] if `/dev/shm` has no room for the ring,
+        /// [`Error::Io`] for other system errors.
+        pub fn create(name: &str, opts: Options) -> Result<Self> {
+            Chan::create::<T>(name, &opts, $role).map($wrap)
+        }
+
+        /// Opens the existing channel `name` and joins it.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::NotFound`]; [`Error::SchemaMismatch`] if it carries another type;
+        /// [`Error::Corrupt`] if its header is garbage, truncated or of another format
+        /// version; [`Error::PermissionDenied`] if it belongs to another user or its mode
+        /// grants more than `opts` allows; [`Error::Busy`] if the role is taken.
+        pub fn open(name: &str) -> Result<Self> {
+            Self::open_with(name, Options::new())
+        }
+
+        /// [`open`](Self::open) with options (wait strategy, mode check, open timeout).
+        ///
+        /// # Errors
+        ///
+        /// As [`open`](Self::open).
+        pub fn open_with(name: &str, opts: Options) -> Result<Self> {
+            Chan::open::<T>(name, &opts, $role).map($wrap)
+        }
+
+        /// Opens `name` if it exists, else creates it: for peers that start in any order.
+        ///
+        /// # Errors
+        ///
+        /// As [`create`](Self::create) and [`open`](Self::open).
+        pub fn open_or_create(name: &str, opts: Options) -> Result<Self> {
+            Chan::open_or_create::<T>(name, &opts, $role).map($wrap)
+        }
+
+        /// Joins a memfd-backed channel from a descriptor obtained with `share_fd` (by
+        /// inheritance or over a Unix socket). The memfd must be sealed against shrinking.
+        ///
+        /// # Errors
+        ///
+        /// As [`open`](Self::open), and [`Error::Corrupt`] for an unsealed descriptor.
+        pub fn from_fd(fd: OwnedFd, opts: Options) -> Result<Self> {
+            Chan::attach::<T>(Segment::from_fd(fd, &opts)?, &opts, $role).map($wrap)
+        }
+
+        /// A new descriptor of the segment (its own open file description, close-on-exec)
+        /// to hand to another process, which joins with `from_fd`.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::Io`] if `/proc/self/fd` cannot be opened.
+        pub fn share_fd(&self) -> Result<OwnedFd> {
+            self.chan.seg.share_fd()
+        }
+
+        /// The channel's counters.
+        pub fn stats(&self) -> Stats {
+            stats(self.chan.header())
+        }
+    };
+}
+
+impl<T: Message> Sender<T> {
+    constructors!(Role::Sender, |chan| Sender {
+        chan,
+        _t: PhantomData
+    });
+
+    /// Sends `msg`, waiting for room while the ring is full.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] (with the message) if the receiver has closed or died;
+    /// [`Error::Corrupt`] if the ring's memory was overwritten.
+    pub fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
+        self.send_until(msg, Until::Forever)
+    }
+
+    /// Sends `msg` if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] (with the message) if the ring is full; otherwise as
+    /// [`send`](Self::send).
+    pub fn try_send(&mut self, msg: T) -> Result<(), SendError<T>> {
+        self.send_until(msg, Until::Now)
+    }
+
+    /// Sends `msg`, waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] (with the message) if the ring stayed full; otherwise as
+    /// [`send`](Self::send).
+    pub fn send_timeout(&mut self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
+        self.send_until(msg, Until::after(timeout))
+    }
+
+    fn send_until(&mut self, msg: T, until: Until) -> Result<(), SendError<T>> {
+        match self.claim(until) {
+            Ok(pos) => {
+                let p = self.chan.ring.region().payload(self.chan.ring.index(pos));
+                // SAFETY: we hold the claim on `pos`, so nobody else writes or reads the
+                // slot until we publish it; the payload is inside the mapping and aligned
+                // for `T` (see `Layout::channel`).
+                unsafe { p.cast::<T>().write(msg) };
+                self.publish(pos, false);
+                Ok(())
+            }
+            Err(Error::Empty) => Err(SendError::new(Error::Full, msg)),
+            Err(e) => Err(SendError::new(e, msg)),
+        }
+    }
+
+    /// Claims a slot to write a message in place (zero copy); [`Loan::send`] publishes it.
+    ///
+    /// Waits for room like [`send`](Self::send).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn loan(&mut self) -> Result<Loan<'_, T>> {
+        let pos = self.claim(Until::Forever)?;
+        Ok(Loan {
+            tx: self,
+            pos,
+            written: false,
+        })
+    }
+
+    /// [`loan`](Self::loan), waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`], or as [`send`](Self::send).
+    pub fn loan_timeout(&mut self, timeout: Duration) -> Result<Loan<'_, T>> {
+        let pos = self.claim(Until::after(timeout))?;
+        Ok(Loan {
+            tx: self,
+            pos,
+            written: false,
+        })
+    }
+
+    /// [`loan`](Self::loan) if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`], or as [`send`](Self::send).
+    pub fn try_loan(&mut self) -> Result<Loan<'_, T>> {
+        let pos = self.claim(Until::Now).map_err(|e| match e {
+            Error::Empty => Error::Full,
+            e => e,
+        })?;
+        Ok(Loan {
+            tx: self,
+            pos,
+            written: false,
+        })
+    }
+
+    fn receiver_gone(&self) -> bool {
+        let h = self.chan.header();
+        if h.rx_closed().load(Ordering::Relaxed) != 0 {
+            return true;
+        }
+        h.counters.receivers_joined.load(Ordering::Relaxed) != 0 && !self.chan.seg.alive(RECEIVER)
+    }
+
+    fn claim(&mut self, until: Until) -> Result<u64> {
+        if self.chan.header().rx_closed().load(Ordering::Relaxed) != 0 {
+            return Err(Error::Disconnected);
+        }
+        let mut backoff = Backoff::new(self.chan.wait);
+        // Set when the first wait begins: no clock read on the fast path.
+        let mut last_check: Option<Instant> = None;
+        loop {
+            match self.chan.ring.try_claim(self.chan.me) {
+                Ok(pos) => return Ok(pos),
+                Err(RingError::Corrupt) => return Err(Chan::corrupt()),
+                Err(RingError::Full) => {}
+            }
+            if let Until::Now = until {
+                return Err(if self.receiver_gone() {
+                    Error::Disconnected
+                } else {
+                    Error::Empty
+                });
+            }
+            match backoff.snooze() {
+                Step::Retry => {
+                    if !backoff.should_check() {
+                        continue;
+                    }
+                    let now = Instant::now();
+                    until.slice(now)?;
+                    if due(&mut last_check, now) {
+                        last_check = Some(now);
+                        if self.receiver_gone() {
+                            return Err(Error::Disconnected);
+                        }
+                    }
+                }
+                Step::Park => {
+                    let now = Instant::now();
+                    let slice = until.slice(now)?;
+                    if due(&mut last_check, now) {
+                        last_check = Some(now);
+                        if self.receiver_gone() {
+                            return Err(Error::Disconnected);
+                        }
+                    }
+                    self.park_for_room(slice);
+                }
+            }
+        }
+    }
+
+    /// Sleeps on the space event until the receiver frees a slot or `slice` passes.
+    fn park_for_room(&self, slice: Duration) {
+        let ev = &self.chan.header().space;
+        let epoch = ev.epoch.load(Ordering::SeqCst);
+        ev.waiters.fetch_add(1, Ordering::SeqCst);
+        // Re-check after announcing ourselves: the receiver bumps the epoch after freeing.
+        if !self.chan.ring.has_room() {
+            futex::wait(&ev.epoch, epoch, Some(slice));
+        }
+        ev.waiters.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn publish(&self, pos: u64, cancelled: bool) {
+        // A SeqCst swap of the slot's `seq`, then a SeqCst load of the flag: pairs with
+        // `Receiver::park` so that either it sees our message or we see its flag.
+        self.chan.ring.publish(self.chan.me, pos, cancelled);
+        let h = self.chan.header();
+        if h.rx_parked.load(Ordering::SeqCst) != 0 && h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
+            h.counters.rx_wakes.fetch_add(1, Ordering::Relaxed);
+            h.rx_sem.post();
+        }
+    }
+}
+
+impl<T: Message> Drop for Sender<T> {
+    fn drop(&mut self) {
+        // Wake a parked receiver so it notices promptly if we were the last sender.
+        let h = self.chan.header();
+        if h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
+            h.rx_sem.post();
+        }
+    }
+}
+
+/// A slot claimed by [`Sender::loan`]: write the message in place, then [`Loan::send`].
+///
+/// Dropping a loan without sending gives the slot back (the receiver skips it).
+pub struct Loan<'a, T: Message> {
+    tx: &'a mut Sender<T>,
+    pos: u64,
+    written: bool,
+}
+
+impl<T: Message> Loan<'_, T> {
+    fn ptr(&self) -> *mut T {
+        self.tx
+            .chan
+            .ring
+            .region()
+            .payload(self.tx.chan.ring.index(self.pos))
+            .cast::<T>()
+    }
+
+    /// Writes the whole message into the slot.
+    pub fn write(&mut self, msg: T) {
+        // SAFETY: the slot is claimed by this loan (nobody else writes or reads it until it
+        // is published), inside the mapping and aligned for `T`.
+        unsafe { self.ptr().write(msg) };
+        self.written = true;
+    }
+
+    /// The slot as uninitialised memory, to fill field by field without building the
+    /// message on the stack first; call [`assume_init`](Self::assume_init) when done.
+    pub fn as_uninit_mut(&mut self) -> &mut MaybeUninit<T> {
+        // SAFETY: claimed slot (see `write`); `MaybeUninit<T>` has the layout of `T` and no
+        // validity requirement, so any bytes already there are fine.
+        unsafe { &mut *self.ptr().cast::<MaybeUninit<T>>() }
+    }
+
+    /// The slot as a `&mut T` to fill in place, for types whose every bit pattern is valid
+    /// (`T::SCHEMA.accepts_any_bits()`); `None` for other types (use [`write`](Self::write)
+    /// or [`as_uninit_mut`](Self::as_uninit_mut)). The slot starts with the bytes of an
+    /// earlier message, or zeros; whatever you leave there is sent.
+    pub fn as_mut(&mut self) -> Option<&mut T> {
+        if !const { T::SCHEMA.accepts_any_bits() } {
+            return None;
+        }
+        self.written = true;
+        // SAFETY: claimed slot (see `write`); the mapping's bytes are always initialised
+        // (zero-filled at creation, then whole messages), and every bit pattern is a `T`.
+        Some(unsafe { &mut *self.ptr() })
+    }
+
+    /// Declares the slot fully written through [`as_uninit_mut`](Self::as_uninit_mut).
+    ///
+    /// # Safety
+    ///
+    /// Every byte of the `T` must have been written with a valid value. (The receiver
+    /// validates types with invalid bit patterns anyway, so a mistake here surfaces as
+    /// [`Error::InvalidMessage`] there, but a message of garbage is still a bug.)
+    pub unsafe fn assume_init(&mut self) {
+        self.written = true;
+    }
+
+    /// Publishes the message. If nothing was written, the slot is given back instead and
+    /// nothing is sent.
+    pub fn send(mut self) {
+        let written = self.written;
+        self.tx.publish(self.pos, !written);
+        self.written = true;
+        self.pos = u64::MAX;
+    }
+}
+
+impl<T: Message> Drop for Loan<'_, T> {
+    fn drop(&mut self) {
+        if self.pos != u64::MAX {
+            self.tx.publish(self.pos, true);
+        }
+    }
+}
+
+/// A private, heap-allocated buffer for one `T` (copy-then-validate).
+struct Scratch<T> {
+    ptr: NonNull<T>,
+}
+
+impl<T> Scratch<T> {
+    fn new() -> Self {
+        let layout = std::alloc::Layout::new::<T>();
+        if layout.size() == 0 {
+            return Scratch {
+                ptr: NonNull::dangling(),
+            };
+        }
+        // SAFETY: the layout has a non-zero size.
+        let p = unsafe { std::alloc::alloc(layout) };
+        let Some(ptr) = NonNull::new(p.cast::<T>()) else {
+            std::alloc::handle_alloc_error(layout)
+        };
+        Scratch { ptr }
+    }
+}
+
+impl<T> Drop for Scratch<T> {
+    fn drop(&mut self) {
+        let layout = std::alloc::Layout::new::<T>();
+        if layout.size() != 0 {
+            // SAFETY: allocated in `new` with this layout.
+            unsafe { std::alloc::dealloc(self.ptr.as_ptr().cast(), layout) };
+        }
+    }
+}
+
+/// A received message: derefs to `&T`; frees its slot when dropped.
+///
+/// See [`Receiver`] for where the `T` lives and why it cannot change under you.
+pub struct Sample<'a, T: Message> {
+    value: &'a T,
+    /// The slot to free on drop (zero-copy samples only).
+    release: Option<(&'a Chan, &'a mut Option<u64>)>,
+}
+
+impl<T: Message> core::ops::Deref for Sample<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.value
+    }
+}
+
+impl<T: Message + core::fmt::Debug> core::fmt::Debug for Sample<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("Sample").field(self.value).finish()
+    }
+}
+
+impl<T: Message> Sample<'_, T> {
+    /// A copy of the message.
+    pub fn get(&self) -> T {
+        *self.value
+    }
+}
+
+impl<T: Message> Drop for Sample<'_, T> {
+    fn drop(&mut self) {
+        if let Some((chan, pending)) = self.release.take() {
+            if let Some(pos) = pending.take() {
+                release(chan, pos);
+            }
+        }
+    }
+}
+
+/// Frees the read slot `pos` and wakes senders waiting for room.
+fn release(chan: &Chan, pos: u64) {
+    // A SeqCst swap inside, then a SeqCst load of the waiters count: pairs with
+    // `Sender::park_for_room` (count up, then SeqCst re-check of the slot).
+    chan.ring.release(pos);
+    let h = chan.header();
+    if h.space.waiters.load(Ordering::SeqCst) != 0 {
+        h.space.epoch.fetch_add(1, Ordering::SeqCst);
+        h.counters.tx_wakes.fetch_add(1, Ordering::Relaxed);
+        futex::wake(&h.space.epoch, u32::MAX);
+    }
+}
+
+impl<T: Message> Receiver<T> {
+    constructors!(Role::Receiver, |chan: Chan| {
+        let head = chan.ring.region().control().head.load(Ordering::Acquire);
+        Receiver {
+            chan,
+            head,
+            pending: None,
+            scratch: Scratch::new(),
+        }
+    });
+
+    /// Receives the next message, waiting for one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] once every sender that joined has closed or died and no
+    /// message is left; [`Error::InvalidMessage`] if a sender wrote bytes that are not a
+    /// `T` (the message is consumed, the next `recv` goes on); [`Error::Corrupt`] if the
+    /// ring's memory was overwritten.
+    pub fn recv(&mut self) -> Result<Sample<'_, T>> {
+        self.recv_until(Until::Forever)
+    }
+
+    /// Receives a message if one is waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Empty`] if none is; otherwise as [`recv`](Self::recv).
+    pub fn try_recv(&mut self) -> Result<Sample<'_, T>> {
+        self.recv_until(Until::Now)
+    }
+
+    /// Receives a message, waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if none came; otherwise as [`recv`](Self::recv).
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Sample<'_, T>> {
+        self.recv_until(Until::after(timeout))
+    }
+
+    fn senders_gone(&self) -> bool {
+        self.chan
+            .header()
+            .counters
+            .senders_joined
+            .load(Ordering::SeqCst)
+            != 0
+            && !self.chan.seg.any_alive(SENDERS)
+    }
+
+    /// Skips the slot at `pos` if its claimer died; true if skipped.
+    fn skip_dead(&mut self, pos: u64) -> bool {
+        let seg = &self.chan.seg;
+        if self.chan.ring.skip_abandoned(pos, |i| seg.alive(i)) {
+            self.chan
+                .header()
+                .counters
+                .lost
+                .fetch_add(1, Ordering::Relaxed);
+            self.head = pos.wrapping_add(1);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn recv_until(&mut self, until: Until) -> Result<Sample<'_, T>> {
+        if let Some(pos) = self.pending.take() {
+            release(&self.chan, pos);
+        }
+        let mut backoff = Backoff::new(self.chan.wait);
+        // Set when the first wait begins: no clock read on the fast path.
+        let mut last_check: Option<Instant> = None;
+        let pos = loop {
+            let peek = self
+                .chan
+                .ring
+                .peek(self.head)
+                .map_err(|_| Chan::corrupt())?;
+            match peek {
+                Peek::Ready { pos, cancelled } => {
+                    self.head = pos.wrapping_add(1);
+                    if cancelled {
+                        release(&self.chan, pos);
+                        continue;
+                    }
+                    break pos;
+                }
+                Peek::Pending(_) | Peek::Empty => (),
+            }
+            // Liveness probes are system calls: at most one per CHECK_EVERY, whether
+            // spinning or parking (a park lasts at most PARK_SLICE, so a dead peer is
+            // noticed within about PARK_SLICE + CHECK_EVERY).
+            let (due, park) = match until {
+                Until::Now => (true, false),
+                _ => {
+                    let step = backoff.snooze();
+                    let park = step == Step::Park;
+                    let due = (park || backoff.should_check()) && {
+                        let now = Instant::now();
+                        until.slice(now)?;
+                        due(&mut last_check, now)
+                    };
+                    (due, park)
+                }
+            };
+            if due {
+                last_check = Some(Instant::now());
+                if self.chan.ring.claimed(self.head) {
+                    if self.skip_dead(self.head) {
+                        continue;
+                    }
+                } else if self.senders_gone() {
+                    // Re-check after the liveness probe: a message published just before
+                    // its sender left must still be delivered.
+                    match self.chan.ring.peek(self.head) {
+                        Ok(Peek::Empty) => return Err(Error::Disconnected),
+                        _ => continue,
+                    }
+                }
+            }
+            if park || matches!(until, Until::Now) {
+                let slice = until.slice(Instant::now())?;
+                self.park(slice);
+            }
+        };
+        self.sample(pos)
+    }
+
+    fn park(&self, slice: Duration) {
+        let h = self.chan.header();
+        // SeqCst store, then SeqCst re-check of the slot; the sender publishes with a
+        // SeqCst swap, then loads this flag SeqCst: one of the two sees the other.
+        h.rx_parked.store(1, Ordering::SeqCst);
+        if !self.chan.ring.published(self.head) {
+            let _ = h.rx_sem.wait_timeout(slice);
+        }
+        h.rx_parked.store(0, Ordering::Relaxed);
+    }
+
+    fn sample(&mut self, pos: u64) -> Result<Sample<'_, T>> {
+        let src = self.chan.ring.region().payload(self.chan.ring.index(pos));
+        if const { T::SCHEMA.accepts_any_bits() } {
+            self.pending = Some(pos);
+            // SAFETY: the slot is published and ours until we release it (on the sample's
+            // drop, or at the next receive); the payload is inside the mapping and aligned
+            // for `T`; every bit pattern is a valid `T`, so even a peer that (against the
+            // protocol) rewrites the bytes cannot make the reference point at an invalid
+            // value.
+            let value = unsafe { &*src.cast::<T>() };
+            return Ok(Sample {
+                value,
+                release: Some((&self.chan, &mut self.pending)),
+            });
+        }
+        // Copy, free the slot, then validate the private copy: the sender can no longer
+        // change what we validated.
+        let dst = self.scratch.ptr.as_ptr().cast::<u8>();
+        // SAFETY: `src` is `size_of::<T>()` readable bytes of the published slot, `dst` a
+        // private allocation of the same size; they do not overlap.
+        unsafe { core::ptr::copy_nonoverlapping(src, dst, size_of::<T>()) };
+        release(&self.chan, pos);
+        // SAFETY: `dst` holds `size_of::<T>()` initialised bytes (copied just above).
+        let bytes = unsafe { core::slice::from_raw_parts(dst, size_of::<T>()) };
+        T::validate(bytes)?;
+        // SAFETY: `T::validate` accepted the bytes, so by the `Message` contract they are a
+        // valid `T`; the buffer is aligned for `T` and borrowed for as long as `self` is.
+        let value = unsafe { &*self.scratch.ptr.as_ptr() };
+        Ok(Sample {
+            value,
+            release: None,
+        })
+    }
+
+    /// Messages waiting (a snapshot).
+    pub fn len(&self) -> usize {
+        self.chan.ring.len(self.head) as usize
+    }
+
+    /// True if no message is waiting (a snapshot).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<T: Message> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if let Some(pos) = self.pending.take() {
+            release(&self.chan, pos);
+        }
+        let h = self.chan.header();
+        h.rx_closed().store(1, Ordering::SeqCst);
+        // Wake senders waiting for room so they see the receiver is gone.
+        h.space.epoch.fetch_add(1, Ordering::SeqCst);
+        if h.space.waiters.load(Ordering::SeqCst) != 0 {
+            futex::wake(&h.space.epoch, u32::MAX);
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! The segment header and the layout of what follows it.
+//!
+//! ```text
+//! offset 0      Meta (read once, copied, validated): magic, version, kind, schema
+//!               (fingerprint, size, align, name), capacity, slot stride, offsets, total
+//!               size, creator pid
+//!               state word (READY written last, Release)
+//!               counters, receiver-parked flag, semaphore, space event (own cache lines)
+//!               ring control: tail, head, claims[64] (own cache lines)
+//! body_offset   channel: `capacity` slots of `stride` bytes: SlotHeader, then T at
+//!               `payload_offset` / shared value: lock word line, then T
+//! ```
+//!
+//! The opener recomputes the whole layout from its own `T` and the header's capacity and
+//! requires the header to agree field by field, so no offset or length read from shared
+//! memory is ever used to address memory; the mapping length comes from `fstat`, never
+//! from the header.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use super::ring::{CacheLine, RingControl, SLOT_HEADER};
+use crate::error::{Error, Result, SchemaId};
+use crate::message::Message;
+use crate::sync::Semaphore;
+
+/// `b"IPC-SHM\0"` as a little-endian word.
+pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"IPC-SHM\0");
+/// The format version this build writes and reads.
+pub(crate) const VERSION: u32 = 1;
+/// `state` once the creator has finished initialising.
+pub(crate) const READY: u32 = 0x5245_4459;
+
+/// What a segment holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum SegmentKind {
+    Channel = 1,
+    Shared = 2,
+}
+
+const NAME_BYTES: usize = 64;
+
+/// The immutable part of the header. Plain data: read with one volatile copy.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Meta {
+    pub(crate) magic: u64,
+    pub(crate) version: u32,
+    pub(crate) kind: u32,
+    pub(crate) fingerprint: u64,
+    pub(crate) msg_size: u64,
+    pub(crate) msg_align: u64,
+    pub(crate) schema_name: [u8; NAME_BYTES],
+    pub(crate) capacity: u64,
+    pub(crate) stride: u64,
+    pub(crate) payload_offset: u64,
+    pub(crate) body_offset: u64,
+    pub(crate) total_size: u64,
+    pub(crate) creator_pid: u32,
+    pub(crate) _reserved: u32,
+}
+
+/// Statistics and membership counters.
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct Counters {
+    /// Senders that ever joined.
+    pub(crate) senders_joined: AtomicU32,
+    /// Receivers that ever joined.
+    pub(crate) receivers_joined: AtomicU32,
+    /// 1 after the receiver closed cleanly, 0 while one is open.
+    pub(crate) rx_closed: AtomicU32,
+    _reserved: u32,
+    /// Messages the receiver skipped because their sender died before publishing.
+    pub(crate) lost: AtomicU64,
+    /// `FUTEX_WAKE` calls made by senders to wake the receiver.
+    pub(crate) rx_wakes: AtomicU64,
+    /// `FUTEX_WAKE` calls made by the receiver to wake senders.
+    pub(crate) tx_wakes: AtomicU64,
+}
+
+/// Senders waiting for room: an event count (bumped and woken by the receiver).
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct SpaceEvent {
+    pub(crate) epoch: AtomicU32,
+    pub(crate) waiters: AtomicU32,
+}
+
+/// The header at offset 0 of every segment.
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct Header {
+    pub(crate) meta: CacheLine<[Meta; 1]>,
+    pub(crate) state: CacheLine<AtomicU32>,
+    pub(crate) counters: CacheLine<Counters>,
+    /// 1 while the receiver is (about to be) parked on `rx_sem`.
+    pub(crate) rx_parked: CacheLine<AtomicU32>,
+    pub(crate) rx_sem: CacheLine<Semaphore>,
+    pub(crate) space: CacheLine<SpaceEvent>,
+    /// Shared values: a semaphore the user may post and wait on.
+    pub(crate) user_sem: CacheLine<Semaphore>,
+    pub(crate) ring: RingControl,
+}
+
+/// Where everything lives in a segment, computed from `T` and the capacity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Layout {
+    pub(crate) kind: SegmentKind,
+    pub(crate) capacity: u64,
+    pub(crate) stride: u64,
+    pub(crate) payload_offset: u64,
+    pub(crate) body_offset: u64,
+    pub(crate) total_size: u64,
+}
+
+const fn round_up(v: u64, to: u64) -> Option<u64> {
+    match v.checked_add(to - 1) {
+        Some(x) => Some(x / to * to),
+        None => None,
+    }
+}
+
+fn too_big(what: &str) -> Error {
+    Error::LimitExceeded {
+        limit: "address space",
+        value: u64::MAX,
+        hint: format!("the {what} does not fit in memory; use a smaller capacity"),
+    }
+}
+
+impl Layout {
+    /// The layout of a channel of `capacity` slots of `T`.
+    pub(crate) fn channel<T: Message>(capacity: u64) -> Result<Layout> {
+        let align = (align_of::<T>() as u64).max(8);
+        let payload_offset = round_up(SLOT_HEADER as u64, align).ok_or_else(|| too_big("slot"))?;
+        let stride = round_up(payload_offset + size_of::<T>() as u64, align.max(64))
+            .ok_or_else(|| too_big("slot"))?;
+        let body_offset =
+            round_up(size_of::<Header>() as u64, align.max(64)).ok_or_else(|| too_big("header"))?;
+        let total = capacity
+            .checked_mul(stride)
+            .and_then(|b| b.checked_add(body_offset))
+            .and_then(|t| round_up(t, 4096))
+            .filter(|&t| t <= isize::MAX as u64)
+            .ok_or_else(|| too_big("ring"))?;
+        Ok(Layout {
+            kind: SegmentKind::Channel,
+            capacity,
+            stride,
+            payload_offset,
+            body_offset,
+            total_size: total,
+        })
+    }
+
+    /// The layout of one shared `T` behind a lock word: the lock's cache line at
+    /// `body_offset`, the value at `body_offset + payload_offset`.
+    pub(crate) fn shared<T: Message>() -> Result<Layout> {
+        let align = (align_of::<T>() as u64).max(64);
+        let body_offset =
+            round_up(size_of::<Header>() as u64, align).ok_or_else(|| too_big("header"))?;
+        let payload_offset = align;
+        let total = (body_offset + payload_offset)
+            .checked_add(size_of::<T>() as u64)
+            .and_then(|t| round_up(t, 4096))
+            .filter(|&t| t <= isize::MAX as u64)
+            .ok_or_else(|| too_big("value"))?;
+        Ok(Layout {
+            kind: SegmentKind::Shared,
+            capacity: 0,
+            stride: 0,
+            payload_offset,
+            body_offset,
+            total_size: total,
+        })
+    }
+
+    /// The header a creator writes.
+    pub(crate) fn meta<T: Message>(&self) -> Meta {
+        let mut schema_name = [0u8; NAME_BYTES];
+        let name = T::SCHEMA.to_string();
+        let n = name.len().min(NAME_BYTES);
+        schema_name[..n].copy_from_slice(&name.as_bytes()[..n]);
+        Meta {
+            magic: MAGIC,
+            version: VERSION,
+            kind: self.kind as u32,
+            fingerprint: T::FINGERPRINT,
+            msg_size: size_of::<T>() as u64,
+            msg_align: align_of::<T>() as u64,
+            schema_name,
+            capacity: self.capacity,
+            stride: self.stride,
+            payload_offset: self.payload_offset,
+            body_offset: self.body_offset,
+            total_size: self.total_size,
+            creator_pid: std::process::id(),
+            _reserved: 0,
+        }
+    }
+}
+
+impl Meta {
+    /// The schema the header names.
+    pub(crate) fn schema_id(&self) -> SchemaId {
+        let end = self
+            .schema_name
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(NAME_BYTES);
+        SchemaId {
+            name: String::from_utf8_lossy(&self.schema_name[..end]).into_owned(),
+            fingerprint: self.fingerprint,
+            size: self.msg_size,
+            align: self.msg_align,
+        }
+    }
+
+    /// Checks a header read from a segment against what this process expects of a
+    /// segment of `kind` holding `T`; returns the validated layout.
+    ///
+    /// `file_len` is the segment's length from `fstat` (what is mapped).
+    pub(crate) fn check<T: Message>(&self, kind: SegmentKind, file_len: u64) -> Result<Layout> {
+        if self.magic != MAGIC {
+            return Err(Error::Corrupt(format!(
+                "not an ipc shared-memory segment (magic {:#018x}); another program owns this name, \
+                 or the header was overwritten",
+                self.magic
+            )));
+        }
+        if self.version != VERSION {
+            return Err(Error::Corrupt(format!(
+                "segment format version {} is not the version this build reads ({VERSION}); \
+                 build both programs with the same version of ipc",
+                self.version
+            )));
+        }
+        if self.kind != kind as u32 {
+            return Err(Error::Corrupt(format!(
+                "segment holds a {} but a {} was asked for",
+                kind_name(self.kind),
+                kind_name(kind as u32)
+            )));
+        }
+        if self.fingerprint != T::FINGERPRINT
+            || self.msg_size != size_of::<T>() as u64
+            || self.msg_align != align_of::<T>() as u64
+        {
+            return Err(Error::schema_mismatch::<T>(self.schema_id()));
+        }
+        let expected = match kind {
+            SegmentKind::Channel => {
+                if self.capacity < 2 || !self.capacity.is_power_of_two() {
+                    return Err(Error::Corrupt(format!(
+                        "header capacity {} is not a power of two >= 2",
+                        self.capacity
+                    )));
+                }
+                Layout::channel::<T>(self.capacity)
+                    .map_err(|_| Error::Corrupt("header capacity is too large".into()))?
+            }
+            SegmentKind::Shared => Layout::shared::<T>()?,
+        };
+        let found = Layout {
+            kind,
+            capacity: self.capacity,
+            stride: self.stride,
+            payload_offset: self.payload_offset,
+            body_offset: self.body_offset,
+            total_size: self.total_size,
+        };
+        if found != expected {
+            return Err(Error::Corrupt(format!(
+                "header layout {found:?} is not the layout of this type, {expected:?}"
+            )));
+        }
+        if file_len < expected.total_size {
+            return Err(Error::Corrupt(format!(
+                "segment is truncated: {file_len} bytes, its header needs {}",
+                expected.total_size
+            )));
+        }
+        Ok(expected)
+    }
+}
+
+fn kind_name(k: u32) -> String {
+    match k {
+        1 => "channel".into(),
+        2 => "shared value".into(),
+        k => format!("segment of unknown kind {k}"),
+    }
+}
+
+/// Reads the header's immutable part out of a mapping.
+///
+/// # Safety
+///
+/// `base` points to at least `size_of::<Header>()` mapped, readable bytes.
+pub(crate) unsafe fn read_meta(base: *const u8) -> Meta {
+    // SAFETY: the caller guarantees the bytes are mapped; `Meta` is plain integers (every
+    // bit pattern valid) at offset 0, which the mapping aligns to a page; the volatile read
+    // copies it once so later checks and uses see one consistent snapshot.
+    unsafe { core::ptr::read_volatile(base.cast::<Meta>()) }
+}
+
+/// Writes the header's immutable part (creator only, before `state` is READY).
+///
+/// # Safety
+///
+/// `base` points to at least `size_of::<Header>()` mapped, writable bytes.
+pub(crate) unsafe fn write_meta(base: *mut u8, meta: Meta) {
+    // SAFETY: as for `read_meta`, with write access; nobody reads the meta before the
+    // creator publishes READY with Release.
+    unsafe { core::ptr::write_volatile(base.cast::<Meta>(), meta) }
+}
+
+/// The header's atomics.
+///
+/// # Safety
+///
+/// `base` points to at least `size_of::<Header>()` mapped bytes, page-aligned, that stay
+/// mapped for `'a`.
+pub(crate) unsafe fn header<'a>(base: *const u8) -> &'a Header {
+    // SAFETY: the caller guarantees size, alignment (a page is more than 64) and lifetime.
+    // Every field of `Header` is an integer or an atomic of integers: any bit pattern,
+    // including one a hostile peer wrote, is a valid value; shared access from other
+    // processes goes through the atomics only (the `meta` field is read volatile).
+    unsafe { &*base.cast::<Header>() }
+}
+
+/// Publishes a fully initialised segment.
+pub(crate) fn set_ready(h: &Header) {
+    h.state.store(READY, Ordering::Release);
+}
+
+/// True once the creator has published the segment.
+pub(crate) fn is_ready(h: &Header) -> bool {
+    h.state.load(Ordering::Acquire) == READY
+}

@@ -1,0 +1,79 @@
+//! Shared-memory channels and values: the fastest IPC there is, typed and checked.
+//!
+//! # Mechanism
+//!
+//! A segment is a POSIX shared-memory object (`shm_open(3)`, a file under `/dev/shm`
+//! named `ipc.<name>`) or an anonymous sealed `memfd_create(2)` file, mapped with
+//! `mmap(2)` into every participant. It starts with a header (magic, format version, the
+//! schema's fingerprint, size, alignment and name, capacity, slot stride, creator pid and
+//! an "initialised" word written last) followed by a ring of fixed-size slots
+//! ([`Sender`]/[`Receiver`]) or one value behind a lock ([`Shared`]).
+//!
+//! ```no_run
+//! # fn main() -> ipc_runtime::Result<()> {
+//! use ipc_runtime::shm::{Options, Receiver, Sender};
+//! // process A
+//! let mut tx = Sender::<[u64; 4]>::create("prices", Options::new().capacity(1024))?;
+//! tx.send([1, 2, 3, 4])?;
+//! let mut slot = tx.loan()?;          // zero copy: write in place ...
+//! slot.write([5, 6, 7, 8]);
+//! slot.send();                        // ... and publish
+//! // process B
+//! let mut rx = Receiver::<[u64; 4]>::open("prices")?;
+//! assert_eq!(*rx.recv()?, [1, 2, 3, 4]);
+//! # Ok(()) }
+//! ```
+//!
+//! # Contract
+//!
+//! - **Typed**: an opener whose `T` has another fingerprint, size or alignment gets
+//!   [`Error::SchemaMismatch`](crate::Error::SchemaMismatch); a garbage, truncated or
+//!   other-version header gets [`Error::Corrupt`](crate::Error::Corrupt). The mapping
+//!   length comes from `fstat(2)`; every offset is recomputed locally and must match.
+//! - **MPSC, ordered, no loss, no duplicates**: up to 63 senders feed one receiver; each
+//!   sender's messages arrive in its order. A slot is visible only once published
+//!   (release/acquire on its sequence number); a sender that dies between claiming and
+//!   publishing costs exactly that message, counted in [`Stats::lost`], and never wedges
+//!   the ring (see `ring.rs` for the protocol).
+//! - **Zero copy**: [`Sender::loan`] writes in place; [`Receiver::recv`] returns a
+//!   [`Sample`] pointing into the segment for types with no invalid bit patterns; types
+//!   with invalid bit patterns are copied out, then validated (see [`Receiver`]).
+//! - **Waiting** spins, yields, then parks on a futex [`Semaphore`](crate::sync::Semaphore)
+//!   in the segment; a sender wakes the receiver only when its "parked" flag (on its own
+//!   cache line) is set, so steady streaming makes no system call
+//!   ([`WaitStrategy`](crate::sync::WaitStrategy) via [`Options::wait`]).
+//! - **Crashes**: each participant holds an OFD lock on its own byte of the segment file;
+//!   the kernel releases it when the process dies, however it dies. A blocked `send` or
+//!   `recv` re-checks its peers at least every 20 ms and returns
+//!   [`Error::Disconnected`](crate::Error::Disconnected). The last participant to leave
+//!   unlinks the name; [`remove_stale`] removes what crashed processes left behind.
+//!
+//! # Limits
+//!
+//! - One receiver, at most 63 senders per channel; capacity is a power of two >= 2.
+//! - A message sent while the receiver is alive but before the ring is full is not
+//!   refused if the receiver then dies: only a *blocked* send notices a crashed receiver
+//!   (a cleanly closed one is noticed at once).
+//! - A channel whose last participant leaves is removed with any unread messages.
+//! - Handles do not survive `fork(2)` without `exec`: a forked child that keeps the
+//!   parent's descriptors also keeps the parent's liveness lock alive, so the parent's
+//!   death goes unnoticed while the child lives. Open channels after forking (descriptors
+//!   are close-on-exec, so `exec` is fine).
+//! - POSIX segments cannot be sealed: a same-user process that shrinks the file under the
+//!   mapping makes the next access raise SIGBUS. Use [`Backing::Memfd`] (sealed) where
+//!   that matters.
+//! - A hostile peer with write access can make messages be lost, duplicated or reordered,
+//!   or the channel report `Corrupt`; it cannot make this process read out of bounds or
+//!   see an invalid `T`.
+
+mod channel;
+mod layout;
+mod options;
+pub(crate) mod ring;
+mod segment;
+mod shared;
+
+pub use channel::{Loan, Receiver, Sample, Sender, Stats};
+pub use options::{Backing, Options};
+pub use segment::remove_stale;
+pub use shared::{Guard, LockError, Repair, Shared};

@@ -1,0 +1,645 @@
+//! The mapping constructor: creating, opening, mapping and removing a segment, and the
+//! liveness of its participants.
+//!
+//! # Liveness without PID guessing
+//!
+//! Every participant holds an open-file-description lock (`fcntl(2)` `F_OFD_SETLK`) on its
+//! own byte `LOCK_BASE + i` of the segment's file, through its own open of the file. The
+//! kernel drops the lock when the last descriptor of that open file description closes,
+//! which happens when the process exits, however it exits (SIGKILL included). A peer is
+//! therefore dead exactly when its byte can be locked (`F_OFD_GETLK` reports no
+//! conflict); no PID is ever read, so a recycled or zombie PID cannot fool it. Lock bytes
+//! lie far beyond the data (`LOCK_BASE` = 2^40) and never overlap the mapping.
+//!
+//! # Creation and removal
+//!
+//! The creator opens with `O_CREAT | O_EXCL`, takes its lock byte at once, applies the mode
+//! with `fchmod(2)`, reserves every page with `posix_fallocate(3)` (a full `/dev/shm` fails
+//! `create` with [`Error::LimitExceeded`] instead of raising SIGBUS later), maps, writes the
+//! header and publishes it last. A dropping participant that can lock the whole lock range
+//! is the last one and unlinks the name (after checking the name still denotes its file).
+//!
+//! # Residual risk: truncation
+//!
+//! The mapping length comes from `fstat(2)` at open, checked against what the header
+//! needs. A POSIX segment cannot be sealed, so a peer with write access that *later*
+//! shrinks the file with `ftruncate(2)` makes this process's next access to the cut pages
+//! raise SIGBUS. Only a process of the same user (mode 0600 by default) can do that. The
+//! [`Backing::Memfd`] backing is sealed with `F_SEAL_SHRINK` and is immune, and so is
+//! [`Backing::SysV`] (a System V segment's size is fixed at `shmget(2)`). System V pages
+//! are not reserved at creation (there is no `fallocate` for them): memory pressure shows
+//! as the kernel's usual out-of-memory handling, not as SIGBUS.
+
+use std::ffi::CString;
+use std::ops::Range;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::ptr::NonNull;
+use std::time::{Duration, Instant};
+
+use memmap2::{MmapOptions, MmapRaw};
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag, SealFlag};
+use nix::sys::mman::{shm_open, shm_unlink};
+use nix::sys::stat::{fchmod, fstat, Mode};
+
+use super::layout::{self, Header, MAGIC};
+use super::options::{Backing, Options};
+use super::ring::MAX_PARTICIPANTS;
+use crate::error::{Error, Result};
+
+/// Every segment name this crate creates under `/dev/shm` starts with this.
+pub(crate) const PREFIX: &str = "ipc.";
+const LOCK_BASE: i64 = 1 << 40;
+const WHAT: &str = "shared-memory segment";
+
+/// A mapped segment and this process's participation in it.
+#[derive(Debug)]
+pub(crate) struct Segment {
+    map: Mapping,
+    fd: OwnedFd,
+    /// The `shm_open` name (`/ipc.<name>`) to unlink when the last participant leaves.
+    shm_name: Option<String>,
+    /// The user's name, for error messages.
+    name: String,
+    len: u64,
+}
+
+/// Checks a user-given name and returns the `shm_open` name for it.
+pub(crate) fn shm_name(name: &str) -> Result<String> {
+    let bad = |reason| Error::InvalidName {
+        name: name.to_owned(),
+        reason,
+    };
+    if name.is_empty() {
+        return Err(bad("a segment name must not be empty"));
+    }
+    if name.len() > 200 {
+        return Err(bad("a segment name may have at most 200 bytes"));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        return Err(bad(
+            "a segment name may contain only ASCII letters, digits, '.', '_' and '-'",
+        ));
+    }
+    Ok(format!("/{PREFIX}{name}"))
+}
+
+fn lock_range(kind: libc::c_int, range: Range<usize>) -> libc::flock {
+    libc::flock {
+        l_type: kind as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: LOCK_BASE + range.start as i64,
+        l_len: (range.end - range.start) as i64,
+        l_pid: 0,
+    }
+}
+
+/// Tries to take the OFD write lock on `range` through `fd`; false if another open file
+/// description holds any of it.
+fn try_lock(fd: impl AsFd, range: Range<usize>) -> Result<bool> {
+    let fl = lock_range(libc::F_WRLCK, range);
+    match fcntl(fd, FcntlArg::F_OFD_SETLK(&fl)) {
+        Ok(_) => Ok(true),
+        Err(Errno::EAGAIN | Errno::EACCES) => Ok(false),
+        Err(e) => Err(Error::sys("fcntl(F_OFD_SETLK)", e)),
+    }
+}
+
+/// True if another open file description holds a lock on some byte of `range`.
+fn is_locked(fd: impl AsFd, range: Range<usize>) -> bool {
+    let mut fl = lock_range(libc::F_WRLCK, range);
+    match fcntl(fd, FcntlArg::F_OFD_GETLK(&mut fl)) {
+        Ok(_) => fl.l_type != libc::F_UNLCK as libc::c_short,
+        // Cannot tell: say alive, so nothing is removed or skipped on a guess.
+        Err(_) => true,
+    }
+}
+
+fn map(fd: &OwnedFd, len: u64) -> Result<Mapping> {
+    MmapOptions::new()
+        .len(len as usize)
+        .map_raw(fd.as_raw_fd())
+        .map(Mapping::Mmap)
+        .map_err(|e| Error::Io {
+            op: "mmap",
+            source: e,
+        })
+}
+
+/// The memory of a segment: an `mmap(2)` of the file, or a System V segment attached with
+/// `shmat(2)`.
+#[derive(Debug)]
+enum Mapping {
+    Mmap(MmapRaw),
+    SysV(NonNull<u8>),
+}
+
+// SAFETY: a mapping is plain shared memory, usable from any thread; `shmdt` on drop may
+// run on any thread.
+unsafe impl Send for Mapping {}
+// SAFETY: as above; the mapping itself is never mutated through `&Mapping`.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    fn as_ptr(&self) -> *mut u8 {
+        match self {
+            Mapping::Mmap(m) => m.as_mut_ptr(),
+            Mapping::SysV(p) => p.as_ptr(),
+        }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        if let Mapping::SysV(p) = self {
+            // SAFETY: `p` is the address `shmat` returned for this mapping, detached once.
+            unsafe { libc::shmdt(p.as_ptr().cast()) };
+        }
+    }
+}
+
+/// A System V segment's registry file under `/dev/shm`: this magic, then the shmid.
+const SYSV_MAGIC: &[u8; 8] = b"IPC-SYSV";
+const SYSV_REGISTRY: u64 = 16;
+
+/// Creates a System V segment of `size` bytes, attaches it and marks it for removal
+/// (`IPC_RMID`): the kernel frees it when the last process detaches, however it exits.
+fn sysv_create(size: u64, mode: u32) -> Result<(i32, Mapping)> {
+    // SAFETY: plain system call; no memory is passed.
+    let id = unsafe {
+        libc::shmget(
+            libc::IPC_PRIVATE,
+            size as usize,
+            libc::IPC_CREAT | libc::IPC_EXCL | mode as libc::c_int,
+        )
+    };
+    if id < 0 {
+        return Err(match Errno::last() {
+            e @ (Errno::EINVAL | Errno::ENOSPC | Errno::ENOMEM) => Error::LimitExceeded {
+                limit: "kernel.shmmax / kernel.shmall / kernel.shmmni",
+                value: size,
+                hint: format!(
+                    "shmget of {size} bytes failed ({e}); raise the sysctls or use a smaller                      capacity or the POSIX backing"
+                ),
+            },
+            e => Error::sys("shmget", e),
+        });
+    }
+    let map = sysv_attach_id(id);
+    // Marked for removal at once: the segment lives exactly as long as someone is attached
+    // (Linux lets later processes attach by id until then).
+    // SAFETY: plain system call on the id we just created.
+    unsafe { libc::shmctl(id, libc::IPC_RMID, core::ptr::null_mut()) };
+    Ok((id, map?))
+}
+
+fn sysv_attach_id(id: i32) -> Result<Mapping> {
+    // SAFETY: lets the kernel choose the address; no existing memory is affected.
+    let p = unsafe { libc::shmat(id, core::ptr::null(), 0) };
+    if p as isize == -1 {
+        return Err(Error::sys("shmat", Errno::last()));
+    }
+    Ok(Mapping::SysV(
+        NonNull::new(p.cast::<u8>()).expect("shmat never returns null"),
+    ))
+}
+
+/// Attaches the System V segment a registry file names, after checking its owner, mode
+/// and size (`IPC_STAT`, the System V `fstat`). Returns the mapping and its length.
+fn sysv_open(fd: &OwnedFd, opts: &Options, name: &str) -> Result<(Mapping, u64)> {
+    let mut reg = [0u8; SYSV_REGISTRY as usize];
+    let n = nix::sys::uio::pread(fd, &mut reg, 0).map_err(|e| Error::sys("pread", e))?;
+    if n != reg.len() || &reg[..8] != SYSV_MAGIC {
+        return Err(Error::Corrupt(format!(
+            "`{name}` is not an ipc segment registry"
+        )));
+    }
+    let id = i64::from_le_bytes(reg[8..].try_into().expect("8 bytes"));
+    let id = i32::try_from(id).map_err(|_| Error::Corrupt(format!("bad shmid {id}")))?;
+    // SAFETY: `shmid_ds` is plain integers; zeroed is a valid value to be overwritten.
+    let mut ds: libc::shmid_ds = unsafe { core::mem::zeroed() };
+    // SAFETY: IPC_STAT writes one `shmid_ds` into `ds`, which we own.
+    if unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) } != 0 {
+        return Err(match Errno::last() {
+            Errno::EINVAL | Errno::EIDRM => Error::NotFound {
+                what: WHAT,
+                name: name.to_owned(),
+            },
+            e => Error::named("shmctl(IPC_STAT)", WHAT, name, e),
+        });
+    }
+    let mode = u32::from(ds.shm_perm.mode) & 0o777;
+    if mode & !opts.mode != 0
+        || (ds.shm_perm.uid != nix::unistd::geteuid().as_raw() && opts.mode & 0o077 == 0)
+    {
+        return Err(Error::PermissionDenied {
+            what: "System V segment (owner or mode)",
+            name: name.to_owned(),
+        });
+    }
+    Ok((sysv_attach_id(id)?, ds.shm_segsz as u64))
+}
+
+impl Segment {
+    /// Creates a segment of `size` bytes, zero-filled, with this process holding lock byte
+    /// `me`. The caller writes the header and publishes it with [`layout::set_ready`].
+    pub(crate) fn create(name: &str, opts: &Options, size: u64, me: usize) -> Result<Segment> {
+        match opts.backing {
+            Backing::Posix => Self::create_posix(name, opts, size, me),
+            Backing::Memfd => Self::create_memfd(name, opts, size, me),
+            Backing::SysV => Self::create_sysv(name, opts, size, me),
+        }
+    }
+
+    fn create_sysv(name: &str, opts: &Options, size: u64, me: usize) -> Result<Segment> {
+        let shm = shm_name(name)?;
+        let mode = Mode::from_bits_truncate(opts.mode as libc::mode_t);
+        // The registry file under /dev/shm gives the segment its name and carries the
+        // participants' liveness locks; the memory is the System V segment it names.
+        let fd = shm_open(
+            shm.as_str(),
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC,
+            mode,
+        )
+        .map_err(|e| Error::named("shm_open", WHAT, name, e))?;
+        let guard = UnlinkOnError(Some(shm.clone()));
+        if !try_lock(&fd, me..me + 1)? {
+            return Err(Error::Corrupt(format!(
+                "just-created segment `{name}` is already locked by another process"
+            )));
+        }
+        fchmod(&fd, mode).map_err(|e| Error::sys("fchmod", e))?;
+        let (id, map) = sysv_create(size, opts.mode)?;
+        let mut reg = [0u8; SYSV_REGISTRY as usize];
+        reg[..8].copy_from_slice(SYSV_MAGIC);
+        reg[8..].copy_from_slice(&i64::from(id).to_le_bytes());
+        let n = nix::sys::uio::pwrite(&fd, &reg, 0).map_err(|e| Error::sys("pwrite", e))?;
+        if n != reg.len() {
+            return Err(Error::sys("pwrite", Errno::EIO));
+        }
+        guard.disarm();
+        Ok(Segment {
+            map,
+            fd,
+            shm_name: Some(shm),
+            name: name.to_owned(),
+            len: size,
+        })
+    }
+
+    fn create_posix(name: &str, opts: &Options, size: u64, me: usize) -> Result<Segment> {
+        let shm = shm_name(name)?;
+        let mode = Mode::from_bits_truncate(opts.mode as libc::mode_t);
+        let fd = shm_open(
+            shm.as_str(),
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC,
+            mode,
+        )
+        .map_err(|e| Error::named("shm_open", WHAT, name, e))?;
+        // From here on, a failure removes the half-made segment.
+        let guard = UnlinkOnError(Some(shm.clone()));
+        if !try_lock(&fd, me..me + 1)? {
+            return Err(Error::Corrupt(format!(
+                "just-created segment `{name}` is already locked by another process"
+            )));
+        }
+        fchmod(&fd, mode).map_err(|e| Error::sys("fchmod", e))?;
+        reserve(&fd, size)?;
+        let map = map(&fd, size)?;
+        guard.disarm();
+        Ok(Segment {
+            map,
+            fd,
+            shm_name: Some(shm),
+            name: name.to_owned(),
+            len: size,
+        })
+    }
+
+    fn create_memfd(name: &str, opts: &Options, size: u64, me: usize) -> Result<Segment> {
+        shm_name(name)?;
+        let cname = CString::new(format!("{PREFIX}{name}")).map_err(|_| Error::InvalidName {
+            name: name.to_owned(),
+            reason: "a segment name must not contain NUL",
+        })?;
+        let fd = nix::sys::memfd::memfd_create(
+            cname.as_c_str(),
+            nix::sys::memfd::MFdFlags::MFD_CLOEXEC | nix::sys::memfd::MFdFlags::MFD_ALLOW_SEALING,
+        )
+        .map_err(|e| Error::sys("memfd_create", e))?;
+        if !try_lock(&fd, me..me + 1)? {
+            return Err(Error::Corrupt("fresh memfd is already locked".into()));
+        }
+        fchmod(&fd, Mode::from_bits_truncate(opts.mode as libc::mode_t))
+            .map_err(|e| Error::sys("fchmod", e))?;
+        reserve(&fd, size)?;
+        fcntl(
+            &fd,
+            FcntlArg::F_ADD_SEALS(
+                SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL,
+            ),
+        )
+        .map_err(|e| Error::sys("fcntl(F_ADD_SEALS)", e))?;
+        let map = map(&fd, size)?;
+        Ok(Segment {
+            map,
+            fd,
+            shm_name: None,
+            name: name.to_owned(),
+            len: size,
+        })
+    }
+
+    /// Opens and maps an existing named segment (not yet joined). Waits up to
+    /// `opts.open_timeout` for a creator that has not finished.
+    pub(crate) fn open(name: &str, opts: &Options) -> Result<Segment> {
+        let shm = shm_name(name)?;
+        let fd = shm_open(
+            shm.as_str(),
+            OFlag::O_RDWR | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::named("shm_open", WHAT, name, e))?;
+        Self::attach(fd, Some(shm), name, opts)
+    }
+
+    /// Maps a segment received as a descriptor (memfd backing). The descriptor must be
+    /// this process's own open file description (see `share_fd`).
+    pub(crate) fn from_fd(fd: OwnedFd, opts: &Options) -> Result<Segment> {
+        let seals =
+            fcntl(&fd, FcntlArg::F_GET_SEALS).map_err(|e| Error::sys("fcntl(F_GET_SEALS)", e))?;
+        if seals & libc::F_SEAL_SHRINK == 0 {
+            return Err(Error::Corrupt(
+                "the descriptor is not a memfd sealed against shrinking (F_SEAL_SHRINK); \
+                 refusing it, since shrinking it under the mapping would raise SIGBUS"
+                    .into(),
+            ));
+        }
+        Self::attach(fd, None, "<memfd>", opts)
+    }
+
+    fn attach(
+        fd: OwnedFd,
+        shm_name: Option<String>,
+        name: &str,
+        opts: &Options,
+    ) -> Result<Segment> {
+        let st = fstat(&fd).map_err(|e| Error::sys("fstat", e))?;
+        let mode = st.st_mode & 0o777;
+        if mode & !opts.mode != 0 {
+            return Err(Error::PermissionDenied {
+                what: "segment (its mode grants more than Options::mode allows)",
+                name: name.to_owned(),
+            });
+        }
+        if st.st_uid != nix::unistd::geteuid().as_raw() && opts.mode & 0o077 == 0 {
+            return Err(Error::PermissionDenied {
+                what: "segment (owned by another user)",
+                name: name.to_owned(),
+            });
+        }
+        let header = size_of::<Header>() as u64;
+        let deadline = Instant::now() + opts.open_timeout;
+        loop {
+            let st = fstat(&fd).map_err(|e| Error::sys("fstat", e))?;
+            let mut len = st.st_size.max(0) as u64;
+            let mapped = if len == SYSV_REGISTRY {
+                let (m, l) = sysv_open(&fd, opts, name)?;
+                len = l;
+                Some(m).filter(|_| len >= header)
+            } else if len >= header {
+                Some(map(&fd, len)?)
+            } else {
+                None
+            };
+            if let Some(map) = mapped {
+                // SAFETY: the mapping is `len >= size_of::<Header>()` bytes, page-aligned.
+                let meta = unsafe { layout::read_meta(map.as_ptr()) };
+                if meta.magic != 0 && meta.magic != MAGIC {
+                    return Err(Error::Corrupt(format!(
+                        "`{name}` is not an ipc segment (bad magic {:#018x})",
+                        meta.magic
+                    )));
+                }
+                // SAFETY: as above; the mapping lives in `map` for this scope.
+                let ready = layout::is_ready(unsafe { layout::header(map.as_ptr()) });
+                if ready {
+                    return Ok(Segment {
+                        map,
+                        fd,
+                        shm_name,
+                        name: name.to_owned(),
+                        len,
+                    });
+                }
+            }
+            if !is_locked(&fd, 0..MAX_PARTICIPANTS) {
+                return Err(Error::Corrupt(format!(
+                    "segment `{name}` was never initialised and nobody is attached: its creator \
+                     died; remove it with ipc::shm::remove_stale()"
+                )));
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Corrupt(format!(
+                    "segment `{name}` was not initialised within {:?}",
+                    opts.open_timeout
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Joins as a participant: takes the first free lock byte in `range`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Busy`] if every byte of the range is held by a live participant.
+    pub(crate) fn join(&self, range: Range<usize>, reason: &'static str) -> Result<usize> {
+        for i in range {
+            if try_lock(&self.fd, i..i + 1)? {
+                self.check_still_named()?;
+                return Ok(i);
+            }
+        }
+        Err(Error::Busy {
+            what: WHAT,
+            name: self.name.clone(),
+            reason,
+        })
+    }
+
+    /// After joining: fails if the name was unlinked (by a last participant leaving) between
+    /// our open and our lock, so nobody joins a segment that no one else can find.
+    fn check_still_named(&self) -> Result<()> {
+        let Some(shm) = &self.shm_name else {
+            return Ok(());
+        };
+        let path = format!("/dev/shm{shm}");
+        let mine = fstat(&self.fd).map_err(|e| Error::sys("fstat", e))?;
+        match nix::sys::stat::stat(path.as_str()) {
+            Ok(st) if st.st_ino == mine.st_ino && st.st_dev == mine.st_dev => Ok(()),
+            _ => Err(Error::NotFound {
+                what: WHAT,
+                name: self.name.clone(),
+            }),
+        }
+    }
+
+    /// True if participant `i` holds its lock byte (is alive).
+    pub(crate) fn alive(&self, i: usize) -> bool {
+        is_locked(&self.fd, i..i + 1)
+    }
+
+    /// True if some participant in `range` is alive.
+    pub(crate) fn any_alive(&self, range: Range<usize>) -> bool {
+        is_locked(&self.fd, range)
+    }
+
+    /// The base of the mapping (page-aligned).
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.map.as_ptr()
+    }
+
+    /// The mapped length (from `fstat`, never from the header).
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// The header's atomics.
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: every segment is mapped with at least `size_of::<Header>()` bytes
+        // (create sizes it so; attach checks it), page-aligned, for as long as `self`.
+        unsafe { layout::header(self.base()) }
+    }
+
+    /// A new open file description of the same file (not close-on-exec cleared: the
+    /// caller decides), for handing to a child process or over a Unix socket. It holds no
+    /// lock, so the receiving process can join through it.
+    pub(crate) fn share_fd(&self) -> Result<OwnedFd> {
+        let path = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
+        let fd = nix::fcntl::open(
+            path.as_str(),
+            OFlag::O_RDWR | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::sys("open(/proc/self/fd)", e))?;
+        Ok(fd)
+    }
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        let Some(shm) = self.shm_name.take() else {
+            return;
+        };
+        // The last one out (nobody else holds any lock byte) removes the name; holding the
+        // whole range while unlinking keeps a concurrent opener from joining.
+        if let Ok(true) = try_lock(&self.fd, 0..MAX_PARTICIPANTS) {
+            if self.check_still_named().is_ok() {
+                let _ = shm_unlink(shm.as_str());
+            }
+        }
+    }
+}
+
+/// Reserves the pages of `fd` up to `size`.
+fn reserve(fd: &OwnedFd, size: u64) -> Result<()> {
+    match nix::fcntl::posix_fallocate(fd, 0, size as libc::off_t) {
+        Ok(()) => Ok(()),
+        Err(Errno::ENOSPC) => Err(Error::LimitExceeded {
+            limit: "free space in /dev/shm",
+            value: size,
+            hint: format!(
+                "the segment needs {size} bytes; free space in /dev/shm (ipc::shm::remove_stale() \
+                 removes dead segments), enlarge it, or use a smaller capacity"
+            ),
+        }),
+        Err(Errno::EFBIG) => Err(Error::LimitExceeded {
+            limit: "maximum file size",
+            value: size,
+            hint: "use a smaller capacity".into(),
+        }),
+        Err(Errno::EOPNOTSUPP | Errno::EINVAL) => {
+            nix::unistd::ftruncate(fd, size as libc::off_t).map_err(|e| Error::sys("ftruncate", e))
+        }
+        Err(e) => Err(Error::sys("posix_fallocate", e)),
+    }
+}
+
+struct UnlinkOnError(Option<String>);
+
+impl UnlinkOnError {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for UnlinkOnError {
+    fn drop(&mut self) {
+        if let Some(name) = self.0.take() {
+            let _ = shm_unlink(name.as_str());
+        }
+    }
+}
+
+/// Removes the segments under `/dev/shm` that this crate created (names starting with
+/// `ipc.`) and that no live process participates in; returns their names (without the
+/// prefix).
+///
+/// A segment with a live participant is never touched: its lock bytes cannot be locked.
+/// A segment still being created (header not yet published) is left alone for 10 seconds
+/// after its last change, in case its creator is between `shm_open` and taking its lock.
+///
+/// # Errors
+///
+/// [`Error::Io`] if `/dev/shm` cannot be read. Segments that cannot be opened (another
+/// user's) are skipped.
+pub fn remove_stale() -> Result<Vec<String>> {
+    let dir = std::fs::read_dir("/dev/shm").map_err(|e| Error::Io {
+        op: "read_dir(/dev/shm)",
+        source: e,
+    })?;
+    let mut removed = Vec::new();
+    for entry in dir.flatten() {
+        let file_name = entry.file_name();
+        let Some(fname) = file_name.to_str() else {
+            continue;
+        };
+        let Some(name) = fname.strip_prefix(PREFIX) else {
+            continue;
+        };
+        let shm = format!("/{fname}");
+        let Ok(fd) = shm_open(
+            shm.as_str(),
+            OFlag::O_RDWR | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) else {
+            continue;
+        };
+        // Holding the whole range while unlinking keeps a new participant from joining.
+        if !matches!(try_lock(&fd, 0..MAX_PARTICIPANTS), Ok(true)) {
+            continue;
+        }
+        let Ok(st) = fstat(&fd) else { continue };
+        let ready = st.st_size as u64 == SYSV_REGISTRY
+            || st.st_size as u64 >= size_of::<Header>() as u64
+                && map(&fd, st.st_size as u64).is_ok_and(|m| {
+                    // SAFETY: the mapping holds at least a header, page-aligned, alive in `m`.
+                    layout::is_ready(unsafe { layout::header(m.as_ptr()) })
+                });
+        let age = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|now| now.as_secs() as i64 - st.st_ctime.max(st.st_mtime))
+            .unwrap_or(0);
+        if !ready && age < 10 {
+            continue;
+        }
+        if shm_unlink(shm.as_str()).is_ok() {
+            removed.push(name.to_owned());
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,34 @@
+//! Process-shared synchronisation: a futex-based counting [`Semaphore`] that lives in shared
+//! memory, and the [`WaitStrategy`] the shared-memory channels use to wait.
+//!
+//! # Mechanism
+//!
+//! Linux futexes (`futex(2)`): a 32-bit word in memory that every process mapping it can
+//! wait on (`FUTEX_WAIT`) and wake (`FUTEX_WAKE`). The operations here are the *shared*
+//! (not `FUTEX_PRIVATE_FLAG`) ones, so the kernel keys the wait queue on the physical page
+//! and two processes that map the same page meet on the same queue.
+//!
+//! # Contract and limits
+//!
+//! - The uncontended paths ([`Semaphore::post`] with nobody waiting, [`Semaphore::try_wait`])
+//!   are one atomic instruction each and make no system call.
+//! - Timeouts are relative and measured on `CLOCK_MONOTONIC`; a wait interrupted by a signal
+//!   (`EINTR`) resumes with the time that remains.
+//! - A semaphore holds no owner: a process that dies while waiting leaves nothing locked.
+//!   The channels use it only as a wake-up hint, never as a lock.
+//! - A hostile process that maps the same memory can change the count at will; that can
+//!   cause spurious wake-ups or missed ones, never undefined behaviour here. Callers that
+//!   must not hang use [`Semaphore::wait_timeout`] and re-check their condition.
+//!
+//! [`futex_syscalls`] counts the futex system calls this process has made, for benchmarks
+//! and tests of the "no system call in steady streaming" property.
+
+pub(crate) mod atomic;
+pub(crate) mod futex;
+mod semaphore;
+pub(crate) mod wait;
+
+pub use futex::futex_syscalls;
+pub use semaphore::Semaphore;
+pub(crate) use wait::Backoff;
+pub use wait::WaitStrategy;

@@ -1,0 +1,578 @@
+//! Shared-memory channels across real processes: this test binary re-runs itself (the
+//! `child` entry point below) with `SHM_TEST_ROLE` naming the role to play.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use ipc::shm::{Backing, Options, Receiver, Sender};
+use ipc::sync::WaitStrategy;
+use ipc::{Error, Message};
+
+const ROLE: &str = "SHM_TEST_ROLE";
+
+/// A unique channel name; the segment is removed on drop even if the test fails.
+struct Name(String);
+
+impl Name {
+    fn new(tag: &str) -> Name {
+        static N: AtomicU32 = AtomicU32::new(0);
+        Name(format!(
+            "test-{}-{}-{tag}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ))
+    }
+    fn path(&self) -> String {
+        format!("/dev/shm/ipc.{}", self.0)
+    }
+}
+
+impl Drop for Name {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.path());
+    }
+}
+
+/// A child process that is killed and reaped on drop.
+struct Proc(Option<Child>);
+
+impl Proc {
+    fn spawn(role: &str, args: &[&str]) -> Proc {
+        Proc::spawn_with(role, args, |_| {})
+    }
+    fn spawn_with(role: &str, args: &[&str], f: impl FnOnce(&mut Command)) -> Proc {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args(["--exact", "child", "--nocapture", "--test-threads=1"])
+            .env(ROLE, format!("{role} {}", args.join(" ")))
+            .stdout(Stdio::piped());
+        f(&mut cmd);
+        Proc(Some(cmd.spawn().unwrap()))
+    }
+    /// Waits for the child to print `ready`.
+    fn wait_ready(&mut self) {
+        let out = self.0.as_mut().unwrap().stdout.as_mut().unwrap();
+        let mut line = String::new();
+        let mut r = BufReader::new(out);
+        loop {
+            line.clear();
+            assert!(
+                r.read_line(&mut line).unwrap() > 0,
+                "child exited before ready"
+            );
+            if line.trim_end().ends_with("ready") {
+                return;
+            }
+        }
+    }
+    fn kill(&mut self) -> Instant {
+        let c = self.0.as_mut().unwrap();
+        c.kill().unwrap();
+        let at = Instant::now();
+        c.wait().unwrap();
+        at
+    }
+    fn assert_success(mut self) {
+        let status = self.0.take().unwrap().wait().unwrap();
+        assert!(status.success(), "child failed: {status}");
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn ready() {
+    println!("ready");
+}
+
+/// The child entry point: does nothing unless `SHM_TEST_ROLE` is set.
+#[test]
+fn child() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let args: Vec<&str> = role.split(' ').collect();
+    match args[..] {
+        ["sender", name, id, n] => {
+            let id: u64 = id.parse().unwrap();
+            let mut tx = Sender::<u64>::open(name).unwrap();
+            for i in 0..n.parse::<u64>().unwrap() {
+                tx.send(id << 40 | i).unwrap();
+            }
+        }
+        ["sender-then-die-holding-a-loan", name, n] => {
+            let mut tx = Sender::<u64>::open(name).unwrap();
+            for i in 0..n.parse::<u64>().unwrap() {
+                tx.send(i).unwrap();
+            }
+            let mut loan = tx.loan().unwrap();
+            loan.write(u64::MAX);
+            ready();
+            // Die between claiming the slot and publishing it.
+            nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL).unwrap();
+        }
+        ["sender-forever", name] => {
+            let mut tx = Sender::<u64>::open(name).unwrap();
+            ready();
+            let mut i = 0;
+            loop {
+                let _ = tx.send_timeout(i, Duration::from_millis(10));
+                i += 1;
+            }
+        }
+        ["receiver-idle", name] => {
+            let _rx = Receiver::<u64>::open(name).unwrap();
+            ready();
+            std::thread::sleep(Duration::from_secs(60));
+        }
+        ["creator-idle", name] => {
+            let _tx = Sender::<u64>::create(name, Options::new().capacity(4)).unwrap();
+            ready();
+            std::thread::sleep(Duration::from_secs(60));
+        }
+        ["memfd-receiver", fd, n] => {
+            use std::os::fd::{FromRawFd, OwnedFd};
+            let raw: i32 = fd.parse().unwrap();
+            // SAFETY: the parent passed this descriptor number to us, open, for us to own.
+            let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+            let mut rx = Receiver::<[u64; 512]>::from_fd(fd, Options::new()).unwrap();
+            for i in 0..n.parse::<u64>().unwrap() {
+                let s = rx.recv().unwrap();
+                assert!(s.iter().all(|&v| v == i));
+            }
+            assert!(rx.recv().unwrap_err().is_disconnected());
+        }
+        ["sysv-sender", name, n] => {
+            // Opening needs no backing option: the registry file says System V.
+            let mut tx = Sender::<[u32; 16]>::open(name).unwrap();
+            for i in 0..n.parse::<u32>().unwrap() {
+                tx.send([i; 16]).unwrap();
+            }
+        }
+        _ => panic!("unknown role {role}"),
+    }
+    std::process::exit(0);
+}
+
+#[test]
+fn four_sender_processes_deliver_exactly_one_million_messages_in_order() {
+    const PER: u64 = 250_000;
+    let name = Name::new("mpsc");
+    let mut rx = Receiver::<u64>::create(&name.0, Options::new().capacity(4096)).unwrap();
+    let kids: Vec<_> = (0..4u64)
+        .map(|id| Proc::spawn("sender", &[&name.0, &id.to_string(), &PER.to_string()]))
+        .collect();
+    let mut next = [0u64; 4];
+    let mut total = 0u64;
+    loop {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(s) => {
+                let (id, i) = ((*s >> 40) as usize, *s & ((1 << 40) - 1));
+                assert_eq!(i, next[id], "sender {id} out of order");
+                next[id] += 1;
+                total += 1;
+            }
+            Err(Error::Disconnected) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(total, 4 * PER);
+    assert_eq!(next, [PER; 4]);
+    assert_eq!(rx.stats().lost, 0);
+    for k in kids {
+        k.assert_success();
+    }
+}
+
+#[test]
+fn sender_killed_while_holding_a_claimed_slot_costs_one_message_and_disconnects() {
+    let name = Name::new("dead-claim");
+    let mut rx = Receiver::<u64>::create(&name.0, Options::new().capacity(64)).unwrap();
+    let mut dying = Proc::spawn("sender-then-die-holding-a-loan", &[&name.0, "10"]);
+    dying.wait_ready();
+    // A live sender keeps sending behind the abandoned slot.
+    let mut tx = Sender::<u64>::open(&name.0).unwrap();
+    for i in 100..105 {
+        tx.send(i).unwrap();
+    }
+    let mut got = Vec::new();
+    while got.len() < 15 {
+        got.push(*rx.recv_timeout(Duration::from_secs(10)).unwrap());
+    }
+    assert_eq!(got[..10], (0..10).collect::<Vec<_>>()[..]);
+    assert_eq!(got[10..], [100, 101, 102, 103, 104]);
+    assert_eq!(rx.stats().lost, 1);
+    drop(tx);
+    assert!(rx
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_err()
+        .is_disconnected());
+    let _ = dying.0.take().unwrap().wait();
+}
+
+#[test]
+fn sigkill_of_a_sender_mid_stream_gives_disconnected_promptly() {
+    for wait in [
+        WaitStrategy::SpinThenPark,
+        WaitStrategy::Park,
+        WaitStrategy::Spin,
+    ] {
+        let name = Name::new("kill-tx");
+        let opts = Options::new().capacity(16).wait(wait);
+        let mut rx = Receiver::<u64>::create(&name.0, opts).unwrap();
+        let mut kid = Proc::spawn("sender-forever", &[&name.0]);
+        kid.wait_ready();
+        for _ in 0..100 {
+            rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        }
+        // Stop reading for a moment so the sender is mid-stream, blocked on a full ring,
+        // or between messages when it dies.
+        let killed = kid.kill();
+        let err = loop {
+            match rx.recv_timeout(Duration::from_secs(10)) {
+                Ok(_) => continue,
+                Err(e) => break e,
+            }
+        };
+        let took = killed.elapsed();
+        println!("{wait:?}: receiver saw the SIGKILLed sender after {took:?}");
+        assert!(err.is_disconnected(), "{err}");
+        assert!(took < Duration::from_secs(2), "{took:?}");
+    }
+}
+
+#[test]
+fn sigkill_of_the_receiver_while_the_sender_is_blocked_gives_disconnected_promptly() {
+    for wait in [WaitStrategy::SpinThenPark, WaitStrategy::Spin] {
+        let name = Name::new("kill-rx");
+        let mut tx = Sender::<u64>::create(&name.0, Options::new().capacity(4).wait(wait)).unwrap();
+        let mut kid = Proc::spawn("receiver-idle", &[&name.0]);
+        kid.wait_ready();
+        while tx.try_send(1).is_ok() {}
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            let at = kid.kill();
+            (kid, at)
+        });
+        let err = tx.send(2).unwrap_err();
+        let (_kid, killed) = killer.join().unwrap();
+        let took = killed.elapsed();
+        println!("{wait:?}: blocked sender saw the SIGKILLed receiver after {took:?}");
+        assert!(err.is_disconnected(), "{err}");
+        assert_eq!(err.into_inner(), 2);
+        assert!(took < Duration::from_secs(2), "{took:?}");
+    }
+}
+
+#[test]
+fn two_hundred_kill_cycles_leave_nothing_in_dev_shm() {
+    let mut names = Vec::new();
+    for cycle in 0..200 {
+        let name = Name::new("cycle");
+        let mut kid = Proc::spawn("creator-idle", &[&name.0]);
+        kid.wait_ready();
+        if cycle % 4 == 0 {
+            // Nobody else attached: the crash leaves the segment; remove_stale cleans it.
+            kid.kill();
+            assert!(std::path::Path::new(&name.path()).exists());
+        } else {
+            let mut rx = Receiver::<u64>::open(&name.0).unwrap();
+            kid.kill();
+            let e = rx.recv_timeout(Duration::from_secs(5)).unwrap_err();
+            assert!(e.is_disconnected(), "{e}");
+            drop(rx);
+            assert!(!std::path::Path::new(&name.path()).exists());
+        }
+        names.push(name);
+    }
+    let removed = ipc::shm::remove_stale().unwrap();
+    for name in &names {
+        assert!(
+            !std::path::Path::new(&name.path()).exists(),
+            "{} left",
+            name.0
+        );
+    }
+    assert!(removed.len() >= 50);
+}
+
+#[test]
+fn remove_stale_never_touches_a_live_segment() {
+    let name = Name::new("live");
+    let mut kid = Proc::spawn("creator-idle", &[&name.0]);
+    kid.wait_ready();
+    let removed = ipc::shm::remove_stale().unwrap();
+    assert!(!removed.contains(&name.0));
+    assert!(std::path::Path::new(&name.path()).exists());
+    let mut rx = Receiver::<u64>::open(&name.0).unwrap();
+    assert!(rx
+        .try_recv()
+        .unwrap_err()
+        .to_string()
+        .contains("no message"));
+}
+
+#[test]
+fn opener_with_another_schema_gets_schema_mismatch() {
+    let name = Name::new("schema");
+    let _rx = Receiver::<u64>::create(&name.0, Options::new()).unwrap();
+    match Sender::<u32>::open(&name.0) {
+        Err(Error::SchemaMismatch { expected, found }) => {
+            assert_eq!(expected.size, 4);
+            assert_eq!(found.size, 8);
+            assert_eq!(found.name, "u64");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        Sender::<i64>::open(&name.0),
+        Err(Error::SchemaMismatch { .. })
+    ));
+}
+
+#[test]
+fn garbage_header_is_a_corrupt_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let name = Name::new("garbage");
+    let write = |bytes: Vec<u8>| {
+        std::fs::write(name.path(), bytes).unwrap();
+        std::fs::set_permissions(name.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    let garbage: Vec<u8> = (0..64 * 1024u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    write(garbage);
+    let e = Receiver::<u64>::open(&name.0).unwrap_err();
+    assert!(matches!(e, Error::Corrupt(_)), "{e}");
+    // A header that is all zeros (a creator that died before writing it) is refused too.
+    write(vec![0u8; 64 * 1024]);
+    let e = Receiver::<u64>::open(&name.0).unwrap_err();
+    assert!(matches!(e, Error::Corrupt(_)), "{e}");
+}
+
+#[test]
+fn truncated_segment_is_a_corrupt_error_not_sigbus() {
+    let name = Name::new("trunc");
+    let _rx = Receiver::<[u64; 64]>::create(&name.0, Options::new().capacity(64)).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(name.path())
+        .unwrap();
+    f.set_len(8192).unwrap();
+    let e = Sender::<[u64; 64]>::open(&name.0).unwrap_err();
+    assert!(
+        matches!(&e, Error::Corrupt(m) if m.contains("truncated")),
+        "{e}"
+    );
+}
+
+#[test]
+fn memory_overwritten_under_the_ring_is_a_corrupt_error() {
+    let name = Name::new("scribble");
+    let mut rx = Receiver::<u64>::create(&name.0, Options::new().capacity(4)).unwrap();
+    let mut tx = Sender::<u64>::open(&name.0).unwrap();
+    tx.send(1).unwrap();
+    // Scribble over the slots (a hostile peer with write access).
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.path())
+        .unwrap();
+    let len = f.metadata().unwrap().len();
+    // SAFETY: maps the test's own segment file; writes plain bytes.
+    let mut m = unsafe { memmap2::MmapMut::map_mut(&f) }.unwrap();
+    let body = (len as usize) - 4096;
+    m[body..].fill(0xAB);
+    m.flush().unwrap();
+    let _ = body;
+    let r = rx.try_recv().map(|s| *s);
+    assert!(matches!(r, Err(Error::Corrupt(_))), "{r:?}");
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Message)]
+#[repr(u8)]
+enum Side {
+    Buy = 1,
+    Sell = 2,
+}
+
+#[test]
+fn bad_enum_value_is_an_invalid_message_and_the_stream_goes_on() {
+    let name = Name::new("enum");
+    let mut rx = Receiver::<Side>::create(&name.0, Options::new().capacity(4)).unwrap();
+    let mut tx = Sender::<Side>::open(&name.0).unwrap();
+    tx.send(Side::Buy).unwrap();
+    let mut loan = tx.loan().unwrap();
+    // A buggy or hostile sender writes a byte that is no `Side`.
+    loan.as_uninit_mut().write(Side::Sell);
+    // SAFETY (of the test's intent): deliberately writes an invalid discriminant into the
+    // slot through raw bytes; the receiver must refuse it.
+    unsafe {
+        loan.as_uninit_mut().as_mut_ptr().cast::<u8>().write(3);
+        loan.assume_init();
+    }
+    loan.send();
+    tx.send(Side::Sell).unwrap();
+    assert_eq!(*rx.recv().unwrap(), Side::Buy);
+    let r = rx.recv().map(|s| *s);
+    match r {
+        Err(Error::InvalidMessage(e)) => println!("refused: {e}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(*rx.recv().unwrap(), Side::Sell);
+}
+
+#[test]
+fn loans_are_zero_copy_and_a_dropped_loan_sends_nothing() {
+    let name = Name::new("loan");
+    let mut rx = Receiver::<[u64; 8]>::create(&name.0, Options::new().capacity(4)).unwrap();
+    let mut tx = Sender::<[u64; 8]>::open(&name.0).unwrap();
+    let mut loan = tx.loan().unwrap();
+    loan.write([7; 8]);
+    loan.send();
+    drop(tx.loan().unwrap());
+    tx.send([9; 8]).unwrap();
+    {
+        let s = rx.recv().unwrap();
+        assert_eq!(*s, [7; 8]);
+    }
+    assert_eq!(*rx.recv().unwrap(), [9; 8]);
+    assert!(matches!(rx.try_recv(), Err(Error::Empty)));
+    // A full ring: try_send and try_loan say Full and hand the message back.
+    for _ in 0..4 {
+        tx.try_send([1; 8]).unwrap();
+    }
+    let e = tx.try_send([2; 8]).unwrap_err();
+    assert!(e.is_full());
+    assert_eq!(e.into_inner(), [2; 8]);
+    assert!(matches!(tx.try_loan(), Err(Error::Full)));
+    assert!(tx
+        .send_timeout([3; 8], Duration::from_millis(10))
+        .unwrap_err()
+        .is_full());
+    assert_eq!(*rx.recv_timeout(Duration::from_millis(1)).unwrap(), [1; 8]);
+}
+
+#[test]
+fn second_receiver_is_refused_and_closing_it_disconnects_senders() {
+    let name = Name::new("roles");
+    let rx = Receiver::<u64>::create(&name.0, Options::new()).unwrap();
+    assert!(matches!(
+        Receiver::<u64>::open(&name.0),
+        Err(Error::Busy { .. })
+    ));
+    let mut tx = Sender::<u64>::open(&name.0).unwrap();
+    drop(rx);
+    assert!(tx.send(1).unwrap_err().is_disconnected());
+    assert!(matches!(
+        Sender::<u64>::create(&name.0, Options::new()),
+        Err(Error::AlreadyExists { .. })
+    ));
+    assert!(matches!(
+        Sender::<u64>::open("no-such-channel-here"),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        Sender::<u64>::open("bad/name"),
+        Err(Error::InvalidName { .. })
+    ));
+}
+
+#[test]
+fn segment_mode_is_applied_regardless_of_umask_and_checked_on_open() {
+    use std::os::unix::fs::PermissionsExt;
+    let name = Name::new("mode");
+    let _rx = Receiver::<u64>::create(&name.0, Options::new().mode(0o640)).unwrap();
+    let mode = std::fs::metadata(name.path()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+    // The default opener allows only 0600: a group-readable segment is refused.
+    assert!(matches!(
+        Sender::<u64>::open(&name.0),
+        Err(Error::PermissionDenied { .. })
+    ));
+    assert!(Sender::<u64>::open_with(&name.0, Options::new().mode(0o640)).is_ok());
+}
+
+#[test]
+fn memfd_channel_to_a_child_that_inherits_the_descriptor() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    const N: u64 = 200;
+    let mut tx = Sender::<[u64; 512]>::create(
+        "memfd-test",
+        Options::new().capacity(8).backing(Backing::Memfd),
+    )
+    .unwrap();
+    let fd = tx.share_fd().unwrap();
+    let raw = fd.as_raw_fd();
+    let kid = Proc::spawn_with(
+        "memfd-receiver",
+        &[&raw.to_string(), &N.to_string()],
+        |cmd| {
+            // SAFETY: between fork and exec only async-signal-safe calls: one fcntl that
+            // clears close-on-exec on the descriptor we hand over.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::fcntl(raw, libc::F_SETFD, 0) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        },
+    );
+    drop(fd);
+    for i in 0..N {
+        let mut loan = tx.loan_timeout(Duration::from_secs(20)).unwrap();
+        loan.write([i; 512]);
+        loan.send();
+    }
+    drop(tx);
+    kid.assert_success();
+}
+
+#[test]
+fn open_or_create_lets_peers_start_in_any_order() {
+    let name = Name::new("either");
+    let mut tx = Sender::<u32>::open_or_create(&name.0, Options::new()).unwrap();
+    let mut rx = Receiver::<u32>::open_or_create(&name.0, Options::new()).unwrap();
+    tx.send(5).unwrap();
+    assert_eq!(*rx.recv().unwrap(), 5);
+    assert_eq!(rx.len(), 0);
+}
+
+#[test]
+fn sysv_channel_between_processes_is_freed_by_the_kernel_after_the_last_detach() {
+    const N: u32 = 2000;
+    let name = Name::new("sysv");
+    let mut rx =
+        Receiver::<[u32; 16]>::create(&name.0, Options::new().capacity(16).backing(Backing::SysV))
+            .unwrap();
+    let reg = std::fs::read(name.path()).unwrap();
+    assert_eq!(&reg[..8], b"IPC-SYSV");
+    let id = i64::from_le_bytes(reg[8..16].try_into().unwrap()) as i32;
+    let kid = Proc::spawn("sysv-sender", &[&name.0, &N.to_string()]);
+    for i in 0..N {
+        assert_eq!(*rx.recv_timeout(Duration::from_secs(20)).unwrap(), [i; 16]);
+    }
+    assert!(rx
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_err()
+        .is_disconnected());
+    kid.assert_success();
+    drop(rx);
+    assert!(!std::path::Path::new(&name.path()).exists());
+    // SAFETY: IPC_STAT into a zeroed struct we own; the id may no longer exist.
+    let gone = unsafe {
+        let mut ds: libc::shmid_ds = std::mem::zeroed();
+        libc::shmctl(id, libc::IPC_STAT, &mut ds) != 0
+    };
+    assert!(gone, "the System V segment outlived its last participant");
+}
