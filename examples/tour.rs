@@ -140,12 +140,7 @@ fn serve<const N: usize>(link: &mut impl Link<Payload<N>>) -> Result<()> {
 }
 
 /// Spawns this program as the child for `transport`, with endpoint arguments.
-fn spawn(
-    transport: &str,
-    size: usize,
-    endpoint: &[String],
-    stdio: Option<(Stdio, Stdio)>,
-) -> Child {
+fn spawn(transport: &str, size: usize, endpoint: &[String], stdio: Option<(Stdio, Stdio)>) -> Peer {
     let mut cmd = Command::new(std::env::current_exe().expect("current_exe"));
     cmd.arg("child")
         .arg(transport)
@@ -154,12 +149,26 @@ fn spawn(
     if let Some((stdin, stdout)) = stdio {
         cmd.stdin(stdin).stdout(stdout);
     }
-    cmd.spawn().expect("spawn the tour child")
+    Peer(Some(cmd.spawn().expect("spawn the tour child")))
 }
 
-fn finish(mut child: Child, transport: &str) {
+/// The child process: `finish` waits for it and checks its exit status; dropped early
+/// (the tour failed), it is killed and reaped.
+struct Peer(Option<Child>);
+
+fn finish(mut peer: Peer, transport: &str) {
+    let mut child = peer.0.take().expect("not finished yet");
     let status = child.wait().expect("wait for the child");
     assert!(status.success(), "{transport} child failed: {status}");
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// A unique name for this run.
