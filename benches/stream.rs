@@ -7,7 +7,10 @@
 //!
 //! - latency: ping-pong over two one-way channels; one-way latency is half the round trip
 //!   (median and 99th percentile of `ROUNDS` round trips after a warm-up);
-//! - throughput: one side streams messages, the other receives them all and answers once.
+//! - throughput: one side streams messages, the other receives them all and answers once;
+//! - each figure is the best of `BEST_OF` runs, typed and raw alternating; a "raw+8B" row
+//!   repeats the raw run with the typed frame's size (payload + 8-byte header), to show
+//!   how much of the gap is the header's bytes (4104 bytes span two pipe pages).
 //!
 //! ```text
 //! cargo bench --bench stream
@@ -55,27 +58,37 @@ enum Link<const N: usize> {
     Raw(File, File),
 }
 
+// Both sides of the comparison take the message by reference and receive into the
+// caller's buffer, as `write_all`/`read_exact` do: the harness adds no copies of its own
+// (a 4 KiB copy costs ~100 ns, and by-value hops through `dyn` calls added four per
+// round trip to the typed side only). The typed API's own copies remain: `send` takes
+// the message by value and `recv` returns it by value.
 trait TypedTx<const N: usize> {
-    fn send(&mut self, m: [u8; N]);
+    fn send(&mut self, m: &[u8; N]);
 }
 trait TypedRx<const N: usize> {
-    fn recv(&mut self) -> [u8; N];
+    fn recv_into(&mut self, m: &mut [u8; N]);
 }
 
 impl<const N: usize> TypedTx<N> for pipe::Sender<[u8; N]>
 where
     [u8; N]: Message,
 {
-    fn send(&mut self, m: [u8; N]) {
-        pipe::Sender::send(self, m).expect("send");
+    fn send(&mut self, m: &[u8; N]) {
+        pipe::Sender::send(self, *m).expect("send");
     }
 }
 impl<const N: usize> TypedRx<N> for pipe::Receiver<[u8; N]>
 where
     [u8; N]: Message,
 {
-    fn recv(&mut self) -> [u8; N] {
-        pipe::Receiver::recv(self).expect("recv")
+    fn recv_into(&mut self, m: &mut [u8; N]) {
+        // One copy out of the `Result` into the caller's buffer (`*m = recv().expect()`
+        // makes two: into a temporary, then into `*m`).
+        match &pipe::Receiver::recv(self) {
+            Ok(v) => *m = *v,
+            Err(e) => panic!("recv: {e}"),
+        }
     }
 }
 
@@ -85,19 +98,15 @@ where
 {
     fn send(&mut self, m: &[u8; N]) {
         match self {
-            Link::Typed(tx, _) => tx.send(*m),
+            Link::Typed(tx, _) => tx.send(m),
             Link::Raw(w, _) => w.write_all(m).expect("write"),
         }
     }
 
-    fn recv(&mut self) -> [u8; N] {
+    fn recv(&mut self, m: &mut [u8; N]) {
         match self {
-            Link::Typed(_, rx) => rx.recv(),
-            Link::Raw(_, r) => {
-                let mut m = [0; N];
-                r.read_exact(&mut m).expect("read");
-                m
-            }
+            Link::Typed(_, rx) => rx.recv_into(m),
+            Link::Raw(_, r) => r.read_exact(m).expect("read"),
         }
     }
 
@@ -150,21 +159,20 @@ fn child<const N: usize>(mut link: Link<N>)
 where
     [u8; N]: Message,
 {
+    let mut m = [0; N];
     for _ in 0..WARMUP + ROUNDS {
-        let m = link.recv();
+        link.recv(&mut m);
         link.send(&m);
     }
-    let mut last = [0; N];
     for _ in 0..stream_count(N) {
-        last = link.recv();
+        link.recv(&mut m);
     }
-    link.send(&last);
+    link.send(&m);
 }
 
 struct Row {
     transport: &'static str,
     size: usize,
-    imp: &'static str,
     median: Duration,
     p99: Duration,
     msgs_per_s: f64,
@@ -212,12 +220,13 @@ where
     };
 
     let mut msg = [0u8; N];
+    let mut back = [0u8; N];
     let mut rtts = Vec::with_capacity(ROUNDS);
     for i in 0..WARMUP + ROUNDS {
         msg[0] = i as u8;
         let t = Instant::now();
         link.send(&msg);
-        let back = link.recv();
+        link.recv(&mut back);
         let rtt = t.elapsed();
         assert_eq!(back[0], i as u8);
         if i >= WARMUP {
@@ -231,9 +240,9 @@ where
         msg[0] = i as u8;
         link.send(&msg);
     }
-    let last = link.recv();
+    link.recv(&mut back);
     let elapsed = t.elapsed();
-    assert_eq!(last[0], (count - 1) as u8);
+    assert_eq!(back[0], (count - 1) as u8);
     drop(link);
     let status = wait(child);
     assert!(status.success(), "bench child {role} failed: {status}");
@@ -244,11 +253,25 @@ where
             "fifo"
         },
         size: N,
-        imp: if imp == Imp::Typed { "typed" } else { "raw" },
         median: rtts[rtts.len() / 2] / 2,
         p99: rtts[rtts.len() * 99 / 100] / 2,
         msgs_per_s: count as f64 / elapsed.as_secs_f64(),
     }
+}
+
+/// Runs of each implementation kept: the lowest latencies, the highest throughput.
+const BEST_OF: usize = 3;
+
+fn best_of(run: impl Fn() -> [Row; 3]) -> [Row; 3] {
+    let mut best = run();
+    for _ in 1..BEST_OF {
+        for (b, r) in best.iter_mut().zip(run()) {
+            b.median = b.median.min(r.median);
+            b.p99 = b.p99.min(r.p99);
+            b.msgs_per_s = b.msgs_per_s.max(r.msgs_per_s);
+        }
+    }
+    best
 }
 
 fn wait(mut child: Child) -> std::process::ExitStatus {
@@ -287,6 +310,8 @@ fn run_child(role: &str) {
     match size {
         Some("8") => child_of::<8>(transport, imp),
         Some("4096") => child_of::<4096>(transport, imp),
+        Some("16") => child_of::<16>(transport, imp),
+        Some("4104") => child_of::<4104>(transport, imp),
         other => panic!("unknown size {other:?}"),
     }
 }
@@ -364,34 +389,55 @@ fn main() {
         if !wanted(name) {
             continue;
         }
-        let pairs = [
-            (
-                parent::<8>(transport, Imp::Typed),
-                parent::<8>(transport, Imp::Raw),
-            ),
-            (
-                parent::<4096>(transport, Imp::Typed),
-                parent::<4096>(transport, Imp::Raw),
-            ),
+        // Best of `BEST_OF` runs, typed and raw alternating, so both see the same machine;
+        // "raw+8B" is the raw run again with the typed frame's size (payload + 8-byte
+        // header), which separates the cost of the header's bytes (for 4 KiB, a frame
+        // that spans two pipe pages) from the rest.
+        let rows = [
+            best_of(|| {
+                [
+                    parent::<8>(transport, Imp::Typed),
+                    parent::<8>(transport, Imp::Raw),
+                    parent::<16>(transport, Imp::Raw),
+                ]
+            }),
+            best_of(|| {
+                [
+                    parent::<4096>(transport, Imp::Typed),
+                    parent::<4096>(transport, Imp::Raw),
+                    parent::<4104>(transport, Imp::Raw),
+                ]
+            }),
         ];
-        for (typed, raw) in &pairs {
-            for row in [typed, raw] {
-                let ratios = if row.imp == "typed" {
-                    (
+        for [typed, raw, framed] in &rows {
+            for (row, label, base) in [
+                (typed, "typed", Some(raw)),
+                (raw, "raw", None),
+                (framed, "raw+8B", Some(typed)),
+            ] {
+                let ratios = match base {
+                    Some(raw) if label == "typed" => (
                         format!(
                             "{:.2}x",
-                            typed.median.as_secs_f64() / raw.median.as_secs_f64()
+                            row.median.as_secs_f64() / raw.median.as_secs_f64()
                         ),
-                        format!("{:.2}x", typed.msgs_per_s / raw.msgs_per_s),
-                    )
-                } else {
-                    ("-".into(), "-".into())
+                        format!("{:.2}x", row.msgs_per_s / raw.msgs_per_s),
+                    ),
+                    // On the raw+8B row: typed against the raw cost of the same bytes.
+                    Some(typed) => (
+                        format!(
+                            "{:.2}x",
+                            typed.median.as_secs_f64() / row.median.as_secs_f64()
+                        ),
+                        format!("{:.2}x", typed.msgs_per_s / row.msgs_per_s),
+                    ),
+                    None => ("-".into(), "-".into()),
                 };
                 println!(
                     "{:<6} {:>6} {:<6} {:>12} {:>12} {:>14.0} {:>10.1} {:>11} {:>11}",
                     row.transport,
                     row.size,
-                    row.imp,
+                    label,
                     fmt_dur(row.median),
                     fmt_dur(row.p99),
                     row.msgs_per_s,
@@ -410,7 +456,8 @@ fn main() {
     }
     println!(
         "lat: one-way latency (half a round trip); ratio typed/raw (latency: lower is \
-         better; throughput: higher is better). Took {:.1} s.",
+         better; throughput: higher is better); on raw+8B rows, typed against raw moving \
+         the typed frame's size. Best of {BEST_OF} alternating runs. Took {:.1} s.",
         started.elapsed().as_secs_f64()
     );
 }

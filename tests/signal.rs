@@ -108,6 +108,11 @@ fn child_role(role: &str) {
             });
             let rx2 = ipc::mq::Receiver::<u64>::open(&name).unwrap();
             let mq_waiter = std::thread::spawn(move || rx2.recv().unwrap_err());
+            // Stream transports too: their writers stay open, so only shutdown ends them.
+            let (_pipe_tx, mut pipe_rx) = ipc::pipe::channel::<u64>().unwrap();
+            let pipe_waiter = std::thread::spawn(move || pipe_rx.recv().unwrap_err());
+            let (_sock_a, mut sock_b) = ipc::socket::Stream::<u64>::pair().unwrap();
+            let sock_waiter = std::thread::spawn(move || sock_b.recv().unwrap_err());
             ready();
             let e = rx.recv().unwrap_err();
             assert!(matches!(e, Error::Shutdown), "{e}");
@@ -116,6 +121,10 @@ fn child_role(role: &str) {
                 "sysv {id}"
             );
             assert!(matches!(mq_waiter.join().unwrap(), Error::Shutdown));
+            let e = pipe_waiter.join().unwrap();
+            assert!(matches!(e, Error::Shutdown), "pipe: {e}");
+            let e = sock_waiter.join().unwrap();
+            assert!(matches!(e, Error::Shutdown), "unix socket: {e}");
             assert!(signal::shutdown_requested());
             assert!(matches!(
                 rx.recv_timeout(Duration::from_secs(5)),

@@ -300,43 +300,81 @@ impl<T: Message> FrameReader<T> {
     /// As [`decode`], plus [`Error::Corrupt`] if a message arrives before any handshake.
     /// After an error the offending bytes are dropped, so the next call does not repeat it.
     pub fn next_buffered(&mut self) -> Result<Option<T>> {
-        // Fast path, the steady state of a stream: a whole message frame of `T` is
-        // buffered. Copying the payload straight out of the buffer saves the copies of
-        // the general path (a `Frame<T>` inside a `Result` inside an `Option`), which
-        // show for large messages.
+        if self.whole_message().is_none() && !self.advance()? {
+            return Ok(None);
+        }
+        match self.whole_message() {
+            Some(payload) => self.take_message(payload).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Where the payload of a whole message frame of `T` starts, if one is at the front
+    /// of the buffer after the handshake: the steady state of a stream, checked without
+    /// copying anything.
+    #[inline(always)]
+    fn whole_message(&self) -> Option<usize> {
         let frame = HEADER_LEN + size_of::<T>();
-        if self.greeted && self.end - self.start >= frame {
-            let avail = &self.buf[self.start..self.start + frame];
-            if avail[..HEADER_LEN] == message_header::<T>() {
-                return match message::from_bytes::<T>(&avail[HEADER_LEN..]) {
-                    Ok(msg) => {
-                        self.start += frame;
-                        Ok(Some(msg))
-                    }
-                    Err(e) => {
-                        self.discard();
-                        Err(e.into())
-                    }
-                };
+        let at = self.start;
+        (self.greeted
+            && self.end - at >= frame
+            && self.buf[at..at + HEADER_LEN] == message_header::<T>())
+        .then_some(at + HEADER_LEN)
+    }
+
+    /// Validates the payload at `payload` and copies it out, once, straight into the
+    /// caller's result. For large messages each copy of a `T` costs about as much as the
+    /// system call that brought it, so the message is never passed up through an
+    /// `Option` or a `Frame` (the compiler copies those whole, even when they are empty).
+    #[inline(always)]
+    fn take_message(&mut self, payload: usize) -> Result<T> {
+        match message::from_bytes::<T>(&self.buf[payload..payload + size_of::<T>()]) {
+            Ok(msg) => {
+                self.start = payload + size_of::<T>();
+                Ok(msg)
+            }
+            Err(e) => {
+                self.discard();
+                Err(e.into())
             }
         }
+    }
+
+    /// Deals with what is at the front of the buffer when it is not a whole message frame
+    /// after the handshake: consumes handshakes (checking each), reports bad input
+    /// (dropping it). Returns `true` once a whole message frame of `T` is at the front,
+    /// `false` if more bytes are needed. It never makes a `T`: that is
+    /// [`FrameReader::take_message`]'s job, so the common path copies a message once.
+    #[inline(never)]
+    fn advance(&mut self) -> Result<bool> {
         loop {
-            let step = decode::<T>(&self.buf[self.start..self.end]);
-            match step {
-                Ok(None) => return Ok(None),
+            if self.whole_message().is_some() {
+                return Ok(true);
+            }
+            let avail = &self.buf[self.start..self.end];
+            let ours = avail
+                .first_chunk::<HEADER_LEN>()
+                .is_some_and(|h| *h == message_header::<T>());
+            if ours && (self.greeted || avail.len() < HEADER_LEN + size_of::<T>()) {
+                // Part of a message frame: wait for the rest.
+                return Ok(false);
+            }
+            if ours {
+                self.discard();
+                return Err(Error::Corrupt(
+                    "a message arrived before the handshake: the writer is not ipc, or the stream was joined midway".into(),
+                ));
+            }
+            match decode::<T>(avail) {
+                Ok(None) => return Ok(false),
                 Ok(Some((Frame::Hello, n))) => {
                     self.start += n;
                     self.greeted = true;
                 }
-                Ok(Some((Frame::Message(msg), n))) => {
-                    self.start += n;
-                    if !self.greeted {
-                        self.discard();
-                        return Err(Error::Corrupt(
-                            "a message arrived before the handshake: the writer is not ipc, or the stream was joined midway".into(),
-                        ));
-                    }
-                    return Ok(Some(msg));
+                Ok(Some((Frame::Message(_), _))) => {
+                    // `decode` makes a message only of a header equal to ours, handled above.
+                    self.discard();
+                    return Err(Error::Corrupt("a message frame out of step".into()));
                 }
                 Err(e) => {
                     self.discard();
@@ -358,10 +396,18 @@ impl<T: Message> FrameReader<T> {
     /// `fill` returns.
     pub fn recv_with(&mut self, mut fill: impl FnMut(&mut [u8]) -> Result<usize>) -> Result<T> {
         loop {
-            if let Some(msg) = self.next_buffered()? {
-                return Ok(msg);
+            if let Some(payload) = self.whole_message() {
+                return self.take_message(payload);
             }
-            if self.start > 0 && (self.end == self.buf.len() || self.start == self.end) {
+            if self.advance()? {
+                continue;
+            }
+            if self.start == self.end {
+                self.start = 0;
+                self.end = 0;
+            } else if self.start > 0 && self.buf.len() - self.end < max_frame_len::<T>() {
+                // Too little room behind a partial frame for a whole one: move it to the
+                // front, so the next read takes a full buffer rather than a sliver.
                 self.buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;

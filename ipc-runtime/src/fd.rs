@@ -85,6 +85,7 @@ impl Wait {
 ///
 /// # Errors
 ///
+/// [`Error::Shutdown`] once a shutdown is requested (see `signal::shutdown_on`),
 /// [`Error::Io`] if `poll` fails for another reason than `EINTR`.
 pub(crate) fn wait_ready(
     fd: BorrowedFd<'_>,
@@ -97,14 +98,30 @@ pub(crate) fn wait_ready(
             return Ok(None);
         };
         first = false;
-        let mut fds = [PollFd::new(fd, events)];
-        match nix::poll::poll(&mut fds, timeout) {
+        // Once `signal::shutdown_on` is armed, the shutdown eventfd joins every wait, so a
+        // shutdown request wakes it with `Error::Shutdown`.
+        let shutdown = crate::signal::shutdown_fd();
+        let mut fds = [PollFd::new(fd, events), PollFd::new(fd, events)];
+        let n = match shutdown {
+            Some(s) => {
+                fds[1] = PollFd::new(s, PollFlags::POLLIN);
+                2
+            }
+            None => 1,
+        };
+        match nix::poll::poll(&mut fds[..n], timeout) {
             Ok(0) => {
                 if matches!(wait, Wait::Now) {
                     return Ok(None);
                 }
             }
-            Ok(_) => return Ok(Some(fds[0].revents().unwrap_or(PollFlags::empty()))),
+            Ok(_) => {
+                crate::signal::check_shutdown()?;
+                let revents = fds[0].revents().unwrap_or(PollFlags::empty());
+                if !revents.is_empty() {
+                    return Ok(Some(revents));
+                }
+            }
             Err(Errno::EINTR) => {}
             Err(e) => return Err(Error::sys("poll", e)),
         }
@@ -129,7 +146,9 @@ pub(crate) fn read_some(
     wait: &Wait,
     poll_first: bool,
 ) -> Result<Option<usize>> {
-    let mut poll_now = poll_first || !matches!(wait, Wait::Forever);
+    // A blocking read cannot be woken by a shutdown request: poll first when one is armed.
+    let mut poll_now =
+        poll_first || !matches!(wait, Wait::Forever) || crate::signal::shutdown_armed();
     loop {
         if poll_now && wait_ready(fd, PollFlags::POLLIN, wait)?.is_none() {
             return Ok(None);
@@ -188,13 +207,13 @@ pub(crate) fn writev_once(
     sigpipe: Sigpipe,
 ) -> std::result::Result<usize, Errno> {
     if sigpipe == Sigpipe::Ignored {
-        return nix::sys::uio::writev(fd, bufs);
+        return write_bufs(fd, bufs);
     }
     let mut only_pipe = SigSet::empty();
     only_pipe.add(Signal::SIGPIPE);
     let old = only_pipe.thread_swap_mask(SigmaskHow::SIG_BLOCK)?;
     let was_pending = sigpipe_pending();
-    let result = nix::sys::uio::writev(fd, bufs);
+    let result = write_bufs(fd, bufs);
     if result == Err(Errno::EPIPE) && !was_pending {
         consume_sigpipe(&only_pipe);
     }
@@ -204,6 +223,14 @@ pub(crate) fn writev_once(
         let _ = only_pipe.thread_unblock();
     }
     result
+}
+
+/// `write(2)` for one buffer (a little cheaper than `writev`), `writev(2)` for several.
+fn write_bufs(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> std::result::Result<usize, Errno> {
+    match bufs {
+        [one] => nix::unistd::write(fd, one),
+        _ => nix::sys::uio::writev(fd, bufs),
+    }
 }
 
 fn sigpipe_pending() -> bool {

@@ -145,6 +145,7 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::Disconnected`] if every read end is closed, [`Error::Io`] for another
     /// failure of `write`. The message is handed back in the [`SendError`].
+    #[inline]
     pub fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
         self.send_wait(msg, Wait::Forever)
     }
@@ -156,6 +157,7 @@ impl<T: Message> Sender<T> {
     /// [`Error::Full`] if it has not, [`Error::LimitExceeded`] if the frame is bigger than
     /// the pipe can ever be made (`/proc/sys/fs/pipe-max-size`; use [`Sender::send`]),
     /// and the errors of [`Sender::send`].
+    #[inline]
     pub fn try_send(&mut self, msg: T) -> Result<(), SendError<T>> {
         self.send_wait(msg, Wait::Now)
     }
@@ -166,13 +168,18 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::Timeout`] if there was no room in time, and the errors of
     /// [`Sender::try_send`].
+    #[inline]
     pub fn send_timeout(&mut self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
         self.send_wait(msg, Wait::timeout(timeout))
     }
 
+    #[inline]
     fn send_wait(&mut self, msg: T, wait: Wait) -> Result<(), SendError<T>> {
-        self.write_frame(Some(&msg), &wait)
-            .map_err(|e| SendError::new(e, msg))
+        // By reference below: a large message is not copied again into each call.
+        match self.write_frame(Some(&msg), &wait) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(SendError::new(e, msg)),
+        }
     }
 
     /// Writes the handshake now rather than before the first message.
@@ -309,6 +316,12 @@ pub struct Receiver<T> {
     fd: OwnedFd,
     reader: FrameReader<T>,
     poll_first: bool,
+    /// For a FIFO (opened `O_NONBLOCK`): whether its descriptor is blocking now. Once a
+    /// writer has come, a blocking `recv` makes it blocking, so each receive is one
+    /// `read` (not `read`, `EAGAIN`, `poll`, `read`); a receive with a deadline makes it
+    /// non-blocking again, so a reader racing another never blocks past its deadline.
+    /// `None` for a pipe, whose flags are left as they came.
+    fifo_blocking: Option<bool>,
 }
 
 impl<T: Message> Receiver<T> {
@@ -319,6 +332,7 @@ impl<T: Message> Receiver<T> {
             fd,
             reader: FrameReader::new(),
             poll_first: false,
+            fifo_blocking: None,
         }
     }
 
@@ -326,6 +340,7 @@ impl<T: Message> Receiver<T> {
     pub(crate) fn from_fifo_fd(fd: OwnedFd) -> Self {
         Receiver {
             poll_first: true,
+            fifo_blocking: Some(false),
             ..Self::from_fd(fd)
         }
     }
@@ -354,6 +369,7 @@ impl<T: Message> Receiver<T> {
     /// [`Error::SchemaMismatch`] for a writer of another schema, [`Error::InvalidMessage`]
     /// or [`Error::Corrupt`] for bytes that are not a valid frame of `T` (also a writer
     /// that died mid-frame), [`Error::Io`] for a failing `read`.
+    #[inline]
     pub fn recv(&mut self) -> Result<T> {
         self.recv_wait(Wait::Forever)
     }
@@ -364,6 +380,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// [`Error::Empty`] if none has (part of one may have: it is kept for the next call),
     /// and the errors of [`Receiver::recv`].
+    #[inline]
     pub fn try_recv(&mut self) -> Result<T> {
         self.recv_wait(Wait::Now)
     }
@@ -374,6 +391,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// [`Error::Timeout`] if none arrived in time (a partial one is kept), and the errors
     /// of [`Receiver::recv`].
+    #[inline]
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T> {
         self.recv_wait(Wait::timeout(timeout))
     }
@@ -388,20 +406,35 @@ impl<T: Message> Receiver<T> {
     }
 
     pub(crate) fn recv_wait(&mut self, wait: Wait) -> Result<T> {
+        if let Some(blocking) = self.fifo_blocking {
+            let want = !self.poll_first && matches!(wait, Wait::Forever);
+            if want != blocking && set_blocking(self.fd.as_fd(), want).is_ok() {
+                self.fifo_blocking = Some(want);
+            }
+        }
         let fd = self.fd.as_fd();
-        let mut poll_first = self.poll_first;
-        let result = self.reader.recv_with(|buf| {
-            let n = fd::read_some(fd, buf, &wait, poll_first)?;
+        let poll_first = &mut self.poll_first;
+        // The message goes from the frame reader straight to the caller (a tail call, no
+        // extra copy of a large `T`).
+        self.reader.recv_with(|buf| {
+            let n = fd::read_some(fd, buf, &wait, *poll_first)?;
             // Bytes arrived, so a writer has come: from now on a read of 0 bytes is a
             // real end of stream, and reading first (polling only on EAGAIN) is safe.
             if n.is_some_and(|n| n > 0) {
-                poll_first = false;
+                *poll_first = false;
             }
             n.ok_or_else(|| wait.recv_expired())
-        });
-        self.poll_first = poll_first;
-        result
+        })
     }
+}
+
+/// Sets or clears `O_NONBLOCK` on `fd` (a flag of the open file description).
+fn set_blocking(fd: BorrowedFd<'_>, blocking: bool) -> Result<()> {
+    let fl = fcntl(fd, FcntlArg::F_GETFL).map_err(|e| Error::sys("fcntl(F_GETFL)", e))?;
+    let mut fl = OFlag::from_bits_truncate(fl);
+    fl.set(OFlag::O_NONBLOCK, !blocking);
+    fcntl(fd, FcntlArg::F_SETFL(fl)).map_err(|e| Error::sys("fcntl(F_SETFL)", e))?;
+    Ok(())
 }
 
 /// Iterator over the messages of a [`Receiver`]; see [`Receiver::iter`].
@@ -472,6 +505,7 @@ impl<S: Message, R: Message> Duplex<S, R> {
     /// # Errors
     ///
     /// As [`Sender::send`].
+    #[inline]
     pub fn send(&mut self, msg: S) -> Result<(), SendError<S>> {
         self.tx.send(msg)
     }
@@ -481,6 +515,7 @@ impl<S: Message, R: Message> Duplex<S, R> {
     /// # Errors
     ///
     /// As [`Sender::try_send`].
+    #[inline]
     pub fn try_send(&mut self, msg: S) -> Result<(), SendError<S>> {
         self.tx.try_send(msg)
     }
@@ -490,6 +525,7 @@ impl<S: Message, R: Message> Duplex<S, R> {
     /// # Errors
     ///
     /// As [`Sender::send_timeout`].
+    #[inline]
     pub fn send_timeout(&mut self, msg: S, timeout: Duration) -> Result<(), SendError<S>> {
         self.tx.send_timeout(msg, timeout)
     }
@@ -499,6 +535,7 @@ impl<S: Message, R: Message> Duplex<S, R> {
     /// # Errors
     ///
     /// As [`Receiver::recv`].
+    #[inline]
     pub fn recv(&mut self) -> Result<R> {
         self.rx.recv()
     }
@@ -508,6 +545,7 @@ impl<S: Message, R: Message> Duplex<S, R> {
     /// # Errors
     ///
     /// As [`Receiver::try_recv`].
+    #[inline]
     pub fn try_recv(&mut self) -> Result<R> {
         self.rx.try_recv()
     }
@@ -517,6 +555,7 @@ impl<S: Message, R: Message> Duplex<S, R> {
     /// # Errors
     ///
     /// As [`Receiver::recv_timeout`].
+    #[inline]
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<R> {
         self.rx.recv_timeout(timeout)
     }

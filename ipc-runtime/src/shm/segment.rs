@@ -535,6 +535,14 @@ impl Drop for Segment {
         let Some(shm) = self.shm_name.take() else {
             return;
         };
+        // Leave first: release our own lock bytes, so that of two participants dropping
+        // at the same moment, the second to release always finds the range free (if each
+        // tried while still holding its own byte, both could fail and the name would be
+        // left behind).
+        let _ = fcntl(
+            &self.fd,
+            FcntlArg::F_OFD_SETLK(&lock_range(libc::F_UNLCK, 0..MAX_PARTICIPANTS)),
+        );
         // The last one out (nobody else holds any lock byte) removes the name; holding the
         // whole range while unlinking keeps a concurrent opener from joining.
         if let Ok(true) = try_lock(&self.fd, 0..MAX_PARTICIPANTS) {

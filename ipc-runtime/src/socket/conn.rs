@@ -198,6 +198,7 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::Disconnected`] if the peer is gone (never `SIGPIPE`: sends use
     /// `MSG_NOSIGNAL`), [`Error::Io`] otherwise; the message is handed back.
+    #[inline]
     pub fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
         self.send_frame(msg, &[], Wait::Block)
     }
@@ -208,6 +209,7 @@ impl<T: Message> Sender<T> {
     /// # Errors
     ///
     /// [`Error::Full`] if nothing could be written, as [`Sender::send`] otherwise.
+    #[inline]
     pub fn try_send(&mut self, msg: T) -> Result<(), SendError<T>> {
         self.send_frame(msg, &[], Wait::Try)
     }
@@ -218,6 +220,7 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::Timeout`] if nothing of the frame could be written in time, as
     /// [`Sender::send`] otherwise.
+    #[inline]
     pub fn send_timeout(&mut self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
         self.send_frame(msg, &[], Wait::timeout(timeout))
     }
@@ -251,15 +254,24 @@ impl<T: Message> Sender<T> {
         self.flush_pending(Wait::timeout(timeout))
     }
 
+    /// Sends `msg` (with `fds`), handing it back on failure. A thin by-value shell, inlined
+    /// into the caller, around [`Sender::send_ref`], which works on a reference: a large
+    /// message is then not copied into this call's argument and again into the next.
+    #[inline]
     pub(crate) fn send_frame(
         &mut self,
         msg: T,
         fds: &[BorrowedFd<'_>],
         wait: Wait,
     ) -> Result<(), SendError<T>> {
-        if let Err(e) = self.flush_pending(wait) {
-            return Err(SendError::new(e, msg));
+        match self.send_ref(&msg, fds, wait) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(SendError::new(e, msg)),
         }
+    }
+
+    fn send_ref(&mut self, msg: &T, fds: &[BorrowedFd<'_>], wait: Wait) -> Result<()> {
+        self.flush_pending(wait)?;
         let header = codec::message_header::<T>();
         let raw: Vec<RawFd>;
         let raw_fds: &[RawFd] = if fds.is_empty() {
@@ -270,19 +282,17 @@ impl<T: Message> Sender<T> {
         };
         if size_of::<T>() > SMALL || !fds.is_empty() {
             // Large: header and payload in one `sendmsg`, no copy of the payload.
-            let bufs = [IoSlice::new(&header), IoSlice::new(message::as_bytes(&msg))];
-            return self
-                .write_frame(&bufs, raw_fds, wait)
-                .map_err(|e| SendError::new(e, msg));
+            let bufs = [IoSlice::new(&header), IoSlice::new(message::as_bytes(msg))];
+            return self.write_frame(&bufs, raw_fds, wait);
         }
         // Small: one contiguous buffer and one plain `send`, cheaper than `sendmsg`.
         let mut frame = std::mem::take(&mut self.frame);
         frame.clear();
         frame.extend_from_slice(&header);
-        frame.extend_from_slice(message::as_bytes(&msg));
+        frame.extend_from_slice(message::as_bytes(msg));
         let sent = self.write_frame(&[IoSlice::new(&frame)], raw_fds, wait);
         self.frame = frame;
-        sent.map_err(|e| SendError::new(e, msg))
+        sent
     }
 
     /// Writes one frame. Until its first byte is written the frame is not sent and the
@@ -374,6 +384,7 @@ impl<T: Message> Receiver<T> {
     /// read; [`Error::Corrupt`], [`Error::InvalidMessage`] or [`Error::SchemaMismatch`]
     /// for bytes that are not frames of `T` (the offending bytes are dropped);
     /// [`Error::Io`] for other failures.
+    #[inline]
     pub fn recv(&mut self) -> Result<T> {
         self.recv_inner(Wait::Block)
     }
@@ -383,6 +394,7 @@ impl<T: Message> Receiver<T> {
     /// # Errors
     ///
     /// [`Error::Empty`] if none is, as [`Receiver::recv`] otherwise.
+    #[inline]
     pub fn try_recv(&mut self) -> Result<T> {
         self.recv_inner(Wait::Try)
     }
@@ -393,6 +405,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// [`Error::Timeout`] if none was complete in time (a partial frame is kept), as
     /// [`Receiver::recv`] otherwise.
+    #[inline]
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T> {
         self.recv_inner(Wait::timeout(timeout))
     }
@@ -531,6 +544,7 @@ macro_rules! duplex_methods {
         ///
         /// [`Error::Disconnected`](crate::Error::Disconnected) if the peer is gone (never
         /// `SIGPIPE`), [`Error::Io`](crate::Error::Io) otherwise; the message is handed back.
+        #[inline]
         pub fn send(&mut self, msg: T) -> $crate::Result<(), $crate::SendError<T>> {
             self.tx.send(msg)
         }
@@ -542,6 +556,7 @@ macro_rules! duplex_methods {
         ///
         /// [`Error::Full`](crate::Error::Full) if nothing could be written, as `send`
         /// otherwise.
+        #[inline]
         pub fn try_send(&mut self, msg: T) -> $crate::Result<(), $crate::SendError<T>> {
             self.tx.try_send(msg)
         }
@@ -552,6 +567,7 @@ macro_rules! duplex_methods {
         ///
         /// [`Error::Timeout`](crate::Error::Timeout) if nothing could be written in time,
         /// as `send` otherwise.
+        #[inline]
         pub fn send_timeout(
             &mut self,
             msg: T,
@@ -567,6 +583,7 @@ macro_rules! duplex_methods {
         /// [`Error::Disconnected`](crate::Error::Disconnected) once the peer has closed and
         /// every earlier message is read; `Corrupt`, `InvalidMessage` or `SchemaMismatch`
         /// for bytes that are not frames of `T`; `Io` otherwise.
+        #[inline]
         pub fn recv(&mut self) -> $crate::Result<T> {
             self.rx.recv()
         }
@@ -576,6 +593,7 @@ macro_rules! duplex_methods {
         /// # Errors
         ///
         /// [`Error::Empty`](crate::Error::Empty) if none is, as `recv` otherwise.
+        #[inline]
         pub fn try_recv(&mut self) -> $crate::Result<T> {
             self.rx.try_recv()
         }
@@ -586,6 +604,7 @@ macro_rules! duplex_methods {
         ///
         /// [`Error::Timeout`](crate::Error::Timeout) if none was complete in time, as
         /// `recv` otherwise.
+        #[inline]
         pub fn recv_timeout(&mut self, timeout: ::std::time::Duration) -> $crate::Result<T> {
             self.rx.recv_timeout(timeout)
         }

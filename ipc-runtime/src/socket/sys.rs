@@ -43,7 +43,9 @@ impl Wait {
 
     pub(crate) fn msg_flags(self) -> MsgFlags {
         match self {
-            Wait::Block => MsgFlags::empty(),
+            // A blocking call cannot be woken by a shutdown request; once one is armed,
+            // calls do not block and waits go through `ready`, which polls for it too.
+            Wait::Block if !crate::signal::shutdown_armed() => MsgFlags::empty(),
             _ => MsgFlags::MSG_DONTWAIT,
         }
     }
@@ -60,11 +62,21 @@ pub(crate) fn ready(fd: BorrowedFd<'_>, events: PollFlags, wait: Wait) -> Result
         let left = deadline.saturating_duration_since(Instant::now());
         // Round up, so a wait of 0.4 ms does not become a busy poll of 0 ms.
         let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-        let mut fds = [PollFd::new(fd, events)];
+        // Once `signal::shutdown_on` is armed, the shutdown eventfd joins every wait.
+        let mut fds = [PollFd::new(fd, events), PollFd::new(fd, events)];
+        let n = match crate::signal::shutdown_fd() {
+            Some(s) => {
+                fds[1] = PollFd::new(s, PollFlags::POLLIN);
+                2
+            }
+            None => 1,
+        };
+        crate::signal::check_shutdown()?;
         match nix::poll::poll(
-            &mut fds,
+            &mut fds[..n],
             PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
         ) {
+            Ok(_) if crate::signal::shutdown_requested() => return Err(Error::Shutdown),
             Ok(0) if left.is_zero() => return Ok(false),
             Ok(0) => {}
             // Readable, writable, hung up or in error: the next call will say which.

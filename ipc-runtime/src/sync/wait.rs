@@ -44,8 +44,14 @@ pub(crate) enum Step {
     Park,
 }
 
-const SPINS: u32 = 1 << 12;
-const YIELDS: u32 = 8;
+/// Spin only briefly: when the peer shares this CPU (the scheduler often puts a waker
+/// and its wakee together), spinning only delays it. Measured by the tour: 4096 spins
+/// made a ping-pong take 72 µs one way, 128 spins then yields 0.2 µs.
+const SPINS: u32 = 1 << 7;
+/// Then yield: on a shared CPU this runs the peer at once; on another CPU it is a slower
+/// spin (a `sched_yield` is well under a microsecond) that still avoids the 25-30 µs of a
+/// futex wake-up when the peer answers within a few hundred microseconds.
+const YIELDS: u32 = 256;
 
 impl Backoff {
     pub(crate) fn new(strategy: WaitStrategy) -> Self {
