@@ -2,6 +2,23 @@
 //! the stream codec, and typed channels over Linux IPC mechanisms.
 //!
 //! Users depend on the `ipc` facade, which re-exports this crate and the derive.
+//!
+//! | module | mechanism | man page |
+//! |---|---|---|
+//! | [`shm`] | shared-memory ring with zero-copy loans; [`shm::Shared`] | `shm_open(3)`, `memfd_create(2)`, `shmget(2)` |
+//! | [`sync`] | process-shared futex semaphore | `futex(2)` |
+//! | [`pipe`] | anonymous pipes | `pipe(7)` |
+//! | [`fifo`] | named pipes | `fifo(7)` |
+//! | [`mq`] | POSIX message queues | `mq_overview(7)` |
+//! | [`sysv`] | System V message queues | `sysvipc(7)` |
+//! | [`socket`] | Unix domain sockets | `unix(7)` |
+//! | [`tcp`] | TCP | `tcp(7)` |
+//! | [`signal`] | signals, graceful shutdown | `signal(7)`, `signalfd(2)` |
+//! | [`codec`] | the wire format of byte streams | |
+//!
+//! Every transport has `Sender<T>` / `Receiver<T>` with `send`, `try_send`,
+//! `send_timeout`, `recv`, `try_recv` and `recv_timeout`, returns the one [`Error`], and
+//! refuses a peer whose [`Schema`] differs.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
