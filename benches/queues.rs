@@ -26,8 +26,9 @@
 //!
 //! Figures (2-core VM, pinned, three runs): one-way latency 1.0–1.1 µs at 8 B and
 //! 1.3–1.5 µs at 4 KiB for both kinds of queue. In place, the typed API is within 1.07 of
-//! raw everywhere (best and median). By value it is within 1.05 at 8 B, but 1.09–1.13 on
-//! 4 KiB latency and 1.13–1.19 on 4 KiB throughput: the copies of a 4 KiB value.
+//! raw everywhere (medians within 1.10). By value it is within 1.05 at 8 B, but 1.09–1.13
+//! on 4 KiB latency and 1.13–1.19 on 4 KiB throughput (medians up to 1.22): the copies of
+//! a 4 KiB value.
 //!
 //! Run: `cargo bench --bench queues` (about 25 s on the 2-core VM, pinned). The peer is
 //! this binary re-run with `IPC_BENCH_CHILD` describing its part.
