@@ -26,7 +26,7 @@
 //!
 //! Figures (2-core VM, pinned, three runs): one-way latency 1.0–1.1 µs at 8 B and
 //! 1.3–1.5 µs at 4 KiB for both kinds of queue. In place, the typed API is within 1.07 of
-//! raw everywhere (medians within 1.10). By value it is within 1.05 at 8 B, but 1.09–1.13
+//! raw everywhere (medians within 1.10). By value it is within 1.05 at 8 B, but 1.08–1.14
 //! on 4 KiB latency and 1.13–1.19 on 4 KiB throughput (medians up to 1.22): the copies of
 //! a 4 KiB value.
 //!
