@@ -289,3 +289,45 @@ fn running_out_of_descriptors_is_limit_exceeded() {
         .unwrap();
     assert_success(status, "child under RLIMIT_NOFILE = 32");
 }
+
+/// `send_ref` / `recv_into` round-trip in place (on the halves, on a FIFO and on a
+/// duplex), and a frame that is not a valid `T` leaves `*out` unchanged.
+#[test]
+fn send_ref_and_recv_into_work_in_place() {
+    use ipc::FixedStr;
+    type Word = FixedStr<4>;
+    let ok = Word::try_from("ok").unwrap();
+    let (mut tx, mut rx) = pipe::channel::<Word>().unwrap();
+    let mut out = Word::default();
+    tx.send_ref(&ok).unwrap();
+    rx.recv_into(&mut out).unwrap();
+    assert_eq!(out, ok);
+
+    // A frame of `Word` whose payload is not UTF-8, written past the typed sender.
+    let mut raw = std::fs::File::from(tx.as_fd().try_clone_to_owned().unwrap());
+    let mut bad = ipc::codec::message_header::<Word>().to_vec();
+    bad.extend_from_slice(b"\xffk\0\0");
+    raw.write_all(&bad).unwrap();
+    let err = rx.recv_into(&mut out).unwrap_err();
+    assert!(matches!(err, Error::InvalidMessage(_)), "{err}");
+    assert_eq!(out, ok, "a refused message must leave *out unchanged");
+
+    let next = Word::try_from("yes").unwrap();
+    tx.send_ref(&next).unwrap();
+    rx.recv_into(&mut out).unwrap();
+    assert_eq!(out, next);
+    drop((tx, raw));
+    assert!(rx.recv_into(&mut out).unwrap_err().is_disconnected());
+    assert_eq!(out, next);
+
+    let (mut a, mut b) = pipe::duplex::<u64, [u8; 4096]>().unwrap();
+    let page = [7u8; 4096];
+    b.send_ref(&page).unwrap();
+    let mut got = [0u8; 4096];
+    a.recv_into(&mut got).unwrap();
+    assert_eq!(got, page);
+    a.send_ref(&42).unwrap();
+    let mut n = 0;
+    b.recv_into(&mut n).unwrap();
+    assert_eq!(n, 42);
+}

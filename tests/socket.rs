@@ -595,3 +595,77 @@ fn descriptors_stay_with_their_message() {
     assert_eq!((m, fds.len()), (3, 2));
     assert!(matches!(b.try_recv(), Err(Error::Empty)));
 }
+
+/// `send_ref` / `recv_into` round-trip in place on a stream, its halves and a seqpacket
+/// socket, and a frame that is not a valid `T` leaves `*out` unchanged.
+#[test]
+fn send_ref_and_recv_into_work_in_place() {
+    use ipc::socket::SeqPacket;
+    use nix::sys::socket::{socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+    type Word = FixedStr<4>;
+    let ok = Word::try_from("ok").unwrap();
+    let bad_payload = b"\xffk\0\0";
+    let mut out = Word::default();
+
+    let (mut a, b) = Stream::<Word>::pair().unwrap();
+    a.send_ref(&ok).unwrap();
+    let (mut btx, mut brx) = b.split();
+    brx.recv_into(&mut out).unwrap();
+    assert_eq!(out, ok);
+    let yes = Word::try_from("yes").unwrap();
+    btx.send_ref(&yes).unwrap();
+    a.recv_into(&mut out).unwrap();
+    assert_eq!(out, yes);
+
+    // A typed stream fed by a raw writer: one valid frame, then one that is not UTF-8.
+    let (mine, mut raw) = UnixStream::pair().unwrap();
+    let mut wire = ipc::codec::hello::<Word>();
+    ipc::codec::write_message(&mut wire, &ok).unwrap();
+    wire.extend_from_slice(&ipc::codec::message_header::<Word>());
+    wire.extend_from_slice(bad_payload);
+    raw.write_all(&wire).unwrap();
+    let mut s = Stream::<Word>::from_fd(OwnedFd::from(mine)).unwrap();
+    let mut out = Word::default();
+    s.recv_into(&mut out).unwrap();
+    assert_eq!(out, ok);
+    let err = s.recv_into(&mut out).unwrap_err();
+    assert!(matches!(err, Error::InvalidMessage(_)), "{err}");
+    assert_eq!(out, ok, "a refused message must leave *out unchanged");
+
+    // Seqpacket: a typed end and a raw one.
+    let (mine, raw) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .unwrap();
+    let send_raw = |bytes: &[u8]| {
+        nix::sys::socket::send(raw.as_raw_fd(), bytes, MsgFlags::empty()).unwrap();
+    };
+    send_raw(&ipc::codec::hello::<Word>());
+    let mut s = SeqPacket::<Word>::from_fd(mine).unwrap();
+    let mut dgram = [0u8; 2048];
+    let mut recv_raw = || {
+        let n = nix::sys::socket::recv(raw.as_raw_fd(), &mut dgram, MsgFlags::empty()).unwrap();
+        dgram[..n].to_vec()
+    };
+    assert!(recv_raw().starts_with(b"ipcH"), "the typed end's handshake");
+    s.send_ref(&yes).unwrap();
+    let mut want = <Word as ipc::Message>::FINGERPRINT.to_le_bytes().to_vec();
+    want.extend_from_slice(ipc::as_bytes(&yes));
+    assert_eq!(recv_raw(), want);
+    let mut frame = <Word as ipc::Message>::FINGERPRINT.to_le_bytes().to_vec();
+    frame.extend_from_slice(ipc::as_bytes(&ok));
+    send_raw(&frame);
+    s.recv_into(&mut out).unwrap();
+    assert_eq!(out, ok);
+    frame.truncate(8);
+    frame.extend_from_slice(bad_payload);
+    send_raw(&frame);
+    let err = s.recv_into(&mut out).unwrap_err();
+    assert!(matches!(err, Error::InvalidMessage(_)), "{err}");
+    assert_eq!(out, ok, "a refused message must leave *out unchanged");
+}

@@ -147,3 +147,36 @@ fn tcp_connect_to_nobody_is_not_found() {
     let err = Stream::<u8>::connect(addr).unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err}");
 }
+
+/// `send_ref` / `recv_into` round-trip in place, and a frame that is not a valid `T`
+/// leaves `*out` unchanged. One process: the far end's handshake is written raw first,
+/// so neither `from_std` waits for the other.
+#[test]
+fn send_ref_and_recv_into_work_in_place() {
+    use std::net::TcpListener;
+    type Word = ipc::FixedStr<4>;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let near = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (far, _) = listener.accept().unwrap();
+    let mut raw = far.try_clone().unwrap();
+    ipc::codec::write_hello::<Word, _>(&mut raw).unwrap();
+    let mut a = Stream::<Word>::from_std(near).unwrap();
+    let mut b = Stream::<Word>::from_std(far).unwrap();
+
+    let ok = Word::try_from("ok").unwrap();
+    let mut out = Word::default();
+    a.send_ref(&ok).unwrap();
+    b.recv_into(&mut out).unwrap();
+    assert_eq!(out, ok);
+    let yes = Word::try_from("yes").unwrap();
+    b.send_ref(&yes).unwrap();
+    a.recv_into(&mut out).unwrap();
+    assert_eq!(out, yes);
+
+    let mut bad = ipc::codec::message_header::<Word>().to_vec();
+    bad.extend_from_slice(b"\xffk\0\0");
+    raw.write_all(&bad).unwrap();
+    let err = a.recv_into(&mut out).unwrap_err();
+    assert!(matches!(err, Error::InvalidMessage(_)), "{err}");
+    assert_eq!(out, yes, "a refused message must leave *out unchanged");
+}

@@ -340,6 +340,22 @@ impl<T: Message> FrameReader<T> {
         }
     }
 
+    /// Validates the payload at `payload` and copies it into `*out`, which is left
+    /// unchanged if the bytes are not a valid `T`.
+    #[inline(always)]
+    fn take_into(&mut self, payload: usize, out: &mut T) -> Result<()> {
+        match copy_validated(&self.buf[payload..payload + size_of::<T>()], out) {
+            Ok(()) => {
+                self.start = payload + size_of::<T>();
+                Ok(())
+            }
+            Err(e) => {
+                self.discard();
+                Err(e.into())
+            }
+        }
+    }
+
     /// Deals with what is at the front of the buffer when it is not a whole message frame
     /// after the handshake: consumes handshakes (checking each), reports bad input
     /// (dropping it). Returns `true` once a whole message frame of `T` is at the front,
@@ -394,10 +410,37 @@ impl<T: Message> FrameReader<T> {
     /// [`Error::Disconnected`] at the end of the stream, [`Error::Corrupt`] if it ends in
     /// the middle of a frame, the errors of [`FrameReader::next_buffered`], and whatever
     /// `fill` returns.
-    pub fn recv_with(&mut self, mut fill: impl FnMut(&mut [u8]) -> Result<usize>) -> Result<T> {
+    #[inline]
+    pub fn recv_with(&mut self, fill: impl FnMut(&mut [u8]) -> Result<usize>) -> Result<T> {
+        let payload = self.next_payload(fill)?;
+        self.take_message(payload)
+    }
+
+    /// As [`FrameReader::recv_with`], but writes the message into `*out` instead of
+    /// returning it: the validated payload is copied once, from this reader's buffer
+    /// straight into `*out`, with no `T` on the stack in between.
+    ///
+    /// # Errors
+    ///
+    /// As [`FrameReader::recv_with`]. After any error `*out` is unchanged: the header is
+    /// checked and the payload validated in the buffer before a byte of `*out` is written.
+    #[inline]
+    pub fn recv_into_with(
+        &mut self,
+        out: &mut T,
+        fill: impl FnMut(&mut [u8]) -> Result<usize>,
+    ) -> Result<()> {
+        let payload = self.next_payload(fill)?;
+        self.take_into(payload, out)
+    }
+
+    /// Reads (with `fill`) until a whole message frame of `T` is at the front of the
+    /// buffer, and returns where its payload starts. Nothing of the message is copied.
+    #[inline(always)]
+    fn next_payload(&mut self, mut fill: impl FnMut(&mut [u8]) -> Result<usize>) -> Result<usize> {
         loop {
             if let Some(payload) = self.whole_message() {
-                return self.take_message(payload);
+                return Ok(payload);
             }
             if self.advance()? {
                 continue;
@@ -442,10 +485,62 @@ impl<T: Message> FrameReader<T> {
         })
     }
 
+    /// As [`FrameReader::read_from`], writing the message into `*out`
+    /// ([`FrameReader::recv_into_with`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`FrameReader::recv_with`]; after an error `*out` is unchanged.
+    pub fn read_into<R: Read>(&mut self, r: &mut R, out: &mut T) -> Result<()> {
+        self.recv_into_with(out, |buf| loop {
+            match r.read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_error("read", e)),
+            }
+        })
+    }
+
     fn discard(&mut self) {
         self.start = 0;
         self.end = 0;
     }
+}
+
+/// Validates `bytes` as a `T` and copies them into `*out`: [`message::from_bytes`]
+/// without the by-value return, so a large `T` is copied once. `*out` is unchanged
+/// unless this returns `Ok`.
+///
+/// # Errors
+///
+/// [`InvalidMessage`](crate::InvalidMessage) if `bytes` is not `size_of::<T>()` long or
+/// holds a bit pattern that is not a `T`.
+#[inline(always)]
+pub(crate) fn copy_validated<T: Message>(
+    bytes: &[u8],
+    out: &mut T,
+) -> Result<(), crate::InvalidMessage> {
+    // Evaluating `T::SCHEMA` runs the derive's no-padding check for generic types.
+    const { assert!(T::SCHEMA.size == size_of::<T>()) };
+    if bytes.len() != size_of::<T>() {
+        return Err(crate::InvalidMessage::length(
+            T::SCHEMA.name,
+            size_of::<T>(),
+            bytes.len(),
+        ));
+    }
+    if !const { T::SCHEMA.accepts_any_bits() } {
+        T::validate(bytes)?;
+    }
+    // SAFETY: `bytes` is exactly `size_of::<T>()` long and, unless every bit pattern is a
+    // `T`, `T::validate` accepted it, which by the `Message` contract makes it a valid `T`
+    // (no padding, no pointers: the schema check above holds). The destination is a
+    // `&mut T`, so valid for `size_of::<T>()` bytes of writes; a byte copy has no
+    // alignment requirement on the source; a shared `&[u8]` and a `&mut T` never overlap.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), (out as *mut T).cast::<u8>(), size_of::<T>());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -518,6 +613,22 @@ mod tests {
             .read_from(&mut &wire[..])
             .unwrap_err();
         assert!(matches!(err, Error::InvalidMessage(_)), "{err}");
+    }
+
+    #[test]
+    fn read_into_round_trips_and_leaves_out_unchanged_on_invalid_bits() {
+        let hi = FixedStr::<4>::try_from("hi").unwrap();
+        let mut wire = stream(&[hi]);
+        wire.extend_from_slice(&message_header::<FixedStr<4>>());
+        wire.extend_from_slice(b"a\xffb\0");
+        let mut r = FrameReader::<FixedStr<4>>::new();
+        let mut src = &wire[..];
+        let mut out = FixedStr::<4>::default();
+        r.read_into(&mut src, &mut out).unwrap();
+        assert_eq!(out, hi);
+        let err = r.read_into(&mut src, &mut out).unwrap_err();
+        assert!(matches!(err, Error::InvalidMessage(_)), "{err}");
+        assert_eq!(out, hi);
     }
 
     #[test]

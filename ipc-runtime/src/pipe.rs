@@ -25,6 +25,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Besides `send`/`try_send`/`send_timeout` and `recv`/`try_recv`/`recv_timeout`,
+//! [`Sender::send_ref`] and [`Receiver::recv_into`] (also on [`Duplex`]) work in place,
+//! sparing a large `T` the copy into `send` and out of `recv`.
+//!
 //! # Contract
 //!
 //! - The wire format is [`crate::codec`]'s: a writer's first bytes are its handshake,
@@ -171,6 +175,18 @@ impl<T: Message> Sender<T> {
     #[inline]
     pub fn send_timeout(&mut self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
         self.send_wait(msg, Wait::timeout(timeout))
+    }
+
+    /// Sends `*msg` in place, waiting while the pipe is full: [`Sender::send`] without
+    /// moving a copy of a large `T` into the call. On error nothing was sent and `*msg`
+    /// is still the caller's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::send`].
+    #[inline]
+    pub fn send_ref(&mut self, msg: &T) -> Result<()> {
+        self.write_frame(Some(msg), &Wait::Forever)
     }
 
     #[inline]
@@ -396,6 +412,19 @@ impl<T: Message> Receiver<T> {
         self.recv_wait(Wait::timeout(timeout))
     }
 
+    /// Receives the next message into `*out`, waiting for it: [`Receiver::recv`] without
+    /// the by-value return, so the validated bytes are copied once, from the receive
+    /// buffer straight into `*out`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Receiver::recv`]. After any error `*out` is unchanged (a message that is not
+    /// a valid `T` is refused before any byte of `*out` is written).
+    #[inline]
+    pub fn recv_into(&mut self, out: &mut T) -> Result<()> {
+        self.recv_wait_into(Wait::Forever, out)
+    }
+
     /// An iterator over received messages that ends at [`Error::Disconnected`]; any other
     /// error is yielded once, and then the iterator ends.
     pub fn iter(&mut self) -> Iter<'_, T> {
@@ -406,26 +435,45 @@ impl<T: Message> Receiver<T> {
     }
 
     pub(crate) fn recv_wait(&mut self, wait: Wait) -> Result<T> {
+        self.prepare(&wait);
+        let fd = self.fd.as_fd();
+        let poll_first = &mut self.poll_first;
+        // The message goes from the frame reader straight to the caller (a tail call, no
+        // extra copy of a large `T`).
+        self.reader
+            .recv_with(|buf| fill(fd, buf, &wait, poll_first))
+    }
+
+    fn recv_wait_into(&mut self, wait: Wait, out: &mut T) -> Result<()> {
+        self.prepare(&wait);
+        let fd = self.fd.as_fd();
+        let poll_first = &mut self.poll_first;
+        self.reader
+            .recv_into_with(out, |buf| fill(fd, buf, &wait, poll_first))
+    }
+
+    /// Sets a FIFO's blocking mode for a receive that waits as `wait` says.
+    #[inline]
+    fn prepare(&mut self, wait: &Wait) {
         if let Some(blocking) = self.fifo_blocking {
             let want = !self.poll_first && matches!(wait, Wait::Forever);
             if want != blocking && set_blocking(self.fd.as_fd(), want).is_ok() {
                 self.fifo_blocking = Some(want);
             }
         }
-        let fd = self.fd.as_fd();
-        let poll_first = &mut self.poll_first;
-        // The message goes from the frame reader straight to the caller (a tail call, no
-        // extra copy of a large `T`).
-        self.reader.recv_with(|buf| {
-            let n = fd::read_some(fd, buf, &wait, *poll_first)?;
-            // Bytes arrived, so a writer has come: from now on a read of 0 bytes is a
-            // real end of stream, and reading first (polling only on EAGAIN) is safe.
-            if n.is_some_and(|n| n > 0) {
-                *poll_first = false;
-            }
-            n.ok_or_else(|| wait.recv_expired())
-        })
     }
+}
+
+/// Reads more bytes for the frame reader.
+#[inline]
+fn fill(fd: BorrowedFd<'_>, buf: &mut [u8], wait: &Wait, poll_first: &mut bool) -> Result<usize> {
+    let n = fd::read_some(fd, buf, wait, *poll_first)?;
+    // Bytes arrived, so a writer has come: from now on a read of 0 bytes is a
+    // real end of stream, and reading first (polling only on EAGAIN) is safe.
+    if n.is_some_and(|n| n > 0) {
+        *poll_first = false;
+    }
+    n.ok_or_else(|| wait.recv_expired())
 }
 
 /// Sets or clears `O_NONBLOCK` on `fd` (a flag of the open file description).
@@ -528,6 +576,26 @@ impl<S: Message, R: Message> Duplex<S, R> {
     #[inline]
     pub fn send_timeout(&mut self, msg: S, timeout: Duration) -> Result<(), SendError<S>> {
         self.tx.send_timeout(msg, timeout)
+    }
+
+    /// [`Sender::send_ref`] on the sending half.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::send_ref`].
+    #[inline]
+    pub fn send_ref(&mut self, msg: &S) -> Result<()> {
+        self.tx.send_ref(msg)
+    }
+
+    /// [`Receiver::recv_into`] on the receiving half.
+    ///
+    /// # Errors
+    ///
+    /// As [`Receiver::recv_into`]; after an error `*out` is unchanged.
+    #[inline]
+    pub fn recv_into(&mut self, out: &mut R) -> Result<()> {
+        self.rx.recv_into(out)
     }
 
     /// [`Receiver::recv`] on the receiving half.

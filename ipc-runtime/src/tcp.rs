@@ -8,7 +8,9 @@
 //! the peer's, so another schema is [`Error::SchemaMismatch`] on both sides. `TCP_NODELAY`
 //! is on (each message is sent at once, not held back by Nagle's algorithm). Sends use
 //! `MSG_NOSIGNAL`; timeouts, partial frames and disconnects behave as on a Unix stream
-//! (see [`crate::socket::Sender`]).
+//! (see [`crate::socket::Sender`]). As there, [`Stream::send_ref`] and
+//! [`Stream::recv_into`] work in place beside `send` and `recv`, sparing a large `T` a
+//! copy.
 //!
 //! **Byte order: refuse, don't convert.** Message bytes travel exactly as they are in the
 //! sender's memory, so integers and floats are in the sender's native byte order. The

@@ -225,6 +225,17 @@ impl<T: Message> Sender<T> {
         self.send_frame(msg, &[], Wait::timeout(timeout))
     }
 
+    /// Sends `*msg` in place, waiting while the socket buffer is full: [`Sender::send`]
+    /// without moving a copy of a large `T` into the call.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::send`] (`*msg` stays the caller's either way).
+    #[inline]
+    pub fn send_ref(&mut self, msg: &T) -> Result<()> {
+        self.send_frame_ref(msg, &[], Wait::Block)
+    }
+
     /// Drops the unwritten tail of a frame, so dropping this sender does not wait for a
     /// peer that does not read. The peer sees the frame cut short.
     pub(crate) fn abandon(&mut self) {
@@ -255,7 +266,7 @@ impl<T: Message> Sender<T> {
     }
 
     /// Sends `msg` (with `fds`), handing it back on failure. A thin by-value shell, inlined
-    /// into the caller, around [`Sender::send_ref`], which works on a reference: a large
+    /// into the caller, around [`Sender::send_frame_ref`], which works on a reference: a large
     /// message is then not copied into this call's argument and again into the next.
     #[inline]
     pub(crate) fn send_frame(
@@ -264,13 +275,13 @@ impl<T: Message> Sender<T> {
         fds: &[BorrowedFd<'_>],
         wait: Wait,
     ) -> Result<(), SendError<T>> {
-        match self.send_ref(&msg, fds, wait) {
+        match self.send_frame_ref(&msg, fds, wait) {
             Ok(()) => Ok(()),
             Err(e) => Err(SendError::new(e, msg)),
         }
     }
 
-    fn send_ref(&mut self, msg: &T, fds: &[BorrowedFd<'_>], wait: Wait) -> Result<()> {
+    fn send_frame_ref(&mut self, msg: &T, fds: &[BorrowedFd<'_>], wait: Wait) -> Result<()> {
         self.flush_pending(wait)?;
         let header = codec::message_header::<T>();
         let raw: Vec<RawFd>;
@@ -408,6 +419,31 @@ impl<T: Message> Receiver<T> {
     #[inline]
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T> {
         self.recv_inner(Wait::timeout(timeout))
+    }
+
+    /// Receives the next message into `*out`, waiting for it: [`Receiver::recv`] without
+    /// the by-value return, so the validated bytes are copied once, from the receive
+    /// buffer straight into `*out`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Receiver::recv`]. After any error `*out` is unchanged (a message that is not
+    /// a valid `T` is refused before any byte of `*out` is written).
+    #[inline]
+    pub fn recv_into(&mut self, out: &mut T) -> Result<()> {
+        if !self.fds.is_empty() {
+            self.close_claimed();
+        }
+        let Receiver {
+            fd,
+            reader,
+            received,
+            fds,
+            cmsg,
+            ..
+        } = self;
+        let wait = Wait::Block;
+        reader.recv_into_with(out, |buf| fill(fd.as_fd(), buf, cmsg, wait, received, fds))
     }
 
     /// Bytes received but not yet returned as a message.
@@ -574,6 +610,29 @@ macro_rules! duplex_methods {
             timeout: ::std::time::Duration,
         ) -> $crate::Result<(), $crate::SendError<T>> {
             self.tx.send_timeout(msg, timeout)
+        }
+
+        /// Sends `*msg` in place, waiting while the socket buffer is full (`send` without
+        /// moving a copy of a large `T` into the call).
+        ///
+        /// # Errors
+        ///
+        /// As [`Sender::send`](crate::socket::Sender::send).
+        #[inline]
+        pub fn send_ref(&mut self, msg: &T) -> $crate::Result<()> {
+            self.tx.send_ref(msg)
+        }
+
+        /// Receives the next message into `*out`, waiting for it (`recv` without the
+        /// by-value return: the validated bytes are copied once, into `*out`).
+        ///
+        /// # Errors
+        ///
+        /// As [`Receiver::recv_into`](crate::socket::Receiver::recv_into); after any
+        /// error `*out` is unchanged.
+        #[inline]
+        pub fn recv_into(&mut self, out: &mut T) -> $crate::Result<()> {
+            self.rx.recv_into(out)
         }
 
         /// Receives the next message, waiting for it.

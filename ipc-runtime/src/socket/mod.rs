@@ -37,6 +37,12 @@
 //! - **Request/response**: [`Client::call`] and [`Server::serve`], typed by a request and
 //!   a response message, each direction's schema checked once at connect.
 //!
+//! - **In place**: besides `send`/`try_send`/`send_timeout` and
+//!   `recv`/`try_recv`/`recv_timeout`, [`Stream`], its [`Sender`]/[`Receiver`] halves and
+//!   [`SeqPacket`] have `send_ref(&msg)` and `recv_into(&mut out)`, which spare a large
+//!   `T` the copy into `send` and out of `recv`; `recv_into` leaves `out` unchanged on
+//!   any error.
+//!
 //! Limits: a Unix socket reaches processes of one machine (one network namespace, a
 //! shared filesystem for the path); `SCM_MAX_FD` (253) descriptors per message; the socket
 //! buffer (`net.core.wmem_default`) decides when a send blocks.

@@ -168,6 +168,30 @@ impl<T: Message> SeqPacket<T> {
         self.send_msg(msg, Wait::timeout(timeout))
     }
 
+    /// Sends `*msg` in place as one datagram, waiting for room: [`SeqPacket::send`]
+    /// without moving a copy of a large `T` into the call.
+    ///
+    /// # Errors
+    ///
+    /// As [`SeqPacket::send`] (`*msg` stays the caller's either way).
+    pub fn send_ref(&mut self, msg: &T) -> Result<()> {
+        let fp = T::FINGERPRINT.to_le_bytes();
+        let bufs = [IoSlice::new(&fp), IoSlice::new(message::as_bytes(msg))];
+        self.send_datagram(&bufs, Wait::Block)
+    }
+
+    /// Receives the next message into `*out`, waiting for it: [`SeqPacket::recv`] without
+    /// the by-value return, so the validated bytes are copied once, into `*out`.
+    ///
+    /// # Errors
+    ///
+    /// As [`SeqPacket::recv`]. After any error `*out` is unchanged (the datagram is
+    /// checked for size, fingerprint and bit pattern before a byte of `*out` is written).
+    pub fn recv_into(&mut self, out: &mut T) -> Result<()> {
+        let n = self.recv_checked(Wait::Block)?;
+        Ok(crate::codec::copy_validated(&self.buf[FP_LEN..n], out)?)
+    }
+
     /// Receives the next message, waiting for it.
     ///
     /// # Errors
@@ -266,6 +290,12 @@ impl<T: Message> SeqPacket<T> {
     }
 
     fn recv_msg(&mut self, wait: Wait) -> Result<T> {
+        let n = self.recv_checked(wait)?;
+        Ok(message::from_bytes::<T>(&self.buf[FP_LEN..n])?)
+    }
+
+    /// Receives one datagram and checks its size and fingerprint; returns its length.
+    fn recv_checked(&mut self, wait: Wait) -> Result<usize> {
         let n = self.recv_datagram(wait)?;
         if n != FP_LEN + size_of::<T>() {
             return Err(Error::Corrupt(format!(
@@ -289,7 +319,7 @@ impl<T: Message> SeqPacket<T> {
                 expected,
             });
         }
-        Ok(message::from_bytes::<T>(&self.buf[FP_LEN..n])?)
+        Ok(n)
     }
 }
 
