@@ -7,6 +7,9 @@
 //! same machine. Prints a table with typed / raw, and typed against the raw syscalls
 //! moving the typed frame's size (payload + 8-byte header: "raw+8B"), which separates
 //! the cost of the header's bytes (a 4104-byte frame spans two pages) from the rest.
+//! The "in place" columns run the typed stream through `send_ref`/`recv_into`, which
+//! spare a large message the copy into `send` and out of `recv`, against the same raw
+//! figure.
 //!
 //! `cargo bench --bench sockets`
 
@@ -57,28 +60,34 @@ fn reap(pid: Pid) {
 /// The typed side of a connection. `tx` borrows the message, as the raw side's
 /// `write_all(&buf)` does, so the harness adds no copy of a 4 KiB message of its own; the
 /// typed API's own copies (`send` takes it by value, `recv` returns it) remain.
+/// `tx_ref`/`rx_into` are the in-place API (`send_ref`/`recv_into`).
 trait Typed<T> {
     fn tx(&mut self, m: &T);
     fn rx(&mut self) -> T;
+    fn tx_ref(&mut self, m: &T);
+    fn rx_into(&mut self, out: &mut T);
 }
 
-impl<T: Message> Typed<T> for ipc::socket::Stream<T> {
-    fn tx(&mut self, m: &T) {
-        self.send(*m).expect("send");
-    }
-    fn rx(&mut self) -> T {
-        self.recv().expect("recv")
-    }
+macro_rules! typed_impl {
+    ($stream:ty) => {
+        impl<T: Message> Typed<T> for $stream {
+            fn tx(&mut self, m: &T) {
+                self.send(*m).expect("send");
+            }
+            fn rx(&mut self) -> T {
+                self.recv().expect("recv")
+            }
+            fn tx_ref(&mut self, m: &T) {
+                self.send_ref(m).expect("send_ref");
+            }
+            fn rx_into(&mut self, out: &mut T) {
+                self.recv_into(out).expect("recv_into");
+            }
+        }
+    };
 }
-
-impl<T: Message> Typed<T> for ipc::tcp::Stream<T> {
-    fn tx(&mut self, m: &T) {
-        self.send(*m).expect("send");
-    }
-    fn rx(&mut self) -> T {
-        self.recv().expect("recv")
-    }
-}
+typed_impl!(ipc::socket::Stream<T>);
+typed_impl!(ipc::tcp::Stream<T>);
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -128,7 +137,26 @@ fn raw_driver(mut s: impl Read + Write, size: usize, n: usize, mode: Mode) -> Du
     start.elapsed()
 }
 
-fn typed_peer<T: Message>(mut s: impl Typed<T>, n: usize, mode: Mode) {
+fn typed_peer<T: Message>(mut s: impl Typed<T>, msg: T, n: usize, mode: Mode, in_place: bool) {
+    if in_place {
+        // One buffer, received into and sent from in place.
+        let mut m = msg;
+        match mode {
+            Mode::Latency => {
+                for _ in 0..n {
+                    s.rx_into(&mut m);
+                    s.tx_ref(&m);
+                }
+            }
+            Mode::Throughput => {
+                for _ in 0..n {
+                    s.rx_into(std::hint::black_box(&mut m));
+                }
+                s.tx_ref(&m);
+            }
+        }
+        return;
+    }
     match mode {
         Mode::Latency => {
             for _ in 0..n {
@@ -148,8 +176,32 @@ fn typed_peer<T: Message>(mut s: impl Typed<T>, n: usize, mode: Mode) {
     }
 }
 
-fn typed_driver<T: Message>(mut s: impl Typed<T>, msg: T, n: usize, mode: Mode) -> Duration {
+fn typed_driver<T: Message>(
+    mut s: impl Typed<T>,
+    msg: T,
+    n: usize,
+    mode: Mode,
+    in_place: bool,
+) -> Duration {
     let start = Instant::now();
+    if in_place {
+        let mut back = msg;
+        match mode {
+            Mode::Latency => {
+                for _ in 0..n {
+                    s.tx_ref(&msg);
+                    s.rx_into(std::hint::black_box(&mut back));
+                }
+            }
+            Mode::Throughput => {
+                for _ in 0..n {
+                    s.tx_ref(&msg);
+                }
+                s.rx_into(std::hint::black_box(&mut back));
+            }
+        }
+        return start.elapsed();
+    }
     match mode {
         Mode::Latency => {
             for _ in 0..n {
@@ -177,12 +229,12 @@ fn unix_raw(size: usize, n: usize, mode: Mode) -> Duration {
     t
 }
 
-fn unix_typed<T: Message>(msg: T, n: usize, mode: Mode) -> Duration {
+fn unix_typed<T: Message>(msg: T, n: usize, mode: Mode, in_place: bool) -> Duration {
     let (a, b) = ipc::socket::Stream::<T>::pair().unwrap();
     let pid = in_child(|| {
-        typed_peer(b, n, mode);
+        typed_peer(b, msg, n, mode, in_place);
     });
-    let t = typed_driver(a, msg, n, mode);
+    let t = typed_driver(a, msg, n, mode, in_place);
     reap(pid);
     t
 }
@@ -202,14 +254,20 @@ fn tcp_raw(size: usize, n: usize, mode: Mode) -> Duration {
     t
 }
 
-fn tcp_typed<T: Message>(msg: T, n: usize, mode: Mode) -> Duration {
+fn tcp_typed<T: Message>(msg: T, n: usize, mode: Mode, in_place: bool) -> Duration {
     let l = ipc::tcp::Listener::<T>::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     let pid = in_child(|| {
-        typed_peer(ipc::tcp::Stream::<T>::connect(addr).unwrap(), n, mode);
+        typed_peer(
+            ipc::tcp::Stream::<T>::connect(addr).unwrap(),
+            msg,
+            n,
+            mode,
+            in_place,
+        );
     });
     let s = l.accept().unwrap();
-    let t = typed_driver(s, msg, n, mode);
+    let t = typed_driver(s, msg, n, mode, in_place);
     reap(pid);
     t
 }
@@ -221,6 +279,8 @@ struct Row {
     n: usize,
     raw: Duration,
     typed: Duration,
+    /// The typed stream through `send_ref`/`recv_into`.
+    in_place: Duration,
     /// The raw syscalls again with the typed frame's size (payload + 8-byte header): the
     /// share of the gap that is the header's bytes (for 4 KiB, a frame crossing a page).
     raw_frame: Duration,
@@ -232,14 +292,15 @@ fn measure(
     mode: Mode,
     n: usize,
     raw: impl Fn(usize) -> Duration,
-    typed: impl Fn() -> Duration,
+    typed: impl Fn(bool) -> Duration,
 ) -> Row {
     let frame = size + ipc::codec::HEADER_LEN;
-    let (mut best_raw, mut best_typed, mut best_frame) =
-        (Duration::MAX, Duration::MAX, Duration::MAX);
+    let (mut best_raw, mut best_typed, mut best_in_place, mut best_frame) =
+        (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
     for _ in 0..ROUNDS {
         best_raw = best_raw.min(raw(size));
-        best_typed = best_typed.min(typed());
+        best_typed = best_typed.min(typed(false));
+        best_in_place = best_in_place.min(typed(true));
         best_frame = best_frame.min(raw(frame));
     }
     Row {
@@ -249,6 +310,7 @@ fn measure(
         n,
         raw: best_raw,
         typed: best_typed,
+        in_place: best_in_place,
         raw_frame: best_frame,
     }
 }
@@ -281,7 +343,7 @@ fn main() {
                 mode,
                 n8,
                 |size| unix_raw(size, n8, mode),
-                || unix_typed(0x1234_5678_9abc_def0u64, n8, mode),
+                |ip| unix_typed(0x1234_5678_9abc_def0u64, n8, mode, ip),
             ));
             rows.push(measure(
                 "unix socket pair",
@@ -289,7 +351,7 @@ fn main() {
                 mode,
                 n4k,
                 |size| unix_raw(size, n4k, mode),
-                || unix_typed(big, n4k, mode),
+                |ip| unix_typed(big, n4k, mode, ip),
             ));
         }
         if wanted("tcp loopback") {
@@ -299,7 +361,7 @@ fn main() {
                 mode,
                 n8,
                 |size| tcp_raw(size, n8, mode),
-                || tcp_typed(0x1234_5678_9abc_def0u64, n8, mode),
+                |ip| tcp_typed(0x1234_5678_9abc_def0u64, n8, mode, ip),
             ));
             rows.push(measure(
                 "tcp loopback",
@@ -307,15 +369,25 @@ fn main() {
                 mode,
                 n4k,
                 |size| tcp_raw(size, n4k, mode),
-                || tcp_typed(big, n4k, mode),
+                |ip| tcp_typed(big, n4k, mode, ip),
             ));
         }
     }
     println!(
-        "\n{:<18} {:>6} {:<16} {:>12} {:>12} {:>7}   {:>12} {:>7}",
-        "transport", "size", "measure", "raw", "typed", "ratio", "raw+8B", "ratio"
+        "\n{:<18} {:>6} {:<16} {:>12} {:>12} {:>7}   {:>12} {:>7}   {:>12} {:>7}",
+        "transport",
+        "size",
+        "measure",
+        "raw",
+        "typed",
+        "ratio",
+        "in place",
+        "ratio",
+        "raw+8B",
+        "ratio"
     );
     let mut worst: f64 = 0.0;
+    let mut worst_in_place: f64 = 0.0;
     for r in &rows {
         let per = |d: Duration| d.as_secs_f64() * 1e9 / r.n as f64;
         let (what, unit) = match r.mode {
@@ -323,23 +395,29 @@ fn main() {
             Mode::Throughput => ("one-way stream", "ns/msg"),
         };
         let ratio = per(r.typed) / per(r.raw);
+        let ratio_in_place = per(r.in_place) / per(r.raw);
         worst = worst.max(ratio);
+        worst_in_place = worst_in_place.max(ratio_in_place);
         println!(
-            "{:<18} {:>5}B {:<16} {:>6.0} {unit} {:>6.0} {unit} {:>6.2}x   {:>6.0} {unit} {:>6.2}x",
+            "{:<18} {:>5}B {:<16} {:>6.0} {unit} {:>6.0} {unit} {:>6.2}x   {:>6.0} {unit} {:>6.2}x   {:>6.0} {unit} {:>6.2}x",
             r.transport,
             r.size,
             what,
             per(r.raw),
             per(r.typed),
             ratio,
+            per(r.in_place),
+            ratio_in_place,
             per(r.raw_frame),
             per(r.typed) / per(r.raw_frame),
         );
     }
     println!(
-        "\nraw+8B: the same raw syscalls moving the typed frame's size (payload + 8-byte header);\n\
-         its ratio is typed against the raw cost of the same bytes.\n\
-         worst typed/raw ratio: {worst:.2}x (acceptance: <= 1.15x){}",
+        "\nin place: the typed stream through send_ref/recv_into; its ratio is against raw.\n\
+         raw+8B: the same raw syscalls moving the typed frame's size (payload + 8-byte header);\n\
+         its ratio is typed (by value) against the raw cost of the same bytes.\n\
+         worst typed/raw ratio: {worst:.2}x (acceptance: <= 1.15x); in place: \
+         {worst_in_place:.2}x{}",
         if quick {
             " [quick run: pass --bench for real figures]"
         } else {

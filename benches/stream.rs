@@ -8,6 +8,8 @@
 //! - latency: ping-pong over two one-way channels; one-way latency is half the round trip
 //!   (median and 99th percentile of `ROUNDS` round trips after a warm-up);
 //! - throughput: one side streams messages, the other receives them all and answers once;
+//! - an "in place" row runs the typed channel through `send_ref`/`recv_into`, which
+//!   spare a large message the copy into `send` and out of `recv`;
 //! - each figure is the best of `BEST_OF` runs, typed and raw alternating; a "raw+8B" row
 //!   repeats the raw run with the typed frame's size (payload + 8-byte header), to show
 //!   how much of the gap is the header's bytes (4104 bytes span two pipe pages).
@@ -49,12 +51,15 @@ enum Transport {
 #[derive(Clone, Copy, PartialEq)]
 enum Imp {
     Typed,
+    InPlace,
     Raw,
 }
 
 /// Both directions of one side of a link.
 enum Link<const N: usize> {
     Typed(Box<dyn TypedTx<N>>, Box<dyn TypedRx<N>>),
+    /// The typed channel used in place: `send_ref` and `recv_into`.
+    InPlace(pipe::Sender<[u8; N]>, pipe::Receiver<[u8; N]>),
     Raw(File, File),
 }
 
@@ -62,7 +67,8 @@ enum Link<const N: usize> {
 // caller's buffer, as `write_all`/`read_exact` do: the harness adds no copies of its own
 // (a 4 KiB copy costs ~100 ns, and by-value hops through `dyn` calls added four per
 // round trip to the typed side only). The typed API's own copies remain: `send` takes
-// the message by value and `recv` returns it by value.
+// the message by value and `recv` returns it by value (the "inplace" rows avoid them
+// with `send_ref`/`recv_into`).
 trait TypedTx<const N: usize> {
     fn send(&mut self, m: &[u8; N]);
 }
@@ -99,6 +105,7 @@ where
     fn send(&mut self, m: &[u8; N]) {
         match self {
             Link::Typed(tx, _) => tx.send(m),
+            Link::InPlace(tx, _) => tx.send_ref(m).expect("send_ref"),
             Link::Raw(w, _) => w.write_all(m).expect("write"),
         }
     }
@@ -106,6 +113,7 @@ where
     fn recv(&mut self, m: &mut [u8; N]) {
         match self {
             Link::Typed(_, rx) => rx.recv_into(m),
+            Link::InPlace(_, rx) => rx.recv_into(m).expect("recv_into"),
             Link::Raw(_, r) => r.read_exact(m).expect("read"),
         }
     }
@@ -116,6 +124,10 @@ where
                 Box::new(pipe::Sender::<[u8; N]>::from_fd(tx)),
                 Box::new(pipe::Receiver::<[u8; N]>::from_fd(rx)),
             ),
+            Imp::InPlace => Link::InPlace(
+                pipe::Sender::<[u8; N]>::from_fd(tx),
+                pipe::Receiver::<[u8; N]>::from_fd(rx),
+            ),
             Imp::Raw => Link::Raw(File::from(tx), File::from(rx)),
         }
     }
@@ -123,7 +135,7 @@ where
     /// Opens a FIFO pair; the writer side of `tx_path` rendezvous with its reader.
     fn open_fifos(imp: Imp, tx_path: &Path, rx_path: &Path, tx_first: bool) -> Self {
         match imp {
-            Imp::Typed => {
+            Imp::Typed | Imp::InPlace => {
                 let (tx, rx) = if tx_first {
                     let tx = fifo::Sender::<[u8; N]>::open(tx_path).expect("open fifo");
                     (
@@ -137,7 +149,11 @@ where
                         rx,
                     )
                 };
-                Link::Typed(Box::new(tx), Box::new(rx))
+                if imp == Imp::InPlace {
+                    Link::InPlace(tx, rx)
+                } else {
+                    Link::Typed(Box::new(tx), Box::new(rx))
+                }
             }
             Imp::Raw => {
                 let open_w = || OpenOptions::new().write(true).open(tx_path).expect("open");
@@ -189,7 +205,11 @@ where
         } else {
             "fifo"
         },
-        if imp == Imp::Typed { "typed" } else { "raw" }
+        match imp {
+            Imp::Typed => "typed",
+            Imp::InPlace => "inplace",
+            Imp::Raw => "raw",
+        }
     );
     let exe = std::env::current_exe().expect("current_exe");
     let (mut link, child, _fifos): (Link<N>, Child, Option<Fifos>) = match transport {
@@ -262,7 +282,7 @@ where
 /// Runs of each implementation kept: the lowest latencies, the highest throughput.
 const BEST_OF: usize = 3;
 
-fn best_of(run: impl Fn() -> [Row; 3]) -> [Row; 3] {
+fn best_of<const K: usize>(run: impl Fn() -> [Row; K]) -> [Row; K] {
     let mut best = run();
     for _ in 1..BEST_OF {
         for (b, r) in best.iter_mut().zip(run()) {
@@ -302,10 +322,10 @@ impl Fifos {
 fn run_child(role: &str) {
     let mut parts = role.split(':');
     let (transport, imp, size) = (parts.next(), parts.next(), parts.next());
-    let imp = if imp == Some("typed") {
-        Imp::Typed
-    } else {
-        Imp::Raw
+    let imp = match imp {
+        Some("typed") => Imp::Typed,
+        Some("inplace") => Imp::InPlace,
+        _ => Imp::Raw,
     };
     match size {
         Some("8") => child_of::<8>(transport, imp),
@@ -374,7 +394,7 @@ fn main() {
     let pinned = pin_to_one_cpu();
     let started = Instant::now();
     println!(
-        "{:<6} {:>6} {:<6} {:>12} {:>12} {:>14} {:>10} {:>11} {:>11}",
+        "{:<6} {:>6} {:<7} {:>12} {:>12} {:>14} {:>10} {:>11} {:>11}",
         "stream",
         "size",
         "impl",
@@ -397,6 +417,7 @@ fn main() {
             best_of(|| {
                 [
                     parent::<8>(transport, Imp::Typed),
+                    parent::<8>(transport, Imp::InPlace),
                     parent::<8>(transport, Imp::Raw),
                     parent::<16>(transport, Imp::Raw),
                 ]
@@ -404,19 +425,21 @@ fn main() {
             best_of(|| {
                 [
                     parent::<4096>(transport, Imp::Typed),
+                    parent::<4096>(transport, Imp::InPlace),
                     parent::<4096>(transport, Imp::Raw),
                     parent::<4104>(transport, Imp::Raw),
                 ]
             }),
         ];
-        for [typed, raw, framed] in &rows {
+        for [typed, in_place, raw, framed] in &rows {
             for (row, label, base) in [
                 (typed, "typed", Some(raw)),
+                (in_place, "inplace", Some(raw)),
                 (raw, "raw", None),
                 (framed, "raw+8B", Some(typed)),
             ] {
                 let ratios = match base {
-                    Some(raw) if label == "typed" => (
+                    Some(raw) if label != "raw+8B" => (
                         format!(
                             "{:.2}x",
                             row.median.as_secs_f64() / raw.median.as_secs_f64()
@@ -434,7 +457,7 @@ fn main() {
                     None => ("-".into(), "-".into()),
                 };
                 println!(
-                    "{:<6} {:>6} {:<6} {:>12} {:>12} {:>14.0} {:>10.1} {:>11} {:>11}",
+                    "{:<6} {:>6} {:<7} {:>12} {:>12} {:>14.0} {:>10.1} {:>11} {:>11}",
                     row.transport,
                     row.size,
                     label,
@@ -456,8 +479,9 @@ fn main() {
     }
     println!(
         "lat: one-way latency (half a round trip); ratio typed/raw (latency: lower is \
-         better; throughput: higher is better); on raw+8B rows, typed against raw moving \
-         the typed frame's size. Best of {BEST_OF} alternating runs. Took {:.1} s.",
+         better; throughput: higher is better); inplace: the typed channel through \
+         send_ref/recv_into, against raw; on raw+8B rows, typed (by value) against raw \
+         moving the typed frame's size. Best of {BEST_OF} alternating runs. Took {:.1} s.",
         started.elapsed().as_secs_f64()
     );
 }
