@@ -19,6 +19,11 @@
 //! ([`Message::validate`]) before a `T` is produced. Garbage, truncation, a foreign
 //! writer and a bad bit pattern are all typed errors.
 //!
+//! [`FrameReader::recv_with`] returns each message by value;
+//! [`FrameReader::recv_into_with`] (and [`FrameReader::read_into`]) copy the validated
+//! payload straight from the buffer into a caller's `T` instead, and leave it unchanged
+//! on any error. Transports build their `recv` and `recv_into` on these.
+//!
 //! Message integers travel in the sender's native byte order; the handshake says which
 //! one that is, and a reader of the other byte order refuses the stream (it never
 //! converts silently).

@@ -4,7 +4,8 @@
 //! [`create`] (or [`Options`]) makes the FIFO and returns a [`Fifo`] guard that removes it
 //! when dropped, also while a panic unwinds. [`Sender::open`] and [`Receiver::open`] open
 //! it from any process that may; the channel then behaves exactly as an
-//! [`ipc::pipe`](crate::pipe) channel (same types, same contract).
+//! [`ipc::pipe`](crate::pipe) channel (same types, same contract, the in-place
+//! [`Sender::send_ref`] and [`Receiver::recv_into`] included).
 //!
 //! ```
 //! use ipc_runtime::fifo::{self, Receiver, Sender};
