@@ -113,6 +113,14 @@ fn child_role(role: &str) {
             let pipe_waiter = std::thread::spawn(move || pipe_rx.recv().unwrap_err());
             let (_sock_a, mut sock_b) = ipc::socket::Stream::<u64>::pair().unwrap();
             let sock_waiter = std::thread::spawn(move || sock_b.recv().unwrap_err());
+            // And listeners waiting for a client.
+            let dir =
+                std::env::temp_dir().join(format!("ipc-test-shutdown-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let listener = ipc::socket::Listener::<u64>::bind(dir.join("sock")).unwrap();
+            let accept_waiter = std::thread::spawn(move || listener.accept().unwrap_err());
+            let tcp = ipc::tcp::Listener::<u64>::bind("127.0.0.1:0").unwrap();
+            let tcp_waiter = std::thread::spawn(move || tcp.accept().unwrap_err());
             ready();
             let e = rx.recv().unwrap_err();
             assert!(matches!(e, Error::Shutdown), "{e}");
@@ -125,6 +133,11 @@ fn child_role(role: &str) {
             assert!(matches!(e, Error::Shutdown), "pipe: {e}");
             let e = sock_waiter.join().unwrap();
             assert!(matches!(e, Error::Shutdown), "unix socket: {e}");
+            let e = accept_waiter.join().unwrap();
+            assert!(matches!(e, Error::Shutdown), "unix accept: {e}");
+            let e = tcp_waiter.join().unwrap();
+            assert!(matches!(e, Error::Shutdown), "tcp accept: {e}");
+            let _ = std::fs::remove_dir_all(&dir);
             assert!(signal::shutdown_requested());
             assert!(matches!(
                 rx.recv_timeout(Duration::from_secs(5)),

@@ -43,6 +43,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
+use nix::poll::PollFlags;
+
 use crate::codec::io_error;
 use crate::error::{Error, Result};
 use crate::message::Message;
@@ -136,6 +138,11 @@ impl<T: Message> Listener<T> {
     /// leaves; [`Error::Io`] otherwise. Each concerns one client: keep accepting.
     pub fn accept(&self) -> Result<Stream<T>> {
         let (s, peer) = loop {
+            // A blocking accept cannot be woken by a shutdown request: once one is armed,
+            // wait in `poll` (which watches for it) first.
+            if crate::signal::shutdown_armed() {
+                crate::signal::wait_fd(self.inner.as_fd(), PollFlags::POLLIN, None)?;
+            }
             match self.inner.accept() {
                 Ok(c) => break c,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

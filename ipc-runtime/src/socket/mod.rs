@@ -203,8 +203,19 @@ impl RawListener {
 
     /// Accepts one connection and checks the client's uid.
     pub(crate) fn accept_fd(&self, wait: Wait) -> Result<OwnedFd> {
+        // A blocking accept cannot be woken by a shutdown request: once one is armed, wait
+        // in `poll` (which watches for it) first.
+        let armed_block = matches!(wait, Wait::Block) && crate::signal::shutdown_armed();
         let fd = loop {
-            if !sys::ready(self.fd.as_fd(), nix::poll::PollFlags::POLLIN, wait)? {
+            let poll_wait = if armed_block {
+                Wait::timeout(Duration::from_secs(3600))
+            } else {
+                wait
+            };
+            if !sys::ready(self.fd.as_fd(), nix::poll::PollFlags::POLLIN, poll_wait)? {
+                if armed_block {
+                    continue;
+                }
                 return Err(wait.expired(false));
             }
             let mut flags = SockFlag::SOCK_CLOEXEC;
