@@ -1,10 +1,8 @@
 //! Shared-memory channels across real processes: this test binary re-runs itself (the
 //! `child` entry point below) with `SHM_TEST_ROLE` naming the role to play.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use ipc::shm::{Backing, Options, Receiver, Sender};
 use ipc::sync::WaitStrategy;
@@ -12,84 +10,16 @@ use ipc::{Error, Message};
 
 const ROLE: &str = "SHM_TEST_ROLE";
 
-/// A unique channel name; the segment is removed on drop even if the test fails.
-struct Name(String);
+mod common;
+use common::{ready, Proc, ShmName as Name};
 
-impl Name {
-    fn new(tag: &str) -> Name {
-        static N: AtomicU32 = AtomicU32::new(0);
-        Name(format!(
-            "test-{}-{}-{tag}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ))
-    }
-    fn path(&self) -> String {
-        format!("/dev/shm/ipc.{}", self.0)
-    }
+/// This binary re-run as a child playing `role` with `args`.
+fn spawn(role: &str, args: &[&str]) -> Proc {
+    spawn_with(role, args, |_| {})
 }
 
-impl Drop for Name {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(self.path());
-    }
-}
-
-/// A child process that is killed and reaped on drop.
-struct Proc(Option<Child>);
-
-impl Proc {
-    fn spawn(role: &str, args: &[&str]) -> Proc {
-        Proc::spawn_with(role, args, |_| {})
-    }
-    fn spawn_with(role: &str, args: &[&str], f: impl FnOnce(&mut Command)) -> Proc {
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args(["--exact", "child", "--nocapture", "--test-threads=1"])
-            .env(ROLE, format!("{role} {}", args.join(" ")))
-            .stdout(Stdio::piped());
-        f(&mut cmd);
-        Proc(Some(cmd.spawn().unwrap()))
-    }
-    /// Waits for the child to print `ready`.
-    fn wait_ready(&mut self) {
-        let out = self.0.as_mut().unwrap().stdout.as_mut().unwrap();
-        let mut line = String::new();
-        let mut r = BufReader::new(out);
-        loop {
-            line.clear();
-            assert!(
-                r.read_line(&mut line).unwrap() > 0,
-                "child exited before ready"
-            );
-            if line.trim_end().ends_with("ready") {
-                return;
-            }
-        }
-    }
-    fn kill(&mut self) -> Instant {
-        let c = self.0.as_mut().unwrap();
-        c.kill().unwrap();
-        let at = Instant::now();
-        c.wait().unwrap();
-        at
-    }
-    fn assert_success(mut self) {
-        let status = self.0.take().unwrap().wait().unwrap();
-        assert!(status.success(), "child failed: {status}");
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn ready() {
-    println!("ready");
+fn spawn_with(role: &str, args: &[&str], f: impl FnOnce(&mut Command)) -> Proc {
+    Proc::spawn_with(ROLE, &format!("{role} {}", args.join(" ")), f)
 }
 
 /// The child entry point: does nothing unless `SHM_TEST_ROLE` is set.
@@ -167,7 +97,7 @@ fn four_sender_processes_deliver_exactly_one_million_messages_in_order() {
     let name = Name::new("mpsc");
     let mut rx = Receiver::<u64>::create(&name.0, Options::new().capacity(4096)).unwrap();
     let kids: Vec<_> = (0..4u64)
-        .map(|id| Proc::spawn("sender", &[&name.0, &id.to_string(), &PER.to_string()]))
+        .map(|id| spawn("sender", &[&name.0, &id.to_string(), &PER.to_string()]))
         .collect();
     let mut next = [0u64; 4];
     let mut total = 0u64;
@@ -195,7 +125,7 @@ fn four_sender_processes_deliver_exactly_one_million_messages_in_order() {
 fn sender_killed_while_holding_a_claimed_slot_costs_one_message_and_disconnects() {
     let name = Name::new("dead-claim");
     let mut rx = Receiver::<u64>::create(&name.0, Options::new().capacity(64)).unwrap();
-    let mut dying = Proc::spawn("sender-then-die-holding-a-loan", &[&name.0, "10"]);
+    let mut dying = spawn("sender-then-die-holding-a-loan", &[&name.0, "10"]);
     dying.wait_ready();
     // A live sender keeps sending behind the abandoned slot.
     let mut tx = Sender::<u64>::open(&name.0).unwrap();
@@ -214,7 +144,7 @@ fn sender_killed_while_holding_a_claimed_slot_costs_one_message_and_disconnects(
         .recv_timeout(Duration::from_secs(5))
         .unwrap_err()
         .is_disconnected());
-    let _ = dying.0.take().unwrap().wait();
+    let _ = dying.wait();
 }
 
 #[test]
@@ -227,7 +157,7 @@ fn sigkill_of_a_sender_mid_stream_gives_disconnected_promptly() {
         let name = Name::new("kill-tx");
         let opts = Options::new().capacity(16).wait(wait);
         let mut rx = Receiver::<u64>::create(&name.0, opts).unwrap();
-        let mut kid = Proc::spawn("sender-forever", &[&name.0]);
+        let mut kid = spawn("sender-forever", &[&name.0]);
         kid.wait_ready();
         for _ in 0..100 {
             rx.recv_timeout(Duration::from_secs(10)).unwrap();
@@ -253,7 +183,7 @@ fn sigkill_of_the_receiver_while_the_sender_is_blocked_gives_disconnected_prompt
     for wait in [WaitStrategy::SpinThenPark, WaitStrategy::Spin] {
         let name = Name::new("kill-rx");
         let mut tx = Sender::<u64>::create(&name.0, Options::new().capacity(4).wait(wait)).unwrap();
-        let mut kid = Proc::spawn("receiver-idle", &[&name.0]);
+        let mut kid = spawn("receiver-idle", &[&name.0]);
         kid.wait_ready();
         while tx.try_send(1).is_ok() {}
         let killer = std::thread::spawn(move || {
@@ -276,7 +206,7 @@ fn two_hundred_kill_cycles_leave_nothing_in_dev_shm() {
     let mut names = Vec::new();
     for cycle in 0..200 {
         let name = Name::new("cycle");
-        let mut kid = Proc::spawn("creator-idle", &[&name.0]);
+        let mut kid = spawn("creator-idle", &[&name.0]);
         kid.wait_ready();
         if cycle % 4 == 0 {
             // Nobody else attached: the crash leaves the segment; remove_stale cleans it.
@@ -306,7 +236,7 @@ fn two_hundred_kill_cycles_leave_nothing_in_dev_shm() {
 #[test]
 fn remove_stale_never_touches_a_live_segment() {
     let name = Name::new("live");
-    let mut kid = Proc::spawn("creator-idle", &[&name.0]);
+    let mut kid = spawn("creator-idle", &[&name.0]);
     kid.wait_ready();
     let removed = ipc::shm::remove_stale().unwrap();
     assert!(!removed.contains(&name.0));
@@ -513,7 +443,7 @@ fn memfd_channel_to_a_child_that_inherits_the_descriptor() {
     .unwrap();
     let fd = tx.share_fd().unwrap();
     let raw = fd.as_raw_fd();
-    let kid = Proc::spawn_with(
+    let kid = spawn_with(
         "memfd-receiver",
         &[&raw.to_string(), &N.to_string()],
         |cmd| {
@@ -559,7 +489,7 @@ fn sysv_channel_between_processes_is_freed_by_the_kernel_after_the_last_detach()
     let reg = std::fs::read(name.path()).unwrap();
     assert_eq!(&reg[..8], b"IPC-SYSV");
     let id = i64::from_le_bytes(reg[8..16].try_into().unwrap()) as i32;
-    let kid = Proc::spawn("sysv-sender", &[&name.0, &N.to_string()]);
+    let kid = spawn("sysv-sender", &[&name.0, &N.to_string()]);
     for i in 0..N {
         assert_eq!(*rx.recv_timeout(Duration::from_secs(20)).unwrap(), [i; 16]);
     }

@@ -1,9 +1,6 @@
 //! `Shared<T>` and the process-shared semaphore across real processes (this binary re-runs
 //! itself with `SHM_SHARED_ROLE` naming the role).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ipc::shm::{LockError, Options, Shared};
@@ -11,73 +8,12 @@ use ipc::Error;
 
 const ROLE: &str = "SHM_SHARED_ROLE";
 
-struct Name(String);
+mod common;
+use common::{Proc, ShmName as Name};
 
-impl Name {
-    fn new(tag: &str) -> Name {
-        static N: AtomicU32 = AtomicU32::new(0);
-        Name(format!(
-            "test-{}-{}-{tag}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ))
-    }
-    fn path(&self) -> String {
-        format!("/dev/shm/ipc.{}", self.0)
-    }
-}
-
-impl Drop for Name {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(self.path());
-    }
-}
-
-struct Proc(Option<Child>);
-
-impl Proc {
-    fn spawn(role: &str, name: &str) -> Proc {
-        let child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child", "--nocapture", "--test-threads=1"])
-            .env(ROLE, format!("{role} {name}"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        Proc(Some(child))
-    }
-    fn wait_ready(&mut self) {
-        let out = self.0.as_mut().unwrap().stdout.as_mut().unwrap();
-        let mut r = BufReader::new(out);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            assert!(
-                r.read_line(&mut line).unwrap() > 0,
-                "child exited before ready"
-            );
-            if line.trim_end().ends_with("ready") {
-                return;
-            }
-        }
-    }
-    fn kill(&mut self) {
-        let c = self.0.as_mut().unwrap();
-        c.kill().unwrap();
-        c.wait().unwrap();
-    }
-    fn assert_success(mut self) {
-        let status = self.0.take().unwrap().wait().unwrap();
-        assert!(status.success(), "child failed: {status}");
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+/// This binary re-run as a child playing `role` on the segment `name`.
+fn spawn(role: &str, name: &str) -> Proc {
+    Proc::spawn(ROLE, &format!("{role} {name}"))
 }
 
 #[test]
@@ -117,10 +53,7 @@ fn child() {
 fn two_processes_increment_one_counter_to_2000() {
     let name = Name::new("counter");
     let counter = Shared::<u64>::create(&name.0, 0, Options::new()).unwrap();
-    let kids = [
-        Proc::spawn("increment", &name.0),
-        Proc::spawn("increment", &name.0),
-    ];
+    let kids = [spawn("increment", &name.0), spawn("increment", &name.0)];
     for k in kids {
         k.assert_success();
     }
@@ -131,7 +64,7 @@ fn two_processes_increment_one_counter_to_2000() {
 fn a_holder_killed_while_locked_gives_owner_died_and_the_value_can_be_repaired() {
     let name = Name::new("robust");
     let counter = Shared::<u64>::create(&name.0, 0, Options::new()).unwrap();
-    let mut kid = Proc::spawn("die-holding-the-lock", &name.0);
+    let mut kid = spawn("die-holding-the-lock", &name.0);
     kid.wait_ready();
     kid.kill();
     match counter.lock() {
@@ -152,7 +85,7 @@ fn a_holder_killed_while_locked_gives_owner_died_and_the_value_can_be_repaired()
 fn owner_died_until_marked_consistent_and_converts_to_error() {
     let name = Name::new("robust2");
     let counter = Shared::<u64>::create(&name.0, 5, Options::new()).unwrap();
-    let mut kid = Proc::spawn("die-holding-the-lock", &name.0);
+    let mut kid = spawn("die-holding-the-lock", &name.0);
     kid.wait_ready();
     kid.kill();
     assert!(matches!(counter.lock(), Err(LockError::OwnerDied(_))));
@@ -190,7 +123,7 @@ fn invalid_bytes_in_a_shared_value_are_refused_and_repairable() {
 fn semaphore_in_the_segment_signals_across_processes() {
     let name = Name::new("sem");
     let v = Shared::<[u32; 4]>::create(&name.0, [0; 4], Options::new()).unwrap();
-    let kid = Proc::spawn("post-when-written", &name.0);
+    let kid = spawn("post-when-written", &name.0);
     v.semaphore().wait_timeout(Duration::from_secs(20)).unwrap();
     assert_eq!(*v.lock().unwrap(), [1, 2, 3, 4]);
     kid.assert_success();

@@ -1,0 +1,104 @@
+//! Helpers shared by the cross-process test binaries (each includes this with `mod common;`
+//! and uses what it needs).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+/// A unique shared-memory channel name; its segment is removed on drop even if the test
+/// fails.
+pub struct ShmName(pub String);
+
+impl ShmName {
+    pub fn new(tag: &str) -> ShmName {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        ShmName(format!("test-{}-{n}-{tag}", std::process::id()))
+    }
+
+    /// Where the segment lives.
+    pub fn path(&self) -> String {
+        format!("/dev/shm/ipc.{}", self.0)
+    }
+}
+
+impl Drop for ShmName {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.path());
+    }
+}
+
+/// This test binary re-run as a child that runs only the test named `child`, with
+/// `role_var` set to `role`; killed and reaped on drop.
+pub struct Proc(Option<Child>);
+
+impl Proc {
+    pub fn spawn(role_var: &str, role: &str) -> Proc {
+        Proc::spawn_with(role_var, role, |_| {})
+    }
+
+    pub fn spawn_with(role_var: &str, role: &str, f: impl FnOnce(&mut Command)) -> Proc {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args(["--exact", "child", "--nocapture", "--test-threads=1"])
+            .env(role_var, role)
+            .stdout(Stdio::piped());
+        f(&mut cmd);
+        Proc(Some(cmd.spawn().unwrap()))
+    }
+
+    /// Waits for the child to print `ready` (see [`ready`]).
+    pub fn wait_ready(&mut self) {
+        let out = self.0.as_mut().unwrap().stdout.as_mut().unwrap();
+        let mut r = BufReader::new(out);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(
+                r.read_line(&mut line).unwrap() > 0,
+                "child exited before ready"
+            );
+            if line.trim_end().ends_with("ready") {
+                return;
+            }
+        }
+    }
+
+    /// SIGKILLs the child and reaps it; returns when the kill was sent.
+    pub fn kill(&mut self) -> Instant {
+        let c = self.0.as_mut().unwrap();
+        c.kill().unwrap();
+        let at = Instant::now();
+        c.wait().unwrap();
+        at
+    }
+
+    pub fn assert_success(mut self) {
+        let status = self.0.take().unwrap().wait().unwrap();
+        assert!(status.success(), "child failed: {status}");
+    }
+
+    /// Waits for the child without judging its exit status (a child meant to die).
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        self.0.take().unwrap().wait().unwrap()
+    }
+
+    pub fn child(&mut self) -> &mut Child {
+        self.0.as_mut().unwrap()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// In a child: tells the parent it is ready.
+pub fn ready() {
+    println!("ready");
+}
