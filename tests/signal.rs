@@ -113,6 +113,12 @@ fn child_role(role: &str) {
             let pipe_waiter = std::thread::spawn(move || pipe_rx.recv().unwrap_err());
             let (_sock_a, mut sock_b) = ipc::socket::Stream::<u64>::pair().unwrap();
             let sock_waiter = std::thread::spawn(move || sock_b.recv().unwrap_err());
+            // Shared memory: a receiver parked on its futex wakes within a park slice.
+            let shm_name = format!("test-shutdown-{}", std::process::id());
+            let _shm_tx =
+                ipc::shm::Sender::<u64>::create(&shm_name, ipc::shm::Options::new()).unwrap();
+            let mut shm_rx = ipc::shm::Receiver::<u64>::open(&shm_name).unwrap();
+            let shm_waiter = std::thread::spawn(move || shm_rx.recv().map(|s| *s).unwrap_err());
             // And listeners waiting for a client.
             let dir =
                 std::env::temp_dir().join(format!("ipc-test-shutdown-{}", std::process::id()));
@@ -133,6 +139,8 @@ fn child_role(role: &str) {
             assert!(matches!(e, Error::Shutdown), "pipe: {e}");
             let e = sock_waiter.join().unwrap();
             assert!(matches!(e, Error::Shutdown), "unix socket: {e}");
+            let e = shm_waiter.join().unwrap();
+            assert!(matches!(e, Error::Shutdown), "shm: {e}");
             let e = accept_waiter.join().unwrap();
             assert!(matches!(e, Error::Shutdown), "unix accept: {e}");
             let e = tcp_waiter.join().unwrap();
