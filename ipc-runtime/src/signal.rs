@@ -60,7 +60,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::PollFlags;
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -367,43 +367,13 @@ pub(crate) fn wait_fd(
     events: PollFlags,
     deadline: Option<Instant>,
 ) -> Result<bool> {
-    loop {
-        check_shutdown()?;
-        let timeout = match deadline {
-            None => PollTimeout::NONE,
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Ok(false);
-                }
-                // Round up so a sub-millisecond remainder does not spin.
-                let ms = left.as_micros().div_ceil(1000);
-                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
-            }
-        };
-        let mut fds = [PollFd::new(fd, events), PollFd::new(fd, events)];
-        let n = match SHUTDOWN_FD.get() {
-            Some(s) => {
-                fds[1] = PollFd::new(s.as_fd(), PollFlags::POLLIN);
-                2
-            }
-            None => 1,
-        };
-        match poll(&mut fds[..n], timeout) {
-            Ok(0) => {}
-            Ok(_) => {
-                check_shutdown()?;
-                if n == 2 && fds[1].any().unwrap_or(false) {
-                    return Err(Error::Shutdown);
-                }
-                if fds[0].any().unwrap_or(false) {
-                    return Ok(true);
-                }
-            }
-            Err(Errno::EINTR) => {}
-            Err(e) => return Err(Error::sys("poll", e)),
-        }
-    }
+    check_shutdown()?;
+    let wait = match deadline {
+        None => crate::fd::Wait::Forever,
+        Some(at) => crate::fd::Wait::Until(at, at.saturating_duration_since(Instant::now())),
+    };
+    // `fd::wait_ready` polls the shutdown eventfd beside `fd` once it is armed.
+    Ok(crate::fd::wait_ready(fd, events, &wait)?.is_some())
 }
 
 #[cfg(test)]

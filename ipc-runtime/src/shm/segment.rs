@@ -255,23 +255,9 @@ impl Segment {
     }
 
     fn create_sysv(name: &str, opts: &Options, size: u64, me: usize) -> Result<Segment> {
-        let shm = shm_name(name)?;
-        let mode = Mode::from_bits_truncate(opts.mode as libc::mode_t);
         // The registry file under /dev/shm gives the segment its name and carries the
         // participants' liveness locks; the memory is the System V segment it names.
-        let fd = shm_open(
-            shm.as_str(),
-            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC,
-            mode,
-        )
-        .map_err(|e| Error::named("shm_open", WHAT, name, e))?;
-        let guard = UnlinkOnError(Some(shm.clone()));
-        if !try_lock(&fd, me..me + 1)? {
-            return Err(Error::Corrupt(format!(
-                "just-created segment `{name}` is already locked by another process"
-            )));
-        }
-        fchmod(&fd, mode).map_err(|e| Error::sys("fchmod", e))?;
+        let (shm, fd, guard) = create_named(name, opts, me)?;
         let (id, map) = sysv_create(size, opts.mode)?;
         let mut reg = [0u8; SYSV_REGISTRY as usize];
         reg[..8].copy_from_slice(SYSV_MAGIC);
@@ -291,22 +277,7 @@ impl Segment {
     }
 
     fn create_posix(name: &str, opts: &Options, size: u64, me: usize) -> Result<Segment> {
-        let shm = shm_name(name)?;
-        let mode = Mode::from_bits_truncate(opts.mode as libc::mode_t);
-        let fd = shm_open(
-            shm.as_str(),
-            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC,
-            mode,
-        )
-        .map_err(|e| Error::named("shm_open", WHAT, name, e))?;
-        // From here on, a failure removes the half-made segment.
-        let guard = UnlinkOnError(Some(shm.clone()));
-        if !try_lock(&fd, me..me + 1)? {
-            return Err(Error::Corrupt(format!(
-                "just-created segment `{name}` is already locked by another process"
-            )));
-        }
-        fchmod(&fd, mode).map_err(|e| Error::sys("fchmod", e))?;
+        let (shm, fd, guard) = create_named(name, opts, me)?;
         reserve(&fd, size)?;
         let map = map(&fd, size)?;
         guard.disarm();
@@ -578,6 +549,29 @@ fn reserve(fd: &OwnedFd, size: u64) -> Result<()> {
 }
 
 struct UnlinkOnError(Option<String>);
+
+/// Creates the named file of a new segment (`shm_open` with `O_EXCL`), takes participant
+/// `me`'s lock byte and sets the mode exactly (`fchmod`, so the umask cannot change it).
+/// The returned guard unlinks the name if the caller fails before disarming it.
+fn create_named(name: &str, opts: &Options, me: usize) -> Result<(String, OwnedFd, UnlinkOnError)> {
+    let shm = shm_name(name)?;
+    let mode = Mode::from_bits_truncate(opts.mode as libc::mode_t);
+    let fd = shm_open(
+        shm.as_str(),
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC,
+        mode,
+    )
+    .map_err(|e| Error::named("shm_open", WHAT, name, e))?;
+    // From here on, a failure removes the half-made segment.
+    let guard = UnlinkOnError(Some(shm.clone()));
+    if !try_lock(&fd, me..me + 1)? {
+        return Err(Error::Corrupt(format!(
+            "just-created segment `{name}` is already locked by another process"
+        )));
+    }
+    fchmod(&fd, mode).map_err(|e| Error::sys("fchmod", e))?;
+    Ok((shm, fd, guard))
+}
 
 impl UnlinkOnError {
     fn disarm(mut self) {

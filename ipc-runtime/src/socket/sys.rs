@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::poll::PollFlags;
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 
 use crate::error::{Error, Result};
@@ -55,36 +55,11 @@ impl Wait {
 /// out. `Wait::Block` and `Wait::Try` return `true` at once: the caller's blocking (or
 /// non-blocking) call does the waiting. `EINTR` is retried with the remaining time.
 pub(crate) fn ready(fd: BorrowedFd<'_>, events: PollFlags, wait: Wait) -> Result<bool> {
-    let Wait::Until(deadline, _) = wait else {
+    let Wait::Until(deadline, timeout) = wait else {
         return Ok(true);
     };
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        // Round up, so a wait of 0.4 ms does not become a busy poll of 0 ms.
-        let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-        // Once `signal::shutdown_on` is armed, the shutdown eventfd joins every wait.
-        let mut fds = [PollFd::new(fd, events), PollFd::new(fd, events)];
-        let n = match crate::signal::shutdown_fd() {
-            Some(s) => {
-                fds[1] = PollFd::new(s, PollFlags::POLLIN);
-                2
-            }
-            None => 1,
-        };
-        crate::signal::check_shutdown()?;
-        match nix::poll::poll(
-            &mut fds[..n],
-            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-        ) {
-            Ok(_) if crate::signal::shutdown_requested() => return Err(Error::Shutdown),
-            Ok(0) if left.is_zero() => return Ok(false),
-            Ok(0) => {}
-            // Readable, writable, hung up or in error: the next call will say which.
-            Ok(_) => return Ok(true),
-            Err(Errno::EINTR) => {}
-            Err(e) => return Err(Error::sys("poll", e)),
-        }
-    }
+    // The crate's one poll loop: deadline, EINTR, and the shutdown eventfd.
+    Ok(crate::fd::wait_ready(fd, events, &crate::fd::Wait::Until(deadline, timeout))?.is_some())
 }
 
 /// After a non-blocking call said `EAGAIN`: `Ok(())` to try again once `fd` is ready
