@@ -4,10 +4,7 @@
 //! (ping-pong round trip) and throughput (one-way stream, then one acknowledgement).
 //!
 //! Each figure is the best of several rounds, raw and typed alternating, so both see the
-//! same machine. Prints a table with typed / raw, and typed against the raw syscalls
-//! moving the typed frame's size (payload + 8-byte header: "raw+8B"), which separates
-//! the cost of the header's bytes (a 4104-byte frame spans two pages) from the rest.
-//! The "in place" columns run the typed stream through `send_ref`/`recv_into`, which
+//! same machine. Prints a table with typed / raw. The "in place" columns run the typed stream through `send_ref`/`recv_into`, which
 //! spare a large message the copy into `send` and out of `recv`, against the same raw
 //! figure.
 //!
@@ -281,9 +278,6 @@ struct Row {
     typed: Duration,
     /// The typed stream through `send_ref`/`recv_into`.
     in_place: Duration,
-    /// The raw syscalls again with the typed frame's size (payload + 8-byte header): the
-    /// share of the gap that is the header's bytes (for 4 KiB, a frame crossing a page).
-    raw_frame: Duration,
 }
 
 fn measure(
@@ -294,14 +288,12 @@ fn measure(
     raw: impl Fn(usize) -> Duration,
     typed: impl Fn(bool) -> Duration,
 ) -> Row {
-    let frame = size + ipc::codec::HEADER_LEN;
-    let (mut best_raw, mut best_typed, mut best_in_place, mut best_frame) =
-        (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
+    let (mut best_raw, mut best_typed, mut best_in_place) =
+        (Duration::MAX, Duration::MAX, Duration::MAX);
     for _ in 0..ROUNDS {
         best_raw = best_raw.min(raw(size));
         best_typed = best_typed.min(typed(false));
         best_in_place = best_in_place.min(typed(true));
-        best_frame = best_frame.min(raw(frame));
     }
     Row {
         transport,
@@ -311,7 +303,6 @@ fn measure(
         raw: best_raw,
         typed: best_typed,
         in_place: best_in_place,
-        raw_frame: best_frame,
     }
 }
 
@@ -374,17 +365,8 @@ fn main() {
         }
     }
     println!(
-        "\n{:<18} {:>6} {:<16} {:>12} {:>12} {:>7}   {:>12} {:>7}   {:>12} {:>7}",
-        "transport",
-        "size",
-        "measure",
-        "raw",
-        "typed",
-        "ratio",
-        "in place",
-        "ratio",
-        "raw+8B",
-        "ratio"
+        "\n{:<18} {:>6} {:<16} {:>12} {:>12} {:>7}   {:>12} {:>7}",
+        "transport", "size", "measure", "raw", "typed", "ratio", "in place", "ratio"
     );
     let mut worst: f64 = 0.0;
     let mut worst_in_place: f64 = 0.0;
@@ -399,7 +381,7 @@ fn main() {
         worst = worst.max(ratio);
         worst_in_place = worst_in_place.max(ratio_in_place);
         println!(
-            "{:<18} {:>5}B {:<16} {:>6.0} {unit} {:>6.0} {unit} {:>6.2}x   {:>6.0} {unit} {:>6.2}x   {:>6.0} {unit} {:>6.2}x",
+            "{:<18} {:>5}B {:<16} {:>6.0} {unit} {:>6.0} {unit} {:>6.2}x   {:>6.0} {unit} {:>6.2}x",
             r.transport,
             r.size,
             what,
@@ -408,14 +390,10 @@ fn main() {
             ratio,
             per(r.in_place),
             ratio_in_place,
-            per(r.raw_frame),
-            per(r.typed) / per(r.raw_frame),
         );
     }
     println!(
         "\nin place: the typed stream through send_ref/recv_into; its ratio is against raw.\n\
-         raw+8B: the same raw syscalls moving the typed frame's size (payload + 8-byte header);\n\
-         its ratio is typed (by value) against the raw cost of the same bytes.\n\
          worst typed/raw ratio: {worst:.2}x (acceptance: <= 1.15x); in place: \
          {worst_in_place:.2}x{}",
         if quick {

@@ -10,9 +10,7 @@
 //! - throughput: one side streams messages, the other receives them all and answers once;
 //! - an "in place" row runs the typed channel through `send_ref`/`recv_into`, which
 //!   spare a large message the copy into `send` and out of `recv`;
-//! - each figure is the best of `BEST_OF` runs, typed and raw alternating; a "raw+8B" row
-//!   repeats the raw run with the typed frame's size (payload + 8-byte header), to show
-//!   how much of the gap is the header's bytes (4104 bytes span two pipe pages).
+//! - each figure is the best of `BEST_OF` runs, typed and raw alternating.
 //!
 //! ```text
 //! cargo bench --bench stream
@@ -409,17 +407,13 @@ fn main() {
         if !wanted(name) {
             continue;
         }
-        // Best of `BEST_OF` runs, typed and raw alternating, so both see the same machine;
-        // "raw+8B" is the raw run again with the typed frame's size (payload + 8-byte
-        // header), which separates the cost of the header's bytes (for 4 KiB, a frame
-        // that spans two pipe pages) from the rest.
+        // Best of `BEST_OF` runs, typed and raw alternating, so both see the same machine.
         let rows = [
             best_of(|| {
                 [
                     parent::<8>(transport, Imp::Typed),
                     parent::<8>(transport, Imp::InPlace),
                     parent::<8>(transport, Imp::Raw),
-                    parent::<16>(transport, Imp::Raw),
                 ]
             }),
             best_of(|| {
@@ -427,32 +421,22 @@ fn main() {
                     parent::<4096>(transport, Imp::Typed),
                     parent::<4096>(transport, Imp::InPlace),
                     parent::<4096>(transport, Imp::Raw),
-                    parent::<4104>(transport, Imp::Raw),
                 ]
             }),
         ];
-        for [typed, in_place, raw, framed] in &rows {
+        for [typed, in_place, raw] in &rows {
             for (row, label, base) in [
                 (typed, "typed", Some(raw)),
                 (in_place, "inplace", Some(raw)),
                 (raw, "raw", None),
-                (framed, "raw+8B", Some(typed)),
             ] {
                 let ratios = match base {
-                    Some(raw) if label != "raw+8B" => (
+                    Some(raw) => (
                         format!(
                             "{:.2}x",
                             row.median.as_secs_f64() / raw.median.as_secs_f64()
                         ),
                         format!("{:.2}x", row.msgs_per_s / raw.msgs_per_s),
-                    ),
-                    // On the raw+8B row: typed against the raw cost of the same bytes.
-                    Some(typed) => (
-                        format!(
-                            "{:.2}x",
-                            typed.median.as_secs_f64() / row.median.as_secs_f64()
-                        ),
-                        format!("{:.2}x", typed.msgs_per_s / row.msgs_per_s),
                     ),
                     None => ("-".into(), "-".into()),
                 };
@@ -480,8 +464,7 @@ fn main() {
     println!(
         "lat: one-way latency (half a round trip); ratio typed/raw (latency: lower is \
          better; throughput: higher is better); inplace: the typed channel through \
-         send_ref/recv_into, against raw; on raw+8B rows, typed (by value) against raw \
-         moving the typed frame's size. Best of {BEST_OF} alternating runs. Took {:.1} s.",
+         send_ref/recv_into, against raw. Best of {BEST_OF} alternating runs. Took {:.1} s.",
         started.elapsed().as_secs_f64()
     );
 }

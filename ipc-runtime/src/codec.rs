@@ -1,23 +1,32 @@
 //! The wire format for byte streams (pipes, FIFOs, stream sockets, TCP).
 //!
-//! A stream carries frames. Each frame is an 8-byte header — a 32-bit tag and a 32-bit
-//! payload length, both little-endian — followed by the payload:
+//! A stream carries a handshake, then messages:
 //!
-//! | frame     | tag                                   | payload                                   |
-//! |-----------|---------------------------------------|-------------------------------------------|
-//! | handshake | `b"ipcH"`                             | version, flags, fingerprint, size, align, schema name |
-//! | message   | `0x8000_0000 \| fold32(fingerprint)`  | the `size_of::<T>()` bytes of the message |
+//! | record            | bytes                                                                  |
+//! |-------------------|------------------------------------------------------------------------|
+//! | handshake         | tag `b"ipcH"`, 32-bit length, then version, flags, fingerprint, size, align, schema name |
+//! | message           | the `size_of::<T>()` bytes of the message, nothing else                |
+//! | framed message    | tag `0x8000_0000 \| fold32(fingerprint)`, 32-bit length `size_of::<T>()`, then the message |
+//!
+//! Tags and lengths are little-endian. A message goes bare, exactly as a raw `write` of
+//! its bytes would, unless it cannot: a message whose first four bytes equal one of the
+//! two tags, and every message of a type smaller than four bytes, is framed, so that a
+//! reader tells the three records apart by their first four bytes alone. Bare messages
+//! keep a stream of 4096-byte messages page-aligned and a stream of small ones as dense
+//! as raw writes; the handful of bytes that look like a tag cost an 8-byte header.
 //!
 //! A writer begins with a handshake; a reader checks it against its own `T` before it
 //! accepts a message, and refuses another schema with [`Error::SchemaMismatch`] naming
-//! both. A handshake may appear again at any frame boundary (several writers on one
-//! FIFO each send their own) and is checked each time.
+//! both. A handshake may appear again at any record boundary (several writers on one
+//! FIFO each send their own, each with atomic writes) and is checked each time.
 //!
 //! Decoding never trusts its input: a header is checked (tag, and a length that must be
 //! exactly what `T` or a handshake needs) before any payload is read, the read buffer is
-//! sized by this side's `T`, never by the peer, and the payload is validated
-//! ([`Message::validate`]) before a `T` is produced. Garbage, truncation, a foreign
-//! writer and a bad bit pattern are all typed errors.
+//! sized by this side's `T`, never by the peer, and every message is validated
+//! ([`Message::validate`]) before a `T` is produced. Garbage before the handshake,
+//! truncation, a foreign writer and a bad bit pattern are all typed errors. After the
+//! handshake there is no header to check on a bare message: bytes that are a valid `T`
+//! are one (as with any raw stream), which is why the handshake must come first.
 //!
 //! [`FrameReader::recv_with`] returns each message by value;
 //! [`FrameReader::recv_into_with`] (and [`FrameReader::read_into`]) copy the validated
@@ -34,6 +43,7 @@
 //! let mut wire = Vec::new();
 //! codec::write_hello::<u64, _>(&mut wire)?;
 //! codec::write_message(&mut wire, &42u64)?;
+//! assert_eq!(wire.len(), codec::hello::<u64>().len() + 8); // the message went bare
 //!
 //! let mut reader = FrameReader::<u64>::new();
 //! let mut src = &wire[..];
@@ -54,8 +64,12 @@ pub const HEADER_LEN: usize = 8;
 /// Longest schema name a handshake may carry.
 pub const MAX_NAME_LEN: usize = 1024;
 
-/// Version of the wire format this build speaks.
-pub const VERSION: u16 = 1;
+/// Version of the wire format this build writes. Version 1 framed every message; a
+/// reader of this build accepts both (a version 1 stream is all framed messages).
+pub const VERSION: u16 = 2;
+
+/// The oldest wire format version this build reads.
+const MIN_VERSION: u16 = 1;
 
 const HELLO_TAG: u32 = u32::from_le_bytes(*b"ipcH");
 const HELLO_FIXED: usize = 32;
@@ -108,17 +122,43 @@ pub fn write_hello<T: Message, W: Write>(w: &mut W) -> Result<()> {
     write_all_vectored(w, &mut [IoSlice::new(&hello::<T>())])
 }
 
-/// Writes one message frame to `w` (header and payload in one vectored write where the
-/// writer allows).
+/// Whether the message with these bytes must be framed (sent after a header) rather than
+/// bare: if `T` is smaller than a tag, or the bytes begin with one of the two tags.
+#[inline(always)]
+pub fn needs_header<T: Message>(bytes: &[u8]) -> bool {
+    match bytes.first_chunk::<4>() {
+        Some(head) if size_of::<T>() >= 4 => {
+            let tag = u32::from_le_bytes(*head);
+            tag == HELLO_TAG || tag == message_tag::<T>()
+        }
+        _ => true,
+    }
+}
+
+/// The header to write before `msg`: empty for a message that goes bare, the message
+/// header otherwise ([`needs_header`]).
+#[inline(always)]
+pub fn header_for<T: Message>(msg: &T) -> &'static [u8] {
+    if needs_header::<T>(message::as_bytes(msg)) {
+        const { &message_header::<T>() }
+    } else {
+        &[]
+    }
+}
+
+/// Writes one message to `w`: its bytes, after a header only if it needs one
+/// ([`needs_header`]), in one vectored write where the writer allows.
 ///
 /// # Errors
 ///
 /// [`Error::Disconnected`] on a broken pipe or reset connection, [`Error::Io`] otherwise.
 pub fn write_message<T: Message, W: Write>(w: &mut W, msg: &T) -> Result<()> {
-    let header = message_header::<T>();
     write_all_vectored(
         w,
-        &mut [IoSlice::new(&header), IoSlice::new(message::as_bytes(msg))],
+        &mut [
+            IoSlice::new(header_for(msg)),
+            IoSlice::new(message::as_bytes(msg)),
+        ],
     )
 }
 
@@ -155,7 +195,9 @@ pub enum Frame<T> {
     Message(T),
 }
 
-/// Decodes one frame from the front of `buf`.
+/// Decodes one tagged record (a handshake or a framed message) from the front of `buf`.
+/// Bare messages have no tag to recognise them by out of context: [`FrameReader`] reads
+/// those, knowing that the stream's handshake came first.
 ///
 /// Returns `Ok(None)` if `buf` holds only part of a frame (no more than
 /// [`max_frame_len`] bytes are ever needed), or the frame and the number of bytes it took.
@@ -217,9 +259,9 @@ fn check_hello<T: Message>(p: &[u8]) -> Result<()> {
         u64::from_le_bytes(b)
     };
     let version = u16_at(0);
-    if version != VERSION {
+    if !(MIN_VERSION..=VERSION).contains(&version) {
         return Err(Error::Corrupt(format!(
-            "the peer speaks wire format version {version}, this build speaks {VERSION}; \
+            "the peer speaks wire format version {version}, this build speaks {MIN_VERSION} to {VERSION}; \
              build both programs with the same version of ipc"
         )));
     }
@@ -303,7 +345,9 @@ impl<T: Message> FrameReader<T> {
     /// # Errors
     ///
     /// As [`decode`], plus [`Error::Corrupt`] if a message arrives before any handshake.
-    /// After an error the offending bytes are dropped, so the next call does not repeat it.
+    /// After an error the offending bytes are dropped, so the next call does not repeat it:
+    /// just the message for an invalid one ([`Error::InvalidMessage`]), everything
+    /// buffered for bytes that are out of step.
     pub fn next_buffered(&mut self) -> Result<Option<T>> {
         if self.whole_message().is_none() && !self.advance()? {
             return Ok(None);
@@ -314,17 +358,24 @@ impl<T: Message> FrameReader<T> {
         }
     }
 
-    /// Where the payload of a whole message frame of `T` starts, if one is at the front
-    /// of the buffer after the handshake: the steady state of a stream, checked without
-    /// copying anything.
+    /// Where the payload of a whole message of `T` starts, if one is at the front of
+    /// the buffer after the handshake: the steady state of a stream, checked without
+    /// copying anything. A bare message starts right there, a framed one after its header.
     #[inline(always)]
     fn whole_message(&self) -> Option<usize> {
-        let frame = HEADER_LEN + size_of::<T>();
+        if !self.greeted {
+            return None;
+        }
         let at = self.start;
-        (self.greeted
-            && self.end - at >= frame
-            && self.buf[at..at + HEADER_LEN] == message_header::<T>())
-        .then_some(at + HEADER_LEN)
+        let avail = &self.buf[at..self.end];
+        if size_of::<T>() >= 4 && avail.len() >= size_of::<T>() {
+            let tag = u32::from_le_bytes(*avail.first_chunk::<4>()?);
+            if tag != HELLO_TAG && tag != message_tag::<T>() {
+                return Some(at);
+            }
+        }
+        (avail.len() >= HEADER_LEN + size_of::<T>() && avail[..HEADER_LEN] == message_header::<T>())
+            .then_some(at + HEADER_LEN)
     }
 
     /// Validates the payload at `payload` and copies it out, once, straight into the
@@ -339,7 +390,8 @@ impl<T: Message> FrameReader<T> {
                 Ok(msg)
             }
             Err(e) => {
-                self.discard();
+                // Only this message is bad: the stream is still in step after it.
+                self.start = payload + size_of::<T>();
                 Err(e.into())
             }
         }
@@ -355,16 +407,16 @@ impl<T: Message> FrameReader<T> {
                 Ok(())
             }
             Err(e) => {
-                self.discard();
+                self.start = payload + size_of::<T>();
                 Err(e.into())
             }
         }
     }
 
-    /// Deals with what is at the front of the buffer when it is not a whole message frame
+    /// Deals with what is at the front of the buffer when it is not a whole message
     /// after the handshake: consumes handshakes (checking each), reports bad input
-    /// (dropping it). Returns `true` once a whole message frame of `T` is at the front,
-    /// `false` if more bytes are needed. It never makes a `T`: that is
+    /// (dropping it). Returns `true` once a whole message of `T` is at the front, `false`
+    /// if more bytes are needed. It never makes a `T`: that is
     /// [`FrameReader::take_message`]'s job, so the common path copies a message once.
     #[inline(never)]
     fn advance(&mut self) -> Result<bool> {
@@ -373,14 +425,19 @@ impl<T: Message> FrameReader<T> {
                 return Ok(true);
             }
             let avail = &self.buf[self.start..self.end];
-            let ours = avail
+            let Some(head) = avail.first_chunk::<4>() else {
+                return Ok(false);
+            };
+            let tag = u32::from_le_bytes(*head);
+            let bare = size_of::<T>() >= 4 && tag != HELLO_TAG && tag != message_tag::<T>();
+            let framed = avail
                 .first_chunk::<HEADER_LEN>()
                 .is_some_and(|h| *h == message_header::<T>());
-            if ours && (self.greeted || avail.len() < HEADER_LEN + size_of::<T>()) {
-                // Part of a message frame: wait for the rest.
+            if self.greeted && (bare || framed) {
+                // Part of a message: wait for the rest.
                 return Ok(false);
             }
-            if ours {
+            if !self.greeted && tag == message_tag::<T>() {
                 self.discard();
                 return Err(Error::Corrupt(
                     "a message arrived before the handshake: the writer is not ipc, or the stream was joined midway".into(),
@@ -439,8 +496,8 @@ impl<T: Message> FrameReader<T> {
         self.take_into(payload, out)
     }
 
-    /// Reads (with `fill`) until a whole message frame of `T` is at the front of the
-    /// buffer, and returns where its payload starts. Nothing of the message is copied.
+    /// Reads (with `fill`) until a whole message of `T` is at the front of the buffer,
+    /// and returns where its payload starts. Nothing of the message is copied.
     #[inline(always)]
     fn next_payload(&mut self, mut fill: impl FnMut(&mut [u8]) -> Result<usize>) -> Result<usize> {
         loop {
@@ -652,6 +709,79 @@ mod tests {
         let mut src = &wire[..];
         assert_eq!(r.read_from(&mut src).unwrap(), 1);
         assert_eq!(r.read_from(&mut src).unwrap(), 2);
+    }
+
+    #[test]
+    fn messages_go_bare_unless_they_look_like_a_tag() {
+        let hello_like = u64::from(HELLO_TAG) | 7 << 32;
+        let tag_like = u64::from(message_tag::<u64>());
+        let msgs = [1u64, hello_like, 2, tag_like, 3];
+        let wire = stream(&msgs);
+        // Three bare messages of 8 bytes, two framed ones of 16.
+        assert_eq!(wire.len(), hello::<u64>().len() + 3 * 8 + 2 * 16);
+        let mut r = FrameReader::<u64>::new();
+        let mut src = &wire[..];
+        for want in msgs {
+            assert_eq!(r.read_from(&mut src).unwrap(), want);
+        }
+        assert!(r.read_from(&mut src).unwrap_err().is_disconnected());
+    }
+
+    #[test]
+    fn types_smaller_than_a_tag_are_always_framed() {
+        let wire = stream(&[1u16, 2]);
+        assert_eq!(wire.len(), hello::<u16>().len() + 2 * (HEADER_LEN + 2));
+        let mut r = FrameReader::<u16>::new();
+        let mut src = &wire[..];
+        assert_eq!(r.read_from(&mut src).unwrap(), 1);
+        assert_eq!(r.read_from(&mut src).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_version_1_stream_of_framed_messages_is_read() {
+        let mut wire = hello::<u32>();
+        wire[HEADER_LEN..HEADER_LEN + 2].copy_from_slice(&1u16.to_le_bytes());
+        for m in [5u32, 6] {
+            wire.extend_from_slice(&message_header::<u32>());
+            wire.extend_from_slice(&m.to_le_bytes());
+        }
+        let mut r = FrameReader::<u32>::new();
+        let mut src = &wire[..];
+        assert_eq!(r.read_from(&mut src).unwrap(), 5);
+        assert_eq!(r.read_from(&mut src).unwrap(), 6);
+    }
+
+    #[test]
+    fn a_newer_wire_version_is_refused() {
+        let mut wire = stream(&[1u32]);
+        wire[HEADER_LEN..HEADER_LEN + 2].copy_from_slice(&(VERSION + 1).to_le_bytes());
+        let err = FrameReader::<u32>::new()
+            .read_from(&mut &wire[..])
+            .unwrap_err();
+        assert!(err.to_string().contains("version"), "{err}");
+    }
+
+    #[test]
+    fn an_invalid_message_drops_only_itself() {
+        let mut wire = stream(&[['a'; 1]]);
+        wire.extend_from_slice(&0xD800u32.to_le_bytes()); // a surrogate: not a char
+        write_message(&mut wire, &['b'; 1]).unwrap();
+        let mut r = FrameReader::<[char; 1]>::new();
+        let mut src = &wire[..];
+        assert_eq!(r.read_from(&mut src).unwrap(), ['a']);
+        let err = r.read_from(&mut src).unwrap_err();
+        assert!(matches!(err, Error::InvalidMessage(_)), "{err}");
+        assert_eq!(r.read_from(&mut src).unwrap(), ['b']);
+    }
+
+    #[test]
+    fn garbage_before_the_handshake_is_refused() {
+        let mut wire = 0xdead_beef_u64.to_le_bytes().to_vec();
+        wire.extend_from_slice(&stream(&[1u64]));
+        let err = FrameReader::<u64>::new()
+            .read_from(&mut &wire[..])
+            .unwrap_err();
+        assert!(matches!(err, Error::Corrupt(_)), "{err}");
     }
 
     #[test]

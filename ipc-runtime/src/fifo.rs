@@ -32,11 +32,13 @@
 //!
 //! # Several writers
 //!
-//! Frames of at most [`PIPE_BUF`](crate::pipe::PIPE_BUF) bytes (the 8-byte header included)
-//! are written with one `write`, which the kernel makes atomic, so several senders may
-//! share one FIFO: their messages interleave whole, and the reader checks each writer's
-//! handshake. Bigger frames could interleave mid-frame, so for such a `T` a sender takes
-//! an exclusive `flock(2)` on the FIFO and a second sender gets [`Error::Busy`].
+//! Every message and handshake is written with one `write`, which the kernel makes atomic
+//! up to [`PIPE_BUF`](crate::pipe::PIPE_BUF) bytes, so several senders may share one FIFO
+//! if `T` is at most `PIPE_BUF - 8` bytes (room for the 8-byte header that a message
+//! needs when its first bytes look like a tag; see [`crate::codec`]): their messages
+//! interleave whole, and the reader checks each writer's handshake. Bigger messages could
+//! interleave midway, so for such a `T` a sender takes an exclusive `flock(2)` on the FIFO
+//! and a second sender gets [`Error::Busy`].
 //!
 //! # Errors on paths
 //!

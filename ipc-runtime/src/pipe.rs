@@ -49,8 +49,9 @@
 //!   up to `/proc/sys/fs/pipe-max-size`); `send` of a frame bigger than that completes
 //!   as the reader drains it.
 //! - `try_send` and `send_timeout` never leave part of a frame behind. A frame of at most
-//!   `PIPE_BUF` (4096) bytes, the 8-byte header included, is written with one `write`,
-//!   which the kernel makes atomic: it is written once `poll` reports room. A bigger frame
+//!   `PIPE_BUF` (4096) bytes (a message goes bare, without a header, unless
+//!   [`codec::needs_header`] says otherwise) is written with one `write`, which the
+//!   kernel makes atomic: it is written once `poll` reports room. A bigger frame
 //!   is written only once the free space (`F_GETPIPE_SZ` minus `FIONREAD`, with two pages
 //!   of slack) holds it whole, growing the pipe with `F_SETPIPE_SZ` first if it could
 //!   never fit; once started it is finished, so with a second writer racing for the same
@@ -210,9 +211,8 @@ impl<T: Message> Sender<T> {
         } else {
             codec::hello::<T>()
         };
-        let header = codec::message_header::<T>();
         let (header, payload): (&[u8], &[u8]) = match msg {
-            Some(m) => (&header, message::as_bytes(m)),
+            Some(m) => (codec::header_for(m), message::as_bytes(m)),
             None => (&[], &[]),
         };
         let total = hello.len() + header.len() + payload.len();

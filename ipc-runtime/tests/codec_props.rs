@@ -1,5 +1,6 @@
-//! Property tests of the stream codec: round trips, and arbitrary bytes never panic and
-//! decode to `Ok` only when they really are frames.
+//! Property tests of the stream codec: round trips (bare and framed messages, handshakes
+//! midway), and arbitrary bytes never panic and decode to `Ok` only when they really are
+//! frames.
 
 use ipc_runtime::codec::{self, FrameReader};
 use ipc_runtime::{Error, FixedStr, Message};
@@ -49,6 +50,35 @@ proptest! {
     }
 
     #[test]
+    fn bare_and_framed_messages_round_trip_among_handshakes(
+        words in prop::collection::vec((0u8..4, any::<u32>(), any::<bool>()), 0..60),
+        chunk in 1usize..100,
+    ) {
+        // First words that are the two tags force framed messages; a `true` puts a
+        // second writer's handshake before the message.
+        let tags = [
+            u32::from_le_bytes(*b"ipcH"),
+            codec::message_tag::<[u32; 2]>(),
+        ];
+        let mut wire = encode::<[u32; 2]>(&[]);
+        let mut msgs = Vec::new();
+        for (kind, second, hello) in words {
+            let first = match kind {
+                0 | 1 => tags[kind as usize],
+                _ => second.rotate_left(7),
+            };
+            if hello {
+                codec::write_hello::<[u32; 2], _>(&mut wire).unwrap();
+            }
+            codec::write_message(&mut wire, &[first, second]).unwrap();
+            msgs.push([first, second]);
+        }
+        let (out, err) = decode_all::<[u32; 2]>(&wire, chunk);
+        prop_assert!(err.is_none(), "{:?}", err);
+        prop_assert_eq!(out, msgs);
+    }
+
+    #[test]
     fn validated_messages_round_trip(msgs in prop::collection::vec((fixed_str(), any::<[bool; 3]>(), any::<char>()), 0..20)) {
         let strs: Vec<FixedStr<12>> = msgs.iter().map(|m| m.0).collect();
         prop_assert_eq!(decode_all::<FixedStr<12>>(&encode(&strs), 7).0, strs);
@@ -73,19 +103,12 @@ proptest! {
     #[test]
     fn arbitrary_bytes_after_a_handshake_decode_only_valid_frames(
         body in prop::collection::vec(any::<u8>(), 0..128),
-        valid in prop::collection::vec(any::<[bool; 2]>(), 0..3),
+        framed in prop::collection::vec(any::<[bool; 2]>(), 0..3),
+        bare in prop::collection::vec(any::<[bool; 4]>(), 0..3),
     ) {
-        // A valid prefix gets the decoder past the handshake, so the garbage hits the
-        // frame and validation paths.
-        let mut bytes = encode(&valid);
-        bytes.extend_from_slice(&body);
-        let (out, _) = decode_all::<[bool; 2]>(&bytes, 16);
-        prop_assert!(out.len() >= valid.len());
-        prop_assert_eq!(&out[..valid.len()], &valid[..]);
-        // Every message decoded from the garbage is a well-formed frame of the garbage.
-        let mut expected = encode(&out);
-        expected.truncate(bytes.len().min(expected.len()));
-        prop_assert_eq!(&bytes[..expected.len()], &expected[..]);
+        // [bool; 2] is always framed (smaller than a tag), [bool; 4] goes bare.
+        garbage_after_valid_messages(&framed, &body)?;
+        garbage_after_valid_messages(&bare, &body)?;
     }
 
     #[test]
@@ -105,4 +128,22 @@ proptest! {
         let h = codec::hello::<[bool; 2]>().len();
         prop_assert!(err.is_some() || (out.len() == msgs.len() && encode(&out)[h..] == bytes[h..]));
     }
+}
+
+/// A valid prefix gets the decoder past the handshake, so the garbage after it hits the
+/// frame and validation paths: every message decoded from it must be what a real writer
+/// of those messages would have sent.
+fn garbage_after_valid_messages<T: Message + PartialEq + std::fmt::Debug>(
+    valid: &[T],
+    body: &[u8],
+) -> Result<(), TestCaseError> {
+    let mut bytes = encode(valid);
+    bytes.extend_from_slice(body);
+    let (out, _) = decode_all::<T>(&bytes, 16);
+    prop_assert!(out.len() >= valid.len());
+    prop_assert_eq!(&out[..valid.len()], valid);
+    let mut expected = encode(&out);
+    expected.truncate(bytes.len().min(expected.len()));
+    prop_assert_eq!(&bytes[..expected.len()], &expected[..]);
+    Ok(())
 }

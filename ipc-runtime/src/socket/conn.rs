@@ -283,7 +283,7 @@ impl<T: Message> Sender<T> {
 
     fn send_frame_ref(&mut self, msg: &T, fds: &[BorrowedFd<'_>], wait: Wait) -> Result<()> {
         self.flush_pending(wait)?;
-        let header = codec::message_header::<T>();
+        let header = codec::header_for(msg);
         let raw: Vec<RawFd>;
         let raw_fds: &[RawFd] = if fds.is_empty() {
             &[]
@@ -293,13 +293,13 @@ impl<T: Message> Sender<T> {
         };
         if size_of::<T>() > SMALL || !fds.is_empty() {
             // Large: header and payload in one `sendmsg`, no copy of the payload.
-            let bufs = [IoSlice::new(&header), IoSlice::new(message::as_bytes(msg))];
+            let bufs = [IoSlice::new(header), IoSlice::new(message::as_bytes(msg))];
             return self.write_frame(&bufs, raw_fds, wait);
         }
         // Small: one contiguous buffer and one plain `send`, cheaper than `sendmsg`.
         let mut frame = std::mem::take(&mut self.frame);
         frame.clear();
-        frame.extend_from_slice(&header);
+        frame.extend_from_slice(header);
         frame.extend_from_slice(message::as_bytes(msg));
         let sent = self.write_frame(&[IoSlice::new(&frame)], raw_fds, wait);
         self.frame = frame;
