@@ -310,6 +310,12 @@ pub const fn max_frame_len<T: Message>() -> usize {
 /// once, so a stream of small messages costs far fewer than one `read` per message.
 pub struct FrameReader<T> {
     buf: Box<[u8]>,
+    /// Where the buffer's usable part starts: the first byte aligned for `T` (and to 8),
+    /// so a message can be lent in place ([`FrameReader::recv_ref_with`]).
+    base: usize,
+    /// An aligned copy of a message that could not be lent in place (see
+    /// [`FrameReader::recv_ref_with`]); empty until needed.
+    spare: Vec<u8>,
     start: usize,
     end: usize,
     greeted: bool,
@@ -326,12 +332,25 @@ impl<T: Message> FrameReader<T> {
     /// A reader with an empty buffer of `max(64 KiB, max_frame_len::<T>())` bytes.
     pub fn new() -> Self {
         let cap = max_frame_len::<T>().max(64 * 1024);
+        let buf = vec![0; cap + Self::align()].into_boxed_slice();
+        let base = buf.as_ptr().align_offset(Self::align());
         FrameReader {
-            buf: vec![0; cap].into_boxed_slice(),
-            start: 0,
-            end: 0,
+            buf,
+            base,
+            spare: Vec::new(),
+            start: base,
+            end: base,
             greeted: false,
             _t: PhantomData,
+        }
+    }
+
+    /// The alignment the buffer keeps for messages: `T`'s, and at least 8.
+    const fn align() -> usize {
+        if align_of::<T>() > 8 {
+            align_of::<T>()
+        } else {
+            8
         }
     }
 
@@ -448,6 +467,7 @@ impl<T: Message> FrameReader<T> {
                 Ok(Some((Frame::Hello, n))) => {
                     self.start += n;
                     self.greeted = true;
+                    self.align_start();
                 }
                 Ok(Some((Frame::Message(_), _))) => {
                     // `decode` makes a message only of a header equal to ours, handled above.
@@ -508,14 +528,13 @@ impl<T: Message> FrameReader<T> {
                 continue;
             }
             if self.start == self.end {
-                self.start = 0;
-                self.end = 0;
-            } else if self.start > 0 && self.buf.len() - self.end < max_frame_len::<T>() {
+                self.discard();
+            } else if self.start > self.base && self.buf.len() - self.end < max_frame_len::<T>() {
                 // Too little room behind a partial frame for a whole one: move it to the
                 // front, so the next read takes a full buffer rather than a sliver.
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
+                self.buf.copy_within(self.start..self.end, self.base);
+                self.end -= self.start - self.base;
+                self.start = self.base;
             }
             let n = fill(&mut self.buf[self.end..])?;
             if n == 0 {
@@ -564,8 +583,49 @@ impl<T: Message> FrameReader<T> {
     }
 
     fn discard(&mut self) {
-        self.start = 0;
-        self.end = 0;
+        self.start = self.base;
+        self.end = self.base;
+    }
+
+    /// Receives the next message and lends it, validated, straight from this reader's
+    /// buffer: no copy of the message at all. The borrow ends before the next receive.
+    ///
+    /// # Errors
+    ///
+    /// As [`FrameReader::recv_with`].
+    #[inline]
+    pub fn recv_ref_with(&mut self, fill: impl FnMut(&mut [u8]) -> Result<usize>) -> Result<&T> {
+        let payload = self.next_payload(fill)?;
+        // An invalid message is dropped alone: `start` moves past it first.
+        self.start = payload + size_of::<T>();
+        if (self.buf.as_ptr() as usize + payload) % align_of::<T>() == 0 {
+            return Ok(message::ref_from_bytes::<T>(
+                &self.buf[payload..payload + size_of::<T>()],
+            )?);
+        }
+        // Only a framed message of a `T` aligned to more than 8 lands here (handshakes
+        // realign the buffer, bare messages keep it aligned): lend an aligned copy.
+        let (buf, spare) = (&self.buf, &mut self.spare);
+        if spare.is_empty() {
+            spare.resize(size_of::<T>() + align_of::<T>(), 0);
+        }
+        let at = spare.as_ptr().align_offset(align_of::<T>());
+        let copy = &mut spare[at..at + size_of::<T>()];
+        copy.copy_from_slice(&buf[payload..payload + size_of::<T>()]);
+        Ok(message::ref_from_bytes::<T>(copy)?)
+    }
+
+    /// Moves what is buffered down so that `start` is aligned to [`Self::align`]: done
+    /// after each handshake, whose length may be anything, so that the messages after it
+    /// (bare ones `size_of::<T>()` long, framed ones 8 more) can be lent in place.
+    fn align_start(&mut self) {
+        let off = (self.buf.as_ptr() as usize + self.start) % Self::align();
+        if off != 0 {
+            // `base` is aligned, so `start - off >= base`.
+            self.buf.copy_within(self.start..self.end, self.start - off);
+            self.start -= off;
+            self.end -= off;
+        }
     }
 }
 
@@ -782,6 +842,68 @@ mod tests {
             .read_from(&mut &wire[..])
             .unwrap_err();
         assert!(matches!(err, Error::Corrupt(_)), "{err}");
+    }
+
+    /// Reads `wire` one byte per `read` when `slow`, else all at once.
+    fn refs<T: Message + Copy>(wire: &[u8], slow: bool) -> Vec<Result<T>> {
+        let mut r = FrameReader::<T>::new();
+        let mut src = wire;
+        let mut out = Vec::new();
+        loop {
+            let got = r.recv_ref_with(|buf| {
+                let n = if slow { 1 } else { buf.len() }.min(src.len());
+                buf[..n].copy_from_slice(&src[..n]);
+                src = &src[n..];
+                Ok(n)
+            });
+            match got {
+                Err(Error::Disconnected) => return out,
+                Ok(m) => {
+                    assert_eq!(m as *const T as usize % align_of::<T>(), 0);
+                    out.push(Ok(*m));
+                }
+                Err(e) => out.push(Err(e)),
+            }
+        }
+    }
+
+    #[test]
+    fn messages_are_lent_in_place_and_aligned_after_any_handshake() {
+        // The handshake's length depends on the schema name: `[u64; 10]` makes it odd.
+        assert_ne!(hello::<[u64; 10]>().len() % 8, 0);
+        let msg = |first: u64| std::array::from_fn::<u64, 10, _>(|i| first + i as u64);
+        let msgs = [msg(1), msg(u64::from(HELLO_TAG)), msg(7)];
+        let mut wire = stream(&msgs);
+        wire.extend_from_slice(&stream(&msgs)); // a second writer's handshake midway
+        for slow in [false, true] {
+            let got: Vec<_> = refs::<[u64; 10]>(&wire, slow)
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(got, [msgs, msgs].concat());
+        }
+    }
+
+    #[test]
+    fn a_framed_message_of_a_16_aligned_type_is_lent_from_an_aligned_copy() {
+        let msgs = [1u128, u128::from(HELLO_TAG), 3];
+        let got: Vec<_> = refs::<u128>(&stream(&msgs), false)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(got, msgs);
+    }
+
+    #[test]
+    fn an_invalid_message_lent_in_place_drops_only_itself() {
+        let mut wire = stream(&[['a'; 2]]);
+        wire.extend_from_slice(&[0xD800u32.to_le_bytes(), 0x62u32.to_le_bytes()].concat());
+        write_message(&mut wire, &['b'; 2]).unwrap();
+        let got = refs::<[char; 2]>(&wire, false);
+        assert_eq!(got.len(), 3);
+        assert_eq!(*got[0].as_ref().unwrap(), ['a'; 2]);
+        assert!(matches!(got[1], Err(Error::InvalidMessage(_))));
+        assert_eq!(*got[2].as_ref().unwrap(), ['b'; 2]);
     }
 
     #[test]

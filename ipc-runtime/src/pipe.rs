@@ -223,7 +223,10 @@ impl<T: Message> Sender<T> {
             self.wait_for_room(total, wait)?;
         }
         let fd = self.fd.as_fd();
-        if total <= SMALL {
+        if total == payload.len() {
+            // A bare message: one plain `write` of its bytes (atomic up to PIPE_BUF).
+            fd::write_all(fd, &mut [IoSlice::new(payload)], sigpipe)?;
+        } else if total <= SMALL {
             // Small frames are copied into one buffer: one plain write, atomic (at most
             // PIPE_BUF bytes), so frames of several writers never interleave.
             let mut buf = [0u8; SMALL];
@@ -425,6 +428,30 @@ impl<T: Message> Receiver<T> {
         self.recv_wait_into(Wait::Forever, out)
     }
 
+    /// Receives the next message and lends it straight from the receive buffer, validated:
+    /// no copy of the message at all (the zero-copy counterpart of [`Receiver::recv`]).
+    /// The borrow ends before the next receive; copy out what must outlive it.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = ipc_runtime::pipe::channel::<[u8; 4096]>()?;
+    /// tx.send_ref(&[7; 4096])?;
+    /// let frame: &[u8; 4096] = rx.recv_ref()?;
+    /// assert_eq!(frame[4095], 7);
+    /// # Ok::<(), ipc_runtime::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Receiver::recv`].
+    #[inline]
+    pub fn recv_ref(&mut self) -> Result<&T> {
+        self.prepare(&Wait::Forever);
+        let fd = self.fd.as_fd();
+        let poll_first = &mut self.poll_first;
+        self.reader
+            .recv_ref_with(|buf| fill(fd, buf, &Wait::Forever, poll_first))
+    }
+
     /// An iterator over received messages that ends at [`Error::Disconnected`]; any other
     /// error is yielded once, and then the iterator ends.
     pub fn iter(&mut self) -> Iter<'_, T> {
@@ -606,6 +633,16 @@ impl<S: Message, R: Message> Duplex<S, R> {
     #[inline]
     pub fn recv(&mut self) -> Result<R> {
         self.rx.recv()
+    }
+
+    /// [`Receiver::recv_ref`] on the receiving half.
+    ///
+    /// # Errors
+    ///
+    /// As [`Receiver::recv`].
+    #[inline]
+    pub fn recv_ref(&mut self) -> Result<&R> {
+        self.rx.recv_ref()
     }
 
     /// [`Receiver::try_recv`] on the receiving half.

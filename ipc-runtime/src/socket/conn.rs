@@ -292,9 +292,13 @@ impl<T: Message> Sender<T> {
             &raw
         };
         if size_of::<T>() > SMALL || !fds.is_empty() {
-            // Large: header and payload in one `sendmsg`, no copy of the payload.
-            let bufs = [IoSlice::new(header), IoSlice::new(message::as_bytes(msg))];
-            return self.write_frame(&bufs, raw_fds, wait);
+            // Large: no copy of the payload; a bare one is a plain `send`, a framed one
+            // goes with its header in one `sendmsg`.
+            let payload = IoSlice::new(message::as_bytes(msg));
+            if header.is_empty() {
+                return self.write_frame(&[payload], raw_fds, wait);
+            }
+            return self.write_frame(&[IoSlice::new(header), payload], raw_fds, wait);
         }
         // Small: one contiguous buffer and one plain `send`, cheaper than `sendmsg`.
         let mut frame = std::mem::take(&mut self.frame);
@@ -444,6 +448,30 @@ impl<T: Message> Receiver<T> {
         } = self;
         let wait = Wait::Block;
         reader.recv_into_with(out, |buf| fill(fd.as_fd(), buf, cmsg, wait, received, fds))
+    }
+
+    /// Receives the next message and lends it straight from the receive buffer,
+    /// validated: no copy of the message at all (the zero-copy counterpart of
+    /// [`Receiver::recv`]). The borrow ends before the next receive.
+    ///
+    /// # Errors
+    ///
+    /// As [`Receiver::recv`].
+    #[inline]
+    pub fn recv_ref(&mut self) -> Result<&T> {
+        if !self.fds.is_empty() {
+            self.close_claimed();
+        }
+        let Receiver {
+            fd,
+            reader,
+            received,
+            fds,
+            cmsg,
+            ..
+        } = self;
+        let wait = Wait::Block;
+        reader.recv_ref_with(|buf| fill(fd.as_fd(), buf, cmsg, wait, received, fds))
     }
 
     /// Bytes received but not yet returned as a message.
@@ -633,6 +661,17 @@ macro_rules! duplex_methods {
         #[inline]
         pub fn recv_into(&mut self, out: &mut T) -> $crate::Result<()> {
             self.rx.recv_into(out)
+        }
+
+        /// Receives the next message and lends it straight from the receive buffer,
+        /// validated: no copy at all. The borrow ends before the next call on this end.
+        ///
+        /// # Errors
+        ///
+        /// As `recv`.
+        #[inline]
+        pub fn recv_ref(&mut self) -> $crate::Result<&T> {
+            self.rx.recv_ref()
         }
 
         /// Receives the next message, waiting for it.
