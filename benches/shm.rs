@@ -20,8 +20,8 @@
 //! |---|---|---|
 //! | spin one-way latency, 8 B | 178 ns vs atomic 140-150 ns: 1.18x-1.27x (one run under load: 1.68x) | <= 1.5x |
 //! | park one-way latency, 8 B | 1.18x-1.23x the bare futex ping-pong (runs where the peer wakes fast: below it, since a send calls FUTEX_WAKE only when the receiver is parked) | <= 1.3x |
-//! | 8 B throughput | 19-21 M/s: 6-8x the pipe (2.3-3.3 M/s with 8-byte writes), 0.41-0.61x the bare SPSC ring | >= 20x pipe, >= 0.5x SPSC |
-//! | loan cost per message | 4 KiB: ~100 ns, 64 KiB: ~150 ns, 1 MiB: ~600 ns (copying send of 1 MiB: ~120 us) | 1 MiB ~ 4 KiB |
+//! | 8 B throughput | 19-24 M/s: 6-8x the pipe (2.3-3.3 M/s with 8-byte writes), 0.41-0.61x the bare SPSC ring | >= 20x pipe, >= 0.5x SPSC |
+//! | loan cost per message | 4 KiB: 44-55 ns, 64 KiB: 28-59 ns, 1 MiB: 32-33 ns (copying send of 1 MiB: ~60 us) | 1 MiB ~ 4 KiB |
 //! | futex calls, 1,000,000 streamed 8 B messages | 0 (sender) + 0 (receiver) | < 10,000 |
 
 use std::io::{Read, Write};
