@@ -39,6 +39,7 @@ fn play_role_if_child() {
         "sigpipe_default" => sigpipe_default(),
         "half_frame" => half_frame(),
         "fd_limit" => fd_limit(),
+        "send_pages" => send_pages(),
         other => Err(format!("unknown role {other}")),
     };
     match result {
@@ -159,6 +160,28 @@ fn fd_limit() -> Result<(), String> {
             Err(e) => return Err(format!("want LimitExceeded naming 32, got {e}")),
         }
     }
+}
+
+const PAGES: u64 = 5_000;
+
+/// Page `i`: 4 KiB whose first word is `i`, except every seventh, whose first four bytes
+/// are the handshake tag, so that it travels framed among bare ones.
+fn page(i: u64) -> [u64; 512] {
+    let first = if i % 7 == 3 {
+        u64::from(u32::from_le_bytes(*b"ipcH")) | i << 32
+    } else {
+        i
+    };
+    std::array::from_fn(|k| if k == 0 { first } else { i ^ k as u64 })
+}
+
+fn send_pages() -> Result<(), String> {
+    let mut tx = sender_on_fd0::<[u64; 512]>()?;
+    for i in 0..PAGES {
+        tx.send_ref(&page(i))
+            .map_err(|e| format!("page {i}: {e}"))?;
+    }
+    Ok(())
 }
 
 fn assert_success(status: ExitStatus, what: &str) {
@@ -330,4 +353,24 @@ fn send_ref_and_recv_into_work_in_place() {
     let mut n = 0;
     b.recv_into(&mut n).unwrap();
     assert_eq!(n, 42);
+}
+
+#[test]
+fn pages_from_another_process_are_lent_in_place_bare_or_framed() {
+    play_role_if_child();
+    let (tx, mut rx) = pipe::channel::<[u64; 512]>().unwrap();
+    let mut writer = child(
+        "pages_from_another_process_are_lent_in_place_bare_or_framed",
+        "send_pages",
+    )
+    .stdin(Stdio::from(tx))
+    .spawn()
+    .unwrap();
+    for i in 0..PAGES {
+        let got = rx.recv_ref().unwrap();
+        assert_eq!(got.as_ptr() as usize % 8, 0, "page {i} is aligned");
+        assert!(*got == page(i), "page {i} arrived intact");
+    }
+    assert!(rx.recv_ref().unwrap_err().is_disconnected());
+    assert_success(writer.wait().unwrap(), "writer of pages");
 }
