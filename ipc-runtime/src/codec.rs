@@ -387,11 +387,8 @@ impl<T: Message> FrameReader<T> {
         }
         let at = self.start;
         let avail = &self.buf[at..self.end];
-        if size_of::<T>() >= 4 && avail.len() >= size_of::<T>() {
-            let tag = u32::from_le_bytes(*avail.first_chunk::<4>()?);
-            if tag != HELLO_TAG && tag != message_tag::<T>() {
-                return Some(at);
-            }
+        if avail.len() >= size_of::<T>() && !needs_header::<T>(avail) {
+            return Some(at);
         }
         (avail.len() >= HEADER_LEN + size_of::<T>() && avail[..HEADER_LEN] == message_header::<T>())
             .then_some(at + HEADER_LEN)
@@ -448,7 +445,7 @@ impl<T: Message> FrameReader<T> {
                 return Ok(false);
             };
             let tag = u32::from_le_bytes(*head);
-            let bare = size_of::<T>() >= 4 && tag != HELLO_TAG && tag != message_tag::<T>();
+            let bare = !needs_header::<T>(avail);
             let framed = avail
                 .first_chunk::<HEADER_LEN>()
                 .is_some_and(|h| *h == message_header::<T>());

@@ -445,11 +445,8 @@ impl<T: Message> Receiver<T> {
     /// As [`Receiver::recv`].
     #[inline]
     pub fn recv_ref(&mut self) -> Result<&T> {
-        self.prepare(&Wait::Forever);
-        let fd = self.fd.as_fd();
-        let poll_first = &mut self.poll_first;
-        self.reader
-            .recv_ref_with(|buf| fill(fd, buf, &Wait::Forever, poll_first))
+        let (reader, fill) = self.reader_and_fill(Wait::Forever);
+        reader.recv_ref_with(fill)
     }
 
     /// An iterator over received messages that ends at [`Error::Disconnected`]; any other
@@ -462,21 +459,33 @@ impl<T: Message> Receiver<T> {
     }
 
     pub(crate) fn recv_wait(&mut self, wait: Wait) -> Result<T> {
-        self.prepare(&wait);
-        let fd = self.fd.as_fd();
-        let poll_first = &mut self.poll_first;
+        let (reader, fill) = self.reader_and_fill(wait);
         // The message goes from the frame reader straight to the caller (a tail call, no
         // extra copy of a large `T`).
-        self.reader
-            .recv_with(|buf| fill(fd, buf, &wait, poll_first))
+        reader.recv_with(fill)
     }
 
     fn recv_wait_into(&mut self, wait: Wait, out: &mut T) -> Result<()> {
+        let (reader, fill) = self.reader_and_fill(wait);
+        reader.recv_into_with(out, fill)
+    }
+
+    /// The start of every receive: sets a FIFO's blocking mode for `wait`, and splits
+    /// `self` into the frame reader and the `fill` it reads more bytes with.
+    #[inline(always)]
+    fn reader_and_fill(
+        &mut self,
+        wait: Wait,
+    ) -> (
+        &mut FrameReader<T>,
+        impl FnMut(&mut [u8]) -> Result<usize> + '_,
+    ) {
         self.prepare(&wait);
         let fd = self.fd.as_fd();
         let poll_first = &mut self.poll_first;
-        self.reader
-            .recv_into_with(out, |buf| fill(fd, buf, &wait, poll_first))
+        (&mut self.reader, move |buf: &mut [u8]| {
+            fill(fd, buf, &wait, poll_first)
+        })
     }
 
     /// Sets a FIFO's blocking mode for a receive that waits as `wait` says.

@@ -22,7 +22,7 @@ use crate::message::{self, Message};
 /// How many descriptors one message may carry by default (`SCM_MAX_FD` is 253).
 pub(crate) const DEFAULT_MAX_FDS: usize = 16;
 
-/// Messages up to this size are copied behind their header and sent with `send(2)`;
+/// Framed messages up to this size are copied behind their header and sent with `send(2)`;
 /// larger ones go as two parts with `sendmsg(2)`, to avoid the copy.
 const SMALL: usize = 1024;
 
@@ -291,13 +291,13 @@ impl<T: Message> Sender<T> {
             raw = fds.iter().map(|f| f.as_raw_fd()).collect();
             &raw
         };
+        let payload = IoSlice::new(message::as_bytes(msg));
+        if header.is_empty() {
+            // Bare: the message's own bytes, one plain `send` (`sendmsg` with descriptors).
+            return self.write_frame(&[payload], raw_fds, wait);
+        }
         if size_of::<T>() > SMALL || !fds.is_empty() {
-            // Large: no copy of the payload; a bare one is a plain `send`, a framed one
-            // goes with its header in one `sendmsg`.
-            let payload = IoSlice::new(message::as_bytes(msg));
-            if header.is_empty() {
-                return self.write_frame(&[payload], raw_fds, wait);
-            }
+            // Large and framed: header and payload in one `sendmsg`, no copy of the payload.
             return self.write_frame(&[IoSlice::new(header), payload], raw_fds, wait);
         }
         // Small: one contiguous buffer and one plain `send`, cheaper than `sendmsg`.
@@ -435,19 +435,8 @@ impl<T: Message> Receiver<T> {
     /// a valid `T` is refused before any byte of `*out` is written).
     #[inline]
     pub fn recv_into(&mut self, out: &mut T) -> Result<()> {
-        if !self.fds.is_empty() {
-            self.close_claimed();
-        }
-        let Receiver {
-            fd,
-            reader,
-            received,
-            fds,
-            cmsg,
-            ..
-        } = self;
-        let wait = Wait::Block;
-        reader.recv_into_with(out, |buf| fill(fd.as_fd(), buf, cmsg, wait, received, fds))
+        let (reader, fill) = self.reader_and_fill(Wait::Block);
+        reader.recv_into_with(out, fill)
     }
 
     /// Receives the next message and lends it straight from the receive buffer,
@@ -459,6 +448,20 @@ impl<T: Message> Receiver<T> {
     /// As [`Receiver::recv`].
     #[inline]
     pub fn recv_ref(&mut self) -> Result<&T> {
+        let (reader, fill) = self.reader_and_fill(Wait::Block);
+        reader.recv_ref_with(fill)
+    }
+
+    /// The start of every receive: closes descriptors of messages already returned, and
+    /// splits `self` into the frame reader and the `fill` it reads more bytes with.
+    #[inline(always)]
+    fn reader_and_fill(
+        &mut self,
+        wait: Wait,
+    ) -> (
+        &mut FrameReader<T>,
+        impl FnMut(&mut [u8]) -> Result<usize> + '_,
+    ) {
         if !self.fds.is_empty() {
             self.close_claimed();
         }
@@ -470,8 +473,8 @@ impl<T: Message> Receiver<T> {
             cmsg,
             ..
         } = self;
-        let wait = Wait::Block;
-        reader.recv_ref_with(|buf| fill(fd.as_fd(), buf, cmsg, wait, received, fds))
+        let fill = move |buf: &mut [u8]| fill(fd.as_fd(), buf, cmsg, wait, received, fds);
+        (reader, fill)
     }
 
     /// Bytes received but not yet returned as a message.
@@ -488,19 +491,9 @@ impl<T: Message> Receiver<T> {
     /// [`Receiver::claim_fds`] takes them or the next receive closes them.
     #[inline]
     pub(crate) fn recv_inner(&mut self, wait: Wait) -> Result<T> {
-        if !self.fds.is_empty() {
-            self.close_claimed();
-        }
-        let Receiver {
-            fd,
-            reader,
-            received,
-            fds,
-            cmsg,
-            ..
-        } = self;
+        let (reader, fill) = self.reader_and_fill(wait);
         // The tail call lets the message go straight to the caller (no extra copy).
-        reader.recv_with(|buf| fill(fd.as_fd(), buf, cmsg, wait, received, fds))
+        reader.recv_with(fill)
     }
 
     /// Receives a message and the descriptors sent with it.
