@@ -13,6 +13,10 @@
 //!   spare a large message the copy into `send` and out of `recv`;
 //! - each figure is the best of `BEST_OF` runs, typed and raw alternating.
 //!
+//! Both processes are pinned to one CPU: the stable setting on a shared VM (a wake-up
+//! across cores costs 20-30 µs there and varies run to run). `IPC_BENCH_PIN=split` puts
+//! them on two CPUs, `IPC_BENCH_PIN=0` lets them float.
+//!
 //! ```text
 //! cargo bench --bench stream
 //! ```
@@ -319,6 +323,9 @@ impl Fifos {
 }
 
 fn run_child(role: &str) {
+    if std::env::var("IPC_BENCH_PIN").as_deref() == Ok("split") {
+        pin_to_cpu(1);
+    }
     let mut parts = role.split(':');
     let (transport, imp, size) = (parts.next(), parts.next(), parts.next());
     let imp = match imp {
@@ -362,13 +369,22 @@ where
 /// scheduler happened to place the two processes on one core or two (on a busy 2-core
 /// machine that alone moves the median between ~2 and ~30 µs).
 fn pin_to_one_cpu() -> Option<usize> {
-    use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
-    use nix::unistd::Pid;
     if std::env::var("IPC_BENCH_PIN").as_deref() == Ok("0") {
         return None;
     }
+    pin_to_cpu(0)
+}
+
+/// Pins this process to the `nth` CPU it may run on (`IPC_BENCH_PIN=split` puts the
+/// child on the second, the parent on the first).
+fn pin_to_cpu(nth: usize) -> Option<usize> {
+    use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+    use nix::unistd::Pid;
+    // The child inherits the parent's one-CPU mask, so count from the process's own
+    // mask only for the first CPU; the second is simply the next one.
     let allowed = sched_getaffinity(Pid::from_raw(0)).ok()?;
-    let cpu = (0..CpuSet::count()).find(|&c| allowed.is_set(c).unwrap_or(false))?;
+    let first = (0..CpuSet::count()).find(|&c| allowed.is_set(c).unwrap_or(false))?;
+    let cpu = first + nth;
     let mut one = CpuSet::new();
     one.set(cpu).ok()?;
     sched_setaffinity(Pid::from_raw(0), &one).ok()?;
@@ -457,9 +473,13 @@ fn main() {
         }
     }
     match pinned {
-        Some(cpu) => {
-            println!("\nboth processes pinned to CPU {cpu} (IPC_BENCH_PIN=0 to let them float)")
+        Some(cpu) if std::env::var("IPC_BENCH_PIN").as_deref() == Ok("split") => {
+            println!("\nparent pinned to CPU {cpu}, child to CPU {}", cpu + 1)
         }
+        Some(cpu) => println!(
+            "\nboth processes pinned to CPU {cpu} (IPC_BENCH_PIN=0 to let them float, \
+             IPC_BENCH_PIN=split for one CPU each)"
+        ),
         None => println!("\nprocesses not pinned"),
     }
     println!(

@@ -316,6 +316,9 @@ pub struct FrameReader<T> {
     /// An aligned copy of a message that could not be lent in place (see
     /// [`FrameReader::recv_ref_with`]); empty until needed.
     spare: Vec<u8>,
+    /// The most bytes one `fill` is offered (the whole free buffer unless
+    /// [`FrameReader::one_message_per_read`]).
+    read_max: usize,
     start: usize,
     end: usize,
     greeted: bool,
@@ -338,11 +341,26 @@ impl<T: Message> FrameReader<T> {
             buf,
             base,
             spare: Vec::new(),
+            read_max: usize::MAX,
             start: base,
             end: base,
             greeted: false,
             _t: PhantomData,
         }
+    }
+
+    /// Offers each `fill` room for one message only (a bare one, or a framed one if `T`
+    /// is always framed) rather than the whole free buffer, as a raw reader of fixed-size
+    /// records reads. For pipes: emptying a pipe with one large read makes the writer's
+    /// next `write` wake the reader, which costs more than the reads it saves when the two
+    /// share a CPU. A handshake then takes a few reads, once per writer.
+    pub(crate) fn one_message_per_read(mut self) -> Self {
+        self.read_max = if size_of::<T>() >= 4 {
+            size_of::<T>()
+        } else {
+            HEADER_LEN + size_of::<T>()
+        };
+        self
     }
 
     /// The alignment the buffer keeps for messages: `T`'s, and at least 8.
@@ -533,7 +551,8 @@ impl<T: Message> FrameReader<T> {
                 self.end -= self.start - self.base;
                 self.start = self.base;
             }
-            let n = fill(&mut self.buf[self.end..])?;
+            let room = (self.buf.len() - self.end).min(self.read_max);
+            let n = fill(&mut self.buf[self.end..self.end + room])?;
             if n == 0 {
                 let partial = self.buffered();
                 self.discard();
@@ -544,7 +563,7 @@ impl<T: Message> FrameReader<T> {
                 }
                 return Err(Error::Disconnected);
             }
-            self.end += n.min(self.buf.len() - self.end);
+            self.end += n.min(room);
         }
     }
 
