@@ -15,7 +15,7 @@ use crate::error::{Error, Result, SendError};
 use crate::message::Message;
 use crate::sync::atomic::Ordering;
 use crate::sync::wait::{Step, PARK_SLICE};
-use crate::sync::{futex, Backoff, WaitStrategy};
+use crate::sync::{fence, futex, Backoff, WaitStrategy};
 
 /// Participant index of the receiver.
 const RECEIVER: usize = 0;
@@ -94,6 +94,9 @@ struct Chan {
     seg: Segment,
     me: usize,
     wait: WaitStrategy,
+    /// This process is registered for `membarrier`: publishing and releasing skip their
+    /// full barrier, which a parking peer supplies (see [`crate::sync::fence`]).
+    fenced: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -153,6 +156,17 @@ impl Chan {
             seg,
             me,
             wait: opts.wait,
+            fenced: fence::registered(),
+        }
+    }
+
+    /// The order of the load after a publish or release: `Relaxed` behind the fence's
+    /// compiler barrier when this process is registered, `SeqCst` after a `SeqCst` swap.
+    fn load_order(&self) -> Ordering {
+        if self.fenced {
+            Ordering::Relaxed
+        } else {
+            Ordering::SeqCst
         }
     }
 
@@ -552,6 +566,8 @@ impl<T: Message> Sender<T> {
         let ev = &self.chan.header().space;
         let epoch = ev.epoch.load(Ordering::SeqCst);
         ev.waiters.fetch_add(1, Ordering::SeqCst);
+        // The receiver's side of the fence is only a compiler barrier: ours orders it.
+        let slice = fenced_slice(slice);
         // Re-check after announcing ourselves: the receiver bumps the epoch after freeing.
         if !self.chan.ring.has_room() {
             futex::wait(&ev.epoch, epoch, Some(slice));
@@ -560,11 +576,13 @@ impl<T: Message> Sender<T> {
     }
 
     fn publish(&self, pos: u64, cancelled: bool) {
-        // A SeqCst swap of the slot's `seq`, then a SeqCst load of the flag: pairs with
-        // `Receiver::park` so that either it sees our message or we see its flag.
-        self.chan.ring.publish(self.chan.me, pos, cancelled);
-        let h = self.chan.header();
-        if h.rx_parked.load(Ordering::SeqCst) != 0 && h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
+        // The slot's `seq`, then the flag, with a barrier between (ours, or the parking
+        // receiver's `membarrier`): pairs with `Receiver::park` so that either it sees our
+        // message or we see its flag.
+        let chan = &self.chan;
+        chan.ring.publish(chan.me, pos, cancelled, chan.fenced);
+        let h = chan.header();
+        if h.rx_parked.load(chan.load_order()) != 0 && h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
             h.counters.rx_wakes.fetch_add(1, Ordering::Relaxed);
             h.rx_sem.post();
         }
@@ -730,13 +748,25 @@ impl<T: Message> Drop for Sample<'_, T> {
     }
 }
 
+/// Runs the heavy side of the fence before a park (see [`crate::sync::fence`]) and returns
+/// how long the park may sleep: `slice`, or a short slice if the fence failed, so that a
+/// wake-up a peer could not see costs no more than that.
+fn fenced_slice(slice: Duration) -> Duration {
+    if fence::heavy() {
+        slice
+    } else {
+        slice.min(fence::UNFENCED_SLICE)
+    }
+}
+
 /// Frees the read slot `pos` and wakes senders waiting for room.
 fn release(chan: &Chan, pos: u64) {
-    // A SeqCst swap inside, then a SeqCst load of the waiters count: pairs with
-    // `Sender::park_for_room` (count up, then SeqCst re-check of the slot).
-    chan.ring.release(pos);
+    // The slot's `seq`, then the waiters count, with a barrier between (ours, or the
+    // parking sender's `membarrier`): pairs with `Sender::park_for_room` (count up, then
+    // re-check of the slot).
+    chan.ring.release(pos, chan.fenced);
     let h = chan.header();
-    if h.space.waiters.load(Ordering::SeqCst) != 0 {
+    if h.space.waiters.load(chan.load_order()) != 0 {
         h.space.epoch.fetch_add(1, Ordering::SeqCst);
         h.counters.tx_wakes.fetch_add(1, Ordering::Relaxed);
         futex::wake(&h.space.epoch, u32::MAX);
@@ -876,9 +906,11 @@ impl<T: Message> Receiver<T> {
 
     fn park(&self, slice: Duration) {
         let h = self.chan.header();
-        // SeqCst store, then SeqCst re-check of the slot; the sender publishes with a
-        // SeqCst swap, then loads this flag SeqCst: one of the two sees the other.
+        // SeqCst store, then a full barrier on every CPU (`membarrier`, for senders that
+        // skip theirs), then SeqCst re-check of the slot; the sender publishes, then loads
+        // this flag: one of the two sees the other.
         h.rx_parked.store(1, Ordering::SeqCst);
+        let slice = fenced_slice(slice);
         if !self.chan.ring.published(self.head) {
             let _ = h.rx_sem.wait_timeout(slice);
         }

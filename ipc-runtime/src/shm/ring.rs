@@ -219,15 +219,22 @@ impl<R: Region> Ring<R> {
 
     /// Publishes the claimed `pos` (with `cancelled`: gives it back without a message).
     ///
-    /// The `seq` store is a `SeqCst` swap: a release for the payload, and a full barrier
-    /// so the caller's following `SeqCst` load of the receiver's "parked" flag cannot be
-    /// reordered before it (the receiver stores the flag, then re-checks `seq`, both
-    /// `SeqCst`: one of the two sides sees the other).
-    pub(crate) fn publish(&self, me: usize, pos: u64, cancelled: bool) {
+    /// The `seq` store is a release for the payload, and must be ordered before the
+    /// caller's following load of the receiver's "parked" flag (the receiver stores the
+    /// flag, then re-checks `seq`: one of the two sides must see the other). With
+    /// `fenced` (see [`crate::sync::fence`]) a compiler barrier does that here and the
+    /// parking receiver's `membarrier` does it in the processor; otherwise the store is a
+    /// `SeqCst` swap, a full barrier.
+    pub(crate) fn publish(&self, me: usize, pos: u64, cancelled: bool, fenced: bool) {
         let slot = self.region.slot(self.index(pos));
         slot.flags
             .store(if cancelled { CANCELLED } else { 0 }, Ordering::Relaxed);
-        slot.seq.swap(pos.wrapping_add(1), Ordering::SeqCst);
+        if fenced {
+            slot.seq.store(pos.wrapping_add(1), Ordering::Release);
+            crate::sync::fence::light();
+        } else {
+            slot.seq.swap(pos.wrapping_add(1), Ordering::SeqCst);
+        }
         // The claim is left as is: it names `pos`, which is now published, and the
         // receiver re-checks `seq` before it skips anything. Not clearing it saves a
         // store per message.
@@ -293,12 +300,18 @@ impl<R: Region> Ring<R> {
 
     /// Frees the slot of the read position `pos` for the next lap and moves `head`.
     ///
-    /// A `SeqCst` swap, for the same reason as in [`Ring::publish`]: the caller then
-    /// loads the senders' "waiting for room" count.
-    pub(crate) fn release(&self, pos: u64) {
+    /// Ordered before the caller's following load of the senders' "waiting for room"
+    /// count as in [`Ring::publish`] (`fenced`: by the parking sender's `membarrier`;
+    /// otherwise a `SeqCst` swap).
+    pub(crate) fn release(&self, pos: u64, fenced: bool) {
         let slot = self.region.slot(self.index(pos));
-        slot.seq
-            .swap(pos.wrapping_add(self.region.capacity()), Ordering::SeqCst);
+        let next = pos.wrapping_add(self.region.capacity());
+        if fenced {
+            slot.seq.store(next, Ordering::Release);
+            crate::sync::fence::light();
+        } else {
+            slot.seq.swap(next, Ordering::SeqCst);
+        }
         self.region
             .control()
             .head
@@ -323,7 +336,7 @@ impl<R: Region> Ring<R> {
         if slot.seq.load(Ordering::Acquire) != pos {
             return false;
         }
-        self.release(pos);
+        self.release(pos, false);
         true
     }
 
@@ -421,7 +434,7 @@ mod tests {
         let pos = r.try_claim(me)?;
         // SAFETY: `pos` was just claimed by us.
         unsafe { r.region().write(r.index(pos), v) };
-        r.publish(me, pos, false);
+        r.publish(me, pos, false, false);
         Ok(())
     }
 
@@ -430,7 +443,7 @@ mod tests {
             Peek::Ready { pos, cancelled } => {
                 // SAFETY: `pos` is published and we are the only receiver.
                 let v = unsafe { r.region().read(r.index(pos)) };
-                r.release(pos);
+                r.release(pos, false);
                 *head += 1;
                 (!cancelled).then_some(v)
             }
@@ -588,7 +601,7 @@ mod loom_tests {
             Ok(pos) => {
                 // SAFETY: `pos` was just claimed by us.
                 unsafe { r.region().write(r.index(pos), v) };
-                r.publish(me, pos, false);
+                r.publish(me, pos, false, false);
                 true
             }
             Err(RingError::Full) => false,
@@ -607,7 +620,7 @@ mod loom_tests {
             Peek::Ready { pos, .. } => {
                 // SAFETY: published, and this thread is the only receiver.
                 let v = unsafe { r.region().read(r.index(pos)) };
-                r.release(pos);
+                r.release(pos, false);
                 *head += 1;
                 Some(v)
             }

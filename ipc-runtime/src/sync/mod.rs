@@ -24,6 +24,7 @@
 //! and tests of the "no system call in steady streaming" property.
 
 pub(crate) mod atomic;
+pub(crate) mod fence;
 pub(crate) mod futex;
 mod semaphore;
 pub(crate) mod wait;
