@@ -22,6 +22,14 @@
 //!
 //! [`futex_syscalls`] counts the futex system calls this process has made, for benchmarks
 //! and tests of the "no system call in steady streaming" property.
+//!
+//! The channels' wake-up handshake (publish, then check whether the peer is parked; park,
+//! then re-check) needs a full barrier between a store and a load on both sides. A process
+//! that can register for `membarrier(2)` (`MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED`)
+//! pays nothing per message for it: the side about to park calls
+//! `membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)` instead, which runs a full barrier on every
+//! CPU that runs a registered process. Where registration fails (old kernel, seccomp), the
+//! per-message side keeps a `SeqCst` swap.
 
 pub(crate) mod atomic;
 pub(crate) mod fence;
