@@ -24,14 +24,17 @@
 //! "2× faster" than raw) and made the run take minutes; on one CPU a wake-up is about
 //! 1 µs and steady.
 //!
-//! Figures (2-core VM, pinned, three runs): one-way latency 1.0–1.1 µs at 8 B and
-//! 1.3–1.5 µs at 4 KiB for both kinds of queue. In place, the typed API is within 1.07 of
-//! raw everywhere (medians within 1.10). By value it is within 1.05 at 8 B, but 1.08–1.14
-//! on 4 KiB latency and 1.13–1.19 on 4 KiB throughput (medians up to 1.22): the copies of
-//! a 4 KiB value.
-//!
+//! Figures (2-core VM, pinned, 2026-11-23): one-way latency 2.8-3.1 µs at 8 B and
+//! 3.7-4.2 µs at 4 KiB for both kinds of queue. In place, the typed API is within 1.08 of
+//! raw everywhere. By value it is within 1.06 at 8 B and on System V, but 1.21 on POSIX
+//! 4 KiB latency and 1.10 on 4 KiB throughput: the copies of a 4 KiB value into `send` and
+//! out of `recv`, made by the compiler where it places them (see the note on `rep movsb`
+//! in `ipc::sysv`, whose own staging copy used to cost 1.28 in place for that reason).
+
 //! Run: `cargo bench --bench queues` (about 25 s on the 2-core VM, pinned). The peer is
-//! this binary re-run with `IPC_BENCH_CHILD` describing its part.
+//! this binary re-run with `IPC_BENCH_CHILD` describing its part. `IPC_BENCH_ONLY=sysv`
+//! (or `mq`, `4096`, `latency`, `inplace`, ... comma-separated, all must match) runs only
+//! the rows and variants that match, e.g. to profile one of them.
 
 use std::ffi::CString;
 use std::hint::black_box;
@@ -452,7 +455,7 @@ fn best(v: &[Duration]) -> Duration {
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
 fn fmt_time(d: Duration) -> String {
@@ -463,7 +466,11 @@ fn fmt_rate(d: Duration) -> String {
     format!("{:.0} k msg/s", 1e-3 / d.as_secs_f64())
 }
 
+/// `a / b`, NaN when either was not measured (`IPC_BENCH_ONLY`).
 fn ratio(a: Duration, b: Duration) -> f64 {
+    if a.is_zero() || b.is_zero() {
+        return f64::NAN;
+    }
     a.as_secs_f64() / b.as_secs_f64()
 }
 
@@ -474,6 +481,23 @@ struct Case {
     pattern: Pattern,
     size: usize,
     iters: usize,
+}
+
+impl Case {
+    /// Whether every word of `IPC_BENCH_ONLY` (comma-separated) names this row or variant.
+    fn selected(&self, v: Variant) -> bool {
+        let only = std::env::var("IPC_BENCH_ONLY").unwrap_or_default();
+        let words = [
+            format!("{:?}", self.t).to_lowercase(),
+            self.size.to_string(),
+            format!("{:?}", self.pattern).to_lowercase(),
+            format!("{v:?}").to_lowercase(),
+        ];
+        only.split(',')
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .all(|w| words.iter().any(|x| *x == w.to_lowercase()))
+    }
 }
 
 fn run_case(c: Case, v: Variant, n: usize) -> Duration {
@@ -500,12 +524,15 @@ fn main() {
                     (Pattern::Throughput, 8) => 50_000,
                     (Pattern::Throughput, _) => 25_000,
                 };
-                cases.push(Case {
+                let case = Case {
                     t,
                     pattern,
                     size,
                     iters,
-                });
+                };
+                if VARIANTS.iter().any(|&v| case.selected(v)) {
+                    cases.push(case);
+                }
             }
         }
     }
@@ -517,6 +544,9 @@ fn main() {
         for (c, case) in cases.iter().enumerate() {
             for k in 0..VARIANTS.len() {
                 let i = (round + k) % VARIANTS.len();
+                if !case.selected(VARIANTS[i]) {
+                    continue;
+                }
                 n += 1;
                 runs[c][i].push(run_case(*case, VARIANTS[i], n));
             }
