@@ -62,6 +62,18 @@ fn child() {
             ready();
             std::thread::sleep(Duration::from_secs(60));
         }
+        ["racing-peer", base, rounds] => {
+            for r in 0..rounds.parse::<u32>().unwrap() {
+                jitter(r, 13);
+                let mut rx =
+                    Receiver::<u32>::open_or_create(&format!("{base}-a{r}"), Options::new())
+                        .unwrap();
+                let mut tx =
+                    Sender::<u32>::open_or_create(&format!("{base}-b{r}"), Options::new()).unwrap();
+                let got = *rx.recv().unwrap();
+                tx.send(got).unwrap();
+            }
+        }
         ["creator-idle", name] => {
             let _tx = Sender::<u64>::create(name, Options::new().capacity(4)).unwrap();
             ready();
@@ -477,6 +489,51 @@ fn open_or_create_lets_peers_start_in_any_order() {
     tx.send(5).unwrap();
     assert_eq!(*rx.recv().unwrap(), 5);
     assert_eq!(rx.len(), 0);
+}
+
+/// Busy-waits 0 to 15 µs, a different amount each round, so the two racing processes meet
+/// at every offset of each other's start-up.
+fn jitter(round: u32, seed: u32) {
+    let until = std::time::Instant::now()
+        + Duration::from_nanos(
+            u64::from(round.wrapping_mul(seed).wrapping_mul(2_654_435_761) >> 16) % 16_000,
+        );
+    while std::time::Instant::now() < until {
+        std::hint::spin_loop();
+    }
+}
+
+/// Two processes call `open_or_create` on the same names at the same moment, round after
+/// round (each round's reply sets them off together): whichever creates, the other must
+/// open it, even in the instant between the creator's `shm_open` and its lock.
+#[test]
+fn open_or_create_from_two_processes_at_once_never_fails() {
+    const ROUNDS: u32 = 1000;
+    let base = Name::new("race");
+    let names: Vec<Name> = (0..ROUNDS)
+        .flat_map(|r| [format!("{}-a{r}", base.0), format!("{}-b{r}", base.0)])
+        .map(Name)
+        .collect();
+    let kid = spawn("racing-peer", &[&base.0, &ROUNDS.to_string()]);
+    for r in 0..ROUNDS {
+        jitter(r, 7);
+        let mut tx = Sender::<u32>::open_or_create(&names[2 * r as usize].0, Options::new())
+            .unwrap_or_else(|e| panic!("round {r}: {e}"));
+        let mut rx = Receiver::<u32>::open_or_create(&names[2 * r as usize + 1].0, Options::new())
+            .unwrap_or_else(|e| panic!("round {r}: {e}"));
+        tx.send(r).unwrap();
+        // A peer that failed to open never replies: time out rather than wait forever.
+        let got = rx.recv_timeout(Duration::from_secs(10));
+        assert_eq!(*got.unwrap_or_else(|e| panic!("round {r}: {e}")), r);
+    }
+    kid.assert_success();
+    for n in &names {
+        assert!(
+            !std::path::Path::new(&n.path()).exists(),
+            "{} left behind",
+            n.0
+        );
+    }
 }
 
 #[test]

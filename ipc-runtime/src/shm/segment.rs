@@ -407,7 +407,10 @@ impl Segment {
                     });
                 }
             }
-            if !is_locked(&fd, 0..MAX_PARTICIPANTS) {
+            // Unlocked and not ready: its creator died, or it is between `shm_open` and
+            // taking its lock (a creator racing this opener in `open_or_create`). Only a
+            // segment that has not changed for a while is taken for dead.
+            if !is_locked(&fd, 0..MAX_PARTICIPANTS) && age_secs(&st) >= CREATION_GRACE_SECS {
                 return Err(Error::Corrupt(format!(
                     "segment `{name}` was never initialised and nobody is attached: its creator \
                      died; remove it with ipc::shm::remove_stale()"
@@ -415,7 +418,9 @@ impl Segment {
             }
             if Instant::now() >= deadline {
                 return Err(Error::Corrupt(format!(
-                    "segment `{name}` was not initialised within {:?}",
+                    "segment `{name}` was not initialised within {:?}: its creator is slow \
+                     (raise Options::open_timeout) or died while creating it \
+                     (ipc::shm::remove_stale() removes it once it is {CREATION_GRACE_SECS} s old)",
                     opts.open_timeout
                 )));
             }
@@ -587,6 +592,18 @@ impl Drop for UnlinkOnError {
     }
 }
 
+/// How long an unready segment that nobody holds is presumed to be still in creation (its
+/// creator between `shm_open` and taking its lock) rather than abandoned.
+const CREATION_GRACE_SECS: i64 = 10;
+
+/// Whole seconds since the segment file last changed (0 if the clock is before 1970).
+fn age_secs(st: &libc::stat) -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|now| now.as_secs() as i64 - st.st_ctime.max(st.st_mtime))
+        .unwrap_or(0)
+}
+
 /// Removes the segments under `/dev/shm` that this crate created (names starting with
 /// `ipc.`) and that no live process participates in; returns their names (without the
 /// prefix).
@@ -632,11 +649,7 @@ pub fn remove_stale() -> Result<Vec<String>> {
                     // SAFETY: the mapping holds at least a header, page-aligned, alive in `m`.
                     layout::is_ready(unsafe { layout::header(m.as_ptr()) })
                 });
-        let age = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|now| now.as_secs() as i64 - st.st_ctime.max(st.st_mtime))
-            .unwrap_or(0);
-        if !ready && age < 10 {
+        if !ready && age_secs(&st) < CREATION_GRACE_SECS {
             continue;
         }
         if shm_unlink(shm.as_str()).is_ok() {
