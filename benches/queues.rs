@@ -30,7 +30,7 @@
 //! 4 KiB latency and 1.10 on 4 KiB throughput: the copies of a 4 KiB value into `send` and
 //! out of `recv`, made by the compiler where it places them (see the note on `rep movsb`
 //! in `ipc::sysv`, whose own staging copy used to cost 1.28 in place for that reason).
-
+//!
 //! Run: `cargo bench --bench queues` (about 25 s on the 2-core VM, pinned). The peer is
 //! this binary re-run with `IPC_BENCH_CHILD` describing its part. `IPC_BENCH_ONLY=sysv`
 //! (or `mq`, `4096`, `latency`, `inplace`, ... comma-separated, all must match) runs only

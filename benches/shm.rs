@@ -436,6 +436,40 @@ fn fmt_rate(r: f64) -> String {
 /// Alternating rounds of the latency rows (see `main`).
 const LATENCY_ROUNDS: usize = 7;
 
+/// A channel's latency against its baseline over [`LATENCY_ROUNDS`] alternating rounds.
+struct Versus {
+    /// The baseline's best round (ns one-way).
+    base: f64,
+    /// The channel's best round (ns one-way).
+    chan: f64,
+    /// The futex calls per round trip in the channel's best round.
+    chan_calls: f64,
+    /// The median of the rounds' channel / baseline ratios.
+    median_ratio: f64,
+}
+
+fn versus(base: impl Fn() -> f64, chan: impl Fn() -> (f64, f64)) -> Versus {
+    let mut v = Versus {
+        base: f64::MAX,
+        chan: f64::MAX,
+        chan_calls: 0.0,
+        median_ratio: 0.0,
+    };
+    let mut ratios = Vec::with_capacity(LATENCY_ROUNDS);
+    for _ in 0..LATENCY_ROUNDS {
+        let b = base();
+        let (c, calls) = chan();
+        ratios.push(c / b);
+        v.base = v.base.min(b);
+        if c < v.chan {
+            (v.chan, v.chan_calls) = (c, calls);
+        }
+    }
+    ratios.sort_by(f64::total_cmp);
+    v.median_ratio = ratios[ratios.len() / 2];
+    v
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `IPC_BENCH_SCALE` (default 1.0) scales the counts.
     let scale: f64 = std::env::var("IPC_BENCH_SCALE")
@@ -451,26 +485,18 @@ fn main() {
     println!("one-way latency, 8-byte message (round trip / 2)");
     println!("{:<40} {:>12} {:>10}", "", "latency", "ratio");
     // The spinning and parking rows are measured in alternating rounds, each against its
-    // baseline, and the best round of each is compared: on a shared VM a round can be
-    // slowed by other load (or by where the host runs the two vCPUs), and alternating puts
-    // both sides of a ratio under the same conditions.
-    let (mut atomic, mut spin, mut futex, mut park) = (f64::MAX, f64::MAX, f64::MAX, f64::MAX);
-    let mut park_calls = 0.0;
-    let mut spin_ratios = Vec::new();
-    for _ in 0..LATENCY_ROUNDS {
-        let a = lat_atomic(k(40_000));
-        let (s, _) = lat_channel(k(40_000), WaitStrategy::Spin);
-        spin_ratios.push(s / a);
-        (atomic, spin) = (atomic.min(a), spin.min(s));
-    }
-    for _ in 0..LATENCY_ROUNDS {
-        futex = futex.min(lat_futex(k(10_000)));
-        let (p, calls) = lat_channel(k(10_000), WaitStrategy::Park);
-        if p < park {
-            (park, park_calls) = (p, calls);
-        }
-    }
-    spin_ratios.sort_by(f64::total_cmp);
+    // baseline: on a shared VM a round can be slowed by other load (or by where the host
+    // runs the two vCPUs), and alternating puts both sides of a ratio under the same
+    // conditions.
+    let spin = versus(
+        || lat_atomic(k(40_000)),
+        || lat_channel(k(40_000), WaitStrategy::Spin),
+    );
+    let park = versus(
+        || lat_futex(k(10_000)),
+        || lat_channel(k(10_000), WaitStrategy::Park),
+    );
+    let (atomic, futex) = (spin.base, park.base);
     let (stp, _) = lat_channel(k(100_000), WaitStrategy::SpinThenPark);
     let pipe = lat_pipe(k(50_000));
     println!(
@@ -482,9 +508,9 @@ fn main() {
     println!(
         "{:<40} {:>12} {:>9.2}x   (target <= 1.5x atomic; median of the per-round ratios {:.2}x)",
         "shm channel, spin",
-        fmt_ns(spin),
-        spin / atomic,
-        spin_ratios[spin_ratios.len() / 2]
+        fmt_ns(spin.chan),
+        spin.chan / atomic,
+        spin.median_ratio
     );
     println!(
         "{:<40} {:>12} {:>10}",
@@ -493,10 +519,12 @@ fn main() {
         "1.00"
     );
     println!(
-        "{:<40} {:>12} {:>9.2}x   (target <= 1.3x futex; {park_calls:.2} futex calls per round trip here)",
+        "{:<40} {:>12} {:>9.2}x   (target <= 1.3x futex; median of the per-round ratios {:.2}x; {:.2} futex calls per round trip here)",
         "shm channel, park",
-        fmt_ns(park),
-        park / futex
+        fmt_ns(park.chan),
+        park.chan / futex,
+        park.median_ratio,
+        park.chan_calls
     );
     println!(
         "{:<40} {:>12} {:>9.2}x   (vs atomic)",
