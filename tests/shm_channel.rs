@@ -74,6 +74,14 @@ fn child() {
                 tx.send(got).unwrap();
             }
         }
+        ["receiver-read-then-die", name, n] => {
+            let mut rx = Receiver::<u64>::open(name).unwrap();
+            for i in 0..n.parse::<u64>().unwrap() {
+                assert_eq!(*rx.recv().unwrap(), i);
+            }
+            // Die with the slots read but (between two batches) not yet handed back.
+            nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL).unwrap();
+        }
         ["creator-idle", name] => {
             let _tx = Sender::<u64>::create(name, Options::new().capacity(4)).unwrap();
             ready();
@@ -157,6 +165,30 @@ fn sender_killed_while_holding_a_claimed_slot_costs_one_message_and_disconnects(
         .unwrap_err()
         .is_disconnected());
     let _ = dying.wait();
+}
+
+#[test]
+fn a_receiver_that_replaces_a_killed_one_resumes_without_duplicates_or_lost_room() {
+    let name = Name::new("rx-resume");
+    // Capacity 64: the receiver hands slots back in batches of 8.
+    let mut tx = Sender::<u64>::create(&name.0, Options::new().capacity(64)).unwrap();
+    for i in 0..64 {
+        tx.send(i).unwrap();
+    }
+    assert!(tx.try_send(64).unwrap_err().is_full());
+    // A receiver process reads five messages and is killed before its first batch.
+    let status = spawn("receiver-read-then-die", &[&name.0, "5"]).wait();
+    assert!(!status.success());
+    assert!(tx.try_send(64).unwrap_err().is_disconnected());
+    // Its successor starts after the five it read and hands their slots back at once.
+    let mut rx = Receiver::<u64>::open(&name.0).unwrap();
+    for i in 64..69 {
+        tx.try_send(i).unwrap();
+    }
+    assert!(tx.try_send(69).unwrap_err().is_full());
+    let got: Vec<u64> = (0..64).map(|_| *rx.try_recv().unwrap()).collect();
+    assert_eq!(got, (5..69).collect::<Vec<_>>());
+    assert!(matches!(rx.try_recv(), Err(Error::Empty)));
 }
 
 #[test]

@@ -287,6 +287,8 @@ impl Until {
 /// completely written.
 pub struct Sender<T: Message> {
     chan: Chan,
+    /// Our copy of the ring's `released` word: re-read only when it says the ring is full.
+    released: u64,
     _t: PhantomData<fn(T)>,
 }
 
@@ -301,11 +303,21 @@ pub struct Sender<T: Message> {
 /// is the sender, who must be able to write them.)
 pub struct Receiver<T: Message> {
     chan: Chan,
+    /// The next position to read.
     head: u64,
+    read: Read,
+    scratch: Scratch<T>,
+}
+
+/// What the receiver has read and not yet handed back to the senders.
+#[derive(Debug)]
+struct Read {
     /// A slot a `Sample` still refers to (freed when the sample drops, or at the next
     /// receive if the sample was leaked).
     pending: Option<u64>,
-    scratch: Scratch<T>,
+    /// The value this receiver last stored in the ring's `released` word: slots between it
+    /// and `head` are read but wait for the next batch (see `ring.rs`).
+    released: u64,
 }
 
 // SAFETY: the handles own their mapping and descriptor; nothing in them is tied to the
@@ -406,6 +418,7 @@ macro_rules! constructors {
 impl<T: Message> Sender<T> {
     constructors!(Role::Sender, |chan| Sender {
         chan,
+        released: 0,
         _t: PhantomData
     });
 
@@ -518,7 +531,7 @@ impl<T: Message> Sender<T> {
         // Set when the first wait begins: no clock read on the fast path.
         let mut last_check: Option<Instant> = None;
         loop {
-            match self.chan.ring.try_claim(self.chan.me) {
+            match self.chan.ring.try_claim(self.chan.me, &mut self.released) {
                 Ok(pos) => return Ok(pos),
                 Err(RingError::Corrupt) => return Err(Chan::corrupt()),
                 Err(RingError::Full) => {}
@@ -580,7 +593,7 @@ impl<T: Message> Sender<T> {
         // receiver's `membarrier`): pairs with `Receiver::park` so that either it sees our
         // message or we see its flag.
         let chan = &self.chan;
-        chan.ring.publish(chan.me, pos, cancelled, chan.fenced);
+        chan.ring.publish(pos, cancelled, chan.fenced);
         let h = chan.header();
         if h.rx_parked.load(chan.load_order()) != 0 && h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
             h.counters.rx_wakes.fetch_add(1, Ordering::Relaxed);
@@ -714,8 +727,8 @@ impl<T> Drop for Scratch<T> {
 /// See [`Receiver`] for where the `T` lives and why it cannot change under you.
 pub struct Sample<'a, T: Message> {
     value: &'a T,
-    /// The slot to free on drop (zero-copy samples only).
-    release: Option<(&'a Chan, &'a mut Option<u64>)>,
+    /// Where to free the slot on drop (zero-copy samples only).
+    release: Option<(&'a Chan, &'a mut Read)>,
 }
 
 impl<T: Message> core::ops::Deref for Sample<'_, T> {
@@ -740,9 +753,9 @@ impl<T: Message> Sample<'_, T> {
 
 impl<T: Message> Drop for Sample<'_, T> {
     fn drop(&mut self) {
-        if let Some((chan, pending)) = self.release.take() {
-            if let Some(pos) = pending.take() {
-                release(chan, pos);
+        if let Some((chan, read)) = self.release.take() {
+            if let Some(pos) = read.pending.take() {
+                release(chan, read, pos);
             }
         }
     }
@@ -759,12 +772,23 @@ fn fenced_slice(slice: Duration) -> Duration {
     }
 }
 
-/// Frees the read slot `pos` and wakes senders waiting for room.
-fn release(chan: &Chan, pos: u64) {
-    // The slot's `seq`, then the waiters count, with a barrier between (ours, or the
-    // parking sender's `membarrier`): pairs with `Sender::park_for_room` (count up, then
-    // re-check of the slot).
-    chan.ring.release(pos, chan.fenced);
+/// Marks position `pos` read; every `batch` positions, hands the slots back to the senders.
+fn release(chan: &Chan, read: &mut Read, pos: u64) {
+    let next = pos.wrapping_add(1);
+    chan.ring.set_head(next);
+    if next.wrapping_sub(read.released) >= chan.ring.batch() {
+        release_to(chan, read, next);
+    }
+}
+
+/// Hands the slots of every position below `next` back to the senders, and wakes those
+/// waiting for room.
+fn release_to(chan: &Chan, read: &mut Read, next: u64) {
+    // `released`, then the waiters count, with a barrier between (ours, or the parking
+    // sender's `membarrier`): pairs with `Sender::park_for_room` (count up, then re-check
+    // of `released`).
+    chan.ring.release(next, chan.fenced);
+    read.released = next;
     let h = chan.header();
     if h.space.waiters.load(chan.load_order()) != 0 {
         h.space.epoch.fetch_add(1, Ordering::SeqCst);
@@ -775,11 +799,17 @@ fn release(chan: &Chan, pos: u64) {
 
 impl<T: Message> Receiver<T> {
     constructors!(Role::Receiver, |chan: Chan| {
-        let head = chan.ring.region().control().head.load(Ordering::Acquire);
+        // Resume where a former receiver stopped, and hand back what it read but had not
+        // released yet (if it died between two batches).
+        let head = chan.ring.head();
+        chan.ring.release(head, false);
         Receiver {
             chan,
             head,
-            pending: None,
+            read: Read {
+                pending: None,
+                released: head,
+            },
             scratch: Scratch::new(),
         }
     });
@@ -824,7 +854,8 @@ impl<T: Message> Receiver<T> {
             && !self.chan.seg.any_alive(SENDERS)
     }
 
-    /// Skips the slot at `pos` if its claimer died; true if skipped.
+    /// Publishes the slot at `pos` as cancelled if its claimer died; true if it did (the
+    /// next peek then reads and frees it).
     fn skip_dead(&mut self, pos: u64) -> bool {
         let seg = &self.chan.seg;
         if self.chan.ring.skip_abandoned(pos, |i| seg.alive(i)) {
@@ -833,7 +864,6 @@ impl<T: Message> Receiver<T> {
                 .counters
                 .lost
                 .fetch_add(1, Ordering::Relaxed);
-            self.head = pos.wrapping_add(1);
             true
         } else {
             false
@@ -841,8 +871,8 @@ impl<T: Message> Receiver<T> {
     }
 
     fn recv_until(&mut self, until: Until) -> Result<Sample<'_, T>> {
-        if let Some(pos) = self.pending.take() {
-            release(&self.chan, pos);
+        if let Some(pos) = self.read.pending.take() {
+            release(&self.chan, &mut self.read, pos);
         }
         let mut backoff = Backoff::new(self.chan.wait);
         // Set when the first wait begins: no clock read on the fast path.
@@ -857,12 +887,18 @@ impl<T: Message> Receiver<T> {
                 Peek::Ready { pos, cancelled } => {
                     self.head = pos.wrapping_add(1);
                     if cancelled {
-                        release(&self.chan, pos);
+                        release(&self.chan, &mut self.read, pos);
                         continue;
                     }
                     break pos;
                 }
-                Peek::Pending(_) | Peek::Empty => (),
+                Peek::Pending(_) | Peek::Empty => {
+                    // Out of messages: hand back every slot read so far, so that senders
+                    // see all the room there is (and before any park).
+                    if self.read.released != self.head {
+                        release_to(&self.chan, &mut self.read, self.head);
+                    }
+                }
             }
             // Liveness probes are system calls: at most one per CHECK_EVERY, whether
             // spinning or parking (a park lasts at most PARK_SLICE, so a dead peer is
@@ -920,7 +956,7 @@ impl<T: Message> Receiver<T> {
     fn sample(&mut self, pos: u64) -> Result<Sample<'_, T>> {
         let src = self.chan.ring.region().payload(self.chan.ring.index(pos));
         if const { T::SCHEMA.accepts_any_bits() } {
-            self.pending = Some(pos);
+            self.read.pending = Some(pos);
             // SAFETY: the slot is published and ours until we release it (on the sample's
             // drop, or at the next receive); the payload is inside the mapping and aligned
             // for `T`; every bit pattern is a valid `T`, so even a peer that (against the
@@ -929,7 +965,7 @@ impl<T: Message> Receiver<T> {
             let value = unsafe { &*src.cast::<T>() };
             return Ok(Sample {
                 value,
-                release: Some((&self.chan, &mut self.pending)),
+                release: Some((&self.chan, &mut self.read)),
             });
         }
         // Copy, free the slot, then validate the private copy: the sender can no longer
@@ -938,7 +974,7 @@ impl<T: Message> Receiver<T> {
         // SAFETY: `src` is `size_of::<T>()` readable bytes of the published slot, `dst` a
         // private allocation of the same size; they do not overlap.
         unsafe { core::ptr::copy_nonoverlapping(src, dst, size_of::<T>()) };
-        release(&self.chan, pos);
+        release(&self.chan, &mut self.read, pos);
         // SAFETY: `dst` holds `size_of::<T>()` initialised bytes (copied just above).
         let bytes = unsafe { core::slice::from_raw_parts(dst, size_of::<T>()) };
         T::validate(bytes)?;
@@ -964,8 +1000,11 @@ impl<T: Message> Receiver<T> {
 
 impl<T: Message> Drop for Receiver<T> {
     fn drop(&mut self) {
-        if let Some(pos) = self.pending.take() {
-            release(&self.chan, pos);
+        if let Some(pos) = self.read.pending.take() {
+            release(&self.chan, &mut self.read, pos);
+        }
+        if self.read.released != self.head {
+            release_to(&self.chan, &mut self.read, self.head);
         }
         let h = self.chan.header();
         h.rx_closed().store(1, Ordering::SeqCst);

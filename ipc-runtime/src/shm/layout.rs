@@ -6,7 +6,7 @@
 //!               size, creator pid
 //!               state word (READY written last, Release)
 //!               counters, receiver-parked flag, semaphore, space event (own cache lines)
-//!               ring control: tail, head, claims[64] (own cache lines)
+//!               ring control: tail, released, head, claims[64] (own cache lines)
 //! body_offset   channel: `capacity` slots of `stride` bytes: SlotHeader, then T at
 //!               `payload_offset` / shared value: lock word line, then T
 //! ```
@@ -25,8 +25,9 @@ use crate::sync::Semaphore;
 
 /// `b"IPC-SHM\0"` as a little-endian word.
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"IPC-SHM\0");
-/// The format version this build writes and reads.
-pub(crate) const VERSION: u32 = 1;
+/// The format version this build writes and reads (2: slots are freed by a batched
+/// `released` word, not by rewriting their `seq`).
+pub(crate) const VERSION: u32 = 2;
 /// `state` once the creator has finished initialising.
 pub(crate) const READY: u32 = 0x5245_4459;
 

@@ -51,6 +51,11 @@
 //! # Limits
 //!
 //! - One receiver, at most 63 senders per channel; capacity is a power of two >= 2.
+//! - The receiver hands read slots back to the senders in batches of `capacity / 8` (at
+//!   least 1), and all at once whenever it finds the ring empty, parks or closes. So while
+//!   the receiver is busy with a backlog, a sender may find the ring full with up to
+//!   `capacity / 8 - 1` slots read but not yet handed back. This is what keeps a message
+//!   to one cache line moving each way (see `ring.rs`).
 //! - A message sent while the receiver is alive but before the ring is full is not
 //!   refused if the receiver then dies: only a *blocked* send notices a crashed receiver
 //!   (a cleanly closed one is noticed at once).

@@ -63,7 +63,8 @@ impl Options {
     }
 
     /// Number of slots of a channel (creator only), rounded up to a power of two, at least
-    /// 2; the capacity is also the most messages that can be in flight.
+    /// 2; the capacity is also the most messages that can be in flight. (The receiver
+    /// returns read slots in batches of `capacity / 8`; see "Limits" in [`crate::shm`].)
     pub fn capacity(mut self, slots: usize) -> Self {
         self.capacity = (slots.max(2) as u64)
             .checked_next_power_of_two()

@@ -1,44 +1,58 @@
 //! The ring protocol: a bounded multi-producer, single-consumer queue of fixed-size slots
-//! with a sequence number per slot (D. Vyukov's bounded queue), over an abstract
-//! [`Region`] so it runs on a shared mapping and on a heap buffer alike (loom, proptest).
+//! over an abstract [`Region`], so it runs on a shared mapping and on a heap buffer alike
+//! (loom, proptest).
 //!
 //! # Protocol
 //!
-//! Slot `i` carries `seq`, initially `i`. For position `pos` (a 64-bit counter that never
-//! wraps in practice) the slot is `pos & mask`:
+//! Positions are 64-bit counters that never wrap in practice; position `pos` lives in slot
+//! `pos & mask`. Three words say where things are:
 //!
-//! - **free for `pos`** when `seq == pos`;
-//! - **published for `pos`** when `seq == pos + 1` (stored with `Release` after the payload
-//!   write, loaded with `Acquire` by the receiver before it reads the payload);
-//! - released by the receiver with `seq = pos + capacity`, which makes it free for the next
-//!   lap.
+//! - `tail`: the next position to claim. Senders claim by a CAS on it.
+//! - each slot's `seq`: `pos + 1` once position `pos` is **published** (stored with
+//!   `Release` after the payload, loaded with `Acquire` by the receiver before it reads
+//!   the payload). Until then it still holds the previous lap's value, `pos + 1 - capacity`
+//!   (slot `i` starts at `i + 1 - capacity`, as if lap -1 had been published and read).
+//! - `released`: every position below it has been read, and its slot may be reused. Only
+//!   the receiver writes it, in **batches**: when `batch` more slots are read, when it
+//!   finds the ring empty, before it parks, and when it closes. A sender may claim `pos`
+//!   when `pos < released + capacity`; it keeps its own copy of `released` and re-reads the
+//!   shared one only when that copy says the ring is full.
 //!
-//! (A variant in which the receiver frees slots only by moving `head`, and senders keep a
-//! cached copy of it, was measured slower on a 2-core machine: 12-13 M/s against 19-21 M/s
-//! for 8-byte messages, because a sender that runs ahead finds the ring nearly full and
-//! re-reads `head` for almost every message; the per-slot `seq` keeps each message's
-//! traffic on the slot's own cache line.)
+//! So a message moves two cache lines' worth of ownership, like a bare ping-pong: the
+//! sender writes the slot (payload and `seq`, one line for small messages), which the
+//! receiver only reads, and the receiver writes `released` about once per batch, which
+//! senders read about once per lap. (Freeing each slot by rewriting its `seq`, as in D.
+//! Vyukov's bounded queue, costs a third transaction per message: the sender must first read
+//! the line the receiver last wrote.) The price is that a sender may find the ring full
+//! while up to `batch - 1` read slots are not yet released; `batch` is `capacity / 8`, at
+//! least 1, and the receiver releases everything as soon as it runs out of messages.
 //!
-//! A sender claims `pos` by a CAS on `tail` (after checking the slot is free for `pos`), so
-//! exactly one sender writes a slot per lap and the receiver, the only one that moves
-//! `head`, reads it once. Before each CAS attempt a sender writes `claims[me] = pos + 1`
-//! (on its own cache line). A receiver stuck on a slot that is claimed (`tail > pos`) but
-//! not published can therefore tell who holds it: if no *live* participant has
-//! `claims[i] == pos + 1`, the claimer died between its CAS and its publish, and the
-//! receiver releases the slot as a lost message ([`Ring::skip_abandoned`]). This is sound
-//! because the claimer's `claims` store is sequenced before its CAS on `tail` (a release),
-//! which the receiver's load of `tail` acquires: a receiver that sees the slot claimed
-//! sees the claim too, until the claimer moves on to a later position, which it does only
-//! after publishing this one (and the receiver re-checks `seq` last). A participant index
-//! reused by a newcomer is reset on join, which can only delay a skip, never cause a
-//! wrong one: a skip needs the slot still unpublished and its claimer dead.
+//! The receiver also records its exact progress in `head` (a line nobody else reads on
+//! the fast path), where a receiver that joins after a crashed one resumes.
+//!
+//! # Dead senders
+//!
+//! Before each CAS attempt a sender writes `claims[me] = pos + 1` (on its own cache line).
+//! A receiver stuck on a slot that is claimed (`tail > pos`) but not published can
+//! therefore tell who holds it: if no *live* participant has `claims[i] == pos + 1`, the
+//! claimer died between its CAS and its publish, and the receiver publishes the slot
+//! itself, as cancelled ([`Ring::skip_abandoned`]). This is sound because the claimer's
+//! `claims` store is sequenced before its CAS on `tail` (a release), which the receiver's
+//! load of `tail` acquires: a receiver that sees the slot claimed sees the claim too, until
+//! the claimer moves on to a later position, which it does only after publishing this one
+//! (and the receiver publishes by a CAS on `seq`, which fails if the claimer did). A
+//! participant index reused by a newcomer is reset on join, which can only delay a skip,
+//! never cause a wrong one: a skip needs the slot still unpublished and its claimer dead.
 //!
 //! # Hostile memory
 //!
 //! Every index used for addressing is `pos & mask` with the local `mask`; values read
-//! from shared memory (`tail`, `seq`) are only compared. A `seq` that fits no state is
-//! reported as [`RingError::Corrupt`]; a `tail` that does not move makes the sender report
-//! the ring full or corrupt instead of looping.
+//! from shared memory (`tail`, `released`, `seq`) are only compared. A `seq` that fits no
+//! state is reported as [`RingError::Corrupt`], and so is a `released` beyond `tail`; a
+//! `tail` that does not move makes the sender report the ring full or corrupt instead of
+//! looping. A peer that writes a plausible but wrong `released` can make a sender overwrite
+//! a message the receiver has not read; the receiver then finds a `seq` of a later lap, which
+//! is `Corrupt` too.
 
 use super::super::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -63,7 +77,9 @@ impl<T> core::ops::Deref for CacheLine<T> {
 pub(crate) struct RingControl {
     /// Next position to claim (senders, CAS).
     pub(crate) tail: CacheLine<AtomicU64>,
-    /// Next position to read (receiver only; informative for others).
+    /// Positions below this one are read and their slots free (receiver, in batches).
+    pub(crate) released: CacheLine<AtomicU64>,
+    /// The receiver's exact progress: where a receiver that joins later resumes.
     pub(crate) head: CacheLine<AtomicU64>,
     /// `claims[i] == pos + 1` while participant `i` claims or holds `pos`; 0 otherwise.
     pub(crate) claims: [CacheLine<AtomicU64>; MAX_PARTICIPANTS],
@@ -74,6 +90,7 @@ impl RingControl {
     pub(crate) fn new() -> Self {
         RingControl {
             tail: CacheLine(AtomicU64::new(0)),
+            released: CacheLine(AtomicU64::new(0)),
             head: CacheLine(AtomicU64::new(0)),
             claims: core::array::from_fn(|_| CacheLine(AtomicU64::new(0))),
         }
@@ -92,14 +109,15 @@ pub(crate) struct SlotHeader {
 /// Size of [`SlotHeader`] in bytes.
 pub(crate) const SLOT_HEADER: usize = core::mem::size_of::<SlotHeader>();
 
-/// `flags` bit: the sender gave the slot back without a message (a dropped loan).
+/// `flags` bit: the sender gave the slot back without a message (a dropped loan), or the
+/// receiver skipped it because its claimer died.
 pub(crate) const CANCELLED: u32 = 1;
 
 impl SlotHeader {
     #[cfg(any(test, loom))]
-    pub(crate) fn new(index: u64) -> Self {
+    pub(crate) fn new() -> Self {
         SlotHeader {
-            seq: AtomicU64::new(index),
+            seq: AtomicU64::new(0),
             flags: AtomicU32::new(0),
             _reserved: 0,
         }
@@ -115,8 +133,7 @@ impl SlotHeader {
 pub(crate) unsafe trait Region {
     /// The control words.
     fn control(&self) -> &RingControl;
-    /// Number of slots: a power of two, at least 2 (with one slot, a published `seq` of
-    /// `pos + 1` would read as free for `pos + 1`).
+    /// Number of slots: a power of two, at least 2 (as `Options::capacity` enforces).
     fn capacity(&self) -> u64;
     /// Slot `index` (`index < capacity()`; callers mask).
     fn slot(&self, index: u64) -> &SlotHeader;
@@ -127,7 +144,8 @@ pub(crate) unsafe trait Region {
 pub(crate) enum RingError {
     /// No free slot.
     Full,
-    /// A sequence number fits no state of the protocol: the memory was overwritten.
+    /// A control word or sequence number fits no state of the protocol: the memory was
+    /// overwritten.
     Corrupt,
 }
 
@@ -166,53 +184,77 @@ impl<R: Region> Ring<R> {
         pos & self.mask
     }
 
+    /// How many read slots the receiver collects before it releases them to the senders.
+    pub(crate) fn batch(&self) -> u64 {
+        (self.region.capacity() / 8).max(1)
+    }
+
+    /// The `seq` of position `pos`'s slot while `pos` is not published: the value the
+    /// previous lap published.
+    #[inline]
+    fn unpublished(&self, pos: u64) -> u64 {
+        pos.wrapping_add(1).wrapping_sub(self.region.capacity())
+    }
+
     /// Initialises the slot sequence numbers of a fresh region (creator only).
     pub(crate) fn init(&self) {
         for i in 0..self.region.capacity() {
-            self.region.slot(i).seq.store(i, Ordering::Relaxed);
+            self.region
+                .slot(i)
+                .seq
+                .store(self.unpublished(i), Ordering::Relaxed);
             self.region.slot(i).flags.store(0, Ordering::Relaxed);
         }
     }
 
     /// Claims a free slot for participant `me`; returns its position. The caller writes the
     /// payload of `index(pos)` and then calls [`Ring::publish`].
-    pub(crate) fn try_claim(&self, me: usize) -> Result<u64, RingError> {
+    ///
+    /// `released` is the caller's copy of the shared `released` word (start it at 0); it is
+    /// re-read only when it says the ring is full.
+    pub(crate) fn try_claim(&self, me: usize, released: &mut u64) -> Result<u64, RingError> {
         let c = self.region.control();
+        let cap = self.region.capacity();
         let claim = &c.claims[me % MAX_PARTICIPANTS];
         let mut pos = c.tail.load(Ordering::Relaxed);
+        let mut fresh = false;
         loop {
-            let seq = self
-                .region
-                .slot(self.index(pos))
-                .seq
-                .load(Ordering::Acquire);
-            let dif = seq.wrapping_sub(pos) as i64;
-            if dif == 0 {
-                // Relaxed is enough: the CAS below is a release that the receiver's load of
-                // `tail` acquires, so it sees this claim whenever it sees the new tail.
-                claim.store(pos.wrapping_add(1), Ordering::Relaxed);
-                match c.tail.compare_exchange_weak(
-                    pos,
-                    pos.wrapping_add(1),
-                    Ordering::SeqCst,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return Ok(pos),
-                    Err(now) => pos = now,
+            // As unsigned, a `pos` behind `released` (a stale `pos`, or garbage) is "full".
+            let used = pos.wrapping_sub(*released);
+            if used >= cap {
+                if !fresh {
+                    // Acquire: the receiver's reads of the slots below `released` happen
+                    // before our writes to them.
+                    *released = c.released.load(Ordering::Acquire);
+                    fresh = true;
+                    continue;
                 }
-            } else {
                 let now = c.tail.load(Ordering::Relaxed);
                 if now == pos {
-                    claim.store(0, Ordering::SeqCst);
-                    // dif < 0: the slot still holds the previous lap: full. dif > 0 with a
-                    // tail that did not move fits no state.
-                    return Err(if dif < 0 {
-                        RingError::Full
-                    } else {
+                    // Forget a claim left by a failed CAS (it could only delay a skip).
+                    claim.store(0, Ordering::Relaxed);
+                    // `released` is never beyond `tail` in a sound ring (it is read after
+                    // the receiver saw those positions published, so after their claims).
+                    return Err(if (used as i64) < 0 {
                         RingError::Corrupt
+                    } else {
+                        RingError::Full
                     });
                 }
                 pos = now;
+                continue;
+            }
+            // Relaxed is enough: the CAS below is a release that the receiver's load of
+            // `tail` acquires, so it sees this claim whenever it sees the new tail.
+            claim.store(pos.wrapping_add(1), Ordering::Relaxed);
+            match c.tail.compare_exchange_weak(
+                pos,
+                pos.wrapping_add(1),
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(pos),
+                Err(now) => pos = now,
             }
         }
     }
@@ -225,7 +267,10 @@ impl<R: Region> Ring<R> {
     /// `fenced` (see [`crate::sync::fence`]) a compiler barrier does that here and the
     /// parking receiver's `membarrier` does it in the processor; otherwise the store is a
     /// `SeqCst` swap, a full barrier.
-    pub(crate) fn publish(&self, me: usize, pos: u64, cancelled: bool, fenced: bool) {
+    ///
+    /// The claim is left as is: it names `pos`, which is now published, and the receiver
+    /// re-checks `seq` before it skips anything. Not clearing it saves a store per message.
+    pub(crate) fn publish(&self, pos: u64, cancelled: bool, fenced: bool) {
         let slot = self.region.slot(self.index(pos));
         slot.flags
             .store(if cancelled { CANCELLED } else { 0 }, Ordering::Relaxed);
@@ -235,10 +280,6 @@ impl<R: Region> Ring<R> {
         } else {
             slot.seq.swap(pos.wrapping_add(1), Ordering::SeqCst);
         }
-        // The claim is left as is: it names `pos`, which is now published, and the
-        // receiver re-checks `seq` before it skips anything. Not clearing it saves a
-        // store per message.
-        let _ = me;
     }
 
     /// Looks at position `head` (the receiver's own copy). `Empty` means nothing is
@@ -256,19 +297,20 @@ impl<R: Region> Ring<R> {
                 cancelled,
             });
         }
-        if seq == head {
+        if seq == self.unpublished(head) {
             return Ok(Peek::Empty);
         }
         Err(RingError::Corrupt)
     }
 
-    /// True if `head`'s slot is published now (a `SeqCst` load, for the parking handshake).
+    /// True if `head`'s slot is published now, or corrupt (a `SeqCst` load, for the
+    /// parking handshake: the receiver does not sleep on a slot it should look at).
     pub(crate) fn published(&self, head: u64) -> bool {
         self.region
             .slot(self.index(head))
             .seq
             .load(Ordering::SeqCst)
-            != head
+            != self.unpublished(head)
     }
 
     /// True if a sender has claimed position `head` (it may not have published it yet).
@@ -286,40 +328,46 @@ impl<R: Region> Ring<R> {
         }
     }
 
-    /// True if the slot at `tail` is free now (a `SeqCst` load, for the parking handshake
-    /// of senders waiting for room).
+    /// True if a sender could claim a slot now, or the control words are garbage (`SeqCst`
+    /// loads, for the parking handshake of senders waiting for room: they do not sleep on
+    /// a ring [`Ring::try_claim`] should look at).
     pub(crate) fn has_room(&self) -> bool {
-        let tail = self.region.control().tail.load(Ordering::SeqCst);
-        let seq = self
-            .region
-            .slot(self.index(tail))
-            .seq
-            .load(Ordering::SeqCst);
-        seq.wrapping_sub(tail) as i64 >= 0
+        let c = self.region.control();
+        let tail = c.tail.load(Ordering::SeqCst);
+        let released = c.released.load(Ordering::SeqCst);
+        let used = tail.wrapping_sub(released);
+        used < self.region.capacity() || (used as i64) < 0
     }
 
-    /// Frees the slot of the read position `pos` for the next lap and moves `head`.
+    /// Records that every position below `next` is read (the receiver's exact progress).
+    #[inline]
+    pub(crate) fn set_head(&self, next: u64) {
+        self.region.control().head.store(next, Ordering::Release);
+    }
+
+    /// The receiver's recorded progress.
+    pub(crate) fn head(&self) -> u64 {
+        self.region.control().head.load(Ordering::Acquire)
+    }
+
+    /// Releases the slots of every position below `next` to the senders.
     ///
     /// Ordered before the caller's following load of the senders' "waiting for room"
     /// count as in [`Ring::publish`] (`fenced`: by the parking sender's `membarrier`;
     /// otherwise a `SeqCst` swap).
-    pub(crate) fn release(&self, pos: u64, fenced: bool) {
-        let slot = self.region.slot(self.index(pos));
-        let next = pos.wrapping_add(self.region.capacity());
+    pub(crate) fn release(&self, next: u64, fenced: bool) {
+        let released = &self.region.control().released;
         if fenced {
-            slot.seq.store(next, Ordering::Release);
+            released.store(next, Ordering::Release);
             crate::sync::fence::light();
         } else {
-            slot.seq.swap(next, Ordering::SeqCst);
+            released.swap(next, Ordering::SeqCst);
         }
-        self.region
-            .control()
-            .head
-            .store(pos.wrapping_add(1), Ordering::Release);
     }
 
-    /// Releases `pos` if it is claimed but its claimer is dead (`alive(i)` false for every
-    /// participant `i` whose claim names `pos`). Returns true if the slot was skipped.
+    /// Publishes `pos` as cancelled if it is claimed but its claimer is dead (`alive(i)`
+    /// false for every participant `i` whose claim names `pos`). Returns true if it did;
+    /// the receiver then reads the slot as an empty message.
     pub(crate) fn skip_abandoned(&self, pos: u64, mut alive: impl FnMut(usize) -> bool) -> bool {
         let c = self.region.control();
         let tail = c.tail.load(Ordering::SeqCst);
@@ -333,10 +381,21 @@ impl<R: Region> Ring<R> {
             }
         }
         let slot = self.region.slot(self.index(pos));
-        if slot.seq.load(Ordering::Acquire) != pos {
+        // A CAS, so that a claimer that did publish after all keeps its message.
+        if slot
+            .seq
+            .compare_exchange(
+                self.unpublished(pos),
+                pos.wrapping_add(1),
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
             return false;
         }
-        self.release(pos, false);
+        // Only the receiver (the caller) reads `flags`, after this.
+        slot.flags.store(CANCELLED, Ordering::Relaxed);
         true
     }
 
@@ -372,7 +431,7 @@ pub(crate) mod heap {
         pub(crate) fn new(capacity: u64) -> Self {
             HeapRegion {
                 control: RingControl::new(),
-                slots: (0..capacity).map(SlotHeader::new).collect(),
+                slots: (0..capacity).map(|_| SlotHeader::new()).collect(),
                 payload: (0..capacity).map(|_| UnsafeCell::new(0)).collect(),
             }
         }
@@ -430,24 +489,60 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::VecDeque;
 
-    fn send(r: &Ring<HeapRegion>, me: usize, v: u64) -> Result<(), RingError> {
-        let pos = r.try_claim(me)?;
+    fn ring(cap: u64) -> Ring<HeapRegion> {
+        let r = Ring::new(HeapRegion::new(cap));
+        r.init();
+        r
+    }
+
+    fn send(r: &Ring<HeapRegion>, me: usize, cache: &mut u64, v: u64) -> Result<(), RingError> {
+        let pos = r.try_claim(me, cache)?;
         // SAFETY: `pos` was just claimed by us.
         unsafe { r.region().write(r.index(pos), v) };
-        r.publish(me, pos, false, false);
+        r.publish(pos, false, false);
         Ok(())
     }
 
-    fn recv(r: &Ring<HeapRegion>, head: &mut u64) -> Option<u64> {
-        match r.peek(*head).unwrap() {
-            Peek::Ready { pos, cancelled } => {
-                // SAFETY: `pos` is published and we are the only receiver.
-                let v = unsafe { r.region().read(r.index(pos)) };
-                r.release(pos, false);
-                *head += 1;
-                (!cancelled).then_some(v)
+    /// The receiver's side, releasing in batches as the channel does.
+    struct Rx {
+        head: u64,
+        released: u64,
+    }
+
+    impl Rx {
+        fn new() -> Rx {
+            Rx {
+                head: 0,
+                released: 0,
             }
-            _ => None,
+        }
+
+        fn release_all(&mut self, r: &Ring<HeapRegion>) {
+            if self.released != self.head {
+                r.release(self.head, false);
+                self.released = self.head;
+            }
+        }
+
+        /// One message (`Some(None)` for a cancelled slot), or None if the ring is empty
+        /// or the head slot is pending.
+        fn recv(&mut self, r: &Ring<HeapRegion>) -> Option<Option<u64>> {
+            match r.peek(self.head).unwrap() {
+                Peek::Ready { pos, cancelled } => {
+                    // SAFETY: `pos` is published and we are the only receiver.
+                    let v = unsafe { r.region().read(r.index(pos)) };
+                    self.head = pos + 1;
+                    r.set_head(self.head);
+                    if self.head - self.released >= r.batch() {
+                        self.release_all(r);
+                    }
+                    Some((!cancelled).then_some(v))
+                }
+                _ => {
+                    self.release_all(r);
+                    None
+                }
+            }
         }
     }
 
@@ -460,27 +555,31 @@ mod tests {
 
     proptest! {
         #[test]
-        fn ring_behaves_like_a_bounded_queue(
-            cap_log in 1u32..5,
+        fn ring_behaves_like_a_bounded_queue_that_frees_slots_in_batches(
+            cap_log in 1u32..7,
             ops in proptest::collection::vec(prop_oneof![
-                any::<u64>().prop_map(Op::Send), Just(Op::Recv), Just(Op::Abandon)], 0..200)
+                any::<u64>().prop_map(Op::Send), Just(Op::Recv), Just(Op::Abandon)], 0..300)
         ) {
             let cap = 1u64 << cap_log;
-            let r = Ring::new(HeapRegion::new(cap));
-            r.init();
+            let r = ring(cap);
+            let mut rx = Rx::new();
+            let mut cache = 0;
+            // What the ring holds, oldest first: Some(v) sent, None abandoned by a claimer
+            // that died.
             let mut model = VecDeque::new();
-            let mut in_ring = 0u64; // model plus abandoned slots not yet skipped
-            let mut head = 0u64;
+            let mut tail = 0u64;
             let mut abandoned = VecDeque::new();
             let mut next_dead = 0usize;
             for op in ops {
+                // A claim succeeds exactly when the released slots allow it.
+                let room = tail - rx.released < cap;
                 match op {
                     Op::Send(v) => {
-                        let res = send(&r, 1, v);
-                        if in_ring < cap {
+                        let res = send(&r, 1, &mut cache, v);
+                        if room {
                             prop_assert!(res.is_ok());
                             model.push_back(Some(v));
-                            in_ring += 1;
+                            tail += 1;
                         } else {
                             prop_assert_eq!(res, Err(RingError::Full));
                         }
@@ -488,84 +587,136 @@ mod tests {
                     Op::Abandon => {
                         // A fresh participant (2, 3, ...) claims and "dies" before
                         // publishing.
-                        if let Ok(pos) = r.try_claim(2 + next_dead % 60) {
+                        let mut dead_cache = 0;
+                        let res = r.try_claim(2 + next_dead % 60, &mut dead_cache);
+                        prop_assert_eq!(res.is_ok(), room);
+                        if let Ok(pos) = res {
                             next_dead += 1;
                             abandoned.push_back(pos);
                             model.push_back(None);
-                            in_ring += 1;
-                        } else {
-                            prop_assert_eq!(in_ring, cap);
+                            tail += 1;
                         }
                     }
                     Op::Recv => loop {
-                        match r.peek_full(head).unwrap() {
-                            Peek::Empty => { prop_assert!(model.is_empty()); break; }
+                        match r.peek_full(rx.head).unwrap() {
+                            Peek::Empty => {
+                                prop_assert!(model.is_empty());
+                                prop_assert_eq!(rx.recv(&r), None);
+                                // Out of messages: everything read is released.
+                                prop_assert_eq!(rx.released, tail);
+                                break;
+                            }
                             Peek::Pending(pos) => {
                                 prop_assert_eq!(model.front(), Some(&None));
                                 // The claimer is alive until we say it is dead.
                                 prop_assert!(!r.skip_abandoned(pos, |i| i >= 2));
                                 prop_assert!(r.skip_abandoned(pos, |_| false));
                                 prop_assert_eq!(abandoned.pop_front(), Some(pos));
+                                prop_assert_eq!(rx.recv(&r), Some(None));
                                 model.pop_front();
-                                in_ring -= 1;
-                                head += 1;
                             }
                             Peek::Ready { .. } => {
-                                let got = recv(&r, &mut head);
+                                let got = rx.recv(&r).unwrap();
                                 prop_assert_eq!(got, model.pop_front().flatten());
-                                in_ring -= 1;
                                 break;
                             }
                         }
                     },
                 }
+                prop_assert_eq!(r.len(rx.head), model.len() as u64);
+                prop_assert!(tail - rx.released <= cap);
             }
         }
     }
 
     #[test]
-    fn garbage_sequence_is_corrupt_not_a_hang() {
-        let r = Ring::new(HeapRegion::new(4));
-        r.init();
+    fn garbage_is_corrupt_not_a_hang() {
+        let r = ring(4);
         r.region().slot(0).seq.store(77, Ordering::Relaxed);
         assert_eq!(r.peek(0), Err(RingError::Corrupt));
-        assert_eq!(r.try_claim(1), Err(RingError::Corrupt));
+        assert!(
+            r.published(0),
+            "a receiver must not sleep on a corrupt slot"
+        );
+        // `released` beyond `tail` (seen once the sender's copy says full).
+        let mut cache = 0;
+        for v in 0..4 {
+            send(&r, 1, &mut cache, v).unwrap();
+        }
         r.region()
-            .slot(0)
-            .seq
-            .store(u64::MAX - 3, Ordering::Relaxed);
-        assert_eq!(r.try_claim(1), Err(RingError::Full));
+            .control()
+            .released
+            .store(1 << 40, Ordering::Relaxed);
+        assert_eq!(r.try_claim(1, &mut cache), Err(RingError::Corrupt));
+        assert!(r.has_room(), "a sender must not sleep on a corrupt ring");
+        // `released` far behind `tail`: full, not a loop.
+        r.region().control().tail.store(1 << 41, Ordering::Relaxed);
+        assert_eq!(r.try_claim(1, &mut cache), Err(RingError::Full));
+    }
+
+    #[test]
+    fn a_sender_rereads_released_only_when_its_copy_says_full() {
+        let r = ring(8);
+        let mut rx = Rx::new();
+        let mut cache = 0;
+        for v in 0..8 {
+            send(&r, 1, &mut cache, v).unwrap();
+        }
+        assert_eq!(send(&r, 1, &mut cache, 8), Err(RingError::Full));
+        assert_eq!(rx.recv(&r), Some(Some(0)));
+        // batch is 1 at capacity 8: released at once, and the sender sees it.
+        assert_eq!(send(&r, 1, &mut cache, 8), Ok(()));
+        assert_eq!(cache, 1);
+
+        let r = ring(64);
+        let mut rx = Rx::new();
+        let mut cache = 0;
+        for v in 0..64 {
+            send(&r, 1, &mut cache, v).unwrap();
+        }
+        // batch is 8: seven reads release nothing, the eighth releases eight slots.
+        for v in 0..7 {
+            assert_eq!(rx.recv(&r), Some(Some(v)));
+            assert_eq!(send(&r, 1, &mut cache, 100), Err(RingError::Full));
+        }
+        assert_eq!(rx.recv(&r), Some(Some(7)));
+        for _ in 0..8 {
+            send(&r, 1, &mut cache, 100).unwrap();
+        }
+        assert_eq!(send(&r, 1, &mut cache, 100), Err(RingError::Full));
+        assert_eq!(r.head(), 8);
     }
 
     #[test]
     fn threads_preserve_per_sender_order() {
         use std::sync::Arc;
-        let r = Arc::new(Ring::new(HeapRegion::new(8)));
-        r.init();
+        let r = Arc::new(ring(64));
         let n = 20_000u64;
         let senders: Vec<_> = (1..=3u64)
             .map(|id| {
                 let r = Arc::clone(&r);
                 std::thread::spawn(move || {
+                    let mut cache = 0;
                     for i in 0..n {
-                        while send(&r, id as usize, (id << 32) | i).is_err() {
+                        while send(&r, id as usize, &mut cache, (id << 32) | i).is_err() {
                             std::thread::yield_now();
                         }
                     }
                 })
             })
             .collect();
+        let mut rx = Rx::new();
         let mut next = [0u64; 4];
-        let mut head = 0;
         let mut got = 0;
         while got < 3 * n {
-            match recv(&r, &mut head) {
-                Some(v) => {
+            match rx.recv(&r) {
+                Some(Some(v)) => {
                     let (id, i) = ((v >> 32) as usize, v & 0xffff_ffff);
                     assert_eq!(i, next[id]);
                     next[id] += 1;
                     got += 1;
                 }
+                Some(None) => panic!("nothing was cancelled"),
                 None => std::thread::yield_now(),
             }
         }
@@ -595,13 +746,14 @@ mod loom_tests {
         b.check(f);
     }
 
-    /// One attempt; true if sent. No spinning, so the model stays finite.
-    fn try_send(r: &Ring<HeapRegion>, me: usize, v: u64) -> bool {
-        match r.try_claim(me) {
+    /// One attempt; true if sent. No spinning, so the model stays finite. `cache` is the
+    /// sender's copy of `released`.
+    fn try_send(r: &Ring<HeapRegion>, me: usize, cache: &mut u64, v: u64) -> bool {
+        match r.try_claim(me, cache) {
             Ok(pos) => {
                 // SAFETY: `pos` was just claimed by us.
                 unsafe { r.region().write(r.index(pos), v) };
-                r.publish(me, pos, false, false);
+                r.publish(pos, false, false);
                 true
             }
             Err(RingError::Full) => false,
@@ -610,24 +762,29 @@ mod loom_tests {
     }
 
     /// One receive attempt at `head`: Some(value) when a message (or, as `u64::MAX`, a
-    /// skipped abandoned slot) was consumed.
+    /// skipped abandoned slot) was consumed. Releases each slot at once (the batch of a
+    /// two-slot ring is 1).
     fn try_recv(
         r: &Ring<HeapRegion>,
         head: &mut u64,
         alive: &dyn Fn(usize) -> bool,
     ) -> Option<u64> {
         match r.peek_full(*head).expect("corrupt") {
-            Peek::Ready { pos, .. } => {
-                // SAFETY: published, and this thread is the only receiver.
-                let v = unsafe { r.region().read(r.index(pos)) };
-                r.release(pos, false);
+            Peek::Ready { pos, cancelled } => {
+                let v = if cancelled {
+                    u64::MAX
+                } else {
+                    // SAFETY: published, and this thread is the only receiver.
+                    unsafe { r.region().read(r.index(pos)) }
+                };
                 *head += 1;
+                r.set_head(*head);
+                r.release(*head, false);
                 Some(v)
             }
             Peek::Pending(pos) => {
                 if r.skip_abandoned(pos, alive) {
-                    *head += 1;
-                    Some(u64::MAX)
+                    try_recv(r, head, alive)
                 } else {
                     None
                 }
@@ -637,8 +794,37 @@ mod loom_tests {
     }
 
     #[test]
-    fn loom_two_senders_one_receiver_in_order_no_loss_no_duplicate() {
+    fn loom_one_sender_reuses_slots_the_receiver_released() {
+        // Three messages through two slots: the third needs the receiver's `released`,
+        // and loom checks that the sender's write of the reused slot cannot race the
+        // receiver's read of it.
         model(|| {
+            let r = Arc::new(Ring::new(HeapRegion::new(2)));
+            r.init();
+            let tx = Arc::clone(&r);
+            let s = loom::thread::spawn(move || {
+                let mut cache = 0;
+                (0..3u64)
+                    .filter(|&v| try_send(&tx, 1, &mut cache, v))
+                    .collect::<Vec<_>>()
+            });
+            let mut head = 0;
+            let mut got = Vec::new();
+            for _ in 0..2 {
+                got.extend(try_recv(&r, &mut head, &|_| true));
+            }
+            let sent = s.join().unwrap();
+            while let Some(v) = try_recv(&r, &mut head, &|_| true) {
+                got.push(v);
+            }
+            assert_eq!(got, sent);
+            assert!(sent.len() >= 2);
+        });
+    }
+
+    #[test]
+    fn loom_two_senders_one_receiver_in_order_no_loss_no_duplicate() {
+        model_bounded(3, || {
             let r = Arc::new(Ring::new(HeapRegion::new(2)));
             r.init();
             let senders: Vec<_> = [(1u64, 2u64), (2, 2)]
@@ -646,9 +832,10 @@ mod loom_tests {
                 .map(|(id, n)| {
                     let r = Arc::clone(&r);
                     loom::thread::spawn(move || {
+                        let mut cache = 0;
                         (0..n)
                             .map(|k| id * 10 + k)
-                            .filter(|&v| try_send(&r, id as usize, v))
+                            .filter(|&v| try_send(&r, id as usize, &mut cache, v))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -677,7 +864,7 @@ mod loom_tests {
             let senders: Vec<_> = (1..=3u64)
                 .map(|id| {
                     let r = Arc::clone(&r);
-                    loom::thread::spawn(move || try_send(&r, id as usize, id))
+                    loom::thread::spawn(move || try_send(&r, id as usize, &mut 0, id))
                 })
                 .collect();
             let mut head = 0;
@@ -704,9 +891,9 @@ mod loom_tests {
             r.init();
             // Participant 2 claims a slot and dies without publishing.
             let dead = Arc::clone(&r);
-            let d = loom::thread::spawn(move || dead.try_claim(2).is_ok());
+            let d = loom::thread::spawn(move || dead.try_claim(2, &mut 0).is_ok());
             let live = Arc::clone(&r);
-            let l = loom::thread::spawn(move || try_send(&live, 1, 7));
+            let l = loom::thread::spawn(move || try_send(&live, 1, &mut 0, 7));
             let alive = |i: usize| i != 2;
             let mut head = 0;
             let mut got = Vec::new();
