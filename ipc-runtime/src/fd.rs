@@ -130,10 +130,12 @@ pub(crate) fn wait_ready(
 
 /// Reads what is available into `buf`, waiting at most `wait` for something to arrive.
 ///
-/// With `poll_first` (or any wait other than `Forever`) it polls before reading, so a
-/// blocking descriptor never blocks past the deadline, and a FIFO whose writer has not
-/// opened yet is not mistaken for end of stream (Linux reports `POLLHUP` on such a FIFO
-/// only after a writer has come and gone, while `read` would return 0 at once).
+/// With `poll_first` (or a deadline) it polls before reading, so a blocking descriptor
+/// never blocks past the deadline, and a FIFO whose writer has not opened yet is not
+/// mistaken for end of stream (Linux reports `POLLHUP` on such a FIFO only after a writer
+/// has come and gone, while `read` would return 0 at once). A `Wait::Now` on a descriptor
+/// the caller knows is `nonblocking` just reads: `EAGAIN` is the answer "nothing yet"
+/// (polling a pipe has a lasting cost, see `pipe::FifoState`).
 ///
 /// Returns `Some(0)` at end of stream, `None` if the wait ran out.
 ///
@@ -145,10 +147,16 @@ pub(crate) fn read_some(
     buf: &mut [u8],
     wait: &Wait,
     poll_first: bool,
+    nonblocking: bool,
 ) -> Result<Option<usize>> {
     // A blocking read cannot be woken by a shutdown request: poll first when one is armed.
-    let mut poll_now =
-        poll_first || !matches!(wait, Wait::Forever) || crate::signal::shutdown_armed();
+    let mut poll_now = poll_first
+        || crate::signal::shutdown_armed()
+        || match wait {
+            Wait::Forever => false,
+            Wait::Now => !nonblocking,
+            Wait::Until(..) => true,
+        };
     loop {
         if poll_now && wait_ready(fd, PollFlags::POLLIN, wait)?.is_none() {
             return Ok(None);
@@ -156,6 +164,8 @@ pub(crate) fn read_some(
         match nix::unistd::read(fd, buf) {
             Ok(n) => return Ok(Some(n)),
             Err(Errno::EINTR) => {}
+            // Non-blocking and empty: that is the whole answer to a try-receive.
+            Err(Errno::EAGAIN) if matches!(wait, Wait::Now) => return Ok(None),
             // Non-blocking descriptor, or another reader took the bytes: wait again.
             Err(Errno::EAGAIN) => poll_now = true,
             Err(e) => return Err(Error::sys("read", e)),
@@ -344,19 +354,43 @@ mod tests {
         let (r, w) = nix::unistd::pipe().unwrap();
         let mut buf = [0u8; 8];
         let wait = Wait::timeout(Duration::from_millis(20));
-        assert_eq!(read_some(r.as_fd(), &mut buf, &wait, false).unwrap(), None);
         assert_eq!(
-            read_some(r.as_fd(), &mut buf, &Wait::Now, false).unwrap(),
+            read_some(r.as_fd(), &mut buf, &wait, false, false).unwrap(),
+            None
+        );
+        assert_eq!(
+            read_some(r.as_fd(), &mut buf, &Wait::Now, false, false).unwrap(),
             None
         );
         nix::unistd::write(&w, b"hi").unwrap();
         assert_eq!(
-            read_some(r.as_fd(), &mut buf, &Wait::Now, false).unwrap(),
+            read_some(r.as_fd(), &mut buf, &Wait::Now, false, false).unwrap(),
             Some(2)
         );
         drop(w);
         assert_eq!(
-            read_some(r.as_fd(), &mut buf, &Wait::Forever, true).unwrap(),
+            read_some(r.as_fd(), &mut buf, &Wait::Forever, true, false).unwrap(),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn read_some_now_on_a_nonblocking_descriptor_reads_without_polling() {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK).unwrap();
+        let mut buf = [0u8; 8];
+        // Empty: EAGAIN is the answer (a blocking read here would hang the test).
+        assert_eq!(
+            read_some(r.as_fd(), &mut buf, &Wait::Now, false, true).unwrap(),
+            None
+        );
+        nix::unistd::write(&w, b"abc").unwrap();
+        assert_eq!(
+            read_some(r.as_fd(), &mut buf, &Wait::Now, false, true).unwrap(),
+            Some(3)
+        );
+        drop(w);
+        assert_eq!(
+            read_some(r.as_fd(), &mut buf, &Wait::Now, false, true).unwrap(),
             Some(0)
         );
     }
