@@ -113,11 +113,20 @@ fn child() {
 
 #[test]
 fn four_sender_processes_deliver_exactly_one_million_messages_in_order() {
-    const PER: u64 = 250_000;
-    let name = Name::new("mpsc");
-    let mut rx = Receiver::<u64>::create(&name.0, Options::new().capacity(4096)).unwrap();
+    four_senders_in_order("mpsc", 4096, 250_000);
+}
+
+#[test]
+fn four_sender_processes_through_sixteen_slots_freed_two_at_a_time() {
+    // 12,500 laps of a ring whose receiver hands slots back in batches of two.
+    four_senders_in_order("mpsc-small", 16, 50_000);
+}
+
+fn four_senders_in_order(tag: &str, capacity: usize, per: u64) {
+    let name = Name::new(tag);
+    let mut rx = Receiver::<u64>::create(&name.0, Options::new().capacity(capacity)).unwrap();
     let kids: Vec<_> = (0..4u64)
-        .map(|id| spawn("sender", &[&name.0, &id.to_string(), &PER.to_string()]))
+        .map(|id| spawn("sender", &[&name.0, &id.to_string(), &per.to_string()]))
         .collect();
     let mut next = [0u64; 4];
     let mut total = 0u64;
@@ -133,8 +142,8 @@ fn four_sender_processes_deliver_exactly_one_million_messages_in_order() {
             Err(e) => panic!("{e}"),
         }
     }
-    assert_eq!(total, 4 * PER);
-    assert_eq!(next, [PER; 4]);
+    assert_eq!(total, 4 * per);
+    assert_eq!(next, [per; 4]);
     assert_eq!(rx.stats().lost, 0);
     for k in kids {
         k.assert_success();
