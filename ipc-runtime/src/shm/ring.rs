@@ -18,14 +18,15 @@
 //!   when `pos < released + capacity`; it keeps its own copy of `released` and re-reads the
 //!   shared one only when that copy says the ring is full.
 //!
-//! So a message moves two cache lines' worth of ownership, like a bare ping-pong: the
-//! sender writes the slot (payload and `seq`, one line for small messages), which the
-//! receiver only reads, and the receiver writes `released` about once per batch, which
-//! senders read about once per lap. (Freeing each slot by rewriting its `seq`, as in D.
-//! Vyukov's bounded queue, costs a third transaction per message: the sender must first read
-//! the line the receiver last wrote.) The price is that a sender may find the ring full
-//! while up to `batch - 1` read slots are not yet released; `batch` is `capacity / 8`, at
-//! least 1, and the receiver releases everything as soon as it runs out of messages.
+//! So a message costs one cache-line transfer, from sender to receiver, as a flag in a
+//! bare ping-pong does: the sender writes the slot (payload and `seq`, one line for small
+//! messages), which the receiver only reads; the receiver writes `released` about once per
+//! batch, and senders read it about once per lap. (Freeing each slot by rewriting its
+//! `seq`, as in D. Vyukov's bounded queue, costs a second transfer per message: before it
+//! writes, the sender must read the line the receiver wrote last.) The price is that a
+//! sender may find the ring full while up to `batch - 1` read slots are not yet released;
+//! `batch` is `capacity / 8`, at least 1, and the receiver releases everything as soon as
+//! it runs out of messages.
 //!
 //! The receiver also records its exact progress in `head` (a line nobody else reads on
 //! the fast path), where a receiver that joins after a crashed one resumes.
