@@ -200,6 +200,30 @@ fn lat_pipe(n: u64) -> f64 {
     t
 }
 
+/// The echoing process's ends of a ping-pong over channels `a` (in) and `b` (out).
+fn echo_ends(a: &str, b: &str, opts: &Options) -> (Receiver<u64>, Sender<u64>) {
+    (
+        Receiver::open_or_create(a, opts.clone()).unwrap(),
+        Sender::open_or_create(b, opts.clone()).unwrap(),
+    )
+}
+
+/// The pinging process's ends: out on `a`, in on `b`.
+fn ping_ends(a: &str, b: &str, opts: &Options) -> (Sender<u64>, Receiver<u64>) {
+    (
+        Sender::open_or_create(a, opts.clone()).unwrap(),
+        Receiver::open_or_create(b, opts.clone()).unwrap(),
+    )
+}
+
+/// Sends back each of `n` messages.
+fn echo(rx: &mut Receiver<u64>, tx: &mut Sender<u64>, n: u64) {
+    for _ in 0..n {
+        let v = *rx.recv().unwrap();
+        tx.send(v).unwrap();
+    }
+}
+
 /// One-way latency and the futex calls per round trip made by this (the pinging) process.
 fn lat_channel(n: u64, wait: WaitStrategy) -> (f64, f64) {
     let (a, b) = (unique("ping"), unique("pong"));
@@ -207,17 +231,12 @@ fn lat_channel(n: u64, wait: WaitStrategy) -> (f64, f64) {
     // Fork first, then open: a forked child must not inherit the parent's handles (it
     // would keep the parent's liveness lock alive; see the `ipc::shm` docs).
     let child = spawn(|| {
-        let mut rx = Receiver::<u64>::open_or_create(&a, opts.clone()).unwrap();
-        let mut tx = Sender::<u64>::open_or_create(&b, opts.clone()).unwrap();
-        for _ in 0..n {
-            let v = *rx.recv().unwrap();
-            tx.send(v).unwrap();
-        }
+        let (mut rx, mut tx) = echo_ends(&a, &b, &opts);
+        echo(&mut rx, &mut tx, n);
         // Wait for the parent to finish before leaving, so the segments stay named.
         assert!(rx.recv().unwrap_err().is_disconnected());
     });
-    let mut tx = Sender::<u64>::open_or_create(&a, opts.clone()).unwrap();
-    let mut rx = Receiver::<u64>::open_or_create(&b, opts.clone()).unwrap();
+    let (mut tx, mut rx) = ping_ends(&a, &b, &opts);
     // Warm up (and wait for the child to join).
     tx.send(u64::MAX).unwrap();
     assert_eq!(*rx.recv().unwrap(), u64::MAX);
@@ -248,8 +267,7 @@ fn lat_spin_paired(n: u64) -> Versus {
     let opts = Options::new().capacity(64).wait(WaitStrategy::Spin);
     let page = SharedPage::new(4096);
     let child = spawn(|| {
-        let mut rx = Receiver::<u64>::open_or_create(&a, opts.clone()).unwrap();
-        let mut tx = Sender::<u64>::open_or_create(&b, opts.clone()).unwrap();
+        let (mut rx, mut tx) = echo_ends(&a, &b, &opts);
         let (ping, pong) = (page.u64_at(0), page.u64_at(2));
         let mut i = 0;
         // One more block than timed: the first warms both paths up.
@@ -261,23 +279,13 @@ fn lat_spin_paired(n: u64) -> Versus {
                 }
                 pong.store(i, Ordering::Release);
             }
-            for _ in 0..n {
-                let v = *rx.recv().unwrap();
-                tx.send(v).unwrap();
-            }
+            echo(&mut rx, &mut tx, n);
         }
         assert!(rx.recv().unwrap_err().is_disconnected());
     });
-    let mut tx = Sender::<u64>::open_or_create(&a, opts.clone()).unwrap();
-    let mut rx = Receiver::<u64>::open_or_create(&b, opts.clone()).unwrap();
+    let (mut tx, mut rx) = ping_ends(&a, &b, &opts);
     let (ping, pong) = (page.u64_at(0), page.u64_at(2));
-    let mut v = Versus {
-        base: f64::MAX,
-        chan: f64::MAX,
-        chan_calls: 0.0,
-        median_ratio: 0.0,
-    };
-    let mut ratios = Vec::with_capacity(SPIN_BLOCKS);
+    let mut rounds = Vec::with_capacity(SPIN_BLOCKS);
     let mut i = 0;
     for block in 0..=SPIN_BLOCKS {
         let start = Instant::now();
@@ -296,17 +304,13 @@ fn lat_spin_paired(n: u64) -> Versus {
         }
         let chan = per_trip(start, n);
         if block > 0 {
-            v.base = v.base.min(bare);
-            v.chan = v.chan.min(chan);
-            ratios.push(chan / bare);
+            rounds.push((bare, chan, 0.0));
         }
     }
     drop(tx);
     drop(rx);
     reap(child);
-    ratios.sort_by(f64::total_cmp);
-    v.median_ratio = ratios[ratios.len() / 2];
-    v
+    Versus::of(&rounds)
 }
 
 // ---------------------------------------------------------------- throughput
@@ -501,26 +505,38 @@ struct Versus {
     median_ratio: f64,
 }
 
-fn versus(base: impl Fn() -> f64, chan: impl Fn() -> (f64, f64)) -> Versus {
-    let mut v = Versus {
-        base: f64::MAX,
-        chan: f64::MAX,
-        chan_calls: 0.0,
-        median_ratio: 0.0,
-    };
-    let mut ratios = Vec::with_capacity(LATENCY_ROUNDS);
-    for _ in 0..LATENCY_ROUNDS {
-        let b = base();
-        let (c, calls) = chan();
-        ratios.push(c / b);
-        v.base = v.base.min(b);
-        if c < v.chan {
-            (v.chan, v.chan_calls) = (c, calls);
+impl Versus {
+    /// Sums up rounds of (baseline ns, channel ns, channel futex calls per round trip).
+    fn of(rounds: &[(f64, f64, f64)]) -> Versus {
+        let mut v = Versus {
+            base: f64::MAX,
+            chan: f64::MAX,
+            chan_calls: 0.0,
+            median_ratio: 0.0,
+        };
+        let mut ratios = Vec::with_capacity(rounds.len());
+        for &(b, c, calls) in rounds {
+            ratios.push(c / b);
+            v.base = v.base.min(b);
+            if c < v.chan {
+                (v.chan, v.chan_calls) = (c, calls);
+            }
         }
+        ratios.sort_by(f64::total_cmp);
+        v.median_ratio = ratios[ratios.len() / 2];
+        v
     }
-    ratios.sort_by(f64::total_cmp);
-    v.median_ratio = ratios[ratios.len() / 2];
-    v
+}
+
+fn versus(base: impl Fn() -> f64, chan: impl Fn() -> (f64, f64)) -> Versus {
+    let rounds: Vec<_> = (0..LATENCY_ROUNDS)
+        .map(|_| {
+            let b = base();
+            let (c, calls) = chan();
+            (b, c, calls)
+        })
+        .collect();
+    Versus::of(&rounds)
 }
 
 fn main() {
