@@ -47,10 +47,8 @@
 //!
 //! A typed send or receive is the raw call plus a length check (and [`Message::validate`]
 //! for types with invalid bit patterns). [`Sender::send`] takes the message by value and
-//! [`Receiver::recv`] returns it by value, which for a large `T` costs a copy each (or two:
-//! a byte array such as `[u8; 4096]` lands at an odd offset inside `Result`, and its
-//! copies in and out are misaligned, which measured 1.2x the raw round trip where an
-//! 8-aligned 4 KiB message costs 1.07x); [`Sender::send_ref`] and [`Receiver::recv_into`]
+//! [`Receiver::recv`] returns it by value, which for a large `T` costs a copy each
+//! (1.07x the raw round trip for 4 KiB); [`Sender::send_ref`] and [`Receiver::recv_into`]
 //! work in place, like the raw calls (`cargo bench --bench queues` compares the three).
 //!
 //! # No disconnect
@@ -453,7 +451,11 @@ impl<T: Message> Receiver<T> {
         }
     }
 
-    #[inline(always)]
+    // Not inlined: it then writes the message into the caller's `Result` with one copy.
+    // Inlined (it was `inline(always)`), LLVM split the copy of a `[u8; 4096]` into its
+    // callers' locals into pieces and a second misaligned `memcpy`, and a 4 KiB receive
+    // by value cost 1.21x the raw round trip instead of 1.07x (`--bench queues`).
+    #[inline(never)]
     fn recv_with(&self, wait: Wait, priority: &mut u32) -> Result<T> {
         let mut buf = MaybeUninit::<T>::uninit();
         // SAFETY: `buf` is `size_of::<T>()` bytes, borrowed mutably here; viewing them as
