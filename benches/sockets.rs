@@ -1,5 +1,7 @@
 //! Typed sockets beside the raw syscalls they are built on, two real processes (`fork`):
-//! a Unix socket pair (`send`/`recv` of the payload bytes against `ipc::socket::Stream`)
+//! a Unix stream socket pair (`write`/`read` of the payload bytes against
+//! `ipc::socket::Stream`), a Unix `SOCK_SEQPACKET` pair (one datagram per message, against
+//! `ipc::socket::SeqPacket`, whose datagrams carry the schema fingerprint in 8 more bytes)
 //! and TCP on loopback (against `ipc::tcp::Stream`), 8-byte and 4 KiB messages, latency
 //! (ping-pong round trip) and throughput (one-way stream, then one acknowledgement).
 //!
@@ -58,14 +60,15 @@ fn reap(pid: Pid) {
 /// The typed side of a connection. `tx` borrows the message, as the raw side's
 /// `write_all(&buf)` does, so the harness adds no copy of a 4 KiB message of its own; the
 /// typed API's own copies (`send` takes it by value, `recv` returns it) remain.
-/// `tx_ref`/`rx_ref` are the in-place API (`send_ref`/`recv_ref`; `rx_into` is
-/// `recv_into`, for the final acknowledgement).
+/// `tx_ref`/`rx_ref` are the in-place API (`send_ref`/`recv_ref`, or `recv_into` the
+/// scratch value where there is no `recv_ref`; `rx_into` is `recv_into`, for the final
+/// acknowledgement).
 trait Typed<T> {
     fn tx(&mut self, m: &T);
     fn rx(&mut self) -> T;
     fn tx_ref(&mut self, m: &T);
     fn rx_into(&mut self, out: &mut T);
-    fn rx_ref(&mut self);
+    fn rx_ref(&mut self, scratch: &mut T);
 }
 
 macro_rules! typed_impl {
@@ -83,7 +86,7 @@ macro_rules! typed_impl {
             fn rx_into(&mut self, out: &mut T) {
                 self.recv_into(out).expect("recv_into");
             }
-            fn rx_ref(&mut self) {
+            fn rx_ref(&mut self, _scratch: &mut T) {
                 std::hint::black_box(self.recv_ref().expect("recv_ref"));
             }
         }
@@ -91,6 +94,25 @@ macro_rules! typed_impl {
 }
 typed_impl!(ipc::socket::Stream<T>);
 typed_impl!(ipc::tcp::Stream<T>);
+
+impl<T: Message> Typed<T> for ipc::socket::SeqPacket<T> {
+    fn tx(&mut self, m: &T) {
+        self.send(*m).expect("send");
+    }
+    fn rx(&mut self) -> T {
+        self.recv().expect("recv")
+    }
+    fn tx_ref(&mut self, m: &T) {
+        self.send_ref(m).expect("send_ref");
+    }
+    fn rx_into(&mut self, out: &mut T) {
+        self.recv_into(out).expect("recv_into");
+    }
+    fn rx_ref(&mut self, scratch: &mut T) {
+        self.recv_into(std::hint::black_box(scratch))
+            .expect("recv_into");
+    }
+}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -144,16 +166,17 @@ fn typed_peer<T: Message>(mut s: impl Typed<T>, msg: T, n: usize, mode: Mode, in
     if in_place {
         // Messages are read where they lie; the reply is sent from one buffer in place.
         let m = msg;
+        let mut scratch = msg;
         match mode {
             Mode::Latency => {
                 for _ in 0..n {
-                    s.rx_ref();
+                    s.rx_ref(&mut scratch);
                     s.tx_ref(&m);
                 }
             }
             Mode::Throughput => {
                 for _ in 0..n {
-                    s.rx_ref();
+                    s.rx_ref(&mut scratch);
                 }
                 s.tx_ref(&m);
             }
@@ -193,7 +216,7 @@ fn typed_driver<T: Message>(
             Mode::Latency => {
                 for _ in 0..n {
                     s.tx_ref(&msg);
-                    s.rx_ref();
+                    s.rx_ref(&mut back);
                 }
             }
             Mode::Throughput => {
@@ -237,6 +260,42 @@ fn unix_typed<T: Message>(msg: T, n: usize, mode: Mode, in_place: bool) -> Durat
     let pid = in_child(|| {
         typed_peer(b, msg, n, mode, in_place);
     });
+    let t = typed_driver(a, msg, n, mode, in_place);
+    reap(pid);
+    t
+}
+
+/// A connected pair of `SOCK_SEQPACKET` Unix sockets.
+fn seqpacket_pair() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .expect("socketpair")
+}
+
+/// Raw: each `write` sends one datagram and each `read` takes one (the raw peer's
+/// streaming loop counts bytes, one message per `read`).
+fn seqpacket_raw(size: usize, n: usize, mode: Mode) -> Duration {
+    let (a, b) = seqpacket_pair();
+    let pid = in_child(|| {
+        raw_peer(std::fs::File::from(b), size, n, mode);
+    });
+    let t = raw_driver(std::fs::File::from(a), size, n, mode);
+    reap(pid);
+    t
+}
+
+fn seqpacket_typed<T: Message>(msg: T, n: usize, mode: Mode, in_place: bool) -> Duration {
+    let (a, b) = seqpacket_pair();
+    let pid = in_child(|| {
+        let b = ipc::socket::SeqPacket::<T>::from_fd(b).unwrap();
+        typed_peer(b, msg, n, mode, in_place);
+    });
+    let a = ipc::socket::SeqPacket::<T>::from_fd(a).unwrap();
     let t = typed_driver(a, msg, n, mode, in_place);
     reap(pid);
     t
@@ -349,6 +408,24 @@ fn main() {
                 n4k,
                 |size| unix_raw(size, n4k, mode),
                 |ip| unix_typed(big, n4k, mode, ip),
+            ));
+        }
+        if wanted("unix seqpacket") {
+            rows.push(measure(
+                "unix seqpacket",
+                8,
+                mode,
+                n8,
+                |size| seqpacket_raw(size, n8, mode),
+                |ip| seqpacket_typed(0x1234_5678_9abc_def0u64, n8, mode, ip),
+            ));
+            rows.push(measure(
+                "unix seqpacket",
+                4096,
+                mode,
+                n4k,
+                |size| seqpacket_raw(size, n4k, mode),
+                |ip| seqpacket_typed(big, n4k, mode, ip),
             ));
         }
         if wanted("tcp loopback") {
