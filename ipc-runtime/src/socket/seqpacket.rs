@@ -80,6 +80,9 @@ impl<T: Message> SeqPacketListener<T> {
     }
 }
 
+/// Datagrams up to this size are sent from one stack buffer with `send(2)`.
+const SMALL: usize = 256;
+
 /// A connected `SOCK_SEQPACKET` Unix socket carrying `T` both ways, one datagram per
 /// message.
 pub struct SeqPacket<T> {
@@ -175,9 +178,7 @@ impl<T: Message> SeqPacket<T> {
     ///
     /// As [`SeqPacket::send`] (`*msg` stays the caller's either way).
     pub fn send_ref(&mut self, msg: &T) -> Result<()> {
-        let fp = T::FINGERPRINT.to_le_bytes();
-        let bufs = [IoSlice::new(&fp), IoSlice::new(message::as_bytes(msg))];
-        self.send_datagram(&bufs, Wait::Block)
+        self.send_frame(msg, Wait::Block)
     }
 
     /// Receives the next message into `*out`, waiting for it: [`SeqPacket::recv`] without
@@ -232,10 +233,24 @@ impl<T: Message> SeqPacket<T> {
     }
 
     fn send_msg(&mut self, msg: T, wait: Wait) -> Result<(), SendError<T>> {
-        let fp = T::FINGERPRINT.to_le_bytes();
-        let bufs = [IoSlice::new(&fp), IoSlice::new(message::as_bytes(&msg))];
-        self.send_datagram(&bufs, wait)
+        self.send_frame(&msg, wait)
             .map_err(|e| SendError::new(e, msg))
+    }
+
+    /// Sends the fingerprint and `msg` as one datagram: a small one copied into one
+    /// buffer and sent with `send(2)`, a large one gathered by `sendmsg(2)` from where it
+    /// lies (a copy of a few KiB costs more than the gather).
+    #[inline]
+    fn send_frame(&self, msg: &T, wait: Wait) -> Result<()> {
+        let fp = T::FINGERPRINT.to_le_bytes();
+        if FP_LEN + size_of::<T>() <= SMALL {
+            let mut frame = [0u8; SMALL];
+            frame[..FP_LEN].copy_from_slice(&fp);
+            frame[FP_LEN..FP_LEN + size_of::<T>()].copy_from_slice(message::as_bytes(msg));
+            return self.send_datagram(&[IoSlice::new(&frame[..FP_LEN + size_of::<T>()])], wait);
+        }
+        let bufs = [IoSlice::new(&fp), IoSlice::new(message::as_bytes(msg))];
+        self.send_datagram(&bufs, wait)
     }
 
     fn send_datagram(&self, bufs: &[IoSlice<'_>], wait: Wait) -> Result<()> {
@@ -289,6 +304,7 @@ impl<T: Message> SeqPacket<T> {
         }
     }
 
+    #[inline(never)]
     fn recv_msg(&mut self, wait: Wait) -> Result<T> {
         let n = self.recv_checked(wait)?;
         Ok(message::from_bytes::<T>(&self.buf[FP_LEN..n])?)
