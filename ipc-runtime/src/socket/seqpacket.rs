@@ -12,6 +12,7 @@
 use std::fmt;
 use std::io::IoSlice;
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
@@ -304,15 +305,68 @@ impl<T: Message> SeqPacket<T> {
         }
     }
 
+    /// Receives one message by value: the kernel scatters the datagram over the
+    /// fingerprint, the `T` being returned and one spare byte (which catches a longer
+    /// datagram), so the message is copied once, not through `self.buf`. Out of line, so
+    /// that the result is written with one copy (see `mq::Receiver::recv_with`).
     #[inline(never)]
     fn recv_msg(&mut self, wait: Wait) -> Result<T> {
-        let n = self.recv_checked(wait)?;
-        Ok(message::from_bytes::<T>(&self.buf[FP_LEN..n])?)
+        let mut fp = [0u8; FP_LEN];
+        let mut msg = MaybeUninit::<T>::uninit();
+        let mut spare = [0u8; 1];
+        let n = loop {
+            let mut iov = [
+                libc::iovec {
+                    iov_base: fp.as_mut_ptr().cast(),
+                    iov_len: FP_LEN,
+                },
+                libc::iovec {
+                    iov_base: msg.as_mut_ptr().cast(),
+                    iov_len: size_of::<T>(),
+                },
+                libc::iovec {
+                    iov_base: spare.as_mut_ptr().cast(),
+                    iov_len: spare.len(),
+                },
+            ];
+            let flags = wait.msg_flags() | MsgFlags::MSG_TRUNC;
+            // SAFETY: the three iovecs cover `fp`, `msg` (`size_of::<T>()` bytes, written
+            // only by the kernel; read below only once it reported them all written) and
+            // `spare`, locals borrowed for the whole call.
+            match unsafe { sys::recv_iov(self.fd.as_fd(), &mut iov, &mut self.cmsg, flags) } {
+                Ok(r) if r.len == 0 && !r.truncated => return Err(self.empty_datagram()),
+                Ok(r) => break r.len,
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => sys::again(self.fd.as_fd(), PollFlags::POLLIN, wait, false)?,
+                Err(e) => return Err(Error::sys("recvmsg", e)),
+            }
+        };
+        // With MSG_TRUNC the length is the datagram's, however long.
+        self.check_frame(n, u64::from_le_bytes(fp))?;
+        // SAFETY: `n == FP_LEN + size_of::<T>()` (checked), so the kernel wrote every byte
+        // of `msg`, a local nobody else can reach.
+        let bytes = unsafe {
+            core::slice::from_raw_parts(msg.as_ptr().cast::<u8>(), size_of::<T>())
+        };
+        if !const { T::SCHEMA.accepts_any_bits() } {
+            T::validate(bytes).map_err(Error::from)?;
+        }
+        // SAFETY: all bytes written (above), and either every bit pattern is a `T` or
+        // `T::validate` accepted them, which by the `Message` contract makes them a `T`.
+        Ok(unsafe { msg.assume_init() })
     }
 
     /// Receives one datagram and checks its size and fingerprint; returns its length.
     fn recv_checked(&mut self, wait: Wait) -> Result<usize> {
         let n = self.recv_datagram(wait)?;
+        let mut fp = [0; FP_LEN];
+        fp.copy_from_slice(&self.buf[..FP_LEN.min(n)]);
+        self.check_frame(n, u64::from_le_bytes(fp))?;
+        Ok(n)
+    }
+
+    /// Checks a datagram's length `n` and fingerprint `fp`.
+    fn check_frame(&self, n: usize, fp: u64) -> Result<()> {
         if n != FP_LEN + size_of::<T>() {
             return Err(Error::Corrupt(format!(
                 "a datagram of {n} bytes where `{}` datagrams have {}: the peer sends another \
@@ -321,9 +375,6 @@ impl<T: Message> SeqPacket<T> {
                 FP_LEN + size_of::<T>()
             )));
         }
-        let mut fp = [0; FP_LEN];
-        fp.copy_from_slice(&self.buf[..FP_LEN]);
-        let fp = u64::from_le_bytes(fp);
         if fp != T::FINGERPRINT {
             let expected = SchemaId::of::<T>();
             return Err(Error::SchemaMismatch {
@@ -335,7 +386,7 @@ impl<T: Message> SeqPacket<T> {
                 expected,
             });
         }
-        Ok(n)
+        Ok(())
     }
 }
 

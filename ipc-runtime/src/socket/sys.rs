@@ -149,20 +149,38 @@ pub(crate) fn recv(
     cmsg: &mut CmsgBuf,
     flags: MsgFlags,
 ) -> nix::Result<Received> {
-    let mut iov = libc::iovec {
+    let mut iov = [libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
-    };
+    }];
+    // SAFETY: the one iovec covers `buf`, writable for its length and borrowed mutably
+    // for the whole call.
+    unsafe { recv_iov(fd, &mut iov, cmsg, flags) }
+}
+
+/// [`recv`] scattering the data over `iov` (the kernel fills them in order).
+///
+/// # Safety
+///
+/// Each iovec must point at `iov_len` bytes that are writable for the duration of the call
+/// and that nothing else reads or writes meanwhile (they may be uninitialised: the kernel
+/// only writes them).
+pub(crate) unsafe fn recv_iov(
+    fd: BorrowedFd<'_>,
+    iov: &mut [libc::iovec],
+    cmsg: &mut CmsgBuf,
+    flags: MsgFlags,
+) -> nix::Result<Received> {
     // SAFETY: an all-zero msghdr is a valid (empty) value of this plain C struct.
     let mut mhdr: libc::msghdr = unsafe { std::mem::zeroed() };
-    mhdr.msg_iov = &mut iov;
-    mhdr.msg_iovlen = 1;
+    mhdr.msg_iov = iov.as_mut_ptr();
+    mhdr.msg_iovlen = iov.len() as _;
     mhdr.msg_control = cmsg.space.as_mut_ptr().cast();
     mhdr.msg_controllen = cmsg.len as _;
     let flags = (flags | MsgFlags::MSG_CMSG_CLOEXEC).bits();
-    // SAFETY: `mhdr` points at one iovec covering `buf` (writable, `buf.len()` bytes) and
-    // at `cmsg.len` writable bytes of `cmsg.space`, all alive for the call; the kernel
-    // writes no further than those lengths.
+    // SAFETY: `mhdr` points at the caller's iovecs (writable memory, as the caller
+    // promises) and at `cmsg.len` writable bytes of `cmsg.space`, all alive for the call;
+    // the kernel writes no further than those lengths.
     let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut mhdr, flags) };
     let len = Errno::result(n)? as usize;
     let mut fds = Vec::new();
