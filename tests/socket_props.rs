@@ -1,6 +1,7 @@
 //! Bad input: a raw writer sends arbitrary bytes into a typed receiver (Unix stream,
-//! Unix seqpacket, TCP). The receiver returns errors only: no panic, no hang beyond its
-//! timeout, and what it does return is a valid message.
+//! Unix seqpacket, TCP, and the byte streams: an anonymous pipe and a FIFO). The receiver
+//! returns errors only: no panic, no hang beyond its timeout, and what it does return is a
+//! valid message.
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -130,6 +131,50 @@ proptest! {
             prop_assert!(start.elapsed() < Duration::from_secs(5), "hung");
         }
         drop(raw);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn pipe_receiver_survives_arbitrary_bytes(bytes in wire(), close in any::<bool>()) {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let mut raw = std::fs::File::from(w);
+        // At most a few hundred bytes: the pipe holds them all, no reader needed yet.
+        raw.write_all(&bytes).unwrap();
+        if close {
+            drop(raw);
+            let mut rx = ipc::pipe::Receiver::<Msg>::from_fd(r);
+            drain(|| rx.recv_timeout(T))?;
+        } else {
+            let mut rx = ipc::pipe::Receiver::<Msg>::from_fd(r);
+            drain(|| rx.recv_timeout(T))?;
+            prop_assert!(rx.try_recv().is_err());
+            drop(raw);
+        }
+    }
+
+    #[test]
+    fn fifo_receiver_survives_arbitrary_bytes(bytes in wire(), close in any::<bool>()) {
+        static CASE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "ipc-props-fifo-{}-{}",
+            std::process::id(),
+            CASE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let guard = ipc::fifo::create(&path).unwrap();
+        let mut rx = ipc::fifo::Receiver::<Msg>::open(guard.path()).unwrap();
+        let mut raw = std::fs::OpenOptions::new().write(true).open(guard.path()).unwrap();
+        raw.write_all(&bytes).unwrap();
+        if close {
+            drop(raw);
+            drain(|| rx.recv_timeout(T))?;
+        } else {
+            drain(|| rx.recv_timeout(T))?;
+            prop_assert!(rx.try_recv().is_err());
+            drop(raw);
+        }
     }
 }
 
