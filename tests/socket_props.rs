@@ -196,6 +196,38 @@ proptest! {
 }
 
 #[test]
+fn seqpacket_recv_into_refuses_short_and_wrong_datagrams_and_goes_on() {
+    let (raw, typed) = pair(SockType::SeqPacket);
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&raw);
+    nix::sys::socket::send(fd, &codec::hello::<Msg>(), MsgFlags::empty()).unwrap();
+    let mut s = SeqPacket::<Msg>::from_fd(typed).unwrap();
+    let fp = <Msg as ipc::Message>::FINGERPRINT.to_le_bytes();
+    let mut good = fp.to_vec();
+    good.extend_from_slice(ipc::as_bytes(&Msg::truncating("ok")));
+    let mut wrong_fp = good.clone();
+    wrong_fp[0] ^= 1;
+    for d in [
+        &[1u8, 2, 3][..],
+        &fp[..],
+        &good[..good.len() - 1],
+        &wrong_fp[..],
+        &good[..],
+    ] {
+        nix::sys::socket::send(fd, d, MsgFlags::empty()).unwrap();
+    }
+    let mut out = Msg::truncating("before");
+    for _ in 0..3 {
+        let e = s.recv_into(&mut out).unwrap_err();
+        assert!(matches!(e, Error::Corrupt(_)), "{e}");
+    }
+    let e = s.recv_into(&mut out).unwrap_err();
+    assert!(matches!(e, Error::SchemaMismatch { .. }), "{e}");
+    assert_eq!(out.as_str(), "before", "refused datagrams leave *out alone");
+    s.recv_into(&mut out).unwrap();
+    assert_eq!(out.as_str(), "ok");
+}
+
+#[test]
 fn seqpacket_datagram_longer_than_any_frame_is_detected() {
     let (raw, typed) = pair(SockType::SeqPacket);
     let fd = std::os::fd::AsRawFd::as_raw_fd(&raw);

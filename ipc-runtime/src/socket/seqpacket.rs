@@ -368,7 +368,10 @@ impl<T: Message> SeqPacket<T> {
     fn recv_checked(&mut self, wait: Wait) -> Result<usize> {
         let n = self.recv_datagram(wait)?;
         let mut fp = [0; FP_LEN];
-        fp.copy_from_slice(&self.buf[..FP_LEN.min(n)]);
+        if let Some(head) = self.buf.get(..FP_LEN).filter(|_| n >= FP_LEN) {
+            fp.copy_from_slice(head);
+        }
+        // A datagram shorter than the fingerprint fails the length check first.
         self.check_frame(n, u64::from_le_bytes(fp))?;
         Ok(n)
     }
