@@ -72,7 +72,7 @@ trait Typed<T> {
 }
 
 macro_rules! typed_impl {
-    ($stream:ty) => {
+    ($stream:ty, |$s:ident, $scratch:ident| $rx_ref:expr) => {
         impl<T: Message> Typed<T> for $stream {
             fn tx(&mut self, m: &T) {
                 self.send(*m).expect("send");
@@ -86,33 +86,24 @@ macro_rules! typed_impl {
             fn rx_into(&mut self, out: &mut T) {
                 self.recv_into(out).expect("recv_into");
             }
-            fn rx_ref(&mut self, _scratch: &mut T) {
-                std::hint::black_box(self.recv_ref().expect("recv_ref"));
+            fn rx_ref(&mut self, $scratch: &mut T) {
+                let $s = self;
+                $rx_ref;
             }
         }
     };
 }
-typed_impl!(ipc::socket::Stream<T>);
-typed_impl!(ipc::tcp::Stream<T>);
-
-impl<T: Message> Typed<T> for ipc::socket::SeqPacket<T> {
-    fn tx(&mut self, m: &T) {
-        self.send(*m).expect("send");
-    }
-    fn rx(&mut self) -> T {
-        self.recv().expect("recv")
-    }
-    fn tx_ref(&mut self, m: &T) {
-        self.send_ref(m).expect("send_ref");
-    }
-    fn rx_into(&mut self, out: &mut T) {
-        self.recv_into(out).expect("recv_into");
-    }
-    fn rx_ref(&mut self, scratch: &mut T) {
-        self.recv_into(std::hint::black_box(scratch))
-            .expect("recv_into");
-    }
-}
+typed_impl!(ipc::socket::Stream<T>, |s, _scratch| std::hint::black_box(
+    s.recv_ref().expect("recv_ref")
+));
+typed_impl!(ipc::tcp::Stream<T>, |s, _scratch| std::hint::black_box(
+    s.recv_ref().expect("recv_ref")
+));
+// A seqpacket has no `recv_ref` (a datagram is received into its own buffer): the
+// in-place receive is `recv_into`.
+typed_impl!(ipc::socket::SeqPacket<T>, |s, scratch| s
+    .recv_into(std::hint::black_box(scratch))
+    .expect("recv_into"));
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -392,60 +383,32 @@ fn main() {
             Mode::Latency => (lat, lat),
             Mode::Throughput => (thr_small, thr_big),
         };
-        if wanted("unix socket pair") {
-            rows.push(measure(
-                "unix socket pair",
-                8,
-                mode,
-                n8,
-                |size| unix_raw(size, n8, mode),
-                |ip| unix_typed(0x1234_5678_9abc_def0u64, n8, mode, ip),
-            ));
-            rows.push(measure(
-                "unix socket pair",
-                4096,
-                mode,
-                n4k,
-                |size| unix_raw(size, n4k, mode),
-                |ip| unix_typed(big, n4k, mode, ip),
-            ));
+        // The 8-byte and the 4 KiB row of one transport: its raw and typed functions.
+        macro_rules! rows {
+            ($name:literal, $raw:ident, $typed:ident) => {
+                if wanted($name) {
+                    rows.push(measure(
+                        $name,
+                        8,
+                        mode,
+                        n8,
+                        |size| $raw(size, n8, mode),
+                        |ip| $typed(0x1234_5678_9abc_def0u64, n8, mode, ip),
+                    ));
+                    rows.push(measure(
+                        $name,
+                        4096,
+                        mode,
+                        n4k,
+                        |size| $raw(size, n4k, mode),
+                        |ip| $typed(big, n4k, mode, ip),
+                    ));
+                }
+            };
         }
-        if wanted("unix seqpacket") {
-            rows.push(measure(
-                "unix seqpacket",
-                8,
-                mode,
-                n8,
-                |size| seqpacket_raw(size, n8, mode),
-                |ip| seqpacket_typed(0x1234_5678_9abc_def0u64, n8, mode, ip),
-            ));
-            rows.push(measure(
-                "unix seqpacket",
-                4096,
-                mode,
-                n4k,
-                |size| seqpacket_raw(size, n4k, mode),
-                |ip| seqpacket_typed(big, n4k, mode, ip),
-            ));
-        }
-        if wanted("tcp loopback") {
-            rows.push(measure(
-                "tcp loopback",
-                8,
-                mode,
-                n8,
-                |size| tcp_raw(size, n8, mode),
-                |ip| tcp_typed(0x1234_5678_9abc_def0u64, n8, mode, ip),
-            ));
-            rows.push(measure(
-                "tcp loopback",
-                4096,
-                mode,
-                n4k,
-                |size| tcp_raw(size, n4k, mode),
-                |ip| tcp_typed(big, n4k, mode, ip),
-            ));
-        }
+        rows!("unix socket pair", unix_raw, unix_typed);
+        rows!("unix seqpacket", seqpacket_raw, seqpacket_typed);
+        rows!("tcp loopback", tcp_raw, tcp_typed);
     }
     println!(
         "\n{:<18} {:>6} {:<16} {:>12} {:>12} {:>7}   {:>12} {:>7}",
