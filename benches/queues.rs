@@ -24,12 +24,12 @@
 //! "2× faster" than raw) and made the run take minutes; on one CPU a wake-up is about
 //! 1 µs and steady.
 //!
-//! Figures (2-core VM, pinned, 2026-11-23): one-way latency 2.8-3.1 µs at 8 B and
-//! 3.7-4.2 µs at 4 KiB for both kinds of queue. In place, the typed API is within 1.08 of
-//! raw everywhere. By value it is within 1.06 at 8 B and on System V, but 1.21 on POSIX
-//! 4 KiB latency and 1.10 on 4 KiB throughput: the copies of a 4 KiB value into `send` and
-//! out of `recv`, made by the compiler where it places them (see the note on `rep movsb`
-//! in `ipc::sysv`, whose own staging copy used to cost 1.28 in place for that reason).
+//! Figures (2-core VM, pinned, 2026-11-23, session 4): one-way latency 2.8-3.1 µs at 8 B
+//! and 3.7-4.2 µs at 4 KiB for both kinds of queue. In place, the typed API is within 1.05
+//! of raw everywhere; by value within 1.12 (POSIX 4 KiB throughput), the copies of a 4 KiB
+//! value into `send` and out of `recv`. Where such copies land matters: see the note on
+//! `rep movsb` in `ipc::sysv` (whose staging copy used to cost 1.28 in place) and
+//! `mq::Receiver::recv_with` (by value was 1.21 while it was inlined).
 //!
 //! Run: `cargo bench --bench queues` (about 25 s on the 2-core VM, pinned). The peer is
 //! this binary re-run with `IPC_BENCH_CHILD` describing its part. `IPC_BENCH_ONLY=sysv`

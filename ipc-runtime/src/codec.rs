@@ -418,33 +418,19 @@ impl<T: Message> FrameReader<T> {
     /// `Option` or a `Frame` (the compiler copies those whole, even when they are empty).
     #[inline(always)]
     fn take_message(&mut self, payload: usize) -> Result<T> {
-        match message::from_bytes::<T>(&self.buf[payload..payload + size_of::<T>()]) {
-            Ok(msg) => {
-                self.start = payload + size_of::<T>();
-                Ok(msg)
-            }
-            Err(e) => {
-                // Only this message is bad: the stream is still in step after it.
-                self.start = payload + size_of::<T>();
-                Err(e.into())
-            }
-        }
+        let end = payload + size_of::<T>();
+        // Valid or not, only this message is consumed: the stream is still in step after it.
+        self.start = end;
+        Ok(message::from_bytes::<T>(&self.buf[payload..end])?)
     }
 
     /// Validates the payload at `payload` and copies it into `*out`, which is left
     /// unchanged if the bytes are not a valid `T`.
     #[inline(always)]
     fn take_into(&mut self, payload: usize, out: &mut T) -> Result<()> {
-        match copy_validated(&self.buf[payload..payload + size_of::<T>()], out) {
-            Ok(()) => {
-                self.start = payload + size_of::<T>();
-                Ok(())
-            }
-            Err(e) => {
-                self.start = payload + size_of::<T>();
-                Err(e.into())
-            }
-        }
+        let end = payload + size_of::<T>();
+        self.start = end;
+        Ok(copy_validated(&self.buf[payload..end], out)?)
     }
 
     /// Deals with what is at the front of the buffer when it is not a whole message

@@ -854,6 +854,13 @@ impl<T: Message> Receiver<T> {
             && !self.chan.seg.any_alive(SENDERS)
     }
 
+    /// Hands back every slot read so far (none may be held by a `Sample`).
+    fn release_all(&mut self) {
+        if self.read.released != self.head {
+            release_to(&self.chan, &mut self.read, self.head);
+        }
+    }
+
     /// Publishes the slot at `pos` as cancelled if its claimer died; true if it did (the
     /// next peek then reads and frees it).
     fn skip_dead(&mut self, pos: u64) -> bool {
@@ -892,13 +899,8 @@ impl<T: Message> Receiver<T> {
                     }
                     break pos;
                 }
-                Peek::Pending(_) | Peek::Empty => {
-                    // Out of messages: hand back every slot read so far, so that senders
-                    // see all the room there is (and before any park).
-                    if self.read.released != self.head {
-                        release_to(&self.chan, &mut self.read, self.head);
-                    }
-                }
+                // Out of messages: senders see all the room there is (and before any park).
+                Peek::Pending(_) | Peek::Empty => self.release_all(),
             }
             // Liveness probes are system calls: at most one per CHECK_EVERY, whether
             // spinning or parking (a park lasts at most PARK_SLICE, so a dead peer is
@@ -1003,9 +1005,7 @@ impl<T: Message> Drop for Receiver<T> {
         if let Some(pos) = self.read.pending.take() {
             release(&self.chan, &mut self.read, pos);
         }
-        if self.read.released != self.head {
-            release_to(&self.chan, &mut self.read, self.head);
-        }
+        self.release_all();
         let h = self.chan.header();
         h.rx_closed().store(1, Ordering::SeqCst);
         // Wake senders waiting for room so they see the receiver is gone.

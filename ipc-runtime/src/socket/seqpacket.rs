@@ -277,30 +277,53 @@ impl<T: Message> SeqPacket<T> {
     /// Receives one datagram into `self.buf`; returns its length. A datagram longer than
     /// the buffer is an error (`MSG_TRUNC`), as is end of stream.
     fn recv_datagram(&mut self, wait: Wait) -> Result<usize> {
+        let mut iov = [libc::iovec {
+            iov_base: self.buf.as_mut_ptr().cast(),
+            iov_len: self.buf.len(),
+        }];
+        // SAFETY: the one iovec covers `self.buf`, which `&mut self` keeps to this call.
+        let n = unsafe { Self::recv_scattered(self.fd.as_fd(), &mut self.cmsg, &mut iov, wait)? };
+        if n > self.buf.len() {
+            return Err(Error::Corrupt(format!(
+                "a datagram of {n} bytes, longer than any frame of `{}` ({} bytes): \
+                 the peer sends another type or is not ipc",
+                T::SCHEMA,
+                FP_LEN + size_of::<T>()
+            )));
+        }
+        Ok(n)
+    }
+
+    /// Receives one datagram scattered over `iov`, retrying `EINTR` and waiting as `wait`
+    /// says; returns its whole length (with `MSG_TRUNC`, more than `iov` holds if it was
+    /// longer). An empty datagram is end of stream or bad input ([`Self::empty_datagram`]).
+    ///
+    /// # Safety
+    ///
+    /// As [`sys::recv_iov`]: each iovec points at memory writable for the call that nothing
+    /// else uses meanwhile.
+    unsafe fn recv_scattered(
+        fd: BorrowedFd<'_>,
+        cmsg: &mut CmsgBuf,
+        iov: &mut [libc::iovec],
+        wait: Wait,
+    ) -> Result<usize> {
         loop {
             let flags = wait.msg_flags() | MsgFlags::MSG_TRUNC;
-            match sys::recv(self.fd.as_fd(), &mut self.buf, &mut self.cmsg, flags) {
-                Ok(r) if r.len == 0 && !r.truncated => return Err(self.empty_datagram()),
-                Ok(r) if r.truncated || r.len > self.buf.len() => {
-                    return Err(Error::Corrupt(format!(
-                        "a datagram of {} bytes, longer than any frame of `{}` ({} bytes): \
-                         the peer sends another type or is not ipc",
-                        r.len,
-                        T::SCHEMA,
-                        FP_LEN + size_of::<T>()
-                    )))
-                }
+            // SAFETY: the caller's promise about `iov`.
+            match unsafe { sys::recv_iov(fd, iov, cmsg, flags) } {
+                Ok(r) if r.len == 0 && !r.truncated => return Err(Self::empty_datagram(fd)),
                 Ok(r) => return Ok(r.len),
                 Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) => sys::again(self.fd.as_fd(), PollFlags::POLLIN, wait, false)?,
+                Err(Errno::EAGAIN) => sys::again(fd, PollFlags::POLLIN, wait, false)?,
                 Err(e) => return Err(Error::sys("recvmsg", e)),
             }
         }
     }
 
     /// A read of 0 bytes is the end of the stream, or an empty datagram from a live peer.
-    fn empty_datagram(&self) -> Error {
-        let mut fds = [nix::poll::PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+    fn empty_datagram(fd: BorrowedFd<'_>) -> Error {
+        let mut fds = [nix::poll::PollFd::new(fd, PollFlags::POLLIN)];
         let hup =
             |f: &nix::poll::PollFd<'_>| f.revents().is_some_and(|r| r.contains(PollFlags::POLLHUP));
         match nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO) {
@@ -323,33 +346,24 @@ impl<T: Message> SeqPacket<T> {
         let mut fp = [0u8; FP_LEN];
         let mut msg = MaybeUninit::<T>::uninit();
         let mut spare = [0u8; 1];
-        let n = loop {
-            let mut iov = [
-                libc::iovec {
-                    iov_base: fp.as_mut_ptr().cast(),
-                    iov_len: FP_LEN,
-                },
-                libc::iovec {
-                    iov_base: msg.as_mut_ptr().cast(),
-                    iov_len: size_of::<T>(),
-                },
-                libc::iovec {
-                    iov_base: spare.as_mut_ptr().cast(),
-                    iov_len: spare.len(),
-                },
-            ];
-            let flags = wait.msg_flags() | MsgFlags::MSG_TRUNC;
-            // SAFETY: the three iovecs cover `fp`, `msg` (`size_of::<T>()` bytes, written
-            // only by the kernel; read below only once it reported them all written) and
-            // `spare`, locals borrowed for the whole call.
-            match unsafe { sys::recv_iov(self.fd.as_fd(), &mut iov, &mut self.cmsg, flags) } {
-                Ok(r) if r.len == 0 && !r.truncated => return Err(self.empty_datagram()),
-                Ok(r) => break r.len,
-                Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) => sys::again(self.fd.as_fd(), PollFlags::POLLIN, wait, false)?,
-                Err(e) => return Err(Error::sys("recvmsg", e)),
-            }
-        };
+        let mut iov = [
+            libc::iovec {
+                iov_base: fp.as_mut_ptr().cast(),
+                iov_len: FP_LEN,
+            },
+            libc::iovec {
+                iov_base: msg.as_mut_ptr().cast(),
+                iov_len: size_of::<T>(),
+            },
+            libc::iovec {
+                iov_base: spare.as_mut_ptr().cast(),
+                iov_len: spare.len(),
+            },
+        ];
+        // SAFETY: the three iovecs cover `fp`, `msg` (`size_of::<T>()` bytes, written only
+        // by the kernel; read below only once it reported them all written) and `spare`,
+        // locals borrowed for the whole call.
+        let n = unsafe { Self::recv_scattered(self.fd.as_fd(), &mut self.cmsg, &mut iov, wait)? };
         // With MSG_TRUNC the length is the datagram's, however long.
         self.check_frame(n, u64::from_le_bytes(fp))?;
         // SAFETY: `n == FP_LEN + size_of::<T>()` (checked), so the kernel wrote every byte
