@@ -428,6 +428,7 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::Disconnected`] (with the message) if the receiver has closed or died;
     /// [`Error::Corrupt`] if the ring's memory was overwritten.
+    #[inline]
     pub fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
         self.send_until(msg, Until::Forever)
     }
@@ -452,6 +453,7 @@ impl<T: Message> Sender<T> {
         self.send_until(msg, Until::after(timeout))
     }
 
+    #[inline]
     fn send_until(&mut self, msg: T, until: Until) -> Result<(), SendError<T>> {
         match self.claim(until) {
             Ok(pos) => {
@@ -523,10 +525,22 @@ impl<T: Message> Sender<T> {
         h.counters.receivers_joined.load(Ordering::Relaxed) != 0 && !self.chan.seg.alive(RECEIVER)
     }
 
+    /// Claims a slot: the fast path (room now) inline, waiting out of line.
+    #[inline]
     fn claim(&mut self, until: Until) -> Result<u64> {
         if self.chan.header().rx_closed().load(Ordering::Relaxed) != 0 {
             return Err(Error::Disconnected);
         }
+        match self.chan.ring.try_claim(self.chan.me, &mut self.released) {
+            Ok(pos) => Ok(pos),
+            Err(RingError::Corrupt) => Err(Chan::corrupt()),
+            Err(RingError::Full) => self.claim_slow(until),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn claim_slow(&mut self, until: Until) -> Result<u64> {
         let mut backoff = Backoff::new(self.chan.wait);
         // Set when the first wait begins: no clock read on the fast path.
         let mut last_check: Option<Instant> = None;
