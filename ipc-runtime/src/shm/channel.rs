@@ -538,6 +538,8 @@ impl<T: Message> Sender<T> {
         }
     }
 
+    /// Waits for room until `until`, re-checking the receiver's liveness and the
+    /// shutdown flag on the way.
     #[cold]
     #[inline(never)]
     fn claim_slow(&mut self, until: Until) -> Result<u64> {
