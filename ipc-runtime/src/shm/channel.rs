@@ -538,8 +538,8 @@ impl<T: Message> Sender<T> {
         }
     }
 
-    /// Waits for room until `until`, re-checking the receiver's liveness and the
-    /// shutdown flag on the way.
+    /// Waits for room until `until` (the fast path in [`claim`](Self::claim) just found
+    /// the ring full), re-checking the receiver's liveness and the shutdown flag on the way.
     #[cold]
     #[inline(never)]
     fn claim_slow(&mut self, until: Until) -> Result<u64> {
@@ -547,11 +547,6 @@ impl<T: Message> Sender<T> {
         // Set when the first wait begins: no clock read on the fast path.
         let mut last_check: Option<Instant> = None;
         loop {
-            match self.chan.ring.try_claim(self.chan.me, &mut self.released) {
-                Ok(pos) => return Ok(pos),
-                Err(RingError::Corrupt) => return Err(Chan::corrupt()),
-                Err(RingError::Full) => {}
-            }
             if let Until::Now = until {
                 return Err(if self.receiver_gone() {
                     Error::Disconnected
@@ -559,33 +554,25 @@ impl<T: Message> Sender<T> {
                     Error::Empty
                 });
             }
-            match backoff.snooze() {
-                Step::Retry => {
-                    if !backoff.should_check() {
-                        continue;
-                    }
-                    let now = Instant::now();
-                    until.slice(now)?;
-                    if due(&mut last_check, now) {
-                        last_check = Some(now);
-                        crate::signal::check_shutdown()?;
-                        if self.receiver_gone() {
-                            return Err(Error::Disconnected);
-                        }
+            let step = backoff.snooze();
+            if step == Step::Park || backoff.should_check() {
+                let now = Instant::now();
+                let slice = until.slice(now)?;
+                if due(&mut last_check, now) {
+                    last_check = Some(now);
+                    crate::signal::check_shutdown()?;
+                    if self.receiver_gone() {
+                        return Err(Error::Disconnected);
                     }
                 }
-                Step::Park => {
-                    let now = Instant::now();
-                    let slice = until.slice(now)?;
-                    if due(&mut last_check, now) {
-                        last_check = Some(now);
-                        crate::signal::check_shutdown()?;
-                        if self.receiver_gone() {
-                            return Err(Error::Disconnected);
-                        }
-                    }
+                if step == Step::Park {
                     self.park_for_room(slice);
                 }
+            }
+            match self.chan.ring.try_claim(self.chan.me, &mut self.released) {
+                Ok(pos) => return Ok(pos),
+                Err(RingError::Corrupt) => return Err(Chan::corrupt()),
+                Err(RingError::Full) => {}
             }
         }
     }
