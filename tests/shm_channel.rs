@@ -151,6 +151,43 @@ fn four_senders_in_order(tag: &str, capacity: usize, per: u64) {
 }
 
 #[test]
+fn a_second_sender_process_revokes_a_streaming_senders_bias_and_order_holds() {
+    let name = Name::new("bias");
+    let per = 100_000u64;
+    let mut rx = Receiver::<u64>::create(&name.0, Options::new().capacity(64)).unwrap();
+    let first = spawn("sender", &[&name.0, "0", &per.to_string()]);
+    // The first sender is alone: it biases the ring to itself, then fills it and waits.
+    assert_eq!(*rx.recv_timeout(Duration::from_secs(10)).unwrap(), 0);
+    let biased = rx.stats().bias_taken;
+    // The second finds the bias held by a live sender in mid-stream and revokes it.
+    let second = spawn("sender", &[&name.0, "1", &per.to_string()]);
+    let mut next = [1u64, 0];
+    loop {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(s) => {
+                let (id, i) = ((*s >> 40) as usize, *s & ((1 << 40) - 1));
+                assert_eq!(i, next[id], "sender {id} out of order");
+                next[id] += 1;
+            }
+            Err(Error::Disconnected) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(next, [per; 2]);
+    first.assert_success();
+    second.assert_success();
+    let stats = rx.stats();
+    println!("{stats:?}");
+    // Without `membarrier` (an old kernel, a seccomp filter) nobody takes the bias.
+    if biased > 0 {
+        assert!(stats.bias_revoked >= 1, "{stats:?}");
+    } else {
+        assert_eq!(stats.bias_revoked, 0, "{stats:?}");
+    }
+    assert_eq!(stats.lost, 0);
+}
+
+#[test]
 fn sender_killed_while_holding_a_claimed_slot_costs_one_message_and_disconnects() {
     let name = Name::new("dead-claim");
     let mut rx = Receiver::<u64>::create(&name.0, Options::new().capacity(64)).unwrap();

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use super::layout::{self, Header, Layout, SegmentKind};
 use super::options::Options;
-use super::ring::{Peek, Region, Ring, RingControl, RingError, SlotHeader, MAX_PARTICIPANTS};
+use super::ring::{
+    Mode, Peek, Peers, Region, Ring, RingControl, RingError, Settle, SlotHeader, MAX_PARTICIPANTS,
+};
 use super::segment::Segment;
 use crate::error::{Error, Result, SendError};
 use crate::message::Message;
@@ -140,8 +142,9 @@ impl Chan {
             Role::Sender => seg.join(SENDERS, "all 63 sender places are taken by live senders")?,
         };
         let chan = Self::assemble(seg, layout, me, opts);
-        // Forget the claim of a dead former holder of this index (it can only delay a skip).
-        chan.ring.region().control().claims[me].store(0, Ordering::SeqCst);
+        // Forget what a dead former holder of this index left: its claim (which could only
+        // delay a skip), its bias, its unfinished mode change.
+        chan.ring.adopt(me, &chan);
         chan.joined(role);
         Ok(chan)
     }
@@ -167,6 +170,22 @@ impl Chan {
             Ordering::Relaxed
         } else {
             Ordering::SeqCst
+        }
+    }
+
+    /// Biases the ring to this sender if it is the only live one and its process can be
+    /// fenced (see `ring/mode.rs`): its claims then need no locked instruction. Costs a
+    /// system call, and a `membarrier` if it takes the bias.
+    fn take_bias_if_alone(&self) {
+        if self.fenced
+            && self.ring.mode() == Some(Mode::Shared)
+            && !self.seg.any_alive(SENDERS)
+            && self.ring.take_bias(self.me, self)
+        {
+            self.header()
+                .counters
+                .bias_taken
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -235,6 +254,12 @@ pub struct Stats {
     pub sender_wakes: u64,
     /// Senders that ever joined.
     pub senders_joined: u32,
+    /// Times a sender that found itself alone biased the ring to itself: its claims then
+    /// take no locked instruction.
+    pub bias_taken: u64,
+    /// Times a second sender revoked a bias (from then on every sender claims by CAS,
+    /// until one is alone again).
+    pub bias_revoked: u64,
 }
 
 fn stats(h: &Header) -> Stats {
@@ -244,6 +269,8 @@ fn stats(h: &Header) -> Stats {
         receiver_wakes: c.rx_wakes.load(Ordering::Relaxed),
         sender_wakes: c.tx_wakes.load(Ordering::Relaxed),
         senders_joined: c.senders_joined.load(Ordering::Relaxed),
+        bias_taken: c.bias_taken.load(Ordering::Relaxed),
+        bias_revoked: c.bias_revoked.load(Ordering::Relaxed),
     }
 }
 
@@ -279,6 +306,20 @@ impl Until {
     }
 }
 
+impl Peers for Chan {
+    fn alive(&self, i: usize) -> bool {
+        self.seg.alive(i)
+    }
+
+    fn heavy(&self) -> bool {
+        // A mover whose barrier failed waits before it tries again.
+        fence::heavy() || {
+            std::thread::sleep(fence::UNFENCED_SLICE);
+            false
+        }
+    }
+}
+
 /// The sending end of a shared-memory channel (several may feed one [`Receiver`]).
 ///
 /// Created by [`Sender::create`] (then a receiver opens it by name) or opened with
@@ -289,6 +330,9 @@ pub struct Sender<T: Message> {
     chan: Chan,
     /// Our copy of the ring's `released` word: re-read only when it says the ring is full.
     released: u64,
+    /// The position from which we next look whether we are the only sender (and may bias
+    /// the ring to us).
+    bias_check: u64,
     _t: PhantomData<fn(T)>,
 }
 
@@ -419,6 +463,7 @@ impl<T: Message> Sender<T> {
     constructors!(Role::Sender, |chan| Sender {
         chan,
         released: 0,
+        bias_check: 0,
         _t: PhantomData
     });
 
@@ -437,8 +482,9 @@ impl<T: Message> Sender<T> {
     ///
     /// # Errors
     ///
-    /// [`Error::Full`] (with the message) if the ring is full; otherwise as
-    /// [`send`](Self::send).
+    /// [`Error::Full`] (with the message) if the ring is full, or, for the few
+    /// microseconds it takes, while another sender changes how senders claim slots (see
+    /// [`Stats::bias_revoked`]); otherwise as [`send`](Self::send).
     pub fn try_send(&mut self, msg: T) -> Result<(), SendError<T>> {
         self.send_until(msg, Until::Now)
     }
@@ -477,6 +523,7 @@ impl<T: Message> Sender<T> {
     /// # Errors
     ///
     /// As [`send`](Self::send).
+    #[inline]
     pub fn loan(&mut self) -> Result<Loan<'_, T>> {
         let pos = self.claim(Until::Forever)?;
         Ok(Loan {
@@ -525,54 +572,96 @@ impl<T: Message> Sender<T> {
         h.counters.receivers_joined.load(Ordering::Relaxed) != 0 && !self.chan.seg.alive(RECEIVER)
     }
 
-    /// Claims a slot: the fast path (room now) inline, waiting out of line.
-    #[inline]
+    /// Claims a slot: the fast path (room now) inline, waiting and mode changes out of
+    /// line.
+    #[inline(always)]
     fn claim(&mut self, until: Until) -> Result<u64> {
         if self.chan.header().rx_closed().load(Ordering::Relaxed) != 0 {
             return Err(Error::Disconnected);
         }
-        match self.chan.ring.try_claim(self.chan.me, &mut self.released) {
-            Ok(pos) => Ok(pos),
+        let chan = &self.chan;
+        match chan
+            .ring
+            .try_claim(chan.me, &mut self.released, chan.fenced)
+        {
+            Ok(pos) => {
+                if pos >= self.bias_check {
+                    self.look_for_bias(pos);
+                }
+                Ok(pos)
+            }
             Err(RingError::Corrupt) => Err(Chan::corrupt()),
-            Err(RingError::Full) => self.claim_slow(until),
+            Err(e) => self.claim_slow(until, e),
         }
     }
 
-    /// Waits for room until `until` (the fast path in [`claim`](Self::claim) just found
-    /// the ring full), re-checking the receiver's liveness and the shutdown flag on the way.
+    /// How many claims apart a sender looks whether it is alone (a system call).
+    const BIAS_CHECK_EVERY: u64 = 1 << 16;
+
+    /// On the first claim and then every [`BIAS_CHECK_EVERY`](Self::BIAS_CHECK_EVERY)
+    /// positions: biases the ring to us if we are the only sender.
     #[cold]
     #[inline(never)]
-    fn claim_slow(&mut self, until: Until) -> Result<u64> {
+    fn look_for_bias(&mut self, pos: u64) {
+        self.bias_check = pos.wrapping_add(Self::BIAS_CHECK_EVERY);
+        self.chan.take_bias_if_alone();
+    }
+
+    /// The fast path in [`claim`](Self::claim) failed with `why`: settles the mode if
+    /// another sender holds the bias, waits for room until `until` if the ring is full,
+    /// re-checking the receiver's liveness and the shutdown flag on the way.
+    #[cold]
+    #[inline(never)]
+    fn claim_slow(&mut self, until: Until, mut why: RingError) -> Result<u64> {
         let mut backoff = Backoff::new(self.chan.wait);
         // Set when the first wait begins: no clock read on the fast path.
         let mut last_check: Option<Instant> = None;
         loop {
-            if let Until::Now = until {
-                return Err(if self.receiver_gone() {
-                    Error::Disconnected
-                } else {
-                    Error::Empty
-                });
+            let settled = match why {
+                RingError::Busy(mode) => self.chan.ring.settle(self.chan.me, mode, &self.chan),
+                _ => Settle::Wait,
+            };
+            if settled == Settle::Revoked {
+                let c = &self.chan.header().counters;
+                c.bias_revoked.fetch_add(1, Ordering::Relaxed);
             }
-            let step = backoff.snooze();
-            if step == Step::Park || backoff.should_check() {
-                let now = Instant::now();
-                let slice = until.slice(now)?;
-                if due(&mut last_check, now) {
-                    last_check = Some(now);
-                    crate::signal::check_shutdown()?;
-                    if self.receiver_gone() {
-                        return Err(Error::Disconnected);
+            if settled == Settle::Wait {
+                if let Until::Now = until {
+                    return Err(if self.receiver_gone() {
+                        Error::Disconnected
+                    } else {
+                        Error::Empty
+                    });
+                }
+                let step = backoff.snooze();
+                if step == Step::Park || backoff.should_check() {
+                    let now = Instant::now();
+                    let slice = until.slice(now)?;
+                    if due(&mut last_check, now) {
+                        last_check = Some(now);
+                        crate::signal::check_shutdown()?;
+                        if self.receiver_gone() {
+                            return Err(Error::Disconnected);
+                        }
+                    }
+                    if step == Step::Park {
+                        match why {
+                            RingError::Full => self.park_for_room(slice),
+                            // Another sender is changing the mode (microseconds, unless
+                            // its barrier failed): sleep a little rather than spin.
+                            _ => std::thread::sleep(slice.min(fence::UNFENCED_SLICE)),
+                        }
                     }
                 }
-                if step == Step::Park {
-                    self.park_for_room(slice);
-                }
             }
-            match self.chan.ring.try_claim(self.chan.me, &mut self.released) {
+            let chan = &self.chan;
+            match chan
+                .ring
+                .try_claim(chan.me, &mut self.released, chan.fenced)
+            {
                 Ok(pos) => return Ok(pos),
                 Err(RingError::Corrupt) => return Err(Chan::corrupt()),
-                Err(RingError::Full) => {}
+                Err(e) => why = e,
             }
         }
     }
@@ -607,6 +696,7 @@ impl<T: Message> Sender<T> {
 
 impl<T: Message> Drop for Sender<T> {
     fn drop(&mut self) {
+        self.chan.ring.leave(self.chan.me);
         // Wake a parked receiver so it notices promptly if we were the last sender.
         let h = self.chan.header();
         if h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
@@ -677,6 +767,7 @@ impl<T: Message> Loan<'_, T> {
 
     /// Publishes the message. If nothing was written, the slot is given back instead and
     /// nothing is sent.
+    #[inline]
     pub fn send(mut self) {
         let written = self.written;
         self.tx.publish(self.pos, !written);

@@ -6,7 +6,7 @@
 //!               size, creator pid
 //!               state word (READY written last, Release)
 //!               counters, receiver-parked flag, semaphore, space event (own cache lines)
-//!               ring control: tail, released, head, claims[64] (own cache lines)
+//!               ring control: tail, released, head, mode, claims[64] (own cache lines)
 //! body_offset   channel: `capacity` slots of `stride` bytes: SlotHeader, then T at
 //!               `payload_offset` / shared value: lock word line, then T
 //! ```
@@ -26,8 +26,9 @@ use crate::sync::Semaphore;
 /// `b"IPC-SHM\0"` as a little-endian word.
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"IPC-SHM\0");
 /// The format version this build writes and reads (2: slots are freed by a batched
-/// `released` word, not by rewriting their `seq`).
-pub(crate) const VERSION: u32 = 2;
+/// `released` word, not by rewriting their `seq`; 3: the ring's `mode` word, for biased
+/// claims).
+pub(crate) const VERSION: u32 = 3;
 /// `state` once the creator has finished initialising.
 pub(crate) const READY: u32 = 0x5245_4459;
 
@@ -78,6 +79,10 @@ pub(crate) struct Counters {
     pub(crate) rx_wakes: AtomicU64,
     /// `FUTEX_WAKE` calls made by the receiver to wake senders.
     pub(crate) tx_wakes: AtomicU64,
+    /// Times a lone sender biased the ring to itself (see `ring/mode.rs`).
+    pub(crate) bias_taken: AtomicU64,
+    /// Times a sender revoked another sender's bias.
+    pub(crate) bias_revoked: AtomicU64,
 }
 
 /// Senders waiting for room: an event count (bumped and woken by the receiver).

@@ -1,0 +1,274 @@
+//! Who may advance `tail`: every sender by CAS (`Shared`), or one sender by plain stores
+//! (`Biased`), and how the ring moves between the two.
+//!
+//! # Claims
+//!
+//! Every claim stores `claims[me] = pos + 1`, then (behind a store-load barrier) loads
+//! `mode`:
+//!
+//! - in `Biased(me)` it stores `tail = pos + 1`;
+//! - in `Shared` it CASes `tail` from `pos` to `pos + 1`;
+//! - in any other mode it clears its claim and reports [`super::RingError::Busy`], and the
+//!   caller [`settle`](Ring::settle)s the mode before it tries again.
+//!
+//! A claim is *in flight* while `claims[i] == tail + 1`: its owner is between its claim
+//! store and its advance of `tail`, and may still advance `tail` as the mode it loaded
+//! allows. (A claim is not cleared after it succeeds: that would cost a store per
+//! message. It then names a position below `tail`, which is not in flight.)
+//!
+//! # Moving
+//!
+//! The mode changes only through `Moving { mover, from }`, set by a CAS. The mover then
+//! waits until no participant whose claim could race the new mode is in flight, and sets
+//! the new mode:
+//!
+//! - **Grant** (`Shared` → `Biased(me)`), tried by a sender that finds itself the only live
+//!   one: it waits for every other participant.
+//! - **Revoke** (`Biased(o)` → `Shared`), by another sender that wants to claim: it waits
+//!   for `o` only (shared claimers' CASes are safe with each other).
+//!
+//! The wait is an asymmetric Dekker: between its CAS of the mode and its reads of the
+//! claims the mover issues a heavy barrier (`membarrier`, see [`crate::sync::fence`]),
+//! which the claimers' compiler barriers pair with. A claimer whose mode load came before
+//! the barrier has its claim store visible after it; one whose load came after sees
+//! `Moving` and backs off. The mover stops waiting for a claimer when it has read a
+//! `tail` that the claim does not name as in flight: the claimer's last advance, or a
+//! later one (or the 0 it stores, with `Release`, when it backs off). Having read that
+//! value, the mover (and whoever reads the new mode from it, with `Acquire`) sees every
+//! later read or CAS of `tail` ordered after it by coherence, so the new mode starts from
+//! the true `tail`: the new holder of the bias reads it, and the shared claimers' CASes
+//! are ordered after the former holder's stores.
+//!
+//! Only a process registered for the heavy barrier takes the bias (its compiler barrier
+//! relies on it). A mover whose heavy barrier fails puts the old mode back: it cannot
+//! prove that nobody is in flight. A former holder that is dead needs no barrier and no
+//! wait: its last store is final. A mover that dies leaves `Moving`, and the next sender
+//! that finds the mover dead takes the move over, towards `Shared`.
+//!
+//! The holder gives the bias back when it closes.
+
+use super::{Ordering, Region, Ring, MAX_PARTICIPANTS};
+use crate::sync::atomic::{spin_loop, yield_now};
+
+/// Who may advance `tail` (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Every sender claims by CAS.
+    Shared,
+    /// Only this participant claims, with plain stores.
+    Biased(usize),
+    /// `mover` is changing the mode; `from` held the bias before, if anyone did.
+    Moving { mover: usize, from: Option<usize> },
+}
+
+const BIASED: u64 = 1 << 32;
+const MOVING: u64 = 2 << 32;
+
+impl Mode {
+    /// The word's value: 0 for `Shared`, a tag in bits 32.. and participant indices in
+    /// bits 0..8 (`mover`, the holder) and 8..16 (`from` + 1, or 0).
+    #[inline]
+    pub(crate) fn encode(self) -> u64 {
+        match self {
+            Mode::Shared => 0,
+            Mode::Biased(i) => BIASED | i as u64,
+            Mode::Moving { mover, from } => {
+                MOVING | mover as u64 | (from.map_or(0, |o| o as u64 + 1) << 8)
+            }
+        }
+    }
+
+    /// None for a value no mode encodes to (the word was overwritten).
+    pub(crate) fn decode(v: u64) -> Option<Mode> {
+        let index = |x: u64| (x < MAX_PARTICIPANTS as u64).then_some(x as usize);
+        let (tag, low, high) = (v & !0xffff, v & 0xff, v >> 8 & 0xff);
+        match tag {
+            0 if v == 0 => Some(Mode::Shared),
+            BIASED if high == 0 => index(low).map(Mode::Biased),
+            MOVING => Some(Mode::Moving {
+                mover: index(low)?,
+                from: match high {
+                    0 => None,
+                    o => Some(index(o - 1)?),
+                },
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// What [`Ring::settle`] did; in every case but `Wait` the caller claims again at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Settle {
+    /// It revoked a bias: the ring is shared now.
+    Revoked,
+    /// The mode had changed already (or it finished a dead mover's move): look again.
+    Changed,
+    /// A live mover is at work, or the heavy barrier failed: wait a little first.
+    Wait,
+}
+
+/// What a mover needs from its process: who is alive, and the heavy barrier.
+pub(crate) trait Peers {
+    /// True if participant `i` is alive (a system call: asked only when it matters).
+    fn alive(&self, i: usize) -> bool;
+    /// A full barrier on every CPU that runs a registered process
+    /// ([`crate::sync::fence::heavy`]); false if it failed.
+    fn heavy(&self) -> bool;
+}
+
+impl<R: Region> Ring<R> {
+    /// The mode now, or None if the word is garbage.
+    pub(crate) fn mode(&self) -> Option<Mode> {
+        Mode::decode(self.region.control().mode.load(Ordering::SeqCst))
+    }
+
+    /// Makes the ring claimable for `me` after [`Ring::try_claim`] reported `Busy(mode)`:
+    /// revokes another sender's bias, or takes over a move whose mover died.
+    pub(crate) fn settle(&self, me: usize, mode: Mode, peers: &impl Peers) -> Settle {
+        let from = match mode {
+            Mode::Shared => return Settle::Changed,
+            Mode::Biased(o) if o == me => return Settle::Changed,
+            Mode::Biased(o) => Some(o),
+            Mode::Moving { mover, from } => {
+                if mover != me && peers.alive(mover) {
+                    return Settle::Wait;
+                }
+                from
+            }
+        };
+        let moving = Mode::Moving { mover: me, from };
+        if !self.swap_mode(mode, moving) {
+            return Settle::Changed;
+        }
+        if !self.finish_move(me, moving, Mode::Shared, peers) {
+            return Settle::Wait;
+        }
+        match from {
+            Some(_) => Settle::Revoked,
+            None => Settle::Changed,
+        }
+    }
+
+    /// Biases the ring to `me`, if it is shared. The caller has found no other live sender
+    /// and its process is registered for the heavy barrier. True if it did.
+    pub(crate) fn take_bias(&self, me: usize, peers: &impl Peers) -> bool {
+        let moving = Mode::Moving {
+            mover: me,
+            from: None,
+        };
+        self.swap_mode(Mode::Shared, moving)
+            && self.finish_move(me, moving, Mode::Biased(me), peers)
+    }
+
+    /// Gives up `me`'s bias, if it holds it (a sender that closes, not mid-claim).
+    pub(crate) fn leave(&self, me: usize) {
+        self.swap_mode(Mode::Biased(me), Mode::Shared);
+    }
+
+    /// For a participant that joins at index `me`: forgets what a dead former holder of
+    /// the index left (its claim, its bias, its unfinished move).
+    pub(crate) fn adopt(&self, me: usize, peers: &impl Peers) {
+        self.region.control().claims[me].store(0, Ordering::SeqCst);
+        match self.mode() {
+            // The former holder is dead: nobody is in flight with a plain store.
+            Some(Mode::Biased(o)) if o == me => self.leave(me),
+            Some(m @ Mode::Moving { mover, .. }) if mover == me => {
+                self.settle(me, m, peers);
+            }
+            _ => {}
+        }
+    }
+
+    fn swap_mode(&self, from: Mode, to: Mode) -> bool {
+        self.region
+            .control()
+            .mode
+            .compare_exchange(
+                from.encode(),
+                to.encode(),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            )
+            .is_ok()
+    }
+
+    /// Completes the move `moving` that `me` holds towards `target`: after the heavy
+    /// barrier, waits until no participant whose claim could race `target` is in flight,
+    /// then sets `target`. False if the barrier failed and the move was undone.
+    fn finish_move(&self, me: usize, moving: Mode, target: Mode, peers: &impl Peers) -> bool {
+        let Mode::Moving { from, .. } = moving else {
+            unreachable!("finish_move is given the Moving mode it set")
+        };
+        // A revoke waits for the former holder (if it is alive: a dead one's stores are
+        // final); a grant waits for everybody else, since a sender may be joining.
+        let watched: Vec<usize> = match target {
+            Mode::Shared => from.filter(|&o| peers.alive(o)).into_iter().collect(),
+            _ => (0..MAX_PARTICIPANTS).filter(|&i| i != me).collect(),
+        };
+        if !watched.is_empty() && !peers.heavy() {
+            let back = from.map_or(Mode::Shared, Mode::Biased);
+            self.swap_mode(moving, back);
+            return false;
+        }
+        let c = self.region.control();
+        for i in watched {
+            let mut spins = 0u32;
+            // Plain loads: a stale value can only make us wait longer (a claim we read
+            // after the barrier is the last one before it, or a later one).
+            while let claim @ 1.. = c.claims[i].load(Ordering::Acquire) {
+                if claim != c.tail.load(Ordering::Acquire).wrapping_add(1) {
+                    break;
+                }
+                spins = spins.wrapping_add(1);
+                // A claimer that died in flight stays in flight; its stores are final.
+                if spins % 1024 == 64 && !peers.alive(i) {
+                    break;
+                }
+                if spins < 64 {
+                    spin_loop();
+                } else {
+                    yield_now();
+                }
+            }
+        }
+        self.swap_mode(moving, target)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mode_round_trips_and_garbage_decodes_to_none() {
+        let mut modes = vec![Mode::Shared];
+        for i in [0, 1, 62, 63] {
+            modes.push(Mode::Biased(i));
+            modes.push(Mode::Moving {
+                mover: i,
+                from: None,
+            });
+            for o in [0, 5, 63] {
+                modes.push(Mode::Moving {
+                    mover: i,
+                    from: Some(o),
+                });
+            }
+        }
+        for m in modes {
+            assert_eq!(Mode::decode(m.encode()), Some(m));
+        }
+        for garbage in [
+            1,
+            64,
+            BIASED | 64,
+            BIASED | 1 << 8,
+            MOVING | 65 << 8,
+            3 << 32,
+            u64::MAX,
+        ] {
+            assert_eq!(Mode::decode(garbage), None, "{garbage:#x}");
+        }
+    }
+}
