@@ -174,18 +174,27 @@ impl Chan {
     }
 
     /// Biases the ring to this sender if it is the only live one and its process can be
-    /// fenced (see `ring/mode.rs`): its claims then need no locked instruction. Costs a
-    /// system call, and a `membarrier` if it takes the bias.
-    fn take_bias_if_alone(&self) {
-        if self.fenced
-            && self.ring.mode() == Some(Mode::Shared)
-            && !self.seg.any_alive(SENDERS)
-            && self.ring.take_bias(self.me, self)
-        {
-            self.header()
-                .counters
-                .bias_taken
-                .fetch_add(1, Ordering::Relaxed);
+    /// fenced (see `ring/mode.rs`): its claims then need no locked instruction. Gives the
+    /// bias up if other senders are alive (they revoke it when they claim, but one whose
+    /// heavy barrier fails cannot). Costs a system call, and a `membarrier` to take the
+    /// bias.
+    fn review_bias(&self) {
+        match self.ring.mode() {
+            Some(Mode::Shared)
+                if self.fenced
+                    && !self.seg.any_alive(SENDERS)
+                    && self.ring.take_bias(self.me, self) =>
+            {
+                self.header()
+                    .counters
+                    .bias_taken
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            Some(Mode::Biased(o)) if o == self.me && self.seg.any_alive(SENDERS) => {
+                // Between our claims: nothing of ours is in flight.
+                self.ring.leave(self.me);
+            }
+            _ => {}
         }
     }
 
@@ -599,12 +608,13 @@ impl<T: Message> Sender<T> {
     const BIAS_CHECK_EVERY: u64 = 1 << 16;
 
     /// On the first claim and then every [`BIAS_CHECK_EVERY`](Self::BIAS_CHECK_EVERY)
-    /// positions: biases the ring to us if we are the only sender.
+    /// positions: biases the ring to us if we are the only sender, or gives the bias up if
+    /// we are not.
     #[cold]
     #[inline(never)]
     fn look_for_bias(&mut self, pos: u64) {
         self.bias_check = pos.wrapping_add(Self::BIAS_CHECK_EVERY);
-        self.chan.take_bias_if_alone();
+        self.chan.review_bias();
     }
 
     /// The fast path in [`claim`](Self::claim) failed with `why`: settles the mode if
@@ -1107,5 +1117,47 @@ impl<T: Message> Drop for Receiver<T> {
         if h.space.waiters.load(Ordering::SeqCst) != 0 {
             futex::wake(&h.space.epoch, u32::MAX);
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sender_takes_the_bias_alone_gives_it_up_in_company_and_takes_it_back() {
+        let name = format!("unit-bias-{}", std::process::id());
+        let opts = Options::new().capacity(64);
+        let mut rx = Receiver::<u64>::create(&name, opts.clone()).unwrap();
+        let mut a = Sender::<u64>::open(&name).unwrap();
+        let mode = |tx: &Sender<u64>| tx.chan.ring.mode().unwrap();
+        // Sends `n` messages from `tx`, reading each one back.
+        let stream = |tx: &mut Sender<u64>, rx: &mut Receiver<u64>, n: u64| {
+            for i in 0..n {
+                tx.send(i).unwrap();
+                assert_eq!(*rx.recv().unwrap(), i);
+            }
+        };
+        stream(&mut a, &mut rx, 1);
+        if !fence::registered() {
+            // Without membarrier nobody takes the bias.
+            assert_eq!(mode(&a), Mode::Shared);
+            return;
+        }
+        assert_eq!(mode(&a), Mode::Biased(a.chan.me));
+        // A second sender that never claims does not revoke anything, but `a` sees it at
+        // its next look and gives the bias up.
+        let b = Sender::<u64>::open(&name).unwrap();
+        stream(&mut a, &mut rx, Sender::<u64>::BIAS_CHECK_EVERY);
+        assert_eq!(mode(&a), Mode::Shared);
+        drop(b);
+        stream(&mut a, &mut rx, Sender::<u64>::BIAS_CHECK_EVERY);
+        assert_eq!(mode(&a), Mode::Biased(a.chan.me));
+        let stats = rx.stats();
+        assert_eq!((stats.bias_taken, stats.bias_revoked), (2, 0));
+        // Closing gives the bias back.
+        let me = a.chan.me;
+        drop(a);
+        assert_ne!(rx.chan.ring.mode(), Some(Mode::Biased(me)));
     }
 }

@@ -66,7 +66,9 @@
 //! `released` beyond `tail`; a `tail` that does not move makes the sender report the
 //! ring full or corrupt instead of looping. A peer that writes a plausible but wrong
 //! `released` can make a sender overwrite a message the receiver has not read; the
-//! receiver then finds a `seq` of a later lap, which is `Corrupt` too.
+//! receiver then finds a `seq` of a later lap, which is `Corrupt` too. A plausible but
+//! wrong `mode` can let two senders claim one slot; the receiver then reads whichever
+//! bytes were written last, as it would if the peer wrote the slot itself.
 
 use super::super::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
