@@ -842,6 +842,12 @@ mod tests {
         // Nor by a grant: a dead sender's claim in flight stays unsettled for ever.
         assert!(r.take_bias(2, &peers(&[1])));
         assert_eq!(r.mode(), Some(Mode::Biased(2)));
+        // A live holder in flight for ever (a stopped process): the revoke is undone after
+        // a while, and the caller looks at its deadline before it tries again.
+        ctl.claims[2].store(ctl.tail.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        assert_eq!(r.settle(3, Mode::Biased(2), &peers(&[])), Settle::Wait);
+        assert_eq!(r.mode(), Some(Mode::Biased(2)));
+        ctl.claims[2].store(0, Ordering::Relaxed);
         // Without the heavy barrier no move can prove that nobody is in flight: undone.
         let no_barrier = TestPeers {
             dead: vec![],

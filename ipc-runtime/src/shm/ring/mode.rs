@@ -40,12 +40,12 @@
 //! are ordered after the former holder's stores.
 //!
 //! Only a process registered for the heavy barrier takes the bias (its compiler barrier
-//! relies on it). A mover whose heavy barrier fails puts the old mode back: it cannot
-//! prove that nobody is in flight, and waits; the holder gives the bias up itself when it
-//! next looks whether it is alone (the channel looks every 65,536 claims), which needs no
-//! barrier since it is between its own claims. A former holder that is dead needs no barrier and no
-//! wait: its last store is final. A mover that dies leaves `Moving`, and the next sender
-//! that finds the mover dead takes the move over, towards `Shared`.
+//! relies on it). A mover whose heavy barrier fails puts the old mode back: it cannot prove
+//! that nobody is in flight, and waits; the holder gives the bias up itself when it next
+//! looks whether it is alone (the channel looks every 65,536 claims), which needs no
+//! barrier since it is between its own claims. A former holder that is dead needs no
+//! barrier and no wait: its last store is final. A mover that dies leaves `Moving`, and the
+//! next sender that finds the mover dead takes the move over, towards `Shared`.
 //!
 //! The holder gives the bias back when it closes.
 
@@ -139,11 +139,10 @@ impl<R: Region> Ring<R> {
                 from
             }
         };
-        let moving = Mode::Moving { mover: me, from };
-        if !self.swap_mode(mode, moving) {
+        if !self.swap_mode(mode, Mode::Moving { mover: me, from }) {
             return Settle::Changed;
         }
-        if !self.finish_move(me, moving, Mode::Shared, peers) {
+        if !self.finish_move(me, from, Mode::Shared, peers) {
             return Settle::Wait;
         }
         match from {
@@ -159,8 +158,7 @@ impl<R: Region> Ring<R> {
             mover: me,
             from: None,
         };
-        self.swap_mode(Mode::Shared, moving)
-            && self.finish_move(me, moving, Mode::Biased(me), peers)
+        self.swap_mode(Mode::Shared, moving) && self.finish_move(me, None, Mode::Biased(me), peers)
     }
 
     /// Gives up `me`'s bias, if it holds it (a sender that closes, not mid-claim).
@@ -195,48 +193,68 @@ impl<R: Region> Ring<R> {
             .is_ok()
     }
 
-    /// Completes the move `moving` that `me` holds towards `target`: after the heavy
-    /// barrier, waits until no participant whose claim could race `target` is in flight,
-    /// then sets `target`. False if the barrier failed and the move was undone.
-    fn finish_move(&self, me: usize, moving: Mode, target: Mode, peers: &impl Peers) -> bool {
-        let Mode::Moving { from, .. } = moving else {
-            unreachable!("finish_move is given the Moving mode it set")
-        };
+    /// Completes the move that `me` holds (`Moving { mover: me, from }`) towards `target`:
+    /// after the heavy barrier, waits until no participant whose claim could race `target`
+    /// is in flight, then sets `target`. False if the move was undone: the barrier failed,
+    /// or a live claimer stayed in flight past [`PATIENCE`] (a stopped process, say; the
+    /// caller looks at its deadline and tries again).
+    fn finish_move(
+        &self,
+        me: usize,
+        from: Option<usize>,
+        target: Mode,
+        peers: &impl Peers,
+    ) -> bool {
+        let moving = Mode::Moving { mover: me, from };
         // A revoke waits for the former holder (if it is alive: a dead one's stores are
         // final); a grant waits for everybody else, since a sender may be joining.
         let watched: Vec<usize> = match target {
             Mode::Shared => from.filter(|&o| peers.alive(o)).into_iter().collect(),
             _ => (0..MAX_PARTICIPANTS).filter(|&i| i != me).collect(),
         };
-        if !watched.is_empty() && !peers.heavy() {
-            let back = from.map_or(Mode::Shared, Mode::Biased);
-            self.swap_mode(moving, back);
-            return false;
-        }
+        let done = (watched.is_empty() || peers.heavy())
+            && watched.into_iter().all(|i| self.wait_out(i, peers));
+        // Undoing is safe: while the mode said `Moving` nobody advanced `tail`.
+        let to = if done {
+            target
+        } else {
+            from.map_or(Mode::Shared, Mode::Biased)
+        };
+        self.swap_mode(moving, to) && done
+    }
+
+    /// Waits until participant `i`'s claim is not in flight, or `i` is dead. False if it
+    /// stayed in flight past [`PATIENCE`].
+    fn wait_out(&self, i: usize, peers: &impl Peers) -> bool {
         let c = self.region.control();
-        for i in watched {
-            let mut spins = 0u32;
-            // Plain loads: a stale value can only make us wait longer (a claim we read
-            // after the barrier is the last one before it, or a later one).
-            while let claim @ 1.. = c.claims[i].load(Ordering::Acquire) {
-                if claim != c.tail.load(Ordering::Acquire).wrapping_add(1) {
-                    break;
-                }
-                spins = spins.wrapping_add(1);
-                // A claimer that died in flight stays in flight; its stores are final.
-                if spins % 1024 == 64 && !peers.alive(i) {
-                    break;
-                }
-                if spins < 64 {
-                    spin_loop();
-                } else {
-                    yield_now();
-                }
+        // Plain loads: a stale value can only make us wait longer (a claim we read after
+        // the barrier is the last one before it, or a later one).
+        let in_flight = || match c.claims[i].load(Ordering::Acquire) {
+            0 => false,
+            claim => claim == c.tail.load(Ordering::Acquire).wrapping_add(1),
+        };
+        for spins in 0..PATIENCE {
+            if !in_flight() {
+                return true;
+            }
+            // A claimer that died in flight stays in flight; its stores are final.
+            if spins % 1024 == 64 && !peers.alive(i) {
+                return true;
+            }
+            if spins < 64 {
+                spin_loop();
+            } else {
+                yield_now();
             }
         }
-        self.swap_mode(moving, target)
+        !in_flight()
     }
 }
+
+/// How many times a mover looks at a claim in flight (64 spins, then yields: about a
+/// millisecond) before it undoes its move. A claim is in flight for nanoseconds unless its
+/// process is descheduled in that window.
+const PATIENCE: u32 = 4096;
 
 #[cfg(all(test, not(loom)))]
 mod tests {
