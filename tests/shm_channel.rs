@@ -129,7 +129,19 @@ fn four_senders_in_order(tag: &str, capacity: usize, per: u64) {
         .map(|id| spawn("sender", &[&name.0, &id.to_string(), &per.to_string()]))
         .collect();
     let mut next = [0u64; 4];
-    let mut total = 0u64;
+    let total = receive_in_order(&mut rx, &mut next);
+    assert_eq!(total, 4 * per);
+    assert_eq!(next, [per; 4]);
+    assert_eq!(rx.stats().lost, 0);
+    for k in kids {
+        k.assert_success();
+    }
+}
+
+/// Receives `id << 40 | i` messages until every sender is gone, checking that each sender's
+/// `i` comes in order from `next[id]` (which it advances); returns how many arrived.
+fn receive_in_order(rx: &mut Receiver<u64>, next: &mut [u64]) -> u64 {
+    let mut total = 0;
     loop {
         match rx.recv_timeout(Duration::from_secs(30)) {
             Ok(s) => {
@@ -138,15 +150,9 @@ fn four_senders_in_order(tag: &str, capacity: usize, per: u64) {
                 next[id] += 1;
                 total += 1;
             }
-            Err(Error::Disconnected) => break,
+            Err(Error::Disconnected) => return total,
             Err(e) => panic!("{e}"),
         }
-    }
-    assert_eq!(total, 4 * per);
-    assert_eq!(next, [per; 4]);
-    assert_eq!(rx.stats().lost, 0);
-    for k in kids {
-        k.assert_success();
     }
 }
 
@@ -162,17 +168,7 @@ fn a_second_sender_process_revokes_a_streaming_senders_bias_and_order_holds() {
     // The second finds the bias held by a live sender in mid-stream and revokes it.
     let second = spawn("sender", &[&name.0, "1", &per.to_string()]);
     let mut next = [1u64, 0];
-    loop {
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(s) => {
-                let (id, i) = ((*s >> 40) as usize, *s & ((1 << 40) - 1));
-                assert_eq!(i, next[id], "sender {id} out of order");
-                next[id] += 1;
-            }
-            Err(Error::Disconnected) => break,
-            Err(e) => panic!("{e}"),
-        }
-    }
+    receive_in_order(&mut rx, &mut next);
     assert_eq!(next, [per; 2]);
     first.assert_success();
     second.assert_success();

@@ -546,6 +546,23 @@ pub(crate) mod heap {
         }
     }
 
+    impl Ring<HeapRegion> {
+        /// One attempt to send `v` as participant `me`: claim, write, publish.
+        pub(crate) fn send_once(
+            &self,
+            me: usize,
+            cache: &mut u64,
+            v: u64,
+            fenced: bool,
+        ) -> Result<(), RingError> {
+            let pos = self.try_claim(me, cache, fenced)?;
+            // SAFETY: `pos` was just claimed by us.
+            unsafe { self.region().write(self.index(pos), v) };
+            self.publish(pos, false, fenced);
+            Ok(())
+        }
+    }
+
     // SAFETY: all references point into fields of `self`; `capacity` is the constant
     // length of `slots`, a power of two by construction in the tests.
     unsafe impl Region for HeapRegion {
@@ -575,11 +592,7 @@ mod tests {
     }
 
     fn send(r: &Ring<HeapRegion>, me: usize, cache: &mut u64, v: u64) -> Result<(), RingError> {
-        let pos = r.try_claim(me, cache, false)?;
-        // SAFETY: `pos` was just claimed by us.
-        unsafe { r.region().write(r.index(pos), v) };
-        r.publish(pos, false, false);
-        Ok(())
+        r.send_once(me, cache, v, false)
     }
 
     /// The receiver's side, releasing in batches as the channel does.
@@ -889,53 +902,6 @@ mod tests {
         assert_eq!(r.mode(), None);
     }
 
-    #[test]
-    fn threads_preserve_per_sender_order_while_a_bias_is_revoked() {
-        use std::sync::Arc;
-        let r = Arc::new(ring(64));
-        assert!(r.take_bias(1, &peers(&[])));
-        let n = 20_000u64;
-        let senders: Vec<_> = (1..=3u64)
-            .map(|id| {
-                let r = Arc::clone(&r);
-                std::thread::spawn(move || {
-                    let mut cache = 0;
-                    for i in 0..n {
-                        loop {
-                            match send(&r, id as usize, &mut cache, (id << 32) | i) {
-                                Ok(()) => break,
-                                Err(RingError::Busy(m)) => {
-                                    r.settle(id as usize, m, &peers(&[]));
-                                }
-                                Err(RingError::Full) => std::thread::yield_now(),
-                                Err(e) => panic!("{e:?}"),
-                            }
-                        }
-                    }
-                })
-            })
-            .collect();
-        let mut rx = Rx::new();
-        let mut next = [0u64; 4];
-        let mut got = 0;
-        while got < 3 * n {
-            match rx.recv(&r) {
-                Some(Some(v)) => {
-                    let (id, i) = ((v >> 32) as usize, v & 0xffff_ffff);
-                    assert_eq!(i, next[id]);
-                    next[id] += 1;
-                    got += 1;
-                }
-                Some(None) => panic!("nothing was cancelled"),
-                None => std::thread::yield_now(),
-            }
-        }
-        for s in senders {
-            s.join().unwrap();
-        }
-        assert_eq!(r.mode(), Some(Mode::Shared));
-    }
-
     /// The process's real barriers: claims fenced by a compiler barrier and movers'
     /// `membarrier` when this process is registered, `SeqCst` fences otherwise.
     struct ProcessPeers;
@@ -954,56 +920,39 @@ mod tests {
         }
     }
 
-    /// The mode changes on real processors with the real barriers (`membarrier` when this
-    /// process can register). A race in the protocol's nanosecond windows is rarely hit
-    /// this way (removing the mover's wait still passed five runs): the loom models are
-    /// what check the protocol; this checks the barriers and the plumbing.
-    #[test]
-    fn threads_keep_order_while_the_bias_is_taken_and_revoked_over_and_over() {
-        use std::sync::Arc;
-        let fenced = crate::sync::fence::registered();
-        let r = Arc::new(ring(64));
-        let n = 30_000u64;
-        let senders: Vec<_> = (1..=3u64)
-            .map(|id| {
-                let r = Arc::clone(&r);
-                std::thread::spawn(move || {
-                    let me = id as usize;
-                    let mut cache = 0;
-                    let (mut took, mut revoked) = (0u32, 0u32);
-                    for i in 0..n {
-                        // Grab the bias now and then, as a sender that thinks it is alone
-                        // would: the others revoke it at their next claim.
-                        if i % 500 == 0 && r.take_bias(me, &ProcessPeers) {
-                            took += 1;
-                        }
-                        loop {
-                            match r.try_claim(me, &mut cache, fenced) {
-                                Ok(pos) => {
-                                    // SAFETY: `pos` was just claimed by us.
-                                    unsafe { r.region().write(r.index(pos), id << 32 | i) };
-                                    r.publish(pos, false, fenced);
-                                    break;
-                                }
-                                Err(RingError::Busy(m)) => {
-                                    if r.settle(me, m, &ProcessPeers) == Settle::Revoked {
-                                        revoked += 1;
-                                    }
-                                }
-                                Err(RingError::Full) => std::thread::yield_now(),
-                                Err(e) => panic!("{e:?}"),
-                            }
-                        }
+    /// Sends `v` as participant `me`, yielding while the ring is full and settling the
+    /// mode when told `Busy`; returns the number of biases it revoked on the way.
+    fn send_settling(
+        r: &Ring<HeapRegion>,
+        me: usize,
+        cache: &mut u64,
+        v: u64,
+        fenced: bool,
+        peers: &impl Peers,
+    ) -> u32 {
+        let mut revoked = 0;
+        loop {
+            match r.send_once(me, cache, v, fenced) {
+                Ok(()) => return revoked,
+                Err(RingError::Busy(m)) => {
+                    if r.settle(me, m, peers) == Settle::Revoked {
+                        revoked += 1;
                     }
-                    (took, revoked)
-                })
-            })
-            .collect();
+                }
+                Err(RingError::Full) => std::thread::yield_now(),
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    }
+
+    /// Receives `n` messages `id << 32 | i` from each of senders `1..=senders`, checking
+    /// each sender's order, then that nothing more arrives.
+    fn receive_in_order(r: &Ring<HeapRegion>, senders: usize, n: u64) {
         let mut rx = Rx::new();
-        let mut next = [0u64; 4];
+        let mut next = vec![0u64; senders + 1];
         let mut got = 0;
-        while got < 3 * n {
-            match rx.recv(&r) {
+        while got < senders as u64 * n {
+            match rx.recv(r) {
                 Some(Some(v)) => {
                     let (id, i) = ((v >> 32) as usize, v & 0xffff_ffff);
                     assert_eq!(i, next[id], "sender {id}");
@@ -1014,50 +963,86 @@ mod tests {
                 None => std::thread::yield_now(),
             }
         }
-        let (took, revoked) = senders
-            .into_iter()
-            .map(|s| s.join().unwrap())
-            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-        assert!(took > 0 && revoked > 0, "took {took}, revoked {revoked}");
-        assert_eq!(rx.recv(&r), None, "nothing more than was sent");
+        assert_eq!(rx.recv(r), None, "nothing more than was sent");
+    }
+
+    /// Runs `send(ring, id)` on threads `1..=3` beside a receiver that checks each
+    /// sender's order; returns what the senders returned.
+    fn three_senders<T: Send + 'static>(
+        r: Ring<HeapRegion>,
+        n: u64,
+        send: fn(&Ring<HeapRegion>, u64, u64) -> T,
+    ) -> (std::sync::Arc<Ring<HeapRegion>>, Vec<T>) {
+        use std::sync::Arc;
+        let r = Arc::new(r);
+        let senders: Vec<_> = (1..=3u64)
+            .map(|id| {
+                let r = Arc::clone(&r);
+                std::thread::spawn(move || send(&r, id, n))
+            })
+            .collect();
+        receive_in_order(&r, 3, n);
+        let results = senders.into_iter().map(|s| s.join().unwrap()).collect();
+        (r, results)
     }
 
     #[test]
     fn threads_preserve_per_sender_order() {
-        use std::sync::Arc;
-        let r = Arc::new(ring(64));
-        let n = 20_000u64;
-        let senders: Vec<_> = (1..=3u64)
-            .map(|id| {
-                let r = Arc::clone(&r);
-                std::thread::spawn(move || {
-                    let mut cache = 0;
-                    for i in 0..n {
-                        while send(&r, id as usize, &mut cache, (id << 32) | i).is_err() {
-                            std::thread::yield_now();
-                        }
-                    }
-                })
-            })
-            .collect();
-        let mut rx = Rx::new();
-        let mut next = [0u64; 4];
-        let mut got = 0;
-        while got < 3 * n {
-            match rx.recv(&r) {
-                Some(Some(v)) => {
-                    let (id, i) = ((v >> 32) as usize, v & 0xffff_ffff);
-                    assert_eq!(i, next[id]);
-                    next[id] += 1;
-                    got += 1;
-                }
-                Some(None) => panic!("nothing was cancelled"),
-                None => std::thread::yield_now(),
+        three_senders(ring(64), 20_000, |r, id, n| {
+            let mut cache = 0;
+            for i in 0..n {
+                send_settling(r, id as usize, &mut cache, id << 32 | i, false, &peers(&[]));
             }
-        }
-        for s in senders {
-            s.join().unwrap();
-        }
+        });
+    }
+
+    #[test]
+    fn threads_preserve_per_sender_order_while_a_bias_is_revoked() {
+        let r = ring(64);
+        assert!(r.take_bias(1, &peers(&[])));
+        let (r, revoked) = three_senders(r, 20_000, |r, id, n| {
+            let mut cache = 0;
+            (0..n)
+                .map(|i| {
+                    send_settling(r, id as usize, &mut cache, id << 32 | i, false, &peers(&[]))
+                })
+                .sum::<u32>()
+        });
+        assert_eq!(revoked.iter().sum::<u32>(), 1);
+        assert_eq!(r.mode(), Some(Mode::Shared));
+    }
+
+    /// The mode changes on real processors with the real barriers (`membarrier` when this
+    /// process can register). A race in the protocol's nanosecond windows is rarely hit
+    /// this way (removing the mover's wait still passed five runs): the loom models are
+    /// what check the protocol; this checks the barriers and the plumbing.
+    #[test]
+    fn threads_keep_order_while_the_bias_is_taken_and_revoked_over_and_over() {
+        let (_, counts) = three_senders(ring(64), 30_000, |r, id, n| {
+            let fenced = crate::sync::fence::registered();
+            let mut cache = 0;
+            let (mut took, mut revoked) = (0u32, 0u32);
+            for i in 0..n {
+                // Grab the bias now and then, as a sender that thinks it is alone would:
+                // the others revoke it at their next claim.
+                if i % 500 == 0 && r.take_bias(id as usize, &ProcessPeers) {
+                    took += 1;
+                }
+                revoked += send_settling(
+                    r,
+                    id as usize,
+                    &mut cache,
+                    id << 32 | i,
+                    fenced,
+                    &ProcessPeers,
+                );
+            }
+            (took, revoked)
+        });
+        let (took, revoked) = counts
+            .into_iter()
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        assert!(took > 0 && revoked > 0, "took {took}, revoked {revoked}");
     }
 }
 
@@ -1084,13 +1069,8 @@ mod loom_tests {
     /// One attempt; true if sent. No spinning, so the model stays finite. `cache` is the
     /// sender's copy of `released`.
     fn try_send(r: &Ring<HeapRegion>, me: usize, cache: &mut u64, v: u64) -> bool {
-        match r.try_claim(me, cache, false) {
-            Ok(pos) => {
-                // SAFETY: `pos` was just claimed by us.
-                unsafe { r.region().write(r.index(pos), v) };
-                r.publish(pos, false, false);
-                true
-            }
+        match r.send_once(me, cache, v, false) {
+            Ok(()) => true,
             Err(RingError::Full) => false,
             Err(e) => panic!("{e:?}"),
         }
@@ -1237,13 +1217,8 @@ mod loom_tests {
     /// model stays finite); true if sent.
     fn send_settling(r: &Ring<HeapRegion>, me: usize, cache: &mut u64, v: u64) -> bool {
         for _ in 0..3 {
-            match r.try_claim(me, cache, false) {
-                Ok(pos) => {
-                    // SAFETY: `pos` was just claimed by us.
-                    unsafe { r.region().write(r.index(pos), v) };
-                    r.publish(pos, false, false);
-                    return true;
-                }
+            match r.send_once(me, cache, v, false) {
+                Ok(()) => return true,
                 Err(RingError::Busy(mode)) => {
                     r.settle(me, mode, &LoomPeers);
                 }
