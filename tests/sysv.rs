@@ -199,6 +199,10 @@ fn timeouts_and_non_blocking_calls_return_their_errors() {
     assert!(matches!(e.error(), Error::Timeout(_)), "{e}");
     assert_eq!(e.into_inner(), 2);
     assert_eq!(rx.recv_timeout(Duration::from_secs(1)).unwrap(), 0);
+    // A timeout too long for an `Instant` waits for ever instead (it used to panic on the
+    // overflow before looking at the queue).
+    assert_eq!(rx.recv_timeout(Duration::MAX).unwrap(), 1);
+    tx.send_timeout(n, Duration::MAX).unwrap();
 }
 
 proptest! {

@@ -8,7 +8,7 @@
 
 use std::io::IoSlice;
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
@@ -16,26 +16,9 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 
 use crate::error::{Error, Result};
 
-/// How long a call may wait.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Wait {
-    /// Not at all (`try_send`, `try_recv`).
-    Now,
-    /// Until the instant; the duration is the timeout the caller asked for, for the error.
-    Until(Instant, Duration),
-    /// For ever (`send`, `recv`).
-    Forever,
-}
+pub(crate) use crate::deadline::Wait;
 
 impl Wait {
-    /// A wait of at most `timeout` from now (for ever if the instant would overflow).
-    pub(crate) fn timeout(timeout: Duration) -> Wait {
-        match Instant::now().checked_add(timeout) {
-            Some(at) => Wait::Until(at, timeout),
-            None => Wait::Forever,
-        }
-    }
-
     /// The `poll` timeout that remains, or `None` once the deadline has passed (a `Now`
     /// wait still gets one zero-timeout poll).
     fn remaining(&self, first: bool) -> Option<PollTimeout> {
@@ -51,31 +34,6 @@ impl Wait {
                 let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
                 Some(PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX))
             }
-        }
-    }
-
-    /// Time left before the deadline (`None` for ever, zero for `Now`).
-    pub(crate) fn left(&self) -> Option<Duration> {
-        match *self {
-            Wait::Forever => None,
-            Wait::Now => Some(Duration::ZERO),
-            Wait::Until(at, _) => Some(at.saturating_duration_since(Instant::now())),
-        }
-    }
-
-    /// The error of a receive whose wait ran out: [`Error::Empty`] or [`Error::Timeout`].
-    pub(crate) fn recv_expired(&self) -> Error {
-        match *self {
-            Wait::Until(_, d) => Error::Timeout(d),
-            _ => Error::Empty,
-        }
-    }
-
-    /// The error of a send whose wait ran out: [`Error::Full`] or [`Error::Timeout`].
-    pub(crate) fn send_expired(&self) -> Error {
-        match *self {
-            Wait::Until(_, d) => Error::Timeout(d),
-            _ => Error::Full,
         }
     }
 }
@@ -348,6 +306,7 @@ pub(crate) fn new_fd_error(op: &'static str, errno: Errno) -> Error {
 mod tests {
     use super::*;
     use std::os::fd::AsFd;
+    use std::time::Duration;
 
     #[test]
     fn read_some_times_out_then_reads() {

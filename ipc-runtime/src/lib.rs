@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+mod deadline;
 mod error;
 mod fd;
 pub mod fifo;

@@ -98,6 +98,7 @@ use nix::mqueue::{mq_open, MQ_OFlag, MqAttr};
 use nix::poll::PollFlags;
 use nix::sys::stat::{fchmod, Mode};
 
+use crate::deadline::Wait;
 use crate::error::{Error, Result, SchemaId, SendError};
 use crate::message::{as_bytes, InvalidMessage, Message};
 use crate::signal::{check_shutdown, shutdown_armed, wait_fd};
@@ -274,7 +275,7 @@ impl<T: Message> Sender<T> {
         if priority >= PRIO_MAX {
             return Err(priority_error(priority));
         }
-        self.q.send(as_bytes(msg), priority, Wait::Block)
+        self.q.send(as_bytes(msg), priority, Wait::Forever)
     }
 
     /// Sends `msg` with priority 0, waiting while the queue is full.
@@ -285,7 +286,7 @@ impl<T: Message> Sender<T> {
     /// back in the [`SendError`].
     #[inline(always)]
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
-        self.send_with(msg, 0, Wait::Block)
+        self.send_with(msg, 0, Wait::Forever)
     }
 
     /// Sends `msg` with `priority` (`0..=32767`, higher is received first), waiting while
@@ -295,7 +296,7 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::Unsupported`] for a priority of 32768 or more; otherwise as [`Self::send`].
     pub fn send_with_priority(&self, msg: T, priority: u32) -> Result<(), SendError<T>> {
-        self.send_with(msg, priority, Wait::Block)
+        self.send_with(msg, priority, Wait::Forever)
     }
 
     /// Sends `msg` with priority 0 if there is room now.
@@ -304,7 +305,7 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::Full`] if the queue is full; otherwise as [`Self::send`].
     pub fn try_send(&self, msg: T) -> Result<(), SendError<T>> {
-        self.send_with(msg, 0, Wait::Never)
+        self.send_with(msg, 0, Wait::Now)
     }
 
     /// Sends `msg` with `priority` if there is room now.
@@ -313,7 +314,7 @@ impl<T: Message> Sender<T> {
     ///
     /// As [`Self::try_send`] and [`Self::send_with_priority`].
     pub fn try_send_with_priority(&self, msg: T, priority: u32) -> Result<(), SendError<T>> {
-        self.send_with(msg, priority, Wait::Never)
+        self.send_with(msg, priority, Wait::Now)
     }
 
     /// Sends `msg` with priority 0, waiting at most `timeout` for room.
@@ -322,7 +323,7 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::Timeout`] if the queue stayed full; otherwise as [`Self::send`].
     pub fn send_timeout(&self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
-        self.send_with(msg, 0, Wait::For(timeout))
+        self.send_with(msg, 0, Wait::timeout(timeout))
     }
 
     /// Sends `msg` with `priority`, waiting at most `timeout` for room.
@@ -336,7 +337,7 @@ impl<T: Message> Sender<T> {
         priority: u32,
         timeout: Duration,
     ) -> Result<(), SendError<T>> {
-        self.send_with(msg, priority, Wait::For(timeout))
+        self.send_with(msg, priority, Wait::timeout(timeout))
     }
 
     #[inline(always)]
@@ -363,7 +364,7 @@ impl<T: Message> Receiver<T> {
     /// [`Error::Shutdown`] (see [module docs](self)), [`Error::Io`].
     #[inline(always)]
     pub fn recv(&self) -> Result<T> {
-        self.recv_with(Wait::Block, &mut 0)
+        self.recv_with(Wait::Forever, &mut 0)
     }
 
     /// As [`Self::recv`], with the message's priority.
@@ -373,7 +374,7 @@ impl<T: Message> Receiver<T> {
     /// As [`Self::recv`].
     pub fn recv_with_priority(&self) -> Result<(T, u32)> {
         let mut priority = 0;
-        let msg = self.recv_with(Wait::Block, &mut priority)?;
+        let msg = self.recv_with(Wait::Forever, &mut priority)?;
         Ok((msg, priority))
     }
 
@@ -383,7 +384,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// [`Error::Empty`] if none is; otherwise as [`Self::recv`].
     pub fn try_recv(&self) -> Result<T> {
-        self.recv_with(Wait::Never, &mut 0)
+        self.recv_with(Wait::Now, &mut 0)
     }
 
     /// As [`Self::try_recv`], with the message's priority.
@@ -393,7 +394,7 @@ impl<T: Message> Receiver<T> {
     /// As [`Self::try_recv`].
     pub fn try_recv_with_priority(&self) -> Result<(T, u32)> {
         let mut priority = 0;
-        let msg = self.recv_with(Wait::Never, &mut priority)?;
+        let msg = self.recv_with(Wait::Now, &mut priority)?;
         Ok((msg, priority))
     }
 
@@ -403,7 +404,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// [`Error::Timeout`] if none came; otherwise as [`Self::recv`].
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T> {
-        self.recv_with(Wait::For(timeout), &mut 0)
+        self.recv_with(Wait::timeout(timeout), &mut 0)
     }
 
     /// As [`Self::recv_timeout`], with the message's priority.
@@ -413,7 +414,7 @@ impl<T: Message> Receiver<T> {
     /// As [`Self::recv_timeout`].
     pub fn recv_timeout_with_priority(&self, timeout: Duration) -> Result<(T, u32)> {
         let mut priority = 0;
-        let msg = self.recv_with(Wait::For(timeout), &mut priority)?;
+        let msg = self.recv_with(Wait::timeout(timeout), &mut priority)?;
         Ok((msg, priority))
     }
 
@@ -439,14 +440,14 @@ impl<T: Message> Receiver<T> {
                     size_of::<T>(),
                 )
             };
-            let (n, priority) = self.q.receive(bytes, Wait::Block)?;
+            let (n, priority) = self.q.receive(bytes, Wait::Forever)?;
             if n != size_of::<T>() {
                 return Err(InvalidMessage::length(T::SCHEMA.name, size_of::<T>(), n).into());
             }
             Ok(priority)
         } else {
             let mut priority = 0;
-            *out = self.recv_with(Wait::Block, &mut priority)?;
+            *out = self.recv_with(Wait::Forever, &mut priority)?;
             Ok(priority)
         }
     }
@@ -497,13 +498,6 @@ enum How {
     Create,
     Open,
     OpenOrCreate,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Wait {
-    Block,
-    Never,
-    For(Duration),
 }
 
 /// An open queue descriptor (on Linux an `mqd_t` is a file descriptor; closing it is
@@ -689,20 +683,20 @@ impl Queue {
         };
         let armed = shutdown_armed();
         match wait {
-            Wait::Never => match op(Some(&NOW)) {
+            Wait::Now => match op(Some(&NOW)) {
                 Err(Errno::ETIMEDOUT | Errno::EAGAIN) => Err(OpError::Typed(empty())),
                 r => r.map_err(OpError::Sys),
             },
             // A signal interrupts the call (EINTR): go on waiting unless it asked for
             // shutdown (a handler installed while we were already waiting).
-            Wait::Block if !armed => loop {
+            Wait::Forever if !armed => loop {
                 match op(None) {
                     Err(Errno::EINTR) => check_shutdown().map_err(OpError::Typed)?,
                     r => return r.map_err(OpError::Sys),
                 }
             },
-            Wait::For(d) if !armed => {
-                let abs = realtime_deadline(d);
+            Wait::Until(at, d) if !armed => {
+                let abs = realtime_deadline(at.saturating_duration_since(Instant::now()));
                 loop {
                     match op(Some(&abs)) {
                         Err(Errno::EINTR) => check_shutdown().map_err(OpError::Typed)?,
@@ -713,12 +707,9 @@ impl Queue {
             }
             // Shutdown is armed: try without waiting, then poll the queue and the
             // shutdown eventfd together.
-            Wait::Block | Wait::For(_) => {
+            Wait::Forever | Wait::Until(..) => {
                 let (until, d) = match wait {
-                    Wait::For(d) => {
-                        let at = Instant::now().checked_add(d).unwrap_or_else(far_future);
-                        (Some(at), d)
-                    }
+                    Wait::Until(at, d) => (Some(at), d),
                     _ => (None, Duration::MAX),
                 };
                 loop {
@@ -750,10 +741,6 @@ impl Queue {
 enum OpError {
     Typed(Error),
     Sys(Errno),
-}
-
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86400 * 365)
 }
 
 /// `mq_timed*` take an absolute `CLOCK_REALTIME` time.

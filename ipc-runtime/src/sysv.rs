@@ -74,6 +74,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
+use crate::deadline::Wait;
 use crate::error::{Error, Result, SchemaId, SendError};
 use crate::message::{from_bytes, Message};
 use crate::signal::{check_shutdown, shutdown_armed};
@@ -376,7 +377,7 @@ impl<T: Message> Sender<T> {
     /// As [`Self::send_with_type`]; the message stays with the caller.
     #[inline(always)]
     pub fn send_ref(&self, msg: &T, mtype: i64) -> Result<()> {
-        self.send_from(msg, mtype, Wait::Block)
+        self.send_from(msg, mtype, Wait::Forever)
     }
 
     /// Sends `msg` with the default type, waiting while the queue is full.
@@ -387,7 +388,7 @@ impl<T: Message> Sender<T> {
     /// [`Error::PermissionDenied`], [`Error::Io`]; the message is handed back.
     #[inline(always)]
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
-        self.send_with(msg, self.mtype, Wait::Block)
+        self.send_with(msg, self.mtype, Wait::Forever)
     }
 
     /// Sends `msg` with type `mtype` (`> 0`), waiting while the queue is full.
@@ -396,7 +397,7 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::Unsupported`] unless `mtype > 0`; otherwise as [`Self::send`].
     pub fn send_with_type(&self, msg: T, mtype: i64) -> Result<(), SendError<T>> {
-        self.send_with(msg, mtype, Wait::Block)
+        self.send_with(msg, mtype, Wait::Forever)
     }
 
     /// Sends `msg` with the default type if there is room now.
@@ -405,7 +406,7 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::Full`] if there is not; otherwise as [`Self::send`].
     pub fn try_send(&self, msg: T) -> Result<(), SendError<T>> {
-        self.send_with(msg, self.mtype, Wait::Never)
+        self.send_with(msg, self.mtype, Wait::Now)
     }
 
     /// Sends `msg` with type `mtype` if there is room now.
@@ -414,7 +415,7 @@ impl<T: Message> Sender<T> {
     ///
     /// As [`Self::try_send`] and [`Self::send_with_type`].
     pub fn try_send_with_type(&self, msg: T, mtype: i64) -> Result<(), SendError<T>> {
-        self.send_with(msg, mtype, Wait::Never)
+        self.send_with(msg, mtype, Wait::Now)
     }
 
     /// Sends `msg` with the default type, waiting at most `timeout` for room (polling, see
@@ -424,7 +425,7 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::Timeout`] if the queue stayed full; otherwise as [`Self::send`].
     pub fn send_timeout(&self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
-        self.send_with(msg, self.mtype, Wait::For(timeout))
+        self.send_with(msg, self.mtype, Wait::timeout(timeout))
     }
 
     #[inline(always)]
@@ -486,7 +487,7 @@ impl<T: Message> Receiver<T> {
     /// As [`Self::recv`].
     #[inline(always)]
     pub fn recv_into(&self, out: &mut T) -> Result<i64> {
-        self.recv_to(0, Wait::Block, out)
+        self.recv_to(0, Wait::Forever, out)
     }
 
     /// Waits for the first message of any type.
@@ -498,7 +499,7 @@ impl<T: Message> Receiver<T> {
     /// queue was removed, [`Error::Shutdown`], [`Error::Io`].
     #[inline(always)]
     pub fn recv(&self) -> Result<T> {
-        self.recv_with(0, Wait::Block, &mut 0)
+        self.recv_with(0, Wait::Forever, &mut 0)
     }
 
     /// Takes the first message of any type if one is waiting.
@@ -507,7 +508,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// [`Error::Empty`] if none is; otherwise as [`Self::recv`].
     pub fn try_recv(&self) -> Result<T> {
-        self.recv_with(0, Wait::Never, &mut 0)
+        self.recv_with(0, Wait::Now, &mut 0)
     }
 
     /// Waits at most `timeout` for a message of any type (polling, see the
@@ -517,7 +518,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// [`Error::Timeout`] if none came; otherwise as [`Self::recv`].
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T> {
-        self.recv_with(0, Wait::For(timeout), &mut 0)
+        self.recv_with(0, Wait::timeout(timeout), &mut 0)
     }
 
     /// Waits for the first message selected by `mtype` (0: any; `> 0`: that type; `< 0`:
@@ -528,7 +529,7 @@ impl<T: Message> Receiver<T> {
     /// As [`Self::recv`].
     pub fn recv_type(&self, mtype: i64) -> Result<(T, i64)> {
         let mut ty = 0;
-        let msg = self.recv_with(mtype, Wait::Block, &mut ty)?;
+        let msg = self.recv_with(mtype, Wait::Forever, &mut ty)?;
         Ok((msg, ty))
     }
 
@@ -539,7 +540,7 @@ impl<T: Message> Receiver<T> {
     /// As [`Self::try_recv`].
     pub fn try_recv_type(&self, mtype: i64) -> Result<(T, i64)> {
         let mut ty = 0;
-        let msg = self.recv_with(mtype, Wait::Never, &mut ty)?;
+        let msg = self.recv_with(mtype, Wait::Now, &mut ty)?;
         Ok((msg, ty))
     }
 
@@ -550,7 +551,7 @@ impl<T: Message> Receiver<T> {
     /// As [`Self::recv_timeout`].
     pub fn recv_type_timeout(&self, mtype: i64, timeout: Duration) -> Result<(T, i64)> {
         let mut ty = 0;
-        let msg = self.recv_with(mtype, Wait::For(timeout), &mut ty)?;
+        let msg = self.recv_with(mtype, Wait::timeout(timeout), &mut ty)?;
         Ok((msg, ty))
     }
 
@@ -679,13 +680,6 @@ impl<T> Staging<T> {
         // multiple of 8, so it is aligned for `MsgBuf<T>` (alignment `c_long`'s, at most 8).
         unsafe { base.add(off).cast() }
     }
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Wait {
-    Block,
-    Never,
-    For(Duration),
 }
 
 #[derive(Debug)]
@@ -830,7 +824,7 @@ impl Queue {
     ) -> Result<R> {
         let would_block = |e| matches!(e, Errno::EAGAIN | Errno::ENOMSG);
         let deadline = match wait {
-            Wait::Never => {
+            Wait::Now => {
                 return op(libc::IPC_NOWAIT).map_err(|e| {
                     if would_block(e) {
                         empty()
@@ -839,14 +833,14 @@ impl Queue {
                     }
                 })
             }
-            Wait::Block if !shutdown_armed() => loop {
+            Wait::Forever if !shutdown_armed() => loop {
                 match op(0) {
                     Err(Errno::EINTR) => check_shutdown()?,
                     r => return r.map_err(|e| self.error("msgsnd/msgrcv", e)),
                 }
             },
-            Wait::Block => None,
-            Wait::For(d) => Some((Instant::now() + d, d)),
+            Wait::Forever => None,
+            Wait::Until(at, d) => Some((at, d)),
         };
         let mut pause = Duration::from_micros(10);
         loop {

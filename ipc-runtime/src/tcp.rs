@@ -253,7 +253,7 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
     /// [`Error::Disconnected`] if the server is gone; the errors of [`Stream::recv`] for a
     /// bad response.
     pub fn call(&mut self, req: Req) -> Result<Resp> {
-        self.caller.call(req, Wait::Block)
+        self.caller.call(req, Wait::Forever)
     }
 
     /// As [`Client::call`], giving up after `timeout`; a late response is skipped by the

@@ -13,6 +13,7 @@ use super::ring::{
     Mode, Peek, Peers, Region, Ring, RingControl, RingError, Settle, SlotHeader, MAX_PARTICIPANTS,
 };
 use super::segment::Segment;
+use crate::deadline::Wait;
 use crate::error::{Error, Result, SendError};
 use crate::message::Message;
 use crate::sync::atomic::Ordering;
@@ -283,27 +284,13 @@ fn stats(h: &Header) -> Stats {
     }
 }
 
-/// When a blocking operation gives up.
-#[derive(Clone, Copy)]
-enum Until {
-    Now,
-    Forever,
-    Deadline(Instant, Duration),
-}
-
-impl Until {
-    fn after(d: Duration) -> Until {
-        match Instant::now().checked_add(d) {
-            Some(at) => Until::Deadline(at, d),
-            None => Until::Forever,
-        }
-    }
+impl Wait {
     /// Time left to park, capped at the liveness slice; Err when the time is up.
     fn slice(self, now: Instant) -> Result<Duration> {
         match self {
-            Until::Now => Err(Error::Empty),
-            Until::Forever => Ok(PARK_SLICE),
-            Until::Deadline(at, d) => {
+            Wait::Now => Err(Error::Empty),
+            Wait::Forever => Ok(PARK_SLICE),
+            Wait::Until(at, d) => {
                 let left = at.saturating_duration_since(now);
                 if left.is_zero() {
                     Err(Error::Timeout(d))
@@ -481,7 +468,7 @@ impl<T: Message> Sender<T> {
     /// [`Error::Corrupt`] if the ring's memory was overwritten.
     #[inline]
     pub fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
-        self.send_until(msg, Until::Forever)
+        self.send_until(msg, Wait::Forever)
     }
 
     /// Sends `msg` if there is room now.
@@ -492,7 +479,7 @@ impl<T: Message> Sender<T> {
     /// microseconds it takes, while another sender changes how senders claim slots (see
     /// [`Stats::bias_revoked`]); otherwise as [`send`](Self::send).
     pub fn try_send(&mut self, msg: T) -> Result<(), SendError<T>> {
-        self.send_until(msg, Until::Now)
+        self.send_until(msg, Wait::Now)
     }
 
     /// Sends `msg`, waiting at most `timeout` for room.
@@ -502,11 +489,11 @@ impl<T: Message> Sender<T> {
     /// [`Error::Timeout`] (with the message) if the ring stayed full; otherwise as
     /// [`send`](Self::send).
     pub fn send_timeout(&mut self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
-        self.send_until(msg, Until::after(timeout))
+        self.send_until(msg, Wait::timeout(timeout))
     }
 
     #[inline]
-    fn send_until(&mut self, msg: T, until: Until) -> Result<(), SendError<T>> {
+    fn send_until(&mut self, msg: T, until: Wait) -> Result<(), SendError<T>> {
         match self.claim(until) {
             Ok(pos) => {
                 let p = self.chan.ring.region().payload(self.chan.ring.index(pos));
@@ -531,7 +518,7 @@ impl<T: Message> Sender<T> {
     /// As [`send`](Self::send).
     #[inline]
     pub fn loan(&mut self) -> Result<Loan<'_, T>> {
-        let pos = self.claim(Until::Forever)?;
+        let pos = self.claim(Wait::Forever)?;
         Ok(Loan {
             tx: self,
             pos,
@@ -545,7 +532,7 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::Timeout`], or as [`send`](Self::send).
     pub fn loan_timeout(&mut self, timeout: Duration) -> Result<Loan<'_, T>> {
-        let pos = self.claim(Until::after(timeout))?;
+        let pos = self.claim(Wait::timeout(timeout))?;
         Ok(Loan {
             tx: self,
             pos,
@@ -559,7 +546,7 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::Full`], or as [`send`](Self::send).
     pub fn try_loan(&mut self) -> Result<Loan<'_, T>> {
-        let pos = self.claim(Until::Now).map_err(|e| match e {
+        let pos = self.claim(Wait::Now).map_err(|e| match e {
             Error::Empty => Error::Full,
             e => e,
         })?;
@@ -581,7 +568,7 @@ impl<T: Message> Sender<T> {
     /// Claims a slot: the fast path (room now) inline, waiting and mode changes out of
     /// line.
     #[inline(always)]
-    fn claim(&mut self, until: Until) -> Result<u64> {
+    fn claim(&mut self, until: Wait) -> Result<u64> {
         if self.chan.header().rx_closed().load(Ordering::Relaxed) != 0 {
             return Err(Error::Disconnected);
         }
@@ -619,7 +606,7 @@ impl<T: Message> Sender<T> {
     /// re-checking the receiver's liveness and the shutdown flag on the way.
     #[cold]
     #[inline(never)]
-    fn claim_slow(&mut self, until: Until, mut why: RingError) -> Result<u64> {
+    fn claim_slow(&mut self, until: Wait, mut why: RingError) -> Result<u64> {
         let mut backoff = Backoff::new(self.chan.wait);
         // Set when the first wait begins: no clock read on the fast path.
         let mut last_check: Option<Instant> = None;
@@ -633,7 +620,7 @@ impl<T: Message> Sender<T> {
                 c.bias_revoked.fetch_add(1, Ordering::Relaxed);
             }
             if settled == Settle::Wait {
-                if let Until::Now = until {
+                if let Wait::Now = until {
                     return Err(if self.receiver_gone() {
                         Error::Disconnected
                     } else {
@@ -924,7 +911,7 @@ impl<T: Message> Receiver<T> {
     /// `T` (the message is consumed, the next `recv` goes on); [`Error::Corrupt`] if the
     /// ring's memory was overwritten.
     pub fn recv(&mut self) -> Result<Sample<'_, T>> {
-        self.recv_until(Until::Forever)
+        self.recv_until(Wait::Forever)
     }
 
     /// Receives a message if one is waiting.
@@ -933,7 +920,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// [`Error::Empty`] if none is; otherwise as [`recv`](Self::recv).
     pub fn try_recv(&mut self) -> Result<Sample<'_, T>> {
-        self.recv_until(Until::Now)
+        self.recv_until(Wait::Now)
     }
 
     /// Receives a message, waiting at most `timeout`.
@@ -942,7 +929,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// [`Error::Timeout`] if none came; otherwise as [`recv`](Self::recv).
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Sample<'_, T>> {
-        self.recv_until(Until::after(timeout))
+        self.recv_until(Wait::timeout(timeout))
     }
 
     fn senders_gone(&self) -> bool {
@@ -978,7 +965,7 @@ impl<T: Message> Receiver<T> {
         }
     }
 
-    fn recv_until(&mut self, until: Until) -> Result<Sample<'_, T>> {
+    fn recv_until(&mut self, until: Wait) -> Result<Sample<'_, T>> {
         if let Some(pos) = self.read.pending.take() {
             release(&self.chan, &mut self.read, pos);
         }
@@ -1007,7 +994,7 @@ impl<T: Message> Receiver<T> {
             // spinning or parking (a park lasts at most PARK_SLICE, so a dead peer is
             // noticed within about PARK_SLICE + CHECK_EVERY).
             let (due, park) = match until {
-                Until::Now => (true, false),
+                Wait::Now => (true, false),
                 _ => {
                     let step = backoff.snooze();
                     let park = step == Step::Park;
@@ -1035,7 +1022,7 @@ impl<T: Message> Receiver<T> {
                     }
                 }
             }
-            if park || matches!(until, Until::Now) {
+            if park || matches!(until, Wait::Now) {
                 let slice = until.slice(Instant::now())?;
                 self.park(slice);
             }

@@ -105,7 +105,7 @@ pub(crate) fn start<Out: Message>(fd: OwnedFd) -> Result<Sender<Out>> {
     // A peer that sent its handshake and messages and closed at once has still sent
     // them: failing to greet it must not lose what it sent, so the receiving half goes
     // on (and the next send reports Disconnected).
-    match tx.write_frame(&[IoSlice::new(&codec::hello::<Out>())], &[], Wait::Block) {
+    match tx.write_frame(&[IoSlice::new(&codec::hello::<Out>())], &[], Wait::Forever) {
         Ok(()) | Err(Error::Disconnected) => Ok(tx),
         Err(e) => Err(e),
     }
@@ -200,7 +200,7 @@ impl<T: Message> Sender<T> {
     /// `MSG_NOSIGNAL`), [`Error::Io`] otherwise; the message is handed back.
     #[inline]
     pub fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
-        self.send_frame(msg, &[], Wait::Block)
+        self.send_frame(msg, &[], Wait::Forever)
     }
 
     /// Sends `msg` if the socket can take at least its first byte now (see the type docs
@@ -211,7 +211,7 @@ impl<T: Message> Sender<T> {
     /// [`Error::Full`] if nothing could be written, as [`Sender::send`] otherwise.
     #[inline]
     pub fn try_send(&mut self, msg: T) -> Result<(), SendError<T>> {
-        self.send_frame(msg, &[], Wait::Try)
+        self.send_frame(msg, &[], Wait::Now)
     }
 
     /// Sends `msg`, waiting at most `timeout` for room.
@@ -233,7 +233,7 @@ impl<T: Message> Sender<T> {
     /// As [`Sender::send`] (`*msg` stays the caller's either way).
     #[inline]
     pub fn send_ref(&mut self, msg: &T) -> Result<()> {
-        self.send_frame_ref(msg, &[], Wait::Block)
+        self.send_frame_ref(msg, &[], Wait::Forever)
     }
 
     /// Drops the unwritten tail of a frame, so dropping this sender does not wait for a
@@ -253,7 +253,7 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::Disconnected`] if the peer is gone, [`Error::Io`] otherwise.
     pub fn flush(&mut self) -> Result<()> {
-        self.flush_pending(Wait::Block)
+        self.flush_pending(Wait::Forever)
     }
 
     /// As [`Sender::flush`], waiting at most `timeout`.
@@ -401,7 +401,7 @@ impl<T: Message> Receiver<T> {
     /// [`Error::Io`] for other failures.
     #[inline]
     pub fn recv(&mut self) -> Result<T> {
-        self.recv_inner(Wait::Block)
+        self.recv_inner(Wait::Forever)
     }
 
     /// Receives a message if one is complete now.
@@ -411,7 +411,7 @@ impl<T: Message> Receiver<T> {
     /// [`Error::Empty`] if none is, as [`Receiver::recv`] otherwise.
     #[inline]
     pub fn try_recv(&mut self) -> Result<T> {
-        self.recv_inner(Wait::Try)
+        self.recv_inner(Wait::Now)
     }
 
     /// Receives a message, waiting at most `timeout`.
@@ -435,7 +435,7 @@ impl<T: Message> Receiver<T> {
     /// a valid `T` is refused before any byte of `*out` is written).
     #[inline]
     pub fn recv_into(&mut self, out: &mut T) -> Result<()> {
-        let (reader, fill) = self.reader_and_fill(Wait::Block);
+        let (reader, fill) = self.reader_and_fill(Wait::Forever);
         reader.recv_into_with(out, fill)
     }
 
@@ -448,7 +448,7 @@ impl<T: Message> Receiver<T> {
     /// As [`Receiver::recv`].
     #[inline]
     pub fn recv_ref(&mut self) -> Result<&T> {
-        let (reader, fill) = self.reader_and_fill(Wait::Block);
+        let (reader, fill) = self.reader_and_fill(Wait::Forever);
         reader.recv_ref_with(fill)
     }
 

@@ -205,7 +205,7 @@ impl RawListener {
     pub(crate) fn accept_fd(&self, wait: Wait) -> Result<OwnedFd> {
         // A blocking accept cannot be woken by a shutdown request: once one is armed, wait
         // in `poll` (which watches for it) first.
-        let armed_block = matches!(wait, Wait::Block) && crate::signal::shutdown_armed();
+        let armed_block = matches!(wait, Wait::Forever) && crate::signal::shutdown_armed();
         let fd = loop {
             let poll_wait = if armed_block {
                 Wait::timeout(Duration::from_secs(3600))
@@ -219,19 +219,19 @@ impl RawListener {
                 return Err(wait.expired(false));
             }
             let mut flags = SockFlag::SOCK_CLOEXEC;
-            if !matches!(wait, Wait::Block) {
+            if !matches!(wait, Wait::Forever) {
                 flags |= SockFlag::SOCK_NONBLOCK;
             }
             match nixsock::accept4(self.fd.as_raw_fd(), flags) {
                 // SAFETY: accept4 returned a new descriptor that nothing else owns.
                 Ok(fd) => break unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) },
                 Err(Errno::EINTR | Errno::ECONNABORTED) => {}
-                Err(Errno::EAGAIN) if matches!(wait, Wait::Try) => return Err(Error::Empty),
+                Err(Errno::EAGAIN) if matches!(wait, Wait::Now) => return Err(Error::Empty),
                 Err(Errno::EAGAIN) => {}
                 Err(e) => return Err(Error::sys("accept4", e)),
             }
         };
-        if !matches!(wait, Wait::Block) {
+        if !matches!(wait, Wait::Forever) {
             // The connection itself blocks; bounded calls use poll.
             let fl = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL)
                 .map_err(|e| Error::sys("fcntl", e))?;
@@ -315,7 +315,7 @@ impl<T: Message> Listener<T> {
     /// [`Error::Disconnected`] if it leaves during the handshake; [`Error::Io`] otherwise.
     /// Each concerns one client: keep accepting.
     pub fn accept(&self) -> Result<Stream<T>> {
-        let fd = self.raw.accept_fd(Wait::Block)?;
+        let fd = self.raw.accept_fd(Wait::Forever)?;
         Stream::handshake(fd, &self.raw.opts)
     }
 
@@ -439,7 +439,7 @@ impl<T: Message> Stream<T> {
     /// As [`Stream::send`]; [`Error::Io`] with `EINVAL`/`ETOOMANYREFS` for more than 253
     /// descriptors or descriptors in flight beyond the kernel's limit.
     pub fn send_with_fds(&mut self, msg: T, fds: &[BorrowedFd<'_>]) -> Result<(), SendError<T>> {
-        self.tx.send_frame(msg, fds, Wait::Block)
+        self.tx.send_frame(msg, fds, Wait::Forever)
     }
 
     /// Receives a message and the descriptors sent with it (close-on-exec). A plain
@@ -452,7 +452,7 @@ impl<T: Message> Stream<T> {
     /// side accepts ([`Options::max_fds`]) or than the process may open: the kernel
     /// closed the excess, and the message is dropped; as [`Stream::recv`] otherwise.
     pub fn recv_with_fds(&mut self) -> Result<(T, Vec<OwnedFd>)> {
-        self.rx.recv_with_fds(Wait::Block)
+        self.rx.recv_with_fds(Wait::Forever)
     }
 
     /// As [`Stream::recv_with_fds`], waiting at most `timeout`.

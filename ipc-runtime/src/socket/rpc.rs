@@ -209,7 +209,7 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
     /// [`Error::Disconnected`] if the server is gone (or dropped this client after a bad
     /// request); the receive errors of [`super::Stream::recv`] for a bad response.
     pub fn call(&mut self, req: Req) -> Result<Resp> {
-        self.caller.call(req, Wait::Block)
+        self.caller.call(req, Wait::Forever)
     }
 
     /// As [`Client::call`], giving up after `timeout` in all. A response that arrives
@@ -255,7 +255,7 @@ impl<Req: Message, Resp: Message> fmt::Debug for Server<Req, Resp> {
 
 impl Accept for RawListener {
     fn accept_conn<Out: Message, In: Message>(&self) -> Result<(Sender<Out>, Receiver<In>)> {
-        let fd = self.accept_fd(Wait::Try)?;
+        let fd = self.accept_fd(Wait::Now)?;
         conn::handshake::<Out, In>(fd, self.opts().handshake_timeout, self.opts().max_fds)
     }
 }

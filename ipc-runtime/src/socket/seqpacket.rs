@@ -71,7 +71,7 @@ impl<T: Message> SeqPacketListener<T> {
     ///
     /// As [`super::Listener::accept`].
     pub fn accept(&self) -> Result<SeqPacket<T>> {
-        let fd = self.raw.accept_fd(Wait::Block)?;
+        let fd = self.raw.accept_fd(Wait::Forever)?;
         SeqPacket::handshake(fd, self.raw.opts())
     }
 
@@ -143,7 +143,7 @@ impl<T: Message> SeqPacket<T> {
         };
         // A peer that sent its handshake and messages and closed at once has still sent
         // them: failing to greet it must not lose what it sent, so read on.
-        match s.send_datagram(&[IoSlice::new(&codec::hello::<T>())], Wait::Block) {
+        match s.send_datagram(&[IoSlice::new(&codec::hello::<T>())], Wait::Forever) {
             Ok(()) | Err(Error::Disconnected) => {}
             Err(e) => return Err(e),
         }
@@ -164,7 +164,7 @@ impl<T: Message> SeqPacket<T> {
     /// [`Error::Disconnected`] if the peer is gone (never `SIGPIPE`), [`Error::Io`]
     /// otherwise; the message is handed back.
     pub fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
-        self.send_msg(msg, Wait::Block)
+        self.send_msg(msg, Wait::Forever)
     }
 
     /// Sends `msg` if there is room now.
@@ -173,7 +173,7 @@ impl<T: Message> SeqPacket<T> {
     ///
     /// [`Error::Full`] if there is not, as [`SeqPacket::send`] otherwise.
     pub fn try_send(&mut self, msg: T) -> Result<(), SendError<T>> {
-        self.send_msg(msg, Wait::Try)
+        self.send_msg(msg, Wait::Now)
     }
 
     /// Sends `msg`, waiting at most `timeout` for room.
@@ -192,7 +192,7 @@ impl<T: Message> SeqPacket<T> {
     ///
     /// As [`SeqPacket::send`] (`*msg` stays the caller's either way).
     pub fn send_ref(&mut self, msg: &T) -> Result<()> {
-        self.send_frame(msg, Wait::Block)
+        self.send_frame(msg, Wait::Forever)
     }
 
     /// Receives the next message into `*out`, waiting for it: [`SeqPacket::recv`] without
@@ -203,7 +203,7 @@ impl<T: Message> SeqPacket<T> {
     /// As [`SeqPacket::recv`]. After any error `*out` is unchanged (the datagram is
     /// checked for size, fingerprint and bit pattern before a byte of `*out` is written).
     pub fn recv_into(&mut self, out: &mut T) -> Result<()> {
-        let n = self.recv_checked(Wait::Block)?;
+        let n = self.recv_checked(Wait::Forever)?;
         Ok(crate::codec::copy_validated(&self.buf[FP_LEN..n], out)?)
     }
 
@@ -216,7 +216,7 @@ impl<T: Message> SeqPacket<T> {
     /// [`Error::InvalidMessage`] for invalid bytes; [`Error::Io`] otherwise. The offending
     /// datagram is consumed.
     pub fn recv(&mut self) -> Result<T> {
-        self.recv_msg(Wait::Block)
+        self.recv_msg(Wait::Forever)
     }
 
     /// Receives a message if one is waiting.
@@ -225,7 +225,7 @@ impl<T: Message> SeqPacket<T> {
     ///
     /// [`Error::Empty`] if none is, as [`SeqPacket::recv`] otherwise.
     pub fn try_recv(&mut self) -> Result<T> {
-        self.recv_msg(Wait::Try)
+        self.recv_msg(Wait::Now)
     }
 
     /// Receives a message, waiting at most `timeout`.

@@ -4,55 +4,30 @@
 
 use std::io::IoSlice;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::poll::PollFlags;
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
-/// How long a call may wait.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Wait {
-    /// Until it can complete.
-    Block,
-    /// Not at all.
-    Try,
-    /// Until the deadline; `.1` is the whole timeout, for the error.
-    Until(Instant, Duration),
-}
+pub(crate) use crate::deadline::Wait;
 
 impl Wait {
-    pub(crate) fn timeout(d: Duration) -> Wait {
-        match Instant::now().checked_add(d) {
-            Some(deadline) => Wait::Until(deadline, d),
-            None => Wait::Block,
-        }
-    }
-
-    /// The error for a wait that could not complete: `Empty`/`Full` for `Try`, `Timeout`
-    /// for a deadline.
-    pub(crate) fn expired(self, sending: bool) -> Error {
-        match self {
-            Wait::Until(_, d) => Error::Timeout(d),
-            _ if sending => Error::Full,
-            _ => Error::Empty,
-        }
-    }
-
+    /// `MSG_DONTWAIT` unless the call may block in the kernel.
     pub(crate) fn msg_flags(self) -> MsgFlags {
         match self {
             // A blocking call cannot be woken by a shutdown request; once one is armed,
             // calls do not block and waits go through `ready`, which polls for it too.
-            Wait::Block if !crate::signal::shutdown_armed() => MsgFlags::empty(),
+            Wait::Forever if !crate::signal::shutdown_armed() => MsgFlags::empty(),
             _ => MsgFlags::MSG_DONTWAIT,
         }
     }
 }
 
 /// Waits until `fd` is ready for `events` or `wait` runs out. Returns `false` when it ran
-/// out. `Wait::Block` and `Wait::Try` return `true` at once: the caller's blocking (or
+/// out. `Wait::Forever` and `Wait::Now` return `true` at once: the caller's blocking (or
 /// non-blocking) call does the waiting. `EINTR` is retried with the remaining time.
 pub(crate) fn ready(fd: BorrowedFd<'_>, events: PollFlags, wait: Wait) -> Result<bool> {
     let Wait::Until(deadline, timeout) = wait else {
@@ -64,7 +39,7 @@ pub(crate) fn ready(fd: BorrowedFd<'_>, events: PollFlags, wait: Wait) -> Result
 
 /// After a non-blocking call said `EAGAIN`: `Ok(())` to try again once `fd` is ready
 /// for `events` (waiting as `wait` allows), or the error for a wait that ran out
-/// (`Empty`/`Full` for [`Wait::Try`], `Timeout` at the deadline). Calls are tried before
+/// (`Empty`/`Full` for [`Wait::Now`], `Timeout` at the deadline). Calls are tried before
 /// polling, so a call that can complete costs no `poll`.
 pub(crate) fn again(
     fd: BorrowedFd<'_>,
@@ -73,8 +48,8 @@ pub(crate) fn again(
     sending: bool,
 ) -> Result<()> {
     match wait {
-        Wait::Try => Err(wait.expired(sending)),
-        Wait::Block => {
+        Wait::Now => Err(wait.expired(sending)),
+        Wait::Forever => {
             // A blocking socket does not say EAGAIN unless someone made it non-blocking:
             // wait for it rather than spin.
             ready(fd, events, Wait::timeout(Duration::from_secs(3600)))?;

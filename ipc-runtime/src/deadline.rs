@@ -1,0 +1,61 @@
+//! How long a blocking call may wait: one type for every transport, so `try_*`, `*_timeout`
+//! and the blocking calls mean the same everywhere.
+
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+
+/// How long a call may wait.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Wait {
+    /// Not at all (`try_send`, `try_recv`).
+    Now,
+    /// Until the instant; the duration is the timeout the caller asked for, for the error.
+    Until(Instant, Duration),
+    /// For ever (`send`, `recv`).
+    Forever,
+}
+
+impl Wait {
+    /// A wait of at most `timeout` from now (for ever if the instant would overflow).
+    pub(crate) fn timeout(timeout: Duration) -> Wait {
+        match Instant::now().checked_add(timeout) {
+            Some(at) => Wait::Until(at, timeout),
+            None => Wait::Forever,
+        }
+    }
+
+    /// Time left before the deadline (`None` for ever, zero for `Now`).
+    pub(crate) fn left(&self) -> Option<Duration> {
+        match *self {
+            Wait::Forever => None,
+            Wait::Now => Some(Duration::ZERO),
+            Wait::Until(at, _) => Some(at.saturating_duration_since(Instant::now())),
+        }
+    }
+
+    /// The error of a receive whose wait ran out: [`Error::Empty`] or [`Error::Timeout`].
+    pub(crate) fn recv_expired(&self) -> Error {
+        match *self {
+            Wait::Until(_, d) => Error::Timeout(d),
+            _ => Error::Empty,
+        }
+    }
+
+    /// The error of a send whose wait ran out: [`Error::Full`] or [`Error::Timeout`].
+    pub(crate) fn send_expired(&self) -> Error {
+        match *self {
+            Wait::Until(_, d) => Error::Timeout(d),
+            _ => Error::Full,
+        }
+    }
+
+    /// [`recv_expired`](Self::recv_expired) or [`send_expired`](Self::send_expired).
+    pub(crate) fn expired(&self, sending: bool) -> Error {
+        if sending {
+            self.send_expired()
+        } else {
+            self.recv_expired()
+        }
+    }
+}
