@@ -8,9 +8,11 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, FileExt, FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+mod common;
 
 use ipc::socket::{Client, Listener, Options, SeqPacket, SeqPacketListener, Server, Stream};
 use ipc::{Error, FixedStr};
@@ -48,18 +50,7 @@ impl Drop for TempDir {
 
 /// Runs test `test` of this binary in a child process in role `role`, with `path`.
 fn spawn(test: &str, role: &str, path: &Path) -> Child {
-    Command::new(env::current_exe().unwrap())
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .env(PATH, path)
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn assert_success(child: Child) {
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "child failed: {:?}", out.status);
+    common::rerun(test, [(ROLE, role.as_ref()), (PATH, path.as_os_str())])
 }
 
 fn role() -> Option<(String, PathBuf)> {
@@ -125,7 +116,7 @@ fn many_clients_each_get_their_messages_in_order() {
     pids.dedup();
     assert_eq!(pids.len(), 4, "four distinct client processes");
     for c in children {
-        assert_success(c);
+        common::assert_exit_success(c);
     }
     drop(listener);
     assert!(!path.exists(), "the socket file is removed on drop");
@@ -146,7 +137,7 @@ fn schema_mismatch_is_refused_on_both_sides() {
     let err = listener.accept().unwrap_err();
     assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
     assert!(err.to_string().contains("u32"), "{err}");
-    assert_success(child);
+    common::assert_exit_success(child);
 }
 
 #[test]
@@ -173,7 +164,7 @@ fn peer_death_is_disconnected_and_never_sigpipe() {
     }
     let err = s.recv_timeout(Duration::from_secs(10)).unwrap_err();
     assert!(err.is_disconnected(), "{err}");
-    assert_success(child);
+    common::assert_exit_success(child);
     // Writing to the dead peer: an error, not SIGPIPE killing this process.
     let mut failed = false;
     for i in 0..100 {
@@ -201,7 +192,7 @@ fn stale_socket_file_is_reclaimed() {
     }
     let dir = TempDir::new();
     let path = dir.path("stale.sock");
-    assert_success(spawn(TEST, "crash", &path));
+    common::assert_exit_success(spawn(TEST, "crash", &path));
     let meta = fs::symlink_metadata(&path).expect("the crashed listener left its file");
     assert!(meta.file_type().is_socket());
     // Connecting to it says nobody is there.
@@ -215,7 +206,7 @@ fn stale_socket_file_is_reclaimed() {
     let child = spawn(TEST, "client", &path);
     let mut s = listener.accept().unwrap();
     assert_eq!(s.recv().unwrap(), 7);
-    assert_success(child);
+    common::assert_exit_success(child);
 }
 
 #[test]
@@ -236,7 +227,7 @@ fn live_socket_is_not_stolen() {
     println!("binding a live socket: {err}");
     assert!(path.exists(), "the live listener's file is still there");
     drop(child.stdin.take());
-    assert_success(child);
+    common::assert_exit_success(child);
     assert!(!path.exists(), "removed by its owner on drop");
     // A path that is not a socket is never removed.
     fs::write(&path, b"data").unwrap();
@@ -268,7 +259,7 @@ fn listener_refuses_clients_of_other_uids() {
     assert!(matches!(err, Error::PermissionDenied { .. }), "{err}");
     assert!(err.to_string().contains("uid 65534"), "{err}");
     println!("refused: {err}");
-    assert_success(child);
+    common::assert_exit_success(child);
 }
 
 #[test]
@@ -300,7 +291,7 @@ fn a_memfd_passes_to_an_unrelated_process() {
     file.write_all(TEXT).unwrap();
     s.send_with_fds(TEXT.len() as u64, &[file.as_fd()]).unwrap();
     let total = s.recv_timeout(Duration::from_secs(10)).unwrap();
-    assert_success(child);
+    common::assert_exit_success(child);
     let mut all = vec![0; total as usize];
     file.read_exact_at(&mut all, 0).unwrap();
     assert_eq!(&all[..TEXT.len()], TEXT);
@@ -348,7 +339,7 @@ fn too_many_fds_is_an_error_and_the_stream_goes_on() {
     let (m, fds) = s.recv_with_fds_timeout(t).unwrap();
     assert_eq!((m, fds.len()), (4, 0));
     s.send(0).unwrap();
-    assert_success(child);
+    common::assert_exit_success(child);
 }
 
 #[test]
@@ -416,7 +407,7 @@ fn rpc_answers_each_client() {
         .unwrap();
     assert_eq!(answered, 3 * 201);
     for c in children {
-        assert_success(c);
+        common::assert_exit_success(c);
     }
 }
 
@@ -439,12 +430,12 @@ fn rpc_with_other_types_is_refused_at_connect() {
             .serve_clients(2, |[who, i]| u64::from(who) * 1000 + u64::from(i))
             .unwrap();
     });
-    assert_success(spawn(
+    common::assert_exit_success(spawn(
         "rpc_with_other_types_is_refused_at_connect",
         "client",
         &path,
     ));
-    assert_success(spawn("rpc_answers_each_client", "client", &path));
+    common::assert_exit_success(spawn("rpc_answers_each_client", "client", &path));
     serving.join().unwrap();
 }
 
@@ -470,7 +461,7 @@ fn seqpacket_round_trip_and_size_check() {
     assert!(matches!(s.try_recv(), Err(Error::Empty)));
     s.send(FixedStr::truncating("done")).unwrap();
     assert!(s.recv_timeout(t).unwrap_err().is_disconnected());
-    assert_success(child);
+    common::assert_exit_success(child);
 }
 
 #[test]
@@ -486,7 +477,7 @@ fn seqpacket_refuses_other_schema() {
     let child = spawn("seqpacket_refuses_other_schema", "client", &path);
     let err = listener.accept().unwrap_err();
     assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
-    assert_success(child);
+    common::assert_exit_success(child);
 }
 
 #[test]
@@ -579,7 +570,7 @@ fn a_raw_writer_of_garbage_gets_errors_not_a_crash() {
         "then nothing more, while the writer lives: {err}"
     );
     drop(child.stdin.take());
-    assert_success(child);
+    common::assert_exit_success(child);
     assert!(s.recv_timeout(t).unwrap_err().is_disconnected());
 }
 

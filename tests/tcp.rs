@@ -4,8 +4,10 @@
 use std::env;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
+
+mod common;
 
 use ipc::tcp::{Client, Listener, Server, Stream};
 use ipc::Error;
@@ -13,19 +15,10 @@ use ipc::Error;
 const ROLE: &str = "IPC_TCP_ROLE";
 const ADDR: &str = "IPC_TCP_ADDR";
 
+/// Runs test `test` of this binary in a child process in role `role`, with `addr`.
 fn spawn(test: &str, role: &str, addr: SocketAddr) -> Child {
-    Command::new(env::current_exe().unwrap())
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .env(ADDR, addr.to_string())
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn assert_success(child: Child) {
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "child failed: {:?}", out.status);
+    let addr = addr.to_string();
+    common::rerun(test, [(ROLE, role.as_ref()), (ADDR, addr.as_ref())])
 }
 
 fn role() -> Option<(String, SocketAddr)> {
@@ -57,7 +50,7 @@ fn tcp_round_trip_in_order_then_disconnect() {
     s.send([5000, 0, 0, 0]).unwrap();
     let err = s.recv_timeout(Duration::from_secs(10)).unwrap_err();
     assert!(err.is_disconnected(), "{err}");
-    assert_success(child);
+    common::assert_exit_success(child);
 }
 
 #[test]
@@ -76,7 +69,7 @@ fn tcp_schema_mismatch_is_refused_on_both_sides() {
     let err = listener.accept().unwrap_err();
     assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
     assert!(err.to_string().contains("i32"), "{err}");
-    assert_success(child);
+    common::assert_exit_success(child);
 }
 
 #[test]
@@ -102,7 +95,7 @@ fn a_peer_of_the_other_byte_order_is_refused() {
     assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
     assert!(err.to_string().contains("endian"), "{err}");
     println!("other byte order: {err}");
-    assert_success(child);
+    common::assert_exit_success(child);
 }
 
 #[test]
@@ -133,7 +126,7 @@ fn tcp_rpc_over_loopback() {
         .unwrap();
     assert_eq!(calls, 2 * 501);
     for c in children {
-        assert_success(c);
+        common::assert_exit_success(c);
     }
 }
 

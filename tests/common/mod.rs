@@ -2,6 +2,7 @@
 //! and uses what it needs).
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -101,4 +102,22 @@ impl Drop for Proc {
 /// In a child: tells the parent it is ready.
 pub fn ready() {
     println!("ready");
+}
+
+/// Re-runs the test named `test` of this binary in a child process, with `vars` set in its
+/// environment (the test sees them and plays its child part); stdin is piped, so a child
+/// can wait for the parent by reading it to EOF.
+pub fn rerun<'a>(test: &str, vars: impl IntoIterator<Item = (&'a str, &'a OsStr)>) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .envs(vars)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for `child` (closing its stdin first) and asserts that it exited with success.
+pub fn assert_exit_success(child: Child) {
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "child failed: {:?}", out.status);
 }
