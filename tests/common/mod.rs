@@ -66,6 +66,12 @@ impl Proc {
         }
     }
 
+    /// Sends `signal` to the child (SIGSTOP, SIGCONT, ...).
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.0.as_ref().unwrap().id() as i32);
+        nix::sys::signal::kill(pid, signal).unwrap();
+    }
+
     /// SIGKILLs the child and reaps it; returns when the kill was sent.
     pub fn kill(&mut self) -> Instant {
         let c = self.0.as_mut().unwrap();
