@@ -588,7 +588,8 @@ impl<T: Message> Sender<T> {
         }
     }
 
-    /// How many claims apart a sender looks whether it is alone (a system call).
+    /// How many ring positions apart (messages of all senders) a sender looks whether it is
+    /// alone (a system call).
     const BIAS_CHECK_EVERY: u64 = 1 << 16;
 
     /// On the first claim and then every [`BIAS_CHECK_EVERY`](Self::BIAS_CHECK_EVERY)

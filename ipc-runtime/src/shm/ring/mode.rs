@@ -42,7 +42,7 @@
 //! Only a process registered for the heavy barrier takes the bias (its compiler barrier
 //! relies on it). A mover whose heavy barrier fails puts the old mode back: it cannot prove
 //! that nobody is in flight, and waits; the holder gives the bias up itself when it next
-//! looks whether it is alone (the channel looks every 65,536 claims), which needs no
+//! looks whether it is alone (the channel looks every 65,536 positions), which needs no
 //! barrier since it is between its own claims. A former holder that is dead needs no
 //! barrier and no wait: its last store is final. A mover that dies leaves `Moving`, and the
 //! next sender that finds the mover dead takes the move over, towards `Shared`.
