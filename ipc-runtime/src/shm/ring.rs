@@ -45,18 +45,17 @@
 //!
 //! # Dead senders
 //!
-//! Before each attempt to advance `tail` a sender writes `claims[me] = pos + 1` (on its
-//! own cache line). A receiver stuck on a slot that is claimed (`tail > pos`) but not
-//! published can therefore tell who holds it: if no *live* participant has
-//! `claims[i] == pos + 1`, the claimer died between its claim and its publish, and the receiver
-//! publishes the slot itself, as cancelled ([`Ring::skip_abandoned`]). This is sound
-//! because the claimer's `claims` store is sequenced before its advance of `tail` (a
-//! release), which the receiver's load of `tail` acquires: a receiver that sees the
-//! slot claimed sees the claim too, until the claimer moves on to a later position,
-//! which it does only after publishing this one (and the receiver publishes by a CAS on
-//! `seq`, which fails if the claimer did). A participant index reused by a newcomer is
-//! reset on join, which can only delay a skip, never cause a wrong one: a skip needs
-//! the slot still unpublished and its claimer dead.
+//! Before each attempt to advance `tail` a sender writes `claims[me] = pos + 1` (on its own
+//! cache line). A receiver stuck on a slot that is claimed (`tail > pos`) but not published
+//! can therefore tell who holds it: if no *live* participant has `claims[i] == pos + 1`,
+//! the claimer died between its claim and its publish, and the receiver publishes the slot
+//! itself, as cancelled ([`Ring::skip_abandoned`]). This is sound because the claimer's
+//! `claims` store is sequenced before its advance of `tail` (a release), which the
+//! receiver's load of `tail` acquires: a receiver that sees the slot claimed sees the claim
+//! too, until the claimer moves on to a later position, which it does only after publishing
+//! this one (and the receiver publishes by a CAS on `seq`, which fails if the claimer did).
+//! A participant index reused by a newcomer is reset on join, which can only delay a skip,
+//! never cause a wrong one: a skip needs the slot still unpublished and its claimer dead.
 //!
 //! # Hostile memory
 //!
