@@ -70,8 +70,8 @@ impl ShmRegion {
 // SAFETY: `base` is a mapping of at least `layout.total_size` bytes that lives as long as
 // the `Chan` owning this region (the region is dropped before the segment); the header sits
 // at offset 0 and slot `i < capacity` at `body_offset + i * stride`, all inside the
-// mapping, 8-aligned (body and stride are multiples of 64); `capacity` was validated to be
-// a power of two >= 2.
+// mapping, 8-aligned (the body offset is a multiple of 64, the stride of 8); `capacity`
+// was validated to be a power of two >= 2.
 unsafe impl Region for ShmRegion {
     fn control(&self) -> &RingControl {
         // SAFETY: see the impl's comment: the header lies at offset 0 of a live mapping.
@@ -84,7 +84,7 @@ unsafe impl Region for ShmRegion {
         debug_assert!(index < self.layout.capacity);
         let off =
             self.layout.body_offset + (index & (self.layout.capacity - 1)) * self.layout.stride;
-        // SAFETY: the offset is inside the mapping and 64-aligned (see the impl's comment);
+        // SAFETY: the offset is inside the mapping and 8-aligned (see the impl's comment);
         // `SlotHeader` is atomics and integers, valid for any bits.
         unsafe { &*self.base.as_ptr().add(off as usize).cast::<SlotHeader>() }
     }

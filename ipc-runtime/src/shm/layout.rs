@@ -7,8 +7,10 @@
 //!               state word (READY written last, Release)
 //!               counters, receiver-parked flag, semaphore, space event (own cache lines)
 //!               ring control: tail, released, head, mode, claims[64] (own cache lines)
-//! body_offset   channel: `capacity` slots of `stride` bytes: SlotHeader, then T at
-//!               `payload_offset` / shared value: lock word line, then T
+//! body_offset   channel: `capacity` slots of `stride` bytes: SlotHeader (`seq`), then T
+//!               at `payload_offset`; a stride of at most 64 is a power of two, so
+//!               small slots share cache lines without straddling them
+//!               / shared value: lock word line, then T
 //! ```
 //!
 //! The opener recomputes the whole layout from its own `T` and the header's capacity and
@@ -27,8 +29,8 @@ use crate::sync::Semaphore;
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"IPC-SHM\0");
 /// The format version this build writes and reads (2: slots are freed by a batched
 /// `released` word, not by rewriting their `seq`; 3: the ring's `mode` word, for biased
-/// claims).
-pub(crate) const VERSION: u32 = 3;
+/// claims; 4: a slot header is its 8-byte `seq`, and small slots share cache lines).
+pub(crate) const VERSION: u32 = 4;
 /// `state` once the creator has finished initialising.
 pub(crate) const READY: u32 = 0x5245_4459;
 
@@ -140,8 +142,15 @@ impl Layout {
     pub(crate) fn channel<T: Message>(capacity: u64) -> Result<Layout> {
         let align = (align_of::<T>() as u64).max(8);
         let payload_offset = round_up(SLOT_HEADER as u64, align).ok_or_else(|| too_big("slot"))?;
-        let stride = round_up(payload_offset + size_of::<T>() as u64, align.max(64))
-            .ok_or_else(|| too_big("slot"))?;
+        let bytes = payload_offset + size_of::<T>() as u64;
+        // Small slots share cache lines (four 8-byte messages to a line: a line moving to
+        // the receiver carries four messages) and never straddle two; larger ones start
+        // on a line of their own.
+        let stride = if bytes <= 64 {
+            bytes.next_power_of_two()
+        } else {
+            round_up(bytes, align.max(64)).ok_or_else(|| too_big("slot"))?
+        };
         let body_offset =
             round_up(size_of::<Header>() as u64, align.max(64)).ok_or_else(|| too_big("header"))?;
         let total = capacity
@@ -344,4 +353,39 @@ pub(crate) fn set_ready(h: &Header) {
 /// True once the creator has published the segment.
 pub(crate) fn is_ready(h: &Header) -> bool {
     h.state.load(Ordering::Acquire) == READY
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stride_and_offset<T: Message>() -> (u64, u64) {
+        let l = Layout::channel::<T>(8).unwrap();
+        // Every payload is aligned for T, and a small slot stays within one cache line.
+        for i in 0..8 {
+            let start = l.body_offset + i * l.stride;
+            assert_eq!((start + l.payload_offset) % align_of::<T>() as u64, 0);
+            if l.stride <= 64 {
+                assert_eq!(
+                    start / 64,
+                    (start + l.stride - 1) / 64,
+                    "slot {i} straddles"
+                );
+            }
+        }
+        (l.stride, l.payload_offset)
+    }
+
+    #[test]
+    fn small_slots_share_cache_lines_and_large_ones_start_on_their_own() {
+        assert_eq!(stride_and_offset::<u8>(), (16, 8));
+        assert_eq!(stride_and_offset::<u64>(), (16, 8));
+        assert_eq!(stride_and_offset::<[u8; 8]>(), (16, 8));
+        assert_eq!(stride_and_offset::<[u8; 9]>(), (32, 8));
+        assert_eq!(stride_and_offset::<[u8; 56]>(), (64, 8));
+        assert_eq!(stride_and_offset::<[u8; 57]>(), (128, 8));
+        assert_eq!(stride_and_offset::<u128>(), (32, 16));
+        assert_eq!(stride_and_offset::<[u128; 4]>(), (128, 16));
+        assert_eq!(stride_and_offset::<[u8; 4096]>(), (4160, 8));
+    }
 }

@@ -11,18 +11,20 @@
 //!   is biased to one sender, that sender by a plain store (see below).
 //! - each slot's `seq`: `pos + 1` once position `pos` is **published** (stored with
 //!   `Release` after the payload, loaded with `Acquire` by the receiver before it reads
-//!   the payload). Until then it still holds the previous lap's value, `pos + 1 - capacity`
-//!   (slot `i` starts at `i + 1 - capacity`, as if lap -1 had been published and read).
+//!   the payload), with the [`CANCELLED`] bit if it carries no message. Until then it
+//!   still holds the previous lap's value, `pos + 1 - capacity` (slot `i` starts at
+//!   `i + 1 - capacity`, as if lap -1 had been published and read). `seq` is the whole
+//!   slot header: an 8-byte message and its `seq` fill 16 bytes, a quarter of a line.
 //! - `released`: every position below it has been read, and its slot may be reused. Only
 //!   the receiver writes it, in **batches**: when `batch` more slots are read, when it
 //!   finds the ring empty, before it parks, and when it closes. A sender may claim `pos`
 //!   when `pos < released + capacity`; it keeps its own copy of `released` and re-reads the
 //!   shared one only when that copy says the ring is full.
 //!
-//! So a message costs one cache-line transfer, from sender to receiver, as a flag in a
-//! bare ping-pong does: the sender writes the slot (payload and `seq`, one line for small
-//! messages), which the receiver only reads; the receiver writes `released` about once per
-//! batch, and senders read it about once per lap. (Freeing each slot by rewriting its
+//! So a message costs at most one cache-line transfer, from sender to receiver, as a flag
+//! in a bare ping-pong does, and small ones share it: the sender writes the slot (payload
+//! and `seq`; four 8-byte messages to a line), which the receiver only reads; the receiver
+//! writes `released` about once per batch, and senders read it about once per lap. (Freeing each slot by rewriting its
 //! `seq`, as in D. Vyukov's bounded queue, costs a second transfer per message: before it
 //! writes, the sender must read the line the receiver wrote last.) The price is that a
 //! sender may find the ring full while up to `batch - 1` read slots are not yet released;
@@ -69,7 +71,7 @@
 //! wrong `mode` can let two senders claim one slot; the receiver then reads whichever
 //! bytes were written last, as it would if the peer wrote the slot itself.
 
-use super::super::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use super::super::sync::atomic::{fence, AtomicU64, Ordering};
 
 mod mode;
 
@@ -119,29 +121,40 @@ impl RingControl {
     }
 }
 
-/// The header of one slot; the payload follows it in the region's own layout.
+/// The header of one slot, its sequence word; the payload follows it in the region's own
+/// layout. Eight bytes, so that an 8-byte message takes a quarter of a cache line.
 #[repr(C)]
 #[derive(Debug)]
 pub(crate) struct SlotHeader {
     pub(crate) seq: AtomicU64,
-    pub(crate) flags: AtomicU32,
-    _reserved: u32,
 }
 
 /// Size of [`SlotHeader`] in bytes.
 pub(crate) const SLOT_HEADER: usize = core::mem::size_of::<SlotHeader>();
 
-/// `flags` bit: the sender gave the slot back without a message (a dropped loan), or the
-/// receiver skipped it because its claimer died.
-pub(crate) const CANCELLED: u32 = 1;
+/// `seq` bit: the position was published without a message (the sender gave the slot back,
+/// a dropped loan, or the receiver skipped it because its claimer died). The other 63 bits
+/// hold a position + 1, modulo 2^63 (see [`same_position`]).
+pub(crate) const CANCELLED: u64 = 1 << 63;
+
+/// The `seq` that publishes position `pos`.
+#[inline]
+fn published_seq(pos: u64, cancelled: bool) -> u64 {
+    (pos.wrapping_add(1) & !CANCELLED) | if cancelled { CANCELLED } else { 0 }
+}
+
+/// True if `seq` holds `value` in its position bits (whatever its `CANCELLED` bit). Two
+/// positions a capacity apart never compare equal this way: capacities are far below 2^63.
+#[inline]
+fn same_position(seq: u64, value: u64) -> bool {
+    (seq ^ value) & !CANCELLED == 0
+}
 
 impl SlotHeader {
     #[cfg(any(test, loom))]
     pub(crate) fn new() -> Self {
         SlotHeader {
             seq: AtomicU64::new(0),
-            flags: AtomicU32::new(0),
-            _reserved: 0,
         }
     }
 }
@@ -227,7 +240,6 @@ impl<R: Region> Ring<R> {
                 .slot(i)
                 .seq
                 .store(self.unpublished(i), Ordering::Relaxed);
-            self.region.slot(i).flags.store(0, Ordering::Relaxed);
         }
     }
 
@@ -350,13 +362,12 @@ impl<R: Region> Ring<R> {
     /// re-checks `seq` before it skips anything. Not clearing it saves a store per message.
     pub(crate) fn publish(&self, pos: u64, cancelled: bool, fenced: bool) {
         let slot = self.region.slot(self.index(pos));
-        slot.flags
-            .store(if cancelled { CANCELLED } else { 0 }, Ordering::Relaxed);
+        let seq = published_seq(pos, cancelled);
         if fenced {
-            slot.seq.store(pos.wrapping_add(1), Ordering::Release);
+            slot.seq.store(seq, Ordering::Release);
             crate::sync::fence::light();
         } else {
-            slot.seq.swap(pos.wrapping_add(1), Ordering::SeqCst);
+            slot.seq.swap(seq, Ordering::SeqCst);
         }
     }
 
@@ -368,14 +379,13 @@ impl<R: Region> Ring<R> {
     pub(crate) fn peek(&self, head: u64) -> Result<Peek, RingError> {
         let slot = self.region.slot(self.index(head));
         let seq = slot.seq.load(Ordering::Acquire);
-        if seq == head.wrapping_add(1) {
-            let cancelled = slot.flags.load(Ordering::Relaxed) & CANCELLED != 0;
+        if same_position(seq, head.wrapping_add(1)) {
             return Ok(Peek::Ready {
                 pos: head,
-                cancelled,
+                cancelled: seq & CANCELLED != 0,
             });
         }
-        if seq == self.unpublished(head) {
+        if same_position(seq, self.unpublished(head)) {
             return Ok(Peek::Empty);
         }
         Err(RingError::Corrupt)
@@ -384,11 +394,12 @@ impl<R: Region> Ring<R> {
     /// True if `head`'s slot is published now, or corrupt (a `SeqCst` load, for the
     /// parking handshake: the receiver does not sleep on a slot it should look at).
     pub(crate) fn published(&self, head: u64) -> bool {
-        self.region
+        let seq = self
+            .region
             .slot(self.index(head))
             .seq
-            .load(Ordering::SeqCst)
-            != self.unpublished(head)
+            .load(Ordering::SeqCst);
+        !same_position(seq, self.unpublished(head))
     }
 
     /// True if a sender has claimed position `head` (it may not have published it yet).
@@ -458,23 +469,18 @@ impl<R: Region> Ring<R> {
                 return false;
             }
         }
-        let slot = self.region.slot(self.index(pos));
+        let seq = &self.region.slot(self.index(pos)).seq;
+        let before = seq.load(Ordering::SeqCst);
         // A CAS, so that a claimer that did publish after all keeps its message.
-        if slot
-            .seq
-            .compare_exchange(
-                self.unpublished(pos),
-                pos.wrapping_add(1),
-                Ordering::SeqCst,
-                Ordering::Relaxed,
-            )
-            .is_err()
-        {
-            return false;
-        }
-        // Only the receiver (the caller) reads `flags`, after this.
-        slot.flags.store(CANCELLED, Ordering::Relaxed);
-        true
+        same_position(before, self.unpublished(pos))
+            && seq
+                .compare_exchange(
+                    before,
+                    published_seq(pos, true),
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
     }
 
     /// Messages claimed and not yet read, as seen from `head` (a snapshot, clamped).
@@ -718,6 +724,32 @@ mod tests {
                 prop_assert!(tail - rx.released <= cap);
             }
         }
+    }
+
+    #[test]
+    fn a_cancelled_position_reads_as_empty_until_its_slot_is_published_again() {
+        let r = ring(2);
+        let mut rx = Rx::new();
+        let mut cache = 0;
+        // Position 0 is given back (a dropped loan), position 1 carries a message.
+        let pos = r.try_claim(1, &mut cache, false).unwrap();
+        r.publish(pos, true, false);
+        send(&r, 1, &mut cache, 11).unwrap();
+        assert_eq!(rx.recv(&r), Some(None));
+        assert_eq!(rx.recv(&r), Some(Some(11)));
+        // Slot 0 still holds "position 0, cancelled": for position 2 that is the previous
+        // lap, so the ring is empty there, not corrupt.
+        assert_eq!(r.peek(2), Ok(Peek::Empty));
+        assert!(!r.published(2));
+        send(&r, 1, &mut cache, 22).unwrap();
+        assert_eq!(
+            r.peek(2),
+            Ok(Peek::Ready {
+                pos: 2,
+                cancelled: false
+            })
+        );
+        assert_eq!(rx.recv(&r), Some(Some(22)));
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //! so the protocol can be model-checked over a heap buffer.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicU64, Ordering};
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+pub(crate) use core::sync::atomic::{fence, AtomicU64, Ordering};
 
 /// A pause in a short spin loop (a scheduling point under loom).
 #[inline]
