@@ -468,7 +468,7 @@ impl<T: Message> Sender<T> {
     /// [`Error::Corrupt`] if the ring's memory was overwritten.
     #[inline]
     pub fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
-        self.send_until(msg, Wait::Forever)
+        self.send_until(msg, &Wait::Forever)
     }
 
     /// Sends `msg` if there is room now.
@@ -479,7 +479,7 @@ impl<T: Message> Sender<T> {
     /// microseconds it takes, while another sender changes how senders claim slots (see
     /// [`Stats::bias_revoked`]); otherwise as [`send`](Self::send).
     pub fn try_send(&mut self, msg: T) -> Result<(), SendError<T>> {
-        self.send_until(msg, Wait::Now)
+        self.send_until(msg, &Wait::Now)
     }
 
     /// Sends `msg`, waiting at most `timeout` for room.
@@ -489,24 +489,30 @@ impl<T: Message> Sender<T> {
     /// [`Error::Timeout`] (with the message) if the ring stayed full; otherwise as
     /// [`send`](Self::send).
     pub fn send_timeout(&mut self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
-        self.send_until(msg, Wait::timeout(timeout))
+        self.send_until(msg, &Wait::timeout(timeout))
     }
 
-    #[inline]
-    fn send_until(&mut self, msg: T, until: Wait) -> Result<(), SendError<T>> {
-        match self.claim(until) {
-            Ok(pos) => {
-                let p = self.chan.ring.region().payload(self.chan.ring.index(pos));
-                // SAFETY: we hold the claim on `pos`, so nobody else writes or reads the
-                // slot until we publish it; the payload is inside the mapping and aligned
-                // for `T` (see `Layout::channel`).
-                unsafe { p.cast::<T>().write(msg) };
-                self.publish(pos, false);
-                Ok(())
-            }
-            Err(Error::Empty) => Err(SendError::new(Error::Full, msg)),
-            Err(e) => Err(SendError::new(e, msg)),
-        }
+    /// Claims, writes and publishes, the streaming case inline. `until` is a reference so
+    /// that `send`'s `&Wait::Forever` is a constant in the binary: passed by value, the
+    /// compiler wrote it to the stack on every message, one more store for a sender whose
+    /// speed is how few stores it makes.
+    #[inline(always)]
+    fn send_until(&mut self, msg: T, until: &Wait) -> Result<(), SendError<T>> {
+        let pos = match self.claim_now() {
+            Some(pos) => pos,
+            None => match self.claim_slow(until) {
+                Ok(pos) => pos,
+                Err(Error::Empty) => return Err(SendError::new(Error::Full, msg)),
+                Err(e) => return Err(SendError::new(e, msg)),
+            },
+        };
+        let p = self.chan.ring.region().payload(self.chan.ring.index(pos));
+        // SAFETY: we hold the claim on `pos`, so nobody else writes or reads the slot until
+        // we publish it; the payload is inside the mapping and aligned for `T` (see
+        // `Layout::channel`).
+        unsafe { p.cast::<T>().write(msg) };
+        self.publish(pos, false);
+        Ok(())
     }
 
     /// Claims a slot to write a message in place (zero copy); [`Loan::send`] publishes it.
@@ -518,7 +524,7 @@ impl<T: Message> Sender<T> {
     /// As [`send`](Self::send).
     #[inline]
     pub fn loan(&mut self) -> Result<Loan<'_, T>> {
-        let pos = self.claim(Wait::Forever)?;
+        let pos = self.claim(&Wait::Forever)?;
         Ok(Loan {
             tx: self,
             pos,
@@ -532,7 +538,7 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::Timeout`], or as [`send`](Self::send).
     pub fn loan_timeout(&mut self, timeout: Duration) -> Result<Loan<'_, T>> {
-        let pos = self.claim(Wait::timeout(timeout))?;
+        let pos = self.claim(&Wait::timeout(timeout))?;
         Ok(Loan {
             tx: self,
             pos,
@@ -546,7 +552,7 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::Full`], or as [`send`](Self::send).
     pub fn try_loan(&mut self) -> Result<Loan<'_, T>> {
-        let pos = self.claim(Wait::Now).map_err(|e| match e {
+        let pos = self.claim(&Wait::Now).map_err(|e| match e {
             Error::Empty => Error::Full,
             e => e,
         })?;
@@ -568,24 +574,33 @@ impl<T: Message> Sender<T> {
     /// Claims a slot: the fast path (room now) inline, waiting and mode changes out of
     /// line.
     #[inline(always)]
-    fn claim(&mut self, until: Wait) -> Result<u64> {
+    fn claim(&mut self, until: &Wait) -> Result<u64> {
+        match self.claim_now() {
+            Some(pos) => Ok(pos),
+            None => self.claim_slow(until),
+        }
+    }
+
+    /// Claims a slot if the receiver is there, the ring has room and nobody is changing
+    /// how senders claim: the case that streams. `None` sends the caller to
+    /// [`claim_slow`](Self::claim_slow), which finds out what stood in the way. (No
+    /// `Result` here: the fast path then keeps the position in a register, where a
+    /// `Result<u64, Error>` shared with the slow path would be written to memory on every
+    /// message, and a store is what a streaming sender has least room for.)
+    #[inline(always)]
+    fn claim_now(&mut self) -> Option<u64> {
         if self.chan.header().rx_closed().load(Ordering::Relaxed) != 0 {
-            return Err(Error::Disconnected);
+            return None;
         }
         let chan = &self.chan;
-        match chan
+        let pos = chan
             .ring
             .try_claim(chan.me, &mut self.released, chan.fenced)
-        {
-            Ok(pos) => {
-                if pos >= self.bias_check {
-                    self.look_for_bias(pos);
-                }
-                Ok(pos)
-            }
-            Err(RingError::Corrupt) => Err(Chan::corrupt()),
-            Err(e) => self.claim_slow(until, e),
+            .ok()?;
+        if pos >= self.bias_check {
+            self.look_for_bias(pos);
         }
+        Some(pos)
     }
 
     /// How many ring positions apart (messages of all senders) a sender looks whether it is
@@ -602,12 +617,24 @@ impl<T: Message> Sender<T> {
         self.chan.review_bias();
     }
 
-    /// The fast path in [`claim`](Self::claim) failed with `why`: settles the mode if
-    /// another sender holds the bias, waits for room until `until` if the ring is full,
-    /// re-checking the receiver's liveness and the shutdown flag on the way.
+    /// The fast path in [`claim`](Self::claim) failed: settles the mode if another sender
+    /// holds the bias, waits for room until `until` if the ring is full, re-checking the
+    /// receiver's liveness and the shutdown flag on the way.
     #[cold]
     #[inline(never)]
-    fn claim_slow(&mut self, until: Wait, mut why: RingError) -> Result<u64> {
+    fn claim_slow(&mut self, until: &Wait) -> Result<u64> {
+        if self.chan.header().rx_closed().load(Ordering::Relaxed) != 0 {
+            return Err(Error::Disconnected);
+        }
+        let chan = &self.chan;
+        let mut why = match chan
+            .ring
+            .try_claim(chan.me, &mut self.released, chan.fenced)
+        {
+            Ok(pos) => return Ok(pos),
+            Err(RingError::Corrupt) => return Err(Chan::corrupt()),
+            Err(e) => e,
+        };
         let mut backoff = Backoff::new(self.chan.wait);
         // Set when the first wait begins: no clock read on the fast path.
         let mut last_check: Option<Instant> = None;
@@ -621,7 +648,7 @@ impl<T: Message> Sender<T> {
                 c.bias_revoked.fetch_add(1, Ordering::Relaxed);
             }
             if settled == Settle::Wait {
-                if let Wait::Now = until {
+                if let Wait::Now = *until {
                     return Err(if self.receiver_gone() {
                         Error::Disconnected
                     } else {
@@ -675,6 +702,7 @@ impl<T: Message> Sender<T> {
         ev.waiters.fetch_sub(1, Ordering::SeqCst);
     }
 
+    #[inline(always)]
     fn publish(&self, pos: u64, cancelled: bool) {
         // The slot's `seq`, then the flag, with a barrier between (ours, or the parking
         // receiver's `membarrier`): pairs with `Receiver::park` so that either it sees our
@@ -862,6 +890,7 @@ fn fenced_slice(slice: Duration) -> Duration {
 }
 
 /// Marks position `pos` read; every `batch` positions, hands the slots back to the senders.
+#[inline]
 fn release(chan: &Chan, read: &mut Read, pos: u64) {
     let next = pos.wrapping_add(1);
     chan.ring.set_head(next);
@@ -872,6 +901,7 @@ fn release(chan: &Chan, read: &mut Read, pos: u64) {
 
 /// Hands the slots of every position below `next` back to the senders, and wakes those
 /// waiting for room.
+#[inline(never)]
 fn release_to(chan: &Chan, read: &mut Read, next: u64) {
     // `released`, then the waiters count, with a barrier between (ours, or the parking
     // sender's `membarrier`): pairs with `Sender::park_for_room` (count up, then re-check
@@ -911,8 +941,9 @@ impl<T: Message> Receiver<T> {
     /// message is left; [`Error::InvalidMessage`] if a sender wrote bytes that are not a
     /// `T` (the message is consumed, the next `recv` goes on); [`Error::Corrupt`] if the
     /// ring's memory was overwritten.
+    #[inline]
     pub fn recv(&mut self) -> Result<Sample<'_, T>> {
-        self.recv_until(Wait::Forever)
+        self.recv_until(&Wait::Forever)
     }
 
     /// Receives a message if one is waiting.
@@ -921,7 +952,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// [`Error::Empty`] if none is; otherwise as [`recv`](Self::recv).
     pub fn try_recv(&mut self) -> Result<Sample<'_, T>> {
-        self.recv_until(Wait::Now)
+        self.recv_until(&Wait::Now)
     }
 
     /// Receives a message, waiting at most `timeout`.
@@ -930,7 +961,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// [`Error::Timeout`] if none came; otherwise as [`recv`](Self::recv).
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Sample<'_, T>> {
-        self.recv_until(Wait::timeout(timeout))
+        self.recv_until(&Wait::timeout(timeout))
     }
 
     fn senders_gone(&self) -> bool {
@@ -966,10 +997,30 @@ impl<T: Message> Receiver<T> {
         }
     }
 
-    fn recv_until(&mut self, until: Wait) -> Result<Sample<'_, T>> {
+    #[inline]
+    fn recv_until(&mut self, until: &Wait) -> Result<Sample<'_, T>> {
         if let Some(pos) = self.read.pending.take() {
             release(&self.chan, &mut self.read, pos);
         }
+        // The streaming case, inline: a message is waiting at the head.
+        let pos = match self.chan.ring.peek(self.head) {
+            Ok(Peek::Ready {
+                pos,
+                cancelled: false,
+            }) => {
+                self.head = pos.wrapping_add(1);
+                pos
+            }
+            _ => self.wait_for_message(until)?,
+        };
+        self.sample(pos)
+    }
+
+    /// Skips cancelled slots and waits (spinning, then parking, as the channel's
+    /// [`WaitStrategy`](crate::sync::WaitStrategy) says) until a message is at the head;
+    /// returns its position, now behind `head`.
+    #[inline(never)]
+    fn wait_for_message(&mut self, until: &Wait) -> Result<u64> {
         let mut backoff = Backoff::new(self.chan.wait);
         // Set when the first wait begins: no clock read on the fast path.
         let mut last_check: Option<Instant> = None;
@@ -994,7 +1045,7 @@ impl<T: Message> Receiver<T> {
             // Liveness probes are system calls: at most one per CHECK_EVERY, whether
             // spinning or parking (a park lasts at most PARK_SLICE, so a dead peer is
             // noticed within about PARK_SLICE + CHECK_EVERY).
-            let (due, park) = match until {
+            let (due, park) = match *until {
                 Wait::Now => (true, false),
                 _ => {
                     let step = backoff.snooze();
@@ -1023,12 +1074,12 @@ impl<T: Message> Receiver<T> {
                     }
                 }
             }
-            if park || matches!(until, Wait::Now) {
+            if park || matches!(*until, Wait::Now) {
                 let slice = until.slice(Instant::now())?;
                 self.park(slice);
             }
         };
-        self.sample(pos)
+        Ok(pos)
     }
 
     fn park(&self, slice: Duration) {
@@ -1044,6 +1095,7 @@ impl<T: Message> Receiver<T> {
         h.rx_parked.store(0, Ordering::Relaxed);
     }
 
+    #[inline]
     fn sample(&mut self, pos: u64) -> Result<Sample<'_, T>> {
         let src = self.chan.ring.region().payload(self.chan.ring.index(pos));
         if const { T::SCHEMA.accepts_any_bits() } {
