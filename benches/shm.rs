@@ -23,20 +23,20 @@
 //! vCPUs a millisecond apart. The bare ping-pong's two words are 128 bytes apart, so the
 //! adjacent-line prefetcher does not couple them: it moves one cache line each way.
 //!
-//! Figures, 2026-11-23, session 6, after biased claims (ten runs; see the README for the
-//! table and the VM's slow regime, in which two of them ran):
+//! Figures, 2026-12-04, session 7, after small slots began to share cache lines (seven
+//! runs; see the README for the table):
 //!
 //! | measure | result | target |
 //! |---|---|---|
-//! | spin one-way latency, 8 B | median per-block ratio 0.82-1.43x (2.99x in a run whose vCPUs shared a core) | <= 1.5x |
-//! | park one-way latency, 8 B | median per-round ratio 0.40-0.56x the bare futex ping-pong | <= 1.3x |
-//! | 8 B throughput, table row | 49-54 M/s: 17.6-27.7x the pipe (1.96-2.98 M/s), 0.89-1.17x the bare SPSC ring | >= 20x pipe, >= 0.5x SPSC |
-//! | 8 B throughput, alternating rounds | medians 17.0-19.5x the pipe, 0.98-1.01x the bare SPSC ring (itself 17-20x the pipe) | >= 20x pipe, >= 0.5x SPSC |
-//! | loan cost per message | 8 B 19-23 ns, 4 KiB 28-43 ns, 64 KiB 13-37 ns, 1 MiB 14-32 ns | 1 MiB ~ 4 KiB |
-//! | futex calls, 1,000,000 streamed 8 B messages | 0-18 (sender + receiver) | < 10,000 |
+//! | spin one-way latency, 8 B | median per-block ratio 0.78-1.18x (1.38x and 1.42x in runs whose vCPUs shared a core) | <= 1.5x |
+//! | park one-way latency, 8 B | median per-round ratio 0.41-0.47x the bare futex ping-pong | <= 1.3x |
+//! | 8 B throughput, table row | 106-144 M/s: 40-58x the pipe (2.2-3.1 M/s), 0.68-0.82x the bare SPSC ring | >= 20x pipe, >= 0.5x SPSC |
+//! | 8 B throughput, alternating rounds | medians 46.2-51.2x the pipe, 0.70-0.90x the bare SPSC ring | >= 20x pipe, >= 0.5x SPSC |
+//! | loan cost per message | 8 B 7-12 ns, 4 KiB 23-83 ns, 64 KiB 7-32 ns (154 once), 1 MiB 12-26 ns | 1 MiB ~ 4 KiB |
+//! | futex calls, 1,000,000 streamed 8 B messages | 0 (sender + receiver) | < 10,000 |
 //!
-//! Two sender processes at once (claims by CAS) streamed 28.7-35.8 M/s in all, 0.55-0.68x
-//! one sender, in three runs on the 2-vCPU VM (three busy processes on two vCPUs).
+//! Two sender processes at once (claims by CAS) streamed 59-104 M/s in all, 0.39-0.80x one
+//! sender, in five runs on the 2-vCPU VM (three busy processes on two vCPUs).
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};

@@ -60,7 +60,9 @@
 //!   least 1), and all at once whenever it finds the ring empty, parks or closes. So while
 //!   the receiver is busy with a backlog, a sender may find the ring full with up to
 //!   `capacity / 8 - 1` slots read but not yet handed back. This is what keeps a message
-//!   to one cache line moving each way (see `ring.rs`).
+//!   to at most one cache line moving, from sender to receiver (see `ring.rs`); a slot
+//!   of at most 64 bytes (an 8-byte sequence word, then the message) shares its line
+//!   with others, four 8-byte messages to a line.
 //! - A message sent while the receiver is alive but before the ring is full is not
 //!   refused if the receiver then dies: only a *blocked* send notices a crashed receiver
 //!   (a cleanly closed one is noticed at once).
