@@ -36,7 +36,7 @@
 //! | futex calls, 1,000,000 streamed 8 B messages | 0 (sender + receiver) | < 10,000 |
 //!
 //! Two sender processes at once (claims by CAS) streamed 59-104 M/s in all, 0.39-0.80x one
-//! sender, in five runs on the 2-vCPU VM (three busy processes on two vCPUs).
+//! sender, in six runs on the 2-vCPU VM (three busy processes on two vCPUs).
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
