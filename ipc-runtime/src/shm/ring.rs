@@ -69,7 +69,10 @@
 //! `released` can make a sender overwrite a message the receiver has not read; the
 //! receiver then finds a `seq` of a later lap, which is `Corrupt` too. A plausible but
 //! wrong `mode` can let two senders claim one slot; the receiver then reads whichever
-//! bytes were written last, as it would if the peer wrote the slot itself.
+//! bytes were written last, as it would if the peer wrote the slot itself. A `seq` that
+//! names the right position with the [`CANCELLED`] bit flipped makes the receiver skip a
+//! message or read a slot that carries none: a lost or garbage message, never one read
+//! out of bounds (the payload is validated as any other).
 
 use super::super::sync::atomic::{fence, AtomicU64, Ordering};
 
