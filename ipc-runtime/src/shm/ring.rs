@@ -23,10 +23,11 @@
 //!
 //! So a message costs at most one cache-line transfer, from sender to receiver, as a flag
 //! in a bare ping-pong does, and small ones share it: the sender writes the slot (payload
-//! and `seq`; four 8-byte messages to a line), which the receiver only reads; the receiver
-//! writes `released` about once per batch, and senders read it about once per lap. (Freeing each slot by rewriting its
-//! `seq`, as in D. Vyukov's bounded queue, costs a second transfer per message: before it
-//! writes, the sender must read the line the receiver wrote last.) The price is that a
+//! and `seq`; four 8-byte messages to a line), which the receiver only reads; the
+//! receiver writes `released` about once per batch, and senders read it about once per
+//! lap. (Freeing each slot by rewriting its `seq`, as in D. Vyukov's bounded queue, costs
+//! a second transfer per message: before it writes, the sender must read the line the
+//! receiver wrote last.) The price is that a
 //! sender may find the ring full while up to `batch - 1` read slots are not yet released;
 //! `batch` is `capacity / 8`, at least 1, and the receiver releases everything as soon as
 //! it runs out of messages.
