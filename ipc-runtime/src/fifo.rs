@@ -38,13 +38,17 @@
 //!
 //! # Several writers
 //!
-//! Every message and handshake is written with one `write`, which the kernel makes atomic
-//! up to [`PIPE_BUF`](crate::pipe::PIPE_BUF) bytes, so several senders may share one FIFO
-//! if `T` is at most `PIPE_BUF - 8` bytes (room for the 8-byte header that a message
-//! needs when its first bytes look like a tag; see [`crate::codec`]): their messages
-//! interleave whole, and the reader checks each writer's handshake. Bigger messages could
-//! interleave midway, so for such a `T` a sender takes an exclusive `flock(2)` on the FIFO
-//! and a second sender gets [`Error::Busy`].
+//! Every record is written with one `write`, which the kernel makes atomic up to
+//! [`PIPE_BUF`](crate::pipe::PIPE_BUF) bytes, so several senders may share one FIFO if a
+//! record of `T` fits (`T` of at most `PIPE_BUF - 8` bytes; see
+//! [`codec::record_len`](crate::codec::record_len)): their records interleave whole, the
+//! reader checks each writer's handshake, and a writer of another schema costs one
+//! [`Error::SchemaMismatch`] and nothing else (its records are skipped exactly). A longer
+//! record could be split by another writer's, so such a sender takes an exclusive
+//! `flock(2)` on the FIFO and any other sender gets [`Error::Busy`] (senders of short
+//! records hold a shared one, so they and a sender of long records exclude each other).
+//! If a sender of long records dies midway through one, the record's seal tells the reader
+//! (one [`Error::Corrupt`]), and the next sender's messages arrive intact.
 //!
 //! # Errors on paths
 //!
@@ -195,8 +199,8 @@ impl<T: Message> Sender<T> {
     /// # Errors
     ///
     /// [`Error::NotFound`], [`Error::PermissionDenied`], [`Error::InvalidName`] (too long,
-    /// or not a FIFO), [`Error::Busy`] if `T`'s frames exceed `PIPE_BUF` and another
-    /// sender has the FIFO open, [`Error::Disconnected`] if the reader left already.
+    /// or not a FIFO), [`Error::Busy`] if `T`'s records exceed `PIPE_BUF` and another
+    /// sender has the FIFO open (or another's do and it has), [`Error::Disconnected`] if the reader left already.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_wait(path.as_ref(), Wait::Forever)
     }
@@ -248,9 +252,11 @@ impl<T: Message> Sender<T> {
             backoff = (backoff * 2).min(Duration::from_millis(20));
         };
         check_is_fifo(&fd, path)?;
-        if crate::codec::HEADER_LEN + size_of::<T>() > crate::pipe::PIPE_BUF {
-            lock_single_writer(&fd, path)?;
-        }
+        lock_writers(
+            &fd,
+            path,
+            crate::codec::record_len::<T>() > crate::pipe::PIPE_BUF,
+        )?;
         let mut tx = Sender::from_fd(fd);
         tx.send_hello()?;
         Ok(tx)
@@ -334,11 +340,21 @@ fn placeholder_writer(fd: &OwnedFd) -> Option<OwnedFd> {
     }
 }
 
-fn lock_single_writer(fd: &OwnedFd, path: &Path) -> Result<()> {
+/// Takes this sender's share of the FIFO: an exclusive `flock(2)` if its records are
+/// longer than `PIPE_BUF` (`exclusive`), a shared one otherwise. Senders of short records
+/// share a FIFO, since each of their records is one atomic `write`; a sender of long
+/// records, whose writes another writer's could split, has it alone, and while it has
+/// it no sender of short records opens it either.
+fn lock_writers(fd: &OwnedFd, path: &Path, exclusive: bool) -> Result<()> {
+    let op = if exclusive {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_SH
+    };
     loop {
         // SAFETY: `fd` is an open descriptor owned by the caller for the whole call;
         // flock takes no pointers.
-        let rc = unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        let rc = unsafe { libc::flock(fd.as_raw_fd(), op | libc::LOCK_NB) };
         if rc == 0 {
             return Ok(());
         }
@@ -348,8 +364,14 @@ fn lock_single_writer(fd: &OwnedFd, path: &Path) -> Result<()> {
                 return Err(Error::Busy {
                     what: WHAT,
                     name: path.display().to_string(),
-                    reason: "its messages are larger than PIPE_BUF (4096 bytes), so frames of \
-                             two writers could interleave; only one sender may have it open",
+                    reason: if exclusive {
+                        "its records are longer than PIPE_BUF (4096 bytes), so two writers' \
+                         records could interleave; only one sender may have it open, and \
+                         another has"
+                    } else {
+                        "a sender of records longer than PIPE_BUF (4096 bytes) has it open, \
+                         and no other sender may while it does"
+                    },
                 })
             }
             e => return Err(Error::sys("flock", e)),

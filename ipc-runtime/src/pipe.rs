@@ -216,11 +216,13 @@ impl<T: Message> Sender<T> {
         } else {
             codec::hello::<T>()
         };
-        let (header, payload): (&[u8], &[u8]) = match msg {
-            Some(m) => (codec::header_for(m), message::as_bytes(m)),
-            None => (&[], &[]),
+        let envelope = codec::Envelope::<T>::new();
+        let (head, payload, tail): (&[u8], &[u8], &[u8]) = match msg {
+            Some(m) => (envelope.head(), message::as_bytes(m), envelope.tail()),
+            None => (&[], &[], &[]),
         };
-        let total = hello.len() + header.len() + payload.len();
+        let record = head.len() + payload.len() + tail.len();
+        let total = hello.len() + record;
         if total == 0 {
             return Ok(()); // a handshake asked for twice
         }
@@ -228,24 +230,21 @@ impl<T: Message> Sender<T> {
             self.wait_for_room(total, wait)?;
         }
         let fd = self.fd.as_fd();
-        if total == payload.len() {
-            // A bare message: one plain `write` of its bytes (atomic up to PIPE_BUF).
-            fd::write_all(fd, &mut [IoSlice::new(payload)], sigpipe)?;
-        } else if total <= SMALL {
-            // Small frames are copied into one buffer: one plain write, atomic (at most
-            // PIPE_BUF bytes), so frames of several writers never interleave.
+        if total <= SMALL {
+            // Small records are copied into one buffer: one plain write, atomic (at most
+            // PIPE_BUF bytes), so records of several writers never interleave.
             let mut buf = [0u8; SMALL];
             let mut at = 0;
-            for part in [&hello[..], header, payload] {
+            for part in [&hello[..], head, payload] {
                 buf[at..at + part.len()].copy_from_slice(part);
                 at += part.len();
             }
             fd::write_all(fd, &mut [IoSlice::new(&buf[..at])], sigpipe)?;
         } else if total <= PIPE_BUF {
-            // One write: atomic, so frames of several writers never interleave.
+            // One write: atomic, so records of several writers never interleave.
             let mut bufs = [
                 IoSlice::new(&hello),
-                IoSlice::new(header),
+                IoSlice::new(head),
                 IoSlice::new(payload),
             ];
             fd::write_all(fd, &mut bufs, sigpipe)?;
@@ -254,9 +253,16 @@ impl<T: Message> Sender<T> {
                 fd::write_all(fd, &mut [IoSlice::new(&hello)], sigpipe)?;
                 self.hello_sent = true;
             }
+            // A short record is still one atomic write; a long one is sealed (see
+            // `codec`), so a reader tells it from what a successor writes after it if
+            // this process dies midway.
             fd::write_all(
                 fd,
-                &mut [IoSlice::new(header), IoSlice::new(payload)],
+                &mut [
+                    IoSlice::new(head),
+                    IoSlice::new(payload),
+                    IoSlice::new(tail),
+                ],
                 sigpipe,
             )?;
         }

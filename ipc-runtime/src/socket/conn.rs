@@ -15,7 +15,7 @@ use nix::poll::PollFlags;
 use nix::sys::socket::MsgFlags;
 
 use super::sys::{self, CmsgBuf, Wait};
-use crate::codec::{self, Frame, FrameReader, HEADER_LEN};
+use crate::codec::{self, FrameReader, HEADER_LEN};
 use crate::error::{Error, Result, SendError};
 use crate::message::{self, Message};
 
@@ -120,24 +120,8 @@ pub(crate) fn finish<Out: Message, In: Message>(
     let fd = tx.fd.clone();
     let hello = read_hello::<In>(fd.as_fd(), Wait::timeout(timeout))?;
     let mut reader = FrameReader::<In>::new();
-    // Prime the reader with the handshake just checked, so it accepts messages.
-    let mut once = Some(hello);
-    let primed = reader.recv_with(|buf| match once.take() {
-        Some(h) if h.len() <= buf.len() => {
-            buf[..h.len()].copy_from_slice(&h);
-            Ok(h.len())
-        }
-        _ => Err(Error::Empty),
-    });
-    match primed {
-        Err(Error::Empty) if reader.buffered() == 0 => {}
-        Err(e) => return Err(e),
-        Ok(_) => {
-            return Err(Error::Corrupt(
-                "handshake priming produced a message".into(),
-            ))
-        }
-    }
+    // The reader accepts messages once it has seen the handshake just checked.
+    reader.push_hello(&hello)?;
     Ok((
         tx,
         Receiver {
@@ -155,25 +139,14 @@ pub(crate) fn finish<Out: Message, In: Message>(
 fn read_hello<In: Message>(fd: BorrowedFd<'_>, wait: Wait) -> Result<Vec<u8>> {
     let mut frame = vec![0u8; HEADER_LEN];
     read_exact(fd, &mut frame, wait)?;
-    let ours = codec::hello::<In>();
-    if frame[..4] != ours[..4] {
-        // Not a handshake: let the decoder say what it is.
-        return Err(match codec::decode::<In>(&frame) {
-            Err(e) => e,
-            _ => Error::Corrupt(
-                "the peer sent a message before its handshake: it is not an ipc endpoint".into(),
-            ),
-        });
-    }
     let len = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]) as usize;
-    if len > codec::max_frame_len::<In>() {
-        // decode refuses it with a clear message before we read it
-        codec::decode::<In>(&frame)?;
-    }
+    // Not a handshake, or one of a length no handshake has: the decoder says which
+    // before anything more is read.
+    codec::decode_hello::<In>(&frame)?;
     frame.resize(HEADER_LEN + len, 0);
     read_exact(fd, &mut frame[HEADER_LEN..], wait)?;
-    match codec::decode::<In>(&frame)? {
-        Some((Frame::Hello, n)) if n == frame.len() => Ok(frame),
+    match codec::decode_hello::<In>(&frame)? {
+        Some(n) if n == frame.len() => Ok(frame),
         _ => Err(Error::Corrupt("malformed handshake from the peer".into())),
     }
 }
@@ -283,7 +256,7 @@ impl<T: Message> Sender<T> {
 
     fn send_frame_ref(&mut self, msg: &T, fds: &[BorrowedFd<'_>], wait: Wait) -> Result<()> {
         self.flush_pending(wait)?;
-        let header = codec::header_for(msg);
+        let envelope = codec::Envelope::<T>::new();
         let raw: Vec<RawFd>;
         let raw_fds: &[RawFd] = if fds.is_empty() {
             &[]
@@ -291,20 +264,24 @@ impl<T: Message> Sender<T> {
             raw = fds.iter().map(|f| f.as_raw_fd()).collect();
             &raw
         };
-        let payload = IoSlice::new(message::as_bytes(msg));
-        if header.is_empty() {
-            // Bare: the message's own bytes, one plain `send` (`sendmsg` with descriptors).
-            return self.write_frame(&[payload], raw_fds, wait);
-        }
-        if size_of::<T>() > SMALL || !fds.is_empty() {
-            // Large and framed: header and payload in one `sendmsg`, no copy of the payload.
-            return self.write_frame(&[IoSlice::new(header), payload], raw_fds, wait);
+        let payload = message::as_bytes(msg);
+        if codec::record_len::<T>() > SMALL || !fds.is_empty() {
+            // Large: header, payload and seal in one `sendmsg`, no copy of the payload.
+            return self.write_frame(
+                &[
+                    IoSlice::new(envelope.head()),
+                    IoSlice::new(payload),
+                    IoSlice::new(envelope.tail()),
+                ],
+                raw_fds,
+                wait,
+            );
         }
         // Small: one contiguous buffer and one plain `send`, cheaper than `sendmsg`.
         let mut frame = std::mem::take(&mut self.frame);
         frame.clear();
-        frame.extend_from_slice(header);
-        frame.extend_from_slice(message::as_bytes(msg));
+        frame.extend_from_slice(envelope.head());
+        frame.extend_from_slice(payload);
         let sent = self.write_frame(&[IoSlice::new(&frame)], raw_fds, wait);
         self.frame = frame;
         sent
@@ -521,7 +498,7 @@ impl<T: Message> Receiver<T> {
     /// inside its frame, which ends at the current stream offset).
     fn claim_fds(&mut self) -> Result<Vec<OwnedFd>> {
         let consumed = self.consumed();
-        let start = consumed.saturating_sub((HEADER_LEN + size_of::<T>()) as u64);
+        let start = consumed.saturating_sub(codec::record_len::<T>() as u64);
         let mut mine = Vec::new();
         let mut lost = false;
         while self.fds.front().is_some_and(|b| b.offset < consumed) {

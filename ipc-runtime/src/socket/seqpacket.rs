@@ -23,7 +23,7 @@ use nix::sys::socket::{MsgFlags, SockType};
 
 use super::sys::{self, CmsgBuf, Wait};
 use super::{bind, Options, PeerCred, RawListener};
-use crate::codec::{self, Frame};
+use crate::codec;
 use crate::error::{Error, Result, SchemaId, SendError};
 use crate::message::{self, Message};
 
@@ -149,8 +149,8 @@ impl<T: Message> SeqPacket<T> {
         }
         let wait = Wait::timeout(opts.handshake_timeout);
         let n = s.recv_datagram(wait)?;
-        match codec::decode::<T>(&s.buf[..n])? {
-            Some((Frame::Hello, used)) if used == n => Ok(s),
+        match codec::decode_hello::<T>(&s.buf[..n])? {
+            Some(used) if used == n => Ok(s),
             _ => Err(Error::Corrupt(
                 "the peer's first datagram is not an ipc handshake".into(),
             )),

@@ -1,0 +1,460 @@
+//! The wire format for byte streams (pipes, FIFOs, stream sockets, TCP).
+//!
+//! A stream carries a writer's handshake, then its records. Every record begins with an
+//! 8-byte header, a 32-bit tag and a 32-bit length (little-endian), so a reader always
+//! knows where a record ends, whoever wrote it:
+//!
+//! | record         | bytes                                                                  |
+//! |----------------|------------------------------------------------------------------------|
+//! | handshake      | tag `b"ipcH"`, length, then version, flags, fingerprint, size, align, schema name |
+//! | short message  | tag [`message_tag`] (the folded fingerprint, top bit set), length `size_of::<T>()`, the message |
+//! | long message   | as a short one, then an 8-byte seal, the message, and the seal again   |
+//!
+//! A message record is *long* when its header and message together exceed
+//! [`ATOMIC_WRITE`] (4096 bytes, Linux's `PIPE_BUF`): such a record cannot be written to a
+//! pipe or FIFO with one atomic `write`, so a writer killed midway can leave part of it
+//! behind, and the next writer's bytes then follow it. The seal is a fresh random number
+//! per record, written before and after the message; a reader accepts a long record only
+//! when both copies agree, which the bytes of another writer cannot arrange except by
+//! chance (2⁻⁶⁴). A short record is written whole or not at all.
+//!
+//! A writer begins with a handshake; a reader checks it against its own `T` before it
+//! accepts a message, and refuses another schema with [`Error::SchemaMismatch`] naming
+//! both. A handshake may appear again at any record boundary (several writers on one
+//! FIFO each send their own) and is checked each time. What the reader does with each
+//! kind of bad input, so that one bad writer never costs a good one a message:
+//!
+//! - a handshake of another schema: [`Error::SchemaMismatch`] once; the handshake and
+//!   every later record of that schema are dropped exactly, by their lengths, and the
+//!   records of good writers around them arrive intact;
+//! - a message of another type with no handshake before it, or a message of `T` before
+//!   any handshake: [`Error::Corrupt`], and only that record is dropped;
+//! - a long record whose seals differ (its writer died midway and another writer's
+//!   bytes follow): [`Error::Corrupt`] once, then the reader resynchronises on the next
+//!   handshake (every writer begins with one) or header of `T`;
+//! - bytes that are not a record header at all: [`Error::Corrupt`] once, and the same
+//!   resynchronisation;
+//! - a message of `T` whose bit pattern is not a `T`: [`Error::InvalidMessage`], and only
+//!   that message is dropped;
+//! - the end of the stream in the middle of a record: [`Error::Corrupt`].
+//!
+//! Decoding never trusts its input: a length is checked before any payload is read, the
+//! read buffer is sized by this side's `T` (a record of another type that does not fit is
+//! skipped by count, never buffered), and every message is validated
+//! ([`Message::validate`]) before a `T` is produced. No step of decoding holds a `T` on
+//! the stack: [`FrameReader::recv_into_with`] and [`FrameReader::recv_ref_with`] receive a
+//! message of any size with a small stack.
+//!
+//! [`FrameReader::recv_with`] returns each message by value;
+//! [`FrameReader::recv_into_with`] (and [`FrameReader::read_into`]) copy the validated
+//! payload straight from the buffer into a caller's `T` instead, and leave it unchanged
+//! on any error. Transports build their `recv` and `recv_into` on these.
+//!
+//! Message integers travel in the sender's native byte order; the handshake says which
+//! one that is, and a reader of the other byte order refuses the stream (it never
+//! converts silently).
+//!
+//! ```
+//! use ipc_runtime::codec::{self, FrameReader};
+//!
+//! let mut wire = Vec::new();
+//! codec::write_hello::<u64, _>(&mut wire)?;
+//! codec::write_message(&mut wire, &42u64)?;
+//! assert_eq!(wire.len(), codec::hello::<u64>().len() + codec::record_len::<u64>());
+//!
+//! let mut reader = FrameReader::<u64>::new();
+//! let mut src = &wire[..];
+//! assert_eq!(reader.read_from(&mut src)?, 42);
+//! assert!(reader.read_from(&mut src).unwrap_err().is_disconnected()); // end of stream
+//! # Ok::<(), ipc_runtime::Error>(())
+//! ```
+
+use std::cell::Cell;
+use std::io::{self, IoSlice, Write};
+use std::marker::PhantomData;
+
+use crate::error::{Error, Result, SchemaId};
+use crate::message::{self, Message};
+
+mod reader;
+
+pub use reader::FrameReader;
+
+/// Length of a record header: a 32-bit tag and a 32-bit length.
+pub const HEADER_LEN: usize = 8;
+
+/// Length of the seal of a long record (written twice: after the header and after the
+/// message).
+pub const SEAL_LEN: usize = 8;
+
+/// The most bytes one `write` puts into a pipe or FIFO atomically (`PIPE_BUF` on Linux):
+/// a message record longer than this is sealed.
+pub const ATOMIC_WRITE: usize = 4096;
+
+/// Longest schema name a handshake may carry.
+pub const MAX_NAME_LEN: usize = 1024;
+
+/// Version of the wire format this build writes and reads. Version 3 put a header on
+/// every message and seals on long ones; a peer of another version is refused with an
+/// error that says so.
+pub const VERSION: u16 = 3;
+
+const HELLO_TAG: u32 = u32::from_le_bytes(*b"ipcH");
+const HELLO_FIXED: usize = 32;
+const FLAG_BIG_ENDIAN: u16 = 1;
+const NATIVE_FLAGS: u16 = if cfg!(target_endian = "big") {
+    FLAG_BIG_ENDIAN
+} else {
+    0
+};
+/// The top bit of every message tag, which the handshake tag lacks.
+const MESSAGE_BIT: u32 = 0x8000_0000;
+
+/// The tag of a message record: a 64-bit fingerprint folded to 32 bits, top bit set, so it
+/// can never equal the handshake tag.
+const fn tag_of(fingerprint: u64) -> u32 {
+    ((fingerprint ^ (fingerprint >> 32)) as u32) | MESSAGE_BIT
+}
+
+/// The tag of a message record of `T`.
+pub const fn message_tag<T: Message>() -> u32 {
+    tag_of(T::FINGERPRINT)
+}
+
+/// The header of a message record of `T`.
+pub const fn message_header<T: Message>() -> [u8; HEADER_LEN] {
+    let tag = message_tag::<T>().to_le_bytes();
+    let len = (size_of::<T>() as u32).to_le_bytes();
+    [
+        tag[0], tag[1], tag[2], tag[3], len[0], len[1], len[2], len[3],
+    ]
+}
+
+/// Whether a message record with a payload of `len` bytes is long (sealed).
+pub const fn is_long(len: usize) -> bool {
+    HEADER_LEN + len > ATOMIC_WRITE
+}
+
+/// Where the payload of a message record of `len` bytes starts, from the record's start.
+pub const fn payload_offset(len: usize) -> usize {
+    if is_long(len) {
+        HEADER_LEN + SEAL_LEN
+    } else {
+        HEADER_LEN
+    }
+}
+
+/// The bytes a message record with a payload of `len` bytes takes on the wire.
+pub const fn record_len_of(len: usize) -> usize {
+    if is_long(len) {
+        HEADER_LEN + SEAL_LEN + len + SEAL_LEN
+    } else {
+        HEADER_LEN + len
+    }
+}
+
+/// The bytes one message of `T` takes on the wire.
+pub const fn record_len<T: Message>() -> usize {
+    record_len_of(size_of::<T>())
+}
+
+/// The whole handshake record announcing `T`.
+pub fn hello<T: Message>() -> Vec<u8> {
+    let name = T::SCHEMA.to_string();
+    let name = &name.as_bytes()[..name.len().min(MAX_NAME_LEN)];
+    let mut f = Vec::with_capacity(HEADER_LEN + HELLO_FIXED + name.len());
+    f.extend_from_slice(&HELLO_TAG.to_le_bytes());
+    f.extend_from_slice(&((HELLO_FIXED + name.len()) as u32).to_le_bytes());
+    f.extend_from_slice(&VERSION.to_le_bytes());
+    f.extend_from_slice(&NATIVE_FLAGS.to_le_bytes());
+    f.extend_from_slice(&0u32.to_le_bytes());
+    f.extend_from_slice(&T::FINGERPRINT.to_le_bytes());
+    f.extend_from_slice(&(size_of::<T>() as u64).to_le_bytes());
+    f.extend_from_slice(&(align_of::<T>() as u64).to_le_bytes());
+    f.extend_from_slice(name);
+    f
+}
+
+/// Writes the handshake for `T` to `w`.
+///
+/// # Errors
+///
+/// [`Error::Disconnected`] on a broken pipe or reset connection, [`Error::Io`] otherwise.
+pub fn write_hello<T: Message, W: Write>(w: &mut W) -> Result<()> {
+    write_all_vectored(w, &mut [IoSlice::new(&hello::<T>())])
+}
+
+/// What goes around one message of `T` on the wire: the header (with the seal, for a long
+/// record) before it, and the seal after it. A writer makes one per message
+/// ([`Envelope::new`]) and writes `head`, the message's bytes and `tail` in that order,
+/// with one `write` where the record is short.
+#[derive(Clone, Copy, Debug)]
+pub struct Envelope<T> {
+    head: [u8; HEADER_LEN + SEAL_LEN],
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T: Message> Envelope<T> {
+    /// The envelope of the next message: for a long record, with a fresh seal.
+    #[inline(always)]
+    pub fn new() -> Self {
+        let mut head = [0; HEADER_LEN + SEAL_LEN];
+        head[..HEADER_LEN].copy_from_slice(&const { message_header::<T>() });
+        if const { is_long(size_of::<T>()) } {
+            head[HEADER_LEN..].copy_from_slice(&fresh_seal().to_le_bytes());
+        }
+        Envelope {
+            head,
+            _t: PhantomData,
+        }
+    }
+
+    /// The bytes before the message.
+    #[inline(always)]
+    pub fn head(&self) -> &[u8] {
+        &self.head[..const { payload_offset(size_of::<T>()) }]
+    }
+
+    /// The bytes after the message: the seal again for a long record, nothing otherwise.
+    #[inline(always)]
+    pub fn tail(&self) -> &[u8] {
+        if const { is_long(size_of::<T>()) } {
+            &self.head[HEADER_LEN..]
+        } else {
+            &[]
+        }
+    }
+}
+
+impl<T: Message> Default for Envelope<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A seal for a long record: unpredictable to any other writer, different for every
+/// record. A per-thread counter, mixed with the clock (so two processes that share the
+/// counter's state after a `fork` still differ) and a per-process random key.
+fn fresh_seal() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    thread_local! {
+        static STATE: Cell<(u64, u64)> = Cell::new({
+            let key = std::hash::RandomState::new();
+            let mut h = key.build_hasher();
+            h.write_u32(std::process::id());
+            (h.finish(), 0)
+        });
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    STATE.with(|s| {
+        let (key, n) = s.get();
+        s.set((key, n.wrapping_add(1)));
+        splitmix64(key ^ splitmix64(n ^ now.rotate_left(32)))
+    })
+}
+
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Writes one message record to `w`: header, message (and seals, for a long record), in
+/// one vectored write where the writer allows.
+///
+/// # Errors
+///
+/// [`Error::Disconnected`] on a broken pipe or reset connection, [`Error::Io`] otherwise.
+pub fn write_message<T: Message, W: Write>(w: &mut W, msg: &T) -> Result<()> {
+    let env = Envelope::<T>::new();
+    write_all_vectored(
+        w,
+        &mut [
+            IoSlice::new(env.head()),
+            IoSlice::new(message::as_bytes(msg)),
+            IoSlice::new(env.tail()),
+        ],
+    )
+}
+
+fn write_all_vectored<W: Write>(w: &mut W, mut bufs: &mut [IoSlice<'_>]) -> Result<()> {
+    while !bufs.is_empty() {
+        match w.write_vectored(bufs) {
+            Ok(0) => return Err(Error::Disconnected),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_error("write", e)),
+        }
+    }
+    Ok(())
+}
+
+/// Maps an I/O error from call `op` to [`Error`]: broken pipe and reset are
+/// [`Error::Disconnected`].
+pub fn io_error(op: &'static str, e: io::Error) -> Error {
+    match e.kind() {
+        io::ErrorKind::BrokenPipe
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::UnexpectedEof => Error::Disconnected,
+        _ => Error::Io { op, source: e },
+    }
+}
+
+/// Checks a whole handshake record (header included) against `T`.
+///
+/// Returns the record's length if `buf` begins with a handshake of `T`, or `Ok(None)` if
+/// `buf` holds only part of one (no more than [`max_frame_len`] bytes are ever needed).
+///
+/// # Errors
+///
+/// [`Error::SchemaMismatch`] for a handshake of another schema or byte order,
+/// [`Error::Corrupt`] for bytes that are not a handshake, or one of another wire format
+/// version.
+pub fn decode_hello<T: Message>(buf: &[u8]) -> Result<Option<usize>> {
+    let Some((header, rest)) = buf.split_first_chunk::<HEADER_LEN>() else {
+        return Ok(None);
+    };
+    let (tag, len) = split_header(header);
+    if tag != HELLO_TAG {
+        return Err(if tag == message_tag::<T>() {
+            Error::Corrupt(
+                "a message arrived before the handshake: the writer is not ipc, or the \
+                 stream was joined midway"
+                    .into(),
+            )
+        } else {
+            not_a_header(header)
+        });
+    }
+    let len = hello_len(len)?;
+    let Some(payload) = rest.get(..len) else {
+        return Ok(None);
+    };
+    check_hello::<T>(payload)?;
+    Ok(Some(HEADER_LEN + len))
+}
+
+/// The tag and length of a record header.
+fn split_header(h: &[u8; HEADER_LEN]) -> (u32, usize) {
+    (
+        u32::from_le_bytes([h[0], h[1], h[2], h[3]]),
+        u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize,
+    )
+}
+
+/// Checks the length a handshake header announces.
+fn hello_len(len: usize) -> Result<usize> {
+    if (HELLO_FIXED..=HELLO_FIXED + MAX_NAME_LEN).contains(&len) {
+        Ok(len)
+    } else {
+        Err(Error::Corrupt(format!(
+            "handshake of {len} bytes; a handshake has {HELLO_FIXED} to {} bytes",
+            HELLO_FIXED + MAX_NAME_LEN
+        )))
+    }
+}
+
+fn not_a_header(header: &[u8]) -> Error {
+    Error::Corrupt(format!(
+        "bytes {header:02x?} are not a record header: the stream is out of step, or its \
+         writer is not ipc"
+    ))
+}
+
+/// Checks a handshake's payload against `T`; on a schema mismatch the error carries the
+/// peer's schema.
+fn check_hello<T: Message>(p: &[u8]) -> Result<()> {
+    let u16_at = |i: usize| u16::from_le_bytes([p[i], p[i + 1]]);
+    let u64_at = |i: usize| {
+        let mut b = [0; 8];
+        b.copy_from_slice(&p[i..i + 8]);
+        u64::from_le_bytes(b)
+    };
+    let version = u16_at(0);
+    if version != VERSION {
+        return Err(Error::Corrupt(format!(
+            "the peer speaks wire format version {version}, this build speaks {VERSION}; \
+             build both programs with the same version of ipc"
+        )));
+    }
+    let flags = u16_at(2);
+    let mut found = SchemaId {
+        name: String::from_utf8_lossy(&p[HELLO_FIXED..]).into_owned(),
+        fingerprint: u64_at(8),
+        size: u64_at(16),
+        align: u64_at(24),
+    };
+    let expected = SchemaId::of::<T>();
+    if flags & FLAG_BIG_ENDIAN != NATIVE_FLAGS & FLAG_BIG_ENDIAN {
+        let order = if flags & FLAG_BIG_ENDIAN != 0 {
+            "big"
+        } else {
+            "little"
+        };
+        found.name = format!("{} in {order}-endian byte order", found.name);
+        return Err(Error::SchemaMismatch { expected, found });
+    }
+    if found.fingerprint != expected.fingerprint
+        || found.name != expected.name
+        || found.size != expected.size
+        || found.align != expected.align
+    {
+        return Err(Error::SchemaMismatch { expected, found });
+    }
+    Ok(())
+}
+
+/// The longest record a reader of `T` ever needs to hold: one message of `T`, or the
+/// longest handshake.
+pub const fn max_frame_len<T: Message>() -> usize {
+    let msg = record_len::<T>();
+    let hello = HEADER_LEN + HELLO_FIXED + MAX_NAME_LEN;
+    if msg > hello {
+        msg
+    } else {
+        hello
+    }
+}
+
+/// Validates `bytes` as a `T` and copies them into `*out`: [`message::from_bytes`]
+/// without the by-value return, so a large `T` is copied once. `*out` is unchanged
+/// unless this returns `Ok`.
+///
+/// # Errors
+///
+/// [`InvalidMessage`](crate::InvalidMessage) if `bytes` is not `size_of::<T>()` long or
+/// holds a bit pattern that is not a `T`.
+#[inline(always)]
+pub(crate) fn copy_validated<T: Message>(
+    bytes: &[u8],
+    out: &mut T,
+) -> Result<(), crate::InvalidMessage> {
+    // Evaluating `T::SCHEMA` runs the derive's no-padding check for generic types.
+    const { assert!(T::SCHEMA.size == size_of::<T>()) };
+    if bytes.len() != size_of::<T>() {
+        return Err(crate::InvalidMessage::length(
+            T::SCHEMA.name,
+            size_of::<T>(),
+            bytes.len(),
+        ));
+    }
+    if !const { T::SCHEMA.accepts_any_bits() } {
+        T::validate(bytes)?;
+    }
+    // SAFETY: `bytes` is exactly `size_of::<T>()` long and, unless every bit pattern is a
+    // `T`, `T::validate` accepted it, which by the `Message` contract makes it a valid `T`
+    // (no padding, no pointers: the schema check above holds). The destination is a
+    // `&mut T`, so valid for `size_of::<T>()` bytes of writes; a byte copy has no
+    // alignment requirement on the source; a shared `&[u8]` and a `&mut T` never overlap.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), (out as *mut T).cast::<u8>(), size_of::<T>());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
