@@ -1,6 +1,6 @@
-//! Property tests of the stream codec: round trips (bare and framed messages, handshakes
-//! midway), and arbitrary bytes never panic and decode to `Ok` only when they really are
-//! frames.
+//! Property tests of the stream codec: round trips, any interleaving of several writers'
+//! records (of two schemas, some torn by a writer's death), and arbitrary bytes that never
+//! panic and decode to `Ok` only when they really are records.
 
 use ipc_runtime::codec::{self, FrameReader};
 use ipc_runtime::{Error, FixedStr, Message};
@@ -50,32 +50,19 @@ proptest! {
     }
 
     #[test]
-    fn bare_and_framed_messages_round_trip_among_handshakes(
-        words in prop::collection::vec((0u8..4, any::<u32>(), any::<bool>()), 0..60),
-        chunk in 1usize..100,
+    fn a_short_good_schema_among_long_strangers_and_torn_records(
+        events in prop::collection::vec(event(), 0..40),
+        chunk in 1usize..12_000,
     ) {
-        // First words that are the two tags force framed messages; a `true` puts a
-        // second writer's handshake before the message.
-        let tags = [
-            u32::from_le_bytes(*b"ipcH"),
-            codec::message_tag::<[u32; 2]>(),
-        ];
-        let mut wire = encode::<[u32; 2]>(&[]);
-        let mut msgs = Vec::new();
-        for (kind, second, hello) in words {
-            let first = match kind {
-                0 | 1 => tags[kind as usize],
-                _ => second.rotate_left(7),
-            };
-            if hello {
-                codec::write_hello::<[u32; 2], _>(&mut wire).unwrap();
-            }
-            codec::write_message(&mut wire, &[first, second]).unwrap();
-            msgs.push([first, second]);
-        }
-        let (out, err) = decode_all::<[u32; 2]>(&wire, chunk);
-        prop_assert!(err.is_none(), "{:?}", err);
-        prop_assert_eq!(out, msgs);
+        interleaving::<[u32; 3], [u8; 5000]>(&events, chunk)?;
+    }
+
+    #[test]
+    fn a_long_good_schema_among_short_strangers_and_torn_records(
+        events in prop::collection::vec(event(), 0..40),
+        chunk in 1usize..12_000,
+    ) {
+        interleaving::<[u8; 4500], [u32; 3]>(&events, chunk)?;
     }
 
     #[test]
@@ -106,7 +93,6 @@ proptest! {
         framed in prop::collection::vec(any::<[bool; 2]>(), 0..3),
         bare in prop::collection::vec(any::<[bool; 4]>(), 0..3),
     ) {
-        // [bool; 2] is always framed (smaller than a tag), [bool; 4] goes bare.
         garbage_after_valid_messages(&framed, &body)?;
         garbage_after_valid_messages(&bare, &body)?;
     }
@@ -146,4 +132,156 @@ fn garbage_after_valid_messages<T: Message + PartialEq + std::fmt::Debug>(
     expected.truncate(bytes.len().min(expected.len()));
     prop_assert_eq!(&bytes[..expected.len()], &expected[..]);
     Ok(())
+}
+
+/// A message type whose value is one byte, repeated: a torn copy of it never contains a
+/// record header.
+trait Pattern: Message + Copy {
+    fn of(seed: u8) -> Self;
+    fn seed(&self) -> u8;
+}
+
+impl<const N: usize> Pattern for [u8; N] {
+    fn of(seed: u8) -> Self {
+        [seed; N]
+    }
+    fn seed(&self) -> u8 {
+        self[0]
+    }
+}
+
+impl Pattern for [u32; 3] {
+    fn of(seed: u8) -> Self {
+        [u32::from_le_bytes([seed; 4]); 3]
+    }
+    fn seed(&self) -> u8 {
+        self[0] as u8
+    }
+}
+
+/// What a writer puts on the stream.
+#[derive(Clone, Debug)]
+enum Event {
+    /// A writer of the good schema starts (its handshake).
+    GoodHello,
+    /// A good writer sends a message.
+    Good(u8),
+    /// A writer of the other schema starts.
+    StrangerHello,
+    /// A stranger sends a message.
+    Stranger(u8),
+    /// A writer dies this far (per mille) into a record of its own; `true` for a good one.
+    /// Only a long record can be torn (a short one is one atomic write), and every writer
+    /// begins with a handshake, so what follows a torn record is a handshake or the end.
+    Torn(bool, u16),
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        1 => Just(Event::GoodHello),
+        6 => any::<u8>().prop_map(Event::Good),
+        1 => Just(Event::StrangerHello),
+        3 => any::<u8>().prop_map(Event::Stranger),
+        2 => (any::<bool>(), 1u16..1000).prop_map(|(good, at)| Event::Torn(good, at)),
+    ]
+}
+
+/// One record of `T`, cut `per_mille` of the way through (at least one byte, never all).
+fn torn<T: Pattern>(seed: u8, per_mille: u16) -> Vec<u8> {
+    let mut rec = Vec::new();
+    codec::write_message(&mut rec, &T::of(seed)).unwrap();
+    let cut = (rec.len() * usize::from(per_mille) / 1000).clamp(1, rec.len() - 1);
+    rec.truncate(cut);
+    rec
+}
+
+/// Builds the stream `events` describe, as real writers would make it (a writer's first
+/// record is its handshake; after a torn record comes a new writer's handshake or the
+/// end), and checks that a reader of `G` gets every good message in order, one
+/// `SchemaMismatch` per stranger's handshake, one `Corrupt` per torn record, and nothing
+/// else.
+fn interleaving<G: Pattern, S: Pattern>(
+    events: &[Event],
+    chunk: usize,
+) -> Result<(), TestCaseError> {
+    let mut wire = Vec::new();
+    let mut expected = Vec::new();
+    // Which writers are alive (have sent their handshake and not died since): [stranger, good].
+    let mut live = [false; 2];
+    let mut after_torn = false;
+    let start =
+        |wire: &mut Vec<u8>, expected: &mut Vec<String>, live: &mut [bool; 2], good: bool| {
+            if good {
+                wire.extend_from_slice(&codec::hello::<G>());
+            } else {
+                wire.extend_from_slice(&codec::hello::<S>());
+                expected.push("mismatch".to_string());
+            }
+            live[usize::from(good)] = true;
+        };
+    start(&mut wire, &mut expected, &mut live, true);
+    for e in events {
+        // A short record cannot be torn: such an event is a whole message.
+        let e = match *e {
+            Event::Torn(true, at) if !codec::is_long(size_of::<G>()) => Event::Good(at as u8),
+            Event::Torn(false, at) if !codec::is_long(size_of::<S>()) => Event::Stranger(at as u8),
+            ref other => other.clone(),
+        };
+        let writer = match e {
+            Event::GoodHello | Event::Good(_) | Event::Torn(true, _) => true,
+            Event::StrangerHello | Event::Stranger(_) | Event::Torn(false, _) => false,
+        };
+        let is_hello = matches!(e, Event::GoodHello | Event::StrangerHello);
+        if is_hello || !live[usize::from(writer)] || after_torn {
+            // A new writer: it starts with its handshake.
+            start(&mut wire, &mut expected, &mut live, writer);
+        }
+        after_torn = false;
+        match e {
+            Event::GoodHello | Event::StrangerHello => {}
+            Event::Good(x) => {
+                codec::write_message(&mut wire, &G::of(x)).unwrap();
+                expected.push(x.to_string());
+            }
+            Event::Stranger(x) => codec::write_message(&mut wire, &S::of(x)).unwrap(),
+            Event::Torn(good, at) => {
+                let seed = at as u8;
+                let part = if good {
+                    torn::<G>(seed, at)
+                } else {
+                    torn::<S>(seed, at)
+                };
+                wire.extend_from_slice(&part);
+                expected.push("corrupt".to_string());
+                live[usize::from(good)] = false;
+                after_torn = true;
+            }
+        }
+    }
+    let got = read_all::<G>(&wire, chunk);
+    prop_assert_eq!(got, expected);
+    Ok(())
+}
+
+/// Every outcome of reading `bytes` to its end in chunks of `chunk` bytes: the seed of
+/// each message, or the kind of each error.
+fn read_all<T: Pattern>(bytes: &[u8], chunk: usize) -> Vec<String> {
+    let mut r = FrameReader::<T>::new();
+    let mut src = bytes;
+    let mut out = Vec::new();
+    loop {
+        let res = r.recv_with(|buf| {
+            let n = chunk.min(buf.len()).min(src.len());
+            buf[..n].copy_from_slice(&src[..n]);
+            src = &src[n..];
+            Ok(n)
+        });
+        out.push(match res {
+            Ok(m) => m.seed().to_string(),
+            Err(Error::Disconnected) => return out,
+            Err(Error::SchemaMismatch { .. }) => "mismatch".to_string(),
+            Err(Error::Corrupt(_)) => "corrupt".to_string(),
+            Err(e) => format!("unexpected: {e}"),
+        });
+    }
 }

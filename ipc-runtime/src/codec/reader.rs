@@ -40,8 +40,11 @@ pub struct FrameReader<T> {
     /// Bytes out of step were reported: the reader is looking for the next record
     /// boundary (a handshake, or a header of `T`), dropping what comes before it.
     lost: bool,
-    /// Bytes still to drop of a record of another type too long to buffer.
+    /// Bytes still to drop of a record of another type too long to buffer, before its
+    /// closing seal (if it is long).
     skip: usize,
+    /// The opening seal of the record being skipped, to compare with its closing one.
+    skip_seal: Option<[u8; SEAL_LEN]>,
     /// `greeted && !lost && skip == 0`: the front of the buffer is a record boundary
     /// after a checked handshake, so the fast path may take a message from it.
     steady: bool,
@@ -85,6 +88,7 @@ impl<T: Message> FrameReader<T> {
             greeted: false,
             lost: false,
             skip: 0,
+            skip_seal: None,
             steady: false,
             strangers: Vec::new(),
             _t: PhantomData,
@@ -203,7 +207,7 @@ impl<T: Message> FrameReader<T> {
     }
 
     fn update_steady(&mut self) {
-        self.steady = self.greeted && !self.lost && self.skip == 0;
+        self.steady = self.greeted && !self.lost && self.skip == 0 && self.skip_seal.is_none();
     }
 
     /// Deals with what is at the front of the buffer when it is not a whole message of a
@@ -222,6 +226,26 @@ impl<T: Message> FrameReader<T> {
                 if self.skip > 0 {
                     return Ok(false);
                 }
+            }
+            if let Some(seal) = self.skip_seal {
+                let Some(closing) = self.buf[self.start..self.end].first_chunk::<SEAL_LEN>() else {
+                    return Ok(false);
+                };
+                let torn = *closing != seal;
+                self.skip_seal = None;
+                if torn {
+                    // The skipped record was cut short: what was dropped as its tail was
+                    // another writer's. Look for a boundary from here.
+                    self.lost = true;
+                    self.update_steady();
+                    return Err(Error::Corrupt(
+                        "a record of a refused schema, too long for this reader's buffer, was \
+                         cut short by its writer's death; the bytes after it up to here were \
+                         dropped with it"
+                            .into(),
+                    ));
+                }
+                self.start += SEAL_LEN;
             }
             if self.lost && !self.find_boundary() {
                 return Ok(false);
@@ -296,15 +320,25 @@ impl<T: Message> FrameReader<T> {
             // A header of ours with a length no message of ours has: a torn header.
             return Step::Lost(not_a_header(header));
         }
-        if total > max_frame_len::<T>() {
+        if total > self.buf.len() - self.base {
             if !known {
-                // Longer than any record of ours, from no writer announced: skipping it
+                // Longer than this reader can hold, from no writer announced: skipping it
                 // by a length read from bytes out of step could swallow good records.
                 return Step::Lost(no_handshake(tag, len));
             }
-            // A refused writer's record longer than any of ours: skipped by count,
-            // never buffered.
-            self.skip = total;
+            // A refused writer's record longer than the buffer: skipped by count, and its
+            // seals compared at the end.
+            if is_long(len) {
+                let Some(opening) = avail.get(HEADER_LEN..HEADER_LEN + SEAL_LEN) else {
+                    return Step::More;
+                };
+                let mut seal = [0; SEAL_LEN];
+                seal.copy_from_slice(opening);
+                self.skip_seal = Some(seal);
+                self.skip = total - SEAL_LEN;
+            } else {
+                self.skip = total;
+            }
             return Step::Dropped(None);
         }
         let Some(record) = avail.get(..total) else {
@@ -407,8 +441,9 @@ impl<T: Message> FrameReader<T> {
             if self.start == self.end {
                 self.discard();
             } else if self.start > self.base && self.buf.len() - self.end < max_frame_len::<T>() {
-                // Too little room behind a partial record for a whole one: move it to the
-                // front, so the next read takes a full buffer rather than a sliver.
+                // Too little room behind a partial record for a whole one of `T` (or one
+                // of another writer's that the buffer can hold): move it to the front, so
+                // the next read takes a full buffer rather than a sliver.
                 self.buf.copy_within(self.start..self.end, self.base);
                 self.end -= self.start - self.base;
                 self.start = self.base;
@@ -424,18 +459,24 @@ impl<T: Message> FrameReader<T> {
 
     /// The error for the end of the stream: [`Error::Disconnected`], or
     /// [`Error::Corrupt`] if it came in the middle of a record not already reported.
+    /// The bytes after the start of that record are kept: they may hold a later writer's
+    /// records (a writer died midway through a long record, and the next one wrote less
+    /// than the rest of it), which the next receives read before the end again.
     #[cold]
     fn end_of_stream(&mut self) -> Error {
         let partial = self.buffered();
-        let reported = self.lost || self.skip > 0;
-        self.discard();
-        self.skip = 0;
-        if partial > 0 && !reported {
+        if partial > 0 && !self.lost && self.skip == 0 && self.skip_seal.is_none() {
+            self.start += 1;
+            self.lost = true;
+            self.update_steady();
             return Error::Corrupt(format!(
                 "the stream ended {partial} bytes into a record: the writer died or closed \
                  mid-message"
             ));
         }
+        self.discard();
+        self.skip = 0;
+        self.skip_seal = None;
         Error::Disconnected
     }
 

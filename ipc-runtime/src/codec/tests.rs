@@ -381,3 +381,34 @@ fn no_decoding_step_holds_a_message_on_the_stack() {
         .join()
         .unwrap();
 }
+
+#[test]
+fn a_strangers_record_longer_than_the_buffer_is_skipped_by_count() {
+    type Huge = [u8; 100_000];
+    let huge: Box<Huge> = vec![1u8; 100_000].into_boxed_slice().try_into().unwrap();
+    let mut wire = stream(&[1u64]);
+    wire.extend_from_slice(&hello::<Huge>());
+    write_message(&mut wire, &*huge).unwrap();
+    write_message(&mut wire, &2u64).unwrap();
+    assert_eq!(
+        summary(&results::<u64>(&wire, false)),
+        ["1", "mismatch", "2"]
+    );
+    // Cut short by its writer's death, then a good writer: one more error, and the good
+    // writer's records after the swallowed bytes still arrive.
+    let mut wire = stream(&[1u64]);
+    wire.extend_from_slice(&hello::<Huge>());
+    let mut rec = Vec::new();
+    write_message(&mut rec, &*huge).unwrap();
+    wire.extend_from_slice(&rec[..50_000]);
+    let good: Vec<u64> = (2..8000).collect();
+    wire.extend_from_slice(&stream(&good));
+    let got = results::<u64>(&wire, false);
+    assert_eq!(summary(&got[..3]), ["1", "mismatch", "corrupt"]);
+    let tail: Vec<u64> = got[3..].iter().map(|r| *r.as_ref().unwrap()).collect();
+    assert!(
+        !tail.is_empty() && good.ends_with(&tail),
+        "{:?}",
+        &tail[..3]
+    );
+}
