@@ -525,7 +525,10 @@ impl<T: Message> Receiver<T> {
     }
 }
 
-/// Reads more bytes for the frame reader, noting descriptors that arrive with them.
+/// Reads more bytes for the frame reader, noting descriptors that arrive with them. A
+/// reset connection (a Unix peer that closed with data of ours unread, a TCP reset) is
+/// the end of the stream, as a clean close is: the frame reader then says whether it
+/// came between records ([`Error::Disconnected`]) or inside one ([`Error::Corrupt`]).
 fn fill(
     fd: BorrowedFd<'_>,
     buf: &mut [u8],
@@ -546,6 +549,7 @@ fn fill(
                     sys::again(fd, PollFlags::POLLIN, wait, false)?;
                     continue;
                 }
+                Err(Errno::ECONNRESET) => return Ok(0),
                 Err(e) => return Err(Error::sys("recv", e)),
             }
         };
@@ -563,6 +567,7 @@ fn fill(
             }
             Err(Errno::EINTR) => {}
             Err(Errno::EAGAIN) => sys::again(fd, PollFlags::POLLIN, wait, false)?,
+            Err(Errno::ECONNRESET) => return Ok(0),
             Err(e) => return Err(Error::sys("recvmsg", e)),
         }
     }

@@ -1,0 +1,312 @@
+//! Streams shared with strangers and with writers that die: what a reader gets when a
+//! writer of another schema, a writer killed mid-message, or a peer that dies with a
+//! message half sent shares its stream with good writers. Every writer is a real process
+//! (this test binary re-run with `IPC_PEER_ROLE` naming its part).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use ipc::{codec, fifo, socket, Error};
+
+const ROLE: &str = "IPC_PEER_ROLE";
+const PATH: &str = "IPC_PEER_PATH";
+
+/// 256 KiB: a record much longer than `PIPE_BUF`, so a writer can die midway through one.
+type Big = [u8; 256 << 10];
+/// The type of a stranger on the stream.
+type Other = [u32; 3];
+
+/// A fresh path under the temp dir, unique per process and test, removed on drop.
+struct TempPath(PathBuf);
+
+impl TempPath {
+    fn new(tag: &str) -> TempPath {
+        static N: AtomicU32 = AtomicU32::new(0);
+        TempPath(std::env::temp_dir().join(format!(
+            "ipc-test-peers-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        )))
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// This binary re-run as a child playing `role` on `path`; its stdin and stdout are
+/// pipes to this process; killed and reaped on drop.
+struct Peer(Child);
+
+impl Peer {
+    fn spawn(test: &str, role: &str, path: &Path) -> Peer {
+        Peer(
+            Command::new(std::env::current_exe().unwrap())
+                .args([test, "--exact", "--nocapture", "--test-threads=1"])
+                .env(ROLE, role)
+                .env(PATH, path)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    /// Waits for the child to print `line`.
+    fn wait_for(&mut self, line: &str) {
+        let mut out = BufReader::new(self.0.stdout.as_mut().unwrap());
+        let mut got = String::new();
+        loop {
+            got.clear();
+            assert!(
+                out.read_line(&mut got).unwrap() > 0,
+                "child exited before {line:?}"
+            );
+            if got.trim_end().ends_with(line) {
+                return;
+            }
+        }
+    }
+
+    /// Tells the child to go on (a line on its stdin).
+    fn go(&mut self) {
+        writeln!(self.0.stdin.as_mut().unwrap(), "go").unwrap();
+    }
+
+    fn assert_success(mut self) {
+        drop(self.0.stdin.take());
+        let status = self.0.wait().unwrap();
+        assert!(status.success(), "child failed: {status}");
+    }
+
+    fn kill(mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// In a child: waits for the parent's `go`.
+fn wait_for_go() {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).unwrap();
+    assert_eq!(line.trim_end(), "go", "the parent went away");
+}
+
+fn say(line: &str) {
+    println!("{line}");
+    std::io::stdout().flush().unwrap();
+}
+
+fn big(fill: u8) -> Box<Big> {
+    vec![fill; size_of::<Big>()]
+        .into_boxed_slice()
+        .try_into()
+        .unwrap()
+}
+
+/// In a child: plays the role named in the environment and exits; in the parent: returns.
+fn play_role_if_child() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let path = PathBuf::from(std::env::var_os(PATH).unwrap());
+    match role.as_str() {
+        "good_writer" => {
+            let mut tx = fifo::Sender::<u64>::open(&path).unwrap();
+            for i in 1..=100 {
+                tx.send(i).unwrap();
+            }
+            say("sent");
+            wait_for_go();
+            for i in 101..=200 {
+                tx.send(i).unwrap();
+            }
+        }
+        "stranger" => {
+            let mut tx = fifo::Sender::<Other>::open(&path).unwrap();
+            for i in 0..5 {
+                tx.send([0x6500_0000 + i; 3]).unwrap();
+            }
+        }
+        "big_writer_to_die" => {
+            let mut tx = fifo::Sender::<Big>::open(&path).unwrap();
+            let msg = big(1);
+            say("open");
+            // Blocks once the FIFO is full, part of the way into the record.
+            tx.send_ref(&msg).unwrap();
+            tx.send_ref(&msg).unwrap();
+            unreachable!("the reader reads nothing before this writer is killed");
+        }
+        "big_successor" => {
+            let mut tx = fifo::Sender::<Big>::open(&path).unwrap();
+            for fill in [3, 4, 5] {
+                tx.send_ref(&big(fill)).unwrap();
+            }
+        }
+        "raw_unix_writer" => {
+            // A raw peer of a typed Unix stream: its own handshake and 5 messages, a
+            // handshake of another schema, then 10 more messages of the right one.
+            let mut s = UnixStream::connect(&path).unwrap();
+            read_hello(&mut s);
+            let mut wire = codec::hello::<u64>();
+            (1..=5u64).for_each(|i| codec::write_message(&mut wire, &i).unwrap());
+            wire.extend_from_slice(&codec::hello::<Other>());
+            (6..=15u64).for_each(|i| codec::write_message(&mut wire, &i).unwrap());
+            s.write_all(&wire).unwrap();
+            wait_for_go();
+        }
+        "raw_unix_dies_mid_message" => {
+            // Sends one message and half of the next, and exits without reading what the
+            // listener sent: the kernel resets the connection.
+            let mut s = UnixStream::connect(&path).unwrap();
+            let mut wire = codec::hello::<[u64; 4]>();
+            codec::write_message(&mut wire, &[1u64; 4]).unwrap();
+            let mut next = Vec::new();
+            codec::write_message(&mut next, &[2u64; 4]).unwrap();
+            wire.extend_from_slice(&next[..next.len() / 2]);
+            s.write_all(&wire).unwrap();
+            // Wait until the listener's handshake has arrived (and lies unread).
+            let mut byte = [0u8; 1];
+            nix::sys::socket::recv(
+                std::os::fd::AsRawFd::as_raw_fd(&s),
+                &mut byte,
+                nix::sys::socket::MsgFlags::MSG_PEEK,
+            )
+            .unwrap();
+        }
+        other => panic!("unknown role {other}"),
+    }
+    std::process::exit(0);
+}
+
+/// Reads the listener's handshake off a raw connection.
+fn read_hello(s: &mut UnixStream) {
+    let mut header = [0u8; codec::HEADER_LEN];
+    s.read_exact(&mut header).unwrap();
+    let len = u32::from_le_bytes(header[4..].try_into().unwrap()) as usize;
+    let mut rest = vec![0; len];
+    s.read_exact(&mut rest).unwrap();
+}
+
+#[test]
+fn a_strangers_handshake_on_a_fifo_costs_one_error_and_no_good_message() {
+    play_role_if_child();
+    let path = TempPath::new("stranger");
+    let _fifo = fifo::create(&path.0).unwrap();
+    let mut rx = fifo::Receiver::<u64>::open(&path.0).unwrap();
+    let test = "a_strangers_handshake_on_a_fifo_costs_one_error_and_no_good_message";
+    let mut good = Peer::spawn(test, "good_writer", &path.0);
+    good.wait_for("sent");
+    for want in 1..=100 {
+        assert_eq!(rx.recv().unwrap(), want);
+    }
+    // A writer of another type comes and goes while the good writer is quiet.
+    Peer::spawn(test, "stranger", &path.0).assert_success();
+    good.go();
+    let err = rx.recv().unwrap_err();
+    assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
+    for want in 101..=200 {
+        assert_eq!(rx.recv().unwrap(), want);
+    }
+    good.assert_success();
+    assert!(rx.recv().unwrap_err().is_disconnected());
+}
+
+#[test]
+fn a_fifo_writer_killed_mid_message_is_one_corrupt_and_its_successor_arrives_intact() {
+    play_role_if_child();
+    let path = TempPath::new("torn");
+    let _fifo = fifo::create(&path.0).unwrap();
+    let mut rx = fifo::Receiver::<Big>::open(&path.0).unwrap();
+    let test = "a_fifo_writer_killed_mid_message_is_one_corrupt_and_its_successor_arrives_intact";
+    let mut dying = Peer::spawn(test, "big_writer_to_die", &path.0);
+    dying.wait_for("open");
+    // Wait until the FIFO is full: the writer is blocked inside its record.
+    while queued(&rx) < 60 << 10 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    dying.kill();
+    let successor = Peer::spawn(test, "big_successor", &path.0);
+    let mut msg = big(0);
+    let err = rx.recv_into(&mut msg).unwrap_err();
+    assert!(matches!(err, Error::Corrupt(_)), "{err}");
+    for fill in [3, 4, 5] {
+        rx.recv_into(&mut msg).unwrap();
+        assert!(
+            msg.iter().all(|&b| b == fill),
+            "message {fill} arrived garbled"
+        );
+    }
+    successor.assert_success();
+    assert!(rx.recv_into(&mut msg).unwrap_err().is_disconnected());
+}
+
+/// Bytes waiting in the FIFO `rx` reads.
+fn queued(rx: &impl std::os::fd::AsFd) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int to `n`; the descriptor is open for the call.
+    let rc = unsafe {
+        libc::ioctl(
+            std::os::fd::AsRawFd::as_raw_fd(&rx.as_fd()),
+            libc::FIONREAD,
+            &mut n,
+        )
+    };
+    assert_eq!(rc, 0);
+    n as usize
+}
+
+#[test]
+fn a_unix_stream_reads_on_after_a_refused_handshake_midstream() {
+    play_role_if_child();
+    let path = TempPath::new("unix");
+    let listener = socket::Listener::<u64>::bind(&path.0).unwrap();
+    let mut peer = Peer::spawn(
+        "a_unix_stream_reads_on_after_a_refused_handshake_midstream",
+        "raw_unix_writer",
+        &path.0,
+    );
+    let mut s = listener.accept().unwrap();
+    for want in 1..=5 {
+        assert_eq!(s.recv().unwrap(), want);
+    }
+    let err = s.recv().unwrap_err();
+    assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
+    for want in 6..=15 {
+        assert_eq!(s.recv().unwrap(), want);
+    }
+    peer.go();
+    peer.assert_success();
+    assert!(s.recv().unwrap_err().is_disconnected());
+}
+
+#[test]
+fn a_unix_peer_that_dies_mid_message_is_corrupt_not_a_clean_close() {
+    play_role_if_child();
+    let path = TempPath::new("reset");
+    let listener = socket::Listener::<[u64; 4]>::bind(&path.0).unwrap();
+    let peer = Peer::spawn(
+        "a_unix_peer_that_dies_mid_message_is_corrupt_not_a_clean_close",
+        "raw_unix_dies_mid_message",
+        &path.0,
+    );
+    let mut s = listener.accept().unwrap();
+    peer.assert_success();
+    assert_eq!(s.recv().unwrap(), [1; 4]);
+    let err = s.recv().unwrap_err();
+    assert!(matches!(err, Error::Corrupt(_)), "{err}");
+    assert!(s.recv().unwrap_err().is_disconnected());
+}
