@@ -533,7 +533,7 @@ fn segment_mode_is_applied_regardless_of_umask_and_checked_on_open() {
     // The default opener allows only 0600: a group-readable segment is refused.
     assert!(matches!(
         Sender::<u64>::open(&name.0),
-        Err(Error::PermissionDenied { .. })
+        Err(Error::Untrusted { mode: 0o640, .. })
     ));
     assert!(Sender::<u64>::open_with(&name.0, Options::new().mode(0o640)).is_ok());
 }

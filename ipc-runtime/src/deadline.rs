@@ -34,6 +34,11 @@ impl Wait {
         }
     }
 
+    /// True once the deadline has passed: never for `Forever`, at once for `Now`.
+    pub(crate) fn is_over(&self) -> bool {
+        self.left().is_some_and(|d| d.is_zero())
+    }
+
     /// The error of a receive whose wait ran out: [`Error::Empty`] or [`Error::Timeout`].
     pub(crate) fn recv_expired(&self) -> Error {
         match *self {

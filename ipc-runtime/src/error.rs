@@ -82,6 +82,25 @@ pub enum Error {
         name: String,
     },
 
+    /// A named object belongs to another user, or its mode grants more access than this
+    /// side allows (each transport's `Options::mode`): someone else may have planted it, so
+    /// it is neither used nor replaced. `hint` says how to accept it or remove it.
+    #[error(
+        "{what} `{name}` is not trusted: it is owned by uid {owner} with mode {mode:04o}; {hint}"
+    )]
+    Untrusted {
+        /// What kind of object.
+        what: &'static str,
+        /// Its name or path.
+        name: String,
+        /// The uid that owns it.
+        owner: u32,
+        /// Its permission bits.
+        mode: u32,
+        /// Why it is refused and what to do.
+        hint: String,
+    },
+
     /// A name or path is not acceptable.
     #[error("invalid name `{name}`: {reason}")]
     InvalidName {
@@ -178,6 +197,25 @@ impl Error {
         }
     }
 
+    /// `/dev/shm` (a tmpfs) has no room for `needed` more bytes (`ENOSPC`): the limit is
+    /// its free space, reported with how to make room.
+    // `fsblkcnt_t` and `c_ulong` are `u64` here but not on every target.
+    #[allow(clippy::unnecessary_cast)]
+    pub(crate) fn dev_shm_full(needed: u64) -> Self {
+        let free = nix::sys::statvfs::statvfs("/dev/shm")
+            .map(|s| (s.blocks_available() as u64).saturating_mul(s.fragment_size() as u64))
+            .unwrap_or(0);
+        Error::LimitExceeded {
+            limit: "free space in /dev/shm",
+            value: free,
+            hint: format!(
+                "{needed} bytes are needed; `df -h /dev/shm` shows its size; free space there \
+                 (ipc::shm::remove_stale() removes dead segments; remove files nobody uses) \
+                 or enlarge it (`mount -o remount,size=SIZE /dev/shm` as root)"
+            ),
+        }
+    }
+
     /// A schema mismatch between this side's `T` and the peer's `found`.
     pub fn schema_mismatch<T: Message>(found: SchemaId) -> Self {
         Error::SchemaMismatch {
@@ -250,7 +288,7 @@ impl From<Error> for io::Error {
             }
             Error::NotFound { .. } => K::NotFound,
             Error::AlreadyExists { .. } => K::AlreadyExists,
-            Error::PermissionDenied { .. } => K::PermissionDenied,
+            Error::PermissionDenied { .. } | Error::Untrusted { .. } => K::PermissionDenied,
             Error::InvalidName { .. } => K::InvalidInput,
             Error::Busy { .. } => K::ResourceBusy,
             Error::LimitExceeded { .. } => K::OutOfMemory,

@@ -231,15 +231,14 @@ fn sysv_open(fd: &OwnedFd, opts: &Options, name: &str) -> Result<(Mapping, u64)>
             e => Error::named("shmctl(IPC_STAT)", WHAT, name, e),
         });
     }
-    let mode = u32::from(ds.shm_perm.mode) & 0o777;
-    if mode & !opts.mode != 0
-        || (ds.shm_perm.uid != nix::unistd::geteuid().as_raw() && opts.mode & 0o077 == 0)
-    {
-        return Err(Error::PermissionDenied {
-            what: "System V segment (owner or mode)",
-            name: name.to_owned(),
-        });
-    }
+    crate::trust::check(
+        "System V segment",
+        name,
+        ds.shm_perm.uid,
+        u32::from(ds.shm_perm.mode),
+        opts.mode,
+        &removal(name),
+    )?;
     Ok((sysv_attach_id(id)?, ds.shm_segsz as u64))
 }
 
@@ -359,19 +358,7 @@ impl Segment {
         opts: &Options,
     ) -> Result<Segment> {
         let st = fstat(&fd).map_err(|e| Error::sys("fstat", e))?;
-        let mode = st.st_mode & 0o777;
-        if mode & !opts.mode != 0 {
-            return Err(Error::PermissionDenied {
-                what: "segment (its mode grants more than Options::mode allows)",
-                name: name.to_owned(),
-            });
-        }
-        if st.st_uid != nix::unistd::geteuid().as_raw() && opts.mode & 0o077 == 0 {
-            return Err(Error::PermissionDenied {
-                what: "segment (owned by another user)",
-                name: name.to_owned(),
-            });
-        }
+        crate::trust::check_stat(WHAT, name, &st, opts.mode, &removal(name))?;
         let header = size_of::<Header>() as u64;
         let deadline = Instant::now() + opts.open_timeout;
         loop {
@@ -529,18 +516,19 @@ impl Drop for Segment {
     }
 }
 
+/// How to remove the segment `name`, for errors.
+fn removal(name: &str) -> String {
+    format!(
+        "`ipc::shm::remove_stale()` once nobody uses it, or `rm /dev/shm/{PREFIX}{name}` as \
+         its owner or root"
+    )
+}
+
 /// Reserves the pages of `fd` up to `size`.
 fn reserve(fd: &OwnedFd, size: u64) -> Result<()> {
     match nix::fcntl::posix_fallocate(fd, 0, size as libc::off_t) {
         Ok(()) => Ok(()),
-        Err(Errno::ENOSPC) => Err(Error::LimitExceeded {
-            limit: "free space in /dev/shm",
-            value: size,
-            hint: format!(
-                "the segment needs {size} bytes; free space in /dev/shm (ipc::shm::remove_stale() \
-                 removes dead segments), enlarge it, or use a smaller capacity"
-            ),
-        }),
+        Err(Errno::ENOSPC) => Err(Error::dev_shm_full(size)),
         Err(Errno::EFBIG) => Err(Error::LimitExceeded {
             limit: "maximum file size",
             value: size,
