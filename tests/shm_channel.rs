@@ -106,6 +106,32 @@ fn child() {
                 tx.send([i; 16]).unwrap();
             }
         }
+        ["remove-stale-in-private-shm", ..] => {
+            common::private_dev_shm("1m");
+            let path = |n: &str| format!("/dev/shm/ipc.{n}");
+            let segment = {
+                let _rx = Receiver::<u64>::create("real", Options::new()).unwrap();
+                std::fs::read(path("real")).unwrap()
+            };
+            // Files named like segments that are not this crate's: 16 bytes of text (the
+            // size of a System V segment's registry file), 9 bytes, and a copy of a
+            // published segment whose magic was changed.
+            std::fs::write(path("foreign16"), b"0123456789abcdef").unwrap();
+            std::fs::write(path("foreign9"), b"ipc notes").unwrap();
+            let mut forged = segment.clone();
+            forged[..8].copy_from_slice(b"NOT-IPC!");
+            std::fs::write(path("forged"), forged).unwrap();
+            // A published segment of this crate that no process holds: dead.
+            std::fs::write(path("dead"), &segment).unwrap();
+            let removed = ipc::shm::remove_stale().unwrap();
+            for foreign in ["foreign16", "foreign9", "forged"] {
+                assert!(
+                    std::path::Path::new(&path(foreign)).exists(),
+                    "remove_stale removed {foreign}, which is not a segment"
+                );
+            }
+            assert_eq!(removed, ["dead"]);
+        }
         _ => panic!("unknown role {role}"),
     }
     std::process::exit(0);
@@ -338,6 +364,12 @@ fn two_hundred_kill_cycles_leave_nothing_in_dev_shm() {
         );
     }
     assert!(removed.len() >= 50);
+}
+
+#[test]
+fn remove_stale_removes_only_what_it_can_prove_is_a_dead_segment() {
+    // In a child with its own /dev/shm, so that remove_stale sees only what this test made.
+    spawn("remove-stale-in-private-shm", &[]).assert_success();
 }
 
 #[test]

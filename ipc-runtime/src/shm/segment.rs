@@ -42,7 +42,7 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag, SealFlag};
 use nix::sys::mman::{shm_open, shm_unlink};
 use nix::sys::stat::{fchmod, fstat, Mode};
 
-use super::layout::{self, Header, MAGIC};
+use super::layout::{self, Header, Meta, MAGIC};
 use super::options::{Backing, Options};
 use super::ring::MAX_PARTICIPANTS;
 use crate::error::{Error, Result};
@@ -373,9 +373,12 @@ impl Segment {
             } else {
                 None
             };
+            // Whether the file carries the magic (`remove_stale` removes only such files).
+            let mut has_magic = false;
             if let Some(map) = mapped {
                 // SAFETY: the mapping is `len >= size_of::<Header>()` bytes, page-aligned.
                 let meta = unsafe { layout::read_meta(map.as_ptr()) };
+                has_magic = meta.magic == MAGIC;
                 if meta.magic != 0 && meta.magic != MAGIC {
                     return Err(Error::Corrupt(format!(
                         "`{name}` is not an ipc segment (bad magic {:#018x})",
@@ -398,9 +401,14 @@ impl Segment {
             // taking its lock (a creator racing this opener in `open_or_create`). Only a
             // segment that has not changed for a while is taken for dead.
             if !is_locked(&fd, 0..MAX_PARTICIPANTS) && age_secs(&st) >= CREATION_GRACE_SECS {
+                let remove = if has_magic {
+                    "ipc::shm::remove_stale()".to_owned()
+                } else {
+                    format!("`rm /dev/shm/{PREFIX}{name}` (it has no header yet, so remove_stale() cannot prove it is a segment)")
+                };
                 return Err(Error::Corrupt(format!(
                     "segment `{name}` was never initialised and nobody is attached: its creator \
-                     died; remove it with ipc::shm::remove_stale()"
+                     died; remove it with {remove}"
                 )));
             }
             if Instant::now() >= deadline {
@@ -592,13 +600,60 @@ fn age_secs(st: &libc::stat) -> i64 {
         .unwrap_or(0)
 }
 
-/// Removes the segments under `/dev/shm` that this crate created (names starting with
-/// `ipc.`) and that no live process participates in; returns their names (without the
-/// prefix).
+/// Reads `buf.len()` bytes at `offset` of `fd` (false if the file is shorter or unreadable).
+fn read_exact_at(fd: &OwnedFd, buf: &mut [u8], offset: u64) -> bool {
+    nix::sys::uio::pread(fd, buf, offset as libc::off_t).is_ok_and(|n| n == buf.len())
+}
+
+/// What a file under `/dev/shm` named like a segment is, read with `pread(2)` (never
+/// mapped, so a file that shrinks meanwhile cannot raise SIGBUS here).
+enum Found {
+    /// A segment of this crate, its header published or not.
+    Segment { ready: bool },
+    /// A System V segment's registry file of this crate.
+    Registry,
+    /// Nothing this crate can prove it made: another program's file, or a segment whose
+    /// creator died before writing the magic.
+    Unproven,
+}
+
+fn identify(fd: &OwnedFd, st: &libc::stat) -> Found {
+    let size = st.st_size.max(0) as u64;
+    if size == SYSV_REGISTRY {
+        let mut magic = [0u8; 8];
+        if read_exact_at(fd, &mut magic, 0) && &magic == SYSV_MAGIC {
+            return Found::Registry;
+        }
+        return Found::Unproven;
+    }
+    if size < size_of::<Header>() as u64 {
+        return Found::Unproven;
+    }
+    let mut magic = [0u8; 8];
+    let mut state = [0u8; 4];
+    let magic_at = core::mem::offset_of!(Header, meta) + core::mem::offset_of!(Meta, magic);
+    if !read_exact_at(fd, &mut magic, magic_at as u64)
+        || u64::from_ne_bytes(magic) != MAGIC
+        || !read_exact_at(fd, &mut state, core::mem::offset_of!(Header, state) as u64)
+    {
+        return Found::Unproven;
+    }
+    Found::Segment {
+        ready: u32::from_ne_bytes(state) == layout::READY,
+    }
+}
+
+/// Removes the segments under `/dev/shm` that this crate created and that no live process
+/// participates in; returns their names (without the `ipc.` prefix).
 ///
-/// A segment with a live participant is never touched: its lock bytes cannot be locked.
-/// A segment still being created (header not yet published) is left alone for 10 seconds
-/// after its last change, in case its creator is between `shm_open` and taking its lock.
+/// A file is removed only if it can be proven to be this crate's and dead: its name starts
+/// with `ipc.`; it carries the segment magic in its header (or, for a System V segment's
+/// registry file, the registry magic), read with `pread(2)`; and no live process holds a
+/// lock byte of it. A segment whose header is not yet published is left alone for 10
+/// seconds after its last change, in case its creator is between `shm_open` and taking its
+/// lock. Anything else named `ipc.*` is never touched: another program's file, and a
+/// segment whose creator died before writing the magic (remove that one by hand; `open`
+/// says so).
 ///
 /// # Errors
 ///
@@ -621,24 +676,31 @@ pub fn remove_stale() -> Result<Vec<String>> {
         let shm = format!("/{fname}");
         let Ok(fd) = shm_open(
             shm.as_str(),
-            OFlag::O_RDWR | OFlag::O_CLOEXEC,
+            OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::empty(),
         ) else {
             continue;
+        };
+        let Ok(st) = fstat(&fd) else { continue };
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            continue;
+        }
+        let ready = match identify(&fd, &st) {
+            Found::Unproven => continue,
+            Found::Registry => true,
+            Found::Segment { ready } => ready,
         };
         // Holding the whole range while unlinking keeps a new participant from joining.
         if !matches!(try_lock(&fd, 0..MAX_PARTICIPANTS), Ok(true)) {
             continue;
         }
-        let Ok(st) = fstat(&fd) else { continue };
-        let ready = st.st_size as u64 == SYSV_REGISTRY
-            || st.st_size as u64 >= size_of::<Header>() as u64
-                && map(&fd, st.st_size as u64).is_ok_and(|m| {
-                    // SAFETY: the mapping holds at least a header, page-aligned, alive in `m`.
-                    layout::is_ready(unsafe { layout::header(m.as_ptr()) })
-                });
         if !ready && age_secs(&st) < CREATION_GRACE_SECS {
             continue;
+        }
+        // Unlink only if the name still denotes the file examined.
+        match nix::sys::stat::stat(format!("/dev/shm{shm}").as_str()) {
+            Ok(now) if now.st_ino == st.st_ino && now.st_dev == st.st_dev => {}
+            _ => continue,
         }
         if shm_unlink(shm.as_str()).is_ok() {
             removed.push(name.to_owned());
