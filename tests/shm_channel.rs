@@ -132,6 +132,12 @@ fn child() {
             }
             assert_eq!(removed, ["dead"]);
         }
+        ["open-forever", name] => {
+            // No deadline at all must not overflow the clock.
+            let opts = Options::new().open_timeout(Duration::MAX);
+            let mut rx = Receiver::<u64>::open_with(name, opts).unwrap();
+            assert_eq!(*rx.recv().unwrap(), 7);
+        }
         _ => panic!("unknown role {role}"),
     }
     std::process::exit(0);
@@ -370,6 +376,15 @@ fn two_hundred_kill_cycles_leave_nothing_in_dev_shm() {
 fn remove_stale_removes_only_what_it_can_prove_is_a_dead_segment() {
     // In a child with its own /dev/shm, so that remove_stale sees only what this test made.
     spawn("remove-stale-in-private-shm", &[]).assert_success();
+}
+
+#[test]
+fn an_open_timeout_of_duration_max_waits_without_overflow() {
+    let name = Name::new("forever");
+    let mut tx = Sender::<u64>::create(&name.0, Options::new()).unwrap();
+    let kid = spawn("open-forever", &[&name.0]);
+    tx.send(7).unwrap();
+    kid.assert_success();
 }
 
 #[test]

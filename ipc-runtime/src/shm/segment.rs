@@ -34,7 +34,7 @@ use std::ffi::CString;
 use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::ptr::NonNull;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use memmap2::{MmapOptions, MmapRaw};
 use nix::errno::Errno;
@@ -45,6 +45,7 @@ use nix::sys::stat::{fchmod, fstat, Mode};
 use super::layout::{self, Header, Meta, MAGIC};
 use super::options::{Backing, Options};
 use super::ring::MAX_PARTICIPANTS;
+use crate::deadline::Wait;
 use crate::error::{Error, Result};
 
 /// Every segment name this crate creates under `/dev/shm` starts with this.
@@ -360,7 +361,8 @@ impl Segment {
         let st = fstat(&fd).map_err(|e| Error::sys("fstat", e))?;
         crate::trust::check_stat(WHAT, name, &st, opts.mode, &removal(name))?;
         let header = size_of::<Header>() as u64;
-        let deadline = Instant::now() + opts.open_timeout;
+        // Saturates: a timeout too long for the clock (Duration::MAX) waits for ever.
+        let wait = Wait::timeout(opts.open_timeout);
         loop {
             let st = fstat(&fd).map_err(|e| Error::sys("fstat", e))?;
             let mut len = st.st_size.max(0) as u64;
@@ -411,7 +413,7 @@ impl Segment {
                      died; remove it with {remove}"
                 )));
             }
-            if Instant::now() >= deadline {
+            if wait.is_over() {
                 return Err(Error::Corrupt(format!(
                     "segment `{name}` was not initialised within {:?}: its creator is slow \
                      (raise Options::open_timeout) or died while creating it \
