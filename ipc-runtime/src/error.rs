@@ -163,11 +163,13 @@ pub enum Error {
 
 impl Error {
     /// Wraps an errno from call `op`, mapping `EPIPE` and `ECONNRESET` to
-    /// [`Error::Disconnected`].
+    /// [`Error::Disconnected`], and `EMFILE` / `ENFILE` (out of file descriptors) to
+    /// [`Error::LimitExceeded`] naming `RLIMIT_NOFILE` or `fs.file-max` and how to raise it.
     pub fn sys(op: &'static str, errno: nix::errno::Errno) -> Self {
         use nix::errno::Errno;
         match errno {
             Errno::EPIPE | Errno::ECONNRESET => Error::Disconnected,
+            Errno::EMFILE | Errno::ENFILE => crate::fd::new_fd_error(op, errno),
             e => Error::Io {
                 op,
                 source: io::Error::from_raw_os_error(e as i32),
@@ -176,7 +178,8 @@ impl Error {
     }
 
     /// Wraps an errno from call `op` on the named object `name` (a `what`), mapping
-    /// `ENOENT`, `EEXIST`, `EACCES`/`EPERM` and `ENAMETOOLONG` to their variants.
+    /// `ENOENT`, `EEXIST`, `EACCES`/`EPERM` and `ENAMETOOLONG` to their variants, and the
+    /// rest as [`Error::sys`] does.
     pub fn named(
         op: &'static str,
         what: &'static str,

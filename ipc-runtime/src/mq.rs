@@ -66,7 +66,10 @@
 //! `/proc/sys/fs/mqueue/msg_max` caps the capacity (`mq_maxmsg`; with `CAP_SYS_RESOURCE`
 //! up to 65536), `msgsize_max` the message size, `queues_max` the number of queues, and
 //! `RLIMIT_MSGQUEUE` (`ulimit -q`) the bytes of queue memory a user may hold. Hitting one
-//! gives [`Error::LimitExceeded`] naming the limit, its value, and how to raise it.
+//! gives [`Error::LimitExceeded`] naming the limit, its value, and how to raise it; so do a
+//! process out of descriptors (`RLIMIT_NOFILE`, told apart from `RLIMIT_MSGQUEUE`, for
+//! which the kernel returns the same `EMFILE`) and a `/dev/shm` too full for the schema
+//! header.
 //! Priorities are `0..=32767`.
 //!
 //! The calls go through `libc` where `nix` has no fitting wrapper: `mq_timedsend`, a
@@ -589,10 +592,8 @@ impl Queue {
     /// Opens an existing queue and applies the owner and mode policy of `opts` to it
     /// before anything of it is read.
     fn open_existing(c: &CString, name: &str, flags: MQ_OFlag, opts: Options) -> Result<OwnedFd> {
-        let mqd = mq_open(c.as_c_str(), flags, Mode::empty(), None).map_err(|e| match e {
-            Errno::EMFILE | Errno::ENFILE => crate::fd::new_fd_error("mq_open", e),
-            e => Error::named("mq_open", WHAT, name, e),
-        })?;
+        let mqd = mq_open(c.as_c_str(), flags, Mode::empty(), None)
+            .map_err(|e| Error::named("mq_open", WHAT, name, e))?;
         // SAFETY: on Linux an `mqd_t` is a file descriptor we now own alone.
         let fd = unsafe { OwnedFd::from_raw_fd(mqd.into_raw_fd()) };
         let st = fstat(&fd).map_err(|e| Error::sys("fstat", e))?;
@@ -941,11 +942,10 @@ fn write_header<T: Message>(name: &str, mode: u32) -> Result<()> {
     }
 }
 
-/// Maps the failure of a step of writing a schema header: out of descriptors and a full
-/// `/dev/shm` are the limits they are; the rest names the header.
+/// Maps the failure of a step of writing a schema header: a full `/dev/shm` is the limit
+/// it is; the rest as [`Error::sys`] (which names `RLIMIT_NOFILE` for `EMFILE`).
 fn header_error(op: &'static str, e: Errno, len: usize) -> Error {
     match e {
-        Errno::EMFILE | Errno::ENFILE => crate::fd::new_fd_error(op, e),
         Errno::ENOSPC | Errno::EDQUOT => Error::dev_shm_full(len as u64),
         e => Error::sys(op, e),
     }
@@ -1109,7 +1109,6 @@ fn create_error(name: &str, capacity: u64, msgsize: u64, e: Errno) -> Error {
         // EMFILE means either: the kernel also returns it for a user over
         // RLIMIT_MSGQUEUE. Only a full descriptor table is RLIMIT_NOFILE's.
         Errno::EMFILE if crate::fd::fd_table_full() => crate::fd::new_fd_error("mq_open", e),
-        Errno::ENFILE => crate::fd::new_fd_error("mq_open", e),
         Errno::EMFILE | Errno::ENOMEM => {
             let (soft, _) =
                 nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_MSGQUEUE)

@@ -262,7 +262,10 @@ impl Segment {
         let mut reg = [0u8; SYSV_REGISTRY as usize];
         reg[..8].copy_from_slice(SYSV_MAGIC);
         reg[8..].copy_from_slice(&i64::from(id).to_le_bytes());
-        let n = nix::sys::uio::pwrite(&fd, &reg, 0).map_err(|e| Error::sys("pwrite", e))?;
+        let n = nix::sys::uio::pwrite(&fd, &reg, 0).map_err(|e| match e {
+            Errno::ENOSPC => Error::dev_shm_full(reg.len() as u64),
+            e => Error::sys("pwrite", e),
+        })?;
         if n != reg.len() {
             return Err(Error::sys("pwrite", Errno::EIO));
         }
