@@ -37,6 +37,23 @@ fn unique() -> String {
     )
 }
 
+/// A directory of this test's own, removed with its contents on drop (even on failure).
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let dir = std::env::temp_dir().join(unique());
+        std::fs::create_dir(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Asserts that `r` failed with `LimitExceeded` whose limit starts with `limit` and whose
 /// message contains `hint`. A call that unexpectedly succeeded is dropped first, so what
 /// it made is removed.
@@ -86,8 +103,7 @@ fn out_of_descriptors_is_rlimit_nofile_on_every_transport() {
             "child",
         );
     }
-    let dir = std::env::temp_dir().join(unique());
-    std::fs::create_dir(&dir).unwrap();
+    let dir = TempDir::new();
     let mut held = use_up_descriptors();
     const NOFILE: &str = "RLIMIT_NOFILE";
     const HOW: &str = "ulimit -n";
@@ -101,7 +117,7 @@ fn out_of_descriptors_is_rlimit_nofile_on_every_transport() {
     assert_limit("Shared::create", r, NOFILE, HOW);
     let r = ipc::socket::Stream::<u64>::pair();
     assert_limit("Stream::pair", r, NOFILE, HOW);
-    let r = ipc::socket::Listener::<u64>::bind(dir.join("s"));
+    let r = ipc::socket::Listener::<u64>::bind(dir.0.join("s"));
     assert_limit("socket::Listener::bind", r, NOFILE, HOW);
     let r = ipc::tcp::Listener::<u64>::bind("127.0.0.1:0");
     assert_limit("tcp::Listener::bind", r, NOFILE, HOW);
@@ -123,7 +139,6 @@ fn out_of_descriptors_is_rlimit_nofile_on_every_transport() {
         "the queue was left behind"
     );
     drop(held);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
