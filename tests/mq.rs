@@ -65,9 +65,18 @@ fn run_child(role: &str, name: &str) -> bool {
 }
 
 fn drop_privileges() {
-    let nobody = nix::unistd::Uid::from_raw(65534);
-    nix::unistd::setgid(nix::unistd::Gid::from_raw(65534)).unwrap();
-    nix::unistd::setuid(nobody).unwrap();
+    become_uid(65534);
+}
+
+/// Drops this (root) child process to `uid` (and the group of the same number).
+fn become_uid(uid: u32) {
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(uid)).unwrap();
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(uid)).unwrap();
+}
+
+/// Where the schema header of queue `name` lives.
+fn header_of(name: &str) -> String {
+    format!("/dev/shm/ipc-mq.{}", &name[1..])
 }
 
 /// The entry point of child processes; does nothing in a normal test run.
@@ -171,8 +180,100 @@ fn child_role() {
             );
             assert!(e.to_string().contains("ulimit -q"), "{e}");
         }
+        "plant-as-nobody" => {
+            // A queue open to everyone, with a forged message waiting in it.
+            drop_privileges();
+            let tx = Sender::<u64>::create(&name, Options::new().mode(0o666)).unwrap();
+            tx.send(0xBAD).unwrap();
+        }
+        "squat-header-as-nobody" => {
+            drop_privileges();
+            std::fs::write(header_of(&name), "not yours\n").unwrap();
+        }
+        "create-as-65533" => {
+            become_uid(65533);
+            let e = Sender::<u64>::create(&name, Options::new()).unwrap_err();
+            println!("{e}");
+            match &e {
+                Error::Untrusted { owner, .. } => assert_eq!(*owner, 65534, "{e}"),
+                e => panic!("a squatted header must be reported as such: {e}"),
+            }
+            assert!(
+                e.to_string().contains(&format!("rm {}", header_of(&name))),
+                "{e}"
+            );
+            // The queue made before the header failed is not left behind.
+            assert!(matches!(
+                Receiver::<u64>::open(&name),
+                Err(Error::NotFound { .. })
+            ));
+        }
+        "temporary-names" => {
+            // A valid queue named like the temporary file of this process's next header
+            // (it used to be `ipc-mq.tmp-<pid>-<n>`) must not break later creates.
+            let pid = std::process::id();
+            let first = format!("/tmp-{pid}-1");
+            let _a = Sender::<u64>::create(&first, Options::new()).unwrap();
+            let r = Sender::<u64>::create(&name, Options::new());
+            let _ = mq::unlink(&first);
+            let _ = mq::unlink(&name);
+            r.unwrap();
+        }
         r => panic!("unknown role {r}"),
     }
+}
+
+#[test]
+fn a_queue_planted_by_another_user_is_refused_naming_its_owner() {
+    let name = Name::new();
+    assert!(run_child("plant-as-nobody", &name.0));
+    let e = Receiver::<u64>::open(&name.0).unwrap_err();
+    println!("{e}");
+    match &e {
+        Error::Untrusted { owner, mode, .. } => assert_eq!((*owner, *mode), (65534, 0o666)),
+        e => panic!("a planted queue must be refused: {e}"),
+    }
+    assert!(e.to_string().contains("uid 65534"), "{e}");
+    assert!(matches!(
+        Sender::<u64>::open_or_create(&name.0, Options::new()),
+        Err(Error::Untrusted { owner: 65534, .. })
+    ));
+    // Trusted explicitly, by a mode that grants what the queue grants, it opens.
+    let rx = Receiver::<u64>::open_with(&name.0, Options::new().mode(0o666)).unwrap();
+    assert_eq!(rx.try_recv().unwrap(), 0xBAD);
+}
+
+#[test]
+fn a_header_squatted_by_another_user_is_reported_with_its_owner() {
+    let name = Name::new();
+    assert!(run_child("squat-header-as-nobody", &name.0));
+    assert!(run_child("create-as-65533", &name.0));
+    // Root is refused the same way: the file is another user's.
+    let e = Sender::<u64>::create(&name.0, Options::new()).unwrap_err();
+    assert!(matches!(e, Error::Untrusted { owner: 65534, .. }), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(header_of(&name.0)).unwrap(),
+        "not yours\n"
+    );
+    // Once removed, the name can be created.
+    std::fs::remove_file(header_of(&name.0)).unwrap();
+    let _tx = Sender::<u64>::create(&name.0, Options::new()).unwrap();
+}
+
+#[test]
+fn a_queue_named_like_a_temporary_header_does_not_break_later_creates() {
+    let name = Name::new();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_role", "--nocapture", "--test-threads=1"])
+        .env(ROLE, "temporary-names")
+        .env(QUEUE, &name.0)
+        .spawn()
+        .unwrap();
+    // The child's queue `/tmp-<its pid>-1` goes even if the child fails.
+    let planted = Name(format!("/tmp-{}-1", child.id()));
+    let status = child.wait().unwrap();
+    drop(planted);
+    assert!(status.success());
 }
 
 #[test]
@@ -305,7 +406,7 @@ fn a_queue_made_by_another_program_is_refused_saying_what_to_do() {
     let q = mq_open(
         name.0.as_str(),
         flags,
-        nix::sys::stat::Mode::S_IRWXU,
+        nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
         Some(&attr),
     )
     .unwrap();

@@ -106,6 +106,38 @@ fn child() {
                 tx.send([i; 16]).unwrap();
             }
         }
+        ["remove-stale-in-private-shm", ..] => {
+            common::private_dev_shm("1m");
+            let path = |n: &str| format!("/dev/shm/ipc.{n}");
+            let segment = {
+                let _rx = Receiver::<u64>::create("real", Options::new()).unwrap();
+                std::fs::read(path("real")).unwrap()
+            };
+            // Files named like segments that are not this crate's: 16 bytes of text (the
+            // size of a System V segment's registry file), 9 bytes, and a copy of a
+            // published segment whose magic was changed.
+            std::fs::write(path("foreign16"), b"0123456789abcdef").unwrap();
+            std::fs::write(path("foreign9"), b"ipc notes").unwrap();
+            let mut forged = segment.clone();
+            forged[..8].copy_from_slice(b"NOT-IPC!");
+            std::fs::write(path("forged"), forged).unwrap();
+            // A published segment of this crate that no process holds: dead.
+            std::fs::write(path("dead"), &segment).unwrap();
+            let removed = ipc::shm::remove_stale().unwrap();
+            for foreign in ["foreign16", "foreign9", "forged"] {
+                assert!(
+                    std::path::Path::new(&path(foreign)).exists(),
+                    "remove_stale removed {foreign}, which is not a segment"
+                );
+            }
+            assert_eq!(removed, ["dead"]);
+        }
+        ["open-forever", name] => {
+            // No deadline at all must not overflow the clock.
+            let opts = Options::new().open_timeout(Duration::MAX);
+            let mut rx = Receiver::<u64>::open_with(name, opts).unwrap();
+            assert_eq!(*rx.recv().unwrap(), 7);
+        }
         _ => panic!("unknown role {role}"),
     }
     std::process::exit(0);
@@ -341,6 +373,21 @@ fn two_hundred_kill_cycles_leave_nothing_in_dev_shm() {
 }
 
 #[test]
+fn remove_stale_removes_only_what_it_can_prove_is_a_dead_segment() {
+    // In a child with its own /dev/shm, so that remove_stale sees only what this test made.
+    spawn("remove-stale-in-private-shm", &[]).assert_success();
+}
+
+#[test]
+fn an_open_timeout_of_duration_max_waits_without_overflow() {
+    let name = Name::new("forever");
+    let mut tx = Sender::<u64>::create(&name.0, Options::new()).unwrap();
+    let kid = spawn("open-forever", &[&name.0]);
+    tx.send(7).unwrap();
+    kid.assert_success();
+}
+
+#[test]
 fn remove_stale_never_touches_a_live_segment() {
     let name = Name::new("live");
     let mut kid = spawn("creator-idle", &[&name.0]);
@@ -533,7 +580,7 @@ fn segment_mode_is_applied_regardless_of_umask_and_checked_on_open() {
     // The default opener allows only 0600: a group-readable segment is refused.
     assert!(matches!(
         Sender::<u64>::open(&name.0),
-        Err(Error::PermissionDenied { .. })
+        Err(Error::Untrusted { mode: 0o640, .. })
     ));
     assert!(Sender::<u64>::open_with(&name.0, Options::new().mode(0o640)).is_ok());
 }

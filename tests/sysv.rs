@@ -77,8 +77,50 @@ fn child_role() {
             assert!(matches!(e, Error::PermissionDenied { .. }), "{e}");
             assert!(e.to_string().contains("check its owner and mode"), "{e}");
         }
+        "key-zero" => {
+            // Key 0 is IPC_PRIVATE to the kernel: each of these would make a new queue.
+            let results = [
+                Receiver::<u64>::open(Key::Value(0)).map(|q| q.id()),
+                Sender::<u64>::open(Key::Value(0)).map(|q| q.id()),
+                Sender::<u64>::create(Key::Value(0), Options::new()).map(|q| q.id()),
+                Receiver::<u64>::open_or_create(Key::Value(0), Options::new()).map(|q| q.id()),
+            ];
+            let leaked: Vec<i32> = results
+                .iter()
+                .filter_map(|r| r.as_ref().ok())
+                .copied()
+                .collect();
+            for id in &leaked {
+                drop(Guard(*id));
+            }
+            assert!(leaked.is_empty(), "key 0 made queues {leaked:?}");
+            for r in results {
+                let e = r.unwrap_err();
+                assert!(matches!(e, Error::InvalidName { .. }), "{e}");
+                assert!(e.to_string().contains("Key::Private"), "{e}");
+            }
+        }
+        "key-under-file" => {
+            let file =
+                std::env::temp_dir().join(format!("ipc-test-sysv-{}-file", std::process::id()));
+            std::fs::write(&file, b"").unwrap();
+            let e = Key::from_path(file.join("x"), 1);
+            let _ = std::fs::remove_file(&file);
+            let e = e.unwrap_err();
+            assert!(matches!(e, Error::NotFound { .. }), "{e}");
+        }
         r => panic!("unknown role {r}"),
     }
+}
+
+#[test]
+fn key_zero_is_refused_and_never_makes_a_queue() {
+    assert!(run_child("key-zero", 0));
+}
+
+#[test]
+fn a_key_under_a_regular_file_is_not_found() {
+    assert!(run_child("key-under-file", 0));
 }
 
 #[test]

@@ -16,10 +16,17 @@ pub(crate) enum Wait {
     Forever,
 }
 
+/// The instant a wait of `timeout` from now ends, or `None` (wait for ever) if the clock
+/// cannot represent it (`Duration::MAX`, say): every deadline of every transport is made
+/// here, so none can overflow.
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
 impl Wait {
     /// A wait of at most `timeout` from now (for ever if the instant would overflow).
     pub(crate) fn timeout(timeout: Duration) -> Wait {
-        match Instant::now().checked_add(timeout) {
+        match deadline_after(timeout) {
             Some(at) => Wait::Until(at, timeout),
             None => Wait::Forever,
         }
@@ -32,6 +39,11 @@ impl Wait {
             Wait::Now => Some(Duration::ZERO),
             Wait::Until(at, _) => Some(at.saturating_duration_since(Instant::now())),
         }
+    }
+
+    /// True once the deadline has passed: never for `Forever`, at once for `Now`.
+    pub(crate) fn is_over(&self) -> bool {
+        self.left().is_some_and(|d| d.is_zero())
     }
 
     /// The error of a receive whose wait ran out: [`Error::Empty`] or [`Error::Timeout`].

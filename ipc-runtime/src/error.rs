@@ -82,6 +82,25 @@ pub enum Error {
         name: String,
     },
 
+    /// A named object belongs to another user, or its mode grants more access than this
+    /// side allows (each transport's `Options::mode`): someone else may have planted it, so
+    /// it is neither used nor replaced. `hint` says how to accept it or remove it.
+    #[error(
+        "{what} `{name}` is not trusted: it is owned by uid {owner} with mode {mode:04o}; {hint}"
+    )]
+    Untrusted {
+        /// What kind of object.
+        what: &'static str,
+        /// Its name or path.
+        name: String,
+        /// The uid that owns it.
+        owner: u32,
+        /// Its permission bits.
+        mode: u32,
+        /// Why it is refused and what to do.
+        hint: String,
+    },
+
     /// A name or path is not acceptable.
     #[error("invalid name `{name}`: {reason}")]
     InvalidName {
@@ -144,11 +163,13 @@ pub enum Error {
 
 impl Error {
     /// Wraps an errno from call `op`, mapping `EPIPE` and `ECONNRESET` to
-    /// [`Error::Disconnected`].
+    /// [`Error::Disconnected`], and `EMFILE` / `ENFILE` (out of file descriptors) to
+    /// [`Error::LimitExceeded`] naming `RLIMIT_NOFILE` or `fs.file-max` and how to raise it.
     pub fn sys(op: &'static str, errno: nix::errno::Errno) -> Self {
         use nix::errno::Errno;
         match errno {
             Errno::EPIPE | Errno::ECONNRESET => Error::Disconnected,
+            Errno::EMFILE | Errno::ENFILE => crate::fd::new_fd_error(op, errno),
             e => Error::Io {
                 op,
                 source: io::Error::from_raw_os_error(e as i32),
@@ -157,7 +178,8 @@ impl Error {
     }
 
     /// Wraps an errno from call `op` on the named object `name` (a `what`), mapping
-    /// `ENOENT`, `EEXIST`, `EACCES`/`EPERM` and `ENAMETOOLONG` to their variants.
+    /// `ENOENT`, `EEXIST`, `EACCES`/`EPERM` and `ENAMETOOLONG` to their variants, and the
+    /// rest as [`Error::sys`] does.
     pub fn named(
         op: &'static str,
         what: &'static str,
@@ -175,6 +197,25 @@ impl Error {
                 reason: "the name is too long for the system",
             },
             e => Error::sys(op, e),
+        }
+    }
+
+    /// `/dev/shm` (a tmpfs) has no room for `needed` more bytes (`ENOSPC`): the limit is
+    /// its free space, reported with how to make room.
+    // `fsblkcnt_t` and `c_ulong` are `u64` here but not on every target.
+    #[allow(clippy::unnecessary_cast)]
+    pub(crate) fn dev_shm_full(needed: u64) -> Self {
+        let free = nix::sys::statvfs::statvfs("/dev/shm")
+            .map(|s| (s.blocks_available() as u64).saturating_mul(s.fragment_size() as u64))
+            .unwrap_or(0);
+        Error::LimitExceeded {
+            limit: "free space in /dev/shm",
+            value: free,
+            hint: format!(
+                "{needed} bytes are needed; `df -h /dev/shm` shows its size; free space there \
+                 (ipc::shm::remove_stale() removes dead segments; remove files nobody uses) \
+                 or enlarge it (`mount -o remount,size=SIZE /dev/shm` as root)"
+            ),
         }
     }
 
@@ -250,7 +291,7 @@ impl From<Error> for io::Error {
             }
             Error::NotFound { .. } => K::NotFound,
             Error::AlreadyExists { .. } => K::AlreadyExists,
-            Error::PermissionDenied { .. } => K::PermissionDenied,
+            Error::PermissionDenied { .. } | Error::Untrusted { .. } => K::PermissionDenied,
             Error::InvalidName { .. } => K::InvalidInput,
             Error::Busy { .. } => K::ResourceBusy,
             Error::LimitExceeded { .. } => K::OutOfMemory,

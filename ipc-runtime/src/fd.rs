@@ -302,6 +302,30 @@ pub(crate) fn new_fd_error(op: &'static str, errno: Errno) -> Error {
     }
 }
 
+/// True if this process cannot open one more descriptor (its `RLIMIT_NOFILE` is reached),
+/// for calls whose `EMFILE` is ambiguous (`mq_open` also returns it for `RLIMIT_MSGQUEUE`).
+/// Probes with an `eventfd` that is closed at once.
+pub(crate) fn fd_table_full() -> bool {
+    // SAFETY: plain system call; no memory is passed.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        return Errno::last() == Errno::EMFILE;
+    }
+    // SAFETY: `fd` was just opened here and is closed exactly once.
+    unsafe { libc::close(fd) };
+    false
+}
+
+/// [`new_fd_error`] for a `std` call that makes a descriptor (`TcpListener::bind`, ...);
+/// errors without an errno, or of another errno than `EMFILE`/`ENFILE`, go through
+/// [`crate::codec::io_error`].
+pub(crate) fn new_fd_io_error(op: &'static str, e: std::io::Error) -> Error {
+    match e.raw_os_error() {
+        Some(n @ (libc::EMFILE | libc::ENFILE)) => new_fd_error(op, Errno::from_raw(n)),
+        _ => crate::codec::io_error(op, e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,6 +38,7 @@ pub mod socket;
 pub mod sync;
 pub mod sysv;
 pub mod tcp;
+mod trust;
 
 #[doc(hidden)]
 pub mod __private;

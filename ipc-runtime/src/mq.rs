@@ -66,7 +66,10 @@
 //! `/proc/sys/fs/mqueue/msg_max` caps the capacity (`mq_maxmsg`; with `CAP_SYS_RESOURCE`
 //! up to 65536), `msgsize_max` the message size, `queues_max` the number of queues, and
 //! `RLIMIT_MSGQUEUE` (`ulimit -q`) the bytes of queue memory a user may hold. Hitting one
-//! gives [`Error::LimitExceeded`] naming the limit, its value, and how to raise it.
+//! gives [`Error::LimitExceeded`] naming the limit, its value, and how to raise it; so do a
+//! process out of descriptors (`RLIMIT_NOFILE`, told apart from `RLIMIT_MSGQUEUE`, for
+//! which the kernel returns the same `EMFILE`) and a `/dev/shm` too full for the schema
+//! header.
 //! Priorities are `0..=32767`.
 //!
 //! The calls go through `libc` where `nix` has no fitting wrapper: `mq_timedsend`, a
@@ -76,6 +79,22 @@
 //!
 //! A created queue gets mode 0600 (owner only) by default, whatever the umask: the mode is
 //! set with `fchmod` after creation. [`Options::mode`] changes it.
+//!
+//! An opener trusts a queue as a shared-memory segment is trusted (the one policy of every
+//! named object of this crate): [`Sender::open`] and [`Receiver::open`] refuse with
+//! [`Error::Untrusted`], naming its owner and mode, a queue whose mode grants more than
+//! 0600 and one that belongs to another user, before reading anything from it. The schema
+//! header must belong to the queue's owner and pass the same check. To share a queue
+//! between users, open it with [`Sender::open_with`] / [`Receiver::open_with`] and an
+//! [`Options::mode`] that grants what the queue grants (group or other access is what makes
+//! another user's queue acceptable); `open_or_create` checks an existing queue with its
+//! options' mode.
+//!
+//! The schema header is written to an unnamed file (`O_TMPFILE`) that is linked under its
+//! name once complete, so no temporary name exists for a queue name to collide with. A
+//! header left where a new queue's header must go is replaced if it is this user's; if it
+//! is another user's (a name squatted by creating `/dev/shm/ipc-mq.NAME`), `create` fails
+//! with [`Error::Untrusted`] naming its owner and how to remove it, and leaves no queue.
 //!
 //! # Shutdown
 //!
@@ -89,14 +108,13 @@ use std::io::{Read, Write};
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::mqueue::{mq_open, MQ_OFlag, MqAttr};
 use nix::poll::PollFlags;
-use nix::sys::stat::{fchmod, Mode};
+use nix::sys::stat::{fchmod, fstat, Mode};
 
 use crate::deadline::Wait;
 use crate::error::{Error, Result, SchemaId, SendError};
@@ -155,6 +173,9 @@ impl Options {
     }
 
     /// The permission bits of a created queue (default 0600); the umask does not apply.
+    /// For an opener: the most a queue may grant, and whether another user's queue is
+    /// accepted (only if these bits grant group or other access); see
+    /// [Permissions](self#permissions).
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = mode & 0o777;
         self
@@ -207,14 +228,28 @@ macro_rules! constructors {
             Queue::open::<T>(name, $access, How::Create, options).map(Self::wrap)
         }
 
-        /// Opens the existing queue `name`.
+        /// Opens the existing queue `name`, if it and its schema header belong to this
+        /// process's effective uid and grant no more than mode 0600 (see
+        /// [Permissions](self#permissions)).
         ///
         /// # Errors
         ///
         /// [`Error::InvalidName`], [`Error::NotFound`], [`Error::PermissionDenied`],
+        /// [`Error::Untrusted`] for a queue of another user or with a wider mode,
         /// [`Error::SchemaMismatch`] if the queue's message size is not this `T`'s.
         pub fn open(name: &str) -> Result<Self> {
-            Queue::open::<T>(name, $access, How::Open, Options::new()).map(Self::wrap)
+            Self::open_with(name, Options::new())
+        }
+
+        /// Opens the existing queue `name`, trusting what `options`' mode allows: a queue
+        /// whose mode grants more is refused, and so is one of another user unless the mode
+        /// grants group or other access (the capacity is ignored).
+        ///
+        /// # Errors
+        ///
+        /// As [`Self::open`].
+        pub fn open_with(name: &str, options: Options) -> Result<Self> {
+            Queue::open::<T>(name, $access, How::Open, options).map(Self::wrap)
         }
 
         /// Opens the queue `name`, creating it with `options` if it does not exist.
@@ -515,9 +550,11 @@ impl Queue {
         let base = access | MQ_OFlag::O_CLOEXEC;
         let (fd, created) = match how {
             How::Create => (Self::create::<T>(&c, name, base, opts)?, true),
-            How::Open => (Self::open_existing(&c, name, base)?, false),
+            How::Open => (Self::open_existing(&c, name, base, opts)?, false),
             How::OpenOrCreate => match Self::create::<T>(&c, name, base, opts) {
-                Err(Error::AlreadyExists { .. }) => (Self::open_existing(&c, name, base)?, false),
+                Err(Error::AlreadyExists { .. }) => {
+                    (Self::open_existing(&c, name, base, opts)?, false)
+                }
                 r => (r?, true),
             },
         };
@@ -533,7 +570,7 @@ impl Queue {
                 return Err(e);
             }
         } else {
-            let found = read_header(name)?;
+            let found = read_header(name, &q.fd, opts.mode)?;
             if found.fingerprint != T::FINGERPRINT || found.size != size_of::<T>() as u64 {
                 return Err(Error::schema_mismatch::<T>(found));
             }
@@ -552,11 +589,16 @@ impl Queue {
         Ok(q)
     }
 
-    fn open_existing(c: &CString, name: &str, flags: MQ_OFlag) -> Result<OwnedFd> {
+    /// Opens an existing queue and applies the owner and mode policy of `opts` to it
+    /// before anything of it is read.
+    fn open_existing(c: &CString, name: &str, flags: MQ_OFlag, opts: Options) -> Result<OwnedFd> {
         let mqd = mq_open(c.as_c_str(), flags, Mode::empty(), None)
             .map_err(|e| Error::named("mq_open", WHAT, name, e))?;
         // SAFETY: on Linux an `mqd_t` is a file descriptor we now own alone.
-        Ok(unsafe { OwnedFd::from_raw_fd(mqd.into_raw_fd()) })
+        let fd = unsafe { OwnedFd::from_raw_fd(mqd.into_raw_fd()) };
+        let st = fstat(&fd).map_err(|e| Error::sys("fstat", e))?;
+        crate::trust::check_stat(WHAT, name, &st, opts.mode, &removal(name))?;
+        Ok(fd)
     }
 
     fn create<T: Message>(
@@ -804,76 +846,170 @@ fn header_path(name: &str) -> String {
     )
 }
 
-/// Writes the schema header of queue `name` atomically (a temporary file renamed over it),
-/// with the queue's mode.
+/// How to remove the queue `name`, for errors.
+fn removal(name: &str) -> String {
+    format!("`ipc::mq::unlink(\"{name}\")` as its owner or root")
+}
+
+/// The error for a schema header in the way of creating queue `name`: a file of another
+/// user (or a symbolic link) where this process's header must go.
+fn squatted(name: &str, path: &str, st: &libc::stat) -> Error {
+    Error::Untrusted {
+        what: "schema header of message queue",
+        name: path.to_owned(),
+        owner: st.st_uid,
+        mode: st.st_mode & 0o777,
+        hint: format!(
+            "it stands where the header of the queue `{name}` being created must go, and \
+             is not this user's: another user may have planted it to block the name; remove \
+             it (`rm {path}` as uid {} or root) and create the queue again, or use another name",
+            st.st_uid
+        ),
+    }
+}
+
+/// Writes the schema header of queue `name` (just created by this process) with the
+/// queue's mode, so that it appears whole or not at all: the header is written to an
+/// unnamed file (`O_TMPFILE`) that is then linked under its name. No temporary name exists
+/// that another queue's header (or another user) could collide with.
+///
+/// A header already there is a leftover of an earlier queue of this name: removed if it
+/// is this user's, reported with [`Error::Untrusted`] (its owner, how to remove it) if not.
 fn write_header<T: Message>(name: &str, mode: u32) -> Result<()> {
-    static TMP: AtomicU32 = AtomicU32::new(0);
-    let io = |op| move |source| Error::Io { op, source };
     let id = SchemaId::of::<T>();
     let text = format!(
         "{HEADER_MAGIC} {:#018x} {} {} {}\n",
         id.fingerprint, id.size, id.align, id.name
     );
-    let tmp = format!(
-        "{HEADER_DIR}{HEADER_PREFIX}tmp-{}-{}",
-        std::process::id(),
-        TMP.fetch_add(1, Ordering::Relaxed)
-    );
-    let written = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-            .map_err(io("create schema header"))?;
-        // The umask applied to `mode`; set it exactly, as for the queue.
-        f.set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(io("chmod schema header"))?;
-        f.write_all(text.as_bytes())
-            .map_err(io("write schema header"))?;
-        std::fs::rename(&tmp, header_path(name)).map_err(io("rename schema header"))
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let path = header_path(name);
+    let me = nix::unistd::geteuid().as_raw();
+    let clear_way = || -> Result<()> {
+        match nix::sys::stat::lstat(path.as_str()) {
+            Ok(st) if st.st_uid != me || st.st_mode & libc::S_IFMT != libc::S_IFREG => {
+                Err(squatted(name, &path, &st))
+            }
+            Ok(_) => match nix::unistd::unlink(path.as_str()) {
+                Ok(()) | Err(Errno::ENOENT) => Ok(()),
+                Err(e) => Err(Error::named("unlink schema header", WHAT, &path, e)),
+            },
+            Err(Errno::ENOENT) => Ok(()),
+            Err(e) => Err(Error::named("lstat schema header", WHAT, &path, e)),
+        }
+    };
+    clear_way()?;
+    let fd = nix::fcntl::open(
+        HEADER_DIR,
+        OFlag::O_TMPFILE | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(mode),
+    )
+    .map_err(|e| header_error("create schema header", e, text.len()))?;
+    // The umask applied to `mode`; set it exactly, as for the queue.
+    fchmod(&fd, Mode::from_bits_truncate(mode))
+        .map_err(|e| header_error("chmod schema header", e, text.len()))?;
+    let mut f = std::fs::File::from(fd);
+    f.write_all(text.as_bytes()).map_err(|e| {
+        header_error(
+            "write schema header",
+            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            text.len(),
+        )
+    })?;
+    let from = CString::new(format!("/proc/self/fd/{}", f.as_raw_fd())).expect("no NUL");
+    let to = CString::new(path.as_str()).map_err(|_| Error::InvalidName {
+        name: name.to_owned(),
+        reason: "a queue name cannot contain a NUL byte",
+    })?;
+    // SAFETY: both paths are valid NUL-terminated strings for the duration of the call;
+    // AT_SYMLINK_FOLLOW makes the kernel link the file the descriptor's /proc entry
+    // denotes (the unnamed file) rather than the entry itself.
+    let r = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    match Errno::result(r) {
+        Ok(_) => Ok(()),
+        // Someone put a file there since `clear_way`: say whose.
+        Err(Errno::EEXIST) => match nix::sys::stat::lstat(path.as_str()) {
+            Ok(st) => Err(squatted(name, &path, &st)),
+            Err(e) => Err(Error::named("link schema header", WHAT, &path, e)),
+        },
+        Err(e) => Err(header_error("link schema header", e, text.len())),
     }
-    written
 }
 
-/// Reads the schema header of queue `name`, waiting briefly for a creator that has made
-/// the queue but not yet its header.
-fn read_header(name: &str) -> Result<SchemaId> {
+/// Maps the failure of a step of writing a schema header: a full `/dev/shm` is the limit
+/// it is; the rest as [`Error::sys`] (which names `RLIMIT_NOFILE` for `EMFILE`).
+fn header_error(op: &'static str, e: Errno, len: usize) -> Error {
+    match e {
+        Errno::ENOSPC | Errno::EDQUOT => Error::dev_shm_full(len as u64),
+        e => Error::sys(op, e),
+    }
+}
+
+/// Reads the schema header of queue `name` (open as `queue`), waiting briefly for a
+/// creator that has made the queue but not yet its header. The header must belong to the
+/// queue's owner and pass the same owner and mode policy (`allowed`) as the queue.
+fn read_header(name: &str, queue: &OwnedFd, allowed: u32) -> Result<SchemaId> {
     let path = header_path(name);
-    let deadline = Instant::now() + Duration::from_millis(200);
-    let file = loop {
-        match std::fs::File::open(&path) {
+    let wait = Wait::timeout(Duration::from_millis(200));
+    let fd = loop {
+        match nix::fcntl::open(
+            path.as_str(),
+            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
             Ok(f) => break f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && Instant::now() < deadline => {
+            Err(Errno::ENOENT) if !wait.is_over() => {
                 std::thread::sleep(Duration::from_millis(2));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(Errno::ENOENT) => {
                 return Err(Error::Corrupt(format!(
                     "message queue `{name}` has no schema header ({path}): it was not created \
                      by this crate, or its creator died before writing it; remove it with \
                      `ipc::mq::unlink(\"{name}\")` and create it again"
                 )))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            Err(Errno::EACCES | Errno::EPERM) => {
                 return Err(Error::PermissionDenied {
                     what: "schema header of message queue",
                     name: path,
                 })
             }
-            Err(source) => {
-                return Err(Error::Io {
-                    op: "open schema header",
-                    source,
-                })
-            }
+            Err(e) => return Err(header_error("open schema header", e, 0)),
         }
     };
+    let st = fstat(&fd).map_err(|e| Error::sys("fstat", e))?;
+    let queue_owner = fstat(queue).map_err(|e| Error::sys("fstat", e))?.st_uid;
+    if st.st_uid != queue_owner || st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(Error::Untrusted {
+            what: "schema header of message queue",
+            name: path,
+            owner: st.st_uid,
+            mode: st.st_mode & 0o777,
+            hint: format!(
+                "the queue `{name}` belongs to uid {queue_owner}, its header to another user \
+                 (or it is not a regular file): someone may have planted it; remove the queue \
+                 and its header ({}) and create it again",
+                removal(name)
+            ),
+        });
+    }
+    crate::trust::check_stat(
+        "schema header of message queue",
+        &path,
+        &st,
+        allowed,
+        &removal(name),
+    )?;
     // Never read more than a header can hold, whatever the file is.
     let mut text = String::new();
-    file.take(1024)
+    std::fs::File::from(fd)
+        .take(1024)
         .read_to_string(&mut text)
         .map_err(|source| Error::Io {
             op: "read schema header",
@@ -970,6 +1106,9 @@ fn create_error(name: &str, capacity: u64, msgsize: u64, e: Errno) -> Error {
                 ),
             )
         }
+        // EMFILE means either: the kernel also returns it for a user over
+        // RLIMIT_MSGQUEUE. Only a full descriptor table is RLIMIT_NOFILE's.
+        Errno::EMFILE if crate::fd::fd_table_full() => crate::fd::new_fd_error("mq_open", e),
         Errno::EMFILE | Errno::ENOMEM => {
             let (soft, _) =
                 nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_MSGQUEUE)
@@ -981,7 +1120,7 @@ fn create_error(name: &str, capacity: u64, msgsize: u64, e: Errno) -> Error {
                 soft,
                 format!(
                     "this queue needs about {need} bytes of queue memory on top of this user's \
-                     other queues (or the process is out of descriptors); raise it with \
+                     other queues; raise it with \
                      `ulimit -q <bytes>` (the hard limit: `msgqueue` in /etc/security/limits.conf), \
                      unlink unused queues, or ask for a smaller capacity"
                 ),

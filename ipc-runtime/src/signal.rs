@@ -193,7 +193,7 @@ impl Signals {
     ///
     /// [`Error::Timeout`] if none arrived in time; otherwise as [`Signals::recv`].
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Event> {
-        self.wait(Instant::now().checked_add(timeout), timeout)
+        self.wait(crate::deadline::deadline_after(timeout), timeout)
     }
 
     fn wait(&self, deadline: Option<Instant>, timeout: Duration) -> Result<Event> {

@@ -164,7 +164,9 @@ pub enum Key {
     /// `IPC_PRIVATE`: always a new queue, found only by its id ([`Receiver::id`]), e.g.
     /// handed to a child process.
     Private,
-    /// A numeric key agreed on by the processes.
+    /// A numeric key agreed on by the processes; not 0, which is `IPC_PRIVATE` to the
+    /// kernel (`create`, `open` and `open_or_create` refuse it with
+    /// [`Error::InvalidName`]: use [`Key::Private`] for a private queue).
     Value(i32),
 }
 
@@ -173,8 +175,8 @@ impl Key {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] if the path does not exist, [`Error::InvalidName`] for project
-    /// id 0 or a path with a NUL byte.
+    /// [`Error::NotFound`] if the path does not exist (a component of it is missing or is
+    /// not a directory), [`Error::InvalidName`] for project id 0 or a path with a NUL byte.
     pub fn from_path(path: impl AsRef<Path>, project: u8) -> Result<Key> {
         let path = path.as_ref();
         let shown = path.display().to_string();
@@ -192,7 +194,14 @@ impl Key {
         // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
         let k = unsafe { libc::ftok(c.as_ptr(), libc::c_int::from(project)) };
         if k == -1 {
-            return Err(Error::named("ftok", "file", &shown, Errno::last()));
+            return Err(match Errno::last() {
+                // A component of the path is a regular file: nothing exists there.
+                Errno::ENOTDIR => Error::NotFound {
+                    what: "file",
+                    name: shown,
+                },
+                e => Error::named("ftok", "file", &shown, e),
+            });
         }
         Ok(Key::Value(k))
     }
@@ -260,7 +269,7 @@ macro_rules! constructors {
         /// # Errors
         ///
         /// [`Error::AlreadyExists`], [`Error::PermissionDenied`], [`Error::LimitExceeded`]
-        /// (`msgmni`, `msgmax`).
+        /// (`msgmni`, `msgmax`), [`Error::InvalidName`] for `Key::Value(0)`.
         pub fn create(key: Key, options: Options) -> Result<Self> {
             let flags = libc::IPC_CREAT | libc::IPC_EXCL | options.mode as libc::c_int;
             Queue::get::<T>(key, flags).map(Self::wrap)
@@ -270,7 +279,8 @@ macro_rules! constructors {
         ///
         /// # Errors
         ///
-        /// [`Error::InvalidName`] for [`Key::Private`] (use `from_id`), [`Error::NotFound`],
+        /// [`Error::InvalidName`] for [`Key::Private`] (use `from_id`) and for
+        /// `Key::Value(0)`, [`Error::NotFound`],
         /// [`Error::PermissionDenied`], [`Error::LimitExceeded`].
         pub fn open(key: Key) -> Result<Self> {
             if key == Key::Private {
@@ -729,6 +739,15 @@ fn read_proc(file: &str) -> Option<u64> {
 impl Queue {
     fn get<T: Message>(key: Key, flags: libc::c_int) -> Result<Queue> {
         let label = key.label();
+        if key == Key::Value(libc::IPC_PRIVATE) {
+            // The kernel would make a new private queue on every call, found by no one.
+            return Err(Error::InvalidName {
+                name: label,
+                reason: "key 0 is IPC_PRIVATE to the kernel: every call would create a new \
+                         queue that no other process can find by key; agree on a non-zero key \
+                         (Key::from_path), or use Key::Private and pass the queue's id",
+            });
+        }
         check_msgmax::<T>()?;
         // SAFETY: msgget takes plain integers.
         let id = unsafe { libc::msgget(key.raw(), flags) };

@@ -107,7 +107,7 @@ impl<T: Message> Listener<T> {
     /// [`Error::Io`] if the address is in use, not local, or not permitted.
     pub fn bind(addr: impl ToSocketAddrs) -> Result<Self> {
         Ok(Listener {
-            inner: TcpListener::bind(addr).map_err(|e| io_error("bind", e))?,
+            inner: TcpListener::bind(addr).map_err(|e| crate::fd::new_fd_io_error("bind", e))?,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             _t: PhantomData,
         })
@@ -319,7 +319,7 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     ///
     /// [`Error::Io`] if the address is in use, not local, or not permitted.
     pub fn bind(addr: impl ToSocketAddrs) -> Result<Self> {
-        let inner = TcpListener::bind(addr).map_err(|e| io_error("bind", e))?;
+        let inner = TcpListener::bind(addr).map_err(|e| crate::fd::new_fd_io_error("bind", e))?;
         inner
             .set_nonblocking(true)
             .map_err(|e| io_error("fcntl", e))?;

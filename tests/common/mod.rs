@@ -127,3 +127,27 @@ pub fn assert_exit_success(child: Child) {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "child failed: {:?}", out.status);
 }
+
+/// In a child process (as root): gives this process a mount namespace of its own with a
+/// fresh tmpfs of `size` (`"64k"`, `"1m"`) on /dev/shm, so that it can fill or scan
+/// /dev/shm without touching the real one. Everything in it vanishes with the process.
+pub fn private_dev_shm(size: &str) {
+    use nix::mount::{mount, MsFlags};
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .unwrap();
+    mount(
+        Some("tmpfs"),
+        "/dev/shm",
+        Some("tmpfs"),
+        MsFlags::empty(),
+        Some(format!("size={size},mode=1777").as_str()),
+    )
+    .unwrap();
+}

@@ -401,7 +401,7 @@ macro_rules! constructors {
         ///
         /// [`Error::NotFound`]; [`Error::SchemaMismatch`] if it carries another type;
         /// [`Error::Corrupt`] if its header is garbage, truncated or of another format
-        /// version; [`Error::PermissionDenied`] if it belongs to another user or its mode
+        /// version; [`Error::Untrusted`] if it belongs to another user or its mode
         /// grants more than `opts` allows; [`Error::Busy`] if the role is taken.
         pub fn open(name: &str) -> Result<Self> {
             Self::open_with(name, Options::new())

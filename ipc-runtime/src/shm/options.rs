@@ -80,7 +80,8 @@ impl Options {
     /// Permission bits of a created segment (default `0o600`), applied with `fchmod(2)` so
     /// the umask cannot change them. An opener refuses a segment whose mode grants more
     /// than these bits, and one owned by another user unless these bits grant group or
-    /// other access.
+    /// other access, with [`Error::Untrusted`](crate::Error::Untrusted) naming its owner
+    /// and mode.
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = mode & 0o777;
         self

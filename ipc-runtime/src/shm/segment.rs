@@ -34,7 +34,7 @@ use std::ffi::CString;
 use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::ptr::NonNull;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use memmap2::{MmapOptions, MmapRaw};
 use nix::errno::Errno;
@@ -42,9 +42,10 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag, SealFlag};
 use nix::sys::mman::{shm_open, shm_unlink};
 use nix::sys::stat::{fchmod, fstat, Mode};
 
-use super::layout::{self, Header, MAGIC};
+use super::layout::{self, Header, Meta, MAGIC};
 use super::options::{Backing, Options};
 use super::ring::MAX_PARTICIPANTS;
+use crate::deadline::Wait;
 use crate::error::{Error, Result};
 
 /// Every segment name this crate creates under `/dev/shm` starts with this.
@@ -231,15 +232,14 @@ fn sysv_open(fd: &OwnedFd, opts: &Options, name: &str) -> Result<(Mapping, u64)>
             e => Error::named("shmctl(IPC_STAT)", WHAT, name, e),
         });
     }
-    let mode = u32::from(ds.shm_perm.mode) & 0o777;
-    if mode & !opts.mode != 0
-        || (ds.shm_perm.uid != nix::unistd::geteuid().as_raw() && opts.mode & 0o077 == 0)
-    {
-        return Err(Error::PermissionDenied {
-            what: "System V segment (owner or mode)",
-            name: name.to_owned(),
-        });
-    }
+    crate::trust::check(
+        "System V segment",
+        name,
+        ds.shm_perm.uid,
+        u32::from(ds.shm_perm.mode),
+        opts.mode,
+        &removal(name),
+    )?;
     Ok((sysv_attach_id(id)?, ds.shm_segsz as u64))
 }
 
@@ -262,7 +262,10 @@ impl Segment {
         let mut reg = [0u8; SYSV_REGISTRY as usize];
         reg[..8].copy_from_slice(SYSV_MAGIC);
         reg[8..].copy_from_slice(&i64::from(id).to_le_bytes());
-        let n = nix::sys::uio::pwrite(&fd, &reg, 0).map_err(|e| Error::sys("pwrite", e))?;
+        let n = nix::sys::uio::pwrite(&fd, &reg, 0).map_err(|e| match e {
+            Errno::ENOSPC => Error::dev_shm_full(reg.len() as u64),
+            e => Error::sys("pwrite", e),
+        })?;
         if n != reg.len() {
             return Err(Error::sys("pwrite", Errno::EIO));
         }
@@ -359,21 +362,10 @@ impl Segment {
         opts: &Options,
     ) -> Result<Segment> {
         let st = fstat(&fd).map_err(|e| Error::sys("fstat", e))?;
-        let mode = st.st_mode & 0o777;
-        if mode & !opts.mode != 0 {
-            return Err(Error::PermissionDenied {
-                what: "segment (its mode grants more than Options::mode allows)",
-                name: name.to_owned(),
-            });
-        }
-        if st.st_uid != nix::unistd::geteuid().as_raw() && opts.mode & 0o077 == 0 {
-            return Err(Error::PermissionDenied {
-                what: "segment (owned by another user)",
-                name: name.to_owned(),
-            });
-        }
+        crate::trust::check_stat(WHAT, name, &st, opts.mode, &removal(name))?;
         let header = size_of::<Header>() as u64;
-        let deadline = Instant::now() + opts.open_timeout;
+        // Saturates: a timeout too long for the clock (Duration::MAX) waits for ever.
+        let wait = Wait::timeout(opts.open_timeout);
         loop {
             let st = fstat(&fd).map_err(|e| Error::sys("fstat", e))?;
             let mut len = st.st_size.max(0) as u64;
@@ -386,9 +378,12 @@ impl Segment {
             } else {
                 None
             };
+            // Whether the file carries the magic (`remove_stale` removes only such files).
+            let mut has_magic = false;
             if let Some(map) = mapped {
                 // SAFETY: the mapping is `len >= size_of::<Header>()` bytes, page-aligned.
                 let meta = unsafe { layout::read_meta(map.as_ptr()) };
+                has_magic = meta.magic == MAGIC;
                 if meta.magic != 0 && meta.magic != MAGIC {
                     return Err(Error::Corrupt(format!(
                         "`{name}` is not an ipc segment (bad magic {:#018x})",
@@ -411,12 +406,17 @@ impl Segment {
             // taking its lock (a creator racing this opener in `open_or_create`). Only a
             // segment that has not changed for a while is taken for dead.
             if !is_locked(&fd, 0..MAX_PARTICIPANTS) && age_secs(&st) >= CREATION_GRACE_SECS {
+                let remove = if has_magic {
+                    "ipc::shm::remove_stale()".to_owned()
+                } else {
+                    format!("`rm /dev/shm/{PREFIX}{name}` (it has no header yet, so remove_stale() cannot prove it is a segment)")
+                };
                 return Err(Error::Corrupt(format!(
                     "segment `{name}` was never initialised and nobody is attached: its creator \
-                     died; remove it with ipc::shm::remove_stale()"
+                     died; remove it with {remove}"
                 )));
             }
-            if Instant::now() >= deadline {
+            if wait.is_over() {
                 return Err(Error::Corrupt(format!(
                     "segment `{name}` was not initialised within {:?}: its creator is slow \
                      (raise Options::open_timeout) or died while creating it \
@@ -529,18 +529,19 @@ impl Drop for Segment {
     }
 }
 
+/// How to remove the segment `name`, for errors.
+fn removal(name: &str) -> String {
+    format!(
+        "`ipc::shm::remove_stale()` once nobody uses it, or `rm /dev/shm/{PREFIX}{name}` as \
+         its owner or root"
+    )
+}
+
 /// Reserves the pages of `fd` up to `size`.
 fn reserve(fd: &OwnedFd, size: u64) -> Result<()> {
     match nix::fcntl::posix_fallocate(fd, 0, size as libc::off_t) {
         Ok(()) => Ok(()),
-        Err(Errno::ENOSPC) => Err(Error::LimitExceeded {
-            limit: "free space in /dev/shm",
-            value: size,
-            hint: format!(
-                "the segment needs {size} bytes; free space in /dev/shm (ipc::shm::remove_stale() \
-                 removes dead segments), enlarge it, or use a smaller capacity"
-            ),
-        }),
+        Err(Errno::ENOSPC) => Err(Error::dev_shm_full(size)),
         Err(Errno::EFBIG) => Err(Error::LimitExceeded {
             limit: "maximum file size",
             value: size,
@@ -604,13 +605,60 @@ fn age_secs(st: &libc::stat) -> i64 {
         .unwrap_or(0)
 }
 
-/// Removes the segments under `/dev/shm` that this crate created (names starting with
-/// `ipc.`) and that no live process participates in; returns their names (without the
-/// prefix).
+/// Reads `buf.len()` bytes at `offset` of `fd` (false if the file is shorter or unreadable).
+fn read_exact_at(fd: &OwnedFd, buf: &mut [u8], offset: u64) -> bool {
+    nix::sys::uio::pread(fd, buf, offset as libc::off_t).is_ok_and(|n| n == buf.len())
+}
+
+/// What a file under `/dev/shm` named like a segment is, read with `pread(2)` (never
+/// mapped, so a file that shrinks meanwhile cannot raise SIGBUS here).
+enum Found {
+    /// A segment of this crate, its header published or not.
+    Segment { ready: bool },
+    /// A System V segment's registry file of this crate.
+    Registry,
+    /// Nothing this crate can prove it made: another program's file, or a segment whose
+    /// creator died before writing the magic.
+    Unproven,
+}
+
+fn identify(fd: &OwnedFd, st: &libc::stat) -> Found {
+    let size = st.st_size.max(0) as u64;
+    if size == SYSV_REGISTRY {
+        let mut magic = [0u8; 8];
+        if read_exact_at(fd, &mut magic, 0) && &magic == SYSV_MAGIC {
+            return Found::Registry;
+        }
+        return Found::Unproven;
+    }
+    if size < size_of::<Header>() as u64 {
+        return Found::Unproven;
+    }
+    let mut magic = [0u8; 8];
+    let mut state = [0u8; 4];
+    let magic_at = core::mem::offset_of!(Header, meta) + core::mem::offset_of!(Meta, magic);
+    if !read_exact_at(fd, &mut magic, magic_at as u64)
+        || u64::from_ne_bytes(magic) != MAGIC
+        || !read_exact_at(fd, &mut state, core::mem::offset_of!(Header, state) as u64)
+    {
+        return Found::Unproven;
+    }
+    Found::Segment {
+        ready: u32::from_ne_bytes(state) == layout::READY,
+    }
+}
+
+/// Removes the segments under `/dev/shm` that this crate created and that no live process
+/// participates in; returns their names (without the `ipc.` prefix).
 ///
-/// A segment with a live participant is never touched: its lock bytes cannot be locked.
-/// A segment still being created (header not yet published) is left alone for 10 seconds
-/// after its last change, in case its creator is between `shm_open` and taking its lock.
+/// A file is removed only if it can be proven to be this crate's and dead: its name starts
+/// with `ipc.`; it carries the segment magic in its header (or, for a System V segment's
+/// registry file, the registry magic), read with `pread(2)`; and no live process holds a
+/// lock byte of it. A segment whose header is not yet published is left alone for 10
+/// seconds after its last change, in case its creator is between `shm_open` and taking its
+/// lock. Anything else named `ipc.*` is never touched: another program's file, and a
+/// segment whose creator died before writing the magic (remove that one by hand; `open`
+/// says so).
 ///
 /// # Errors
 ///
@@ -633,24 +681,31 @@ pub fn remove_stale() -> Result<Vec<String>> {
         let shm = format!("/{fname}");
         let Ok(fd) = shm_open(
             shm.as_str(),
-            OFlag::O_RDWR | OFlag::O_CLOEXEC,
+            OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::empty(),
         ) else {
             continue;
+        };
+        let Ok(st) = fstat(&fd) else { continue };
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            continue;
+        }
+        let ready = match identify(&fd, &st) {
+            Found::Unproven => continue,
+            Found::Registry => true,
+            Found::Segment { ready } => ready,
         };
         // Holding the whole range while unlinking keeps a new participant from joining.
         if !matches!(try_lock(&fd, 0..MAX_PARTICIPANTS), Ok(true)) {
             continue;
         }
-        let Ok(st) = fstat(&fd) else { continue };
-        let ready = st.st_size as u64 == SYSV_REGISTRY
-            || st.st_size as u64 >= size_of::<Header>() as u64
-                && map(&fd, st.st_size as u64).is_ok_and(|m| {
-                    // SAFETY: the mapping holds at least a header, page-aligned, alive in `m`.
-                    layout::is_ready(unsafe { layout::header(m.as_ptr()) })
-                });
         if !ready && age_secs(&st) < CREATION_GRACE_SECS {
             continue;
+        }
+        // Unlink only if the name still denotes the file examined.
+        match nix::sys::stat::stat(format!("/dev/shm{shm}").as_str()) {
+            Ok(now) if now.st_ino == st.st_ino && now.st_dev == st.st_dev => {}
+            _ => continue,
         }
         if shm_unlink(shm.as_str()).is_ok() {
             removed.push(name.to_owned());

@@ -136,7 +136,8 @@ impl<T: Message> Shared<T> {
     /// # Errors
     ///
     /// [`Error::NotFound`], [`Error::SchemaMismatch`], [`Error::Corrupt`],
-    /// [`Error::PermissionDenied`], [`Error::Busy`] (64 live participants).
+    /// [`Error::PermissionDenied`], [`Error::Untrusted`] if it belongs to another user or
+    /// its mode grants more than `opts` allows, [`Error::Busy`] (64 live participants).
     pub fn open(name: &str) -> Result<Self> {
         Self::open_with(name, Options::new())
     }

@@ -8,6 +8,10 @@
 //! longer than expected is detected with `MSG_TRUNC`, never silently cut), a wrong
 //! fingerprint is [`Error::SchemaMismatch`], and the bytes are validated before a `T` is
 //! produced. Datagrams are atomic, so a bounded send writes all or nothing.
+//!
+//! A datagram must fit the socket's send buffer (`SO_SNDBUF`, `net.core.wmem_default` for
+//! a new socket): a message type too large for it is refused at send with
+//! [`Error::LimitExceeded`] naming `SO_SNDBUF` and the sysctls that raise it.
 
 use std::fmt;
 use std::io::IoSlice;
@@ -28,6 +32,25 @@ use crate::error::{Error, Result, SchemaId, SendError};
 use crate::message::{self, Message};
 
 const FP_LEN: usize = 8;
+
+/// The error of a datagram larger than the socket's send buffer (`EMSGSIZE`): a
+/// `SOCK_SEQPACKET` datagram must fit `SO_SNDBUF` whole.
+fn datagram_too_large(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> Error {
+    let len: usize = bufs.iter().map(|b| b.len()).sum();
+    let sndbuf = nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::SndBuf)
+        .map(|v| v as u64)
+        .unwrap_or(0);
+    Error::LimitExceeded {
+        limit: "SO_SNDBUF (the socket's send buffer; new sockets get net.core.wmem_default)",
+        value: sndbuf,
+        hint: format!(
+            "a {len}-byte datagram (8-byte fingerprint + message) must fit the send buffer \
+             whole; raise it as root with `sysctl -w net.core.wmem_default=N` (and \
+             net.core.wmem_max, its cap for SO_SNDBUF) before the socket is made, send a \
+             smaller type, or use a stream socket or shared memory"
+        ),
+    }
+}
 
 /// A listening `SOCK_SEQPACKET` Unix socket whose connections carry `T`.
 pub struct SeqPacketListener<T> {
@@ -269,6 +292,7 @@ impl<T: Message> SeqPacket<T> {
                 Ok(_) => return Ok(()),
                 Err(Errno::EINTR) => {}
                 Err(Errno::EAGAIN) => sys::again(self.fd.as_fd(), PollFlags::POLLOUT, wait, true)?,
+                Err(Errno::EMSGSIZE) => return Err(datagram_too_large(self.fd.as_fd(), bufs)),
                 Err(e) => return Err(Error::sys("sendmsg", e)),
             }
         }

@@ -83,7 +83,7 @@ impl Semaphore {
     ///
     /// [`Error::Timeout`] if no token came within `timeout`.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = crate::deadline::deadline_after(timeout);
         loop {
             if self.try_wait() {
                 return Ok(());

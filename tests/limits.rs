@@ -1,0 +1,202 @@
+//! System limits hit for real, each in a child process that sets the limit up: out of file
+//! descriptors (`RLIMIT_NOFILE` lowered and used up), a full /dev/shm (a small tmpfs of
+//! the child's own, in a private mount namespace) and a seqpacket datagram larger than the
+//! socket's send buffer. Every transport must report each as [`Error::LimitExceeded`]
+//! naming the limit and how to raise it, never as a bare `Io`.
+//!
+//! The tests re-run this binary on themselves with `IPC_LIMITS_ROLE` set; the parent only
+//! checks the child's exit status.
+
+use std::ffi::OsStr;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use ipc::shm::{Backing, Options as ShmOptions, Shared};
+use ipc::Error;
+
+mod common;
+
+const ROLE: &str = "IPC_LIMITS_ROLE";
+
+/// Runs test `test` of this binary as a child in role `role`; asserts its success.
+fn run(test: &str, role: &str) {
+    common::assert_exit_success(common::rerun(test, [(ROLE, OsStr::new(role))]));
+}
+
+fn role() -> Option<String> {
+    std::env::var(ROLE).ok()
+}
+
+/// A unique name with this binary's prefix (`ipc-test-limits-<pid>-<n>`).
+fn unique() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "ipc-test-limits-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A directory of this test's own, removed with its contents on drop (even on failure).
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let dir = std::env::temp_dir().join(unique());
+        std::fs::create_dir(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Asserts that `r` failed with `LimitExceeded` whose limit starts with `limit` and whose
+/// message contains `hint`. A call that unexpectedly succeeded is dropped first, so what
+/// it made is removed.
+#[track_caller]
+fn assert_limit<T>(what: &str, r: ipc::Result<T>, limit: &str, hint: &str) {
+    let e = match r {
+        Ok(made) => {
+            drop(made);
+            panic!("{what}: succeeded, but the limit should stand in the way");
+        }
+        Err(e) => e,
+    };
+    println!("{what}: {e}");
+    match &e {
+        Error::LimitExceeded { limit: l, .. } => {
+            assert!(l.starts_with(limit), "{what}: names {l}, not {limit}: {e}")
+        }
+        e => panic!("{what}: {e:?} is not LimitExceeded[{limit}]"),
+    }
+    assert!(e.to_string().contains(hint), "{what}: no `{hint}` in {e}");
+}
+
+/// Opens descriptors until the (lowered) `RLIMIT_NOFILE` is reached; keep the result.
+fn use_up_descriptors() -> Vec<OwnedFd> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    setrlimit(Resource::RLIMIT_NOFILE, 64, hard).unwrap();
+    let mut held = Vec::new();
+    loop {
+        match nix::fcntl::open(
+            "/dev/null",
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ) {
+            Ok(fd) => held.push(fd),
+            Err(nix::errno::Errno::EMFILE) => return held,
+            Err(e) => panic!("open /dev/null: {e}"),
+        }
+    }
+}
+
+#[test]
+fn out_of_descriptors_is_rlimit_nofile_on_every_transport() {
+    if role().is_none() {
+        return run(
+            "out_of_descriptors_is_rlimit_nofile_on_every_transport",
+            "child",
+        );
+    }
+    let dir = TempDir::new();
+    let mut held = use_up_descriptors();
+    const NOFILE: &str = "RLIMIT_NOFILE";
+    const HOW: &str = "ulimit -n";
+    for backing in [Backing::Posix, Backing::Memfd, Backing::SysV] {
+        let name = unique();
+        let opts = ShmOptions::new().backing(backing);
+        let r = ipc::shm::Sender::<u64>::create(&name, opts);
+        assert_limit(&format!("shm {backing:?}"), r, NOFILE, HOW);
+    }
+    let r = Shared::<u64>::create(&unique(), 0, ShmOptions::new());
+    assert_limit("Shared::create", r, NOFILE, HOW);
+    let r = ipc::socket::Stream::<u64>::pair();
+    assert_limit("Stream::pair", r, NOFILE, HOW);
+    let r = ipc::socket::Listener::<u64>::bind(dir.0.join("s"));
+    assert_limit("socket::Listener::bind", r, NOFILE, HOW);
+    let r = ipc::tcp::Listener::<u64>::bind("127.0.0.1:0");
+    assert_limit("tcp::Listener::bind", r, NOFILE, HOW);
+    let r = ipc::pipe::channel::<u64>();
+    assert_limit("pipe::channel", r, NOFILE, HOW);
+    // mq_open itself out of descriptors: not RLIMIT_MSGQUEUE's fault.
+    let q = format!("/{}", unique());
+    let r = ipc::mq::Sender::<u64>::create(&q, ipc::mq::Options::new());
+    let _ = ipc::mq::unlink(&q);
+    assert_limit("mq create", r, NOFILE, HOW);
+    // One descriptor free: the queue opens, its schema header cannot.
+    drop(held.pop());
+    let q = format!("/{}", unique());
+    let r = ipc::mq::Sender::<u64>::create(&q, ipc::mq::Options::new());
+    let gone = ipc::mq::unlink(&q);
+    assert_limit("mq schema header", r, NOFILE, HOW);
+    assert!(
+        matches!(gone, Err(Error::NotFound { .. })),
+        "the queue was left behind"
+    );
+    drop(held);
+}
+
+#[test]
+fn a_full_dev_shm_is_limit_exceeded_naming_it() {
+    if role().is_none() {
+        return run("a_full_dev_shm_is_limit_exceeded_naming_it", "child");
+    }
+    // A 64 KiB tmpfs of this process's own on /dev/shm, filled up.
+    common::private_dev_shm("64k");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create("/dev/shm/filler").unwrap();
+        let chunk = [0u8; 4096];
+        while f.write_all(&chunk).is_ok() {}
+    }
+    const SPACE: &str = "free space in /dev/shm";
+    const HOW: &str = "df -h /dev/shm";
+    for backing in [Backing::SysV, Backing::Posix] {
+        let r = ipc::shm::Sender::<u64>::create(&unique(), ShmOptions::new().backing(backing));
+        assert_limit(&format!("shm {backing:?}"), r, SPACE, HOW);
+    }
+    let q = format!("/{}", unique());
+    let r = ipc::mq::Sender::<u64>::create(&q, ipc::mq::Options::new());
+    let gone = ipc::mq::unlink(&q);
+    assert_limit("mq schema header", r, SPACE, HOW);
+    assert!(
+        matches!(gone, Err(Error::NotFound { .. })),
+        "the queue was left behind"
+    );
+}
+
+#[test]
+fn a_seqpacket_message_larger_than_the_send_buffer_names_so_sndbuf() {
+    if role().is_none() {
+        return run(
+            "a_seqpacket_message_larger_than_the_send_buffer_names_so_sndbuf",
+            "child",
+        );
+    }
+    use nix::sys::socket::{setsockopt, socketpair, sockopt, AddressFamily, SockFlag, SockType};
+    type Big = [u8; 65536];
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .unwrap();
+    // A send buffer far smaller than one message (the kernel doubles it).
+    setsockopt(&a, sockopt::SndBuf, &4096).unwrap();
+    let peer = std::thread::spawn(move || ipc::socket::SeqPacket::<Big>::from_fd(b).unwrap());
+    let mut tx = ipc::socket::SeqPacket::<Big>::from_fd(a).unwrap();
+    let _rx = peer.join().unwrap();
+    let msg = Box::new([7u8; 65536]);
+    assert_limit(
+        "seqpacket send",
+        tx.send_ref(&msg),
+        "SO_SNDBUF",
+        "net.core.wmem_default",
+    );
+}
