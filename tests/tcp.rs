@@ -173,3 +173,48 @@ fn send_ref_and_recv_into_work_in_place() {
     assert!(matches!(err, Error::InvalidMessage(_)), "{err}");
     assert_eq!(out, yes, "a refused message must leave *out unchanged");
 }
+
+/// Waits at most `limit` for `child` to exit; kills it and returns `None` if it did not
+/// (a watchdog, so that a hang fails the test instead of stalling it).
+fn wait_at_most(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A listener whose accept queue is full drops new SYNs: the client process's connect
+/// gives up with `Timeout` after its timeout (10 s for `connect`) instead of waiting in
+/// `connect(2)` for the kernel's SYN retries (about two minutes).
+#[test]
+fn connect_gives_up_when_the_listeners_backlog_stays_full() {
+    if let Some((_, addr)) = role() {
+        let err = Stream::<u64>::connect_timeout(&addr, Duration::from_millis(300)).unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        let err = Client::<u64, u64>::connect(addr).unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        assert!(err.to_string().contains("try again"), "{err}");
+        return;
+    }
+    // A backlog of 0 (a second `listen` changes std's 128): one connection fills it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    nix::sys::socket::listen(&listener, nix::sys::socket::Backlog::new(0).unwrap()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _place = TcpStream::connect(addr).unwrap();
+    let mut child = spawn(
+        "connect_gives_up_when_the_listeners_backlog_stays_full",
+        "client",
+        addr,
+    );
+    let status = wait_at_most(&mut child, Duration::from_secs(40))
+        .expect("connect to a full backlog still blocked after 40 s");
+    assert!(status.success(), "{status}");
+}

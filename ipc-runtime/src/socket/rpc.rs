@@ -195,7 +195,8 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
     ///
     /// As [`Client::connect`].
     pub fn connect_with(path: impl AsRef<Path>, opts: &Options) -> Result<Self> {
-        let fd = bind::connect(path.as_ref(), SockType::Stream)?;
+        let wait = Wait::timeout(opts.handshake_timeout);
+        let fd = bind::connect(path.as_ref(), SockType::Stream, wait)?;
         let (tx, rx) = conn::handshake::<Req, Resp>(fd, opts.handshake_timeout, opts.max_fds)?;
         Ok(Client {
             caller: Caller::new(tx, rx),
