@@ -753,3 +753,53 @@ fn connect_gives_up_when_the_listeners_backlog_stays_full() {
     let status = wait_at_most(&mut child, Duration::from_secs(20)).expect("listener hung");
     assert!(status.success(), "{status}");
 }
+
+/// One client floods an rpc server with requests and never reads the answers; another
+/// client, connected meanwhile, is answered at once, while the first is still connected
+/// (the server would drop it only after its 600 s handshake timeout).
+#[test]
+fn rpc_a_client_that_never_reads_does_not_stall_the_others() {
+    type Big = [u8; 1024];
+    const TEST: &str = "rpc_a_client_that_never_reads_does_not_stall_the_others";
+    if let Some((role, path)) = role() {
+        if role == "greedy" {
+            let mut s = Stream::<Big>::connect(&path).unwrap();
+            // Until the server stops reading us: it has no room left for our answers.
+            loop {
+                match s.send_timeout([1; 1024], Duration::from_secs(2)) {
+                    Ok(()) => {}
+                    Err(e) if e.is_full() => break,
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            fs::write(path.with_extension("flooded"), b"").unwrap();
+            let mut buf = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut buf);
+        } else {
+            let mut c = Client::<Big, Big>::connect(&path).unwrap();
+            for i in 0..50u8 {
+                assert_eq!(c.call([i; 1024]).unwrap(), [i; 1024]);
+            }
+        }
+        return;
+    }
+    let dir = TempDir::new();
+    let path = dir.path("rpc.sock");
+    let opts = Options::new().handshake_timeout(Duration::from_secs(600));
+    let mut server = Server::<Big, Big>::bind_with(&path, opts).unwrap();
+    let (done, served) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(server.serve_clients(2, |req| req)));
+    let mut greedy = spawn(TEST, "greedy", &path);
+    wait_for(&path.with_extension("flooded"));
+    let mut polite = spawn(TEST, "polite", &path);
+    let status = wait_at_most(&mut polite, Duration::from_secs(30));
+    let _ = greedy.kill();
+    let _ = greedy.wait();
+    let status = status.expect("the polite client was not answered within 30 s");
+    assert!(status.success(), "polite client: {status}");
+    // The greedy client is gone now: the server drops it and has served both.
+    served
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server did not notice the greedy client left")
+        .unwrap();
+}

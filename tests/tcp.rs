@@ -218,3 +218,80 @@ fn connect_gives_up_when_the_listeners_backlog_stays_full() {
         .expect("connect to a full backlog still blocked after 40 s");
     assert!(status.success(), "{status}");
 }
+
+/// One client floods a TCP rpc server and never reads the answers; another client,
+/// connected meanwhile, is answered at once while the first is still connected (the
+/// server would drop it only after its 600 s handshake timeout).
+#[test]
+fn rpc_a_client_that_never_reads_does_not_stall_the_others() {
+    type Big = [u8; 4096];
+    const TEST: &str = "rpc_a_client_that_never_reads_does_not_stall_the_others";
+    if let Some((role, addr)) = role() {
+        if role == "greedy" {
+            let mut s = Stream::<Big>::connect(addr).unwrap();
+            // Until the server stops reading us: it has no room left for our answers.
+            loop {
+                match s.send_timeout([1; 4096], Duration::from_secs(2)) {
+                    Ok(()) => {}
+                    Err(e) if e.is_full() => break,
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            let marker = env::var("IPC_TCP_MARKER").unwrap();
+            std::fs::write(marker, b"").unwrap();
+            let mut buf = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut buf);
+        } else {
+            let mut c = Client::<Big, Big>::connect(addr).unwrap();
+            for i in 0..50u8 {
+                assert_eq!(c.call([i; 4096]).unwrap(), [i; 4096]);
+            }
+        }
+        return;
+    }
+    struct Marker(std::path::PathBuf);
+    impl Drop for Marker {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let marker = Marker(env::temp_dir().join(format!(
+        "ipc-tcp-flooded-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )));
+    let mut server = Server::<Big, Big>::bind("127.0.0.1:0").unwrap();
+    server.set_handshake_timeout(Duration::from_secs(600));
+    let addr = server.local_addr().unwrap();
+    let (done, served) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(server.serve_clients(2, |req| req)));
+    let addr_s = addr.to_string();
+    let mut greedy = common::rerun(
+        TEST,
+        [
+            (ROLE, "greedy".as_ref()),
+            (ADDR, addr_s.as_ref()),
+            ("IPC_TCP_MARKER", marker.0.as_os_str()),
+        ],
+    );
+    let start = std::time::Instant::now();
+    while !marker.0.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the greedy client never filled its socket"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut polite = spawn(TEST, "polite", addr);
+    let status = wait_at_most(&mut polite, Duration::from_secs(30));
+    let _ = greedy.kill();
+    let _ = greedy.wait();
+    let status = status.expect("the polite client was not answered within 30 s");
+    assert!(status.success(), "polite client: {status}");
+    // The greedy client is gone now: the server drops it and has served both.
+    served
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server did not notice the greedy client left")
+        .unwrap();
+}

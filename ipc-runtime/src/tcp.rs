@@ -326,7 +326,10 @@ impl Accept for NonBlockingListener {
 /// A request/response server on a TCP address: receives `Req`, answers `Resp`.
 ///
 /// As [`crate::socket::Server`]: any number of clients from one thread, each request
-/// answered in order; a bad or departed client is dropped without affecting the others.
+/// answered in order; a bad or departed client is dropped without affecting the others,
+/// and a client that does not read its answers is set aside (its answers kept, its
+/// requests not read) while the others are served, and dropped once its socket has had
+/// no room for the handshake timeout (10 s, see [`Server::set_handshake_timeout`]).
 pub struct Server<Req: Message, Resp: Message> {
     listener: NonBlockingListener,
     serving: Serving<Req, Resp>,
@@ -373,11 +376,20 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
             .map_err(|e| io_error("getsockname", e))
     }
 
+    /// Sets how long the server waits for a client's handshake, and how long a client
+    /// may leave its answers unread before it is dropped (10 s by default).
+    pub fn set_handshake_timeout(&mut self, timeout: Duration) {
+        self.listener.handshake_timeout = timeout;
+        self.serving.set_send_timeout(timeout);
+    }
+
     /// Answers requests from every client with `handler`, forever.
     ///
     /// # Errors
     ///
-    /// Returns only on a system error of the listener itself.
+    /// Returns only on a system error of the listener itself, or with
+    /// [`Error::Shutdown`] once shutdown is requested (see
+    /// [`shutdown_on`](crate::signal::shutdown_on)).
     pub fn serve(&mut self, mut handler: impl FnMut(Req) -> Resp) -> Result<Infallible> {
         loop {
             self.serving.run(&self.listener, &mut handler, None)?;
