@@ -664,3 +664,142 @@ fn send_ref_and_recv_into_work_in_place() {
     assert!(matches!(err, Error::InvalidMessage(_)), "{err}");
     assert_eq!(out, ok, "a refused message must leave *out unchanged");
 }
+
+/// Waits at most `limit` for `child` to exit; kills it and returns `None` if it did not
+/// (a watchdog, so that a hang fails the test instead of stalling it).
+fn wait_at_most(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A listener whose backlog is full (another process holds it, accepting nobody): every
+/// connect gives up with `Timeout` after the handshake timeout instead of waiting in
+/// `connect(2)` until the listener accepts.
+#[test]
+fn connect_gives_up_when_the_listeners_backlog_stays_full() {
+    if let Some((_, path)) = role() {
+        // The listener: a backlog of 0 holds one pending connection, and nobody accepts.
+        let _l = Listener::<u64>::bind_with(&path, Options::new().backlog(0)).unwrap();
+        let _s = SeqPacketListener::<u64>::bind_with(
+            path.with_extension("packet"),
+            Options::new().backlog(0),
+        )
+        .unwrap();
+        // Hold them until the parent closes our stdin.
+        let mut buf = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut buf);
+        return;
+    }
+    let dir = TempDir::new();
+    let path = dir.path("full.sock");
+    let packet = path.with_extension("packet");
+    let mut child = spawn(
+        "connect_gives_up_when_the_listeners_backlog_stays_full",
+        "listener",
+        &path,
+    );
+    wait_for(&packet);
+    // Take the one place in each backlog.
+    let _stream_place = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    let packet_place = nix::sys::socket::socket(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::SeqPacket,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .unwrap();
+    nix::sys::socket::connect(
+        std::os::fd::AsRawFd::as_raw_fd(&packet_place),
+        &nix::sys::socket::UnixAddr::new(&packet).unwrap(),
+    )
+    .unwrap();
+
+    let (done, results) = std::sync::mpsc::channel();
+    let (p, q) = (path.clone(), packet.clone());
+    std::thread::spawn(move || {
+        let opts = Options::new().handshake_timeout(Duration::from_millis(300));
+        let _ = done.send((
+            "Stream::connect_with",
+            Stream::<u64>::connect_with(&p, &opts).map(drop),
+        ));
+        let _ = done.send((
+            "Client::connect_with",
+            Client::<u64, u64>::connect_with(&p, &opts).map(drop),
+        ));
+        let _ = done.send((
+            "SeqPacket::connect_with",
+            SeqPacket::<u64>::connect_with(&q, &opts).map(drop),
+        ));
+    });
+    for _ in 0..3 {
+        let (what, r) = results
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a connect to a full backlog still blocked 20 s later");
+        let err = r.unwrap_err();
+        assert!(err.is_timeout(), "{what}: {err}");
+        assert!(err.to_string().contains("try again"), "{what}: {err}");
+    }
+    drop(child.stdin.take());
+    let status = wait_at_most(&mut child, Duration::from_secs(20)).expect("listener hung");
+    assert!(status.success(), "{status}");
+}
+
+/// One client floods an rpc server with requests and never reads the answers; another
+/// client, connected meanwhile, is answered at once, while the first is still connected
+/// (the server would drop it only after its 600 s handshake timeout).
+#[test]
+fn rpc_a_client_that_never_reads_does_not_stall_the_others() {
+    type Big = [u8; 1024];
+    const TEST: &str = "rpc_a_client_that_never_reads_does_not_stall_the_others";
+    if let Some((role, path)) = role() {
+        if role == "greedy" {
+            let mut s = Stream::<Big>::connect(&path).unwrap();
+            // Until the server stops reading us: it has no room left for our answers.
+            loop {
+                match s.send_timeout([1; 1024], Duration::from_secs(2)) {
+                    Ok(()) => {}
+                    Err(e) if e.is_full() => break,
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            fs::write(path.with_extension("flooded"), b"").unwrap();
+            let mut buf = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut buf);
+        } else {
+            let mut c = Client::<Big, Big>::connect(&path).unwrap();
+            for i in 0..50u8 {
+                assert_eq!(c.call([i; 1024]).unwrap(), [i; 1024]);
+            }
+        }
+        return;
+    }
+    let dir = TempDir::new();
+    let path = dir.path("rpc.sock");
+    let opts = Options::new().handshake_timeout(Duration::from_secs(600));
+    let mut server = Server::<Big, Big>::bind_with(&path, opts).unwrap();
+    let (done, served) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(server.serve_clients(2, |req| req)));
+    let mut greedy = spawn(TEST, "greedy", &path);
+    wait_for(&path.with_extension("flooded"));
+    let mut polite = spawn(TEST, "polite", &path);
+    let status = wait_at_most(&mut polite, Duration::from_secs(30));
+    let _ = greedy.kill();
+    let _ = greedy.wait();
+    let status = status.expect("the polite client was not answered within 30 s");
+    assert!(status.success(), "polite client: {status}");
+    // The greedy client is gone now: the server drops it and has served both.
+    served
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server did not notice the greedy client left")
+        .unwrap();
+}

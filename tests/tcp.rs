@@ -173,3 +173,125 @@ fn send_ref_and_recv_into_work_in_place() {
     assert!(matches!(err, Error::InvalidMessage(_)), "{err}");
     assert_eq!(out, yes, "a refused message must leave *out unchanged");
 }
+
+/// Waits at most `limit` for `child` to exit; kills it and returns `None` if it did not
+/// (a watchdog, so that a hang fails the test instead of stalling it).
+fn wait_at_most(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A listener whose accept queue is full drops new SYNs: the client process's connect
+/// gives up with `Timeout` after its timeout (10 s for `connect`) instead of waiting in
+/// `connect(2)` for the kernel's SYN retries (about two minutes).
+#[test]
+fn connect_gives_up_when_the_listeners_backlog_stays_full() {
+    if let Some((_, addr)) = role() {
+        let err = Stream::<u64>::connect_timeout(&addr, Duration::from_millis(300)).unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        let err = Client::<u64, u64>::connect(addr).unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        assert!(err.to_string().contains("try again"), "{err}");
+        return;
+    }
+    // A backlog of 0 (a second `listen` changes std's 128): one connection fills it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    nix::sys::socket::listen(&listener, nix::sys::socket::Backlog::new(0).unwrap()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _place = TcpStream::connect(addr).unwrap();
+    let mut child = spawn(
+        "connect_gives_up_when_the_listeners_backlog_stays_full",
+        "client",
+        addr,
+    );
+    let status = wait_at_most(&mut child, Duration::from_secs(40))
+        .expect("connect to a full backlog still blocked after 40 s");
+    assert!(status.success(), "{status}");
+}
+
+/// One client floods a TCP rpc server and never reads the answers; another client,
+/// connected meanwhile, is answered at once while the first is still connected (the
+/// server would drop it only after its 600 s handshake timeout).
+#[test]
+fn rpc_a_client_that_never_reads_does_not_stall_the_others() {
+    type Big = [u8; 4096];
+    const TEST: &str = "rpc_a_client_that_never_reads_does_not_stall_the_others";
+    if let Some((role, addr)) = role() {
+        if role == "greedy" {
+            let mut s = Stream::<Big>::connect(addr).unwrap();
+            // Until the server stops reading us: it has no room left for our answers.
+            loop {
+                match s.send_timeout([1; 4096], Duration::from_secs(2)) {
+                    Ok(()) => {}
+                    Err(e) if e.is_full() => break,
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            let marker = env::var("IPC_TCP_MARKER").unwrap();
+            std::fs::write(marker, b"").unwrap();
+            let mut buf = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut buf);
+        } else {
+            let mut c = Client::<Big, Big>::connect(addr).unwrap();
+            for i in 0..50u8 {
+                assert_eq!(c.call([i; 4096]).unwrap(), [i; 4096]);
+            }
+        }
+        return;
+    }
+    struct Marker(std::path::PathBuf);
+    impl Drop for Marker {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let marker = Marker(env::temp_dir().join(format!(
+        "ipc-tcp-flooded-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )));
+    let mut server = Server::<Big, Big>::bind("127.0.0.1:0").unwrap();
+    server.set_handshake_timeout(Duration::from_secs(600));
+    let addr = server.local_addr().unwrap();
+    let (done, served) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(server.serve_clients(2, |req| req)));
+    let addr_s = addr.to_string();
+    let mut greedy = common::rerun(
+        TEST,
+        [
+            (ROLE, "greedy".as_ref()),
+            (ADDR, addr_s.as_ref()),
+            ("IPC_TCP_MARKER", marker.0.as_os_str()),
+        ],
+    );
+    let start = std::time::Instant::now();
+    while !marker.0.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the greedy client never filled its socket"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut polite = spawn(TEST, "polite", addr);
+    let status = wait_at_most(&mut polite, Duration::from_secs(30));
+    let _ = greedy.kill();
+    let _ = greedy.wait();
+    let status = status.expect("the polite client was not answered within 30 s");
+    assert!(status.success(), "polite client: {status}");
+    // The greedy client is gone now: the server drops it and has served both.
+    served
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server did not notice the greedy client left")
+        .unwrap();
+}

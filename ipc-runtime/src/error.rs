@@ -30,8 +30,9 @@ pub enum Error {
     #[error("the channel is full; try again later or use send() to wait")]
     Full,
 
-    /// A `*_timeout` call waited its full time.
-    #[error("timed out after {0:?}")]
+    /// A `*_timeout` call (or a connect or handshake, bounded by the handshake timeout)
+    /// waited its full time.
+    #[error("timed out after {0:?}; try again later, or allow more time")]
     Timeout(Duration),
 
     /// The peer was built with another definition of the message type.

@@ -50,37 +50,72 @@ pub(crate) fn wait_ready(
     events: PollFlags,
     wait: &Wait,
 ) -> Result<Option<PollFlags>> {
+    // Once `signal::shutdown_on` is armed, the shutdown eventfd joins every wait, so a
+    // shutdown request wakes it with `Error::Shutdown`.
+    let mut fds = [PollFd::new(fd, events), PollFd::new(fd, events)];
+    let n = match crate::signal::shutdown_fd() {
+        Some(s) => {
+            fds[1] = PollFd::new(s, PollFlags::POLLIN);
+            2
+        }
+        None => 1,
+    };
+    loop {
+        if !poll_until(&mut fds[..n], wait)? {
+            return Ok(None);
+        }
+        match fds[0].revents() {
+            Some(r) if r.is_empty() => {}
+            r => return Ok(Some(r.unwrap_or(events))),
+        }
+    }
+}
+
+/// Waits until one of `fds` reports an event it asks for (or an error or hang-up),
+/// `wait` runs out, or shutdown is requested: [`wait_ready`] for several descriptors (a
+/// server's listener and connections). Returns `false` if `wait` ran out; then every
+/// `revents` is empty.
+///
+/// # Errors
+///
+/// As [`wait_ready`].
+pub(crate) fn wait_any(fds: &mut Vec<PollFd<'_>>, wait: &Wait) -> Result<bool> {
+    let Some(shutdown) = crate::signal::shutdown_fd() else {
+        return poll_until(fds, wait);
+    };
+    fds.push(PollFd::new(shutdown, PollFlags::POLLIN));
+    let ready = poll_until(fds, wait);
+    fds.pop();
+    ready
+}
+
+/// The crate's one `poll` loop: polls `fds` (the shutdown eventfd among them once it is
+/// armed) until one reports an event, retrying `EINTR` with the time that remains, and
+/// turns a shutdown request into [`Error::Shutdown`].
+fn poll_until(fds: &mut [PollFd<'_>], wait: &Wait) -> Result<bool> {
     let mut first = true;
     loop {
         let Some(timeout) = wait.remaining(first) else {
-            return Ok(None);
+            return Ok(false);
         };
         first = false;
-        // Once `signal::shutdown_on` is armed, the shutdown eventfd joins every wait, so a
-        // shutdown request wakes it with `Error::Shutdown`.
-        let shutdown = crate::signal::shutdown_fd();
-        let mut fds = [PollFd::new(fd, events), PollFd::new(fd, events)];
-        let n = match shutdown {
-            Some(s) => {
-                fds[1] = PollFd::new(s, PollFlags::POLLIN);
-                2
-            }
-            None => 1,
-        };
-        match nix::poll::poll(&mut fds[..n], timeout) {
+        match nix::poll::poll(fds, timeout) {
             Ok(0) => {
                 if matches!(wait, Wait::Now) {
-                    return Ok(None);
+                    return Ok(false);
                 }
             }
             Ok(_) => {
                 crate::signal::check_shutdown()?;
-                let revents = fds[0].revents().unwrap_or(PollFlags::empty());
-                if !revents.is_empty() {
-                    return Ok(Some(revents));
+                if fds
+                    .iter()
+                    .any(|f| !matches!(f.revents(), Some(r) if r.is_empty()))
+                {
+                    return Ok(true);
                 }
             }
-            Err(Errno::EINTR) => {}
+            // Interrupted (by the shutdown signal, say): a request shows in the eventfd.
+            Err(Errno::EINTR) => crate::signal::check_shutdown()?,
             Err(e) => return Err(Error::sys("poll", e)),
         }
     }
@@ -227,19 +262,30 @@ fn consume_sigpipe(only_pipe: &SigSet) {
     }
 }
 
-/// Writes every byte of `bufs` to `fd`, retrying short writes and `EINTR`, waiting in
-/// `poll` whenever the descriptor would block. It does not give up part-way: callers
-/// that need all-or-nothing decide *before* calling it (see `pipe::Sender::try_send`).
+/// Writes every byte of `bufs` to the pipe or FIFO `fd`, retrying short writes and
+/// `EINTR`, waiting in `poll` whenever the descriptor would block. It does not give up
+/// part-way, except for a shutdown request: callers that need all-or-nothing decide
+/// *before* calling it (see `pipe::Sender::try_send`).
+///
+/// Without a shutdown armed each write is one plain (possibly blocking) `write`. Once
+/// one is armed a blocking `write` could not be woken by it, so, as [`read_some`] does,
+/// every write waits in `poll` first (which watches the shutdown eventfd) and writes no
+/// more than `POLLOUT` promises room for: one page, so at most `PIPE_BUF` bytes at a
+/// time; `bufs` of at most `PIPE_BUF` bytes still go in one atomic write.
 ///
 /// # Errors
 ///
 /// [`Error::Disconnected`] if the reader is gone (`EPIPE`, never a `SIGPIPE`),
-/// [`Error::Io`] otherwise.
+/// [`Error::Shutdown`] once shutdown is requested (a frame longer than `PIPE_BUF` may
+/// then be cut short), [`Error::Io`] otherwise.
 pub(crate) fn write_all(
     fd: BorrowedFd<'_>,
     mut bufs: &mut [IoSlice<'_>],
     sigpipe: Sigpipe,
 ) -> Result<()> {
+    if crate::signal::shutdown_armed() {
+        return write_all_polled(fd, bufs, sigpipe);
+    }
     while !bufs.is_empty() {
         match writev_once(fd, bufs, sigpipe) {
             Ok(0) => return Err(Error::Disconnected),
@@ -248,6 +294,40 @@ pub(crate) fn write_all(
             Err(Errno::EAGAIN) => {
                 let _ = wait_ready(fd, PollFlags::POLLOUT, &Wait::Forever)?;
             }
+            Err(e) => return Err(Error::sys("write", e)),
+        }
+    }
+    Ok(())
+}
+
+/// [`write_all`] once a shutdown is armed: `poll` (with the shutdown eventfd) before
+/// every write, and no write larger than the one page a pipe's `POLLOUT` promises.
+fn write_all_polled(
+    fd: BorrowedFd<'_>,
+    mut bufs: &mut [IoSlice<'_>],
+    sigpipe: Sigpipe,
+) -> Result<()> {
+    while !bufs.is_empty() {
+        // Room, a hang-up or an error: the write below tells which.
+        let _ = wait_ready(fd, PollFlags::POLLOUT, &Wait::Forever)?;
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let written = if total <= libc::PIPE_BUF {
+            writev_once(fd, bufs, sigpipe)
+        } else {
+            // Not atomic in any case: a page at a time from the first non-empty slice.
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &b[..]);
+            let part = &first[..first.len().min(libc::PIPE_BUF)];
+            // (`advance_slices` below also drops the empty slices before it.)
+            writev_once(fd, &[IoSlice::new(part)], sigpipe)
+        };
+        match written {
+            Ok(0) => return Err(Error::Disconnected),
+            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+            // Another writer took the room, or a signal came: poll again.
+            Err(Errno::EINTR | Errno::EAGAIN) => {}
             Err(e) => return Err(Error::sys("write", e)),
         }
     }

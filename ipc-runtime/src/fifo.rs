@@ -34,6 +34,9 @@
 //!   [`Receiver::open_timeout`] also waits for a first writer.
 //! - [`Sender::open`] blocks until a reader has the FIFO open, as `open(2)` does;
 //!   [`Sender::open_timeout`] gives up after a while (non-blocking opens, retried).
+//!   Once [`shutdown_on`](crate::signal::shutdown_on) is armed, [`Sender::open`] also
+//!   retries non-blocking opens (sleeping at most 20 ms between them) and returns
+//!   [`Error::Shutdown`] once shutdown is requested, as both `open_timeout`s do.
 //!   A sender writes its handshake as soon as it is open.
 //!
 //! # Several writers
@@ -200,7 +203,9 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::NotFound`], [`Error::PermissionDenied`], [`Error::InvalidName`] (too long,
     /// or not a FIFO), [`Error::Busy`] if `T`'s records exceed `PIPE_BUF` and another
-    /// sender has the FIFO open (or another's do and it has), [`Error::Disconnected`] if the reader left already.
+    /// sender has the FIFO open (or another's do and it has), [`Error::Disconnected`] if
+    /// the reader left already, [`Error::Shutdown`] if shutdown was requested (see
+    /// [`shutdown_on`](crate::signal::shutdown_on)) while waiting for a reader.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_wait(path.as_ref(), Wait::Forever)
     }
@@ -235,8 +240,12 @@ impl<T: Message> Sender<T> {
                 Err(e) => return Err(path_error("open", path, e)),
             }
             check_is_fifo_path(path)?;
+            // A blocking `open` cannot be woken by a shutdown request (there is no
+            // descriptor to poll yet): once one is armed, retry with bounded sleeps and
+            // check for it between attempts.
+            let armed = crate::signal::shutdown_armed();
             match wait.left() {
-                None => match nix::fcntl::open(path, flags, Mode::empty()) {
+                None if !armed => match nix::fcntl::open(path, flags, Mode::empty()) {
                     Ok(fd) => break fd,
                     Err(Errno::EINTR) => continue,
                     Err(e) => return Err(path_error("open", path, e)),
@@ -247,7 +256,10 @@ impl<T: Message> Sender<T> {
                         _ => Duration::ZERO,
                     }))
                 }
-                Some(left) => std::thread::sleep(backoff.min(left)),
+                left => {
+                    crate::signal::check_shutdown()?;
+                    std::thread::sleep(left.map_or(backoff, |l| backoff.min(l)));
+                }
             }
             backoff = (backoff * 2).min(Duration::from_millis(20));
         };

@@ -153,8 +153,10 @@ impl<T: Message> Sender<T> {
     ///
     /// # Errors
     ///
-    /// [`Error::Disconnected`] if every read end is closed, [`Error::Io`] for another
-    /// failure of `write`. The message is handed back in the [`SendError`].
+    /// [`Error::Disconnected`] if every read end is closed, [`Error::Shutdown`] once
+    /// shutdown is requested while the pipe is full (see
+    /// [`shutdown_on`](crate::signal::shutdown_on)), [`Error::Io`] for another failure of
+    /// `write`. The message is handed back in the [`SendError`].
     #[inline]
     pub fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
         self.send_wait(msg, Wait::Forever)

@@ -25,8 +25,11 @@
 //!   handler runs.
 //! * [`shutdown_on`] installs a handler (`sigaction(2)`) that only stores to an atomic flag
 //!   and `write(2)`s to an `eventfd(2)` — both async-signal-safe (`signal-safety(7)`).
-//!   From then on every blocking receive of this crate returns [`Error::Shutdown`] once one
-//!   of those signals has arrived, instead of waiting forever.
+//!   From then on every call of this crate that can block (receives, sends into a full
+//!   channel, accepts, connects, `fifo::Sender::open`, rpc servers' `serve`,
+//!   `shm::Shared::lock`, `sync::Semaphore::wait`) returns [`Error::Shutdown`] once one of
+//!   those signals has arrived, instead of waiting forever: within one `poll` wake-up for
+//!   calls that wait on a descriptor, within 20 ms for the others.
 //!
 //! # Contract and limits
 //!
@@ -48,11 +51,18 @@
 //!
 //! Once [`shutdown_on`] has been called, a transport that waits must not sit in a blocking
 //! syscall that only the signalled thread would leave with `EINTR`. Inside this crate,
-//! waiting goes through `wait_fd` (`poll(2)` on the transport's descriptor and the shutdown
-//! eventfd, which becomes readable and stays readable once shutdown is requested) or, for
-//! mechanisms without a descriptor (System V queues), polls with a bounded sleep and calls
-//! `check_shutdown` between attempts. [`shutdown_fd`] exposes the eventfd for a program's
-//! own `poll` loops.
+//! waiting goes through `wait_fd` / `fd::wait_ready` / `fd::wait_any` (`poll(2)` on the
+//! transport's descriptors and the shutdown eventfd, which becomes readable and stays
+//! readable once shutdown is requested): receives and sends of pipes and FIFOs poll before
+//! each `read`/`write` (a send writes at most the page `POLLOUT` promises, so it never
+//! blocks in `write`), sockets use `MSG_DONTWAIT` and poll on `EAGAIN`, connects are
+//! non-blocking, and an rpc server polls its listener, its clients and the eventfd in one
+//! call. Without a descriptor to poll (System V queues, futexes of shared memory, a FIFO
+//! with no reader yet, a Unix listener whose backlog is full), a wait sleeps at most 20 ms
+//! at a time and calls `check_shutdown` between attempts. Before [`shutdown_on`] (or
+//! [`request_shutdown`]) nothing of this costs anything: a blocking pipe `send` or `recv`
+//! stays one plain syscall. [`shutdown_fd`] exposes the eventfd for a program's own `poll`
+//! loops.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};

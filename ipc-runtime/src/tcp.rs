@@ -44,6 +44,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use nix::poll::PollFlags;
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrStorage};
 
 use crate::codec::io_error;
 use crate::error::{Error, Result};
@@ -69,13 +70,40 @@ fn setup(s: TcpStream) -> Result<OwnedFd> {
     Ok(OwnedFd::from(s))
 }
 
-fn connect_addr(addr: impl ToSocketAddrs) -> Result<(OwnedFd, SocketAddr)> {
+/// Connects to `addr` without blocking in `connect(2)`: a non-blocking connect, then
+/// `poll` (with the shutdown eventfd) until it completes or `wait` runs out.
+fn connect_one(addr: SocketAddr, wait: Wait) -> Result<OwnedFd> {
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::Inet,
+        SocketAddr::V6(_) => AddressFamily::Inet6,
+    };
+    let fd = nix::sys::socket::socket(
+        family,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )
+    .map_err(|e| crate::fd::new_fd_error("socket", e))?;
+    let sa = SockaddrStorage::from(addr);
+    match crate::socket::sys::connect(fd.as_fd(), &sa, wait)? {
+        Ok(()) => setup(TcpStream::from(fd)),
+        Err(e) => Err(connect_error(
+            &addr.to_string(),
+            io::Error::from_raw_os_error(e as i32),
+        )),
+    }
+}
+
+/// Connects to the first address `addr` resolves to that accepts, all within `timeout`.
+fn connect_addr(addr: impl ToSocketAddrs, timeout: Duration) -> Result<(OwnedFd, SocketAddr)> {
+    let wait = Wait::timeout(timeout);
     let mut last = None;
     let addrs = addr.to_socket_addrs().map_err(|e| io_error("resolve", e))?;
     for a in addrs {
-        match TcpStream::connect(a) {
-            Ok(s) => return Ok((setup(s)?, a)),
-            Err(e) => last = Some(connect_error(&a.to_string(), e)),
+        match connect_one(a, wait) {
+            Ok(fd) => return Ok((fd, a)),
+            Err(e @ (Error::Timeout(_) | Error::Shutdown)) => return Err(e),
+            Err(e) => last = Some(e),
         }
     }
     Err(last.unwrap_or(Error::InvalidName {
@@ -163,15 +191,19 @@ pub struct Stream<T: Message> {
 }
 
 impl<T: Message> Stream<T> {
-    /// Connects to `addr` (trying each address it resolves to) and exchanges handshakes.
+    /// Connects to `addr` (trying each address it resolves to) and exchanges handshakes,
+    /// waiting at most 10 s for the connection and as long again for the handshake.
     ///
     /// # Errors
     ///
     /// [`Error::NotFound`] if nobody listens there; [`Error::SchemaMismatch`] for a peer
-    /// of another schema or byte order; [`Error::Timeout`] if it does not answer the
-    /// handshake within 10 s; [`Error::Io`] otherwise.
+    /// of another schema or byte order; [`Error::Timeout`] if the connection is not made
+    /// (the listener's backlog is full, say, or the host does not answer) or the peer
+    /// does not answer the handshake within 10 s; [`Error::Shutdown`] if shutdown was
+    /// requested (see [`shutdown_on`](crate::signal::shutdown_on)) meanwhile;
+    /// [`Error::Io`] otherwise.
     pub fn connect(addr: impl ToSocketAddrs) -> Result<Self> {
-        let (fd, peer) = connect_addr(addr)?;
+        let (fd, peer) = connect_addr(addr, DEFAULT_HANDSHAKE_TIMEOUT)?;
         let (tx, rx) = conn::handshake::<T, T>(fd, DEFAULT_HANDSHAKE_TIMEOUT, 0)?;
         Ok(Stream { tx, rx, peer })
     }
@@ -183,11 +215,8 @@ impl<T: Message> Stream<T> {
     ///
     /// [`Error::Timeout`] if either took too long, as [`Stream::connect`] otherwise.
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> Result<Self> {
-        let s = TcpStream::connect_timeout(addr, timeout).map_err(|e| match e.kind() {
-            io::ErrorKind::TimedOut => Error::Timeout(timeout),
-            _ => connect_error(&addr.to_string(), e),
-        })?;
-        let (tx, rx) = conn::handshake::<T, T>(setup(s)?, timeout, 0)?;
+        let fd = connect_one(*addr, Wait::timeout(timeout))?;
+        let (tx, rx) = conn::handshake::<T, T>(fd, timeout, 0)?;
         Ok(Stream {
             tx,
             rx,
@@ -239,7 +268,7 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
     ///
     /// As [`Stream::connect`].
     pub fn connect(addr: impl ToSocketAddrs) -> Result<Self> {
-        let (fd, _) = connect_addr(addr)?;
+        let (fd, _) = connect_addr(addr, DEFAULT_HANDSHAKE_TIMEOUT)?;
         let (tx, rx) = conn::handshake::<Req, Resp>(fd, DEFAULT_HANDSHAKE_TIMEOUT, 0)?;
         Ok(Client {
             caller: Caller::new(tx, rx),
@@ -297,7 +326,10 @@ impl Accept for NonBlockingListener {
 /// A request/response server on a TCP address: receives `Req`, answers `Resp`.
 ///
 /// As [`crate::socket::Server`]: any number of clients from one thread, each request
-/// answered in order; a bad or departed client is dropped without affecting the others.
+/// answered in order; a bad or departed client is dropped without affecting the others,
+/// and a client that does not read its answers is set aside (its answers kept, its
+/// requests not read) while the others are served, and dropped once its socket has had
+/// no room for the handshake timeout (10 s, see [`Server::set_handshake_timeout`]).
 pub struct Server<Req: Message, Resp: Message> {
     listener: NonBlockingListener,
     serving: Serving<Req, Resp>,
@@ -344,11 +376,20 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
             .map_err(|e| io_error("getsockname", e))
     }
 
+    /// Sets how long the server waits for a client's handshake, and how long a client
+    /// may leave its answers unread before it is dropped (10 s by default).
+    pub fn set_handshake_timeout(&mut self, timeout: Duration) {
+        self.listener.handshake_timeout = timeout;
+        self.serving.set_send_timeout(timeout);
+    }
+
     /// Answers requests from every client with `handler`, forever.
     ///
     /// # Errors
     ///
-    /// Returns only on a system error of the listener itself.
+    /// Returns only on a system error of the listener itself, or with
+    /// [`Error::Shutdown`] once shutdown is requested (see
+    /// [`shutdown_on`](crate::signal::shutdown_on)).
     pub fn serve(&mut self, mut handler: impl FnMut(Req) -> Resp) -> Result<Infallible> {
         loop {
             self.serving.run(&self.listener, &mut handler, None)?;

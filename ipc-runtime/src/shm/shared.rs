@@ -88,7 +88,7 @@ pub enum LockError<'a, T: Message> {
     /// multi-byte field torn by a dying holder). You hold the lock; write a fresh value
     /// with [`Repair::set`].
     Invalid(Repair<'a, T>, InvalidMessage),
-    /// Any other error (a corrupt lock word).
+    /// Any other error (a corrupt lock word, or [`Error::Shutdown`]).
     Failed(Error),
 }
 
@@ -254,7 +254,10 @@ impl<T: Message> Shared<T> {
     /// [`LockError::OwnerDied`] (you hold the lock) if a holder died holding it and nobody
     /// has marked it consistent since; [`LockError::Invalid`] (you hold the lock) if the
     /// bytes are not a valid `T`; [`LockError::Failed`] with [`Error::Corrupt`] if the lock
-    /// word names no possible participant. `?` turns a `LockError` into an [`Error`].
+    /// word names no possible participant; [`LockError::Failed`] with [`Error::Shutdown`]
+    /// if shutdown was requested (see [`shutdown_on`](crate::signal::shutdown_on)) while
+    /// waiting for the holder (the wait sleeps 20 ms at a time and checks in between).
+    /// `?` turns a `LockError` into an [`Error`].
     pub fn lock(&self) -> Result<Guard<'_, T>, LockError<'_, T>> {
         let lw = self.lock_word();
         let mine = self.me + 1;
@@ -298,6 +301,10 @@ impl<T: Message> Shared<T> {
                     .is_err()
             {
                 continue;
+            }
+            // The futex wait cannot be woken by a shutdown request: check between slices.
+            if let Err(e) = crate::signal::check_shutdown() {
+                return Err(LockError::Failed(e));
             }
             futex::wait(&lw.state, cur | WAITERS, Some(SLICE));
         }

@@ -14,7 +14,7 @@
 //! use distinct paths per service.
 
 use std::fs;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, UnixAddr};
 
+use super::sys::Wait;
 use crate::error::{Error, Result};
 
 /// Longest path `sun_path` holds, not counting the terminating NUL.
@@ -214,25 +215,25 @@ fn probe(path: &Path, ty: SockType) -> Probe {
     }
 }
 
-/// Connects a new socket of `ty` to `path`.
-pub(crate) fn connect(path: &Path, ty: SockType) -> Result<OwnedFd> {
+/// Connects a new socket of `ty` to `path`, waiting at most as `wait` allows for room
+/// in the listener's backlog (see `sys::connect`).
+pub(crate) fn connect(path: &Path, ty: SockType, wait: Wait) -> Result<OwnedFd> {
     check_path(path)?;
     let name = path.display().to_string();
-    let fd = socket::socket(AddressFamily::Unix, ty, SockFlag::SOCK_CLOEXEC, None)
-        .map_err(|e| Error::sys("socket", e))?;
+    let fd = socket::socket(
+        AddressFamily::Unix,
+        ty,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )
+    .map_err(|e| Error::sys("socket", e))?;
     let addr = UnixAddr::new(path).map_err(|e| Error::named("connect", WHAT, &name, e))?;
-    loop {
-        match socket::connect(fd.as_raw_fd(), &addr) {
-            Ok(()) => return Ok(fd),
-            Err(Errno::EINTR) => {}
-            Err(Errno::EISCONN) => return Ok(fd),
-            Err(Errno::ECONNREFUSED) => {
-                return Err(Error::NotFound {
-                    what: "listener on Unix socket (the file is stale)",
-                    name,
-                })
-            }
-            Err(e) => return Err(Error::named("connect", WHAT, &name, e)),
-        }
+    match super::sys::connect(fd.as_fd(), &addr, wait)? {
+        Ok(()) => Ok(fd),
+        Err(Errno::ECONNREFUSED) => Err(Error::NotFound {
+            what: "listener on Unix socket (the file is stale)",
+            name,
+        }),
+        Err(e) => Err(Error::named("connect", WHAT, &name, e)),
     }
 }

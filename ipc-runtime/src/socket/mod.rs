@@ -24,6 +24,13 @@
 //!   closes such a connection and returns [`Error::PermissionDenied`].
 //! - **No `SIGPIPE`**: every send uses `MSG_NOSIGNAL`; a dead peer is
 //!   [`Error::Disconnected`].
+//! - **Connecting** never blocks in `connect(2)`: when the listener's backlog is full
+//!   (it does not accept fast enough), `connect` retries after sleeps of at most 20 ms
+//!   and gives up with [`Error::Timeout`] after the handshake timeout
+//!   ([`Options::handshake_timeout`]); the handshake then has as long again.
+//! - **Shutdown**: once [`shutdown_on`](crate::signal::shutdown_on) is armed, every call
+//!   that waits (connect, accept, send, receive, [`Server::serve`]) returns
+//!   [`Error::Shutdown`] when shutdown is requested.
 //! - **Timeouts**: `recv_timeout` and `send_timeout` wait with `poll(2)`, retrying `EINTR`
 //!   with the time left. A receive that times out keeps the part of a frame it read. A
 //!   bounded send never leaves half a frame on the wire: a frame written only in part is
@@ -357,19 +364,25 @@ impl<T: Message> Stream<T> {
     /// [`Error::PermissionDenied`] without write permission on the socket file;
     /// [`Error::InvalidName`] for a path longer than 107 bytes;
     /// [`Error::SchemaMismatch`] if the listener's `T` differs; [`Error::Disconnected`] if
-    /// the listener closed the connection (a refused uid, say); [`Error::Timeout`] if it
-    /// did not answer within the handshake timeout; [`Error::Io`] otherwise.
+    /// the listener closed the connection (a refused uid, say); [`Error::Timeout`] if the
+    /// listener's backlog stayed full (it does not accept fast enough) or it did not
+    /// answer within the handshake timeout; [`Error::Shutdown`] if shutdown was requested
+    /// (see [`shutdown_on`](crate::signal::shutdown_on)) meanwhile; [`Error::Io`]
+    /// otherwise.
     pub fn connect(path: impl AsRef<Path>) -> Result<Self> {
         Self::connect_with(path, &Options::new())
     }
 
     /// As [`Stream::connect`], with the handshake timeout and descriptor limit of `opts`.
+    /// The handshake timeout bounds the wait for a place in the listener's backlog, and
+    /// as long again the wait for its handshake.
     ///
     /// # Errors
     ///
     /// As [`Stream::connect`].
     pub fn connect_with(path: impl AsRef<Path>, opts: &Options) -> Result<Self> {
-        let fd = bind::connect(path.as_ref(), SockType::Stream)?;
+        let wait = Wait::timeout(opts.handshake_timeout);
+        let fd = bind::connect(path.as_ref(), SockType::Stream, wait)?;
         Self::handshake(fd, opts)
     }
 

@@ -6,10 +6,9 @@ use std::convert::Infallible;
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::poll::{PollFd, PollFlags};
 use nix::sys::socket::SockType;
 
 use super::conn::{self, Receiver, Sender};
@@ -65,9 +64,78 @@ pub(crate) trait Accept: AsFd {
     fn accept_conn<Out: Message, In: Message>(&self) -> Result<(Sender<Out>, Receiver<In>)>;
 }
 
+/// One client of a server: its halves, and an answer its socket had no room for.
+struct Conn<Req, Resp> {
+    rx: Receiver<Req>,
+    tx: Sender<Resp>,
+    /// An answer not yet written at all (the socket buffer was full); it goes first.
+    held: Option<Resp>,
+    /// Since when answers to this client have been stuck (an answer held, or the tail of
+    /// one in the sender) without a byte of them written; `None` while none is.
+    stuck_since: Option<Instant>,
+}
+
+impl<Req: Message, Resp: Message> Conn<Req, Resp> {
+    /// True while an answer (or part of one) waits for room in the socket: then the
+    /// client's requests are not read, and the server polls for room instead.
+    fn stuck(&self) -> bool {
+        self.held.is_some() || self.tx.pending() > 0
+    }
+
+    /// Offers `resp` without waiting: whatever does not fit stays here for
+    /// [`Conn::unstick`]. False if the client is gone.
+    fn offer(&mut self, resp: Resp) -> bool {
+        match self.tx.try_send(resp) {
+            Ok(()) => {}
+            Err(e) if matches!(e.error(), Error::Full) => self.held = Some(e.into_inner()),
+            Err(_) => return false,
+        }
+        if self.stuck() {
+            self.stuck_since.get_or_insert_with(Instant::now);
+        }
+        true
+    }
+
+    /// Writes what the socket now has room for, without waiting. False if the client is
+    /// gone.
+    fn unstick(&mut self) -> bool {
+        let before = (self.tx.pending(), self.held.is_some());
+        // A zero timeout writes what fits and never waits.
+        match self.tx.flush_timeout(Duration::ZERO) {
+            Ok(()) => {
+                if let Some(resp) = self.held.take() {
+                    match self.tx.try_send(resp) {
+                        Ok(()) => {}
+                        Err(e) if matches!(e.error(), Error::Full) => {
+                            self.held = Some(e.into_inner())
+                        }
+                        Err(_) => return false,
+                    }
+                }
+            }
+            // Still no room (or shutting down: the serving loop returns then).
+            Err(Error::Timeout(_) | Error::Shutdown) => {}
+            Err(_) => return false,
+        }
+        if !self.stuck() {
+            self.stuck_since = None;
+        } else if (self.tx.pending(), self.held.is_some()) != before {
+            // Progress: the client reads, slowly. Its time starts again.
+            self.stuck_since = Some(Instant::now());
+        }
+        true
+    }
+
+    /// The instant this client is dropped at if its answers stay stuck.
+    fn give_up_at(&self, after: Duration) -> Option<Instant> {
+        self.stuck_since.and_then(|t| t.checked_add(after))
+    }
+}
+
 /// The connections a server answers.
 pub(crate) struct Serving<Req, Resp> {
-    conns: Vec<(Receiver<Req>, Sender<Resp>)>,
+    conns: Vec<Conn<Req, Resp>>,
+    /// How long a client may leave its answers unread before it is dropped.
     send_timeout: Duration,
 }
 
@@ -79,12 +147,21 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
         }
     }
 
+    pub(crate) fn set_send_timeout(&mut self, timeout: Duration) {
+        self.send_timeout = timeout;
+    }
+
     pub(crate) fn clients(&self) -> usize {
         self.conns.len()
     }
 
     /// Answers requests on every connection, accepting new ones, until `clients` (if
-    /// given) connections have ended. One thread, `poll(2)` over all connections.
+    /// given) connections have ended. One thread, `poll(2)` over all connections (and
+    /// the shutdown eventfd, so a shutdown request ends it with [`Error::Shutdown`]).
+    ///
+    /// Nothing here waits on one client: answers are written without waiting, and a
+    /// client whose socket has no room for one is polled for room (its requests are not
+    /// read meanwhile) and dropped if it stays without room for `send_timeout`.
     pub(crate) fn run<L: Accept>(
         &mut self,
         listener: &L,
@@ -96,32 +173,52 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
                 return Ok(());
             }
             let ready: Vec<bool> = {
-                let mut fds = Vec::with_capacity(self.conns.len() + 1);
+                let mut fds = Vec::with_capacity(self.conns.len() + 2);
                 fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
-                for (rx, _) in &self.conns {
-                    fds.push(PollFd::new(rx.as_fd(), PollFlags::POLLIN));
-                }
                 // A connection may hold whole requests already read: do not wait then.
-                let buffered = self.conns.iter().any(|(rx, _)| rx.buffered() > 0);
-                let timeout = if buffered {
-                    PollTimeout::ZERO
-                } else {
-                    PollTimeout::NONE
-                };
-                match nix::poll::poll(&mut fds, timeout) {
-                    Ok(_) => {}
-                    Err(Errno::EINTR) => continue,
-                    Err(e) => return Err(Error::sys("poll", e)),
+                let mut buffered = false;
+                let mut until: Option<Instant> = None;
+                for c in &self.conns {
+                    if c.stuck() {
+                        fds.push(PollFd::new(c.tx.as_fd(), PollFlags::POLLOUT));
+                        if let Some(at) = c.give_up_at(self.send_timeout) {
+                            until = Some(until.map_or(at, |u| u.min(at)));
+                        }
+                    } else {
+                        fds.push(PollFd::new(c.rx.as_fd(), PollFlags::POLLIN));
+                        buffered |= c.rx.buffered() > 0;
+                    }
                 }
+                let wait = match until {
+                    _ if buffered => Wait::Now,
+                    Some(at) => Wait::Until(at, self.send_timeout),
+                    None => Wait::Forever,
+                };
+                crate::fd::wait_any(&mut fds, &wait)?;
                 fds.iter()
                     .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
                     .collect()
             };
+            let now = Instant::now();
             for i in (0..self.conns.len()).rev() {
-                if (ready[i + 1] || self.conns[i].0.buffered() > 0) && !self.answer(i, handler) {
-                    let (_, mut tx) = self.conns.swap_remove(i);
+                let c = &mut self.conns[i];
+                let alive = if c.stuck() {
+                    if ready[i + 1] {
+                        // Room again (or the client is gone: the write says which); then
+                        // answer what it sent meanwhile.
+                        c.unstick() && Self::answer(c, handler)
+                    } else {
+                        c.give_up_at(self.send_timeout).is_none_or(|at| now < at)
+                    }
+                } else if ready[i + 1] || c.rx.buffered() > 0 {
+                    Self::answer(c, handler)
+                } else {
+                    true
+                };
+                if !alive {
+                    let mut c = self.conns.swap_remove(i);
                     // A client that does not read its answers must not stall the others.
-                    tx.abandon();
+                    c.tx.abandon();
                     if let Some(n) = clients.as_mut() {
                         *n -= 1;
                     }
@@ -129,30 +226,40 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
             }
             if ready[0] {
                 match listener.accept_conn::<Resp, Req>() {
-                    Ok((tx, rx)) => self.conns.push((rx, tx)),
+                    Ok((tx, rx)) => self.conns.push(Conn {
+                        rx,
+                        tx,
+                        held: None,
+                        stuck_since: None,
+                    }),
                     // A failed accept concerns one client, except a system error
-                    // (EMFILE, say), which would repeat forever.
+                    // (EMFILE, say), which would repeat forever, and a shutdown request.
                     Err(Error::Io { op, source }) if op == "accept4" => {
                         return Err(Error::Io { op, source })
                     }
+                    Err(Error::Shutdown) => return Err(Error::Shutdown),
                     Err(_) => {}
                 }
             }
         }
     }
 
-    /// Answers every request connection `i` has ready; false once it is finished.
-    fn answer(&mut self, i: usize, handler: &mut dyn FnMut(Req) -> Resp) -> bool {
-        let (rx, tx) = &mut self.conns[i];
+    /// Answers every request `c` has ready, until one answer finds no room; false once
+    /// the connection is finished.
+    fn answer(c: &mut Conn<Req, Resp>, handler: &mut dyn FnMut(Req) -> Resp) -> bool {
         loop {
-            match rx.try_recv() {
+            if c.stuck() {
+                // Read no more from a client that does not read: back to poll for room.
+                return true;
+            }
+            match c.rx.try_recv() {
                 Ok(req) => {
-                    if tx.send_timeout(handler(req), self.send_timeout).is_err() {
+                    if !c.offer(handler(req)) {
                         return false;
                     }
                     // Nothing more read: back to poll, which reports what else arrives
                     // (cheaper than a receive that would say EAGAIN).
-                    if rx.buffered() == 0 {
+                    if c.rx.buffered() == 0 {
                         return true;
                     }
                 }
@@ -195,7 +302,8 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
     ///
     /// As [`Client::connect`].
     pub fn connect_with(path: impl AsRef<Path>, opts: &Options) -> Result<Self> {
-        let fd = bind::connect(path.as_ref(), SockType::Stream)?;
+        let wait = Wait::timeout(opts.handshake_timeout);
+        let fd = bind::connect(path.as_ref(), SockType::Stream, wait)?;
         let (tx, rx) = conn::handshake::<Req, Resp>(fd, opts.handshake_timeout, opts.max_fds)?;
         Ok(Client {
             caller: Caller::new(tx, rx),
@@ -236,9 +344,12 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
 /// A request/response server on a Unix socket path: receives `Req`, answers `Resp`.
 ///
 /// It serves any number of clients from one thread (`poll(2)`), answering each request
-/// with the handler's result in order. A client that sends garbage, leaves, or does not
-/// read its answers within the handshake timeout is dropped; the others are unaffected.
-/// A client's handshake is awaited inside the loop (at most the handshake timeout).
+/// with the handler's result in order. A client that sends garbage or leaves is dropped.
+/// Answers are written without waiting: when a client's socket has no room for one (the
+/// client does not read its answers), the answer is kept, that client's further requests
+/// are not read, and the server serves the others meanwhile; the client is dropped once
+/// its socket has stayed without room for the handshake timeout. A client's handshake is
+/// awaited inside the loop (at most the handshake timeout).
 pub struct Server<Req: Message, Resp: Message> {
     raw: RawListener,
     serving: Serving<Req, Resp>,
@@ -293,7 +404,9 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     /// # Errors
     ///
     /// Returns only on a system error of the listener itself ([`Error::Io`], e.g. out
-    /// of descriptors); errors of one client only drop that client.
+    /// of descriptors), or with [`Error::Shutdown`] once shutdown is requested (see
+    /// [`shutdown_on`](crate::signal::shutdown_on)); errors of one client only drop that
+    /// client.
     pub fn serve(&mut self, mut handler: impl FnMut(Req) -> Resp) -> Result<Infallible> {
         loop {
             // Without a client count, `run` returns only with an error.

@@ -135,8 +135,19 @@ impl<T: Message> SeqPacket<T> {
     ///
     /// As [`super::Stream::connect`].
     pub fn connect(path: impl AsRef<Path>) -> Result<Self> {
-        let fd = bind::connect(path.as_ref(), SockType::SeqPacket)?;
-        Self::handshake(fd, &Options::new())
+        Self::connect_with(path, &Options::new())
+    }
+
+    /// As [`SeqPacket::connect`], with the handshake timeout of `opts` (which also bounds
+    /// the wait for room in the listener's backlog).
+    ///
+    /// # Errors
+    ///
+    /// As [`super::Stream::connect_with`].
+    pub fn connect_with(path: impl AsRef<Path>, opts: &Options) -> Result<Self> {
+        let wait = Wait::timeout(opts.handshake_timeout);
+        let fd = bind::connect(path.as_ref(), SockType::SeqPacket, wait)?;
+        Self::handshake(fd, opts)
     }
 
     /// Adopts a connected `SOCK_SEQPACKET` Unix socket (one end of a `socketpair`, or one

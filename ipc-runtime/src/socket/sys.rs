@@ -60,6 +60,66 @@ pub(crate) fn again(
     }
 }
 
+/// Connects the non-blocking socket `fd` to `addr`, waiting at most as `wait` allows,
+/// and leaves `fd` blocking (bounded calls on the connection use `poll`).
+///
+/// A TCP connect in progress (`EINPROGRESS`) is waited for in `poll` (with the shutdown
+/// eventfd) and its result read from `SO_ERROR`. A Unix socket whose listener's backlog is
+/// full says `EAGAIN` and cannot be polled for room (an unconnected Unix socket polls as
+/// hung up), so the connect is retried after sleeps of 1 ms, doubling up to 20 ms, with a
+/// check for shutdown before each. The inner result is the `connect(2)` error, for the
+/// caller to name.
+///
+/// # Errors
+///
+/// [`Error::Timeout`](crate::Error::Timeout) when `wait` runs out,
+/// [`Error::Shutdown`](crate::Error::Shutdown) once shutdown is requested,
+/// [`Error::Io`](crate::Error::Io) if `poll`, `getsockopt` or `fcntl` fails.
+pub(crate) fn connect(
+    fd: BorrowedFd<'_>,
+    addr: &dyn nix::sys::socket::SockaddrLike,
+    wait: Wait,
+) -> Result<nix::Result<()>> {
+    let mut nap = Duration::from_millis(1);
+    let connected = loop {
+        match nix::sys::socket::connect(fd.as_raw_fd(), addr) {
+            Ok(()) | Err(Errno::EISCONN) => break Ok(()),
+            // Interrupted: a TCP connect goes on in the background; look again.
+            Err(Errno::EINTR) => crate::signal::check_shutdown()?,
+            Err(Errno::EINPROGRESS | Errno::EALREADY) => {
+                if crate::fd::wait_ready(fd, PollFlags::POLLOUT, &wait)?.is_none() {
+                    return Err(wait.expired(true));
+                }
+                let err = nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::SocketError)
+                    .map_err(|e| crate::Error::sys("getsockopt(SO_ERROR)", e))?;
+                break if err == 0 {
+                    Ok(())
+                } else {
+                    Err(Errno::from_raw(err))
+                };
+            }
+            // A Unix listener's backlog is full.
+            Err(Errno::EAGAIN) => {
+                crate::signal::check_shutdown()?;
+                match wait.left() {
+                    Some(left) if left.is_zero() => return Err(wait.expired(true)),
+                    left => std::thread::sleep(left.map_or(nap, |l| nap.min(l))),
+                }
+                nap = (nap * 2).min(Duration::from_millis(20));
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    if connected.is_ok() {
+        let fl = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL)
+            .map_err(|e| crate::Error::sys("fcntl", e))?;
+        let fl = nix::fcntl::OFlag::from_bits_truncate(fl) - nix::fcntl::OFlag::O_NONBLOCK;
+        nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(fl))
+            .map_err(|e| crate::Error::sys("fcntl", e))?;
+    }
+    Ok(connected)
+}
+
 /// Sends `bufs` (and `fds`, attached to the first byte) with `MSG_NOSIGNAL`, so a dead
 /// peer is `EPIPE`, never `SIGPIPE`.
 pub(crate) fn send(

@@ -13,7 +13,9 @@
 //! - The uncontended paths ([`Semaphore::post`] with nobody waiting, [`Semaphore::try_wait`])
 //!   are one atomic instruction each and make no system call.
 //! - Timeouts are relative and measured on `CLOCK_MONOTONIC`; a wait interrupted by a signal
-//!   (`EINTR`) resumes with the time that remains.
+//!   (`EINTR`) resumes with the time that remains. Once
+//!   [`shutdown_on`](crate::signal::shutdown_on) is armed, waits sleep at most 20 ms at a
+//!   time and return [`Error::Shutdown`](crate::Error::Shutdown) once shutdown is requested.
 //! - A semaphore holds no owner: a process that dies while waiting leaves nothing locked.
 //!   The channels use it only as a wake-up hint, never as a lock.
 //! - A hostile process that maps the same memory can change the count at will; that can

@@ -4,6 +4,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::futex::{self, Woken};
+use super::wait::PARK_SLICE;
 use crate::error::{Error, Result};
 
 /// A process-shared counting semaphore (see the [module docs](crate::sync)).
@@ -70,9 +71,20 @@ impl Semaphore {
         self.count.load(Ordering::Relaxed)
     }
 
-    /// Takes a token, sleeping until one is posted. Signals (`EINTR`) do not end the wait.
-    pub fn wait(&self) {
-        while !self.try_wait() {
+    /// Takes a token, sleeping until one is posted. Signals (`EINTR`) do not end the wait,
+    /// except a shutdown request.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shutdown`] once shutdown is requested (see
+    /// [`shutdown_on`](crate::signal::shutdown_on)) while no token is available: once it
+    /// is armed, the wait sleeps at most 20 ms at a time and checks for it in between.
+    pub fn wait(&self) -> Result<()> {
+        loop {
+            if self.try_wait() {
+                return Ok(());
+            }
+            crate::signal::check_shutdown()?;
             self.park(None);
         }
     }
@@ -81,13 +93,15 @@ impl Semaphore {
     ///
     /// # Errors
     ///
-    /// [`Error::Timeout`] if no token came within `timeout`.
+    /// [`Error::Timeout`] if no token came within `timeout`, [`Error::Shutdown`] as for
+    /// [`Semaphore::wait`].
     pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
         let deadline = crate::deadline::deadline_after(timeout);
         loop {
             if self.try_wait() {
                 return Ok(());
             }
+            crate::signal::check_shutdown()?;
             let remaining = match deadline {
                 Some(d) => d.saturating_duration_since(Instant::now()),
                 None => Duration::MAX,
@@ -100,7 +114,15 @@ impl Semaphore {
         }
     }
 
+    /// Sleeps on the count while it is zero, at most `timeout` (`None`: no limit). Once a
+    /// shutdown is armed no sleep lasts more than [`PARK_SLICE`]: a futex wait cannot be
+    /// woken by the shutdown eventfd, so the caller checks for a request in between.
     fn park(&self, timeout: Option<Duration>) -> Woken {
+        let timeout = if crate::signal::shutdown_armed() {
+            Some(timeout.map_or(PARK_SLICE, |t| t.min(PARK_SLICE)))
+        } else {
+            timeout
+        };
         self.waiters.fetch_add(1, Ordering::SeqCst);
         let r = if self.count.load(Ordering::SeqCst) == 0 {
             futex::wait(&self.count, 0, timeout)
@@ -131,7 +153,7 @@ mod tests {
         assert!(!s.try_wait());
         s.post();
         assert_eq!(s.value(), 1);
-        s.wait();
+        s.wait().unwrap();
         assert_eq!(s.value(), 0);
     }
 
