@@ -165,7 +165,7 @@ fn fd_limit() -> Result<(), String> {
 const PAGES: u64 = 5_000;
 
 /// Page `i`: 4 KiB whose first word is `i`, except every seventh, whose first four bytes
-/// are the handshake tag, so that it travels framed among bare ones.
+/// are the handshake tag (which must not confuse the reader).
 fn page(i: u64) -> [u64; 512] {
     let first = if i % 7 == 3 {
         u64::from(u32::from_le_bytes(*b"ipcH")) | i << 32

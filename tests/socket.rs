@@ -535,8 +535,7 @@ fn a_raw_writer_of_garbage_gets_errors_not_a_crash() {
         let mut bytes = ipc::codec::hello::<u64>();
         bytes.extend_from_slice(&ipc::codec::message_header::<u64>());
         bytes.extend_from_slice(&5u64.to_ne_bytes());
-        // After the handshake any 8 bytes are a bare `u64`; a message header with the
-        // wrong length is not.
+        // A message header with the wrong length is not a record.
         bytes.extend_from_slice(&ipc::codec::message_tag::<u64>().to_le_bytes());
         bytes.extend_from_slice(&3u32.to_le_bytes());
         bytes.extend_from_slice(b"not a frame at all");

@@ -49,8 +49,8 @@
 //!   up to `/proc/sys/fs/pipe-max-size`); `send` of a frame bigger than that completes
 //!   as the reader drains it.
 //! - `try_send` and `send_timeout` never leave part of a frame behind. A frame of at most
-//!   `PIPE_BUF` (4096) bytes (a message goes bare, without a header, unless
-//!   [`codec::needs_header`] says otherwise) is written with one `write`, which the
+//!   `PIPE_BUF` (4096) bytes (a message record is its 8-byte header and the message; see
+//!   [`codec::record_len`]) is written with one `write`, which the
 //!   kernel makes atomic: it is written once `poll` reports room. A bigger frame
 //!   is written only once the free space (`F_GETPIPE_SZ` minus `FIONREAD`, with two pages
 //!   of slack) holds it whole, growing the pipe with `F_SETPIPE_SZ` first if it could
@@ -218,11 +218,15 @@ impl<T: Message> Sender<T> {
         } else {
             codec::hello::<T>()
         };
-        let envelope = codec::Envelope::<T>::new();
-        let (head, payload, tail): (&[u8], &[u8], &[u8]) = match msg {
-            Some(m) => (envelope.head(), message::as_bytes(m), envelope.tail()),
-            None => (&[], &[], &[]),
-        };
+        let (head, payload, tail): (&[u8], &[u8], &[u8]);
+        let envelope;
+        match msg {
+            Some(m) => {
+                envelope = codec::Envelope::new(m);
+                (head, payload, tail) = (envelope.head(), message::as_bytes(m), envelope.tail());
+            }
+            None => (head, payload, tail) = (&[], &[], &[]),
+        }
         let record = head.len() + payload.len() + tail.len();
         let total = hello.len() + record;
         if total == 0 {
@@ -232,7 +236,10 @@ impl<T: Message> Sender<T> {
             self.wait_for_room(total, wait)?;
         }
         let fd = self.fd.as_fd();
-        if total <= SMALL {
+        if total == payload.len() {
+            // A page-sized message that goes bare: one plain `write` of its bytes, atomic.
+            fd::write_all(fd, &mut [IoSlice::new(payload)], sigpipe)?;
+        } else if total <= SMALL {
             // Small records are copied into one buffer: one plain write, atomic (at most
             // PIPE_BUF bytes), so records of several writers never interleave.
             let mut buf = [0u8; SMALL];

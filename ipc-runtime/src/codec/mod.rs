@@ -9,6 +9,7 @@
 //! | handshake      | tag `b"ipcH"`, length, then version, flags, fingerprint, size, align, schema name |
 //! | short message  | tag [`message_tag`] (the folded fingerprint, top bit set), length `size_of::<T>()`, the message |
 //! | long message   | as a short one, then an 8-byte seal, the message, and the seal again   |
+//! | page message   | a message of 4089 to 4096 bytes, bare: exactly the bytes a raw `write` sends |
 //!
 //! A message record is *long* when its header and message together exceed
 //! [`ATOMIC_WRITE`] (4096 bytes, Linux's `PIPE_BUF`): such a record cannot be written to a
@@ -17,6 +18,16 @@
 //! per record, written before and after the message; a reader accepts a long record only
 //! when both copies agree, which the bytes of another writer cannot arrange except by
 //! chance (2⁻⁶⁴). A short record is written whole or not at all.
+//!
+//! A page-sized message (one that fits `ATOMIC_WRITE` alone but not with a header: a
+//! 4 KiB page, typically) goes bare, so that each message stays one pipe page and one
+//! plain `write`, as a raw writer's: a header would make every record straddle two pipe
+//! pages, which measured 2.5x slower. It is written atomically, so it cannot be torn;
+//! a reader tells it from a record by its first four bytes, which must not
+//! [look tagged](looks_tagged) (a message that begins so is sent as a long record
+//! instead), and attributes it to the writer whose handshake came last. That is sound
+//! because a writer of page-sized or longer messages has the stream alone (a FIFO sender
+//! of such a type takes an exclusive lock; see [`crate::fifo`]).
 //!
 //! A writer begins with a handshake; a reader checks it against its own `T` before it
 //! accepts a message, and refuses another schema with [`Error::SchemaMismatch`] naming
@@ -135,6 +146,22 @@ pub const fn is_long(len: usize) -> bool {
     HEADER_LEN + len > ATOMIC_WRITE
 }
 
+/// Whether messages of `T` are page-sized: too long for a header beside them in one
+/// atomic write, short enough for one alone (4089 to 4096 bytes). Such a message goes
+/// bare, exactly as a raw `write` of it would, unless it [looks tagged](looks_tagged).
+pub const fn is_page<T: Message>() -> bool {
+    size_of::<T>() <= ATOMIC_WRITE && is_long(size_of::<T>())
+}
+
+/// Whether bytes at a record boundary begin like a record header: the handshake tag, or
+/// any 32-bit value with the top bit set (every message tag has it). A page-sized
+/// message that begins so cannot go bare, and is sent as a long record instead.
+#[inline(always)]
+pub fn looks_tagged(head: &[u8; 4]) -> bool {
+    let tag = u32::from_le_bytes(*head);
+    tag == HELLO_TAG || tag & MESSAGE_BIT != 0
+}
+
 /// Where the payload of a message record of `len` bytes starts, from the record's start.
 pub const fn payload_offset(len: usize) -> usize {
     if is_long(len) {
@@ -153,7 +180,8 @@ pub const fn record_len_of(len: usize) -> usize {
     }
 }
 
-/// The bytes one message of `T` takes on the wire.
+/// The most bytes one message of `T` takes on the wire (a page-sized message that goes
+/// bare takes just its own).
 pub const fn record_len<T: Message>() -> usize {
     record_len_of(size_of::<T>())
 }
@@ -185,26 +213,38 @@ pub fn write_hello<T: Message, W: Write>(w: &mut W) -> Result<()> {
 }
 
 /// What goes around one message of `T` on the wire: the header (with the seal, for a long
-/// record) before it, and the seal after it. A writer makes one per message
-/// ([`Envelope::new`]) and writes `head`, the message's bytes and `tail` in that order,
-/// with one `write` where the record is short.
+/// record) before it, and the seal after it; nothing at all for a page-sized message that
+/// goes bare. A writer makes one per message ([`Envelope::new`]) and writes `head`, the
+/// message's bytes and `tail` in that order, with one `write` where the record is short.
 #[derive(Clone, Copy, Debug)]
 pub struct Envelope<T> {
     head: [u8; HEADER_LEN + SEAL_LEN],
+    head_len: usize,
     _t: PhantomData<fn(T)>,
 }
 
 impl<T: Message> Envelope<T> {
-    /// The envelope of the next message: for a long record, with a fresh seal.
+    /// The envelope of `msg`: for a long record, with a fresh seal.
     #[inline(always)]
-    pub fn new() -> Self {
+    pub fn new(msg: &T) -> Self {
         let mut head = [0; HEADER_LEN + SEAL_LEN];
+        if const { is_page::<T>() } {
+            let first = message::as_bytes(msg).first_chunk::<4>();
+            if first.is_some_and(|f| !looks_tagged(f)) {
+                return Envelope {
+                    head,
+                    head_len: 0,
+                    _t: PhantomData,
+                };
+            }
+        }
         head[..HEADER_LEN].copy_from_slice(&const { message_header::<T>() });
         if const { is_long(size_of::<T>()) } {
             head[HEADER_LEN..].copy_from_slice(&fresh_seal().to_le_bytes());
         }
         Envelope {
             head,
+            head_len: const { payload_offset(size_of::<T>()) },
             _t: PhantomData,
         }
     }
@@ -212,23 +252,23 @@ impl<T: Message> Envelope<T> {
     /// The bytes before the message.
     #[inline(always)]
     pub fn head(&self) -> &[u8] {
-        &self.head[..const { payload_offset(size_of::<T>()) }]
+        &self.head[..self.head_len]
     }
 
     /// The bytes after the message: the seal again for a long record, nothing otherwise.
     #[inline(always)]
     pub fn tail(&self) -> &[u8] {
-        if const { is_long(size_of::<T>()) } {
+        if const { is_long(size_of::<T>()) } && self.head_len > 0 {
             &self.head[HEADER_LEN..]
         } else {
             &[]
         }
     }
-}
 
-impl<T: Message> Default for Envelope<T> {
-    fn default() -> Self {
-        Self::new()
+    /// The bytes the whole record takes on the wire.
+    #[inline(always)]
+    pub fn record_len(&self) -> usize {
+        self.head_len + size_of::<T>() + self.tail().len()
     }
 }
 
@@ -269,7 +309,7 @@ fn splitmix64(mut z: u64) -> u64 {
 ///
 /// [`Error::Disconnected`] on a broken pipe or reset connection, [`Error::Io`] otherwise.
 pub fn write_message<T: Message, W: Write>(w: &mut W, msg: &T) -> Result<()> {
-    let env = Envelope::<T>::new();
+    let env = Envelope::new(msg);
     write_all_vectored(
         w,
         &mut [

@@ -5,9 +5,9 @@ use std::io::{self, Read};
 use std::marker::PhantomData;
 
 use super::{
-    check_hello, copy_validated, hello_len, io_error, is_long, max_frame_len, message_header,
-    message_tag, not_a_header, payload_offset, record_len, record_len_of, split_header, tag_of,
-    HEADER_LEN, HELLO_TAG, MESSAGE_BIT, SEAL_LEN,
+    check_hello, copy_validated, hello_len, io_error, is_long, is_page, looks_tagged,
+    max_frame_len, message_header, message_tag, not_a_header, payload_offset, record_len,
+    record_len_of, split_header, tag_of, HEADER_LEN, HELLO_TAG, MESSAGE_BIT, SEAL_LEN,
 };
 use crate::error::{Error, Result};
 use crate::message::{self, Message};
@@ -51,6 +51,11 @@ pub struct FrameReader<T> {
     /// Tags and message sizes of the schemas whose handshakes were refused: their records
     /// are dropped without another error.
     strangers: Vec<(u32, usize)>,
+    /// The size of the bare (page-sized) messages of the writer whose handshake came
+    /// last, and whether they are messages of `T`; `None` if that writer sends none.
+    bare: Option<(usize, bool)>,
+    /// The length of the record of the message last returned.
+    last_len: usize,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -91,6 +96,8 @@ impl<T: Message> FrameReader<T> {
             skip_seal: None,
             steady: false,
             strangers: Vec::new(),
+            bare: None,
+            last_len: 0,
             _t: PhantomData,
         }
     }
@@ -101,7 +108,12 @@ impl<T: Message> FrameReader<T> {
     /// more than the reads it saves when the two share a CPU. A handshake then takes a
     /// few reads, once per writer.
     pub(crate) fn one_message_per_read(mut self) -> Self {
-        self.read_max = record_len::<T>();
+        // A page-sized message usually goes bare: read just its bytes, a pipe page.
+        self.read_max = if is_page::<T>() {
+            size_of::<T>()
+        } else {
+            record_len::<T>()
+        };
         self
     }
 
@@ -117,6 +129,12 @@ impl<T: Message> FrameReader<T> {
     /// Bytes received but not yet decoded.
     pub fn buffered(&self) -> usize {
         self.end - self.start
+    }
+
+    /// The bytes the message last returned took on the wire, its record's header and
+    /// seals included.
+    pub fn last_record_len(&self) -> usize {
+        self.last_len
     }
 
     /// Decodes the next message from what is buffered, without reading.
@@ -160,8 +178,15 @@ impl<T: Message> FrameReader<T> {
         if !self.steady {
             return None;
         }
+        let avail = &self.buf[self.start..self.end];
+        if const { is_page::<T>() } && matches!(self.bare, Some((_, true))) {
+            // A bare page-sized message of `T`, unless the bytes there look tagged.
+            if avail.first_chunk::<4>().is_some_and(|h| !looks_tagged(h)) {
+                return (avail.len() >= size_of::<T>()).then_some(self.start);
+            }
+        }
         let rec = const { record_len::<T>() };
-        let record = self.buf[self.start..self.end].get(..rec)?;
+        let record = avail.get(..rec)?;
         if record[..HEADER_LEN] != const { message_header::<T>() } {
             return None;
         }
@@ -178,12 +203,14 @@ impl<T: Message> FrameReader<T> {
     #[inline(always)]
     fn consume_message(&mut self, payload: usize) -> usize {
         let end = payload + size_of::<T>();
-        self.start = end
-            + if const { is_long(size_of::<T>()) } {
-                SEAL_LEN
-            } else {
-                0
-            };
+        let bare = payload == self.start;
+        let next = if !bare && const { is_long(size_of::<T>()) } {
+            end + SEAL_LEN
+        } else {
+            end
+        };
+        self.last_len = next - self.start;
+        self.start = next;
         end
     }
 
@@ -302,16 +329,29 @@ impl<T: Message> FrameReader<T> {
                 }
                 let size = usize::try_from(found.size).unwrap_or(usize::MAX);
                 self.strangers.push((tag_of(found.fingerprint), size));
+                self.bare = is_page_size(size).then_some((size, false));
             } else if checked.is_err() && self.lost {
                 // Bytes that look like a handshake while looking for one: not a boundary.
                 return Step::Lost(Error::Corrupt(String::new()));
+            } else {
+                self.bare = (checked.is_ok() && is_page::<T>()).then_some((size_of::<T>(), true));
             }
             self.greeted |= checked.is_ok();
             self.start += HEADER_LEN + len;
             return Step::Dropped(checked.err());
         }
         if tag & MESSAGE_BIT == 0 {
-            return Step::Lost(not_a_header(header));
+            // Not tagged: a bare page-sized message of the last writer, or bytes out of step.
+            return match self.bare {
+                Some((size, true)) if self.greeted && avail.len() >= size => Step::Ours,
+                Some((_, true)) if self.greeted => Step::More,
+                Some((size, false)) if !self.lost => {
+                    // A refused writer's message: atomic, so whole; dropped by count.
+                    self.skip = size;
+                    Step::Dropped(None)
+                }
+                _ => Step::Lost(not_a_header(header)),
+            };
         }
         let total = record_len_of(len);
         let ours = tag == message_tag::<T>() && len == size_of::<T>();
@@ -543,6 +583,11 @@ impl<T: Message> FrameReader<T> {
             self.end -= off;
         }
     }
+}
+
+/// Whether messages of `size` bytes are page-sized (see [`is_page`]).
+fn is_page_size(size: usize) -> bool {
+    size <= super::ATOMIC_WRITE && is_long(size)
 }
 
 /// The error for a message record of another type whose handshake this reader has not

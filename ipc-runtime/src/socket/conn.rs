@@ -22,8 +22,8 @@ use crate::message::{self, Message};
 /// How many descriptors one message may carry by default (`SCM_MAX_FD` is 253).
 pub(crate) const DEFAULT_MAX_FDS: usize = 16;
 
-/// Framed messages up to this size are copied behind their header and sent with `send(2)`;
-/// larger ones go as two parts with `sendmsg(2)`, to avoid the copy.
+/// Message records up to this size are copied behind their header and sent with `send(2)`;
+/// larger ones go in parts with `sendmsg(2)`, to avoid the copy.
 const SMALL: usize = 1024;
 
 /// The sending half of a connected stream socket: writes frames of `T`.
@@ -256,7 +256,7 @@ impl<T: Message> Sender<T> {
 
     fn send_frame_ref(&mut self, msg: &T, fds: &[BorrowedFd<'_>], wait: Wait) -> Result<()> {
         self.flush_pending(wait)?;
-        let envelope = codec::Envelope::<T>::new();
+        let envelope = codec::Envelope::new(msg);
         let raw: Vec<RawFd>;
         let raw_fds: &[RawFd] = if fds.is_empty() {
             &[]
@@ -265,7 +265,11 @@ impl<T: Message> Sender<T> {
             &raw
         };
         let payload = message::as_bytes(msg);
-        if codec::record_len::<T>() > SMALL || !fds.is_empty() {
+        if envelope.head().is_empty() {
+            // A page-sized message that goes bare: one plain `send` of its own bytes.
+            return self.write_frame(&[IoSlice::new(payload)], raw_fds, wait);
+        }
+        if envelope.record_len() > SMALL || !fds.is_empty() {
             // Large: header, payload and seal in one `sendmsg`, no copy of the payload.
             return self.write_frame(
                 &[
@@ -498,7 +502,7 @@ impl<T: Message> Receiver<T> {
     /// inside its frame, which ends at the current stream offset).
     fn claim_fds(&mut self) -> Result<Vec<OwnedFd>> {
         let consumed = self.consumed();
-        let start = consumed.saturating_sub(codec::record_len::<T>() as u64);
+        let start = consumed.saturating_sub(self.reader.last_record_len() as u64);
         let mut mine = Vec::new();
         let mut lost = false;
         while self.fds.front().is_some_and(|b| b.offset < consumed) {
