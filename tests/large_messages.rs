@@ -1,0 +1,256 @@
+//! Messages of 64 MiB through every transport's in-place calls, on threads with a 256 KiB
+//! stack, between real processes: no path puts a `T` on the stack unless the caller asked
+//! for one by value. Transports whose kernel limits forbid such a message say so with a
+//! typed error, on the same small stack.
+//!
+//! Each test re-runs this binary as a child (`IPC_LARGE_ROLE` names its part).
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use ipc::{fifo, mq, pipe, shm, socket, sysv, tcp, Error};
+
+/// 64 MiB.
+type Huge = [u8; 64 << 20];
+
+const ROLE: &str = "IPC_LARGE_ROLE";
+const WHERE: &str = "IPC_LARGE_WHERE";
+const STACK: usize = 256 << 10;
+
+/// Runs `f` on a thread with a 256 KiB stack and returns what it returns.
+fn on_small_stack<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    std::thread::Builder::new()
+        .stack_size(STACK)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+/// A 64 MiB message on the heap, every byte `fill`.
+fn huge(fill: u8) -> Box<Huge> {
+    vec![fill; size_of::<Huge>()]
+        .into_boxed_slice()
+        .try_into()
+        .unwrap()
+}
+
+/// Whether every byte of `msg` is `fill` (checked every 4 KiB and at both ends).
+fn is_all(msg: &Huge, fill: u8) -> bool {
+    msg.iter().step_by(4096).all(|&b| b == fill) && msg[msg.len() - 1] == fill
+}
+
+/// A unique name for this test's objects.
+fn unique(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "ipc-test-large-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// This binary re-run as a child playing `role` with `place`, its stdin given.
+fn child(test: &str, role: &str, place: &str, stdin: Stdio) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .env(WHERE, place)
+        .stdin(stdin)
+        .spawn()
+        .unwrap()
+}
+
+fn assert_success(c: std::process::Child) {
+    let out = c.wait_with_output().unwrap();
+    assert!(out.status.success(), "child failed: {}", out.status);
+}
+
+/// In a child: sends two messages (filled 1 and 2) with `send_ref` on a small stack, or
+/// receives them, as the role says; then exits.
+fn play_role_if_child() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let place = std::env::var(WHERE).unwrap();
+    on_small_stack(move || match role.as_str() {
+        "pipe_receiver" => {
+            let mut rx = pipe::Receiver::<Huge>::stdin().unwrap();
+            let mut out = huge(0);
+            rx.recv_into(&mut out).unwrap();
+            assert!(is_all(&out, 1));
+            assert!(is_all(rx.recv_ref().unwrap(), 2));
+        }
+        "fifo_sender" => send_two(&mut fifo::Sender::<Huge>::open(&place).unwrap()),
+        "unix_sender" => send_two(&mut socket::Stream::<Huge>::connect(&place).unwrap()),
+        "tcp_sender" => send_two(&mut tcp::Stream::<Huge>::connect(place.as_str()).unwrap()),
+        "seqpacket_sender" => {
+            let mut s = socket::SeqPacket::<Huge>::connect(&place).unwrap();
+            let err = s.send_ref(&huge(1)).unwrap_err();
+            assert!(matches!(err, Error::LimitExceeded { .. }), "{err}");
+        }
+        "shm_receiver" => {
+            let mut rx = shm::Receiver::<Huge>::open(&place).unwrap();
+            for fill in [1, 2] {
+                assert!(is_all(&rx.recv().unwrap(), fill));
+            }
+        }
+        other => panic!("unknown role {other}"),
+    });
+    std::process::exit(0);
+}
+
+/// The in-place send every stream transport has.
+trait SendRef {
+    fn send_ref(&mut self, msg: &Huge) -> ipc::Result<()>;
+}
+
+macro_rules! send_ref {
+    ($($t:ty),*) => {$(
+        impl SendRef for $t {
+            fn send_ref(&mut self, msg: &Huge) -> ipc::Result<()> {
+                <$t>::send_ref(self, msg)
+            }
+        }
+    )*};
+}
+send_ref!(fifo::Sender<Huge>, socket::Stream<Huge>, tcp::Stream<Huge>);
+
+fn send_two(tx: &mut impl SendRef) {
+    for fill in [1, 2] {
+        tx.send_ref(&huge(fill)).unwrap();
+    }
+}
+
+#[test]
+fn pipe() {
+    play_role_if_child();
+    let (tx, rx) = pipe::channel::<Huge>().unwrap();
+    let receiver = child("pipe", "pipe_receiver", "", Stdio::from(rx));
+    on_small_stack(move || {
+        let mut tx = tx;
+        for fill in [1, 2] {
+            tx.send_ref(&huge(fill)).unwrap();
+        }
+    });
+    assert_success(receiver);
+}
+
+#[test]
+fn fifo() {
+    play_role_if_child();
+    let path = std::env::temp_dir().join(unique("fifo"));
+    let guard = fifo::create(&path).unwrap();
+    let mut rx = fifo::Receiver::<Huge>::open(guard.path()).unwrap();
+    let sender = child("fifo", "fifo_sender", path.to_str().unwrap(), Stdio::null());
+    on_small_stack(move || {
+        let mut out = huge(0);
+        rx.recv_into(&mut out).unwrap();
+        assert!(is_all(&out, 1));
+        assert!(is_all(rx.recv_ref().unwrap(), 2));
+    });
+    assert_success(sender);
+}
+
+/// Removes a socket file on drop.
+struct SocketPath(PathBuf);
+
+impl Drop for SocketPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn unix_stream() {
+    play_role_if_child();
+    let path = SocketPath(std::env::temp_dir().join(unique("unix")));
+    let listener = socket::Listener::<Huge>::bind(&path.0).unwrap();
+    let sender = child(
+        "unix_stream",
+        "unix_sender",
+        path.0.to_str().unwrap(),
+        Stdio::null(),
+    );
+    on_small_stack(move || {
+        let mut s = listener.accept().unwrap();
+        let mut out = huge(0);
+        s.recv_into(&mut out).unwrap();
+        assert!(is_all(&out, 1));
+        assert!(is_all(s.recv_ref().unwrap(), 2));
+    });
+    assert_success(sender);
+}
+
+#[test]
+fn tcp() {
+    play_role_if_child();
+    let listener = tcp::Listener::<Huge>::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let sender = child("tcp", "tcp_sender", &addr, Stdio::null());
+    on_small_stack(move || {
+        let mut s = listener.accept().unwrap();
+        let mut out = huge(0);
+        s.recv_into(&mut out).unwrap();
+        assert!(is_all(&out, 1));
+        assert!(is_all(s.recv_ref().unwrap(), 2));
+    });
+    assert_success(sender);
+}
+
+#[test]
+fn seqpacket_refuses_it_with_a_typed_error() {
+    play_role_if_child();
+    let path = SocketPath(std::env::temp_dir().join(unique("seqpacket")));
+    let listener = socket::SeqPacketListener::<Huge>::bind(&path.0).unwrap();
+    let sender = child(
+        "seqpacket_refuses_it_with_a_typed_error",
+        "seqpacket_sender",
+        path.0.to_str().unwrap(),
+        Stdio::null(),
+    );
+    on_small_stack(move || {
+        let mut s = listener.accept().unwrap();
+        let mut out = huge(0);
+        // The sender was refused and left: nothing arrives.
+        assert!(s.recv_into(&mut out).unwrap_err().is_disconnected());
+    });
+    assert_success(sender);
+}
+
+#[test]
+fn shared_memory_with_a_loan() {
+    play_role_if_child();
+    let name = unique("shm");
+    let mut tx = shm::Sender::<Huge>::create(&name, shm::Options::new().capacity(2)).unwrap();
+    let receiver = child(
+        "shared_memory_with_a_loan",
+        "shm_receiver",
+        &name,
+        Stdio::null(),
+    );
+    on_small_stack(move || {
+        for fill in [1, 2] {
+            let mut slot = tx.loan().unwrap();
+            slot.as_mut().unwrap().fill(fill);
+            slot.send();
+        }
+        tx
+    });
+    assert_success(receiver);
+}
+
+#[test]
+fn message_queues_refuse_it_with_a_typed_error() {
+    play_role_if_child();
+    on_small_stack(|| {
+        let name = format!("/{}", unique("mq"));
+        let err = mq::Receiver::<Huge>::create(&name, mq::Options::new()).unwrap_err();
+        let _ = mq::unlink(&name);
+        assert!(matches!(err, Error::LimitExceeded { .. }), "{err}");
+        let err =
+            sysv::Receiver::<Huge>::create(sysv::Key::Private, sysv::Options::new()).unwrap_err();
+        assert!(matches!(err, Error::LimitExceeded { .. }), "{err}");
+    });
+}
