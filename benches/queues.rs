@@ -24,7 +24,7 @@
 //! "2× faster" than raw) and made the run take minutes; on one CPU a wake-up is about
 //! 1 µs and steady.
 //!
-//! Figures (2-core VM, pinned, 2026-11-23, session 4): one-way latency 2.8-3.1 µs at 8 B
+//! Figures (2-core VM, pinned, 2026-11-23): one-way latency 2.8-3.1 µs at 8 B
 //! and 3.7-4.2 µs at 4 KiB for both kinds of queue. In place, the typed API is within 1.05
 //! of raw everywhere; by value within 1.12 (POSIX 4 KiB throughput), the copies of a 4 KiB
 //! value into `send` and out of `recv`. Where such copies land matters: see the note on

@@ -23,7 +23,7 @@
 //! vCPUs a millisecond apart. The bare ping-pong's two words are 128 bytes apart, so the
 //! adjacent-line prefetcher does not couple them: it moves one cache line each way.
 //!
-//! Figures, 2026-12-04, session 7, after small slots began to share cache lines (seven
+//! Figures, 2026-12-04 (seven
 //! runs; see the README for the table):
 //!
 //! | measure | result | target |

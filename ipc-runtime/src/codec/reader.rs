@@ -332,7 +332,7 @@ impl<T: Message> FrameReader<T> {
                 self.bare = is_page_size(size).then_some((size, false));
             } else if checked.is_err() && self.lost {
                 // Bytes that look like a handshake while looking for one: not a boundary.
-                return Step::Lost(Error::Corrupt(String::new()));
+                return Step::Lost(not_a_header(header));
             } else {
                 self.bare = (checked.is_ok() && is_page::<T>()).then_some((size_of::<T>(), true));
             }
