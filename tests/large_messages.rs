@@ -75,13 +75,7 @@ fn play_role_if_child() {
     };
     let place = std::env::var(WHERE).unwrap();
     on_small_stack(move || match role.as_str() {
-        "pipe_receiver" => {
-            let mut rx = pipe::Receiver::<Huge>::stdin().unwrap();
-            let mut out = huge(0);
-            rx.recv_into(&mut out).unwrap();
-            assert!(is_all(&out, 1));
-            assert!(is_all(rx.recv_ref().unwrap(), 2));
-        }
+        "pipe_receiver" => receive_two(&mut pipe::Receiver::<Huge>::stdin().unwrap()),
         "fifo_sender" => send_two(&mut fifo::Sender::<Huge>::open(&place).unwrap()),
         "unix_sender" => send_two(&mut socket::Stream::<Huge>::connect(&place).unwrap()),
         "tcp_sender" => send_two(&mut tcp::Stream::<Huge>::connect(place.as_str()).unwrap()),
@@ -101,26 +95,53 @@ fn play_role_if_child() {
     std::process::exit(0);
 }
 
-/// The in-place send every stream transport has.
+/// The in-place send of the stream transports.
 trait SendRef {
     fn send_ref(&mut self, msg: &Huge) -> ipc::Result<()>;
 }
 
-macro_rules! send_ref {
-    ($($t:ty),*) => {$(
-        impl SendRef for $t {
-            fn send_ref(&mut self, msg: &Huge) -> ipc::Result<()> {
-                <$t>::send_ref(self, msg)
-            }
-        }
-    )*};
+/// The in-place receives of the stream transports.
+trait RecvInPlace {
+    fn recv_into(&mut self, out: &mut Huge) -> ipc::Result<()>;
+    fn recv_ref(&mut self) -> ipc::Result<&Huge>;
 }
-send_ref!(fifo::Sender<Huge>, socket::Stream<Huge>, tcp::Stream<Huge>);
 
+macro_rules! in_place {
+    (send: $($s:ty),*; recv: $($r:ty),*) => {
+        $(impl SendRef for $s {
+            fn send_ref(&mut self, msg: &Huge) -> ipc::Result<()> {
+                <$s>::send_ref(self, msg)
+            }
+        })*
+        $(impl RecvInPlace for $r {
+            fn recv_into(&mut self, out: &mut Huge) -> ipc::Result<()> {
+                <$r>::recv_into(self, out)
+            }
+            fn recv_ref(&mut self) -> ipc::Result<&Huge> {
+                <$r>::recv_ref(self)
+            }
+        })*
+    };
+}
+// `fifo::Sender` and `fifo::Receiver` are the pipe types.
+in_place!(
+    send: pipe::Sender<Huge>, socket::Stream<Huge>, tcp::Stream<Huge>;
+    recv: pipe::Receiver<Huge>, socket::Stream<Huge>, tcp::Stream<Huge>
+);
+
+/// Sends two messages, filled 1 and 2, in place.
 fn send_two(tx: &mut impl SendRef) {
     for fill in [1, 2] {
         tx.send_ref(&huge(fill)).unwrap();
     }
+}
+
+/// Receives the two messages `send_two` sends: one into a buffer, one lent in place.
+fn receive_two(rx: &mut impl RecvInPlace) {
+    let mut out = huge(0);
+    rx.recv_into(&mut out).unwrap();
+    assert!(is_all(&out, 1));
+    assert!(is_all(rx.recv_ref().unwrap(), 2));
 }
 
 #[test]
@@ -128,12 +149,7 @@ fn pipe() {
     play_role_if_child();
     let (tx, rx) = pipe::channel::<Huge>().unwrap();
     let receiver = child("pipe", "pipe_receiver", "", Stdio::from(rx));
-    on_small_stack(move || {
-        let mut tx = tx;
-        for fill in [1, 2] {
-            tx.send_ref(&huge(fill)).unwrap();
-        }
-    });
+    on_small_stack(move || send_two(&mut { tx }));
     assert_success(receiver);
 }
 
@@ -144,12 +160,7 @@ fn fifo() {
     let guard = fifo::create(&path).unwrap();
     let mut rx = fifo::Receiver::<Huge>::open(guard.path()).unwrap();
     let sender = child("fifo", "fifo_sender", path.to_str().unwrap(), Stdio::null());
-    on_small_stack(move || {
-        let mut out = huge(0);
-        rx.recv_into(&mut out).unwrap();
-        assert!(is_all(&out, 1));
-        assert!(is_all(rx.recv_ref().unwrap(), 2));
-    });
+    on_small_stack(move || receive_two(&mut rx));
     assert_success(sender);
 }
 
@@ -173,13 +184,7 @@ fn unix_stream() {
         path.0.to_str().unwrap(),
         Stdio::null(),
     );
-    on_small_stack(move || {
-        let mut s = listener.accept().unwrap();
-        let mut out = huge(0);
-        s.recv_into(&mut out).unwrap();
-        assert!(is_all(&out, 1));
-        assert!(is_all(s.recv_ref().unwrap(), 2));
-    });
+    on_small_stack(move || receive_two(&mut listener.accept().unwrap()));
     assert_success(sender);
 }
 
@@ -189,13 +194,7 @@ fn tcp() {
     let listener = tcp::Listener::<Huge>::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let sender = child("tcp", "tcp_sender", &addr, Stdio::null());
-    on_small_stack(move || {
-        let mut s = listener.accept().unwrap();
-        let mut out = huge(0);
-        s.recv_into(&mut out).unwrap();
-        assert!(is_all(&out, 1));
-        assert!(is_all(s.recv_ref().unwrap(), 2));
-    });
+    on_small_stack(move || receive_two(&mut listener.accept().unwrap()));
     assert_success(sender);
 }
 
