@@ -47,7 +47,13 @@
 //!   resynchronisation;
 //! - a message of `T` whose bit pattern is not a `T`: [`Error::InvalidMessage`], and only
 //!   that message is dropped;
-//! - the end of the stream in the middle of a record: [`Error::Corrupt`].
+//! - the end of the stream in the middle of a record: [`Error::Corrupt`], and the bytes
+//!   after that record's start are read on (a later writer's records may be there).
+//!
+//! One limit: a refused writer's record longer than the reader's buffer (64 KiB, or one
+//! record of `T` if that is longer) is skipped by count, not buffered; if its writer died
+//! midway through it, what came after it up to its announced end is dropped with it, and
+//! its seals (compared at the end) make that one [`Error::Corrupt`].
 //!
 //! Decoding never trusts its input: a length is checked before any payload is read, the
 //! read buffer is sized by this side's `T` (a record of another type that does not fit is
