@@ -102,6 +102,18 @@ pub enum Error {
         hint: String,
     },
 
+    /// An endpoint string does not follow the grammar of [`Endpoint`](crate::Endpoint).
+    #[error(
+        "invalid endpoint `{endpoint}`: {problem}; an endpoint is one of {}",
+        crate::endpoint::GRAMMAR
+    )]
+    InvalidEndpoint {
+        /// The string given.
+        endpoint: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+
     /// A name or path is not acceptable.
     #[error("invalid name `{name}`: {reason}")]
     InvalidName {
@@ -293,7 +305,7 @@ impl From<Error> for io::Error {
             Error::NotFound { .. } => K::NotFound,
             Error::AlreadyExists { .. } => K::AlreadyExists,
             Error::PermissionDenied { .. } | Error::Untrusted { .. } => K::PermissionDenied,
-            Error::InvalidName { .. } => K::InvalidInput,
+            Error::InvalidName { .. } | Error::InvalidEndpoint { .. } => K::InvalidInput,
             Error::Busy { .. } => K::ResourceBusy,
             Error::LimitExceeded { .. } => K::OutOfMemory,
             Error::Shutdown => K::Interrupted,

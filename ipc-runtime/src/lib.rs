@@ -15,6 +15,7 @@
 //! | [`tcp`] | TCP | `tcp(7)` |
 //! | [`signal`] | signals, graceful shutdown | `signal(7)`, `signalfd(2)` |
 //! | [`codec`] | the wire format of byte streams | |
+//! | [`endpoint`] | transports named by strings (`shm:orders`, `tcp:host:port`) | |
 //!
 //! Every transport has `Sender<T>` / `Receiver<T>` with `send`, `try_send`,
 //! `send_timeout`, `recv`, `try_recv` and `recv_timeout`, returns the one [`Error`], and
@@ -25,6 +26,7 @@
 
 pub mod codec;
 mod deadline;
+pub mod endpoint;
 mod error;
 mod fd;
 pub mod fifo;
@@ -43,6 +45,7 @@ mod trust;
 #[doc(hidden)]
 pub mod __private;
 
+pub use endpoint::Endpoint;
 pub use error::{Error, Result, SchemaId, SendError};
 pub use fixed_str::{FixedStr, FixedStrError};
 pub use message::{
