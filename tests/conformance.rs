@@ -11,6 +11,10 @@
 //!    the clause is that nothing more arrives);
 //! 5. bytes that are not a valid message (an invalid `bool`) are an error, never a `T`.
 //!
+//! The suite is written against the public contract, `ipc::Tx` and `ipc::Rx`: every end
+//! under test is a `Box<dyn Rx<Msg>>` or `Box<dyn Tx<Msg>>`, so a transport joins the
+//! suite by one entry in `transports()`.
+//!
 //! The binary has its own `main` (no libtest harness) because every case re-runs it as
 //! a child process with a role in its environment.
 
@@ -20,7 +24,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use ipc::{Error, Message, Result};
+use ipc::{Error, Message, Result, Rx, Tx, Wait};
 
 /// The message every case sends.
 #[derive(Clone, Copy, Debug, PartialEq, Message)]
@@ -56,21 +60,9 @@ const STREAM: u64 = 10_000;
 /// Exit code of a child whose own open or send was refused for its schema.
 const CHILD_SAW_MISMATCH: i32 = 42;
 
-/// A receiving end under test, whatever the transport.
-trait Rx {
-    fn recv(&mut self) -> Result<Msg>;
-    fn try_recv(&mut self) -> Result<Msg>;
-    fn recv_timeout(&mut self, d: Duration) -> Result<Msg>;
-}
-
-/// A sending end under test.
-trait Tx<T> {
-    fn send(&mut self, msg: T) -> Result<()>;
-}
-
 /// What the parent listens with: the receiver, the child's address, and the descriptor
 /// the child inherits as its stdout (for the pipe).
-type Endpoint = (Box<dyn Rx>, String, Option<OwnedFd>);
+type Listening = (Box<dyn Rx<Msg>>, String, Option<OwnedFd>);
 
 /// One clause of the suite.
 type Case = (&'static str, fn(&Transport) -> Result<()>);
@@ -82,7 +74,7 @@ struct Transport {
     /// Parent: makes the receiving endpoint; returns it (connected lazily where the
     /// transport accepts), the address for the child, and what the child inherits as
     /// its stdout.
-    listen: fn(&Scratch) -> Result<Endpoint>,
+    listen: fn(&Scratch) -> Result<Listening>,
     /// Child: the sender of `Msg`.
     connect: fn(&str) -> Result<Box<dyn Tx<Msg>>>,
     /// Child: the sender of `Other`.
@@ -250,7 +242,7 @@ fn invalid_bits_are_an_error(t: &Transport) -> Result<()> {
 
 /// After the last message: `Disconnected` where the transport has it; otherwise (a queue)
 /// nothing more arrives.
-fn after_last(t: &Transport, rx: &mut dyn Rx) -> Result<()> {
+fn after_last(t: &Transport, rx: &mut dyn Rx<Msg>) -> Result<()> {
     let got = rx.recv_timeout(if t.disconnects {
         Duration::from_secs(10)
     } else {
@@ -277,22 +269,22 @@ fn child(role: &str) -> ExitCode {
         match role {
             "stream" => {
                 let mut tx = (t.connect)(&addr)?;
-                (0..STREAM).try_for_each(|i| tx.send(Msg::new(i)))
+                (0..STREAM).try_for_each(|i| Ok(tx.send(Msg::new(i))?))
             }
             "other" => {
                 let mut tx = (t.connect_other)(&addr)?;
-                tx.send(Other {
+                Ok(tx.send(Other {
                     seq: 0,
                     check: 0,
                     other: 0,
-                })
+                })?)
             }
             "gated" => {
                 let mut tx = (t.connect)(&addr)?;
                 tx.send(Msg::new(0))?;
                 let mut line = String::new();
                 let _ = std::io::stdin().read_line(&mut line);
-                tx.send(Msg::new(1))
+                Ok(tx.send(Msg::new(1))?)
             }
             "invalid" => (t.write_invalid)(&addr),
             other => panic!("unknown role {other}"),
@@ -548,55 +540,12 @@ fn raw_sysv(addr: &str) -> Result<()> {
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// Adapters from each transport's ends to the suite's two traits.
-
-macro_rules! rx_impl {
-    ($($ty:ty),*) => {$(
-        impl Rx for $ty {
-            fn recv(&mut self) -> Result<Msg> { <$ty>::recv(self) }
-            fn try_recv(&mut self) -> Result<Msg> { <$ty>::try_recv(self) }
-            fn recv_timeout(&mut self, d: Duration) -> Result<Msg> { <$ty>::recv_timeout(self, d) }
-        }
-    )*};
-}
-// `ipc::fifo::{Sender, Receiver}` are the pipe types, opened by path.
-rx_impl!(
-    ipc::pipe::Receiver<Msg>,
-    ipc::socket::Stream<Msg>,
-    ipc::socket::SeqPacket<Msg>,
-    ipc::tcp::Stream<Msg>,
-    ipc::mq::Receiver<Msg>,
-    ipc::sysv::Receiver<Msg>
-);
-
-macro_rules! tx_impl {
-    ($($ty:ident),*) => {$(
-        impl<T: Message> Tx<T> for $ty<T> {
-            fn send(&mut self, msg: T) -> Result<()> { Ok(<$ty<T>>::send(self, msg)?) }
-        }
-    )*};
-}
-use ipc::mq::Sender as MqSender;
-use ipc::pipe::Sender as PipeSender;
-use ipc::socket::SeqPacket;
-use ipc::socket::Stream as UnixStream;
-use ipc::sysv::Sender as SysvSender;
-use ipc::tcp::Stream as TcpStream;
-tx_impl!(PipeSender, UnixStream, SeqPacket, TcpStream, MqSender, SysvSender);
-
 /// A receiver together with what must live (and be cleaned up) as long as it does.
 struct Keep<R, G>(R, G);
 
-impl<R: Rx, G> Rx for Keep<R, G> {
-    fn recv(&mut self) -> Result<Msg> {
-        self.0.recv()
-    }
-    fn try_recv(&mut self) -> Result<Msg> {
-        self.0.try_recv()
-    }
-    fn recv_timeout(&mut self, d: Duration) -> Result<Msg> {
-        self.0.recv_timeout(d)
+impl<R: Rx<Msg>, G> Rx<Msg> for Keep<R, G> {
+    fn recv_wait(&mut self, wait: Wait) -> Result<Msg> {
+        self.0.recv_wait(wait)
     }
 }
 
@@ -622,15 +571,9 @@ impl<S> Accept<S> {
     }
 }
 
-impl<S: Rx> Rx for Accept<S> {
-    fn recv(&mut self) -> Result<Msg> {
-        self.get()?.recv()
-    }
-    fn try_recv(&mut self) -> Result<Msg> {
-        self.get()?.try_recv()
-    }
-    fn recv_timeout(&mut self, d: Duration) -> Result<Msg> {
-        self.get()?.recv_timeout(d)
+impl<S: Rx<Msg>> Rx<Msg> for Accept<S> {
+    fn recv_wait(&mut self, wait: Wait) -> Result<Msg> {
+        self.get()?.recv_wait(wait)
     }
 }
 

@@ -14,6 +14,7 @@
 //! | [`socket`] | Unix domain sockets | `unix(7)` |
 //! | [`tcp`] | TCP | `tcp(7)` |
 //! | [`signal`] | signals, graceful shutdown | `signal(7)`, `signalfd(2)` |
+//! | [`contract`] | the [`Tx`] / [`Rx`] traits every transport's ends implement | |
 //! | [`codec`] | the wire format of byte streams | |
 //! | [`endpoint`] | transports named by strings (`shm:orders`, `tcp:host:port`) | |
 //!
@@ -25,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+pub mod contract;
 mod deadline;
 pub mod endpoint;
 mod error;
@@ -45,6 +47,7 @@ mod trust;
 #[doc(hidden)]
 pub mod __private;
 
+pub use contract::{Messages, Rx, Tx, Wait};
 pub use endpoint::Endpoint;
 pub use error::{Error, Result, SchemaId, SendError};
 pub use fixed_str::{FixedStr, FixedStrError};

@@ -1,0 +1,205 @@
+//! The contract traits between real processes: one generic receiving function and one
+//! sending function that only know `ipc::Rx` / `ipc::Tx`, run unchanged over six
+//! transports, the parent receiving and this test binary re-run as the sending child
+//! (`IPC_CONTRACT_ROLE` names the transport, `IPC_CONTRACT_ADDR` where it is).
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use ipc::{mq, pipe, shm, socket, sysv, tcp, Error, Message, Rx, Tx};
+
+#[derive(Clone, Copy, Debug, PartialEq, Message)]
+#[repr(C)]
+struct Order {
+    id: u64,
+    qty: u32,
+    buy: bool,
+    _pad: [u8; 3],
+}
+
+fn order(id: u64) -> Order {
+    Order {
+        id,
+        qty: id as u32 * 10,
+        buy: id % 2 == 0,
+        _pad: [0; 3],
+    }
+}
+
+const ROLE: &str = "IPC_CONTRACT_ROLE";
+const ADDR: &str = "IPC_CONTRACT_ADDR";
+
+/// Sends orders 1 to 8 through every sending call of the contract; knows nothing of the
+/// transport.
+fn send_orders(tx: &mut dyn Tx<Order>) -> ipc::Result<()> {
+    tx.send(order(1))?;
+    tx.send_ref(&order(2))?;
+    for id in 3..=5 {
+        // Room is there (or comes soon): a bounded wait, then a blocking one.
+        match tx.try_send(order(id)) {
+            Ok(()) => {}
+            Err(e) if e.is_full() => tx.send(e.into_inner())?,
+            Err(e) => return Err(e.into_error()),
+        }
+    }
+    for id in 6..=8 {
+        tx.send_timeout(order(id), Duration::from_secs(30))?;
+    }
+    Ok(())
+}
+
+/// Receives orders 1 to 8 through every receiving call of the contract, and then sees
+/// nothing more; knows nothing of the transport.
+fn receive_orders(rx: &mut impl Rx<Order>) {
+    assert_eq!(rx.recv().unwrap(), order(1));
+    let mut out = order(0);
+    rx.recv_into(&mut out).unwrap();
+    assert_eq!(out, order(2));
+    assert_eq!(rx.recv_timeout(Duration::from_secs(30)).unwrap(), order(3));
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        match rx.try_recv() {
+            Ok(o) => got.push(o.id),
+            Err(Error::Empty) => std::thread::sleep(Duration::from_millis(1)),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(got, [4, 5, 6, 7, 8]);
+    assert!(matches!(
+        rx.recv_timeout(Duration::from_millis(20)),
+        Err(Error::Timeout(_) | Error::Disconnected)
+    ));
+}
+
+/// The same function through a trait object.
+fn receive_boxed(mut rx: Box<dyn Rx<Order>>) {
+    receive_orders(&mut rx);
+}
+
+/// In a child: opens the sending end the role names and sends the orders.
+fn play_role_if_child() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let addr = std::env::var(ADDR).unwrap_or_default();
+    if role == "pipe_receiver" {
+        // The test harness writes to stdout: over a pipe, the child is the receiver.
+        receive_orders(&mut pipe::Receiver::<Order>::stdin().unwrap());
+        std::process::exit(0);
+    }
+    let mut tx: Box<dyn Tx<Order>> = match role.as_str() {
+        "shm" => Box::new(shm::Sender::<Order>::open(&addr).unwrap()),
+        "mq" => Box::new(mq::Sender::<Order>::open(&addr).unwrap()),
+        "sysv" => Box::new(sysv::Sender::<Order>::from_id(addr.parse().unwrap()).unwrap()),
+        "unix" => Box::new(socket::Stream::<Order>::connect(&addr).unwrap()),
+        "tcp" => Box::new(tcp::Stream::<Order>::connect(addr.as_str()).unwrap()),
+        other => panic!("unknown role {other}"),
+    };
+    send_orders(&mut *tx).unwrap();
+    // Streams: wait for the reader to close, so nothing is cut short.
+    drop(tx);
+    std::process::exit(0);
+}
+
+fn peer(role: &str, addr: &str, stdin: Stdio) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            "the_contract_runs_over_six_transports",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(ROLE, role)
+        .env(ADDR, addr)
+        .stdin(stdin)
+        .spawn()
+        .unwrap()
+}
+
+fn sender(role: &str, addr: &str) -> std::process::Child {
+    peer(role, addr, Stdio::null())
+}
+
+fn unique(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("ipc-test-contract-{tag}-{}-{n}", std::process::id())
+}
+
+fn succeeded(child: std::process::Child) {
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "sender failed: {}", out.status);
+}
+
+#[test]
+fn the_contract_runs_over_six_transports() {
+    play_role_if_child();
+
+    // pipe: the child's stdin; here the parent sends and the child receives.
+    let (mut tx, rx) = pipe::channel::<Order>().unwrap();
+    let child = peer("pipe_receiver", "", Stdio::from(rx));
+    send_orders(&mut tx).unwrap();
+    drop(tx);
+    succeeded(child);
+
+    // shared memory.
+    let name = unique("shm");
+    let rx = shm::Receiver::<Order>::create(&name, shm::Options::new().capacity(16)).unwrap();
+    let child = sender("shm", &name);
+    receive_boxed(Box::new(rx));
+    succeeded(child);
+
+    // POSIX message queue.
+    let name = format!("/{}", unique("mq"));
+    let rx = mq::Receiver::<Order>::create(&name, mq::Options::new()).unwrap();
+    let _unlink = OnDrop(|| drop(mq::unlink(&name)));
+    let child = sender("mq", &name);
+    receive_orders(&mut { rx });
+    succeeded(child);
+
+    // System V message queue.
+    let rx = sysv::Receiver::<Order>::create(sysv::Key::Private, sysv::Options::new()).unwrap();
+    let child = sender("sysv", &rx.id().to_string());
+    let rx = RemoveOnDrop(rx);
+    receive_boxed(Box::new(rx));
+    succeeded(child);
+
+    // Unix stream socket.
+    let path = std::env::temp_dir().join(unique("unix"));
+    let listener = socket::Listener::<Order>::bind(&path).unwrap();
+    let _remove = OnDrop(|| drop(std::fs::remove_file(&path)));
+    let child = sender("unix", path.to_str().unwrap());
+    receive_orders(&mut listener.accept().unwrap());
+    succeeded(child);
+
+    // TCP.
+    let listener = tcp::Listener::<Order>::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let child = sender("tcp", &addr);
+    receive_boxed(Box::new(listener.accept().unwrap()));
+    succeeded(child);
+}
+
+/// Runs its closure when dropped: cleanup that happens even when the test fails.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)()
+    }
+}
+
+/// A System V receiver that removes its queue when dropped.
+struct RemoveOnDrop(sysv::Receiver<Order>);
+
+impl Rx<Order> for RemoveOnDrop {
+    fn recv_wait(&mut self, wait: ipc::Wait) -> ipc::Result<Order> {
+        self.0.recv_wait(wait)
+    }
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.remove();
+    }
+}
