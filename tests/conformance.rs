@@ -415,6 +415,18 @@ fn transports() -> Vec<Transport> {
             disconnects: true,
         },
         Transport {
+            name: "shm",
+            listen: |s| {
+                let opts = ipc::shm::Options::new().capacity(64);
+                let rx = ipc::shm::Receiver::<Msg>::create(&s.unique, opts)?;
+                Ok((Box::new(rx), s.unique.clone(), None))
+            },
+            connect: |a| Ok(Box::new(ipc::shm::Sender::<Msg>::open(a)?)),
+            connect_other: |a| Ok(Box::new(ipc::shm::Sender::<Other>::open(a)?)),
+            write_invalid: raw_shm,
+            disconnects: true,
+        },
+        Transport {
             name: "mq",
             listen: |s| {
                 let name = format!("/{}", s.unique);
@@ -468,6 +480,23 @@ fn invalid_msg_bytes() -> Vec<u8> {
     let mut bytes = ipc::as_bytes(&Msg::new(1)).to_vec();
     bytes[12] = 7;
     bytes
+}
+
+/// A writer into a shared-memory slot of bytes that are not a `Msg`, the way a buggy or
+/// hostile peer would put them there.
+fn raw_shm(name: &str) -> Result<()> {
+    let mut tx = ipc::shm::Sender::<Msg>::open(name)?;
+    let mut slot = tx.loan()?;
+    let bytes = invalid_msg_bytes();
+    let out = slot.as_uninit_mut().as_mut_ptr().cast::<u8>();
+    // SAFETY: the slot is `size_of::<Msg>()` bytes of this loan's memory, and `bytes` is
+    // exactly that long; the two do not overlap.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), out, bytes.len()) };
+    // SAFETY: every byte was written; that they are not a valid `Msg` is the point (the
+    // receiver validates them).
+    unsafe { slot.assume_init() };
+    slot.send();
+    Ok(())
 }
 
 /// A raw writer of the stream format: a correct handshake, then a frame whose payload has
