@@ -88,6 +88,24 @@ fn play_role_if_child() {
         receive_orders(&mut pipe::Receiver::<Order>::stdin().unwrap());
         std::process::exit(0);
     }
+    if role == "endpoint_sender" {
+        // One of several senders to one bound endpoint: its id in `qty`, its sequence in `id`.
+        let sender: u32 = std::env::var("IPC_CONTRACT_SENDER")
+            .unwrap()
+            .parse()
+            .unwrap();
+        let mut tx = ipc::connect::<Order>(&addr).unwrap();
+        for id in 0..PER_SENDER {
+            tx.send(Order {
+                id,
+                qty: sender,
+                buy: true,
+                _pad: [0; 3],
+            })
+            .unwrap();
+        }
+        std::process::exit(0);
+    }
     let mut tx: Box<dyn Tx<Order>> = match role.as_str() {
         "shm" => Box::new(shm::Sender::<Order>::open(&addr).unwrap()),
         "mq" => Box::new(mq::Sender::<Order>::open(&addr).unwrap()),
@@ -202,4 +220,59 @@ impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = self.0.remove();
     }
+}
+
+const PER_SENDER: u64 = 200;
+
+#[test]
+fn a_bound_endpoint_receives_from_every_sender_in_order() {
+    play_role_if_child();
+    let path = std::env::temp_dir().join(unique("fan-in"));
+    let _remove = OnDrop(|| drop(std::fs::remove_file(&path)));
+    // (TCP's `Incoming` is the same code; a test could not tell its senders an ephemeral
+    // port through the endpoint, and the `endpoint` example runs it on a free one.)
+    for endpoint in [
+        format!("unix:{}", path.display()),
+        format!("unix-seqpacket:{}", path.display()),
+    ] {
+        let mut rx = ipc::bind::<Order>(&endpoint).unwrap();
+        let senders: Vec<_> = (0..3)
+            .map(|k| {
+                Command::new(std::env::current_exe().unwrap())
+                    .args([
+                        "a_bound_endpoint_receives_from_every_sender_in_order",
+                        "--exact",
+                    ])
+                    .env(ROLE, "endpoint_sender")
+                    .env(ADDR, &endpoint)
+                    .env("IPC_CONTRACT_SENDER", k.to_string())
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut next = [0u64; 3];
+        for _ in 0..3 * PER_SENDER {
+            let o = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+            let k = o.qty as usize;
+            assert_eq!(o.id, next[k], "sender {k} out of order on {endpoint}");
+            next[k] += 1;
+        }
+        assert_eq!(next, [PER_SENDER; 3]);
+        for s in senders {
+            succeeded(s);
+        }
+        // Every sender has left: a bound endpoint waits for others, it is never
+        // disconnected.
+        assert!(matches!(rx.try_recv(), Err(Error::Empty)));
+        drop(rx);
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
+#[test]
+fn a_malformed_endpoint_is_a_typed_error_that_shows_the_grammar() {
+    let err = ipc::bind::<Order>("shared:orders").err().unwrap();
+    assert!(matches!(err, Error::InvalidEndpoint { .. }), "{err}");
+    assert!(err.to_string().contains("unix-seqpacket:PATH"), "{err}");
 }

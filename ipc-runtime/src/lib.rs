@@ -48,7 +48,7 @@ mod trust;
 pub mod __private;
 
 pub use contract::{Messages, Rx, Tx, Wait};
-pub use endpoint::Endpoint;
+pub use endpoint::{bind, connect, Endpoint};
 pub use error::{Error, Result, SchemaId, SendError};
 pub use fixed_str::{FixedStr, FixedStrError};
 pub use message::{

@@ -119,6 +119,12 @@ pub struct Listener<T> {
     _t: PhantomData<fn() -> T>,
 }
 
+impl<T> AsFd for Listener<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
 impl<T> fmt::Debug for Listener<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Listener")

@@ -58,6 +58,12 @@ pub struct SeqPacketListener<T> {
     _t: PhantomData<fn() -> T>,
 }
 
+impl<T> AsFd for SeqPacketListener<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.raw.as_fd()
+    }
+}
+
 impl<T> fmt::Debug for SeqPacketListener<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SeqPacketListener")

@@ -33,6 +33,12 @@ use std::str::FromStr;
 
 use crate::error::Error;
 
+mod incoming;
+mod open;
+
+pub use incoming::{Incoming, Listen};
+pub use open::{bind, connect};
+
 /// The grammar, for errors.
 pub const GRAMMAR: &str = "pipe:, fifo:PATH, shm:NAME[?capacity=SLOTS], \
                            mq:/NAME[?capacity=MESSAGES], sysv:KEY, unix:PATH, \
