@@ -118,8 +118,9 @@ use nix::sys::stat::{fchmod, fstat, Mode};
 
 use crate::deadline::Wait;
 use crate::error::{Error, Result, SchemaId, SendError};
+use crate::fd::wait_fd;
 use crate::message::{as_bytes, InvalidMessage, Message};
-use crate::signal::{check_shutdown, shutdown_armed, wait_fd};
+use crate::shutdown::{check_shutdown, shutdown_armed};
 
 const WHAT: &str = "message queue";
 /// Linux's `NAME_MAX`: the longest file name.

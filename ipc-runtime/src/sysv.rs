@@ -77,7 +77,7 @@ use nix::errno::Errno;
 use crate::deadline::Wait;
 use crate::error::{Error, Result, SchemaId, SendError};
 use crate::message::{from_bytes, Message};
-use crate::signal::{check_shutdown, shutdown_armed};
+use crate::shutdown::{check_shutdown, shutdown_armed};
 
 const WHAT: &str = "System V message queue";
 

@@ -168,8 +168,8 @@ impl<T: Message> Listener<T> {
         let (s, peer) = loop {
             // A blocking accept cannot be woken by a shutdown request: once one is armed,
             // wait in `poll` (which watches for it) first.
-            if crate::signal::shutdown_armed() {
-                crate::signal::wait_fd(self.inner.as_fd(), PollFlags::POLLIN, None)?;
+            if crate::shutdown::shutdown_armed() {
+                crate::fd::wait_fd(self.inner.as_fd(), PollFlags::POLLIN, None)?;
             }
             match self.inner.accept() {
                 Ok(c) => break c,
