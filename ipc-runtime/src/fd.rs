@@ -14,7 +14,7 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 
-use crate::error::{Error, Result};
+use crate::error::{new_fd_error, Error, Result};
 
 pub(crate) use crate::deadline::Wait;
 
@@ -372,38 +372,6 @@ pub(crate) fn bytes_queued(fd: BorrowedFd<'_>) -> Result<usize> {
         return Err(Error::sys("ioctl(FIONREAD)", Errno::last()));
     }
     Ok(n.max(0) as usize)
-}
-
-/// Maps the failure of a call that makes a descriptor (`pipe2`, `open`, `socket`, ...):
-/// `EMFILE` and `ENFILE` become [`Error::LimitExceeded`] naming the limit, its value and
-/// what to do; anything else goes through [`Error::sys`].
-pub(crate) fn new_fd_error(op: &'static str, errno: Errno) -> Error {
-    match errno {
-        Errno::EMFILE => {
-            let mut lim = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            // SAFETY: `lim` is a valid, writable rlimit that getrlimit fills.
-            let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
-            Error::LimitExceeded {
-                limit: "RLIMIT_NOFILE (open files per process)",
-                value: if rc == 0 { lim.rlim_cur } else { 0 },
-                hint: "close descriptors that are no longer needed, or raise the limit \
-                       (ulimit -n, setrlimit)"
-                    .into(),
-            }
-        }
-        Errno::ENFILE => Error::LimitExceeded {
-            limit: "/proc/sys/fs/file-max (open files in the system)",
-            value: std::fs::read_to_string("/proc/sys/fs/file-max")
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(0),
-            hint: "the whole system is out of file descriptors; close some or raise it".into(),
-        },
-        e => Error::sys(op, e),
-    }
 }
 
 /// True if this process cannot open one more descriptor (its `RLIMIT_NOFILE` is reached),

@@ -438,7 +438,7 @@ fn path_error(op: &'static str, path: &Path, e: Errno) -> Error {
             reason: "the path holds a NUL byte, or is not acceptable to the system",
         },
         Errno::ENOTDIR => Error::NotFound { what: WHAT, name },
-        Errno::EMFILE | Errno::ENFILE => fd::new_fd_error(op, e),
+        Errno::EMFILE | Errno::ENFILE => crate::error::new_fd_error(op, e),
         Errno::EISDIR => Error::InvalidName {
             name,
             reason: NOT_A_FIFO,

@@ -1109,7 +1109,7 @@ fn create_error(name: &str, capacity: u64, msgsize: u64, e: Errno) -> Error {
         }
         // EMFILE means either: the kernel also returns it for a user over
         // RLIMIT_MSGQUEUE. Only a full descriptor table is RLIMIT_NOFILE's.
-        Errno::EMFILE if crate::fd::fd_table_full() => crate::fd::new_fd_error("mq_open", e),
+        Errno::EMFILE if crate::fd::fd_table_full() => crate::error::new_fd_error("mq_open", e),
         Errno::EMFILE | Errno::ENOMEM => {
             let (soft, _) =
                 nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_MSGQUEUE)

@@ -92,7 +92,8 @@ pub const PIPE_BUF: usize = libc::PIPE_BUF;
 /// [`Error::LimitExceeded`] if the process or the system is out of file descriptors,
 /// [`Error::Io`] for other failures of `pipe2`.
 pub fn channel<T: Message>() -> Result<(Sender<T>, Receiver<T>)> {
-    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| fd::new_fd_error("pipe2", e))?;
+    let (r, w) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| crate::error::new_fd_error("pipe2", e))?;
     Ok((Sender::from_fd(w), Receiver::from_fd(r)))
 }
 

@@ -83,7 +83,7 @@ fn connect_one(addr: SocketAddr, wait: Wait) -> Result<OwnedFd> {
         SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
         None,
     )
-    .map_err(|e| crate::fd::new_fd_error("socket", e))?;
+    .map_err(|e| crate::error::new_fd_error("socket", e))?;
     let sa = SockaddrStorage::from(addr);
     match crate::socket::sys::connect(fd.as_fd(), &sa, wait)? {
         Ok(()) => setup(TcpStream::from(fd)),
