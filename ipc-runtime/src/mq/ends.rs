@@ -9,8 +9,8 @@ use std::time::Duration;
 use nix::mqueue::MQ_OFlag;
 
 use super::limits::{priority_error, PRIO_MAX};
+use super::options::Options;
 use super::queue::{How, Queue};
-use super::Options;
 use crate::deadline::Wait;
 use crate::error::{Error, Result, SendError};
 use crate::message::{as_bytes, InvalidMessage, Message};

@@ -12,24 +12,12 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::{fchmod, fstat, Mode};
 
-use super::{removal, WHAT};
+use super::limits::{header_path, removal, HEADER_DIR, WHAT};
 use crate::deadline::Wait;
 use crate::error::{Error, Result, SchemaId};
 use crate::message::Message;
 
-/// Where schema headers live: `/dev/shm/ipc-mq.<name without the slash>`.
-const HEADER_DIR: &str = "/dev/shm/";
-
-pub(super) const HEADER_PREFIX: &str = "ipc-mq.";
-
 const HEADER_MAGIC: &str = "ipc-mq-schema 1";
-
-pub(super) fn header_path(name: &str) -> String {
-    format!(
-        "{HEADER_DIR}{HEADER_PREFIX}{}",
-        name.trim_start_matches('/')
-    )
-}
 
 /// The error for a schema header in the way of creating queue `name`: a file of another
 /// user (or a symbolic link) where this process's header must go.

@@ -1,5 +1,6 @@
-//! What a POSIX queue must fit, and the errors that explain a misfit: its name (a `/`,
-//! then at most 248 bytes, so its schema header's file name fits `NAME_MAX`), its
+//! A POSIX queue's naming and limits, and the errors that explain a misfit: its name (a
+//! `/`, then at most 248 bytes, so that the name of its schema header,
+//! `/dev/shm/ipc-mq.NAME`, fits `NAME_MAX`), how errors name it and its removal, its
 //! priorities (`0..PRIO_MAX`), and the system's limits on queues, capacity and message
 //! size (`/proc/sys/fs/mqueue/*`, `RLIMIT_MSGQUEUE`), each named with how to raise it.
 
@@ -7,9 +8,13 @@ use std::ffi::CString;
 
 use nix::errno::Errno;
 
-use super::header::HEADER_PREFIX;
-use super::WHAT;
 use crate::error::{Error, Result};
+
+pub(super) const WHAT: &str = "message queue";
+
+/// Where schema headers live: `/dev/shm/ipc-mq.<name without the slash>`.
+pub(super) const HEADER_DIR: &str = "/dev/shm/";
+const HEADER_PREFIX: &str = "ipc-mq.";
 
 /// Linux's `NAME_MAX`: the longest file name.
 const NAME_MAX: usize = 255;
@@ -49,6 +54,18 @@ pub(super) fn check_name(name: &str) -> Result<CString> {
              (NAME_MAX less the `ipc-mq.` prefix of its schema header)");
     }
     CString::new(name).or_else(|_| bad("a queue name cannot contain a NUL byte"))
+}
+
+pub(super) fn header_path(name: &str) -> String {
+    format!(
+        "{HEADER_DIR}{HEADER_PREFIX}{}",
+        name.trim_start_matches('/')
+    )
+}
+
+/// How to remove the queue `name`, for errors.
+pub(super) fn removal(name: &str) -> String {
+    format!("`ipc::mq::unlink(\"{name}\")` as its owner or root")
 }
 
 pub(super) fn priority_error(priority: u32) -> Error {

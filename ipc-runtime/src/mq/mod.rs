@@ -106,65 +106,15 @@
 mod ends;
 mod header;
 mod limits;
+mod options;
 mod queue;
 
 pub use ends::{Receiver, Sender};
 pub use limits::PRIO_MAX;
+pub use options::Options;
 
 use crate::error::{Error, Result};
-use header::header_path;
-use limits::{check_name, read_proc};
-
-const WHAT: &str = "message queue";
-
-/// How a queue is created or opened.
-///
-/// ```
-/// let opts = ipc_runtime::mq::Options::new().capacity(64).mode(0o660);
-/// # let _ = opts;
-/// ```
-#[derive(Clone, Copy, Debug)]
-pub struct Options {
-    capacity: Option<usize>,
-    mode: u32,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Options {
-    /// Default options: capacity from `/proc/sys/fs/mqueue/msg_default` (10 if unreadable),
-    /// mode 0600.
-    pub fn new() -> Self {
-        Options {
-            capacity: None,
-            mode: 0o600,
-        }
-    }
-
-    /// The number of messages the queue holds (`mq_maxmsg`).
-    pub fn capacity(mut self, messages: usize) -> Self {
-        self.capacity = Some(messages);
-        self
-    }
-
-    /// The permission bits of a created queue (default 0600); the umask does not apply.
-    /// For an opener: the most a queue may grant, and whether another user's queue is
-    /// accepted (only if these bits grant group or other access); see
-    /// [Permissions](self#permissions).
-    pub fn mode(mut self, mode: u32) -> Self {
-        self.mode = mode & 0o777;
-        self
-    }
-
-    fn capacity_or_default(&self) -> usize {
-        self.capacity
-            .unwrap_or_else(|| read_proc("msg_default").unwrap_or(10) as usize)
-    }
-}
+use limits::{check_name, header_path, WHAT};
 
 /// Removes the queue `name` and its schema header. Processes that have it open keep using
 /// it; the name can be created anew at once.
@@ -179,9 +129,4 @@ pub fn unlink(name: &str) -> Result<()> {
     // The header goes too, even if the queue was already gone (a stale header).
     let _ = std::fs::remove_file(header_path(name));
     r
-}
-
-/// How to remove the queue `name`, for errors.
-fn removal(name: &str) -> String {
-    format!("`ipc::mq::unlink(\"{name}\")` as its owner or root")
 }

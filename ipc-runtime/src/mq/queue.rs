@@ -13,8 +13,8 @@ use nix::poll::PollFlags;
 use nix::sys::stat::{fchmod, fstat, Mode};
 
 use super::header::{read_header, write_header};
-use super::limits::{check_name, create_error};
-use super::{removal, Options, WHAT};
+use super::limits::{check_name, create_error, removal, WHAT};
+use super::options::Options;
 use crate::deadline::Wait;
 use crate::error::{Error, Result, SchemaId};
 use crate::fd::wait_fd;

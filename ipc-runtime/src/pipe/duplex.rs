@@ -4,7 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::{Receiver, Sender};
+use super::receiver::Receiver;
+use super::sender::Sender;
 use crate::error::{Result, SendError};
 use crate::message::Message;
 

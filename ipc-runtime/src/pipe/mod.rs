@@ -79,15 +79,12 @@ mod sender;
 
 pub use duplex::Duplex;
 pub use receiver::{Iter, Receiver};
-pub use sender::Sender;
+pub use sender::{Sender, PIPE_BUF};
 
 use nix::fcntl::OFlag;
 
 use crate::error::Result;
 use crate::message::Message;
-
-/// `PIPE_BUF`: writes of at most this many bytes to a pipe or FIFO are atomic.
-pub const PIPE_BUF: usize = libc::PIPE_BUF;
 
 /// Creates a one-way pipe carrying messages of `T` (`pipe2` with `O_CLOEXEC`).
 ///

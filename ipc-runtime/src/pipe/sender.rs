@@ -12,11 +12,13 @@ use std::time::Duration;
 use nix::fcntl::{fcntl, FcntlArg};
 use nix::poll::PollFlags;
 
-use super::PIPE_BUF;
 use crate::codec;
 use crate::error::{Error, Result, SendError};
 use crate::fd::{self, Sigpipe, Wait};
 use crate::message::{self, Message};
+
+/// `PIPE_BUF`: writes of at most this many bytes to a pipe or FIFO are atomic.
+pub const PIPE_BUF: usize = libc::PIPE_BUF;
 
 /// The write end of a typed pipe or FIFO.
 pub struct Sender<T> {

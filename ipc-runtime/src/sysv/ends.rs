@@ -8,8 +8,9 @@ use std::time::Duration;
 use nix::errno::Errno;
 
 use super::frame::{oversized, Frame, Staging};
+use super::key::Key;
+use super::options::Options;
 use super::queue::{check_type, Queue};
-use super::{Key, Options};
 use crate::deadline::Wait;
 use crate::error::{Error, Result, SendError};
 use crate::message::Message;

@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 
 use super::frame::Frame;
-use super::{Key, WHAT};
+use super::key::Key;
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::shutdown::{check_shutdown, shutdown_armed};
+
+const WHAT: &str = "System V message queue";
 
 #[derive(Debug)]
 pub(super) struct Queue {
