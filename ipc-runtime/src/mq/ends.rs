@@ -130,8 +130,8 @@ impl<T: Message> Sender<T> {
     ///
     /// # Errors
     ///
-    /// [`Error::Shutdown`] (see [module docs](crate::mq)), [`Error::Io`]; the message is handed
-    /// back in the [`SendError`].
+    /// [`Error::Shutdown`] (see [module docs](crate::mq)), [`Error::Io`]; the message is
+    /// handed back in the [`SendError`].
     #[inline(always)]
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
         self.send_with(msg, 0, Wait::Forever)

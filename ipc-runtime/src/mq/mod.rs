@@ -36,7 +36,7 @@
 //! * a queue without a header (made by another program, or by a creator that crashed in
 //!   between) is refused with [`Error::Corrupt`] saying how to recreate it;
 //! * every received message is still checked — its length (a raw writer may send fewer
-//!   bytes) and its bit patterns ([`Message::validate`](crate::Message::validate)) — and a bad one gives
+//!   bytes) and its bit patterns ([`Message::validate`]) — and a bad one gives
 //!   [`Error::InvalidMessage`]. It is consumed, and the next receive goes on with the next
 //!   message. Whatever anyone writes into the queue, a receiver gets errors, never a
 //!   panic or an invalid `T`.
@@ -45,7 +45,7 @@
 //!
 //! # Cost
 //!
-//! A typed send or receive is the raw call plus a length check (and [`Message::validate`](crate::Message::validate)
+//! A typed send or receive is the raw call plus a length check (and [`Message::validate`]
 //! for types with invalid bit patterns). [`Sender::send`] takes the message by value and
 //! [`Receiver::recv`] returns it by value, which for a large `T` costs a copy each
 //! (1.07x the raw round trip for 4 KiB); [`Sender::send_ref`] and [`Receiver::recv_into`]
@@ -102,6 +102,8 @@
 //! receives wait with `poll(2)` on the queue descriptor and the shutdown eventfd, and
 //! return [`Error::Shutdown`] when a shutdown signal arrives. Before that, they use the
 //! plain blocking calls.
+//!
+//! [`Message::validate`]: crate::Message::validate
 
 mod ends;
 mod header;
