@@ -5,6 +5,8 @@ use core::fmt;
 use std::io;
 use std::time::Duration;
 
+use nix::errno::Errno;
+
 use crate::message::{InvalidMessage, Message, Schema};
 
 /// The result type of this crate.
@@ -178,11 +180,10 @@ impl Error {
     /// Wraps an errno from call `op`, mapping `EPIPE` and `ECONNRESET` to
     /// [`Error::Disconnected`], and `EMFILE` / `ENFILE` (out of file descriptors) to
     /// [`Error::LimitExceeded`] naming `RLIMIT_NOFILE` or `fs.file-max` and how to raise it.
-    pub fn sys(op: &'static str, errno: nix::errno::Errno) -> Self {
-        use nix::errno::Errno;
+    pub fn sys(op: &'static str, errno: Errno) -> Self {
         match errno {
             Errno::EPIPE | Errno::ECONNRESET => Error::Disconnected,
-            Errno::EMFILE | Errno::ENFILE => crate::fd::new_fd_error(op, errno),
+            Errno::EMFILE | Errno::ENFILE => new_fd_error(op, errno),
             e => Error::Io {
                 op,
                 source: io::Error::from_raw_os_error(e as i32),
@@ -193,13 +194,7 @@ impl Error {
     /// Wraps an errno from call `op` on the named object `name` (a `what`), mapping
     /// `ENOENT`, `EEXIST`, `EACCES`/`EPERM` and `ENAMETOOLONG` to their variants, and the
     /// rest as [`Error::sys`] does.
-    pub fn named(
-        op: &'static str,
-        what: &'static str,
-        name: &str,
-        errno: nix::errno::Errno,
-    ) -> Self {
-        use nix::errno::Errno;
+    pub fn named(op: &'static str, what: &'static str, name: &str, errno: Errno) -> Self {
         let name = name.to_owned();
         match errno {
             Errno::ENOENT => Error::NotFound { what, name },
@@ -248,6 +243,38 @@ impl Error {
     /// True for [`Error::Timeout`].
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Timeout(_))
+    }
+}
+
+/// Maps the failure of a call that makes a descriptor (`pipe2`, `open`, `socket`, ...):
+/// `EMFILE` and `ENFILE` become [`Error::LimitExceeded`] naming the limit, its value and
+/// what to do; anything else goes through [`Error::sys`].
+pub(crate) fn new_fd_error(op: &'static str, errno: Errno) -> Error {
+    match errno {
+        Errno::EMFILE => {
+            let mut lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: `lim` is a valid, writable rlimit that getrlimit fills.
+            let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+            Error::LimitExceeded {
+                limit: "RLIMIT_NOFILE (open files per process)",
+                value: if rc == 0 { lim.rlim_cur } else { 0 },
+                hint: "close descriptors that are no longer needed, or raise the limit \
+                       (ulimit -n, setrlimit)"
+                    .into(),
+            }
+        }
+        Errno::ENFILE => Error::LimitExceeded {
+            limit: "/proc/sys/fs/file-max (open files in the system)",
+            value: std::fs::read_to_string("/proc/sys/fs/file-max")
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0),
+            hint: "the whole system is out of file descriptors; close some or raise it".into(),
+        },
+        e => Error::sys(op, e),
     }
 }
 

@@ -14,7 +14,7 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 
-use crate::error::{Error, Result};
+use crate::error::{new_fd_error, Error, Result};
 
 pub(crate) use crate::deadline::Wait;
 
@@ -53,7 +53,7 @@ pub(crate) fn wait_ready(
     // Once `signal::shutdown_on` is armed, the shutdown eventfd joins every wait, so a
     // shutdown request wakes it with `Error::Shutdown`.
     let mut fds = [PollFd::new(fd, events), PollFd::new(fd, events)];
-    let n = match crate::signal::shutdown_fd() {
+    let n = match crate::shutdown::shutdown_fd() {
         Some(s) => {
             fds[1] = PollFd::new(s, PollFlags::POLLIN);
             2
@@ -71,6 +71,30 @@ pub(crate) fn wait_ready(
     }
 }
 
+/// Waits until `fd` reports `events` (or an error/hang-up), the deadline passes, or
+/// shutdown is requested.
+///
+/// Returns `Ok(true)` when `fd` is ready and `Ok(false)` at the deadline (`None`: no
+/// deadline). This is the waiting primitive every transport with a descriptor should use
+/// so that `signal::shutdown_on` wakes it.
+///
+/// # Errors
+///
+/// [`Error::Shutdown`] once shutdown is requested, [`Error::Io`] if `poll` fails.
+pub(crate) fn wait_fd(
+    fd: BorrowedFd<'_>,
+    events: PollFlags,
+    deadline: Option<Instant>,
+) -> Result<bool> {
+    crate::shutdown::check_shutdown()?;
+    let wait = match deadline {
+        None => Wait::Forever,
+        Some(at) => Wait::Until(at, at.saturating_duration_since(Instant::now())),
+    };
+    // `wait_ready` polls the shutdown eventfd beside `fd` once it is armed.
+    Ok(wait_ready(fd, events, &wait)?.is_some())
+}
+
 /// Waits until one of `fds` reports an event it asks for (or an error or hang-up),
 /// `wait` runs out, or shutdown is requested: [`wait_ready`] for several descriptors (a
 /// server's listener and connections). Returns `false` if `wait` ran out; then every
@@ -80,7 +104,7 @@ pub(crate) fn wait_ready(
 ///
 /// As [`wait_ready`].
 pub(crate) fn wait_any(fds: &mut Vec<PollFd<'_>>, wait: &Wait) -> Result<bool> {
-    let Some(shutdown) = crate::signal::shutdown_fd() else {
+    let Some(shutdown) = crate::shutdown::shutdown_fd() else {
         return poll_until(fds, wait);
     };
     fds.push(PollFd::new(shutdown, PollFlags::POLLIN));
@@ -106,7 +130,7 @@ fn poll_until(fds: &mut [PollFd<'_>], wait: &Wait) -> Result<bool> {
                 }
             }
             Ok(_) => {
-                crate::signal::check_shutdown()?;
+                crate::shutdown::check_shutdown()?;
                 if fds
                     .iter()
                     .any(|f| !matches!(f.revents(), Some(r) if r.is_empty()))
@@ -115,7 +139,7 @@ fn poll_until(fds: &mut [PollFd<'_>], wait: &Wait) -> Result<bool> {
                 }
             }
             // Interrupted (by the shutdown signal, say): a request shows in the eventfd.
-            Err(Errno::EINTR) => crate::signal::check_shutdown()?,
+            Err(Errno::EINTR) => crate::shutdown::check_shutdown()?,
             Err(e) => return Err(Error::sys("poll", e)),
         }
     }
@@ -144,7 +168,7 @@ pub(crate) fn read_some(
 ) -> Result<Option<usize>> {
     // A blocking read cannot be woken by a shutdown request: poll first when one is armed.
     let mut poll_now = poll_first
-        || crate::signal::shutdown_armed()
+        || crate::shutdown::shutdown_armed()
         || match wait {
             Wait::Forever => false,
             Wait::Now => !nonblocking,
@@ -283,7 +307,7 @@ pub(crate) fn write_all(
     mut bufs: &mut [IoSlice<'_>],
     sigpipe: Sigpipe,
 ) -> Result<()> {
-    if crate::signal::shutdown_armed() {
+    if crate::shutdown::shutdown_armed() {
         return write_all_polled(fd, bufs, sigpipe);
     }
     while !bufs.is_empty() {
@@ -348,38 +372,6 @@ pub(crate) fn bytes_queued(fd: BorrowedFd<'_>) -> Result<usize> {
         return Err(Error::sys("ioctl(FIONREAD)", Errno::last()));
     }
     Ok(n.max(0) as usize)
-}
-
-/// Maps the failure of a call that makes a descriptor (`pipe2`, `open`, `socket`, ...):
-/// `EMFILE` and `ENFILE` become [`Error::LimitExceeded`] naming the limit, its value and
-/// what to do; anything else goes through [`Error::sys`].
-pub(crate) fn new_fd_error(op: &'static str, errno: Errno) -> Error {
-    match errno {
-        Errno::EMFILE => {
-            let mut lim = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            // SAFETY: `lim` is a valid, writable rlimit that getrlimit fills.
-            let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
-            Error::LimitExceeded {
-                limit: "RLIMIT_NOFILE (open files per process)",
-                value: if rc == 0 { lim.rlim_cur } else { 0 },
-                hint: "close descriptors that are no longer needed, or raise the limit \
-                       (ulimit -n, setrlimit)"
-                    .into(),
-            }
-        }
-        Errno::ENFILE => Error::LimitExceeded {
-            limit: "/proc/sys/fs/file-max (open files in the system)",
-            value: std::fs::read_to_string("/proc/sys/fs/file-max")
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(0),
-            hint: "the whole system is out of file descriptors; close some or raise it".into(),
-        },
-        e => Error::sys(op, e),
-    }
 }
 
 /// True if this process cannot open one more descriptor (its `RLIMIT_NOFILE` is reached),

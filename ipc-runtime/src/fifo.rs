@@ -243,7 +243,7 @@ impl<T: Message> Sender<T> {
             // A blocking `open` cannot be woken by a shutdown request (there is no
             // descriptor to poll yet): once one is armed, retry with bounded sleeps and
             // check for it between attempts.
-            let armed = crate::signal::shutdown_armed();
+            let armed = crate::shutdown::shutdown_armed();
             match wait.left() {
                 None if !armed => match nix::fcntl::open(path, flags, Mode::empty()) {
                     Ok(fd) => break fd,
@@ -257,7 +257,7 @@ impl<T: Message> Sender<T> {
                     }))
                 }
                 left => {
-                    crate::signal::check_shutdown()?;
+                    crate::shutdown::check_shutdown()?;
                     std::thread::sleep(left.map_or(backoff, |l| backoff.min(l)));
                 }
             }
@@ -322,7 +322,7 @@ impl<T: Message> Receiver<T> {
         let wait = Wait::timeout(timeout);
         let mut nap = Duration::from_micros(100);
         loop {
-            crate::signal::check_shutdown()?;
+            crate::shutdown::check_shutdown()?;
             if fd::bytes_queued(rx.as_fd())? > 0 {
                 return Ok(rx);
             }
@@ -438,7 +438,7 @@ fn path_error(op: &'static str, path: &Path, e: Errno) -> Error {
             reason: "the path holds a NUL byte, or is not acceptable to the system",
         },
         Errno::ENOTDIR => Error::NotFound { what: WHAT, name },
-        Errno::EMFILE | Errno::ENFILE => fd::new_fd_error(op, e),
+        Errno::EMFILE | Errno::ENFILE => crate::error::new_fd_error(op, e),
         Errno::EISDIR => Error::InvalidName {
             name,
             reason: NOT_A_FIFO,

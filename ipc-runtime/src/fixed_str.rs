@@ -1,9 +1,10 @@
-//! [`FixedStr<N>`]: a string in a fixed number of bytes, like a C `char[N]`.
+//! [`FixedStr<N>`]: a string in a fixed number of bytes, like a C `char[N]`, and how it
+//! crosses a process boundary (its [`Message`] implementation and the check of its bytes).
 
 use core::fmt;
 use core::ops::Deref;
 
-use crate::message::Problem;
+use crate::message::{InvalidMessage, Kind, Message, Problem, Schema};
 
 /// At most `N` bytes of UTF-8, NUL-padded, like a C `char[N]`: a string that can live
 /// inside a [`Message`](crate::Message).
@@ -95,7 +96,7 @@ impl<const N: usize> FixedStr<N> {
     }
 
     /// Checks the invariant on raw bytes: UTF-8 up to the first NUL, NUL after it.
-    pub(crate) fn check(bytes: &[u8]) -> Result<(), Problem> {
+    fn check(bytes: &[u8]) -> Result<(), Problem> {
         let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
         if let Err(e) = core::str::from_utf8(&bytes[..len]) {
             return Err(Problem::Utf8 {
@@ -173,6 +174,25 @@ impl<const N: usize> fmt::Display for FixedStr<N> {
 
 // SAFETY: all-zero bytes are the empty string, which satisfies the invariant.
 unsafe impl<const N: usize> bytemuck::Zeroable for FixedStr<N> {}
+
+// SAFETY: `FixedStr<N>` is `repr(transparent)` over `[u8; N]`: N initialised bytes, no
+// pointers; `validate` accepts exactly the byte strings its invariant allows (UTF-8 up to
+// the first NUL, only NULs after it), which `FixedStr::as_str` relies on only for
+// correctness, never for soundness.
+unsafe impl<const N: usize> Message for FixedStr<N> {
+    const SCHEMA: Schema = Schema {
+        name: "FixedStr",
+        size: N,
+        align: 1,
+        kind: Kind::Str { capacity: N },
+    };
+    fn validate(bytes: &[u8]) -> Result<(), InvalidMessage> {
+        if bytes.len() != N {
+            return Err(InvalidMessage::length("FixedStr", N, bytes.len()));
+        }
+        FixedStr::<N>::check(bytes).map_err(|p| InvalidMessage::new(p).of("FixedStr"))
+    }
+}
 
 #[cfg(test)]
 mod tests {

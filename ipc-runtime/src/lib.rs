@@ -37,6 +37,7 @@ mod message;
 pub mod mq;
 pub mod pipe;
 pub mod shm;
+mod shutdown;
 pub mod signal;
 pub mod socket;
 pub mod sync;

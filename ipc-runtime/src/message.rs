@@ -6,13 +6,11 @@
 //! checking the bit patterns that a byte copy cannot guarantee ([`Message::validate`])
 //! before a `T` is produced.
 //!
-//! Implemented here for the integer and float primitives, `bool`, `char`, arrays `[T; N]`
-//! and [`FixedStr<N>`]; `#[derive(Message)]` implements it for `#[repr(C)]` structs and
-//! integer-repr enums.
+//! Implemented here for the integer and float primitives, `bool`, `char` and arrays
+//! `[T; N]`; [`FixedStr<N>`](crate::FixedStr) implements it beside its type, and
+//! `#[derive(Message)]` implements it for `#[repr(C)]` structs and integer-repr enums.
 
 use core::fmt;
-
-use crate::fixed_str::FixedStr;
 
 /// A type whose values can cross a process boundary as their bytes.
 ///
@@ -149,7 +147,7 @@ pub enum Kind {
         /// The number of elements.
         len: usize,
     },
-    /// [`FixedStr<capacity>`]: UTF-8, NUL-padded.
+    /// [`FixedStr<capacity>`](crate::FixedStr): UTF-8, NUL-padded.
     Str {
         /// Capacity in bytes.
         capacity: usize,
@@ -666,28 +664,10 @@ unsafe impl<T: Message, const N: usize> Message for [T; N] {
     }
 }
 
-// SAFETY: `FixedStr<N>` is `repr(transparent)` over `[u8; N]`: N initialised bytes, no
-// pointers; `validate` accepts exactly the byte strings its invariant allows (UTF-8 up to
-// the first NUL, only NULs after it), which `FixedStr::as_str` relies on only for
-// correctness, never for soundness.
-unsafe impl<const N: usize> Message for FixedStr<N> {
-    const SCHEMA: Schema = Schema {
-        name: "FixedStr",
-        size: N,
-        align: 1,
-        kind: Kind::Str { capacity: N },
-    };
-    fn validate(bytes: &[u8]) -> Result<(), InvalidMessage> {
-        if bytes.len() != N {
-            return Err(InvalidMessage::length("FixedStr", N, bytes.len()));
-        }
-        FixedStr::<N>::check(bytes).map_err(|p| InvalidMessage::new(p).of("FixedStr"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::FixedStr;
 
     #[test]
     fn primitives_have_their_real_layout() {

@@ -51,7 +51,7 @@
 //!
 //! Once [`shutdown_on`] has been called, a transport that waits must not sit in a blocking
 //! syscall that only the signalled thread would leave with `EINTR`. Inside this crate,
-//! waiting goes through `wait_fd` / `fd::wait_ready` / `fd::wait_any` (`poll(2)` on the
+//! waiting goes through `fd::wait_fd` / `fd::wait_ready` / `fd::wait_any` (`poll(2)` on the
 //! transport's descriptors and the shutdown eventfd, which becomes readable and stays
 //! readable once shutdown is requested): receives and sends of pipes and FIFOs poll before
 //! each `read`/`write` (a send writes at most the page `POLLOUT` promises, so it never
@@ -64,21 +64,22 @@
 //! stays one plain syscall. [`shutdown_fd`] exposes the eventfd for a program's own `poll`
 //! loops.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::OnceLock;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::PollFlags;
-use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::Pid;
 
 pub use nix::sys::signal::Signal;
 
+pub use crate::shutdown::{request_shutdown, shutdown_fd, shutdown_requested};
+
 use crate::error::{Error, Result};
+use crate::fd::wait_fd;
+use crate::shutdown;
 
 /// Sends `signal` to process `pid` (`kill(2)`).
 ///
@@ -253,41 +254,8 @@ fn catchable_set(signals: &[Signal]) -> Result<SigSet> {
     Ok(set)
 }
 
-static SHUTDOWN: AtomicBool = AtomicBool::new(false);
-static SHUTDOWN_RAW_FD: AtomicI32 = AtomicI32::new(-1);
-static SHUTDOWN_FD: OnceLock<EventFd> = OnceLock::new();
-
-/// Creates the shutdown eventfd once and publishes its raw number for the handler.
-fn shutdown_eventfd() -> Result<&'static EventFd> {
-    if let Some(fd) = SHUTDOWN_FD.get() {
-        return Ok(fd);
-    }
-    let fd = EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
-        .map_err(|e| Error::sys("eventfd", e))?;
-    // Another thread may win the race; its descriptor is the one kept, ours is closed.
-    let fd = SHUTDOWN_FD.get_or_init(|| fd);
-    SHUTDOWN_RAW_FD.store(fd.as_fd().as_raw_fd(), Ordering::Release);
-    Ok(fd)
-}
-
-/// Marks shutdown and wakes every waiter. Async-signal-safe: an atomic store, an atomic
-/// load and `write(2)`, with `errno` preserved.
-fn raise_shutdown_flag() {
-    let saved = Errno::last_raw();
-    SHUTDOWN.store(true, Ordering::SeqCst);
-    let fd = SHUTDOWN_RAW_FD.load(Ordering::Acquire);
-    if fd >= 0 {
-        let one: u64 = 1;
-        // SAFETY: `fd` is the eventfd kept open for the life of the process in
-        // `SHUTDOWN_FD` (never closed), and the buffer is 8 valid bytes on the stack. A
-        // failed write (counter saturated) is harmless: the eventfd is already readable.
-        unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
-    }
-    Errno::set_raw(saved);
-}
-
 extern "C" fn on_shutdown_signal(_signal: libc::c_int) {
-    raise_shutdown_flag();
+    shutdown::raise_shutdown_flag();
 }
 
 /// Installs a handler for `signals` (typically `SIGTERM` and `SIGINT`) that requests a
@@ -303,7 +271,7 @@ extern "C" fn on_shutdown_signal(_signal: libc::c_int) {
 /// `sigaction` fails.
 pub fn shutdown_on(signals: &[Signal]) -> Result<()> {
     let set = catchable_set(signals)?;
-    shutdown_eventfd()?;
+    shutdown::shutdown_eventfd()?;
     let action = SigAction::new(
         SigHandler::Handler(on_shutdown_signal),
         SaFlags::empty(),
@@ -318,72 +286,6 @@ pub fn shutdown_on(signals: &[Signal]) -> Result<()> {
     set.thread_unblock()
         .map_err(|e| Error::sys("pthread_sigmask", e))?;
     Ok(())
-}
-
-/// Requests shutdown from code, as if a [`shutdown_on`] signal had arrived.
-///
-/// Blocking receives that started after [`shutdown_on`] (or an earlier call of this
-/// function) wake up with [`Error::Shutdown`].
-///
-/// # Errors
-///
-/// [`Error::Io`] if the eventfd cannot be created.
-pub fn request_shutdown() -> Result<()> {
-    shutdown_eventfd()?;
-    raise_shutdown_flag();
-    Ok(())
-}
-
-/// True once a shutdown signal has arrived or [`request_shutdown`] was called.
-pub fn shutdown_requested() -> bool {
-    SHUTDOWN.load(Ordering::SeqCst)
-}
-
-/// The eventfd that becomes readable (and stays readable) once shutdown is requested, for
-/// a program's own `poll` loops; `None` until [`shutdown_on`] or [`request_shutdown`] has
-/// been called. Do not read from it.
-pub fn shutdown_fd() -> Option<BorrowedFd<'static>> {
-    SHUTDOWN_FD.get().map(|fd| fd.as_fd())
-}
-
-/// `Err(Error::Shutdown)` once shutdown is requested. Transports call it between waits.
-#[inline]
-pub(crate) fn check_shutdown() -> Result<()> {
-    if shutdown_requested() {
-        Err(Error::Shutdown)
-    } else {
-        Ok(())
-    }
-}
-
-/// True when shutdown signalling is set up, so waits must be able to wake on it.
-#[inline]
-pub(crate) fn shutdown_armed() -> bool {
-    SHUTDOWN_FD.get().is_some()
-}
-
-/// Waits until `fd` reports `events` (or an error/hang-up), the deadline passes, or
-/// shutdown is requested.
-///
-/// Returns `Ok(true)` when `fd` is ready and `Ok(false)` at the deadline (`None`: no
-/// deadline). This is the waiting primitive every transport with a descriptor should use
-/// so that [`shutdown_on`] wakes it.
-///
-/// # Errors
-///
-/// [`Error::Shutdown`] once shutdown is requested, [`Error::Io`] if `poll` fails.
-pub(crate) fn wait_fd(
-    fd: BorrowedFd<'_>,
-    events: PollFlags,
-    deadline: Option<Instant>,
-) -> Result<bool> {
-    check_shutdown()?;
-    let wait = match deadline {
-        None => crate::fd::Wait::Forever,
-        Some(at) => crate::fd::Wait::Until(at, at.saturating_duration_since(Instant::now())),
-    };
-    // `fd::wait_ready` polls the shutdown eventfd beside `fd` once it is armed.
-    Ok(crate::fd::wait_ready(fd, events, &wait)?.is_some())
 }
 
 #[cfg(test)]

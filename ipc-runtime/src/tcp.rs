@@ -83,7 +83,7 @@ fn connect_one(addr: SocketAddr, wait: Wait) -> Result<OwnedFd> {
         SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
         None,
     )
-    .map_err(|e| crate::fd::new_fd_error("socket", e))?;
+    .map_err(|e| crate::error::new_fd_error("socket", e))?;
     let sa = SockaddrStorage::from(addr);
     match crate::socket::sys::connect(fd.as_fd(), &sa, wait)? {
         Ok(()) => setup(TcpStream::from(fd)),
@@ -174,8 +174,8 @@ impl<T: Message> Listener<T> {
         let (s, peer) = loop {
             // A blocking accept cannot be woken by a shutdown request: once one is armed,
             // wait in `poll` (which watches for it) first.
-            if crate::signal::shutdown_armed() {
-                crate::signal::wait_fd(self.inner.as_fd(), PollFlags::POLLIN, None)?;
+            if crate::shutdown::shutdown_armed() {
+                crate::fd::wait_fd(self.inner.as_fd(), PollFlags::POLLIN, None)?;
             }
             match self.inner.accept() {
                 Ok(c) => break c,

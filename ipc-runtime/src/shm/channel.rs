@@ -661,7 +661,7 @@ impl<T: Message> Sender<T> {
                     let slice = until.slice(now)?;
                     if due(&mut last_check, now) {
                         last_check = Some(now);
-                        crate::signal::check_shutdown()?;
+                        crate::shutdown::check_shutdown()?;
                         if self.receiver_gone() {
                             return Err(Error::Disconnected);
                         }
@@ -1060,7 +1060,7 @@ impl<T: Message> Receiver<T> {
             };
             if due {
                 last_check = Some(Instant::now());
-                crate::signal::check_shutdown()?;
+                crate::shutdown::check_shutdown()?;
                 if self.chan.ring.claimed(self.head) {
                     if self.skip_dead(self.head) {
                         continue;

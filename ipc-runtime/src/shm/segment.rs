@@ -424,7 +424,7 @@ impl Segment {
                     opts.open_timeout
                 )));
             }
-            crate::signal::check_shutdown()?;
+            crate::shutdown::check_shutdown()?;
             std::thread::sleep(Duration::from_millis(1));
         }
     }

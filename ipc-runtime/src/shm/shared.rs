@@ -303,7 +303,7 @@ impl<T: Message> Shared<T> {
                 continue;
             }
             // The futex wait cannot be woken by a shutdown request: check between slices.
-            if let Err(e) = crate::signal::check_shutdown() {
+            if let Err(e) = crate::shutdown::check_shutdown() {
                 return Err(LockError::Failed(e));
             }
             futex::wait(&lw.state, cur | WAITERS, Some(SLICE));

@@ -212,7 +212,7 @@ impl RawListener {
     pub(crate) fn accept_fd(&self, wait: Wait) -> Result<OwnedFd> {
         // A blocking accept cannot be woken by a shutdown request: once one is armed, wait
         // in `poll` (which watches for it) first.
-        let armed_block = matches!(wait, Wait::Forever) && crate::signal::shutdown_armed();
+        let armed_block = matches!(wait, Wait::Forever) && crate::shutdown::shutdown_armed();
         let fd = loop {
             let poll_wait = if armed_block {
                 Wait::timeout(Duration::from_secs(3600))

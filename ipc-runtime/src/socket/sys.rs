@@ -20,7 +20,7 @@ impl Wait {
         match self {
             // A blocking call cannot be woken by a shutdown request; once one is armed,
             // calls do not block and waits go through `ready`, which polls for it too.
-            Wait::Forever if !crate::signal::shutdown_armed() => MsgFlags::empty(),
+            Wait::Forever if !crate::shutdown::shutdown_armed() => MsgFlags::empty(),
             _ => MsgFlags::MSG_DONTWAIT,
         }
     }
@@ -85,7 +85,7 @@ pub(crate) fn connect(
         match nix::sys::socket::connect(fd.as_raw_fd(), addr) {
             Ok(()) | Err(Errno::EISCONN) => break Ok(()),
             // Interrupted: a TCP connect goes on in the background; look again.
-            Err(Errno::EINTR) => crate::signal::check_shutdown()?,
+            Err(Errno::EINTR) => crate::shutdown::check_shutdown()?,
             Err(Errno::EINPROGRESS | Errno::EALREADY) => {
                 if crate::fd::wait_ready(fd, PollFlags::POLLOUT, &wait)?.is_none() {
                     return Err(wait.expired(true));
@@ -100,7 +100,7 @@ pub(crate) fn connect(
             }
             // A Unix listener's backlog is full.
             Err(Errno::EAGAIN) => {
-                crate::signal::check_shutdown()?;
+                crate::shutdown::check_shutdown()?;
                 match wait.left() {
                     Some(left) if left.is_zero() => return Err(wait.expired(true)),
                     left => std::thread::sleep(left.map_or(nap, |l| nap.min(l))),

@@ -84,7 +84,7 @@ impl Semaphore {
             if self.try_wait() {
                 return Ok(());
             }
-            crate::signal::check_shutdown()?;
+            crate::shutdown::check_shutdown()?;
             self.park(None);
         }
     }
@@ -101,7 +101,7 @@ impl Semaphore {
             if self.try_wait() {
                 return Ok(());
             }
-            crate::signal::check_shutdown()?;
+            crate::shutdown::check_shutdown()?;
             let remaining = match deadline {
                 Some(d) => d.saturating_duration_since(Instant::now()),
                 None => Duration::MAX,
@@ -118,7 +118,7 @@ impl Semaphore {
     /// shutdown is armed no sleep lasts more than [`PARK_SLICE`]: a futex wait cannot be
     /// woken by the shutdown eventfd, so the caller checks for a request in between.
     fn park(&self, timeout: Option<Duration>) -> Woken {
-        let timeout = if crate::signal::shutdown_armed() {
+        let timeout = if crate::shutdown::shutdown_armed() {
             Some(timeout.map_or(PARK_SLICE, |t| t.min(PARK_SLICE)))
         } else {
             timeout

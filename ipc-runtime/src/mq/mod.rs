@@ -1,0 +1,134 @@
+//! POSIX message queues (`mq_overview(7)`): named, kernel-buffered queues of whole
+//! messages with priorities.
+//!
+//! ```no_run
+//! # fn main() -> ipc_runtime::Result<()> {
+//! use ipc_runtime::mq;
+//! // process A
+//! let tx = mq::Sender::<u64>::create("/jobs", mq::Options::new().capacity(8))?;
+//! tx.send_with_priority(42, 7)?;
+//! // process B
+//! let rx = mq::Receiver::<u64>::open("/jobs")?;
+//! let (job, priority) = rx.recv_with_priority()?;   // highest priority first
+//! # let _ = (job, priority);
+//! mq::unlink("/jobs")?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Mechanism
+//!
+//! `mq_open(3)`, `mq_send(3)`/`mq_timedsend(3)`, `mq_receive(3)`/`mq_timedreceive(3)`,
+//! `mq_getattr(3)`, `mq_unlink(3)`. A receive returns the oldest message of the highest
+//! priority. Names are `/something`: a leading `/`, no other `/`, at most 248 bytes after
+//! it (`NAME_MAX`, 255, less the header's `ipc-mq.` prefix).
+//!
+//! # Wire format and schema check
+//!
+//! A message is exactly the bytes of a `T`, and the queue's message size (`mq_msgsize`) is
+//! `size_of::<T>()`, so a typed send or receive costs what the raw call costs. A queue has
+//! no handshake, so its schema is stored beside it: creating `/name` also writes a small
+//! schema header, `/dev/shm/ipc-mq.name` (the type's name, size, alignment and
+//! fingerprint; same owner and mode as the queue), and opening reads it before trusting
+//! any message:
+//!
+//! * a queue made for another type (another fingerprint or message size) is refused at open
+//!   with [`Error::SchemaMismatch`] naming both types;
+//! * a queue without a header (made by another program, or by a creator that crashed in
+//!   between) is refused with [`Error::Corrupt`] saying how to recreate it;
+//! * every received message is still checked — its length (a raw writer may send fewer
+//!   bytes) and its bit patterns ([`Message::validate`]) — and a bad one gives
+//!   [`Error::InvalidMessage`]. It is consumed, and the next receive goes on with the next
+//!   message. Whatever anyone writes into the queue, a receiver gets errors, never a
+//!   panic or an invalid `T`.
+//!
+//! [`unlink`] removes the queue and its header.
+//!
+//! # Cost
+//!
+//! A typed send or receive is the raw call plus a length check (and [`Message::validate`]
+//! for types with invalid bit patterns). [`Sender::send`] takes the message by value and
+//! [`Receiver::recv`] returns it by value, which for a large `T` costs a copy each
+//! (1.07x the raw round trip for 4 KiB); [`Sender::send_ref`] and [`Receiver::recv_into`]
+//! work in place, like the raw calls (`cargo bench --bench queues` compares the three).
+//!
+//! # No disconnect
+//!
+//! A queue outlives every process that uses it: it exists until [`unlink`]ed (and its last
+//! descriptor closed) or the machine reboots. There is no peer to lose, so a receive never
+//! returns [`Error::Disconnected`] — it waits for a message that may never come. End a
+//! stream with a final message both sides agree on (a sentinel value or priority), use
+//! [`Receiver::recv_timeout`], or [`shutdown_on`](crate::signal::shutdown_on) so a signal
+//! wakes the waiter. Unlinking a queue removes its name; processes that have it open keep
+//! using it.
+//!
+//! # Limits
+//!
+//! `/proc/sys/fs/mqueue/msg_max` caps the capacity (`mq_maxmsg`; with `CAP_SYS_RESOURCE`
+//! up to 65536), `msgsize_max` the message size, `queues_max` the number of queues, and
+//! `RLIMIT_MSGQUEUE` (`ulimit -q`) the bytes of queue memory a user may hold. Hitting one
+//! gives [`Error::LimitExceeded`] naming the limit, its value, and how to raise it; so do a
+//! process out of descriptors (`RLIMIT_NOFILE`, told apart from `RLIMIT_MSGQUEUE`, for
+//! which the kernel returns the same `EMFILE`) and a `/dev/shm` too full for the schema
+//! header.
+//! Priorities are `0..=32767`.
+//!
+//! The calls go through `libc` where `nix` has no fitting wrapper: `mq_timedsend`, a
+//! receive into uninitialised memory, and `mq_getattr` on a descriptor held as `OwnedFd`.
+//!
+//! # Permissions
+//!
+//! A created queue gets mode 0600 (owner only) by default, whatever the umask: the mode is
+//! set with `fchmod` after creation. [`Options::mode`] changes it.
+//!
+//! An opener trusts a queue as a shared-memory segment is trusted (the one policy of every
+//! named object of this crate): [`Sender::open`] and [`Receiver::open`] refuse with
+//! [`Error::Untrusted`], naming its owner and mode, a queue whose mode grants more than
+//! 0600 and one that belongs to another user, before reading anything from it. The schema
+//! header must belong to the queue's owner and pass the same check. To share a queue
+//! between users, open it with [`Sender::open_with`] / [`Receiver::open_with`] and an
+//! [`Options::mode`] that grants what the queue grants (group or other access is what makes
+//! another user's queue acceptable); `open_or_create` checks an existing queue with its
+//! options' mode.
+//!
+//! The schema header is written to an unnamed file (`O_TMPFILE`) that is linked under its
+//! name once complete, so no temporary name exists for a queue name to collide with. A
+//! header left where a new queue's header must go is replaced if it is this user's; if it
+//! is another user's (a name squatted by creating `/dev/shm/ipc-mq.NAME`), `create` fails
+//! with [`Error::Untrusted`] naming its owner and how to remove it, and leaves no queue.
+//!
+//! # Shutdown
+//!
+//! Once [`shutdown_on`](crate::signal::shutdown_on) is in effect, blocking sends and
+//! receives wait with `poll(2)` on the queue descriptor and the shutdown eventfd, and
+//! return [`Error::Shutdown`] when a shutdown signal arrives. Before that, they use the
+//! plain blocking calls.
+//!
+//! [`Message::validate`]: crate::Message::validate
+
+mod ends;
+mod header;
+mod limits;
+mod options;
+mod queue;
+
+pub use ends::{Receiver, Sender};
+pub use limits::PRIO_MAX;
+pub use options::Options;
+
+use crate::error::{Error, Result};
+use limits::{check_name, header_path, WHAT};
+
+/// Removes the queue `name` and its schema header. Processes that have it open keep using
+/// it; the name can be created anew at once.
+///
+/// # Errors
+///
+/// [`Error::InvalidName`], [`Error::NotFound`], [`Error::PermissionDenied`].
+pub fn unlink(name: &str) -> Result<()> {
+    let c = check_name(name)?;
+    let r =
+        nix::mqueue::mq_unlink(c.as_c_str()).map_err(|e| Error::named("mq_unlink", WHAT, name, e));
+    // The header goes too, even if the queue was already gone (a stale header).
+    let _ = std::fs::remove_file(header_path(name));
+    r
+}

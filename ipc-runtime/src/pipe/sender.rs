@@ -1,0 +1,293 @@
+//! The write end of a pipe or FIFO, [`Sender`]: a handshake before the first message,
+//! each record written whole (atomically up to `PIPE_BUF`), and `try_send` /
+//! `send_timeout` that never leave part of a frame behind.
+
+use std::fmt;
+use std::io::{self, IoSlice, Write};
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::fcntl::{fcntl, FcntlArg};
+use nix::poll::PollFlags;
+
+use crate::codec;
+use crate::error::{Error, Result, SendError};
+use crate::fd::{self, Sigpipe, Wait};
+use crate::message::{self, Message};
+
+/// `PIPE_BUF`: writes of at most this many bytes to a pipe or FIFO are atomic.
+pub const PIPE_BUF: usize = libc::PIPE_BUF;
+
+/// The write end of a typed pipe or FIFO.
+pub struct Sender<T> {
+    fd: OwnedFd,
+    hello_sent: bool,
+    sigpipe: Option<Sigpipe>,
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T: Message> Sender<T> {
+    /// Wraps the write end of a pipe or FIFO. Does no I/O, so it cannot fail: the
+    /// handshake is written just before the first message.
+    pub fn from_fd(fd: OwnedFd) -> Self {
+        Sender {
+            fd,
+            hello_sent: false,
+            sigpipe: None,
+            _t: PhantomData,
+        }
+    }
+
+    /// A sender writing to this process's standard output (a duplicate of descriptor 1,
+    /// so dropping the sender does not close the process's stdout).
+    ///
+    /// Anything else written to stdout (`println!`) would corrupt the stream: use stderr
+    /// for text while this sender is in use. Text already buffered by `std::io::stdout()`
+    /// is flushed first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if descriptor 1 cannot be duplicated (it is closed, say).
+    pub fn stdout() -> Result<Self> {
+        let out = io::stdout();
+        let mut out = out.lock();
+        let _ = out.flush();
+        let fd = out
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| codec::io_error("dup(stdout)", e))?;
+        Ok(Self::from_fd(fd))
+    }
+
+    /// Sends a message, waiting while the pipe is full.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] if every read end is closed, [`Error::Shutdown`] once
+    /// shutdown is requested while the pipe is full (see
+    /// [`shutdown_on`](crate::signal::shutdown_on)), [`Error::Io`] for another failure of
+    /// `write`. The message is handed back in the [`SendError`].
+    #[inline]
+    pub fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
+        self.send_wait(msg, Wait::Forever)
+    }
+
+    /// Sends a message if the pipe has room for all of it now; never writes part of it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] if it has not, [`Error::LimitExceeded`] if the frame is bigger than
+    /// the pipe can ever be made (`/proc/sys/fs/pipe-max-size`; use [`Sender::send`]),
+    /// and the errors of [`Sender::send`].
+    #[inline]
+    pub fn try_send(&mut self, msg: T) -> Result<(), SendError<T>> {
+        self.send_wait(msg, Wait::Now)
+    }
+
+    /// Sends a message, waiting at most `timeout` for room for all of it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if there was no room in time, and the errors of
+    /// [`Sender::try_send`].
+    #[inline]
+    pub fn send_timeout(&mut self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
+        self.send_wait(msg, Wait::timeout(timeout))
+    }
+
+    /// Sends `*msg` in place, waiting while the pipe is full: [`Sender::send`] without
+    /// moving a copy of a large `T` into the call. On error nothing was sent and `*msg`
+    /// is still the caller's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::send`].
+    #[inline]
+    pub fn send_ref(&mut self, msg: &T) -> Result<()> {
+        self.write_frame(Some(msg), &Wait::Forever)
+    }
+
+    #[inline]
+    fn send_wait(&mut self, msg: T, wait: Wait) -> Result<(), SendError<T>> {
+        // By reference below: a large message is not copied again into each call.
+        match self.write_frame(Some(&msg), &wait) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(SendError::new(e, msg)),
+        }
+    }
+
+    /// Writes the handshake now rather than before the first message.
+    pub(crate) fn send_hello(&mut self) -> Result<()> {
+        self.write_frame(None, &Wait::Forever)
+    }
+
+    fn write_frame(&mut self, msg: Option<&T>, wait: &Wait) -> Result<()> {
+        let sigpipe = *self.sigpipe.get_or_insert_with(Sigpipe::detect);
+        let hello = if self.hello_sent {
+            Vec::new()
+        } else {
+            codec::hello::<T>()
+        };
+        let (head, payload, tail): (&[u8], &[u8], &[u8]);
+        let envelope;
+        match msg {
+            Some(m) => {
+                envelope = codec::Envelope::new(m);
+                (head, payload, tail) = (envelope.head(), message::as_bytes(m), envelope.tail());
+            }
+            None => (head, payload, tail) = (&[], &[], &[]),
+        }
+        let record = head.len() + payload.len() + tail.len();
+        let total = hello.len() + record;
+        if total == 0 {
+            return Ok(()); // a handshake asked for twice
+        }
+        if !matches!(wait, Wait::Forever) {
+            self.wait_for_room(total, wait)?;
+        }
+        let fd = self.fd.as_fd();
+        if total == payload.len() {
+            // A page-sized message that goes bare: one plain `write` of its bytes, atomic.
+            fd::write_all(fd, &mut [IoSlice::new(payload)], sigpipe)?;
+        } else if total <= SMALL {
+            // Small records are copied into one buffer: one plain write, atomic (at most
+            // PIPE_BUF bytes), so records of several writers never interleave.
+            let mut buf = [0u8; SMALL];
+            let mut at = 0;
+            for part in [&hello[..], head, payload] {
+                buf[at..at + part.len()].copy_from_slice(part);
+                at += part.len();
+            }
+            fd::write_all(fd, &mut [IoSlice::new(&buf[..at])], sigpipe)?;
+        } else if total <= PIPE_BUF {
+            // One write: atomic, so records of several writers never interleave.
+            let mut bufs = [
+                IoSlice::new(&hello),
+                IoSlice::new(head),
+                IoSlice::new(payload),
+            ];
+            fd::write_all(fd, &mut bufs, sigpipe)?;
+        } else {
+            if !hello.is_empty() {
+                fd::write_all(fd, &mut [IoSlice::new(&hello)], sigpipe)?;
+                self.hello_sent = true;
+            }
+            // A short record is still one atomic write; a long one is sealed (see
+            // `codec`), so a reader tells it from what a successor writes after it if
+            // this process dies midway.
+            fd::write_all(
+                fd,
+                &mut [
+                    IoSlice::new(head),
+                    IoSlice::new(payload),
+                    IoSlice::new(tail),
+                ],
+                sigpipe,
+            )?;
+        }
+        self.hello_sent = true;
+        Ok(())
+    }
+
+    /// Waits until `total` bytes can be written without blocking part-way.
+    fn wait_for_room(&mut self, total: usize, wait: &Wait) -> Result<()> {
+        let fd = self.fd.as_fd();
+        if total > PIPE_BUF {
+            ensure_capacity(fd, total)?;
+        }
+        let mut backoff = Duration::from_micros(50);
+        loop {
+            let Some(revents) = fd::wait_ready(fd, PollFlags::POLLOUT, wait)? else {
+                return Err(wait.send_expired());
+            };
+            if revents.intersects(PollFlags::POLLERR | PollFlags::POLLHUP) {
+                return Err(Error::Disconnected);
+            }
+            if total <= PIPE_BUF || room(fd)? >= total {
+                return Ok(());
+            }
+            // A big frame and not enough room yet: poll cannot wait for "n bytes free".
+            let nap = match wait.left() {
+                Some(left) if left.is_zero() => return Err(wait.send_expired()),
+                Some(left) => backoff.min(left),
+                None => backoff,
+            };
+            std::thread::sleep(nap);
+            backoff = (backoff * 2).min(Duration::from_millis(5));
+        }
+    }
+}
+
+const PAGE: usize = 4096;
+
+/// Frames up to this size are copied into one stack buffer and written with one slice.
+const SMALL: usize = 256;
+
+/// Free bytes in the pipe, counting two pages of slack for partly filled buffers.
+fn room(fd: BorrowedFd<'_>) -> Result<usize> {
+    let cap =
+        fcntl(fd, FcntlArg::F_GETPIPE_SZ).map_err(|e| Error::sys("fcntl(F_GETPIPE_SZ)", e))?;
+    let queued = fd::bytes_queued(fd)?;
+    Ok((cap.max(0) as usize).saturating_sub(queued + 2 * PAGE))
+}
+
+/// Grows the pipe so a frame of `total` bytes fits whole, if it does not yet.
+fn ensure_capacity(fd: BorrowedFd<'_>, total: usize) -> Result<()> {
+    let cap =
+        fcntl(fd, FcntlArg::F_GETPIPE_SZ).map_err(|e| Error::sys("fcntl(F_GETPIPE_SZ)", e))?;
+    let need = total + 2 * PAGE;
+    if cap.max(0) as usize >= need {
+        return Ok(());
+    }
+    let want = i32::try_from(need.next_power_of_two()).unwrap_or(i32::MAX);
+    match fcntl(fd, FcntlArg::F_SETPIPE_SZ(want)) {
+        Ok(_) => Ok(()),
+        Err(nix::errno::Errno::EPERM | nix::errno::Errno::EBUSY | nix::errno::Errno::EINVAL) => {
+            let max = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(cap.max(0) as u64);
+            Err(Error::LimitExceeded {
+                limit: "/proc/sys/fs/pipe-max-size",
+                value: max,
+                hint: format!(
+                    "a frame of {total} bytes cannot be offered all-or-nothing; \
+                     use send(), which waits while the reader drains it, or raise the limit"
+                ),
+            })
+        }
+        Err(e) => Err(Error::sys("fcntl(F_SETPIPE_SZ)", e)),
+    }
+}
+
+impl<T> AsFd for Sender<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// Takes the descriptor out. If no message was sent yet, whoever wraps it next writes the
+/// handshake; if some were, a new [`Sender`] on it writes another, which readers accept.
+impl<T> From<Sender<T>> for OwnedFd {
+    fn from(tx: Sender<T>) -> OwnedFd {
+        tx.fd
+    }
+}
+
+/// Makes the write end a child's stdin/stdout/stderr (`Command::stdout(Stdio::from(tx))`).
+impl<T> From<Sender<T>> for Stdio {
+    fn from(tx: Sender<T>) -> Stdio {
+        Stdio::from(tx.fd)
+    }
+}
+
+impl<T: Message> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("type", &T::SCHEMA.name)
+            .field("fd", &self.fd)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,432 @@
+//! The typed ends of a System V queue, [`Sender`] and [`Receiver`]: their constructors,
+//! sends with a message type, and receives that select by type, by value or in place.
+
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
+use std::time::Duration;
+
+use nix::errno::Errno;
+
+use super::frame::{oversized, Frame, Staging};
+use super::key::Key;
+use super::options::Options;
+use super::queue::{check_type, Queue};
+use crate::deadline::Wait;
+use crate::error::{Error, Result, SendError};
+use crate::message::Message;
+
+/// The sending end of a System V queue of `T`.
+#[derive(Debug)]
+pub struct Sender<T> {
+    q: Queue,
+    mtype: i64,
+    _t: PhantomData<fn(T)>,
+}
+
+/// The receiving end of a System V queue of `T`.
+#[derive(Debug)]
+pub struct Receiver<T> {
+    q: Queue,
+    _t: PhantomData<fn() -> T>,
+}
+
+macro_rules! constructors {
+    ($perm:expr) => {
+        /// Creates a queue for `key` with `options` (`IPC_CREAT | IPC_EXCL`); with
+        /// [`Key::Private`], always a new queue.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::AlreadyExists`], [`Error::PermissionDenied`], [`Error::LimitExceeded`]
+        /// (`msgmni`, `msgmax`), [`Error::InvalidName`] for `Key::Value(0)`.
+        pub fn create(key: Key, options: Options) -> Result<Self> {
+            let flags = libc::IPC_CREAT | libc::IPC_EXCL | options.mode as libc::c_int;
+            Queue::get::<T>(key, flags).map(Self::wrap)
+        }
+
+        /// Opens the existing queue for `key`.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::InvalidName`] for [`Key::Private`] (use `from_id`) and for
+        /// `Key::Value(0)`, [`Error::NotFound`],
+        /// [`Error::PermissionDenied`], [`Error::LimitExceeded`].
+        pub fn open(key: Key) -> Result<Self> {
+            if key == Key::Private {
+                return Err(Error::InvalidName {
+                    name: "IPC_PRIVATE".into(),
+                    reason: "a private queue has no key to open it by; \
+                             pass its id (`id()`) to the other process and use `from_id`",
+                });
+            }
+            Queue::get::<T>(key, $perm).map(Self::wrap)
+        }
+
+        /// Opens the queue for `key`, creating it with `options` if it does not exist.
+        ///
+        /// # Errors
+        ///
+        /// As [`Self::create`] and [`Self::open`].
+        pub fn open_or_create(key: Key, options: Options) -> Result<Self> {
+            let flags = libc::IPC_CREAT | options.mode as libc::c_int;
+            Queue::get::<T>(key, flags).map(Self::wrap)
+        }
+
+        /// Uses the queue with identifier `id` (from [`Self::id`] in another process).
+        ///
+        /// # Errors
+        ///
+        /// [`Error::NotFound`] if no queue has that id, [`Error::PermissionDenied`],
+        /// [`Error::LimitExceeded`].
+        pub fn from_id(id: i32) -> Result<Self> {
+            let q = Queue {
+                id,
+                label: format!("id {id}"),
+            };
+            q.check::<T>()?;
+            Ok(Self::wrap(q))
+        }
+
+        /// The queue identifier (`msqid`), valid in every process until removal.
+        pub fn id(&self) -> i32 {
+            self.q.id
+        }
+
+        /// Removes the queue (`IPC_RMID`): waiting senders and receivers get
+        /// [`Error::Disconnected`], queued messages are discarded.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::NotFound`] if it was already removed, [`Error::PermissionDenied`]
+        /// unless the caller owns or created it (or is privileged).
+        pub fn remove(&self) -> Result<()> {
+            self.q.remove()
+        }
+
+        /// How many messages are waiting now (`msg_qnum`).
+        ///
+        /// # Errors
+        ///
+        /// [`Error::Disconnected`] if the queue was removed, [`Error::PermissionDenied`]
+        /// without read permission.
+        pub fn len(&self) -> Result<usize> {
+            self.q.stat().map(|s| s.msg_qnum as usize)
+        }
+
+        /// True if no message is waiting now.
+        ///
+        /// # Errors
+        ///
+        /// As [`Self::len`].
+        pub fn is_empty(&self) -> Result<bool> {
+            self.len().map(|n| n == 0)
+        }
+    };
+}
+
+impl<T: Message> Sender<T> {
+    constructors!(0o200);
+
+    fn wrap(q: Queue) -> Self {
+        Sender {
+            q,
+            mtype: 1,
+            _t: PhantomData,
+        }
+    }
+
+    /// Sets the type [`Self::send`] and its variants use (default 1).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] unless `mtype > 0`.
+    pub fn with_type(mut self, mtype: i64) -> Result<Self> {
+        check_type(mtype)?;
+        self.mtype = mtype;
+        Ok(self)
+    }
+
+    /// Sends `*msg` with type `mtype` from where it lies, waiting while the queue is full:
+    /// the message is copied once, behind its type and fingerprint, as `msgsnd` needs
+    /// ([`Self::send_with_type`] takes it by value, which for a large `T` may cost one
+    /// more copy).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::send_with_type`]; the message stays with the caller.
+    #[inline(always)]
+    pub fn send_ref(&self, msg: &T, mtype: i64) -> Result<()> {
+        self.send_from(msg, mtype, Wait::Forever)
+    }
+
+    /// Sends `msg` with the default type, waiting while the queue is full.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] if the queue was removed, [`Error::Shutdown`],
+    /// [`Error::PermissionDenied`], [`Error::Io`]; the message is handed back.
+    #[inline(always)]
+    pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
+        self.send_with(msg, self.mtype, Wait::Forever)
+    }
+
+    /// Sends `msg` with type `mtype` (`> 0`), waiting while the queue is full.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] unless `mtype > 0`; otherwise as [`Self::send`].
+    pub fn send_with_type(&self, msg: T, mtype: i64) -> Result<(), SendError<T>> {
+        self.send_with(msg, mtype, Wait::Forever)
+    }
+
+    /// Sends `msg` with the default type if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] if there is not; otherwise as [`Self::send`].
+    pub fn try_send(&self, msg: T) -> Result<(), SendError<T>> {
+        self.send_with(msg, self.mtype, Wait::Now)
+    }
+
+    /// Sends `msg` with type `mtype` if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::try_send`] and [`Self::send_with_type`].
+    pub fn try_send_with_type(&self, msg: T, mtype: i64) -> Result<(), SendError<T>> {
+        self.send_with(msg, mtype, Wait::Now)
+    }
+
+    /// Sends `msg` with the default type, waiting at most `timeout` for room (polling, see
+    /// the [module docs](crate::sysv)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if the queue stayed full; otherwise as [`Self::send`].
+    pub fn send_timeout(&self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
+        self.send_with(msg, self.mtype, Wait::timeout(timeout))
+    }
+
+    #[inline(always)]
+    fn send_with(&self, msg: T, mtype: i64, wait: Wait) -> Result<(), SendError<T>> {
+        match self.send_from(&msg, mtype, wait) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(SendError::new(e, msg)),
+        }
+    }
+
+    /// Copies `*msg` once, behind its type and fingerprint, and sends it.
+    #[inline(always)]
+    fn send_from(&self, msg: &T, mtype: i64, wait: Wait) -> Result<()> {
+        check_type(mtype)?;
+        let mut staging = MaybeUninit::<Staging<T>>::uninit();
+        let b = Staging::to_copy_from(&mut staging, msg);
+        // SAFETY: `b` is a `MsgBuf<T>` inside `staging`, aligned for its `c_long` type; the
+        // writes stay inside it: its type, the frame's fingerprint, and `size_of::<T>()`
+        // bytes at the frame's (unaligned, packed) message field, copied from `*msg`, which
+        // cannot overlap the local `staging`.
+        unsafe {
+            core::ptr::addr_of_mut!((*b).mtype).write(mtype as libc::c_long);
+            let text = core::ptr::addr_of_mut!((*b).text);
+            core::ptr::addr_of_mut!((*text).fingerprint).write(T::FINGERPRINT.to_le_bytes());
+            core::ptr::copy_nonoverlapping(
+                (msg as *const T).cast::<u8>(),
+                core::ptr::addr_of_mut!((*text).msg).cast::<u8>(),
+                size_of::<T>(),
+            );
+        }
+        let p = b.cast::<libc::c_void>().cast_const();
+        self.q.drive(
+            wait,
+            || Error::Full,
+            |flags| {
+                // SAFETY: `p` points to a `MsgBuf`: a `c_long` type followed by `Frame::SIZE`
+                // bytes, all initialised above (`T: Message` has no padding); msgsnd reads
+                // exactly those.
+                let r = unsafe { libc::msgsnd(self.q.id, p, Frame::<T>::SIZE, flags) };
+                Errno::result(r).map(drop)
+            },
+        )
+    }
+}
+
+impl<T: Message> Receiver<T> {
+    constructors!(0o400);
+
+    fn wrap(q: Queue) -> Self {
+        Receiver { q, _t: PhantomData }
+    }
+
+    /// Waits for the first message of any type and copies it once into `*out`, returning
+    /// its type; `*out` is unchanged after an error. ([`Self::recv`] returns it by value,
+    /// which for a large `T` may cost one more copy.)
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv`].
+    #[inline(always)]
+    pub fn recv_into(&self, out: &mut T) -> Result<i64> {
+        self.recv_to(0, Wait::Forever, out)
+    }
+
+    /// Waits for the first message of any type.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SchemaMismatch`], [`Error::InvalidMessage`] or [`Error::Corrupt`] for a
+    /// message that is not a valid `T` (it is consumed), [`Error::Disconnected`] if the
+    /// queue was removed, [`Error::Shutdown`], [`Error::Io`].
+    #[inline(always)]
+    pub fn recv(&self) -> Result<T> {
+        self.recv_with(0, Wait::Forever, &mut 0)
+    }
+
+    /// Takes the first message of any type if one is waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Empty`] if none is; otherwise as [`Self::recv`].
+    pub fn try_recv(&self) -> Result<T> {
+        self.recv_with(0, Wait::Now, &mut 0)
+    }
+
+    /// Waits at most `timeout` for a message of any type (polling, see the
+    /// [module docs](crate::sysv)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if none came; otherwise as [`Self::recv`].
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T> {
+        self.recv_with(0, Wait::timeout(timeout), &mut 0)
+    }
+
+    /// Waits for the first message selected by `mtype` (0: any; `> 0`: that type; `< 0`:
+    /// the lowest type `≤ |mtype|`), and returns it with its type.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv`].
+    pub fn recv_type(&self, mtype: i64) -> Result<(T, i64)> {
+        let mut ty = 0;
+        let msg = self.recv_with(mtype, Wait::Forever, &mut ty)?;
+        Ok((msg, ty))
+    }
+
+    /// As [`Self::recv_type`], without waiting.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::try_recv`].
+    pub fn try_recv_type(&self, mtype: i64) -> Result<(T, i64)> {
+        let mut ty = 0;
+        let msg = self.recv_with(mtype, Wait::Now, &mut ty)?;
+        Ok((msg, ty))
+    }
+
+    /// As [`Self::recv_type`], waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::recv_timeout`].
+    pub fn recv_type_timeout(&self, mtype: i64, timeout: Duration) -> Result<(T, i64)> {
+        let mut ty = 0;
+        let msg = self.recv_with(mtype, Wait::timeout(timeout), &mut ty)?;
+        Ok((msg, ty))
+    }
+
+    #[inline(always)]
+    fn recv_with(&self, mtype: i64, wait: Wait, ty_out: &mut i64) -> Result<T> {
+        let mut out = MaybeUninit::<T>::uninit();
+        *ty_out = self.recv_to(mtype, wait, out.as_mut_ptr())?;
+        // SAFETY: `recv_to` succeeded, so it wrote a valid `T` into `out`.
+        Ok(unsafe { out.assume_init() })
+    }
+
+    /// Receives one message selected by `mtype`, checks it, and copies its `T` to `out`;
+    /// returns its type. `*out` is written only on success.
+    // `c_long` is `i64` here but not on every target.
+    #[allow(clippy::unnecessary_cast)]
+    #[inline(always)]
+    fn recv_to(&self, mtype: i64, wait: Wait, out: *mut T) -> Result<i64> {
+        let mut staging = MaybeUninit::<Staging<T>>::uninit();
+        let b = Staging::to_copy_to(&mut staging, out);
+        let p = b.cast::<libc::c_void>();
+        // One byte more than a valid message: a longer one shows as `SIZE + 1` bytes.
+        let cap = Frame::<T>::SIZE + 1;
+        let n = self.q.drive(
+            wait,
+            || Error::Empty,
+            |flags| {
+                // SAFETY: `p` points to a `MsgBuf<T>`: a `c_long` then at least `cap`
+                // writable bytes (frame + `extra`); msgrcv writes at most `cap` text bytes
+                // (`MSG_NOERROR` truncates longer messages).
+                let r = unsafe {
+                    libc::msgrcv(
+                        self.q.id,
+                        p,
+                        cap,
+                        mtype as libc::c_long,
+                        flags | libc::MSG_NOERROR,
+                    )
+                };
+                Errno::result(r).map(|n| n as usize)
+            },
+        )?;
+        // SAFETY: msgrcv succeeded, so it wrote the type and `n <= cap` text bytes.
+        let (ty, text) = unsafe {
+            let text = core::ptr::addr_of!((*b).text);
+            (
+                (*b).mtype,
+                core::slice::from_raw_parts(text.cast::<u8>(), n),
+            )
+        };
+        if n == cap {
+            return Err(oversized::<T>());
+        }
+        Frame::<T>::check(text)?;
+        // SAFETY: `check` accepted the frame, so its message bytes are a valid `T`; they are
+        // copied once to `out`, which the caller lends writable and which cannot overlap
+        // the local `staging`.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                core::ptr::addr_of!((*b).text.msg).cast::<u8>(),
+                out.cast::<u8>(),
+                size_of::<T>(),
+            );
+        }
+        Ok(ty as i64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_private_queue_round_trips_with_type_selection() {
+        let tx = Sender::<u32>::create(Key::Private, Options::new()).unwrap();
+        let rx = Receiver::<u32>::from_id(tx.id()).unwrap();
+        tx.send_with_type(10, 3).unwrap();
+        tx.send_with_type(20, 1).unwrap();
+        tx.send(30).unwrap();
+        assert_eq!(rx.recv_type(3).unwrap(), (10, 3));
+        assert_eq!(rx.recv_type(-2).unwrap(), (20, 1));
+        assert_eq!(rx.try_recv().unwrap(), 30);
+        assert!(matches!(rx.try_recv(), Err(Error::Empty)));
+        assert!(rx
+            .recv_timeout(Duration::from_millis(5))
+            .unwrap_err()
+            .is_timeout());
+        tx.send_ref(&40, 7).unwrap();
+        let mut out = 0;
+        assert_eq!(rx.recv_into(&mut out).unwrap(), 7);
+        assert_eq!(out, 40);
+        assert!(matches!(tx.send_ref(&1, 0), Err(Error::Unsupported { .. })));
+        let wrong = Receiver::<i32>::from_id(tx.id()).unwrap();
+        tx.send(1).unwrap();
+        assert!(matches!(wrong.recv(), Err(Error::SchemaMismatch { .. })));
+        rx.remove().unwrap();
+        assert!(matches!(rx.remove(), Err(Error::NotFound { .. })));
+        assert!(tx.send(1).unwrap_err().is_disconnected());
+    }
+}
