@@ -14,8 +14,8 @@
 //! 45-47 M/s here (28 M/s in some code layouts), without it 52-54 M/s. So while one
 //! sender is alone the ring is **biased** to it, and it advances `tail` with plain stores;
 //! when a second sender wants to claim, it revokes the bias, and from then on every sender
-//! claims by CAS ([`mode`](super::mode) has the protocol). The receiver is not involved: `tail` and
-//! `claims` mean the same in both modes.
+//! claims by CAS ([`mode`](super::mode) has the protocol). The receiver is not involved:
+//! `tail` and `claims` mean the same in both modes.
 
 use super::{published_seq, Mode, Region, Ring, RingError, MAX_PARTICIPANTS};
 use crate::sync::atomic::{fence, Ordering};
@@ -55,8 +55,8 @@ impl<R: Region> Ring<R> {
 
     /// Stores `me`'s claim of position `want - 1`, then loads the mode (Dekker's pattern
     /// against a mode changer, who sets the mode and then looks at the claims; see
-    /// [`mode`]). The store is also ordered before the receiver's view of the new `tail`
-    /// by the release that advances it.
+    /// [`mode`](super::mode)). The store is also ordered before the receiver's view of the
+    /// new `tail` by the release that advances it.
     #[inline(always)]
     fn announce(&self, me: usize, want: u64, fenced: bool) -> u64 {
         let c = self.region.control();
