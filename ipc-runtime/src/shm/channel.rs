@@ -4,15 +4,15 @@
 //! This file holds what both ends share: `Chan` (the ring over the mapped segment, this
 //! participant's index, the wait strategy) and how it is created, opened and joined; the
 //! `ShmRegion` that lays the ring over the mapping; the [`Stats`] counters; and the
-//! constructors both ends offer. Each end, each guard and the waiting have a file of
-//! their own:
+//! constructors both ends offer. Each end has a file of its own, with the guard it lends,
+//! and the waiting of both ends has one:
 //!
 //! - `sender`: [`Sender`], whose `send` claims, writes and publishes on the path that
-//!   streams, and who biases the ring to itself while it is the only sender;
-//! - `loan`: [`Loan`], a slot the sender has claimed and writes in place;
+//!   streams, and who biases the ring to itself while it is the only sender; and
+//!   [`Loan`], a slot the sender has claimed and writes in place;
 //! - `receiver`: [`Receiver`], reading at its head and handing read slots back to the
-//!   senders in batches;
-//! - `sample`: [`Sample`], a received message, in place or as a validated private copy;
+//!   senders in batches; and [`Sample`], a received message, in place or as a validated
+//!   private copy;
 //! - `wait`: what either end does when its fast path fails: spinning, parking on the
 //!   segment's futexes (each park beside the handshake that makes its wake-up certain),
 //!   probing the peers' liveness and the shutdown flag.
@@ -28,16 +28,12 @@ use crate::message::Message;
 use crate::sync::atomic::Ordering;
 use crate::sync::{fence, WaitStrategy};
 
-mod loan;
 mod receiver;
-mod sample;
 mod sender;
 mod wait;
 
-pub use loan::Loan;
-pub use receiver::Receiver;
-pub use sample::Sample;
-pub use sender::Sender;
+pub use receiver::{Receiver, Sample};
+pub use sender::{Loan, Sender};
 
 /// Participant index of the receiver.
 const RECEIVER: usize = 0;

@@ -1,14 +1,17 @@
 //! The receiving end: [`Receiver`]'s `recv` family, the look at the head on the path
-//! that streams (inline), and the hand-back of read slots to the senders in batches
-//! (`release`, `release_to`), which wakes senders parked for room.
+//! that streams (inline), the hand-back of read slots to the senders in batches
+//! (`release`, `release_to`), which wakes senders parked for room; and [`Sample`], the
+//! message handed out: in place for a type whose every bit pattern is valid, else a copy
+//! in the receiver's private `Scratch` buffer, validated there (`Receiver::sample`). (A
+//! sample hands its slot back through the receiver's state, so they share this file.)
 //!
 //! When no message is at the head the receiver goes on in `wait.rs`
-//! ([`Receiver::wait_for_message`]); how a read slot becomes a [`Sample`] is `sample.rs`.
+//! ([`Receiver::wait_for_message`]). The sending end's counterpart is `sender.rs`.
 
+use core::ptr::NonNull;
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
-use super::sample::{Sample, Scratch};
 use super::{constructors, stats, Chan, Role, Stats};
 use crate::deadline::Wait;
 #[cfg(doc)] // for the links in the docs of `recv` and of the constructors
@@ -35,7 +38,7 @@ pub struct Receiver<T: Message> {
     /// The next position to read.
     pub(super) head: u64,
     pub(super) read: Read,
-    pub(super) scratch: Scratch<T>,
+    scratch: Scratch<T>,
 }
 
 /// What the receiver has read and not yet handed back to the senders.
@@ -75,7 +78,7 @@ pub(super) fn release(chan: &Chan, read: &mut Read, pos: u64) {
 /// Hands the slots of every position below `next` back to the senders, and wakes those
 /// waiting for room.
 #[inline(never)]
-pub(super) fn release_to(chan: &Chan, read: &mut Read, next: u64) {
+fn release_to(chan: &Chan, read: &mut Read, next: u64) {
     // `released`, then the waiters count, with a barrier between (ours, or the parking
     // sender's `membarrier`): pairs with `Sender::park_for_room` (count up, then re-check
     // of `released`).
@@ -163,6 +166,41 @@ impl<T: Message> Receiver<T> {
         self.sample(pos)
     }
 
+    #[inline]
+    fn sample(&mut self, pos: u64) -> Result<Sample<'_, T>> {
+        let src = self.chan.ring.region().payload(self.chan.ring.index(pos));
+        if const { T::SCHEMA.accepts_any_bits() } {
+            self.read.pending = Some(pos);
+            // SAFETY: the slot is published and ours until we release it (on the sample's
+            // drop, or at the next receive); the payload is inside the mapping and aligned
+            // for `T`; every bit pattern is a valid `T`, so even a peer that (against the
+            // protocol) rewrites the bytes cannot make the reference point at an invalid
+            // value.
+            let value = unsafe { &*src.cast::<T>() };
+            return Ok(Sample {
+                value,
+                release: Some((&self.chan, &mut self.read)),
+            });
+        }
+        // Copy, free the slot, then validate the private copy: the sender can no longer
+        // change what we validated.
+        let dst = self.scratch.ptr.as_ptr().cast::<u8>();
+        // SAFETY: `src` is `size_of::<T>()` readable bytes of the published slot, `dst` a
+        // private allocation of the same size; they do not overlap.
+        unsafe { core::ptr::copy_nonoverlapping(src, dst, size_of::<T>()) };
+        release(&self.chan, &mut self.read, pos);
+        // SAFETY: `dst` holds `size_of::<T>()` initialised bytes (copied just above).
+        let bytes = unsafe { core::slice::from_raw_parts(dst, size_of::<T>()) };
+        T::validate(bytes)?;
+        // SAFETY: `T::validate` accepted the bytes, so by the `Message` contract they are a
+        // valid `T`; the buffer is aligned for `T` and borrowed for as long as `self` is.
+        let value = unsafe { &*self.scratch.ptr.as_ptr() };
+        Ok(Sample {
+            value,
+            release: None,
+        })
+    }
+
     /// Messages waiting (a snapshot).
     pub fn len(&self) -> usize {
         self.chan.ring.len(self.head) as usize
@@ -186,6 +224,77 @@ impl<T: Message> Drop for Receiver<T> {
         h.space.epoch.fetch_add(1, Ordering::SeqCst);
         if h.space.waiters.load(Ordering::SeqCst) != 0 {
             futex::wake(&h.space.epoch, u32::MAX);
+        }
+    }
+}
+
+/// A received message: derefs to `&T`; frees its slot when dropped.
+///
+/// See [`Receiver`] for where the `T` lives and why it cannot change under you.
+pub struct Sample<'a, T: Message> {
+    value: &'a T,
+    /// Where to free the slot on drop (zero-copy samples only).
+    release: Option<(&'a Chan, &'a mut Read)>,
+}
+
+impl<T: Message> core::ops::Deref for Sample<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.value
+    }
+}
+
+impl<T: Message + core::fmt::Debug> core::fmt::Debug for Sample<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("Sample").field(self.value).finish()
+    }
+}
+
+impl<T: Message> Sample<'_, T> {
+    /// A copy of the message.
+    pub fn get(&self) -> T {
+        *self.value
+    }
+}
+
+impl<T: Message> Drop for Sample<'_, T> {
+    fn drop(&mut self) {
+        if let Some((chan, read)) = self.release.take() {
+            if let Some(pos) = read.pending.take() {
+                release(chan, read, pos);
+            }
+        }
+    }
+}
+
+/// A private, heap-allocated buffer for one `T` (copy-then-validate).
+struct Scratch<T> {
+    ptr: NonNull<T>,
+}
+
+impl<T> Scratch<T> {
+    fn new() -> Self {
+        let layout = std::alloc::Layout::new::<T>();
+        if layout.size() == 0 {
+            return Scratch {
+                ptr: NonNull::dangling(),
+            };
+        }
+        // SAFETY: the layout has a non-zero size.
+        let p = unsafe { std::alloc::alloc(layout) };
+        let Some(ptr) = NonNull::new(p.cast::<T>()) else {
+            std::alloc::handle_alloc_error(layout)
+        };
+        Scratch { ptr }
+    }
+}
+
+impl<T> Drop for Scratch<T> {
+    fn drop(&mut self) {
+        let layout = std::alloc::Layout::new::<T>();
+        if layout.size() != 0 {
+            // SAFETY: allocated in `new` with this layout.
+            unsafe { std::alloc::dealloc(self.ptr.as_ptr().cast(), layout) };
         }
     }
 }
