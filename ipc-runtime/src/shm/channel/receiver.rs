@@ -1,0 +1,300 @@
+//! The receiving end: [`Receiver`]'s `recv` family, the look at the head on the path
+//! that streams (inline), the hand-back of read slots to the senders in batches
+//! (`release`, `release_to`), which wakes senders parked for room; and [`Sample`], the
+//! message handed out: in place for a type whose every bit pattern is valid, else a copy
+//! in the receiver's private `Scratch` buffer, validated there (`Receiver::sample`). (A
+//! sample hands its slot back through the receiver's state, so they share this file.)
+//!
+//! When no message is at the head the receiver goes on in `wait.rs`
+//! ([`Receiver::wait_for_message`]). The sending end's counterpart is `sender.rs`.
+
+use core::ptr::NonNull;
+use std::os::fd::OwnedFd;
+use std::time::Duration;
+
+use super::{constructors, stats, Chan, Role, Stats};
+use crate::deadline::Wait;
+#[cfg(doc)] // for the links in the docs of `recv` and of the constructors
+use crate::error::Error;
+use crate::error::Result;
+use crate::message::Message;
+use crate::shm::options::Options;
+use crate::shm::ring::Peek;
+use crate::shm::segment::Segment;
+use crate::sync::atomic::Ordering;
+use crate::sync::futex;
+
+/// The receiving end of a shared-memory channel.
+///
+/// [`Receiver::recv`] returns a [`Sample`], a guard that derefs to the message. For types
+/// whose every bit pattern is valid (`T::SCHEMA.accepts_any_bits()`), the guard points
+/// into shared memory (zero copy) and frees the slot on drop; other types are copied into
+/// a private buffer, validated there and the slot freed at once: this copy-then-validate
+/// is what guarantees that a sender cannot change a validated `&T` into an invalid one
+/// under you. (A read-only mapping would not help: the peer that could change the bytes
+/// is the sender, who must be able to write them.)
+pub struct Receiver<T: Message> {
+    pub(super) chan: Chan,
+    /// The next position to read.
+    pub(super) head: u64,
+    pub(super) read: Read,
+    scratch: Scratch<T>,
+}
+
+/// What the receiver has read and not yet handed back to the senders.
+#[derive(Debug)]
+pub(super) struct Read {
+    /// A slot a `Sample` still refers to (freed when the sample drops, or at the next
+    /// receive if the sample was leaked).
+    pub(super) pending: Option<u64>,
+    /// The value this receiver last stored in the ring's `released` word: slots between it
+    /// and `head` are read but wait for the next batch (see `ring.rs`).
+    pub(super) released: u64,
+}
+
+// SAFETY: the handle owns its mapping and descriptor; nothing in it is tied to the
+// thread that created it.
+unsafe impl<T: Message> Send for Receiver<T> {}
+
+impl<T: Message> core::fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("schema", &T::SCHEMA.name)
+            .field("head", &self.head)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Marks position `pos` read; every `batch` positions, hands the slots back to the senders.
+#[inline]
+pub(super) fn release(chan: &Chan, read: &mut Read, pos: u64) {
+    let next = pos.wrapping_add(1);
+    chan.ring.set_head(next);
+    if next.wrapping_sub(read.released) >= chan.ring.batch() {
+        release_to(chan, read, next);
+    }
+}
+
+/// Hands the slots of every position below `next` back to the senders, and wakes those
+/// waiting for room.
+#[inline(never)]
+fn release_to(chan: &Chan, read: &mut Read, next: u64) {
+    // `released`, then the waiters count, with a barrier between (ours, or the parking
+    // sender's `membarrier`): pairs with `Sender::park_for_room` (count up, then re-check
+    // of `released`).
+    chan.ring.release(next, chan.fenced);
+    read.released = next;
+    let h = chan.header();
+    if h.space.waiters.load(chan.load_order()) != 0 {
+        h.space.epoch.fetch_add(1, Ordering::SeqCst);
+        h.counters.tx_wakes.fetch_add(1, Ordering::Relaxed);
+        futex::wake(&h.space.epoch, u32::MAX);
+    }
+}
+
+impl<T: Message> Receiver<T> {
+    constructors!(Role::Receiver, |chan: Chan| {
+        // Resume where a former receiver stopped, and hand back what it read but had not
+        // released yet (if it died between two batches).
+        let head = chan.ring.head();
+        chan.ring.release(head, false);
+        Receiver {
+            chan,
+            head,
+            read: Read {
+                pending: None,
+                released: head,
+            },
+            scratch: Scratch::new(),
+        }
+    });
+
+    /// Receives the next message, waiting for one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] once every sender that joined has closed or died and no
+    /// message is left; [`Error::InvalidMessage`] if a sender wrote bytes that are not a
+    /// `T` (the message is consumed, the next `recv` goes on); [`Error::Corrupt`] if the
+    /// ring's memory was overwritten.
+    #[inline]
+    pub fn recv(&mut self) -> Result<Sample<'_, T>> {
+        self.recv_until(&Wait::Forever)
+    }
+
+    /// Receives a message if one is waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Empty`] if none is; otherwise as [`recv`](Self::recv).
+    pub fn try_recv(&mut self) -> Result<Sample<'_, T>> {
+        self.recv_until(&Wait::Now)
+    }
+
+    /// Receives a message, waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if none came; otherwise as [`recv`](Self::recv).
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Sample<'_, T>> {
+        self.recv_until(&Wait::timeout(timeout))
+    }
+
+    /// Hands back every slot read so far (none may be held by a `Sample`).
+    pub(super) fn release_all(&mut self) {
+        if self.read.released != self.head {
+            release_to(&self.chan, &mut self.read, self.head);
+        }
+    }
+
+    #[inline]
+    fn recv_until(&mut self, until: &Wait) -> Result<Sample<'_, T>> {
+        if let Some(pos) = self.read.pending.take() {
+            release(&self.chan, &mut self.read, pos);
+        }
+        // The streaming case, inline: a message is waiting at the head.
+        let pos = match self.chan.ring.peek(self.head) {
+            Ok(Peek::Ready {
+                pos,
+                cancelled: false,
+            }) => {
+                self.head = pos.wrapping_add(1);
+                pos
+            }
+            _ => self.wait_for_message(until)?,
+        };
+        self.sample(pos)
+    }
+
+    #[inline]
+    fn sample(&mut self, pos: u64) -> Result<Sample<'_, T>> {
+        let src = self.chan.ring.region().payload(self.chan.ring.index(pos));
+        if const { T::SCHEMA.accepts_any_bits() } {
+            self.read.pending = Some(pos);
+            // SAFETY: the slot is published and ours until we release it (on the sample's
+            // drop, or at the next receive); the payload is inside the mapping and aligned
+            // for `T`; every bit pattern is a valid `T`, so even a peer that (against the
+            // protocol) rewrites the bytes cannot make the reference point at an invalid
+            // value.
+            let value = unsafe { &*src.cast::<T>() };
+            return Ok(Sample {
+                value,
+                release: Some((&self.chan, &mut self.read)),
+            });
+        }
+        // Copy, free the slot, then validate the private copy: the sender can no longer
+        // change what we validated.
+        let dst = self.scratch.ptr.as_ptr().cast::<u8>();
+        // SAFETY: `src` is `size_of::<T>()` readable bytes of the published slot, `dst` a
+        // private allocation of the same size; they do not overlap.
+        unsafe { core::ptr::copy_nonoverlapping(src, dst, size_of::<T>()) };
+        release(&self.chan, &mut self.read, pos);
+        // SAFETY: `dst` holds `size_of::<T>()` initialised bytes (copied just above).
+        let bytes = unsafe { core::slice::from_raw_parts(dst, size_of::<T>()) };
+        T::validate(bytes)?;
+        // SAFETY: `T::validate` accepted the bytes, so by the `Message` contract they are a
+        // valid `T`; the buffer is aligned for `T` and borrowed for as long as `self` is.
+        let value = unsafe { &*self.scratch.ptr.as_ptr() };
+        Ok(Sample {
+            value,
+            release: None,
+        })
+    }
+
+    /// Messages waiting (a snapshot).
+    pub fn len(&self) -> usize {
+        self.chan.ring.len(self.head) as usize
+    }
+
+    /// True if no message is waiting (a snapshot).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<T: Message> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if let Some(pos) = self.read.pending.take() {
+            release(&self.chan, &mut self.read, pos);
+        }
+        self.release_all();
+        let h = self.chan.header();
+        h.rx_closed().store(1, Ordering::SeqCst);
+        // Wake senders waiting for room so they see the receiver is gone.
+        h.space.epoch.fetch_add(1, Ordering::SeqCst);
+        if h.space.waiters.load(Ordering::SeqCst) != 0 {
+            futex::wake(&h.space.epoch, u32::MAX);
+        }
+    }
+}
+
+/// A received message: derefs to `&T`; frees its slot when dropped.
+///
+/// See [`Receiver`] for where the `T` lives and why it cannot change under you.
+pub struct Sample<'a, T: Message> {
+    value: &'a T,
+    /// Where to free the slot on drop (zero-copy samples only).
+    release: Option<(&'a Chan, &'a mut Read)>,
+}
+
+impl<T: Message> core::ops::Deref for Sample<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.value
+    }
+}
+
+impl<T: Message + core::fmt::Debug> core::fmt::Debug for Sample<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("Sample").field(self.value).finish()
+    }
+}
+
+impl<T: Message> Sample<'_, T> {
+    /// A copy of the message.
+    pub fn get(&self) -> T {
+        *self.value
+    }
+}
+
+impl<T: Message> Drop for Sample<'_, T> {
+    fn drop(&mut self) {
+        if let Some((chan, read)) = self.release.take() {
+            if let Some(pos) = read.pending.take() {
+                release(chan, read, pos);
+            }
+        }
+    }
+}
+
+/// A private, heap-allocated buffer for one `T` (copy-then-validate).
+struct Scratch<T> {
+    ptr: NonNull<T>,
+}
+
+impl<T> Scratch<T> {
+    fn new() -> Self {
+        let layout = std::alloc::Layout::new::<T>();
+        if layout.size() == 0 {
+            return Scratch {
+                ptr: NonNull::dangling(),
+            };
+        }
+        // SAFETY: the layout has a non-zero size.
+        let p = unsafe { std::alloc::alloc(layout) };
+        let Some(ptr) = NonNull::new(p.cast::<T>()) else {
+            std::alloc::handle_alloc_error(layout)
+        };
+        Scratch { ptr }
+    }
+}
+
+impl<T> Drop for Scratch<T> {
+    fn drop(&mut self) {
+        let layout = std::alloc::Layout::new::<T>();
+        if layout.size() != 0 {
+            // SAFETY: allocated in `new` with this layout.
+            unsafe { std::alloc::dealloc(self.ptr.as_ptr().cast(), layout) };
+        }
+    }
+}

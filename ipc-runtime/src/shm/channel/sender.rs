@@ -1,0 +1,386 @@
+//! The sending end: [`Sender`]'s `send` and `loan` families, the claim on the path that
+//! streams (inline), the publish that wakes a parked receiver, and the look every
+//! 65,536 positions at whether this sender is alone and may bias the ring to itself; and
+//! [`Loan`], the slot a loan lends for writing in place, which publishes through the
+//! sender. (A loan and its sender refer to each other, so they share this file.)
+//!
+//! A claim that finds no room, or another sender changing the mode, goes on in
+//! `wait.rs` ([`Sender::claim_slow`]). The receiving end's counterpart is `receiver.rs`.
+
+use core::marker::PhantomData;
+use core::mem::MaybeUninit;
+use std::os::fd::OwnedFd;
+use std::time::Duration;
+
+#[cfg(doc)] // for the links in the docs
+use super::Receiver;
+use super::{constructors, stats, Chan, Role, Stats, SENDERS};
+use crate::deadline::Wait;
+use crate::error::{Error, Result, SendError};
+use crate::message::Message;
+use crate::shm::options::Options;
+use crate::shm::ring::Mode;
+use crate::shm::segment::Segment;
+use crate::sync::atomic::Ordering;
+
+/// The sending end of a shared-memory channel (several may feed one [`Receiver`]).
+///
+/// Created by [`Sender::create`] (then a receiver opens it by name) or opened with
+/// [`Sender::open`]. Sending copies the message into a slot (`send`) or lets you write it
+/// in place ([`Sender::loan`]); either way the receiver sees it only once it is
+/// completely written.
+pub struct Sender<T: Message> {
+    pub(super) chan: Chan,
+    /// Our copy of the ring's `released` word: re-read only when it says the ring is full.
+    pub(super) released: u64,
+    /// The position from which we next look whether we are the only sender (and may bias
+    /// the ring to us).
+    bias_check: u64,
+    _t: PhantomData<fn(T)>,
+}
+
+// SAFETY: the handles own their mapping and descriptor; nothing in them is tied to the
+// thread that created them.
+unsafe impl<T: Message> Send for Sender<T> {}
+
+impl<T: Message> core::fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Sender")
+            .field("schema", &T::SCHEMA.name)
+            .field("participant", &self.chan.me)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Message> Sender<T> {
+    constructors!(Role::Sender, |chan| Sender {
+        chan,
+        released: 0,
+        bias_check: 0,
+        _t: PhantomData
+    });
+
+    /// Sends `msg`, waiting for room while the ring is full.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] (with the message) if the receiver has closed or died;
+    /// [`Error::Corrupt`] if the ring's memory was overwritten.
+    #[inline]
+    pub fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
+        self.send_until(msg, &Wait::Forever)
+    }
+
+    /// Sends `msg` if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] (with the message) if the ring is full, or, for the few
+    /// microseconds it takes, while another sender changes how senders claim slots (see
+    /// [`Stats::bias_revoked`]); otherwise as [`send`](Self::send).
+    pub fn try_send(&mut self, msg: T) -> Result<(), SendError<T>> {
+        self.send_until(msg, &Wait::Now)
+    }
+
+    /// Sends `msg`, waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] (with the message) if the ring stayed full; otherwise as
+    /// [`send`](Self::send).
+    pub fn send_timeout(&mut self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
+        self.send_until(msg, &Wait::timeout(timeout))
+    }
+
+    /// Claims, writes and publishes, the streaming case inline. `until` is a reference so
+    /// that `send`'s `&Wait::Forever` is a constant in the binary: passed by value, the
+    /// compiler wrote it to the stack on every message, one more store for a sender whose
+    /// speed is how few stores it makes.
+    #[inline(always)]
+    fn send_until(&mut self, msg: T, until: &Wait) -> Result<(), SendError<T>> {
+        let pos = match self.claim_now() {
+            Some(pos) => pos,
+            None => match self.claim_slow(until) {
+                Ok(pos) => pos,
+                Err(Error::Empty) => return Err(SendError::new(Error::Full, msg)),
+                Err(e) => return Err(SendError::new(e, msg)),
+            },
+        };
+        let p = self.chan.ring.region().payload(self.chan.ring.index(pos));
+        // SAFETY: we hold the claim on `pos`, so nobody else writes or reads the slot until
+        // we publish it; the payload is inside the mapping and aligned for `T` (see
+        // `Layout::channel`).
+        unsafe { p.cast::<T>().write(msg) };
+        self.publish(pos, false);
+        Ok(())
+    }
+
+    /// Claims a slot to write a message in place (zero copy); [`Loan::send`] publishes it.
+    ///
+    /// Waits for room like [`send`](Self::send).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    #[inline]
+    pub fn loan(&mut self) -> Result<Loan<'_, T>> {
+        let pos = self.claim(&Wait::Forever)?;
+        Ok(Loan {
+            tx: self,
+            pos,
+            written: false,
+        })
+    }
+
+    /// [`loan`](Self::loan), waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`], or as [`send`](Self::send).
+    pub fn loan_timeout(&mut self, timeout: Duration) -> Result<Loan<'_, T>> {
+        let pos = self.claim(&Wait::timeout(timeout))?;
+        Ok(Loan {
+            tx: self,
+            pos,
+            written: false,
+        })
+    }
+
+    /// [`loan`](Self::loan) if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`], or as [`send`](Self::send).
+    pub fn try_loan(&mut self) -> Result<Loan<'_, T>> {
+        let pos = self.claim(&Wait::Now).map_err(|e| match e {
+            Error::Empty => Error::Full,
+            e => e,
+        })?;
+        Ok(Loan {
+            tx: self,
+            pos,
+            written: false,
+        })
+    }
+
+    /// Claims a slot: the fast path (room now) inline, waiting and mode changes out of
+    /// line.
+    #[inline(always)]
+    fn claim(&mut self, until: &Wait) -> Result<u64> {
+        match self.claim_now() {
+            Some(pos) => Ok(pos),
+            None => self.claim_slow(until),
+        }
+    }
+
+    /// Claims a slot if the receiver is there, the ring has room and nobody is changing
+    /// how senders claim: the case that streams. `None` sends the caller to
+    /// [`claim_slow`](Self::claim_slow), which finds out what stood in the way. (No
+    /// `Result` here: the fast path then keeps the position in a register, where a
+    /// `Result<u64, Error>` shared with the slow path would be written to memory on every
+    /// message, and a store is what a streaming sender has least room for.)
+    #[inline(always)]
+    fn claim_now(&mut self) -> Option<u64> {
+        if self.chan.header().rx_closed().load(Ordering::Relaxed) != 0 {
+            return None;
+        }
+        let chan = &self.chan;
+        let pos = chan
+            .ring
+            .try_claim(chan.me, &mut self.released, chan.fenced)
+            .ok()?;
+        if pos >= self.bias_check {
+            self.look_for_bias(pos);
+        }
+        Some(pos)
+    }
+
+    /// How many ring positions apart (messages of all senders) a sender looks whether it is
+    /// alone (a system call).
+    const BIAS_CHECK_EVERY: u64 = 1 << 16;
+
+    /// On the first claim and then every [`BIAS_CHECK_EVERY`](Self::BIAS_CHECK_EVERY)
+    /// positions: biases the ring to us if we are the only sender, or gives the bias up if
+    /// we are not.
+    #[cold]
+    #[inline(never)]
+    fn look_for_bias(&mut self, pos: u64) {
+        self.bias_check = pos.wrapping_add(Self::BIAS_CHECK_EVERY);
+        self.chan.review_bias();
+    }
+
+    #[inline(always)]
+    fn publish(&self, pos: u64, cancelled: bool) {
+        // The slot's `seq`, then the flag, with a barrier between (ours, or the parking
+        // receiver's `membarrier`): pairs with `Receiver::park` so that either it sees our
+        // message or we see its flag.
+        let chan = &self.chan;
+        chan.ring.publish(pos, cancelled, chan.fenced);
+        let h = chan.header();
+        if h.rx_parked.load(chan.load_order()) != 0 && h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
+            h.counters.rx_wakes.fetch_add(1, Ordering::Relaxed);
+            h.rx_sem.post();
+        }
+    }
+}
+
+impl<T: Message> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.chan.ring.leave(self.chan.me);
+        // Wake a parked receiver so it notices promptly if we were the last sender.
+        let h = self.chan.header();
+        if h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
+            h.rx_sem.post();
+        }
+    }
+}
+
+impl Chan {
+    /// Biases the ring to this sender if it is the only live one and its process can be
+    /// fenced (see `ring/mode.rs`): its claims then need no locked instruction. Gives the
+    /// bias up if other senders are alive (they revoke it when they claim, but one whose
+    /// heavy barrier fails cannot). Costs a system call, and a `membarrier` to take the
+    /// bias.
+    fn review_bias(&self) {
+        match self.ring.mode() {
+            Some(Mode::Shared)
+                if self.fenced
+                    && !self.seg.any_alive(SENDERS)
+                    && self.ring.take_bias(self.me, self) =>
+            {
+                self.header()
+                    .counters
+                    .bias_taken
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            Some(Mode::Biased(o)) if o == self.me && self.seg.any_alive(SENDERS) => {
+                // Between our claims: nothing of ours is in flight.
+                self.ring.leave(self.me);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A slot claimed by [`Sender::loan`]: write the message in place, then [`Loan::send`].
+///
+/// Dropping a loan without sending gives the slot back (the receiver skips it).
+pub struct Loan<'a, T: Message> {
+    tx: &'a mut Sender<T>,
+    pos: u64,
+    written: bool,
+}
+
+impl<T: Message> Loan<'_, T> {
+    fn ptr(&self) -> *mut T {
+        self.tx
+            .chan
+            .ring
+            .region()
+            .payload(self.tx.chan.ring.index(self.pos))
+            .cast::<T>()
+    }
+
+    /// Writes the whole message into the slot.
+    pub fn write(&mut self, msg: T) {
+        // SAFETY: the slot is claimed by this loan (nobody else writes or reads it until it
+        // is published), inside the mapping and aligned for `T`.
+        unsafe { self.ptr().write(msg) };
+        self.written = true;
+    }
+
+    /// The slot as uninitialised memory, to fill field by field without building the
+    /// message on the stack first; call [`assume_init`](Self::assume_init) when done.
+    pub fn as_uninit_mut(&mut self) -> &mut MaybeUninit<T> {
+        // SAFETY: claimed slot (see `write`); `MaybeUninit<T>` has the layout of `T` and no
+        // validity requirement, so any bytes already there are fine.
+        unsafe { &mut *self.ptr().cast::<MaybeUninit<T>>() }
+    }
+
+    /// The slot as a `&mut T` to fill in place, for types whose every bit pattern is valid
+    /// (`T::SCHEMA.accepts_any_bits()`); `None` for other types (use [`write`](Self::write)
+    /// or [`as_uninit_mut`](Self::as_uninit_mut)). The slot starts with the bytes of an
+    /// earlier message, or zeros; whatever you leave there is sent.
+    pub fn as_mut(&mut self) -> Option<&mut T> {
+        if !const { T::SCHEMA.accepts_any_bits() } {
+            return None;
+        }
+        self.written = true;
+        // SAFETY: claimed slot (see `write`); the mapping's bytes are always initialised
+        // (zero-filled at creation, then whole messages), and every bit pattern is a `T`.
+        Some(unsafe { &mut *self.ptr() })
+    }
+
+    /// Declares the slot fully written through [`as_uninit_mut`](Self::as_uninit_mut).
+    ///
+    /// # Safety
+    ///
+    /// Every byte of the `T` must have been written with a valid value. (The receiver
+    /// validates types with invalid bit patterns anyway, so a mistake here surfaces as
+    /// [`Error::InvalidMessage`] there, but a message of garbage is still a bug.)
+    pub unsafe fn assume_init(&mut self) {
+        self.written = true;
+    }
+
+    /// Publishes the message. If nothing was written, the slot is given back instead and
+    /// nothing is sent.
+    #[inline]
+    pub fn send(mut self) {
+        let written = self.written;
+        self.tx.publish(self.pos, !written);
+        self.written = true;
+        self.pos = u64::MAX;
+    }
+}
+
+impl<T: Message> Drop for Loan<'_, T> {
+    fn drop(&mut self) {
+        if self.pos != u64::MAX {
+            self.tx.publish(self.pos, true);
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::shm::channel::Receiver;
+    use crate::sync::fence;
+
+    #[test]
+    fn a_sender_takes_the_bias_alone_gives_it_up_in_company_and_takes_it_back() {
+        let name = format!("unit-bias-{}", std::process::id());
+        let opts = Options::new().capacity(64);
+        let mut rx = Receiver::<u64>::create(&name, opts.clone()).unwrap();
+        let mut a = Sender::<u64>::open(&name).unwrap();
+        let mode = |tx: &Sender<u64>| tx.chan.ring.mode().unwrap();
+        // Sends `n` messages from `tx`, reading each one back.
+        let stream = |tx: &mut Sender<u64>, rx: &mut Receiver<u64>, n: u64| {
+            for i in 0..n {
+                tx.send(i).unwrap();
+                assert_eq!(*rx.recv().unwrap(), i);
+            }
+        };
+        stream(&mut a, &mut rx, 1);
+        if !fence::registered() {
+            // Without membarrier nobody takes the bias.
+            assert_eq!(mode(&a), Mode::Shared);
+            return;
+        }
+        assert_eq!(mode(&a), Mode::Biased(a.chan.me));
+        // A second sender that never claims does not revoke anything, but `a` sees it at
+        // its next look and gives the bias up.
+        let b = Sender::<u64>::open(&name).unwrap();
+        stream(&mut a, &mut rx, Sender::<u64>::BIAS_CHECK_EVERY);
+        assert_eq!(mode(&a), Mode::Shared);
+        drop(b);
+        stream(&mut a, &mut rx, Sender::<u64>::BIAS_CHECK_EVERY);
+        assert_eq!(mode(&a), Mode::Biased(a.chan.me));
+        let stats = rx.stats();
+        assert_eq!((stats.bias_taken, stats.bias_revoked), (2, 0));
+        // Closing gives the bias back.
+        let me = a.chan.me;
+        drop(a);
+        assert_ne!(rx.chan.ring.mode(), Some(Mode::Biased(me)));
+    }
+}

@@ -1,0 +1,162 @@
+//! The senders' side of the ring: claiming a slot ([`Ring::try_claim`]), publishing it
+//! ([`Ring::publish`]), and the check a sender makes before it parks for room.
+//!
+//! What `tail`, `claims` and a slot's `seq` mean is in the parent module's docs; how the
+//! mode word decides who may advance `tail`, and how it changes, is in
+//! [`mode`](super::mode). The receiver's side of the same words is
+//! [`receive`](super::receive).
+//!
+//! # Claims: shared or biased
+//!
+//! A claim by CAS is a locked instruction, and on x86 a locked instruction waits until
+//! every earlier store has reached the cache: the previous message's slot stores, whose
+//! line the receiver is reading. With that wait a lone sender streamed 8-byte messages at
+//! 45-47 M/s here (28 M/s in some code layouts), without it 52-54 M/s. So while one
+//! sender is alone the ring is **biased** to it, and it advances `tail` with plain stores;
+//! when a second sender wants to claim, it revokes the bias, and from then on every sender
+//! claims by CAS ([`mode`](super::mode) has the protocol). The receiver is not involved:
+//! `tail` and `claims` mean the same in both modes.
+
+use super::{published_seq, Mode, Region, Ring, RingError, MAX_PARTICIPANTS};
+use crate::sync::atomic::{fence, Ordering};
+
+impl<R: Region> Ring<R> {
+    /// Claims a free slot for participant `me`; returns its position. The caller writes the
+    /// payload of `index(pos)` and then calls [`Ring::publish`].
+    ///
+    /// `released` is the caller's copy of the shared `released` word (start it at 0); it is
+    /// re-read only when it says the ring is full. `fenced` as in [`Ring::publish`]: the
+    /// store-load barrier between the claim store and the mode load is a compiler barrier
+    /// backed by a mode changer's heavy barrier, or else a `SeqCst` fence.
+    ///
+    /// `Busy` means another sender holds the bias or is changing the mode; the caller
+    /// [`settle`](Ring::settle)s it and tries again.
+    ///
+    /// The case that streams, a bias holder with room, is inline; the rest is not.
+    #[inline(always)]
+    pub(crate) fn try_claim(
+        &self,
+        me: usize,
+        released: &mut u64,
+        fenced: bool,
+    ) -> Result<u64, RingError> {
+        let c = self.region.control();
+        let pos = c.tail.load(Ordering::Relaxed);
+        let want = pos.wrapping_add(1);
+        if pos.wrapping_sub(*released) < self.region.capacity()
+            && self.announce(me, want, fenced) == Mode::Biased(me).encode()
+        {
+            // Nobody else advances `tail` while we hold the bias.
+            c.tail.store(want, Ordering::Release);
+            return Ok(pos);
+        }
+        self.try_claim_any(me, released, fenced)
+    }
+
+    /// Stores `me`'s claim of position `want - 1`, then loads the mode (Dekker's pattern
+    /// against a mode changer, who sets the mode and then looks at the claims; see
+    /// [`mode`](super::mode)). The store is also ordered before the receiver's view of the
+    /// new `tail` by the release that advances it.
+    #[inline(always)]
+    fn announce(&self, me: usize, want: u64, fenced: bool) -> u64 {
+        let c = self.region.control();
+        c.claims[me % MAX_PARTICIPANTS].store(want, Ordering::Relaxed);
+        if fenced {
+            crate::sync::fence::light();
+        } else {
+            fence(Ordering::SeqCst);
+        }
+        // Acquire: a mode set by a changer comes with the `tail` it read.
+        c.mode.load(Ordering::Acquire)
+    }
+
+    /// [`Ring::try_claim`] in every mode and state.
+    #[inline(never)]
+    fn try_claim_any(&self, me: usize, released: &mut u64, fenced: bool) -> Result<u64, RingError> {
+        let c = self.region.control();
+        let cap = self.region.capacity();
+        let claim = &c.claims[me % MAX_PARTICIPANTS];
+        let mut pos = c.tail.load(Ordering::Relaxed);
+        let mut fresh = false;
+        loop {
+            // As unsigned, a `pos` behind `released` (a stale `pos`, or garbage) is "full".
+            let used = pos.wrapping_sub(*released);
+            if used >= cap {
+                if !fresh {
+                    // Acquire: the receiver's reads of the slots below `released` happen
+                    // before our writes to them.
+                    *released = c.released.load(Ordering::Acquire);
+                    fresh = true;
+                    continue;
+                }
+                let now = c.tail.load(Ordering::Relaxed);
+                if now == pos {
+                    // Not mid-claim (a mode changer may go on); forget a claim left by a
+                    // failed CAS (it could only delay a skip). Release: a mode changer
+                    // that reads this 0 sees our earlier advances of `tail`.
+                    claim.store(0, Ordering::Release);
+                    // `released` is never beyond `tail` in a sound ring (it is read after
+                    // the receiver saw those positions published, so after their claims).
+                    return Err(if (used as i64) < 0 {
+                        RingError::Corrupt
+                    } else {
+                        RingError::Full
+                    });
+                }
+                pos = now;
+                continue;
+            }
+            let want = pos.wrapping_add(1);
+            let mode = self.announce(me, want, fenced);
+            if mode == Mode::Biased(me).encode() {
+                // Nobody else advances `tail` while we hold the bias.
+                c.tail.store(want, Ordering::Release);
+                return Ok(pos);
+            }
+            if mode != Mode::Shared.encode() {
+                claim.store(0, Ordering::Release);
+                return Err(Mode::decode(mode).map_or(RingError::Corrupt, RingError::Busy));
+            }
+            match c
+                .tail
+                .compare_exchange_weak(pos, want, Ordering::SeqCst, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(pos),
+                Err(now) => pos = now,
+            }
+        }
+    }
+
+    /// Publishes the claimed `pos` (with `cancelled`: gives it back without a message).
+    ///
+    /// The `seq` store is a release for the payload, and must be ordered before the
+    /// caller's following load of the receiver's "parked" flag (the receiver stores the
+    /// flag, then re-checks `seq`: one of the two sides must see the other). With
+    /// `fenced` (see [`crate::sync::fence`]) a compiler barrier does that here and the
+    /// parking receiver's `membarrier` does it in the processor; otherwise the store is a
+    /// `SeqCst` swap, a full barrier.
+    ///
+    /// The claim is left as is: it names `pos`, which is now published, and the receiver
+    /// re-checks `seq` before it skips anything. Not clearing it saves a store per message.
+    pub(crate) fn publish(&self, pos: u64, cancelled: bool, fenced: bool) {
+        let slot = self.region.slot(self.index(pos));
+        let seq = published_seq(pos, cancelled);
+        if fenced {
+            slot.seq.store(seq, Ordering::Release);
+            crate::sync::fence::light();
+        } else {
+            slot.seq.swap(seq, Ordering::SeqCst);
+        }
+    }
+
+    /// True if a sender could claim a slot now, or the control words are garbage (`SeqCst`
+    /// loads, for the parking handshake of senders waiting for room: they do not sleep on
+    /// a ring [`Ring::try_claim`] should look at).
+    pub(crate) fn has_room(&self) -> bool {
+        let c = self.region.control();
+        let tail = c.tail.load(Ordering::SeqCst);
+        let released = c.released.load(Ordering::SeqCst);
+        let used = tail.wrapping_sub(released);
+        used < self.region.capacity() || (used as i64) < 0
+    }
+}

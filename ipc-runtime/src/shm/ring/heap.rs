@@ -1,0 +1,92 @@
+//! A ring in heap memory with `u64` payloads, for the unit tests (`tests`) and
+//! the loom models (`loom_tests`): the same [`Ring`] protocol over a [`Region`] that is a
+//! pair of boxed slices instead of a shared mapping.
+
+use super::*;
+
+#[cfg(loom)]
+use loom::cell::UnsafeCell;
+#[cfg(not(loom))]
+use std::cell::UnsafeCell;
+
+pub(crate) struct HeapRegion {
+    control: RingControl,
+    slots: Box<[SlotHeader]>,
+    payload: Box<[UnsafeCell<u64>]>,
+}
+
+// SAFETY: the payload cells are accessed only under the ring protocol, which gives one
+// writer (the claimer) or one reader (the receiver) per slot at a time, ordered by the
+// Release/Acquire on `seq`; loom checks exactly that.
+unsafe impl Sync for HeapRegion {}
+
+impl HeapRegion {
+    pub(crate) fn new(capacity: u64) -> Self {
+        HeapRegion {
+            control: RingControl::new(),
+            slots: (0..capacity).map(|_| SlotHeader::new()).collect(),
+            payload: (0..capacity).map(|_| UnsafeCell::new(0)).collect(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// The caller holds the claim of a position whose slot is `index`.
+    pub(crate) unsafe fn write(&self, index: u64, v: u64) {
+        let cell = &self.payload[index as usize];
+        #[cfg(loom)]
+        // SAFETY: the caller owns the slot (claimed, not yet published).
+        cell.with_mut(|p| unsafe { *p = v });
+        #[cfg(not(loom))]
+        // SAFETY: the caller owns the slot (claimed, not yet published).
+        unsafe {
+            *cell.get() = v
+        };
+    }
+
+    /// # Safety
+    ///
+    /// The caller is the receiver and the slot `index` is published and not released.
+    pub(crate) unsafe fn read(&self, index: u64) -> u64 {
+        let cell = &self.payload[index as usize];
+        #[cfg(loom)]
+        // SAFETY: the receiver owns the published slot until it releases it.
+        return cell.with(|p| unsafe { *p });
+        #[cfg(not(loom))]
+        // SAFETY: the receiver owns the published slot until it releases it.
+        unsafe {
+            *cell.get()
+        }
+    }
+}
+
+impl Ring<HeapRegion> {
+    /// One attempt to send `v` as participant `me`: claim, write, publish.
+    pub(crate) fn send_once(
+        &self,
+        me: usize,
+        cache: &mut u64,
+        v: u64,
+        fenced: bool,
+    ) -> Result<(), RingError> {
+        let pos = self.try_claim(me, cache, fenced)?;
+        // SAFETY: `pos` was just claimed by us.
+        unsafe { self.region().write(self.index(pos), v) };
+        self.publish(pos, false, fenced);
+        Ok(())
+    }
+}
+
+// SAFETY: all references point into fields of `self`; `capacity` is the constant
+// length of `slots`, a power of two by construction in the tests.
+unsafe impl Region for HeapRegion {
+    fn control(&self) -> &RingControl {
+        &self.control
+    }
+    fn capacity(&self) -> u64 {
+        self.slots.len() as u64
+    }
+    fn slot(&self, index: u64) -> &SlotHeader {
+        &self.slots[index as usize]
+    }
+}

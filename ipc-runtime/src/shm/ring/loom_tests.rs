@@ -1,0 +1,289 @@
+//! The loom models of the ring, on a [`HeapRegion`]: every interleaving of a few
+//! senders and the receiver, for slot reuse, order, mode changes and dead claimers
+//! (`RUSTFLAGS="--cfg loom" cargo test --release -p ipc-runtime --lib loom`). The
+//! same operations on real threads are the job of `tests`.
+
+use super::heap::HeapRegion;
+use super::*;
+use loom::sync::Arc;
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    // Unbounded: every interleaving (and every weak-memory outcome loom models) of these
+    // small scenarios is explored; the threads never spin, so the search is finite.
+    loom::model::Builder::new().check(f);
+}
+
+/// Explores the interleavings with at most `bound` preemptions (for the scenarios too
+/// large for the unbounded search to finish in CI's time).
+fn model_bounded(bound: usize, f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(bound);
+    b.check(f);
+}
+
+/// One attempt; true if sent. No spinning, so the model stays finite. `cache` is the
+/// sender's copy of `released`.
+fn try_send(r: &Ring<HeapRegion>, me: usize, cache: &mut u64, v: u64) -> bool {
+    match r.send_once(me, cache, v, false) {
+        Ok(()) => true,
+        Err(RingError::Full) => false,
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
+/// One receive attempt at `head`: Some(value) when a message (or, as `u64::MAX`, a
+/// skipped abandoned slot) was consumed. Releases each slot at once (the batch of a
+/// two-slot ring is 1).
+fn try_recv(r: &Ring<HeapRegion>, head: &mut u64, alive: &dyn Fn(usize) -> bool) -> Option<u64> {
+    match r.peek_full(*head).expect("corrupt") {
+        Peek::Ready { pos, cancelled } => {
+            let v = if cancelled {
+                u64::MAX
+            } else {
+                // SAFETY: published, and this thread is the only receiver.
+                unsafe { r.region().read(r.index(pos)) }
+            };
+            *head += 1;
+            r.set_head(*head);
+            r.release(*head, false);
+            Some(v)
+        }
+        Peek::Pending(pos) => {
+            if r.skip_abandoned(pos, alive) {
+                try_recv(r, head, alive)
+            } else {
+                None
+            }
+        }
+        Peek::Empty => None,
+    }
+}
+
+#[test]
+fn loom_one_sender_reuses_slots_the_receiver_released() {
+    // Three messages through two slots: the third needs the receiver's `released`,
+    // and loom checks that the sender's write of the reused slot cannot race the
+    // receiver's read of it.
+    model(|| {
+        let r = Arc::new(Ring::new(HeapRegion::new(2)));
+        r.init();
+        let tx = Arc::clone(&r);
+        let s = loom::thread::spawn(move || {
+            let mut cache = 0;
+            (0..3u64)
+                .filter(|&v| try_send(&tx, 1, &mut cache, v))
+                .collect::<Vec<_>>()
+        });
+        let mut head = 0;
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            got.extend(try_recv(&r, &mut head, &|_| true));
+        }
+        let sent = s.join().unwrap();
+        while let Some(v) = try_recv(&r, &mut head, &|_| true) {
+            got.push(v);
+        }
+        assert_eq!(got, sent);
+        assert!(sent.len() >= 2);
+    });
+}
+
+#[test]
+fn loom_two_senders_one_receiver_in_order_no_loss_no_duplicate() {
+    model_bounded(3, || {
+        let r = Arc::new(Ring::new(HeapRegion::new(2)));
+        r.init();
+        let senders: Vec<_> = [(1u64, 2u64), (2, 2)]
+            .into_iter()
+            .map(|(id, n)| {
+                let r = Arc::clone(&r);
+                loom::thread::spawn(move || {
+                    let mut cache = 0;
+                    (0..n)
+                        .map(|k| id * 10 + k)
+                        .filter(|&v| try_send(&r, id as usize, &mut cache, v))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut head = 0;
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.extend(try_recv(&r, &mut head, &|_| true));
+        }
+        let sent: Vec<Vec<u64>> = senders.into_iter().map(|h| h.join().unwrap()).collect();
+        while let Some(v) = try_recv(&r, &mut head, &|_| true) {
+            got.push(v);
+        }
+        for (i, id) in [1u64, 2].into_iter().enumerate() {
+            let mine: Vec<_> = got.iter().copied().filter(|v| v / 10 == id).collect();
+            assert_eq!(mine, sent[i]);
+        }
+    });
+}
+
+#[test]
+fn loom_three_senders_contend_for_two_slots() {
+    model_bounded(2, || {
+        let r = Arc::new(Ring::new(HeapRegion::new(2)));
+        r.init();
+        let senders: Vec<_> = (1..=3u64)
+            .map(|id| {
+                let r = Arc::clone(&r);
+                loom::thread::spawn(move || try_send(&r, id as usize, &mut 0, id))
+            })
+            .collect();
+        let mut head = 0;
+        let mut got = Vec::new();
+        got.extend(try_recv(&r, &mut head, &|_| true));
+        let sent: Vec<u64> = senders
+            .into_iter()
+            .zip(1..)
+            .filter_map(|(h, id)| h.join().unwrap().then_some(id))
+            .collect();
+        while let Some(v) = try_recv(&r, &mut head, &|_| true) {
+            got.push(v);
+        }
+        got.sort_unstable();
+        assert_eq!(got, sent);
+        assert!(sent.len() >= 2);
+    });
+}
+
+/// Everybody alive; the heavy barrier as loom can model it, a `SeqCst` fence (the
+/// claimers here are unfenced, so their side is a `SeqCst` fence too).
+struct LoomPeers;
+
+impl Peers for LoomPeers {
+    fn alive(&self, _: usize) -> bool {
+        true
+    }
+    fn heavy(&self) -> bool {
+        loom::sync::atomic::fence(Ordering::SeqCst);
+        true
+    }
+}
+
+/// A send that settles the mode when told `Busy` (three attempts at most, so the
+/// model stays finite); true if sent.
+fn send_settling(r: &Ring<HeapRegion>, me: usize, cache: &mut u64, v: u64) -> bool {
+    for _ in 0..3 {
+        match r.send_once(me, cache, v, false) {
+            Ok(()) => return true,
+            Err(RingError::Busy(mode)) => {
+                r.settle(me, mode, &LoomPeers);
+            }
+            Err(RingError::Full) => return false,
+            Err(RingError::Corrupt) => panic!("corrupt"),
+        }
+    }
+    false
+}
+
+/// Receives what is left after the senders joined; checks it is what they sent, in
+/// each sender's order (values `10 * id + k`).
+fn check_all_received(r: &Ring<HeapRegion>, mut head: u64, mut got: Vec<u64>, sent: &[u64]) {
+    while let Some(v) = try_recv(r, &mut head, &|_| true) {
+        got.push(v);
+    }
+    for id in [1, 2] {
+        let mine = |vs: &[u64]| {
+            vs.iter()
+                .copied()
+                .filter(|v| v / 10 == id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(mine(&got), mine(sent), "sender {id}");
+    }
+    assert_eq!(got.len(), sent.len(), "nothing duplicated");
+}
+
+#[test]
+fn loom_revoking_a_bias_mid_claim_loses_and_duplicates_nothing() {
+    // Sender 1 holds the bias and sends with plain `tail` stores while sender 2 revokes
+    // it and sends by CAS: no position may be claimed twice or lost.
+    model_bounded(2, || {
+        let r = Arc::new(Ring::new(HeapRegion::new(4)));
+        r.init();
+        r.region()
+            .control()
+            .mode
+            .store(Mode::Biased(1).encode(), Ordering::SeqCst);
+        let holder = Arc::clone(&r);
+        let h = loom::thread::spawn(move || {
+            let mut cache = 0;
+            (10..12u64)
+                .filter(|&v| send_settling(&holder, 1, &mut cache, v))
+                .collect::<Vec<_>>()
+        });
+        let rival = Arc::clone(&r);
+        let v = loom::thread::spawn(move || send_settling(&rival, 2, &mut 0, 20));
+        let mut head = 0;
+        let got: Vec<u64> = try_recv(&r, &mut head, &|_| true).into_iter().collect();
+        let mut sent = h.join().unwrap();
+        assert!(v.join().unwrap(), "the revoker gets through");
+        sent.push(20);
+        check_all_received(&r, head, got, &sent);
+    });
+}
+
+#[test]
+fn loom_a_grant_waits_for_a_shared_claim_in_flight() {
+    // Sender 1 biases the ring to itself and sends with a plain store while sender 2
+    // claims by CAS (or, once the bias is there, revokes it): the CAS and the plain
+    // store must not take the same position.
+    model_bounded(2, || {
+        let r = Arc::new(Ring::new(HeapRegion::new(4)));
+        r.init();
+        let granter = Arc::clone(&r);
+        let g = loom::thread::spawn(move || {
+            assert!(granter.take_bias(1, &LoomPeers), "nobody else moves");
+            send_settling(&granter, 1, &mut 0, 10)
+        });
+        let other = Arc::clone(&r);
+        let s = loom::thread::spawn(move || send_settling(&other, 2, &mut 0, 20));
+        let mut sent = Vec::new();
+        if g.join().unwrap() {
+            sent.push(10);
+        }
+        if s.join().unwrap() {
+            sent.push(20);
+        }
+        // Either may give up (a live mover makes the other wait, and each tries three
+        // times): what matters is that what was sent arrives once.
+        check_all_received(&r, 0, Vec::new(), &sent);
+    });
+}
+
+#[test]
+fn loom_dead_claimer_is_skipped_and_live_one_is_not() {
+    model(|| {
+        let r = Arc::new(Ring::new(HeapRegion::new(2)));
+        r.init();
+        // Participant 2 claims a slot and dies without publishing.
+        let dead = Arc::clone(&r);
+        let d = loom::thread::spawn(move || dead.try_claim(2, &mut 0, false).is_ok());
+        let live = Arc::clone(&r);
+        let l = loom::thread::spawn(move || try_send(&live, 1, &mut 0, 7));
+        let alive = |i: usize| i != 2;
+        let mut head = 0;
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            got.extend(try_recv(&r, &mut head, &alive));
+        }
+        let claimed = d.join().unwrap();
+        let sent = l.join().unwrap();
+        while let Some(v) = try_recv(&r, &mut head, &alive) {
+            got.push(v);
+        }
+        got.sort_unstable();
+        let mut want = Vec::new();
+        if sent {
+            want.push(7);
+        }
+        if claimed {
+            want.push(u64::MAX);
+        }
+        assert_eq!(got, want);
+    });
+}

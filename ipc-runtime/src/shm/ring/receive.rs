@@ -1,0 +1,89 @@
+//! The receiver's side of the ring: looking at its head ([`Ring::peek`]), asking whether a
+//! slot is claimed or published (for the parking handshake), recording its progress in
+//! `head`, and releasing read slots to the senders in batches ([`Ring::release`]).
+//!
+//! The senders' side is [`claim`](super::claim); a slot that stays claimed because its
+//! sender died is skipped by [`abandoned`](super::abandoned).
+
+use super::{same_position, Peek, Region, Ring, RingError, CANCELLED};
+use crate::sync::atomic::Ordering;
+
+impl<R: Region> Ring<R> {
+    /// Looks at position `head` (the receiver's own copy). `Empty` means nothing is
+    /// published there; whether a sender has claimed it is [`Ring::claimed`]'s question
+    /// (asked only when stuck, so a spinning receiver does not pull the senders' `tail`
+    /// cache line on every iteration).
+    #[inline]
+    pub(crate) fn peek(&self, head: u64) -> Result<Peek, RingError> {
+        let slot = self.region.slot(self.index(head));
+        let seq = slot.seq.load(Ordering::Acquire);
+        if same_position(seq, head.wrapping_add(1)) {
+            return Ok(Peek::Ready {
+                pos: head,
+                cancelled: seq & CANCELLED != 0,
+            });
+        }
+        if same_position(seq, self.unpublished(head)) {
+            return Ok(Peek::Empty);
+        }
+        Err(RingError::Corrupt)
+    }
+
+    /// True if `head`'s slot is published now, or corrupt (a `SeqCst` load, for the
+    /// parking handshake: the receiver does not sleep on a slot it should look at).
+    pub(crate) fn published(&self, head: u64) -> bool {
+        let seq = self
+            .region
+            .slot(self.index(head))
+            .seq
+            .load(Ordering::SeqCst);
+        !same_position(seq, self.unpublished(head))
+    }
+
+    /// True if a sender has claimed position `head` (it may not have published it yet).
+    pub(crate) fn claimed(&self, head: u64) -> bool {
+        let tail = self.region.control().tail.load(Ordering::SeqCst);
+        tail.wrapping_sub(head) as i64 > 0
+    }
+
+    /// [`Ring::peek`], telling `Empty` from `Pending` (claimed, not published).
+    #[cfg(any(test, loom))]
+    pub(crate) fn peek_full(&self, head: u64) -> Result<Peek, RingError> {
+        match self.peek(head)? {
+            Peek::Empty if self.claimed(head) => Ok(Peek::Pending(head)),
+            p => Ok(p),
+        }
+    }
+
+    /// Records that every position below `next` is read (the receiver's exact progress).
+    #[inline]
+    pub(crate) fn set_head(&self, next: u64) {
+        self.region.control().head.store(next, Ordering::Release);
+    }
+
+    /// The receiver's recorded progress.
+    pub(crate) fn head(&self) -> u64 {
+        self.region.control().head.load(Ordering::Acquire)
+    }
+
+    /// Releases the slots of every position below `next` to the senders.
+    ///
+    /// Ordered before the caller's following load of the senders' "waiting for room"
+    /// count as in [`Ring::publish`] (`fenced`: by the parking sender's `membarrier`;
+    /// otherwise a `SeqCst` swap).
+    pub(crate) fn release(&self, next: u64, fenced: bool) {
+        let released = &self.region.control().released;
+        if fenced {
+            released.store(next, Ordering::Release);
+            crate::sync::fence::light();
+        } else {
+            released.swap(next, Ordering::SeqCst);
+        }
+    }
+
+    /// Messages claimed and not yet read, as seen from `head` (a snapshot, clamped).
+    pub(crate) fn len(&self, head: u64) -> u64 {
+        let tail = self.region.control().tail.load(Ordering::Relaxed);
+        tail.wrapping_sub(head).min(self.region.capacity())
+    }
+}
