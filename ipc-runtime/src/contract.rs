@@ -17,11 +17,11 @@
 //!
 //! | transport | [`Tx`] | [`Rx`] |
 //! |---|---|---|
-//! | [`pipe`](crate::pipe), [`fifo`](crate::fifo) | `Sender` | `Receiver` |
-//! | [`shm`](crate::shm) | `Sender` (copies in) | `Receiver` (copies out) |
-//! | [`mq`](crate::mq), [`sysv`](crate::sysv) | `Sender` (default priority or type) | `Receiver` |
-//! | [`socket`](crate::socket) | `Stream`, `Sender`, `SeqPacket` | `Stream`, `Receiver`, `SeqPacket` |
-//! | [`tcp`](crate::tcp) | `Stream` | `Stream` |
+//! | [`pipe`], [`fifo`](crate::fifo) | `Sender` | `Receiver` |
+//! | [`shm`] | `Sender` (copies in) | `Receiver` (copies out) |
+//! | [`mq`], [`sysv`] | `Sender` (default priority or type) | `Receiver` |
+//! | [`socket`] | `Stream`, `Sender`, `SeqPacket` | `Stream`, `Receiver`, `SeqPacket` |
+//! | [`tcp`] | `Stream` | `Stream` |
 //!
 //! ```
 //! use ipc_runtime::{pipe, Rx, Tx};
@@ -47,6 +47,7 @@
 use std::marker::PhantomData;
 use std::time::Duration;
 
+use crate::deadline;
 use crate::error::{Error, Result, SendError};
 use crate::message::Message;
 use crate::{mq, pipe, shm, socket, sysv, tcp};
@@ -61,6 +62,17 @@ pub enum Wait {
     For(Duration),
     /// As long as it takes: `send`, `recv`.
     Forever,
+}
+
+impl From<Wait> for deadline::Wait {
+    /// The deadline of a call of the contract, fixed when the call starts.
+    fn from(wait: Wait) -> deadline::Wait {
+        match wait {
+            Wait::Now => deadline::Wait::Now,
+            Wait::For(d) => deadline::Wait::timeout(d),
+            Wait::Forever => deadline::Wait::Forever,
+        }
+    }
 }
 
 /// A sending end of any transport.

@@ -71,14 +71,3 @@ impl Wait {
         }
     }
 }
-
-impl From<crate::contract::Wait> for Wait {
-    /// The deadline of a call of the contract, fixed when the call starts.
-    fn from(wait: crate::contract::Wait) -> Wait {
-        match wait {
-            crate::contract::Wait::Now => Wait::Now,
-            crate::contract::Wait::For(d) => Wait::timeout(d),
-            crate::contract::Wait::Forever => Wait::Forever,
-        }
-    }
-}

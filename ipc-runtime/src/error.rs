@@ -105,15 +105,14 @@ pub enum Error {
     },
 
     /// An endpoint string does not follow the grammar of [`Endpoint`](crate::Endpoint).
-    #[error(
-        "invalid endpoint `{endpoint}`: {problem}; an endpoint is one of {}",
-        crate::endpoint::GRAMMAR
-    )]
+    #[error("invalid endpoint `{endpoint}`: {problem}; an endpoint is one of {grammar}")]
     InvalidEndpoint {
         /// The string given.
         endpoint: String,
         /// What is wrong with it.
         problem: String,
+        /// The grammar of endpoints ([`endpoint::GRAMMAR`](crate::endpoint::GRAMMAR)).
+        grammar: &'static str,
     },
 
     /// A name or path is not acceptable.

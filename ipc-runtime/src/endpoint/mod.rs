@@ -116,6 +116,7 @@ impl FromStr for Endpoint {
         let bad = |problem: String| Error::InvalidEndpoint {
             endpoint: s.to_owned(),
             problem,
+            grammar: GRAMMAR,
         };
         let Some((scheme, rest)) = s.split_once(':') else {
             return Err(bad("no `:` after a transport name".into()));
