@@ -7,7 +7,9 @@
 //! - throughput for 8 B ... 1 MiB messages (copying `send` and zero-copy `loan`) against
 //!   a bare SPSC ring in shared memory (packed slots, each side caching the other's
 //!   index: as fast as a ring without liveness, parking or types gets) and a bare pipe;
-//! - the futex system calls both processes make while streaming 1,000,000 messages.
+//! - the futex system calls both processes make while streaming 1,000,000 messages;
+//! - 8 B throughput through `Box<dyn Tx>` / `Box<dyn Rx>` (the contract's trait objects)
+//!   against the typed ends, in the alternating rounds.
 //!
 //! `cargo bench --bench shm` (about 15-25 s; `IPC_BENCH_SCALE=0.1` for a quick look).
 //! Processes are made with `fork(2)` before any handle is opened (a forked child must not
@@ -45,6 +47,7 @@ use std::time::Instant;
 
 use ipc::shm::{Options, Receiver, Sender};
 use ipc::sync::WaitStrategy;
+use ipc::{Rx, Tx};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
@@ -490,6 +493,37 @@ fn thr_channel<const N: usize>(n: u64, loan: bool, cap: usize) -> Rate {
     }
 }
 
+/// [`thr_channel`]'s copying send, through the contract as trait objects: the sender a
+/// `Box<dyn Tx>`, the receiver a `Box<dyn Rx>` (which copies each message out of its
+/// sample). What choosing a transport at run time costs per message.
+fn thr_dyn<const N: usize>(n: u64, cap: usize) -> f64 {
+    let name = unique(&format!("dyn{N}"));
+    let opts = Options::new().capacity(cap);
+    let result = SharedPage::new(4096);
+    let child = spawn(|| {
+        let mut rx: Box<dyn Rx<[u8; N]>> =
+            Box::new(Receiver::<[u8; N]>::open_or_create(&name, opts.clone()).unwrap());
+        let mut sink = 0u8;
+        for _ in 0..n {
+            let m = rx.recv().unwrap();
+            sink ^= m[0] ^ m[N - 1];
+        }
+        std::hint::black_box(sink);
+        result.u64_at(1).store(1, Ordering::Release);
+    });
+    let mut tx: Box<dyn Tx<[u8; N]>> =
+        Box::new(Sender::<[u8; N]>::open_or_create(&name, opts.clone()).unwrap());
+    let mut clock = Clock::new(n, 2 * cap as u64);
+    let msg = Box::new([7u8; N]);
+    for i in 0..n {
+        clock.tick(i);
+        tx.send(*msg).unwrap();
+    }
+    let per_sec = clock.stop(&result);
+    reap(child);
+    per_sec
+}
+
 // ---------------------------------------------------------------- report
 
 fn fmt_ns(ns: f64) -> String {
@@ -735,16 +769,20 @@ const THROUGHPUT_ROUNDS: usize = 5;
 fn alternating_8b_throughput(n: u64) {
     let mut to_pipe = Vec::new();
     let mut to_ring = Vec::new();
+    let mut dyn_to_send = Vec::new();
     for _ in 0..THROUGHPUT_ROUNDS {
         let p = thr_pipe(8, n / 2);
         let r = thr_spsc(8, n, 1024);
         let s = thr_channel::<8>(n, false, 1024);
+        let d = thr_dyn::<8>(n, 1024);
         to_pipe.push(s.per_sec / p.per_sec);
         to_ring.push(s.per_sec / r.per_sec);
+        dyn_to_send.push(d / s.per_sec);
     }
     // Sorted, so the middle one is the median.
     to_pipe.sort_by(f64::total_cmp);
     to_ring.sort_by(f64::total_cmp);
+    dyn_to_send.sort_by(f64::total_cmp);
     let list = |v: &[f64]| {
         v.iter()
             .map(|r| format!("{r:.2}"))
@@ -754,11 +792,14 @@ fn alternating_8b_throughput(n: u64) {
     println!(
         "\n8 B copying send in {THROUGHPUT_ROUNDS} alternating rounds (pipe, SPSC ring, channel):\n\
          send/pipe per round, sorted: {}   median {:.1}x   (target >= 20x)\n\
-         send/spsc per round, sorted: {}   median {:.2}x   (target >= 0.5x)",
+         send/spsc per round, sorted: {}   median {:.2}x   (target >= 0.5x)\n\
+         dyn/send per round, sorted:  {}   median {:.2}x   (Box<dyn Tx> / Box<dyn Rx> against the typed ends)",
         list(&to_pipe),
         to_pipe[THROUGHPUT_ROUNDS / 2],
         list(&to_ring),
         to_ring[THROUGHPUT_ROUNDS / 2],
+        list(&dyn_to_send),
+        dyn_to_send[THROUGHPUT_ROUNDS / 2],
     );
 }
 
