@@ -148,19 +148,26 @@ fn garbage_before_the_handshake_is_refused() {
     assert!(matches!(err, Error::Corrupt(_)), "{err}");
 }
 
-/// Reads `wire` one byte per `read` when `slow`, else all at once.
+/// A `fill` that reads from `src` one byte per call when `slow`, else all it can.
+fn feed<'a, 'b>(
+    src: &'a mut &'b [u8],
+    slow: bool,
+) -> impl FnMut(&mut [u8]) -> Result<usize> + use<'a, 'b> {
+    move |buf| {
+        let n = if slow { 1 } else { buf.len() }.min(src.len());
+        buf[..n].copy_from_slice(&src[..n]);
+        *src = &src[n..];
+        Ok(n)
+    }
+}
+
+/// Reads `wire` one byte per `read` when `slow`, else all at once, lending each message.
 fn refs<T: Message + Copy>(wire: &[u8], slow: bool) -> Vec<Result<T>> {
     let mut r = FrameReader::<T>::new();
     let mut src = wire;
     let mut out = Vec::new();
     loop {
-        let got = r.recv_ref_with(|buf| {
-            let n = if slow { 1 } else { buf.len() }.min(src.len());
-            buf[..n].copy_from_slice(&src[..n]);
-            src = &src[n..];
-            Ok(n)
-        });
-        match got {
+        match r.recv_ref_with(feed(&mut src, slow)) {
             Err(Error::Disconnected) => return out,
             Ok(m) => {
                 assert_eq!(m as *const T as usize % align_of::<T>(), 0);
@@ -236,13 +243,7 @@ fn results<T: Message>(wire: &[u8], slow: bool) -> Vec<Result<T>> {
     let mut src = wire;
     let mut out = Vec::new();
     loop {
-        let got = r.recv_with(|buf| {
-            let n = if slow { 1 } else { buf.len() }.min(src.len());
-            buf[..n].copy_from_slice(&src[..n]);
-            src = &src[n..];
-            Ok(n)
-        });
-        match got {
+        match r.recv_with(feed(&mut src, slow)) {
             Err(Error::Disconnected) => return out,
             other => out.push(other),
         }
@@ -367,14 +368,7 @@ fn no_decoding_step_holds_a_message_on_the_stack() {
             let mut src = &wire[..];
             r.read_into(&mut src, &mut msg).unwrap();
             assert_eq!(msg[0], 5);
-            let lent = r
-                .recv_ref_with(|buf| {
-                    let n = buf.len().min(src.len());
-                    buf[..n].copy_from_slice(&src[..n]);
-                    src = &src[n..];
-                    Ok(n)
-                })
-                .unwrap();
+            let lent = r.recv_ref_with(feed(&mut src, false)).unwrap();
             assert_eq!(lent[(8 << 20) - 1], 5);
         })
         .unwrap()
