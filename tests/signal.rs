@@ -216,6 +216,21 @@ fn tcp_listener_with_full_backlog() -> (std::net::TcpListener, std::net::SocketA
 }
 
 /// Two connected TCP streams.
+/// Calls `try_send` until it fails, and again after a pause, until a pass after a pause
+/// sends nothing: then the channel is full and stays so while nobody reads.
+fn fill_until_full(mut try_send: impl FnMut() -> bool) {
+    loop {
+        let mut sent = 0;
+        while try_send() {
+            sent += 1;
+        }
+        if sent == 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn tcp_pair<T: ipc::Message>() -> (ipc::tcp::Stream<T>, ipc::tcp::Stream<T>) {
     let l = ipc::tcp::Listener::<T>::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
@@ -394,7 +409,9 @@ fn stalls_child() {
     blocked(&done, "tcp Listener::accept", move || l.accept().map(drop));
     keep.push(Box::new((tl, addr)));
     let (mut ta, tb) = tcp_pair::<[u8; 1000]>();
-    while ta.try_send([1; 1000]).is_ok() {}
+    // TCP keeps moving bytes to the peer's receive queue (and may grow its buffers) after
+    // a send said Full: fill until a pass after a pause sends nothing more.
+    fill_until_full(|| ta.try_send([1; 1000]).is_ok());
     keep.push(Box::new(tb));
     blocked(&done, "tcp Stream::send (full)", move || {
         ta.send([2; 1000]).map_err(Error::from)

@@ -32,7 +32,8 @@ const SMALL: usize = 1024;
 /// `send_timeout` could write only part of a frame, the message counts as sent, the
 /// unwritten tail is kept in this `Sender`, and it is written before anything else — by
 /// the next send, by [`Sender::flush`], or when the `Sender` is dropped (which waits, like
-/// `std::io::BufWriter`, until the tail is written or the peer is gone). So the stream
+/// `std::io::BufWriter`, until the tail is written, the peer is gone, or a shutdown is
+/// requested: see [`shutdown_on`](crate::signal::shutdown_on)). So the stream
 /// never loses its framing and no accepted message is lost while the peer lives.
 pub struct Sender<T> {
     fd: Arc<OwnedFd>,
@@ -320,42 +321,32 @@ impl<T: Message> Sender<T> {
     }
 
     fn flush_pending(&mut self, wait: Wait) -> Result<()> {
-        while !self.pending.is_empty() {
-            match sys::send(
-                self.fd.as_fd(),
-                &[IoSlice::new(&self.pending)],
-                &[],
-                wait.msg_flags(),
-            ) {
-                Ok(n) => {
-                    self.pending.drain(..n);
-                }
-                Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) => sys::again(self.fd.as_fd(), PollFlags::POLLOUT, wait, true)?,
-                Err(e) => return Err(Error::sys("send", e)),
-            }
-        }
-        Ok(())
+        flush(self.fd.as_fd(), &mut self.pending, wait)
     }
+}
+
+/// Writes `pending` (the tail of a frame a bounded send began) to `fd`, waiting as `wait`
+/// says; what is written leaves `pending`.
+fn flush(fd: BorrowedFd<'_>, pending: &mut Vec<u8>, wait: Wait) -> Result<()> {
+    while !pending.is_empty() {
+        match sys::send(fd, &[IoSlice::new(pending)], &[], wait.msg_flags()) {
+            Ok(n) => {
+                pending.drain(..n);
+            }
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => sys::again(fd, PollFlags::POLLOUT, wait, true)?,
+            Err(e) => return Err(Error::sys("send", e)),
+        }
+    }
+    Ok(())
 }
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        // Finish an accepted frame, as BufWriter does; give up if the peer is gone.
-        while !self.pending.is_empty() {
-            match sys::send(
-                self.fd.as_fd(),
-                &[IoSlice::new(&self.pending)],
-                &[],
-                MsgFlags::empty(),
-            ) {
-                Ok(n) => {
-                    self.pending.drain(..n);
-                }
-                Err(Errno::EINTR | Errno::EAGAIN) => {}
-                Err(_) => break,
-            }
-        }
+        // Finish an accepted frame, as BufWriter does; give up if the peer is gone, or
+        // once a shutdown is requested (`shutdown_on`): a peer that never reads must not
+        // keep a shutting-down process from ending.
+        let _ = flush(self.fd.as_fd(), &mut self.pending, Wait::Forever);
     }
 }
 
