@@ -24,10 +24,10 @@
 //! | [`tcp`] | `Stream` | `Stream` |
 //!
 //! ```
-//! use ipc_runtime::{pipe, Rx, Tx};
+//! use ipc::{pipe, Rx, Tx};
 //!
 //! /// Sums what arrives until the senders are gone: over any transport.
-//! fn total(rx: &mut impl Rx<u64>) -> ipc_runtime::Result<u64> {
+//! fn total(rx: &mut impl Rx<u64>) -> ipc::Result<u64> {
 //!     let mut sum = 0;
 //!     for n in rx.iter() {
 //!         sum += n?;

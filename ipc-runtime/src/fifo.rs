@@ -8,7 +8,7 @@
 //! [`Sender::send_ref`] and [`Receiver::recv_into`] included).
 //!
 //! ```
-//! use ipc_runtime::fifo::{self, Receiver, Sender};
+//! use ipc::fifo::{self, Receiver, Sender};
 //!
 //! let path = std::env::temp_dir().join(format!("ipc-fifo-doc-{}", std::process::id()));
 //! let guard = fifo::create(&path)?;                  // mode 0600; removed on drop

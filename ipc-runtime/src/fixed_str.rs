@@ -14,7 +14,7 @@ use crate::message::{InvalidMessage, Kind, Message, Problem, Schema};
 /// before it is handed out.
 ///
 /// ```
-/// use ipc_runtime::FixedStr;
+/// use ipc::FixedStr;
 ///
 /// let sym = FixedStr::<8>::try_from("AAPL").unwrap();
 /// assert_eq!(sym.as_str(), "AAPL");

@@ -2,8 +2,8 @@
 //! ([`Signals`]), and graceful shutdown ([`shutdown_on`]).
 //!
 //! ```no_run
-//! # fn main() -> ipc_runtime::Result<()> {
-//! use ipc_runtime::signal::{self, Signal, Signals};
+//! # fn main() -> ipc::Result<()> {
+//! use ipc::signal::{self, Signal, Signals};
 //! // In main, before spawning threads:
 //! let notifications = Signals::new(&[Signal::SIGUSR1])?;
 //! signal::shutdown_on(&[Signal::SIGTERM, Signal::SIGINT])?;

@@ -23,7 +23,7 @@
 //! bind to a loopback address (`127.0.0.1:0`) unless the port is meant to be reachable.
 //!
 //! ```no_run
-//! use ipc_runtime::tcp::{Client, Server};
+//! use ipc::tcp::{Client, Server};
 //!
 //! // server process
 //! let mut server = Server::<u32, u64>::bind("127.0.0.1:7000")?;
@@ -32,7 +32,7 @@
 //! // client process
 //! let mut client = Client::<u32, u64>::connect("127.0.0.1:7000")?;
 //! assert_eq!(client.call(21)?, 42);
-//! # Ok::<(), ipc_runtime::Error>(())
+//! # Ok::<(), ipc::Error>(())
 //! ```
 
 use std::convert::Infallible;

@@ -72,7 +72,7 @@
 //! converts silently).
 //!
 //! ```
-//! use ipc_runtime::codec::{self, FrameReader};
+//! use ipc::codec::{self, FrameReader};
 //!
 //! let mut wire = Vec::new();
 //! codec::write_hello::<u64, _>(&mut wire)?;
@@ -83,7 +83,7 @@
 //! let mut src = &wire[..];
 //! assert_eq!(reader.read_from(&mut src)?, 42);
 //! assert!(reader.read_from(&mut src).unwrap_err().is_disconnected()); // end of stream
-//! # Ok::<(), ipc_runtime::Error>(())
+//! # Ok::<(), ipc::Error>(())
 //! ```
 
 use std::cell::Cell;

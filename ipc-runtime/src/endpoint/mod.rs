@@ -19,13 +19,13 @@
 //! [`Error::InvalidEndpoint`], which says what is wrong and shows this grammar.
 //!
 //! ```
-//! use ipc_runtime::Endpoint;
+//! use ipc::Endpoint;
 //!
 //! let e: Endpoint = "shm:orders?capacity=1024".parse()?;
 //! assert_eq!(e, Endpoint::Shm { name: "orders".into(), capacity: Some(1024) });
 //! assert_eq!(e.to_string(), "shm:orders?capacity=1024");
 //! assert!("tcp:localhost".parse::<Endpoint>().is_err()); // no port
-//! # Ok::<(), ipc_runtime::Error>(())
+//! # Ok::<(), ipc::Error>(())
 //! ```
 
 use std::fmt;

@@ -2,8 +2,8 @@
 //! messages with priorities.
 //!
 //! ```no_run
-//! # fn main() -> ipc_runtime::Result<()> {
-//! use ipc_runtime::mq;
+//! # fn main() -> ipc::Result<()> {
+//! use ipc::mq;
 //! // process A
 //! let tx = mq::Sender::<u64>::create("/jobs", mq::Options::new().capacity(8))?;
 //! tx.send_with_priority(42, 7)?;

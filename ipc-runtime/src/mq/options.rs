@@ -6,7 +6,7 @@ use super::limits::read_proc;
 /// How a queue is created or opened.
 ///
 /// ```
-/// let opts = ipc_runtime::mq::Options::new().capacity(64).mode(0o660);
+/// let opts = ipc::mq::Options::new().capacity(64).mode(0o660);
 /// # let _ = opts;
 /// ```
 #[derive(Clone, Copy, Debug)]

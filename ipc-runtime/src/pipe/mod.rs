@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use std::process::{Command, Stdio};
-//! use ipc_runtime::pipe;
+//! use ipc::pipe;
 //!
 //! let (mut tx, rx) = pipe::channel::<u64>()?;
 //! // The read end becomes the child's standard input (here `cat`, which echoes bytes).

@@ -150,11 +150,11 @@ impl<T: Message> Receiver<T> {
     /// The borrow ends before the next receive; copy out what must outlive it.
     ///
     /// ```
-    /// let (mut tx, mut rx) = ipc_runtime::pipe::channel::<[u8; 4096]>()?;
+    /// let (mut tx, mut rx) = ipc::pipe::channel::<[u8; 4096]>()?;
     /// tx.send_ref(&[7; 4096])?;
     /// let frame: &[u8; 4096] = rx.recv_ref()?;
     /// assert_eq!(frame[4095], 7);
-    /// # Ok::<(), ipc_runtime::Error>(())
+    /// # Ok::<(), ipc::Error>(())
     /// ```
     ///
     /// # Errors

@@ -10,8 +10,8 @@
 //! ([`Sender`]/[`Receiver`]) or one value behind a lock ([`Shared`]).
 //!
 //! ```no_run
-//! # fn main() -> ipc_runtime::Result<()> {
-//! use ipc_runtime::shm::{Options, Receiver, Sender};
+//! # fn main() -> ipc::Result<()> {
+//! use ipc::shm::{Options, Receiver, Sender};
 //! // process A
 //! let mut tx = Sender::<[u64; 4]>::create("prices", Options::new().capacity(1024))?;
 //! tx.send([1, 2, 3, 4])?;

@@ -29,8 +29,8 @@ pub enum Backing {
 /// How a segment is created or opened (a builder; every setter takes and returns `self`).
 ///
 /// ```
-/// use ipc_runtime::shm::Options;
-/// use ipc_runtime::sync::WaitStrategy;
+/// use ipc::shm::Options;
+/// use ipc::sync::WaitStrategy;
 /// let opts = Options::new().capacity(1024).mode(0o600).wait(WaitStrategy::Spin);
 /// assert_eq!(opts.get_capacity(), 1024);
 /// ```

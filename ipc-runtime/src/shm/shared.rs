@@ -50,8 +50,8 @@ struct LockWord {
 /// One `T` in a shared-memory segment, behind a robust process-shared lock.
 ///
 /// ```no_run
-/// # fn main() -> ipc_runtime::Result<()> {
-/// use ipc_runtime::shm::{Options, Shared};
+/// # fn main() -> ipc::Result<()> {
+/// use ipc::shm::{Options, Shared};
 /// let counter = Shared::<u64>::open_or_create("counter", 0, Options::new())?;
 /// *counter.lock()? += 1;
 /// # Ok(()) }

@@ -55,7 +55,7 @@
 //! buffer (`net.core.wmem_default`) decides when a send blocks.
 //!
 //! ```no_run
-//! use ipc_runtime::socket::{Listener, Stream};
+//! use ipc::socket::{Listener, Stream};
 //!
 //! // server process
 //! let listener = Listener::<u64>::bind("/tmp/counter.sock")?;
@@ -67,7 +67,7 @@
 //! let mut conn = Stream::<u64>::connect("/tmp/counter.sock")?;
 //! conn.send(41)?;
 //! assert_eq!(conn.recv()?, 42);
-//! # Ok::<(), ipc_runtime::Error>(())
+//! # Ok::<(), ipc::Error>(())
 //! ```
 
 mod bind;

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 /// in a shared segment.
 ///
 /// ```
-/// use ipc_runtime::sync::Semaphore;
+/// use ipc::sync::Semaphore;
 /// use std::time::Duration;
 ///
 /// let sem = Semaphore::new(0);

@@ -3,8 +3,8 @@
 //! a receiver can select on — the feature POSIX queues lack.
 //!
 //! ```no_run
-//! # fn main() -> ipc_runtime::Result<()> {
-//! use ipc_runtime::sysv::{Key, Options, Receiver, Sender};
+//! # fn main() -> ipc::Result<()> {
+//! use ipc::sysv::{Key, Options, Receiver, Sender};
 //! let key = Key::from_path("/tmp", 7)?;                    // ftok(3)
 //! let tx = Sender::<u64>::create(key, Options::new())?;   // mode 0600, must not exist
 //! tx.send_with_type(1, 2)?;                               // type 2
