@@ -664,23 +664,6 @@ fn send_ref_and_recv_into_work_in_place() {
     assert_eq!(out, ok, "a refused message must leave *out unchanged");
 }
 
-/// Waits at most `limit` for `child` to exit; kills it and returns `None` if it did not
-/// (a watchdog, so that a hang fails the test instead of stalling it).
-fn wait_at_most(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// A listener whose backlog is full (another process holds it, accepting nobody): every
 /// connect gives up with `Timeout` after the handshake timeout instead of waiting in
 /// `connect(2)` until the listener accepts.
@@ -749,7 +732,7 @@ fn connect_gives_up_when_the_listeners_backlog_stays_full() {
         assert!(err.to_string().contains("try again"), "{what}: {err}");
     }
     drop(child.stdin.take());
-    let status = wait_at_most(&mut child, Duration::from_secs(20)).expect("listener hung");
+    let status = common::wait_at_most(&mut child, Duration::from_secs(20)).expect("listener hung");
     assert!(status.success(), "{status}");
 }
 
@@ -791,7 +774,7 @@ fn rpc_a_client_that_never_reads_does_not_stall_the_others() {
     let mut greedy = spawn(TEST, "greedy", &path);
     wait_for(&path.with_extension("flooded"));
     let mut polite = spawn(TEST, "polite", &path);
-    let status = wait_at_most(&mut polite, Duration::from_secs(30));
+    let status = common::wait_at_most(&mut polite, Duration::from_secs(30));
     let _ = greedy.kill();
     let _ = greedy.wait();
     let status = status.expect("the polite client was not answered within 30 s");

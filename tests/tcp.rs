@@ -174,23 +174,6 @@ fn send_ref_and_recv_into_work_in_place() {
     assert_eq!(out, yes, "a refused message must leave *out unchanged");
 }
 
-/// Waits at most `limit` for `child` to exit; kills it and returns `None` if it did not
-/// (a watchdog, so that a hang fails the test instead of stalling it).
-fn wait_at_most(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = std::time::Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// A listener whose accept queue is full drops new SYNs: the client process's connect
 /// gives up with `Timeout` after its timeout (10 s for `connect`) instead of waiting in
 /// `connect(2)` for the kernel's SYN retries (about two minutes).
@@ -214,7 +197,7 @@ fn connect_gives_up_when_the_listeners_backlog_stays_full() {
         "client",
         addr,
     );
-    let status = wait_at_most(&mut child, Duration::from_secs(40))
+    let status = common::wait_at_most(&mut child, Duration::from_secs(40))
         .expect("connect to a full backlog still blocked after 40 s");
     assert!(status.success(), "{status}");
 }
@@ -284,7 +267,7 @@ fn rpc_a_client_that_never_reads_does_not_stall_the_others() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let mut polite = spawn(TEST, "polite", addr);
-    let status = wait_at_most(&mut polite, Duration::from_secs(30));
+    let status = common::wait_at_most(&mut polite, Duration::from_secs(30));
     let _ = greedy.kill();
     let _ = greedy.wait();
     let status = status.expect("the polite client was not answered within 30 s");

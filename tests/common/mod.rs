@@ -151,3 +151,23 @@ pub fn private_dev_shm(size: &str) {
     )
     .unwrap();
 }
+
+/// Waits at most `limit` for `child` to exit; kills it and returns `None` if it did not
+/// (a watchdog, so that a hang fails the test instead of stalling it).
+pub fn wait_at_most(
+    child: &mut Child,
+    limit: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

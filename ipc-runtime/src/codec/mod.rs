@@ -156,7 +156,12 @@ pub const fn is_long(len: usize) -> bool {
 /// atomic write, short enough for one alone (4089 to 4096 bytes). Such a message goes
 /// bare, exactly as a raw `write` of it would, unless it [looks tagged](looks_tagged).
 pub const fn is_page<T: Message>() -> bool {
-    size_of::<T>() <= ATOMIC_WRITE && is_long(size_of::<T>())
+    is_page_len(size_of::<T>())
+}
+
+/// Whether messages of `len` bytes are page-sized (see [`is_page`]).
+pub const fn is_page_len(len: usize) -> bool {
+    len <= ATOMIC_WRITE && is_long(len)
 }
 
 /// Whether bytes at a record boundary begin like a record header: the handshake tag, or

@@ -5,7 +5,7 @@ use std::io::{self, Read};
 use std::marker::PhantomData;
 
 use super::{
-    check_hello, copy_validated, hello_len, io_error, is_long, is_page, looks_tagged,
+    check_hello, copy_validated, hello_len, io_error, is_long, is_page, is_page_len, looks_tagged,
     max_frame_len, message_header, message_tag, not_a_header, payload_offset, record_len,
     record_len_of, split_header, tag_of, HEADER_LEN, HELLO_TAG, MESSAGE_BIT, SEAL_LEN,
 };
@@ -329,7 +329,7 @@ impl<T: Message> FrameReader<T> {
                 }
                 let size = usize::try_from(found.size).unwrap_or(usize::MAX);
                 self.strangers.push((tag_of(found.fingerprint), size));
-                self.bare = is_page_size(size).then_some((size, false));
+                self.bare = is_page_len(size).then_some((size, false));
             } else if checked.is_err() && self.lost {
                 // Bytes that look like a handshake while looking for one: not a boundary.
                 return Step::Lost(not_a_header(header));
@@ -583,11 +583,6 @@ impl<T: Message> FrameReader<T> {
             self.end -= off;
         }
     }
-}
-
-/// Whether messages of `size` bytes are page-sized (see [`is_page`]).
-fn is_page_size(size: usize) -> bool {
-    size <= super::ATOMIC_WRITE && is_long(size)
 }
 
 /// The error for a message record of another type whose handshake this reader has not
