@@ -77,15 +77,15 @@ enum Pattern {
 /// user would write: in place on one buffer for the raw calls, by value for the typed API.
 trait Chan {
     /// Parent, latency: `iters` round trips.
-    fn round_trips(&self, iters: usize);
+    fn round_trips(&mut self, iters: usize);
     /// Child, latency: echo `iters` messages.
-    fn echo(&self, iters: usize);
+    fn echo(&mut self, iters: usize);
     /// Parent, throughput: send `iters` messages, then wait for the acknowledgement.
-    fn stream(&self, iters: usize);
+    fn stream(&mut self, iters: usize);
     /// Child, throughput: receive `iters` messages, then acknowledge.
-    fn sink(&self, iters: usize);
+    fn sink(&mut self, iters: usize);
     /// Child: says it is ready; parent: waits for that.
-    fn ready(&self, parent: bool);
+    fn ready(&mut self, parent: bool);
 }
 
 macro_rules! loops {
@@ -93,7 +93,7 @@ macro_rules! loops {
         // The typed receive overwrites the buffer by assignment.
         #[allow(unused_assignments)]
         impl<const N: usize> Chan for $ty {
-            fn round_trips(&self, iters: usize) {
+            fn round_trips(&mut self, iters: usize) {
                 let $s = self;
                 let mut $m = [7u8; N];
                 for _ in 0..iters {
@@ -102,7 +102,7 @@ macro_rules! loops {
                 }
                 black_box(&$m);
             }
-            fn echo(&self, iters: usize) {
+            fn echo(&mut self, iters: usize) {
                 let $s = self;
                 let mut $m = [0u8; N];
                 for _ in 0..iters {
@@ -110,7 +110,7 @@ macro_rules! loops {
                     $send;
                 }
             }
-            fn stream(&self, iters: usize) {
+            fn stream(&mut self, iters: usize) {
                 let $s = self;
                 let mut $m = [7u8; N];
                 for _ in 0..iters {
@@ -119,7 +119,7 @@ macro_rules! loops {
                 $recv;
                 black_box(&$m);
             }
-            fn sink(&self, iters: usize) {
+            fn sink(&mut self, iters: usize) {
                 let $s = self;
                 let mut $m = [0u8; N];
                 for _ in 0..iters {
@@ -128,7 +128,7 @@ macro_rules! loops {
                 }
                 $send;
             }
-            fn ready(&self, parent: bool) {
+            fn ready(&mut self, parent: bool) {
                 let $s = self;
                 let mut $m = [0u8; N];
                 if parent {
@@ -209,7 +209,7 @@ loops!(TypedMq<N>, |s, m| send: s.tx.send(m).unwrap(), recv: m = s.rx.recv().unw
 
 /// The typed API without value semantics: `send_ref` / `recv_into`.
 struct InPlaceMq<const N: usize>(TypedMq<N>);
-loops!(InPlaceMq<N>, |s, m| send: s.0.tx.send_ref(&m, 0).unwrap(), recv: s.0.rx.recv_into(&mut m).unwrap());
+loops!(InPlaceMq<N>, |s, m| send: s.0.tx.send_ref(&m).unwrap(), recv: s.0.rx.recv_into(&mut m).unwrap());
 
 // ---------------------------------------------------------------- raw System V queues
 
@@ -256,7 +256,7 @@ loops!(TypedSysv<N>, |s, m| send: s.tx.send(m).unwrap(), recv: m = s.rx.recv().u
 
 /// The typed API without value semantics: `send_ref` / `recv_into`.
 struct InPlaceSysv<const N: usize>(TypedSysv<N>);
-loops!(InPlaceSysv<N>, |s, m| send: s.0.tx.send_ref(&m, 1).unwrap(), recv: s.0.rx.recv_into(&mut m).unwrap());
+loops!(InPlaceSysv<N>, |s, m| send: s.0.tx.send_ref(&m).unwrap(), recv: s.0.rx.recv_into(&mut m).unwrap());
 
 // ---------------------------------------------------------------- one case
 
@@ -364,7 +364,7 @@ fn open<const N: usize>(
 }
 
 /// The child's part: echo every ping (latency) or take the stream and acknowledge it.
-fn child_side(c: &dyn Chan, pattern: Pattern, iters: usize) {
+fn child_side(c: &mut dyn Chan, pattern: Pattern, iters: usize) {
     c.ready(false);
     match pattern {
         Pattern::Latency => c.echo(iters),
@@ -387,7 +387,7 @@ fn run<const N: usize>(
         .env(CHILD, spec)
         .spawn()
         .unwrap();
-    let c = open::<N>(t, v, &ping, &pong, true);
+    let mut c = open::<N>(t, v, &ping, &pong, true);
     c.ready(true);
     let start = Instant::now();
     match pattern {
@@ -424,8 +424,8 @@ fn child_main(spec: &str) {
     };
     let iters: usize = f[4].parse().unwrap();
     match f[2] {
-        "8" => child_side(&*open::<8>(t, v, f[5], f[6], false), pattern, iters),
-        "4096" => child_side(&*open::<4096>(t, v, f[5], f[6], false), pattern, iters),
+        "8" => child_side(&mut *open::<8>(t, v, f[5], f[6], false), pattern, iters),
+        "4096" => child_side(&mut *open::<4096>(t, v, f[5], f[6], false), pattern, iters),
         n => panic!("size {n}"),
     }
 }

@@ -88,8 +88,8 @@ fn parent() -> ipc::Result<()> {
     let queues = Queues::for_pid(pid);
     // The default system limit (fs.mqueue.msg_max) is often 10 messages per queue.
     let jobs_tx = Sender::<Job>::create(&queues.jobs, Options::new().capacity(10))?;
-    let token = Sender::<u8>::create(&queues.token, Options::new().capacity(1))?;
-    let results = Receiver::<Report>::create(&queues.results, Options::new().capacity(10))?;
+    let mut token = Sender::<u8>::create(&queues.token, Options::new().capacity(1))?;
+    let mut results = Receiver::<Report>::create(&queues.results, Options::new().capacity(10))?;
 
     let jobs: [(u32, u32); 10] = [
         (1, 2),
@@ -183,9 +183,9 @@ fn worker(parent: &str, n: u32) -> ipc::Result<()> {
     // Only the parent unlinks: a worker keeps the names, not a `Queues`.
     let (jobs, token, results) = names(parent.parse().unwrap_or(0));
     let jobs = Receiver::<Job>::open(&jobs)?;
-    let token_rx = Receiver::<u8>::open(&token)?;
-    let token_tx = Sender::<u8>::open(&token)?;
-    let results = Sender::<Report>::open(&results)?;
+    let mut token_rx = Receiver::<u8>::open(&token)?;
+    let mut token_tx = Sender::<u8>::open(&token)?;
+    let mut results = Sender::<Report>::open(&results)?;
     loop {
         let t = token_rx.recv()?;
         let (job, priority) = jobs.recv_with_priority()?;

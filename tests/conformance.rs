@@ -11,9 +11,14 @@
 //!    the clause is that nothing more arrives);
 //! 5. bytes that are not a valid message (an invalid `bool`) are an error, never a `T`.
 //!
-//! The suite is written against the public contract, `ipc::Tx` and `ipc::Rx`: every end
-//! under test is a `Box<dyn Rx<Msg>>` or `Box<dyn Tx<Msg>>`, so a transport joins the
-//! suite by one entry in `transports()`.
+//! The suite is written against the public contract, `ipc::Tx` and `ipc::Rx`, and reaches
+//! every transport by its endpoint string: the parent receives on `ipc::bind(endpoint)`,
+//! the child sends on `ipc::connect(endpoint)`, both `Box<dyn …>`. A transport joins the
+//! suite with one line in `transports()`: its endpoint and a raw writer of bad bytes.
+//!
+//! Clause 4 follows what `bind` makes: a queue, and a listener that takes every sender
+//! that connects, outlive their senders (nothing more arrives after the last message);
+//! every other end reports `Disconnected`.
 //!
 //! The binary has its own `main` (no libtest harness) because every case re-runs it as
 //! a child process with a role in its environment.
@@ -24,7 +29,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use ipc::{Error, Message, Result, Rx, Tx, Wait};
+use ipc::endpoint::Endpoint;
+use ipc::{Error, Message, Result, Rx, Tx};
 
 /// The message every case sends.
 #[derive(Clone, Copy, Debug, PartialEq, Message)]
@@ -60,29 +66,22 @@ const STREAM: u64 = 10_000;
 /// Exit code of a child whose own open or send was refused for its schema.
 const CHILD_SAW_MISMATCH: i32 = 42;
 
-/// What the parent listens with: the receiver, the child's address, and the descriptor
-/// the child inherits as its stdout (for the pipe).
+/// What the parent listens with: the receiver, the endpoint for the child, and the
+/// descriptor the child inherits as its stdout (for the pipe).
 type Listening = (Box<dyn Rx<Msg>>, String, Option<OwnedFd>);
 
 /// One clause of the suite.
 type Case = (&'static str, fn(&Transport) -> Result<()>);
 
-/// One transport: how the parent makes a receiving endpoint, and how the child reaches it.
+/// One transport under test.
 #[derive(Clone, Copy)]
 struct Transport {
     name: &'static str,
-    /// Parent: makes the receiving endpoint; returns it (connected lazily where the
-    /// transport accepts), the address for the child, and what the child inherits as
-    /// its stdout.
-    listen: fn(&Scratch) -> Result<Listening>,
-    /// Child: the sender of `Msg`.
-    connect: fn(&str) -> Result<Box<dyn Tx<Msg>>>,
-    /// Child: the sender of `Other`.
-    connect_other: fn(&str) -> Result<Box<dyn Tx<Other>>>,
-    /// Child: writes `Msg` bytes with an invalid `bool` the way a raw writer would.
-    write_invalid: fn(&str) -> Result<()>,
-    /// Whether the transport reports a departed sender.
-    disconnects: bool,
+    /// The endpoint, with `{dir}` (a private directory), `{name}` (a unique name), `{port}`
+    /// (a free TCP port) and `{key}` (an unused System V key) filled in for each case.
+    endpoint: &'static str,
+    /// Child: writes `Msg` bytes with an invalid `bool` to the endpoint as a raw peer would.
+    write_invalid: fn(&Endpoint) -> Result<()>,
 }
 
 fn main() -> ExitCode {
@@ -136,7 +135,7 @@ fn main() -> ExitCode {
 
 fn order_no_loss_no_duplicates(t: &Transport) -> Result<()> {
     let scratch = Scratch::new(t.name, "order");
-    let (mut rx, addr, stdout) = (t.listen)(&scratch)?;
+    let (mut rx, addr, stdout) = listen(t, &scratch)?;
     let mut child = spawn(t, "stream", &addr, stdout)?;
     for want in 0..STREAM {
         let got = rx.recv()?;
@@ -146,12 +145,12 @@ fn order_no_loss_no_duplicates(t: &Transport) -> Result<()> {
         )?;
     }
     expect_exit(&mut child, 0)?;
-    after_last(t, rx.as_mut())
+    after_last(&addr, rx.as_mut())
 }
 
 fn other_schema_is_refused(t: &Transport) -> Result<()> {
     let scratch = Scratch::new(t.name, "schema");
-    let (mut rx, addr, stdout) = (t.listen)(&scratch)?;
+    let (mut rx, addr, stdout) = listen(t, &scratch)?;
     let mut child = spawn(t, "other", &addr, stdout)?;
     // Whichever side checks first refuses: the reader of a stream, or the child opening
     // a queue or segment (it then exits with CHILD_SAW_MISMATCH).
@@ -184,7 +183,7 @@ fn other_schema_is_refused(t: &Transport) -> Result<()> {
 
 fn empty_and_timeout_lose_nothing(t: &Transport) -> Result<()> {
     let scratch = Scratch::new(t.name, "timeout");
-    let (mut rx, addr, stdout) = (t.listen)(&scratch)?;
+    let (mut rx, addr, stdout) = listen(t, &scratch)?;
     let mut child = spawn(t, "gated", &addr, stdout)?;
     // The child sends message 0, then waits for our go (a line on its stdin) to send 1.
     check(
@@ -210,12 +209,12 @@ fn empty_and_timeout_lose_nothing(t: &Transport) -> Result<()> {
         "the message after the timeout",
     )?;
     expect_exit(&mut child, 0)?;
-    after_last(t, rx.as_mut())
+    after_last(&addr, rx.as_mut())
 }
 
 fn killed_sender_disconnects(t: &Transport) -> Result<()> {
     let scratch = Scratch::new(t.name, "kill");
-    let (mut rx, addr, stdout) = (t.listen)(&scratch)?;
+    let (mut rx, addr, stdout) = listen(t, &scratch)?;
     let mut child = spawn(t, "gated", &addr, stdout)?;
     check(
         rx.recv_timeout(Duration::from_secs(10))? == Msg::new(0),
@@ -223,12 +222,12 @@ fn killed_sender_disconnects(t: &Transport) -> Result<()> {
     )?;
     child.kill().map_err(|e| io("kill", e))?;
     let _ = child.wait();
-    after_last(t, rx.as_mut())
+    after_last(&addr, rx.as_mut())
 }
 
 fn invalid_bits_are_an_error(t: &Transport) -> Result<()> {
     let scratch = Scratch::new(t.name, "invalid");
-    let (mut rx, addr, stdout) = (t.listen)(&scratch)?;
+    let (mut rx, addr, stdout) = listen(t, &scratch)?;
     let mut child = spawn(t, "invalid", &addr, stdout)?;
     let got = rx.recv_timeout(Duration::from_secs(10));
     expect_exit(&mut child, 0)?;
@@ -240,17 +239,18 @@ fn invalid_bits_are_an_error(t: &Transport) -> Result<()> {
     }
 }
 
-/// After the last message: `Disconnected` where the transport has it; otherwise (a queue)
-/// nothing more arrives.
-fn after_last(t: &Transport, rx: &mut dyn Rx<Msg>) -> Result<()> {
-    let got = rx.recv_timeout(if t.disconnects {
+/// After the last message: `Disconnected`, or nothing more for an end that outlives its
+/// senders.
+fn after_last(endpoint: &str, rx: &mut dyn Rx<Msg>) -> Result<()> {
+    let disconnects = !outlives_senders(&endpoint.parse()?);
+    let got = rx.recv_timeout(if disconnects {
         Duration::from_secs(10)
     } else {
         Duration::from_millis(50)
     });
     match got {
-        Err(Error::Disconnected) if t.disconnects => Ok(()),
-        Err(Error::Timeout(_)) if !t.disconnects => Ok(()),
+        Err(Error::Disconnected) if disconnects => Ok(()),
+        Err(Error::Timeout(_)) if !disconnects => Ok(()),
         other => fail(format!("after the last message: {other:?}")),
     }
 }
@@ -268,11 +268,11 @@ fn child(role: &str) -> ExitCode {
     let run = || -> Result<()> {
         match role {
             "stream" => {
-                let mut tx = (t.connect)(&addr)?;
+                let mut tx = ipc::connect::<Msg>(&addr)?;
                 (0..STREAM).try_for_each(|i| Ok(tx.send(Msg::new(i))?))
             }
             "other" => {
-                let mut tx = (t.connect_other)(&addr)?;
+                let mut tx = ipc::connect::<Other>(&addr)?;
                 Ok(tx.send(Other {
                     seq: 0,
                     check: 0,
@@ -280,13 +280,13 @@ fn child(role: &str) -> ExitCode {
                 })?)
             }
             "gated" => {
-                let mut tx = (t.connect)(&addr)?;
+                let mut tx = ipc::connect::<Msg>(&addr)?;
                 tx.send(Msg::new(0))?;
                 let mut line = String::new();
                 let _ = std::io::stdin().read_line(&mut line);
                 Ok(tx.send(Msg::new(1))?)
             }
-            "invalid" => (t.write_invalid)(&addr),
+            "invalid" => (t.write_invalid)(&addr.parse()?),
             other => panic!("unknown role {other}"),
         }
     };
@@ -324,155 +324,45 @@ fn expect_exit(child: &mut Child, code: i32) -> Result<()> {
 // The transports.
 
 fn transports() -> Vec<Transport> {
+    let t = |name, endpoint, write_invalid| Transport {
+        name,
+        endpoint,
+        write_invalid,
+    };
     vec![
-        Transport {
-            name: "pipe",
-            listen: |_| {
-                let (tx, rx) = ipc::pipe::channel::<Msg>()?;
-                Ok((Box::new(rx), String::new(), Some(OwnedFd::from(tx))))
-            },
-            connect: |_| Ok(Box::new(ipc::pipe::Sender::<Msg>::stdout()?)),
-            connect_other: |_| Ok(Box::new(ipc::pipe::Sender::<Other>::stdout()?)),
-            write_invalid: |_| raw_stream(std::io::stdout().lock()),
-            disconnects: true,
-        },
-        Transport {
-            name: "fifo",
-            listen: |s| {
-                let fifo = ipc::fifo::create(s.path("fifo"))?;
-                let rx = ipc::fifo::Receiver::<Msg>::open(fifo.path())?;
-                let addr = fifo.path().to_str().expect("utf-8").to_owned();
-                Ok((Box::new(Keep(rx, fifo)), addr, None))
-            },
-            connect: |a| {
-                Ok(Box::new(ipc::fifo::Sender::<Msg>::open_timeout(
-                    a,
-                    Duration::from_secs(10),
-                )?))
-            },
-            connect_other: |a| {
-                Ok(Box::new(ipc::fifo::Sender::<Other>::open_timeout(
-                    a,
-                    Duration::from_secs(10),
-                )?))
-            },
-            write_invalid: |a| {
-                raw_stream(
-                    std::fs::OpenOptions::new()
-                        .write(true)
-                        .open(a)
-                        .map_err(|e| io("open", e))?,
-                )
-            },
-            disconnects: true,
-        },
-        Transport {
-            name: "unix",
-            listen: |s| {
-                let l = ipc::socket::Listener::<Msg>::bind(s.path("sock"))?;
-                let addr = l.path().to_str().expect("utf-8").to_owned();
-                Ok((
-                    Box::new(Accept::new(move || {
-                        l.accept_timeout(Duration::from_secs(10))
-                    })),
-                    addr,
-                    None,
-                ))
-            },
-            connect: |a| Ok(Box::new(ipc::socket::Stream::<Msg>::connect(a)?)),
-            connect_other: |a| Ok(Box::new(ipc::socket::Stream::<Other>::connect(a)?)),
-            write_invalid: |a| {
-                raw_socket(
-                    std::os::unix::net::UnixStream::connect(a).map_err(|e| io("connect", e))?,
-                )
-            },
-            disconnects: true,
-        },
-        Transport {
-            name: "seqpacket",
-            listen: |s| {
-                let l = ipc::socket::SeqPacketListener::<Msg>::bind(s.path("sock"))?;
-                let addr = l.path().to_str().expect("utf-8").to_owned();
-                Ok((Box::new(Accept::new(move || l.accept())), addr, None))
-            },
-            connect: |a| Ok(Box::new(ipc::socket::SeqPacket::<Msg>::connect(a)?)),
-            connect_other: |a| Ok(Box::new(ipc::socket::SeqPacket::<Other>::connect(a)?)),
-            write_invalid: raw_seqpacket,
-            disconnects: true,
-        },
-        Transport {
-            name: "tcp",
-            listen: |_| {
-                let l = ipc::tcp::Listener::<Msg>::bind("127.0.0.1:0")?;
-                let addr = l.local_addr()?.to_string();
-                Ok((Box::new(Accept::new(move || l.accept())), addr, None))
-            },
-            connect: |a| Ok(Box::new(ipc::tcp::Stream::<Msg>::connect(a)?)),
-            connect_other: |a| Ok(Box::new(ipc::tcp::Stream::<Other>::connect(a)?)),
-            write_invalid: |a| {
-                raw_socket(std::net::TcpStream::connect(a).map_err(|e| io("connect", e))?)
-            },
-            disconnects: true,
-        },
-        Transport {
-            name: "shm",
-            listen: |s| {
-                let opts = ipc::shm::Options::new().capacity(64);
-                let rx = ipc::shm::Receiver::<Msg>::create(&s.unique, opts)?;
-                Ok((Box::new(rx), s.unique.clone(), None))
-            },
-            connect: |a| Ok(Box::new(ipc::shm::Sender::<Msg>::open(a)?)),
-            connect_other: |a| Ok(Box::new(ipc::shm::Sender::<Other>::open(a)?)),
-            write_invalid: raw_shm,
-            disconnects: true,
-        },
-        Transport {
-            name: "mq",
-            listen: |s| {
-                let name = format!("/{}", s.unique);
-                let rx =
-                    ipc::mq::Receiver::<Msg>::create(&name, ipc::mq::Options::new().capacity(10))?;
-                Ok((Box::new(Keep(rx, MqUnlink(name.clone()))), name, None))
-            },
-            connect: |a| Ok(Box::new(ipc::mq::Sender::<Msg>::open(a)?)),
-            connect_other: |a| Ok(Box::new(ipc::mq::Sender::<Other>::open(a)?)),
-            write_invalid: |a| {
-                let q = nix::mqueue::mq_open(
-                    a,
-                    nix::mqueue::MQ_OFlag::O_WRONLY,
-                    nix::sys::stat::Mode::empty(),
-                    None,
-                )
-                .map_err(|e| Error::sys("mq_open", e))?;
-                nix::mqueue::mq_send(&q, &invalid_msg_bytes(), 0)
-                    .map_err(|e| Error::sys("mq_send", e))
-            },
-            disconnects: false,
-        },
-        Transport {
-            name: "sysv",
-            listen: |_| {
-                let rx = ipc::sysv::Receiver::<Msg>::create(
-                    ipc::sysv::Key::Private,
-                    ipc::sysv::Options::new(),
-                )?;
-                let id = rx.id();
-                Ok((Box::new(Keep(rx, SysvRemove(id))), id.to_string(), None))
-            },
-            connect: |a| {
-                Ok(Box::new(ipc::sysv::Sender::<Msg>::from_id(
-                    a.parse().expect("id"),
-                )?))
-            },
-            connect_other: |a| {
-                Ok(Box::new(ipc::sysv::Sender::<Other>::from_id(
-                    a.parse().expect("id"),
-                )?))
-            },
-            write_invalid: raw_sysv,
-            disconnects: false,
-        },
+        t("pipe", "pipe:", |_| raw_stream(std::io::stdout().lock())),
+        t("fifo", "fifo:{dir}/fifo", raw_fifo),
+        t("unix", "unix:{dir}/sock", raw_unix),
+        t("seqpacket", "unix-seqpacket:{dir}/sock", raw_seqpacket),
+        t("tcp", "tcp:127.0.0.1:{port}", raw_tcp),
+        t("shm", "shm:{name}?capacity=64", raw_shm),
+        t("mq", "mq:/{name}?capacity=10", raw_mq),
+        t("sysv", "sysv:{key}", raw_sysv),
     ]
+}
+
+/// The parent's receiving end: `ipc::bind(endpoint)`, except for `pipe:` (which binds
+/// this process's stdin): there a pipe whose write end becomes the child's stdout.
+fn listen(t: &Transport, scratch: &Scratch) -> Result<Listening> {
+    let endpoint = scratch.fill(t.endpoint);
+    if endpoint.parse::<Endpoint>()? == Endpoint::Pipe {
+        let (tx, rx) = ipc::pipe::channel::<Msg>()?;
+        return Ok((Box::new(rx), endpoint, Some(OwnedFd::from(tx))));
+    }
+    Ok((ipc::bind::<Msg>(&endpoint)?, endpoint, None))
+}
+
+/// Whether what `bind` makes of `endpoint` outlives its senders: a queue, or a listener
+/// that waits for the next sender.
+fn outlives_senders(endpoint: &Endpoint) -> bool {
+    matches!(
+        endpoint,
+        Endpoint::Mq { .. }
+            | Endpoint::Sysv { .. }
+            | Endpoint::Unix { .. }
+            | Endpoint::UnixSeqpacket { .. }
+            | Endpoint::Tcp { .. }
+    )
 }
 
 /// `Msg` bytes whose `flag` is 7: not a bool.
@@ -484,7 +374,10 @@ fn invalid_msg_bytes() -> Vec<u8> {
 
 /// A writer into a shared-memory slot of bytes that are not a `Msg`, the way a buggy or
 /// hostile peer would put them there.
-fn raw_shm(name: &str) -> Result<()> {
+fn raw_shm(endpoint: &Endpoint) -> Result<()> {
+    let Endpoint::Shm { name, .. } = endpoint else {
+        unreachable!("an shm endpoint")
+    };
     let mut tx = ipc::shm::Sender::<Msg>::open(name)?;
     let mut slot = tx.loan()?;
     let bytes = invalid_msg_bytes();
@@ -518,9 +411,49 @@ fn raw_socket(mut s: impl Read + Write) -> Result<()> {
     raw_stream(s)
 }
 
+fn raw_fifo(endpoint: &Endpoint) -> Result<()> {
+    let Endpoint::Fifo { path } = endpoint else {
+        unreachable!("a FIFO endpoint")
+    };
+    let fifo = std::fs::OpenOptions::new().write(true).open(path);
+    raw_stream(fifo.map_err(|e| io("open", e))?)
+}
+
+fn raw_unix(endpoint: &Endpoint) -> Result<()> {
+    let Endpoint::Unix { path } = endpoint else {
+        unreachable!("a Unix endpoint")
+    };
+    raw_socket(std::os::unix::net::UnixStream::connect(path).map_err(|e| io("connect", e))?)
+}
+
+fn raw_tcp(endpoint: &Endpoint) -> Result<()> {
+    let Endpoint::Tcp { host, port } = endpoint else {
+        unreachable!("a TCP endpoint")
+    };
+    let stream = std::net::TcpStream::connect((host.as_str(), *port));
+    raw_socket(stream.map_err(|e| io("connect", e))?)
+}
+
+fn raw_mq(endpoint: &Endpoint) -> Result<()> {
+    let Endpoint::Mq { name, .. } = endpoint else {
+        unreachable!("an mq endpoint")
+    };
+    let q = nix::mqueue::mq_open(
+        name.as_str(),
+        nix::mqueue::MQ_OFlag::O_WRONLY,
+        nix::sys::stat::Mode::empty(),
+        None,
+    )
+    .map_err(|e| Error::sys("mq_open", e))?;
+    nix::mqueue::mq_send(&q, &invalid_msg_bytes(), 0).map_err(|e| Error::sys("mq_send", e))
+}
+
 /// A raw seqpacket client: the handshake datagram, then one datagram of the fingerprint
 /// and the invalid bytes.
-fn raw_seqpacket(addr: &str) -> Result<()> {
+fn raw_seqpacket(endpoint: &Endpoint) -> Result<()> {
+    let Endpoint::UnixSeqpacket { path: addr } = endpoint else {
+        unreachable!("a seqpacket endpoint")
+    };
     use nix::sys::socket::{
         connect, recv, send, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr,
     };
@@ -532,7 +465,7 @@ fn raw_seqpacket(addr: &str) -> Result<()> {
         None,
     )
     .map_err(|e| Error::sys("socket", e))?;
-    let to = UnixAddr::new(addr).map_err(|e| Error::sys("sockaddr", e))?;
+    let to = UnixAddr::new(addr.as_str()).map_err(|e| Error::sys("sockaddr", e))?;
     connect(fd.as_raw_fd(), &to).map_err(|e| Error::sys("connect", e))?;
     // Read the server's handshake first: see raw_socket.
     let mut greeting = [0u8; 2048];
@@ -546,7 +479,10 @@ fn raw_seqpacket(addr: &str) -> Result<()> {
 }
 
 /// A raw `msgsnd` of type 1: the fingerprint, then the invalid bytes.
-fn raw_sysv(addr: &str) -> Result<()> {
+fn raw_sysv(endpoint: &Endpoint) -> Result<()> {
+    let Endpoint::Sysv { key } = endpoint else {
+        unreachable!("a System V endpoint")
+    };
     #[repr(C)]
     struct Buf {
         mtype: libc::c_long,
@@ -558,7 +494,11 @@ fn raw_sysv(addr: &str) -> Result<()> {
     };
     buf.text[..8].copy_from_slice(&Msg::FINGERPRINT.to_le_bytes());
     buf.text[8..].copy_from_slice(&invalid_msg_bytes());
-    let id: i32 = addr.parse().expect("a queue id");
+    // SAFETY: msgget(2) takes any key and flags, and only looks the queue up.
+    let id = unsafe { libc::msgget(*key, 0) };
+    if id < 0 {
+        return Err(Error::sys("msgget", nix::errno::Errno::last()));
+    }
     // SAFETY: `buf` is a live `#[repr(C)]` struct that starts with the `c_long` message
     // type msgsnd(2) requires, followed by exactly `text.len()` bytes of message text.
     let rc = unsafe { libc::msgsnd(id, (&raw const buf).cast(), buf.text.len(), 0) };
@@ -566,61 +506,6 @@ fn raw_sysv(addr: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::sys("msgsnd", nix::errno::Errno::last()))
-    }
-}
-
-/// A receiver together with what must live (and be cleaned up) as long as it does.
-struct Keep<R, G>(R, G);
-
-impl<R: Rx<Msg>, G> Rx<Msg> for Keep<R, G> {
-    fn recv_wait(&mut self, wait: Wait) -> Result<Msg> {
-        self.0.recv_wait(wait)
-    }
-}
-
-/// A listener's stream, accepted on first use (the child connects after the parent
-/// listens).
-struct Accept<S> {
-    accept: Option<Box<dyn FnOnce() -> Result<S>>>,
-    stream: Option<S>,
-}
-
-impl<S> Accept<S> {
-    fn new(accept: impl FnOnce() -> Result<S> + 'static) -> Self {
-        Accept {
-            accept: Some(Box::new(accept)),
-            stream: None,
-        }
-    }
-    fn get(&mut self) -> Result<&mut S> {
-        if let Some(accept) = self.accept.take() {
-            self.stream = Some(accept()?);
-        }
-        self.stream.as_mut().ok_or(Error::Disconnected)
-    }
-}
-
-impl<S: Rx<Msg>> Rx<Msg> for Accept<S> {
-    fn recv_wait(&mut self, wait: Wait) -> Result<Msg> {
-        self.get()?.recv_wait(wait)
-    }
-}
-
-struct MqUnlink(String);
-
-impl Drop for MqUnlink {
-    fn drop(&mut self) {
-        let _ = ipc::mq::unlink(&self.0);
-    }
-}
-
-struct SysvRemove(i32);
-
-impl Drop for SysvRemove {
-    fn drop(&mut self) {
-        if let Ok(q) = ipc::sysv::Receiver::<Msg>::from_id(self.0) {
-            let _ = q.remove();
-        }
     }
 }
 
@@ -638,8 +523,37 @@ impl Scratch {
         std::fs::create_dir_all(&dir).expect("create a scratch dir");
         Scratch { dir, unique }
     }
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
+    /// `template` with this case's directory, name, free TCP port and System V key.
+    fn fill(&self, template: &str) -> String {
+        let mut endpoint = template
+            .replace("{dir}", self.dir.to_str().expect("a UTF-8 temp dir"))
+            .replace("{name}", &self.unique);
+        if endpoint.contains("{port}") {
+            // A port the kernel just handed out and we let go: free unless another
+            // process takes it in the instant before the parent binds it.
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            let port = probe.local_addr().expect("its address").port();
+            endpoint = endpoint.replace("{port}", &port.to_string());
+        }
+        if endpoint.contains("{key}") {
+            endpoint = endpoint.replace("{key}", &self.sysv_key().to_string());
+        }
+        endpoint
+    }
+
+    /// A System V key no queue has: derived from the unique name, moved on while taken.
+    fn sysv_key(&self) -> i32 {
+        let mut key = self.unique.bytes().fold(0x811c_9dc5_u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        loop {
+            let k = (key & 0x3fff_ffff) as i32 | 0x4000_0000;
+            // SAFETY: msgget(2) with flags 0 only looks the key up.
+            if unsafe { libc::msgget(k, 0) } < 0 {
+                return k;
+            }
+            key = key.wrapping_add(1);
+        }
     }
 }
 

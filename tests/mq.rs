@@ -93,7 +93,7 @@ fn child_role() {
             assert_eq!(got, [(2, 5), (4, 5), (3, 3), (1, 1), (5, 0)]);
         }
         "recv-stream" => {
-            let rx = Receiver::<u64>::open(&name).unwrap();
+            let mut rx = Receiver::<u64>::open(&name).unwrap();
             for i in 0..1000 {
                 assert_eq!(rx.recv().unwrap(), i);
             }
@@ -183,7 +183,7 @@ fn child_role() {
         "plant-as-nobody" => {
             // A queue open to everyone, with a forged message waiting in it.
             drop_privileges();
-            let tx = Sender::<u64>::create(&name, Options::new().mode(0o666)).unwrap();
+            let mut tx = Sender::<u64>::create(&name, Options::new().mode(0o666)).unwrap();
             tx.send(0xBAD).unwrap();
         }
         "squat-header-as-nobody" => {
@@ -239,7 +239,7 @@ fn a_queue_planted_by_another_user_is_refused_naming_its_owner() {
         Err(Error::Untrusted { owner: 65534, .. })
     ));
     // Trusted explicitly, by a mode that grants what the queue grants, it opens.
-    let rx = Receiver::<u64>::open_with(&name.0, Options::new().mode(0o666)).unwrap();
+    let mut rx = Receiver::<u64>::open_with(&name.0, Options::new().mode(0o666)).unwrap();
     assert_eq!(rx.try_recv().unwrap(), 0xBAD);
 }
 
@@ -291,7 +291,7 @@ fn messages_cross_processes_highest_priority_first() {
 #[test]
 fn a_stream_larger_than_the_queue_crosses_in_order_without_loss() {
     let name = Name::new();
-    let tx = Sender::<u64>::create(&name.0, Options::new().capacity(4)).unwrap();
+    let mut tx = Sender::<u64>::create(&name.0, Options::new().capacity(4)).unwrap();
     let child = std::thread::spawn({
         let n = name.0.clone();
         move || run_child("recv-stream", &n)
@@ -437,7 +437,7 @@ fn unlink_removes_the_queue_and_its_schema_header() {
 #[test]
 fn a_derived_message_crosses_and_a_bad_discriminant_is_refused_by_field() {
     let name = Name::new();
-    let rx = Receiver::<Order>::create(&name.0, Options::new()).unwrap();
+    let mut rx = Receiver::<Order>::create(&name.0, Options::new()).unwrap();
     assert!(run_child("send-order", &name.0));
     let (order, prio) = rx
         .recv_timeout_with_priority(Duration::from_secs(5))
@@ -461,14 +461,17 @@ fn a_derived_message_crosses_and_a_bad_discriminant_is_refused_by_field() {
 #[test]
 fn in_place_sends_and_receives_check_like_the_others() {
     let name = Name::new();
-    let tx = Sender::<[u8; 64]>::create(&name.0, Options::new()).unwrap();
-    let rx = Receiver::<[u8; 64]>::open(&name.0).unwrap();
-    tx.send_ref(&[5; 64], 9).unwrap();
+    let mut tx = Sender::<[u8; 64]>::create(&name.0, Options::new()).unwrap();
+    let mut rx = Receiver::<[u8; 64]>::open(&name.0).unwrap();
+    tx.send_ref_with_priority(&[5; 64], 9).unwrap();
+    tx.send_ref(&[6; 64]).unwrap();
     let mut out = [0; 64];
-    assert_eq!(rx.recv_into(&mut out).unwrap(), 9);
-    assert_eq!(out, [5; 64]);
+    rx.recv_into(&mut out).unwrap();
+    assert_eq!(out, [5; 64], "priority 9 first");
+    rx.recv_into(&mut out).unwrap();
+    assert_eq!(out, [6; 64]);
     assert!(matches!(
-        tx.send_ref(&[1; 64], 40_000),
+        tx.send_ref_with_priority(&[1; 64], 40_000),
         Err(Error::Unsupported { .. })
     ));
     raw_send(&name.0, &[1, 2, 3]);
@@ -476,7 +479,7 @@ fn in_place_sends_and_receives_check_like_the_others() {
     assert!(matches!(e, Error::InvalidMessage(_)), "{e}");
 
     let name = Name::new();
-    let rx = Receiver::<Order>::create(&name.0, Options::new()).unwrap();
+    let mut rx = Receiver::<Order>::create(&name.0, Options::new()).unwrap();
     let symbol = ipc::FixedStr::try_from("X").unwrap();
     let good = Order {
         id: 1,
@@ -500,8 +503,8 @@ fn in_place_sends_and_receives_check_like_the_others() {
 #[test]
 fn timeouts_and_non_blocking_calls_return_their_errors() {
     let name = Name::new();
-    let tx = Sender::<u32>::create(&name.0, Options::new().capacity(1)).unwrap();
-    let rx = Receiver::<u32>::open(&name.0).unwrap();
+    let mut tx = Sender::<u32>::create(&name.0, Options::new().capacity(1)).unwrap();
+    let mut rx = Receiver::<u32>::open(&name.0).unwrap();
     assert!(matches!(rx.try_recv(), Err(Error::Empty)));
     let e = rx.recv_timeout(Duration::from_millis(20)).unwrap_err();
     assert!(
@@ -549,7 +552,7 @@ proptest! {
         // bools so that both outcomes occur.
         type T = [bool; 8];
         let name = Name::new();
-        let rx = Receiver::<T>::create(&name.0, Options::new().capacity(2)).unwrap();
+        let mut rx = Receiver::<T>::create(&name.0, Options::new().capacity(2)).unwrap();
         raw_send(&name.0, &bytes);
         let valid = bytes.len() == 8 && bytes.iter().all(|b| *b <= 1);
         match rx.recv_timeout(Duration::from_secs(5)) {

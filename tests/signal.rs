@@ -98,8 +98,8 @@ fn child_role(role: &str) {
             let name = std::env::var(NAME).unwrap();
             signal::shutdown_on(&[Signal::SIGTERM, Signal::SIGINT]).unwrap();
             assert!(!signal::shutdown_requested());
-            let rx = ipc::mq::Receiver::<u64>::open(&name).unwrap();
-            let sysv = ipc::sysv::Receiver::<u64>::create(
+            let mut rx = ipc::mq::Receiver::<u64>::open(&name).unwrap();
+            let mut sysv = ipc::sysv::Receiver::<u64>::create(
                 ipc::sysv::Key::Private,
                 ipc::sysv::Options::new(),
             )
@@ -110,7 +110,7 @@ fn child_role(role: &str) {
                 sysv.remove().unwrap();
                 e
             });
-            let rx2 = ipc::mq::Receiver::<u64>::open(&name).unwrap();
+            let mut rx2 = ipc::mq::Receiver::<u64>::open(&name).unwrap();
             let mq_waiter = std::thread::spawn(move || rx2.recv().unwrap_err());
             // Stream transports too: their writers stay open, so only shutdown ends them.
             let (_pipe_tx, mut pipe_rx) = ipc::pipe::channel::<u64>().unwrap();
@@ -452,7 +452,7 @@ fn stalls_child() {
     // POSIX and System V queues.
     let mq_rx =
         ipc::mq::Receiver::<u64>::create(&names.mq, ipc::mq::Options::new().capacity(2)).unwrap();
-    let mq_tx = ipc::mq::Sender::<u64>::open(&names.mq).unwrap();
+    let mut mq_tx = ipc::mq::Sender::<u64>::open(&names.mq).unwrap();
     while mq_tx.try_send(1).is_ok() {}
     blocked(&done, "mq send (full)", move || {
         mq_tx.send(2).map_err(Error::from)
@@ -465,12 +465,12 @@ fn stalls_child() {
     )
     .unwrap();
     let sysv_id = sysv_rx.id();
-    let sysv_tx = ipc::sysv::Sender::<[u8; 1000]>::from_id(sysv_id).unwrap();
+    let mut sysv_tx = ipc::sysv::Sender::<[u8; 1000]>::from_id(sysv_id).unwrap();
     while sysv_tx.try_send([1; 1000]).is_ok() {}
     blocked(&done, "sysv send (full)", move || {
         sysv_tx.send([2; 1000]).map_err(Error::from)
     });
-    let sysv_empty =
+    let mut sysv_empty =
         ipc::sysv::Receiver::<u64>::create(ipc::sysv::Key::Private, ipc::sysv::Options::new())
             .unwrap();
     let empty_id = sysv_empty.id();

@@ -61,13 +61,13 @@ fn child_role() {
             assert!(matches!(rx.try_recv_type(2), Err(Error::Empty)));
         }
         "recv-until-removed" => {
-            let rx = Receiver::<u64>::from_id(id).unwrap();
+            let mut rx = Receiver::<u64>::from_id(id).unwrap();
             assert_eq!(rx.recv().unwrap(), 1);
             let e = rx.recv().unwrap_err();
             assert!(e.is_disconnected(), "{e}");
         }
         "send-u64" => {
-            let tx = Sender::<u64>::from_id(id).unwrap();
+            let mut tx = Sender::<u64>::from_id(id).unwrap();
             tx.send(7).unwrap();
         }
         "open-as-nobody" => {
@@ -125,7 +125,7 @@ fn a_key_under_a_regular_file_is_not_found() {
 
 #[test]
 fn a_receiver_in_another_process_selects_messages_by_type() {
-    let (tx, _g) = private::<u32>();
+    let (mut tx, _g) = private::<u32>();
     tx.send_with_type(30, 3).unwrap();
     tx.send_with_type(10, 1).unwrap();
     tx.send_with_type(20, 2).unwrap();
@@ -136,7 +136,7 @@ fn a_receiver_in_another_process_selects_messages_by_type() {
 
 #[test]
 fn removing_the_queue_wakes_a_blocked_receiver_with_disconnected() {
-    let (tx, _g) = private::<u64>();
+    let (mut tx, _g) = private::<u64>();
     let mut c = child("recv-until-removed", tx.id());
     tx.send(1).unwrap();
     // Give the child time to block on the empty queue; it gets Disconnected either way.
@@ -157,7 +157,7 @@ fn removing_the_queue_wakes_a_blocked_receiver_with_disconnected() {
 #[test]
 fn a_message_of_another_type_of_the_same_size_is_refused() {
     let (tx, _g) = private::<u64>();
-    let rx = Receiver::<f64>::from_id(tx.id()).unwrap();
+    let mut rx = Receiver::<f64>::from_id(tx.id()).unwrap();
     assert!(run_child("send-u64", tx.id()));
     let e = rx.recv_timeout(Duration::from_secs(5)).unwrap_err();
     assert!(matches!(e, Error::SchemaMismatch { .. }), "{e}");
@@ -220,8 +220,8 @@ fn type_zero_or_negative_is_refused_with_the_message_back() {
 
 #[test]
 fn timeouts_and_non_blocking_calls_return_their_errors() {
-    let (tx, _g) = private::<u32>();
-    let rx = Receiver::<u32>::from_id(tx.id()).unwrap();
+    let (mut tx, _g) = private::<u32>();
+    let mut rx = Receiver::<u32>::from_id(tx.id()).unwrap();
     assert!(matches!(rx.try_recv(), Err(Error::Empty)));
     let e = rx.recv_timeout(Duration::from_millis(20)).unwrap_err();
     assert!(matches!(e, Error::Timeout(_)), "{e}");
@@ -260,7 +260,7 @@ proptest! {
     ) {
         type T = [bool; 8];
         let (tx, _g) = private::<T>();
-        let rx = Receiver::<T>::from_id(tx.id()).unwrap();
+        let mut rx = Receiver::<T>::from_id(tx.id()).unwrap();
         let mut bytes = Vec::new();
         if with_fingerprint {
             bytes.extend_from_slice(&<T as ipc::Message>::FINGERPRINT.to_le_bytes());

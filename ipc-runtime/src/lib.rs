@@ -18,9 +18,10 @@
 //! | [`codec`] | the wire format of byte streams | |
 //! | [`endpoint`] | transports named by strings (`shm:orders`, `tcp:host:port`) | |
 //!
-//! Every transport has `Sender<T>` / `Receiver<T>` with `send`, `try_send`,
-//! `send_timeout`, `recv`, `try_recv` and `recv_timeout`, returns the one [`Error`], and
-//! refuses a peer whose [`Schema`] differs.
+//! Every transport's ends implement [`Tx`] / [`Rx`] — `send`, `try_send`, `send_timeout`,
+//! `send_ref`, `recv`, `try_recv`, `recv_timeout`, `recv_into`, `iter`, `try_iter`, written
+//! once in the traits and also callable as the ends' own methods —, return the one
+//! [`Error`], and refuse a peer whose [`Schema`] differs.
 //!
 //! # Architecture
 //!
@@ -32,18 +33,18 @@
 //! | message and schema | what may cross, and its identity (fingerprint) | `message.rs`, `fixed_str.rs`, the derive |
 //! | errors, deadlines, shutdown | the one [`Error`]; how long a call waits; `shutdown_on` | `error.rs`, `deadline.rs`, `shutdown.rs` |
 //! | descriptors and sync | waiting on descriptors, writes that never `SIGPIPE`; futexes, fences | `fd.rs`, [`sync`] |
+//! | contract | [`Tx`] / [`Rx`]: the family every end offers, written once | [`contract`] |
 //! | codec | how bytes of a stream become a checked `T` | [`codec`] |
 //! | transports | one mechanism each, its syscalls only there | [`pipe`] (and [`fifo`]), [`shm`], [`mq`], [`sysv`], [`socket`], [`tcp`], [`signal`] |
-//! | contract | [`Tx`] / [`Rx`]: the family every end offers | [`contract`] |
 //! | endpoints | a transport chosen at run time by a string | [`endpoint`] |
 //!
 //! A transport folder reads from the outside in: `mod.rs` holds the module docs (the
 //! mechanism, its limits, its contract) and faces the folder; its files hold one part
 //! each (`options`, the ends, the queue or ring underneath, the limits and the errors that
-//! explain them). A new transport provides a sending and a receiving end whose own
-//! methods follow the family above, implements [`Tx::send_wait`] and [`Rx::recv_wait`]
-//! for them (in [`contract`]), joins the grammar of [`endpoint`], and joins the
-//! conformance suite (`tests/conformance.rs`) with one entry.
+//! explain them). A new transport provides a sending and a receiving end, implements
+//! [`Tx::send_wait`] and [`Rx::recv_wait`] for them next to them (the rest of the family
+//! comes from the traits; see [`contract`]), joins the grammar of [`endpoint`], and joins
+//! the conformance suite (`tests/conformance.rs`) with one entry.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]

@@ -49,7 +49,7 @@ use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrStorage};
 use crate::codec::io_error;
 use crate::error::{Error, Result};
 use crate::message::Message;
-use crate::socket::conn::{self, duplex_methods, Receiver, Sender};
+use crate::socket::conn::{self, duplex_stream, Receiver, Sender};
 use crate::socket::rpc::{Accept, Caller, Serving};
 use crate::socket::sys::Wait;
 use crate::socket::DEFAULT_HANDSHAKE_TIMEOUT;
@@ -246,9 +246,9 @@ impl<T: Message> Stream<T> {
     pub fn peer_addr(&self) -> SocketAddr {
         self.peer
     }
-
-    duplex_methods!();
 }
+
+duplex_stream!(Stream);
 
 impl<T: Message> AsFd for Stream<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {

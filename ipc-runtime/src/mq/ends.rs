@@ -11,6 +11,7 @@ use nix::mqueue::MQ_OFlag;
 use super::limits::{priority_error, PRIO_MAX};
 use super::options::Options;
 use super::queue::{How, Queue};
+use crate::contract::{self, Rx, Tx};
 use crate::deadline::Wait;
 use crate::error::{Error, Result, SendError};
 use crate::message::{as_bytes, InvalidMessage, Message};
@@ -119,22 +120,11 @@ impl<T: Message> Sender<T> {
     ///
     /// As [`Self::send_with_priority`]; the message stays with the caller.
     #[inline(always)]
-    pub fn send_ref(&self, msg: &T, priority: u32) -> Result<()> {
+    pub fn send_ref_with_priority(&self, msg: &T, priority: u32) -> Result<()> {
         if priority >= PRIO_MAX {
             return Err(priority_error(priority));
         }
         self.q.send(as_bytes(msg), priority, Wait::Forever)
-    }
-
-    /// Sends `msg` with priority 0, waiting while the queue is full.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Shutdown`] (see [module docs](crate::mq)), [`Error::Io`]; the message is
-    /// handed back in the [`SendError`].
-    #[inline(always)]
-    pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
-        self.send_with(msg, 0, Wait::Forever)
     }
 
     /// Sends `msg` with `priority` (`0..=32767`, higher is received first), waiting while
@@ -142,43 +132,27 @@ impl<T: Message> Sender<T> {
     ///
     /// # Errors
     ///
-    /// [`Error::Unsupported`] for a priority of 32768 or more; otherwise as [`Self::send`].
+    /// [`Error::Unsupported`] for a priority of 32768 or more; otherwise as
+    /// [`Tx::send_wait`].
     pub fn send_with_priority(&self, msg: T, priority: u32) -> Result<(), SendError<T>> {
         self.send_with(msg, priority, Wait::Forever)
-    }
-
-    /// Sends `msg` with priority 0 if there is room now.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Full`] if the queue is full; otherwise as [`Self::send`].
-    pub fn try_send(&self, msg: T) -> Result<(), SendError<T>> {
-        self.send_with(msg, 0, Wait::Now)
     }
 
     /// Sends `msg` with `priority` if there is room now.
     ///
     /// # Errors
     ///
-    /// As [`Self::try_send`] and [`Self::send_with_priority`].
+    /// [`Error::Full`] if the queue is full; otherwise as [`Self::send_with_priority`].
     pub fn try_send_with_priority(&self, msg: T, priority: u32) -> Result<(), SendError<T>> {
         self.send_with(msg, priority, Wait::Now)
-    }
-
-    /// Sends `msg` with priority 0, waiting at most `timeout` for room.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Timeout`] if the queue stayed full; otherwise as [`Self::send`].
-    pub fn send_timeout(&self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
-        self.send_with(msg, 0, Wait::timeout(timeout))
     }
 
     /// Sends `msg` with `priority`, waiting at most `timeout` for room.
     ///
     /// # Errors
     ///
-    /// As [`Self::send_timeout`] and [`Self::send_with_priority`].
+    /// [`Error::Timeout`] if the queue stayed full; otherwise as
+    /// [`Self::send_with_priority`].
     pub fn send_timeout_with_priority(
         &self,
         msg: T,
@@ -203,19 +177,8 @@ impl<T: Message> Sender<T> {
 impl<T: Message> Receiver<T> {
     constructors!(MQ_OFlag::O_RDONLY);
 
-    /// Waits for a message and returns it (the oldest of the highest priority).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::SchemaMismatch`], [`Error::InvalidMessage`] or [`Error::Corrupt`] for a
-    /// message that is not a valid `T` of this schema (it is consumed),
-    /// [`Error::Shutdown`] (see [module docs](crate::mq)), [`Error::Io`].
-    #[inline(always)]
-    pub fn recv(&self) -> Result<T> {
-        self.recv_with(Wait::Forever, &mut 0)
-    }
-
-    /// As [`Self::recv`], with the message's priority.
+    /// Waits for a message and returns it with its priority (the contract's `recv`
+    /// returns the oldest message of the highest priority without it).
     ///
     /// # Errors
     ///
@@ -226,16 +189,7 @@ impl<T: Message> Receiver<T> {
         Ok((msg, priority))
     }
 
-    /// Takes a message if one is waiting.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Empty`] if none is; otherwise as [`Self::recv`].
-    pub fn try_recv(&self) -> Result<T> {
-        self.recv_with(Wait::Now, &mut 0)
-    }
-
-    /// As [`Self::try_recv`], with the message's priority.
+    /// As [`Self::recv_with_priority`], without waiting.
     ///
     /// # Errors
     ///
@@ -246,16 +200,7 @@ impl<T: Message> Receiver<T> {
         Ok((msg, priority))
     }
 
-    /// Waits at most `timeout` for a message.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Timeout`] if none came; otherwise as [`Self::recv`].
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<T> {
-        self.recv_with(Wait::timeout(timeout), &mut 0)
-    }
-
-    /// As [`Self::recv_timeout`], with the message's priority.
+    /// As [`Self::recv_with_priority`], waiting at most `timeout`.
     ///
     /// # Errors
     ///
@@ -264,40 +209,6 @@ impl<T: Message> Receiver<T> {
         let mut priority = 0;
         let msg = self.recv_with(Wait::timeout(timeout), &mut priority)?;
         Ok((msg, priority))
-    }
-
-    /// Waits for a message and writes it into `*out`, returning its priority. When every
-    /// bit pattern of `T` is valid, the kernel writes the message straight into `*out` (no
-    /// copy in this process; [`Self::recv`] returns it by value, which for a large `T`
-    /// costs a copy).
-    ///
-    /// # Errors
-    ///
-    /// As [`Self::recv`]. After an error, `*out` is unchanged, except that a message too
-    /// short for a `T` whose every bit pattern is valid may have overwritten its first
-    /// bytes (it still holds a valid `T`).
-    #[inline(always)]
-    pub fn recv_into(&self, out: &mut T) -> Result<u32> {
-        if const { T::SCHEMA.accepts_any_bits() } {
-            // SAFETY: `out` is `size_of::<T>()` bytes borrowed mutably; the kernel only
-            // writes initialised bytes into them, and every bit pattern (even of a partly
-            // overwritten value) is a valid `T` here.
-            let bytes = unsafe {
-                core::slice::from_raw_parts_mut(
-                    (out as *mut T).cast::<MaybeUninit<u8>>(),
-                    size_of::<T>(),
-                )
-            };
-            let (n, priority) = self.q.receive(bytes, Wait::Forever)?;
-            if n != size_of::<T>() {
-                return Err(InvalidMessage::length(T::SCHEMA.name, size_of::<T>(), n).into());
-            }
-            Ok(priority)
-        } else {
-            let mut priority = 0;
-            *out = self.recv_with(Wait::Forever, &mut priority)?;
-            Ok(priority)
-        }
     }
 
     // Not inlined: it then writes the message into the caller's `Result` with one copy.
@@ -328,6 +239,65 @@ impl<T: Message> Receiver<T> {
         Ok(unsafe { buf.assume_init() })
     }
 }
+
+impl<T: Message> Tx<T> for Sender<T> {
+    /// Sends `*msg` with priority 0 (see [`Sender::send_with_priority`]) straight from
+    /// where it lies: one `mq_timedsend`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] or [`Error::Timeout`] if the queue stayed full, [`Error::Shutdown`]
+    /// (see [module docs](crate::mq)), [`Error::Io`].
+    #[inline(always)]
+    fn send_wait(&mut self, msg: &T, wait: contract::Wait) -> Result<()> {
+        self.q.send(as_bytes(msg), 0, wait.into())
+    }
+}
+
+impl<T: Message> Rx<T> for Receiver<T> {
+    /// Receives the oldest message of the highest priority: one `mq_timedreceive`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Empty`] or [`Error::Timeout`] if none came in time;
+    /// [`Error::SchemaMismatch`], [`Error::InvalidMessage`] or [`Error::Corrupt`] for a
+    /// message that is not a valid `T` of this schema (it is consumed);
+    /// [`Error::Shutdown`] (see [module docs](crate::mq)); [`Error::Io`].
+    #[inline(always)]
+    fn recv_wait(&mut self, wait: contract::Wait) -> Result<T> {
+        self.recv_with(wait.into(), &mut 0)
+    }
+
+    /// When every bit pattern of `T` is valid, the kernel writes the message straight
+    /// into `*out` (no copy in this process). After an error `*out` is unchanged, except
+    /// that a message too short for such a `T` may have overwritten its first bytes (it
+    /// still holds a valid `T`).
+    #[inline(always)]
+    fn recv_into_wait(&mut self, out: &mut T, wait: contract::Wait) -> Result<()> {
+        if const { T::SCHEMA.accepts_any_bits() } {
+            // SAFETY: `out` is `size_of::<T>()` bytes borrowed mutably; the kernel only
+            // writes initialised bytes into them, and every bit pattern (even of a partly
+            // overwritten value) is a valid `T` here.
+            let bytes = unsafe {
+                core::slice::from_raw_parts_mut(
+                    (out as *mut T).cast::<MaybeUninit<u8>>(),
+                    size_of::<T>(),
+                )
+            };
+            let (n, _priority) = self.q.receive(bytes, wait.into())?;
+            if n != size_of::<T>() {
+                return Err(InvalidMessage::length(T::SCHEMA.name, size_of::<T>(), n).into());
+            }
+            Ok(())
+        } else {
+            *out = self.recv_with(wait.into(), &mut 0)?;
+            Ok(())
+        }
+    }
+}
+
+contract::sending_end!(impl<T> Sender<T>, T);
+contract::receiving_end!(impl<T> Receiver<T>, T);
 
 impl<T> AsFd for Sender<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {

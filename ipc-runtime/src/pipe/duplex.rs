@@ -1,12 +1,12 @@
 //! One end of a two-way pipe channel, [`Duplex`]: a [`Sender`] and a [`Receiver`] of two
-//! pipes joined, with the send and receive families forwarded to them.
+//! pipes joined, with the send and receive families of the contract.
 
 use std::fmt;
-use std::time::Duration;
 
 use super::receiver::Receiver;
 use super::sender::Sender;
-use crate::error::{Result, SendError};
+use crate::contract::{self, Rx, Tx, Wait};
+use crate::error::Result;
 use crate::message::Message;
 
 /// One end of a [`duplex`](super::duplex) channel: sends `S`, receives `R`.
@@ -36,66 +36,6 @@ impl<S: Message, R: Message> Duplex<S, R> {
         &mut self.rx
     }
 
-    /// [`Sender::send`] on the sending half.
-    ///
-    /// # Errors
-    ///
-    /// As [`Sender::send`].
-    #[inline]
-    pub fn send(&mut self, msg: S) -> Result<(), SendError<S>> {
-        self.tx.send(msg)
-    }
-
-    /// [`Sender::try_send`] on the sending half.
-    ///
-    /// # Errors
-    ///
-    /// As [`Sender::try_send`].
-    #[inline]
-    pub fn try_send(&mut self, msg: S) -> Result<(), SendError<S>> {
-        self.tx.try_send(msg)
-    }
-
-    /// [`Sender::send_timeout`] on the sending half.
-    ///
-    /// # Errors
-    ///
-    /// As [`Sender::send_timeout`].
-    #[inline]
-    pub fn send_timeout(&mut self, msg: S, timeout: Duration) -> Result<(), SendError<S>> {
-        self.tx.send_timeout(msg, timeout)
-    }
-
-    /// [`Sender::send_ref`] on the sending half.
-    ///
-    /// # Errors
-    ///
-    /// As [`Sender::send_ref`].
-    #[inline]
-    pub fn send_ref(&mut self, msg: &S) -> Result<()> {
-        self.tx.send_ref(msg)
-    }
-
-    /// [`Receiver::recv_into`] on the receiving half.
-    ///
-    /// # Errors
-    ///
-    /// As [`Receiver::recv_into`]; after an error `*out` is unchanged.
-    #[inline]
-    pub fn recv_into(&mut self, out: &mut R) -> Result<()> {
-        self.rx.recv_into(out)
-    }
-
-    /// [`Receiver::recv`] on the receiving half.
-    ///
-    /// # Errors
-    ///
-    /// As [`Receiver::recv`].
-    #[inline]
-    pub fn recv(&mut self) -> Result<R> {
-        self.rx.recv()
-    }
-
     /// [`Receiver::recv_ref`] on the receiving half.
     ///
     /// # Errors
@@ -105,27 +45,31 @@ impl<S: Message, R: Message> Duplex<S, R> {
     pub fn recv_ref(&mut self) -> Result<&R> {
         self.rx.recv_ref()
     }
+}
 
-    /// [`Receiver::try_recv`] on the receiving half.
-    ///
-    /// # Errors
-    ///
-    /// As [`Receiver::try_recv`].
+impl<S: Message, R: Message> Tx<S> for Duplex<S, R> {
+    /// [`Tx::send_wait`] on the sending half.
     #[inline]
-    pub fn try_recv(&mut self) -> Result<R> {
-        self.rx.try_recv()
-    }
-
-    /// [`Receiver::recv_timeout`] on the receiving half.
-    ///
-    /// # Errors
-    ///
-    /// As [`Receiver::recv_timeout`].
-    #[inline]
-    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<R> {
-        self.rx.recv_timeout(timeout)
+    fn send_wait(&mut self, msg: &S, wait: Wait) -> Result<()> {
+        self.tx.send_wait(msg, wait)
     }
 }
+
+impl<S: Message, R: Message> Rx<R> for Duplex<S, R> {
+    /// [`Rx::recv_wait`] on the receiving half.
+    #[inline]
+    fn recv_wait(&mut self, wait: Wait) -> Result<R> {
+        self.rx.recv_wait(wait)
+    }
+
+    #[inline]
+    fn recv_into_wait(&mut self, out: &mut R, wait: Wait) -> Result<()> {
+        self.rx.recv_into_wait(out, wait)
+    }
+}
+
+contract::sending_end!(impl<S, R> Duplex<S, R>, S);
+contract::receiving_end!(impl<S, R> Duplex<S, R>, R);
 
 impl<S: Message, R: Message> fmt::Debug for Duplex<S, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

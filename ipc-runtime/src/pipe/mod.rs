@@ -78,7 +78,7 @@ mod receiver;
 mod sender;
 
 pub use duplex::Duplex;
-pub use receiver::{Iter, Receiver};
+pub use receiver::Receiver;
 pub use sender::{Sender, PIPE_BUF};
 
 use nix::fcntl::OFlag;

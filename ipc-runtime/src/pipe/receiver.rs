@@ -6,11 +6,11 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::process::Stdio;
-use std::time::Duration;
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 
 use crate::codec::{self, FrameReader};
+use crate::contract::{self, Rx};
 use crate::error::{Error, Result};
 use crate::fd::{self, Wait};
 use crate::message::Message;
@@ -97,54 +97,6 @@ impl<T: Message> Receiver<T> {
         Ok(Self::from_fd(fd))
     }
 
-    /// Receives the next message, waiting for one.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Disconnected`] once every writer is gone and everything was received,
-    /// [`Error::SchemaMismatch`] for a writer of another schema, [`Error::InvalidMessage`]
-    /// or [`Error::Corrupt`] for bytes that are not a valid frame of `T` (also a writer
-    /// that died mid-frame), [`Error::Io`] for a failing `read`.
-    #[inline]
-    pub fn recv(&mut self) -> Result<T> {
-        self.recv_wait(Wait::Forever)
-    }
-
-    /// Receives a message if one has arrived, without waiting.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Empty`] if none has (part of one may have: it is kept for the next call),
-    /// and the errors of [`Receiver::recv`].
-    #[inline]
-    pub fn try_recv(&mut self) -> Result<T> {
-        self.recv_wait(Wait::Now)
-    }
-
-    /// Receives the next message, waiting at most `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Timeout`] if none arrived in time (a partial one is kept), and the errors
-    /// of [`Receiver::recv`].
-    #[inline]
-    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T> {
-        self.recv_wait(Wait::timeout(timeout))
-    }
-
-    /// Receives the next message into `*out`, waiting for it: [`Receiver::recv`] without
-    /// the by-value return, so the validated bytes are copied once, from the receive
-    /// buffer straight into `*out`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Receiver::recv`]. After any error `*out` is unchanged (a message that is not
-    /// a valid `T` is refused before any byte of `*out` is written).
-    #[inline]
-    pub fn recv_into(&mut self, out: &mut T) -> Result<()> {
-        self.recv_wait_into(Wait::Forever, out)
-    }
-
     /// Receives the next message and lends it straight from the receive buffer, validated:
     /// no copy of the message at all (the zero-copy counterpart of [`Receiver::recv`]).
     /// The borrow ends before the next receive; copy out what must outlive it.
@@ -164,27 +116,6 @@ impl<T: Message> Receiver<T> {
     pub fn recv_ref(&mut self) -> Result<&T> {
         let (reader, fill) = self.reader_and_fill(Wait::Forever);
         reader.recv_ref_with(fill)
-    }
-
-    /// An iterator over received messages that ends at [`Error::Disconnected`]; any other
-    /// error is yielded once, and then the iterator ends.
-    pub fn iter(&mut self) -> Iter<'_, T> {
-        Iter {
-            rx: self,
-            done: false,
-        }
-    }
-
-    pub(crate) fn recv_wait(&mut self, wait: Wait) -> Result<T> {
-        let (reader, fill) = self.reader_and_fill(wait);
-        // The message goes from the frame reader straight to the caller (a tail call, no
-        // extra copy of a large `T`).
-        reader.recv_with(fill)
-    }
-
-    fn recv_wait_into(&mut self, wait: Wait, out: &mut T) -> Result<()> {
-        let (reader, fill) = self.reader_and_fill(wait);
-        reader.recv_into_with(out, fill)
     }
 
     /// The start of every receive: sets a FIFO's blocking mode for `wait`, and splits
@@ -251,41 +182,37 @@ fn set_blocking(fd: BorrowedFd<'_>, blocking: bool) -> Result<()> {
     Ok(())
 }
 
-/// Iterator over the messages of a [`Receiver`]; see [`Receiver::iter`].
-pub struct Iter<'a, T> {
-    rx: &'a mut Receiver<T>,
-    done: bool,
-}
+impl<T: Message> Rx<T> for Receiver<T> {
+    /// Reads the writer's handshake with the first message, then one record; a FIFO's
+    /// blocking receive is one plain `read` (see the [module docs](crate::pipe)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] once every writer is gone and everything was received,
+    /// [`Error::Empty`] or [`Error::Timeout`] if no whole message came in time (part of
+    /// one is kept for the next call), [`Error::SchemaMismatch`] for a writer of another
+    /// schema, [`Error::InvalidMessage`] or [`Error::Corrupt`] for bytes that are not a
+    /// valid record of `T` (also a writer that died mid-record), [`Error::Shutdown`],
+    /// [`Error::Io`] for a failing `read`.
+    #[inline]
+    fn recv_wait(&mut self, wait: contract::Wait) -> Result<T> {
+        let (reader, fill) = self.reader_and_fill(wait.into());
+        // The message goes from the frame reader straight to the caller (a tail call, no
+        // extra copy of a large `T`).
+        reader.recv_with(fill)
+    }
 
-impl<T: Message> Iterator for Iter<'_, T> {
-    type Item = Result<T>;
-
-    fn next(&mut self) -> Option<Result<T>> {
-        if self.done {
-            return None;
-        }
-        match self.rx.recv() {
-            Ok(msg) => Some(Ok(msg)),
-            Err(Error::Disconnected) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+    /// The validated bytes are copied once, from the receive buffer straight into
+    /// `*out`; a message that is not a valid `T` is refused before any byte of `*out` is
+    /// written.
+    #[inline]
+    fn recv_into_wait(&mut self, out: &mut T, wait: contract::Wait) -> Result<()> {
+        let (reader, fill) = self.reader_and_fill(wait.into());
+        reader.recv_into_with(out, fill)
     }
 }
 
-impl<'a, T: Message> IntoIterator for &'a mut Receiver<T> {
-    type Item = Result<T>;
-    type IntoIter = Iter<'a, T>;
-
-    fn into_iter(self) -> Iter<'a, T> {
-        self.iter()
-    }
-}
+contract::receiving_end!(impl<T> Receiver<T>, T);
 
 impl<T> AsFd for Receiver<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {

@@ -13,7 +13,8 @@ use nix::fcntl::{fcntl, FcntlArg};
 use nix::poll::PollFlags;
 
 use crate::codec;
-use crate::error::{Error, Result, SendError};
+use crate::contract::{self, Tx};
+use crate::error::{Error, Result};
 use crate::fd::{self, Sigpipe, Wait};
 use crate::message::{self, Message};
 
@@ -59,63 +60,6 @@ impl<T: Message> Sender<T> {
             .try_clone_to_owned()
             .map_err(|e| codec::io_error("dup(stdout)", e))?;
         Ok(Self::from_fd(fd))
-    }
-
-    /// Sends a message, waiting while the pipe is full.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Disconnected`] if every read end is closed, [`Error::Shutdown`] once
-    /// shutdown is requested while the pipe is full (see
-    /// [`shutdown_on`](crate::signal::shutdown_on)), [`Error::Io`] for another failure of
-    /// `write`. The message is handed back in the [`SendError`].
-    #[inline]
-    pub fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
-        self.send_wait(msg, Wait::Forever)
-    }
-
-    /// Sends a message if the pipe has room for all of it now; never writes part of it.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Full`] if it has not, [`Error::LimitExceeded`] if the frame is bigger than
-    /// the pipe can ever be made (`/proc/sys/fs/pipe-max-size`; use [`Sender::send`]),
-    /// and the errors of [`Sender::send`].
-    #[inline]
-    pub fn try_send(&mut self, msg: T) -> Result<(), SendError<T>> {
-        self.send_wait(msg, Wait::Now)
-    }
-
-    /// Sends a message, waiting at most `timeout` for room for all of it.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Timeout`] if there was no room in time, and the errors of
-    /// [`Sender::try_send`].
-    #[inline]
-    pub fn send_timeout(&mut self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
-        self.send_wait(msg, Wait::timeout(timeout))
-    }
-
-    /// Sends `*msg` in place, waiting while the pipe is full: [`Sender::send`] without
-    /// moving a copy of a large `T` into the call. On error nothing was sent and `*msg`
-    /// is still the caller's.
-    ///
-    /// # Errors
-    ///
-    /// As [`Sender::send`].
-    #[inline]
-    pub fn send_ref(&mut self, msg: &T) -> Result<()> {
-        self.write_frame(Some(msg), &Wait::Forever)
-    }
-
-    #[inline]
-    fn send_wait(&mut self, msg: T, wait: Wait) -> Result<(), SendError<T>> {
-        // By reference below: a large message is not copied again into each call.
-        match self.write_frame(Some(&msg), &wait) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(SendError::new(e, msg)),
-        }
     }
 
     /// Writes the handshake now rather than before the first message.
@@ -261,6 +205,33 @@ fn ensure_capacity(fd: BorrowedFd<'_>, total: usize) -> Result<()> {
         Err(e) => Err(Error::sys("fcntl(F_SETPIPE_SZ)", e)),
     }
 }
+
+impl<T: Message> Tx<T> for Sender<T> {
+    /// Writes the handshake before the first message, then `*msg` as one record: whole
+    /// and atomic up to [`PIPE_BUF`], sealed above (see the [module docs](crate::pipe)).
+    /// A bounded wait ([`Wait::Now`](contract::Wait::Now),
+    /// [`Wait::For`](contract::Wait::For)) first waits for room for all of it, so it
+    /// never leaves part of a record behind.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] if every read end is closed, [`Error::Full`] or
+    /// [`Error::Timeout`] if there was no room in time, [`Error::LimitExceeded`] for a
+    /// bounded wait on a record bigger than the pipe can ever be made
+    /// (`/proc/sys/fs/pipe-max-size`; wait for ever instead), [`Error::Shutdown`] once
+    /// shutdown is requested while the pipe is full (see
+    /// [`shutdown_on`](crate::signal::shutdown_on)), [`Error::Io`] for another failure
+    /// of `write`.
+    #[inline]
+    fn send_wait(&mut self, msg: &T, wait: contract::Wait) -> Result<()> {
+        match wait {
+            contract::Wait::Forever => self.write_frame(Some(msg), &Wait::Forever),
+            bounded => self.write_frame(Some(msg), &bounded.into()),
+        }
+    }
+}
+
+contract::sending_end!(impl<T> Sender<T>, T);
 
 impl<T> AsFd for Sender<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {

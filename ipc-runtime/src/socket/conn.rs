@@ -16,6 +16,7 @@ use nix::sys::socket::MsgFlags;
 
 use super::sys::{self, CmsgBuf, Wait};
 use crate::codec::{self, FrameReader, HEADER_LEN};
+use crate::contract::{self, Rx, Tx};
 use crate::error::{Error, Result, SendError};
 use crate::message::{self, Message};
 
@@ -165,51 +166,25 @@ fn read_exact(fd: BorrowedFd<'_>, mut buf: &mut [u8], wait: Wait) -> Result<()> 
     Ok(())
 }
 
-impl<T: Message> Sender<T> {
-    /// Sends `msg`, waiting while the socket buffer is full.
+impl<T: Message> Tx<T> for Sender<T> {
+    /// Writes `*msg` as one frame. A bounded wait returns [`Error::Full`] or
+    /// [`Error::Timeout`] only if not a byte of the frame could be written; once one is,
+    /// the message counts as sent and an unwritten tail is kept (see the type docs).
     ///
     /// # Errors
     ///
     /// [`Error::Disconnected`] if the peer is gone (never `SIGPIPE`: sends use
-    /// `MSG_NOSIGNAL`), [`Error::Io`] otherwise; the message is handed back.
+    /// `MSG_NOSIGNAL`), [`Error::Full`] or [`Error::Timeout`] as above,
+    /// [`Error::Shutdown`], [`Error::Io`] otherwise.
     #[inline]
-    pub fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
-        self.send_frame(msg, &[], Wait::Forever)
+    fn send_wait(&mut self, msg: &T, wait: contract::Wait) -> Result<()> {
+        self.send_frame_ref(msg, &[], wait.into())
     }
+}
 
-    /// Sends `msg` if the socket can take at least its first byte now (see the type docs
-    /// for a frame that fits only in part).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Full`] if nothing could be written, as [`Sender::send`] otherwise.
-    #[inline]
-    pub fn try_send(&mut self, msg: T) -> Result<(), SendError<T>> {
-        self.send_frame(msg, &[], Wait::Now)
-    }
+contract::sending_end!(impl<T> Sender<T>, T);
 
-    /// Sends `msg`, waiting at most `timeout` for room.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Timeout`] if nothing of the frame could be written in time, as
-    /// [`Sender::send`] otherwise.
-    #[inline]
-    pub fn send_timeout(&mut self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
-        self.send_frame(msg, &[], Wait::timeout(timeout))
-    }
-
-    /// Sends `*msg` in place, waiting while the socket buffer is full: [`Sender::send`]
-    /// without moving a copy of a large `T` into the call.
-    ///
-    /// # Errors
-    ///
-    /// As [`Sender::send`] (`*msg` stays the caller's either way).
-    #[inline]
-    pub fn send_ref(&mut self, msg: &T) -> Result<()> {
-        self.send_frame_ref(msg, &[], Wait::Forever)
-    }
-
+impl<T: Message> Sender<T> {
     /// Drops the unwritten tail of a frame, so dropping this sender does not wait for a
     /// peer that does not read. The peer sees the frame cut short.
     pub(crate) fn abandon(&mut self) {
@@ -362,55 +337,35 @@ impl<T> AsFd for Receiver<T> {
     }
 }
 
-impl<T: Message> Receiver<T> {
-    /// Receives the next message, waiting for it.
+impl<T: Message> Rx<T> for Receiver<T> {
+    /// Receives the next frame. Descriptors that came with it (see
+    /// [`Stream::recv_with_fds`](crate::socket::Stream::recv_with_fds)) are closed.
     ///
     /// # Errors
     ///
     /// [`Error::Disconnected`] once the peer has closed and every message before is
-    /// read; [`Error::Corrupt`], [`Error::InvalidMessage`] or [`Error::SchemaMismatch`]
-    /// for bytes that are not frames of `T` (the offending bytes are dropped);
-    /// [`Error::Io`] for other failures.
+    /// read; [`Error::Empty`] or [`Error::Timeout`] if no whole frame came in time (a
+    /// partial frame is kept); [`Error::Corrupt`], [`Error::InvalidMessage`] or
+    /// [`Error::SchemaMismatch`] for bytes that are not frames of `T` (the offending
+    /// bytes are dropped); [`Error::Shutdown`]; [`Error::Io`] for other failures.
     #[inline]
-    pub fn recv(&mut self) -> Result<T> {
-        self.recv_inner(Wait::Forever)
+    fn recv_wait(&mut self, wait: contract::Wait) -> Result<T> {
+        self.recv_inner(wait.into())
     }
 
-    /// Receives a message if one is complete now.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Empty`] if none is, as [`Receiver::recv`] otherwise.
+    /// The validated bytes are copied once, from the receive buffer straight into
+    /// `*out`; a message that is not a valid `T` is refused before any byte of `*out` is
+    /// written.
     #[inline]
-    pub fn try_recv(&mut self) -> Result<T> {
-        self.recv_inner(Wait::Now)
-    }
-
-    /// Receives a message, waiting at most `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Timeout`] if none was complete in time (a partial frame is kept), as
-    /// [`Receiver::recv`] otherwise.
-    #[inline]
-    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T> {
-        self.recv_inner(Wait::timeout(timeout))
-    }
-
-    /// Receives the next message into `*out`, waiting for it: [`Receiver::recv`] without
-    /// the by-value return, so the validated bytes are copied once, from the receive
-    /// buffer straight into `*out`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Receiver::recv`]. After any error `*out` is unchanged (a message that is not
-    /// a valid `T` is refused before any byte of `*out` is written).
-    #[inline]
-    pub fn recv_into(&mut self, out: &mut T) -> Result<()> {
-        let (reader, fill) = self.reader_and_fill(Wait::Forever);
+    fn recv_into_wait(&mut self, out: &mut T, wait: contract::Wait) -> Result<()> {
+        let (reader, fill) = self.reader_and_fill(wait.into());
         reader.recv_into_with(out, fill)
     }
+}
 
+contract::receiving_end!(impl<T> Receiver<T>, T);
+
+impl<T: Message> Receiver<T> {
     /// Receives the next message and lends it straight from the receive buffer,
     /// validated: no copy of the message at all (the zero-copy counterpart of
     /// [`Receiver::recv`]). The borrow ends before the next receive.
@@ -568,129 +523,63 @@ fn fill(
     }
 }
 
-/// The channel methods of a duplex stream type with fields `tx: Sender<T>` and
-/// `rx: Receiver<T>`, delegating to the halves.
-macro_rules! duplex_methods {
-    () => {
-        /// Sends `msg`, waiting while the socket buffer is full.
-        ///
-        /// # Errors
-        ///
-        /// [`Error::Disconnected`](crate::Error::Disconnected) if the peer is gone (never
-        /// `SIGPIPE`), [`Error::Io`](crate::Error::Io) otherwise; the message is handed back.
-        #[inline]
-        pub fn send(&mut self, msg: T) -> $crate::Result<(), $crate::SendError<T>> {
-            self.tx.send(msg)
+/// A duplex stream type with fields `tx: Sender<T>` and `rx: Receiver<T>`: the contract
+/// on its halves, and the extras of a stream.
+macro_rules! duplex_stream {
+    ($end:ident) => {
+        impl<T: $crate::Message> $crate::Tx<T> for $end<T> {
+            /// [`Tx::send_wait`]($crate::Tx::send_wait) of the sending half
+            /// ([`Sender`]($crate::socket::Sender)).
+            #[inline]
+            fn send_wait(&mut self, msg: &T, wait: $crate::Wait) -> $crate::Result<()> {
+                self.tx.send_wait(msg, wait)
+            }
         }
 
-        /// Sends `msg` if the socket can take it now; a frame that fits only in part is
-        /// completed before the next send (see [`Sender`](crate::socket::Sender)).
-        ///
-        /// # Errors
-        ///
-        /// [`Error::Full`](crate::Error::Full) if nothing could be written, as `send`
-        /// otherwise.
-        #[inline]
-        pub fn try_send(&mut self, msg: T) -> $crate::Result<(), $crate::SendError<T>> {
-            self.tx.try_send(msg)
+        impl<T: $crate::Message> $crate::Rx<T> for $end<T> {
+            /// [`Rx::recv_wait`]($crate::Rx::recv_wait) of the receiving half
+            /// ([`Receiver`]($crate::socket::Receiver)).
+            #[inline]
+            fn recv_wait(&mut self, wait: $crate::Wait) -> $crate::Result<T> {
+                self.rx.recv_wait(wait)
+            }
+
+            #[inline]
+            fn recv_into_wait(&mut self, out: &mut T, wait: $crate::Wait) -> $crate::Result<()> {
+                self.rx.recv_into_wait(out, wait)
+            }
         }
 
-        /// Sends `msg`, waiting at most `timeout` for room.
-        ///
-        /// # Errors
-        ///
-        /// [`Error::Timeout`](crate::Error::Timeout) if nothing could be written in time,
-        /// as `send` otherwise.
-        #[inline]
-        pub fn send_timeout(
-            &mut self,
-            msg: T,
-            timeout: ::std::time::Duration,
-        ) -> $crate::Result<(), $crate::SendError<T>> {
-            self.tx.send_timeout(msg, timeout)
-        }
+        $crate::contract::sending_end!(impl<T> $end<T>, T);
+        $crate::contract::receiving_end!(impl<T> $end<T>, T);
 
-        /// Sends `*msg` in place, waiting while the socket buffer is full (`send` without
-        /// moving a copy of a large `T` into the call).
-        ///
-        /// # Errors
-        ///
-        /// As [`Sender::send`](crate::socket::Sender::send).
-        #[inline]
-        pub fn send_ref(&mut self, msg: &T) -> $crate::Result<()> {
-            self.tx.send_ref(msg)
-        }
+        impl<T: $crate::Message> $end<T> {
+            /// Receives the next message and lends it straight from the receive buffer,
+            /// validated: no copy at all. The borrow ends before the next call on this end.
+            ///
+            /// # Errors
+            ///
+            /// As `recv`.
+            #[inline]
+            pub fn recv_ref(&mut self) -> $crate::Result<&T> {
+                self.rx.recv_ref()
+            }
 
-        /// Receives the next message into `*out`, waiting for it (`recv` without the
-        /// by-value return: the validated bytes are copied once, into `*out`).
-        ///
-        /// # Errors
-        ///
-        /// As [`Receiver::recv_into`](crate::socket::Receiver::recv_into); after any
-        /// error `*out` is unchanged.
-        #[inline]
-        pub fn recv_into(&mut self, out: &mut T) -> $crate::Result<()> {
-            self.rx.recv_into(out)
-        }
+            /// Writes the tail of a partly written frame, if a bounded send left one.
+            ///
+            /// # Errors
+            ///
+            /// As [`Sender::flush`](crate::socket::Sender::flush).
+            pub fn flush(&mut self) -> $crate::Result<()> {
+                self.tx.flush()
+            }
 
-        /// Receives the next message and lends it straight from the receive buffer,
-        /// validated: no copy at all. The borrow ends before the next call on this end.
-        ///
-        /// # Errors
-        ///
-        /// As `recv`.
-        #[inline]
-        pub fn recv_ref(&mut self) -> $crate::Result<&T> {
-            self.rx.recv_ref()
-        }
-
-        /// Receives the next message, waiting for it.
-        ///
-        /// # Errors
-        ///
-        /// [`Error::Disconnected`](crate::Error::Disconnected) once the peer has closed and
-        /// every earlier message is read; `Corrupt`, `InvalidMessage` or `SchemaMismatch`
-        /// for bytes that are not frames of `T`; `Io` otherwise.
-        #[inline]
-        pub fn recv(&mut self) -> $crate::Result<T> {
-            self.rx.recv()
-        }
-
-        /// Receives a message if one is complete now.
-        ///
-        /// # Errors
-        ///
-        /// [`Error::Empty`](crate::Error::Empty) if none is, as `recv` otherwise.
-        #[inline]
-        pub fn try_recv(&mut self) -> $crate::Result<T> {
-            self.rx.try_recv()
-        }
-
-        /// Receives a message, waiting at most `timeout` (a partial frame is kept).
-        ///
-        /// # Errors
-        ///
-        /// [`Error::Timeout`](crate::Error::Timeout) if none was complete in time, as
-        /// `recv` otherwise.
-        #[inline]
-        pub fn recv_timeout(&mut self, timeout: ::std::time::Duration) -> $crate::Result<T> {
-            self.rx.recv_timeout(timeout)
-        }
-
-        /// Writes the tail of a partly written frame, if a bounded send left one.
-        ///
-        /// # Errors
-        ///
-        /// As [`Sender::flush`](crate::socket::Sender::flush).
-        pub fn flush(&mut self) -> $crate::Result<()> {
-            self.tx.flush()
-        }
-
-        /// Splits into the sending and the receiving half (one socket, shared), e.g. to
-        /// use them from two threads.
-        pub fn split(self) -> ($crate::socket::Sender<T>, $crate::socket::Receiver<T>) {
-            (self.tx, self.rx)
+            /// Splits into the sending and the receiving half (one socket, shared), e.g. to
+            /// use them from two threads.
+            pub fn split(self) -> ($crate::socket::Sender<T>, $crate::socket::Receiver<T>) {
+                (self.tx, self.rx)
+            }
         }
     };
 }
-pub(crate) use duplex_methods;
+pub(crate) use duplex_stream;

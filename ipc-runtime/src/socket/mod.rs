@@ -91,7 +91,7 @@ pub use seqpacket::{SeqPacket, SeqPacketListener};
 
 use crate::error::{Error, Result, SendError};
 use crate::message::Message;
-use conn::duplex_methods;
+use conn::duplex_stream;
 use sys::Wait;
 
 /// How long `connect` and `accept` wait for the peer's handshake by default.
@@ -433,8 +433,6 @@ impl<T: Message> Stream<T> {
         Ok(Stream { tx, rx })
     }
 
-    duplex_methods!();
-
     /// The peer's pid, uid and gid (`SO_PEERCRED`).
     ///
     /// # Errors
@@ -484,6 +482,8 @@ impl<T: Message> Stream<T> {
         self.rx.set_max_fds(n.min(253));
     }
 }
+
+duplex_stream!(Stream);
 
 impl<T: Message> AsFd for Stream<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {

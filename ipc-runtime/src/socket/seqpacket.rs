@@ -19,7 +19,6 @@ use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
-use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::poll::PollFlags;
@@ -28,7 +27,8 @@ use nix::sys::socket::{MsgFlags, SockType};
 use super::sys::{self, CmsgBuf, Wait};
 use super::{bind, Options, PeerCred, RawListener};
 use crate::codec;
-use crate::error::{Error, Result, SchemaId, SendError};
+use crate::contract::{self, Rx, Tx};
+use crate::error::{Error, Result, SchemaId};
 use crate::message::{self, Message};
 
 const FP_LEN: usize = 8;
@@ -197,86 +197,6 @@ impl<T: Message> SeqPacket<T> {
         }
     }
 
-    /// Sends `msg` as one datagram, waiting for room.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Disconnected`] if the peer is gone (never `SIGPIPE`), [`Error::Io`]
-    /// otherwise; the message is handed back.
-    pub fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
-        self.send_msg(msg, Wait::Forever)
-    }
-
-    /// Sends `msg` if there is room now.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Full`] if there is not, as [`SeqPacket::send`] otherwise.
-    pub fn try_send(&mut self, msg: T) -> Result<(), SendError<T>> {
-        self.send_msg(msg, Wait::Now)
-    }
-
-    /// Sends `msg`, waiting at most `timeout` for room.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Timeout`] if there was none in time, as [`SeqPacket::send`] otherwise.
-    pub fn send_timeout(&mut self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
-        self.send_msg(msg, Wait::timeout(timeout))
-    }
-
-    /// Sends `*msg` in place as one datagram, waiting for room: [`SeqPacket::send`]
-    /// without moving a copy of a large `T` into the call.
-    ///
-    /// # Errors
-    ///
-    /// As [`SeqPacket::send`] (`*msg` stays the caller's either way).
-    pub fn send_ref(&mut self, msg: &T) -> Result<()> {
-        self.send_frame(msg, Wait::Forever)
-    }
-
-    /// Receives the next message into `*out`, waiting for it: [`SeqPacket::recv`] without
-    /// the by-value return, so the validated bytes are copied once, into `*out`.
-    ///
-    /// # Errors
-    ///
-    /// As [`SeqPacket::recv`]. After any error `*out` is unchanged (the datagram is
-    /// checked for size, fingerprint and bit pattern before a byte of `*out` is written).
-    pub fn recv_into(&mut self, out: &mut T) -> Result<()> {
-        let n = self.recv_checked(Wait::Forever)?;
-        Ok(crate::codec::copy_validated(&self.buf[FP_LEN..n], out)?)
-    }
-
-    /// Receives the next message, waiting for it.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Disconnected`] once the peer has closed; [`Error::Corrupt`] for a datagram
-    /// of the wrong size; [`Error::SchemaMismatch`] for a wrong fingerprint;
-    /// [`Error::InvalidMessage`] for invalid bytes; [`Error::Io`] otherwise. The offending
-    /// datagram is consumed.
-    pub fn recv(&mut self) -> Result<T> {
-        self.recv_msg(Wait::Forever)
-    }
-
-    /// Receives a message if one is waiting.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Empty`] if none is, as [`SeqPacket::recv`] otherwise.
-    pub fn try_recv(&mut self) -> Result<T> {
-        self.recv_msg(Wait::Now)
-    }
-
-    /// Receives a message, waiting at most `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Timeout`] if none came in time, as [`SeqPacket::recv`] otherwise.
-    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T> {
-        self.recv_msg(Wait::timeout(timeout))
-    }
-
     /// The peer's pid, uid and gid (`SO_PEERCRED`).
     ///
     /// # Errors
@@ -284,11 +204,6 @@ impl<T: Message> SeqPacket<T> {
     /// [`Error::Io`] if the kernel does not report them.
     pub fn peer_cred(&self) -> Result<PeerCred> {
         super::peer_cred(self.fd.as_fd())
-    }
-
-    fn send_msg(&mut self, msg: T, wait: Wait) -> Result<(), SendError<T>> {
-        self.send_frame(&msg, wait)
-            .map_err(|e| SendError::new(e, msg))
     }
 
     /// Sends the fingerprint and `msg` as one datagram (see [`CONTIGUOUS`]).
@@ -455,6 +370,47 @@ impl<T: Message> SeqPacket<T> {
         Ok(())
     }
 }
+
+impl<T: Message> Tx<T> for SeqPacket<T> {
+    /// Sends the fingerprint and `*msg` as one datagram.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] if the peer is gone (never `SIGPIPE`), [`Error::Full`] or
+    /// [`Error::Timeout`] if there was no room in time, [`Error::Shutdown`],
+    /// [`Error::Io`] otherwise.
+    #[inline]
+    fn send_wait(&mut self, msg: &T, wait: contract::Wait) -> Result<()> {
+        self.send_frame(msg, wait.into())
+    }
+}
+
+impl<T: Message> Rx<T> for SeqPacket<T> {
+    /// Receives the next datagram and checks its size, fingerprint and bit pattern.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] once the peer has closed; [`Error::Empty`] or
+    /// [`Error::Timeout`] if none came in time; [`Error::Corrupt`] for a datagram of the
+    /// wrong size; [`Error::SchemaMismatch`] for a wrong fingerprint;
+    /// [`Error::InvalidMessage`] for invalid bytes; [`Error::Shutdown`]; [`Error::Io`]
+    /// otherwise. The offending datagram is consumed.
+    #[inline]
+    fn recv_wait(&mut self, wait: contract::Wait) -> Result<T> {
+        self.recv_msg(wait.into())
+    }
+
+    /// The datagram is checked for size, fingerprint and bit pattern before a byte of
+    /// `*out` is written, then copied once into `*out`.
+    #[inline]
+    fn recv_into_wait(&mut self, out: &mut T, wait: contract::Wait) -> Result<()> {
+        let n = self.recv_checked(wait.into())?;
+        Ok(crate::codec::copy_validated(&self.buf[FP_LEN..n], out)?)
+    }
+}
+
+contract::sending_end!(impl<T> SeqPacket<T>, T);
+contract::receiving_end!(impl<T> SeqPacket<T>, T);
 
 impl<T> AsFd for SeqPacket<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {

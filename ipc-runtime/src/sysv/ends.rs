@@ -11,6 +11,7 @@ use super::frame::{oversized, Frame, Staging};
 use super::key::Key;
 use super::options::Options;
 use super::queue::{check_type, Queue};
+use crate::contract::{self, Rx, Tx};
 use crate::deadline::Wait;
 use crate::error::{Error, Result, SendError};
 use crate::message::Message;
@@ -135,7 +136,7 @@ impl<T: Message> Sender<T> {
         }
     }
 
-    /// Sets the type [`Self::send`] and its variants use (default 1).
+    /// Sets the type the contract's sends ([`Self::send`] and its family) use (default 1).
     ///
     /// # Errors
     ///
@@ -155,56 +156,26 @@ impl<T: Message> Sender<T> {
     ///
     /// As [`Self::send_with_type`]; the message stays with the caller.
     #[inline(always)]
-    pub fn send_ref(&self, msg: &T, mtype: i64) -> Result<()> {
+    pub fn send_ref_with_type(&self, msg: &T, mtype: i64) -> Result<()> {
         self.send_from(msg, mtype, Wait::Forever)
-    }
-
-    /// Sends `msg` with the default type, waiting while the queue is full.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Disconnected`] if the queue was removed, [`Error::Shutdown`],
-    /// [`Error::PermissionDenied`], [`Error::Io`]; the message is handed back.
-    #[inline(always)]
-    pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
-        self.send_with(msg, self.mtype, Wait::Forever)
     }
 
     /// Sends `msg` with type `mtype` (`> 0`), waiting while the queue is full.
     ///
     /// # Errors
     ///
-    /// [`Error::Unsupported`] unless `mtype > 0`; otherwise as [`Self::send`].
+    /// [`Error::Unsupported`] unless `mtype > 0`; otherwise as [`Tx::send_wait`].
     pub fn send_with_type(&self, msg: T, mtype: i64) -> Result<(), SendError<T>> {
         self.send_with(msg, mtype, Wait::Forever)
-    }
-
-    /// Sends `msg` with the default type if there is room now.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Full`] if there is not; otherwise as [`Self::send`].
-    pub fn try_send(&self, msg: T) -> Result<(), SendError<T>> {
-        self.send_with(msg, self.mtype, Wait::Now)
     }
 
     /// Sends `msg` with type `mtype` if there is room now.
     ///
     /// # Errors
     ///
-    /// As [`Self::try_send`] and [`Self::send_with_type`].
+    /// [`Error::Full`] if there is not; otherwise as [`Self::send_with_type`].
     pub fn try_send_with_type(&self, msg: T, mtype: i64) -> Result<(), SendError<T>> {
         self.send_with(msg, mtype, Wait::Now)
-    }
-
-    /// Sends `msg` with the default type, waiting at most `timeout` for room (polling, see
-    /// the [module docs](crate::sysv)).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Timeout`] if the queue stayed full; otherwise as [`Self::send`].
-    pub fn send_timeout(&self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
-        self.send_with(msg, self.mtype, Wait::timeout(timeout))
     }
 
     #[inline(always)]
@@ -255,49 +226,6 @@ impl<T: Message> Receiver<T> {
 
     fn wrap(q: Queue) -> Self {
         Receiver { q, _t: PhantomData }
-    }
-
-    /// Waits for the first message of any type and copies it once into `*out`, returning
-    /// its type; `*out` is unchanged after an error. ([`Self::recv`] returns it by value,
-    /// which for a large `T` may cost one more copy.)
-    ///
-    /// # Errors
-    ///
-    /// As [`Self::recv`].
-    #[inline(always)]
-    pub fn recv_into(&self, out: &mut T) -> Result<i64> {
-        self.recv_to(0, Wait::Forever, out)
-    }
-
-    /// Waits for the first message of any type.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::SchemaMismatch`], [`Error::InvalidMessage`] or [`Error::Corrupt`] for a
-    /// message that is not a valid `T` (it is consumed), [`Error::Disconnected`] if the
-    /// queue was removed, [`Error::Shutdown`], [`Error::Io`].
-    #[inline(always)]
-    pub fn recv(&self) -> Result<T> {
-        self.recv_with(0, Wait::Forever, &mut 0)
-    }
-
-    /// Takes the first message of any type if one is waiting.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Empty`] if none is; otherwise as [`Self::recv`].
-    pub fn try_recv(&self) -> Result<T> {
-        self.recv_with(0, Wait::Now, &mut 0)
-    }
-
-    /// Waits at most `timeout` for a message of any type (polling, see the
-    /// [module docs](crate::sysv)).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Timeout`] if none came; otherwise as [`Self::recv`].
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<T> {
-        self.recv_with(0, Wait::timeout(timeout), &mut 0)
     }
 
     /// Waits for the first message selected by `mtype` (0: any; `> 0`: that type; `< 0`:
@@ -398,14 +326,54 @@ impl<T: Message> Receiver<T> {
     }
 }
 
+impl<T: Message> Tx<T> for Sender<T> {
+    /// Sends `*msg` with this sender's type ([`Sender::with_type`], default 1): copied
+    /// once, behind its type and fingerprint, as `msgsnd` needs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] or [`Error::Timeout`] if the queue stayed full (a bounded wait
+    /// polls, see the [module docs](crate::sysv)), [`Error::Disconnected`] if the queue
+    /// was removed, [`Error::Shutdown`], [`Error::PermissionDenied`], [`Error::Io`].
+    #[inline(always)]
+    fn send_wait(&mut self, msg: &T, wait: contract::Wait) -> Result<()> {
+        self.send_from(msg, self.mtype, wait.into())
+    }
+}
+
+impl<T: Message> Rx<T> for Receiver<T> {
+    /// Receives the first message of any type.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Empty`] or [`Error::Timeout`] if none came in time (a bounded wait polls,
+    /// see the [module docs](crate::sysv)); [`Error::SchemaMismatch`],
+    /// [`Error::InvalidMessage`] or [`Error::Corrupt`] for a message that is not a valid
+    /// `T` (it is consumed); [`Error::Disconnected`] if the queue was removed;
+    /// [`Error::Shutdown`]; [`Error::Io`].
+    #[inline(always)]
+    fn recv_wait(&mut self, wait: contract::Wait) -> Result<T> {
+        self.recv_with(0, wait.into(), &mut 0)
+    }
+
+    /// The message is copied once, into `*out`; `*out` is unchanged after an error.
+    #[inline(always)]
+    fn recv_into_wait(&mut self, out: &mut T, wait: contract::Wait) -> Result<()> {
+        self.recv_to(0, wait.into(), out).map(drop)
+    }
+}
+
+contract::sending_end!(impl<T> Sender<T>, T);
+contract::receiving_end!(impl<T> Receiver<T>, T);
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_private_queue_round_trips_with_type_selection() {
-        let tx = Sender::<u32>::create(Key::Private, Options::new()).unwrap();
-        let rx = Receiver::<u32>::from_id(tx.id()).unwrap();
+        let mut tx = Sender::<u32>::create(Key::Private, Options::new()).unwrap();
+        let mut rx = Receiver::<u32>::from_id(tx.id()).unwrap();
         tx.send_with_type(10, 3).unwrap();
         tx.send_with_type(20, 1).unwrap();
         tx.send(30).unwrap();
@@ -417,12 +385,15 @@ mod tests {
             .recv_timeout(Duration::from_millis(5))
             .unwrap_err()
             .is_timeout());
-        tx.send_ref(&40, 7).unwrap();
+        tx.send_ref_with_type(&40, 7).unwrap();
         let mut out = 0;
-        assert_eq!(rx.recv_into(&mut out).unwrap(), 7);
+        rx.recv_into(&mut out).unwrap();
         assert_eq!(out, 40);
-        assert!(matches!(tx.send_ref(&1, 0), Err(Error::Unsupported { .. })));
-        let wrong = Receiver::<i32>::from_id(tx.id()).unwrap();
+        assert!(matches!(
+            tx.send_ref_with_type(&1, 0),
+            Err(Error::Unsupported { .. })
+        ));
+        let mut wrong = Receiver::<i32>::from_id(tx.id()).unwrap();
         tx.send(1).unwrap();
         assert!(matches!(wrong.recv(), Err(Error::SchemaMismatch { .. })));
         rx.remove().unwrap();

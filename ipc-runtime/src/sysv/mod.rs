@@ -6,7 +6,7 @@
 //! # fn main() -> ipc::Result<()> {
 //! use ipc::sysv::{Key, Options, Receiver, Sender};
 //! let key = Key::from_path("/tmp", 7)?;                    // ftok(3)
-//! let tx = Sender::<u64>::create(key, Options::new())?;   // mode 0600, must not exist
+//! let mut tx = Sender::<u64>::create(key, Options::new())?;   // mode 0600, must not exist
 //! tx.send_with_type(1, 2)?;                               // type 2
 //! tx.send(5)?;                                            // the sender's default type, 1
 //! let rx = Receiver::<u64>::open(key)?;

@@ -13,6 +13,7 @@ use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use super::{constructors, stats, Chan, Role, Stats};
+use crate::contract::{self, Rx};
 use crate::deadline::Wait;
 #[cfg(doc)] // for the links in the docs of `recv` and of the constructors
 use crate::error::Error;
@@ -140,6 +141,17 @@ impl<T: Message> Receiver<T> {
         self.recv_until(&Wait::timeout(timeout))
     }
 
+    /// The messages as they arrive, each copied out of its slot, until every sender is
+    /// gone ([`Rx::iter`]; [`recv`](Self::recv) lends them in place instead).
+    pub fn iter(&mut self) -> crate::Messages<'_, Self, T> {
+        Rx::iter(self)
+    }
+
+    /// The messages there now, each copied out, without waiting ([`Rx::try_iter`]).
+    pub fn try_iter(&mut self) -> crate::Messages<'_, Self, T> {
+        Rx::try_iter(self)
+    }
+
     /// Hands back every slot read so far (none may be held by a `Sample`).
     pub(super) fn release_all(&mut self) {
         if self.read.released != self.head {
@@ -209,6 +221,29 @@ impl<T: Message> Receiver<T> {
     /// True if no message is waiting (a snapshot).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Shared memory lends each message in place ([`Receiver::recv`] returns a [`Sample`]);
+/// through the contract it is copied out.
+impl<T: Message> Rx<T> for Receiver<T> {
+    /// Copies the next message out of its slot (the inherent [`Receiver::recv`] lends it
+    /// in place instead).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] once every sender that joined has closed or died and no
+    /// message is left; [`Error::Empty`] or [`Error::Timeout`] if none came in time;
+    /// [`Error::InvalidMessage`] if a sender wrote bytes that are not a `T` (the message
+    /// is consumed, the next receive goes on); [`Error::Shutdown`]; [`Error::Corrupt`] if
+    /// the ring's memory was overwritten.
+    #[inline]
+    fn recv_wait(&mut self, wait: contract::Wait) -> Result<T> {
+        let sample = match wait {
+            contract::Wait::Forever => self.recv_until(&Wait::Forever),
+            bounded => self.recv_until(&bounded.into()),
+        };
+        Ok(*sample?)
     }
 }
 

@@ -15,8 +15,9 @@ use std::time::Duration;
 #[cfg(doc)] // for the links in the docs
 use super::Receiver;
 use super::{constructors, stats, Chan, Role, Stats, SENDERS};
+use crate::contract::{self, Tx};
 use crate::deadline::Wait;
-use crate::error::{Error, Result, SendError};
+use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::shm::options::Options;
 use crate::shm::ring::Mode;
@@ -60,57 +61,25 @@ impl<T: Message> Sender<T> {
         _t: PhantomData
     });
 
-    /// Sends `msg`, waiting for room while the ring is full.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Disconnected`] (with the message) if the receiver has closed or died;
-    /// [`Error::Corrupt`] if the ring's memory was overwritten.
-    #[inline]
-    pub fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
-        self.send_until(msg, &Wait::Forever)
-    }
-
-    /// Sends `msg` if there is room now.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Full`] (with the message) if the ring is full, or, for the few
-    /// microseconds it takes, while another sender changes how senders claim slots (see
-    /// [`Stats::bias_revoked`]); otherwise as [`send`](Self::send).
-    pub fn try_send(&mut self, msg: T) -> Result<(), SendError<T>> {
-        self.send_until(msg, &Wait::Now)
-    }
-
-    /// Sends `msg`, waiting at most `timeout` for room.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Timeout`] (with the message) if the ring stayed full; otherwise as
-    /// [`send`](Self::send).
-    pub fn send_timeout(&mut self, msg: T, timeout: Duration) -> Result<(), SendError<T>> {
-        self.send_until(msg, &Wait::timeout(timeout))
-    }
-
     /// Claims, writes and publishes, the streaming case inline. `until` is a reference so
     /// that `send`'s `&Wait::Forever` is a constant in the binary: passed by value, the
     /// compiler wrote it to the stack on every message, one more store for a sender whose
     /// speed is how few stores it makes.
     #[inline(always)]
-    fn send_until(&mut self, msg: T, until: &Wait) -> Result<(), SendError<T>> {
+    fn send_until(&mut self, msg: &T, until: &Wait) -> Result<()> {
         let pos = match self.claim_now() {
             Some(pos) => pos,
             None => match self.claim_slow(until) {
                 Ok(pos) => pos,
-                Err(Error::Empty) => return Err(SendError::new(Error::Full, msg)),
-                Err(e) => return Err(SendError::new(e, msg)),
+                Err(Error::Empty) => return Err(Error::Full),
+                Err(e) => return Err(e),
             },
         };
         let p = self.chan.ring.region().payload(self.chan.ring.index(pos));
         // SAFETY: we hold the claim on `pos`, so nobody else writes or reads the slot until
         // we publish it; the payload is inside the mapping and aligned for `T` (see
         // `Layout::channel`).
-        unsafe { p.cast::<T>().write(msg) };
+        unsafe { p.cast::<T>().write(*msg) };
         self.publish(pos, false);
         Ok(())
     }
@@ -223,6 +192,29 @@ impl<T: Message> Sender<T> {
         }
     }
 }
+
+impl<T: Message> Tx<T> for Sender<T> {
+    /// Claims a slot, copies `*msg` into it and publishes it (use
+    /// [`loan`](Sender::loan) to write a message in place instead).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] if the receiver has closed or died; [`Error::Full`] if
+    /// there is no room now ([`Wait::Now`](contract::Wait::Now)), or, for the few
+    /// microseconds it takes, while another sender changes how senders claim slots (see
+    /// [`Stats::bias_revoked`](super::Stats::bias_revoked)); [`Error::Timeout`] if the
+    /// ring stayed full; [`Error::Shutdown`]; [`Error::Corrupt`] if the ring's memory was
+    /// overwritten.
+    #[inline(always)]
+    fn send_wait(&mut self, msg: &T, wait: contract::Wait) -> Result<()> {
+        match wait {
+            contract::Wait::Forever => self.send_until(msg, &Wait::Forever),
+            bounded => self.send_until(msg, &bounded.into()),
+        }
+    }
+}
+
+contract::sending_end!(impl<T> Sender<T>, T);
 
 impl<T: Message> Drop for Sender<T> {
     fn drop(&mut self) {
