@@ -96,6 +96,7 @@ use crate::message::{self, Message};
 mod reader;
 
 pub use reader::FrameReader;
+pub(crate) use reader::{framed_receiving_end, Framed};
 
 /// Length of a record header: a 32-bit tag and a 32-bit length.
 pub const HEADER_LEN: usize = 8;

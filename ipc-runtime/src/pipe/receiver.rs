@@ -9,8 +9,7 @@ use std::process::Stdio;
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 
-use crate::codec::{self, FrameReader};
-use crate::contract::{self, Rx};
+use crate::codec::{self, FrameReader, Framed};
 use crate::error::{Error, Result};
 use crate::fd::{self, Wait};
 use crate::message::Message;
@@ -97,46 +96,6 @@ impl<T: Message> Receiver<T> {
         Ok(Self::from_fd(fd))
     }
 
-    /// Receives the next message and lends it straight from the receive buffer, validated:
-    /// no copy of the message at all (the zero-copy counterpart of [`Receiver::recv`]).
-    /// The borrow ends before the next receive; copy out what must outlive it.
-    ///
-    /// ```
-    /// let (mut tx, mut rx) = ipc::pipe::channel::<[u8; 4096]>()?;
-    /// tx.send_ref(&[7; 4096])?;
-    /// let frame: &[u8; 4096] = rx.recv_ref()?;
-    /// assert_eq!(frame[4095], 7);
-    /// # Ok::<(), ipc::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As [`Receiver::recv`].
-    #[inline]
-    pub fn recv_ref(&mut self) -> Result<&T> {
-        let (reader, fill) = self.reader_and_fill(Wait::Forever);
-        reader.recv_ref_with(fill)
-    }
-
-    /// The start of every receive: sets a FIFO's blocking mode for `wait`, and splits
-    /// `self` into the frame reader and the `fill` it reads more bytes with.
-    #[inline(always)]
-    fn reader_and_fill(
-        &mut self,
-        wait: Wait,
-    ) -> (
-        &mut FrameReader<T>,
-        impl FnMut(&mut [u8]) -> Result<usize> + '_,
-    ) {
-        self.prepare(&wait);
-        let fd = self.fd.as_fd();
-        let poll_first = &mut self.poll_first;
-        let fifo = &mut self.fifo;
-        (&mut self.reader, move |buf: &mut [u8]| {
-            fill(fd, buf, &wait, poll_first, fifo)
-        })
-    }
-
     /// Sets a FIFO's blocking mode for a receive that waits as `wait` says.
     #[inline]
     fn prepare(&mut self, wait: &Wait) {
@@ -182,37 +141,27 @@ fn set_blocking(fd: BorrowedFd<'_>, blocking: bool) -> Result<()> {
     Ok(())
 }
 
-impl<T: Message> Rx<T> for Receiver<T> {
-    /// Reads the writer's handshake with the first message, then one record; a FIFO's
-    /// blocking receive is one plain `read` (see the [module docs](crate::pipe)).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Disconnected`] once every writer is gone and everything was received,
-    /// [`Error::Empty`] or [`Error::Timeout`] if no whole message came in time (part of
-    /// one is kept for the next call), [`Error::SchemaMismatch`] for a writer of another
-    /// schema, [`Error::InvalidMessage`] or [`Error::Corrupt`] for bytes that are not a
-    /// valid record of `T` (also a writer that died mid-record), [`Error::Shutdown`],
-    /// [`Error::Io`] for a failing `read`.
-    #[inline]
-    fn recv_wait(&mut self, wait: contract::Wait) -> Result<T> {
-        let (reader, fill) = self.reader_and_fill(wait.into());
-        // The message goes from the frame reader straight to the caller (a tail call, no
-        // extra copy of a large `T`).
-        reader.recv_with(fill)
-    }
+codec::framed_receiving_end!(Receiver);
 
-    /// The validated bytes are copied once, from the receive buffer straight into
-    /// `*out`; a message that is not a valid `T` is refused before any byte of `*out` is
-    /// written.
-    #[inline]
-    fn recv_into_wait(&mut self, out: &mut T, wait: contract::Wait) -> Result<()> {
-        let (reader, fill) = self.reader_and_fill(wait.into());
-        reader.recv_into_with(out, fill)
+impl<T: Message> Framed<T> for Receiver<T> {
+    /// The start of every receive: sets a FIFO's blocking mode for `wait`.
+    #[inline(always)]
+    fn reader_and_fill(
+        &mut self,
+        wait: Wait,
+    ) -> (
+        &mut FrameReader<T>,
+        impl FnMut(&mut [u8]) -> Result<usize> + '_,
+    ) {
+        self.prepare(&wait);
+        let fd = self.fd.as_fd();
+        let poll_first = &mut self.poll_first;
+        let fifo = &mut self.fifo;
+        (&mut self.reader, move |buf: &mut [u8]| {
+            fill(fd, buf, &wait, poll_first, fifo)
+        })
     }
 }
-
-contract::receiving_end!(impl<T> Receiver<T>, T);
 
 impl<T> AsFd for Receiver<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {

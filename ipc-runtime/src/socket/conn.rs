@@ -15,8 +15,8 @@ use nix::poll::PollFlags;
 use nix::sys::socket::MsgFlags;
 
 use super::sys::{self, CmsgBuf, Wait};
-use crate::codec::{self, FrameReader, HEADER_LEN};
-use crate::contract::{self, Rx, Tx};
+use crate::codec::{self, FrameReader, Framed, HEADER_LEN};
+use crate::contract::{self, Tx};
 use crate::error::{Error, Result, SendError};
 use crate::message::{self, Message};
 
@@ -337,50 +337,10 @@ impl<T> AsFd for Receiver<T> {
     }
 }
 
-impl<T: Message> Rx<T> for Receiver<T> {
-    /// Receives the next frame. Descriptors that came with it (see
-    /// [`Stream::recv_with_fds`](crate::socket::Stream::recv_with_fds)) are closed.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Disconnected`] once the peer has closed and every message before is
-    /// read; [`Error::Empty`] or [`Error::Timeout`] if no whole frame came in time (a
-    /// partial frame is kept); [`Error::Corrupt`], [`Error::InvalidMessage`] or
-    /// [`Error::SchemaMismatch`] for bytes that are not frames of `T` (the offending
-    /// bytes are dropped); [`Error::Shutdown`]; [`Error::Io`] for other failures.
-    #[inline]
-    fn recv_wait(&mut self, wait: contract::Wait) -> Result<T> {
-        self.recv_inner(wait.into())
-    }
+codec::framed_receiving_end!(Receiver);
 
-    /// The validated bytes are copied once, from the receive buffer straight into
-    /// `*out`; a message that is not a valid `T` is refused before any byte of `*out` is
-    /// written.
-    #[inline]
-    fn recv_into_wait(&mut self, out: &mut T, wait: contract::Wait) -> Result<()> {
-        let (reader, fill) = self.reader_and_fill(wait.into());
-        reader.recv_into_with(out, fill)
-    }
-}
-
-contract::receiving_end!(impl<T> Receiver<T>, T);
-
-impl<T: Message> Receiver<T> {
-    /// Receives the next message and lends it straight from the receive buffer,
-    /// validated: no copy of the message at all (the zero-copy counterpart of
-    /// [`Receiver::recv`]). The borrow ends before the next receive.
-    ///
-    /// # Errors
-    ///
-    /// As [`Receiver::recv`].
-    #[inline]
-    pub fn recv_ref(&mut self) -> Result<&T> {
-        let (reader, fill) = self.reader_and_fill(Wait::Forever);
-        reader.recv_ref_with(fill)
-    }
-
-    /// The start of every receive: closes descriptors of messages already returned, and
-    /// splits `self` into the frame reader and the `fill` it reads more bytes with.
+impl<T: Message> Framed<T> for Receiver<T> {
+    /// The start of every receive: closes descriptors of messages already returned.
     #[inline(always)]
     fn reader_and_fill(
         &mut self,
@@ -403,7 +363,9 @@ impl<T: Message> Receiver<T> {
         let fill = move |buf: &mut [u8]| fill(fd.as_fd(), buf, cmsg, wait, received, fds);
         (reader, fill)
     }
+}
 
+impl<T: Message> Receiver<T> {
     /// Bytes received but not yet returned as a message.
     pub fn buffered(&self) -> usize {
         self.reader.buffered()
@@ -418,9 +380,7 @@ impl<T: Message> Receiver<T> {
     /// [`Receiver::claim_fds`] takes them or the next receive closes them.
     #[inline]
     pub(crate) fn recv_inner(&mut self, wait: Wait) -> Result<T> {
-        let (reader, fill) = self.reader_and_fill(wait);
-        // The tail call lets the message go straight to the caller (no extra copy).
-        reader.recv_with(fill)
+        self.recv_framed(wait)
     }
 
     /// Receives a message and the descriptors sent with it.
