@@ -43,14 +43,24 @@ fn send(endpoint: &str) -> ipc::Result<()> {
     Ok(())
 }
 
-fn receive(rx: &mut dyn Rx<Reading>) -> ipc::Result<()> {
-    for seq in 0..COUNT {
-        let got = rx.recv()?;
+/// Checks the readings as they come, over any receiving end (a `Box<dyn Rx>` from
+/// `ipc::bind` here; a typed `Receiver` of any transport just as well).
+fn receive(rx: &mut impl Rx<Reading>) -> ipc::Result<()> {
+    let mut seq = 0;
+    // A bound socket or queue waits for further senders, so stop at the count.
+    for got in rx.iter().take(COUNT as usize) {
+        let got = got?;
         if got != reading(seq) {
             return Err(ipc::Error::Corrupt(format!(
                 "reading {seq} arrived as {got:?}"
             )));
         }
+        seq += 1;
+    }
+    if seq != COUNT {
+        return Err(ipc::Error::Corrupt(format!(
+            "{seq} of {COUNT} readings arrived"
+        )));
     }
     Ok(())
 }
@@ -59,7 +69,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["--send", endpoint] => send(endpoint),
-        ["--recv", endpoint] => ipc::bind::<Reading>(endpoint).and_then(|mut rx| receive(&mut *rx)),
+        ["--recv", endpoint] => ipc::bind::<Reading>(endpoint).and_then(|mut rx| receive(&mut rx)),
         [] => every_transport(),
         _ => {
             eprintln!(
@@ -119,7 +129,7 @@ fn every_transport() -> ipc::Result<()> {
             // The receiver binds here; the sender connects from another process.
             let mut rx = ipc::bind::<Reading>(endpoint)?;
             let tx = spawn(&me, "--send", endpoint, Stdio::null(), Stdio::inherit())?;
-            receive(&mut *rx)?;
+            receive(&mut rx)?;
             wait(tx, endpoint)?;
         }
         println!("{endpoint:<60} {COUNT} readings in {:.1?}", start.elapsed());
