@@ -64,6 +64,8 @@
 //! stays one plain syscall. [`shutdown_fd`] exposes the eventfd for a program's own `poll`
 //! loops.
 
+use core::fmt;
+use core::str::FromStr;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
@@ -73,13 +75,191 @@ use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::Pid;
 
-pub use nix::sys::signal::Signal;
-
 pub use crate::shutdown::{request_shutdown, shutdown_fd, shutdown_requested};
 
 use crate::error::{Error, Result};
 use crate::fd::wait_fd;
 use crate::shutdown;
+
+macro_rules! signals {
+    ($($(#[doc = $doc:literal])+ $name:ident,)+) => {
+        /// A standard Linux signal (`signal(7)`), named as `kill -l` names it.
+        ///
+        /// Its number is [`as_raw`](Signal::as_raw); [`TryFrom<i32>`](Signal::try_from)
+        /// goes the other way. It prints as its name (`SIGTERM`), and parses from its name
+        /// with or without the `SIG` prefix, in any case (`"SIGTERM"`, `"TERM"`, `"term"`).
+        ///
+        /// Every signal can be [`send`]t; all but `SIGKILL` and `SIGSTOP` can be received
+        /// with [`Signals`] or handled with [`shutdown_on`]. The real-time signals
+        /// (`SIGRTMIN` to `SIGRTMAX`) and the obsolete `SIGSTKFLT` are not named here.
+        ///
+        /// ```
+        /// use ipc::signal::Signal;
+        ///
+        /// assert_eq!(Signal::SIGTERM.as_raw(), 15);
+        /// assert_eq!(Signal::try_from(15)?, Signal::SIGTERM);
+        /// assert_eq!(Signal::SIGTERM.to_string(), "SIGTERM");
+        /// assert_eq!("term".parse::<Signal>()?, Signal::SIGTERM);
+        /// assert!("SIGTERMINATE".parse::<Signal>().is_err());
+        /// # Ok::<(), ipc::Error>(())
+        /// ```
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(i32)]
+        #[non_exhaustive]
+        pub enum Signal {
+            $($(#[doc = $doc])+ $name = libc::$name,)+
+        }
+
+        impl Signal {
+            /// Every named signal.
+            const ALL: &'static [Signal] = &[$(Signal::$name),+];
+
+            /// The name, `SIG` prefix included: `"SIGTERM"`.
+            ///
+            /// ```
+            /// assert_eq!(ipc::signal::Signal::SIGUSR1.name(), "SIGUSR1");
+            /// ```
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Signal::$name => stringify!($name),)+
+                }
+            }
+
+            /// The same signal as the `nix` crate names it, for this crate's system calls.
+            fn to_nix(self) -> nix::sys::signal::Signal {
+                match self {
+                    $(Signal::$name => nix::sys::signal::Signal::$name,)+
+                }
+            }
+        }
+    };
+}
+
+signals! {
+    /// Hangup of the controlling terminal, or death of its controlling process; daemons
+    /// take it as "reload the configuration".
+    SIGHUP,
+    /// Interrupt from the keyboard (Ctrl-C).
+    SIGINT,
+    /// Quit from the keyboard (Ctrl-\\); its default action dumps core.
+    SIGQUIT,
+    /// Illegal instruction.
+    SIGILL,
+    /// Trace or breakpoint trap.
+    SIGTRAP,
+    /// Abort, as `abort(3)` raises it.
+    SIGABRT,
+    /// Bus error: an access to memory that does not exist, such as a page of a mapping
+    /// past the end of its truncated file.
+    SIGBUS,
+    /// Arithmetic error, such as an integer division by zero.
+    SIGFPE,
+    /// Kill: cannot be caught, blocked or handled.
+    SIGKILL,
+    /// User-defined signal 1.
+    SIGUSR1,
+    /// Invalid memory reference.
+    SIGSEGV,
+    /// User-defined signal 2.
+    SIGUSR2,
+    /// Write to a pipe or socket with no reader (this crate's writes never raise it; they
+    /// return [`Error::Disconnected`]).
+    SIGPIPE,
+    /// Timer signal from `alarm(2)`.
+    SIGALRM,
+    /// Termination request: the polite way to ask a process to stop.
+    SIGTERM,
+    /// A child process stopped or exited.
+    SIGCHLD,
+    /// Continue, if stopped.
+    SIGCONT,
+    /// Stop: cannot be caught, blocked or handled.
+    SIGSTOP,
+    /// Stop typed at the terminal (Ctrl-Z).
+    SIGTSTP,
+    /// Terminal input for a background process.
+    SIGTTIN,
+    /// Terminal output for a background process.
+    SIGTTOU,
+    /// Urgent condition on a socket.
+    SIGURG,
+    /// CPU time limit exceeded (`setrlimit(2)`).
+    SIGXCPU,
+    /// File size limit exceeded (`setrlimit(2)`).
+    SIGXFSZ,
+    /// Virtual alarm clock (`setitimer(2)`).
+    SIGVTALRM,
+    /// Profiling timer expired.
+    SIGPROF,
+    /// The terminal's window changed size.
+    SIGWINCH,
+    /// I/O is possible on a descriptor (also named `SIGPOLL`).
+    SIGIO,
+    /// Power failure.
+    SIGPWR,
+    /// Bad system call.
+    SIGSYS,
+}
+
+impl Signal {
+    /// The signal's number on this system: `Signal::SIGTERM.as_raw()` is 15.
+    pub const fn as_raw(self) -> i32 {
+        self as i32
+    }
+}
+
+impl TryFrom<i32> for Signal {
+    type Error = Error;
+
+    /// The signal numbered `raw` on this system.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] if `raw` is not the number of a signal named by [`Signal`].
+    fn try_from(raw: i32) -> Result<Self> {
+        Signal::ALL
+            .iter()
+            .copied()
+            .find(|s| s.as_raw() == raw)
+            .ok_or_else(|| Error::Unsupported {
+                what: format!("signal number {raw}"),
+                reason: "ipc::signal::Signal names the standard signals (`kill -l` lists \
+                         them), not the real-time ones",
+            })
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl FromStr for Signal {
+    type Err = Error;
+
+    /// Parses a signal's name, with or without its `SIG` prefix, in any case.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`] if `name` names no signal of [`Signal`].
+    fn from_str(name: &str) -> Result<Self> {
+        let bare = |n: &'static str| &n[3..];
+        let wanted = match name.get(..3) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("SIG") => &name[3..],
+            _ => name,
+        };
+        Signal::ALL
+            .iter()
+            .copied()
+            .find(|s| bare(s.name()).eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| Error::InvalidName {
+                name: name.to_owned(),
+                reason: "not the name of a signal, such as SIGTERM, SIGINT, SIGHUP or \
+                         SIGUSR1 (`kill -l` lists them)",
+            })
+    }
+}
 
 /// Sends `signal` to process `pid` (`kill(2)`).
 ///
@@ -98,7 +278,7 @@ pub fn send(pid: u32, signal: Signal) -> Result<()> {
             })
         }
     };
-    nix::sys::signal::kill(Pid::from_raw(raw), signal)
+    nix::sys::signal::kill(Pid::from_raw(raw), signal.to_nix())
         .map_err(|e| Error::named("kill", "process", &pid.to_string(), e))
         .map_err(|e| match e {
             // `kill` reports a missing process as ESRCH, not ENOENT.
@@ -162,7 +342,7 @@ impl Signals {
 
     /// True if `signal` is in this receiver's set.
     pub fn contains(&self, signal: Signal) -> bool {
-        self.set.contains(signal)
+        self.set.contains(signal.to_nix())
     }
 
     /// Takes a pending signal without waiting.
@@ -173,8 +353,8 @@ impl Signals {
     pub fn try_recv(&self) -> Result<Event> {
         match self.fd.read_signal() {
             Ok(Some(info)) => {
-                let signal = Signal::try_from(info.ssi_signo as i32)
-                    .map_err(|e| Error::sys("signalfd read", e))?;
+                // The set holds only `Signal`s, so the kernel reports only those.
+                let signal = Signal::try_from(info.ssi_signo as i32)?;
                 Ok(Event {
                     signal,
                     pid: info.ssi_pid,
@@ -249,7 +429,7 @@ fn catchable_set(signals: &[Signal]) -> Result<SigSet> {
                          use SIGTERM or SIGINT to ask a process to stop",
             });
         }
-        set.add(s);
+        set.add(s.to_nix());
     }
     Ok(set)
 }
@@ -280,7 +460,7 @@ pub fn shutdown_on(signals: &[Signal]) -> Result<()> {
     for &s in signals {
         // SAFETY: the handler performs only async-signal-safe operations (atomics,
         // `write(2)`, errno save/restore), touches no lock and allocates nothing.
-        unsafe { nix::sys::signal::sigaction(s, &action) }
+        unsafe { nix::sys::signal::sigaction(s.to_nix(), &action) }
             .map_err(|e| Error::sys("sigaction", e))?;
     }
     set.thread_unblock()
@@ -302,6 +482,58 @@ mod tests {
                 shutdown_on(&[s]).unwrap_err(),
                 Error::Unsupported { .. }
             ));
+        }
+    }
+
+    #[test]
+    fn every_signal_is_the_one_the_system_numbers_and_names_so() {
+        use nix::sys::signal::Signal as Nix;
+        assert_eq!(Signal::ALL.len(), 30);
+        for &s in Signal::ALL {
+            assert_eq!(s.to_nix() as i32, s.as_raw(), "{s}");
+            assert_eq!(s.to_nix().as_str(), s.name());
+        }
+        // Every number the system gives a name, except the obsolete SIGSTKFLT, is a Signal,
+        // and no other number is.
+        for raw in -1..=128 {
+            match (Nix::try_from(raw), Signal::try_from(raw)) {
+                (Ok(n), Ok(s)) => assert_eq!(n.as_str(), s.name()),
+                (Ok(n), Err(e)) => {
+                    assert_eq!(n.as_str(), "SIGSTKFLT");
+                    assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+                }
+                (Err(_), Ok(s)) => panic!("{raw} is not a signal here, but became {s}"),
+                (Err(_), Err(e)) => assert!(e.to_string().contains(&raw.to_string()), "{e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn signals_print_and_parse_as_their_names() {
+        for &s in Signal::ALL {
+            let name = s.to_string();
+            assert_eq!(name, format!("{s:?}"));
+            assert_eq!(name.parse::<Signal>().unwrap(), s);
+            assert_eq!(name[3..].parse::<Signal>().unwrap(), s);
+            assert_eq!(name.to_lowercase().parse::<Signal>().unwrap(), s);
+            assert_eq!(name[3..].to_lowercase().parse::<Signal>().unwrap(), s);
+        }
+        assert_eq!(format!("{:>8}|", Signal::SIGINT), "  SIGINT|");
+        for bad in [
+            "",
+            "SIG",
+            "SIGSIGTERM",
+            "SIGTERM ",
+            "15",
+            "SIGRTMIN",
+            "SIGSTKFLT",
+            "TERMINATE",
+        ] {
+            let e = bad.parse::<Signal>().unwrap_err();
+            assert!(
+                matches!(e, Error::InvalidName { ref name, .. } if name == bad),
+                "{e}"
+            );
         }
     }
 
