@@ -444,8 +444,8 @@ fn raw_mq(endpoint: &Endpoint) -> Result<()> {
         nix::sys::stat::Mode::empty(),
         None,
     )
-    .map_err(|e| Error::sys("mq_open", e))?;
-    nix::mqueue::mq_send(&q, &invalid_msg_bytes(), 0).map_err(|e| Error::sys("mq_send", e))
+    .map_err(|e| Error::io("mq_open", e.into()))?;
+    nix::mqueue::mq_send(&q, &invalid_msg_bytes(), 0).map_err(|e| Error::io("mq_send", e.into()))
 }
 
 /// A raw seqpacket client: the handshake datagram, then one datagram of the fingerprint
@@ -464,16 +464,18 @@ fn raw_seqpacket(endpoint: &Endpoint) -> Result<()> {
         SockFlag::SOCK_CLOEXEC,
         None,
     )
-    .map_err(|e| Error::sys("socket", e))?;
-    let to = UnixAddr::new(addr.as_str()).map_err(|e| Error::sys("sockaddr", e))?;
-    connect(fd.as_raw_fd(), &to).map_err(|e| Error::sys("connect", e))?;
+    .map_err(|e| Error::io("socket", e.into()))?;
+    let to = UnixAddr::new(addr.as_str()).map_err(|e| Error::io("sockaddr", e.into()))?;
+    connect(fd.as_raw_fd(), &to).map_err(|e| Error::io("connect", e.into()))?;
     // Read the server's handshake first: see raw_socket.
     let mut greeting = [0u8; 2048];
-    recv(fd.as_raw_fd(), &mut greeting, MsgFlags::empty()).map_err(|e| Error::sys("recv", e))?;
+    recv(fd.as_raw_fd(), &mut greeting, MsgFlags::empty())
+        .map_err(|e| Error::io("recv", e.into()))?;
     let mut datagram = Msg::FINGERPRINT.to_le_bytes().to_vec();
     datagram.extend_from_slice(&invalid_msg_bytes());
     for d in [ipc::codec::hello::<Msg>(), datagram] {
-        send(fd.as_raw_fd(), &d, MsgFlags::MSG_NOSIGNAL).map_err(|e| Error::sys("send", e))?;
+        send(fd.as_raw_fd(), &d, MsgFlags::MSG_NOSIGNAL)
+            .map_err(|e| Error::io("send", e.into()))?;
     }
     Ok(())
 }
@@ -497,7 +499,7 @@ fn raw_sysv(endpoint: &Endpoint) -> Result<()> {
     // SAFETY: msgget(2) takes any key and flags, and only looks the queue up.
     let id = unsafe { libc::msgget(*key, 0) };
     if id < 0 {
-        return Err(Error::sys("msgget", nix::errno::Errno::last()));
+        return Err(Error::io("msgget", std::io::Error::last_os_error()));
     }
     // SAFETY: `buf` is a live `#[repr(C)]` struct that starts with the `c_long` message
     // type msgsnd(2) requires, followed by exactly `text.len()` bytes of message text.
@@ -505,7 +507,7 @@ fn raw_sysv(endpoint: &Endpoint) -> Result<()> {
     if rc == 0 {
         Ok(())
     } else {
-        Err(Error::sys("msgsnd", nix::errno::Errno::last()))
+        Err(Error::io("msgsnd", std::io::Error::last_os_error()))
     }
 }
 

@@ -176,10 +176,44 @@ pub enum Error {
 }
 
 impl Error {
+    /// Wraps the failure of call `op` (`"write"`, `"connect"`, ...), for code that
+    /// builds on this crate and reports its own I/O errors as [`Error`]s: a broken pipe or a
+    /// reset, aborted or ended connection is [`Error::Disconnected`], running out of file
+    /// descriptors (`EMFILE`, `ENFILE`) is [`Error::LimitExceeded`] naming the limit and how
+    /// to raise it, and anything else is [`Error::Io`] with `op` and the error.
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+    /// assert!(ipc::Error::io("read", reset).is_disconnected());
+    ///
+    /// let denied = io::Error::from_raw_os_error(13); // EACCES
+    /// let e = ipc::Error::io("open", denied);
+    /// assert!(matches!(e, ipc::Error::Io { op: "open", .. }));
+    /// assert!(e.to_string().starts_with("open failed: "));
+    ///
+    /// let out_of_fds = io::Error::from_raw_os_error(24); // EMFILE
+    /// let e = ipc::Error::io("socket", out_of_fds);
+    /// assert!(matches!(e, ipc::Error::LimitExceeded { .. }), "{e}");
+    /// ```
+    pub fn io(op: &'static str, error: io::Error) -> Self {
+        match error.raw_os_error() {
+            Some(n @ (libc::EMFILE | libc::ENFILE)) => new_fd_error(op, Errno::from_raw(n)),
+            _ => match error.kind() {
+                io::ErrorKind::BrokenPipe
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::UnexpectedEof => Error::Disconnected,
+                _ => Error::Io { op, source: error },
+            },
+        }
+    }
+
     /// Wraps an errno from call `op`, mapping `EPIPE` and `ECONNRESET` to
     /// [`Error::Disconnected`], and `EMFILE` / `ENFILE` (out of file descriptors) to
     /// [`Error::LimitExceeded`] naming `RLIMIT_NOFILE` or `fs.file-max` and how to raise it.
-    pub fn sys(op: &'static str, errno: Errno) -> Self {
+    pub(crate) fn sys(op: &'static str, errno: Errno) -> Self {
         match errno {
             Errno::EPIPE | Errno::ECONNRESET => Error::Disconnected,
             Errno::EMFILE | Errno::ENFILE => new_fd_error(op, errno),
@@ -193,7 +227,7 @@ impl Error {
     /// Wraps an errno from call `op` on the named object `name` (a `what`), mapping
     /// `ENOENT`, `EEXIST`, `EACCES`/`EPERM` and `ENAMETOOLONG` to their variants, and the
     /// rest as [`Error::sys`] does.
-    pub fn named(op: &'static str, what: &'static str, name: &str, errno: Errno) -> Self {
+    pub(crate) fn named(op: &'static str, what: &'static str, name: &str, errno: Errno) -> Self {
         let name = name.to_owned();
         match errno {
             Errno::ENOENT => Error::NotFound { what, name },

@@ -14,7 +14,7 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 
-use crate::error::{new_fd_error, Error, Result};
+use crate::error::{Error, Result};
 
 pub(crate) use crate::deadline::Wait;
 
@@ -388,14 +388,10 @@ pub(crate) fn fd_table_full() -> bool {
     false
 }
 
-/// [`new_fd_error`] for a `std` call that makes a descriptor (`TcpListener::bind`, ...);
-/// errors without an errno, or of another errno than `EMFILE`/`ENFILE`, go through
-/// [`crate::codec::io_error`].
+/// The failure of a `std` call that makes a descriptor (`TcpListener::bind`, ...):
+/// [`Error::io`], which names the limit on `EMFILE`/`ENFILE`.
 pub(crate) fn new_fd_io_error(op: &'static str, e: std::io::Error) -> Error {
-    match e.raw_os_error() {
-        Some(n @ (libc::EMFILE | libc::ENFILE)) => new_fd_error(op, Errno::from_raw(n)),
-        _ => crate::codec::io_error(op, e),
-    }
+    Error::io(op, e)
 }
 
 #[cfg(test)]

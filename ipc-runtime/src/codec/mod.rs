@@ -345,8 +345,8 @@ fn write_all_vectored<W: Write>(w: &mut W, mut bufs: &mut [IoSlice<'_>]) -> Resu
 }
 
 /// Maps an I/O error from call `op` to [`Error`]: broken pipe and reset are
-/// [`Error::Disconnected`].
-pub fn io_error(op: &'static str, e: io::Error) -> Error {
+/// [`Error::Disconnected`] (as [`Error::io`], without naming the descriptor limits).
+pub(crate) fn io_error(op: &'static str, e: io::Error) -> Error {
     match e.kind() {
         io::ErrorKind::BrokenPipe
         | io::ErrorKind::ConnectionReset
