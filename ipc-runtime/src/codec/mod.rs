@@ -7,7 +7,7 @@
 //! | record         | bytes                                                                  |
 //! |----------------|------------------------------------------------------------------------|
 //! | handshake      | tag `b"ipcH"`, length, then version, flags, fingerprint, size, align, schema name |
-//! | short message  | tag [`message_tag`] (the folded fingerprint, top bit set), length `size_of::<T>()`, the message |
+//! | short message  | tag (the fingerprint folded to 32 bits, top bit set), length `size_of::<T>()`, the message |
 //! | long message   | as a short one, then an 8-byte seal, the message, and the seal again   |
 //! | page message   | a message of 4089 to 4096 bytes, bare: exactly the bytes a raw `write` sends |
 //!
@@ -23,9 +23,9 @@
 //! 4 KiB page, typically) goes bare, so that each message stays one pipe page and one
 //! plain `write`, as a raw writer's: a header would make every record straddle two pipe
 //! pages, which measured 2.5x slower. It is written atomically, so it cannot be torn;
-//! a reader tells it from a record by its first four bytes, which must not
-//! [look tagged](looks_tagged) (a message that begins so is sent as a long record
-//! instead), and attributes it to the writer whose handshake came last. That is sound
+//! a reader tells it from a record by its first four bytes, which must not look like a
+//! tag (the handshake's, or any value with the top bit set: a message that begins so is
+//! sent as a long record instead), and attributes it to the writer whose handshake came last. That is sound
 //! because a writer of page-sized or longer messages has the stream alone (a FIFO sender
 //! of such a type takes an exclusive lock; see [`crate::fifo`]).
 //!
@@ -71,18 +71,28 @@
 //! one that is, and a reader of the other byte order refuses the stream (it never
 //! converts silently).
 //!
+//! Any `Write` and `Read` can carry the format, a file or a buffer as well as a pipe:
+//!
 //! ```
 //! use ipc::codec::{self, FrameReader};
 //!
 //! let mut wire = Vec::new();
 //! codec::write_hello::<u64, _>(&mut wire)?;
 //! codec::write_message(&mut wire, &42u64)?;
-//! assert_eq!(wire.len(), codec::hello::<u64>().len() + codec::record_len::<u64>());
+//! codec::write_message(&mut wire, &43u64)?;
+//! assert_eq!(codec::record_len::<u64>(), codec::HEADER_LEN + 8);
 //!
 //! let mut reader = FrameReader::<u64>::new();
 //! let mut src = &wire[..];
 //! assert_eq!(reader.read_from(&mut src)?, 42);
+//! let mut out = 0;
+//! reader.read_into(&mut src, &mut out)?;
+//! assert_eq!(out, 43);
 //! assert!(reader.read_from(&mut src).unwrap_err().is_disconnected()); // end of stream
+//!
+//! // A reader of another type refuses the stream at its handshake.
+//! let e = FrameReader::<u32>::new().read_from(&mut &wire[..]).unwrap_err();
+//! assert!(matches!(e, ipc::Error::SchemaMismatch { .. }), "{e}");
 //! # Ok::<(), ipc::Error>(())
 //! ```
 
@@ -135,11 +145,17 @@ const fn tag_of(fingerprint: u64) -> u32 {
 }
 
 /// The tag of a message record of `T`.
+// Not part of the API (hidden): tests of the wire format use it to forge or predict raw
+// streams; the transports use it inside the crate.
+#[doc(hidden)]
 pub const fn message_tag<T: Message>() -> u32 {
     tag_of(T::FINGERPRINT)
 }
 
 /// The header of a message record of `T`.
+// Not part of the API (hidden): tests of the wire format use it to forge or predict raw
+// streams; the transports use it inside the crate.
+#[doc(hidden)]
 pub const fn message_header<T: Message>() -> [u8; HEADER_LEN] {
     let tag = message_tag::<T>().to_le_bytes();
     let len = (size_of::<T>() as u32).to_le_bytes();
@@ -149,19 +165,25 @@ pub const fn message_header<T: Message>() -> [u8; HEADER_LEN] {
 }
 
 /// Whether a message record with a payload of `len` bytes is long (sealed).
+// Not part of the API (hidden): tests of the wire format use it to forge or predict raw
+// streams; the transports use it inside the crate.
+#[doc(hidden)]
 pub const fn is_long(len: usize) -> bool {
     HEADER_LEN + len > ATOMIC_WRITE
 }
 
 /// Whether messages of `T` are page-sized: too long for a header beside them in one
 /// atomic write, short enough for one alone (4089 to 4096 bytes). Such a message goes
-/// bare, exactly as a raw `write` of it would, unless it [looks tagged](looks_tagged).
+/// bare, exactly as a raw `write` of it would, unless it looks tagged (`looks_tagged`).
+// Not part of the API (hidden): tests of the wire format use it to forge or predict raw
+// streams; the transports use it inside the crate.
+#[doc(hidden)]
 pub const fn is_page<T: Message>() -> bool {
     is_page_len(size_of::<T>())
 }
 
 /// Whether messages of `len` bytes are page-sized (see [`is_page`]).
-pub const fn is_page_len(len: usize) -> bool {
+pub(crate) const fn is_page_len(len: usize) -> bool {
     len <= ATOMIC_WRITE && is_long(len)
 }
 
@@ -169,13 +191,13 @@ pub const fn is_page_len(len: usize) -> bool {
 /// any 32-bit value with the top bit set (every message tag has it). A page-sized
 /// message that begins so cannot go bare, and is sent as a long record instead.
 #[inline(always)]
-pub fn looks_tagged(head: &[u8; 4]) -> bool {
+pub(crate) fn looks_tagged(head: &[u8; 4]) -> bool {
     let tag = u32::from_le_bytes(*head);
     tag == HELLO_TAG || tag & MESSAGE_BIT != 0
 }
 
 /// Where the payload of a message record of `len` bytes starts, from the record's start.
-pub const fn payload_offset(len: usize) -> usize {
+pub(crate) const fn payload_offset(len: usize) -> usize {
     if is_long(len) {
         HEADER_LEN + SEAL_LEN
     } else {
@@ -184,7 +206,7 @@ pub const fn payload_offset(len: usize) -> usize {
 }
 
 /// The bytes a message record with a payload of `len` bytes takes on the wire.
-pub const fn record_len_of(len: usize) -> usize {
+pub(crate) const fn record_len_of(len: usize) -> usize {
     if is_long(len) {
         HEADER_LEN + SEAL_LEN + len + SEAL_LEN
     } else {
@@ -199,6 +221,9 @@ pub const fn record_len<T: Message>() -> usize {
 }
 
 /// The whole handshake record announcing `T`.
+// Not part of the API (hidden): tests of the wire format use it to forge or predict raw
+// streams; the transports use it inside the crate.
+#[doc(hidden)]
 pub fn hello<T: Message>() -> Vec<u8> {
     let name = T::SCHEMA.to_string();
     let name = &name.as_bytes()[..name.len().min(MAX_NAME_LEN)];
@@ -229,7 +254,7 @@ pub fn write_hello<T: Message, W: Write>(w: &mut W) -> Result<()> {
 /// goes bare. A writer makes one per message ([`Envelope::new`]) and writes `head`, the
 /// message's bytes and `tail` in that order, with one `write` where the record is short.
 #[derive(Clone, Copy, Debug)]
-pub struct Envelope<T> {
+pub(crate) struct Envelope<T> {
     head: [u8; HEADER_LEN + SEAL_LEN],
     head_len: usize,
     _t: PhantomData<fn(T)>,
@@ -366,7 +391,7 @@ pub(crate) fn io_error(op: &'static str, e: io::Error) -> Error {
 /// [`Error::SchemaMismatch`] for a handshake of another schema or byte order,
 /// [`Error::Corrupt`] for bytes that are not a handshake, or one of another wire format
 /// version.
-pub fn decode_hello<T: Message>(buf: &[u8]) -> Result<Option<usize>> {
+pub(crate) fn decode_hello<T: Message>(buf: &[u8]) -> Result<Option<usize>> {
     let Some((header, rest)) = buf.split_first_chunk::<HEADER_LEN>() else {
         return Ok(None);
     };
@@ -462,7 +487,7 @@ fn check_hello<T: Message>(p: &[u8]) -> Result<()> {
 
 /// The longest record a reader of `T` ever needs to hold: one message of `T`, or the
 /// longest handshake.
-pub const fn max_frame_len<T: Message>() -> usize {
+pub(crate) const fn max_frame_len<T: Message>() -> usize {
     let msg = record_len::<T>();
     let hello = HEADER_LEN + HELLO_FIXED + MAX_NAME_LEN;
     if msg > hello {

@@ -79,7 +79,8 @@ impl<T: Message> Default for FrameReader<T> {
 }
 
 impl<T: Message> FrameReader<T> {
-    /// A reader with an empty buffer of `max(64 KiB, max_frame_len::<T>())` bytes.
+    /// A reader with an empty buffer of 64 KiB, or of the longest record a reader of `T`
+    /// needs to hold (one message of `T`, or the longest handshake) if that is longer.
     pub fn new() -> Self {
         let cap = max_frame_len::<T>().max(64 * 1024);
         let buf = vec![0; cap + Self::align()].into_boxed_slice();

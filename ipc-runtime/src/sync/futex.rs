@@ -11,7 +11,8 @@ static CALLS: AtomicU64 = AtomicU64::new(0);
 /// this crate since it started.
 ///
 /// Benchmarks and tests use it to check that streaming through a shared-memory channel
-/// makes (almost) no system calls while the receiver keeps up.
+/// makes (almost) no system calls while the receiver keeps up. Not part of the API (hidden
+/// from the docs): it may change or go in any release.
 pub fn futex_syscalls() -> u64 {
     CALLS.load(Ordering::Relaxed)
 }

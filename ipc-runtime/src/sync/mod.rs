@@ -22,9 +22,6 @@
 //!   cause spurious wake-ups or missed ones, never undefined behaviour here. Callers that
 //!   must not hang use [`Semaphore::wait_timeout`] and re-check their condition.
 //!
-//! [`futex_syscalls`] counts the futex system calls this process has made, for benchmarks
-//! and tests of the "no system call in steady streaming" property.
-//!
 //! The channels' wake-up handshake (publish, then check whether the peer is parked; park,
 //! then re-check) needs a full barrier between a store and a load on both sides. A process
 //! that can register for `membarrier(2)` (`MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED`)
@@ -39,6 +36,8 @@ pub(crate) mod futex;
 mod semaphore;
 pub(crate) mod wait;
 
+// Not part of the API: benchmarks and tests count futex calls with it.
+#[doc(hidden)]
 pub use futex::futex_syscalls;
 pub use semaphore::Semaphore;
 pub(crate) use wait::Backoff;
