@@ -8,6 +8,9 @@
 //! and a 64-bit fingerprint, so two programs built from different versions of the type
 //! refuse to talk instead of reading garbage.
 //!
+//! The package is `typed-ipc` and its library is `ipc`: `cargo add typed-ipc`, then
+//! `use ipc::…`.
+//!
 //! # Two processes, one typed pipe
 //!
 //! The parent re-runs its own executable as the child and hands it the read end of a
@@ -66,13 +69,11 @@
 //!
 //! # What crosses, and what is refused
 //!
-//! `#[derive(Message)]` accepts `#[repr(C)]` and `#[repr(transparent)]` structs (generic
-//! ones too) whose fields are messages — integers, floats, `bool`, `char`, arrays,
-//! [`FixedStr<N>`] and other derived types — and fieldless enums with an explicit integer
-//! `repr`. It refuses, each with an error on the offending token: references, raw
-//! pointers, `Box`/`Vec`/`String`/`Rc`/`Arc`, `usize`/`isize`, non-`Copy` fields, a
-//! missing or `Rust` repr, `repr(packed)`, unions, implicit padding, a `size`/`align` pin
-//! that does not hold, enums with data, unknown or duplicated `#[ipc]` attributes.
+//! [`#[derive(Message)]`](derive@Message) accepts `#[repr(C)]` and `#[repr(transparent)]`
+//! structs whose fields are messages — integers, floats, `bool`, `char`, arrays,
+//! [`FixedStr<N>`] and other derived types — and fieldless enums with an integer `repr`.
+//! Anything else (a pointer, a `Vec`, a `usize`, implicit padding, ...) is a compile error
+//! on the offending token; the derive's page lists every rule and attribute.
 //!
 //! Every receive checks what a byte copy cannot guarantee — enum discriminants, `bool`,
 //! `char`, `FixedStr` UTF-8 — and returns [`Error::InvalidMessage`] naming the field,
@@ -85,11 +86,5 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-/// Derives [`Message`](trait@Message) for a `#[repr(C)]` / `#[repr(transparent)]` struct
-/// or a fieldless integer-repr enum, checking its layout at compile time.
-///
-/// Attributes: `#[ipc(size = N)]` and `#[ipc(align = N)]` pin the layout,
-/// `#[ipc(name = "...")]` pins the schema name (default: the type's name without its
-/// module path), `#[ipc(crate = "path")]` names this crate when re-exported.
 pub use ipc_derive::Message;
 pub use ipc_runtime::*;

@@ -1,20 +1,11 @@
-//! `#[derive(Message)]` for the [`ipc`](https://docs.rs/ipc) crate.
+//! `#[derive(Message)]` of [`typed-ipc`](https://docs.rs/typed-ipc).
 //!
-//! The derive checks that a type can cross a process boundary as its bytes and implements
-//! `ipc::Message` for it: a `const` schema (name, size, alignment, fields or variants), a
-//! fingerprint of it, and a `validate` that checks the bit patterns a byte copy cannot
-//! guarantee. Use it through the `ipc` facade: `#[derive(ipc::Message)]`.
-//!
-//! It accepts `#[repr(C)]` and `#[repr(transparent)]` structs (named, tuple, unit,
-//! generic) and fieldless enums with an integer repr from `u8` to `i64`. It refuses,
-//! with an error on the token at fault: references, pointers, heap-owning types,
-//! `usize`/`isize`, fields that are not `Message`, a missing or `Rust` repr,
-//! `repr(packed)`, unions, implicit padding, a `size`/`align` pin that does not hold,
-//! enums with data or without an integer repr, and unknown or duplicate `#[ipc]`
-//! attributes. Every mistake is reported in the same compile.
-//!
-//! Stages, one per module: `ast` builds the model (reading `attr` and `repr`), `check`
-//! applies the rules, `expand` generates; `ctxt` collects the errors.
+//! Depend on `typed-ipc` rather than on this crate: it re-exports the derive beside the
+//! `Message` trait it implements, and code names it `ipc` (`#[derive(ipc::Message)]`).
+//! What the derive accepts, refuses and generates, and its attributes: [`Message`].
+
+// Stages, one per module: `ast` builds the model (reading `attr` and `repr`), `check`
+// applies the rules, `expand` generates; `ctxt` collects the errors.
 
 mod ast;
 mod attr;
@@ -28,22 +19,68 @@ mod tests;
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};
 
-/// Derives `ipc::Message` for a `#[repr(C)]`/`#[repr(transparent)]` struct or a fieldless
-/// enum with an integer repr.
+/// Implements `ipc::Message` for a type whose bytes can cross a process boundary, or
+/// fails the build saying why not.
+///
+/// ```
+/// use ipc::{FixedStr, Message};
+///
+/// #[derive(Clone, Copy, Debug, PartialEq, Message)]
+/// #[repr(u8)]
+/// enum Side { Buy = 1, Sell = 2 }
+///
+/// #[derive(Clone, Copy, Debug, PartialEq, Message)]
+/// #[repr(C)]
+/// #[ipc(size = 32, align = 8)]
+/// struct Quote {
+///     price: f64,
+///     symbol: FixedStr<16>,
+///     qty: u32,
+///     side: Side,
+///     _pad: [u8; 3], // padding must be a field: implicit padding does not compile
+/// }
+///
+/// assert_eq!(Quote::SCHEMA.name, "Quote");
+/// assert_ne!(Quote::FINGERPRINT, Side::FINGERPRINT);
+/// ```
+///
+/// It accepts `#[repr(C)]` and `#[repr(transparent)]` structs — named, tuple or unit,
+/// generic ones too (each type parameter gets a `Message` bound) — whose fields are
+/// messages: integers, floats, `bool`, `char`, arrays, `ipc::FixedStr<N>` and other
+/// derived types; and fieldless enums with an explicit integer repr, `u8` to `i64`.
+///
+/// It refuses, with an error on the token at fault and every mistake in the same compile:
+/// references, pointers, heap-owning types (`Box`, `Vec`, `String`, `Rc`, `Arc`),
+/// `usize`/`isize`, fields that are not `Message`, a missing or `Rust` repr,
+/// `repr(packed)`, unions, implicit padding (the error says where to put a `_pad` field
+/// and how long), a `size`/`align` pin that does not hold, enums with data or without an
+/// integer repr, and unknown or duplicate `#[ipc]` attributes.
+///
+/// The type gets a `const` schema (name, size, alignment, and each field's name, offset
+/// and type, or each variant's name and value) and a 64-bit fingerprint of it, which
+/// peers compare before exchanging a message; and a `validate` that every receive runs
+/// on the bits a byte copy cannot guarantee (enum discriminants, `bool`, `char`,
+/// `FixedStr` UTF-8).
 ///
 /// Attributes on the type, all optional:
 ///
 /// - `#[ipc(size = N)]`, `#[ipc(align = N)]`: fail the build unless the type has this
-///   size or alignment;
-/// - `#[ipc(name = "...")]`: the schema name (default: the type's identifier), which the
-///   fingerprint covers; pin it to keep the fingerprint when the type is renamed;
-/// - `#[ipc(crate = "path")]`: where to find `ipc` if not at `::ipc`.
+///   size or alignment, a promise to the other side;
+/// - `#[ipc(name = "...")]`: the schema name, which the fingerprint covers (default: the
+///   type's identifier, so moving the type between modules keeps its fingerprint; pin it
+///   to keep the fingerprint when the type is renamed);
+/// - `#[ipc(crate = "path")]`: where the `ipc` crate is when it is not `::ipc`, for a
+///   dependency renamed in `Cargo.toml` or a derive used through another crate's
+///   re-export.
 ///
 /// Padding and pins are checked when the type is compiled; for a generic type, when an
 /// instance is used (its `SCHEMA`, `FINGERPRINT` or `validate`), since only then is its
 /// layout known. Such a check in a function body runs during `cargo build`, not
-/// `cargo check`. A generic `repr(C)` struct is `Zeroable` but not `Pod`, because
-/// bytemuck would not trigger that check.
+/// `cargo check`.
+///
+/// A struct whose fields are all `bytemuck::Zeroable` is `Zeroable` too, and one whose
+/// fields are all `Pod` is `Pod`, except a generic `repr(C)` struct: bytemuck would not
+/// trigger its layout check.
 #[proc_macro_derive(Message, attributes(ipc))]
 pub fn derive_message(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

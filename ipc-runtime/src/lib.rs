@@ -1,7 +1,8 @@
-//! The runtime of [`ipc`](https://docs.rs/ipc): the [`Message`] trait and its schema,
-//! the stream codec, and typed channels over Linux IPC mechanisms.
+//! The runtime of [`typed-ipc`](https://docs.rs/typed-ipc): the [`Message`] trait and its
+//! schema, the stream codec, and typed channels over Linux IPC mechanisms.
 //!
-//! Users depend on the `ipc` facade, which re-exports this crate and the derive.
+//! Users depend on `typed-ipc`, whose library `ipc` re-exports this crate and the derive;
+//! the examples here are written as they use it, with `ipc::` paths.
 //!
 //! | module | mechanism | man page |
 //! |---|---|---|
