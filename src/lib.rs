@@ -88,3 +88,8 @@
 
 pub use ipc_derive::Message;
 pub use ipc_runtime::*;
+
+/// The README's Rust blocks, run as doc tests so that they keep compiling and working.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
