@@ -440,7 +440,7 @@ fn main() {
     }
     println!(
         "\nin place: the typed stream through send_ref/recv_ref (zero copy); its ratio is against raw.\n\
-         worst typed/raw ratio: {worst:.2}x (acceptance: <= 1.15x); in place: \
+         worst ratio (time, typed / raw): {worst:.2}x; in place: \
          {worst_in_place:.2}x{}",
         if quick {
             " [quick run: pass --bench for real figures]"
