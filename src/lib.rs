@@ -91,5 +91,32 @@
 /// Attributes: `#[ipc(size = N)]` and `#[ipc(align = N)]` pin the layout,
 /// `#[ipc(name = "...")]` pins the schema name (default: the type's name without its
 /// module path), `#[ipc(crate = "path")]` names this crate when re-exported.
+///
+/// `#[ipc(new)]` generates `const fn new`, with the struct's visibility, taking the
+/// fields in declaration order and zeroing the padding, so padding never appears where a
+/// value is built. Padding is a field whose name starts with `_` and whose type is
+/// written `[u8; N]`, or a field marked `#[ipc(pad)]`, whose type must accept all-zero
+/// bytes. A struct with named fields only; `#[ipc(pad)]` only with `#[ipc(new)]`.
+///
+/// ```
+/// use ipc::{as_bytes, fixed_str, FixedStr, Message};
+///
+/// #[derive(Clone, Copy, Debug, PartialEq, Message)]
+/// #[repr(C)]
+/// #[ipc(new)]
+/// struct Quote {
+///     price: f64,
+///     symbol: FixedStr<8>,
+///     size: u32,
+///     _pad: [u8; 4],        // zeroed by `new`
+///     #[ipc(pad)]
+///     reserved: u64,        // zeroed by `new` too
+/// }
+///
+/// const OPEN: Quote = Quote::new(101.5, FixedStr::from_static("ACME"), 100);
+/// let quote = Quote::new(102.0, fixed_str!("ACME"), 50);
+/// assert_eq!(quote.symbol, OPEN.symbol);
+/// assert_eq!(as_bytes(&quote)[20..], [0; 12]);
+/// ```
 pub use ipc_derive::Message;
 pub use ipc_runtime::*;

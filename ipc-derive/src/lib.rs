@@ -10,8 +10,9 @@
 //! with an error on the token at fault: references, pointers, heap-owning types,
 //! `usize`/`isize`, fields that are not `Message`, a missing or `Rust` repr,
 //! `repr(packed)`, unions, implicit padding, a `size`/`align` pin that does not hold,
-//! enums with data or without an integer repr, and unknown or duplicate `#[ipc]`
-//! attributes. Every mistake is reported in the same compile.
+//! enums with data or without an integer repr, and unknown, duplicate or misplaced
+//! `#[ipc]` attributes. Every mistake is reported in the same compile. On request
+//! (`#[ipc(new)]`) it also generates a constructor that zeroes the padding fields.
 //!
 //! Stages, one per module: `ast` builds the model (reading `attr` and `repr`), `check`
 //! applies the rules, `expand` generates; `ctxt` collects the errors.
@@ -37,7 +38,13 @@ use syn::{parse_macro_input, DeriveInput};
 ///   size or alignment;
 /// - `#[ipc(name = "...")]`: the schema name (default: the type's identifier), which the
 ///   fingerprint covers; pin it to keep the fingerprint when the type is renamed;
-/// - `#[ipc(crate = "path")]`: where to find `ipc` if not at `::ipc`.
+/// - `#[ipc(crate = "path")]`: where to find `ipc` if not at `::ipc`;
+/// - `#[ipc(new)]`, on a struct with named fields: generates
+///   `const fn new(field: Type, ...) -> Self`, with the struct's visibility, taking every
+///   field that is not padding, in declaration order and by its own name, and zeroing the
+///   padding. A field is padding when its name starts with `_` and its type is written
+///   `[u8; N]`, or when it is marked `#[ipc(pad)]` (its type must then accept all-zero
+///   bytes). `#[ipc(pad)]` is the only attribute a field takes, and only with `new`.
 ///
 /// Padding and pins are checked when the type is compiled; for a generic type, when an
 /// instance is used (its `SCHEMA`, `FINGERPRINT` or `validate`), since only then is its

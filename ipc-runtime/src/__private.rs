@@ -55,6 +55,27 @@ pub const fn assert_pin(ty: &str, what: &str, pinned: usize, actual: usize) {
     panic!("{}", m.as_str());
 }
 
+/// A type whose all-zero bytes are a value: what a padding field of the `#[ipc(new)]`
+/// constructor must be, said in the words of the derive when it is not.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no all-zero value, so #[ipc(new)] cannot zero this padding field",
+    label = "a padding field of this type is zeroed by the #[ipc(new)] constructor",
+    note = "padding is a field named `_...` of type `[u8; N]`, or one marked #[ipc(pad)] \
+            whose type accepts all-zero bytes (integers, floats, arrays of them, FixedStr); \
+            make this field a parameter of `new` instead: remove #[ipc(pad)]"
+)]
+pub trait ZeroPadding: bytemuck::Zeroable {}
+
+impl<T: bytemuck::Zeroable> ZeroPadding for T {}
+
+/// All-zero bytes as a `T`: the value of a padding field in the constructor that
+/// `#[ipc(new)]` generates, which is a `const fn`.
+#[inline(always)]
+pub const fn zeroed<T: ZeroPadding>() -> T {
+    // SAFETY: `T: Zeroable` promises that all-zero bytes are a valid `T`.
+    unsafe { core::mem::zeroed() }
+}
+
 /// Compiles only if `T` is a [`Message`]. The derive calls it once per field, spanned on
 /// the field's type, so a field that is not a `Message` (or not `Copy`) is reported on
 /// that field, with the trait's `on_unimplemented` explanation.
