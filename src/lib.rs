@@ -17,7 +17,7 @@
 //! typed pipe as its standard input:
 //!
 //! ```
-//! use ipc::{FixedStr, Message};
+//! use ipc::{fixed_str, FixedStr, Message};
 //! use std::process::{Command, Stdio};
 //!
 //! #[derive(Clone, Copy, Debug, PartialEq, Message)]
@@ -27,13 +27,14 @@
 //! #[derive(Clone, Copy, Debug, PartialEq, Message)]
 //! #[repr(C)]
 //! #[ipc(size = 40, align = 8)]               // checked at compile time
+//! #[ipc(new)]                                // Order::new(id, price, symbol, qty, side)
 //! struct Order {
 //!     id: u64,
 //!     price: f64,
 //!     symbol: FixedStr<16>,                  // UTF-8, checked on receive
 //!     qty: u32,
 //!     side: Side,                            // 3 is an error on receive, never UB
-//!     _pad: [u8; 3],                         // implicit padding would not compile
+//!     _pad: [u8; 3],                         // implicit padding would not compile; new zeroes it
 //! }
 //!
 //! fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -57,10 +58,9 @@
 //!         .env("ORDER_CHILD", "1")
 //!         .stdin(Stdio::from(std::os::fd::OwnedFd::from(rx)))
 //!         .spawn()?;
-//!     let symbol = FixedStr::try_from("ACME")?;
-//!     let order = Order { id: 1, price: 101.5, symbol, qty: 3, side: Side::Buy, _pad: [0; 3] };
-//!     tx.send(order)?;
-//!     tx.send(Order { id: 2, price: 102.5, qty: 4, side: Side::Sell, ..order })?;
+//!     let symbol = fixed_str!("ACME");          // too long for FixedStr<16>: a compile error
+//!     tx.send(Order::new(1, 101.5, symbol, 3, Side::Buy))?;
+//!     tx.send(Order::new(2, 102.5, symbol, 4, Side::Sell))?;
 //!     drop(tx);                              // the child sees Disconnected after the last
 //!     assert!(child.wait()?.success());
 //!     Ok(())

@@ -16,6 +16,7 @@ mod shadowed {
 
     #[derive(Clone, ::core::marker::Copy, ipc::Message)]
     #[repr(C)]
+    #[ipc(new)]
     pub struct Tick {
         pub at: ::core::primitive::u64,
         pub flag: bool,
@@ -31,8 +32,10 @@ mod shadowed {
 
     #[derive(Clone, ::core::marker::Copy, ipc::Message)]
     #[repr(C)]
+    #[ipc(new)]
     pub struct Pair<T> {
         pub a: T,
+        #[ipc(pad)]
         pub b: T,
     }
 }
@@ -44,4 +47,8 @@ fn derives_compile_with_shadowed_names() {
     assert!(shadowed::Tick::validate(&[0; 16]).is_ok());
     assert!(shadowed::Side::validate(&[2]).is_err());
     assert_eq!(shadowed::Pair::<u16>::SCHEMA.size, 4);
+    let tick = shadowed::Tick::new(5, true);
+    assert_eq!((tick.at, tick.flag, tick._pad), (5, true, [0; 7]));
+    let pair = shadowed::Pair::<u16>::new(3);
+    assert_eq!((pair.a, pair.b), (3, 0));
 }

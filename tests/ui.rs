@@ -1,5 +1,5 @@
-//! Compile-fail cases for `#[derive(Message)]`: every refusal, with the span and message
-//! the user sees (`tests/ui/<topic>/<mistake>.rs` and its `.stderr`).
+//! Compile-fail cases for `#[derive(Message)]` and `fixed_str!`: every refusal, with the
+//! span and message the user sees (`tests/ui/<topic>/<mistake>.rs` and its `.stderr`).
 //!
 //! Regenerate the expected output after a deliberate change with
 //! `TRYBUILD=overwrite cargo test --test ui`, then read every changed `.stderr`.
@@ -10,6 +10,11 @@
 //! `ipc-derive`'s unit tests, which run on every compiler, cover only some refusals: the
 //! layout checks happen in the user's crate, at compile time, and only this suite sees
 //! them.
+//!
+//! The cases in `tests/ui-pass` must compile and run. Having one also makes trybuild
+//! build every case rather than only check it, which the `fixed_str` cases need: the
+//! `const { }` block that `fixed_str!` expands to is evaluated when code is generated,
+//! not by `cargo check`.
 
 #[test]
 #[rustversion::attr(
@@ -19,4 +24,5 @@
 fn ui() {
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/*/*.rs");
+    t.pass("tests/ui-pass/*.rs");
 }

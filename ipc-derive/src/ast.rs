@@ -4,15 +4,16 @@
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::ext::IdentExt;
-use syn::{Data, DeriveInput, Generics, Ident, Member, Type};
+use syn::{Data, DeriveInput, Generics, Ident, Member, Type, Visibility};
 
-use crate::attr::{self, TypeAttrs};
+use crate::attr::{self, FieldAttrs, TypeAttrs};
 use crate::ctxt::Ctxt;
 use crate::repr::{self, Int, StructRepr};
 
 /// A type `#[derive(Message)]` is applied to.
 pub struct Input<'a> {
     pub ident: &'a Ident,
+    pub vis: &'a Visibility,
     pub generics: &'a Generics,
     pub attrs: TypeAttrs,
     pub body: Body<'a>,
@@ -22,6 +23,8 @@ pub enum Body<'a> {
     Struct {
         repr: StructRepr,
         fields: Vec<Field<'a>>,
+        /// `struct S { a: A }`, not `struct S(A)` or `struct S;`.
+        named: bool,
     },
     Enum {
         repr: Int,
@@ -37,6 +40,7 @@ pub struct Field<'a> {
     /// The name in the schema: the identifier without `r#`, or the tuple index.
     pub name: String,
     pub ty: &'a Type,
+    pub attrs: FieldAttrs,
 }
 
 /// One enum variant.
@@ -61,6 +65,7 @@ impl<'a> Input<'a> {
                     .enumerate()
                     .map(|(i, f)| Field::from_syn(cx, i, f))
                     .collect(),
+                named: matches!(data.fields, syn::Fields::Named(_)),
             },
             Data::Enum(data) => Body::Enum {
                 repr: repr::enum_repr(cx, &input.attrs, &input.ident),
@@ -82,6 +87,7 @@ impl<'a> Input<'a> {
         };
         Some(Input {
             ident: &input.ident,
+            vis: &input.vis,
             generics: &input.generics,
             attrs,
             body,
@@ -99,7 +105,7 @@ impl<'a> Input<'a> {
 
 impl<'a> Field<'a> {
     fn from_syn(cx: &Ctxt, index: usize, field: &'a syn::Field) -> Self {
-        attr::refuse_on(cx, &field.attrs, "a field");
+        let attrs = attr::field_attrs(cx, &field.attrs);
         let (member, name) = match &field.ident {
             Some(ident) => (Member::Named(ident.clone()), ident.unraw().to_string()),
             None => (Member::Unnamed(index.into()), index.to_string()),
@@ -109,7 +115,19 @@ impl<'a> Field<'a> {
             member,
             name,
             ty: &field.ty,
+            attrs,
         }
+    }
+
+    /// True if the `#[ipc(new)]` constructor zeroes this field rather than take it: the
+    /// field is marked `#[ipc(pad)]`, or it is named `_…` and its type is `[u8; N]`.
+    pub fn is_padding(&self) -> bool {
+        let underscored = self
+            .original
+            .ident
+            .as_ref()
+            .is_some_and(|i| i.unraw().to_string().starts_with('_'));
+        self.attrs.pad.is_some() || (underscored && is_byte_array(self.ty))
     }
 
     /// The span of the field's first token (its name, or its type in a tuple struct).
@@ -134,6 +152,30 @@ impl<'a> Variant<'a> {
             ident: &variant.ident,
             name: variant.ident.unraw().to_string(),
         }
+    }
+}
+
+/// `[u8; N]`, as written (also `[core::primitive::u8; N]`).
+fn is_byte_array(ty: &Type) -> bool {
+    let Type::Array(array) = ungroup(ty) else {
+        return false;
+    };
+    let Type::Path(elem) = ungroup(&array.elem) else {
+        return false;
+    };
+    elem.qself.is_none()
+        && elem
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "u8" && s.arguments.is_none())
+}
+
+/// The type inside the invisible group a `macro_rules!` `$t:ty` leaves around it.
+fn ungroup(ty: &Type) -> &Type {
+    match ty {
+        Type::Group(g) => ungroup(&g.elem),
+        other => other,
     }
 }
 

@@ -1,7 +1,9 @@
-//! `#[ipc(...)]` attributes: `size = N`, `align = N`, `name = "..."`, `crate = "path"`.
+//! `#[ipc(...)]` attributes: on the type `size = N`, `align = N`, `name = "..."`,
+//! `crate = "path"` and `new`; on a field `pad`.
 //!
-//! Every mistake (unknown key, duplicate key, malformed value, an `#[ipc]` on a field or
-//! variant) is recorded in the [`Ctxt`] and parsing goes on, so all of them are reported.
+//! Every mistake (unknown key, duplicate key, malformed value, a type's key on a field,
+//! an `#[ipc]` on a variant) is recorded in the [`Ctxt`] and parsing goes on, so all of
+//! them are reported.
 
 use proc_macro2::Span;
 use syn::meta::ParseNestedMeta;
@@ -21,6 +23,15 @@ pub struct TypeAttrs {
     pub name: Option<LitStr>,
     /// `#[ipc(crate = "path")]`: where the `ipc` crate is, instead of `::ipc`.
     pub krate: Option<Path>,
+    /// `#[ipc(new)]`: generate `const fn new` taking the fields that are not padding.
+    pub new: Option<Ident>,
+}
+
+/// The attributes a struct field may carry.
+#[derive(Default)]
+pub struct FieldAttrs {
+    /// `#[ipc(pad)]`: the field is padding, zeroed by the `#[ipc(new)]` constructor.
+    pub pad: Option<Ident>,
 }
 
 /// A compile-time pin such as `size = 40`, with the spans of its key and value so a
@@ -31,7 +42,8 @@ pub struct Pin {
     pub lit: Span,
 }
 
-const KNOWN: &str = "expected `size = N`, `align = N`, `name = \"...\"` or `crate = \"path\"`";
+const KNOWN: &str =
+    "expected `size = N`, `align = N`, `name = \"...\"`, `crate = \"path\"` or `new`";
 
 /// Parses every `#[ipc(...)]` on the type itself.
 pub fn type_attrs(cx: &Ctxt, attrs: &[Attribute]) -> TypeAttrs {
@@ -47,6 +59,11 @@ pub fn type_attrs(cx: &Ctxt, attrs: &[Attribute]) -> TypeAttrs {
                 "align" => set(cx, &mut out.align, &key, pin(&meta, &key, true)),
                 "name" => set(cx, &mut out.name, &key, name(&meta)),
                 "crate" => set(cx, &mut out.krate, &key, krate(&meta)),
+                "new" => set(cx, &mut out.new, &key, flag(&meta, &key)),
+                "pad" => cx.error_spanned_by(
+                    &key,
+                    "#[ipc(pad)] marks a field as padding; put it on the field",
+                ),
                 other => cx
                     .error_spanned_by(&key, format!("unknown #[ipc] attribute `{other}`; {KNOWN}")),
             }
@@ -60,7 +77,42 @@ pub fn type_attrs(cx: &Ctxt, attrs: &[Attribute]) -> TypeAttrs {
     out
 }
 
-/// Refuses `#[ipc(...)]` where it has no meaning (fields, variants).
+/// Parses every `#[ipc(...)]` on a struct field, which takes only `pad`.
+pub fn field_attrs(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
+    let mut out = FieldAttrs::default();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("ipc")) {
+        let result = attr.parse_nested_meta(|meta| {
+            match meta.path.get_ident() {
+                Some(key) if key == "pad" => {
+                    set(cx, &mut out.pad, key, flag(&meta, key));
+                }
+                Some(key) if TYPE_KEYS.contains(&key.to_string().as_str()) => {
+                    cx.error_spanned_by(
+                        key,
+                        format!(
+                            "#[ipc({key})] is not allowed on a field; put it on the type \
+                             (a field takes only #[ipc(pad)])"
+                        ),
+                    );
+                }
+                _ => cx.error_spanned_by(
+                    &meta.path,
+                    "unknown #[ipc] attribute on a field; a field takes only #[ipc(pad)]",
+                ),
+            }
+            skip_value(meta.input)
+        });
+        if let Err(e) = result {
+            cx.push(e);
+        }
+    }
+    out
+}
+
+/// The keys a type takes, refused with a pointer to the type when found on a field.
+const TYPE_KEYS: [&str; 5] = ["size", "align", "name", "crate", "new"];
+
+/// Refuses `#[ipc(...)]` where it has no meaning (variants).
 pub fn refuse_on(cx: &Ctxt, attrs: &[Attribute], place: &str) {
     for attr in attrs.iter().filter(|a| a.path().is_ident("ipc")) {
         cx.error_spanned_by(
@@ -99,6 +151,15 @@ fn pin(meta: &ParseNestedMeta<'_>, key: &Ident, power_of_two: bool) -> syn::Resu
         key: key.span(),
         lit: lit.span(),
     })
+}
+
+/// A key that takes no value, such as `new` or `pad`: returns the key.
+fn flag(meta: &ParseNestedMeta<'_>, key: &Ident) -> syn::Result<Ident> {
+    if meta.input.is_empty() || meta.input.peek(Token![,]) {
+        Ok(key.clone())
+    } else {
+        Err(meta.error(format!("#[ipc({key})] takes no value; write #[ipc({key})]")))
+    }
 }
 
 fn name(meta: &ParseNestedMeta<'_>) -> syn::Result<LitStr> {

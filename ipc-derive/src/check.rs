@@ -8,21 +8,52 @@
 
 use syn::{GenericArgument, GenericParam, PathArguments, Type};
 
-use crate::ast::{Body, Input, Variant};
+use crate::ast::{Body, Field, Input, Variant};
 use crate::ctxt::Ctxt;
 
 pub fn check(cx: &Ctxt, input: &Input<'_>) {
     check_no_lifetimes(cx, input);
     match &input.body {
-        Body::Struct { fields, .. } => {
+        Body::Struct { fields, named, .. } => {
             for field in fields {
                 check_field_type(cx, field.ty);
             }
+            check_constructor(cx, input, *named, fields);
         }
         Body::Enum { variants, .. } => {
+            if let Some(new) = &input.attrs.new {
+                cx.error_spanned_by(
+                    new,
+                    "#[ipc(new)] makes a constructor from a struct's fields; an enum has no \
+                     fields to take: its values are its variants",
+                );
+            }
             check_enum_has_variants(cx, input, variants);
             for variant in variants {
                 check_variant_has_no_data(cx, variant);
+            }
+        }
+    }
+}
+
+/// Why: the constructor's parameters take the fields' names, so a tuple or unit struct
+/// has nothing to name them by (and is built by `Name(..)` already); a field marked
+/// `#[ipc(pad)]` without a constructor to zero it would be a mark that does nothing.
+fn check_constructor(cx: &Ctxt, input: &Input<'_>, named: bool, fields: &[Field<'_>]) {
+    match &input.attrs.new {
+        Some(new) if !named => cx.error_spanned_by(
+            new,
+            "#[ipc(new)] needs a struct with named fields: the constructor's parameters \
+             take their names; build a tuple or unit struct with its own `Name(..)`",
+        ),
+        Some(_) => {}
+        None => {
+            for pad in fields.iter().filter_map(|f| f.attrs.pad.as_ref()) {
+                cx.error_spanned_by(
+                    pad,
+                    "#[ipc(pad)] tells the #[ipc(new)] constructor to zero this field, but \
+                     the type has no #[ipc(new)]; add it to the type, or remove this",
+                );
             }
         }
     }

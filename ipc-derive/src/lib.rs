@@ -23,7 +23,7 @@ use syn::{parse_macro_input, DeriveInput};
 /// fails the build saying why not.
 ///
 /// ```
-/// use ipc::{FixedStr, Message};
+/// use ipc::{fixed_str, FixedStr, Message};
 ///
 /// #[derive(Clone, Copy, Debug, PartialEq, Message)]
 /// #[repr(u8)]
@@ -31,7 +31,7 @@ use syn::{parse_macro_input, DeriveInput};
 ///
 /// #[derive(Clone, Copy, Debug, PartialEq, Message)]
 /// #[repr(C)]
-/// #[ipc(size = 32, align = 8)]
+/// #[ipc(size = 32, align = 8, new)]
 /// struct Quote {
 ///     price: f64,
 ///     symbol: FixedStr<16>,
@@ -40,6 +40,8 @@ use syn::{parse_macro_input, DeriveInput};
 ///     _pad: [u8; 3], // padding must be a field: implicit padding does not compile
 /// }
 ///
+/// let quote = Quote::new(101.5, fixed_str!("ACME"), 100, Side::Buy); // `_pad` zeroed
+/// assert_eq!(quote._pad, [0; 3]);
 /// assert_eq!(Quote::SCHEMA.name, "Quote");
 /// assert_ne!(Quote::FINGERPRINT, Side::FINGERPRINT);
 /// ```
@@ -71,7 +73,13 @@ use syn::{parse_macro_input, DeriveInput};
 ///   to keep the fingerprint when the type is renamed);
 /// - `#[ipc(crate = "path")]`: where the `ipc` crate is when it is not `::ipc`, for a
 ///   dependency renamed in `Cargo.toml` or a derive used through another crate's
-///   re-export.
+///   re-export;
+/// - `#[ipc(new)]`, on a struct with named fields: generates
+///   `const fn new(field: Type, ...) -> Self`, with the struct's visibility, taking every
+///   field that is not padding, in declaration order and by its own name, and zeroing the
+///   padding. A field is padding when its name starts with `_` and its type is written
+///   `[u8; N]`, or when it is marked `#[ipc(pad)]` (its type must then accept all-zero
+///   bytes). `#[ipc(pad)]` is the only attribute a field takes, and only with `new`.
 ///
 /// Padding and pins are checked when the type is compiled; for a generic type, when an
 /// instance is used (its `SCHEMA`, `FINGERPRINT` or `validate`), since only then is its

@@ -60,6 +60,53 @@ fn every_mistake_is_reported_at_once() {
 }
 
 #[test]
+fn every_constructor_mistake_is_reported_at_once() {
+    let n = error_count(quote::quote! {
+        #[ipc(new, new, pad)]
+        #[repr(C)]
+        struct Frame(u8, #[ipc(pad, size = 1, bogus)] u8);
+    });
+    // Duplicate new, pad on the type, new on a tuple struct, size and bogus on a field.
+    assert_eq!(n, 5);
+    let n = error_count(quote::quote! {
+        #[ipc(new = "make")]
+        #[repr(u8)]
+        enum E { A }
+    });
+    // new with a value (then ignored), and so not on an enum either.
+    assert_eq!(n, 1);
+    let n = error_count(quote::quote! {
+        #[ipc(new)]
+        #[repr(u8)]
+        enum E { A }
+    });
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn constructor_takes_what_is_not_padding() {
+    let out = run(quote::quote! {
+        #[repr(C)]
+        #[ipc(new)]
+        pub(crate) struct S { a: u32, _pad: [u8; 4], _b: u32, #[ipc(pad)] c: u32, _d: [u16; 2] }
+    })
+    .expect("accepted")
+    .to_string();
+    assert!(
+        out.contains("pub (crate) const fn new (a : u32 , _b : u32 , _d : [u16 ; 2])"),
+        "{out}"
+    );
+    assert!(
+        out.contains("_pad : :: ipc :: __private :: zeroed :: < [u8 ; 4] > ()"),
+        "{out}"
+    );
+    assert!(
+        out.contains("c : :: ipc :: __private :: zeroed :: < u32 > ()"),
+        "{out}"
+    );
+}
+
+#[test]
 fn refusals_do_not_panic_on_odd_input() {
     let cases = [
         quote::quote!(
@@ -168,8 +215,8 @@ fn odd_field_types_do_not_panic() {
 fn output_refers_only_to_the_runtime_and_core() {
     let out = run(quote::quote! {
         #[repr(C)]
-        #[ipc(size = 16, align = 8)]
-        struct S<T> { a: u64, b: [T; 2] }
+        #[ipc(size = 16, align = 8, new)]
+        struct S<T> { a: u64, b: [T; 2], #[ipc(pad)] c: [T; 0] }
     })
     .expect("accepted");
     let mut roots = Vec::new();

@@ -1,6 +1,7 @@
 //! Items used by the code `#[derive(Message)]` generates. Not public API: no semver
 //! guarantees, may change in any release.
 
+use crate::const_msg::ConstMsg;
 pub use crate::message::{Field, InvalidMessage, Kind, Message, Problem, Schema, Variant};
 pub use bytemuck;
 pub use core;
@@ -54,64 +55,29 @@ pub const fn assert_pin(ty: &str, what: &str, pinned: usize, actual: usize) {
     panic!("{}", m.as_str());
 }
 
+/// A type whose all-zero bytes are a value: what a padding field of the `#[ipc(new)]`
+/// constructor must be, said in the words of the derive when it is not.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no all-zero value, so #[ipc(new)] cannot zero this padding field",
+    label = "a padding field of this type is zeroed by the #[ipc(new)] constructor",
+    note = "padding is a field named `_...` of type `[u8; N]`, or one marked #[ipc(pad)] \
+            whose type accepts all-zero bytes (integers, floats, arrays of them, FixedStr); \
+            make this field a parameter of `new` instead: remove #[ipc(pad)]"
+)]
+pub trait ZeroPadding: bytemuck::Zeroable {}
+
+impl<T: bytemuck::Zeroable> ZeroPadding for T {}
+
+/// All-zero bytes as a `T`: the value of a padding field in the constructor that
+/// `#[ipc(new)]` generates, which is a `const fn`.
+#[inline(always)]
+pub const fn zeroed<T: ZeroPadding>() -> T {
+    // SAFETY: `T: Zeroable` promises that all-zero bytes are a valid `T`.
+    unsafe { core::mem::zeroed() }
+}
+
 /// Compiles only if `T` is a [`Message`]. The derive calls it once per field, spanned on
 /// the field's type, so a field that is not a `Message` (or not `Copy`) is reported on
 /// that field, with the trait's `on_unimplemented` explanation.
 #[inline(always)]
 pub const fn assert_message<T: Message>() {}
-
-/// A message built at compile time (const fns cannot format).
-struct ConstMsg {
-    buf: [u8; 512],
-    len: usize,
-}
-
-impl ConstMsg {
-    const fn new() -> Self {
-        ConstMsg {
-            buf: [0; 512],
-            len: 0,
-        }
-    }
-
-    const fn push(mut self, s: &str) -> Self {
-        let b = s.as_bytes();
-        let mut i = 0;
-        while i < b.len() && self.len < self.buf.len() {
-            self.buf[self.len] = b[i];
-            self.len += 1;
-            i += 1;
-        }
-        self
-    }
-
-    const fn num(self, mut n: usize) -> Self {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        let (_, tail) = digits.split_at(i);
-        match core::str::from_utf8(tail) {
-            Ok(s) => self.push(s),
-            Err(_) => self,
-        }
-    }
-
-    const fn as_str(&self) -> &str {
-        let (head, _) = self.buf.split_at(self.len);
-        match core::str::from_utf8(head) {
-            Ok(s) => s,
-            // Truncation in the middle of a multi-byte name: keep what is valid.
-            Err(e) => match core::str::from_utf8(head.split_at(e.valid_up_to()).0) {
-                Ok(s) => s,
-                Err(_) => "",
-            },
-        }
-    }
-}

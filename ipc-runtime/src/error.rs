@@ -17,7 +17,21 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 /// Each variant says what happened and, where there is one, what to do about it. System
 /// errors that have a meaning here are mapped to it (`EPIPE` → [`Error::Disconnected`],
 /// `EEXIST` → [`Error::AlreadyExists`], ...); the rest keep the errno in [`Error::Io`].
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the `Display` sentence followed by the variant's name, so a
+/// `fn main() -> Result<(), ipc::Error>` that fails ends with a line a person can read:
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let e = ipc::Error::Timeout(Duration::from_millis(5));
+/// assert_eq!(e.to_string(), "timed out after 5ms; try again later, or allow more time");
+/// assert_eq!(
+///     format!("{e:?}"),
+///     "timed out after 5ms; try again later, or allow more time (Error::Timeout)"
+/// );
+/// ```
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The other side is gone: every sender, or the receiver, has closed its end or died.
@@ -277,6 +291,39 @@ impl Error {
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Timeout(_))
     }
+
+    /// The variant's name, which `Debug` puts after the sentence.
+    fn variant(&self) -> &'static str {
+        match self {
+            Error::Disconnected => "Disconnected",
+            Error::Empty => "Empty",
+            Error::Full => "Full",
+            Error::Timeout(_) => "Timeout",
+            Error::SchemaMismatch { .. } => "SchemaMismatch",
+            Error::InvalidMessage(_) => "InvalidMessage",
+            Error::Corrupt(_) => "Corrupt",
+            Error::NotFound { .. } => "NotFound",
+            Error::AlreadyExists { .. } => "AlreadyExists",
+            Error::PermissionDenied { .. } => "PermissionDenied",
+            Error::Untrusted { .. } => "Untrusted",
+            Error::InvalidEndpoint { .. } => "InvalidEndpoint",
+            Error::InvalidName { .. } => "InvalidName",
+            Error::Busy { .. } => "Busy",
+            Error::LimitExceeded { .. } => "LimitExceeded",
+            Error::OwnerDied => "OwnerDied",
+            Error::Shutdown => "Shutdown",
+            Error::Unsupported { .. } => "Unsupported",
+            Error::Io { .. } => "Io",
+        }
+    }
+}
+
+/// The `Display` sentence, then `(Error::Variant)`: what `main` prints when it returns
+/// the error.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self} (Error::{})", self.variant())
+    }
 }
 
 /// Maps the failure of a call that makes a descriptor (`pipe2`, `open`, `socket`, ...):
@@ -380,6 +427,18 @@ impl From<Error> for io::Error {
 ///
 /// `?` converts it into an [`Error`] (dropping the message); [`SendError::into_inner`]
 /// takes the message back to retry or reroute it.
+///
+/// `Debug` reads as `Display` does, with the error's variant, and needs no `T: Debug`
+/// (the message is left out):
+///
+/// ```
+/// let e = ipc::SendError::new(ipc::Error::Full, [0u8; 64]);
+/// assert_eq!(
+///     format!("{e:?}"),
+///     "send failed: the channel is full; try again later or use send() to wait (Error::Full)"
+/// );
+/// assert_eq!(e.to_string(), "send failed: the channel is full; try again later or use send() to wait");
+/// ```
 pub struct SendError<T> {
     error: Error,
     message: T,
@@ -422,11 +481,10 @@ impl<T> SendError<T> {
     }
 }
 
+/// `send failed: `, the error's sentence, then `(Error::Variant)`; the message is left out.
 impl<T> fmt::Debug for SendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SendError")
-            .field("error", &self.error)
-            .finish_non_exhaustive()
+        write!(f, "send failed: {:?}", self.error)
     }
 }
 

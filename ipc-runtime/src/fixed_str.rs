@@ -4,6 +4,7 @@
 use core::fmt;
 use core::ops::Deref;
 
+use crate::const_msg::ConstMsg;
 use crate::message::{InvalidMessage, Kind, Message, Problem, Schema};
 
 /// At most `N` bytes of UTF-8, NUL-padded, like a C `char[N]`: a string that can live
@@ -13,8 +14,15 @@ use crate::message::{InvalidMessage, Kind, Message, Problem, Schema};
 /// NUL, so two equal strings have equal bytes. A received `FixedStr` is checked for both
 /// before it is handed out.
 ///
+/// Three ways to make one: [`fixed_str!`](crate::fixed_str!) from a literal, checked when
+/// the program is compiled; [`FixedStr::from_static`] in a `const`; `TryFrom<&str>` for
+/// text known only at run time, which returns an error instead.
+///
 /// ```
-/// use ipc::FixedStr;
+/// use ipc::{fixed_str, FixedStr};
+///
+/// let sym: FixedStr<8> = fixed_str!("AAPL");
+/// assert_eq!(sym, FixedStr::<8>::try_from("AAPL").unwrap());
 ///
 /// let sym = FixedStr::<8>::try_from("AAPL").unwrap();
 /// assert_eq!(sym.as_str(), "AAPL");
@@ -49,6 +57,55 @@ impl<const N: usize> FixedStr<N> {
     /// The empty string.
     pub const fn new() -> Self {
         FixedStr([0; N])
+    }
+
+    /// `s` as a `FixedStr`, in a `const` context; panics if `s` is longer than `N` bytes
+    /// or contains a NUL byte.
+    ///
+    /// Evaluated at compile time — in a `const` item, or inside the `const { }` block
+    /// that [`fixed_str!`](crate::fixed_str!) expands to — the panic is a compile error
+    /// that names the string and the capacity. For text known only at run time use
+    /// `FixedStr::try_from`, which returns an error instead.
+    ///
+    /// ```
+    /// use ipc::FixedStr;
+    ///
+    /// const VENUE: FixedStr<4> = FixedStr::from_static("XNYS");
+    /// assert_eq!(VENUE, "XNYS");
+    /// ```
+    ///
+    /// A string that does not fit does not compile:
+    ///
+    /// ```compile_fail
+    /// use ipc::FixedStr;
+    ///
+    /// const VENUE: FixedStr<4> = FixedStr::from_static("XNASDAQ");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `s` is longer than `N` bytes or contains a NUL byte (at compile time, as a
+    /// compile error, when called in a `const` context).
+    pub const fn from_static(s: &'static str) -> Self {
+        let b = s.as_bytes();
+        if b.len() > N {
+            let m = ConstMsg::new().push("string \"").push(s).push("\" of ");
+            let m = m.num(b.len()).push(" bytes does not fit FixedStr<").num(N);
+            let m = m.push(">; shorten it or raise the capacity");
+            panic!("{}", m.as_str());
+        }
+        let mut bytes = [0; N];
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == 0 {
+                let m = ConstMsg::new().push("string has a NUL byte at ").num(i);
+                let m = m.push("; a FixedStr ends at its first NUL");
+                panic!("{}", m.as_str());
+            }
+            bytes[i] = b[i];
+            i += 1;
+        }
+        FixedStr(bytes)
     }
 
     /// The longest prefix of `s` that fits in `N` bytes and ends on a character boundary
@@ -194,6 +251,39 @@ unsafe impl<const N: usize> Message for FixedStr<N> {
     }
 }
 
+/// A [`FixedStr`] made from a string literal when the program is compiled: a literal too
+/// long for the capacity, or holding a NUL byte, is a compile error that names it.
+///
+/// The capacity `N` is inferred from where the value goes (a field, an argument, a
+/// `let` with a type). The argument is a string literal or any `&'static str` constant
+/// expression (`concat!`, a `const`). It expands to
+/// `const { FixedStr::from_static(…) }`: the check is part of building the program
+/// (`cargo build`, `cargo test`), which `cargo check` does not do.
+///
+/// ```
+/// use ipc::{fixed_str, FixedStr};
+///
+/// let symbol: FixedStr<16> = fixed_str!("ACME");
+/// assert_eq!(symbol.as_str(), "ACME");
+///
+/// fn quote(symbol: FixedStr<8>) -> usize { symbol.len() }
+/// assert_eq!(quote(fixed_str!("AAPL")), 4);
+/// ```
+///
+/// Too long for the capacity:
+///
+/// ```compile_fail
+/// use ipc::{fixed_str, FixedStr};
+///
+/// let symbol: FixedStr<4> = fixed_str!("ACME Corporation");
+/// ```
+#[macro_export]
+macro_rules! fixed_str {
+    ($s:expr $(,)?) => {
+        const { $crate::FixedStr::from_static($s) }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +318,28 @@ mod tests {
         let s = FixedStr::<4>::try_from("ab").unwrap();
         assert_eq!((s.len(), s.is_empty(), s.capacity()), (2, false, 4));
         assert_eq!(s, "ab");
+    }
+
+    #[test]
+    fn from_static_matches_try_from() {
+        const S: FixedStr<6> = FixedStr::from_static("añb");
+        assert_eq!(S, FixedStr::<6>::try_from("añb").unwrap());
+        assert_eq!(S.as_bytes(), b"a\xc3\xb1b\0\0");
+        let full: FixedStr<3> = crate::fixed_str!("abc");
+        assert_eq!((full.len(), full.as_str()), (3, "abc"));
+        let empty: FixedStr<0> = crate::fixed_str!("");
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "string \"abcde\" of 5 bytes does not fit FixedStr<4>")]
+    fn from_static_at_run_time_panics_when_too_long() {
+        let _ = FixedStr::<4>::from_static(core::hint::black_box("abcde"));
+    }
+
+    #[test]
+    #[should_panic(expected = "string has a NUL byte at 1; a FixedStr ends at its first NUL")]
+    fn from_static_at_run_time_panics_on_nul() {
+        let _ = FixedStr::<4>::from_static(core::hint::black_box("a\0b"));
     }
 }

@@ -51,6 +51,7 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+mod const_msg;
 pub mod contract;
 mod deadline;
 pub mod endpoint;

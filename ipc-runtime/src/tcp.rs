@@ -40,7 +40,7 @@ use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use nix::poll::PollFlags;
@@ -122,6 +122,12 @@ pub struct Listener<T> {
 impl<T> AsFd for Listener<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.inner.as_fd()
+    }
+}
+
+impl<T> AsRawFd for Listener<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_fd().as_raw_fd()
     }
 }
 
@@ -256,6 +262,12 @@ impl<T: Message> AsFd for Stream<T> {
     }
 }
 
+impl<T: Message> AsRawFd for Stream<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.rx.as_fd().as_raw_fd()
+    }
+}
+
 /// A request/response client over TCP: sends `Req`, receives `Resp`.
 pub struct Client<Req: Message, Resp: Message> {
     caller: Caller<Req, Resp>,
@@ -303,6 +315,20 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
     }
 }
 
+/// The connection's socket: readable when a response (a late one, after
+/// [`Client::call_timeout`] gave up) or the server's hang-up waits to be read.
+impl<Req: Message, Resp: Message> AsFd for Client<Req, Resp> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.caller.fd()
+    }
+}
+
+impl<Req: Message, Resp: Message> AsRawFd for Client<Req, Resp> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.caller.fd().as_raw_fd()
+    }
+}
+
 struct NonBlockingListener {
     inner: TcpListener,
     handshake_timeout: Duration,
@@ -336,6 +362,9 @@ impl Accept for NonBlockingListener {
 /// and a client that does not read its answers is set aside (its answers kept, its
 /// requests not read) while the others are served, and dropped once its socket has had
 /// no room for the handshake timeout (10 s, see [`Server::set_handshake_timeout`]).
+///
+/// It has no `AsFd`: it waits on its listener and every client at once, so no one
+/// descriptor tells that it has work.
 pub struct Server<Req: Message, Resp: Message> {
     listener: NonBlockingListener,
     serving: Serving<Req, Resp>,

@@ -59,6 +59,9 @@ impl<T: Message> Listen<T> for tcp::Listener<T> {
 /// are bad gives its error (`SchemaMismatch`, `Corrupt`, ...) from the receive that met
 /// them, and is dropped if it refused the handshake. Accepting a new sender runs its
 /// handshake, which waits up to the listener's handshake timeout.
+///
+/// It has no `AsFd`: it waits on the listener and every connection at once, so no one
+/// descriptor tells that a message is waiting.
 pub struct Incoming<L: Listen<T>, T: Message> {
     listener: L,
     conns: Vec<L::Conn>,

@@ -3,7 +3,7 @@
 
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
 use nix::mqueue::MQ_OFlag;
@@ -305,9 +305,21 @@ impl<T> AsFd for Sender<T> {
     }
 }
 
+impl<T> AsRawFd for Sender<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.q.fd.as_fd().as_raw_fd()
+    }
+}
+
 impl<T> AsFd for Receiver<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.q.fd.as_fd()
+    }
+}
+
+impl<T> AsRawFd for Receiver<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.q.fd.as_fd().as_raw_fd()
     }
 }
 

@@ -10,6 +10,9 @@ use crate::error::Result;
 use crate::message::Message;
 
 /// One end of a [`duplex`](super::duplex) channel: sends `S`, receives `R`.
+///
+/// It has two descriptors, so no `AsFd` of its own: each half has one
+/// ([`Duplex::sender`], [`Duplex::receiver`]).
 pub struct Duplex<S, R> {
     tx: Sender<S>,
     rx: Receiver<R>,

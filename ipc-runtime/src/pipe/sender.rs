@@ -5,7 +5,7 @@
 use std::fmt;
 use std::io::{self, IoSlice, Write};
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -236,6 +236,12 @@ contract::sending_end!(impl<T> Sender<T>, T);
 impl<T> AsFd for Sender<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+}
+
+impl<T> AsRawFd for Sender<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_fd().as_raw_fd()
     }
 }
 

@@ -77,6 +77,9 @@
 //! - A hostile peer with write access can make messages be lost, duplicated or reordered,
 //!   or the channel report `Corrupt`; it cannot make this process read out of bounds or
 //!   see an invalid `T`.
+//! - No end implements `AsFd`: a message arrives in memory and wakes a futex, and no
+//!   descriptor becomes readable, so a shared-memory end cannot join a `poll(2)` set.
+//!   Wait on it from a thread of its own.
 
 mod channel;
 mod layout;

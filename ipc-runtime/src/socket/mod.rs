@@ -78,7 +78,7 @@ pub(crate) mod sys;
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::time::Duration;
 
@@ -348,6 +348,12 @@ impl<T> AsFd for Listener<T> {
     }
 }
 
+impl<T> AsRawFd for Listener<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.raw.as_fd().as_raw_fd()
+    }
+}
+
 /// A connected Unix stream socket carrying `T` both ways.
 #[derive(Debug)]
 pub struct Stream<T: Message> {
@@ -488,5 +494,11 @@ duplex_stream!(Stream);
 impl<T: Message> AsFd for Stream<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.rx.as_fd()
+    }
+}
+
+impl<T: Message> AsRawFd for Stream<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.rx.as_fd().as_raw_fd()
     }
 }

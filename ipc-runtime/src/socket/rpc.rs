@@ -4,7 +4,7 @@
 
 use std::convert::Infallible;
 use std::fmt;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -341,6 +341,20 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
     }
 }
 
+/// The connection's socket: readable when a response (a late one, after
+/// [`Client::call_timeout`] gave up) or the server's hang-up waits to be read.
+impl<Req: Message, Resp: Message> AsFd for Client<Req, Resp> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.caller.fd()
+    }
+}
+
+impl<Req: Message, Resp: Message> AsRawFd for Client<Req, Resp> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.caller.fd().as_raw_fd()
+    }
+}
+
 /// A request/response server on a Unix socket path: receives `Req`, answers `Resp`.
 ///
 /// It serves any number of clients from one thread (`poll(2)`), answering each request
@@ -350,6 +364,9 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
 /// are not read, and the server serves the others meanwhile; the client is dropped once
 /// its socket has stayed without room for the handshake timeout. A client's handshake is
 /// awaited inside the loop (at most the handshake timeout).
+///
+/// It has no `AsFd`: it waits on its listener and every client at once, so no one
+/// descriptor tells that it has work.
 pub struct Server<Req: Message, Resp: Message> {
     raw: RawListener,
     serving: Serving<Req, Resp>,

@@ -17,7 +17,7 @@ use std::fmt;
 use std::io::IoSlice;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -61,6 +61,12 @@ pub struct SeqPacketListener<T> {
 impl<T> AsFd for SeqPacketListener<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.raw.as_fd()
+    }
+}
+
+impl<T> AsRawFd for SeqPacketListener<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.raw.as_fd().as_raw_fd()
     }
 }
 
@@ -415,5 +421,11 @@ contract::receiving_end!(impl<T> SeqPacket<T>, T);
 impl<T> AsFd for SeqPacket<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+}
+
+impl<T> AsRawFd for SeqPacket<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_fd().as_raw_fd()
     }
 }
