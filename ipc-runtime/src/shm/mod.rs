@@ -51,7 +51,9 @@
 //!   the kernel releases it when the process dies, however it dies. A blocked `send` or
 //!   `recv` re-checks its peers at least every 20 ms and returns
 //!   [`Error::Disconnected`](crate::Error::Disconnected). The last participant to leave
-//!   unlinks the name; [`remove_stale`] removes what crashed processes left behind.
+//!   unlinks the name; [`remove_stale_with_prefix`] removes what crashed processes of a
+//!   program left behind (the channels whose names start with the program's prefix), and
+//!   [`remove_stale`] every dead segment on the machine.
 //!
 //! # Limits
 //!
@@ -90,5 +92,5 @@ mod shared;
 
 pub use channel::{Loan, Receiver, Sample, Sender, Stats};
 pub use options::{Backing, Options};
-pub use segment::remove_stale;
+pub use segment::{remove_stale, remove_stale_with_prefix};
 pub use shared::{Guard, LockError, Repair, Shared};

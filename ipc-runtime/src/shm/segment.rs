@@ -650,7 +650,12 @@ fn identify(fd: &OwnedFd, st: &libc::stat) -> Found {
 }
 
 /// Removes the segments under `/dev/shm` that this crate created and that no live process
-/// participates in; returns their names (without the `ipc.` prefix).
+/// participates in, whatever their names; returns their names (without the `ipc.` prefix).
+///
+/// This is the operator's broom: it scans every channel on the machine, including other
+/// programs' (of any user whose segments this process may open). A program cleaning up
+/// after itself calls [`remove_stale_with_prefix`] with the prefix of the names it gives
+/// its channels, so that it never touches another program's.
 ///
 /// A file is removed only if it can be proven to be this crate's and dead: its name starts
 /// with `ipc.`; it carries the segment magic in its header (or, for a System V segment's
@@ -666,6 +671,31 @@ fn identify(fd: &OwnedFd, st: &libc::stat) -> Found {
 /// [`Error::Io`] if `/dev/shm` cannot be read. Segments that cannot be opened (another
 /// user's) are skipped.
 pub fn remove_stale() -> Result<Vec<String>> {
+    remove_stale_with_prefix("")
+}
+
+/// Removes the dead segments of this crate whose channel names start with `prefix`;
+/// returns their names.
+///
+/// `prefix` is compared with the name given to `create` (`"myapp-"` matches the channels
+/// `myapp-orders` and `myapp-fills`, not `myappx` or `other-myapp-orders`); an empty prefix
+/// matches every name, as [`remove_stale`] does. A program that names its channels
+/// `myapp-…` calls `remove_stale_with_prefix("myapp-")` at start-up to remove what an
+/// earlier run of it left when it crashed, without touching any other program's channels.
+/// What counts as dead, and what is never touched, is as for [`remove_stale`].
+///
+/// ```no_run
+/// // At start-up: whatever a crashed earlier run of this program left behind.
+/// for name in ipc::shm::remove_stale_with_prefix("myapp-")? {
+///     eprintln!("removed the stale channel {name}");
+/// }
+/// # Ok::<(), ipc::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// As for [`remove_stale`].
+pub fn remove_stale_with_prefix(prefix: &str) -> Result<Vec<String>> {
     let dir = std::fs::read_dir("/dev/shm").map_err(|e| Error::Io {
         op: "read_dir(/dev/shm)",
         source: e,
@@ -679,6 +709,9 @@ pub fn remove_stale() -> Result<Vec<String>> {
         let Some(name) = fname.strip_prefix(PREFIX) else {
             continue;
         };
+        if !name.starts_with(prefix) {
+            continue;
+        }
         let shm = format!("/{fname}");
         let Ok(fd) = shm_open(
             shm.as_str(),
