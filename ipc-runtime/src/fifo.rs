@@ -450,15 +450,10 @@ fn path_error(op: &'static str, path: &Path, e: Errno) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU32, Ordering};
 
+    /// A fresh path under the temp dir, named by the unit tests' rule.
     fn unique(tag: &str) -> PathBuf {
-        static N: AtomicU32 = AtomicU32::new(0);
-        std::env::temp_dir().join(format!(
-            "ipc-fifo-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ))
+        std::env::temp_dir().join(crate::testing::unique(tag))
     }
 
     #[test]
@@ -494,7 +489,9 @@ mod tests {
             Err(Error::NotFound { .. })
         ));
         assert!(matches!(remove(&missing), Err(Error::NotFound { .. })));
-        let long = std::env::temp_dir().join("x".repeat(300));
+        // Refused before any system call, but inside a directory of this test's own anyway.
+        let dir = crate::testing::TempDir::new("paths");
+        let long = dir.join("x".repeat(300));
         assert!(matches!(create(&long), Err(Error::InvalidName { .. })));
         assert!(matches!(
             create(unique("nodir").join("f")),
@@ -502,10 +499,10 @@ mod tests {
         ));
         assert!(matches!(create(""), Err(Error::InvalidName { .. })));
         assert!(matches!(
-            create("/tmp/nul\0byte"),
+            create(dir.join("nul\0byte")),
             Err(Error::InvalidName { .. })
         ));
-        let too_long = PathBuf::from(format!("/tmp/{}", "d/".repeat(3000)));
+        let too_long = dir.join("d/".repeat(3000));
         assert!(matches!(
             Receiver::<u8>::open(&too_long),
             Err(Error::InvalidName { .. })

@@ -69,6 +69,8 @@ pub mod socket;
 pub mod sync;
 pub mod sysv;
 pub mod tcp;
+#[cfg(test)]
+mod testing;
 mod trust;
 
 #[doc(hidden)]

@@ -78,16 +78,17 @@ mod tests {
     #[test]
     fn ftok_refuses_project_zero_and_missing_files() {
         assert!(matches!(
-            Key::from_path("/tmp", 0),
+            Key::from_path(std::env::temp_dir(), 0),
             Err(Error::InvalidName { .. })
         ));
+        let dir = crate::testing::TempDir::new("key");
         assert!(matches!(
-            Key::from_path("/nonexistent/ipc-test", 1),
+            Key::from_path(dir.join("missing"), 1),
             Err(Error::NotFound { .. })
         ));
         assert_eq!(
-            Key::from_path("/tmp", 1).unwrap(),
-            Key::from_path("/tmp", 1).unwrap()
+            Key::from_path(dir.path(), 1).unwrap(),
+            Key::from_path(dir.path(), 1).unwrap()
         );
     }
 }

@@ -341,7 +341,7 @@ mod tests {
 
     #[test]
     fn a_sender_takes_the_bias_alone_gives_it_up_in_company_and_takes_it_back() {
-        let name = format!("unit-bias-{}", std::process::id());
+        let name = crate::testing::unique("bias");
         let opts = Options::new().capacity(64);
         let mut rx = Receiver::<u64>::create(&name, opts.clone()).unwrap();
         let mut a = Sender::<u64>::open(&name).unwrap();
