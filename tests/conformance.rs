@@ -25,12 +25,13 @@
 
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use ipc::endpoint::Endpoint;
 use ipc::{Error, Message, Result, Rx, Tx};
+
+mod common;
 
 /// The message every case sends.
 #[derive(Clone, Copy, Debug, PartialEq, Message)]
@@ -511,24 +512,23 @@ fn raw_sysv(endpoint: &Endpoint) -> Result<()> {
     }
 }
 
-/// A private directory and a unique name per case, removed on drop.
+/// A private directory and a unique name per case (see `common::unique`); the directory
+/// is removed on drop.
 struct Scratch {
-    dir: PathBuf,
+    dir: common::TempDir,
     unique: String,
 }
 
 impl Scratch {
     fn new(transport: &str, case: &str) -> Scratch {
-        let unique = format!("ipc-conf-{}-{transport}-{case}", std::process::id());
-        let dir = std::env::temp_dir().join(&unique);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create a scratch dir");
+        let unique = common::unique(&format!("conf-{transport}-{case}"));
+        let dir = common::TempDir::new(&format!("conf-{transport}-{case}"));
         Scratch { dir, unique }
     }
     /// `template` with this case's directory, name, free TCP port and System V key.
     fn fill(&self, template: &str) -> String {
         let mut endpoint = template
-            .replace("{dir}", self.dir.to_str().expect("a UTF-8 temp dir"))
+            .replace("{dir}", self.dir.path().to_str().expect("a UTF-8 temp dir"))
             .replace("{name}", &self.unique);
         if endpoint.contains("{port}") {
             // A port the kernel just handed out and we let go: free unless another
@@ -556,12 +556,6 @@ impl Scratch {
             }
             key = key.wrapping_add(1);
         }
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -4,10 +4,12 @@
 //! (`IPC_CONTRACT_ROLE` names the transport, `IPC_CONTRACT_ADDR` where it is).
 
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ipc::{mq, pipe, shm, socket, sysv, tcp, Error, Message, Rx, Tx};
+
+mod common;
+use common::{unique, Kid};
 
 #[derive(Clone, Copy, Debug, PartialEq, Message)]
 #[repr(C)]
@@ -120,33 +122,26 @@ fn play_role_if_child() {
     std::process::exit(0);
 }
 
-fn peer(role: &str, addr: &str, stdin: Stdio) -> std::process::Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args([
-            "the_contract_runs_over_six_transports",
-            "--exact",
-            "--nocapture",
-        ])
-        .env(ROLE, role)
-        .env(ADDR, addr)
-        .stdin(stdin)
-        .spawn()
-        .unwrap()
+fn peer(role: &str, addr: &str, stdin: Stdio) -> Kid {
+    Kid::spawn(
+        Command::new(std::env::current_exe().unwrap())
+            .args([
+                "the_contract_runs_over_six_transports",
+                "--exact",
+                "--nocapture",
+            ])
+            .env(ROLE, role)
+            .env(ADDR, addr)
+            .stdin(stdin),
+    )
 }
 
-fn sender(role: &str, addr: &str) -> std::process::Child {
+fn sender(role: &str, addr: &str) -> Kid {
     peer(role, addr, Stdio::null())
 }
 
-fn unique(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    format!("ipc-test-contract-{tag}-{}-{n}", std::process::id())
-}
-
-fn succeeded(child: std::process::Child) {
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "sender failed: {}", out.status);
+fn succeeded(child: Kid) {
+    child.assert_success("sender");
 }
 
 #[test]
@@ -183,9 +178,9 @@ fn the_contract_runs_over_six_transports() {
     succeeded(child);
 
     // Unix stream socket.
-    let path = std::env::temp_dir().join(unique("unix"));
+    let dir = common::TempDir::new("contract");
+    let path = dir.join("unix");
     let listener = socket::Listener::<Order>::bind(&path).unwrap();
-    let _remove = OnDrop(|| drop(std::fs::remove_file(&path)));
     let child = sender("unix", path.to_str().unwrap());
     receive_orders(&mut listener.accept().unwrap());
     succeeded(child);
@@ -227,8 +222,8 @@ const PER_SENDER: u64 = 200;
 #[test]
 fn a_bound_endpoint_receives_from_every_sender_in_order() {
     play_role_if_child();
-    let path = std::env::temp_dir().join(unique("fan-in"));
-    let _remove = OnDrop(|| drop(std::fs::remove_file(&path)));
+    let dir = common::TempDir::new("contract");
+    let path = dir.join("fan-in");
     // (TCP's `Incoming` is the same code; a test could not tell its senders an ephemeral
     // port through the endpoint, and the `endpoint` example runs it on a free one.)
     for endpoint in [
@@ -238,17 +233,16 @@ fn a_bound_endpoint_receives_from_every_sender_in_order() {
         let mut rx = ipc::bind::<Order>(&endpoint).unwrap();
         let senders: Vec<_> = (0..3)
             .map(|k| {
-                Command::new(std::env::current_exe().unwrap())
-                    .args([
-                        "a_bound_endpoint_receives_from_every_sender_in_order",
-                        "--exact",
-                    ])
-                    .env(ROLE, "endpoint_sender")
-                    .env(ADDR, &endpoint)
-                    .env("IPC_CONTRACT_SENDER", k.to_string())
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .unwrap()
+                Kid::spawn(
+                    Command::new(std::env::current_exe().unwrap())
+                        .args([
+                            "a_bound_endpoint_receives_from_every_sender_in_order",
+                            "--exact",
+                        ])
+                        .env(ROLE, "endpoint_sender")
+                        .env(ADDR, &endpoint)
+                        .env("IPC_CONTRACT_SENDER", k.to_string()),
+                )
             })
             .collect();
         let mut next = [0u64; 3];

@@ -8,7 +8,6 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ipc::fifo::{self, Receiver, Sender};
@@ -19,14 +18,11 @@ const PATH: &str = "IPC_FIFO_TEST_PATH";
 const COUNT: u64 = 10_000;
 const WRITERS: u64 = 3;
 
-/// A fresh FIFO path under the temp dir, unique per process and test.
+mod common;
+
+/// A fresh FIFO path under the temp dir, named by `common::unique`.
 fn unique_path(tag: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    std::env::temp_dir().join(format!(
-        "ipc-test-fifo-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ))
+    std::env::temp_dir().join(common::unique(tag))
 }
 
 /// Spawns `test` of this binary as a child playing `role` on the FIFO at `path`.

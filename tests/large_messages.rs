@@ -5,9 +5,7 @@
 //!
 //! Each test re-runs this binary as a child (`IPC_LARGE_ROLE` names its part).
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use ipc::{fifo, mq, pipe, shm, socket, sysv, tcp, Error};
 
@@ -41,30 +39,22 @@ fn is_all(msg: &Huge, fill: u8) -> bool {
     msg.iter().step_by(4096).all(|&b| b == fill) && msg[msg.len() - 1] == fill
 }
 
-/// A unique name for this test's objects.
-fn unique(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "ipc-test-large-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
+mod common;
+use common::{unique, Kid};
+
+/// This binary re-run as a child playing `role` with `place`, its stdin given.
+fn child(test: &str, role: &str, place: &str, stdin: Stdio) -> Kid {
+    Kid::spawn(
+        Command::new(std::env::current_exe().unwrap())
+            .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .env(ROLE, role)
+            .env(WHERE, place)
+            .stdin(stdin),
     )
 }
 
-/// This binary re-run as a child playing `role` with `place`, its stdin given.
-fn child(test: &str, role: &str, place: &str, stdin: Stdio) -> std::process::Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .env(WHERE, place)
-        .stdin(stdin)
-        .spawn()
-        .unwrap()
-}
-
-fn assert_success(c: std::process::Child) {
-    let out = c.wait_with_output().unwrap();
-    assert!(out.status.success(), "child failed: {}", out.status);
+fn assert_success(c: Kid) {
+    c.assert_success("child");
 }
 
 /// In a child: sends two messages (filled 1 and 2) with `send_ref` on a small stack, or
@@ -156,7 +146,8 @@ fn pipe() {
 #[test]
 fn fifo() {
     play_role_if_child();
-    let path = std::env::temp_dir().join(unique("fifo"));
+    let dir = common::TempDir::new("large");
+    let path = dir.join("fifo");
     let guard = fifo::create(&path).unwrap();
     let mut rx = fifo::Receiver::<Huge>::open(guard.path()).unwrap();
     let sender = child("fifo", "fifo_sender", path.to_str().unwrap(), Stdio::null());
@@ -164,24 +155,16 @@ fn fifo() {
     assert_success(sender);
 }
 
-/// Removes a socket file on drop.
-struct SocketPath(PathBuf);
-
-impl Drop for SocketPath {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 #[test]
 fn unix_stream() {
     play_role_if_child();
-    let path = SocketPath(std::env::temp_dir().join(unique("unix")));
-    let listener = socket::Listener::<Huge>::bind(&path.0).unwrap();
+    let dir = common::TempDir::new("large");
+    let path = dir.join("unix");
+    let listener = socket::Listener::<Huge>::bind(&path).unwrap();
     let sender = child(
         "unix_stream",
         "unix_sender",
-        path.0.to_str().unwrap(),
+        path.to_str().unwrap(),
         Stdio::null(),
     );
     on_small_stack(move || receive_two(&mut listener.accept().unwrap()));
@@ -201,12 +184,13 @@ fn tcp() {
 #[test]
 fn seqpacket_refuses_it_with_a_typed_error() {
     play_role_if_child();
-    let path = SocketPath(std::env::temp_dir().join(unique("seqpacket")));
-    let listener = socket::SeqPacketListener::<Huge>::bind(&path.0).unwrap();
+    let dir = common::TempDir::new("large");
+    let path = dir.join("seqpacket");
+    let listener = socket::SeqPacketListener::<Huge>::bind(&path).unwrap();
     let sender = child(
         "seqpacket_refuses_it_with_a_typed_error",
         "seqpacket_sender",
-        path.0.to_str().unwrap(),
+        path.to_str().unwrap(),
         Stdio::null(),
     );
     on_small_stack(move || {

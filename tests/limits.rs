@@ -9,7 +9,6 @@
 
 use std::ffi::OsStr;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use ipc::shm::{Backing, Options as ShmOptions, Shared};
 use ipc::Error;
@@ -27,31 +26,9 @@ fn role() -> Option<String> {
     std::env::var(ROLE).ok()
 }
 
-/// A unique name with this binary's prefix (`ipc-test-limits-<pid>-<n>`).
+/// A unique name for one object of these tests (see `common::unique`).
 fn unique() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "ipc-test-limits-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A directory of this test's own, removed with its contents on drop (even on failure).
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let dir = std::env::temp_dir().join(unique());
-        std::fs::create_dir(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    common::unique("limits")
 }
 
 /// Asserts that `r` failed with `LimitExceeded` whose limit starts with `limit` and whose
@@ -103,7 +80,7 @@ fn out_of_descriptors_is_rlimit_nofile_on_every_transport() {
             "child",
         );
     }
-    let dir = TempDir::new();
+    let dir = common::TempDir::new("limits");
     let mut held = use_up_descriptors();
     const NOFILE: &str = "RLIMIT_NOFILE";
     const HOW: &str = "ulimit -n";
@@ -117,7 +94,7 @@ fn out_of_descriptors_is_rlimit_nofile_on_every_transport() {
     assert_limit("Shared::create", r, NOFILE, HOW);
     let r = ipc::socket::Stream::<u64>::pair();
     assert_limit("Stream::pair", r, NOFILE, HOW);
-    let r = ipc::socket::Listener::<u64>::bind(dir.0.join("s"));
+    let r = ipc::socket::Listener::<u64>::bind(dir.join("s"));
     assert_limit("socket::Listener::bind", r, NOFILE, HOW);
     let r = ipc::tcp::Listener::<u64>::bind("127.0.0.1:0");
     assert_limit("tcp::Listener::bind", r, NOFILE, HOW);

@@ -6,7 +6,6 @@
 
 use std::os::fd::AsFd;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ipc::mq::{self, Options, Receiver, Sender};
@@ -33,35 +32,22 @@ struct Order {
 const ROLE: &str = "IPC_TEST_ROLE";
 const QUEUE: &str = "IPC_TEST_QUEUE";
 
-/// A unique queue name, unlinked on drop.
-struct Name(String);
+mod common;
+use common::{Kid, MqName as Name};
 
-impl Name {
-    fn new() -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        Name(format!(
-            "/ipc-test-mq-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ))
-    }
+/// A child process playing `role` on queue `name`.
+fn child(role: &str, name: &str) -> Kid {
+    Kid::spawn(
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child_role", "--nocapture", "--test-threads=1"])
+            .env(ROLE, role)
+            .env(QUEUE, name),
+    )
 }
 
-impl Drop for Name {
-    fn drop(&mut self) {
-        let _ = mq::unlink(&self.0);
-    }
-}
-
-/// Runs `role` in a child process on queue `name` and returns whether it succeeded.
-fn run_child(role: &str, name: &str) -> bool {
-    let status = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_role", "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .env(QUEUE, name)
-        .status()
-        .unwrap();
-    status.success()
+/// Runs `role` in a child process on queue `name` and asserts that it succeeded.
+fn run_child(role: &str, name: &str) {
+    child(role, name).assert_success(role);
 }
 
 fn drop_privileges() {
@@ -225,8 +211,8 @@ fn child_role() {
 
 #[test]
 fn a_queue_planted_by_another_user_is_refused_naming_its_owner() {
-    let name = Name::new();
-    assert!(run_child("plant-as-nobody", &name.0));
+    let name = Name::new("mq");
+    run_child("plant-as-nobody", &name.0);
     let e = Receiver::<u64>::open(&name.0).unwrap_err();
     println!("{e}");
     match &e {
@@ -245,9 +231,9 @@ fn a_queue_planted_by_another_user_is_refused_naming_its_owner() {
 
 #[test]
 fn a_header_squatted_by_another_user_is_reported_with_its_owner() {
-    let name = Name::new();
-    assert!(run_child("squat-header-as-nobody", &name.0));
-    assert!(run_child("create-as-65533", &name.0));
+    let name = Name::new("mq");
+    run_child("squat-header-as-nobody", &name.0);
+    run_child("create-as-65533", &name.0);
     // Root is refused the same way: the file is another user's.
     let e = Sender::<u64>::create(&name.0, Options::new()).unwrap_err();
     assert!(matches!(e, Error::Untrusted { owner: 65534, .. }), "{e}");
@@ -262,35 +248,29 @@ fn a_header_squatted_by_another_user_is_reported_with_its_owner() {
 
 #[test]
 fn a_queue_named_like_a_temporary_header_does_not_break_later_creates() {
-    let name = Name::new();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_role", "--nocapture", "--test-threads=1"])
-        .env(ROLE, "temporary-names")
-        .env(QUEUE, &name.0)
-        .spawn()
-        .unwrap();
-    // The child's queue `/tmp-<its pid>-1` goes even if the child fails.
-    let planted = Name(format!("/tmp-{}-1", child.id()));
-    let status = child.wait().unwrap();
-    drop(planted);
-    assert!(status.success());
+    let name = Name::new("mq");
+    let kid = child("temporary-names", &name.0);
+    // The child's queue `/tmp-<its pid>-1` (a name the test needs exactly: it is what a
+    // header's temporary file used to be called) goes even if the child fails.
+    let _planted = Name(format!("/tmp-{}-1", kid.id()));
+    kid.assert_success("temporary-names");
 }
 
 #[test]
 fn messages_cross_processes_highest_priority_first() {
-    let name = Name::new();
+    let name = Name::new("mq");
     let tx = Sender::<u64>::create(&name.0, Options::new().capacity(8)).unwrap();
     for (msg, prio) in [(1, 1), (2, 5), (3, 3), (4, 5), (5, 0)] {
         tx.send_with_priority(msg, prio).unwrap();
     }
     assert_eq!(tx.len().unwrap(), 5);
-    assert!(run_child("recv-priorities", &name.0));
+    run_child("recv-priorities", &name.0);
     assert!(tx.is_empty().unwrap());
 }
 
 #[test]
 fn a_stream_larger_than_the_queue_crosses_in_order_without_loss() {
-    let name = Name::new();
+    let name = Name::new("mq");
     let mut tx = Sender::<u64>::create(&name.0, Options::new().capacity(4)).unwrap();
     let child = std::thread::spawn({
         let n = name.0.clone();
@@ -299,16 +279,16 @@ fn a_stream_larger_than_the_queue_crosses_in_order_without_loss() {
     for i in 0..1000 {
         tx.send(i).unwrap();
     }
-    assert!(child.join().unwrap());
+    child.join().unwrap();
 }
 
 #[test]
 fn created_queue_gets_the_mode_asked_for_whatever_the_umask() {
-    let name = Name::new();
+    let name = Name::new("mq");
     let tx = Sender::<u8>::create(&name.0, Options::new()).unwrap();
     let mode = nix::sys::stat::fstat(tx.as_fd()).unwrap().st_mode & 0o777;
     assert_eq!(mode, 0o600);
-    let other = Name::new();
+    let other = Name::new("mq");
     let tx = Sender::<u8>::create(&other.0, Options::new().mode(0o666)).unwrap();
     let mode = nix::sys::stat::fstat(tx.as_fd()).unwrap().st_mode & 0o777;
     assert_eq!(mode, 0o666, "the umask must not apply");
@@ -316,7 +296,7 @@ fn created_queue_gets_the_mode_asked_for_whatever_the_umask() {
 
 #[test]
 fn creating_twice_is_already_exists_and_open_or_create_opens() {
-    let name = Name::new();
+    let name = Name::new("mq");
     let _tx = Sender::<u8>::create(&name.0, Options::new()).unwrap();
     let e = Sender::<u8>::create(&name.0, Options::new()).unwrap_err();
     assert!(matches!(e, Error::AlreadyExists { .. }), "{e}");
@@ -326,7 +306,7 @@ fn creating_twice_is_already_exists_and_open_or_create_opens() {
 
 #[test]
 fn a_missing_queue_is_not_found_and_says_to_create_it() {
-    let name = Name::new();
+    let name = Name::new("mq");
     let e = Receiver::<u64>::open(&name.0).unwrap_err();
     assert!(matches!(e, Error::NotFound { .. }), "{e}");
     assert!(e.to_string().contains("create it first"), "{e}");
@@ -343,17 +323,17 @@ fn bad_names_are_refused_before_any_syscall() {
 
 #[test]
 fn a_queue_of_mode_0600_refuses_another_user() {
-    let name = Name::new();
+    let name = Name::new("mq");
     let _tx = Sender::<u64>::create(&name.0, Options::new()).unwrap();
-    assert!(run_child("open-as-nobody", &name.0));
+    run_child("open-as-nobody", &name.0);
 }
 
 #[test]
 fn capacity_above_msg_max_is_limit_exceeded_naming_it() {
     // As an unprivileged user the limit is /proc/sys/fs/mqueue/msg_max ...
-    let name = Name::new();
+    let name = Name::new("mq");
     if nix::unistd::geteuid().is_root() {
-        assert!(run_child("overflow-as-nobody", &name.0));
+        run_child("overflow-as-nobody", &name.0);
     }
     // ... and for everyone the kernel's hard cap.
     let e = Sender::<u64>::create(&name.0, Options::new().capacity(70_000)).unwrap_err();
@@ -367,13 +347,13 @@ fn capacity_above_msg_max_is_limit_exceeded_naming_it() {
 
 #[test]
 fn a_queue_beyond_rlimit_msgqueue_is_limit_exceeded_naming_ulimit() {
-    let name = Name::new();
-    assert!(run_child("rlimit", &name.0));
+    let name = Name::new("mq");
+    run_child("rlimit", &name.0);
 }
 
 #[test]
 fn a_message_too_large_for_any_queue_is_limit_exceeded() {
-    let name = Name::new();
+    let name = Name::new("mq");
     let e =
         Sender::<[u8; (16 << 20) + 1]>::create(&name.0, Options::new().capacity(1)).unwrap_err();
     println!("{e}");
@@ -383,7 +363,7 @@ fn a_message_too_large_for_any_queue_is_limit_exceeded() {
 
 #[test]
 fn a_queue_made_for_another_size_is_refused_at_open() {
-    let name = Name::new();
+    let name = Name::new("mq");
     let _tx = Sender::<u64>::create(&name.0, Options::new()).unwrap();
     let e = Receiver::<[u8; 64]>::open(&name.0).unwrap_err();
     assert!(matches!(e, Error::SchemaMismatch { .. }), "{e}");
@@ -392,15 +372,15 @@ fn a_queue_made_for_another_size_is_refused_at_open() {
 
 #[test]
 fn a_queue_made_for_another_type_of_the_same_size_is_refused_at_open() {
-    let name = Name::new();
+    let name = Name::new("mq");
     let _rx = Receiver::<f64>::create(&name.0, Options::new()).unwrap();
-    assert!(run_child("open-as-u64", &name.0));
+    run_child("open-as-u64", &name.0);
 }
 
 #[test]
 fn a_queue_made_by_another_program_is_refused_saying_what_to_do() {
     use nix::mqueue::{mq_open, MQ_OFlag, MqAttr};
-    let name = Name::new();
+    let name = Name::new("mq");
     let attr = MqAttr::new(0, 4, 8, 0);
     let flags = MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL | MQ_OFlag::O_RDWR;
     let q = mq_open(
@@ -418,7 +398,7 @@ fn a_queue_made_by_another_program_is_refused_saying_what_to_do() {
 
 #[test]
 fn unlink_removes_the_queue_and_its_schema_header() {
-    let name = Name::new();
+    let name = Name::new("mq");
     let _tx = Sender::<u64>::create(&name.0, Options::new()).unwrap();
     let header = format!("/dev/shm/ipc-mq.{}", &name.0[1..]);
     let mode = std::fs::metadata(&header).unwrap().permissions();
@@ -436,9 +416,9 @@ fn unlink_removes_the_queue_and_its_schema_header() {
 
 #[test]
 fn a_derived_message_crosses_and_a_bad_discriminant_is_refused_by_field() {
-    let name = Name::new();
+    let name = Name::new("mq");
     let mut rx = Receiver::<Order>::create(&name.0, Options::new()).unwrap();
-    assert!(run_child("send-order", &name.0));
+    run_child("send-order", &name.0);
     let (order, prio) = rx
         .recv_timeout_with_priority(Duration::from_secs(5))
         .unwrap();
@@ -460,7 +440,7 @@ fn a_derived_message_crosses_and_a_bad_discriminant_is_refused_by_field() {
 
 #[test]
 fn in_place_sends_and_receives_check_like_the_others() {
-    let name = Name::new();
+    let name = Name::new("mq");
     let mut tx = Sender::<[u8; 64]>::create(&name.0, Options::new()).unwrap();
     let mut rx = Receiver::<[u8; 64]>::open(&name.0).unwrap();
     tx.send_ref_with_priority(&[5; 64], 9).unwrap();
@@ -478,7 +458,7 @@ fn in_place_sends_and_receives_check_like_the_others() {
     let e = rx.recv_into(&mut out).unwrap_err();
     assert!(matches!(e, Error::InvalidMessage(_)), "{e}");
 
-    let name = Name::new();
+    let name = Name::new("mq");
     let mut rx = Receiver::<Order>::create(&name.0, Options::new()).unwrap();
     let symbol = ipc::FixedStr::try_from("X").unwrap();
     let good = Order {
@@ -502,7 +482,7 @@ fn in_place_sends_and_receives_check_like_the_others() {
 
 #[test]
 fn timeouts_and_non_blocking_calls_return_their_errors() {
-    let name = Name::new();
+    let name = Name::new("mq");
     let mut tx = Sender::<u32>::create(&name.0, Options::new().capacity(1)).unwrap();
     let mut rx = Receiver::<u32>::open(&name.0).unwrap();
     assert!(matches!(rx.try_recv(), Err(Error::Empty)));
@@ -551,7 +531,7 @@ proptest! {
         // Up to the queue's message size (the kernel refuses longer ones), mostly valid
         // bools so that both outcomes occur.
         type T = [bool; 8];
-        let name = Name::new();
+        let name = Name::new("mq");
         let mut rx = Receiver::<T>::create(&name.0, Options::new().capacity(2)).unwrap();
         raw_send(&name.0, &bytes);
         let valid = bytes.len() == 8 && bytes.iter().all(|b| *b <= 1);

@@ -8,7 +8,7 @@
 use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ipc::pipe::{self, Receiver, Sender};
@@ -18,12 +18,15 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 const ROLE: &str = "IPC_PIPE_TEST_ROLE";
 const COUNT: u64 = 100_000;
 
-/// A command running `test` of this binary as a child playing `role`.
+mod common;
+use common::Kid;
+
+/// A command running `test` of this binary as a child playing `role` (spawned as a
+/// [`Kid`], its output captured).
 fn child(test: &str, role: &str) -> Command {
     let mut cmd = Command::new(std::env::current_exe().expect("current_exe"));
     cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .stdout(Stdio::null());
+        .env(ROLE, role);
     cmd
 }
 
@@ -184,40 +187,36 @@ fn send_pages() -> Result<(), String> {
     Ok(())
 }
 
-fn assert_success(status: ExitStatus, what: &str) {
-    assert!(status.success(), "{what}: child exited with {status}");
-}
-
 #[test]
 fn hundred_thousand_messages_arrive_complete_and_in_order() {
     play_role_if_child();
     let (mut tx, rx) = pipe::channel::<[u64; 2]>().unwrap();
     // The read end becomes the child's stdin; the parent keeps no copy of it.
-    let mut reader = child(
-        "hundred_thousand_messages_arrive_complete_and_in_order",
-        "check_in_order",
-    )
-    .stdin(Stdio::from(rx))
-    .spawn()
-    .unwrap();
+    let reader = Kid::spawn(
+        child(
+            "hundred_thousand_messages_arrive_complete_and_in_order",
+            "check_in_order",
+        )
+        .stdin(Stdio::from(rx)),
+    );
     for i in 0..COUNT {
         tx.send(record(i)).unwrap();
     }
     drop(tx);
-    assert_success(reader.wait().unwrap(), "reader of 100,000 messages");
+    reader.assert_success("reader of 100,000 messages");
 }
 
 #[test]
 fn receiver_of_another_schema_gets_schema_mismatch() {
     play_role_if_child();
     let (tx, rx) = pipe::channel::<u64>().unwrap();
-    let mut writer = child(
-        "receiver_of_another_schema_gets_schema_mismatch",
-        "send_u64",
-    )
-    .stdin(Stdio::from(tx))
-    .spawn()
-    .unwrap();
+    let writer = Kid::spawn(
+        child(
+            "receiver_of_another_schema_gets_schema_mismatch",
+            "send_u64",
+        )
+        .stdin(Stdio::from(tx)),
+    );
     // Same size as u64, another schema.
     let mut rx = Receiver::<[u32; 2]>::from_fd(rx.into());
     let err = rx.recv().unwrap_err();
@@ -229,20 +228,20 @@ fn receiver_of_another_schema_gets_schema_mismatch() {
         other => panic!("want SchemaMismatch, got {other}"),
     }
     println!("refused with: {err}");
-    assert_success(writer.wait().unwrap(), "writer of u64");
+    writer.assert_success("writer of u64");
 }
 
 #[test]
 fn killed_writer_gives_the_reader_disconnected() {
     play_role_if_child();
     let (tx, mut rx) = pipe::channel::<u32>().unwrap();
-    let mut writer = child(
-        "killed_writer_gives_the_reader_disconnected",
-        "send_then_hang",
-    )
-    .stdin(Stdio::from(tx))
-    .spawn()
-    .unwrap();
+    let mut writer = Kid::spawn(
+        child(
+            "killed_writer_gives_the_reader_disconnected",
+            "send_then_hang",
+        )
+        .stdin(Stdio::from(tx)),
+    );
     for i in 0..10 {
         assert_eq!(rx.recv().unwrap(), i);
     }
@@ -262,33 +261,36 @@ fn broken_pipe_is_disconnected_not_death_with_sigpipe_default() {
     play_role_if_child();
     let (tx, rx) = pipe::channel::<u64>().unwrap();
     drop(rx); // no reader at all
-    let status = child(
+    let mut writer = child(
         "broken_pipe_is_disconnected_not_death_with_sigpipe_default",
         "sigpipe_default",
-    )
-    .stdin(Stdio::from(tx))
-    .status()
-    .unwrap();
-    assert_eq!(status.signal(), None, "killed by a signal: {status}");
-    assert_success(status, "writer with SIGPIPE at SIG_DFL");
+    );
+    let (status, output) = Kid::spawn(writer.stdin(Stdio::from(tx))).finish();
+    assert_eq!(
+        status.signal(),
+        None,
+        "killed by a signal: {status}\n{output}"
+    );
+    assert!(
+        status.success(),
+        "writer with SIGPIPE at SIG_DFL: {status}\n{output}"
+    );
 }
 
 #[test]
 fn try_recv_and_recv_timeout_lose_no_part_of_a_frame() {
     play_role_if_child();
-    let ctl = ipc::fifo::create(
-        std::env::temp_dir().join(format!("ipc-test-pipe-ctl-{}", std::process::id())),
-    )
-    .unwrap();
+    let dir = common::TempDir::new("pipe");
+    let ctl = ipc::fifo::create(dir.join("ctl")).unwrap();
     let (tx, mut rx) = pipe::channel::<u64>().unwrap();
-    let mut writer = child(
-        "try_recv_and_recv_timeout_lose_no_part_of_a_frame",
-        "half_frame",
-    )
-    .env(CTL, ctl.path())
-    .stdin(Stdio::from(tx))
-    .spawn()
-    .unwrap();
+    let writer = Kid::spawn(
+        child(
+            "try_recv_and_recv_timeout_lose_no_part_of_a_frame",
+            "half_frame",
+        )
+        .env(CTL, ctl.path())
+        .stdin(Stdio::from(tx)),
+    );
     let mut go =
         ipc::fifo::Sender::<u8>::open_timeout(ctl.path(), Duration::from_secs(20)).unwrap();
     // Wait until the first part (one atomic write) has arrived.
@@ -300,17 +302,18 @@ fn try_recv_and_recv_timeout_lose_no_part_of_a_frame() {
     assert!(matches!(rx.try_recv(), Err(Error::Empty)));
     go.send(1).unwrap();
     assert_eq!(rx.recv_timeout(Duration::from_secs(20)).unwrap(), MAGIC);
-    assert_success(writer.wait().unwrap(), "half-frame writer");
+    writer.assert_success("half-frame writer");
     assert!(rx.recv().unwrap_err().is_disconnected());
 }
 
 #[test]
 fn running_out_of_descriptors_is_limit_exceeded() {
     play_role_if_child();
-    let status = child("running_out_of_descriptors_is_limit_exceeded", "fd_limit")
-        .status()
-        .unwrap();
-    assert_success(status, "child under RLIMIT_NOFILE = 32");
+    Kid::spawn(&mut child(
+        "running_out_of_descriptors_is_limit_exceeded",
+        "fd_limit",
+    ))
+    .assert_success("child under RLIMIT_NOFILE = 32");
 }
 
 /// `send_ref` / `recv_into` round-trip in place (on the halves, on a FIFO and on a
@@ -359,18 +362,18 @@ fn send_ref_and_recv_into_work_in_place() {
 fn pages_from_another_process_are_lent_in_place_bare_or_framed() {
     play_role_if_child();
     let (tx, mut rx) = pipe::channel::<[u64; 512]>().unwrap();
-    let mut writer = child(
-        "pages_from_another_process_are_lent_in_place_bare_or_framed",
-        "send_pages",
-    )
-    .stdin(Stdio::from(tx))
-    .spawn()
-    .unwrap();
+    let writer = Kid::spawn(
+        child(
+            "pages_from_another_process_are_lent_in_place_bare_or_framed",
+            "send_pages",
+        )
+        .stdin(Stdio::from(tx)),
+    );
     for i in 0..PAGES {
         let got = rx.recv_ref().unwrap();
         assert_eq!(got.as_ptr() as usize % 8, 0, "page {i} is aligned");
         assert!(*got == page(i), "page {i} arrived intact");
     }
     assert!(rx.recv_ref().unwrap_err().is_disconnected());
-    assert_success(writer.wait().unwrap(), "writer of pages");
+    writer.assert_success("writer of pages");
 }

@@ -110,29 +110,54 @@ fn child() {
         ["live-segment-in-private-shm", ..] => live_segment_survives(),
         ["remove-stale-in-private-shm", ..] => {
             common::private_dev_shm("1m");
+            let mine = |n: &str| common::unique(n);
             let path = |n: &str| format!("/dev/shm/ipc.{n}");
+            let real = mine("real");
             let segment = {
-                let _rx = Receiver::<u64>::create("real", Options::new()).unwrap();
-                std::fs::read(path("real")).unwrap()
+                let _rx = Receiver::<u64>::create(&real, Options::new()).unwrap();
+                std::fs::read(path(&real)).unwrap()
             };
-            // Files named like segments that are not this crate's: 16 bytes of text (the
-            // size of a System V segment's registry file), 9 bytes, and a copy of a
-            // published segment whose magic was changed.
-            std::fs::write(path("foreign16"), b"0123456789abcdef").unwrap();
-            std::fs::write(path("foreign9"), b"ipc notes").unwrap();
+            // Files named like this process's segments that are not this crate's: 16 bytes
+            // of text (the size of a System V segment's registry file), 9 bytes, and a copy
+            // of a published segment whose magic was changed.
+            let foreign = [mine("foreign16"), mine("foreign9"), mine("forged")];
+            std::fs::write(path(&foreign[0]), b"0123456789abcdef").unwrap();
+            std::fs::write(path(&foreign[1]), b"ipc notes").unwrap();
             let mut forged = segment.clone();
             forged[..8].copy_from_slice(b"NOT-IPC!");
-            std::fs::write(path("forged"), forged).unwrap();
-            // A published segment of this crate that no process holds: dead.
-            std::fs::write(path("dead"), &segment).unwrap();
-            let removed = ipc::shm::remove_stale().unwrap();
-            for foreign in ["foreign16", "foreign9", "forged"] {
+            std::fs::write(path(&foreign[2]), forged).unwrap();
+            // Published segments of this crate that no process holds: dead. One is this
+            // process's; the others are another program's, one of them under a prefix that
+            // only begins like this process's.
+            let dead = mine("dead");
+            let others = [
+                "other-program-dead".to_owned(),
+                format!("{}7-dead", common::prefix()),
+            ];
+            for name in std::iter::once(&dead).chain(&others) {
+                std::fs::write(path(name), &segment).unwrap();
+            }
+            let removed = common::remove_stale();
+            assert_eq!(removed, [dead.clone()]);
+            for name in foreign.iter().chain(&others) {
                 assert!(
-                    std::path::Path::new(&path(foreign)).exists(),
-                    "remove_stale removed {foreign}, which is not a segment"
+                    std::path::Path::new(&path(name)).exists(),
+                    "remove_stale_with_prefix removed {name}"
                 );
             }
-            assert_eq!(removed, ["dead"]);
+            // The empty prefix matches every name: the other programs' dead segments go,
+            // the files that are not segments stay.
+            let mut removed = ipc::shm::remove_stale_with_prefix("").unwrap();
+            removed.sort();
+            let mut others = others.to_vec();
+            others.sort();
+            assert_eq!(removed, others);
+            for name in &foreign {
+                assert!(
+                    std::path::Path::new(&path(name)).exists(),
+                    "{name} is not a segment"
+                );
+            }
         }
         ["open-forever", name] => {
             // No deadline at all must not overflow the clock.
@@ -344,13 +369,13 @@ fn sigkill_of_the_receiver_while_the_sender_is_blocked_gives_disconnected_prompt
 
 #[test]
 fn two_hundred_kill_cycles_leave_nothing_in_dev_shm() {
-    // In a child with its own /dev/shm: `remove_stale` scans all of it, and must see (and
-    // may remove) only what this test made, not the other tests' segments.
+    // In a child with its own /dev/shm, so that the kill cycles' dead segments are
+    // counted exactly.
     spawn("kill-cycles-in-private-shm", &[]).assert_success();
 }
 
 /// 200 creators killed: the segments of those that had a receiver go with it, the 50 that
-/// had none are left for `remove_stale`, which removes them.
+/// had none are left for `remove_stale_with_prefix`, which removes them.
 fn kill_cycles() {
     common::private_dev_shm("16m");
     let mut names = Vec::new();
@@ -359,7 +384,7 @@ fn kill_cycles() {
         let mut kid = spawn("creator-idle", &[&name.0]);
         kid.wait_ready();
         if cycle % 4 == 0 {
-            // Nobody else attached: the crash leaves the segment; remove_stale cleans it.
+            // Nobody else attached: the crash leaves the segment; it is removed below.
             kid.kill();
             assert!(std::path::Path::new(&name.path()).exists());
         } else {
@@ -372,7 +397,7 @@ fn kill_cycles() {
         }
         names.push(name);
     }
-    let removed = ipc::shm::remove_stale().unwrap();
+    let removed = common::remove_stale();
     for name in &names {
         assert!(
             !std::path::Path::new(&name.path()).exists(),
@@ -385,7 +410,7 @@ fn kill_cycles() {
 
 #[test]
 fn remove_stale_removes_only_what_it_can_prove_is_a_dead_segment() {
-    // In a child with its own /dev/shm, so that remove_stale sees only what this test made.
+    // In a child with its own /dev/shm, where it can plant dead segments of other programs.
     spawn("remove-stale-in-private-shm", &[]).assert_success();
 }
 
@@ -403,13 +428,14 @@ fn remove_stale_never_touches_a_live_segment() {
     spawn("live-segment-in-private-shm", &[]).assert_success();
 }
 
-/// A creator alive and idle: `remove_stale` leaves its segment, which still works.
+/// A creator alive and idle: `remove_stale_with_prefix` leaves its segment, which still
+/// works.
 fn live_segment_survives() {
     common::private_dev_shm("1m");
     let name = Name::new("live");
     let mut kid = spawn("creator-idle", &[&name.0]);
     kid.wait_ready();
-    let removed = ipc::shm::remove_stale().unwrap();
+    let removed = common::remove_stale();
     assert!(!removed.contains(&name.0));
     assert!(std::path::Path::new(&name.path()).exists());
     let mut rx = Receiver::<u64>::open(&name.0).unwrap();
@@ -578,7 +604,7 @@ fn second_receiver_is_refused_and_closing_it_disconnects_senders() {
         Err(Error::AlreadyExists { .. })
     ));
     assert!(matches!(
-        Sender::<u64>::open("no-such-channel-here"),
+        Sender::<u64>::open(&common::unique("never-created")),
         Err(Error::NotFound { .. })
     ));
     assert!(matches!(

@@ -4,8 +4,7 @@
 //! runs beside the test. Each case runs in `main`'s thread, children are this binary
 //! re-run with `IPC_TEST_ROLE`, and every child's exit status is asserted.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use ipc::signal::{self, Signal, Signals};
@@ -54,6 +53,8 @@ fn main() -> ExitCode {
             continue;
         }
         print!("test {name} ... ");
+        // Before a case's own notes on stderr.
+        std::io::Write::flush(&mut std::io::stdout()).unwrap();
         case();
         println!("ok");
         ran += 1;
@@ -62,26 +63,15 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn spawn(role: &str, name: &str) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .env(ROLE, role)
-        .env(NAME, name)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
+mod common;
+use common::{ready, Proc};
 
-/// Waits until the child prints `ready`.
-fn wait_ready(child: &mut Child) {
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
-}
-
-fn ready() {
-    println!("ready");
+/// This binary re-run as a child playing `role` on `name`; it says when it is ready (see
+/// [`Proc::wait_ready`]), its stderr is shown only if the case fails.
+fn spawn(role: &str, name: &str) -> Proc {
+    Proc::spawn_with(ROLE, role, |cmd| {
+        cmd.env(NAME, name);
+    })
 }
 
 fn child_role(role: &str) {
@@ -118,15 +108,13 @@ fn child_role(role: &str) {
             let (_sock_a, mut sock_b) = ipc::socket::Stream::<u64>::pair().unwrap();
             let sock_waiter = std::thread::spawn(move || sock_b.recv().unwrap_err());
             // Shared memory: a receiver parked on its futex wakes within a park slice.
-            let shm_name = format!("test-shutdown-{}", std::process::id());
+            let shm_name = common::unique("shutdown");
             let _shm_tx =
                 ipc::shm::Sender::<u64>::create(&shm_name, ipc::shm::Options::new()).unwrap();
             let mut shm_rx = ipc::shm::Receiver::<u64>::open(&shm_name).unwrap();
             let shm_waiter = std::thread::spawn(move || shm_rx.recv().map(|s| *s).unwrap_err());
             // And listeners waiting for a client.
-            let dir =
-                std::env::temp_dir().join(format!("ipc-test-shutdown-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
+            let dir = common::TempDir::new("shutdown");
             let listener = ipc::socket::Listener::<u64>::bind(dir.join("sock")).unwrap();
             let accept_waiter = std::thread::spawn(move || listener.accept().unwrap_err());
             let tcp = ipc::tcp::Listener::<u64>::bind("127.0.0.1:0").unwrap();
@@ -149,7 +137,7 @@ fn child_role(role: &str) {
             assert!(matches!(e, Error::Shutdown), "unix accept: {e}");
             let e = tcp_waiter.join().unwrap();
             assert!(matches!(e, Error::Shutdown), "tcp accept: {e}");
-            let _ = std::fs::remove_dir_all(&dir);
+            drop(dir);
             assert!(signal::shutdown_requested());
             assert!(matches!(
                 rx.recv_timeout(Duration::from_secs(5)),
@@ -171,12 +159,13 @@ struct StallNames {
 
 impl StallNames {
     fn of(pid: u32) -> StallNames {
+        let prefix = common::prefix_of(pid);
         StallNames {
-            dir: std::env::temp_dir().join(format!("ipc-test-stalls-{pid}")),
-            mq: format!("/ipc-test-stalls-{pid}"),
+            dir: std::env::temp_dir().join(format!("{prefix}-stalls")),
+            mq: format!("/{prefix}-stalls"),
             shm: [
-                format!("test-stalls-{pid}-ring"),
-                format!("test-stalls-{pid}-shared"),
+                format!("{prefix}-stalls-ring"),
+                format!("{prefix}-stalls-shared"),
             ],
         }
     }
@@ -546,59 +535,42 @@ fn stalls_child() {
 
 fn a_signal_from_another_process_arrives_as_an_event() {
     let mut child = spawn("await-usr1", "");
-    wait_ready(&mut child);
+    child.wait_ready();
     signal::send(child.id(), Signal::SIGUSR1).unwrap();
-    assert!(child.wait().unwrap().success());
+    child.assert_success();
 }
 
 fn sigterm_makes_blocking_receives_in_every_thread_return_shutdown() {
-    let name = format!("/ipc-test-signal-{}", std::process::id());
-    let _q = ipc::mq::Receiver::<u64>::create(&name, ipc::mq::Options::new()).unwrap();
-    struct Unlink<'a>(&'a str);
-    impl Drop for Unlink<'_> {
-        fn drop(&mut self) {
-            let _ = ipc::mq::unlink(self.0);
-        }
-    }
-    let _guard = Unlink(&name);
-    let mut child = spawn("shutdown", &name);
-    wait_ready(&mut child);
+    let name = common::MqName::new("signal");
+    let _q = ipc::mq::Receiver::<u64>::create(&name.0, ipc::mq::Options::new()).unwrap();
+    let mut child = spawn("shutdown", &name.0);
+    child.wait_ready();
     // Let the child's threads enter their blocking receives (either way they must end).
     std::thread::sleep(Duration::from_millis(50));
     let start = Instant::now();
     signal::send(child.id(), Signal::SIGTERM).unwrap();
-    let status = child.wait().unwrap();
+    let (status, output) = child.finish();
     let took = start.elapsed();
     eprint!("(child stopped {took:?} after SIGTERM) ");
-    assert!(status.success(), "{status}");
+    assert!(status.success(), "{status}\n{output}");
     assert!(took < Duration::from_secs(2), "{took:?}");
 }
 
 fn sigterm_ends_every_blocking_call_of_every_transport() {
     let mut child = spawn("stalls", "");
     let names = StallNames::of(child.id());
-    wait_ready(&mut child);
+    child.wait_ready();
     // Let the child's threads enter their blocking calls (either way they must end).
     std::thread::sleep(Duration::from_millis(200));
     signal::send(child.id(), Signal::SIGTERM).unwrap();
     // A watchdog: a call that ignores the request must fail the test, not hang it.
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if start.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = common::wait_at_most(child.child(), Duration::from_secs(60));
     names.remove();
     let status = status.expect("the child still ran 60 s after SIGTERM");
     assert!(
         status.success(),
-        "{status}: some call did not return Shutdown (see above)"
+        "{status}: some call did not return Shutdown:\n{}",
+        child.output()
     );
 }
 

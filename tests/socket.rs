@@ -6,10 +6,8 @@ use std::env;
 use std::fs;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::{DirBuilderExt, FileExt, FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Child;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -21,35 +19,27 @@ const ROLE: &str = "IPC_SOCK_ROLE";
 const PATH: &str = "IPC_SOCK_PATH";
 
 /// A private directory for one test's socket files, removed (with its contents) on drop.
-struct TempDir(PathBuf);
+struct TempDir(common::TempDir);
 
 impl TempDir {
     fn new() -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = env::temp_dir().join(format!(
-            "ipc-sock-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::DirBuilder::new().mode(0o755).create(&dir).unwrap();
+        let dir = common::TempDir::new("sock");
         // Readable by the nobody user of the uid test, whatever the umask.
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
         TempDir(dir)
     }
 
     fn path(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
-}
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+    fn len(&self) -> usize {
+        self.0.path().as_os_str().len()
     }
 }
 
 /// Runs test `test` of this binary in a child process in role `role`, with `path`.
-fn spawn(test: &str, role: &str, path: &Path) -> Child {
+fn spawn(test: &str, role: &str, path: &Path) -> common::Kid {
     common::rerun(test, [(ROLE, role.as_ref()), (PATH, path.as_os_str())])
 }
 
@@ -86,7 +76,7 @@ fn many_clients_each_get_their_messages_in_order() {
     let dir = TempDir::new();
     let path = dir.path("many.sock");
     let listener = Listener::<[u64; 2]>::bind(&path).unwrap();
-    let children: Vec<Child> = (0..4)
+    let children: Vec<common::Kid> = (0..4)
         .map(|_| {
             spawn(
                 "many_clients_each_get_their_messages_in_order",
@@ -344,15 +334,15 @@ fn too_many_fds_is_an_error_and_the_stream_goes_on() {
 
 #[test]
 fn too_long_path_says_the_limit() {
-    let long = PathBuf::from(format!("/tmp/{}", "x".repeat(120)));
+    let dir = TempDir::new();
+    let long = dir.path(&"x".repeat(120));
     let err = Listener::<u64>::bind(&long).unwrap_err();
     assert!(matches!(err, Error::InvalidName { .. }), "{err}");
     assert!(err.to_string().contains("108"), "{err}");
     let err = Stream::<u64>::connect(&long).unwrap_err();
     assert!(matches!(err, Error::InvalidName { .. }), "{err}");
     // The longest path that fits works.
-    let dir = TempDir::new();
-    let room = 107 - dir.0.as_os_str().len() - 1;
+    let room = 107 - dir.len() - 1;
     let fits = dir.path(&"y".repeat(room));
     assert_eq!(fits.as_os_str().len(), 107);
     let l = Listener::<u64>::bind(&fits).unwrap();
@@ -361,7 +351,7 @@ fn too_long_path_says_the_limit() {
     assert!(!fits.exists());
     // A short name in a deep directory: the private bind directory beside it would not
     // fit in sun_path, so binding goes through /proc/self/fd; it still works.
-    let deep = dir.path(&"d".repeat(100 - dir.0.as_os_str().len() - 1));
+    let deep = dir.path(&"d".repeat(100 - dir.len() - 1));
     fs::create_dir(&deep).unwrap();
     let short = deep.join("s");
     let l = Listener::<u64>::bind(&short).unwrap();
@@ -395,7 +385,7 @@ fn rpc_answers_each_client() {
     let dir = TempDir::new();
     let path = dir.path("rpc.sock");
     let mut server = Server::<[u32; 2], u64>::bind(&path).unwrap();
-    let children: Vec<Child> = (0..3)
+    let children: Vec<common::Kid> = (0..3)
         .map(|_| spawn("rpc_answers_each_client", "client", &path))
         .collect();
     let mut answered = 0;

@@ -13,6 +13,8 @@ use ipc::{codec, Error, FixedStr};
 use nix::sys::socket::{socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 use proptest::prelude::*;
 
+mod common;
+
 type Msg = FixedStr<12>;
 
 const T: Duration = Duration::from_millis(20);
@@ -157,12 +159,7 @@ proptest! {
 
     #[test]
     fn fifo_receiver_survives_arbitrary_bytes(bytes in wire(), close in any::<bool>()) {
-        static CASE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "ipc-props-fifo-{}-{}",
-            std::process::id(),
-            CASE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
+        let path = std::env::temp_dir().join(common::unique("props-fifo"));
         let guard = ipc::fifo::create(&path).unwrap();
         let mut rx = ipc::fifo::Receiver::<Msg>::open(guard.path()).unwrap();
         let mut raw = std::fs::OpenOptions::new().write(true).open(guard.path()).unwrap();

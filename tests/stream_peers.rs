@@ -6,8 +6,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ipc::{codec, fifo, socket, Error};
@@ -20,17 +19,14 @@ type Big = [u8; 256 << 10];
 /// The type of a stranger on the stream.
 type Other = [u32; 3];
 
-/// A fresh path under the temp dir, unique per process and test, removed on drop.
+mod common;
+
+/// A fresh path under the temp dir, named by `common::unique`, removed on drop.
 struct TempPath(PathBuf);
 
 impl TempPath {
     fn new(tag: &str) -> TempPath {
-        static N: AtomicU32 = AtomicU32::new(0);
-        TempPath(std::env::temp_dir().join(format!(
-            "ipc-test-peers-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        )))
+        TempPath(std::env::temp_dir().join(common::unique(tag)))
     }
 }
 
@@ -41,21 +37,19 @@ impl Drop for TempPath {
 }
 
 /// This binary re-run as a child playing `role` on `path`; its stdin and stdout are
-/// pipes to this process; killed and reaped on drop.
-struct Peer(Child);
+/// pipes to this process, its stderr captured; killed and reaped on drop.
+struct Peer(common::Kid);
 
 impl Peer {
     fn spawn(test: &str, role: &str, path: &Path) -> Peer {
-        Peer(
+        Peer(common::Kid::spawn_keeping_stdout(
             Command::new(std::env::current_exe().unwrap())
                 .args([test, "--exact", "--nocapture", "--test-threads=1"])
                 .env(ROLE, role)
                 .env(PATH, path)
                 .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        )
+                .stdout(Stdio::piped()),
+        ))
     }
 
     /// Waits for the child to print `line`.
@@ -79,22 +73,13 @@ impl Peer {
         writeln!(self.0.stdin.as_mut().unwrap(), "go").unwrap();
     }
 
-    fn assert_success(mut self) {
-        drop(self.0.stdin.take());
-        let status = self.0.wait().unwrap();
-        assert!(status.success(), "child failed: {status}");
+    fn assert_success(self) {
+        self.0.assert_success("child");
     }
 
     fn kill(mut self) {
         self.0.kill().unwrap();
         self.0.wait().unwrap();
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 

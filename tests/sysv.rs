@@ -31,17 +31,20 @@ fn private<T: ipc::Message>() -> (Sender<T>, Guard) {
     (tx, g)
 }
 
-fn child(role: &str, id: i32) -> std::process::Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_role", "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .env(ID, id.to_string())
-        .spawn()
-        .unwrap()
+mod common;
+
+fn child(role: &str, id: i32) -> common::Kid {
+    common::Kid::spawn(
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child_role", "--nocapture", "--test-threads=1"])
+            .env(ROLE, role)
+            .env(ID, id.to_string()),
+    )
 }
 
-fn run_child(role: &str, id: i32) -> bool {
-    child(role, id).wait().unwrap().success()
+/// Runs `role` in a child process on queue `id` and asserts that it succeeded.
+fn run_child(role: &str, id: i32) {
+    child(role, id).assert_success(role);
 }
 
 /// The entry point of child processes; does nothing in a normal test run.
@@ -101,12 +104,10 @@ fn child_role() {
             }
         }
         "key-under-file" => {
-            let file =
-                std::env::temp_dir().join(format!("ipc-test-sysv-{}-file", std::process::id()));
+            let dir = common::TempDir::new("sysv");
+            let file = dir.join("file");
             std::fs::write(&file, b"").unwrap();
-            let e = Key::from_path(file.join("x"), 1);
-            let _ = std::fs::remove_file(&file);
-            let e = e.unwrap_err();
+            let e = Key::from_path(file.join("x"), 1).unwrap_err();
             assert!(matches!(e, Error::NotFound { .. }), "{e}");
         }
         r => panic!("unknown role {r}"),
@@ -115,12 +116,12 @@ fn child_role() {
 
 #[test]
 fn key_zero_is_refused_and_never_makes_a_queue() {
-    assert!(run_child("key-zero", 0));
+    run_child("key-zero", 0);
 }
 
 #[test]
 fn a_key_under_a_regular_file_is_not_found() {
-    assert!(run_child("key-under-file", 0));
+    run_child("key-under-file", 0);
 }
 
 #[test]
@@ -131,7 +132,7 @@ fn a_receiver_in_another_process_selects_messages_by_type() {
     tx.send_with_type(20, 2).unwrap();
     tx.send(11).unwrap(); // default type 1
     assert_eq!(tx.len().unwrap(), 4);
-    assert!(run_child("select-by-type", tx.id()));
+    run_child("select-by-type", tx.id());
 }
 
 #[test]
@@ -150,7 +151,7 @@ fn removing_the_queue_wakes_a_blocked_receiver_with_disconnected() {
         std::thread::sleep(Duration::from_millis(10));
     }
     tx.remove().unwrap();
-    assert!(c.wait().unwrap().success());
+    c.assert_success("recv-until-removed");
     assert!(tx.send(2).unwrap_err().is_disconnected());
 }
 
@@ -158,7 +159,7 @@ fn removing_the_queue_wakes_a_blocked_receiver_with_disconnected() {
 fn a_message_of_another_type_of_the_same_size_is_refused() {
     let (tx, _g) = private::<u64>();
     let mut rx = Receiver::<f64>::from_id(tx.id()).unwrap();
-    assert!(run_child("send-u64", tx.id()));
+    run_child("send-u64", tx.id());
     let e = rx.recv_timeout(Duration::from_secs(5)).unwrap_err();
     assert!(matches!(e, Error::SchemaMismatch { .. }), "{e}");
     assert!(rx.is_empty().unwrap(), "the bad message is consumed");
@@ -166,16 +167,17 @@ fn a_message_of_another_type_of_the_same_size_is_refused() {
 
 #[test]
 fn a_queue_of_mode_0600_refuses_another_user() {
-    let key = 0x1c00_0000 | (std::process::id() as i32 & 0xffff);
+    let key = common::sysv_key();
     let tx = Sender::<u64>::create(Key::Value(key), Options::new()).unwrap();
     let _g = Guard(tx.id());
-    assert!(run_child("open-as-nobody", key));
+    run_child("open-as-nobody", key);
 }
 
 #[test]
 fn keys_find_queues_and_a_missing_one_is_not_found() {
-    let dir = std::env::temp_dir();
-    let key = Key::from_path(&dir, (std::process::id() % 200 + 20) as u8).unwrap();
+    // `ftok` of a directory of this test's own: no other program derives its key from it.
+    let dir = common::TempDir::new("sysv");
+    let key = Key::from_path(dir.path(), 1).unwrap();
     let e = Receiver::<u64>::open(key).unwrap_err();
     assert!(matches!(e, Error::NotFound { .. }), "{e}");
     assert!(e.to_string().contains("create it first"), "{e}");

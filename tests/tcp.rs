@@ -4,7 +4,6 @@
 use std::env;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::Child;
 use std::time::Duration;
 
 mod common;
@@ -16,7 +15,7 @@ const ROLE: &str = "IPC_TCP_ROLE";
 const ADDR: &str = "IPC_TCP_ADDR";
 
 /// Runs test `test` of this binary in a child process in role `role`, with `addr`.
-fn spawn(test: &str, role: &str, addr: SocketAddr) -> Child {
+fn spawn(test: &str, role: &str, addr: SocketAddr) -> common::Kid {
     let addr = addr.to_string();
     common::rerun(test, [(ROLE, role.as_ref()), (ADDR, addr.as_ref())])
 }
@@ -114,7 +113,7 @@ fn tcp_rpc_over_loopback() {
     }
     let mut server = Server::<[u32; 2], [u64; 2]>::bind("127.0.0.1:0").unwrap();
     let addr = server.local_addr().unwrap();
-    let children: Vec<Child> = (0..2)
+    let children: Vec<common::Kid> = (0..2)
         .map(|_| spawn("tcp_rpc_over_loopback", "client", addr))
         .collect();
     let mut calls = 0;
@@ -232,18 +231,9 @@ fn rpc_a_client_that_never_reads_does_not_stall_the_others() {
         }
         return;
     }
-    struct Marker(std::path::PathBuf);
-    impl Drop for Marker {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let marker = Marker(env::temp_dir().join(format!(
-        "ipc-tcp-flooded-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    )));
+    // The greedy client creates this file once its socket is full.
+    let dir = common::TempDir::new("tcp-flooded");
+    let marker = dir.join("flooded");
     let mut server = Server::<Big, Big>::bind("127.0.0.1:0").unwrap();
     server.set_handshake_timeout(Duration::from_secs(600));
     let addr = server.local_addr().unwrap();
@@ -255,11 +245,11 @@ fn rpc_a_client_that_never_reads_does_not_stall_the_others() {
         [
             (ROLE, "greedy".as_ref()),
             (ADDR, addr_s.as_ref()),
-            ("IPC_TCP_MARKER", marker.0.as_os_str()),
+            ("IPC_TCP_MARKER", marker.as_os_str()),
         ],
     );
     let start = std::time::Instant::now();
-    while !marker.0.exists() {
+    while !marker.exists() {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "the greedy client never filled its socket"

@@ -1,12 +1,66 @@
 //! Helpers shared by the cross-process test binaries (each includes this with `mod common;`
 //! and uses what it needs).
+//!
+//! Two rules hold for every test:
+//!
+//! - **A test touches only what it made.** Every object a test creates (a shared-memory
+//!   segment, a POSIX or System V queue, a FIFO, a socket file, a directory) is named by
+//!   [`unique`], which puts this run's [`prefix`] in front, or lives in a [`TempDir`]
+//!   named so. Nothing is ever removed by a pattern that could match another program's
+//!   object, and a path that must not exist is made inside a fresh [`TempDir`].
+//! - **A child's output is shown only when the test fails.** Children are [`Kid`]s: their
+//!   standard output and error go to an in-memory file, never to the terminal between the
+//!   harness's result lines, and are printed only if the test panics.
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
+use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 use std::time::Instant;
+
+// ---------------------------------------------------------------------------------------
+// Names.
+
+/// The environment variable that gives a whole run (every test binary of it) one prefix,
+/// so that a leftover check can tell this run's objects from anyone else's (`.ci/run`
+/// sets it). Letters, digits, `-`, `_` and `.` only.
+pub const PREFIX_VAR: &str = "IPC_TEST_PREFIX";
+
+/// The prefix of every name this process gives to what it creates: `$IPC_TEST_PREFIX`
+/// (or `ipc-t` without it), a dash and this process's id, e.g. `ipc-t-4711`. With the id,
+/// two runs one after the other, or side by side, never share a name.
+pub fn prefix() -> &'static str {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    PREFIX.get_or_init(|| prefix_of(std::process::id()))
+}
+
+/// The [`prefix`] of the process `pid` of this run (a child's, to remove what it made).
+pub fn prefix_of(pid: u32) -> String {
+    let base = std::env::var(PREFIX_VAR).unwrap_or_else(|_| "ipc-t".to_owned());
+    assert!(
+        !base.is_empty()
+            && base
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+        "{PREFIX_VAR}={base:?}: use letters, digits, '-', '_' and '.' only"
+    );
+    format!("{base}-{pid}")
+}
+
+/// A name no other object has: [`prefix`], a counter and `tag` (which says what it is
+/// for, and must itself be a valid name part), e.g. `ipc-t-4711-3-ring`. Every test
+/// object is named by this function: shared-memory channels take it as it is, POSIX
+/// queues with a `/` in front, files and directories as their last path component.
+pub fn unique(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("{}-{n}-{tag}", prefix())
+}
 
 /// A unique shared-memory channel name; its segment is removed on drop even if the test
 /// fails.
@@ -14,9 +68,7 @@ pub struct ShmName(pub String);
 
 impl ShmName {
     pub fn new(tag: &str) -> ShmName {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        ShmName(format!("test-{}-{n}-{tag}", std::process::id()))
+        ShmName(unique(tag))
     }
 
     /// Where the segment lives.
@@ -31,9 +83,219 @@ impl Drop for ShmName {
     }
 }
 
+/// A unique POSIX queue name (`/` and [`unique`]); the queue and its schema header are
+/// unlinked on drop even if the test fails.
+pub struct MqName(pub String);
+
+impl MqName {
+    pub fn new(tag: &str) -> MqName {
+        MqName(format!("/{}", unique(tag)))
+    }
+}
+
+impl Drop for MqName {
+    fn drop(&mut self) {
+        let _ = ipc::mq::unlink(&self.0);
+    }
+}
+
+/// A fresh directory under the system's temp dir, named by [`unique`], for a test's FIFOs,
+/// socket files and paths; removed with everything in it on drop. Creating it fails if
+/// the name exists: a test never adopts (or later removes) someone else's directory.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = std::env::temp_dir().join(unique(tag));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// A path inside the directory (nothing is created).
+    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A System V key for a test's queue: a hash of [`unique`], so that it differs between
+/// runs and from other programs' keys (which are mostly `ftok` values or small numbers)
+/// with high probability; never 0 (`IPC_PRIVATE`). Whoever creates an object with it
+/// removes it.
+pub fn sysv_key() -> i32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write(unique("key").as_bytes());
+    let key = (h.finish() as i32) & 0x7fff_ffff;
+    key.max(1)
+}
+
+/// Removes the dead shared-memory segments of this process's tests (named by [`unique`])
+/// and returns their names; never looks at anyone else's.
+pub fn remove_stale() -> Vec<String> {
+    ipc::shm::remove_stale_with_prefix(&format!("{}-", prefix())).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// Child processes.
+
+/// A child's standard output and error: an in-memory file (`memfd`), so that the child
+/// never blocks on a pipe nobody reads and its lines never land between the harness's.
+pub struct Captured(File);
+
+impl Captured {
+    pub fn new() -> Captured {
+        let fd = nix::sys::memfd::memfd_create(
+            "ipc-test-child-output",
+            nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
+        )
+        .expect("memfd_create");
+        Captured(File::from(fd))
+    }
+
+    /// A handle for a child's stdout or stderr (appends at the file's shared offset).
+    pub fn stdio(&self) -> Stdio {
+        Stdio::from(self.0.try_clone().expect("dup the capture file"))
+    }
+
+    /// Everything written so far (read with `pread`, which leaves the offset alone).
+    pub fn text(&self) -> String {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            match self.0.read_at(&mut chunk, buf.len() as u64) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+}
+
+impl Default for Captured {
+    fn default() -> Self {
+        Captured::new()
+    }
+}
+
+/// A child process of a test, its output [`Captured`]. Dropped, it is killed (if it still
+/// runs) and reaped; dropped while the test panics, its output is printed (into the
+/// harness's report of the failed test). Dereferences to the [`Child`].
+pub struct Kid {
+    child: Child,
+    out: Captured,
+    /// Output read from the child's stdout pipe by the test (see [`Proc::wait_ready`]).
+    seen: String,
+    shown: bool,
+}
+
+impl Kid {
+    /// Spawns `cmd` with its stdout and stderr captured.
+    pub fn spawn(cmd: &mut Command) -> Kid {
+        let out = Captured::new();
+        cmd.stdout(out.stdio());
+        Kid::spawn_keeping_stdout_with(cmd, out)
+    }
+
+    /// Spawns `cmd` with its stderr captured and its stdout as the caller set it (a pipe
+    /// the test reads, or the channel under test).
+    pub fn spawn_keeping_stdout(cmd: &mut Command) -> Kid {
+        Kid::spawn_keeping_stdout_with(cmd, Captured::new())
+    }
+
+    fn spawn_keeping_stdout_with(cmd: &mut Command, out: Captured) -> Kid {
+        cmd.stderr(out.stdio());
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", cmd.get_program()));
+        Kid {
+            child,
+            out,
+            seen: String::new(),
+            shown: false,
+        }
+    }
+
+    /// What the child wrote so far.
+    pub fn output(&self) -> String {
+        format!("{}{}", self.seen, self.out.text())
+    }
+
+    /// Waits for the child and returns its status and everything it wrote.
+    pub fn finish(mut self) -> (ExitStatus, String) {
+        let status = self.child.wait().expect("wait for the child");
+        (status, self.output())
+    }
+
+    /// Waits for the child and asserts that it exited with success, showing its output
+    /// if not.
+    pub fn assert_success(mut self, what: &str) {
+        drop(self.child.stdin.take());
+        let status = self.child.wait().expect("wait for the child");
+        if !status.success() {
+            self.shown = true;
+            panic!("{what} failed: {status}\n{}", framed(&self.output()));
+        }
+    }
+}
+
+impl std::ops::Deref for Kid {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.child
+    }
+}
+
+impl std::ops::DerefMut for Kid {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
+impl Drop for Kid {
+    fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(Some(_))) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if std::thread::panicking() && !self.shown {
+            eprintln!(
+                "child {} wrote:\n{}",
+                self.child.id(),
+                framed(&self.output())
+            );
+        }
+    }
+}
+
+fn framed(output: &str) -> String {
+    if output.is_empty() {
+        "  (nothing)".to_owned()
+    } else {
+        format!(
+            "---- child output ----\n{}---- end of child output ----",
+            output
+        )
+    }
+}
+
 /// This test binary re-run as a child that runs only the test named `child`, with
-/// `role_var` set to `role`; killed and reaped on drop.
-pub struct Proc(Option<Child>);
+/// `role_var` set to `role`; its stdout is a pipe for [`Proc::wait_ready`], its stderr
+/// captured. Killed and reaped on drop.
+pub struct Proc(Kid);
 
 impl Proc {
     pub fn spawn(role_var: &str, role: &str) -> Proc {
@@ -46,20 +308,20 @@ impl Proc {
             .env(role_var, role)
             .stdout(Stdio::piped());
         f(&mut cmd);
-        Proc(Some(cmd.spawn().unwrap()))
+        Proc(Kid::spawn_keeping_stdout(&mut cmd))
     }
 
     /// Waits for the child to print `ready` (see [`ready`]).
     pub fn wait_ready(&mut self) {
-        let out = self.0.as_mut().unwrap().stdout.as_mut().unwrap();
+        let kid = &mut self.0;
+        let out: &mut ChildStdout = kid.child.stdout.as_mut().unwrap();
         let mut r = BufReader::new(out);
         let mut line = String::new();
         loop {
             line.clear();
-            assert!(
-                r.read_line(&mut line).unwrap() > 0,
-                "child exited before ready"
-            );
+            let n = r.read_line(&mut line).unwrap();
+            kid.seen.push_str(&line);
+            assert!(n > 0, "child exited before ready");
             if line.trim_end().ends_with("ready") {
                 return;
             }
@@ -68,40 +330,43 @@ impl Proc {
 
     /// Sends `signal` to the child (SIGSTOP, SIGCONT, ...).
     pub fn signal(&self, signal: nix::sys::signal::Signal) {
-        let pid = nix::unistd::Pid::from_raw(self.0.as_ref().unwrap().id() as i32);
+        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
         nix::sys::signal::kill(pid, signal).unwrap();
     }
 
     /// SIGKILLs the child and reaps it; returns when the kill was sent.
     pub fn kill(&mut self) -> Instant {
-        let c = self.0.as_mut().unwrap();
-        c.kill().unwrap();
+        self.0.kill().unwrap();
         let at = Instant::now();
-        c.wait().unwrap();
+        self.0.wait().unwrap();
         at
     }
 
-    pub fn assert_success(mut self) {
-        let status = self.0.take().unwrap().wait().unwrap();
-        assert!(status.success(), "child failed: {status}");
+    pub fn assert_success(self) {
+        self.0.assert_success("child");
     }
 
     /// Waits for the child without judging its exit status (a child meant to die).
-    pub fn wait(mut self) -> std::process::ExitStatus {
-        self.0.take().unwrap().wait().unwrap()
+    pub fn wait(mut self) -> ExitStatus {
+        self.0.wait().unwrap()
     }
 
     pub fn child(&mut self) -> &mut Child {
-        self.0.as_mut().unwrap()
+        &mut self.0
     }
-}
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// What the child wrote so far.
+    pub fn output(&self) -> String {
+        self.0.output()
+    }
+
+    /// Waits for the child and returns its status and everything it wrote.
+    pub fn finish(self) -> (ExitStatus, String) {
+        self.0.finish()
     }
 }
 
@@ -112,20 +377,20 @@ pub fn ready() {
 
 /// Re-runs the test named `test` of this binary in a child process, with `vars` set in its
 /// environment (the test sees them and plays its child part); stdin is piped, so a child
-/// can wait for the parent by reading it to EOF.
-pub fn rerun<'a>(test: &str, vars: impl IntoIterator<Item = (&'a str, &'a OsStr)>) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .envs(vars)
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap()
+/// can wait for the parent by reading it to EOF; stdout and stderr are captured.
+pub fn rerun<'a>(test: &str, vars: impl IntoIterator<Item = (&'a str, &'a OsStr)>) -> Kid {
+    Kid::spawn(
+        Command::new(std::env::current_exe().unwrap())
+            .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .envs(vars)
+            .stdin(Stdio::piped()),
+    )
 }
 
-/// Waits for `child` (closing its stdin first) and asserts that it exited with success.
-pub fn assert_exit_success(child: Child) {
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "child failed: {:?}", out.status);
+/// Waits for `child` (closing its stdin first) and asserts that it exited with success,
+/// showing its output if not.
+pub fn assert_exit_success(child: Kid) {
+    child.assert_success("child");
 }
 
 /// In a child process (as root): gives this process a mount namespace of its own with a
@@ -154,10 +419,7 @@ pub fn private_dev_shm(size: &str) {
 
 /// Waits at most `limit` for `child` to exit; kills it and returns `None` if it did not
 /// (a watchdog, so that a hang fails the test instead of stalling it).
-pub fn wait_at_most(
-    child: &mut Child,
-    limit: std::time::Duration,
-) -> Option<std::process::ExitStatus> {
+pub fn wait_at_most(child: &mut Child, limit: std::time::Duration) -> Option<ExitStatus> {
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
