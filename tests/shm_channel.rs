@@ -138,7 +138,7 @@ fn child() {
                 std::fs::write(path(name), &segment).unwrap();
             }
             let removed = common::remove_stale();
-            assert_eq!(removed, [dead.clone()]);
+            assert_eq!(removed, [dead]);
             for name in foreign.iter().chain(&others) {
                 assert!(
                     std::path::Path::new(&path(name)).exists(),
