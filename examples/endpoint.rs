@@ -13,9 +13,14 @@
 //! `pipe:`, the sender's standard output feeding the receiver's standard input), and the
 //! receiver checks every reading. The code that sends and receives never names a
 //! transport: it only has `ipc::connect` / `ipc::bind` and the `Tx` / `Rx` traits.
+//!
+//! Every process arms `shutdown_on(SIGINT, SIGTERM)`: interrupted (Ctrl-C), blocking calls
+//! return `Error::Shutdown`, the parent kills and reaps its children first and then drops
+//! the bound end, which removes what binding made (the FIFO, the queue, the socket file).
 
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
 
+use ipc::signal::{self, Signal};
 use ipc::{Message, Rx, Tx};
 
 /// What travels.
@@ -67,7 +72,12 @@ fn receive(rx: &mut impl Rx<Reading>) -> ipc::Result<()> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    if let Err(e) = signal::shutdown_on(&[Signal::SIGINT, Signal::SIGTERM]) {
+        eprintln!("endpoint: {e}");
+        return ExitCode::FAILURE;
+    }
+    let result = match args[..] {
         ["--send", endpoint] => send(endpoint),
         ["--recv", endpoint] => ipc::bind::<Reading>(endpoint).and_then(|mut rx| receive(&mut rx)),
         [] => every_transport(),
@@ -81,8 +91,16 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(e) if !signal::shutdown_requested() => {
             eprintln!("endpoint: {e}");
+            ExitCode::FAILURE
+        }
+        Err(_) if args.is_empty() => {
+            eprintln!("endpoint: interrupted; the peers are stopped and the endpoints removed");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("endpoint: interrupted");
             ExitCode::FAILURE
         }
     }
@@ -121,16 +139,19 @@ fn every_transport() -> ipc::Result<()> {
         if endpoint == "pipe:" {
             // A shell pipeline: the sender's stdout is the receiver's stdin.
             let mut tx = spawn(&me, "--send", endpoint, Stdio::null(), Stdio::piped())?;
-            let out = tx.stdout.take().expect("piped");
+            let out = tx.stdout().take().expect("piped");
             let rx = spawn(&me, "--recv", endpoint, Stdio::from(out), Stdio::inherit())?;
-            wait(tx, endpoint)?;
-            wait(rx, endpoint)?;
+            tx.wait(endpoint)?;
+            rx.wait(endpoint)?;
         } else {
-            // The receiver binds here; the sender connects from another process.
+            // The receiver binds here; the sender connects from another process. The
+            // sender is declared after the bound end: on an early return it is killed and
+            // reaped before the end is dropped and removes what binding made, so that it
+            // cannot make it again (`connect` opens or creates).
             let mut rx = ipc::bind::<Reading>(endpoint)?;
             let tx = spawn(&me, "--send", endpoint, Stdio::null(), Stdio::inherit())?;
             receive(&mut rx)?;
-            wait(tx, endpoint)?;
+            tx.wait(endpoint)?;
         }
         println!("{endpoint:<60} {COUNT} readings in {:.1?}", start.elapsed());
     }
@@ -143,32 +164,53 @@ fn spawn(
     endpoint: &str,
     stdin: Stdio,
     stdout: Stdio,
-) -> ipc::Result<std::process::Child> {
+) -> ipc::Result<Peer> {
     Command::new(me)
         .args([role, endpoint])
         .stdin(stdin)
         .stdout(stdout)
         .spawn()
+        .map(|c| Peer(Some(c)))
         .map_err(|e| ipc::Error::Io {
             op: "spawn",
             source: e,
         })
 }
 
-fn wait(child: std::process::Child, endpoint: &str) -> ipc::Result<()> {
-    let status = child
-        .wait_with_output()
-        .map_err(|e| ipc::Error::Io {
-            op: "wait",
-            source: e,
-        })?
-        .status;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(ipc::Error::Corrupt(format!(
-            "the peer on {endpoint} failed: {status}"
-        )))
+/// A peer process: killed and reaped on drop unless waited for.
+struct Peer(Option<Child>);
+
+impl Peer {
+    fn stdout(&mut self) -> &mut Option<std::process::ChildStdout> {
+        &mut self.0.as_mut().expect("not waited for yet").stdout
+    }
+
+    fn wait(mut self, endpoint: &str) -> ipc::Result<()> {
+        let status = self
+            .0
+            .take()
+            .expect("not waited for yet")
+            .wait()
+            .map_err(|e| ipc::Error::Io {
+                op: "wait",
+                source: e,
+            })?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(ipc::Error::Corrupt(format!(
+                "the peer on {endpoint} failed: {status}"
+            )))
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

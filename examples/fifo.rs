@@ -3,7 +3,9 @@
 //! The parent creates a FIFO in a fresh temporary directory and starts a reader and a
 //! writer that share no file descriptor: each opens the FIFO by its path. The writer
 //! sends quotes and closes; the reader sees `Disconnected` at the end of the stream and
-//! prints a summary. The FIFO and the directory are removed at the end (also on a panic).
+//! prints a summary. The FIFO and the directory are removed at the end, also on an error,
+//! a panic or an interruption: every process arms `shutdown_on(SIGINT, SIGTERM)`, so that
+//! Ctrl-C makes blocking calls return `Error::Shutdown` and the guards do their work.
 //!
 //! ```text
 //! cargo run --example fifo
@@ -11,10 +13,11 @@
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::Duration;
 
 use ipc::fifo::{self, Receiver, Sender};
+use ipc::signal::{self, Signal};
 use ipc::{FixedStr, Message};
 
 #[derive(Clone, Copy, Debug, Message)]
@@ -29,12 +32,29 @@ struct Quote {
 const SYMBOLS: [&str; 4] = ["AAPL", "MSFT", "NVDA", "TSLA"];
 const COUNT: u32 = 10_000;
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    match (args.get(1).map(String::as_str), args.get(2)) {
-        (Some("reader"), Some(path)) => reader(Path::new(path)),
-        (Some("writer"), Some(path)) => writer(Path::new(path)),
-        _ => parent(),
+    let role = (args.get(1).map(String::as_str), args.get(2));
+    let result = match signal::shutdown_on(&[Signal::SIGINT, Signal::SIGTERM]) {
+        Err(e) => Err(e.into()),
+        Ok(()) => match role {
+            (Some("reader"), Some(path)) => reader(Path::new(path)),
+            (Some("writer"), Some(path)) => writer(Path::new(path)),
+            _ => parent(),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if !signal::shutdown_requested() => {
+            eprintln!("fifo: {e}");
+            ExitCode::FAILURE
+        }
+        // Interrupted: the children end quietly, the parent says so once.
+        Err(_) if role.0.is_some() => ExitCode::FAILURE,
+        Err(_) => {
+            eprintln!("fifo: interrupted; the FIFO and its directory are removed");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -47,6 +67,24 @@ impl Drop for TempDir {
     }
 }
 
+/// A child process, killed and reaped on drop unless waited for.
+struct Kid(Option<Child>);
+
+impl Kid {
+    fn wait(mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.0.take().expect("not waited for yet").wait()
+    }
+}
+
+impl Drop for Kid {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 fn parent() -> Result<(), Box<dyn Error>> {
     let dir =
         TempDir(std::env::temp_dir().join(format!("ipc-fifo-example-{}", std::process::id())));
@@ -55,15 +93,18 @@ fn parent() -> Result<(), Box<dyn Error>> {
     let guard = fifo::create(&path)?; // mode 0600, removed when `guard` drops
     println!("parent: created FIFO {}", guard.path().display());
 
-    let spawn = |role: &str| -> std::io::Result<Child> {
+    // Declared after the FIFO: on an early return the children are killed and reaped
+    // before the FIFO and the directory are removed.
+    let spawn = |role: &str| -> std::io::Result<Kid> {
         Command::new(std::env::current_exe()?)
             .arg(role)
             .arg(&path)
             .stdin(Stdio::null())
             .spawn()
+            .map(|c| Kid(Some(c)))
     };
-    let mut reader = spawn("reader")?;
-    let mut writer = spawn("writer")?;
+    let reader = spawn("reader")?;
+    let writer = spawn("writer")?;
     let (w, r) = (writer.wait()?, reader.wait()?);
     if !w.success() || !r.success() {
         return Err(format!("writer: {w}, reader: {r}").into());

@@ -9,12 +9,20 @@
 //! Latency is half the round trip of a ping-pong; throughput is a one-way stream that the
 //! child checks for order and loss. On a shared 2-core machine the absolute figures are
 //! noise; compare rows with each other (and see `cargo bench` for ratios to raw syscalls).
+//!
+//! Ctrl-C (SIGINT) or SIGTERM stops the tour cleanly: `shutdown_on` makes every blocking
+//! call return `Error::Shutdown`, the child is killed and reaped, and guards remove the
+//! queues, segments and directories of the transport under way. The figures are therefore
+//! those of a program that arms `shutdown_on`, whose waits on pipes, FIFOs and sockets
+//! also watch the shutdown eventfd (see `ipc::signal`); `cargo bench` measures the
+//! transports without it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use ipc::{Message, Result};
+use ipc::signal::{self, Signal};
+use ipc::{Error, Message, Result};
 
 /// The message: a sequence number and `N` bytes of payload.
 #[derive(Clone, Copy, Message)]
@@ -51,25 +59,43 @@ const TRANSPORTS: &[&str] = &[
     "sysv",
 ];
 
-fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
+fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("child") {
-        let size: usize = args[2].parse()?;
-        return match size {
-            8 => child::<0>(&args[1], &args[3..]),
-            64 => child::<56>(&args[1], &args[3..]),
-            _ => child::<4088>(&args[1], &args[3..]),
+    let is_child = args.first().map(String::as_str) == Some("child");
+    let result = signal::shutdown_on(&[Signal::SIGINT, Signal::SIGTERM]).and_then(|()| {
+        if is_child {
+            let size: usize = args[2].parse().expect("a message size");
+            match size {
+                8 => child::<0>(&args[1], &args[3..]),
+                64 => child::<56>(&args[1], &args[3..]),
+                _ => child::<4088>(&args[1], &args[3..]),
+            }
+        } else {
+            tour(&args)
         }
-        .map_err(Into::into);
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // The parent says so; its child ends quietly.
+        Err(_) if signal::shutdown_requested() && is_child => ExitCode::FAILURE,
+        Err(_) if signal::shutdown_requested() => {
+            eprintln!("tour: interrupted; everything it made is removed");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("tour: {e}");
+            ExitCode::FAILURE
+        }
     }
+}
 
+fn tour(only: &[String]) -> Result<()> {
     println!(
         "{:<10} {:>7} {:>14} {:>14} {:>10}",
         "transport", "size", "latency", "msgs/s", "MB/s"
     );
-    let only: Vec<&str> = args.iter().map(String::as_str).collect();
     for &transport in TRANSPORTS {
-        if !only.is_empty() && !only.contains(&transport) {
+        if !only.is_empty() && !only.iter().any(|t| t == transport) {
             continue;
         }
         for size in [8, 64, 4096] {
@@ -89,6 +115,16 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// `Err(Error::Shutdown)` once SIGINT or SIGTERM has arrived: for loops that may never
+/// block (a stream into a channel with room), which would not see it otherwise.
+fn interrupted() -> Result<()> {
+    if signal::shutdown_requested() {
+        Err(Error::Shutdown)
+    } else {
+        Ok(())
+    }
 }
 
 /// How many messages the throughput run streams: about 40 MB or 200,000 messages.
@@ -114,6 +150,9 @@ fn measure<const N: usize>(link: &mut impl Link<Payload<N>>) -> Result<(Duration
     let count = stream_count(size_of::<Payload<N>>());
     let start = Instant::now();
     for i in 0..count {
+        if i % 4096 == 0 {
+            interrupted()?;
+        }
         link.send(Payload::new(i))?;
     }
     let ack = link.recv()?;
@@ -153,13 +192,46 @@ fn spawn(transport: &str, size: usize, endpoint: &[String], stdio: Option<(Stdio
 }
 
 /// The child process: `finish` waits for it and checks its exit status; dropped early
-/// (the tour failed), it is killed and reaped.
+/// (the tour failed or was interrupted), it is killed and reaped.
 struct Peer(Option<Child>);
 
-fn finish(mut peer: Peer, transport: &str) {
-    let mut child = peer.0.take().expect("not finished yet");
-    let status = child.wait().expect("wait for the child");
-    assert!(status.success(), "{transport} child failed: {status}");
+impl Peer {
+    fn finish(mut self, transport: &str) -> Result<()> {
+        let mut child = self.0.take().expect("not finished yet");
+        let status = child.wait().map_err(|source| Error::Io {
+            op: "wait for the tour child",
+            source,
+        })?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(Error::Corrupt(format!(
+                "the {transport} child failed: {status}"
+            )))
+        }
+    }
+}
+
+/// Measures over `link` against `child`. When all went well the link is closed and the
+/// child waited for; otherwise the child is killed and reaped first, then the link is
+/// dropped, so that this process is the last user of what it made and removes it.
+fn run<const N: usize>(
+    child: Peer,
+    mut link: impl Link<Payload<N>>,
+    transport: &str,
+) -> Result<(Duration, f64)> {
+    match measure(&mut link) {
+        Ok(figures) => {
+            drop(link);
+            child.finish(transport)?;
+            Ok(figures)
+        }
+        Err(e) => {
+            drop(child);
+            drop(link);
+            Err(e)
+        }
+    }
 }
 
 impl Drop for Peer {
@@ -196,17 +268,18 @@ impl Drop for TempDir {
     }
 }
 
-/// Unlinks POSIX queues on drop, also when the tour fails.
-struct MqNames(Vec<String>);
+/// Unlinks a POSIX queue this process created, on drop: also when the tour fails or is
+/// interrupted.
+struct MqUnlink(String);
 
-impl Drop for MqNames {
+impl Drop for MqUnlink {
     fn drop(&mut self) {
-        for name in &self.0 {
-            let _ = ipc::mq::unlink(name);
-        }
+        let _ = ipc::mq::unlink(&self.0);
     }
 }
 
+/// One row of the table. Whatever is made here is declared before the child, so that an
+/// early return drops (kills and reaps) the child first and removes it afterwards.
 fn parent<const N: usize>(transport: &str) -> Result<(Duration, f64)> {
     let size = size_of::<Payload<N>>();
     match transport {
@@ -219,18 +292,13 @@ fn parent<const N: usize>(transport: &str) -> Result<(Duration, f64)> {
             let tx = ipc::shm::Sender::<Payload<N>>::create(&ping, opts())?;
             let rx = ipc::shm::Receiver::<Payload<N>>::create(&pong, opts())?;
             let child = spawn(transport, size, &[ping, pong], None);
-            let result = measure(&mut ShmLink { tx, rx });
-            finish(child, transport);
-            result
+            run(child, ShmLink { tx, rx }, transport)
         }
         "pipe" => {
-            let (mut mine, theirs) = ipc::pipe::duplex::<Payload<N>, Payload<N>>()?;
+            let (mine, theirs) = ipc::pipe::duplex::<Payload<N>, Payload<N>>()?;
             let (tx, rx) = theirs.into_parts();
             let child = spawn(transport, size, &[], Some((rx.into(), tx.into())));
-            let result = measure(&mut mine);
-            drop(mine);
-            finish(child, transport);
-            result
+            run(child, mine, transport)
         }
         "fifo" => {
             let dir = TempDir::new();
@@ -243,52 +311,41 @@ fn parent<const N: usize>(transport: &str) -> Result<(Duration, f64)> {
             let open = Duration::from_secs(10);
             let tx = ipc::fifo::Sender::<Payload<N>>::open_timeout(down.path(), open)?;
             let rx = ipc::fifo::Receiver::<Payload<N>>::open_timeout(up.path(), open)?;
-            let result = measure(&mut FifoLink { tx, rx });
-            finish(child, transport);
-            result
+            run(child, FifoLink { tx, rx }, transport)
         }
         "unix" => {
             let dir = TempDir::new();
             let listener = ipc::socket::Listener::<Payload<N>>::bind(dir.join("sock"))?;
             let child = spawn(transport, size, &[path_arg(listener.path())], None);
-            let mut stream = listener.accept()?;
-            let result = measure(&mut stream);
-            drop(stream);
-            finish(child, transport);
-            result
+            let stream = listener.accept()?;
+            run(child, stream, transport)
         }
         "seqpacket" => {
             let dir = TempDir::new();
             let listener = ipc::socket::SeqPacketListener::<Payload<N>>::bind(dir.join("sock"))?;
             let child = spawn(transport, size, &[path_arg(listener.path())], None);
-            let mut conn = listener.accept()?;
-            let result = measure(&mut conn);
-            drop(conn);
-            finish(child, transport);
-            result
+            let conn = listener.accept()?;
+            run(child, conn, transport)
         }
         "tcp" => {
             let listener = ipc::tcp::Listener::<Payload<N>>::bind("127.0.0.1:0")?;
             let addr = listener.local_addr()?.to_string();
             let child = spawn(transport, size, &[addr], None);
-            let mut stream = listener.accept()?;
-            let result = measure(&mut stream);
-            drop(stream);
-            finish(child, transport);
-            result
+            let stream = listener.accept()?;
+            run(child, stream, transport)
         }
         "mq" => {
-            let names = MqNames(vec![
+            let (down, up) = (
                 format!("/{}", unique(&format!("down{size}"))),
                 format!("/{}", unique(&format!("up{size}"))),
-            ]);
+            );
             let opts = || ipc::mq::Options::new().capacity(10);
-            let tx = ipc::mq::Sender::<Payload<N>>::create(&names.0[0], opts())?;
-            let rx = ipc::mq::Receiver::<Payload<N>>::create(&names.0[1], opts())?;
-            let child = spawn(transport, size, &names.0, None);
-            let result = measure(&mut MqLink { tx, rx });
-            finish(child, transport);
-            result
+            let tx = ipc::mq::Sender::<Payload<N>>::create(&down, opts())?;
+            let _unlink_down = MqUnlink(down.clone());
+            let rx = ipc::mq::Receiver::<Payload<N>>::create(&up, opts())?;
+            let _unlink_up = MqUnlink(up.clone());
+            let child = spawn(transport, size, &[down, up], None);
+            run(child, MqLink { tx, rx }, transport)
         }
         "sysv" => {
             // One queue, two message types: 1 flows to the child, 2 back.
@@ -297,9 +354,7 @@ fn parent<const N: usize>(transport: &str) -> Result<(Duration, f64)> {
             let _remove = SysvRemove(rx.id());
             let tx = ipc::sysv::Sender::<Payload<N>>::from_id(rx.id())?.with_type(1)?;
             let child = spawn(transport, size, &[rx.id().to_string()], None);
-            let result = measure(&mut SysvLink { tx, rx, mtype: 2 });
-            finish(child, transport);
-            result
+            run(child, SysvLink { tx, rx, mtype: 2 }, transport)
         }
         other => panic!("unknown transport {other}"),
     }
