@@ -7,7 +7,8 @@
 //!   segment, a POSIX or System V queue, a FIFO, a socket file, a directory) is named by
 //!   [`unique`], which puts this run's [`prefix`] in front, or lives in a [`TempDir`]
 //!   named so. Nothing is ever removed by a pattern that could match another program's
-//!   object, and a path that must not exist is made inside a fresh [`TempDir`].
+//!   object, and a name or path that must not exist is a [`unique`] one or lies inside a
+//!   fresh [`TempDir`].
 //! - **A child's output is shown only when the test fails.** Children are [`Kid`]s: their
 //!   standard output and error go to an in-memory file, never to the terminal between the
 //!   harness's result lines, and are printed only if the test panics.
