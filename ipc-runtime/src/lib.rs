@@ -70,6 +70,7 @@ pub mod sync;
 pub mod sysv;
 pub mod tcp;
 mod trust;
+mod unread;
 
 #[doc(hidden)]
 pub mod __private;
@@ -82,3 +83,4 @@ pub use message::{
     as_bytes, from_bytes, ref_from_bytes, Field, InvalidMessage, Kind, Message, Problem, Schema,
     Variant,
 };
+pub use unread::Unread;
