@@ -267,6 +267,12 @@ fn child() {
             let r = rx.recv().map(|s| *s);
             panic!("recv returned: {r:?}");
         }
+        ["shm-open-and-close", name] => {
+            let rx = Receiver::<u64>::open(name).unwrap();
+            println!("ready");
+            wait_for_go();
+            drop(rx);
+        }
         ["shm-remove-stale-in-private-shm"] => remove_stale_keeps_what_is_owed(),
         // ---- pipes: the producer writes to PIPE_FD, the consumer reads its stdin
         ["pipe-produce"] => {
@@ -369,6 +375,35 @@ fn child() {
         ["unix-accept-and-close", path] => {
             let listener = ipc::socket::Listener::<u64>::bind(path).unwrap();
             println!("ready");
+            let conn = listener.accept().unwrap();
+            wait_for_go();
+            drop(conn);
+        }
+        ["unix-bind-only", path] => {
+            let _listener = ipc::socket::Listener::<u64>::bind(path).unwrap();
+            println!("ready");
+            wait_for_go();
+        }
+        ["seqpacket-bind-only", path] => {
+            let _listener = ipc::socket::SeqPacketListener::<u64>::bind(path).unwrap();
+            println!("ready");
+            wait_for_go();
+        }
+        ["seqpacket-accept-and-close", path] => {
+            let listener = ipc::socket::SeqPacketListener::<u64>::bind(path).unwrap();
+            println!("ready");
+            let conn = listener.accept().unwrap();
+            wait_for_go();
+            drop(conn);
+        }
+        ["tcp-bind-only"] => {
+            let listener = ipc::tcp::Listener::<u64>::bind("127.0.0.1:0").unwrap();
+            println!("port {}", listener.local_addr().unwrap().port());
+            wait_for_go();
+        }
+        ["tcp-accept-and-close"] => {
+            let listener = ipc::tcp::Listener::<u64>::bind("127.0.0.1:0").unwrap();
+            println!("port {}", listener.local_addr().unwrap().port());
             let conn = listener.accept().unwrap();
             wait_for_go();
             drop(conn);
@@ -619,6 +654,41 @@ fn shm_flush_and_unread_count_what_the_receiver_has_not_read() {
 }
 
 #[test]
+fn shm_a_receiver_that_closes_gives_up_what_it_did_not_read_and_the_sender_learns_it() {
+    let name = Name::new("rx-closes");
+    let mut tx = Sender::<u64>::create(&name.0, Options::new().capacity(16)).unwrap();
+    let mut consumer = Kid::spawn(&format!("shm-open-and-close {}", name.0));
+    consumer.wait_ready();
+    for i in 0..N {
+        tx.send(i).unwrap();
+    }
+    consumer.finish();
+    // From its next send on, the sender knows; close says what was lost.
+    assert!(tx.send(N).unwrap_err().is_disconnected());
+    assert_eq!(tx.unread(), N);
+    let u = tx.close(Duration::from_secs(60)).unwrap_err();
+    assert_eq!((u.count, u.discarded), (N, true));
+    assert!(!exists(&name));
+}
+
+#[test]
+fn shm_a_receiver_killed_before_reading_leaves_the_messages_to_its_successor() {
+    let name = Name::new("rx-killed");
+    let mut tx = Sender::<u64>::create(&name.0, Options::new().capacity(16)).unwrap();
+    let mut consumer = Kid::spawn(&format!("shm-open-or-create-and-wait {}", name.0));
+    consumer.wait_ready();
+    for i in 0..N {
+        tx.send(i).unwrap();
+    }
+    consumer.kill();
+    // The sender leaves too: the channel is kept for a receiver, which reads them all.
+    drop(tx);
+    assert!(exists(&name));
+    Kid::spawn(&format!("shm-consume {}", name.0)).finish();
+    assert!(!exists(&name));
+}
+
+#[test]
 fn shm_opening_a_kept_channel_with_another_type_does_not_remove_it() {
     let name = Name::new("kept-schema");
     Kid::spawn(&format!("shm-produce {} 60000", name.0)).finish();
@@ -769,6 +839,85 @@ fn unix_stream_a_consumer_that_closes_unread_is_the_senders_next_disconnected() 
     consumer.finish();
     let e = conn.send(N).unwrap_err();
     assert!(e.is_disconnected(), "{e:?}");
+}
+
+#[test]
+fn unix_sockets_a_producer_cannot_send_before_a_consumer_has_accepted() {
+    let dir = TempDir::new("unix-unaccepted");
+    let path = dir.join("s").display().to_string();
+    let mut listener = Kid::spawn(&format!("unix-bind-only {path}"));
+    listener.wait_ready();
+    // Bound, never accepting: the handshake goes unanswered.
+    let opts = ipc::socket::Options::new().handshake_timeout(Duration::from_millis(50));
+    let e = ipc::socket::Stream::<u64>::connect_with(&path, &opts).unwrap_err();
+    assert!(e.is_timeout(), "{e}");
+    listener.finish();
+    // The same for seqpacket sockets, and nobody listening is `NotFound`.
+    let path = dir.join("p").display().to_string();
+    let e = ipc::socket::SeqPacket::<u64>::connect(&path).unwrap_err();
+    assert!(matches!(e, Error::NotFound { .. }), "{e}");
+    let mut listener = Kid::spawn(&format!("seqpacket-bind-only {path}"));
+    listener.wait_ready();
+    let e = ipc::socket::SeqPacket::<u64>::connect_with(&path, &opts).unwrap_err();
+    assert!(e.is_timeout(), "{e}");
+    listener.finish();
+}
+
+/// Sends until a send fails (at most `bound` times), and returns that error: a peer that
+/// closed is noticed by a later send, once its reset has come back.
+fn send_until_refused(mut send: impl FnMut(u64) -> ipc::Result<()>, bound: u64) -> Error {
+    for i in 0..bound {
+        if let Err(e) = send(i) {
+            return e;
+        }
+    }
+    panic!("{bound} sends to a closed peer all succeeded");
+}
+
+#[test]
+fn seqpacket_a_consumer_that_closes_unread_is_the_senders_next_disconnected() {
+    let dir = TempDir::new("seqpacket-closes");
+    let path = dir.join("s").display().to_string();
+    let mut consumer = Kid::spawn(&format!("seqpacket-accept-and-close {path}"));
+    consumer.wait_ready();
+    let mut conn = ipc::socket::SeqPacket::<u64>::connect(&path).unwrap();
+    for i in 0..N {
+        conn.send(i).unwrap();
+    }
+    consumer.finish();
+    let e = conn
+        .send(N)
+        .map_err(ipc::SendError::into_error)
+        .unwrap_err();
+    assert!(e.is_disconnected(), "{e}");
+}
+
+#[test]
+fn tcp_a_producer_cannot_send_before_a_consumer_has_accepted() {
+    let mut listener = Kid::spawn("tcp-bind-only");
+    let port: u16 = listener.expect("port").parse().unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let e = ipc::tcp::Stream::<u64>::connect_timeout(&addr, Duration::from_millis(50)).unwrap_err();
+    assert!(e.is_timeout(), "{e}");
+    listener.finish();
+    // Nobody listening any more: refused.
+    let e = ipc::tcp::Stream::<u64>::connect(addr).unwrap_err();
+    assert!(matches!(e, Error::NotFound { .. }), "{e}");
+}
+
+#[test]
+fn tcp_a_consumer_that_closes_unread_is_a_later_send_disconnected() {
+    let mut consumer = Kid::spawn("tcp-accept-and-close");
+    let port: u16 = consumer.expect("port").parse().unwrap();
+    let mut conn = ipc::tcp::Stream::<u64>::connect(("127.0.0.1", port)).unwrap();
+    for i in 0..N {
+        conn.send(i).unwrap();
+    }
+    consumer.finish();
+    // Its kernel answered the unread data with a reset; the first send may still go out
+    // before the reset has arrived, a later one fails.
+    let e = send_until_refused(|i| conn.send(i).map_err(ipc::SendError::into_error), 10_000);
+    assert!(e.is_disconnected(), "{e}");
 }
 
 #[test]
