@@ -549,6 +549,25 @@ fn shm_a_lingering_channel_is_not_reclaimed_before_its_linger_is_over_and_is_aft
 }
 
 #[test]
+fn shm_a_system_v_channel_cannot_linger_and_close_counts_what_goes_with_it() {
+    use ipc::shm::Backing;
+    let name = Name::new("sysv");
+    let opts = Options::new().capacity(16).backing(Backing::SysV);
+    let mut tx = Sender::<u64>::create(&name.0, opts.clone()).unwrap();
+    tx.send(1).unwrap();
+    // Its memory goes with its last process: dropping the only sender removes it all.
+    drop(tx);
+    assert!(!exists(&name));
+    let mut tx = Sender::<u64>::create(&name.0, opts).unwrap();
+    for i in 0..N {
+        tx.send(i).unwrap();
+    }
+    let u = tx.close(Duration::ZERO).unwrap_err();
+    assert_eq!((u.count, u.discarded), (N, true));
+    assert!(!exists(&name));
+}
+
+#[test]
 fn shm_a_zero_linger_discards_at_once() {
     let name = Name::new("no-linger");
     Kid::spawn(&format!("shm-produce {} 0", name.0)).finish();

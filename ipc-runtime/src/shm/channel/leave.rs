@@ -212,9 +212,12 @@ impl<T: Message> Sender<T> {
     /// - `discarded: false` if a receiver or other senders were still attached: `count` is
     ///   how many of the messages sent before this call were unread when it left; they
     ///   stay in the channel, for the receiver attached now (or one that joins while the
-    ///   other senders keep the channel).
+    ///   other senders keep the channel). A channel on [`Backing::Memfd`] has no name to
+    ///   remove and lives while any process holds a descriptor of it, so its unread
+    ///   messages are reported this way too.
     ///
     /// [`Options::linger`]: crate::shm::Options::linger
+    /// [`Backing::Memfd`]: crate::shm::Backing::Memfd
     pub fn close(mut self, timeout: Duration) -> Result<(), Unread> {
         let end = self.chan.header().ring.tail.load(Ordering::SeqCst);
         self.chan.wait_read(end, &Wait::timeout(timeout));
