@@ -842,6 +842,10 @@ fn reclaim(shm: &str, owner: Option<u32>) -> bool {
 
 /// [`reclaim`] of the file open as `fd`, whose `fstat` is `st`.
 fn reclaim_fd(shm: &str, fd: OwnedFd, st: &libc::stat) -> bool {
+    // Another program's file is not even locked.
+    if matches!(identify(&fd, st), Found::Unproven) {
+        return false;
+    }
     // Holding the whole range while examining and unlinking keeps a new participant from
     // joining, and makes what the header says final.
     if !matches!(try_lock(&fd, 0..MAX_PARTICIPANTS), Ok(true)) || !examine(&fd, st) {
