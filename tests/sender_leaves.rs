@@ -333,19 +333,19 @@ fn child() {
         // ---- message queues
         ["mq-produce", name] => {
             let opts = ipc::mq::Options::new().capacity(N as usize);
-            let tx = ipc::mq::Sender::<u64>::create(name, opts).unwrap();
+            let mut tx = ipc::mq::Sender::<u64>::create(name, opts).unwrap();
             for i in 0..N {
                 tx.send(i).unwrap();
             }
             println!("sent {N}");
         }
         ["mq-consume", name] => {
-            let rx = ipc::mq::Receiver::<u64>::open(name).unwrap();
+            let mut rx = ipc::mq::Receiver::<u64>::open(name).unwrap();
             drain(|| rx.try_recv(), |e| matches!(e, Error::Empty));
         }
         ["sysv-produce"] => {
             let opts = ipc::sysv::Options::new();
-            let tx = ipc::sysv::Sender::<u64>::create(ipc::sysv::Key::Private, opts).unwrap();
+            let mut tx = ipc::sysv::Sender::<u64>::create(ipc::sysv::Key::Private, opts).unwrap();
             println!("id {}", tx.id());
             for i in 0..N {
                 tx.send(i).unwrap();
@@ -353,7 +353,7 @@ fn child() {
             println!("sent {N}");
         }
         ["sysv-consume", id] => {
-            let rx = ipc::sysv::Receiver::<u64>::from_id(id.parse().unwrap()).unwrap();
+            let mut rx = ipc::sysv::Receiver::<u64>::from_id(id.parse().unwrap()).unwrap();
             drain(|| rx.try_recv(), |e| matches!(e, Error::Empty));
             rx.remove().unwrap();
         }
