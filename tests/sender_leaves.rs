@@ -582,12 +582,18 @@ fn shm_remove_stale_keeps_a_channel_owed_to_a_receiver() {
 
 /// `remove_stale` leaves a channel whose producer left with unread messages, and one
 /// whose producer was killed with unread messages (whose linger it starts); a receiver
-/// then reads both. An abandoned channel that owes nothing goes.
+/// then reads both. An abandoned channel that owes nothing goes, and so does one whose
+/// linger is over.
 fn remove_stale_keeps_what_is_owed() {
     common::private_dev_shm("4m");
     let left = Name::new("left");
     let killed = Name::new("killed");
     let empty = Name::new("empty");
+    let short = Name::new("short");
+    let linger = Duration::from_millis(200);
+    Kid::spawn(&format!("shm-produce {} {}", short.0, linger.as_millis())).finish();
+    // Its linger began before this instant.
+    let short_left = std::time::Instant::now();
     Kid::spawn(&format!("shm-produce {} 60000", left.0)).finish();
     let mut kid = Kid::spawn(&format!("shm-produce-then-die {}", killed.0));
     common::wait_at_most(&mut kid.child, HANG).unwrap();
@@ -602,6 +608,10 @@ fn remove_stale_keeps_what_is_owed() {
         );
     }
     assert!(!exists(&empty));
+    std::thread::sleep(linger.saturating_sub(short_left.elapsed()) + Duration::from_millis(10));
+    // (On a machine so slow that its linger was over already, the loop above removed it.)
+    ipc::shm::remove_stale().unwrap();
+    assert!(!exists(&short));
     for name in [&left, &killed] {
         Kid::spawn(&format!("shm-consume {}", name.0)).finish();
         assert!(!exists(name));
