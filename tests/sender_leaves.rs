@@ -267,6 +267,12 @@ fn child() {
             let r = rx.recv().map(|s| *s);
             panic!("recv returned: {r:?}");
         }
+        ["shm-hold", name] => {
+            // Attached, never reading, until killed.
+            let _rx = Receiver::<u64>::open(name).unwrap();
+            println!("ready");
+            std::thread::sleep(HANG);
+        }
         ["shm-open-and-close", name] => {
             let rx = Receiver::<u64>::open(name).unwrap();
             println!("ready");
@@ -704,7 +710,7 @@ fn shm_a_receiver_that_closes_gives_up_what_it_did_not_read_and_the_sender_learn
 fn shm_a_receiver_killed_before_reading_leaves_the_messages_to_its_successor() {
     let name = Name::new("rx-killed");
     let mut tx = Sender::<u64>::create(&name.0, Options::new().capacity(16)).unwrap();
-    let mut consumer = Kid::spawn(&format!("shm-open-or-create-and-wait {}", name.0));
+    let mut consumer = Kid::spawn(&format!("shm-hold {}", name.0));
     consumer.wait_ready();
     for i in 0..N {
         tx.send(i).unwrap();
