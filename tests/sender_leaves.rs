@@ -249,6 +249,10 @@ fn child() {
             let mut rx = Receiver::<u64>::open(name).unwrap();
             drain(|| rx.recv_timeout(HANG).map(|s| *s), Error::is_disconnected);
         }
+        ["shm-consume-open-or-create", name] => {
+            let mut rx = Receiver::<u64>::open_or_create(name, Options::new()).unwrap();
+            drain(|| rx.recv_timeout(HANG).map(|s| *s), Error::is_disconnected);
+        }
         ["shm-consume-when-created", name] => {
             println!("ready");
             let opts = Options::new().open_timeout(HANG);
@@ -458,6 +462,10 @@ fn shm_a_late_consumer_receives_what_a_departed_producer_sent_then_disconnected(
     assert!(exists(&name));
     Kid::spawn(&format!("shm-consume {}", name.0)).finish();
     // The consumer, the last to leave, removed it.
+    assert!(!exists(&name));
+    // The same with a consumer that would have created the channel if it did not exist.
+    Kid::spawn(&format!("shm-produce {} 60000", name.0)).finish();
+    Kid::spawn(&format!("shm-consume-open-or-create {}", name.0)).finish();
     assert!(!exists(&name));
 }
 
