@@ -72,6 +72,7 @@ pub mod tcp;
 #[cfg(test)]
 mod testing;
 mod trust;
+mod unread;
 
 #[doc(hidden)]
 pub mod __private;
@@ -84,3 +85,4 @@ pub use message::{
     as_bytes, from_bytes, ref_from_bytes, Field, InvalidMessage, Kind, Message, Problem, Schema,
     Variant,
 };
+pub use unread::Unread;

@@ -17,6 +17,7 @@ use crate::contract::{self, Tx};
 use crate::error::{Error, Result};
 use crate::fd::{self, Sigpipe, Wait};
 use crate::message::{self, Message};
+use crate::unread::Unread;
 
 /// `PIPE_BUF`: writes of at most this many bytes to a pipe or FIFO are atomic.
 pub const PIPE_BUF: usize = libc::PIPE_BUF;
@@ -26,6 +27,8 @@ pub struct Sender<T> {
     fd: OwnedFd,
     hello_sent: bool,
     sigpipe: Option<Sigpipe>,
+    /// Messages written whole (for [`Sender::close`]).
+    sent: u64,
     _t: PhantomData<fn(T)>,
 }
 
@@ -37,6 +40,7 @@ impl<T: Message> Sender<T> {
             fd,
             hello_sent: false,
             sigpipe: None,
+            sent: 0,
             _t: PhantomData,
         }
     }
@@ -132,7 +136,74 @@ impl<T: Message> Sender<T> {
             )?;
         }
         self.hello_sent = true;
+        self.sent += u64::from(msg.is_some());
         Ok(())
+    }
+
+    /// Closes this end once the reader has read everything this sender wrote, waiting at
+    /// most `timeout` (`Duration::MAX`: for ever; zero: not at all), and tells how many
+    /// messages were not read.
+    ///
+    /// A pipe keeps what was written while a read end is open, also after every writer
+    /// has closed: dropping the sender (or exiting) loses nothing while the reader holds
+    /// its end. What is still in the pipe when the last read end closes is discarded
+    /// without a word to anyone; `close` is how a sender learns of it. It looks at the
+    /// bytes still in the pipe (`FIONREAD`) and whether a reader has it open (`poll`'s
+    /// `POLLERR`), sleeping 0.1 ms, then twice as long each time, up to 10 ms, between
+    /// looks; a shutdown request (see [`shutdown_on`](crate::signal::shutdown_on)) ends
+    /// the wait.
+    ///
+    /// The count is exact when this sender is the only writer of the pipe (bytes other
+    /// writers left in it make it larger, up to every message this sender wrote), except
+    /// for messages of 4089 to 4096 bytes, which go with or without a record header (see
+    /// [`codec`](crate::codec)): for them it may be off by one in 500.
+    ///
+    /// # Errors
+    ///
+    /// [`Unread`] if messages were still in the pipe when it closed: `discarded: true` if
+    /// no reader had the pipe open (they are gone, unless another writer still holds the
+    /// pipe and a reader opens the FIFO before that one closes), `discarded: false` if a
+    /// reader has it open and may still read them.
+    pub fn close(self, timeout: Duration) -> Result<(), Unread> {
+        let wait = Wait::timeout(timeout);
+        let fd = self.fd.as_fd();
+        let mut nap = Duration::from_micros(100);
+        let (queued, reader) = loop {
+            // A pipe whose bytes cannot be counted is taken as holding none.
+            let queued = fd::bytes_queued(fd).unwrap_or(0) as u64;
+            let reader = !matches!(
+                fd::wait_ready(fd, PollFlags::POLLOUT, &Wait::Now),
+                Ok(Some(r)) if r.contains(PollFlags::POLLERR)
+            );
+            let left = wait.left();
+            if queued == 0
+                || !reader
+                || left.is_some_and(|l| l.is_zero())
+                || crate::shutdown::shutdown_requested()
+            {
+                break (queued, reader);
+            }
+            std::thread::sleep(left.map_or(nap, |l| nap.min(l)));
+            nap = (nap * 2).min(Duration::from_millis(10));
+        };
+        let unread = self.unread_in(queued);
+        drop(self);
+        match unread {
+            0 => Ok(()),
+            n => Err(Unread::new(n, !reader)),
+        }
+    }
+
+    /// How many of this sender's messages are among the last `queued` bytes it wrote.
+    fn unread_in(&self, queued: u64) -> u64 {
+        if self.sent == 0 {
+            return 0;
+        }
+        let hello = codec::hello::<T>().len() as u64;
+        let record = codec::record_len::<T>() as u64;
+        let written = hello + self.sent * record;
+        let read_records = written.saturating_sub(queued).saturating_sub(hello) / record;
+        self.sent - read_records.min(self.sent)
     }
 
     /// Waits until `total` bytes can be written without blocking part-way.

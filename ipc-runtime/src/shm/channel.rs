@@ -15,19 +15,25 @@
 //!   private copy;
 //! - `wait`: what either end does when its fast path fails: spinning, parking on the
 //!   segment's futexes (each park beside the handshake that makes its wake-up certain),
-//!   probing the peers' liveness and the shutdown flag.
+//!   probing the peers' liveness and the shutdown flag;
+//! - `leave`: how a sender leaves: waiting for a receiver to come and read what it sent
+//!   (`wait_for_receiver`, `flush`, `close`), and keeping the channel for its linger when
+//!   it leaves last with messages unread (`Chan`'s `Drop`, below).
 
 use core::ptr::NonNull;
+use std::time::Duration;
 
 use super::layout::{self, Header, Layout, SegmentKind};
 use super::options::Options;
 use super::ring::{Peers, Region, Ring, RingControl, SlotHeader, MAX_PARTICIPANTS};
 use super::segment::Segment;
+use crate::deadline::Wait;
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::sync::atomic::Ordering;
-use crate::sync::{fence, WaitStrategy};
+use crate::sync::{fence, futex, WaitStrategy};
 
+mod leave;
 mod receiver;
 mod sender;
 mod wait;
@@ -101,6 +107,10 @@ struct Chan {
     /// This process is registered for `membarrier`: publishing and releasing skip their
     /// full barrier, which a parking peer supplies (see [`crate::sync::fence`]).
     fenced: bool,
+    /// A sender's linger ([`Options::linger`]); `None` for the receiver.
+    linger: Option<Duration>,
+    /// A sender has given up its place in the ring ([`Chan::sender_leaves_ring`]).
+    left_ring: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -125,14 +135,14 @@ impl Chan {
         // SAFETY: the mapping holds `total_size >= size_of::<Header>()` bytes and nobody
         // reads the meta before READY is published below.
         unsafe { layout::write_meta(seg.base(), layout.meta::<T>()) };
-        let chan = Self::assemble(seg, layout, me, opts);
+        let chan = Self::assemble(seg, layout, me, opts, role);
         chan.ring.init();
         chan.joined(role);
         layout::set_ready(chan.header());
         Ok(chan)
     }
 
-    fn attach<T: Message>(seg: Segment, opts: &Options, role: Role) -> Result<Chan> {
+    fn attach<T: Message>(mut seg: Segment, opts: &Options, role: Role) -> Result<Chan> {
         // SAFETY: an attached segment is mapped with at least a header.
         let meta = unsafe { layout::read_meta(seg.base()) };
         let layout = meta.check::<T>(SegmentKind::Channel, seg.len())?;
@@ -143,7 +153,7 @@ impl Chan {
             )?,
             Role::Sender => seg.join(SENDERS, "all 63 sender places are taken by live senders")?,
         };
-        let chan = Self::assemble(seg, layout, me, opts);
+        let chan = Self::assemble(seg, layout, me, opts, role);
         // Forget what a dead former holder of this index left: its claim (which could only
         // delay a skip), its bias, its unfinished mode change.
         chan.ring.adopt(me, &chan);
@@ -151,7 +161,7 @@ impl Chan {
         Ok(chan)
     }
 
-    fn assemble(seg: Segment, layout: Layout, me: usize, opts: &Options) -> Chan {
+    fn assemble(seg: Segment, layout: Layout, me: usize, opts: &Options, role: Role) -> Chan {
         let region = ShmRegion {
             base: NonNull::new(seg.base()).expect("mmap never returns null"),
             layout,
@@ -162,6 +172,9 @@ impl Chan {
             me,
             wait: opts.wait,
             fenced: fence::registered(),
+            linger: (role == Role::Sender).then_some(opts.linger),
+            // A receiver has no place in the ring to give up.
+            left_ring: role == Role::Receiver,
         }
     }
 
@@ -176,20 +189,45 @@ impl Chan {
     }
 
     fn joined(&self, role: Role) {
-        let c = &self.header().counters;
+        let h = self.header();
+        let c = &h.counters;
+        // Someone is attached: the channel is no longer kept for a receiver by a deadline
+        // (the last to leave decides again).
+        h.state.linger_until.store(0, Ordering::SeqCst);
         match role {
             Role::Sender => {
+                let linger = self.linger.unwrap_or_default().as_nanos();
+                h.state
+                    .linger_ns
+                    .fetch_max(u64::try_from(linger).unwrap_or(u64::MAX), Ordering::SeqCst);
                 c.senders_joined.fetch_add(1, Ordering::SeqCst);
             }
             Role::Receiver => {
-                self.header().rx_closed().store(0, Ordering::SeqCst);
+                h.rx_closed().store(0, Ordering::SeqCst);
                 c.receivers_joined.fetch_add(1, Ordering::SeqCst);
+                // Wake senders waiting for a receiver (`Sender::wait_for_receiver`), who
+                // wait on the event senders wait for room on.
+                h.space.epoch.fetch_add(1, Ordering::SeqCst);
+                if h.space.waiters.load(Ordering::SeqCst) != 0 {
+                    futex::wake(&h.space.epoch, u32::MAX);
+                }
             }
         }
     }
 
-    fn open<T: Message>(name: &str, opts: &Options, role: Role) -> Result<Chan> {
-        Self::attach::<T>(Segment::open(name, opts)?, opts, role)
+    /// Opens `name` and joins it, waiting for it to appear until `until`.
+    fn open<T: Message>(name: &str, opts: &Options, role: Role, until: &Wait) -> Result<Chan> {
+        let mut last = None;
+        for _ in 0..16 {
+            match Self::attach::<T>(Segment::open(name, opts, until)?, opts, role) {
+                // The name was removed or given to another segment between our open and
+                // our join (its last participant left, or a reclaimer removed it): open
+                // what the name denotes now.
+                Err(e @ Error::NotFound { .. }) => last = Some(e),
+                other => return other,
+            }
+        }
+        Err(last.expect("the loop ran"))
     }
 
     fn open_or_create<T: Message>(name: &str, opts: &Options, role: Role) -> Result<Chan> {
@@ -199,7 +237,8 @@ impl Chan {
                 Err(Error::AlreadyExists { .. }) => {}
                 other => return other,
             }
-            match Self::open::<T>(name, opts, role) {
+            // Not waiting for it to appear: if it went, create it again.
+            match Self::open::<T>(name, opts, role, &Wait::Now) {
                 // Removed between our create and open attempts: try again.
                 Err(e @ Error::NotFound { .. }) => last = Some(e),
                 other => return other,
@@ -228,10 +267,15 @@ impl Header {
     }
 }
 
-/// Counters a channel keeps in its segment.
+/// Counters a channel keeps in its segment, and who is attached to it now.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
+    /// Receivers attached now, this end included if it is the receiver: 0 or 1 (a
+    /// receiver that was killed counts no more).
+    pub receivers_attached: u32,
+    /// Senders attached now, this end included if it is a sender.
+    pub senders_attached: u32,
     /// Messages skipped because their sender died between claiming a slot and publishing.
     pub lost: u64,
     /// `FUTEX_WAKE` calls senders made to wake the receiver.
@@ -248,9 +292,25 @@ pub struct Stats {
     pub bias_revoked: u64,
 }
 
-fn stats(h: &Header) -> Stats {
+impl Chan {
+    /// The counters, and who is attached (a system call per participant found: see
+    /// [`Segment::count_alive`]).
+    fn stats(&self) -> Stats {
+        let mine = |range: core::ops::Range<usize>| u32::from(range.contains(&self.me));
+        Stats {
+            receivers_attached: self.seg.count_alive(RECEIVER..RECEIVER + 1)
+                + mine(RECEIVER..RECEIVER + 1),
+            senders_attached: self.seg.count_alive(SENDERS) + mine(SENDERS),
+            ..counters(self.header())
+        }
+    }
+}
+
+fn counters(h: &Header) -> Stats {
     let c = &h.counters;
     Stats {
+        receivers_attached: 0,
+        senders_attached: 0,
         lost: c.lost.load(Ordering::Relaxed),
         receiver_wakes: c.rx_wakes.load(Ordering::Relaxed),
         sender_wakes: c.tx_wakes.load(Ordering::Relaxed),
@@ -276,11 +336,14 @@ impl Peers for Chan {
 macro_rules! constructors {
     ($role:expr, $wrap:expr) => {
         /// Creates the channel `name` (under `/dev/shm`, with this crate's prefix) and
-        /// joins it.
+        /// joins it. A segment of that name that this user's processes abandoned (nobody
+        /// is attached) is reclaimed first, unless it is a channel that still holds
+        /// messages for a receiver within its linger (see [`Options::linger`]).
         ///
         /// # Errors
         ///
-        /// [`Error::AlreadyExists`] if the name is taken, [`Error::InvalidName`],
+        /// [`Error::AlreadyExists`] if the name is taken (by a live segment, or a channel
+        /// kept for a receiver), [`Error::InvalidName`],
         /// [`Error::LimitExceeded`] if `/dev/shm` has no room for the ring,
         /// [`Error::Io`] for other system errors.
         pub fn create(name: &str, opts: Options) -> Result<Self> {
@@ -300,12 +363,17 @@ macro_rules! constructors {
         }
 
         /// [`open`](Self::open) with options (wait strategy, mode check, open timeout).
+        /// With [`Options::open_timeout`] it waits for the channel to be created, so it
+        /// may start before the end that creates it.
         ///
         /// # Errors
         ///
-        /// As [`open`](Self::open).
+        /// As [`open`](Self::open); with an open timeout, [`Error::Timeout`] instead of
+        /// [`Error::NotFound`] if the channel did not appear in time, and
+        /// [`Error::Shutdown`] if shutdown was requested meanwhile (see
+        /// [`shutdown_on`](crate::signal::shutdown_on)).
         pub fn open_with(name: &str, opts: Options) -> Result<Self> {
-            Chan::open::<T>(name, &opts, $role).map($wrap)
+            Chan::open::<T>(name, &opts, $role, &opts.appear_wait()).map($wrap)
         }
 
         /// Opens `name` if it exists, else creates it: for peers that start in any order.
@@ -337,9 +405,9 @@ macro_rules! constructors {
             self.chan.seg.share_fd()
         }
 
-        /// The channel's counters.
+        /// The channel's counters, and how many receivers and senders are attached now.
         pub fn stats(&self) -> Stats {
-            stats(self.chan.header())
+            self.chan.stats()
         }
     };
 }

@@ -4,7 +4,8 @@
 //! offset 0      Meta (read once, copied, validated): magic, version, kind, schema
 //!               (fingerprint, size, align, name), capacity, slot stride, offsets, total
 //!               size, creator pid
-//!               state word (READY written last, Release)
+//!               lifecycle: state word (READY written last, Release), the senders'
+//!               linger and the deadline of a channel kept for a receiver
 //!               counters, receiver-parked flag, semaphore, space event (own cache lines)
 //!               ring control: tail, released, head, mode, claims[64] (own cache lines)
 //! body_offset   channel: `capacity` slots of `stride` bytes: SlotHeader (`seq`), then T
@@ -29,8 +30,10 @@ use crate::sync::Semaphore;
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"IPC-SHM\0");
 /// The format version this build writes and reads (2: slots are freed by a batched
 /// `released` word, not by rewriting their `seq`; 3: the ring's `mode` word, for biased
-/// claims; 4: a slot header is its 8-byte `seq`, and small slots share cache lines).
-pub(crate) const VERSION: u32 = 4;
+/// claims; 4: a slot header is its 8-byte `seq`, and small slots share cache lines; 5: a
+/// sender that leaves last with unread messages keeps the segment, and the header says
+/// for how long).
+pub(crate) const VERSION: u32 = 5;
 /// `state` once the creator has finished initialising.
 pub(crate) const READY: u32 = 0x5245_4459;
 
@@ -87,6 +90,29 @@ pub(crate) struct Counters {
     pub(crate) bias_revoked: AtomicU64,
 }
 
+/// Whether the segment is initialised, and how long it outlives its participants.
+///
+/// A sender that leaves last while messages it or another sender published are still
+/// unread keeps the segment (and its name) for its linger (`Options::linger`) instead of
+/// removing it: `linger_until` says until when. Nobody reads or writes these words on the
+/// paths that send and receive.
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct Lifecycle {
+    /// [`READY`] once the creator has finished initialising.
+    pub(crate) state: AtomicU32,
+    _reserved: u32,
+    /// The longest linger of the senders that joined, in nanoseconds (`u64::MAX`: for
+    /// ever): how long a reclaimer keeps unread messages of senders that died without
+    /// leaving, counted from when it first finds the segment abandoned.
+    pub(crate) linger_ns: AtomicU64,
+    /// While nobody is attached and messages are unread: until when they are kept for a
+    /// receiver, in nanoseconds since the Unix epoch (`CLOCK_REALTIME`, the one clock
+    /// every process and time namespace shares; `u64::MAX`: for ever). 0 while someone
+    /// is attached, or nothing is kept.
+    pub(crate) linger_until: AtomicU64,
+}
+
 /// Senders waiting for room: an event count (bumped and woken by the receiver).
 #[repr(C)]
 #[derive(Debug)]
@@ -100,7 +126,7 @@ pub(crate) struct SpaceEvent {
 #[derive(Debug)]
 pub(crate) struct Header {
     pub(crate) meta: CacheLine<[Meta; 1]>,
-    pub(crate) state: CacheLine<AtomicU32>,
+    pub(crate) state: CacheLine<Lifecycle>,
     pub(crate) counters: CacheLine<Counters>,
     /// 1 while the receiver is (about to be) parked on `rx_sem`.
     pub(crate) rx_parked: CacheLine<AtomicU32>,
@@ -347,12 +373,55 @@ pub(crate) unsafe fn header<'a>(base: *const u8) -> &'a Header {
 
 /// Publishes a fully initialised segment.
 pub(crate) fn set_ready(h: &Header) {
-    h.state.store(READY, Ordering::Release);
+    h.state.state.store(READY, Ordering::Release);
 }
 
 /// True once the creator has published the segment.
 pub(crate) fn is_ready(h: &Header) -> bool {
-    h.state.load(Ordering::Acquire) == READY
+    h.state.state.load(Ordering::Acquire) == READY
+}
+
+/// True if a channel (`kind`) owes a receiver the positions between `head` and `tail`:
+/// senders claimed them, no receiver has read them, and no receiver closed the channel (a
+/// receiver that closes gives up what it has not read). A position holds a message, or a
+/// dropped loan, or the claim of a sender that died before publishing: whoever can look
+/// at the slots counts messages exactly; this is what the header alone says.
+pub(crate) fn owes(kind: u32, rx_closed: u32, tail: u64, head: u64) -> bool {
+    kind == SegmentKind::Channel as u32 && rx_closed == 0 && tail.wrapping_sub(head) as i64 > 0
+}
+
+/// Nanoseconds since the Unix epoch, `linger` from now (saturating: `u64::MAX` is for
+/// ever), for [`Lifecycle::linger_until`].
+pub(crate) fn linger_deadline(linger: core::time::Duration) -> u64 {
+    now_ns().saturating_add(u64::try_from(linger.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Nanoseconds since the Unix epoch (0 if the clock is before 1970).
+pub(crate) fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Byte offsets in the header of the words a reclaimer reads and writes with
+/// `pread(2)`/`pwrite(2)`, without mapping the segment (see `segment::remove_stale`).
+pub(crate) mod offsets {
+    use core::mem::offset_of;
+
+    use super::{Counters, Header, Lifecycle, Meta};
+    use crate::shm::ring::RingControl;
+
+    pub(crate) const KIND: usize = offset_of!(Header, meta) + offset_of!(Meta, kind);
+    pub(crate) const STATE: usize = offset_of!(Header, state) + offset_of!(Lifecycle, state);
+    pub(crate) const LINGER_NS: usize =
+        offset_of!(Header, state) + offset_of!(Lifecycle, linger_ns);
+    pub(crate) const LINGER_UNTIL: usize =
+        offset_of!(Header, state) + offset_of!(Lifecycle, linger_until);
+    pub(crate) const RX_CLOSED: usize =
+        offset_of!(Header, counters) + offset_of!(Counters, rx_closed);
+    // `CacheLine` is `repr(C)` with its value first.
+    pub(crate) const TAIL: usize = offset_of!(Header, ring) + offset_of!(RingControl, tail);
+    pub(crate) const HEAD: usize = offset_of!(Header, ring) + offset_of!(RingControl, head);
 }
 
 #[cfg(test)]

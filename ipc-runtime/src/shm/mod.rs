@@ -51,9 +51,24 @@
 //!   the kernel releases it when the process dies, however it dies. A blocked `send` or
 //!   `recv` re-checks its peers at least every 20 ms and returns
 //!   [`Error::Disconnected`](crate::Error::Disconnected). The last participant to leave
-//!   unlinks the name; [`remove_stale_with_prefix`] removes what crashed processes of a
-//!   program left behind (the channels whose names start with the program's prefix), and
-//!   [`remove_stale`] every dead segment on the machine.
+//!   unlinks the name (but see the next point); [`remove_stale_with_prefix`] removes what
+//!   crashed processes of a program left behind (the channels whose names start with the
+//!   program's prefix), [`remove_stale`] every dead segment on the machine, and a `create`
+//!   of the same name reclaims it.
+//! - **No message is lost without a word**: a sender may send before any receiver has
+//!   opened the channel, and may leave (be dropped, or exit) before one has read what it
+//!   sent. If it is the last to leave and messages are unread, it keeps the channel for
+//!   its linger ([`Options::linger`], 60 s by default): a receiver that opens it then
+//!   reads every message, then gets [`Error::Disconnected`](crate::Error::Disconnected),
+//!   and removes it. Nothing reclaims such a channel before its linger is over; after it,
+//!   [`remove_stale`] or a `create` of the name does. A sender that must know instead
+//!   calls [`Sender::close`], which waits a given time for a receiver to come and read,
+//!   and reports how many messages were never read ([`Unread`](crate::Unread));
+//!   [`Sender::flush`] waits without closing, [`Sender::unread`] counts, and
+//!   [`Sender::wait_for_receiver`] waits for a receiver before sending. A receiver may
+//!   start first: with [`Options::open_timeout`], `open` waits for the channel to be
+//!   created. A receiver that leaves gives up what it has not read (senders then get
+//!   `Disconnected`).
 //!
 //! # Limits
 //!
@@ -68,7 +83,11 @@
 //! - A message sent while the receiver is alive but before the ring is full is not
 //!   refused if the receiver then dies: only a *blocked* send notices a crashed receiver
 //!   (a cleanly closed one is noticed at once).
-//! - A channel whose last participant leaves is removed with any unread messages.
+//! - A channel whose last participant is a receiver, or a sender with a linger of zero,
+//!   is removed with any unread messages when it leaves. A channel on [`Backing::SysV`]
+//!   cannot outlive its processes (the kernel frees it at the last detach), so its unread
+//!   messages go with its last process whatever the linger; one on [`Backing::Memfd`]
+//!   lives as long as a descriptor of it is open.
 //! - Handles do not survive `fork(2)` without `exec`: a forked child that keeps the
 //!   parent's descriptors also keeps the parent's liveness lock alive, so the parent's
 //!   death goes unnoticed while the child lives. Open channels after forking (descriptors
@@ -91,6 +110,6 @@ mod segment;
 mod shared;
 
 pub use channel::{Loan, Receiver, Sample, Sender, Stats};
-pub use options::{Backing, Options};
+pub use options::{Backing, Options, DEFAULT_LINGER};
 pub use segment::{remove_stale, remove_stale_with_prefix};
 pub use shared::{Guard, LockError, Repair, Shared};

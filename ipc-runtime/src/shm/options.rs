@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::deadline::Wait;
 use crate::sync::WaitStrategy;
 
 /// Which kernel object holds a segment's memory.
@@ -29,10 +30,12 @@ pub enum Backing {
 /// How a segment is created or opened (a builder; every setter takes and returns `self`).
 ///
 /// ```
+/// use std::time::Duration;
 /// use ipc::shm::Options;
 /// use ipc::sync::WaitStrategy;
 /// let opts = Options::new().capacity(1024).mode(0o600).wait(WaitStrategy::Spin);
 /// assert_eq!(opts.get_capacity(), 1024);
+/// assert_eq!(opts.get_linger(), Duration::from_secs(60));
 /// ```
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -40,8 +43,18 @@ pub struct Options {
     pub(crate) mode: u32,
     pub(crate) wait: WaitStrategy,
     pub(crate) backing: Backing,
-    pub(crate) open_timeout: Duration,
+    /// Set by [`Options::open_timeout`]: `open` then also waits for the segment to appear.
+    pub(crate) open_timeout: Option<Duration>,
+    pub(crate) linger: Duration,
 }
+
+/// How long `open` waits for a creator to finish initialising a segment, unless
+/// [`Options::open_timeout`] says otherwise.
+const INIT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a sender that leaves with unread messages keeps its channel for a receiver,
+/// unless [`Options::linger`] says otherwise.
+pub const DEFAULT_LINGER: Duration = Duration::from_secs(60);
 
 impl Default for Options {
     fn default() -> Self {
@@ -50,15 +63,17 @@ impl Default for Options {
 }
 
 impl Options {
-    /// 64 slots, mode 0600, [`WaitStrategy::SpinThenPark`], POSIX backing, and a 2 s limit
-    /// on waiting for a segment that is still being created.
+    /// 64 slots, mode 0600, [`WaitStrategy::SpinThenPark`], POSIX backing, a linger of 60 s
+    /// ([`DEFAULT_LINGER`]); `open` does not wait for a segment that does not exist, and
+    /// waits at most 2 s for one that is still being initialised.
     pub fn new() -> Self {
         Options {
             capacity: 64,
             mode: 0o600,
             wait: WaitStrategy::SpinThenPark,
             backing: Backing::Posix,
-            open_timeout: Duration::from_secs(2),
+            open_timeout: None,
+            linger: DEFAULT_LINGER,
         }
     }
 
@@ -99,10 +114,70 @@ impl Options {
         self
     }
 
-    /// How long `open` waits for a segment whose creator has not finished initialising it
-    /// (default 2 s).
+    /// How long `open` (and `open_with`, and [`Shared::open_with`](super::Shared::open_with))
+    /// waits for the segment to appear and be initialised by its creator: an opener may
+    /// start before the creator. It waits on an `inotify(7)` watch of `/dev/shm` (or, if
+    /// no watch can be made, looks every 1 to 50 ms), never spinning; a shutdown request
+    /// (see [`shutdown_on`](crate::signal::shutdown_on)) ends the wait with
+    /// [`Error::Shutdown`](crate::Error::Shutdown). `Duration::MAX` waits for ever.
+    ///
+    /// Without this option `open` fails at once with
+    /// [`Error::NotFound`](crate::Error::NotFound) if the segment does not exist, and
+    /// waits at most 2 s for one whose creator has not finished initialising it. With it,
+    /// a segment that does not appear in time is [`Error::Timeout`](crate::Error::Timeout).
     pub fn open_timeout(mut self, timeout: Duration) -> Self {
-        self.open_timeout = timeout;
+        self.open_timeout = Some(timeout);
         self
+    }
+
+    /// How long a [`Sender`](super::Sender) that leaves a channel with messages no
+    /// receiver has read keeps the channel for a receiver (default 60 s,
+    /// [`DEFAULT_LINGER`]; `Duration::MAX`: for ever; zero: the messages are discarded
+    /// with the channel). The convention is ZeroMQ's `ZMQ_LINGER`.
+    ///
+    /// A sender that leaves (is dropped, or its process exits) while other participants
+    /// are attached leaves the channel to them. The last one to leave removes the
+    /// channel, unless it is a sender and messages are unread: then the channel stays, and
+    /// a receiver that opens it within the linger reads them, then gets
+    /// [`Error::Disconnected`](crate::Error::Disconnected). Until the linger is over, the
+    /// channel is not reclaimed ([`remove_stale`](super::remove_stale) and `create` of
+    /// the same name leave it alone); after it, it is reclaimed as any abandoned segment.
+    /// Senders killed before they could leave get the longest linger of the channel's
+    /// senders, from when a reclaimer first finds the channel abandoned.
+    /// [`Sender::close`](super::Sender::close) waits for a receiver for a time of its own
+    /// instead, and reports what was not read.
+    ///
+    /// A channel on [`Backing::SysV`] cannot outlive its processes (the kernel frees its
+    /// memory at the last detach), and one on [`Backing::Memfd`] lives while a descriptor
+    /// of it is open: the linger does not apply to them.
+    pub fn linger(mut self, linger: Duration) -> Self {
+        self.linger = linger;
+        self
+    }
+
+    /// The linger this builder gives a sender.
+    pub fn get_linger(&self) -> Duration {
+        self.linger
+    }
+
+    /// How long `open` waits for the segment to appear: not at all unless
+    /// [`open_timeout`](Self::open_timeout) was set.
+    pub(crate) fn appear_wait(&self) -> Wait {
+        self.open_timeout.map_or(Wait::Now, Wait::timeout)
+    }
+
+    /// How long `open` waits for a creator to finish initialising: until the deadline of
+    /// `appear` if it has one (an open with an explicit timeout has one deadline for
+    /// both), else for the open timeout or 2 s.
+    pub(crate) fn init_wait(&self, appear: &Wait) -> Wait {
+        match appear {
+            Wait::Now => Wait::timeout(self.init_timeout()),
+            w => *w,
+        }
+    }
+
+    /// The open timeout, or the default wait for initialisation (for error messages).
+    pub(crate) fn init_timeout(&self) -> Duration {
+        self.open_timeout.unwrap_or(INIT_TIMEOUT)
     }
 }

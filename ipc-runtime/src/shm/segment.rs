@@ -16,8 +16,20 @@
 //! The creator opens with `O_CREAT | O_EXCL`, takes its lock byte at once, applies the mode
 //! with `fchmod(2)`, reserves every page with `posix_fallocate(3)` (a full `/dev/shm` fails
 //! `create` with [`Error::LimitExceeded`] instead of raising SIGBUS later), maps, writes the
-//! header and publishes it last. A dropping participant that can lock the whole lock range
-//! is the last one and unlinks the name (after checking the name still denotes its file).
+//! header and publishes it last. A leaving participant that can lock the whole lock range
+//! is the last one and unlinks the name (after checking the name still denotes its file),
+//! unless it is a sender of a channel that still holds unread messages: then it keeps the
+//! segment for its linger and writes until when in the header ([`Segment::leave`]). A
+//! segment nobody is attached to is reclaimed — by [`remove_stale`], or by a `create` of
+//! the same name — only once it owes no receiver a message, or its linger is over
+//! ([`examine`]).
+//!
+//! # Waiting for a segment to appear
+//!
+//! An `open` with an explicit `Options::open_timeout` waits for a segment that does not
+//! exist yet: it watches `/dev/shm` with `inotify(7)` (`IN_CREATE`, `IN_MOVED_TO`) and
+//! tries again at each event, at least every 100 ms; if no watch can be made (the
+//! per-user inotify limits), it tries again after sleeps growing from 1 to 50 ms.
 //!
 //! # Residual risk: truncation
 //!
@@ -32,7 +44,7 @@
 
 use std::ffi::CString;
 use std::ops::Range;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::time::Duration;
 
@@ -42,7 +54,7 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag, SealFlag};
 use nix::sys::mman::{shm_open, shm_unlink};
 use nix::sys::stat::{fchmod, fstat, Mode};
 
-use super::layout::{self, Header, Meta, MAGIC};
+use super::layout::{self, offsets, Header, Meta, MAGIC};
 use super::options::{Backing, Options};
 use super::ring::MAX_PARTICIPANTS;
 use crate::deadline::Wait;
@@ -63,6 +75,31 @@ pub(crate) struct Segment {
     /// The user's name, for error messages.
     name: String,
     len: u64,
+    /// This process holds a lock byte (it created the segment or joined it): only such a
+    /// participant removes the name when it leaves.
+    joined: bool,
+}
+
+/// What a participant that leaves last does with the segment's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// Remove it, with whatever the segment holds.
+    No,
+    /// Keep it for a receiver until this deadline ([`layout::Lifecycle::linger_until`]).
+    Until(u64),
+}
+
+/// What became of the segment when a participant left ([`Segment::leave`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Left {
+    /// Others are attached (or, for a memfd, may still join through a descriptor): the
+    /// segment lives on.
+    Attached,
+    /// This participant was the last and kept the segment (see [`Keep::Until`]).
+    Kept,
+    /// This participant was the last and removed the segment's name: nobody can join it
+    /// any more, and its memory goes with the last mapping.
+    Removed,
 }
 
 /// Checks a user-given name and returns the `shm_open` name for it.
@@ -116,6 +153,38 @@ fn is_locked(fd: impl AsFd, range: Range<usize>) -> bool {
         Ok(_) => fl.l_type != libc::F_UNLCK as libc::c_short,
         // Cannot tell: say alive, so nothing is removed or skipped on a guess.
         Err(_) => true,
+    }
+}
+
+/// The index of a byte of `range` on which another open file description holds a lock
+/// (one of them, if several do), and how many bytes that lock covers; `None` if none does
+/// (or the question fails).
+fn locked_at(fd: impl AsFd, range: Range<usize>) -> Option<(usize, usize)> {
+    let mut fl = lock_range(libc::F_WRLCK, range.clone());
+    match fcntl(fd, FcntlArg::F_OFD_GETLK(&mut fl)) {
+        Ok(_) if fl.l_type != libc::F_UNLCK as libc::c_short => {
+            let first = range.start as i64;
+            let end = range.end as i64;
+            let start = (fl.l_start - LOCK_BASE).clamp(first, end - 1);
+            let len = if fl.l_len <= 0 { end - start } else { fl.l_len };
+            Some((start as usize, len.max(1) as usize))
+        }
+        _ => None,
+    }
+}
+
+/// How many participants of `range` other than this open file description hold their
+/// lock byte: one `F_OFD_GETLK` per participant found, and one per gap between them.
+fn count_locked(fd: &OwnedFd, range: Range<usize>) -> u32 {
+    if range.is_empty() {
+        return 0;
+    }
+    match locked_at(fd, range.clone()) {
+        None => 0,
+        // A lock over several bytes is a leaving participant or a reclaimer holding the
+        // whole range for a moment: one holder.
+        Some((_, len)) if len > 1 => 1,
+        Some((i, _)) => 1 + count_locked(fd, range.start..i) + count_locked(fd, i + 1..range.end),
     }
 }
 
@@ -276,6 +345,7 @@ impl Segment {
             shm_name: Some(shm),
             name: name.to_owned(),
             len: size,
+            joined: true,
         })
     }
 
@@ -290,6 +360,7 @@ impl Segment {
             shm_name: Some(shm),
             name: name.to_owned(),
             len: size,
+            joined: true,
         })
     }
 
@@ -324,20 +395,17 @@ impl Segment {
             shm_name: None,
             name: name.to_owned(),
             len: size,
+            joined: true,
         })
     }
 
-    /// Opens and maps an existing named segment (not yet joined). Waits up to
-    /// `opts.open_timeout` for a creator that has not finished.
-    pub(crate) fn open(name: &str, opts: &Options) -> Result<Segment> {
+    /// Opens and maps an existing named segment (not yet joined). Waits until `until`
+    /// for it to appear if it does not exist yet (`Wait::Now`: not at all), and for a
+    /// creator that has not finished initialising it.
+    pub(crate) fn open(name: &str, opts: &Options, until: &Wait) -> Result<Segment> {
         let shm = shm_name(name)?;
-        let fd = shm_open(
-            shm.as_str(),
-            OFlag::O_RDWR | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| Error::named("shm_open", WHAT, name, e))?;
-        Self::attach(fd, Some(shm), name, opts)
+        let fd = open_when_present(&shm, name, until)?;
+        Self::attach(fd, Some(shm), name, opts, &opts.init_wait(until))
     }
 
     /// Maps a segment received as a descriptor (memfd backing). The descriptor must be
@@ -352,7 +420,7 @@ impl Segment {
                     .into(),
             ));
         }
-        Self::attach(fd, None, "<memfd>", opts)
+        Self::attach(fd, None, "<memfd>", opts, &opts.init_wait(&Wait::Now))
     }
 
     fn attach(
@@ -360,12 +428,11 @@ impl Segment {
         shm_name: Option<String>,
         name: &str,
         opts: &Options,
+        wait: &Wait,
     ) -> Result<Segment> {
         let st = fstat(&fd).map_err(|e| Error::sys("fstat", e))?;
         crate::trust::check_stat(WHAT, name, &st, opts.mode, &removal(name))?;
         let header = size_of::<Header>() as u64;
-        // Saturates: a timeout too long for the clock (Duration::MAX) waits for ever.
-        let wait = Wait::timeout(opts.open_timeout);
         loop {
             let st = fstat(&fd).map_err(|e| Error::sys("fstat", e))?;
             let mut len = st.st_size.max(0) as u64;
@@ -399,6 +466,7 @@ impl Segment {
                         shm_name,
                         name: name.to_owned(),
                         len,
+                        joined: false,
                     });
                 }
             }
@@ -421,7 +489,7 @@ impl Segment {
                     "segment `{name}` was not initialised within {:?}: its creator is slow \
                      (raise Options::open_timeout) or died while creating it \
                      (ipc::shm::remove_stale() removes it once it is {CREATION_GRACE_SECS} s old)",
-                    opts.open_timeout
+                    opts.init_timeout()
                 )));
             }
             crate::shutdown::check_shutdown()?;
@@ -433,10 +501,13 @@ impl Segment {
     ///
     /// # Errors
     ///
-    /// [`Error::Busy`] if every byte of the range is held by a live participant.
-    pub(crate) fn join(&self, range: Range<usize>, reason: &'static str) -> Result<usize> {
+    /// [`Error::Busy`] if every byte of the range is held by a live participant;
+    /// [`Error::NotFound`] if the name was removed, or now names another segment, since
+    /// this segment was opened.
+    pub(crate) fn join(&mut self, range: Range<usize>, reason: &'static str) -> Result<usize> {
         for i in range {
             if try_lock(&self.fd, i..i + 1)? {
+                self.joined = true;
                 self.check_still_named()?;
                 return Ok(i);
             }
@@ -475,6 +546,12 @@ impl Segment {
         is_locked(&self.fd, range)
     }
 
+    /// How many participants in `range` other than this one are alive (a system call per
+    /// participant found, and one per gap).
+    pub(crate) fn count_alive(&self, range: Range<usize>) -> u32 {
+        count_locked(&self.fd, range)
+    }
+
     /// The base of the mapping (page-aligned).
     pub(crate) fn base(&self) -> *mut u8 {
         self.map.as_ptr()
@@ -507,10 +584,20 @@ impl Segment {
     }
 }
 
-impl Drop for Segment {
-    fn drop(&mut self) {
+impl Segment {
+    /// Leaves the segment (once: dropping it afterwards only unmaps and closes). If this
+    /// participant was the last, `last` is asked, while this process holds every lock
+    /// byte (so nobody joins meanwhile, and what the header says is final), whether to
+    /// keep the segment for a receiver; if it says no, or the segment cannot outlive its
+    /// processes (a System V segment goes with its last detach), the name is removed.
+    /// A memfd has no name, and a participant that never joined removes nothing: both
+    /// return [`Left::Attached`] without asking.
+    pub(crate) fn leave(&mut self, last: impl FnOnce(&Header) -> Keep) -> Left {
+        if !self.joined {
+            return Left::Attached;
+        }
         let Some(shm) = self.shm_name.take() else {
-            return;
+            return Left::Attached;
         };
         // Leave first: release our own lock bytes, so that of two participants dropping
         // at the same moment, the second to release always finds the range free (if each
@@ -520,13 +607,32 @@ impl Drop for Segment {
             &self.fd,
             FcntlArg::F_OFD_SETLK(&lock_range(libc::F_UNLCK, 0..MAX_PARTICIPANTS)),
         );
-        // The last one out (nobody else holds any lock byte) removes the name; holding the
-        // whole range while unlinking keeps a concurrent opener from joining.
-        if let Ok(true) = try_lock(&self.fd, 0..MAX_PARTICIPANTS) {
-            if self.check_still_named().is_ok() {
-                let _ = shm_unlink(shm.as_str());
-            }
+        // The last one out (nobody else holds any lock byte) removes the name or keeps
+        // it; holding the whole range while it decides keeps a concurrent opener from
+        // joining.
+        if !matches!(try_lock(&self.fd, 0..MAX_PARTICIPANTS), Ok(true)) {
+            return Left::Attached;
         }
+        let keep = last(self.header());
+        if let (Keep::Until(until), Mapping::Mmap(_)) = (keep, &self.map) {
+            self.header()
+                .state
+                .linger_until
+                .store(until.max(1), core::sync::atomic::Ordering::SeqCst);
+            return Left::Kept;
+        }
+        if self.check_still_named().is_ok() {
+            let _ = shm_unlink(shm.as_str());
+        }
+        Left::Removed
+    }
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        // A participant that did not leave explicitly (a receiver, a shared value, a
+        // segment half made) removes the name if it is the last.
+        self.leave(|_| Keep::No);
     }
 }
 
@@ -560,15 +666,27 @@ struct UnlinkOnError(Option<String>);
 /// Creates the named file of a new segment (`shm_open` with `O_EXCL`), takes participant
 /// `me`'s lock byte and sets the mode exactly (`fchmod`, so the umask cannot change it).
 /// The returned guard unlinks the name if the caller fails before disarming it.
+/// A segment of the same name that this user's processes abandoned is reclaimed first (see
+/// [`examine`]): one that still owes a receiver messages within its linger is not, and
+/// `create` fails with [`Error::AlreadyExists`].
 fn create_named(name: &str, opts: &Options, me: usize) -> Result<(String, OwnedFd, UnlinkOnError)> {
     let shm = shm_name(name)?;
     let mode = Mode::from_bits_truncate(opts.mode as libc::mode_t);
-    let fd = shm_open(
-        shm.as_str(),
-        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC,
-        mode,
-    )
-    .map_err(|e| Error::named("shm_open", WHAT, name, e))?;
+    let mut reclaimed = false;
+    let fd = loop {
+        match shm_open(
+            shm.as_str(),
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC,
+            mode,
+        ) {
+            Ok(fd) => break fd,
+            Err(Errno::EEXIST) if !reclaimed => {
+                reclaimed = true;
+                reclaim(&shm, Some(nix::unistd::geteuid().as_raw()));
+            }
+            Err(e) => return Err(Error::named("shm_open", WHAT, name, e)),
+        }
+    };
     // From here on, a failure removes the half-made segment.
     let guard = UnlinkOnError(Some(shm.clone()));
     if !try_lock(&fd, me..me + 1)? {
@@ -640,7 +758,7 @@ fn identify(fd: &OwnedFd, st: &libc::stat) -> Found {
     let magic_at = core::mem::offset_of!(Header, meta) + core::mem::offset_of!(Meta, magic);
     if !read_exact_at(fd, &mut magic, magic_at as u64)
         || u64::from_ne_bytes(magic) != MAGIC
-        || !read_exact_at(fd, &mut state, core::mem::offset_of!(Header, state) as u64)
+        || !read_exact_at(fd, &mut state, offsets::STATE as u64)
     {
         return Found::Unproven;
     }
@@ -665,6 +783,13 @@ fn identify(fd: &OwnedFd, st: &libc::stat) -> Found {
 /// lock. Anything else named `ipc.*` is never touched: another program's file, and a
 /// segment whose creator died before writing the magic (remove that one by hand; `open`
 /// says so).
+///
+/// A channel that still holds messages no receiver has read is kept for its senders'
+/// linger ([`Options::linger`], 60 s by default): from when its last sender left, or, if
+/// its senders died without leaving, from when a reclaimer (this function, or a `create`
+/// of the same name) first finds it abandoned. A receiver that opens it meanwhile reads
+/// them; once the linger is over, it is removed like any dead segment. A channel whose
+/// receiver closed it owes nobody its unread messages, and is removed at once.
 ///
 /// # Errors
 ///
@@ -724,26 +849,178 @@ pub fn remove_stale_with_prefix(prefix: &str) -> Result<Vec<String>> {
         if st.st_mode & libc::S_IFMT != libc::S_IFREG {
             continue;
         }
-        let ready = match identify(&fd, &st) {
-            Found::Unproven => continue,
-            Found::Registry => true,
-            Found::Segment { ready } => ready,
-        };
-        // Holding the whole range while unlinking keeps a new participant from joining.
-        if !matches!(try_lock(&fd, 0..MAX_PARTICIPANTS), Ok(true)) {
-            continue;
-        }
-        if !ready && age_secs(&st) < CREATION_GRACE_SECS {
-            continue;
-        }
-        // Unlink only if the name still denotes the file examined.
-        match nix::sys::stat::stat(format!("/dev/shm{shm}").as_str()) {
-            Ok(now) if now.st_ino == st.st_ino && now.st_dev == st.st_dev => {}
-            _ => continue,
-        }
-        if shm_unlink(shm.as_str()).is_ok() {
+        if reclaim_fd(&shm, fd, &st) {
             removed.push(name.to_owned());
         }
     }
     Ok(removed)
+}
+
+/// Removes the segment file `shm` (`/ipc.NAME`) if it is abandoned and may go (see
+/// [`examine`]); with `owner`, only a file of that uid. True if it was removed.
+fn reclaim(shm: &str, owner: Option<u32>) -> bool {
+    let Ok(fd) = shm_open(
+        shm,
+        OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return false;
+    };
+    let Ok(st) = fstat(&fd) else { return false };
+    if owner.is_some_and(|uid| uid != st.st_uid) || st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return false;
+    }
+    reclaim_fd(shm, fd, &st)
+}
+
+/// [`reclaim`] of the file open as `fd`, whose `fstat` is `st`.
+fn reclaim_fd(shm: &str, fd: OwnedFd, st: &libc::stat) -> bool {
+    // Another program's file is not even locked.
+    if matches!(identify(&fd, st), Found::Unproven) {
+        return false;
+    }
+    // Holding the whole range while examining and unlinking keeps a new participant from
+    // joining, and makes what the header says final.
+    if !matches!(try_lock(&fd, 0..MAX_PARTICIPANTS), Ok(true)) || !examine(&fd, st) {
+        return false;
+    }
+    // Unlink only if the name still denotes the file examined.
+    match nix::sys::stat::stat(format!("/dev/shm{shm}").as_str()) {
+        Ok(now) if now.st_ino == st.st_ino && now.st_dev == st.st_dev => {}
+        _ => return false,
+    }
+    shm_unlink(shm).is_ok()
+}
+
+/// Whether a reclaimer may remove a file named like a segment, which nobody is attached
+/// to (the caller holds every lock byte of it): only if it is this crate's and owes no
+/// receiver a message.
+///
+/// - A file this crate cannot prove it made (no magic) is never removed; a segment whose
+///   header is not yet published, only [`CREATION_GRACE_SECS`] after its last change (its
+///   creator may be between `shm_open` and taking its lock); a System V registry at once
+///   (its memory went with its last process).
+/// - A channel that still holds unread positions, and whose receiver has not closed it
+///   (a receiver that closes gives up what it did not read), is kept until its
+///   `linger_until`. A sender that left last wrote that deadline; if nobody did (its
+///   senders died, or the receiver died after them), the first reclaimer to find it
+///   writes one, its senders' longest linger from now, so the linger counts from when the
+///   channel is first found abandoned. A linger of zero keeps nothing.
+fn examine(fd: &OwnedFd, st: &libc::stat) -> bool {
+    match identify(fd, st) {
+        Found::Unproven => return false,
+        Found::Registry => return true,
+        Found::Segment { ready: false } => return age_secs(st) >= CREATION_GRACE_SECS,
+        Found::Segment { ready: true } => {}
+    }
+    let word = |at: usize| {
+        let mut b = [0u8; 8];
+        read_exact_at(fd, &mut b, at as u64).then(|| u64::from_ne_bytes(b))
+    };
+    let half = |at: usize| {
+        let mut b = [0u8; 4];
+        read_exact_at(fd, &mut b, at as u64).then(|| u32::from_ne_bytes(b))
+    };
+    let (Some(kind), Some(rx_closed), Some(tail), Some(head), Some(until)) = (
+        half(offsets::KIND),
+        half(offsets::RX_CLOSED),
+        word(offsets::TAIL),
+        word(offsets::HEAD),
+        word(offsets::LINGER_UNTIL),
+    ) else {
+        return false;
+    };
+    if !layout::owes(kind, rx_closed, tail, head) {
+        return true;
+    }
+    if until != 0 {
+        return layout::now_ns() >= until;
+    }
+    let linger = word(offsets::LINGER_NS).unwrap_or(0);
+    if linger == 0 {
+        return true;
+    }
+    let until = layout::linger_deadline(Duration::from_nanos(linger)).max(1);
+    // Nobody is attached (the caller holds every lock byte), so nobody writes the word
+    // meanwhile; a joiner clears it only after taking its own byte.
+    let _ = nix::sys::uio::pwrite(fd, &until.to_ne_bytes(), offsets::LINGER_UNTIL as i64);
+    false
+}
+
+/// How often a wait for a segment to appear looks again even without an inotify event.
+const WATCH_SLICE: Duration = Duration::from_millis(100);
+
+/// Opens the segment file `shm`, waiting until `until` for it to be created if it does
+/// not exist yet (see "Waiting for a segment to appear" above).
+fn open_when_present(shm: &str, name: &str, until: &Wait) -> Result<OwnedFd> {
+    let mut watch: Option<Option<DirWatch>> = None;
+    let mut nap = Duration::from_millis(1);
+    loop {
+        match shm_open(shm, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty()) {
+            Ok(fd) => return Ok(fd),
+            Err(Errno::ENOENT) if !matches!(until, Wait::Now) => {}
+            Err(e) => return Err(Error::named("shm_open", WHAT, name, e)),
+        }
+        if let Wait::Until(_, timeout) = *until {
+            if until.is_over() {
+                return Err(Error::Timeout(timeout));
+            }
+        }
+        crate::shutdown::check_shutdown()?;
+        let Some(w) = &watch else {
+            // Watch first, then look again: a segment created in between is seen either
+            // way.
+            watch = Some(DirWatch::new());
+            continue;
+        };
+        let slice = until.left().map_or(WATCH_SLICE, |l| l.min(WATCH_SLICE));
+        match w {
+            Some(w) => w.wait(slice)?,
+            None => {
+                std::thread::sleep(nap.min(slice));
+                nap = (nap * 2).min(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+/// An `inotify(7)` watch of `/dev/shm` for files created or moved in.
+struct DirWatch(OwnedFd);
+
+impl DirWatch {
+    /// `None` if the watch cannot be made (the per-user inotify limits, say).
+    fn new() -> Option<DirWatch> {
+        // SAFETY: a plain system call; it takes no pointers.
+        let raw = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
+        if raw < 0 {
+            return None;
+        }
+        // SAFETY: `raw` was just returned open by `inotify_init1`, and nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: `fd` is an open inotify instance; the path is a NUL-terminated literal
+        // that outlives the call.
+        let wd = unsafe {
+            libc::inotify_add_watch(
+                fd.as_raw_fd(),
+                c"/dev/shm".as_ptr(),
+                libc::IN_CREATE | libc::IN_MOVED_TO,
+            )
+        };
+        (wd >= 0).then_some(DirWatch(fd))
+    }
+
+    /// Waits at most `slice` for an event (or a shutdown request), and discards the events
+    /// that came: the caller looks for its file again either way.
+    fn wait(&self, slice: Duration) -> Result<()> {
+        let ready = crate::fd::wait_ready(
+            self.0.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+            &Wait::timeout(slice),
+        )?;
+        if ready.is_some() {
+            let mut buf = [0u8; 4096];
+            while nix::unistd::read(&self.0, &mut buf).is_ok_and(|n| n > 0) {}
+        }
+        Ok(())
+    }
 }

@@ -31,6 +31,7 @@ use super::layout::{self, Header, Layout, SegmentKind};
 use super::options::Options;
 use super::ring::MAX_PARTICIPANTS;
 use super::segment::Segment;
+use crate::deadline::Wait;
 use crate::error::{Error, Result};
 use crate::message::{InvalidMessage, Message};
 use crate::sync::{futex, Semaphore};
@@ -142,13 +143,15 @@ impl<T: Message> Shared<T> {
         Self::open_with(name, Options::new())
     }
 
-    /// [`open`](Self::open) with options (mode check, open timeout).
+    /// [`open`](Self::open) with options (mode check, open timeout: with
+    /// [`Options::open_timeout`] it waits for the value to be created).
     ///
     /// # Errors
     ///
-    /// As [`open`](Self::open).
+    /// As [`open`](Self::open), and [`Error::Timeout`] if an open timeout was set and the
+    /// value did not appear in time.
     pub fn open_with(name: &str, opts: Options) -> Result<Self> {
-        Self::attach(Segment::open(name, &opts)?)
+        Self::attach(Segment::open(name, &opts, &opts.appear_wait())?)
     }
 
     /// Opens `name`, or creates it holding `init` if it does not exist.
@@ -162,7 +165,8 @@ impl<T: Message> Shared<T> {
                 Err(Error::AlreadyExists { .. }) => {}
                 other => return other,
             }
-            match Self::open_with(name, opts.clone()) {
+            // Not waiting for it to appear: if it went, create it again.
+            match Segment::open(name, &opts, &Wait::Now).and_then(Self::attach) {
                 Err(Error::NotFound { .. }) => {}
                 other => return other,
             }
@@ -193,7 +197,7 @@ impl<T: Message> Shared<T> {
         self.seg.share_fd()
     }
 
-    fn attach(seg: Segment) -> Result<Self> {
+    fn attach(mut seg: Segment) -> Result<Self> {
         // SAFETY: an attached segment is mapped with at least a header.
         let meta = unsafe { layout::read_meta(seg.base()) };
         let layout = meta.check::<T>(SegmentKind::Shared, seg.len())?;

@@ -12,7 +12,7 @@ use core::ptr::NonNull;
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
-use super::{constructors, stats, Chan, Role, Stats};
+use super::{constructors, Chan, Role, Stats};
 use crate::contract::{self, Rx};
 use crate::deadline::Wait;
 #[cfg(doc)] // for the links in the docs of `recv` and of the constructors

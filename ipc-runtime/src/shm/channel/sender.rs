@@ -14,7 +14,7 @@ use std::time::Duration;
 
 #[cfg(doc)] // for the links in the docs
 use super::Receiver;
-use super::{constructors, stats, Chan, Role, Stats, SENDERS};
+use super::{constructors, Chan, Role, Stats, SENDERS};
 use crate::contract::{self, Tx};
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
@@ -216,16 +216,9 @@ impl<T: Message> Tx<T> for Sender<T> {
 
 contract::sending_end!(impl<T> Sender<T>, T);
 
-impl<T: Message> Drop for Sender<T> {
-    fn drop(&mut self) {
-        self.chan.ring.leave(self.chan.me);
-        // Wake a parked receiver so it notices promptly if we were the last sender.
-        let h = self.chan.header();
-        if h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
-            h.rx_sem.post();
-        }
-    }
-}
+// Dropping a sender leaves the ring and the segment in `Chan`'s `Drop` (`leave.rs`): it
+// gives up the bias, wakes a parked receiver, and, if it is the last to leave with
+// messages unread, keeps the channel for its linger.
 
 impl Chan {
     /// Biases the ring to this sender if it is the only live one and its process can be

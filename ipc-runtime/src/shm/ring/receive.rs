@@ -81,6 +81,30 @@ impl<R: Region> Ring<R> {
         }
     }
 
+    /// Messages published and not cancelled at positions `from..to`: of the last
+    /// `capacity` positions at most, since no more can be unread at once (a snapshot, or
+    /// exact when nobody else is attached). Reads one `seq` per position: for a sender
+    /// that leaves or asks, never on the paths that send and receive.
+    pub(crate) fn messages_between(&self, from: u64, to: u64) -> u64 {
+        let n = to.wrapping_sub(from);
+        if n as i64 <= 0 {
+            return 0;
+        }
+        let n = n.min(self.region.capacity());
+        let first = to.wrapping_sub(n);
+        (0..n)
+            .map(|i| first.wrapping_add(i))
+            .filter(|&pos| {
+                let seq = self
+                    .region
+                    .slot(self.index(pos))
+                    .seq
+                    .load(Ordering::Acquire);
+                same_position(seq, pos.wrapping_add(1)) && seq & CANCELLED == 0
+            })
+            .count() as u64
+    }
+
     /// Messages claimed and not yet read, as seen from `head` (a snapshot, clamped).
     pub(crate) fn len(&self, head: u64) -> u64 {
         let tail = self.region.control().tail.load(Ordering::Relaxed);
