@@ -615,7 +615,7 @@ fn remove_stale_keeps_what_is_owed() {
     kid.wait_ready();
     kid.kill();
     for _ in 0..2 {
-        let removed = ipc::shm::remove_stale().unwrap();
+        let removed = common::remove_stale();
         assert!(
             !removed.contains(&left.0) && !removed.contains(&killed.0),
             "{removed:?}"
@@ -624,7 +624,7 @@ fn remove_stale_keeps_what_is_owed() {
     assert!(!exists(&empty));
     std::thread::sleep(linger.saturating_sub(short_left.elapsed()) + Duration::from_millis(10));
     // (On a machine so slow that its linger was over already, the loop above removed it.)
-    ipc::shm::remove_stale().unwrap();
+    common::remove_stale();
     assert!(!exists(&short));
     for name in [&left, &killed] {
         Kid::spawn(&format!("shm-consume {}", name.0)).finish();

@@ -24,13 +24,6 @@
 //! the same name — only once it owes no receiver a message, or its linger is over
 //! ([`examine`]).
 //!
-//! # Waiting for a segment to appear
-//!
-//! An `open` with an explicit `Options::open_timeout` waits for a segment that does not
-//! exist yet: it watches `/dev/shm` with `inotify(7)` (`IN_CREATE`, `IN_MOVED_TO`) and
-//! tries again at each event, at least every 100 ms; if no watch can be made (the
-//! per-user inotify limits), it tries again after sleeps growing from 1 to 50 ms.
-//!
 //! # Residual risk: truncation
 //!
 //! The mapping length comes from `fstat(2)` at open, checked against what the header
@@ -44,7 +37,7 @@
 
 use std::ffi::CString;
 use std::ops::Range;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::time::Duration;
 
@@ -54,11 +47,18 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag, SealFlag};
 use nix::sys::mman::{shm_open, shm_unlink};
 use nix::sys::stat::{fchmod, fstat, Mode};
 
-use super::layout::{self, offsets, Header, Meta, MAGIC};
+use super::layout::{self, Header, MAGIC};
 use super::options::{Backing, Options};
 use super::ring::MAX_PARTICIPANTS;
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
+
+mod appear;
+mod reclaim;
+
+use appear::open_when_present;
+use reclaim::{age_secs, reclaim, CREATION_GRACE_SECS};
+pub use reclaim::{remove_stale, remove_stale_with_prefix};
 
 /// Every segment name this crate creates under `/dev/shm` starts with this.
 pub(crate) const PREFIX: &str = "ipc.";
@@ -709,318 +709,5 @@ impl Drop for UnlinkOnError {
         if let Some(name) = self.0.take() {
             let _ = shm_unlink(name.as_str());
         }
-    }
-}
-
-/// How long an unready segment that nobody holds is presumed to be still in creation (its
-/// creator between `shm_open` and taking its lock) rather than abandoned.
-const CREATION_GRACE_SECS: i64 = 10;
-
-/// Whole seconds since the segment file last changed (0 if the clock is before 1970).
-fn age_secs(st: &libc::stat) -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|now| now.as_secs() as i64 - st.st_ctime.max(st.st_mtime))
-        .unwrap_or(0)
-}
-
-/// Reads `buf.len()` bytes at `offset` of `fd` (false if the file is shorter or unreadable).
-fn read_exact_at(fd: &OwnedFd, buf: &mut [u8], offset: u64) -> bool {
-    nix::sys::uio::pread(fd, buf, offset as libc::off_t).is_ok_and(|n| n == buf.len())
-}
-
-/// What a file under `/dev/shm` named like a segment is, read with `pread(2)` (never
-/// mapped, so a file that shrinks meanwhile cannot raise SIGBUS here).
-enum Found {
-    /// A segment of this crate, its header published or not.
-    Segment { ready: bool },
-    /// A System V segment's registry file of this crate.
-    Registry,
-    /// Nothing this crate can prove it made: another program's file, or a segment whose
-    /// creator died before writing the magic.
-    Unproven,
-}
-
-fn identify(fd: &OwnedFd, st: &libc::stat) -> Found {
-    let size = st.st_size.max(0) as u64;
-    if size == SYSV_REGISTRY {
-        let mut magic = [0u8; 8];
-        if read_exact_at(fd, &mut magic, 0) && &magic == SYSV_MAGIC {
-            return Found::Registry;
-        }
-        return Found::Unproven;
-    }
-    if size < size_of::<Header>() as u64 {
-        return Found::Unproven;
-    }
-    let mut magic = [0u8; 8];
-    let mut state = [0u8; 4];
-    let magic_at = core::mem::offset_of!(Header, meta) + core::mem::offset_of!(Meta, magic);
-    if !read_exact_at(fd, &mut magic, magic_at as u64)
-        || u64::from_ne_bytes(magic) != MAGIC
-        || !read_exact_at(fd, &mut state, offsets::STATE as u64)
-    {
-        return Found::Unproven;
-    }
-    Found::Segment {
-        ready: u32::from_ne_bytes(state) == layout::READY,
-    }
-}
-
-/// Removes the segments under `/dev/shm` that this crate created and that no live process
-/// participates in, whatever their names; returns their names (without the `ipc.` prefix).
-///
-/// This is the operator's broom: it scans every channel on the machine, including other
-/// programs' (of any user whose segments this process may open). A program cleaning up
-/// after itself calls [`remove_stale_with_prefix`] with the prefix of the names it gives
-/// its channels, so that it never touches another program's.
-///
-/// A file is removed only if it can be proven to be this crate's and dead: its name starts
-/// with `ipc.`; it carries the segment magic in its header (or, for a System V segment's
-/// registry file, the registry magic), read with `pread(2)`; and no live process holds a
-/// lock byte of it. A segment whose header is not yet published is left alone for 10
-/// seconds after its last change, in case its creator is between `shm_open` and taking its
-/// lock. Anything else named `ipc.*` is never touched: another program's file, and a
-/// segment whose creator died before writing the magic (remove that one by hand; `open`
-/// says so).
-///
-/// A channel that still holds messages no receiver has read is kept for its senders'
-/// linger ([`Options::linger`], 60 s by default): from when its last sender left, or, if
-/// its senders died without leaving, from when a reclaimer (this function, or a `create`
-/// of the same name) first finds it abandoned. A receiver that opens it meanwhile reads
-/// them; once the linger is over, it is removed like any dead segment. A channel whose
-/// receiver closed it owes nobody its unread messages, and is removed at once.
-///
-/// # Errors
-///
-/// [`Error::Io`] if `/dev/shm` cannot be read. Segments that cannot be opened (another
-/// user's) are skipped.
-pub fn remove_stale() -> Result<Vec<String>> {
-    remove_stale_with_prefix("")
-}
-
-/// Removes the dead segments of this crate whose channel names start with `prefix`;
-/// returns their names.
-///
-/// `prefix` is compared with the name given to `create` (`"myapp-"` matches the channels
-/// `myapp-orders` and `myapp-fills`, not `myappx` or `other-myapp-orders`); an empty prefix
-/// matches every name, as [`remove_stale`] does. A program that names its channels
-/// `myapp-…` calls `remove_stale_with_prefix("myapp-")` at start-up to remove what an
-/// earlier run of it left when it crashed, without touching any other program's channels.
-/// What counts as dead, and what is never touched, is as for [`remove_stale`].
-///
-/// ```no_run
-/// // At start-up: whatever a crashed earlier run of this program left behind.
-/// for name in ipc::shm::remove_stale_with_prefix("myapp-")? {
-///     eprintln!("removed the stale channel {name}");
-/// }
-/// # Ok::<(), ipc::Error>(())
-/// ```
-///
-/// # Errors
-///
-/// As for [`remove_stale`].
-pub fn remove_stale_with_prefix(prefix: &str) -> Result<Vec<String>> {
-    let dir = std::fs::read_dir("/dev/shm").map_err(|e| Error::Io {
-        op: "read_dir(/dev/shm)",
-        source: e,
-    })?;
-    let mut removed = Vec::new();
-    for entry in dir.flatten() {
-        let file_name = entry.file_name();
-        let Some(fname) = file_name.to_str() else {
-            continue;
-        };
-        let Some(name) = fname.strip_prefix(PREFIX) else {
-            continue;
-        };
-        if !name.starts_with(prefix) {
-            continue;
-        }
-        let shm = format!("/{fname}");
-        let Ok(fd) = shm_open(
-            shm.as_str(),
-            OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        ) else {
-            continue;
-        };
-        let Ok(st) = fstat(&fd) else { continue };
-        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-            continue;
-        }
-        if reclaim_fd(&shm, fd, &st) {
-            removed.push(name.to_owned());
-        }
-    }
-    Ok(removed)
-}
-
-/// Removes the segment file `shm` (`/ipc.NAME`) if it is abandoned and may go (see
-/// [`examine`]); with `owner`, only a file of that uid. True if it was removed.
-fn reclaim(shm: &str, owner: Option<u32>) -> bool {
-    let Ok(fd) = shm_open(
-        shm,
-        OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) else {
-        return false;
-    };
-    let Ok(st) = fstat(&fd) else { return false };
-    if owner.is_some_and(|uid| uid != st.st_uid) || st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return false;
-    }
-    reclaim_fd(shm, fd, &st)
-}
-
-/// [`reclaim`] of the file open as `fd`, whose `fstat` is `st`.
-fn reclaim_fd(shm: &str, fd: OwnedFd, st: &libc::stat) -> bool {
-    // Another program's file is not even locked.
-    if matches!(identify(&fd, st), Found::Unproven) {
-        return false;
-    }
-    // Holding the whole range while examining and unlinking keeps a new participant from
-    // joining, and makes what the header says final.
-    if !matches!(try_lock(&fd, 0..MAX_PARTICIPANTS), Ok(true)) || !examine(&fd, st) {
-        return false;
-    }
-    // Unlink only if the name still denotes the file examined.
-    match nix::sys::stat::stat(format!("/dev/shm{shm}").as_str()) {
-        Ok(now) if now.st_ino == st.st_ino && now.st_dev == st.st_dev => {}
-        _ => return false,
-    }
-    shm_unlink(shm).is_ok()
-}
-
-/// Whether a reclaimer may remove a file named like a segment, which nobody is attached
-/// to (the caller holds every lock byte of it): only if it is this crate's and owes no
-/// receiver a message.
-///
-/// - A file this crate cannot prove it made (no magic) is never removed; a segment whose
-///   header is not yet published, only [`CREATION_GRACE_SECS`] after its last change (its
-///   creator may be between `shm_open` and taking its lock); a System V registry at once
-///   (its memory went with its last process).
-/// - A channel that still holds unread positions, and whose receiver has not closed it
-///   (a receiver that closes gives up what it did not read), is kept until its
-///   `linger_until`. A sender that left last wrote that deadline; if nobody did (its
-///   senders died, or the receiver died after them), the first reclaimer to find it
-///   writes one, its senders' longest linger from now, so the linger counts from when the
-///   channel is first found abandoned. A linger of zero keeps nothing.
-fn examine(fd: &OwnedFd, st: &libc::stat) -> bool {
-    match identify(fd, st) {
-        Found::Unproven => return false,
-        Found::Registry => return true,
-        Found::Segment { ready: false } => return age_secs(st) >= CREATION_GRACE_SECS,
-        Found::Segment { ready: true } => {}
-    }
-    let word = |at: usize| {
-        let mut b = [0u8; 8];
-        read_exact_at(fd, &mut b, at as u64).then(|| u64::from_ne_bytes(b))
-    };
-    let half = |at: usize| {
-        let mut b = [0u8; 4];
-        read_exact_at(fd, &mut b, at as u64).then(|| u32::from_ne_bytes(b))
-    };
-    let (Some(kind), Some(rx_closed), Some(tail), Some(head), Some(until)) = (
-        half(offsets::KIND),
-        half(offsets::RX_CLOSED),
-        word(offsets::TAIL),
-        word(offsets::HEAD),
-        word(offsets::LINGER_UNTIL),
-    ) else {
-        return false;
-    };
-    if !layout::owes(kind, rx_closed, tail, head) {
-        return true;
-    }
-    if until != 0 {
-        return layout::now_ns() >= until;
-    }
-    let linger = word(offsets::LINGER_NS).unwrap_or(0);
-    if linger == 0 {
-        return true;
-    }
-    let until = layout::linger_deadline(Duration::from_nanos(linger)).max(1);
-    // Nobody is attached (the caller holds every lock byte), so nobody writes the word
-    // meanwhile; a joiner clears it only after taking its own byte.
-    let _ = nix::sys::uio::pwrite(fd, &until.to_ne_bytes(), offsets::LINGER_UNTIL as i64);
-    false
-}
-
-/// How often a wait for a segment to appear looks again even without an inotify event.
-const WATCH_SLICE: Duration = Duration::from_millis(100);
-
-/// Opens the segment file `shm`, waiting until `until` for it to be created if it does
-/// not exist yet (see "Waiting for a segment to appear" above).
-fn open_when_present(shm: &str, name: &str, until: &Wait) -> Result<OwnedFd> {
-    let mut watch: Option<Option<DirWatch>> = None;
-    let mut nap = Duration::from_millis(1);
-    loop {
-        match shm_open(shm, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty()) {
-            Ok(fd) => return Ok(fd),
-            Err(Errno::ENOENT) if !matches!(until, Wait::Now) => {}
-            Err(e) => return Err(Error::named("shm_open", WHAT, name, e)),
-        }
-        if let Wait::Until(_, timeout) = *until {
-            if until.is_over() {
-                return Err(Error::Timeout(timeout));
-            }
-        }
-        crate::shutdown::check_shutdown()?;
-        let Some(w) = &watch else {
-            // Watch first, then look again: a segment created in between is seen either
-            // way.
-            watch = Some(DirWatch::new());
-            continue;
-        };
-        let slice = until.left().map_or(WATCH_SLICE, |l| l.min(WATCH_SLICE));
-        match w {
-            Some(w) => w.wait(slice)?,
-            None => {
-                std::thread::sleep(nap.min(slice));
-                nap = (nap * 2).min(Duration::from_millis(50));
-            }
-        }
-    }
-}
-
-/// An `inotify(7)` watch of `/dev/shm` for files created or moved in.
-struct DirWatch(OwnedFd);
-
-impl DirWatch {
-    /// `None` if the watch cannot be made (the per-user inotify limits, say).
-    fn new() -> Option<DirWatch> {
-        // SAFETY: a plain system call; it takes no pointers.
-        let raw = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
-        if raw < 0 {
-            return None;
-        }
-        // SAFETY: `raw` was just returned open by `inotify_init1`, and nothing else owns it.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: `fd` is an open inotify instance; the path is a NUL-terminated literal
-        // that outlives the call.
-        let wd = unsafe {
-            libc::inotify_add_watch(
-                fd.as_raw_fd(),
-                c"/dev/shm".as_ptr(),
-                libc::IN_CREATE | libc::IN_MOVED_TO,
-            )
-        };
-        (wd >= 0).then_some(DirWatch(fd))
-    }
-
-    /// Waits at most `slice` for an event (or a shutdown request), and discards the events
-    /// that came: the caller looks for its file again either way.
-    fn wait(&self, slice: Duration) -> Result<()> {
-        let ready = crate::fd::wait_ready(
-            self.0.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-            &Wait::timeout(slice),
-        )?;
-        if ready.is_some() {
-            let mut buf = [0u8; 4096];
-            while nix::unistd::read(&self.0, &mut buf).is_ok_and(|n| n > 0) {}
-        }
-        Ok(())
     }
 }
