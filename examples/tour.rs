@@ -288,7 +288,13 @@ fn parent<const N: usize>(transport: &str) -> Result<(Duration, f64)> {
                 unique(&format!("ping{size}")),
                 unique(&format!("pong{size}")),
             );
-            let opts = || ipc::shm::Options::new().capacity(256);
+            // Measurement traffic: nothing to keep for a late reader if the run is
+            // interrupted (the default keeps a departed sender's unread messages for 60 s).
+            let opts = || {
+                ipc::shm::Options::new()
+                    .capacity(256)
+                    .linger(Duration::ZERO)
+            };
             let tx = ipc::shm::Sender::<Payload<N>>::create(&ping, opts())?;
             let rx = ipc::shm::Receiver::<Payload<N>>::create(&pong, opts())?;
             let child = spawn(transport, size, &[ping, pong], None);
@@ -364,7 +370,8 @@ fn child<const N: usize>(transport: &str, endpoint: &[String]) -> Result<()> {
     match transport {
         "shm" => {
             let rx = ipc::shm::Receiver::<Payload<N>>::open(&endpoint[0])?;
-            let tx = ipc::shm::Sender::<Payload<N>>::open(&endpoint[1])?;
+            let no_linger = ipc::shm::Options::new().linger(Duration::ZERO);
+            let tx = ipc::shm::Sender::<Payload<N>>::open_with(&endpoint[1], no_linger)?;
             serve(&mut ShmLink { tx, rx })
         }
         "pipe" => {
