@@ -37,6 +37,27 @@ fn child() {
                 tx.send(id << 40 | i).unwrap();
             }
         }
+        ["cloned-senders", name, n] => {
+            // One opened sender and three clones of it, one thread each, as a user of a
+            // crossbeam channel hands out senders.
+            let first = Sender::<u64>::open(name).unwrap();
+            let n: u64 = n.parse().unwrap();
+            let clones: Vec<_> = (0..3).map(|_| first.try_clone().unwrap()).collect();
+            let threads: Vec<_> = std::iter::once(first)
+                .chain(clones)
+                .zip(0u64..)
+                .map(|(mut tx, id)| {
+                    std::thread::spawn(move || {
+                        for i in 0..n {
+                            tx.send(id << 40 | i).unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+        }
         ["sender-then-die-holding-a-loan", name, n] => {
             let mut tx = Sender::<u64>::open(name).unwrap();
             for i in 0..n.parse::<u64>().unwrap() {
@@ -179,6 +200,37 @@ fn four_sender_processes_deliver_exactly_one_million_messages_in_order() {
 fn four_sender_processes_through_sixteen_slots_freed_two_at_a_time() {
     // 12,500 laps of a ring whose receiver hands slots back in batches of two.
     four_senders_in_order("mpsc-small", 16, 50_000);
+}
+
+#[test]
+fn a_sender_and_its_clones_in_another_process_deliver_everything_then_disconnect() {
+    let name = Name::new("clones");
+    let mut rx = Receiver::<u64>::create(&name.0, Options::new().capacity(64)).unwrap();
+    let per = 20_000;
+    let kid = spawn("cloned-senders", &[&name.0, &per.to_string()]);
+    let mut next = [0u64; 4];
+    // Ends at Disconnected: only once the opened sender and all three clones have left.
+    let total = receive_in_order(&mut rx, &mut next);
+    assert_eq!(total, 4 * per);
+    assert_eq!(next, [per; 4]);
+    kid.assert_success();
+}
+
+#[test]
+fn a_clone_takes_a_sender_place_of_its_own() {
+    let name = Name::new("clone-places");
+    let rx = Receiver::<u64>::create(&name.0, Options::new()).unwrap();
+    let first = Sender::<u64>::open(&name.0).unwrap();
+    let mut senders: Vec<_> = (1..63).map(|_| first.try_clone().unwrap()).collect();
+    assert_eq!(rx.stats().senders_attached, 63);
+    match first.try_clone() {
+        Err(Error::Busy { .. }) => {}
+        other => panic!("a 64th sender: {other:?}"),
+    }
+    // A place freed by a leaving clone is taken again.
+    senders.pop();
+    senders.push(first.try_clone().unwrap());
+    assert_eq!(rx.stats().senders_attached, 63);
 }
 
 fn four_senders_in_order(tag: &str, capacity: usize, per: u64) {

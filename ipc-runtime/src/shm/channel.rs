@@ -111,6 +111,8 @@ struct Chan {
     linger: Option<Duration>,
     /// A sender has given up its place in the ring ([`Chan::sender_leaves_ring`]).
     left_ring: bool,
+    /// The options this end was opened with: a clone joins with the same.
+    opts: Options,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -175,6 +177,7 @@ impl Chan {
             linger: (role == Role::Sender).then_some(opts.linger),
             // A receiver has no place in the ring to give up.
             left_ring: role == Role::Receiver,
+            opts: opts.clone(),
         }
     }
 
@@ -228,6 +231,11 @@ impl Chan {
             }
         }
         Err(last.expect("the loop ran"))
+    }
+
+    /// Another participant of the same segment, in this process, with this end's options.
+    fn duplicate<T: Message>(&self, role: Role) -> Result<Chan> {
+        Self::attach::<T>(self.seg.duplicate(&self.opts)?, &self.opts, role)
     }
 
     fn open_or_create<T: Message>(name: &str, opts: &Options, role: Role) -> Result<Chan> {

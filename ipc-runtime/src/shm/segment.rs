@@ -572,6 +572,13 @@ impl Segment {
     /// A new open file description of the same file (not close-on-exec cleared: the
     /// caller decides), for handing to a child process or over a Unix socket. It holds no
     /// lock, so the receiving process can join through it.
+    /// The same segment opened again (its own open file description, so that it can hold
+    /// a lock byte of its own), not yet joined: for another participant in this process.
+    pub(crate) fn duplicate(&self, opts: &Options) -> Result<Segment> {
+        let fd = self.share_fd()?;
+        Self::attach(fd, self.shm_name.clone(), &self.name, opts, &Wait::Now)
+    }
+
     pub(crate) fn share_fd(&self) -> Result<OwnedFd> {
         let path = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
         let fd = nix::fcntl::open(

@@ -61,6 +61,46 @@ impl<T: Message> Sender<T> {
         _t: PhantomData
     });
 
+    /// Another sender of the same channel, in this process: it takes a sender place of its
+    /// own (as a second [`open`](Self::open) of the name would), with this sender's
+    /// options, and the receiver sees `Disconnected` only after every sender, clones
+    /// included, has left. Hand it to another thread (`Sender` is `Send`), as one clones
+    /// a crossbeam or `std::sync::mpsc` sender.
+    ///
+    /// Not `Clone`, because joining can fail:
+    ///
+    /// ```
+    /// # fn main() -> ipc::Result<()> {
+    /// # let name = format!("doc-clone-{}", std::process::id());
+    /// let mut rx = ipc::shm::Receiver::<u64>::create(&name, ipc::shm::Options::new())?;
+    /// let mut tx = ipc::shm::Sender::<u64>::open(&name)?;
+    /// let mut other = tx.try_clone()?;
+    /// std::thread::spawn(move || other.send(2)).join().unwrap()?;
+    /// tx.send(1)?;
+    /// drop(tx);
+    /// let first = *rx.recv()?;
+    /// let mut got = [first, *rx.recv()?];
+    /// got.sort();
+    /// assert_eq!(got, [1, 2]);
+    /// assert!(matches!(rx.recv(), Err(ipc::Error::Disconnected)));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Busy`] if all 63 sender places are taken by live senders;
+    /// [`Error::NotFound`] if the channel's name was removed (its receiver left);
+    /// [`Error::LimitExceeded`] if this process is out of descriptors; [`Error::Io`].
+    pub fn try_clone(&self) -> Result<Self> {
+        let chan = self.chan.duplicate::<T>(Role::Sender)?;
+        Ok(Sender {
+            chan,
+            released: 0,
+            bias_check: 0,
+            _t: PhantomData,
+        })
+    }
+
     /// Claims, writes and publishes, the streaming case inline. `until` is a reference so
     /// that `send`'s `&Wait::Forever` is a constant in the binary: passed by value, the
     /// compiler wrote it to the stack on every message, one more store for a sender whose
