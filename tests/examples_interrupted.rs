@@ -327,8 +327,18 @@ fn private_namespaces(examples: &Path) {
     use nix::mount::{mount, MsFlags};
     use nix::sched::{unshare, CloneFlags};
     use std::os::fd::AsRawFd;
+    unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC).unwrap();
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .unwrap();
     // A checkout under /tmp (a fresh clone, say) keeps its examples in sight: their
-    // directory is held open here and bound back at its place in the fresh /tmp.
+    // directory is held open here (in this namespace, so that it may be
+    // the source of a bind mount) and bound back at its place in the fresh /tmp.
     let held = examples.starts_with("/tmp").then(|| {
         nix::fcntl::open(
             examples,
@@ -339,15 +349,6 @@ fn private_namespaces(examples: &Path) {
         )
         .unwrap()
     });
-    unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC).unwrap();
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .unwrap();
     for dir in ["/dev/shm", "/tmp"] {
         mount(
             Some("tmpfs"),
