@@ -166,19 +166,38 @@ pub(crate) fn read_some(
     poll_first: bool,
     nonblocking: bool,
 ) -> Result<Option<usize>> {
-    // A blocking read cannot be woken by a shutdown request: poll first when one is armed.
+    // A blocking read cannot be woken by a shutdown request: poll first when one is armed
+    // (a non-blocking descriptor reads first, and polls, the shutdown eventfd included,
+    // only when it is empty).
     let mut poll_now = poll_first
-        || crate::shutdown::shutdown_armed()
+        || (crate::shutdown::shutdown_armed() && !nonblocking)
         || match wait {
             Wait::Forever => false,
             Wait::Now => !nonblocking,
             Wait::Until(..) => true,
         };
+    // Armed on a blocking descriptor: read with `RWF_NOWAIT` (it never blocks, whatever the
+    // descriptor's mode), and poll, the shutdown eventfd included, only when it is empty.
+    let nowait = poll_now && !poll_first && !nonblocking && nowait_supported() && {
+        matches!(wait, Wait::Forever) && crate::shutdown::shutdown_armed()
+    };
+    if nowait {
+        poll_now = false;
+    }
     loop {
         if poll_now && wait_ready(fd, PollFlags::POLLIN, wait)?.is_none() {
             return Ok(None);
         }
-        match nix::unistd::read(fd, buf) {
+        let got = if nowait {
+            read_nowait(fd, buf)
+        } else {
+            nix::unistd::read(fd, buf)
+        };
+        match got {
+            Err(e) if nowait && nowait_refused(e) => {
+                // An old kernel: from now on, poll before a plain read.
+                return read_some(fd, buf, wait, true, nonblocking);
+            }
             Ok(n) => return Ok(Some(n)),
             Err(Errno::EINTR) => {}
             // Non-blocking and empty: that is the whole answer to a try-receive.
@@ -233,14 +252,24 @@ pub(crate) fn writev_once(
     bufs: &[IoSlice<'_>],
     sigpipe: Sigpipe,
 ) -> std::result::Result<usize, Errno> {
+    writev_maybe_nowait(fd, bufs, sigpipe, false)
+}
+
+/// [`writev_once`], with `RWF_NOWAIT` if `nowait`.
+fn writev_maybe_nowait(
+    fd: BorrowedFd<'_>,
+    bufs: &[IoSlice<'_>],
+    sigpipe: Sigpipe,
+    nowait: bool,
+) -> std::result::Result<usize, Errno> {
     if sigpipe == Sigpipe::Ignored {
-        return write_bufs(fd, bufs);
+        return write_bufs(fd, bufs, nowait);
     }
     let mut only_pipe = SigSet::empty();
     only_pipe.add(Signal::SIGPIPE);
     let old = only_pipe.thread_swap_mask(SigmaskHow::SIG_BLOCK)?;
     let was_pending = sigpipe_pending();
-    let result = write_bufs(fd, bufs);
+    let result = write_bufs(fd, bufs, nowait);
     if result == Err(Errno::EPIPE) && !was_pending {
         consume_sigpipe(&only_pipe);
     }
@@ -252,12 +281,64 @@ pub(crate) fn writev_once(
     result
 }
 
-/// `write(2)` for one buffer (a little cheaper than `writev`), `writev(2)` for several.
-fn write_bufs(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> std::result::Result<usize, Errno> {
+/// `write(2)` for one buffer (a little cheaper than `writev`), `writev(2)` for several;
+/// with `nowait`, `pwritev2(RWF_NOWAIT)`, which says `EAGAIN` instead of blocking whatever
+/// the descriptor's mode (see [`NOWAIT_UNSUPPORTED`]).
+fn write_bufs(
+    fd: BorrowedFd<'_>,
+    bufs: &[IoSlice<'_>],
+    nowait: bool,
+) -> std::result::Result<usize, Errno> {
+    if nowait {
+        // SAFETY: `IoSlice` is ABI-compatible with `iovec`, and `bufs` is a live slice of
+        // them, read-only for the kernel; offset -1 writes at the current position, as a
+        // pipe requires.
+        let n = unsafe {
+            libc::pwritev2(
+                fd.as_raw_fd(),
+                bufs.as_ptr().cast::<libc::iovec>(),
+                bufs.len().min(libc::c_int::MAX as usize) as libc::c_int,
+                -1,
+                libc::RWF_NOWAIT,
+            )
+        };
+        return Errno::result(n).map(|n| n as usize);
+    }
     match bufs {
         [one] => nix::unistd::write(fd, one),
         _ => nix::sys::uio::writev(fd, bufs),
     }
+}
+
+/// Set once the kernel refuses `RWF_NOWAIT` on a pipe (before Linux 5.x did not take it):
+/// waits that a shutdown must be able to end then poll before every read or write.
+static NOWAIT_UNSUPPORTED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+fn nowait_supported() -> bool {
+    !NOWAIT_UNSUPPORTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Notes that `e` says the kernel does not take `RWF_NOWAIT` here; true if so.
+fn nowait_refused(e: Errno) -> bool {
+    let refused = matches!(e, Errno::EOPNOTSUPP | Errno::EINVAL);
+    if refused {
+        NOWAIT_UNSUPPORTED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    refused
+}
+
+/// `read(2)` that says `EAGAIN` instead of blocking whatever the descriptor's mode:
+/// `preadv2(RWF_NOWAIT)`.
+fn read_nowait(fd: BorrowedFd<'_>, buf: &mut [u8]) -> std::result::Result<usize, Errno> {
+    let iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: `iov` describes `buf`, writable and borrowed for the call; offset -1 reads
+    // at the current position, as a pipe requires.
+    let n = unsafe { libc::preadv2(fd.as_raw_fd(), &iov, 1, -1, libc::RWF_NOWAIT) };
+    Errno::result(n).map(|n| n as usize)
 }
 
 fn sigpipe_pending() -> bool {
@@ -324,19 +405,27 @@ pub(crate) fn write_all(
     Ok(())
 }
 
-/// [`write_all`] once a shutdown is armed: `poll` (with the shutdown eventfd) before
-/// every write, and no write larger than the one page a pipe's `POLLOUT` promises.
+/// [`write_all`] once a shutdown is armed, when a plain `write` might block where the
+/// shutdown eventfd cannot wake it: each write is `pwritev2(RWF_NOWAIT)`, which writes what
+/// fits now (a record of at most `PIPE_BUF` bytes whole or not at all) and says `EAGAIN`
+/// when nothing does; only then does it wait in `poll`, with the shutdown eventfd. A
+/// kernel that refuses `RWF_NOWAIT` on pipes gets a `poll` before every write instead, and
+/// writes no more than the one page `POLLOUT` promises.
 fn write_all_polled(
     fd: BorrowedFd<'_>,
     mut bufs: &mut [IoSlice<'_>],
     sigpipe: Sigpipe,
 ) -> Result<()> {
+    let mut poll_now = !nowait_supported();
     while !bufs.is_empty() {
-        // Room, a hang-up or an error: the write below tells which.
-        let _ = wait_ready(fd, PollFlags::POLLOUT, &Wait::Forever)?;
+        if poll_now {
+            // Room, a hang-up or an error: the write below tells which.
+            let _ = wait_ready(fd, PollFlags::POLLOUT, &Wait::Forever)?;
+        }
         let total: usize = bufs.iter().map(|b| b.len()).sum();
-        let written = if total <= libc::PIPE_BUF {
-            writev_once(fd, bufs, sigpipe)
+        let nowait = nowait_supported();
+        let written = if nowait || total <= libc::PIPE_BUF {
+            writev_maybe_nowait(fd, bufs, sigpipe, nowait)
         } else {
             // Not atomic in any case: a page at a time from the first non-empty slice.
             let first = bufs
@@ -349,9 +438,13 @@ fn write_all_polled(
         };
         match written {
             Ok(0) => return Err(Error::Disconnected),
-            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
-            // Another writer took the room, or a signal came: poll again.
-            Err(Errno::EINTR | Errno::EAGAIN) => {}
+            Ok(n) => {
+                IoSlice::advance_slices(&mut bufs, n);
+                poll_now = !nowait_supported();
+            }
+            // Full (another writer took the room), or a signal came: poll, then again.
+            Err(Errno::EINTR | Errno::EAGAIN) => poll_now = true,
+            Err(e) if nowait && nowait_refused(e) => poll_now = true,
             Err(e) => return Err(Error::sys("write", e)),
         }
     }

@@ -100,7 +100,12 @@ impl<T: Message> Receiver<T> {
     #[inline]
     fn prepare(&mut self, wait: &Wait) {
         if let Some(fifo) = &mut self.fifo {
-            let want = !self.poll_first && matches!(wait, Wait::Forever);
+            // Blocking only for a plain blocking receive: a wait that a deadline or an armed
+            // shutdown must be able to end reads without blocking, and polls (the shutdown
+            // eventfd too) only when nothing is there.
+            let want = !self.poll_first
+                && matches!(wait, Wait::Forever)
+                && !crate::shutdown::shutdown_armed();
             if want != fifo.blocking && set_blocking(self.fd.as_fd(), want).is_ok() {
                 fifo.blocking = want;
             }

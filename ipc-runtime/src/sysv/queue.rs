@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::shutdown::{check_shutdown, shutdown_armed};
 
+/// How long a polling wait yields between attempts before it starts to sleep.
+const POLL_SPIN: Duration = Duration::from_micros(100);
+
 const WHAT: &str = "System V message queue";
 
 #[derive(Debug)]
@@ -158,6 +161,10 @@ impl Queue {
     }
 
     /// Runs `op` (given extra msgflg bits) according to `wait`.
+    ///
+    /// A blocking call is one blocking `msgsnd`/`msgrcv`, unless a shutdown is armed
+    /// ([`shutdown_on`](crate::signal::shutdown_on)): then, as for a deadline, it polls
+    /// (see the body).
     #[inline(always)]
     pub(super) fn drive<R>(
         &self,
@@ -185,12 +192,27 @@ impl Queue {
             Wait::Forever => None,
             Wait::Until(at, d) => Some((at, d)),
         };
+        // A queue has no descriptor to wait on, so a wait that must notice a deadline or a
+        // shutdown request polls. First it yields for a moment (a peer answering within
+        // microseconds is caught at once: a sleep, however short, costs the timer slack,
+        // ~50 µs), then it sleeps, longer and longer.
+        let spin_until = Instant::now() + POLL_SPIN;
         let mut pause = Duration::from_micros(10);
         loop {
             check_shutdown()?;
             match op(libc::IPC_NOWAIT) {
                 Err(e) if would_block(e) || e == Errno::EINTR => {}
                 r => return r.map_err(|e| self.error("msgsnd/msgrcv", e)),
+            }
+            let now = Instant::now();
+            if now < spin_until {
+                if let Some((at, d)) = deadline {
+                    if now >= at {
+                        return Err(Error::Timeout(d));
+                    }
+                }
+                std::thread::yield_now();
+                continue;
             }
             let mut sleep = pause;
             if let Some((at, d)) = deadline {
