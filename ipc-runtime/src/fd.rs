@@ -373,10 +373,10 @@ fn consume_sigpipe(only_pipe: &SigSet) {
 /// *before* calling it (see `pipe::Sender::try_send`).
 ///
 /// Without a shutdown armed each write is one plain (possibly blocking) `write`. Once
-/// one is armed a blocking `write` could not be woken by it, so, as [`read_some`] does,
-/// every write waits in `poll` first (which watches the shutdown eventfd) and writes no
-/// more than `POLLOUT` promises room for: one page, so at most `PIPE_BUF` bytes at a
-/// time; `bufs` of at most `PIPE_BUF` bytes still go in one atomic write.
+/// one is armed a blocking `write` could not be woken by it, so each write is one that
+/// cannot block (`RWF_NOWAIT`), and only a full pipe waits in `poll`, which watches the
+/// shutdown eventfd (see `write_all_polled`); `bufs` of at most `PIPE_BUF` bytes still go
+/// in one atomic write.
 ///
 /// # Errors
 ///
