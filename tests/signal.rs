@@ -33,6 +33,10 @@ fn main() -> ExitCode {
             sigterm_ends_every_blocking_call_of_every_transport,
         ),
         (
+            "streams_stay_whole_with_a_shutdown_armed",
+            streams_stay_whole_with_a_shutdown_armed,
+        ),
+        (
             "pending_signals_are_polled_iterated_and_timed_out",
             pending_signals_are_polled_iterated_and_timed_out,
         ),
@@ -76,6 +80,42 @@ fn spawn(role: &str, name: &str) -> Proc {
 
 fn child_role(role: &str) {
     match role {
+        // Both ends of a pipe with a shutdown armed: waits that a shutdown can end (reads
+        // and writes with RWF_NOWAIT, poll only when empty or full) must move every byte.
+        "armed-write-small" => {
+            signal::shutdown_on(&[Signal::SIGTERM]).unwrap();
+            let mut tx = ipc::pipe::Sender::<u64>::stdout().unwrap();
+            for i in 0..ARMED_SMALL {
+                tx.send(i).unwrap();
+            }
+        }
+        "armed-read-small" => {
+            signal::shutdown_on(&[Signal::SIGTERM]).unwrap();
+            let mut rx = ipc::pipe::Receiver::<u64>::stdin().unwrap();
+            for i in 0..ARMED_SMALL {
+                assert_eq!(rx.recv().unwrap(), i);
+            }
+            assert!(matches!(rx.recv(), Err(Error::Disconnected)));
+        }
+        "armed-write-large" => {
+            signal::shutdown_on(&[Signal::SIGTERM]).unwrap();
+            let mut tx = ipc::pipe::Sender::<Large>::stdout().unwrap();
+            let mut msg = Box::new([0u64; LARGE_WORDS]);
+            for i in 0..ARMED_LARGE {
+                msg.fill(i);
+                tx.send_ref(&msg).unwrap();
+            }
+        }
+        "armed-read-large" => {
+            signal::shutdown_on(&[Signal::SIGTERM]).unwrap();
+            let mut rx = ipc::pipe::Receiver::<Large>::stdin().unwrap();
+            let mut msg = Box::new([0u64; LARGE_WORDS]);
+            for i in 0..ARMED_LARGE {
+                rx.recv_into(&mut msg).unwrap();
+                assert!(msg.iter().all(|&w| w == i), "message {i} arrived torn");
+            }
+            assert!(matches!(rx.recv_into(&mut msg), Err(Error::Disconnected)));
+        }
         "await-usr1" => {
             let signals = Signals::new(&[Signal::SIGUSR1]).unwrap();
             ready();
@@ -531,6 +571,27 @@ fn stalls_child() {
     names.remove();
     drop(keep);
     std::process::exit(if ok { 0 } else { 1 });
+}
+
+/// Messages each side streams in `streams_stay_whole_with_a_shutdown_armed`.
+const ARMED_SMALL: u64 = 200_000;
+const ARMED_LARGE: u64 = 300;
+/// 100,000 bytes: a record the pipe takes in many partial writes.
+const LARGE_WORDS: usize = 12_500;
+type Large = [u64; LARGE_WORDS];
+
+fn streams_stay_whole_with_a_shutdown_armed() {
+    for size in ["small", "large"] {
+        let (tx, rx) = ipc::pipe::channel::<u64>().unwrap();
+        let writer = Proc::spawn_with(ROLE, &format!("armed-write-{size}"), |cmd| {
+            cmd.stdout(std::process::Stdio::from(tx));
+        });
+        let reader = Proc::spawn_with(ROLE, &format!("armed-read-{size}"), |cmd| {
+            cmd.stdin(std::process::Stdio::from(rx));
+        });
+        writer.assert_success();
+        reader.assert_success();
+    }
 }
 
 fn a_signal_from_another_process_arrives_as_an_event() {
