@@ -217,6 +217,29 @@ fn a_sender_and_its_clones_in_another_process_deliver_everything_then_disconnect
 }
 
 #[test]
+fn the_default_capacity_keeps_a_ring_of_large_messages_within_16_mib() {
+    type Frame = [u8; 1 << 20];
+    let name = Name::new("footprint");
+    let opts = Options::new();
+    assert_eq!(opts.capacity_for::<Frame>(), 8);
+    let mut rx = Receiver::<Frame>::create(&name.0, opts.clone()).unwrap();
+    // What footprint() promised is what the segment reserves.
+    let size = std::fs::metadata(name.path()).unwrap().len() as usize;
+    assert_eq!(size, opts.footprint::<Frame>().unwrap());
+    assert!(size <= ipc::shm::DEFAULT_RING_BYTES + (1 << 16), "{size}");
+    // And it holds 8 messages in flight, not more.
+    let mut tx = Sender::<Frame>::open(&name.0).unwrap();
+    // On the heap: a test thread's stack is no place for a 1 MiB value.
+    let frame: Box<Frame> = vec![7u8; 1 << 20].into_boxed_slice().try_into().unwrap();
+    for _ in 0..8 {
+        tx.send_ref(&frame).unwrap();
+    }
+    let full = ipc::Tx::send_wait(&mut tx, &frame, ipc::Wait::Now);
+    assert!(matches!(full, Err(Error::Full)), "{full:?}");
+    assert_eq!(rx.recv().unwrap()[1 << 19], 7);
+}
+
+#[test]
 fn a_clone_takes_a_sender_place_of_its_own() {
     let name = Name::new("clone-places");
     let rx = Receiver::<u64>::create(&name.0, Options::new()).unwrap();

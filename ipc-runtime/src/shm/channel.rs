@@ -127,7 +127,7 @@ impl Chan {
     }
 
     fn create<T: Message>(name: &str, opts: &Options, role: Role) -> Result<Chan> {
-        let layout = Layout::channel::<T>(opts.capacity)?;
+        let layout = Layout::channel::<T>(opts.slots_for::<T>())?;
         let me = if role == Role::Receiver {
             RECEIVER
         } else {

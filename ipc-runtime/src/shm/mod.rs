@@ -72,7 +72,12 @@
 //!
 //! # Limits
 //!
-//! - One receiver, at most 63 senders per channel; capacity is a power of two >= 2.
+//! - One receiver, at most 63 senders per channel; capacity is a power of two >= 2. By
+//!   default a channel has 64 slots, or fewer for large messages, so that its ring
+//!   reserves at most 16 MiB ([`Options::capacity_for`]); every byte is allocated when
+//!   the channel is created, and [`Options::footprint`] says how many before it is. A
+//!   slot is an 8-byte sequence word and the message (an 8-byte message takes a 16-byte
+//!   slot); a header of a few KiB comes first.
 //! - The receiver hands read slots back to the senders in batches of `capacity / 8` (at
 //!   least 1), and all at once whenever it finds the ring empty, parks or closes. So while
 //!   the receiver is busy with a backlog, a sender may find the ring full with up to
@@ -110,6 +115,6 @@ mod segment;
 mod shared;
 
 pub use channel::{Loan, Receiver, Sample, Sender, Stats};
-pub use options::{Backing, Options, DEFAULT_LINGER};
+pub use options::{Backing, Options, DEFAULT_CAPACITY, DEFAULT_LINGER, DEFAULT_RING_BYTES};
 pub use segment::{remove_stale, remove_stale_with_prefix};
 pub use shared::{Guard, LockError, Repair, Shared};

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
+use super::layout::Layout;
 use crate::deadline::Wait;
+use crate::message::Message;
 use crate::sync::WaitStrategy;
 
 /// Which kernel object holds a segment's memory.
@@ -39,7 +41,9 @@ pub enum Backing {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Options {
-    pub(crate) capacity: u64,
+    /// Slots asked for with [`Options::capacity`]; `None`: the default, which depends on
+    /// the message's size (see [`Options::capacity_for`]).
+    pub(crate) capacity: Option<u64>,
     pub(crate) mode: u32,
     pub(crate) wait: WaitStrategy,
     pub(crate) backing: Backing,
@@ -52,6 +56,12 @@ pub struct Options {
 /// [`Options::open_timeout`] says otherwise.
 const INIT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The slots of a channel whose capacity is not set: at most this many ...
+pub const DEFAULT_CAPACITY: usize = 64;
+
+/// ... and no more than fit in this many bytes of ring (at least 2 slots): 16 MiB.
+pub const DEFAULT_RING_BYTES: usize = 16 << 20;
+
 /// How long a sender that leaves with unread messages keeps its channel for a receiver,
 /// unless [`Options::linger`] says otherwise.
 pub const DEFAULT_LINGER: Duration = Duration::from_secs(60);
@@ -63,12 +73,14 @@ impl Default for Options {
 }
 
 impl Options {
-    /// 64 slots, mode 0600, [`WaitStrategy::SpinThenPark`], POSIX backing, a linger of 60 s
+    /// 64 slots, or fewer for large messages, so that a ring reserves at most 16 MiB
+    /// ([`DEFAULT_CAPACITY`], [`DEFAULT_RING_BYTES`]; see [`Options::capacity_for`]), mode
+    /// 0600, [`WaitStrategy::SpinThenPark`], POSIX backing, a linger of 60 s
     /// ([`DEFAULT_LINGER`]); `open` does not wait for a segment that does not exist, and
     /// waits at most 2 s for one that is still being initialised.
     pub fn new() -> Self {
         Options {
-            capacity: 64,
+            capacity: None,
             mode: 0o600,
             wait: WaitStrategy::SpinThenPark,
             backing: Backing::Posix,
@@ -81,15 +93,71 @@ impl Options {
     /// 2; the capacity is also the most messages that can be in flight. (The receiver
     /// returns read slots in batches of `capacity / 8`; see "Limits" in [`crate::shm`].)
     pub fn capacity(mut self, slots: usize) -> Self {
-        self.capacity = (slots.max(2) as u64)
-            .checked_next_power_of_two()
-            .unwrap_or(1 << 63);
+        self.capacity = Some(
+            (slots.max(2) as u64)
+                .checked_next_power_of_two()
+                .unwrap_or(1 << 63),
+        );
         self
     }
 
-    /// The capacity this builder will create.
+    /// The capacity set with [`Options::capacity`], or [`DEFAULT_CAPACITY`]; the slots a
+    /// channel of a given type gets are [`Options::capacity_for`].
     pub fn get_capacity(&self) -> usize {
-        self.capacity as usize
+        self.capacity.map_or(DEFAULT_CAPACITY, |c| c as usize)
+    }
+
+    /// The slots a channel of `T` created with these options has: the capacity set with
+    /// [`Options::capacity`]; if none was set, [`DEFAULT_CAPACITY`] or, for a large `T`,
+    /// the largest power of two (at least 2) whose slots fit in [`DEFAULT_RING_BYTES`].
+    ///
+    /// ```
+    /// use ipc::shm::Options;
+    /// assert_eq!(Options::new().capacity_for::<u64>(), 64);
+    /// assert_eq!(Options::new().capacity_for::<[u8; 1 << 20]>(), 8);   // 1 MiB messages
+    /// assert_eq!(Options::new().capacity(64).capacity_for::<[u8; 1 << 20]>(), 64);
+    /// ```
+    pub fn capacity_for<T: Message>(&self) -> usize {
+        self.slots_for::<T>() as usize
+    }
+
+    pub(crate) fn slots_for<T: Message>(&self) -> u64 {
+        if let Some(c) = self.capacity {
+            return c;
+        }
+        let stride = Layout::channel::<T>(2).map_or(u64::MAX, |l| l.stride);
+        let fit = (DEFAULT_RING_BYTES as u64 / stride.max(1)).max(2);
+        // The largest power of two not above `fit`.
+        (1u64 << (63 - fit.leading_zeros())).min(DEFAULT_CAPACITY as u64)
+    }
+
+    /// The bytes a channel of `T` created with these options reserves in `/dev/shm` (or
+    /// the backing's memory): its header and its ring of [`Options::capacity_for`] slots,
+    /// rounded up to pages, all allocated when the channel is created (a full `/dev/shm`
+    /// is then an error from `create`, never a `SIGBUS` later).
+    ///
+    /// A slot is an 8-byte sequence word and the message, padded to the message's
+    /// alignment (at least 8); slots of at most 64 bytes are rounded up to a power of two
+    /// and share cache lines, larger ones are padded to whole cache lines. Before the ring
+    /// comes the header (the schema, the ring's indices and the wait words, each on cache
+    /// lines of its own): a few KiB.
+    ///
+    /// ```
+    /// use ipc::shm::Options;
+    /// // 8-byte messages take 16-byte slots: the header and 64 of them, two pages.
+    /// assert_eq!(Options::new().footprint::<u64>()?, 8192);
+    /// // 1 MiB messages, 8 slots by default: a little over 8 MiB.
+    /// let big = Options::new().footprint::<[u8; 1 << 20]>()?;
+    /// assert!(big > 8 << 20 && big < 9 << 20);
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LimitExceeded`](crate::Error::LimitExceeded) if such a ring could not be
+    /// addressed at all (as `create` would say).
+    pub fn footprint<T: Message>(&self) -> crate::Result<usize> {
+        Ok(Layout::channel::<T>(self.slots_for::<T>())?.total_size as usize)
     }
 
     /// Permission bits of a created segment (default `0o600`), applied with `fchmod(2)` so

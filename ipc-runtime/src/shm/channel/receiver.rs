@@ -245,6 +245,20 @@ impl<T: Message> Rx<T> for Receiver<T> {
         };
         Ok(*sample?)
     }
+
+    /// Copies the message straight from its slot into `*out` (no `T` on the stack).
+    #[inline]
+    fn recv_into_wait(&mut self, out: &mut T, wait: contract::Wait) -> Result<()> {
+        let sample = match wait {
+            contract::Wait::Forever => self.recv_until(&Wait::Forever),
+            bounded => self.recv_until(&bounded.into()),
+        }?;
+        // SAFETY: `sample` derefs to a valid `T` (in its slot, or in the receiver's
+        // validated copy), borrowed from `self`; `out` is the caller's, so the two cannot
+        // overlap.
+        unsafe { core::ptr::copy_nonoverlapping(&*sample, out, 1) };
+        Ok(())
+    }
 }
 
 impl<T: Message> Drop for Receiver<T> {

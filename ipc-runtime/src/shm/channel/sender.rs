@@ -117,9 +117,11 @@ impl<T: Message> Sender<T> {
         };
         let p = self.chan.ring.region().payload(self.chan.ring.index(pos));
         // SAFETY: we hold the claim on `pos`, so nobody else writes or reads the slot until
-        // we publish it; the payload is inside the mapping and aligned for `T` (see
-        // `Layout::channel`).
-        unsafe { p.cast::<T>().write(*msg) };
+        // we publish it; the payload is inside the mapping, aligned for `T` (see
+        // `Layout::channel`), and cannot overlap `*msg`, which is the caller's. Copied
+        // from where it lies (not through a `T` on the stack, which for a large `T` in an
+        // unoptimised build overflows it).
+        unsafe { core::ptr::copy_nonoverlapping(msg, p.cast::<T>(), 1) };
         self.publish(pos, false);
         Ok(())
     }
