@@ -86,7 +86,7 @@ fn identify(fd: &OwnedFd, st: &libc::stat) -> Found {
 /// says so).
 ///
 /// A channel that still holds messages no receiver has read is kept for its senders'
-/// linger ([`Options::linger`], 60 s by default): from when its last sender left, or, if
+/// linger ([`Options::linger`](crate::shm::Options::linger), 60 s by default): from when its last sender left, or, if
 /// its senders died without leaving, from when a reclaimer (this function, or a `create`
 /// of the same name) first finds it abandoned. A receiver that opens it meanwhile reads
 /// them; once the linger is over, it is removed like any dead segment. A channel whose
