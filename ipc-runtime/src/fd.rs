@@ -209,6 +209,19 @@ pub(crate) fn read_some(
     }
 }
 
+/// `AsRawFd` for a type that has `AsFd`: the raw number of the descriptor `as_fd` lends.
+/// The generics of the impl go in brackets: `as_raw_fd_from_as_fd!([T] Sender<T>)`.
+macro_rules! as_raw_fd_from_as_fd {
+    ([$($generics:tt)*] $ty:ty) => {
+        impl<$($generics)*> ::std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> ::std::os::fd::RawFd {
+                ::std::os::fd::AsRawFd::as_raw_fd(&::std::os::fd::AsFd::as_fd(self))
+            }
+        }
+    };
+}
+pub(crate) use as_raw_fd_from_as_fd;
+
 /// What a write must do about `SIGPIPE`, decided once per writer from the process's
 /// disposition of `SIGPIPE` (`sigaction(2)` query).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -66,7 +66,7 @@
 
 use core::fmt;
 use core::str::FromStr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -419,11 +419,7 @@ impl AsFd for Signals {
     }
 }
 
-impl AsRawFd for Signals {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_fd().as_raw_fd()
-    }
-}
+crate::fd::as_raw_fd_from_as_fd!([] Signals);
 
 fn catchable_set(signals: &[Signal]) -> Result<SigSet> {
     let mut set = SigSet::empty();

@@ -40,7 +40,7 @@ use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use nix::poll::PollFlags;
@@ -125,11 +125,7 @@ impl<T> AsFd for Listener<T> {
     }
 }
 
-impl<T> AsRawFd for Listener<T> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.as_fd().as_raw_fd()
-    }
-}
+crate::fd::as_raw_fd_from_as_fd!([T] Listener<T>);
 
 impl<T> fmt::Debug for Listener<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -262,11 +258,7 @@ impl<T: Message> AsFd for Stream<T> {
     }
 }
 
-impl<T: Message> AsRawFd for Stream<T> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.rx.as_fd().as_raw_fd()
-    }
-}
+crate::fd::as_raw_fd_from_as_fd!([T: Message] Stream<T>);
 
 /// A request/response client over TCP: sends `Req`, receives `Resp`.
 pub struct Client<Req: Message, Resp: Message> {
@@ -323,11 +315,7 @@ impl<Req: Message, Resp: Message> AsFd for Client<Req, Resp> {
     }
 }
 
-impl<Req: Message, Resp: Message> AsRawFd for Client<Req, Resp> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.caller.fd().as_raw_fd()
-    }
-}
+crate::fd::as_raw_fd_from_as_fd!([Req: Message, Resp: Message] Client<Req, Resp>);
 
 struct NonBlockingListener {
     inner: TcpListener,

@@ -3,7 +3,7 @@
 
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use nix::mqueue::MQ_OFlag;
@@ -305,11 +305,7 @@ impl<T> AsFd for Sender<T> {
     }
 }
 
-impl<T> AsRawFd for Sender<T> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.q.fd.as_fd().as_raw_fd()
-    }
-}
+crate::fd::as_raw_fd_from_as_fd!([T] Sender<T>);
 
 impl<T> AsFd for Receiver<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
@@ -317,11 +313,7 @@ impl<T> AsFd for Receiver<T> {
     }
 }
 
-impl<T> AsRawFd for Receiver<T> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.q.fd.as_fd().as_raw_fd()
-    }
-}
+crate::fd::as_raw_fd_from_as_fd!([T] Receiver<T>);
 
 /// Why received bytes are not a `T`: a short message, or invalid bit patterns.
 #[cold]

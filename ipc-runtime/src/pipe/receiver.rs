@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::process::Stdio;
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
@@ -174,11 +174,7 @@ impl<T> AsFd for Receiver<T> {
     }
 }
 
-impl<T> AsRawFd for Receiver<T> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_fd().as_raw_fd()
-    }
-}
+crate::fd::as_raw_fd_from_as_fd!([T] Receiver<T>);
 
 /// Takes the descriptor out. Bytes this receiver has read but not yet returned as
 /// messages are dropped, so convert a receiver before its first `recv`.

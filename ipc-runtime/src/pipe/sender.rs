@@ -5,7 +5,7 @@
 use std::fmt;
 use std::io::{self, IoSlice, Write};
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -310,11 +310,7 @@ impl<T> AsFd for Sender<T> {
     }
 }
 
-impl<T> AsRawFd for Sender<T> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_fd().as_raw_fd()
-    }
-}
+crate::fd::as_raw_fd_from_as_fd!([T] Sender<T>);
 
 /// Takes the descriptor out. If no message was sent yet, whoever wraps it next writes the
 /// handshake; if some were, a new [`Sender`] on it writes another, which readers accept.

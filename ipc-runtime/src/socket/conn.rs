@@ -331,11 +331,7 @@ impl<T> AsFd for Sender<T> {
     }
 }
 
-impl<T> AsRawFd for Sender<T> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_fd().as_raw_fd()
-    }
-}
+crate::fd::as_raw_fd_from_as_fd!([T] Sender<T>);
 
 impl<T> AsFd for Receiver<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
@@ -343,11 +339,7 @@ impl<T> AsFd for Receiver<T> {
     }
 }
 
-impl<T> AsRawFd for Receiver<T> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_fd().as_raw_fd()
-    }
-}
+crate::fd::as_raw_fd_from_as_fd!([T] Receiver<T>);
 
 codec::framed_receiving_end!(Receiver);
 

@@ -78,7 +78,7 @@ pub(crate) mod sys;
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
 
@@ -348,11 +348,7 @@ impl<T> AsFd for Listener<T> {
     }
 }
 
-impl<T> AsRawFd for Listener<T> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.raw.as_fd().as_raw_fd()
-    }
-}
+crate::fd::as_raw_fd_from_as_fd!([T] Listener<T>);
 
 /// A connected Unix stream socket carrying `T` both ways.
 #[derive(Debug)]
@@ -497,8 +493,4 @@ impl<T: Message> AsFd for Stream<T> {
     }
 }
 
-impl<T: Message> AsRawFd for Stream<T> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.rx.as_fd().as_raw_fd()
-    }
-}
+crate::fd::as_raw_fd_from_as_fd!([T: Message] Stream<T>);

@@ -4,7 +4,7 @@
 
 use std::convert::Infallible;
 use std::fmt;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -349,11 +349,7 @@ impl<Req: Message, Resp: Message> AsFd for Client<Req, Resp> {
     }
 }
 
-impl<Req: Message, Resp: Message> AsRawFd for Client<Req, Resp> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.caller.fd().as_raw_fd()
-    }
-}
+crate::fd::as_raw_fd_from_as_fd!([Req: Message, Resp: Message] Client<Req, Resp>);
 
 /// A request/response server on a Unix socket path: receives `Req`, answers `Resp`.
 ///

@@ -17,7 +17,7 @@ use std::fmt;
 use std::io::IoSlice;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -64,11 +64,7 @@ impl<T> AsFd for SeqPacketListener<T> {
     }
 }
 
-impl<T> AsRawFd for SeqPacketListener<T> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.raw.as_fd().as_raw_fd()
-    }
-}
+crate::fd::as_raw_fd_from_as_fd!([T] SeqPacketListener<T>);
 
 impl<T> fmt::Debug for SeqPacketListener<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -424,8 +420,4 @@ impl<T> AsFd for SeqPacket<T> {
     }
 }
 
-impl<T> AsRawFd for SeqPacket<T> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_fd().as_raw_fd()
-    }
-}
+crate::fd::as_raw_fd_from_as_fd!([T] SeqPacket<T>);
