@@ -31,7 +31,7 @@ use crate::deadline::Wait;
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::sync::atomic::Ordering;
-use crate::sync::{fence, futex, WaitStrategy};
+use crate::sync::{fence, futex};
 
 mod leave;
 mod receiver;
@@ -103,7 +103,6 @@ struct Chan {
     ring: Ring<ShmRegion>,
     seg: Segment,
     me: usize,
-    wait: WaitStrategy,
     /// This process is registered for `membarrier`: publishing and releasing skip their
     /// full barrier, which a parking peer supplies (see [`crate::sync::fence`]).
     fenced: bool,
@@ -111,7 +110,8 @@ struct Chan {
     linger: Option<Duration>,
     /// A sender has given up its place in the ring ([`Chan::sender_leaves_ring`]).
     left_ring: bool,
-    /// The options this end was opened with: a clone joins with the same.
+    /// The options this end was opened with (its wait strategy; a clone joins with the
+    /// same).
     opts: Options,
 }
 
@@ -172,7 +172,6 @@ impl Chan {
             ring: Ring::new(region),
             seg,
             me,
-            wait: opts.wait,
             fenced: fence::registered(),
             linger: (role == Role::Sender).then_some(opts.linger),
             // A receiver has no place in the ring to give up.

@@ -94,7 +94,7 @@ impl<T: Message> Sender<T> {
             Err(RingError::Corrupt) => return Err(Chan::corrupt()),
             Err(e) => e,
         };
-        let mut backoff = Backoff::new(self.chan.wait);
+        let mut backoff = Backoff::new(self.chan.opts.wait);
         // Set when the first wait begins: no clock read on the fast path.
         let mut last_check: Option<Instant> = None;
         loop {
@@ -194,7 +194,7 @@ impl<T: Message> Receiver<T> {
     /// returns its position, now behind `head`.
     #[inline(never)]
     pub(super) fn wait_for_message(&mut self, until: &Wait) -> Result<u64> {
-        let mut backoff = Backoff::new(self.chan.wait);
+        let mut backoff = Backoff::new(self.chan.opts.wait);
         // Set when the first wait begins: no clock read on the fast path.
         let mut last_check: Option<Instant> = None;
         let pos = loop {
