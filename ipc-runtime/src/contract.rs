@@ -55,7 +55,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use crate::deadline;
-use crate::error::{Error, Result, SendError};
+use crate::error::{BatchError, Error, Result, SendError};
 use crate::message::Message;
 
 /// How long a call of the contract may wait.
@@ -132,6 +132,113 @@ pub trait Tx<T: Message> {
     fn send_ref(&mut self, msg: &T) -> Result<()> {
         self.send_wait(msg, Wait::Forever)
     }
+
+    /// Sends the longest prefix of `msgs` it can: waits as `wait` says for room for the
+    /// first message, then sends as many more as there is room for without waiting, and
+    /// returns how many went (at least one; zero only for an empty `msgs`). Ends override
+    /// it to move the prefix with as few system calls or atomic publishes as they can (one
+    /// `writev` on a stream, one claim and one publish on shared memory); the provided
+    /// version sends one message at a time, which is what the queues (one message per
+    /// system call by design) do too.
+    ///
+    /// An error met after the first message ends the prefix without being returned: the
+    /// messages not sent are still the caller's, and the next call meets it again.
+    ///
+    /// # Errors
+    ///
+    /// As [`Tx::send_wait`], for the first message.
+    fn send_many_wait(&mut self, msgs: &[T], wait: Wait) -> Result<usize> {
+        send_each(msgs, wait, |m, w| self.send_wait(m, w))
+    }
+
+    /// Sends every message of `msgs`, in order, waiting for room as long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// [`BatchError`]: how many messages went before the error, and the error, as
+    /// [`Tx::send_wait`] says; the rest, `&msgs[e.sent()..]`, were not sent.
+    fn send_all(&mut self, msgs: &[T]) -> Result<(), BatchError> {
+        send_all_until(self, msgs, None)
+    }
+
+    /// As [`Tx::send_all`], waiting at most `timeout` in all.
+    ///
+    /// # Errors
+    ///
+    /// [`BatchError`] with [`Error::Timeout`] if not all went in time, as
+    /// [`Tx::send_all`] otherwise.
+    fn send_all_timeout(&mut self, msgs: &[T], timeout: Duration) -> Result<(), BatchError> {
+        send_all_until(
+            self,
+            msgs,
+            deadline::deadline_after(timeout).map(|d| (d, timeout)),
+        )
+    }
+
+    /// Sends as many messages of `msgs` as there is room for now, without waiting, and
+    /// returns how many went.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] if not even the first fits, as [`Tx::send_wait`] otherwise.
+    fn try_send_many(&mut self, msgs: &[T]) -> Result<usize> {
+        self.send_many_wait(msgs, Wait::Now)
+    }
+
+    /// Writes out what this end holds back: the messages a buffered stream sender has
+    /// accepted (see `buffered` on the stream senders) and the tail of a record a bounded
+    /// send began. Ends that hold nothing back return at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] if the receiver is gone; the transport's own errors.
+    fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Sends `msgs[0]` waiting as `wait` says, then the next ones while each goes without
+/// waiting; stops at the first error after the first message (the next call meets it).
+pub(crate) fn send_each<T>(
+    msgs: &[T],
+    wait: Wait,
+    mut one: impl FnMut(&T, Wait) -> Result<()>,
+) -> Result<usize> {
+    let Some((first, rest)) = msgs.split_first() else {
+        return Ok(0);
+    };
+    one(first, wait)?;
+    let mut sent = 1;
+    for m in rest {
+        if one(m, Wait::Now).is_err() {
+            break;
+        }
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+fn send_all_until<T: Message, E: Tx<T> + ?Sized>(
+    tx: &mut E,
+    msgs: &[T],
+    deadline: Option<(std::time::Instant, Duration)>,
+) -> Result<(), BatchError> {
+    let mut sent = 0;
+    while sent < msgs.len() {
+        let wait = match deadline {
+            None => Wait::Forever,
+            Some((at, _)) => Wait::For(at.saturating_duration_since(std::time::Instant::now())),
+        };
+        match tx.send_many_wait(&msgs[sent..], wait) {
+            Ok(n) => sent += n,
+            Err(Error::Timeout(_)) if deadline.is_some() => {
+                let asked = deadline.map_or(Duration::ZERO, |(_, d)| d);
+                return Err(BatchError::new(sent, Error::Timeout(asked)));
+            }
+            Err(error) => return Err(BatchError::new(sent, error)),
+        }
+    }
+    Ok(())
 }
 
 /// A receiving end of any transport.
@@ -215,6 +322,103 @@ pub trait Rx<T: Message> {
     {
         Messages::new(self, Wait::Now)
     }
+
+    /// Receives into `out` what is there: waits as `wait` says for the first message, then
+    /// takes every message already there, up to `out.len()`, without waiting again, and
+    /// returns how many it wrote to the front of `out` (at least one; zero only for an
+    /// empty `out`). Ends override it to take them with as few system calls or atomic
+    /// operations as they can (one `read` on a stream, one scan and one release on shared
+    /// memory); the queues loop, one message per system call by design. The provided
+    /// version receives one message per call.
+    ///
+    /// An error met after the first message ends the batch and is not lost: the messages
+    /// before it are returned, and the next receive returns the error.
+    ///
+    /// # Errors
+    ///
+    /// As [`Rx::recv_wait`], for the first message.
+    fn recv_many_wait(&mut self, out: &mut [T], wait: Wait) -> Result<usize> {
+        match out.first_mut() {
+            Some(first) => self.recv_into_wait(first, wait).map(|()| 1),
+            None => Ok(0),
+        }
+    }
+
+    /// Waits for a message, then receives into `out` every message already there, up to
+    /// `out.len()`, and returns how many (see [`Rx::recv_many_wait`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Rx::recv`].
+    fn recv_many(&mut self, out: &mut [T]) -> Result<usize> {
+        self.recv_many_wait(out, Wait::Forever)
+    }
+
+    /// Receives into `out` the messages there now, up to `out.len()`, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Empty`] if there is none, as [`Rx::recv`] otherwise.
+    fn try_recv_many(&mut self, out: &mut [T]) -> Result<usize> {
+        self.recv_many_wait(out, Wait::Now)
+    }
+
+    /// As [`Rx::recv_many`], waiting at most `timeout` for the first message.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if none came in time, as [`Rx::recv`] otherwise.
+    fn recv_many_timeout(&mut self, out: &mut [T], timeout: Duration) -> Result<usize> {
+        self.recv_many_wait(out, Wait::For(timeout))
+    }
+}
+
+/// An error a batched receive met after its first message, held by an end that takes
+/// one message per system call until its next receive returns it (see
+/// [`Rx::recv_many_wait`]).
+#[derive(Debug, Default)]
+pub(crate) struct Held(Option<Error>);
+
+impl Held {
+    /// Returns the held error, if any, and forgets it.
+    #[inline(always)]
+    pub(crate) fn take(&mut self) -> Result<()> {
+        match self.0.take() {
+            None => Ok(()),
+            Some(e) => Err(e),
+        }
+    }
+
+    /// Holds what [`recv_each`] reported, and passes the count on.
+    pub(crate) fn keep(&mut self, batch: (usize, Option<Error>)) -> usize {
+        self.0 = batch.1;
+        batch.0
+    }
+}
+
+/// Receives `out[0]` waiting as `wait` says, then the next ones while each is there
+/// without waiting, for ends that take one message per system call. Returns how many,
+/// and the error that ended the batch after the first message (other than
+/// [`Error::Empty`]), which the end must hold and return from its next receive: the
+/// message it concerns was consumed, so meeting it again is not possible.
+pub(crate) fn recv_each<T>(
+    out: &mut [T],
+    wait: Wait,
+    mut one: impl FnMut(&mut T, Wait) -> Result<()>,
+) -> Result<(usize, Option<Error>)> {
+    let Some((first, rest)) = out.split_first_mut() else {
+        return Ok((0, None));
+    };
+    one(first, wait)?;
+    let mut got = 1;
+    for m in rest {
+        match one(m, Wait::Now) {
+            Ok(()) => got += 1,
+            Err(Error::Empty) => break,
+            Err(e) => return Ok((got, Some(e))),
+        }
+    }
+    Ok((got, None))
 }
 
 /// The messages of a receiving end: [`Rx::iter`] and [`Rx::try_iter`].
@@ -260,6 +464,16 @@ impl<T: Message, E: Tx<T> + ?Sized> Tx<T> for Box<E> {
     fn send_wait(&mut self, msg: &T, wait: Wait) -> Result<()> {
         (**self).send_wait(msg, wait)
     }
+
+    #[inline]
+    fn send_many_wait(&mut self, msgs: &[T], wait: Wait) -> Result<usize> {
+        (**self).send_many_wait(msgs, wait)
+    }
+
+    #[inline]
+    fn flush(&mut self) -> Result<()> {
+        (**self).flush()
+    }
 }
 
 impl<T: Message, E: Rx<T> + ?Sized> Rx<T> for Box<E> {
@@ -271,6 +485,11 @@ impl<T: Message, E: Rx<T> + ?Sized> Rx<T> for Box<E> {
     #[inline]
     fn recv_into_wait(&mut self, out: &mut T, wait: Wait) -> Result<()> {
         (**self).recv_into_wait(out, wait)
+    }
+
+    #[inline]
+    fn recv_many_wait(&mut self, out: &mut [T], wait: Wait) -> Result<usize> {
+        (**self).recv_many_wait(out, wait)
     }
 }
 
@@ -336,6 +555,52 @@ macro_rules! sending_end {
             pub fn send_ref(&mut self, msg: &$t) -> $crate::Result<()> {
                 $crate::Tx::send_ref(self, msg)
             }
+
+            /// Sends every message of `msgs`, in order, waiting for room as long as it
+            /// takes, with as few system calls or atomic publishes as this end can
+            /// ([`Tx::send_all`]).
+            ///
+            /// [`Tx::send_all`]: $crate::Tx::send_all
+            ///
+            /// # Errors
+            ///
+            /// [`BatchError`]($crate::BatchError): how many went before the error, and
+            /// the error; `&msgs[e.sent()..]` were not sent.
+            #[inline]
+            pub fn send_all(&mut self, msgs: &[$t]) -> $crate::Result<(), $crate::BatchError> {
+                $crate::Tx::send_all(self, msgs)
+            }
+
+            /// As `send_all`, waiting at most `timeout` in all ([`Tx::send_all_timeout`]).
+            ///
+            /// [`Tx::send_all_timeout`]: $crate::Tx::send_all_timeout
+            ///
+            /// # Errors
+            ///
+            /// As `send_all`; [`Error::Timeout`]($crate::Error::Timeout) if not all went
+            /// in time.
+            #[inline]
+            pub fn send_all_timeout(
+                &mut self,
+                msgs: &[$t],
+                timeout: ::std::time::Duration,
+            ) -> $crate::Result<(), $crate::BatchError> {
+                $crate::Tx::send_all_timeout(self, msgs, timeout)
+            }
+
+            /// Sends as many messages of `msgs` as there is room for now, and returns how
+            /// many went ([`Tx::try_send_many`]).
+            ///
+            /// [`Tx::try_send_many`]: $crate::Tx::try_send_many
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Full`]($crate::Error::Full) if not even the first fits; otherwise
+            /// as `send`.
+            #[inline]
+            pub fn try_send_many(&mut self, msgs: &[$t]) -> $crate::Result<usize> {
+                $crate::Tx::try_send_many(self, msgs)
+            }
         }
     };
 }
@@ -398,6 +663,52 @@ macro_rules! receiving_end {
             #[inline]
             pub fn recv_into(&mut self, out: &mut $t) -> $crate::Result<()> {
                 $crate::Rx::recv_into(self, out)
+            }
+
+            /// Waits for a message, then receives into `out` every message already
+            /// there, up to `out.len()`, and returns how many ([`Rx::recv_many`]).
+            ///
+            /// [`Rx::recv_many`]: $crate::Rx::recv_many
+            ///
+            /// # Errors
+            ///
+            /// As `recv`. An error met after the first message is returned by the next
+            /// receive, with the messages before it delivered now.
+            #[inline]
+            pub fn recv_many(&mut self, out: &mut [$t]) -> $crate::Result<usize> {
+                $crate::Rx::recv_many(self, out)
+            }
+
+            /// Receives into `out` the messages there now, up to `out.len()`
+            /// ([`Rx::try_recv_many`]).
+            ///
+            /// [`Rx::try_recv_many`]: $crate::Rx::try_recv_many
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Empty`]($crate::Error::Empty) if there is none; otherwise as
+            /// `recv_many`.
+            #[inline]
+            pub fn try_recv_many(&mut self, out: &mut [$t]) -> $crate::Result<usize> {
+                $crate::Rx::try_recv_many(self, out)
+            }
+
+            /// As `recv_many`, waiting at most `timeout` for the first message
+            /// ([`Rx::recv_many_timeout`]).
+            ///
+            /// [`Rx::recv_many_timeout`]: $crate::Rx::recv_many_timeout
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Timeout`]($crate::Error::Timeout) if none came in time; otherwise
+            /// as `recv_many`.
+            #[inline]
+            pub fn recv_many_timeout(
+                &mut self,
+                out: &mut [$t],
+                timeout: ::std::time::Duration,
+            ) -> $crate::Result<usize> {
+                $crate::Rx::recv_many_timeout(self, out, timeout)
             }
 
             /// The messages as they arrive, until every sender is gone ([`Rx::iter`]).

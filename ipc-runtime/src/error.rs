@@ -511,3 +511,73 @@ impl<T> From<SendError<T>> for io::Error {
         e.error.into()
     }
 }
+
+/// A batched send ([`Tx::send_all`](crate::Tx::send_all)) that stopped part-way: how many
+/// messages went, in order, before `error`. The rest of the batch was not sent and is
+/// still the caller's: `&msgs[e.sent()..]`.
+pub struct BatchError {
+    sent: usize,
+    error: Error,
+}
+
+impl BatchError {
+    /// Pairs an error with the number of messages sent before it.
+    pub fn new(sent: usize, error: Error) -> Self {
+        BatchError { sent, error }
+    }
+
+    /// How many messages of the batch went, from its front.
+    pub fn sent(&self) -> usize {
+        self.sent
+    }
+
+    /// The messages of `batch` that were not sent (`batch` is the slice given to the
+    /// send).
+    pub fn unsent<'a, T>(&self, batch: &'a [T]) -> &'a [T] {
+        &batch[self.sent.min(batch.len())..]
+    }
+
+    /// Why the batch stopped.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The error, without the count.
+    pub fn into_error(self) -> Error {
+        self.error
+    }
+}
+
+impl fmt::Debug for BatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "batch stopped after {} sent: {:?}",
+            self.sent, self.error
+        )
+    }
+}
+
+impl fmt::Display for BatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "batch stopped after {} sent: {}", self.sent, self.error)
+    }
+}
+
+impl std::error::Error for BatchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl From<BatchError> for Error {
+    fn from(e: BatchError) -> Error {
+        e.error
+    }
+}
+
+impl From<BatchError> for io::Error {
+    fn from(e: BatchError) -> io::Error {
+        e.error.into()
+    }
+}

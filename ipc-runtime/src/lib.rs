@@ -79,7 +79,7 @@ pub mod __private;
 
 pub use contract::{Messages, Rx, Tx, Wait};
 pub use endpoint::{bind, connect, Endpoint};
-pub use error::{Error, Result, SchemaId, SendError};
+pub use error::{BatchError, Error, Result, SchemaId, SendError};
 pub use fixed_str::{FixedStr, FixedStrError};
 pub use message::{
     as_bytes, from_bytes, ref_from_bytes, Field, InvalidMessage, Kind, Message, Problem, Schema,

@@ -151,6 +151,10 @@ impl<T: Message, R: Rx<T>, G> Rx<T> for Owning<R, G> {
     fn recv_into_wait(&mut self, out: &mut T, wait: Wait) -> Result<()> {
         self.0.recv_into_wait(out, wait)
     }
+
+    fn recv_many_wait(&mut self, out: &mut [T], wait: Wait) -> Result<usize> {
+        self.0.recv_many_wait(out, wait)
+    }
 }
 
 /// Unlinks a POSIX queue when dropped.
@@ -172,6 +176,10 @@ impl<T: Message> Rx<T> for RemovedOnDrop<T> {
 
     fn recv_into_wait(&mut self, out: &mut T, wait: Wait) -> Result<()> {
         self.0.recv_into_wait(out, wait)
+    }
+
+    fn recv_many_wait(&mut self, out: &mut [T], wait: Wait) -> Result<usize> {
+        self.0.recv_many_wait(out, wait)
     }
 }
 

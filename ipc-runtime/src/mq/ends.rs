@@ -27,6 +27,8 @@ pub struct Sender<T> {
 #[derive(Debug)]
 pub struct Receiver<T> {
     q: Queue,
+    /// The error a batched receive met after its first message, for the next receive.
+    held: contract::Held,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -75,10 +77,6 @@ macro_rules! constructors {
             Queue::open::<T>(name, $access, How::OpenOrCreate, options).map(Self::wrap)
         }
 
-        fn wrap(q: Queue) -> Self {
-            Self { q, _t: PhantomData }
-        }
-
         /// The queue's name.
         pub fn name(&self) -> &str {
             &self.q.name
@@ -111,6 +109,10 @@ macro_rules! constructors {
 
 impl<T: Message> Sender<T> {
     constructors!(MQ_OFlag::O_WRONLY);
+
+    fn wrap(q: Queue) -> Self {
+        Sender { q, _t: PhantomData }
+    }
 
     /// Sends `*msg` with `priority` straight from where it lies (no copy of the message in
     /// this process; [`Self::send_with_priority`] takes it by value, which for a large `T`
@@ -176,6 +178,14 @@ impl<T: Message> Sender<T> {
 
 impl<T: Message> Receiver<T> {
     constructors!(MQ_OFlag::O_RDONLY);
+
+    fn wrap(q: Queue) -> Self {
+        Receiver {
+            q,
+            held: contract::Held::default(),
+            _t: PhantomData,
+        }
+    }
 
     /// Waits for a message and returns it with its priority (the contract's `recv`
     /// returns the oldest message of the highest priority without it).
@@ -265,6 +275,7 @@ impl<T: Message> Rx<T> for Receiver<T> {
     /// [`Error::Shutdown`] (see [module docs](crate::mq)); [`Error::Io`].
     #[inline(always)]
     fn recv_wait(&mut self, wait: contract::Wait) -> Result<T> {
+        self.held.take()?;
         self.recv_with(wait.into(), &mut 0)
     }
 
@@ -274,6 +285,7 @@ impl<T: Message> Rx<T> for Receiver<T> {
     /// still holds a valid `T`).
     #[inline(always)]
     fn recv_into_wait(&mut self, out: &mut T, wait: contract::Wait) -> Result<()> {
+        self.held.take()?;
         if const { T::SCHEMA.accepts_any_bits() } {
             // SAFETY: `out` is `size_of::<T>()` bytes borrowed mutably; the kernel only
             // writes initialised bytes into them, and every bit pattern (even of a partly
@@ -293,6 +305,15 @@ impl<T: Message> Rx<T> for Receiver<T> {
             *out = self.recv_with(wait.into(), &mut 0)?;
             Ok(())
         }
+    }
+
+    /// One `mq_timedreceive` per message: a queue hands out one message per system call.
+    /// An error met after the first message (a refused message, which the kernel has
+    /// already taken off the queue) is returned by the next receive of the family.
+    fn recv_many_wait(&mut self, out: &mut [T], wait: contract::Wait) -> Result<usize> {
+        self.held.take()?;
+        let batch = contract::recv_each(out, wait, |m, w| self.recv_into_wait(m, w))?;
+        Ok(self.held.keep(batch))
     }
 }
 

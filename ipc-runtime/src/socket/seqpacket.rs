@@ -127,6 +127,8 @@ pub struct SeqPacket<T> {
     /// (empty otherwise).
     out: Box<[u8]>,
     cmsg: CmsgBuf,
+    /// The error a batched receive met after its first datagram, for the next receive.
+    held: contract::Held,
     _t: PhantomData<fn(T) -> T>,
 }
 
@@ -181,6 +183,7 @@ impl<T: Message> SeqPacket<T> {
                 Box::default()
             },
             cmsg: CmsgBuf::new(1),
+            held: contract::Held::default(),
             _t: PhantomData,
         };
         // A peer that sent its handshake and messages and closed at once has still sent
@@ -399,6 +402,7 @@ impl<T: Message> Rx<T> for SeqPacket<T> {
     /// otherwise. The offending datagram is consumed.
     #[inline]
     fn recv_wait(&mut self, wait: contract::Wait) -> Result<T> {
+        self.held.take()?;
         self.recv_msg(wait.into())
     }
 
@@ -406,8 +410,17 @@ impl<T: Message> Rx<T> for SeqPacket<T> {
     /// `*out` is written, then copied once into `*out`.
     #[inline]
     fn recv_into_wait(&mut self, out: &mut T, wait: contract::Wait) -> Result<()> {
+        self.held.take()?;
         let n = self.recv_checked(wait.into())?;
         Ok(crate::codec::copy_validated(&self.buf[FP_LEN..n], out)?)
+    }
+
+    /// One `recv` per datagram. An error met after the first (a refused datagram, which
+    /// the kernel has already handed over) is returned by the next receive of the family.
+    fn recv_many_wait(&mut self, out: &mut [T], wait: contract::Wait) -> Result<usize> {
+        self.held.take()?;
+        let batch = contract::recv_each(out, wait, |m, w| self.recv_into_wait(m, w))?;
+        Ok(self.held.keep(batch))
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Sender<T> {
 #[derive(Debug)]
 pub struct Receiver<T> {
     q: Queue,
+    /// The error a batched receive met after its first message, for the next receive.
+    held: contract::Held,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -225,7 +227,11 @@ impl<T: Message> Receiver<T> {
     constructors!(0o400);
 
     fn wrap(q: Queue) -> Self {
-        Receiver { q, _t: PhantomData }
+        Receiver {
+            q,
+            held: contract::Held::default(),
+            _t: PhantomData,
+        }
     }
 
     /// Waits for the first message selected by `mtype` (0: any; `> 0`: that type; `< 0`:
@@ -353,13 +359,24 @@ impl<T: Message> Rx<T> for Receiver<T> {
     /// [`Error::Shutdown`]; [`Error::Io`].
     #[inline(always)]
     fn recv_wait(&mut self, wait: contract::Wait) -> Result<T> {
+        self.held.take()?;
         self.recv_with(0, wait.into(), &mut 0)
     }
 
     /// The message is copied once, into `*out`; `*out` is unchanged after an error.
     #[inline(always)]
     fn recv_into_wait(&mut self, out: &mut T, wait: contract::Wait) -> Result<()> {
+        self.held.take()?;
         self.recv_to(0, wait.into(), out).map(drop)
+    }
+
+    /// One `msgrcv` per message: a queue hands out one message per system call. An error
+    /// met after the first message (a refused message, which the kernel has already taken
+    /// off the queue) is returned by the next receive of the family.
+    fn recv_many_wait(&mut self, out: &mut [T], wait: contract::Wait) -> Result<usize> {
+        self.held.take()?;
+        let batch = contract::recv_each(out, wait, |m, w| self.recv_into_wait(m, w))?;
+        Ok(self.held.keep(batch))
     }
 }
 
