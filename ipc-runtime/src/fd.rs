@@ -464,6 +464,35 @@ fn write_all_polled(
     Ok(())
 }
 
+/// Writes `buf`, at most `PIPE_BUF` bytes and so all or nothing, to the pipe or FIFO `fd`
+/// if there is room for it now: `pwritev2(RWF_NOWAIT)`, or on a kernel that refuses that
+/// on pipes a zero-timeout `poll` and a plain `write`. Returns `false` if there is no room.
+///
+/// # Errors
+///
+/// [`Error::Disconnected`] if the reader is gone, [`Error::Io`] otherwise.
+pub(crate) fn write_now(fd: BorrowedFd<'_>, buf: &[u8], sigpipe: Sigpipe) -> Result<bool> {
+    debug_assert!(buf.len() <= libc::PIPE_BUF);
+    loop {
+        let nowait = nowait_supported();
+        if !nowait {
+            match wait_ready(fd, PollFlags::POLLOUT, &Wait::Now)? {
+                None => return Ok(false),
+                Some(r) if r.contains(PollFlags::POLLERR) => return Err(Error::Disconnected),
+                Some(_) => {}
+            }
+        }
+        match writev_maybe_nowait(fd, &[IoSlice::new(buf)], sigpipe, nowait) {
+            Ok(0) if !buf.is_empty() => return Err(Error::Disconnected),
+            Ok(_) => return Ok(true),
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => return Ok(false),
+            Err(e) if nowait && nowait_refused(e) => {}
+            Err(e) => return Err(Error::sys("write", e)),
+        }
+    }
+}
+
 /// Bytes waiting to be read in the pipe, FIFO or socket `fd` (`ioctl(FIONREAD)`).
 ///
 /// # Errors

@@ -357,6 +357,21 @@ pub fn write_message<T: Message, W: Write>(w: &mut W, msg: &T) -> Result<()> {
     )
 }
 
+/// Appends the record of `msg` to `out`: the bytes [`write_message`] writes.
+#[inline(always)]
+pub(crate) fn push_record<T: Message>(out: &mut Vec<u8>, msg: &T) {
+    if const { !is_page::<T>() && !is_long(size_of::<T>()) } {
+        // The common case: a fixed header and the message.
+        out.extend_from_slice(&const { message_header::<T>() });
+        out.extend_from_slice(message::as_bytes(msg));
+    } else {
+        let env = Envelope::new(msg);
+        out.extend_from_slice(env.head());
+        out.extend_from_slice(message::as_bytes(msg));
+        out.extend_from_slice(env.tail());
+    }
+}
+
 fn write_all_vectored<W: Write>(w: &mut W, mut bufs: &mut [IoSlice<'_>]) -> Result<()> {
     while !bufs.is_empty() {
         match w.write_vectored(bufs) {

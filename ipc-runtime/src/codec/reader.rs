@@ -469,6 +469,56 @@ impl<T: Message> FrameReader<T> {
         self.take_into(payload, out)
     }
 
+    /// Receives into `out` what is there: reads (with `fill`, as much as the buffer takes
+    /// in one call) until a whole message of `T` is buffered, then takes every whole
+    /// message buffered, up to `out.len()`, without reading again, and returns how many it
+    /// wrote to the front of `out`. Each message is validated in the buffer and copied
+    /// once into its place.
+    ///
+    /// A record after the first that is not a good message of `T` (another writer's
+    /// handshake, bytes out of step, an invalid bit pattern) ends the batch before it,
+    /// unconsumed: the next receive meets it and reports it, so no error is lost.
+    ///
+    /// # Errors
+    ///
+    /// As [`FrameReader::recv_with`], for the first message; `out` is unchanged then.
+    #[inline]
+    pub fn recv_many_with(
+        &mut self,
+        out: &mut [T],
+        fill: impl FnMut(&mut [u8]) -> Result<usize>,
+    ) -> Result<usize> {
+        let Some((first, rest)) = out.split_first_mut() else {
+            return Ok(0);
+        };
+        // One read takes all the buffer holds, whatever a single receive reads.
+        let read_max = std::mem::replace(&mut self.read_max, usize::MAX);
+        let payload = self.next_payload(fill);
+        self.read_max = read_max;
+        self.take_into(payload?, first)?;
+        let mut got = 1;
+        for slot in rest {
+            let Some(payload) = self.whole_message() else {
+                break;
+            };
+            if copy_validated(&self.buf[payload..payload + size_of::<T>()], slot).is_err() {
+                break;
+            }
+            self.consume_message(payload);
+            got += 1;
+        }
+        Ok(got)
+    }
+
+    /// As [`FrameReader::recv_many_with`], from a blocking reader (retrying `EINTR`).
+    ///
+    /// # Errors
+    ///
+    /// As [`FrameReader::recv_with`].
+    pub fn read_many<R: Read>(&mut self, r: &mut R, out: &mut [T]) -> Result<usize> {
+        self.recv_many_with(out, |buf| read_retrying(r, buf))
+    }
+
     /// Reads (with `fill`) until a whole message of `T` is at the front of the buffer,
     /// and returns where its payload starts. Nothing of the message is copied.
     #[inline(always)]
@@ -634,6 +684,13 @@ pub(crate) trait Framed<T: Message> {
         reader.recv_into_with(out, fill)
     }
 
+    /// What is there, into `out`: one read, then every whole message buffered.
+    #[inline(always)]
+    fn recv_many_framed(&mut self, out: &mut [T], wait: Wait) -> Result<usize> {
+        let (reader, fill) = self.reader_and_fill(wait);
+        reader.recv_many_with(out, fill)
+    }
+
     /// The next message, lent from the receive buffer, validated.
     #[inline(always)]
     fn recv_ref_framed(&mut self) -> Result<&T> {
@@ -676,6 +733,15 @@ macro_rules! framed_receiving_end {
             #[inline]
             fn recv_into_wait(&mut self, out: &mut T, wait: $crate::Wait) -> $crate::Result<()> {
                 $crate::codec::Framed::recv_into_framed(self, out, wait.into())
+            }
+
+            /// One `read` of as much as the receive buffer (64 KiB) takes, then every
+            /// whole message buffered, each validated in the buffer and copied once into
+            /// `out`. A record after the first that is not a good message of `T` ends
+            /// the batch before it; the next receive reports it.
+            #[inline]
+            fn recv_many_wait(&mut self, out: &mut [T], wait: $crate::Wait) -> $crate::Result<usize> {
+                $crate::codec::Framed::recv_many_framed(self, out, wait.into())
             }
         }
 

@@ -39,6 +39,22 @@ impl<S: Message, R: Message> Duplex<S, R> {
         &mut self.rx
     }
 
+    /// Makes the sending half buffered ([`Sender::buffered`]).
+    #[must_use]
+    pub fn buffered(mut self, capacity: usize) -> Self {
+        self.tx = self.tx.buffered(capacity);
+        self
+    }
+
+    /// Writes what a buffered sending half holds ([`Sender::flush`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::flush`].
+    pub fn flush(&mut self) -> Result<()> {
+        self.tx.flush()
+    }
+
     /// [`Receiver::recv_ref`] on the receiving half.
     ///
     /// # Errors
@@ -56,6 +72,16 @@ impl<S: Message, R: Message> Tx<S> for Duplex<S, R> {
     fn send_wait(&mut self, msg: &S, wait: Wait) -> Result<()> {
         self.tx.send_wait(msg, wait)
     }
+
+    #[inline]
+    fn send_many_wait(&mut self, msgs: &[S], wait: Wait) -> Result<usize> {
+        self.tx.send_many_wait(msgs, wait)
+    }
+
+    #[inline]
+    fn flush(&mut self) -> Result<()> {
+        Tx::flush(&mut self.tx)
+    }
 }
 
 impl<S: Message, R: Message> Rx<R> for Duplex<S, R> {
@@ -68,6 +94,11 @@ impl<S: Message, R: Message> Rx<R> for Duplex<S, R> {
     #[inline]
     fn recv_into_wait(&mut self, out: &mut R, wait: Wait) -> Result<()> {
         self.rx.recv_into_wait(out, wait)
+    }
+
+    #[inline]
+    fn recv_many_wait(&mut self, out: &mut [R], wait: Wait) -> Result<usize> {
+        self.rx.recv_many_wait(out, wait)
     }
 }
 

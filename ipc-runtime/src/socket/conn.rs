@@ -41,8 +41,13 @@ pub struct Sender<T> {
     pending: Vec<u8>,
     /// Where a frame is assembled before it is written.
     frame: Vec<u8>,
+    /// The most bytes a buffered sender holds in `pending` before it writes; 0 for an
+    /// unbuffered one (see [`Sender::buffered`]).
+    buffer: usize,
     _t: PhantomData<fn(T)>,
 }
+
+mod batch;
 
 /// The receiving half of a connected stream socket: reads frames of `T`.
 ///
@@ -102,6 +107,7 @@ pub(crate) fn start<Out: Message>(fd: OwnedFd) -> Result<Sender<Out>> {
         fd: Arc::new(fd),
         pending: Vec::new(),
         frame: Vec::new(),
+        buffer: 0,
         _t: PhantomData,
     };
     // A peer that sent its handshake and messages and closed at once has still sent
@@ -178,7 +184,35 @@ impl<T: Message> Tx<T> for Sender<T> {
     /// [`Error::Shutdown`], [`Error::Io`] otherwise.
     #[inline]
     fn send_wait(&mut self, msg: &T, wait: contract::Wait) -> Result<()> {
+        if self.buffer > 0 {
+            return self
+                .send_batch(std::slice::from_ref(msg), wait.into())
+                .map(drop);
+        }
         self.send_frame_ref(msg, &[], wait.into())
+    }
+
+    /// Gathers the records of the batch and writes them with one `send(2)` per 64 KiB; a
+    /// buffered sender adds them to its buffer instead. As for one message, a bounded wait
+    /// takes back nothing it began to write: a frame cut by a full socket is sent, and its
+    /// tail written first next time.
+    ///
+    /// # Errors
+    ///
+    /// As [`Tx::send_wait`], for the first message.
+    #[inline]
+    fn send_many_wait(&mut self, msgs: &[T], wait: contract::Wait) -> Result<usize> {
+        self.send_batch(msgs, wait.into())
+    }
+
+    /// Writes what a buffered sender holds and the tail of a frame a bounded send began.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::flush`].
+    #[inline]
+    fn flush(&mut self) -> Result<()> {
+        Sender::flush(self)
     }
 }
 
@@ -191,12 +225,14 @@ impl<T: Message> Sender<T> {
         self.pending.clear();
     }
 
-    /// Bytes of an accepted frame still waiting to be written.
+    /// Bytes of accepted frames still waiting to be written: the tail of a frame a
+    /// bounded send began, and what a buffered sender holds.
     pub fn pending(&self) -> usize {
         self.pending.len()
     }
 
-    /// Writes the tail of a partly written frame, if any, waiting as long as it takes.
+    /// Writes what this sender holds (see [`Sender::buffered`]) and the tail of a partly
+    /// written frame, waiting as long as it takes.
     ///
     /// # Errors
     ///
@@ -498,6 +534,16 @@ macro_rules! duplex_stream {
             fn send_wait(&mut self, msg: &T, wait: $crate::Wait) -> $crate::Result<()> {
                 self.tx.send_wait(msg, wait)
             }
+
+            #[inline]
+            fn send_many_wait(&mut self, msgs: &[T], wait: $crate::Wait) -> $crate::Result<usize> {
+                self.tx.send_many_wait(msgs, wait)
+            }
+
+            #[inline]
+            fn flush(&mut self) -> $crate::Result<()> {
+                $crate::Tx::flush(&mut self.tx)
+            }
         }
 
         impl<T: $crate::Message> $crate::Rx<T> for $end<T> {
@@ -511,6 +557,11 @@ macro_rules! duplex_stream {
             #[inline]
             fn recv_into_wait(&mut self, out: &mut T, wait: $crate::Wait) -> $crate::Result<()> {
                 self.rx.recv_into_wait(out, wait)
+            }
+
+            #[inline]
+            fn recv_many_wait(&mut self, out: &mut [T], wait: $crate::Wait) -> $crate::Result<usize> {
+                self.rx.recv_many_wait(out, wait)
             }
         }
 
@@ -529,13 +580,23 @@ macro_rules! duplex_stream {
                 self.rx.recv_ref()
             }
 
-            /// Writes the tail of a partly written frame, if a bounded send left one.
+            /// Writes what a buffered sending half holds, and the tail of a partly written
+            /// frame, if a bounded send left one.
             ///
             /// # Errors
             ///
             /// As [`Sender::flush`](crate::socket::Sender::flush).
             pub fn flush(&mut self) -> $crate::Result<()> {
                 self.tx.flush()
+            }
+
+            /// Makes the sending half buffered
+            /// ([`Sender::buffered`]($crate::socket::Sender::buffered)): sends gather in a
+            /// buffer of `capacity` bytes, written when it is full, on `flush`, and on drop.
+            #[must_use]
+            pub fn buffered(mut self, capacity: usize) -> Self {
+                self.tx = self.tx.buffered(capacity);
+                self
             }
 
             /// Splits into the sending and the receiving half (one socket, shared), e.g. to
