@@ -517,13 +517,17 @@ impl<T> From<SendError<T>> for io::Error {
 /// still the caller's: `&msgs[e.sent()..]`.
 pub struct BatchError {
     sent: usize,
-    error: Error,
+    /// Boxed, so that a `Result<(), BatchError>` stays two words.
+    error: Box<Error>,
 }
 
 impl BatchError {
     /// Pairs an error with the number of messages sent before it.
     pub fn new(sent: usize, error: Error) -> Self {
-        BatchError { sent, error }
+        BatchError {
+            sent,
+            error: Box::new(error),
+        }
     }
 
     /// How many messages of the batch went, from its front.
@@ -544,7 +548,7 @@ impl BatchError {
 
     /// The error, without the count.
     pub fn into_error(self) -> Error {
-        self.error
+        *self.error
     }
 }
 
@@ -572,12 +576,12 @@ impl std::error::Error for BatchError {
 
 impl From<BatchError> for Error {
     fn from(e: BatchError) -> Error {
-        e.error
+        *e.error
     }
 }
 
 impl From<BatchError> for io::Error {
     fn from(e: BatchError) -> io::Error {
-        e.error.into()
+        (*e.error).into()
     }
 }
