@@ -134,8 +134,9 @@ pub trait Tx<T: Message> {
     }
 
     /// Sends the longest prefix of `msgs` it can: waits as `wait` says for room for the
-    /// first message, then sends as many more as there is room for without waiting, and
-    /// returns how many went (at least one; zero only for an empty `msgs`). Ends override
+    /// first message, then sends as many more as there is room for without waiting (all
+    /// of them, waiting as needed, for [`Wait::Forever`]), and returns how many went (at
+    /// least one; zero only for an empty `msgs`). Ends override
     /// it to move the prefix with as few system calls or atomic publishes as they can (one
     /// `writev` on a stream, one claim and one publish on shared memory); the provided
     /// version sends one message at a time, which is what the queues (one message per
@@ -198,7 +199,8 @@ pub trait Tx<T: Message> {
 }
 
 /// Sends `msgs[0]` waiting as `wait` says, then the next ones while each goes without
-/// waiting; stops at the first error after the first message (the next call meets it).
+/// waiting (or all, waiting, for [`Wait::Forever`]); stops at the first error after the
+/// first message (the next call meets it).
 pub(crate) fn send_each<T>(
     msgs: &[T],
     wait: Wait,
@@ -209,8 +211,12 @@ pub(crate) fn send_each<T>(
     };
     one(first, wait)?;
     let mut sent = 1;
+    let rest_wait = match wait {
+        Wait::Forever => Wait::Forever,
+        _ => Wait::Now,
+    };
     for m in rest {
-        if one(m, Wait::Now).is_err() {
+        if one(m, rest_wait).is_err() {
             break;
         }
         sent += 1;

@@ -464,30 +464,64 @@ fn write_all_polled(
     Ok(())
 }
 
-/// Writes `buf`, at most `PIPE_BUF` bytes and so all or nothing, to the pipe or FIFO `fd`
-/// if there is room for it now: `pwritev2(RWF_NOWAIT)`, or on a kernel that refuses that
-/// on pipes a zero-timeout `poll` and a plain `write`. Returns `false` if there is no room.
+/// Writes what of `buf` fits now to the pipe or FIFO `fd`, without waiting:
+/// `pwritev2(RWF_NOWAIT)`, or on a kernel that refuses that on pipes a zero-timeout `poll`
+/// and a plain `write` of at most `PIPE_BUF` bytes (which cannot block once `poll` said
+/// there is room). Returns how many bytes went: 0 if there was no room. A `buf` of at most
+/// `PIPE_BUF` bytes goes all or nothing; a longer one may go in part, in whole pages of the
+/// pipe.
 ///
 /// # Errors
 ///
 /// [`Error::Disconnected`] if the reader is gone, [`Error::Io`] otherwise.
-pub(crate) fn write_now(fd: BorrowedFd<'_>, buf: &[u8], sigpipe: Sigpipe) -> Result<bool> {
-    debug_assert!(buf.len() <= libc::PIPE_BUF);
+pub(crate) fn write_now(fd: BorrowedFd<'_>, buf: &[u8], sigpipe: Sigpipe) -> Result<usize> {
     loop {
         let nowait = nowait_supported();
-        if !nowait {
+        let part = if nowait {
+            buf
+        } else {
             match wait_ready(fd, PollFlags::POLLOUT, &Wait::Now)? {
-                None => return Ok(false),
+                None => return Ok(0),
                 Some(r) if r.contains(PollFlags::POLLERR) => return Err(Error::Disconnected),
-                Some(_) => {}
+                Some(_) => &buf[..buf.len().min(libc::PIPE_BUF)],
             }
-        }
-        match writev_maybe_nowait(fd, &[IoSlice::new(buf)], sigpipe, nowait) {
-            Ok(0) if !buf.is_empty() => return Err(Error::Disconnected),
-            Ok(_) => return Ok(true),
+        };
+        match writev_maybe_nowait(fd, &[IoSlice::new(part)], sigpipe, nowait) {
+            Ok(0) if !part.is_empty() => return Err(Error::Disconnected),
+            Ok(n) => return Ok(n),
             Err(Errno::EINTR) => {}
-            Err(Errno::EAGAIN) => return Ok(false),
+            Err(Errno::EAGAIN) => return Ok(0),
             Err(e) if nowait && nowait_refused(e) => {}
+            Err(e) => return Err(Error::sys("write", e)),
+        }
+    }
+}
+
+/// [`write_now`] of several buffers with one `pwritev2(RWF_NOWAIT)`; on a kernel that
+/// refuses that on pipes, of the first buffer only, after a zero-timeout `poll`. Returns
+/// how many bytes went.
+///
+/// # Errors
+///
+/// [`Error::Disconnected`] if the reader is gone, [`Error::Io`] otherwise.
+pub(crate) fn writev_now(
+    fd: BorrowedFd<'_>,
+    bufs: &[IoSlice<'_>],
+    sigpipe: Sigpipe,
+) -> Result<usize> {
+    loop {
+        if !nowait_supported() {
+            return match bufs.first() {
+                Some(first) => write_now(fd, first, sigpipe),
+                None => Ok(0),
+            };
+        }
+        match writev_maybe_nowait(fd, bufs, sigpipe, true) {
+            Ok(0) if bufs.iter().any(|b| !b.is_empty()) => return Err(Error::Disconnected),
+            Ok(n) => return Ok(n),
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => return Ok(0),
+            Err(e) if nowait_refused(e) => {}
             Err(e) => return Err(Error::sys("write", e)),
         }
     }

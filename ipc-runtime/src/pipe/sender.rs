@@ -313,6 +313,10 @@ impl<T: Message> Tx<T> for Sender<T> {
     #[inline]
     fn send_wait(&mut self, msg: &T, wait: contract::Wait) -> Result<()> {
         if self.buffer > 0 {
+            if self.hello_sent && self.out.len() + codec::record_len::<T>() <= self.buffer {
+                codec::push_record(&mut self.out, msg);
+                return Ok(());
+            }
             return self
                 .send_batch(std::slice::from_ref(msg), wait.into())
                 .map(drop);
@@ -323,15 +327,21 @@ impl<T: Message> Tx<T> for Sender<T> {
         }
     }
 
-    /// Writes the records of as many messages as fit in one atomic `write` ([`PIPE_BUF`]
-    /// bytes: 256 messages of 8 bytes) per system call; a buffered sender adds them to its
-    /// buffer instead. Messages whose records are longer than half of [`PIPE_BUF`] go one
-    /// per `write`, as `send` writes them.
+    /// Writes the records of many messages with each `write`: 64 KiB of them where a
+    /// record's length divides the pipe page (messages of 8, 24, 56… bytes), as many as
+    /// fit in one atomic write of [`PIPE_BUF`] bytes otherwise; page-sized messages (4089
+    /// to 4096 bytes) go 16 per `writev`, straight from `msgs`. A buffered sender adds
+    /// records to its buffer instead. Other messages whose records are longer than half
+    /// of [`PIPE_BUF`] go one per `write`, as `send` writes them. In every case a write cut
+    /// short is cut between records: a sender killed mid-batch leaves whole messages.
     ///
     /// # Errors
     ///
     /// As [`Tx::send_wait`], for the first message.
     fn send_many_wait(&mut self, msgs: &[T], wait: contract::Wait) -> Result<usize> {
+        if codec::is_page::<T>() {
+            return self.send_pages(msgs, wait.into());
+        }
         if !batch::coalesces::<T>() {
             return contract::send_each(msgs, wait, |m, w| self.send_wait(m, w));
         }

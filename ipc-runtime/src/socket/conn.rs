@@ -185,6 +185,10 @@ impl<T: Message> Tx<T> for Sender<T> {
     #[inline]
     fn send_wait(&mut self, msg: &T, wait: contract::Wait) -> Result<()> {
         if self.buffer > 0 {
+            if self.pending.len() + codec::record_len::<T>() <= self.buffer {
+                codec::push_record(&mut self.pending, msg);
+                return Ok(());
+            }
             return self
                 .send_batch(std::slice::from_ref(msg), wait.into())
                 .map(drop);

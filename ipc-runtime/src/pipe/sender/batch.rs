@@ -34,15 +34,24 @@ pub(super) const fn coalesces<T: Message>() -> bool {
     !codec::is_page::<T>() && codec::record_len::<T>() <= PIPE_BUF / 2
 }
 
-/// The bytes of whole records of `T` one `write` takes: as many as fit in [`PIPE_BUF`].
+/// The most bytes of whole records of `T` one `write` takes. Where a record's length
+/// divides the page (16, 32, 64… bytes: messages of 8, 24, 56… bytes), 64 KiB: the kernel
+/// fills a pipe page by page, so such a write can only ever be cut between pages, which are
+/// record boundaries; another writer's records can come between two pages, whole. Other
+/// records go as many as fit in [`PIPE_BUF`], which the kernel writes atomically.
 pub(super) const fn chunk<T: Message>() -> usize {
     let rec = codec::record_len::<T>();
-    if coalesces::<T>() {
-        PIPE_BUF / rec * rec
-    } else {
+    if !coalesces::<T>() {
         rec
+    } else if PAGE % rec == 0 {
+        GATHER
+    } else {
+        PIPE_BUF / rec * rec
     }
 }
+
+/// A pipe page: the unit in which the kernel fills a pipe.
+const PAGE: usize = 4096;
 
 impl<T: Message> Sender<T> {
     /// Makes this sender buffered: from now on `send` (and `send_all`) add records to a
@@ -79,7 +88,7 @@ impl<T: Message> Sender<T> {
     #[must_use]
     pub fn buffered(mut self, capacity: usize) -> Self {
         if coalesces::<T>() {
-            self.buffer = capacity.max(self.chunk);
+            self.buffer = capacity.max(codec::record_len::<T>());
         }
         self
     }
@@ -158,10 +167,9 @@ impl<T: Message> Sender<T> {
         }
     }
 
-    /// Writes the records held in `out` from the front, one atomic `write` per
-    /// [`chunk`] of whole records. The first write waits for room as `wait` says; later
-    /// ones do too with `all`, and are otherwise made only where there is room now. What
-    /// was written leaves `out`.
+    /// Writes the records held in `out` from the front, one `write` per [`chunk`]. The
+    /// first write waits for room as `wait` says; later ones do too with `all`, and are
+    /// otherwise made only where there is room now. What was written leaves `out`.
     ///
     /// # Errors
     ///
@@ -174,32 +182,43 @@ impl<T: Message> Sender<T> {
         let mut result = Ok(());
         while at < self.out.len() {
             let end = (at + self.chunk).min(self.out.len());
-            let waits = at == 0 || all;
             let written = if matches!(wait, Wait::Forever) {
                 fd::write_all(
                     self.fd.as_fd(),
                     &mut [IoSlice::new(&self.out[at..end])],
                     sigpipe,
                 )
-                .map(|()| true)
-            } else if waits {
-                self.wait_for_room(end - at, wait).and_then(|()| {
-                    fd::write_all(
-                        self.fd.as_fd(),
-                        &mut [IoSlice::new(&self.out[at..end])],
-                        sigpipe,
-                    )
-                    .map(|()| true)
-                })
+                .map(|()| end - at)
+            } else if at == 0 || all {
+                // Room for a write of at most PIPE_BUF bytes, then what goes now.
+                self.wait_for_room((end - at).min(PIPE_BUF), wait)
+                    .and_then(|()| fd::write_now(self.fd.as_fd(), &self.out[at..end], sigpipe))
             } else {
                 fd::write_now(self.fd.as_fd(), &self.out[at..end], sigpipe)
             };
             match written {
-                Ok(true) => {
-                    self.sent += ((end - at) / rec) as u64;
-                    at = end;
+                Ok(0) => break,
+                Ok(n) => {
+                    let cut = n % rec;
+                    if cut != 0 {
+                        // A record cut short (a kernel that wrote part of a page): it is
+                        // committed, and finished before anything else.
+                        let tail = &self.out[at + n..at + n - cut + rec];
+                        if let Err(e) =
+                            fd::write_all(self.fd.as_fd(), &mut [IoSlice::new(tail)], sigpipe)
+                        {
+                            at += n - cut + rec;
+                            result = Err(e);
+                            break;
+                        }
+                    }
+                    let n = n.next_multiple_of(rec);
+                    self.sent += (n / rec) as u64;
+                    at += n;
+                    if at < end {
+                        break; // the pipe is full
+                    }
                 }
-                Ok(false) => break,
                 // Later writes that find no room in time leave the rest held.
                 Err(Error::Full | Error::Timeout(_)) if at > 0 => break,
                 Err(e) => {
@@ -210,6 +229,74 @@ impl<T: Message> Sender<T> {
         }
         self.out.drain(..at);
         result
+    }
+
+    /// Sends a batch of page-sized messages (see [`codec`]), which go bare: up to 16 of
+    /// them per `writev`, straight from `msgs` with no copy. Each is one whole page of the
+    /// pipe whatever was written before (the kernel fills a write whose length is a
+    /// multiple of the page page by page), so a write cut short is cut between messages;
+    /// and a sender of page-sized messages has the stream alone (see [`crate::fifo`]). A
+    /// message that must go as a sealed record goes by itself, as `send` writes it.
+    pub(super) fn send_pages(&mut self, msgs: &[T], wait: Wait) -> Result<usize> {
+        const MAX_PAGES: usize = 16;
+        let forever = matches!(wait, Wait::Forever);
+        let sigpipe = *self.sigpipe.get_or_insert_with(Sigpipe::detect);
+        let mut w = wait;
+        let mut done = 0;
+        while done < msgs.len() {
+            let bare = msgs[done..]
+                .iter()
+                .take(MAX_PAGES)
+                .take_while(|m| codec::Envelope::new(*m).head().is_empty())
+                .count();
+            let sent = if bare < 2 || !self.hello_sent {
+                // A sealed record, a lone page, or the handshake still to go: as `send`.
+                match self.write_frame(Some(&msgs[done]), &w) {
+                    Ok(()) => 1,
+                    Err(e) if done == 0 => return Err(e),
+                    Err(_) => break,
+                }
+            } else {
+                let pages: Vec<IoSlice<'_>> = msgs[done..done + bare]
+                    .iter()
+                    .map(|m| IoSlice::new(crate::message::as_bytes(m)))
+                    .collect();
+                let n = if forever {
+                    fd::write_all(self.fd.as_fd(), &mut pages.clone(), sigpipe)
+                        .map(|()| bare * size_of::<T>())
+                } else {
+                    let room = if done == 0 {
+                        self.wait_for_room(size_of::<T>(), &w)
+                    } else {
+                        Ok(())
+                    };
+                    room.and_then(|()| fd::writev_now(self.fd.as_fd(), &pages, sigpipe))
+                };
+                match n {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        let whole = n / size_of::<T>();
+                        if n % size_of::<T>() != 0 {
+                            // Part of a page written: finish that message.
+                            let m = crate::message::as_bytes(&msgs[done + whole]);
+                            let rest = &m[n % size_of::<T>()..];
+                            fd::write_all(self.fd.as_fd(), &mut [IoSlice::new(rest)], sigpipe)?;
+                            whole + 1
+                        } else {
+                            whole
+                        }
+                    }
+                    Err(e) if done == 0 => return Err(e),
+                    Err(_) => break,
+                }
+            };
+            self.sent += sent as u64;
+            done += sent;
+            if !forever {
+                w = Wait::Now;
+            }
+        }
+        Ok(done)
     }
 }
 
@@ -247,5 +334,101 @@ impl<T> Drop for Sender<T> {
     /// Writes what a buffered sender holds (see [`Sender::buffered`]).
     fn drop(&mut self) {
         self.drain();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::pipe::{self, PIPE_BUF};
+    use crate::Error;
+
+    /// A 64-byte message: records of 72 bytes, which do not divide a page.
+    type Wide = [u64; 8];
+
+    #[test]
+    fn try_send_many_fills_the_pipe_then_says_full_and_loses_nothing() {
+        let (mut tx, mut rx) = pipe::channel::<u64>().unwrap();
+        let msgs: Vec<u64> = (0..100_000).collect();
+        let mut sent = 0;
+        loop {
+            match tx.try_send_many(&msgs[sent..]) {
+                Ok(n) => sent += n,
+                Err(Error::Full) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(sent > 0 && sent < msgs.len());
+        drop(tx);
+        let mut got = vec![0u64; 4096];
+        let mut next = 0u64;
+        loop {
+            match rx.recv_many(&mut got) {
+                Ok(k) => {
+                    for &m in &got[..k] {
+                        assert_eq!(m, next);
+                        next += 1;
+                    }
+                }
+                Err(e) if e.is_disconnected() => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(next, sent as u64);
+    }
+
+    #[test]
+    fn records_that_do_not_divide_a_page_go_in_atomic_writes() {
+        assert_eq!(super::chunk::<Wide>(), PIPE_BUF / 72 * 72);
+        assert_eq!(super::chunk::<u64>(), super::GATHER);
+        let (mut tx, mut rx) = pipe::channel::<Wide>().unwrap();
+        let msgs: Vec<Wide> = (0..500).map(|i| [i; 8]).collect();
+        assert_eq!(tx.try_send_many(&msgs).unwrap(), 500);
+        drop(tx);
+        let mut got = vec![[0u64; 8]; 1000];
+        let mut all = Vec::new();
+        while let Ok(k) = rx.recv_many(&mut got) {
+            all.extend_from_slice(&got[..k]);
+        }
+        assert_eq!(all, msgs);
+    }
+
+    #[test]
+    fn a_buffered_sender_writes_when_full_on_flush_and_on_drop() {
+        let (tx, mut rx) = pipe::channel::<u64>().unwrap();
+        let mut tx = tx.buffered(1024);
+        for n in 0..10 {
+            tx.send(n).unwrap();
+        }
+        assert_eq!(tx.pending(), 10 * 16);
+        // The handshake went; the messages wait in the buffer.
+        assert!(matches!(rx.try_recv(), Err(Error::Empty)));
+        tx.flush().unwrap();
+        assert_eq!(tx.pending(), 0);
+        assert_eq!(rx.try_recv().unwrap(), 0);
+        for n in 10..1000 {
+            tx.send(n).unwrap(); // written whenever 1024 bytes are held
+        }
+        assert!(tx.pending() <= 1024);
+        drop(tx);
+        let mut next = 1;
+        for m in rx.iter() {
+            assert_eq!(m.unwrap(), next);
+            next += 1;
+        }
+        assert_eq!(next, 1000);
+    }
+
+    #[test]
+    fn close_counts_what_a_buffered_sender_could_not_write() {
+        let (tx, rx) = pipe::channel::<u64>().unwrap();
+        let mut tx = tx.buffered(1 << 20);
+        for n in 0..50_000 {
+            tx.send(n).unwrap(); // 800 KB: all held
+        }
+        // The pipe takes 64 KiB (4096 records) of them; nobody reads.
+        let unread = tx.close(std::time::Duration::from_millis(20)).unwrap_err();
+        assert_eq!(unread.count, 50_000);
+        assert!(!unread.discarded);
+        drop(rx);
     }
 }
