@@ -61,6 +61,21 @@
 //!   makes the writer's next `write` wake the reader, and with writer and reader on one
 //!   CPU that cost more than the reads it saved (`cargo bench --bench stream`: 8-byte
 //!   throughput 0.85x raw with large reads, 0.96x with one message per read).
+//!   [`Receiver::recv_many`] reads everything the pipe holds that fits its 64 KiB
+//!   buffer, with one `read`, and takes every whole message from it.
+//!
+//! # Throughput: batches and buffers
+//!
+//! One `send` is one `write` and one `recv` one `read`: the latency of each message is
+//! that of the system call, and so is the cost. For a stream of small messages,
+//! [`Sender::send_all`] writes a slice of them with one `write` per 64 KiB of records
+//! (per `PIPE_BUF`, 4 KiB, where a record's length does not divide the pipe's page, so
+//! that every write is cut, if at all, between records) and [`Receiver::recv_many`]
+//! takes what is there with one `read`; a [`Sender::buffered`] sender coalesces single
+//! `send`s until its buffer is full or it is flushed. With them the typed stream moves
+//! small messages at the rate of a hand-written `BufWriter`/`BufReader` pair over the
+//! same pipe (`cargo bench --bench batch`), checked and framed. A writer killed
+//! mid-batch leaves whole messages only.
 //! - A receive with a timeout polls, then reads; a partial frame stays buffered in the
 //!   receiver, so a timeout loses nothing. If another process reads the same pipe end,
 //!   that read may wait for data the other process took.
