@@ -4,7 +4,8 @@
 //! batch, partial writes against a slow reader, `EINTR` from a signal handler, batched
 //! receives under deadlines, a buffered sender that leaves with messages held, and
 //! messages of 3000 bytes, a page and 10,000 bytes in batches; several writers batching
-//! into one FIFO.
+//! into one FIFO; and, for a pipe and a POSIX queue, an invalid message met in the middle
+//! of a batch.
 //!
 //! The children are this test binary re-run on the test `child`, with `BATCH_ROLE` naming
 //! what to do, `BATCH_VIA` the transport, `BATCH_AT` the FIFO, socket path or address and
@@ -13,6 +14,7 @@
 //! only if a test fails. No test asserts on timing.
 
 use std::env;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
@@ -22,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipc::{fifo, pipe, socket, tcp, Error, Message, Rx, Tx};
+use ipc::{fifo, mq, pipe, socket, tcp, Error, Message, Rx, Tx};
 
 mod common;
 use common::Kid;
@@ -134,6 +136,25 @@ impl Numbered for Long {
 
     fn new(seq: u64) -> Self {
         Words::new(seq)
+    }
+}
+
+/// A message with a `bool`: a byte other than 0 or 1 there is not a valid `Flagged`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Message)]
+#[repr(C)]
+struct Flagged {
+    seq: u64,
+    ok: bool,
+    _pad: [u8; 7],
+}
+
+impl Flagged {
+    fn new(seq: u64) -> Flagged {
+        Flagged {
+            seq,
+            ok: seq % 2 == 0,
+            _pad: [0; 7],
+        }
     }
 }
 
@@ -410,6 +431,8 @@ fn play(role: &str, count: u64) {
         "bursts" => send_bursts(count),
         "drop_held" => drop_with_messages_held(count),
         "close_unread" => close_with_nothing_read(count),
+        "pipe_invalid" => send_an_invalid_message_on_a_pipe(),
+        "mq_invalid" => send_an_invalid_message_on_a_queue(),
         other => panic!("unknown role {other}"),
     }
 }
@@ -598,6 +621,51 @@ fn close_with_nothing_read(count: u64) {
             assert!(!unread.discarded, "the reader still has the pipe open");
         }
     }
+}
+
+/// On the pipe of descriptor 0: 100 valid `Flagged` messages, one whose `bool` is 2
+/// (written raw, with the codec's record header), and 100 more valid ones.
+fn send_an_invalid_message_on_a_pipe() {
+    let mut tx = pipe::Sender::<Flagged>::from_fd(stdin_fd());
+    let good: Vec<Flagged> = (0..201).map(Flagged::new).collect();
+    tx.send_all(&good[..100]).unwrap();
+    let mut raw = std::fs::File::from(stdin_fd());
+    raw.write_all(&invalid_record()).unwrap();
+    tx.send_all(&good[101..]).unwrap();
+}
+
+/// The record of message 100 with 2 in its `bool`.
+fn invalid_record() -> Vec<u8> {
+    let mut rec = ipc::codec::message_header::<Flagged>().to_vec();
+    rec.extend_from_slice(&invalid_flagged(100));
+    rec
+}
+
+/// The bytes of `Flagged::new(seq)` with 2 in its `bool`.
+fn invalid_flagged(seq: u64) -> Vec<u8> {
+    let mut bytes = ipc::as_bytes(&Flagged::new(seq)).to_vec();
+    bytes[std::mem::offset_of!(Flagged, ok)] = 2;
+    bytes
+}
+
+/// On the POSIX queue `BATCH_AT`: 4 valid `Flagged` messages, one whose `bool` is 2
+/// (sent raw with `mq_send`), and 5 more valid ones: 10, the capacity the parent gave it.
+fn send_an_invalid_message_on_a_queue() {
+    use nix::mqueue::{mq_close, mq_open, mq_send, MQ_OFlag};
+    let name = env::var(AT).expect(AT);
+    let mut tx = mq::Sender::<Flagged>::open(&name).unwrap();
+    let good: Vec<Flagged> = (0..10).map(Flagged::new).collect();
+    tx.send_all(&good[..4]).unwrap();
+    let q = mq_open(
+        name.as_str(),
+        MQ_OFlag::O_WRONLY,
+        nix::sys::stat::Mode::empty(),
+        None,
+    )
+    .unwrap();
+    mq_send(&q, &invalid_flagged(4), 0).unwrap();
+    mq_close(q).unwrap();
+    tx.send_all(&good[5..]).unwrap();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -976,4 +1044,62 @@ fn several_writers_batching_into_one_fifo_never_interleave_records() {
     drop(keep_open);
     assert!(rx.recv_many(&mut buf).unwrap_err().is_disconnected());
     assert_eq!(next, [PER; 3]);
+}
+
+/// A pipe carrying 100 good messages, an invalid one (a `bool` of 2) and 100 more, all
+/// there before the first receive: `recv_many` returns the first 100, the next receive
+/// `InvalidMessage`, and the 100 after it then arrive.
+#[test]
+fn an_invalid_message_mid_batch_on_a_pipe_is_returned_by_the_next_receive() {
+    let (tx, mut rx) = pipe::channel::<Flagged>().unwrap();
+    let mut cmd = Command::new(env::current_exe().unwrap());
+    cmd.args(["child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(ROLE, "pipe_invalid")
+        .stdin(Stdio::from(tx));
+    let kid = Kid::spawn(&mut cmd);
+    drop(cmd);
+    kid.assert_success("writer of an invalid message");
+    let mut buf = vec![Flagged::default(); 1000];
+    assert_eq!(
+        rx.recv_many(&mut buf).unwrap(),
+        100,
+        "up to the invalid one"
+    );
+    assert!(buf[..100].iter().copied().eq((0..100).map(Flagged::new)));
+    match rx.recv_many(&mut buf) {
+        Err(Error::InvalidMessage(m)) => assert_eq!(m.field(), "ok", "{m}"),
+        other => panic!("{other:?}, want InvalidMessage"),
+    }
+    assert_eq!(rx.recv_many(&mut buf).unwrap(), 100, "the rest");
+    assert!(buf[..100].iter().copied().eq((101..201).map(Flagged::new)));
+    assert!(rx.recv_many(&mut buf).unwrap_err().is_disconnected());
+}
+
+// ---------------------------------------------------------------------------------------
+// POSIX queues: one message per system call, an error met mid-batch held for the next.
+
+/// A queue holding 4 good messages, an invalid one and 5 more: `recv_many` returns the
+/// first 4 and holds the error, which the next receive returns; then the 5 arrive.
+#[test]
+fn an_invalid_message_mid_batch_on_a_queue_is_returned_by_the_next_receive() {
+    let name = common::MqName::new("batch");
+    let mut rx = mq::Receiver::<Flagged>::create(&name.0, mq::Options::new().capacity(10)).unwrap();
+    Kid::spawn(
+        Command::new(env::current_exe().unwrap())
+            .args(["child", "--exact", "--nocapture", "--test-threads=1"])
+            .env(ROLE, "mq_invalid")
+            .env(AT, &name.0)
+            .stdin(Stdio::null()),
+    )
+    .assert_success("writer of an invalid message");
+    let mut buf = vec![Flagged::default(); 16];
+    assert_eq!(rx.recv_many(&mut buf).unwrap(), 4, "up to the invalid one");
+    assert!(buf[..4].iter().copied().eq((0..4).map(Flagged::new)));
+    match rx.recv_many(&mut buf) {
+        Err(Error::InvalidMessage(m)) => assert_eq!(m.field(), "ok", "{m}"),
+        other => panic!("{other:?}, want InvalidMessage"),
+    }
+    assert_eq!(rx.recv_many(&mut buf).unwrap(), 5, "the rest");
+    assert!(buf[..5].iter().copied().eq((5..10).map(Flagged::new)));
+    assert!(matches!(rx.try_recv_many(&mut buf), Err(Error::Empty)));
 }
