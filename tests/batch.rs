@@ -1103,3 +1103,29 @@ fn an_invalid_message_mid_batch_on_a_queue_is_returned_by_the_next_receive() {
     assert!(buf[..5].iter().copied().eq((5..10).map(Flagged::new)));
     assert!(matches!(rx.try_recv_many(&mut buf), Err(Error::Empty)));
 }
+
+/// The error `recv_many` holds is returned by the next receive of any kind: here
+/// `recv_with_priority`, the queue's own.
+#[test]
+#[ignore = "bug: mq::Receiver::recv_with_priority (and try_/recv_timeout_with_priority) \
+            take &self and skip the error recv_many holds: message 5 comes first, the \
+            error about message 4 only at the next contract receive"]
+fn an_error_held_by_recv_many_on_a_queue_is_returned_by_recv_with_priority() {
+    let name = common::MqName::new("batch");
+    let mut rx = mq::Receiver::<Flagged>::create(&name.0, mq::Options::new().capacity(10)).unwrap();
+    Kid::spawn(
+        Command::new(env::current_exe().unwrap())
+            .args(["child", "--exact", "--nocapture", "--test-threads=1"])
+            .env(ROLE, "mq_invalid")
+            .env(AT, &name.0)
+            .stdin(Stdio::null()),
+    )
+    .assert_success("writer of an invalid message");
+    let mut buf = vec![Flagged::default(); 16];
+    assert_eq!(rx.recv_many(&mut buf).unwrap(), 4, "up to the invalid one");
+    match rx.recv_with_priority() {
+        Err(Error::InvalidMessage(m)) => assert_eq!(m.field(), "ok", "{m}"),
+        other => panic!("{other:?}, want InvalidMessage"),
+    }
+    assert_eq!(rx.recv_with_priority().unwrap(), (Flagged::new(5), 0));
+}
