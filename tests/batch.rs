@@ -60,9 +60,25 @@ impl Seq {
     fn new(seq: u64) -> Seq {
         Seq {
             seq,
-            check: seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5a5a_5a5a_5a5a_5a5a,
+            check: check(seq),
         }
     }
+}
+
+/// A word computed from a sequence number.
+fn check(seq: u64) -> u64 {
+    seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5a5a_5a5a_5a5a_5a5a
+}
+
+/// As [`Seq`], with one more word: its record (32 bytes) divides a pipe page, so a pipe
+/// sender writes 64 KiB of them at a time (cut, if at all, between pages), where the
+/// records of a `Seq` (24 bytes) go 170 to an atomic write of `PIPE_BUF` bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Message)]
+#[repr(C)]
+struct Seq32 {
+    seq: u64,
+    check: u64,
+    not: u64,
 }
 
 /// What the long runs send: message `seq` of a type is made from its number alone, so
@@ -72,6 +88,9 @@ trait Numbered: Message + Copy + PartialEq + std::fmt::Debug + 'static {
     const NAME: &'static str;
 
     fn new(seq: u64) -> Self;
+
+    /// The number `new` was given.
+    fn seq(&self) -> u64;
 }
 
 impl Numbered for Seq {
@@ -79,6 +98,26 @@ impl Numbered for Seq {
 
     fn new(seq: u64) -> Seq {
         Seq::new(seq)
+    }
+
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
+impl Numbered for Seq32 {
+    const NAME: &'static str = "seq32";
+
+    fn new(seq: u64) -> Seq32 {
+        Seq32 {
+            seq,
+            check: check(seq),
+            not: !seq,
+        }
+    }
+
+    fn seq(&self) -> u64 {
+        self.seq
     }
 }
 
@@ -100,7 +139,7 @@ impl<const N: usize> Words<N> {
             words: std::array::from_fn(|k| match k {
                 0 => head,
                 1 => seq,
-                _ => seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ k as u64,
+                _ => check(seq) ^ k as u64,
             }),
         }
     }
@@ -121,6 +160,10 @@ impl Numbered for Wide {
     fn new(seq: u64) -> Self {
         Words::new(seq)
     }
+
+    fn seq(&self) -> u64 {
+        self.words[1]
+    }
 }
 
 impl Numbered for Page {
@@ -129,6 +172,10 @@ impl Numbered for Page {
     fn new(seq: u64) -> Self {
         Words::new(seq)
     }
+
+    fn seq(&self) -> u64 {
+        self.words[1]
+    }
 }
 
 impl Numbered for Long {
@@ -136,6 +183,10 @@ impl Numbered for Long {
 
     fn new(seq: u64) -> Self {
         Words::new(seq)
+    }
+
+    fn seq(&self) -> u64 {
+        self.words[1]
     }
 }
 
@@ -406,33 +457,34 @@ fn child() {
     let Ok(role) = env::var(ROLE) else {
         return;
     };
-    let count: u64 = env::var(COUNT).map_or(0, |c| c.parse().unwrap());
-    let first: u64 = env::var(FIRST).map_or(0, |c| c.parse().unwrap());
-    let ty = env::var(TYPE).unwrap_or_default();
-    match (role.as_str(), ty.as_str()) {
-        ("send_all", Seq::NAME) => send_all_in_batches::<Seq>(first, count),
-        ("send_all", Wide::NAME) => send_all_in_batches::<Wide>(first, count),
-        ("send_all", Page::NAME) => send_all_in_batches::<Page>(first, count),
-        ("send_all", Long::NAME) => send_all_in_batches::<Long>(first, count),
-        ("buffered", Seq::NAME) => send_buffered::<Seq>(first, count),
-        ("buffered", Wide::NAME) => send_buffered::<Wide>(first, count),
-        ("buffered", Page::NAME) => send_buffered::<Page>(first, count),
-        ("buffered", Long::NAME) => send_buffered::<Long>(first, count),
-        _ => play(&role, count),
+    match role.as_str() {
+        "pipe_invalid" => return send_an_invalid_message_on_a_pipe(),
+        "mq_invalid" => return send_an_invalid_message_on_a_queue(),
+        _ => {}
+    }
+    match env::var(TYPE).expect(TYPE).as_str() {
+        Seq::NAME => play::<Seq>(&role),
+        Seq32::NAME => play::<Seq32>(&role),
+        Wide::NAME => play::<Wide>(&role),
+        Page::NAME => play::<Page>(&role),
+        Long::NAME => play::<Long>(&role),
+        other => panic!("unknown type {other}"),
     }
 }
 
-/// The roles of one type.
-fn play(role: &str, count: u64) {
+/// Plays `role` with messages of `T`.
+fn play<T: Numbered>(role: &str) {
+    let count: u64 = env::var(COUNT).map_or(0, |c| c.parse().unwrap());
+    let first: u64 = env::var(FIRST).map_or(0, |c| c.parse().unwrap());
     match role {
-        "endless" => send_endless_batches(),
-        "trickle" => send_against_a_slow_reader(count),
-        "interrupted" => send_all_interrupted(count),
-        "bursts" => send_bursts(count),
-        "drop_held" => drop_with_messages_held(count),
-        "close_unread" => close_with_nothing_read(count),
-        "pipe_invalid" => send_an_invalid_message_on_a_pipe(),
-        "mq_invalid" => send_an_invalid_message_on_a_queue(),
+        "send_all" => send_all_in_batches::<T>(first, count),
+        "buffered" => send_buffered::<T>(first, count),
+        "endless" => send_endless_batches::<T>(),
+        "trickle" => send_against_a_slow_reader::<T>(count),
+        "interrupted" => send_all_interrupted::<T>(count),
+        "bursts" => send_bursts::<T>(count),
+        "drop_held" => drop_with_messages_held::<T>(count),
+        "close_unread" => close_with_nothing_read::<T>(count),
         other => panic!("unknown role {other}"),
     }
 }
@@ -473,15 +525,15 @@ fn send_buffered<T: Numbered>(first: u64, count: u64) {
     tx.tx().flush().unwrap();
 }
 
-/// Batches of 50,000 messages through `send_all`, numbered on, until killed.
-fn send_endless_batches() {
-    const BIG: u64 = 50_000;
-    let mut tx = Out::<Seq>::open(Via::from_env());
-    let mut batch: Vec<Seq> = (0..BIG).map(Seq::new).collect();
+/// Batches of 1 MiB of messages through `send_all`, numbered on, until killed.
+fn send_endless_batches<T: Numbered>() {
+    let big = ((1 << 20) / size_of::<T>()).max(1) as u64;
+    let mut tx = Out::<T>::open(Via::from_env());
+    let mut batch: Vec<T> = (0..big).map(T::new).collect();
     loop {
         tx.tx().send_all(&batch).unwrap();
         for m in &mut batch {
-            *m = Seq::new(m.seq + BIG);
+            *m = T::new(m.seq() + big);
         }
     }
 }
@@ -489,12 +541,12 @@ fn send_endless_batches() {
 /// `count` messages against a reader that sleeps between receives: `try_send_many` and
 /// `send_all_timeout` (1 ms) in turn, each retried with what was not sent; through a
 /// buffered sender if `BATCH_BUFFER` says so.
-fn send_against_a_slow_reader(count: u64) {
-    let mut tx = Out::<Seq>::open(Via::from_env());
+fn send_against_a_slow_reader<T: Numbered>(count: u64) {
+    let mut tx = Out::<T>::open(Via::from_env());
     if let Ok(buffer) = env::var(BUFFER) {
         tx = tx.buffered(buffer.parse().unwrap());
     }
-    let msgs: Vec<Seq> = (0..count).map(Seq::new).collect();
+    let msgs: Vec<T> = (0..count).map(T::new).collect();
     let (mut sent, mut full, mut timeouts) = (0usize, 0u64, 0u64);
     for (round, size) in BATCHES.iter().cycle().enumerate() {
         if sent == msgs.len() {
@@ -544,7 +596,7 @@ extern "C" fn on_usr1(_: libc::c_int) {
 /// blocked writes fail with `EINTR` (or, on a socket, return having written part of
 /// what they were given). The first message goes alone; the rest once the parent's
 /// signals have begun.
-fn send_all_interrupted(count: u64) {
+fn send_all_interrupted<T: Numbered>(count: u64) {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
     let act = SigAction::new(
         SigHandler::Handler(on_usr1),
@@ -553,8 +605,8 @@ fn send_all_interrupted(count: u64) {
     );
     // SAFETY: the handler only adds to an atomic counter, which is async-signal-safe.
     unsafe { sigaction(Signal::SIGUSR1, &act) }.unwrap();
-    let mut tx = Out::<Seq>::open(Via::from_env());
-    let msgs: Vec<Seq> = (0..count).map(Seq::new).collect();
+    let mut tx = Out::<T>::open(Via::from_env());
+    let msgs: Vec<T> = (0..count).map(T::new).collect();
     tx.tx().send_all(&msgs[..1]).unwrap();
     while HANDLED.load(Ordering::Relaxed) == 0 {
         std::thread::sleep(Duration::from_micros(100));
@@ -570,10 +622,10 @@ fn send_all_interrupted(count: u64) {
 }
 
 /// `count` messages in bursts through `send_all`, with pauses between them.
-fn send_bursts(count: u64) {
+fn send_bursts<T: Numbered>(count: u64) {
     const SIZES: [u64; 7] = [1, 50, 3000, 7, 20_000, 400, 4096];
     const PAUSES_US: [u64; 5] = [0, 1000, 3000, 0, 2000];
-    let mut tx = Out::<Seq>::open(Via::from_env());
+    let mut tx = Out::<T>::open(Via::from_env());
     let mut batch = Vec::new();
     let mut sent = 0;
     for (k, size) in SIZES.iter().cycle().enumerate() {
@@ -582,7 +634,7 @@ fn send_bursts(count: u64) {
         }
         let end = (sent + size).min(count);
         batch.clear();
-        batch.extend((sent..end).map(Seq::new));
+        batch.extend((sent..end).map(T::new));
         tx.tx().send_all(&batch).unwrap();
         sent = end;
         std::thread::sleep(Duration::from_micros(PAUSES_US[k % PAUSES_US.len()]));
@@ -591,27 +643,27 @@ fn send_bursts(count: u64) {
 
 /// `count` messages into a buffer of 1 MiB, and a return without `flush`: dropping the
 /// sender writes them.
-fn drop_with_messages_held(count: u64) {
-    let mut tx = Out::<Seq>::open(Via::from_env()).split().buffered(1 << 20);
+fn drop_with_messages_held<T: Numbered>(count: u64) {
+    let mut tx = Out::<T>::open(Via::from_env()).split().buffered(1 << 20);
     for i in 0..count {
-        tx.tx().send(Seq::new(i)).unwrap();
+        tx.tx().send(T::new(i)).unwrap();
     }
     assert_eq!(
         tx.pending(),
-        count as usize * ipc::codec::record_len::<Seq>(),
+        count as usize * ipc::codec::record_len::<T>(),
         "all held"
     );
 }
 
 /// `count` messages into a buffer of 1 MiB on a pipe whose reader reads nothing, then
 /// `close` with a short timeout: every message is unread, held or in the pipe.
-fn close_with_nothing_read(count: u64) {
-    let Out::Pipe(tx) = Out::<Seq>::open(Via::from_env()) else {
+fn close_with_nothing_read<T: Numbered>(count: u64) {
+    let Out::Pipe(tx) = Out::<T>::open(Via::from_env()) else {
         panic!("a pipe or FIFO only");
     };
     let mut tx = tx.buffered(1 << 20);
     for i in 0..count {
-        tx.send(Seq::new(i)).unwrap();
+        tx.send(T::new(i)).unwrap();
     }
     match tx.close(Duration::from_millis(100)) {
         Ok(()) => panic!("close: all read, but the reader read nothing"),
@@ -701,16 +753,24 @@ fn receive_in_order<T: Numbered>(run: &mut Run<T>, count: u64) {
     }
 }
 
+/// A child playing `role` with `count` messages of `T`, all received in order, then the
+/// end.
+fn in_order<T: Numbered>(via: Via, role: &str, count: u64) {
+    let mut run = Run::<T>::start(via, role, count);
+    receive_in_order(&mut run, count);
+    run.finish(role);
+}
+
+/// [`MANY`] messages whose records divide a pipe page, and a tenth as many whose records
+/// do not (see [`Seq32`]).
 fn many_messages_through_send_all(via: Via) {
-    let mut run = Run::<Seq>::start(via, "send_all", MANY);
-    receive_in_order(&mut run, MANY);
-    run.finish("sender of batches");
+    in_order::<Seq32>(via, "send_all", MANY);
+    in_order::<Seq>(via, "send_all", MANY / 10);
 }
 
 fn many_messages_through_a_buffered_sender(via: Via) {
-    let mut run = Run::<Seq>::start(via, "buffered", MANY);
-    receive_in_order(&mut run, MANY);
-    run.finish("buffered sender");
+    in_order::<Seq32>(via, "buffered", MANY);
+    in_order::<Seq>(via, "buffered", MANY / 10);
 }
 
 /// 3000-byte messages, page-sized ones (bare, and as long records when they look
@@ -718,11 +778,8 @@ fn many_messages_through_a_buffered_sender(via: Via) {
 /// arrives once, whole, in order.
 fn large_messages_through_send_all_and_a_buffered_sender(via: Via) {
     fn both<T: Numbered>(via: Via, count: u64) {
-        for role in ["send_all", "buffered"] {
-            let mut run = Run::<T>::start(via, role, count);
-            receive_in_order(&mut run, count);
-            run.finish(role);
-        }
+        in_order::<T>(via, "send_all", count);
+        in_order::<T>(via, "buffered", count);
     }
     // 1.7 GB in all: about 0.5 s per transport in release, 11 s in a debug build (which
     // spends it making and comparing the messages word by word), so a tenth there.
@@ -732,20 +789,25 @@ fn large_messages_through_send_all_and_a_buffered_sender(via: Via) {
     both::<Long>(via, 20_000 / scale);
 }
 
-/// Receives some of an endless stream, SIGKILLs the sender, and reads the rest: whole
-/// messages in order, then the end; on a stream socket at most one `Corrupt` (the
-/// stream ended inside a record) before it.
-fn a_sender_killed_mid_batch(via: Via) {
-    let mut run = Run::<Seq>::start(via, "endless", 0);
-    let mut buf = vec![Seq::default(); 4096];
+/// Receives 4 MiB of an endless stream, SIGKILLs the sender, and reads the rest: whole
+/// messages in order, then the end. On a stream socket, and for records longer than
+/// `PIPE_BUF` (which a pipe cannot take in one atomic write), the stream may end inside
+/// a record: then one `Corrupt` comes before the end.
+fn killed_mid_batch<T: Numbered>(via: Via) {
+    let torn_allowed = via.is_socket() || ipc::codec::record_len::<T>() > pipe::PIPE_BUF;
+    let mut run = Run::<T>::start(via, "endless", 0);
+    let mut buf = vec![T::new(0); 4096.min((1 << 20) / size_of::<T>())];
     let mut next = 0;
     let mut round = 0;
-    while next < 200_000 {
+    while next < ((4 << 20) / size_of::<T>()) as u64 {
         let len = LENGTHS[round % LENGTHS.len()].min(buf.len());
         let n = run.rx.recv_many(&mut buf[..len]).unwrap();
         expect_next(&buf[..n], &mut next);
         round += 1;
     }
+    // Let the sender fill the pipe or socket and block inside a batch (and, for long
+    // records, inside a record), then kill it.
+    std::thread::sleep(Duration::from_millis(50));
     run.kid.kill().unwrap();
     let status = run.kid.wait().unwrap();
     assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
@@ -759,29 +821,39 @@ fn a_sender_killed_mid_batch(via: Via) {
                 expect_next(&buf[..n], &mut next);
             }
             Err(Error::Disconnected) => break,
-            Err(Error::Corrupt(why)) if via.is_socket() && corrupt.is_none() => {
+            Err(Error::Corrupt(why)) if torn_allowed && corrupt.is_none() => {
                 corrupt = Some(why);
             }
             Err(e) => panic!("after message {next} (and {corrupt:?}): {e}"),
         }
     }
     assert!(run.rx.recv().unwrap_err().is_disconnected());
-    println!("{next} messages, then {corrupt:?} and Disconnected");
+    println!(
+        "{}: {next} messages, then {corrupt:?} and Disconnected",
+        T::NAME
+    );
+}
+
+fn a_sender_killed_mid_batch(via: Via) {
+    killed_mid_batch::<Seq>(via);
+    killed_mid_batch::<Seq32>(via);
+    killed_mid_batch::<Page>(via);
+    killed_mid_batch::<Long>(via);
 }
 
 /// A reader that sleeps 1 ms between receives of at most [`SLOW`] messages: the sender
 /// meets full buffers, and retries what `try_send_many` and `send_all_timeout` did not
 /// send; unbuffered, then buffered (16 KiB).
-fn a_slow_reader_and_retried_partial_batches(via: Via) {
+fn slow_reader<T: Numbered>(via: Via) {
     const SLOW: [usize; 4] = [1, 16, 256, 2048];
-    const N: u64 = 400_000;
+    const N: u64 = 250_000;
     for buffer in [None, Some(16 << 10)] {
-        let mut run = Run::<Seq>::start_with(via, "trickle", N, |cmd| {
+        let mut run = Run::<T>::start_with(via, "trickle", N, |cmd| {
             if let Some(b) = buffer {
                 cmd.env(BUFFER, b.to_string());
             }
         });
-        let mut buf = vec![Seq::default(); 2048];
+        let mut buf = vec![T::new(0); 2048.min((1 << 20) / size_of::<T>())];
         let mut next = 0;
         let mut round = 0;
         while next < N {
@@ -795,6 +867,11 @@ fn a_slow_reader_and_retried_partial_batches(via: Via) {
         }
         run.finish("sender against a slow reader");
     }
+}
+
+fn a_slow_reader_and_retried_partial_batches(via: Via) {
+    slow_reader::<Seq>(via);
+    slow_reader::<Seq32>(via);
 }
 
 /// Sends SIGUSR1 to every thread of the process `pid` and returns to how many. A signal
@@ -822,12 +899,13 @@ fn signal_threads(pid: i32) -> usize {
 }
 
 /// The sender's threads get SIGUSR1 (a handler without `SA_RESTART`) about every 100 µs
-/// while it is blocked in `send_all`: its writes fail with `EINTR` or write part of what
-/// they were given, and every message still arrives once, whole and in order.
-fn interrupted_sends_lose_and_tear_nothing(via: Via) {
-    const N: u64 = 1_000_000;
-    let mut run = Run::<Seq>::start(via, "interrupted", N);
-    let mut buf = vec![Seq::default(); 1024];
+/// while it is blocked in `send_all` of 24 MiB of messages: its writes fail with `EINTR`
+/// or write part of what they were given, and every message still arrives once, whole
+/// and in order.
+fn interrupted<T: Numbered>(via: Via) {
+    let n_msgs = ((24 << 20) / size_of::<T>()) as u64;
+    let mut run = Run::<T>::start(via, "interrupted", n_msgs);
+    let mut buf = vec![T::new(0); 1024];
     // The child installs its handler before it connects, so once its first message is
     // here signals are safe; it sends the rest once it has handled one.
     let mut next = 0;
@@ -846,7 +924,7 @@ fn interrupted_sends_lose_and_tear_nothing(via: Via) {
         })
     };
     let mut round = 0;
-    while next < N {
+    while next < n_msgs {
         let len = LENGTHS[round % LENGTHS.len()].min(buf.len());
         round += 1;
         match run.rx.recv_many(&mut buf[..len]) {
@@ -860,17 +938,23 @@ fn interrupted_sends_lose_and_tear_nothing(via: Via) {
     }
     stop.store(true, Ordering::Relaxed);
     let signals = signaller.join().unwrap();
-    println!("{signals} signals sent");
+    println!("{}: {signals} signals sent", T::NAME);
     run.finish("interrupted sender");
+}
+
+fn interrupted_sends_lose_and_tear_nothing(via: Via) {
+    interrupted::<Seq>(via);
+    interrupted::<Seq32>(via);
+    interrupted::<Page>(via);
 }
 
 /// A sender that sends in bursts with pauses, and a receiver that loops on
 /// `recv_many_timeout(1 ms)` and `try_recv_many` in turn, taking `Timeout` and `Empty`
 /// as "again".
-fn receives_under_deadlines(via: Via) {
-    const N: u64 = 500_000;
-    let mut run = Run::<Seq>::start(via, "bursts", N);
-    let mut buf = vec![Seq::default(); 8192];
+fn under_deadlines<T: Numbered>(via: Via) {
+    const N: u64 = 300_000;
+    let mut run = Run::<T>::start(via, "bursts", N);
+    let mut buf = vec![T::new(0); 8192];
     let (mut next, mut timeouts, mut empty) = (0, 0u64, 0u64);
     let mut round = 0;
     while next < N {
@@ -911,12 +995,16 @@ fn receives_under_deadlines(via: Via) {
     run.finish("sender of bursts");
 }
 
+fn receives_under_deadlines(via: Via) {
+    under_deadlines::<Seq>(via);
+    under_deadlines::<Seq32>(via);
+}
+
 /// A buffered sender that holds 1000 messages and is dropped without `flush`: all of them
 /// arrive.
 fn a_buffered_sender_dropped_with_messages_held(via: Via) {
-    let mut run = Run::<Seq>::start(via, "drop_held", 1000);
-    receive_in_order(&mut run, 1000);
-    run.finish("buffered sender dropped");
+    in_order::<Seq>(via, "drop_held", 1000);
+    in_order::<Seq32>(via, "drop_held", 1000);
 }
 
 /// Makes a module of four tests, one per stream transport, each calling `$check` with
@@ -976,12 +1064,17 @@ on_every_stream! {
 /// unread, those still held (20,000 do not fit in the pipe) and those in the pipe.
 #[test]
 fn closing_a_buffered_pipe_sender_counts_held_and_queued_messages_as_unread() {
+    close_unread::<Seq>();
+    close_unread::<Seq32>();
+}
+
+fn close_unread<T: Numbered>() {
     for count in [1000, 20_000] {
-        let mut run = Run::<Seq>::start(Via::Pipe, "close_unread", count);
+        let mut run = Run::<T>::start(Via::Pipe, "close_unread", count);
         // Nothing is read until the sender is gone.
         run.wait_success("closing sender");
         // What the pipe holds: the first messages, in order, then the end.
-        let mut buf = vec![Seq::default(); 1024];
+        let mut buf = vec![T::new(0); 1024];
         let mut next = 0;
         loop {
             match run.rx.try_recv_many(&mut buf) {
@@ -995,7 +1088,7 @@ fn closing_a_buffered_pipe_sender_counts_held_and_queued_messages_as_unread() {
         } else {
             assert!(next < count, "{next} of {count} in a 64 KiB pipe");
         }
-        println!("{count} sent, {next} in the pipe");
+        println!("{}: {count} sent, {next} in the pipe", T::NAME);
     }
 }
 
@@ -1005,24 +1098,29 @@ fn closing_a_buffered_pipe_sender_counts_held_and_queued_messages_as_unread() {
 /// on across the other writers' handshakes.
 #[test]
 fn several_writers_batching_into_one_fifo_never_interleave_records() {
+    several_writers::<Seq>();
+    several_writers::<Seq32>();
+}
+
+fn several_writers<T: Numbered>() {
     const PER: u64 = 1_000_000;
     let dir = common::TempDir::new("batch");
     let fifo = fifo::create(dir.join("fifo")).unwrap();
-    let mut rx = fifo::Receiver::<Seq>::open(fifo.path()).unwrap();
+    let mut rx = fifo::Receiver::<T>::open(fifo.path()).unwrap();
     // Holding a write end keeps the FIFO from ending between one writer and the next.
-    let keep_open = fifo::Sender::<Seq>::open(fifo.path()).unwrap();
+    let keep_open = fifo::Sender::<T>::open(fifo.path()).unwrap();
     let writers: Vec<Kid> = ["send_all", "buffered", "send_all"]
         .iter()
         .enumerate()
         .map(|(w, role)| {
-            let mut cmd = child_command::<Seq>(role, Via::Fifo, PER);
+            let mut cmd = child_command::<T>(role, Via::Fifo, PER);
             cmd.env(AT, fifo.path())
                 .env(FIRST, ((w as u64) << 40).to_string());
             Kid::spawn(&mut cmd)
         })
         .collect();
     let mut next = [0u64; 3];
-    let mut buf = vec![Seq::default(); 8192];
+    let mut buf = vec![T::new(0); 8192];
     let mut got = 0;
     let mut round = 0;
     while got < 3 * PER {
@@ -1030,9 +1128,9 @@ fn several_writers_batching_into_one_fifo_never_interleave_records() {
         round += 1;
         let n = rx.recv_many(&mut buf[..len]).unwrap();
         for m in &buf[..n] {
-            let w = (m.seq >> 40) as usize;
+            let w = (m.seq() >> 40) as usize;
             assert!(w < 3, "a message of no writer: {m:?}");
-            let want = Seq::new((w as u64) << 40 | next[w]);
+            let want = T::new((w as u64) << 40 | next[w]);
             assert_eq!(*m, want, "writer {w}, message {}", next[w]);
             next[w] += 1;
         }
