@@ -332,8 +332,11 @@ impl<T: Message> Tx<T> for Sender<T> {
     /// fit in one atomic write of [`PIPE_BUF`] bytes otherwise; page-sized messages (4089
     /// to 4096 bytes) go 16 per `writev`, straight from `msgs`. A buffered sender adds
     /// records to its buffer instead. Other messages whose records are longer than half
-    /// of [`PIPE_BUF`] go one per `write`, as `send` writes them. In every case a write cut
-    /// short is cut between records: a sender killed mid-batch leaves whole messages.
+    /// of [`PIPE_BUF`] go one per `write`, as `send` writes them. A write cut short is cut
+    /// between records, so a sender killed mid-batch leaves whole messages, except for a
+    /// record longer than [`PIPE_BUF`] (a message of more than 4096 bytes, or a page-sized
+    /// one that goes sealed because it begins like a record tag): no `write` moves it
+    /// atomically, a kill can cut it, and the reader then reports one [`Error::Corrupt`].
     ///
     /// # Errors
     ///

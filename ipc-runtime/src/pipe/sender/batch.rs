@@ -1,11 +1,11 @@
 //! Batched and buffered writing for a pipe or FIFO [`Sender`].
 //!
-//! The records of small messages are gathered and written with one `write` per
-//! [`PIPE_BUF`] bytes of whole records (256 messages of 8 bytes), never more: a `write` of
-//! at most `PIPE_BUF` bytes is atomic, so records of several writers never interleave, and
-//! a writer killed in the middle of a batch leaves whole records behind, never part of
-//! one. (One larger `write` would save a few system calls per 64 KiB, but the kernel may
-//! then cut it anywhere, between pages, when the pipe fills.)
+//! The records of small messages are gathered and written many to a `write`: 64 KiB of
+//! them where a record's length divides the pipe page (see `chunk`), which the kernel
+//! fills page by page, so that a write cut short is cut between pages, which are record
+//! boundaries; otherwise as many as fit in [`PIPE_BUF`] bytes, which one `write` moves
+//! atomically. Either way the records of several writers never interleave, and a writer
+//! killed in the middle of a batch leaves whole records behind, never part of one.
 //!
 //! A buffered sender ([`Sender::buffered`]) holds what `send` accepts until its buffer is
 //! full, [`Sender::flush`] is called, or it is dropped. It does not flush by itself when
