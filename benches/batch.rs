@@ -187,7 +187,7 @@ where
     wait_go(&mut go);
     match way {
         Way::Batched => {
-            let mut batch = vec![Payload::<N>::new(0); BATCH];
+            let mut batch: Vec<_> = std::iter::repeat_n(Payload::<N>::new(0), BATCH).collect();
             let mut seq = 0;
             while seq < n {
                 let k = (n - seq).min(BATCH as u64) as usize;
@@ -262,7 +262,7 @@ fn receive_typed<const N: usize>(
 where
     Payload<N>: Message,
 {
-    let mut buf = vec![Payload::<N>::new(0); BATCH];
+    let mut buf: Vec<_> = std::iter::repeat_n(Payload::<N>::new(0), BATCH).collect();
     let start = Instant::now();
     go.write_all(&[1]).expect("go");
     if way == Way::PerMessage {

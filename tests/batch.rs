@@ -670,7 +670,10 @@ fn close_with_nothing_read<T: Numbered>(count: u64) {
         Err(unread) => {
             println!("unread {} discarded {}", unread.count, unread.discarded);
             assert_eq!(unread.count, count, "unread");
-            assert!(!unread.discarded, "the reader still has the pipe open");
+            // The reader has the pipe open: what the pipe takes may still be read; what
+            // it does not take could not be written in time and is gone with the sender.
+            let fits = count as usize * ipc::codec::record_len::<T>() <= 64 * 1024;
+            assert_eq!(unread.discarded, !fits, "discarded");
         }
     }
 }
@@ -1205,9 +1208,6 @@ fn an_invalid_message_mid_batch_on_a_queue_is_returned_by_the_next_receive() {
 /// The error `recv_many` holds is returned by the next receive of any kind: here
 /// `recv_with_priority`, the queue's own.
 #[test]
-#[ignore = "bug: mq::Receiver::recv_with_priority (and try_/recv_timeout_with_priority) \
-            take &self and skip the error recv_many holds: message 5 comes first, the \
-            error about message 4 only at the next contract receive"]
 fn an_error_held_by_recv_many_on_a_queue_is_returned_by_recv_with_priority() {
     let name = common::MqName::new("batch");
     let mut rx = mq::Receiver::<Flagged>::create(&name.0, mq::Options::new().capacity(10)).unwrap();

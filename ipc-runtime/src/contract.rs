@@ -381,15 +381,28 @@ pub trait Rx<T: Message> {
 
 /// An error a batched receive met after its first message, held by an end that takes
 /// one message per system call until its next receive returns it (see
-/// [`Rx::recv_many_wait`]).
+/// [`Rx::recv_many_wait`]). A mutex, so that the receives of those ends that take
+/// `&self` (a queue's `recv_with_priority`, say) return it too; the contract's receives
+/// take `&mut self` and reach it without locking.
 #[derive(Debug, Default)]
-pub(crate) struct Held(Option<Error>);
+pub(crate) struct Held(std::sync::Mutex<Option<Error>>);
 
 impl Held {
     /// Returns the held error, if any, and forgets it.
     #[inline(always)]
     pub(crate) fn take(&mut self) -> Result<()> {
-        match self.0.take() {
+        let held = self.0.get_mut().unwrap_or_else(|p| p.into_inner());
+        match held.take() {
+            None => Ok(()),
+            Some(e) => Err(e),
+        }
+    }
+
+    /// [`Held::take`] through a shared reference.
+    #[inline]
+    pub(crate) fn take_shared(&self) -> Result<()> {
+        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match held.take() {
             None => Ok(()),
             Some(e) => Err(e),
         }
@@ -397,7 +410,7 @@ impl Held {
 
     /// Holds what [`recv_each`] reported, and passes the count on.
     pub(crate) fn keep(&mut self, batch: (usize, Option<Error>)) -> usize {
-        self.0 = batch.1;
+        *self.0.get_mut().unwrap_or_else(|p| p.into_inner()) = batch.1;
         batch.0
     }
 }

@@ -194,6 +194,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// As [`Self::recv`].
     pub fn recv_with_priority(&self) -> Result<(T, u32)> {
+        self.held.take_shared()?;
         let mut priority = 0;
         let msg = self.recv_with(Wait::Forever, &mut priority)?;
         Ok((msg, priority))
@@ -205,6 +206,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// As [`Self::try_recv`].
     pub fn try_recv_with_priority(&self) -> Result<(T, u32)> {
+        self.held.take_shared()?;
         let mut priority = 0;
         let msg = self.recv_with(Wait::Now, &mut priority)?;
         Ok((msg, priority))
@@ -216,6 +218,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// As [`Self::recv_timeout`].
     pub fn recv_timeout_with_priority(&self, timeout: Duration) -> Result<(T, u32)> {
+        self.held.take_shared()?;
         let mut priority = 0;
         let msg = self.recv_with(Wait::timeout(timeout), &mut priority)?;
         Ok((msg, priority))

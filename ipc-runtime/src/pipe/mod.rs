@@ -75,7 +75,8 @@
 //! `send`s until its buffer is full or it is flushed. With them the typed stream moves
 //! small messages at the rate of a hand-written `BufWriter`/`BufReader` pair over the
 //! same pipe (`cargo bench --bench batch`), checked and framed. A writer killed
-//! mid-batch leaves whole messages only.
+//! mid-batch leaves whole messages only (but for records longer than `PIPE_BUF`, which
+//! are sealed: a kill can cut one, and the reader reports it once as `Corrupt`).
 //! - A receive with a timeout polls, then reads; a partial frame stays buffered in the
 //!   receiver, so a timeout loses nothing. If another process reads the same pipe end,
 //!   that read may wait for data the other process took.

@@ -173,10 +173,12 @@ impl<T: Message> Sender<T> {
     ///
     /// # Errors
     ///
-    /// [`Unread`] if messages were still in the pipe when it closed: `discarded: true` if
-    /// no reader had the pipe open (they are gone, unless another writer still holds the
-    /// pipe and a reader opens the FIFO before that one closes), `discarded: false` if a
-    /// reader has it open and may still read them.
+    /// [`Unread`] if messages were still in the pipe when it closed, or held by a
+    /// [buffered](Sender::buffered) sender that could not write them in time:
+    /// `discarded: true` if no reader had the pipe open (they are gone, unless another
+    /// writer still holds the pipe and a reader opens the FIFO before that one closes) or
+    /// if some were held (those are gone), `discarded: false` if a reader has the pipe
+    /// open and may still read them all.
     pub fn close(mut self, timeout: Duration) -> Result<(), Unread> {
         let wait = Wait::timeout(timeout);
         // What a buffered sender holds goes first; what cannot go in time is unread.
@@ -207,7 +209,8 @@ impl<T: Message> Sender<T> {
         drop(self);
         match unread {
             0 => Ok(()),
-            n => Err(Unread::new(n, !reader)),
+            // Messages a buffered sender could not write in time are gone with it.
+            n => Err(Unread::new(n, !reader || held > 0)),
         }
     }
 

@@ -241,6 +241,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// As [`Self::recv`].
     pub fn recv_type(&self, mtype: i64) -> Result<(T, i64)> {
+        self.held.take_shared()?;
         let mut ty = 0;
         let msg = self.recv_with(mtype, Wait::Forever, &mut ty)?;
         Ok((msg, ty))
@@ -252,6 +253,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// As [`Self::try_recv`].
     pub fn try_recv_type(&self, mtype: i64) -> Result<(T, i64)> {
+        self.held.take_shared()?;
         let mut ty = 0;
         let msg = self.recv_with(mtype, Wait::Now, &mut ty)?;
         Ok((msg, ty))
@@ -263,6 +265,7 @@ impl<T: Message> Receiver<T> {
     ///
     /// As [`Self::recv_timeout`].
     pub fn recv_type_timeout(&self, mtype: i64, timeout: Duration) -> Result<(T, i64)> {
+        self.held.take_shared()?;
         let mut ty = 0;
         let msg = self.recv_with(mtype, Wait::timeout(timeout), &mut ty)?;
         Ok((msg, ty))
