@@ -58,11 +58,14 @@ enum Imp {
     Raw,
 }
 
+/// A typed pipe sender and receiver of `N`-byte messages.
+type PipeEnds<const N: usize> = (pipe::Sender<[u8; N]>, pipe::Receiver<[u8; N]>);
+
 /// Both directions of one side of a link.
 enum Link<const N: usize> {
     Typed(Box<dyn TypedTx<N>>, Box<dyn TypedRx<N>>),
     /// The typed channel used in place: `send_ref` and `recv_ref`.
-    InPlace(pipe::Sender<[u8; N]>, pipe::Receiver<[u8; N]>),
+    InPlace(Box<PipeEnds<N>>),
     Raw(File, File),
 }
 
@@ -108,7 +111,7 @@ where
     fn send(&mut self, m: &[u8; N]) {
         match self {
             Link::Typed(tx, _) => tx.send(m),
-            Link::InPlace(tx, _) => tx.send_ref(m).expect("send_ref"),
+            Link::InPlace(ends) => ends.0.send_ref(m).expect("send_ref"),
             Link::Raw(w, _) => w.write_all(m).expect("write"),
         }
     }
@@ -116,7 +119,7 @@ where
     fn recv(&mut self, m: &mut [u8; N]) {
         match self {
             Link::Typed(_, rx) => rx.recv_into(m),
-            Link::InPlace(_, rx) => m[0] = rx.recv_ref().expect("recv_ref")[0],
+            Link::InPlace(ends) => m[0] = ends.1.recv_ref().expect("recv_ref")[0],
             Link::Raw(_, r) => r.read_exact(m).expect("read"),
         }
     }
@@ -127,10 +130,10 @@ where
                 Box::new(pipe::Sender::<[u8; N]>::from_fd(tx)),
                 Box::new(pipe::Receiver::<[u8; N]>::from_fd(rx)),
             ),
-            Imp::InPlace => Link::InPlace(
+            Imp::InPlace => Link::InPlace(Box::new((
                 pipe::Sender::<[u8; N]>::from_fd(tx),
                 pipe::Receiver::<[u8; N]>::from_fd(rx),
-            ),
+            ))),
             Imp::Raw => Link::Raw(File::from(tx), File::from(rx)),
         }
     }
@@ -153,7 +156,7 @@ where
                     )
                 };
                 if imp == Imp::InPlace {
-                    Link::InPlace(tx, rx)
+                    Link::InPlace(Box::new((tx, rx)))
                 } else {
                     Link::Typed(Box::new(tx), Box::new(rx))
                 }

@@ -10,6 +10,9 @@
 //! | short message  | tag (the fingerprint folded to 32 bits, top bit set), length `size_of::<T>()`, the message |
 //! | long message   | as a short one, then an 8-byte seal, the message, and the seal again   |
 //! | page message   | a message of 4089 to 4096 bytes, bare: exactly the bytes a raw `write` sends |
+//! | batch          | the message tag with bit 30 flipped, length `k * size_of::<T>()` (plus padding up to 4096 bytes in all), `k` messages back to back, the padding |
+//!
+//! Batched sends write batch records (see `batch`): a full one is exactly a pipe page.
 //!
 //! A message record is *long* when its header and message together exceed
 //! [`ATOMIC_WRITE`] (4096 bytes, Linux's `PIPE_BUF`): such a record cannot be written to a
@@ -103,8 +106,11 @@ use std::marker::PhantomData;
 use crate::error::{Error, Result, SchemaId};
 use crate::message::{self, Message};
 
+mod batch;
 mod reader;
 
+pub use batch::{batch_capacity, batch_tag, BATCH_LEN};
+pub(crate) use batch::{batches, messages_in, Batcher};
 pub use reader::FrameReader;
 pub(crate) use reader::{framed_receiving_end, Framed};
 
@@ -123,9 +129,9 @@ pub const ATOMIC_WRITE: usize = 4096;
 pub const MAX_NAME_LEN: usize = 1024;
 
 /// Version of the wire format this build writes and reads. Version 3 put a header on
-/// every message and seals on long ones; a peer of another version is refused with an
-/// error that says so.
-pub const VERSION: u16 = 3;
+/// every message and seals on long ones; version 4 added batch records; a peer of another
+/// version is refused with an error that says so.
+pub const VERSION: u16 = 4;
 
 const HELLO_TAG: u32 = u32::from_le_bytes(*b"ipcH");
 const HELLO_FIXED: usize = 32;

@@ -4,6 +4,7 @@
 use std::io::{self, Read};
 use std::marker::PhantomData;
 
+use super::batch::{batch_tag, is_batch_len, BATCH_BIT};
 use super::{
     check_hello, copy_validated, hello_len, io_error, is_long, is_page, is_page_len, looks_tagged,
     max_frame_len, message_header, message_tag, not_a_header, payload_offset, record_len,
@@ -57,6 +58,10 @@ pub struct FrameReader<T> {
     bare: Option<(usize, bool)>,
     /// The length of the record of the message last returned.
     last_len: usize,
+    /// Messages of `T` left in the batch record being read (all of it is buffered), at
+    /// the front of the buffer; then `batch_pad` bytes of padding end the record.
+    in_batch: usize,
+    batch_pad: usize,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -100,6 +105,8 @@ impl<T: Message> FrameReader<T> {
             strangers: Vec::new(),
             bare: None,
             last_len: 0,
+            in_batch: 0,
+            batch_pad: 0,
             _t: PhantomData,
         }
     }
@@ -180,6 +187,10 @@ impl<T: Message> FrameReader<T> {
         if !self.steady {
             return None;
         }
+        if self.in_batch > 0 {
+            // Inside a batch record, which was whole when it was entered.
+            return Some(self.start);
+        }
         let avail = &self.buf[self.start..self.end];
         if const { is_page::<T>() } && matches!(self.bare, Some((_, true))) {
             // A bare page-sized message of `T`, unless the bytes there look tagged.
@@ -205,6 +216,15 @@ impl<T: Message> FrameReader<T> {
     #[inline(always)]
     fn consume_message(&mut self, payload: usize) -> usize {
         let end = payload + size_of::<T>();
+        if self.in_batch > 0 {
+            self.in_batch -= 1;
+            self.last_len = size_of::<T>();
+            self.start = end;
+            if self.in_batch == 0 {
+                self.start += std::mem::take(&mut self.batch_pad);
+            }
+            return end;
+        }
         let bare = payload == self.start;
         let next = if !bare && const { is_long(size_of::<T>()) } {
             end + SEAL_LEN
@@ -355,6 +375,33 @@ impl<T: Message> FrameReader<T> {
                 _ => Step::Lost(not_a_header(header)),
             };
         }
+        if tag == const { batch_tag::<T>() } && is_batch_len(size_of::<T>(), len) {
+            let Some(record) = avail.get(..HEADER_LEN + len) else {
+                return Step::More;
+            };
+            if !self.greeted {
+                self.start += record.len();
+                return Step::Dropped(Some(Error::Corrupt(
+                    "a batch of messages arrived before the handshake: the writer is not ipc, \
+                     or the stream was joined midway; it is dropped"
+                        .into(),
+                )));
+            }
+            self.enter_batch(len);
+            return Step::Ours;
+        }
+        let stranger_batch = self
+            .strangers
+            .iter()
+            .any(|&(t, size)| t ^ BATCH_BIT == tag && is_batch_len(size, len));
+        if stranger_batch {
+            // A batch record of a refused writer: dropped whole, without a word.
+            if avail.len() < HEADER_LEN + len {
+                return Step::More;
+            }
+            self.start += HEADER_LEN + len;
+            return Step::Dropped(None);
+        }
         let total = record_len_of(len);
         let ours = tag == message_tag::<T>() && len == size_of::<T>();
         let known = self.strangers.contains(&(tag, len));
@@ -408,18 +455,29 @@ impl<T: Message> FrameReader<T> {
         })
     }
 
+    /// Enters the batch record of `len` bytes whose header is at the front of the buffer
+    /// (all of it is buffered): its messages are handed out one by one from here.
+    #[inline(always)]
+    fn enter_batch(&mut self, len: usize) {
+        self.start += HEADER_LEN;
+        self.in_batch = len / size_of::<T>();
+        self.batch_pad = len % size_of::<T>();
+    }
+
     /// Moves `start` to the next place where a record may begin (a handshake tag, or a
     /// header of `T`, or a prefix of either at the end of what is buffered), dropping the
     /// bytes before it. Returns `false` if none is buffered (all was dropped).
     fn find_boundary(&mut self) -> bool {
         let ours = const { message_header::<T>() };
         let hello = HELLO_TAG.to_le_bytes();
+        let batch = const { batch_tag::<T>() }.to_le_bytes();
         let avail = &self.buf[self.start..self.end];
         let at = (0..avail.len()).find(|&i| {
             let rest = &avail[i..];
             let h = rest.len().min(hello.len());
             let o = rest.len().min(ours.len());
-            rest[..h] == hello[..h] || rest[..o] == ours[..o]
+            let b = rest.len().min(batch.len());
+            rest[..h] == hello[..h] || rest[..o] == ours[..o] || rest[..b] == batch[..b]
         });
         match at {
             Some(i) => {
@@ -497,6 +555,11 @@ impl<T: Message> FrameReader<T> {
         self.read_max = read_max;
         self.take_into(payload?, first)?;
         let mut got = 1;
+        if const { !is_page::<T>() && !is_long(size_of::<T>()) } {
+            // The common case: batch records, and short records whose header is checked
+            // as one word; per message only validation and the copy.
+            return Ok(got + self.take_buffered(rest));
+        }
         for slot in rest {
             let Some(payload) = self.whole_message() else {
                 break;
@@ -508,6 +571,67 @@ impl<T: Message> FrameReader<T> {
             got += 1;
         }
         Ok(got)
+    }
+
+    /// Takes the messages of `T` at the front of the buffer of a stream in step into
+    /// `out`, from batch records and short records, stopping at the first record that is
+    /// anything else or a message that is not a valid `T` (left for the next receive);
+    /// returns how many.
+    #[inline(always)]
+    fn take_buffered(&mut self, out: &mut [T]) -> usize {
+        let size = size_of::<T>();
+        let short = const { !is_page::<T>() && !is_long(size_of::<T>()) };
+        let header = u64::from_ne_bytes(const { message_header::<T>() });
+        let batch = const { batch_tag::<T>() };
+        let mut taken = 0;
+        while taken < out.len() && self.steady {
+            if self.in_batch > 0 {
+                let k = self.in_batch.min(out.len() - taken);
+                let msgs = self.buf[self.start..self.start + k * size].chunks_exact(size);
+                let mut got = 0;
+                for (slot, msg) in out[taken..taken + k].iter_mut().zip(msgs) {
+                    if copy_validated(msg, slot).is_err() {
+                        break;
+                    }
+                    got += 1;
+                }
+                taken += got;
+                self.in_batch -= got;
+                self.start += got * size;
+                self.last_len = size;
+                if self.in_batch == 0 {
+                    self.start += std::mem::take(&mut self.batch_pad);
+                }
+                if got < k {
+                    break;
+                }
+                continue;
+            }
+            let avail = &self.buf[self.start..self.end];
+            let Some(head) = avail.first_chunk::<HEADER_LEN>() else {
+                break;
+            };
+            if short && u64::from_ne_bytes(*head) == header {
+                let rec = const { record_len::<T>() };
+                let Some(record) = avail.get(HEADER_LEN..rec) else {
+                    break;
+                };
+                if copy_validated(record, &mut out[taken]).is_err() {
+                    break;
+                }
+                taken += 1;
+                self.start += rec;
+                self.last_len = rec;
+                continue;
+            }
+            let (tag, len) = split_header(head);
+            if tag == batch && is_batch_len(size, len) && avail.len() >= HEADER_LEN + len {
+                self.enter_batch(len);
+                continue;
+            }
+            break;
+        }
+        taken
     }
 
     /// As [`FrameReader::recv_many_with`], from a blocking reader (retrying `EINTR`).

@@ -34,13 +34,15 @@ pub struct Sender<T> {
     out: Vec<u8>,
     /// The most bytes a buffered sender holds before it writes; 0 for an unbuffered one.
     buffer: usize,
-    /// The most bytes of `out` one `write` takes: whole records, at most [`PIPE_BUF`], so
-    /// that each write is atomic.
-    chunk: usize,
+    /// The batch record open at the end of `out`.
+    batcher: codec::Batcher,
+    /// What was written lately, for [`Sender::close`].
+    written: written::Written,
     _t: PhantomData<fn(T)>,
 }
 
 mod batch;
+mod written;
 
 impl<T: Message> Sender<T> {
     /// Wraps the write end of a pipe or FIFO. Does no I/O, so it cannot fail: the
@@ -53,7 +55,8 @@ impl<T: Message> Sender<T> {
             sent: 0,
             out: Vec::new(),
             buffer: 0,
-            chunk: batch::chunk::<T>(),
+            batcher: codec::Batcher::default(),
+            written: written::Written::default(),
             _t: PhantomData,
         }
     }
@@ -150,6 +153,8 @@ impl<T: Message> Sender<T> {
         }
         self.hello_sent = true;
         self.sent += u64::from(msg.is_some());
+        self.written.note(hello.len(), 0);
+        self.written.note(record, usize::from(msg.is_some()));
         Ok(())
     }
 
@@ -167,9 +172,8 @@ impl<T: Message> Sender<T> {
     /// the wait.
     ///
     /// The count is exact when this sender is the only writer of the pipe (bytes other
-    /// writers left in it make it larger, up to every message this sender wrote), except
-    /// for messages of 4089 to 4096 bytes, which go with or without a record header (see
-    /// [`codec`](crate::codec)): for them it may be off by one in 500.
+    /// writers left in it make it larger, up to every message this sender wrote): the
+    /// sender keeps a record of its last writes (2 MiB of them, as runs of one shape).
     ///
     /// # Errors
     ///
@@ -216,14 +220,7 @@ impl<T: Message> Sender<T> {
 
     /// How many of this sender's messages are among the last `queued` bytes it wrote.
     fn unread_in(&self, queued: u64) -> u64 {
-        if self.sent == 0 {
-            return 0;
-        }
-        let hello = codec::hello::<T>().len() as u64;
-        let record = codec::record_len::<T>() as u64;
-        let written = hello + self.sent * record;
-        let read_records = written.saturating_sub(queued).saturating_sub(hello) / record;
-        self.sent - read_records.min(self.sent)
+        self.written.messages_in_last(queued).min(self.sent)
     }
 
     /// Waits until `total` bytes can be written without blocking part-way.
@@ -316,8 +313,7 @@ impl<T: Message> Tx<T> for Sender<T> {
     #[inline]
     fn send_wait(&mut self, msg: &T, wait: contract::Wait) -> Result<()> {
         if self.buffer > 0 {
-            if self.hello_sent && self.out.len() + codec::record_len::<T>() <= self.buffer {
-                codec::push_record(&mut self.out, msg);
+            if self.try_hold(msg) {
                 return Ok(());
             }
             return self

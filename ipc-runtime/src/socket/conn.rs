@@ -44,6 +44,8 @@ pub struct Sender<T> {
     /// The most bytes a buffered sender holds in `pending` before it writes; 0 for an
     /// unbuffered one (see [`Sender::buffered`]).
     buffer: usize,
+    /// The batch record open at the end of `pending` (a buffered sender's).
+    batcher: codec::Batcher,
     _t: PhantomData<fn(T)>,
 }
 
@@ -108,6 +110,7 @@ pub(crate) fn start<Out: Message>(fd: OwnedFd) -> Result<Sender<Out>> {
         pending: Vec::new(),
         frame: Vec::new(),
         buffer: 0,
+        batcher: codec::Batcher::default(),
         _t: PhantomData,
     };
     // A peer that sent its handshake and messages and closed at once has still sent
@@ -186,7 +189,7 @@ impl<T: Message> Tx<T> for Sender<T> {
     fn send_wait(&mut self, msg: &T, wait: contract::Wait) -> Result<()> {
         if self.buffer > 0 {
             if self.pending.len() + codec::record_len::<T>() <= self.buffer {
-                codec::push_record(&mut self.pending, msg);
+                self.hold(msg);
                 return Ok(());
             }
             return self
@@ -226,6 +229,7 @@ impl<T: Message> Sender<T> {
     /// Drops the unwritten tail of a frame, so dropping this sender does not wait for a
     /// peer that does not read. The peer sees the frame cut short.
     pub(crate) fn abandon(&mut self) {
+        self.batcher.close();
         self.pending.clear();
     }
 
@@ -336,6 +340,8 @@ impl<T: Message> Sender<T> {
     }
 
     fn flush_pending(&mut self, wait: Wait) -> Result<()> {
+        // What is written is whole records: the open one is closed first.
+        self.batcher.close();
         flush(self.fd.as_fd(), &mut self.pending, wait)
     }
 }

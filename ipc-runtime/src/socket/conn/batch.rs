@@ -1,7 +1,7 @@
 //! Batched and buffered sends for a stream socket [`Sender`] (Unix and TCP).
 //!
-//! A batch is gathered into one buffer of whole records and written with one `send(2)`
-//! per 64 KiB. A buffered sender ([`Sender::buffered`]) keeps what `send` accepts in the
+//! A batch is gathered into batch records (see [`codec`]; one header per 4 KiB of
+//! messages of up to 2044 bytes) and written with one `send(2)` per 64 KiB. A buffered sender ([`Sender::buffered`]) keeps what `send` accepts in the
 //! buffer that already holds the unwritten tail of a frame, and writes it when it is
 //! full, on [`Sender::flush`], and on drop. Accepted bytes are committed: a frame is
 //! never taken back once its first byte is accepted, so the stream keeps its framing.
@@ -18,7 +18,7 @@ use nix::errno::Errno;
 use nix::poll::PollFlags;
 
 use super::{flush, Sender};
-use crate::codec;
+use crate::codec::{self, HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::socket::sys::{self, Wait};
@@ -26,27 +26,60 @@ use crate::socket::sys::{self, Wait};
 /// How many bytes of records an unbuffered batch gathers for one `send`.
 const GATHER: usize = 64 * 1024;
 
-/// Where the records of a batch end in the buffer they were gathered in: computed for
-/// records of one length, listed for page-sized messages, whose records have one of two
-/// lengths (see [`codec`]).
+/// Where the records of a gathered batch end, with how many messages the batch holds up
+/// to each end.
+#[derive(Default)]
 struct Ends {
-    list: Vec<usize>,
+    list: Vec<(usize, usize)>,
 }
 
 impl Ends {
-    /// How many records of the gathered batch were written whole by `n` bytes, and the
-    /// end of the record `n` falls inside, if it falls inside one.
-    fn split<T: Message>(&self, n: usize) -> (usize, Option<usize>) {
-        if codec::is_page::<T>() {
-            let whole = self.list.partition_point(|&end| end <= n);
-            let start = whole.checked_sub(1).map_or(0, |i| self.list[i]);
-            (whole, (n > start).then(|| self.list[whole]))
+    /// Notes a record ending at `end` with `msgs` messages in it.
+    fn push(&mut self, end: usize, msgs: usize) {
+        let before = self.list.last().map_or(0, |&(_, m)| m);
+        self.list.push((end, before + msgs));
+    }
+
+    /// How many messages went with the records whose first byte is among the first `n`
+    /// bytes, and the end of the record `n` falls inside, if it falls inside one.
+    fn split(&self, n: usize) -> (usize, Option<usize>) {
+        let whole = self.list.partition_point(|&(end, _)| end <= n);
+        let start = whole.checked_sub(1).map_or(0, |i| self.list[i].0);
+        let sent = |records: usize| records.checked_sub(1).map_or(0, |i| self.list[i].1);
+        if n > start {
+            (sent(whole + 1), Some(self.list[whole].0))
         } else {
-            let rec = codec::record_len::<T>();
-            let whole = n / rec;
-            (whole, (n % rec != 0).then_some((whole + 1) * rec))
+            (sent(whole), None)
         }
     }
+}
+
+/// Gathers messages from the front of `msgs` into `frame` (cleared first), at least one
+/// and up to [`GATHER`] bytes, noting where each record ends; returns how many.
+fn gather<T: Message>(msgs: &[T], frame: &mut Vec<u8>, ends: &mut Ends) -> usize {
+    frame.clear();
+    ends.list.clear();
+    let mut k = 0;
+    if codec::batches::<T>() {
+        let mut batcher = codec::Batcher::default();
+        while k < msgs.len() && (k == 0 || frame.len() + HEADER_LEN + size_of::<T>() <= GATHER) {
+            batcher.push(frame, &msgs[k]);
+            k += 1;
+        }
+        let mut at = 0;
+        while let Some(header) = frame[at..].first_chunk::<HEADER_LEN>() {
+            let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+            at += HEADER_LEN + len;
+            ends.push(at, len / size_of::<T>());
+        }
+    } else {
+        while k < msgs.len() && (k == 0 || frame.len() + codec::record_len::<T>() <= GATHER) {
+            codec::push_record(frame, &msgs[k]);
+            ends.push(frame.len(), 1);
+            k += 1;
+        }
+    }
+    k
 }
 
 impl<T: Message> Sender<T> {
@@ -79,7 +112,7 @@ impl<T: Message> Sender<T> {
         let forever = matches!(wait, Wait::Forever);
         let mut w = wait;
         let mut frame = std::mem::take(&mut self.frame);
-        let mut ends = Ends { list: Vec::new() };
+        let mut ends = Ends::default();
         let mut done = 0;
         while done < msgs.len() {
             if let Err(e) = self.flush_pending(w) {
@@ -89,17 +122,7 @@ impl<T: Message> Sender<T> {
                 }
                 break;
             }
-            frame.clear();
-            ends.list.clear();
-            let mut k = done;
-            while k < msgs.len() && (k == done || frame.len() + codec::record_len::<T>() <= GATHER)
-            {
-                codec::push_record(&mut frame, &msgs[k]);
-                if codec::is_page::<T>() {
-                    ends.list.push(frame.len());
-                }
-                k += 1;
-            }
+            gather(&msgs[done..], &mut frame, &mut ends);
             let n = match send_some(self.fd.as_fd(), &frame, w) {
                 Ok(n) => n,
                 Err(e) if done == 0 => {
@@ -108,12 +131,11 @@ impl<T: Message> Sender<T> {
                 }
                 Err(_) => break,
             };
-            let (whole, cut) = ends.split::<T>(n);
-            done += whole;
+            let (sent, cut) = ends.split(n);
+            done += sent;
             if let Some(end) = cut {
-                // The frame `n` falls inside is sent: its tail goes first next time.
+                // The record `n` falls inside is sent: its tail goes first next time.
                 self.pending.extend_from_slice(&frame[n..end]);
-                done += 1;
             }
             if n < frame.len() && !forever {
                 break;
@@ -136,6 +158,7 @@ impl<T: Message> Sender<T> {
         let mut taken = 0;
         for m in msgs {
             if self.pending.len() + rec > self.buffer {
+                self.batcher.close();
                 match write_some(self.fd.as_fd(), &mut self.pending, w) {
                     Ok(()) => {}
                     Err(e) if taken == 0 => return Err(e),
@@ -148,10 +171,23 @@ impl<T: Message> Sender<T> {
                     break;
                 }
             }
-            codec::push_record(&mut self.pending, m);
+            self.hold(m);
             taken += 1;
         }
         Ok(taken)
+    }
+}
+
+impl<T: Message> Sender<T> {
+    /// Adds `msg` to what a buffered sender holds: to the open batch record, for types
+    /// that batch.
+    #[inline(always)]
+    pub(super) fn hold(&mut self, msg: &T) {
+        if codec::batches::<T>() {
+            self.batcher.push(&mut self.pending, msg);
+        } else {
+            codec::push_record(&mut self.pending, msg);
+        }
     }
 }
 
