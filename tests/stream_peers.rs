@@ -83,6 +83,23 @@ impl Peer {
     }
 }
 
+/// Waits until process `pid` has a descriptor of `path` open (it shows in
+/// `/proc/PID/fd`); panics after 10 s.
+fn wait_until_open_by(pid: u32, path: &Path) {
+    for _ in 0..10_000 {
+        let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|p| p == path));
+        if open {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!("process {pid} did not open {} in 10 s", path.display());
+}
+
 /// In a child: waits for the parent's `go`.
 fn wait_for_go() {
     let mut line = String::new();
@@ -224,7 +241,11 @@ fn a_fifo_writer_killed_mid_message_is_one_corrupt_and_its_successor_arrives_int
         std::thread::sleep(Duration::from_millis(5));
     }
     dying.kill();
+    // The successor holds the FIFO open before the reader meets the torn record, so
+    // that the end of the dying writer's bytes is not the end of the stream (its open
+    // writes its handshake, which waits for room: it cannot say so itself).
     let successor = Peer::spawn(test, "big_successor", &path.0);
+    wait_until_open_by(successor.0.id(), &path.0);
     let mut msg = big(0);
     let err = rx.recv_into(&mut msg).unwrap_err();
     assert!(matches!(err, Error::Corrupt(_)), "{err}");
