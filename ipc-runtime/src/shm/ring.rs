@@ -35,17 +35,29 @@
 //! The receiver also records its exact progress in `head` (a line nobody else reads on
 //! the fast path), where a receiver that joins after a crashed one resumes.
 //!
+//! # Batches
+//!
+//! A sender may claim `k` consecutive positions with one advance of `tail` (as many as
+//! are free, up to what it asks), naming only the first in its claim, and publish them
+//! with one barrier: it stores the `seq` of every position but the first, in order, and
+//! the first's last ([`Ring::publish_many`] says why that keeps the dead-sender rule and
+//! the parking handshake as they are for one message). The receiver takes a batch with
+//! one scan of the `seq`s and one acquire fence ([`Ring::ready_run`]), then records its
+//! progress and releases the slots once. Nothing else changes: a batch occupies its
+//! positions exactly as `k` messages sent one by one would.
+//!
 //! # Parts
 //!
 //! This file holds what every part shares: the control words, the slot header and the
 //! meaning of its `seq`, the [`Region`] the ring lives in, and [`Ring`] itself. The
 //! operations are in the submodules, by who performs them:
 //!
-//! - [`claim`]: a sender claims a slot and publishes it, on the path that streams;
+//! - [`claim`]: a sender claims a slot (or a batch of them) and publishes it, on the
+//!   path that streams;
 //! - [`mode`]: whether senders claim by CAS or one of them with plain stores, and how
 //!   the ring moves between the two;
-//! - [`receive`]: the receiver looks at its head, records its progress and releases
-//!   slots in batches;
+//! - [`receive`]: the receiver looks at its head (or scans a run of published slots),
+//!   records its progress and releases slots in batches;
 //! - [`abandoned`]: the receiver's scan of the claims, to skip a slot whose sender died
 //!   between its claim and its publish;
 //! - `heap`, `tests`, `loom_tests`: a ring in heap memory, and the tests and loom models
@@ -75,6 +87,7 @@ mod mode;
 mod receive;
 
 pub(crate) use mode::{Mode, Peers, Settle};
+pub(crate) use receive::RunEnd;
 
 /// The most participants a segment has (participant 0 is the receiver or the creator).
 pub(crate) const MAX_PARTICIPANTS: usize = 64;

@@ -75,6 +75,24 @@ impl Ring<HeapRegion> {
         self.publish(pos, false, fenced);
         Ok(())
     }
+
+    /// One attempt to send a prefix of `vs` (not empty) as participant `me` with one
+    /// batched claim and publish; returns how many went.
+    pub(crate) fn send_many_once(
+        &self,
+        me: usize,
+        cache: &mut u64,
+        vs: &[u64],
+        fenced: bool,
+    ) -> Result<usize, RingError> {
+        let (pos, n) = self.try_claim_many(me, cache, fenced, vs.len() as u64)?;
+        self.publish_many(pos, n, fenced, |i, index| {
+            // SAFETY: `pos..pos + n` were just claimed by us, and `index` is the slot of
+            // one of them.
+            unsafe { self.region().write(index, vs[i as usize]) }
+        });
+        Ok(n as usize)
+    }
 }
 
 // SAFETY: all references point into fields of `self`; `capacity` is the constant

@@ -6,7 +6,29 @@
 //! sender died is skipped by [`abandoned`](super::abandoned).
 
 use super::{same_position, Peek, Region, Ring, RingError, CANCELLED};
-use crate::sync::atomic::Ordering;
+use crate::sync::atomic::{fence, Ordering};
+
+/// A run of published messages from some position on, as [`Ring::ready_run`] found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Run {
+    /// How many consecutive positions carry a published message.
+    pub(crate) len: u64,
+    /// What the position after the run holds.
+    pub(crate) end: RunEnd,
+}
+
+/// What ended a [`Run`]: the position after it is...
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RunEnd {
+    /// ...not looked at: the run reached the limit asked for.
+    Limit,
+    /// ...not published (nothing claimed there, or a sender is writing it).
+    Empty,
+    /// ...published without a message.
+    Cancelled,
+    /// ...a `seq` that fits no state (the next [`Ring::peek`] reports it).
+    Corrupt,
+}
 
 impl<R: Region> Ring<R> {
     /// Looks at position `head` (the receiver's own copy). `Empty` means nothing is
@@ -27,6 +49,43 @@ impl<R: Region> Ring<R> {
             return Ok(Peek::Empty);
         }
         Err(RingError::Corrupt)
+    }
+
+    /// The published messages from position `from` on, up to `max` of them (and never
+    /// more than a capacity): the receiver's one scan for a batch. Each `seq` is loaded
+    /// `Relaxed` and compared as [`Ring::peek`] does; a single `Acquire` fence after the
+    /// last load then orders every payload read of the run after the senders' publishes,
+    /// instead of one acquire per slot. The run stops before the first position that is
+    /// not a published message, and says what it found there; nothing is consumed.
+    #[inline]
+    pub(crate) fn ready_run(&self, from: u64, max: u64) -> Run {
+        let max = max.min(self.region.capacity());
+        let mut len = 0;
+        let end = loop {
+            if len == max {
+                break RunEnd::Limit;
+            }
+            let pos = from.wrapping_add(len);
+            let seq = self
+                .region
+                .slot(self.index(pos))
+                .seq
+                .load(Ordering::Relaxed);
+            if same_position(seq, pos.wrapping_add(1)) {
+                if seq & CANCELLED != 0 {
+                    break RunEnd::Cancelled;
+                }
+                len += 1;
+            } else if same_position(seq, self.unpublished(pos)) {
+                break RunEnd::Empty;
+            } else {
+                break RunEnd::Corrupt;
+            }
+        };
+        if len > 0 {
+            fence(Ordering::Acquire);
+        }
+        Run { len, end }
     }
 
     /// True if `head`'s slot is published now, or corrupt (a `SeqCst` load, for the
