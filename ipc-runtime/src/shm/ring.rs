@@ -176,7 +176,8 @@ impl SlotHeader {
 /// # Safety
 ///
 /// `control()` and `slot(i)` for every `i < capacity()` must return references that stay
-/// valid for as long as `self` lives; `capacity()` must be a power of two and constant.
+/// valid for as long as `self` lives; `capacity()` must be a power of two and constant;
+/// `slots()` must address the same headers as `slot`.
 pub(crate) unsafe trait Region {
     /// The control words.
     fn control(&self) -> &RingControl;
@@ -184,6 +185,50 @@ pub(crate) unsafe trait Region {
     fn capacity(&self) -> u64;
     /// Slot `index` (`index < capacity()`; callers mask).
     fn slot(&self, index: u64) -> &SlotHeader;
+    /// Every slot header, as a first address and a stride (see [`Slots`]).
+    fn slots(&self) -> Slots<'_>;
+}
+
+/// The slot headers of a region as a first address, a stride and a mask, read from the
+/// region once ([`Region::slots`]). The loops over a batch address their slots through
+/// it: with [`Region::slot`] the compiler, which cannot tell that a `seq` store leaves the
+/// region's own fields as they were, reads those fields again for every slot.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slots<'a> {
+    first: core::ptr::NonNull<u8>,
+    stride: usize,
+    mask: u64,
+    _region: core::marker::PhantomData<&'a SlotHeader>,
+}
+
+impl<'a> Slots<'a> {
+    /// # Safety
+    ///
+    /// `capacity` is a power of two, and for every `i < capacity`, `first + i * stride`
+    /// is an aligned [`SlotHeader`] that stays valid for `'a`.
+    pub(crate) unsafe fn new(first: core::ptr::NonNull<u8>, stride: usize, capacity: u64) -> Self {
+        Slots {
+            first,
+            stride,
+            mask: capacity - 1,
+            _region: core::marker::PhantomData,
+        }
+    }
+
+    /// The header of position `pos`'s slot (masked: any `pos` is in bounds).
+    #[inline(always)]
+    pub(crate) fn at(self, pos: u64) -> &'a SlotHeader {
+        let index = (pos & self.mask) as usize;
+        // SAFETY: `index < capacity`, so the header lies where `new`'s caller promised,
+        // valid for `'a`.
+        unsafe {
+            &*self
+                .first
+                .as_ptr()
+                .add(index * self.stride)
+                .cast::<SlotHeader>()
+        }
+    }
 }
 
 /// What went wrong in a ring operation.

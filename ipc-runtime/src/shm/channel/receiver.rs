@@ -277,14 +277,30 @@ impl<T: Message> Receiver<T> {
                 .chan
                 .ring
                 .ready_run(self.head, (rest.len() - got) as u64);
-            for _ in 0..run.len {
-                if self.take(self.head, &mut rest[got]).is_err() {
-                    // Not consumed: the next receive meets it first and reports it, as it
-                    // reports any refused message.
-                    return Ok(self.finish_batch(1 + got, false));
+            // `run.len <= rest.len() - got`: a run is at most as long as asked.
+            let batch = &mut rest[got..got + run.len as usize];
+            if const { T::SCHEMA.accepts_any_bits() } {
+                let payloads = self.chan.ring.region().payloads();
+                let head = self.head;
+                for (k, out) in batch.iter_mut().enumerate() {
+                    let src = payloads.at(head.wrapping_add(k as u64)).cast::<T>();
+                    // SAFETY: as in `take`: the slot of `at` is published (in the run) and
+                    // ours until we release it, its payload aligned for `T`, every bit
+                    // pattern a `T`, and `out` the caller's.
+                    unsafe { core::ptr::copy_nonoverlapping(src, out, 1) };
                 }
-                self.head = self.head.wrapping_add(1);
-                got += 1;
+                self.head = self.head.wrapping_add(run.len);
+                got += batch.len();
+            } else {
+                for out in batch {
+                    if self.take(self.head, out).is_err() {
+                        // Not consumed: the next receive meets it first and reports it,
+                        // as it reports any refused message.
+                        return Ok(self.finish_batch(1 + got, false));
+                    }
+                    self.head = self.head.wrapping_add(1);
+                    got += 1;
+                }
             }
             match run.end {
                 // Given back by its sender: it carries nothing, skip it.

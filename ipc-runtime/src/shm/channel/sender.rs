@@ -141,16 +141,15 @@ impl<T: Message> Sender<T> {
             },
         };
         let chan = &self.chan;
-        let region = chan.ring.region();
-        chan.ring.publish_many(pos, n, chan.fenced, |i, index| {
-            let p = region.payload(index);
+        let payloads = chan.ring.region().payloads();
+        chan.ring.publish_many(pos, n, chan.fenced, move |i, at| {
             // `n <= msgs.len()`: the ring claims at most what it is asked for.
             let msg = &msgs[i as usize];
-            // SAFETY: we hold the claim on the positions `pos..pos + n`, and `index` is
-            // the slot of one of them, so nobody else writes or reads it until the ring
-            // publishes it; the payload is inside the mapping and aligned for `T` (see
+            // SAFETY: we hold the claim on the positions `pos..pos + n`, and `at` is one of
+            // them, so nobody else writes or reads its slot until the ring publishes it;
+            // the payload is inside the mapping and aligned for `T` (see
             // `Layout::channel`), and cannot overlap `msgs`, which is the caller's.
-            unsafe { core::ptr::copy_nonoverlapping(msg, p.cast::<T>(), 1) };
+            unsafe { core::ptr::copy_nonoverlapping(msg, payloads.at(at).cast::<T>(), 1) };
         });
         self.wake_receiver();
         Ok(n as usize)

@@ -207,8 +207,8 @@ impl<R: Region> Ring<R> {
     }
 
     /// Publishes the claimed positions `pos..pos + n` (`n >= 1`, as
-    /// [`Ring::try_claim_many`] returned them), calling `write(i, index)` to write the
-    /// message of position `pos + i` into slot `index` just before its `seq` is stored.
+    /// [`Ring::try_claim_many`] returned them), calling `write(i, pos + i)` to write the
+    /// message of position `pos + i` into its slot just before its `seq` is stored.
     ///
     /// The first position goes **last**: positions `pos + 1..pos + n` are written and
     /// published in order, each with a `Release` store of its `seq` and no barrier, then
@@ -232,16 +232,16 @@ impl<R: Region> Ring<R> {
         fenced: bool,
         mut write: impl FnMut(u64, u64),
     ) {
+        let slots = self.region.slots();
         for i in 1..n {
             let at = pos.wrapping_add(i);
-            let index = self.index(at);
-            write(i, index);
-            self.region
-                .slot(index)
+            write(i, at);
+            slots
+                .at(at)
                 .seq
                 .store(published_seq(at, false), Ordering::Release);
         }
-        write(0, self.index(pos));
+        write(0, pos);
         self.publish(pos, false, fenced);
     }
 

@@ -86,10 +86,9 @@ impl Ring<HeapRegion> {
         fenced: bool,
     ) -> Result<usize, RingError> {
         let (pos, n) = self.try_claim_many(me, cache, fenced, vs.len() as u64)?;
-        self.publish_many(pos, n, fenced, |i, index| {
-            // SAFETY: `pos..pos + n` were just claimed by us, and `index` is the slot of
-            // one of them.
-            unsafe { self.region().write(index, vs[i as usize]) }
+        self.publish_many(pos, n, fenced, |i, at| {
+            // SAFETY: `pos..pos + n` were just claimed by us, and `at` is one of them.
+            unsafe { self.region().write(self.index(at), vs[i as usize]) }
         });
         Ok(n as usize)
     }
@@ -106,5 +105,12 @@ unsafe impl Region for HeapRegion {
     }
     fn slot(&self, index: u64) -> &SlotHeader {
         &self.slots[index as usize]
+    }
+    #[inline]
+    fn slots(&self) -> Slots<'_> {
+        let first = core::ptr::NonNull::from(&self.slots[0]).cast::<u8>();
+        // SAFETY: the headers are a boxed slice of `capacity` (a power of two) elements,
+        // `size_of::<SlotHeader>()` apart, owned by `self`.
+        unsafe { Slots::new(first, size_of::<SlotHeader>(), self.capacity()) }
     }
 }

@@ -5,7 +5,7 @@
 //! The senders' side is [`claim`](super::claim); a slot that stays claimed because its
 //! sender died is skipped by [`abandoned`](super::abandoned).
 
-use super::{same_position, Peek, Region, Ring, RingError, CANCELLED};
+use super::{published_seq, same_position, Peek, Region, Ring, RingError, CANCELLED};
 use crate::sync::atomic::{fence, Ordering};
 
 /// A run of published messages from some position on, as [`Ring::ready_run`] found it.
@@ -60,22 +60,20 @@ impl<R: Region> Ring<R> {
     #[inline]
     pub(crate) fn ready_run(&self, from: u64, max: u64) -> Run {
         let max = max.min(self.region.capacity());
+        let slots = self.region.slots();
         let mut len = 0;
         let end = loop {
             if len == max {
                 break RunEnd::Limit;
             }
             let pos = from.wrapping_add(len);
-            let seq = self
-                .region
-                .slot(self.index(pos))
-                .seq
-                .load(Ordering::Relaxed);
-            if same_position(seq, pos.wrapping_add(1)) {
-                if seq & CANCELLED != 0 {
-                    break RunEnd::Cancelled;
-                }
+            let seq = slots.at(pos).seq.load(Ordering::Relaxed);
+            // The streaming case first: exactly the `seq` of a published message.
+            if seq == published_seq(pos, false) {
                 len += 1;
+            } else if same_position(seq, pos.wrapping_add(1)) {
+                // Its position, but not exactly: the `CANCELLED` bit is set.
+                break RunEnd::Cancelled;
             } else if same_position(seq, self.unpublished(pos)) {
                 break RunEnd::Empty;
             } else {
