@@ -41,9 +41,9 @@
 //! are free, up to what it asks), naming only the first in its claim, and publish them
 //! with one barrier: it stores the `seq` of every position but the first, in order, and
 //! the first's last ([`Ring::publish_many`] says why that keeps the dead-sender rule and
-//! the parking handshake as they are for one message). The receiver takes a batch with
-//! one scan of the `seq`s and one acquire fence ([`Ring::ready_run`]), then records its
-//! progress and releases the slots once. Nothing else changes: a batch occupies its
+//! the parking handshake as they are for one message). The receiver takes a batch in one
+//! pass over the `seq`s, reading each message behind its acquire ([`Ring::receive_run`]),
+//! then records its progress and releases the slots once. Nothing else changes: a batch occupies its
 //! positions exactly as `k` messages sent one by one would.
 //!
 //! # Parts

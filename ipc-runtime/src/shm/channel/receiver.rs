@@ -265,7 +265,8 @@ impl<T: Message> Receiver<T> {
             }
             _ => self.wait_for_message(until)?,
         };
-        if let Err(e) = self.take(pos, first) {
+        let src = self.chan.ring.region().payload(self.chan.ring.index(pos));
+        if let Err(e) = take(src, &mut self.scratch, first) {
             // Consumed, as `recv` consumes a message it refuses.
             release(&self.chan, &mut self.read, pos);
             return Err(e);
@@ -273,35 +274,15 @@ impl<T: Message> Receiver<T> {
         let mut got = 0;
         let mut ran_out = false;
         while got < rest.len() {
-            let run = self
-                .chan
-                .ring
-                .ready_run(self.head, (rest.len() - got) as u64);
-            // `run.len <= rest.len() - got`: a run is at most as long as asked.
-            let batch = &mut rest[got..got + run.len as usize];
-            if const { T::SCHEMA.accepts_any_bits() } {
-                let payloads = self.chan.ring.region().payloads();
-                let head = self.head;
-                for (k, out) in batch.iter_mut().enumerate() {
-                    let src = payloads.at(head.wrapping_add(k as u64)).cast::<T>();
-                    // SAFETY: as in `take`: the slot of `at` is published (in the run) and
-                    // ours until we release it, its payload aligned for `T`, every bit
-                    // pattern a `T`, and `out` the caller's.
-                    unsafe { core::ptr::copy_nonoverlapping(src, out, 1) };
-                }
-                self.head = self.head.wrapping_add(run.len);
-                got += batch.len();
-            } else {
-                for out in batch {
-                    if self.take(self.head, out).is_err() {
-                        // Not consumed: the next receive meets it first and reports it,
-                        // as it reports any refused message.
-                        return Ok(self.finish_batch(1 + got, false));
-                    }
-                    self.head = self.head.wrapping_add(1);
-                    got += 1;
-                }
-            }
+            let out = &mut rest[got..];
+            let Receiver { chan, scratch, .. } = self;
+            let payloads = chan.ring.region().payloads();
+            let run = chan.ring.receive_run(self.head, out.len() as u64, |k, at| {
+                // `k < out.len()`: a run takes at most as many as asked for.
+                take(payloads.at(at), scratch, &mut out[k as usize]).is_ok()
+            });
+            self.head = self.head.wrapping_add(run.len);
+            got += run.len as usize;
             match run.end {
                 // Given back by its sender: it carries nothing, skip it.
                 RunEnd::Cancelled => self.head = self.head.wrapping_add(1),
@@ -309,8 +290,9 @@ impl<T: Message> Receiver<T> {
                     ran_out = true;
                     break;
                 }
-                // Full, or a `seq` the next receive reports as corrupt.
-                RunEnd::Limit | RunEnd::Corrupt => break,
+                // Full; or a message refused or a `seq` found corrupt, not consumed: the
+                // next receive meets it first and reports it, as it reports any.
+                RunEnd::Limit | RunEnd::Refused | RunEnd::Corrupt => break,
             }
         }
         Ok(self.finish_batch(1 + got, ran_out))
@@ -330,38 +312,6 @@ impl<T: Message> Receiver<T> {
         got
     }
 
-    /// Copies the published message at `pos` into `*out`: straight from its slot for a
-    /// type whose every bit pattern is valid, else through the private scratch buffer,
-    /// validated there first (a sender cannot change what was validated), so that `*out`
-    /// never holds bytes that are not a `T`. The slot is not released here.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidMessage`] if the bytes are not a `T` (`*out` is unchanged).
-    #[inline(always)]
-    fn take(&mut self, pos: u64, out: &mut T) -> Result<()> {
-        let src = self.chan.ring.region().payload(self.chan.ring.index(pos));
-        if const { T::SCHEMA.accepts_any_bits() } {
-            // SAFETY: the slot of `pos` is published and ours until we release it; its
-            // payload is `size_of::<T>()` bytes inside the mapping, aligned for `T`, and
-            // every bit pattern is a valid `T`; `out` is the caller's, so they cannot
-            // overlap.
-            unsafe { core::ptr::copy_nonoverlapping(src.cast::<T>(), out, 1) };
-            return Ok(());
-        }
-        let dst = self.scratch.ptr.as_ptr().cast::<u8>();
-        // SAFETY: `src` is `size_of::<T>()` readable bytes of the published slot, `dst` a
-        // private allocation of the same size; they do not overlap.
-        unsafe { core::ptr::copy_nonoverlapping(src, dst, size_of::<T>()) };
-        // SAFETY: `dst` holds `size_of::<T>()` initialised bytes (copied just above).
-        let bytes = unsafe { core::slice::from_raw_parts(dst, size_of::<T>()) };
-        T::validate(bytes)?;
-        // SAFETY: `T::validate` accepted the bytes, so by the `Message` contract they are a
-        // valid `T`; the scratch buffer is aligned for `T`, private, and not `*out`.
-        unsafe { core::ptr::copy_nonoverlapping(self.scratch.ptr.as_ptr(), out, 1) };
-        Ok(())
-    }
-
     /// Messages waiting (a snapshot).
     pub fn len(&self) -> usize {
         self.chan.ring.len(self.head) as usize
@@ -371,6 +321,37 @@ impl<T: Message> Receiver<T> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Copies the published message whose payload is at `src` (a slot this receiver holds:
+/// published, not yet released) into `*out`: straight from the slot for a type whose
+/// every bit pattern is valid, else through the private `scratch` buffer, validated
+/// there first (a sender cannot change what was validated), so that `*out` never holds
+/// bytes that are not a `T`.
+///
+/// # Errors
+///
+/// [`Error::InvalidMessage`] if the bytes are not a `T` (`*out` is unchanged).
+#[inline(always)]
+fn take<T: Message>(src: *mut u8, scratch: &mut Scratch<T>, out: &mut T) -> Result<()> {
+    if const { T::SCHEMA.accepts_any_bits() } {
+        // SAFETY: `src` is the payload of a slot the receiver holds, `size_of::<T>()`
+        // bytes inside the mapping, aligned for `T`, and every bit pattern is a valid
+        // `T`; `out` is the caller's, so they cannot overlap.
+        unsafe { core::ptr::copy_nonoverlapping(src.cast::<T>(), out, 1) };
+        return Ok(());
+    }
+    let dst = scratch.ptr.as_ptr().cast::<u8>();
+    // SAFETY: `src` is `size_of::<T>()` readable bytes of the held slot, `dst` a private
+    // allocation of the same size; they do not overlap.
+    unsafe { core::ptr::copy_nonoverlapping(src, dst, size_of::<T>()) };
+    // SAFETY: `dst` holds `size_of::<T>()` initialised bytes (copied just above).
+    let bytes = unsafe { core::slice::from_raw_parts(dst, size_of::<T>()) };
+    T::validate(bytes)?;
+    // SAFETY: `T::validate` accepted the bytes, so by the `Message` contract they are a
+    // valid `T`; the scratch buffer is aligned for `T`, private, and not `*out`.
+    unsafe { core::ptr::copy_nonoverlapping(scratch.ptr.as_ptr(), out, 1) };
+    Ok(())
 }
 
 /// Shared memory lends each message in place ([`Receiver::recv`] returns a [`Sample`]);
@@ -413,10 +394,10 @@ impl<T: Message> Rx<T> for Receiver<T> {
     /// published behind it, up to `out.len()`, and returns how many.
     ///
     /// A batch costs what one message does, plus a load of a `seq` and a copy per message:
-    /// **one scan** of the slots' `seq` words with a single acquire fence for all of them,
-    /// then **one release**: one store of the receiver's progress, and, when a ring batch
-    /// of slots is due or the ring ran dry, one store of `released` and one look at (and
-    /// at most one wake of) the senders parked for room. Each message is validated
+    /// **one scan** of the slots' `seq` words (an acquire load each, a plain load on x86),
+    /// copying each message as it goes, then **one release**: one store of the receiver's
+    /// progress, and, when a ring batch of slots is due or the ring ran dry, one store of
+    /// `released` and one look at (and at most one wake of) the senders parked for room. Each message is validated
     /// ([`Message::validate`], in a private copy) unless every bit pattern is a `T`.
     /// [`recv_many`](Rx::recv_many) and [`try_recv_many`](Rx::try_recv_many) are built
     /// on it.

@@ -65,15 +65,15 @@ fn try_recv(r: &Ring<HeapRegion>, head: &mut u64, alive: &dyn Fn(usize) -> bool)
 fn try_recv_many(r: &Ring<HeapRegion>, head: &mut u64, max: u64) -> Vec<u64> {
     let mut got = Vec::new();
     while (got.len() as u64) < max {
-        let run = r.ready_run(*head, max - got.len() as u64);
-        for _ in 0..run.len {
-            // SAFETY: the run is published, and this thread is the only receiver.
-            got.push(unsafe { r.region().read(r.index(*head)) });
-            *head += 1;
-        }
+        let run = r.receive_run(*head, max - got.len() as u64, |_, at| {
+            // SAFETY: `at` is published, and this thread is the only receiver.
+            got.push(unsafe { r.region().read(r.index(at)) });
+            true
+        });
+        *head += run.len;
         match run.end {
             RunEnd::Cancelled => *head += 1,
-            RunEnd::Corrupt => panic!("corrupt"),
+            RunEnd::Refused | RunEnd::Corrupt => panic!("{:?}", run.end),
             RunEnd::Limit | RunEnd::Empty => break,
         }
     }

@@ -6,9 +6,9 @@
 //! sender died is skipped by [`abandoned`](super::abandoned).
 
 use super::{published_seq, same_position, Peek, Region, Ring, RingError, CANCELLED};
-use crate::sync::atomic::{fence, Ordering};
+use crate::sync::atomic::Ordering;
 
-/// A run of published messages from some position on, as [`Ring::ready_run`] found it.
+/// A run of published messages from some position on, as [`Ring::receive_run`] took it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Run {
     /// How many consecutive positions carry a published message.
@@ -22,6 +22,8 @@ pub(crate) struct Run {
 pub(crate) enum RunEnd {
     /// ...not looked at: the run reached the limit asked for.
     Limit,
+    /// ...a published message the caller refused (an invalid one, say): not consumed.
+    Refused,
     /// ...not published (nothing claimed there, or a sender is writing it).
     Empty,
     /// ...published without a message.
@@ -51,14 +53,25 @@ impl<R: Region> Ring<R> {
         Err(RingError::Corrupt)
     }
 
-    /// The published messages from position `from` on, up to `max` of them (and never
-    /// more than a capacity): the receiver's one scan for a batch. Each `seq` is loaded
-    /// `Relaxed` and compared as [`Ring::peek`] does; a single `Acquire` fence after the
-    /// last load then orders every payload read of the run after the senders' publishes,
-    /// instead of one acquire per slot. The run stops before the first position that is
-    /// not a published message, and says what it found there; nothing is consumed.
-    #[inline]
-    pub(crate) fn ready_run(&self, from: u64, max: u64) -> Run {
+    /// Takes the published messages from position `from` on, up to `max` of them (and
+    /// never more than a capacity), in one pass: the receiver's one scan for a batch.
+    /// For each position it loads the `seq` with `Acquire` (a plain load on x86) and, if
+    /// it is exactly a published message's, calls `take(k, pos)` for the `k`-th message
+    /// of the run, which may read the payload (the acquire orders the read after the
+    /// sender's publish). The run stops before the first position that is not a
+    /// published message, or whose message `take` refuses (returns false), and says
+    /// which; nothing is consumed or released here.
+    ///
+    /// (A scan of the `seq`s with `Relaxed` loads and a single acquire fence, then a
+    /// second pass to copy, measured about a tenth slower here for 8-byte messages: on
+    /// x86 the acquires cost nothing, the second pass does.)
+    #[inline(always)]
+    pub(crate) fn receive_run(
+        &self,
+        from: u64,
+        max: u64,
+        mut take: impl FnMut(u64, u64) -> bool,
+    ) -> Run {
         let max = max.min(self.region.capacity());
         let slots = self.region.slots();
         let mut len = 0;
@@ -67,9 +80,12 @@ impl<R: Region> Ring<R> {
                 break RunEnd::Limit;
             }
             let pos = from.wrapping_add(len);
-            let seq = slots.at(pos).seq.load(Ordering::Relaxed);
+            let seq = slots.at(pos).seq.load(Ordering::Acquire);
             // The streaming case first: exactly the `seq` of a published message.
             if seq == published_seq(pos, false) {
+                if !take(len, pos) {
+                    break RunEnd::Refused;
+                }
                 len += 1;
             } else if same_position(seq, pos.wrapping_add(1)) {
                 // Its position, but not exactly: the `CANCELLED` bit is set.
@@ -80,9 +96,6 @@ impl<R: Region> Ring<R> {
                 break RunEnd::Corrupt;
             }
         };
-        if len > 0 {
-            fence(Ordering::Acquire);
-        }
         Run { len, end }
     }
 

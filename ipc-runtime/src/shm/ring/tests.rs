@@ -47,12 +47,12 @@ impl Rx {
         let mut got = Vec::new();
         let mut ran_out = false;
         while got.len() < k {
-            let run = r.ready_run(self.head, (k - got.len()) as u64);
-            for _ in 0..run.len {
-                // SAFETY: the run is published, and we are the only receiver.
-                got.push(unsafe { r.region().read(r.index(self.head)) });
-                self.head += 1;
-            }
+            let run = r.receive_run(self.head, (k - got.len()) as u64, |_, at| {
+                // SAFETY: `at` is published, and we are the only receiver.
+                got.push(unsafe { r.region().read(r.index(at)) });
+                true
+            });
+            self.head += run.len;
             match run.end {
                 RunEnd::Cancelled => self.head += 1,
                 RunEnd::Empty => {
@@ -60,7 +60,7 @@ impl Rx {
                     break;
                 }
                 RunEnd::Limit => break,
-                RunEnd::Corrupt => panic!("corrupt at {}", self.head),
+                RunEnd::Refused | RunEnd::Corrupt => panic!("{:?} at {}", run.end, self.head),
             }
         }
         r.set_head(self.head);
@@ -350,14 +350,14 @@ fn a_batch_is_seen_only_once_its_first_position_is_published_last() {
         // Until the first position is published, the receiver finds it claimed and
         // not published, whatever the later positions hold.
         assert_eq!(r.peek_full(pos), Ok(Peek::Pending(pos)));
-        assert_eq!(r.ready_run(pos, 8).len, 0);
+        assert_eq!(scan(&r, pos, 8).len, 0);
         // SAFETY: claimed by this test.
         unsafe { r.region().write(index, i) };
         order.push(i);
     });
     assert_eq!(order, [1, 2, 3, 0]);
     assert_eq!(
-        r.ready_run(pos, 8),
+        scan(&r, pos, 8),
         Run {
             len: 4,
             end: RunEnd::Empty
@@ -392,6 +392,11 @@ fn a_batch_whose_sender_died_is_skipped_position_by_position_keeping_what_it_pub
     assert_eq!(rx.recv_many(&r, 8), [88], "cancelled slots are skipped");
 }
 
+/// A run from `from` that takes every message it is offered.
+fn scan(r: &Ring<HeapRegion>, from: u64, max: u64) -> Run {
+    r.receive_run(from, max, |_, _| true)
+}
+
 #[test]
 fn a_run_stops_before_anything_that_is_not_a_message() {
     let r = ring(8);
@@ -400,16 +405,24 @@ fn a_run_stops_before_anything_that_is_not_a_message() {
         send(&r, 1, &mut cache, v).unwrap();
     }
     let run = |len, end| Run { len, end };
-    assert_eq!(r.ready_run(0, 2), run(2, RunEnd::Limit));
-    assert_eq!(r.ready_run(0, 8), run(3, RunEnd::Empty));
+    assert_eq!(scan(&r, 0, 2), run(2, RunEnd::Limit));
+    assert_eq!(scan(&r, 0, 8), run(3, RunEnd::Empty));
     // A claimed, unpublished position ends a run as a free one does.
     let claimed = r.try_claim(1, &mut cache, false).unwrap();
-    assert_eq!(r.ready_run(0, 8), run(3, RunEnd::Empty));
+    assert_eq!(scan(&r, 0, 8), run(3, RunEnd::Empty));
     r.publish(claimed, true, false);
-    assert_eq!(r.ready_run(0, 8), run(3, RunEnd::Cancelled));
+    assert_eq!(scan(&r, 0, 8), run(3, RunEnd::Cancelled));
+    // A message the caller refuses ends the run before it, unconsumed.
+    let mut offered = Vec::new();
+    let refuse_second = r.receive_run(0, 8, |k, at| {
+        offered.push(at);
+        k != 1
+    });
+    assert_eq!(refuse_second, run(1, RunEnd::Refused));
+    assert_eq!(offered, [0, 1]);
     // Garbage: the run stops before it (the next peek reports it).
     r.region().slot(1).seq.store(77, Ordering::Relaxed);
-    assert_eq!(r.ready_run(0, 8), run(1, RunEnd::Corrupt));
+    assert_eq!(scan(&r, 0, 8), run(1, RunEnd::Corrupt));
     assert_eq!(r.peek(1), Err(RingError::Corrupt));
     // A run asked for any number stops after a capacity (a lap on, a slot holds its
     // previous lap), and a `seq` of a later lap is corrupt, not a message.
@@ -417,11 +430,11 @@ fn a_run_stops_before_anything_that_is_not_a_message() {
     for pos in 0..4 {
         r.region().slot(pos).seq.store(pos + 1, Ordering::Relaxed);
     }
-    assert_eq!(r.ready_run(0, u64::MAX), run(4, RunEnd::Limit));
-    assert_eq!(r.ready_run(0, 5), run(4, RunEnd::Limit));
+    assert_eq!(scan(&r, 0, u64::MAX), run(4, RunEnd::Limit));
+    assert_eq!(scan(&r, 0, 5), run(4, RunEnd::Limit));
     r.region().slot(0).seq.store(5, Ordering::Relaxed);
-    assert_eq!(r.ready_run(0, u64::MAX), run(0, RunEnd::Corrupt));
-    assert_eq!(r.ready_run(1, u64::MAX), run(4, RunEnd::Limit));
+    assert_eq!(scan(&r, 0, u64::MAX), run(0, RunEnd::Corrupt));
+    assert_eq!(scan(&r, 1, u64::MAX), run(4, RunEnd::Limit));
 }
 
 /// Participants for the mode tests: the ones listed are dead; the heavy barrier is a
