@@ -10,7 +10,7 @@
 //! - the futex system calls both processes make while streaming 1,000,000 messages;
 //! - 8 B throughput through `Box<dyn Tx>` / `Box<dyn Rx>` (the contract's trait objects)
 //!   against the typed ends, in the alternating rounds;
-//! - batched throughput at 8 B, 64 B and 4 KiB: the typed ends one message per call
+//! - batched throughput at 8 B, 16 B, 64 B and 4 KiB: the typed ends one message per call
 //!   (`send_ref` / `recv_into`) and in batches of 256 messages, at most 64 KiB
 //!   (`send_all` / `recv_many`), beside a
 //!   bare SPSC ring in shared memory that moves batches (one `head` / `tail` store per
@@ -46,6 +46,15 @@
 //!
 //! Two sender processes at once (claims by CAS) streamed 59-104 M/s in all, 0.39-0.80x one
 //! sender, in six runs on the 2-vCPU VM (three busy processes on two vCPUs).
+//!
+//! The batched table, 2026-12-05 (thirteen runs, each the median of five alternating
+//! rounds): 8 B batched 304-316 M/s in the VM's fast regime (bare batch ring 610-676
+//! M/s): 2.45-3.11x per message, 2.08-2.23x the `BufWriter`, 0.45-0.50x the bare ring; in
+//! its slow regime (bare ring 250-270 M/s) 107-179 M/s: 1.61-1.90x, 0.79-1.36x,
+//! 0.42-0.49x. An 8-byte message takes a 16-byte slot (its `seq` and itself), the bare
+//! ring 8 bytes: the lines, not the code, set the pace (the 16 B row's bare ring, 16 bytes
+//! a message, moved 333-344 M/s in the fast regime). 64 B: 4.4-6.3x per message; 4 KiB
+//! (batches of 16): 1.1-1.3x.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -1085,7 +1094,7 @@ fn batched_size<const W: usize>(n: u64, cap: usize) {
     );
 }
 
-/// Batched one-way throughput between two processes at 8 B, 64 B and 4 KiB.
+/// Batched one-way throughput between two processes at 8 B, 16 B, 64 B and 4 KiB.
 fn batched_throughput(k: &dyn Fn(u64) -> u64) {
     println!(
         "\nbatched throughput, one sender process -> one receiver process (messages per \
@@ -1110,6 +1119,8 @@ fn batched_throughput(k: &dyn Fn(u64) -> u64) {
         "bat/bufw"
     );
     batched_size::<1>(k(4_000_000), 1024);
+    // 16 B: the bare ring moves as many bytes per message as the channel's 8 B slots do.
+    batched_size::<2>(k(4_000_000), 1024);
     batched_size::<8>(k(2_000_000), 1024);
     batched_size::<512>(k(200_000), 256);
 }
