@@ -306,6 +306,26 @@ fn batched_sends_take_the_room_there_is_and_say_full_or_timeout_when_there_is_no
 }
 
 #[test]
+fn a_batched_send_waiting_for_ever_sends_everything_a_ring_at_a_time() {
+    let name = Name::new("batch-forever");
+    let mut rx = Receiver::<u64>::create(&name.0, Options::new().capacity(4)).unwrap();
+    let mut tx = Sender::<u64>::open(&name.0).unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = [0u64; 3];
+        let mut got = Vec::new();
+        while got.len() < 100 {
+            let n = rx.recv_many(&mut out).unwrap();
+            got.extend_from_slice(&out[..n]);
+        }
+        got
+    });
+    let msgs: Vec<u64> = (0..100).collect();
+    let sent = ipc::Tx::send_many_wait(&mut tx, &msgs, ipc::Wait::Forever).unwrap();
+    assert_eq!(sent, 100, "all of them, through a ring of 4");
+    assert_eq!(reader.join().unwrap(), msgs);
+}
+
+#[test]
 fn a_batched_receive_skips_the_slot_of_a_dropped_loan() {
     let name = Name::new("batch-skip");
     let mut rx = Receiver::<u64>::create(&name.0, Options::new().capacity(8)).unwrap();

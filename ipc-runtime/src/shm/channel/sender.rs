@@ -126,11 +126,29 @@ impl<T: Message> Sender<T> {
         Ok(())
     }
 
-    /// Sends the longest prefix of `msgs` (not empty) that there is room for, waiting as
-    /// `until` says for room for the first: one claim of `k` slots, `k` copies, one
-    /// publish (see [`Tx::send_many_wait`] on this type).
+    /// [`Tx::send_many_wait`] (see there): the prefix of `msgs` (not empty) that there is
+    /// room for, or, waiting for ever, all of them, one prefix after another.
     #[inline]
     fn send_many_until(&mut self, msgs: &[T], until: &Wait) -> Result<usize> {
+        let mut sent = self.send_prefix(msgs, until)?;
+        if let Wait::Forever = *until {
+            while sent < msgs.len() {
+                match self.send_prefix(&msgs[sent..], until) {
+                    Ok(n) => sent += n,
+                    // Not lost: the next call meets it again (the receiver stays gone,
+                    // shutdown stays requested, the ring stays corrupt).
+                    Err(_) => break,
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Sends the longest prefix of `msgs` (not empty) that there is room for, waiting as
+    /// `until` says for room for the first: one claim of `k` slots, `k` copies, one
+    /// publish.
+    #[inline]
+    fn send_prefix(&mut self, msgs: &[T], until: &Wait) -> Result<usize> {
         let max = msgs.len() as u64;
         let (pos, n) = match self.claim_many_now(max) {
             Some(claimed) => claimed,
@@ -313,7 +331,8 @@ impl<T: Message> Tx<T> for Sender<T> {
     }
 
     /// Sends the longest prefix of `msgs` there is room for, waiting as `wait` says for
-    /// room for the first, and returns how many went.
+    /// room for the first (with [`Wait::Forever`](contract::Wait::Forever): all of
+    /// `msgs`, a prefix each time there is room), and returns how many went.
     ///
     /// A batch of `k` costs what one message does, plus `k - 1` copies and `seq` stores:
     /// **one claim** of `k` consecutive slots (as many as are free, up to `msgs.len()`:
