@@ -9,9 +9,16 @@
 //!   index: as fast as a ring without liveness, parking or types gets) and a bare pipe;
 //! - the futex system calls both processes make while streaming 1,000,000 messages;
 //! - 8 B throughput through `Box<dyn Tx>` / `Box<dyn Rx>` (the contract's trait objects)
-//!   against the typed ends, in the alternating rounds.
+//!   against the typed ends, in the alternating rounds;
+//! - batched throughput at 8 B, 16 B, 64 B and 4 KiB: the typed ends one message per call
+//!   (`send_ref` / `recv_into`) and in batches of 256 messages, at most 64 KiB
+//!   (`send_all` / `recv_many`), beside a
+//!   bare SPSC ring in shared memory that moves batches (one `head` / `tail` store per
+//!   batch) and a 64 KiB `BufWriter` over a `UnixStream` read with a `BufReader` and
+//!   `read_exact`; every message is stamped and checked in every row.
 //!
-//! `cargo bench --bench shm` (about 15-25 s; `IPC_BENCH_SCALE=0.1` for a quick look).
+//! `cargo bench --bench shm` (about 15-25 s, and the batched rounds; `IPC_BENCH_SCALE=0.1`
+//! for a quick look); `cargo bench --bench shm -- batch` runs only the batched table.
 //! Processes are made with `fork(2)` before any handle is opened (a forked child must not
 //! inherit handles, see `ipc::shm`); every child exits through `_exit` and its status is
 //! checked.
@@ -39,6 +46,15 @@
 //!
 //! Two sender processes at once (claims by CAS) streamed 59-104 M/s in all, 0.39-0.80x one
 //! sender, in six runs on the 2-vCPU VM (three busy processes on two vCPUs).
+//!
+//! The batched table, 2026-12-05 (thirteen runs, each the median of five alternating
+//! rounds): 8 B batched 304-316 M/s in the VM's fast regime (bare batch ring 610-676
+//! M/s): 2.45-3.11x per message, 2.08-2.23x the `BufWriter`, 0.45-0.50x the bare ring; in
+//! its slow regime (bare ring 250-270 M/s) 107-179 M/s: 1.61-1.90x, 0.79-1.36x,
+//! 0.42-0.49x. An 8-byte message takes a 16-byte slot (its `seq` and itself), the bare
+//! ring 8 bytes: the lines, not the code, set the pace (the 16 B row's bare ring, 16 bytes
+//! a message, moved 333-344 M/s in the fast regime). 64 B: 4.4-6.3x per message; 4 KiB
+//! (batches of 16): 1.1-1.3x.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -353,6 +369,13 @@ impl Clock {
             self.start = Some(Instant::now());
         }
     }
+    /// [`Clock::tick`] for a batch of `len` messages from `i` on.
+    #[inline]
+    fn tick_batch(&mut self, i: u64, len: u64) {
+        if (i..i + len).contains(&self.warm) {
+            self.start = Some(Instant::now());
+        }
+    }
     fn stop(&self, done: &SharedPage) -> f64 {
         while done.u64_at(1).load(Ordering::Acquire) == 0 {
             std::hint::spin_loop();
@@ -599,6 +622,20 @@ fn main() {
         .unwrap_or(1.0);
     let k = |n: u64| ((n as f64 * scale) as u64).max(10);
     let _ = ipc::shm::remove_stale();
+    // `cargo bench --bench shm -- batch` runs only the sections whose name contains
+    // "batch" (the sections: latency, throughput, batch).
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let wants = |section: &str| filter.as_deref().is_none_or(|f| section.contains(f));
+    if wants("latency") || wants("throughput") {
+        latency_and_throughput(&k);
+    }
+    if wants("batch") {
+        batched_throughput(&k);
+    }
+}
+
+/// The latency rows, the per-message throughput table and the rounds that follow it.
+fn latency_and_throughput(k: &dyn Fn(u64) -> u64) {
     println!(
         "ipc::shm benchmark: two processes (fork), one run; ratios against the raw mechanism\n"
     );
@@ -801,6 +838,291 @@ fn alternating_8b_throughput(n: u64) {
         list(&dyn_to_send),
         dyn_to_send[THROUGHPUT_ROUNDS / 2],
     );
+}
+
+// ---------------------------------------------------------------- batched throughput
+
+/// Messages per batch in the batched rows: what the sender gives `send_all` (or copies
+/// into the bare ring) at a time, and the most the receiver takes at a time. 256, or
+/// fewer so that a batch holds at most 64 KiB, the `BufWriter`'s buffer (16 messages of
+/// 4 KiB): a batch buffer of a megabyte would be measuring the caches, not the channel.
+const fn batch_len<const W: usize>() -> usize {
+    let fit = (64 << 10) / (W * 8);
+    if fit < 256 {
+        fit
+    } else {
+        256
+    }
+}
+
+/// Writes message `i`'s sequence number into its first and last words: what every row of
+/// the batched table does to each message it sends.
+#[inline(always)]
+fn stamp<const W: usize>(m: &mut [u64; W], i: u64) {
+    m[0] = i;
+    m[W - 1] = i;
+}
+
+/// Checks that `m` is message `i` (first and last words): what every row of the batched
+/// table does to each message it receives.
+#[inline(always)]
+fn check<const W: usize>(m: &[u64; W], i: u64) {
+    assert!(m[0] == i && m[W - 1] == i, "message {i} came as {}", m[0]);
+}
+
+/// The typed channel one message at a time, through the contract's per-message copies:
+/// `send_ref` (copy in) and `recv_into` (copy out, as `recv_many` copies out).
+fn thr_each<const W: usize>(n: u64, cap: usize) -> f64 {
+    let name = unique(&format!("each{W}"));
+    let opts = Options::new().capacity(cap);
+    let done = SharedPage::new(4096);
+    let child = spawn(|| {
+        let mut rx = Receiver::<[u64; W]>::open_or_create(&name, opts.clone()).unwrap();
+        let mut m = Box::new([0u64; W]);
+        for i in 0..n {
+            rx.recv_into(&mut m).unwrap();
+            check(&m, i);
+        }
+        done.u64_at(1).store(1, Ordering::Release);
+    });
+    let mut tx = Sender::<[u64; W]>::open_or_create(&name, opts.clone()).unwrap();
+    let mut clock = Clock::new(n, 2 * cap as u64);
+    let mut m = Box::new([7u64; W]);
+    for i in 0..n {
+        clock.tick(i);
+        stamp(&mut m, i);
+        tx.send_ref(&m).unwrap();
+    }
+    let per_sec = clock.stop(&done);
+    reap(child);
+    per_sec
+}
+
+/// The typed channel in batches: `send_all` of [`batch_len`] messages at a time,
+/// `recv_many` into a buffer of as many.
+fn thr_batched<const W: usize>(n: u64, cap: usize) -> f64 {
+    let batch = batch_len::<W>();
+    let name = unique(&format!("batch{W}"));
+    let opts = Options::new().capacity(cap);
+    let done = SharedPage::new(4096);
+    let child = spawn(|| {
+        let mut rx = Receiver::<[u64; W]>::open_or_create(&name, opts.clone()).unwrap();
+        let mut buf = vec![[0u64; W]; batch];
+        let mut got = 0;
+        while got < n {
+            let k = rx.recv_many(&mut buf).unwrap();
+            for m in &buf[..k] {
+                check(m, got);
+                got += 1;
+            }
+        }
+        done.u64_at(1).store(1, Ordering::Release);
+    });
+    let mut tx = Sender::<[u64; W]>::open_or_create(&name, opts.clone()).unwrap();
+    let mut clock = Clock::new(n, 2 * cap as u64);
+    let mut buf = vec![[7u64; W]; batch];
+    let mut i = 0;
+    while i < n {
+        let len = (n - i).min(batch as u64);
+        clock.tick_batch(i, len);
+        for (m, j) in buf.iter_mut().zip(i..i + len) {
+            stamp(m, j);
+        }
+        tx.send_all(&buf[..len as usize]).unwrap();
+        i += len;
+    }
+    let per_sec = clock.stop(&done);
+    reap(child);
+    per_sec
+}
+
+/// A bare SPSC ring in shared memory that moves batches, written as a user would: slots of
+/// `[u64; W]` packed back to back, `head` and `tail` on lines of their own, each side
+/// keeping a copy of the other's index (re-read only when it says full or empty). The
+/// sender copies a batch ([`batch_len`]) from its buffer into the free slots (one or two
+/// `memcpy`s) and stores `tail` once; the receiver copies up to a batch of published ones
+/// out and stores `head` once. No liveness, parking, types or validation.
+fn thr_spsc_batched<const W: usize>(n: u64, cap: usize) -> f64 {
+    let batch = batch_len::<W>();
+    let page = SharedPage::new(128 + cap * W * 8);
+    let done = SharedPage::new(4096);
+    // SAFETY (both uses): the slots start 128 bytes in, 8-aligned, `cap` of them.
+    let slots = unsafe { page.ptr.add(128) }.cast::<[u64; W]>();
+    // Copies `len` messages between the ring from position `pos` and `buf`, in at most
+    // two runs (the ring's end, then its start).
+    let copy = |pos: u64, buf: *mut [u64; W], len: usize, into_ring: bool| {
+        let at = pos as usize % cap;
+        let first = len.min(cap - at);
+        for (off, (ring, n)) in [(0, (at, first)), (first, (0, len - first))] {
+            // SAFETY: `ring..ring + n` are slots of the mapping, `buf + off..` messages of
+            // the caller's buffer; the protocol gives this side the slots (free for the
+            // sender, published for the receiver).
+            unsafe {
+                let (r, b) = (slots.add(ring), buf.add(off));
+                if into_ring {
+                    std::ptr::copy_nonoverlapping(b, r, n);
+                } else {
+                    std::ptr::copy_nonoverlapping(r, b, n);
+                }
+            }
+        }
+    };
+    let child = spawn(|| {
+        let (head, tail) = (page.u64_at(0), page.u64_at(1));
+        let mut buf = vec![[0u64; W]; batch];
+        let (mut h, mut seen_tail) = (0u64, 0u64);
+        while h < n {
+            while seen_tail == h {
+                seen_tail = tail.load(Ordering::Acquire);
+                std::hint::spin_loop();
+            }
+            let len = (seen_tail - h).min(batch as u64) as usize;
+            copy(h, buf.as_mut_ptr(), len, false);
+            for (m, i) in buf[..len].iter().zip(h..) {
+                check(m, i);
+            }
+            h += len as u64;
+            head.store(h, Ordering::Release);
+        }
+        done.u64_at(1).store(1, Ordering::Release);
+    });
+    let (head, tail) = (page.u64_at(0), page.u64_at(1));
+    let mut buf = vec![[7u64; W]; batch];
+    let (mut t, mut seen_head) = (0u64, 0u64);
+    let mut clock = Clock::new(n, 2 * cap as u64);
+    while t < n {
+        let len = (n - t).min(batch as u64);
+        clock.tick_batch(t, len);
+        for (m, i) in buf.iter_mut().zip(t..t + len) {
+            stamp(m, i);
+        }
+        let mut sent = 0;
+        while sent < len {
+            while t - seen_head >= cap as u64 {
+                seen_head = head.load(Ordering::Acquire);
+                std::hint::spin_loop();
+            }
+            let k = (len - sent).min(cap as u64 - (t - seen_head));
+            copy(t, buf[sent as usize..].as_mut_ptr(), k as usize, true);
+            t += k;
+            sent += k;
+            tail.store(t, Ordering::Release);
+        }
+    }
+    let per_sec = clock.stop(&done);
+    reap(child);
+    per_sec
+}
+
+/// A `BufWriter` of 64 KiB over one end of a `UnixStream` pair, a `BufReader` of 64 KiB
+/// and `read_exact` of each message on the other: what a user batching by hand over a
+/// socket writes. Each message is `W * 8` bytes, stamped and checked as the others.
+fn thr_bufwriter<const W: usize>(n: u64) -> f64 {
+    use std::io::{BufReader, BufWriter};
+    use std::os::unix::net::UnixStream;
+    let (a, b) = UnixStream::pair().unwrap();
+    let done = SharedPage::new(4096);
+    let size = W * 8;
+    let word = |bytes: &[u8], at: usize| u64::from_ne_bytes(bytes[at..at + 8].try_into().unwrap());
+    let child = spawn(|| {
+        let mut r = BufReader::with_capacity(64 << 10, &b);
+        let mut m = vec![0u8; size];
+        for i in 0..n {
+            r.read_exact(&mut m).unwrap();
+            assert!(word(&m, 0) == i && word(&m, size - 8) == i, "message {i}");
+        }
+        done.u64_at(1).store(1, Ordering::Release);
+    });
+    drop(b);
+    let mut w = BufWriter::with_capacity(64 << 10, &a);
+    let mut m = vec![7u8; size];
+    let mut clock = Clock::new(n, 16);
+    for i in 0..n {
+        clock.tick(i);
+        m[..8].copy_from_slice(&i.to_ne_bytes());
+        m[size - 8..].copy_from_slice(&i.to_ne_bytes());
+        w.write_all(&m).unwrap();
+    }
+    w.flush().unwrap();
+    let per_sec = clock.stop(&done);
+    drop(w);
+    reap(child);
+    per_sec
+}
+
+/// Rounds of the batched table: each round runs the four rows of a size one after the
+/// other, and the ratios are the medians of the per-round ratios (as the 8 B rounds).
+const BATCH_ROUNDS: usize = 5;
+
+/// One line of the batched table: the median rate of each row over [`BATCH_ROUNDS`]
+/// alternating rounds, and the medians of the per-round ratios.
+fn batched_size<const W: usize>(n: u64, cap: usize) {
+    let mut rates: [Vec<f64>; 4] = Default::default();
+    let mut ratios: [Vec<f64>; 3] = Default::default();
+    for _ in 0..BATCH_ROUNDS {
+        let each = thr_each::<W>(n, cap);
+        let batched = thr_batched::<W>(n, cap);
+        let ring = thr_spsc_batched::<W>(n, cap);
+        let buf = thr_bufwriter::<W>(n);
+        for (v, r) in rates.iter_mut().zip([each, batched, ring, buf]) {
+            v.push(r);
+        }
+        for (v, r) in ratios
+            .iter_mut()
+            .zip([batched / each, batched / ring, batched / buf])
+        {
+            v.push(r);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let [each, batched, ring, buf] = rates.each_mut().map(median);
+    let [to_each, to_ring, to_buf] = ratios.each_mut().map(median);
+    println!(
+        "{:<8} {:>6} {:>12} {:>12} {:>12} {:>12} {:>10.2}x {:>10.2}x {:>10.2}x",
+        human(W * 8),
+        batch_len::<W>(),
+        fmt_rate(each),
+        fmt_rate(batched),
+        fmt_rate(ring),
+        fmt_rate(buf),
+        to_each,
+        to_ring,
+        to_buf
+    );
+}
+
+/// Batched one-way throughput between two processes at 8 B, 16 B, 64 B and 4 KiB.
+fn batched_throughput(k: &dyn Fn(u64) -> u64) {
+    println!(
+        "\nbatched throughput, one sender process -> one receiver process (messages per \
+         second; median of {BATCH_ROUNDS} alternating rounds; every message stamped and \
+         checked)\n\
+         each: typed send_ref / recv_into, one message per call; batched: send_all / \
+         recv_many, a batch at a time (256 messages, at most 64 KiB);\n\
+         bare ring: hand-written SPSC ring in shared memory moving up to a batch per head / \
+         tail store; bufwriter: BufWriter 64 KiB over a UnixStream, BufReader + read_exact\n\
+         ratios: rate of batched / rate of the other row, median of the per-round ratios"
+    );
+    println!(
+        "{:<8} {:>6} {:>12} {:>12} {:>12} {:>12} {:>11} {:>11} {:>11}",
+        "size",
+        "batch",
+        "each",
+        "batched",
+        "bare ring",
+        "bufwriter",
+        "bat/each",
+        "bat/ring",
+        "bat/bufw"
+    );
+    batched_size::<1>(k(4_000_000), 1024);
+    // 16 B: the bare ring moves as many bytes per message as the channel's 8 B slots do.
+    batched_size::<2>(k(4_000_000), 1024);
+    batched_size::<8>(k(2_000_000), 1024);
+    batched_size::<512>(k(200_000), 256);
 }
 
 fn human(size: usize) -> String {

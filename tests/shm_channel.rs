@@ -37,6 +37,21 @@ fn child() {
                 tx.send(id << 40 | i).unwrap();
             }
         }
+        ["batch-sender", name, id, n] => {
+            // Batches of 1 to 700 messages (some larger than the ring) with `send_all`.
+            let id: u64 = id.parse().unwrap();
+            let n: u64 = n.parse().unwrap();
+            let mut tx = Sender::<u64>::open(name).unwrap();
+            let mut batch = Vec::with_capacity(700);
+            let (mut i, mut size) = (0, id + 1);
+            while i < n {
+                size = size * 31 % 701;
+                batch.clear();
+                batch.extend((i..(i + size.max(1)).min(n)).map(|i| id << 40 | i));
+                tx.send_all(&batch).unwrap();
+                i += batch.len() as u64;
+            }
+        }
         ["cloned-senders", name, n] => {
             // One opened sender and three clones of it, one thread each, as a user of a
             // crossbeam channel hands out senders.
@@ -200,6 +215,172 @@ fn four_sender_processes_deliver_exactly_one_million_messages_in_order() {
 fn four_sender_processes_through_sixteen_slots_freed_two_at_a_time() {
     // 12,500 laps of a ring whose receiver hands slots back in batches of two.
     four_senders_in_order("mpsc-small", 16, 50_000);
+}
+
+#[test]
+fn two_batching_sender_processes_deliver_two_million_messages_in_order_to_batched_receives() {
+    let name = Name::new("batches");
+    // 512 slots: batches of up to 700 messages go in several claims, and the receiver's
+    // batches of up to 1,000 take at most a ring at a time.
+    let mut rx = Receiver::<u64>::create(&name.0, Options::new().capacity(512)).unwrap();
+    let per = 1_000_000u64;
+    let kids: Vec<_> = (0..2u64)
+        .map(|id| {
+            spawn(
+                "batch-sender",
+                &[&name.0, &id.to_string(), &per.to_string()],
+            )
+        })
+        .collect();
+    let mut next = [0u64; 2];
+    let mut buf = vec![0u64; 1000];
+    let (mut total, mut size) = (0u64, 1usize);
+    loop {
+        size = size * 37 % 1001;
+        let out = &mut buf[..size.max(1)];
+        match rx.recv_many_timeout(out, Duration::from_secs(30)) {
+            Ok(got) => {
+                assert!((1..=out.len()).contains(&got), "{got} of {}", out.len());
+                for &v in &out[..got] {
+                    let (id, i) = ((v >> 40) as usize, v & ((1 << 40) - 1));
+                    assert_eq!(i, next[id], "sender {id} out of order or duplicated");
+                    next[id] += 1;
+                }
+                total += got as u64;
+            }
+            Err(Error::Disconnected) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(next, [per; 2], "nothing lost");
+    assert_eq!(total, 2 * per);
+    assert_eq!(rx.stats().lost, 0);
+    for k in kids {
+        k.assert_success();
+    }
+}
+
+#[test]
+fn batched_sends_take_the_room_there_is_and_say_full_or_timeout_when_there_is_none() {
+    use ipc::Tx;
+    let name = Name::new("batch-room");
+    let mut rx = Receiver::<u64>::create(&name.0, Options::new().capacity(4)).unwrap();
+    let mut tx = Sender::<u64>::open(&name.0).unwrap();
+    let msgs: Vec<u64> = (0..10).collect();
+    assert_eq!(tx.try_send_many(&msgs).unwrap(), 4, "as many as fit");
+    assert!(matches!(tx.try_send_many(&msgs[4..]), Err(Error::Full)));
+    assert!(matches!(
+        Tx::send_many_wait(&mut tx, &msgs[4..], ipc::Wait::Now),
+        Err(Error::Full)
+    ));
+    assert!(matches!(
+        Tx::send_many_wait(
+            &mut tx,
+            &msgs[4..],
+            ipc::Wait::For(Duration::from_millis(20))
+        ),
+        Err(Error::Timeout(_))
+    ));
+    assert_eq!(tx.try_send_many(&[]).unwrap(), 0);
+    // Two read (a ring of 4 frees slots one at a time): two more fit.
+    let mut out = [0u64; 2];
+    assert_eq!(rx.try_recv_many(&mut out).unwrap(), 2);
+    assert_eq!(out, [0, 1]);
+    assert_eq!(tx.try_send_many(&msgs[4..]).unwrap(), 2);
+    let e = tx
+        .send_all_timeout(&msgs[6..], Duration::from_millis(20))
+        .unwrap_err();
+    assert_eq!(e.sent(), 0);
+    assert!(matches!(e.error(), Error::Timeout(_)), "{e}");
+    let mut out = [0u64; 8];
+    assert_eq!(rx.recv_many(&mut out).unwrap(), 4);
+    assert_eq!(out[..4], [2, 3, 4, 5]);
+    assert!(matches!(rx.try_recv_many(&mut out), Err(Error::Empty)));
+    assert_eq!(rx.try_recv_many(&mut []).unwrap(), 0);
+    // The rest goes whole, and the receiver sees the end after it.
+    tx.send_all(&msgs[6..]).unwrap();
+    drop(tx);
+    assert_eq!(rx.recv_many(&mut out).unwrap(), 4);
+    assert_eq!(out[..4], [6, 7, 8, 9]);
+    assert!(matches!(rx.recv_many(&mut out), Err(Error::Disconnected)));
+}
+
+#[test]
+fn a_batched_send_waiting_for_ever_sends_everything_a_ring_at_a_time() {
+    let name = Name::new("batch-forever");
+    let mut rx = Receiver::<u64>::create(&name.0, Options::new().capacity(4)).unwrap();
+    let mut tx = Sender::<u64>::open(&name.0).unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = [0u64; 3];
+        let mut got = Vec::new();
+        while got.len() < 100 {
+            let n = rx.recv_many(&mut out).unwrap();
+            got.extend_from_slice(&out[..n]);
+        }
+        got
+    });
+    let msgs: Vec<u64> = (0..100).collect();
+    let sent = ipc::Tx::send_many_wait(&mut tx, &msgs, ipc::Wait::Forever).unwrap();
+    assert_eq!(sent, 100, "all of them, through a ring of 4");
+    assert_eq!(reader.join().unwrap(), msgs);
+}
+
+#[test]
+fn a_batched_receive_skips_the_slot_of_a_dropped_loan() {
+    let name = Name::new("batch-skip");
+    let mut rx = Receiver::<u64>::create(&name.0, Options::new().capacity(8)).unwrap();
+    let mut tx = Sender::<u64>::open(&name.0).unwrap();
+    tx.send(1).unwrap();
+    drop(tx.loan().unwrap());
+    tx.send_all(&[2, 3]).unwrap();
+    let mut out = [0u64; 8];
+    assert_eq!(
+        rx.recv_many(&mut out).unwrap(),
+        3,
+        "the empty slot is skipped"
+    );
+    assert_eq!(out[..3], [1, 2, 3]);
+}
+
+#[test]
+fn a_batch_ends_before_an_invalid_message_which_the_next_receive_reports() {
+    let name = Name::new("batch-enum");
+    let mut rx = Receiver::<Side>::create(&name.0, Options::new().capacity(8)).unwrap();
+    let mut tx = Sender::<Side>::open(&name.0).unwrap();
+    tx.send_all(&[Side::Buy, Side::Sell]).unwrap();
+    send_invalid_side(&mut tx);
+    tx.send_all(&[Side::Sell, Side::Buy]).unwrap();
+    send_invalid_side(&mut tx);
+    let mut out = [Side::Buy; 8];
+    // The two before it, then the refusal (the message is consumed, as `recv` consumes
+    // it), then the rest up to the next one, and that one.
+    assert_eq!(rx.recv_many(&mut out).unwrap(), 2);
+    assert_eq!(out[..2], [Side::Buy, Side::Sell]);
+    match rx.recv_many(&mut out) {
+        Err(Error::InvalidMessage(e)) => println!("refused: {e}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(rx.try_recv_many(&mut out).unwrap(), 2);
+    assert_eq!(out[..2], [Side::Sell, Side::Buy]);
+    assert!(matches!(
+        ipc::Rx::recv(&mut rx),
+        Err(Error::InvalidMessage(_))
+    ));
+    assert!(matches!(rx.try_recv_many(&mut out), Err(Error::Empty)));
+}
+
+/// Sends a byte that is no `Side`, as a buggy or hostile sender would.
+fn send_invalid_side(tx: &mut Sender<Side>) {
+    let mut loan = tx.loan().unwrap();
+    loan.as_uninit_mut().write(Side::Sell);
+    // SAFETY: the byte goes into the slot through a raw pointer and is never read as a
+    // `Side` in this process; `assume_init`'s promise is broken on purpose to play a buggy
+    // sender, which the receiver must refuse.
+    unsafe {
+        loan.as_uninit_mut().as_mut_ptr().cast::<u8>().write(3);
+        loan.assume_init();
+    }
+    loan.send();
 }
 
 #[test]

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use super::layout::{self, Header, Layout, SegmentKind};
 use super::options::Options;
-use super::ring::{Peers, Region, Ring, RingControl, SlotHeader, MAX_PARTICIPANTS};
+use super::ring::{Peers, Region, Ring, RingControl, SlotHeader, Slots, MAX_PARTICIPANTS};
 use super::segment::Segment;
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
@@ -60,7 +60,39 @@ unsafe impl Send for ShmRegion {}
 // SAFETY: as above.
 unsafe impl Sync for ShmRegion {}
 
+/// The payloads of a region's slots as a first address, a stride and a mask, read once:
+/// the batch loops address payloads through it (see [`Slots`] for why).
+#[derive(Clone, Copy)]
+struct Payloads<'a> {
+    first: NonNull<u8>,
+    stride: usize,
+    mask: u64,
+    _region: core::marker::PhantomData<&'a ShmRegion>,
+}
+
+impl Payloads<'_> {
+    /// The payload of position `pos`'s slot (masked: any `pos` is in bounds), as
+    /// [`ShmRegion::payload`] gives it.
+    #[inline(always)]
+    fn at(self, pos: u64) -> *mut u8 {
+        let index = (pos & self.mask) as usize;
+        // SAFETY: `index < capacity`; `first` is slot 0's payload, and slot `index`'s lies
+        // `index * stride` bytes further, inside the mapping (see `ShmRegion::payload`).
+        unsafe { self.first.as_ptr().add(index * self.stride) }
+    }
+}
+
 impl ShmRegion {
+    #[inline]
+    fn payloads(&self) -> Payloads<'_> {
+        Payloads {
+            first: NonNull::new(self.payload(0)).expect("inside a mapping"),
+            stride: self.layout.stride as usize,
+            mask: self.layout.capacity - 1,
+            _region: core::marker::PhantomData,
+        }
+    }
+
     fn payload(&self, index: u64) -> *mut u8 {
         // SAFETY: `index < capacity` (masked by the ring); the layout was validated against
         // the mapping length, so `body + index * stride + payload_offset + size_of::<T>()`
@@ -94,6 +126,14 @@ unsafe impl Region for ShmRegion {
         // SAFETY: the offset is inside the mapping and 8-aligned (see the impl's comment);
         // `SlotHeader` is atomics and integers, valid for any bits.
         unsafe { &*self.base.as_ptr().add(off as usize).cast::<SlotHeader>() }
+    }
+    #[inline]
+    fn slots(&self) -> Slots<'_> {
+        // SAFETY: in bounds of the mapping (see the impl's comment).
+        let first = unsafe { self.base.add(self.layout.body_offset as usize) };
+        // SAFETY: slot `i < capacity` is `body_offset + i * stride` bytes into the mapping,
+        // which lives as long as `self` (see the impl's comment), as `slot` computes it.
+        unsafe { Slots::new(first, self.layout.stride as usize, self.layout.capacity) }
     }
 }
 

@@ -35,17 +35,29 @@
 //! The receiver also records its exact progress in `head` (a line nobody else reads on
 //! the fast path), where a receiver that joins after a crashed one resumes.
 //!
+//! # Batches
+//!
+//! A sender may claim `k` consecutive positions with one advance of `tail` (as many as
+//! are free, up to what it asks), naming only the first in its claim, and publish them
+//! with one barrier: it stores the `seq` of every position but the first, in order, and
+//! the first's last ([`Ring::publish_many`] says why that keeps the dead-sender rule and
+//! the parking handshake as they are for one message). The receiver takes a batch in one
+//! pass over the `seq`s, reading each message behind its acquire ([`Ring::receive_run`]),
+//! then records its progress and releases the slots once. Nothing else changes: a batch occupies its
+//! positions exactly as `k` messages sent one by one would.
+//!
 //! # Parts
 //!
 //! This file holds what every part shares: the control words, the slot header and the
 //! meaning of its `seq`, the [`Region`] the ring lives in, and [`Ring`] itself. The
 //! operations are in the submodules, by who performs them:
 //!
-//! - [`claim`]: a sender claims a slot and publishes it, on the path that streams;
+//! - [`claim`]: a sender claims a slot (or a batch of them) and publishes it, on the
+//!   path that streams;
 //! - [`mode`]: whether senders claim by CAS or one of them with plain stores, and how
 //!   the ring moves between the two;
-//! - [`receive`]: the receiver looks at its head, records its progress and releases
-//!   slots in batches;
+//! - [`receive`]: the receiver looks at its head (or scans a run of published slots),
+//!   records its progress and releases slots in batches;
 //! - [`abandoned`]: the receiver's scan of the claims, to skip a slot whose sender died
 //!   between its claim and its publish;
 //! - `heap`, `tests`, `loom_tests`: a ring in heap memory, and the tests and loom models
@@ -75,6 +87,7 @@ mod mode;
 mod receive;
 
 pub(crate) use mode::{Mode, Peers, Settle};
+pub(crate) use receive::RunEnd;
 
 /// The most participants a segment has (participant 0 is the receiver or the creator).
 pub(crate) const MAX_PARTICIPANTS: usize = 64;
@@ -163,7 +176,8 @@ impl SlotHeader {
 /// # Safety
 ///
 /// `control()` and `slot(i)` for every `i < capacity()` must return references that stay
-/// valid for as long as `self` lives; `capacity()` must be a power of two and constant.
+/// valid for as long as `self` lives; `capacity()` must be a power of two and constant;
+/// `slots()` must address the same headers as `slot`.
 pub(crate) unsafe trait Region {
     /// The control words.
     fn control(&self) -> &RingControl;
@@ -171,6 +185,50 @@ pub(crate) unsafe trait Region {
     fn capacity(&self) -> u64;
     /// Slot `index` (`index < capacity()`; callers mask).
     fn slot(&self, index: u64) -> &SlotHeader;
+    /// Every slot header, as a first address and a stride (see [`Slots`]).
+    fn slots(&self) -> Slots<'_>;
+}
+
+/// The slot headers of a region as a first address, a stride and a mask, read from the
+/// region once ([`Region::slots`]). The loops over a batch address their slots through
+/// it: with [`Region::slot`] the compiler, which cannot tell that a `seq` store leaves the
+/// region's own fields as they were, reads those fields again for every slot.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slots<'a> {
+    first: core::ptr::NonNull<u8>,
+    stride: usize,
+    mask: u64,
+    _region: core::marker::PhantomData<&'a SlotHeader>,
+}
+
+impl<'a> Slots<'a> {
+    /// # Safety
+    ///
+    /// `capacity` is a power of two, and for every `i < capacity`, `first + i * stride`
+    /// is an aligned [`SlotHeader`] that stays valid for `'a`.
+    pub(crate) unsafe fn new(first: core::ptr::NonNull<u8>, stride: usize, capacity: u64) -> Self {
+        Slots {
+            first,
+            stride,
+            mask: capacity - 1,
+            _region: core::marker::PhantomData,
+        }
+    }
+
+    /// The header of position `pos`'s slot (masked: any `pos` is in bounds).
+    #[inline(always)]
+    pub(crate) fn at(self, pos: u64) -> &'a SlotHeader {
+        let index = (pos & self.mask) as usize;
+        // SAFETY: `index < capacity`, so the header lies where `new`'s caller promised,
+        // valid for `'a`.
+        unsafe {
+            &*self
+                .first
+                .as_ptr()
+                .add(index * self.stride)
+                .cast::<SlotHeader>()
+        }
+    }
 }
 
 /// What went wrong in a ring operation.

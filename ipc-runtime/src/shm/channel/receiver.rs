@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::error::Result;
 use crate::message::Message;
 use crate::shm::options::Options;
-use crate::shm::ring::Peek;
+use crate::shm::ring::{Peek, RunEnd};
 use crate::shm::segment::Segment;
 use crate::sync::atomic::Ordering;
 use crate::sync::futex;
@@ -141,6 +141,38 @@ impl<T: Message> Receiver<T> {
         self.recv_until(&Wait::timeout(timeout))
     }
 
+    /// Waits for a message, then copies into `out` every message already there, up to
+    /// `out.len()`, and returns how many ([`Rx::recv_many`]): one scan and one release
+    /// for the whole batch (see [`Rx::recv_many_wait`] on this type).
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv). An invalid message met after the first ends the batch
+    /// before it; the next receive reports it.
+    pub fn recv_many(&mut self, out: &mut [T]) -> Result<usize> {
+        Rx::recv_many(self, out)
+    }
+
+    /// Copies into `out` the messages there now, up to `out.len()`, without waiting
+    /// ([`Rx::try_recv_many`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Empty`] if there is none; otherwise as [`recv_many`](Self::recv_many).
+    pub fn try_recv_many(&mut self, out: &mut [T]) -> Result<usize> {
+        Rx::try_recv_many(self, out)
+    }
+
+    /// As [`recv_many`](Self::recv_many), waiting at most `timeout` for the first message
+    /// ([`Rx::recv_many_timeout`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if none came; otherwise as [`recv_many`](Self::recv_many).
+    pub fn recv_many_timeout(&mut self, out: &mut [T], timeout: Duration) -> Result<usize> {
+        Rx::recv_many_timeout(self, out, timeout)
+    }
+
     /// The messages as they arrive, each copied out of its slot, until every sender is
     /// gone ([`Rx::iter`]; [`recv`](Self::recv) lends them in place instead).
     pub fn iter(&mut self) -> crate::Messages<'_, Self, T> {
@@ -213,6 +245,73 @@ impl<T: Message> Receiver<T> {
         })
     }
 
+    /// Receives into `out` (not empty) the message at the head, waiting as `until` says,
+    /// then every message already published behind it, up to `out.len()`: one scan, one
+    /// record of progress, at most one release (see [`Rx::recv_many_wait`] on this type).
+    fn recv_many_until(&mut self, out: &mut [T], until: &Wait) -> Result<usize> {
+        let Some((first, rest)) = out.split_first_mut() else {
+            return Ok(0);
+        };
+        if let Some(pos) = self.read.pending.take() {
+            release(&self.chan, &mut self.read, pos);
+        }
+        let pos = match self.chan.ring.peek(self.head) {
+            Ok(Peek::Ready {
+                pos,
+                cancelled: false,
+            }) => {
+                self.head = pos.wrapping_add(1);
+                pos
+            }
+            _ => self.wait_for_message(until)?,
+        };
+        let src = self.chan.ring.region().payload(self.chan.ring.index(pos));
+        if let Err(e) = take(src, &mut self.scratch, first) {
+            // Consumed, as `recv` consumes a message it refuses.
+            release(&self.chan, &mut self.read, pos);
+            return Err(e);
+        }
+        let mut got = 0;
+        let mut ran_out = false;
+        while got < rest.len() {
+            let out = &mut rest[got..];
+            let Receiver { chan, scratch, .. } = self;
+            let payloads = chan.ring.region().payloads();
+            let run = chan.ring.receive_run(self.head, out.len() as u64, |k, at| {
+                // `k < out.len()`: a run takes at most as many as asked for.
+                take(payloads.at(at), scratch, &mut out[k as usize]).is_ok()
+            });
+            self.head = self.head.wrapping_add(run.len);
+            got += run.len as usize;
+            match run.end {
+                // Given back by its sender: it carries nothing, skip it.
+                RunEnd::Cancelled => self.head = self.head.wrapping_add(1),
+                RunEnd::Empty => {
+                    ran_out = true;
+                    break;
+                }
+                // Full; or a message refused or a `seq` found corrupt, not consumed: the
+                // next receive meets it first and reports it, as it reports any.
+                RunEnd::Limit | RunEnd::Refused | RunEnd::Corrupt => break,
+            }
+        }
+        Ok(self.finish_batch(1 + got, ran_out))
+    }
+
+    /// Ends a batch of `got` messages: records the receiver's progress once, and releases
+    /// the slots read to the senders (waking those parked for room) if a ring batch of
+    /// them is due or the receiver ran out of messages, as one receive at a time does.
+    #[inline]
+    fn finish_batch(&mut self, got: usize, ran_out: bool) -> usize {
+        let next = self.head;
+        self.chan.ring.set_head(next);
+        let unreleased = next.wrapping_sub(self.read.released);
+        if unreleased != 0 && (ran_out || unreleased >= self.chan.ring.batch()) {
+            release_to(&self.chan, &mut self.read, next);
+        }
+        got
+    }
+
     /// Messages waiting (a snapshot).
     pub fn len(&self) -> usize {
         self.chan.ring.len(self.head) as usize
@@ -222,6 +321,37 @@ impl<T: Message> Receiver<T> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Copies the published message whose payload is at `src` (a slot this receiver holds:
+/// published, not yet released) into `*out`: straight from the slot for a type whose
+/// every bit pattern is valid, else through the private `scratch` buffer, validated
+/// there first (a sender cannot change what was validated), so that `*out` never holds
+/// bytes that are not a `T`.
+///
+/// # Errors
+///
+/// [`Error::InvalidMessage`] if the bytes are not a `T` (`*out` is unchanged).
+#[inline(always)]
+fn take<T: Message>(src: *mut u8, scratch: &mut Scratch<T>, out: &mut T) -> Result<()> {
+    if const { T::SCHEMA.accepts_any_bits() } {
+        // SAFETY: `src` is the payload of a slot the receiver holds, `size_of::<T>()`
+        // bytes inside the mapping, aligned for `T`, and every bit pattern is a valid
+        // `T`; `out` is the caller's, so they cannot overlap.
+        unsafe { core::ptr::copy_nonoverlapping(src.cast::<T>(), out, 1) };
+        return Ok(());
+    }
+    let dst = scratch.ptr.as_ptr().cast::<u8>();
+    // SAFETY: `src` is `size_of::<T>()` readable bytes of the held slot, `dst` a private
+    // allocation of the same size; they do not overlap.
+    unsafe { core::ptr::copy_nonoverlapping(src, dst, size_of::<T>()) };
+    // SAFETY: `dst` holds `size_of::<T>()` initialised bytes (copied just above).
+    let bytes = unsafe { core::slice::from_raw_parts(dst, size_of::<T>()) };
+    T::validate(bytes)?;
+    // SAFETY: `T::validate` accepted the bytes, so by the `Message` contract they are a
+    // valid `T`; the scratch buffer is aligned for `T`, private, and not `*out`.
+    unsafe { core::ptr::copy_nonoverlapping(scratch.ptr.as_ptr(), out, 1) };
+    Ok(())
 }
 
 /// Shared memory lends each message in place ([`Receiver::recv`] returns a [`Sample`]);
@@ -258,6 +388,32 @@ impl<T: Message> Rx<T> for Receiver<T> {
         // overlap.
         unsafe { core::ptr::copy_nonoverlapping(&*sample, out, 1) };
         Ok(())
+    }
+
+    /// Waits as `wait` says for a message, then copies into `out` every message already
+    /// published behind it, up to `out.len()`, and returns how many.
+    ///
+    /// A batch costs what one message does, plus a load of a `seq` and a copy per message:
+    /// **one scan** of the slots' `seq` words (an acquire load each, a plain load on x86),
+    /// copying each message as it goes, then **one release**: one store of the receiver's
+    /// progress, and, when a ring batch of slots is due or the ring ran dry, one store of
+    /// `released` and one look at (and at most one wake of) the senders parked for room. Each message is validated
+    /// ([`Message::validate`], in a private copy) unless every bit pattern is a `T`.
+    /// [`recv_many`](Rx::recv_many) and [`try_recv_many`](Rx::try_recv_many) are built
+    /// on it.
+    ///
+    /// An invalid message or a corrupt slot met after the first message ends the batch
+    /// before it, unconsumed: the next receive reports it, exactly as it would have
+    /// without the batch. A slot given back without a message is skipped.
+    ///
+    /// # Errors
+    ///
+    /// As [`Rx::recv_wait`], for the first message.
+    fn recv_many_wait(&mut self, out: &mut [T], wait: contract::Wait) -> Result<usize> {
+        match wait {
+            contract::Wait::Forever => self.recv_many_until(out, &Wait::Forever),
+            bounded => self.recv_many_until(out, &bounded.into()),
+        }
     }
 }
 

@@ -109,8 +109,8 @@ impl<T: Message> Sender<T> {
     fn send_until(&mut self, msg: &T, until: &Wait) -> Result<()> {
         let pos = match self.claim_now() {
             Some(pos) => pos,
-            None => match self.claim_slow(until) {
-                Ok(pos) => pos,
+            None => match self.claim_slow(until, 1) {
+                Ok((pos, _)) => pos,
                 Err(Error::Empty) => return Err(Error::Full),
                 Err(e) => return Err(e),
             },
@@ -124,6 +124,53 @@ impl<T: Message> Sender<T> {
         unsafe { core::ptr::copy_nonoverlapping(msg, p.cast::<T>(), 1) };
         self.publish(pos, false);
         Ok(())
+    }
+
+    /// [`Tx::send_many_wait`] (see there): the prefix of `msgs` (not empty) that there is
+    /// room for, or, waiting for ever, all of them, one prefix after another.
+    #[inline]
+    fn send_many_until(&mut self, msgs: &[T], until: &Wait) -> Result<usize> {
+        let mut sent = self.send_prefix(msgs, until)?;
+        if let Wait::Forever = *until {
+            while sent < msgs.len() {
+                match self.send_prefix(&msgs[sent..], until) {
+                    Ok(n) => sent += n,
+                    // Not lost: the next call meets it again (the receiver stays gone,
+                    // shutdown stays requested, the ring stays corrupt).
+                    Err(_) => break,
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Sends the longest prefix of `msgs` (not empty) that there is room for, waiting as
+    /// `until` says for room for the first: one claim of `k` slots, `k` copies, one
+    /// publish.
+    #[inline]
+    fn send_prefix(&mut self, msgs: &[T], until: &Wait) -> Result<usize> {
+        let max = msgs.len() as u64;
+        let (pos, n) = match self.claim_many_now(max) {
+            Some(claimed) => claimed,
+            None => match self.claim_slow(until, max) {
+                Ok(claimed) => claimed,
+                Err(Error::Empty) => return Err(Error::Full),
+                Err(e) => return Err(e),
+            },
+        };
+        let chan = &self.chan;
+        let payloads = chan.ring.region().payloads();
+        chan.ring.publish_many(pos, n, chan.fenced, move |i, at| {
+            // `n <= msgs.len()`: the ring claims at most what it is asked for.
+            let msg = &msgs[i as usize];
+            // SAFETY: we hold the claim on the positions `pos..pos + n`, and `at` is one of
+            // them, so nobody else writes or reads its slot until the ring publishes it;
+            // the payload is inside the mapping and aligned for `T` (see
+            // `Layout::channel`), and cannot overlap `msgs`, which is the caller's.
+            unsafe { core::ptr::copy_nonoverlapping(msg, payloads.at(at).cast::<T>(), 1) };
+        });
+        self.wake_receiver();
+        Ok(n as usize)
     }
 
     /// Claims a slot to write a message in place (zero copy); [`Loan::send`] publishes it.
@@ -180,7 +227,7 @@ impl<T: Message> Sender<T> {
     fn claim(&mut self, until: &Wait) -> Result<u64> {
         match self.claim_now() {
             Some(pos) => Ok(pos),
-            None => self.claim_slow(until),
+            None => self.claim_slow(until, 1).map(|(pos, _)| pos),
         }
     }
 
@@ -206,6 +253,27 @@ impl<T: Message> Sender<T> {
         Some(pos)
     }
 
+    /// [`claim_now`](Self::claim_now) for up to `max >= 1` consecutive slots, in one
+    /// advance of `tail`: the first position and how many. `None` when the receiver is
+    /// gone, the mode is changing, or the room this sender knows of is less than `max`
+    /// (then [`claim_slow`](Self::claim_slow) takes what there is).
+    #[inline(always)]
+    fn claim_many_now(&mut self, max: u64) -> Option<(u64, u64)> {
+        if self.chan.header().rx_closed().load(Ordering::Relaxed) != 0 {
+            return None;
+        }
+        let chan = &self.chan;
+        let (pos, n) = chan
+            .ring
+            .try_claim_many(chan.me, &mut self.released, chan.fenced, max)
+            .ok()?;
+        let last = pos.wrapping_add(n - 1);
+        if last >= self.bias_check {
+            self.look_for_bias(last);
+        }
+        Some((pos, n))
+    }
+
     /// How many ring positions apart (messages of all senders) a sender looks whether it is
     /// alone (a system call).
     const BIAS_CHECK_EVERY: u64 = 1 << 16;
@@ -222,11 +290,18 @@ impl<T: Message> Sender<T> {
 
     #[inline(always)]
     fn publish(&self, pos: u64, cancelled: bool) {
-        // The slot's `seq`, then the flag, with a barrier between (ours, or the parking
-        // receiver's `membarrier`): pairs with `Receiver::park` so that either it sees our
-        // message or we see its flag.
         let chan = &self.chan;
         chan.ring.publish(pos, cancelled, chan.fenced);
+        self.wake_receiver();
+    }
+
+    /// After a publish: wakes the receiver if it is parked. The slot's `seq`, then the
+    /// flag, with a barrier between (the publish's, or the parking receiver's
+    /// `membarrier`): pairs with `Receiver::park` so that either it sees our message or we
+    /// see its flag.
+    #[inline(always)]
+    fn wake_receiver(&self) {
+        let chan = &self.chan;
         let h = chan.header();
         if h.rx_parked.load(chan.load_order()) != 0 && h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
             h.counters.rx_wakes.fetch_add(1, Ordering::Relaxed);
@@ -252,6 +327,35 @@ impl<T: Message> Tx<T> for Sender<T> {
         match wait {
             contract::Wait::Forever => self.send_until(msg, &Wait::Forever),
             bounded => self.send_until(msg, &bounded.into()),
+        }
+    }
+
+    /// Sends the longest prefix of `msgs` there is room for, waiting as `wait` says for
+    /// room for the first (with [`Wait::Forever`](contract::Wait::Forever): all of
+    /// `msgs`, a prefix each time there is room), and returns how many went.
+    ///
+    /// A batch of `k` costs what one message does, plus `k - 1` copies and `seq` stores:
+    /// **one claim** of `k` consecutive slots (as many as are free, up to `msgs.len()`:
+    /// one plain store of the ring's `tail` while this sender holds the bias, else one
+    /// CAS), and **one publish** (one barrier, and one look at whether the receiver is
+    /// parked). The slots after the first are published before the first, so the receiver
+    /// sees the batch whole, and a sender that dies mid-batch costs the receiver only the
+    /// messages it had not published (counted in [`Stats::lost`](super::Stats::lost)).
+    /// [`send_all`](Tx::send_all) and [`try_send_many`](Tx::try_send_many) are built on
+    /// it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Tx::send_wait`], for the first message ([`Error::Full`] if not even one slot
+    /// is free with [`Wait::Now`](contract::Wait::Now)).
+    #[inline]
+    fn send_many_wait(&mut self, msgs: &[T], wait: contract::Wait) -> Result<usize> {
+        if msgs.is_empty() {
+            return Ok(0);
+        }
+        match wait {
+            contract::Wait::Forever => self.send_many_until(msgs, &Wait::Forever),
+            bounded => self.send_many_until(msgs, &bounded.into()),
         }
     }
 }

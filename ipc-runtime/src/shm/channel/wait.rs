@@ -76,21 +76,23 @@ impl<T: Message> Sender<T> {
         h.counters.receivers_joined.load(Ordering::Relaxed) != 0 && !self.chan.seg.alive(RECEIVER)
     }
 
-    /// The fast path in [`claim`](Self::claim) failed: settles the mode if another sender
-    /// holds the bias, waits for room until `until` if the ring is full, re-checking the
-    /// receiver's liveness and the shutdown flag on the way.
+    /// The fast path in [`claim`](Self::claim) (or `claim_many_now`) failed: settles the
+    /// mode if another sender holds the bias, waits for room until `until` if the ring is
+    /// full, re-checking the receiver's liveness and the shutdown flag on the way. Claims
+    /// up to `max >= 1` consecutive slots, as many as are free once there is room for
+    /// one: returns the first position and how many.
     #[cold]
     #[inline(never)]
-    pub(super) fn claim_slow(&mut self, until: &Wait) -> Result<u64> {
+    pub(super) fn claim_slow(&mut self, until: &Wait, max: u64) -> Result<(u64, u64)> {
         if self.chan.header().rx_closed().load(Ordering::Relaxed) != 0 {
             return Err(Error::Disconnected);
         }
         let chan = &self.chan;
         let mut why = match chan
             .ring
-            .try_claim(chan.me, &mut self.released, chan.fenced)
+            .try_claim_many(chan.me, &mut self.released, chan.fenced, max)
         {
-            Ok(pos) => return Ok(pos),
+            Ok(claimed) => return Ok(claimed),
             Err(RingError::Corrupt) => return Err(Chan::corrupt()),
             Err(e) => e,
         };
@@ -138,9 +140,9 @@ impl<T: Message> Sender<T> {
             let chan = &self.chan;
             match chan
                 .ring
-                .try_claim(chan.me, &mut self.released, chan.fenced)
+                .try_claim_many(chan.me, &mut self.released, chan.fenced, max)
             {
-                Ok(pos) => return Ok(pos),
+                Ok(claimed) => return Ok(claimed),
                 Err(RingError::Corrupt) => return Err(Chan::corrupt()),
                 Err(e) => why = e,
             }

@@ -1,5 +1,7 @@
 //! The senders' side of the ring: claiming a slot ([`Ring::try_claim`]), publishing it
-//! ([`Ring::publish`]), and the check a sender makes before it parks for room.
+//! ([`Ring::publish`]), the same for a batch of consecutive slots
+//! ([`Ring::try_claim_many`], [`Ring::publish_many`]: one advance of `tail`, one
+//! barrier), and the check a sender makes before it parks for room.
 //!
 //! What `tail`, `claims` and a slot's `seq` mean is in the parent module's docs; how the
 //! mode word decides who may advance `tail`, and how it changes, is in
@@ -50,7 +52,46 @@ impl<R: Region> Ring<R> {
             c.tail.store(want, Ordering::Release);
             return Ok(pos);
         }
-        self.try_claim_any(me, released, fenced)
+        self.try_claim_any(me, released, fenced, 1)
+            .map(|(pos, _)| pos)
+    }
+
+    /// Claims up to `max` consecutive free positions (`max >= 1`) for participant `me` in
+    /// one advance of `tail`: as many as are free, at least one. Returns the first and
+    /// how many; the caller writes and publishes them with [`Ring::publish_many`].
+    ///
+    /// The claim is the same as [`Ring::try_claim`]'s, one store of `claims[me]` naming
+    /// the first position and one advance of `tail` (a plain store while the ring is
+    /// biased to `me`, else a CAS), so a mode change and the receiver see a batch as they
+    /// see one message: in flight while `tail` is still at its first position. The
+    /// inline case is a bias holder whose copy of `released` shows room for all of
+    /// `max`; a partial batch looks at the shared `released` once first.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ring::try_claim`]: `Full` if not even one position is free, `Busy`, `Corrupt`.
+    #[inline(always)]
+    pub(crate) fn try_claim_many(
+        &self,
+        me: usize,
+        released: &mut u64,
+        fenced: bool,
+        max: u64,
+    ) -> Result<(u64, u64), RingError> {
+        debug_assert!(max >= 1);
+        let c = self.region.control();
+        let pos = c.tail.load(Ordering::Relaxed);
+        let used = pos.wrapping_sub(*released);
+        let cap = self.region.capacity();
+        if used < cap
+            && cap - used >= max
+            && self.announce(me, pos.wrapping_add(1), fenced) == Mode::Biased(me).encode()
+        {
+            // Nobody else advances `tail` while we hold the bias.
+            c.tail.store(pos.wrapping_add(max), Ordering::Release);
+            return Ok((pos, max));
+        }
+        self.try_claim_any(me, released, fenced, max)
     }
 
     /// Stores `me`'s claim of position `want - 1`, then loads the mode (Dekker's pattern
@@ -70,9 +111,16 @@ impl<R: Region> Ring<R> {
         c.mode.load(Ordering::Acquire)
     }
 
-    /// [`Ring::try_claim`] in every mode and state.
+    /// [`Ring::try_claim`] in every mode and state, for up to `max` positions (at least
+    /// 1): returns the first and how many, as [`Ring::try_claim_many`].
     #[inline(never)]
-    fn try_claim_any(&self, me: usize, released: &mut u64, fenced: bool) -> Result<u64, RingError> {
+    fn try_claim_any(
+        &self,
+        me: usize,
+        released: &mut u64,
+        fenced: bool,
+        max: u64,
+    ) -> Result<(u64, u64), RingError> {
         let c = self.region.control();
         let cap = self.region.capacity();
         let claim = &c.claims[me % MAX_PARTICIPANTS];
@@ -81,6 +129,13 @@ impl<R: Region> Ring<R> {
         loop {
             // As unsigned, a `pos` behind `released` (a stale `pos`, or garbage) is "full".
             let used = pos.wrapping_sub(*released);
+            // Our copy of `released` may be a batch or more behind: a batch that does not
+            // fit in the room it shows looks at the shared word once, as a full ring does.
+            if used < cap && cap - used < max && !fresh {
+                *released = c.released.load(Ordering::Acquire);
+                fresh = true;
+                continue;
+            }
             if used >= cap {
                 if !fresh {
                     // Acquire: the receiver's reads of the slots below `released` happen
@@ -106,12 +161,14 @@ impl<R: Region> Ring<R> {
                 pos = now;
                 continue;
             }
-            let want = pos.wrapping_add(1);
-            let mode = self.announce(me, want, fenced);
+            let n = (cap - used).min(max);
+            let end = pos.wrapping_add(n);
+            // The claim names the first position, whatever `n`: see `publish_many`.
+            let mode = self.announce(me, pos.wrapping_add(1), fenced);
             if mode == Mode::Biased(me).encode() {
                 // Nobody else advances `tail` while we hold the bias.
-                c.tail.store(want, Ordering::Release);
-                return Ok(pos);
+                c.tail.store(end, Ordering::Release);
+                return Ok((pos, n));
             }
             if mode != Mode::Shared.encode() {
                 claim.store(0, Ordering::Release);
@@ -119,9 +176,9 @@ impl<R: Region> Ring<R> {
             }
             match c
                 .tail
-                .compare_exchange_weak(pos, want, Ordering::SeqCst, Ordering::Relaxed)
+                .compare_exchange_weak(pos, end, Ordering::SeqCst, Ordering::Relaxed)
             {
-                Ok(_) => return Ok(pos),
+                Ok(_) => return Ok((pos, n)),
                 Err(now) => pos = now,
             }
         }
@@ -147,6 +204,45 @@ impl<R: Region> Ring<R> {
         } else {
             slot.seq.swap(seq, Ordering::SeqCst);
         }
+    }
+
+    /// Publishes the claimed positions `pos..pos + n` (`n >= 1`, as
+    /// [`Ring::try_claim_many`] returned them), calling `write(i, pos + i)` to write the
+    /// message of position `pos + i` into its slot just before its `seq` is stored.
+    ///
+    /// The first position goes **last**: positions `pos + 1..pos + n` are written and
+    /// published in order, each with a `Release` store of its `seq` and no barrier, then
+    /// `pos` as [`Ring::publish`] publishes one message (with its barrier, or `SeqCst`
+    /// swap, for the parking handshake). The receiver reads positions in order, so it
+    /// reaches none of the batch before `pos`, and once its acquire of `pos`'s `seq` sees
+    /// it published it sees the whole batch. Hence:
+    ///
+    /// - a receiver stuck on a position of a live sender's batch is stuck on its first,
+    ///   the position the sender's claim names, and the dead-sender rule of
+    ///   [`abandoned`](super::abandoned) needs no range: a batch whose sender died skips
+    ///   position by position, delivering whatever the sender published before it died
+    ///   (a later part of its batch, in order) and counting each other position lost;
+    /// - a receiver parked for this batch is parked on `pos`, and one barrier after its
+    ///   `seq` store pairs with its park, whatever `n`.
+    #[inline(always)]
+    pub(crate) fn publish_many(
+        &self,
+        pos: u64,
+        n: u64,
+        fenced: bool,
+        mut write: impl FnMut(u64, u64),
+    ) {
+        let slots = self.region.slots();
+        for i in 1..n {
+            let at = pos.wrapping_add(i);
+            write(i, at);
+            slots
+                .at(at)
+                .seq
+                .store(published_seq(at, false), Ordering::Release);
+        }
+        write(0, pos);
+        self.publish(pos, false, fenced);
     }
 
     /// True if a sender could claim a slot now, or the control words are garbage (`SeqCst`

@@ -75,6 +75,23 @@ impl Ring<HeapRegion> {
         self.publish(pos, false, fenced);
         Ok(())
     }
+
+    /// One attempt to send a prefix of `vs` (not empty) as participant `me` with one
+    /// batched claim and publish; returns how many went.
+    pub(crate) fn send_many_once(
+        &self,
+        me: usize,
+        cache: &mut u64,
+        vs: &[u64],
+        fenced: bool,
+    ) -> Result<usize, RingError> {
+        let (pos, n) = self.try_claim_many(me, cache, fenced, vs.len() as u64)?;
+        self.publish_many(pos, n, fenced, |i, at| {
+            // SAFETY: `pos..pos + n` were just claimed by us, and `at` is one of them.
+            unsafe { self.region().write(self.index(at), vs[i as usize]) }
+        });
+        Ok(n as usize)
+    }
 }
 
 // SAFETY: all references point into fields of `self`; `capacity` is the constant
@@ -88,5 +105,12 @@ unsafe impl Region for HeapRegion {
     }
     fn slot(&self, index: u64) -> &SlotHeader {
         &self.slots[index as usize]
+    }
+    #[inline]
+    fn slots(&self) -> Slots<'_> {
+        let first = core::ptr::NonNull::from(&self.slots[0]).cast::<u8>();
+        // SAFETY: the headers are a boxed slice of `capacity` (a power of two) elements,
+        // `size_of::<SlotHeader>()` apart, owned by `self`.
+        unsafe { Slots::new(first, size_of::<SlotHeader>(), self.capacity()) }
     }
 }

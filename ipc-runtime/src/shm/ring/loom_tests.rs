@@ -59,6 +59,38 @@ fn try_recv(r: &Ring<HeapRegion>, head: &mut u64, alive: &dyn Fn(usize) -> bool)
     }
 }
 
+/// One batched receive at `head`, as the channel's `recv_many` takes one: a run of
+/// published messages (skipping cancelled slots), then one record of progress and one
+/// release. No waiting, so the model stays finite.
+fn try_recv_many(r: &Ring<HeapRegion>, head: &mut u64, max: u64) -> Vec<u64> {
+    let mut got = Vec::new();
+    while (got.len() as u64) < max {
+        let run = r.receive_run(*head, max - got.len() as u64, |_, at| {
+            // SAFETY: `at` is published, and this thread is the only receiver.
+            got.push(unsafe { r.region().read(r.index(at)) });
+            true
+        });
+        *head += run.len;
+        match run.end {
+            RunEnd::Cancelled => *head += 1,
+            RunEnd::Refused | RunEnd::Corrupt => panic!("{:?}", run.end),
+            RunEnd::Limit | RunEnd::Empty => break,
+        }
+    }
+    r.set_head(*head);
+    r.release(*head, false);
+    got
+}
+
+/// One batched send attempt of a prefix of `vs`; how many went (0 if the ring was full).
+fn try_send_many(r: &Ring<HeapRegion>, me: usize, cache: &mut u64, vs: &[u64]) -> usize {
+    match r.send_many_once(me, cache, vs, false) {
+        Ok(n) => n,
+        Err(RingError::Full) => 0,
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
 #[test]
 fn loom_one_sender_reuses_slots_the_receiver_released() {
     // Three messages through two slots: the third needs the receiver's `released`,
@@ -285,5 +317,120 @@ fn loom_dead_claimer_is_skipped_and_live_one_is_not() {
             want.push(u64::MAX);
         }
         assert_eq!(got, want);
+    });
+}
+
+#[test]
+fn loom_a_batch_races_a_single_sender_and_a_batched_receiver() {
+    // Sender 1 claims and publishes three messages in one batch (or as many as fit in
+    // the four slots), sender 2 sends one by CAS, and the receiver takes a batch while
+    // they run: the batch's claim and its first-last publish must neither overlap the
+    // single claim nor let the receiver read a slot before it is written.
+    model_bounded(2, || {
+        let r = Arc::new(Ring::new(HeapRegion::new(4)));
+        r.init();
+        let batcher = Arc::clone(&r);
+        let b = loom::thread::spawn(move || {
+            let vs = [10, 11, 12];
+            let n = try_send_many(&batcher, 1, &mut 0, &vs);
+            vs[..n].to_vec()
+        });
+        let single = Arc::clone(&r);
+        let s = loom::thread::spawn(move || try_send(&single, 2, &mut 0, 20));
+        let mut head = 0;
+        let got = try_recv_many(&r, &mut head, 4);
+        let mut sent = b.join().unwrap();
+        assert!(
+            !sent.is_empty(),
+            "four slots hold at least one of the batch"
+        );
+        if s.join().unwrap() {
+            sent.push(20);
+        }
+        check_all_received(&r, head, got, &sent);
+    });
+}
+
+/// A batched send that settles the mode when told `Busy` (three attempts at most);
+/// what it sent.
+fn send_many_settling(r: &Ring<HeapRegion>, me: usize, vs: &[u64]) -> Vec<u64> {
+    let mut cache = 0;
+    for _ in 0..3 {
+        match r.send_many_once(me, &mut cache, vs, false) {
+            Ok(n) => return vs[..n].to_vec(),
+            Err(RingError::Busy(mode)) => {
+                r.settle(me, mode, &LoomPeers);
+            }
+            Err(RingError::Full) => return Vec::new(),
+            Err(RingError::Corrupt) => panic!("corrupt"),
+        }
+    }
+    Vec::new()
+}
+
+#[test]
+fn loom_a_batch_claimed_with_the_bias_while_a_rival_revokes_it() {
+    // Sender 1 holds the bias and claims a batch of two with one plain store of `tail`
+    // while sender 2 revokes the bias and claims by CAS: the batch is in flight until
+    // that store, and no position may be claimed twice or lost.
+    model_bounded(2, || {
+        let r = Arc::new(Ring::new(HeapRegion::new(4)));
+        r.init();
+        r.region()
+            .control()
+            .mode
+            .store(Mode::Biased(1).encode(), Ordering::SeqCst);
+        let holder = Arc::clone(&r);
+        let h = loom::thread::spawn(move || send_many_settling(&holder, 1, &[10, 11]));
+        let rival = Arc::clone(&r);
+        let v = loom::thread::spawn(move || send_settling(&rival, 2, &mut 0, 20));
+        let mut head = 0;
+        let got = try_recv_many(&r, &mut head, 4);
+        let mut sent = h.join().unwrap();
+        if v.join().unwrap() {
+            sent.push(20);
+        }
+        check_all_received(&r, head, got, &sent);
+    });
+}
+
+#[test]
+fn loom_a_dead_batch_claimer_is_skipped_and_a_live_batch_is_not() {
+    // Participant 2 claims a batch of two and dies without publishing; participant 1
+    // sends a batch of two. The receiver skips only the dead one's positions.
+    model_bounded(3, || {
+        let r = Arc::new(Ring::new(HeapRegion::new(4)));
+        r.init();
+        let dead = Arc::clone(&r);
+        let d = loom::thread::spawn(move || {
+            dead.try_claim_many(2, &mut 0, false, 2)
+                .map_or(0, |(_, n)| n)
+        });
+        let live = Arc::clone(&r);
+        let l = loom::thread::spawn(move || {
+            let vs = [7, 8];
+            let n = try_send_many(&live, 1, &mut 0, &vs);
+            vs[..n].to_vec()
+        });
+        let alive = |i: usize| i != 2;
+        let mut head = 0;
+        let mut got = Vec::new();
+        // Two looks while the batch may be half published: a receiver that read the
+        // first position of the live batch must not take the second for abandoned.
+        for _ in 0..2 {
+            got.extend(try_recv(&r, &mut head, &alive));
+        }
+        let claimed = d.join().unwrap();
+        let sent = l.join().unwrap();
+        while let Some(v) = try_recv(&r, &mut head, &alive) {
+            got.push(v);
+        }
+        let skipped = got.iter().filter(|&&v| v == u64::MAX).count() as u64;
+        got.retain(|&v| v != u64::MAX);
+        assert_eq!(got, sent, "the live batch, whole and in order");
+        assert_eq!(
+            skipped, claimed,
+            "each of the dead claimer's positions, skipped"
+        );
     });
 }

@@ -5,8 +5,32 @@
 //! The senders' side is [`claim`](super::claim); a slot that stays claimed because its
 //! sender died is skipped by [`abandoned`](super::abandoned).
 
-use super::{same_position, Peek, Region, Ring, RingError, CANCELLED};
+use super::{published_seq, same_position, Peek, Region, Ring, RingError, CANCELLED};
 use crate::sync::atomic::Ordering;
+
+/// A run of published messages from some position on, as [`Ring::receive_run`] took it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Run {
+    /// How many consecutive positions carry a published message.
+    pub(crate) len: u64,
+    /// What the position after the run holds.
+    pub(crate) end: RunEnd,
+}
+
+/// What ended a [`Run`]: the position after it is...
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RunEnd {
+    /// ...not looked at: the run reached the limit asked for.
+    Limit,
+    /// ...a published message the caller refused (an invalid one, say): not consumed.
+    Refused,
+    /// ...not published (nothing claimed there, or a sender is writing it).
+    Empty,
+    /// ...published without a message.
+    Cancelled,
+    /// ...a `seq` that fits no state (the next [`Ring::peek`] reports it).
+    Corrupt,
+}
 
 impl<R: Region> Ring<R> {
     /// Looks at position `head` (the receiver's own copy). `Empty` means nothing is
@@ -27,6 +51,52 @@ impl<R: Region> Ring<R> {
             return Ok(Peek::Empty);
         }
         Err(RingError::Corrupt)
+    }
+
+    /// Takes the published messages from position `from` on, up to `max` of them (and
+    /// never more than a capacity), in one pass: the receiver's one scan for a batch.
+    /// For each position it loads the `seq` with `Acquire` (a plain load on x86) and, if
+    /// it is exactly a published message's, calls `take(k, pos)` for the `k`-th message
+    /// of the run, which may read the payload (the acquire orders the read after the
+    /// sender's publish). The run stops before the first position that is not a
+    /// published message, or whose message `take` refuses (returns false), and says
+    /// which; nothing is consumed or released here.
+    ///
+    /// (A scan of the `seq`s with `Relaxed` loads and a single acquire fence, then a
+    /// second pass to copy, measured about a tenth slower here for 8-byte messages: on
+    /// x86 the acquires cost nothing, the second pass does.)
+    #[inline(always)]
+    pub(crate) fn receive_run(
+        &self,
+        from: u64,
+        max: u64,
+        mut take: impl FnMut(u64, u64) -> bool,
+    ) -> Run {
+        let max = max.min(self.region.capacity());
+        let slots = self.region.slots();
+        let mut len = 0;
+        let end = loop {
+            if len == max {
+                break RunEnd::Limit;
+            }
+            let pos = from.wrapping_add(len);
+            let seq = slots.at(pos).seq.load(Ordering::Acquire);
+            // The streaming case first: exactly the `seq` of a published message.
+            if seq == published_seq(pos, false) {
+                if !take(len, pos) {
+                    break RunEnd::Refused;
+                }
+                len += 1;
+            } else if same_position(seq, pos.wrapping_add(1)) {
+                // Its position, but not exactly: the `CANCELLED` bit is set.
+                break RunEnd::Cancelled;
+            } else if same_position(seq, self.unpublished(pos)) {
+                break RunEnd::Empty;
+            } else {
+                break RunEnd::Corrupt;
+            }
+        };
+        Run { len, end }
     }
 
     /// True if `head`'s slot is published now, or corrupt (a `SeqCst` load, for the

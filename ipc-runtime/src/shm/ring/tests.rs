@@ -3,6 +3,7 @@
 //! same protocol under every interleaving is `loom_tests`.
 
 use super::heap::HeapRegion;
+use super::receive::Run;
 use super::*;
 use crate::sync::atomic::fence;
 use proptest::prelude::*;
@@ -39,6 +40,36 @@ impl Rx {
         }
     }
 
+    /// Up to `k` messages in one batch, as the channel's `recv_many` takes them: one
+    /// run (a cancelled slot is skipped and the scan goes on), one record of progress,
+    /// and a release if a batch of slots is due or the ring ran dry.
+    fn recv_many(&mut self, r: &Ring<HeapRegion>, k: usize) -> Vec<u64> {
+        let mut got = Vec::new();
+        let mut ran_out = false;
+        while got.len() < k {
+            let run = r.receive_run(self.head, (k - got.len()) as u64, |_, at| {
+                // SAFETY: `at` is published, and we are the only receiver.
+                got.push(unsafe { r.region().read(r.index(at)) });
+                true
+            });
+            self.head += run.len;
+            match run.end {
+                RunEnd::Cancelled => self.head += 1,
+                RunEnd::Empty => {
+                    ran_out = true;
+                    break;
+                }
+                RunEnd::Limit => break,
+                RunEnd::Refused | RunEnd::Corrupt => panic!("{:?} at {}", run.end, self.head),
+            }
+        }
+        r.set_head(self.head);
+        if ran_out || self.head - self.released >= r.batch() {
+            self.release_all(r);
+        }
+        got
+    }
+
     /// One message (`Some(None)` for a cancelled slot), or None if the ring is empty
     /// or the head slot is pending.
     fn recv(&mut self, r: &Ring<HeapRegion>) -> Option<Option<u64>> {
@@ -66,6 +97,10 @@ enum Op {
     Send(u64),
     Recv,
     Abandon,
+    /// A batched send of these messages.
+    SendMany(Vec<u64>),
+    /// A batched receive of up to this many messages.
+    RecvMany(usize),
 }
 
 proptest! {
@@ -73,7 +108,9 @@ proptest! {
     fn ring_behaves_like_a_bounded_queue_that_frees_slots_in_batches(
         cap_log in 1u32..7,
         ops in proptest::collection::vec(prop_oneof![
-            any::<u64>().prop_map(Op::Send), Just(Op::Recv), Just(Op::Abandon)], 0..300)
+            any::<u64>().prop_map(Op::Send), Just(Op::Recv), Just(Op::Abandon),
+            proptest::collection::vec(any::<u64>(), 1..80).prop_map(Op::SendMany),
+            (1usize..80).prop_map(Op::RecvMany)], 0..300)
     ) {
         let cap = 1u64 << cap_log;
         let r = ring(cap);
@@ -98,6 +135,29 @@ proptest! {
                     } else {
                         prop_assert_eq!(res, Err(RingError::Full));
                     }
+                }
+                Op::SendMany(vs) => {
+                    // As many as there is room for (the sender looks at the shared
+                    // `released` when its copy shows less), at least one.
+                    let free = cap - (tail - rx.released);
+                    let res = r.send_many_once(1, &mut cache, &vs, false);
+                    if free == 0 {
+                        prop_assert_eq!(res, Err(RingError::Full));
+                    } else {
+                        let n = (vs.len() as u64).min(free);
+                        prop_assert_eq!(res, Ok(n as usize));
+                        model.extend(vs[..n as usize].iter().copied().map(Some));
+                        tail += n;
+                    }
+                }
+                Op::RecvMany(k) => {
+                    // The published messages at the front, up to `k`: a run ends at a
+                    // slot whose claimer has not published it.
+                    let want: Vec<u64> = model.iter().take(k).map_while(|m| *m).collect();
+                    for _ in 0..want.len() {
+                        model.pop_front();
+                    }
+                    prop_assert_eq!(rx.recv_many(&r, k), want);
                 }
                 Op::Abandon => {
                     // A fresh participant (2, 3, ...) claims and "dies" before
@@ -226,6 +286,155 @@ fn a_sender_rereads_released_only_when_its_copy_says_full() {
     }
     assert_eq!(send(&r, 1, &mut cache, 100), Err(RingError::Full));
     assert_eq!(r.head(), 8);
+}
+
+#[test]
+fn a_batch_claims_as_many_slots_as_are_free_with_one_advance_of_tail() {
+    let r = ring(8);
+    let ctl = r.region().control();
+    let mut rx = Rx::new();
+    let mut cache = 0;
+    // Larger than the ring: it takes the whole ring, naming its first position.
+    let (pos, n) = r.try_claim_many(1, &mut cache, false, 20).unwrap();
+    assert_eq!((pos, n), (0, 8));
+    assert_eq!(ctl.tail.load(Ordering::Relaxed), 8);
+    assert_eq!(ctl.claims[1].load(Ordering::Relaxed), 1);
+    r.publish_many(pos, n, false, |i, index| {
+        // SAFETY: `pos..pos + n` are claimed by this test.
+        unsafe { r.region().write(index, 100 + i) }
+    });
+    // No room at all: Full, for a batch as for one message.
+    assert_eq!(
+        r.try_claim_many(1, &mut cache, false, 3),
+        Err(RingError::Full)
+    );
+    assert_eq!(rx.recv_many(&r, 3), [100, 101, 102]);
+    // batch is 1 at capacity 8: three slots released. Partial room: the sender's copy
+    // of `released` says full, it looks at the shared word, and takes the three.
+    assert_eq!(send_many(&r, &mut cache, &[1, 2, 3, 4, 5]), Ok(3));
+    assert_eq!(ctl.tail.load(Ordering::Relaxed), 11);
+    assert_eq!(
+        rx.recv_many(&r, 100),
+        [103, 104, 105, 106, 107, 1, 2, 3],
+        "wrapped around"
+    );
+    assert_eq!(rx.recv_many(&r, 100), Vec::<u64>::new());
+}
+
+fn send_many(r: &Ring<HeapRegion>, cache: &mut u64, vs: &[u64]) -> Result<usize, RingError> {
+    r.send_many_once(1, cache, vs, false)
+}
+
+#[test]
+fn a_batch_wraps_around_the_end_of_the_ring_in_order() {
+    let r = ring(8);
+    let mut rx = Rx::new();
+    let mut cache = 0;
+    for lap in 0..5u64 {
+        // 6 at a time through 8 slots: every batch but one straddles the end.
+        let vs: Vec<u64> = (0..6).map(|i| lap * 10 + i).collect();
+        assert_eq!(send_many(&r, &mut cache, &vs), Ok(6));
+        assert_eq!(rx.recv_many(&r, 6), vs);
+    }
+    assert_eq!(r.head(), 30);
+    assert_eq!(rx.released, 30);
+}
+
+#[test]
+fn a_batch_is_seen_only_once_its_first_position_is_published_last() {
+    let r = ring(8);
+    let mut cache = 0;
+    let (pos, n) = r.try_claim_many(1, &mut cache, false, 4).unwrap();
+    let mut order = Vec::new();
+    r.publish_many(pos, n, false, |i, index| {
+        // Until the first position is published, the receiver finds it claimed and
+        // not published, whatever the later positions hold.
+        assert_eq!(r.peek_full(pos), Ok(Peek::Pending(pos)));
+        assert_eq!(scan(&r, pos, 8).len, 0);
+        // SAFETY: claimed by this test.
+        unsafe { r.region().write(index, i) };
+        order.push(i);
+    });
+    assert_eq!(order, [1, 2, 3, 0]);
+    assert_eq!(
+        scan(&r, pos, 8),
+        Run {
+            len: 4,
+            end: RunEnd::Empty
+        }
+    );
+}
+
+#[test]
+fn a_batch_whose_sender_died_is_skipped_position_by_position_keeping_what_it_published() {
+    let r = ring(8);
+    let mut rx = Rx::new();
+    // Participant 2 claims four positions, publishes the second and dies.
+    let (pos, n) = r.try_claim_many(2, &mut 0, false, 4).unwrap();
+    assert_eq!((pos, n), (0, 4));
+    // SAFETY: claimed by participant 2, played by this test.
+    unsafe { r.region().write(1, 77) };
+    r.publish(1, false, false);
+    // A live sender's message behind the batch.
+    send(&r, 1, &mut 0, 88).unwrap();
+    // While participant 2 lives, its first position is not skipped.
+    assert_eq!(r.peek_full(0), Ok(Peek::Pending(0)));
+    assert!(!r.skip_abandoned(0, |_| true));
+    let dead = |i: usize| i != 2;
+    assert!(r.skip_abandoned(0, dead));
+    assert_eq!(rx.recv(&r), Some(None));
+    assert_eq!(rx.recv_many(&r, 8), [77]);
+    // The positions it never published name no live claim: skipped too.
+    for p in 2..4 {
+        assert_eq!(r.peek_full(p), Ok(Peek::Pending(p)));
+        assert!(r.skip_abandoned(p, dead));
+    }
+    assert_eq!(rx.recv_many(&r, 8), [88], "cancelled slots are skipped");
+}
+
+/// A run from `from` that takes every message it is offered.
+fn scan(r: &Ring<HeapRegion>, from: u64, max: u64) -> Run {
+    r.receive_run(from, max, |_, _| true)
+}
+
+#[test]
+fn a_run_stops_before_anything_that_is_not_a_message() {
+    let r = ring(8);
+    let mut cache = 0;
+    for v in 0..3 {
+        send(&r, 1, &mut cache, v).unwrap();
+    }
+    let run = |len, end| Run { len, end };
+    assert_eq!(scan(&r, 0, 2), run(2, RunEnd::Limit));
+    assert_eq!(scan(&r, 0, 8), run(3, RunEnd::Empty));
+    // A claimed, unpublished position ends a run as a free one does.
+    let claimed = r.try_claim(1, &mut cache, false).unwrap();
+    assert_eq!(scan(&r, 0, 8), run(3, RunEnd::Empty));
+    r.publish(claimed, true, false);
+    assert_eq!(scan(&r, 0, 8), run(3, RunEnd::Cancelled));
+    // A message the caller refuses ends the run before it, unconsumed.
+    let mut offered = Vec::new();
+    let refuse_second = r.receive_run(0, 8, |k, at| {
+        offered.push(at);
+        k != 1
+    });
+    assert_eq!(refuse_second, run(1, RunEnd::Refused));
+    assert_eq!(offered, [0, 1]);
+    // Garbage: the run stops before it (the next peek reports it).
+    r.region().slot(1).seq.store(77, Ordering::Relaxed);
+    assert_eq!(scan(&r, 0, 8), run(1, RunEnd::Corrupt));
+    assert_eq!(r.peek(1), Err(RingError::Corrupt));
+    // A run asked for any number stops after a capacity (a lap on, a slot holds its
+    // previous lap), and a `seq` of a later lap is corrupt, not a message.
+    let r = ring(4);
+    for pos in 0..4 {
+        r.region().slot(pos).seq.store(pos + 1, Ordering::Relaxed);
+    }
+    assert_eq!(scan(&r, 0, u64::MAX), run(4, RunEnd::Limit));
+    assert_eq!(scan(&r, 0, 5), run(4, RunEnd::Limit));
+    r.region().slot(0).seq.store(5, Ordering::Relaxed);
+    assert_eq!(scan(&r, 0, u64::MAX), run(0, RunEnd::Corrupt));
+    assert_eq!(scan(&r, 1, u64::MAX), run(4, RunEnd::Limit));
 }
 
 /// Participants for the mode tests: the ones listed are dead; the heavy barrier is a
@@ -394,18 +603,59 @@ fn send_settling(
     }
 }
 
+/// Sends `vs` as participant `me` in batched sends, yielding while the ring is full and
+/// settling the mode when told `Busy`; returns the number of biases it revoked.
+fn send_many_settling(
+    r: &Ring<HeapRegion>,
+    me: usize,
+    cache: &mut u64,
+    vs: &[u64],
+    fenced: bool,
+    peers: &impl Peers,
+) -> u32 {
+    let (mut revoked, mut sent) = (0, 0);
+    while sent < vs.len() {
+        match r.send_many_once(me, cache, &vs[sent..], fenced) {
+            Ok(n) => sent += n,
+            Err(RingError::Busy(m)) => {
+                if r.settle(me, m, peers) == Settle::Revoked {
+                    revoked += 1;
+                }
+            }
+            Err(RingError::Full) => std::thread::yield_now(),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    revoked
+}
+
 /// Receives `n` messages `id << 32 | i` from each of senders `1..=senders`, checking
-/// each sender's order, then that nothing more arrives.
-fn receive_in_order(r: &Ring<HeapRegion>, senders: usize, n: u64) {
+/// each sender's order, then that nothing more arrives. `batch` 0: one message at a
+/// time; else batched receives of 1, 2, ... `batch` messages in turn.
+fn receive_in_order(r: &Ring<HeapRegion>, senders: usize, n: u64, batch: usize) {
     let mut rx = Rx::new();
     let mut next = vec![0u64; senders + 1];
     let mut got = 0;
+    let mut check = |v: u64| {
+        let (id, i) = ((v >> 32) as usize, v & 0xffff_ffff);
+        assert_eq!(i, next[id], "sender {id}");
+        next[id] += 1;
+    };
+    let mut k = 0;
     while got < senders as u64 * n {
+        if batch > 0 {
+            k = k % batch + 1;
+            let vs = rx.recv_many(r, k);
+            if vs.is_empty() {
+                std::thread::yield_now();
+            }
+            got += vs.len() as u64;
+            vs.into_iter().for_each(&mut check);
+            continue;
+        }
         match rx.recv(r) {
             Some(Some(v)) => {
-                let (id, i) = ((v >> 32) as usize, v & 0xffff_ffff);
-                assert_eq!(i, next[id], "sender {id}");
-                next[id] += 1;
+                check(v);
                 got += 1;
             }
             Some(None) => panic!("nothing was cancelled"),
@@ -422,6 +672,16 @@ fn three_senders<T: Send + 'static>(
     n: u64,
     send: fn(&Ring<HeapRegion>, u64, u64) -> T,
 ) -> (std::sync::Arc<Ring<HeapRegion>>, Vec<T>) {
+    three_senders_receiving(r, n, 0, send)
+}
+
+/// [`three_senders`], with the receiver taking batches as `receive_in_order` says.
+fn three_senders_receiving<T: Send + 'static>(
+    r: Ring<HeapRegion>,
+    n: u64,
+    batch: usize,
+    send: fn(&Ring<HeapRegion>, u64, u64) -> T,
+) -> (std::sync::Arc<Ring<HeapRegion>>, Vec<T>) {
     use std::sync::Arc;
     let r = Arc::new(r);
     let senders: Vec<_> = (1..=3u64)
@@ -430,7 +690,7 @@ fn three_senders<T: Send + 'static>(
             std::thread::spawn(move || send(&r, id, n))
         })
         .collect();
-    receive_in_order(&r, 3, n);
+    receive_in_order(&r, 3, n, batch);
     let results = senders.into_iter().map(|s| s.join().unwrap()).collect();
     (r, results)
 }
@@ -490,4 +750,47 @@ fn threads_keep_order_while_the_bias_is_taken_and_revoked_over_and_over() {
         .into_iter()
         .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     assert!(took > 0 && revoked > 0, "took {took}, revoked {revoked}");
+}
+
+#[test]
+fn threads_sending_and_receiving_in_batches_keep_order_while_the_bias_moves() {
+    // Batches of 1 to 97 messages (larger than the ring, smaller, one) from three
+    // senders that now and then grab the bias, into a receiver taking 1 to 40 at a time.
+    let (_, counts) = three_senders_receiving(ring(64), 30_000, 40, |r, id, n| {
+        let fenced = crate::sync::fence::registered();
+        let mut cache = 0;
+        let (mut took, mut revoked) = (0u32, 0u32);
+        let (mut i, mut size) = (0, id);
+        while i < n {
+            size = size * 7 % 97 + 1;
+            let vs: Vec<u64> = (i..(i + size).min(n)).map(|i| id << 32 | i).collect();
+            if i % 8 == 0 && r.take_bias(id as usize, &ProcessPeers) {
+                took += 1;
+            }
+            revoked += send_many_settling(r, id as usize, &mut cache, &vs, fenced, &ProcessPeers);
+            i += vs.len() as u64;
+        }
+        (took, revoked)
+    });
+    let (took, revoked) = counts
+        .into_iter()
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    assert!(took > 0 && revoked > 0, "took {took}, revoked {revoked}");
+}
+
+#[test]
+fn batched_and_single_senders_share_a_ring_in_order() {
+    three_senders_receiving(ring(16), 20_000, 7, |r, id, n| {
+        let mut cache = 0;
+        if id == 2 {
+            for i in 0..n {
+                send_settling(r, 2, &mut cache, 2 << 32 | i, false, &peers(&[]));
+            }
+            return;
+        }
+        for chunk in (0..n).collect::<Vec<_>>().chunks(id as usize * 5) {
+            let vs: Vec<u64> = chunk.iter().map(|&i| id << 32 | i).collect();
+            send_many_settling(r, id as usize, &mut cache, &vs, false, &peers(&[]));
+        }
+    });
 }
