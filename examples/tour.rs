@@ -13,17 +13,21 @@
 //!   1,000 round trips;
 //! * **per message**: a one-way stream of `send` calls, which the child takes with `recv`;
 //! * **batched**: the same stream sent with `send_all` in batches of 256 and taken with
-//!   `recv_many` into a buffer of 256.
+//!   `recv_many` into a buffer of 256;
+//! * **hand-written**, for the byte streams (pipe, FIFO, Unix stream, TCP): what one writes
+//!   without this crate, a `BufWriter` of 64 KiB over the same kind of descriptor writing
+//!   the sequence number and the payload with `write_all`, and a `BufReader` with
+//!   `read_exact` on the other side; and the ratio batched / hand-written.
 //!
 //! The child checks every message of every stream for order, loss and damage. Each stream
 //! figure is the median of 5 rounds of about 100 ms (the message count of a round is set
-//! from a calibration round), the streams of a row alternating round by round, so that a
-//! change of the machine's speed meets them alike. On a shared machine the absolute
-//! figures move from minute to minute; compare rows with each other (and see `cargo
-//! bench` for ratios to raw syscalls).
+//! from a calibration round), the three streams of a row alternating round by round, so
+//! that a change of the machine's speed meets them alike; the ratio is the median of the
+//! per-round ratios. On a shared machine the absolute figures move from minute to minute;
+//! compare rows with each other (and see `cargo bench` for ratios to raw syscalls).
 //!
 //! Ctrl-C (SIGINT) or SIGTERM stops the tour cleanly: `shutdown_on` makes every blocking
-//! call return `Error::Shutdown`, the child is killed and reaped, and guards remove the
+//! call return `Error::Shutdown`, the children are killed and reaped, and guards remove the
 //! queues, segments and directories of the transport under way. The figures are therefore
 //! those of a program that arms `shutdown_on`, whose waits on pipes, FIFOs and sockets
 //! also watch the shutdown eventfd (see `ipc::signal`); `cargo bench` measures the
@@ -37,6 +41,8 @@ use ipc::Result;
 
 #[path = "tour/guard.rs"]
 mod guard;
+#[path = "tour/hand.rs"]
+mod hand;
 #[path = "tour/link.rs"]
 mod link;
 #[path = "tour/measure.rs"]
@@ -90,7 +96,7 @@ struct Options {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let is_child = args.first().map(String::as_str) == Some("child");
+    let is_child = matches!(args.first().map(String::as_str), Some("child" | "hand"));
     let options = if is_child {
         None
     } else {
@@ -109,7 +115,7 @@ fn main() -> ExitCode {
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        // The parent says so; its child ends quietly.
+        // The parent says so; its children end quietly.
         Err(_) if signal::shutdown_requested() && is_child => ExitCode::FAILURE,
         Err(_) if signal::shutdown_requested() => {
             eprintln!("tour: interrupted; everything it made is removed");
@@ -126,11 +132,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// The child's part, as the parent asks for it: `child TRANSPORT SIZE ENDPOINT...`.
+/// A child's part, as the parent asks for it: `child|hand TRANSPORT SIZE ENDPOINT...`.
 fn child(args: &[String]) -> Result<()> {
     let size: usize = args[2].parse().expect("a message size");
     let (transport, endpoint) = (args[1].as_str(), &args[3..]);
-    by_size!(size, transport::child, transport, endpoint)
+    match args[0].as_str() {
+        "child" => by_size!(size, transport::child, transport, endpoint),
+        _ => by_size!(size, hand::child, transport, endpoint),
+    }
 }
 
 /// `[TRANSPORT...]`: no transport named means all of them.
@@ -169,29 +178,36 @@ fn tour(options: &Options) -> Result<()> {
     }
     println!();
     println!("msg/s: messages per second, one way, in thousands (k) or millions (M).");
+    println!("batched / hand: the median of the per-round ratios of the two rates.");
     Ok(())
 }
 
 fn print_header() {
     println!(
-        "{:<10} {:>6} {:>10} {:>12} {:>12}",
-        "transport", "size", "latency", "per message", "batched"
+        "{:<10} {:>6} {:>10} {:>12} {:>12} {:>12} {:>10}",
+        "transport", "size", "latency", "per message", "batched", "hand-written", "batched /"
     );
     println!(
-        "{:<10} {:>6} {:>10} {:>12} {:>12}",
-        "", "", "one-way", "msg/s", "msg/s"
+        "{:<10} {:>6} {:>10} {:>12} {:>12} {:>12} {:>10}",
+        "", "", "one-way", "msg/s", "msg/s", "msg/s", "hand"
     );
 }
 
 fn print_row(row: &Row) {
     let f = &row.figures;
+    let (hand, ratio) = match &f.hand {
+        Some(h) => (rate(h.rate), ratio(h.ratio)),
+        None => ("-".to_owned(), "-".to_owned()),
+    };
     println!(
-        "{:<10} {:>6} {:>10} {:>12} {:>12}",
+        "{:<10} {:>6} {:>10} {:>12} {:>12} {:>12} {:>10}",
         row.transport,
         size(row.size),
         latency(f.latency),
         rate(f.per_message),
         rate(f.batched),
+        hand,
+        ratio
     );
 }
 
@@ -206,6 +222,12 @@ pub fn size(bytes: usize) -> String {
 
 fn latency(d: Duration) -> String {
     format!("{:.2} µs", d.as_secs_f64() * 1e6)
+}
+
+/// A ratio with two significant digits: `0.55×`, `0.012×`.
+pub fn ratio(r: f64) -> String {
+    let decimals = if r < 0.1 { 3 } else { 2 };
+    format!("{r:.decimals$}×")
 }
 
 /// Messages per second with three significant digits: `15.7 M`, `736 k`.

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use ipc::{Error, Message, Result};
 
+use crate::hand::Round;
 use crate::link::Link;
 
 /// The message: a sequence number and `N` bytes of payload.
@@ -47,7 +48,7 @@ const WARM_UP: u64 = 100;
 pub const PING_ROUNDS: usize = 7;
 pub const PINGS: u64 = 1_000;
 /// Rounds of each stream after its calibration round.
-const ROUNDS: usize = 5;
+pub const ROUNDS: usize = 5;
 /// How long a stream round should last: the calibration round sets its count.
 const ROUND_TIME: Duration = Duration::from_millis(100);
 /// Messages per `send_all`, and the room `recv_many` is given.
@@ -75,26 +76,54 @@ pub struct Figures {
     /// Messages per second, median of the rounds.
     pub per_message: f64,
     pub batched: f64,
+    /// For the byte streams, the hand-written stream beside them.
+    pub hand: Option<HandFigures>,
 }
 
-/// The parent's side: measures over `link` against the child.
-pub fn measure<const N: usize>(link: &mut impl Link<Payload<N>>) -> Result<Figures> {
+pub struct HandFigures {
+    /// Messages per second, median of the rounds.
+    pub rate: f64,
+    /// Batched typed / hand-written, median of the per-round ratios.
+    pub ratio: f64,
+}
+
+/// The parent's side: measures over `link` against the child, and streams over `hand`
+/// (if given) between the typed rounds.
+pub fn measure<const N: usize>(
+    link: &mut impl Link<Payload<N>>,
+    mut hand: Option<&mut (dyn Round + 'static)>,
+) -> Result<Figures> {
     let latency = ping_pong(link)?;
 
     let size = size_of::<Payload<N>>();
     let first = calibration_count(size);
     let per_count = round_count(first, stream(link, Mode::PerMessage, first)?);
     let batch_count = round_count(first, stream(link, Mode::Batched, first)?);
+    let hand_count = match hand.as_deref_mut() {
+        Some(h) => round_count(first, h.round(first)?),
+        None => 0,
+    };
 
-    let (mut per_message, mut batched) = (Vec::new(), Vec::new());
+    let (mut per_message, mut batched, mut by_hand, mut ratios) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         per_message.push(rate(per_count, stream(link, Mode::PerMessage, per_count)?));
-        batched.push(rate(batch_count, stream(link, Mode::Batched, batch_count)?));
+        let b = rate(batch_count, stream(link, Mode::Batched, batch_count)?);
+        batched.push(b);
+        if let Some(h) = hand.as_deref_mut() {
+            let r = rate(hand_count, h.round(hand_count)?);
+            by_hand.push(r);
+            ratios.push(b / r);
+        }
     }
     Ok(Figures {
         latency,
         per_message: median(per_message),
         batched: median(batched),
+        hand: hand.map(|_| HandFigures {
+            rate: median(by_hand),
+            ratio: median(ratios),
+        }),
     })
 }
 
@@ -194,13 +223,13 @@ fn stream<const N: usize>(
 }
 
 /// The message count of a calibration round: 20,000 messages or 4 MB.
-fn calibration_count(size: usize) -> u64 {
+pub fn calibration_count(size: usize) -> u64 {
     (4_000_000 / size as u64).min(20_000)
 }
 
 /// The count that makes a round last about [`ROUND_TIME`], after `count` messages took
 /// `took`.
-fn round_count(count: u64, took: Duration) -> u64 {
+pub fn round_count(count: u64, took: Duration) -> u64 {
     let per_second = count as f64 / took.as_secs_f64().max(1e-6);
     (per_second * ROUND_TIME.as_secs_f64()).clamp(1_000.0, 50_000_000.0) as u64
 }
@@ -216,8 +245,9 @@ fn median(mut figures: Vec<f64>) -> f64 {
 }
 
 /// `Err(Error::Shutdown)` once SIGINT or SIGTERM has arrived: for loops that may never
-/// block (a stream into a channel with room), which would not see it otherwise.
-fn interrupted() -> Result<()> {
+/// block (a stream into a channel with room, a buffered writer), which would not see it
+/// otherwise.
+pub fn interrupted() -> Result<()> {
     if ipc::signal::shutdown_requested() {
         Err(Error::Shutdown)
     } else {
