@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --release --example tour                    # every transport
 //! cargo run --release --example tour -- unix tcp        # some of them
+//! cargo run --release --example tour -- --plot docs/    # and the charts, as SVG, in docs/
 //! ```
 //!
 //! Per transport and message size (8 B, 64 B, 4 KiB):
@@ -26,6 +27,10 @@
 //! per-round ratios. On a shared machine the absolute figures move from minute to minute;
 //! compare rows with each other (and see `cargo bench` for ratios to raw syscalls).
 //!
+//! `--plot DIR` also draws the figures as SVG charts in `DIR` (`latency.svg`,
+//! `throughput.svg` at 8 B, `throughput-64.svg`, `throughput-4096.svg`), each naming the
+//! machine and the date it was measured on. Without it nothing is written.
+//!
 //! Ctrl-C (SIGINT) or SIGTERM stops the tour cleanly: `shutdown_on` makes every blocking
 //! call return `Error::Shutdown`, the children are killed and reaped, and guards remove the
 //! queues, segments and directories of the transport under way. The figures are therefore
@@ -33,6 +38,7 @@
 //! also watch the shutdown eventfd (see `ipc::signal`); `cargo bench` measures the
 //! transports without it.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -45,13 +51,18 @@ mod guard;
 mod hand;
 #[path = "tour/link.rs"]
 mod link;
+#[path = "tour/machine.rs"]
+mod machine;
 #[path = "tour/measure.rs"]
 mod measure;
 #[path = "tour/peer.rs"]
 mod peer;
+#[path = "tour/plot.rs"]
+mod plot;
 #[path = "tour/transport.rs"]
 mod transport;
 
+use machine::Machine;
 use measure::Figures;
 
 /// Every transport, in the order of the table.
@@ -92,6 +103,8 @@ pub struct Row {
 struct Options {
     /// The transports to measure, in the table's order.
     transports: Vec<&'static str>,
+    /// Where to write the charts, if anywhere.
+    plot: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -142,43 +155,69 @@ fn child(args: &[String]) -> Result<()> {
     }
 }
 
-/// `[TRANSPORT...]`: no transport named means all of them.
+/// `[--plot DIR] [TRANSPORT...]`: no transport named means all of them.
 fn parse(args: &[String]) -> std::result::Result<Options, String> {
+    let mut options = Options {
+        transports: Vec::new(),
+        plot: None,
+    };
     let mut named = Vec::new();
-    for arg in args {
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--plot" => match args.next() {
+                Some(dir) => options.plot = Some(PathBuf::from(dir)),
+                None => return Err("--plot needs a directory: --plot docs/".into()),
+            },
             name if TRANSPORTS.contains(&name) => named.push(name.to_owned()),
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; usage: tour [TRANSPORT...], transports: {}",
+                    "unknown argument {other:?}; usage: tour [--plot DIR] [TRANSPORT...], \
+                     transports: {}",
                     TRANSPORTS.join(" ")
                 ))
             }
         }
     }
-    let transports = TRANSPORTS
+    options.transports = TRANSPORTS
         .iter()
         .copied()
         .filter(|t| named.is_empty() || named.iter().any(|n| n == t))
         .collect();
-    Ok(Options { transports })
+    Ok(options)
 }
 
 fn tour(options: &Options) -> Result<()> {
+    let machine = Machine::here();
+    println!("{}", machine.describe());
+    println!();
     print_header();
+    let mut rows = Vec::new();
     for &transport in &options.transports {
         for size in SIZES {
             let figures = by_size!(size, transport::parent, transport)?;
-            print_row(&Row {
+            let row = Row {
                 transport,
                 size,
                 figures,
-            });
+            };
+            print_row(&row);
+            rows.push(row);
         }
     }
     println!();
     println!("msg/s: messages per second, one way, in thousands (k) or millions (M).");
     println!("batched / hand: the median of the per-round ratios of the two rates.");
+    if let Some(dir) = &options.plot {
+        let mut command = "cargo run --release --example tour --".to_owned();
+        if options.transports.len() < TRANSPORTS.len() {
+            command = format!("{command} {}", options.transports.join(" "));
+        }
+        let command = format!("{command} --plot {}", dir.display());
+        for path in plot::charts(dir, &rows, &machine, &command)? {
+            println!("wrote {}", path.display());
+        }
+    }
     Ok(())
 }
 
