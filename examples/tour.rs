@@ -21,8 +21,8 @@
 //!   `read_exact` on the other side; and the ratio batched / hand-written.
 //!
 //! The child checks every message of every stream for order, loss and damage. Each stream
-//! figure is the median of 5 rounds of about 100 ms (the message count of a round is set
-//! from a calibration round), the three streams of a row alternating round by round, so
+//! figure is the median of 5 rounds of about 100 ms (calibration rounds, growing until one
+//! lasts 20 ms, set the message count of a round), the three streams of a row alternating round by round, so
 //! that a change of the machine's speed meets them alike; the ratio is the median of the
 //! per-round ratios. On a shared machine the absolute figures move from minute to minute;
 //! compare rows with each other (and see `cargo bench` for ratios to raw syscalls).

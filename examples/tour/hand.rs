@@ -7,7 +7,7 @@
 //! reads them through a `BufReader` of 64 KiB with `read_exact` and checks every one, as
 //! the typed child does. No handshake, no record header, no validation of a type: only
 //! the bytes. Each round starts with the round's message count (8 bytes) and ends with the
-//! child writing that count back.
+//! child writing that count back; the parent closing its ends is the end.
 //!
 //! The tour's waits must not outlast a signal or a child that never comes: the parent
 //! opens FIFOs and accepts connections without blocking, retrying every millisecond, and
@@ -15,7 +15,7 @@
 //! child that is there (or gone, which ends them with an error).
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use ipc::{Error, Result};
 
 use crate::guard::path_arg;
-use crate::measure::{interrupted, ROUNDS};
+use crate::measure::interrupted;
 use crate::peer::{command, spawn, Peer};
 
 /// The capacity of the writer's and the reader's buffers.
@@ -88,13 +88,12 @@ impl<W: Write, R: Read, const N: usize> Round for Hand<W, R, N> {
 }
 
 /// The child's side: reads every round's messages, checks each, and acknowledges the
-/// round.
+/// round, until the parent closes its end.
 fn serve<const N: usize>(input: impl Read, mut ack: impl Write) -> Result<()> {
     let mut input = BufReader::with_capacity(CAPACITY, input);
     let mut word = [0; 8];
     let mut data = [0; N];
-    // The calibration round, then the measured ones.
-    for _ in 0..1 + ROUNDS {
+    while !input.fill_buf().map_err(failed("read"))?.is_empty() {
         input.read_exact(&mut word).map_err(failed("read"))?;
         let count = u64::from_ne_bytes(word);
         for seq in 0..count {

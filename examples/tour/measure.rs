@@ -1,10 +1,14 @@
 //! The measurements, both sides: a ping-pong for latency, and one-way streams of the typed
 //! message, sent one at a time or in batches, that the child checks for order and loss.
 //!
-//! Both sides follow one schedule, known to both, so the child needs no instructions: the
-//! ping-pong, then for each stream mode a calibration round and [`ROUNDS`] rounds. Every
-//! stream round starts with a message whose sequence number is the round's message count
-//! and ends with the child's acknowledgement carrying that count.
+//! The parent leads. The child echoes the ping-pong (a fixed number of round trips), then
+//! takes each stream as the parent announces it: a message whose sequence number is the
+//! stream's message count, [`BATCHED`] added for a batched stream, and at the end
+//! [`DONE`]. The child acknowledges each stream with a message carrying its count.
+//!
+//! How long a stream is set by calibration: rounds of growing length until one lasts
+//! [`CALIBRATED`], whose rate sets the count of a round of about [`ROUND_TIME`]. The short
+//! rounds also warm up the caches, the pages of the buffers and the kernel's paths.
 
 use std::time::{Duration, Instant};
 
@@ -49,8 +53,18 @@ pub const PING_ROUNDS: usize = 7;
 pub const PINGS: u64 = 1_000;
 /// Rounds of each stream after its calibration round.
 pub const ROUNDS: usize = 5;
-/// How long a stream round should last: the calibration round sets its count.
+/// How long a stream round should last.
 const ROUND_TIME: Duration = Duration::from_millis(100);
+/// How long the calibration round that sets the count of a round lasts at least.
+const CALIBRATED: Duration = Duration::from_millis(20);
+/// The message count of the first calibration round; each next one has four times more.
+const FIRST_COUNT: u64 = 1_000;
+/// The most messages in a round.
+const MOST: u64 = 100_000_000;
+/// In the sequence number of a stream's announcement: the stream is batched.
+const BATCHED: u64 = 1 << 62;
+/// The announcement that no stream follows.
+const DONE: u64 = u64::MAX;
 /// Messages per `send_all`, and the room `recv_many` is given.
 pub const BATCH: usize = 256;
 
@@ -61,12 +75,6 @@ pub enum Mode {
     PerMessage,
     /// `send_all` of [`BATCH`] messages, `recv_many` into [`BATCH`] slots.
     Batched,
-}
-
-/// The typed streams, in order: a calibration round of each mode, then the rounds,
-/// the modes alternating.
-fn schedule() -> impl Iterator<Item = Mode> {
-    std::iter::repeat_n([Mode::PerMessage, Mode::Batched], 1 + ROUNDS).flatten()
 }
 
 /// The figures of one transport at one message size.
@@ -95,12 +103,10 @@ pub fn measure<const N: usize>(
 ) -> Result<Figures> {
     let latency = ping_pong(link)?;
 
-    let size = size_of::<Payload<N>>();
-    let first = calibration_count(size);
-    let per_count = round_count(first, stream(link, Mode::PerMessage, first)?);
-    let batch_count = round_count(first, stream(link, Mode::Batched, first)?);
+    let per_count = calibrate(|count| stream(link, Mode::PerMessage, count))?;
+    let batch_count = calibrate(|count| stream(link, Mode::Batched, count))?;
     let hand_count = match hand.as_deref_mut() {
-        Some(h) => round_count(first, h.round(first)?),
+        Some(h) => calibrate(|count| h.round(count))?,
         None => 0,
     };
 
@@ -116,6 +122,7 @@ pub fn measure<const N: usize>(
             ratios.push(b / r);
         }
     }
+    link.send(Payload::new(DONE))?;
     Ok(Figures {
         latency,
         per_message: median(per_message),
@@ -127,7 +134,7 @@ pub fn measure<const N: usize>(
     })
 }
 
-/// The child's side: echoes the ping-pong, then takes every stream of the schedule,
+/// The child's side: echoes the ping-pong, then takes every stream the parent announces,
 /// checking each message, and acknowledges each.
 pub fn serve<const N: usize>(link: &mut impl Link<Payload<N>>) -> Result<()> {
     for _ in 0..WARM_UP + PING_ROUNDS as u64 * PINGS {
@@ -136,8 +143,12 @@ pub fn serve<const N: usize>(link: &mut impl Link<Payload<N>>) -> Result<()> {
     }
     // On the heap: 1 MiB at 4 KiB messages.
     let mut batch = vec![Payload::<N>::new(0); BATCH].into_boxed_slice();
-    for mode in schedule() {
-        let count = link.recv()?.seq;
+    loop {
+        let (mode, count) = match link.recv()?.seq {
+            DONE => return Ok(()),
+            n if n & BATCHED != 0 => (Mode::Batched, n & !BATCHED),
+            n => (Mode::PerMessage, n),
+        };
         let mut seq = 0;
         while seq < count {
             if mode == Mode::PerMessage {
@@ -154,7 +165,6 @@ pub fn serve<const N: usize>(link: &mut impl Link<Payload<N>>) -> Result<()> {
         }
         link.send(Payload::new(count))?;
     }
-    Ok(())
 }
 
 /// One-way latency: half the median round trip of [`PING_ROUNDS`] rounds.
@@ -187,7 +197,8 @@ fn stream<const N: usize>(
 ) -> Result<Duration> {
     let mut batch = vec![Payload::<N>::new(0); if mode == Mode::Batched { BATCH } else { 0 }];
     let start = Instant::now();
-    link.send(Payload::new(count))?;
+    let batched = if mode == Mode::Batched { BATCHED } else { 0 };
+    link.send(Payload::new(count | batched))?;
     match mode {
         Mode::PerMessage => {
             for seq in 0..count {
@@ -222,16 +233,20 @@ fn stream<const N: usize>(
     Ok(elapsed)
 }
 
-/// The message count of a calibration round: 20,000 messages or 4 MB.
-pub fn calibration_count(size: usize) -> u64 {
-    (4_000_000 / size as u64).min(20_000)
-}
-
-/// The count that makes a round last about [`ROUND_TIME`], after `count` messages took
-/// `took`.
-pub fn round_count(count: u64, took: Duration) -> u64 {
-    let per_second = count as f64 / took.as_secs_f64().max(1e-6);
-    (per_second * ROUND_TIME.as_secs_f64()).clamp(1_000.0, 50_000_000.0) as u64
+/// The message count of a round of about [`ROUND_TIME`]: `round(count)` streams `count`
+/// messages and says how long they took, for counts growing from [`FIRST_COUNT`] until a
+/// round lasts [`CALIBRATED`].
+fn calibrate(mut round: impl FnMut(u64) -> Result<Duration>) -> Result<u64> {
+    let mut count = FIRST_COUNT;
+    loop {
+        let took = round(count)?;
+        if took >= CALIBRATED || count >= MOST {
+            let per_second = count as f64 / took.as_secs_f64();
+            let count = per_second * ROUND_TIME.as_secs_f64();
+            return Ok((count as u64).clamp(FIRST_COUNT, MOST));
+        }
+        count *= 4;
+    }
 }
 
 fn rate(count: u64, took: Duration) -> f64 {
