@@ -27,6 +27,9 @@ const FONT: &str = "sans-serif";
 const SLOT: i32 = 100;
 /// The width of a bar.
 const BAR: i32 = 26;
+/// At most this many labels on a y axis: plotters then labels only the powers of ten of
+/// a log axis that spans more than one.
+const LABELS: usize = 6;
 
 /// The transports' colours, in the order of [`TRANSPORTS`] (Tableau 10).
 const COLOURS: [RGBColor; 8] = [
@@ -92,6 +95,7 @@ fn latency(path: &Path, rows: &[Row], note: &str) -> Drawn {
         .disable_x_mesh()
         .x_label_formatter(&|x: &i32| size(SIZES[(*x / SLOT).clamp(0, 2) as usize]))
         .y_label_formatter(&|y| short(*y))
+        .y_labels(LABELS)
         .x_desc("message size (bytes, with the 8-byte sequence number)")
         .y_desc("one-way latency, µs (log scale)")
         .label_style((FONT, 16))
@@ -179,6 +183,7 @@ fn throughput(path: &Path, rows: &[Row], size_bytes: usize, note: &str) -> Drawn
                 .map_or(String::new(), |r| r.transport.to_owned())
         })
         .y_label_formatter(&|y| short(*y))
+        .y_labels(LABELS)
         .x_desc("transport")
         .y_desc("messages per second (log scale)")
         .label_style((FONT, 16))
@@ -247,9 +252,10 @@ fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
     values.fold((f64::INFINITY, 0.0), |(lo, hi), v| (lo.min(v), hi.max(v)))
 }
 
-/// The power of ten at or below `v`: where a log axis starts.
+/// A little below the power of ten at or below `v`: where a log axis starts, so that
+/// plotters labels that power of ten.
 fn decade_below(v: f64) -> f64 {
-    10f64.powf(v.log10().floor())
+    10f64.powf(v.log10().floor()) * 0.95
 }
 
 /// A tick label: `0.5`, `20`, `100 k`, `2 M`.
