@@ -13,14 +13,17 @@
 //! * **latency**: one way, half the round trip of a ping-pong; the median of 7 rounds of
 //!   1,000 round trips;
 //! * **per message**: a one-way stream of `send` calls, which the child takes with `recv`;
-//! * **batched**: the same stream sent with `send_all` in batches of 256 and taken with
-//!   `recv_many` into a buffer of 256;
+//! * **batched**: the same stream sent with `send_all` in batches of 64 KiB of messages
+//!   (what the hand-written stream's `BufWriter` holds) and taken with `recv_many` into a
+//!   buffer as large;
 //! * **hand-written**, for the byte streams (pipe, FIFO, Unix stream, TCP): what one writes
 //!   without this crate, a `BufWriter` of 64 KiB over the same kind of descriptor writing
 //!   the sequence number and the payload with `write_all`, and a `BufReader` with
 //!   `read_exact` on the other side; and the ratio batched / hand-written.
 //!
-//! The child checks every message of every stream for order, loss and damage. Each stream
+//! The tour runs on CPU 0 and its child on CPU 1 (when there are two), as
+//! `cargo bench --bench batch` places its processes. The child checks every message of
+//! every stream for order, loss and damage. Each stream
 //! figure is the median of 5 rounds of about 100 ms (calibration rounds, growing until one
 //! lasts 20 ms, set the message count of a round), the three streams of a row alternating round by round, so
 //! that a change of the machine's speed meets them alike; the ratio is the median of the
@@ -121,6 +124,10 @@ fn main() -> ExitCode {
             }
         }
     };
+    // The two processes of a measurement on two CPUs, as `cargo bench --bench batch`
+    // places them: left to the scheduler, they share one CPU or not from run to run, and
+    // a stream's rate moves threefold with it on a 2-CPU VM.
+    pin_to_cpu(usize::from(is_child));
     let result =
         signal::shutdown_on(&[Signal::SIGINT, Signal::SIGTERM]).and_then(|()| match &options {
             Some(options) => tour(options),
@@ -185,6 +192,21 @@ fn parse(args: &[String]) -> std::result::Result<Options, String> {
         .filter(|t| named.is_empty() || named.iter().any(|n| n == t))
         .collect();
     Ok(options)
+}
+
+/// Pins this process to CPU `cpu`, when the machine has more CPUs than that (a failure
+/// only leaves the placement to the scheduler).
+fn pin_to_cpu(cpu: usize) {
+    let mut set = nix::sched::CpuSet::new();
+    // The CPUs online, not those this process may use (`available_parallelism`): a
+    // child inherits its parent's pinning to one CPU.
+    let online = nix::unistd::sysconf(nix::unistd::SysconfVar::_NPROCESSORS_ONLN)
+        .ok()
+        .flatten()
+        .unwrap_or(1);
+    if online > cpu as libc::c_long && set.set(cpu).is_ok() {
+        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
+    }
 }
 
 fn tour(options: &Options) -> Result<()> {

@@ -65,12 +65,16 @@ impl<W: Write, R: Read, const N: usize> Round for Hand<W, R, N> {
         let out = &mut self.out;
         out.write_all(&count.to_ne_bytes())
             .map_err(failed("write"))?;
+        // Each message written with one `write_all` of its bytes, as one writes a record.
+        let mut buf = [0u8; 8 + 4096];
+        let msg = &mut buf[..8 + N];
         for seq in 0..count {
             if seq % 4096 == 0 {
                 interrupted()?;
             }
-            out.write_all(&seq.to_ne_bytes()).map_err(failed("write"))?;
-            out.write_all(&[seq as u8; N]).map_err(failed("write"))?;
+            msg[..8].copy_from_slice(&seq.to_ne_bytes());
+            msg[8..].fill(seq as u8);
+            out.write_all(msg).map_err(failed("write"))?;
         }
         out.flush().map_err(failed("write"))?;
         let mut ack = [0; 8];
@@ -92,17 +96,18 @@ impl<W: Write, R: Read, const N: usize> Round for Hand<W, R, N> {
 fn serve<const N: usize>(input: impl Read, mut ack: impl Write) -> Result<()> {
     let mut input = BufReader::with_capacity(CAPACITY, input);
     let mut word = [0; 8];
-    let mut data = [0; N];
     while !input.fill_buf().map_err(failed("read"))?.is_empty() {
         input.read_exact(&mut word).map_err(failed("read"))?;
         let count = u64::from_ne_bytes(word);
+        let mut buf = [0u8; 8 + 4096];
+        let msg = &mut buf[..8 + N];
         for seq in 0..count {
             if seq % 4096 == 0 {
                 interrupted()?;
             }
-            input.read_exact(&mut word).map_err(failed("read"))?;
-            input.read_exact(&mut data).map_err(failed("read"))?;
-            let got = u64::from_ne_bytes(word);
+            input.read_exact(msg).map_err(failed("read"))?;
+            let (word, data) = msg.split_at(8);
+            let got = u64::from_ne_bytes(word.try_into().expect("8 bytes"));
             if got != seq || data.iter().any(|&b| b != seq as u8) {
                 return Err(Error::Corrupt(format!(
                     "message {seq} arrived as {got} or damaged"

@@ -65,15 +65,26 @@ const MOST: u64 = 100_000_000;
 const BATCHED: u64 = 1 << 62;
 /// The announcement that no stream follows.
 const DONE: u64 = u64::MAX;
-/// Messages per `send_all`, and the room `recv_many` is given.
-pub const BATCH: usize = 256;
+/// The bytes of messages per `send_all`, and the room `recv_many` is given: 64 KiB, what
+/// the hand-written stream's `BufWriter` holds.
+pub const BATCH_BYTES: usize = 64 * 1024;
+
+/// Messages per `send_all` of `N`-byte payloads (8192 at 8 B, 16 at 4 KiB).
+const fn batch_len<const N: usize>() -> usize {
+    let len = BATCH_BYTES / size_of::<Payload<N>>();
+    if len == 0 {
+        1
+    } else {
+        len
+    }
+}
 
 /// How a stream is sent and received.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// `send` and `recv`, one message per call.
     PerMessage,
-    /// `send_all` of [`BATCH`] messages, `recv_many` into [`BATCH`] slots.
+    /// `send_all` of [`BATCH_BYTES`] of messages, `recv_many` into as many slots.
     Batched,
 }
 
@@ -141,8 +152,7 @@ pub fn serve<const N: usize>(link: &mut impl Link<Payload<N>>) -> Result<()> {
         let ping = link.recv()?;
         link.send(ping)?;
     }
-    // On the heap: 1 MiB at 4 KiB messages.
-    let mut batch = vec![Payload::<N>::new(0); BATCH].into_boxed_slice();
+    let mut batch = vec![Payload::<N>::new(0); batch_len::<N>()].into_boxed_slice();
     loop {
         let (mode, count) = match link.recv()?.seq {
             DONE => return Ok(()),
@@ -156,7 +166,7 @@ pub fn serve<const N: usize>(link: &mut impl Link<Payload<N>>) -> Result<()> {
                 seq += 1;
                 continue;
             }
-            let room = BATCH.min((count - seq) as usize);
+            let room = batch_len::<N>().min((count - seq) as usize);
             let n = link.recv_many(&mut batch[..room])?;
             for msg in &batch[..n] {
                 msg.check(seq)?;
@@ -195,7 +205,12 @@ fn stream<const N: usize>(
     mode: Mode,
     count: u64,
 ) -> Result<Duration> {
-    let mut batch = vec![Payload::<N>::new(0); if mode == Mode::Batched { BATCH } else { 0 }];
+    let len = if mode == Mode::Batched {
+        batch_len::<N>()
+    } else {
+        0
+    };
+    let mut batch = vec![Payload::<N>::new(0); len];
     let start = Instant::now();
     let batched = if mode == Mode::Batched { BATCHED } else { 0 };
     link.send(Payload::new(count | batched))?;
@@ -212,7 +227,7 @@ fn stream<const N: usize>(
             let mut seq = 0;
             while seq < count {
                 interrupted()?;
-                let n = BATCH.min((count - seq) as usize);
+                let n = batch_len::<N>().min((count - seq) as usize);
                 for (k, msg) in batch[..n].iter_mut().enumerate() {
                     *msg = Payload::new(seq + k as u64);
                 }

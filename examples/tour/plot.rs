@@ -14,7 +14,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::machine::Machine;
-use crate::measure::{BATCH, PINGS, PING_ROUNDS, ROUNDS};
+use crate::measure::{BATCH_BYTES, PINGS, PING_ROUNDS, ROUNDS};
 use crate::{ratio, size, Row, SIZES, TRANSPORTS};
 
 type Drawn = std::result::Result<(), Box<dyn StdError>>;
@@ -149,7 +149,10 @@ fn throughput(path: &Path, rows: &[Row], size_bytes: usize, note: &str) -> Drawn
             |r| Some(r.figures.per_message),
         ),
         (
-            format!("batched: send_all / recv_many of {BATCH}"),
+            format!(
+                "batched: send_all / recv_many of {} KiB",
+                BATCH_BYTES / 1024
+            ),
             RGBColor(33, 113, 181),
             |r| Some(r.figures.batched),
         ),

@@ -67,6 +67,18 @@ pub fn as_bytes<T: Message>(msg: &T) -> &[u8] {
     unsafe { core::slice::from_raw_parts((msg as *const T).cast::<u8>(), size_of::<T>()) }
 }
 
+/// Views messages lying back to back as their bytes (`size_of::<T>()` per message: a
+/// message has no padding, and so neither does an array of them).
+#[inline]
+pub(crate) fn slice_as_bytes<T: Message>(msgs: &[T]) -> &[u8] {
+    const { assert!(T::SCHEMA.size == size_of::<T>()) };
+    // SAFETY: `T: Message` guarantees every byte of a `T` is initialised (no padding); the
+    // elements of a slice lie `size_of::<T>()` apart with nothing between them, so the
+    // `size_of_val(msgs)` bytes from its start are all initialised, and borrowed for as
+    // long as `msgs` is.
+    unsafe { core::slice::from_raw_parts(msgs.as_ptr().cast::<u8>(), size_of_val(msgs)) }
+}
+
 /// Validates `bytes` and copies them into a `T`.
 ///
 /// `bytes` need not be aligned. Types without invalid bit patterns skip validation.

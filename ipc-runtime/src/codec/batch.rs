@@ -87,6 +87,37 @@ impl Batcher {
         out[at + 4..at + HEADER_LEN].copy_from_slice(&(len as u32).to_le_bytes());
     }
 
+    /// Appends a prefix of `msgs` to the open record, or to a new one, with one copy:
+    /// as many as the record takes. Returns how many.
+    #[inline]
+    pub(crate) fn push_many<T: Message>(&mut self, out: &mut Vec<u8>, msgs: &[T]) -> usize {
+        let size = size_of::<T>();
+        let cap = const { batch_capacity::<T>() };
+        let (at, k) = match self.open {
+            Some(open) => open,
+            None => {
+                let at = out.len();
+                out.extend_from_slice(&batch_tag::<T>().to_le_bytes());
+                out.extend_from_slice(&0u32.to_le_bytes());
+                (at, 0)
+            }
+        };
+        let take = msgs.len().min(cap - k);
+        out.extend_from_slice(message::slice_as_bytes(&msgs[..take]));
+        let k = k + take;
+        let mut len = k * size;
+        if k == cap {
+            let pad = BATCH_LEN - HEADER_LEN - len;
+            out.resize(out.len() + pad, 0);
+            len += pad;
+            self.open = None;
+        } else {
+            self.open = Some((at, k));
+        }
+        out[at + 4..at + HEADER_LEN].copy_from_slice(&(len as u32).to_le_bytes());
+        take
+    }
+
     /// Reopens the short record at `at` holding `k` messages (the last in the buffer):
     /// the next message joins it.
     pub(crate) fn reopen(&mut self, at: usize, k: usize) {

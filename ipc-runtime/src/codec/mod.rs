@@ -554,5 +554,32 @@ pub(crate) fn copy_validated<T: Message>(
     Ok(())
 }
 
+/// Validates the messages of `T` lying back to back in `bytes` (as many as `out` holds,
+/// at most) and copies the valid ones at the front into `out` with one copy; returns how
+/// many. The first message that is not a valid `T` ends it, and it and those after it
+/// are not copied.
+#[inline(always)]
+pub(crate) fn copy_validated_many<T: Message>(bytes: &[u8], out: &mut [T]) -> usize {
+    const { assert!(T::SCHEMA.size == size_of::<T>()) };
+    let size = size_of::<T>();
+    let mut n = out.len().min(bytes.len() / size.max(1));
+    if !const { T::SCHEMA.accepts_any_bits() } {
+        n = bytes
+            .chunks_exact(size)
+            .take(n)
+            .position(|m| T::validate(m).is_err())
+            .unwrap_or(n);
+    }
+    // SAFETY: `bytes` holds at least `n * size_of::<T>()` bytes, and each `size_of::<T>()`
+    // of them is a valid `T`: every bit pattern is one, or `T::validate` accepted them,
+    // which by the `Message` contract makes them a valid `T` (no padding, no pointers).
+    // `out` has room for `n` values, written as bytes (no alignment needed of the
+    // source); a shared `&[u8]` and a `&mut [T]` never overlap.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), out.as_mut_ptr().cast::<u8>(), n * size);
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests;

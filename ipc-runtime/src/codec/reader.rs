@@ -6,9 +6,10 @@ use std::marker::PhantomData;
 
 use super::batch::{batch_tag, is_batch_len, BATCH_BIT};
 use super::{
-    check_hello, copy_validated, hello_len, io_error, is_long, is_page, is_page_len, looks_tagged,
-    max_frame_len, message_header, message_tag, not_a_header, payload_offset, record_len,
-    record_len_of, split_header, tag_of, HEADER_LEN, HELLO_TAG, MESSAGE_BIT, SEAL_LEN,
+    check_hello, copy_validated, copy_validated_many, hello_len, io_error, is_long, is_page,
+    is_page_len, looks_tagged, max_frame_len, message_header, message_tag, not_a_header,
+    payload_offset, record_len, record_len_of, split_header, tag_of, HEADER_LEN, HELLO_TAG,
+    MESSAGE_BIT, SEAL_LEN,
 };
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
@@ -587,14 +588,8 @@ impl<T: Message> FrameReader<T> {
         while taken < out.len() && self.steady {
             if self.in_batch > 0 {
                 let k = self.in_batch.min(out.len() - taken);
-                let msgs = self.buf[self.start..self.start + k * size].chunks_exact(size);
-                let mut got = 0;
-                for (slot, msg) in out[taken..taken + k].iter_mut().zip(msgs) {
-                    if copy_validated(msg, slot).is_err() {
-                        break;
-                    }
-                    got += 1;
-                }
+                let msgs = &self.buf[self.start..self.start + k * size];
+                let got = copy_validated_many(msgs, &mut out[taken..taken + k]);
                 taken += got;
                 self.in_batch -= got;
                 self.start += got * size;

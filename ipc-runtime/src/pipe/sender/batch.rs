@@ -138,7 +138,7 @@ impl<T: Message> Sender<T> {
         let limit = if self.buffer > 0 { self.buffer } else { GATHER };
         let mut taken = 0;
         let mut failed = None;
-        for m in msgs {
+        while taken < msgs.len() {
             if self.out.len() + HEADER_LEN + size_of::<T>() > limit {
                 // Full: write from the front; a bounded wait waits once, for the first
                 // write of the call.
@@ -153,8 +153,10 @@ impl<T: Message> Sender<T> {
                     break;
                 }
             }
-            self.batcher.push(&mut self.out, m);
-            taken += 1;
+            // As many as the buffer has room for, a record's worth per copy.
+            let room = (limit - self.out.len() - HEADER_LEN) / size_of::<T>();
+            let end = msgs.len().min(taken + room.max(1));
+            taken += self.batcher.push_many(&mut self.out, &msgs[taken..end]);
         }
         if self.buffer == 0 {
             // Unbuffered: what was taken goes now, and what cannot go without waiting

@@ -63,8 +63,10 @@ fn gather<T: Message>(msgs: &[T], frame: &mut Vec<u8>, ends: &mut Ends) -> usize
     if codec::batches::<T>() {
         let mut batcher = codec::Batcher::default();
         while k < msgs.len() && (k == 0 || frame.len() + HEADER_LEN + size_of::<T>() <= GATHER) {
-            batcher.push(frame, &msgs[k]);
-            k += 1;
+            // A record's worth per copy, up to GATHER bytes in all.
+            let room = GATHER.saturating_sub(frame.len() + HEADER_LEN) / size_of::<T>();
+            let end = msgs.len().min(k + room.max(1));
+            k += batcher.push_many(frame, &msgs[k..end]);
         }
         let mut at = 0;
         while let Some(header) = frame[at..].first_chunk::<HEADER_LEN>() {
