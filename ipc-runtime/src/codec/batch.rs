@@ -63,33 +63,12 @@ impl Batcher {
     /// Appends `msg` to the open record, or to a new one.
     #[inline(always)]
     pub(crate) fn push<T: Message>(&mut self, out: &mut Vec<u8>, msg: &T) {
-        let size = size_of::<T>();
-        let (at, k) = match self.open {
-            Some((at, k)) => (at, k + 1),
-            None => {
-                let at = out.len();
-                out.extend_from_slice(&batch_tag::<T>().to_le_bytes());
-                out.extend_from_slice(&0u32.to_le_bytes());
-                (at, 1)
-            }
-        };
-        out.extend_from_slice(message::as_bytes(msg));
-        let mut len = k * size;
-        if k == const { batch_capacity::<T>() } {
-            // Full: padded to a page, and closed.
-            let pad = BATCH_LEN - HEADER_LEN - len;
-            out.resize(out.len() + pad, 0);
-            len += pad;
-            self.open = None;
-        } else {
-            self.open = Some((at, k));
-        }
-        out[at + 4..at + HEADER_LEN].copy_from_slice(&(len as u32).to_le_bytes());
+        self.push_many(out, std::slice::from_ref(msg));
     }
 
     /// Appends a prefix of `msgs` to the open record, or to a new one, with one copy:
     /// as many as the record takes. Returns how many.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_many<T: Message>(&mut self, out: &mut Vec<u8>, msgs: &[T]) -> usize {
         let size = size_of::<T>();
         let cap = const { batch_capacity::<T>() };
