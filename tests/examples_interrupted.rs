@@ -80,7 +80,8 @@ fn signals() {
 }
 
 /// The tour takes a while per transport: it is interrupted within its first transport,
-/// here and in one run per transport that names something (a segment, a FIFO, a queue).
+/// here and in one run per transport that names something (a segment, a FIFO, a queue, a
+/// socket path).
 #[test]
 fn tour() {
     interrupt("tour", &[]);
@@ -99,6 +100,12 @@ fn tour_mq() {
 #[test]
 fn tour_sysv() {
     interrupt("tour", &["sysv"]);
+}
+
+/// A Unix socket's path, and the hand-written stream's own sockets and listeners.
+#[test]
+fn tour_unix() {
+    interrupt("tour", &["unix"]);
 }
 
 #[test]
@@ -197,6 +204,11 @@ fn example_binary(name: &str) -> PathBuf {
         });
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut sources = vec![root.join("examples").join(format!("{name}.rs"))];
+    // An example's own modules (`examples/tour/*.rs`), if it has any.
+    let modules = root.join("examples").join(name);
+    if modules.is_dir() {
+        rust_files(&modules, &mut sources);
+    }
     for dir in ["src", "ipc-runtime/src", "ipc-derive/src"] {
         rust_files(&root.join(dir), &mut sources);
     }
