@@ -68,9 +68,10 @@
 //!
 //! One `send` is one `write` and one `recv` one `read`: the latency of each message is
 //! that of the system call, and so is the cost. For a stream of small messages,
-//! [`Sender::send_all`] writes a slice of them with one `write` per 64 KiB of records
-//! (per `PIPE_BUF`, 4 KiB, where a record's length does not divide the pipe's page, so
-//! that every write is cut, if at all, between records) and [`Receiver::recv_many`]
+//! [`Sender::send_all`] writes a slice of them in batch records (one header for up to a
+//! 4 KiB page of messages; see [`codec`](crate::codec)) with one `write` per 64 KiB of
+//! whole pages, which the kernel cuts, if at all, between pages, so between records; and
+//! [`Receiver::recv_many`]
 //! takes what is there with one `read`; a [`Sender::buffered`] sender coalesces single
 //! `send`s until its buffer is full or it is flushed. With them the typed stream moves
 //! small messages at the rate of a hand-written `BufWriter`/`BufReader` pair over the

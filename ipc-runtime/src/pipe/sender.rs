@@ -326,12 +326,11 @@ impl<T: Message> Tx<T> for Sender<T> {
         }
     }
 
-    /// Writes the records of many messages with each `write`: 64 KiB of them where a
-    /// record's length divides the pipe page (messages of 8, 24, 56… bytes), as many as
-    /// fit in one atomic write of [`PIPE_BUF`] bytes otherwise; page-sized messages (4089
-    /// to 4096 bytes) go 16 per `writev`, straight from `msgs`. A buffered sender adds
-    /// records to its buffer instead. Other messages whose records are longer than half
-    /// of [`PIPE_BUF`] go one per `write`, as `send` writes them. A write cut short is cut
+    /// Writes messages of up to 2044 bytes in batch records (one header for up to a pipe
+    /// page of them), whole pages of full records up to 64 KiB per `write`, then the last,
+    /// shorter record alone; page-sized messages (4089 to 4096 bytes) go 16 per `writev`,
+    /// straight from `msgs`. A buffered sender adds them to its buffer instead. Other
+    /// messages go one per `write`, as `send` writes them. A write cut short is cut
     /// between records, so a sender killed mid-batch leaves whole messages, except for a
     /// record longer than [`PIPE_BUF`] (a message of more than 4096 bytes, or a page-sized
     /// one that goes sealed because it begins like a record tag): no `write` moves it
