@@ -107,12 +107,13 @@ use crate::error::{Error, Result, SchemaId};
 use crate::message::{self, Message};
 
 mod batch;
+mod framed;
 mod reader;
 
 pub use batch::{batch_capacity, batch_tag, BATCH_LEN};
 pub(crate) use batch::{batches, messages_in, Batcher};
+pub(crate) use framed::{framed_receiving_end, Framed};
 pub use reader::FrameReader;
-pub(crate) use reader::{framed_receiving_end, Framed};
 
 /// Length of a record header: a 32-bit tag and a 32-bit length.
 pub const HEADER_LEN: usize = 8;

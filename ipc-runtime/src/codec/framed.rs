@@ -1,0 +1,117 @@
+//! [`Framed`]: the receive path every byte stream shares (pipes, FIFOs, stream sockets),
+//! a [`FrameReader`] and a source of bytes, and the macro that gives such an end the
+//! contract's receive family.
+
+use super::FrameReader;
+use crate::deadline::Wait;
+use crate::error::Result;
+use crate::message::Message;
+
+/// A receiving end made of a [`FrameReader`] and a source of bytes (a pipe or FIFO, a
+/// stream socket): the receive path every byte stream shares.
+pub(crate) trait Framed<T: Message> {
+    /// Prepares a receive that waits as `wait` says, and splits the end into its frame
+    /// reader and the `fill` that reads more bytes into the reader's buffer.
+    fn reader_and_fill(
+        &mut self,
+        wait: Wait,
+    ) -> (
+        &mut FrameReader<T>,
+        impl FnMut(&mut [u8]) -> Result<usize> + '_,
+    );
+
+    /// The next message, by value. The message goes from the frame reader straight to
+    /// the caller (a tail call, no extra copy of a large `T`).
+    #[inline(always)]
+    fn recv_framed(&mut self, wait: Wait) -> Result<T> {
+        let (reader, fill) = self.reader_and_fill(wait);
+        reader.recv_with(fill)
+    }
+
+    /// The next message into `*out`: validated in the receive buffer, then copied once.
+    #[inline(always)]
+    fn recv_into_framed(&mut self, out: &mut T, wait: Wait) -> Result<()> {
+        let (reader, fill) = self.reader_and_fill(wait);
+        reader.recv_into_with(out, fill)
+    }
+
+    /// What is there, into `out`: one read, then every whole message buffered.
+    #[inline(always)]
+    fn recv_many_framed(&mut self, out: &mut [T], wait: Wait) -> Result<usize> {
+        let (reader, fill) = self.reader_and_fill(wait);
+        reader.recv_many_with(out, fill)
+    }
+
+    /// The next message, lent from the receive buffer, validated.
+    #[inline(always)]
+    fn recv_ref_framed(&mut self) -> Result<&T> {
+        let (reader, fill) = self.reader_and_fill(Wait::Forever);
+        reader.recv_ref_with(fill)
+    }
+}
+
+/// The receiving end of a byte stream, for a type that implements [`Framed`]: [`Rx`]
+/// through the frame reader, the inherent family, and `recv_ref`, which lends a message
+/// from the receive buffer.
+///
+/// [`Rx`]: crate::Rx
+macro_rules! framed_receiving_end {
+    ($end:ident) => {
+        impl<T: $crate::Message> $crate::Rx<T> for $end<T> {
+            /// Reads until a whole record of `T` is buffered (the writer's handshake is
+            /// read and checked first), and returns it by value.
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Disconnected`]($crate::Error::Disconnected) once the writers are
+            /// gone and everything was received; [`Error::Empty`]($crate::Error::Empty)
+            /// or [`Error::Timeout`]($crate::Error::Timeout) if no whole message came in
+            /// time (a partial one is kept for the next call);
+            /// [`Error::SchemaMismatch`]($crate::Error::SchemaMismatch) for a writer of
+            /// another schema; [`Error::InvalidMessage`]($crate::Error::InvalidMessage)
+            /// or [`Error::Corrupt`]($crate::Error::Corrupt) for bytes that are not a
+            /// valid record of `T` (also a writer that died mid-record; the bad bytes are
+            /// dropped and the next receive goes on);
+            /// [`Error::Shutdown`]($crate::Error::Shutdown); [`Error::Io`]($crate::Error::Io).
+            #[inline]
+            fn recv_wait(&mut self, wait: $crate::Wait) -> $crate::Result<T> {
+                $crate::codec::Framed::recv_framed(self, wait.into())
+            }
+
+            /// The validated bytes are copied once, from the receive buffer straight
+            /// into `*out`; a message that is not a valid `T` is refused before any byte
+            /// of `*out` is written.
+            #[inline]
+            fn recv_into_wait(&mut self, out: &mut T, wait: $crate::Wait) -> $crate::Result<()> {
+                $crate::codec::Framed::recv_into_framed(self, out, wait.into())
+            }
+
+            /// One `read` of as much as the receive buffer (64 KiB) takes, then every
+            /// whole message buffered, each validated in the buffer and copied once into
+            /// `out`. A record after the first that is not a good message of `T` ends
+            /// the batch before it; the next receive reports it.
+            #[inline]
+            fn recv_many_wait(&mut self, out: &mut [T], wait: $crate::Wait) -> $crate::Result<usize> {
+                $crate::codec::Framed::recv_many_framed(self, out, wait.into())
+            }
+        }
+
+        $crate::contract::receiving_end!(impl<T> $end<T>, T);
+
+        impl<T: $crate::Message> $end<T> {
+            /// Receives the next message and lends it straight from the receive buffer,
+            /// validated: no copy of the message at all (the zero-copy counterpart of
+            /// `recv`). The borrow ends before the next receive; copy out what must
+            /// outlive it.
+            ///
+            /// # Errors
+            ///
+            /// As `recv`.
+            #[inline]
+            pub fn recv_ref(&mut self) -> $crate::Result<&T> {
+                $crate::codec::Framed::recv_ref_framed(self)
+            }
+        }
+    };
+}
+pub(crate) use framed_receiving_end;
