@@ -25,8 +25,10 @@ use nix::unistd::{fork, ForkResult, Pid};
 
 const ROUNDS: usize = 7;
 
-/// Pins this process to `cpu` (when the machine has it), so the two processes of a
-/// measurement run on two cores and do not migrate: less noise.
+/// Pins this process to `cpu` (when the machine has it): the benchmark pins itself to CPU
+/// 0 and its forked children inherit that, so the two processes of a measurement share
+/// one CPU, as `cargo bench --bench stream` places them (the stable setting on a shared
+/// VM; the figures in the README were measured so).
 fn pin(cpu: usize) {
     let mut set = nix::sched::CpuSet::new();
     if std::thread::available_parallelism().map_or(1, |n| n.get()) > cpu && set.set(cpu).is_ok() {
@@ -41,7 +43,6 @@ fn in_child(f: impl FnOnce()) -> Pid {
     // leaves with `_exit` without returning into the parent's code.
     match unsafe { fork() }.expect("fork") {
         ForkResult::Child => {
-            pin(1);
             let ok = std::panic::catch_unwind(AssertUnwindSafe(f)).is_ok();
             // SAFETY: `_exit` ends the child at once; nothing of it is used after.
             unsafe { libc::_exit(if ok { 0 } else { 1 }) }
