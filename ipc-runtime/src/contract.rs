@@ -391,21 +391,18 @@ impl Held {
     /// Returns the held error, if any, and forgets it.
     #[inline(always)]
     pub(crate) fn take(&mut self) -> Result<()> {
-        let held = self.0.get_mut().unwrap_or_else(|p| p.into_inner());
-        match held.take() {
-            None => Ok(()),
-            Some(e) => Err(e),
-        }
+        self.0
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .map_or(Ok(()), Err)
     }
 
     /// [`Held::take`] through a shared reference.
     #[inline]
     pub(crate) fn take_shared(&self) -> Result<()> {
         let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        match held.take() {
-            None => Ok(()),
-            Some(e) => Err(e),
-        }
+        held.take().map_or(Ok(()), Err)
     }
 
     /// Holds what [`recv_each`] reported, and passes the count on.

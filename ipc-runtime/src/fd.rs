@@ -497,36 +497,6 @@ pub(crate) fn write_now(fd: BorrowedFd<'_>, buf: &[u8], sigpipe: Sigpipe) -> Res
     }
 }
 
-/// [`write_now`] of several buffers with one `pwritev2(RWF_NOWAIT)`; on a kernel that
-/// refuses that on pipes, of the first buffer only, after a zero-timeout `poll`. Returns
-/// how many bytes went.
-///
-/// # Errors
-///
-/// [`Error::Disconnected`] if the reader is gone, [`Error::Io`] otherwise.
-pub(crate) fn writev_now(
-    fd: BorrowedFd<'_>,
-    bufs: &[IoSlice<'_>],
-    sigpipe: Sigpipe,
-) -> Result<usize> {
-    loop {
-        if !nowait_supported() {
-            return match bufs.first() {
-                Some(first) => write_now(fd, first, sigpipe),
-                None => Ok(0),
-            };
-        }
-        match writev_maybe_nowait(fd, bufs, sigpipe, true) {
-            Ok(0) if bufs.iter().any(|b| !b.is_empty()) => return Err(Error::Disconnected),
-            Ok(n) => return Ok(n),
-            Err(Errno::EINTR) => {}
-            Err(Errno::EAGAIN) => return Ok(0),
-            Err(e) if nowait_refused(e) => {}
-            Err(e) => return Err(Error::sys("write", e)),
-        }
-    }
-}
-
 /// Bytes waiting to be read in the pipe, FIFO or socket `fd` (`ioctl(FIONREAD)`).
 ///
 /// # Errors

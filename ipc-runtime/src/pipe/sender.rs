@@ -328,7 +328,7 @@ impl<T: Message> Tx<T> for Sender<T> {
 
     /// Writes messages of up to 2044 bytes in batch records (one header for up to a pipe
     /// page of them), whole pages of full records up to 64 KiB per `write`, then the last,
-    /// shorter record alone; page-sized messages (4089 to 4096 bytes) go 16 per `writev`,
+    /// shorter record alone; page-sized messages (4089 to 4096 bytes) go 16 per `write`,
     /// straight from `msgs`. A buffered sender adds them to its buffer instead. Other
     /// messages go one per `write`, as `send` writes them. A write cut short is cut
     /// between records, so a sender killed mid-batch leaves whole messages, except for a
@@ -343,7 +343,7 @@ impl<T: Message> Tx<T> for Sender<T> {
         if codec::is_page::<T>() {
             return self.send_pages(msgs, wait.into());
         }
-        if !batch::coalesces::<T>() {
+        if !codec::batches::<T>() {
             return contract::send_each(msgs, wait, |m, w| self.send_wait(m, w));
         }
         self.send_batch(msgs, wait.into())

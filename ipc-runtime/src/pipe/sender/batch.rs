@@ -30,11 +30,6 @@ use crate::message::Message;
 /// batch gathers before it writes.
 const GATHER: usize = 64 * 1024;
 
-/// Whether messages of `T` are sent in batch records (at least two fit in one).
-pub(super) const fn coalesces<T: Message>() -> bool {
-    codec::batches::<T>()
-}
-
 /// The length of the next write from the front of `held` (full batch records, then at
 /// most one shorter record): up to [`GATHER`] bytes of full records, or the short record.
 fn next_write(held: usize) -> usize {
@@ -61,7 +56,7 @@ impl<T: Message> Sender<T> {
     /// [`Sender::flush`] or [`Sender::close`] to learn what became of it.
     ///
     /// Messages longer than 2044 bytes do not share a batch record: for them the sender
-    /// stays unbuffered (`send_all` still moves page-sized ones 16 per `writev`).
+    /// stays unbuffered (`send_all` still moves page-sized ones 16 per `write`).
     ///
     /// ```
     /// use ipc::pipe;
@@ -82,7 +77,7 @@ impl<T: Message> Sender<T> {
     /// ```
     #[must_use]
     pub fn buffered(mut self, capacity: usize) -> Self {
-        if coalesces::<T>() {
+        if codec::batches::<T>() {
             self.buffer = capacity.max(BATCH_LEN);
         }
         self
@@ -123,7 +118,7 @@ impl<T: Message> Sender<T> {
     /// Takes a prefix of `msgs` (at least the first, waiting for room as `wait` says,
     /// unless an error comes first) and returns how many. An unbuffered sender writes
     /// them before it returns; a buffered one adds them to its buffer, writing from it
-    /// whenever it is full. Only for types that [`coalesces`].
+    /// whenever it is full. Only for types that `codec::batches`.
     pub(super) fn send_batch(&mut self, msgs: &[T], mut wait: Wait) -> Result<usize> {
         if msgs.is_empty() {
             return Ok(0);
@@ -253,7 +248,7 @@ impl<T: Message> Sender<T> {
     }
 
     /// Sends a batch of page-sized messages (see [`codec`]), which go bare: up to 16 of
-    /// them per `writev`, straight from `msgs` with no copy. Each is one whole page of the
+    /// them per `write`, straight from `msgs` with no copy. Each is one whole page of the
     /// pipe whatever was written before (the kernel fills a write whose length is a
     /// multiple of the page page by page), so a write cut short is cut between messages;
     /// and a sender of page-sized messages has the stream alone (see [`crate::fifo`]). A
@@ -278,20 +273,18 @@ impl<T: Message> Sender<T> {
                     Err(_) => break,
                 }
             } else {
-                let pages: Vec<IoSlice<'_>> = msgs[done..done + bare]
-                    .iter()
-                    .map(|m| IoSlice::new(crate::message::as_bytes(m)))
-                    .collect();
+                // The pages lie back to back in `msgs`: one buffer, one `write`.
+                let pages = crate::message::slice_as_bytes(&msgs[done..done + bare]);
                 let n = if forever {
-                    fd::write_all(self.fd.as_fd(), &mut pages.clone(), sigpipe)
-                        .map(|()| bare * size_of::<T>())
+                    fd::write_all(self.fd.as_fd(), &mut [IoSlice::new(pages)], sigpipe)
+                        .map(|()| pages.len())
                 } else {
                     let room = if done == 0 {
                         self.wait_for_room(size_of::<T>(), &w)
                     } else {
                         Ok(())
                     };
-                    room.and_then(|()| fd::writev_now(self.fd.as_fd(), &pages, sigpipe))
+                    room.and_then(|()| fd::write_now(self.fd.as_fd(), pages, sigpipe))
                 };
                 match n {
                     Ok(0) => break,
