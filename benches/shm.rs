@@ -17,8 +17,13 @@
 //!   batch) and a 64 KiB `BufWriter` over a `UnixStream` read with a `BufReader` and
 //!   `read_exact`; every message is stamped and checked in every row.
 //!
+//! - the senders table: 8-byte copying sends from 1, 2, 4 and 16 sender processes, and one
+//!   beside a second that holds the channel open without sending; rate, CPU time of every
+//!   process per message, and the bias's grants and revokes.
+//!
 //! `cargo bench --bench shm` (about 15-25 s, and the batched rounds; `IPC_BENCH_SCALE=0.1`
-//! for a quick look); `cargo bench --bench shm -- batch` runs only the batched table.
+//! for a quick look); `cargo bench --bench shm -- batch` runs only the batched table,
+//! `-- senders` only the senders table.
 //! Processes are made with `fork(2)` before any handle is opened (a forked child must not
 //! inherit handles, see `ipc::shm`); every child exits through `_exit` and its status is
 //! checked.
@@ -44,8 +49,10 @@
 //! | loan cost per message | 8 B 7-12 ns, 4 KiB 23-83 ns, 64 KiB 7-32 ns (154 once), 1 MiB 12-26 ns |
 //! | futex calls, 1,000,000 streamed 8 B messages | 0 (sender + receiver) |
 //!
-//! Two sender processes at once (claims by CAS) streamed 59-104 M/s in all, 0.39-0.80x one
-//! sender, in six runs on the 2-vCPU VM (three busy processes on two vCPUs).
+//! The senders table, 2026-12-05 (five runs, each the median of three rounds; the receiver
+//! on CPU 0, every sender on CPU 1), rate in all ÷ one sender's: one sender beside an idle
+//! open one 0.90-1.02x, two senders 0.70-1.08x, four 0.52-1.03x, sixteen 0.53-0.82x; CPU
+//! time per message ÷ one sender's 0.92-1.43x with two.
 //!
 //! The batched table, 2026-12-05 (thirteen runs, each the median of five alternating
 //! rounds): 8 B batched 304-316 M/s in the VM's fast regime (bare batch ring 610-676
@@ -623,7 +630,7 @@ fn main() {
     let k = |n: u64| ((n as f64 * scale) as u64).max(10);
     let _ = ipc::shm::remove_stale();
     // `cargo bench --bench shm -- batch` runs only the sections whose name contains
-    // "batch" (the sections: latency, throughput, batch).
+    // "batch" (the sections: latency, throughput, batch, senders).
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let wants = |section: &str| filter.as_deref().is_none_or(|f| section.contains(f));
     if wants("latency") || wants("throughput") {
@@ -631,6 +638,9 @@ fn main() {
     }
     if wants("batch") {
         batched_throughput(&k);
+    }
+    if wants("senders") {
+        senders_table(&k);
     }
 }
 
@@ -752,50 +762,6 @@ fn latency_and_throughput(k: &dyn Fn(u64) -> u64) {
     row!(1048576, 2_000, 16);
     println!("\n{futex_line}");
     alternating_8b_throughput(k(1_000_000));
-    let (two, revoked) = thr_two_senders(k(1_000_000));
-    let one = thr_channel::<8>(k(1_000_000), false, 1024).per_sec;
-    println!(
-        "\n8 B copying send from two sender processes at once (claims by CAS while both are \
-         alive; bias revokes in this run: {revoked}):\n{} in all, {:.2}x one sender's {} here (three busy processes on this machine's cores)",
-        fmt_rate(two),
-        two / one,
-        fmt_rate(one)
-    );
-}
-
-/// Two sender processes stream `n` 8-byte messages each into one receiver (this process):
-/// messages per second in all, and how many times a sender revoked another's bias.
-fn thr_two_senders(n: u64) -> (f64, u64) {
-    let name = unique("thr-two");
-    let opts = Options::new().capacity(1024);
-    let kids: Vec<_> = (0..2u64)
-        .map(|id| {
-            spawn(|| {
-                let mut tx = Sender::<u64>::open_or_create(&name, opts.clone()).unwrap();
-                for i in 0..n {
-                    tx.send(id << 40 | i).unwrap();
-                }
-            })
-        })
-        .collect();
-    let mut rx = Receiver::<u64>::open_or_create(&name, opts.clone()).unwrap();
-    let warm = 2 * 1024;
-    let mut start = Instant::now();
-    let mut next = [0u64; 2];
-    for got in 0..2 * n {
-        if got == warm {
-            start = Instant::now();
-        }
-        let v = *rx.recv().unwrap();
-        let (id, i) = ((v >> 40) as usize, v & ((1 << 40) - 1));
-        assert_eq!(i, next[id], "sender {id} out of order");
-        next[id] += 1;
-    }
-    let per_sec = (2 * n - warm) as f64 / start.elapsed().as_secs_f64();
-    for kid in kids {
-        reap(kid);
-    }
-    (per_sec, rx.stats().bias_revoked)
 }
 
 /// Rounds of the 8 B throughput comparison: pipe, bare SPSC ring and channel side by side,
@@ -843,6 +809,10 @@ fn alternating_8b_throughput(n: u64) {
 #[path = "shm/batch.rs"]
 mod batch;
 use batch::batched_throughput;
+
+#[path = "shm/senders.rs"]
+mod senders;
+use senders::senders_table;
 
 fn human(size: usize) -> String {
     match size {

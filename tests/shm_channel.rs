@@ -508,14 +508,11 @@ fn a_second_sender_process_revokes_a_streaming_senders_bias_and_order_holds() {
     println!("{stats:?}");
     // Without `membarrier` (an old kernel, a seccomp filter) nobody takes the bias.
     assert!(biased <= 1);
-    assert_eq!(stats.bias_revoked, biased, "{stats:?}");
-    // The sender that finishes last may take the bias again: a sender looks whether it is
-    // alone when the ring's position passes a multiple of 65,536, and the two together
-    // send 100,000.
-    assert!(
-        (biased..=2 * biased).contains(&stats.bias_taken),
-        "{stats:?}"
-    );
+    // The second sender revoked the stopped holder's bias. Then each takes it again
+    // whenever the other has not claimed for a while (a sender looks every 4,096
+    // positions), and the other revokes it when it claims: every revoke follows a take.
+    assert!(stats.bias_revoked >= biased, "{stats:?}");
+    assert!(stats.bias_revoked <= stats.bias_taken, "{stats:?}");
     assert_eq!(stats.lost, 0);
 }
 

@@ -331,8 +331,8 @@ pub struct Stats {
     pub sender_wakes: u64,
     /// Senders that ever joined.
     pub senders_joined: u32,
-    /// Times a sender that found itself alone biased the ring to itself: its claims then
-    /// take no locked instruction.
+    /// Times a sender that found no other sender claiming biased the ring to itself: its
+    /// claims then take no locked instruction.
     pub bias_taken: u64,
     /// Times a second sender revoked a bias (from then on every sender claims by CAS,
     /// until one is alone again).

@@ -35,11 +35,12 @@
 //!   (release/acquire on its sequence number); a sender that dies between claiming and
 //!   publishing costs exactly that message, counted in [`Stats::lost`], and never wedges
 //!   the ring (see `ring.rs` for the protocol).
-//! - **A lone sender claims without a locked instruction**: while it is the only live
-//!   sender the ring is biased to it and it advances the ring's tail with a plain store;
-//!   a second sender revokes the bias (a `membarrier(2)` and a wait of nanoseconds for a
-//!   claim in flight), after which senders claim by compare-and-swap until one is alone
-//!   again ([`Stats::bias_taken`], [`Stats::bias_revoked`]; see `ring/mode.rs`).
+//! - **A sender that streams alone claims without a locked instruction**: while no other
+//!   sender claims (others may be open and idle) the ring is biased to it and it advances
+//!   the ring's tail with a plain store; a second sender that claims revokes the bias (a
+//!   `membarrier(2)` and a wait of nanoseconds for a claim in flight), after which
+//!   senders claim by compare-and-swap until one has streamed 4,096 positions alone
+//!   ([`Stats::bias_taken`], [`Stats::bias_revoked`]; see `ring/mode.rs`).
 //! - **Zero copy**: [`Sender::loan`] writes in place; [`Receiver::recv`] returns a
 //!   [`Sample`] pointing into the segment for types with no invalid bit patterns; types
 //!   with invalid bit patterns are copied out, then validated (see [`Receiver`]).

@@ -86,6 +86,8 @@ mod claim;
 mod mode;
 mod receive;
 
+#[cfg(test)]
+pub(crate) use mode::WANTS;
 pub(crate) use mode::{Mode, Peers, Settle};
 pub(crate) use receive::RunEnd;
 

@@ -22,8 +22,8 @@
 //! waits until no participant whose claim could race the new mode is in flight, and sets
 //! the new mode:
 //!
-//! - **Grant** (`Shared` → `Biased(me)`), tried by a sender that finds itself the only live
-//!   one: it waits for every other participant.
+//! - **Grant** (`Shared` → `Biased(me)`), tried by a sender that finds no other claim since
+//!   its last look: it waits for every other participant.
 //! - **Revoke** (`Biased(o)` → `Shared`), by another sender that wants to claim: it waits
 //!   for `o` only (shared claimers' CASes are safe with each other).
 //!
@@ -40,10 +40,13 @@
 //! are ordered after the former holder's stores.
 //!
 //! Only a process registered for the heavy barrier takes the bias (its compiler barrier
-//! relies on it). A mover whose heavy barrier fails puts the old mode back: it cannot prove
-//! that nobody is in flight, and waits; the holder gives the bias up itself when it next
-//! looks whether it is alone (the channel looks every 65,536 positions), which needs no
-//! barrier since it is between its own claims. A former holder that is dead needs no
+//! relies on it), and only when no other participant has claimed lately
+//! ([`Ring::others_claimed_since`]; the channel looks every 4,096 positions): a sender
+//! that merely holds the channel open costs the streaming one nothing, and one that starts
+//! to send revokes. A mover whose heavy barrier fails puts the old mode back: it cannot
+//! prove that nobody is in flight; it leaves [`WANTS`] in its claim word and waits, and
+//! the holder gives the bias up itself when it next looks ([`Ring::wanted`]), which needs
+//! no barrier since it is between its own claims. A former holder that is dead needs no
 //! barrier and no wait: its last store is final. A mover that dies leaves `Moving`, and the
 //! next sender that finds the mover dead takes the move over, towards `Shared`.
 //!
@@ -143,6 +146,10 @@ impl<R: Region> Ring<R> {
             return Settle::Changed;
         }
         if !self.finish_move(me, from, Mode::Shared, peers) {
+            if from.is_some() {
+                // The holder gives the bias up when it next sees this (`wanted`).
+                self.region.control().claims[me].store(WANTS, Ordering::SeqCst);
+            }
             return Settle::Wait;
         }
         match from {
@@ -159,6 +166,27 @@ impl<R: Region> Ring<R> {
             from: None,
         };
         self.swap_mode(Mode::Shared, moving) && self.finish_move(me, None, Mode::Biased(me), peers)
+    }
+
+    /// True if a participant other than `me` claimed a position at or after `since`, or
+    /// is waiting for a bias it could not revoke (see [`WANTS`]): then `me` does not take
+    /// the bias, since it would be revoked at once. A claim word is the claimer's last
+    /// claim (`pos + 1`), so this tells who has claimed lately, not who is alive: a sender
+    /// that holds the channel open and does not send does not keep the ring shared.
+    pub(crate) fn others_claimed_since(&self, me: usize, since: u64) -> bool {
+        let c = self.region.control();
+        (0..MAX_PARTICIPANTS)
+            .filter(|&i| i != me)
+            .any(|i| c.claims[i].load(Ordering::Relaxed) > since)
+    }
+
+    /// True if another participant failed to revoke `me`'s bias (its heavy barrier failed,
+    /// or `me` stayed in flight too long) and waits for `me` to give it up.
+    pub(crate) fn wanted(&self, me: usize) -> bool {
+        let c = self.region.control();
+        (0..MAX_PARTICIPANTS)
+            .filter(|&i| i != me)
+            .any(|i| c.claims[i].load(Ordering::Relaxed) == WANTS)
     }
 
     /// Gives up `me`'s bias, if it holds it (a sender that closes, not mid-claim).
@@ -250,6 +278,11 @@ impl<R: Region> Ring<R> {
         !in_flight()
     }
 }
+
+/// A claim word that names no position: its owner tried to revoke a bias and could not,
+/// and asks the holder to give it up between its own claims ([`Ring::wanted`]). Never
+/// `tail + 1`, so it is never in flight, and no slot's claimer.
+pub(crate) const WANTS: u64 = u64::MAX;
 
 /// How many times a mover looks at a claim in flight (64 spins, then yields: about a
 /// millisecond) before it undoes its move. A claim is in flight for nanoseconds unless its
