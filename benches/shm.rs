@@ -19,11 +19,14 @@
 //!
 //! - the senders table: 8-byte copying sends from 1, 2, 4 and 16 sender processes, and one
 //!   beside a second that holds the channel open without sending; rate, CPU time of every
-//!   process per message, and the bias's grants and revokes.
+//!   process per message, and the bias's grants and revokes;
+//! - the footprint table: what a channel reserves for 8 B ... 4 MiB messages at the
+//!   default and larger capacities, beside its messages' bytes, and the median time of
+//!   `create`.
 //!
 //! `cargo bench --bench shm` (about 15-25 s, and the batched rounds; `IPC_BENCH_SCALE=0.1`
 //! for a quick look); `cargo bench --bench shm -- batch` runs only the batched table,
-//! `-- senders` only the senders table.
+//! `-- senders` only the senders table, `-- footprint` only the footprint table.
 //! Processes are made with `fork(2)` before any handle is opened (a forked child must not
 //! inherit handles, see `ipc::shm`); every child exits through `_exit` and its status is
 //! checked.
@@ -630,7 +633,7 @@ fn main() {
     let k = |n: u64| ((n as f64 * scale) as u64).max(10);
     let _ = ipc::shm::remove_stale();
     // `cargo bench --bench shm -- batch` runs only the sections whose name contains
-    // "batch" (the sections: latency, throughput, batch, senders).
+    // "batch" (the sections: latency, throughput, batch, senders, footprint).
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let wants = |section: &str| filter.as_deref().is_none_or(|f| section.contains(f));
     if wants("latency") || wants("throughput") {
@@ -641,6 +644,9 @@ fn main() {
     }
     if wants("senders") {
         senders_table(&k);
+    }
+    if wants("footprint") {
+        footprint_table();
     }
 }
 
@@ -813,6 +819,10 @@ use batch::batched_throughput;
 #[path = "shm/senders.rs"]
 mod senders;
 use senders::senders_table;
+
+#[path = "shm/footprint.rs"]
+mod footprint;
+use footprint::footprint_table;
 
 fn human(size: usize) -> String {
     match size {

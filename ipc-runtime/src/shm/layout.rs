@@ -428,6 +428,14 @@ pub(crate) mod offsets {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_header_is_the_size_the_docs_state() {
+        // `shm`'s "Limits" and `Options::footprint` state it: 77 cache lines, 64 of them
+        // the participants' claim words.
+        assert_eq!(size_of::<Header>(), 4928);
+        assert_eq!(Layout::channel::<u64>(1024).unwrap().body_offset, 4928);
+    }
+
     fn stride_and_offset<T: Message>() -> (u64, u64) {
         let l = Layout::channel::<T>(8).unwrap();
         // Every payload is aligned for T, and a small slot stays within one cache line.
