@@ -22,11 +22,16 @@
 //!   process per message, and the bias's grants and revokes;
 //! - the footprint table: what a channel reserves for 8 B ... 4 MiB messages at the
 //!   default and larger capacities, beside its messages' bytes, and the median time of
-//!   `create`.
+//!   `create`;
+//! - the idle table: wake-ups per second of 100 receivers blocked in `recv` and a sender
+//!   blocked on a full ring while their peer process is alive and silent, how soon they
+//!   hear of its SIGKILL, and how soon the first message after an idle spell arrives,
+//!   beside a bare futex and a pipe that waited as long.
 //!
 //! `cargo bench --bench shm` (about 15-25 s, and the batched rounds; `IPC_BENCH_SCALE=0.1`
 //! for a quick look); `cargo bench --bench shm -- batch` runs only the batched table,
-//! `-- senders` only the senders table, `-- footprint` only the footprint table.
+//! `-- senders` only the senders table, `-- footprint` only the footprint table, `-- idle`
+//! only the idle table (`IPC_BENCH_IDLE_SECS`, default 2, sets the idle spell).
 //! Processes are made with `fork(2)` before any handle is opened (a forked child must not
 //! inherit handles, see `ipc::shm`); every child exits through `_exit` and its status is
 //! checked.
@@ -80,7 +85,8 @@ use nix::unistd::{fork, ForkResult, Pid};
 // ---------------------------------------------------------------- process plumbing
 
 fn spawn(f: impl FnOnce()) -> Pid {
-    // SAFETY: the benchmark is single-threaded whenever it forks, so the child may run
+    // SAFETY: whenever the benchmark forks, its only other thread is the shm death
+    // notices' thread, asleep in `poll` and holding no lock, so the child may run
     // arbitrary code; the child never returns into the parent's stack frames: it leaves
     // with `_exit`, running no destructors of objects it inherited.
     match unsafe { fork() }.expect("fork") {
@@ -633,7 +639,7 @@ fn main() {
     let k = |n: u64| ((n as f64 * scale) as u64).max(10);
     let _ = ipc::shm::remove_stale();
     // `cargo bench --bench shm -- batch` runs only the sections whose name contains
-    // "batch" (the sections: latency, throughput, batch, senders, footprint).
+    // "batch" (the sections: latency, throughput, batch, senders, footprint, idle).
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let wants = |section: &str| filter.as_deref().is_none_or(|f| section.contains(f));
     if wants("latency") || wants("throughput") {
@@ -647,6 +653,9 @@ fn main() {
     }
     if wants("footprint") {
         footprint_table();
+    }
+    if wants("idle") {
+        idle_table();
     }
 }
 
@@ -823,6 +832,10 @@ use senders::senders_table;
 #[path = "shm/footprint.rs"]
 mod footprint;
 use footprint::footprint_table;
+
+#[path = "shm/idle.rs"]
+mod idle;
+use idle::idle_table;
 
 fn human(size: usize) -> String {
     match size {

@@ -30,6 +30,9 @@ pub(crate) fn shutdown_eventfd() -> Result<&'static EventFd> {
     // Another thread may win the race; its descriptor is the one kept, ours is closed.
     let fd = SHUTDOWN_FD.get_or_init(|| fd);
     SHUTDOWN_RAW_FD.store(fd.as_fd().as_raw_fd(), Ordering::Release);
+    // Waiters parked without a timeout hear of a request through the death notices'
+    // thread, which must now poll this descriptor too.
+    crate::sync::deaths::shutdown_armed();
     Ok(fd)
 }
 

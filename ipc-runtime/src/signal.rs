@@ -29,7 +29,9 @@
 //!   channel, accepts, connects, `fifo::Sender::open`, rpc servers' `serve`,
 //!   `shm::Shared::lock`, `sync::Semaphore::wait`) returns [`Error::Shutdown`] once one of
 //!   those signals has arrived, instead of waiting forever: within one `poll` wake-up for
-//!   calls that wait on a descriptor, within 20 ms for the others.
+//!   calls that wait on a descriptor and for shared-memory channels' parked ends (the
+//!   death notices' thread polls the shutdown eventfd and wakes them), within 20 ms for
+//!   the others.
 //!
 //! # Contract and limits
 //!

@@ -233,6 +233,11 @@ impl Chan {
     fn joined(&self, role: Role) {
         let h = self.header();
         let c = &h.counters;
+        // Who we are, for our peers' death notices (we hold our lock byte: the entry is
+        // ours), then the count that tells parked peers to look again.
+        h.peers.pid[self.me].store(std::process::id(), Ordering::SeqCst);
+        h.peers.ns[self.me].store(crate::sync::deaths::pid_namespace(), Ordering::SeqCst);
+        c.members.fetch_add(1, Ordering::SeqCst);
         // Someone is attached: the channel is no longer kept for a receiver by a deadline
         // (the last to leave decides again).
         h.state.linger_until.store(0, Ordering::SeqCst);
@@ -243,6 +248,11 @@ impl Chan {
                     .linger_ns
                     .fetch_max(u64::try_from(linger).unwrap_or(u64::MAX), Ordering::SeqCst);
                 c.senders_joined.fetch_add(1, Ordering::SeqCst);
+                // A parked receiver watches the senders it knew when it parked: it wakes
+                // to watch this one too.
+                if h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
+                    h.rx_sem.post();
+                }
             }
             Role::Receiver => {
                 h.rx_closed().store(0, Ordering::SeqCst);

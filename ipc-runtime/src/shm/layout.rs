@@ -7,6 +7,7 @@
 //!               lifecycle: state word (READY written last, Release), the senders'
 //!               linger and the deadline of a channel kept for a receiver
 //!               counters, receiver-parked flag, semaphore, space event (own cache lines)
+//!               peers: every participant's pid and pid namespace
 //!               ring control: tail, released, head, mode, claims[64] (own cache lines)
 //! body_offset   channel: `capacity` slots of `stride` bytes: SlotHeader (`seq`), then T
 //!               at `payload_offset`; a stride of at most 64 is a power of two, so
@@ -21,7 +22,7 @@
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use super::ring::{CacheLine, RingControl, SLOT_HEADER};
+use super::ring::{CacheLine, RingControl, MAX_PARTICIPANTS, SLOT_HEADER};
 use crate::error::{Error, Result, SchemaId};
 use crate::message::Message;
 use crate::sync::Semaphore;
@@ -32,8 +33,9 @@ pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"IPC-SHM\0");
 /// `released` word, not by rewriting their `seq`; 3: the ring's `mode` word, for biased
 /// claims; 4: a slot header is its 8-byte `seq`, and small slots share cache lines; 5: a
 /// sender that leaves last with unread messages keeps the segment, and the header says
-/// for how long).
-pub(crate) const VERSION: u32 = 5;
+/// for how long; 6: every participant's pid, and a count of joins and leaves, for death
+/// notices).
+pub(crate) const VERSION: u32 = 6;
 /// `state` once the creator has finished initialising.
 pub(crate) const READY: u32 = 0x5245_4459;
 
@@ -77,7 +79,9 @@ pub(crate) struct Counters {
     pub(crate) receivers_joined: AtomicU32,
     /// 1 after the receiver closed cleanly, 0 while one is open.
     pub(crate) rx_closed: AtomicU32,
-    _reserved: u32,
+    /// Bumped whenever a participant joins or leaves cleanly (not when one dies): a parked
+    /// end looks again at the peers it watches (see [`PeerIds`]) when it changed.
+    pub(crate) members: AtomicU32,
     /// Messages the receiver skipped because their sender died before publishing.
     pub(crate) lost: AtomicU64,
     /// `FUTEX_WAKE` calls made by senders to wake the receiver.
@@ -134,7 +138,21 @@ pub(crate) struct Header {
     pub(crate) space: CacheLine<SpaceEvent>,
     /// Shared values: a semaphore the user may post and wait on.
     pub(crate) user_sem: CacheLine<Semaphore>,
+    pub(crate) peers: CacheLine<PeerIds>,
     pub(crate) ring: RingControl,
+}
+
+/// Who each participant of a channel is, so that an end parked for its peers can ask to
+/// hear of their death ([`crate::sync::deaths`]) instead of waking up to look: its pid as
+/// it reads it, and its pid namespace. Written by a participant when it joins (after it
+/// holds its lock byte), cleared when it leaves cleanly; a dead participant's entry stays
+/// until the next one to join at its index overwrites it, and is only ever read for an
+/// index whose lock byte is held.
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct PeerIds {
+    pub(crate) pid: [AtomicU32; MAX_PARTICIPANTS],
+    pub(crate) ns: [AtomicU64; MAX_PARTICIPANTS],
 }
 
 /// Where everything lives in a segment, computed from `T` and the capacity.
@@ -430,10 +448,10 @@ mod tests {
 
     #[test]
     fn the_header_is_the_size_the_docs_state() {
-        // `shm`'s "Limits" and `Options::footprint` state it: 77 cache lines, 64 of them
-        // the participants' claim words.
-        assert_eq!(size_of::<Header>(), 4928);
-        assert_eq!(Layout::channel::<u64>(1024).unwrap().body_offset, 4928);
+        // `shm`'s "Limits" and `Options::footprint` state it: 89 cache lines, 64 of them
+        // the participants' claim words and 12 their pids.
+        assert_eq!(size_of::<Header>(), 5696);
+        assert_eq!(Layout::channel::<u64>(1024).unwrap().body_offset, 5696);
     }
 
     fn stride_and_offset<T: Message>() -> (u64, u64) {

@@ -48,10 +48,19 @@
 //!   in the segment; a sender wakes the receiver only when its "parked" flag (on its own
 //!   cache line) is set, so steady streaming makes no system call
 //!   ([`WaitStrategy`](crate::sync::WaitStrategy) via [`Options::wait`]).
+//! - **Idle ends cost nothing**: a parked `recv`, or a `send` parked on a full ring,
+//!   sleeps on its futex without a timeout and makes no system call until a message,
+//!   room, a peer joining or leaving, or a peer's death arrives; a process with a
+//!   hundred idle channels wakes 0 times in 5 s (`tests/shm_idle.rs`).
 //! - **Crashes**: each participant holds an OFD lock on its own byte of the segment file;
-//!   the kernel releases it when the process dies, however it dies. A blocked `send` or
-//!   `recv` re-checks its peers at least every 20 ms and returns
-//!   [`Error::Disconnected`](crate::Error::Disconnected). The last participant to leave
+//!   the kernel releases it when the process dies, however it dies. A parked end asks to
+//!   hear of its peers' deaths: one thread per process (`ipc-deaths`, started at the first
+//!   park) sleeps in `poll(2)` on their pidfds and wakes the end when one exits, which
+//!   then probes the locks and returns [`Error::Disconnected`](crate::Error::Disconnected)
+//!   (a SIGKILLed sender was reported after 0.6 ms, the last of 101 parked ends after
+//!   11 ms). Where that cannot be had (a peer in another pid namespace, no `pidfd_open`,
+//!   no descriptors left), a parked end sleeps in slices of 20 ms and probes in between,
+//!   and a spinning one probes every 5 ms. The last participant to leave
 //!   unlinks the name (but see the next point); [`remove_stale_with_prefix`] removes what
 //!   crashed processes of a program left behind (the channels whose names start with the
 //!   program's prefix), [`remove_stale`] every dead segment on the machine, and a `create`
@@ -79,8 +88,9 @@
 //!   the channel is created, and [`Options::footprint`] says how many before it is. A
 //!   slot is an 8-byte sequence word and the message, rounded up to a power of two up
 //!   to 64 bytes and to whole cache lines above (8 B messages take 16-byte slots, 64 B
-//!   messages 128-byte ones, 4 KiB messages 4,160 bytes); a header of 4,928 bytes comes
-//!   first (77 cache lines, 64 of them one claim word per participant), and the whole is
+//!   messages 128-byte ones, 4 KiB messages 4,160 bytes); a header of 5,696 bytes comes
+//!   first (89 cache lines: 64 of them one claim word per participant, 12 the
+//!   participants' pids), and the whole is
 //!   rounded up to pages. So 64 slots of 8 bytes reserve 8 KiB (16 times their
 //!   payload), 1,024 of them 24 KiB (3 times); at 4 KiB and more the overhead is under
 //!   5 %. Creating a channel costs about 25 µs, plus 0.2 ms per MiB to allocate its

@@ -173,6 +173,23 @@ fn locked_at(fd: impl AsFd, range: Range<usize>) -> Option<(usize, usize)> {
     }
 }
 
+/// Appends the participants of `range` other than this open file description that hold
+/// their lock byte to `live`, in order; false if a lock covers several.
+fn live_in(fd: &OwnedFd, range: Range<usize>, live: &mut Vec<usize>) -> bool {
+    if range.is_empty() {
+        return true;
+    }
+    match locked_at(fd, range.clone()) {
+        None => true,
+        Some((_, len)) if len > 1 => false,
+        Some((i, _)) => {
+            let before = live_in(fd, range.start..i, live);
+            live.push(i);
+            before && live_in(fd, i + 1..range.end, live)
+        }
+    }
+}
+
 /// How many participants of `range` other than this open file description hold their
 /// lock byte: one `F_OFD_GETLK` per participant found, and one per gap between them.
 fn count_locked(fd: &OwnedFd, range: Range<usize>) -> u32 {
@@ -544,6 +561,15 @@ impl Segment {
     /// True if some participant in `range` is alive.
     pub(crate) fn any_alive(&self, range: Range<usize>) -> bool {
         is_locked(&self.fd, range)
+    }
+
+    /// The participants in `range` other than this one that are alive, in order: one
+    /// system call per participant found and one per gap. None if some lock covers several
+    /// participants (one is leaving, or a reclaimer holds them all for a moment): who is
+    /// alive is then unknown.
+    pub(crate) fn live_in(&self, range: Range<usize>) -> Option<Vec<usize>> {
+        let mut live = Vec::new();
+        live_in(&self.fd, range, &mut live).then_some(live)
     }
 
     /// How many participants in `range` other than this one are alive (a system call per

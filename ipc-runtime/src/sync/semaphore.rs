@@ -114,6 +114,30 @@ impl Semaphore {
         }
     }
 
+    /// Takes a token, waiting at most `timeout` (`None`: without limit) in sleeps as long
+    /// as that, not in slices: for a waiter whose shutdown request comes as a post (it is
+    /// registered with [`crate::sync::deaths`]). False if no token came in time or shutdown
+    /// was requested.
+    pub(crate) fn wait_posted(&self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.and_then(crate::deadline::deadline_after);
+        loop {
+            if self.try_wait() {
+                return true;
+            }
+            if crate::shutdown::shutdown_requested() {
+                return false;
+            }
+            let remaining = match deadline {
+                Some(d) => match d.saturating_duration_since(Instant::now()) {
+                    left if left.is_zero() => return false,
+                    left => Some(left),
+                },
+                None => None,
+            };
+            self.sleep(remaining);
+        }
+    }
+
     /// Sleeps on the count while it is zero, at most `timeout` (`None`: no limit). Once a
     /// shutdown is armed no sleep lasts more than [`PARK_SLICE`]: a futex wait cannot be
     /// woken by the shutdown eventfd, so the caller checks for a request in between.
@@ -123,6 +147,11 @@ impl Semaphore {
         } else {
             timeout
         };
+        self.sleep(timeout)
+    }
+
+    /// One futex sleep on the count while it is zero, at most `timeout`.
+    fn sleep(&self, timeout: Option<Duration>) -> Woken {
         self.waiters.fetch_add(1, Ordering::SeqCst);
         let r = if self.count.load(Ordering::SeqCst) == 0 {
             futex::wait(&self.count, 0, timeout)

@@ -11,8 +11,9 @@ use std::time::Duration;
 ///   on the segment's futex semaphore until the peer posts it.
 /// - `Park`: parks at once; the cheapest on CPU, the slowest to wake.
 ///
-/// Parked waits use a timeout of at most 20 ms so the peer's liveness is re-checked even
-/// if no wake-up ever comes.
+/// A parked wait sleeps until the peer wakes it or the peer's death is reported (see
+/// [`crate::shm`]); only where a death cannot be reported does it sleep at most 20 ms at
+/// a time, so that the peer's liveness is re-checked even if no wake-up ever comes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WaitStrategy {

@@ -98,6 +98,10 @@ impl Chan {
 impl Drop for Chan {
     fn drop(&mut self) {
         self.sender_leaves_ring();
+        // Before our lock byte is released: nobody else owns the entry yet.
+        let h = self.header();
+        h.peers.pid[self.me].store(0, Ordering::SeqCst);
+        h.counters.members.fetch_add(1, Ordering::SeqCst);
         let Chan {
             ring, seg, linger, ..
         } = self;

@@ -2,14 +2,21 @@
 //! its mode changing ([`Sender::claim_slow`]), a receiver that finds no message at its
 //! head ([`Receiver::wait_for_message`]). Both spin, yield, then park on the segment's
 //! futexes as the channel's [`WaitStrategy`](crate::sync::WaitStrategy) says, probe
-//! their peers' liveness and the shutdown flag at most every `CHECK_EVERY`, and give up
-//! at their deadline.
+//! their peers' liveness and the shutdown flag, and give up at their deadline.
 //!
 //! Each park pairs with a wake on the other end's fast path: the receiver's `park` with
 //! the sender's `publish` (`sender.rs`), a sender's `park_for_room` with the receiver's
 //! `release_to` (`receiver.rs`). Either side stores, then looks at the other's word,
 //! with a barrier between, so that one of the two sees the other.
+//!
+//! A park has no timeout but the caller's deadline: the peers it waits for are watched
+//! for their death ([`Watch`], [`crate::sync::deaths`]), and a peer that joins or leaves
+//! wakes it, so nothing but a message, room, a change of peers, a death or a shutdown
+//! request ends it, and an idle end makes no system call. Where deaths cannot be
+//! watched, a park sleeps at most `PARK_SLICE` and the end probes in between, as a
+//! spinning end does every `CHECK_EVERY`.
 
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use super::receiver::{release, Receiver};
@@ -20,8 +27,70 @@ use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::shm::ring::{Peek, RingError, Settle};
 use crate::sync::atomic::Ordering;
+use crate::sync::deaths::{self, Peer, Wake};
 use crate::sync::wait::{Step, PARK_SLICE};
 use crate::sync::{fence, futex, Backoff};
+
+/// The peers whose death a parked end asks to hear of ([`deaths::watch`]): the live
+/// participants of its range, as of the header's count of joins and leaves. Looked up
+/// again (a few `fcntl` calls) when that count changes or a notice came; between, a park
+/// costs no system call but its futex wait.
+///
+/// Every live peer is watched from the moment it is read until the next look, so a peer
+/// that dies in between sends a notice; one that died before the look is not in it. So
+/// after each look the end probes liveness once before it sleeps (a sender that died
+/// holding a claim, the last sender gone), and then may sleep without a limit.
+#[derive(Debug, Default)]
+pub(super) struct Watch {
+    /// The count the peers were read at; None: read them again.
+    members: Option<u32>,
+    /// None if they cannot be watched (a lock covering several participants).
+    peers: Option<Vec<Peer>>,
+}
+
+/// What [`Watch::look`] found.
+enum Look<'a> {
+    /// The peers were read again: probe liveness before sleeping.
+    Fresh,
+    /// As at the last look (which was probed after): these.
+    Same(&'a [Peer]),
+    /// They cannot be watched now: sleep in slices.
+    Unknown,
+}
+
+impl Watch {
+    fn look(&mut self, chan: &Chan, range: Range<usize>) -> Look<'_> {
+        let h = chan.header();
+        let now = h.counters.members.load(Ordering::SeqCst);
+        if self.members == Some(now) {
+            return match &self.peers {
+                Some(peers) => Look::Same(peers),
+                None => Look::Unknown,
+            };
+        }
+        // Who is alive, then who they are. A participant between its lock and its pid
+        // store has pid 0: it bumps the count right after, and wakes us.
+        let Some(live) = chan.seg.live_in(range) else {
+            // Unknown for a moment (a lock over several participants): look again next time.
+            self.members = None;
+            self.peers = None;
+            return Look::Unknown;
+        };
+        let peers = live.iter().filter_map(|&i| {
+            let pid = h.peers.pid[i].load(Ordering::SeqCst);
+            let ns = h.peers.ns[i].load(Ordering::SeqCst);
+            (pid != 0).then_some(Peer { pid, ns })
+        });
+        self.peers = Some(peers.collect());
+        self.members = Some(now);
+        Look::Fresh
+    }
+
+    /// Reads the peers again at the next park (one of them died).
+    fn forget(&mut self) {
+        self.members = None;
+    }
+}
 
 /// How often a spinning waiter re-checks liveness.
 const CHECK_EVERY: Duration = Duration::from_millis(5);
@@ -53,17 +122,6 @@ impl Wait {
                 }
             }
         }
-    }
-}
-
-/// Runs the heavy side of the fence before a park (see [`crate::sync::fence`]) and returns
-/// how long the park may sleep: `slice`, or a short slice if the fence failed, so that a
-/// wake-up a peer could not see costs no more than that.
-fn fenced_slice(slice: Duration) -> Duration {
-    if fence::heavy() {
-        slice
-    } else {
-        slice.min(fence::UNFENCED_SLICE)
     }
 }
 
@@ -99,6 +157,8 @@ impl<T: Message> Sender<T> {
         let mut backoff = Backoff::new(self.chan.opts.wait);
         // Set when the first wait begins: no clock read on the fast path.
         let mut last_check: Option<Instant> = None;
+        // A death notice woke the last park: probe at once.
+        let mut probe = false;
         loop {
             let settled = match why {
                 RingError::Busy(mode) => self.chan.ring.settle(self.chan.me, mode, &self.chan),
@@ -120,7 +180,7 @@ impl<T: Message> Sender<T> {
                 if step == Step::Park || backoff.should_check() {
                     let now = Instant::now();
                     let slice = until.slice(now)?;
-                    if due(&mut last_check, now) {
+                    if due(&mut last_check, now) || core::mem::take(&mut probe) {
                         last_check = Some(now);
                         crate::shutdown::check_shutdown()?;
                         if self.receiver_gone() {
@@ -129,7 +189,7 @@ impl<T: Message> Sender<T> {
                     }
                     if step == Step::Park {
                         match why {
-                            RingError::Full => self.park_for_room(slice),
+                            RingError::Full => probe = self.park_for_room(slice, until.left()),
                             // Another sender is changing the mode (microseconds, unless
                             // its barrier failed): sleep a little rather than spin.
                             _ => std::thread::sleep(slice.min(fence::UNFENCED_SLICE)),
@@ -149,18 +209,53 @@ impl<T: Message> Sender<T> {
         }
     }
 
-    /// Sleeps on the space event until the receiver frees a slot or `slice` passes.
-    fn park_for_room(&self, slice: Duration) {
+    /// Sleeps on the space event until the receiver frees a slot, joins or leaves, or
+    /// `left` passes (None: no limit), with a death notice for the receiver; without one
+    /// (see [`deaths`]), in slices of at most `slice`. True if a death notice (or a
+    /// shutdown request) ended the sleep: the caller probes liveness at once.
+    fn park_for_room(&mut self, slice: Duration, left: Option<Duration>) -> bool {
+        let look = self.watch.look(&self.chan, RECEIVER..RECEIVER + 1);
+        if matches!(look, Look::Fresh) {
+            return true;
+        }
         let ev = &self.chan.header().space;
         let epoch = ev.epoch.load(Ordering::SeqCst);
         ev.waiters.fetch_add(1, Ordering::SeqCst);
         // The receiver's side of the fence is only a compiler barrier: ours orders it.
-        let slice = fenced_slice(slice);
+        let fenced = fence::heavy();
+        let mut fired = false;
         // Re-check after announcing ourselves: the receiver bumps the epoch after freeing.
         if !self.chan.ring.has_room() {
-            futex::wait(&ev.epoch, epoch, Some(slice));
+            let watched = match look {
+                Look::Same(peers) if fenced => {
+                    deaths::watch(peers, Wake::Bump(&ev.epoch), |notice| {
+                        // A notice that came before the wait bumped the epoch: the wait
+                        // returns at once.
+                        if !notice.load(Ordering::SeqCst) {
+                            futex::wait(&ev.epoch, epoch, left);
+                        }
+                        notice.load(Ordering::SeqCst)
+                    })
+                }
+                _ => None,
+            };
+            match watched {
+                Some(notice) => fired = notice,
+                None => {
+                    let slice = if fenced {
+                        slice
+                    } else {
+                        slice.min(fence::UNFENCED_SLICE)
+                    };
+                    futex::wait(&ev.epoch, epoch, Some(slice));
+                }
+            }
         }
         ev.waiters.fetch_sub(1, Ordering::SeqCst);
+        if fired {
+            self.watch.forget();
+        }
+        fired
     }
 }
 
@@ -199,6 +294,8 @@ impl<T: Message> Receiver<T> {
         let mut backoff = Backoff::new(self.chan.opts.wait);
         // Set when the first wait begins: no clock read on the fast path.
         let mut last_check: Option<Instant> = None;
+        // A death notice woke the last park: probe at once.
+        let mut probe = false;
         let pos = loop {
             let peek = self
                 .chan
@@ -217,9 +314,10 @@ impl<T: Message> Receiver<T> {
                 // Out of messages: senders see all the room there is (and before any park).
                 Peek::Pending(_) | Peek::Empty => self.release_all(),
             }
-            // Liveness probes are system calls: at most one per CHECK_EVERY, whether
-            // spinning or parking (a park lasts at most PARK_SLICE, so a dead peer is
-            // noticed within about PARK_SLICE + CHECK_EVERY).
+            // Liveness probes are system calls: at most one per CHECK_EVERY while
+            // spinning, and one after each look at the peers a park watches and after each
+            // death notice (a park without notices lasts at most PARK_SLICE, so a dead
+            // peer is then noticed within about PARK_SLICE + CHECK_EVERY).
             let (due, park) = match *until {
                 Wait::Now => (true, false),
                 _ => {
@@ -230,7 +328,7 @@ impl<T: Message> Receiver<T> {
                         until.slice(now)?;
                         due(&mut last_check, now)
                     };
-                    (due, park)
+                    (due || core::mem::take(&mut probe), park)
                 }
             };
             if due {
@@ -251,22 +349,57 @@ impl<T: Message> Receiver<T> {
             }
             if park || matches!(*until, Wait::Now) {
                 let slice = until.slice(Instant::now())?;
-                self.park(slice);
+                probe = self.park(slice, until.left());
             }
         };
         Ok(pos)
     }
 
-    fn park(&self, slice: Duration) {
+    /// Parks until a sender posts (it published, joined or left), `left` passes (None: no
+    /// limit), or a death notice for the live senders comes; without one (see [`deaths`]),
+    /// in slices of at most `slice`. True if a death notice (or a shutdown request) ended
+    /// the park: the caller probes liveness at once.
+    fn park(&mut self, slice: Duration, left: Option<Duration>) -> bool {
+        let look = self.watch.look(&self.chan, SENDERS);
+        if matches!(look, Look::Fresh) {
+            return true;
+        }
         let h = self.chan.header();
         // SeqCst store, then a full barrier on every CPU (`membarrier`, for senders that
         // skip theirs), then SeqCst re-check of the slot; the sender publishes, then loads
         // this flag: one of the two sees the other.
         h.rx_parked.store(1, Ordering::SeqCst);
-        let slice = fenced_slice(slice);
+        let fenced = fence::heavy();
+        let mut fired = false;
         if !self.chan.ring.published(self.head) {
-            let _ = h.rx_sem.wait_timeout(slice);
+            let watched = match look {
+                Look::Same(peers) if fenced => {
+                    deaths::watch(peers, Wake::Post(&h.rx_sem), |notice| {
+                        // A notice that comes after this look posts: the wait returns.
+                        if !notice.load(Ordering::SeqCst) {
+                            h.rx_sem.wait_posted(left);
+                        }
+                        notice.load(Ordering::SeqCst)
+                    })
+                }
+                _ => None,
+            };
+            match watched {
+                Some(notice) => fired = notice,
+                None => {
+                    let slice = if fenced {
+                        slice
+                    } else {
+                        slice.min(fence::UNFENCED_SLICE)
+                    };
+                    let _ = h.rx_sem.wait_timeout(slice);
+                }
+            }
         }
         h.rx_parked.store(0, Ordering::Relaxed);
+        if fired {
+            self.watch.forget();
+        }
+        fired
     }
 }

@@ -1,0 +1,548 @@
+//! Death notices: a waiter parked on a futex in shared memory hears at once that a peer
+//! process died, without waking up to look.
+//!
+//! # Why a thread
+//!
+//! A shared-memory end parks on a futex, which its peer's `FUTEX_WAKE` ends; the peer's
+//! death must end it too, or a receiver whose last sender was killed sleeps for ever. The
+//! kernel tells of a process's death through a pidfd (`pidfd_open(2)`, readable once the
+//! process has exited), which `poll(2)` waits on, and no single system call waits on a
+//! futex and a descriptor at once. Parking in slices of 20 ms and looking in between, as
+//! the ends did, costs 50 wake-ups a second per idle end: more than a core for a process
+//! with a thousand idle channels. So one thread per process, started at the first park
+//! that asks for it, sleeps in `poll` on the pidfds of every peer that a parked waiter of
+//! this process watches (and on the shutdown eventfd), and when one becomes readable it
+//! posts the futexes of the waiters that watch it. An idle process therefore makes no
+//! system call at all: its waiters sleep on their futexes without a timeout, the thread
+//! in `poll`, and a death is seen within the time the kernel takes to run that thread.
+//!
+//! The alternatives: robust futex lists (the kernel wakes a futex when its owner
+//! *thread* exits) belong to the C library, which registers one list per thread for
+//! robust mutexes, and report the exit of a thread, not of a process; `set_tid_address`
+//! is the C library's too (`pthread_join`); a descriptor per channel that the peer
+//! signals (an eventfd it must be handed, a FIFO next to the segment) would move every
+//! wake-up off the futex, which is the fastest wake there is. The asynchronous ends will
+//! need such a descriptor for messages, but can take their death notices from here.
+//!
+//! # Who is watched
+//!
+//! A waiter names its peers as they recorded themselves when they joined (pid and pid
+//! namespace). A pid is only meaningful in the namespace it was read in: a peer of
+//! another pid namespace (a container sharing `/dev/shm`) cannot be watched, nor can any
+//! peer if `pidfd_open` is missing (Linux before 5.3), seccomp forbids it, this process
+//! is out of descriptors, or the thread cannot start; [`watch`] then returns `None` and
+//! the caller parks in slices as before. A pid whose process has died by the time it is
+//! opened is reported at once.
+//!
+//! A pidfd names a process, not a pid, so a pid reused after its process died is never
+//! confused with it. Pidfds are kept open while some waiter watches them and, up to
+//! [`CACHED`] of them, after: a waiter that parks again and again opens nothing.
+//!
+//! # Safety
+//!
+//! A notice holds the address of a futex word in a shared mapping. [`watch`] runs the
+//! wait inside a scope and removes the notice before it returns (or unwinds), under the
+//! lock the thread holds while it posts: the thread never touches a word after its
+//! waiter has left the scope, and the mapping outlives the scope because the caller
+//! borrows it for the whole call.
+
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use nix::sys::eventfd::{EfdFlags, EventFd};
+
+use super::futex;
+use super::Semaphore;
+
+/// A peer process as it recorded itself: its pid, read in its pid namespace, and that
+/// namespace's identity ([`pid_namespace`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Peer {
+    pub(crate) pid: u32,
+    pub(crate) ns: u64,
+}
+
+/// What the thread does to wake a waiter whose peer died.
+#[derive(Clone, Copy)]
+pub(crate) enum Wake<'a> {
+    /// Posts the semaphore (a receiver parked for a message).
+    Post(&'a Semaphore),
+    /// Bumps the event count and wakes every waiter on it (senders parked for room).
+    Bump(&'a AtomicU32),
+}
+
+/// [`Wake`] without its lifetime, as the registry keeps it (see "Safety" above).
+#[derive(Clone, Copy)]
+enum RawWake {
+    Post(*const Semaphore),
+    Bump(*const AtomicU32),
+}
+
+// SAFETY: the pointers are only dereferenced by the thread while the waiter that gave them
+// is inside `watch`, which keeps the memory borrowed; access is under the registry lock.
+unsafe impl Send for RawWake {}
+
+impl RawWake {
+    fn of(w: Wake<'_>) -> RawWake {
+        match w {
+            Wake::Post(s) => RawWake::Post(s),
+            Wake::Bump(w) => RawWake::Bump(w),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// The waiter that registered this wake is still inside [`watch`] (the caller holds
+    /// the registry lock and found its entry there).
+    unsafe fn wake(self) {
+        match self {
+            // SAFETY: valid while the entry is registered (the caller's contract).
+            RawWake::Post(s) => unsafe { (*s).post() },
+            RawWake::Bump(w) => {
+                // SAFETY: as above.
+                let w = unsafe { &*w };
+                w.fetch_add(1, Ordering::SeqCst);
+                futex::wake(w, u32::MAX);
+            }
+        }
+    }
+}
+
+/// How many pidfds nobody watches stay open for the next park.
+const CACHED: usize = 64;
+
+/// A waiter inside [`watch`].
+struct Waiter {
+    pids: Vec<u32>,
+    wake: RawWake,
+    fired: Arc<AtomicBool>,
+}
+
+/// One watched process.
+struct Watched {
+    fd: OwnedFd,
+    /// Waiters watching it.
+    refs: usize,
+    /// Its pidfd became readable: the process is gone.
+    dead: bool,
+}
+
+struct Registry {
+    pids: HashMap<u32, Watched>,
+    waiters: HashMap<u64, Waiter>,
+    next_id: u64,
+    /// Wakes the thread to rebuild its poll set.
+    ctl: EventFd,
+    /// The shutdown eventfd became readable: every waiter was woken, and every new one is
+    /// told at once (the descriptor stays readable, so it is not polled again).
+    shutdown_seen: bool,
+}
+
+/// The registry of this process, and the pid it was made in: a child forked (without
+/// `exec`) from a process that used it inherits the memory but not the thread, and makes
+/// its own. Set once per process, never freed (the thread uses it for ever).
+struct Instance {
+    pid: u32,
+    /// None if the thread or its eventfd could not be made: nothing is watched.
+    reg: Option<&'static Mutex<Registry>>,
+}
+
+static CURRENT: AtomicPtr<Instance> = AtomicPtr::new(core::ptr::null_mut());
+
+fn lock(m: &Mutex<Registry>) -> MutexGuard<'_, Registry> {
+    // The thread and the waiters hold the lock only for map updates and posts, which do
+    // not panic; a poisoned lock still holds consistent maps.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The pid of the process whose thread is making its registry (a forked child may inherit
+/// its parent's value: it differs from the child's pid, so the child makes its own).
+static MAKER: AtomicU32 = AtomicU32::new(0);
+
+/// This process's registry, with its thread started at the first call; None if either
+/// could not be made.
+fn registry() -> Option<&'static Mutex<Registry>> {
+    if cfg!(loom) {
+        return None;
+    }
+    let me = std::process::id();
+    loop {
+        // SAFETY: a non-null pointer in `CURRENT` comes from `Box::leak` below and is
+        // never freed.
+        if let Some(inst) = unsafe { CURRENT.load(Ordering::Acquire).as_ref() } {
+            if inst.pid == me {
+                return inst.reg;
+            }
+        }
+        // The first use in this process, or in a forked child: the parent's registry has
+        // no thread here, and its lock may have been held by a thread that did not come
+        // along. One thread of the process makes it; the others wait for it.
+        let maker = MAKER.load(Ordering::Acquire);
+        if maker == me {
+            std::thread::yield_now();
+            continue;
+        }
+        if MAKER
+            .compare_exchange(maker, me, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            continue;
+        }
+        let reg = make();
+        let inst = Box::leak(Box::new(Instance { pid: me, reg }));
+        CURRENT.store(inst, Ordering::Release);
+        return reg;
+    }
+}
+
+/// A registry and its thread, or None if either could not be made.
+fn make() -> Option<&'static Mutex<Registry>> {
+    let ctl =
+        EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).ok()?;
+    let reg: &'static Mutex<Registry> = Box::leak(Box::new(Mutex::new(Registry {
+        pids: HashMap::new(),
+        waiters: HashMap::new(),
+        next_id: 0,
+        ctl,
+        shutdown_seen: false,
+    })));
+    // (If the thread cannot start, the registry stays unused: a few bytes and an eventfd.)
+    std::thread::Builder::new()
+        .name("ipc-deaths".into())
+        .spawn(move || run(reg))
+        .ok()?;
+    Some(reg)
+}
+
+/// This process's pid namespace: the inode of `/proc/self/ns/pid` (0 if it cannot be
+/// read, which matches no peer: nothing is then watched).
+pub(crate) fn pid_namespace() -> u64 {
+    static NS: OnceLock<u64> = OnceLock::new();
+    *NS.get_or_init(|| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self/ns/pid").map_or(0, |m| m.ino())
+    })
+}
+
+/// Opens a pidfd for `pid`: Ok(None) if no such process exists (it died), Err if pidfds
+/// cannot be had.
+fn pidfd_open(pid: u32) -> Result<Option<OwnedFd>, ()> {
+    static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+    if UNSUPPORTED.load(Ordering::Relaxed) || pid == 0 || pid > i32::MAX as u32 {
+        return Err(());
+    }
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; it
+    // touches no memory of ours.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0u32) };
+    if fd >= 0 {
+        // SAFETY: a descriptor the call just created, owned by nobody else (pidfds are
+        // close-on-exec).
+        return Ok(Some(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }));
+    }
+    match nix::errno::Errno::last() {
+        nix::errno::Errno::ESRCH => Ok(None),
+        nix::errno::Errno::ENOSYS | nix::errno::Errno::EPERM => {
+            UNSUPPORTED.store(true, Ordering::Relaxed);
+            Err(())
+        }
+        _ => Err(()),
+    }
+}
+
+/// Runs `wait` while the death of any of `peers` (or a shutdown request) wakes the waiter
+/// as `wake` says. `wait` gets a flag that is true once such a notice came. A notice is
+/// set before `wait` starts, without a wake, for a peer that is gone before it could be
+/// watched: `wait` must look at the flag before it sleeps (a notice after that look
+/// comes with its wake). Returns `None`, without calling `wait`, if the peers cannot be watched
+/// (see the module docs); the caller then waits in slices.
+pub(crate) fn watch<R>(
+    peers: &[Peer],
+    wake: Wake<'_>,
+    wait: impl FnOnce(&AtomicBool) -> R,
+) -> Option<R> {
+    let ns = pid_namespace();
+    if ns == 0 || peers.iter().any(|p| p.ns != ns) {
+        return None;
+    }
+    let reg = registry()?;
+    let fired = Arc::new(AtomicBool::new(false));
+    let id = {
+        let mut r = lock(reg);
+        let mut poke = false;
+        let mut opened = Vec::with_capacity(peers.len());
+        for p in peers {
+            let reuse = r.pids.get(&p.pid).is_some_and(|w| !w.dead);
+            if !reuse {
+                // A dead entry's pidfd is out of the thread's poll set: closed here.
+                r.pids.remove(&p.pid);
+                match pidfd_open(p.pid) {
+                    Ok(Some(fd)) => {
+                        r.pids.insert(
+                            p.pid,
+                            Watched {
+                                fd,
+                                refs: 0,
+                                dead: false,
+                            },
+                        );
+                    }
+                    Ok(None) => {
+                        // Gone already: the waiter must not sleep.
+                        fired.store(true, Ordering::SeqCst);
+                        continue;
+                    }
+                    Err(()) => {
+                        unwatch(&mut r, &opened);
+                        return None;
+                    }
+                }
+            }
+            let w = r.pids.get_mut(&p.pid).expect("present");
+            w.refs += 1;
+            poke |= w.refs == 1;
+            opened.push(p.pid);
+        }
+        if r.shutdown_seen || crate::shutdown::shutdown_requested() {
+            fired.store(true, Ordering::SeqCst);
+        }
+        if poke && r.ctl.write(1).is_err() {
+            unwatch(&mut r, &opened);
+            return None;
+        }
+        let id = r.next_id;
+        r.next_id += 1;
+        r.waiters.insert(
+            id,
+            Waiter {
+                pids: opened,
+                wake: RawWake::of(wake),
+                fired: Arc::clone(&fired),
+            },
+        );
+        id
+    };
+    // Removes the waiter even if `wait` unwinds: after this, the thread no longer has the
+    // address of the futex word.
+    struct Leave(&'static Mutex<Registry>, u64);
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            let mut r = lock(self.0);
+            if let Some(w) = r.waiters.remove(&self.1) {
+                unwatch(&mut r, &w.pids);
+            }
+        }
+    }
+    let _leave = Leave(reg, id);
+    Some(wait(&fired))
+}
+
+/// Drops one reference to each of `pids`; closes the pidfds of dead processes nobody
+/// watches, and of live ones beyond [`CACHED`] unwatched (not those in the thread's poll
+/// set: it holds only watched, live ones, and rebuilds after every wake-up; a pidfd that
+/// lost its last watcher is closed here only if the thread has seen it die).
+fn unwatch(r: &mut Registry, pids: &[u32]) {
+    for pid in pids {
+        if let Some(w) = r.pids.get_mut(pid) {
+            w.refs -= 1;
+            if w.refs == 0 && w.dead {
+                r.pids.remove(pid);
+            }
+        }
+    }
+    let unwatched = r.pids.values().filter(|w| w.refs == 0).count();
+    if unwatched > CACHED {
+        // The thread may be polling some of them: let it close them, between polls.
+        let _ = r.ctl.write(1);
+    }
+}
+
+/// The thread: polls the watched pidfds, the control eventfd and the shutdown eventfd.
+fn run(reg: &'static Mutex<Registry>) {
+    let mut fds: Vec<libc::pollfd> = Vec::new();
+    let mut owners: Vec<Option<u32>> = Vec::new();
+    loop {
+        {
+            let mut r = lock(reg);
+            // Between polls nothing of ours is in the kernel's hands: trim the cache.
+            let mut unwatched: Vec<u32> = r
+                .pids
+                .iter()
+                .filter(|(_, w)| w.refs == 0)
+                .map(|(&p, _)| p)
+                .collect();
+            if unwatched.len() > CACHED {
+                unwatched.truncate(unwatched.len() - CACHED);
+                for p in unwatched {
+                    r.pids.remove(&p);
+                }
+            }
+            fds.clear();
+            owners.clear();
+            let pollin = |fd: RawFd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            fds.push(pollin(r.ctl.as_raw_fd()));
+            owners.push(None);
+            if !r.shutdown_seen {
+                if let Some(fd) = crate::shutdown::shutdown_fd() {
+                    fds.push(pollin(fd.as_raw_fd()));
+                    owners.push(None);
+                }
+            }
+            for (&pid, w) in &r.pids {
+                if w.refs > 0 && !w.dead {
+                    fds.push(pollin(w.fd.as_raw_fd()));
+                    owners.push(Some(pid));
+                }
+            }
+        }
+        // SAFETY: `fds` is a valid array of `fds.len()` pollfds. Its descriptors stay open
+        // until the lock is taken again below: only this thread closes a pidfd that may be
+        // in the set (`unwatch` closes dead ones, which are never in it), and the control
+        // and shutdown eventfds live as long as the process.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if n <= 0 {
+            continue; // EINTR (or nothing): poll again.
+        }
+        let mut r = lock(reg);
+        for (i, f) in fds.iter().enumerate() {
+            if f.revents == 0 {
+                continue;
+            }
+            match owners[i] {
+                None if f.fd == r.ctl.as_raw_fd() => {
+                    let _ = r.ctl.read();
+                }
+                None => {
+                    // Shutdown: wake everybody; it stays requested.
+                    r.shutdown_seen = true;
+                    for w in r.waiters.values() {
+                        w.fired.store(true, Ordering::SeqCst);
+                        // SAFETY: the waiter is registered, and we hold the lock.
+                        unsafe { w.wake.wake() };
+                    }
+                }
+                Some(pid) => {
+                    if let Some(w) = r.pids.get_mut(&pid) {
+                        w.dead = true;
+                    }
+                    for w in r.waiters.values().filter(|w| w.pids.contains(&pid)) {
+                        w.fired.store(true, Ordering::SeqCst);
+                        // SAFETY: as above.
+                        unsafe { w.wake.wake() };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Tells the thread to look again at the shutdown eventfd (just created), if it runs.
+pub(crate) fn shutdown_armed() {
+    // SAFETY: as in `registry`.
+    if let Some(inst) = unsafe { CURRENT.load(Ordering::Acquire).as_ref() } {
+        if let (true, Some(reg)) = (inst.pid == std::process::id(), inst.reg) {
+            let _ = lock(reg).ctl.write(1);
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn me() -> Peer {
+        Peer {
+            pid: std::process::id(),
+            ns: pid_namespace(),
+        }
+    }
+
+    #[test]
+    fn a_peer_that_dies_posts_the_waiter_and_a_live_one_does_not() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep");
+        let peer = Peer {
+            pid: child.id(),
+            ns: pid_namespace(),
+        };
+        let sem = Semaphore::new(0);
+        // A live peer: nothing posts within the wait.
+        let r = watch(&[me()], Wake::Post(&sem), |fired| {
+            let timed_out = sem.wait_timeout(Duration::from_millis(50)).is_err();
+            (timed_out, fired.load(Ordering::SeqCst))
+        });
+        let Some(r) = r else {
+            eprintln!("pidfds are not available here: nothing to test");
+            let _ = child.kill();
+            let _ = child.wait();
+            return;
+        };
+        assert_eq!(r, (true, false));
+        // The peer is killed while we wait: the thread posts.
+        let killer = std::thread::spawn({
+            let pid = child.id();
+            move || {
+                std::thread::sleep(Duration::from_millis(50));
+                nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                )
+                .unwrap();
+            }
+        });
+        let r = watch(&[me(), peer], Wake::Post(&sem), |fired| {
+            sem.wait_timeout(Duration::from_secs(10)).unwrap();
+            fired.load(Ordering::SeqCst)
+        });
+        assert_eq!(r, Some(true));
+        killer.join().unwrap();
+        let _ = child.wait();
+        // A peer that is gone before the watch starts is reported at once.
+        let r = watch(&[peer], Wake::Post(&sem), |fired| {
+            fired.load(Ordering::SeqCst)
+        });
+        assert_eq!(r, Some(true));
+    }
+
+    #[test]
+    fn a_peer_of_another_namespace_is_not_watched() {
+        let sem = Semaphore::new(0);
+        let other = Peer {
+            pid: std::process::id(),
+            ns: pid_namespace() ^ 1,
+        };
+        assert!(watch(&[other], Wake::Post(&sem), |_| ()).is_none());
+    }
+
+    #[test]
+    fn a_bump_wakes_every_waiter_on_the_word() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep");
+        let peer = Peer {
+            pid: child.id(),
+            ns: pid_namespace(),
+        };
+        let epoch = AtomicU32::new(0);
+        let r = watch(&[peer], Wake::Bump(&epoch), |fired| {
+            child.kill().unwrap();
+            while !fired.load(Ordering::SeqCst) {
+                futex::wait(&epoch, 0, Some(Duration::from_secs(10)));
+            }
+            epoch.load(Ordering::SeqCst)
+        });
+        let _ = child.wait();
+        if let Some(e) = r {
+            assert!(e >= 1);
+        }
+    }
+}
