@@ -148,8 +148,11 @@ struct Chan {
     fenced: bool,
     /// A sender's linger ([`Options::linger`]); `None` for the receiver.
     linger: Option<Duration>,
-    /// A sender has given up its place in the ring ([`Chan::sender_leaves_ring`]).
-    left_ring: bool,
+    /// This end has left, as far as its peers can tell ([`Chan::depart`]).
+    departed: bool,
+    /// The peers a park watches for their death (`wait.rs`); its notice refers to the
+    /// segment's header and is dropped first thing in `Drop`.
+    watch: wait::Watch,
     /// The options this end was opened with (its wait strategy; a clone joins with the
     /// same).
     opts: Options,
@@ -214,8 +217,8 @@ impl Chan {
             me,
             fenced: fence::registered(),
             linger: (role == Role::Sender).then_some(opts.linger),
-            // A receiver has no place in the ring to give up.
-            left_ring: role == Role::Receiver,
+            departed: false,
+            watch: wait::Watch::default(),
             opts: opts.clone(),
         }
     }

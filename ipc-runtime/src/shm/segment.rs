@@ -553,6 +553,17 @@ impl Segment {
         }
     }
 
+    /// Releases participant `me`'s lock byte (this end's): from now on its peers find it
+    /// gone. [`Segment::leave`] still decides who is the last to leave.
+    pub(crate) fn release(&self, me: usize) {
+        if self.joined {
+            let _ = fcntl(
+                &self.fd,
+                FcntlArg::F_OFD_SETLK(&lock_range(libc::F_UNLCK, me..me + 1)),
+            );
+        }
+    }
+
     /// True if participant `i` holds its lock byte (is alive).
     pub(crate) fn alive(&self, i: usize) -> bool {
         is_locked(&self.fd, i..i + 1)

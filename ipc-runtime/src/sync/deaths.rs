@@ -30,9 +30,12 @@
 //! namespace). A pid is only meaningful in the namespace it was read in: a peer of
 //! another pid namespace (a container sharing `/dev/shm`) cannot be watched, nor can any
 //! peer if `pidfd_open` is missing (Linux before 5.3), seccomp forbids it, this process
-//! is out of descriptors, or the thread cannot start; [`watch`] then returns `None` and
-//! the caller parks in slices as before. A pid whose process has died by the time it is
-//! opened is reported at once.
+//! is out of descriptors, or the thread cannot start; [`Notice::new`] or
+//! [`Notice::watch`] then says so and the caller parks in slices as before. A pid whose
+//! process has died by the time it is opened is reported at once.
+//!
+//! A waiter registers once ([`Notice::new`], for as long as its end lives) and changes
+//! the peers it watches when they change: a park itself costs nothing here.
 //!
 //! A pidfd names a process, not a pid, so a pid reused after its process died is never
 //! confused with it. Pidfds are kept open while some waiter watches them and, up to
@@ -40,11 +43,10 @@
 //!
 //! # Safety
 //!
-//! A notice holds the address of a futex word in a shared mapping. [`watch`] runs the
-//! wait inside a scope and removes the notice before it returns (or unwinds), under the
-//! lock the thread holds while it posts: the thread never touches a word after its
-//! waiter has left the scope, and the mapping outlives the scope because the caller
-//! borrows it for the whole call.
+//! A notice holds the address of a futex word in a shared mapping. Dropping the notice
+//! removes it under the lock the thread holds while it posts, so the thread never touches
+//! the word afterwards; [`Notice::new`] is `unsafe` because its caller must keep the
+//! mapping until then (the shared-memory ends drop their notice first thing in `Drop`).
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -251,91 +253,134 @@ fn pidfd_open(pid: u32) -> Result<Option<OwnedFd>, ()> {
     }
 }
 
-/// Runs `wait` while the death of any of `peers` (or a shutdown request) wakes the waiter
-/// as `wake` says. `wait` gets a flag that is true once such a notice came. A notice is
-/// set before `wait` starts, without a wake, for a peer that is gone before it could be
-/// watched: `wait` must look at the flag before it sleeps (a notice after that look
-/// comes with its wake). Returns `None`, without calling `wait`, if the peers cannot be watched
-/// (see the module docs); the caller then waits in slices.
-pub(crate) fn watch<R>(
-    peers: &[Peer],
-    wake: Wake<'_>,
-    wait: impl FnOnce(&AtomicBool) -> R,
-) -> Option<R> {
-    let ns = pid_namespace();
-    if ns == 0 || peers.iter().any(|p| p.ns != ns) {
-        return None;
+/// A waiter's standing request to hear of its peers' deaths: while it lives, the thread
+/// wakes the waiter (as its [`Wake`] says) when one of the peers it currently watches
+/// ([`Notice::watch`]) dies, or shutdown is requested. A wake may come while the waiter is
+/// not parked (a post then ends its next park at once, which looks and parks again).
+#[derive(Debug)]
+pub(crate) struct Notice {
+    reg: &'static Mutex<Registry>,
+    id: u64,
+    fired: Arc<AtomicBool>,
+}
+
+impl core::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Registry").finish_non_exhaustive()
     }
-    let reg = registry()?;
-    let fired = Arc::new(AtomicBool::new(false));
-    let id = {
+}
+
+impl Notice {
+    /// Registers a waiter with no peers yet; None if this process cannot watch any (no
+    /// thread, see the module docs).
+    ///
+    /// # Safety
+    ///
+    /// The memory `wake` refers to must stay valid until the notice is dropped: the thread
+    /// may write to it (post or bump) at any moment until then.
+    pub(crate) unsafe fn new(wake: Wake<'_>) -> Option<Notice> {
+        let reg = registry()?;
+        let fired = Arc::new(AtomicBool::new(false));
         let mut r = lock(reg);
+        let id = r.next_id;
+        r.next_id += 1;
+        r.waiters.insert(
+            id,
+            Waiter {
+                pids: Vec::new(),
+                wake: RawWake::of(wake),
+                fired: Arc::clone(&fired),
+            },
+        );
+        Some(Notice { reg, id, fired })
+    }
+
+    /// Watches `peers` from now on, instead of those watched so far. False if they cannot
+    /// be watched (another pid namespace, no `pidfd_open`, no descriptors left): then
+    /// none is, and the caller must not count on a notice. A peer that is gone already
+    /// sets [`Notice::fired`] (without a wake).
+    pub(crate) fn watch(&self, peers: &[Peer]) -> bool {
+        let ns = pid_namespace();
+        let mut r = lock(self.reg);
+        let old = r
+            .waiters
+            .get_mut(&self.id)
+            .map(|w| core::mem::take(&mut w.pids))
+            .unwrap_or_default();
+        let mut new = Vec::with_capacity(peers.len());
         let mut poke = false;
-        let mut opened = Vec::with_capacity(peers.len());
-        for p in peers {
-            let reuse = r.pids.get(&p.pid).is_some_and(|w| !w.dead);
-            if !reuse {
+        let mut ok = ns != 0 && peers.iter().all(|p| p.ns == ns);
+        for p in peers.iter().filter(|_| ok) {
+            if new.contains(&p.pid) {
+                continue;
+            }
+            if r.pids.get(&p.pid).is_none_or(|w| w.dead) {
                 // A dead entry's pidfd is out of the thread's poll set: closed here.
                 r.pids.remove(&p.pid);
                 match pidfd_open(p.pid) {
                     Ok(Some(fd)) => {
-                        r.pids.insert(
-                            p.pid,
-                            Watched {
-                                fd,
-                                refs: 0,
-                                dead: false,
-                            },
-                        );
+                        let w = Watched {
+                            fd,
+                            refs: 0,
+                            dead: false,
+                        };
+                        r.pids.insert(p.pid, w);
                     }
                     Ok(None) => {
-                        // Gone already: the waiter must not sleep.
-                        fired.store(true, Ordering::SeqCst);
+                        // Gone already: the waiter must not sleep on it.
+                        self.fired.store(true, Ordering::SeqCst);
                         continue;
                     }
                     Err(()) => {
-                        unwatch(&mut r, &opened);
-                        return None;
+                        ok = false;
+                        break;
                     }
                 }
             }
             let w = r.pids.get_mut(&p.pid).expect("present");
             w.refs += 1;
             poke |= w.refs == 1;
-            opened.push(p.pid);
+            new.push(p.pid);
+        }
+        if !ok {
+            unwatch(&mut r, &new);
+            new.clear();
+        }
+        unwatch(&mut r, &old);
+        if poke && r.ctl.write(1).is_err() {
+            unwatch(&mut r, &new);
+            new.clear();
+            ok = false;
         }
         if r.shutdown_seen || crate::shutdown::shutdown_requested() {
-            fired.store(true, Ordering::SeqCst);
+            self.fired.store(true, Ordering::SeqCst);
         }
-        if poke && r.ctl.write(1).is_err() {
-            unwatch(&mut r, &opened);
-            return None;
+        if let Some(w) = r.waiters.get_mut(&self.id) {
+            w.pids = new;
         }
-        let id = r.next_id;
-        r.next_id += 1;
-        r.waiters.insert(
-            id,
-            Waiter {
-                pids: opened,
-                wake: RawWake::of(wake),
-                fired: Arc::clone(&fired),
-            },
-        );
-        id
-    };
-    // Removes the waiter even if `wait` unwinds: after this, the thread no longer has the
-    // address of the futex word.
-    struct Leave(&'static Mutex<Registry>, u64);
-    impl Drop for Leave {
-        fn drop(&mut self) {
-            let mut r = lock(self.0);
-            if let Some(w) = r.waiters.remove(&self.1) {
-                unwatch(&mut r, &w.pids);
-            }
+        ok
+    }
+
+    /// True once a watched peer died or shutdown was requested since the last call.
+    pub(crate) fn fired(&self) -> bool {
+        self.fired.swap(false, Ordering::SeqCst)
+    }
+
+    /// [`Notice::fired`] without clearing it: a waiter looks before it sleeps, since a
+    /// notice that came before it loaded its futex word may have left no trace there.
+    pub(crate) fn pending(&self) -> bool {
+        self.fired.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Notice {
+    fn drop(&mut self) {
+        // Under the lock the thread posts under: after this, it no longer has the address.
+        let mut r = lock(self.reg);
+        if let Some(w) = r.waiters.remove(&self.id) {
+            unwatch(&mut r, &w.pids);
         }
     }
-    let _leave = Leave(reg, id);
-    Some(wait(&fired))
 }
 
 /// Drops one reference to each of `pids`; closes the pidfds of dead processes nobody
@@ -463,9 +508,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_peer_that_dies_posts_the_waiter_and_a_live_one_does_not() {
-        let mut child = std::process::Command::new("sleep")
+    fn sleeper() -> (std::process::Child, Peer) {
+        let child = std::process::Command::new("sleep")
             .arg("30")
             .spawn()
             .expect("spawn sleep");
@@ -473,43 +517,40 @@ mod tests {
             pid: child.id(),
             ns: pid_namespace(),
         };
+        (child, peer)
+    }
+
+    #[test]
+    fn a_peer_that_dies_posts_the_waiter_and_a_live_one_does_not() {
+        let (mut child, peer) = sleeper();
         let sem = Semaphore::new(0);
-        // A live peer: nothing posts within the wait.
-        let r = watch(&[me()], Wake::Post(&sem), |fired| {
-            let timed_out = sem.wait_timeout(Duration::from_millis(50)).is_err();
-            (timed_out, fired.load(Ordering::SeqCst))
-        });
-        let Some(r) = r else {
-            eprintln!("pidfds are not available here: nothing to test");
+        // SAFETY: `sem` outlives the notice (dropped at the end of this block first).
+        let Some(notice) = (unsafe { Notice::new(Wake::Post(&sem)) }) else {
+            eprintln!("no death notices here: nothing to test");
             let _ = child.kill();
             let _ = child.wait();
             return;
         };
-        assert_eq!(r, (true, false));
-        // The peer is killed while we wait: the thread posts.
-        let killer = std::thread::spawn({
-            let pid = child.id();
-            move || {
-                std::thread::sleep(Duration::from_millis(50));
-                nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                )
-                .unwrap();
-            }
-        });
-        let r = watch(&[me(), peer], Wake::Post(&sem), |fired| {
-            sem.wait_timeout(Duration::from_secs(10)).unwrap();
-            fired.load(Ordering::SeqCst)
-        });
-        assert_eq!(r, Some(true));
-        killer.join().unwrap();
+        if !notice.watch(&[me()]) {
+            eprintln!("pidfds are not available here: nothing to test");
+            let _ = child.kill();
+            let _ = child.wait();
+            return;
+        }
+        // A live peer: nothing posts.
+        assert!(sem.wait_timeout(Duration::from_millis(50)).is_err());
+        assert!(!notice.fired());
+        // The peer is killed: the thread posts.
+        assert!(notice.watch(&[me(), peer]));
+        child.kill().unwrap();
+        sem.wait_timeout(Duration::from_secs(10)).unwrap();
+        assert!(notice.fired());
         let _ = child.wait();
-        // A peer that is gone before the watch starts is reported at once.
-        let r = watch(&[peer], Wake::Post(&sem), |fired| {
-            fired.load(Ordering::SeqCst)
-        });
-        assert_eq!(r, Some(true));
+        // A peer that is gone before it is watched is reported at once (without a post).
+        assert!(notice.watch(&[peer]));
+        assert!(notice.pending() && notice.fired());
+        assert!(!notice.fired());
+        drop(notice);
     }
 
     #[test]
@@ -519,30 +560,27 @@ mod tests {
             pid: std::process::id(),
             ns: pid_namespace() ^ 1,
         };
-        assert!(watch(&[other], Wake::Post(&sem), |_| ()).is_none());
+        // SAFETY: `sem` outlives the notice.
+        if let Some(notice) = unsafe { Notice::new(Wake::Post(&sem)) } {
+            assert!(!notice.watch(&[other]));
+        }
     }
 
     #[test]
     fn a_bump_wakes_every_waiter_on_the_word() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .expect("spawn sleep");
-        let peer = Peer {
-            pid: child.id(),
-            ns: pid_namespace(),
-        };
+        let (mut child, peer) = sleeper();
         let epoch = AtomicU32::new(0);
-        let r = watch(&[peer], Wake::Bump(&epoch), |fired| {
+        // SAFETY: `epoch` outlives the notice.
+        let notice = unsafe { Notice::new(Wake::Bump(&epoch)) };
+        if let Some(n) = notice.filter(|n| n.watch(&[peer])) {
             child.kill().unwrap();
-            while !fired.load(Ordering::SeqCst) {
+            while !n.pending() {
                 futex::wait(&epoch, 0, Some(Duration::from_secs(10)));
             }
-            epoch.load(Ordering::SeqCst)
-        });
-        let _ = child.wait();
-        if let Some(e) = r {
-            assert!(e >= 1);
+            assert!(epoch.load(Ordering::SeqCst) >= 1);
+        } else {
+            let _ = child.kill();
         }
+        let _ = child.wait();
     }
 }

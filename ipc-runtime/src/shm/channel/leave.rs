@@ -32,18 +32,32 @@ use crate::sync::wait::PARK_SLICE;
 use crate::unread::Unread;
 
 impl Chan {
-    /// A sender's part in leaving the ring, once: gives up the bias if it holds it, and
-    /// wakes a parked receiver so that it notices promptly if this was the last sender.
-    /// It must come before the sender's lock byte is released (after which another
-    /// sender may join at the same index).
-    pub(super) fn sender_leaves_ring(&mut self) {
-        if self.left_ring {
+    /// Leaves, as far as the peers can tell, once: a sender gives up the bias if it holds
+    /// it; the end's entry in the peers' table is cleared and the count of joins and
+    /// leaves bumped (both while its lock byte is held: another participant may join at
+    /// the same index once it is released); the lock byte is released, and from then on
+    /// the end is gone for its peers, though it still maps the segment; then a sender
+    /// wakes a parked receiver, so that it notices promptly if this was the last sender.
+    ///
+    /// The wake comes last: a receiver woken before the lock byte is released could look,
+    /// still find this sender alive, and park again with nobody left to wake it (a
+    /// parked end sleeps without a timeout, see `wait.rs`). (A receiver's leave is told
+    /// by `rx_closed` before this, see `Receiver`'s `Drop`.)
+    pub(super) fn depart(&mut self) {
+        if self.departed {
             return;
         }
-        self.left_ring = true;
-        self.ring.leave(self.me);
+        self.departed = true;
+        let sender = self.linger.is_some();
+        if sender {
+            self.ring.leave(self.me);
+        }
         let h = self.header();
-        if h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
+        h.peers.pid[self.me].store(0, Ordering::SeqCst);
+        h.counters.members.fetch_add(1, Ordering::SeqCst);
+        self.seg.release(self.me);
+        let h = self.header();
+        if sender && h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
             h.rx_sem.post();
         }
     }
@@ -97,11 +111,10 @@ impl Chan {
 
 impl Drop for Chan {
     fn drop(&mut self) {
-        self.sender_leaves_ring();
-        // Before our lock byte is released: nobody else owns the entry yet.
-        let h = self.header();
-        h.peers.pid[self.me].store(0, Ordering::SeqCst);
-        h.counters.members.fetch_add(1, Ordering::SeqCst);
+        // Before anything else, and long before the segment is unmapped: the death
+        // notices' thread forgets the address of our futex word.
+        self.watch.stop();
+        self.depart();
         let Chan {
             ring, seg, linger, ..
         } = self;
@@ -225,7 +238,7 @@ impl<T: Message> Sender<T> {
     pub fn close(mut self, timeout: Duration) -> Result<(), Unread> {
         let end = self.chan.header().ring.tail.load(Ordering::SeqCst);
         self.chan.wait_read(end, &Wait::timeout(timeout));
-        self.chan.sender_leaves_ring();
+        self.chan.depart();
         let Chan { ring, seg, .. } = &mut self.chan;
         let mut held = 0;
         let left = seg.leave(|h| {

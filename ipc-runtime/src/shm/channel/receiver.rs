@@ -12,7 +12,6 @@ use core::ptr::NonNull;
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
-use super::wait::Watch;
 use super::{constructors, Chan, Role, Stats};
 use crate::contract::{self, Rx};
 use crate::deadline::Wait;
@@ -41,8 +40,6 @@ pub struct Receiver<T: Message> {
     pub(super) head: u64,
     pub(super) read: Read,
     scratch: Scratch<T>,
-    /// The senders whose death a park asks to hear of.
-    pub(super) watch: Watch,
 }
 
 /// What the receiver has read and not yet handed back to the senders.
@@ -110,7 +107,6 @@ impl<T: Message> Receiver<T> {
                 released: head,
             },
             scratch: Scratch::new(),
-            watch: Watch::default(),
         }
     });
 

@@ -13,7 +13,6 @@ use core::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
-use super::wait::Watch;
 #[cfg(doc)] // for the links in the docs
 use super::Receiver;
 use super::{constructors, Chan, Role, Stats};
@@ -39,8 +38,6 @@ pub struct Sender<T: Message> {
     /// The position from which we next look whether we are the only sender (and may bias
     /// the ring to us).
     bias_check: u64,
-    /// The receiver whose death a park for room asks to hear of.
-    pub(super) watch: Watch,
     _t: PhantomData<fn(T)>,
 }
 
@@ -62,7 +59,6 @@ impl<T: Message> Sender<T> {
         chan,
         released: 0,
         bias_check: 0,
-        watch: Watch::default(),
         _t: PhantomData
     });
 
@@ -102,7 +98,6 @@ impl<T: Message> Sender<T> {
             chan,
             released: 0,
             bias_check: 0,
-            watch: Watch::default(),
             _t: PhantomData,
         })
     }

@@ -26,15 +26,17 @@ use crate::deadline::Wait;
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::shm::ring::{Peek, RingError, Settle};
+use crate::shm::segment::Segment;
 use crate::sync::atomic::Ordering;
-use crate::sync::deaths::{self, Peer, Wake};
+use crate::sync::deaths::{Notice, Peer, Wake};
 use crate::sync::wait::{Step, PARK_SLICE};
 use crate::sync::{fence, futex, Backoff};
 
-/// The peers whose death a parked end asks to hear of ([`deaths::watch`]): the live
-/// participants of its range, as of the header's count of joins and leaves. Looked up
-/// again (a few `fcntl` calls) when that count changes or a notice came; between, a park
-/// costs no system call but its futex wait.
+/// The peers whose death a parked end asks to hear of: the live participants of its
+/// range, as of the header's count of joins and leaves, watched through a [`Notice`] that
+/// the end registers at its first park and keeps while it lives. Looked up again (a few
+/// `fcntl` calls, a `pidfd_open` per new peer) when that count changes or a notice came;
+/// between, a park costs nothing here.
 ///
 /// Every live peer is watched from the moment it is read until the next look, so a peer
 /// that dies in between sends a notice; one that died before the look is not in it. So
@@ -44,50 +46,81 @@ use crate::sync::{fence, futex, Backoff};
 pub(super) struct Watch {
     /// The count the peers were read at; None: read them again.
     members: Option<u32>,
-    /// None if they cannot be watched (a lock covering several participants).
-    peers: Option<Vec<Peer>>,
+    /// Registered at the first look that found peers to watch.
+    notice: Option<Notice>,
+    /// The notice watches every live peer as of `members`.
+    watching: bool,
 }
 
 /// What [`Watch::look`] found.
-enum Look<'a> {
+enum Look {
     /// The peers were read again: probe liveness before sleeping.
     Fresh,
-    /// As at the last look (which was probed after): these.
-    Same(&'a [Peer]),
-    /// They cannot be watched now: sleep in slices.
-    Unknown,
+    /// As at the last look, which was probed after, and watched: sleep without a limit.
+    Watched,
+    /// They cannot be watched: sleep in slices.
+    Unwatched,
 }
 
 impl Watch {
-    fn look(&mut self, chan: &Chan, range: Range<usize>) -> Look<'_> {
-        let h = chan.header();
+    /// Looks at the peers in `range` of `seg` if they changed, and has the notice watch
+    /// them. `seg` is the segment of the `Chan` that holds this watch, and `wake` refers
+    /// to its header.
+    fn look(&mut self, seg: &Segment, range: Range<usize>, wake: Wake<'_>) -> Look {
+        let h = seg.header();
         let now = h.counters.members.load(Ordering::SeqCst);
         if self.members == Some(now) {
-            return match &self.peers {
-                Some(peers) => Look::Same(peers),
-                None => Look::Unknown,
+            return if self.watching {
+                Look::Watched
+            } else {
+                Look::Unwatched
             };
         }
         // Who is alive, then who they are. A participant between its lock and its pid
         // store has pid 0: it bumps the count right after, and wakes us.
-        let Some(live) = chan.seg.live_in(range) else {
+        let Some(live) = seg.live_in(range) else {
             // Unknown for a moment (a lock over several participants): look again next time.
             self.members = None;
-            self.peers = None;
-            return Look::Unknown;
+            return Look::Unwatched;
         };
-        let peers = live.iter().filter_map(|&i| {
-            let pid = h.peers.pid[i].load(Ordering::SeqCst);
-            let ns = h.peers.ns[i].load(Ordering::SeqCst);
-            (pid != 0).then_some(Peer { pid, ns })
-        });
-        self.peers = Some(peers.collect());
+        let peers: Vec<Peer> = live
+            .iter()
+            .filter_map(|&i| {
+                let pid = h.peers.pid[i].load(Ordering::SeqCst);
+                let ns = h.peers.ns[i].load(Ordering::SeqCst);
+                (pid != 0).then_some(Peer { pid, ns })
+            })
+            .collect();
+        if self.notice.is_none() {
+            // SAFETY: `wake` refers to the header of `seg`, the segment of the `Chan` that
+            // holds this watch; `Chan`'s `Drop` drops the notice (`stop`) before the
+            // segment is unmapped.
+            self.notice = unsafe { Notice::new(wake) };
+        }
+        self.watching = self.notice.as_ref().is_some_and(|n| n.watch(&peers));
         self.members = Some(now);
         Look::Fresh
     }
 
-    /// Reads the peers again at the next park (one of them died).
-    fn forget(&mut self) {
+    /// True if a notice came since the last call (a watched peer died, or shutdown was
+    /// requested): the peers are read again at the next look.
+    fn fired(&mut self) -> bool {
+        let fired = self.notice.as_ref().is_some_and(Notice::fired);
+        if fired {
+            self.members = None;
+        }
+        fired
+    }
+
+    /// True if a notice came and was not yet taken by [`Watch::fired`]: do not sleep.
+    fn pending(&self) -> bool {
+        self.notice.as_ref().is_some_and(Notice::pending)
+    }
+
+    /// Drops the notice: the thread forgets the address of the header's futex word.
+    pub(super) fn stop(&mut self) {
+        self.notice = None;
+        self.watching = false;
         self.members = None;
     }
 }
@@ -210,52 +243,42 @@ impl<T: Message> Sender<T> {
     }
 
     /// Sleeps on the space event until the receiver frees a slot, joins or leaves, or
-    /// `left` passes (None: no limit), with a death notice for the receiver; without one
-    /// (see [`deaths`]), in slices of at most `slice`. True if a death notice (or a
-    /// shutdown request) ended the sleep: the caller probes liveness at once.
+    /// `left` passes (None: no limit), while the receiver is watched for its death;
+    /// without a watch (see [`crate::sync::deaths`]), in slices of at most `slice`. True if the caller
+    /// must probe liveness before it sleeps again: the peers were read again, or a death
+    /// notice (or a shutdown request) came.
     fn park_for_room(&mut self, slice: Duration, left: Option<Duration>) -> bool {
-        let look = self.watch.look(&self.chan, RECEIVER..RECEIVER + 1);
+        let chan = &mut self.chan;
+        let h = chan.seg.header();
+        let ev = &h.space;
+        let look = chan
+            .watch
+            .look(&chan.seg, RECEIVER..RECEIVER + 1, Wake::Bump(&ev.epoch));
         if matches!(look, Look::Fresh) {
             return true;
         }
-        let ev = &self.chan.header().space;
         let epoch = ev.epoch.load(Ordering::SeqCst);
         ev.waiters.fetch_add(1, Ordering::SeqCst);
         // The receiver's side of the fence is only a compiler barrier: ours orders it.
         let fenced = fence::heavy();
-        let mut fired = false;
         // Re-check after announcing ourselves: the receiver bumps the epoch after freeing.
-        if !self.chan.ring.has_room() {
-            let watched = match look {
-                Look::Same(peers) if fenced => {
-                    deaths::watch(peers, Wake::Bump(&ev.epoch), |notice| {
-                        // A notice that came before the wait bumped the epoch: the wait
-                        // returns at once.
-                        if !notice.load(Ordering::SeqCst) {
-                            futex::wait(&ev.epoch, epoch, left);
-                        }
-                        notice.load(Ordering::SeqCst)
-                    })
+        if !chan.ring.has_room() {
+            if matches!(look, Look::Watched) && fenced {
+                // A notice that came before our load of the epoch left no trace in it.
+                if !chan.watch.pending() {
+                    futex::wait(&ev.epoch, epoch, left);
                 }
-                _ => None,
-            };
-            match watched {
-                Some(notice) => fired = notice,
-                None => {
-                    let slice = if fenced {
-                        slice
-                    } else {
-                        slice.min(fence::UNFENCED_SLICE)
-                    };
-                    futex::wait(&ev.epoch, epoch, Some(slice));
-                }
+            } else {
+                let slice = if fenced {
+                    slice
+                } else {
+                    slice.min(fence::UNFENCED_SLICE)
+                };
+                futex::wait(&ev.epoch, epoch, Some(slice));
             }
         }
         ev.waiters.fetch_sub(1, Ordering::SeqCst);
-        if fired {
-            self.watch.forget();
-        }
-        fired
+        chan.watch.fired()
     }
 }
 
@@ -355,51 +378,37 @@ impl<T: Message> Receiver<T> {
         Ok(pos)
     }
 
-    /// Parks until a sender posts (it published, joined or left), `left` passes (None: no
-    /// limit), or a death notice for the live senders comes; without one (see [`deaths`]),
-    /// in slices of at most `slice`. True if a death notice (or a shutdown request) ended
-    /// the park: the caller probes liveness at once.
+    /// Parks until a sender posts (it published, joined or left) or `left` passes (None:
+    /// no limit), while the live senders are watched for their death; without a watch
+    /// (see [`crate::sync::deaths`]), in slices of at most `slice`. True if the caller must probe
+    /// liveness before it parks again: the senders were read again, or a death notice
+    /// (or a shutdown request) came.
     fn park(&mut self, slice: Duration, left: Option<Duration>) -> bool {
-        let look = self.watch.look(&self.chan, SENDERS);
+        let chan = &mut self.chan;
+        let h = chan.seg.header();
+        let look = chan.watch.look(&chan.seg, SENDERS, Wake::Post(&h.rx_sem));
         if matches!(look, Look::Fresh) {
             return true;
         }
-        let h = self.chan.header();
         // SeqCst store, then a full barrier on every CPU (`membarrier`, for senders that
         // skip theirs), then SeqCst re-check of the slot; the sender publishes, then loads
         // this flag: one of the two sees the other.
         h.rx_parked.store(1, Ordering::SeqCst);
         let fenced = fence::heavy();
-        let mut fired = false;
-        if !self.chan.ring.published(self.head) {
-            let watched = match look {
-                Look::Same(peers) if fenced => {
-                    deaths::watch(peers, Wake::Post(&h.rx_sem), |notice| {
-                        // A notice that comes after this look posts: the wait returns.
-                        if !notice.load(Ordering::SeqCst) {
-                            h.rx_sem.wait_posted(left);
-                        }
-                        notice.load(Ordering::SeqCst)
-                    })
-                }
-                _ => None,
-            };
-            match watched {
-                Some(notice) => fired = notice,
-                None => {
-                    let slice = if fenced {
-                        slice
-                    } else {
-                        slice.min(fence::UNFENCED_SLICE)
-                    };
-                    let _ = h.rx_sem.wait_timeout(slice);
-                }
+        if !chan.ring.published(self.head) {
+            if matches!(look, Look::Watched) && fenced {
+                // A notice posts: one that came before this look left a token.
+                h.rx_sem.wait_posted(left);
+            } else {
+                let slice = if fenced {
+                    slice
+                } else {
+                    slice.min(fence::UNFENCED_SLICE)
+                };
+                let _ = h.rx_sem.wait_timeout(slice);
             }
         }
         h.rx_parked.store(0, Ordering::Relaxed);
-        if fired {
-            self.watch.forget();
-        }
-        fired
+        chan.watch.fired()
     }
 }
