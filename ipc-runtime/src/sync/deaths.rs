@@ -39,7 +39,7 @@
 //!
 //! A pidfd names a process, not a pid, so a pid reused after its process died is never
 //! confused with it. Pidfds are kept open while some waiter watches them and, up to
-//! [`CACHED`] of them, after: a waiter that parks again and again opens nothing.
+//! [`CACHED`] of them, after.
 //!
 //! # Safety
 //!
@@ -112,7 +112,7 @@ impl RawWake {
     }
 }
 
-/// How many pidfds nobody watches stay open for the next park.
+/// How many pidfds nobody watches stay open, for the next waiter that watches them.
 const CACHED: usize = 64;
 
 /// A waiter inside [`watch`].
@@ -122,12 +122,11 @@ struct Waiter {
     fired: Arc<AtomicBool>,
 }
 
-/// One watched process.
+/// A process some waiter watches, or watched (kept open for the next, up to [`CACHED`]).
 struct Watched {
     fd: OwnedFd,
-    /// Waiters watching it.
-    refs: usize,
-    /// Its pidfd became readable: the process is gone.
+    /// Its pidfd became readable: the process is gone. Never in the thread's poll set
+    /// again, so any thread may close it.
     dead: bool,
 }
 
@@ -302,29 +301,22 @@ impl Notice {
     pub(crate) fn watch(&self, peers: &[Peer]) -> bool {
         let ns = pid_namespace();
         let mut r = lock(self.reg);
-        let old = r
-            .waiters
-            .get_mut(&self.id)
-            .map(|w| core::mem::take(&mut w.pids))
-            .unwrap_or_default();
         let mut new = Vec::with_capacity(peers.len());
-        let mut poke = false;
+        let mut opened = false;
         let mut ok = ns != 0 && peers.iter().all(|p| p.ns == ns);
         for p in peers.iter().filter(|_| ok) {
             if new.contains(&p.pid) {
                 continue;
             }
             if r.pids.get(&p.pid).is_none_or(|w| w.dead) {
-                // A dead entry's pidfd is out of the thread's poll set: closed here.
+                // A dead entry's pidfd is out of the thread's poll set: closed here. (Its
+                // other watchers were told of the death, and look again before they
+                // sleep; until then they watch whatever process has the pid now.)
                 r.pids.remove(&p.pid);
                 match pidfd_open(p.pid) {
                     Ok(Some(fd)) => {
-                        let w = Watched {
-                            fd,
-                            refs: 0,
-                            dead: false,
-                        };
-                        r.pids.insert(p.pid, w);
+                        r.pids.insert(p.pid, Watched { fd, dead: false });
+                        opened = true;
                     }
                     Ok(None) => {
                         // Gone already: the waiter must not sleep on it.
@@ -337,26 +329,26 @@ impl Notice {
                     }
                 }
             }
-            let w = r.pids.get_mut(&p.pid).expect("present");
-            w.refs += 1;
-            poke |= w.refs == 1;
             new.push(p.pid);
         }
         if !ok {
-            unwatch(&mut r, &new);
             new.clear();
         }
-        unwatch(&mut r, &old);
-        if poke && r.ctl.write(1).is_err() {
-            unwatch(&mut r, &new);
-            new.clear();
+        let Some(w) = r.waiters.get_mut(&self.id) else {
+            return false;
+        };
+        // The thread polls what waiters watch: tell it when that grows or a pidfd is new
+        // (or when the cache wants trimming).
+        let grew = opened || new.iter().any(|p| !w.pids.contains(p));
+        w.pids = new;
+        if (grew || r.pids.len() > 2 * CACHED) && r.ctl.write(1).is_err() {
+            if let Some(w) = r.waiters.get_mut(&self.id) {
+                w.pids.clear();
+            }
             ok = false;
         }
         if r.shutdown_seen || crate::shutdown::shutdown_requested() {
             self.fired.store(true, Ordering::SeqCst);
-        }
-        if let Some(w) = r.waiters.get_mut(&self.id) {
-            w.pids = new;
         }
         ok
     }
@@ -376,30 +368,7 @@ impl Notice {
 impl Drop for Notice {
     fn drop(&mut self) {
         // Under the lock the thread posts under: after this, it no longer has the address.
-        let mut r = lock(self.reg);
-        if let Some(w) = r.waiters.remove(&self.id) {
-            unwatch(&mut r, &w.pids);
-        }
-    }
-}
-
-/// Drops one reference to each of `pids`; closes the pidfds of dead processes nobody
-/// watches, and of live ones beyond [`CACHED`] unwatched (not those in the thread's poll
-/// set: it holds only watched, live ones, and rebuilds after every wake-up; a pidfd that
-/// lost its last watcher is closed here only if the thread has seen it die).
-fn unwatch(r: &mut Registry, pids: &[u32]) {
-    for pid in pids {
-        if let Some(w) = r.pids.get_mut(pid) {
-            w.refs -= 1;
-            if w.refs == 0 && w.dead {
-                r.pids.remove(pid);
-            }
-        }
-    }
-    let unwatched = r.pids.values().filter(|w| w.refs == 0).count();
-    if unwatched > CACHED {
-        // The thread may be polling some of them: let it close them, between polls.
-        let _ = r.ctl.write(1);
+        lock(self.reg).waiters.remove(&self.id);
     }
 }
 
@@ -410,18 +379,22 @@ fn run(reg: &'static Mutex<Registry>) {
     loop {
         {
             let mut r = lock(reg);
-            // Between polls nothing of ours is in the kernel's hands: trim the cache.
-            let mut unwatched: Vec<u32> = r
-                .pids
-                .iter()
-                .filter(|(_, w)| w.refs == 0)
-                .map(|(&p, _)| p)
+            // What waiters watch now; between polls nothing of ours is in the kernel's
+            // hands, so the rest may be closed: the dead, and the live beyond CACHED.
+            let watched: std::collections::HashSet<u32> = r
+                .waiters
+                .values()
+                .flat_map(|w| w.pids.iter().copied())
                 .collect();
-            if unwatched.len() > CACHED {
-                unwatched.truncate(unwatched.len() - CACHED);
-                for p in unwatched {
-                    r.pids.remove(&p);
-                }
+            r.pids.retain(|p, w| watched.contains(p) || !w.dead);
+            let idle: Vec<u32> = r
+                .pids
+                .keys()
+                .filter(|p| !watched.contains(p))
+                .copied()
+                .collect();
+            for p in idle.iter().skip(CACHED) {
+                r.pids.remove(p);
             }
             fds.clear();
             owners.clear();
@@ -439,7 +412,7 @@ fn run(reg: &'static Mutex<Registry>) {
                 }
             }
             for (&pid, w) in &r.pids {
-                if w.refs > 0 && !w.dead {
+                if watched.contains(&pid) && !w.dead {
                     fds.push(pollin(w.fd.as_raw_fd()));
                     owners.push(Some(pid));
                 }
@@ -447,8 +420,8 @@ fn run(reg: &'static Mutex<Registry>) {
         }
         // SAFETY: `fds` is a valid array of `fds.len()` pollfds. Its descriptors stay open
         // until the lock is taken again below: only this thread closes a pidfd that may be
-        // in the set (`unwatch` closes dead ones, which are never in it), and the control
-        // and shutdown eventfds live as long as the process.
+        // in the set (`Notice::watch` closes dead ones, which are never in it), and the
+        // control and shutdown eventfds live as long as the process.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
         if n <= 0 {
             continue; // EINTR (or nothing): poll again.
@@ -582,5 +555,46 @@ mod tests {
             let _ = child.kill();
         }
         let _ = child.wait();
+    }
+
+    #[test]
+    fn two_waiters_on_one_peer_both_hear_and_watch_on() {
+        let (mut first, a) = sleeper();
+        let (mut second, b) = sleeper();
+        let (s1, s2) = (Semaphore::new(0), Semaphore::new(0));
+        // SAFETY: the semaphores outlive the notices (declared before them).
+        let n1 = unsafe { Notice::new(Wake::Post(&s1)) };
+        // SAFETY: as above.
+        let n2 = unsafe { Notice::new(Wake::Post(&s2)) };
+        let (Some(n1), Some(n2)) = (n1, n2) else {
+            for c in [&mut first, &mut second] {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            return;
+        };
+        if !(n1.watch(&[a]) && n2.watch(&[a, b])) {
+            for c in [&mut first, &mut second] {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            return;
+        }
+        first.kill().unwrap();
+        s1.wait_timeout(Duration::from_secs(10)).unwrap();
+        s2.wait_timeout(Duration::from_secs(10)).unwrap();
+        assert!(n1.fired() && n2.fired());
+        let _ = first.wait();
+        // The second waiter looks again and watches the survivor; its death is heard too.
+        assert!(n2.watch(&[b]));
+        assert!(!n2.fired());
+        second.kill().unwrap();
+        s2.wait_timeout(Duration::from_secs(10)).unwrap();
+        assert!(n2.fired());
+        assert!(
+            !n1.fired(),
+            "the first waiter no longer watches anybody alive"
+        );
+        let _ = second.wait();
     }
 }
