@@ -57,10 +57,11 @@
 //! | loan cost per message | 8 B 7-12 ns, 4 KiB 23-83 ns, 64 KiB 7-32 ns (154 once), 1 MiB 12-26 ns |
 //! | futex calls, 1,000,000 streamed 8 B messages | 0 (sender + receiver) |
 //!
-//! The senders table, 2026-12-05 (five runs, each the median of three rounds; the receiver
-//! on CPU 0, every sender on CPU 1), rate in all ÷ one sender's: one sender beside an idle
-//! open one 0.90-1.02x, two senders 0.70-1.08x, four 0.52-1.03x, sixteen 0.53-0.82x; CPU
-//! time per message ÷ one sender's 0.92-1.43x with two.
+//! The senders table, 2026-12-05 (seven runs, each the median of three rounds; the
+//! receiver on CPU 0, every sender on CPU 1), rate in all ÷ one sender's, median run and
+//! range: one sender beside an idle open one 1.00x (0.90-1.06x), two senders 0.98x
+//! (0.70-1.11x), four 0.91x (0.52-1.06x), sixteen 0.81x (0.53-0.91x); CPU time per
+//! message ÷ one sender's 0.91-1.43x with two.
 //!
 //! The batched table, 2026-12-05 (thirteen runs, each the median of five alternating
 //! rounds): 8 B batched 304-316 M/s in the VM's fast regime (bare batch ring 610-676

@@ -57,8 +57,8 @@
 //!   hear of its peers' deaths: one thread per process (`ipc-deaths`, started at the first
 //!   park) sleeps in `poll(2)` on their pidfds and wakes the end when one exits, which
 //!   then probes the locks and returns [`Error::Disconnected`](crate::Error::Disconnected)
-//!   (a SIGKILLed sender was reported after 0.6 ms, the last of 101 parked ends after
-//!   11 ms). Where that cannot be had (a peer in another pid namespace, no `pidfd_open`,
+//!   (a SIGKILLed sender was reported after 0.6 ms, the last of 101 parked ends after 1-2
+//!   ms). Where that cannot be had (a peer in another pid namespace, no `pidfd_open`,
 //!   no descriptors left), a parked end sleeps in slices of 20 ms and probes in between,
 //!   and a spinning one probes every 5 ms. The last participant to leave
 //!   unlinks the name (but see the next point); [`remove_stale_with_prefix`] removes what
