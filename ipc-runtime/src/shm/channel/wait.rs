@@ -46,7 +46,7 @@ use crate::sync::{fence, futex, Backoff};
 pub(super) struct Watch {
     /// The count the peers were read at; None: read them again.
     members: Option<u32>,
-    /// Registered at the first look that found peers to watch.
+    /// Registered at the first look, kept while the end lives.
     notice: Option<Notice>,
     /// The notice watches every live peer as of `members`.
     watching: bool,
@@ -112,9 +112,13 @@ impl Watch {
         fired
     }
 
-    /// True if a notice came and was not yet taken by [`Watch::fired`]: do not sleep.
-    fn pending(&self) -> bool {
-        self.notice.as_ref().is_some_and(Notice::pending)
+    /// True if the end must not sleep now: a notice came and was not yet taken by
+    /// [`Watch::fired`], or a peer joined or left since the last look (checked after the
+    /// end announced that it parks: a peer that joins or leaves bumps the count, then
+    /// looks whether someone is parked, so one of the two sees the other).
+    fn stale(&self, seg: &Segment) -> bool {
+        let members = seg.header().counters.members.load(Ordering::SeqCst);
+        self.members != Some(members) || self.notice.as_ref().is_some_and(Notice::pending)
     }
 
     /// Drops the notice: the thread forgets the address of the header's futex word.
@@ -244,9 +248,9 @@ impl<T: Message> Sender<T> {
 
     /// Sleeps on the space event until the receiver frees a slot, joins or leaves, or
     /// `left` passes (None: no limit), while the receiver is watched for its death;
-    /// without a watch (see [`crate::sync::deaths`]), in slices of at most `slice`. True if the caller
-    /// must probe liveness before it sleeps again: the peers were read again, or a death
-    /// notice (or a shutdown request) came.
+    /// without a watch (see [`crate::sync::deaths`]), in slices of at most `slice`. True
+    /// if the caller must probe liveness before it sleeps again: the peers were read
+    /// again, it slept without a limit, or a death notice (or a shutdown request) came.
     fn park_for_room(&mut self, slice: Duration, left: Option<Duration>) -> bool {
         let chan = &mut self.chan;
         let h = chan.seg.header();
@@ -262,11 +266,13 @@ impl<T: Message> Sender<T> {
         // The receiver's side of the fence is only a compiler barrier: ours orders it.
         let fenced = fence::heavy();
         // Re-check after announcing ourselves: the receiver bumps the epoch after freeing.
+        let mut slept = false;
         if !chan.ring.has_room() {
             if matches!(look, Look::Watched) && fenced {
                 // A notice that came before our load of the epoch left no trace in it.
-                if !chan.watch.pending() {
+                if !chan.watch.stale(&chan.seg) {
                     futex::wait(&ev.epoch, epoch, left);
+                    slept = true;
                 }
             } else {
                 let slice = if fenced {
@@ -278,7 +284,9 @@ impl<T: Message> Sender<T> {
             }
         }
         ev.waiters.fetch_sub(1, Ordering::SeqCst);
-        chan.watch.fired()
+        // After a sleep without a limit, probe before the next: unless room came, what
+        // woke us may have been the receiver leaving.
+        chan.watch.fired() | slept
     }
 }
 
@@ -380,9 +388,9 @@ impl<T: Message> Receiver<T> {
 
     /// Parks until a sender posts (it published, joined or left) or `left` passes (None:
     /// no limit), while the live senders are watched for their death; without a watch
-    /// (see [`crate::sync::deaths`]), in slices of at most `slice`. True if the caller must probe
-    /// liveness before it parks again: the senders were read again, or a death notice
-    /// (or a shutdown request) came.
+    /// (see [`crate::sync::deaths`]), in slices of at most `slice`. True if the caller
+    /// must probe liveness before it parks again: the senders were read again, it slept
+    /// without a limit, or a death notice (or a shutdown request) came.
     fn park(&mut self, slice: Duration, left: Option<Duration>) -> bool {
         let chan = &mut self.chan;
         let h = chan.seg.header();
@@ -395,10 +403,13 @@ impl<T: Message> Receiver<T> {
         // this flag: one of the two sees the other.
         h.rx_parked.store(1, Ordering::SeqCst);
         let fenced = fence::heavy();
+        let mut slept = false;
         if !chan.ring.published(self.head) {
             if matches!(look, Look::Watched) && fenced {
-                // A notice posts: one that came before this look left a token.
-                h.rx_sem.wait_posted(left);
+                if !chan.watch.stale(&chan.seg) {
+                    h.rx_sem.wait_posted(left);
+                    slept = true;
+                }
             } else {
                 let slice = if fenced {
                     slice
@@ -409,6 +420,8 @@ impl<T: Message> Receiver<T> {
             }
         }
         h.rx_parked.store(0, Ordering::Relaxed);
-        chan.watch.fired()
+        // After a sleep without a limit, probe before the next: unless a message came,
+        // what woke us may have been the last sender leaving.
+        chan.watch.fired() | slept
     }
 }
