@@ -7,8 +7,8 @@
 //! death must end it too, or a receiver whose last sender was killed sleeps for ever. The
 //! kernel tells of a process's death through a pidfd (`pidfd_open(2)`, readable once the
 //! process has exited), which `poll(2)` waits on, and no single system call waits on a
-//! futex and a descriptor at once. Parking in slices of 20 ms and looking in between, as
-//! the ends did, costs 50 wake-ups a second per idle end: more than a core for a process
+//! futex and a descriptor at once. Parking in slices of 20 ms and looking in between
+//! costs 50 wake-ups a second per idle end: more than a core for a process
 //! with a thousand idle channels. So one thread per process, started at the first park
 //! that asks for it, sleeps in `poll` on the pidfds of every peer that a parked waiter of
 //! this process watches (and on the shutdown eventfd), and when one becomes readable it
