@@ -36,8 +36,8 @@ fn cpu_now() -> u64 {
 pub(crate) fn thr_senders(active: u64, idle: u64, n: u64) -> Senders {
     let name = unique(&format!("senders{active}-{idle}"));
     let opts = Options::new().capacity(1024);
-    // Line 0: set when the receiver has everything; line 1: senders ready; lines 2..:
-    // each child's CPU nanoseconds.
+    // Line 0: set (and woken) when the receiver has everything; line 1: senders ready;
+    // lines 2..: each child's CPU nanoseconds.
     let page = SharedPage::new(4096);
     let kids: Vec<_> = (0..active + idle)
         .map(|id| {
@@ -52,8 +52,10 @@ pub(crate) fn thr_senders(active: u64, idle: u64, n: u64) -> Senders {
                         tx.send(id << 40 | i).unwrap();
                     }
                 } else {
-                    while page.u64_at(0).load(Ordering::Acquire) == 0 {
-                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    // Asleep on a futex until the end: an idle sender that polled would
+                    // take the streaming one's CPU every time it looked.
+                    while page.u32_at(0).load(Ordering::Acquire) == 0 {
+                        futex_wait(page.u32_at(0), 0);
                     }
                 }
                 page.u64_at(2 + id as usize)
@@ -80,7 +82,10 @@ pub(crate) fn thr_senders(active: u64, idle: u64, n: u64) -> Senders {
     }
     let per_sec = (total - warm) as f64 / start.elapsed().as_secs_f64();
     let mine = cpu_now() - start_cpu;
-    page.u64_at(0).store(1, Ordering::Release);
+    page.u32_at(0).store(1, Ordering::Release);
+    for _ in 0..idle {
+        futex_wake(page.u32_at(0));
+    }
     for kid in kids {
         reap(kid);
     }
