@@ -85,9 +85,12 @@ fn parent() -> Result<(), AnyError> {
 
     // Shared memory: the receiver creates the ring, the sender fills frames in place.
     let name = format!("zero-copy-{}", std::process::id());
-    let mut tx = Sender::<Frame>::open_or_create(&name, Options::new().capacity(8))?;
+    // No linger: frames for a receiver this process stops are not kept for another (the
+    // default keeps a departed sender's unread messages for 60 s).
+    let opts = Options::new().capacity(8).linger(Duration::ZERO);
+    let mut tx = Sender::<Frame>::open_or_create(&name, opts)?;
     // Declared after the ring's end: on an early return the child is stopped first, and
-    // this process, the last one attached, removes the ring.
+    // this process, the last one attached, removes the ring, unread frames and all.
     let child = Kid::spawn(Command::new(&me).args(["shm-receiver", &name]))?;
     let start = Instant::now();
     for i in 0..FRAMES {
