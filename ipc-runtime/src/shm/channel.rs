@@ -253,9 +253,7 @@ impl Chan {
                 c.senders_joined.fetch_add(1, Ordering::SeqCst);
                 // A parked receiver watches the senders it knew when it parked: it wakes
                 // to watch this one too.
-                if h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
-                    h.rx_sem.post();
-                }
+                self.wake_parked_receiver();
             }
             Role::Receiver => {
                 h.rx_closed().store(0, Ordering::SeqCst);
@@ -267,6 +265,16 @@ impl Chan {
                     futex::wake(&h.space.epoch, u32::MAX);
                 }
             }
+        }
+    }
+
+    /// Wakes the receiver if it is parked (a sender joined or left: it looks at its
+    /// senders again). A full barrier (the swap) after the caller's stores, which pairs
+    /// with the parking receiver's store of the flag and re-read of `members`.
+    fn wake_parked_receiver(&self) {
+        let h = self.header();
+        if h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
+            h.rx_sem.post();
         }
     }
 

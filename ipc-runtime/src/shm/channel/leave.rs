@@ -56,9 +56,8 @@ impl Chan {
         h.peers.pid[self.me].store(0, Ordering::SeqCst);
         h.counters.members.fetch_add(1, Ordering::SeqCst);
         self.seg.release(self.me);
-        let h = self.header();
-        if sender && h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
-            h.rx_sem.post();
+        if sender {
+            self.wake_parked_receiver();
         }
     }
 

@@ -162,6 +162,17 @@ impl Wait {
     }
 }
 
+/// How long a park without a death notice may sleep: `slice`, or a short slice if the
+/// heavy fence before it failed, so that a wake-up a peer could not see costs no more than
+/// that (see [`crate::sync::fence`]).
+fn slice_of(slice: Duration, fenced: bool) -> Duration {
+    if fenced {
+        slice
+    } else {
+        slice.min(fence::UNFENCED_SLICE)
+    }
+}
+
 impl<T: Message> Sender<T> {
     fn receiver_gone(&self) -> bool {
         let h = self.chan.header();
@@ -275,12 +286,7 @@ impl<T: Message> Sender<T> {
                     slept = true;
                 }
             } else {
-                let slice = if fenced {
-                    slice
-                } else {
-                    slice.min(fence::UNFENCED_SLICE)
-                };
-                futex::wait(&ev.epoch, epoch, Some(slice));
+                futex::wait(&ev.epoch, epoch, Some(slice_of(slice, fenced)));
             }
         }
         ev.waiters.fetch_sub(1, Ordering::SeqCst);
@@ -411,12 +417,7 @@ impl<T: Message> Receiver<T> {
                     slept = true;
                 }
             } else {
-                let slice = if fenced {
-                    slice
-                } else {
-                    slice.min(fence::UNFENCED_SLICE)
-                };
-                let _ = h.rx_sem.wait_timeout(slice);
+                let _ = h.rx_sem.wait_timeout(slice_of(slice, fenced));
             }
         }
         h.rx_parked.store(0, Ordering::Relaxed);
