@@ -33,16 +33,19 @@ use crate::unread::Unread;
 
 impl Chan {
     /// Leaves, as far as the peers can tell, once: a sender gives up the bias if it holds
-    /// it; the end's entry in the peers' table is cleared and the count of joins and
-    /// leaves bumped (both while its lock byte is held: another participant may join at
-    /// the same index once it is released); the lock byte is released, and from then on
-    /// the end is gone for its peers, though it still maps the segment; then a sender
-    /// wakes a parked receiver, so that it notices promptly if this was the last sender.
+    /// it; the end's entry in the peers' table is cleared (while its lock byte is held:
+    /// another participant may join at the same index once it is released); the lock byte
+    /// is released, and from then on the end is gone for its peers, though it still maps
+    /// the segment; then the count of joins and leaves is bumped and a sender wakes a
+    /// parked receiver, so that it notices promptly if this was the last sender.
     ///
-    /// The wake comes last: a receiver woken before the lock byte is released could look,
-    /// still find this sender alive, and park again with nobody left to wake it (a
-    /// parked end sleeps without a timeout, see `wait.rs`). (A receiver's leave is told
-    /// by `rx_closed` before this, see `Receiver`'s `Drop`.)
+    /// The bump and the wake come after the release: a parking receiver stores its flag,
+    /// then re-reads the count (`wait.rs`), and this side bumps the count, then swaps the
+    /// flag, so either the receiver sees the new count, looks again and finds the lock
+    /// released, or this side sees the flag and wakes it. Bumped or woken before the
+    /// release, the receiver could look, still find this sender alive, and park for ever
+    /// (a parked end sleeps without a timeout). (A receiver's leave is told by `rx_closed`
+    /// before this, see `Receiver`'s `Drop`.)
     pub(super) fn depart(&mut self) {
         if self.departed {
             return;
@@ -52,10 +55,12 @@ impl Chan {
         if sender {
             self.ring.leave(self.me);
         }
-        let h = self.header();
-        h.peers.pid[self.me].store(0, Ordering::SeqCst);
-        h.counters.members.fetch_add(1, Ordering::SeqCst);
+        self.header().peers.pid[self.me].store(0, Ordering::SeqCst);
         self.seg.release(self.me);
+        self.header()
+            .counters
+            .members
+            .fetch_add(1, Ordering::SeqCst);
         if sender {
             self.wake_parked_receiver();
         }

@@ -41,7 +41,9 @@ use crate::sync::{fence, futex, Backoff};
 /// Every live peer is watched from the moment it is read until the next look, so a peer
 /// that dies in between sends a notice; one that died before the look is not in it. So
 /// after each look the end probes liveness once before it sleeps (a sender that died
-/// holding a claim, the last sender gone), and then may sleep without a limit.
+/// holding a claim, the last sender gone), and then may sleep without a limit. The probe
+/// is owed until it is made ([`Watch::probed`]), even if a message ends the receive that
+/// looked: the next receive makes it before it sleeps.
 #[derive(Debug, Default)]
 pub(super) struct Watch {
     /// The count the peers were read at; None: read them again.
@@ -50,11 +52,14 @@ pub(super) struct Watch {
     notice: Option<Notice>,
     /// The notice watches every live peer as of `members`.
     watching: bool,
+    /// The peers were read again and liveness not probed since: no sleep without a limit.
+    unprobed: bool,
 }
 
 /// What [`Watch::look`] found.
 enum Look {
-    /// The peers were read again: probe liveness before sleeping.
+    /// The peers were read again (or were, and no probe came after): probe liveness
+    /// before sleeping.
     Fresh,
     /// As at the last look, which was probed after, and watched: sleep without a limit.
     Watched,
@@ -70,7 +75,9 @@ impl Watch {
         let h = seg.header();
         let now = h.counters.members.load(Ordering::SeqCst);
         if self.members == Some(now) {
-            return if self.watching {
+            return if self.unprobed {
+                Look::Fresh
+            } else if self.watching {
                 Look::Watched
             } else {
                 Look::Unwatched
@@ -99,6 +106,7 @@ impl Watch {
         }
         self.watching = self.notice.as_ref().is_some_and(|n| n.watch(&peers));
         self.members = Some(now);
+        self.unprobed = true;
         Look::Fresh
     }
 
@@ -119,6 +127,11 @@ impl Watch {
     fn stale(&self, seg: &Segment) -> bool {
         let members = seg.header().counters.members.load(Ordering::SeqCst);
         self.members != Some(members) || self.notice.as_ref().is_some_and(Notice::pending)
+    }
+
+    /// The end has probed its peers' liveness since the last look.
+    fn probed(&mut self) {
+        self.unprobed = false;
     }
 
     /// Drops the notice: the thread forgets the address of the header's futex word.
@@ -231,6 +244,7 @@ impl<T: Message> Sender<T> {
                     if due(&mut last_check, now) || core::mem::take(&mut probe) {
                         last_check = Some(now);
                         crate::shutdown::check_shutdown()?;
+                        self.chan.watch.probed();
                         if self.receiver_gone() {
                             return Err(Error::Disconnected);
                         }
@@ -371,6 +385,7 @@ impl<T: Message> Receiver<T> {
             if due {
                 last_check = Some(Instant::now());
                 crate::shutdown::check_shutdown()?;
+                self.chan.watch.probed();
                 if self.chan.ring.claimed(self.head) {
                     if self.skip_dead(self.head) {
                         continue;
