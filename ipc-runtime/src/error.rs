@@ -46,6 +46,15 @@ pub enum Error {
     #[error("the channel is full; try again later or use send() to wait")]
     Full,
 
+    /// A subscriber of a topic that drops the oldest samples fell a ring behind its
+    /// publisher: this many samples were skipped. The next receive returns the oldest
+    /// sample still held.
+    #[error(
+        "lagged: {0} samples were dropped before this subscriber read them; \
+         read faster, or give the topic more capacity"
+    )]
+    Lagged(u64),
+
     /// A `*_timeout` call (or a connect or handshake, bounded by the handshake timeout)
     /// waited its full time.
     #[error("timed out after {0:?}; try again later, or allow more time")]
@@ -299,6 +308,7 @@ impl Error {
             Error::Empty => "Empty",
             Error::Full => "Full",
             Error::Timeout(_) => "Timeout",
+            Error::Lagged(_) => "Lagged",
             Error::SchemaMismatch { .. } => "SchemaMismatch",
             Error::InvalidMessage(_) => "InvalidMessage",
             Error::Corrupt(_) => "Corrupt",
@@ -406,6 +416,7 @@ impl From<Error> for io::Error {
             Error::Disconnected => K::BrokenPipe,
             Error::Empty | Error::Full => K::WouldBlock,
             Error::Timeout(_) => K::TimedOut,
+            Error::Lagged(_) => K::Other,
             Error::SchemaMismatch { .. } | Error::InvalidMessage(_) | Error::Corrupt(_) => {
                 K::InvalidData
             }

@@ -365,8 +365,14 @@ impl Proc {
         self.0.output()
     }
 
-    /// Waits for the child and returns its status and everything it wrote.
-    pub fn finish(self) -> (ExitStatus, String) {
+    /// Waits for the child and returns its status and everything it wrote (the rest of
+    /// its stdout pipe included).
+    pub fn finish(mut self) -> (ExitStatus, String) {
+        if let Some(mut out) = self.0.child.stdout.take() {
+            let mut rest = String::new();
+            let _ = std::io::Read::read_to_string(&mut out, &mut rest);
+            self.0.seen.push_str(&rest);
+        }
         self.0.finish()
     }
 }

@@ -45,6 +45,7 @@ pub(crate) const READY: u32 = 0x5245_4459;
 pub(crate) enum SegmentKind {
     Channel = 1,
     Shared = 2,
+    Topic = 3,
 }
 
 const NAME_BYTES: usize = 64;
@@ -66,7 +67,8 @@ pub(crate) struct Meta {
     pub(crate) body_offset: u64,
     pub(crate) total_size: u64,
     pub(crate) creator_pid: u32,
-    pub(crate) _reserved: u32,
+    /// Topics: the subscriber lines (0 for the other kinds).
+    pub(crate) subscribers: u32,
 }
 
 /// Statistics and membership counters.
@@ -164,6 +166,8 @@ pub(crate) struct Layout {
     pub(crate) payload_offset: u64,
     pub(crate) body_offset: u64,
     pub(crate) total_size: u64,
+    /// Topics: subscriber lines; 0 for the other kinds.
+    pub(crate) subscribers: u64,
 }
 
 const fn round_up(v: u64, to: u64) -> Option<u64> {
@@ -210,6 +214,7 @@ impl Layout {
             payload_offset,
             body_offset,
             total_size: total,
+            subscribers: 0,
         })
     }
 
@@ -232,7 +237,56 @@ impl Layout {
             payload_offset,
             body_offset,
             total_size: total,
+            subscribers: 0,
         })
+    }
+
+    /// The layout of a topic of `capacity` entries and `subscribers` subscriber lines:
+    /// the control words at `body_offset`, a line per subscriber after them, then
+    /// `capacity + subscribers` cells of `stride` bytes from [`Layout::cells_offset`]
+    /// (an [`Entry`](super::topic::Entry), then a chunk of `T` at `payload_offset`).
+    pub(crate) fn topic<T: Message>(capacity: u64, subscribers: u64) -> Result<Layout> {
+        let align = (align_of::<T>() as u64).max(8);
+        let payload_offset =
+            round_up(super::topic::ENTRY as u64, align).ok_or_else(|| too_big("cell"))?;
+        let bytes = payload_offset + size_of::<T>() as u64;
+        let stride = if bytes <= 64 {
+            bytes.next_power_of_two()
+        } else {
+            round_up(bytes, align.max(64)).ok_or_else(|| too_big("cell"))?
+        };
+        let body_offset =
+            round_up(size_of::<Header>() as u64, align.max(64)).ok_or_else(|| too_big("header"))?;
+        let mut l = Layout {
+            kind: SegmentKind::Topic,
+            capacity,
+            stride,
+            payload_offset,
+            body_offset,
+            total_size: 0,
+            subscribers,
+        };
+        l.total_size = capacity
+            .checked_add(subscribers)
+            .and_then(|cells| cells.checked_mul(stride))
+            .and_then(|b| b.checked_add(l.cells_offset()))
+            .and_then(|t| round_up(t, 4096))
+            .filter(|&t| t <= isize::MAX as u64)
+            .ok_or_else(|| too_big("topic"))?;
+        Ok(l)
+    }
+
+    /// Topics: where the subscriber lines start.
+    pub(crate) fn subs_offset(&self) -> u64 {
+        self.body_offset + size_of::<super::topic::TopicControl>() as u64
+    }
+
+    /// Topics: where the cells start (a cache line, or `T`'s alignment, after the lines).
+    pub(crate) fn cells_offset(&self) -> u64 {
+        // `payload_offset` is `T`'s alignment (or 16): cells start aligned for both.
+        let align = self.payload_offset.max(64);
+        let end = self.subs_offset() + self.subscribers * 64;
+        end.div_ceil(align) * align
     }
 
     /// The header a creator writes.
@@ -255,7 +309,7 @@ impl Layout {
             body_offset: self.body_offset,
             total_size: self.total_size,
             creator_pid: std::process::id(),
-            _reserved: 0,
+            subscribers: self.subscribers as u32,
         }
     }
 }
@@ -320,6 +374,19 @@ impl Meta {
                     .map_err(|_| Error::Corrupt("header capacity is too large".into()))?
             }
             SegmentKind::Shared => Layout::shared::<T>()?,
+            SegmentKind::Topic => {
+                if self.capacity < 2
+                    || !self.capacity.is_power_of_two()
+                    || !(1..=super::topic::MAX_SUBSCRIBERS as u32).contains(&self.subscribers)
+                {
+                    return Err(Error::Corrupt(format!(
+                        "header capacity {} or subscriber count {} fits no topic",
+                        self.capacity, self.subscribers
+                    )));
+                }
+                Layout::topic::<T>(self.capacity, u64::from(self.subscribers))
+                    .map_err(|_| Error::Corrupt("header capacity is too large".into()))?
+            }
         };
         let found = Layout {
             kind,
@@ -328,6 +395,7 @@ impl Meta {
             payload_offset: self.payload_offset,
             body_offset: self.body_offset,
             total_size: self.total_size,
+            subscribers: u64::from(self.subscribers),
         };
         if found != expected {
             return Err(Error::Corrupt(format!(
@@ -348,6 +416,7 @@ fn kind_name(k: u32) -> String {
     match k {
         1 => "channel".into(),
         2 => "shared value".into(),
+        3 => "topic".into(),
         k => format!("segment of unknown kind {k}"),
     }
 }

@@ -129,11 +129,17 @@
 mod channel;
 mod layout;
 mod options;
+mod pubsub;
 pub(crate) mod ring;
 mod segment;
 mod shared;
+pub(crate) mod topic;
 
 pub use channel::{Loan, Receiver, Sample, Sender, Stats};
-pub use options::{Backing, Options, DEFAULT_CAPACITY, DEFAULT_LINGER, DEFAULT_RING_BYTES};
+pub use options::{
+    Backing, Options, DEFAULT_CAPACITY, DEFAULT_LINGER, DEFAULT_MAX_SUBSCRIBERS, DEFAULT_RING_BYTES,
+};
+pub use pubsub::{Publisher, Subscriber, TopicLoan, TopicSample};
 pub use segment::{remove_stale, remove_stale_with_prefix};
 pub use shared::{Guard, LockError, Repair, Shared};
+pub use topic::Overflow;

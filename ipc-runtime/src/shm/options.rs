@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::layout::Layout;
+use super::topic::Overflow;
 use crate::deadline::Wait;
 use crate::message::Message;
 use crate::sync::WaitStrategy;
@@ -50,7 +51,16 @@ pub struct Options {
     /// Set by [`Options::open_timeout`]: `open` then also waits for the segment to appear.
     pub(crate) open_timeout: Option<Duration>,
     pub(crate) linger: Duration,
+    /// Topics: samples a late subscriber receives first.
+    pub(crate) history: u64,
+    /// Topics: subscriber lines.
+    pub(crate) max_subscribers: u64,
+    /// Topics: what the publisher does when a subscriber is a ring behind.
+    pub(crate) overflow: Overflow,
 }
+
+/// The subscribers a topic takes unless [`Options::max_subscribers`] says otherwise.
+pub const DEFAULT_MAX_SUBSCRIBERS: usize = 8;
 
 /// How long `open` waits for a creator to finish initialising a segment, unless
 /// [`Options::open_timeout`] says otherwise.
@@ -86,7 +96,34 @@ impl Options {
             backing: Backing::Posix,
             open_timeout: None,
             linger: DEFAULT_LINGER,
+            history: 0,
+            max_subscribers: DEFAULT_MAX_SUBSCRIBERS as u64,
+            overflow: Overflow::Block,
         }
+    }
+
+    /// Topics ([`Publisher`](super::Publisher), creator only): how many of the latest
+    /// samples a subscriber that joins receives first (default 0: only what is published
+    /// after it joined). At most seven eighths of the capacity are kept; a larger value
+    /// gives that many.
+    pub fn history(mut self, samples: usize) -> Self {
+        self.history = samples as u64;
+        self
+    }
+
+    /// Topics (creator only): the most subscribers attached at once, 1 to 63 (default
+    /// [`DEFAULT_MAX_SUBSCRIBERS`]). Each costs a cache line and one spare chunk of the
+    /// message's size, kept for a sample it may still be reading.
+    pub fn max_subscribers(mut self, n: usize) -> Self {
+        self.max_subscribers = n.clamp(1, super::topic::MAX_SUBSCRIBERS) as u64;
+        self
+    }
+
+    /// Topics (creator only): what the publisher does when the slowest subscriber is a
+    /// whole ring behind (default [`Overflow::Block`]).
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
     }
 
     /// Number of slots of a channel (creator only), rounded up to a power of two, at least

@@ -159,7 +159,7 @@ fn due(last: &mut Option<Instant>, now: Instant) -> bool {
 
 impl Wait {
     /// Time left to park, capped at the liveness slice; Err when the time is up.
-    fn slice(self, now: Instant) -> Result<Duration> {
+    pub(in crate::shm) fn slice(self, now: Instant) -> Result<Duration> {
         match self {
             Wait::Now => Err(Error::Empty),
             Wait::Forever => Ok(PARK_SLICE),

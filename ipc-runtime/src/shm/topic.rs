@@ -1,0 +1,603 @@
+//! The publish-subscribe protocol: one publisher, up to 63 subscribers that come and go,
+//! every subscriber reading every sample in place, over an abstract [`Board`] (a shared
+//! mapping, or a heap buffer for the tests and the loom model).
+//!
+//! # Entries and chunks
+//!
+//! A sample is written once, into a **chunk**, and named by an **entry** of a ring of
+//! `capacity` entries. Position `pos` lives in entry `pos & mask`, whose `seq` says which
+//! position it holds and whose `chunk` says where its bytes are:
+//!
+//! - `seq == pos + 1`: position `pos` is published (stored with `Release` after the chunk
+//!   is written and named; subscribers load it with `Acquire`);
+//! - `seq == (pos + 1) | BUSY`: the publisher is replacing the entry's old position with
+//!   `pos` (it has evicted the old one and is writing the new one);
+//! - until the first lap, entry `i` holds `i + 1 - capacity`, as if lap -1 were published.
+//!
+//! There are `capacity + subscribers` chunks. Chunk `i < capacity` lies right behind entry
+//! `i` (so a small sample and its entry share a cache line), and an entry names its own
+//! chunk unless that chunk was still being read when the entry came round again: then the
+//! publisher writes into a **spare** chunk, and the old one becomes a spare once its
+//! reader is done. Each subscriber reads one position at a time, so at most one chunk per
+//! subscriber is held outside the ring, and a free chunk always exists.
+//!
+//! # Cursors: who still reads what
+//!
+//! Each subscriber has a line of its own with its `cursor`: the position it reads or will
+//! read next. It stays at `pos` while the subscriber holds the sample of `pos` (zero
+//! copy: the `&T` points into the chunk), and moves to `pos + 1` (`Release`) when the
+//! sample is dropped. Cursors only grow. The publisher keeps a lower bound of the
+//! attached subscribers' cursors (`min`), re-read only when it is about to replace a
+//! position at or above it. So a publisher that is ahead of nobody touches no
+//! subscriber's line, and a subscriber touches only its own line and the entries.
+//!
+//! Replacing position `old = pos - capacity` by `pos`:
+//!
+//! - `old < min`: nobody reads `old` or ever will; the publisher writes `pos` over the
+//!   entry's chunk. (It first stores `BUSY` and checks the count of joins (`members`)
+//!   behind a store-load barrier: a subscriber that joined since `min` was read, whose
+//!   cursor may be `old`, makes it look again. The joiner stores its cursor, counts
+//!   itself in, and then, behind a heavy barrier, looks at its first entry: one of the
+//!   two sees the other.)
+//! - `Overflow::Block`: the publisher waits until every live subscriber's cursor is past
+//!   `old` (putting the entry back as it was while it waits). A subscriber that dies stops
+//!   counting: the publisher asks who is alive when it is about to wait.
+//! - `Overflow::DropOldest`: the publisher never waits. It evicts a batch of old positions
+//!   at once (`capacity / 8`): stores `BUSY` in their entries, issues one heavy barrier,
+//!   and then reads the cursors. A subscriber whose cursor is one of them may be reading it
+//!   now: its chunk is kept for it (written into again only once that cursor has moved
+//!   on), and the new position goes into a spare. Every other subscriber that reaches an
+//!   evicted position finds it `BUSY` or replaced, is **lagged**, skips to the oldest
+//!   position still held and counts what it missed. The pairing is the joiner's: the
+//!   subscriber stores its cursor, then (behind a store-load barrier) loads the entry.
+//!
+//! # Hostile memory
+//!
+//! Values read from the board are only compared, except a `chunk` index, which is checked
+//! against the chunk count before use: a corrupt one is [`TopicError::Corrupt`]. A peer
+//! that scribbles on cursors can make the publisher wait (under `Block`) or keep chunks
+//! for nobody; when no chunk is free the publisher reports `Corrupt` instead of writing
+//! into one a subscriber may be reading.
+
+use super::super::sync::atomic::{fence, AtomicU64, Ordering};
+use super::ring::CacheLine;
+
+#[cfg(any(test, loom))]
+pub(crate) mod heap;
+#[cfg(all(test, loom))]
+mod loom_tests;
+#[cfg(all(test, not(loom)))]
+mod tests;
+
+/// The most subscriber lines a topic has (participant 0 is the publisher).
+pub(crate) const MAX_SUBSCRIBERS: usize = super::ring::MAX_PARTICIPANTS - 1;
+
+/// `seq` bit: the publisher is replacing the entry's position by the one in the other bits.
+pub(crate) const BUSY: u64 = 1 << 63;
+
+/// What the publisher does when the slowest subscriber is a whole ring behind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// Wait for it (`send` blocks; `try_send` reports `Full`). A dead subscriber stops
+    /// counting.
+    #[default]
+    Block,
+    /// Never wait: a subscriber that falls a ring behind skips ahead and counts what it
+    /// missed ([`Lagged`](crate::Error::Lagged)).
+    DropOldest,
+}
+
+/// The publisher's control words, each on its own cache line. All-zero bytes are a valid
+/// initial value.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct TopicControl {
+    /// Every position below it is published.
+    pub(crate) tail: CacheLine<AtomicU64>,
+    /// Subscribers parked waiting for a sample, and the futex word they sleep on.
+    pub(crate) sleepers: CacheLine<Event>,
+    /// The publisher parked waiting for room (`Block`): `wants` is the cursor every
+    /// subscriber must reach (0: not waiting); `event` is its futex.
+    pub(crate) room: CacheLine<Room>,
+    /// Bumped when a subscriber joins or leaves.
+    pub(crate) members: CacheLine<AtomicU64>,
+    /// What the creator chose, and the publisher's comings and goings.
+    pub(crate) state: CacheLine<TopicState>,
+}
+
+/// See [`TopicControl::state`].
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct TopicState {
+    /// Samples a subscriber that joins receives first (at most `capacity * 7 / 8`).
+    pub(crate) history: AtomicU64,
+    /// Subscribers that ever joined: the next join number.
+    pub(crate) joins: AtomicU64,
+    /// [`Overflow`] as 0 (`Block`) or 1 (`DropOldest`).
+    pub(crate) overflow: core::sync::atomic::AtomicU32,
+    /// 1 while a publisher is attached and has not closed (0 before the first one and
+    /// after one leaves cleanly); a subscriber that finds it 1 also checks that the
+    /// publisher is alive.
+    pub(crate) publishing: core::sync::atomic::AtomicU32,
+    /// Publishers that ever attached.
+    pub(crate) publishers: core::sync::atomic::AtomicU32,
+}
+
+/// A futex word and the count of those asleep on it.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct Event {
+    pub(crate) epoch: core::sync::atomic::AtomicU32,
+    pub(crate) waiters: core::sync::atomic::AtomicU32,
+}
+
+/// See [`TopicControl::room`].
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct Room {
+    pub(crate) wants: AtomicU64,
+    pub(crate) event: Event,
+}
+
+/// One subscriber's line.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct SubLine {
+    /// Nonzero while a subscriber is attached: its join's number (so that a publisher
+    /// that finds it dead detaches that one, not a newcomer at the same index).
+    pub(crate) attached: AtomicU64,
+    /// The position it reads or will read next.
+    pub(crate) cursor: AtomicU64,
+    /// Samples it skipped, lagged (statistics; written by the subscriber only).
+    pub(crate) missed: AtomicU64,
+}
+
+/// An entry of the ring: which position it holds and where its bytes are.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct Entry {
+    pub(crate) seq: AtomicU64,
+    pub(crate) chunk: AtomicU64,
+}
+
+/// Size of [`Entry`] in bytes: the header of each cell.
+pub(crate) const ENTRY: usize = core::mem::size_of::<Entry>();
+
+/// Memory that holds a topic: its control words, subscriber lines and entries. Chunks
+/// are addressed by the caller.
+///
+/// # Safety
+///
+/// Every reference returned stays valid while `self` lives; `capacity()` is a power of
+/// two, at least 2, and constant; `subscribers()` is constant and at most 63.
+pub(crate) unsafe trait Board {
+    fn control(&self) -> &TopicControl;
+    fn capacity(&self) -> u64;
+    fn subscribers(&self) -> usize;
+    /// Subscriber `k`'s line (`k < subscribers()`).
+    fn sub(&self, k: usize) -> &SubLine;
+    /// Entry `i` (`i < capacity()`; callers mask).
+    fn entry(&self, i: u64) -> &Entry;
+    /// Number of chunks.
+    fn chunks(&self) -> u64 {
+        self.capacity() + self.subscribers() as u64
+    }
+}
+
+/// What went wrong in a topic operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TopicError {
+    /// `Block`: a live subscriber has not read the position the next sample replaces.
+    Full,
+    /// A word fits no state of the protocol: the memory was overwritten.
+    Corrupt,
+}
+
+/// What a subscriber finds at its cursor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Peek {
+    /// Published: its bytes are in this chunk (checked against the chunk count).
+    Ready(u64),
+    /// Not published yet.
+    Empty,
+    /// Replaced: the subscriber fell a ring behind.
+    Lagged,
+    Corrupt,
+}
+
+/// The initial `seq` of entry `i`, and the value of an entry whose position `pos` was
+/// never published: the previous lap's.
+fn lap_before(pos: u64, capacity: u64) -> u64 {
+    pos.wrapping_add(1).wrapping_sub(capacity)
+}
+
+/// A store-load barrier on the path that streams: a compiler barrier when the process is
+/// registered for the heavy barrier that the other side issues (see
+/// [`crate::sync::fence`]), else a full fence.
+#[inline(always)]
+pub(crate) fn light(fenced: bool) {
+    if fenced {
+        crate::sync::fence::light();
+    } else {
+        fence(Ordering::SeqCst);
+    }
+}
+
+/// The waiting side's barrier: `membarrier` if it works, else a full fence (then the other
+/// side must not rely on it: see where it is used).
+pub(crate) fn heavy() -> bool {
+    let ok = crate::sync::fence::heavy();
+    fence(Ordering::SeqCst);
+    ok
+}
+
+/// Initialises the entries of a fresh board (creator only).
+pub(crate) fn init(b: &impl Board) {
+    let cap = b.capacity();
+    for i in 0..cap {
+        let e = b.entry(i);
+        e.seq.store(lap_before(i, cap), Ordering::Relaxed);
+        e.chunk.store(i, Ordering::Relaxed);
+    }
+}
+
+/// A chunk outside the ring, and who may still read it.
+#[derive(Clone, Copy, Debug)]
+enum Held {
+    /// Nobody.
+    Free,
+    /// Subscriber `sub` (attached as join number `join`) while its cursor is `pos`.
+    By { sub: usize, join: u64, pos: u64 },
+    /// Anyone whose cursor is below `tail` (a publisher that attaches to a topic another
+    /// publisher wrote does not know who holds what).
+    Below(u64),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Spare {
+    chunk: u64,
+    held: Held,
+}
+
+/// The publisher's private state.
+#[derive(Debug)]
+pub(crate) struct Publishing {
+    /// The next position to publish.
+    next: u64,
+    /// No attached subscriber's cursor is below this (`u64::MAX`: nobody attached).
+    min: u64,
+    /// The count of joins and leaves `min` was read at.
+    members: u64,
+    /// The chunk each entry names (what this publisher stored last).
+    chunk_of: Vec<u64>,
+    /// The chunks outside the ring.
+    spares: Vec<Spare>,
+    /// `DropOldest`: positions below this are evicted; `kept[i]`: the subscriber (index,
+    /// join number) that may be reading entry `i`'s old chunk, found when it was evicted.
+    evicted: u64,
+    kept: Vec<Option<(usize, u64)>>,
+    /// A position begun and not committed (a loan dropped unsent): the next begin
+    /// returns it again.
+    pending: Option<(u64, u64)>,
+    overflow: Overflow,
+}
+
+impl Publishing {
+    /// The state of a publisher that attaches to `b` (fresh or written by a publisher
+    /// before it): it goes on at `tail`.
+    pub(crate) fn attach(b: &impl Board, overflow: Overflow) -> Result<Self, TopicError> {
+        let cap = b.capacity();
+        let tail = b.control().tail.load(Ordering::Acquire);
+        let mut in_ring = vec![false; b.chunks() as usize];
+        let mut chunk_of = Vec::with_capacity(cap as usize);
+        for i in 0..cap {
+            let c = b.entry(i).chunk.load(Ordering::Relaxed);
+            if c >= b.chunks() || in_ring[c as usize] {
+                return Err(TopicError::Corrupt);
+            }
+            in_ring[c as usize] = true;
+            chunk_of.push(c);
+        }
+        let held = if tail == 0 {
+            Held::Free
+        } else {
+            Held::Below(tail)
+        };
+        let spares = (0..b.chunks())
+            .filter(|&c| !in_ring[c as usize])
+            .map(|chunk| Spare { chunk, held })
+            .collect();
+        Ok(Publishing {
+            next: tail,
+            min: 0,
+            // Not the count now: the first replacement reads the cursors.
+            members: b.control().members.load(Ordering::Acquire).wrapping_sub(1),
+            chunk_of,
+            spares,
+            evicted: tail,
+            kept: vec![None; cap as usize],
+            pending: None,
+            overflow,
+        })
+    }
+
+    /// The next position to publish.
+    pub(crate) fn next(&self) -> u64 {
+        self.next
+    }
+
+    /// Begins publishing the next position: evicts what its entry held (or finds that it
+    /// must wait) and picks the chunk to write. Returns the position and the chunk; the
+    /// caller writes the chunk and calls [`Publishing::commit`]. Called again before a
+    /// commit, it returns the same (a loan dropped unsent leaves its chunk for the next).
+    ///
+    /// `alive(k)` says whether subscriber `k` is alive; it is asked only when the
+    /// publisher would wait for `k` (`Block`), so its cost is off the path that streams.
+    ///
+    /// # Errors
+    ///
+    /// `Full` (`Block` only): a live subscriber has not read the position to replace.
+    /// `Corrupt`: the board fits no state.
+    pub(crate) fn begin(
+        &mut self,
+        b: &impl Board,
+        fenced: bool,
+        alive: &mut dyn FnMut(usize) -> bool,
+    ) -> Result<(u64, u64), TopicError> {
+        if let Some(p) = self.pending {
+            return Ok(p);
+        }
+        let cap = b.capacity();
+        let pos = self.next;
+        let i = (pos & (cap - 1)) as usize;
+        let entry = b.entry(i as u64);
+        let old_chunk = self.chunk_of[i];
+        let chunk = if pos < cap {
+            // First lap: nothing to evict, but a subscriber may look at the entry.
+            entry.seq.store((pos + 1) | BUSY, Ordering::Relaxed);
+            old_chunk
+        } else if self.overflow == Overflow::DropOldest && pos - cap < self.evicted {
+            // Evicted with a batch before (its entry is BUSY already).
+            self.take_chunk(b, i, pos - cap)?
+        } else {
+            let old = pos - cap;
+            entry.seq.store((pos + 1) | BUSY, Ordering::Relaxed);
+            light(fenced);
+            let members = b.control().members.load(Ordering::Acquire);
+            if members != self.members || old >= self.min {
+                self.members = members;
+                self.min = read_min(b);
+            }
+            if old < self.min {
+                old_chunk
+            } else {
+                match self.overflow {
+                    Overflow::Block => {
+                        if !(reap(b, old, alive) && {
+                            self.min = read_min(b);
+                            old < self.min
+                        }) {
+                            // Put the entry back: a subscriber that saw it BUSY waits.
+                            entry.seq.store(old + 1, Ordering::Release);
+                            return Err(TopicError::Full);
+                        }
+                        old_chunk
+                    }
+                    Overflow::DropOldest => {
+                        self.evict_batch(b, pos);
+                        self.take_chunk(b, i, old)?
+                    }
+                }
+            }
+        };
+        self.pending = Some((pos, chunk));
+        Ok((pos, chunk))
+    }
+
+    /// `DropOldest`: evicts the old positions of the entries of `pos..pos + batch` (stores
+    /// `BUSY` in each, one heavy barrier, then reads the cursors) and notes whose old
+    /// chunk must be kept for a subscriber that may be reading it. `pos`'s entry is BUSY
+    /// already.
+    fn evict_batch(&mut self, b: &impl Board, pos: u64) {
+        let cap = b.capacity();
+        let to = pos + (cap / 8).max(1);
+        for p in pos + 1..to {
+            b.entry(p & (cap - 1))
+                .seq
+                .store((p + 1) | BUSY, Ordering::Relaxed);
+        }
+        heavy();
+        for p in pos..to {
+            self.kept[(p & (cap - 1)) as usize] = None;
+        }
+        for k in 0..b.subscribers() {
+            let line = b.sub(k);
+            let join = line.attached.load(Ordering::Acquire);
+            let cursor = line.cursor.load(Ordering::Acquire);
+            if join != 0 && (pos - cap..to - cap).contains(&cursor) {
+                self.kept[(cursor & (cap - 1)) as usize] = Some((k, join));
+            }
+        }
+        self.evicted = to - cap;
+    }
+
+    /// The chunk to write entry `i`'s new position into, its old position `old` being
+    /// evicted: its own, unless a subscriber may be reading it (then a free spare, and
+    /// the old chunk waits among the spares until that subscriber moves on).
+    fn take_chunk(&mut self, b: &impl Board, i: usize, old: u64) -> Result<u64, TopicError> {
+        let old_chunk = self.chunk_of[i];
+        let Some((sub, join)) = self.kept[i].take() else {
+            return Ok(old_chunk);
+        };
+        let free = self
+            .spares
+            .iter()
+            .position(|s| is_free(b, s.held))
+            .ok_or(TopicError::Corrupt)?;
+        let chunk = self.spares[free].chunk;
+        self.spares[free] = Spare {
+            chunk: old_chunk,
+            held: Held::By {
+                sub,
+                join,
+                pos: old,
+            },
+        };
+        self.chunk_of[i] = chunk;
+        Ok(chunk)
+    }
+
+    /// Publishes the position [`Publishing::begin`] returned, its chunk written. Returns
+    /// true if subscribers are parked (the caller wakes them).
+    pub(crate) fn commit(&mut self, b: &impl Board, fenced: bool) -> bool {
+        let Some((pos, chunk)) = self.pending.take() else {
+            return false;
+        };
+        let cap = b.capacity();
+        let entry = b.entry(pos & (cap - 1));
+        entry.chunk.store(chunk, Ordering::Relaxed);
+        entry.seq.store(pos + 1, Ordering::Release);
+        self.next = pos + 1;
+        let c = b.control();
+        c.tail.store(pos + 1, Ordering::Release);
+        light(fenced);
+        c.sleepers.waiters.load(Ordering::Relaxed) != 0
+    }
+
+    /// The position a `Block` publisher waits for every live subscriber to pass.
+    pub(crate) fn waits_for(&self, b: &impl Board) -> u64 {
+        self.next + 1 - b.capacity()
+    }
+}
+
+/// True if every attached subscriber's cursor is at `wants` or beyond (a publisher about
+/// to wait for room looks once more, `SeqCst`, after announcing what it waits for).
+pub(crate) fn room_for(b: &impl Board, wants: u64) -> bool {
+    read_min(b) >= wants
+}
+
+/// True if nobody may read a spare that is `held` so.
+fn is_free(b: &impl Board, held: Held) -> bool {
+    match held {
+        Held::Free => true,
+        Held::By { sub, join, pos } => {
+            let line = b.sub(sub);
+            line.attached.load(Ordering::Acquire) != join
+                || line.cursor.load(Ordering::Acquire) > pos
+        }
+        Held::Below(tail) => (0..b.subscribers()).all(|k| {
+            let line = b.sub(k);
+            line.attached.load(Ordering::Acquire) == 0
+                || line.cursor.load(Ordering::Acquire) >= tail
+        }),
+    }
+}
+
+/// The lowest cursor of the attached subscribers (`u64::MAX` if none).
+fn read_min(b: &impl Board) -> u64 {
+    (0..b.subscribers())
+        .filter_map(|k| {
+            let line = b.sub(k);
+            (line.attached.load(Ordering::Acquire) != 0)
+                .then(|| line.cursor.load(Ordering::Acquire))
+        })
+        .min()
+        .unwrap_or(u64::MAX)
+}
+
+/// Detaches the dead among the subscribers whose cursor is at or below `old`; true if it
+/// detached one.
+fn reap(b: &impl Board, old: u64, alive: &mut dyn FnMut(usize) -> bool) -> bool {
+    let mut any = false;
+    for k in 0..b.subscribers() {
+        let line = b.sub(k);
+        let join = line.attached.load(Ordering::Acquire);
+        if join != 0 && line.cursor.load(Ordering::Acquire) <= old && !alive(k) {
+            any |= line
+                .attached
+                .compare_exchange(join, 0, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok();
+        }
+    }
+    any
+}
+
+/// What subscriber finds at `cursor` (see [`Peek`]). Under `Block` an entry that is BUSY
+/// with a later position is being put back or replaced: it waits, and only a later
+/// position published means it lagged.
+pub(crate) fn peek(b: &impl Board, cursor: u64, overflow: Overflow) -> Peek {
+    let cap = b.capacity();
+    let entry = b.entry(cursor & (cap - 1));
+    let want = cursor.wrapping_add(1);
+    let mut seq = entry.seq.load(Ordering::Acquire);
+    if seq == want {
+        // The chunk named now, and the entry still at `cursor` after it: a publisher
+        // that moves the entry to another chunk stores BUSY, then (behind a full
+        // barrier) the new chunk, so seeing no BUSY after the chunk means it is ours.
+        let chunk = entry.chunk.load(Ordering::Acquire);
+        seq = entry.seq.load(Ordering::Acquire);
+        if seq == want {
+            return if chunk < b.chunks() {
+                Peek::Ready(chunk)
+            } else {
+                Peek::Corrupt
+            };
+        }
+    }
+    let ahead = (seq & !BUSY).wrapping_sub(want) as i64;
+    if ahead % cap as i64 != 0 {
+        return Peek::Corrupt;
+    }
+    if ahead <= 0 || (seq & BUSY != 0 && overflow == Overflow::Block) {
+        Peek::Empty
+    } else {
+        Peek::Lagged
+    }
+}
+
+/// Moves subscriber `me`'s cursor from `from` to `to` (after it is done with `from`'s
+/// sample, or skipping), and looks whether the publisher waits for it: true if the
+/// caller must wake the publisher.
+pub(crate) fn advance(b: &impl Board, me: usize, from: u64, to: u64, fenced: bool) -> bool {
+    b.sub(me).cursor.store(to, Ordering::Release);
+    light(fenced);
+    let wants = b.control().room.wants.load(Ordering::Relaxed);
+    wants != 0 && from < wants && to >= wants
+}
+
+/// Where a lagged subscriber goes on: the oldest position that a publisher evicting in
+/// batches still holds, and never back.
+pub(crate) fn oldest(b: &impl Board, cursor: u64) -> u64 {
+    let cap = b.capacity();
+    let tail = b.control().tail.load(Ordering::Acquire);
+    let keep = cap - (cap / 8).max(1);
+    tail.saturating_sub(keep).max(cursor + 1)
+}
+
+/// Where a subscriber that joins starts: `history` positions before the tail, at most as
+/// far back as a lagged subscriber would go.
+pub(crate) fn start(b: &impl Board, history: u64) -> u64 {
+    let cap = b.capacity();
+    let tail = b.control().tail.load(Ordering::Acquire);
+    let keep = cap - (cap / 8).max(1);
+    tail.saturating_sub(history.min(keep))
+}
+
+/// Joins subscriber `me` as join number `join` at `cursor`: stores the cursor, then
+/// marks it attached and counts itself in. The caller then issues [`heavy`] before its
+/// first look at an entry (see the module docs).
+pub(crate) fn join(b: &impl Board, me: usize, join: u64, cursor: u64) {
+    let line = b.sub(me);
+    line.missed.store(0, Ordering::Relaxed);
+    line.cursor.store(cursor, Ordering::Release);
+    line.attached.store(join, Ordering::Release);
+    b.control().members.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Detaches subscriber `me`; true if the publisher waits and must be woken.
+pub(crate) fn leave(b: &impl Board, me: usize) -> bool {
+    b.sub(me).attached.store(0, Ordering::Release);
+    b.control().members.fetch_add(1, Ordering::SeqCst);
+    b.control().room.wants.load(Ordering::SeqCst) != 0
+}

@@ -1,0 +1,126 @@
+//! A topic in heap memory with `u64` samples, for the unit tests (`tests`) and the loom
+//! model (`loom_tests`): the same protocol over a [`Board`] of boxed slices.
+
+use super::*;
+
+#[cfg(loom)]
+use loom::cell::UnsafeCell;
+#[cfg(not(loom))]
+use std::cell::UnsafeCell;
+
+pub(crate) struct HeapBoard {
+    control: TopicControl,
+    subs: Box<[SubLine]>,
+    entries: Box<[Entry]>,
+    chunks: Box<[UnsafeCell<u64>]>,
+}
+
+// SAFETY: the chunks are written only by the publisher between `begin` and `commit`, and
+// read only by a subscriber that found them published and not replaced: the protocol
+// under test (loom checks that no write and read of a chunk race).
+unsafe impl Sync for HeapBoard {}
+
+impl HeapBoard {
+    pub(crate) fn new(capacity: u64, subscribers: usize) -> Self {
+        let b = HeapBoard {
+            control: TopicControl::default(),
+            subs: (0..subscribers).map(|_| SubLine::default()).collect(),
+            entries: (0..capacity).map(|_| Entry::default()).collect(),
+            chunks: (0..capacity + subscribers as u64)
+                .map(|_| UnsafeCell::new(0))
+                .collect(),
+        };
+        init(&b);
+        b
+    }
+
+    /// Publishes `v` as the publisher `p`; `alive` as for [`Publishing::begin`].
+    pub(crate) fn publish(
+        &self,
+        p: &mut Publishing,
+        v: u64,
+        alive: &mut dyn FnMut(usize) -> bool,
+    ) -> Result<(), TopicError> {
+        let (_, chunk) = p.begin(self, false, alive)?;
+        let cell = &self.chunks[chunk as usize];
+        #[cfg(loom)]
+        // SAFETY: `begin` gave us this chunk: nobody reads it until `commit`.
+        cell.with_mut(|c| unsafe { *c = v });
+        #[cfg(not(loom))]
+        // SAFETY: as above.
+        unsafe {
+            *cell.get() = v
+        };
+        p.commit(self, false);
+        Ok(())
+    }
+
+    /// One look by subscriber `me` at `cursor`: the sample there, read in place (and the
+    /// cursor moved past it), `Ok(None)` if none is published yet, or the count skipped
+    /// if it lagged.
+    pub(crate) fn read(
+        &self,
+        me: usize,
+        cursor: &mut u64,
+        overflow: Overflow,
+    ) -> Result<Option<u64>, Lag> {
+        match peek(self, *cursor, overflow) {
+            Peek::Ready(chunk) => {
+                let cell = &self.chunks[chunk as usize];
+                #[cfg(loom)]
+                // SAFETY: published at our cursor and kept for us until we move it.
+                let v = cell.with(|c| unsafe { *c });
+                #[cfg(not(loom))]
+                // SAFETY: as above.
+                let v = unsafe { *cell.get() };
+                advance(self, me, *cursor, *cursor + 1, false);
+                *cursor += 1;
+                Ok(Some(v))
+            }
+            Peek::Empty => Ok(None),
+            Peek::Lagged => {
+                let to = oldest(self, *cursor);
+                let skipped = to - *cursor;
+                advance(self, me, *cursor, to, false);
+                *cursor = to;
+                Err(Lag::Skipped(skipped))
+            }
+            Peek::Corrupt => Err(Lag::Corrupt),
+        }
+    }
+
+    /// Joins subscriber `me` with `history`; returns its cursor.
+    pub(crate) fn subscribe(&self, me: usize, history: u64) -> u64 {
+        let at = start(self, history);
+        join(self, me, me as u64 + 1, at);
+        heavy();
+        at
+    }
+}
+
+/// A look that found no sample: lagged by this many, or corrupt.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Lag {
+    Skipped(u64),
+    Corrupt,
+}
+
+// SAFETY: all references point into fields of `self`; the capacity is the constant length
+// of `entries`, a power of two in the tests.
+unsafe impl Board for HeapBoard {
+    fn control(&self) -> &TopicControl {
+        &self.control
+    }
+    fn capacity(&self) -> u64 {
+        self.entries.len() as u64
+    }
+    fn subscribers(&self) -> usize {
+        self.subs.len()
+    }
+    fn sub(&self, k: usize) -> &SubLine {
+        &self.subs[k]
+    }
+    fn entry(&self, i: u64) -> &Entry {
+        &self.entries[i as usize]
+    }
+}

@@ -1,0 +1,175 @@
+//! The topic protocol on a heap board, one thread: waiting, lagging, history, holding a
+//! sample across laps, and hostile words.
+
+use super::heap::{HeapBoard, Lag};
+use super::*;
+
+fn everyone_alive() -> impl FnMut(usize) -> bool {
+    |_| true
+}
+
+#[test]
+fn block_waits_for_the_slowest_subscriber_and_loses_nothing() {
+    let b = HeapBoard::new(4, 2);
+    let mut p = Publishing::attach(&b, Overflow::Block).unwrap();
+    let (mut fast, mut slow) = (b.subscribe(0, 0), b.subscribe(1, 0));
+    for v in 0..4 {
+        b.publish(&mut p, v, &mut everyone_alive()).unwrap();
+    }
+    assert_eq!(
+        b.publish(&mut p, 4, &mut everyone_alive()),
+        Err(TopicError::Full)
+    );
+    for v in 0..4 {
+        assert_eq!(b.read(0, &mut fast, Overflow::Block), Ok(Some(v)));
+    }
+    // The fast one is done; the slow one still holds position 0 back.
+    assert_eq!(
+        b.publish(&mut p, 4, &mut everyone_alive()),
+        Err(TopicError::Full)
+    );
+    assert_eq!(b.read(1, &mut slow, Overflow::Block), Ok(Some(0)));
+    b.publish(&mut p, 4, &mut everyone_alive()).unwrap();
+    for v in 1..5 {
+        assert_eq!(b.read(1, &mut slow, Overflow::Block), Ok(Some(v)));
+    }
+    assert_eq!(b.read(0, &mut fast, Overflow::Block), Ok(Some(4)));
+    assert_eq!(b.read(0, &mut fast, Overflow::Block), Ok(None));
+}
+
+#[test]
+fn block_stops_waiting_for_a_dead_subscriber() {
+    let b = HeapBoard::new(2, 2);
+    let mut p = Publishing::attach(&b, Overflow::Block).unwrap();
+    let mut live = b.subscribe(0, 0);
+    let _dead = b.subscribe(1, 0);
+    let mut alive = |k: usize| k == 0;
+    for v in 0..10 {
+        b.publish(&mut p, v, &mut alive).unwrap();
+        assert_eq!(b.read(0, &mut live, Overflow::Block), Ok(Some(v)));
+    }
+    assert_eq!(b.sub(1).attached.load(Ordering::Relaxed), 0, "detached");
+}
+
+#[test]
+fn drop_oldest_never_waits_and_counts_every_sample_it_skips() {
+    let b = HeapBoard::new(8, 1);
+    let mut p = Publishing::attach(&b, Overflow::DropOldest).unwrap();
+    let mut c = b.subscribe(0, 0);
+    let published = 100;
+    for v in 0..published {
+        b.publish(&mut p, v, &mut everyone_alive()).unwrap();
+    }
+    let (mut seen, mut missed, mut last) = (0, 0, None);
+    loop {
+        match b.read(0, &mut c, Overflow::DropOldest) {
+            Ok(Some(v)) => {
+                assert!(last.is_none_or(|l| v > l), "in order, none twice");
+                last = Some(v);
+                seen += 1;
+            }
+            Ok(None) => break,
+            Err(Lag::Skipped(n)) => missed += n,
+            Err(Lag::Corrupt) => panic!("corrupt"),
+        }
+    }
+    assert_eq!(seen + missed, published);
+    assert_eq!(last, Some(published - 1));
+    assert!(missed > 0 && seen >= 7, "seen {seen}, missed {missed}");
+}
+
+#[test]
+fn a_sample_held_across_laps_keeps_its_bytes() {
+    let b = HeapBoard::new(4, 2);
+    let mut p = Publishing::attach(&b, Overflow::DropOldest).unwrap();
+    let c = b.subscribe(0, 0);
+    b.publish(&mut p, 1000, &mut everyone_alive()).unwrap();
+    // Subscriber 0 holds position 0's sample: it looked, and has not moved on.
+    let Peek::Ready(held) = peek(&b, c, Overflow::DropOldest) else {
+        panic!("published")
+    };
+    for v in 1..50 {
+        b.publish(&mut p, v, &mut everyone_alive()).unwrap();
+    }
+    let mut chunks = std::collections::HashSet::new();
+    for i in 0..4 {
+        chunks.insert(b.entry(i).chunk.load(Ordering::Relaxed));
+    }
+    assert!(!chunks.contains(&held), "the held chunk is out of the ring");
+    assert_eq!(chunks.len(), 4);
+    let mut c = c;
+    advance(&b, 0, c, c + 1, false);
+    c += 1;
+    assert!(matches!(
+        b.read(0, &mut c, Overflow::DropOldest),
+        Err(Lag::Skipped(_))
+    ));
+    // Once it moved on, its old chunk goes back into use.
+    for v in 50..200 {
+        b.publish(&mut p, v, &mut everyone_alive()).unwrap();
+    }
+    let used: std::collections::HashSet<u64> = (0..4)
+        .map(|i| b.entry(i).chunk.load(Ordering::Relaxed))
+        .collect();
+    assert_eq!(used.len(), 4);
+}
+
+#[test]
+fn a_late_subscriber_gets_the_history_first() {
+    let b = HeapBoard::new(16, 1);
+    let mut p = Publishing::attach(&b, Overflow::Block).unwrap();
+    for v in 0..10 {
+        b.publish(&mut p, v, &mut everyone_alive()).unwrap();
+    }
+    let mut c = b.subscribe(0, 3);
+    for v in 7..10 {
+        assert_eq!(b.read(0, &mut c, Overflow::Block), Ok(Some(v)));
+    }
+    assert_eq!(b.read(0, &mut c, Overflow::Block), Ok(None));
+}
+
+#[test]
+fn a_publisher_that_attaches_later_goes_on_where_the_last_one_stopped() {
+    let b = HeapBoard::new(4, 1);
+    let mut c = b.subscribe(0, 0);
+    let mut p = Publishing::attach(&b, Overflow::DropOldest).unwrap();
+    for v in 0..6 {
+        b.publish(&mut p, v, &mut everyone_alive()).unwrap();
+    }
+    drop(p);
+    let mut p = Publishing::attach(&b, Overflow::DropOldest).unwrap();
+    assert_eq!(p.next(), 6);
+    for v in 6..9 {
+        b.publish(&mut p, v, &mut everyone_alive()).unwrap();
+    }
+    let mut got = Vec::new();
+    loop {
+        match b.read(0, &mut c, Overflow::DropOldest) {
+            Ok(Some(v)) => got.push(v),
+            Ok(None) => break,
+            Err(Lag::Skipped(_)) => {}
+            Err(Lag::Corrupt) => panic!("corrupt"),
+        }
+    }
+    assert_eq!(got.last(), Some(&8));
+    assert!(got.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn hostile_words_are_corrupt_never_out_of_bounds() {
+    let b = HeapBoard::new(4, 1);
+    let mut p = Publishing::attach(&b, Overflow::Block).unwrap();
+    let c = b.subscribe(0, 0);
+    b.publish(&mut p, 7, &mut everyone_alive()).unwrap();
+    b.entry(0).chunk.store(1 << 40, Ordering::Relaxed);
+    assert_eq!(peek(&b, c, Overflow::Block), Peek::Corrupt);
+    b.entry(0).chunk.store(0, Ordering::Relaxed);
+    b.entry(1).seq.store(12345, Ordering::Relaxed);
+    assert_eq!(peek(&b, c + 1, Overflow::Block), Peek::Corrupt);
+    // A publisher attaching to a board whose entries name a chunk twice refuses it.
+    b.entry(2).chunk.store(0, Ordering::Relaxed);
+    assert!(matches!(
+        Publishing::attach(&b, Overflow::Block),
+        Err(TopicError::Corrupt)
+    ));
+}

@@ -1,0 +1,231 @@
+//! Publish-subscribe on shared memory between real processes: this test binary re-run as
+//! `child` plays subscribers and publishers (one each per process), SIGKILLed where a
+//! test says so.
+
+use std::time::Duration;
+
+use ipc::shm::{Options, Overflow, Publisher, Subscriber};
+use ipc::Error;
+
+mod common;
+use common::{ready, Proc, ShmName as Name};
+
+const ROLE: &str = "SHM_PUBSUB_ROLE";
+
+/// The child entry point: does nothing unless `SHM_PUBSUB_ROLE` is set.
+#[test]
+fn child() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let args: Vec<&str> = role.split(' ').collect();
+    match args[..] {
+        ["all-in-order", name, n] => {
+            // Receives `n` samples, each the next number, then the end.
+            let n: u64 = n.parse().unwrap();
+            let mut rx = Subscriber::<u64>::open(name).unwrap();
+            ready();
+            for i in 0..n {
+                assert_eq!(*rx.recv().unwrap(), i, "sample {i}");
+            }
+            assert!(matches!(rx.recv(), Err(Error::Disconnected)));
+            assert_eq!(rx.missed(), 0);
+        }
+        ["history", name] => {
+            let mut rx = Subscriber::<u64>::open(name).unwrap();
+            let mut got = Vec::new();
+            while let Ok(v) = rx.try_recv() {
+                got.push(*v);
+            }
+            println!("history {got:?}");
+        }
+        ["slow", name] => {
+            // Reads slowly until the end; says what it saw and what it missed.
+            let mut rx = Subscriber::<u64>::open(name).unwrap();
+            ready();
+            let (mut seen, mut missed, mut last) = (0u64, 0u64, None::<u64>);
+            loop {
+                match rx.recv() {
+                    Ok(v) => {
+                        assert!(last.is_none_or(|l| *v > l), "{} after {last:?}", *v);
+                        last = Some(*v);
+                        seen += 1;
+                        if seen % 64 == 0 {
+                            std::thread::sleep(Duration::from_micros(200));
+                        }
+                    }
+                    Err(Error::Lagged(n)) => missed += n,
+                    Err(Error::Disconnected) => break,
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            assert_eq!(rx.missed(), missed);
+            println!("seen {seen} missed {missed} last {last:?}");
+        }
+        ["stuck", name] => {
+            // Subscribes, then never reads.
+            let _rx = Subscriber::<u64>::open(name).unwrap();
+            ready();
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+        ["publish-then-hang", name, n] => {
+            let n: u64 = n.parse().unwrap();
+            let mut tx = Publisher::<u64>::open(name).unwrap();
+            for i in 0..n {
+                tx.send(i).unwrap();
+            }
+            ready();
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+        _ => panic!("unknown role {role}"),
+    }
+}
+
+fn spawn(role: &str) -> Proc {
+    let mut p = Proc::spawn(ROLE, role);
+    p.wait_ready();
+    p
+}
+
+/// Waits for the child to exit successfully; what it printed.
+fn output(kid: Proc) -> String {
+    let (status, out) = kid.finish();
+    assert!(status.success(), "child failed: {status}\n{out}");
+    out
+}
+
+/// What follows `tag` on the child's line that has it (the harness may print first).
+fn line_of(out: &str, tag: &str) -> String {
+    out.lines()
+        .find_map(|l| l.split_once(tag).map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("no `{tag}` in the child's output:\n{out}"))
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn three_subscribers_each_get_every_sample_in_order() {
+    let name = Name::new("ps-three");
+    let n = 1_000_000u64;
+    let mut tx = Publisher::<u64>::create(&name.0, Options::new().capacity(256)).unwrap();
+    let subs: Vec<Proc> = (0..3)
+        .map(|_| spawn(&format!("all-in-order {} {n}", name.0)))
+        .collect();
+    assert_eq!(tx.subscribers(), 3);
+    for i in 0..n {
+        tx.send(i).unwrap();
+    }
+    drop(tx);
+    for s in subs {
+        s.assert_success();
+    }
+    assert!(!std::path::Path::new(&name.path()).exists(), "removed");
+}
+
+#[test]
+fn a_late_subscriber_gets_exactly_the_last_k_first() {
+    let name = Name::new("ps-history");
+    let opts = Options::new().capacity(64).history(5);
+    let mut tx = Publisher::<u64>::create(&name.0, opts).unwrap();
+    for i in 0..100 {
+        tx.send(i).unwrap();
+    }
+    let kid = Proc::spawn(ROLE, &format!("history {}", name.0));
+    let out = output(kid);
+    assert_eq!(line_of(&out, "history "), "[95, 96, 97, 98, 99]");
+}
+
+#[test]
+fn drop_oldest_counts_exactly_what_a_slow_subscriber_skipped() {
+    let name = Name::new("ps-drop");
+    let opts = Options::new().capacity(64).overflow(Overflow::DropOldest);
+    let mut tx = Publisher::<u64>::create(&name.0, opts).unwrap();
+    let kid = spawn(&format!("slow {}", name.0));
+    let n = 200_000u64;
+    for i in 0..n {
+        // Never waits, whatever the subscriber does.
+        tx.try_send(i).unwrap();
+    }
+    drop(tx);
+    let out = output(kid);
+    let fields: Vec<String> = line_of(&out, "seen ")
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
+    let seen: u64 = fields[0].parse().unwrap();
+    let missed: u64 = fields[2].parse().unwrap();
+    assert_eq!(seen + missed, n, "{out}");
+    assert!(missed > 0, "the subscriber was slow: {out}");
+    assert_eq!(
+        fields[4],
+        format!("Some({})", n - 1),
+        "the last sample arrives"
+    );
+}
+
+#[test]
+fn a_killed_subscriber_stops_holding_a_blocked_publisher_back() {
+    let name = Name::new("ps-killsub");
+    let mut tx = Publisher::<u64>::create(&name.0, Options::new().capacity(16)).unwrap();
+    let mut stuck = spawn(&format!("stuck {}", name.0));
+    for i in 0..16 {
+        tx.send(i).unwrap();
+    }
+    assert!(matches!(tx.try_send(16), Err(Error::Full)));
+    assert!(matches!(
+        tx.send_timeout(16, Duration::from_millis(50)),
+        Err(Error::Timeout(_))
+    ));
+    stuck.kill();
+    // The dead subscriber no longer counts: the publisher goes on.
+    tx.send_timeout(16, Duration::from_secs(10)).unwrap();
+    for i in 17..100 {
+        tx.try_send(i).unwrap();
+    }
+}
+
+#[test]
+fn subscribers_of_a_killed_publisher_drain_then_hear_it() {
+    let name = Name::new("ps-killpub");
+    let mut rx = Subscriber::<u64>::open_or_create(&name.0, Options::new().capacity(64)).unwrap();
+    let mut publisher = spawn(&format!("publish-then-hang {} 10", name.0));
+    publisher.kill();
+    for i in 0..10 {
+        assert_eq!(*rx.recv_timeout(Duration::from_secs(10)).unwrap(), i);
+    }
+    assert!(matches!(
+        rx.recv_timeout(Duration::from_secs(10)),
+        Err(Error::Disconnected)
+    ));
+}
+
+#[test]
+fn a_topic_has_one_publisher_and_its_type_is_checked() {
+    let name = Name::new("ps-one");
+    let _tx = Publisher::<u64>::create(&name.0, Options::new()).unwrap();
+    assert!(matches!(
+        Publisher::<u64>::open(&name.0),
+        Err(Error::Busy { .. })
+    ));
+    assert!(matches!(
+        Subscriber::<u32>::open(&name.0),
+        Err(Error::SchemaMismatch { .. })
+    ));
+    // A channel is not a topic, nor the other way round.
+    assert!(matches!(
+        ipc::shm::Receiver::<u64>::open(&name.0),
+        Err(Error::Corrupt(_))
+    ));
+}
+
+#[test]
+fn a_subscriber_past_the_maximum_is_refused() {
+    let name = Name::new("ps-max");
+    let _tx = Publisher::<u64>::create(&name.0, Options::new().max_subscribers(2)).unwrap();
+    let _a = Subscriber::<u64>::open(&name.0).unwrap();
+    let _b = Subscriber::<u64>::open(&name.0).unwrap();
+    assert!(matches!(
+        Subscriber::<u64>::open(&name.0),
+        Err(Error::Busy { .. })
+    ));
+}
