@@ -73,117 +73,18 @@
 //! (batches of 16): 1.1-1.3x.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use ipc::shm::{Options, Receiver, Sender};
 use ipc::sync::WaitStrategy;
 use ipc::{Rx, Tx};
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, ForkResult, Pid};
 
-// ---------------------------------------------------------------- process plumbing
-
-fn spawn(f: impl FnOnce()) -> Pid {
-    // SAFETY: whenever the benchmark forks, its only other thread is the shm death
-    // notices' thread, asleep in `poll` and holding no lock, so the child may run
-    // arbitrary code; the child never returns into the parent's stack frames: it leaves
-    // with `_exit`, running no destructors of objects it inherited.
-    match unsafe { fork() }.expect("fork") {
-        ForkResult::Child => {
-            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_ok();
-            // SAFETY: `_exit` ends the process at once; nothing inherited is dropped twice.
-            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
-        }
-        ForkResult::Parent { child } => child,
-    }
-}
-
-fn reap(pid: Pid) {
-    match waitpid(pid, None).expect("waitpid") {
-        WaitStatus::Exited(_, 0) => {}
-        other => panic!("child failed: {other:?}"),
-    }
-}
-
-/// An anonymous shared mapping, inherited across fork.
-struct SharedPage {
-    ptr: *mut u8,
-    len: usize,
-}
-
-impl SharedPage {
-    fn new(len: usize) -> SharedPage {
-        // SAFETY: a fresh anonymous shared mapping; no existing memory is affected.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(ptr, libc::MAP_FAILED);
-        SharedPage {
-            ptr: ptr.cast(),
-            len,
-        }
-    }
-    fn u64_at(&self, line: usize) -> &AtomicU64 {
-        assert!((line + 1) * 64 <= self.len);
-        // SAFETY: inside the mapping, 64-aligned, zero-initialised; atomics only.
-        unsafe { &*self.ptr.add(line * 64).cast::<AtomicU64>() }
-    }
-    fn u32_at(&self, line: usize) -> &AtomicU32 {
-        assert!((line + 1) * 64 <= self.len);
-        // SAFETY: as above.
-        unsafe { &*self.ptr.add(line * 64).cast::<AtomicU32>() }
-    }
-}
-
-impl Drop for SharedPage {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly the mapping made in `new`.
-        unsafe { libc::munmap(self.ptr.cast(), self.len) };
-    }
-}
-
-fn futex_wait(w: &AtomicU32, expected: u32) {
-    // SAFETY: `w` is a live, aligned 32-bit word; shared (not private) futex op.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            w.as_ptr(),
-            libc::FUTEX_WAIT,
-            expected,
-            std::ptr::null::<libc::timespec>(),
-        )
-    };
-}
-
-fn futex_wake(w: &AtomicU32) {
-    // SAFETY: as above; FUTEX_WAKE does not touch the memory.
-    unsafe { libc::syscall(libc::SYS_futex, w.as_ptr(), libc::FUTEX_WAKE, 1) };
-}
-
-fn pipe() -> (std::fs::File, std::fs::File) {
-    let (r, w): (OwnedFd, OwnedFd) = nix::unistd::pipe().expect("pipe");
-    (r.into(), w.into())
-}
-
-fn unique(tag: &str) -> String {
-    format!("bench-{}-{tag}", std::process::id())
-}
+mod common;
+use common::*;
 
 // ---------------------------------------------------------------- latency
-
-/// Nanoseconds per one-way trip.
-fn per_trip(start: Instant, round_trips: u64) -> f64 {
-    start.elapsed().as_nanos() as f64 / (2 * round_trips) as f64
-}
 
 fn lat_futex(n: u64) -> f64 {
     let page = SharedPage::new(4096);
@@ -565,22 +466,6 @@ fn thr_dyn<const N: usize>(n: u64, cap: usize) -> f64 {
 }
 
 // ---------------------------------------------------------------- report
-
-fn fmt_ns(ns: f64) -> String {
-    if ns >= 1000.0 {
-        format!("{:.2} µs", ns / 1000.0)
-    } else {
-        format!("{ns:.0} ns")
-    }
-}
-
-fn fmt_rate(r: f64) -> String {
-    if r >= 1e6 {
-        format!("{:.2} M/s", r / 1e6)
-    } else {
-        format!("{:.1} k/s", r / 1e3)
-    }
-}
 
 /// Alternating rounds of the latency rows (see `main`).
 const LATENCY_ROUNDS: usize = 7;

@@ -154,18 +154,3 @@ pub(crate) fn senders_table(k: &dyn Fn(u64) -> u64) {
         );
     }
 }
-
-/// Runs this process on the given CPUs only (those that are online).
-fn pin(cpus: &[usize]) {
-    let mut set = nix::sched::CpuSet::new();
-    let online = nix::unistd::sysconf(nix::unistd::SysconfVar::_NPROCESSORS_ONLN)
-        .ok()
-        .flatten()
-        .unwrap_or(1);
-    for &cpu in cpus {
-        if online > cpu as libc::c_long {
-            let _ = set.set(cpu);
-        }
-    }
-    let _ = nix::sched::sched_setaffinity(Pid::from_raw(0), &set);
-}

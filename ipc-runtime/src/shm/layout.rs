@@ -242,9 +242,10 @@ impl Layout {
     }
 
     /// The layout of a topic of `capacity` entries and `subscribers` subscriber lines:
-    /// the control words at `body_offset`, a line per subscriber after them, then
-    /// `capacity + subscribers` cells of `stride` bytes from [`Layout::cells_offset`]
-    /// (an [`Entry`](super::topic::Entry), then a chunk of `T` at `payload_offset`).
+    /// the control words at `body_offset`, a line per subscriber after them, the chunk map
+    /// (a word per entry), then `capacity + subscribers` cells of `stride` bytes from
+    /// [`Layout::cells_offset`] (an [`Entry`](super::topic::Entry), then a chunk of `T`
+    /// at `payload_offset`).
     pub(crate) fn topic<T: Message>(capacity: u64, subscribers: u64) -> Result<Layout> {
         let align = (align_of::<T>() as u64).max(8);
         let payload_offset =
@@ -281,11 +282,16 @@ impl Layout {
         self.body_offset + size_of::<super::topic::TopicControl>() as u64
     }
 
-    /// Topics: where the cells start (a cache line, or `T`'s alignment, after the lines).
+    /// Topics: where the chunk map starts (a word per entry, after the lines).
+    pub(crate) fn names_offset(&self) -> u64 {
+        self.subs_offset() + self.subscribers * 64
+    }
+
+    /// Topics: where the cells start (a cache line, or `T`'s alignment, after the map).
     pub(crate) fn cells_offset(&self) -> u64 {
-        // `payload_offset` is `T`'s alignment (or 16): cells start aligned for both.
+        // `payload_offset` is `T`'s alignment (or 8): cells start aligned for both.
         let align = self.payload_offset.max(64);
-        let end = self.subs_offset() + self.subscribers * 64;
+        let end = self.names_offset() + self.capacity * 8;
         end.div_ceil(align) * align
     }
 

@@ -35,7 +35,7 @@ use super::topic::{self, Board, Overflow, Peek, Publishing, SubLine, TopicContro
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
 use crate::message::Message;
-use crate::sync::atomic::Ordering;
+use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::wait::{Step, PARK_SLICE};
 use crate::sync::{fence, futex, Backoff};
 
@@ -45,59 +45,92 @@ const PUBLISHER: usize = 0;
 /// How often a waiting end asks whether the peers it waits for are alive.
 const PROBE_EVERY: Duration = Duration::from_millis(10);
 
-/// A topic's mapping seen as a [`Board`]: the layout, checked, and the base it applies to.
+/// A topic's mapping seen as a [`Board`]: where its parts start, computed once from the
+/// layout (checked against the header) and the base of the mapping.
 #[derive(Debug)]
 struct SegBoard {
-    base: NonNull<u8>,
-    layout: Layout,
-}
-
-// SAFETY: `base` is a mapping of at least `layout.total_size` bytes, owned by the segment
-// that lives beside the board in every end (and outlives it: fields drop in order, the
-// segment last); `layout` was computed locally and checked against the header, so every
-// offset below lies inside the mapping and is aligned for what is read there (cache-line
-// aligned lines and cells). All memory behind these references is atomics.
-unsafe impl Board for SegBoard {
-    fn control(&self) -> &TopicControl {
-        // SAFETY: see the impl's comment: `body_offset` is 64-aligned, in bounds.
-        unsafe { &*self.at(self.layout.body_offset).cast() }
-    }
-    fn capacity(&self) -> u64 {
-        self.layout.capacity
-    }
-    fn subscribers(&self) -> usize {
-        self.layout.subscribers as usize
-    }
-    fn sub(&self, k: usize) -> &SubLine {
-        assert!(k < self.subscribers());
-        // SAFETY: line `k` of `subscribers`, 64 bytes each, 64-aligned, in bounds.
-        unsafe { &*self.at(self.layout.subs_offset() + 64 * k as u64).cast() }
-    }
-    fn entry(&self, i: u64) -> &topic::Entry {
-        assert!(i < self.layout.capacity);
-        // SAFETY: cell `i` of `capacity + subscribers`, `stride` apart, in bounds; an
-        // entry is at the start of its cell, which is 16-aligned at least.
-        unsafe { &*self.cell(i).cast() }
-    }
+    control: NonNull<TopicControl>,
+    subs: NonNull<u8>,
+    names: NonNull<AtomicU64>,
+    cells: NonNull<u8>,
+    stride: usize,
+    payload_offset: usize,
+    capacity: u64,
+    subscribers: usize,
 }
 
 impl SegBoard {
-    fn at(&self, offset: u64) -> *mut u8 {
-        debug_assert!(offset < self.layout.total_size);
-        // SAFETY: callers pass offsets inside the mapping (see the `Board` impl).
-        unsafe { self.base.as_ptr().add(offset as usize) }
+    /// # Safety
+    ///
+    /// `base` is a mapping of at least `layout.total_size` bytes that outlives the board,
+    /// and `layout` is a topic layout computed locally (not read from shared memory).
+    unsafe fn new(base: NonNull<u8>, layout: &Layout) -> SegBoard {
+        // SAFETY: the offsets of a topic layout lie inside its `total_size` bytes.
+        let at = |off: u64| unsafe { base.add(off as usize) };
+        SegBoard {
+            control: at(layout.body_offset).cast(),
+            subs: at(layout.subs_offset()),
+            names: at(layout.names_offset()).cast(),
+            cells: at(layout.cells_offset()),
+            stride: layout.stride as usize,
+            payload_offset: layout.payload_offset as usize,
+            capacity: layout.capacity,
+            subscribers: layout.subscribers as usize,
+        }
     }
 
     /// The start of cell `i` (`i < capacity + subscribers`).
+    #[inline]
     fn cell(&self, i: u64) -> *mut u8 {
-        assert!(i < self.layout.capacity + self.layout.subscribers);
-        self.at(self.layout.cells_offset() + i * self.layout.stride)
+        assert!(i < self.capacity + self.subscribers as u64);
+        // SAFETY: cell `i` lies inside the mapping (`SegBoard::new`).
+        unsafe { self.cells.as_ptr().add(i as usize * self.stride) }
     }
 
     /// The bytes of chunk `c` (checked by the protocol to be below the chunk count).
+    #[inline]
     fn chunk(&self, c: u64) -> *mut u8 {
         // SAFETY: the payload lies inside its cell (`payload_offset + size <= stride`).
-        unsafe { self.cell(c).add(self.layout.payload_offset as usize) }
+        unsafe { self.cell(c).add(self.payload_offset) }
+    }
+}
+
+// SAFETY: the pointers were computed by `SegBoard::new` from a locally computed layout
+// over a mapping that the segment beside the board in every end keeps (fields drop in
+// order, the segment last); every part is aligned for what is read there (the control
+// and lines on cache lines, cells at least 16-aligned), and all memory behind these
+// references is atomics.
+unsafe impl Board for SegBoard {
+    #[inline]
+    fn control(&self) -> &TopicControl {
+        // SAFETY: see the impl's comment.
+        unsafe { self.control.as_ref() }
+    }
+    #[inline]
+    fn capacity(&self) -> u64 {
+        self.capacity
+    }
+    #[inline]
+    fn subscribers(&self) -> usize {
+        self.subscribers
+    }
+    #[inline]
+    fn sub(&self, k: usize) -> &SubLine {
+        assert!(k < self.subscribers);
+        // SAFETY: line `k` of `subscribers`, 64 bytes each, 64-aligned, in bounds.
+        unsafe { &*self.subs.as_ptr().add(64 * k).cast() }
+    }
+    #[inline]
+    fn entry(&self, i: u64) -> &topic::Entry {
+        assert!(i < self.capacity);
+        // SAFETY: an entry is at the start of its cell.
+        unsafe { &*self.cell(i).cast() }
+    }
+    #[inline]
+    fn names(&self, i: u64) -> &AtomicU64 {
+        assert!(i < self.capacity);
+        // SAFETY: word `i` of the chunk map, 8-aligned (after 64-byte lines), in bounds.
+        unsafe { &*self.names.as_ptr().add(i as usize) }
     }
 }
 
@@ -106,10 +139,10 @@ fn map_topic<T: Message>(seg: &Segment) -> Result<SegBoard> {
     // SAFETY: every segment is mapped with at least a header's bytes.
     let meta = unsafe { layout::read_meta(seg.base()) };
     let layout = meta.check::<T>(SegmentKind::Topic, seg.len())?;
-    Ok(SegBoard {
-        base: NonNull::new(seg.base()).ok_or_else(|| Error::Corrupt("null mapping".into()))?,
-        layout,
-    })
+    let base = NonNull::new(seg.base()).ok_or_else(|| Error::Corrupt("null mapping".into()))?;
+    // SAFETY: `check` computed the layout locally and found the mapping (`fstat`) at
+    // least `total_size` long; the segment outlives the board (see `Board for SegBoard`).
+    Ok(unsafe { SegBoard::new(base, &layout) })
 }
 
 fn create_topic<T: Message>(name: &str, opts: &Options, me: usize) -> Result<(Segment, SegBoard)> {
@@ -366,20 +399,24 @@ impl<T: Message> Publisher<T> {
                 Err(TopicError::Corrupt) => return Err(corrupt()),
                 Err(TopicError::Full) => {}
             }
+            probe = false;
             if let Wait::Now = until {
                 return Err(Error::Full);
             }
-            let now = Instant::now();
-            probe = probed.is_none_or(|t| now.duration_since(t) >= PROBE_EVERY);
-            if probe {
-                probed = Some(now);
-                crate::shutdown::check_shutdown()?;
-                // Look again at once, asking who is alive.
-                continue;
-            }
-            let slice = until.slice(now)?.min(PROBE_EVERY);
-            if backoff.snooze() == Step::Park {
-                self.park_for_room(slice);
+            let step = backoff.snooze();
+            if step == Step::Park || backoff.should_check() {
+                let now = Instant::now();
+                let slice = until.slice(now)?.min(PROBE_EVERY);
+                if probed.is_none_or(|t| now.duration_since(t) >= PROBE_EVERY) {
+                    // Look again at once, asking whether those we wait for are alive.
+                    probed = Some(now);
+                    crate::shutdown::check_shutdown()?;
+                    probe = true;
+                    continue;
+                }
+                if step == Step::Park {
+                    self.park_for_room(slice);
+                }
             }
         }
     }
@@ -487,6 +524,12 @@ pub struct Subscriber<T: Message> {
     missed: u64,
     /// A sample handed out in place and not dropped (leaked): move past it first.
     holding: bool,
+    /// The cursor as last stored in the subscriber's line. Under `Block` it is stored
+    /// every `batch` samples, when the subscriber runs out of samples, and when it skips:
+    /// a cursor the publisher sees behind the true one only makes it wait sooner, and
+    /// the line moves between the processes once per batch, not once per sample.
+    stored: u64,
+    batch: u64,
     scratch: Box<MaybeUninit<T>>,
     seg: Segment,
 }
@@ -548,19 +591,23 @@ impl<T: Message> Subscriber<T> {
         } - 1;
         let c = board.control();
         let join = c.state.joins.fetch_add(1, Ordering::SeqCst) + 1;
+        let overflow = overflow_of(&board);
         let mut cursor = topic::start(&board, c.state.history.load(Ordering::Relaxed));
         topic::join(&board, me, join, cursor);
-        if !topic::heavy() {
+        let from = if topic::heavy() {
+            topic::after_join(&board, cursor)
+        } else {
             // Without the heavy barrier the join does not pair with a publisher that is
             // replacing a position of the history: read none of it (cursors only grow).
-            let tail = topic::start(&board, 0);
-            if tail > cursor {
-                topic::advance(&board, me, cursor, tail, false);
-                cursor = tail;
-            }
+            topic::start(&board, 0).max(cursor)
+        };
+        if from > cursor {
+            topic::advance(&board, me, cursor, from, false, overflow);
+            cursor = from;
         }
+        let batch = (board.capacity() / 8).max(1);
         Ok(Subscriber {
-            overflow: overflow_of(&board),
+            overflow,
             board,
             me,
             cursor,
@@ -568,6 +615,8 @@ impl<T: Message> Subscriber<T> {
             wait: opts.wait,
             missed: 0,
             holding: false,
+            stored: cursor,
+            batch,
             scratch: Box::new(MaybeUninit::uninit()),
             seg,
         })
@@ -615,13 +664,34 @@ impl<T: Message> Subscriber<T> {
         tail.saturating_sub(self.cursor)
     }
 
+    /// Moves the cursor past the sample at it (stored now or with the batch).
+    #[inline]
+    fn step(&mut self) {
+        self.cursor += 1;
+        if self.overflow == Overflow::DropOldest || self.cursor & (self.batch - 1) == 0 {
+            self.store_cursor();
+        }
+    }
+
+    /// Moves the cursor to `to` and stores it.
     fn move_to(&mut self, to: u64) {
-        if topic::advance(&self.board, self.me, self.cursor, to, self.fenced) {
+        self.cursor = to;
+        self.store_cursor();
+    }
+
+    /// Stores the cursor in the subscriber's line and wakes the publisher if it waits for
+    /// it.
+    fn store_cursor(&mut self) {
+        if self.stored == self.cursor {
+            return;
+        }
+        let (from, to) = (self.stored, self.cursor);
+        self.stored = to;
+        if topic::advance(&self.board, self.me, from, to, self.fenced, self.overflow) {
             let ev = &self.board.control().room.event;
             ev.epoch.fetch_add(1, Ordering::SeqCst);
             futex::wake(&ev.epoch, 1);
         }
-        self.cursor = to;
     }
 
     /// True once no sample will come: the publisher left cleanly, or attached and died.
@@ -636,7 +706,7 @@ impl<T: Message> Subscriber<T> {
     fn recv_until(&mut self, until: &Wait) -> Result<TopicSample<'_, T>> {
         if self.holding {
             self.holding = false;
-            self.move_to(self.cursor + 1);
+            self.step();
         }
         let mut backoff = Backoff::new(self.wait);
         let mut probed: Option<Instant> = None;
@@ -654,7 +724,7 @@ impl<T: Message> Subscriber<T> {
                     return Err(Error::Lagged(n));
                 }
                 Peek::Corrupt => return Err(corrupt()),
-                Peek::Empty => {}
+                Peek::Empty => self.store_cursor(),
             }
             if gone {
                 // Looked again after finding the publisher gone: everything is read.
@@ -727,7 +797,7 @@ impl<T: Message> Subscriber<T> {
         // SAFETY: `src` is `size_of::<T>()` readable bytes of the chunk, `dst` a private
         // allocation of the same size; they do not overlap.
         unsafe { core::ptr::copy_nonoverlapping(src, dst, size_of::<T>()) };
-        self.move_to(self.cursor + 1);
+        self.step();
         // SAFETY: `dst` holds `size_of::<T>()` initialised bytes (copied just above).
         let bytes = unsafe { core::slice::from_raw_parts(dst, size_of::<T>()) };
         T::validate(bytes)?;
@@ -782,7 +852,7 @@ impl<T: Message> Drop for TopicSample<'_, T> {
         if let Some(sub) = self.sub.take() {
             if sub.holding {
                 sub.holding = false;
-                sub.move_to(sub.cursor + 1);
+                sub.step();
             }
         }
     }

@@ -93,7 +93,8 @@ pub enum Overflow {
 #[repr(C)]
 #[derive(Debug, Default)]
 pub(crate) struct TopicControl {
-    /// Every position below it is published.
+    /// Every position below it is published; the publisher's next begins here, and
+    /// replaces `tail - capacity`.
     pub(crate) tail: CacheLine<AtomicU64>,
     /// Subscribers parked waiting for a sample, and the futex word they sleep on.
     pub(crate) sleepers: CacheLine<Event>,
@@ -153,12 +154,13 @@ pub(crate) struct SubLine {
     pub(crate) missed: AtomicU64,
 }
 
-/// An entry of the ring: which position it holds and where its bytes are.
+/// An entry of the ring: which position it holds. Where its bytes are is the entry's
+/// word in the chunk map ([`Board::names`]), stored only when it changes: an 8-byte
+/// sample and its entry take 16 bytes, four to a cache line.
 #[repr(C)]
 #[derive(Debug, Default)]
 pub(crate) struct Entry {
     pub(crate) seq: AtomicU64,
-    pub(crate) chunk: AtomicU64,
 }
 
 /// Size of [`Entry`] in bytes: the header of each cell.
@@ -179,6 +181,8 @@ pub(crate) unsafe trait Board {
     fn sub(&self, k: usize) -> &SubLine;
     /// Entry `i` (`i < capacity()`; callers mask).
     fn entry(&self, i: u64) -> &Entry;
+    /// The chunk entry `i` names (`i < capacity()`).
+    fn names(&self, i: u64) -> &AtomicU64;
     /// Number of chunks.
     fn chunks(&self) -> u64 {
         self.capacity() + self.subscribers() as u64
@@ -236,9 +240,8 @@ pub(crate) fn heavy() -> bool {
 pub(crate) fn init(b: &impl Board) {
     let cap = b.capacity();
     for i in 0..cap {
-        let e = b.entry(i);
-        e.seq.store(lap_before(i, cap), Ordering::Relaxed);
-        e.chunk.store(i, Ordering::Relaxed);
+        b.entry(i).seq.store(lap_before(i, cap), Ordering::Relaxed);
+        b.names(i).store(i, Ordering::Relaxed);
     }
 }
 
@@ -269,8 +272,10 @@ pub(crate) struct Publishing {
     min: u64,
     /// The count of joins and leaves `min` was read at.
     members: u64,
-    /// The chunk each entry names (what this publisher stored last).
+    /// The chunk each entry's next position goes into (this publisher's choice).
     chunk_of: Vec<u64>,
+    /// The chunk map as this publisher stored it last.
+    named: Vec<u64>,
     /// The chunks outside the ring.
     spares: Vec<Spare>,
     /// `DropOldest`: positions below this are evicted; `kept[i]`: the subscriber (index,
@@ -292,7 +297,7 @@ impl Publishing {
         let mut in_ring = vec![false; b.chunks() as usize];
         let mut chunk_of = Vec::with_capacity(cap as usize);
         for i in 0..cap {
-            let c = b.entry(i).chunk.load(Ordering::Relaxed);
+            let c = b.names(i).load(Ordering::Relaxed);
             if c >= b.chunks() || in_ring[c as usize] {
                 return Err(TopicError::Corrupt);
             }
@@ -313,6 +318,7 @@ impl Publishing {
             min: 0,
             // Not the count now: the first replacement reads the cursors.
             members: b.control().members.load(Ordering::Acquire).wrapping_sub(1),
+            named: chunk_of.clone(),
             chunk_of,
             spares,
             evicted: tail,
@@ -351,18 +357,17 @@ impl Publishing {
         let cap = b.capacity();
         let pos = self.next;
         let i = (pos & (cap - 1)) as usize;
-        let entry = b.entry(i as u64);
         let old_chunk = self.chunk_of[i];
         let chunk = if pos < cap {
-            // First lap: nothing to evict, but a subscriber may look at the entry.
-            entry.seq.store((pos + 1) | BUSY, Ordering::Relaxed);
+            // First lap: nothing to evict.
             old_chunk
         } else if self.overflow == Overflow::DropOldest && pos - cap < self.evicted {
             // Evicted with a batch before (its entry is BUSY already).
             self.take_chunk(b, i, pos - cap)?
         } else {
             let old = pos - cap;
-            entry.seq.store((pos + 1) | BUSY, Ordering::Relaxed);
+            // `tail == pos` since the last commit: a joiner that reads it after its
+            // heavy barrier keeps off `old`, or our load sees its join (Dekker).
             light(fenced);
             let members = b.control().members.load(Ordering::Acquire);
             if members != self.members || old >= self.min {
@@ -378,8 +383,6 @@ impl Publishing {
                             self.min = read_min(b);
                             old < self.min
                         }) {
-                            // Put the entry back: a subscriber that saw it BUSY waits.
-                            entry.seq.store(old + 1, Ordering::Release);
                             return Err(TopicError::Full);
                         }
                         old_chunk
@@ -396,18 +399,20 @@ impl Publishing {
     }
 
     /// `DropOldest`: evicts the old positions of the entries of `pos..pos + batch` (stores
-    /// `BUSY` in each, one heavy barrier, then reads the cursors) and notes whose old
-    /// chunk must be kept for a subscriber that may be reading it. `pos`'s entry is BUSY
-    /// already.
+    /// `BUSY` in each, a full fence, then reads the cursors) and notes whose old chunk
+    /// must be kept for a subscriber that may be reading it. Under `DropOldest` every
+    /// subscriber moves its cursor and then loads an entry with a full fence between
+    /// ([`advance`]), so a plain fence pairs with it: a lagging subscriber costs the
+    /// publisher no system call.
     fn evict_batch(&mut self, b: &impl Board, pos: u64) {
         let cap = b.capacity();
         let to = pos + (cap / 8).max(1);
-        for p in pos + 1..to {
+        for p in pos..to {
             b.entry(p & (cap - 1))
                 .seq
                 .store((p + 1) | BUSY, Ordering::Relaxed);
         }
-        heavy();
+        fence(Ordering::SeqCst);
         for p in pos..to {
             self.kept[(p & (cap - 1)) as usize] = None;
         }
@@ -455,9 +460,12 @@ impl Publishing {
             return false;
         };
         let cap = b.capacity();
-        let entry = b.entry(pos & (cap - 1));
-        entry.chunk.store(chunk, Ordering::Relaxed);
-        entry.seq.store(pos + 1, Ordering::Release);
+        let i = pos & (cap - 1);
+        if self.named[i as usize] != chunk {
+            b.names(i).store(chunk, Ordering::Relaxed);
+            self.named[i as usize] = chunk;
+        }
+        b.entry(i).seq.store(pos + 1, Ordering::Release);
         self.next = pos + 1;
         let c = b.control();
         c.tail.store(pos + 1, Ordering::Release);
@@ -526,16 +534,18 @@ fn reap(b: &impl Board, old: u64, alive: &mut dyn FnMut(usize) -> bool) -> bool 
 /// What subscriber finds at `cursor` (see [`Peek`]). Under `Block` an entry that is BUSY
 /// with a later position is being put back or replaced: it waits, and only a later
 /// position published means it lagged.
+#[inline]
 pub(crate) fn peek(b: &impl Board, cursor: u64, overflow: Overflow) -> Peek {
     let cap = b.capacity();
-    let entry = b.entry(cursor & (cap - 1));
+    let i = cursor & (cap - 1);
+    let entry = b.entry(i);
     let want = cursor.wrapping_add(1);
     let mut seq = entry.seq.load(Ordering::Acquire);
     if seq == want {
         // The chunk named now, and the entry still at `cursor` after it: a publisher
         // that moves the entry to another chunk stores BUSY, then (behind a full
         // barrier) the new chunk, so seeing no BUSY after the chunk means it is ours.
-        let chunk = entry.chunk.load(Ordering::Acquire);
+        let chunk = b.names(i).load(Ordering::Acquire);
         seq = entry.seq.load(Ordering::Acquire);
         if seq == want {
             return if chunk < b.chunks() {
@@ -558,10 +568,19 @@ pub(crate) fn peek(b: &impl Board, cursor: u64, overflow: Overflow) -> Peek {
 
 /// Moves subscriber `me`'s cursor from `from` to `to` (after it is done with `from`'s
 /// sample, or skipping), and looks whether the publisher waits for it: true if the
-/// caller must wake the publisher.
-pub(crate) fn advance(b: &impl Board, me: usize, from: u64, to: u64, fenced: bool) -> bool {
+/// caller must wake the publisher. Under `DropOldest` the barrier after the store is a
+/// full fence, which the publisher's eviction pairs with (see `evict_batch`); under
+/// `Block` it pairs with the parking publisher's heavy barrier.
+pub(crate) fn advance(
+    b: &impl Board,
+    me: usize,
+    from: u64,
+    to: u64,
+    fenced: bool,
+    overflow: Overflow,
+) -> bool {
     b.sub(me).cursor.store(to, Ordering::Release);
-    light(fenced);
+    light(fenced && overflow == Overflow::Block);
     let wants = b.control().room.wants.load(Ordering::Relaxed);
     wants != 0 && from < wants && to >= wants
 }
@@ -593,6 +612,14 @@ pub(crate) fn join(b: &impl Board, me: usize, join: u64, cursor: u64) {
     line.cursor.store(cursor, Ordering::Release);
     line.attached.store(join, Ordering::Release);
     b.control().members.fetch_add(1, Ordering::SeqCst);
+}
+
+/// After a join and its heavy barrier: the first position a joiner at `cursor` may read.
+/// The publisher may be replacing `tail - capacity` (it did not see the join): start
+/// after it.
+pub(crate) fn after_join(b: &impl Board, cursor: u64) -> u64 {
+    let tail = b.control().tail.load(Ordering::Acquire);
+    cursor.max((tail + 1).saturating_sub(b.capacity()))
 }
 
 /// Detaches subscriber `me`; true if the publisher waits and must be woken.

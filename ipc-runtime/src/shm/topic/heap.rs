@@ -12,6 +12,7 @@ pub(crate) struct HeapBoard {
     control: TopicControl,
     subs: Box<[SubLine]>,
     entries: Box<[Entry]>,
+    names: Box<[AtomicU64]>,
     chunks: Box<[UnsafeCell<u64>]>,
 }
 
@@ -26,6 +27,7 @@ impl HeapBoard {
             control: TopicControl::default(),
             subs: (0..subscribers).map(|_| SubLine::default()).collect(),
             entries: (0..capacity).map(|_| Entry::default()).collect(),
+            names: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
             chunks: (0..capacity + subscribers as u64)
                 .map(|_| UnsafeCell::new(0))
                 .collect(),
@@ -73,7 +75,7 @@ impl HeapBoard {
                 #[cfg(not(loom))]
                 // SAFETY: as above.
                 let v = unsafe { *cell.get() };
-                advance(self, me, *cursor, *cursor + 1, false);
+                advance(self, me, *cursor, *cursor + 1, false, overflow);
                 *cursor += 1;
                 Ok(Some(v))
             }
@@ -81,7 +83,7 @@ impl HeapBoard {
             Peek::Lagged => {
                 let to = oldest(self, *cursor);
                 let skipped = to - *cursor;
-                advance(self, me, *cursor, to, false);
+                advance(self, me, *cursor, to, false, overflow);
                 *cursor = to;
                 Err(Lag::Skipped(skipped))
             }
@@ -94,7 +96,10 @@ impl HeapBoard {
         let at = start(self, history);
         join(self, me, me as u64 + 1, at);
         heavy();
-        at
+        let from = after_join(self, at);
+        // Never waited for: nobody parks in these tests.
+        advance(self, me, at, from, false, Overflow::Block);
+        from
     }
 }
 
@@ -122,5 +127,8 @@ unsafe impl Board for HeapBoard {
     }
     fn entry(&self, i: u64) -> &Entry {
         &self.entries[i as usize]
+    }
+    fn names(&self, i: u64) -> &AtomicU64 {
+        &self.names[i as usize]
     }
 }

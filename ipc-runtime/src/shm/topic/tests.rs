@@ -93,12 +93,12 @@ fn a_sample_held_across_laps_keeps_its_bytes() {
     }
     let mut chunks = std::collections::HashSet::new();
     for i in 0..4 {
-        chunks.insert(b.entry(i).chunk.load(Ordering::Relaxed));
+        chunks.insert(b.names(i).load(Ordering::Relaxed));
     }
     assert!(!chunks.contains(&held), "the held chunk is out of the ring");
     assert_eq!(chunks.len(), 4);
     let mut c = c;
-    advance(&b, 0, c, c + 1, false);
+    advance(&b, 0, c, c + 1, false, Overflow::DropOldest);
     c += 1;
     assert!(matches!(
         b.read(0, &mut c, Overflow::DropOldest),
@@ -108,9 +108,8 @@ fn a_sample_held_across_laps_keeps_its_bytes() {
     for v in 50..200 {
         b.publish(&mut p, v, &mut everyone_alive()).unwrap();
     }
-    let used: std::collections::HashSet<u64> = (0..4)
-        .map(|i| b.entry(i).chunk.load(Ordering::Relaxed))
-        .collect();
+    let used: std::collections::HashSet<u64> =
+        (0..4).map(|i| b.names(i).load(Ordering::Relaxed)).collect();
     assert_eq!(used.len(), 4);
 }
 
@@ -161,13 +160,13 @@ fn hostile_words_are_corrupt_never_out_of_bounds() {
     let mut p = Publishing::attach(&b, Overflow::Block).unwrap();
     let c = b.subscribe(0, 0);
     b.publish(&mut p, 7, &mut everyone_alive()).unwrap();
-    b.entry(0).chunk.store(1 << 40, Ordering::Relaxed);
+    b.names(0).store(1 << 40, Ordering::Relaxed);
     assert_eq!(peek(&b, c, Overflow::Block), Peek::Corrupt);
-    b.entry(0).chunk.store(0, Ordering::Relaxed);
+    b.names(0).store(0, Ordering::Relaxed);
     b.entry(1).seq.store(12345, Ordering::Relaxed);
     assert_eq!(peek(&b, c + 1, Overflow::Block), Peek::Corrupt);
     // A publisher attaching to a board whose entries name a chunk twice refuses it.
-    b.entry(2).chunk.store(0, Ordering::Relaxed);
+    b.names(2).store(0, Ordering::Relaxed);
     assert!(matches!(
         Publishing::attach(&b, Overflow::Block),
         Err(TopicError::Corrupt)
