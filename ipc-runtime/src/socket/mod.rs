@@ -403,7 +403,10 @@ impl<T: Message> Stream<T> {
         )
         .map_err(|e| Error::sys("socketpair", e))?;
         let opts = Options::new();
-        let (ta, tb) = (conn::start::<T>(a)?, conn::start::<T>(b)?);
+        let (ta, tb) = (
+            conn::start::<T>(a, Wait::Forever)?,
+            conn::start::<T>(b, Wait::Forever)?,
+        );
         let (a, b) = (
             conn::finish::<T, T>(ta, opts.handshake_timeout, opts.max_fds)?,
             conn::finish::<T, T>(tb, opts.handshake_timeout, opts.max_fds)?,
