@@ -329,17 +329,31 @@ impl AsFd for NonBlockingListener {
 }
 
 impl Accept for NonBlockingListener {
-    fn accept_conn<Out: Message, In: Message>(&self) -> Result<(Sender<Out>, Receiver<In>)> {
-        let s = match self.inner.accept() {
-            Ok((s, _)) => s,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(Error::Empty),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(Error::Empty),
-            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => return Err(Error::Empty),
-            Err(e) => return Err(io_error("accept4", e)),
+    fn accept_now(&self) -> Result<OwnedFd> {
+        let s = loop {
+            match self.inner.accept() {
+                Ok((s, _)) => break s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(Error::Empty),
+                // Interrupted, or a connection reset before it was accepted: the next.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) => {}
+                Err(e) => return Err(io_error("accept4", e)),
+            }
         };
         // The listener is non-blocking; the connection blocks (bounded calls use poll).
         s.set_nonblocking(false).map_err(|e| io_error("fcntl", e))?;
-        conn::handshake::<Out, In>(setup(s)?, self.handshake_timeout, 0)
+        setup(s)
+    }
+
+    fn handshake_timeout(&self) -> Duration {
+        self.handshake_timeout
+    }
+
+    fn max_fds(&self) -> usize {
+        0
     }
 }
 
@@ -350,6 +364,12 @@ impl Accept for NonBlockingListener {
 /// and a client that does not read its answers is set aside (its answers kept, its
 /// requests not read) while the others are served, and dropped once its socket has had
 /// no room for the handshake timeout (10 s, see [`Server::set_handshake_timeout`]).
+///
+/// Handshakes proceed as their bytes arrive, polled with the other connections: a
+/// client that connects and says nothing (or a byte at a time) costs the others no wait,
+/// and is closed once the handshake timeout has passed since its accept without a whole
+/// hello. A bad hello (another schema or byte order, garbage) closes that connection
+/// only; requests sent right behind the hello are answered.
 ///
 /// It has no `AsFd`: it waits on its listener and every client at once, so no one
 /// descriptor tells that it has work.
@@ -363,6 +383,7 @@ impl<Req: Message, Resp: Message> fmt::Debug for Server<Req, Resp> {
         f.debug_struct("Server")
             .field("addr", &self.listener.inner.local_addr().ok())
             .field("clients", &self.serving.clients())
+            .field("handshaking", &self.serving.handshaking())
             .finish()
     }
 }
@@ -399,8 +420,8 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
             .map_err(|e| io_error("getsockname", e))
     }
 
-    /// Sets how long the server waits for a client's handshake, and how long a client
-    /// may leave its answers unread before it is dropped (10 s by default).
+    /// Sets how long a client has from its accept to send its whole handshake, and how
+    /// long it may leave its answers unread before it is dropped (10 s by default).
     pub fn set_handshake_timeout(&mut self, timeout: Duration) {
         self.listener.handshake_timeout = timeout;
         self.serving.set_send_timeout(timeout);
@@ -420,6 +441,12 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     }
 
     /// Answers requests with `handler` until `clients` connections have ended.
+    ///
+    /// A connection counts once its handshake was whole: a client that left, sent
+    /// garbage or was dropped for not reading its answers has ended; one closed before
+    /// its hello was whole (it said nothing until its deadline, or sent a bad hello)
+    /// never was a client and does not count. Connections still open when this returns
+    /// (served or handshaking) stay with the server for its next `serve*` call.
     ///
     /// # Errors
     ///

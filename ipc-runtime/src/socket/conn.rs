@@ -100,11 +100,12 @@ pub(crate) fn handshake<Out: Message, In: Message>(
     timeout: Duration,
     max_fds: usize,
 ) -> Result<(Sender<Out>, Receiver<In>)> {
-    finish(start(fd)?, timeout, max_fds)
+    finish(start(fd, Wait::Forever)?, timeout, max_fds)
 }
 
-/// The first half of [`handshake`]: sends this side's.
-pub(crate) fn start<Out: Message>(fd: OwnedFd) -> Result<Sender<Out>> {
+/// The first half of [`handshake`]: sends this side's, waiting for room as `wait` says.
+/// With a bounded wait the handshake may go out in part (see [`Sender::pending`]).
+pub(crate) fn start<Out: Message>(fd: OwnedFd, wait: Wait) -> Result<Sender<Out>> {
     let mut tx = Sender::<Out> {
         fd: Arc::new(fd),
         pending: Vec::new(),
@@ -116,7 +117,7 @@ pub(crate) fn start<Out: Message>(fd: OwnedFd) -> Result<Sender<Out>> {
     // A peer that sent its handshake and messages and closed at once has still sent
     // them: failing to greet it must not lose what it sent, so the receiving half goes
     // on (and the next send reports Disconnected).
-    match tx.write_frame(&[IoSlice::new(&codec::hello::<Out>())], &[], Wait::Forever) {
+    match tx.write_frame(&[IoSlice::new(&codec::hello::<Out>())], &[], wait) {
         Ok(()) | Err(Error::Disconnected) => Ok(tx),
         Err(e) => Err(e),
     }
@@ -128,51 +129,103 @@ pub(crate) fn finish<Out: Message, In: Message>(
     timeout: Duration,
     max_fds: usize,
 ) -> Result<(Sender<Out>, Receiver<In>)> {
-    let fd = tx.fd.clone();
-    let hello = read_hello::<In>(fd.as_fd(), Wait::timeout(timeout))?;
-    let mut reader = FrameReader::<In>::new();
-    // The reader accepts messages once it has seen the handshake just checked.
-    reader.push_hello(&hello)?;
-    Ok((
-        tx,
-        Receiver {
-            fd,
-            reader,
-            received: 0,
-            fds: VecDeque::new(),
-            cmsg: (max_fds > 0).then(|| CmsgBuf::new(max_fds)),
-            max_fds,
-        },
-    ))
+    let mut hello = Hello::<In>::new();
+    hello.read(tx.as_fd(), Wait::timeout(timeout))?;
+    hello.into_halves(tx, max_fds)
 }
 
-/// Reads exactly one handshake frame (no byte more) and checks it against `In`.
-fn read_hello<In: Message>(fd: BorrowedFd<'_>, wait: Wait) -> Result<Vec<u8>> {
-    let mut frame = vec![0u8; HEADER_LEN];
-    read_exact(fd, &mut frame, wait)?;
-    let len = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]) as usize;
-    // Not a handshake, or one of a length no handshake has: the decoder says which
-    // before anything more is read.
-    codec::decode_hello::<In>(&frame)?;
-    frame.resize(HEADER_LEN + len, 0);
-    read_exact(fd, &mut frame[HEADER_LEN..], wait)?;
-    match codec::decode_hello::<In>(&frame)? {
-        Some(n) if n == frame.len() => Ok(frame),
-        _ => Err(Error::Corrupt("malformed handshake from the peer".into())),
-    }
+/// The peer's handshake as it arrives, announcing `In`: read without a byte past its end,
+/// so what the peer sent behind it (its first messages) stays in the socket for the
+/// [`Receiver`]. The blocking [`handshake`] reads it at once; a server reads it a piece
+/// at a time, as its bytes arrive, without waiting (`socket::pending`).
+pub(crate) struct Hello<In> {
+    /// The header, then (once the header is checked) the whole frame it announces.
+    frame: Vec<u8>,
+    /// Bytes of `frame` read so far.
+    got: usize,
+    _in: PhantomData<fn() -> In>,
 }
 
-fn read_exact(fd: BorrowedFd<'_>, mut buf: &mut [u8], wait: Wait) -> Result<()> {
-    while !buf.is_empty() {
-        match nix::sys::socket::recv(fd.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT) {
-            Ok(0) => return Err(Error::Disconnected),
-            Ok(n) => buf = &mut buf[n..],
-            Err(Errno::EINTR) => {}
-            Err(Errno::EAGAIN) => sys::again(fd, PollFlags::POLLIN, wait, false)?,
-            Err(e) => return Err(Error::sys("recv", e)),
+impl<In: Message> Hello<In> {
+    pub(crate) fn new() -> Self {
+        Hello {
+            frame: vec![0; HEADER_LEN],
+            got: 0,
+            _in: PhantomData,
         }
     }
-    Ok(())
+
+    /// Reads what the handshake still lacks, waiting for it as `wait` says; `Ok` once it
+    /// is whole and checked. What was read stays here when the wait runs out.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Empty`] ([`Wait::Now`]) or [`Error::Timeout`] if the wait runs out first;
+    /// [`Error::Disconnected`] if the peer closes first; [`Error::Corrupt`] if the bytes
+    /// are not a handshake, [`Error::SchemaMismatch`] if it announces another type than
+    /// `In`; [`Error::Shutdown`], [`Error::Io`].
+    pub(crate) fn read(&mut self, fd: BorrowedFd<'_>, wait: Wait) -> Result<()> {
+        while self.got < self.frame.len() {
+            let rest = &mut self.frame[self.got..];
+            match nix::sys::socket::recv(fd.as_raw_fd(), rest, MsgFlags::MSG_DONTWAIT) {
+                Ok(0) => return Err(Error::Disconnected),
+                Ok(n) => self.took(n)?,
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => sys::again(fd, PollFlags::POLLIN, wait, false)?,
+                Err(e) => return Err(Error::sys("recv", e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts `n` more bytes read, and checks the header once it is whole (then makes
+    /// room for the frame it announces) and the frame once it is.
+    fn took(&mut self, n: usize) -> Result<()> {
+        self.got += n;
+        if self.got < self.frame.len() {
+            return Ok(());
+        }
+        if self.frame.len() == HEADER_LEN {
+            // Not a handshake, or one of a length no handshake has: the decoder says
+            // which before anything more is read.
+            codec::decode_hello::<In>(&self.frame)?;
+            let f = &self.frame;
+            let len = u32::from_le_bytes([f[4], f[5], f[6], f[7]]) as usize;
+            self.frame.resize(HEADER_LEN + len, 0);
+            if self.got < self.frame.len() {
+                return Ok(());
+            }
+        }
+        match codec::decode_hello::<In>(&self.frame)? {
+            Some(n) if n == self.frame.len() => Ok(()),
+            _ => Err(Error::Corrupt("malformed handshake from the peer".into())),
+        }
+    }
+
+    /// The two halves of the connection whose sending half is `tx`, once the handshake
+    /// [`Hello::read`] is whole: the receiving half's reader starts behind it.
+    pub(crate) fn into_halves<Out: Message>(
+        self,
+        tx: Sender<Out>,
+        max_fds: usize,
+    ) -> Result<(Sender<Out>, Receiver<In>)> {
+        debug_assert_eq!(self.got, self.frame.len(), "the handshake is not whole");
+        let mut reader = FrameReader::<In>::new();
+        // The reader accepts messages once it has seen the handshake just checked.
+        reader.push_hello(&self.frame)?;
+        let fd = tx.fd.clone();
+        Ok((
+            tx,
+            Receiver {
+                fd,
+                reader,
+                received: 0,
+                fds: VecDeque::new(),
+                cmsg: (max_fds > 0).then(|| CmsgBuf::new(max_fds)),
+                max_fds,
+            },
+        ))
+    }
 }
 
 impl<T: Message> Tx<T> for Sender<T> {

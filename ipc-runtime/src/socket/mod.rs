@@ -42,7 +42,11 @@
 //! - **Seqpacket**: [`SeqPacket`] sends one datagram per message (`SOCK_SEQPACKET`),
 //!   each checked for size and fingerprint on receipt.
 //! - **Request/response**: [`Client::call`] and [`Server::serve`], typed by a request and
-//!   a response message, each direction's schema checked once at connect.
+//!   a response message, each direction's schema checked once at connect. The server
+//!   serves every client from one thread, and no client holds up the others: handshakes
+//!   are read as their bytes arrive, each with its own deadline (the handshake timeout
+//!   from accept), and answers a client leaves unread wait for room while the others
+//!   are answered.
 //!
 //! - **In place**: besides `send`/`try_send`/`send_timeout` and
 //!   `recv`/`try_recv`/`recv_timeout`, [`Stream`], its [`Sender`]/[`Receiver`] halves and
@@ -72,6 +76,7 @@
 
 mod bind;
 pub(crate) mod conn;
+mod pending;
 pub(crate) mod rpc;
 mod seqpacket;
 pub(crate) mod sys;
@@ -206,6 +211,18 @@ impl RawListener {
     pub(crate) fn bind(path: &Path, ty: SockType, opts: Options) -> Result<Self> {
         let (fd, placed) = bind::bind_listen(path, ty, opts.mode, opts.backlog)?;
         Ok(RawListener { fd, placed, opts })
+    }
+
+    /// Makes `accept_fd(Wait::Now)` say [`Error::Empty`] instead of blocking when no
+    /// connection is queued: the listener itself becomes non-blocking (for a server loop,
+    /// which accepts until none is left; other waits poll first and retry `EAGAIN`).
+    pub(crate) fn set_nonblocking(&self) -> Result<()> {
+        let fl = nix::fcntl::fcntl(&self.fd, nix::fcntl::FcntlArg::F_GETFL)
+            .map_err(|e| Error::sys("fcntl", e))?;
+        let fl = nix::fcntl::OFlag::from_bits_truncate(fl) | nix::fcntl::OFlag::O_NONBLOCK;
+        nix::fcntl::fcntl(&self.fd, nix::fcntl::FcntlArg::F_SETFL(fl))
+            .map_err(|e| Error::sys("fcntl", e))?;
+        Ok(())
     }
 
     /// Accepts one connection and checks the client's uid.
@@ -403,7 +420,10 @@ impl<T: Message> Stream<T> {
         )
         .map_err(|e| Error::sys("socketpair", e))?;
         let opts = Options::new();
-        let (ta, tb) = (conn::start::<T>(a)?, conn::start::<T>(b)?);
+        let (ta, tb) = (
+            conn::start::<T>(a, Wait::Forever)?,
+            conn::start::<T>(b, Wait::Forever)?,
+        );
         let (a, b) = (
             conn::finish::<T, T>(ta, opts.handshake_timeout, opts.max_fds)?,
             conn::finish::<T, T>(tb, opts.handshake_timeout, opts.max_fds)?,

@@ -4,7 +4,7 @@
 
 use std::convert::Infallible;
 use std::fmt;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use nix::poll::{PollFd, PollFlags};
 use nix::sys::socket::SockType;
 
 use super::conn::{self, Receiver, Sender};
+use super::pending::Pending;
 use super::sys::Wait;
 use super::{bind, Options, PeerCred, RawListener};
 use crate::error::{Error, Result};
@@ -59,9 +60,21 @@ impl<Req: Message, Resp: Message> Caller<Req, Resp> {
 
 /// Something that accepts connections for a server loop.
 pub(crate) trait Accept: AsFd {
-    /// Accepts one connection without waiting for it (`Error::Empty` if none is queued)
-    /// and exchanges handshakes.
-    fn accept_conn<Out: Message, In: Message>(&self) -> Result<(Sender<Out>, Receiver<In>)>;
+    /// Accepts one connection without waiting for it (`Error::Empty` if none is queued).
+    /// The handshake is the serving loop's, made as the client's bytes arrive.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Empty`] if none is queued; [`Error::Io`] with op `accept4` for an error of
+    /// the listener itself (out of descriptors, say); another error concerns the one
+    /// connection accepted (and closed), and the next may be accepted.
+    fn accept_now(&self) -> Result<OwnedFd>;
+
+    /// How long a client has, from its accept, to send its whole handshake.
+    fn handshake_timeout(&self) -> Duration;
+
+    /// How many descriptors one request may carry (0: none).
+    fn max_fds(&self) -> usize;
 }
 
 /// One client of a server: its halves, and an answer its socket had no room for.
@@ -76,6 +89,15 @@ struct Conn<Req, Resp> {
 }
 
 impl<Req: Message, Resp: Message> Conn<Req, Resp> {
+    fn new(tx: Sender<Resp>, rx: Receiver<Req>) -> Self {
+        Conn {
+            rx,
+            tx,
+            held: None,
+            stuck_since: None,
+        }
+    }
+
     /// True while an answer (or part of one) waits for room in the socket: then the
     /// client's requests are not read, and the server polls for room instead.
     fn stuck(&self) -> bool {
@@ -132,9 +154,11 @@ impl<Req: Message, Resp: Message> Conn<Req, Resp> {
     }
 }
 
-/// The connections a server answers.
+/// The connections a server answers, and those whose handshake is under way.
 pub(crate) struct Serving<Req, Resp> {
     conns: Vec<Conn<Req, Resp>>,
+    /// Connections accepted whose client's handshake is not yet whole.
+    pending: Vec<Pending<Resp, Req>>,
     /// How long a client may leave its answers unread before it is dropped.
     send_timeout: Duration,
 }
@@ -143,6 +167,7 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
     pub(crate) fn new(send_timeout: Duration) -> Self {
         Serving {
             conns: Vec::new(),
+            pending: Vec::new(),
             send_timeout,
         }
     }
@@ -151,17 +176,38 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
         self.send_timeout = timeout;
     }
 
+    /// Connections served (their handshake done).
     pub(crate) fn clients(&self) -> usize {
         self.conns.len()
+    }
+
+    /// Connections whose handshake is under way.
+    pub(crate) fn handshaking(&self) -> usize {
+        self.pending.len()
     }
 
     /// Answers requests on every connection, accepting new ones, until `clients` (if
     /// given) connections have ended. One thread, `poll(2)` over all connections (and
     /// the shutdown eventfd, so a shutdown request ends it with [`Error::Shutdown`]).
     ///
-    /// Nothing here waits on one client: answers are written without waiting, and a
-    /// client whose socket has no room for one is polled for room (its requests are not
-    /// read meanwhile) and dropped if it stays without room for `send_timeout`.
+    /// Nothing here waits on one client:
+    ///
+    /// - **Handshakes** proceed as their bytes arrive. Each wake of the listener accepts
+    ///   every queued connection; ours is greeted at once (without waiting) and the
+    ///   client's hello is read as it comes, polled with the others, until it is whole
+    ///   (the connection is then served, and requests sent right behind the hello are
+    ///   read first) or the connection's own deadline, its accept time plus the
+    ///   listener's handshake timeout, passes (it is then closed). A client that says
+    ///   nothing, or a byte at a time, delays no one. A bad hello (another schema,
+    ///   garbage) or a client that leaves during its handshake closes that connection
+    ///   only.
+    /// - **Answers** are written without waiting, and a client whose socket has no room
+    ///   for one is polled for room (its requests are not read meanwhile) and dropped if
+    ///   it stays without room for `send_timeout`.
+    ///
+    /// `clients` counts served connections that ended (the client left, sent garbage, or
+    /// was dropped for not reading); a connection closed before its handshake was whole
+    /// never was a client and is not counted.
     pub(crate) fn run<L: Accept>(
         &mut self,
         listener: &L,
@@ -172,26 +218,35 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
             if clients == Some(0) {
                 return Ok(());
             }
+            // The poll set: the listener, then every served connection, then every
+            // pending handshake.
+            let served = self.conns.len();
             let ready: Vec<bool> = {
-                let mut fds = Vec::with_capacity(self.conns.len() + 2);
+                let mut fds = Vec::with_capacity(1 + served + self.pending.len() + 1);
                 fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
                 // A connection may hold whole requests already read: do not wait then.
                 let mut buffered = false;
+                // The earliest deadline: a stuck client's, or a handshake's.
                 let mut until: Option<Instant> = None;
                 for c in &self.conns {
                     if c.stuck() {
                         fds.push(PollFd::new(c.tx.as_fd(), PollFlags::POLLOUT));
-                        if let Some(at) = c.give_up_at(self.send_timeout) {
-                            until = Some(until.map_or(at, |u| u.min(at)));
-                        }
+                        until = until
+                            .into_iter()
+                            .chain(c.give_up_at(self.send_timeout))
+                            .min();
                     } else {
                         fds.push(PollFd::new(c.rx.as_fd(), PollFlags::POLLIN));
                         buffered |= c.rx.buffered() > 0;
                     }
                 }
+                for p in &self.pending {
+                    fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
+                    until = until.into_iter().chain(p.deadline()).min();
+                }
                 let wait = match until {
                     _ if buffered => Wait::Now,
-                    Some(at) => Wait::Until(at, self.send_timeout),
+                    Some(at) => Wait::Until(at, at.saturating_duration_since(Instant::now())),
                     None => Wait::Forever,
                 };
                 crate::fd::wait_any(&mut fds, &wait)?;
@@ -200,7 +255,7 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
                     .collect()
             };
             let now = Instant::now();
-            for i in (0..self.conns.len()).rev() {
+            for i in (0..served).rev() {
                 let c = &mut self.conns[i];
                 let alive = if c.stuck() {
                     if ready[i + 1] {
@@ -224,22 +279,56 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
                     }
                 }
             }
-            if ready[0] {
-                match listener.accept_conn::<Resp, Req>() {
-                    Ok((tx, rx)) => self.conns.push(Conn {
-                        rx,
-                        tx,
-                        held: None,
-                        stuck_since: None,
-                    }),
-                    // A failed accept concerns one client, except a system error
-                    // (EMFILE, say), which would repeat forever, and a shutdown request.
-                    Err(Error::Io { op, source }) if op == "accept4" => {
-                        return Err(Error::Io { op, source })
+            for j in (0..self.pending.len()).rev() {
+                let p = &mut self.pending[j];
+                // Read what arrived; then a handshake still not whole at its deadline
+                // goes. An error (the client left, or its hello is bad) drops it too.
+                let whole = if ready[1 + served + j] {
+                    p.advance()
+                } else {
+                    Ok(false)
+                };
+                match whole {
+                    Ok(false) if !p.expired(now) => {}
+                    Ok(true) => {
+                        let p = self.pending.swap_remove(j);
+                        if let Ok((tx, rx)) = p.into_halves(listener.max_fds()) {
+                            // Requests it sent behind its hello are still in its socket:
+                            // the next poll reports them.
+                            self.conns.push(Conn::new(tx, rx));
+                        }
                     }
-                    Err(Error::Shutdown) => return Err(Error::Shutdown),
-                    Err(_) => {}
+                    _ => drop(self.pending.swap_remove(j)),
                 }
+            }
+            if ready[0] {
+                self.accept_all(listener)?;
+            }
+        }
+    }
+
+    /// Accepts every connection queued on `listener` and greets each: they join the
+    /// pending handshakes.
+    ///
+    /// # Errors
+    ///
+    /// A system error of the listener itself (EMFILE, say), which would repeat forever,
+    /// and a shutdown request; a failure that concerns one client only drops that client.
+    fn accept_all<L: Accept>(&mut self, listener: &L) -> Result<()> {
+        loop {
+            match listener.accept_now() {
+                Ok(fd) => {
+                    if let Ok(p) = Pending::start(fd, listener.handshake_timeout()) {
+                        self.pending.push(p);
+                    }
+                }
+                Err(Error::Empty) => return Ok(()),
+                Err(Error::Io { op, source }) if op == "accept4" => {
+                    return Err(Error::Io { op, source })
+                }
+                Err(Error::Shutdown) => return Err(Error::Shutdown),
+                // That connection is closed; the next may be fine.
+                Err(_) => {}
             }
         }
     }
@@ -358,8 +447,14 @@ crate::fd::as_raw_fd_from_as_fd!([Req: Message, Resp: Message] Client<Req, Resp>
 /// Answers are written without waiting: when a client's socket has no room for one (the
 /// client does not read its answers), the answer is kept, that client's further requests
 /// are not read, and the server serves the others meanwhile; the client is dropped once
-/// its socket has stayed without room for the handshake timeout. A client's handshake is
-/// awaited inside the loop (at most the handshake timeout).
+/// its socket has stayed without room for the handshake timeout.
+///
+/// Handshakes never hold the others up either: a client's hello is read as its bytes
+/// arrive, polled with everyone else, so a client that connects and says nothing (or a
+/// byte at a time) costs the others no wait. Each connection has the handshake timeout
+/// ([`Options::handshake_timeout`], 10 s by default) from its accept to complete its
+/// hello, and is closed if it has not; a client whose hello is bad (another schema,
+/// garbage) is closed at once. Requests sent right behind the hello are answered.
 ///
 /// It has no `AsFd`: it waits on its listener and every client at once, so no one
 /// descriptor tells that it has work.
@@ -373,14 +468,22 @@ impl<Req: Message, Resp: Message> fmt::Debug for Server<Req, Resp> {
         f.debug_struct("Server")
             .field("listener", &self.raw)
             .field("clients", &self.serving.clients())
+            .field("handshaking", &self.serving.handshaking())
             .finish()
     }
 }
 
 impl Accept for RawListener {
-    fn accept_conn<Out: Message, In: Message>(&self) -> Result<(Sender<Out>, Receiver<In>)> {
-        let fd = self.accept_fd(Wait::Now)?;
-        conn::handshake::<Out, In>(fd, self.opts().handshake_timeout, self.opts().max_fds)
+    fn accept_now(&self) -> Result<OwnedFd> {
+        self.accept_fd(Wait::Now)
+    }
+
+    fn handshake_timeout(&self) -> Duration {
+        self.opts().handshake_timeout
+    }
+
+    fn max_fds(&self) -> usize {
+        self.opts().max_fds
     }
 }
 
@@ -401,8 +504,11 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     /// As [`super::Listener::bind`].
     pub fn bind_with(path: impl AsRef<Path>, opts: Options) -> Result<Self> {
         let timeout = opts.handshake_timeout;
+        let raw = RawListener::bind(path.as_ref(), SockType::Stream, opts)?;
+        // The serving loop accepts until no connection is left queued.
+        raw.set_nonblocking()?;
         Ok(Server {
-            raw: RawListener::bind(path.as_ref(), SockType::Stream, opts)?,
+            raw,
             serving: Serving::new(timeout),
         })
     }
@@ -428,6 +534,12 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     }
 
     /// Answers requests with `handler` until `clients` connections have ended.
+    ///
+    /// A connection counts once its handshake was whole: a client that left, sent
+    /// garbage or was dropped for not reading its answers has ended; one closed before
+    /// its hello was whole (it said nothing until its deadline, or sent a bad hello)
+    /// never was a client and does not count. Connections still open when this returns
+    /// (served or handshaking) stay with the server for its next `serve*` call.
     ///
     /// # Errors
     ///

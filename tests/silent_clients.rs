@@ -1,0 +1,391 @@
+//! Request/response servers (Unix and TCP) beside clients that connect and do not speak,
+//! speak slowly, or speak garbage: handshakes proceed as their bytes arrive, each with a
+//! deadline of its own, and never hold up the clients that speak.
+//!
+//! The server runs on a thread of the test; the clients that misbehave are raw sockets
+//! (`UnixStream`, `TcpStream`) that write exactly the bytes each test chooses.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+mod common;
+
+use ipc::{codec, socket, tcp, Error};
+
+type Req = [u32; 2];
+type Resp = u64;
+
+fn answer([a, b]: Req) -> Resp {
+    u64::from(a) * 1000 + u64::from(b)
+}
+
+/// How long a test waits for something that should come at once before it calls it a
+/// hang: a guard against hanging, never a measure.
+const HANG: Duration = Duration::from_secs(30);
+
+/// How long a good client's call may take: far below the servers' handshake timeout
+/// where a test says that no handshake deadline was waited for.
+const CALL: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Unix,
+    Tcp,
+}
+
+/// Where a server of one test listens.
+enum Addr {
+    Unix(PathBuf),
+    Tcp(SocketAddr),
+}
+
+/// A server, handed back by its thread once `serve_clients` returned: it keeps its
+/// connections open while the test looks at them, and its `Debug` says how many of each
+/// kind it holds.
+type Served = Box<dyn fmt::Debug + Send>;
+
+/// A server on a thread of the test; its thread hands the server back with the result of
+/// `serve_clients`.
+struct Running {
+    addr: Addr,
+    done: mpsc::Receiver<(Served, ipc::Result<()>)>,
+    /// The socket file's directory, removed on drop even if the test fails.
+    _dir: Option<common::TempDir>,
+}
+
+impl Running {
+    /// Starts a server of `kind` with `handshake` as its handshake timeout, answering
+    /// until `clients` clients have ended.
+    fn start(kind: Kind, handshake: Duration, clients: usize) -> Running {
+        enough_descriptors();
+        let (tx, done) = mpsc::channel();
+        match kind {
+            Kind::Unix => {
+                let dir = common::TempDir::new("silent");
+                let path = dir.join("rpc.sock");
+                // A queue long enough for every test's connections, so that connecting
+                // never waits for the server to accept.
+                let opts = socket::Options::new()
+                    .handshake_timeout(handshake)
+                    .backlog(512);
+                let mut server = socket::Server::<Req, Resp>::bind_with(&path, opts).unwrap();
+                thread::spawn(move || {
+                    let r = server.serve_clients(clients, answer);
+                    let _ = tx.send((Box::new(server) as Served, r));
+                });
+                Running {
+                    addr: Addr::Unix(path),
+                    done,
+                    _dir: Some(dir),
+                }
+            }
+            Kind::Tcp => {
+                let mut server = tcp::Server::<Req, Resp>::bind("127.0.0.1:0").unwrap();
+                server.set_handshake_timeout(handshake);
+                let addr = server.local_addr().unwrap();
+                thread::spawn(move || {
+                    let r = server.serve_clients(clients, answer);
+                    let _ = tx.send((Box::new(server) as Served, r));
+                });
+                Running {
+                    addr: Addr::Tcp(addr),
+                    done,
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    /// A raw connection to the server, which sends nothing by itself. (A TCP connect
+    /// waits while the listener's queue is full, so it is bounded; the Unix listener's
+    /// queue has room for all.)
+    fn raw(&self) -> Raw {
+        let raw = match &self.addr {
+            Addr::Unix(p) => Raw::Unix(UnixStream::connect(p).unwrap()),
+            Addr::Tcp(a) => {
+                Raw::Tcp(TcpStream::connect_timeout(a, HANG).expect("the server does not accept"))
+            }
+        };
+        raw.set_read_timeout(Some(HANG));
+        raw
+    }
+
+    /// Connects a good client and makes one call, answered within [`CALL`]; then the
+    /// client leaves.
+    fn good_call(&self, req: Req) {
+        let resp = match &self.addr {
+            Addr::Unix(p) => {
+                let opts = socket::Options::new().handshake_timeout(CALL);
+                let mut c = socket::Client::<Req, Resp>::connect_with(p, &opts)
+                    .expect("the good client's handshake");
+                c.call_timeout(req, CALL)
+            }
+            Addr::Tcp(a) => {
+                let mut c =
+                    tcp::Client::<Req, Resp>::connect(a).expect("the good client's handshake");
+                c.call_timeout(req, CALL)
+            }
+        };
+        assert_eq!(resp.expect("the good client's call"), answer(req));
+    }
+
+    /// Waits for `serve_clients` to return; gives the server back.
+    fn finish(self) -> Served {
+        let (server, r) = self
+            .done
+            .recv_timeout(HANG)
+            .expect("serve_clients did not return after its clients ended");
+        r.unwrap();
+        server
+    }
+}
+
+/// Raises this process's soft limit of open descriptors (a test holds both ends of a few
+/// hundred connections; some systems start tests at 1,024).
+fn enough_descriptors() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    let want = hard.min(4096);
+    if soft < want {
+        setrlimit(Resource::RLIMIT_NOFILE, want, hard).unwrap();
+    }
+}
+
+enum Raw {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+impl Raw {
+    fn set_read_timeout(&self, t: Option<Duration>) {
+        match self {
+            Raw::Unix(s) => s.set_read_timeout(t).unwrap(),
+            Raw::Tcp(s) => s.set_read_timeout(t).unwrap(),
+        }
+    }
+
+    fn set_nonblocking(&self, on: bool) {
+        match self {
+            Raw::Unix(s) => s.set_nonblocking(on).unwrap(),
+            Raw::Tcp(s) => s.set_nonblocking(on).unwrap(),
+        }
+    }
+
+    /// Reads `n` bytes (the read timeout guards against a hang).
+    fn read_n(&mut self, n: usize) -> Vec<u8> {
+        let mut buf = vec![0; n];
+        self.read_exact(&mut buf).unwrap();
+        buf
+    }
+
+    /// True if the connection is open and has nothing more to read now.
+    fn open_and_quiet(&mut self) -> bool {
+        self.set_nonblocking(true);
+        let r = self.read(&mut [0; 1]);
+        self.set_nonblocking(false);
+        matches!(r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
+    /// Reads until the server closes the connection: what it sent before. A reset (a
+    /// close with bytes of ours unread) ends it too; what was sent may then be lost.
+    fn read_to_close(&mut self) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut buf = [0; 256];
+        loop {
+            match self.read(&mut buf) {
+                Ok(0) => return got,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return got,
+                Err(e) => panic!("the server did not close the connection: {e}"),
+            }
+        }
+    }
+}
+
+impl Read for Raw {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Raw::Unix(s) => s.read(buf),
+            Raw::Tcp(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Raw {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Raw::Unix(s) => s.write(buf),
+            Raw::Tcp(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What a server of these tests answers `reqs` with: its handshake, then the answers.
+fn answers(reqs: &[Req]) -> Vec<u8> {
+    let mut wire = codec::hello::<Resp>();
+    for &r in reqs {
+        codec::write_message(&mut wire, &answer(r)).unwrap();
+    }
+    wire
+}
+
+/// A good client's first call is answered while 200 clients that connected before it say
+/// nothing and one says its hello a byte every 100 ms. The handshake timeout is 60 s and
+/// the call's 10 s: a server that waited for any of those handshakes would fail the call.
+/// Afterwards all 200 are still connected, have had the server's hello and nothing else,
+/// and the server still counts them as handshakes under way; the slow client, whole at
+/// last, is answered too.
+fn a_good_client_is_answered_beside_200_silent_ones(kind: Kind) {
+    let server = Running::start(kind, Duration::from_secs(60), 2);
+    let mut silent: Vec<Raw> = (0..200).map(|_| server.raw()).collect();
+    let mut slow = server.raw();
+    let dripping = thread::spawn(move || {
+        let mut wire = codec::hello::<Req>();
+        let hello_len = wire.len();
+        codec::write_message(&mut wire, &[3u32, 4]).unwrap();
+        for b in &wire[..hello_len] {
+            slow.write_all(std::slice::from_ref(b)).unwrap();
+            thread::sleep(Duration::from_millis(100));
+        }
+        slow.write_all(&wire[hello_len..]).unwrap();
+        let expected = answers(&[[3, 4]]);
+        assert_eq!(
+            slow.read_n(expected.len()),
+            expected,
+            "the slow client's answer"
+        );
+    });
+    server.good_call([1, 2]);
+    dripping.join().unwrap();
+    let server = server.finish();
+    let hello = codec::hello::<Resp>();
+    for (i, s) in silent.iter_mut().enumerate() {
+        assert_eq!(s.read_n(hello.len()), hello, "silent client {i}");
+        assert!(
+            s.open_and_quiet(),
+            "silent client {i} was closed or sent more"
+        );
+    }
+    let state = format!("{server:?}");
+    assert!(
+        state.contains("clients: 0, handshaking: 200"),
+        "the silent clients are handshakes under way: {state}"
+    );
+}
+
+#[test]
+fn unix_a_good_client_is_answered_beside_200_silent_ones() {
+    a_good_client_is_answered_beside_200_silent_ones(Kind::Unix);
+}
+
+#[test]
+fn tcp_a_good_client_is_answered_beside_200_silent_ones() {
+    a_good_client_is_answered_beside_200_silent_ones(Kind::Tcp);
+}
+
+/// A silent client is closed once its own handshake deadline passes: it reads the
+/// server's hello, then the end of the stream. It was never a client: the server, asked
+/// to serve one, goes on to answer the good client that comes next.
+fn a_silent_client_is_closed_at_its_deadline(kind: Kind) {
+    let server = Running::start(kind, Duration::from_millis(300), 1);
+    let mut silent = server.raw();
+    assert_eq!(silent.read_to_close(), codec::hello::<Resp>());
+    server.good_call([5, 6]);
+    server.finish();
+}
+
+#[test]
+fn unix_a_silent_client_is_closed_at_its_deadline() {
+    a_silent_client_is_closed_at_its_deadline(Kind::Unix);
+}
+
+#[test]
+fn tcp_a_silent_client_is_closed_at_its_deadline() {
+    a_silent_client_is_closed_at_its_deadline(Kind::Tcp);
+}
+
+/// Clients whose hello is garbage, or announces another request type, are closed at once
+/// (the handshake timeout is 60 s), and a good client is served after them; they do not
+/// count as clients that ended.
+fn a_bad_hello_closes_only_that_client(kind: Kind) {
+    let server = Running::start(kind, Duration::from_secs(60), 1);
+    let mut garbage = server.raw();
+    garbage.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut other = server.raw();
+    other.write_all(&codec::hello::<u16>()).unwrap();
+    let mut waiting = server.raw();
+    // The server's hello reached it: it is accepted and pending, not refused.
+    assert_eq!(
+        waiting.read_n(codec::hello::<Resp>().len()),
+        codec::hello::<Resp>()
+    );
+    // Closed (a reset may lose the server's hello: the garbage was not all read).
+    garbage.read_to_close();
+    assert_eq!(other.read_to_close(), codec::hello::<Resp>());
+    server.good_call([7, 8]);
+    let server = server.finish();
+    assert!(waiting.open_and_quiet(), "a pending client was closed");
+    assert!(format!("{server:?}").contains("clients: 0, handshaking: 1"));
+}
+
+#[test]
+fn unix_a_bad_hello_closes_only_that_client() {
+    a_bad_hello_closes_only_that_client(Kind::Unix);
+}
+
+#[test]
+fn tcp_a_bad_hello_closes_only_that_client() {
+    a_bad_hello_closes_only_that_client(Kind::Tcp);
+}
+
+/// Requests written in one go with the hello are all answered, in order: the server's
+/// handshake reads no byte past the hello, and its receiver starts with the rest.
+fn requests_right_behind_the_hello_are_answered(kind: Kind) {
+    let server = Running::start(kind, Duration::from_secs(60), 1);
+    let reqs = [[1, 1], [2, 2], [3, 3]];
+    let mut wire = codec::hello::<Req>();
+    for r in &reqs {
+        codec::write_message(&mut wire, r).unwrap();
+    }
+    let mut raw = server.raw();
+    raw.write_all(&wire).unwrap();
+    let expected = answers(&reqs);
+    assert_eq!(raw.read_n(expected.len()), expected);
+    drop(raw);
+    server.finish();
+}
+
+#[test]
+fn unix_requests_right_behind_the_hello_are_answered() {
+    requests_right_behind_the_hello_are_answered(Kind::Unix);
+}
+
+#[test]
+fn tcp_requests_right_behind_the_hello_are_answered() {
+    requests_right_behind_the_hello_are_answered(Kind::Tcp);
+}
+
+/// A client of another response type is refused by the client itself (the server's
+/// hello announces `u64`); the server, which accepted its request type, counts it as a
+/// client that ended once it leaves.
+#[test]
+fn unix_a_client_expecting_another_response_is_refused_by_itself() {
+    let server = Running::start(Kind::Unix, Duration::from_secs(60), 1);
+    let Addr::Unix(path) = &server.addr else {
+        unreachable!()
+    };
+    let err = socket::Client::<Req, u32>::connect(path).unwrap_err();
+    assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
+    server.finish();
+}
