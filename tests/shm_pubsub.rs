@@ -171,10 +171,12 @@ fn a_killed_subscriber_stops_holding_a_blocked_publisher_back() {
     for i in 0..16 {
         tx.send(i).unwrap();
     }
-    assert!(matches!(tx.try_send(16), Err(Error::Full)));
+    assert!(matches!(tx.try_send(16).unwrap_err().error(), Error::Full));
     assert!(matches!(
-        tx.send_timeout(16, Duration::from_millis(50)),
-        Err(Error::Timeout(_))
+        tx.send_timeout(16, Duration::from_millis(50))
+            .unwrap_err()
+            .error(),
+        Error::Timeout(_)
     ));
     stuck.kill();
     // The dead subscriber no longer counts: the publisher goes on.

@@ -310,36 +310,6 @@ impl<T: Message> Publisher<T> {
         })
     }
 
-    /// Publishes a copy of `msg` to every subscriber. Under [`Overflow::Block`] waits for
-    /// room.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Corrupt`] if the shared memory was overwritten; [`Error::Shutdown`] once
-    /// shutdown is requested (see [`crate::shutdown`]) while waiting.
-    pub fn send(&mut self, msg: T) -> Result<()> {
-        self.send_until(msg, &Wait::Forever)
-    }
-
-    /// Publishes `msg` if there is room now.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Full`] if a live subscriber has not read the sample that `msg` would
-    /// replace (`Block` only); as [`Publisher::send`] otherwise.
-    pub fn try_send(&mut self, msg: T) -> Result<()> {
-        self.send_until(msg, &Wait::Now)
-    }
-
-    /// Publishes `msg`, waiting at most `timeout` for room.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Timeout`] if there was no room in time; as [`Publisher::send`] otherwise.
-    pub fn send_timeout(&mut self, msg: T, timeout: Duration) -> Result<()> {
-        self.send_until(msg, &Wait::timeout(timeout))
-    }
-
     fn send_until(&mut self, msg: T, until: &Wait) -> Result<()> {
         let chunk = self.begin(until)?;
         // SAFETY: `begin` gave us this chunk: no subscriber reads it until `commit`; it
@@ -355,7 +325,7 @@ impl<T: Message> Publisher<T> {
     ///
     /// # Errors
     ///
-    /// As [`Publisher::send`].
+    /// As [`Tx::send_wait`](crate::Tx::send_wait).
     pub fn loan(&mut self) -> Result<TopicLoan<'_, T>> {
         let chunk = self.begin(&Wait::Forever)?;
         Ok(TopicLoan {
@@ -449,6 +419,38 @@ impl<T: Message> Drop for Publisher<T> {
         c.sleepers.epoch.fetch_add(1, Ordering::SeqCst);
         futex::wake(&c.sleepers.epoch, u32::MAX);
         self.seg.leave(|_| Keep::No);
+    }
+}
+
+impl<T: Message> crate::contract::Tx<T> for Publisher<T> {
+    /// Publishes a copy of `*msg` to every subscriber (use [`loan`](Publisher::loan) to
+    /// write it in place instead), waiting for room as `wait` says under
+    /// [`Overflow::Block`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] if a live subscriber has not read the sample this one replaces and
+    /// `wait` is [`Wait::Now`](crate::contract::Wait::Now) (`Block` only);
+    /// [`Error::Timeout`] if that lasted; [`Error::Shutdown`]; [`Error::Corrupt`] if the
+    /// topic's memory was overwritten.
+    fn send_wait(&mut self, msg: &T, wait: crate::contract::Wait) -> Result<()> {
+        self.send_until(*msg, &wait.into())
+    }
+}
+
+crate::contract::sending_end!(impl<T> Publisher<T>, T);
+
+impl<T: Message> crate::contract::Rx<T> for Subscriber<T> {
+    /// Receives a copy of the next sample (use [`recv`](Subscriber::recv) to read it in
+    /// place), waiting as `wait` says.
+    ///
+    /// # Errors
+    ///
+    /// As [`Subscriber::recv`]; [`Error::Empty`] with
+    /// [`Wait::Now`](crate::contract::Wait::Now), [`Error::Timeout`] when a bounded wait
+    /// ends.
+    fn recv_wait(&mut self, wait: crate::contract::Wait) -> Result<T> {
+        self.recv_until(&wait.into()).map(|s| s.get())
     }
 }
 
