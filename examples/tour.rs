@@ -71,6 +71,7 @@ use measure::Figures;
 /// Every transport, in the order of the table.
 const TRANSPORTS: &[&str] = &[
     "shm",
+    "topic",
     "pipe",
     "fifo",
     "unix",

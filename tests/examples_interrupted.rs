@@ -55,6 +55,11 @@ fn master_worker() {
 }
 
 #[test]
+fn pubsub() {
+    interrupt("pubsub", &[]);
+}
+
+#[test]
 fn pipe_producer_consumer() {
     interrupt("pipe_producer_consumer", &[]);
 }

@@ -31,6 +31,19 @@ fn child() {
             assert!(matches!(rx.recv(), Err(Error::Disconnected)));
             assert_eq!(rx.missed(), 0);
         }
+        ["every-sample", name, n] => {
+            // As "all-in-order", failing on the first sample that is not the next one.
+            let n: u64 = n.parse().unwrap();
+            let mut rx = Subscriber::<u64>::open(name).unwrap();
+            ready();
+            for i in 0..n {
+                let got = rx.recv().map(|v| *v);
+                match got {
+                    Ok(v) => assert_eq!(v, i, "sample {i}"),
+                    Err(e) => panic!("sample {i}: {e:?} (missed {})", rx.missed()),
+                }
+            }
+        }
         ["history", name] => {
             let mut rx = Subscriber::<u64>::open(name).unwrap();
             let mut got = Vec::new();
@@ -230,4 +243,35 @@ fn a_subscriber_past_the_maximum_is_refused() {
         Subscriber::<u64>::open(&name.0),
         Err(Error::Busy { .. })
     ));
+}
+
+/// Many short rounds of `Block` with a small ring and three subscriber processes sharing
+/// the machine's CPUs with the publisher (it waits for descheduled ones, probes their
+/// liveness, and must never give up on a live one): every sample reaches every
+/// subscriber, in order. Run long with `PUBSUB_STRESS_ROUNDS=500 cargo test --release
+/// --test shm_pubsub -- --ignored block_stress`.
+#[test]
+#[ignore]
+fn block_stress() {
+    let rounds: usize = std::env::var("PUBSUB_STRESS_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    for round in 0..rounds {
+        let name = Name::new("ps-stress");
+        let n = 200_000u64;
+        let opts = Options::new().capacity(16).max_subscribers(3);
+        let mut tx = Publisher::<u64>::create(&name.0, opts).unwrap();
+        let subs: Vec<Proc> = (0..3)
+            .map(|_| spawn(&format!("every-sample {} {n}", name.0)))
+            .collect();
+        for i in 0..n {
+            tx.send(i).unwrap();
+        }
+        drop(tx);
+        for s in subs {
+            let (status, out) = s.finish();
+            assert!(status.success(), "round {round}: {out}");
+        }
+    }
 }

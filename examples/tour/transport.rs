@@ -34,6 +34,19 @@ pub fn parent<const N: usize>(transport: &str) -> Result<Figures> {
             let peer = child(&[ping, pong], None);
             run(peer, Pair { tx, rx }, None, transport)
         }
+        "topic" => {
+            let (ping, pong) = (
+                unique(&format!("tping{size}")),
+                unique(&format!("tpong{size}")),
+            );
+            // A subscriber receives what is published after it joins: the history covers
+            // a ping sent before the child has subscribed.
+            let opts = || ipc::shm::Options::new().capacity(256).history(8);
+            let tx = ipc::shm::Publisher::<Payload<N>>::create(&ping, opts())?;
+            let rx = ipc::shm::Subscriber::<Payload<N>>::open_or_create(&pong, opts())?;
+            let peer = child(&[ping, pong], None);
+            run(peer, Pair { tx, rx }, None, transport)
+        }
         "pipe" => {
             let (mine, theirs) = ipc::pipe::duplex::<Payload<N>, Payload<N>>()?;
             let (tx, rx) = theirs.into_parts();
@@ -141,6 +154,11 @@ pub fn child<const N: usize>(transport: &str, endpoint: &[String]) -> Result<()>
             let rx = ipc::shm::Receiver::<Payload<N>>::open(&endpoint[0])?;
             let no_linger = ipc::shm::Options::new().linger(Duration::ZERO);
             let tx = ipc::shm::Sender::<Payload<N>>::open_with(&endpoint[1], no_linger)?;
+            serve(&mut Pair { tx, rx })
+        }
+        "topic" => {
+            let rx = ipc::shm::Subscriber::<Payload<N>>::open(&endpoint[0])?;
+            let tx = ipc::shm::Publisher::<Payload<N>>::open(&endpoint[1])?;
             serve(&mut Pair { tx, rx })
         }
         "pipe" => {
