@@ -44,6 +44,19 @@ fn child() {
                 }
             }
         }
+        ["before-the-publisher", name, n] => {
+            // Subscribes before any publisher exists, busy-polling, so that it looks at
+            // the publisher's flags as often as it can while one attaches.
+            let n: u64 = n.parse().unwrap();
+            let opts = Options::new().wait(ipc::sync::WaitStrategy::Spin);
+            let mut rx = Subscriber::<u64>::open_or_create(name, opts).unwrap();
+            ready();
+            for i in 0..n {
+                let got = rx.recv().map(|v| *v);
+                assert_eq!(got.unwrap(), i, "sample {i}");
+            }
+            assert!(matches!(rx.recv(), Err(Error::Disconnected)));
+        }
         ["history", name] => {
             let mut rx = Subscriber::<u64>::open(name).unwrap();
             let mut got = Vec::new();
@@ -212,6 +225,26 @@ fn subscribers_of_a_killed_publisher_drain_then_hear_it() {
         rx.recv_timeout(Duration::from_secs(10)),
         Err(Error::Disconnected)
     ));
+}
+
+#[test]
+fn a_subscriber_waiting_for_a_publisher_is_not_told_it_left_while_it_attaches() {
+    // The publisher attaching while the subscriber polls: 100 times, every sample arrives
+    // and `Disconnected` comes only after the publisher leaves.
+    for _ in 0..100 {
+        let name = Name::new("ps-before");
+        let kid = spawn(&format!("before-the-publisher {} 10", name.0));
+        let mut tx = Publisher::<u64>::open_with(
+            &name.0,
+            Options::new().open_timeout(Duration::from_secs(10)),
+        )
+        .unwrap();
+        for i in 0..10 {
+            tx.send(i).unwrap();
+        }
+        drop(tx);
+        kid.assert_success();
+    }
 }
 
 #[test]

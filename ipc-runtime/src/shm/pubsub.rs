@@ -297,9 +297,11 @@ impl<T: Message> Publisher<T> {
             seg.join(PUBLISHER..PUBLISHER + 1, "the topic has a publisher")?;
         }
         let state = Publishing::attach(&board, overflow_of(&board)).map_err(|_| corrupt())?;
+        // "Publishing" before "a publisher came": a subscriber that sees a publisher came
+        // and none publishing takes it to have left (`publisher_gone`).
         let s = &board.control().state;
-        s.publishers.fetch_add(1, Ordering::SeqCst);
         s.publishing.store(1, Ordering::SeqCst);
+        s.publishers.fetch_add(1, Ordering::SeqCst);
         Ok(Publisher {
             board,
             state,
@@ -698,11 +700,18 @@ impl<T: Message> Subscriber<T> {
 
     /// True once no sample will come: the publisher left cleanly, or attached and died.
     fn publisher_gone(&self) -> bool {
-        let s = &self.board.control().state;
-        match s.publishing.load(Ordering::Acquire) {
-            0 => s.publishers.load(Ordering::Acquire) > 0,
-            _ => !self.seg.alive(PUBLISHER),
+        self.publisher_left() || {
+            let s = &self.board.control().state;
+            s.publishing.load(Ordering::Acquire) != 0 && !self.seg.alive(PUBLISHER)
         }
+    }
+
+    /// True once a publisher came and left cleanly. The count of publishers is read
+    /// first: a publisher marks itself publishing before it counts itself in, so one that
+    /// is counted is seen publishing until it leaves.
+    fn publisher_left(&self) -> bool {
+        let s = &self.board.control().state;
+        s.publishers.load(Ordering::Acquire) > 0 && s.publishing.load(Ordering::Acquire) == 0
     }
 
     fn recv_until(&mut self, until: &Wait) -> Result<TopicSample<'_, T>> {
@@ -732,12 +741,7 @@ impl<T: Message> Subscriber<T> {
                 // Looked again after finding the publisher gone: everything is read.
                 return Err(Error::Disconnected);
             }
-            let flag_gone = {
-                let s = &self.board.control().state;
-                s.publishing.load(Ordering::Acquire) == 0
-                    && s.publishers.load(Ordering::Acquire) > 0
-            };
-            if flag_gone {
+            if self.publisher_left() {
                 gone = true;
                 continue;
             }
