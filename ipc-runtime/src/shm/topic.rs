@@ -297,7 +297,12 @@ impl Publishing {
         let mut in_ring = vec![false; b.chunks() as usize];
         let mut chunk_of = Vec::with_capacity(cap as usize);
         for i in 0..cap {
-            let c = b.names(i).load(Ordering::Relaxed);
+            // Under `Block` entry `i` always names chunk `i` (subscribers do not even read
+            // the map); under `DropOldest` the map says.
+            let c = match overflow {
+                Overflow::Block => i,
+                Overflow::DropOldest => b.names(i).load(Ordering::Relaxed),
+            };
             if c >= b.chunks() || in_ring[c as usize] {
                 return Err(TopicError::Corrupt);
             }
@@ -541,6 +546,10 @@ pub(crate) fn peek(b: &impl Board, cursor: u64, overflow: Overflow) -> Peek {
     let entry = b.entry(i);
     let want = cursor.wrapping_add(1);
     let mut seq = entry.seq.load(Ordering::Acquire);
+    if seq == want && overflow == Overflow::Block {
+        // Under `Block` no entry ever moves to another chunk: entry `i` names chunk `i`.
+        return Peek::Ready(i);
+    }
     if seq == want {
         // The chunk named now, and the entry still at `cursor` after it: a publisher
         // that moves the entry to another chunk stores BUSY, then (behind a full

@@ -157,18 +157,22 @@ fn a_publisher_that_attaches_later_goes_on_where_the_last_one_stopped() {
 #[test]
 fn hostile_words_are_corrupt_never_out_of_bounds() {
     let b = HeapBoard::new(4, 1);
-    let mut p = Publishing::attach(&b, Overflow::Block).unwrap();
+    let mut p = Publishing::attach(&b, Overflow::DropOldest).unwrap();
     let c = b.subscribe(0, 0);
     b.publish(&mut p, 7, &mut everyone_alive()).unwrap();
+    // The chunk map is read under `DropOldest` only (under `Block` entry i is chunk i).
     b.names(0).store(1 << 40, Ordering::Relaxed);
-    assert_eq!(peek(&b, c, Overflow::Block), Peek::Corrupt);
+    assert_eq!(peek(&b, c, Overflow::DropOldest), Peek::Corrupt);
+    assert_eq!(peek(&b, c, Overflow::Block), Peek::Ready(0));
     b.names(0).store(0, Ordering::Relaxed);
     b.entry(1).seq.store(12345, Ordering::Relaxed);
     assert_eq!(peek(&b, c + 1, Overflow::Block), Peek::Corrupt);
-    // A publisher attaching to a board whose entries name a chunk twice refuses it.
+    // A publisher attaching to a board whose entries name a chunk twice refuses it; under
+    // `Block` it does not read the map at all.
     b.names(2).store(0, Ordering::Relaxed);
     assert!(matches!(
-        Publishing::attach(&b, Overflow::Block),
+        Publishing::attach(&b, Overflow::DropOldest),
         Err(TopicError::Corrupt)
     ));
+    assert!(Publishing::attach(&b, Overflow::Block).is_ok());
 }
