@@ -128,6 +128,7 @@
 
 mod channel;
 mod layout;
+mod lend;
 mod options;
 mod pubsub;
 pub(crate) mod ring;

@@ -469,43 +469,7 @@ impl<T: Message> TopicLoan<'_, T> {
         self.tx.board.chunk(self.chunk).cast()
     }
 
-    /// Writes the whole sample into the chunk.
-    pub fn write(&mut self, msg: T) {
-        // SAFETY: the chunk is this loan's (no subscriber reads it until it is sent),
-        // inside the mapping and aligned for `T`.
-        unsafe { self.ptr().write(msg) };
-        self.written = true;
-    }
-
-    /// The chunk as uninitialised memory, to fill field by field; call
-    /// [`assume_init`](Self::assume_init) when done.
-    pub fn as_uninit_mut(&mut self) -> &mut MaybeUninit<T> {
-        // SAFETY: the loan's chunk (see `write`); `MaybeUninit<T>` has no validity
-        // requirement.
-        unsafe { &mut *self.ptr().cast::<MaybeUninit<T>>() }
-    }
-
-    /// The chunk as a `&mut T`, for types whose every bit pattern is valid; `None` for
-    /// other types. It holds the bytes of an earlier sample, or zeros.
-    pub fn as_mut(&mut self) -> Option<&mut T> {
-        if !const { T::SCHEMA.accepts_any_bits() } {
-            return None;
-        }
-        self.written = true;
-        // SAFETY: the loan's chunk; the mapping's bytes are always initialised and every
-        // bit pattern is a `T`.
-        Some(unsafe { &mut *self.ptr() })
-    }
-
-    /// Declares the chunk fully written through [`as_uninit_mut`](Self::as_uninit_mut).
-    ///
-    /// # Safety
-    ///
-    /// Every byte of the `T` must have been written with a valid value (subscribers
-    /// validate types with invalid bit patterns anyway).
-    pub unsafe fn assume_init(&mut self) {
-        self.written = true;
-    }
+    super::lend::in_place_writes!("chunk");
 
     /// Publishes the sample to every subscriber. If nothing was written, nothing is sent.
     pub fn send(self) {

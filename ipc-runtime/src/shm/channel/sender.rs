@@ -9,7 +9,6 @@
 //! `wait.rs` ([`Sender::claim_slow`]). The receiving end's counterpart is `receiver.rs`.
 
 use core::marker::PhantomData;
-use core::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
@@ -420,46 +419,7 @@ impl<T: Message> Loan<'_, T> {
             .cast::<T>()
     }
 
-    /// Writes the whole message into the slot.
-    pub fn write(&mut self, msg: T) {
-        // SAFETY: the slot is claimed by this loan (nobody else writes or reads it until it
-        // is published), inside the mapping and aligned for `T`.
-        unsafe { self.ptr().write(msg) };
-        self.written = true;
-    }
-
-    /// The slot as uninitialised memory, to fill field by field without building the
-    /// message on the stack first; call [`assume_init`](Self::assume_init) when done.
-    pub fn as_uninit_mut(&mut self) -> &mut MaybeUninit<T> {
-        // SAFETY: claimed slot (see `write`); `MaybeUninit<T>` has the layout of `T` and no
-        // validity requirement, so any bytes already there are fine.
-        unsafe { &mut *self.ptr().cast::<MaybeUninit<T>>() }
-    }
-
-    /// The slot as a `&mut T` to fill in place, for types whose every bit pattern is valid
-    /// (`T::SCHEMA.accepts_any_bits()`); `None` for other types (use [`write`](Self::write)
-    /// or [`as_uninit_mut`](Self::as_uninit_mut)). The slot starts with the bytes of an
-    /// earlier message, or zeros; whatever you leave there is sent.
-    pub fn as_mut(&mut self) -> Option<&mut T> {
-        if !const { T::SCHEMA.accepts_any_bits() } {
-            return None;
-        }
-        self.written = true;
-        // SAFETY: claimed slot (see `write`); the mapping's bytes are always initialised
-        // (zero-filled at creation, then whole messages), and every bit pattern is a `T`.
-        Some(unsafe { &mut *self.ptr() })
-    }
-
-    /// Declares the slot fully written through [`as_uninit_mut`](Self::as_uninit_mut).
-    ///
-    /// # Safety
-    ///
-    /// Every byte of the `T` must have been written with a valid value. (The receiver
-    /// validates types with invalid bit patterns anyway, so a mistake here surfaces as
-    /// [`Error::InvalidMessage`] there, but a message of garbage is still a bug.)
-    pub unsafe fn assume_init(&mut self) {
-        self.written = true;
-    }
+    crate::shm::lend::in_place_writes!("slot");
 
     /// Publishes the message. If nothing was written, the slot is given back instead and
     /// nothing is sent.
