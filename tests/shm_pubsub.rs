@@ -334,6 +334,64 @@ fn a_peer_that_scribbles_on_a_live_topic_causes_typed_errors_only() {
 }
 
 #[test]
+fn list_names_every_segment_with_its_pattern_schema_and_who_is_attached() {
+    use ipc::shm::{Attached, Pattern};
+    let (topic, chan) = (Name::new("ps-list-topic"), Name::new("ps-list-chan"));
+    let opts = Options::new().capacity(128).max_subscribers(5);
+    let tx = Publisher::<u64>::create(&topic.0, opts).unwrap();
+    let mut sub = spawn(&format!("stuck {}", topic.0));
+    let rx = ipc::shm::Receiver::<[u32; 2]>::create(&chan.0, Options::new().capacity(16)).unwrap();
+    let _s1 = ipc::shm::Sender::<[u32; 2]>::open(&chan.0).unwrap();
+    let _s2 = ipc::shm::Sender::<[u32; 2]>::open(&chan.0).unwrap();
+    let all = ipc::shm::list().unwrap();
+    let find = |name: &str| all.iter().find(|l| l.name == name).cloned();
+
+    let t = find(&topic.0).expect("the topic is listed");
+    assert_eq!(t.pattern, Pattern::Topic);
+    let schema = t.schema.as_ref().unwrap();
+    assert_eq!(schema.fingerprint, ipc::SchemaId::of::<u64>().fingerprint);
+    assert_eq!((t.capacity, t.max_subscribers), (128, 5));
+    assert_eq!(
+        t.attached,
+        Attached::Topic {
+            publishers: 1,
+            subscribers: 1
+        }
+    );
+    assert!(t.ready && !t.is_abandoned());
+
+    let c = find(&chan.0).expect("the channel is listed");
+    assert_eq!(c.pattern, Pattern::Channel);
+    assert_eq!(c.schema.unwrap().name, ipc::SchemaId::of::<[u32; 2]>().name);
+    assert_eq!(c.capacity, 16);
+    assert_eq!(
+        c.attached,
+        Attached::Channel {
+            receivers: 1,
+            senders: 2
+        }
+    );
+
+    // Killed, the subscriber no longer counts; dropped, the topic is gone from the list.
+    sub.kill();
+    let t = ipc::shm::list()
+        .unwrap()
+        .into_iter()
+        .find(|l| l.name == topic.0)
+        .unwrap();
+    assert_eq!(
+        t.attached,
+        Attached::Topic {
+            publishers: 1,
+            subscribers: 0
+        }
+    );
+    drop(tx);
+    drop(rx);
+    assert!(!ipc::shm::list().unwrap().iter().any(|l| l.name == topic.0));
+}
+
+#[test]
 fn a_topic_has_one_publisher_and_its_type_is_checked() {
     let name = Name::new("ps-one");
     let _tx = Publisher::<u64>::create(&name.0, Options::new()).unwrap();

@@ -141,6 +141,6 @@ pub use options::{
     Backing, Options, DEFAULT_CAPACITY, DEFAULT_LINGER, DEFAULT_MAX_SUBSCRIBERS, DEFAULT_RING_BYTES,
 };
 pub use pubsub::{Publisher, Subscriber, TopicLoan, TopicSample};
-pub use segment::{remove_stale, remove_stale_with_prefix};
+pub use segment::{list, remove_stale, remove_stale_with_prefix, Attached, Listed, Pattern};
 pub use shared::{Guard, LockError, Repair, Shared};
 pub use topic::Overflow;

@@ -54,9 +54,11 @@ use crate::deadline::Wait;
 use crate::error::{Error, Result};
 
 mod appear;
+mod list;
 mod reclaim;
 
 use appear::open_when_present;
+pub use list::{list, Attached, Listed, Pattern};
 use reclaim::{age_secs, reclaim, CREATION_GRACE_SECS};
 pub use reclaim::{remove_stale, remove_stale_with_prefix};
 

@@ -1,0 +1,212 @@
+//! Discovery: what shared-memory channels, topics and shared values exist on the machine,
+//! read from their headers with `pread(2)` (never mapped) and their lock bytes.
+
+use std::os::fd::OwnedFd;
+
+use nix::fcntl::OFlag;
+use nix::sys::mman::shm_open;
+use nix::sys::stat::{fstat, Mode};
+
+use super::super::layout::{self, Meta, SegmentKind, MAGIC, VERSION};
+use super::super::ring::MAX_PARTICIPANTS;
+use super::{count_locked, PREFIX, SYSV_MAGIC, SYSV_REGISTRY};
+use crate::error::{Error, Result, SchemaId};
+
+/// What a listed segment holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Pattern {
+    /// A channel: [`Sender`](super::super::Sender)s and a
+    /// [`Receiver`](super::super::Receiver).
+    Channel,
+    /// A publish-subscribe topic: a [`Publisher`](super::super::Publisher) and
+    /// [`Subscriber`](super::super::Subscriber)s.
+    Topic,
+    /// A [`Shared`](super::super::Shared) value.
+    Shared,
+    /// A System V segment's registry file (its header lies in the System V segment,
+    /// which listing does not attach).
+    SystemV,
+    /// A segment of a kind this build does not know (written by another version).
+    Unknown(u32),
+}
+
+/// Who is attached to a listed segment, by role (participants whose process is alive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Attached {
+    /// A channel's receivers (0 or 1) and senders.
+    Channel {
+        /// Receivers (0 or 1).
+        receivers: u32,
+        /// Senders.
+        senders: u32,
+    },
+    /// A topic's publishers (0 or 1) and subscribers.
+    Topic {
+        /// Publishers (0 or 1).
+        publishers: u32,
+        /// Subscribers.
+        subscribers: u32,
+    },
+    /// Anyone else: processes holding a shared value, or the participants of a segment of
+    /// unknown kind.
+    Processes(u32),
+}
+
+/// A segment of this crate found under `/dev/shm` (see [`list`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Listed {
+    /// The name it was created with (without the `ipc.` prefix of its file).
+    pub name: String,
+    /// What it holds.
+    pub pattern: Pattern,
+    /// The message type it carries, as its header states it (`None` for a System V
+    /// registry, or a header of another format version).
+    pub schema: Option<SchemaId>,
+    /// Slots of a channel, entries of a topic (0 otherwise).
+    pub capacity: u64,
+    /// Subscriber lines of a topic (0 otherwise).
+    pub max_subscribers: u32,
+    /// Bytes the segment's file takes.
+    pub bytes: u64,
+    /// Whether its creator finished initialising it.
+    pub ready: bool,
+    /// Who is attached.
+    pub attached: Attached,
+}
+
+impl Listed {
+    /// True if no live process is attached: a segment [`remove_stale`](super::remove_stale)
+    /// may remove (unless it keeps unread messages for a receiver, see there).
+    pub fn is_abandoned(&self) -> bool {
+        match self.attached {
+            Attached::Channel { receivers, senders } => receivers + senders == 0,
+            Attached::Topic {
+                publishers,
+                subscribers,
+            } => publishers + subscribers == 0,
+            Attached::Processes(n) => n == 0,
+        }
+    }
+}
+
+/// The shared-memory segments of this crate on the machine that this process may read:
+/// channels, topics and shared values, with their schema, size and who is attached.
+///
+/// Each file under `/dev/shm` named `ipc.*` is read with `pread(2)`, only its header,
+/// and never mapped (a file another process shrinks meanwhile cannot raise SIGBUS here);
+/// a file without the segment magic is not listed (another program's, or a segment whose
+/// creator died before writing it). Who is attached is read from the lock bytes every
+/// participant holds (a system call per participant found). Segments of other users that
+/// this process cannot open are skipped.
+///
+/// ```no_run
+/// for seg in ipc::shm::list()? {
+///     let schema = seg.schema.as_ref().map_or("?".to_owned(), |s| s.name.clone());
+///     println!("{:<24} {:?} of {schema}: {:?}", seg.name, seg.pattern, seg.attached);
+/// }
+/// # Ok::<(), ipc::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Io`] if `/dev/shm` cannot be read.
+pub fn list() -> Result<Vec<Listed>> {
+    let dir = std::fs::read_dir("/dev/shm").map_err(|e| Error::Io {
+        op: "read_dir(/dev/shm)",
+        source: e,
+    })?;
+    let mut found: Vec<Listed> = dir
+        .flatten()
+        .filter_map(|entry| {
+            let file_name = entry.file_name();
+            let fname = file_name.to_str()?;
+            let name = fname.strip_prefix(PREFIX)?;
+            let fd = shm_open(
+                format!("/{fname}").as_str(),
+                OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .ok()?;
+            describe(name, &fd)
+        })
+        .collect();
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(found)
+}
+
+/// Reads `buf.len()` bytes at `offset` of `fd` (false if the file is shorter or unreadable).
+fn read_exact_at(fd: &OwnedFd, buf: &mut [u8], offset: u64) -> bool {
+    nix::sys::uio::pread(fd, buf, offset as libc::off_t).is_ok_and(|n| n == buf.len())
+}
+
+/// The listing of the segment file open as `fd`, or None if it is not this crate's.
+fn describe(name: &str, fd: &OwnedFd) -> Option<Listed> {
+    let st = fstat(fd).ok()?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return None;
+    }
+    let bytes = st.st_size.max(0) as u64;
+    let everyone = || Attached::Processes(count_locked(fd, 0..MAX_PARTICIPANTS));
+    if bytes == SYSV_REGISTRY {
+        let mut magic = [0u8; 8];
+        return (read_exact_at(fd, &mut magic, 0) && &magic == SYSV_MAGIC).then(|| Listed {
+            name: name.to_owned(),
+            pattern: Pattern::SystemV,
+            schema: None,
+            capacity: 0,
+            max_subscribers: 0,
+            bytes,
+            ready: true,
+            attached: everyone(),
+        });
+    }
+    let mut raw = [0u8; size_of::<Meta>()];
+    if !read_exact_at(fd, &mut raw, 0) {
+        return None;
+    }
+    // SAFETY: `Meta` is plain integers (every bit pattern is a value) and `raw` holds
+    // exactly its bytes; the read is unaligned-safe.
+    let meta: Meta = unsafe { core::ptr::read_unaligned(raw.as_ptr().cast()) };
+    if meta.magic != MAGIC {
+        return None;
+    }
+    let mut state = [0u8; 4];
+    let ready = read_exact_at(fd, &mut state, layout::offsets::STATE as u64)
+        && u32::from_ne_bytes(state) == layout::READY;
+    let ours = meta.version == VERSION;
+    let pattern = match meta.kind {
+        k if k == SegmentKind::Channel as u32 => Pattern::Channel,
+        k if k == SegmentKind::Topic as u32 => Pattern::Topic,
+        k if k == SegmentKind::Shared as u32 => Pattern::Shared,
+        k => Pattern::Unknown(k),
+    };
+    let subscribers = meta.subscribers.min(MAX_PARTICIPANTS as u32 - 1);
+    let attached = match (ours, pattern) {
+        (true, Pattern::Channel) => Attached::Channel {
+            receivers: count_locked(fd, 0..1),
+            senders: count_locked(fd, 1..MAX_PARTICIPANTS),
+        },
+        (true, Pattern::Topic) => Attached::Topic {
+            publishers: count_locked(fd, 0..1),
+            subscribers: count_locked(fd, 1..1 + subscribers as usize),
+        },
+        _ => everyone(),
+    };
+    Some(Listed {
+        name: name.to_owned(),
+        pattern,
+        schema: ours.then(|| meta.schema_id()),
+        capacity: if ours { meta.capacity } else { 0 },
+        max_subscribers: if ours && pattern == Pattern::Topic {
+            subscribers
+        } else {
+            0
+        },
+        bytes,
+        ready,
+        attached,
+    })
+}
