@@ -1,0 +1,271 @@
+//! The publishing end of a topic: [`Publisher`] and the chunk it lends, [`TopicLoan`].
+
+use core::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use super::{corrupt, create_topic, open_or_create_topic, open_topic, overflow_of, SegBoard};
+use super::{PROBE_EVERY, PUBLISHER};
+use crate::deadline::Wait;
+use crate::error::{Error, Result};
+use crate::message::Message;
+use crate::shm::options::Options;
+use crate::shm::segment::{Keep, Segment};
+use crate::shm::topic::{self, Board, Publishing, TopicError};
+use crate::sync::atomic::Ordering;
+use crate::sync::wait::Step;
+use crate::sync::{fence, futex, Backoff};
+
+/// The publishing end of a topic: one per topic at a time.
+///
+/// ```no_run
+/// # fn main() -> ipc::Result<()> {
+/// use ipc::shm::{Options, Overflow, Publisher, Subscriber};
+/// // process A
+/// let opts = Options::new().capacity(256).history(8).overflow(Overflow::DropOldest);
+/// let mut tx = Publisher::<[f32; 4]>::create("pose", opts)?;
+/// tx.send([0.0, 1.0, 2.0, 3.0])?;
+/// // processes B, C, ...
+/// let mut rx = Subscriber::<[f32; 4]>::open("pose")?;
+/// let pose = rx.recv()?;               // the same bytes for every subscriber
+/// println!("{:?}", *pose);
+/// # Ok(()) }
+/// ```
+pub struct Publisher<T: Message> {
+    board: SegBoard,
+    state: Publishing,
+    fenced: bool,
+    wait: crate::sync::WaitStrategy,
+    seg: Segment,
+    _t: PhantomData<fn(T)>,
+}
+
+// SAFETY: the handle owns its mapping and descriptor; nothing in it is tied to a thread.
+unsafe impl<T: Message> Send for Publisher<T> {}
+
+impl<T: Message> core::fmt::Debug for Publisher<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("next", &self.state.next())
+            .field("capacity", &self.board.capacity())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Message> Publisher<T> {
+    /// Creates the topic `name` with `opts` (capacity, history, max subscribers, overflow)
+    /// and attaches as its publisher. A topic of that name left by crashed processes is
+    /// reclaimed.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::create`](crate::shm::Sender::create): [`Error::AlreadyExists`] if a live
+    /// topic or channel has the name, [`Error::InvalidName`], [`Error::LimitExceeded`].
+    pub fn create(name: &str, opts: Options) -> Result<Self> {
+        let (seg, board) = create_topic::<T>(name, &opts, PUBLISHER)?;
+        Self::attach(seg, board, &opts, true)
+    }
+
+    /// Attaches as the publisher of the existing topic `name` (created by a subscriber, or
+    /// by a publisher that left); it goes on after the last sample published.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`]; [`Error::SchemaMismatch`] for another `T`;
+    /// [`Error::Busy`] if a publisher is attached.
+    pub fn open(name: &str) -> Result<Self> {
+        Self::open_with(name, Options::new())
+    }
+
+    /// As [`Publisher::open`], with `opts` (mode, wait strategy, open timeout).
+    ///
+    /// # Errors
+    ///
+    /// As [`Publisher::open`].
+    pub fn open_with(name: &str, opts: Options) -> Result<Self> {
+        let (seg, board) = open_topic::<T>(name, &opts)?;
+        Self::attach(seg, board, &opts, false)
+    }
+
+    /// Opens the topic `name`, or creates it with `opts` if it does not exist: for
+    /// programs that may start in any order.
+    ///
+    /// # Errors
+    ///
+    /// As [`Publisher::create`] and [`Publisher::open`].
+    pub fn open_or_create(name: &str, opts: Options) -> Result<Self> {
+        let (seg, board, made) = open_or_create_topic::<T>(name, &opts, PUBLISHER)?;
+        Self::attach(seg, board, &opts, made.is_some())
+    }
+
+    fn attach(mut seg: Segment, board: SegBoard, opts: &Options, joined: bool) -> Result<Self> {
+        if !joined {
+            seg.join(PUBLISHER..PUBLISHER + 1, "the topic has a publisher")?;
+        }
+        let state = Publishing::attach(&board, overflow_of(&board)).map_err(|_| corrupt())?;
+        // "Publishing" before "a publisher came": a subscriber that sees a publisher came
+        // and none publishing takes it to have left (`publisher_gone`).
+        let s = &board.control().state;
+        s.publishing.store(1, Ordering::SeqCst);
+        s.publishers.fetch_add(1, Ordering::SeqCst);
+        Ok(Publisher {
+            board,
+            state,
+            fenced: fence::registered(),
+            wait: opts.wait,
+            seg,
+            _t: PhantomData,
+        })
+    }
+
+    fn send_until(&mut self, msg: T, until: &Wait) -> Result<()> {
+        let chunk = self.begin(until)?;
+        // SAFETY: `begin` gave us this chunk: no subscriber reads it until `commit`; it
+        // lies inside the mapping, aligned for `T`.
+        unsafe { self.board.chunk(chunk).cast::<T>().write(msg) };
+        self.commit();
+        Ok(())
+    }
+
+    /// A chunk to write the next sample in place (zero copy), waiting for room under
+    /// `Block`: write it, then [`TopicLoan::send`]. Dropping the loan sends nothing (the
+    /// next loan or send reuses the chunk).
+    ///
+    /// # Errors
+    ///
+    /// As [`Tx::send_wait`](crate::Tx::send_wait).
+    pub fn loan(&mut self) -> Result<TopicLoan<'_, T>> {
+        let chunk = self.begin(&Wait::Forever)?;
+        Ok(TopicLoan {
+            tx: self,
+            chunk,
+            written: false,
+        })
+    }
+
+    /// Subscribers attached now (a system call per subscriber found).
+    pub fn subscribers(&self) -> usize {
+        self.seg
+            .count_alive(1..1 + self.board.subscribers())
+            .try_into()
+            .unwrap_or(usize::MAX)
+    }
+
+    /// The position of the next sample: how many were published on this topic.
+    pub fn published(&self) -> u64 {
+        self.state.next()
+    }
+
+    fn commit(&mut self) {
+        if self.state.commit(&self.board, self.fenced) {
+            let ev = &self.board.control().sleepers;
+            ev.epoch.fetch_add(1, Ordering::SeqCst);
+            futex::wake(&ev.epoch, u32::MAX);
+        }
+    }
+
+    /// Begins the next position, waiting for room as `until` says; returns its chunk.
+    fn begin(&mut self, until: &Wait) -> Result<u64> {
+        let mut backoff = Backoff::new(self.wait);
+        let mut probed: Option<Instant> = None;
+        let mut probe = false;
+        loop {
+            let seg = &self.seg;
+            let mut alive = |k: usize| !probe || seg.alive(k + 1);
+            match self.state.begin(&self.board, self.fenced, &mut alive) {
+                Ok((_, chunk)) => return Ok(chunk),
+                Err(TopicError::Corrupt) => return Err(corrupt()),
+                Err(TopicError::Full) => {}
+            }
+            probe = false;
+            if let Wait::Now = until {
+                return Err(Error::Full);
+            }
+            let step = backoff.snooze();
+            if step == Step::Park || backoff.should_check() {
+                let now = Instant::now();
+                let slice = until.slice(now)?.min(PROBE_EVERY);
+                if probed.is_none_or(|t| now.duration_since(t) >= PROBE_EVERY) {
+                    // Look again at once, asking whether those we wait for are alive.
+                    probed = Some(now);
+                    crate::shutdown::check_shutdown()?;
+                    probe = true;
+                    continue;
+                }
+                if step == Step::Park {
+                    self.park_for_room(slice);
+                }
+            }
+        }
+    }
+
+    /// Sleeps until a subscriber reaches the position this publisher waits for, leaves,
+    /// or `slice` passes.
+    fn park_for_room(&self, slice: Duration) {
+        let c = self.board.control();
+        let wants = self.state.waits_for(&self.board);
+        let epoch = c.room.event.epoch.load(Ordering::SeqCst);
+        c.room.wants.store(wants, Ordering::SeqCst);
+        let fenced = topic::heavy();
+        if !topic::room_for(&self.board, wants) {
+            let slice = if fenced {
+                slice
+            } else {
+                slice.min(fence::UNFENCED_SLICE)
+            };
+            futex::wait(&c.room.event.epoch, epoch, Some(slice));
+        }
+        c.room.wants.store(0, Ordering::SeqCst);
+    }
+}
+
+impl<T: Message> Drop for Publisher<T> {
+    fn drop(&mut self) {
+        let c = self.board.control();
+        c.state.publishing.store(0, Ordering::SeqCst);
+        // Subscribers parked for a sample learn that none will come.
+        c.sleepers.epoch.fetch_add(1, Ordering::SeqCst);
+        futex::wake(&c.sleepers.epoch, u32::MAX);
+        self.seg.leave(|_| Keep::No);
+    }
+}
+
+impl<T: Message> crate::contract::Tx<T> for Publisher<T> {
+    /// Publishes a copy of `*msg` to every subscriber (use [`loan`](Publisher::loan) to
+    /// write it in place instead), waiting for room as `wait` says under
+    /// [`Overflow::Block`](crate::shm::Overflow::Block).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] if a live subscriber has not read the sample this one replaces and
+    /// `wait` is [`Wait::Now`](crate::contract::Wait::Now) (`Block` only);
+    /// [`Error::Timeout`] if that lasted; [`Error::Shutdown`]; [`Error::Corrupt`] if the
+    /// topic's memory was overwritten.
+    fn send_wait(&mut self, msg: &T, wait: crate::contract::Wait) -> Result<()> {
+        self.send_until(*msg, &wait.into())
+    }
+}
+
+crate::contract::sending_end!(impl<T> Publisher<T>, T);
+
+/// A chunk lent by [`Publisher::loan`]: write the sample in place, then
+/// [`TopicLoan::send`].
+pub struct TopicLoan<'a, T: Message> {
+    tx: &'a mut Publisher<T>,
+    chunk: u64,
+    written: bool,
+}
+
+impl<T: Message> TopicLoan<'_, T> {
+    fn ptr(&self) -> *mut T {
+        self.tx.board.chunk(self.chunk).cast()
+    }
+
+    crate::shm::lend::in_place_writes!("chunk");
+
+    /// Publishes the sample to every subscriber. If nothing was written, nothing is sent.
+    pub fn send(self) {
+        if self.written {
+            self.tx.commit();
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! The receiving end of a topic: [`Subscriber`] and the sample it lends, [`TopicSample`].
+
+use core::mem::MaybeUninit;
+use std::time::{Duration, Instant};
+
+use super::{corrupt, open_or_create_topic, open_topic, overflow_of, SegBoard};
+use super::{PROBE_EVERY, PUBLISHER};
+use crate::deadline::Wait;
+use crate::error::{Error, Result};
+use crate::message::Message;
+use crate::shm::options::Options;
+use crate::shm::segment::{Keep, Segment};
+use crate::shm::topic::{self, Board, Overflow, Peek};
+use crate::sync::atomic::Ordering;
+use crate::sync::wait::{Step, PARK_SLICE};
+use crate::sync::{fence, futex, Backoff};
+
+impl<T: Message> crate::contract::Rx<T> for Subscriber<T> {
+    /// Receives a copy of the next sample (use [`recv`](Subscriber::recv) to read it in
+    /// place), waiting as `wait` says.
+    ///
+    /// # Errors
+    ///
+    /// As [`Subscriber::recv`]; [`Error::Empty`] with
+    /// [`Wait::Now`](crate::contract::Wait::Now), [`Error::Timeout`] when a bounded wait
+    /// ends.
+    fn recv_wait(&mut self, wait: crate::contract::Wait) -> Result<T> {
+        self.recv_until(&wait.into()).map(|s| s.get())
+    }
+}
+
+/// A receiving end of a topic. Any number come and go, up to the topic's
+/// [`Options::max_subscribers`].
+pub struct Subscriber<T: Message> {
+    board: SegBoard,
+    /// Subscriber index (participant `me + 1`).
+    me: usize,
+    cursor: u64,
+    overflow: Overflow,
+    fenced: bool,
+    wait: crate::sync::WaitStrategy,
+    missed: u64,
+    /// A sample handed out in place and not dropped (leaked): move past it first.
+    holding: bool,
+    /// The cursor as last stored in the subscriber's line. Under `Block` it is stored
+    /// every `batch` samples, when the subscriber runs out of samples, and when it skips:
+    /// a cursor the publisher sees behind the true one only makes it wait sooner, and
+    /// the line moves between the processes once per batch, not once per sample.
+    stored: u64,
+    batch: u64,
+    scratch: Box<MaybeUninit<T>>,
+    seg: Segment,
+}
+
+// SAFETY: as for `Publisher`.
+unsafe impl<T: Message> Send for Subscriber<T> {}
+
+impl<T: Message> core::fmt::Debug for Subscriber<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("cursor", &self.cursor)
+            .field("missed", &self.missed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Message> Subscriber<T> {
+    /// Subscribes to the existing topic `name`: receives what is published from now on,
+    /// after the topic's history.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`]; [`Error::SchemaMismatch`] for another `T`; [`Error::Busy`]
+    /// if the topic has its maximum of subscribers.
+    pub fn open(name: &str) -> Result<Self> {
+        Self::open_with(name, Options::new())
+    }
+
+    /// As [`Subscriber::open`], with `opts` (mode, wait strategy, open timeout).
+    ///
+    /// # Errors
+    ///
+    /// As [`Subscriber::open`].
+    pub fn open_with(name: &str, opts: Options) -> Result<Self> {
+        let (seg, board) = open_topic::<T>(name, &opts)?;
+        Self::attach(seg, board, &opts, None)
+    }
+
+    /// Subscribes to `name`, creating the topic with `opts` if it does not exist.
+    ///
+    /// # Errors
+    ///
+    /// As [`Subscriber::open`] and [`Publisher::create`](super::Publisher::create).
+    pub fn open_or_create(name: &str, opts: Options) -> Result<Self> {
+        let (seg, board, made) = open_or_create_topic::<T>(name, &opts, 1)?;
+        Self::attach(seg, board, &opts, made)
+    }
+
+    fn attach(
+        mut seg: Segment,
+        board: SegBoard,
+        opts: &Options,
+        joined: Option<usize>,
+    ) -> Result<Self> {
+        let n = board.subscribers();
+        let me = match joined {
+            Some(p) => p,
+            None => seg.join(1..1 + n, "the topic has its maximum of subscribers")?,
+        } - 1;
+        let c = board.control();
+        let join = c.state.joins.fetch_add(1, Ordering::SeqCst) + 1;
+        let overflow = overflow_of(&board);
+        let mut cursor = topic::start(&board, c.state.history.load(Ordering::Relaxed));
+        topic::join(&board, me, join, cursor);
+        let from = if topic::heavy() {
+            topic::after_join(&board, cursor)
+        } else {
+            // Without the heavy barrier the join does not pair with a publisher that is
+            // replacing a position of the history: read none of it (cursors only grow).
+            topic::start(&board, 0).max(cursor)
+        };
+        if from > cursor {
+            topic::advance(&board, me, cursor, from, false, overflow);
+            cursor = from;
+        }
+        let batch = (board.capacity() / 8).max(1);
+        Ok(Subscriber {
+            overflow,
+            board,
+            me,
+            cursor,
+            fenced: fence::registered(),
+            wait: opts.wait,
+            missed: 0,
+            holding: false,
+            stored: cursor,
+            batch,
+            scratch: Box::new(MaybeUninit::uninit()),
+            seg,
+        })
+    }
+
+    /// Receives the next sample, waiting for it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Lagged`]`(n)` (`DropOldest` only) if `n` samples were dropped before this
+    /// subscriber read them; the next call returns the oldest one still held.
+    /// [`Error::Disconnected`] once the publisher left or died and every sample is read.
+    /// [`Error::InvalidMessage`] for a sample that fails `T`'s validation (it is skipped).
+    /// [`Error::Corrupt`], [`Error::Shutdown`].
+    pub fn recv(&mut self) -> Result<TopicSample<'_, T>> {
+        self.recv_until(&Wait::Forever)
+    }
+
+    /// Receives a sample if one is waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Empty`] if none is; as [`Subscriber::recv`] otherwise.
+    pub fn try_recv(&mut self) -> Result<TopicSample<'_, T>> {
+        self.recv_until(&Wait::Now)
+    }
+
+    /// Receives a sample, waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if none came; as [`Subscriber::recv`] otherwise.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<TopicSample<'_, T>> {
+        self.recv_until(&Wait::timeout(timeout))
+    }
+
+    /// Samples this subscriber missed (lagged) since it joined.
+    pub fn missed(&self) -> u64 {
+        self.missed
+    }
+
+    /// Samples published and not yet received by this subscriber (a snapshot).
+    pub fn pending(&self) -> u64 {
+        let tail = self.board.control().tail.load(Ordering::Acquire);
+        tail.saturating_sub(self.cursor)
+    }
+
+    /// Moves the cursor past the sample at it (stored now or with the batch).
+    #[inline]
+    fn step(&mut self) {
+        self.cursor += 1;
+        if self.overflow == Overflow::DropOldest || self.cursor & (self.batch - 1) == 0 {
+            self.store_cursor();
+        }
+    }
+
+    /// Moves the cursor to `to` and stores it.
+    fn move_to(&mut self, to: u64) {
+        self.cursor = to;
+        self.store_cursor();
+    }
+
+    /// Stores the cursor in the subscriber's line and wakes the publisher if it waits for
+    /// it.
+    fn store_cursor(&mut self) {
+        if self.stored == self.cursor {
+            return;
+        }
+        let (from, to) = (self.stored, self.cursor);
+        self.stored = to;
+        if topic::advance(&self.board, self.me, from, to, self.fenced, self.overflow) {
+            let ev = &self.board.control().room.event;
+            ev.epoch.fetch_add(1, Ordering::SeqCst);
+            futex::wake(&ev.epoch, 1);
+        }
+    }
+
+    /// True once no sample will come: the publisher left cleanly, or attached and died.
+    fn publisher_gone(&self) -> bool {
+        self.publisher_left() || {
+            let s = &self.board.control().state;
+            s.publishing.load(Ordering::Acquire) != 0 && !self.seg.alive(PUBLISHER)
+        }
+    }
+
+    /// True once a publisher came and left cleanly. The count of publishers is read
+    /// first: a publisher marks itself publishing before it counts itself in, so one that
+    /// is counted is seen publishing until it leaves.
+    fn publisher_left(&self) -> bool {
+        let s = &self.board.control().state;
+        s.publishers.load(Ordering::Acquire) > 0 && s.publishing.load(Ordering::Acquire) == 0
+    }
+
+    fn recv_until(&mut self, until: &Wait) -> Result<TopicSample<'_, T>> {
+        if self.holding {
+            self.holding = false;
+            self.step();
+        }
+        let mut backoff = Backoff::new(self.wait);
+        let mut probed: Option<Instant> = None;
+        let mut gone = false;
+        loop {
+            match topic::peek(&self.board, self.cursor, self.overflow) {
+                Peek::Ready(chunk) => return self.sample(chunk),
+                Peek::Lagged => {
+                    let to = topic::oldest(&self.board, self.cursor);
+                    let n = to - self.cursor;
+                    self.move_to(to);
+                    self.missed += n;
+                    let line = self.board.sub(self.me);
+                    line.missed.fetch_add(n, Ordering::Relaxed);
+                    return Err(Error::Lagged(n));
+                }
+                Peek::Corrupt => return Err(corrupt()),
+                Peek::Empty => self.store_cursor(),
+            }
+            if gone {
+                // Looked again after finding the publisher gone: everything is read.
+                return Err(Error::Disconnected);
+            }
+            if self.publisher_left() {
+                gone = true;
+                continue;
+            }
+            if let Wait::Now = until {
+                return Err(Error::Empty);
+            }
+            let step = backoff.snooze();
+            if step == Step::Park || backoff.should_check() {
+                let now = Instant::now();
+                let slice = until.slice(now)?;
+                if probed.is_none_or(|t| now.duration_since(t) >= PROBE_EVERY) {
+                    probed = Some(now);
+                    crate::shutdown::check_shutdown()?;
+                    if self.publisher_gone() {
+                        gone = true;
+                        continue;
+                    }
+                }
+                if step == Step::Park {
+                    self.park(slice.min(PARK_SLICE));
+                }
+            }
+        }
+    }
+
+    /// Sleeps until the publisher publishes or leaves, or `slice` passes.
+    fn park(&self, slice: Duration) {
+        let ev = &self.board.control().sleepers;
+        let epoch = ev.epoch.load(Ordering::SeqCst);
+        ev.waiters.fetch_add(1, Ordering::SeqCst);
+        let fenced = topic::heavy();
+        if topic::peek(&self.board, self.cursor, self.overflow) == Peek::Empty {
+            let slice = if fenced {
+                slice
+            } else {
+                slice.min(fence::UNFENCED_SLICE)
+            };
+            futex::wait(&ev.epoch, epoch, Some(slice));
+        }
+        ev.waiters.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn sample(&mut self, chunk: u64) -> Result<TopicSample<'_, T>> {
+        let src = self.board.chunk(chunk);
+        if const { T::SCHEMA.accepts_any_bits() } {
+            self.holding = true;
+            // SAFETY: the chunk is published at our cursor and kept for us until the
+            // cursor moves (on the sample's drop, or at the next receive): the publisher
+            // writes into it no more (see `topic.rs`). It is inside the mapping, aligned
+            // for `T`, and every bit pattern is a `T`, so even a peer that rewrites it
+            // against the protocol cannot make the reference point at an invalid value.
+            let value = unsafe { &*src.cast::<T>() };
+            return Ok(TopicSample {
+                value,
+                sub: Some(self),
+            });
+        }
+        let dst = self.scratch.as_mut_ptr().cast::<u8>();
+        // SAFETY: `src` is `size_of::<T>()` readable bytes of the chunk, `dst` a private
+        // allocation of the same size; they do not overlap.
+        unsafe { core::ptr::copy_nonoverlapping(src, dst, size_of::<T>()) };
+        self.step();
+        // SAFETY: `dst` holds `size_of::<T>()` initialised bytes (copied just above).
+        let bytes = unsafe { core::slice::from_raw_parts(dst, size_of::<T>()) };
+        T::validate(bytes)?;
+        // SAFETY: `T::validate` accepted the bytes, so by the `Message` contract they are
+        // a valid `T`; the box is aligned for `T` and borrowed for as long as `self` is.
+        let value = unsafe { self.scratch.assume_init_ref() };
+        Ok(TopicSample { value, sub: None })
+    }
+}
+
+impl<T: Message> Drop for Subscriber<T> {
+    fn drop(&mut self) {
+        if topic::leave(&self.board, self.me) {
+            let ev = &self.board.control().room.event;
+            ev.epoch.fetch_add(1, Ordering::SeqCst);
+            futex::wake(&ev.epoch, 1);
+        }
+        self.seg.leave(|_| Keep::No);
+    }
+}
+
+/// A received sample: derefs to `&T`, in the segment for types whose every bit pattern is
+/// valid (the publisher does not write into it while you hold it), else a validated copy.
+pub struct TopicSample<'a, T: Message> {
+    value: &'a T,
+    /// The subscriber whose cursor moves past this sample on drop (zero copy only).
+    sub: Option<&'a mut Subscriber<T>>,
+}
+
+impl<T: Message> core::ops::Deref for TopicSample<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.value
+    }
+}
+
+impl<T: Message + core::fmt::Debug> core::fmt::Debug for TopicSample<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("TopicSample").field(self.value).finish()
+    }
+}
+
+impl<T: Message> TopicSample<'_, T> {
+    /// A copy of the sample.
+    pub fn get(&self) -> T {
+        *self.value
+    }
+}
+
+impl<T: Message> Drop for TopicSample<'_, T> {
+    fn drop(&mut self) {
+        if let Some(sub) = self.sub.take() {
+            if sub.holding {
+                sub.holding = false;
+                sub.step();
+            }
+        }
+    }
+}
