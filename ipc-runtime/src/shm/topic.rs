@@ -6,58 +6,65 @@
 //!
 //! A sample is written once, into a **chunk**, and named by an **entry** of a ring of
 //! `capacity` entries. Position `pos` lives in entry `pos & mask`, whose `seq` says which
-//! position it holds and whose `chunk` says where its bytes are:
+//! position it holds:
 //!
 //! - `seq == pos + 1`: position `pos` is published (stored with `Release` after the chunk
-//!   is written and named; subscribers load it with `Acquire`);
-//! - `seq == (pos + 1) | BUSY`: the publisher is replacing the entry's old position with
-//!   `pos` (it has evicted the old one and is writing the new one);
+//!   is written; subscribers load it with `Acquire`);
+//! - `seq == (pos + 1) | BUSY` (`DropOldest` only): the entry's old position was evicted
+//!   and `pos` will replace it;
 //! - until the first lap, entry `i` holds `i + 1 - capacity`, as if lap -1 were published.
 //!
 //! There are `capacity + subscribers` chunks. Chunk `i < capacity` lies right behind entry
-//! `i` (so a small sample and its entry share a cache line), and an entry names its own
-//! chunk unless that chunk was still being read when the entry came round again: then the
-//! publisher writes into a **spare** chunk, and the old one becomes a spare once its
-//! reader is done. Each subscriber reads one position at a time, so at most one chunk per
-//! subscriber is held outside the ring, and a free chunk always exists.
+//! `i` (an 8-byte sample and its entry take 16 bytes, four to a cache line). Under `Block`
+//! entry `i` always names chunk `i`. Under `DropOldest` an entry names its own chunk
+//! unless that chunk was still being read when the entry came round again: then the
+//! publisher writes into a **spare** chunk and stores which in the entry's word of the
+//! **chunk map** ([`Board::names`]), and the old chunk becomes a spare once its reader is
+//! done. Each subscriber reads one position at a time, so at most one chunk per subscriber
+//! is held outside the ring, and a free chunk always exists.
 //!
 //! # Cursors: who still reads what
 //!
 //! Each subscriber has a line of its own with its `cursor`: the position it reads or will
 //! read next. It stays at `pos` while the subscriber holds the sample of `pos` (zero
-//! copy: the `&T` points into the chunk), and moves to `pos + 1` (`Release`) when the
-//! sample is dropped. Cursors only grow. The publisher keeps a lower bound of the
-//! attached subscribers' cursors (`min`), re-read only when it is about to replace a
-//! position at or above it. So a publisher that is ahead of nobody touches no
-//! subscriber's line, and a subscriber touches only its own line and the entries.
+//! copy: the `&T` points into the chunk), and moves past it when the sample is dropped.
+//! Cursors only grow. Under `Block` a subscriber stores its cursor once per eighth of the
+//! ring, when it runs out of samples and when it skips (a cursor the publisher sees behind
+//! the true one only makes it wait sooner); under `DropOldest` after every sample, with a
+//! full fence. The publisher keeps a lower bound of the attached subscribers' cursors
+//! (`min`), re-read only when it is about to replace a position at or above it, or when
+//! the count of joins and leaves (`members`) changed. So a publisher that is ahead of
+//! nobody touches no subscriber's line, and a subscriber touches only its own line, the
+//! entries and their chunks.
 //!
 //! Replacing position `old = pos - capacity` by `pos`:
 //!
 //! - `old < min`: nobody reads `old` or ever will; the publisher writes `pos` over the
-//!   entry's chunk. (It first stores `BUSY` and checks the count of joins (`members`)
-//!   behind a store-load barrier: a subscriber that joined since `min` was read, whose
-//!   cursor may be `old`, makes it look again. The joiner stores its cursor, counts
-//!   itself in, and then, behind a heavy barrier, looks at its first entry: one of the
-//!   two sees the other.)
+//!   entry's chunk without a store to the entry first. A subscriber that joins meanwhile
+//!   (with history, its cursor may be `old`) stores its cursor, counts itself in
+//!   (`members`), and then, behind a heavy barrier, reads `tail`: the publisher, which
+//!   loads `members` behind a store-load barrier after its last commit stored `tail`,
+//!   either sees the join (and looks at the cursors again) or the joiner sees the `tail`
+//!   that replaces `old` and starts after it ([`after_join`]).
 //! - `Overflow::Block`: the publisher waits until every live subscriber's cursor is past
-//!   `old` (putting the entry back as it was while it waits). A subscriber that dies stops
-//!   counting: the publisher asks who is alive when it is about to wait.
+//!   `old`. A subscriber that dies stops counting: the publisher asks who is alive when it
+//!   has waited a while (at most every 10 ms).
 //! - `Overflow::DropOldest`: the publisher never waits. It evicts a batch of old positions
-//!   at once (`capacity / 8`): stores `BUSY` in their entries, issues one heavy barrier,
-//!   and then reads the cursors. A subscriber whose cursor is one of them may be reading it
-//!   now: its chunk is kept for it (written into again only once that cursor has moved
-//!   on), and the new position goes into a spare. Every other subscriber that reaches an
-//!   evicted position finds it `BUSY` or replaced, is **lagged**, skips to the oldest
-//!   position still held and counts what it missed. The pairing is the joiner's: the
-//!   subscriber stores its cursor, then (behind a store-load barrier) loads the entry.
+//!   at once (`capacity / 8`): stores `BUSY` in their entries, a full fence, then reads the
+//!   cursors. A subscriber whose cursor is one of them may be reading it now: its chunk is
+//!   kept for it (written into again only once that cursor has moved on), and the new
+//!   position goes into a spare. Every other subscriber that reaches an evicted position
+//!   finds it `BUSY` or replaced, is **lagged**, skips to the oldest position still held
+//!   and counts what it missed. The subscriber's side of the pairing is its cursor store,
+//!   a full fence, then its load of the entry.
 //!
 //! # Hostile memory
 //!
-//! Values read from the board are only compared, except a `chunk` index, which is checked
-//! against the chunk count before use: a corrupt one is [`TopicError::Corrupt`]. A peer
-//! that scribbles on cursors can make the publisher wait (under `Block`) or keep chunks
-//! for nobody; when no chunk is free the publisher reports `Corrupt` instead of writing
-//! into one a subscriber may be reading.
+//! Values read from the board are only compared, except a chunk index from the map, which
+//! is checked against the chunk count before use: a corrupt one is
+//! [`TopicError::Corrupt`]. A peer that scribbles on cursors can make the publisher wait
+//! (under `Block`) or keep chunks for nobody; when no chunk is free the publisher reports
+//! `Corrupt` instead of writing into one a subscriber may be reading.
 
 use super::super::sync::atomic::{fence, AtomicU64, Ordering};
 use super::ring::CacheLine;
