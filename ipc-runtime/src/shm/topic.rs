@@ -79,6 +79,16 @@ mod tests;
 /// The most subscriber lines a topic has (participant 0 is the publisher).
 pub(crate) const MAX_SUBSCRIBERS: usize = super::ring::MAX_PARTICIPANTS - 1;
 
+/// No position reaches this (2^62: 146 years at a billion samples a second). A `tail`
+/// read from the board beyond it is taken as this, so that no position arithmetic on
+/// what a hostile peer wrote can overflow; a publisher refuses to attach to such a board.
+pub(crate) const POSITION_LIMIT: u64 = 1 << 62;
+
+/// The board's `tail`, as a position this process may compute with.
+fn tail_of(b: &impl Board) -> u64 {
+    b.control().tail.load(Ordering::Acquire).min(POSITION_LIMIT)
+}
+
 /// `seq` bit: the publisher is replacing the entry's position by the one in the other bits.
 pub(crate) const BUSY: u64 = 1 << 63;
 
@@ -301,6 +311,9 @@ impl Publishing {
     pub(crate) fn attach(b: &impl Board, overflow: Overflow) -> Result<Self, TopicError> {
         let cap = b.capacity();
         let tail = b.control().tail.load(Ordering::Acquire);
+        if tail >= POSITION_LIMIT {
+            return Err(TopicError::Corrupt);
+        }
         let mut in_ring = vec![false; b.chunks() as usize];
         let mut chunk_of = Vec::with_capacity(cap as usize);
         for i in 0..cap {
@@ -357,6 +370,33 @@ impl Publishing {
     ///
     /// `Full` (`Block` only): a live subscriber has not read the position to replace.
     /// `Corrupt`: the board fits no state.
+    /// [`Publishing::begin`] on the path that streams, inline: a position whose old one
+    /// nobody reads (by the cached lower bound of the cursors, and no join since), or one
+    /// of the first lap. None: take the full path.
+    #[inline(always)]
+    pub(crate) fn begin_fast(&mut self, b: &impl Board, fenced: bool) -> Option<u64> {
+        if self.pending.is_some() {
+            return None;
+        }
+        let cap = b.capacity();
+        let pos = self.next;
+        let i = (pos & (cap - 1)) as usize;
+        if pos >= cap {
+            let old = pos - cap;
+            if self.overflow == Overflow::DropOldest && old < self.evicted {
+                return None;
+            }
+            light(fenced);
+            let members = b.control().members.load(Ordering::Acquire);
+            if members != self.members || old >= self.min {
+                return None;
+            }
+        }
+        let chunk = self.chunk_of[i];
+        self.pending = Some((pos, chunk));
+        Some(chunk)
+    }
+
     pub(crate) fn begin(
         &mut self,
         b: &impl Board,
@@ -467,6 +507,7 @@ impl Publishing {
 
     /// Publishes the position [`Publishing::begin`] returned, its chunk written. Returns
     /// true if subscribers are parked (the caller wakes them).
+    #[inline(always)]
     pub(crate) fn commit(&mut self, b: &impl Board, fenced: bool) -> bool {
         let Some((pos, chunk)) = self.pending.take() else {
             return false;
@@ -605,18 +646,18 @@ pub(crate) fn advance(
 /// batches still holds, and never back.
 pub(crate) fn oldest(b: &impl Board, cursor: u64) -> u64 {
     let cap = b.capacity();
-    let tail = b.control().tail.load(Ordering::Acquire);
     let keep = cap - (cap / 8).max(1);
-    tail.saturating_sub(keep).max(cursor + 1)
+    tail_of(b)
+        .saturating_sub(keep)
+        .max(cursor.saturating_add(1))
 }
 
 /// Where a subscriber that joins starts: `history` positions before the tail, at most as
 /// far back as a lagged subscriber would go.
 pub(crate) fn start(b: &impl Board, history: u64) -> u64 {
     let cap = b.capacity();
-    let tail = b.control().tail.load(Ordering::Acquire);
     let keep = cap - (cap / 8).max(1);
-    tail.saturating_sub(history.min(keep))
+    tail_of(b).saturating_sub(history.min(keep))
 }
 
 /// Joins subscriber `me` as join number `join` at `cursor`: stores the cursor, then
@@ -634,8 +675,7 @@ pub(crate) fn join(b: &impl Board, me: usize, join: u64, cursor: u64) {
 /// The publisher may be replacing `tail - capacity` (it did not see the join): start
 /// after it.
 pub(crate) fn after_join(b: &impl Board, cursor: u64) -> u64 {
-    let tail = b.control().tail.load(Ordering::Acquire);
-    cursor.max((tail + 1).saturating_sub(b.capacity()))
+    cursor.max((tail_of(b) + 1).saturating_sub(b.capacity()))
 }
 
 /// Detaches subscriber `me`; true if the publisher waits and must be woken.

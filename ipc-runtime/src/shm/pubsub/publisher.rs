@@ -117,8 +117,9 @@ impl<T: Message> Publisher<T> {
         })
     }
 
+    #[inline(always)]
     fn send_until(&mut self, msg: T, until: &Wait) -> Result<()> {
-        let chunk = self.begin(until)?;
+        let chunk = self.next_chunk(until)?;
         // SAFETY: `begin` gave us this chunk: no subscriber reads it until `commit`; it
         // lies inside the mapping, aligned for `T`.
         unsafe { self.board.chunk(chunk).cast::<T>().write(msg) };
@@ -133,8 +134,9 @@ impl<T: Message> Publisher<T> {
     /// # Errors
     ///
     /// As [`Tx::send_wait`](crate::Tx::send_wait).
+    #[inline]
     pub fn loan(&mut self) -> Result<TopicLoan<'_, T>> {
-        let chunk = self.begin(&Wait::Forever)?;
+        let chunk = self.next_chunk(&Wait::Forever)?;
         Ok(TopicLoan {
             tx: self,
             chunk,
@@ -155,15 +157,34 @@ impl<T: Message> Publisher<T> {
         self.state.next()
     }
 
-    fn commit(&mut self) {
-        if self.state.commit(&self.board, self.fenced) {
-            let ev = &self.board.control().sleepers;
-            ev.epoch.fetch_add(1, Ordering::SeqCst);
-            futex::wake(&ev.epoch, u32::MAX);
+    /// The chunk of the next position: inline when nobody holds it back, else through
+    /// [`begin`](Self::begin), which waits as `until` says.
+    #[inline(always)]
+    fn next_chunk(&mut self, until: &Wait) -> Result<u64> {
+        match self.state.begin_fast(&self.board, self.fenced) {
+            Some(chunk) => Ok(chunk),
+            None => self.begin(until),
         }
     }
 
+    #[inline(always)]
+    fn commit(&mut self) {
+        if self.state.commit(&self.board, self.fenced) {
+            self.wake_subscribers();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wake_subscribers(&self) {
+        let ev = &self.board.control().sleepers;
+        ev.epoch.fetch_add(1, Ordering::SeqCst);
+        futex::wake(&ev.epoch, u32::MAX);
+    }
+
     /// Begins the next position, waiting for room as `until` says; returns its chunk.
+    #[cold]
+    #[inline(never)]
     fn begin(&mut self, until: &Wait) -> Result<u64> {
         let mut backoff = Backoff::new(self.wait);
         let mut probed: Option<Instant> = None;
@@ -240,6 +261,7 @@ impl<T: Message> crate::contract::Tx<T> for Publisher<T> {
     /// `wait` is [`Wait::Now`](crate::contract::Wait::Now) (`Block` only);
     /// [`Error::Timeout`] if that lasted; [`Error::Shutdown`]; [`Error::Corrupt`] if the
     /// topic's memory was overwritten.
+    #[inline(always)]
     fn send_wait(&mut self, msg: &T, wait: crate::contract::Wait) -> Result<()> {
         self.send_until(*msg, &wait.into())
     }
@@ -263,6 +285,7 @@ impl<T: Message> TopicLoan<'_, T> {
     crate::shm::lend::in_place_writes!("chunk");
 
     /// Publishes the sample to every subscriber. If nothing was written, nothing is sent.
+    #[inline]
     pub fn send(self) {
         if self.written {
             self.tx.commit();

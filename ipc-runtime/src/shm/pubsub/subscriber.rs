@@ -228,11 +228,23 @@ impl<T: Message> Subscriber<T> {
         s.publishers.load(Ordering::Acquire) > 0 && s.publishing.load(Ordering::Acquire) == 0
     }
 
+    #[inline(always)]
     fn recv_until(&mut self, until: &Wait) -> Result<TopicSample<'_, T>> {
         if self.holding {
             self.holding = false;
             self.step();
         }
+        if let Peek::Ready(chunk) = topic::peek(&self.board, self.cursor, self.overflow) {
+            return self.sample(chunk);
+        }
+        self.wait_for_sample(until)
+    }
+
+    /// [`recv_until`](Self::recv_until) when no sample is at the cursor: skips ahead if
+    /// lagged, waits (spin, yield, park) as `until` says, and tells a publisher that left.
+    #[cold]
+    #[inline(never)]
+    fn wait_for_sample(&mut self, until: &Wait) -> Result<TopicSample<'_, T>> {
         let mut backoff = Backoff::new(self.wait);
         let mut probed: Option<Instant> = None;
         let mut gone = false;
@@ -243,7 +255,7 @@ impl<T: Message> Subscriber<T> {
                     let to = topic::oldest(&self.board, self.cursor);
                     let n = to - self.cursor;
                     self.move_to(to);
-                    self.missed += n;
+                    self.missed = self.missed.saturating_add(n);
                     let line = self.board.sub(self.me);
                     line.missed.fetch_add(n, Ordering::Relaxed);
                     return Err(Error::Lagged(n));
@@ -298,6 +310,7 @@ impl<T: Message> Subscriber<T> {
         ev.waiters.fetch_sub(1, Ordering::SeqCst);
     }
 
+    #[inline(always)]
     fn sample(&mut self, chunk: u64) -> Result<TopicSample<'_, T>> {
         let src = self.board.chunk(chunk);
         if const { T::SCHEMA.accepts_any_bits() } {

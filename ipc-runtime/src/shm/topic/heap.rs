@@ -43,7 +43,11 @@ impl HeapBoard {
         v: u64,
         alive: &mut dyn FnMut(usize) -> bool,
     ) -> Result<(), TopicError> {
-        let (_, chunk) = p.begin(self, false, alive)?;
+        // As the shared-memory publisher does: the inline path first, then the full one.
+        let chunk = match p.begin_fast(self, false) {
+            Some(chunk) => chunk,
+            None => p.begin(self, false, alive)?.1,
+        };
         let cell = &self.chunks[chunk as usize];
         #[cfg(loom)]
         // SAFETY: `begin` gave us this chunk: nobody reads it until `commit`.
