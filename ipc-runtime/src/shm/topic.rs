@@ -167,8 +167,6 @@ pub(crate) struct SubLine {
     pub(crate) attached: AtomicU64,
     /// The position it reads or will read next.
     pub(crate) cursor: AtomicU64,
-    /// Samples it skipped, lagged (statistics; written by the subscriber only).
-    pub(crate) missed: AtomicU64,
 }
 
 /// An entry of the ring: which position it holds. Where its bytes are is the entry's
@@ -358,18 +356,6 @@ impl Publishing {
         self.next
     }
 
-    /// Begins publishing the next position: evicts what its entry held (or finds that it
-    /// must wait) and picks the chunk to write. Returns the position and the chunk; the
-    /// caller writes the chunk and calls [`Publishing::commit`]. Called again before a
-    /// commit, it returns the same (a loan dropped unsent leaves its chunk for the next).
-    ///
-    /// `alive(k)` says whether subscriber `k` is alive; it is asked only when the
-    /// publisher would wait for `k` (`Block`), so its cost is off the path that streams.
-    ///
-    /// # Errors
-    ///
-    /// `Full` (`Block` only): a live subscriber has not read the position to replace.
-    /// `Corrupt`: the board fits no state.
     /// [`Publishing::begin`] on the path that streams, inline: a position whose old one
     /// nobody reads (by the cached lower bound of the cursors, and no join since), or one
     /// of the first lap. None: take the full path.
@@ -397,10 +383,23 @@ impl Publishing {
         Some(chunk)
     }
 
+    /// Begins publishing the next position: evicts what its entry held (or finds that it
+    /// must wait) and picks the chunk to write. Returns the position and the chunk; the
+    /// caller writes the chunk and calls [`Publishing::commit`]. The caller has tried
+    /// [`Publishing::begin_fast`] first, which made the store-load barrier this relies on.
+    /// Called again before a commit, it returns the same (a loan dropped unsent leaves its
+    /// chunk for the next).
+    ///
+    /// `alive(k)` says whether subscriber `k` is alive; it is asked only when the
+    /// publisher would wait for `k` (`Block`), so its cost is off the path that streams.
+    ///
+    /// # Errors
+    ///
+    /// `Full` (`Block` only): a live subscriber has not read the position to replace.
+    /// `Corrupt`: the board fits no state.
     pub(crate) fn begin(
         &mut self,
         b: &impl Board,
-        fenced: bool,
         alive: &mut dyn FnMut(usize) -> bool,
     ) -> Result<(u64, u64), TopicError> {
         if let Some(p) = self.pending {
@@ -418,14 +417,12 @@ impl Publishing {
             self.take_chunk(b, i, pos - cap)?
         } else {
             let old = pos - cap;
-            // `tail == pos` since the last commit: a joiner that reads it after its
-            // heavy barrier keeps off `old`, or our load sees its join (Dekker).
-            light(fenced);
-            let members = b.control().members.load(Ordering::Acquire);
-            if members != self.members || old >= self.min {
-                self.members = members;
-                self.min = read_min(b);
-            }
+            // `begin_fast` found a join or `old` not below the cached bound, after its
+            // store-load barrier (`tail == pos` since the last commit: a joiner that reads
+            // it after its heavy barrier keeps off `old`, or that load sees its join).
+            // Read the cursors again.
+            self.members = b.control().members.load(Ordering::Acquire);
+            self.min = read_min(b);
             if old < self.min {
                 old_chunk
             } else {
@@ -665,7 +662,6 @@ pub(crate) fn start(b: &impl Board, history: u64) -> u64 {
 /// first look at an entry (see the module docs).
 pub(crate) fn join(b: &impl Board, me: usize, join: u64, cursor: u64) {
     let line = b.sub(me);
-    line.missed.store(0, Ordering::Relaxed);
     line.cursor.store(cursor, Ordering::Release);
     line.attached.store(join, Ordering::Release);
     b.control().members.fetch_add(1, Ordering::SeqCst);

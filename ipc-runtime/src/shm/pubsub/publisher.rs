@@ -192,7 +192,7 @@ impl<T: Message> Publisher<T> {
         loop {
             let seg = &self.seg;
             let mut alive = |k: usize| !probe || seg.alive(k + 1);
-            match self.state.begin(&self.board, self.fenced, &mut alive) {
+            match self.state.begin(&self.board, &mut alive) {
                 Ok((_, chunk)) => return Ok(chunk),
                 Err(TopicError::Corrupt) => return Err(corrupt()),
                 Err(TopicError::Full) => {}

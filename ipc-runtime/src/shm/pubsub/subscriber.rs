@@ -256,8 +256,6 @@ impl<T: Message> Subscriber<T> {
                     let n = to - self.cursor;
                     self.move_to(to);
                     self.missed = self.missed.saturating_add(n);
-                    let line = self.board.sub(self.me);
-                    line.missed.fetch_add(n, Ordering::Relaxed);
                     return Err(Error::Lagged(n));
                 }
                 Peek::Corrupt => return Err(corrupt()),

@@ -46,7 +46,7 @@ impl HeapBoard {
         // As the shared-memory publisher does: the inline path first, then the full one.
         let chunk = match p.begin_fast(self, false) {
             Some(chunk) => chunk,
-            None => p.begin(self, false, alive)?.1,
+            None => p.begin(self, alive)?.1,
         };
         let cell = &self.chunks[chunk as usize];
         #[cfg(loom)]
