@@ -291,6 +291,18 @@ impl Error {
         }
     }
 
+    /// A slice of `len` elements offered to a channel that takes at most `max`.
+    pub(crate) fn too_long(len: usize, max: u64) -> Self {
+        Error::LimitExceeded {
+            limit: "max_len",
+            value: len as u64,
+            hint: format!(
+                "this channel takes slices of at most {max} elements; send a shorter one, or \
+                 create the channel with a larger Options::max_len"
+            ),
+        }
+    }
+
     /// True for [`Error::Disconnected`].
     pub fn is_disconnected(&self) -> bool {
         matches!(self, Error::Disconnected)

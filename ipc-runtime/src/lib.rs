@@ -61,6 +61,7 @@ pub mod fifo;
 mod fixed_str;
 mod message;
 pub mod mq;
+mod payload;
 pub mod pipe;
 pub mod shm;
 mod shutdown;
@@ -85,4 +86,5 @@ pub use message::{
     as_bytes, from_bytes, ref_from_bytes, Field, InvalidMessage, Kind, Message, Problem, Schema,
     Variant,
 };
+pub use payload::Payload;
 pub use unread::Unread;

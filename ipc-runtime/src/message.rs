@@ -407,6 +407,11 @@ const fn str_eq(a: &str, b: &str) -> bool {
 #[derive(Clone, Copy)]
 struct Fnv(u64);
 
+/// The fingerprint of a slice of the message whose fingerprint is `element`.
+pub(crate) const fn slice_fingerprint(element: u64) -> u64 {
+    Fnv::new().byte(b'L').u64(element).finish()
+}
+
 impl Fnv {
     const fn new() -> Self {
         Fnv(0xcbf2_9ce4_8422_2325)

@@ -23,7 +23,7 @@
 use core::ptr::NonNull;
 use std::time::Duration;
 
-use super::layout::{self, Header, Layout, SegmentKind};
+use super::layout::{self, Header, Layout, SegmentKind, Shape};
 use super::options::Options;
 use super::ring::{Peers, Region, Ring, RingControl, SlotHeader, Slots, MAX_PARTICIPANTS};
 use super::segment::Segment;
@@ -170,7 +170,8 @@ impl Chan {
     }
 
     fn create<T: Message>(name: &str, opts: &Options, role: Role) -> Result<Chan> {
-        let layout = Layout::channel::<T>(opts.slots_for::<T>())?;
+        let shape = Shape::of::<T>(0);
+        let layout = Layout::channel(&shape, opts.slots(&shape))?;
         let me = if role == Role::Receiver {
             RECEIVER
         } else {
@@ -179,7 +180,7 @@ impl Chan {
         let seg = Segment::create(name, opts, layout.total_size, me)?;
         // SAFETY: the mapping holds `total_size >= size_of::<Header>()` bytes and nobody
         // reads the meta before READY is published below.
-        unsafe { layout::write_meta(seg.base(), layout.meta::<T>()) };
+        unsafe { layout::write_meta(seg.base(), layout.meta::<T>(&shape)) };
         let chan = Self::assemble(seg, layout, me, opts, role);
         chan.ring.init();
         chan.joined(role);
@@ -190,7 +191,7 @@ impl Chan {
     fn attach<T: Message>(mut seg: Segment, opts: &Options, role: Role) -> Result<Chan> {
         // SAFETY: an attached segment is mapped with at least a header.
         let meta = unsafe { layout::read_meta(seg.base()) };
-        let layout = meta.check::<T>(SegmentKind::Channel, seg.len())?;
+        let (layout, _) = meta.check::<T>(SegmentKind::Channel, seg.len())?;
         let me = match role {
             Role::Receiver => seg.join(
                 RECEIVER..RECEIVER + 1,

@@ -25,6 +25,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use super::ring::{CacheLine, RingControl, MAX_PARTICIPANTS, SLOT_HEADER};
 use crate::error::{Error, Result, SchemaId};
 use crate::message::Message;
+use crate::payload::Payload;
 use crate::sync::Semaphore;
 
 /// `b"IPC-SHM\0"` as a little-endian word.
@@ -34,8 +35,8 @@ pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"IPC-SHM\0");
 /// claims; 4: a slot header is its 8-byte `seq`, and small slots share cache lines; 5: a
 /// sender that leaves last with unread messages keeps the segment, and the header says
 /// for how long; 6: every participant's pid, and a count of joins and leaves, for death
-/// notices).
-pub(crate) const VERSION: u32 = 6;
+/// notices; 7: `max_len`, for slices).
+pub(crate) const VERSION: u32 = 7;
 /// `state` once the creator has finished initialising.
 pub(crate) const READY: u32 = 0x5245_4459;
 
@@ -69,6 +70,8 @@ pub(crate) struct Meta {
     pub(crate) creator_pid: u32,
     /// Topics: the subscriber lines (0 for the other kinds).
     pub(crate) subscribers: u32,
+    /// Slices: the most elements a message holds; 0 for a fixed-size message.
+    pub(crate) max_len: u64,
 }
 
 /// Statistics and membership counters.
@@ -157,6 +160,55 @@ pub(crate) struct PeerIds {
     pub(crate) ns: [AtomicU64; MAX_PARTICIPANTS],
 }
 
+/// What one message of a channel or topic is, as its segment lays it out: a fixed-size
+/// message, or a slice of up to `max_len` elements (a length word, then the elements).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Shape {
+    /// The payload's fingerprint ([`Payload::PAYLOAD_FINGERPRINT`]).
+    pub(crate) fingerprint: u64,
+    /// `size_of` the message, or of the slice's element.
+    pub(crate) size: u64,
+    /// `align_of` the message, or of the slice's element.
+    pub(crate) align: u64,
+    /// Slices: the most elements a message holds; `None` for a fixed-size message.
+    pub(crate) max_len: Option<u64>,
+}
+
+impl Shape {
+    /// The shape of `P`; `max_len` is used for slices only.
+    pub(crate) fn of<P: ?Sized + Payload>(max_len: u64) -> Shape {
+        Shape {
+            fingerprint: P::PAYLOAD_FINGERPRINT,
+            size: size_of::<P::Element>() as u64,
+            align: align_of::<P::Element>() as u64,
+            max_len: P::IS_SLICE.then_some(max_len),
+        }
+    }
+
+    /// The bytes before a slice's first element: its length word, padded to the
+    /// element's alignment.
+    pub(crate) fn len_prefix(&self) -> u64 {
+        self.align.max(8)
+    }
+
+    /// The alignment a message's bytes start at.
+    fn payload_align(&self) -> u64 {
+        match self.max_len {
+            None => self.align,
+            Some(_) => self.len_prefix(),
+        }
+    }
+
+    /// The bytes one message takes: the message, or a slice's length word and its
+    /// `max_len` elements.
+    fn payload_bytes(&self) -> Option<u64> {
+        match self.max_len {
+            None => Some(self.size),
+            Some(n) => n.checked_mul(self.size)?.checked_add(self.len_prefix()),
+        }
+    }
+}
+
 /// Where everything lives in a segment, computed from `T` and the capacity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Layout {
@@ -187,10 +239,13 @@ fn too_big(what: &str) -> Error {
 
 impl Layout {
     /// The layout of a channel of `capacity` slots of `T`.
-    pub(crate) fn channel<T: Message>(capacity: u64) -> Result<Layout> {
-        let align = (align_of::<T>() as u64).max(8);
+    pub(crate) fn channel(shape: &Shape, capacity: u64) -> Result<Layout> {
+        let align = shape.payload_align().max(8);
         let payload_offset = round_up(SLOT_HEADER as u64, align).ok_or_else(|| too_big("slot"))?;
-        let bytes = payload_offset + size_of::<T>() as u64;
+        let bytes = shape
+            .payload_bytes()
+            .and_then(|b| b.checked_add(payload_offset))
+            .ok_or_else(|| too_big("slot"))?;
         // Small slots share cache lines (four 8-byte messages to a line: a line moving to
         // the receiver carries four messages) and never straddle two; larger ones start
         // on a line of their own.
@@ -246,11 +301,14 @@ impl Layout {
     /// (a word per entry), then `capacity + subscribers` cells of `stride` bytes from
     /// [`Layout::cells_offset`] (an [`Entry`](super::topic::Entry), then a chunk of `T`
     /// at `payload_offset`).
-    pub(crate) fn topic<T: Message>(capacity: u64, subscribers: u64) -> Result<Layout> {
-        let align = (align_of::<T>() as u64).max(8);
+    pub(crate) fn topic(shape: &Shape, capacity: u64, subscribers: u64) -> Result<Layout> {
+        let align = shape.payload_align().max(8);
         let payload_offset =
             round_up(super::topic::ENTRY as u64, align).ok_or_else(|| too_big("cell"))?;
-        let bytes = payload_offset + size_of::<T>() as u64;
+        let bytes = shape
+            .payload_bytes()
+            .and_then(|b| b.checked_add(payload_offset))
+            .ok_or_else(|| too_big("cell"))?;
         let stride = if bytes <= 64 {
             bytes.next_power_of_two()
         } else {
@@ -295,19 +353,19 @@ impl Layout {
         end.div_ceil(align) * align
     }
 
-    /// The header a creator writes.
-    pub(crate) fn meta<T: Message>(&self) -> Meta {
+    /// The header a creator writes for a segment of `P` (of `shape`).
+    pub(crate) fn meta<P: ?Sized + Payload>(&self, shape: &Shape) -> Meta {
         let mut schema_name = [0u8; NAME_BYTES];
-        let name = T::SCHEMA.to_string();
+        let name = P::schema_id().name;
         let n = name.len().min(NAME_BYTES);
         schema_name[..n].copy_from_slice(&name.as_bytes()[..n]);
         Meta {
             magic: MAGIC,
             version: VERSION,
             kind: self.kind as u32,
-            fingerprint: T::FINGERPRINT,
-            msg_size: size_of::<T>() as u64,
-            msg_align: align_of::<T>() as u64,
+            fingerprint: shape.fingerprint,
+            msg_size: shape.size,
+            msg_align: shape.align,
             schema_name,
             capacity: self.capacity,
             stride: self.stride,
@@ -316,6 +374,7 @@ impl Layout {
             total_size: self.total_size,
             creator_pid: std::process::id(),
             subscribers: self.subscribers as u32,
+            max_len: shape.max_len.unwrap_or(0),
         }
     }
 }
@@ -337,10 +396,16 @@ impl Meta {
     }
 
     /// Checks a header read from a segment against what this process expects of a
-    /// segment of `kind` holding `T`; returns the validated layout.
+    /// segment of `kind` holding `P`; returns the validated layout and the shape (a
+    /// slice's maximum length is the creator's, read from the header and checked against
+    /// the mapping's length).
     ///
     /// `file_len` is the segment's length from `fstat` (what is mapped).
-    pub(crate) fn check<T: Message>(&self, kind: SegmentKind, file_len: u64) -> Result<Layout> {
+    pub(crate) fn check<P: ?Sized + Payload>(
+        &self,
+        kind: SegmentKind,
+        file_len: u64,
+    ) -> Result<(Layout, Shape)> {
         if self.magic != MAGIC {
             return Err(Error::Corrupt(format!(
                 "not an ipc shared-memory segment (magic {:#018x}); another program owns this name, \
@@ -362,11 +427,22 @@ impl Meta {
                 kind_name(kind as u32)
             )));
         }
-        if self.fingerprint != T::FINGERPRINT
-            || self.msg_size != size_of::<T>() as u64
-            || self.msg_align != align_of::<T>() as u64
+        let shape = Shape::of::<P>(self.max_len);
+        if self.fingerprint != shape.fingerprint
+            || self.msg_size != shape.size
+            || self.msg_align != shape.align
         {
-            return Err(Error::schema_mismatch::<T>(self.schema_id()));
+            return Err(Error::SchemaMismatch {
+                expected: P::schema_id(),
+                found: self.schema_id(),
+            });
+        }
+        if (P::IS_SLICE && self.max_len == 0) || (!P::IS_SLICE && self.max_len != 0) {
+            return Err(Error::Corrupt(format!(
+                "header max_len {} fits no {}",
+                self.max_len,
+                if P::IS_SLICE { "slice" } else { "message" }
+            )));
         }
         let expected = match kind {
             SegmentKind::Channel => {
@@ -376,10 +452,11 @@ impl Meta {
                         self.capacity
                     )));
                 }
-                Layout::channel::<T>(self.capacity)
+                Layout::channel(&shape, self.capacity)
                     .map_err(|_| Error::Corrupt("header capacity is too large".into()))?
             }
-            SegmentKind::Shared => Layout::shared::<T>()?,
+            SegmentKind::Shared if !P::IS_SLICE => Layout::shared::<P::Element>()?,
+            SegmentKind::Shared => return Err(Error::Corrupt("a shared value is no slice".into())),
             SegmentKind::Topic => {
                 if self.capacity < 2
                     || !self.capacity.is_power_of_two()
@@ -390,7 +467,7 @@ impl Meta {
                         self.capacity, self.subscribers
                     )));
                 }
-                Layout::topic::<T>(self.capacity, u64::from(self.subscribers))
+                Layout::topic(&shape, self.capacity, u64::from(self.subscribers))
                     .map_err(|_| Error::Corrupt("header capacity is too large".into()))?
             }
         };
@@ -414,7 +491,7 @@ impl Meta {
                 expected.total_size
             )));
         }
-        Ok(expected)
+        Ok((expected, shape))
     }
 }
 
@@ -526,11 +603,16 @@ mod tests {
         // `shm`'s "Limits" and `Options::footprint` state it: 89 cache lines, 64 of them
         // the participants' claim words and 12 their pids.
         assert_eq!(size_of::<Header>(), 5696);
-        assert_eq!(Layout::channel::<u64>(1024).unwrap().body_offset, 5696);
+        assert_eq!(
+            Layout::channel(&Shape::of::<u64>(0), 1024)
+                .unwrap()
+                .body_offset,
+            5696
+        );
     }
 
     fn stride_and_offset<T: Message>() -> (u64, u64) {
-        let l = Layout::channel::<T>(8).unwrap();
+        let l = Layout::channel(&Shape::of::<T>(0), 8).unwrap();
         // Every payload is aligned for T, and a small slot stays within one cache line.
         for i in 0..8 {
             let start = l.body_offset + i * l.stride;

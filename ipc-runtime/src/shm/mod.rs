@@ -138,7 +138,8 @@ pub(crate) mod topic;
 
 pub use channel::{Loan, Receiver, Sample, Sender, Stats};
 pub use options::{
-    Backing, Options, DEFAULT_CAPACITY, DEFAULT_LINGER, DEFAULT_MAX_SUBSCRIBERS, DEFAULT_RING_BYTES,
+    Backing, Options, DEFAULT_CAPACITY, DEFAULT_LINGER, DEFAULT_MAX_SUBSCRIBERS,
+    DEFAULT_RING_BYTES, DEFAULT_SLICE_BYTES,
 };
 pub use pubsub::{Publisher, Subscriber, TopicLoan, TopicSample};
 pub use segment::{list, remove_stale, remove_stale_with_prefix, Attached, Listed, Pattern};

@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use super::layout::Layout;
+use super::layout::{Layout, Shape};
 use super::topic::Overflow;
 use crate::deadline::Wait;
 use crate::message::Message;
+use crate::payload::Payload;
 use crate::sync::WaitStrategy;
 
 /// Which kernel object holds a segment's memory.
@@ -57,7 +58,13 @@ pub struct Options {
     pub(crate) max_subscribers: u64,
     /// Topics: what the publisher does when a subscriber is a ring behind.
     pub(crate) overflow: Overflow,
+    /// Slices: the most elements a message holds; `None`: [`DEFAULT_SLICE_BYTES`] worth.
+    pub(crate) max_len: Option<u64>,
 }
+
+/// The bytes of elements a slice channel or topic holds per message unless
+/// [`Options::max_len`] says otherwise: 4 KiB.
+pub const DEFAULT_SLICE_BYTES: usize = 4096;
 
 /// The subscribers a topic takes unless [`Options::max_subscribers`] says otherwise.
 pub const DEFAULT_MAX_SUBSCRIBERS: usize = 8;
@@ -99,7 +106,25 @@ impl Options {
             history: 0,
             max_subscribers: DEFAULT_MAX_SUBSCRIBERS as u64,
             overflow: Overflow::Block,
+            max_len: None,
         }
+    }
+
+    /// Slices (`Sender<[E]>`, `Publisher<[E]>`; creator only): the most elements one
+    /// message holds, at least 1 (default: as many as fit in [`DEFAULT_SLICE_BYTES`]).
+    /// Every slot or chunk reserves room for this many; a longer slice is refused on send
+    /// with [`Error::LimitExceeded`](crate::Error::LimitExceeded). Openers take the
+    /// creator's maximum (`max_len()` on the ends says what it is).
+    pub fn max_len(mut self, elements: usize) -> Self {
+        self.max_len = Some(elements.max(1) as u64);
+        self
+    }
+
+    /// The shape of a message of `P` created with these options.
+    pub(crate) fn shape_for<P: ?Sized + Payload>(&self) -> Shape {
+        let size = size_of::<P::Element>().max(1);
+        let default = (DEFAULT_SLICE_BYTES / size).max(1) as u64;
+        Shape::of::<P>(self.max_len.unwrap_or(default))
     }
 
     /// Topics ([`Publisher`](super::Publisher), creator only): how many of the latest
@@ -159,10 +184,15 @@ impl Options {
     }
 
     pub(crate) fn slots_for<T: Message>(&self) -> u64 {
+        self.slots(&Shape::of::<T>(0))
+    }
+
+    /// The slots of a channel or topic of messages of `shape`.
+    pub(crate) fn slots(&self, shape: &Shape) -> u64 {
         if let Some(c) = self.capacity {
             return c;
         }
-        let stride = Layout::channel::<T>(2).map_or(u64::MAX, |l| l.stride);
+        let stride = Layout::channel(shape, 2).map_or(u64::MAX, |l| l.stride);
         let fit = (DEFAULT_RING_BYTES as u64 / stride.max(1)).max(2);
         // The largest power of two not above `fit`.
         (1u64 << (63 - fit.leading_zeros())).min(DEFAULT_CAPACITY as u64)
@@ -195,7 +225,8 @@ impl Options {
     /// [`Error::LimitExceeded`](crate::Error::LimitExceeded) if such a ring could not be
     /// addressed at all (as `create` would say).
     pub fn footprint<T: Message>(&self) -> crate::Result<usize> {
-        Ok(Layout::channel::<T>(self.slots_for::<T>())?.total_size as usize)
+        let shape = Shape::of::<T>(0);
+        Ok(Layout::channel(&shape, self.slots(&shape))?.total_size as usize)
     }
 
     /// Permission bits of a created segment (default `0o600`), applied with `fchmod(2)` so

@@ -26,13 +26,13 @@
 use core::ptr::NonNull;
 use std::time::Duration;
 
-use super::layout::{self, Layout, SegmentKind};
+use super::layout::{self, Layout, SegmentKind, Shape};
 use super::options::Options;
 use super::segment::Segment;
 use super::topic::{self, Board, Overflow, SubLine, TopicControl};
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
-use crate::message::Message;
+use crate::payload::Payload;
 use crate::sync::atomic::{AtomicU64, Ordering};
 
 /// The publisher's participant index; subscriber `k` is participant `k + 1`.
@@ -53,6 +53,10 @@ struct SegBoard {
     payload_offset: usize,
     capacity: u64,
     subscribers: usize,
+    /// Slices: the most elements a sample holds (0 for a fixed-size message).
+    max_len: u64,
+    /// Slices: the bytes before the first element (the length word, padded).
+    len_prefix: usize,
 }
 
 impl SegBoard {
@@ -60,7 +64,7 @@ impl SegBoard {
     ///
     /// `base` is a mapping of at least `layout.total_size` bytes that outlives the board,
     /// and `layout` is a topic layout computed locally (not read from shared memory).
-    unsafe fn new(base: NonNull<u8>, layout: &Layout) -> SegBoard {
+    unsafe fn new(base: NonNull<u8>, layout: &Layout, shape: &Shape) -> SegBoard {
         // SAFETY: the offsets of a topic layout lie inside its `total_size` bytes.
         let at = |off: u64| unsafe { base.add(off as usize) };
         SegBoard {
@@ -72,6 +76,8 @@ impl SegBoard {
             payload_offset: layout.payload_offset as usize,
             capacity: layout.capacity,
             subscribers: layout.subscribers as usize,
+            max_len: shape.max_len.unwrap_or(0),
+            len_prefix: shape.len_prefix() as usize,
         }
     }
 
@@ -88,6 +94,27 @@ impl SegBoard {
     fn chunk(&self, c: u64) -> *mut u8 {
         // SAFETY: the payload lies inside its cell (`payload_offset + size <= stride`).
         unsafe { self.cell(c).add(self.payload_offset) }
+    }
+
+    /// Slices: chunk `c`'s length word (the chunk is aligned for it: at least 8).
+    #[inline]
+    fn slice_len(&self, c: u64) -> &AtomicU64 {
+        // SAFETY: the chunk starts with `len_prefix >= 8` bytes of its own, 8-aligned; the
+        // word is only ever accessed atomically.
+        unsafe { &*self.chunk(c).cast::<AtomicU64>() }
+    }
+
+    /// Where the elements of a sample of `P` in chunk `c` start: the chunk itself for a
+    /// message, after the length word for a slice.
+    #[inline(always)]
+    fn elements<P: ?Sized + Payload>(&self, c: u64) -> *mut P::Element {
+        let at = self.chunk(c);
+        if P::IS_SLICE {
+            // SAFETY: a slice chunk holds `len_prefix` bytes, then `max_len` elements.
+            unsafe { at.add(self.len_prefix).cast() }
+        } else {
+            at.cast()
+        }
     }
 }
 
@@ -130,24 +157,30 @@ unsafe impl Board for SegBoard {
     }
 }
 
-/// Maps, checks and (for a creator) initialises a topic segment of `T`.
-fn map_topic<T: Message>(seg: &Segment) -> Result<SegBoard> {
+/// Maps and checks a topic segment of `P`.
+fn map_topic<P: ?Sized + Payload>(seg: &Segment) -> Result<SegBoard> {
     // SAFETY: every segment is mapped with at least a header's bytes.
     let meta = unsafe { layout::read_meta(seg.base()) };
-    let layout = meta.check::<T>(SegmentKind::Topic, seg.len())?;
+    let (layout, shape) = meta.check::<P>(SegmentKind::Topic, seg.len())?;
     let base = NonNull::new(seg.base()).ok_or_else(|| Error::Corrupt("null mapping".into()))?;
-    // SAFETY: `check` computed the layout locally and found the mapping (`fstat`) at
+    // SAFETY: `check` computed the layout locally (from this side's `P` and the header's
+    // capacity, subscriber count and maximum length) and found the mapping (`fstat`) at
     // least `total_size` long; the segment outlives the board (see `Board for SegBoard`).
-    Ok(unsafe { SegBoard::new(base, &layout) })
+    Ok(unsafe { SegBoard::new(base, &layout, &shape) })
 }
 
-fn create_topic<T: Message>(name: &str, opts: &Options, me: usize) -> Result<(Segment, SegBoard)> {
-    let layout = Layout::topic::<T>(opts.slots_for::<T>(), opts.max_subscribers)?;
+fn create_topic<P: ?Sized + Payload>(
+    name: &str,
+    opts: &Options,
+    me: usize,
+) -> Result<(Segment, SegBoard)> {
+    let shape = opts.shape_for::<P>();
+    let layout = Layout::topic(&shape, opts.slots(&shape), opts.max_subscribers)?;
     let seg = Segment::create(name, opts, layout.total_size, me)?;
     // SAFETY: the mapping is `total_size` bytes, at least a header; nobody reads it
     // before `set_ready`.
-    unsafe { layout::write_meta(seg.base(), layout.meta::<T>()) };
-    let board = map_topic::<T>(&seg)?;
+    unsafe { layout::write_meta(seg.base(), layout.meta::<P>(&shape)) };
+    let board = map_topic::<P>(&seg)?;
     topic::init(&board);
     let state = &board.control().state;
     state.history.store(opts.history, Ordering::Relaxed);
@@ -176,15 +209,15 @@ fn corrupt() -> Error {
 }
 
 /// Opens `name`, waiting for it to appear as `opts` says: the segment, not yet joined.
-fn open_topic<T: Message>(name: &str, opts: &Options) -> Result<(Segment, SegBoard)> {
+fn open_topic<P: ?Sized + Payload>(name: &str, opts: &Options) -> Result<(Segment, SegBoard)> {
     let seg = Segment::open(name, opts, &opts.appear_wait())?;
-    let board = map_topic::<T>(&seg)?;
+    let board = map_topic::<P>(&seg)?;
     Ok((seg, board))
 }
 
 /// Opens `name`, or creates it with `opts` holding participant `me`'s lock byte; returns
 /// the participant index it holds if it created the topic.
-fn open_or_create_topic<T: Message>(
+fn open_or_create_topic<P: ?Sized + Payload>(
     name: &str,
     opts: &Options,
     me: usize,
@@ -192,13 +225,13 @@ fn open_or_create_topic<T: Message>(
     loop {
         match Segment::open(name, opts, &Wait::Now) {
             Ok(seg) => {
-                let board = map_topic::<T>(&seg)?;
+                let board = map_topic::<P>(&seg)?;
                 return Ok((seg, board, None));
             }
             Err(Error::NotFound { .. }) => {}
             Err(e) => return Err(e),
         }
-        match create_topic::<T>(name, opts, me) {
+        match create_topic::<P>(name, opts, me) {
             Ok((seg, board)) => return Ok((seg, board, Some(me))),
             Err(Error::AlreadyExists { .. }) => continue,
             Err(e) => return Err(e),

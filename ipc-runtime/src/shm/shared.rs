@@ -27,7 +27,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
-use super::layout::{self, Header, Layout, SegmentKind};
+use super::layout::{self, Header, Layout, SegmentKind, Shape};
 use super::options::Options;
 use super::ring::MAX_PARTICIPANTS;
 use super::segment::Segment;
@@ -124,7 +124,7 @@ impl<T: Message> Shared<T> {
         let layout = Layout::shared::<T>()?;
         let seg = Segment::create(name, &opts, layout.total_size, 0)?;
         // SAFETY: the mapping holds `total_size` bytes; nobody reads before READY.
-        unsafe { layout::write_meta(seg.base(), layout.meta::<T>()) };
+        unsafe { layout::write_meta(seg.base(), layout.meta::<T>(&Shape::of::<T>(0))) };
         let s = Self::assemble(seg, layout, 0);
         // SAFETY: the value's place is inside the mapping, aligned, and not yet shared.
         unsafe { s.value.as_ptr().write(init) };
@@ -200,7 +200,7 @@ impl<T: Message> Shared<T> {
     fn attach(mut seg: Segment) -> Result<Self> {
         // SAFETY: an attached segment is mapped with at least a header.
         let meta = unsafe { layout::read_meta(seg.base()) };
-        let layout = meta.check::<T>(SegmentKind::Shared, seg.len())?;
+        let (layout, _) = meta.check::<T>(SegmentKind::Shared, seg.len())?;
         let me = seg.join(0..MAX_PARTICIPANTS, "64 live processes already share it")?;
         let s = Self::assemble(seg, layout, me);
         // A dead holder whose index we inherited: release its orphaned lock.

@@ -8,6 +8,7 @@ use super::{PROBE_EVERY, PUBLISHER};
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
 use crate::message::Message;
+use crate::payload::Payload;
 use crate::shm::options::Options;
 use crate::shm::segment::{Keep, Segment};
 use crate::shm::topic::{self, Board, Publishing, TopicError};
@@ -30,19 +31,34 @@ use crate::sync::{fence, futex, Backoff};
 /// println!("{:?}", *pose);
 /// # Ok(()) }
 /// ```
-pub struct Publisher<T: Message> {
+///
+/// A publisher of slices (`Publisher<[E]>`) publishes samples of any length up to the
+/// topic's [`Options::max_len`], with [`send_slice`](Publisher::send_slice) or, written in
+/// place, [`loan_slice`](Publisher::loan_slice):
+///
+/// ```no_run
+/// # fn main() -> ipc::Result<()> {
+/// use ipc::shm::{Options, Publisher, Subscriber};
+/// let mut tx = Publisher::<[u8]>::create("log", Options::new().max_len(1024))?;
+/// tx.send_slice(b"started")?;
+/// let mut rx = Subscriber::<[u8]>::open("log")?;
+/// let line = rx.recv()?;              // a `&[u8]` of exactly the bytes sent
+/// # let _ = &*line;
+/// # Ok(()) }
+/// ```
+pub struct Publisher<T: ?Sized + Payload> {
     board: SegBoard,
     state: Publishing,
     fenced: bool,
     wait: crate::sync::WaitStrategy,
     seg: Segment,
-    _t: PhantomData<fn(T)>,
+    _t: PhantomData<fn(&T)>,
 }
 
 // SAFETY: the handle owns its mapping and descriptor; nothing in it is tied to a thread.
-unsafe impl<T: Message> Send for Publisher<T> {}
+unsafe impl<T: ?Sized + Payload> Send for Publisher<T> {}
 
-impl<T: Message> core::fmt::Debug for Publisher<T> {
+impl<T: ?Sized + Payload> core::fmt::Debug for Publisher<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Publisher")
             .field("next", &self.state.next())
@@ -51,10 +67,10 @@ impl<T: Message> core::fmt::Debug for Publisher<T> {
     }
 }
 
-impl<T: Message> Publisher<T> {
-    /// Creates the topic `name` with `opts` (capacity, history, max subscribers, overflow)
-    /// and attaches as its publisher. A topic of that name left by crashed processes is
-    /// reclaimed.
+impl<T: ?Sized + Payload> Publisher<T> {
+    /// Creates the topic `name` with `opts` (capacity, history, max subscribers, overflow,
+    /// and for slices the maximum length) and attaches as its publisher. A topic of that
+    /// name left by crashed processes is reclaimed.
     ///
     /// # Errors
     ///
@@ -114,33 +130,6 @@ impl<T: Message> Publisher<T> {
             wait: opts.wait,
             seg,
             _t: PhantomData,
-        })
-    }
-
-    #[inline(always)]
-    fn send_until(&mut self, msg: T, until: &Wait) -> Result<()> {
-        let chunk = self.next_chunk(until)?;
-        // SAFETY: `begin` gave us this chunk: no subscriber reads it until `commit`; it
-        // lies inside the mapping, aligned for `T`.
-        unsafe { self.board.chunk(chunk).cast::<T>().write(msg) };
-        self.commit();
-        Ok(())
-    }
-
-    /// A chunk to write the next sample in place (zero copy), waiting for room under
-    /// `Block`: write it, then [`TopicLoan::send`]. Dropping the loan sends nothing (the
-    /// next loan or send reuses the chunk).
-    ///
-    /// # Errors
-    ///
-    /// As [`Tx::send_wait`](crate::Tx::send_wait).
-    #[inline]
-    pub fn loan(&mut self) -> Result<TopicLoan<'_, T>> {
-        let chunk = self.next_chunk(&Wait::Forever)?;
-        Ok(TopicLoan {
-            tx: self,
-            chunk,
-            written: false,
         })
     }
 
@@ -239,7 +228,119 @@ impl<T: Message> Publisher<T> {
     }
 }
 
-impl<T: Message> Drop for Publisher<T> {
+impl<T: Message> Publisher<T> {
+    #[inline(always)]
+    fn send_until(&mut self, msg: T, until: &Wait) -> Result<()> {
+        let chunk = self.next_chunk(until)?;
+        // SAFETY: `begin` gave us this chunk: no subscriber reads it until `commit`; it
+        // lies inside the mapping, aligned for `T`.
+        unsafe { self.board.chunk(chunk).cast::<T>().write(msg) };
+        self.commit();
+        Ok(())
+    }
+
+    /// A chunk to write the next sample in place (zero copy), waiting for room under
+    /// `Block`: write it, then [`TopicLoan::send`]. Dropping the loan sends nothing (the
+    /// next loan or send reuses the chunk).
+    ///
+    /// # Errors
+    ///
+    /// As [`Tx::send_wait`](crate::Tx::send_wait).
+    #[inline]
+    pub fn loan(&mut self) -> Result<TopicLoan<'_, T>> {
+        let chunk = self.next_chunk(&Wait::Forever)?;
+        Ok(TopicLoan {
+            tx: self,
+            chunk,
+            written: false,
+            len: 1,
+        })
+    }
+}
+
+impl<E: Message> Publisher<[E]> {
+    /// The most elements a sample of this topic holds (its creator's [`Options::max_len`]).
+    pub fn max_len(&self) -> usize {
+        self.board.max_len as usize
+    }
+
+    /// Lends the chunk of the next sample, `len` elements long, to write in place (zero
+    /// copy), waiting for room under `Block`: fill it, then [`TopicLoan::send`]. The
+    /// elements start with whatever an earlier sample left there (or zeros).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LimitExceeded`] if `len` is above [`max_len`](Self::max_len) (nothing is
+    /// waited for); otherwise as [`Tx::send_wait`](crate::Tx::send_wait).
+    #[inline]
+    pub fn loan_slice(&mut self, len: usize) -> Result<TopicLoan<'_, [E]>> {
+        self.check_len(len)?;
+        let chunk = self.next_chunk(&Wait::Forever)?;
+        Ok(TopicLoan {
+            tx: self,
+            chunk,
+            written: false,
+            len,
+        })
+    }
+
+    /// Publishes a copy of `elements` to every subscriber, waiting for room under `Block`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LimitExceeded`] if `elements` is longer than [`max_len`](Self::max_len);
+    /// otherwise as [`Tx::send_wait`](crate::Tx::send_wait).
+    #[inline]
+    pub fn send_slice(&mut self, elements: &[E]) -> Result<()> {
+        self.send_slice_until(elements, &Wait::Forever)
+    }
+
+    /// [`send_slice`](Self::send_slice) if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] if a live subscriber has not read the sample this one replaces
+    /// (`Block` only); otherwise as [`send_slice`](Self::send_slice).
+    #[inline]
+    pub fn try_send_slice(&mut self, elements: &[E]) -> Result<()> {
+        self.send_slice_until(elements, &Wait::Now)
+    }
+
+    /// [`send_slice`](Self::send_slice), waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if there was none in time; otherwise as
+    /// [`send_slice`](Self::send_slice).
+    pub fn send_slice_timeout(&mut self, elements: &[E], timeout: Duration) -> Result<()> {
+        self.send_slice_until(elements, &Wait::timeout(timeout))
+    }
+
+    fn check_len(&self, len: usize) -> Result<()> {
+        if len as u64 > self.board.max_len {
+            return Err(Error::too_long(len, self.board.max_len));
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn send_slice_until(&mut self, elements: &[E], until: &Wait) -> Result<()> {
+        self.check_len(elements.len())?;
+        let chunk = self.next_chunk(until)?;
+        let dst = self.board.elements::<[E]>(chunk);
+        // SAFETY: `begin` gave us this chunk: no subscriber reads it until `commit`; it
+        // holds `max_len >= elements.len()` elements from `dst`, aligned for `E`, inside
+        // the mapping, which `elements` (our own memory) does not overlap.
+        unsafe { core::ptr::copy_nonoverlapping(elements.as_ptr(), dst, elements.len()) };
+        self.board
+            .slice_len(chunk)
+            .store(elements.len() as u64, Ordering::Relaxed);
+        self.commit();
+        Ok(())
+    }
+}
+
+impl<T: ?Sized + Payload> Drop for Publisher<T> {
     fn drop(&mut self) {
         let c = self.board.control();
         c.state.publishing.store(0, Ordering::SeqCst);
@@ -269,12 +370,14 @@ impl<T: Message> crate::contract::Tx<T> for Publisher<T> {
 
 crate::contract::sending_end!(impl<T> Publisher<T>, T);
 
-/// A chunk lent by [`Publisher::loan`]: write the sample in place, then
-/// [`TopicLoan::send`].
-pub struct TopicLoan<'a, T: Message> {
+/// A chunk lent by [`Publisher::loan`] (or [`Publisher::loan_slice`]): write the sample
+/// in place, then [`TopicLoan::send`].
+pub struct TopicLoan<'a, T: ?Sized + Payload> {
     tx: &'a mut Publisher<T>,
     chunk: u64,
     written: bool,
+    /// Slices: the elements lent (1 for a message).
+    len: usize,
 }
 
 impl<T: Message> TopicLoan<'_, T> {
@@ -288,6 +391,27 @@ impl<T: Message> TopicLoan<'_, T> {
     #[inline]
     pub fn send(self) {
         if self.written {
+            self.tx.commit();
+        }
+    }
+}
+
+impl<E: Message> TopicLoan<'_, [E]> {
+    fn ptr(&self) -> *mut E {
+        self.tx.board.elements::<[E]>(self.chunk)
+    }
+
+    crate::shm::lend::in_place_slice_writes!("chunk");
+
+    /// Publishes the sample, [`len`](Self::len) elements, to every subscriber. If nothing
+    /// was written, nothing is sent.
+    #[inline]
+    pub fn send(self) {
+        if self.written {
+            self.tx
+                .board
+                .slice_len(self.chunk)
+                .store(self.len as u64, Ordering::Relaxed);
             self.tx.commit();
         }
     }

@@ -8,6 +8,7 @@ use super::{PROBE_EVERY, PUBLISHER};
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
 use crate::message::Message;
+use crate::payload::Payload;
 use crate::shm::options::Options;
 use crate::shm::segment::{Keep, Segment};
 use crate::shm::topic::{self, Board, Overflow, Peek};
@@ -31,7 +32,10 @@ impl<T: Message> crate::contract::Rx<T> for Subscriber<T> {
 
 /// A receiving end of a topic. Any number come and go, up to the topic's
 /// [`Options::max_subscribers`].
-pub struct Subscriber<T: Message> {
+///
+/// A subscriber of slices (`Subscriber<[E]>`) receives samples that deref to `&[E]`, each
+/// exactly as long as it was sent.
+pub struct Subscriber<T: ?Sized + Payload> {
     board: SegBoard,
     /// Subscriber index (participant `me + 1`).
     me: usize,
@@ -48,14 +52,17 @@ pub struct Subscriber<T: Message> {
     /// the line moves between the processes once per batch, not once per sample.
     stored: u64,
     batch: u64,
-    scratch: Box<MaybeUninit<T>>,
+    /// Where samples of element types with invalid bit patterns are copied and validated
+    /// (one element for a message, the maximum length for a slice); empty for the others,
+    /// which are read in place.
+    scratch: Box<[MaybeUninit<T::Element>]>,
     seg: Segment,
 }
 
 // SAFETY: as for `Publisher`.
-unsafe impl<T: Message> Send for Subscriber<T> {}
+unsafe impl<T: ?Sized + Payload> Send for Subscriber<T> {}
 
-impl<T: Message> core::fmt::Debug for Subscriber<T> {
+impl<T: ?Sized + Payload> core::fmt::Debug for Subscriber<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Subscriber")
             .field("cursor", &self.cursor)
@@ -64,7 +71,7 @@ impl<T: Message> core::fmt::Debug for Subscriber<T> {
     }
 }
 
-impl<T: Message> Subscriber<T> {
+impl<T: ?Sized + Payload> Subscriber<T> {
     /// Subscribes to the existing topic `name`: receives what is published from now on,
     /// after the topic's history.
     ///
@@ -124,6 +131,11 @@ impl<T: Message> Subscriber<T> {
             cursor = from;
         }
         let batch = (board.capacity() / 8).max(1);
+        let scratch_len = match () {
+            () if T::Element::SCHEMA.accepts_any_bits() => 0,
+            () if T::IS_SLICE => board.max_len as usize,
+            () => 1,
+        };
         Ok(Subscriber {
             overflow,
             board,
@@ -135,7 +147,7 @@ impl<T: Message> Subscriber<T> {
             holding: false,
             stored: cursor,
             batch,
-            scratch: Box::new(MaybeUninit::uninit()),
+            scratch: Box::new_uninit_slice(scratch_len),
             seg,
         })
     }
@@ -169,6 +181,12 @@ impl<T: Message> Subscriber<T> {
     /// [`Error::Timeout`] if none came; as [`Subscriber::recv`] otherwise.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<TopicSample<'_, T>> {
         self.recv_until(&Wait::timeout(timeout))
+    }
+
+    /// Slices: the most elements a sample of this topic holds (its creator's
+    /// [`Options::max_len`]); 0 for a topic of fixed-size messages.
+    pub fn max_len(&self) -> usize {
+        self.board.max_len as usize
     }
 
     /// Samples this subscriber missed (lagged) since it joined.
@@ -310,36 +328,60 @@ impl<T: Message> Subscriber<T> {
 
     #[inline(always)]
     fn sample(&mut self, chunk: u64) -> Result<TopicSample<'_, T>> {
-        let src = self.board.chunk(chunk);
-        if const { T::SCHEMA.accepts_any_bits() } {
+        let src = self.board.elements::<T>(chunk);
+        let len = if T::IS_SLICE {
+            // One read: a publisher that writes the word again cannot change what is
+            // checked after the check.
+            let len = self.board.slice_len(chunk).load(Ordering::Relaxed);
+            if len > self.board.max_len {
+                self.step();
+                return Err(Error::Corrupt(format!(
+                    "a sample claims {len} elements, above the topic's maximum of {}: the \
+                     publisher does not follow the protocol, or another process wrote over \
+                     the topic; the sample is skipped",
+                    self.board.max_len
+                )));
+            }
+            len as usize
+        } else {
+            1
+        };
+        if const { T::Element::SCHEMA.accepts_any_bits() } {
             self.holding = true;
             // SAFETY: the chunk is published at our cursor and kept for us until the
             // cursor moves (on the sample's drop, or at the next receive): the publisher
-            // writes into it no more (see `topic.rs`). It is inside the mapping, aligned
-            // for `T`, and every bit pattern is a `T`, so even a peer that rewrites it
-            // against the protocol cannot make the reference point at an invalid value.
-            let value = unsafe { &*src.cast::<T>() };
+            // writes into it no more (see `topic.rs`). Its `len` elements (at most the
+            // topic's maximum, checked above) are inside the mapping, aligned for the
+            // element, and every bit pattern is an element, so even a peer that rewrites
+            // them against the protocol cannot make the reference point at an invalid
+            // value.
+            let value = unsafe { &*T::raw(src, len) };
             return Ok(TopicSample {
                 value,
                 sub: Some(self),
             });
         }
+        let size = size_of::<T::Element>();
         let dst = self.scratch.as_mut_ptr().cast::<u8>();
-        // SAFETY: `src` is `size_of::<T>()` readable bytes of the chunk, `dst` a private
-        // allocation of the same size; they do not overlap.
-        unsafe { core::ptr::copy_nonoverlapping(src, dst, size_of::<T>()) };
+        // SAFETY: `src` is `len` readable elements of the chunk (`len` is at most the
+        // maximum, checked above, or 1), `dst` a private allocation of at least as many;
+        // they do not overlap.
+        unsafe { core::ptr::copy_nonoverlapping(src.cast::<u8>(), dst, len * size) };
         self.step();
-        // SAFETY: `dst` holds `size_of::<T>()` initialised bytes (copied just above).
-        let bytes = unsafe { core::slice::from_raw_parts(dst, size_of::<T>()) };
-        T::validate(bytes)?;
-        // SAFETY: `T::validate` accepted the bytes, so by the `Message` contract they are
-        // a valid `T`; the box is aligned for `T` and borrowed for as long as `self` is.
-        let value = unsafe { self.scratch.assume_init_ref() };
+        // SAFETY: `dst` holds `len * size` initialised bytes (copied just above).
+        let bytes = unsafe { core::slice::from_raw_parts(dst, len * size) };
+        for element in bytes.chunks_exact(size.max(1)) {
+            T::Element::validate(element)?;
+        }
+        // SAFETY: `validate` accepted every element's bytes, so by the `Message` contract
+        // they are valid elements; the scratch is aligned for the element and borrowed
+        // for as long as `self` is.
+        let value = unsafe { &*T::raw(self.scratch.as_ptr().cast(), len) };
         Ok(TopicSample { value, sub: None })
     }
 }
 
-impl<T: Message> Drop for Subscriber<T> {
+impl<T: ?Sized + Payload> Drop for Subscriber<T> {
     fn drop(&mut self) {
         if topic::leave(&self.board, self.me) {
             let ev = &self.board.control().room.event;
@@ -350,24 +392,25 @@ impl<T: Message> Drop for Subscriber<T> {
     }
 }
 
-/// A received sample: derefs to `&T`, in the segment for types whose every bit pattern is
-/// valid (the publisher does not write into it while you hold it), else a validated copy.
-pub struct TopicSample<'a, T: Message> {
+/// A received sample: derefs to `&T` (`&[E]` for slices), in the segment for types whose
+/// every bit pattern is valid (the publisher does not write into it while you hold it),
+/// else a validated copy.
+pub struct TopicSample<'a, T: ?Sized + Payload> {
     value: &'a T,
     /// The subscriber whose cursor moves past this sample on drop (zero copy only).
     sub: Option<&'a mut Subscriber<T>>,
 }
 
-impl<T: Message> core::ops::Deref for TopicSample<'_, T> {
+impl<T: ?Sized + Payload> core::ops::Deref for TopicSample<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
         self.value
     }
 }
 
-impl<T: Message + core::fmt::Debug> core::fmt::Debug for TopicSample<'_, T> {
+impl<T: ?Sized + Payload + core::fmt::Debug> core::fmt::Debug for TopicSample<'_, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_tuple("TopicSample").field(self.value).finish()
+        f.debug_tuple("TopicSample").field(&self.value).finish()
     }
 }
 
@@ -378,7 +421,7 @@ impl<T: Message> TopicSample<'_, T> {
     }
 }
 
-impl<T: Message> Drop for TopicSample<'_, T> {
+impl<T: ?Sized + Payload> Drop for TopicSample<'_, T> {
     fn drop(&mut self) {
         if let Some(sub) = self.sub.take() {
             if sub.holding {

@@ -69,6 +69,9 @@ pub struct Listed {
     pub capacity: u64,
     /// Subscriber lines of a topic (0 otherwise).
     pub max_subscribers: u32,
+    /// The most elements a message holds, for a channel or topic of slices (whose schema
+    /// is then named `[E]`); 0 for fixed-size messages.
+    pub max_len: u64,
     /// Bytes the segment's file takes.
     pub bytes: u64,
     /// Whether its creator finished initialising it.
@@ -158,6 +161,7 @@ fn describe(name: &str, fd: &OwnedFd) -> Option<Listed> {
             schema: None,
             capacity: 0,
             max_subscribers: 0,
+            max_len: 0,
             bytes,
             ready: true,
             attached: everyone(),
@@ -205,6 +209,7 @@ fn describe(name: &str, fd: &OwnedFd) -> Option<Listed> {
         } else {
             0
         },
+        max_len: if ours { meta.max_len } else { 0 },
         bytes,
         ready,
         attached,
