@@ -60,6 +60,24 @@ fn child() {
             }
             assert!(matches!(rx.recv(), Err(Error::Disconnected)));
         }
+        ["channel-sender", name, id, n] => {
+            // Sends `n` slices tagged with its id: element 0 is the id, then `sample(i)`.
+            let (id, n): (u32, u32) = (id.parse().unwrap(), n.parse().unwrap());
+            let mut tx = ipc::shm::Sender::<[u32]>::open(name).unwrap();
+            assert_eq!(tx.max_len(), 301);
+            ready();
+            for i in 0..n {
+                let mut s = vec![id];
+                s.extend(sample(i));
+                if i % 3 == 0 {
+                    let mut loan = tx.loan_slice(s.len()).unwrap();
+                    loan.as_mut().unwrap().copy_from_slice(&s);
+                    loan.send();
+                } else {
+                    tx.send_slice(&s).unwrap();
+                }
+            }
+        }
         _ => panic!("unknown role {role}"),
     }
 }
@@ -199,6 +217,86 @@ fn a_slice_topic_and_a_message_topic_never_meet() {
     let _t = Publisher::<u64>::create(&name2.0, Options::new()).unwrap();
     assert!(matches!(
         Subscriber::<[u64]>::open(&name2.0),
+        Err(Error::SchemaMismatch { .. })
+    ));
+}
+
+#[test]
+fn a_channel_receiver_gets_each_senders_slices_exactly_and_in_order() {
+    use ipc::shm::Receiver;
+    let name = Name::new("sl-chan");
+    let opts = Options::new().capacity(32).max_len(301);
+    let mut rx = Receiver::<[u32]>::create(&name.0, opts).unwrap();
+    assert_eq!(rx.max_len(), 301);
+    let n = 20_000u32;
+    let senders: Vec<Proc> = (1..=2)
+        .map(|id| spawn(&format!("channel-sender {} {id} {n}", name.0)))
+        .collect();
+    let mut next = [0u32; 3];
+    loop {
+        let got = match rx.recv() {
+            Ok(got) => got,
+            Err(Error::Disconnected) => break,
+            Err(e) => panic!("{e:?}"),
+        };
+        let id = got[0] as usize;
+        let i = next[id];
+        assert_eq!(&got[1..], &sample(i)[..], "sender {id}, message {i}");
+        next[id] += 1;
+    }
+    assert_eq!(next[1..], [n, n], "every message of each sender");
+    for s in senders {
+        s.assert_success();
+    }
+}
+
+#[test]
+fn a_channel_refuses_slices_above_its_maximum_and_checks_what_it_reads() {
+    use ipc::shm::{Receiver, Sender};
+    let name = Name::new("sl-chan-max");
+    let opts = Options::new().capacity(8).max_len(4);
+    let mut rx = Receiver::<[Light]>::create(&name.0, opts).unwrap();
+    let mut tx = Sender::<[Light]>::open(&name.0).unwrap();
+    assert!(matches!(
+        tx.send_slice(&[Light::Red; 5]),
+        Err(Error::LimitExceeded { value: 5, .. })
+    ));
+    assert!(matches!(tx.loan_slice(5), Err(Error::LimitExceeded { .. })));
+    tx.send_slice(&[Light::Green, Light::Amber]).unwrap();
+    tx.send_slice(&[Light::Red]).unwrap();
+    // A slot written by a hostile peer: find the first message by its bytes (3, 2) and
+    // put an invalid light in it; then a huge length over the second one's length word.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.path())
+        .unwrap();
+    let bytes = std::fs::read(name.path()).unwrap();
+    let first = bytes
+        .windows(10)
+        .position(|w| w == [2, 0, 0, 0, 0, 0, 0, 0, 3, 2])
+        .expect("the first message, its length word before it");
+    file.write_at(&[9], (first + 9) as u64).unwrap();
+    let second = first
+        + bytes[first + 8..]
+            .windows(9)
+            .position(|w| w == [1, 0, 0, 0, 0, 0, 0, 0, 1])
+            .expect("the second message")
+        + 8;
+    file.write_at(&u64::MAX.to_ne_bytes(), second as u64)
+        .unwrap();
+    tx.send_slice(&[Light::Amber; 4]).unwrap();
+    let e = rx.recv().unwrap_err();
+    assert!(matches!(e, Error::InvalidMessage(_)), "{e:?}");
+    let e = rx.recv().unwrap_err();
+    assert!(matches!(e, Error::Corrupt(_)), "{e:?}");
+    assert!(e.to_string().contains("maximum of 4"), "{e}");
+    assert_eq!(&*rx.recv().unwrap(), &[Light::Amber; 4]);
+    // A channel of `u8` is not a channel of `[u8]`.
+    let other = Name::new("sl-chan-kind");
+    let _r = Receiver::<[u8]>::create(&other.0, Options::new()).unwrap();
+    assert!(matches!(
+        Sender::<u8>::open(&other.0),
         Err(Error::SchemaMismatch { .. })
     ));
 }

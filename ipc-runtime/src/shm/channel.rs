@@ -29,7 +29,7 @@ use super::ring::{Peers, Region, Ring, RingControl, SlotHeader, Slots, MAX_PARTI
 use super::segment::Segment;
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
-use crate::message::Message;
+use crate::payload::Payload;
 use crate::sync::atomic::Ordering;
 use crate::sync::{fence, futex};
 
@@ -51,6 +51,10 @@ const SENDERS: core::ops::Range<usize> = 1..MAX_PARTICIPANTS;
 struct ShmRegion {
     base: NonNull<u8>,
     layout: Layout,
+    /// Slices: the most elements a message holds (0 for a fixed-size message).
+    max_len: u64,
+    /// Slices: the bytes before the first element (the length word, padded).
+    len_prefix: usize,
 }
 
 // SAFETY: the region points into a shared mapping owned by the `Chan` that owns this
@@ -90,6 +94,28 @@ impl ShmRegion {
             stride: self.layout.stride as usize,
             mask: self.layout.capacity - 1,
             _region: core::marker::PhantomData,
+        }
+    }
+
+    /// Slices: the length word of slot `index`'s message (8-aligned: a slice payload is
+    /// aligned to its `len_prefix`, at least 8).
+    #[inline]
+    fn slice_len(&self, index: u64) -> &core::sync::atomic::AtomicU64 {
+        // SAFETY: a slice payload starts with `len_prefix >= 8` bytes of its own, 8-aligned,
+        // inside the mapping; the word is only ever accessed atomically.
+        unsafe { &*self.payload(index).cast() }
+    }
+
+    /// Where the elements of a message of `P` in slot `index` start: the payload itself
+    /// for a message, after the length word for a slice.
+    #[inline(always)]
+    fn elements<P: ?Sized + Payload>(&self, index: u64) -> *mut P::Element {
+        let at = self.payload(index);
+        if P::IS_SLICE {
+            // SAFETY: a slice payload holds `len_prefix` bytes, then `max_len` elements.
+            unsafe { at.add(self.len_prefix).cast() }
+        } else {
+            at.cast()
         }
     }
 
@@ -169,8 +195,8 @@ impl Chan {
         self.seg.header()
     }
 
-    fn create<T: Message>(name: &str, opts: &Options, role: Role) -> Result<Chan> {
-        let shape = Shape::of::<T>(0);
+    fn create<P: ?Sized + Payload>(name: &str, opts: &Options, role: Role) -> Result<Chan> {
+        let shape = opts.shape_for::<P>();
         let layout = Layout::channel(&shape, opts.slots(&shape))?;
         let me = if role == Role::Receiver {
             RECEIVER
@@ -180,18 +206,18 @@ impl Chan {
         let seg = Segment::create(name, opts, layout.total_size, me)?;
         // SAFETY: the mapping holds `total_size >= size_of::<Header>()` bytes and nobody
         // reads the meta before READY is published below.
-        unsafe { layout::write_meta(seg.base(), layout.meta::<T>(&shape)) };
-        let chan = Self::assemble(seg, layout, me, opts, role);
+        unsafe { layout::write_meta(seg.base(), layout.meta::<P>(&shape)) };
+        let chan = Self::assemble(seg, layout, &shape, me, opts, role);
         chan.ring.init();
         chan.joined(role);
         layout::set_ready(chan.header());
         Ok(chan)
     }
 
-    fn attach<T: Message>(mut seg: Segment, opts: &Options, role: Role) -> Result<Chan> {
+    fn attach<P: ?Sized + Payload>(mut seg: Segment, opts: &Options, role: Role) -> Result<Chan> {
         // SAFETY: an attached segment is mapped with at least a header.
         let meta = unsafe { layout::read_meta(seg.base()) };
-        let (layout, _) = meta.check::<T>(SegmentKind::Channel, seg.len())?;
+        let (layout, shape) = meta.check::<P>(SegmentKind::Channel, seg.len())?;
         let me = match role {
             Role::Receiver => seg.join(
                 RECEIVER..RECEIVER + 1,
@@ -199,7 +225,7 @@ impl Chan {
             )?,
             Role::Sender => seg.join(SENDERS, "all 63 sender places are taken by live senders")?,
         };
-        let chan = Self::assemble(seg, layout, me, opts, role);
+        let chan = Self::assemble(seg, layout, &shape, me, opts, role);
         // Forget what a dead former holder of this index left: its claim (which could only
         // delay a skip), its bias, its unfinished mode change.
         chan.ring.adopt(me, &chan);
@@ -207,10 +233,19 @@ impl Chan {
         Ok(chan)
     }
 
-    fn assemble(seg: Segment, layout: Layout, me: usize, opts: &Options, role: Role) -> Chan {
+    fn assemble(
+        seg: Segment,
+        layout: Layout,
+        shape: &Shape,
+        me: usize,
+        opts: &Options,
+        role: Role,
+    ) -> Chan {
         let region = ShmRegion {
             base: NonNull::new(seg.base()).expect("mmap never returns null"),
             layout,
+            max_len: shape.max_len.unwrap_or(0),
+            len_prefix: shape.len_prefix() as usize,
         };
         Chan {
             ring: Ring::new(region),
@@ -280,10 +315,15 @@ impl Chan {
     }
 
     /// Opens `name` and joins it, waiting for it to appear until `until`.
-    fn open<T: Message>(name: &str, opts: &Options, role: Role, until: &Wait) -> Result<Chan> {
+    fn open<P: ?Sized + Payload>(
+        name: &str,
+        opts: &Options,
+        role: Role,
+        until: &Wait,
+    ) -> Result<Chan> {
         let mut last = None;
         for _ in 0..16 {
-            match Self::attach::<T>(Segment::open(name, opts, until)?, opts, role) {
+            match Self::attach::<P>(Segment::open(name, opts, until)?, opts, role) {
                 // The name was removed or given to another segment between our open and
                 // our join (its last participant left, or a reclaimer removed it): open
                 // what the name denotes now.
@@ -295,19 +335,19 @@ impl Chan {
     }
 
     /// Another participant of the same segment, in this process, with this end's options.
-    fn duplicate<T: Message>(&self, role: Role) -> Result<Chan> {
-        Self::attach::<T>(self.seg.duplicate(&self.opts)?, &self.opts, role)
+    fn duplicate<P: ?Sized + Payload>(&self, role: Role) -> Result<Chan> {
+        Self::attach::<P>(self.seg.duplicate(&self.opts)?, &self.opts, role)
     }
 
-    fn open_or_create<T: Message>(name: &str, opts: &Options, role: Role) -> Result<Chan> {
+    fn open_or_create<P: ?Sized + Payload>(name: &str, opts: &Options, role: Role) -> Result<Chan> {
         let mut last = None;
         for _ in 0..16 {
-            match Self::create::<T>(name, opts, role) {
+            match Self::create::<P>(name, opts, role) {
                 Err(Error::AlreadyExists { .. }) => {}
                 other => return other,
             }
             // Not waiting for it to appear: if it went, create it again.
-            match Self::open::<T>(name, opts, role, &Wait::Now) {
+            match Self::open::<P>(name, opts, role, &Wait::Now) {
                 // Removed between our create and open attempts: try again.
                 Err(e @ Error::NotFound { .. }) => last = Some(e),
                 other => return other,

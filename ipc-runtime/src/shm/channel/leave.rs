@@ -23,7 +23,7 @@ use super::sender::Sender;
 use super::{Chan, RECEIVER};
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
-use crate::message::Message;
+use crate::payload::Payload;
 use crate::shm::layout;
 use crate::shm::segment::{Keep, Left};
 use crate::sync::atomic::Ordering;
@@ -140,7 +140,7 @@ impl Drop for Chan {
     }
 }
 
-impl<T: Message> Sender<T> {
+impl<T: ?Sized + Payload> Sender<T> {
     /// Waits until a receiver is attached: at most `timeout` (`Duration::MAX`: for ever).
     /// A sender that creates a channel may send before any receiver has opened it (the
     /// messages wait in the ring); this is for a sender that wants one there first.

@@ -19,6 +19,7 @@ use crate::deadline::Wait;
 use crate::error::Error;
 use crate::error::Result;
 use crate::message::Message;
+use crate::payload::Payload;
 use crate::shm::options::Options;
 use crate::shm::ring::{Peek, RunEnd};
 use crate::shm::segment::Segment;
@@ -34,12 +35,15 @@ use crate::sync::futex;
 /// is what guarantees that a sender cannot change a validated `&T` into an invalid one
 /// under you. (A read-only mapping would not help: the peer that could change the bytes
 /// is the sender, who must be able to write them.)
-pub struct Receiver<T: Message> {
+///
+/// A receiver of slices (`Receiver<[E]>`) gets samples that deref to `&[E]`, each exactly
+/// as long as it was sent.
+pub struct Receiver<T: ?Sized + Payload> {
     pub(super) chan: Chan,
     /// The next position to read.
     pub(super) head: u64,
     pub(super) read: Read,
-    scratch: Scratch<T>,
+    scratch: Scratch<T::Element>,
 }
 
 /// What the receiver has read and not yet handed back to the senders.
@@ -55,12 +59,12 @@ pub(super) struct Read {
 
 // SAFETY: the handle owns its mapping and descriptor; nothing in it is tied to the
 // thread that created it.
-unsafe impl<T: Message> Send for Receiver<T> {}
+unsafe impl<T: ?Sized + Payload> Send for Receiver<T> {}
 
-impl<T: Message> core::fmt::Debug for Receiver<T> {
+impl<T: ?Sized + Payload> core::fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Receiver")
-            .field("schema", &T::SCHEMA.name)
+            .field("schema", &T::schema_id().name)
             .field("head", &self.head)
             .finish_non_exhaustive()
     }
@@ -93,12 +97,20 @@ fn release_to(chan: &Chan, read: &mut Read, next: u64) {
     }
 }
 
-impl<T: Message> Receiver<T> {
+impl<T: ?Sized + Payload> Receiver<T> {
     constructors!(Role::Receiver, |chan: Chan| {
         // Resume where a former receiver stopped, and hand back what it read but had not
         // released yet (if it died between two batches).
         let head = chan.ring.head();
         chan.ring.release(head, false);
+        // Room to copy and validate a message whose element type has invalid bit
+        // patterns: one message, or a slice of the maximum length; none for the others,
+        // read in place.
+        let scratch = match () {
+            () if T::Element::SCHEMA.accepts_any_bits() => 0,
+            () if T::IS_SLICE => chan.ring.region().max_len as usize,
+            () => 1,
+        };
         Receiver {
             chan,
             head,
@@ -106,7 +118,7 @@ impl<T: Message> Receiver<T> {
                 pending: None,
                 released: head,
             },
-            scratch: Scratch::new(),
+            scratch: Scratch::new(scratch),
         }
     });
 
@@ -141,6 +153,104 @@ impl<T: Message> Receiver<T> {
         self.recv_until(&Wait::timeout(timeout))
     }
 
+    /// Hands back every slot read so far (none may be held by a `Sample`).
+    pub(super) fn release_all(&mut self) {
+        if self.read.released != self.head {
+            release_to(&self.chan, &mut self.read, self.head);
+        }
+    }
+
+    #[inline]
+    fn recv_until(&mut self, until: &Wait) -> Result<Sample<'_, T>> {
+        if let Some(pos) = self.read.pending.take() {
+            release(&self.chan, &mut self.read, pos);
+        }
+        // The streaming case, inline: a message is waiting at the head.
+        let pos = match self.chan.ring.peek(self.head) {
+            Ok(Peek::Ready {
+                pos,
+                cancelled: false,
+            }) => {
+                self.head = pos.wrapping_add(1);
+                pos
+            }
+            _ => self.wait_for_message(until)?,
+        };
+        self.sample(pos)
+    }
+
+    #[inline]
+    fn sample(&mut self, pos: u64) -> Result<Sample<'_, T>> {
+        let region = self.chan.ring.region();
+        let index = self.chan.ring.index(pos);
+        let src = region.elements::<T>(index);
+        let len = if T::IS_SLICE {
+            // One read: a sender that writes the word again cannot change what is checked
+            // after the check.
+            let len = region.slice_len(index).load(Ordering::Relaxed);
+            if len > region.max_len {
+                let max = region.max_len;
+                release(&self.chan, &mut self.read, pos);
+                return Err(crate::error::Error::Corrupt(format!(
+                    "a message claims {len} elements, above the channel's maximum of {max}: \
+                     its sender does not follow the protocol, or another process wrote over \
+                     the channel; the message is skipped"
+                )));
+            }
+            len as usize
+        } else {
+            1
+        };
+        if const { T::Element::SCHEMA.accepts_any_bits() } {
+            self.read.pending = Some(pos);
+            // SAFETY: the slot is published and ours until we release it (on the sample's
+            // drop, or at the next receive); its `len` elements (at most the maximum,
+            // checked above, or the one message) are inside the mapping and aligned for
+            // the element; every bit pattern is a valid element, so even a peer that
+            // (against the protocol) rewrites the bytes cannot make the reference point at
+            // an invalid value.
+            let value = unsafe { &*T::raw(src, len) };
+            return Ok(Sample {
+                value,
+                release: Some((&self.chan, &mut self.read)),
+            });
+        }
+        // Copy, free the slot, then validate the private copy: the sender can no longer
+        // change what we validated.
+        let size = size_of::<T::Element>();
+        let dst = self.scratch.ptr.as_ptr().cast::<u8>();
+        // SAFETY: `src` is `len * size` readable bytes of the published slot, `dst` a
+        // private allocation of at least as many (`len` is at most the maximum, or 1);
+        // they do not overlap.
+        unsafe { core::ptr::copy_nonoverlapping(src.cast::<u8>(), dst, len * size) };
+        release(&self.chan, &mut self.read, pos);
+        // SAFETY: `dst` holds `len * size` initialised bytes (copied just above).
+        let bytes = unsafe { core::slice::from_raw_parts(dst, len * size) };
+        for element in bytes.chunks_exact(size.max(1)) {
+            T::Element::validate(element)?;
+        }
+        // SAFETY: `validate` accepted every element, so by the `Message` contract they
+        // are valid; the buffer is aligned for the element and borrowed for as long as
+        // `self` is.
+        let value = unsafe { &*T::raw(self.scratch.ptr.as_ptr(), len) };
+        Ok(Sample {
+            value,
+            release: None,
+        })
+    }
+
+    /// Messages waiting (a snapshot).
+    pub fn len(&self) -> usize {
+        self.chan.ring.len(self.head) as usize
+    }
+
+    /// True if no message is waiting (a snapshot).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<T: Message> Receiver<T> {
     /// Waits for a message, then copies into `out` every message already there, up to
     /// `out.len()`, and returns how many ([`Rx::recv_many`]): one scan and one release
     /// for the whole batch (see [`Rx::recv_many_wait`] on this type).
@@ -182,67 +292,6 @@ impl<T: Message> Receiver<T> {
     /// The messages there now, each copied out, without waiting ([`Rx::try_iter`]).
     pub fn try_iter(&mut self) -> crate::Messages<'_, Self, T> {
         Rx::try_iter(self)
-    }
-
-    /// Hands back every slot read so far (none may be held by a `Sample`).
-    pub(super) fn release_all(&mut self) {
-        if self.read.released != self.head {
-            release_to(&self.chan, &mut self.read, self.head);
-        }
-    }
-
-    #[inline]
-    fn recv_until(&mut self, until: &Wait) -> Result<Sample<'_, T>> {
-        if let Some(pos) = self.read.pending.take() {
-            release(&self.chan, &mut self.read, pos);
-        }
-        // The streaming case, inline: a message is waiting at the head.
-        let pos = match self.chan.ring.peek(self.head) {
-            Ok(Peek::Ready {
-                pos,
-                cancelled: false,
-            }) => {
-                self.head = pos.wrapping_add(1);
-                pos
-            }
-            _ => self.wait_for_message(until)?,
-        };
-        self.sample(pos)
-    }
-
-    #[inline]
-    fn sample(&mut self, pos: u64) -> Result<Sample<'_, T>> {
-        let src = self.chan.ring.region().payload(self.chan.ring.index(pos));
-        if const { T::SCHEMA.accepts_any_bits() } {
-            self.read.pending = Some(pos);
-            // SAFETY: the slot is published and ours until we release it (on the sample's
-            // drop, or at the next receive); the payload is inside the mapping and aligned
-            // for `T`; every bit pattern is a valid `T`, so even a peer that (against the
-            // protocol) rewrites the bytes cannot make the reference point at an invalid
-            // value.
-            let value = unsafe { &*src.cast::<T>() };
-            return Ok(Sample {
-                value,
-                release: Some((&self.chan, &mut self.read)),
-            });
-        }
-        // Copy, free the slot, then validate the private copy: the sender can no longer
-        // change what we validated.
-        let dst = self.scratch.ptr.as_ptr().cast::<u8>();
-        // SAFETY: `src` is `size_of::<T>()` readable bytes of the published slot, `dst` a
-        // private allocation of the same size; they do not overlap.
-        unsafe { core::ptr::copy_nonoverlapping(src, dst, size_of::<T>()) };
-        release(&self.chan, &mut self.read, pos);
-        // SAFETY: `dst` holds `size_of::<T>()` initialised bytes (copied just above).
-        let bytes = unsafe { core::slice::from_raw_parts(dst, size_of::<T>()) };
-        T::validate(bytes)?;
-        // SAFETY: `T::validate` accepted the bytes, so by the `Message` contract they are a
-        // valid `T`; the buffer is aligned for `T` and borrowed for as long as `self` is.
-        let value = unsafe { &*self.scratch.ptr.as_ptr() };
-        Ok(Sample {
-            value,
-            release: None,
-        })
     }
 
     /// Receives into `out` (not empty) the message at the head, waiting as `until` says,
@@ -311,15 +360,13 @@ impl<T: Message> Receiver<T> {
         }
         got
     }
+}
 
-    /// Messages waiting (a snapshot).
-    pub fn len(&self) -> usize {
-        self.chan.ring.len(self.head) as usize
-    }
-
-    /// True if no message is waiting (a snapshot).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+impl<E: Message> Receiver<[E]> {
+    /// The most elements a message of this channel holds (its creator's
+    /// [`Options::max_len`]).
+    pub fn max_len(&self) -> usize {
+        self.chan.ring.region().max_len as usize
     }
 }
 
@@ -417,7 +464,7 @@ impl<T: Message> Rx<T> for Receiver<T> {
     }
 }
 
-impl<T: Message> Drop for Receiver<T> {
+impl<T: ?Sized + Payload> Drop for Receiver<T> {
     fn drop(&mut self) {
         if let Some(pos) = self.read.pending.take() {
             release(&self.chan, &mut self.read, pos);
@@ -436,22 +483,22 @@ impl<T: Message> Drop for Receiver<T> {
 /// A received message: derefs to `&T`; frees its slot when dropped.
 ///
 /// See [`Receiver`] for where the `T` lives and why it cannot change under you.
-pub struct Sample<'a, T: Message> {
+pub struct Sample<'a, T: ?Sized + Payload> {
     value: &'a T,
     /// Where to free the slot on drop (zero-copy samples only).
     release: Option<(&'a Chan, &'a mut Read)>,
 }
 
-impl<T: Message> core::ops::Deref for Sample<'_, T> {
+impl<T: ?Sized + Payload> core::ops::Deref for Sample<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
         self.value
     }
 }
 
-impl<T: Message + core::fmt::Debug> core::fmt::Debug for Sample<'_, T> {
+impl<T: ?Sized + Payload + core::fmt::Debug> core::fmt::Debug for Sample<'_, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_tuple("Sample").field(self.value).finish()
+        f.debug_tuple("Sample").field(&self.value).finish()
     }
 }
 
@@ -462,7 +509,7 @@ impl<T: Message> Sample<'_, T> {
     }
 }
 
-impl<T: Message> Drop for Sample<'_, T> {
+impl<T: ?Sized + Payload> Drop for Sample<'_, T> {
     fn drop(&mut self) {
         if let Some((chan, read)) = self.release.take() {
             if let Some(pos) = read.pending.take() {
@@ -472,17 +519,19 @@ impl<T: Message> Drop for Sample<'_, T> {
     }
 }
 
-/// A private, heap-allocated buffer for one `T` (copy-then-validate).
+/// A private, heap-allocated buffer for `len` values of `T` (copy-then-validate).
 struct Scratch<T> {
     ptr: NonNull<T>,
+    len: usize,
 }
 
 impl<T> Scratch<T> {
-    fn new() -> Self {
-        let layout = std::alloc::Layout::new::<T>();
+    fn new(len: usize) -> Self {
+        let layout = std::alloc::Layout::array::<T>(len).expect("a slot's worth of memory");
         if layout.size() == 0 {
             return Scratch {
                 ptr: NonNull::dangling(),
+                len,
             };
         }
         // SAFETY: the layout has a non-zero size.
@@ -490,13 +539,13 @@ impl<T> Scratch<T> {
         let Some(ptr) = NonNull::new(p.cast::<T>()) else {
             std::alloc::handle_alloc_error(layout)
         };
-        Scratch { ptr }
+        Scratch { ptr, len }
     }
 }
 
 impl<T> Drop for Scratch<T> {
     fn drop(&mut self) {
-        let layout = std::alloc::Layout::new::<T>();
+        let layout = std::alloc::Layout::array::<T>(self.len).expect("as in `new`");
         if layout.size() != 0 {
             // SAFETY: allocated in `new` with this layout.
             unsafe { std::alloc::dealloc(self.ptr.as_ptr().cast(), layout) };

@@ -19,6 +19,7 @@ use crate::contract::{self, Tx};
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
 use crate::message::Message;
+use crate::payload::Payload;
 use crate::shm::options::Options;
 use crate::shm::ring::Mode;
 use crate::shm::segment::Segment;
@@ -30,30 +31,34 @@ use crate::sync::atomic::Ordering;
 /// [`Sender::open`]. Sending copies the message into a slot (`send`) or lets you write it
 /// in place ([`Sender::loan`]); either way the receiver sees it only once it is
 /// completely written.
-pub struct Sender<T: Message> {
+///
+/// A sender of slices (`Sender<[E]>`) sends messages of any length up to the channel's
+/// [`Options::max_len`] with [`send_slice`](Sender::send_slice) or, in place,
+/// [`loan_slice`](Sender::loan_slice); the receiver's samples deref to `&[E]`.
+pub struct Sender<T: ?Sized + Payload> {
     pub(super) chan: Chan,
     /// Our copy of the ring's `released` word: re-read only when it says the ring is full.
     pub(super) released: u64,
     /// The position from which we next look whether we are the only sender (and may bias
     /// the ring to us).
     bias_check: u64,
-    _t: PhantomData<fn(T)>,
+    _t: PhantomData<fn(&T)>,
 }
 
 // SAFETY: the handles own their mapping and descriptor; nothing in them is tied to the
 // thread that created them.
-unsafe impl<T: Message> Send for Sender<T> {}
+unsafe impl<T: ?Sized + Payload> Send for Sender<T> {}
 
-impl<T: Message> core::fmt::Debug for Sender<T> {
+impl<T: ?Sized + Payload> core::fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Sender")
-            .field("schema", &T::SCHEMA.name)
+            .field("schema", &T::schema_id().name)
             .field("participant", &self.chan.me)
             .finish_non_exhaustive()
     }
 }
 
-impl<T: Message> Sender<T> {
+impl<T: ?Sized + Payload> Sender<T> {
     constructors!(Role::Sender, |chan| Sender {
         chan,
         released: 0,
@@ -98,126 +103,6 @@ impl<T: Message> Sender<T> {
             released: 0,
             bias_check: 0,
             _t: PhantomData,
-        })
-    }
-
-    /// Claims, writes and publishes, the streaming case inline. `until` is a reference so
-    /// that `send`'s `&Wait::Forever` is a constant in the binary: passed by value, the
-    /// compiler wrote it to the stack on every message, one more store for a sender whose
-    /// speed is how few stores it makes.
-    #[inline(always)]
-    fn send_until(&mut self, msg: &T, until: &Wait) -> Result<()> {
-        let pos = match self.claim_now() {
-            Some(pos) => pos,
-            None => match self.claim_slow(until, 1) {
-                Ok((pos, _)) => pos,
-                Err(Error::Empty) => return Err(Error::Full),
-                Err(e) => return Err(e),
-            },
-        };
-        let p = self.chan.ring.region().payload(self.chan.ring.index(pos));
-        // SAFETY: we hold the claim on `pos`, so nobody else writes or reads the slot until
-        // we publish it; the payload is inside the mapping, aligned for `T` (see
-        // `Layout::channel`), and cannot overlap `*msg`, which is the caller's. Copied
-        // from where it lies (not through a `T` on the stack, which for a large `T` in an
-        // unoptimised build overflows it).
-        unsafe { core::ptr::copy_nonoverlapping(msg, p.cast::<T>(), 1) };
-        self.publish(pos, false);
-        Ok(())
-    }
-
-    /// [`Tx::send_many_wait`] (see there): the prefix of `msgs` (not empty) that there is
-    /// room for, or, waiting for ever, all of them, one prefix after another.
-    #[inline]
-    fn send_many_until(&mut self, msgs: &[T], until: &Wait) -> Result<usize> {
-        let mut sent = self.send_prefix(msgs, until)?;
-        if let Wait::Forever = *until {
-            while sent < msgs.len() {
-                match self.send_prefix(&msgs[sent..], until) {
-                    Ok(n) => sent += n,
-                    // Not lost: the next call meets it again (the receiver stays gone,
-                    // shutdown stays requested, the ring stays corrupt).
-                    Err(_) => break,
-                }
-            }
-        }
-        Ok(sent)
-    }
-
-    /// Sends the longest prefix of `msgs` (not empty) that there is room for, waiting as
-    /// `until` says for room for the first: one claim of `k` slots, `k` copies, one
-    /// publish.
-    #[inline]
-    fn send_prefix(&mut self, msgs: &[T], until: &Wait) -> Result<usize> {
-        let max = msgs.len() as u64;
-        let (pos, n) = match self.claim_many_now(max) {
-            Some(claimed) => claimed,
-            None => match self.claim_slow(until, max) {
-                Ok(claimed) => claimed,
-                Err(Error::Empty) => return Err(Error::Full),
-                Err(e) => return Err(e),
-            },
-        };
-        let chan = &self.chan;
-        let payloads = chan.ring.region().payloads();
-        chan.ring.publish_many(pos, n, chan.fenced, move |i, at| {
-            // `n <= msgs.len()`: the ring claims at most what it is asked for.
-            let msg = &msgs[i as usize];
-            // SAFETY: we hold the claim on the positions `pos..pos + n`, and `at` is one of
-            // them, so nobody else writes or reads its slot until the ring publishes it;
-            // the payload is inside the mapping and aligned for `T` (see
-            // `Layout::channel`), and cannot overlap `msgs`, which is the caller's.
-            unsafe { core::ptr::copy_nonoverlapping(msg, payloads.at(at).cast::<T>(), 1) };
-        });
-        self.wake_receiver();
-        Ok(n as usize)
-    }
-
-    /// Claims a slot to write a message in place (zero copy); [`Loan::send`] publishes it.
-    ///
-    /// Waits for room like [`send`](Self::send).
-    ///
-    /// # Errors
-    ///
-    /// As [`send`](Self::send).
-    #[inline]
-    pub fn loan(&mut self) -> Result<Loan<'_, T>> {
-        let pos = self.claim(&Wait::Forever)?;
-        Ok(Loan {
-            tx: self,
-            pos,
-            written: false,
-        })
-    }
-
-    /// [`loan`](Self::loan), waiting at most `timeout` for room.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Timeout`], or as [`send`](Self::send).
-    pub fn loan_timeout(&mut self, timeout: Duration) -> Result<Loan<'_, T>> {
-        let pos = self.claim(&Wait::timeout(timeout))?;
-        Ok(Loan {
-            tx: self,
-            pos,
-            written: false,
-        })
-    }
-
-    /// [`loan`](Self::loan) if there is room now.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Full`], or as [`send`](Self::send).
-    pub fn try_loan(&mut self) -> Result<Loan<'_, T>> {
-        let pos = self.claim(&Wait::Now).map_err(|e| match e {
-            Error::Empty => Error::Full,
-            e => e,
-        })?;
-        Ok(Loan {
-            tx: self,
-            pos,
-            written: false,
         })
     }
 
@@ -316,6 +201,223 @@ impl<T: Message> Sender<T> {
     }
 }
 
+impl<T: Message> Sender<T> {
+    /// Claims, writes and publishes, the streaming case inline. `until` is a reference so
+    /// that `send`'s `&Wait::Forever` is a constant in the binary: passed by value, the
+    /// compiler wrote it to the stack on every message, one more store for a sender whose
+    /// speed is how few stores it makes.
+    #[inline(always)]
+    fn send_until(&mut self, msg: &T, until: &Wait) -> Result<()> {
+        let pos = match self.claim_now() {
+            Some(pos) => pos,
+            None => match self.claim_slow(until, 1) {
+                Ok((pos, _)) => pos,
+                Err(Error::Empty) => return Err(Error::Full),
+                Err(e) => return Err(e),
+            },
+        };
+        let p = self.chan.ring.region().payload(self.chan.ring.index(pos));
+        // SAFETY: we hold the claim on `pos`, so nobody else writes or reads the slot until
+        // we publish it; the payload is inside the mapping, aligned for `T` (see
+        // `Layout::channel`), and cannot overlap `*msg`, which is the caller's. Copied
+        // from where it lies (not through a `T` on the stack, which for a large `T` in an
+        // unoptimised build overflows it).
+        unsafe { core::ptr::copy_nonoverlapping(msg, p.cast::<T>(), 1) };
+        self.publish(pos, false);
+        Ok(())
+    }
+
+    /// [`Tx::send_many_wait`] (see there): the prefix of `msgs` (not empty) that there is
+    /// room for, or, waiting for ever, all of them, one prefix after another.
+    #[inline]
+    fn send_many_until(&mut self, msgs: &[T], until: &Wait) -> Result<usize> {
+        let mut sent = self.send_prefix(msgs, until)?;
+        if let Wait::Forever = *until {
+            while sent < msgs.len() {
+                match self.send_prefix(&msgs[sent..], until) {
+                    Ok(n) => sent += n,
+                    // Not lost: the next call meets it again (the receiver stays gone,
+                    // shutdown stays requested, the ring stays corrupt).
+                    Err(_) => break,
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Sends the longest prefix of `msgs` (not empty) that there is room for, waiting as
+    /// `until` says for room for the first: one claim of `k` slots, `k` copies, one
+    /// publish.
+    #[inline]
+    fn send_prefix(&mut self, msgs: &[T], until: &Wait) -> Result<usize> {
+        let max = msgs.len() as u64;
+        let (pos, n) = match self.claim_many_now(max) {
+            Some(claimed) => claimed,
+            None => match self.claim_slow(until, max) {
+                Ok(claimed) => claimed,
+                Err(Error::Empty) => return Err(Error::Full),
+                Err(e) => return Err(e),
+            },
+        };
+        let chan = &self.chan;
+        let payloads = chan.ring.region().payloads();
+        chan.ring.publish_many(pos, n, chan.fenced, move |i, at| {
+            // `n <= msgs.len()`: the ring claims at most what it is asked for.
+            let msg = &msgs[i as usize];
+            // SAFETY: we hold the claim on the positions `pos..pos + n`, and `at` is one of
+            // them, so nobody else writes or reads its slot until the ring publishes it;
+            // the payload is inside the mapping and aligned for `T` (see
+            // `Layout::channel`), and cannot overlap `msgs`, which is the caller's.
+            unsafe { core::ptr::copy_nonoverlapping(msg, payloads.at(at).cast::<T>(), 1) };
+        });
+        self.wake_receiver();
+        Ok(n as usize)
+    }
+
+    /// Claims a slot to write a message in place (zero copy); [`Loan::send`] publishes it.
+    ///
+    /// Waits for room like [`send`](Self::send).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    #[inline]
+    pub fn loan(&mut self) -> Result<Loan<'_, T>> {
+        let pos = self.claim(&Wait::Forever)?;
+        Ok(Loan {
+            tx: self,
+            pos,
+            written: false,
+            len: 1,
+        })
+    }
+
+    /// [`loan`](Self::loan), waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`], or as [`send`](Self::send).
+    pub fn loan_timeout(&mut self, timeout: Duration) -> Result<Loan<'_, T>> {
+        let pos = self.claim(&Wait::timeout(timeout))?;
+        Ok(Loan {
+            tx: self,
+            pos,
+            written: false,
+            len: 1,
+        })
+    }
+
+    /// [`loan`](Self::loan) if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`], or as [`send`](Self::send).
+    pub fn try_loan(&mut self) -> Result<Loan<'_, T>> {
+        let pos = self.claim(&Wait::Now).map_err(|e| match e {
+            Error::Empty => Error::Full,
+            e => e,
+        })?;
+        Ok(Loan {
+            tx: self,
+            pos,
+            written: false,
+            len: 1,
+        })
+    }
+}
+
+impl<E: Message> Sender<[E]> {
+    /// The most elements a message of this channel holds (its creator's
+    /// [`Options::max_len`]).
+    pub fn max_len(&self) -> usize {
+        self.chan.ring.region().max_len as usize
+    }
+
+    /// Sends a copy of `elements`, waiting while the channel is full.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LimitExceeded`] if `elements` is longer than [`max_len`](Self::max_len)
+    /// (nothing is sent or waited for); otherwise as [`Tx::send_wait`] on a channel of
+    /// messages.
+    #[inline]
+    pub fn send_slice(&mut self, elements: &[E]) -> Result<()> {
+        self.send_slice_until(elements, &Wait::Forever)
+    }
+
+    /// [`send_slice`](Self::send_slice) if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] if there is none; otherwise as [`send_slice`](Self::send_slice).
+    pub fn try_send_slice(&mut self, elements: &[E]) -> Result<()> {
+        self.send_slice_until(elements, &Wait::Now)
+    }
+
+    /// [`send_slice`](Self::send_slice), waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if there was none in time; otherwise as
+    /// [`send_slice`](Self::send_slice).
+    pub fn send_slice_timeout(&mut self, elements: &[E], timeout: Duration) -> Result<()> {
+        self.send_slice_until(elements, &Wait::timeout(timeout))
+    }
+
+    /// Claims a slot to write a slice of `len` elements in place (zero copy);
+    /// [`Loan::send`] publishes it. The elements start with whatever an earlier message
+    /// left there (or zeros). Waits for room like [`send_slice`](Self::send_slice).
+    ///
+    /// # Errors
+    ///
+    /// As [`send_slice`](Self::send_slice).
+    #[inline]
+    pub fn loan_slice(&mut self, len: usize) -> Result<Loan<'_, [E]>> {
+        self.check_len(len)?;
+        let pos = self.claim(&Wait::Forever)?;
+        Ok(Loan {
+            tx: self,
+            pos,
+            written: false,
+            len,
+        })
+    }
+
+    fn check_len(&self, len: usize) -> Result<()> {
+        let max = self.chan.ring.region().max_len;
+        if len as u64 > max {
+            return Err(Error::too_long(len, max));
+        }
+        Ok(())
+    }
+
+    fn send_slice_until(&mut self, elements: &[E], until: &Wait) -> Result<()> {
+        self.check_len(elements.len())?;
+        let pos = self.claim(until).map_err(|e| match e {
+            Error::Empty => Error::Full,
+            e => e,
+        })?;
+        let region = self.chan.ring.region();
+        let index = self.chan.ring.index(pos);
+        // SAFETY: we hold the claim on `pos`, so nobody else writes or reads the slot until
+        // we publish it; it holds `max_len >= elements.len()` elements from `elements()`,
+        // aligned for `E`, inside the mapping, which `elements` (the caller's) does not
+        // overlap.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                elements.as_ptr(),
+                region.elements::<[E]>(index),
+                elements.len(),
+            );
+        }
+        region
+            .slice_len(index)
+            .store(elements.len() as u64, Ordering::Relaxed);
+        self.publish(pos, false);
+        Ok(())
+    }
+}
+
 impl<T: Message> Tx<T> for Sender<T> {
     /// Claims a slot, copies `*msg` into it and publishes it (use
     /// [`loan`](Sender::loan) to write a message in place instead).
@@ -400,13 +502,16 @@ impl Chan {
     }
 }
 
-/// A slot claimed by [`Sender::loan`]: write the message in place, then [`Loan::send`].
+/// A slot claimed by [`Sender::loan`] (or [`Sender::loan_slice`]): write the message in
+/// place, then [`Loan::send`].
 ///
 /// Dropping a loan without sending gives the slot back (the receiver skips it).
-pub struct Loan<'a, T: Message> {
+pub struct Loan<'a, T: ?Sized + Payload> {
     tx: &'a mut Sender<T>,
     pos: u64,
     written: bool,
+    /// Slices: the elements lent (1 for a message).
+    len: usize,
 }
 
 impl<T: Message> Loan<'_, T> {
@@ -432,7 +537,35 @@ impl<T: Message> Loan<'_, T> {
     }
 }
 
-impl<T: Message> Drop for Loan<'_, T> {
+impl<E: Message> Loan<'_, [E]> {
+    fn ptr(&self) -> *mut E {
+        let index = self.tx.chan.ring.index(self.pos);
+        self.tx.chan.ring.region().elements::<[E]>(index)
+    }
+
+    crate::shm::lend::in_place_slice_writes!("slot");
+
+    /// Publishes the slice, [`len`](Self::len) elements. If nothing was written, the slot
+    /// is given back instead and nothing is sent.
+    #[inline]
+    pub fn send(mut self) {
+        let written = self.written;
+        if written {
+            let index = self.tx.chan.ring.index(self.pos);
+            self.tx
+                .chan
+                .ring
+                .region()
+                .slice_len(index)
+                .store(self.len as u64, Ordering::Relaxed);
+        }
+        self.tx.publish(self.pos, !written);
+        self.written = true;
+        self.pos = u64::MAX;
+    }
+}
+
+impl<T: ?Sized + Payload> Drop for Loan<'_, T> {
     fn drop(&mut self) {
         if self.pos != u64::MAX {
             self.tx.publish(self.pos, true);

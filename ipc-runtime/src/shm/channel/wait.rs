@@ -24,7 +24,7 @@ use super::sender::Sender;
 use super::{Chan, RECEIVER, SENDERS};
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
-use crate::message::Message;
+use crate::payload::Payload;
 use crate::shm::ring::{Peek, RingError, Settle};
 use crate::shm::segment::Segment;
 use crate::sync::atomic::Ordering;
@@ -186,7 +186,7 @@ fn slice_of(slice: Duration, fenced: bool) -> Duration {
     }
 }
 
-impl<T: Message> Sender<T> {
+impl<T: ?Sized + Payload> Sender<T> {
     fn receiver_gone(&self) -> bool {
         let h = self.chan.header();
         if h.rx_closed().load(Ordering::Relaxed) != 0 {
@@ -310,7 +310,7 @@ impl<T: Message> Sender<T> {
     }
 }
 
-impl<T: Message> Receiver<T> {
+impl<T: ?Sized + Payload> Receiver<T> {
     fn senders_gone(&self) -> bool {
         self.chan
             .header()
