@@ -9,7 +9,7 @@
 //! - publisher throughput, 8 B, with 1, 2 and 4 subscriber processes, under `Block`
 //!   (every subscriber reads every sample) and under `DropOldest` (the publisher never
 //!   waits; what the subscribers saw and missed is printed);
-//! - the cost of a loan (`loan`, write 8 bytes, `send`) for 4 KiB ... 4 MiB samples.
+//! - the cost of a `loan_slice` (lend, write 8 bytes, `send`) for 4 KiB ... 4 MiB samples.
 //!
 //! `cargo bench --bench pubsub` (about 10-20 s); `IPC_BENCH_SCALE=0.1` for a quick look.
 //! The publisher runs on CPU 0 and the subscribers on CPU 1 when two are online.
@@ -294,28 +294,30 @@ fn throughput(subs: usize, n: u64, overflow: Overflow) -> Rate {
     }
 }
 
-/// Nanoseconds per loan (`loan`, write the first 8 bytes, `send`) of an `N`-byte sample,
-/// one subscriber process reading every sample (`Block`).
-fn loan_cost<const N: usize>(n: u64) -> f64 {
-    let name = unique(&format!("loan{N}"));
-    let opts = Options::new().capacity(8).max_subscribers(1);
+/// Nanoseconds per `loan_slice` (lend `bytes` bytes, write the first 8, `send`), one
+/// subscriber process reading every sample (`Block`), which checks its length.
+fn loan_cost(bytes: usize, n: u64) -> f64 {
+    let name = unique(&format!("loan{bytes}"));
+    let len = bytes / 8;
+    let opts = Options::new().capacity(8).max_subscribers(1).max_len(len);
     let page = SharedPage::new(4096);
     let child = spawn(|| {
         pin(&[1]);
-        let mut rx = Subscriber::<[u64; N]>::open_or_create(&name, opts.clone()).unwrap();
+        let mut rx = Subscriber::<[u64]>::open_or_create(&name, opts.clone()).unwrap();
         page.u64_at(0).store(1, Ordering::Release);
         for i in 0..n {
-            assert_eq!(rx.recv().unwrap()[0], i);
+            let sample = rx.recv().unwrap();
+            assert_eq!((sample[0], sample.len()), (i, len));
         }
     });
     pin(&[0]);
-    let mut tx = Publisher::<[u64; N]>::open_or_create(&name, opts.clone()).unwrap();
+    let mut tx = Publisher::<[u64]>::open_or_create(&name, opts.clone()).unwrap();
     while page.u64_at(0).load(Ordering::Acquire) == 0 {
         std::thread::yield_now();
     }
     let start = Instant::now();
     for i in 0..n {
-        let mut l = tx.loan().unwrap();
+        let mut l = tx.loan_slice(len).unwrap();
         l.as_mut().unwrap()[0] = i;
         l.send();
     }
@@ -416,13 +418,13 @@ fn throughput_table(n: u64) {
 }
 
 fn loan_table(k: &dyn Fn(u64) -> u64) {
-    println!("loan cost (loan, write 8 bytes, send), one subscriber reading");
-    let small = loan_cost::<512>(k(200_000));
+    println!("loan_slice cost (lend, write 8 bytes, send), one subscriber reading");
+    let small = loan_cost(4 << 10, k(200_000));
     for (label, ns) in [
         ("4 KiB", small),
-        ("64 KiB", loan_cost::<8192>(k(100_000))),
-        ("1 MiB", loan_cost::<131_072>(k(20_000))),
-        ("4 MiB", loan_cost::<524_288>(k(10_000))),
+        ("64 KiB", loan_cost(64 << 10, k(100_000))),
+        ("1 MiB", loan_cost(1 << 20, k(20_000))),
+        ("4 MiB", loan_cost(4 << 20, k(10_000))),
     ] {
         println!("  {label:<8} {:>10} {:>8.2}x 4 KiB", fmt_ns(ns), ns / small);
     }

@@ -35,6 +35,11 @@ const LONGEST: Duration = Duration::from_secs(2);
 const MOMENTS: usize = 2;
 
 #[test]
+fn camera() {
+    interrupt("camera", &[]);
+}
+
+#[test]
 fn endpoint() {
     interrupt("endpoint", &[]);
 }
