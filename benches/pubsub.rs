@@ -8,7 +8,9 @@
 //!   writing and reading the first 8 bytes only;
 //! - publisher throughput, 8 B, with 1, 2 and 4 subscriber processes, under `Block`
 //!   (every subscriber reads every sample) and under `DropOldest` (the publisher never
-//!   waits; what the subscribers saw and missed is printed);
+//!   waits; what the subscribers saw and missed in the last round is printed), with a
+//!   ring of 1024 and of 4096 samples: subscribers that share a CPU take turns on it, and
+//!   a longer ring lets each read more per turn; three rounds, ratios within a round;
 //! - the cost of a `loan_slice` (lend, write 8 bytes, `send`) for 4 KiB ... 4 MiB samples.
 //!
 //! `cargo bench --bench pubsub` (about 10-20 s); `IPC_BENCH_SCALE=0.1` for a quick look.
@@ -225,10 +227,10 @@ struct Rate {
 /// processes (CPU 1), each of which checks the order; the rate is counted from the
 /// first sample to the end of the publisher's loop (`DropOldest`), or to the last
 /// subscriber's last sample (`Block`).
-fn throughput(subs: usize, n: u64, overflow: Overflow) -> Rate {
+fn throughput(subs: usize, capacity: usize, n: u64, overflow: Overflow) -> Rate {
     let name = unique(&format!("thr{subs}"));
     let opts = Options::new()
-        .capacity(1024)
+        .capacity(capacity)
         .max_subscribers(subs)
         .overflow(overflow);
     let page = SharedPage::new(4096);
@@ -385,34 +387,61 @@ fn latency_table(k: &dyn Fn(u64) -> u64) {
     );
 }
 
+/// Rounds of the throughput table: each measures every subscriber count once, and the
+/// ratios to one subscriber are taken within a round, then their median printed.
+const ROUNDS: usize = 3;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 fn throughput_table(n: u64) {
-    println!("publisher throughput, 8 B, {n} samples, publisher on CPU 0, subscribers on CPU 1");
     println!(
-        "  {:<14} {:>12} {:>10} {:>16} {:>14}",
-        "subscribers", "Block", "÷ 1 sub", "DropOldest", "seen / missed"
+        "publisher throughput, 8 B, {n} samples, publisher on CPU 0, subscribers on CPU 1; \
+         median of {ROUNDS} rounds, ratios within a round"
     );
-    let mut one = 0.0;
-    for subs in [1, 2, 4] {
-        let block = throughput(subs, n, Overflow::Block);
-        assert_eq!(
-            block.seen,
-            n * subs as u64,
-            "Block loses nothing (missed {})",
-            block.missed
-        );
-        let drop = throughput(subs, n, Overflow::DropOldest);
-        assert_eq!(drop.seen + drop.missed, n * subs as u64, "seen + missed");
-        if subs == 1 {
-            one = block.published;
+    println!(
+        "  {:<8} {:<12} {:>12} {:>10} {:>16} {:>14}",
+        "ring", "subscribers", "Block", "÷ 1 sub", "DropOldest", "seen / missed"
+    );
+    for capacity in [1024, 4096] {
+        let counts = [1usize, 2, 4];
+        let mut block = vec![Vec::new(); counts.len()];
+        let mut ratio = vec![Vec::new(); counts.len()];
+        let mut drop = vec![Vec::new(); counts.len()];
+        let mut drop_seen = vec![(0, 0); counts.len()];
+        for _ in 0..ROUNDS {
+            let mut one = 0.0;
+            for (i, &subs) in counts.iter().enumerate() {
+                let b = throughput(subs, capacity, n, Overflow::Block);
+                assert_eq!(
+                    b.seen,
+                    n * subs as u64,
+                    "Block loses nothing (missed {})",
+                    b.missed
+                );
+                let d = throughput(subs, capacity, n, Overflow::DropOldest);
+                assert_eq!(d.seen + d.missed, n * subs as u64, "seen + missed");
+                if subs == 1 {
+                    one = b.published;
+                }
+                block[i].push(b.published);
+                ratio[i].push(b.published / one);
+                drop[i].push(d.published);
+                drop_seen[i] = (d.seen, d.missed);
+            }
         }
-        println!(
-            "  {subs:<14} {:>12} {:>9.2}x {:>16} {:>7} / {}",
-            fmt_rate(block.published),
-            block.published / one,
-            fmt_rate(drop.published),
-            drop.seen,
-            drop.missed
-        );
+        for (i, subs) in counts.iter().enumerate() {
+            println!(
+                "  {capacity:<8} {subs:<12} {:>12} {:>9.2}x {:>16} {:>7} / {}",
+                fmt_rate(median(block[i].clone())),
+                median(ratio[i].clone()),
+                fmt_rate(median(drop[i].clone())),
+                drop_seen[i].0,
+                drop_seen[i].1
+            );
+        }
     }
     println!();
 }

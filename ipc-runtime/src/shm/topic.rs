@@ -156,6 +156,11 @@ pub(crate) struct Event {
 pub(crate) struct Room {
     pub(crate) wants: AtomicU64,
     pub(crate) event: Event,
+    /// 1 while the publisher finds no room (`Block`), spinning or parked: a subscriber
+    /// with nothing to read then yields its CPU at once instead of spinning, since the
+    /// publisher waits for another subscriber, which may share that CPU. A hint only:
+    /// nothing depends on it for correctness.
+    pub(crate) stalled: core::sync::atomic::AtomicU32,
 }
 
 /// One subscriber's line.

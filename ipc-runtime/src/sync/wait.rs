@@ -64,6 +64,14 @@ impl Backoff {
         self.step % 1024 == 0
     }
 
+    /// Goes on to the yielding phase (if still spinning): for a waiter that knows the
+    /// peer it waits for may need its CPU.
+    pub(crate) fn skip_spins(&mut self) {
+        if self.strategy == WaitStrategy::SpinThenPark && self.step < SPINS {
+            self.step = SPINS;
+        }
+    }
+
     pub(crate) fn snooze(&mut self) -> Step {
         self.step = self.step.wrapping_add(1);
         match self.strategy {

@@ -175,9 +175,20 @@ impl<T: ?Sized + Payload> Publisher<T> {
     #[cold]
     #[inline(never)]
     fn begin(&mut self, until: &Wait) -> Result<u64> {
+        let result = self.wait_for_room(until);
+        let stalled = &self.board.control().room.stalled;
+        if stalled.load(Ordering::Relaxed) != 0 {
+            stalled.store(0, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// [`begin`](Self::begin)'s loop; says it is stalled once it finds no room.
+    fn wait_for_room(&mut self, until: &Wait) -> Result<u64> {
         let mut backoff = Backoff::new(self.wait);
         let mut probed: Option<Instant> = None;
         let mut probe = false;
+        let mut said = false;
         loop {
             let seg = &self.seg;
             let mut alive = |k: usize| !probe || seg.alive(k + 1);
@@ -185,6 +196,14 @@ impl<T: ?Sized + Payload> Publisher<T> {
                 Ok((_, chunk)) => return Ok(chunk),
                 Err(TopicError::Corrupt) => return Err(corrupt()),
                 Err(TopicError::Full) => {}
+            }
+            if !said {
+                said = true;
+                self.board
+                    .control()
+                    .room
+                    .stalled
+                    .store(1, Ordering::Relaxed);
             }
             probe = false;
             if let Wait::Now = until {

@@ -290,6 +290,11 @@ impl<T: ?Sized + Payload> Subscriber<T> {
             if let Wait::Now = until {
                 return Err(Error::Empty);
             }
+            if self.board.control().room.stalled.load(Ordering::Relaxed) != 0 {
+                // The publisher waits for a slower subscriber, perhaps on this CPU:
+                // spinning would only keep it from running.
+                backoff.skip_spins();
+            }
             let step = backoff.snooze();
             if step == Step::Park || backoff.should_check() {
                 let now = Instant::now();
