@@ -1,11 +1,12 @@
-//! Idle shared-memory ends cost nothing: receivers blocked in `recv` and a sender blocked
-//! on a full ring sleep without waking until a message, or their peer's death, arrives.
+//! Idle shared-memory ends cost nothing: receivers and subscribers blocked in `recv`, a
+//! sender blocked on a full ring and a publisher waiting for a subscriber sleep without
+//! waking until a message, or their peer's death, arrives.
 //! The peer is a real process (this test binary re-run as `child`), killed with SIGKILL.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use ipc::shm::{Options, Receiver, Sender};
+use ipc::shm::{Options, Publisher, Receiver, Sender, Subscriber};
 use ipc::Error;
 
 mod common;
@@ -29,6 +30,17 @@ fn child() {
                 .map(|i| Sender::<u64>::open(&format!("{prefix}-{i}")).unwrap())
                 .collect();
             let _rx = Receiver::<u64>::open(&format!("{prefix}-full")).unwrap();
+            ready();
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+        ["idle-topic-peers", prefix, n] => {
+            // A publisher on each of `n` topics that never publishes, and a subscriber of
+            // the last topic that never reads: alive, and idle, until killed.
+            let n: usize = n.parse().unwrap();
+            let _publishers: Vec<_> = (0..n)
+                .map(|i| Publisher::<u64>::open(&format!("{prefix}-{i}")).unwrap())
+                .collect();
+            let _rx = Subscriber::<u64>::open(&format!("{prefix}-full")).unwrap();
             ready();
             std::thread::sleep(Duration::from_secs(3600));
         }
@@ -113,6 +125,11 @@ fn thread_named(name: &str) -> Option<i32> {
     })
 }
 
+/// The idle tests count the wake-ups of this process's death-notice thread, which every
+/// test of the process shares: one at a time, so that one's deaths are not the other's
+/// wake-ups.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Waits (without a limit that could fail the test on a slow machine, up to a minute) until
 /// every thread in `tids` sleeps.
 fn until_all_sleep(tids: &[i32]) {
@@ -128,6 +145,7 @@ fn until_all_sleep(tids: &[i32]) {
 
 #[test]
 fn idle_receivers_and_a_sender_blocked_on_a_full_ring_sleep_until_their_peer_dies() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     const CHANNELS: usize = 100;
     let prefix = Name::new("idle");
     let names: Vec<Name> = (0..CHANNELS)
@@ -190,6 +208,80 @@ fn idle_receivers_and_a_sender_blocked_on_a_full_ring_sleep_until_their_peer_die
         assert!(matches!(r, Err(Error::Disconnected)), "{r:?}");
         slowest = slowest.max(at.saturating_duration_since(killed));
     }
+    println!("the last of them heard of the SIGKILL after {slowest:?}");
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn idle_subscribers_and_a_publisher_waiting_for_room_sleep_until_their_peer_dies() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    const TOPICS: usize = 20;
+    let prefix = Name::new("idle-topic");
+    let names: Vec<Name> = (0..TOPICS)
+        .map(|i| Name(format!("{}-{i}", prefix.0)))
+        .collect();
+    let full = Name(format!("{}-full", prefix.0));
+    let subscribers: Vec<_> = names
+        .iter()
+        .map(|n| Subscriber::<u64>::open_or_create(&n.0, Options::new()).unwrap())
+        .collect();
+    let mut tx = Publisher::<u64>::create(&full.0, Options::new().capacity(2)).unwrap();
+    let mut peer = Proc::spawn(ROLE, &format!("idle-topic-peers {} {TOPICS}", prefix.0));
+    peer.wait_ready();
+
+    let (tids_tx, tids) = mpsc::channel();
+    let (ends_tx, ends) = mpsc::channel::<(Result<u64, Error>, Instant)>();
+    let mut threads = Vec::new();
+    for mut rx in subscribers {
+        let (tids_tx, ends_tx) = (tids_tx.clone(), ends_tx.clone());
+        threads.push(std::thread::spawn(move || {
+            tids_tx.send(gettid()).unwrap();
+            let r = rx.recv().map(|_| 0);
+            ends_tx.send((r, Instant::now())).unwrap();
+        }));
+    }
+    threads.push(std::thread::spawn(move || {
+        tids_tx.send(gettid()).unwrap();
+        // The subscriber never reads: the third send waits for it until it dies, and then
+        // goes on without it (a dead subscriber never wedges the publisher).
+        let r = (0..3u64)
+            .try_for_each(|i| tx.send(i).map_err(|e| e.into_error()))
+            .map(|()| tx.published());
+        ends_tx.send((r, Instant::now())).unwrap();
+    }));
+    let tids: Vec<i32> = tids.iter().take(TOPICS + 1).collect();
+    until_all_sleep(&tids);
+    let notices = thread_named("ipc-deaths");
+    let watched: Vec<i32> = tids.iter().copied().chain(notices).collect();
+
+    let before: Vec<u64> = watched.iter().map(|&t| switches(t)).collect();
+    std::thread::sleep(Duration::from_secs(2));
+    let after: Vec<u64> = watched.iter().map(|&t| switches(t)).collect();
+    let woke: u64 = after.iter().zip(&before).map(|(a, b)| a - b).sum();
+    println!(
+        "{} idle threads (and the notices' thread: {}), 2 s: {woke} wake-ups",
+        TOPICS + 1,
+        notices.is_some()
+    );
+    if notices.is_some() {
+        assert_eq!(woke, 0, "idle ends woke up: {before:?} -> {after:?}");
+    }
+
+    let killed = peer.kill();
+    let mut slowest = Duration::ZERO;
+    let (mut disconnected, mut published) = (0, None);
+    for _ in 0..TOPICS + 1 {
+        let (r, at) = ends.recv_timeout(Duration::from_secs(30)).unwrap();
+        match r {
+            Err(Error::Disconnected) => disconnected += 1,
+            Ok(n) => published = Some(n),
+            Err(e) => panic!("{e:?}"),
+        }
+        slowest = slowest.max(at.saturating_duration_since(killed));
+    }
+    assert_eq!((disconnected, published), (TOPICS, Some(3)));
     println!("the last of them heard of the SIGKILL after {slowest:?}");
     for t in threads {
         t.join().unwrap();

@@ -178,7 +178,7 @@ struct Chan {
     departed: bool,
     /// The peers a park watches for their death (`wait.rs`); its notice refers to the
     /// segment's header and is dropped first thing in `Drop`.
-    watch: wait::Watch,
+    watch: super::watch::Watch,
     /// The options this end was opened with (its wait strategy; a clone joins with the
     /// same).
     opts: Options,
@@ -254,7 +254,7 @@ impl Chan {
             fenced: fence::registered(),
             linger: (role == Role::Sender).then_some(opts.linger),
             departed: false,
-            watch: wait::Watch::default(),
+            watch: super::watch::Watch::default(),
             opts: opts.clone(),
         }
     }

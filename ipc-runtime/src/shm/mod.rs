@@ -135,6 +135,7 @@ pub(crate) mod ring;
 mod segment;
 mod shared;
 pub(crate) mod topic;
+mod watch;
 
 pub use channel::{Loan, Receiver, Sample, Sender, Stats};
 pub use options::{

@@ -10,8 +10,9 @@
 //! - **In order, none twice**: each subscriber sees the samples published after it joined
 //!   (and, with [`Options::history`], the latest ones before), in publish order.
 //! - **Overflow**: under [`Overflow::Block`] the publisher waits for the slowest live
-//!   subscriber, and nothing is lost; a subscriber that dies stops counting within about
-//!   20 ms of the publisher having to wait for it. Under [`Overflow::DropOldest`] the
+//!   subscriber, and nothing is lost; a subscriber that dies stops counting as soon as the
+//!   publisher, waiting for it, hears of its death (about a millisecond; where deaths
+//!   cannot be watched, within 20 ms). Under [`Overflow::DropOldest`] the
 //!   publisher never waits; a subscriber a whole ring behind gets
 //!   [`Error::Lagged`]`(n)` once, with the number of samples it missed, and then reads on
 //!   from the oldest sample still held ([`Subscriber::missed`] counts them all).
@@ -22,6 +23,10 @@
 //! - **Leaving**: a subscriber that receives after the publisher left (or died) gets every
 //!   sample still unread, then [`Error::Disconnected`]. The last participant to leave
 //!   removes the segment.
+//! - **Idle ends cost nothing**: a subscriber parked for a sample, or a publisher parked
+//!   for room, sleeps without a timeout while its peers are watched for their death
+//!   (`shm/watch.rs`, as on the channel); a sample, room, a peer joining or leaving or
+//!   dying wakes it.
 
 use core::ptr::NonNull;
 use std::time::Duration;
@@ -34,6 +39,7 @@ use crate::deadline::Wait;
 use crate::error::{Error, Result};
 use crate::payload::Payload;
 use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::futex;
 
 /// The publisher's participant index; subscriber `k` is participant `k + 1`.
 const PUBLISHER: usize = 0;
@@ -190,6 +196,28 @@ fn create_topic<P: ?Sized + Payload>(
     );
     layout::set_ready(seg.header());
     Ok((seg, board))
+}
+
+/// Says that participant `me` joined (it holds its lock byte): who it is, for its peers'
+/// death notices, then tells the parked peers to look again ([`changed`]).
+fn say_joined(seg: &Segment, board: &SegBoard, me: usize) {
+    let h = seg.header();
+    h.peers.pid[me].store(std::process::id(), Ordering::SeqCst);
+    h.peers.ns[me].store(crate::sync::deaths::pid_namespace(), Ordering::SeqCst);
+    changed(seg, board);
+}
+
+/// After a participant joined, or left (its lock byte released): bumps the count that a
+/// parked end compares before it sleeps without a limit, then wakes the parked ends of
+/// both roles, so that each looks again at whom to watch (see `shm/watch.rs`). Joins and
+/// leaves are rare: two system calls each.
+fn changed(seg: &Segment, board: &SegBoard) {
+    seg.header().counters.members.fetch_add(1, Ordering::SeqCst);
+    let c = board.control();
+    for ev in [&c.sleepers.epoch, &c.room.event.epoch] {
+        ev.fetch_add(1, Ordering::SeqCst);
+        futex::wake(ev, u32::MAX);
+    }
 }
 
 fn overflow_of(board: &SegBoard) -> Overflow {

@@ -10,13 +10,12 @@
 //! with a barrier between, so that one of the two sees the other.
 //!
 //! A park has no timeout but the caller's deadline: the peers it waits for are watched
-//! for their death ([`Watch`], [`crate::sync::deaths`]), and a peer that joins or leaves
+//! for their death ([`Watch`](crate::shm::watch::Watch), [`crate::sync::deaths`]), and a peer that joins or leaves
 //! wakes it, so nothing but a message, room, a change of peers, a death or a shutdown
 //! request ends it, and an idle end makes no system call. Where deaths cannot be
 //! watched, a park sleeps at most `PARK_SLICE` and the end probes in between, as a
 //! spinning end does every `CHECK_EVERY`.
 
-use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use super::receiver::{release, Receiver};
@@ -26,121 +25,11 @@ use crate::deadline::Wait;
 use crate::error::{Error, Result};
 use crate::payload::Payload;
 use crate::shm::ring::{Peek, RingError, Settle};
-use crate::shm::segment::Segment;
+use crate::shm::watch::Look;
 use crate::sync::atomic::Ordering;
-use crate::sync::deaths::{Notice, Peer, Wake};
+use crate::sync::deaths::Wake;
 use crate::sync::wait::{Step, PARK_SLICE};
 use crate::sync::{fence, futex, Backoff};
-
-/// The peers whose death a parked end asks to hear of: the live participants of its
-/// range, as of the header's count of joins and leaves, watched through a [`Notice`] that
-/// the end registers at its first park and keeps while it lives. Looked up again (a few
-/// `fcntl` calls, a `pidfd_open` per new peer) when that count changes or a notice came;
-/// between, a park costs nothing here.
-///
-/// Every live peer is watched from the moment it is read until the next look, so a peer
-/// that dies in between sends a notice; one that died before the look is not in it. So
-/// after each look the end probes liveness once before it sleeps (a sender that died
-/// holding a claim, the last sender gone), and then may sleep without a limit. The probe
-/// is owed until it is made ([`Watch::probed`]), even if a message ends the receive that
-/// looked: the next receive makes it before it sleeps.
-#[derive(Debug, Default)]
-pub(super) struct Watch {
-    /// The count the peers were read at; None: read them again.
-    members: Option<u32>,
-    /// Registered at the first look, kept while the end lives.
-    notice: Option<Notice>,
-    /// The notice watches every live peer as of `members`.
-    watching: bool,
-    /// The peers were read again and liveness not probed since: no sleep without a limit.
-    unprobed: bool,
-}
-
-/// What [`Watch::look`] found.
-enum Look {
-    /// The peers were read again (or were, and no probe came after): probe liveness
-    /// before sleeping.
-    Fresh,
-    /// As at the last look, which was probed after, and watched: sleep without a limit.
-    Watched,
-    /// They cannot be watched: sleep in slices.
-    Unwatched,
-}
-
-impl Watch {
-    /// Looks at the peers in `range` of `seg` if they changed, and has the notice watch
-    /// them. `seg` is the segment of the `Chan` that holds this watch, and `wake` refers
-    /// to its header.
-    fn look(&mut self, seg: &Segment, range: Range<usize>, wake: Wake<'_>) -> Look {
-        let h = seg.header();
-        let now = h.counters.members.load(Ordering::SeqCst);
-        if self.members == Some(now) {
-            return if self.unprobed {
-                Look::Fresh
-            } else if self.watching {
-                Look::Watched
-            } else {
-                Look::Unwatched
-            };
-        }
-        // Who is alive, then who they are. A participant between its lock and its pid
-        // store has pid 0: it bumps the count right after, and wakes us.
-        let Some(live) = seg.live_in(range) else {
-            // Unknown for a moment (a lock over several participants): look again next time.
-            self.members = None;
-            return Look::Unwatched;
-        };
-        let peers: Vec<Peer> = live
-            .iter()
-            .filter_map(|&i| {
-                let pid = h.peers.pid[i].load(Ordering::SeqCst);
-                let ns = h.peers.ns[i].load(Ordering::SeqCst);
-                (pid != 0).then_some(Peer { pid, ns })
-            })
-            .collect();
-        if self.notice.is_none() {
-            // SAFETY: `wake` refers to the header of `seg`, the segment of the `Chan` that
-            // holds this watch; `Chan`'s `Drop` drops the notice (`stop`) before the
-            // segment is unmapped.
-            self.notice = unsafe { Notice::new(wake) };
-        }
-        self.watching = self.notice.as_ref().is_some_and(|n| n.watch(&peers));
-        self.members = Some(now);
-        self.unprobed = true;
-        Look::Fresh
-    }
-
-    /// True if a notice came since the last call (a watched peer died, or shutdown was
-    /// requested): the peers are read again at the next look.
-    fn fired(&mut self) -> bool {
-        let fired = self.notice.as_ref().is_some_and(Notice::fired);
-        if fired {
-            self.members = None;
-        }
-        fired
-    }
-
-    /// True if the end must not sleep now: a notice came and was not yet taken by
-    /// [`Watch::fired`], or a peer joined or left since the last look (checked after the
-    /// end announced that it parks: a peer that joins or leaves bumps the count, then
-    /// looks whether someone is parked, so one of the two sees the other).
-    fn stale(&self, seg: &Segment) -> bool {
-        let members = seg.header().counters.members.load(Ordering::SeqCst);
-        self.members != Some(members) || self.notice.as_ref().is_some_and(Notice::pending)
-    }
-
-    /// The end has probed its peers' liveness since the last look.
-    fn probed(&mut self) {
-        self.unprobed = false;
-    }
-
-    /// Drops the notice: the thread forgets the address of the header's futex word.
-    pub(super) fn stop(&mut self) {
-        self.notice = None;
-        self.watching = false;
-        self.members = None;
-    }
-}
 
 /// How often a spinning waiter re-checks liveness.
 const CHECK_EVERY: Duration = Duration::from_millis(5);

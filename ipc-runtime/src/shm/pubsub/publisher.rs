@@ -3,7 +3,8 @@
 use core::marker::PhantomData;
 use std::time::{Duration, Instant};
 
-use super::{corrupt, create_topic, open_or_create_topic, open_topic, overflow_of, SegBoard};
+use super::{changed, corrupt, create_topic, open_or_create_topic, open_topic, say_joined};
+use super::{overflow_of, SegBoard};
 use super::{PROBE_EVERY, PUBLISHER};
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
@@ -12,7 +13,9 @@ use crate::payload::Payload;
 use crate::shm::options::Options;
 use crate::shm::segment::{Keep, Segment};
 use crate::shm::topic::{self, Board, Publishing, TopicError};
+use crate::shm::watch::{Look, Watch};
 use crate::sync::atomic::Ordering;
+use crate::sync::deaths::Wake;
 use crate::sync::wait::Step;
 use crate::sync::{fence, futex, Backoff};
 
@@ -51,6 +54,8 @@ pub struct Publisher<T: ?Sized + Payload> {
     state: Publishing,
     fenced: bool,
     wait: crate::sync::WaitStrategy,
+    /// The subscribers a park watches for their death; dropped first in `Drop`.
+    watch: Watch,
     seg: Segment,
     _t: PhantomData<fn(&T)>,
 }
@@ -123,11 +128,14 @@ impl<T: ?Sized + Payload> Publisher<T> {
         let s = &board.control().state;
         s.publishing.store(1, Ordering::SeqCst);
         s.publishers.fetch_add(1, Ordering::SeqCst);
+        // Parked subscribers watch the publisher they knew of: they look again.
+        say_joined(&seg, &board, PUBLISHER);
         Ok(Publisher {
             board,
             state,
             fenced: fence::registered(),
             wait: opts.wait,
+            watch: Watch::default(),
             seg,
             _t: PhantomData,
         })
@@ -187,7 +195,11 @@ impl<T: ?Sized + Payload> Publisher<T> {
     fn wait_for_room(&mut self, until: &Wait) -> Result<u64> {
         let mut backoff = Backoff::new(self.wait);
         let mut probed: Option<Instant> = None;
+        // Ask whether the subscribers waited for are alive, at the next look.
         let mut probe = false;
+        // A park asked for that probe (it looked at the subscribers again, slept without
+        // a limit, or heard of a death).
+        let mut owed = false;
         let mut said = false;
         loop {
             let seg = &self.seg;
@@ -213,37 +225,58 @@ impl<T: ?Sized + Payload> Publisher<T> {
             if step == Step::Park || backoff.should_check() {
                 let now = Instant::now();
                 let slice = until.slice(now)?.min(PROBE_EVERY);
-                if probed.is_none_or(|t| now.duration_since(t) >= PROBE_EVERY) {
+                if probed.is_none_or(|t| now.duration_since(t) >= PROBE_EVERY)
+                    || core::mem::take(&mut owed)
+                {
                     // Look again at once, asking whether those we wait for are alive.
                     probed = Some(now);
                     crate::shutdown::check_shutdown()?;
+                    self.watch.probed();
                     probe = true;
                     continue;
                 }
                 if step == Step::Park {
-                    self.park_for_room(slice);
+                    owed = self.park_for_room(slice, until.left());
                 }
             }
         }
     }
 
-    /// Sleeps until a subscriber reaches the position this publisher waits for, leaves,
-    /// or `slice` passes.
-    fn park_for_room(&self, slice: Duration) {
+    /// Sleeps until a subscriber reaches the position this publisher waits for, joins or
+    /// leaves, or `left` passes (None: no limit), while the subscribers are watched for
+    /// their death; without a watch (see [`crate::sync::deaths`]), in slices of at most
+    /// `slice`. True if the caller must probe liveness before it sleeps again.
+    fn park_for_room(&mut self, slice: Duration, left: Option<Duration>) -> bool {
         let c = self.board.control();
+        let ev = &c.room.event;
+        let subs = 1..1 + self.board.subscribers();
+        let look = self.watch.look(&self.seg, subs, Wake::Bump(&ev.epoch));
+        if matches!(look, Look::Fresh) {
+            return true;
+        }
         let wants = self.state.waits_for(&self.board);
-        let epoch = c.room.event.epoch.load(Ordering::SeqCst);
+        let epoch = ev.epoch.load(Ordering::SeqCst);
         c.room.wants.store(wants, Ordering::SeqCst);
         let fenced = topic::heavy();
+        let mut slept = false;
         if !topic::room_for(&self.board, wants) {
-            let slice = if fenced {
-                slice
+            if matches!(look, Look::Watched) && fenced {
+                // A notice that came before our load of the epoch left no trace in it.
+                if !self.watch.stale(&self.seg) {
+                    futex::wait(&ev.epoch, epoch, left);
+                    slept = true;
+                }
             } else {
-                slice.min(fence::UNFENCED_SLICE)
-            };
-            futex::wait(&c.room.event.epoch, epoch, Some(slice));
+                let slice = if fenced {
+                    slice
+                } else {
+                    slice.min(fence::UNFENCED_SLICE)
+                };
+                futex::wait(&ev.epoch, epoch, Some(slice));
+            }
         }
         c.room.wants.store(0, Ordering::SeqCst);
+        self.watch.fired() | slept
     }
 }
 
@@ -361,12 +394,13 @@ impl<E: Message> Publisher<[E]> {
 
 impl<T: ?Sized + Payload> Drop for Publisher<T> {
     fn drop(&mut self) {
+        self.watch.stop();
         let c = self.board.control();
         c.state.publishing.store(0, Ordering::SeqCst);
-        // Subscribers parked for a sample learn that none will come.
-        c.sleepers.epoch.fetch_add(1, Ordering::SeqCst);
-        futex::wake(&c.sleepers.epoch, u32::MAX);
+        self.seg.header().peers.pid[PUBLISHER].store(0, Ordering::SeqCst);
         self.seg.leave(|_| Keep::No);
+        // Subscribers parked for a sample learn that none will come.
+        changed(&self.seg, &self.board);
     }
 }
 

@@ -3,7 +3,8 @@
 use core::mem::MaybeUninit;
 use std::time::{Duration, Instant};
 
-use super::{corrupt, open_or_create_topic, open_topic, overflow_of, SegBoard};
+use super::SegBoard;
+use super::{changed, corrupt, open_or_create_topic, open_topic, overflow_of, say_joined};
 use super::{PROBE_EVERY, PUBLISHER};
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
@@ -12,7 +13,9 @@ use crate::payload::Payload;
 use crate::shm::options::Options;
 use crate::shm::segment::{Keep, Segment};
 use crate::shm::topic::{self, Board, Overflow, Peek};
+use crate::shm::watch::{Look, Watch};
 use crate::sync::atomic::Ordering;
+use crate::sync::deaths::Wake;
 use crate::sync::wait::{Step, PARK_SLICE};
 use crate::sync::{fence, futex, Backoff};
 
@@ -56,6 +59,8 @@ pub struct Subscriber<T: ?Sized + Payload> {
     /// (one element for a message, the maximum length for a slice); empty for the others,
     /// which are read in place.
     scratch: Box<[MaybeUninit<T::Element>]>,
+    /// The publisher a park watches for its death; dropped first in `Drop`.
+    watch: Watch,
     seg: Segment,
 }
 
@@ -114,6 +119,8 @@ impl<T: ?Sized + Payload> Subscriber<T> {
             Some(p) => p,
             None => seg.join(1..1 + n, "the topic has its maximum of subscribers")?,
         } - 1;
+        // A publisher parked for room watches the subscribers it knew of: it looks again.
+        say_joined(&seg, &board, me + 1);
         let c = board.control();
         let join = c.state.joins.fetch_add(1, Ordering::SeqCst) + 1;
         let overflow = overflow_of(&board);
@@ -148,6 +155,7 @@ impl<T: ?Sized + Payload> Subscriber<T> {
             stored: cursor,
             batch,
             scratch: Box::new_uninit_slice(scratch_len),
+            watch: Watch::default(),
             seg,
         })
     }
@@ -265,6 +273,9 @@ impl<T: ?Sized + Payload> Subscriber<T> {
     fn wait_for_sample(&mut self, until: &Wait) -> Result<TopicSample<'_, T>> {
         let mut backoff = Backoff::new(self.wait);
         let mut probed: Option<Instant> = None;
+        // A park asked for a probe (it looked at the publisher again, slept without a
+        // limit, or heard of a death).
+        let mut owed = false;
         let mut gone = false;
         loop {
             match topic::peek(&self.board, self.cursor, self.overflow) {
@@ -299,36 +310,60 @@ impl<T: ?Sized + Payload> Subscriber<T> {
             if step == Step::Park || backoff.should_check() {
                 let now = Instant::now();
                 let slice = until.slice(now)?;
-                if probed.is_none_or(|t| now.duration_since(t) >= PROBE_EVERY) {
+                if probed.is_none_or(|t| now.duration_since(t) >= PROBE_EVERY)
+                    || core::mem::take(&mut owed)
+                {
                     probed = Some(now);
                     crate::shutdown::check_shutdown()?;
+                    self.watch.probed();
                     if self.publisher_gone() {
                         gone = true;
                         continue;
                     }
                 }
                 if step == Step::Park {
-                    self.park(slice.min(PARK_SLICE));
+                    owed = self.park(slice.min(PARK_SLICE), until.left());
                 }
             }
         }
     }
 
-    /// Sleeps until the publisher publishes or leaves, or `slice` passes.
-    fn park(&self, slice: Duration) {
+    /// Sleeps until the publisher publishes, joins or leaves, or `left` passes (None: no
+    /// limit), while the publisher is watched for its death; without a watch (see
+    /// [`crate::sync::deaths`]), in slices of at most `slice`. True if the caller must
+    /// probe liveness before it sleeps again.
+    fn park(&mut self, slice: Duration, left: Option<Duration>) -> bool {
         let ev = &self.board.control().sleepers;
+        let look = self
+            .watch
+            .look(&self.seg, PUBLISHER..PUBLISHER + 1, Wake::Bump(&ev.epoch));
+        if matches!(look, Look::Fresh) {
+            return true;
+        }
         let epoch = ev.epoch.load(Ordering::SeqCst);
         ev.waiters.fetch_add(1, Ordering::SeqCst);
         let fenced = topic::heavy();
-        if topic::peek(&self.board, self.cursor, self.overflow) == Peek::Empty {
-            let slice = if fenced {
-                slice
+        let mut slept = false;
+        if topic::peek(&self.board, self.cursor, self.overflow) == Peek::Empty
+            && !self.publisher_left()
+        {
+            if matches!(look, Look::Watched) && fenced {
+                // A notice that came before our load of the epoch left no trace in it.
+                if !self.watch.stale(&self.seg) {
+                    futex::wait(&ev.epoch, epoch, left);
+                    slept = true;
+                }
             } else {
-                slice.min(fence::UNFENCED_SLICE)
-            };
-            futex::wait(&ev.epoch, epoch, Some(slice));
+                let slice = if fenced {
+                    slice
+                } else {
+                    slice.min(fence::UNFENCED_SLICE)
+                };
+                futex::wait(&ev.epoch, epoch, Some(slice));
+            }
         }
         ev.waiters.fetch_sub(1, Ordering::SeqCst);
+        self.watch.fired() | slept
     }
 
     #[inline(always)]
@@ -388,12 +423,12 @@ impl<T: ?Sized + Payload> Subscriber<T> {
 
 impl<T: ?Sized + Payload> Drop for Subscriber<T> {
     fn drop(&mut self) {
-        if topic::leave(&self.board, self.me) {
-            let ev = &self.board.control().room.event;
-            ev.epoch.fetch_add(1, Ordering::SeqCst);
-            futex::wake(&ev.epoch, 1);
-        }
+        self.watch.stop();
+        // Waking a publisher parked for room is left to `changed`, below.
+        topic::leave(&self.board, self.me);
+        self.seg.header().peers.pid[self.me + 1].store(0, Ordering::SeqCst);
         self.seg.leave(|_| Keep::No);
+        changed(&self.seg, &self.board);
     }
 }
 
