@@ -335,7 +335,7 @@ fn a_peer_that_scribbles_on_a_live_topic_causes_typed_errors_only() {
 
 #[test]
 fn list_names_every_segment_with_its_pattern_schema_and_who_is_attached() {
-    use ipc::shm::{Attached, Pattern};
+    use ipc::shm::{Attached, Pattern, Role};
     let (topic, chan) = (Name::new("ps-list-topic"), Name::new("ps-list-chan"));
     let opts = Options::new().capacity(128).max_subscribers(5);
     let tx = Publisher::<u64>::create(&topic.0, opts).unwrap();
@@ -372,7 +372,14 @@ fn list_names_every_segment_with_its_pattern_schema_and_who_is_attached() {
         }
     );
 
-    // Killed, the subscriber no longer counts; dropped, the topic is gone from the list.
+    assert_eq!(c.participants.len(), 3);
+    assert!(c.participants.iter().all(|p| p.alive && p.pid == Some(std::process::id())));
+    assert_eq!(c.owner, nix::unistd::geteuid().as_raw());
+    assert_eq!(c.mode, 0o600);
+
+    // Killed, the subscriber no longer counts, and shows as dead with its pid; dropped,
+    // the topic is gone from the list.
+    let pid = sub.id();
     sub.kill();
     let t = ipc::shm::list()
         .unwrap()
@@ -385,6 +392,18 @@ fn list_names_every_segment_with_its_pattern_schema_and_who_is_attached() {
             publishers: 1,
             subscribers: 0
         }
+    );
+    let roles: Vec<_> = t
+        .participants
+        .iter()
+        .map(|p| (p.role, p.pid, p.alive))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            (Role::Publisher, Some(std::process::id()), true),
+            (Role::Subscriber, Some(pid), false)
+        ]
     );
     drop(tx);
     drop(rx);

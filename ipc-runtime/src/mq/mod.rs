@@ -108,11 +108,13 @@
 mod ends;
 mod header;
 mod limits;
+mod list;
 mod options;
 mod queue;
 
 pub use ends::{Receiver, Sender};
 pub use limits::PRIO_MAX;
+pub use list::{list, Listed};
 pub use options::Options;
 
 use crate::error::{Error, Result};

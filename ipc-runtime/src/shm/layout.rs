@@ -578,7 +578,7 @@ pub(crate) fn now_ns() -> u64 {
 pub(crate) mod offsets {
     use core::mem::offset_of;
 
-    use super::{Counters, Header, Lifecycle, Meta};
+    use super::{Counters, Header, Lifecycle, Meta, PeerIds};
     use crate::shm::ring::RingControl;
 
     pub(crate) const KIND: usize = offset_of!(Header, meta) + offset_of!(Meta, kind);
@@ -592,6 +592,7 @@ pub(crate) mod offsets {
     // `CacheLine` is `repr(C)` with its value first.
     pub(crate) const TAIL: usize = offset_of!(Header, ring) + offset_of!(RingControl, tail);
     pub(crate) const HEAD: usize = offset_of!(Header, ring) + offset_of!(RingControl, head);
+    pub(crate) const PEER_PIDS: usize = offset_of!(Header, peers) + offset_of!(PeerIds, pid);
 }
 
 #[cfg(test)]

@@ -143,6 +143,8 @@ pub use options::{
     DEFAULT_RING_BYTES, DEFAULT_SLICE_BYTES,
 };
 pub use pubsub::{Publisher, Subscriber, TopicLoan, TopicSample};
-pub use segment::{list, remove_stale, remove_stale_with_prefix, Attached, Listed, Pattern};
+pub use segment::{
+    list, remove_stale, remove_stale_with_prefix, Attached, Listed, Participant, Pattern, Role,
+};
 pub use shared::{Guard, LockError, Repair, Shared};
 pub use topic::Overflow;

@@ -58,7 +58,7 @@ mod list;
 mod reclaim;
 
 use appear::open_when_present;
-pub use list::{list, Attached, Listed, Pattern};
+pub use list::{list, Attached, Listed, Participant, Pattern, Role};
 use reclaim::{age_secs, reclaim, CREATION_GRACE_SECS};
 pub use reclaim::{remove_stale, remove_stale_with_prefix};
 

@@ -75,9 +75,11 @@
 mod ends;
 mod frame;
 mod key;
+mod list;
 mod options;
 mod queue;
 
 pub use ends::{Receiver, Sender};
 pub use key::Key;
+pub use list::{list, Listed};
 pub use options::Options;

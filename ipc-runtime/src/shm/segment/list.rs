@@ -1,6 +1,7 @@
 //! Discovery: what shared-memory channels, topics and shared values exist on the machine,
 //! read from their headers with `pread(2)` (never mapped) and their lock bytes.
 
+use std::ops::Range;
 use std::os::fd::OwnedFd;
 
 use nix::fcntl::OFlag;
@@ -9,7 +10,8 @@ use nix::sys::stat::{fstat, Mode};
 
 use super::super::layout::{self, Meta, SegmentKind, MAGIC, VERSION};
 use super::super::ring::MAX_PARTICIPANTS;
-use super::{count_locked, PREFIX, SYSV_MAGIC, SYSV_REGISTRY};
+use super::super::topic::TopicControl;
+use super::{count_locked, live_in, PREFIX, SYSV_MAGIC, SYSV_REGISTRY};
 use crate::error::{Error, Result, SchemaId};
 
 /// What a listed segment holds.
@@ -78,6 +80,48 @@ pub struct Listed {
     pub ready: bool,
     /// Who is attached.
     pub attached: Attached,
+    /// Every participant known: those attached now, and those that died attached (a
+    /// participant that leaves cleanly is forgotten), in participant order.
+    pub participants: Vec<Participant>,
+    /// A channel's messages published and not yet read (0 otherwise).
+    pub unread: u64,
+    /// A topic's samples published since it was created (0 otherwise).
+    pub published: u64,
+    /// The uid that owns the segment's file.
+    pub owner: u32,
+    /// The file's permission bits.
+    pub mode: u32,
+}
+
+/// One participant of a listed segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Participant {
+    /// What it is to the segment.
+    pub role: Role,
+    /// Its process id as it recorded it when it joined (`None` if it did not: a shared
+    /// value's holders, or a participant of a segment of another format).
+    pub pid: Option<u32>,
+    /// Whether it holds its place now (it is attached and its process alive). A
+    /// participant that died attached stays listed, not alive, until another takes its
+    /// place.
+    pub alive: bool,
+}
+
+/// The role of a [`Participant`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Role {
+    /// A channel's receiver.
+    Receiver,
+    /// A channel's sender.
+    Sender,
+    /// A topic's publisher.
+    Publisher,
+    /// A topic's subscriber.
+    Subscriber,
+    /// A process holding a shared value (or a segment of unknown kind).
+    Holder,
 }
 
 impl Listed {
@@ -165,6 +209,11 @@ fn describe(name: &str, fd: &OwnedFd) -> Option<Listed> {
             bytes,
             ready: true,
             attached: everyone(),
+            participants: holders(fd, 0..MAX_PARTICIPANTS),
+            unread: 0,
+            published: 0,
+            owner: st.st_uid,
+            mode: st.st_mode & 0o777,
         });
     }
     let mut raw = [0u8; size_of::<Meta>()];
@@ -213,5 +262,86 @@ fn describe(name: &str, fd: &OwnedFd) -> Option<Listed> {
         bytes,
         ready,
         attached,
+        participants: match (ours, pattern) {
+            (true, Pattern::Channel) => participants(fd, 0..MAX_PARTICIPANTS, |i| {
+                if i == 0 {
+                    Role::Receiver
+                } else {
+                    Role::Sender
+                }
+            }),
+            (true, Pattern::Topic) => participants(fd, 0..1 + subscribers as usize, |i| {
+                if i == 0 {
+                    Role::Publisher
+                } else {
+                    Role::Subscriber
+                }
+            }),
+            _ => holders(fd, 0..MAX_PARTICIPANTS),
+        },
+        unread: match (ours, pattern) {
+            (true, Pattern::Channel) => {
+                let tail = read_u64(fd, layout::offsets::TAIL as u64);
+                let head = read_u64(fd, layout::offsets::HEAD as u64);
+                tail.saturating_sub(head).min(meta.capacity)
+            }
+            _ => 0,
+        },
+        published: match (ours, pattern) {
+            (true, Pattern::Topic) => read_u64(
+                fd,
+                meta.body_offset + core::mem::offset_of!(TopicControl, tail) as u64,
+            ),
+            _ => 0,
+        },
+        owner: st.st_uid,
+        mode: st.st_mode & 0o777,
     })
+}
+
+/// The word at `offset` of `fd` (0 if it cannot be read).
+fn read_u64(fd: &OwnedFd, offset: u64) -> u64 {
+    let mut word = [0u8; 8];
+    if read_exact_at(fd, &mut word, offset) {
+        u64::from_ne_bytes(word)
+    } else {
+        0
+    }
+}
+
+/// The participants in `range` that are alive or recorded a pid (which a clean leave
+/// clears), with the roles `role` gives their indices.
+fn participants(fd: &OwnedFd, range: Range<usize>, role: impl Fn(usize) -> Role) -> Vec<Participant> {
+    let mut pids = [0u8; 4 * MAX_PARTICIPANTS];
+    let known = read_exact_at(fd, &mut pids, layout::offsets::PEER_PIDS as u64);
+    let mut live = Vec::new();
+    live_in(fd, range.clone(), &mut live);
+    range
+        .filter_map(|i| {
+            let pid = if known {
+                u32::from_ne_bytes(pids[4 * i..4 * i + 4].try_into().expect("4 bytes"))
+            } else {
+                0
+            };
+            let alive = live.contains(&i);
+            (alive || pid != 0).then_some(Participant {
+                role: role(i),
+                pid: (pid != 0).then_some(pid),
+                alive,
+            })
+        })
+        .collect()
+}
+
+/// The live holders of a segment whose participants record no pid.
+fn holders(fd: &OwnedFd, range: Range<usize>) -> Vec<Participant> {
+    let mut live = Vec::new();
+    live_in(fd, range, &mut live);
+    live.iter()
+        .map(|_| Participant {
+            role: Role::Holder,
+            pid: None,
+            alive: true,
+        })
+        .collect()
 }
