@@ -373,7 +373,10 @@ fn list_names_every_segment_with_its_pattern_schema_and_who_is_attached() {
     );
 
     assert_eq!(c.participants.len(), 3);
-    assert!(c.participants.iter().all(|p| p.alive && p.pid == Some(std::process::id())));
+    assert!(c
+        .participants
+        .iter()
+        .all(|p| p.alive && p.pid == Some(std::process::id())));
     assert_eq!(c.owner, nix::unistd::geteuid().as_raw());
     assert_eq!(c.mode, 0o600);
 

@@ -227,6 +227,11 @@ pub(crate) fn pid_namespace() -> u64 {
     })
 }
 
+/// True if pidfds can be had here and the watching thread runs.
+pub(crate) fn supported() -> bool {
+    registry().is_some() && matches!(pidfd_open(std::process::id()), Ok(Some(_)))
+}
+
 /// Opens a pidfd for `pid`: Ok(None) if no such process exists (it died), Err if pidfds
 /// cannot be had.
 fn pidfd_open(pid: u32) -> Result<Option<OwnedFd>, ()> {

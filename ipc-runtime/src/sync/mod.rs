@@ -43,3 +43,27 @@ pub use futex::futex_syscalls;
 pub use semaphore::Semaphore;
 pub(crate) use wait::Backoff;
 pub use wait::WaitStrategy;
+
+/// What this kernel and process offer the shared-memory waits (see the module docs and
+/// [`crate::shm`]); `ipc doctor` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Support {
+    /// Expedited global `membarrier(2)` registration succeeded: sending and receiving pay
+    /// no barrier per message. Without it (Linux before 4.16, seccomp), each pays a
+    /// `SeqCst` operation, and a parked end sleeps in 1 ms slices.
+    pub membarrier: bool,
+    /// `pidfd_open(2)` works, and the thread that watches peers' pidfds runs: a parked end
+    /// sleeps until woken and hears of a peer's death at once. Without it (Linux before
+    /// 5.3, seccomp), parked ends sleep in 20 ms slices and look in between.
+    pub pidfd: bool,
+}
+
+/// Probes what [`Support`] describes (registering this process for `membarrier` if it
+/// was not, as the first shared-memory end does).
+pub fn support() -> Support {
+    Support {
+        membarrier: fence::registered(),
+        pidfd: deaths::supported(),
+    }
+}

@@ -81,7 +81,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!((q.key, q.id, q.mode), (1_090_519_041, 3, 0o600));
-        assert_eq!((q.bytes, q.messages, q.last_sender, q.owner), (24, 2, 4242, 1000));
+        assert_eq!(
+            (q.bytes, q.messages, q.last_sender, q.owner),
+            (24, 2, 4242, 1000)
+        );
         assert!(parse_line("garbage").is_none());
     }
 }

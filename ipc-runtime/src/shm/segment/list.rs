@@ -311,7 +311,11 @@ fn read_u64(fd: &OwnedFd, offset: u64) -> u64 {
 
 /// The participants in `range` that are alive or recorded a pid (which a clean leave
 /// clears), with the roles `role` gives their indices.
-fn participants(fd: &OwnedFd, range: Range<usize>, role: impl Fn(usize) -> Role) -> Vec<Participant> {
+fn participants(
+    fd: &OwnedFd,
+    range: Range<usize>,
+    role: impl Fn(usize) -> Role,
+) -> Vec<Participant> {
     let mut pids = [0u8; 4 * MAX_PARTICIPANTS];
     let known = read_exact_at(fd, &mut pids, layout::offsets::PEER_PIDS as u64);
     let mut live = Vec::new();

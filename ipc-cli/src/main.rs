@@ -1,0 +1,89 @@
+//! `ipc`: the operator's view of the channels that programs built on `typed-ipc` make on
+//! this machine.
+//!
+//! ```text
+//! ipc list [--json]            every channel, topic, shared value and queue, who is attached
+//! ipc clean [--dry-run]        remove what crashed processes left behind, never a live one
+//! ipc doctor [--json]          the kernel limits and features the transports depend on
+//! ```
+//!
+//! Exit codes: 0 success; 1 the command failed (one line on stderr says why and what to
+//! do), or `doctor` found a check that fails; 2 a usage error.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod clean;
+mod doctor;
+mod list;
+mod table;
+
+/// List, inspect and clean the IPC channels of programs built on typed-ipc.
+#[derive(Parser)]
+#[command(name = "ipc", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Every shared-memory channel, topic and shared value, POSIX queue and System V queue
+    /// this user may see: kind, endpoint, schema, capacity, fill, participants (pid, role,
+    /// alive or dead), owner and mode; STALE where nobody alive is attached.
+    List {
+        /// One JSON array of objects instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Only the objects whose name starts with this (`orders` matches `shm:orders-eu`
+        /// and `mq:/orders`).
+        #[arg(long, default_value = "")]
+        prefix: String,
+    },
+    /// Removes the shared-memory segments whose every participant is dead (a channel
+    /// that holds unread messages is kept for its senders' linger). Queues are never
+    /// removed: they outlive their processes by design (`ipc::mq::unlink` removes one).
+    Clean {
+        /// Say what would be removed, and remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// One JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
+        /// Only the segments whose name starts with this: what a program that names its
+        /// channels `myapp-...` left (`--prefix myapp-`).
+        #[arg(long, default_value = "")]
+        prefix: String,
+    },
+    /// The kernel limits and features the transports depend on, each with its value and,
+    /// where it falls short, the command that raises it. Exits 1 if a check fails.
+    Doctor {
+        /// One JSON array of objects instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A failure of a command: one line for the user.
+pub(crate) type Failure = String;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::List { json, prefix } => list::run(json, &prefix),
+        Command::Clean {
+            dry_run,
+            json,
+            prefix,
+        } => clean::run(dry_run, json, &prefix),
+        Command::Doctor { json } => doctor::run(json),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("ipc: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! The real `ipc` binary against real channels made by other processes: this test binary
+//! makes some and re-runs itself as `child` to make the others (killed where a test says
+//! so). Every name starts with this run's prefix, and the tests list and clean only that
+//! prefix: they never touch another program's channels.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const ROLE: &str = "IPC_CLI_TEST_ROLE";
+
+/// This process's name prefix: `$IPC_TEST_PREFIX` (or `ipc-t`), its pid, then `cli-`, so
+/// that a leftover check tells this run's objects from anyone else's (as the facade's
+/// tests name theirs).
+fn prefix() -> String {
+    let base = std::env::var("IPC_TEST_PREFIX").unwrap_or_else(|_| "ipc-t".to_owned());
+    format!("{base}-{}-cli-", std::process::id())
+}
+
+/// The `ipc` binary, with `args`: its exit code and standard output.
+fn ipc(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ipc"))
+        .args(args)
+        .output()
+        .expect("the ipc binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn json(args: &[&str]) -> Value {
+    let (code, out, err) = ipc(args);
+    assert_eq!(code, 0, "ipc {args:?}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// The listed object whose endpoint is `endpoint`.
+fn find<'a>(all: &'a Value, endpoint: &str) -> &'a Value {
+    all.as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["endpoint"] == endpoint)
+        .unwrap_or_else(|| panic!("{endpoint} is not listed: {all:#}"))
+}
+
+/// A child process playing `role`, killed on drop; `start` waits until it says `ready`.
+struct Kid(Child);
+
+impl Kid {
+    fn start(role: &str) -> Kid {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child", "--nocapture", "--test-threads", "1"])
+            .env(ROLE, role)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let ready = BufReader::new(out)
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l.contains("child-ready"));
+        assert!(ready, "the child of role {role} did not start");
+        Kid(child)
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// SIGKILL, then reap.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Kid {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Removes this run's stale segments at the end of a test, even a failed one.
+struct Clean;
+
+impl Drop for Clean {
+    fn drop(&mut self) {
+        let _ = ipc::shm::remove_stale_with_prefix(&prefix());
+    }
+}
+
+/// Removes a POSIX queue (and its schema header) at the end of a test, even a failed one.
+struct Unlink(String);
+
+impl Drop for Unlink {
+    fn drop(&mut self) {
+        let _ = ipc::mq::unlink(&self.0);
+    }
+}
+
+/// The child entry point: does nothing unless `IPC_CLI_TEST_ROLE` is set.
+#[test]
+fn child() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let args: Vec<&str> = role.split(' ').collect();
+    match args[..] {
+        ["subscriber", name] => {
+            let _rx = ipc::shm::Subscriber::<u64>::open(name).unwrap();
+            println!("child-ready");
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+        ["receiver-with-sender", name] => {
+            // A channel this process made and holds both ends of, one message unread
+            // that its sender does not keep after it (no linger).
+            let opts = ipc::shm::Options::new().capacity(8);
+            let _rx = ipc::shm::Receiver::<u32>::create(name, opts).unwrap();
+            let no_linger = ipc::shm::Options::new().linger(Duration::ZERO);
+            let mut tx = ipc::shm::Sender::<u32>::open_with(name, no_linger).unwrap();
+            tx.send(7).unwrap();
+            println!("child-ready");
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+        _ => panic!("unknown role {role}"),
+    }
+}
+
+#[test]
+fn list_reports_each_kind_with_its_schema_capacity_fill_and_participants() {
+    let _clean = Clean;
+    let p = prefix();
+    let (chan, topic, queue) = (format!("{p}chan"), format!("{p}topic"), format!("/{p}q"));
+    let opts = ipc::shm::Options::new().capacity(16);
+    let _rx = ipc::shm::Receiver::<[u32; 2]>::create(&chan, opts).unwrap();
+    let mut tx = ipc::shm::Sender::<[u32; 2]>::open(&chan).unwrap();
+    tx.send([1, 2]).unwrap();
+    tx.send([3, 4]).unwrap();
+    let topic_opts = ipc::shm::Options::new().capacity(64).max_len(100);
+    let mut publisher = ipc::shm::Publisher::<[u8]>::create(&topic, topic_opts).unwrap();
+    publisher.send_slice(b"hello").unwrap();
+    let topic_u64 = format!("{p}topic64");
+    let _p64 = ipc::shm::Publisher::<u64>::create(&topic_u64, Default::default()).unwrap();
+    let sub = Kid::start(&format!("subscriber {topic_u64}"));
+    let mq_opts = ipc::mq::Options::new().capacity(4);
+    let mq = ipc::mq::Sender::<u64>::create(&queue, mq_opts);
+    let _unlink = Unlink(queue.clone());
+
+    let all = json(&["list", "--json", "--prefix", &p]);
+    let me = std::process::id();
+
+    let c = find(&all, &format!("shm:{chan}"));
+    assert_eq!(c["kind"], "channel");
+    assert_eq!(c["schema"]["name"], "[u32; 2]");
+    assert_eq!(
+        c["schema"]["fingerprint"],
+        format!("{:#018x}", ipc::SchemaId::of::<[u32; 2]>().fingerprint)
+    );
+    assert_eq!(
+        (c["capacity"].as_u64(), c["fill"].as_u64()),
+        (Some(16), Some(2))
+    );
+    let roles: Vec<(&str, u64, bool)> = c["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["role"].as_str().unwrap(),
+                p["pid"].as_u64().unwrap(),
+                p["alive"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("receiver", u64::from(me), true),
+            ("sender", u64::from(me), true)
+        ]
+    );
+    assert_eq!(c["state"], "live");
+    assert_eq!(c["mode"], "600");
+
+    let t = find(&all, &format!("shm:{topic}"));
+    assert_eq!(t["kind"], "topic");
+    assert_eq!(
+        (t["schema"]["name"].as_str(), t["max_len"].as_u64()),
+        (Some("[u8]"), Some(100))
+    );
+    assert_eq!(t["fill"], 1, "published");
+
+    let t64 = find(&all, &format!("shm:{topic_u64}"));
+    let subs: Vec<&Value> = t64["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["role"] == "subscriber")
+        .collect();
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0]["pid"], sub.pid());
+
+    if mq.is_ok() && ipc::mq::list().is_ok() {
+        let q = find(&all, &format!("mq:{queue}"));
+        assert_eq!(q["schema"]["name"], "u64");
+        assert_eq!(q["capacity"], 4);
+        assert_eq!(q["fill"], 0);
+    }
+
+    // The table names the same objects.
+    let (code, table, _) = ipc(&["list", "--prefix", &p]);
+    assert_eq!(code, 0);
+    assert!(table.starts_with("KIND"), "{table}");
+    assert!(
+        table.contains(&format!("shm:{chan}")) && table.contains("[u32; 2]"),
+        "{table}"
+    );
+}
+
+#[test]
+fn a_killed_participant_shows_as_dead_and_clean_removes_only_what_is_stale() {
+    let _clean = Clean;
+    let p = prefix();
+    let (dead, live) = (format!("{p}dead"), format!("{p}live"));
+    let mut kid = Kid::start(&format!("receiver-with-sender {dead}"));
+    let pid = u64::from(kid.pid());
+    kid.kill();
+    let mut rx = ipc::shm::Receiver::<u64>::create(&live, Default::default()).unwrap();
+
+    let all = json(&["list", "--json", "--prefix", &p]);
+    let d = find(&all, &format!("shm:{dead}"));
+    assert_eq!(d["state"], "STALE");
+    assert!(d["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["pid"] == pid && x["alive"] == false));
+    assert_eq!(find(&all, &format!("shm:{live}"))["state"], "live");
+
+    // A dry run lists the dead one and removes nothing.
+    let plan = json(&["clean", "--dry-run", "--json", "--prefix", &p]);
+    assert_eq!(plan["stale"], serde_json::json!([format!("shm:{dead}")]));
+    assert!(std::path::Path::new(&format!("/dev/shm/ipc.{dead}")).exists());
+
+    // The real clean removes it, and leaves the live one working.
+    let done = json(&["clean", "--json", "--prefix", &p]);
+    assert_eq!(done["removed"], serde_json::json!([format!("shm:{dead}")]));
+    assert!(!std::path::Path::new(&format!("/dev/shm/ipc.{dead}")).exists());
+    let mut tx = ipc::shm::Sender::<u64>::open(&live).unwrap();
+    tx.send(5).unwrap();
+    assert_eq!(*rx.recv().unwrap(), 5, "the live channel still works");
+}
+
+#[test]
+fn clean_removes_a_dead_segment_that_owes_nobody_a_message() {
+    let _clean = Clean;
+    let p = prefix();
+    let name = format!("{p}drained");
+    let publisher = ipc::shm::Publisher::<u64>::create(&name, Default::default()).unwrap();
+    let mut kid = Kid::start(&format!("subscriber {name}"));
+    // The publisher leaves; the topic stays with its subscriber, which is then killed.
+    drop(publisher);
+    kid.kill();
+    let done = json(&["clean", "--json", "--prefix", &p]);
+    assert_eq!(done["removed"], serde_json::json!([format!("shm:{name}")]));
+    assert!(!std::path::Path::new(&format!("/dev/shm/ipc.{name}")).exists());
+}
+
+#[test]
+fn doctor_reports_every_check_with_a_value_and_usage_errors_exit_2() {
+    let checks = json(&["doctor", "--json"]);
+    let names: Vec<&str> = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    for want in [
+        "/dev/shm",
+        "membarrier",
+        "pidfd_open",
+        "fs.mqueue.msg_max",
+        "RLIMIT_MSGQUEUE",
+        "kernel.msgmnb",
+    ] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    assert!(checks.as_array().unwrap().iter().all(
+        |c| !c["value"].as_str().unwrap().is_empty() && !c["hint"].as_str().unwrap().is_empty()
+    ));
+    let (code, _, err) = ipc(&["no-such-command"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("Usage"), "{err}");
+}
