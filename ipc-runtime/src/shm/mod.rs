@@ -49,9 +49,18 @@
 //!   cache line) is set, so steady streaming makes no system call
 //!   ([`WaitStrategy`](crate::sync::WaitStrategy) via [`Options::wait`]).
 //! - **Idle ends cost nothing**: a parked `recv`, or a `send` parked on a full ring,
-//!   sleeps on its futex without a timeout and makes no system call until a message,
-//!   room, a peer joining or leaving, or a peer's death arrives; a process with a
-//!   hundred idle channels wakes 0 times in 5 s (`tests/shm_idle.rs`).
+//!   sleeps on its futex and makes no system call until a message, room, a peer joining
+//!   or leaving, or a peer's death arrives, or a minute passes (it then looks and sleeps
+//!   again; see "Shrunk files" below); a process with a hundred idle channels wakes 0
+//!   times in 5 s (`tests/shm_idle.rs`).
+//! - **Shrunk files**: a process that truncates a segment's file under live peers never
+//!   kills them: every mapping is registered with a `SIGBUS` handler that gives the file
+//!   its length back (what was cut reads as zeros, in every process) and marks the
+//!   segment, and each end then returns [`Error::Corrupt`](crate::Error::Corrupt) where it
+//!   waits or probes its peers (`tests/shm_truncate.rs`). An end that streams without
+//!   ever waiting may go on over what the file holds (the ring's empty slots, values of
+//!   the type); one asleep when the file shrank learns of it at its next wake-up, within a
+//!   minute. Memfd segments are sealed against shrinking, System V ones cannot shrink.
 //! - **Crashes**: each participant holds an OFD lock on its own byte of the segment file;
 //!   the kernel releases it when the process dies, however it dies. A parked end asks to
 //!   hear of its peers' deaths: one thread per process (`ipc-deaths`, started at the first
@@ -134,6 +143,7 @@ mod pubsub;
 pub(crate) mod ring;
 mod segment;
 mod shared;
+mod sigbus;
 pub(crate) mod topic;
 mod watch;
 

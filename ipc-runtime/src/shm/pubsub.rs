@@ -24,7 +24,7 @@
 //!   sample still unread, then [`Error::Disconnected`]. The last participant to leave
 //!   removes the segment.
 //! - **Idle ends cost nothing**: a subscriber parked for a sample, or a publisher parked
-//!   for room, sleeps without a timeout while its peers are watched for their death
+//!   for room, sleeps (a minute at most) while its peers are watched for their death
 //!   (`shm/watch.rs`, as on the channel); a sample, room, a peer joining or leaving or
 //!   dying wakes it.
 

@@ -208,21 +208,26 @@ fn count_locked(fd: &OwnedFd, range: Range<usize>) -> u32 {
 }
 
 fn map(fd: &OwnedFd, len: u64) -> Result<Mapping> {
-    MmapOptions::new()
+    let raw = MmapOptions::new()
         .len(len as usize)
         .map_raw(fd.as_raw_fd())
-        .map(Mapping::Mmap)
         .map_err(|e| Error::Io {
             op: "mmap",
             source: e,
-        })
+        })?;
+    // Before anything reads it: a file shrunk under the mapping from now on costs a typed
+    // error, not the process (see `sigbus.rs`).
+    let protection = super::sigbus::protect(raw.as_mut_ptr(), raw.len(), fd.as_raw_fd());
+    Ok(Mapping::Mmap(protection, raw))
 }
 
 /// The memory of a segment: an `mmap(2)` of the file, or a System V segment attached with
 /// `shmat(2)`.
 #[derive(Debug)]
 enum Mapping {
-    Mmap(MmapRaw),
+    /// A mapping of the file, protected against its shrinking (the protection drops, and
+    /// deregisters, before the mapping is unmapped).
+    Mmap(super::sigbus::Protection, MmapRaw),
     SysV(NonNull<u8>),
 }
 
@@ -235,9 +240,14 @@ unsafe impl Sync for Mapping {}
 impl Mapping {
     fn as_ptr(&self) -> *mut u8 {
         match self {
-            Mapping::Mmap(m) => m.as_mut_ptr(),
+            Mapping::Mmap(_, m) => m.as_mut_ptr(),
             Mapping::SysV(p) => p.as_ptr(),
         }
+    }
+
+    /// True once the file was shrunk under the mapping (a fault was repaired).
+    fn shrunk(&self) -> bool {
+        matches!(self, Mapping::Mmap(p, _) if p.hit())
     }
 }
 
@@ -596,6 +606,32 @@ impl Segment {
         self.map.as_ptr()
     }
 
+    /// [`Error::Corrupt`] once the segment's file was shrunk under this process's mapping
+    /// (see `sigbus.rs`): what this end maps is no longer shared with its peers. Ends look
+    /// where they wait and probe their peers.
+    pub(crate) fn intact(&self) -> Result<()> {
+        if !self.shrunk() {
+            return Ok(());
+        }
+        Err(Error::Corrupt(format!(
+            "the shared memory of `{}` was shrunk under this process (another process \
+             truncated its file): this end no longer shares it with its peers, and what it \
+             held is lost; drop the end, remove the channel and create it again",
+            self.name
+        )))
+    }
+
+    /// True once the segment's file was shrunk under this process's mapping.
+    pub(crate) fn shrunk(&self) -> bool {
+        self.map.shrunk()
+            || self
+                .header()
+                .state
+                .state
+                .load(core::sync::atomic::Ordering::Relaxed)
+                == super::sigbus::SHRUNK
+    }
+
     /// The mapped length (from `fstat`, never from the header).
     pub(crate) fn len(&self) -> u64 {
         self.len
@@ -660,7 +696,7 @@ impl Segment {
             return Left::Attached;
         }
         let keep = last(self.header());
-        if let (Keep::Until(until), Mapping::Mmap(_)) = (keep, &self.map) {
+        if let (Keep::Until(until), Mapping::Mmap(..)) = (keep, &self.map) {
             self.header()
                 .state
                 .linger_until

@@ -263,6 +263,8 @@ impl<T: Message> Shared<T> {
     /// waiting for the holder (the wait sleeps 20 ms at a time and checks in between).
     /// `?` turns a `LockError` into an [`Error`].
     pub fn lock(&self) -> Result<Guard<'_, T>, LockError<'_, T>> {
+        // A value shrunk away under this process is no longer shared (see `sigbus.rs`).
+        self.seg.intact().map_err(LockError::Failed)?;
         let lw = self.lock_word();
         let mine = self.me + 1;
         let mut contended = false;

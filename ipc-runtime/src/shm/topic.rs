@@ -427,7 +427,10 @@ impl Publishing {
             // it after its heavy barrier keeps off `old`, or that load sees its join).
             // Read the cursors again.
             self.members = b.control().members.load(Ordering::Acquire);
-            self.min = read_min(b);
+            // At most a lap ahead, even with no subscriber: the full path runs at least
+            // once a lap, where the publisher looks at what it alone cannot see on the
+            // path that streams (its mapping shrunk under it, see `sigbus.rs`).
+            self.min = read_min(b).min(pos + 1);
             if old < self.min {
                 old_chunk
             } else {

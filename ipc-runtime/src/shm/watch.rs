@@ -8,10 +8,23 @@
 //! before it sleeps: one of the two sees the other.
 
 use std::ops::Range;
+use std::time::Duration;
 
 use crate::shm::segment::Segment;
 use crate::sync::atomic::Ordering;
 use crate::sync::deaths::{Notice, Peer, Wake};
+
+/// The longest a watched park sleeps. A park wakes for a message, room, a peer joining,
+/// leaving or dying, or shutdown; one case leaves no wake-up to send: the segment's file
+/// shrunk under the processes while this end slept (`sigbus.rs`), after which its peers'
+/// wake-ups, and the death notices' thread's, reach pages this end no longer shares. So
+/// even a watched park looks again once a minute (an idle end: one wake-up a minute).
+pub(crate) const LONGEST_SLEEP: Duration = Duration::from_secs(60);
+
+/// `left` (None: no deadline), at most [`LONGEST_SLEEP`].
+pub(crate) fn at_most_longest(left: Option<Duration>) -> Option<Duration> {
+    Some(left.map_or(LONGEST_SLEEP, |l| l.min(LONGEST_SLEEP)))
+}
 
 /// The peers whose death a parked end asks to hear of: the live participants of its
 /// range, as of the header's count of joins and leaves, watched through a [`Notice`] that
@@ -102,12 +115,16 @@ impl Watch {
     }
 
     /// True if the end must not sleep now: a notice came and was not yet taken by
-    /// [`Watch::fired`], or a peer joined or left since the last look (checked after the
+    /// [`Watch::fired`], the segment was shrunk under this process, or a peer joined or
+    /// left since the last look (checked after the
     /// end announced that it parks: a peer that joins or leaves bumps the count, then
     /// looks whether someone is parked, so one of the two sees the other).
     pub(crate) fn stale(&self, seg: &Segment) -> bool {
         let members = seg.header().counters.members.load(Ordering::SeqCst);
-        self.members != Some(members) || self.notice.as_ref().is_some_and(Notice::pending)
+        self.members != Some(members)
+            || self.notice.as_ref().is_some_and(Notice::pending)
+            // What this end maps is no longer shared (`sigbus.rs`): nobody would wake it.
+            || seg.shrunk()
     }
 
     /// The end has probed its peers' liveness since the last look.

@@ -9,10 +9,12 @@
 //! `release_to` (`receiver.rs`). Either side stores, then looks at the other's word,
 //! with a barrier between, so that one of the two sees the other.
 //!
-//! A park has no timeout but the caller's deadline: the peers it waits for are watched
-//! for their death ([`Watch`](crate::shm::watch::Watch), [`crate::sync::deaths`]), and a peer that joins or leaves
-//! wakes it, so nothing but a message, room, a change of peers, a death or a shutdown
-//! request ends it, and an idle end makes no system call. Where deaths cannot be
+//! A park has no timeout but the caller's deadline and a minute: the peers it waits for
+//! are watched for their death ([`Watch`](crate::shm::watch::Watch),
+//! [`crate::sync::deaths`]), and a peer that joins or leaves wakes it, so nothing but a
+//! message, room, a change of peers, a death, a shutdown request or the minute
+//! ([`LONGEST_SLEEP`](crate::shm::watch::LONGEST_SLEEP)) ends it, and an idle end makes
+//! no system call in between. Where deaths cannot be
 //! watched, a park sleeps at most `PARK_SLICE` and the end probes in between, as a
 //! spinning end does every `CHECK_EVERY`.
 
@@ -25,7 +27,7 @@ use crate::deadline::Wait;
 use crate::error::{Error, Result};
 use crate::payload::Payload;
 use crate::shm::ring::{Peek, RingError, Settle};
-use crate::shm::watch::Look;
+use crate::shm::watch::{at_most_longest, Look};
 use crate::sync::atomic::Ordering;
 use crate::sync::deaths::Wake;
 use crate::sync::wait::{Step, PARK_SLICE};
@@ -133,6 +135,7 @@ impl<T: ?Sized + Payload> Sender<T> {
                     if due(&mut last_check, now) || core::mem::take(&mut probe) {
                         last_check = Some(now);
                         crate::shutdown::check_shutdown()?;
+                        self.chan.seg.intact()?;
                         self.chan.watch.probed();
                         if self.receiver_gone() {
                             return Err(Error::Disconnected);
@@ -185,7 +188,7 @@ impl<T: ?Sized + Payload> Sender<T> {
             if matches!(look, Look::Watched) && fenced {
                 // A notice that came before our load of the epoch left no trace in it.
                 if !chan.watch.stale(&chan.seg) {
-                    futex::wait(&ev.epoch, epoch, left);
+                    futex::wait(&ev.epoch, epoch, at_most_longest(left));
                     slept = true;
                 }
             } else {
@@ -195,7 +198,7 @@ impl<T: ?Sized + Payload> Sender<T> {
         ev.waiters.fetch_sub(1, Ordering::SeqCst);
         // After a sleep without a limit, probe before the next: unless room came, what
         // woke us may have been the receiver leaving.
-        chan.watch.fired() | slept
+        chan.watch.fired() | slept | chan.seg.shrunk()
     }
 }
 
@@ -274,6 +277,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
             if due {
                 last_check = Some(Instant::now());
                 crate::shutdown::check_shutdown()?;
+                self.chan.seg.intact()?;
                 self.chan.watch.probed();
                 if self.chan.ring.claimed(self.head) {
                     if self.skip_dead(self.head) {
@@ -317,7 +321,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
         if !chan.ring.published(self.head) {
             if matches!(look, Look::Watched) && fenced {
                 if !chan.watch.stale(&chan.seg) {
-                    h.rx_sem.wait_posted(left);
+                    h.rx_sem.wait_posted(at_most_longest(left));
                     slept = true;
                 }
             } else {
@@ -327,6 +331,6 @@ impl<T: ?Sized + Payload> Receiver<T> {
         h.rx_parked.store(0, Ordering::Relaxed);
         // After a sleep without a limit, probe before the next: unless a message came,
         // what woke us may have been the last sender leaving.
-        chan.watch.fired() | slept
+        chan.watch.fired() | slept | chan.seg.shrunk()
     }
 }

@@ -13,7 +13,7 @@ use crate::payload::Payload;
 use crate::shm::options::Options;
 use crate::shm::segment::{Keep, Segment};
 use crate::shm::topic::{self, Board, Publishing, TopicError};
-use crate::shm::watch::{Look, Watch};
+use crate::shm::watch::{at_most_longest, Look, Watch};
 use crate::sync::atomic::Ordering;
 use crate::sync::deaths::Wake;
 use crate::sync::wait::Step;
@@ -183,6 +183,8 @@ impl<T: ?Sized + Payload> Publisher<T> {
     #[cold]
     #[inline(never)]
     fn begin(&mut self, until: &Wait) -> Result<u64> {
+        // At least once a lap (see `Publishing::begin`).
+        self.seg.intact()?;
         let result = self.wait_for_room(until);
         let stalled = &self.board.control().room.stalled;
         if stalled.load(Ordering::Relaxed) != 0 {
@@ -231,6 +233,7 @@ impl<T: ?Sized + Payload> Publisher<T> {
                     // Look again at once, asking whether those we wait for are alive.
                     probed = Some(now);
                     crate::shutdown::check_shutdown()?;
+                    self.seg.intact()?;
                     self.watch.probed();
                     probe = true;
                     continue;
@@ -263,7 +266,7 @@ impl<T: ?Sized + Payload> Publisher<T> {
             if matches!(look, Look::Watched) && fenced {
                 // A notice that came before our load of the epoch left no trace in it.
                 if !self.watch.stale(&self.seg) {
-                    futex::wait(&ev.epoch, epoch, left);
+                    futex::wait(&ev.epoch, epoch, at_most_longest(left));
                     slept = true;
                 }
             } else {
@@ -276,7 +279,7 @@ impl<T: ?Sized + Payload> Publisher<T> {
             }
         }
         c.room.wants.store(0, Ordering::SeqCst);
-        self.watch.fired() | slept
+        self.watch.fired() | slept | self.seg.shrunk()
     }
 }
 

@@ -13,7 +13,7 @@ use crate::payload::Payload;
 use crate::shm::options::Options;
 use crate::shm::segment::{Keep, Segment};
 use crate::shm::topic::{self, Board, Overflow, Peek};
-use crate::shm::watch::{Look, Watch};
+use crate::shm::watch::{at_most_longest, Look, Watch};
 use crate::sync::atomic::Ordering;
 use crate::sync::deaths::Wake;
 use crate::sync::wait::{Step, PARK_SLICE};
@@ -280,7 +280,14 @@ impl<T: ?Sized + Payload> Subscriber<T> {
         loop {
             match topic::peek(&self.board, self.cursor, self.overflow) {
                 Peek::Ready(chunk) => return self.sample(chunk),
+                // Under `Block` the publisher never passes a live subscriber: only a
+                // segment that changed under us says so.
+                Peek::Lagged if self.overflow == Overflow::Block => {
+                    self.seg.intact()?;
+                    return Err(corrupt());
+                }
                 Peek::Lagged => {
+                    self.seg.intact()?;
                     let to = topic::oldest(&self.board, self.cursor);
                     let n = to - self.cursor;
                     self.move_to(to);
@@ -315,6 +322,7 @@ impl<T: ?Sized + Payload> Subscriber<T> {
                 {
                     probed = Some(now);
                     crate::shutdown::check_shutdown()?;
+                    self.seg.intact()?;
                     self.watch.probed();
                     if self.publisher_gone() {
                         gone = true;
@@ -350,7 +358,7 @@ impl<T: ?Sized + Payload> Subscriber<T> {
             if matches!(look, Look::Watched) && fenced {
                 // A notice that came before our load of the epoch left no trace in it.
                 if !self.watch.stale(&self.seg) {
-                    futex::wait(&ev.epoch, epoch, left);
+                    futex::wait(&ev.epoch, epoch, at_most_longest(left));
                     slept = true;
                 }
             } else {
@@ -363,7 +371,7 @@ impl<T: ?Sized + Payload> Subscriber<T> {
             }
         }
         ev.waiters.fetch_sub(1, Ordering::SeqCst);
-        self.watch.fired() | slept
+        self.watch.fired() | slept | self.seg.shrunk()
     }
 
     #[inline(always)]
