@@ -746,4 +746,27 @@ mod tests {
         assert!(from_bytes::<bool>(&[3]).is_err());
         assert!(from_bytes::<[bool; 2]>(&[1, 0]).unwrap()[0]);
     }
+
+    /// Fingerprints are part of the wire contract: these values, taken before the hashing
+    /// was shared with `ipc::schema`, must never change. Only types whose alignment is the
+    /// same on every Linux target are pinned (`u64` and `u128` align differently on some).
+    #[test]
+    fn fingerprints_are_pinned() {
+        const FIELDS: &[Field] = &[
+            Field::new("bid", 0, &u32::SCHEMA),
+            Field::new("ask", 4, &<[u16; 2]>::SCHEMA),
+        ];
+        const QUOTE: Schema = Schema::structure("Quote", 8, 4, FIELDS);
+        const VARIANTS: &[Variant] = &[Variant::new("Buy", 1), Variant::new("Sell", -2)];
+        const SIDE: Schema = Schema::enumeration("Side", &i16::SCHEMA, VARIANTS);
+        assert_eq!(u8::FINGERPRINT, 0x171a_d139_b40e_2138);
+        assert_eq!(f32::FINGERPRINT, 0x8aa5_168e_a20f_2084);
+        assert_eq!(bool::FINGERPRINT, 0xaa8b_1c7f_f99e_5b14);
+        assert_eq!(char::FINGERPRINT, 0x3b02_d77c_d45a_a52c);
+        assert_eq!(<[u16; 3]>::FINGERPRINT, 0xf29b_6a7e_0f4e_b30b);
+        assert_eq!(FixedStr::<16>::FINGERPRINT, 0x5b89_174c_5226_c32f);
+        assert_eq!(QUOTE.fingerprint(), 0x317a_e05d_3373_dd32);
+        assert_eq!(SIDE.fingerprint(), 0x9588_7f93_8ff8_7718);
+        assert_eq!(slice_fingerprint(u32::FINGERPRINT), 0x810c_4ea7_ae3e_97d3);
+    }
 }
