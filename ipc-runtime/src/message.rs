@@ -314,46 +314,98 @@ impl Schema {
     /// retyped, reordered, added or removed, or the schema name changes, and it does not
     /// depend on the module path, the crate, the build or the compiler.
     pub const fn fingerprint(&self) -> u64 {
-        let mut h = Fnv::new();
         match self.kind {
-            Kind::Primitive => {
-                h = h
-                    .byte(b'P')
-                    .str(self.name)
-                    .usize(self.size)
-                    .usize(self.align);
-            }
-            Kind::Array { element, len } => {
-                h = h.byte(b'A').u64(element.fingerprint()).usize(len);
-            }
-            Kind::Str { capacity } => {
-                h = h.byte(b'S').usize(capacity);
-            }
+            Kind::Primitive => primitive_fingerprint(self.name, self.size, self.align),
+            Kind::Array { element, len } => array_fingerprint(element.fingerprint(), len),
+            Kind::Str { capacity } => str_fingerprint(capacity),
             Kind::Struct { fields } => {
-                h = h
-                    .byte(b'T')
-                    .str(self.name)
-                    .usize(self.size)
-                    .usize(self.align);
-                h = h.usize(fields.len());
+                let mut h = StructFingerprint::new(self.name, self.size, self.align, fields.len());
                 let mut i = 0;
                 while i < fields.len() {
                     let f = &fields[i];
-                    h = h.str(f.name).usize(f.offset).u64(f.schema.fingerprint());
+                    h = h.field(f.name, f.offset, f.schema.fingerprint());
                     i += 1;
                 }
+                h.finish()
             }
             Kind::Enum { repr, variants } => {
-                h = h.byte(b'E').str(self.name).u64(repr.fingerprint());
-                h = h.usize(variants.len());
+                let mut h = EnumFingerprint::new(self.name, repr.fingerprint(), variants.len());
                 let mut i = 0;
                 while i < variants.len() {
-                    h = h.str(variants[i].name).u128(variants[i].value as u128);
+                    h = h.variant(variants[i].name, variants[i].value);
                     i += 1;
                 }
+                h.finish()
             }
         }
-        h.finish()
+    }
+}
+
+// The fingerprint's recipe, one piece per kind of schema. Two walks use it: the `const fn`
+// `Schema::fingerprint` over the static schema, and `ipc::schema::SchemaTree::fingerprint`
+// over an owned tree (decoded from a peer's bytes, say); each walk computes the children's
+// fingerprints and hands them to these pieces, so both hash the same bytes in the same
+// order and agree by construction.
+
+/// The fingerprint of a primitive (`u32`, `bool`, ...) of the given size and alignment.
+pub(crate) const fn primitive_fingerprint(name: &str, size: usize, align: usize) -> u64 {
+    Fnv::new()
+        .byte(b'P')
+        .str(name)
+        .usize(size)
+        .usize(align)
+        .finish()
+}
+
+/// The fingerprint of `[T; len]`, where `element` is `T`'s.
+pub(crate) const fn array_fingerprint(element: u64, len: usize) -> u64 {
+    Fnv::new().byte(b'A').u64(element).usize(len).finish()
+}
+
+/// The fingerprint of `FixedStr<capacity>`.
+pub(crate) const fn str_fingerprint(capacity: usize) -> u64 {
+    Fnv::new().byte(b'S').usize(capacity).finish()
+}
+
+/// The fingerprint of a struct, fed its fields in declaration order.
+#[derive(Clone, Copy)]
+pub(crate) struct StructFingerprint(Fnv);
+
+impl StructFingerprint {
+    /// A struct named `name` of `size` bytes, aligned to `align`, with `fields` fields.
+    pub(crate) const fn new(name: &str, size: usize, align: usize, fields: usize) -> Self {
+        let h = Fnv::new().byte(b'T').str(name).usize(size).usize(align);
+        StructFingerprint(h.usize(fields))
+    }
+
+    /// The next field: its name, its offset, and its type's fingerprint.
+    pub(crate) const fn field(self, name: &str, offset: usize, fingerprint: u64) -> Self {
+        StructFingerprint(self.0.str(name).usize(offset).u64(fingerprint))
+    }
+
+    pub(crate) const fn finish(self) -> u64 {
+        self.0.finish()
+    }
+}
+
+/// The fingerprint of an enum, fed its variants in declaration order.
+#[derive(Clone, Copy)]
+pub(crate) struct EnumFingerprint(Fnv);
+
+impl EnumFingerprint {
+    /// An enum named `name` whose representation has fingerprint `repr`, with `variants`
+    /// variants.
+    pub(crate) const fn new(name: &str, repr: u64, variants: usize) -> Self {
+        EnumFingerprint(Fnv::new().byte(b'E').str(name).u64(repr).usize(variants))
+    }
+
+    /// The next variant: its name and discriminant.
+    pub(crate) const fn variant(self, name: &str, value: i128) -> Self {
+        EnumFingerprint(self.0.str(name).u128(value as u128))
+    }
+
+    pub(crate) const fn finish(self) -> u64 {
+        self.0.finish()
     }
 }
 
