@@ -132,6 +132,9 @@ fn check<T: Message>(bytes: &[u8]) -> Result<(), InvalidMessage> {
 }
 
 /// The layout of a [`Message`] type, available at compile time as `T::SCHEMA`.
+///
+/// Its owned form, [`SchemaTree`](crate::schema::SchemaTree), can be written to bytes and
+/// read back by a process that lacks the type (see [`schema`](crate::schema)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Schema {
