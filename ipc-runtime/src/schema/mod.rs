@@ -7,7 +7,9 @@
 //! lengths, `FixedStr` capacities, nesting — as owned data. It is built from a type
 //! ([`SchemaTree::of`]) or from the bytes of [`SchemaTree::encode`]
 //! ([`SchemaTree::decode`]), and its [`fingerprint`](SchemaTree::fingerprint) is the
-//! type's [`Message::FINGERPRINT`].
+//! type's [`Message::FINGERPRINT`]. Two trees name their first difference
+//! ([`SchemaTree::first_difference`]: "`Order.qty`: u32 at offset 32 here, u64 at offset
+//! 32 there").
 //!
 //! ```
 //! use ipc::schema::SchemaTree;
@@ -73,6 +75,7 @@
 //! [`Message`] with an unknown primitive) has no tree: [`SchemaTree::of`] says why.
 
 mod check;
+mod diff;
 mod encoding;
 
 use core::fmt;
@@ -83,6 +86,7 @@ use crate::message::{
     StructFingerprint,
 };
 
+pub use diff::Difference;
 pub use encoding::FORMAT_VERSION;
 
 /// The deepest nesting a tree may have: the top type is at depth 1, its fields and array
