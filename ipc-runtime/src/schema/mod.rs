@@ -7,13 +7,18 @@
 //! lengths, `FixedStr` capacities, nesting — as owned data. It is built from a type
 //! ([`SchemaTree::of`]) or from the bytes of [`SchemaTree::encode`]
 //! ([`SchemaTree::decode`]), and its [`fingerprint`](SchemaTree::fingerprint) is the
-//! type's [`Message::FINGERPRINT`]. Two trees name their first difference
-//! ([`SchemaTree::first_difference`]: "`Order.qty`: u32 at offset 32 here, u64 at offset
-//! 32 there").
+//! type's [`Message::FINGERPRINT`]. With it, a program that does not know the type can:
+//!
+//! - name the first difference between two versions of a type
+//!   ([`SchemaTree::first_difference`]: "`Order.qty`: u32 at offset 32 here, u64 at offset
+//!   32 there");
+//! - turn a message's bytes into a [`Value`] (checked as [`Message::validate`] checks
+//!   them), print it as `Order { id: 7, side: Buy, … }` or as JSON, and turn JSON back
+//!   into bytes, with errors that name the field ([`ValueError`]).
 //!
 //! ```
-//! use ipc::schema::SchemaTree;
-//! use ipc::{FixedStr, Message};
+//! use ipc::schema::{SchemaTree, Value};
+//! use ipc::{fixed_str, FixedStr, Message};
 //!
 //! #[derive(Clone, Copy, Debug, Message)]
 //! #[repr(u8)]
@@ -28,7 +33,27 @@
 //! let wire = SchemaTree::of::<Order>()?.encode();
 //! let tree = SchemaTree::decode(&wire)?;
 //! assert_eq!(tree.fingerprint(), Order::FINGERPRINT);
-//! assert_eq!(tree.fields()[2].name(), "side");
+//!
+//! // It reads messages of that type without knowing `Order`...
+//! let order = Order { id: 7, qty: 100, side: Side::Buy, _pad: [0; 3], symbol: fixed_str!("ACME") };
+//! let value = Value::from_bytes(&tree, ipc::as_bytes(&order))?;
+//! assert_eq!(
+//!     value.to_string(),
+//!     r#"Order { id: 7, qty: 100, side: Buy, _pad: [0, 0, 0], symbol: "ACME" }"#
+//! );
+//! assert_eq!(
+//!     value.to_json(),
+//!     r#"{"id":7,"qty":100,"side":"Buy","_pad":[0,0,0],"symbol":"ACME"}"#
+//! );
+//!
+//! // ...writes them from JSON (padding fields, `_name: [u8; N]`, may be left out)...
+//! let json = r#"{"id": 7, "qty": 100, "side": "Buy", "symbol": "ACME"}"#;
+//! let bytes = Value::from_json(&tree, json)?.to_bytes(&tree)?;
+//! assert_eq!(bytes, ipc::as_bytes(&order));
+//!
+//! // ...and says which field is wrong.
+//! let err = Value::from_json(&tree, r#"{"id": 7, "qty": -1, "side": "Buy", "symbol": ""}"#);
+//! assert_eq!(err.unwrap_err().to_string(), "`Order.qty`: -1 does not fit in u32");
 //! # Ok(())
 //! # }
 //! ```
@@ -66,7 +91,7 @@
 //!   offset aligned for it, and the fields that are not zero-sized lie one after the other
 //!   in declaration order and cover every byte (no padding, as the derive requires);
 //! - an array's size is its length times its element's; an array of zero-sized elements
-//!   holds at most 64 values in all (nothing to read, but each would be a value to print);
+//!   holds at most 64 values in all (nothing to read, but each would be a [`Value`]);
 //! - an enum's representation is an integer from `u8` to `i64`, its variants have
 //!   distinct names and distinct discriminants that fit it;
 //! - names hold no control characters.
@@ -77,6 +102,8 @@
 mod check;
 mod diff;
 mod encoding;
+mod json;
+mod value;
 
 use core::fmt;
 
@@ -88,6 +115,7 @@ use crate::message::{
 
 pub use diff::Difference;
 pub use encoding::FORMAT_VERSION;
+pub use value::{Value, ValueError, ValueProblem};
 
 /// The deepest nesting a tree may have: the top type is at depth 1, its fields and array
 /// elements at depth 2, and so on.
@@ -189,7 +217,7 @@ impl TreeField {
     }
 
     /// True if the derive treats the field as padding (`#[ipc(new)]` zeroes it): it is
-    /// named `_…` and its type is `[u8; N]`.
+    /// named `_…` and its type is `[u8; N]`. JSON may leave such a field out.
     pub fn is_padding(&self) -> bool {
         self.name.starts_with('_')
             && matches!(&self.tree.0, Node::Array { element, .. }
