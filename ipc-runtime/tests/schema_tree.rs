@@ -1,6 +1,6 @@
 //! Schema trees of derived types: their encoding round-trips with the type's own
 //! fingerprint, two trees differ exactly when `first_difference` names a place, the
-//! difference reads well for the edits people make.
+//! difference reads well for the edits people make, and the declaration shows the layout.
 
 mod schema_types;
 
@@ -253,4 +253,66 @@ fn the_first_difference_names_the_field_and_both_sides() {
         (d.path(), d.here(), d.there()),
         ("Order.qty", "u32 at offset 88", "u64 at offset 88")
     );
+}
+
+/// The type documented in DESIGN.md and in `Declaration`'s docs.
+mod documented {
+    #[derive(Clone, Copy, ipc::Message)]
+    #[repr(u8)]
+    pub enum Side {
+        Buy = 1,
+        Sell = 2,
+    }
+
+    #[derive(Clone, Copy, ipc::Message)]
+    #[repr(C)]
+    pub struct Order {
+        pub id: u64,
+        pub price: f64,
+        pub symbol: ipc::FixedStr<16>,
+        pub qty: u32,
+        pub side: Side,
+        pub _pad: [u8; 3],
+    }
+}
+
+#[test]
+fn the_declaration_notes_the_layout_of_every_type_once() {
+    let tree = SchemaTree::of::<documented::Order>().unwrap();
+    assert_eq!(
+        tree.declaration().to_string(),
+        "\
+/// 40 bytes, align 8, fingerprint 0xa09d10dc26e48e5c
+#[repr(C)]
+pub struct Order {
+    /* offset  0, size  8, align 8 */ pub id: u64,
+    /* offset  8, size  8, align 8 */ pub price: f64,
+    /* offset 16, size 16, align 1 */ pub symbol: FixedStr<16>,
+    /* offset 32, size  4, align 4 */ pub qty: u32,
+    /* offset 36, size  1, align 1 */ pub side: Side,
+    /* offset 37, size  3, align 1 */ pub _pad: [u8; 3],
+}
+
+/// 1 byte, align 1, fingerprint 0x1efeb4d189115083
+#[repr(u8)]
+pub enum Side {
+    Buy = 1,
+    Sell = 2,
+}
+"
+    );
+    let deep = SchemaTree::of::<schema_types::Deep>().unwrap();
+    let text = deep.declaration().to_string();
+    for line in [
+        "pub struct Deep {",
+        "pub wrapped: [Gen; 2],",
+        "pub r#type: Wrapper,",
+        "pub struct Gen {",
+        "pub a: [Pair; 2],",
+        "pub struct Pair(",
+        "pub struct Wrapper(",
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
+    assert_eq!(text.matches("pub struct Pair(").count(), 1, "{text}");
 }

@@ -14,7 +14,8 @@
 //!   32 there");
 //! - turn a message's bytes into a [`Value`] (checked as [`Message::validate`] checks
 //!   them), print it as `Order { id: 7, side: Buy, … }` or as JSON, and turn JSON back
-//!   into bytes, with errors that name the field ([`ValueError`]).
+//!   into bytes, with errors that name the field ([`ValueError`]);
+//! - print the type as a Rust declaration with its layout ([`SchemaTree::declaration`]).
 //!
 //! ```
 //! use ipc::schema::{SchemaTree, Value};
@@ -100,6 +101,7 @@
 //! [`Message`] with an unknown primitive) has no tree: [`SchemaTree::of`] says why.
 
 mod check;
+mod decl;
 mod diff;
 mod encoding;
 mod json;
@@ -113,6 +115,7 @@ use crate::message::{
     StructFingerprint,
 };
 
+pub use decl::Declaration;
 pub use diff::Difference;
 pub use encoding::FORMAT_VERSION;
 pub use value::{Value, ValueError, ValueProblem};
