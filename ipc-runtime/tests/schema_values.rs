@@ -197,7 +197,7 @@ fn every_kind_of_bad_json_names_the_field() {
         "`Order.id`: expected u64, found the string \"7\"",
         "`Order.kind`: `D` is not a variant of `E32` (A, B, C)",
         "`Order.colour`: `Order` has no such field (it has id, legs, symbol, note, kind, level, _pad)",
-        "`Order.note`: missing (a char)",
+        "`Order.note`: missing (of type char)",
         "`Order.id`: given twice",
         "`Order.symbol`: string of 16 bytes does not fit FixedStr<12>",
         "`Order.symbol`: string has a NUL byte at 2; a FixedStr ends at its first NUL",

@@ -227,7 +227,7 @@ impl fmt::Display for ValueProblem {
                 "`{struct_name}` has no such field (it has {})",
                 fields.join(", ")
             ),
-            ValueProblem::MissingField { expected } => write!(f, "missing (a {expected})"),
+            ValueProblem::MissingField { expected } => write!(f, "missing (of type {expected})"),
             ValueProblem::DuplicateField => f.write_str("given twice"),
             ValueProblem::TooLong { len, capacity } => {
                 write!(f, "string of {len} bytes does not fit FixedStr<{capacity}>")
