@@ -18,6 +18,7 @@
 //! | [`contract`] | the [`Tx`] / [`Rx`] traits every transport's ends implement | |
 //! | [`codec`] | the wire format of byte streams | |
 //! | [`endpoint`] | transports named by strings (`shm:orders`, `tcp:host:port`) | |
+//! | [`schema`] | a message type's schema as bytes; messages read and written without their type (values, JSON) | |
 //!
 //! Every transport's ends implement [`Tx`] / [`Rx`] — `send`, `try_send`, `send_timeout`,
 //! `send_ref`, `recv`, `try_recv`, `recv_timeout`, `recv_into`, `iter`, `try_iter`, written
@@ -33,6 +34,7 @@
 //! |---|---|---|
 //! | message and schema | what may cross, and its identity (fingerprint) | `message.rs`, `fixed_str.rs`, the derive |
 //! | errors, deadlines, shutdown | the one [`Error`]; how long a call waits; `shutdown_on` | `error.rs`, `deadline.rs`, `shutdown.rs` |
+//! | self-describing schemas | a schema as an owned tree and its bytes; values and JSON read with it | [`schema`] |
 //! | descriptors and sync | waiting on descriptors, writes that never `SIGPIPE`; futexes, fences | `fd.rs`, [`sync`] |
 //! | contract | [`Tx`] / [`Rx`]: the family every end offers, written once | [`contract`] |
 //! | codec | how bytes of a stream become a checked `T` | [`codec`] |
@@ -63,6 +65,7 @@ mod message;
 pub mod mq;
 mod payload;
 pub mod pipe;
+pub mod schema;
 pub mod shm;
 mod shutdown;
 pub mod signal;

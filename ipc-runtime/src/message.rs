@@ -132,6 +132,9 @@ fn check<T: Message>(bytes: &[u8]) -> Result<(), InvalidMessage> {
 }
 
 /// The layout of a [`Message`] type, available at compile time as `T::SCHEMA`.
+///
+/// Its owned form, [`SchemaTree`](crate::schema::SchemaTree), can be written to bytes and
+/// read back by a process that lacks the type (see [`schema`](crate::schema)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Schema {
@@ -314,46 +317,98 @@ impl Schema {
     /// retyped, reordered, added or removed, or the schema name changes, and it does not
     /// depend on the module path, the crate, the build or the compiler.
     pub const fn fingerprint(&self) -> u64 {
-        let mut h = Fnv::new();
         match self.kind {
-            Kind::Primitive => {
-                h = h
-                    .byte(b'P')
-                    .str(self.name)
-                    .usize(self.size)
-                    .usize(self.align);
-            }
-            Kind::Array { element, len } => {
-                h = h.byte(b'A').u64(element.fingerprint()).usize(len);
-            }
-            Kind::Str { capacity } => {
-                h = h.byte(b'S').usize(capacity);
-            }
+            Kind::Primitive => primitive_fingerprint(self.name, self.size, self.align),
+            Kind::Array { element, len } => array_fingerprint(element.fingerprint(), len),
+            Kind::Str { capacity } => str_fingerprint(capacity),
             Kind::Struct { fields } => {
-                h = h
-                    .byte(b'T')
-                    .str(self.name)
-                    .usize(self.size)
-                    .usize(self.align);
-                h = h.usize(fields.len());
+                let mut h = StructFingerprint::new(self.name, self.size, self.align, fields.len());
                 let mut i = 0;
                 while i < fields.len() {
                     let f = &fields[i];
-                    h = h.str(f.name).usize(f.offset).u64(f.schema.fingerprint());
+                    h = h.field(f.name, f.offset, f.schema.fingerprint());
                     i += 1;
                 }
+                h.finish()
             }
             Kind::Enum { repr, variants } => {
-                h = h.byte(b'E').str(self.name).u64(repr.fingerprint());
-                h = h.usize(variants.len());
+                let mut h = EnumFingerprint::new(self.name, repr.fingerprint(), variants.len());
                 let mut i = 0;
                 while i < variants.len() {
-                    h = h.str(variants[i].name).u128(variants[i].value as u128);
+                    h = h.variant(variants[i].name, variants[i].value);
                     i += 1;
                 }
+                h.finish()
             }
         }
-        h.finish()
+    }
+}
+
+// The fingerprint's recipe, one piece per kind of schema. Two walks use it: the `const fn`
+// `Schema::fingerprint` over the static schema, and `ipc::schema::SchemaTree::fingerprint`
+// over an owned tree (decoded from a peer's bytes, say); each walk computes the children's
+// fingerprints and hands them to these pieces, so both hash the same bytes in the same
+// order and agree by construction.
+
+/// The fingerprint of a primitive (`u32`, `bool`, ...) of the given size and alignment.
+pub(crate) const fn primitive_fingerprint(name: &str, size: usize, align: usize) -> u64 {
+    Fnv::new()
+        .byte(b'P')
+        .str(name)
+        .usize(size)
+        .usize(align)
+        .finish()
+}
+
+/// The fingerprint of `[T; len]`, where `element` is `T`'s.
+pub(crate) const fn array_fingerprint(element: u64, len: usize) -> u64 {
+    Fnv::new().byte(b'A').u64(element).usize(len).finish()
+}
+
+/// The fingerprint of `FixedStr<capacity>`.
+pub(crate) const fn str_fingerprint(capacity: usize) -> u64 {
+    Fnv::new().byte(b'S').usize(capacity).finish()
+}
+
+/// The fingerprint of a struct, fed its fields in declaration order.
+#[derive(Clone, Copy)]
+pub(crate) struct StructFingerprint(Fnv);
+
+impl StructFingerprint {
+    /// A struct named `name` of `size` bytes, aligned to `align`, with `fields` fields.
+    pub(crate) const fn new(name: &str, size: usize, align: usize, fields: usize) -> Self {
+        let h = Fnv::new().byte(b'T').str(name).usize(size).usize(align);
+        StructFingerprint(h.usize(fields))
+    }
+
+    /// The next field: its name, its offset, and its type's fingerprint.
+    pub(crate) const fn field(self, name: &str, offset: usize, fingerprint: u64) -> Self {
+        StructFingerprint(self.0.str(name).usize(offset).u64(fingerprint))
+    }
+
+    pub(crate) const fn finish(self) -> u64 {
+        self.0.finish()
+    }
+}
+
+/// The fingerprint of an enum, fed its variants in declaration order.
+#[derive(Clone, Copy)]
+pub(crate) struct EnumFingerprint(Fnv);
+
+impl EnumFingerprint {
+    /// An enum named `name` whose representation has fingerprint `repr`, with `variants`
+    /// variants.
+    pub(crate) const fn new(name: &str, repr: u64, variants: usize) -> Self {
+        EnumFingerprint(Fnv::new().byte(b'E').str(name).u64(repr).usize(variants))
+    }
+
+    /// The next variant: its name and discriminant.
+    pub(crate) const fn variant(self, name: &str, value: i128) -> Self {
+        EnumFingerprint(self.0.str(name).u128(value as u128))
+    }
+
+    pub(crate) const fn finish(self) -> u64 {
+        self.0.finish()
     }
 }
 
@@ -745,5 +800,28 @@ mod tests {
         assert!(from_bytes::<u32>(&[0; 3]).is_err());
         assert!(from_bytes::<bool>(&[3]).is_err());
         assert!(from_bytes::<[bool; 2]>(&[1, 0]).unwrap()[0]);
+    }
+
+    /// Fingerprints are part of the wire contract: these values, taken before the hashing
+    /// was shared with `ipc::schema`, must never change. Only types whose alignment is the
+    /// same on every Linux target are pinned (`u64` and `u128` align differently on some).
+    #[test]
+    fn fingerprints_are_pinned() {
+        const FIELDS: &[Field] = &[
+            Field::new("bid", 0, &u32::SCHEMA),
+            Field::new("ask", 4, &<[u16; 2]>::SCHEMA),
+        ];
+        const QUOTE: Schema = Schema::structure("Quote", 8, 4, FIELDS);
+        const VARIANTS: &[Variant] = &[Variant::new("Buy", 1), Variant::new("Sell", -2)];
+        const SIDE: Schema = Schema::enumeration("Side", &i16::SCHEMA, VARIANTS);
+        assert_eq!(u8::FINGERPRINT, 0x171a_d139_b40e_2138);
+        assert_eq!(f32::FINGERPRINT, 0x8aa5_168e_a20f_2084);
+        assert_eq!(bool::FINGERPRINT, 0xaa8b_1c7f_f99e_5b14);
+        assert_eq!(char::FINGERPRINT, 0x3b02_d77c_d45a_a52c);
+        assert_eq!(<[u16; 3]>::FINGERPRINT, 0xf29b_6a7e_0f4e_b30b);
+        assert_eq!(FixedStr::<16>::FINGERPRINT, 0x5b89_174c_5226_c32f);
+        assert_eq!(QUOTE.fingerprint(), 0x317a_e05d_3373_dd32);
+        assert_eq!(SIDE.fingerprint(), 0x9588_7f93_8ff8_7718);
+        assert_eq!(slice_fingerprint(u32::FINGERPRINT), 0x810c_4ea7_ae3e_97d3);
     }
 }
