@@ -163,7 +163,9 @@ fn other_schema_is_refused(t: &Transport) -> Result<()> {
             }
         }
         match rx.recv_timeout(Duration::from_millis(100)) {
-            Err(Error::SchemaMismatch { expected, found }) => {
+            Err(Error::SchemaMismatch {
+                expected, found, ..
+            }) => {
                 let _ = child.wait();
                 // Datagram transports carry only the fingerprint, not the peer's name.
                 return check(

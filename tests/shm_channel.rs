@@ -704,7 +704,9 @@ fn opener_with_another_schema_gets_schema_mismatch() {
     let name = Name::new("schema");
     let _rx = Receiver::<u64>::create(&name.0, Options::new()).unwrap();
     match Sender::<u32>::open(&name.0) {
-        Err(Error::SchemaMismatch { expected, found }) => {
+        Err(Error::SchemaMismatch {
+            expected, found, ..
+        }) => {
             assert_eq!(expected.size, 4);
             assert_eq!(found.size, 8);
             assert_eq!(found.name, "u64");

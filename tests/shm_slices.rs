@@ -196,7 +196,9 @@ fn a_slice_topic_and_a_message_topic_never_meet() {
     let _tx = Publisher::<[u8]>::create(&name.0, Options::new()).unwrap();
     let e = Subscriber::<u8>::open(&name.0).unwrap_err();
     match &e {
-        Error::SchemaMismatch { expected, found } => {
+        Error::SchemaMismatch {
+            expected, found, ..
+        } => {
             assert_eq!(expected.name, "u8");
             assert_eq!(found.name, "[u8]");
         }

@@ -62,14 +62,19 @@ pub enum Error {
 
     /// The peer was built with another definition of the message type.
     #[error(
-        "schema mismatch: this side uses {expected}, the peer uses {found}; \
-         build both programs from the same definition of the message type"
+        "schema mismatch: this side uses {expected}, the peer uses {found}{}; \
+         build both programs from the same definition of the message type",
+        difference_suffix(.difference)
     )]
     SchemaMismatch {
         /// This side's schema.
         expected: SchemaId,
         /// The peer's schema.
         found: SchemaId,
+        /// The first field that differs, with both sides ("`Order.qty`: u32 at offset 32
+        /// here, u64 at offset 32 there"), where the peer's whole schema is known (shared
+        /// memory carries it).
+        difference: Option<String>,
     },
 
     /// The peer sent a message whose bytes are not a valid value of the type.
@@ -288,6 +293,7 @@ impl Error {
         Error::SchemaMismatch {
             expected: SchemaId::of::<T>(),
             found,
+            difference: None,
         }
     }
 
@@ -378,6 +384,12 @@ pub(crate) fn new_fd_error(op: &'static str, errno: Errno) -> Error {
         },
         e => Error::sys(op, e),
     }
+}
+
+fn difference_suffix(difference: &Option<String>) -> String {
+    difference
+        .as_ref()
+        .map_or_else(String::new, |d| format!(" (first difference: {d})"))
 }
 
 /// The identity of a schema as it crosses the wire: name, fingerprint, size, alignment.

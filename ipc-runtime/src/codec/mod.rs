@@ -495,14 +495,22 @@ fn check_hello<T: Message>(p: &[u8]) -> Result<()> {
             "little"
         };
         found.name = format!("{} in {order}-endian byte order", found.name);
-        return Err(Error::SchemaMismatch { expected, found });
+        return Err(Error::SchemaMismatch {
+            expected,
+            found,
+            difference: None,
+        });
     }
     if found.fingerprint != expected.fingerprint
         || found.name != expected.name
         || found.size != expected.size
         || found.align != expected.align
     {
-        return Err(Error::SchemaMismatch { expected, found });
+        return Err(Error::SchemaMismatch {
+            expected,
+            found,
+            difference: None,
+        });
     }
     Ok(())
 }

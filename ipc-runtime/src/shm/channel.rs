@@ -196,7 +196,8 @@ impl Chan {
     }
 
     fn create<P: ?Sized + Payload>(name: &str, opts: &Options, role: Role) -> Result<Chan> {
-        let shape = opts.shape_for::<P>();
+        let schema = layout::encoded_schema::<P>()?;
+        let shape = opts.shape_for::<P>().with_schema(&schema);
         let layout = Layout::channel(&shape, opts.slots(&shape))?;
         let me = if role == Role::Receiver {
             RECEIVER
@@ -204,9 +205,7 @@ impl Chan {
             SENDERS.start
         };
         let seg = Segment::create(name, opts, layout.total_size, me)?;
-        // SAFETY: the mapping holds `total_size >= size_of::<Header>()` bytes and nobody
-        // reads the meta before READY is published below.
-        unsafe { layout::write_meta(seg.base(), layout.meta::<P>(&shape)) };
+        seg.write_header::<P>(&layout, &shape, &schema);
         let chan = Self::assemble(seg, layout, &shape, me, opts, role);
         chan.ring.init();
         chan.joined(role);
@@ -215,9 +214,7 @@ impl Chan {
     }
 
     fn attach<P: ?Sized + Payload>(mut seg: Segment, opts: &Options, role: Role) -> Result<Chan> {
-        // SAFETY: an attached segment is mapped with at least a header.
-        let meta = unsafe { layout::read_meta(seg.base()) };
-        let (layout, shape) = meta.check::<P>(SegmentKind::Channel, seg.len())?;
+        let (layout, shape) = seg.check::<P>(SegmentKind::Channel)?;
         let me = match role {
             Role::Receiver => seg.join(
                 RECEIVER..RECEIVER + 1,

@@ -26,6 +26,7 @@ use super::ring::{CacheLine, RingControl, MAX_PARTICIPANTS, SLOT_HEADER};
 use crate::error::{Error, Result, SchemaId};
 use crate::message::Message;
 use crate::payload::Payload;
+use crate::schema::SchemaTree;
 use crate::sync::Semaphore;
 
 /// `b"IPC-SHM\0"` as a little-endian word.
@@ -72,6 +73,9 @@ pub(crate) struct Meta {
     pub(crate) subscribers: u32,
     /// Slices: the most elements a message holds; 0 for a fixed-size message.
     pub(crate) max_len: u64,
+    /// Bytes of the encoded schema tree (`ipc::schema`) right after the header.
+    pub(crate) schema_len: u32,
+    _pad: u32,
 }
 
 /// Statistics and membership counters.
@@ -172,6 +176,9 @@ pub(crate) struct Shape {
     pub(crate) align: u64,
     /// Slices: the most elements a message holds; `None` for a fixed-size message.
     pub(crate) max_len: Option<u64>,
+    /// Bytes of the encoded schema tree that follows the header (0 until
+    /// [`Shape::with_schema`]).
+    pub(crate) schema_len: u64,
 }
 
 impl Shape {
@@ -182,7 +189,19 @@ impl Shape {
             size: size_of::<P::Element>() as u64,
             align: align_of::<P::Element>() as u64,
             max_len: P::IS_SLICE.then_some(max_len),
+            schema_len: 0,
         }
+    }
+
+    /// This shape with room after the header for `schema`, the encoded tree.
+    pub(crate) fn with_schema(mut self, schema: &[u8]) -> Shape {
+        self.schema_len = schema.len() as u64;
+        self
+    }
+
+    /// Where the body may start: after the header and the encoded schema.
+    fn header_end(&self) -> u64 {
+        size_of::<Header>() as u64 + self.schema_len
     }
 
     /// The bytes before a slice's first element: its length word, padded to the
@@ -255,7 +274,7 @@ impl Layout {
             round_up(bytes, align.max(64)).ok_or_else(|| too_big("slot"))?
         };
         let body_offset =
-            round_up(size_of::<Header>() as u64, align.max(64)).ok_or_else(|| too_big("header"))?;
+            round_up(shape.header_end(), align.max(64)).ok_or_else(|| too_big("header"))?;
         let total = capacity
             .checked_mul(stride)
             .and_then(|b| b.checked_add(body_offset))
@@ -275,10 +294,10 @@ impl Layout {
 
     /// The layout of one shared `T` behind a lock word: the lock's cache line at
     /// `body_offset`, the value at `body_offset + payload_offset`.
-    pub(crate) fn shared<T: Message>() -> Result<Layout> {
+    pub(crate) fn shared<T: Message>(schema_len: u64) -> Result<Layout> {
         let align = (align_of::<T>() as u64).max(64);
-        let body_offset =
-            round_up(size_of::<Header>() as u64, align).ok_or_else(|| too_big("header"))?;
+        let header_end = size_of::<Header>() as u64 + schema_len;
+        let body_offset = round_up(header_end, align).ok_or_else(|| too_big("header"))?;
         let payload_offset = align;
         let total = (body_offset + payload_offset)
             .checked_add(size_of::<T>() as u64)
@@ -315,7 +334,7 @@ impl Layout {
             round_up(bytes, align.max(64)).ok_or_else(|| too_big("cell"))?
         };
         let body_offset =
-            round_up(size_of::<Header>() as u64, align.max(64)).ok_or_else(|| too_big("header"))?;
+            round_up(shape.header_end(), align.max(64)).ok_or_else(|| too_big("header"))?;
         let mut l = Layout {
             kind: SegmentKind::Topic,
             capacity,
@@ -375,8 +394,60 @@ impl Layout {
             creator_pid: std::process::id(),
             subscribers: self.subscribers as u32,
             max_len: shape.max_len.unwrap_or(0),
+            schema_len: shape.schema_len as u32,
+            _pad: 0,
         }
     }
+}
+
+/// The most bytes of encoded schema a segment carries after its header.
+pub(crate) const MAX_SCHEMA_BYTES: usize = 16 << 10;
+
+/// The encoded schema tree (`ipc::schema`) of `P`'s messages (a slice's element), as a
+/// segment carries it after its header.
+///
+/// # Errors
+///
+/// [`Error::LimitExceeded`] if it takes more than [`MAX_SCHEMA_BYTES`].
+pub(crate) fn encoded_schema<P: ?Sized + Payload>() -> Result<Vec<u8>> {
+    let tree = SchemaTree::of::<P::Element>()?;
+    Ok(tree.encode_within(MAX_SCHEMA_BYTES)?)
+}
+
+/// Writes `schema` after the header (creator only, before `state` is READY).
+///
+/// # Safety
+///
+/// `base` points to a writable mapping of at least `size_of::<Header>() + schema.len()`
+/// bytes.
+pub(crate) unsafe fn write_schema(base: *mut u8, schema: &[u8]) {
+    // SAFETY: the caller guarantees the bytes are mapped and writable; nobody reads them
+    // before READY is published.
+    unsafe {
+        core::ptr::copy_nonoverlapping(schema.as_ptr(), base.add(size_of::<Header>()), schema.len())
+    };
+}
+
+/// Copies the encoded schema a segment's header announces, if it lies inside the
+/// mapping and within [`MAX_SCHEMA_BYTES`] (the header is a peer's word: nothing of it is
+/// trusted but for this copy, which is then decoded and checked).
+///
+/// # Safety
+///
+/// `base` points to a mapping of `file_len` readable bytes.
+pub(crate) unsafe fn read_schema(base: *const u8, meta: &Meta, file_len: u64) -> Option<Vec<u8>> {
+    let len = meta.schema_len as usize;
+    let start = size_of::<Header>();
+    if len == 0 || len > MAX_SCHEMA_BYTES || (start + len) as u64 > file_len {
+        return None;
+    }
+    let mut out = vec![0u8; len];
+    for (i, b) in out.iter_mut().enumerate() {
+        // SAFETY: `start + i < start + len <= file_len`: inside the mapping; a volatile
+        // read of a byte another process may be writing yields some byte, never UB.
+        *b = unsafe { core::ptr::read_volatile(base.add(start + i)) };
+    }
+    Some(out)
 }
 
 impl Meta {
@@ -405,6 +476,7 @@ impl Meta {
         &self,
         kind: SegmentKind,
         file_len: u64,
+        theirs: Option<&[u8]>,
     ) -> Result<(Layout, Shape)> {
         if self.magic != MAGIC {
             return Err(Error::Corrupt(format!(
@@ -427,14 +499,22 @@ impl Meta {
                 kind_name(kind as u32)
             )));
         }
-        let shape = Shape::of::<P>(self.max_len);
+        let mine = encoded_schema::<P>()?;
+        let shape = Shape::of::<P>(self.max_len).with_schema(&mine);
         if self.fingerprint != shape.fingerprint
             || self.msg_size != shape.size
             || self.msg_align != shape.align
         {
+            // Name the first field that differs, where the peer's schema decodes.
+            let difference = theirs
+                .and_then(|bytes| SchemaTree::decode(bytes).ok())
+                .zip(SchemaTree::decode(&mine).ok())
+                .and_then(|(their, our)| our.first_difference(&their))
+                .map(|d| d.to_string());
             return Err(Error::SchemaMismatch {
                 expected: P::schema_id(),
                 found: self.schema_id(),
+                difference,
             });
         }
         if (P::IS_SLICE && self.max_len == 0) || (!P::IS_SLICE && self.max_len != 0) {
@@ -455,7 +535,7 @@ impl Meta {
                 Layout::channel(&shape, self.capacity)
                     .map_err(|_| Error::Corrupt("header capacity is too large".into()))?
             }
-            SegmentKind::Shared if !P::IS_SLICE => Layout::shared::<P::Element>()?,
+            SegmentKind::Shared if !P::IS_SLICE => Layout::shared::<P::Element>(shape.schema_len)?,
             SegmentKind::Shared => return Err(Error::Corrupt("a shared value is no slice".into())),
             SegmentKind::Topic => {
                 if self.capacity < 2

@@ -99,7 +99,8 @@
 //!   to 64 bytes and to whole cache lines above (8 B messages take 16-byte slots, 64 B
 //!   messages 128-byte ones, 4 KiB messages 4,160 bytes); a header of 5,696 bytes comes
 //!   first (89 cache lines: 64 of them one claim word per participant, 12 the
-//!   participants' pids), and the whole is
+//!   participants' pids), then the message type's encoded schema (what `ipc show` and
+//!   `ipc tail` read), and the whole is
 //!   rounded up to pages. So 64 slots of 8 bytes reserve 8 KiB (16 times their
 //!   payload), 1,024 of them 24 KiB (3 times); at 4 KiB and more the overhead is under
 //!   5 %. Creating a channel costs about 25 µs, plus 0.2 ms per MiB to allocate its

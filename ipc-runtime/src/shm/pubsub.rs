@@ -165,9 +165,7 @@ unsafe impl Board for SegBoard {
 
 /// Maps and checks a topic segment of `P`.
 fn map_topic<P: ?Sized + Payload>(seg: &Segment) -> Result<SegBoard> {
-    // SAFETY: every segment is mapped with at least a header's bytes.
-    let meta = unsafe { layout::read_meta(seg.base()) };
-    let (layout, shape) = meta.check::<P>(SegmentKind::Topic, seg.len())?;
+    let (layout, shape) = seg.check::<P>(SegmentKind::Topic)?;
     let base = NonNull::new(seg.base()).ok_or_else(|| Error::Corrupt("null mapping".into()))?;
     // SAFETY: `check` computed the layout locally (from this side's `P` and the header's
     // capacity, subscriber count and maximum length) and found the mapping (`fstat`) at
@@ -180,12 +178,11 @@ fn create_topic<P: ?Sized + Payload>(
     opts: &Options,
     me: usize,
 ) -> Result<(Segment, SegBoard)> {
-    let shape = opts.shape_for::<P>();
+    let schema = layout::encoded_schema::<P>()?;
+    let shape = opts.shape_for::<P>().with_schema(&schema);
     let layout = Layout::topic(&shape, opts.slots(&shape), opts.max_subscribers)?;
     let seg = Segment::create(name, opts, layout.total_size, me)?;
-    // SAFETY: the mapping is `total_size` bytes, at least a header; nobody reads it
-    // before `set_ready`.
-    unsafe { layout::write_meta(seg.base(), layout.meta::<P>(&shape)) };
+    seg.write_header::<P>(&layout, &shape, &schema);
     let board = map_topic::<P>(&seg)?;
     topic::init(&board);
     let state = &board.control().state;

@@ -47,11 +47,12 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag, SealFlag};
 use nix::sys::mman::{shm_open, shm_unlink};
 use nix::sys::stat::{fchmod, fstat, Mode};
 
-use super::layout::{self, Header, MAGIC};
+use super::layout::{self, Header, Layout, SegmentKind, Shape, MAGIC};
 use super::options::{Backing, Options};
 use super::ring::MAX_PARTICIPANTS;
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
+use crate::payload::Payload;
 
 mod appear;
 mod list;
@@ -619,6 +620,35 @@ impl Segment {
              held is lost; drop the end, remove the channel and create it again",
             self.name
         )))
+    }
+
+    /// Reads the header and checks it against `P` and `kind` ([`layout::Meta::check`]),
+    /// naming the first field that differs from the peer's schema on a mismatch.
+    pub(crate) fn check<P: ?Sized + Payload>(&self, kind: SegmentKind) -> Result<(Layout, Shape)> {
+        // SAFETY: every segment is mapped with at least a header's bytes.
+        let meta = unsafe { layout::read_meta(self.base()) };
+        // SAFETY: the mapping is `self.len()` bytes long (`fstat`).
+        let theirs = unsafe { layout::read_schema(self.base(), &meta, self.len()) };
+        meta.check::<P>(kind, self.len(), theirs.as_deref())
+    }
+
+    /// Writes the header of a segment of `P` this process just created: the immutable
+    /// part, then `schema`, the encoded tree `shape` made room for (creator only, before
+    /// READY).
+    pub(crate) fn write_header<P: ?Sized + Payload>(
+        &self,
+        layout: &Layout,
+        shape: &Shape,
+        schema: &[u8],
+    ) {
+        debug_assert_eq!(shape.schema_len, schema.len() as u64);
+        // SAFETY: the mapping holds `layout.total_size` bytes, which cover the header and
+        // the schema after it (`Layout` put the body after both); nobody reads them
+        // before READY is published.
+        unsafe {
+            layout::write_meta(self.base(), layout.meta::<P>(shape));
+            layout::write_schema(self.base(), schema);
+        }
     }
 
     /// True once the segment's file was shrunk under this process's mapping.

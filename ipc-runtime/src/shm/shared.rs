@@ -121,10 +121,11 @@ impl<T: Message> Shared<T> {
     /// [`Error::AlreadyExists`], [`Error::InvalidName`], [`Error::LimitExceeded`],
     /// [`Error::Io`].
     pub fn create(name: &str, init: T, opts: Options) -> Result<Self> {
-        let layout = Layout::shared::<T>()?;
+        let schema = layout::encoded_schema::<T>()?;
+        let shape = Shape::of::<T>(0).with_schema(&schema);
+        let layout = Layout::shared::<T>(shape.schema_len)?;
         let seg = Segment::create(name, &opts, layout.total_size, 0)?;
-        // SAFETY: the mapping holds `total_size` bytes; nobody reads before READY.
-        unsafe { layout::write_meta(seg.base(), layout.meta::<T>(&Shape::of::<T>(0))) };
+        seg.write_header::<T>(&layout, &shape, &schema);
         let s = Self::assemble(seg, layout, 0);
         // SAFETY: the value's place is inside the mapping, aligned, and not yet shared.
         unsafe { s.value.as_ptr().write(init) };
@@ -198,9 +199,7 @@ impl<T: Message> Shared<T> {
     }
 
     fn attach(mut seg: Segment) -> Result<Self> {
-        // SAFETY: an attached segment is mapped with at least a header.
-        let meta = unsafe { layout::read_meta(seg.base()) };
-        let (layout, _) = meta.check::<T>(SegmentKind::Shared, seg.len())?;
+        let (layout, _) = seg.check::<T>(SegmentKind::Shared)?;
         let me = seg.join(0..MAX_PARTICIPANTS, "64 live processes already share it")?;
         let s = Self::assemble(seg, layout, me);
         // A dead holder whose index we inherited: release its orphaned lock.

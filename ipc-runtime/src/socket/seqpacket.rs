@@ -370,6 +370,7 @@ impl<T: Message> SeqPacket<T> {
                     ..expected.clone()
                 },
                 expected,
+                difference: None,
             });
         }
         Ok(())
