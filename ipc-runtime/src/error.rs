@@ -73,8 +73,8 @@ pub enum Error {
         found: SchemaId,
         /// The first field that differs, with both sides ("`Order.qty`: u32 at offset 32
         /// here, u64 at offset 32 there"), where the peer's whole schema is known (shared
-        /// memory carries it).
-        difference: Option<String>,
+        /// memory carries it). Boxed: it keeps every `Result` of this crate small.
+        difference: Option<Box<str>>,
     },
 
     /// The peer sent a message whose bytes are not a valid value of the type.
@@ -386,7 +386,7 @@ pub(crate) fn new_fd_error(op: &'static str, errno: Errno) -> Error {
     }
 }
 
-fn difference_suffix(difference: &Option<String>) -> String {
+fn difference_suffix(difference: &Option<Box<str>>) -> String {
     difference
         .as_ref()
         .map_or_else(String::new, |d| format!(" (first difference: {d})"))

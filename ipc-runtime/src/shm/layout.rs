@@ -510,7 +510,7 @@ impl Meta {
                 .and_then(|bytes| SchemaTree::decode(bytes).ok())
                 .zip(SchemaTree::decode(&mine).ok())
                 .and_then(|(their, our)| our.first_difference(&their))
-                .map(|d| d.to_string());
+                .map(|d| d.to_string().into_boxed_str());
             return Err(Error::SchemaMismatch {
                 expected: P::schema_id(),
                 found: self.schema_id(),
