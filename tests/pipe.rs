@@ -221,7 +221,9 @@ fn receiver_of_another_schema_gets_schema_mismatch() {
     let mut rx = Receiver::<[u32; 2]>::from_fd(rx.into());
     let err = rx.recv().unwrap_err();
     match &err {
-        Error::SchemaMismatch { expected, found } => {
+        Error::SchemaMismatch {
+            expected, found, ..
+        } => {
             assert_eq!(expected.name, "[u32; 2]");
             assert_eq!(found.name, "u64");
         }

@@ -32,7 +32,7 @@ fn difference(e: Error) -> String {
         Error::SchemaMismatch {
             difference: Some(d),
             ..
-        } => d,
+        } => d.into_string(),
         e => panic!("not a mismatch naming a field: {e:?}"),
     }
 }
