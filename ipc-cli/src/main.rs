@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! ipc list [--json]            every channel, topic, shared value and queue, who is attached
+//! ipc show ENDPOINT [--json]   one channel's schema as a declaration, and its state
 //! ipc clean [--dry-run]        remove what crashed processes left behind, never a live one
 //! ipc doctor [--json]          the kernel limits and features the transports depend on
 //! ```
@@ -17,6 +18,7 @@ use clap::{Parser, Subcommand};
 mod clean;
 mod doctor;
 mod list;
+mod show;
 mod table;
 
 /// List, inspect and clean the IPC channels of programs built on typed-ipc.
@@ -40,6 +42,16 @@ enum Command {
         /// and `mq:/orders`).
         #[arg(long, default_value = "")]
         prefix: String,
+    },
+    /// One channel: its schema as a Rust declaration with offsets, sizes and alignments
+    /// (read from the schema a shared-memory segment carries), capacity, fill, and who
+    /// is attached.
+    Show {
+        /// The channel: `shm:NAME` (channel, topic or shared value) or `mq:/NAME`.
+        endpoint: String,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Removes the shared-memory segments whose every participant is dead (a channel
     /// that holds unread messages is kept for its senders' linger). Queues are never
@@ -72,6 +84,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::List { json, prefix } => list::run(json, &prefix),
+        Command::Show { endpoint, json } => show::run(&endpoint, json),
         Command::Clean {
             dry_run,
             json,

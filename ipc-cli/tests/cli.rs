@@ -270,6 +270,53 @@ fn clean_removes_a_dead_segment_that_owes_nobody_a_message() {
     assert!(!std::path::Path::new(&format!("/dev/shm/ipc.{name}")).exists());
 }
 
+#[derive(ipc::Message, Clone, Copy)]
+#[repr(u8)]
+enum Side {
+    Buy = 1,
+    Sell = 2,
+}
+
+#[derive(ipc::Message, Clone, Copy)]
+#[repr(C)]
+struct Fill {
+    id: u64,
+    qty: u32,
+    side: Side,
+    venue: [u8; 3],
+}
+
+#[test]
+fn show_prints_the_declaration_the_segment_carries() {
+    let _clean = Clean;
+    let name = format!("{}fills", prefix());
+    let _rx = ipc::shm::Receiver::<Fill>::create(&name, Default::default()).unwrap();
+    let (code, out, err) = ipc(&["show", &format!("shm:{name}")]);
+    assert_eq!(code, 0, "{err}");
+    for line in [
+        "channel of `Fill` (16 bytes, align 8",
+        "receiver",
+        "pub struct Fill {",
+        "/* offset  8, size 4, align 4 */ pub qty: u32,",
+        "/* offset 12, size 1, align 1 */ pub side: Side,",
+        "pub enum Side {",
+        "Sell = 2,",
+    ] {
+        assert!(out.contains(line), "`{line}` missing from:\n{out}");
+    }
+    let v = json(&["show", "--json", &format!("shm:{name}")]);
+    assert!(
+        v["declaration"]
+            .as_str()
+            .unwrap()
+            .contains("pub venue: [u8; 3]"),
+        "{v:#}"
+    );
+    let (code, _, err) = ipc(&["show", &format!("shm:{name}-none")]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("ipc: no channel"), "{err}");
+}
+
 #[test]
 fn doctor_reports_every_check_with_a_value_and_usage_errors_exit_2() {
     let checks = json(&["doctor", "--json"]);

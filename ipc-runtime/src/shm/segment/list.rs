@@ -13,6 +13,7 @@ use super::super::ring::MAX_PARTICIPANTS;
 use super::super::topic::TopicControl;
 use super::{count_locked, live_in, PREFIX, SYSV_MAGIC, SYSV_REGISTRY};
 use crate::error::{Error, Result, SchemaId};
+use crate::schema::SchemaTree;
 
 /// What a listed segment holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +68,10 @@ pub struct Listed {
     /// The message type it carries, as its header states it (`None` for a System V
     /// registry, or a header of another format version).
     pub schema: Option<SchemaId>,
+    /// The message type's whole schema (a slice's element's), decoded from what the
+    /// segment carries after its header and checked against `schema`'s fingerprint; `None`
+    /// where it is missing or does not decode.
+    pub tree: Option<SchemaTree>,
     /// Slots of a channel, entries of a topic (0 otherwise).
     pub capacity: u64,
     /// Subscriber lines of a topic (0 otherwise).
@@ -203,6 +208,7 @@ fn describe(name: &str, fd: &OwnedFd) -> Option<Listed> {
             name: name.to_owned(),
             pattern: Pattern::SystemV,
             schema: None,
+            tree: None,
             capacity: 0,
             max_subscribers: 0,
             max_len: 0,
@@ -252,6 +258,11 @@ fn describe(name: &str, fd: &OwnedFd) -> Option<Listed> {
         name: name.to_owned(),
         pattern,
         schema: ours.then(|| meta.schema_id()),
+        tree: if ours {
+            read_tree(fd, &meta, bytes)
+        } else {
+            None
+        },
         capacity: if ours { meta.capacity } else { 0 },
         max_subscribers: if ours && pattern == Pattern::Topic {
             subscribers
@@ -297,6 +308,27 @@ fn describe(name: &str, fd: &OwnedFd) -> Option<Listed> {
         owner: st.st_uid,
         mode: st.st_mode & 0o777,
     })
+}
+
+/// The schema tree a segment carries after its header, if it decodes and its fingerprint
+/// is the one the header states (for a slice, the element's: the header's is the slice's).
+fn read_tree(fd: &OwnedFd, meta: &Meta, file_len: u64) -> Option<SchemaTree> {
+    let len = meta.schema_len as usize;
+    let start = size_of::<layout::Header>() as u64;
+    if len == 0 || len > layout::MAX_SCHEMA_BYTES || start + len as u64 > file_len {
+        return None;
+    }
+    let mut bytes = vec![0u8; len];
+    if !read_exact_at(fd, &mut bytes, start) {
+        return None;
+    }
+    let tree = SchemaTree::decode(&bytes).ok()?;
+    let fingerprint = if meta.max_len > 0 {
+        crate::message::slice_fingerprint(tree.fingerprint())
+    } else {
+        tree.fingerprint()
+    };
+    (fingerprint == meta.fingerprint).then_some(tree)
 }
 
 /// The word at `offset` of `fd` (0 if it cannot be read).

@@ -1,0 +1,81 @@
+//! `ipc show ENDPOINT`: one channel's schema, as a Rust declaration with offsets, sizes
+//! and alignments (from the schema the segment carries), and what is known of it now.
+
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use crate::list::rows;
+use crate::Failure;
+
+pub(crate) fn run(endpoint: &str, as_json: bool) -> Result<ExitCode, Failure> {
+    let (scheme, name) = endpoint
+        .split_once(':')
+        .ok_or_else(|| format!("`{endpoint}` is not an endpoint: write shm:NAME or mq:/NAME"))?;
+    if !matches!(scheme, "shm" | "mq") {
+        return Err(format!(
+            "`{endpoint}`: `ipc show` reads shared-memory channels and topics (shm:NAME) \
+             and POSIX queues (mq:/NAME)"
+        ));
+    }
+    let row = rows("")?
+        .into_iter()
+        .find(|r| r.endpoint == endpoint)
+        .ok_or_else(|| format!("no channel `{endpoint}` on this machine (see `ipc list`)"))?;
+    let tree = if scheme == "shm" {
+        ipc::shm::list()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|s| s.name == name)
+            .and_then(|s| s.tree)
+    } else {
+        None
+    };
+    let declaration = tree.as_ref().map(|t| t.declaration().to_string());
+    if as_json {
+        let mut v = row.to_json();
+        v["declaration"] = json!(declaration);
+        println!("{v}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let schema = row.schema.as_ref().map_or_else(
+        || "an unknown type".to_owned(),
+        |s| {
+            format!(
+                "`{}` ({} bytes, align {}, fingerprint {:#018x})",
+                s.name, s.size, s.align, s.fingerprint
+            )
+        },
+    );
+    println!("{endpoint}: {} of {schema}", row.kind);
+    if row.max_len > 0 {
+        println!("  slices of up to {} elements", row.max_len);
+    }
+    let mut facts = Vec::new();
+    if let Some(c) = row.capacity {
+        facts.push(format!("capacity {c}"));
+    }
+    if let Some(f) = row.fill {
+        facts.push(if row.kind == "topic" {
+            format!("{f} published")
+        } else {
+            format!("{f} waiting")
+        });
+    }
+    facts.push(format!("owner {}, mode {:03o}", row.owner, row.mode));
+    facts.push(row.state.to_owned());
+    println!("  {}", facts.join(", "));
+    for (role, pid, alive) in &row.participants {
+        let pid = pid.map_or("?".into(), |p| p.to_string());
+        let state = if *alive { "alive" } else { "dead" };
+        println!("  {role} {pid} ({state})");
+    }
+    match declaration {
+        Some(d) => println!("\n{}", d.trim_end()),
+        None if scheme == "mq" => {
+            println!("\n(a POSIX queue's header names its type but does not carry its fields)")
+        }
+        None => println!("\n(the segment carries no schema this build can read)"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
