@@ -191,12 +191,6 @@ impl<T: ?Sized + Payload> Subscriber<T> {
         self.recv_until(&Wait::timeout(timeout))
     }
 
-    /// Slices: the most elements a sample of this topic holds (its creator's
-    /// [`Options::max_len`]); 0 for a topic of fixed-size messages.
-    pub fn max_len(&self) -> usize {
-        self.board.max_len as usize
-    }
-
     /// Samples this subscriber missed (lagged) since it joined.
     pub fn missed(&self) -> u64 {
         self.missed
@@ -426,6 +420,14 @@ impl<T: ?Sized + Payload> Subscriber<T> {
         // for as long as `self` is.
         let value = unsafe { &*T::raw(self.scratch.as_ptr().cast(), len) };
         Ok(TopicSample { value, sub: None })
+    }
+}
+
+impl<E: Message> Subscriber<[E]> {
+    /// The most elements a sample of this topic holds (its creator's
+    /// [`Options::max_len`]).
+    pub fn max_len(&self) -> usize {
+        self.board.max_len as usize
     }
 }
 
