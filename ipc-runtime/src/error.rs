@@ -304,7 +304,8 @@ impl Error {
             value: len as u64,
             hint: format!(
                 "this channel takes slices of at most {max} elements; send a shorter one, or \
-                 create the channel with a larger Options::max_len"
+                 raise the maximum (Options::max_len when a shared-memory channel is created, \
+                 set_max_len on the ends of a stream)"
             ),
         }
     }

@@ -53,6 +53,34 @@
 //! If a sender of long records dies midway through one, the record's seal tells the reader
 //! (one [`Error::Corrupt`]), and the next sender's messages arrive intact.
 //!
+//! A sender of slices (`Sender<[E]>`) counts as a sender of long records while its
+//! maximum length ([`Sender::set_max_len`]) allows a record longer than `PIPE_BUF`: by
+//! default it does not (4088 bytes of elements at most), so any number of them share a
+//! FIFO; one that raises its maximum above that takes the exclusive lock then (or gets
+//! [`Error::Busy`]), and shares the FIFO again if it lowers it.
+//!
+//! ```
+//! use ipc::fifo::{self, Receiver, Sender};
+//!
+//! let path = std::env::temp_dir().join(format!("ipc-fifo-slices-{}", std::process::id()));
+//! let guard = fifo::create(&path)?;
+//! let mut rx = Receiver::<[u8]>::open(guard.path())?;
+//! let mut a = Sender::<[u8]>::open(guard.path())?;
+//! let mut b = Sender::<[u8]>::open(guard.path())?; // short records: the FIFO is shared
+//! a.send_slice(b"from a")?;
+//! b.send_slice(b"from b")?;
+//! assert_eq!(rx.recv_slice()?, b"from a");
+//! assert_eq!(rx.recv_slice()?, b"from b");
+//! // Records longer than PIPE_BUF need the FIFO alone: `b` has it open too.
+//! assert!(matches!(a.set_max_len(50_000), Err(ipc::Error::Busy { .. })));
+//! drop(b);
+//! a.set_max_len(50_000)?;
+//! rx.set_max_len(50_000);
+//! a.send_slice(&vec![7; 50_000])?; // fits in the FIFO: nobody reads yet
+//! assert_eq!(rx.recv_slice()?.len(), 50_000);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Errors on paths
 //!
 //! A missing path is [`Error::NotFound`], a forbidden one [`Error::PermissionDenied`], a
@@ -60,7 +88,7 @@
 //! [`Error::InvalidName`] saying so (nothing is opened or removed).
 
 use std::fs::Permissions;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -72,7 +100,7 @@ use nix::sys::stat::{Mode, SFlag};
 
 use crate::error::{Error, Result};
 use crate::fd::{self, Wait};
-use crate::message::Message;
+use crate::payload::Payload;
 pub use crate::pipe::{Receiver, Sender};
 
 const WHAT: &str = "FIFO";
@@ -194,7 +222,7 @@ impl Drop for Fifo {
     }
 }
 
-impl<T: Message> Sender<T> {
+impl<P: ?Sized + Payload> Sender<P> {
     /// Opens the FIFO at `path` for writing, waiting until a reader has it open (as
     /// `open(2)` does, possibly for ever: see [`Sender::open_timeout`]), and writes the
     /// handshake.
@@ -203,7 +231,8 @@ impl<T: Message> Sender<T> {
     ///
     /// [`Error::NotFound`], [`Error::PermissionDenied`], [`Error::InvalidName`] (too long,
     /// or not a FIFO), [`Error::Busy`] if `T`'s records exceed `PIPE_BUF` and another
-    /// sender has the FIFO open (or another's do and it has), [`Error::Disconnected`] if
+    /// sender has the FIFO open (or another's do and it has; a sender of slices is one of
+    /// short records until [`Sender::set_max_len`] says otherwise), [`Error::Disconnected`] if
     /// the reader left already, [`Error::Shutdown`] if shutdown was requested (see
     /// [`shutdown_on`](crate::signal::shutdown_on)) while waiting for a reader.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
@@ -264,18 +293,19 @@ impl<T: Message> Sender<T> {
             backoff = (backoff * 2).min(Duration::from_millis(20));
         };
         check_is_fifo(&fd, path)?;
-        lock_writers(
-            &fd,
-            path,
-            crate::codec::record_len::<T>() > crate::pipe::PIPE_BUF,
-        )?;
         let mut tx = Sender::from_fd(fd);
+        let exclusive = tx.longest_record() > crate::pipe::PIPE_BUF;
+        lock_writers(tx.as_fd(), path, exclusive)?;
+        tx.set_lock(WriterLock {
+            path: path.to_owned(),
+            exclusive,
+        });
         tx.send_hello()?;
         Ok(tx)
     }
 }
 
-impl<T: Message> Receiver<T> {
+impl<P: ?Sized + Payload> Receiver<P> {
     /// Opens the FIFO at `path` for reading. Returns at once, whether or not a writer has
     /// it open; `recv` waits for writers, and until a first one has come the receiver is
     /// not [`Error::Disconnected`].
@@ -352,12 +382,46 @@ fn placeholder_writer(fd: &OwnedFd) -> Option<OwnedFd> {
     }
 }
 
+/// A FIFO sender's share of its FIFO: the `flock(2)` it holds on its descriptor (see
+/// [`lock_writers`]).
+#[derive(Debug)]
+pub(crate) struct WriterLock {
+    path: PathBuf,
+    exclusive: bool,
+}
+
+impl WriterLock {
+    /// Takes the exclusive lock (`exclusive`) or the shared one instead of the one held,
+    /// for a sender whose records become long or short.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Busy`] if another sender holds the FIFO; the lock held before is kept.
+    pub(crate) fn retake(&mut self, fd: BorrowedFd<'_>, exclusive: bool) -> Result<()> {
+        if exclusive == self.exclusive {
+            return Ok(());
+        }
+        match lock_writers(fd, &self.path, exclusive) {
+            Ok(()) => {
+                self.exclusive = exclusive;
+                Ok(())
+            }
+            Err(e) => {
+                // Linux drops the lock held before a conversion that fails: take it back
+                // (the shared one: only shared ones are held beside it).
+                let _ = lock_writers(fd, &self.path, self.exclusive);
+                Err(e)
+            }
+        }
+    }
+}
+
 /// Takes this sender's share of the FIFO: an exclusive `flock(2)` if its records are
 /// longer than `PIPE_BUF` (`exclusive`), a shared one otherwise. Senders of short records
 /// share a FIFO, since each of their records is one atomic `write`; a sender of long
 /// records, whose writes another writer's could split, has it alone, and while it has
 /// it no sender of short records opens it either.
-fn lock_writers(fd: &OwnedFd, path: &Path, exclusive: bool) -> Result<()> {
+fn lock_writers(fd: BorrowedFd<'_>, path: &Path, exclusive: bool) -> Result<()> {
     let op = if exclusive {
         libc::LOCK_EX
     } else {

@@ -3,9 +3,10 @@
 //!
 //! A slice travels as its length and its elements, back to back; the receiver gets
 //! exactly the elements sent, each validated as `E`. Every slice channel has a maximum
-//! length, fixed when it is created (`Options::max_len` on shared memory and streams): a
-//! longer slice is refused by the sender, and a length above the maximum read from a peer
-//! is an error before anything is allocated or read.
+//! length: on shared memory fixed when it is created (`Options::max_len`), on a stream
+//! (pipe, FIFO, Unix or TCP socket) one for each end (`set_max_len`). A longer slice is
+//! refused by the sender, and a length above the maximum read from a peer is an error
+//! before anything is allocated or read.
 //!
 //! ```
 //! use ipc::{Message, Payload};
@@ -29,8 +30,9 @@ mod sealed {
 ///
 /// Implemented for every `T: Message` and every `[E]` with `E: Message`; nothing else.
 /// Ends generic over a payload (`ipc::shm::Publisher<[u8]>`, `ipc::shm::Sender<[Point]>`,
-/// `ipc::pipe::Sender<[u8]>`) offer `send_slice` and `loan_slice` for slices, and the
-/// `send`/`recv` of every other channel for messages.
+/// `ipc::pipe::Sender<[u8]>`, `ipc::socket::Stream<[u8]>`) offer `send_slice` (and on
+/// shared memory `loan_slice`) for slices, and the `send`/`recv` of every other channel
+/// for messages.
 pub trait Payload: sealed::Sealed + 'static {
     /// The message type: `T` itself, or the element of a slice.
     type Element: Message;

@@ -19,6 +19,9 @@
 //! "little-endian"); nothing is converted silently. Peers of one byte order (every x86-64
 //! and aarch64 Linux machine, say) talk with no conversion cost.
 //!
+//! A `Stream<[E]>` carries slices of `E` of any length up to a maximum, as a Unix stream
+//! does (see [`crate::socket`]): `send_slice`, `recv_slice`, `set_max_len`.
+//!
 //! There are no credentials and no descriptor passing over TCP, and no access control:
 //! bind to a loopback address (`127.0.0.1:0`) unless the port is meant to be reachable.
 //!
@@ -49,7 +52,8 @@ use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrStorage};
 use crate::codec::io_error;
 use crate::error::{Error, Result};
 use crate::message::Message;
-use crate::socket::conn::{self, duplex_stream, Receiver, Sender};
+use crate::payload::Payload;
+use crate::socket::conn::{self, duplex_slice_stream, duplex_stream, Receiver, Sender};
 use crate::socket::rpc::{Accept, Caller, Serving};
 use crate::socket::sys::Wait;
 use crate::socket::DEFAULT_HANDSHAKE_TIMEOUT;
@@ -112,22 +116,23 @@ fn connect_addr(addr: impl ToSocketAddrs, timeout: Duration) -> Result<(OwnedFd,
     }))
 }
 
-/// A listening TCP socket whose connections carry `T` both ways.
-pub struct Listener<T> {
+/// A listening TCP socket whose connections carry `T` both ways (or slices of `E`, for
+/// `T = [E]`).
+pub struct Listener<T: ?Sized> {
     inner: TcpListener,
     handshake_timeout: Duration,
     _t: PhantomData<fn() -> T>,
 }
 
-impl<T> AsFd for Listener<T> {
+impl<T: ?Sized> AsFd for Listener<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.inner.as_fd()
     }
 }
 
-crate::fd::as_raw_fd_from_as_fd!([T] Listener<T>);
+crate::fd::as_raw_fd_from_as_fd!([T: ?Sized] Listener<T>);
 
-impl<T> fmt::Debug for Listener<T> {
+impl<T: ?Sized> fmt::Debug for Listener<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Listener")
             .field("addr", &self.inner.local_addr().ok())
@@ -135,7 +140,7 @@ impl<T> fmt::Debug for Listener<T> {
     }
 }
 
-impl<T: Message> Listener<T> {
+impl<P: ?Sized + Payload> Listener<P> {
     /// Binds to `addr` (`"127.0.0.1:0"` picks a free port; see [`Listener::local_addr`]).
     ///
     /// # Errors
@@ -172,7 +177,7 @@ impl<T: Message> Listener<T> {
     /// [`Error::SchemaMismatch`] for a client of another schema or byte order;
     /// [`Error::Timeout`] if it sends no handshake in time; [`Error::Disconnected`] if it
     /// leaves; [`Error::Io`] otherwise. Each concerns one client: keep accepting.
-    pub fn accept(&self) -> Result<Stream<T>> {
+    pub fn accept(&self) -> Result<Stream<P>> {
         let (s, peer) = loop {
             // A blocking accept cannot be woken by a shutdown request: once one is armed,
             // wait in `poll` (which watches for it) first.
@@ -185,20 +190,24 @@ impl<T: Message> Listener<T> {
                 Err(e) => return Err(io_error("accept", e)),
             }
         };
-        let (tx, rx) = conn::handshake::<T, T>(setup(s)?, self.handshake_timeout, 0)?;
+        let (tx, rx) = conn::handshake::<P, P>(setup(s)?, self.handshake_timeout, 0)?;
         Ok(Stream { tx, rx, peer })
     }
 }
 
 /// A TCP connection carrying `T` both ways.
+///
+/// A `Stream<[E]>` carries slices of `E` both ways, of any length up to its maximum
+/// ([`Stream::send_slice`], [`Stream::recv_slice`], [`Stream::set_max_len`]), as a
+/// Unix [`socket::Stream`](crate::socket::Stream) does.
 #[derive(Debug)]
-pub struct Stream<T: Message> {
+pub struct Stream<T: ?Sized + Payload> {
     tx: Sender<T>,
     rx: Receiver<T>,
     peer: SocketAddr,
 }
 
-impl<T: Message> Stream<T> {
+impl<P: ?Sized + Payload> Stream<P> {
     /// Connects to `addr` (trying each address it resolves to) and exchanges handshakes,
     /// waiting at most 10 s for the connection and as long again for the handshake.
     ///
@@ -212,7 +221,7 @@ impl<T: Message> Stream<T> {
     /// [`Error::Io`] otherwise.
     pub fn connect(addr: impl ToSocketAddrs) -> Result<Self> {
         let (fd, peer) = connect_addr(addr, DEFAULT_HANDSHAKE_TIMEOUT)?;
-        let (tx, rx) = conn::handshake::<T, T>(fd, DEFAULT_HANDSHAKE_TIMEOUT, 0)?;
+        let (tx, rx) = conn::handshake::<P, P>(fd, DEFAULT_HANDSHAKE_TIMEOUT, 0)?;
         Ok(Stream { tx, rx, peer })
     }
 
@@ -224,7 +233,7 @@ impl<T: Message> Stream<T> {
     /// [`Error::Timeout`] if either took too long, as [`Stream::connect`] otherwise.
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> Result<Self> {
         let fd = connect_one(*addr, Wait::timeout(timeout))?;
-        let (tx, rx) = conn::handshake::<T, T>(fd, timeout, 0)?;
+        let (tx, rx) = conn::handshake::<P, P>(fd, timeout, 0)?;
         Ok(Stream {
             tx,
             rx,
@@ -240,7 +249,7 @@ impl<T: Message> Stream<T> {
     /// As [`Stream::connect`] after the connection is made.
     pub fn from_std(stream: TcpStream) -> Result<Self> {
         let peer = stream.peer_addr().map_err(|e| io_error("getpeername", e))?;
-        let (tx, rx) = conn::handshake::<T, T>(setup(stream)?, DEFAULT_HANDSHAKE_TIMEOUT, 0)?;
+        let (tx, rx) = conn::handshake::<P, P>(setup(stream)?, DEFAULT_HANDSHAKE_TIMEOUT, 0)?;
         Ok(Stream { tx, rx, peer })
     }
 
@@ -251,14 +260,15 @@ impl<T: Message> Stream<T> {
 }
 
 duplex_stream!(Stream);
+duplex_slice_stream!(Stream);
 
-impl<T: Message> AsFd for Stream<T> {
+impl<P: ?Sized + Payload> AsFd for Stream<P> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.rx.as_fd()
     }
 }
 
-crate::fd::as_raw_fd_from_as_fd!([T: Message] Stream<T>);
+crate::fd::as_raw_fd_from_as_fd!([P: ?Sized + Payload] Stream<P>);
 
 /// A request/response client over TCP: sends `Req`, receives `Resp`.
 pub struct Client<Req: Message, Resp: Message> {

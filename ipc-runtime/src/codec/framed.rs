@@ -1,50 +1,63 @@
 //! [`Framed`]: the receive path every byte stream shares (pipes, FIFOs, stream sockets),
-//! a [`FrameReader`] and a source of bytes, and the macro that gives such an end the
-//! contract's receive family.
+//! a [`FrameReader`] and a source of bytes, and the macros that give such an end the
+//! contract's receive family (for messages) or the slice receive family (for `[E]`).
 
 use super::FrameReader;
 use crate::deadline::Wait;
 use crate::error::Result;
 use crate::message::Message;
+use crate::payload::Payload;
 
 /// A receiving end made of a [`FrameReader`] and a source of bytes (a pipe or FIFO, a
 /// stream socket): the receive path every byte stream shares.
-pub(crate) trait Framed<T: Message> {
+pub(crate) trait Framed<P: ?Sized + Payload> {
     /// Prepares a receive that waits as `wait` says, and splits the end into its frame
     /// reader and the `fill` that reads more bytes into the reader's buffer.
     fn reader_and_fill(
         &mut self,
         wait: Wait,
     ) -> (
-        &mut FrameReader<T>,
+        &mut FrameReader<P>,
         impl FnMut(&mut [u8]) -> Result<usize> + '_,
     );
 
     /// The next message, by value. The message goes from the frame reader straight to
     /// the caller (a tail call, no extra copy of a large `T`).
     #[inline(always)]
-    fn recv_framed(&mut self, wait: Wait) -> Result<T> {
+    fn recv_framed(&mut self, wait: Wait) -> Result<P>
+    where
+        P: Message,
+    {
         let (reader, fill) = self.reader_and_fill(wait);
         reader.recv_with(fill)
     }
 
     /// The next message into `*out`: validated in the receive buffer, then copied once.
     #[inline(always)]
-    fn recv_into_framed(&mut self, out: &mut T, wait: Wait) -> Result<()> {
+    fn recv_into_framed(&mut self, out: &mut P, wait: Wait) -> Result<()>
+    where
+        P: Message,
+    {
         let (reader, fill) = self.reader_and_fill(wait);
         reader.recv_into_with(out, fill)
     }
 
     /// What is there, into `out`: one read, then every whole message buffered.
     #[inline(always)]
-    fn recv_many_framed(&mut self, out: &mut [T], wait: Wait) -> Result<usize> {
+    fn recv_many_framed(&mut self, out: &mut [P], wait: Wait) -> Result<usize>
+    where
+        P: Message,
+    {
         let (reader, fill) = self.reader_and_fill(wait);
         reader.recv_many_with(out, fill)
     }
 
     /// The next message, lent from the receive buffer, validated.
     #[inline(always)]
-    fn recv_ref_framed(&mut self) -> Result<&T> {
+    fn recv_ref_framed(&mut self) -> Result<&P>
+    where
+        P: Message,
+    {
         let (reader, fill) = self.reader_and_fill(Wait::Forever);
         reader.recv_ref_with(fill)
     }
@@ -115,3 +128,72 @@ macro_rules! framed_receiving_end {
     };
 }
 pub(crate) use framed_receiving_end;
+
+/// The slice receive family of the receiving end of a byte stream of `[E]`, for a type
+/// that implements [`Framed`]: `recv_slice`, `try_recv_slice`, `recv_slice_timeout`, each
+/// lending the slice from the receive buffer.
+macro_rules! framed_slice_receiving_end {
+    ($end:ident) => {
+        impl<E: $crate::Message> $end<[E]> {
+            /// Receives the next slice, waiting for it, and lends it from the receive
+            /// buffer: every element is validated in place before the `&[E]` exists, and
+            /// nothing is copied (a slice is as long as its sender made it, so this end
+            /// borrows rather than hands out a value; `.to_vec()` it to keep it). The
+            /// borrow ends before the next receive.
+            ///
+            /// # Errors
+            ///
+            /// [`Error::LimitExceeded`]($crate::Error::LimitExceeded) (`max_len`) for a
+            /// slice longer than [`max_len`](Self::max_len), and
+            /// [`Error::Corrupt`]($crate::Error::Corrupt) for a record that is not a whole
+            /// number of elements: refused from the record's header, before anything is
+            /// allocated or read for it, and skipped (the next receive goes on after it);
+            /// [`Error::InvalidMessage`]($crate::Error::InvalidMessage) for an element
+            /// that is not a valid `E` (that slice is dropped);
+            /// [`Error::SchemaMismatch`]($crate::Error::SchemaMismatch) for a writer of
+            /// another payload (a writer of `E` rather than `[E]` too);
+            /// [`Error::Disconnected`]($crate::Error::Disconnected) once the writers are
+            /// gone and everything was received; otherwise as `recv` on an end of
+            /// messages.
+            #[inline]
+            pub fn recv_slice(&mut self) -> $crate::Result<&[E]> {
+                self.recv_slice_wait($crate::deadline::Wait::Forever)
+            }
+
+            /// Receives a slice if a whole one is there now (see
+            /// [`recv_slice`](Self::recv_slice)).
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Empty`]($crate::Error::Empty) if none is (a partial one is kept for
+            /// the next call); otherwise as [`recv_slice`](Self::recv_slice).
+            #[inline]
+            pub fn try_recv_slice(&mut self) -> $crate::Result<&[E]> {
+                self.recv_slice_wait($crate::deadline::Wait::Now)
+            }
+
+            /// Receives a slice, waiting at most `timeout` (see
+            /// [`recv_slice`](Self::recv_slice)).
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Timeout`]($crate::Error::Timeout) if no whole slice came in time
+            /// (a partial one is kept for the next call); otherwise as
+            /// [`recv_slice`](Self::recv_slice).
+            #[inline]
+            pub fn recv_slice_timeout(
+                &mut self,
+                timeout: ::std::time::Duration,
+            ) -> $crate::Result<&[E]> {
+                self.recv_slice_wait($crate::deadline::Wait::timeout(timeout))
+            }
+
+            #[inline]
+            fn recv_slice_wait(&mut self, wait: $crate::deadline::Wait) -> $crate::Result<&[E]> {
+                let (reader, fill) = $crate::codec::Framed::<[E]>::reader_and_fill(self, wait);
+                reader.recv_slice_with(fill)
+            }
+        }
+    };
+}
+pub(crate) use framed_slice_receiving_end;

@@ -11,8 +11,11 @@
 //! | long message   | as a short one, then an 8-byte seal, the message, and the seal again   |
 //! | page message   | a message of 4089 to 4096 bytes, bare: exactly the bytes a raw `write` sends |
 //! | batch          | the message tag with bit 30 flipped, length `k * size_of::<T>()` (plus padding up to 4096 bytes in all), `k` messages back to back, the padding |
+//! | slice          | tag (the slice's fingerprint folded to 32 bits, top bit set), length `len * size_of::<E>()`, the `len` elements; sealed as a long message is when it exceeds [`ATOMIC_WRITE`] |
 //!
 //! Batched sends write batch records (see `batch`): a full one is exactly a pipe page.
+//! Channels of slices (`[E]`, see [`Payload`]) write one slice record per slice (see
+//! [`write_slice`] and the section on slices below).
 //!
 //! A message record is *long* when its header and message together exceed
 //! [`ATOMIC_WRITE`] (4096 bytes, Linux's `PIPE_BUF`): such a record cannot be written to a
@@ -70,6 +73,26 @@
 //! payload straight from the buffer into a caller's `T` instead, and leave it unchanged
 //! on any error. Transports build their `recv` and `recv_into` on these.
 //!
+//! # Slices
+//!
+//! A writer of slices `[E]` announces the payload `[E]` in its handshake (its name, the
+//! slice's [`Payload::PAYLOAD_FINGERPRINT`], the element's size and alignment, and a flag
+//! that says "slice", so that a reader of another schema can still skip its records by
+//! their lengths). A reader of `[E]` and a writer of `E` (or the other way round) refuse
+//! each other as any two schemas do. Each slice is one record whose length is the bytes of
+//! its elements, sealed when header and elements exceed [`ATOMIC_WRITE`], exactly as a long
+//! message is; slices never go bare and never in batch records.
+//!
+//! A reader of slices has a maximum length ([`FrameReader::set_max_len`]; by default
+//! [`DEFAULT_MAX_SLICE_BYTES`] worth of elements, so that a default slice record is one
+//! atomic write). A record of the slice's tag whose length is above the maximum
+//! ([`Error::LimitExceeded`] naming `max_len`), or is not a whole number of elements
+//! ([`Error::Corrupt`]), is refused from its header alone: nothing is allocated for it and
+//! none of its payload is buffered; it is skipped by count, as a refused writer's long
+//! record is, so the records after it arrive intact. The reader's buffer starts at 64 KiB
+//! and grows, up to one record of the maximum length, only for a record it accepts.
+//! Elements are validated ([`Message::validate`]) in the buffer before a `&[E]` exists.
+//!
 //! Message integers travel in the sender's native byte order; the handshake says which
 //! one that is, and a reader of the other byte order refuses the stream (it never
 //! converts silently).
@@ -105,15 +128,19 @@ use std::marker::PhantomData;
 
 use crate::error::{Error, Result, SchemaId};
 use crate::message::{self, Message};
+use crate::payload::Payload;
 
 mod batch;
 mod framed;
 mod reader;
+mod slice;
 
 pub use batch::{batch_capacity, batch_tag, BATCH_LEN};
 pub(crate) use batch::{batches, messages_in, Batcher};
-pub(crate) use framed::{framed_receiving_end, Framed};
+pub(crate) use framed::{framed_receiving_end, framed_slice_receiving_end, Framed};
 pub use reader::FrameReader;
+pub(crate) use slice::{check_elements, elements_as_bytes, max_len_limit, SliceEnvelope};
+pub use slice::{default_max_len, write_slice, DEFAULT_MAX_SLICE_BYTES};
 
 /// Length of a record header: a 32-bit tag and a 32-bit length.
 pub const HEADER_LEN: usize = 8;
@@ -136,7 +163,12 @@ pub const VERSION: u16 = 4;
 
 const HELLO_TAG: u32 = u32::from_le_bytes(*b"ipcH");
 const HELLO_FIXED: usize = 32;
+/// The longest handshake record.
+const MAX_HELLO_LEN: usize = HEADER_LEN + HELLO_FIXED + MAX_NAME_LEN;
 const FLAG_BIG_ENDIAN: u16 = 1;
+/// The handshake's writer sends slices (`[E]`): records of any whole number of elements,
+/// whose size the handshake gives.
+const FLAG_SLICE: u16 = 2;
 const NATIVE_FLAGS: u16 = if cfg!(target_endian = "big") {
     FLAG_BIG_ENDIAN
 } else {
@@ -157,6 +189,15 @@ const fn tag_of(fingerprint: u64) -> u32 {
 #[doc(hidden)]
 pub const fn message_tag<T: Message>() -> u32 {
     tag_of(T::FINGERPRINT)
+}
+
+/// The tag of the records of payload `P`: a message's [`message_tag`], or a slice's (from
+/// its own fingerprint, so never a message's).
+// Not part of the API (hidden): tests of the wire format use it to forge or predict raw
+// streams; the transports use it inside the crate.
+#[doc(hidden)]
+pub const fn payload_tag<P: ?Sized + Payload>() -> u32 {
+    tag_of(P::PAYLOAD_FINGERPRINT)
 }
 
 /// The header of a message record of `T`.
@@ -227,33 +268,34 @@ pub const fn record_len<T: Message>() -> usize {
     record_len_of(size_of::<T>())
 }
 
-/// The whole handshake record announcing `T`.
+/// The whole handshake record announcing `P` (a message `T`, or a slice `[E]`).
 // Not part of the API (hidden): tests of the wire format use it to forge or predict raw
 // streams; the transports use it inside the crate.
 #[doc(hidden)]
-pub fn hello<T: Message>() -> Vec<u8> {
-    let name = T::SCHEMA.to_string();
+pub fn hello<P: ?Sized + Payload>() -> Vec<u8> {
+    let name = P::schema_id().name;
     let name = &name.as_bytes()[..name.len().min(MAX_NAME_LEN)];
+    let flags = NATIVE_FLAGS | if P::IS_SLICE { FLAG_SLICE } else { 0 };
     let mut f = Vec::with_capacity(HEADER_LEN + HELLO_FIXED + name.len());
     f.extend_from_slice(&HELLO_TAG.to_le_bytes());
     f.extend_from_slice(&((HELLO_FIXED + name.len()) as u32).to_le_bytes());
     f.extend_from_slice(&VERSION.to_le_bytes());
-    f.extend_from_slice(&NATIVE_FLAGS.to_le_bytes());
+    f.extend_from_slice(&flags.to_le_bytes());
     f.extend_from_slice(&0u32.to_le_bytes());
-    f.extend_from_slice(&T::FINGERPRINT.to_le_bytes());
-    f.extend_from_slice(&(size_of::<T>() as u64).to_le_bytes());
-    f.extend_from_slice(&(align_of::<T>() as u64).to_le_bytes());
+    f.extend_from_slice(&P::PAYLOAD_FINGERPRINT.to_le_bytes());
+    f.extend_from_slice(&(size_of::<P::Element>() as u64).to_le_bytes());
+    f.extend_from_slice(&(align_of::<P::Element>() as u64).to_le_bytes());
     f.extend_from_slice(name);
     f
 }
 
-/// Writes the handshake for `T` to `w`.
+/// Writes the handshake for `P` (a message `T`, or a slice `[E]`) to `w`.
 ///
 /// # Errors
 ///
 /// [`Error::Disconnected`] on a broken pipe or reset connection, [`Error::Io`] otherwise.
-pub fn write_hello<T: Message, W: Write>(w: &mut W) -> Result<()> {
-    write_all_vectored(w, &mut [IoSlice::new(&hello::<T>())])
+pub fn write_hello<P: ?Sized + Payload, W: Write>(w: &mut W) -> Result<()> {
+    write_all_vectored(w, &mut [IoSlice::new(&hello::<P>())])
 }
 
 /// What goes around one message of `T` on the wire: the header (with the seal, for a long
@@ -379,7 +421,7 @@ pub(crate) fn push_record<T: Message>(out: &mut Vec<u8>, msg: &T) {
     }
 }
 
-fn write_all_vectored<W: Write>(w: &mut W, mut bufs: &mut [IoSlice<'_>]) -> Result<()> {
+pub(crate) fn write_all_vectored<W: Write>(w: &mut W, mut bufs: &mut [IoSlice<'_>]) -> Result<()> {
     while !bufs.is_empty() {
         match w.write_vectored(bufs) {
             Ok(0) => return Err(Error::Disconnected),
@@ -403,9 +445,9 @@ pub(crate) fn io_error(op: &'static str, e: io::Error) -> Error {
     }
 }
 
-/// Checks a whole handshake record (header included) against `T`.
+/// Checks a whole handshake record (header included) against `P`.
 ///
-/// Returns the record's length if `buf` begins with a handshake of `T`, or `Ok(None)` if
+/// Returns the record's length if `buf` begins with a handshake of `P`, or `Ok(None)` if
 /// `buf` holds only part of one (no more than [`max_frame_len`] bytes are ever needed).
 ///
 /// # Errors
@@ -413,13 +455,13 @@ pub(crate) fn io_error(op: &'static str, e: io::Error) -> Error {
 /// [`Error::SchemaMismatch`] for a handshake of another schema or byte order,
 /// [`Error::Corrupt`] for bytes that are not a handshake, or one of another wire format
 /// version.
-pub(crate) fn decode_hello<T: Message>(buf: &[u8]) -> Result<Option<usize>> {
+pub(crate) fn decode_hello<P: ?Sized + Payload>(buf: &[u8]) -> Result<Option<usize>> {
     let Some((header, rest)) = buf.split_first_chunk::<HEADER_LEN>() else {
         return Ok(None);
     };
     let (tag, len) = split_header(header);
     if tag != HELLO_TAG {
-        return Err(if tag == message_tag::<T>() {
+        return Err(if tag == payload_tag::<P>() {
             Error::Corrupt(
                 "a message arrived before the handshake: the writer is not ipc, or the \
                  stream was joined midway"
@@ -433,7 +475,7 @@ pub(crate) fn decode_hello<T: Message>(buf: &[u8]) -> Result<Option<usize>> {
     let Some(payload) = rest.get(..len) else {
         return Ok(None);
     };
-    check_hello::<T>(payload)?;
+    check_hello::<P>(payload)?;
     Ok(Some(HEADER_LEN + len))
 }
 
@@ -464,9 +506,9 @@ fn not_a_header(header: &[u8]) -> Error {
     ))
 }
 
-/// Checks a handshake's payload against `T`; on a schema mismatch the error carries the
+/// Checks a handshake's payload against `P`; on a schema mismatch the error carries the
 /// peer's schema.
-fn check_hello<T: Message>(p: &[u8]) -> Result<()> {
+fn check_hello<P: ?Sized + Payload>(p: &[u8]) -> Result<()> {
     let u16_at = |i: usize| u16::from_le_bytes([p[i], p[i + 1]]);
     let u64_at = |i: usize| {
         let mut b = [0; 8];
@@ -487,7 +529,7 @@ fn check_hello<T: Message>(p: &[u8]) -> Result<()> {
         size: u64_at(16),
         align: u64_at(24),
     };
-    let expected = SchemaId::of::<T>();
+    let expected = P::schema_id();
     if flags & FLAG_BIG_ENDIAN != NATIVE_FLAGS & FLAG_BIG_ENDIAN {
         let order = if flags & FLAG_BIG_ENDIAN != 0 {
             "big"
@@ -505,6 +547,7 @@ fn check_hello<T: Message>(p: &[u8]) -> Result<()> {
         || found.name != expected.name
         || found.size != expected.size
         || found.align != expected.align
+        || hello_is_slice(p) != P::IS_SLICE
     {
         return Err(Error::SchemaMismatch {
             expected,
@@ -515,15 +558,19 @@ fn check_hello<T: Message>(p: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Whether a handshake's payload announces a writer of slices.
+fn hello_is_slice(p: &[u8]) -> bool {
+    matches!(p.get(2..4), Some(&[a, b]) if u16::from_le_bytes([a, b]) & FLAG_SLICE != 0)
+}
+
 /// The longest record a reader of `T` ever needs to hold: one message of `T`, or the
 /// longest handshake.
 pub(crate) const fn max_frame_len<T: Message>() -> usize {
     let msg = record_len::<T>();
-    let hello = HEADER_LEN + HELLO_FIXED + MAX_NAME_LEN;
-    if msg > hello {
+    if msg > MAX_HELLO_LEN {
         msg
     } else {
-        hello
+        MAX_HELLO_LEN
     }
 }
 

@@ -1,18 +1,21 @@
-//! [`FrameReader`]: the records of a byte stream back into checked messages, through a
-//! buffer sized by `T` alone.
+//! [`FrameReader`]: the records of a byte stream back into checked messages (or slices),
+//! through a buffer sized by `T` alone (or, for slices, by the records accepted).
 
 use std::io::{self, Read};
 use std::marker::PhantomData;
 
 use super::batch::{batch_tag, is_batch_len, BATCH_BIT};
 use super::{
-    check_hello, copy_validated, copy_validated_many, hello_len, io_error, is_long, is_page,
-    is_page_len, looks_tagged, max_frame_len, message_header, message_tag, not_a_header,
-    payload_offset, record_len, record_len_of, split_header, tag_of, HEADER_LEN, HELLO_TAG,
-    MESSAGE_BIT, SEAL_LEN,
+    check_hello, hello_is_slice, hello_len, io_error, is_long, is_page, is_page_len, looks_tagged,
+    max_frame_len, message_header, not_a_header, payload_offset, payload_tag, record_len,
+    record_len_of, split_header, tag_of, HEADER_LEN, HELLO_TAG, MESSAGE_BIT, SEAL_LEN,
 };
 use crate::error::{Error, Result};
-use crate::message::{self, Message};
+use crate::payload::Payload;
+
+mod many;
+mod messages;
+mod slice;
 
 /// How many refused schemas a reader remembers, to drop their records without a word.
 const MAX_STRANGERS: usize = 16;
@@ -24,7 +27,10 @@ const MAX_STRANGERS: usize = 16;
 /// once (unless told otherwise), and deals with records of other writers as the
 /// [module docs](super) say: every bad record costs one error at most, and never a good
 /// writer's message.
-pub struct FrameReader<T> {
+///
+/// A `FrameReader<[E]>` reads slices instead ([`FrameReader::read_slice`]), up to its
+/// maximum length ([`FrameReader::set_max_len`]).
+pub struct FrameReader<T: ?Sized> {
     buf: Box<[u8]>,
     /// Where the buffer's usable part starts: the first byte aligned for `T` (and to 8),
     /// so a message can be lent in place ([`FrameReader::recv_ref_with`]).
@@ -50,9 +56,9 @@ pub struct FrameReader<T> {
     /// `greeted && !lost && skip == 0`: the front of the buffer is a record boundary
     /// after a checked handshake, so the fast path may take a message from it.
     steady: bool,
-    /// Tags and message sizes of the schemas whose handshakes were refused: their records
-    /// are dropped without another error.
-    strangers: Vec<(u32, usize)>,
+    /// The schemas whose handshakes were refused: their records are dropped without
+    /// another error.
+    strangers: Vec<Stranger>,
     /// The size of the bare (page-sized) messages of the writer whose handshake came
     /// last, and whether they are messages of `T`; `None` if that writer sends none.
     bare: Option<(usize, bool)>,
@@ -62,7 +68,33 @@ pub struct FrameReader<T> {
     /// the front of the buffer; then `batch_pad` bytes of padding end the record.
     in_batch: usize,
     batch_pad: usize,
+    /// Slices: the most bytes of elements a record of ours may hold (the maximum length
+    /// times the element's size); 0 for messages.
+    max_bytes: usize,
     _t: PhantomData<fn() -> T>,
+}
+
+/// A writer whose handshake was refused, as far as skipping its records goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stranger {
+    /// The tag of its records.
+    tag: u32,
+    /// The size of its messages, or of its slices' elements.
+    size: usize,
+    /// It sends slices: records of any whole number of `size`-byte elements.
+    slice: bool,
+}
+
+impl Stranger {
+    /// Whether a record of `tag` and `len` bytes may be one of this writer's.
+    fn sends(&self, tag: u32, len: usize) -> bool {
+        self.tag == tag
+            && match (self.slice, self.size) {
+                (false, size) => len == size,
+                (true, 0) => len == 0,
+                (true, size) => len % size == 0,
+            }
+    }
 }
 
 /// What the record at the front of the buffer turned out to be.
@@ -77,17 +109,37 @@ enum Step {
     Lost(Error),
 }
 
-impl<T: Message> Default for FrameReader<T> {
+impl<P: ?Sized + Payload> Default for FrameReader<P> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T: Message> FrameReader<T> {
+/// The buffer a reader of `P` starts with: 64 KiB, or the longest record a reader of a
+/// message needs to hold (one message, or the longest handshake) if that is longer. A
+/// reader of slices grows its buffer for a longer record it accepts.
+const fn first_capacity<P: ?Sized + Payload>() -> usize {
+    let need = if P::IS_SLICE {
+        super::MAX_HELLO_LEN
+    } else {
+        max_frame_len::<P::Element>()
+    };
+    if need > 64 * 1024 {
+        need
+    } else {
+        64 * 1024
+    }
+}
+
+impl<P: ?Sized + Payload> FrameReader<P> {
     /// A reader with an empty buffer of 64 KiB, or of the longest record a reader of `T`
     /// needs to hold (one message of `T`, or the longest handshake) if that is longer.
+    /// A reader of slices `[E]` takes slices of up to
+    /// [`default_max_len::<E>()`](super::default_max_len) elements until told otherwise
+    /// ([`FrameReader::set_max_len`]), and grows its buffer only for a slice record longer
+    /// than the buffer that it accepts.
     pub fn new() -> Self {
-        let cap = max_frame_len::<T>().max(64 * 1024);
+        let cap = const { first_capacity::<P>() };
         let buf = vec![0; cap + Self::align()].into_boxed_slice();
         let base = buf.as_ptr().align_offset(Self::align());
         FrameReader {
@@ -107,6 +159,11 @@ impl<T: Message> FrameReader<T> {
             last_len: 0,
             in_batch: 0,
             batch_pad: 0,
+            max_bytes: if P::IS_SLICE {
+                super::default_max_len::<P::Element>() * size_of::<P::Element>()
+            } else {
+                0
+            },
             _t: PhantomData,
         }
     }
@@ -115,21 +172,25 @@ impl<T: Message> FrameReader<T> {
     /// buffer, as a raw reader of fixed-size records reads. For pipes: emptying a pipe
     /// with one large read makes the writer's next `write` wake the reader, which costs
     /// more than the reads it saves when the two share a CPU. A handshake then takes a
-    /// few reads, once per writer.
+    /// few reads, once per writer. A reader of slices, whose records vary, reads what is
+    /// there.
     pub(crate) fn one_message_per_read(mut self) -> Self {
+        if P::IS_SLICE {
+            return self;
+        }
         // A page-sized message usually goes bare: read just its bytes, a pipe page.
-        self.read_max = if is_page::<T>() {
-            size_of::<T>()
+        self.read_max = if is_page::<P::Element>() {
+            size_of::<P::Element>()
         } else {
-            record_len::<T>()
+            record_len::<P::Element>()
         };
         self
     }
 
-    /// The alignment the buffer keeps for messages: `T`'s, and at least 8.
+    /// The alignment the buffer keeps for messages: `T`'s (an element's), and at least 8.
     const fn align() -> usize {
-        if align_of::<T>() > 8 {
-            align_of::<T>()
+        if align_of::<P::Element>() > 8 {
+            align_of::<P::Element>()
         } else {
             8
         }
@@ -144,21 +205,6 @@ impl<T: Message> FrameReader<T> {
     /// seals included.
     pub fn last_record_len(&self) -> usize {
         self.last_len
-    }
-
-    /// Decodes the next message from what is buffered, without reading.
-    ///
-    /// # Errors
-    ///
-    /// As [`FrameReader::recv_with`], but never [`Error::Disconnected`].
-    pub fn next_buffered(&mut self) -> Result<Option<T>> {
-        if self.whole_message().is_none() && !self.advance()? {
-            return Ok(None);
-        }
-        match self.whole_message() {
-            Some(payload) => self.take_message(payload).map(Some),
-            None => Ok(None),
-        }
     }
 
     /// Takes a handshake read by other means (a connection's first record) as if it had
@@ -180,79 +226,39 @@ impl<T: Message> FrameReader<T> {
         self.advance().map(drop)
     }
 
-    /// Where the payload of a whole message of `T` starts, if one is at the front of the
-    /// buffer of a stream in step: the steady state, checked without copying anything.
+    /// Where the payload of a whole message of `T` (or slice) starts, if one is at the
+    /// front of the buffer of a stream in step: the steady state, checked without copying
+    /// anything.
     #[inline(always)]
     fn whole_message(&self) -> Option<usize> {
         if !self.steady {
             return None;
+        }
+        if const { P::IS_SLICE } {
+            return self.whole_slice();
         }
         if self.in_batch > 0 {
             // Inside a batch record, which was whole when it was entered.
             return Some(self.start);
         }
         let avail = &self.buf[self.start..self.end];
-        if const { is_page::<T>() } && matches!(self.bare, Some((_, true))) {
+        if const { is_page::<P::Element>() } && matches!(self.bare, Some((_, true))) {
             // A bare page-sized message of `T`, unless the bytes there look tagged.
             if avail.first_chunk::<4>().is_some_and(|h| !looks_tagged(h)) {
-                return (avail.len() >= size_of::<T>()).then_some(self.start);
+                return (avail.len() >= size_of::<P::Element>()).then_some(self.start);
             }
         }
-        let rec = const { record_len::<T>() };
+        let rec = const { record_len::<P::Element>() };
         let record = avail.get(..rec)?;
-        if record[..HEADER_LEN] != const { message_header::<T>() } {
+        if record[..HEADER_LEN] != const { message_header::<P::Element>() } {
             return None;
         }
-        if const { is_long(size_of::<T>()) }
+        if const { is_long(size_of::<P::Element>()) }
             && record[HEADER_LEN..HEADER_LEN + SEAL_LEN] != record[rec - SEAL_LEN..]
         {
             return None;
         }
-        Some(self.start + const { payload_offset(size_of::<T>()) })
-    }
-
-    /// Moves `start` past the message whose payload is at `payload`, and returns the
-    /// payload's end.
-    #[inline(always)]
-    fn consume_message(&mut self, payload: usize) -> usize {
-        let end = payload + size_of::<T>();
-        if self.in_batch > 0 {
-            self.in_batch -= 1;
-            self.last_len = size_of::<T>();
-            self.start = end;
-            if self.in_batch == 0 {
-                self.start += std::mem::take(&mut self.batch_pad);
-            }
-            return end;
-        }
-        let bare = payload == self.start;
-        let next = if !bare && const { is_long(size_of::<T>()) } {
-            end + SEAL_LEN
-        } else {
-            end
-        };
-        self.last_len = next - self.start;
-        self.start = next;
-        end
-    }
-
-    /// Validates the payload at `payload` and copies it out, once, straight into the
-    /// caller's result. For large messages each copy of a `T` costs about as much as the
-    /// system call that brought it, so the message is never passed up through an
-    /// `Option` (the compiler copies those whole, even when they are empty).
-    #[inline(always)]
-    fn take_message(&mut self, payload: usize) -> Result<T> {
-        // Valid or not, only this message is consumed: the stream is still in step after it.
-        let end = self.consume_message(payload);
-        Ok(message::from_bytes::<T>(&self.buf[payload..end])?)
-    }
-
-    /// Validates the payload at `payload` and copies it into `*out`, which is left
-    /// unchanged if the bytes are not a valid `T`.
-    #[inline(always)]
-    fn take_into(&mut self, payload: usize, out: &mut T) -> Result<()> {
-        let end = self.consume_message(payload);
-        Ok(copy_validated(&self.buf[payload..end], out)?)
+        Some(self.start + const { payload_offset(size_of::<P::Element>()) })
     }
 
     fn update_steady(&mut self) {
@@ -263,7 +269,7 @@ impl<T: Message> FrameReader<T> {
     /// stream in step: drops skipped bytes, looks for a record boundary, consumes
     /// handshakes (checking each) and other writers' records, reports bad input once.
     /// Returns `true` once a whole message of `T` is at the front, `false` if more bytes
-    /// are needed. It never makes a `T`: that is [`FrameReader::take_message`]'s job, so
+    /// are needed. It never makes a `T`: that is `FrameReader::take_message`'s job, so
     /// the common path copies a message once and no path here holds one on the stack.
     #[inline(never)]
     fn advance(&mut self) -> Result<bool> {
@@ -344,19 +350,16 @@ impl<T: Message> FrameReader<T> {
             let Some(payload) = avail.get(HEADER_LEN..HEADER_LEN + len) else {
                 return Step::More;
             };
-            let checked = check_hello::<T>(payload);
+            let checked = check_hello::<P>(payload);
             if let Err(Error::SchemaMismatch { found, .. }) = &checked {
-                if self.strangers.len() == MAX_STRANGERS {
-                    self.strangers.remove(0);
-                }
-                let size = usize::try_from(found.size).unwrap_or(usize::MAX);
-                self.strangers.push((tag_of(found.fingerprint), size));
-                self.bare = is_page_len(size).then_some((size, false));
+                let slice = hello_is_slice(payload);
+                self.refused(found.fingerprint, found.size, slice);
             } else if checked.is_err() && self.lost {
                 // Bytes that look like a handshake while looking for one: not a boundary.
                 return Step::Lost(not_a_header(header));
             } else {
-                self.bare = (checked.is_ok() && is_page::<T>()).then_some((size_of::<T>(), true));
+                let page = !P::IS_SLICE && is_page::<P::Element>();
+                self.bare = (checked.is_ok() && page).then_some((size_of::<P::Element>(), true));
             }
             self.greeted |= checked.is_ok();
             self.start += HEADER_LEN + len;
@@ -375,7 +378,10 @@ impl<T: Message> FrameReader<T> {
                 _ => Step::Lost(not_a_header(header)),
             };
         }
-        if tag == const { batch_tag::<T>() } && is_batch_len(size_of::<T>(), len) {
+        if !P::IS_SLICE
+            && tag == const { batch_tag::<P::Element>() }
+            && is_batch_len(size_of::<P::Element>(), len)
+        {
             let Some(record) = avail.get(..HEADER_LEN + len) else {
                 return Step::More;
             };
@@ -393,7 +399,7 @@ impl<T: Message> FrameReader<T> {
         let stranger_batch = self
             .strangers
             .iter()
-            .any(|&(t, size)| t ^ BATCH_BIT == tag && is_batch_len(size, len));
+            .any(|s| !s.slice && s.tag ^ BATCH_BIT == tag && is_batch_len(s.size, len));
         if stranger_batch {
             // A batch record of a refused writer: dropped whole, without a word.
             if avail.len() < HEADER_LEN + len {
@@ -403,13 +409,29 @@ impl<T: Message> FrameReader<T> {
             return Step::Dropped(None);
         }
         let total = record_len_of(len);
-        let ours = tag == message_tag::<T>() && len == size_of::<T>();
-        let known = self.strangers.contains(&(tag, len));
-        if tag == message_tag::<T>() && !ours {
+        let tag_ours = tag == const { payload_tag::<P>() };
+        let ours = tag_ours
+            && if P::IS_SLICE {
+                self.fits(len)
+            } else {
+                len == size_of::<P::Element>()
+            };
+        let known = self.strangers.iter().any(|s| s.sends(tag, len));
+        if tag_ours && !ours {
+            if P::IS_SLICE && self.greeted && !self.lost {
+                // A slice longer than this reader takes, or not a whole number of
+                // elements, at a record boundary: refused from its header.
+                return self.refuse_slice(len);
+            }
             // A header of ours with a length no message of ours has: a torn header.
             return Step::Lost(not_a_header(header));
         }
         if total > self.buf.len() - self.base {
+            if P::IS_SLICE && ours && self.greeted {
+                // A slice this reader accepts, longer than its buffer so far.
+                self.grow(total);
+                return Step::More;
+            }
             if !known {
                 // Longer than this reader can hold, from no writer announced: skipping it
                 // by a length read from bytes out of step could swallow good records.
@@ -455,29 +477,57 @@ impl<T: Message> FrameReader<T> {
         })
     }
 
+    /// Remembers a writer whose handshake was refused (its schema's `fingerprint`, the
+    /// `size` of its messages or elements, whether it sends slices), to drop its records
+    /// without another error; it is the writer of the bare messages that follow, if any.
+    #[cold]
+    #[inline(never)]
+    fn refused(&mut self, fingerprint: u64, size: u64, slice: bool) {
+        if self.strangers.len() == MAX_STRANGERS {
+            self.strangers.remove(0);
+        }
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        self.strangers.push(Stranger {
+            tag: tag_of(fingerprint),
+            size,
+            slice,
+        });
+        self.bare = (!slice && is_page_len(size)).then_some((size, false));
+    }
+
     /// Enters the batch record of `len` bytes whose header is at the front of the buffer
     /// (all of it is buffered): its messages are handed out one by one from here.
     #[inline(always)]
     fn enter_batch(&mut self, len: usize) {
         self.start += HEADER_LEN;
-        self.in_batch = len / size_of::<T>();
-        self.batch_pad = len % size_of::<T>();
+        self.in_batch = len / size_of::<P::Element>();
+        self.batch_pad = len % size_of::<P::Element>();
     }
 
     /// Moves `start` to the next place where a record may begin (a handshake tag, or a
-    /// header of `T`, or a prefix of either at the end of what is buffered), dropping the
-    /// bytes before it. Returns `false` if none is buffered (all was dropped).
+    /// header of `T` (for slices, the slice's tag), or a prefix of either at the end of
+    /// what is buffered), dropping the bytes before it. Returns `false` if none is
+    /// buffered (all was dropped).
     fn find_boundary(&mut self) -> bool {
-        let ours = const { message_header::<T>() };
+        let (ours, ours_len) = if P::IS_SLICE {
+            let t = const { payload_tag::<P>() }.to_le_bytes();
+            ([t[0], t[1], t[2], t[3], 0, 0, 0, 0], 4)
+        } else {
+            (const { message_header::<P::Element>() }, HEADER_LEN)
+        };
         let hello = HELLO_TAG.to_le_bytes();
-        let batch = const { batch_tag::<T>() }.to_le_bytes();
+        // Slices have no batch records: only a message reader looks for its own.
+        let batch = const { batch_tag::<P::Element>() }.to_le_bytes();
+        let batches = !P::IS_SLICE;
         let avail = &self.buf[self.start..self.end];
         let at = (0..avail.len()).find(|&i| {
             let rest = &avail[i..];
             let h = rest.len().min(hello.len());
-            let o = rest.len().min(ours.len());
+            let o = rest.len().min(ours_len);
             let b = rest.len().min(batch.len());
-            rest[..h] == hello[..h] || rest[..o] == ours[..o] || rest[..b] == batch[..b]
+            rest[..h] == hello[..h]
+                || rest[..o] == ours[..o]
+                || (batches && rest[..b] == batch[..b])
         });
         match at {
             Some(i) => {
@@ -489,152 +539,6 @@ impl<T: Message> FrameReader<T> {
                 false
             }
         }
-    }
-
-    /// Receives the next message, calling `fill` to read more bytes into the given free
-    /// space whenever the buffer holds no complete record. `fill` returns the number of
-    /// bytes read, `0` at end of stream, or an error (a timeout, say) that is passed on
-    /// with the partial record kept.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Disconnected`] at the end of the stream; [`Error::Corrupt`] if it ends in
-    /// the middle of a record, and for the bad input the [module docs](super) list;
-    /// [`Error::SchemaMismatch`] for a handshake of another schema;
-    /// [`Error::InvalidMessage`] for a message of `T` with a bit pattern that is not a
-    /// `T`; and whatever `fill` returns. Each bad record is reported once and dropped.
-    #[inline]
-    pub fn recv_with(&mut self, fill: impl FnMut(&mut [u8]) -> Result<usize>) -> Result<T> {
-        let payload = self.next_payload(fill)?;
-        self.take_message(payload)
-    }
-
-    /// As [`FrameReader::recv_with`], but writes the message into `*out` instead of
-    /// returning it: the validated payload is copied once, from this reader's buffer
-    /// straight into `*out`, with no `T` on the stack in between.
-    ///
-    /// # Errors
-    ///
-    /// As [`FrameReader::recv_with`]. After any error `*out` is unchanged: the header is
-    /// checked and the payload validated in the buffer before a byte of `*out` is written.
-    #[inline]
-    pub fn recv_into_with(
-        &mut self,
-        out: &mut T,
-        fill: impl FnMut(&mut [u8]) -> Result<usize>,
-    ) -> Result<()> {
-        let payload = self.next_payload(fill)?;
-        self.take_into(payload, out)
-    }
-
-    /// Receives into `out` what is there: reads (with `fill`, as much as the buffer takes
-    /// in one call) until a whole message of `T` is buffered, then takes every whole
-    /// message buffered, up to `out.len()`, without reading again, and returns how many it
-    /// wrote to the front of `out`. Each message is validated in the buffer and copied
-    /// once into its place.
-    ///
-    /// A record after the first that is not a good message of `T` (another writer's
-    /// handshake, bytes out of step, an invalid bit pattern) ends the batch before it,
-    /// unconsumed: the next receive meets it and reports it, so no error is lost.
-    ///
-    /// # Errors
-    ///
-    /// As [`FrameReader::recv_with`], for the first message; `out` is unchanged then.
-    #[inline]
-    pub fn recv_many_with(
-        &mut self,
-        out: &mut [T],
-        fill: impl FnMut(&mut [u8]) -> Result<usize>,
-    ) -> Result<usize> {
-        let Some((first, rest)) = out.split_first_mut() else {
-            return Ok(0);
-        };
-        // One read takes all the buffer holds, whatever a single receive reads.
-        let read_max = std::mem::replace(&mut self.read_max, usize::MAX);
-        let payload = self.next_payload(fill);
-        self.read_max = read_max;
-        self.take_into(payload?, first)?;
-        let mut got = 1;
-        if const { !is_page::<T>() && !is_long(size_of::<T>()) } {
-            // The common case: batch records, and short records whose header is checked
-            // as one word; per message only validation and the copy.
-            return Ok(got + self.take_buffered(rest));
-        }
-        for slot in rest {
-            let Some(payload) = self.whole_message() else {
-                break;
-            };
-            if copy_validated(&self.buf[payload..payload + size_of::<T>()], slot).is_err() {
-                break;
-            }
-            self.consume_message(payload);
-            got += 1;
-        }
-        Ok(got)
-    }
-
-    /// Takes the messages of `T` at the front of the buffer of a stream in step into
-    /// `out`, from batch records and short records, stopping at the first record that is
-    /// anything else or a message that is not a valid `T` (left for the next receive);
-    /// returns how many.
-    #[inline(always)]
-    fn take_buffered(&mut self, out: &mut [T]) -> usize {
-        let size = size_of::<T>();
-        let short = const { !is_page::<T>() && !is_long(size_of::<T>()) };
-        let header = u64::from_ne_bytes(const { message_header::<T>() });
-        let batch = const { batch_tag::<T>() };
-        let mut taken = 0;
-        while taken < out.len() && self.steady {
-            if self.in_batch > 0 {
-                let k = self.in_batch.min(out.len() - taken);
-                let msgs = &self.buf[self.start..self.start + k * size];
-                let got = copy_validated_many(msgs, &mut out[taken..taken + k]);
-                taken += got;
-                self.in_batch -= got;
-                self.start += got * size;
-                self.last_len = size;
-                if self.in_batch == 0 {
-                    self.start += std::mem::take(&mut self.batch_pad);
-                }
-                if got < k {
-                    break;
-                }
-                continue;
-            }
-            let avail = &self.buf[self.start..self.end];
-            let Some(head) = avail.first_chunk::<HEADER_LEN>() else {
-                break;
-            };
-            if short && u64::from_ne_bytes(*head) == header {
-                let rec = const { record_len::<T>() };
-                let Some(record) = avail.get(HEADER_LEN..rec) else {
-                    break;
-                };
-                if copy_validated(record, &mut out[taken]).is_err() {
-                    break;
-                }
-                taken += 1;
-                self.start += rec;
-                self.last_len = rec;
-                continue;
-            }
-            let (tag, len) = split_header(head);
-            if tag == batch && is_batch_len(size, len) && avail.len() >= HEADER_LEN + len {
-                self.enter_batch(len);
-                continue;
-            }
-            break;
-        }
-        taken
-    }
-
-    /// As [`FrameReader::recv_many_with`], from a blocking reader (retrying `EINTR`).
-    ///
-    /// # Errors
-    ///
-    /// As [`FrameReader::recv_with`].
-    pub fn read_many<R: Read>(&mut self, r: &mut R, out: &mut [T]) -> Result<usize> {
-        self.recv_many_with(out, |buf| read_retrying(r, buf))
     }
 
     /// Reads (with `fill`) until a whole message of `T` is at the front of the buffer,
@@ -650,7 +554,7 @@ impl<T: Message> FrameReader<T> {
             }
             if self.start == self.end {
                 self.discard();
-            } else if self.start > self.base && self.buf.len() - self.end < max_frame_len::<T>() {
+            } else if self.start > self.base && self.buf.len() - self.end < self.wanted_room() {
                 // Too little room behind a partial record for a whole one of `T` (or one
                 // of another writer's that the buffer can hold): move it to the front, so
                 // the next read takes a full buffer rather than a sliver.
@@ -690,54 +594,9 @@ impl<T: Message> FrameReader<T> {
         Error::Disconnected
     }
 
-    /// Receives the next message from a blocking reader (retrying `EINTR`).
-    ///
-    /// # Errors
-    ///
-    /// As [`FrameReader::recv_with`].
-    pub fn read_from<R: Read>(&mut self, r: &mut R) -> Result<T> {
-        self.recv_with(|buf| read_retrying(r, buf))
-    }
-
-    /// As [`FrameReader::read_from`], writing the message into `*out`
-    /// ([`FrameReader::recv_into_with`]).
-    ///
-    /// # Errors
-    ///
-    /// As [`FrameReader::recv_with`]; after an error `*out` is unchanged.
-    pub fn read_into<R: Read>(&mut self, r: &mut R, out: &mut T) -> Result<()> {
-        self.recv_into_with(out, |buf| read_retrying(r, buf))
-    }
-
     fn discard(&mut self) {
         self.start = self.base;
         self.end = self.base;
-    }
-
-    /// Receives the next message and lends it, validated, straight from this reader's
-    /// buffer: no copy of the message at all. The borrow ends before the next receive.
-    ///
-    /// # Errors
-    ///
-    /// As [`FrameReader::recv_with`].
-    #[inline]
-    pub fn recv_ref_with(&mut self, fill: impl FnMut(&mut [u8]) -> Result<usize>) -> Result<&T> {
-        let payload = self.next_payload(fill)?;
-        // An invalid message is dropped alone: `start` moves past it first.
-        let end = self.consume_message(payload);
-        if (self.buf.as_ptr() as usize + payload) % align_of::<T>() == 0 {
-            return Ok(message::ref_from_bytes::<T>(&self.buf[payload..end])?);
-        }
-        // Only a message of a `T` aligned to more than 8 lands here (records of such a `T`
-        // are not a multiple of its alignment long): lend an aligned copy.
-        let (buf, spare) = (&self.buf, &mut self.spare);
-        if spare.is_empty() {
-            spare.resize(size_of::<T>() + align_of::<T>(), 0);
-        }
-        let at = spare.as_ptr().align_offset(align_of::<T>());
-        let copy = &mut spare[at..at + size_of::<T>()];
-        copy.copy_from_slice(&buf[payload..end]);
-        Ok(message::ref_from_bytes::<T>(copy)?)
     }
 
     /// Moves what is buffered down so that `start` is aligned to [`Self::align`]: done
@@ -751,6 +610,18 @@ impl<T: Message> FrameReader<T> {
             self.buf.copy_within(self.start..self.end, self.start - off);
             self.start -= off;
             self.end -= off;
+        }
+    }
+
+    /// How much room a read should have behind a partial record at the front: one whole
+    /// record of `T`, or the longest handshake (for slices, the record at the front if
+    /// it is one of ours).
+    #[inline(always)]
+    fn wanted_room(&self) -> usize {
+        if P::IS_SLICE {
+            self.slice_room()
+        } else {
+            const { max_frame_len::<P::Element>() }
         }
     }
 }

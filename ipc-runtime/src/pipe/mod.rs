@@ -29,6 +29,30 @@
 //! [`Sender::send_ref`] and [`Receiver::recv_into`] (also on [`Duplex`]) work in place,
 //! sparing a large `T` the copy into `send` and out of `recv`.
 //!
+//! # Slices
+//!
+//! A channel of `[E]` carries slices of any length up to a maximum instead of messages
+//! (see [`crate::Payload`]): [`Sender::send_slice`] (`try_`, `_timeout`) writes
+//! one record per slice, and [`Receiver::recv_slice`] (`try_`, `_timeout`) lends the next
+//! one from the receive buffer, each element validated in place. Each end has its own
+//! maximum (`set_max_len`; by default 4088 bytes of elements, so that a slice record is
+//! one atomic `write`): the sender refuses a longer slice, the receiver a record that
+//! announces one, from its header, before anything is allocated or read for it (see
+//! [`codec`](crate::codec)). A writer of `E` and a reader of `[E]` refuse each other as
+//! any two schemas do. Batches, buffered senders and [`Sender::close`] are for messages.
+//!
+//! ```
+//! use ipc::pipe;
+//!
+//! let (mut tx, mut rx) = pipe::channel::<[u8]>()?;
+//! tx.send_slice(b"a line")?;
+//! tx.send_slice(b"and a longer one")?;
+//! assert_eq!(rx.recv_slice()?, b"a line");
+//! let owned: Vec<u8> = rx.recv_slice()?.to_vec(); // the borrow ends at the next receive
+//! assert_eq!(owned, b"and a longer one");
+//! # Ok::<(), ipc::Error>(())
+//! ```
+//!
 //! # Contract
 //!
 //! - The wire format is [`crate::codec`]'s: a writer's first bytes are its handshake,
@@ -102,8 +126,19 @@ use nix::fcntl::OFlag;
 
 use crate::error::Result;
 use crate::message::Message;
+use crate::payload::Payload;
 
-/// Creates a one-way pipe carrying messages of `T` (`pipe2` with `O_CLOEXEC`).
+/// Creates a one-way pipe carrying messages of `T` (`pipe2` with `O_CLOEXEC`), or slices
+/// of `E` for `T = [E]`.
+///
+/// ```
+/// use ipc::pipe;
+///
+/// let (mut tx, mut rx) = pipe::channel::<[u16]>()?;
+/// tx.send_slice(&[1, 2, 3])?;
+/// assert_eq!(rx.recv_slice()?, &[1, 2, 3]);
+/// # Ok::<(), ipc::Error>(())
+/// ```
 ///
 /// # Errors
 ///
@@ -112,7 +147,7 @@ use crate::message::Message;
 ///
 /// [`Error::LimitExceeded`]: crate::Error::LimitExceeded
 /// [`Error::Io`]: crate::Error::Io
-pub fn channel<T: Message>() -> Result<(Sender<T>, Receiver<T>)> {
+pub fn channel<T: ?Sized + Payload>() -> Result<(Sender<T>, Receiver<T>)> {
     let (r, w) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| crate::error::new_fd_error("pipe2", e))?;
     Ok((Sender::from_fd(w), Receiver::from_fd(r)))

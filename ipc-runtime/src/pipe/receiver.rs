@@ -13,9 +13,13 @@ use crate::codec::{self, FrameReader, Framed};
 use crate::error::{Error, Result};
 use crate::fd::{self, Wait};
 use crate::message::Message;
+use crate::payload::Payload;
 
 /// The read end of a typed pipe or FIFO.
-pub struct Receiver<T> {
+///
+/// A `Receiver<[E]>` receives slices instead of messages ([`Receiver::recv_slice`]), up
+/// to its maximum length ([`Receiver::set_max_len`]).
+pub struct Receiver<T: ?Sized> {
     fd: OwnedFd,
     reader: FrameReader<T>,
     /// Poll before every read until the first bytes arrive: a FIFO with no writer yet
@@ -49,9 +53,12 @@ struct FifoState {
     placeholder: Option<OwnedFd>,
 }
 
-impl<T: Message> Receiver<T> {
+impl<P: ?Sized + Payload> Receiver<P> {
     /// Wraps the read end of a pipe or FIFO. Does no I/O, so it cannot fail: the
-    /// writer's handshake is read and checked with the first message.
+    /// writer's handshake is read and checked with the first message. A receiver of
+    /// slices `[E]` takes slices of up to
+    /// [`default_max_len::<E>()`](codec::default_max_len) elements until told otherwise
+    /// ([`Receiver::set_max_len`]).
     pub fn from_fd(fd: OwnedFd) -> Self {
         Receiver {
             fd,
@@ -147,15 +154,47 @@ fn set_blocking(fd: BorrowedFd<'_>, blocking: bool) -> Result<()> {
 }
 
 codec::framed_receiving_end!(Receiver);
+codec::framed_slice_receiving_end!(Receiver);
 
-impl<T: Message> Framed<T> for Receiver<T> {
+impl<E: Message> Receiver<[E]> {
+    /// The most elements a slice this receiver accepts may hold (by default
+    /// [`default_max_len::<E>()`](codec::default_max_len)).
+    pub fn max_len(&self) -> usize {
+        self.reader.max_len()
+    }
+
+    /// Sets the most elements a slice this receiver accepts may hold (at least 1). A
+    /// record announcing a longer slice is refused from its header with
+    /// [`Error::LimitExceeded`] (`max_len`) and skipped, before anything is allocated or
+    /// read for it; the receive buffer (64 KiB) grows only for a longer slice that is
+    /// accepted.
+    ///
+    /// ```
+    /// use ipc::pipe;
+    ///
+    /// let (mut tx, mut rx) = pipe::channel::<[u8]>()?;
+    /// tx.set_max_len(100_000)?;
+    /// rx.set_max_len(50_000);
+    /// tx.send_slice(&vec![1; 60_000])?; // the sender allows it, the receiver does not
+    /// tx.send_slice(b"next")?;
+    /// let e = rx.recv_slice().unwrap_err();
+    /// assert!(matches!(e, ipc::Error::LimitExceeded { limit: "max_len", value: 60_000, .. }));
+    /// assert_eq!(rx.recv_slice()?, b"next");
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn set_max_len(&mut self, elements: usize) {
+        self.reader.set_max_len(elements);
+    }
+}
+
+impl<P: ?Sized + Payload> Framed<P> for Receiver<P> {
     /// The start of every receive: sets a FIFO's blocking mode for `wait`.
     #[inline(always)]
     fn reader_and_fill(
         &mut self,
         wait: Wait,
     ) -> (
-        &mut FrameReader<T>,
+        &mut FrameReader<P>,
         impl FnMut(&mut [u8]) -> Result<usize> + '_,
     ) {
         self.prepare(&wait);
@@ -168,24 +207,24 @@ impl<T: Message> Framed<T> for Receiver<T> {
     }
 }
 
-impl<T> AsFd for Receiver<T> {
+impl<T: ?Sized> AsFd for Receiver<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
 }
 
-crate::fd::as_raw_fd_from_as_fd!([T] Receiver<T>);
+crate::fd::as_raw_fd_from_as_fd!([T: ?Sized] Receiver<T>);
 
 /// Takes the descriptor out. Bytes this receiver has read but not yet returned as
 /// messages are dropped, so convert a receiver before its first `recv`.
-impl<T> From<Receiver<T>> for OwnedFd {
+impl<T: ?Sized> From<Receiver<T>> for OwnedFd {
     fn from(rx: Receiver<T>) -> OwnedFd {
         rx.fd
     }
 }
 
 /// Makes the read end a child's stdin (`Command::stdin(Stdio::from(rx))`).
-impl<T> From<Receiver<T>> for Stdio {
+impl<T: ?Sized> From<Receiver<T>> for Stdio {
     fn from(rx: Receiver<T>) -> Stdio {
         Stdio::from(rx.fd)
     }
@@ -195,6 +234,17 @@ impl<T: Message> fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiver")
             .field("type", &T::SCHEMA.name)
+            .field("fd", &self.fd)
+            .field("buffered", &self.reader.buffered())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E: Message> fmt::Debug for Receiver<[E]> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("type", &format_args!("[{}]", E::SCHEMA.name))
+            .field("max_len", &self.reader.max_len())
             .field("fd", &self.fd)
             .field("buffered", &self.reader.buffered())
             .finish_non_exhaustive()

@@ -17,13 +17,17 @@ use crate::contract::{self, Tx};
 use crate::error::{Error, Result};
 use crate::fd::{self, Sigpipe, Wait};
 use crate::message::{self, Message};
+use crate::payload::Payload;
 use crate::unread::Unread;
 
 /// `PIPE_BUF`: writes of at most this many bytes to a pipe or FIFO are atomic.
 pub const PIPE_BUF: usize = libc::PIPE_BUF;
 
 /// The write end of a typed pipe or FIFO.
-pub struct Sender<T> {
+///
+/// A `Sender<[E]>` sends slices of any length up to its maximum instead of messages
+/// ([`Sender::send_slice`], [`Sender::set_max_len`]).
+pub struct Sender<T: ?Sized> {
     fd: OwnedFd,
     hello_sent: bool,
     sigpipe: Option<Sigpipe>,
@@ -38,15 +42,24 @@ pub struct Sender<T> {
     batcher: codec::Batcher,
     /// What was written lately, for [`Sender::close`].
     written: written::Written,
+    /// Slices: the most elements one slice may hold ([`Sender::set_max_len`]); 0 for
+    /// messages.
+    max_len: usize,
+    /// A FIFO sender's share of the FIFO (see [`crate::fifo`]), retaken when the longest
+    /// record it may write changes; `None` for a pipe.
+    lock: Option<crate::fifo::WriterLock>,
     _t: PhantomData<fn(T)>,
 }
 
 mod batch;
+mod slice;
 mod written;
 
-impl<T: Message> Sender<T> {
+impl<P: ?Sized + Payload> Sender<P> {
     /// Wraps the write end of a pipe or FIFO. Does no I/O, so it cannot fail: the
-    /// handshake is written just before the first message.
+    /// handshake is written just before the first message. A sender of slices `[E]`
+    /// takes slices of up to [`default_max_len::<E>()`](codec::default_max_len) elements
+    /// until told otherwise ([`Sender::set_max_len`]).
     pub fn from_fd(fd: OwnedFd) -> Self {
         Sender {
             fd,
@@ -57,6 +70,12 @@ impl<T: Message> Sender<T> {
             buffer: 0,
             batcher: codec::Batcher::default(),
             written: written::Written::default(),
+            max_len: if P::IS_SLICE {
+                codec::default_max_len::<P::Element>()
+            } else {
+                0
+            },
+            lock: None,
             _t: PhantomData,
         }
     }
@@ -84,9 +103,68 @@ impl<T: Message> Sender<T> {
 
     /// Writes the handshake now rather than before the first message.
     pub(crate) fn send_hello(&mut self) -> Result<()> {
-        self.write_frame(None, &Wait::Forever)
+        if self.hello_sent {
+            return Ok(()); // a handshake asked for twice
+        }
+        let sigpipe = *self.sigpipe.get_or_insert_with(Sigpipe::detect);
+        let hello = codec::hello::<P>();
+        fd::write_all(self.fd.as_fd(), &mut [IoSlice::new(&hello)], sigpipe)?;
+        self.hello_sent = true;
+        self.written.note(hello.len(), 0);
+        Ok(())
     }
 
+    /// The handshake still to write before the next record (empty once it is written).
+    #[inline(always)]
+    fn hello(&self) -> Vec<u8> {
+        if self.hello_sent {
+            Vec::new()
+        } else {
+            codec::hello::<P>()
+        }
+    }
+
+    /// The most bytes one record of this sender takes on the wire: a message's, or a
+    /// slice's of the maximum length.
+    pub(crate) fn longest_record(&self) -> usize {
+        codec::record_len_of(self.max_len.max(1) * size_of::<P::Element>())
+    }
+
+    /// Notes the share of the FIFO this sender holds (see [`crate::fifo`]).
+    pub(crate) fn set_lock(&mut self, lock: crate::fifo::WriterLock) {
+        self.lock = Some(lock);
+    }
+
+    /// Waits until `total` bytes can be written without blocking part-way.
+    fn wait_for_room(&mut self, total: usize, wait: &Wait) -> Result<()> {
+        let fd = self.fd.as_fd();
+        if total > PIPE_BUF {
+            ensure_capacity(fd, total)?;
+        }
+        let mut backoff = Duration::from_micros(50);
+        loop {
+            let Some(revents) = fd::wait_ready(fd, PollFlags::POLLOUT, wait)? else {
+                return Err(wait.send_expired());
+            };
+            if revents.intersects(PollFlags::POLLERR | PollFlags::POLLHUP) {
+                return Err(Error::Disconnected);
+            }
+            if total <= PIPE_BUF || room(fd)? >= total {
+                return Ok(());
+            }
+            // A big frame and not enough room yet: poll cannot wait for "n bytes free".
+            let nap = match wait.left() {
+                Some(left) if left.is_zero() => return Err(wait.send_expired()),
+                Some(left) => backoff.min(left),
+                None => backoff,
+            };
+            std::thread::sleep(nap);
+            backoff = (backoff * 2).min(Duration::from_millis(5));
+        }
+    }
+}
+
+impl<T: Message> Sender<T> {
     fn write_frame(&mut self, msg: Option<&T>, wait: &Wait) -> Result<()> {
         let sigpipe = *self.sigpipe.get_or_insert_with(Sigpipe::detect);
         let hello = if self.hello_sent {
@@ -222,34 +300,6 @@ impl<T: Message> Sender<T> {
     fn unread_in(&self, queued: u64) -> u64 {
         self.written.messages_in_last(queued).min(self.sent)
     }
-
-    /// Waits until `total` bytes can be written without blocking part-way.
-    fn wait_for_room(&mut self, total: usize, wait: &Wait) -> Result<()> {
-        let fd = self.fd.as_fd();
-        if total > PIPE_BUF {
-            ensure_capacity(fd, total)?;
-        }
-        let mut backoff = Duration::from_micros(50);
-        loop {
-            let Some(revents) = fd::wait_ready(fd, PollFlags::POLLOUT, wait)? else {
-                return Err(wait.send_expired());
-            };
-            if revents.intersects(PollFlags::POLLERR | PollFlags::POLLHUP) {
-                return Err(Error::Disconnected);
-            }
-            if total <= PIPE_BUF || room(fd)? >= total {
-                return Ok(());
-            }
-            // A big frame and not enough room yet: poll cannot wait for "n bytes free".
-            let nap = match wait.left() {
-                Some(left) if left.is_zero() => return Err(wait.send_expired()),
-                Some(left) => backoff.min(left),
-                None => backoff,
-            };
-            std::thread::sleep(nap);
-            backoff = (backoff * 2).min(Duration::from_millis(5));
-        }
-    }
 }
 
 const PAGE: usize = 4096;
@@ -362,18 +412,18 @@ impl<T: Message> Tx<T> for Sender<T> {
 
 contract::sending_end!(impl<T> Sender<T>, T);
 
-impl<T> AsFd for Sender<T> {
+impl<T: ?Sized> AsFd for Sender<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
 }
 
-crate::fd::as_raw_fd_from_as_fd!([T] Sender<T>);
+crate::fd::as_raw_fd_from_as_fd!([T: ?Sized] Sender<T>);
 
 /// Takes the descriptor out, after writing what a buffered sender holds. If no message
 /// was sent yet, whoever wraps it next writes the handshake; if some were, a new
 /// [`Sender`] on it writes another, which readers accept.
-impl<T> From<Sender<T>> for OwnedFd {
+impl<T: ?Sized> From<Sender<T>> for OwnedFd {
     fn from(tx: Sender<T>) -> OwnedFd {
         tx.into_fd()
     }
@@ -381,7 +431,7 @@ impl<T> From<Sender<T>> for OwnedFd {
 
 /// Makes the write end a child's stdin/stdout/stderr (`Command::stdout(Stdio::from(tx))`),
 /// after writing what a buffered sender holds.
-impl<T> From<Sender<T>> for Stdio {
+impl<T: ?Sized> From<Sender<T>> for Stdio {
     fn from(tx: Sender<T>) -> Stdio {
         Stdio::from(tx.into_fd())
     }

@@ -19,6 +19,7 @@ use crate::codec::{self, FrameReader, Framed, HEADER_LEN};
 use crate::contract::{self, Tx};
 use crate::error::{Error, Result, SendError};
 use crate::message::{self, Message};
+use crate::payload::Payload;
 
 /// How many descriptors one message may carry by default (`SCM_MAX_FD` is 253).
 pub(crate) const DEFAULT_MAX_FDS: usize = 16;
@@ -36,7 +37,10 @@ const SMALL: usize = 1024;
 /// `std::io::BufWriter`, until the tail is written, the peer is gone, or a shutdown is
 /// requested: see [`shutdown_on`](crate::signal::shutdown_on)). So the stream
 /// never loses its framing and no accepted message is lost while the peer lives.
-pub struct Sender<T> {
+///
+/// A `Sender<[E]>` sends slices instead of messages ([`Sender::send_slice`]), up to its
+/// maximum length ([`Sender::set_max_len`]).
+pub struct Sender<T: ?Sized> {
     fd: Arc<OwnedFd>,
     pending: Vec<u8>,
     /// Where a frame is assembled before it is written.
@@ -46,16 +50,25 @@ pub struct Sender<T> {
     buffer: usize,
     /// The batch record open at the end of `pending` (a buffered sender's).
     batcher: codec::Batcher,
+    /// Slices: the most elements one slice may hold ([`Sender::set_max_len`]); 0 for
+    /// messages.
+    max_len: usize,
     _t: PhantomData<fn(T)>,
 }
 
 mod batch;
+mod slice;
+
+pub(crate) use slice::duplex_slice_stream;
 
 /// The receiving half of a connected stream socket: reads frames of `T`.
 ///
 /// A receive that times out keeps the part of a frame it has read; the next one goes on
 /// from there.
-pub struct Receiver<T> {
+///
+/// A `Receiver<[E]>` receives slices instead of messages ([`Receiver::recv_slice`]), up
+/// to its maximum length ([`Receiver::set_max_len`]).
+pub struct Receiver<T: ?Sized> {
     fd: Arc<OwnedFd>,
     reader: FrameReader<T>,
     /// Bytes read from the socket so far (the stream offset of the next byte).
@@ -75,7 +88,7 @@ struct FdBatch {
     lost: bool,
 }
 
-impl<T> fmt::Debug for Sender<T> {
+impl<T: ?Sized> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sender")
             .field("fd", &self.fd.as_raw_fd())
@@ -84,7 +97,7 @@ impl<T> fmt::Debug for Sender<T> {
     }
 }
 
-impl<T: Message> fmt::Debug for Receiver<T> {
+impl<P: ?Sized + Payload> fmt::Debug for Receiver<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiver")
             .field("fd", &self.fd.as_raw_fd())
@@ -95,7 +108,7 @@ impl<T: Message> fmt::Debug for Receiver<T> {
 
 /// Sends the handshake for `Out`, then reads and checks the peer's, which must announce
 /// `In`. Both sides do this, so each direction is checked once, at connect.
-pub(crate) fn handshake<Out: Message, In: Message>(
+pub(crate) fn handshake<Out: ?Sized + Payload, In: ?Sized + Payload>(
     fd: OwnedFd,
     timeout: Duration,
     max_fds: usize,
@@ -105,13 +118,18 @@ pub(crate) fn handshake<Out: Message, In: Message>(
 
 /// The first half of [`handshake`]: sends this side's, waiting for room as `wait` says.
 /// With a bounded wait the handshake may go out in part (see [`Sender::pending`]).
-pub(crate) fn start<Out: Message>(fd: OwnedFd, wait: Wait) -> Result<Sender<Out>> {
+pub(crate) fn start<Out: ?Sized + Payload>(fd: OwnedFd, wait: Wait) -> Result<Sender<Out>> {
     let mut tx = Sender::<Out> {
         fd: Arc::new(fd),
         pending: Vec::new(),
         frame: Vec::new(),
         buffer: 0,
         batcher: codec::Batcher::default(),
+        max_len: if Out::IS_SLICE {
+            codec::default_max_len::<Out::Element>()
+        } else {
+            0
+        },
         _t: PhantomData,
     };
     // A peer that sent its handshake and messages and closed at once has still sent
@@ -124,7 +142,7 @@ pub(crate) fn start<Out: Message>(fd: OwnedFd, wait: Wait) -> Result<Sender<Out>
 }
 
 /// The second half of [`handshake`]: reads and checks the peer's.
-pub(crate) fn finish<Out: Message, In: Message>(
+pub(crate) fn finish<Out: ?Sized + Payload, In: ?Sized + Payload>(
     tx: Sender<Out>,
     timeout: Duration,
     max_fds: usize,
@@ -138,7 +156,7 @@ pub(crate) fn finish<Out: Message, In: Message>(
 /// so what the peer sent behind it (its first messages) stays in the socket for the
 /// [`Receiver`]. The blocking [`handshake`] reads it at once; a server reads it a piece
 /// at a time, as its bytes arrive, without waiting (`socket::pending`).
-pub(crate) struct Hello<In> {
+pub(crate) struct Hello<In: ?Sized> {
     /// The header, then (once the header is checked) the whole frame it announces.
     frame: Vec<u8>,
     /// Bytes of `frame` read so far.
@@ -146,7 +164,7 @@ pub(crate) struct Hello<In> {
     _in: PhantomData<fn() -> In>,
 }
 
-impl<In: Message> Hello<In> {
+impl<In: ?Sized + Payload> Hello<In> {
     pub(crate) fn new() -> Self {
         Hello {
             frame: vec![0; HEADER_LEN],
@@ -204,7 +222,7 @@ impl<In: Message> Hello<In> {
 
     /// The two halves of the connection whose sending half is `tx`, once the handshake
     /// [`Hello::read`] is whole: the receiving half's reader starts behind it.
-    pub(crate) fn into_halves<Out: Message>(
+    pub(crate) fn into_halves<Out: ?Sized + Payload>(
         self,
         tx: Sender<Out>,
         max_fds: usize,
@@ -278,7 +296,7 @@ impl<T: Message> Tx<T> for Sender<T> {
 
 contract::sending_end!(impl<T> Sender<T>, T);
 
-impl<T: Message> Sender<T> {
+impl<P: ?Sized + Payload> Sender<P> {
     /// Drops the unwritten tail of a frame, so dropping this sender does not wait for a
     /// peer that does not read. The peer sees the frame cut short.
     pub(crate) fn abandon(&mut self) {
@@ -311,6 +329,42 @@ impl<T: Message> Sender<T> {
         self.flush_pending(Wait::timeout(timeout))
     }
 
+    /// Writes one frame. Until its first byte is written the frame is not sent and the
+    /// wait's expiry is an error; after that the frame is committed and any unwritten
+    /// tail goes to `pending`.
+    fn write_frame(&mut self, bufs: &[IoSlice<'_>], fds: &[RawFd], wait: Wait) -> Result<()> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let n = loop {
+            match sys::send(self.fd.as_fd(), bufs, fds, wait.msg_flags()) {
+                Ok(n) => break n,
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => sys::again(self.fd.as_fd(), PollFlags::POLLOUT, wait, true)?,
+                Err(e) => return Err(Error::sys("sendmsg", e)),
+            }
+        };
+        if n < total {
+            let mut skip = n;
+            for b in bufs {
+                let take = skip.min(b.len());
+                self.pending.extend_from_slice(&b[take..]);
+                skip -= take;
+            }
+            match self.flush_pending(wait) {
+                Ok(()) | Err(Error::Full | Error::Timeout(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_pending(&mut self, wait: Wait) -> Result<()> {
+        // What is written is whole records: the open one is closed first.
+        self.batcher.close();
+        flush(self.fd.as_fd(), &mut self.pending, wait)
+    }
+}
+
+impl<T: Message> Sender<T> {
     /// Sends `msg` (with `fds`), handing it back on failure. A thin by-value shell, inlined
     /// into the caller, around [`Sender::send_frame_ref`], which works on a reference: a large
     /// message is then not copied into this call's argument and again into the next.
@@ -363,40 +417,6 @@ impl<T: Message> Sender<T> {
         self.frame = frame;
         sent
     }
-
-    /// Writes one frame. Until its first byte is written the frame is not sent and the
-    /// wait's expiry is an error; after that the frame is committed and any unwritten
-    /// tail goes to `pending`.
-    fn write_frame(&mut self, bufs: &[IoSlice<'_>], fds: &[RawFd], wait: Wait) -> Result<()> {
-        let total: usize = bufs.iter().map(|b| b.len()).sum();
-        let n = loop {
-            match sys::send(self.fd.as_fd(), bufs, fds, wait.msg_flags()) {
-                Ok(n) => break n,
-                Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) => sys::again(self.fd.as_fd(), PollFlags::POLLOUT, wait, true)?,
-                Err(e) => return Err(Error::sys("sendmsg", e)),
-            }
-        };
-        if n < total {
-            let mut skip = n;
-            for b in bufs {
-                let take = skip.min(b.len());
-                self.pending.extend_from_slice(&b[take..]);
-                skip -= take;
-            }
-            match self.flush_pending(wait) {
-                Ok(()) | Err(Error::Full | Error::Timeout(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    fn flush_pending(&mut self, wait: Wait) -> Result<()> {
-        // What is written is whole records: the open one is closed first.
-        self.batcher.close();
-        flush(self.fd.as_fd(), &mut self.pending, wait)
-    }
 }
 
 /// Writes `pending` (the tail of a frame a bounded send began) to `fd`, waiting as `wait`
@@ -415,7 +435,7 @@ fn flush(fd: BorrowedFd<'_>, pending: &mut Vec<u8>, wait: Wait) -> Result<()> {
     Ok(())
 }
 
-impl<T> Drop for Sender<T> {
+impl<T: ?Sized> Drop for Sender<T> {
     fn drop(&mut self) {
         // Finish an accepted frame, as BufWriter does; give up if the peer is gone, or
         // once a shutdown is requested (`shutdown_on`): a peer that never reads must not
@@ -424,32 +444,33 @@ impl<T> Drop for Sender<T> {
     }
 }
 
-impl<T> AsFd for Sender<T> {
+impl<T: ?Sized> AsFd for Sender<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
 }
 
-crate::fd::as_raw_fd_from_as_fd!([T] Sender<T>);
+crate::fd::as_raw_fd_from_as_fd!([T: ?Sized] Sender<T>);
 
-impl<T> AsFd for Receiver<T> {
+impl<T: ?Sized> AsFd for Receiver<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
 }
 
-crate::fd::as_raw_fd_from_as_fd!([T] Receiver<T>);
+crate::fd::as_raw_fd_from_as_fd!([T: ?Sized] Receiver<T>);
 
 codec::framed_receiving_end!(Receiver);
+codec::framed_slice_receiving_end!(Receiver);
 
-impl<T: Message> Framed<T> for Receiver<T> {
+impl<P: ?Sized + Payload> Framed<P> for Receiver<P> {
     /// The start of every receive: closes descriptors of messages already returned.
     #[inline(always)]
     fn reader_and_fill(
         &mut self,
         wait: Wait,
     ) -> (
-        &mut FrameReader<T>,
+        &mut FrameReader<P>,
         impl FnMut(&mut [u8]) -> Result<usize> + '_,
     ) {
         if !self.fds.is_empty() {
@@ -469,16 +490,6 @@ impl<T: Message> Framed<T> for Receiver<T> {
 }
 
 impl<T: Message> Receiver<T> {
-    /// Bytes received but not yet returned as a message.
-    pub fn buffered(&self) -> usize {
-        self.reader.buffered()
-    }
-
-    pub(crate) fn set_max_fds(&mut self, n: usize) {
-        self.max_fds = n;
-        self.cmsg = (n > 0).then(|| CmsgBuf::new(n));
-    }
-
     /// Receives a message. Descriptors that came with it stay queued until
     /// [`Receiver::claim_fds`] takes them or the next receive closes them.
     #[inline]
@@ -490,6 +501,18 @@ impl<T: Message> Receiver<T> {
     pub(crate) fn recv_with_fds(&mut self, wait: Wait) -> Result<(T, Vec<OwnedFd>)> {
         let msg = self.recv_inner(wait)?;
         Ok((msg, self.claim_fds()?))
+    }
+}
+
+impl<P: ?Sized + Payload> Receiver<P> {
+    /// Bytes received but not yet returned as a message.
+    pub fn buffered(&self) -> usize {
+        self.reader.buffered()
+    }
+
+    pub(crate) fn set_max_fds(&mut self, n: usize) {
+        self.max_fds = n;
+        self.cmsg = (n > 0).then(|| CmsgBuf::new(n));
     }
 
     /// Stream offset of the first byte not yet decoded: the end of the frame of the

@@ -54,6 +54,13 @@
 //!   `T` the copy into `send` and out of `recv`; `recv_into` leaves `out` unchanged on
 //!   any error.
 //!
+//! - **Slices**: a [`Stream<[E]>`](Stream) (and its [`Listener`]) carries slices of any
+//!   length up to a maximum both ways: `send_slice` and `recv_slice` (`try_`, `_timeout`),
+//!   the slice lent from the receive buffer, validated. Each end has its own maximum
+//!   ([`Stream::set_max_len`]); a longer slice is refused by the sender, and a record that
+//!   announces one by the receiver, from its header, before anything is allocated or read
+//!   for it. A `Stream<[u8]>` and a `Stream<u8>` refuse each other at connect.
+//!
 //! Limits: a Unix socket reaches processes of one machine (one network namespace, a
 //! shared filesystem for the path); `SCM_MAX_FD` (253) descriptors per message; the socket
 //! buffer (`net.core.wmem_default`) decides when a send blocks.
@@ -96,7 +103,8 @@ pub use seqpacket::{SeqPacket, SeqPacketListener};
 
 use crate::error::{Error, Result, SendError};
 use crate::message::Message;
-use conn::duplex_stream;
+use crate::payload::Payload;
+use conn::{duplex_slice_stream, duplex_stream};
 use sys::Wait;
 
 /// How long `connect` and `accept` wait for the peer's handshake by default.
@@ -290,21 +298,22 @@ impl AsFd for RawListener {
     }
 }
 
-/// A listening Unix stream socket whose connections carry `T` both ways.
+/// A listening Unix stream socket whose connections carry `T` both ways (or slices of
+/// `E`, for `T = [E]`).
 ///
 /// The socket file is removed when the listener is dropped.
-pub struct Listener<T> {
+pub struct Listener<T: ?Sized> {
     raw: RawListener,
     _t: PhantomData<fn() -> T>,
 }
 
-impl<T> fmt::Debug for Listener<T> {
+impl<T: ?Sized> fmt::Debug for Listener<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Listener").field("raw", &self.raw).finish()
     }
 }
 
-impl<T: Message> Listener<T> {
+impl<P: ?Sized + Payload> Listener<P> {
     /// Binds to `path` with default [`Options`] (mode 0600).
     ///
     /// # Errors
@@ -338,7 +347,7 @@ impl<T: Message> Listener<T> {
     /// [`Error::Timeout`] if the client sends no handshake within the handshake timeout;
     /// [`Error::Disconnected`] if it leaves during the handshake; [`Error::Io`] otherwise.
     /// Each concerns one client: keep accepting.
-    pub fn accept(&self) -> Result<Stream<T>> {
+    pub fn accept(&self) -> Result<Stream<P>> {
         let fd = self.raw.accept_fd(Wait::Forever)?;
         Stream::handshake(fd, &self.raw.opts)
     }
@@ -348,7 +357,7 @@ impl<T: Message> Listener<T> {
     /// # Errors
     ///
     /// [`Error::Timeout`] if none did, as [`Listener::accept`] otherwise.
-    pub fn accept_timeout(&self, timeout: Duration) -> Result<Stream<T>> {
+    pub fn accept_timeout(&self, timeout: Duration) -> Result<Stream<P>> {
         let fd = self.raw.accept_fd(Wait::timeout(timeout))?;
         Stream::handshake(fd, &self.raw.opts)
     }
@@ -359,22 +368,34 @@ impl<T: Message> Listener<T> {
     }
 }
 
-impl<T> AsFd for Listener<T> {
+impl<T: ?Sized> AsFd for Listener<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.raw.as_fd()
     }
 }
 
-crate::fd::as_raw_fd_from_as_fd!([T] Listener<T>);
+crate::fd::as_raw_fd_from_as_fd!([T: ?Sized] Listener<T>);
 
 /// A connected Unix stream socket carrying `T` both ways.
+///
+/// A `Stream<[E]>` carries slices of `E` both ways, of any length up to its maximum
+/// ([`Stream::send_slice`], [`Stream::recv_slice`], [`Stream::set_max_len`]):
+///
+/// ```
+/// use ipc::socket::Stream;
+///
+/// let (mut a, mut b) = Stream::<[u8]>::pair()?;
+/// a.send_slice(b"hello")?;
+/// assert_eq!(b.recv_slice()?, b"hello");
+/// # Ok::<(), ipc::Error>(())
+/// ```
 #[derive(Debug)]
-pub struct Stream<T: Message> {
+pub struct Stream<T: ?Sized + Payload> {
     tx: Sender<T>,
     rx: Receiver<T>,
 }
 
-impl<T: Message> Stream<T> {
+impl<P: ?Sized + Payload> Stream<P> {
     /// Connects to the listener at `path` and exchanges handshakes.
     ///
     /// # Errors
@@ -421,12 +442,12 @@ impl<T: Message> Stream<T> {
         .map_err(|e| Error::sys("socketpair", e))?;
         let opts = Options::new();
         let (ta, tb) = (
-            conn::start::<T>(a, Wait::Forever)?,
-            conn::start::<T>(b, Wait::Forever)?,
+            conn::start::<P>(a, Wait::Forever)?,
+            conn::start::<P>(b, Wait::Forever)?,
         );
         let (a, b) = (
-            conn::finish::<T, T>(ta, opts.handshake_timeout, opts.max_fds)?,
-            conn::finish::<T, T>(tb, opts.handshake_timeout, opts.max_fds)?,
+            conn::finish::<P, P>(ta, opts.handshake_timeout, opts.max_fds)?,
+            conn::finish::<P, P>(tb, opts.handshake_timeout, opts.max_fds)?,
         );
         Ok((Stream { tx: a.0, rx: a.1 }, Stream { tx: b.0, rx: b.1 }))
     }
@@ -451,7 +472,7 @@ impl<T: Message> Stream<T> {
     }
 
     fn handshake(fd: OwnedFd, opts: &Options) -> Result<Self> {
-        let (tx, rx) = conn::handshake::<T, T>(fd, opts.handshake_timeout, opts.max_fds)?;
+        let (tx, rx) = conn::handshake::<P, P>(fd, opts.handshake_timeout, opts.max_fds)?;
         Ok(Stream { tx, rx })
     }
 
@@ -463,7 +484,9 @@ impl<T: Message> Stream<T> {
     pub fn peer_cred(&self) -> Result<PeerCred> {
         peer_cred(self.rx.as_fd())
     }
+}
 
+impl<T: Message> Stream<T> {
     /// Sends `msg` with open descriptors attached (`SCM_RIGHTS`). The receiver gets
     /// duplicates; this side's `fds` stay open.
     ///
@@ -506,11 +529,12 @@ impl<T: Message> Stream<T> {
 }
 
 duplex_stream!(Stream);
+duplex_slice_stream!(Stream);
 
-impl<T: Message> AsFd for Stream<T> {
+impl<P: ?Sized + Payload> AsFd for Stream<P> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.rx.as_fd()
     }
 }
 
-crate::fd::as_raw_fd_from_as_fd!([T: Message] Stream<T>);
+crate::fd::as_raw_fd_from_as_fd!([P: ?Sized + Payload] Stream<P>);

@@ -317,7 +317,7 @@ impl<T: Message> Sender<T> {
     }
 }
 
-impl<T> Sender<T> {
+impl<T: ?Sized> Sender<T> {
     /// Writes every record held, waiting as long as it takes; stops at the first error
     /// (a reader gone, a shutdown requested). For drop and for giving the descriptor
     /// away, where nobody is left to report to.
@@ -352,7 +352,7 @@ impl<T> Sender<T> {
     }
 }
 
-impl<T> Drop for Sender<T> {
+impl<T: ?Sized> Drop for Sender<T> {
     /// Writes what a buffered sender holds (see [`Sender::buffered`]).
     fn drop(&mut self) {
         self.drain();
