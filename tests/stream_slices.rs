@@ -484,6 +484,7 @@ fn assert_mismatch(e: Error, expected: &str, found: &str) {
         Error::SchemaMismatch {
             expected: x,
             found: f,
+            ..
         } => {
             assert_eq!((x.name.as_str(), f.name.as_str()), (expected, found), "{e}");
         }

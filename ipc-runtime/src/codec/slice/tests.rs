@@ -129,7 +129,9 @@ fn slice_and_message_ends_refuse_each_other_naming_both() {
         .read_from(&mut &slices[..])
         .unwrap_err();
     match &e {
-        Error::SchemaMismatch { expected, found } => {
+        Error::SchemaMismatch {
+            expected, found, ..
+        } => {
             assert_eq!(expected.name, "u8");
             assert_eq!(found.name, "[u8]");
         }
@@ -141,7 +143,9 @@ fn slice_and_message_ends_refuse_each_other_naming_both() {
         .read_slice(&mut &messages[..])
         .unwrap_err();
     match &e {
-        Error::SchemaMismatch { expected, found } => {
+        Error::SchemaMismatch {
+            expected, found, ..
+        } => {
             assert_eq!(expected.name, "[u8]");
             assert_eq!(found.name, "u8");
         }
