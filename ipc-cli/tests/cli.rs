@@ -84,12 +84,20 @@ impl Drop for Kid {
     }
 }
 
-/// Removes this run's stale segments at the end of a test, even a failed one.
-struct Clean;
+/// A test's own name prefix (the process's, then the test's tag): the tests of this
+/// process run side by side, and each lists and cleans only its own. Its stale segments
+/// are removed on drop, even when the test fails.
+struct Own(String);
 
-impl Drop for Clean {
+impl Own {
+    fn new(tag: &str) -> Own {
+        Own(format!("{}{tag}-", prefix()))
+    }
+}
+
+impl Drop for Own {
     fn drop(&mut self) {
-        let _ = ipc::shm::remove_stale_with_prefix(&prefix());
+        let _ = ipc::shm::remove_stale_with_prefix(&self.0);
     }
 }
 
@@ -132,8 +140,8 @@ fn child() {
 
 #[test]
 fn list_reports_each_kind_with_its_schema_capacity_fill_and_participants() {
-    let _clean = Clean;
-    let p = prefix();
+    let own = Own::new("list");
+    let p = own.0.clone();
     let (chan, topic, queue) = (format!("{p}chan"), format!("{p}topic"), format!("/{p}q"));
     let opts = ipc::shm::Options::new().capacity(16);
     let _rx = ipc::shm::Receiver::<[u32; 2]>::create(&chan, opts).unwrap();
@@ -223,8 +231,8 @@ fn list_reports_each_kind_with_its_schema_capacity_fill_and_participants() {
 
 #[test]
 fn a_killed_participant_shows_as_dead_and_clean_removes_only_what_is_stale() {
-    let _clean = Clean;
-    let p = prefix();
+    let own = Own::new("killed");
+    let p = own.0.clone();
     let (dead, live) = (format!("{p}dead"), format!("{p}live"));
     let mut kid = Kid::start(&format!("receiver-with-sender {dead}"));
     let pid = u64::from(kid.pid());
@@ -257,8 +265,8 @@ fn a_killed_participant_shows_as_dead_and_clean_removes_only_what_is_stale() {
 
 #[test]
 fn clean_removes_a_dead_segment_that_owes_nobody_a_message() {
-    let _clean = Clean;
-    let p = prefix();
+    let own = Own::new("drained");
+    let p = own.0.clone();
     let name = format!("{p}drained");
     let publisher = ipc::shm::Publisher::<u64>::create(&name, Default::default()).unwrap();
     let mut kid = Kid::start(&format!("subscriber {name}"));
@@ -288,8 +296,8 @@ struct Fill {
 
 #[test]
 fn show_prints_the_declaration_the_segment_carries() {
-    let _clean = Clean;
-    let name = format!("{}fills", prefix());
+    let own = Own::new("show");
+    let name = format!("{}fills", own.0);
     let _rx = ipc::shm::Receiver::<Fill>::create(&name, Default::default()).unwrap();
     let (code, out, err) = ipc(&["show", &format!("shm:{name}")]);
     assert_eq!(code, 0, "{err}");
