@@ -79,6 +79,25 @@ pub(crate) fn slice_as_bytes<T: Message>(msgs: &[T]) -> &[u8] {
     unsafe { core::slice::from_raw_parts(msgs.as_ptr().cast::<u8>(), size_of_val(msgs)) }
 }
 
+/// Validates each element lying back to back in `bytes` (a whole number of them), unless
+/// every bit pattern is an `E` (then there is nothing to check, and a zero-sized `E`
+/// never reaches the loop).
+///
+/// # Errors
+///
+/// [`InvalidMessage`] for the first element that is not a valid `E`.
+#[inline(always)]
+pub(crate) fn check_elements<E: Message>(bytes: &[u8]) -> Result<(), InvalidMessage> {
+    // Evaluating `E::SCHEMA` runs the derive's no-padding check for generic types.
+    const { assert!(E::SCHEMA.size == size_of::<E>()) };
+    if !const { E::SCHEMA.accepts_any_bits() } {
+        for element in bytes.chunks_exact(size_of::<E>()) {
+            E::validate(element)?;
+        }
+    }
+    Ok(())
+}
+
 /// Validates `bytes` and copies them into a `T`.
 ///
 /// `bytes` need not be aligned. Types without invalid bit patterns skip validation.

@@ -139,8 +139,8 @@ pub use batch::{batch_capacity, batch_tag, BATCH_LEN};
 pub(crate) use batch::{batches, messages_in, Batcher};
 pub(crate) use framed::{framed_receiving_end, framed_slice_receiving_end, Framed};
 pub use reader::FrameReader;
-pub(crate) use slice::{check_elements, elements_as_bytes, max_len_limit, SliceEnvelope};
 pub use slice::{default_max_len, write_slice, DEFAULT_MAX_SLICE_BYTES};
+pub(crate) use slice::{elements_as_bytes, max_len_limit, SliceEnvelope};
 
 /// Length of a record header: a 32-bit tag and a 32-bit length.
 pub const HEADER_LEN: usize = 8;

@@ -5,7 +5,7 @@ use std::io::{IoSlice, Write};
 
 use super::{fresh_seal, is_long, payload_tag, write_all_vectored, HEADER_LEN, SEAL_LEN};
 use crate::error::{Error, Result};
-use crate::message::{InvalidMessage, Message};
+use crate::message::Message;
 
 /// The bytes of elements a slice end takes per slice unless told otherwise
 /// (`set_max_len` on its ends, [`FrameReader::set_max_len`](super::FrameReader::set_max_len)):
@@ -52,24 +52,6 @@ pub(crate) fn elements_as_bytes<E: Message>(elements: &[E]) -> &[u8] {
     // padding), so the `size_of_val(elements)` bytes from the slice's start may be read
     // as `u8`s (alignment 1) for as long as `elements` is borrowed.
     unsafe { std::slice::from_raw_parts(elements.as_ptr().cast::<u8>(), size_of_val(elements)) }
-}
-
-/// Validates each element lying back to back in `bytes` (a whole number of them), unless
-/// every bit pattern is an `E`.
-///
-/// # Errors
-///
-/// [`InvalidMessage`] for the first element that is not a valid `E`.
-#[inline(always)]
-pub(crate) fn check_elements<E: Message>(bytes: &[u8]) -> Result<(), InvalidMessage> {
-    // Evaluating `E::SCHEMA` runs the derive's no-padding check for generic types.
-    const { assert!(E::SCHEMA.size == size_of::<E>()) };
-    if !const { E::SCHEMA.accepts_any_bits() } {
-        for element in bytes.chunks_exact(element_size::<E>()) {
-            E::validate(element)?;
-        }
-    }
-    Ok(())
 }
 
 /// What goes around the elements of one slice on the wire: the header (with the seal,

@@ -4,8 +4,8 @@
 use std::io::Read;
 
 use super::super::{
-    check_elements, is_long, max_len_limit, payload_offset, payload_tag, record_len_of,
-    split_header, HEADER_LEN, MAX_HELLO_LEN, SEAL_LEN,
+    is_long, max_len_limit, payload_offset, payload_tag, record_len_of, split_header, HEADER_LEN,
+    MAX_HELLO_LEN, SEAL_LEN,
 };
 use super::{read_retrying, FrameReader, Step};
 use crate::error::{Error, Result};
@@ -175,7 +175,7 @@ impl<E: Message> FrameReader<[E]> {
         let len = self.consume_slice(payload);
         let (buf, spare) = (&self.buf, &mut self.spare);
         let mut bytes = &buf[payload..payload + len];
-        check_elements::<E>(bytes)?;
+        crate::message::check_elements::<E>(bytes)?;
         if bytes.as_ptr() as usize % align_of::<E>() != 0 {
             // Only elements aligned to more than 8 land here (the buffer keeps 8): lend
             // an aligned copy.

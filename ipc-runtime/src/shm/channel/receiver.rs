@@ -226,9 +226,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
         release(&self.chan, &mut self.read, pos);
         // SAFETY: `dst` holds `len * size` initialised bytes (copied just above).
         let bytes = unsafe { core::slice::from_raw_parts(dst, len * size) };
-        for element in bytes.chunks_exact(size.max(1)) {
-            T::Element::validate(element)?;
-        }
+        crate::message::check_elements::<T::Element>(bytes)?;
         // SAFETY: `validate` accepted every element, so by the `Message` contract they
         // are valid; the buffer is aligned for the element and borrowed for as long as
         // `self` is.

@@ -412,9 +412,7 @@ impl<T: ?Sized + Payload> Subscriber<T> {
         self.step();
         // SAFETY: `dst` holds `len * size` initialised bytes (copied just above).
         let bytes = unsafe { core::slice::from_raw_parts(dst, len * size) };
-        for element in bytes.chunks_exact(size.max(1)) {
-            T::Element::validate(element)?;
-        }
+        crate::message::check_elements::<T::Element>(bytes)?;
         // SAFETY: `validate` accepted every element's bytes, so by the `Message` contract
         // they are valid elements; the scratch is aligned for the element and borrowed
         // for as long as `self` is.
