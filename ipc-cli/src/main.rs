@@ -4,6 +4,8 @@
 //! ```text
 //! ipc list [--json]            every channel, topic, shared value and queue, who is attached
 //! ipc show ENDPOINT [--json]   one channel's schema as a declaration, and its state
+//! ipc tail ENDPOINT            its messages as they arrive, decoded (`--format json|line`, `-n`)
+//! ipc send ENDPOINT JSON       a message written as JSON, encoded by the channel's schema
 //! ipc clean [--dry-run]        remove what crashed processes left behind, never a live one
 //! ipc doctor [--json]          the kernel limits and features the transports depend on
 //! ```
@@ -18,8 +20,10 @@ use clap::{Parser, Subcommand};
 mod clean;
 mod doctor;
 mod list;
+mod send;
 mod show;
 mod table;
+mod tail;
 
 /// List, inspect and clean the IPC channels of programs built on typed-ipc.
 #[derive(Parser)]
@@ -53,6 +57,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Prints the messages of a channel as they arrive, decoded from the schema it
+    /// carries: a topic is subscribed to (nothing is taken from anyone); an MPSC channel
+    /// only with --take, since receiving takes each message out of it. Ends when the
+    /// senders are gone, after -n messages, or on Ctrl-C.
+    Tail {
+        /// The channel: `shm:NAME` (a topic, or a channel with --take).
+        endpoint: String,
+        /// How each message is printed: one line of JSON, or as Rust's `Debug` would.
+        #[arg(long, value_enum, default_value = "json")]
+        format: tail::Format,
+        /// Stop after this many messages.
+        #[arg(short = 'n', long = "count")]
+        count: Option<u64>,
+        /// Receive from a channel (or queue), taking the messages out of it.
+        #[arg(long)]
+        take: bool,
+    },
+    /// Sends one message, written as JSON and encoded by the channel's schema (every
+    /// field checked: ranges, enum variants, string lengths); nothing is sent if any is
+    /// wrong.
+    Send {
+        /// The channel: `shm:NAME` (an MPSC channel).
+        endpoint: String,
+        /// The message, e.g. '{"id": 7, "side": "Buy", "qty": 100}'; a slice channel
+        /// takes an array of them.
+        json: String,
+    },
     /// Removes the shared-memory segments whose every participant is dead (a channel
     /// that holds unread messages is kept for its senders' linger). Queues are never
     /// removed: they outlive their processes by design (`ipc::mq::unlink` removes one).
@@ -85,6 +116,18 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::List { json, prefix } => list::run(json, &prefix),
         Command::Show { endpoint, json } => show::run(&endpoint, json),
+        Command::Tail {
+            endpoint,
+            format,
+            count,
+            take,
+        } => tail::run(&tail::Tail {
+            endpoint: &endpoint,
+            format,
+            count,
+            take,
+        }),
+        Command::Send { endpoint, json } => send::run(&endpoint, &json),
         Command::Clean {
             dry_run,
             json,

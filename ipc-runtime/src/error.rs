@@ -81,6 +81,12 @@ pub enum Error {
     #[error(transparent)]
     InvalidMessage(#[from] InvalidMessage),
 
+    /// Bytes or JSON given to an end of any type ([`AnySender`](crate::shm::AnySender)) or
+    /// to [`Value`](crate::schema::Value) are not a value of the channel's schema; the
+    /// error names the field at fault and what is wrong there.
+    #[error("{0}")]
+    InvalidValue(Box<crate::schema::ValueError>),
+
     /// The byte stream does not follow the wire format (garbage, truncation, or a writer
     /// that is not this crate's).
     #[error("corrupt stream: {0}")]
@@ -330,6 +336,7 @@ impl Error {
             Error::Lagged(_) => "Lagged",
             Error::SchemaMismatch { .. } => "SchemaMismatch",
             Error::InvalidMessage(_) => "InvalidMessage",
+            Error::InvalidValue(_) => "InvalidValue",
             Error::Corrupt(_) => "Corrupt",
             Error::NotFound { .. } => "NotFound",
             Error::AlreadyExists { .. } => "AlreadyExists",
@@ -448,7 +455,9 @@ impl From<Error> for io::Error {
             Error::NotFound { .. } => K::NotFound,
             Error::AlreadyExists { .. } => K::AlreadyExists,
             Error::PermissionDenied { .. } | Error::Untrusted { .. } => K::PermissionDenied,
-            Error::InvalidName { .. } | Error::InvalidEndpoint { .. } => K::InvalidInput,
+            Error::InvalidName { .. } | Error::InvalidEndpoint { .. } | Error::InvalidValue(_) => {
+                K::InvalidInput
+            }
             Error::Busy { .. } => K::ResourceBusy,
             Error::LimitExceeded { .. } => K::OutOfMemory,
             Error::Shutdown => K::Interrupted,
@@ -456,6 +465,12 @@ impl From<Error> for io::Error {
             Error::Unsupported { .. } => K::Unsupported,
         };
         io::Error::new(kind, e)
+    }
+}
+
+impl From<crate::schema::ValueError> for Error {
+    fn from(e: crate::schema::ValueError) -> Self {
+        Error::InvalidValue(Box::new(e))
     }
 }
 

@@ -160,7 +160,7 @@ pub enum ValueProblem {
 }
 
 impl ValueError {
-    pub(super) fn new(path: String, problem: ValueProblem) -> Self {
+    pub(crate) fn new(path: String, problem: ValueProblem) -> Self {
         ValueError { path, problem }
     }
 

@@ -33,11 +33,13 @@ use crate::payload::Payload;
 use crate::sync::atomic::Ordering;
 use crate::sync::{fence, futex};
 
+mod any;
 mod leave;
 mod receiver;
 mod sender;
 mod wait;
 
+pub use any::{AnyReceiver, AnySender};
 pub use receiver::{Receiver, Sample};
 pub use sender::{Loan, Sender};
 
@@ -110,12 +112,19 @@ impl ShmRegion {
     /// for a message, after the length word for a slice.
     #[inline(always)]
     fn elements<P: ?Sized + Payload>(&self, index: u64) -> *mut P::Element {
+        self.bytes(index, P::IS_SLICE).cast()
+    }
+
+    /// Where the bytes of a message in slot `index` start: the payload itself for a
+    /// message, after the length word for a slice.
+    #[inline(always)]
+    fn bytes(&self, index: u64, slice: bool) -> *mut u8 {
         let at = self.payload(index);
-        if P::IS_SLICE {
+        if slice {
             // SAFETY: a slice payload holds `len_prefix` bytes, then `max_len` elements.
-            unsafe { at.add(self.len_prefix).cast() }
+            unsafe { at.add(self.len_prefix) }
         } else {
-            at.cast()
+            at
         }
     }
 
@@ -213,8 +222,19 @@ impl Chan {
         Ok(chan)
     }
 
-    fn attach<P: ?Sized + Payload>(mut seg: Segment, opts: &Options, role: Role) -> Result<Chan> {
+    fn attach<P: ?Sized + Payload>(seg: Segment, opts: &Options, role: Role) -> Result<Chan> {
         let (layout, shape) = seg.check::<P>(SegmentKind::Channel)?;
+        Self::join(seg, layout, &shape, opts, role)
+    }
+
+    /// Joins the channel `seg` maps in `role`, its layout and shape checked.
+    fn join(
+        mut seg: Segment,
+        layout: Layout,
+        shape: &Shape,
+        opts: &Options,
+        role: Role,
+    ) -> Result<Chan> {
         let me = match role {
             Role::Receiver => seg.join(
                 RECEIVER..RECEIVER + 1,
@@ -222,7 +242,7 @@ impl Chan {
             )?,
             Role::Sender => seg.join(SENDERS, "all 63 sender places are taken by live senders")?,
         };
-        let chan = Self::assemble(seg, layout, &shape, me, opts, role);
+        let chan = Self::assemble(seg, layout, shape, me, opts, role);
         // Forget what a dead former holder of this index left: its claim (which could only
         // delay a skip), its bias, its unfinished mode change.
         chan.ring.adopt(me, &chan);

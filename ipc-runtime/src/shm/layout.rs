@@ -295,12 +295,21 @@ impl Layout {
     /// The layout of one shared `T` behind a lock word: the lock's cache line at
     /// `body_offset`, the value at `body_offset + payload_offset`.
     pub(crate) fn shared<T: Message>(schema_len: u64) -> Result<Layout> {
-        let align = (align_of::<T>() as u64).max(64);
+        Layout::shared_of(&Shape {
+            schema_len,
+            ..Shape::of::<T>(0)
+        })
+    }
+
+    /// As [`Layout::shared`], for a value of `shape` (a message, never a slice).
+    pub(crate) fn shared_of(shape: &Shape) -> Result<Layout> {
+        let schema_len = shape.schema_len;
+        let align = shape.align.max(64);
         let header_end = size_of::<Header>() as u64 + schema_len;
         let body_offset = round_up(header_end, align).ok_or_else(|| too_big("header"))?;
         let payload_offset = align;
         let total = (body_offset + payload_offset)
-            .checked_add(size_of::<T>() as u64)
+            .checked_add(shape.size)
             .and_then(|t| round_up(t, 4096))
             .filter(|&t| t <= isize::MAX as u64)
             .ok_or_else(|| too_big("value"))?;
@@ -478,27 +487,7 @@ impl Meta {
         file_len: u64,
         theirs: Option<&[u8]>,
     ) -> Result<(Layout, Shape)> {
-        if self.magic != MAGIC {
-            return Err(Error::Corrupt(format!(
-                "not an ipc shared-memory segment (magic {:#018x}); another program owns this name, \
-                 or the header was overwritten",
-                self.magic
-            )));
-        }
-        if self.version != VERSION {
-            return Err(Error::Corrupt(format!(
-                "segment format version {} is not the version this build reads ({VERSION}); \
-                 build both programs with the same version of ipc",
-                self.version
-            )));
-        }
-        if self.kind != kind as u32 {
-            return Err(Error::Corrupt(format!(
-                "segment holds a {} but a {} was asked for",
-                kind_name(self.kind),
-                kind_name(kind as u32)
-            )));
-        }
+        self.check_kind(kind)?;
         let mine = encoded_schema::<P>()?;
         let shape = Shape::of::<P>(self.max_len).with_schema(&mine);
         if self.fingerprint != shape.fingerprint
@@ -524,6 +513,100 @@ impl Meta {
                 if P::IS_SLICE { "slice" } else { "message" }
             )));
         }
+        let layout = self.check_layout(kind, file_len, &shape)?;
+        Ok((layout, shape))
+    }
+
+    /// Checks a header read from a segment of `kind` whose type this process does not
+    /// know: the schema the segment carries (`theirs`) must decode, and its fingerprint,
+    /// size and alignment must be the header's; the layout is then computed from that
+    /// shape and checked as [`Meta::check`] does. Returns the layout, the shape and the
+    /// schema tree.
+    pub(crate) fn check_any(
+        &self,
+        kind: SegmentKind,
+        file_len: u64,
+        theirs: Option<&[u8]>,
+    ) -> Result<(Layout, Shape, SchemaTree)> {
+        self.check_kind(kind)?;
+        let bytes = theirs.ok_or_else(|| {
+            Error::Corrupt(
+                "the segment carries no schema its header can vouch for (its length is 0, \
+                 too large, or beyond the file)"
+                    .into(),
+            )
+        })?;
+        let tree = SchemaTree::decode(bytes).map_err(|e| {
+            Error::Corrupt(format!(
+                "the schema the segment carries does not decode: {e}"
+            ))
+        })?;
+        let slice = self.max_len != 0;
+        let fingerprint = if slice {
+            crate::message::slice_fingerprint(tree.fingerprint())
+        } else {
+            tree.fingerprint()
+        };
+        if fingerprint != self.fingerprint
+            || tree.size() as u64 != self.msg_size
+            || tree.align() as u64 != self.msg_align
+        {
+            return Err(Error::Corrupt(format!(
+                "the schema the segment carries ({}: fingerprint {fingerprint:#018x}, {} \
+                 bytes, align {}) is not the one its header names ({:#018x}, {} bytes, \
+                 align {}): another process wrote over the header",
+                tree.name(),
+                tree.size(),
+                tree.align(),
+                self.fingerprint,
+                self.msg_size,
+                self.msg_align
+            )));
+        }
+        if kind == SegmentKind::Shared && slice {
+            return Err(Error::Corrupt("a shared value is no slice".into()));
+        }
+        let shape = Shape {
+            fingerprint,
+            size: self.msg_size,
+            align: self.msg_align,
+            max_len: slice.then_some(self.max_len),
+            schema_len: bytes.len() as u64,
+        };
+        let layout = self.check_layout(kind, file_len, &shape)?;
+        Ok((layout, shape, tree))
+    }
+
+    /// The magic, version and kind of the header.
+    fn check_kind(&self, kind: SegmentKind) -> Result<()> {
+        if self.magic != MAGIC {
+            return Err(Error::Corrupt(format!(
+                "not an ipc shared-memory segment (magic {:#018x}); another program owns this name, \
+                 or the header was overwritten",
+                self.magic
+            )));
+        }
+        if self.version != VERSION {
+            return Err(Error::Corrupt(format!(
+                "segment format version {} is not the version this build reads ({VERSION}); \
+                 build both programs with the same version of ipc",
+                self.version
+            )));
+        }
+        if self.kind != kind as u32 {
+            return Err(Error::Corrupt(format!(
+                "segment holds a {} but a {} was asked for",
+                kind_name(self.kind),
+                kind_name(kind as u32)
+            )));
+        }
+        Ok(())
+    }
+
+    /// The layout of a segment of `kind` holding `shape`, computed locally from the
+    /// header's capacity and subscriber count, which must be the header's own layout and
+    /// fit in the file's `file_len` bytes.
+    fn check_layout(&self, kind: SegmentKind, file_len: u64, shape: &Shape) -> Result<Layout> {
         let expected = match kind {
             SegmentKind::Channel => {
                 if self.capacity < 2 || !self.capacity.is_power_of_two() {
@@ -532,11 +615,10 @@ impl Meta {
                         self.capacity
                     )));
                 }
-                Layout::channel(&shape, self.capacity)
+                Layout::channel(shape, self.capacity)
                     .map_err(|_| Error::Corrupt("header capacity is too large".into()))?
             }
-            SegmentKind::Shared if !P::IS_SLICE => Layout::shared::<P::Element>(shape.schema_len)?,
-            SegmentKind::Shared => return Err(Error::Corrupt("a shared value is no slice".into())),
+            SegmentKind::Shared => Layout::shared_of(shape)?,
             SegmentKind::Topic => {
                 if self.capacity < 2
                     || !self.capacity.is_power_of_two()
@@ -547,7 +629,7 @@ impl Meta {
                         self.capacity, self.subscribers
                     )));
                 }
-                Layout::topic(&shape, self.capacity, u64::from(self.subscribers))
+                Layout::topic(shape, self.capacity, u64::from(self.subscribers))
                     .map_err(|_| Error::Corrupt("header capacity is too large".into()))?
             }
         };
@@ -571,7 +653,7 @@ impl Meta {
                 expected.total_size
             )));
         }
-        Ok((expected, shape))
+        Ok(expected)
     }
 }
 

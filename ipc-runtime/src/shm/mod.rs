@@ -136,6 +136,7 @@
 //!   descriptor becomes readable, so a shared-memory end cannot join a `poll(2)` set.
 //!   Wait on it from a thread of its own.
 
+mod any_sample;
 mod channel;
 mod layout;
 mod lend;
@@ -148,12 +149,13 @@ mod sigbus;
 pub(crate) mod topic;
 mod watch;
 
-pub use channel::{Loan, Receiver, Sample, Sender, Stats};
+pub use any_sample::AnySample;
+pub use channel::{AnyReceiver, AnySender, Loan, Receiver, Sample, Sender, Stats};
 pub use options::{
     Backing, Options, DEFAULT_CAPACITY, DEFAULT_LINGER, DEFAULT_MAX_SUBSCRIBERS,
     DEFAULT_RING_BYTES, DEFAULT_SLICE_BYTES,
 };
-pub use pubsub::{Publisher, Subscriber, TopicLoan, TopicSample};
+pub use pubsub::{AnySubscriber, Publisher, Subscriber, TopicLoan, TopicSample};
 pub use segment::{
     list, remove_stale, remove_stale_with_prefix, Attached, Listed, Participant, Pattern, Role,
 };

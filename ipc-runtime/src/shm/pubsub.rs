@@ -114,12 +114,19 @@ impl SegBoard {
     /// message, after the length word for a slice.
     #[inline(always)]
     fn elements<P: ?Sized + Payload>(&self, c: u64) -> *mut P::Element {
+        self.payload(c, P::IS_SLICE).cast()
+    }
+
+    /// Where the bytes of a sample in chunk `c` start: the chunk itself for a message,
+    /// after the length word for a slice.
+    #[inline(always)]
+    fn payload(&self, c: u64, slice: bool) -> *mut u8 {
         let at = self.chunk(c);
-        if P::IS_SLICE {
+        if slice {
             // SAFETY: a slice chunk holds `len_prefix` bytes, then `max_len` elements.
-            unsafe { at.add(self.len_prefix).cast() }
+            unsafe { at.add(self.len_prefix) }
         } else {
-            at.cast()
+            at
         }
     }
 }
@@ -264,8 +271,11 @@ fn open_or_create_topic<P: ?Sized + Payload>(
     }
 }
 
+mod any;
 mod publisher;
 mod subscriber;
+
+pub use any::AnySubscriber;
 
 pub use publisher::{Publisher, TopicLoan};
 pub use subscriber::{Subscriber, TopicSample};

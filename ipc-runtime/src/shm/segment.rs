@@ -53,6 +53,7 @@ use super::ring::MAX_PARTICIPANTS;
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
 use crate::payload::Payload;
+use crate::schema::SchemaTree;
 
 mod appear;
 mod list;
@@ -630,6 +631,16 @@ impl Segment {
         // SAFETY: the mapping is `self.len()` bytes long (`fstat`).
         let theirs = unsafe { layout::read_schema(self.base(), &meta, self.len()) };
         meta.check::<P>(kind, self.len(), theirs.as_deref())
+    }
+
+    /// As [`Segment::check`], for a segment whose type this process does not know: the
+    /// shape comes from the header, vouched for by the schema the segment carries.
+    pub(crate) fn check_any(&self, kind: SegmentKind) -> Result<(Layout, Shape, SchemaTree)> {
+        // SAFETY: as in `check`.
+        let meta = unsafe { layout::read_meta(self.base()) };
+        // SAFETY: as in `check`.
+        let theirs = unsafe { layout::read_schema(self.base(), &meta, self.len()) };
+        meta.check_any(kind, self.len(), theirs.as_deref())
     }
 
     /// Writes the header of a segment of `P` this process just created: the immutable

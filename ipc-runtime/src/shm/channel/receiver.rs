@@ -98,7 +98,10 @@ fn release_to(chan: &Chan, read: &mut Read, next: u64) {
 }
 
 impl<T: ?Sized + Payload> Receiver<T> {
-    constructors!(Role::Receiver, |chan: Chan| {
+    constructors!(Role::Receiver, Self::from_chan);
+
+    /// The receiving end over `chan`, joined as its receiver.
+    pub(super) fn from_chan(chan: Chan) -> Self {
         // Resume where a former receiver stopped, and hand back what it read but had not
         // released yet (if it died between two batches).
         let head = chan.ring.head();
@@ -120,7 +123,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
             },
             scratch: Scratch::new(scratch),
         }
-    });
+    }
 
     /// Receives the next message, waiting for one.
     ///

@@ -59,12 +59,17 @@ impl<T: ?Sized + Payload> core::fmt::Debug for Sender<T> {
 }
 
 impl<T: ?Sized + Payload> Sender<T> {
-    constructors!(Role::Sender, |chan| Sender {
-        chan,
-        released: 0,
-        bias_check: 0,
-        _t: PhantomData
-    });
+    constructors!(Role::Sender, Self::from_chan);
+
+    /// The sending end over `chan`, joined as a sender.
+    pub(super) fn from_chan(chan: Chan) -> Self {
+        Sender {
+            chan,
+            released: 0,
+            bias_check: 0,
+            _t: PhantomData,
+        }
+    }
 
     /// Another sender of the same channel, in this process: it takes a sender place of its
     /// own (as a second [`open`](Self::open) of the name would), with this sender's
@@ -97,19 +102,13 @@ impl<T: ?Sized + Payload> Sender<T> {
     /// [`Error::NotFound`] if the channel's name was removed (its receiver left);
     /// [`Error::LimitExceeded`] if this process is out of descriptors; [`Error::Io`].
     pub fn try_clone(&self) -> Result<Self> {
-        let chan = self.chan.duplicate::<T>(Role::Sender)?;
-        Ok(Sender {
-            chan,
-            released: 0,
-            bias_check: 0,
-            _t: PhantomData,
-        })
+        Ok(Self::from_chan(self.chan.duplicate::<T>(Role::Sender)?))
     }
 
     /// Claims a slot: the fast path (room now) inline, waiting and mode changes out of
     /// line.
     #[inline(always)]
-    fn claim(&mut self, until: &Wait) -> Result<u64> {
+    pub(super) fn claim(&mut self, until: &Wait) -> Result<u64> {
         match self.claim_now() {
             Some(pos) => Ok(pos),
             None => self.claim_slow(until, 1).map(|(pos, _)| pos),
@@ -180,7 +179,7 @@ impl<T: ?Sized + Payload> Sender<T> {
     }
 
     #[inline(always)]
-    fn publish(&self, pos: u64, cancelled: bool) {
+    pub(super) fn publish(&self, pos: u64, cancelled: bool) {
         let chan = &self.chan;
         chan.ring.publish(pos, cancelled, chan.fenced);
         self.wake_receiver();

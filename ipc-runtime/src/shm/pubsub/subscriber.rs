@@ -39,7 +39,18 @@ impl<T: Message> crate::contract::Rx<T> for Subscriber<T> {
 /// A subscriber of slices (`Subscriber<[E]>`) receives samples that deref to `&[E]`, each
 /// exactly as long as it was sent.
 pub struct Subscriber<T: ?Sized + Payload> {
-    board: SegBoard,
+    end: SubEnd,
+    /// Where samples of element types with invalid bit patterns are copied and validated
+    /// (one element for a message, the maximum length for a slice); empty for the others,
+    /// which are read in place.
+    scratch: Box<[MaybeUninit<T::Element>]>,
+}
+
+/// What a subscriber is whatever its type: its place in the topic and how it moves,
+/// waits and leaves. [`Subscriber`] reads samples of its `T` through it, and
+/// [`AnySubscriber`](super::AnySubscriber) their bytes.
+pub(super) struct SubEnd {
+    pub(super) board: SegBoard,
     /// Subscriber index (participant `me + 1`).
     me: usize,
     cursor: u64,
@@ -55,10 +66,6 @@ pub struct Subscriber<T: ?Sized + Payload> {
     /// the line moves between the processes once per batch, not once per sample.
     stored: u64,
     batch: u64,
-    /// Where samples of element types with invalid bit patterns are copied and validated
-    /// (one element for a message, the maximum length for a slice); empty for the others,
-    /// which are read in place.
-    scratch: Box<[MaybeUninit<T::Element>]>,
     /// The publisher a park watches for its death; dropped first in `Drop`.
     watch: Watch,
     seg: Segment,
@@ -70,8 +77,8 @@ unsafe impl<T: ?Sized + Payload> Send for Subscriber<T> {}
 impl<T: ?Sized + Payload> core::fmt::Debug for Subscriber<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Subscriber")
-            .field("cursor", &self.cursor)
-            .field("missed", &self.missed)
+            .field("cursor", &self.end.cursor)
+            .field("missed", &self.end.missed)
             .finish_non_exhaustive()
     }
 }
@@ -95,7 +102,7 @@ impl<T: ?Sized + Payload> Subscriber<T> {
     /// As [`Subscriber::open`].
     pub fn open_with(name: &str, opts: Options) -> Result<Self> {
         let (seg, board) = open_topic::<T>(name, &opts)?;
-        Self::attach(seg, board, &opts, None)
+        Ok(Self::new(SubEnd::attach(seg, board, &opts, None)?))
     }
 
     /// Subscribes to `name`, creating the topic with `opts` if it does not exist.
@@ -105,59 +112,19 @@ impl<T: ?Sized + Payload> Subscriber<T> {
     /// As [`Subscriber::open`] and [`Publisher::create`](super::Publisher::create).
     pub fn open_or_create(name: &str, opts: Options) -> Result<Self> {
         let (seg, board, made) = open_or_create_topic::<T>(name, &opts, 1)?;
-        Self::attach(seg, board, &opts, made)
+        Ok(Self::new(SubEnd::attach(seg, board, &opts, made)?))
     }
 
-    fn attach(
-        mut seg: Segment,
-        board: SegBoard,
-        opts: &Options,
-        joined: Option<usize>,
-    ) -> Result<Self> {
-        let n = board.subscribers();
-        let me = match joined {
-            Some(p) => p,
-            None => seg.join(1..1 + n, "the topic has its maximum of subscribers")?,
-        } - 1;
-        // A publisher parked for room watches the subscribers it knew of: it looks again.
-        say_joined(&seg, &board, me + 1);
-        let c = board.control();
-        let join = c.state.joins.fetch_add(1, Ordering::SeqCst) + 1;
-        let overflow = overflow_of(&board);
-        let mut cursor = topic::start(&board, c.state.history.load(Ordering::Relaxed));
-        topic::join(&board, me, join, cursor);
-        let from = if topic::heavy() {
-            topic::after_join(&board, cursor)
-        } else {
-            // Without the heavy barrier the join does not pair with a publisher that is
-            // replacing a position of the history: read none of it (cursors only grow).
-            topic::start(&board, 0).max(cursor)
-        };
-        if from > cursor {
-            topic::advance(&board, me, cursor, from, false, overflow);
-            cursor = from;
-        }
-        let batch = (board.capacity() / 8).max(1);
+    fn new(end: SubEnd) -> Self {
         let scratch_len = match () {
             () if T::Element::SCHEMA.accepts_any_bits() => 0,
-            () if T::IS_SLICE => board.max_len as usize,
+            () if T::IS_SLICE => end.board.max_len as usize,
             () => 1,
         };
-        Ok(Subscriber {
-            overflow,
-            board,
-            me,
-            cursor,
-            fenced: fence::registered(),
-            wait: opts.wait,
-            missed: 0,
-            holding: false,
-            stored: cursor,
-            batch,
+        Subscriber {
+            end,
             scratch: Box::new_uninit_slice(scratch_len),
-            watch: Watch::default(),
-            seg,
-        })
+        }
     }
 
     /// Receives the next sample, waiting for it.
@@ -193,18 +160,166 @@ impl<T: ?Sized + Payload> Subscriber<T> {
 
     /// Samples this subscriber missed (lagged) since it joined.
     pub fn missed(&self) -> u64 {
-        self.missed
+        self.end.missed
     }
 
     /// Samples published and not yet received by this subscriber (a snapshot).
     pub fn pending(&self) -> u64 {
+        self.end.pending()
+    }
+
+    #[inline(always)]
+    fn recv_until(&mut self, until: &Wait) -> Result<TopicSample<'_, T>> {
+        let chunk = self.end.next(until)?;
+        self.sample(chunk)
+    }
+
+    #[inline(always)]
+    fn sample(&mut self, chunk: u64) -> Result<TopicSample<'_, T>> {
+        let end = &mut self.end;
+        let src = end.board.elements::<T>(chunk);
+        let len = if T::IS_SLICE {
+            end.slice_len(chunk)? as usize
+        } else {
+            1
+        };
+        if const { T::Element::SCHEMA.accepts_any_bits() } {
+            end.holding = true;
+            // SAFETY: the chunk is published at our cursor and kept for us until the
+            // cursor moves (on the sample's drop, or at the next receive): the publisher
+            // writes into it no more (see `topic.rs`). Its `len` elements (at most the
+            // topic's maximum, checked by `slice_len`) are inside the mapping, aligned for
+            // the element, and every bit pattern is an element, so even a peer that
+            // rewrites them against the protocol cannot make the reference point at an
+            // invalid value.
+            let value = unsafe { &*T::raw(src, len) };
+            return Ok(TopicSample {
+                value,
+                end: Some(end),
+            });
+        }
+        let size = size_of::<T::Element>();
+        let dst = self.scratch.as_mut_ptr().cast::<u8>();
+        // SAFETY: `src` is `len` readable elements of the chunk (`len` is at most the
+        // maximum, checked by `slice_len`, or 1), `dst` a private allocation of at least
+        // as many; they do not overlap.
+        unsafe { core::ptr::copy_nonoverlapping(src.cast::<u8>(), dst, len * size) };
+        end.step();
+        // SAFETY: `dst` holds `len * size` initialised bytes (copied just above).
+        let bytes = unsafe { core::slice::from_raw_parts(dst, len * size) };
+        crate::message::check_elements::<T::Element>(bytes)?;
+        // SAFETY: `validate` accepted every element's bytes, so by the `Message` contract
+        // they are valid elements; the scratch is aligned for the element and borrowed
+        // for as long as `self` is.
+        let value = unsafe { &*T::raw(self.scratch.as_ptr().cast(), len) };
+        Ok(TopicSample { value, end: None })
+    }
+}
+
+impl<E: Message> Subscriber<[E]> {
+    /// The most elements a sample of this topic holds (its creator's
+    /// [`Options::max_len`]).
+    pub fn max_len(&self) -> usize {
+        self.end.board.max_len as usize
+    }
+}
+
+impl SubEnd {
+    /// Joins the topic `seg` maps as a subscriber (or takes subscriber participant
+    /// `joined` that creating it gave this process).
+    pub(super) fn attach(
+        mut seg: Segment,
+        board: SegBoard,
+        opts: &Options,
+        joined: Option<usize>,
+    ) -> Result<Self> {
+        let n = board.subscribers();
+        let me = match joined {
+            Some(p) => p,
+            None => seg.join(1..1 + n, "the topic has its maximum of subscribers")?,
+        } - 1;
+        // A publisher parked for room watches the subscribers it knew of: it looks again.
+        say_joined(&seg, &board, me + 1);
+        let c = board.control();
+        let join = c.state.joins.fetch_add(1, Ordering::SeqCst) + 1;
+        let overflow = overflow_of(&board);
+        let mut cursor = topic::start(&board, c.state.history.load(Ordering::Relaxed));
+        topic::join(&board, me, join, cursor);
+        let from = if topic::heavy() {
+            topic::after_join(&board, cursor)
+        } else {
+            // Without the heavy barrier the join does not pair with a publisher that is
+            // replacing a position of the history: read none of it (cursors only grow).
+            topic::start(&board, 0).max(cursor)
+        };
+        if from > cursor {
+            topic::advance(&board, me, cursor, from, false, overflow);
+            cursor = from;
+        }
+        let batch = (board.capacity() / 8).max(1);
+        Ok(SubEnd {
+            overflow,
+            board,
+            me,
+            cursor,
+            fenced: fence::registered(),
+            wait: opts.wait,
+            missed: 0,
+            holding: false,
+            stored: cursor,
+            batch,
+            watch: Watch::default(),
+            seg,
+        })
+    }
+
+    /// Samples this subscriber missed (lagged) since it joined.
+    pub(super) fn missed(&self) -> u64 {
+        self.missed
+    }
+
+    /// Samples published and not yet received (a snapshot).
+    pub(super) fn pending(&self) -> u64 {
         let tail = self.board.control().tail.load(Ordering::Acquire);
         tail.saturating_sub(self.cursor)
     }
 
+    /// The chunk of the next sample, waiting for one as `until` says. The cursor stays
+    /// at it: the caller reads the sample, then moves past it ([`SubEnd::step`]), or
+    /// sets `holding` to move past it at the next call.
+    #[inline(always)]
+    pub(super) fn next(&mut self, until: &Wait) -> Result<u64> {
+        if self.holding {
+            self.holding = false;
+            self.step();
+        }
+        if let Peek::Ready(chunk) = topic::peek(&self.board, self.cursor, self.overflow) {
+            return Ok(chunk);
+        }
+        self.wait_for_sample(until)
+    }
+
+    /// A slice sample's length in elements, read once (a publisher that writes the word
+    /// again cannot change what is checked after the check) and checked against the
+    /// topic's maximum; a sample above it is skipped.
+    #[inline(always)]
+    pub(super) fn slice_len(&mut self, chunk: u64) -> Result<u64> {
+        let len = self.board.slice_len(chunk).load(Ordering::Relaxed);
+        if len > self.board.max_len {
+            self.step();
+            return Err(Error::Corrupt(format!(
+                "a sample claims {len} elements, above the topic's maximum of {}: the \
+                 publisher does not follow the protocol, or another process wrote over \
+                 the topic; the sample is skipped",
+                self.board.max_len
+            )));
+        }
+        Ok(len)
+    }
+
     /// Moves the cursor past the sample at it (stored now or with the batch).
     #[inline]
-    fn step(&mut self) {
+    pub(super) fn step(&mut self) {
         self.cursor += 1;
         if self.overflow == Overflow::DropOldest || self.cursor & (self.batch - 1) == 0 {
             self.store_cursor();
@@ -248,23 +363,11 @@ impl<T: ?Sized + Payload> Subscriber<T> {
         s.publishers.load(Ordering::Acquire) > 0 && s.publishing.load(Ordering::Acquire) == 0
     }
 
-    #[inline(always)]
-    fn recv_until(&mut self, until: &Wait) -> Result<TopicSample<'_, T>> {
-        if self.holding {
-            self.holding = false;
-            self.step();
-        }
-        if let Peek::Ready(chunk) = topic::peek(&self.board, self.cursor, self.overflow) {
-            return self.sample(chunk);
-        }
-        self.wait_for_sample(until)
-    }
-
-    /// [`recv_until`](Self::recv_until) when no sample is at the cursor: skips ahead if
-    /// lagged, waits (spin, yield, park) as `until` says, and tells a publisher that left.
+    /// [`next`](Self::next) when no sample is at the cursor: skips ahead if lagged,
+    /// waits (spin, yield, park) as `until` says, and tells a publisher that left.
     #[cold]
     #[inline(never)]
-    fn wait_for_sample(&mut self, until: &Wait) -> Result<TopicSample<'_, T>> {
+    fn wait_for_sample(&mut self, until: &Wait) -> Result<u64> {
         let mut backoff = Backoff::new(self.wait);
         let mut probed: Option<Instant> = None;
         // A park asked for a probe (it looked at the publisher again, slept without a
@@ -273,7 +376,7 @@ impl<T: ?Sized + Payload> Subscriber<T> {
         let mut gone = false;
         loop {
             match topic::peek(&self.board, self.cursor, self.overflow) {
-                Peek::Ready(chunk) => return self.sample(chunk),
+                Peek::Ready(chunk) => return Ok(chunk),
                 // Under `Block` the publisher never passes a live subscriber: only a
                 // segment that changed under us says so.
                 Peek::Lagged if self.overflow == Overflow::Block => {
@@ -367,69 +470,9 @@ impl<T: ?Sized + Payload> Subscriber<T> {
         ev.waiters.fetch_sub(1, Ordering::SeqCst);
         self.watch.fired() | slept | self.seg.shrunk()
     }
-
-    #[inline(always)]
-    fn sample(&mut self, chunk: u64) -> Result<TopicSample<'_, T>> {
-        let src = self.board.elements::<T>(chunk);
-        let len = if T::IS_SLICE {
-            // One read: a publisher that writes the word again cannot change what is
-            // checked after the check.
-            let len = self.board.slice_len(chunk).load(Ordering::Relaxed);
-            if len > self.board.max_len {
-                self.step();
-                return Err(Error::Corrupt(format!(
-                    "a sample claims {len} elements, above the topic's maximum of {}: the \
-                     publisher does not follow the protocol, or another process wrote over \
-                     the topic; the sample is skipped",
-                    self.board.max_len
-                )));
-            }
-            len as usize
-        } else {
-            1
-        };
-        if const { T::Element::SCHEMA.accepts_any_bits() } {
-            self.holding = true;
-            // SAFETY: the chunk is published at our cursor and kept for us until the
-            // cursor moves (on the sample's drop, or at the next receive): the publisher
-            // writes into it no more (see `topic.rs`). Its `len` elements (at most the
-            // topic's maximum, checked above) are inside the mapping, aligned for the
-            // element, and every bit pattern is an element, so even a peer that rewrites
-            // them against the protocol cannot make the reference point at an invalid
-            // value.
-            let value = unsafe { &*T::raw(src, len) };
-            return Ok(TopicSample {
-                value,
-                sub: Some(self),
-            });
-        }
-        let size = size_of::<T::Element>();
-        let dst = self.scratch.as_mut_ptr().cast::<u8>();
-        // SAFETY: `src` is `len` readable elements of the chunk (`len` is at most the
-        // maximum, checked above, or 1), `dst` a private allocation of at least as many;
-        // they do not overlap.
-        unsafe { core::ptr::copy_nonoverlapping(src.cast::<u8>(), dst, len * size) };
-        self.step();
-        // SAFETY: `dst` holds `len * size` initialised bytes (copied just above).
-        let bytes = unsafe { core::slice::from_raw_parts(dst, len * size) };
-        crate::message::check_elements::<T::Element>(bytes)?;
-        // SAFETY: `validate` accepted every element's bytes, so by the `Message` contract
-        // they are valid elements; the scratch is aligned for the element and borrowed
-        // for as long as `self` is.
-        let value = unsafe { &*T::raw(self.scratch.as_ptr().cast(), len) };
-        Ok(TopicSample { value, sub: None })
-    }
 }
 
-impl<E: Message> Subscriber<[E]> {
-    /// The most elements a sample of this topic holds (its creator's
-    /// [`Options::max_len`]).
-    pub fn max_len(&self) -> usize {
-        self.board.max_len as usize
-    }
-}
-
-impl<T: ?Sized + Payload> Drop for Subscriber<T> {
+impl Drop for SubEnd {
     fn drop(&mut self) {
         self.watch.stop();
         // Waking a publisher parked for room is left to `changed`, below.
@@ -446,7 +489,7 @@ impl<T: ?Sized + Payload> Drop for Subscriber<T> {
 pub struct TopicSample<'a, T: ?Sized + Payload> {
     value: &'a T,
     /// The subscriber whose cursor moves past this sample on drop (zero copy only).
-    sub: Option<&'a mut Subscriber<T>>,
+    end: Option<&'a mut SubEnd>,
 }
 
 impl<T: ?Sized + Payload> core::ops::Deref for TopicSample<'_, T> {
@@ -471,10 +514,10 @@ impl<T: Message> TopicSample<'_, T> {
 
 impl<T: ?Sized + Payload> Drop for TopicSample<'_, T> {
     fn drop(&mut self) {
-        if let Some(sub) = self.sub.take() {
-            if sub.holding {
-                sub.holding = false;
-                sub.step();
+        if let Some(end) = self.end.take() {
+            if end.holding {
+                end.holding = false;
+                end.step();
             }
         }
     }

@@ -1,0 +1,57 @@
+//! `ipc send ENDPOINT JSON`: one message, written as JSON and encoded by the schema the
+//! channel carries. Every field is checked before anything is sent: a field missing,
+//! unknown or out of its type's range, an enum variant that does not exist, a string too
+//! long for its `FixedStr`. The error names the field.
+
+use std::process::ExitCode;
+
+use ipc::schema::Value;
+
+use crate::Failure;
+
+pub(crate) fn run(endpoint: &str, json: &str) -> Result<ExitCode, Failure> {
+    let (scheme, name) = endpoint
+        .split_once(':')
+        .ok_or_else(|| format!("`{endpoint}` is not an endpoint: write shm:NAME"))?;
+    if scheme != "shm" {
+        return Err(format!(
+            "`{endpoint}`: `ipc send` sends to shared-memory channels (shm:NAME)"
+        ));
+    }
+    let found = ipc::shm::list()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| format!("no channel `{endpoint}` on this machine (see `ipc list`)"))?;
+    if found.pattern != ipc::shm::Pattern::Channel {
+        return Err(format!(
+            "`{endpoint}` is not an MPSC channel: a topic has one publisher (its program), \
+             and a shared value is written by its holders; `ipc send` sends to channels"
+        ));
+    }
+    let mut tx = ipc::shm::AnySender::open(name).map_err(|e| format!("{endpoint}: {e}"))?;
+    let tree = tx.schema().clone();
+    let refused = |e: &dyn std::fmt::Display| format!("{endpoint}: {e}; nothing was sent");
+    let bytes = if tx.max_len().is_some() {
+        // A slice: a JSON array of elements, each encoded by the element's schema.
+        let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(json)
+            .map_err(|e| refused(&format!("a channel of slices takes a JSON array: {e}")))?;
+        let mut bytes = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let value = Value::from_json(&tree, item.get())
+                .and_then(|v| v.to_bytes(&tree))
+                .map_err(|e| refused(&format!("element [{i}]: {e}")))?;
+            bytes.extend_from_slice(&value);
+        }
+        bytes
+    } else {
+        Value::from_json(&tree, json)
+            .and_then(|v| v.to_bytes(&tree))
+            .map_err(|e| refused(&e))?
+    };
+    // Waiting for room (or for the receiver) ends with Ctrl-C, not with a kill.
+    ipc::signal::shutdown_on(&[ipc::signal::Signal::SIGINT, ipc::signal::Signal::SIGTERM])
+        .map_err(|e| e.to_string())?;
+    tx.send(&bytes).map_err(|e| format!("{endpoint}: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}
