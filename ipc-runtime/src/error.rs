@@ -73,7 +73,8 @@ pub enum Error {
         found: SchemaId,
         /// The first field that differs, with both sides ("`Order.qty`: u32 at offset 32
         /// here, u64 at offset 32 there"), where the peer's whole schema is known (shared
-        /// memory carries it). Boxed: it keeps every `Result` of this crate small.
+        /// memory carries it, and so do the handshakes of the byte streams whose tree fits
+        /// one: see [`crate::codec`]). Boxed: it keeps every `Result` of this crate small.
         difference: Option<Box<str>>,
     },
 

@@ -46,7 +46,8 @@
 //! record of `T` fits (`T` of at most `PIPE_BUF - 8` bytes; see
 //! [`codec::record_len`](crate::codec::record_len)): their records interleave whole, the
 //! reader checks each writer's handshake, and a writer of another schema costs one
-//! [`Error::SchemaMismatch`] and nothing else (its records are skipped exactly). A longer
+//! [`Error::SchemaMismatch`] (naming the first field that differs) and nothing else (its
+//! records are skipped exactly). A longer
 //! record could be split by another writer's, so such a sender takes an exclusive
 //! `flock(2)` on the FIFO and any other sender gets [`Error::Busy`] (senders of short
 //! records hold a shared one, so they and a sender of long records exclude each other).

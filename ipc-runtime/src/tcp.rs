@@ -5,7 +5,8 @@
 //!
 //! A [`Stream<T>`] is a `TcpStream` carrying frames of the [stream codec](crate::codec),
 //! with the same handshake as a Unix stream: both sides send theirs at connect and check
-//! the peer's, so another schema is [`Error::SchemaMismatch`] on both sides. `TCP_NODELAY`
+//! the peer's, so another schema is [`Error::SchemaMismatch`] on both sides, naming the
+//! first field that differs. `TCP_NODELAY`
 //! is on (each message is sent at once, not held back by Nagle's algorithm). Sends use
 //! `MSG_NOSIGNAL`; timeouts, partial frames and disconnects behave as on a Unix stream
 //! (see [`crate::socket::Sender`]). As there, [`Stream::send_ref`] and

@@ -5,10 +5,11 @@ use std::io::{self, Read};
 use std::marker::PhantomData;
 
 use super::batch::{batch_tag, is_batch_len, BATCH_BIT};
+use super::hello::{check_hello, hello_is_slice, hello_len};
 use super::{
-    check_hello, hello_is_slice, hello_len, io_error, is_long, is_page, is_page_len, looks_tagged,
-    max_frame_len, message_header, not_a_header, payload_offset, payload_tag, record_len,
-    record_len_of, split_header, tag_of, HEADER_LEN, HELLO_TAG, MESSAGE_BIT, SEAL_LEN,
+    io_error, is_long, is_page, is_page_len, looks_tagged, max_frame_len, message_header,
+    not_a_header, payload_offset, payload_tag, record_len, record_len_of, split_header, tag_of,
+    HEADER_LEN, HELLO_TAG, MESSAGE_BIT, SEAL_LEN,
 };
 use crate::error::{Error, Result};
 use crate::payload::Payload;

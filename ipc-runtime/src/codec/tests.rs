@@ -181,7 +181,7 @@ fn refs<T: Message + Copy>(wire: &[u8], slow: bool) -> Vec<Result<T>> {
 
 #[test]
 fn messages_are_lent_in_place_and_aligned_after_any_handshake() {
-    // The handshake's length depends on the schema name: `[u64; 10]` makes it odd.
+    // The handshake's length depends on the schema name and tree: `[u64; 10]` makes it odd.
     assert_ne!(hello::<[u64; 10]>().len() % 8, 0);
     let msg = |first: u64| std::array::from_fn::<u64, 10, _>(|i| first + i as u64);
     let msgs = [msg(1), msg(u64::from(HELLO_TAG)), msg(7)];

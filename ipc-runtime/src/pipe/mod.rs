@@ -57,7 +57,9 @@
 //!
 //! - The wire format is [`crate::codec`]'s: a writer's first bytes are its handshake,
 //!   written lazily just before its first message, and a [`Receiver`] refuses a writer of
-//!   another schema with [`Error::SchemaMismatch`].
+//!   another schema with [`Error::SchemaMismatch`], whose `difference` names the first
+//!   field that differs (the handshake carries the writer's schema tree; see
+//!   [`codec`](crate::codec#the-handshake)).
 //! - Messages arrive complete, in order, each exactly once.
 //! - [`Error::Disconnected`]: for a receiver, once every write end is closed (every writer
 //!   exited, or was killed) and everything sent has been received; for a sender, once

@@ -9,7 +9,8 @@
 //! `SOCK_STREAM` connection carrying frames of the [stream codec](crate::codec): at
 //! connect, both sides send a handshake and check the peer's, so a peer built with
 //! another definition of `T` is refused with [`Error::SchemaMismatch`] on both sides
-//! before any message moves. After that, messages arrive whole, in order, without loss
+//! before any message moves; its `difference` names the first field that differs (each
+//! handshake carries its writer's schema tree: see [the codec](crate::codec#the-handshake)). After that, messages arrive whole, in order, without loss
 //! or duplication, until the peer closes or dies ([`Error::Disconnected`]).
 //!
 //! - **The socket file** is created with mode 0600 by default ([`Options::mode`]) in a way

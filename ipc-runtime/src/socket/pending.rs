@@ -154,7 +154,12 @@ mod tests {
         let (mut p, mut client) = pair::<u64, u32>(Duration::from_secs(60));
         client.write_all(&codec::hello::<u16>()).unwrap();
         let err = p.advance().unwrap_err();
-        assert!(matches!(err, Error::SchemaMismatch { .. }), "{err:?}");
+        // The client's hello carries its schema tree: the error says how the two differ.
+        assert!(
+            matches!(&err, Error::SchemaMismatch { difference: Some(d), .. }
+                if d.contains("u32") && d.contains("u16")),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! by the kernel.
 //!
 //! Each side first sends one datagram holding its codec handshake, and checks the peer's
-//! (so another schema is refused at connect, naming both types). Each message is then one
+//! (so another schema is refused at connect, naming both types and the first field that
+//! differs). Each message is then one
 //! datagram: the 8-byte little-endian fingerprint of `T`, then the `size_of::<T>()`
 //! message bytes. A received datagram of any other length is [`Error::Corrupt`] (one
 //! longer than expected is detected with `MSG_TRUNC`, never silently cut), a wrong
