@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! ipc list [--json]            every channel, topic, shared value and queue, who is attached
-//! ipc show ENDPOINT [--json]   one channel's schema as a declaration, and its state
+//! ipc show ENDPOINT [--json|--c] one channel's schema as a declaration (Rust or C), and its state
 //! ipc tail ENDPOINT            its messages as they arrive, decoded (`--format json|line`, `-n`)
 //! ipc send ENDPOINT JSON       a message written as JSON, encoded by the channel's schema
 //! ipc clean [--dry-run]        remove what crashed processes left behind, never a live one
@@ -56,6 +56,10 @@ enum Command {
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// The schema as a C11 header instead (with `_Static_assert`s of its layout),
+        /// for a peer written in C.
+        #[arg(long, conflicts_with = "json")]
+        c: bool,
     },
     /// Prints the messages of a channel as they arrive, decoded from the schema it
     /// carries: a topic is subscribed to (nothing is taken from anyone); an MPSC channel
@@ -115,7 +119,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::List { json, prefix } => list::run(json, &prefix),
-        Command::Show { endpoint, json } => show::run(&endpoint, json),
+        Command::Show { endpoint, json, c } => show::run(&endpoint, json, c),
         Command::Tail {
             endpoint,
             format,

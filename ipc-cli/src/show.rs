@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::list::rows;
 use crate::Failure;
 
-pub(crate) fn run(endpoint: &str, as_json: bool) -> Result<ExitCode, Failure> {
+pub(crate) fn run(endpoint: &str, as_json: bool, as_c: bool) -> Result<ExitCode, Failure> {
     let (scheme, name) = endpoint
         .split_once(':')
         .ok_or_else(|| format!("`{endpoint}` is not an endpoint: write shm:NAME or mq:/NAME"))?;
@@ -31,6 +31,14 @@ pub(crate) fn run(endpoint: &str, as_json: bool) -> Result<ExitCode, Failure> {
     } else {
         None
     };
+    if as_c {
+        let tree = tree.ok_or_else(|| {
+            format!("`{endpoint}` carries no schema this build can read: no C header to print")
+        })?;
+        let file = format!("{}.h", name.trim_start_matches('/'));
+        print!("{}", ipc::schema::c_header(&file, &[&tree]));
+        return Ok(ExitCode::SUCCESS);
+    }
     let declaration = tree.as_ref().map(|t| t.declaration().to_string());
     if as_json {
         let mut v = row.to_json();

@@ -320,6 +320,16 @@ fn show_prints_the_declaration_the_segment_carries() {
             .contains("pub venue: [u8; 3]"),
         "{v:#}"
     );
+    let (code, c, err) = ipc(&["show", "--c", &format!("shm:{name}")]);
+    assert_eq!(code, 0, "{err}");
+    for line in [
+        "typedef struct Fill {",
+        "    uint32_t qty;",
+        "_Static_assert(offsetof(Fill, side) == 12, \"Fill.side: offset\");",
+        "#define Side_Sell ((Side)2)",
+    ] {
+        assert!(c.contains(line), "`{line}` missing from:\n{c}");
+    }
     let (code, _, err) = ipc(&["show", &format!("shm:{name}-none")]);
     assert_eq!(code, 1);
     assert!(err.starts_with("ipc: no channel"), "{err}");

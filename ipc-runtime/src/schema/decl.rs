@@ -42,10 +42,10 @@ impl SchemaTree {
 }
 
 /// The structs and enums of a tree, each once, with the name each is declared under.
-struct Named<'a>(Vec<(&'a SchemaTree, String)>);
+pub(super) struct Named<'a>(pub(super) Vec<(&'a SchemaTree, String)>);
 
 impl<'a> Named<'a> {
-    fn collect(&mut self, t: &'a SchemaTree) {
+    pub(super) fn collect(&mut self, t: &'a SchemaTree) {
         match &t.0 {
             Node::Array { element, .. } => self.collect(element),
             Node::Struct { name, fields, .. } => {
@@ -77,15 +77,19 @@ impl<'a> Named<'a> {
         true
     }
 
+    /// The name `t` (a struct or enum of the tree) is declared under.
+    pub(super) fn name_of(&self, t: &SchemaTree) -> String {
+        self.0
+            .iter()
+            .find(|(u, _)| *u == t)
+            .map_or_else(|| t.name().to_owned(), |(_, n)| n.clone())
+    }
+
     /// `t` as a field's type is spelled here.
     fn spell(&self, t: &SchemaTree) -> String {
         match &t.0 {
             Node::Array { element, len, .. } => format!("[{}; {len}]", self.spell(element)),
-            Node::Struct { .. } | Node::Enum { .. } => self
-                .0
-                .iter()
-                .find(|(u, _)| *u == t)
-                .map_or_else(|| t.name().to_owned(), |(_, n)| n.clone()),
+            Node::Struct { .. } | Node::Enum { .. } => self.name_of(t),
             _ => t.to_string(),
         }
     }

@@ -100,6 +100,7 @@
 //! A type that fails them (nested deeper than [`MAX_DEPTH`], say, or a hand-written
 //! [`Message`] with an unknown primitive) has no tree: [`SchemaTree::of`] says why.
 
+mod c;
 mod check;
 mod decl;
 mod diff;
@@ -115,6 +116,7 @@ use crate::message::{
     StructFingerprint,
 };
 
+pub use c::{c_header, write_c_header, CDeclaration};
 pub use decl::Declaration;
 pub use diff::Difference;
 pub use encoding::FORMAT_VERSION;
