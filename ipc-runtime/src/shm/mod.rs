@@ -154,6 +154,7 @@ pub use options::{
     DEFAULT_RING_BYTES, DEFAULT_SLICE_BYTES,
 };
 pub use pubsub::{Publisher, Subscriber, TopicLoan, TopicSample};
+pub(crate) use segment::sweep;
 pub use segment::{
     list, remove_stale, remove_stale_with_prefix, Attached, Listed, Participant, Pattern, Role,
 };

@@ -122,6 +122,19 @@ pub fn remove_stale() -> Result<Vec<String>> {
 ///
 /// As for [`remove_stale`].
 pub fn remove_stale_with_prefix(prefix: &str) -> Result<Vec<String>> {
+    remove_dead(|name| name.starts_with(prefix), None)
+}
+
+/// The automatic sweep's part for segments (see `crate::reclaim`): removes the dead
+/// segments of `uid` that `scope` covers, other than `except`, as [`remove_stale`] would.
+/// Errors are ignored.
+pub(crate) fn sweep(scope: &crate::reclaim::Scope, uid: u32, except: Option<&str>) {
+    let _ = remove_dead(|name| scope.covers(name) && Some(name) != except, Some(uid));
+}
+
+/// Removes the dead segments whose names `wanted` accepts (and, with `owner`, whose file
+/// belongs to that uid); returns their names.
+fn remove_dead(wanted: impl Fn(&str) -> bool, owner: Option<u32>) -> Result<Vec<String>> {
     let dir = std::fs::read_dir("/dev/shm").map_err(|e| Error::Io {
         op: "read_dir(/dev/shm)",
         source: e,
@@ -135,22 +148,11 @@ pub fn remove_stale_with_prefix(prefix: &str) -> Result<Vec<String>> {
         let Some(name) = fname.strip_prefix(PREFIX) else {
             continue;
         };
-        if !name.starts_with(prefix) {
+        if !wanted(name) {
             continue;
         }
         let shm = format!("/{fname}");
-        let Ok(fd) = shm_open(
-            shm.as_str(),
-            OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        ) else {
-            continue;
-        };
-        let Ok(st) = fstat(&fd) else { continue };
-        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-            continue;
-        }
-        if reclaim_fd(&shm, fd, &st) {
+        if reclaim(&shm, owner) {
             removed.push(name.to_owned());
         }
     }
