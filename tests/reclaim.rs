@@ -39,6 +39,7 @@ fn child() {
     match args[..] {
         ["victim", i] => victim(i),
         ["keeper"] => keeper(),
+        ["leaver"] => leaver(),
         ["crash-cycles", n] => crash_cycles(n.parse().unwrap()),
         ["cost"] => cost(),
         _ => panic!("unknown role {role}"),
@@ -52,6 +53,10 @@ fn victim(i: &str) {
     let _rx = ipc::shm::Receiver::<u64>::create(&format!("{base}-chan{i}"), opts.clone()).unwrap();
     let _publisher =
         ipc::shm::Publisher::<u64>::create(&format!("{base}-topic{i}"), opts.clone()).unwrap();
+    let _queue = mq_available().then(|| {
+        let q = ipc::mq::Options::new().capacity(2);
+        ipc::mq::Receiver::<u64>::create(&format!("/{base}-queue{i}"), q).unwrap()
+    });
     common::ready();
     std::thread::sleep(Duration::from_secs(3600));
 }
@@ -63,6 +68,39 @@ fn keeper() {
         ipc::shm::Receiver::<u64>::create(&format!("{base}-live"), Default::default()).unwrap();
     common::ready();
     std::thread::sleep(Duration::from_secs(3600));
+}
+
+/// Makes two POSIX queues and leaves them cleanly (its ends dropped, the process exits):
+/// one holding a message, one empty. Neither is abandoned by a crash: both must stay.
+fn leaver() {
+    let base = base();
+    if !mq_available() {
+        return;
+    }
+    let q = ipc::mq::Options::new().capacity(2);
+    let mut full = ipc::mq::Sender::<u64>::create(&format!("/{base}-kept-full"), q).unwrap();
+    full.send(5).unwrap();
+    drop(full);
+    drop(ipc::mq::Sender::<u64>::create(&format!("/{base}-kept-empty"), q).unwrap());
+}
+
+/// True if POSIX queues can be made and seen here (`/dev/mqueue` mounted).
+fn mq_available() -> bool {
+    ipc::mq::list().is_ok()
+}
+
+/// The POSIX queues of `base`.
+fn in_dev_mqueue(base: &str) -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir("/dev/mqueue")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.contains(base))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
 }
 
 /// The objects of `base` under `/dev/shm` (segments and queue headers).
@@ -89,6 +127,8 @@ fn crash_cycles(n: usize) {
     let mut tx = ipc::shm::Sender::<u64>::create(&owed, Default::default()).unwrap();
     tx.send(7).unwrap();
     drop(tx);
+    let leaver = Proc::spawn_with(ROLE, "leaver", scoped(&base));
+    leaver.assert_success();
 
     let start = Instant::now();
     let mut swept_at_once = 0;
@@ -112,7 +152,20 @@ fn crash_cycles(n: usize) {
     );
 
     let left = in_dev_shm(&base);
-    let expected = [format!("ipc.{base}-live"), format!("ipc.{owed}")];
+    let mut expected = vec![format!("ipc.{base}-live"), format!("ipc.{owed}")];
+    let kept = [format!("{base}-kept-empty"), format!("{base}-kept-full")];
+    if mq_available() {
+        expected.extend(kept.iter().map(|k| format!("ipc-mq.{k}")));
+        expected.sort();
+        assert_eq!(
+            in_dev_mqueue(&base),
+            kept,
+            "only the queues left cleanly remain"
+        );
+        for k in &kept {
+            ipc::mq::unlink(&format!("/{k}")).unwrap();
+        }
+    }
     assert_eq!(left, expected, "only the live and the owed channels remain");
     let mut rx = ipc::shm::Receiver::<u64>::open(&owed).unwrap();
     assert_eq!(*rx.recv().unwrap(), 7, "the owed message is still there");
@@ -135,6 +188,11 @@ fn after_200_crashes_nothing_is_left() {
         "the driver failed:\n{out}"
     );
     assert!(in_dev_shm(&base).is_empty(), "{:?}", in_dev_shm(&base));
+    assert!(
+        in_dev_mqueue(&base).is_empty(),
+        "{:?}",
+        in_dev_mqueue(&base)
+    );
 }
 
 /// The median of `samples` (sorted in place).

@@ -64,8 +64,9 @@ pub(crate) fn scope() -> &'static Scope {
 const SPACING: u32 = 100;
 
 /// Sweeps this user's abandoned objects in scope, unless a sweep ran too recently (see
-/// the module docs) or runs now in another thread. `except` is a segment name to leave
-/// alone (the one being opened: an opener joins what is there, as it always did).
+/// the module docs) or runs now in another thread. `except` is a name to leave alone (a
+/// segment's, or a POSIX queue's without its `/`: the one being opened, for an opener
+/// takes what is there, as it always did).
 pub(crate) fn sweep(except: Option<&str>) {
     let scope = scope();
     if *scope == Scope::Off {
@@ -82,7 +83,7 @@ pub(crate) fn sweep(except: Option<&str>) {
     }
     let uid = nix::unistd::geteuid().as_raw();
     crate::shm::sweep(scope, uid, except);
-    crate::mq::sweep(scope, uid);
+    crate::mq::sweep(scope, uid, except);
     crate::sysv::sweep(scope, uid);
     let took = start.elapsed();
     NEXT_NS.store(now(start + took * SPACING), Ordering::Relaxed);
