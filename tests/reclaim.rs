@@ -57,6 +57,9 @@ fn victim(i: &str) {
         let q = ipc::mq::Options::new().capacity(2);
         ipc::mq::Receiver::<u64>::create(&format!("/{base}-queue{i}"), q).unwrap()
     });
+    let sysv =
+        ipc::sysv::Receiver::<u64>::create(ipc::sysv::Key::Private, Default::default()).unwrap();
+    println!("sysv {}", sysv.id());
     common::ready();
     std::thread::sleep(Duration::from_secs(3600));
 }
@@ -74,6 +77,12 @@ fn keeper() {
 /// one holding a message, one empty. Neither is abandoned by a crash: both must stay.
 fn leaver() {
     let base = base();
+    // And a System V queue holding a message.
+    let mut sysv =
+        ipc::sysv::Sender::<u64>::create(ipc::sysv::Key::Private, Default::default()).unwrap();
+    sysv.send(6).unwrap();
+    println!("sysv {}", sysv.id());
+    drop(sysv);
     if !mq_available() {
         return;
     }
@@ -103,6 +112,32 @@ fn in_dev_mqueue(base: &str) -> Vec<String> {
     found
 }
 
+/// The System V queue ids a child printed (`sysv ID`, at the end of a line).
+fn sysv_ids(output: &str) -> Vec<i32> {
+    output
+        .lines()
+        // The harness may have begun the line (`test child ... `).
+        .filter_map(|l| Some(l.split_once("sysv ")?.1))
+        .map(|id| id.trim().parse().unwrap())
+        .collect()
+}
+
+/// Which of `ids` name a System V queue, or a registry, now.
+fn sysv_left(ids: &[i32]) -> Vec<i32> {
+    let table = std::fs::read_to_string("/proc/sysvipc/msg").unwrap();
+    let live: Vec<i32> = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .collect();
+    ids.iter()
+        .copied()
+        .filter(|id| {
+            live.contains(id) || std::path::Path::new(&format!("/dev/shm/ipc-msg.{id}")).exists()
+        })
+        .collect()
+}
+
 /// The objects of `base` under `/dev/shm` (segments and queue headers).
 fn in_dev_shm(base: &str) -> Vec<String> {
     let mut found: Vec<String> = std::fs::read_dir("/dev/shm")
@@ -128,13 +163,17 @@ fn crash_cycles(n: usize) {
     tx.send(7).unwrap();
     drop(tx);
     let leaver = Proc::spawn_with(ROLE, "leaver", scoped(&base));
-    leaver.assert_success();
+    let (status, out) = leaver.finish();
+    assert!(status.success(), "{out}");
+    let kept_sysv = sysv_ids(&out);
+    let mut victims_sysv = Vec::new();
 
     let start = Instant::now();
     let mut swept_at_once = 0;
     for i in 0..n {
         let mut victim = Proc::spawn_with(ROLE, &format!("victim {i}"), scoped(&base));
         victim.wait_ready();
+        victims_sysv.extend(sysv_ids(&victim.output()));
         victim.kill();
         let fresh = ipc::shm::Receiver::<u64>::create(&format!("{base}-fresh"), Default::default())
             .unwrap();
@@ -167,6 +206,23 @@ fn crash_cycles(n: usize) {
         }
     }
     assert_eq!(left, expected, "only the live and the owed channels remain");
+    assert_eq!(victims_sysv.len(), n);
+    assert_eq!(
+        sysv_left(&victims_sysv),
+        [],
+        "the victims' System V queues are gone"
+    );
+    assert_eq!(
+        sysv_left(&kept_sysv),
+        kept_sysv,
+        "the queue left cleanly stays"
+    );
+    for id in kept_sysv {
+        ipc::sysv::Receiver::<u64>::from_id(id)
+            .unwrap()
+            .remove()
+            .unwrap();
+    }
     let mut rx = ipc::shm::Receiver::<u64>::open(&owed).unwrap();
     assert_eq!(*rx.recv().unwrap(), 7, "the owed message is still there");
     drop(rx);

@@ -14,10 +14,10 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::{fchmod, fstat, Mode};
 
 use super::limits::{header_path, removal, HEADER_DIR, WHAT};
-use super::record::{first_counts, End, COUNTS};
 use crate::deadline::Wait;
 use crate::error::{Error, Result, SchemaId};
 use crate::message::Message;
+use crate::reclaim::record::{first_counts, End, COUNTS};
 
 const HEADER_MAGIC: &str = "ipc-mq-schema 1";
 

@@ -15,11 +15,11 @@ use nix::sys::stat::{fchmod, fstat, Mode};
 use super::header::{read_header, write_header};
 use super::limits::{check_name, create_error, removal, WHAT};
 use super::options::Options;
-use super::record::{End, Joined};
 use crate::deadline::Wait;
 use crate::error::{Error, Result, SchemaId};
 use crate::fd::wait_fd;
 use crate::message::Message;
+use crate::reclaim::record::{End, Joined};
 use crate::shutdown::{check_shutdown, shutdown_armed};
 
 #[derive(Clone, Copy, Debug)]

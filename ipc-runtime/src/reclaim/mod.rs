@@ -3,7 +3,7 @@
 //! user creates or opens one of them.
 //!
 //! Each kind proves its objects abandoned its own way (see `shm/segment/reclaim.rs`,
-//! `mq/ends_lock.rs`, `sysv/registry.rs`); this module decides whether and when to look:
+//! `mq/record.rs`, `sysv/registry.rs`, on the record of `record.rs`); this module decides whether and when to look:
 //!
 //! - **Scope**, from the environment variable `IPC_RECLAIM`, read once per process: unset
 //!   or empty, every object of this user (`geteuid`); `off`, none; anything else, only the
@@ -13,6 +13,8 @@
 //!   times the duration of its last sweep has passed (so the sweep takes at most 1 % of
 //!   the time of a process that does nothing but create channels), and one sweep at a
 //!   time per process. Errors are ignored: the sweep never makes a create or open fail.
+
+pub(crate) mod record;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
