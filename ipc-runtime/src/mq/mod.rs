@@ -161,7 +161,4 @@ pub fn unlink(name: &str) -> Result<()> {
     r
 }
 
-/// The automatic sweep's part for these queues (see `crate::reclaim`).
-pub(crate) fn sweep(scope: &crate::reclaim::Scope, uid: u32, except: Option<&str>) {
-    record::sweep(scope, uid, except);
-}
+pub(crate) use record::sweep_one;

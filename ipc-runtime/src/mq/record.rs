@@ -11,31 +11,20 @@ use nix::sys::stat::{fstat, Mode};
 
 use super::header::parse_header;
 use super::limits::{HEADER_DIR, HEADER_PREFIX};
+use super::list::is_mqueue_mount;
 use crate::reclaim::record::{crashed, hold};
 
 /// Where the kernel shows its POSIX queues.
 const MQUEUE_DIR: &str = "/dev/mqueue/";
 
-/// The automatic sweep's part for POSIX queues: removes the queues of `uid` in `scope`
-/// that the rule of the module docs proves abandoned. Errors skip a queue.
-pub(super) fn sweep(scope: &crate::reclaim::Scope, uid: u32, except: Option<&str>) {
-    if !super::list::is_mqueue_mount() {
-        return;
-    }
-    let Ok(dir) = std::fs::read_dir(HEADER_DIR) else {
-        return;
-    };
-    for entry in dir.flatten() {
-        let file_name = entry.file_name();
-        let Some(rest) = file_name
-            .to_str()
-            .and_then(|f| f.strip_prefix(HEADER_PREFIX))
-        else {
-            continue;
-        };
-        if scope.covers(rest) && Some(rest) != except {
-            reclaim(rest, uid);
-        }
+/// The automatic sweep's part for the queue `/rest`, whose header is
+/// `/dev/shm/ipc-mq.REST`: removes it if it is `uid`'s, `scope` covers it, it is not
+/// `except`, and the rule of the module docs proves it abandoned. Errors skip it.
+pub(crate) fn sweep_one(rest: &str, scope: &crate::reclaim::Scope, uid: u32, except: Option<&str>) {
+    // Whether a queue is empty is read from `/dev/mqueue`: without it, nothing is proven.
+    static MOUNTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if scope.covers(rest) && Some(rest) != except && *MOUNTED.get_or_init(is_mqueue_mount) {
+        reclaim(rest, uid);
     }
 }
 

@@ -84,9 +84,23 @@ pub(crate) fn sweep(except: Option<&str>) {
         return;
     }
     let uid = nix::unistd::geteuid().as_raw();
-    crate::shm::sweep(scope, uid, except);
-    crate::mq::sweep(scope, uid, except);
-    crate::sysv::sweep(scope, uid);
+    // One pass over `/dev/shm`, where every kind keeps its files: segments (`ipc.NAME`),
+    // POSIX queue headers (`ipc-mq.NAME`), System V queue registries (`ipc-msg.ID`).
+    if let Ok(dir) = std::fs::read_dir("/dev/shm") {
+        for entry in dir.flatten() {
+            let file_name = entry.file_name();
+            let Some(fname) = file_name.to_str() else {
+                continue;
+            };
+            if let Some(name) = fname.strip_prefix("ipc.") {
+                crate::shm::sweep_one(name, scope, uid, except);
+            } else if let Some(name) = fname.strip_prefix("ipc-mq.") {
+                crate::mq::sweep_one(name, scope, uid, except);
+            } else if let Some(id) = fname.strip_prefix("ipc-msg.") {
+                crate::sysv::sweep_one(id, scope, uid);
+            }
+        }
+    }
     let took = start.elapsed();
     NEXT_NS.store(now(start + took * SPACING), Ordering::Relaxed);
     RUNNING.store(false, Ordering::Release);

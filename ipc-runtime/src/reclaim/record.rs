@@ -27,6 +27,9 @@ pub(crate) const COUNTING: i64 = LIVE + 1;
 /// Where the counts lie: after the header's text, which is shorter.
 pub(crate) const COUNTS: u64 = 1024;
 
+/// Takes (or, with `F_UNLCK`, releases) a lock of `kind` on byte `at`; with `wait`, waits
+/// for a holder to let go, at most [`MAX_WAIT`] (a sweeper or a counting end holds it for
+/// microseconds; a holder that keeps it longer is not waited for).
 pub(crate) fn lock(fd: impl AsFd, kind: libc::c_int, at: i64, wait: bool) -> nix::Result<()> {
     let fl = libc::flock {
         l_type: kind as libc::c_short,
@@ -35,18 +38,20 @@ pub(crate) fn lock(fd: impl AsFd, kind: libc::c_int, at: i64, wait: bool) -> nix
         l_len: 1,
         l_pid: 0,
     };
+    let until = std::time::Instant::now() + MAX_WAIT;
     loop {
-        let arg = if wait {
-            FcntlArg::F_OFD_SETLKW(&fl)
-        } else {
-            FcntlArg::F_OFD_SETLK(&fl)
-        };
-        match fcntl(&fd, arg) {
-            Err(Errno::EINTR) => continue,
+        match fcntl(&fd, FcntlArg::F_OFD_SETLK(&fl)) {
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN | Errno::EACCES) if wait && std::time::Instant::now() < until => {
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            }
             r => return r.map(drop),
         }
     }
 }
+
+/// The longest [`lock`] waits.
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(crate) fn read_counts(fd: &OwnedFd) -> (u64, u64) {
     let mut b = [0u8; 16];
@@ -111,6 +116,8 @@ impl End {
     /// counts itself in.
     pub(crate) fn join(fd: OwnedFd, writable: bool) -> Joined {
         if lock(&fd, libc::F_RDLCK, LIVE, true).is_err() {
+            // Not recorded: the queue then looks unattended to a sweeper, which still
+            // removes it only if a crash is recorded and it is empty.
             return Joined::Yes(None);
         }
         if fstat(&fd).is_ok_and(|st| st.st_nlink == 0) {

@@ -61,7 +61,7 @@ mod sysv;
 
 use appear::open_when_present;
 pub use list::{list, Attached, Listed, Participant, Pattern, Role};
-pub(crate) use reclaim::sweep;
+pub(crate) use reclaim::sweep_one;
 use reclaim::{age_secs, reclaim, CREATION_GRACE_SECS};
 pub use reclaim::{remove_stale, remove_stale_with_prefix};
 use sysv::{sysv_create, sysv_open, SYSV_MAGIC, SYSV_REGISTRY};

@@ -54,7 +54,8 @@
 //!
 //! # Crashes: the automatic sweep
 //!
-//! A queue this crate creates gets a registry file, `/dev/shm/ipc-msg.ID` (mode 0600),
+//! A queue this crate creates gets a registry file, `/dev/shm/ipc-msg.ID` (mode 0644, and
+//! writable by whom the queue is),
 //! that carries the record of who has it open: every end holds a shared lock on it for
 //! its life, and counts itself in when it opens and out when it is dropped. When a process
 //! of the same user creates or opens a queue or a shared-memory segment, the automatic
@@ -102,7 +103,4 @@ pub use key::Key;
 pub use list::{list, Listed};
 pub use options::Options;
 
-/// The automatic sweep's part for these queues (see `crate::reclaim`).
-pub(crate) fn sweep(scope: &crate::reclaim::Scope, uid: u32) {
-    registry::sweep(scope, uid);
-}
+pub(crate) use registry::sweep_one;

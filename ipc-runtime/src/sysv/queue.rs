@@ -126,7 +126,7 @@ impl Queue {
             return Err(e);
         }
         if created {
-            q.end = registry::create(id, key.raw());
+            q.end = registry::create(id, key.raw(), (flags & 0o777) as u32);
         } else {
             q.join_record()?;
         }

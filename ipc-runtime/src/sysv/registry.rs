@@ -1,5 +1,5 @@
 //! The registry of a System V queue this crate created: a small file under `/dev/shm`,
-//! `ipc-msg.ID`, that carries the record of who has the queue open
+//! `ipc-msg.ID` (readable by all, writable as the queue is), that carries the record of who has the queue open
 //! (`crate::reclaim::record`), since the kernel keeps no name to hang one on.
 //!
 //! The file holds [`MAGIC`], the queue's id and key, and the scope (`IPC_RECLAIM`) of the
@@ -57,18 +57,22 @@ fn read(fd: &OwnedFd) -> Option<Entry> {
 /// not at all (an unnamed file linked under its name), and returns the creator's place in
 /// its record. A registry of a former queue of the same id, if this user's, is replaced.
 /// Errors leave the queue without a registry: it is then never swept.
-pub(super) fn create(id: i32, key: i32) -> Option<End> {
+///
+/// Everyone may read it (it says nothing secret), so that every end of the queue, of any
+/// user, can hold its shared lock; those the queue's `mode` lets write may count.
+pub(super) fn create(id: i32, key: i32, mode: u32) -> Option<End> {
     let scope = crate::reclaim::scope().tag().as_bytes();
     if FIXED + scope.len() > COUNTS as usize {
         return None;
     }
+    let mode = Mode::from_bits_truncate(0o644 | (mode & 0o022));
     let fd = nix::fcntl::open(
         DIR,
         OFlag::O_TMPFILE | OFlag::O_RDWR | OFlag::O_CLOEXEC,
-        Mode::from_bits_truncate(0o600),
+        mode,
     )
     .ok()?;
-    fchmod(&fd, Mode::from_bits_truncate(0o600)).ok()?;
+    fchmod(&fd, mode).ok()?;
     let mut text = Vec::with_capacity(FIXED + scope.len());
     text.extend_from_slice(MAGIC);
     text.extend_from_slice(&i64::from(id).to_le_bytes());
@@ -138,21 +142,10 @@ pub(super) fn join(id: i32, owner: u32) -> Joined {
     End::join(fd, writable)
 }
 
-/// The automatic sweep's part for System V queues (see the module docs): those of `uid`
-/// whose creator's scope `scope` covers.
-pub(super) fn sweep(scope: &crate::reclaim::Scope, uid: u32) {
-    let Ok(dir) = std::fs::read_dir(DIR) else {
-        return;
-    };
-    for entry in dir.flatten() {
-        let file_name = entry.file_name();
-        let Some(id) = file_name
-            .to_str()
-            .and_then(|f| f.strip_prefix(PREFIX))
-            .and_then(|id| id.parse::<i32>().ok())
-        else {
-            continue;
-        };
+/// The automatic sweep's part for the registry `/dev/shm/ipc-msg.ID` (see the module
+/// docs): its queue, if `uid`'s and created by a process whose scope `scope` covers.
+pub(crate) fn sweep_one(id: &str, scope: &crate::reclaim::Scope, uid: u32) {
+    if let Ok(id) = id.parse::<i32>() {
         reclaim(id, scope, uid);
     }
 }

@@ -122,19 +122,19 @@ pub fn remove_stale() -> Result<Vec<String>> {
 ///
 /// As for [`remove_stale`].
 pub fn remove_stale_with_prefix(prefix: &str) -> Result<Vec<String>> {
-    remove_dead(|name| name.starts_with(prefix), None)
+    remove_dead(|name| name.starts_with(prefix))
 }
 
-/// The automatic sweep's part for segments (see `crate::reclaim`): removes the dead
-/// segments of `uid` that `scope` covers, other than `except`, as [`remove_stale`] would.
-/// Errors are ignored.
-pub(crate) fn sweep(scope: &crate::reclaim::Scope, uid: u32, except: Option<&str>) {
-    let _ = remove_dead(|name| scope.covers(name) && Some(name) != except, Some(uid));
+/// The automatic sweep's part for the segment `name` (see `crate::reclaim`): removes it
+/// as [`remove_stale`] would, if it is `uid`'s, `scope` covers it and it is not `except`.
+pub(crate) fn sweep_one(name: &str, scope: &crate::reclaim::Scope, uid: u32, except: Option<&str>) {
+    if scope.covers(name) && Some(name) != except {
+        reclaim(&format!("/{PREFIX}{name}"), Some(uid));
+    }
 }
 
-/// Removes the dead segments whose names `wanted` accepts (and, with `owner`, whose file
-/// belongs to that uid); returns their names.
-fn remove_dead(wanted: impl Fn(&str) -> bool, owner: Option<u32>) -> Result<Vec<String>> {
+/// Removes the dead segments whose names `wanted` accepts; returns their names.
+fn remove_dead(wanted: impl Fn(&str) -> bool) -> Result<Vec<String>> {
     let dir = std::fs::read_dir("/dev/shm").map_err(|e| Error::Io {
         op: "read_dir(/dev/shm)",
         source: e,
@@ -152,7 +152,7 @@ fn remove_dead(wanted: impl Fn(&str) -> bool, owner: Option<u32>) -> Result<Vec<
             continue;
         }
         let shm = format!("/{fname}");
-        if reclaim(&shm, owner) {
+        if reclaim(&shm, None) {
             removed.push(name.to_owned());
         }
     }
