@@ -320,6 +320,8 @@ impl Drop for Queues {
                 for id in [*ping, *pong] {
                     // SAFETY: IPC_RMID ignores the buffer.
                     unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+                    // And its registry, which a raw removal leaves.
+                    let _ = std::fs::remove_file(format!("/dev/shm/ipc-msg.{id}"));
                 }
             }
         }

@@ -22,6 +22,8 @@ impl Drop for Guard {
     fn drop(&mut self) {
         // SAFETY: IPC_RMID ignores the buffer; a stale id just fails.
         unsafe { libc::msgctl(self.0, libc::IPC_RMID, std::ptr::null_mut()) };
+        // And its registry, which a raw removal leaves (the crate's `remove` takes it).
+        let _ = std::fs::remove_file(format!("/dev/shm/ipc-msg.{}", self.0));
     }
 }
 

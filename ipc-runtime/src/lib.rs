@@ -65,6 +65,7 @@ mod message;
 pub mod mq;
 mod payload;
 pub mod pipe;
+mod reclaim;
 pub mod schema;
 pub mod shm;
 mod shutdown;

@@ -4,8 +4,9 @@
 //! handshake to carry its type. See [Wire format](super#wire-format-and-schema-check).
 
 use std::ffi::CString;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -16,6 +17,7 @@ use super::limits::{header_path, removal, HEADER_DIR, WHAT};
 use crate::deadline::Wait;
 use crate::error::{Error, Result, SchemaId};
 use crate::message::Message;
+use crate::reclaim::record::{first_counts, End, COUNTS};
 
 const HEADER_MAGIC: &str = "ipc-mq-schema 1";
 
@@ -43,7 +45,10 @@ fn squatted(name: &str, path: &str, st: &libc::stat) -> Error {
 ///
 /// A header already there is a leftover of an earlier queue of this name: removed if it
 /// is this user's, reported with [`Error::Untrusted`] (its owner, how to remove it) if not.
-pub(super) fn write_header<T: Message>(name: &str, mode: u32) -> Result<()> {
+///
+/// The file is left open, and locked, as the creating end's place in the record of who has
+/// the queue open ([`End::creator`]), its counts saying the creator opened it.
+pub(super) fn write_header<T: Message>(name: &str, mode: u32) -> Result<Option<End>> {
     let id = SchemaId::of::<T>();
     let text = format!(
         "{HEADER_MAGIC} {:#018x} {} {} {}\n",
@@ -67,7 +72,7 @@ pub(super) fn write_header<T: Message>(name: &str, mode: u32) -> Result<()> {
     clear_way()?;
     let fd = nix::fcntl::open(
         HEADER_DIR,
-        OFlag::O_TMPFILE | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        OFlag::O_TMPFILE | OFlag::O_RDWR | OFlag::O_CLOEXEC,
         Mode::from_bits_truncate(mode),
     )
     .map_err(|e| header_error("create schema header", e, text.len()))?;
@@ -75,13 +80,21 @@ pub(super) fn write_header<T: Message>(name: &str, mode: u32) -> Result<()> {
     fchmod(&fd, Mode::from_bits_truncate(mode))
         .map_err(|e| header_error("chmod schema header", e, text.len()))?;
     let mut f = std::fs::File::from(fd);
-    f.write_all(text.as_bytes()).map_err(|e| {
-        header_error(
-            "write schema header",
-            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-            text.len(),
-        )
-    })?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.write_all_at(&first_counts(), COUNTS))
+        .map_err(|e| {
+            header_error(
+                "write schema header",
+                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                text.len(),
+            )
+        })?;
+    let end = End::creator(OwnedFd::from(f.try_clone().map_err(|source| {
+        Error::Io {
+            op: "dup schema header",
+            source,
+        }
+    })?));
     let from = CString::new(format!("/proc/self/fd/{}", f.as_raw_fd())).expect("no NUL");
     let to = CString::new(path.as_str()).map_err(|_| Error::InvalidName {
         name: name.to_owned(),
@@ -100,7 +113,7 @@ pub(super) fn write_header<T: Message>(name: &str, mode: u32) -> Result<()> {
         )
     };
     match Errno::result(r) {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(end),
         // Someone put a file there since `clear_way`: say whose.
         Err(Errno::EEXIST) => match nix::sys::stat::lstat(path.as_str()) {
             Ok(st) => Err(squatted(name, &path, &st)),
@@ -122,15 +135,31 @@ fn header_error(op: &'static str, e: Errno, len: usize) -> Error {
 /// Reads the schema header of queue `name` (open as `queue`), waiting briefly for a
 /// creator that has made the queue but not yet its header. The header must belong to the
 /// queue's owner and pass the same owner and mode policy (`allowed`) as the queue.
-pub(super) fn read_header(name: &str, queue: &OwnedFd, allowed: u32) -> Result<SchemaId> {
+///
+/// Returns the schema, and the header file open for this end's place in the record of who
+/// has the queue open (for writing if it may be, which the bool says).
+pub(super) fn read_header(
+    name: &str,
+    queue: &OwnedFd,
+    allowed: u32,
+) -> Result<(SchemaId, OwnedFd, bool)> {
     let path = header_path(name);
     let wait = Wait::timeout(Duration::from_millis(200));
-    let fd = loop {
-        match nix::fcntl::open(
+    let open = |access| {
+        nix::fcntl::open(
             path.as_str(),
-            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            access | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
             Mode::empty(),
-        ) {
+        )
+    };
+    let (fd, writable) = loop {
+        // For writing if this user may (to count itself in the record), else for reading.
+        match open(OFlag::O_RDWR).map(|f| (f, true)).or_else(|e| match e {
+            Errno::EACCES | Errno::EPERM | Errno::EROFS => {
+                open(OFlag::O_RDONLY).map(|f| (f, false))
+            }
+            e => Err(e),
+        }) {
             Ok(f) => break f,
             Err(Errno::ENOENT) if !wait.is_over() => {
                 std::thread::sleep(Duration::from_millis(2));
@@ -175,24 +204,22 @@ pub(super) fn read_header(name: &str, queue: &OwnedFd, allowed: u32) -> Result<S
         &removal(name),
     )?;
     // Never read more than a header can hold, whatever the file is.
-    let mut text = String::new();
-    std::fs::File::from(fd)
-        .take(1024)
-        .read_to_string(&mut text)
-        .map_err(|source| Error::Io {
-            op: "read schema header",
-            source,
-        })?;
-    parse_header(&text).ok_or_else(|| {
+    let mut text = [0u8; COUNTS as usize];
+    let n =
+        nix::sys::uio::pread(&fd, &mut text, 0).map_err(|e| Error::sys("read schema header", e))?;
+    let id = parse_header(&String::from_utf8_lossy(&text[..n])).ok_or_else(|| {
         Error::Corrupt(format!(
             "the schema header of message queue `{name}` ({path}) is not in this crate's \
              format; remove the queue with `ipc::mq::unlink(\"{name}\")` and create it again"
         ))
-    })
+    })?;
+    Ok((id, fd, writable))
 }
 
+/// The schema of a header's text: its first line (what follows it, the record of
+/// `record.rs` after zeros, is not read here).
 pub(super) fn parse_header(text: &str) -> Option<SchemaId> {
-    let line = text.strip_suffix('\n')?.strip_prefix(HEADER_MAGIC)?;
+    let line = text.split_once('\n')?.0.strip_prefix(HEADER_MAGIC)?;
     let mut fields = line.strip_prefix(' ')?.splitn(4, ' ');
     let fingerprint = u64::from_str_radix(fields.next()?.strip_prefix("0x")?, 16).ok()?;
     let size = fields.next()?.parse().ok()?;
@@ -220,7 +247,12 @@ mod tests {
             "{HEADER_MAGIC} {:#018x} {} {} {}\n",
             id.fingerprint, id.size, id.align, id.name
         );
-        assert_eq!(parse_header(&text), Some(id));
+        assert_eq!(parse_header(&text), Some(id.clone()));
+        // The record after the text (see `record.rs`) is not part of the schema.
+        let mut file = text.clone().into_bytes();
+        file.resize(COUNTS as usize, 0);
+        file.extend_from_slice(&first_counts());
+        assert_eq!(parse_header(&String::from_utf8_lossy(&file)), Some(id));
         for bad in [
             "",
             "\n",

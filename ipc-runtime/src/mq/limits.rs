@@ -14,7 +14,7 @@ pub(super) const WHAT: &str = "message queue";
 
 /// Where schema headers live: `/dev/shm/ipc-mq.<name without the slash>`.
 pub(super) const HEADER_DIR: &str = "/dev/shm/";
-const HEADER_PREFIX: &str = "ipc-mq.";
+pub(super) const HEADER_PREFIX: &str = "ipc-mq.";
 
 /// Linux's `NAME_MAX`: the longest file name.
 const NAME_MAX: usize = 255;

@@ -100,13 +100,13 @@ fn not_mounted() -> Error {
 }
 
 /// True if `/dev/mqueue` is the mqueue filesystem (not a plain directory).
-fn is_mqueue_mount() -> bool {
+pub(super) fn is_mqueue_mount() -> bool {
     std::fs::read_to_string("/proc/self/mounts")
         .is_ok_and(|m| m.lines().any(|l| l.split(' ').nth(1) == Some(MQUEUE_DIR)))
 }
 
 /// The `QSIZE:` of a `/dev/mqueue` entry's text.
-fn qsize(text: &str) -> Option<u64> {
+pub(super) fn qsize(text: &str) -> Option<u64> {
     text.split_whitespace()
         .find_map(|f| f.strip_prefix("QSIZE:"))?
         .parse()

@@ -61,6 +61,31 @@
 //! wakes the waiter. Unlinking a queue removes its name; processes that have it open keep
 //! using it.
 //!
+//! # Crashes: the automatic sweep
+//!
+//! A queue outlives its processes by design (a setup tool may create one and exit; its
+//! messages wait for a receiver to come), so it is reclaimed only when it is provably
+//! abandoned by a crash and nothing is lost. Every end holds a shared lock on its queue's
+//! schema header for its life, and counts itself in the header when it opens and out when
+//! it is dropped. When a process of the same user creates or opens a queue or a
+//! shared-memory segment, the automatic sweep ([`crate::shm`], "Crashes") removes a queue
+//! and its header if all of these hold:
+//!
+//! - the header is this crate's and belongs to this user (and so does the queue);
+//! - no end has it open (the sweep takes an exclusive lock on the header, and holds it
+//!   while it removes, so no end opens meanwhile);
+//! - at least one end left without being dropped: its process was killed, or exited
+//!   without dropping it (`std::process::exit`, `mem::forget`);
+//! - the queue is empty (`QSIZE:0` in `/dev/mqueue`, which must be mounted).
+//!
+//! So a queue left cleanly, or one that holds messages, is never reclaimed; a queue whose
+//! header was written by an earlier version of this crate carries no record and is not
+//! either. What the rule cannot see: a process that uses the queue through raw `mq_open`,
+//! not through this crate's ends (it holds no lock, and a message it sends between the
+//! sweep's look at `QSIZE` and its `mq_unlink` goes with the queue). `IPC_RECLAIM`
+//! restricts or turns off the sweep (see [`crate::shm`]); a queue's name, without its
+//! `/`, is what a prefix is compared with.
+//!
 //! # Limits
 //!
 //! `/proc/sys/fs/mqueue/msg_max` caps the capacity (`mq_maxmsg`; with `CAP_SYS_RESOURCE`
@@ -111,6 +136,7 @@ mod limits;
 mod list;
 mod options;
 mod queue;
+mod record;
 
 pub use ends::{Receiver, Sender};
 pub use limits::PRIO_MAX;
@@ -134,3 +160,5 @@ pub fn unlink(name: &str) -> Result<()> {
     let _ = std::fs::remove_file(header_path(name));
     r
 }
+
+pub(crate) use record::sweep_one;

@@ -19,6 +19,7 @@ use crate::deadline::Wait;
 use crate::error::{Error, Result, SchemaId};
 use crate::fd::wait_fd;
 use crate::message::Message;
+use crate::reclaim::record::{End, Joined};
 use crate::shutdown::{check_shutdown, shutdown_armed};
 
 #[derive(Clone, Copy, Debug)]
@@ -35,6 +36,8 @@ pub(super) struct Queue {
     pub(super) fd: OwnedFd,
     pub(super) name: String,
     pub(super) capacity: usize,
+    /// This end's place in the record of who has the queue open (see `record.rs`).
+    end: Option<End>,
 }
 
 impl Queue {
@@ -45,6 +48,30 @@ impl Queue {
         opts: Options,
     ) -> Result<Self> {
         let c = check_name(name)?;
+        // What crashed processes of this user left (see `crate::reclaim`), but not the
+        // queue being opened: an opener takes what is there, as it always did.
+        crate::reclaim::sweep(Some(name.trim_start_matches('/')));
+        let mut last = None;
+        for _ in 0..16 {
+            match Self::open_once::<T>(&c, name, access, how, opts) {
+                // Reclaimed between our open and our join: open what the name denotes now.
+                Err(e @ Error::NotFound { .. }) if matches!(how, How::OpenOrCreate) => {
+                    last = Some(e)
+                }
+                r => return r,
+            }
+        }
+        Err(last.expect("the loop ran"))
+    }
+
+    fn open_once<T: Message>(
+        c: &CString,
+        name: &str,
+        access: MQ_OFlag,
+        how: How,
+        opts: Options,
+    ) -> Result<Self> {
+        let c = c.clone();
         let base = access | MQ_OFlag::O_CLOEXEC;
         let (fd, created) = match how {
             How::Create => (Self::create::<T>(&c, name, base, opts)?, true),
@@ -60,18 +87,31 @@ impl Queue {
             fd,
             name: name.to_owned(),
             capacity: 0,
+            end: None,
         };
         if created {
             // A queue without its header is of no use: remove it if the header fails.
-            if let Err(e) = write_header::<T>(name, opts.mode) {
-                let _ = nix::mqueue::mq_unlink(c.as_c_str());
-                return Err(e);
+            match write_header::<T>(name, opts.mode) {
+                Ok(end) => q.end = end,
+                Err(e) => {
+                    let _ = nix::mqueue::mq_unlink(c.as_c_str());
+                    return Err(e);
+                }
             }
         } else {
-            let found = read_header(name, &q.fd, opts.mode)?;
+            let (found, header, writable) = read_header(name, &q.fd, opts.mode)?;
             if found.fingerprint != T::FINGERPRINT || found.size != size_of::<T>() as u64 {
                 return Err(Error::schema_mismatch::<T>(found));
             }
+            q.end = match End::join(header, writable) {
+                Joined::Yes(end) => end,
+                Joined::Gone => {
+                    return Err(Error::NotFound {
+                        what: WHAT,
+                        name: name.to_owned(),
+                    })
+                }
+            };
         }
         let attr = q.attr()?;
         let msgsize = attr.msgsize() as u64;

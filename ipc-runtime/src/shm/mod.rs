@@ -70,17 +70,34 @@
 //!   ms). Where that cannot be had (a peer in another pid namespace, no `pidfd_open`,
 //!   no descriptors left), a parked end sleeps in slices of 20 ms and probes in between,
 //!   and a spinning one probes every 5 ms. The last participant to leave
-//!   unlinks the name (but see the next point); [`remove_stale_with_prefix`] removes what
-//!   crashed processes of a program left behind (the channels whose names start with the
-//!   program's prefix), [`remove_stale`] every dead segment on the machine, and a `create`
-//!   of the same name reclaims it.
+//!   unlinks the name (but see the next point). What crashed processes left behind is
+//!   swept away automatically (next point); [`remove_stale_with_prefix`] removes what
+//!   crashed processes of a program left (the channels whose names start with the
+//!   program's prefix), [`remove_stale`] every dead segment on the machine that this
+//!   process may open, and a `create` of the same name reclaims it.
+//! - **Nothing accumulates after crashes**: when a process creates or opens a segment
+//!   (channel, topic or [`Shared`]), a POSIX queue or a System V queue, it first removes
+//!   what crashed processes of the same user (`geteuid`) left: the segments that
+//!   [`remove_stale`] would remove (this crate's, no live participant, owing no receiver a
+//!   message, past the creation grace if unready; the segment being opened is left to the
+//!   opener), and the queues abandoned by a crash and empty ([`crate::mq`] and
+//!   [`crate::sysv`], "Crashes"). Other users' objects and files this crate cannot prove
+//!   it made are skipped, and the sweep's errors are ignored: it never makes a create or
+//!   open fail. It runs at a process's first create or open, then again only once 100
+//!   times its last duration has passed, so it takes at most 1 % of the time of a process
+//!   that does nothing but create channels: a create that sweeps costs about 20 µs more
+//!   when there is nothing to examine, and about 7 ms more with 1,000 live segments of
+//!   this user (7 µs each), after which the process does not sweep for 0.7 s (see the
+//!   README). The environment variable `IPC_RECLAIM`, read once per
+//!   process, restricts it: unset or empty, all of this user's objects; `off`, none; any
+//!   other value, only the objects whose names start with it (`IPC_RECLAIM=myapp-`).
 //! - **No message is lost without a word**: a sender may send before any receiver has
 //!   opened the channel, and may leave (be dropped, or exit) before one has read what it
 //!   sent. If it is the last to leave and messages are unread, it keeps the channel for
 //!   its linger ([`Options::linger`], 60 s by default): a receiver that opens it then
 //!   reads every message, then gets [`Error::Disconnected`](crate::Error::Disconnected),
 //!   and removes it. Nothing reclaims such a channel before its linger is over; after it,
-//!   [`remove_stale`] or a `create` of the name does. A sender that must know instead
+//!   the automatic sweep, [`remove_stale`] or a `create` of the name does. A sender that must know instead
 //!   calls [`Sender::close`], which waits a given time for a receiver to come and read,
 //!   and reports how many messages were never read ([`Unread`](crate::Unread));
 //!   [`Sender::flush`] waits without closing, [`Sender::unread`] counts, and
@@ -156,6 +173,7 @@ pub use options::{
     DEFAULT_RING_BYTES, DEFAULT_SLICE_BYTES,
 };
 pub use pubsub::{AnySubscriber, Publisher, Subscriber, TopicLoan, TopicSample};
+pub(crate) use segment::sweep_one;
 pub use segment::{
     list, remove_stale, remove_stale_with_prefix, Attached, Listed, Participant, Pattern, Role,
 };

@@ -58,11 +58,14 @@ use crate::schema::SchemaTree;
 mod appear;
 mod list;
 mod reclaim;
+mod sysv;
 
 use appear::open_when_present;
 pub use list::{list, Attached, Listed, Participant, Pattern, Role};
+pub(crate) use reclaim::sweep_one;
 use reclaim::{age_secs, reclaim, CREATION_GRACE_SECS};
 pub use reclaim::{remove_stale, remove_stale_with_prefix};
+use sysv::{sysv_create, sysv_open, SYSV_MAGIC, SYSV_REGISTRY};
 
 /// Every segment name this crate creates under `/dev/shm` starts with this.
 pub(crate) const PREFIX: &str = "ipc.";
@@ -262,91 +265,12 @@ impl Drop for Mapping {
     }
 }
 
-/// A System V segment's registry file under `/dev/shm`: this magic, then the shmid.
-const SYSV_MAGIC: &[u8; 8] = b"IPC-SYSV";
-const SYSV_REGISTRY: u64 = 16;
-
-/// Creates a System V segment of `size` bytes, attaches it and marks it for removal
-/// (`IPC_RMID`): the kernel frees it when the last process detaches, however it exits.
-fn sysv_create(size: u64, mode: u32) -> Result<(i32, Mapping)> {
-    // SAFETY: plain system call; no memory is passed.
-    let id = unsafe {
-        libc::shmget(
-            libc::IPC_PRIVATE,
-            size as usize,
-            libc::IPC_CREAT | libc::IPC_EXCL | mode as libc::c_int,
-        )
-    };
-    if id < 0 {
-        return Err(match Errno::last() {
-            e @ (Errno::EINVAL | Errno::ENOSPC | Errno::ENOMEM) => Error::LimitExceeded {
-                limit: "kernel.shmmax / kernel.shmall / kernel.shmmni",
-                value: size,
-                hint: format!(
-                    "shmget of {size} bytes failed ({e}); raise the sysctls or use a smaller                      capacity or the POSIX backing"
-                ),
-            },
-            e => Error::sys("shmget", e),
-        });
-    }
-    let map = sysv_attach_id(id);
-    // Marked for removal at once: the segment lives exactly as long as someone is attached
-    // (Linux lets later processes attach by id until then).
-    // SAFETY: plain system call on the id we just created.
-    unsafe { libc::shmctl(id, libc::IPC_RMID, core::ptr::null_mut()) };
-    Ok((id, map?))
-}
-
-fn sysv_attach_id(id: i32) -> Result<Mapping> {
-    // SAFETY: lets the kernel choose the address; no existing memory is affected.
-    let p = unsafe { libc::shmat(id, core::ptr::null(), 0) };
-    if p as isize == -1 {
-        return Err(Error::sys("shmat", Errno::last()));
-    }
-    Ok(Mapping::SysV(
-        NonNull::new(p.cast::<u8>()).expect("shmat never returns null"),
-    ))
-}
-
-/// Attaches the System V segment a registry file names, after checking its owner, mode
-/// and size (`IPC_STAT`, the System V `fstat`). Returns the mapping and its length.
-fn sysv_open(fd: &OwnedFd, opts: &Options, name: &str) -> Result<(Mapping, u64)> {
-    let mut reg = [0u8; SYSV_REGISTRY as usize];
-    let n = nix::sys::uio::pread(fd, &mut reg, 0).map_err(|e| Error::sys("pread", e))?;
-    if n != reg.len() || &reg[..8] != SYSV_MAGIC {
-        return Err(Error::Corrupt(format!(
-            "`{name}` is not an ipc segment registry"
-        )));
-    }
-    let id = i64::from_le_bytes(reg[8..].try_into().expect("8 bytes"));
-    let id = i32::try_from(id).map_err(|_| Error::Corrupt(format!("bad shmid {id}")))?;
-    // SAFETY: `shmid_ds` is plain integers; zeroed is a valid value to be overwritten.
-    let mut ds: libc::shmid_ds = unsafe { core::mem::zeroed() };
-    // SAFETY: IPC_STAT writes one `shmid_ds` into `ds`, which we own.
-    if unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) } != 0 {
-        return Err(match Errno::last() {
-            Errno::EINVAL | Errno::EIDRM => Error::NotFound {
-                what: WHAT,
-                name: name.to_owned(),
-            },
-            e => Error::named("shmctl(IPC_STAT)", WHAT, name, e),
-        });
-    }
-    crate::trust::check(
-        "System V segment",
-        name,
-        ds.shm_perm.uid,
-        u32::from(ds.shm_perm.mode),
-        opts.mode,
-        &removal(name),
-    )?;
-    Ok((sysv_attach_id(id)?, ds.shm_segsz as u64))
-}
-
 impl Segment {
     /// Creates a segment of `size` bytes, zero-filled, with this process holding lock byte
     /// `me`. The caller writes the header and publishes it with [`layout::set_ready`].
     pub(crate) fn create(name: &str, opts: &Options, size: u64, me: usize) -> Result<Segment> {
+        // What crashed processes of this user left (see `crate::reclaim`).
+        crate::reclaim::sweep(None);
         match opts.backing {
             Backing::Posix => Self::create_posix(name, opts, size, me),
             Backing::Memfd => Self::create_memfd(name, opts, size, me),
@@ -435,6 +359,7 @@ impl Segment {
     /// creator that has not finished initialising it.
     pub(crate) fn open(name: &str, opts: &Options, until: &Wait) -> Result<Segment> {
         let shm = shm_name(name)?;
+        crate::reclaim::sweep(Some(name));
         let fd = open_when_present(&shm, name, until)?;
         Self::attach(fd, Some(shm), name, opts, &opts.init_wait(until))
     }
@@ -536,11 +461,23 @@ impl Segment {
     /// [`Error::NotFound`] if the name was removed, or now names another segment, since
     /// this segment was opened.
     pub(crate) fn join(&mut self, range: Range<usize>, reason: &'static str) -> Result<usize> {
-        for i in range {
-            if try_lock(&self.fd, i..i + 1)? {
-                self.joined = true;
-                self.check_still_named()?;
-                return Ok(i);
+        let wait = Wait::timeout(Duration::from_millis(100));
+        loop {
+            for i in range.clone() {
+                if try_lock(&self.fd, i..i + 1)? {
+                    self.joined = true;
+                    self.check_still_named()?;
+                    return Ok(i);
+                }
+            }
+            // A lock over several places is not a participant's: a reclaimer (another
+            // process's sweep) or a leaving last participant holds the whole range for
+            // the moment it decides. Wait for it rather than report the segment full.
+            match locked_at(&self.fd, range.clone()) {
+                Some((_, len)) if len > 1 && !wait.is_over() => {
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+                _ => break,
             }
         }
         Err(Error::Busy {

@@ -82,11 +82,14 @@ macro_rules! constructors {
         /// [`Error::NotFound`] if no queue has that id, [`Error::PermissionDenied`],
         /// [`Error::LimitExceeded`].
         pub fn from_id(id: i32) -> Result<Self> {
-            let q = Queue {
+            crate::reclaim::sweep(None);
+            let mut q = Queue {
                 id,
                 label: format!("id {id}"),
+                end: None,
             };
             q.check::<T>()?;
+            q.join_record()?;
             Ok(Self::wrap(q))
         }
 

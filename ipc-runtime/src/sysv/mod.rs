@@ -52,6 +52,24 @@
 //! [`Error::Disconnected`], which is how a stream can end; otherwise end it with a final
 //! message. `ipcs -q` lists queues.
 //!
+//! # Crashes: the automatic sweep
+//!
+//! A queue this crate creates gets a registry file, `/dev/shm/ipc-msg.ID` (mode 0644, and
+//! writable by whom the queue is),
+//! that carries the record of who has it open: every end holds a shared lock on it for
+//! its life, and counts itself in when it opens and out when it is dropped. When a process
+//! of the same user creates or opens a queue or a shared-memory segment, the automatic
+//! sweep ([`crate::shm`], "Crashes") removes a queue (`IPC_RMID`) and its registry if all
+//! of these hold: the registry is this crate's and this user's, and so is the queue (same
+//! id, key and owner); no end has it open; at least one end left without being dropped
+//! (its process was killed, or exited without dropping it); and the queue is empty. So a
+//! queue left cleanly, or one holding messages, stays. A queue has no name for
+//! `IPC_RECLAIM` to match: a process restricted to a prefix sweeps only the queues created
+//! by processes whose own restriction starts with it. [`Receiver::remove`] removes the
+//! registry with the queue; a queue removed otherwise (`ipcrm`) leaves it, and the sweep
+//! removes it once no end has it open. Queues opened by key or id that this crate did not
+//! create have no registry, and are never swept.
+//!
 //! # Waiting
 //!
 //! Blocking calls use blocking `msgsnd`/`msgrcv`. System V queues have no descriptor to
@@ -78,8 +96,11 @@ mod key;
 mod list;
 mod options;
 mod queue;
+mod registry;
 
 pub use ends::{Receiver, Sender};
 pub use key::Key;
 pub use list::{list, Listed};
 pub use options::Options;
+
+pub(crate) use registry::sweep_one;

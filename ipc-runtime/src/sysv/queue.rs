@@ -9,9 +9,11 @@ use nix::errno::Errno;
 
 use super::frame::Frame;
 use super::key::Key;
+use super::registry;
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
 use crate::message::Message;
+use crate::reclaim::record::{End, Joined};
 use crate::shutdown::{check_shutdown, shutdown_armed};
 
 /// How long a polling wait yields between attempts before it starts to sleep.
@@ -23,6 +25,8 @@ const WHAT: &str = "System V message queue";
 pub(super) struct Queue {
     pub(super) id: libc::c_int,
     pub(super) label: String,
+    /// This end's place in the record of the queue's registry (see `registry.rs`).
+    pub(super) end: Option<End>,
 }
 
 pub(super) fn check_type(mtype: i64) -> Result<()> {
@@ -76,8 +80,22 @@ impl Queue {
             });
         }
         check_msgmax::<T>()?;
+        // What crashed processes of this user left (see `crate::reclaim`).
+        crate::reclaim::sweep(None);
+        let exclusive = key == Key::Private || flags & libc::IPC_EXCL != 0;
+        // Whether this call creates the queue: an `open_or_create` tries to create first.
+        let mut created = exclusive;
         // SAFETY: msgget takes plain integers.
-        let id = unsafe { libc::msgget(key.raw(), flags) };
+        let mut id = unsafe { libc::msgget(key.raw(), flags) };
+        if !exclusive && flags & libc::IPC_CREAT != 0 {
+            // SAFETY: as above.
+            id = unsafe { libc::msgget(key.raw(), flags | libc::IPC_EXCL) };
+            created = id != -1;
+            if id == -1 && Errno::last() == Errno::EEXIST {
+                // SAFETY: as above.
+                id = unsafe { libc::msgget(key.raw(), flags) };
+            }
+        }
         if id == -1 {
             return Err(match Errno::last() {
                 Errno::ENOSPC => {
@@ -95,15 +113,45 @@ impl Queue {
                 e => Error::named("msgget", WHAT, &label, e),
             });
         }
-        let q = Queue { id, label };
+        let mut q = Queue {
+            id,
+            label,
+            end: None,
+        };
         if let Err(e) = q.check::<T>() {
-            if key == Key::Private || flags & libc::IPC_EXCL != 0 {
+            if created {
                 // We created it just now: leave nothing behind.
                 let _ = q.remove();
             }
             return Err(e);
         }
+        if created {
+            q.end = registry::create(id, key.raw(), (flags & 0o777) as u32);
+        } else {
+            q.join_record()?;
+        }
         Ok(q)
+    }
+
+    /// Takes this end's place in the record of the queue's registry, if it has one (see
+    /// `registry.rs`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] if the queue was reclaimed while this end opened it.
+    pub(super) fn join_record(&mut self) -> Result<()> {
+        // Without read permission (a write-only sender) the owner is unknown: no record.
+        let Ok(ds) = self.stat() else { return Ok(()) };
+        match registry::join(self.id, ds.msg_perm.uid) {
+            Joined::Yes(end) => {
+                self.end = end;
+                Ok(())
+            }
+            Joined::Gone => Err(Error::NotFound {
+                what: WHAT,
+                name: self.label.clone(),
+            }),
+        }
     }
 
     /// Refuses a `T` too large for the queue's limits.
@@ -143,6 +191,9 @@ impl Queue {
     pub(super) fn remove(&self) -> Result<()> {
         // SAFETY: IPC_RMID ignores the buffer argument.
         let r = unsafe { libc::msgctl(self.id, libc::IPC_RMID, core::ptr::null_mut()) };
+        if matches!(Errno::result(r), Ok(_) | Err(Errno::EINVAL | Errno::EIDRM)) {
+            registry::remove_if_mine(self.id);
+        }
         Errno::result(r).map(drop).map_err(|e| match e {
             Errno::EINVAL | Errno::EIDRM => Error::NotFound {
                 what: WHAT,

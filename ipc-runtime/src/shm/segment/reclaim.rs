@@ -122,6 +122,19 @@ pub fn remove_stale() -> Result<Vec<String>> {
 ///
 /// As for [`remove_stale`].
 pub fn remove_stale_with_prefix(prefix: &str) -> Result<Vec<String>> {
+    remove_dead(|name| name.starts_with(prefix))
+}
+
+/// The automatic sweep's part for the segment `name` (see `crate::reclaim`): removes it
+/// as [`remove_stale`] would, if it is `uid`'s, `scope` covers it and it is not `except`.
+pub(crate) fn sweep_one(name: &str, scope: &crate::reclaim::Scope, uid: u32, except: Option<&str>) {
+    if scope.covers(name) && Some(name) != except {
+        reclaim(&format!("/{PREFIX}{name}"), Some(uid));
+    }
+}
+
+/// Removes the dead segments whose names `wanted` accepts; returns their names.
+fn remove_dead(wanted: impl Fn(&str) -> bool) -> Result<Vec<String>> {
     let dir = std::fs::read_dir("/dev/shm").map_err(|e| Error::Io {
         op: "read_dir(/dev/shm)",
         source: e,
@@ -135,22 +148,11 @@ pub fn remove_stale_with_prefix(prefix: &str) -> Result<Vec<String>> {
         let Some(name) = fname.strip_prefix(PREFIX) else {
             continue;
         };
-        if !name.starts_with(prefix) {
+        if !wanted(name) {
             continue;
         }
         let shm = format!("/{fname}");
-        let Ok(fd) = shm_open(
-            shm.as_str(),
-            OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        ) else {
-            continue;
-        };
-        let Ok(st) = fstat(&fd) else { continue };
-        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-            continue;
-        }
-        if reclaim_fd(&shm, fd, &st) {
+        if reclaim(&shm, None) {
             removed.push(name.to_owned());
         }
     }

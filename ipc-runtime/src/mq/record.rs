@@ -1,0 +1,78 @@
+//! The sweep of POSIX queues: the record of who has a queue open (`crate::reclaim::record`)
+//! lies in its schema header file, after the header's text. The sweep removes a queue only
+//! if its header is this user's, it can take an exclusive lock on the record (no end is
+//! open), one end left without closing, and the queue is empty (`QSIZE:0` in
+//! `/dev/mqueue`): nothing is lost, and a queue a setup tool made and left cleanly, or one
+//! holding messages for a receiver to come, stays.
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::{fstat, Mode};
+
+use super::header::parse_header;
+use super::limits::{HEADER_DIR, HEADER_PREFIX};
+use super::list::is_mqueue_mount;
+use crate::reclaim::record::{crashed, hold};
+
+/// Where the kernel shows its POSIX queues.
+const MQUEUE_DIR: &str = "/dev/mqueue/";
+
+/// The automatic sweep's part for the queue `/rest`, whose header is
+/// `/dev/shm/ipc-mq.REST`: removes it if it is `uid`'s, `scope` covers it, it is not
+/// `except`, and the rule of the module docs proves it abandoned. Errors skip it.
+pub(crate) fn sweep_one(rest: &str, scope: &crate::reclaim::Scope, uid: u32, except: Option<&str>) {
+    // Whether a queue is empty is read from `/dev/mqueue`: without it, nothing is proven.
+    static MOUNTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if scope.covers(rest) && Some(rest) != except && *MOUNTED.get_or_init(is_mqueue_mount) {
+        reclaim(rest, uid);
+    }
+}
+
+/// Removes the queue `/rest` and its header if they are `uid`'s and abandoned; true if
+/// removed.
+fn reclaim(rest: &str, uid: u32) -> bool {
+    let path = format!("{HEADER_DIR}{HEADER_PREFIX}{rest}");
+    let Ok(fd) = nix::fcntl::open(
+        path.as_str(),
+        OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return false;
+    };
+    let Ok(st) = fstat(&fd) else { return false };
+    if st.st_uid != uid || st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return false;
+    }
+    // Another program's file is not even locked.
+    let mut text = [0u8; 512];
+    let n = nix::sys::uio::pread(&fd, &mut text, 0).unwrap_or(0);
+    if parse_header(&String::from_utf8_lossy(&text[..n])).is_none() {
+        return false;
+    }
+    // No end open (none holds its shared lock), none can open until this one goes, and
+    // one left without closing.
+    if !hold(&fd) || !crashed(&fd) {
+        return false;
+    }
+    let queue = format!("{MQUEUE_DIR}{rest}");
+    match nix::sys::stat::lstat(queue.as_str()) {
+        // The queue went (unlinked by a program not of this crate): only the header is left.
+        Err(Errno::ENOENT) => {}
+        Ok(q) if q.st_uid == uid && is_empty(&queue) => {}
+        _ => return false,
+    }
+    // Remove only what was examined: the name still denotes this header.
+    match nix::sys::stat::lstat(path.as_str()) {
+        Ok(now) if now.st_ino == st.st_ino && now.st_dev == st.st_dev => {}
+        _ => return false,
+    }
+    if let Ok(c) = std::ffi::CString::new(format!("/{rest}")) {
+        let _ = nix::mqueue::mq_unlink(c.as_c_str());
+    }
+    nix::unistd::unlink(path.as_str()).is_ok()
+}
+
+/// True if the queue file `path` under `/dev/mqueue` says it holds no byte.
+fn is_empty(path: &str) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| super::list::qsize(&t) == Some(0))
+}
