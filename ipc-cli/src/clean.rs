@@ -1,4 +1,5 @@
-//! `ipc clean`: removes the shared-memory segments that crashed processes left behind.
+//! `ipc clean`: removes what crashed processes left behind: shared-memory segments nobody
+//! alive is attached to, and queues their crashed ends abandoned empty.
 
 use std::process::ExitCode;
 
@@ -37,7 +38,14 @@ pub(crate) fn run(dry_run: bool, as_json: bool, prefix: &str) -> Result<ExitCode
         return Ok(ExitCode::SUCCESS);
     }
     let removed = ipc::shm::remove_stale_with_prefix(prefix).map_err(|e| e.to_string())?;
-    let endpoints: Vec<String> = removed.iter().map(|n| format!("shm:{n}")).collect();
+    let mut endpoints: Vec<String> = removed.iter().map(|n| format!("shm:{n}")).collect();
+    // Queues: where the mqueue filesystem is not mounted there are none to list.
+    if let Ok(queues) = ipc::mq::remove_stale_with_prefix(prefix) {
+        endpoints.extend(queues.iter().map(|n| format!("mq:{n}")));
+    }
+    // A System V queue has no name: a prefix matches its creator's IPC_RECLAIM.
+    let ids = ipc::sysv::remove_stale_with_prefix(prefix).map_err(|e| e.to_string())?;
+    endpoints.extend(ids.iter().map(|id| format!("sysv-id:{id}")));
     if as_json {
         println!("{}", json!({ "dry_run": false, "removed": endpoints }));
     } else if endpoints.is_empty() {

@@ -157,7 +157,7 @@ fn mq_row(q: ipc::mq::Listed) -> Row {
         participants: Vec::new(),
         owner: q.owner,
         mode: q.mode,
-        state: "-",
+        state: if q.stale { "STALE" } else { "-" },
         extra: json!({ "queued_bytes": q.queued_bytes }),
         schema: q.schema,
     }
@@ -179,6 +179,12 @@ fn mq_capacity(name: &str) -> Option<u64> {
 }
 
 fn sysv_row(q: ipc::sysv::Listed) -> Row {
+    let schema = q.tree.as_ref().map(|t| ipc::SchemaId {
+        name: t.name().to_owned(),
+        fingerprint: t.fingerprint(),
+        size: t.size() as u64,
+        align: t.align() as u64,
+    });
     Row {
         kind: "sysv-mq",
         endpoint: if q.key == 0 {
@@ -186,14 +192,14 @@ fn sysv_row(q: ipc::sysv::Listed) -> Row {
         } else {
             format!("sysv:{:#x}", q.key)
         },
-        schema: None,
+        schema,
         max_len: 0,
         capacity: None,
         fill: Some(q.messages),
         participants: Vec::new(),
         owner: q.owner,
         mode: q.mode,
-        state: "-",
+        state: if q.stale { "STALE" } else { "-" },
         extra: json!({
             "id": q.id,
             "bytes": q.bytes,

@@ -82,15 +82,19 @@ enum Command {
     /// field checked: ranges, enum variants, string lengths); nothing is sent if any is
     /// wrong.
     Send {
-        /// The channel: `shm:NAME` (an MPSC channel).
+        /// The channel: `shm:NAME` (an MPSC channel) or `mq:/NAME` (a POSIX queue).
         endpoint: String,
         /// The message, e.g. '{"id": 7, "side": "Buy", "qty": 100}'; a slice channel
         /// takes an array of them.
         json: String,
+        /// A POSIX queue's message priority (higher is received first).
+        #[arg(long, default_value_t = 0)]
+        priority: u32,
     },
-    /// Removes the shared-memory segments whose every participant is dead (a channel
-    /// that holds unread messages is kept for its senders' linger). Queues are never
-    /// removed: they outlive their processes by design (`ipc::mq::unlink` removes one).
+    /// Removes what crashed processes left behind: the shared-memory segments whose every
+    /// participant is dead (a channel that holds unread messages is kept for its senders'
+    /// linger), and the queues whose ends crashed and left them empty (a queue left
+    /// cleanly, or holding messages, outlives its processes by design and stays).
     Clean {
         /// Say what would be removed, and remove nothing.
         #[arg(long)]
@@ -98,8 +102,9 @@ enum Command {
         /// One JSON object instead of lines.
         #[arg(long)]
         json: bool,
-        /// Only the segments whose name starts with this: what a program that names its
-        /// channels `myapp-...` left (`--prefix myapp-`).
+        /// Only the segments and POSIX queues whose name starts with this: what a program
+        /// that names its channels `myapp-...` left (`--prefix myapp-`); a System V queue,
+        /// which has no name, if its creator ran with `IPC_RECLAIM` starting with it.
         #[arg(long, default_value = "")]
         prefix: String,
     },
@@ -131,7 +136,11 @@ fn main() -> ExitCode {
             count,
             take,
         }),
-        Command::Send { endpoint, json } => send::run(&endpoint, &json),
+        Command::Send {
+            endpoint,
+            json,
+            priority,
+        } => send::run(&endpoint, &json, priority),
         Command::Clean {
             dry_run,
             json,

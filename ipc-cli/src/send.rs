@@ -9,14 +9,32 @@ use ipc::schema::Value;
 
 use crate::Failure;
 
-pub(crate) fn run(endpoint: &str, json: &str) -> Result<ExitCode, Failure> {
+pub(crate) fn run(endpoint: &str, json: &str, priority: u32) -> Result<ExitCode, Failure> {
     let (scheme, name) = endpoint
         .split_once(':')
-        .ok_or_else(|| format!("`{endpoint}` is not an endpoint: write shm:NAME"))?;
-    if scheme != "shm" {
-        return Err(format!(
-            "`{endpoint}`: `ipc send` sends to shared-memory channels (shm:NAME)"
-        ));
+        .ok_or_else(|| format!("`{endpoint}` is not an endpoint: write shm:NAME or mq:/NAME"))?;
+    let refused = |e: &dyn std::fmt::Display| format!("{endpoint}: {e}; nothing was sent");
+    // Waiting for room (or for the receiver) ends with Ctrl-C, not with a kill.
+    ipc::signal::shutdown_on(&[ipc::signal::Signal::SIGINT, ipc::signal::Signal::SIGTERM])
+        .map_err(|e| e.to_string())?;
+    match scheme {
+        "shm" => {}
+        "mq" => {
+            let mut tx = ipc::mq::AnySender::open(name).map_err(|e| format!("{endpoint}: {e}"))?;
+            let tree = tx.schema().clone();
+            let bytes = Value::from_json(&tree, json)
+                .and_then(|v| v.to_bytes(&tree))
+                .map_err(|e| refused(&e))?;
+            tx.send(&bytes, priority)
+                .map_err(|e| format!("{endpoint}: {e}"))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {
+            return Err(format!(
+                "`{endpoint}`: `ipc send` sends to shared-memory channels (shm:NAME) and POSIX \
+                 queues (mq:/NAME)"
+            ))
+        }
     }
     let found = ipc::shm::list()
         .map_err(|e| e.to_string())?
@@ -31,7 +49,6 @@ pub(crate) fn run(endpoint: &str, json: &str) -> Result<ExitCode, Failure> {
     }
     let mut tx = ipc::shm::AnySender::open(name).map_err(|e| format!("{endpoint}: {e}"))?;
     let tree = tx.schema().clone();
-    let refused = |e: &dyn std::fmt::Display| format!("{endpoint}: {e}; nothing was sent");
     let bytes = if tx.max_len().is_some() {
         // A slice: a JSON array of elements, each encoded by the element's schema.
         let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(json)
@@ -49,9 +66,6 @@ pub(crate) fn run(endpoint: &str, json: &str) -> Result<ExitCode, Failure> {
             .and_then(|v| v.to_bytes(&tree))
             .map_err(|e| refused(&e))?
     };
-    // Waiting for room (or for the receiver) ends with Ctrl-C, not with a kill.
-    ipc::signal::shutdown_on(&[ipc::signal::Signal::SIGINT, ipc::signal::Signal::SIGTERM])
-        .map_err(|e| e.to_string())?;
     tx.send(&bytes).map_err(|e| format!("{endpoint}: {e}"))?;
     Ok(ExitCode::SUCCESS)
 }

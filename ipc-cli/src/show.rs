@@ -12,10 +12,10 @@ pub(crate) fn run(endpoint: &str, as_json: bool, as_c: bool) -> Result<ExitCode,
     let (scheme, name) = endpoint
         .split_once(':')
         .ok_or_else(|| format!("`{endpoint}` is not an endpoint: write shm:NAME or mq:/NAME"))?;
-    if !matches!(scheme, "shm" | "mq") {
+    if !matches!(scheme, "shm" | "mq" | "sysv" | "sysv-id") {
         return Err(format!(
-            "`{endpoint}`: `ipc show` reads shared-memory channels and topics (shm:NAME) \
-             and POSIX queues (mq:/NAME)"
+            "`{endpoint}`: `ipc show` reads shared-memory channels and topics (shm:NAME), \
+             POSIX queues (mq:/NAME) and System V queues (sysv:KEY, sysv-id:ID)"
         ));
     }
     let row = rows("")?
@@ -28,8 +28,19 @@ pub(crate) fn run(endpoint: &str, as_json: bool, as_c: bool) -> Result<ExitCode,
             .into_iter()
             .find(|s| s.name == name)
             .and_then(|s| s.tree)
+    } else if scheme == "mq" {
+        ipc::mq::list()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|q| q.name == name)
+            .and_then(|q| q.tree)
     } else {
-        None
+        let id: Option<i64> = row.extra["id"].as_i64();
+        ipc::sysv::list()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|q| Some(i64::from(q.id)) == id)
+            .and_then(|q| q.tree)
     };
     if as_c {
         let tree = tree.ok_or_else(|| {
@@ -80,10 +91,7 @@ pub(crate) fn run(endpoint: &str, as_json: bool, as_c: bool) -> Result<ExitCode,
     }
     match declaration {
         Some(d) => println!("\n{}", d.trim_end()),
-        None if scheme == "mq" => {
-            println!("\n(a POSIX queue's header names its type but does not carry its fields)")
-        }
-        None => println!("\n(the segment carries no schema this build can read)"),
+        None => println!("\n(the channel carries no schema this build can read)"),
     }
     Ok(ExitCode::SUCCESS)
 }

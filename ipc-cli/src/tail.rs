@@ -9,7 +9,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use ipc::shm::AnySample;
+use ipc::schema::AnySample;
 use ipc::Error;
 
 use crate::Failure;
@@ -47,6 +47,16 @@ impl Source for ipc::shm::AnySubscriber {
     }
 }
 
+impl Source for ipc::mq::AnyReceiver {
+    fn next(&mut self, wait: bool) -> ipc::Result<AnySample<'_>> {
+        if wait {
+            self.recv()
+        } else {
+            self.try_recv()
+        }
+    }
+}
+
 impl Source for ipc::shm::AnyReceiver {
     fn next(&mut self, wait: bool) -> ipc::Result<AnySample<'_>> {
         if wait {
@@ -58,15 +68,37 @@ impl Source for ipc::shm::AnyReceiver {
 }
 
 pub(crate) fn run(t: &Tail<'_>) -> Result<ExitCode, Failure> {
-    let (scheme, name) = t
-        .endpoint
-        .split_once(':')
-        .ok_or_else(|| format!("`{}` is not an endpoint: write shm:NAME", t.endpoint))?;
-    if scheme != "shm" {
-        return Err(format!(
-            "`{}`: `ipc tail` reads shared-memory topics and channels (shm:NAME)",
+    let (scheme, name) = t.endpoint.split_once(':').ok_or_else(|| {
+        format!(
+            "`{}` is not an endpoint: write shm:NAME or mq:/NAME",
             t.endpoint
-        ));
+        )
+    })?;
+    // A request to stop (Ctrl-C, SIGTERM) ends a wait with `Error::Shutdown`: the end
+    // then leaves as it should, instead of dying attached.
+    ipc::signal::shutdown_on(&[ipc::signal::Signal::SIGINT, ipc::signal::Signal::SIGTERM])
+        .map_err(|e| e.to_string())?;
+    match scheme {
+        "shm" => {}
+        "mq" if !t.take => {
+            return Err(format!(
+                "`{}` is a queue: receiving takes each message out of it, so its receivers \
+                 would never get what `ipc tail` prints; add --take to drain it",
+                t.endpoint
+            ))
+        }
+        "mq" => {
+            let rx =
+                ipc::mq::AnyReceiver::open(name).map_err(|e| format!("{}: {e}", t.endpoint))?;
+            return pump(rx, t);
+        }
+        _ => {
+            return Err(format!(
+                "`{}`: `ipc tail` reads shared-memory topics and channels (shm:NAME) and POSIX \
+                 queues (mq:/NAME)",
+                t.endpoint
+            ))
+        }
     }
     let found = ipc::shm::list()
         .map_err(|e| e.to_string())?
@@ -78,10 +110,6 @@ pub(crate) fn run(t: &Tail<'_>) -> Result<ExitCode, Failure> {
                 t.endpoint
             )
         })?;
-    // A request to stop (Ctrl-C, SIGTERM) ends a wait with `Error::Shutdown`: the
-    // subscriber then leaves the topic as it should, instead of dying in it.
-    ipc::signal::shutdown_on(&[ipc::signal::Signal::SIGINT, ipc::signal::Signal::SIGTERM])
-        .map_err(|e| e.to_string())?;
     match found.pattern {
         ipc::shm::Pattern::Topic => {
             let sub =

@@ -52,9 +52,16 @@ struct Kid(Child);
 
 impl Kid {
     fn start(role: &str) -> Kid {
+        Kid::start_with(role, "off")
+    }
+
+    /// As [`Kid::start`], with the automatic sweep restricted to `reclaim` (the names of
+    /// the test that starts it; `off` turns it off).
+    fn start_with(role: &str, reclaim: &str) -> Kid {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "child", "--nocapture", "--test-threads", "1"])
             .env(ROLE, role)
+            .env("IPC_RECLAIM", reclaim)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -131,6 +138,18 @@ fn child() {
             let no_linger = ipc::shm::Options::new().linger(Duration::ZERO);
             let mut tx = ipc::shm::Sender::<u32>::open_with(name, no_linger).unwrap();
             tx.send(7).unwrap();
+            println!("child-ready");
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+        ["queue", name] => {
+            // A POSIX queue this process made and holds open, empty.
+            let _tx = ipc::mq::Sender::<u64>::create(name, Default::default()).unwrap();
+            println!("child-ready");
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+        ["sysv-queue", key] => {
+            let key = ipc::sysv::Key::Value(key.parse().unwrap());
+            let _tx = ipc::sysv::Sender::<u64>::create(key, Default::default()).unwrap();
             println!("child-ready");
             std::thread::sleep(Duration::from_secs(3600));
         }
@@ -276,6 +295,61 @@ fn clean_removes_a_dead_segment_that_owes_nobody_a_message() {
     let done = json(&["clean", "--json", "--prefix", &p]);
     assert_eq!(done["removed"], serde_json::json!([format!("shm:{name}")]));
     assert!(!std::path::Path::new(&format!("/dev/shm/ipc.{name}")).exists());
+}
+
+#[test]
+fn queues_a_crash_abandoned_empty_show_as_stale_and_clean_removes_only_those() {
+    let own = Own::new("queues");
+    let p = format!("/{}", own.0);
+    let (dead, live, kept) = (format!("{p}dead"), format!("{p}live"), format!("{p}kept"));
+    let _unlink = [
+        Unlink(dead.clone()),
+        Unlink(live.clone()),
+        Unlink(kept.clone()),
+    ];
+    // A System V key of this process's own (its pid, in a range of its own).
+    let key = 0x4950_0000 ^ (std::process::id() as i32 & 0xffff);
+    let mut kid = Kid::start(&format!("queue {dead}"));
+    // Its creator runs with the sweep restricted to this test's names, which its registry
+    // keeps: `clean --prefix` then matches it (a System V queue has no name).
+    // (It sweeps those names as it starts: the other child is still alive then.)
+    let mut sysv_kid = Kid::start_with(&format!("sysv-queue {key}"), &own.0);
+    kid.kill();
+    sysv_kid.kill();
+    // A live one, and one left cleanly with a message for a receiver to come.
+    let _live = ipc::mq::Receiver::<u64>::create(&live, Default::default()).unwrap();
+    let mut tx = ipc::mq::Sender::<u64>::create(&kept, Default::default()).unwrap();
+    tx.send(1).unwrap();
+    drop(tx);
+
+    let all = json(&["list", "--json", "--prefix", &own.0]);
+    assert_eq!(
+        find(&all, &format!("mq:{dead}"))["state"],
+        "STALE",
+        "{all:#}"
+    );
+    assert_eq!(find(&all, &format!("mq:{live}"))["state"], "-");
+    assert_eq!(find(&all, &format!("mq:{kept}"))["state"], "-");
+    let everything = json(&["list", "--json"]);
+    let sysv = find(&everything, &format!("sysv:{key:#x}"));
+    assert_eq!(sysv["state"], "STALE", "{sysv:#}");
+
+    let plan = json(&["clean", "--dry-run", "--json", "--prefix", &own.0]);
+    assert_eq!(plan["stale"], serde_json::json!([format!("mq:{dead}")]));
+    let id = sysv["details"]["id"].as_i64().unwrap();
+    let done = json(&["clean", "--json", "--prefix", &own.0]);
+    assert_eq!(
+        done["removed"],
+        serde_json::json!([format!("mq:{dead}"), format!("sysv-id:{id}")])
+    );
+    let left: Vec<String> = ipc::mq::list()
+        .unwrap()
+        .into_iter()
+        .map(|q| q.name)
+        .filter(|n| n.starts_with(&p))
+        .collect();
+    assert_eq!(left, vec![kept.clone(), live.clone()]);
+    assert!(!ipc::sysv::list().unwrap().iter().any(|q| q.key == key));
 }
 
 #[derive(ipc::Message, Clone, Copy)]

@@ -265,3 +265,103 @@ fn send_encodes_json_by_the_channel_schema_and_refuses_bad_json_naming_the_field
     wrong(&["seq"], json!([1, 2, 3]), "seq");
     wrong(&["id"], json!(-1), "id");
 }
+
+/// Removes a POSIX queue (and its schema header) at the end of a test, even a failed one.
+struct Unlink(String);
+
+impl Drop for Unlink {
+    fn drop(&mut self) {
+        let _ = ipc::mq::unlink(&self.0);
+    }
+}
+
+#[test]
+fn send_and_tail_take_work_on_a_posix_queue_by_the_schema_its_header_carries() {
+    let queue = Unlink(format!("/{}", name("mq")));
+    let endpoint = format!("mq:{}", queue.0);
+    let opts = ipc::mq::Options::new().capacity(8);
+    let mut rx = ipc::mq::Receiver::<Quote>::create(&queue.0, opts).unwrap();
+    let mut tx = ipc::mq::Sender::<Quote>::open(&queue.0).unwrap();
+
+    let q = quote(77);
+    let out = ipc()
+        .args([
+            "send",
+            &endpoint,
+            &expected(&q).to_string(),
+            "--priority",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (got, prio) = rx.recv_with_priority().unwrap();
+    assert_eq!((got, prio), (q, 3));
+
+    let mut bad = expected(&q);
+    bad["levels"][0]["side"] = json!("Hold");
+    let out = ipc()
+        .args(["send", &endpoint, &bad.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("side"));
+    assert!(
+        matches!(rx.try_recv(), Err(ipc::Error::Empty)),
+        "nothing was sent"
+    );
+
+    let refused = ipc().args(["tail", &endpoint]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--take"));
+    for i in 0..2 {
+        tx.send(quote(i)).unwrap();
+    }
+    drop(rx);
+    let (code, lines, err) = Tail::start(&[&endpoint, "--take", "-n", "2"]).finish();
+    assert_eq!(code, 0, "{err}");
+    let got: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(got, vec![expected(&quote(0)), expected(&quote(1))]);
+
+    let out = ipc().args(["show", &endpoint]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("pub struct Quote {"), "{text}");
+}
+
+#[test]
+fn a_system_v_queue_of_this_crate_is_listed_and_shown_with_its_type() {
+    let opts = ipc::sysv::Options::new();
+    let tx = ipc::sysv::Sender::<Quote>::create(ipc::sysv::Key::Private, opts).unwrap();
+    struct Remove(ipc::sysv::Sender<Quote>);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = self.0.remove();
+        }
+    }
+    let tx = Remove(tx);
+    let endpoint = format!("sysv-id:{}", tx.0.id());
+    let out = ipc().args(["list", "--json"]).output().unwrap();
+    let all: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["endpoint"] == endpoint.as_str())
+        .unwrap_or_else(|| panic!("{endpoint} not listed"));
+    assert_eq!(row["schema"]["name"], "Quote", "{row}");
+    let out = ipc().args(["show", &endpoint]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("pub struct Quote {"), "{text}");
+}

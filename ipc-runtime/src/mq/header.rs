@@ -18,6 +18,7 @@ use crate::deadline::Wait;
 use crate::error::{Error, Result, SchemaId};
 use crate::message::Message;
 use crate::reclaim::record::{first_counts, End, COUNTS};
+use crate::schema::block::{block_of, BLOCK_AT};
 
 const HEADER_MAGIC: &str = "ipc-mq-schema 1";
 
@@ -82,6 +83,7 @@ pub(super) fn write_header<T: Message>(name: &str, mode: u32) -> Result<Option<E
     let mut f = std::fs::File::from(fd);
     f.write_all(text.as_bytes())
         .and_then(|()| f.write_all_at(&first_counts(), COUNTS))
+        .and_then(|()| f.write_all_at(&block_of::<T>(), BLOCK_AT))
         .map_err(|e| {
             header_error(
                 "write schema header",

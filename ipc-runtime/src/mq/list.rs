@@ -8,6 +8,8 @@ use std::os::unix::fs::MetadataExt;
 use super::header::parse_header;
 use super::limits::header_path;
 use crate::error::{Error, Result, SchemaId};
+use crate::schema::block::read_block;
+use crate::schema::SchemaTree;
 
 /// Where the kernel shows its POSIX queues (`mq_overview(7)`).
 const MQUEUE_DIR: &str = "/dev/mqueue";
@@ -21,12 +23,20 @@ pub struct Listed {
     /// The message type its schema header names (`None`: a queue without one, made by
     /// another program, or by a creator that died before writing it).
     pub schema: Option<SchemaId>,
+    /// The message type's whole schema, decoded from its schema header and checked
+    /// against `schema`'s fingerprint; `None` where it is missing or does not decode.
+    pub tree: Option<SchemaTree>,
     /// Bytes of messages in the queue now (`QSIZE` in `/dev/mqueue`).
     pub queued_bytes: u64,
     /// The uid that owns the queue.
     pub owner: u32,
     /// Its permission bits.
     pub mode: u32,
+    /// True if it is this user's and crashed processes abandoned it, by the rule of the
+    /// automatic sweep (see [`crate::mq`], "Crashes"): the next create or open of any
+    /// channel by this user, or [`remove_stale_with_prefix`](super::remove_stale_with_prefix),
+    /// removes it.
+    pub stale: bool,
 }
 
 impl Listed {
@@ -67,6 +77,7 @@ pub fn list() -> Result<Vec<Listed>> {
     if !is_mqueue_mount() {
         return Err(not_mounted());
     }
+    let uid = nix::unistd::geteuid().as_raw();
     let mut found: Vec<Listed> = dir
         .flatten()
         .filter_map(|entry| {
@@ -78,9 +89,13 @@ pub fn list() -> Result<Vec<Listed>> {
                 .take(256)
                 .read_to_string(&mut text)
                 .ok()?;
+            let (schema, tree) = read_schema(&name, meta.uid()).unzip();
+            let stale = meta.uid() == uid && super::record::reclaim(&name[1..], uid, false);
             Some(Listed {
-                schema: read_schema(&name, meta.uid()),
+                schema,
+                tree: tree.flatten(),
                 queued_bytes: qsize(&text).unwrap_or(0),
+                stale,
                 owner: meta.uid(),
                 mode: meta.mode() & 0o777,
                 name,
@@ -113,20 +128,20 @@ pub(super) fn qsize(text: &str) -> Option<u64> {
         .ok()
 }
 
-/// The schema header of queue `name`, if it has one that belongs to the queue's owner.
-fn read_schema(name: &str, owner: u32) -> Option<SchemaId> {
+/// The schema header of queue `name`, if it has one that belongs to the queue's owner,
+/// and the tree it carries, if it does.
+fn read_schema(name: &str, owner: u32) -> Option<(SchemaId, Option<SchemaTree>)> {
     let path = header_path(name);
     let meta = std::fs::symlink_metadata(&path).ok()?;
     if meta.uid() != owner || !meta.is_file() {
         return None;
     }
+    let file = std::fs::File::open(&path).ok()?;
     let mut text = String::new();
-    std::fs::File::open(&path)
-        .ok()?
-        .take(1024)
-        .read_to_string(&mut text)
-        .ok()?;
-    parse_header(&text)
+    (&file).take(1024).read_to_string(&mut text).ok()?;
+    let id = parse_header(&text)?;
+    let tree = read_block(&file, id.fingerprint);
+    Some((id, tree))
 }
 
 #[cfg(test)]

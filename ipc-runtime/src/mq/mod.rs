@@ -28,11 +28,12 @@
 //! `size_of::<T>()`, so a typed send or receive costs what the raw call costs. A queue has
 //! no handshake, so its schema is stored beside it: creating `/name` also writes a small
 //! schema header, `/dev/shm/ipc-mq.name` (the type's name, size, alignment and
-//! fingerprint; same owner and mode as the queue), and opening reads it before trusting
-//! any message:
+//! fingerprint, and its whole encoded schema tree; same owner and mode as the queue), and
+//! opening reads it before trusting any message:
 //!
 //! * a queue made for another type (another fingerprint or message size) is refused at open
-//!   with [`Error::SchemaMismatch`] naming both types;
+//!   with [`Error::SchemaMismatch`] naming both types and the first field that differs
+//!   ("`Order.qty`: u32 at offset 8 here, u64 at offset 8 there");
 //! * a queue without a header (made by another program, or by a creator that crashed in
 //!   between) is refused with [`Error::Corrupt`] saying how to recreate it;
 //! * every received message is still checked — its length (a raw writer may send fewer
@@ -130,6 +131,7 @@
 //!
 //! [`Message::validate`]: crate::Message::validate
 
+mod any;
 mod ends;
 mod header;
 mod limits;
@@ -138,6 +140,7 @@ mod options;
 mod queue;
 mod record;
 
+pub use any::{AnyReceiver, AnySender};
 pub use ends::{Receiver, Sender};
 pub use limits::PRIO_MAX;
 pub use list::{list, Listed};
@@ -159,6 +162,27 @@ pub fn unlink(name: &str) -> Result<()> {
     // The header goes too, even if the queue was already gone (a stale header).
     let _ = std::fs::remove_file(header_path(name));
     r
+}
+
+/// Removes this user's POSIX queues (and their schema headers) whose names start with
+/// `prefix` (with or without its `/`) and that crashed processes abandoned, by the rule of
+/// the automatic sweep ("Crashes", above: no end open, one end never dropped, empty);
+/// returns their names. What the sweep does by itself at the next create or open, on
+/// demand (the `ipc clean` command), and whatever `IPC_RECLAIM` says.
+///
+/// # Errors
+///
+/// As [`list`].
+pub fn remove_stale_with_prefix(prefix: &str) -> Result<Vec<String>> {
+    let prefix = prefix.trim_start_matches('/');
+    let uid = nix::unistd::geteuid().as_raw();
+    Ok(list()?
+        .into_iter()
+        .filter_map(|q| {
+            let rest = q.name.trim_start_matches('/').to_owned();
+            (rest.starts_with(prefix) && record::reclaim(&rest, uid, true)).then_some(q.name)
+        })
+        .collect())
 }
 
 pub(crate) use record::sweep_one;

@@ -20,6 +20,7 @@ use crate::error::{Error, Result, SchemaId};
 use crate::fd::wait_fd;
 use crate::message::Message;
 use crate::reclaim::record::{End, Joined};
+use crate::schema::block::{difference, read_block};
 use crate::shutdown::{check_shutdown, shutdown_armed};
 
 #[derive(Clone, Copy, Debug)]
@@ -101,7 +102,13 @@ impl Queue {
         } else {
             let (found, header, writable) = read_header(name, &q.fd, opts.mode)?;
             if found.fingerprint != T::FINGERPRINT || found.size != size_of::<T>() as u64 {
-                return Err(Error::schema_mismatch::<T>(found));
+                // The header carries the creator's tree: name the first field that differs.
+                let theirs = read_block(&header, found.fingerprint);
+                return Err(Error::SchemaMismatch {
+                    expected: SchemaId::of::<T>(),
+                    found,
+                    difference: difference::<T>(theirs.as_ref()),
+                });
             }
             q.end = match End::join(header, writable) {
                 Joined::Yes(end) => end,
@@ -125,6 +132,57 @@ impl Queue {
         }
         q.capacity = attr.maxmsg() as usize;
         Ok(q)
+    }
+
+    /// Opens the existing queue `name` whatever its type, as its schema header gives it:
+    /// the queue, and the tree the header carries (which must be there, and be the type of
+    /// the queue's messages).
+    pub(super) fn open_any(
+        name: &str,
+        access: MQ_OFlag,
+        opts: Options,
+    ) -> Result<(Self, crate::schema::SchemaTree)> {
+        let c = check_name(name)?;
+        crate::reclaim::sweep(Some(name.trim_start_matches('/')));
+        let fd = Self::open_existing(&c, name, access | MQ_OFlag::O_CLOEXEC, opts)?;
+        let mut q = Queue {
+            fd,
+            name: name.to_owned(),
+            capacity: 0,
+            end: None,
+        };
+        let (found, header, writable) = read_header(name, &q.fd, opts.mode)?;
+        let tree = read_block(&header, found.fingerprint)
+            .filter(|t| t.size() as u64 == found.size)
+            .ok_or_else(|| {
+                Error::Corrupt(format!(
+                    "the schema header of message queue `{name}` names `{}` but carries no \
+                     schema tree that describes it (written by an older build, or damaged): \
+                     its messages cannot be decoded without the program's own type",
+                    found.name
+                ))
+            })?;
+        let attr = q.attr()?;
+        if attr.msgsize() as u64 != found.size {
+            return Err(Error::Corrupt(format!(
+                "message queue `{name}` holds {}-byte messages, its schema header names `{}` \
+                 of {} bytes",
+                attr.msgsize(),
+                found.name,
+                found.size
+            )));
+        }
+        q.capacity = attr.maxmsg() as usize;
+        q.end = match End::join(header, writable) {
+            Joined::Yes(end) => end,
+            Joined::Gone => {
+                return Err(Error::NotFound {
+                    what: WHAT,
+                    name: name.to_owned(),
+                })
+            }
+        };
+        Ok((q, tree))
     }
 
     /// Opens an existing queue and applies the owner and mode policy of `opts` to it

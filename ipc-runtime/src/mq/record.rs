@@ -24,13 +24,13 @@ pub(crate) fn sweep_one(rest: &str, scope: &crate::reclaim::Scope, uid: u32, exc
     // Whether a queue is empty is read from `/dev/mqueue`: without it, nothing is proven.
     static MOUNTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     if scope.covers(rest) && Some(rest) != except && *MOUNTED.get_or_init(is_mqueue_mount) {
-        reclaim(rest, uid);
+        reclaim(rest, uid, true);
     }
 }
 
-/// Removes the queue `/rest` and its header if they are `uid`'s and abandoned; true if
-/// removed.
-fn reclaim(rest: &str, uid: u32) -> bool {
+/// Removes the queue `/rest` and its header if they are `uid`'s and abandoned (only says
+/// whether they are, unless `remove`); true if they are.
+pub(super) fn reclaim(rest: &str, uid: u32, remove: bool) -> bool {
     let path = format!("{HEADER_DIR}{HEADER_PREFIX}{rest}");
     let Ok(fd) = nix::fcntl::open(
         path.as_str(),
@@ -60,6 +60,9 @@ fn reclaim(rest: &str, uid: u32) -> bool {
         Err(Errno::ENOENT) => {}
         Ok(q) if q.st_uid == uid && is_empty(&queue) => {}
         _ => return false,
+    }
+    if !remove {
+        return true;
     }
     // Remove only what was examined: the name still denotes this header.
     match nix::sys::stat::lstat(path.as_str()) {

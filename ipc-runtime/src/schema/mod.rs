@@ -100,12 +100,14 @@
 //! A type that fails them (nested deeper than [`MAX_DEPTH`], say, or a hand-written
 //! [`Message`] with an unknown primitive) has no tree: [`SchemaTree::of`] says why.
 
+pub(crate) mod block;
 mod c;
 mod check;
 mod decl;
 mod diff;
 mod encoding;
 mod json;
+mod sample;
 mod value;
 
 use core::fmt;
@@ -120,6 +122,7 @@ pub use c::{c_header, write_c_header, CDeclaration};
 pub use decl::Declaration;
 pub use diff::Difference;
 pub use encoding::FORMAT_VERSION;
+pub use sample::AnySample;
 pub use value::{Value, ValueError, ValueProblem};
 
 /// The deepest nesting a tree may have: the top type is at depth 1, its fields and array

@@ -153,7 +153,6 @@
 //!   descriptor becomes readable, so a shared-memory end cannot join a `poll(2)` set.
 //!   Wait on it from a thread of its own.
 
-mod any_sample;
 mod channel;
 mod layout;
 mod lend;
@@ -166,7 +165,6 @@ mod sigbus;
 pub(crate) mod topic;
 mod watch;
 
-pub use any_sample::AnySample;
 pub use channel::{AnyReceiver, AnySender, Loan, Receiver, Sample, Sender, Stats};
 pub use options::{
     Backing, Options, DEFAULT_CAPACITY, DEFAULT_LINGER, DEFAULT_MAX_SUBSCRIBERS,

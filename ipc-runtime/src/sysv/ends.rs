@@ -52,7 +52,8 @@ macro_rules! constructors {
         /// # Errors
         ///
         /// [`Error::InvalidName`] for [`Key::Private`] (use `from_id`) and for
-        /// `Key::Value(0)`, [`Error::NotFound`],
+        /// `Key::Value(0)`, [`Error::NotFound`], [`Error::SchemaMismatch`] if this crate
+        /// made the queue for another type (naming the first field that differs),
         /// [`Error::PermissionDenied`], [`Error::LimitExceeded`].
         pub fn open(key: Key) -> Result<Self> {
             if key == Key::Private {
@@ -79,7 +80,8 @@ macro_rules! constructors {
         ///
         /// # Errors
         ///
-        /// [`Error::NotFound`] if no queue has that id, [`Error::PermissionDenied`],
+        /// [`Error::NotFound`] if no queue has that id, [`Error::SchemaMismatch`] if this
+        /// crate made it for another type, [`Error::PermissionDenied`],
         /// [`Error::LimitExceeded`].
         pub fn from_id(id: i32) -> Result<Self> {
             crate::reclaim::sweep(None);
@@ -89,6 +91,7 @@ macro_rules! constructors {
                 end: None,
             };
             q.check::<T>()?;
+            q.check_schema::<T>()?;
             q.join_record()?;
             Ok(Self::wrap(q))
         }
@@ -416,9 +419,9 @@ mod tests {
             tx.send_ref_with_type(&1, 0),
             Err(Error::Unsupported { .. })
         ));
-        let mut wrong = Receiver::<i32>::from_id(tx.id()).unwrap();
-        tx.send(1).unwrap();
-        assert!(matches!(wrong.recv(), Err(Error::SchemaMismatch { .. })));
+        // The queue's registry names its creator's type: another is refused at open.
+        let e = Receiver::<i32>::from_id(tx.id()).unwrap_err();
+        assert!(matches!(e, Error::SchemaMismatch { .. }), "{e:?}");
         rx.remove().unwrap();
         assert!(matches!(rx.remove(), Err(Error::NotFound { .. })));
         assert!(tx.send(1).unwrap_err().is_disconnected());

@@ -2,6 +2,7 @@
 //! `/proc/sysvipc/msg` without attaching to any.
 
 use crate::error::{Error, Result};
+use crate::schema::SchemaTree;
 
 /// A System V message queue found by [`list`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,12 +26,20 @@ pub struct Listed {
     pub owner: u32,
     /// Its permission bits.
     pub mode: u32,
+    /// The message type of the process that created it, from the registry this crate
+    /// keeps beside its queues (`None` for a queue it did not make).
+    pub tree: Option<SchemaTree>,
+    /// True if it is this user's and crashed processes abandoned it, by the rule of the
+    /// automatic sweep (see [`crate::sysv`]): the next create or open of any channel by
+    /// this user, or [`remove_stale`](super::remove_stale), removes it.
+    pub stale: bool,
 }
 
 /// The System V message queues of this machine's IPC namespace, sorted by id.
 ///
-/// A queue keeps no schema at rest (each message carries its fingerprint), so none is
-/// listed: [`Receiver::recv`](super::Receiver::recv) checks every message as it comes.
+/// A queue this crate made has a registry beside it that names its creator's message type
+/// ([`Listed::tree`]); every message also carries its own fingerprint, which
+/// [`Receiver::recv`](super::Receiver::recv) checks as it comes.
 ///
 /// ```no_run
 /// for q in ipc::sysv::list()? {
@@ -48,6 +57,12 @@ pub fn list() -> Result<Vec<Listed>> {
         source,
     })?;
     let mut found: Vec<Listed> = text.lines().skip(1).filter_map(parse_line).collect();
+    let uid = nix::unistd::geteuid().as_raw();
+    let all = crate::reclaim::Scope::Prefix(String::new());
+    for q in &mut found {
+        q.tree = super::registry::schema(q.id, q.owner);
+        q.stale = q.owner == uid && super::registry::reclaim(q.id, &all, uid, false);
+    }
     found.sort_by_key(|q| q.id);
     Ok(found)
 }
@@ -67,6 +82,8 @@ fn parse_line(line: &str) -> Option<Listed> {
         last_sender: f[5].parse().ok()?,
         last_receiver: f[6].parse().ok()?,
         owner: f[7].parse().ok()?,
+        tree: None,
+        stale: false,
     })
 }
 

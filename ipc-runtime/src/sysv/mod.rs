@@ -35,6 +35,12 @@
 //! is truncated with `MSG_NOERROR`) is consumed and reported as [`Error::SchemaMismatch`],
 //! [`Error::Corrupt`] or [`Error::InvalidMessage`], and the next receive goes on.
 //!
+//! A queue this crate creates also gets a registry beside it (`/dev/shm/ipc-msg.ID`, see
+//! "Crashes" below) that carries the creator's whole schema tree: an end of another type
+//! that opens the queue (`open`, `from_id`) is refused at once with
+//! [`Error::SchemaMismatch`] naming the first field that differs ("`Order.qty`: u32 at
+//! offset 8 here, u64 at offset 8 there"), before any message is lost to the mismatch.
+//!
 //! # Cost
 //!
 //! As with the raw calls, a message is copied once each way, behind its type:
@@ -104,3 +110,34 @@ pub use list::{list, Listed};
 pub use options::Options;
 
 pub(crate) use registry::sweep_one;
+
+/// Removes this user's System V queues that this crate made and crashed processes
+/// abandoned, by the rule of the automatic sweep (no end open, one end never dropped,
+/// empty), with their registries; returns their ids. What the sweep does by itself at the
+/// next create or open, on demand (the `ipc clean` command), and whatever `IPC_RECLAIM`
+/// says.
+///
+/// # Errors
+///
+/// As [`list`].
+pub fn remove_stale() -> crate::Result<Vec<i32>> {
+    remove_stale_with_prefix("")
+}
+
+/// As [`remove_stale`], for the queues whose creator ran with an `IPC_RECLAIM`
+/// restriction that starts with `prefix` (a queue has no name for a prefix to match; its
+/// registry keeps its creator's restriction instead): what a program that runs with
+/// `IPC_RECLAIM=myapp-` left.
+///
+/// # Errors
+///
+/// As [`list`].
+pub fn remove_stale_with_prefix(prefix: &str) -> crate::Result<Vec<i32>> {
+    let uid = nix::unistd::geteuid().as_raw();
+    let scope = crate::reclaim::Scope::Prefix(prefix.to_owned());
+    Ok(list()?
+        .into_iter()
+        .filter(|q| q.owner == uid && registry::reclaim(q.id, &scope, uid, true))
+        .map(|q| q.id)
+        .collect())
+}

@@ -11,9 +11,10 @@ use super::frame::Frame;
 use super::key::Key;
 use super::registry;
 use crate::deadline::Wait;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SchemaId};
 use crate::message::Message;
 use crate::reclaim::record::{End, Joined};
+use crate::schema::block::{block_of, difference};
 use crate::shutdown::{check_shutdown, shutdown_armed};
 
 /// How long a polling wait yields between attempts before it starts to sleep.
@@ -126,8 +127,9 @@ impl Queue {
             return Err(e);
         }
         if created {
-            q.end = registry::create(id, key.raw(), (flags & 0o777) as u32);
+            q.end = registry::create(id, key.raw(), (flags & 0o777) as u32, &block_of::<T>());
         } else {
+            q.check_schema::<T>()?;
             q.join_record()?;
         }
         Ok(q)
@@ -151,6 +153,26 @@ impl Queue {
                 what: WHAT,
                 name: self.label.clone(),
             }),
+        }
+    }
+
+    /// Refuses a `T` other than the message type of the queue's creator, as its registry
+    /// says (a queue without one, not made by this crate, is checked message by message
+    /// only), naming the first field that differs.
+    pub(super) fn check_schema<T: Message>(&self) -> Result<()> {
+        let Ok(ds) = self.stat() else { return Ok(()) };
+        match registry::schema(self.id, ds.msg_perm.uid) {
+            Some(theirs) if theirs.fingerprint() != T::FINGERPRINT => Err(Error::SchemaMismatch {
+                expected: SchemaId::of::<T>(),
+                found: SchemaId {
+                    name: theirs.name().to_owned(),
+                    fingerprint: theirs.fingerprint(),
+                    size: theirs.size() as u64,
+                    align: theirs.align() as u64,
+                },
+                difference: difference::<T>(Some(&theirs)),
+            }),
+            _ => Ok(()),
         }
     }
 

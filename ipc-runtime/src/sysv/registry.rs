@@ -3,7 +3,9 @@
 //! (`crate::reclaim::record`), since the kernel keeps no name to hang one on.
 //!
 //! The file holds [`MAGIC`], the queue's id and key, and the scope (`IPC_RECLAIM`) of the
-//! process that created it, then the record. The sweep removes a queue (`IPC_RMID`) and
+//! process that created it, then the record, then the encoded schema tree of the creator's
+//! message type (`crate::schema::block`): an opener of another type is refused with the
+//! first field that differs named. The sweep removes a queue (`IPC_RMID`) and
 //! its registry only if the registry is this user's and the queue too, no end has it open,
 //! one end left without closing, and the queue is empty; a registry whose queue is gone is
 //! removed once no end has it open.
@@ -19,6 +21,8 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::{fchmod, fstat, Mode};
 
 use crate::reclaim::record::{crashed, first_counts, hold, End, Joined, COUNTS};
+use crate::schema::block::{read_any_block, BLOCK_AT};
+use crate::schema::SchemaTree;
 
 const MAGIC: &[u8; 8] = b"IPC-MSGQ";
 const DIR: &str = "/dev/shm/";
@@ -60,7 +64,7 @@ fn read(fd: &OwnedFd) -> Option<Entry> {
 ///
 /// Everyone may read it (it says nothing secret), so that every end of the queue, of any
 /// user, can hold its shared lock; those the queue's `mode` lets write may count.
-pub(super) fn create(id: i32, key: i32, mode: u32) -> Option<End> {
+pub(super) fn create(id: i32, key: i32, mode: u32, schema: &[u8]) -> Option<End> {
     let scope = crate::reclaim::scope().tag().as_bytes();
     if FIXED + scope.len() > COUNTS as usize {
         return None;
@@ -82,6 +86,7 @@ pub(super) fn create(id: i32, key: i32, mode: u32) -> Option<End> {
     let mut f = std::fs::File::from(fd);
     f.write_all(&text).ok()?;
     f.write_all_at(&first_counts(), COUNTS).ok()?;
+    f.write_all_at(schema, BLOCK_AT).ok()?;
     let end = End::creator(OwnedFd::from(f.try_clone().ok()?))?;
     let from = CString::new(format!("/proc/self/fd/{}", f.as_raw_fd())).ok()?;
     let to = CString::new(path(id)).ok()?;
@@ -117,6 +122,23 @@ pub(super) fn remove_if_mine(id: i32) {
     }
 }
 
+/// The schema tree the registry of queue `id` (owned by `owner`) carries: its creator's
+/// message type, if this crate made it.
+pub(super) fn schema(id: i32, owner: u32) -> Option<SchemaTree> {
+    let fd = nix::fcntl::open(
+        path(id).as_str(),
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let st = fstat(&fd).ok()?;
+    if st.st_uid != owner || st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return None;
+    }
+    read(&fd).filter(|e| e.id == id)?;
+    read_any_block(&fd)
+}
+
 /// Joins the record of queue `id`, owned by `owner`, if it has a registry of this crate.
 pub(super) fn join(id: i32, owner: u32) -> Joined {
     let p = path(id);
@@ -146,12 +168,13 @@ pub(super) fn join(id: i32, owner: u32) -> Joined {
 /// docs): its queue, if `uid`'s and created by a process whose scope `scope` covers.
 pub(crate) fn sweep_one(id: &str, scope: &crate::reclaim::Scope, uid: u32) {
     if let Ok(id) = id.parse::<i32>() {
-        reclaim(id, scope, uid);
+        reclaim(id, scope, uid, true);
     }
 }
 
-/// Removes queue `id` and its registry if the rule allows; true if removed.
-fn reclaim(id: i32, scope: &crate::reclaim::Scope, uid: u32) -> bool {
+/// Removes queue `id` and its registry if the rule allows (only says whether it does,
+/// unless `remove`); true if it does.
+pub(super) fn reclaim(id: i32, scope: &crate::reclaim::Scope, uid: u32, remove: bool) -> bool {
     let p = path(id);
     let Ok(fd) = nix::fcntl::open(
         p.as_str(),
@@ -190,6 +213,9 @@ fn reclaim(id: i32, scope: &crate::reclaim::Scope, uid: u32) -> bool {
             false
         }
     };
+    if !remove {
+        return true;
+    }
     // Remove only what was examined: the name still denotes this registry.
     match nix::sys::stat::lstat(p.as_str()) {
         Ok(now) if now.st_ino == st.st_ino && now.st_dev == st.st_dev => {}

@@ -13,12 +13,12 @@ use super::receiver::release;
 use super::{Chan, Receiver, Role, Sender};
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
+use crate::schema::AnySample;
 use crate::schema::{SchemaTree, Value, ValueError, ValueProblem};
 use crate::shm::layout::{SegmentKind, Shape};
 use crate::shm::options::Options;
 use crate::shm::ring::Peek;
 use crate::shm::segment::Segment;
-use crate::shm::AnySample;
 use crate::sync::atomic::Ordering;
 
 /// Opens `name` and joins it in `role` by the shape its header and schema give.

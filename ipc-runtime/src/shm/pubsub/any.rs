@@ -7,11 +7,11 @@ use super::subscriber::SubEnd;
 use super::SegBoard;
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
+use crate::schema::AnySample;
 use crate::schema::SchemaTree;
 use crate::shm::layout::{SegmentKind, Shape};
 use crate::shm::options::Options;
 use crate::shm::segment::Segment;
-use crate::shm::AnySample;
 
 /// A subscriber to a topic of any type: each sample arrives as its bytes, to be decoded
 /// with the schema the topic carries ([`AnySubscriber::schema`], and

@@ -1,11 +1,12 @@
 //! [`AnySample`]: a message received by an end of any type, with the schema that decodes
 //! it.
 
-use crate::schema::{SchemaTree, Value, ValueError};
+use super::{SchemaTree, Value, ValueError};
 
-/// A message received by [`AnySubscriber`](super::AnySubscriber) or
-/// [`AnyReceiver`](super::AnyReceiver): its bytes (copied out of shared memory, so no
-/// peer can change them) and the schema the channel carries. Derefs to the bytes.
+/// A message received by an end of any type ([`AnySubscriber`](crate::shm::AnySubscriber),
+/// [`shm::AnyReceiver`](crate::shm::AnyReceiver), [`mq::AnyReceiver`](crate::mq::AnyReceiver)):
+/// its bytes (a copy: no peer can change them) and the schema the channel carries. Derefs
+/// to the bytes.
 #[derive(Clone, Copy, Debug)]
 pub struct AnySample<'a> {
     bytes: &'a [u8],
@@ -14,7 +15,7 @@ pub struct AnySample<'a> {
 }
 
 impl<'a> AnySample<'a> {
-    pub(super) fn new(bytes: &'a [u8], schema: &'a SchemaTree, slice: bool) -> Self {
+    pub(crate) fn new(bytes: &'a [u8], schema: &'a SchemaTree, slice: bool) -> Self {
         AnySample {
             bytes,
             schema,
