@@ -218,10 +218,7 @@ fn crash_cycles(n: usize) {
         "the queue left cleanly stays"
     );
     for id in kept_sysv {
-        ipc::sysv::Receiver::<u64>::from_id(id)
-            .unwrap()
-            .remove()
-            .unwrap();
+        ipc::sysv::remove(id).unwrap();
     }
     let mut rx = ipc::shm::Receiver::<u64>::open(&owed).unwrap();
     assert_eq!(*rx.recv().unwrap(), 7, "the owed message is still there");

@@ -843,9 +843,7 @@ fn sysv_the_queue_keeps_messages_for_a_consumer_started_afterwards() {
     struct Remove(i32);
     impl Drop for Remove {
         fn drop(&mut self) {
-            if let Ok(q) = ipc::sysv::Receiver::<u64>::from_id(self.0) {
-                let _ = q.remove();
-            }
+            let _ = ipc::sysv::remove(self.0);
         }
     }
     let _guard = Remove(id.parse().unwrap());

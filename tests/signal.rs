@@ -564,9 +564,7 @@ fn stalls_child() {
     );
     drop(guard);
     let _ = sysv_rx.remove();
-    if let Ok(q) = ipc::sysv::Receiver::<u64>::from_id(empty_id) {
-        let _ = q.remove();
-    }
+    let _ = ipc::sysv::remove(empty_id);
     drop(mq_rx);
     names.remove();
     drop(keep);

@@ -43,9 +43,7 @@ pub struct SysvRemove(pub i32);
 
 impl Drop for SysvRemove {
     fn drop(&mut self) {
-        if let Ok(q) = ipc::sysv::Receiver::<u64>::from_id(self.0) {
-            let _ = q.remove();
-        }
+        let _ = ipc::sysv::remove(self.0);
     }
 }
 

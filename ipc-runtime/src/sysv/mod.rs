@@ -111,6 +111,25 @@ pub use options::Options;
 
 pub(crate) use registry::sweep_one;
 
+/// Removes the queue `id` (`IPC_RMID`), whatever it carries, and the registry this crate
+/// keeps beside it: for cleanup code that holds an id but no end (an end's
+/// [`Receiver::remove`] does the same). Waiting senders and receivers get
+/// [`Error::Disconnected`](crate::Error::Disconnected).
+///
+/// # Errors
+///
+/// [`Error::NotFound`](crate::Error::NotFound) if no queue has that id,
+/// [`Error::PermissionDenied`](crate::Error::PermissionDenied) if this user may not remove
+/// it.
+pub fn remove(id: i32) -> crate::Result<()> {
+    queue::Queue {
+        id,
+        label: format!("id {id}"),
+        end: None,
+    }
+    .remove()
+}
+
 /// Removes this user's System V queues that this crate made and crashed processes
 /// abandoned, by the rule of the automatic sweep (no end open, one end never dropped,
 /// empty), with their registries; returns their ids. What the sweep does by itself at the
