@@ -1,5 +1,6 @@
 //! `ipc clean`: removes what crashed processes left behind: shared-memory segments nobody
-//! alive is attached to, and queues their crashed ends abandoned empty.
+//! alive is attached to, queues their crashed ends abandoned empty, and the socket files
+//! of listeners that died.
 
 use std::process::ExitCode;
 
@@ -46,6 +47,8 @@ pub(crate) fn run(dry_run: bool, as_json: bool, prefix: &str) -> Result<ExitCode
     // A System V queue has no name: a prefix matches its creator's IPC_RECLAIM.
     let ids = ipc::sysv::remove_stale_with_prefix(prefix).map_err(|e| e.to_string())?;
     endpoints.extend(ids.iter().map(|id| format!("sysv-id:{id}")));
+    let sockets = ipc::socket::remove_stale_with_prefix(prefix).map_err(|e| e.to_string())?;
+    endpoints.extend(sockets.iter().map(|p| format!("unix:{}", p.display())));
     if as_json {
         println!("{}", json!({ "dry_run": false, "removed": endpoints }));
     } else if endpoints.is_empty() {

@@ -10,7 +10,8 @@ use crate::{table, Failure};
 
 /// One object on the machine, whatever its transport.
 pub(crate) struct Row {
-    /// `channel`, `topic`, `shared`, `sysv-segment`, `shm-unknown`, `mq` or `sysv-mq`.
+    /// `channel`, `topic`, `shared`, `sysv-segment`, `shm-unknown`, `mq`, `sysv-mq`,
+    /// `unix` or `unix-seqpacket`.
     pub(crate) kind: &'static str,
     /// How a program names it (`shm:orders`, `mq:/jobs`, `sysv:0x2a`).
     pub(crate) endpoint: String,
@@ -58,7 +59,8 @@ pub(crate) fn run(as_json: bool, prefix: &str) -> Result<ExitCode, Failure> {
 }
 
 /// Everything listed whose name starts with `prefix`: shared memory first, then POSIX
-/// queues, then System V queues (which have no name: listed only without a prefix).
+/// queues, then System V queues (which have no name: listed only without a prefix), then
+/// the Unix sockets of this crate's listeners (by their file names).
 pub(crate) fn rows(prefix: &str) -> Result<Vec<Row>, Failure> {
     let mut rows: Vec<Row> = ipc::shm::list()
         .map_err(|e| e.to_string())?
@@ -80,7 +82,46 @@ pub(crate) fn rows(prefix: &str) -> Result<Vec<Row>, Failure> {
             rows.extend(queues.into_iter().map(sysv_row));
         }
     }
+    if let Ok(sockets) = ipc::socket::list() {
+        rows.extend(
+            sockets
+                .into_iter()
+                .filter(|s| {
+                    s.path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(prefix))
+                })
+                .map(socket_row),
+        );
+    }
     Ok(rows)
+}
+
+fn socket_row(s: ipc::socket::Listed) -> Row {
+    let schema = s.tree.as_ref().map(|t| ipc::SchemaId {
+        name: t.name().to_owned(),
+        fingerprint: t.fingerprint(),
+        size: t.size() as u64,
+        align: t.align() as u64,
+    });
+    let scheme = if s.stream { "unix" } else { "unix-seqpacket" };
+    Row {
+        kind: scheme,
+        endpoint: format!("{scheme}:{}", s.path.display()),
+        schema,
+        max_len: 0,
+        capacity: None,
+        fill: None,
+        participants: vec![("listener", Some(s.pid), s.alive)],
+        owner: s.owner,
+        mode: std::fs::metadata(&s.path).map_or(0, |m| {
+            use std::os::unix::fs::PermissionsExt;
+            m.permissions().mode() & 0o777
+        }),
+        state: if s.alive { "live" } else { "STALE" },
+        extra: json!({}),
+    }
 }
 
 fn shm_row(seg: ipc::shm::Listed) -> Row {

@@ -35,9 +35,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Every shared-memory channel, topic and shared value, POSIX queue and System V queue
-    /// this user may see: kind, endpoint, schema, capacity, fill, participants (pid, role,
-    /// alive or dead), owner and mode; STALE where nobody alive is attached.
+    /// Every shared-memory channel, topic and shared value, POSIX queue, System V queue and
+    /// Unix socket of this crate's listeners that this user may see: kind, endpoint,
+    /// schema, capacity, fill, participants (pid, role, alive or dead), owner and mode;
+    /// STALE where nobody alive is attached.
     List {
         /// One JSON array of objects instead of a table.
         #[arg(long)]

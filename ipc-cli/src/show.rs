@@ -12,10 +12,14 @@ pub(crate) fn run(endpoint: &str, as_json: bool, as_c: bool) -> Result<ExitCode,
     let (scheme, name) = endpoint
         .split_once(':')
         .ok_or_else(|| format!("`{endpoint}` is not an endpoint: write shm:NAME or mq:/NAME"))?;
-    if !matches!(scheme, "shm" | "mq" | "sysv" | "sysv-id") {
+    if !matches!(
+        scheme,
+        "shm" | "mq" | "sysv" | "sysv-id" | "unix" | "unix-seqpacket"
+    ) {
         return Err(format!(
             "`{endpoint}`: `ipc show` reads shared-memory channels and topics (shm:NAME), \
-             POSIX queues (mq:/NAME) and System V queues (sysv:KEY, sysv-id:ID)"
+             POSIX queues (mq:/NAME), System V queues (sysv:KEY, sysv-id:ID) and the Unix \
+             sockets of this crate's listeners (unix:PATH)"
         ));
     }
     let row = rows("")?
@@ -34,6 +38,12 @@ pub(crate) fn run(endpoint: &str, as_json: bool, as_c: bool) -> Result<ExitCode,
             .into_iter()
             .find(|q| q.name == name)
             .and_then(|q| q.tree)
+    } else if scheme.starts_with("unix") {
+        ipc::socket::list()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|s| s.path.as_os_str() == name)
+            .and_then(|s| s.tree)
     } else {
         let id: Option<i64> = row.extra["id"].as_i64();
         ipc::sysv::list()

@@ -141,6 +141,11 @@ fn child() {
             println!("child-ready");
             std::thread::sleep(Duration::from_secs(3600));
         }
+        ["listener", path] => {
+            let _l = ipc::socket::Listener::<u64>::bind(path).unwrap();
+            println!("child-ready");
+            std::thread::sleep(Duration::from_secs(3600));
+        }
         ["queue", name] => {
             // A POSIX queue this process made and holds open, empty.
             let _tx = ipc::mq::Sender::<u64>::create(name, Default::default()).unwrap();
@@ -350,6 +355,62 @@ fn queues_a_crash_abandoned_empty_show_as_stale_and_clean_removes_only_those() {
         .collect();
     assert_eq!(left, vec![kept.clone(), live.clone()]);
     assert!(!ipc::sysv::list().unwrap().iter().any(|q| q.key == key));
+}
+
+#[test]
+fn a_dead_listeners_socket_shows_as_stale_and_clean_removes_it() {
+    let own = Own::new("sockets");
+    let dir = std::env::temp_dir();
+    let (dead, live) = (
+        dir.join(format!("{}dead", own.0)),
+        dir.join(format!("{}live", own.0)),
+    );
+    struct Remove([std::path::PathBuf; 2]);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            for p in &self.0 {
+                let _ = std::fs::remove_file(p);
+            }
+            // The registry of a listener killed before the clean (the sweep's job).
+            let _ = ipc::socket::remove_stale_with_prefix(
+                self.0[0].file_name().unwrap().to_str().unwrap(),
+            );
+        }
+    }
+    let _remove = Remove([dead.clone(), live.clone()]);
+    let mut kid = Kid::start(&format!("listener {}", dead.display()));
+    let pid = u64::from(kid.pid());
+    let _live = ipc::socket::Listener::<Fill>::bind(&live).unwrap();
+    let (dead_ep, live_ep) = (
+        format!("unix:{}", dead.display()),
+        format!("unix:{}", live.display()),
+    );
+    let all = json(&["list", "--json", "--prefix", &own.0]);
+    let d = find(&all, &dead_ep);
+    assert_eq!(d["state"], "live", "{d:#}");
+    assert_eq!(d["schema"]["name"], "u64");
+    assert_eq!(d["participants"][0]["pid"], pid);
+    assert_eq!(find(&all, &live_ep)["schema"]["name"], "Fill");
+    kid.kill();
+    let all = json(&["list", "--json", "--prefix", &own.0]);
+    assert_eq!(find(&all, &dead_ep)["state"], "STALE");
+    assert_eq!(find(&all, &dead_ep)["participants"][0]["alive"], false);
+    let (code, out, err) = ipc(&["show", &live_ep]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("pub struct Fill {"), "{out}");
+
+    let plan = json(&["clean", "--dry-run", "--json", "--prefix", &own.0]);
+    assert_eq!(plan["stale"], serde_json::json!([dead_ep.clone()]));
+    assert!(dead.exists());
+    let done = json(&["clean", "--json", "--prefix", &own.0]);
+    assert_eq!(done["removed"], serde_json::json!([dead_ep.clone()]));
+    assert!(!dead.exists() && live.exists());
+    let all = json(&["list", "--json", "--prefix", &own.0]);
+    assert!(all
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["endpoint"] != dead_ep.as_str()));
 }
 
 #[derive(ipc::Message, Clone, Copy)]

@@ -1,14 +1,15 @@
 //! The automatic sweep: what crashed processes of this user left behind (shared-memory
-//! segments, POSIX queues, System V queues) is removed the next time a process of the same
-//! user creates or opens one of them.
+//! segments, POSIX queues, System V queues, the socket files of Unix listeners) is removed
+//! the next time a process of the same user creates or opens one of them.
 //!
 //! Each kind proves its objects abandoned its own way (see `shm/segment/reclaim.rs`,
-//! `mq/record.rs`, `sysv/registry.rs`, on the record of `record.rs`); this module decides whether and when to look:
+//! `mq/record.rs`, `sysv/registry.rs`, `socket/registry.rs`, on the record of
+//! `record.rs`); this module decides whether and when to look:
 //!
 //! - **Scope**, from the environment variable `IPC_RECLAIM`, read once per process: unset
 //!   or empty, every object of this user (`geteuid`); `off`, none; anything else, only the
-//!   objects whose name starts with it (a System V queue has no name: it matches if the
-//!   scope of the process that created it starts with it).
+//!   objects whose name starts with it (a socket's file name; a System V queue has no
+//!   name: it matches if the scope of the process that created it starts with it).
 //! - **Cost**: a process sweeps at its first create or open, then again only once 100
 //!   times the duration of its last sweep has passed (so the sweep takes at most 1 % of
 //!   the time of a process that does nothing but create channels), and one sweep at a
@@ -85,7 +86,8 @@ pub(crate) fn sweep(except: Option<&str>) {
     }
     let uid = nix::unistd::geteuid().as_raw();
     // One pass over `/dev/shm`, where every kind keeps its files: segments (`ipc.NAME`),
-    // POSIX queue headers (`ipc-mq.NAME`), System V queue registries (`ipc-msg.ID`).
+    // POSIX queue headers (`ipc-mq.NAME`), System V queue registries (`ipc-msg.ID`), Unix
+    // socket registries (`ipc-sock.DEV-INO`).
     if let Ok(dir) = std::fs::read_dir("/dev/shm") {
         for entry in dir.flatten() {
             let file_name = entry.file_name();
@@ -98,6 +100,8 @@ pub(crate) fn sweep(except: Option<&str>) {
                 crate::mq::sweep_one(name, scope, uid, except);
             } else if let Some(id) = fname.strip_prefix("ipc-msg.") {
                 crate::sysv::sweep_one(id, scope, uid);
+            } else if fname.starts_with("ipc-sock.") {
+                crate::socket::sweep_one(fname, scope, uid);
             }
         }
     }

@@ -61,6 +61,11 @@ impl Placed {
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The socket file's device and inode.
+    pub(crate) fn id(&self) -> (u64, u64) {
+        (self.dev, self.ino)
+    }
 }
 
 impl Drop for Placed {

@@ -85,6 +85,7 @@
 mod bind;
 pub(crate) mod conn;
 mod pending;
+mod registry;
 pub(crate) mod rpc;
 mod seqpacket;
 pub(crate) mod sys;
@@ -99,6 +100,8 @@ use nix::errno::Errno;
 use nix::sys::socket::{self as nixsock, sockopt, AddressFamily, SockFlag, SockType};
 
 pub use conn::{Receiver, Sender};
+pub(crate) use registry::sweep_one;
+pub use registry::{list, remove_stale_with_prefix, Listed};
 pub use rpc::{Client, Server};
 pub use seqpacket::{SeqPacket, SeqPacketListener};
 
@@ -213,13 +216,31 @@ pub(crate) fn peer_cred(fd: BorrowedFd<'_>) -> Result<PeerCred> {
 pub(crate) struct RawListener {
     fd: OwnedFd,
     placed: bind::Placed,
+    /// Says who listens here (see `registry.rs`); `None` if it could not be written.
+    registry: Option<registry::Registered>,
     opts: Options,
 }
 
 impl RawListener {
     pub(crate) fn bind(path: &Path, ty: SockType, opts: Options) -> Result<Self> {
+        // What crashed processes of this user left (see `crate::reclaim`).
+        crate::reclaim::sweep(None);
         let (fd, placed) = bind::bind_listen(path, ty, opts.mode, opts.backlog)?;
-        Ok(RawListener { fd, placed, opts })
+        let (dev, ino) = placed.id();
+        let registry = registry::Registered::create(path, dev, ino, ty == SockType::Stream);
+        Ok(RawListener {
+            fd,
+            placed,
+            registry,
+            opts,
+        })
+    }
+
+    /// Records the type of the messages clients send, for `ipc list` (see `registry.rs`).
+    pub(crate) fn describe<T: Message>(&self) {
+        if let Some(r) = &self.registry {
+            r.describe(&crate::schema::block::block_of::<T>());
+        }
     }
 
     /// Makes `accept_fd(Wait::Now)` say [`Error::Empty`] instead of blocking when no
@@ -333,8 +354,10 @@ impl<P: ?Sized + Payload> Listener<P> {
     ///
     /// As [`Listener::bind`].
     pub fn bind_with(path: impl AsRef<Path>, opts: Options) -> Result<Self> {
+        let raw = RawListener::bind(path.as_ref(), SockType::Stream, opts)?;
+        raw.describe::<P::Element>();
         Ok(Listener {
-            raw: RawListener::bind(path.as_ref(), SockType::Stream, opts)?,
+            raw,
             _t: PhantomData,
         })
     }

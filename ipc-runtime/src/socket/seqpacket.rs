@@ -91,8 +91,10 @@ impl<T: Message> SeqPacketListener<T> {
     ///
     /// As [`super::Listener::bind`].
     pub fn bind_with(path: impl AsRef<Path>, opts: Options) -> Result<Self> {
+        let raw = RawListener::bind(path.as_ref(), SockType::SeqPacket, opts)?;
+        raw.describe::<T>();
         Ok(SeqPacketListener {
-            raw: RawListener::bind(path.as_ref(), SockType::SeqPacket, opts)?,
+            raw,
             _t: PhantomData,
         })
     }
