@@ -71,3 +71,36 @@ fn a_slice_channel_names_its_element_field() {
     let d = difference(Sender::<[v2::Order]>::open(&name.0).unwrap_err());
     assert!(d.contains("`Order.qty`"), "{d}");
 }
+
+const ROLE: &str = "IPC_SHM_SCHEMA_ROLE";
+
+/// The child side: opens what the parent made, as the other definition.
+#[test]
+fn child() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let (kind, name) = role.split_once(' ').unwrap();
+    let e = match kind {
+        "channel" => Sender::<v2::Order>::open(name).unwrap_err(),
+        "topic" => Subscriber::<v2::Order>::open(name).unwrap_err(),
+        _ => panic!("unknown role {role}"),
+    };
+    let d = difference(e);
+    assert!(d.contains("`Order.qty`"), "{d}");
+    assert!(d.contains("u32") && d.contains("u64"), "{d}");
+    println!("ready");
+}
+
+#[test]
+fn a_process_of_another_definition_is_told_which_field_differs() {
+    let chan = Name::new("schema-proc-chan");
+    let _rx = Receiver::<v1::Order>::create(&chan.0, Options::new()).unwrap();
+    let topic = Name::new("schema-proc-topic");
+    let _tx = Publisher::<v1::Order>::create(&topic.0, Options::new()).unwrap();
+    for role in [format!("channel {}", chan.0), format!("topic {}", topic.0)] {
+        let mut child = common::Proc::spawn(ROLE, &role);
+        child.wait_ready();
+        child.assert_success();
+    }
+}
