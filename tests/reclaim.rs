@@ -5,7 +5,8 @@
 //! each test here runs as a *driver*, a child of the test process with `IPC_RECLAIM` set to
 //! a prefix of its own: it and its children sweep only the names the test made. The
 //! driver spawns *victims* (this binary again), each of which makes one object of every
-//! kind, is SIGKILLed, and is swept away by the driver's next `create`.
+//! kind (a channel, a topic, a POSIX and a System V queue, a Unix listener), is SIGKILLed,
+//! and is swept away by the driver's next `create`.
 
 mod common;
 
@@ -60,6 +61,9 @@ fn victim(i: &str) {
     let sysv =
         ipc::sysv::Receiver::<u64>::create(ipc::sysv::Key::Private, Default::default()).unwrap();
     println!("sysv {}", sysv.id());
+    let _listener =
+        ipc::socket::Listener::<u64>::bind(std::env::temp_dir().join(format!("{base}-sock{i}")))
+            .unwrap();
     common::ready();
     std::thread::sleep(Duration::from_secs(3600));
 }
@@ -206,6 +210,24 @@ fn crash_cycles(n: usize) {
         }
     }
     assert_eq!(left, expected, "only the live and the owed channels remain");
+    // The victims' listeners: neither their socket files nor their registries remain.
+    let sockets: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|f| f.starts_with(&format!("{base}-sock")))
+        .collect();
+    assert_eq!(
+        sockets,
+        Vec::<String>::new(),
+        "the victims' socket files are gone"
+    );
+    let registered: Vec<_> = ipc::socket::list()
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.path.to_string_lossy().contains(&base))
+        .collect();
+    assert_eq!(registered, [], "the victims' socket registries are gone");
     assert_eq!(victims_sysv.len(), n);
     assert_eq!(
         sysv_left(&victims_sysv),
