@@ -6,13 +6,11 @@
 //! holding messages for a receiver to come, stays.
 
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
-use nix::sys::stat::{fstat, Mode};
 
 use super::header::parse_header;
 use super::limits::{HEADER_DIR, HEADER_PREFIX};
 use super::list::is_mqueue_mount;
-use crate::reclaim::record::{crashed, hold};
+use crate::reclaim::record::{crashed, hold, open_mine};
 
 /// Where the kernel shows its POSIX queues.
 const MQUEUE_DIR: &str = "/dev/mqueue/";
@@ -32,17 +30,9 @@ pub(crate) fn sweep_one(rest: &str, scope: &crate::reclaim::Scope, uid: u32, exc
 /// whether they are, unless `remove`); true if they are.
 pub(super) fn reclaim(rest: &str, uid: u32, remove: bool) -> bool {
     let path = format!("{HEADER_DIR}{HEADER_PREFIX}{rest}");
-    let Ok(fd) = nix::fcntl::open(
-        path.as_str(),
-        OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) else {
+    let Some((fd, st)) = open_mine(&path, uid) else {
         return false;
     };
-    let Ok(st) = fstat(&fd) else { return false };
-    if st.st_uid != uid || st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return false;
-    }
     // Another program's file is not even locked.
     let mut text = [0u8; 512];
     let n = nix::sys::uio::pread(&fd, &mut text, 0).unwrap_or(0);

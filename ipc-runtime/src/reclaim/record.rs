@@ -143,6 +143,23 @@ impl Drop for End {
     }
 }
 
+/// Opens the record file at `path` for a sweeper (read-write, never through a symbolic
+/// link), if it is a regular file of `uid`'s; with its `fstat`, for the sweeper to check
+/// later that the name still denotes it.
+pub(crate) fn open_mine(path: &str, uid: u32) -> Option<(OwnedFd, libc::stat)> {
+    let fd = nix::fcntl::open(
+        path,
+        nix::fcntl::OFlag::O_RDWR
+            | nix::fcntl::OFlag::O_NOFOLLOW
+            | nix::fcntl::OFlag::O_NONBLOCK
+            | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok()?;
+    let st = fstat(&fd).ok()?;
+    (st.st_uid == uid && st.st_mode & libc::S_IFMT == libc::S_IFREG).then_some((fd, st))
+}
+
 /// A sweeper's hold on the file open as `fd`: true if no end has it open (the exclusive
 /// lock on [`LIVE`] was granted, and is held until `fd` is closed).
 pub(crate) fn hold(fd: &OwnedFd) -> bool {

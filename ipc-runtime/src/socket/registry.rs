@@ -20,7 +20,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::{fstat, Mode};
 
-use crate::reclaim::record::{hold, lock, LIVE};
+use crate::reclaim::record::{hold, lock, open_mine, LIVE};
 use crate::schema::block::{read_any_block, BLOCK_AT};
 use crate::schema::SchemaTree;
 
@@ -213,17 +213,9 @@ fn lock_free(fd: &OwnedFd) -> bool {
 /// file name; true if removed.
 fn reclaim(name: &str, uid: u32, covers: impl Fn(&str) -> bool) -> bool {
     let path = format!("{DIR}{name}");
-    let Ok(fd) = nix::fcntl::open(
-        path.as_str(),
-        OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) else {
+    let Some((fd, _)) = open_mine(&path, uid) else {
         return false;
     };
-    let Ok(st) = fstat(&fd) else { return false };
-    if st.st_uid != uid || st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return false;
-    }
     let Some((_, _, socket)) = read(&fd) else {
         return false;
     };

@@ -20,7 +20,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::{fchmod, fstat, Mode};
 
-use crate::reclaim::record::{crashed, first_counts, hold, End, Joined, COUNTS};
+use crate::reclaim::record::{crashed, first_counts, hold, open_mine, End, Joined, COUNTS};
 use crate::schema::block::{read_any_block, BLOCK_AT};
 use crate::schema::SchemaTree;
 
@@ -176,17 +176,9 @@ pub(crate) fn sweep_one(id: &str, scope: &crate::reclaim::Scope, uid: u32) {
 /// unless `remove`); true if it does.
 pub(super) fn reclaim(id: i32, scope: &crate::reclaim::Scope, uid: u32, remove: bool) -> bool {
     let p = path(id);
-    let Ok(fd) = nix::fcntl::open(
-        p.as_str(),
-        OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) else {
+    let Some((fd, st)) = open_mine(&p, uid) else {
         return false;
     };
-    let Ok(st) = fstat(&fd) else { return false };
-    if st.st_uid != uid || st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return false;
-    }
     // Another program's file is not even locked.
     let Some(entry) = read(&fd).filter(|e| e.id == id && scope.covers(&e.scope)) else {
         return false;
