@@ -65,6 +65,7 @@ mod message;
 pub mod mq;
 mod payload;
 pub mod pipe;
+pub mod rpc;
 pub mod schema;
 pub mod shm;
 mod shutdown;
