@@ -13,11 +13,12 @@ mod check;
 mod ctxt;
 mod expand;
 mod repr;
+mod service;
 #[cfg(test)]
 mod tests;
 
 use proc_macro::TokenStream;
-use syn::{parse_macro_input, DeriveInput};
+use syn::{parse_macro_input, DeriveInput, ItemTrait};
 
 /// Implements `ipc::Message` for a type whose bytes can cross a process boundary, or
 /// fails the build saying why not.
@@ -106,4 +107,14 @@ fn derive(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     }
     cx.finish()?;
     Ok(model.map(|m| expand::expand(&m)).unwrap_or_default())
+}
+
+/// Generates a typed client and server from a trait: see `ipc::service` in the facade,
+/// which documents it with a runnable example.
+#[proc_macro_attribute]
+pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(item as ItemTrait);
+    service::service(args.into(), &item)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
