@@ -35,27 +35,26 @@ pub fn expand(s: &Service<'_>) -> TokenStream {
     let client = format_ident!("{}Client", s.ident);
     let server = format_ident!("{}Server", s.ident);
     let serve_fn = format_ident!("serve_{}", snake(&name));
-    let req_methods = format_ident!("__{}RequestMethods", s.ident);
-    let resp_methods = format_ident!("__{}ResponseMethods", s.ident);
+    let methods = format_ident!("__{}Methods", s.ident);
     let trait_ident = s.ident;
 
     let args_structs = s.methods.iter().map(|m| args_struct(s, m, &krate_str));
     let result_structs = s.methods.iter().map(|m| result_struct(s, m, &krate_str));
-    let req_markers = s.methods.iter().map(|m| {
+    let method_structs = s.methods.iter().map(|m| method_struct(s, m, &krate_str));
+    let markers = s.methods.iter().map(|m| {
         let field = &m.ident;
-        let args = args_ident(s, m);
-        quote!(#field: [#args; 0])
+        let ty = method_ident(s, m);
+        quote!(#field: #ty)
     });
-    let resp_markers = s.methods.iter().map(|m| {
-        let field = &m.ident;
-        let ty = result_marker(s, m);
-        quote!(#field: [#ty; 0])
-    });
-    let req_marker_values = s.methods.iter().map(|m| {
-        let field = &m.ident;
-        quote!(#field: [])
-    });
-    let resp_marker_values = req_marker_values.clone();
+    let marker_values: Vec<TokenStream> = s
+        .methods
+        .iter()
+        .map(|m| {
+            let field = &m.ident;
+            let ty = method_ident(s, m);
+            quote!(#field: #ty { args: [], result: [] })
+        })
+        .collect();
     let args_sizes = s.methods.iter().map(|m| {
         let args = args_ident(s, m);
         quote!(::core::mem::size_of::<#args>())
@@ -149,15 +148,15 @@ pub fn expand(s: &Service<'_>) -> TokenStream {
     };
     let request_def = frame(
         &request,
-        &req_methods,
-        quote!(#(#req_marker_values,)*),
+        &methods,
+        quote!(#(#marker_values,)*),
         quote!(#(#args_sizes,)*),
         "requests",
     );
     let response_def = frame(
         &response,
-        &resp_methods,
-        quote!(#(#resp_marker_values,)*),
+        &methods,
+        quote!(#(#marker_values,)*),
         quote!(#(#result_sizes,)*),
         "responses",
     );
@@ -194,22 +193,15 @@ pub fn expand(s: &Service<'_>) -> TokenStream {
         #(#args_structs)*
         #(#result_structs)*
 
-        #[doc(hidden)]
-        #[derive(::core::clone::Clone, ::core::marker::Copy, #krate::Message)]
-        #[repr(C)]
-        #[ipc(crate = #krate_str, name = "methods")]
-        #[allow(non_camel_case_types)]
-        #vis struct #req_methods {
-            #(#req_markers,)*
-        }
+        #(#method_structs)*
 
         #[doc(hidden)]
         #[derive(::core::clone::Clone, ::core::marker::Copy, #krate::Message)]
         #[repr(C)]
         #[ipc(crate = #krate_str, name = "methods")]
         #[allow(non_camel_case_types)]
-        #vis struct #resp_methods {
-            #(#resp_markers,)*
+        #vis struct #methods {
+            #(#markers,)*
         }
 
         #request_def
@@ -333,6 +325,32 @@ pub fn expand(s: &Service<'_>) -> TokenStream {
             T: #krate::rpc::Serve<#request, #response> + ?::core::marker::Sized,
         {
             #server::new(service).serve(transport)
+        }
+    }
+}
+
+/// `__PricingMethod_quote`.
+fn method_ident(s: &Service<'_>, m: &Method<'_>) -> Ident {
+    format_ident!("__{}Method_{}", s.ident, m.name)
+}
+
+/// The zero-sized struct naming method `m` in both frames' schemas: its argument struct
+/// and its result, as zero-length arrays.
+fn method_struct(s: &Service<'_>, m: &Method<'_>, krate_str: &str) -> TokenStream {
+    let krate: TokenStream = krate_str.parse().unwrap_or_default();
+    let vis = s.vis;
+    let ident = method_ident(s, m);
+    let args = args_ident(s, m);
+    let result = result_marker(s, m);
+    quote! {
+        #[doc(hidden)]
+        #[derive(::core::clone::Clone, ::core::marker::Copy, #krate::Message)]
+        #[repr(C)]
+        #[ipc(crate = #krate_str, name = "method")]
+        #[allow(non_camel_case_types)]
+        #vis struct #ident {
+            args: [#args; 0],
+            result: [#result; 0],
         }
     }
 }

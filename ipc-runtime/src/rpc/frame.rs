@@ -72,29 +72,37 @@ pub fn call<Req: Frame, Resp: Frame, A: Message, Tr: Call<Req, Resp> + ?Sized>(
         None => transport.call(req)?,
         Some(t) => transport.call_timeout(req, t)?,
     };
-    if resp.seq() != *seq || resp.method() != method {
+    if resp.seq() != *seq {
         return Err(Error::Corrupt(format!(
-            "the answer to call {} of method #{method} is the answer to call {} of method #{}: \
-             the server does not follow the service's protocol",
+            "the answer to call {} is the answer to call {}: the server does not follow the \
+             service's protocol",
             *seq,
-            resp.seq(),
+            resp.seq()
+        )));
+    }
+    let refused = |reason| Error::Refused {
+        method: resp.method().into(),
+        reason,
+    };
+    match resp.outcome() {
+        UNKNOWN_METHOD => return Err(refused("the service has no method with this id")),
+        INVALID_ARGS => return Err(refused("the arguments are not valid values of their types")),
+        OK | ERR => {}
+        other => {
+            return Err(Error::Corrupt(format!(
+                "an answer with outcome {other}, which no server of this version sends"
+            )))
+        }
+    }
+    if resp.method() != method {
+        return Err(Error::Corrupt(format!(
+            "call {} of method #{method} was answered as method #{}: the server does not \
+             follow the service's protocol",
+            *seq,
             resp.method()
         )));
     }
-    match resp.outcome() {
-        OK | ERR => Ok(resp),
-        UNKNOWN_METHOD => Err(Error::Refused {
-            method: method.into(),
-            reason: "the service has no method with this id",
-        }),
-        INVALID_ARGS => Err(Error::Refused {
-            method: method.into(),
-            reason: "the arguments are not valid values of their types",
-        }),
-        other => Err(Error::Corrupt(format!(
-            "an answer with outcome {other}, which no server of this version sends"
-        ))),
-    }
+    Ok(resp)
 }
 
 /// The `T` at the start of `frame`'s body, validated.
