@@ -1,4 +1,4 @@
-//! Compile-fail cases for `#[derive(Message)]` and `fixed_str!`: every refusal, with the
+//! Compile-fail cases for `#[derive(Message)]`, `#[ipc::service]` and `fixed_str!`: every refusal, with the
 //! span and message the user sees (`tests/ui/<topic>/<mistake>.rs` and its `.stderr`).
 //!
 //! Regenerate the expected output after a deliberate change with
