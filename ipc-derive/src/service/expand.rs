@@ -17,8 +17,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
-use syn::spanned::Spanned;
-use syn::{Ident, Type};
+use syn::Ident;
 
 use super::ast::{Method, Ret, Service};
 
@@ -584,7 +583,6 @@ fn dispatch_arm(
             })
         }
     };
-    let _ = Type::Verbatim(TokenStream::new()).span();
     quote! {
         #id => match #p::service::args::<#args, #request, #response>(&req) {
             ::core::result::Result::Ok(a) => #answer,
