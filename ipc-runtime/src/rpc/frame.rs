@@ -216,7 +216,7 @@ mod tests {
         let fields = [(16, 1), (4, 4), (1, 1), (8, 8)];
         assert_eq!(pad_after(&fields, 0), 0);
         assert_eq!(pad_after(&fields, 1), 0);
-        assert_eq!(pad_after(&fields, 2), 7);
+        assert_eq!(pad_after(&fields, 2), 3);
         assert_eq!(pad_after(&fields, 3), 0);
         let fields = [(8, 8), (1, 1)];
         assert_eq!(pad_after(&fields, 1), 7);
