@@ -86,7 +86,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-pub use ipc_derive::Message;
+pub use ipc_derive::{service, Message};
 pub use ipc_runtime::*;
 
 /// The README's Rust blocks, run as doc tests so that they keep compiling and working.

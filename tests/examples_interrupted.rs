@@ -70,6 +70,11 @@ fn pipe_producer_consumer() {
 }
 
 #[test]
+fn pricing_service() {
+    interrupt("pricing_service", &[]);
+}
+
+#[test]
 fn rpc() {
     interrupt("rpc", &[]);
 }

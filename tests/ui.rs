@@ -1,5 +1,6 @@
-//! Compile-fail cases for `#[derive(Message)]` and `fixed_str!`: every refusal, with the
-//! span and message the user sees (`tests/ui/<topic>/<mistake>.rs` and its `.stderr`).
+//! Compile-fail cases for `#[derive(Message)]`, `#[ipc::service]` and `fixed_str!`: every
+//! refusal, with the span and message the user sees (`tests/ui/<topic>/<mistake>.rs` and
+//! its `.stderr`).
 //!
 //! Regenerate the expected output after a deliberate change with
 //! `TRYBUILD=overwrite cargo test --test ui`, then read every changed `.stderr`.

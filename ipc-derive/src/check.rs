@@ -78,7 +78,7 @@ fn check_no_lifetimes(cx: &Ctxt, input: &Input<'_>) {
 /// `Arc`), which mean nothing in another process; `usize`/`isize` change width between
 /// a 32-bit and a 64-bit peer. Catching them by name gives a message saying what to use
 /// instead. Arrays and generic arguments are searched too (`[&u8; 4]`, `Pair<usize>`).
-fn check_field_type(cx: &Ctxt, ty: &Type) {
+pub(crate) fn check_field_type(cx: &Ctxt, ty: &Type) {
     match ty {
         Type::Reference(_) => cx.error_spanned_by(
             ty,

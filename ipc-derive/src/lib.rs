@@ -13,11 +13,12 @@ mod check;
 mod ctxt;
 mod expand;
 mod repr;
+mod service;
 #[cfg(test)]
 mod tests;
 
 use proc_macro::TokenStream;
-use syn::{parse_macro_input, DeriveInput};
+use syn::{parse_macro_input, DeriveInput, ItemTrait};
 
 /// Implements `ipc::Message` for a type whose bytes can cross a process boundary, or
 /// fails the build saying why not.
@@ -106,4 +107,94 @@ fn derive(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     }
     cx.finish()?;
     Ok(model.map(|m| expand::expand(&m)).unwrap_or_default())
+}
+
+/// Generates a typed client and server from a trait: a service whose calls cross to
+/// another process over any request/response transport of `ipc` (`ipc::rpc`).
+///
+/// ```
+/// use ipc::{fixed_str, FixedStr, Message};
+///
+/// #[derive(Clone, Copy, Debug, PartialEq, Message)]
+/// #[repr(C)]
+/// pub struct Quote { pub price: f64, pub qty: u32, pub _pad: [u8; 4] }
+///
+/// #[derive(Clone, Copy, Debug, PartialEq, Message)]
+/// #[repr(u8)]
+/// pub enum Rejected { UnknownOrder = 1 }
+///
+/// #[ipc::service]
+/// pub trait Pricing {
+///     fn quote(&self, symbol: FixedStr<16>, qty: u32) -> Quote;
+///     fn cancel(&mut self, id: u64) -> Result<(), Rejected>; // the error arrives typed
+///     fn reset(&mut self);                                    // a unit result
+/// }
+///
+/// struct Desk;
+/// impl Pricing for Desk {
+///     fn quote(&self, _: FixedStr<16>, qty: u32) -> Quote {
+///         Quote { price: 101.5 * qty as f64, qty, _pad: [0; 4] }
+///     }
+///     fn cancel(&mut self, id: u64) -> Result<(), Rejected> {
+///         if id == 0 { Err(Rejected::UnknownOrder) } else { Ok(()) }
+///     }
+///     fn reset(&mut self) {}
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     if let Some(path) = std::env::var_os("PRICING_AT") {
+///         // The client process.
+///         let mut desk = PricingClient::new(ipc::socket::Client::connect(path)?); // or ipc::tcp::Client
+///         assert_eq!(desk.quote(fixed_str!("ACME"), 2)?.price, 203.0);
+///         assert_eq!(desk.cancel(0)?, Err(Rejected::UnknownOrder));
+///         desk.reset()?;
+///         return Ok(());
+///     }
+///     let path = std::env::temp_dir().join(format!("pricing-{}.sock", std::process::id()));
+///     let mut server = ipc::socket::Server::bind(&path)?;       // or ipc::tcp::Server
+///     let mut client = std::process::Command::new(std::env::current_exe()?)
+///         .env("PRICING_AT", &path)
+///         .spawn()?;
+///     PricingServer::new(Desk).serve_clients(&mut server, 1)?;  // or serve_pricing(Desk, &mut server)
+///     assert!(client.wait()?.success());
+///     Ok(())
+/// }
+/// ```
+///
+/// For a trait `Pricing` it generates, beside the trait:
+///
+/// - `PricingRequest` and `PricingResponse`, the messages on the wire. Each is a
+///   `#[repr(C)]` struct: a header (call number, method id, outcome), padding up to the
+///   largest alignment, and a body of bytes as long as the largest argument struct (or
+///   result) holding the called method's; argument structs are derived `Message`s with
+///   their padding explicit. Their schemas name every method with its argument and result
+///   types (as zero-sized fields), so the fingerprint covers them, and a peer built from
+///   another version of the trait is refused at connect by `Error::SchemaMismatch`,
+///   whose difference names the method (`` `PricingRequest.methods.quote` ``...).
+/// - `PricingClient<Tr>` over any `Tr: ipc::rpc::Call<PricingRequest, PricingResponse>`
+///   (`ipc::socket::Client`, `ipc::tcp::Client`): per method, `quote(args)` and
+///   `quote_timeout(args, timeout)`, returning `ipc::Result<T>` (`ipc::Result<Result<T,
+///   E>>` for a method returning `Result<T, E>`). Each call carries a number its answer
+///   echoes; the answer of a call that timed out is skipped, never returned to the next.
+/// - `PricingServer<S: Pricing>` (`new`, `handle`, `serve`, `serve_clients`) and
+///   `serve_pricing(service, &mut transport)`, over any `ipc::rpc::Serve` (`ipc::socket::Server`,
+///   `ipc::tcp::Server`): one thread answers every client, one call at a time, so
+///   `&mut self` methods need no lock. A request naming no method, or with arguments
+///   that are no valid values, is refused (`Error::Refused` at such a client) and its
+///   connection closed.
+///
+/// It refuses, spanned on the token at fault and all in one compile: an argument or
+/// result that is not a `Message` (and by name references, pointers, `usize`, `Vec`,
+/// `String`, `Box`, ...), generic traits and methods, `async fn`, `unsafe fn`, methods
+/// without `&self`/`&mut self`, arguments that are patterns, `Result<T>` without its
+/// error type, `impl Trait` results, items other than methods, a trait without methods,
+/// and method names that clash with the client's (`x` beside `x_timeout`, `new`).
+/// `#[ipc::service(crate = "path")]` says where `ipc` is, as `#[ipc(crate)]` does for the
+/// derive.
+#[proc_macro_attribute]
+pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(item as ItemTrait);
+    service::service(args.into(), &item)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }

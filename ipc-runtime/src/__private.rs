@@ -3,6 +3,8 @@
 
 use crate::const_msg::ConstMsg;
 pub use crate::message::{Field, InvalidMessage, Kind, Message, Problem, Schema, Variant};
+/// The frames and steps of `#[ipc::service]`'s generated code.
+pub use crate::rpc as service;
 pub use bytemuck;
 pub use core;
 

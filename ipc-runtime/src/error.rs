@@ -186,6 +186,17 @@ pub enum Error {
     #[error("the previous holder of the shared lock died while holding it; check and repair the value, then mark it consistent")]
     OwnerDied,
 
+    /// The server of a service (`#[ipc::service]`) refused a call: the request named no
+    /// method of the service, or its arguments were not valid values. Only a peer that
+    /// does not follow the service's protocol sees it; the server closes its connection.
+    #[error("the server refused a call of method #{method}: {reason}; the connection is closed")]
+    Refused {
+        /// The method id the request carried.
+        method: u32,
+        /// Why.
+        reason: &'static str,
+    },
+
     /// The process was asked to shut down while waiting (see `ipc::signal`).
     #[error("interrupted by a shutdown request")]
     Shutdown,
@@ -348,6 +359,7 @@ impl Error {
             Error::Busy { .. } => "Busy",
             Error::LimitExceeded { .. } => "LimitExceeded",
             Error::OwnerDied => "OwnerDied",
+            Error::Refused { .. } => "Refused",
             Error::Shutdown => "Shutdown",
             Error::Unsupported { .. } => "Unsupported",
             Error::Io { .. } => "Io",
@@ -450,9 +462,10 @@ impl From<Error> for io::Error {
             Error::Empty | Error::Full => K::WouldBlock,
             Error::Timeout(_) => K::TimedOut,
             Error::Lagged(_) => K::Other,
-            Error::SchemaMismatch { .. } | Error::InvalidMessage(_) | Error::Corrupt(_) => {
-                K::InvalidData
-            }
+            Error::SchemaMismatch { .. }
+            | Error::InvalidMessage(_)
+            | Error::Corrupt(_)
+            | Error::Refused { .. } => K::InvalidData,
             Error::NotFound { .. } => K::NotFound,
             Error::AlreadyExists { .. } => K::AlreadyExists,
             Error::PermissionDenied { .. } | Error::Untrusted { .. } => K::PermissionDenied,

@@ -14,6 +14,7 @@
 //! | [`sysv`] | System V message queues | `sysvipc(7)` |
 //! | [`socket`] | Unix domain sockets | `unix(7)` |
 //! | [`tcp`] | TCP | `tcp(7)` |
+//! | [`rpc`] | typed services (`#[ipc::service]`) over [`socket`] and [`tcp`] | |
 //! | [`signal`] | signals, graceful shutdown | `signal(7)`, `signalfd(2)` |
 //! | [`contract`] | the [`Tx`] / [`Rx`] traits every transport's ends implement | |
 //! | [`codec`] | the wire format of byte streams | |
@@ -66,6 +67,7 @@ pub mod mq;
 mod payload;
 pub mod pipe;
 mod reclaim;
+pub mod rpc;
 pub mod schema;
 pub mod shm;
 mod shutdown;

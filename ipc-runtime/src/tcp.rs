@@ -54,6 +54,7 @@ use crate::codec::io_error;
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::payload::Payload;
+use crate::rpc::Reply;
 use crate::socket::conn::{self, duplex_slice_stream, duplex_stream, Receiver, Sender};
 use crate::socket::rpc::{Accept, Caller, Serving};
 use crate::socket::sys::Wait;
@@ -446,6 +447,7 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     /// [`Error::Shutdown`] once shutdown is requested (see
     /// [`shutdown_on`](crate::signal::shutdown_on)).
     pub fn serve(&mut self, mut handler: impl FnMut(Req) -> Resp) -> Result<Infallible> {
+        let mut handler = |req| Reply::Answer(handler(req));
         loop {
             self.serving.run(&self.listener, &mut handler, None)?;
         }
@@ -467,7 +469,33 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
         clients: usize,
         mut handler: impl FnMut(Req) -> Resp,
     ) -> Result<()> {
+        let mut handler = |req| Reply::Answer(handler(req));
         self.serving
             .run(&self.listener, &mut handler, Some(clients))
+    }
+}
+
+impl<Req: Message, Resp: Message> crate::rpc::Call<Req, Resp> for Client<Req, Resp> {
+    fn call(&mut self, req: Req) -> Result<Resp> {
+        Client::call(self, req)
+    }
+
+    fn call_timeout(&mut self, req: Req, timeout: Duration) -> Result<Resp> {
+        Client::call_timeout(self, req, timeout)
+    }
+}
+
+impl<Req: Message, Resp: Message> crate::rpc::Serve<Req, Resp> for Server<Req, Resp> {
+    fn serve_replies(
+        &mut self,
+        clients: Option<usize>,
+        handler: &mut dyn FnMut(Req) -> Reply<Resp>,
+    ) -> Result<()> {
+        loop {
+            self.serving.run(&self.listener, handler, clients)?;
+            if clients.is_some() {
+                return Ok(());
+            }
+        }
     }
 }

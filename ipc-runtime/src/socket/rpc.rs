@@ -17,6 +17,7 @@ use super::sys::Wait;
 use super::{bind, Options, PeerCred, RawListener};
 use crate::error::{Error, Result};
 use crate::message::Message;
+use crate::rpc::Reply;
 
 /// The calling side of a connection: sends `Req`, receives `Resp`.
 pub(crate) struct Caller<Req, Resp> {
@@ -211,7 +212,7 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
     pub(crate) fn run<L: Accept>(
         &mut self,
         listener: &L,
-        handler: &mut dyn FnMut(Req) -> Resp,
+        handler: &mut dyn FnMut(Req) -> Reply<Resp>,
         mut clients: Option<usize>,
     ) -> Result<()> {
         loop {
@@ -334,8 +335,8 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
     }
 
     /// Answers every request `c` has ready, until one answer finds no room; false once
-    /// the connection is finished.
-    fn answer(c: &mut Conn<Req, Resp>, handler: &mut dyn FnMut(Req) -> Resp) -> bool {
+    /// the connection is finished (gone, garbage, or closed by a [`Reply::Close`]).
+    fn answer(c: &mut Conn<Req, Resp>, handler: &mut dyn FnMut(Req) -> Reply<Resp>) -> bool {
         loop {
             if c.stuck() {
                 // Read no more from a client that does not read: back to poll for room.
@@ -343,7 +344,13 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
             }
             match c.rx.try_recv() {
                 Ok(req) => {
-                    if !c.offer(handler(req)) {
+                    let (resp, close) = match handler(req) {
+                        Reply::Answer(resp) => (resp, false),
+                        Reply::Close(resp) => (resp, true),
+                    };
+                    // A refused client is dropped once its refusal is offered (it is in
+                    // its socket unless that was full: then only the hang-up tells).
+                    if !c.offer(resp) || close {
                         return false;
                     }
                     // Nothing more read: back to poll, which reports what else arrives
@@ -527,6 +534,7 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     /// [`shutdown_on`](crate::signal::shutdown_on)); errors of one client only drop that
     /// client.
     pub fn serve(&mut self, mut handler: impl FnMut(Req) -> Resp) -> Result<Infallible> {
+        let mut handler = |req| Reply::Answer(handler(req));
         loop {
             // Without a client count, `run` returns only with an error.
             self.serving.run(&self.raw, &mut handler, None)?;
@@ -549,6 +557,32 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
         clients: usize,
         mut handler: impl FnMut(Req) -> Resp,
     ) -> Result<()> {
+        let mut handler = |req| Reply::Answer(handler(req));
         self.serving.run(&self.raw, &mut handler, Some(clients))
+    }
+}
+
+impl<Req: Message, Resp: Message> crate::rpc::Call<Req, Resp> for Client<Req, Resp> {
+    fn call(&mut self, req: Req) -> Result<Resp> {
+        Client::call(self, req)
+    }
+
+    fn call_timeout(&mut self, req: Req, timeout: Duration) -> Result<Resp> {
+        Client::call_timeout(self, req, timeout)
+    }
+}
+
+impl<Req: Message, Resp: Message> crate::rpc::Serve<Req, Resp> for Server<Req, Resp> {
+    fn serve_replies(
+        &mut self,
+        clients: Option<usize>,
+        handler: &mut dyn FnMut(Req) -> Reply<Resp>,
+    ) -> Result<()> {
+        loop {
+            self.serving.run(&self.raw, handler, clients)?;
+            if clients.is_some() {
+                return Ok(());
+            }
+        }
     }
 }

@@ -1,0 +1,131 @@
+//! Typed services: the transports a `#[ipc::service]` client calls through ([`Call`]) and
+//! its server answers through ([`Serve`]).
+//!
+//! `#[ipc::service]` on a trait generates a request and a response message, a client
+//! with one method per trait method, and a server that dispatches to an implementation
+//! of the trait (see the macro's documentation in the facade). The generated code knows
+//! nothing of sockets: it calls any [`Call`] and serves any [`Serve`]. Both are
+//! implemented by the request/response ends of [`crate::socket`] (Unix stream sockets)
+//! and [`crate::tcp`]:
+//!
+//! | transport | client | server |
+//! |---|---|---|
+//! | Unix stream socket | [`socket::Client`](crate::socket::Client) | [`socket::Server`](crate::socket::Server) |
+//! | TCP | [`tcp::Client`](crate::tcp::Client) | [`tcp::Server`](crate::tcp::Server) |
+//!
+//! # The server's concurrency
+//!
+//! Those servers answer every client from the one thread that calls `serve`: `poll(2)`
+//! over the listener and every connection, each request answered in its connection's
+//! order, one handler call at a time (so a handler may take `&mut self` without a lock).
+//! A slow handler delays every client; run several servers (each with its own listener)
+//! for parallel handlers. The limits are the process's descriptors (one per client) and
+//! the socket buffers: a client that does not read its answers is set aside and dropped
+//! after the handshake timeout, without holding up the others.
+//!
+//! # Answers never shift
+//!
+//! Each request carries a sequence number that its answer echoes, besides the method id.
+//! A call that timed out leaves its answer on the way; the next call on that client
+//! skips it (the transports count the requests whose answers were not read), and the
+//! generated client checks the number of the answer it gets, so an answer can never be
+//! taken for another call's.
+
+mod frame;
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use crate::error::Result;
+
+#[doc(hidden)]
+pub use frame::{
+    answer, args, call, max, pad_after, refuse, result, round_up, value, Frame, ERR, INVALID_ARGS,
+    OK, UNKNOWN_METHOD,
+};
+
+/// What a server sends back for one request: an answer, or an answer after which the
+/// connection is closed (a refusal of a client that does not follow the protocol).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reply<Resp> {
+    /// Answer, and go on serving this client.
+    Answer(Resp),
+    /// Answer, then close this client's connection.
+    Close(Resp),
+}
+
+/// The calling end of a request/response transport: sends a `Req`, returns its `Resp`.
+///
+/// Implemented by [`socket::Client`](crate::socket::Client) and
+/// [`tcp::Client`](crate::tcp::Client); a generated service client calls through it.
+pub trait Call<Req, Resp> {
+    /// Sends `req` and waits for its response.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`](crate::Error::Disconnected) if the server is gone; the
+    /// transport's receive errors for a bad response.
+    fn call(&mut self, req: Req) -> Result<Resp>;
+
+    /// As [`Call::call`], giving up after `timeout`. The response of a call that timed
+    /// out is never returned by a later call.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`](crate::Error::Timeout) if the response did not arrive in time,
+    /// as [`Call::call`] otherwise.
+    fn call_timeout(&mut self, req: Req, timeout: Duration) -> Result<Resp>;
+}
+
+/// The answering end of a request/response transport: runs a handler on every request
+/// of every client.
+///
+/// Implemented by [`socket::Server`](crate::socket::Server) and
+/// [`tcp::Server`](crate::tcp::Server); a generated service server serves through it.
+/// Object-safe: `&mut dyn Serve<Req, Resp>` picks the transport at run time.
+pub trait Serve<Req, Resp> {
+    /// Answers each request with what `handler` replies, until `clients` connections
+    /// have ended (forever if `None`). A [`Reply::Close`] drops that client after its
+    /// answer.
+    ///
+    /// # Errors
+    ///
+    /// A system error of the listener itself, or [`Error::Shutdown`](crate::Error::Shutdown)
+    /// once shutdown is requested; an error of one client only drops that client.
+    fn serve_replies(
+        &mut self,
+        clients: Option<usize>,
+        handler: &mut dyn FnMut(Req) -> Reply<Resp>,
+    ) -> Result<()>;
+
+    /// As [`Serve::serve_replies`] without a client count: returns only with an error.
+    ///
+    /// # Errors
+    ///
+    /// As [`Serve::serve_replies`].
+    fn serve_forever(&mut self, handler: &mut dyn FnMut(Req) -> Reply<Resp>) -> Result<Infallible> {
+        loop {
+            self.serve_replies(None, handler)?;
+        }
+    }
+}
+
+impl<Req, Resp, T: Call<Req, Resp> + ?Sized> Call<Req, Resp> for &mut T {
+    fn call(&mut self, req: Req) -> Result<Resp> {
+        (**self).call(req)
+    }
+
+    fn call_timeout(&mut self, req: Req, timeout: Duration) -> Result<Resp> {
+        (**self).call_timeout(req, timeout)
+    }
+}
+
+impl<Req, Resp, T: Call<Req, Resp> + ?Sized> Call<Req, Resp> for Box<T> {
+    fn call(&mut self, req: Req) -> Result<Resp> {
+        (**self).call(req)
+    }
+
+    fn call_timeout(&mut self, req: Req, timeout: Duration) -> Result<Resp> {
+        (**self).call_timeout(req, timeout)
+    }
+}

@@ -1,0 +1,273 @@
+//! `#[ipc::service]` between processes, over a Unix socket and over TCP: the server and
+//! its clients are this test binary re-run (`IPC_SERVICE_ROLE` says which part a child
+//! plays). Every answer reaches its own call; a killed server fails pending calls with
+//! `Disconnected`; a killed client or one that sends garbage is dropped and the others
+//! are served; a call that timed out never hands its late answer to the next; a client
+//! of another version of the trait is refused at connect, the method named.
+//!
+//! `IPC_SERVICE_CALLS` sets the calls per client (2,000 by default; the README's
+//! "Services" says how to run it long).
+
+use std::env;
+use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use ipc::rpc::Call;
+use ipc::{fixed_str, Error};
+
+mod common;
+mod pricing;
+
+use common::{Proc, TempDir};
+use pricing::{connect, connect_raw, AnyCall, Book, Echo, PricingRequest, PricingResponse};
+
+const ROLE: &str = "IPC_SERVICE_ROLE";
+const AT: &str = "IPC_SERVICE_AT";
+const CLIENT: &str = "IPC_SERVICE_CLIENT";
+
+/// Calls per client: `IPC_SERVICE_CALLS`, or 2,000.
+fn calls() -> u64 {
+    env::var("IPC_SERVICE_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000)
+}
+
+/// Another version of the service: `quote` takes its quantity as a `u64`.
+pub mod older {
+    use super::pricing::{Echo, Quote, Rejected};
+    use ipc::FixedStr;
+
+    #[ipc::service]
+    pub trait Pricing {
+        fn quote(&self, symbol: FixedStr<16>, qty: u64) -> Quote;
+        fn cancel(&mut self, id: u64) -> Result<(), Rejected>;
+        fn reset(&mut self);
+        fn flag(&self, on: bool, small: u8, big: u64) -> Result<u64, Rejected>;
+        fn echo(&self, client: u32, n: u64) -> Echo;
+        fn stall(&self, ms: u32);
+    }
+}
+
+/// The part a child plays.
+#[test]
+fn child() {
+    let Ok(role) = env::var(ROLE) else { return };
+    let at = env::var(AT).unwrap();
+    match role.as_str() {
+        "server" => {
+            let (kind, dir) = at.split_once(':').unwrap();
+            let (mut server, addr) = pricing::bind(kind, dir.as_ref());
+            println!("at {addr} ready");
+            let e = pricing::serve_pricing(Book::default(), &mut *server).unwrap_err();
+            panic!("the server stopped: {e}");
+        }
+        "client" => {
+            let me: u32 = env::var(CLIENT).unwrap().parse().unwrap();
+            let mut c = connect(&at).unwrap();
+            for n in 0..calls() {
+                let echo = c.echo(me, n).unwrap();
+                assert_eq!((echo.client, echo.n), (me, n), "an answer to another call");
+            }
+            assert_eq!(c.quote(fixed_str!("ACME"), 3).unwrap().qty, 3);
+            assert_eq!(c.cancel(1).unwrap(), Err(pricing::Rejected::AlreadyFilled));
+        }
+        "stall" => {
+            let mut c = connect(&at).unwrap();
+            match c.stall(60_000) {
+                Err(Error::Disconnected) => println!("disconnected"),
+                other => panic!("a call to a killed server returned {other:?}"),
+            }
+        }
+        "loop" => {
+            let mut c = connect(&at).unwrap();
+            c.echo(0, 0).unwrap();
+            common::ready();
+            for n in 0.. {
+                c.echo(0, n).unwrap();
+            }
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+/// A server child of `kind` (`unix` or `tcp`); its address.
+fn server(kind: &str, dir: &TempDir) -> (Proc, String) {
+    let at = format!("{kind}:{}", dir.path().display());
+    let mut server = Proc::spawn_with(ROLE, "server", |c| {
+        c.env(AT, &at);
+    });
+    server.wait_ready();
+    let out = server.output();
+    // The harness may have printed "test child ... " on that line first.
+    let line = out.lines().find(|l| l.ends_with(" ready")).unwrap();
+    let start = line.find("at ").unwrap() + "at ".len();
+    let addr = line[start..line.len() - " ready".len()].to_owned();
+    (server, addr)
+}
+
+fn client(role: &str, addr: &str, vars: &[(&str, &OsStr)]) -> Proc {
+    Proc::spawn_with(ROLE, role, |c| {
+        c.env(AT, addr).envs(vars.iter().copied());
+    })
+}
+
+fn three_clients_each_get_their_own_answers(kind: &str) {
+    let dir = TempDir::new("service");
+    let (mut server, addr) = server(kind, &dir);
+    let clients: Vec<Proc> = (0..3u32)
+        .map(|i| client("client", &addr, &[(CLIENT, i.to_string().as_ref())]))
+        .collect();
+    for c in clients {
+        c.assert_success();
+    }
+    server.kill();
+}
+
+fn a_killed_server_fails_the_pending_call_with_disconnected(kind: &str) {
+    let dir = TempDir::new("service");
+    let (mut server, addr) = server(kind, &dir);
+    let mut stalled = client("stall", &addr, &[]);
+    // The server says "stalling ready" once the call is in its handler.
+    server.wait_ready();
+    let killed = server.kill();
+    let status = common::wait_at_most(stalled.child(), Duration::from_secs(30))
+        .expect("the pending call did not return");
+    // The bound is 100 ms; it is checked generously, so that a loaded machine never
+    // fails the test: only a call that waits for something else would take 5 s.
+    assert!(killed.elapsed() < Duration::from_secs(5));
+    assert!(status.success(), "{}", stalled.output());
+}
+
+fn a_killed_client_leaves_the_others_served(kind: &str) {
+    let dir = TempDir::new("service");
+    let (mut server, addr) = server(kind, &dir);
+    let mut looping = client("loop", &addr, &[]);
+    looping.wait_ready();
+    looping.kill();
+    let mut c = connect(&addr).unwrap();
+    for n in 0..100 {
+        assert_eq!(c.echo(9, n).unwrap().n, n);
+    }
+    assert!(
+        server.child().try_wait().unwrap().is_none(),
+        "the server died"
+    );
+    server.kill();
+}
+
+/// A transport that breaks the first byte of every request's body: `flag`'s `on`, a
+/// `bool`, becomes 7.
+struct Breaking(AnyCall);
+
+impl Breaking {
+    fn broken(req: PricingRequest) -> PricingRequest {
+        let mut bytes = ipc::as_bytes(&req).to_vec();
+        bytes[8] = 7;
+        ipc::from_bytes(&bytes).unwrap()
+    }
+}
+
+impl Call<PricingRequest, PricingResponse> for Breaking {
+    fn call(&mut self, req: PricingRequest) -> ipc::Result<PricingResponse> {
+        self.0.call(Self::broken(req))
+    }
+
+    fn call_timeout(&mut self, req: PricingRequest, t: Duration) -> ipc::Result<PricingResponse> {
+        self.0.call_timeout(Self::broken(req), t)
+    }
+}
+
+fn a_client_sending_garbage_is_dropped_and_the_others_served(kind: &str) {
+    let dir = TempDir::new("service");
+    let (mut server, addr) = server(kind, &dir);
+    // Bytes that are no handshake: the connection is closed.
+    let (_, at) = addr.split_once(':').unwrap();
+    let mut raw: Box<dyn ReadWrite> = if kind == "unix" {
+        Box::new(std::os::unix::net::UnixStream::connect(at).unwrap())
+    } else {
+        Box::new(std::net::TcpStream::connect(at).unwrap())
+    };
+    raw.write_all(&[0xA5; 256]).unwrap();
+    let mut sink = Vec::new();
+    // Whatever the server sent before closing (its greeting), then the end.
+    let _ = raw.read_to_end(&mut sink);
+    // Well-framed requests whose arguments are no values: refused, typed, then closed.
+    let mut broken = pricing::PricingClient::new(Breaking(connect_raw(&addr).unwrap()));
+    match broken.flag(true, 1, 2) {
+        Err(Error::Refused { method: 4, .. }) => {}
+        other => panic!("a request with an invalid bool was answered {other:?}"),
+    }
+    match broken.echo(1, 1) {
+        Err(Error::Disconnected) => {}
+        other => panic!("a refused client was not dropped: {other:?}"),
+    }
+    let mut good = connect(&addr).unwrap();
+    assert_eq!(good.flag(true, 1, 2).unwrap(), Ok(3));
+    server.kill();
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+fn a_late_answer_never_reaches_the_next_call(kind: &str) {
+    let dir = TempDir::new("service");
+    let (mut server, addr) = server(kind, &dir);
+    let mut c = connect(&addr).unwrap();
+    match c.stall_timeout(1_000, Duration::from_millis(20)) {
+        Err(Error::Timeout(_)) => {}
+        other => panic!("a 1 s call with a 20 ms timeout returned {other:?}"),
+    }
+    let started = Instant::now();
+    assert_eq!(
+        c.echo(7, 8).unwrap(),
+        Echo {
+            n: 8,
+            client: 7,
+            _pad: [0; 4]
+        }
+    );
+    let _ = started;
+    server.kill();
+}
+
+fn a_client_of_another_version_is_refused_naming_the_method(kind: &str) {
+    let dir = TempDir::new("service");
+    let (mut server, addr) = server(kind, &dir);
+    let (_, at) = addr.split_once(':').unwrap();
+    let refused = if kind == "unix" {
+        ipc::socket::Client::<older::PricingRequest, older::PricingResponse>::connect(at)
+            .map(|_| ())
+    } else {
+        ipc::tcp::Client::<older::PricingRequest, older::PricingResponse>::connect(at).map(|_| ())
+    };
+    match refused {
+        Err(Error::SchemaMismatch {
+            difference: Some(d),
+            ..
+        }) => assert!(d.contains("quote") && d.contains("qty"), "{d}"),
+        other => panic!("a client of another version was not refused: {other:?}"),
+    }
+    server.kill();
+}
+
+macro_rules! per_transport {
+    ($($test:ident),* $(,)?) => {
+        mod unix {
+            $(#[test] fn $test() { super::$test("unix") })*
+        }
+        mod tcp {
+            $(#[test] fn $test() { super::$test("tcp") })*
+        }
+    };
+}
+
+per_transport!(
+    three_clients_each_get_their_own_answers,
+    a_killed_server_fails_the_pending_call_with_disconnected,
+    a_killed_client_leaves_the_others_served,
+    a_client_sending_garbage_is_dropped_and_the_others_served,
+    a_late_answer_never_reaches_the_next_call,
+    a_client_of_another_version_is_refused_naming_the_method,
+);

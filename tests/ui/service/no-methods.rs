@@ -1,0 +1,12 @@
+use ipc::Message;
+
+#[derive(Clone, Copy, Message)]
+#[repr(C)]
+struct Quote {
+    price: f64,
+}
+
+#[ipc::service]
+trait Pricing {}
+
+fn main() {}

@@ -1,0 +1,14 @@
+use ipc::Message;
+
+#[derive(Clone, Copy, Message)]
+#[repr(C)]
+struct Quote {
+    price: f64,
+}
+
+#[ipc::service]
+trait Pricing {
+    fn quote(&self, (a, b): (u32, u32)) -> Quote;
+}
+
+fn main() {}

@@ -1,0 +1,14 @@
+use ipc::Message;
+
+#[derive(Clone, Copy, Message)]
+#[repr(C)]
+struct Quote {
+    price: f64,
+}
+
+#[ipc::service]
+trait Pricing {
+    fn name(&self) -> String;
+}
+
+fn main() {}

@@ -1,0 +1,15 @@
+use ipc::Message;
+
+#[derive(Clone, Copy, Message)]
+#[repr(C)]
+struct Quote {
+    price: f64,
+}
+
+#[ipc::service]
+trait Pricing {
+    fn quote(&self, qty: u32) -> Quote;
+    fn quote_timeout(&self, qty: u32) -> Quote;
+}
+
+fn main() {}

@@ -1,0 +1,14 @@
+use ipc::Message;
+
+#[derive(Clone, Copy, Message)]
+#[repr(C)]
+struct Quote {
+    price: f64,
+}
+
+#[ipc::service(version = 2)]
+trait Pricing {
+    fn quote(&self, qty: u32) -> Quote;
+}
+
+fn main() {}
