@@ -191,7 +191,7 @@ pub(super) fn read_header(name: &str, queue: &OwnedFd, allowed: u32) -> Result<S
     })
 }
 
-pub(super) fn parse_header(text: &str) -> Option<SchemaId> {
+pub(crate) fn parse_header(text: &str) -> Option<SchemaId> {
     let line = text.strip_suffix('\n')?.strip_prefix(HEADER_MAGIC)?;
     let mut fields = line.strip_prefix(' ')?.splitn(4, ' ');
     let fingerprint = u64::from_str_radix(fields.next()?.strip_prefix("0x")?, 16).ok()?;

@@ -106,7 +106,7 @@
 //! [`Message::validate`]: crate::Message::validate
 
 mod ends;
-mod header;
+pub(crate) mod header;
 mod limits;
 mod list;
 mod options;

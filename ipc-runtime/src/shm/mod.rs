@@ -138,7 +138,7 @@
 
 mod any_sample;
 mod channel;
-mod layout;
+pub(crate) mod layout;
 mod lend;
 mod options;
 mod pubsub;

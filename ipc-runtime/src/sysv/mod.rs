@@ -73,7 +73,7 @@
 //! [`Error::SchemaMismatch`]: crate::Error::SchemaMismatch
 
 mod ends;
-mod frame;
+pub(crate) mod frame;
 mod key;
 mod list;
 mod options;
