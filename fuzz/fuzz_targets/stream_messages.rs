@@ -52,7 +52,7 @@ fn run<T: Sample>(stream: &[u8], chunk: u8, stalls: u8) {
     );
 }
 
-/// Reads `stream` to its end, `chunk` bytes at most per read; every `stalls`-th read
+/// Reads `stream` to its end, `chunk` bytes at most per read; every `stalls + 1`-th read
 /// times out instead (0: none).
 fn read_all<T: Sample>(stream: &[u8], chunk: usize, stalls: u8) -> Vec<Got> {
     let mut reader = FrameReader::<T>::new();
@@ -60,7 +60,7 @@ fn read_all<T: Sample>(stream: &[u8], chunk: usize, stalls: u8) -> Vec<Got> {
     let mut reads = 0u32;
     let mut fill = |buf: &mut [u8]| -> ipc::Result<usize> {
         reads += 1;
-        if stalls != 0 && reads % u32::from(stalls) == 0 {
+        if stalls != 0 && reads % (u32::from(stalls) + 1) == 0 {
             return Err(Error::Timeout(Duration::ZERO));
         }
         let n = buf.len().min(chunk).min(src.len());
