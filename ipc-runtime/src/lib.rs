@@ -62,6 +62,9 @@ mod error;
 mod fd;
 pub mod fifo;
 mod fixed_str;
+// Entry points for the fuzz targets into decoders private to the crate (hidden).
+#[doc(hidden)]
+pub mod fuzzing;
 mod message;
 pub mod mq;
 mod payload;

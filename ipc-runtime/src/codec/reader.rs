@@ -280,11 +280,15 @@ impl<P: ?Sized + Payload> FrameReader<P> {
                 self.start += n;
                 self.skip -= n;
                 if self.skip > 0 {
+                    // Still inside a record being skipped: the fast path must not take a
+                    // message of `T` from its bytes when more arrive.
+                    self.update_steady();
                     return Ok(false);
                 }
             }
             if let Some(seal) = self.skip_seal {
                 let Some(closing) = self.buf[self.start..self.end].first_chunk::<SEAL_LEN>() else {
+                    self.update_steady();
                     return Ok(false);
                 };
                 let torn = *closing != seal;

@@ -407,3 +407,53 @@ fn a_strangers_record_longer_than_the_buffer_is_skipped_by_count() {
         &tail[..3]
     );
 }
+
+/// A refused writer's bare (page-sized) message, or long record, is skipped by count even
+/// when it arrives in pieces: a record of `T` inside it is not taken for a message (found
+/// by the `stream_messages` fuzz target: the fast path took one from the bytes still to
+/// skip after the first piece).
+#[test]
+fn a_refused_writers_record_is_skipped_whole_when_it_arrives_in_pieces() {
+    let record_of = |msg: &dyn Fn(&mut Vec<u8>)| {
+        let mut out = Vec::new();
+        msg(&mut out);
+        out
+    };
+    let ours = &stream(&[7u64])[hello::<u64>().len()..];
+    for (stranger, mut record) in [
+        (
+            hello::<[u8; 4092]>(),
+            record_of(&|w| write_message(w, &[1u8; 4092]).unwrap()),
+        ),
+        (
+            hello::<[u8; 5000]>(),
+            record_of(&|w| write_message(w, &[1u8; 5000]).unwrap()),
+        ),
+    ] {
+        let at = record.len() - 100;
+        record[at..at + ours.len()].copy_from_slice(ours);
+        let mut wire = stream(&[1u64]);
+        wire.extend_from_slice(&stranger);
+        let cut = wire.len() + at;
+        wire.extend_from_slice(&record);
+        write_message(&mut wire, &2u64).unwrap();
+        // The stream arrives in two pieces: up to the record of `T` inside the stranger's,
+        // then the rest.
+        let mut src = wire.as_slice();
+        let mut pos = 0;
+        let mut fill = |buf: &mut [u8]| {
+            let until = if pos < cut { cut - pos } else { src.len() };
+            let n = buf.len().min(until).min(src.len());
+            buf[..n].copy_from_slice(&src[..n]);
+            src = &src[n..];
+            pos += n;
+            Ok(n)
+        };
+        let mut r = FrameReader::<u64>::new();
+        assert_eq!(r.recv_with(&mut fill).unwrap(), 1);
+        let e = r.recv_with(&mut fill).unwrap_err();
+        assert!(matches!(e, Error::SchemaMismatch { .. }), "{e}");
+        assert_eq!(r.recv_with(&mut fill).unwrap(), 2);
+        assert!(r.recv_with(&mut fill).unwrap_err().is_disconnected());
+    }
+}

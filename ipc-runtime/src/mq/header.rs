@@ -220,7 +220,7 @@ pub(super) fn read_header(
 
 /// The schema of a header's text: its first line (what follows it, the record of
 /// `record.rs` after zeros, is not read here).
-pub(super) fn parse_header(text: &str) -> Option<SchemaId> {
+pub(crate) fn parse_header(text: &str) -> Option<SchemaId> {
     let line = text.split_once('\n')?.0.strip_prefix(HEADER_MAGIC)?;
     let mut fields = line.strip_prefix(' ')?.splitn(4, ' ');
     let fingerprint = u64::from_str_radix(fields.next()?.strip_prefix("0x")?, 16).ok()?;

@@ -133,7 +133,7 @@
 
 mod any;
 mod ends;
-mod header;
+pub(crate) mod header;
 mod limits;
 mod list;
 mod options;

@@ -154,7 +154,7 @@
 //!   Wait on it from a thread of its own.
 
 mod channel;
-mod layout;
+pub(crate) mod layout;
 mod lend;
 mod options;
 mod pubsub;

@@ -13,7 +13,7 @@ use crate::message::{from_bytes, Message};
 /// is initialised (`T: Message` has no padding either).
 #[repr(C, packed)]
 #[derive(Clone, Copy)]
-pub(super) struct Frame<T> {
+pub(crate) struct Frame<T> {
     pub(super) fingerprint: [u8; 8],
     pub(super) msg: T,
 }
@@ -40,7 +40,7 @@ impl<T: Message> Frame<T> {
     /// Checks that `bytes` is a whole frame of `T`: its length, its fingerprint, and the
     /// bit patterns of the `T` (unless every pattern is valid).
     #[inline(always)]
-    pub(super) fn check(bytes: &[u8]) -> Result<()> {
+    pub(crate) fn check(bytes: &[u8]) -> Result<()> {
         if bytes.len() == Self::SIZE && bytes[..8] == T::FINGERPRINT.to_le_bytes() {
             if const { T::SCHEMA.accepts_any_bits() } {
                 return Ok(());

@@ -97,7 +97,7 @@
 //! [`Error::SchemaMismatch`]: crate::Error::SchemaMismatch
 
 mod ends;
-mod frame;
+pub(crate) mod frame;
 mod key;
 mod list;
 mod options;
