@@ -280,7 +280,10 @@ mod tests {
         File::from(OwnedFd::from(rx))
             .read_to_end(&mut bytes)
             .unwrap();
-        let want: Vec<u8> = [7u32, 8, 9, 10].iter().flat_map(|v| v.to_ne_bytes()).collect();
+        let want: Vec<u8> = [7u32, 8, 9, 10]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect();
         assert_eq!(bytes, want);
     }
 
@@ -318,7 +321,8 @@ mod tests {
     fn a_receiver_of_this_crate_names_a_foreign_writer() {
         let (tx, mut rx) = channel::<u64>().unwrap();
         let mut raw = File::from(OwnedFd::from(tx));
-        raw.write_all(&0x3f80_0000_0000_0001_u64.to_ne_bytes()).unwrap();
+        raw.write_all(&0x3f80_0000_0000_0001_u64.to_ne_bytes())
+            .unwrap();
         drop(raw);
         let e = rx.recv().unwrap_err();
         assert!(e.to_string().contains("not an `ipc` stream"), "{e}");

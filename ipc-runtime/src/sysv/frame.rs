@@ -119,8 +119,7 @@ impl<T: Message> Frame<T> {
 #[cold]
 pub(super) fn oversized<T: Message, const P: usize>() -> Error {
     if P == FOREIGN {
-        return InvalidMessage::length(T::SCHEMA.name, size_of::<T>(), size_of::<T>() + 1)
-            .into();
+        return InvalidMessage::length(T::SCHEMA.name, size_of::<T>(), size_of::<T>() + 1).into();
     }
     Error::Corrupt(format!(
         "a message longer than {} bytes (8-byte fingerprint + `{}`) was truncated and \
