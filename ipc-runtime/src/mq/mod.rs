@@ -56,7 +56,7 @@
 //! use ipc::mq;
 //! // The C side: mq_open("/readings", O_CREAT | O_WRONLY, 0600, &(struct mq_attr){
 //! //     .mq_maxmsg = 10, .mq_msgsize = READING_SIZE }), then mq_send(q, &r, sizeof r, 0).
-//! let rx = mq::Receiver::<Reading>::open_with("/readings", mq::Options::new().foreign())?;
+//! let mut rx = mq::Receiver::<Reading>::open_with("/readings", mq::Options::new().foreign())?;
 //! let reading = rx.recv()?; // length-checked and validated, as always
 //! # let _ = reading; Ok(()) }
 //! ```
