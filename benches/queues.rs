@@ -9,9 +9,11 @@
 //! once with the raw syscalls on byte buffers and once with `ipc::mq` / `ipc::sysv` on
 //! `[u8; N]` (`ipc::mq` checks the schema at open and the length of every message;
 //! `ipc::sysv` adds the 8-byte fingerprint to every message and checks it on receive).
-//! The typed API is measured twice: by value (`send(msg)`, `recv() -> T`, which for a
-//! large `T` costs a copy each way) and in place (`send_ref(&msg)`, `recv_into(&mut msg)`,
-//! the way the raw calls are used). Every round runs every case and variant once (the
+//! The typed API is measured three times: by value (`send(msg)`, `recv() -> T`, which for
+//! a large `T` costs a copy each way), in place (`send_ref(&msg)`, `recv_into(&mut msg)`,
+//! the way the raw calls are used), and in place with foreign-peer ends
+//! (`Options::foreign`: the wire of a program not built on ipc, no schema header, no
+//! fingerprint; every message still checked), which must cost nothing over the raw call. Every round runs every case and variant once (the
 //! variants' order rotating), so a burst of load from other processes spoils one run of a
 //! case, not all of them. The table shows the best run of each (interference only ever
 //! slows a run down, so the best run is the closest to the intrinsic cost) and the ratio to
@@ -31,7 +33,10 @@
 //! `rep movsb` in `ipc::sysv` (whose staging copy used to cost 1.28 in place) and
 //! `mq::Receiver::recv_with` (by value was 1.21 while it was inlined).
 //!
-//! Run: `cargo bench --bench queues` (about 25 s on the 2-core VM, pinned). The peer is
+//! Foreign-peer ends (same VM, busier, 2026-11-24): medians 0.89-1.08 of raw, the same
+//! spread as in place; the best-of ratios were too noisy that day to say more.
+//!
+//! Run: `cargo bench --bench queues` (about 35 s on the 2-core VM, pinned, when idle). The peer is
 //! this binary re-run with `IPC_BENCH_CHILD` describing its part. `IPC_BENCH_ONLY=sysv`
 //! (or `mq`, `4096`, `latency`, `inplace`, ... comma-separated, all must match) runs only
 //! the rows and variants that match, e.g. to profile one of them.
@@ -57,15 +62,22 @@ enum Transport {
 }
 
 /// What runs over the queues: the raw syscalls, the typed API by value (`send(msg)`,
-/// `recv() -> T`), or the typed API in place (`send_ref(&msg)`, `recv_into(&mut msg)`).
+/// `recv() -> T`), the typed API in place (`send_ref(&msg)`, `recv_into(&mut msg)`), or
+/// in place on foreign-peer ends (`Options::foreign`).
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Variant {
     Raw,
     Typed,
     InPlace,
+    Foreign,
 }
 
-const VARIANTS: [Variant; 3] = [Variant::Raw, Variant::Typed, Variant::InPlace];
+const VARIANTS: [Variant; 4] = [
+    Variant::Raw,
+    Variant::Typed,
+    Variant::InPlace,
+    Variant::Foreign,
+];
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Pattern {
@@ -274,11 +286,13 @@ impl Queues {
                 let (ping, pong) = (format!("{base}-ping"), format!("{base}-pong"));
                 for name in [&ping, &pong] {
                     if v != Variant::Raw {
-                        mq::Sender::<[u8; N]>::create(
-                            name,
-                            mq::Options::new().capacity(MQ_CAPACITY),
-                        )
-                        .unwrap();
+                        let opts = mq::Options::new().capacity(MQ_CAPACITY);
+                        let opts = if v == Variant::Foreign {
+                            opts.foreign()
+                        } else {
+                            opts
+                        };
+                        mq::Sender::<[u8; N]>::create(name, opts).unwrap();
                     } else {
                         // SAFETY: closing the descriptor just opened.
                         unsafe { libc::mq_close(raw_mq_open(name, true, N)) };
@@ -337,13 +351,24 @@ fn open<const N: usize>(
     parent: bool,
 ) -> Box<dyn Chan> {
     let (tx, rx) = if parent { (ping, pong) } else { (pong, ping) };
+    let foreign = v == Variant::Foreign;
+    let mq_opts = if foreign {
+        mq::Options::new().foreign()
+    } else {
+        mq::Options::new()
+    };
+    let sysv_opts = if foreign {
+        sysv::Options::new().foreign()
+    } else {
+        sysv::Options::new()
+    };
     let typed_mq = || TypedMq::<N> {
-        tx: mq::Sender::open(tx).unwrap(),
-        rx: mq::Receiver::open(rx).unwrap(),
+        tx: mq::Sender::open_with(tx, mq_opts).unwrap(),
+        rx: mq::Receiver::open_with(rx, mq_opts).unwrap(),
     };
     let typed_sysv = || TypedSysv::<N> {
-        tx: sysv::Sender::from_id(tx.parse().unwrap()).unwrap(),
-        rx: sysv::Receiver::from_id(rx.parse().unwrap()).unwrap(),
+        tx: sysv::Sender::from_id_with(tx.parse().unwrap(), sysv_opts).unwrap(),
+        rx: sysv::Receiver::from_id_with(rx.parse().unwrap(), sysv_opts).unwrap(),
     };
     match (t, v) {
         (Transport::Mq, Variant::Raw) => Box::new(RawMqN::<N>(RawMq {
@@ -351,7 +376,7 @@ fn open<const N: usize>(
             rx: raw_mq_open(rx, false, N),
         })),
         (Transport::Mq, Variant::Typed) => Box::new(typed_mq()),
-        (Transport::Mq, Variant::InPlace) => Box::new(InPlaceMq(typed_mq())),
+        (Transport::Mq, Variant::InPlace | Variant::Foreign) => Box::new(InPlaceMq(typed_mq())),
         (Transport::Sysv, Variant::Raw) => Box::new(RawSysv::<N> {
             tx: tx.parse().unwrap(),
             rx: rx.parse().unwrap(),
@@ -361,7 +386,9 @@ fn open<const N: usize>(
             }),
         }),
         (Transport::Sysv, Variant::Typed) => Box::new(typed_sysv()),
-        (Transport::Sysv, Variant::InPlace) => Box::new(InPlaceSysv(typed_sysv())),
+        (Transport::Sysv, Variant::InPlace | Variant::Foreign) => {
+            Box::new(InPlaceSysv(typed_sysv()))
+        }
     }
 }
 
@@ -417,6 +444,7 @@ fn child_main(spec: &str) {
     let v = match f[1] {
         "Raw" => Variant::Raw,
         "Typed" => Variant::Typed,
+        "Foreign" => Variant::Foreign,
         _ => Variant::InPlace,
     };
     let pattern = if f[3] == "Latency" {
@@ -540,7 +568,7 @@ fn main() {
     }
     // Every round runs every case and variant once, the variants' order rotating, so a
     // burst of load from other processes spoils one run of a case, not all of them.
-    let mut runs = vec![[Vec::new(), Vec::new(), Vec::new()]; cases.len()];
+    let mut runs = vec![[Vec::new(), Vec::new(), Vec::new(), Vec::new()]; cases.len()];
     let mut n = 0;
     for round in 0..ROUNDS {
         for (c, case) in cases.iter().enumerate() {
@@ -557,10 +585,14 @@ fn main() {
     let mut rows = Vec::new();
     let (mut worst_typed, mut worst_in_place): (f64, f64) = (0.0, 0.0);
     let (mut worst_typed_med, mut worst_in_place_med): (f64, f64) = (0.0, 0.0);
+    let (mut worst_foreign, mut worst_foreign_med): (f64, f64) = (0.0, 0.0);
     for (case, runs) in cases.iter().zip(runs) {
-        let [raw, typed, in_place] = runs.map(|r| (best(&r), median(r)));
+        let [raw, typed, in_place, foreign] = runs.map(|r| (best(&r), median(r)));
         let r_typed = ratio(typed.0, raw.0);
         let r_in_place = ratio(in_place.0, raw.0);
+        let r_foreign = ratio(foreign.0, raw.0);
+        worst_foreign = worst_foreign.max(r_foreign);
+        worst_foreign_med = worst_foreign_med.max(ratio(foreign.1, raw.1));
         worst_typed = worst_typed.max(r_typed);
         worst_in_place = worst_in_place.max(r_in_place);
         worst_typed_med = worst_typed_med.max(ratio(typed.1, raw.1));
@@ -575,7 +607,7 @@ fn main() {
             fmt_rate
         };
         rows.push(format!(
-            "{name:<9} {raw_call:<18} {:<5} {:<10} {:>13} {:>13} {r_typed:>6.3} {:>6.3} {:>13} {r_in_place:>6.3} {:>6.3}",
+            "{name:<9} {raw_call:<18} {:<5} {:<10} {:>13} {:>13} {r_typed:>6.3} {:>6.3} {:>13} {r_in_place:>6.3} {:>6.3} {:>13} {r_foreign:>6.3} {:>6.3}",
             if case.size == 8 { "8 B" } else { "4 KiB" },
             if case.pattern == Pattern::Latency {
                 "latency"
@@ -587,10 +619,12 @@ fn main() {
             ratio(typed.1, raw.1),
             f(in_place.0),
             ratio(in_place.1, raw.1),
+            f(foreign.0),
+            ratio(foreign.1, raw.1),
         ));
     }
     println!(
-        "\n{:<9} {:<18} {:<5} {:<10} {:>13} {:>13} {:>6} {:>6} {:>13} {:>6} {:>6}",
+        "\n{:<9} {:<18} {:<5} {:<10} {:>13} {:>13} {:>6} {:>6} {:>13} {:>6} {:>6} {:>13} {:>6} {:>6}",
         "transport",
         "raw syscalls",
         "size",
@@ -600,6 +634,9 @@ fn main() {
         "ratio",
         "(med)",
         "in place",
+        "ratio",
+        "(med)",
+        "foreign",
         "ratio",
         "(med)"
     );
@@ -613,11 +650,13 @@ fn main() {
         None => println!("\nprocesses not pinned"),
     }
     println!(
-        "typed: send(msg) / recv() -> T; in place: send_ref(&msg) / recv_into(&mut msg).\n\
+        "typed: send(msg) / recv() -> T; in place: send_ref(&msg) / recv_into(&mut msg); \
+         foreign: in place on Options::foreign ends.\n\
          ratio = time per message / raw time per message, best of {ROUNDS} runs rotated between \
          the variants ((med): ratio of the medians); latency = half a round trip.\n\
-         worst ratio (time, typed / raw): typed {worst_typed:.3}, in place {worst_in_place:.3} \
-         (medians: {worst_typed_med:.3}, {worst_in_place_med:.3}); total {:.1} s",
+         worst ratio (time, typed / raw): typed {worst_typed:.3}, in place {worst_in_place:.3}, \
+         foreign {worst_foreign:.3} (medians: {worst_typed_med:.3}, {worst_in_place_med:.3}, \
+         {worst_foreign_med:.3}); total {:.1} s",
         started.elapsed().as_secs_f64()
     );
 }

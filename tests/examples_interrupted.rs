@@ -35,6 +35,11 @@ const LONGEST: Duration = Duration::from_secs(2);
 const MOMENTS: usize = 2;
 
 #[test]
+fn c_interop() {
+    interrupt("c_interop", &[]);
+}
+
+#[test]
 fn camera() {
     interrupt("camera", &[]);
 }

@@ -131,10 +131,12 @@ pub fn remove(path: impl AsRef<Path>) -> Result<()> {
     nix::unistd::unlink(path).map_err(|e| path_error("unlink", path, e))
 }
 
-/// How to create a FIFO.
+/// How to create a FIFO ([`Options::mode`]), and how its ends talk
+/// ([`Options::foreign`], for [`Sender::open_with`] and [`Receiver::open_with`]).
 #[derive(Clone, Debug)]
 pub struct Options {
     mode: u32,
+    foreign: bool,
 }
 
 impl Default for Options {
@@ -146,13 +148,31 @@ impl Default for Options {
 impl Options {
     /// Mode `0600`: only the owner may open the FIFO.
     pub fn new() -> Self {
-        Options { mode: 0o600 }
+        Options {
+            mode: 0o600,
+            foreign: false,
+        }
     }
 
     /// Sets the permission bits (`0o7777` at most; higher bits are ignored). They are set
     /// exactly, whatever the process's umask.
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = mode & 0o7777;
+        self
+    }
+
+    /// Foreign-peer mode for the ends opened with these options ([`Sender::open_with`],
+    /// [`Receiver::open_with`]), for a peer not built on this crate (a C program's
+    /// `write`/`read`, a shell tool, Python's `struct`): no handshake and no record
+    /// headers, each message exactly the bytes of a `T`, back to back. Every message
+    /// received is still length-checked and validated. The same as
+    /// [`pipe::Sender::foreign`](crate::pipe::Sender::foreign) and
+    /// [`pipe::Receiver::foreign`](crate::pipe::Receiver::foreign) on an end (a FIFO
+    /// sender writes its handshake at open, so it takes the mode here). What is given up:
+    /// the schema check of the handshake; keep the two sides in agreement with a C header
+    /// generated from the type ([`schema::c_header`](crate::schema::c_header)).
+    pub fn foreign(mut self) -> Self {
+        self.foreign = true;
         self
     }
 
@@ -237,7 +257,18 @@ impl<P: ?Sized + Payload> Sender<P> {
     /// the reader left already, [`Error::Shutdown`] if shutdown was requested (see
     /// [`shutdown_on`](crate::signal::shutdown_on)) while waiting for a reader.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open_wait(path.as_ref(), Wait::Forever)
+        Self::open_wait(path.as_ref(), Wait::Forever, false)
+    }
+
+    /// As [`Sender::open`], with `options`: [`Options::foreign`] makes a sender of bare
+    /// messages for a reader not built on this crate, which writes no handshake (the mode
+    /// of `options` is for creating a FIFO, and is not used here).
+    ///
+    /// # Errors
+    ///
+    /// As [`Sender::open`].
+    pub fn open_with(path: impl AsRef<Path>, options: &Options) -> Result<Self> {
+        Self::open_wait(path.as_ref(), Wait::Forever, options.foreign)
     }
 
     /// As [`Sender::open`], waiting at most `timeout` for a reader.
@@ -247,10 +278,10 @@ impl<P: ?Sized + Payload> Sender<P> {
     /// [`Error::Timeout`] if no reader opened the FIFO in time, and the errors of
     /// [`Sender::open`].
     pub fn open_timeout(path: impl AsRef<Path>, timeout: Duration) -> Result<Self> {
-        Self::open_wait(path.as_ref(), Wait::timeout(timeout))
+        Self::open_wait(path.as_ref(), Wait::timeout(timeout), false)
     }
 
-    fn open_wait(path: &Path, wait: Wait) -> Result<Self> {
+    fn open_wait(path: &Path, wait: Wait, foreign: bool) -> Result<Self> {
         check_path(path)?;
         check_is_fifo_path(path)?;
         let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC;
@@ -295,6 +326,9 @@ impl<P: ?Sized + Payload> Sender<P> {
         };
         check_is_fifo(&fd, path)?;
         let mut tx = Sender::from_fd(fd);
+        if foreign {
+            tx.set_foreign();
+        }
         let exclusive = tx.longest_record() > crate::pipe::PIPE_BUF;
         lock_writers(tx.as_fd(), path, exclusive)?;
         tx.set_lock(WriterLock {
@@ -332,6 +366,21 @@ impl<P: ?Sized + Payload> Receiver<P> {
         check_is_fifo(&fd, path)?;
         let placeholder = placeholder_writer(&fd);
         Ok(Receiver::from_fifo_fd(fd, placeholder))
+    }
+
+    /// As [`Receiver::open`], with `options`: [`Options::foreign`] makes a receiver of
+    /// bare messages from a writer not built on this crate (the mode of `options` is for
+    /// creating a FIFO, and is not used here).
+    ///
+    /// # Errors
+    ///
+    /// As [`Receiver::open`].
+    pub fn open_with(path: impl AsRef<Path>, options: &Options) -> Result<Self> {
+        let mut rx = Self::open(path)?;
+        if options.foreign {
+            rx.set_foreign();
+        }
+        Ok(rx)
     }
 
     /// Opens the FIFO at `path` for reading and waits at most `timeout` for a first

@@ -95,7 +95,7 @@ pub(crate) fn decode_hello<P: ?Sized + Payload>(buf: &[u8]) -> Result<Option<usi
                     .into(),
             )
         } else {
-            super::not_a_header(header)
+            super::not_ipc_stream(header)
         });
     }
     let len = hello_len(len)?;

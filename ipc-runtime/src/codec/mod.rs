@@ -446,6 +446,18 @@ fn split_header(h: &[u8; HEADER_LEN]) -> (u32, usize) {
     )
 }
 
+/// The error for a stream whose first bytes are not a handshake: its writer is most
+/// likely a program not built on this crate.
+#[cold]
+fn not_ipc_stream(header: &[u8]) -> Error {
+    Error::Corrupt(format!(
+        "not an `ipc` stream (a foreign writer? see `foreign`): its first bytes \
+         {header:02x?} are not a handshake, which every writer of this crate sends first; \
+         a program not built on ipc sends bare values, which a receiver in foreign mode \
+         reads"
+    ))
+}
+
 fn not_a_header(header: &[u8]) -> Error {
     Error::Corrupt(format!(
         "bytes {header:02x?} are not a record header: the stream is out of step, or its \

@@ -8,10 +8,11 @@ use super::batch::{batch_tag, is_batch_len, BATCH_BIT};
 use super::hello::{check_hello, hello_is_slice, hello_len};
 use super::{
     io_error, is_long, is_page, is_page_len, looks_tagged, max_frame_len, message_header,
-    not_a_header, payload_offset, payload_tag, record_len, record_len_of, split_header, tag_of,
-    HEADER_LEN, HELLO_TAG, MESSAGE_BIT, SEAL_LEN,
+    not_a_header, not_ipc_stream, payload_offset, payload_tag, record_len, record_len_of,
+    split_header, tag_of, HEADER_LEN, HELLO_TAG, MESSAGE_BIT, SEAL_LEN,
 };
 use crate::error::{Error, Result};
+use crate::message::Message;
 use crate::payload::Payload;
 
 mod many;
@@ -72,6 +73,9 @@ pub struct FrameReader<T: ?Sized> {
     /// Slices: the most bytes of elements a record of ours may hold (the maximum length
     /// times the element's size); 0 for messages.
     max_bytes: usize,
+    /// Foreign-peer mode: the stream is bare messages back to back, no handshake and no
+    /// records (see [`FrameReader::set_foreign`]).
+    foreign: bool,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -165,6 +169,7 @@ impl<P: ?Sized + Payload> FrameReader<P> {
             } else {
                 0
             },
+            foreign: false,
             _t: PhantomData,
         }
     }
@@ -186,6 +191,19 @@ impl<P: ?Sized + Payload> FrameReader<P> {
             record_len::<P::Element>()
         };
         self
+    }
+
+    /// Foreign-peer mode, for a stream written by a program not built on this crate: no
+    /// handshake is expected and there are no records, the stream is messages of `T`
+    /// back to back, exactly their bytes. Each is still validated; bytes at the end of
+    /// the stream too few for a message are reported as an
+    /// [`InvalidMessage`](crate::InvalidMessage) of their length. A reader of one
+    /// message per read reads one bare message per read. Set before the first receive.
+    pub(crate) fn set_foreign(&mut self) {
+        self.foreign = true;
+        if self.read_max != usize::MAX {
+            self.read_max = size_of::<P::Element>();
+        }
     }
 
     /// The alignment the buffer keeps for messages: `T`'s (an element's), and at least 8.
@@ -232,6 +250,10 @@ impl<P: ?Sized + Payload> FrameReader<P> {
     /// anything.
     #[inline(always)]
     fn whole_message(&self) -> Option<usize> {
+        if self.foreign {
+            let whole = self.end - self.start >= size_of::<P::Element>();
+            return whole.then_some(self.start);
+        }
         if !self.steady {
             return None;
         }
@@ -274,6 +296,9 @@ impl<P: ?Sized + Payload> FrameReader<P> {
     /// the common path copies a message once and no path here holds one on the stack.
     #[inline(never)]
     fn advance(&mut self) -> Result<bool> {
+        if self.foreign {
+            return Ok(self.whole_message().is_some());
+        }
         loop {
             if self.skip > 0 {
                 let n = self.skip.min(self.buffered());
@@ -369,6 +394,16 @@ impl<P: ?Sized + Payload> FrameReader<P> {
             self.greeted |= checked.is_ok();
             self.start += HEADER_LEN + len;
             return Step::Dropped(checked.err());
+        }
+        if !self.greeted
+            && !self.lost
+            && self.strangers.is_empty()
+            && tag != const { payload_tag::<P>() }
+            && (P::IS_SLICE || tag != const { batch_tag::<P::Element>() })
+        {
+            // No writer has announced itself, and this is no record of ours: the stream
+            // does not begin as a writer of this crate begins one.
+            return Step::Lost(not_ipc_stream(header));
         }
         if tag & MESSAGE_BIT == 0 {
             // Not tagged: a bare page-sized message of the last writer, or bytes out of step.
@@ -584,6 +619,12 @@ impl<P: ?Sized + Payload> FrameReader<P> {
     #[cold]
     fn end_of_stream(&mut self) -> Error {
         let partial = self.buffered();
+        if self.foreign && partial > 0 {
+            // A short last message: dropped, and reported for what it is.
+            self.discard();
+            let size = size_of::<P::Element>();
+            return crate::InvalidMessage::length(P::Element::SCHEMA.name, size, partial).into();
+        }
         if partial > 0 && !self.lost && self.skip == 0 && self.skip_seal.is_none() {
             self.start += 1;
             self.lost = true;

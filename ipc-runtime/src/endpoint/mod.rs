@@ -12,8 +12,11 @@
 //! | `unix-seqpacket:PATH` | a Unix seqpacket socket |
 //! | `tcp:HOST:PORT` | TCP (`HOST` a name, an IPv4 address, or an IPv6 address in brackets) |
 //!
-//! Options come after `?` as `key=value` pairs joined by `&`; a transport accepts only its
-//! own keys. In a path or name, `%` and `?` are written `%25` and `%3F` (and any byte may
+//! Options come after `?` as `key=value` pairs (or a bare `key` for a flag) joined by `&`;
+//! a transport accepts only its own keys. The flag `foreign`, on `pipe:`, `fifo:`, `mq:`
+//! and `sysv:` (`mq:/readings?capacity=64&foreign`), opens the end in foreign-peer mode,
+//! for a peer not built on this crate: no handshake, header or fingerprint, each message
+//! exactly the bytes of a `T` ([`Endpoint::Foreign`]). In a path or name, `%` and `?` are written `%25` and `%3F` (and any byte may
 //! be written `%XX`); [`Endpoint`]'s `Display` writes the one canonical form, which parses
 //! back to the same endpoint. A string that does not parse is
 //! [`Error::InvalidEndpoint`], which says what is wrong and shows this grammar.
@@ -42,7 +45,8 @@ pub use open::{bind, connect};
 /// The grammar, for errors.
 pub const GRAMMAR: &str = "pipe:, fifo:PATH, shm:NAME[?capacity=SLOTS], \
                            mq:/NAME[?capacity=MESSAGES], sysv:KEY, unix:PATH, \
-                           unix-seqpacket:PATH, tcp:HOST:PORT";
+                           unix-seqpacket:PATH, tcp:HOST:PORT; \
+                           `?foreign` on pipe:, fifo:, mq:, sysv:";
 
 /// Where a channel is, and over which transport: see the [module docs](self) for the
 /// grammar of its string form.
@@ -91,6 +95,14 @@ pub enum Endpoint {
         /// The port.
         port: u16,
     },
+    /// `…?foreign`: the channel the inner endpoint names (a pipe, FIFO, POSIX or System V
+    /// queue), in foreign-peer mode: each message is exactly the bytes of a `T`, with no
+    /// handshake, schema header or fingerprint, for a peer not built on this crate (see
+    /// [`mq::Options::foreign`](crate::mq::Options::foreign),
+    /// [`sysv::Options::foreign`](crate::sysv::Options::foreign),
+    /// [`pipe::Sender::foreign`](crate::pipe::Sender::foreign)). Opening it on another
+    /// transport is [`Error::Unsupported`].
+    Foreign(Box<Endpoint>),
 }
 
 impl Endpoint {
@@ -105,7 +117,16 @@ impl Endpoint {
             Endpoint::Unix { .. } => "unix",
             Endpoint::UnixSeqpacket { .. } => "unix-seqpacket",
             Endpoint::Tcp { .. } => "tcp",
+            Endpoint::Foreign(inner) => inner.scheme(),
         }
+    }
+
+    /// Whether a foreign-peer end may be opened on this transport (`?foreign`).
+    fn takes_foreign(&self) -> bool {
+        matches!(
+            self,
+            Endpoint::Pipe | Endpoint::Fifo { .. } | Endpoint::Mq { .. } | Endpoint::Sysv { .. }
+        )
     }
 }
 
@@ -163,6 +184,11 @@ impl FromStr for Endpoint {
             }
             other => return Err(bad(format!("unknown transport `{other}`"))),
         };
+        let endpoint = if endpoint.takes_foreign() && options.take_flag("foreign").map_err(bad)? {
+            Endpoint::Foreign(Box::new(endpoint))
+        } else {
+            endpoint
+        };
         options.finish(scheme).map_err(bad)?;
         Ok(endpoint)
     }
@@ -170,6 +196,11 @@ impl FromStr for Endpoint {
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Endpoint::Foreign(inner) = self {
+            let inner = inner.to_string();
+            let sep = if inner.contains('?') { '&' } else { '?' };
+            return write!(f, "{inner}{sep}foreign");
+        }
         write!(f, "{}:", self.scheme())?;
         match self {
             Endpoint::Pipe => Ok(()),
@@ -188,28 +219,44 @@ impl fmt::Display for Endpoint {
                 write!(f, "[{}]:{port}", encode(host))
             }
             Endpoint::Tcp { host, port } => write!(f, "{}:{port}", encode(host)),
+            Endpoint::Foreign(_) => unreachable!("written above"),
         }
     }
 }
 
 /// The `key=value` options of an endpoint, taken one by one by the transport that knows
 /// them; what is left over is an error.
-struct Options(Vec<(String, String)>);
+/// A bare `key` (a flag) has no value.
+struct Options(Vec<(String, Option<String>)>);
 
 impl Options {
     fn parse(query: Option<&str>) -> Result<Options, String> {
         let mut pairs = Vec::new();
         for pair in query.into_iter().flat_map(|q| q.split('&')) {
-            let Some((key, value)) = pair.split_once('=') else {
-                return Err(format!("option `{pair}` is not key=value"));
+            let (key, value) = match pair.split_once('=') {
+                Some((key, value)) => (decode(key)?, Some(decode(value)?)),
+                None if !pair.is_empty() => (decode(pair)?, None),
+                None => return Err("an empty option (`?&` or `&&`)".into()),
             };
-            let key = decode(key)?;
             if pairs.iter().any(|(k, _)| *k == key) {
                 return Err(format!("option `{key}` is given twice"));
             }
-            pairs.push((key, decode(value)?));
+            pairs.push((key, value));
         }
         Ok(Options(pairs))
+    }
+
+    /// Takes the flag `key` (written bare, without a value): whether it was given.
+    fn take_flag(&mut self, key: &str) -> Result<bool, String> {
+        let Some(at) = self.0.iter().position(|(k, _)| k == key) else {
+            return Ok(false);
+        };
+        match self.0.remove(at) {
+            (_, None) => Ok(true),
+            (_, Some(v)) => Err(format!(
+                "option `{key}` is a flag, written without a value (`?{key}`), not `{key}={v}`"
+            )),
+        }
     }
 
     /// Takes option `key` as a positive count, if given.
@@ -218,6 +265,9 @@ impl Options {
             return Ok(None);
         };
         let (_, value) = self.0.remove(at);
+        let Some(value) = value else {
+            return Err(format!("option `{key}` takes a value: `{key}=N`"));
+        };
         match value.parse::<usize>() {
             Ok(n) if n > 0 && value.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(n)),
             _ => Err(format!(
@@ -368,10 +418,21 @@ mod tests {
             "tcp:127.0.0.1:7000",
             "tcp:localhost:80",
             "tcp:[::1]:7000",
+            "pipe:?foreign",
+            "fifo:/tmp/app.fifo?foreign",
+            "mq:/jobs?capacity=10&foreign",
+            "sysv:4242?foreign",
         ] {
             assert_eq!(ok(s).to_string(), s);
         }
         assert_eq!(ok("sysv:0x10"), Endpoint::Sysv { key: 16 });
+        assert_eq!(
+            ok("mq:/q?foreign&capacity=3"),
+            Endpoint::Foreign(Box::new(Endpoint::Mq {
+                name: "/q".into(),
+                capacity: Some(3)
+            }))
+        );
         assert_eq!(
             ok("tcp:[fe80::1]:9"),
             Endpoint::Tcp {
@@ -409,6 +470,10 @@ mod tests {
             ("tcp:h:70000", "not a port"),
             ("fifo:%zz", "two hex digits"),
             ("pipe:x", "takes nothing"),
+            ("shm:x?foreign", "has no option `foreign`"),
+            ("mq:/q?foreign=1", "is a flag"),
+            ("mq:/q?capacity", "takes a value"),
+            ("mq:/q?foreign&foreign", "given twice"),
         ] {
             let text = err(s);
             assert!(text.contains(says), "{s}: {text}");

@@ -58,6 +58,7 @@ impl Endpoint {
     /// As [`connect`].
     pub fn connect<T: Message>(&self) -> Result<Box<dyn Tx<T>>> {
         Ok(match self {
+            Endpoint::Foreign(inner) => inner.connect_foreign()?,
             Endpoint::Pipe => Box::new(pipe::Sender::<T>::stdout()?),
             Endpoint::Fifo { path } => Box::new(fifo::Sender::<T>::open(path)?),
             Endpoint::Shm { name, capacity } => Box::new(shm::Sender::<T>::open_or_create(
@@ -87,13 +88,10 @@ impl Endpoint {
     /// As [`bind`].
     pub fn bind<T: Message>(&self) -> Result<Box<dyn Rx<T>>> {
         Ok(match self {
+            Endpoint::Foreign(inner) => inner.bind_foreign()?,
             Endpoint::Pipe => Box::new(pipe::Receiver::<T>::stdin()?),
             Endpoint::Fifo { path } => {
-                let made = match fifo::create(path) {
-                    Ok(guard) => Some(guard),
-                    Err(Error::AlreadyExists { .. }) => None,
-                    Err(e) => return Err(e),
-                };
+                let made = make_fifo(path)?;
                 Box::new(Owning(fifo::Receiver::<T>::open(path)?, made))
             }
             Endpoint::Shm { name, capacity } => Box::new(shm::Receiver::<T>::open_or_create(
@@ -120,6 +118,69 @@ impl Endpoint {
                 *port,
             ))?)),
         })
+    }
+}
+
+impl Endpoint {
+    /// The sending end of this channel in foreign-peer mode (`?foreign`).
+    fn connect_foreign<T: Message>(&self) -> Result<Box<dyn Tx<T>>> {
+        Ok(match self {
+            Endpoint::Pipe => Box::new(pipe::Sender::<T>::stdout()?.foreign()),
+            Endpoint::Fifo { path } => Box::new(fifo::Sender::<T>::open_with(
+                path,
+                &fifo::Options::new().foreign(),
+            )?),
+            Endpoint::Mq { name, capacity } => Box::new(mq::Sender::<T>::open_or_create(
+                name,
+                mq_options(*capacity).foreign(),
+            )?),
+            Endpoint::Sysv { key } => Box::new(sysv::Sender::<T>::open_or_create(
+                sysv::Key::Value(*key),
+                sysv::Options::new().foreign(),
+            )?),
+            other => return Err(no_foreign(other)),
+        })
+    }
+
+    /// The receiving end of this channel in foreign-peer mode (`?foreign`).
+    fn bind_foreign<T: Message>(&self) -> Result<Box<dyn Rx<T>>> {
+        Ok(match self {
+            Endpoint::Pipe => Box::new(pipe::Receiver::<T>::stdin()?.foreign()),
+            Endpoint::Fifo { path } => {
+                let made = make_fifo(path)?;
+                let rx = fifo::Receiver::<T>::open_with(path, &fifo::Options::new().foreign())?;
+                Box::new(Owning(rx, made))
+            }
+            Endpoint::Mq { name, capacity } => {
+                let opts = mq_options(*capacity).foreign();
+                let rx = mq::Receiver::<T>::open_or_create(name, opts)?;
+                Box::new(Owning(rx, Unlink(name.clone())))
+            }
+            Endpoint::Sysv { key } => {
+                let rx = sysv::Receiver::<T>::open_or_create(
+                    sysv::Key::Value(*key),
+                    sysv::Options::new().foreign(),
+                )?;
+                Box::new(RemovedOnDrop(rx))
+            }
+            other => return Err(no_foreign(other)),
+        })
+    }
+}
+
+fn no_foreign(e: &Endpoint) -> Error {
+    Error::Unsupported {
+        what: format!("foreign-peer mode on `{e}`"),
+        reason: "only pipe:, fifo:, mq: and sysv: endpoints take `?foreign`",
+    }
+}
+
+/// Makes the FIFO at `path` unless something is there: the guard removes it on drop.
+fn make_fifo(path: &str) -> Result<Option<fifo::Fifo>> {
+    match fifo::create(path) {
+        Ok(guard) => Ok(Some(guard)),
+        Err(Error::AlreadyExists { .. }) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -169,8 +169,10 @@ pub(super) fn read_header(
             Err(Errno::ENOENT) => {
                 return Err(Error::Corrupt(format!(
                     "message queue `{name}` has no schema header ({path}): it was not created \
-                     by this crate, or its creator died before writing it; remove it with \
-                     `ipc::mq::unlink(\"{name}\")` and create it again"
+                     by this crate, or its creator died before writing it; to share it with a \
+                     program not built on ipc, open it with `Options::new().foreign()`; \
+                     otherwise remove it with `ipc::mq::unlink(\"{name}\")` and create \
+                     it again"
                 )))
             }
             Err(Errno::EACCES | Errno::EPERM) => {

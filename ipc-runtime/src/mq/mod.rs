@@ -44,6 +44,33 @@
 //!
 //! [`unlink`] removes the queue and its header.
 //!
+//! # Foreign peers
+//!
+//! A program not built on this crate (C with `mq_send`/`mq_receive`, Python with
+//! `posix_ipc`) writes and reads the same messages, the bytes of a `T`, but no schema
+//! header. [`Options::foreign`] opens such a queue (and creates one without a header):
+//!
+//! ```no_run
+//! # fn main() -> ipc::Result<()> {
+//! # #[derive(Clone, Copy, ipc::Message)] #[repr(C)] struct Reading { id: u32, value: f32 }
+//! use ipc::mq;
+//! // The C side: mq_open("/readings", O_CREAT | O_WRONLY, 0600, &(struct mq_attr){
+//! //     .mq_maxmsg = 10, .mq_msgsize = READING_SIZE }), then mq_send(q, &r, sizeof r, 0).
+//! let mut rx = mq::Receiver::<Reading>::open_with("/readings", mq::Options::new().foreign())?;
+//! let reading = rx.recv()?; // length-checked and validated, as always
+//! # let _ = reading; Ok(()) }
+//! ```
+//!
+//! Nothing of the wire changes, so foreign mode costs nothing. What it gives up is the
+//! check at open that the queue was made for this type: the two sides agree only if their
+//! declarations do. Generate the C declaration from the type
+//! ([`schema::c_header`](crate::schema::c_header), `ipc show ENDPOINT --c`) and include
+//! it on the other side: its `_Static_assert`s fail that side's build when a field's
+//! size or offset differs. A receiver still checks every message's length and bit
+//! patterns, so a foreign writer's mistake is an error, never an invalid `T`; the
+//! queue's message size must be `size_of::<T>()` (`NAME_SIZE` in the header). A queue
+//! without a header is never reclaimed by the automatic sweep below.
+//!
 //! # Cost
 //!
 //! A typed send or receive is the raw call plus a length check (and [`Message::validate`]

@@ -13,6 +13,7 @@ use super::limits::read_proc;
 pub struct Options {
     capacity: Option<usize>,
     pub(super) mode: u32,
+    pub(super) foreign: bool,
 }
 
 impl Default for Options {
@@ -28,6 +29,7 @@ impl Options {
         Options {
             capacity: None,
             mode: 0o600,
+            foreign: false,
         }
     }
 
@@ -43,6 +45,24 @@ impl Options {
     /// [Permissions](crate::mq#permissions).
     pub fn mode(mut self, mode: u32) -> Self {
         self.mode = mode & 0o777;
+        self
+    }
+
+    /// Foreign-peer mode, for a queue shared with a program not built on this crate (C's
+    /// `mq_send`/`mq_receive`, Python's `posix_ipc`): no schema header is written at
+    /// create or read at open, so a queue another program made opens instead of being
+    /// refused. The messages are what they always are, exactly the bytes of a `T`, and
+    /// every one received is still length-checked and validated
+    /// ([`Message::validate`](crate::Message::validate)), so foreign bytes never become
+    /// an invalid `T`; the queue's message size must still be `size_of::<T>()`.
+    ///
+    /// What is given up: the check at open that the queue was made for this type. Keep
+    /// the two sides in agreement with a C header generated from the type
+    /// ([`schema::c_header`](crate::schema::c_header)), whose `_Static_assert`s fail the
+    /// other side's build when its declaration differs. See
+    /// [Foreign peers](crate::mq#foreign-peers).
+    pub fn foreign(mut self) -> Self {
+        self.foreign = true;
         self
     }
 

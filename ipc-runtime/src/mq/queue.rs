@@ -90,7 +90,9 @@ impl Queue {
             capacity: 0,
             end: None,
         };
-        if created {
+        if opts.foreign {
+            // Foreign-peer mode: no schema header, written or read (see `Options::foreign`).
+        } else if created {
             // A queue without its header is of no use: remove it if the header fails.
             match write_header::<T>(name, opts.mode) {
                 Ok(end) => q.end = end,
@@ -123,6 +125,19 @@ impl Queue {
         let attr = q.attr()?;
         let msgsize = attr.msgsize() as u64;
         if msgsize != size_of::<T>() as u64 {
+            if opts.foreign {
+                return Err(Error::Unsupported {
+                    what: format!(
+                        "message queue `{name}` of {msgsize}-byte messages for `{}` of {} \
+                         bytes",
+                        T::SCHEMA.name,
+                        size_of::<T>()
+                    ),
+                    reason: "each message is exactly one value: the foreign program must \
+                             create the queue with mq_msgsize = sizeof the type (the C \
+                             header's NAME_SIZE)",
+                });
+            }
             return Err(Error::schema_mismatch::<T>(SchemaId {
                 name: format!("<a type of the queue's {msgsize}-byte messages>"),
                 fingerprint: 0,

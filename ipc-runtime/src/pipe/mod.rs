@@ -269,6 +269,67 @@ mod tests {
     }
 
     #[test]
+    fn a_foreign_sender_writes_bare_messages_back_to_back() {
+        use std::io::Read;
+        let (tx, rx) = channel::<u32>().unwrap();
+        let mut tx = tx.foreign();
+        tx.send(7).unwrap();
+        tx.send_all(&[8, 9]).unwrap();
+        tx.buffered(4096).send(10).unwrap(); // not buffered: foreign
+        let mut bytes = Vec::new();
+        File::from(OwnedFd::from(rx))
+            .read_to_end(&mut bytes)
+            .unwrap();
+        let want: Vec<u8> = [7u32, 8, 9, 10]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect();
+        assert_eq!(bytes, want);
+    }
+
+    #[test]
+    fn a_foreign_receiver_validates_each_bare_message_and_reports_a_short_tail() {
+        let (tx, rx) = channel::<bool>().unwrap();
+        let mut rx = rx.foreign();
+        let mut raw = File::from(OwnedFd::from(tx));
+        raw.write_all(&[1, 2, 0]).unwrap();
+        drop(raw);
+        assert!(rx.recv().unwrap());
+        assert!(matches!(rx.recv(), Err(Error::InvalidMessage(_))));
+        assert!(!rx.recv().unwrap());
+        assert!(rx.recv().unwrap_err().is_disconnected());
+
+        let (tx, rx) = channel::<u32>().unwrap();
+        let mut rx = rx.foreign();
+        let mut raw = File::from(OwnedFd::from(tx));
+        let mut wire: Vec<u8> = [1u32, 2, 3].iter().flat_map(|v| v.to_ne_bytes()).collect();
+        wire.push(9); // a short last message
+        raw.write_all(&wire).unwrap();
+        drop(raw);
+        let mut got = [0u32; 8];
+        let mut n = 0;
+        while n < 3 {
+            n += rx.recv_many(&mut got[n..]).unwrap();
+        }
+        assert_eq!(got[..3], [1, 2, 3]);
+        let e = rx.recv().unwrap_err();
+        assert!(matches!(e, Error::InvalidMessage(_)), "{e:?}");
+        assert!(rx.recv().unwrap_err().is_disconnected());
+    }
+
+    #[test]
+    fn a_receiver_of_this_crate_names_a_foreign_writer() {
+        let (tx, mut rx) = channel::<u64>().unwrap();
+        let mut raw = File::from(OwnedFd::from(tx));
+        raw.write_all(&0x3f80_0000_0000_0001_u64.to_ne_bytes())
+            .unwrap();
+        drop(raw);
+        let e = rx.recv().unwrap_err();
+        assert!(e.to_string().contains("not an `ipc` stream"), "{e}");
+        assert!(e.to_string().contains("foreign"), "{e}");
+    }
+
+    #[test]
     fn duplex_ends_talk_both_ways() {
         let (mut a, mut b) = duplex::<u32, u64>().unwrap();
         a.send(5).unwrap();

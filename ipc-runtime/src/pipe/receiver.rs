@@ -82,6 +82,11 @@ impl<P: ?Sized + Payload> Receiver<P> {
         }
     }
 
+    /// Foreign-peer mode (see [`Receiver::foreign`]).
+    pub(crate) fn set_foreign(&mut self) {
+        self.reader.set_foreign();
+    }
+
     /// True while a FIFO receiver holds its placeholder writer (no bytes have come yet).
     pub(crate) fn has_placeholder(&self) -> bool {
         self.fifo.as_ref().is_some_and(|f| f.placeholder.is_some())
@@ -151,6 +156,33 @@ fn set_blocking(fd: BorrowedFd<'_>, blocking: bool) -> Result<()> {
     fl.set(OFlag::O_NONBLOCK, !blocking);
     fcntl(fd, FcntlArg::F_SETFL(fl)).map_err(|e| Error::sys("fcntl(F_SETFL)", e))?;
     Ok(())
+}
+
+impl<T: Message> Receiver<T> {
+    /// Foreign-peer mode, for a writer not built on this crate (a C program's `write`,
+    /// `printf`-free binary tools, Python's `struct.pack`): no handshake is expected and
+    /// there are no record headers, the stream is messages of `T` back to back, exactly
+    /// their bytes. Every message is still length-checked and validated
+    /// ([`Message::validate`](crate::Message::validate)): an invalid bit pattern is an
+    /// [`Error::InvalidMessage`] and only that message is dropped, and bytes too few for
+    /// a message at the end of the stream are one too. Call it before the first receive.
+    ///
+    /// Pipes and FIFOs have no `Options`, so the mode is a method of the end, the one
+    /// spelling for every way an end is made (`from_fd`, `stdin`,
+    /// [`channel`](crate::pipe::channel), [`fifo::Receiver::open`](crate::fifo::Receiver::open),
+    /// or [`fifo::Options::foreign`](crate::fifo::Options::foreign)):
+    /// `pipe::Receiver::<T>::from_fd(fd).foreign()`.
+    ///
+    /// What is given up: the schema check of the writer's handshake, and resynchronising
+    /// after a torn write: with no framing, a writer that writes part of a message shifts
+    /// every message after it (validation catches what it can). Keep the two sides in
+    /// agreement with a C header generated from the type
+    /// ([`schema::c_header`](crate::schema::c_header)).
+    #[must_use]
+    pub fn foreign(mut self) -> Self {
+        self.set_foreign();
+        self
+    }
 }
 
 codec::framed_receiving_end!(Receiver);

@@ -48,6 +48,8 @@ pub struct Sender<T: ?Sized> {
     /// A FIFO sender's share of the FIFO (see [`crate::fifo`]), retaken when the longest
     /// record it may write changes; `None` for a pipe.
     lock: Option<crate::fifo::WriterLock>,
+    /// Foreign-peer mode: bare messages back to back, no handshake ([`Sender::foreign`]).
+    foreign: bool,
     _t: PhantomData<fn(T)>,
 }
 
@@ -76,6 +78,7 @@ impl<P: ?Sized + Payload> Sender<P> {
                 0
             },
             lock: None,
+            foreign: false,
             _t: PhantomData,
         }
     }
@@ -130,6 +133,13 @@ impl<P: ?Sized + Payload> Sender<P> {
         codec::record_len_of(self.max_len.max(1) * size_of::<P::Element>())
     }
 
+    /// Foreign-peer mode (see [`Sender::foreign`]): no handshake, no buffer.
+    pub(crate) fn set_foreign(&mut self) {
+        self.foreign = true;
+        self.hello_sent = true;
+        self.buffer = 0;
+    }
+
     /// Notes the share of the FIFO this sender holds (see [`crate::fifo`]).
     pub(crate) fn set_lock(&mut self, lock: crate::fifo::WriterLock) {
         self.lock = Some(lock);
@@ -165,6 +175,34 @@ impl<P: ?Sized + Payload> Sender<P> {
 }
 
 impl<T: Message> Sender<T> {
+    /// Foreign-peer mode, for a reader not built on this crate (a C program's `read`, a
+    /// shell tool, Python's `struct.unpack`): no handshake and no record headers, each
+    /// message is exactly the bytes of a `T`, back to back, one `write` per message
+    /// (atomic up to [`PIPE_BUF`], as a C writer's). Call it before the first message;
+    /// what was written before stays written. A [`buffered`](Sender::buffered) sender
+    /// is not buffered in this mode, and batches go one message per `write`.
+    ///
+    /// Pipes and FIFOs have no `Options`, so the mode is a method of the end, the one
+    /// spelling for every way a pipe's end is made (`from_fd`, `stdout`,
+    /// [`channel`](crate::pipe::channel)): `pipe::Sender::<T>::from_fd(fd).foreign()`. A
+    /// FIFO sender writes its handshake when it opens: give it the mode with
+    /// [`fifo::Options::foreign`](crate::fifo::Options::foreign) instead.
+    ///
+    /// What is given up: the schema check the handshake makes at the reader, and the
+    /// framing that keeps a stream in step after a torn write. Keep the two sides in
+    /// agreement with a C header generated from the type
+    /// ([`schema::c_header`](crate::schema::c_header)).
+    #[must_use]
+    pub fn foreign(mut self) -> Self {
+        self.set_foreign();
+        self
+    }
+
+    /// Whether this sender writes bare messages for a foreign reader ([`Sender::foreign`]).
+    pub fn is_foreign(&self) -> bool {
+        self.foreign
+    }
+
     fn write_frame(&mut self, msg: Option<&T>, wait: &Wait) -> Result<()> {
         let sigpipe = *self.sigpipe.get_or_insert_with(Sigpipe::detect);
         let hello = if self.hello_sent {
@@ -175,6 +213,8 @@ impl<T: Message> Sender<T> {
         let (head, payload, tail): (&[u8], &[u8], &[u8]);
         let envelope;
         match msg {
+            // A foreign reader takes the bare message: one plain write, as a C writer's.
+            Some(m) if self.foreign => (head, payload, tail) = (&[], message::as_bytes(m), &[]),
             Some(m) => {
                 envelope = codec::Envelope::new(m);
                 (head, payload, tail) = (envelope.head(), message::as_bytes(m), envelope.tail());
@@ -390,6 +430,9 @@ impl<T: Message> Tx<T> for Sender<T> {
     ///
     /// As [`Tx::send_wait`], for the first message.
     fn send_many_wait(&mut self, msgs: &[T], wait: contract::Wait) -> Result<usize> {
+        if self.foreign {
+            return contract::send_each(msgs, wait, |m, w| self.send_wait(m, w));
+        }
         if codec::is_page::<T>() {
             return self.send_pages(msgs, wait.into());
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 
-use super::frame::{oversized, Frame, Staging};
+use super::frame::{oversized, Frame, Staging, FOREIGN, TYPED};
 use super::key::Key;
 use super::options::Options;
 use super::queue::{check_type, Queue};
@@ -44,7 +44,7 @@ macro_rules! constructors {
         /// (`msgmni`, `msgmax`), [`Error::InvalidName`] for `Key::Value(0)`.
         pub fn create(key: Key, options: Options) -> Result<Self> {
             let flags = libc::IPC_CREAT | libc::IPC_EXCL | options.mode as libc::c_int;
-            Queue::get::<T>(key, flags).map(Self::wrap)
+            Queue::get::<T>(key, flags, options.foreign).map(Self::wrap)
         }
 
         /// Opens the existing queue for `key`.
@@ -56,6 +56,16 @@ macro_rules! constructors {
         /// made the queue for another type (naming the first field that differs),
         /// [`Error::PermissionDenied`], [`Error::LimitExceeded`].
         pub fn open(key: Key) -> Result<Self> {
+            Self::open_with(key, Options::new())
+        }
+
+        /// Opens the existing queue for `key` with `options`: of these only
+        /// [`Options::foreign`] matters to an opener (the mode is the creator's).
+        ///
+        /// # Errors
+        ///
+        /// As [`Self::open`].
+        pub fn open_with(key: Key, options: Options) -> Result<Self> {
             if key == Key::Private {
                 return Err(Error::InvalidName {
                     name: "IPC_PRIVATE".into(),
@@ -63,7 +73,7 @@ macro_rules! constructors {
                              pass its id (`id()`) to the other process and use `from_id`",
                 });
             }
-            Queue::get::<T>(key, $perm).map(Self::wrap)
+            Queue::get::<T>(key, $perm, options.foreign).map(Self::wrap)
         }
 
         /// Opens the queue for `key`, creating it with `options` if it does not exist.
@@ -73,7 +83,7 @@ macro_rules! constructors {
         /// As [`Self::create`] and [`Self::open`].
         pub fn open_or_create(key: Key, options: Options) -> Result<Self> {
             let flags = libc::IPC_CREAT | options.mode as libc::c_int;
-            Queue::get::<T>(key, flags).map(Self::wrap)
+            Queue::get::<T>(key, flags, options.foreign).map(Self::wrap)
         }
 
         /// Uses the queue with identifier `id` (from [`Self::id`] in another process).
@@ -84,16 +94,35 @@ macro_rules! constructors {
         /// crate made it for another type, [`Error::PermissionDenied`],
         /// [`Error::LimitExceeded`].
         pub fn from_id(id: i32) -> Result<Self> {
+            Self::from_id_with(id, Options::new())
+        }
+
+        /// Uses the queue with identifier `id` with `options`: of these only
+        /// [`Options::foreign`] matters here.
+        ///
+        /// # Errors
+        ///
+        /// As [`Self::from_id`].
+        pub fn from_id_with(id: i32, options: Options) -> Result<Self> {
             crate::reclaim::sweep(None);
             let mut q = Queue {
                 id,
                 label: format!("id {id}"),
                 end: None,
+                foreign: options.foreign,
             };
             q.check::<T>()?;
-            q.check_schema::<T>()?;
-            q.join_record()?;
+            if !options.foreign {
+                q.check_schema::<T>()?;
+                q.join_record()?;
+            }
             Ok(Self::wrap(q))
+        }
+
+        /// Whether this end talks to foreign peers ([`Options::foreign`]): messages are
+        /// the bare `T` behind their type.
+        pub fn is_foreign(&self) -> bool {
+            self.q.foreign
         }
 
         /// The queue identifier (`msqid`), valid in every process until removal.
@@ -194,20 +223,35 @@ impl<T: Message> Sender<T> {
         }
     }
 
-    /// Copies `*msg` once, behind its type and fingerprint, and sends it.
+    /// Copies `*msg` once, behind its type and fingerprint (behind its type alone for a
+    /// foreign peer), and sends it.
     #[inline(always)]
     fn send_from(&self, msg: &T, mtype: i64, wait: Wait) -> Result<()> {
+        if self.q.foreign {
+            self.send_frame::<FOREIGN>(msg, mtype, wait)
+        } else {
+            self.send_frame::<TYPED>(msg, mtype, wait)
+        }
+    }
+
+    #[inline(always)]
+    fn send_frame<const P: usize>(&self, msg: &T, mtype: i64, wait: Wait) -> Result<()> {
         check_type(mtype)?;
-        let mut staging = MaybeUninit::<Staging<T>>::uninit();
+        let mut staging = MaybeUninit::<Staging<T, P>>::uninit();
         let b = Staging::to_copy_from(&mut staging, msg);
-        // SAFETY: `b` is a `MsgBuf<T>` inside `staging`, aligned for its `c_long` type; the
-        // writes stay inside it: its type, the frame's fingerprint, and `size_of::<T>()`
-        // bytes at the frame's (unaligned, packed) message field, copied from `*msg`, which
-        // cannot overlap the local `staging`.
+        // SAFETY: `b` is a `MsgBuf<T, P>` inside `staging`, aligned for its `c_long` type;
+        // the writes stay inside it: its type, the frame's `P`-byte prefix (the
+        // fingerprint, or nothing), and `size_of::<T>()` bytes at the frame's (unaligned,
+        // packed) message field, copied from `*msg`, which cannot overlap the local
+        // `staging`.
         unsafe {
             core::ptr::addr_of_mut!((*b).mtype).write(mtype as libc::c_long);
             let text = core::ptr::addr_of_mut!((*b).text);
-            core::ptr::addr_of_mut!((*text).fingerprint).write(T::FINGERPRINT.to_le_bytes());
+            if P == TYPED {
+                core::ptr::addr_of_mut!((*text).prefix)
+                    .cast::<[u8; TYPED]>()
+                    .write_unaligned(T::FINGERPRINT.to_le_bytes());
+            }
             core::ptr::copy_nonoverlapping(
                 (msg as *const T).cast::<u8>(),
                 core::ptr::addr_of_mut!((*text).msg).cast::<u8>(),
@@ -222,7 +266,7 @@ impl<T: Message> Sender<T> {
                 // SAFETY: `p` points to a `MsgBuf`: a `c_long` type followed by `Frame::SIZE`
                 // bytes, all initialised above (`T: Message` has no padding); msgsnd reads
                 // exactly those.
-                let r = unsafe { libc::msgsnd(self.q.id, p, Frame::<T>::SIZE, flags) };
+                let r = unsafe { libc::msgsnd(self.q.id, p, Frame::<T, P>::SIZE, flags) };
                 Errno::result(r).map(drop)
             },
         )
@@ -287,20 +331,29 @@ impl<T: Message> Receiver<T> {
 
     /// Receives one message selected by `mtype`, checks it, and copies its `T` to `out`;
     /// returns its type. `*out` is written only on success.
+    #[inline(always)]
+    fn recv_to(&self, mtype: i64, wait: Wait, out: *mut T) -> Result<i64> {
+        if self.q.foreign {
+            self.recv_frame::<FOREIGN>(mtype, wait, out)
+        } else {
+            self.recv_frame::<TYPED>(mtype, wait, out)
+        }
+    }
+
     // `c_long` is `i64` here but not on every target.
     #[allow(clippy::unnecessary_cast)]
     #[inline(always)]
-    fn recv_to(&self, mtype: i64, wait: Wait, out: *mut T) -> Result<i64> {
-        let mut staging = MaybeUninit::<Staging<T>>::uninit();
+    fn recv_frame<const P: usize>(&self, mtype: i64, wait: Wait, out: *mut T) -> Result<i64> {
+        let mut staging = MaybeUninit::<Staging<T, P>>::uninit();
         let b = Staging::to_copy_to(&mut staging, out);
         let p = b.cast::<libc::c_void>();
         // One byte more than a valid message: a longer one shows as `SIZE + 1` bytes.
-        let cap = Frame::<T>::SIZE + 1;
+        let cap = Frame::<T, P>::SIZE + 1;
         let n = self.q.drive(
             wait,
             || Error::Empty,
             |flags| {
-                // SAFETY: `p` points to a `MsgBuf<T>`: a `c_long` then at least `cap`
+                // SAFETY: `p` points to a `MsgBuf<T, P>`: a `c_long` then at least `cap`
                 // writable bytes (frame + `extra`); msgrcv writes at most `cap` text bytes
                 // (`MSG_NOERROR` truncates longer messages).
                 let r = unsafe {
@@ -324,9 +377,9 @@ impl<T: Message> Receiver<T> {
             )
         };
         if n == cap {
-            return Err(oversized::<T>());
+            return Err(oversized::<T, P>());
         }
-        Frame::<T>::check(text)?;
+        Frame::<T, P>::check(text)?;
         // SAFETY: `check` accepted the frame, so its message bytes are a valid `T`; they are
         // copied once to `out`, which the caller lends writable and which cannot overlap
         // the local `staging`.

@@ -41,6 +41,34 @@
 //! [`Error::SchemaMismatch`] naming the first field that differs ("`Order.qty`: u32 at
 //! offset 8 here, u64 at offset 8 there"), before any message is lost to the mismatch.
 //!
+//! # Foreign peers
+//!
+//! A program not built on this crate (C with `msgsnd`/`msgrcv`, Python with `sysv_ipc`)
+//! sends `struct { long mtype; T mtext; }`, as `msgsnd(2)` documents: no fingerprint. A
+//! receiver of this crate refuses such a message as "not an `ipc` message (a foreign
+//! writer? see `Options::foreign`)". With [`Options::foreign`] (`open_with`,
+//! `from_id_with`, `create`, `open_or_create`) both directions use exactly that layout,
+//! and no registry is written or read:
+//!
+//! ```no_run
+//! # fn main() -> ipc::Result<()> {
+//! use ipc::sysv::{Key, Options, Receiver};
+//! // The C side: msgsnd(id, &(struct { long mtype; uint64_t v; }){ 1, 42 }, 8, 0).
+//! let rx = Receiver::<u64>::open_with(Key::Value(0x4242), Options::new().foreign())?;
+//! let (v, mtype) = rx.recv_type(0)?; // length-checked and validated, as always
+//! # let _ = (v, mtype); Ok(()) }
+//! ```
+//!
+//! Every received message is still length-checked (a longer one is truncated with
+//! `MSG_NOERROR` and refused) and validated ([`Message::validate`](crate::Message::validate)),
+//! so foreign bytes never become an invalid `T`; the bad message is consumed and the next
+//! receive goes on. What is given up: the fingerprint's check of every message and the
+//! registry's check at open. Generate the C declaration from the type
+//! ([`schema::c_header`](crate::schema::c_header), `ipc show ENDPOINT --c`) and include it
+//! on the other side: its `_Static_assert`s fail that side's build when its layout
+//! differs. The foreign frame is copied exactly as the typed one is, minus 8 bytes, so the
+//! mode costs nothing. A queue created in this mode has no registry and is never swept.
+//!
 //! # Cost
 //!
 //! As with the raw calls, a message is copied once each way, behind its type:
@@ -126,6 +154,7 @@ pub fn remove(id: i32) -> crate::Result<()> {
         id,
         label: format!("id {id}"),
         end: None,
+        foreign: false,
     }
     .remove()
 }

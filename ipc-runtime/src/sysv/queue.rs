@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
-use super::frame::Frame;
+use super::frame::{Frame, FOREIGN};
 use super::key::Key;
 use super::registry;
 use crate::deadline::Wait;
@@ -28,6 +28,8 @@ pub(super) struct Queue {
     pub(super) label: String,
     /// This end's place in the record of the queue's registry (see `registry.rs`).
     pub(super) end: Option<End>,
+    /// Foreign-peer mode: messages are the bare `T`, no registry (`Options::foreign`).
+    pub(super) foreign: bool,
 }
 
 pub(super) fn check_type(mtype: i64) -> Result<()> {
@@ -42,16 +44,27 @@ pub(super) fn check_type(mtype: i64) -> Result<()> {
     }
 }
 
+/// The bytes of text one message of `T` takes: its frame, or the bare `T` of a foreign
+/// peer.
+pub(super) fn text_size<T: Message>(foreign: bool) -> usize {
+    if foreign {
+        Frame::<T, FOREIGN>::SIZE
+    } else {
+        Frame::<T>::SIZE
+    }
+}
+
 /// Refuses a `T` whose frame exceeds `msgmax`, the largest message the kernel takes.
-fn check_msgmax<T: Message>() -> Result<()> {
-    let size = Frame::<T>::SIZE as u64;
+fn check_msgmax<T: Message>(foreign: bool) -> Result<()> {
+    let size = text_size::<T>(foreign) as u64;
     let msgmax = read_proc("msgmax").unwrap_or(8192);
     if size > msgmax {
         return Err(Error::LimitExceeded {
             limit: "/proc/sys/kernel/msgmax",
             value: msgmax,
             hint: format!(
-                "a {size}-byte message (8-byte fingerprint + `{}`) needs it raised: \
+                "a {size}-byte message (`{}`, with the 8-byte fingerprint unless foreign) \
+                 needs it raised: \
                  `sysctl -w kernel.msgmax={size}` as root, or send a smaller type",
                 T::SCHEMA
             ),
@@ -69,7 +82,7 @@ fn read_proc(file: &str) -> Option<u64> {
 }
 
 impl Queue {
-    pub(super) fn get<T: Message>(key: Key, flags: libc::c_int) -> Result<Queue> {
+    pub(super) fn get<T: Message>(key: Key, flags: libc::c_int, foreign: bool) -> Result<Queue> {
         let label = key.label();
         if key == Key::Value(libc::IPC_PRIVATE) {
             // The kernel would make a new private queue on every call, found by no one.
@@ -80,7 +93,7 @@ impl Queue {
                          (Key::from_path), or use Key::Private and pass the queue's id",
             });
         }
-        check_msgmax::<T>()?;
+        check_msgmax::<T>(foreign)?;
         // What crashed processes of this user left (see `crate::reclaim`).
         crate::reclaim::sweep(None);
         let exclusive = key == Key::Private || flags & libc::IPC_EXCL != 0;
@@ -118,6 +131,7 @@ impl Queue {
             id,
             label,
             end: None,
+            foreign,
         };
         if let Err(e) = q.check::<T>() {
             if created {
@@ -126,7 +140,9 @@ impl Queue {
             }
             return Err(e);
         }
-        if created {
+        if foreign {
+            // A foreign peer's queue: no registry, written or read (`Options::foreign`).
+        } else if created {
             q.end = registry::create(id, key.raw(), (flags & 0o777) as u32, &block_of::<T>());
         } else {
             q.check_schema::<T>()?;
@@ -180,8 +196,8 @@ impl Queue {
     // `msglen_t` is `u64` here but not on every target.
     #[allow(clippy::unnecessary_cast)]
     pub(super) fn check<T: Message>(&self) -> Result<()> {
-        check_msgmax::<T>()?;
-        let size = Frame::<T>::SIZE as u64;
+        check_msgmax::<T>(self.foreign)?;
+        let size = text_size::<T>(self.foreign) as u64;
         match self.stat() {
             Ok(s) if (s.msg_qbytes as u64) < size => Err(Error::LimitExceeded {
                 limit: "msg_qbytes (bytes a queue holds; default /proc/sys/kernel/msgmnb)",

@@ -41,6 +41,12 @@ impl<T: Message> FrameReader<T> {
         self.read_max = read_max;
         self.take_into(payload?, first)?;
         let mut got = 1;
+        if self.foreign {
+            // Bare messages back to back: validated and copied with one copy.
+            let n = copy_validated_many(&self.buf[self.start..self.end], rest);
+            self.start += n * size_of::<T>();
+            return Ok(got + n);
+        }
         if const { !is_page::<T>() && !is_long(size_of::<T>()) } {
             // The common case: batch records, and short records whose header is checked
             // as one word; per message only validation and the copy.

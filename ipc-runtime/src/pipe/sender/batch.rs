@@ -77,7 +77,7 @@ impl<T: Message> Sender<T> {
     /// ```
     #[must_use]
     pub fn buffered(mut self, capacity: usize) -> Self {
-        if codec::batches::<T>() {
+        if codec::batches::<T>() && !self.foreign {
             self.buffer = capacity.max(BATCH_LEN);
         }
         self
