@@ -128,6 +128,8 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        // The registries of listeners a test killed in here (a live one removes its own).
+        let _ = ipc::socket::remove_stale_with_prefix(&self.0.to_string_lossy());
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }

@@ -240,9 +240,9 @@ pub(crate) fn sweep_one(name: &str, scope: &crate::reclaim::Scope, uid: u32) {
 }
 
 /// Removes the socket files (and registries) of this user's listeners that died without
-/// closing them, whose file names start with `prefix`; returns their paths. What the
-/// automatic sweep does by itself at the next create or open, on demand (the `ipc clean`
-/// command).
+/// closing them, whose file names or whole paths start with `prefix` (`myapp-`, or
+/// `/run/myapp/`); returns their paths. What the automatic sweep does by itself at the
+/// next create or open, on demand (the `ipc clean` command).
 ///
 /// # Errors
 ///
@@ -261,9 +261,12 @@ pub fn remove_stale_with_prefix(prefix: &str) -> crate::Result<Vec<PathBuf>> {
         if !name.starts_with(PREFIX) {
             continue;
         }
-        let socket = open(&entry.path()).and_then(|fd| read(&fd)).map(|r| r.2);
-        if reclaim(&name, uid, |file| file.starts_with(prefix)) {
-            removed.extend(socket);
+        let Some(socket) = open(&entry.path()).and_then(|fd| read(&fd)).map(|r| r.2) else {
+            continue;
+        };
+        let in_path = socket.to_string_lossy().starts_with(prefix);
+        if reclaim(&name, uid, |file| in_path || file.starts_with(prefix)) {
+            removed.push(socket);
         }
     }
     removed.sort();
