@@ -196,6 +196,12 @@ impl<P: ?Sized + Payload> Listener<P> {
     }
 }
 
+/// The async twin of [`Stream`], on tokio (feature `tokio`; see [`crate::aio`]). Its
+/// split halves' twins are [`socket::AsyncSender`](crate::socket::AsyncSender) and
+/// [`socket::AsyncReceiver`](crate::socket::AsyncReceiver).
+#[cfg(feature = "tokio")]
+pub type AsyncStream<T> = crate::aio::Async<Stream<T>>;
+
 /// A TCP connection carrying `T` both ways.
 ///
 /// A `Stream<[E]>` carries slices of `E` both ways, of any length up to its maximum
