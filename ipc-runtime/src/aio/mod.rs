@@ -97,6 +97,7 @@ use crate::error::{Error, Result, SendError};
 use crate::message::Message;
 
 mod ends;
+pub(crate) mod shm;
 
 /// An end of any kind this module can make async (implemented by the transports' ends;
 /// sealed).

@@ -38,6 +38,8 @@ mod leave;
 mod receiver;
 mod sender;
 mod wait;
+#[cfg(feature = "tokio")]
+mod wait_async;
 
 pub use any::{AnyReceiver, AnySender};
 pub use receiver::{Receiver, Sample};
@@ -328,6 +330,7 @@ impl Chan {
         let h = self.header();
         if h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
             h.rx_sem.post();
+            h.ring_rx_bell();
         }
     }
 
