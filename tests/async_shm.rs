@@ -10,7 +10,7 @@
 use std::ffi::OsStr;
 use std::time::Duration;
 
-use ipc::shm::{AsyncReceiver, Options, Receiver, Sender};
+use ipc::shm::{AsyncReceiver, AsyncSubscriber, Options, Publisher, Receiver, Sender, Subscriber};
 use ipc::Error;
 
 mod common;
@@ -58,6 +58,15 @@ fn child() {
         ["paced", name, n] => {
             // Numbered messages, a pause every 16: the receiver parks and is rung.
             let mut tx = Sender::<u64>::open(name).unwrap();
+            for i in 0..n.parse::<u64>().unwrap() {
+                if i % 16 == 15 {
+                    std::thread::sleep(Duration::from_micros(300));
+                }
+                tx.send(i).unwrap();
+            }
+        }
+        ["publish", name, n] => {
+            let mut tx = Publisher::<u64>::open(name).unwrap();
             for i in 0..n.parse::<u64>().unwrap() {
                 if i % 16 == 15 {
                     std::thread::sleep(Duration::from_micros(300));
@@ -155,6 +164,46 @@ fn receives_under_random_timeouts_lose_and_duplicate_nothing() {
     });
     sender.assert_success("sender");
     eprintln!("{n} messages, {cancelled} receives cancelled, {parks} parks");
+}
+
+/// Receives `n` numbered samples under random timeouts (a zero one three times in
+/// four), then the end of the topic; returns the receives cancelled.
+async fn subscribe_all(mut sub: AsyncSubscriber<u64>, n: u64, mut seed: u64) -> u64 {
+    let (mut next, mut cancelled) = (0, 0);
+    while next < n {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let limit = Duration::from_micros(if seed % 4 == 0 { seed % 1500 } else { 0 });
+        match tokio::time::timeout(limit, sub.recv()).await {
+            Err(_) => cancelled += 1,
+            Ok(got) => {
+                assert_eq!(got.unwrap(), next, "lost or duplicated");
+                next += 1;
+            }
+        }
+    }
+    assert!(matches!(sub.recv().await, Err(Error::Disconnected)));
+    cancelled
+}
+
+#[test]
+fn two_async_subscribers_get_every_sample_under_random_timeouts() {
+    let name = ShmName::new("async-topic");
+    let n = env_count("IPC_ASYNC_MESSAGES", 10_000);
+    let s1 = Subscriber::<u64>::open_or_create(&name.0, Options::new().capacity(64)).unwrap();
+    let s2 = Subscriber::<u64>::open(&name.0).unwrap();
+    let publisher = kid(&format!("publish {} {n}", name.0));
+    let (c1, c2) = runtime(1).block_on(async {
+        let s1 = AsyncSubscriber::from_sync(s1).unwrap();
+        let s2 = AsyncSubscriber::from_sync(s2).unwrap();
+        tokio::join!(
+            subscribe_all(s1, n, 0x1234_5678),
+            subscribe_all(s2, n, 0x8765_4321)
+        )
+    });
+    publisher.assert_success("publisher");
+    eprintln!("topic: {n} samples to each of 2 subscribers, {c1} + {c2} receives cancelled");
 }
 
 /// CPU time (user + system) this thread has used (the other tests of the process run

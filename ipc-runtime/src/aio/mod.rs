@@ -97,7 +97,9 @@ use crate::error::{Error, Result, SendError};
 use crate::message::Message;
 
 mod ends;
-pub(crate) mod shm;
+mod shm;
+
+pub use shm::{AsyncShm, ShmEnd};
 
 /// An end of any kind this module can make async (implemented by the transports' ends;
 /// sealed).

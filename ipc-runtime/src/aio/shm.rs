@@ -1,5 +1,7 @@
-//! [`AsyncReceiver`]: the async twin of a shared-memory channel's receiver (the design
-//! is told in [`crate::shm`]'s "Async" section).
+//! [`AsyncShm`]: the async twin of a shared-memory channel's receiver
+//! ([`shm::AsyncReceiver`](crate::shm::AsyncReceiver)) and of a topic's subscriber
+//! ([`shm::AsyncSubscriber`](crate::shm::AsyncSubscriber)); the design is told in
+//! [`crate::shm`]'s "Async" section.
 
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -14,14 +16,82 @@ use ::tokio::time::{sleep, Instant, Sleep};
 use crate::contract::{Rx, Wait};
 use crate::error::{Error, Result};
 use crate::message::Message;
-use crate::shm::Receiver;
+use crate::shm::{Receiver, Subscriber};
 use crate::sync::bell::Bell;
 
 /// How many times one poll may find it must look again before it yields to the runtime
 /// (the peers keep changing under it).
 const LOOKS: u32 = 8;
 
-/// The async twin of [`shm::Receiver`](crate::shm::Receiver), on tokio (feature `tokio`).
+/// A shared-memory end that can wait on a doorbell (sealed): the channel's receiver and
+/// the topic's subscriber.
+pub trait ShmEnd: super::ends::Sealed + Unpin {
+    /// The message type.
+    type Item: Message;
+    #[doc(hidden)]
+    fn recv_now(&mut self) -> Result<Self::Item>;
+    #[doc(hidden)]
+    fn set_bell(&mut self, token: u64);
+    #[doc(hidden)]
+    fn ready_now(&self) -> bool;
+    #[doc(hidden)]
+    fn spin(&self) -> bool;
+    #[doc(hidden)]
+    fn park(&mut self) -> Result<Option<Duration>>;
+    #[doc(hidden)]
+    fn unpark(&mut self);
+}
+
+impl<T: Message> super::ends::Sealed for Receiver<T> {}
+impl<T: Message> ShmEnd for Receiver<T> {
+    type Item = T;
+    fn recv_now(&mut self) -> Result<T> {
+        Rx::recv_wait(self, Wait::Now)
+    }
+    fn set_bell(&mut self, token: u64) {
+        Receiver::set_bell(self, token);
+    }
+    fn ready_now(&self) -> bool {
+        self.message_at_head()
+    }
+    fn spin(&self) -> bool {
+        self.spin_for_message()
+    }
+    fn park(&mut self) -> Result<Option<Duration>> {
+        Ok(self.park_async())
+    }
+    fn unpark(&mut self) {
+        self.unpark_async();
+    }
+}
+
+impl<T: Message> super::ends::Sealed for Subscriber<T> {}
+impl<T: Message> ShmEnd for Subscriber<T> {
+    type Item = T;
+    fn recv_now(&mut self) -> Result<T> {
+        Rx::recv_wait(self, Wait::Now)
+    }
+    fn set_bell(&mut self, token: u64) {
+        Subscriber::set_bell(self, token);
+    }
+    fn ready_now(&self) -> bool {
+        self.sample_at_cursor()
+    }
+    fn spin(&self) -> bool {
+        self.spin_for_sample()
+    }
+    fn park(&mut self) -> Result<Option<Duration>> {
+        self.park_async()
+    }
+    fn unpark(&mut self) {
+        self.unpark_async();
+    }
+}
+
+/// The async twin of a shared-memory receiving end, on tokio (feature `tokio`):
+/// [`shm::AsyncReceiver<T>`](crate::shm::AsyncReceiver) for a channel's
+/// [`Receiver`], [`shm::AsyncSubscriber<T>`](crate::shm::AsyncSubscriber) for a topic's
+/// [`Subscriber`].
 ///
 /// A receive takes the message at the head with no system call when there is one,
 /// spins a few microseconds when there is not, then parks: it announces itself in the
@@ -44,9 +114,9 @@ const LOOKS: u32 = 8;
 /// # Ok(())
 /// # }
 /// ```
-pub struct AsyncReceiver<T: Message> {
+pub struct AsyncShm<E: ShmEnd> {
     /// `None` only inside `into_sync`.
-    rx: Option<Receiver<T>>,
+    rx: Option<E>,
     bell: AsyncFd<Bell>,
     /// The limit of the current park (a minute, or a slice where deaths cannot be
     /// watched).
@@ -56,7 +126,7 @@ pub struct AsyncReceiver<T: Message> {
     parks: u64,
 }
 
-impl<T: Message> AsyncReceiver<T> {
+impl<E: ShmEnd> AsyncShm<E> {
     /// The async twin of `rx`: binds its doorbell and publishes it in the segment.
     /// Nothing buffered or pending is lost.
     ///
@@ -68,10 +138,10 @@ impl<T: Message> AsyncReceiver<T> {
     /// # Panics
     ///
     /// In a runtime built without its I/O and time drivers (`enable_all`).
-    pub fn from_sync(mut rx: Receiver<T>) -> Result<Self> {
+    pub fn from_sync(mut rx: E) -> Result<Self> {
         if ::tokio::runtime::Handle::try_current().is_err() {
             let e = std::io::Error::other("not inside a tokio runtime");
-            return Err(crate::codec::io_error("AsyncReceiver::from_sync", e));
+            return Err(crate::codec::io_error("AsyncShm::from_sync", e));
         }
         let bell = Bell::new()?;
         let token = bell.token();
@@ -81,7 +151,7 @@ impl<T: Message> AsyncReceiver<T> {
         let bell = unsafe { AsyncFd::register_with_interest(bell, Interest::READABLE) }
             .map_err(|e| crate::codec::io_error("epoll_ctl (doorbell)", e.into()))?;
         rx.set_bell(token);
-        Ok(AsyncReceiver {
+        Ok(AsyncShm {
             rx: Some(rx),
             bell,
             nap: Box::pin(sleep(Duration::ZERO)),
@@ -90,21 +160,31 @@ impl<T: Message> AsyncReceiver<T> {
         })
     }
 
-    /// The sync receiver back: the doorbell is withdrawn from the segment, and its
-    /// senders wake the receiver through the futex again.
-    pub fn into_sync(mut self) -> Receiver<T> {
-        let mut rx = self.rx.take().expect("receiver present");
+    /// The sync end back: the doorbell is withdrawn from the segment, and its peers
+    /// wake it through the futex again.
+    pub fn into_sync(mut self) -> E {
+        self.leave_park();
+        let mut rx = self.rx.take().expect("end present");
         rx.set_bell(0);
         rx
     }
 
-    /// The sync receiver, for its other methods ([`Receiver::stats`], ...). Its waiting
+    /// The sync end, for its other methods ([`Receiver::stats`], ...). Its waiting
     /// calls block the thread: use the `try_*` ones.
-    pub fn get_ref(&self) -> &Receiver<T> {
+    pub fn get_ref(&self) -> &E {
         self.rx.as_ref().expect("receiver present")
     }
 
-    fn rx(&mut self) -> &mut Receiver<T> {
+    /// Ends a park the last poll began (its future was dropped, or the end is leaving).
+    fn leave_park(&mut self) {
+        if std::mem::take(&mut self.parked) {
+            if let Some(rx) = &mut self.rx {
+                rx.unpark();
+            }
+        }
+    }
+
+    fn rx(&mut self) -> &mut E {
         self.rx.as_mut().expect("receiver present")
     }
 
@@ -122,7 +202,7 @@ impl<T: Message> AsyncReceiver<T> {
     /// # Errors
     ///
     /// As [`Receiver::recv`].
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<T>> {
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<E::Item>> {
         let mut looks = 0;
         loop {
             if self.parked {
@@ -139,20 +219,20 @@ impl<T: Message> AsyncReceiver<T> {
                 };
                 let napped = self.nap.as_mut().poll(cx).is_ready();
                 let rx = self.rx.as_ref().expect("receiver present");
-                if !rang && !napped && !rx.message_at_head() {
+                if !rang && !napped && !rx.ready_now() {
                     return Poll::Pending;
                 }
                 self.parked = false;
-                self.rx().unpark_async();
+                self.rx().unpark();
             }
-            match Rx::recv_wait(self.rx(), Wait::Now) {
+            match self.rx().recv_now() {
                 Err(Error::Empty) => {}
                 other => return Poll::Ready(other),
             }
-            if self.rx().spin_for_message() {
+            if self.rx().spin() {
                 continue;
             }
-            match self.rx().park_async() {
+            match self.rx().park()? {
                 Some(limit) => {
                     self.parks += 1;
                     self.parked = true;
@@ -177,7 +257,7 @@ impl<T: Message> AsyncReceiver<T> {
     ///
     /// As [`Receiver::recv`]: [`Error::Disconnected`] once every sender that joined has
     /// left and no message is left, ...
-    pub async fn recv(&mut self) -> Result<T> {
+    pub async fn recv(&mut self) -> Result<E::Item> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 
@@ -186,22 +266,23 @@ impl<T: Message> AsyncReceiver<T> {
     /// # Errors
     ///
     /// [`Error::Empty`] if none is; otherwise as [`recv`](Self::recv).
-    pub fn try_recv(&mut self) -> Result<T> {
-        Rx::recv_wait(self.rx(), Wait::Now)
+    pub fn try_recv(&mut self) -> Result<E::Item> {
+        self.rx().recv_now()
     }
 }
 
-impl<T: Message> Drop for AsyncReceiver<T> {
+impl<E: ShmEnd> Drop for AsyncShm<E> {
     fn drop(&mut self) {
+        self.leave_park();
         if let Some(rx) = &mut self.rx {
             rx.set_bell(0);
         }
     }
 }
 
-/// Messages until every sender is gone: [`Error::Disconnected`] ends the stream.
-impl<T: Message> futures_core::Stream for AsyncReceiver<T> {
-    type Item = Result<T>;
+/// Messages until every sender (the publisher) is gone: [`Error::Disconnected`] ends the stream.
+impl<E: ShmEnd> futures_core::Stream for AsyncShm<E> {
+    type Item = Result<E::Item>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         match ready!(self.get_mut().poll_recv(cx)) {
@@ -211,9 +292,9 @@ impl<T: Message> futures_core::Stream for AsyncReceiver<T> {
     }
 }
 
-impl<T: Message> fmt::Debug for AsyncReceiver<T> {
+impl<E: ShmEnd + fmt::Debug> fmt::Debug for AsyncShm<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AsyncReceiver")
+        f.debug_struct("AsyncShm")
             .field("rx", &self.rx)
             .field("parks", &self.parks)
             .finish_non_exhaustive()

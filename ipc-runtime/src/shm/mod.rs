@@ -108,8 +108,9 @@
 //!
 //! # Async (feature `tokio`)
 //!
-//! [`AsyncReceiver`] is the channel receiver's async twin (`from_sync` / `into_sync`):
-//! `recv().await`, `try_recv`, and a `futures_core::Stream`. A receive takes the message
+//! [`AsyncReceiver`] is the channel receiver's async twin and [`AsyncSubscriber`] the
+//! topic subscriber's (`from_sync` / `into_sync`): `recv().await`, `try_recv`, and a
+//! `futures_core::Stream`. A receive takes the message
 //! at the head with no system call when one is there, spins a few microseconds when
 //! none is (a stream whose messages come faster than that never parks), then parks.
 //!
@@ -132,7 +133,9 @@
 //!   `sendto` — no descriptor to pass, no rights beyond the segment's, and no file to
 //!   clean up (the name dies with the socket, also when the receiver is killed).
 //!
-//! The doorbell is what [`AsyncReceiver`] uses. It parks exactly as the sync receiver
+//! The doorbell is what both use. A topic's subscriber keeps its token in its own
+//! subscriber line (a publisher that wakes the parked subscribers rings every token it
+//! finds there); the rest of this paragraph tells the channel's receiver. It parks exactly as the sync receiver
 //! does — stores `rx_parked`, crosses a full barrier (`membarrier`), looks at the head
 //! once more — and awaits its doorbell (an `AsyncFd`) instead of the futex. A sender that
 //! sees `rx_parked` after publishing swaps it to 0, posts the futex as always and, as the
@@ -220,5 +223,9 @@ pub use segment::{
 pub use shared::{Guard, LockError, Repair, Shared};
 pub use topic::Overflow;
 
+/// The async twin of [`Receiver`], on tokio (feature `tokio`; see "Async" above).
 #[cfg(feature = "tokio")]
-pub use crate::aio::shm::AsyncReceiver;
+pub type AsyncReceiver<T> = crate::aio::AsyncShm<Receiver<T>>;
+/// The async twin of [`Subscriber`], on tokio (feature `tokio`; see "Async" above).
+#[cfg(feature = "tokio")]
+pub type AsyncSubscriber<T> = crate::aio::AsyncShm<Subscriber<T>>;
