@@ -12,7 +12,7 @@
 //! let mut rx = pipe::AsyncReceiver::from_sync(rx)?;
 //! tx.send(7).await?;
 //! assert_eq!(rx.recv().await?, 7);
-//! assert!(rx.try_recv().unwrap_err().is_empty()); // never waits
+//! assert!(matches!(rx.try_recv(), Err(ipc::Error::Empty))); // never waits
 //! let rx: pipe::Receiver<u64> = rx.into_sync(); // and back, nothing lost
 //! # drop(rx);
 //! # Ok(())
