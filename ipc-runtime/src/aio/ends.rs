@@ -72,11 +72,28 @@ macro_rules! duplex {
     )*};
 }
 
-receiving!(
-    crate::pipe::Receiver<T>,
-    crate::socket::Receiver<T>,
-    crate::mq::Receiver<T>
-);
+receiving!(crate::socket::Receiver<T>, crate::mq::Receiver<T>);
+
+impl<T: Message> Sealed for crate::pipe::Receiver<T> {}
+impl<T: Message> End for crate::pipe::Receiver<T> {
+    type Sent = Infallible;
+    /// A pipe's descriptor is made non-blocking: a non-waiting receive is then one
+    /// `read`, with no `poll` before it.
+    fn set_async(&mut self, on: bool) -> Result<()> {
+        crate::pipe::Receiver::set_async(self, on)
+    }
+}
+impl<T: Message> AsyncRecv for crate::pipe::Receiver<T> {
+    type Item = T;
+    #[inline]
+    fn recv_now(&mut self) -> Result<T> {
+        Rx::recv_wait(self, Wait::Now)
+    }
+    #[inline]
+    fn recv_into_now(&mut self, out: &mut T) -> Result<()> {
+        Rx::recv_into_wait(self, out, Wait::Now)
+    }
+}
 sending!(
     crate::pipe::Sender<T>,
     crate::socket::Sender<T>,

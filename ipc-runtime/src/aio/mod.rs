@@ -106,6 +106,11 @@ pub use shm::{AsyncShm, ShmEnd};
 pub trait End: AsFd + Unpin + ends::Sealed {
     /// What the end sends ([`std::convert::Infallible`] for a receiving end).
     type Sent;
+    /// Prepares the end for async use (`on`) or sync use again.
+    #[doc(hidden)]
+    fn set_async(&mut self, _on: bool) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// An end that receives `Item` without waiting (sealed).
@@ -179,11 +184,12 @@ impl<E: End> Async<E> {
     /// # Panics
     ///
     /// In a runtime built without its I/O driver (`enable_io`).
-    pub fn from_sync(end: E) -> Result<Self> {
+    pub fn from_sync(mut end: E) -> Result<Self> {
         if ::tokio::runtime::Handle::try_current().is_err() {
             let e = std::io::Error::other("not inside a tokio runtime");
             return Err(crate::codec::io_error("Async::from_sync", e));
         }
+        end.set_async(true)?;
         let dup = end
             .as_fd()
             .try_clone_to_owned()
@@ -204,7 +210,11 @@ impl<E: End> Async<E> {
     /// The sync end back, with what it buffered. A message a `Sink` accepted and has not
     /// written yet is dropped: flush first.
     pub fn into_sync(self) -> E {
-        self.io.into_inner().end
+        let mut end = self.io.into_inner().end;
+        // Blocking again as it came; should that fail, its sync receives still work
+        // (they poll a non-blocking descriptor).
+        let _ = end.set_async(false);
+        end
     }
 
     /// The sync end, for its other methods (options, peer credentials, ...).

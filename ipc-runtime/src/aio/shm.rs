@@ -23,6 +23,16 @@ use crate::sync::bell::Bell;
 /// (the peers keep changing under it).
 const LOOKS: u32 = 8;
 
+/// How long an end that found nothing keeps looking before it parks: it spins a little
+/// in each poll and yields to the runtime between (other tasks run meanwhile; no
+/// system call). As the sync end's spin-then-yield phase, this spares a stream whose
+/// sender pauses for less than that (a sender woken from a full ring, say) the 25-70 µs
+/// of a wake-up, and the sender the system calls of ringing. Adaptive, between these
+/// bounds: doubled after a park that a message ended soon (the stream only paused),
+/// halved after a long one (the end was idle), so an idle end looks for 50 µs.
+const LOOK_MIN: Duration = Duration::from_micros(50);
+const LOOK_MAX: Duration = Duration::from_micros(1000);
+
 /// A shared-memory end that can wait on a doorbell (sealed): the channel's receiver and
 /// the topic's subscriber.
 pub trait ShmEnd: super::ends::Sealed + Unpin {
@@ -32,6 +42,8 @@ pub trait ShmEnd: super::ends::Sealed + Unpin {
     fn recv_now(&mut self) -> Result<Self::Item>;
     #[doc(hidden)]
     fn set_bell(&mut self, token: u64);
+    #[doc(hidden)]
+    fn settle(&mut self);
     #[doc(hidden)]
     fn ready_now(&self) -> bool;
     #[doc(hidden)]
@@ -50,6 +62,9 @@ impl<T: Message> ShmEnd for Receiver<T> {
     }
     fn set_bell(&mut self, token: u64) {
         Receiver::set_bell(self, token);
+    }
+    fn settle(&mut self) {
+        Receiver::settle(self);
     }
     fn ready_now(&self) -> bool {
         self.message_at_head()
@@ -73,6 +88,9 @@ impl<T: Message> ShmEnd for Subscriber<T> {
     }
     fn set_bell(&mut self, token: u64) {
         Subscriber::set_bell(self, token);
+    }
+    fn settle(&mut self) {
+        Subscriber::settle(self);
     }
     fn ready_now(&self) -> bool {
         self.sample_at_cursor()
@@ -123,6 +141,12 @@ pub struct AsyncShm<E: ShmEnd> {
     nap: Pin<Box<Sleep>>,
     /// Inside a park: the last poll returned `Pending` on the doorbell and the nap.
     parked: bool,
+    /// When the current run of empty looks began (None: the last look found a message).
+    empty_since: Option<std::time::Instant>,
+    /// How long a run of empty looks lasts before a park (see [`LOOK_MIN`]).
+    look_for: Duration,
+    /// When the current park began.
+    parked_at: Option<std::time::Instant>,
     parks: u64,
 }
 
@@ -156,6 +180,9 @@ impl<E: ShmEnd> AsyncShm<E> {
             bell,
             nap: Box::pin(sleep(Duration::ZERO)),
             parked: false,
+            empty_since: None,
+            look_for: LOOK_MIN,
+            parked_at: None,
             parks: 0,
         })
     }
@@ -224,18 +251,48 @@ impl<E: ShmEnd> AsyncShm<E> {
                 }
                 self.parked = false;
                 self.rx().unpark();
+                if let Some(at) = self.parked_at.take() {
+                    self.look_for = if at.elapsed() < 2 * self.look_for {
+                        (self.look_for * 2).min(LOOK_MAX)
+                    } else {
+                        (self.look_for / 2).max(LOOK_MIN)
+                    };
+                }
             }
+            // Something at the head (or soon): take it. The end's full non-waiting receive
+            // only once there is nothing: on an empty ring it also probes its peers'
+            // liveness (a few system calls), which only a park needs.
+            if self.rx().ready_now() || self.rx().spin() {
+                match self.rx().recv_now() {
+                    Err(Error::Empty) => {}
+                    other => {
+                        self.empty_since = None;
+                        return Poll::Ready(other);
+                    }
+                }
+            }
+            let since = match self.empty_since {
+                Some(since) => since,
+                None => {
+                    // The first empty look: what was read goes back to the peers now.
+                    self.rx().settle();
+                    *self.empty_since.insert(std::time::Instant::now())
+                }
+            };
+            if since.elapsed() < self.look_for {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            self.empty_since = None;
             match self.rx().recv_now() {
                 Err(Error::Empty) => {}
                 other => return Poll::Ready(other),
-            }
-            if self.rx().spin() {
-                continue;
             }
             match self.rx().park()? {
                 Some(limit) => {
                     self.parks += 1;
                     self.parked = true;
+                    self.parked_at = Some(std::time::Instant::now());
                     self.nap.as_mut().reset(Instant::now() + limit);
                 }
                 None => {

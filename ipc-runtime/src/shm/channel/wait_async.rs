@@ -15,10 +15,10 @@ use crate::sync::deaths::Wake;
 use crate::sync::fence;
 use crate::sync::wait::PARK_SLICE;
 
-/// How many times an async receiver looks at the head before it parks: a few
-/// microseconds, so that a stream whose messages come faster than that never parks (a
-/// park costs system calls: the barrier, the ring, the read of the doorbell).
-const SPINS: u32 = 4_000;
+/// How many times an async receiver looks at the head in one poll before it yields to
+/// the runtime (it parks only after looking for a while: see `aio/shm.rs`), as the sync
+/// receiver spins before it yields.
+const SPINS: u32 = 128;
 
 impl<T: ?Sized + Payload> Receiver<T> {
     /// Publishes `token` as this receiver's doorbell (0: none, the receiver is sync
@@ -27,6 +27,12 @@ impl<T: ?Sized + Payload> Receiver<T> {
     pub(crate) fn set_bell(&mut self, token: u64) {
         self.chan.watch.stop();
         self.chan.header().rx_bell.store(token, Ordering::SeqCst);
+    }
+
+    /// Out of messages: hands every slot read back to the senders now (as a receive that
+    /// finds nothing does), so that none waits for room this receiver has freed.
+    pub(crate) fn settle(&mut self) {
+        self.release_all();
     }
 
     /// True if the head's slot is published (or corrupt) now: one load.

@@ -18,7 +18,7 @@ use crate::sync::fence;
 use crate::sync::wait::PARK_SLICE;
 
 /// As the channel receiver's: a few microseconds of looking before a park.
-const SPINS: u32 = 4_000;
+const SPINS: u32 = 128;
 
 impl SubEnd {
     fn bell(&self) -> &core::sync::atomic::AtomicU64 {
@@ -38,6 +38,12 @@ impl<T: ?Sized + Payload> Subscriber<T> {
         self.end
             .bell()
             .store(token, core::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Out of samples: stores the cursor for the publisher now (as a receive that finds
+    /// nothing does), so that a `Block` publisher does not wait for room it has.
+    pub(crate) fn settle(&mut self) {
+        self.end.store_cursor();
     }
 
     /// True if a sample (or news: lagged, corrupt) is at the cursor now.
