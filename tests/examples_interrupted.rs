@@ -35,6 +35,11 @@ const LONGEST: Duration = Duration::from_secs(2);
 const MOMENTS: usize = 2;
 
 #[test]
+fn async_gateway() {
+    interrupt("async_gateway", &[]);
+}
+
+#[test]
 fn camera() {
     interrupt("camera", &[]);
 }
