@@ -154,3 +154,31 @@ impl<T: Message> AsyncSend for crate::socket::SeqPacket<T> {
         Tx::send_wait(self, msg, Wait::Now)
     }
 }
+
+/// A request/response client: its calling side, operated without waiting.
+macro_rules! client {
+    ($($end:ty),*) => {$(
+        impl<Req: Message, Resp: Message> Sealed for $end {}
+        impl<Req: Message, Resp: Message> End for $end {
+            type Sent = Req;
+        }
+        impl<Req: Message, Resp: Message> super::AsyncCall for $end {
+            type Request = Req;
+            type Response = Resp;
+            fn skip_owed_now(&mut self) -> Result<bool> {
+                self.caller().skip_owed_now()
+            }
+            fn send_call_now(&mut self, req: &Req) -> Result<()> {
+                self.caller().send_call_now(req)
+            }
+            fn flush_call_now(&mut self) -> Result<()> {
+                self.caller().flush_now()
+            }
+            fn recv_call_now(&mut self) -> Result<Resp> {
+                self.caller().recv_call_now()
+            }
+        }
+    )*};
+}
+
+client!(crate::socket::Client<Req, Resp>, crate::tcp::Client<Req, Resp>);

@@ -146,6 +146,23 @@ where
     }
 }
 
+/// A request/response client (sealed): [`socket::Client`](crate::socket::Client),
+/// [`tcp::Client`](crate::tcp::Client).
+pub trait AsyncCall: End {
+    /// What it asks.
+    type Request: Message;
+    /// What it is answered.
+    type Response: Message;
+    #[doc(hidden)]
+    fn skip_owed_now(&mut self) -> Result<bool>;
+    #[doc(hidden)]
+    fn send_call_now(&mut self, req: &Self::Request) -> Result<()>;
+    #[doc(hidden)]
+    fn flush_call_now(&mut self) -> Result<()>;
+    #[doc(hidden)]
+    fn recv_call_now(&mut self) -> Result<Self::Response>;
+}
+
 /// The end, and a duplicate of its descriptor that the reactor watches.
 struct Registered<E> {
     end: E,
@@ -166,6 +183,9 @@ pub struct Async<E: End> {
     staged: Option<E::Sent>,
     /// The nap of a send waiting for room no event announces.
     nap: Option<Pin<Box<::tokio::time::Sleep>>>,
+    /// False until the first receive tried without waiting for readiness: the end may
+    /// hold whole messages it read while sync, which no readiness event announces.
+    primed: bool,
 }
 
 // Nothing in an `Async` is ever pinned in place (the nap is boxed): moving it is fine
@@ -204,6 +224,7 @@ impl<E: End> Async<E> {
             io,
             staged: None,
             nap: None,
+            primed: false,
         })
     }
 
@@ -236,6 +257,13 @@ impl<E: AsyncRecv> Async<E> {
     ///
     /// As the sync end's `recv`.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<E::Item>> {
+        if !self.primed {
+            self.primed = true;
+            match self.get_mut().recv_now() {
+                Err(Error::Empty) => {}
+                other => return Poll::Ready(other),
+            }
+        }
         loop {
             let mut guard = ready!(self.io.poll_read_ready_mut(cx)).map_err(reactor)?;
             match guard.get_inner_mut().end.recv_now() {
@@ -262,14 +290,8 @@ impl<E: AsyncRecv> Async<E> {
     ///
     /// As [`recv`](Self::recv); after an error `*out` is unchanged.
     pub async fn recv_into(&mut self, out: &mut E::Item) -> Result<()> {
-        poll_fn(|cx| loop {
-            let mut guard = ready!(self.io.poll_read_ready_mut(cx)).map_err(reactor)?;
-            match guard.get_inner_mut().end.recv_into_now(out) {
-                Err(Error::Empty) => guard.clear_ready(),
-                other => return Poll::Ready(other),
-            }
-        })
-        .await
+        self.primed = true;
+        poll_fn(|cx| self.poll_op(cx, true, |e| e.recv_into_now(out))).await
     }
 
     /// Receives a message if a whole one is there now; never waits.
@@ -306,13 +328,7 @@ where
 
     /// Polls until what a bounded send left behind is written.
     fn poll_flush_now(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        loop {
-            let mut guard = ready!(self.io.poll_write_ready_mut(cx)).map_err(reactor)?;
-            match guard.get_inner_mut().end.flush_now() {
-                Err(Error::Full | Error::Empty | Error::Timeout(_)) => guard.clear_ready(),
-                other => return Poll::Ready(other),
-            }
-        }
+        self.poll_op(cx, false, E::flush_now)
     }
 
     /// Sends `msg`, waiting for room without blocking the thread; returns once it is
@@ -364,6 +380,72 @@ where
     /// As the sync end's `flush`.
     pub async fn flush(&mut self) -> Result<()> {
         poll_fn(|cx| futures_sink::Sink::poll_flush(Pin::new(&mut *self), cx)).await
+    }
+}
+
+impl<E: End> Async<E> {
+    /// Polls `op` (a non-waiting call on the end) until it does not say it would wait
+    /// ([`Error::Empty`], [`Error::Full`], or a flush's [`Error::Timeout`]): tries it
+    /// at once (it may need no I/O, or find what the end buffered), then waits for
+    /// readability (`read`) or writability between tries.
+    fn poll_op<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        read: bool,
+        mut op: impl FnMut(&mut E) -> Result<R>,
+    ) -> Poll<Result<R>> {
+        match op(self.get_mut()) {
+            Err(Error::Empty | Error::Full | Error::Timeout(_)) => {}
+            other => return Poll::Ready(other),
+        }
+        loop {
+            let mut guard = if read {
+                ready!(self.io.poll_read_ready_mut(cx)).map_err(reactor)?
+            } else {
+                ready!(self.io.poll_write_ready_mut(cx)).map_err(reactor)?
+            };
+            match op(&mut guard.get_inner_mut().end) {
+                Err(Error::Empty | Error::Full | Error::Timeout(_)) => guard.clear_ready(),
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+}
+
+impl<E: AsyncCall> Async<E> {
+    /// Sends `req` and waits for its response, without blocking the thread. Responses
+    /// come in the order of the requests (a server of this crate answers each
+    /// connection's requests in order), so one call is in flight at a time on a
+    /// client; run several clients for concurrent calls.
+    ///
+    /// Cancel-safe: a call whose future is dropped after its request was sent leaves
+    /// its response owed, and the next call reads and drops it first, so answers never
+    /// shift by one.
+    ///
+    /// # Errors
+    ///
+    /// As the sync client's `call`: [`Error::Disconnected`] if the server is gone, ...
+    pub async fn call(&mut self, req: E::Request) -> Result<E::Response> {
+        self.call_ref(&req).await
+    }
+
+    /// As [`call`](Self::call), the request by reference.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call).
+    pub async fn call_ref(&mut self, req: &E::Request) -> Result<E::Response> {
+        let mut sent = false;
+        poll_fn(|cx| {
+            if !sent {
+                while ready!(self.poll_op(cx, true, E::skip_owed_now))? {}
+                ready!(self.poll_op(cx, false, |e| e.send_call_now(req)))?;
+                sent = true;
+            }
+            ready!(self.poll_op(cx, false, E::flush_call_now))?;
+            self.poll_op(cx, true, E::recv_call_now)
+        })
+        .await
     }
 }
 

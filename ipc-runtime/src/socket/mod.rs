@@ -114,6 +114,10 @@ pub type AsyncSender<T> = crate::aio::Async<Sender<T>>;
 /// The async twin of [`Receiver`] (a split stream's receiving half, Unix or TCP), on tokio.
 #[cfg(feature = "tokio")]
 pub type AsyncReceiver<T> = crate::aio::Async<Receiver<T>>;
+/// The async twin of [`Client`], on tokio (feature `tokio`; see [`crate::aio`]):
+/// `call(req).await`.
+#[cfg(feature = "tokio")]
+pub type AsyncClient<Req, Resp> = crate::aio::Async<Client<Req, Resp>>;
 /// The async twin of [`SeqPacket`], on tokio (feature `tokio`; see [`crate::aio`]).
 #[cfg(feature = "tokio")]
 pub type AsyncSeqPacket<T> = crate::aio::Async<SeqPacket<T>>;
