@@ -67,6 +67,7 @@
 //! | Unix stream socket | `socket::AsyncStream`, `AsyncSender`, `AsyncReceiver` | the socket |
 //! | Unix seqpacket | `socket::AsyncSeqPacket` | the socket |
 //! | TCP | `tcp::AsyncStream` (its halves are the socket ones) | the socket |
+//! | request/response | `socket::AsyncClient`, `tcp::AsyncClient` ([`Async::call`]) | the socket |
 //! | POSIX queue | `mq::AsyncSender`, `mq::AsyncReceiver` | the queue's descriptor (pollable on Linux) |
 //! | shared memory | `shm::AsyncReceiver`, `shm::AsyncSubscriber` | a doorbell socket (see [`crate::shm`]'s async section) |
 //! | System V queue | none | — |
