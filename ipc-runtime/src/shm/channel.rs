@@ -45,6 +45,17 @@ pub use any::{AnyReceiver, AnySender};
 pub use receiver::{Receiver, Sample};
 pub use sender::{Loan, Sender};
 
+/// After posting `rx_sem`: rings the receiver's doorbell too if it is async (its token
+/// is in `rx_bell`, stored before it first parks; the caller's swap of `rx_parked`
+/// orders this load after that store).
+#[inline]
+fn ring_rx_bell(h: &Header) {
+    let token = h.rx_bell.load(Ordering::SeqCst);
+    if token != 0 {
+        crate::sync::bell::ring(token);
+    }
+}
+
 /// Participant index of the receiver.
 const RECEIVER: usize = 0;
 /// Participant indices of senders.
@@ -330,7 +341,7 @@ impl Chan {
         let h = self.header();
         if h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
             h.rx_sem.post();
-            h.ring_rx_bell();
+            ring_rx_bell(h);
         }
     }
 

@@ -154,19 +154,6 @@ pub(crate) struct Header {
     pub(crate) ring: RingControl,
 }
 
-impl Header {
-    /// After posting `rx_sem`: rings the receiver's doorbell too if it is async (its
-    /// token is in `rx_bell`, stored before it first parks; the caller's swap of
-    /// `rx_parked` orders this load after that store).
-    #[inline]
-    pub(crate) fn ring_rx_bell(&self) {
-        let token = self.rx_bell.load(Ordering::SeqCst);
-        if token != 0 {
-            crate::sync::bell::ring(token);
-        }
-    }
-}
-
 /// Who each participant of a channel is, so that an end parked for its peers can ask to
 /// hear of their death ([`crate::sync::deaths`]) instead of waking up to look: its pid as
 /// it reads it, and its pid namespace. Written by a participant when it joins (after it
