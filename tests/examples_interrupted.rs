@@ -40,6 +40,11 @@ fn c_interop() {
 }
 
 #[test]
+fn async_gateway() {
+    interrupt("async_gateway", &[]);
+}
+
+#[test]
 fn camera() {
     interrupt("camera", &[]);
 }

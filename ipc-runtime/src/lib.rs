@@ -18,6 +18,7 @@
 //! | [`signal`] | signals, graceful shutdown | `signal(7)`, `signalfd(2)` |
 //! | [`contract`] | the [`Tx`] / [`Rx`] traits every transport's ends implement | |
 //! | [`codec`] | the wire format of byte streams | |
+//! | `aio` (feature `tokio`) | async twins of the ends, on tokio | `epoll(7)` |
 //! | [`endpoint`] | transports named by strings (`shm:orders`, `tcp:host:port`) | |
 //! | [`schema`] | a message type's schema as bytes; messages read and written without their type (values, JSON) | |
 //!
@@ -53,6 +54,8 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "tokio")]
+pub mod aio;
 pub mod codec;
 mod const_msg;
 pub mod contract;

@@ -197,6 +197,17 @@ impl<P: ?Sized + Payload> Listener<P> {
     }
 }
 
+/// The async twin of [`Stream`], on tokio (feature `tokio`; see [`crate::aio`]). Its
+/// split halves' twins are [`socket::AsyncSender`](crate::socket::AsyncSender) and
+/// [`socket::AsyncReceiver`](crate::socket::AsyncReceiver).
+#[cfg(feature = "tokio")]
+pub type AsyncStream<T> = crate::aio::Async<Stream<T>>;
+
+/// The async twin of [`Client`], on tokio (feature `tokio`; see [`crate::aio`]):
+/// `call(req).await`.
+#[cfg(feature = "tokio")]
+pub type AsyncClient<Req, Resp> = crate::aio::Async<Client<Req, Resp>>;
+
 /// A TCP connection carrying `T` both ways.
 ///
 /// A `Stream<[E]>` carries slices of `E` both ways, of any length up to its maximum
@@ -321,6 +332,14 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
 
 /// The connection's socket: readable when a response (a late one, after
 /// [`Client::call_timeout`] gave up) or the server's hang-up waits to be read.
+impl<Req: Message, Resp: Message> Client<Req, Resp> {
+    /// The calling side, for the async twin.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn caller(&mut self) -> &mut crate::socket::rpc::Caller<Req, Resp> {
+        &mut self.caller
+    }
+}
+
 impl<Req: Message, Resp: Message> AsFd for Client<Req, Resp> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.caller.fd()

@@ -169,6 +169,14 @@ mod record;
 
 pub use any::{AnyReceiver, AnySender};
 pub use ends::{Receiver, Sender};
+
+/// The async twin of [`Sender`], on tokio (feature `tokio`; see [`crate::aio`]): the
+/// queue's descriptor is pollable on Linux.
+#[cfg(feature = "tokio")]
+pub type AsyncSender<T> = crate::aio::Async<Sender<T>>;
+/// The async twin of [`Receiver`], on tokio (feature `tokio`; see [`crate::aio`]).
+#[cfg(feature = "tokio")]
+pub type AsyncReceiver<T> = crate::aio::Async<Receiver<T>>;
 pub use limits::PRIO_MAX;
 pub use list::{list, Listed};
 pub use options::Options;

@@ -118,6 +118,13 @@
 
 mod duplex;
 mod receiver;
+
+/// The async twin of [`Sender`], on tokio (feature `tokio`; see [`crate::aio`]).
+#[cfg(feature = "tokio")]
+pub type AsyncSender<T> = crate::aio::Async<Sender<T>>;
+/// The async twin of [`Receiver`], on tokio (feature `tokio`; see [`crate::aio`]).
+#[cfg(feature = "tokio")]
+pub type AsyncReceiver<T> = crate::aio::Async<Receiver<T>>;
 mod sender;
 
 pub use duplex::Duplex;

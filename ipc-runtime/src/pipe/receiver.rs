@@ -28,6 +28,9 @@ pub struct Receiver<T: ?Sized> {
     /// For a FIFO (opened `O_NONBLOCK`) the state of its descriptor; `None` for a pipe,
     /// whose flags are left as they came.
     fifo: Option<FifoState>,
+    /// A pipe this receiver made non-blocking for its async twin: a receive that must
+    /// not wait reads at once (`EAGAIN`: nothing there) instead of polling first.
+    nonblocking: bool,
 }
 
 /// How a FIFO receiver reads without `poll(2)`.
@@ -65,6 +68,7 @@ impl<P: ?Sized + Payload> Receiver<P> {
             reader: FrameReader::new().one_message_per_read(),
             poll_first: false,
             fifo: None,
+            nonblocking: false,
         }
     }
 
@@ -125,6 +129,20 @@ impl<P: ?Sized + Payload> Receiver<P> {
     }
 }
 
+impl<P: ?Sized + Payload> Receiver<P> {
+    /// For the async twin: makes a pipe's descriptor non-blocking (`on`) or blocking
+    /// again, so that its non-waiting receives are one `read` each. A FIFO's is
+    /// non-blocking for them already.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn set_async(&mut self, on: bool) -> Result<()> {
+        if self.fifo.is_none() && self.nonblocking != on {
+            set_blocking(self.fd.as_fd(), !on)?;
+            self.nonblocking = on;
+        }
+        Ok(())
+    }
+}
+
 /// Reads more bytes for the frame reader.
 #[inline]
 fn fill(
@@ -133,10 +151,11 @@ fn fill(
     wait: &Wait,
     poll_first: &mut bool,
     fifo: &mut Option<FifoState>,
+    nonblocking_pipe: bool,
 ) -> Result<usize> {
     // A FIFO's descriptor is non-blocking for any receive but a blocking one, so a
     // try-receive can just read (`EAGAIN` means nothing is there) instead of polling.
-    let nonblocking = fifo.as_ref().is_some_and(|f| !f.blocking);
+    let nonblocking = nonblocking_pipe || fifo.as_ref().is_some_and(|f| !f.blocking);
     let n = fd::read_some(fd, buf, wait, *poll_first, nonblocking)?;
     // Bytes arrived, so a writer has come: from now on a read of 0 bytes is a
     // real end of stream, and reading first (polling only on EAGAIN) is safe.
@@ -233,8 +252,9 @@ impl<P: ?Sized + Payload> Framed<P> for Receiver<P> {
         let fd = self.fd.as_fd();
         let poll_first = &mut self.poll_first;
         let fifo = &mut self.fifo;
+        let nonblocking = self.nonblocking;
         (&mut self.reader, move |buf: &mut [u8]| {
-            fill(fd, buf, &wait, poll_first, fifo)
+            fill(fd, buf, &wait, poll_first, fifo, nonblocking)
         })
     }
 }

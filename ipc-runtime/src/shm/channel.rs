@@ -38,10 +38,23 @@ mod leave;
 mod receiver;
 mod sender;
 mod wait;
+#[cfg(feature = "tokio")]
+mod wait_async;
 
 pub use any::{AnyReceiver, AnySender};
 pub use receiver::{Receiver, Sample};
 pub use sender::{Loan, Sender};
+
+/// After posting `rx_sem`: rings the receiver's doorbell too if it is async (its token
+/// is in `rx_bell`, stored before it first parks; the caller's swap of `rx_parked`
+/// orders this load after that store).
+#[inline]
+fn ring_rx_bell(h: &Header) {
+    let token = h.rx_bell.load(Ordering::SeqCst);
+    if token != 0 {
+        crate::sync::bell::ring(token);
+    }
+}
 
 /// Participant index of the receiver.
 const RECEIVER: usize = 0;
@@ -328,6 +341,7 @@ impl Chan {
         let h = self.header();
         if h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
             h.rx_sem.post();
+            ring_rx_bell(h);
         }
     }
 

@@ -38,8 +38,8 @@ pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"IPC-SHM\0");
 /// claims; 4: a slot header is its 8-byte `seq`, and small slots share cache lines; 5: a
 /// sender that leaves last with unread messages keeps the segment, and the header says
 /// for how long; 6: every participant's pid, and a count of joins and leaves, for death
-/// notices; 7: `max_len`, for slices).
-pub(crate) const VERSION: u32 = 7;
+/// notices; 7: `max_len`, for slices; 8: `rx_bell`, the doorbell of an async receiver).
+pub(crate) const VERSION: u32 = 8;
 /// `state` once the creator has finished initialising.
 pub(crate) const READY: u32 = 0x5245_4459;
 
@@ -146,6 +146,9 @@ pub(crate) struct Header {
     /// 1 while the receiver is (about to be) parked on `rx_sem`.
     pub(crate) rx_parked: CacheLine<AtomicU32>,
     pub(crate) rx_sem: CacheLine<Semaphore>,
+    /// Non-zero while the receiver is async: the token of its doorbell socket, which a
+    /// sender that wakes it rings as well as posting `rx_sem` (see `sync::bell`).
+    pub(crate) rx_bell: CacheLine<AtomicU64>,
     pub(crate) space: CacheLine<SpaceEvent>,
     /// Shared values: a semaphore the user may post and wait on.
     pub(crate) user_sem: CacheLine<Semaphore>,
@@ -575,14 +578,14 @@ mod tests {
 
     #[test]
     fn the_header_is_the_size_the_docs_state() {
-        // `shm`'s "Limits" and `Options::footprint` state it: 89 cache lines, 64 of them
+        // `shm`'s "Limits" and `Options::footprint` state it: 90 cache lines, 64 of them
         // the participants' claim words and 12 their pids.
-        assert_eq!(size_of::<Header>(), 5696);
+        assert_eq!(size_of::<Header>(), 5760);
         assert_eq!(
             Layout::channel(&Shape::of::<u64>(0), 1024)
                 .unwrap()
                 .body_offset,
-            5696
+            5760
         );
     }
 

@@ -106,6 +106,51 @@
 //!   created. A receiver that leaves gives up what it has not read (senders then get
 //!   `Disconnected`).
 //!
+//! # Async (feature `tokio`)
+//!
+//! [`AsyncReceiver`] is the channel receiver's async twin and [`AsyncSubscriber`] the
+//! topic subscriber's (`from_sync` / `into_sync`): `recv().await`, `try_recv`, and a
+//! `futures_core::Stream`. A receive takes the message
+//! at the head with no system call when one is there, spins a few microseconds when
+//! none is (a stream whose messages come faster than that never parks), then parks.
+//!
+//! Parking needs something the runtime can wait on. A receiver parks on a futex, which
+//! `epoll` cannot watch; the candidates were:
+//!
+//! - a thread per channel blocked on the futex, waking the task: the thread count the
+//!   async API exists to avoid;
+//! - one process-wide thread waiting on many futexes with `futex_waitv(2)`: at most 128
+//!   futexes a call (so a thread per 128 channels), re-armed at every park and wake
+//!   (each a wake of that thread and a system call more), and Linux 5.16 or later;
+//! - an `eventfd` per receiver that senders write: a sender must hold the receiver's
+//!   descriptor, passed with `SCM_RIGHTS` over a socket both would have to find (a
+//!   rendezvous per sender) or taken with `pidfd_getfd(2)` (which needs ptrace rights on
+//!   the receiver, refused by Yama's default `ptrace_scope` between processes that are
+//!   not parent and child);
+//! - a **doorbell**: a datagram socket in the abstract Unix namespace, bound by the
+//!   receiver under a random name (`@ipc-bell.<token>`), the token published in the
+//!   segment header (`rx_bell`). Any process that maps the segment can ring it with one
+//!   `sendto` — no descriptor to pass, no rights beyond the segment's, and no file to
+//!   clean up (the name dies with the socket, also when the receiver is killed).
+//!
+//! The doorbell is what both use. A topic's subscriber keeps its token in its own
+//! subscriber line (a publisher that wakes the parked subscribers rings every token it
+//! finds there); the rest of this paragraph tells the channel's receiver. It parks exactly as the sync receiver
+//! does — stores `rx_parked`, crosses a full barrier (`membarrier`), looks at the head
+//! once more — and awaits its doorbell (an `AsyncFd`) instead of the futex. A sender that
+//! sees `rx_parked` after publishing swaps it to 0, posts the futex as always and, as the
+//! header holds a token, rings: one `sendto` per park, none per message. The process's
+//! death-notice thread ([`crate::sync`]) rings it too when a sender dies, and a sender
+//! that joins or leaves wakes it as it wakes a sync receiver. So an idle async receiver
+//! costs a registered descriptor and a timer that fires once a minute (the same limit as
+//! the sync park's, for a segment shrunk under it), and a thousand of them are a
+//! thousand descriptors in one `epoll` set, no thread each.
+//!
+//! Limits: the abstract namespace belongs to the network namespace, so a sender in
+//! another network namespace than its async receiver cannot ring (the receiver then
+//! wakes at its minute); such a receiver should stay sync. A park costs one more file
+//! descriptor per async receiver (its doorbell) for its life.
+//!
 //! # Limits
 //!
 //! - One receiver, at most 63 senders per channel; capacity is a power of two >= 2. By
@@ -114,8 +159,8 @@
 //!   the channel is created, and [`Options::footprint`] says how many before it is. A
 //!   slot is an 8-byte sequence word and the message, rounded up to a power of two up
 //!   to 64 bytes and to whole cache lines above (8 B messages take 16-byte slots, 64 B
-//!   messages 128-byte ones, 4 KiB messages 4,160 bytes); a header of 5,696 bytes comes
-//!   first (89 cache lines: 64 of them one claim word per participant, 12 the
+//!   messages 128-byte ones, 4 KiB messages 4,160 bytes); a header of 5,760 bytes comes
+//!   first (90 cache lines: 64 of them one claim word per participant, 12 the
 //!   participants' pids), then the message type's encoded schema (what `ipc show` and
 //!   `ipc tail` read), and the whole is
 //!   rounded up to pages. So 64 slots of 8 bytes reserve 8 KiB (16 times their
@@ -177,3 +222,10 @@ pub use segment::{
 };
 pub use shared::{Guard, LockError, Repair, Shared};
 pub use topic::Overflow;
+
+/// The async twin of [`Receiver`], on tokio (feature `tokio`; see "Async" above).
+#[cfg(feature = "tokio")]
+pub type AsyncReceiver<T> = crate::aio::AsyncShm<Receiver<T>>;
+/// The async twin of [`Subscriber`], on tokio (feature `tokio`; see "Async" above).
+#[cfg(feature = "tokio")]
+pub type AsyncSubscriber<T> = crate::aio::AsyncShm<Subscriber<T>>;

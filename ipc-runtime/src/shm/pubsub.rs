@@ -222,6 +222,18 @@ fn changed(seg: &Segment, board: &SegBoard) {
         ev.fetch_add(1, Ordering::SeqCst);
         futex::wake(ev, u32::MAX);
     }
+    ring_bells(board);
+}
+
+/// After waking the parked subscribers' futex: rings the doorbell of every async
+/// subscriber (a load per subscriber line; only when someone is parked).
+fn ring_bells(board: &SegBoard) {
+    for k in 0..board.subscribers() {
+        let token = board.sub(k).bell.load(core::sync::atomic::Ordering::SeqCst);
+        if token != 0 {
+            crate::sync::bell::ring(token);
+        }
+    }
 }
 
 fn overflow_of(board: &SegBoard) -> Overflow {

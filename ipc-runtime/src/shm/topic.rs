@@ -172,6 +172,9 @@ pub(crate) struct SubLine {
     pub(crate) attached: AtomicU64,
     /// The position it reads or will read next.
     pub(crate) cursor: AtomicU64,
+    /// Non-zero while the subscriber is async: the token of its doorbell, which a
+    /// publisher that wakes the parked subscribers rings (see `sync::bell`).
+    pub(crate) bell: core::sync::atomic::AtomicU64,
 }
 
 /// An entry of the ring: which position it holds. Where its bytes are is the entry's

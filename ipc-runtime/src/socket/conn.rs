@@ -357,6 +357,13 @@ impl<P: ?Sized + Payload> Sender<P> {
         Ok(())
     }
 
+    /// Writes what a bounded send left behind, without waiting ([`Error::Full`] if some
+    /// remains).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn flush_now(&mut self) -> Result<()> {
+        self.flush_pending(Wait::Now)
+    }
+
     fn flush_pending(&mut self, wait: Wait) -> Result<()> {
         // What is written is whole records: the open one is closed first.
         self.batcher.close();
@@ -674,6 +681,12 @@ macro_rules! duplex_stream {
             /// As [`Sender::flush`](crate::socket::Sender::flush).
             pub fn flush(&mut self) -> $crate::Result<()> {
                 self.tx.flush()
+            }
+
+            /// Writes the tail of a frame without waiting (for the async twin).
+            #[cfg(feature = "tokio")]
+            pub(crate) fn flush_now(&mut self) -> $crate::Result<()> {
+                self.tx.flush_now()
             }
 
             /// Makes the sending half buffered

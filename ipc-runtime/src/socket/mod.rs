@@ -105,6 +105,23 @@ pub use registry::{list, remove_stale_with_prefix, Listed};
 pub use rpc::{Client, Server};
 pub use seqpacket::{SeqPacket, SeqPacketListener};
 
+/// The async twin of [`Stream`], on tokio (feature `tokio`; see [`crate::aio`]).
+#[cfg(feature = "tokio")]
+pub type AsyncStream<T> = crate::aio::Async<Stream<T>>;
+/// The async twin of [`Sender`] (a split stream's sending half, Unix or TCP), on tokio.
+#[cfg(feature = "tokio")]
+pub type AsyncSender<T> = crate::aio::Async<Sender<T>>;
+/// The async twin of [`Receiver`] (a split stream's receiving half, Unix or TCP), on tokio.
+#[cfg(feature = "tokio")]
+pub type AsyncReceiver<T> = crate::aio::Async<Receiver<T>>;
+/// The async twin of [`Client`], on tokio (feature `tokio`; see [`crate::aio`]):
+/// `call(req).await`.
+#[cfg(feature = "tokio")]
+pub type AsyncClient<Req, Resp> = crate::aio::Async<Client<Req, Resp>>;
+/// The async twin of [`SeqPacket`], on tokio (feature `tokio`; see [`crate::aio`]).
+#[cfg(feature = "tokio")]
+pub type AsyncSeqPacket<T> = crate::aio::Async<SeqPacket<T>>;
+
 use crate::error::{Error, Result, SendError};
 use crate::message::Message;
 use crate::payload::Payload;

@@ -54,6 +54,43 @@ impl<Req: Message, Resp: Message> Caller<Req, Resp> {
         self.rx.recv_inner(wait)
     }
 
+    /// For the async twin: reads a response owed to a call whose future was dropped,
+    /// without waiting; `Ok(false)` when none is owed.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn skip_owed_now(&mut self) -> Result<bool> {
+        if self.outstanding == 0 {
+            return Ok(false);
+        }
+        self.recv(Wait::Now)?;
+        self.outstanding -= 1;
+        Ok(true)
+    }
+
+    /// For the async twin: sends a call's request without waiting (for room; the tail
+    /// of a frame begun stays pending, see [`Caller::flush_now`]); from then on its
+    /// response is owed.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn send_call_now(&mut self, req: &Req) -> Result<()> {
+        crate::contract::Tx::send_wait(&mut self.tx, req, crate::contract::Wait::Now)?;
+        self.outstanding += 1;
+        Ok(())
+    }
+
+    /// For the async twin: writes the tail of a frame, without waiting.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn flush_now(&mut self) -> Result<()> {
+        self.tx.flush_now()
+    }
+
+    /// For the async twin: receives the response of the call sent last, without
+    /// waiting.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn recv_call_now(&mut self) -> Result<Resp> {
+        let resp = self.recv(Wait::Now)?;
+        self.outstanding -= 1;
+        Ok(resp)
+    }
+
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.rx.as_fd()
     }
@@ -439,6 +476,14 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
 
 /// The connection's socket: readable when a response (a late one, after
 /// [`Client::call_timeout`] gave up) or the server's hang-up waits to be read.
+impl<Req: Message, Resp: Message> Client<Req, Resp> {
+    /// The calling side, for the async twin.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn caller(&mut self) -> &mut Caller<Req, Resp> {
+        &mut self.caller
+    }
+}
+
 impl<Req: Message, Resp: Message> AsFd for Client<Req, Resp> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.caller.fd()

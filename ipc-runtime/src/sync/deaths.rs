@@ -73,6 +73,10 @@ pub(crate) enum Wake<'a> {
     Post(&'a Semaphore),
     /// Bumps the event count and wakes every waiter on it (senders parked for room).
     Bump(&'a AtomicU32),
+    /// Rings the doorbell whose token the word holds, if any (an async receiver; see
+    /// `sync::bell`). Only async receivers (feature `tokio`) ask for it.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    Ring(&'a core::sync::atomic::AtomicU64),
 }
 
 /// [`Wake`] without its lifetime, as the registry keeps it (see "Safety" above).
@@ -80,6 +84,7 @@ pub(crate) enum Wake<'a> {
 enum RawWake {
     Post(*const Semaphore),
     Bump(*const AtomicU32),
+    Ring(*const core::sync::atomic::AtomicU64),
 }
 
 // SAFETY: the pointers are only dereferenced by the thread while the waiter that gave them
@@ -91,6 +96,7 @@ impl RawWake {
         match w {
             Wake::Post(s) => RawWake::Post(s),
             Wake::Bump(w) => RawWake::Bump(w),
+            Wake::Ring(w) => RawWake::Ring(w),
         }
     }
 
@@ -107,6 +113,13 @@ impl RawWake {
                 let w = unsafe { &*w };
                 w.fetch_add(1, Ordering::SeqCst);
                 futex::wake(w, u32::MAX);
+            }
+            RawWake::Ring(w) => {
+                // SAFETY: as above.
+                let token = unsafe { &*w }.load(core::sync::atomic::Ordering::SeqCst);
+                if token != 0 {
+                    super::bell::ring(token);
+                }
             }
         }
     }

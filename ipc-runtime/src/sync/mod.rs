@@ -31,6 +31,7 @@
 //! per-message side keeps a `SeqCst` swap.
 
 pub(crate) mod atomic;
+pub(crate) mod bell;
 pub(crate) mod deaths;
 pub(crate) mod fence;
 pub(crate) mod futex;

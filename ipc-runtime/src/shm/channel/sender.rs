@@ -196,6 +196,7 @@ impl<T: ?Sized + Payload> Sender<T> {
         if h.rx_parked.load(chan.load_order()) != 0 && h.rx_parked.swap(0, Ordering::SeqCst) != 0 {
             h.counters.rx_wakes.fetch_add(1, Ordering::Relaxed);
             h.rx_sem.post();
+            super::ring_rx_bell(h);
         }
     }
 }

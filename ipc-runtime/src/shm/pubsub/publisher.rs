@@ -177,6 +177,7 @@ impl<T: ?Sized + Payload> Publisher<T> {
         let ev = &self.board.control().sleepers;
         ev.epoch.fetch_add(1, Ordering::SeqCst);
         futex::wake(&ev.epoch, u32::MAX);
+        super::ring_bells(&self.board);
     }
 
     /// Begins the next position, waiting for room as `until` says; returns its chunk.

@@ -19,6 +19,9 @@ use crate::sync::deaths::Wake;
 use crate::sync::wait::{Step, PARK_SLICE};
 use crate::sync::{fence, futex, Backoff};
 
+#[cfg(feature = "tokio")]
+mod wait_async;
+
 impl<T: Message> crate::contract::Rx<T> for Subscriber<T> {
     /// Receives a copy of the next sample (use [`recv`](Subscriber::recv) to read it in
     /// place), waiting as `wait` says.

@@ -1,0 +1,330 @@
+//! The async twins (feature `tokio`) beside their sync selves and beside the raw tokio
+//! primitive on the same kind of descriptor, two processes, in one run.
+//!
+//! - throughput, 8 B and 4 KiB messages: a forked child streams with the sync sender (or,
+//!   for the raw rows, plain `write(2)` of the bytes), and this process receives them
+//!   all with the sync receiver, the async one on a current-thread runtime, or the tokio
+//!   primitive's `read_exact` (`tokio::net::unix::pipe`, `UnixStream`, `TcpStream`); the
+//!   queue and shared memory have no tokio primitive. Best of `BEST_OF` runs.
+//! - shared-memory wake-up from idle: the child sends a timestamp every 2 ms, so the
+//!   receiver is parked each time (sync: the futex; async: the doorbell); the median of
+//!   the delays from send to receive.
+//!
+//! ```text
+//! cargo bench --bench async
+//! ```
+
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use ipc::{mq, pipe, shm, socket, tcp};
+use tokio::io::AsyncReadExt;
+
+mod common;
+use common::{fmt_ns, fmt_rate, reap, spawn, unique};
+
+const BEST_OF: usize = 3;
+
+fn count(size: usize) -> usize {
+    let scale: f64 = std::env::var("IPC_BENCH_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1.0);
+    ((if size <= 64 { 300_000.0 } else { 60_000.0 }) * scale) as usize
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Imp {
+    Sync,
+    Async,
+    Raw,
+}
+
+/// Messages per second: `n` messages received by `receive` from a child that `send`s.
+fn rate(n: usize, start: Instant) -> f64 {
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// One throughput run of `N`-byte messages over `transport` received as `imp` says; None
+/// if there is no such row (no tokio primitive for a queue or shared memory).
+fn run<const N: usize>(transport: &str, imp: Imp) -> Option<f64> {
+    let n = count(N);
+    let msg = [7u8; N];
+    match (transport, imp) {
+        ("pipe", Imp::Raw) => {
+            let (r, w) = common::pipe();
+            let child = spawn(move || {
+                let mut w = w;
+                for _ in 0..n {
+                    w.write_all(&msg).unwrap();
+                }
+            });
+            let start = Instant::now();
+            runtime().block_on(async {
+                let mut rx =
+                    tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(r)).unwrap();
+                let mut buf = [0u8; N];
+                for _ in 0..n {
+                    rx.read_exact(&mut buf).await.unwrap();
+                }
+            });
+            let r = rate(n, start);
+            reap(child);
+            Some(r)
+        }
+        ("pipe", _) => {
+            let (mut tx, rx) = pipe::channel::<[u8; N]>().unwrap();
+            let child = spawn(move || {
+                for _ in 0..n {
+                    tx.send(msg).unwrap();
+                }
+            });
+            Some(receive(rx, n, imp, child, pipe::AsyncReceiver::from_sync))
+        }
+        ("unix", Imp::Raw) => {
+            let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+            let child = spawn(move || {
+                let mut a = a;
+                for _ in 0..n {
+                    a.write_all(&msg).unwrap();
+                }
+            });
+            let start = Instant::now();
+            runtime().block_on(async {
+                b.set_nonblocking(true).unwrap();
+                let mut rx = tokio::net::UnixStream::from_std(b).unwrap();
+                let mut buf = [0u8; N];
+                for _ in 0..n {
+                    rx.read_exact(&mut buf).await.unwrap();
+                }
+            });
+            let r = rate(n, start);
+            reap(child);
+            Some(r)
+        }
+        ("unix", _) => {
+            let (mut a, b) = socket::Stream::<[u8; N]>::pair().unwrap();
+            let child = spawn(move || {
+                for _ in 0..n {
+                    a.send(msg).unwrap();
+                }
+            });
+            Some(receive(b, n, imp, child, socket::AsyncStream::from_sync))
+        }
+        ("tcp", Imp::Raw) => {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let at = l.local_addr().unwrap();
+            let child = spawn(move || {
+                let mut s = std::net::TcpStream::connect(at).unwrap();
+                s.set_nodelay(true).unwrap();
+                for _ in 0..n {
+                    s.write_all(&msg).unwrap();
+                }
+            });
+            let (b, _) = l.accept().unwrap();
+            let start = Instant::now();
+            runtime().block_on(async {
+                b.set_nonblocking(true).unwrap();
+                let mut rx = tokio::net::TcpStream::from_std(b).unwrap();
+                let mut buf = [0u8; N];
+                for _ in 0..n {
+                    rx.read_exact(&mut buf).await.unwrap();
+                }
+            });
+            let r = rate(n, start);
+            reap(child);
+            Some(r)
+        }
+        ("tcp", _) => {
+            let l = tcp::Listener::<[u8; N]>::bind("127.0.0.1:0").unwrap();
+            let at = l.local_addr().unwrap();
+            let child = spawn(move || {
+                let mut s = tcp::Stream::<[u8; N]>::connect(at).unwrap();
+                for _ in 0..n {
+                    s.send(msg).unwrap();
+                }
+            });
+            let b = l.accept().unwrap();
+            Some(receive(b, n, imp, child, tcp::AsyncStream::from_sync))
+        }
+        ("mq", Imp::Raw) | ("shm", Imp::Raw) => None,
+        ("mq", _) => {
+            let name = format!("/{}", unique("async-mq"));
+            let rx = mq::Receiver::<[u8; N]>::create(&name, mq::Options::new()).unwrap();
+            let child = {
+                let name = name.clone();
+                spawn(move || {
+                    let mut tx = mq::Sender::<[u8; N]>::open(&name).unwrap();
+                    for _ in 0..n {
+                        tx.send(msg).unwrap();
+                    }
+                })
+            };
+            let r = receive(rx, n, imp, child, mq::AsyncReceiver::from_sync);
+            let _ = mq::unlink(&name);
+            Some(r)
+        }
+        ("shm", _) => {
+            let name = unique("async-shm");
+            let rx = shm::Receiver::<[u8; N]>::create(&name, shm::Options::new()).unwrap();
+            let child = {
+                let name = name.clone();
+                spawn(move || {
+                    let mut tx = shm::Sender::<[u8; N]>::open(&name).unwrap();
+                    for _ in 0..n {
+                        tx.send(msg).unwrap();
+                    }
+                })
+            };
+            Some(receive(rx, n, imp, child, shm::AsyncReceiver::from_sync))
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// Receives `n` messages with `rx` (sync) or its async twin, reaps the child, returns the
+/// rate.
+fn receive<E, A, M>(
+    mut rx: E,
+    n: usize,
+    imp: Imp,
+    child: common::Pid,
+    to_async: impl FnOnce(E) -> ipc::Result<A>,
+) -> f64
+where
+    E: ipc::Rx<M>,
+    M: ipc::Message,
+    A: Recv<M>,
+{
+    let start = Instant::now();
+    if imp == Imp::Sync {
+        for _ in 0..n {
+            std::hint::black_box(rx.recv().unwrap());
+        }
+    } else {
+        runtime().block_on(async {
+            let mut rx = to_async(rx).unwrap();
+            for _ in 0..n {
+                std::hint::black_box(rx.next().await);
+            }
+        });
+    }
+    let r = rate(n, start);
+    reap(child);
+    r
+}
+
+/// The async twins' `recv`, as one trait for the harness.
+trait Recv<M> {
+    async fn next(&mut self) -> M;
+}
+
+impl<E: ipc::aio::AsyncRecv<Item = M>, M: ipc::Message> Recv<M> for ipc::aio::Async<E> {
+    async fn next(&mut self) -> M {
+        self.recv().await.unwrap()
+    }
+}
+
+impl<E: ipc::aio::ShmEnd<Item = M>, M: ipc::Message> Recv<M> for ipc::aio::AsyncShm<E> {
+    async fn next(&mut self) -> M {
+        self.recv().await.unwrap()
+    }
+}
+
+fn best<const N: usize>(transport: &str, imp: Imp) -> Option<f64> {
+    (0..BEST_OF)
+        .filter_map(|_| run::<N>(transport, imp))
+        .reduce(f64::max)
+}
+
+fn throughput<const N: usize>() {
+    println!("\nthroughput, {N}-byte messages (received per second; best of {BEST_OF})");
+    println!(
+        "{:<6} {:>12} {:>12} {:>12} {:>12} {:>12}",
+        "", "sync", "async", "tokio raw", "async/sync", "async/raw"
+    );
+    for t in ["pipe", "unix", "tcp", "mq", "shm"] {
+        let s = best::<N>(t, Imp::Sync).unwrap();
+        let a = best::<N>(t, Imp::Async).unwrap();
+        let r = best::<N>(t, Imp::Raw);
+        println!(
+            "{t:<6} {:>12} {:>12} {:>12} {:>11.2}x {:>12}",
+            fmt_rate(s),
+            fmt_rate(a),
+            r.map_or("—".into(), fmt_rate),
+            a / s,
+            r.map_or("—".into(), |r| format!("{:.2}x", a / r)),
+        );
+    }
+}
+
+/// Nanoseconds on `CLOCK_MONOTONIC`, which both processes share.
+fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The median delay from send to receive of a message that finds the receiver parked.
+fn wake_latency(asynchronous: bool) -> f64 {
+    const WAKES: usize = 300;
+    let name = unique("async-wake");
+    let mut rx = shm::Receiver::<u64>::create(&name, shm::Options::new()).unwrap();
+    let child = {
+        let name = name.clone();
+        spawn(move || {
+            let mut tx = shm::Sender::<u64>::open(&name).unwrap();
+            for _ in 0..WAKES {
+                std::thread::sleep(Duration::from_millis(2));
+                tx.send(now_ns()).unwrap();
+            }
+        })
+    };
+    let mut delays = Vec::with_capacity(WAKES);
+    if asynchronous {
+        runtime().block_on(async {
+            let mut rx = shm::AsyncReceiver::from_sync(rx).unwrap();
+            for _ in 0..WAKES {
+                let sent = rx.recv().await.unwrap();
+                delays.push(now_ns().saturating_sub(sent));
+            }
+        });
+    } else {
+        for _ in 0..WAKES {
+            let sent = *rx.recv().unwrap();
+            delays.push(now_ns().saturating_sub(sent));
+        }
+    }
+    reap(child);
+    delays.sort_unstable();
+    delays[WAKES / 2] as f64
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    throughput::<8>();
+    throughput::<4096>();
+    let (s, a) = (wake_latency(false), wake_latency(true));
+    println!("\nshared-memory wake-up from idle (median delay, send to receive)");
+    println!(
+        "sync park {}, async doorbell {}: {:.2}x",
+        fmt_ns(s),
+        fmt_ns(a),
+        a / s
+    );
+    let _ = std::io::stdout().flush();
+}

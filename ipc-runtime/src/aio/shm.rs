@@ -1,0 +1,359 @@
+//! [`AsyncShm`]: the async twin of a shared-memory channel's receiver
+//! ([`shm::AsyncReceiver`](crate::shm::AsyncReceiver)) and of a topic's subscriber
+//! ([`shm::AsyncSubscriber`](crate::shm::AsyncSubscriber)); the design is told in
+//! [`crate::shm`]'s "Async" section.
+
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use ::tokio::io::unix::AsyncFd;
+use ::tokio::io::Interest;
+use ::tokio::time::{sleep, Instant, Sleep};
+
+use crate::contract::{Rx, Wait};
+use crate::error::{Error, Result};
+use crate::message::Message;
+use crate::shm::{Receiver, Subscriber};
+use crate::sync::bell::Bell;
+
+/// How many times one poll may find it must look again before it yields to the runtime
+/// (the peers keep changing under it).
+const LOOKS: u32 = 8;
+
+/// How long an end that found nothing keeps looking before it parks: it spins a little
+/// in each poll and yields to the runtime between (other tasks run meanwhile; no
+/// system call). As the sync end's spin-then-yield phase, this spares a stream whose
+/// sender pauses for less than that (a sender woken from a full ring, say) the 25-70 µs
+/// of a wake-up, and the sender the system calls of ringing. Adaptive, between these
+/// bounds: doubled after a park that a message ended soon (the stream only paused),
+/// halved after a long one (the end was idle), so an idle end looks for 50 µs.
+const LOOK_MIN: Duration = Duration::from_micros(50);
+const LOOK_MAX: Duration = Duration::from_micros(1000);
+
+/// A shared-memory end that can wait on a doorbell (sealed): the channel's receiver and
+/// the topic's subscriber.
+pub trait ShmEnd: super::ends::Sealed + Unpin {
+    /// The message type.
+    type Item: Message;
+    #[doc(hidden)]
+    fn recv_now(&mut self) -> Result<Self::Item>;
+    #[doc(hidden)]
+    fn set_bell(&mut self, token: u64);
+    #[doc(hidden)]
+    fn settle(&mut self);
+    #[doc(hidden)]
+    fn ready_now(&self) -> bool;
+    #[doc(hidden)]
+    fn spin(&self) -> bool;
+    #[doc(hidden)]
+    fn park(&mut self) -> Result<Option<Duration>>;
+    #[doc(hidden)]
+    fn unpark(&mut self);
+}
+
+impl<T: Message> super::ends::Sealed for Receiver<T> {}
+impl<T: Message> ShmEnd for Receiver<T> {
+    type Item = T;
+    fn recv_now(&mut self) -> Result<T> {
+        Rx::recv_wait(self, Wait::Now)
+    }
+    fn set_bell(&mut self, token: u64) {
+        Receiver::set_bell(self, token);
+    }
+    fn settle(&mut self) {
+        Receiver::settle(self);
+    }
+    fn ready_now(&self) -> bool {
+        self.message_at_head()
+    }
+    fn spin(&self) -> bool {
+        self.spin_for_message()
+    }
+    fn park(&mut self) -> Result<Option<Duration>> {
+        Ok(self.park_async())
+    }
+    fn unpark(&mut self) {
+        self.unpark_async();
+    }
+}
+
+impl<T: Message> super::ends::Sealed for Subscriber<T> {}
+impl<T: Message> ShmEnd for Subscriber<T> {
+    type Item = T;
+    fn recv_now(&mut self) -> Result<T> {
+        Rx::recv_wait(self, Wait::Now)
+    }
+    fn set_bell(&mut self, token: u64) {
+        Subscriber::set_bell(self, token);
+    }
+    fn settle(&mut self) {
+        Subscriber::settle(self);
+    }
+    fn ready_now(&self) -> bool {
+        self.sample_at_cursor()
+    }
+    fn spin(&self) -> bool {
+        self.spin_for_sample()
+    }
+    fn park(&mut self) -> Result<Option<Duration>> {
+        self.park_async()
+    }
+    fn unpark(&mut self) {
+        self.unpark_async();
+    }
+}
+
+/// The async twin of a shared-memory receiving end, on tokio (feature `tokio`):
+/// [`shm::AsyncReceiver<T>`](crate::shm::AsyncReceiver) for a channel's
+/// [`Receiver`], [`shm::AsyncSubscriber<T>`](crate::shm::AsyncSubscriber) for a topic's
+/// [`Subscriber`].
+///
+/// A receive takes the message at the head with no system call when there is one,
+/// spins a few microseconds when there is not, then parks: it announces itself in the
+/// segment as the sync receiver does and awaits its doorbell, a socket its senders ring
+/// when they see it parked (see [`crate::shm`], "Async"). No thread is made per
+/// receiver; an idle one costs nothing but a timer that fires once a minute.
+///
+/// ```
+/// use ipc::shm;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let name = format!("doc-async-{}", std::process::id());
+/// let rx = shm::Receiver::<u64>::create(&name, shm::Options::new())?;
+/// let mut rx = shm::AsyncReceiver::from_sync(rx)?;
+/// let mut tx = shm::Sender::<u64>::open(&name)?;
+/// let task = tokio::spawn(async move { rx.recv().await });
+/// tx.send(7)?;
+/// assert_eq!(task.await??, 7);
+/// # Ok(())
+/// # }
+/// ```
+pub struct AsyncShm<E: ShmEnd> {
+    /// `None` only inside `into_sync`.
+    rx: Option<E>,
+    bell: AsyncFd<Bell>,
+    /// The limit of the current park (a minute, or a slice where deaths cannot be
+    /// watched).
+    nap: Pin<Box<Sleep>>,
+    /// Inside a park: the last poll returned `Pending` on the doorbell and the nap.
+    parked: bool,
+    /// When the current run of empty looks began (None: the last look found a message).
+    empty_since: Option<std::time::Instant>,
+    /// How long a run of empty looks lasts before a park (see [`LOOK_MIN`]).
+    look_for: Duration,
+    /// When the current park began.
+    parked_at: Option<std::time::Instant>,
+    parks: u64,
+}
+
+impl<E: ShmEnd> AsyncShm<E> {
+    /// The async twin of `rx`: binds its doorbell and publishes it in the segment.
+    /// Nothing buffered or pending is lost.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] outside a tokio runtime, or if the doorbell socket cannot be made
+    /// or registered.
+    ///
+    /// # Panics
+    ///
+    /// In a runtime built without its I/O and time drivers (`enable_all`).
+    pub fn from_sync(mut rx: E) -> Result<Self> {
+        if ::tokio::runtime::Handle::try_current().is_err() {
+            let e = std::io::Error::other("not inside a tokio runtime");
+            return Err(crate::codec::io_error("AsyncShm::from_sync", e));
+        }
+        let bell = Bell::new()?;
+        let token = bell.token();
+        // SAFETY: `Bell::as_raw_fd` returns the descriptor the bell owns, never replaced
+        // or closed while the bell lives, so it stays valid and the same until the
+        // `AsyncFd` is dropped.
+        let bell = unsafe { AsyncFd::register_with_interest(bell, Interest::READABLE) }
+            .map_err(|e| crate::codec::io_error("epoll_ctl (doorbell)", e.into()))?;
+        rx.set_bell(token);
+        Ok(AsyncShm {
+            rx: Some(rx),
+            bell,
+            nap: Box::pin(sleep(Duration::ZERO)),
+            parked: false,
+            empty_since: None,
+            look_for: LOOK_MIN,
+            parked_at: None,
+            parks: 0,
+        })
+    }
+
+    /// The sync end back: the doorbell is withdrawn from the segment, and its peers
+    /// wake it through the futex again.
+    pub fn into_sync(mut self) -> E {
+        self.leave_park();
+        let mut rx = self.rx.take().expect("end present");
+        rx.set_bell(0);
+        rx
+    }
+
+    /// The sync end, for its other methods ([`Receiver::stats`], ...). Its waiting
+    /// calls block the thread: use the `try_*` ones.
+    pub fn get_ref(&self) -> &E {
+        self.rx.as_ref().expect("receiver present")
+    }
+
+    /// Ends a park the last poll began (its future was dropped, or the end is leaving).
+    fn leave_park(&mut self) {
+        if std::mem::take(&mut self.parked) {
+            if let Some(rx) = &mut self.rx {
+                rx.unpark();
+            }
+        }
+    }
+
+    fn rx(&mut self) -> &mut E {
+        self.rx.as_mut().expect("receiver present")
+    }
+
+    /// How many times this receiver has parked (waited for its doorbell). Each park
+    /// costs a few system calls (a barrier, the sender's ring, the reads of the
+    /// doorbell); a receive that finds a message, or finds one while spinning, makes
+    /// none.
+    pub fn parks(&self) -> u64 {
+        self.parks
+    }
+
+    /// Polls for the next message: the building block of [`recv`](Self::recv) and of
+    /// the `Stream`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Receiver::recv`].
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<E::Item>> {
+        let mut looks = 0;
+        loop {
+            if self.parked {
+                let rang = match self.bell.poll_read_ready(cx) {
+                    Poll::Ready(Ok(mut guard)) => {
+                        guard.get_inner().drain();
+                        guard.clear_ready();
+                        true
+                    }
+                    Poll::Ready(Err(e)) => {
+                        return Poll::Ready(Err(crate::codec::io_error("doorbell", e)))
+                    }
+                    Poll::Pending => false,
+                };
+                let napped = self.nap.as_mut().poll(cx).is_ready();
+                let rx = self.rx.as_ref().expect("receiver present");
+                if !rang && !napped && !rx.ready_now() {
+                    return Poll::Pending;
+                }
+                self.parked = false;
+                self.rx().unpark();
+                if let Some(at) = self.parked_at.take() {
+                    self.look_for = if at.elapsed() < 2 * self.look_for {
+                        (self.look_for * 2).min(LOOK_MAX)
+                    } else {
+                        (self.look_for / 2).max(LOOK_MIN)
+                    };
+                }
+            }
+            // Something at the head (or soon): take it. The end's full non-waiting receive
+            // only once there is nothing: on an empty ring it also probes its peers'
+            // liveness (a few system calls), which only a park needs.
+            if self.rx().ready_now() || self.rx().spin() {
+                match self.rx().recv_now() {
+                    Err(Error::Empty) => {}
+                    other => {
+                        self.empty_since = None;
+                        return Poll::Ready(other);
+                    }
+                }
+            }
+            let since = match self.empty_since {
+                Some(since) => since,
+                None => {
+                    // The first empty look: what was read goes back to the peers now.
+                    self.rx().settle();
+                    *self.empty_since.insert(std::time::Instant::now())
+                }
+            };
+            if since.elapsed() < self.look_for {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            self.empty_since = None;
+            match self.rx().recv_now() {
+                Err(Error::Empty) => {}
+                other => return Poll::Ready(other),
+            }
+            match self.rx().park()? {
+                Some(limit) => {
+                    self.parks += 1;
+                    self.parked = true;
+                    self.parked_at = Some(std::time::Instant::now());
+                    self.nap.as_mut().reset(Instant::now() + limit);
+                }
+                None => {
+                    looks += 1;
+                    if looks >= LOOKS {
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Receives the next message (copied out of its slot), waiting for it without
+    /// blocking the thread or spinning a core. Cancel-safe: a message is taken only by
+    /// the poll that returns it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Receiver::recv`]: [`Error::Disconnected`] once every sender that joined has
+    /// left and no message is left, ...
+    pub async fn recv(&mut self) -> Result<E::Item> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Receives a message if one is there now; never waits.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Empty`] if none is; otherwise as [`recv`](Self::recv).
+    pub fn try_recv(&mut self) -> Result<E::Item> {
+        self.rx().recv_now()
+    }
+}
+
+impl<E: ShmEnd> Drop for AsyncShm<E> {
+    fn drop(&mut self) {
+        self.leave_park();
+        if let Some(rx) = &mut self.rx {
+            rx.set_bell(0);
+        }
+    }
+}
+
+/// Messages until every sender (the publisher) is gone: [`Error::Disconnected`] ends the stream.
+impl<E: ShmEnd> futures_core::Stream for AsyncShm<E> {
+    type Item = Result<E::Item>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match ready!(self.get_mut().poll_recv(cx)) {
+            Err(Error::Disconnected) => Poll::Ready(None),
+            other => Poll::Ready(Some(other)),
+        }
+    }
+}
+
+impl<E: ShmEnd + fmt::Debug> fmt::Debug for AsyncShm<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncShm")
+            .field("rx", &self.rx)
+            .field("parks", &self.parks)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,133 @@
+//! The doorbell of an async receiver: a datagram socket in the abstract Unix namespace,
+//! named by a random token that the receiver publishes in the segment header
+//! (`rx_bell`). A sender that wakes the parked receiver posts its futex semaphore, as for
+//! a sync receiver, and when the header holds a token also sends one byte to
+//! `@ipc-bell.<token>`: the socket becomes readable and the receiver's runtime (`epoll`)
+//! wakes its task. Why this design, against the others, is told in the `shm` module
+//! docs ("Async").
+//!
+//! The sending side is in every build (a sync sender rings an async receiver of another
+//! program); only the receiving side's registration with tokio is behind the feature.
+
+#[cfg(feature = "tokio")]
+use std::os::fd::{AsFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::OnceLock;
+
+#[cfg(feature = "tokio")]
+use nix::errno::Errno;
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
+
+use crate::error::{Error, Result};
+
+/// The abstract address of the doorbell named `token`.
+fn address(token: u64) -> Result<UnixAddr> {
+    UnixAddr::new_abstract(format!("ipc-bell.{token:016x}").as_bytes())
+        .map_err(|e| Error::sys("UnixAddr::new_abstract", e))
+}
+
+/// A non-blocking datagram socket (close-on-exec).
+fn datagram_socket() -> Result<OwnedFd> {
+    socket::socket(
+        AddressFamily::Unix,
+        SockType::Datagram,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| Error::sys("socket(AF_UNIX, SOCK_DGRAM)", e))
+}
+
+/// A random non-zero token (`getrandom(2)`; the clock and the pid if it fails).
+#[cfg(feature = "tokio")]
+fn random_token() -> u64 {
+    let mut buf = [0u8; 8];
+    // SAFETY: `buf` is 8 writable bytes; getrandom writes at most that many.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), libc::GRND_NONBLOCK) };
+    let mut token = u64::from_ne_bytes(buf);
+    if n != 8 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        token = now ^ (u64::from(std::process::id()) << 40);
+    }
+    token.max(1)
+}
+
+/// The receiving side: the bound socket and its token.
+#[cfg(feature = "tokio")]
+#[derive(Debug)]
+pub(crate) struct Bell {
+    fd: OwnedFd,
+    token: u64,
+}
+
+#[cfg(feature = "tokio")]
+impl Bell {
+    /// Binds a doorbell under a fresh random name.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if no socket can be made or bound.
+    pub(crate) fn new() -> Result<Bell> {
+        let fd = datagram_socket()?;
+        for _ in 0..8 {
+            let token = random_token();
+            match socket::bind(fd.as_raw_fd(), &address(token)?) {
+                Ok(()) => return Ok(Bell { fd, token }),
+                Err(Errno::EADDRINUSE) => continue,
+                Err(e) => return Err(Error::sys("bind(doorbell)", e)),
+            }
+        }
+        Err(Error::sys("bind(doorbell)", Errno::EADDRINUSE))
+    }
+
+    /// The token senders find in the header.
+    pub(crate) fn token(&self) -> u64 {
+        self.token
+    }
+
+    /// Reads every ring queued so far (one `recv` per ring, and one that says `EAGAIN`).
+    pub(crate) fn drain(&self) {
+        let mut byte = [0u8; 8];
+        loop {
+            match socket::recv(self.fd.as_raw_fd(), &mut byte, MsgFlags::MSG_DONTWAIT) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl AsFd for Bell {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl AsRawFd for Bell {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// Rings the doorbell named `token`: one `sendto`, never blocking. Errors are ignored: a
+/// full queue means rings are pending already (the socket is readable), and a bell that
+/// is gone belongs to a receiver that left (or went back to its futex, which the caller
+/// posted too).
+pub(crate) fn ring(token: u64) {
+    static SENDER: OnceLock<Option<OwnedFd>> = OnceLock::new();
+    let Some(fd) = SENDER.get_or_init(|| datagram_socket().ok()) else {
+        return;
+    };
+    let Ok(to) = address(token) else {
+        return;
+    };
+    let _ = socket::sendto(
+        fd.as_raw_fd(),
+        &[1],
+        &to,
+        MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+    );
+}

@@ -1,0 +1,318 @@
+//! The async shared-memory receiver (`ipc::shm::AsyncReceiver`) with its senders in
+//! another process (this test binary re-run as a child): every message arrives once and
+//! in order, waiting costs no thread per channel and no CPU, a receive that finds
+//! messages makes no system call, and dropped receives lose nothing.
+//!
+//! Counts come from the environment, with small defaults: `IPC_ASYNC_SHM_MESSAGES`
+//! (streamed messages, default 100,000), `IPC_ASYNC_SHM_CHANNELS` (channels awaited at
+//! once, default 200).
+
+use std::ffi::OsStr;
+use std::time::Duration;
+
+use ipc::shm::{AsyncReceiver, AsyncSubscriber, Options, Publisher, Receiver, Sender, Subscriber};
+use ipc::Error;
+
+mod common;
+use common::{rerun, Proc, ShmName};
+
+const ROLE: &str = "IPC_ASYNC_SHM_ROLE";
+
+fn env_count(var: &str, default: u64) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn messages() -> u64 {
+    env_count("IPC_ASYNC_SHM_MESSAGES", 100_000)
+}
+
+fn channels() -> u64 {
+    env_count("IPC_ASYNC_SHM_CHANNELS", 200)
+}
+
+fn runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The child entry point: does nothing unless `IPC_ASYNC_SHM_ROLE` is set.
+#[test]
+fn child() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let args: Vec<&str> = role.split(' ').collect();
+    match args[..] {
+        ["stream", name, n] => {
+            let mut tx = Sender::<u64>::open(name).unwrap();
+            for i in 0..n.parse::<u64>().unwrap() {
+                tx.send(i).unwrap();
+            }
+        }
+        ["paced", name, n] => {
+            // Numbered messages, a pause every 16: the receiver parks and is rung.
+            let mut tx = Sender::<u64>::open(name).unwrap();
+            for i in 0..n.parse::<u64>().unwrap() {
+                if i % 16 == 15 {
+                    std::thread::sleep(Duration::from_micros(300));
+                }
+                tx.send(i).unwrap();
+            }
+        }
+        ["publish", name, n] => {
+            let mut tx = Publisher::<u64>::open(name).unwrap();
+            for i in 0..n.parse::<u64>().unwrap() {
+                if i % 16 == 15 {
+                    std::thread::sleep(Duration::from_micros(300));
+                }
+                tx.send(i).unwrap();
+            }
+        }
+        ["idle", name] => {
+            let _tx = Sender::<u64>::open(name).unwrap();
+            common::ready();
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+        ["many", prefix, n, each] => {
+            let n: u64 = n.parse().unwrap();
+            let each: u64 = each.parse().unwrap();
+            let mut txs: Vec<_> = (0..n)
+                .map(|i| Sender::<u64>::open(&format!("{prefix}-{i}")).unwrap())
+                .collect();
+            for round in 0..each {
+                for tx in &mut txs {
+                    tx.send(round).unwrap();
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        _ => panic!("unknown role {role}"),
+    }
+}
+
+fn kid(role: &str) -> common::Kid {
+    rerun("child", [(ROLE, OsStr::new(role))])
+}
+
+#[test]
+fn messages_that_wait_are_received_with_no_park_and_no_futex_call() {
+    let name = ShmName::new("async-shm-full");
+    let n = 1000;
+    let rx = Receiver::<u64>::create(&name.0, Options::new().capacity(1024)).unwrap();
+    kid(&format!("stream {} {n}", name.0)).assert_success("sender");
+    runtime(1).block_on(async {
+        let mut rx = AsyncReceiver::from_sync(rx).unwrap();
+        let futex_calls = ipc::sync::futex_syscalls();
+        for i in 0..n {
+            assert_eq!(rx.recv().await.unwrap(), i);
+        }
+        // Every message was there: no receive parked, rang or touched a futex.
+        assert_eq!(rx.parks(), 0);
+        assert_eq!(ipc::sync::futex_syscalls(), futex_calls);
+        assert!(matches!(rx.recv().await, Err(Error::Disconnected)));
+    });
+}
+
+#[test]
+fn a_stream_arrives_whole_and_in_order() {
+    let name = ShmName::new("async-shm-stream");
+    let n = messages();
+    let rx = Receiver::<u64>::create(&name.0, Options::new().capacity(4096)).unwrap();
+    let sender = kid(&format!("stream {} {n}", name.0));
+    let parks = runtime(2).block_on(async {
+        let mut rx = AsyncReceiver::from_sync(rx).unwrap();
+        for i in 0..n {
+            assert_eq!(rx.recv().await.unwrap(), i);
+        }
+        assert!(matches!(rx.recv().await, Err(Error::Disconnected)));
+        rx.parks()
+    });
+    sender.assert_success("sender");
+    eprintln!("{n} messages streamed, {parks} parks (each a few system calls)");
+}
+
+#[test]
+fn receives_under_random_timeouts_lose_and_duplicate_nothing() {
+    let name = ShmName::new("async-shm-cancel");
+    let n = env_count("IPC_ASYNC_MESSAGES", 10_000);
+    let rx = Receiver::<u64>::create(&name.0, Options::new().capacity(64)).unwrap();
+    let sender = kid(&format!("paced {} {n}", name.0));
+    let (cancelled, parks) = runtime(1).block_on(async {
+        let mut rx = AsyncReceiver::from_sync(rx).unwrap();
+        let (mut next, mut cancelled, mut seed) = (0, 0u64, 0x9e37_79b9_7f4a_7c15u64);
+        while next < n {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let limit = Duration::from_micros(if seed % 4 == 0 { seed % 1500 } else { 0 });
+            match tokio::time::timeout(limit, rx.recv()).await {
+                Err(_) => cancelled += 1,
+                Ok(got) => {
+                    assert_eq!(got.unwrap(), next, "lost or duplicated");
+                    next += 1;
+                }
+            }
+        }
+        assert!(matches!(rx.recv().await, Err(Error::Disconnected)));
+        (cancelled, rx.parks())
+    });
+    sender.assert_success("sender");
+    eprintln!("{n} messages, {cancelled} receives cancelled, {parks} parks");
+}
+
+/// Receives `n` numbered samples under random timeouts (a zero one three times in
+/// four), then the end of the topic; returns the receives cancelled.
+async fn subscribe_all(mut sub: AsyncSubscriber<u64>, n: u64, mut seed: u64) -> u64 {
+    let (mut next, mut cancelled) = (0, 0);
+    while next < n {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let limit = Duration::from_micros(if seed % 4 == 0 { seed % 1500 } else { 0 });
+        match tokio::time::timeout(limit, sub.recv()).await {
+            Err(_) => cancelled += 1,
+            Ok(got) => {
+                assert_eq!(got.unwrap(), next, "lost or duplicated");
+                next += 1;
+            }
+        }
+    }
+    assert!(matches!(sub.recv().await, Err(Error::Disconnected)));
+    cancelled
+}
+
+#[test]
+fn two_async_subscribers_get_every_sample_under_random_timeouts() {
+    let name = ShmName::new("async-topic");
+    let n = env_count("IPC_ASYNC_MESSAGES", 10_000);
+    let s1 = Subscriber::<u64>::open_or_create(&name.0, Options::new().capacity(64)).unwrap();
+    let s2 = Subscriber::<u64>::open(&name.0).unwrap();
+    let publisher = kid(&format!("publish {} {n}", name.0));
+    let (c1, c2) = runtime(1).block_on(async {
+        let s1 = AsyncSubscriber::from_sync(s1).unwrap();
+        let s2 = AsyncSubscriber::from_sync(s2).unwrap();
+        tokio::join!(
+            subscribe_all(s1, n, 0x1234_5678),
+            subscribe_all(s2, n, 0x8765_4321)
+        )
+    });
+    publisher.assert_success("publisher");
+    eprintln!("topic: {n} samples to each of 2 subscribers, {c1} + {c2} receives cancelled");
+}
+
+/// CPU time (user + system) this thread has used (the other tests of the process run
+/// meanwhile, in other threads).
+fn cpu_time() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `usage` is a writable rusage; getrusage fills it.
+    let r = unsafe { libc::getrusage(libc::RUSAGE_THREAD, usage.as_mut_ptr()) };
+    assert_eq!(r, 0);
+    // SAFETY: getrusage succeeded and initialised it.
+    let u = unsafe { usage.assume_init() };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+#[test]
+fn an_idle_receiver_costs_no_cpu_and_wakes_for_a_message() {
+    let name = ShmName::new("async-shm-idle");
+    let rx = Receiver::<u64>::create(&name.0, Options::new()).unwrap();
+    let mut idle = Proc::spawn(ROLE, &format!("idle {}", name.0));
+    idle.wait_ready();
+    // On this thread, whose CPU time is measured: the receiver, the reactor, the timers.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut rx = AsyncReceiver::from_sync(rx).unwrap();
+        // Park (the first look at the peers, its probe, then the doorbell).
+        assert!(tokio::time::timeout(Duration::from_millis(50), rx.recv())
+            .await
+            .is_err());
+        let before = cpu_time();
+        assert!(tokio::time::timeout(Duration::from_secs(1), rx.recv())
+            .await
+            .is_err());
+        let used = cpu_time() - before;
+        eprintln!("idle for 1 s: {used:?} of CPU, {} parks", rx.parks());
+        // A spinning receiver would use the whole second; parked, it uses microseconds.
+        assert!(
+            used < Duration::from_millis(100),
+            "idle receiver used {used:?}"
+        );
+        // And it still wakes: a sender in this process, then the other one leaves.
+        let mut tx = Sender::<u64>::open(&name.0).unwrap();
+        let sending = tokio::task::spawn_blocking(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send(42).unwrap();
+        });
+        assert_eq!(rx.recv().await.unwrap(), 42);
+        sending.await.unwrap();
+    });
+    idle.kill();
+}
+
+/// Threads of this process.
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+#[test]
+fn many_channels_are_awaited_without_a_thread_each() {
+    let prefix = common::unique("async-shm-many");
+    let n = channels();
+    let each = 20;
+    let names: Vec<ShmName> = (0..n).map(|i| ShmName(format!("{prefix}-{i}"))).collect();
+    // Two descriptors per channel (the segment, the doorbell), and the tokio reactor's.
+    let _ = nix::sys::resource::setrlimit(
+        nix::sys::resource::Resource::RLIMIT_NOFILE,
+        4096,
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .unwrap()
+            .1,
+    );
+    let rxs: Vec<Receiver<u64>> = names
+        .iter()
+        .map(|c| Receiver::create(&c.0, Options::new()).unwrap())
+        .collect();
+    let rt = runtime(2);
+    let before = threads();
+    let sender = kid(&format!("many {prefix} {n} {each}"));
+    let (during, total) = rt.block_on(async {
+        let tasks: Vec<_> = rxs
+            .into_iter()
+            .map(|rx| {
+                tokio::spawn(async move {
+                    let mut rx = AsyncReceiver::from_sync(rx).unwrap();
+                    for round in 0..each {
+                        assert_eq!(rx.recv().await.unwrap(), round);
+                    }
+                    assert!(matches!(rx.recv().await, Err(Error::Disconnected)));
+                    each
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let during = threads();
+        let mut total = 0;
+        for t in tasks {
+            total += t.await.unwrap();
+        }
+        (during, total)
+    });
+    sender.assert_success("senders");
+    assert_eq!(total, n * each);
+    eprintln!("{n} channels: {before} threads before, {during} while awaiting");
+    // At most the death notices' thread (one per process) may have joined.
+    assert!(
+        during <= before + 1,
+        "{before} threads before, {during} during"
+    );
+}

@@ -1,0 +1,67 @@
+//! The async ends as `futures_core::Stream` and `futures_sink::Sink`: a sink of messages
+//! into a pipe, a stream out of it that ends when the writer is gone, and the same for a
+//! Unix stream socket; driven by hand with `poll_fn`, as `StreamExt` and `SinkExt` would.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+
+use futures_core::Stream;
+use futures_sink::Sink;
+use ipc::{pipe, socket};
+
+/// Sends `msgs` through `sink` (ready, start_send, ..., then close).
+async fn feed<S: Sink<u64, Error = ipc::Error> + Unpin>(sink: &mut S, msgs: &[u64]) {
+    for &m in msgs {
+        poll_fn(|cx| Pin::new(&mut *sink).poll_ready(cx))
+            .await
+            .unwrap();
+        Pin::new(&mut *sink).start_send(m).unwrap();
+    }
+    poll_fn(|cx| Pin::new(&mut *sink).poll_close(cx))
+        .await
+        .unwrap();
+}
+
+/// Everything `stream` yields until it ends.
+async fn collect<S: Stream<Item = ipc::Result<u64>> + Unpin>(stream: &mut S) -> Vec<u64> {
+    let mut got = Vec::new();
+    while let Some(m) = poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx)).await {
+        got.push(m.unwrap());
+    }
+    got
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_pipe_is_a_sink_and_a_stream_that_ends() {
+    runtime().block_on(async {
+        let (tx, rx) = pipe::channel::<u64>().unwrap();
+        let mut tx = pipe::AsyncSender::from_sync(tx).unwrap();
+        let mut rx = pipe::AsyncReceiver::from_sync(rx).unwrap();
+        let msgs: Vec<u64> = (0..1000).collect();
+        let reading = tokio::spawn(async move { collect(&mut rx).await });
+        feed(&mut tx, &msgs).await;
+        drop(tx);
+        assert_eq!(reading.await.unwrap(), msgs);
+    });
+}
+
+#[test]
+fn a_unix_stream_is_a_sink_and_a_stream_that_ends() {
+    runtime().block_on(async {
+        let (a, b) = socket::Stream::<u64>::pair().unwrap();
+        let mut a = socket::AsyncStream::from_sync(a).unwrap();
+        let mut b = socket::AsyncStream::from_sync(b).unwrap();
+        let msgs: Vec<u64> = (0..1000).map(|i| i * 3).collect();
+        let reading = tokio::spawn(async move { collect(&mut b).await });
+        feed(&mut a, &msgs).await;
+        drop(a);
+        assert_eq!(reading.await.unwrap(), msgs);
+    });
+}
