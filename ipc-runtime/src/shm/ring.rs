@@ -123,7 +123,7 @@ pub(crate) struct RingControl {
 }
 
 impl RingControl {
-    #[cfg(any(test, loom))]
+    #[cfg(any(test, ipc_loom))]
     pub(crate) fn new() -> Self {
         RingControl {
             tail: CacheLine(AtomicU64::new(0)),
@@ -165,7 +165,7 @@ fn same_position(seq: u64, value: u64) -> bool {
 }
 
 impl SlotHeader {
-    #[cfg(any(test, loom))]
+    #[cfg(any(test, ipc_loom))]
     pub(crate) fn new() -> Self {
         SlotHeader {
             seq: AtomicU64::new(0),
@@ -251,7 +251,7 @@ pub(crate) enum Peek {
     /// Nothing claimed.
     Empty,
     /// A sender claimed `pos` and has not published it yet (from `peek_full` only).
-    #[cfg_attr(not(any(test, loom)), allow(dead_code))]
+    #[cfg_attr(not(any(test, ipc_loom)), allow(dead_code))]
     Pending(u64),
     /// `pos` is published and may be read; `cancelled` if it carries no message.
     Ready { pos: u64, cancelled: bool },
@@ -303,11 +303,11 @@ impl<R: Region> Ring<R> {
     }
 }
 
-#[cfg(any(test, loom))]
+#[cfg(any(test, ipc_loom))]
 pub(crate) mod heap;
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(ipc_loom)))]
 mod tests;
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, ipc_loom))]
 mod loom_tests;

@@ -109,7 +109,7 @@ impl Drop for Protection {
 ///
 /// `fd` must stay open, and the mapping mapped, until the protection is dropped.
 pub(crate) fn protect(base: *mut u8, len: usize, fd: i32) -> Protection {
-    if cfg!(loom) || base.is_null() || len == 0 || !*INSTALLED.get_or_init(install) {
+    if cfg!(ipc_loom) || base.is_null() || len == 0 || !*INSTALLED.get_or_init(install) {
         return Protection { slot: None };
     }
     for (i, s) in REGISTRY.iter().enumerate() {

@@ -69,11 +69,11 @@
 use super::super::sync::atomic::{fence, AtomicU64, Ordering};
 use super::ring::CacheLine;
 
-#[cfg(any(test, loom))]
+#[cfg(any(test, ipc_loom))]
 pub(crate) mod heap;
-#[cfg(all(test, loom))]
+#[cfg(all(test, ipc_loom))]
 mod loom_tests;
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(ipc_loom)))]
 mod tests;
 
 /// The most subscriber lines a topic has (participant 0 is the publisher).

@@ -178,7 +178,7 @@ static MAKER: AtomicU32 = AtomicU32::new(0);
 /// This process's registry, with its thread started at the first call; None if either
 /// could not be made.
 fn registry() -> Option<&'static Mutex<Registry>> {
-    if cfg!(loom) {
+    if cfg!(ipc_loom) {
         return None;
     }
     let me = std::process::id();
@@ -487,7 +487,7 @@ pub(crate) fn shutdown_armed() {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(ipc_loom)))]
 mod tests {
     use super::*;
     use std::time::Duration;

@@ -31,7 +31,7 @@ pub(crate) const UNFENCED_SLICE: Duration = Duration::from_millis(1);
 pub(crate) fn registered() -> bool {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     *REGISTERED.get_or_init(|| {
-        if cfg!(loom) {
+        if cfg!(ipc_loom) {
             return false;
         }
         let supported = membarrier(libc::MEMBARRIER_CMD_QUERY);
@@ -51,7 +51,7 @@ pub(crate) fn light() {
 /// The waiting side: a full barrier on every CPU that runs a registered process. Returns
 /// false if the call failed (the caller then sleeps in [`UNFENCED_SLICE`]s).
 pub(crate) fn heavy() -> bool {
-    !cfg!(loom) && membarrier(libc::MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0
+    !cfg!(ipc_loom) && membarrier(libc::MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0
 }
 
 fn membarrier(cmd: libc::c_int) -> libc::c_long {
@@ -60,7 +60,7 @@ fn membarrier(cmd: libc::c_int) -> libc::c_long {
     unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0u32, 0i32) }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(ipc_loom)))]
 mod tests {
     use super::*;
 

@@ -573,7 +573,7 @@ impl<T: ?Sized + Payload> Drop for Loan<'_, T> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(ipc_loom)))]
 mod tests {
     use super::*;
     use crate::shm::channel::Receiver;

@@ -4,9 +4,9 @@
 
 use super::*;
 
-#[cfg(loom)]
+#[cfg(ipc_loom)]
 use loom::cell::UnsafeCell;
-#[cfg(not(loom))]
+#[cfg(not(ipc_loom))]
 use std::cell::UnsafeCell;
 
 pub(crate) struct HeapRegion {
@@ -34,10 +34,10 @@ impl HeapRegion {
     /// The caller holds the claim of a position whose slot is `index`.
     pub(crate) unsafe fn write(&self, index: u64, v: u64) {
         let cell = &self.payload[index as usize];
-        #[cfg(loom)]
+        #[cfg(ipc_loom)]
         // SAFETY: the caller owns the slot (claimed, not yet published).
         cell.with_mut(|p| unsafe { *p = v });
-        #[cfg(not(loom))]
+        #[cfg(not(ipc_loom))]
         // SAFETY: the caller owns the slot (claimed, not yet published).
         unsafe {
             *cell.get() = v
@@ -49,10 +49,10 @@ impl HeapRegion {
     /// The caller is the receiver and the slot `index` is published and not released.
     pub(crate) unsafe fn read(&self, index: u64) -> u64 {
         let cell = &self.payload[index as usize];
-        #[cfg(loom)]
+        #[cfg(ipc_loom)]
         // SAFETY: the receiver owns the published slot until it releases it.
         return cell.with(|p| unsafe { *p });
-        #[cfg(not(loom))]
+        #[cfg(not(ipc_loom))]
         // SAFETY: the receiver owns the published slot until it releases it.
         unsafe {
             *cell.get()

@@ -1,6 +1,6 @@
 //! The loom models of the ring, on a [`HeapRegion`]: every interleaving of a few
 //! senders and the receiver, for slot reuse, order, mode changes and dead claimers
-//! (`RUSTFLAGS="--cfg loom" cargo test --release -p typed-ipc-runtime --lib loom`). The
+//! (`RUSTFLAGS="--cfg ipc_loom" cargo test --release -p typed-ipc-runtime --lib loom`). The
 //! same operations on real threads are the job of `tests`.
 
 use super::heap::HeapRegion;

@@ -289,7 +289,7 @@ pub(crate) const WANTS: u64 = u64::MAX;
 /// process is descheduled in that window.
 const PATIENCE: u32 = 4096;
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(ipc_loom)))]
 mod tests {
     use super::*;
 

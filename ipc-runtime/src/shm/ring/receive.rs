@@ -117,7 +117,7 @@ impl<R: Region> Ring<R> {
     }
 
     /// [`Ring::peek`], telling `Empty` from `Pending` (claimed, not published).
-    #[cfg(any(test, loom))]
+    #[cfg(any(test, ipc_loom))]
     pub(crate) fn peek_full(&self, head: u64) -> Result<Peek, RingError> {
         match self.peek(head)? {
             Peek::Empty if self.claimed(head) => Ok(Peek::Pending(head)),

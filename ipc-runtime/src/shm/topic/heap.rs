@@ -3,9 +3,9 @@
 
 use super::*;
 
-#[cfg(loom)]
+#[cfg(ipc_loom)]
 use loom::cell::UnsafeCell;
-#[cfg(not(loom))]
+#[cfg(not(ipc_loom))]
 use std::cell::UnsafeCell;
 
 pub(crate) struct HeapBoard {
@@ -49,10 +49,10 @@ impl HeapBoard {
             None => p.begin(self, alive)?.1,
         };
         let cell = &self.chunks[chunk as usize];
-        #[cfg(loom)]
+        #[cfg(ipc_loom)]
         // SAFETY: `begin` gave us this chunk: nobody reads it until `commit`.
         cell.with_mut(|c| unsafe { *c = v });
-        #[cfg(not(loom))]
+        #[cfg(not(ipc_loom))]
         // SAFETY: as above.
         unsafe {
             *cell.get() = v
@@ -73,10 +73,10 @@ impl HeapBoard {
         match peek(self, *cursor, overflow) {
             Peek::Ready(chunk) => {
                 let cell = &self.chunks[chunk as usize];
-                #[cfg(loom)]
+                #[cfg(ipc_loom)]
                 // SAFETY: published at our cursor and kept for us until we move it.
                 let v = cell.with(|c| unsafe { *c });
-                #[cfg(not(loom))]
+                #[cfg(not(ipc_loom))]
                 // SAFETY: as above.
                 let v = unsafe { *cell.get() };
                 advance(self, me, *cursor, *cursor + 1, false, overflow);
