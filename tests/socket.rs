@@ -760,7 +760,13 @@ fn rpc_a_client_that_never_reads_does_not_stall_the_others() {
     let opts = Options::new().handshake_timeout(Duration::from_secs(600));
     let mut server = Server::<Big, Big>::bind_with(&path, opts).unwrap();
     let (done, served) = std::sync::mpsc::channel();
-    std::thread::spawn(move || done.send(server.serve_clients(2, |req| req)));
+    std::thread::spawn(move || {
+        let served = server.serve_clients(2, |req| req);
+        // Closed before the test can end: a listener still open when the process exits
+        // would leave its registry behind.
+        drop(server);
+        done.send(served)
+    });
     let mut greedy = spawn(TEST, "greedy", &path);
     wait_for(&path.with_extension("flooded"));
     let mut polite = spawn(TEST, "polite", &path);
