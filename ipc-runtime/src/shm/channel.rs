@@ -35,6 +35,7 @@ use crate::sync::{fence, futex};
 
 mod any;
 mod leave;
+mod many;
 mod receiver;
 mod sender;
 mod wait;
@@ -42,6 +43,7 @@ mod wait;
 mod wait_async;
 
 pub use any::{AnyReceiver, AnySender};
+pub(crate) use many::Announced;
 pub use receiver::{Receiver, Sample};
 pub use sender::{Loan, Sender};
 

@@ -204,6 +204,7 @@ mod lend;
 mod options;
 mod pubsub;
 pub(crate) mod ring;
+pub mod rpc;
 mod segment;
 mod shared;
 mod sigbus;

@@ -9,12 +9,10 @@
 //! The sending side is in every build (a sync sender rings an async receiver of another
 //! program); only the receiving side's registration with tokio is behind the feature.
 
-#[cfg(feature = "tokio")]
-use std::os::fd::{AsFd, RawFd};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
+use std::time::Duration;
 
-#[cfg(feature = "tokio")]
 use nix::errno::Errno;
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
 
@@ -38,7 +36,6 @@ fn datagram_socket() -> Result<OwnedFd> {
 }
 
 /// A random non-zero token (`getrandom(2)`; the clock and the pid if it fails).
-#[cfg(feature = "tokio")]
 fn random_token() -> u64 {
     let mut buf = [0u8; 8];
     // SAFETY: `buf` is 8 writable bytes; getrandom writes at most that many.
@@ -54,14 +51,12 @@ fn random_token() -> u64 {
 }
 
 /// The receiving side: the bound socket and its token.
-#[cfg(feature = "tokio")]
 #[derive(Debug)]
 pub(crate) struct Bell {
     fd: OwnedFd,
     token: u64,
 }
 
-#[cfg(feature = "tokio")]
 impl Bell {
     /// Binds a doorbell under a fresh random name.
     ///
@@ -96,16 +91,33 @@ impl Bell {
             }
         }
     }
+
+    /// Sleeps until the bell rings, the shutdown eventfd (if armed) is readable, or
+    /// `limit` passes, then reads every ring queued. For a sync waiter over many segments
+    /// (the shared-memory request/response server, `shm/rpc/server.rs`).
+    pub(crate) fn wait(&self, limit: Duration) {
+        use nix::poll::{PollFd, PollFlags, PollTimeout};
+        let shutdown = crate::shutdown::shutdown_fd();
+        let mut fds = vec![PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+        if let Some(fd) = shutdown {
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
+        }
+        let ms = limit.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // An error (EINTR) only ends the sleep early: the caller looks again.
+        let _ = nix::poll::poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        );
+        self.drain();
+    }
 }
 
-#[cfg(feature = "tokio")]
 impl AsFd for Bell {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.fd.as_fd()
     }
 }
 
-#[cfg(feature = "tokio")]
 impl AsRawFd for Bell {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()

@@ -164,7 +164,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
     }
 
     #[inline]
-    fn recv_until(&mut self, until: &Wait) -> Result<Sample<'_, T>> {
+    pub(super) fn recv_until(&mut self, until: &Wait) -> Result<Sample<'_, T>> {
         if let Some(pos) = self.read.pending.take() {
             release(&self.chan, &mut self.read, pos);
         }

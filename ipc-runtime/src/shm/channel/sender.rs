@@ -207,7 +207,7 @@ impl<T: Message> Sender<T> {
     /// compiler wrote it to the stack on every message, one more store for a sender whose
     /// speed is how few stores it makes.
     #[inline(always)]
-    fn send_until(&mut self, msg: &T, until: &Wait) -> Result<()> {
+    pub(super) fn send_until(&mut self, msg: &T, until: &Wait) -> Result<()> {
         let pos = match self.claim_now() {
             Some(pos) => pos,
             None => match self.claim_slow(until, 1) {

@@ -203,7 +203,7 @@ impl<T: ?Sized + Payload> Sender<T> {
 }
 
 impl<T: ?Sized + Payload> Receiver<T> {
-    fn senders_gone(&self) -> bool {
+    pub(super) fn senders_gone(&self) -> bool {
         self.chan
             .header()
             .counters
@@ -215,7 +215,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
 
     /// Publishes the slot at `pos` as cancelled if its claimer died; true if it did (the
     /// next peek then reads and frees it).
-    fn skip_dead(&mut self, pos: u64) -> bool {
+    pub(super) fn skip_dead(&mut self, pos: u64) -> bool {
         let seg = &self.chan.seg;
         if self.chan.ring.skip_abandoned(pos, |i| seg.alive(i)) {
             self.chan

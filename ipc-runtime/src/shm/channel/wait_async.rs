@@ -35,11 +35,6 @@ impl<T: ?Sized + Payload> Receiver<T> {
         self.release_all();
     }
 
-    /// True if the head's slot is published (or corrupt) now: one load.
-    pub(crate) fn message_at_head(&self) -> bool {
-        self.chan.ring.published(self.head)
-    }
-
     /// Spins a little while the head's slot is unpublished; true if it is published now
     /// (or corrupt: the next receive says so).
     pub(crate) fn spin_for_message(&self) -> bool {

@@ -1,0 +1,249 @@
+//! Request/response over shared memory: a [`Server`] that answers many clients and a
+//! [`Client`] that calls it, typed by a request and a response message; the transport of
+//! a generated service (`#[ipc::service]`, [`crate::rpc`]) between processes of one
+//! machine, where a call costs two cache-line moves instead of two kernel wake-ups.
+//!
+//! ```no_run
+//! # fn main() -> ipc::Result<()> {
+//! use ipc::shm::rpc::{Client, Server};
+//! // process A
+//! let mut server = Server::<u64, u64>::bind("pricing")?;
+//! server.serve_clients(1, |n| n + 1)?;
+//! // process B
+//! let mut client = Client::<u64, u64>::connect("pricing")?;
+//! assert_eq!(client.call(41)?, 42);
+//! # Ok(()) }
+//! ```
+//!
+//! # Design
+//!
+//! Every connection is **a pair of channels of its own** ([`super::Sender`] and
+//! [`super::Receiver`], `channel.rs`): requests from the client to the server, answers
+//! back. Each is the ordinary MPSC ring with one sender, so a connection inherits what a
+//! channel guarantees and was tested for: a message is validated as its type before a
+//! `&T` exists, a peer that dies is noticed (its OFD lock, watched through a pidfd), the
+//! last end to leave unlinks the segment, and what a crash leaves is swept by the
+//! automatic reclaim. A duplex segment of its own would have had to prove all that again;
+//! the price is two headers per connection (12 KiB for 8-byte messages).
+//!
+//! - **Finding the server**: the server creates a *registry*, a channel of announcements
+//!   named as the server (`ipc.<name>` under `/dev/shm`). A client opens it as a sender,
+//!   announces itself (its pid and a number unique in its process), and leaves it.
+//! - **A connection, found by name**: for each announcement, the server creates
+//!   `<name>.c<pid>-<n>.q` (requests, the server receives) and `<name>.c<pid>-<n>.r`
+//!   (answers, the server sends); the client opens both, waiting for them to appear. So
+//!   the segments are the server's, under its name as a prefix
+//!   ([`remove_stale_with_prefix`](super::remove_stale_with_prefix) with the server's name
+//!   reaches them), and **the schema check is the channel's**: a client whose request or
+//!   response type differs from the server's (another version of a service) is refused
+//!   with [`Error::SchemaMismatch`], whose `difference` names the first field that
+//!   differs (for a generated service, the method). The server creates them, so the
+//!   client cannot choose the names or sizes of what the server maps.
+//! - **A dead client**: its channels' liveness lock goes with it; the server, parked or
+//!   not, notices (the death notice rings its doorbell, see below) and drops both ends,
+//!   and being the last participant, unlinks both segments. A client that announces and
+//!   never opens its channels is dropped after the handshake timeout (10 s, or the
+//!   server's [`Options::open_timeout`]).
+//! - **A dead server**: the client's answer channel has no live sender left, and the
+//!   client's pending call returns [`Error::Disconnected`] (a parked client is woken by
+//!   the death notice within a millisecond or two; a spinning one probes every 5 ms).
+//! - **Answers never shift**: a client has at most one request in flight (a call that
+//!   timed out leaves its answer owed, and the next call skips it before sending: the
+//!   rings keep order), and a generated service also checks the sequence number its
+//!   answer echoes. A client with more requests in flight than its answer ring holds does
+//!   not follow the protocol: the server drops it rather than wait.
+//! - **Hostile clients**: a request whose bytes are no `Req` ([`Error::InvalidMessage`])
+//!   or a corrupt ring drops that connection; a generated server refuses arguments that
+//!   are no values of their types with [`Error::Refused`] and closes the connection. The
+//!   client then gets [`Error::Disconnected`]; the others are served on. Announcements are
+//!   checked (a tag, a non-zero pid) and at most [`MAX_HANDSHAKES`] connections may be
+//!   awaiting their client at once.
+//!
+//! # Waiting
+//!
+//! As the channels: spin, yield, then park ([`Options::wait`],
+//! [`WaitStrategy`](crate::sync::WaitStrategy)). The client waits on its answer ring as
+//! any receiver does. The server waits on every request ring and its registry at once: it
+//! spins over their heads (one load each), and to park it uses **one doorbell**, the async
+//! receivers' (`sync/bell.rs`): its token is in the header of each ring it receives, it
+//! stores `rx_parked` in each, crosses one full barrier (`membarrier`), looks at every
+//! head again and sleeps in `poll(2)` on the doorbell (and the shutdown eventfd). A
+//! sender that publishes and finds `rx_parked` set rings the doorbell (one `sendto` per
+//! park, none per message), and the death notices of every connection's client ring it
+//! too. Steady traffic makes no system call on either side.
+//!
+//! # Concurrency and limits
+//!
+//! The server answers every client from the thread that calls `serve`, one request at a
+//! time in each connection's order (a handler may take `&mut self`); a slow handler delays
+//! every client. The limits are the server's memory and `/dev/shm` (two segments per
+//! client, each two slots of the message, rounded up to pages), and at most 63 clients
+//! announcing at the same instant (the registry's senders; a client that finds it full
+//! retries until its timeout).
+
+mod server;
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::channel::{Receiver, Sender};
+use super::options::Options;
+use crate::deadline::Wait;
+use crate::error::{Error, Result};
+use crate::message::Message;
+
+pub use server::{Server, MAX_HANDSHAKES};
+
+/// How long a client has, by default, to find its connection's channels, and the server
+/// to see its client open them.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+/// Slots of each connection's rings: one request (or answer) in flight, and one more.
+const CONN_SLOTS: usize = 2;
+/// The first word of an announcement: "ipc-rpc" and a format version.
+const TAG: u64 = u64::from_le_bytes(*b"ipc-rpc1");
+/// Bytes a server's name may have, so that its connections' names fit (200 bytes).
+const MAX_NAME: usize = 160;
+
+/// What a client writes in the registry: [`TAG`], its pid, its connection number, 0.
+type Announce = [u64; 4];
+
+/// The names of connection `n` of process `pid` to the server `name`: (requests,
+/// answers).
+fn conn_names(name: &str, pid: u64, n: u64) -> (String, String) {
+    (
+        format!("{name}.c{pid}-{n}.q"),
+        format!("{name}.c{pid}-{n}.r"),
+    )
+}
+
+/// A request/response client over shared memory: sends `Req`, receives `Resp` (see the
+/// [module docs](self)).
+pub struct Client<Req: Message, Resp: Message> {
+    tx: Sender<Req>,
+    rx: Receiver<Resp>,
+    /// Requests sent whose answers were not read (a call that timed out).
+    outstanding: u64,
+}
+
+impl<Req: Message, Resp: Message> fmt::Debug for Client<Req, Resp> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("outstanding", &self.outstanding)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<Req: Message, Resp: Message> Client<Req, Resp> {
+    /// Connects to the [`Server`] named `name`: announces itself in its registry, then
+    /// opens the two channels the server creates for it, checking that the server takes
+    /// `Req` and answers `Resp`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] if no server has that name; [`Error::SchemaMismatch`] if the
+    /// server's request or response type differs (the `difference` names the first field,
+    /// for a service the method, that differs); [`Error::Timeout`] if the server did not
+    /// create the connection within 10 s; as [`super::Sender::open`] otherwise.
+    pub fn connect(name: &str) -> Result<Self> {
+        Self::connect_with(name, Options::new())
+    }
+
+    /// As [`Client::connect`] with `opts`: the wait strategy of the client's waits, the
+    /// mode check, and with [`Options::open_timeout`] how long to wait for the server to
+    /// appear and then for the connection (10 s without it, and no wait for the server).
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::connect`].
+    pub fn connect_with(name: &str, opts: Options) -> Result<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let until = Instant::now() + opts.open_timeout.unwrap_or(HANDSHAKE);
+        let left = || until.saturating_duration_since(Instant::now());
+        let pid = u64::from(std::process::id());
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        // Announce, then leave the registry (its 63 sender places are for announcing).
+        let mut registry = loop {
+            match Sender::<Announce>::open_with(name, opts.clone().linger(Duration::ZERO)) {
+                Ok(s) => break s,
+                // Every sender place taken by clients announcing right now.
+                Err(Error::Busy { .. }) if !left().is_zero() => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        registry.send_wait_until(&[TAG, pid, n, 0], &Wait::timeout(left()))?;
+        drop(registry);
+        let (q, r) = conn_names(name, pid, n);
+        let tx =
+            Sender::<Req>::open_with(&q, opts.clone().open_timeout(left()).linger(Duration::ZERO))?;
+        let rx = Receiver::<Resp>::open_with(&r, opts.open_timeout(left()))?;
+        Ok(Client {
+            tx,
+            rx,
+            outstanding: 0,
+        })
+    }
+
+    fn call_until(&mut self, req: &Req, wait: &Wait) -> Result<Resp> {
+        // Answers to calls that timed out come first: skip them, so answers never shift.
+        while self.outstanding > 0 {
+            self.recv(wait)?;
+        }
+        self.tx.send_wait_until(req, wait)?;
+        self.outstanding += 1;
+        self.recv(wait)
+    }
+
+    /// Receives the next answer; an answer that is no `Resp` is consumed too.
+    #[inline]
+    fn recv(&mut self, wait: &Wait) -> Result<Resp> {
+        match self.rx.recv_copy(wait) {
+            Ok(resp) => {
+                self.outstanding -= 1;
+                Ok(resp)
+            }
+            Err(e @ Error::InvalidMessage(_)) => {
+                self.outstanding -= 1;
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends `req` and waits for its answer.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] if the server is gone or dropped this client (after a
+    /// request that was no `Req`, or a refusal); [`Error::InvalidMessage`] for an answer
+    /// that is no `Resp`; [`Error::Shutdown`]; [`Error::Corrupt`] if a ring was
+    /// overwritten.
+    #[inline]
+    pub fn call(&mut self, req: Req) -> Result<Resp> {
+        self.call_until(&req, &Wait::Forever)
+    }
+
+    /// As [`Client::call`], giving up after `timeout` in all. An answer that arrives
+    /// after its call timed out is skipped by the next call, so answers never shift.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if the answer did not arrive in time; as [`Client::call`]
+    /// otherwise.
+    pub fn call_timeout(&mut self, req: Req, timeout: Duration) -> Result<Resp> {
+        self.call_until(&req, &Wait::timeout(timeout))
+    }
+}
+
+impl<Req: Message, Resp: Message> crate::rpc::Call<Req, Resp> for Client<Req, Resp> {
+    #[inline]
+    fn call(&mut self, req: Req) -> Result<Resp> {
+        Client::call(self, req)
+    }
+
+    fn call_timeout(&mut self, req: Req, timeout: Duration) -> Result<Resp> {
+        Client::call_timeout(self, req, timeout)
+    }
+}
