@@ -1,9 +1,12 @@
-//! `#[ipc::service]` between processes, over a Unix socket and over TCP: the server and
+//! `#[ipc::service]` between processes, over a Unix socket, TCP and shared memory
+//! (`ipc::shm::rpc`): the server and
 //! its clients are this test binary re-run (`IPC_SERVICE_ROLE` says which part a child
 //! plays). Every answer reaches its own call; a killed server fails pending calls with
 //! `Disconnected`; a killed client or one that sends garbage is dropped and the others
 //! are served; a call that timed out never hands its late answer to the next; a client
-//! of another version of the trait is refused at connect, the method named.
+//! of another version of the trait is refused at connect, the method named. Over shared
+//! memory, a killed client's connection is also gone from `/dev/shm`, and a client that
+//! scribbles over its request ring is dropped.
 //!
 //! `IPC_SERVICE_CALLS` sets the calls per client (2,000 by default; the README's
 //! "Services" says how to run it long).
@@ -92,7 +95,7 @@ fn child() {
     }
 }
 
-/// A server child of `kind` (`unix` or `tcp`); its address.
+/// A server child of `kind` (`unix`, `tcp` or `shm`); its address.
 fn server(kind: &str, dir: &TempDir) -> (Proc, String) {
     let at = format!("{kind}:{}", dir.path().display());
     let mut server = Proc::spawn_with(ROLE, "server", |c| {
@@ -145,10 +148,34 @@ fn a_killed_client_leaves_the_others_served(kind: &str) {
     let (mut server, addr) = server(kind, &dir);
     let mut looping = client("loop", &addr, &[]);
     looping.wait_ready();
+    let pid = looping.id();
     looping.kill();
     let mut c = connect(&addr).unwrap();
     for n in 0..100 {
         assert_eq!(c.echo(9, n).unwrap().n, n);
+    }
+    if kind == "shm" {
+        // Its two segments, `ipc.<server>.c<pid>-<n>.{q,r}`: the server drops the
+        // connection once it notices the death, and unlinks both as their last
+        // participant. Polled with a generous hang guard, never timed.
+        let mine = format!("ipc.{}.c{pid}-", pricing::shm_name(dir.path()));
+        let left = || -> Vec<String> {
+            std::fs::read_dir("/dev/shm")
+                .unwrap()
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with(&mine))
+                .collect()
+        };
+        let guard = Instant::now();
+        while !left().is_empty() && guard.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(
+            left(),
+            Vec::<String>::new(),
+            "a killed client's connection stayed"
+        );
+        assert_eq!(c.echo(9, 100).unwrap().n, 100);
     }
     assert!(
         server.child().try_wait().unwrap().is_none(),
@@ -182,17 +209,21 @@ impl Call<PricingRequest, PricingResponse> for Breaking {
 fn a_client_sending_garbage_is_dropped_and_the_others_served(kind: &str) {
     let dir = TempDir::new("service");
     let (mut server, addr) = server(kind, &dir);
-    // Bytes that are no handshake: the connection is closed.
     let (_, at) = addr.split_once(':').unwrap();
-    let mut raw: Box<dyn ReadWrite> = if kind == "unix" {
-        Box::new(std::os::unix::net::UnixStream::connect(at).unwrap())
+    if kind == "shm" {
+        shm_garbage(at);
     } else {
-        Box::new(std::net::TcpStream::connect(at).unwrap())
-    };
-    raw.write_all(&[0xA5; 256]).unwrap();
-    let mut sink = Vec::new();
-    // Whatever the server sent before closing (its greeting), then the end.
-    let _ = raw.read_to_end(&mut sink);
+        // Bytes that are no handshake: the connection is closed.
+        let mut raw: Box<dyn ReadWrite> = if kind == "unix" {
+            Box::new(std::os::unix::net::UnixStream::connect(at).unwrap())
+        } else {
+            Box::new(std::net::TcpStream::connect(at).unwrap())
+        };
+        raw.write_all(&[0xA5; 256]).unwrap();
+        let mut sink = Vec::new();
+        // Whatever the server sent before closing (its greeting), then the end.
+        let _ = raw.read_to_end(&mut sink);
+    }
     // Well-framed requests whose arguments are no values: refused, typed, then closed.
     let mut broken = pricing::PricingClient::new(Breaking(connect_raw(&addr).unwrap()));
     match broken.flag(true, 1, 2) {
@@ -206,6 +237,38 @@ fn a_client_sending_garbage_is_dropped_and_the_others_served(kind: &str) {
     let mut good = connect(&addr).unwrap();
     assert_eq!(good.flag(true, 1, 2).unwrap(), Ok(3));
     server.kill();
+}
+
+/// Garbage over shared memory: announcements that are none in the server's registry
+/// (ignored), then a client that writes `0xA5` over the whole of its request channel's
+/// segment, header and ring (its connection is dropped, typed errors on its side).
+fn shm_garbage(name: &str) {
+    use std::os::unix::fs::FileExt;
+    let mut registry = ipc::shm::Sender::<[u64; 4]>::open(name).unwrap();
+    for _ in 0..10 {
+        registry.send([0xA5A5_A5A5_A5A5_A5A5; 4]).unwrap();
+    }
+    drop(registry);
+    let mut scribbler = connect(&format!("shm:{name}")).unwrap();
+    assert_eq!(scribbler.echo(5, 5).unwrap().n, 5);
+    // This process's only connection so far.
+    let mine = format!("ipc.{name}.c{}-", std::process::id());
+    let q = std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .find(|n| n.starts_with(&mine) && n.ends_with(".q"))
+        .expect("the connection's request segment");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/dev/shm/{q}"))
+        .unwrap();
+    let len = file.metadata().unwrap().len() as usize;
+    file.write_all_at(&vec![0xA5; len], 0).unwrap();
+    // A hang guard only: whatever the scribbled ring does, the call must not succeed.
+    match scribbler.echo_timeout(5, 6, Duration::from_secs(30)) {
+        Err(Error::Disconnected | Error::Corrupt(_) | Error::Timeout(_)) => {}
+        other => panic!("a call over a scribbled ring returned {other:?}"),
+    }
 }
 
 trait ReadWrite: Read + Write {}
@@ -239,6 +302,9 @@ fn a_client_of_another_version_is_refused_naming_the_method(kind: &str) {
     let refused = if kind == "unix" {
         ipc::socket::Client::<older::PricingRequest, older::PricingResponse>::connect(at)
             .map(|_| ())
+    } else if kind == "shm" {
+        ipc::shm::rpc::Client::<older::PricingRequest, older::PricingResponse>::connect(at)
+            .map(|_| ())
     } else {
         ipc::tcp::Client::<older::PricingRequest, older::PricingResponse>::connect(at).map(|_| ())
     };
@@ -259,6 +325,9 @@ macro_rules! per_transport {
         }
         mod tcp {
             $(#[test] fn $test() { super::$test("tcp") })*
+        }
+        mod shm {
+            $(#[test] fn $test() { super::$test("shm") })*
         }
     };
 }

@@ -130,6 +130,11 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         // The registries of listeners a test killed in here (a live one removes its own).
         let _ = ipc::socket::remove_stale_with_prefix(&self.0.to_string_lossy());
+        // The shared-memory servers named after it that a test killed, and their
+        // connections (`tests/pricing`).
+        if let Some(name) = self.0.file_name() {
+            let _ = ipc::shm::remove_stale_with_prefix(&name.to_string_lossy());
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }

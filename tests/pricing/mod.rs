@@ -1,6 +1,6 @@
 //! The service the `#[ipc::service]` tests share (`mod pricing;`), an implementation of
 //! it, and the transports to run it over, named by an address string
-//! (`unix:PATH`, `tcp:HOST:PORT`).
+//! (`unix:PATH`, `tcp:HOST:PORT`, `shm:NAME`).
 #![allow(dead_code)]
 
 use std::time::Duration;
@@ -101,8 +101,14 @@ pub type AnyCall = Box<dyn Call<PricingRequest, PricingResponse>>;
 /// A server transport picked at run time.
 pub type AnyServe = Box<dyn Serve<PricingRequest, PricingResponse>>;
 
-/// Binds a server of kind `kind` (`unix` in `dir`, or `tcp` on loopback); returns it
-/// and the address clients connect to.
+/// The shared-memory name of a server in `dir`: the directory's own (unique) name, so
+/// that whatever a killed server leaves is found by that prefix.
+pub fn shm_name(dir: &std::path::Path) -> String {
+    dir.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// Binds a server of kind `kind` (`unix` in `dir`, `tcp` on loopback, or `shm` named
+/// after `dir`); returns it and the address clients connect to.
 pub fn bind(kind: &str, dir: &std::path::Path) -> (AnyServe, String) {
     match kind {
         "unix" => {
@@ -115,6 +121,11 @@ pub fn bind(kind: &str, dir: &std::path::Path) -> (AnyServe, String) {
             let addr = server.local_addr().unwrap();
             (Box::new(server), format!("tcp:{addr}"))
         }
+        "shm" => {
+            let name = shm_name(dir);
+            let server = ipc::shm::rpc::Server::bind(&name).unwrap();
+            (Box::new(server), format!("shm:{name}"))
+        }
         other => panic!("unknown transport {other}"),
     }
 }
@@ -124,6 +135,7 @@ pub fn connect_raw(addr: &str) -> ipc::Result<AnyCall> {
     Ok(match addr.split_once(':') {
         Some(("unix", path)) => Box::new(ipc::socket::Client::connect(path)?),
         Some(("tcp", at)) => Box::new(ipc::tcp::Client::connect(at)?),
+        Some(("shm", name)) => Box::new(ipc::shm::rpc::Client::connect(name)?),
         _ => panic!("bad address {addr}"),
     })
 }
