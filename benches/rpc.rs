@@ -9,14 +9,21 @@
 //! both sides alternating so they see the same machine; ratios are generated /
 //! hand-written. Both processes share CPU 0, as in `cargo bench --bench sockets`.
 //!
-//! `cargo bench --bench rpc` (`IPC_BENCH_CALLS` sets the calls per round, 5,000 by
-//! default).
+//! Then shared memory (`ipc::shm::rpc`, rows from `rpc/shm.rs`): the generated
+//! service beside the hand-written `shm::rpc::{Client, Server}`, a hand-written pair of
+//! channels and a bare atomic ping-pong, the two sides on two CPUs, in alternating blocks
+//! (medians of the per-block figures and ratios; see that file).
+//!
+//! `cargo bench --bench rpc` (`IPC_BENCH_CALLS` sets the calls per round or block, 5,000
+//! by default).
 
 use std::time::Instant;
 
 use ipc::rpc::Call;
 
 mod common;
+#[path = "rpc/shm.rs"]
+mod shm;
 
 const ROUNDS: usize = 7;
 
@@ -195,4 +202,11 @@ fn main() {
         common::reap(gen_pid);
     }
     let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "shared memory: medians of {} blocks of {n} calls; ratio = generated / hand-written; \
+         bare = atomic ping-pong (2 one-way hops), channels = a hand-written Sender/Receiver \
+         pair each way",
+        shm::BLOCKS - 1
+    );
+    shm::rows(n);
 }

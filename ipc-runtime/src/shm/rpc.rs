@@ -24,7 +24,7 @@
 //! `&T` exists, a peer that dies is noticed (its OFD lock, watched through a pidfd), the
 //! last end to leave unlinks the segment, and what a crash leaves is swept by the
 //! automatic reclaim. A duplex segment of its own would have had to prove all that again;
-//! the price is two headers per connection (12 KiB for 8-byte messages).
+//! the price is two headers per connection (a ring of small messages takes 8 KiB).
 //!
 //! - **Finding the server**: the server creates a *registry*, a channel of announcements
 //!   named as the server (`ipc.<name>` under `/dev/shm`). A client opens it as a sender,
@@ -77,7 +77,9 @@
 //! The server answers every client from the thread that calls `serve`, one request at a
 //! time in each connection's order (a handler may take `&mut self`); a slow handler delays
 //! every client. The limits are the server's memory and `/dev/shm` (two segments per
-//! client, each two slots of the message, rounded up to pages), and at most 63 clients
+//! client, each 64 slots of the message, or fewer down to 2 so that a ring holds at most
+//! 1 MiB of messages, rounded up to pages: 2 × 8 KiB for small messages, 2 × 272 KiB
+//! for 4 KiB ones), and at most 63 clients
 //! announcing at the same instant (the registry's senders; a client that finds it full
 //! retries until its timeout).
 
@@ -98,8 +100,17 @@ pub use server::{Server, MAX_HANDSHAKES};
 /// How long a client has, by default, to find its connection's channels, and the server
 /// to see its client open them.
 const HANDSHAKE: Duration = Duration::from_secs(10);
-/// Slots of each connection's rings: one request (or answer) in flight, and one more.
-const CONN_SLOTS: usize = 2;
+/// Slots of a connection's ring of messages of `size` bytes: 64, or fewer (at least 2)
+/// so that the ring holds at most 1 MiB of messages. A client has one call in flight;
+/// the room beyond lets the receiver hand slots back in batches of `slots / 8` (a store
+/// and a cache line moved per batch rather than per message, see `ring.rs`).
+fn conn_slots(size: usize) -> usize {
+    let mut slots = 64;
+    while slots > 2 && slots * size > 1 << 20 {
+        slots /= 2;
+    }
+    slots
+}
 /// The first word of an announcement: "ipc-rpc" and a format version.
 const TAG: u64 = u64::from_le_bytes(*b"ipc-rpc1");
 /// Bytes a server's name may have, so that its connections' names fit (200 bytes).

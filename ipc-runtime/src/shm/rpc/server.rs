@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::{conn_names, Announce, CONN_SLOTS, HANDSHAKE, MAX_NAME, TAG};
+use super::{conn_names, conn_slots, Announce, HANDSHAKE, MAX_NAME, TAG};
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
 use crate::message::Message;
@@ -98,7 +98,7 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
         registry.ring_on(bell.token());
         let handshake = opts.open_timeout.unwrap_or(HANDSHAKE);
         let wait = opts.wait;
-        let mut conn_opts = opts.capacity(CONN_SLOTS).linger(Duration::ZERO);
+        let mut conn_opts = opts.linger(Duration::ZERO);
         conn_opts.open_timeout = None;
         Ok(Server {
             name: name.to_owned(),
@@ -261,8 +261,9 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     /// Creates connection `n` of process `pid`.
     fn open_conn(&self, pid: u64, n: u64) -> Result<Conn<Req, Resp>> {
         let (q, r) = conn_names(&self.name, pid, n);
-        let tx = Sender::<Resp>::create(&r, self.conn_opts.clone())?;
-        let mut rx = Receiver::<Req>::create(&q, self.conn_opts.clone())?;
+        let slots = |size| self.conn_opts.clone().capacity(conn_slots(size));
+        let tx = Sender::<Resp>::create(&r, slots(size_of::<Resp>()))?;
+        let mut rx = Receiver::<Req>::create(&q, slots(size_of::<Req>()))?;
         rx.ring_on(self.bell.token());
         Ok(Conn {
             rx,
