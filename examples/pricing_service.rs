@@ -2,11 +2,13 @@
 //! is this process; three clients are this program run again as children, each making
 //! calls of every kind (a value, a `Result` whose error arrives typed, a unit result).
 //!
-//! The transport is one argument: `cargo run --example pricing_service -- unix` (a Unix
-//! socket) or `-- tcp` (TCP on loopback); with none, both in turn. In the code, it is the
-//! one line in `bind` and in `connect` that names it.
+//! The transport is one argument: `cargo run --example pricing_service -- shm` (shared
+//! memory, `ipc::shm::rpc`: each client gets a pair of rings of its own), `-- unix` (a
+//! Unix socket) or `-- tcp` (TCP on loopback); with none, the three in turn. In the code,
+//! it is the one line in `bind` and in `connect` that names it.
 //!
-//! Interrupted (Ctrl-C), the server stops its clients and removes its socket directory.
+//! Interrupted (Ctrl-C), the server stops its clients and removes its socket directory
+//! (or its shared-memory registry and connections).
 
 use std::env;
 use std::path::PathBuf;
@@ -86,6 +88,11 @@ fn bind(
     dir: &std::path::Path,
 ) -> ipc::Result<(Box<dyn Serve<PricingRequest, PricingResponse>>, String)> {
     Ok(match transport {
+        "shm" => {
+            let name = format!("ipc-pricing-{}", std::process::id());
+            let server = ipc::shm::rpc::Server::bind(&name)?;
+            (Box::new(server), name)
+        }
         "unix" => {
             let path = dir.join("pricing.sock");
             let server = ipc::socket::Server::bind(&path)?;
@@ -105,6 +112,7 @@ fn connect(
     at: &str,
 ) -> ipc::Result<PricingClient<Box<dyn Call<PricingRequest, PricingResponse>>>> {
     let raw: Box<dyn Call<PricingRequest, PricingResponse>> = match transport {
+        "shm" => Box::new(ipc::shm::rpc::Client::connect(at)?),
         "unix" => Box::new(ipc::socket::Client::connect(at)?),
         _ => Box::new(ipc::tcp::Client::connect(at)?),
     };
@@ -165,12 +173,12 @@ fn main() -> ExitCode {
     let child = (env::var("IPC_PRICING_AT"), env::var("IPC_PRICING_CLIENT"));
     let is_client = matches!(child, (Ok(_), Ok(_)));
     let transports: Vec<String> = match env::args().nth(1) {
-        Some(t) if t == "unix" || t == "tcp" => vec![t],
+        Some(t) if ["shm", "unix", "tcp"].contains(&t.as_str()) => vec![t],
         Some(other) => {
-            eprintln!("pricing_service: unknown transport {other:?}; use unix or tcp");
+            eprintln!("pricing_service: unknown transport {other:?}; use shm, unix or tcp");
             return ExitCode::from(2);
         }
-        None => vec!["unix".into(), "tcp".into()],
+        None => vec!["shm".into(), "unix".into(), "tcp".into()],
     };
     let result =
         signal::shutdown_on(&[Signal::SIGINT, Signal::SIGTERM]).and_then(|()| match &child {
@@ -186,7 +194,8 @@ fn main() -> ExitCode {
         Err(_) if is_client => ExitCode::FAILURE,
         Err(_) => {
             eprintln!(
-                "pricing_service: interrupted; the clients are stopped and the socket removed"
+                "pricing_service: interrupted; the clients are stopped and the socket (or the \
+                 shared memory) removed"
             );
             ExitCode::FAILURE
         }
