@@ -6,6 +6,7 @@
 //! cargo run --release --example tour                    # every transport
 //! cargo run --release --example tour -- unix tcp        # some of them
 //! cargo run --release --example tour -- --plot docs/    # and the charts, as SVG, in docs/
+//! cargo run --release --example tour -- rpc              # only the rpc rows
 //! ```
 //!
 //! Per transport and message size (8 B, 64 B, 4 KiB):
@@ -29,6 +30,10 @@
 //! that a change of the machine's speed meets them alike; the ratio is the median of the
 //! per-round ratios. On a shared machine the absolute figures move from minute to minute;
 //! compare rows with each other (and see `cargo bench` for ratios to raw syscalls).
+//!
+//! Then the **rpc** rows: the round trip of a call of a generated service
+//! (`#[ipc::service]`) over shared memory (`ipc::shm::rpc`), a Unix socket and TCP, at 8 B
+//! and 4 KiB, placed and measured as `cargo bench --bench rpc` does (see `tour/rpc.rs`).
 //!
 //! `--plot DIR` also draws the figures as SVG charts in `DIR` (`latency.svg`,
 //! `throughput.svg` at 8 B, `throughput-64.svg`, `throughput-4096.svg`), each naming the
@@ -62,6 +67,8 @@ mod measure;
 mod peer;
 #[path = "tour/plot.rs"]
 mod plot;
+#[path = "tour/rpc.rs"]
+mod rpc;
 #[path = "tour/transport.rs"]
 mod transport;
 
@@ -109,11 +116,16 @@ struct Options {
     transports: Vec<&'static str>,
     /// Where to write the charts, if anywhere.
     plot: Option<PathBuf>,
+    /// Measure the rpc rows.
+    rpc: bool,
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let is_child = matches!(args.first().map(String::as_str), Some("child" | "hand"));
+    let is_child = matches!(
+        args.first().map(String::as_str),
+        Some("child" | "hand" | "rpc-child")
+    );
     let options = if is_child {
         None
     } else {
@@ -159,15 +171,17 @@ fn child(args: &[String]) -> Result<()> {
     let (transport, endpoint) = (args[1].as_str(), &args[3..]);
     match args[0].as_str() {
         "child" => by_size!(size, transport::child, transport, endpoint),
+        "rpc-child" => rpc::child(transport, size, &endpoint[0]),
         _ => by_size!(size, hand::child, transport, endpoint),
     }
 }
 
-/// `[--plot DIR] [TRANSPORT...]`: no transport named means all of them.
+/// `[--plot DIR] [TRANSPORT...] [rpc]`: nothing named means all of them.
 fn parse(args: &[String]) -> std::result::Result<Options, String> {
     let mut options = Options {
         transports: Vec::new(),
         plot: None,
+        rpc: false,
     };
     let mut named = Vec::new();
     let mut args = args.iter();
@@ -178,19 +192,22 @@ fn parse(args: &[String]) -> std::result::Result<Options, String> {
                 None => return Err("--plot needs a directory: --plot docs/".into()),
             },
             name if TRANSPORTS.contains(&name) => named.push(name.to_owned()),
+            "rpc" => options.rpc = true,
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; usage: tour [--plot DIR] [TRANSPORT...], \
+                    "unknown argument {other:?}; usage: tour [--plot DIR] [TRANSPORT...] [rpc], \
                      transports: {}",
                     TRANSPORTS.join(" ")
                 ))
             }
         }
     }
+    let everything = named.is_empty() && !options.rpc;
+    options.rpc |= everything;
     options.transports = TRANSPORTS
         .iter()
         .copied()
-        .filter(|t| named.is_empty() || named.iter().any(|n| n == t))
+        .filter(|t| everything || named.iter().any(|n| n == t))
         .collect();
     Ok(options)
 }
@@ -214,7 +231,9 @@ fn tour(options: &Options) -> Result<()> {
     let machine = Machine::here();
     println!("{}", machine.describe());
     println!();
-    print_header();
+    if !options.transports.is_empty() {
+        print_header();
+    }
     let mut rows = Vec::new();
     for &transport in &options.transports {
         for size in SIZES {
@@ -228,10 +247,38 @@ fn tour(options: &Options) -> Result<()> {
             rows.push(row);
         }
     }
-    println!();
-    println!("msg/s: messages per second, one way, in thousands (k) or millions (M).");
-    println!("batched / hand: the median of the per-round ratios of the two rates.");
-    if let Some(dir) = &options.plot {
+    if !rows.is_empty() {
+        println!();
+        println!("msg/s: messages per second, one way, in thousands (k) or millions (M).");
+        println!("batched / hand: the median of the per-round ratios of the two rates.");
+    }
+    if options.rpc {
+        if !rows.is_empty() {
+            println!();
+        }
+        println!(
+            "{:<10} {:>6} {:>12} {:>12}",
+            "rpc", "size", "round trip", "calls/s"
+        );
+        for transport in rpc::TRANSPORTS {
+            for size in rpc::SIZES {
+                let trip = rpc::parent(transport, size)?;
+                println!(
+                    "{:<10} {:>6} {:>12} {:>12}",
+                    transport,
+                    self::size(size),
+                    latency(trip),
+                    rate(1.0 / trip.as_secs_f64())
+                );
+            }
+        }
+        println!();
+        println!(
+            "rpc: a generated service's call (`#[ipc::service]`), round trip, the median of 7 \
+             rounds; as `cargo bench --bench rpc` measures it."
+        );
+    }
+    if let (Some(dir), false) = (&options.plot, rows.is_empty()) {
         let mut command = "cargo run --release --example tour --".to_owned();
         if options.transports.len() < TRANSPORTS.len() {
             command = format!("{command} {}", options.transports.join(" "));
