@@ -4,24 +4,29 @@
 //! `#[ipc::service]` on a trait generates a request and a response message, a client
 //! with one method per trait method, and a server that dispatches to an implementation
 //! of the trait (see the macro's documentation in the facade). The generated code knows
-//! nothing of sockets: it calls any [`Call`] and serves any [`Serve`]. Both are
-//! implemented by the request/response ends of [`crate::socket`] (Unix stream sockets)
-//! and [`crate::tcp`]:
+//! nothing of the transport: it calls any [`Call`] and serves any [`Serve`]. Both are
+//! implemented by the request/response ends of shared memory ([`crate::shm::rpc`]), of
+//! [`crate::socket`] (Unix stream sockets) and of [`crate::tcp`]:
 //!
-//! | transport | client | server |
-//! |---|---|---|
-//! | Unix stream socket | [`socket::Client`](crate::socket::Client) | [`socket::Server`](crate::socket::Server) |
-//! | TCP | [`tcp::Client`](crate::tcp::Client) | [`tcp::Server`](crate::tcp::Server) |
+//! | transport | client | server | a connection |
+//! |---|---|---|---|
+//! | shared memory | [`shm::rpc::Client`](crate::shm::rpc::Client) | [`shm::rpc::Server`](crate::shm::rpc::Server) | a pair of rings per client, found by name |
+//! | Unix stream socket | [`socket::Client`](crate::socket::Client) | [`socket::Server`](crate::socket::Server) | a socket |
+//! | TCP | [`tcp::Client`](crate::tcp::Client) | [`tcp::Server`](crate::tcp::Server) | a socket |
 //!
 //! # The server's concurrency
 //!
-//! Those servers answer every client from the one thread that calls `serve`: `poll(2)`
-//! over the listener and every connection, each request answered in its connection's
-//! order, one handler call at a time (so a handler may take `&mut self` without a lock).
-//! A slow handler delays every client; run several servers (each with its own listener)
-//! for parallel handlers. The limits are the process's descriptors (one per client) and
-//! the socket buffers: a client that does not read its answers is set aside and dropped
-//! after the handshake timeout, without holding up the others.
+//! Every server answers all its clients from the one thread that calls `serve`, each
+//! request in its connection's order, one handler call at a time (so a handler may take
+//! `&mut self` without a lock). A slow handler delays every client; run several servers
+//! (each with its own name or listener) for parallel handlers. The socket servers wait in
+//! `poll(2)` over the listener and every connection; their limits are the process's
+//! descriptors (one per client) and the socket buffers: a client that does not read its
+//! answers is set aside and dropped after the handshake timeout, without holding up the
+//! others. The shared-memory server spins over every connection's request ring, then
+//! parks on one doorbell for all of them; its limits are memory (two rings per client)
+//! and the protocol's one call in flight per client: a client whose answers do not fit in
+//! its ring is dropped (see [`crate::shm::rpc`]).
 //!
 //! # Answers never shift
 //!
@@ -56,8 +61,9 @@ pub enum Reply<Resp> {
 
 /// The calling end of a request/response transport: sends a `Req`, returns its `Resp`.
 ///
-/// Implemented by [`socket::Client`](crate::socket::Client) and
-/// [`tcp::Client`](crate::tcp::Client); a generated service client calls through it.
+/// Implemented by [`shm::rpc::Client`](crate::shm::rpc::Client),
+/// [`socket::Client`](crate::socket::Client) and [`tcp::Client`](crate::tcp::Client); a
+/// generated service client calls through it.
 pub trait Call<Req, Resp> {
     /// Sends `req` and waits for its response.
     ///
@@ -80,8 +86,9 @@ pub trait Call<Req, Resp> {
 /// The answering end of a request/response transport: runs a handler on every request
 /// of every client.
 ///
-/// Implemented by [`socket::Server`](crate::socket::Server) and
-/// [`tcp::Server`](crate::tcp::Server); a generated service server serves through it.
+/// Implemented by [`shm::rpc::Server`](crate::shm::rpc::Server),
+/// [`socket::Server`](crate::socket::Server) and [`tcp::Server`](crate::tcp::Server); a
+/// generated service server serves through it.
 /// Object-safe: `&mut dyn Serve<Req, Resp>` picks the transport at run time.
 pub trait Serve<Req, Resp> {
     /// Answers each request with what `handler` replies, until `clients` connections

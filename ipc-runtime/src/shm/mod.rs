@@ -106,6 +106,13 @@
 //!   created. A receiver that leaves gives up what it has not read (senders then get
 //!   `Disconnected`).
 //!
+//! # Request/response
+//!
+//! [`rpc::Server`] and [`rpc::Client`] call and answer over shared memory, a pair of
+//! channels per client that the server creates when the client announces itself in its
+//! registry; the transport of a generated service (`#[ipc::service]`) between processes
+//! of one machine. See [`rpc`].
+//!
 //! # Async (feature `tokio`)
 //!
 //! [`AsyncReceiver`] is the channel receiver's async twin and [`AsyncSubscriber`] the
