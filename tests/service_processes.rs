@@ -158,23 +158,41 @@ fn a_killed_client_leaves_the_others_served(kind: &str) {
         // Its two segments, `ipc.<server>.c<pid>-<n>.{q,r}`: the server drops the
         // connection once it notices the death, and unlinks both as their last
         // participant. Polled with a generous hang guard, never timed.
-        let mine = format!("ipc.{}.c{pid}-", pricing::shm_name(dir.path()));
-        let left = || -> Vec<String> {
+        let name = pricing::shm_name(dir.path());
+        let left = |pid: u32| -> Vec<String> {
+            let mine = format!("ipc.{name}.c{pid}-");
             std::fs::read_dir("/dev/shm")
                 .unwrap()
                 .filter_map(|e| e.ok()?.file_name().into_string().ok())
                 .filter(|n| n.starts_with(&mine))
                 .collect()
         };
-        let guard = Instant::now();
-        while !left().is_empty() && guard.elapsed() < Duration::from_secs(60) {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        assert_eq!(
-            left(),
-            Vec::<String>::new(),
-            "a killed client's connection stayed"
+        let gone = |pid: u32| {
+            let guard = Instant::now();
+            while !left(pid).is_empty() && guard.elapsed() < Duration::from_secs(60) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert_eq!(
+                left(pid),
+                Vec::<String>::new(),
+                "a killed client's rings stayed"
+            );
+        };
+        gone(pid);
+        // Again while another client keeps the server busy, calling back to back: the
+        // server still probes the others.
+        let mut busy = client("loop", &addr, &[]);
+        busy.wait_ready();
+        let mut victim = client("loop", &addr, &[]);
+        victim.wait_ready();
+        let victim_pid = victim.id();
+        victim.kill();
+        gone(victim_pid);
+        assert!(
+            busy.child().try_wait().unwrap().is_none(),
+            "the busy client stopped"
         );
+        busy.kill();
         assert_eq!(c.echo(9, 100).unwrap().n, 100);
     }
     assert!(

@@ -161,6 +161,7 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     ) -> Result<()> {
         let mut backoff = Backoff::new(self.wait);
         let mut last_probe = Instant::now();
+        let mut turns: u32 = 0;
         loop {
             if clients == Some(0) {
                 return Ok(());
@@ -181,18 +182,27 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
                 }
                 i += 1;
             }
-            if worked {
-                backoff = Backoff::new(self.wait);
-                continue;
-            }
-            let step = backoff.snooze();
-            if step == Step::Park || backoff.should_check() {
+            // Every 1,024 turns, busy or not, a look at the clock: a server kept busy by
+            // some clients still notices the death of another, and shutdown.
+            turns = turns.wrapping_add(1);
+            if turns % 1024 == 0 {
                 let now = Instant::now();
                 if now.duration_since(last_probe) >= CHECK_EVERY {
                     self.probe(&mut clients, now)?;
                     last_probe = now;
                 }
-                if step == Step::Park && self.park() {
+            }
+            if worked {
+                backoff = Backoff::new(self.wait);
+                continue;
+            }
+            if backoff.snooze() == Step::Park {
+                let now = Instant::now();
+                if now.duration_since(last_probe) >= CHECK_EVERY {
+                    self.probe(&mut clients, now)?;
+                    last_probe = now;
+                }
+                if self.park() {
                     self.probe(&mut clients, Instant::now())?;
                     last_probe = Instant::now();
                 }
