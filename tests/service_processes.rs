@@ -28,6 +28,7 @@ use pricing::{connect, connect_raw, AnyCall, Book, Echo, PricingRequest, Pricing
 const ROLE: &str = "IPC_SERVICE_ROLE";
 const AT: &str = "IPC_SERVICE_AT";
 const CLIENT: &str = "IPC_SERVICE_CLIENT";
+const GO: &str = "IPC_SERVICE_GO";
 
 /// Calls per client: `IPC_SERVICE_CALLS`, or 2,000.
 fn calls() -> u64 {
@@ -78,6 +79,14 @@ fn child() {
         }
         "stall" => {
             let mut c = connect(&at).unwrap();
+            // Connected; the call waits for the file `GO` names, so that every client
+            // has connected before the server stalls in a handler.
+            common::ready();
+            let go = env::var_os(GO).unwrap();
+            let guard = Instant::now();
+            while !std::path::Path::new(&go).exists() && guard.elapsed() < Duration::from_secs(60) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             match c.stall(60_000) {
                 Err(Error::Disconnected) => println!("disconnected"),
                 other => panic!("a call to a killed server returned {other:?}"),
@@ -128,19 +137,30 @@ fn three_clients_each_get_their_own_answers(kind: &str) {
     server.kill();
 }
 
-fn a_killed_server_fails_the_pending_call_with_disconnected(kind: &str) {
+fn a_killed_server_fails_every_pending_call_with_disconnected(kind: &str) {
     let dir = TempDir::new("service");
     let (mut server, addr) = server(kind, &dir);
-    let mut stalled = client("stall", &addr, &[]);
-    // The server says "stalling ready" once the call is in its handler.
+    // Three clients, connected; the first call the server takes stalls in its handler,
+    // and the others wait behind it (or are sent just after the kill: they fail alike).
+    let go = dir.join("go");
+    let mut stalled: Vec<Proc> = (0..3)
+        .map(|_| client("stall", &addr, &[(GO, go.as_os_str())]))
+        .collect();
+    for s in &mut stalled {
+        s.wait_ready();
+    }
+    std::fs::write(&go, b"").unwrap();
+    // The server says "stalling ready" once a call is in its handler.
     server.wait_ready();
     let killed = server.kill();
-    let status = common::wait_at_most(stalled.child(), Duration::from_secs(30))
-        .expect("the pending call did not return");
+    for mut s in stalled {
+        let status = common::wait_at_most(s.child(), Duration::from_secs(30))
+            .expect("a pending call did not return");
+        assert!(status.success(), "{}", s.output());
+    }
     // The bound is 100 ms; it is checked generously, so that a loaded machine never
     // fails the test: only a call that waits for something else would take 5 s.
     assert!(killed.elapsed() < Duration::from_secs(5));
-    assert!(status.success(), "{}", stalled.output());
 }
 
 fn a_killed_client_leaves_the_others_served(kind: &str) {
@@ -352,7 +372,7 @@ macro_rules! per_transport {
 
 per_transport!(
     three_clients_each_get_their_own_answers,
-    a_killed_server_fails_the_pending_call_with_disconnected,
+    a_killed_server_fails_every_pending_call_with_disconnected,
     a_killed_client_leaves_the_others_served,
     a_client_sending_garbage_is_dropped_and_the_others_served,
     a_late_answer_never_reaches_the_next_call,
