@@ -100,7 +100,14 @@ impl<T: Message> Receiver<T> {
     pub(crate) fn end_park(&mut self) -> bool {
         let h = self.chan.seg.header();
         h.rx_parked.store(0, Ordering::Relaxed);
-        while h.rx_sem.try_wait() {}
+        // A post per wake, so a few at most; bounded, as a hostile sender may have
+        // written billions into the count (and posts left over cost nothing: nobody
+        // waits on this semaphore while the end waits on its doorbell).
+        for _ in 0..64 {
+            if !h.rx_sem.try_wait() {
+                break;
+            }
+        }
         self.chan.watch.fired() | self.chan.seg.shrunk()
     }
 
