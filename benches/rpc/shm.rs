@@ -8,9 +8,10 @@
 //! The cost of moving a cache line between this VM's two vCPUs drifts from minute to
 //! minute (see `benches/shm.rs`), so the four are measured in alternating blocks of
 //! `n` calls by the same processes, and each ratio is the median of the per-block ratios;
-//! the times printed are medians over the blocks too. The servers wait spin-then-park
-//! (an idle one parks while another block runs); the bare echo sleeps on a futex between
-//! its blocks.
+//! the times printed are medians over the blocks too. The calling side spins
+//! (`WaitStrategy::Spin`, as the bare ping-pong does); the servers and the channel echo
+//! spin then park (an idle one parks while another block runs), and the bare echo sleeps
+//! on a futex between its blocks.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 use ipc::rpc::Reply;
 use ipc::shm::rpc::{Client, Server};
 use ipc::shm::{Options, Receiver, Sender};
+use ipc::sync::WaitStrategy;
 
 use super::common;
 use super::{Echo, LargeClient, LargeServer, SmallClient, SmallServer};
@@ -113,11 +115,14 @@ where
         assert!(rx.recv().unwrap_err().is_disconnected());
     });
     common::pin(&[0]);
-    let wait = Options::new().open_timeout(Duration::from_secs(10));
+    let wait = Options::new()
+        .open_timeout(Duration::from_secs(10))
+        .wait(WaitStrategy::Spin);
     let mut hand = Client::<[u8; N], [u8; N]>::connect_with(&hand_name, wait.clone()).unwrap();
     let mut generated = C::new(Client::connect_with(&gen_name, wait).unwrap());
-    let mut tx = Sender::<[u8; N]>::open_or_create(&ping_name, ends.clone()).unwrap();
-    let mut rx = Receiver::<[u8; N]>::open_or_create(&pong_name, ends).unwrap();
+    let spin = ends.wait(WaitStrategy::Spin);
+    let mut tx = Sender::<[u8; N]>::open_or_create(&ping_name, spin.clone()).unwrap();
+    let mut rx = Receiver::<[u8; N]>::open_or_create(&pong_name, spin).unwrap();
     let (go, ping, pong) = (page.u32_at(0), page.u64_at(2), page.u64_at(4));
     let mut blocks = Blocks::default();
     let mut payload = [0u8; N];
