@@ -69,14 +69,25 @@ pub fn call<Req: Frame, Resp: Frame, A: Message, Tr: Call<Req, Resp> + ?Sized>(
     *seq = seq.wrapping_add(1);
     let req: Req = frame(*seq, method, OK, args);
     let resp = match timeout {
-        None => transport.call(req)?,
-        Some(t) => transport.call_timeout(req, t)?,
+        None => transport.call(req),
+        Some(t) => transport.call_timeout(req, t),
     };
-    if resp.seq() != *seq {
+    // Checked where it lies: a response of kilobytes is not moved out of the `Result`
+    // and back in.
+    if let Ok(r) = &resp {
+        check(r, *seq, method)?;
+    }
+    resp
+}
+
+/// Checks that `resp` answers call `seq` of `method`, and that the server did not refuse
+/// it.
+#[inline]
+fn check<Resp: Frame>(resp: &Resp, seq: u32, method: u16) -> Result<()> {
+    if resp.seq() != seq {
         return Err(Error::Corrupt(format!(
-            "the answer to call {} is the answer to call {}: the server does not follow the \
-             service's protocol",
-            *seq,
+            "the answer to call {seq} is the answer to call {}: the server does not follow \
+             the service's protocol",
             resp.seq()
         )));
     }
@@ -96,13 +107,12 @@ pub fn call<Req: Frame, Resp: Frame, A: Message, Tr: Call<Req, Resp> + ?Sized>(
     }
     if resp.method() != method {
         return Err(Error::Corrupt(format!(
-            "call {} of method #{method} was answered as method #{}: the server does not \
+            "call {seq} of method #{method} was answered as method #{}: the server does not \
              follow the service's protocol",
-            *seq,
             resp.method()
         )));
     }
-    Ok(resp)
+    Ok(())
 }
 
 /// The `T` at the start of `frame`'s body, validated.

@@ -226,13 +226,15 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
             // Garbage, a corrupt ring, or the client gone: drop it, serve the others.
             Err(_) => return Ok(false),
         };
-        let (resp, close) = match handler(req) {
+        // By reference: the answer is copied once, into its slot.
+        let reply = handler(req);
+        let (resp, close) = match &reply {
             Reply::Answer(resp) => (resp, false),
             Reply::Close(resp) => (resp, true),
         };
         // Never waits: a client with no room for its answer has more calls in flight
         // than the protocol allows.
-        Ok(c.tx.offer(&resp).is_ok() && !close)
+        Ok(c.tx.offer(resp).is_ok() && !close)
     }
 
     /// Drops connection `i` (both ends: being their last participant, the server unlinks
