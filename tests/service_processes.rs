@@ -1,6 +1,5 @@
 //! `#[ipc::service]` between processes, over a Unix socket, TCP and shared memory
-//! (`ipc::shm::rpc`): the server and
-//! its clients are this test binary re-run (`IPC_SERVICE_ROLE` says which part a child
+//! (`ipc::shm::rpc`): the server and its clients are this test binary re-run (`IPC_SERVICE_ROLE` says which part a child
 //! plays). Every answer reaches its own call; a killed server fails pending calls with
 //! `Disconnected`; a killed client or one that sends garbage is dropped and the others
 //! are served; a call that timed out never hands its late answer to the next; a client
@@ -354,6 +353,22 @@ fn a_client_of_another_version_is_refused_naming_the_method(kind: &str) {
         other => panic!("a client of another version was not refused: {other:?}"),
     }
     server.kill();
+}
+
+/// Over shared memory, a client of no server gets `NotFound` at once, and a server's
+/// name must leave room for its connections' names.
+#[test]
+fn shm_no_server_and_a_long_name_are_typed_errors() {
+    let name = common::unique("nobody");
+    match ipc::shm::rpc::Client::<PricingRequest, PricingResponse>::connect(&name) {
+        Err(Error::NotFound { .. }) => {}
+        other => panic!("a client of no server got {other:?}"),
+    }
+    let long = format!("{}-{}", common::unique("long"), "n".repeat(160));
+    match ipc::shm::rpc::Server::<PricingRequest, PricingResponse>::bind(&long) {
+        Err(Error::InvalidName { .. }) => {}
+        other => panic!("a server named with {} bytes: {other:?}", long.len()),
+    }
 }
 
 macro_rules! per_transport {
