@@ -1,11 +1,12 @@
 //! `#[ipc::service]` between processes, over a Unix socket, TCP and shared memory
-//! (`ipc::shm::rpc`): the server and its clients are this test binary re-run (`IPC_SERVICE_ROLE` says which part a child
-//! plays). Every answer reaches its own call; a killed server fails pending calls with
-//! `Disconnected`; a killed client or one that sends garbage is dropped and the others
-//! are served; a call that timed out never hands its late answer to the next; a client
-//! of another version of the trait is refused at connect, the method named. Over shared
-//! memory, a killed client's connection is also gone from `/dev/shm`, and a client that
-//! scribbles over its request ring is dropped.
+//! (`ipc::shm::rpc`): the server and its clients are this test binary re-run
+//! (`IPC_SERVICE_ROLE` says which part a child plays). Every answer reaches its own call;
+//! a killed server fails pending calls with `Disconnected`; a killed client or one that
+//! sends garbage is dropped and the others are served; a call that timed out never hands
+//! its late answer to the next; a client of another version of the trait is refused at
+//! connect, the method named. Over shared memory, a killed client's connection is also
+//! gone from `/dev/shm`, a client that scribbles over its request ring is dropped, and a
+//! killed server's registry refuses new clients.
 //!
 //! `IPC_SERVICE_CALLS` sets the calls per client (2,000 by default; the README's
 //! "Services" says how to run it long).
@@ -160,6 +161,13 @@ fn a_killed_server_fails_every_pending_call_with_disconnected(kind: &str) {
     // The bound is 100 ms; it is checked generously, so that a loaded machine never
     // fails the test: only a call that waits for something else would take 5 s.
     assert!(killed.elapsed() < Duration::from_secs(5));
+    if kind == "shm" {
+        // Its registry is still there (until reclaimed): a new client is refused at once.
+        match connect(&addr) {
+            Err(Error::Disconnected) => {}
+            other => panic!("a client of a killed server got {:?}", other.map(|_| ())),
+        }
+    }
 }
 
 fn a_killed_client_leaves_the_others_served(kind: &str) {

@@ -152,10 +152,12 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] if no server has that name; [`Error::SchemaMismatch`] if the
-    /// server's request or response type differs (the `difference` names the first field,
-    /// for a service the method, that differs); [`Error::Timeout`] if the server did not
-    /// create the connection within 10 s; as [`super::Sender::open`] otherwise.
+    /// [`Error::NotFound`] if no server has that name; [`Error::Disconnected`] if the
+    /// server of that name is dead (its registry not yet reclaimed);
+    /// [`Error::SchemaMismatch`] if the server's request or response type differs (the
+    /// `difference` names the first field, for a service the method, that differs);
+    /// [`Error::Timeout`] if the server did not create the connection within 10 s; as
+    /// [`super::Sender::open`] otherwise.
     pub fn connect(name: &str) -> Result<Self> {
         Self::connect_with(name, Options::new())
     }
@@ -179,11 +181,17 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
                 Ok(s) => break s,
                 // Every sender place taken by clients announcing right now.
                 Err(Error::Busy { .. }) if !left().is_zero() => {
+                    crate::shutdown::check_shutdown()?;
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 Err(e) => return Err(e),
             }
         };
+        // The registry of a server that was killed stays until it is reclaimed: refuse
+        // at once, as a socket whose listener is gone refuses.
+        if registry.receiver_left() {
+            return Err(Error::Disconnected);
+        }
         registry.send_wait_until(&[TAG, pid, n, 0], &Wait::timeout(left()))?;
         drop(registry);
         let (q, r) = conn_names(name, pid, n);

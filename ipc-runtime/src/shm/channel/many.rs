@@ -163,6 +163,11 @@ impl<T: Message> Sender<T> {
         self.send_until(msg, until)
     }
 
+    /// True if the receiver closed, or joined and died (a few `fcntl`).
+    pub(crate) fn receiver_left(&self) -> bool {
+        self.receiver_gone()
+    }
+
     /// True once a receiver has joined this channel (the client of a connection).
     pub(crate) fn receiver_joined(&self) -> bool {
         self.chan

@@ -78,7 +78,7 @@ fn slice_of(slice: Duration, fenced: bool) -> Duration {
 }
 
 impl<T: ?Sized + Payload> Sender<T> {
-    fn receiver_gone(&self) -> bool {
+    pub(super) fn receiver_gone(&self) -> bool {
         let h = self.chan.header();
         if h.rx_closed().load(Ordering::Relaxed) != 0 {
             return true;
