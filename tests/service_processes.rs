@@ -67,6 +67,14 @@ fn child() {
             let e = pricing::serve_pricing(Book::default(), &mut *server).unwrap_err();
             panic!("the server stopped: {e}");
         }
+        "two" => {
+            let (kind, dir) = at.split_once(':').unwrap();
+            let (mut server, addr) = pricing::bind(kind, dir.as_ref());
+            println!("at {addr} ready");
+            pricing::PricingServer::new(Book::default())
+                .serve_clients(&mut *server, 2)
+                .unwrap();
+        }
         "client" => {
             let me: u32 = env::var(CLIENT).unwrap().parse().unwrap();
             let mut c = connect(&at).unwrap();
@@ -379,6 +387,34 @@ fn shm_no_server_and_a_long_name_are_typed_errors() {
     }
 }
 
+/// A server that serves two clients returns once both ended, one of them refused as
+/// soon as it connected.
+fn a_refused_client_counts_as_served(kind: &str) {
+    let dir = TempDir::new("service");
+    let at = format!("{kind}:{}", dir.path().display());
+    let mut server = Proc::spawn_with(ROLE, "two", |c| {
+        c.env(AT, &at);
+    });
+    server.wait_ready();
+    let out = server.output();
+    let line = out.lines().find(|l| l.ends_with(" ready")).unwrap();
+    let start = line.find("at ").unwrap() + "at ".len();
+    let addr = line[start..line.len() - " ready".len()].to_owned();
+    let mut broken = pricing::PricingClient::new(Breaking(connect_raw(&addr).unwrap()));
+    assert!(matches!(
+        broken.flag(true, 1, 2),
+        Err(Error::Refused { .. })
+    ));
+    drop(broken);
+    let mut good = connect(&addr).unwrap();
+    assert_eq!(good.echo(1, 2).unwrap().n, 2);
+    drop(good);
+    // A hang guard only.
+    let status = common::wait_at_most(server.child(), Duration::from_secs(60))
+        .expect("the server of two clients did not return");
+    assert!(status.success(), "{}", server.output());
+}
+
 macro_rules! per_transport {
     ($($test:ident),* $(,)?) => {
         mod unix {
@@ -400,4 +436,5 @@ per_transport!(
     a_client_sending_garbage_is_dropped_and_the_others_served,
     a_late_answer_never_reaches_the_next_call,
     a_client_of_another_version_is_refused_naming_the_method,
+    a_refused_client_counts_as_served,
 );

@@ -136,8 +136,9 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     }
 
     /// Answers requests with `handler` until `clients` connections have ended (a
-    /// connection counts once its client opened it; one given up during its handshake
-    /// does not). Connections still open when this returns stay for the next call.
+    /// connection counts once its client opened it; one whose client never did, given up
+    /// after the handshake timeout, does not). Connections still open when this returns
+    /// stay for the next call.
     ///
     /// # Errors
     ///
@@ -238,10 +239,11 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     }
 
     /// Drops connection `i` (both ends: being their last participant, the server unlinks
-    /// them once the client has left too), counting it if its client had opened it.
+    /// them once the client has left too), counting it if its client had opened it (also
+    /// one that did and ended before a probe saw its handshake complete).
     fn end(&mut self, i: usize, clients: &mut Option<usize>) {
         let c = self.conns.swap_remove(i);
-        if c.handshake.is_none() {
+        if c.handshake.is_none() || c.rx.sender_joined() {
             if let Some(n) = clients.as_mut() {
                 *n = n.saturating_sub(1);
             }
