@@ -47,6 +47,8 @@
 //! - **A dead server**: the client's answer channel has no live sender left, and the
 //!   client's pending call returns [`Error::Disconnected`] (a parked client is woken by
 //!   the death notice within a millisecond or two; a spinning one probes every 5 ms).
+//!   Its registry stays until the automatic sweep (or a server of that name) reclaims
+//!   it; a client that finds it meanwhile is refused with [`Error::Disconnected`].
 //! - **Answers never shift**: a client has at most one request in flight (a call that
 //!   timed out leaves its answer owed, and the next call skips it before sending: the
 //!   rings keep order), and a generated service also checks the sequence number its
