@@ -11,7 +11,7 @@
 //! the times printed are medians over the blocks too. The calling side spins
 //! (`WaitStrategy::Spin`, as the bare ping-pong does); the servers and the channel echo
 //! spin then park (an idle one parks while another block runs), and the bare echo sleeps
-//! on a futex between its blocks.
+//! on a futex between its blocks (its clock starts once it is awake and spinning).
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -25,7 +25,7 @@ use super::common;
 use super::{Echo, LargeClient, LargeServer, SmallClient, SmallServer};
 
 /// Blocks of the alternating measurement (the first, a warm-up, is not counted).
-pub const BLOCKS: usize = 21;
+pub const BLOCKS: usize = 41;
 
 /// The per-block times of one size, in ns per round trip.
 #[derive(Default)]
@@ -95,11 +95,15 @@ where
         let mut rx = Receiver::<[u8; N]>::open_or_create(&ping_name, ends.clone()).unwrap();
         let mut tx = Sender::<[u8; N]>::open_or_create(&pong_name, ends.clone()).unwrap();
         let (go, ping, pong) = (page.u32_at(0), page.u64_at(2), page.u64_at(4));
+        let armed = page.u32_at(6);
         let mut i = 0;
         for block in 1..=BLOCKS as u32 {
             while go.load(Ordering::Acquire) < block {
                 common::futex_wait(go, block - 1);
             }
+            // Awake and spinning: the parent starts its clock only now, so the futex
+            // wake-up is not timed.
+            armed.store(block, Ordering::Release);
             for _ in 0..n {
                 i += 1;
                 while ping.load(Ordering::Acquire) != i {
@@ -124,6 +128,7 @@ where
     let mut tx = Sender::<[u8; N]>::open_or_create(&ping_name, spin.clone()).unwrap();
     let mut rx = Receiver::<[u8; N]>::open_or_create(&pong_name, spin).unwrap();
     let (go, ping, pong) = (page.u32_at(0), page.u64_at(2), page.u64_at(4));
+    let armed = page.u32_at(6);
     let mut blocks = Blocks::default();
     let mut payload = [0u8; N];
     let mut i = 0;
@@ -140,6 +145,9 @@ where
         });
         go.store(block, Ordering::Release);
         common::futex_wake(go);
+        while armed.load(Ordering::Acquire) != block {
+            std::hint::spin_loop();
+        }
         let b = time(n, |_| {
             i += 1;
             ping.store(i, Ordering::Release);
