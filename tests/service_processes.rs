@@ -311,6 +311,9 @@ fn shm_garbage(name: &str) {
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .find(|n| n.starts_with(&mine) && n.ends_with(".q"))
         .expect("the connection's request segment");
+    // What is scribbled is no segment the sweeps can prove this crate made: removed here,
+    // also if the test fails.
+    let _remove = RemoveOnDrop(format!("/dev/shm/{q}"));
     let file = std::fs::OpenOptions::new()
         .write(true)
         .open(format!("/dev/shm/{q}"))
@@ -321,6 +324,15 @@ fn shm_garbage(name: &str) {
     match scribbler.echo_timeout(5, 6, Duration::from_secs(30)) {
         Err(Error::Disconnected | Error::Corrupt(_) | Error::Timeout(_)) => {}
         other => panic!("a call over a scribbled ring returned {other:?}"),
+    }
+}
+
+/// Removes a file on drop.
+struct RemoveOnDrop(String);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
@@ -410,8 +422,13 @@ fn a_refused_client_counts_as_served(kind: &str) {
     assert_eq!(good.echo(1, 2).unwrap().n, 2);
     drop(good);
     // A hang guard only.
-    let status = common::wait_at_most(server.child(), Duration::from_secs(60))
-        .expect("the server of two clients did not return");
+    let status =
+        common::wait_at_most(server.child(), Duration::from_secs(60)).unwrap_or_else(|| {
+            panic!(
+                "the server of two clients did not return: {}",
+                server.output()
+            )
+        });
     assert!(status.success(), "{}", server.output());
 }
 

@@ -203,6 +203,10 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
                     self.probe(&mut clients, now)?;
                     last_probe = now;
                 }
+                if clients == Some(0) {
+                    // The last client to count ended in a probe of this turn: no park.
+                    return Ok(());
+                }
                 if self.park() {
                     self.probe(&mut clients, Instant::now())?;
                     last_probe = Instant::now();
