@@ -123,6 +123,8 @@ fn connect_addr(addr: impl ToSocketAddrs, timeout: Duration) -> Result<(OwnedFd,
 pub struct Listener<T: ?Sized> {
     inner: TcpListener,
     handshake_timeout: Duration,
+    /// Foreign-peer mode for the connections it accepts ([`Listener::foreign`]).
+    foreign: bool,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -152,8 +154,22 @@ impl<P: ?Sized + Payload> Listener<P> {
         Ok(Listener {
             inner: TcpListener::bind(addr).map_err(|e| crate::fd::new_fd_io_error("bind", e))?,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            foreign: false,
             _t: PhantomData,
         })
+    }
+
+    /// Foreign-peer mode for every connection this listener accepts, for clients not
+    /// built on this crate (a C program's `send(2)`, a Python `socket`): no handshake,
+    /// each message exactly the bytes of `T`, back to back (see
+    /// [`socket::Options::foreign`](crate::socket::Options::foreign), whose promises
+    /// and limits these are). Over TCP the peer may be another machine: the bytes are in
+    /// this machine's byte order, and without the handshake nothing checks the peer's,
+    /// so agree on it (the C header generated from the type says which this is).
+    #[must_use]
+    pub fn foreign(mut self) -> Self {
+        self.foreign = true;
+        self
     }
 
     /// The address this listener is bound to (with the chosen port).
@@ -192,8 +208,7 @@ impl<P: ?Sized + Payload> Listener<P> {
                 Err(e) => return Err(io_error("accept", e)),
             }
         };
-        let (tx, rx) = conn::handshake::<P, P>(setup(s)?, self.handshake_timeout, 0)?;
-        Ok(Stream { tx, rx, peer })
+        Stream::open(setup(s)?, peer, self.handshake_timeout, self.foreign)
     }
 }
 
@@ -234,7 +249,29 @@ impl<P: ?Sized + Payload> Stream<P> {
     /// [`Error::Io`] otherwise.
     pub fn connect(addr: impl ToSocketAddrs) -> Result<Self> {
         let (fd, peer) = connect_addr(addr, DEFAULT_HANDSHAKE_TIMEOUT)?;
-        let (tx, rx) = conn::handshake::<P, P>(fd, DEFAULT_HANDSHAKE_TIMEOUT, 0)?;
+        Self::open(fd, peer, DEFAULT_HANDSHAKE_TIMEOUT, false)
+    }
+
+    /// Connects to `addr` in foreign-peer mode, for a server not built on this crate: no
+    /// handshake, each message exactly the bytes of `T` (see [`Listener::foreign`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Stream::connect`], without the handshake's; [`Error::Unsupported`] for a
+    /// stream of slices (a bare slice has no length on the wire).
+    pub fn connect_foreign(addr: impl ToSocketAddrs) -> Result<Self> {
+        let (fd, peer) = connect_addr(addr, DEFAULT_HANDSHAKE_TIMEOUT)?;
+        Self::open(fd, peer, DEFAULT_HANDSHAKE_TIMEOUT, true)
+    }
+
+    /// The stream over the connected `fd`: handshakes exchanged (waiting at most
+    /// `timeout`), or none in foreign-peer mode.
+    fn open(fd: OwnedFd, peer: SocketAddr, timeout: Duration, foreign: bool) -> Result<Self> {
+        let (tx, rx) = if foreign {
+            conn::bare::<P, P>(fd, 0)?
+        } else {
+            conn::handshake::<P, P>(fd, timeout, 0)?
+        };
         Ok(Stream { tx, rx, peer })
     }
 
@@ -246,12 +283,7 @@ impl<P: ?Sized + Payload> Stream<P> {
     /// [`Error::Timeout`] if either took too long, as [`Stream::connect`] otherwise.
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> Result<Self> {
         let fd = connect_one(*addr, Wait::timeout(timeout))?;
-        let (tx, rx) = conn::handshake::<P, P>(fd, timeout, 0)?;
-        Ok(Stream {
-            tx,
-            rx,
-            peer: *addr,
-        })
+        Self::open(fd, *addr, timeout, false)
     }
 
     /// Adopts a connected [`TcpStream`] (accepted by a std listener, say): turns on
@@ -262,8 +294,24 @@ impl<P: ?Sized + Payload> Stream<P> {
     /// As [`Stream::connect`] after the connection is made.
     pub fn from_std(stream: TcpStream) -> Result<Self> {
         let peer = stream.peer_addr().map_err(|e| io_error("getpeername", e))?;
-        let (tx, rx) = conn::handshake::<P, P>(setup(stream)?, DEFAULT_HANDSHAKE_TIMEOUT, 0)?;
-        Ok(Stream { tx, rx, peer })
+        Self::open(setup(stream)?, peer, DEFAULT_HANDSHAKE_TIMEOUT, false)
+    }
+
+    /// As [`Stream::from_std`], in foreign-peer mode (see [`Listener::foreign`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the stream's address or options cannot be read or set;
+    /// [`Error::Unsupported`] for a stream of slices.
+    pub fn from_std_foreign(stream: TcpStream) -> Result<Self> {
+        let peer = stream.peer_addr().map_err(|e| io_error("getpeername", e))?;
+        Self::open(setup(stream)?, peer, DEFAULT_HANDSHAKE_TIMEOUT, true)
+    }
+
+    /// Whether this stream talks to a program not built on this crate, without framing
+    /// ([`Listener::foreign`]).
+    pub fn is_foreign(&self) -> bool {
+        self.tx.is_foreign()
     }
 
     /// The peer's address.

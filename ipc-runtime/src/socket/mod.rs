@@ -139,6 +139,7 @@ pub struct Options {
     handshake_timeout: Duration,
     backlog: i32,
     max_fds: usize,
+    foreign: bool,
 }
 
 impl Default for Options {
@@ -157,6 +158,7 @@ impl Options {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             backlog: 128,
             max_fds: conn::DEFAULT_MAX_FDS,
+            foreign: false,
         }
     }
 
@@ -197,6 +199,50 @@ impl Options {
     pub fn max_fds(mut self, n: usize) -> Self {
         self.max_fds = n.min(253);
         self
+    }
+
+    /// Foreign-peer mode, for a peer not built on this crate (a C program using
+    /// `send(2)`/`recv(2)`, a Python `socket`): no handshake either way, and each message
+    /// is exactly the bytes of `T`, back to back, with no framing. A [`Listener`] bound
+    /// with it accepts foreign clients; [`Stream::connect_with`] and
+    /// [`Stream::from_fd_with`] talk to a foreign server or an inherited descriptor.
+    ///
+    /// Every message received is still length-checked and validated, so foreign bytes
+    /// never become an invalid `T`: a record that is not a valid `T` (a bad enum value,
+    /// say) is [`Error::InvalidMessage`] and the next one still arrives; a short record at
+    /// the end of the stream is an `InvalidMessage` of its length. What is given up is
+    /// the schema check at connect, and the framing that keeps a stream in step after a
+    /// writer died mid-record: keep the two sides in agreement with a C header generated
+    /// from the type ([`schema::c_header`](crate::schema::c_header)). Descriptors still
+    /// travel with `SCM_RIGHTS`. Streams of slices have no foreign mode (a bare slice has
+    /// no length on the wire): [`Error::Unsupported`].
+    ///
+    /// ```no_run
+    /// use ipc::socket::{Listener, Options};
+    ///
+    /// # #[derive(Clone, Copy, Debug, ipc::Message)] #[repr(C)] struct Reading { id: u32, value: f32 }
+    /// // a C client does `send(fd, &reading, sizeof reading, 0)`
+    /// let listener = Listener::<Reading>::bind_with("/tmp/sensors.sock", Options::new().foreign())?;
+    /// let mut conn = listener.accept()?;
+    /// let reading = conn.recv()?;
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn foreign(mut self) -> Self {
+        self.foreign = true;
+        self
+    }
+
+    /// [`Error::Unsupported`] if these options ask for foreign-peer mode on `what`, a
+    /// socket that has none: the mode is refused, never ignored.
+    pub(crate) fn refuse_foreign(&self, what: &str) -> Result<()> {
+        if self.foreign {
+            return Err(Error::Unsupported {
+                what: format!("foreign-peer mode on {what}"),
+                reason: "only a Unix stream socket (`Listener`, `Stream`) has it; talk to a \
+                         program not built on ipc over one of those",
+            });
+        }
+        Ok(())
     }
 }
 
@@ -513,8 +559,18 @@ impl<P: ?Sized + Payload> Stream<P> {
     }
 
     fn handshake(fd: OwnedFd, opts: &Options) -> Result<Self> {
-        let (tx, rx) = conn::handshake::<P, P>(fd, opts.handshake_timeout, opts.max_fds)?;
+        let (tx, rx) = if opts.foreign {
+            conn::bare::<P, P>(fd, opts.max_fds)?
+        } else {
+            conn::handshake::<P, P>(fd, opts.handshake_timeout, opts.max_fds)?
+        };
         Ok(Stream { tx, rx })
+    }
+
+    /// Whether this stream talks to a program not built on this crate, without framing
+    /// ([`Options::foreign`]).
+    pub fn is_foreign(&self) -> bool {
+        self.tx.is_foreign()
     }
 
     /// The peer's pid, uid and gid (`SO_PEERCRED`).

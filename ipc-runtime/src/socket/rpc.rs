@@ -435,6 +435,7 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
     ///
     /// As [`Client::connect`].
     pub fn connect_with(path: impl AsRef<Path>, opts: &Options) -> Result<Self> {
+        opts.refuse_foreign("a request/response client")?;
         let wait = Wait::timeout(opts.handshake_timeout);
         let fd = bind::connect(path.as_ref(), SockType::Stream, wait)?;
         let (tx, rx) = conn::handshake::<Req, Resp>(fd, opts.handshake_timeout, opts.max_fds)?;
@@ -555,6 +556,7 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     ///
     /// As [`super::Listener::bind`].
     pub fn bind_with(path: impl AsRef<Path>, opts: Options) -> Result<Self> {
+        opts.refuse_foreign("a request/response server")?;
         let timeout = opts.handshake_timeout;
         let raw = RawListener::bind(path.as_ref(), SockType::Stream, opts)?;
         // The serving loop accepts until no connection is left queued.
