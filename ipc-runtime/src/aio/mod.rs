@@ -79,6 +79,16 @@
 //! is none: use a POSIX queue (pollable) or shared memory, or call the sync end's
 //! `recv_timeout` in `tokio::task::spawn_blocking` knowingly.
 //!
+//! ## Shutdown
+//!
+//! Once [`shutdown_on`](crate::signal::shutdown_on) is armed (or
+//! [`request_shutdown`](crate::signal::request_shutdown) called), every async wait —
+//! receive, send, call, flush, on every transport — ends with [`Error::Shutdown`] when
+//! shutdown is requested, and the receivers' `Stream`s end. A receive still returns
+//! the messages that are there without waiting; it is a wait that shutdown ends, as for
+//! the sync ends. Each waiting end watches the shutdown eventfd through the reactor: no
+//! thread, and no cost before shutdown is armed.
+//!
 //! Connecting and accepting stay sync (`Stream::connect`, `Listener::accept`: short,
 //! bounded by the handshake timeout); wrap the connected end.
 //!
@@ -99,6 +109,7 @@ use crate::message::Message;
 
 mod ends;
 mod shm;
+mod shutdown;
 
 pub use shm::{AsyncShm, ShmEnd};
 
@@ -187,6 +198,8 @@ pub struct Async<E: End> {
     /// False until the first receive tried without waiting for readiness: the end may
     /// hold whole messages it read while sync, which no readiness event announces.
     primed: bool,
+    /// Wakes a wait with [`Error::Shutdown`] once shutdown is requested.
+    shutdown: shutdown::Watch,
 }
 
 // Nothing in an `Async` is ever pinned in place (the nap is boxed): moving it is fine
@@ -226,6 +239,7 @@ impl<E: End> Async<E> {
             staged: None,
             nap: None,
             primed: false,
+            shutdown: shutdown::Watch::default(),
         })
     }
 
@@ -266,6 +280,7 @@ impl<E: AsyncRecv> Async<E> {
             }
         }
         loop {
+            self.shutdown.check(cx)?;
             let mut guard = ready!(self.io.poll_read_ready_mut(cx)).map_err(reactor)?;
             match guard.get_inner_mut().end.recv_now() {
                 Err(Error::Empty) => guard.clear_ready(),
@@ -312,6 +327,7 @@ where
     /// Polls to send `*msg`: ready once it is accepted (not yet flushed).
     fn poll_send_now(&mut self, cx: &mut Context<'_>, msg: &E::Sent) -> Poll<Result<()>> {
         loop {
+            self.shutdown.check(cx)?;
             if let Some(nap) = &mut self.nap {
                 ready!(nap.as_mut().poll(cx));
                 self.nap = None;
@@ -400,6 +416,7 @@ impl<E: End> Async<E> {
             other => return Poll::Ready(other),
         }
         loop {
+            self.shutdown.check(cx)?;
             let mut guard = if read {
                 ready!(self.io.poll_read_ready_mut(cx)).map_err(reactor)?
             } else {
@@ -455,14 +472,15 @@ fn reactor(e: std::io::Error) -> Error {
     crate::codec::io_error("tokio reactor", e)
 }
 
-/// Messages until the peers are gone: [`Error::Disconnected`] ends the stream, any other
-/// error is an item (the next poll goes on, as the sync end's next `recv` would).
+/// Messages until the peers are gone or shutdown is requested: [`Error::Disconnected`]
+/// and [`Error::Shutdown`] end the stream, any other error is an item (the next poll goes
+/// on, as the sync end's next `recv` would).
 impl<E: AsyncRecv> futures_core::Stream for Async<E> {
     type Item = Result<E::Item>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         match ready!(self.get_mut().poll_recv(cx)) {
-            Err(Error::Disconnected) => Poll::Ready(None),
+            Err(Error::Disconnected | Error::Shutdown) => Poll::Ready(None),
             other => Poll::Ready(Some(other)),
         }
     }

@@ -148,6 +148,8 @@ pub struct AsyncShm<E: ShmEnd> {
     /// When the current park began.
     parked_at: Option<std::time::Instant>,
     parks: u64,
+    /// Wakes a wait with [`Error::Shutdown`] once shutdown is requested.
+    shutdown: super::shutdown::Watch,
 }
 
 impl<E: ShmEnd> AsyncShm<E> {
@@ -184,6 +186,7 @@ impl<E: ShmEnd> AsyncShm<E> {
             look_for: LOOK_MIN,
             parked_at: None,
             parks: 0,
+            shutdown: super::shutdown::Watch::default(),
         })
     }
 
@@ -247,6 +250,10 @@ impl<E: ShmEnd> AsyncShm<E> {
                 let napped = self.nap.as_mut().poll(cx).is_ready();
                 let rx = self.rx.as_ref().expect("receiver present");
                 if !rang && !napped && !rx.ready_now() {
+                    if let Err(e) = self.shutdown.check(cx) {
+                        self.leave_park();
+                        return Poll::Ready(Err(e));
+                    }
                     return Poll::Pending;
                 }
                 self.parked = false;
@@ -288,6 +295,7 @@ impl<E: ShmEnd> AsyncShm<E> {
                 Err(Error::Empty) => {}
                 other => return Poll::Ready(other),
             }
+            self.shutdown.check(cx)?;
             match self.rx().park()? {
                 Some(limit) => {
                     self.parks += 1;
@@ -337,13 +345,14 @@ impl<E: ShmEnd> Drop for AsyncShm<E> {
     }
 }
 
-/// Messages until every sender (the publisher) is gone: [`Error::Disconnected`] ends the stream.
+/// Messages until every sender (the publisher) is gone or shutdown is requested:
+/// [`Error::Disconnected`] and [`Error::Shutdown`] end the stream.
 impl<E: ShmEnd> futures_core::Stream for AsyncShm<E> {
     type Item = Result<E::Item>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         match ready!(self.get_mut().poll_recv(cx)) {
-            Err(Error::Disconnected) => Poll::Ready(None),
+            Err(Error::Disconnected | Error::Shutdown) => Poll::Ready(None),
             other => Poll::Ready(Some(other)),
         }
     }
