@@ -223,6 +223,11 @@ pub type AsyncStream<T> = crate::aio::Async<Stream<T>>;
 #[cfg(feature = "tokio")]
 pub type AsyncClient<Req, Resp> = crate::aio::Async<Client<Req, Resp>>;
 
+/// The async twin of [`Server`], on tokio (feature `tokio`; see [`crate::aio`]): each
+/// client served by a task of its own, `serve(|req| async move { … }).await`.
+#[cfg(feature = "tokio")]
+pub type AsyncServer<Req, Resp> = crate::aio::AsyncServer<Server<Req, Resp>>;
+
 /// A TCP connection carrying `T` both ways.
 ///
 /// A `Stream<[E]>` carries slices of `E` both ways, of any length up to its maximum
@@ -497,6 +502,12 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
             .inner
             .local_addr()
             .map_err(|e| io_error("getsockname", e))
+    }
+
+    /// The listener, which accepts without waiting (for the async twin).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn acceptor(&self) -> &dyn Accept {
+        &self.listener
     }
 
     /// Sets how long a client has from its accept to send its whole handshake, and how

@@ -68,6 +68,7 @@
 //! | Unix seqpacket | `socket::AsyncSeqPacket` | the socket |
 //! | TCP | `tcp::AsyncStream` (its halves are the socket ones) | the socket |
 //! | request/response | `socket::AsyncClient`, `tcp::AsyncClient` ([`Async::call`]) | the socket |
+//! | request/response server | `socket::AsyncServer`, `tcp::AsyncServer` ([`AsyncServer`]) | the listener; a task per connection |
 //! | POSIX queue | `mq::AsyncSender`, `mq::AsyncReceiver` | the queue's descriptor (pollable on Linux) |
 //! | shared memory | `shm::AsyncReceiver`, `shm::AsyncSubscriber` | a doorbell socket (see [`crate::shm`]'s async section) |
 //! | System V queue | none | — |
@@ -89,8 +90,10 @@
 //! the sync ends. Each waiting end watches the shutdown eventfd through the reactor: no
 //! thread, and no cost before shutdown is armed.
 //!
-//! Connecting and accepting stay sync (`Stream::connect`, `Listener::accept`: short,
-//! bounded by the handshake timeout); wrap the connected end.
+//! Connecting and accepting a plain stream stay sync (`Stream::connect`,
+//! `Listener::accept`: short, bounded by the handshake timeout); wrap the connected end.
+//! A request/response server accepts asynchronously ([`AsyncServer`]), each client's
+//! handshake in a task of its own, so no client holds up the accepting loop.
 //!
 //! [`Error::Empty`]: crate::Error::Empty
 
@@ -108,9 +111,11 @@ use crate::error::{Error, Result, SendError};
 use crate::message::Message;
 
 mod ends;
+mod server;
 mod shm;
 mod shutdown;
 
+pub use server::{AsyncServer, ServerEnd};
 pub use shm::{AsyncShm, ShmEnd};
 
 /// An end of any kind this module can make async (implemented by the transports' ends;

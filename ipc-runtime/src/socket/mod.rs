@@ -84,7 +84,7 @@
 
 mod bind;
 pub(crate) mod conn;
-mod pending;
+pub(crate) mod pending;
 mod registry;
 pub(crate) mod rpc;
 mod seqpacket;
@@ -118,6 +118,10 @@ pub type AsyncReceiver<T> = crate::aio::Async<Receiver<T>>;
 /// `call(req).await`.
 #[cfg(feature = "tokio")]
 pub type AsyncClient<Req, Resp> = crate::aio::Async<Client<Req, Resp>>;
+/// The async twin of [`Server`], on tokio (feature `tokio`; see [`crate::aio`]): each
+/// client served by a task of its own, `serve(|req| async move { … }).await`.
+#[cfg(feature = "tokio")]
+pub type AsyncServer<Req, Resp> = crate::aio::AsyncServer<Server<Req, Resp>>;
 /// The async twin of [`SeqPacket`], on tokio (feature `tokio`; see [`crate::aio`]).
 #[cfg(feature = "tokio")]
 pub type AsyncSeqPacket<T> = crate::aio::Async<SeqPacket<T>>;

@@ -572,6 +572,12 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
         self.raw.path()
     }
 
+    /// The listener, which accepts without waiting (for the async twin).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn acceptor(&self) -> &dyn Accept {
+        &self.raw
+    }
+
     /// Answers requests from every client with `handler`, forever.
     ///
     /// # Errors
