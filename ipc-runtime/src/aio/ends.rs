@@ -162,7 +162,7 @@ macro_rules! client {
         impl<Req: Message, Resp: Message> End for $end {
             type Sent = Req;
         }
-        impl<Req: Message, Resp: Message> super::AsyncCall for $end {
+        impl<Req: Message, Resp: Message> super::CallEnd for $end {
             type Request = Req;
             type Response = Resp;
             fn skip_owed_now(&mut self) -> Result<bool> {

@@ -165,7 +165,7 @@ where
 
 /// A request/response client (sealed): [`socket::Client`](crate::socket::Client),
 /// [`tcp::Client`](crate::tcp::Client).
-pub trait AsyncCall: End {
+pub trait CallEnd: End {
     /// What it asks.
     type Request: Message;
     /// What it is answered.
@@ -435,7 +435,7 @@ impl<E: End> Async<E> {
     }
 }
 
-impl<E: AsyncCall> Async<E> {
+impl<E: CallEnd> Async<E> {
     /// Sends `req` and waits for its response, without blocking the thread. Responses
     /// come in the order of the requests (a server of this crate answers each
     /// connection's requests in order), so one call is in flight at a time on a
@@ -469,6 +469,45 @@ impl<E: AsyncCall> Async<E> {
             self.poll_op(cx, true, E::recv_call_now)
         })
         .await
+    }
+}
+
+impl<E: CallEnd> Async<E> {
+    /// As [`call`](Self::call), giving up after `timeout`. Cancel-safe as `call`: the
+    /// late answer is skipped by the next call, never returned for it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if the answer did not arrive in time, as [`call`](Self::call)
+    /// otherwise.
+    pub async fn call_timeout(
+        &mut self,
+        req: E::Request,
+        timeout: Duration,
+    ) -> Result<E::Response> {
+        match ::tokio::time::timeout(timeout, self.call_ref(&req)).await {
+            Ok(answer) => answer,
+            Err(_) => Err(Error::Timeout(timeout)),
+        }
+    }
+}
+
+/// What a generated service's async client calls through.
+impl<E> crate::rpc::AsyncCall<E::Request, E::Response> for Async<E>
+where
+    E: CallEnd + Send,
+    E::Sent: Send,
+{
+    async fn call(&mut self, req: E::Request) -> Result<E::Response> {
+        self.call_ref(&req).await
+    }
+
+    fn call_timeout(
+        &mut self,
+        req: E::Request,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<E::Response>> + Send {
+        Async::call_timeout(self, req, timeout)
     }
 }
 

@@ -287,6 +287,20 @@ impl<S: ServerEnd> AsyncServer<S> {
     }
 }
 
+/// What a generated service's server serves through (`serve_async`).
+impl<S: ServerEnd + Send> crate::rpc::AsyncServe<S::Request, S::Response> for AsyncServer<S> {
+    fn serve_with<H>(
+        &mut self,
+        clients: Option<usize>,
+        handler: H,
+    ) -> impl Future<Output = Result<()>> + Send
+    where
+        H: Fn(S::Request) -> Reply<S::Response> + Send + Sync + 'static,
+    {
+        self.serve_replies(clients, move |req| std::future::ready(handler(req)))
+    }
+}
+
 /// What woke the accepting loop.
 enum Event {
     /// A connection's task ended; `true` if its handshake had been whole.
