@@ -4,7 +4,8 @@
 //! three async clients of another process each make `IPC_ASYNC_SERVICE_CALLS` calls
 //! (2,000 unless told otherwise) of every kind of method — a value, a `Result` whose
 //! `Err` arrives typed, a unit — every answer checked; a call with a timeout that expires
-//! leaves no late answer for the next call.
+//! leaves no late answer for the next call. And the three clients calling through clones
+//! of one `aio::SharedClient`, their calls pipelined on one connection.
 
 use std::time::Duration;
 
@@ -81,10 +82,18 @@ fn child() {
     let calls = calls();
     runtime().block_on(async move {
         let mut tasks = Vec::new();
+        let shared = (role == "shared").then(|| {
+            let c = socket::Client::connect(&place).unwrap();
+            ipc::aio::SharedClient::from_sync(c).unwrap()
+        });
         for me in 0..CLIENTS as u32 {
-            let (role, place) = (role.clone(), place.clone());
+            let (role, place, shared) = (role.clone(), place.clone(), shared.clone());
             tasks.push(tokio::spawn(async move {
-                if role == "unix" {
+                if let Some(shared) = shared {
+                    // One connection, the calls of three clients pipelined on it.
+                    let mut client = PricingAsyncClient::new(shared);
+                    exercise(&mut client, me, calls).await;
+                } else if role == "unix" {
                     let c = socket::Client::connect(&place).unwrap();
                     let mut client =
                         PricingAsyncClient::new(socket::AsyncClient::from_sync(c).unwrap());
@@ -120,6 +129,26 @@ fn async_service_over_unix() {
         let mut server = socket::AsyncServer::from_sync(server).unwrap();
         PricingServer::new(Book::default())
             .serve_clients_async(&mut server, CLIENTS)
+            .await
+            .unwrap();
+    });
+    let (status, out) = kids.finish();
+    assert!(
+        status.success() && out.contains("all calls answered"),
+        "{out}"
+    );
+}
+
+#[test]
+fn async_service_clients_sharing_one_connection() {
+    let dir = TempDir::new("async-service-shared");
+    let path = dir.join("pricing.sock");
+    let server = socket::Server::bind(&path).unwrap();
+    let kids = clients("shared", path.to_str().unwrap());
+    runtime().block_on(async {
+        let mut server = socket::AsyncServer::from_sync(server).unwrap();
+        PricingServer::new(Book::default())
+            .serve_clients_async(&mut server, 1)
             .await
             .unwrap();
     });

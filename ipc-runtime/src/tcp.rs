@@ -388,6 +388,12 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
 impl<Req: Message, Resp: Message> Client<Req, Resp> {
     /// The calling side, for the async twin.
     #[cfg(feature = "tokio")]
+    /// The calling side, the client consumed (for the shared async client).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn into_caller(self) -> crate::socket::rpc::Caller<Req, Resp> {
+        self.caller
+    }
+
     pub(crate) fn caller(&mut self) -> &mut crate::socket::rpc::Caller<Req, Resp> {
         &mut self.caller
     }

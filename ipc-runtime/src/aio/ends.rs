@@ -177,6 +177,9 @@ macro_rules! client {
             fn recv_call_now(&mut self) -> Result<Resp> {
                 self.caller().recv_call_now()
             }
+            fn into_halves(self) -> (crate::socket::Sender<Req>, crate::socket::Receiver<Resp>, u64) {
+                self.into_caller().into_parts()
+            }
         }
     )*};
 }

@@ -68,6 +68,7 @@
 //! | Unix seqpacket | `socket::AsyncSeqPacket` | the socket |
 //! | TCP | `tcp::AsyncStream` (its halves are the socket ones) | the socket |
 //! | request/response | `socket::AsyncClient`, `tcp::AsyncClient` ([`Async::call`]) | the socket |
+//! | request/response, calls pipelined | [`SharedClient`] (cloned into every task that calls) | the socket, read by one task per connection |
 //! | request/response server | `socket::AsyncServer`, `tcp::AsyncServer` ([`AsyncServer`]) | the listener; a task per connection |
 //! | POSIX queue | `mq::AsyncSender`, `mq::AsyncReceiver` | the queue's descriptor (pollable on Linux) |
 //! | shared memory | `shm::AsyncReceiver`, `shm::AsyncSubscriber` | a doorbell socket (see [`crate::shm`]'s async section) |
@@ -112,10 +113,12 @@ use crate::message::Message;
 
 mod ends;
 mod server;
+mod shared;
 mod shm;
 mod shutdown;
 
 pub use server::{AsyncServer, ServerEnd};
+pub use shared::SharedClient;
 pub use shm::{AsyncShm, ShmEnd};
 
 /// An end of any kind this module can make async (implemented by the transports' ends;
@@ -178,6 +181,17 @@ pub trait CallEnd: End {
     fn flush_call_now(&mut self) -> Result<()>;
     #[doc(hidden)]
     fn recv_call_now(&mut self) -> Result<Self::Response>;
+    /// The connection's halves, and how many answers are owed to calls that timed out.
+    #[doc(hidden)]
+    fn into_halves(
+        self,
+    ) -> (
+        crate::socket::Sender<Self::Request>,
+        crate::socket::Receiver<Self::Response>,
+        u64,
+    )
+    where
+        Self: Sized;
 }
 
 /// The end, and a duplicate of its descriptor that the reactor watches.

@@ -94,6 +94,13 @@ impl<Req: Message, Resp: Message> Caller<Req, Resp> {
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.rx.as_fd()
     }
+
+    /// For the shared async client: the halves, and how many answers are owed to calls
+    /// that timed out (to be skipped first).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn into_parts(self) -> (Sender<Req>, Receiver<Resp>, u64) {
+        (self.tx, self.rx, self.outstanding)
+    }
 }
 
 /// Something that accepts connections for a server loop.
@@ -480,6 +487,12 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
 impl<Req: Message, Resp: Message> Client<Req, Resp> {
     /// The calling side, for the async twin.
     #[cfg(feature = "tokio")]
+    /// The calling side, the client consumed (for the shared async client).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn into_caller(self) -> Caller<Req, Resp> {
+        self.caller
+    }
+
     pub(crate) fn caller(&mut self) -> &mut Caller<Req, Resp> {
         &mut self.caller
     }
