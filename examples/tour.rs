@@ -30,6 +30,11 @@
 //! per-round ratios. On a shared machine the absolute figures move from minute to minute;
 //! compare rows with each other (and see `cargo bench` for ratios to raw syscalls).
 //!
+//! **async** (the table after the main one): per transport with an async twin (pipe,
+//! Unix stream, TCP, POSIX queue, shared memory) at 8 B and 4 KiB, a child's one-way
+//! stream received with the sync receiver and with its async twin on a current-thread
+//! tokio runtime, the median of 5 rounds each, as `cargo bench --bench async` measures it.
+//!
 //! `--plot DIR` also draws the figures as SVG charts in `DIR` (`latency.svg`,
 //! `throughput.svg` at 8 B, `throughput-64.svg`, `throughput-4096.svg`), each naming the
 //! machine and the date it was measured on. Without it nothing is written.
@@ -48,6 +53,8 @@ use std::time::Duration;
 use ipc::signal::{self, Signal};
 use ipc::Result;
 
+#[path = "tour/asynchronous.rs"]
+mod asynchronous;
 #[path = "tour/guard.rs"]
 mod guard;
 #[path = "tour/hand.rs"]
@@ -79,6 +86,7 @@ const TRANSPORTS: &[&str] = &[
     "tcp",
     "mq",
     "sysv",
+    "async",
 ];
 
 /// The message sizes measured, in bytes: a sequence number and `size - 8` bytes of
@@ -113,7 +121,10 @@ struct Options {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let is_child = matches!(args.first().map(String::as_str), Some("child" | "hand"));
+    let is_child = matches!(
+        args.first().map(String::as_str),
+        Some("child" | "hand" | "async-child")
+    );
     let options = if is_child {
         None
     } else {
@@ -159,6 +170,7 @@ fn child(args: &[String]) -> Result<()> {
     let (transport, endpoint) = (args[1].as_str(), &args[3..]);
     match args[0].as_str() {
         "child" => by_size!(size, transport::child, transport, endpoint),
+        "async-child" => by_size!(size, asynchronous::child, transport, endpoint),
         _ => by_size!(size, hand::child, transport, endpoint),
     }
 }
@@ -216,7 +228,7 @@ fn tour(options: &Options) -> Result<()> {
     println!();
     print_header();
     let mut rows = Vec::new();
-    for &transport in &options.transports {
+    for &transport in options.transports.iter().filter(|&&t| t != "async") {
         for size in SIZES {
             let figures = by_size!(size, transport::parent, transport)?;
             let row = Row {
@@ -231,6 +243,9 @@ fn tour(options: &Options) -> Result<()> {
     println!();
     println!("msg/s: messages per second, one way, in thousands (k) or millions (M).");
     println!("batched / hand: the median of the per-round ratios of the two rates.");
+    if options.transports.contains(&"async") {
+        async_table()?;
+    }
     if let Some(dir) = &options.plot {
         let mut command = "cargo run --release --example tour --".to_owned();
         if options.transports.len() < TRANSPORTS.len() {
@@ -241,6 +256,39 @@ fn tour(options: &Options) -> Result<()> {
             println!("wrote {}", path.display());
         }
     }
+    Ok(())
+}
+
+/// The async receivers beside the sync ones (see `tour/asynchronous.rs`).
+fn async_table() -> Result<()> {
+    println!();
+    println!(
+        "{:<10} {:>6} {:>12} {:>12} {:>10}",
+        "async", "size", "sync recv", "async recv", "async /"
+    );
+    println!(
+        "{:<10} {:>6} {:>12} {:>12} {:>10}",
+        "(tokio)", "", "msg/s", "msg/s", "sync"
+    );
+    for transport in asynchronous::TRANSPORTS {
+        for size in [8, 4096] {
+            let r = by_size!(size, asynchronous::parent, transport)?;
+            println!(
+                "{:<10} {:>6} {:>12} {:>12} {:>10}",
+                transport,
+                self::size(size),
+                rate(r.sync),
+                rate(r.asynchronous),
+                ratio(r.asynchronous / r.sync)
+            );
+        }
+    }
+    println!();
+    println!(
+        "async: a child's one-way stream received with the sync receiver and with its async \
+         twin on a current-thread runtime, rates from the first message to the last, the \
+         median of 5 rounds each."
+    );
     Ok(())
 }
 
