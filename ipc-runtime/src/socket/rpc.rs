@@ -485,14 +485,14 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
 /// The connection's socket: readable when a response (a late one, after
 /// [`Client::call_timeout`] gave up) or the server's hang-up waits to be read.
 impl<Req: Message, Resp: Message> Client<Req, Resp> {
-    /// The calling side, for the async twin.
-    #[cfg(feature = "tokio")]
     /// The calling side, the client consumed (for the shared async client).
     #[cfg(feature = "tokio")]
     pub(crate) fn into_caller(self) -> Caller<Req, Resp> {
         self.caller
     }
 
+    /// The calling side, for the async twin.
+    #[cfg(feature = "tokio")]
     pub(crate) fn caller(&mut self) -> &mut Caller<Req, Resp> {
         &mut self.caller
     }
