@@ -269,7 +269,18 @@ impl<E: ShmEnd> AsyncShm<E> {
             // Something at the head (or soon): take it. The end's full non-waiting receive
             // only once there is nothing: on an empty ring it also probes its peers'
             // liveness (a few system calls), which only a park needs.
-            if self.rx().ready_now() || self.rx().spin() {
+            let mut ready = self.rx().ready_now();
+            if !ready {
+                if self.empty_since.is_none() {
+                    // The first empty look: what was read goes back to the peers now,
+                    // before the spin, so that a sender waiting for room can go on and
+                    // fill it.
+                    self.rx().settle();
+                    self.empty_since = Some(std::time::Instant::now());
+                }
+                ready = self.rx().spin();
+            }
+            if ready {
                 match self.rx().recv_now() {
                     Err(Error::Empty) => {}
                     other => {
@@ -278,14 +289,7 @@ impl<E: ShmEnd> AsyncShm<E> {
                     }
                 }
             }
-            let since = match self.empty_since {
-                Some(since) => since,
-                None => {
-                    // The first empty look: what was read goes back to the peers now.
-                    self.rx().settle();
-                    *self.empty_since.insert(std::time::Instant::now())
-                }
-            };
+            let since = *self.empty_since.get_or_insert_with(std::time::Instant::now);
             if since.elapsed() < self.look_for {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
