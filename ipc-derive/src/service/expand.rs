@@ -204,6 +204,19 @@ pub fn expand(s: &Service<'_>) -> TokenStream {
         "Serves `service` through the async `transport` forever: [`{server}::serve_async`]."
     );
 
+    let client_def = client_struct(
+        s,
+        (&client, &client_doc),
+        quote!(#krate::rpc::Call<#request, #response>),
+        client_methods,
+    );
+    let async_client_def = client_struct(
+        s,
+        (&async_client, &async_client_doc),
+        quote!(#krate::rpc::AsyncCall<#request, #response>),
+        async_client_methods,
+    );
+
     quote! {
         #item
 
@@ -224,83 +237,8 @@ pub fn expand(s: &Service<'_>) -> TokenStream {
         #request_def
         #response_def
 
-        #[doc = #client_doc]
-        #vis struct #client<Tr> {
-            transport: Tr,
-            seq: u32,
-        }
-
-        impl<Tr> ::core::fmt::Debug for #client<Tr> {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.debug_struct(::core::stringify!(#client))
-                    .field("calls", &self.seq)
-                    .finish_non_exhaustive()
-            }
-        }
-
-        impl<Tr: #krate::rpc::Call<#request, #response>> #client<Tr> {
-            /// A client calling through `transport`, a connected request/response client
-            /// of the service's request and response types.
-            pub fn new(transport: Tr) -> Self {
-                #client { transport, seq: 0 }
-            }
-
-            /// The transport.
-            pub fn transport(&self) -> &Tr {
-                &self.transport
-            }
-
-            /// The transport, mutably.
-            pub fn transport_mut(&mut self) -> &mut Tr {
-                &mut self.transport
-            }
-
-            /// The transport, the client consumed.
-            pub fn into_transport(self) -> Tr {
-                self.transport
-            }
-
-            #(#client_methods)*
-        }
-
-        #[doc = #async_client_doc]
-        #vis struct #async_client<Tr> {
-            transport: Tr,
-            seq: u32,
-        }
-
-        impl<Tr> ::core::fmt::Debug for #async_client<Tr> {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.debug_struct(::core::stringify!(#async_client))
-                    .field("calls", &self.seq)
-                    .finish_non_exhaustive()
-            }
-        }
-
-        impl<Tr: #krate::rpc::AsyncCall<#request, #response>> #async_client<Tr> {
-            /// An async client calling through `transport`, a connected async
-            /// request/response client of the service's request and response types.
-            pub fn new(transport: Tr) -> Self {
-                #async_client { transport, seq: 0 }
-            }
-
-            /// The transport.
-            pub fn transport(&self) -> &Tr {
-                &self.transport
-            }
-
-            /// The transport, mutably.
-            pub fn transport_mut(&mut self) -> &mut Tr {
-                &mut self.transport
-            }
-
-            /// The transport, the client consumed.
-            pub fn into_transport(self) -> Tr {
-                self.transport
-            }
-
-            #(#async_client_methods)*
-        }
+        #client_def
+        #async_client_def
 
         #[doc = #server_doc]
         #vis struct #server<S> {
@@ -444,6 +382,57 @@ pub fn expand(s: &Service<'_>) -> TokenStream {
             T: #krate::rpc::AsyncServe<#request, #response> + ?::core::marker::Sized,
         {
             #server::new(service).serve_async(transport).await
+        }
+    }
+}
+
+/// A client type (`PricingClient`, `PricingAsyncClient`): the transport (bound by
+/// `call`, the contract it calls through), the call counter, and `methods`.
+fn client_struct(
+    s: &Service<'_>,
+    (client, doc): (&Ident, &str),
+    call: TokenStream,
+    methods: impl Iterator<Item = TokenStream>,
+) -> TokenStream {
+    let vis = s.vis;
+    quote! {
+        #[doc = #doc]
+        #vis struct #client<Tr> {
+            transport: Tr,
+            seq: u32,
+        }
+
+        impl<Tr> ::core::fmt::Debug for #client<Tr> {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(::core::stringify!(#client))
+                    .field("calls", &self.seq)
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl<Tr: #call> #client<Tr> {
+            /// A client calling through `transport`, a connected request/response client
+            /// of the service's request and response types.
+            pub fn new(transport: Tr) -> Self {
+                #client { transport, seq: 0 }
+            }
+
+            /// The transport.
+            pub fn transport(&self) -> &Tr {
+                &self.transport
+            }
+
+            /// The transport, mutably.
+            pub fn transport_mut(&mut self) -> &mut Tr {
+                &mut self.transport
+            }
+
+            /// The transport, the client consumed.
+            pub fn into_transport(self) -> Tr {
+                self.transport
+            }
+
+            #(#methods)*
         }
     }
 }
