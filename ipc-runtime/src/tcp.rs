@@ -189,7 +189,7 @@ impl<P: ?Sized + Payload> Listener<P> {
             match self.inner.accept() {
                 Ok(c) => break c,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_error("accept", e)),
+                Err(e) => return Err(accept_error("accept", e)),
             }
         };
         let (tx, rx) = conn::handshake::<P, P>(setup(s)?, self.handshake_timeout, 0)?;
@@ -371,7 +371,7 @@ impl Accept for NonBlockingListener {
                         e.kind(),
                         io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
                     ) => {}
-                Err(e) => return Err(io_error("accept4", e)),
+                Err(e) => return Err(accept_error("accept4", e)),
             }
         };
         // The listener is non-blocking; the connection blocks (bounded calls use poll).
@@ -516,5 +516,16 @@ impl<Req: Message, Resp: Message> crate::rpc::Serve<Req, Resp> for Server<Req, R
                 return Ok(());
             }
         }
+    }
+}
+
+/// Maps a failed `accept`: out of descriptors (`EMFILE`, `ENFILE`) is the limit, named
+/// with how to raise it; anything else as other stream errors.
+fn accept_error(op: &'static str, e: io::Error) -> Error {
+    match e.raw_os_error().map(nix::errno::Errno::from_raw) {
+        Some(errno @ (nix::errno::Errno::EMFILE | nix::errno::Errno::ENFILE)) => {
+            crate::error::new_fd_error(op, errno)
+        }
+        _ => io_error(op, e),
     }
 }

@@ -364,6 +364,9 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
                 Err(Error::Io { op, source }) if op == "accept4" => {
                     return Err(Error::Io { op, source })
                 }
+                // Out of descriptors: the listener's own state, which the next accept
+                // would meet again.
+                Err(e @ Error::LimitExceeded { .. }) => return Err(e),
                 Err(Error::Shutdown) => return Err(Error::Shutdown),
                 // That connection is closed; the next may be fine.
                 Err(_) => {}
