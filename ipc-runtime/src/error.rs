@@ -411,7 +411,7 @@ pub(crate) fn map_error(op: &'static str, len: u64, errno: Errno) -> Error {
              longer needed, raise `sysctl -w vm.max_map_count=N` as root, or `ulimit -v`",
             mappings.map_or("?".to_owned(), |n| n.to_string()),
             show(max_map_count),
-            show(as_limit.map(|l| l as u64)),
+            show(as_limit),
         ),
     }
 }
