@@ -691,3 +691,32 @@ impl From<BatchError> for io::Error {
         (*e.error).into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The limits a test cannot lower (they are system-wide) still map to their errors:
+    /// a full system file table, and a mapping refused for memory.
+    #[test]
+    fn system_wide_limits_map_to_limit_exceeded_naming_them() {
+        let e = new_fd_error("open", Errno::ENFILE);
+        assert!(
+            matches!(&e, Error::LimitExceeded { limit, .. } if limit.starts_with("/proc/sys/fs/file-max")),
+            "{e}"
+        );
+        let e = map_error("mmap", 4096, Errno::ENOMEM);
+        match &e {
+            Error::LimitExceeded { limit, hint, .. } => {
+                assert!(limit.starts_with("vm.max_map_count"), "{e}");
+                assert!(limit.contains("RLIMIT_AS"), "{e}");
+                assert!(hint.contains("sysctl -w vm.max_map_count="), "{e}");
+                assert!(hint.contains("mmap of 4096 bytes"), "{e}");
+            }
+            e => panic!("{e:?}"),
+        }
+        // Another failure of a mapping is not a limit.
+        let e = map_error("shmat", 0, Errno::EINVAL);
+        assert!(matches!(e, Error::Io { op: "shmat", .. }), "{e:?}");
+    }
+}
