@@ -11,8 +11,9 @@
 //! The honest ends must end with a typed error or go on: every one exits normally (no
 //! panic, no SIGBUS or other death) within the hang guard, every call returning within its
 //! own bounded wait; the stream receiver never grows by what a length claimed (its peak
-//! resident memory stays under 64 MiB). `IPC_HOSTILE_TRIALS` sets the trials (default 40;
-//! the README's reliability section runs 10,000), `IPC_HOSTILE_SEED` the random choices.
+//! resident memory stays under 64 MiB), and the last of them out removes the segment.
+//! `IPC_HOSTILE_TRIALS` sets the trials (default 40; the README's reliability section runs
+//! 10,000), `IPC_HOSTILE_SEED` the random choices.
 
 mod common;
 
@@ -259,6 +260,9 @@ fn shm_trial(n: usize, rng: &mut Rng) -> (String, Vec<String>) {
     let done = damage(&name.path(), rng);
     let trial = format!("trial {n}: {what}, {done}");
     let ends = [honest_end(first, &trial), honest_end(second, &trial)];
+    // The last of them removed the segment, damaged or not.
+    let left = std::path::Path::new(&name.path()).exists();
+    assert!(!left, "{trial}: the segment was left behind by {ends:?}");
     (trial, ends.into())
 }
 
