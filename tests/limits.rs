@@ -249,6 +249,14 @@ fn a_sysv_queue_smaller_than_a_message_names_msg_qbytes() {
     type Big = [u8; 1024];
     let rx =
         ipc::sysv::Receiver::<Big>::create(ipc::sysv::Key::Private, Default::default()).unwrap();
+    // Removed on drop, even when the test fails (a queue outlives its ends).
+    struct Removed(i32);
+    impl Drop for Removed {
+        fn drop(&mut self) {
+            let _ = ipc::sysv::remove(self.0);
+        }
+    }
+    let _removed = Removed(rx.id());
     // SAFETY: msqid_ds is plain data that IPC_STAT fills.
     let mut ds: libc::msqid_ds = unsafe { std::mem::zeroed() };
     // SAFETY: IPC_STAT then IPC_SET on this test's own queue, with a valid msqid_ds.
@@ -259,5 +267,4 @@ fn a_sysv_queue_smaller_than_a_message_names_msg_qbytes() {
     }
     let r = ipc::sysv::Sender::<Big>::from_id(rx.id());
     assert_limit("sysv open", r, "msg_qbytes", "kernel.msgmnb");
-    rx.remove().unwrap();
 }

@@ -41,6 +41,16 @@ fn mq_available() -> bool {
     ipc::mq::list().is_ok()
 }
 
+/// Removes the System V queue of this id on drop (a queue outlives its ends), even when
+/// the test fails.
+struct SysvRemoved(i32);
+
+impl Drop for SysvRemoved {
+    fn drop(&mut self) {
+        let _ = ipc::sysv::remove(self.0);
+    }
+}
+
 /// The objects of one test, made by this (root) process with `mode`.
 struct Objects {
     shm: ShmName,
@@ -49,6 +59,7 @@ struct Objects {
     fifo: Option<ipc::fifo::Fifo>,
     mq: Option<(MqName, ipc::mq::Receiver<u64>)>,
     sysv: ipc::sysv::Receiver<u64>,
+    _sysv_removed: SysvRemoved,
     key: i32,
     socket: ipc::socket::Listener<u64>,
 }
@@ -90,6 +101,7 @@ impl Objects {
             dir,
             fifo: Some(fifo),
             mq,
+            _sysv_removed: SysvRemoved(sysv.id()),
             sysv,
             key,
             socket,

@@ -148,6 +148,12 @@ struct Names {
     sysv_key: i32,
 }
 
+impl Drop for Names {
+    fn drop(&mut self) {
+        self.remove_all();
+    }
+}
+
 impl Names {
     fn new(kind: Kind) -> Names {
         let base = common::unique(&format!("soak-{kind:?}").to_lowercase());
@@ -174,6 +180,21 @@ impl Names {
             dir,
             endpoint,
             sysv_key,
+        }
+    }
+
+    /// Removes what a failed run may have left of these names: the segment, the queue
+    /// and its header, the System V queue of the key (never anyone else's: the names are
+    /// this run's own).
+    fn remove_all(&self) {
+        let _ = std::fs::remove_file(format!("/dev/shm/ipc.{}", self.base));
+        if self.kind == Kind::Mq {
+            let _ = ipc::mq::unlink(&format!("/{}", self.base));
+        }
+        // SAFETY: msgget(2) with flags 0 only looks the key up.
+        let id = unsafe { libc::msgget(self.sysv_key, 0) };
+        if id >= 0 {
+            let _ = ipc::sysv::remove(id);
         }
     }
 
