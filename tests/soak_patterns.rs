@@ -1,9 +1,9 @@
 //! Kill-cycle soak of the patterns beside the plain channels (those are `tests/soak.rs`):
 //! a shared-memory topic (a publisher and two subscribers), a `Shared<T>` (three processes
-//! incrementing it under its lock) and a Unix request/response server (a server and two
-//! clients). Each cycle starts real processes, lets them work, SIGKILLs one at a random
-//! moment (inside a loan of the publisher, while holding the `Shared<T>` lock, inside a
-//! call) and holds the survivors to the contract:
+//! incrementing it under its lock) and a request/response server (a server and two
+//! clients, on a Unix socket and on TCP). Each cycle starts real processes, lets them
+//! work, SIGKILLs one at a random moment (inside a loan of the publisher, while holding
+//! the `Shared<T>` lock, inside a call) and holds the survivors to the contract:
 //!
 //! - topic: a killed publisher's subscribers read what it published, in order and whole,
 //!   then get `Disconnected`; a killed subscriber holds nobody up (the publisher, under
@@ -117,8 +117,8 @@ fn child() {
         ["publish"] => publisher(),
         ["subscribe"] => subscriber(),
         ["increment"] => incrementer(),
-        ["serve", path] => server(path),
-        ["call", path, id] => client(path, id.parse().unwrap()),
+        ["serve", via, at] => server(via, at),
+        ["call", via, at, id] => client(via, at, id.parse().unwrap()),
         _ => panic!("unknown role {role}"),
     }
 }
@@ -196,15 +196,29 @@ fn incrementer() {
     println!("end incremented {INCREMENTS} repaired {repaired}");
 }
 
-fn server(path: &str) {
-    let mut server = ipc::socket::Server::<u64, u64>::bind(path).unwrap();
-    common::ready();
-    server.serve_clients(2, |x| x * 2 + 1).unwrap();
+/// A request/response server on a Unix socket (`via` "unix", `at` its path) or TCP
+/// (`tcp`, an address); serves two clients, then exits.
+fn server(via: &str, at: &str) {
+    let answer = |x: u64| x * 2 + 1;
+    if via == "tcp" {
+        let mut server = ipc::tcp::Server::<u64, u64>::bind(at).unwrap();
+        common::ready();
+        server.serve_clients(2, answer).unwrap();
+    } else {
+        let mut server = ipc::socket::Server::<u64, u64>::bind(at).unwrap();
+        common::ready();
+        server.serve_clients(2, answer).unwrap();
+    }
     println!("end served");
 }
 
-fn client(path: &str, id: u64) {
-    let mut c = match ipc::socket::Client::<u64, u64>::connect(path) {
+fn client(via: &str, at: &str, id: u64) {
+    let connected: ipc::Result<Box<dyn ipc::rpc::Call<u64, u64>>> = if via == "tcp" {
+        ipc::tcp::Client::<u64, u64>::connect(at).map(|c| Box::new(c) as _)
+    } else {
+        ipc::socket::Client::<u64, u64>::connect(at).map(|c| Box::new(c) as _)
+    };
+    let mut c = match connected {
         Ok(c) => c,
         Err(e) => return println!("end connect {e:?}"),
     };
@@ -260,6 +274,11 @@ fn kill_one(ps: &mut [Option<Proc>], rng: &mut Rng) -> usize {
 fn drive(pattern: &str) {
     let mut rng = Rng::from_env(pattern);
     let dir = common::TempDir::new("soakp");
+    // A port the kernel just handed out and let go, reused by every cycle's server.
+    let tcp = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().to_string()
+    };
     let start = Instant::now();
     let n = cycles();
     let mut killed = vec![0usize; 3];
@@ -273,7 +292,8 @@ fn drive(pattern: &str) {
                 repaired += r;
                 v
             }
-            "rpc" => rpc_cycle(&dir, &mut rng, kill),
+            "rpc" => rpc_cycle(&dir, None, &mut rng, kill),
+            "rpc-tcp" => rpc_cycle(&dir, Some(&tcp), &mut rng, kill),
             other => panic!("unknown pattern {other}"),
         };
         if let Some(v) = victim {
@@ -376,14 +396,18 @@ fn shared_cycle(rng: &mut Rng, kill: bool) -> (Option<usize>, u64) {
     (victim, repaired)
 }
 
-/// A server and two clients; participant 0 is the server.
-fn rpc_cycle(dir: &common::TempDir, rng: &mut Rng, kill: bool) -> Option<usize> {
+/// A server and two clients, on a Unix socket of `dir` or on TCP at `tcp` (the same
+/// address every cycle); participant 0 is the server.
+fn rpc_cycle(dir: &common::TempDir, tcp: Option<&str>, rng: &mut Rng, kill: bool) -> Option<usize> {
     let path = dir.join(format!("{}-rpc", base()));
-    let path = path.to_str().unwrap();
-    let server = spawn(&format!("serve {path}"));
+    let (via, at) = match tcp {
+        Some(addr) => ("tcp", addr),
+        None => ("unix", path.to_str().unwrap()),
+    };
+    let server = spawn(&format!("serve {via} {at}"));
     let mut ps: Vec<Option<Proc>> = vec![Some(server)];
     for id in 1..=2 {
-        ps.push(Some(spawn(&format!("call {path} {id}"))));
+        ps.push(Some(spawn(&format!("call {via} {at} {id}"))));
     }
     for p in ps[1..].iter_mut().flatten() {
         tell(p, "go");
@@ -441,4 +465,9 @@ fn soak_shared_value() {
 #[test]
 fn soak_request_response() {
     soak("rpc");
+}
+
+#[test]
+fn soak_request_response_over_tcp() {
+    soak("rpc-tcp");
 }
