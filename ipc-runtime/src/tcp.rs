@@ -179,6 +179,8 @@ impl<P: ?Sized + Payload> Listener<P> {
     /// [`Error::SchemaMismatch`] for a client of another schema or byte order;
     /// [`Error::Timeout`] if it sends no handshake in time; [`Error::Disconnected`] if it
     /// leaves; [`Error::Io`] otherwise. Each concerns one client: keep accepting.
+    /// [`Error::LimitExceeded`] naming `RLIMIT_NOFILE` (or `fs.file-max`) when this
+    /// process is out of descriptors: close some first.
     pub fn accept(&self) -> Result<Stream<P>> {
         let (s, peer) = loop {
             // A blocking accept cannot be woken by a shutdown request: once one is armed,
@@ -462,9 +464,10 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     ///
     /// # Errors
     ///
-    /// Returns only on a system error of the listener itself, or with
-    /// [`Error::Shutdown`] once shutdown is requested (see
-    /// [`shutdown_on`](crate::signal::shutdown_on)).
+    /// Returns only on a system error of the listener itself ([`Error::LimitExceeded`]
+    /// naming `RLIMIT_NOFILE` when out of descriptors with a client waiting,
+    /// [`Error::Io`] for another), or with [`Error::Shutdown`] once shutdown is requested
+    /// (see [`shutdown_on`](crate::signal::shutdown_on)).
     pub fn serve(&mut self, mut handler: impl FnMut(Req) -> Resp) -> Result<Infallible> {
         let mut handler = |req| Reply::Answer(handler(req));
         loop {

@@ -577,8 +577,9 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     ///
     /// # Errors
     ///
-    /// Returns only on a system error of the listener itself ([`Error::Io`], e.g. out
-    /// of descriptors), or with [`Error::Shutdown`] once shutdown is requested (see
+    /// Returns only on a system error of the listener itself: [`Error::LimitExceeded`]
+    /// naming `RLIMIT_NOFILE` when out of descriptors with a client waiting, [`Error::Io`]
+    /// for another; or with [`Error::Shutdown`] once shutdown is requested (see
     /// [`shutdown_on`](crate::signal::shutdown_on)); errors of one client only drop that
     /// client.
     pub fn serve(&mut self, mut handler: impl FnMut(Req) -> Resp) -> Result<Infallible> {
