@@ -177,3 +177,94 @@ fn a_seqpacket_message_larger_than_the_send_buffer_names_so_sndbuf() {
         "net.core.wmem_default",
     );
 }
+
+/// Out of descriptors with a client waiting: `accept` on a Unix and a TCP listener, and a
+/// request/response server's loop, report `RLIMIT_NOFILE` (the server returns rather than
+/// spin on a connection it cannot take).
+#[test]
+fn out_of_descriptors_at_accept_is_rlimit_nofile() {
+    if role().is_none() {
+        let mut kid = common::rerun(
+            "out_of_descriptors_at_accept_is_rlimit_nofile",
+            [(ROLE, OsStr::new("child"))],
+        );
+        let status = common::wait_at_most(&mut kid, std::time::Duration::from_secs(60));
+        assert!(
+            status.is_some(),
+            "the child hung (a server spinning on accept?)"
+        );
+        return common::assert_exit_success(kid);
+    }
+    let dir = common::TempDir::new("limits-accept");
+    const NOFILE: &str = "RLIMIT_NOFILE";
+    const HOW: &str = "ulimit -n";
+    let unix = ipc::socket::Listener::<u64>::bind(dir.join("l")).unwrap();
+    let tcp = ipc::tcp::Listener::<u64>::bind("127.0.0.1:0").unwrap();
+    let mut server = ipc::socket::Server::<u64, u64>::bind(dir.join("rpc")).unwrap();
+    // Clients the kernel connects at once, waiting in each backlog.
+    let _clients = (
+        std::os::unix::net::UnixStream::connect(dir.join("l")).unwrap(),
+        std::net::TcpStream::connect(tcp.local_addr().unwrap()).unwrap(),
+        std::os::unix::net::UnixStream::connect(dir.join("rpc")).unwrap(),
+    );
+    let held = use_up_descriptors();
+    assert_limit("socket::Listener::accept", unix.accept(), NOFILE, HOW);
+    assert_limit("tcp::Listener::accept", tcp.accept(), NOFILE, HOW);
+    let served = server.serve_clients(1, |x| x + 1);
+    assert_limit("socket::Server::serve_clients", served, NOFILE, HOW);
+    drop(held);
+}
+
+/// An address space too small for a segment's mapping (`RLIMIT_AS` lowered in this
+/// child) fails `mmap` with ENOMEM, as running out of `vm.max_map_count` mappings does
+/// (a system-wide setting a test may not lower): both are named, with how to raise them.
+#[test]
+fn a_mapping_refused_for_memory_names_max_map_count_and_rlimit_as() {
+    if role().is_none() {
+        return run(
+            "a_mapping_refused_for_memory_names_max_map_count_and_rlimit_as",
+            "child",
+        );
+    }
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    // The address space in use now, and 64 MiB more: a 1 GiB segment cannot be mapped.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let vm_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    let (_, hard) = getrlimit(Resource::RLIMIT_AS).unwrap();
+    setrlimit(Resource::RLIMIT_AS, (vm_kib << 10) + (64 << 20), hard).unwrap();
+    let opts = ShmOptions::new().capacity(1 << 20);
+    let r = ipc::shm::Sender::<[u64; 128]>::create(&unique(), opts);
+    assert_limit("shm create", r, "vm.max_map_count", "ulimit -v");
+    common::remove_stale();
+}
+
+/// A System V queue whose `msg_qbytes` its owner lowered (`IPC_SET`, the per-queue form
+/// of `kernel.msgmnb`) below one message: opening it is `LimitExceeded` naming the limit.
+#[test]
+fn a_sysv_queue_smaller_than_a_message_names_msg_qbytes() {
+    type Big = [u8; 1024];
+    let rx =
+        ipc::sysv::Receiver::<Big>::create(ipc::sysv::Key::Private, Default::default()).unwrap();
+    // Removed on drop, even when the test fails (a queue outlives its ends).
+    struct Removed(i32);
+    impl Drop for Removed {
+        fn drop(&mut self) {
+            let _ = ipc::sysv::remove(self.0);
+        }
+    }
+    let _removed = Removed(rx.id());
+    // SAFETY: msqid_ds is plain data that IPC_STAT fills.
+    let mut ds: libc::msqid_ds = unsafe { std::mem::zeroed() };
+    // SAFETY: IPC_STAT then IPC_SET on this test's own queue, with a valid msqid_ds.
+    unsafe {
+        assert_eq!(libc::msgctl(rx.id(), libc::IPC_STAT, &mut ds), 0);
+        ds.msg_qbytes = 512;
+        assert_eq!(libc::msgctl(rx.id(), libc::IPC_SET, &mut ds), 0);
+    }
+    let r = ipc::sysv::Sender::<Big>::from_id(rx.id());
+    assert_limit("sysv open", r, "msg_qbytes", "kernel.msgmnb");
+}

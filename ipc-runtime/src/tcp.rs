@@ -195,6 +195,8 @@ impl<P: ?Sized + Payload> Listener<P> {
     /// [`Error::SchemaMismatch`] for a client of another schema or byte order;
     /// [`Error::Timeout`] if it sends no handshake in time; [`Error::Disconnected`] if it
     /// leaves; [`Error::Io`] otherwise. Each concerns one client: keep accepting.
+    /// [`Error::LimitExceeded`] naming `RLIMIT_NOFILE` (or `fs.file-max`) when this
+    /// process is out of descriptors: close some first.
     pub fn accept(&self) -> Result<Stream<P>> {
         let (s, peer) = loop {
             // A blocking accept cannot be woken by a shutdown request: once one is armed,
@@ -205,7 +207,7 @@ impl<P: ?Sized + Payload> Listener<P> {
             match self.inner.accept() {
                 Ok(c) => break c,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_error("accept", e)),
+                Err(e) => return Err(accept_error("accept", e)),
             }
         };
         Stream::open(setup(s)?, peer, self.handshake_timeout, self.foreign)
@@ -430,7 +432,7 @@ impl Accept for NonBlockingListener {
                         e.kind(),
                         io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
                     ) => {}
-                Err(e) => return Err(io_error("accept4", e)),
+                Err(e) => return Err(accept_error("accept4", e)),
             }
         };
         // The listener is non-blocking; the connection blocks (bounded calls use poll).
@@ -527,9 +529,10 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     ///
     /// # Errors
     ///
-    /// Returns only on a system error of the listener itself, or with
-    /// [`Error::Shutdown`] once shutdown is requested (see
-    /// [`shutdown_on`](crate::signal::shutdown_on)).
+    /// Returns only on a system error of the listener itself ([`Error::LimitExceeded`]
+    /// naming `RLIMIT_NOFILE` when out of descriptors with a client waiting,
+    /// [`Error::Io`] for another), or with [`Error::Shutdown`] once shutdown is requested
+    /// (see [`shutdown_on`](crate::signal::shutdown_on)).
     pub fn serve(&mut self, mut handler: impl FnMut(Req) -> Resp) -> Result<Infallible> {
         let mut handler = |req| Reply::Answer(handler(req));
         loop {
@@ -581,5 +584,16 @@ impl<Req: Message, Resp: Message> crate::rpc::Serve<Req, Resp> for Server<Req, R
                 return Ok(());
             }
         }
+    }
+}
+
+/// Maps a failed `accept`: out of descriptors (`EMFILE`, `ENFILE`) is the limit, named
+/// with how to raise it; anything else as other stream errors.
+fn accept_error(op: &'static str, e: io::Error) -> Error {
+    match e.raw_os_error().map(nix::errno::Errno::from_raw) {
+        Some(errno @ (nix::errno::Errno::EMFILE | nix::errno::Errno::ENFILE)) => {
+            crate::error::new_fd_error(op, errno)
+        }
+        _ => io_error(op, e),
     }
 }

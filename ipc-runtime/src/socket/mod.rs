@@ -140,6 +140,8 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Options {
     mode: u32,
     allowed_uids: Option<Vec<u32>>,
+    allowed_gids: Option<Vec<u32>>,
+    allowed_pids: Option<Vec<i32>>,
     handshake_timeout: Duration,
     backlog: i32,
     max_fds: usize,
@@ -159,6 +161,8 @@ impl Options {
         Options {
             mode: 0o600,
             allowed_uids: None,
+            allowed_gids: None,
+            allowed_pids: None,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             backlog: 128,
             max_fds: conn::DEFAULT_MAX_FDS,
@@ -181,6 +185,31 @@ impl Options {
     /// refused. May be called several times.
     pub fn allow_uid(mut self, uid: u32) -> Self {
         self.allowed_uids.get_or_insert_with(Vec::new).push(uid);
+        self
+    }
+
+    /// Accepts clients whose effective gid is `gid` (as `SO_PEERCRED` reports it); once
+    /// any gid is allowed, clients of other gids are refused. May be called several times.
+    /// Combines with the other policies: a client must pass each one that is set.
+    ///
+    /// ```no_run
+    /// # fn main() -> ipc::Result<()> {
+    /// use ipc::socket::{Listener, Options};
+    /// // Only processes running with the group 1001 as their effective group.
+    /// let l = Listener::<u64>::bind_with("/run/app.sock", Options::new().mode(0o660).allow_gid(1001))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn allow_gid(mut self, gid: u32) -> Self {
+        self.allowed_gids.get_or_insert_with(Vec::new).push(gid);
+        self
+    }
+
+    /// Accepts the client process `pid` (as `SO_PEERCRED` reports it: the process that
+    /// connected); once any pid is allowed, other processes are refused. For a server of
+    /// one known process, a child it started, say. May be called several times.
+    pub fn allow_pid(mut self, pid: u32) -> Self {
+        let pid = i32::try_from(pid).unwrap_or(i32::MAX);
+        self.allowed_pids.get_or_insert_with(Vec::new).push(pid);
         self
     }
 
@@ -245,6 +274,47 @@ impl Options {
                 reason: "only a Unix stream socket (`Listener`, `Stream`) has it; talk to a \
                          program not built on ipc over one of those",
             });
+        }
+        Ok(())
+    }
+}
+
+impl Options {
+    /// Applies the peer policy (`allow_uid`, `allow_gid`, `allow_pid`) to the client at
+    /// the other end of `fd`: [`Error::PermissionDenied`] naming the first check it fails.
+    fn check_peer(&self, fd: BorrowedFd<'_>) -> Result<()> {
+        let o = self;
+        if o.allowed_uids.is_none() && o.allowed_gids.is_none() && o.allowed_pids.is_none() {
+            return Ok(());
+        }
+        let cred = peer_cred(fd)?;
+        let refused = |what| Error::PermissionDenied {
+            what,
+            name: cred.to_string(),
+        };
+        if o.allowed_uids
+            .as_ref()
+            .is_some_and(|a| !a.contains(&cred.uid))
+        {
+            return Err(refused(
+                "client (its uid is not allowed by this listener: Options::allow_uid)",
+            ));
+        }
+        if o.allowed_gids
+            .as_ref()
+            .is_some_and(|a| !a.contains(&cred.gid))
+        {
+            return Err(refused(
+                "client (its gid is not allowed by this listener: Options::allow_gid)",
+            ));
+        }
+        if o.allowed_pids
+            .as_ref()
+            .is_some_and(|a| !a.contains(&cred.pid))
+        {
+            return Err(refused(
+                "client (its pid is not allowed by this listener: Options::allow_pid)",
+            ));
         }
         Ok(())
     }
@@ -360,15 +430,7 @@ impl RawListener {
             nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(fl))
                 .map_err(|e| Error::sys("fcntl", e))?;
         }
-        if let Some(allowed) = &self.opts.allowed_uids {
-            let cred = peer_cred(fd.as_fd())?;
-            if !allowed.contains(&cred.uid) {
-                return Err(Error::PermissionDenied {
-                    what: "client (its uid is not allowed by this listener)",
-                    name: cred.to_string(),
-                });
-            }
-        }
+        self.opts.check_peer(fd.as_fd())?;
         Ok(fd)
     }
 

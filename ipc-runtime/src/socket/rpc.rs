@@ -371,6 +371,9 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
                 Err(Error::Io { op, source }) if op == "accept4" => {
                     return Err(Error::Io { op, source })
                 }
+                // Out of descriptors: the listener's own state, which the next accept
+                // would meet again.
+                Err(e @ Error::LimitExceeded { .. }) => return Err(e),
                 Err(Error::Shutdown) => return Err(Error::Shutdown),
                 // That connection is closed; the next may be fine.
                 Err(_) => {}
@@ -595,8 +598,9 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     ///
     /// # Errors
     ///
-    /// Returns only on a system error of the listener itself ([`Error::Io`], e.g. out
-    /// of descriptors), or with [`Error::Shutdown`] once shutdown is requested (see
+    /// Returns only on a system error of the listener itself: [`Error::LimitExceeded`]
+    /// naming `RLIMIT_NOFILE` when out of descriptors with a client waiting, [`Error::Io`]
+    /// for another; or with [`Error::Shutdown`] once shutdown is requested (see
     /// [`shutdown_on`](crate::signal::shutdown_on)); errors of one client only drop that
     /// client.
     pub fn serve(&mut self, mut handler: impl FnMut(Req) -> Resp) -> Result<Infallible> {

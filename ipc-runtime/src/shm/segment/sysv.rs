@@ -49,7 +49,7 @@ fn sysv_attach_id(id: i32) -> Result<Mapping> {
     // SAFETY: lets the kernel choose the address; no existing memory is affected.
     let p = unsafe { libc::shmat(id, core::ptr::null(), 0) };
     if p as isize == -1 {
-        return Err(Error::sys("shmat", Errno::last()));
+        return Err(crate::error::map_error("shmat", 0, Errno::last()));
     }
     Ok(Mapping::SysV(
         NonNull::new(p.cast::<u8>()).expect("shmat never returns null"),
