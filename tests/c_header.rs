@@ -169,7 +169,10 @@ fn the_messages_of_a_generated_service_compile_as_c() {
     let main = "#include \"types.h\"\nint use(void);\nint use(void) { PricingRequest r = {0}; \
                 return (int)sizeof r; }\n";
     let (ok, err) = compile(&dir, &header, main);
-    assert!(ok, "the service's header does not compile:\n{err}\n{header}");
+    assert!(
+        ok,
+        "the service's header does not compile:\n{err}\n{header}"
+    );
 }
 
 #[test]

@@ -201,17 +201,30 @@ fn out_of_descriptors_at_accept_is_rlimit_nofile() {
     let unix = ipc::socket::Listener::<u64>::bind(dir.join("l")).unwrap();
     let tcp = ipc::tcp::Listener::<u64>::bind("127.0.0.1:0").unwrap();
     let mut server = ipc::socket::Server::<u64, u64>::bind(dir.join("rpc")).unwrap();
+    // The async server's runtime and registration need descriptors: made first.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut async_server = {
+        let _in = rt.enter();
+        let sync = ipc::socket::Server::<u64, u64>::bind(dir.join("async-rpc")).unwrap();
+        ipc::socket::AsyncServer::from_sync(sync).unwrap()
+    };
     // Clients the kernel connects at once, waiting in each backlog.
     let _clients = (
         std::os::unix::net::UnixStream::connect(dir.join("l")).unwrap(),
         std::net::TcpStream::connect(tcp.local_addr().unwrap()).unwrap(),
         std::os::unix::net::UnixStream::connect(dir.join("rpc")).unwrap(),
+        std::os::unix::net::UnixStream::connect(dir.join("async-rpc")).unwrap(),
     );
     let held = use_up_descriptors();
     assert_limit("socket::Listener::accept", unix.accept(), NOFILE, HOW);
     assert_limit("tcp::Listener::accept", tcp.accept(), NOFILE, HOW);
     let served = server.serve_clients(1, |x| x + 1);
     assert_limit("socket::Server::serve_clients", served, NOFILE, HOW);
+    let served = rt.block_on(async_server.serve_clients(1, |x| async move { x + 1 }));
+    assert_limit("socket::AsyncServer::serve_clients", served, NOFILE, HOW);
     drop(held);
 }
 

@@ -168,9 +168,10 @@ impl<S: ServerEnd> AsyncServer<S> {
     ///
     /// # Errors
     ///
-    /// Returns only on a system error of the listener itself ([`Error::Io`], out of
-    /// descriptors, say), or with [`Error::Shutdown`] once shutdown is requested; an
-    /// error of one client only drops that client.
+    /// Returns only on a system error of the listener itself: [`Error::LimitExceeded`]
+    /// naming `RLIMIT_NOFILE` when out of descriptors with a client waiting,
+    /// [`Error::Io`] for another; or with [`Error::Shutdown`] once shutdown is
+    /// requested. An error of one client only drops that client.
     pub async fn serve<F, Fut>(&mut self, handler: F) -> Result<Infallible>
     where
         F: Fn(S::Request) -> Fut + Send + Sync + 'static,
@@ -279,6 +280,9 @@ impl<S: ServerEnd> AsyncServer<S> {
                 Err(Error::Io { op, source }) if op == "accept4" => {
                     return Err(Error::Io { op, source })
                 }
+                // Out of descriptors: the listener's own state, which the next accept
+                // would meet again.
+                Err(e @ Error::LimitExceeded { .. }) => return Err(e),
                 Err(Error::Shutdown) => return Err(Error::Shutdown),
                 // That connection is closed; the next may be fine.
                 Err(_) => {}
