@@ -281,3 +281,21 @@ fn a_sysv_queue_smaller_than_a_message_names_msg_qbytes() {
     let r = ipc::sysv::Sender::<Big>::from_id(rx.id());
     assert_limit("sysv open", r, "msg_qbytes", "kernel.msgmnb");
 }
+
+/// `kernel.msgmni`, the number of System V queues, is a setting of the IPC namespace: in
+/// a namespace of this child's own (`unshare(CLONE_NEWIPC)`, as root) it is set to 0, so
+/// that creating a queue fails as on a machine whose queues are all taken. Nothing of the
+/// machine's namespace changes. Skipped, saying so, where a namespace cannot be made.
+#[test]
+fn no_system_v_queue_left_names_msgmni() {
+    if role().is_none() {
+        return run("no_system_v_queue_left_names_msgmni", "child");
+    }
+    if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWIPC) {
+        eprintln!("skipped: no IPC namespace of our own ({e}); run as root to test msgmni");
+        return;
+    }
+    std::fs::write("/proc/sys/kernel/msgmni", "0").unwrap();
+    let r = ipc::sysv::Receiver::<u64>::create(ipc::sysv::Key::Private, Default::default());
+    assert_limit("sysv create", r, "/proc/sys/kernel/msgmni", "kernel.msgmni");
+}
