@@ -299,3 +299,20 @@ fn no_system_v_queue_left_names_msgmni() {
     let r = ipc::sysv::Receiver::<u64>::create(ipc::sysv::Key::Private, Default::default());
     assert_limit("sysv create", r, "/proc/sys/kernel/msgmni", "kernel.msgmni");
 }
+
+/// `kernel.shmmni`, the number of System V segments, set to 0 in an IPC namespace of this
+/// child's own: a channel with the System V backing cannot be created, and says which
+/// settings to raise. Skipped, saying so, where a namespace cannot be made.
+#[test]
+fn no_system_v_segment_left_names_shmmni() {
+    if role().is_none() {
+        return run("no_system_v_segment_left_names_shmmni", "child");
+    }
+    if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWIPC) {
+        eprintln!("skipped: no IPC namespace of our own ({e}); run as root to test shmmni");
+        return;
+    }
+    std::fs::write("/proc/sys/kernel/shmmni", "0").unwrap();
+    let r = ipc::shm::Sender::<u64>::create(&unique(), ShmOptions::new().backing(Backing::SysV));
+    assert_limit("shm create", r, "kernel.shmmni", "kernel.shmmni=N");
+}
