@@ -316,3 +316,30 @@ fn no_system_v_segment_left_names_shmmni() {
     let r = ipc::shm::Sender::<u64>::create(&unique(), ShmOptions::new().backing(Backing::SysV));
     assert_limit("shm create", r, "kernel.shmmni", "kernel.shmmni=N");
 }
+
+/// `fs.mqueue.queues_max` is a setting of the IPC namespace too: set to 0 in one of this
+/// child's own, then the child gives up root (which may pass the limit) for `nobody`, and
+/// creating a POSIX queue fails as on a machine whose queues are all taken. Skipped,
+/// saying so, where a namespace cannot be made.
+#[test]
+fn no_posix_queue_left_names_queues_max() {
+    if role().is_none() {
+        return run("no_posix_queue_left_names_queues_max", "child");
+    }
+    if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWIPC) {
+        eprintln!("skipped: no IPC namespace of our own ({e}); run as root to test queues_max");
+        return;
+    }
+    std::fs::write("/proc/sys/fs/mqueue/queues_max", "0").unwrap();
+    let nobody = nix::unistd::Uid::from_raw(65534);
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(65534)).unwrap();
+    nix::unistd::setuid(nobody).unwrap();
+    let q = format!("/{}", unique());
+    let r = ipc::mq::Receiver::<u64>::create(&q, ipc::mq::Options::new());
+    assert_limit(
+        "mq create",
+        r,
+        "/proc/sys/fs/mqueue/queues_max",
+        "queues_max",
+    );
+}
