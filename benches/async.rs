@@ -251,7 +251,15 @@ fn throughput<const N: usize>() {
         "{:<6} {:>12} {:>12} {:>12} {:>12} {:>12}",
         "", "sync", "async", "tokio raw", "async/sync", "async/raw"
     );
+    // `cargo bench --bench async -- shm` runs the rows whose transport contains "shm".
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     for t in ["pipe", "unix", "tcp", "mq", "shm"] {
+        if !filter.is_empty() && !filter.iter().any(|f| t.contains(f.as_str())) {
+            continue;
+        }
         let s = best::<N>(t, Imp::Sync).unwrap();
         let a = best::<N>(t, Imp::Async).unwrap();
         let r = best::<N>(t, Imp::Raw);

@@ -3,7 +3,9 @@
 //! `ipc::socket::Stream`), a Unix `SOCK_SEQPACKET` pair (one datagram per message, against
 //! `ipc::socket::SeqPacket`, whose datagrams carry the schema fingerprint in 8 more bytes)
 //! and TCP on loopback (against `ipc::tcp::Stream`), 8-byte and 4 KiB messages, latency
-//! (ping-pong round trip) and throughput (one-way stream, then one acknowledgement).
+//! (ping-pong round trip) and throughput (one-way stream, then one acknowledgement). The
+//! "unix, foreign" rows run the typed stream in foreign-peer mode (`Options::foreign`:
+//! bare messages, as a C peer's `send`) against the same raw socket pair.
 //!
 //! Each figure is the best of several rounds, raw and typed alternating, so both see the
 //! same machine. Prints a table with typed / raw. The "in place" columns run the typed stream through `send_ref`/`recv_ref` (zero copy:
@@ -257,6 +259,20 @@ fn unix_typed<T: Message>(msg: T, n: usize, mode: Mode, in_place: bool) -> Durat
     t
 }
 
+/// The typed stream in foreign-peer mode (`Options::foreign`: bare messages, the wire of
+/// a program not built on ipc), over a socket pair.
+fn unix_foreign<T: Message>(msg: T, n: usize, mode: Mode, in_place: bool) -> Duration {
+    let (a, b) = UnixStream::pair().unwrap();
+    let foreign = ipc::socket::Options::new().foreign();
+    let open = |s: UnixStream| ipc::socket::Stream::<T>::from_fd_with(s.into(), &foreign).unwrap();
+    let pid = in_child(|| {
+        typed_peer(open(b), msg, n, mode, in_place);
+    });
+    let t = typed_driver(open(a), msg, n, mode, in_place);
+    reap(pid);
+    t
+}
+
 /// A connected pair of `SOCK_SEQPACKET` Unix sockets.
 fn seqpacket_pair() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
     use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
@@ -408,6 +424,7 @@ fn main() {
             };
         }
         rows!("unix socket pair", unix_raw, unix_typed);
+        rows!("unix, foreign", unix_raw, unix_foreign);
         rows!("unix seqpacket", seqpacket_raw, seqpacket_typed);
         rows!("tcp loopback", tcp_raw, tcp_typed);
     }

@@ -31,7 +31,12 @@
 //! per-round ratios. On a shared machine the absolute figures move from minute to minute;
 //! compare rows with each other (and see `cargo bench` for ratios to raw syscalls).
 //!
-//! Then the **rpc** rows: the round trip of a call of a generated service
+//! **async** (the table after the main one): per transport with an async twin (pipe,
+//! Unix stream, TCP, POSIX queue, shared memory) at 8 B and 4 KiB, a child's one-way
+//! stream received with the sync receiver and with its async twin on a current-thread
+//! tokio runtime, the median of 5 rounds each, as `cargo bench --bench async` measures it.
+//!
+//! **rpc** (the table after that): the round trip of a call of a generated service
 //! (`#[ipc::service]`) over shared memory (`ipc::shm::rpc`), a Unix socket and TCP, at 8 B
 //! and 4 KiB, placed and measured as `cargo bench --bench rpc` does (see `tour/rpc.rs`).
 //!
@@ -53,6 +58,8 @@ use std::time::Duration;
 use ipc::signal::{self, Signal};
 use ipc::Result;
 
+#[path = "tour/asynchronous.rs"]
+mod asynchronous;
 #[path = "tour/guard.rs"]
 mod guard;
 #[path = "tour/hand.rs"]
@@ -86,6 +93,8 @@ const TRANSPORTS: &[&str] = &[
     "tcp",
     "mq",
     "sysv",
+    "async",
+    "rpc",
 ];
 
 /// The message sizes measured, in bytes: a sequence number and `size - 8` bytes of
@@ -116,15 +125,13 @@ struct Options {
     transports: Vec<&'static str>,
     /// Where to write the charts, if anywhere.
     plot: Option<PathBuf>,
-    /// Measure the rpc rows.
-    rpc: bool,
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let is_child = matches!(
         args.first().map(String::as_str),
-        Some("child" | "hand" | "rpc-child")
+        Some("child" | "hand" | "async-child" | "rpc-child")
     );
     let options = if is_child {
         None
@@ -171,17 +178,17 @@ fn child(args: &[String]) -> Result<()> {
     let (transport, endpoint) = (args[1].as_str(), &args[3..]);
     match args[0].as_str() {
         "child" => by_size!(size, transport::child, transport, endpoint),
+        "async-child" => by_size!(size, asynchronous::child, transport, endpoint),
         "rpc-child" => rpc::child(transport, size, &endpoint[0]),
         _ => by_size!(size, hand::child, transport, endpoint),
     }
 }
 
-/// `[--plot DIR] [TRANSPORT...] [rpc]`: nothing named means all of them.
+/// `[--plot DIR] [TRANSPORT...]`: no transport named means all of them.
 fn parse(args: &[String]) -> std::result::Result<Options, String> {
     let mut options = Options {
         transports: Vec::new(),
         plot: None,
-        rpc: false,
     };
     let mut named = Vec::new();
     let mut args = args.iter();
@@ -192,22 +199,19 @@ fn parse(args: &[String]) -> std::result::Result<Options, String> {
                 None => return Err("--plot needs a directory: --plot docs/".into()),
             },
             name if TRANSPORTS.contains(&name) => named.push(name.to_owned()),
-            "rpc" => options.rpc = true,
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; usage: tour [--plot DIR] [TRANSPORT...] [rpc], \
+                    "unknown argument {other:?}; usage: tour [--plot DIR] [TRANSPORT...], \
                      transports: {}",
                     TRANSPORTS.join(" ")
                 ))
             }
         }
     }
-    let everything = named.is_empty() && !options.rpc;
-    options.rpc |= everything;
     options.transports = TRANSPORTS
         .iter()
         .copied()
-        .filter(|t| everything || named.iter().any(|n| n == t))
+        .filter(|t| named.is_empty() || named.iter().any(|n| n == t))
         .collect();
     Ok(options)
 }
@@ -231,11 +235,13 @@ fn tour(options: &Options) -> Result<()> {
     let machine = Machine::here();
     println!("{}", machine.describe());
     println!();
-    if !options.transports.is_empty() {
-        print_header();
-    }
+    print_header();
     let mut rows = Vec::new();
-    for &transport in &options.transports {
+    for &transport in options
+        .transports
+        .iter()
+        .filter(|&&t| t != "async" && t != "rpc")
+    {
         for size in SIZES {
             let figures = by_size!(size, transport::parent, transport)?;
             let row = Row {
@@ -247,38 +253,16 @@ fn tour(options: &Options) -> Result<()> {
             rows.push(row);
         }
     }
-    if !rows.is_empty() {
-        println!();
-        println!("msg/s: messages per second, one way, in thousands (k) or millions (M).");
-        println!("batched / hand: the median of the per-round ratios of the two rates.");
+    println!();
+    println!("msg/s: messages per second, one way, in thousands (k) or millions (M).");
+    println!("batched / hand: the median of the per-round ratios of the two rates.");
+    if options.transports.contains(&"async") {
+        async_table()?;
     }
-    if options.rpc {
-        if !rows.is_empty() {
-            println!();
-        }
-        println!(
-            "{:<10} {:>6} {:>12} {:>12}",
-            "rpc", "size", "round trip", "calls/s"
-        );
-        for transport in rpc::TRANSPORTS {
-            for size in rpc::SIZES {
-                let trip = rpc::parent(transport, size)?;
-                println!(
-                    "{:<10} {:>6} {:>12} {:>12}",
-                    transport,
-                    self::size(size),
-                    latency(trip),
-                    rate(1.0 / trip.as_secs_f64())
-                );
-            }
-        }
-        println!();
-        println!(
-            "rpc: a generated service's call (`#[ipc::service]`), round trip, the median of 7 \
-             rounds; as `cargo bench --bench rpc` measures it."
-        );
+    if options.transports.contains(&"rpc") {
+        rpc_table()?;
     }
-    if let (Some(dir), false) = (&options.plot, rows.is_empty()) {
+    if let Some(dir) = &options.plot {
         let mut command = "cargo run --release --example tour --".to_owned();
         if options.transports.len() < TRANSPORTS.len() {
             command = format!("{command} {}", options.transports.join(" "));
@@ -288,6 +272,66 @@ fn tour(options: &Options) -> Result<()> {
             println!("wrote {}", path.display());
         }
     }
+    Ok(())
+}
+
+/// The async receivers beside the sync ones (see `tour/asynchronous.rs`).
+fn async_table() -> Result<()> {
+    println!();
+    println!(
+        "{:<10} {:>6} {:>12} {:>12} {:>10}",
+        "async", "size", "sync recv", "async recv", "async /"
+    );
+    println!(
+        "{:<10} {:>6} {:>12} {:>12} {:>10}",
+        "(tokio)", "", "msg/s", "msg/s", "sync"
+    );
+    for transport in asynchronous::TRANSPORTS {
+        for size in [8, 4096] {
+            let r = by_size!(size, asynchronous::parent, transport)?;
+            println!(
+                "{:<10} {:>6} {:>12} {:>12} {:>10}",
+                transport,
+                self::size(size),
+                rate(r.sync),
+                rate(r.asynchronous),
+                ratio(r.asynchronous / r.sync)
+            );
+        }
+    }
+    println!();
+    println!(
+        "async: a child's one-way stream received with the sync receiver and with its async \
+         twin on a current-thread runtime, rates from the first message to the last, the \
+         median of 5 rounds each."
+    );
+    Ok(())
+}
+
+/// A generated service's call over each request/response transport (see `tour/rpc.rs`).
+fn rpc_table() -> Result<()> {
+    println!();
+    println!(
+        "{:<10} {:>6} {:>12} {:>12}",
+        "rpc", "size", "round trip", "calls/s"
+    );
+    for transport in rpc::TRANSPORTS {
+        for size in rpc::SIZES {
+            let trip = rpc::parent(transport, size)?;
+            println!(
+                "{:<10} {:>6} {:>12} {:>12}",
+                transport,
+                self::size(size),
+                latency(trip),
+                rate(1.0 / trip.as_secs_f64())
+            );
+        }
+    }
+    println!();
+    println!(
+        "rpc: a generated service's call (`#[ipc::service]`), round trip, the median of 7 \
+         rounds; as `cargo bench --bench rpc` measures it."
+    );
     Ok(())
 }
 

@@ -88,7 +88,7 @@ fn server(role: &str, at: &str) -> Proc {
 /// then owed and skipped by the next call). Returns the calls answered.
 async fn calls_of<E>(client: u64, mut c: ipc::aio::Async<E>) -> u64
 where
-    E: ipc::aio::AsyncCall<Request = Req, Response = Resp>,
+    E: ipc::aio::CallEnd<Request = Req, Response = Resp>,
 {
     let mut answered = 0;
     for n in 0..calls() {

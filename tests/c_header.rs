@@ -11,6 +11,8 @@ use ipc::FixedStr;
 mod common;
 use common::TempDir;
 
+mod pricing;
+
 #[derive(ipc::Message, Clone, Copy)]
 #[repr(u8)]
 enum Side {
@@ -151,6 +153,26 @@ fn generated_headers_compile_and_their_asserts_hold() {
     );
     let (ok, err) = compile(&dir, &one, "#include \"types.h\"\n");
     assert!(ok, "{err}\n{one}");
+}
+
+/// The messages a `#[ipc::service]` generates (a header, markers of zero-length arrays
+/// that name every method's types, a body of bytes) are C types too.
+#[test]
+fn the_messages_of_a_generated_service_compile_as_c() {
+    let Some(_) = cc() else { return };
+    let trees = [
+        SchemaTree::of::<pricing::PricingRequest>().unwrap(),
+        SchemaTree::of::<pricing::PricingResponse>().unwrap(),
+    ];
+    let header = c_header("types.h", &trees.iter().collect::<Vec<_>>());
+    let dir = TempDir::new("c-header-service");
+    let main = "#include \"types.h\"\nint use(void);\nint use(void) { PricingRequest r = {0}; \
+                return (int)sizeof r; }\n";
+    let (ok, err) = compile(&dir, &header, main);
+    assert!(
+        ok,
+        "the service's header does not compile:\n{err}\n{header}"
+    );
 }
 
 #[test]

@@ -133,6 +133,13 @@ fn tour_unix() {
     interrupt("tour", &["unix"]);
 }
 
+/// The async table: its first rounds make pipes, then (a few seconds in) sockets, queues
+/// and segments.
+#[test]
+fn tour_async() {
+    interrupt("tour", &["async"]);
+}
+
 #[test]
 fn zero_copy() {
     interrupt("zero_copy", &[]);

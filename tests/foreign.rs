@@ -1,7 +1,8 @@
 //! Foreign peers for real: a C program (`tests/c/peer.c`), compiled with the system `cc`
 //! against a header generated from the Rust type (`ipc::schema::c_header`), moves
 //! messages with the raw calls alone (`mq_send`/`mq_receive`, `msgsnd`/`msgrcv`,
-//! `write`/`read` on a FIFO and on a pipe inherited as stdin or stdout) to and from ends
+//! `write`/`read` on a FIFO and on a pipe inherited as stdin or stdout, `send`/`recv` on a
+//! Unix stream socket, as client and as listener, and on TCP) to and from ends
 //! of this crate in foreign-peer mode: `IPC_FOREIGN_N` messages each way (2,000 unless
 //! told otherwise), all intact and in order. A C writer's invalid enum value and short
 //! record get the Rust side a typed error, and the next record still arrives; a receiver
@@ -20,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ipc::schema::{c_header, SchemaTree};
-use ipc::{fifo, mq, pipe, sysv, Error, Rx, Tx};
+use ipc::{fifo, mq, pipe, socket, sysv, tcp, Error, Rx, Tx};
 
 mod common;
 use common::{sysv_key, Kid, MqName, TempDir};
@@ -318,6 +319,203 @@ fn pipe_as_stdin_and_stdout() {
     send_all(&mut tx, n);
     drop(tx);
     c.assert_success("C fd-recv -");
+}
+
+/// Connects, in foreign-peer mode, to the C listener that `peer` binds at `path`, once it
+/// listens.
+fn connect_when_there(path: &str, peer: &mut Kid) -> socket::Stream<Reading> {
+    let foreign = socket::Options::new().foreign();
+    loop {
+        match socket::Stream::<Reading>::connect_with(path, &foreign) {
+            Ok(conn) => return conn,
+            Err(Error::NotFound { .. }) => {
+                if let Some(status) = peer.try_wait().unwrap() {
+                    panic!("the C peer ended ({status}) before listening at {path}");
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => panic!("connect {path}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn unix_stream() {
+    let Some(peer) = Peer::build("foreign-unix") else {
+        return;
+    };
+    let n = n();
+    let path = peer.dir.join("readings.sock");
+    let place = path.to_str().unwrap().to_owned();
+    // C clients of a listener of this crate: the first sends, the second receives.
+    let listener =
+        socket::Listener::<Reading>::bind_with(&path, socket::Options::new().foreign()).unwrap();
+    let c = peer.spawn("unix-send", &place, n);
+    let mut conn = listener.accept().unwrap();
+    assert!(conn.is_foreign());
+    receive_all(&mut conn, n);
+    assert!(conn.recv().unwrap_err().is_disconnected());
+    c.assert_success("C unix-send");
+    let c = peer.spawn("unix-recv", &place, n);
+    let mut conn = listener.accept().unwrap();
+    send_all(&mut conn, n);
+    drop(conn);
+    c.assert_success("C unix-recv");
+    drop(listener);
+    // A C listener: this crate connects and sends (buffered, and in batches), then
+    // receives (in batches) from the next one.
+    let mut c = peer.spawn("unixl-recv", &place, n);
+    let mut conn = connect_when_there(&place, &mut c).buffered(64 * 1024);
+    let all: Vec<Reading> = (0..n).map(reading).collect();
+    let (one_by_one, batched) = all.split_at(all.len() / 2);
+    send_all(&mut conn, one_by_one.len() as u32);
+    conn.send_all(batched).unwrap();
+    drop(conn);
+    c.assert_success("C unixl-recv");
+    let mut c = peer.spawn("unixl-send", &place, n);
+    let mut conn = connect_when_there(&place, &mut c);
+    let mut got = Vec::with_capacity(n as usize);
+    let mut buf = vec![reading(0); 1000];
+    while got.len() < n as usize {
+        let k = conn.recv_many(&mut buf).unwrap();
+        got.extend_from_slice(&buf[..k]);
+    }
+    assert!(got == all, "the readings differ from what the C peer sent");
+    assert!(conn.recv().unwrap_err().is_disconnected());
+    c.assert_success("C unixl-send");
+}
+
+#[test]
+fn unix_stream_bad_records_and_a_listener_not_in_foreign_mode() {
+    let Some(peer) = Peer::build("foreign-unix-bad") else {
+        return;
+    };
+    let path = peer.dir.join("readings.sock");
+    let place = path.to_str().unwrap().to_owned();
+    let listener =
+        socket::Listener::<Reading>::bind_with(&path, socket::Options::new().foreign()).unwrap();
+    let c = peer.spawn("unix-bad", &place, 0);
+    let mut conn = listener.accept().unwrap();
+    assert_eq!(conn.recv().unwrap(), reading(0));
+    assert_invalid(conn.recv()); // kind 7
+    assert_eq!(conn.recv().unwrap(), reading(2));
+    assert_invalid(conn.recv()); // 5 bytes, then the end
+    assert!(conn.recv().unwrap_err().is_disconnected());
+    c.assert_success("C unix-bad");
+    drop(listener);
+    // A listener of this crate's wire format says what the client must be.
+    let listener = socket::Listener::<Reading>::bind(&path).unwrap();
+    let c = peer.spawn("unix-send", &place, 3);
+    let text = listener.accept().unwrap_err().to_string();
+    assert!(text.contains("not an `ipc` stream"), "{text}");
+    assert!(text.contains("foreign"), "{text}");
+    drop(listener);
+    drop(c); // ended, or ending: its sends may fail once the connection is refused
+}
+
+#[test]
+fn tcp() {
+    let Some(peer) = Peer::build("foreign-tcp") else {
+        return;
+    };
+    let n = n();
+    let listener = tcp::Listener::<Reading>::bind("127.0.0.1:0")
+        .unwrap()
+        .foreign();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let c = peer.spawn("tcp-send", &port, n);
+    let mut conn = listener.accept().unwrap();
+    assert!(conn.is_foreign());
+    receive_all(&mut conn, n);
+    assert!(conn.recv().unwrap_err().is_disconnected());
+    c.assert_success("C tcp-send");
+    let c = peer.spawn("tcp-recv", &port, n);
+    let mut conn = listener.accept().unwrap();
+    send_all(&mut conn, n);
+    drop(conn);
+    c.assert_success("C tcp-recv");
+    // Bad records, then a listener of this crate's own wire, which names the writer.
+    let c = peer.spawn("tcp-bad", &port, 0);
+    let mut conn = listener.accept().unwrap();
+    assert_eq!(conn.recv().unwrap(), reading(0));
+    assert_invalid(conn.recv()); // kind 7
+    assert_eq!(conn.recv().unwrap(), reading(2));
+    assert_invalid(conn.recv()); // 5 bytes, then the end
+    assert!(conn.recv().unwrap_err().is_disconnected());
+    c.assert_success("C tcp-bad");
+    let typed = tcp::Listener::<Reading>::bind("127.0.0.1:0").unwrap();
+    let c = peer.spawn(
+        "tcp-send",
+        &typed.local_addr().unwrap().port().to_string(),
+        3,
+    );
+    let text = typed.accept().unwrap_err().to_string();
+    assert!(text.contains("not an `ipc` stream"), "{text}");
+    drop(c);
+}
+
+#[test]
+fn endpoint_strings_with_foreign_on_sockets() {
+    let Some(peer) = Peer::build("foreign-endpoints") else {
+        return;
+    };
+    // `unix:PATH?foreign`: a receiving end that takes C clients.
+    let place = peer.dir.join("e.sock").to_str().unwrap().to_owned();
+    let mut rx = ipc::bind::<Reading>(&format!("unix:{place}?foreign")).unwrap();
+    let c = peer.spawn("unix-send", &place, 100);
+    for i in 0..100 {
+        assert_eq!(rx.recv().unwrap(), reading(i), "message {i}");
+    }
+    c.assert_success("C unix-send");
+    // `tcp:HOST:PORT?foreign`: a sending end whose bytes a plain reader takes as they are.
+    let raw = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = raw.local_addr().unwrap().port();
+    let mut tx = ipc::connect::<Reading>(&format!("tcp:127.0.0.1:{port}?foreign")).unwrap();
+    let (mut conn, _) = raw.accept().unwrap();
+    tx.send(reading(5)).unwrap();
+    let mut bytes = [0u8; size_of::<Reading>()];
+    std::io::Read::read_exact(&mut conn, &mut bytes).unwrap();
+    assert_eq!(bytes.as_slice(), ipc::as_bytes(&reading(5)));
+}
+
+#[test]
+fn foreign_mode_is_refused_where_a_socket_has_none() {
+    let dir = common::TempDir::new("foreign-unix-none");
+    let foreign = socket::Options::new().foreign();
+    let unsupported = |r: ipc::Result<()>, says: &str| match r {
+        Err(Error::Unsupported { what, .. }) => assert!(what.contains(says), "{what}"),
+        other => panic!("{says}: expected Unsupported, got {other:?}"),
+    };
+    // A stream of slices: refused when its connection is made (a bare slice has no
+    // length on the wire).
+    let path = dir.join("slices.sock");
+    let listener = socket::Listener::<[u8]>::bind_with(&path, foreign.clone()).unwrap();
+    let client = std::thread::spawn({
+        let path = path.clone();
+        move || std::os::unix::net::UnixStream::connect(path).unwrap()
+    });
+    unsupported(listener.accept().map(drop), "slices");
+    drop(client.join().unwrap());
+    // Seqpacket and request/response: refused at once, never ignored.
+    let seq = dir.join("seq.sock");
+    unsupported(
+        socket::SeqPacketListener::<Reading>::bind_with(&seq, foreign.clone()).map(drop),
+        "seqpacket",
+    );
+    unsupported(
+        socket::SeqPacket::<Reading>::connect_with(&seq, &foreign).map(drop),
+        "seqpacket",
+    );
+    let rpc = dir.join("rpc.sock");
+    unsupported(
+        socket::Server::<Reading, Reading>::bind_with(&rpc, foreign.clone()).map(drop),
+        "server",
+    );
+    unsupported(
+        socket::Client::<Reading, Reading>::connect_with(&rpc, &foreign).map(drop),
+        "client",
+    );
+    assert!(!seq.exists() && !rpc.exists());
 }
 
 /// Whether `python3` can import `posix_ipc` and `sysv_ipc` (`pip install posix_ipc

@@ -177,3 +177,169 @@ fn a_seqpacket_message_larger_than_the_send_buffer_names_so_sndbuf() {
         "net.core.wmem_default",
     );
 }
+
+/// Out of descriptors with a client waiting: `accept` on a Unix and a TCP listener, and a
+/// request/response server's loop, report `RLIMIT_NOFILE` (the server returns rather than
+/// spin on a connection it cannot take).
+#[test]
+fn out_of_descriptors_at_accept_is_rlimit_nofile() {
+    if role().is_none() {
+        let mut kid = common::rerun(
+            "out_of_descriptors_at_accept_is_rlimit_nofile",
+            [(ROLE, OsStr::new("child"))],
+        );
+        let status = common::wait_at_most(&mut kid, std::time::Duration::from_secs(60));
+        assert!(
+            status.is_some(),
+            "the child hung (a server spinning on accept?)"
+        );
+        return common::assert_exit_success(kid);
+    }
+    let dir = common::TempDir::new("limits-accept");
+    const NOFILE: &str = "RLIMIT_NOFILE";
+    const HOW: &str = "ulimit -n";
+    let unix = ipc::socket::Listener::<u64>::bind(dir.join("l")).unwrap();
+    let tcp = ipc::tcp::Listener::<u64>::bind("127.0.0.1:0").unwrap();
+    let mut server = ipc::socket::Server::<u64, u64>::bind(dir.join("rpc")).unwrap();
+    // The async server's runtime and registration need descriptors: made first.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut async_server = {
+        let _in = rt.enter();
+        let sync = ipc::socket::Server::<u64, u64>::bind(dir.join("async-rpc")).unwrap();
+        ipc::socket::AsyncServer::from_sync(sync).unwrap()
+    };
+    // Clients the kernel connects at once, waiting in each backlog.
+    let _clients = (
+        std::os::unix::net::UnixStream::connect(dir.join("l")).unwrap(),
+        std::net::TcpStream::connect(tcp.local_addr().unwrap()).unwrap(),
+        std::os::unix::net::UnixStream::connect(dir.join("rpc")).unwrap(),
+        std::os::unix::net::UnixStream::connect(dir.join("async-rpc")).unwrap(),
+    );
+    let held = use_up_descriptors();
+    assert_limit("socket::Listener::accept", unix.accept(), NOFILE, HOW);
+    assert_limit("tcp::Listener::accept", tcp.accept(), NOFILE, HOW);
+    let served = server.serve_clients(1, |x| x + 1);
+    assert_limit("socket::Server::serve_clients", served, NOFILE, HOW);
+    let served = rt.block_on(async_server.serve_clients(1, |x| async move { x + 1 }));
+    assert_limit("socket::AsyncServer::serve_clients", served, NOFILE, HOW);
+    drop(held);
+}
+
+/// An address space too small for a segment's mapping (`RLIMIT_AS` lowered in this
+/// child) fails `mmap` with ENOMEM, as running out of `vm.max_map_count` mappings does
+/// (a system-wide setting a test may not lower): both are named, with how to raise them.
+#[test]
+fn a_mapping_refused_for_memory_names_max_map_count_and_rlimit_as() {
+    if role().is_none() {
+        return run(
+            "a_mapping_refused_for_memory_names_max_map_count_and_rlimit_as",
+            "child",
+        );
+    }
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    // The address space in use now, and 64 MiB more: a 1 GiB segment cannot be mapped.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let vm_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    let (_, hard) = getrlimit(Resource::RLIMIT_AS).unwrap();
+    setrlimit(Resource::RLIMIT_AS, (vm_kib << 10) + (64 << 20), hard).unwrap();
+    let opts = ShmOptions::new().capacity(1 << 20);
+    let r = ipc::shm::Sender::<[u64; 128]>::create(&unique(), opts);
+    assert_limit("shm create", r, "vm.max_map_count", "ulimit -v");
+    common::remove_stale();
+}
+
+/// A System V queue whose `msg_qbytes` its owner lowered (`IPC_SET`, the per-queue form
+/// of `kernel.msgmnb`) below one message: opening it is `LimitExceeded` naming the limit.
+#[test]
+fn a_sysv_queue_smaller_than_a_message_names_msg_qbytes() {
+    type Big = [u8; 1024];
+    let rx =
+        ipc::sysv::Receiver::<Big>::create(ipc::sysv::Key::Private, Default::default()).unwrap();
+    // Removed on drop, even when the test fails (a queue outlives its ends).
+    struct Removed(i32);
+    impl Drop for Removed {
+        fn drop(&mut self) {
+            let _ = ipc::sysv::remove(self.0);
+        }
+    }
+    let _removed = Removed(rx.id());
+    // SAFETY: msqid_ds is plain data that IPC_STAT fills.
+    let mut ds: libc::msqid_ds = unsafe { std::mem::zeroed() };
+    // SAFETY: IPC_STAT then IPC_SET on this test's own queue, with a valid msqid_ds.
+    unsafe {
+        assert_eq!(libc::msgctl(rx.id(), libc::IPC_STAT, &mut ds), 0);
+        ds.msg_qbytes = 512;
+        assert_eq!(libc::msgctl(rx.id(), libc::IPC_SET, &mut ds), 0);
+    }
+    let r = ipc::sysv::Sender::<Big>::from_id(rx.id());
+    assert_limit("sysv open", r, "msg_qbytes", "kernel.msgmnb");
+}
+
+/// `kernel.msgmni`, the number of System V queues, is a setting of the IPC namespace: in
+/// a namespace of this child's own (`unshare(CLONE_NEWIPC)`, as root) it is set to 0, so
+/// that creating a queue fails as on a machine whose queues are all taken. Nothing of the
+/// machine's namespace changes. Skipped, saying so, where a namespace cannot be made.
+#[test]
+fn no_system_v_queue_left_names_msgmni() {
+    if role().is_none() {
+        return run("no_system_v_queue_left_names_msgmni", "child");
+    }
+    if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWIPC) {
+        eprintln!("skipped: no IPC namespace of our own ({e}); run as root to test msgmni");
+        return;
+    }
+    std::fs::write("/proc/sys/kernel/msgmni", "0").unwrap();
+    let r = ipc::sysv::Receiver::<u64>::create(ipc::sysv::Key::Private, Default::default());
+    assert_limit("sysv create", r, "/proc/sys/kernel/msgmni", "kernel.msgmni");
+}
+
+/// `kernel.shmmni`, the number of System V segments, set to 0 in an IPC namespace of this
+/// child's own: a channel with the System V backing cannot be created, and says which
+/// settings to raise. Skipped, saying so, where a namespace cannot be made.
+#[test]
+fn no_system_v_segment_left_names_shmmni() {
+    if role().is_none() {
+        return run("no_system_v_segment_left_names_shmmni", "child");
+    }
+    if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWIPC) {
+        eprintln!("skipped: no IPC namespace of our own ({e}); run as root to test shmmni");
+        return;
+    }
+    std::fs::write("/proc/sys/kernel/shmmni", "0").unwrap();
+    let r = ipc::shm::Sender::<u64>::create(&unique(), ShmOptions::new().backing(Backing::SysV));
+    assert_limit("shm create", r, "kernel.shmmni", "kernel.shmmni=N");
+}
+
+/// `fs.mqueue.queues_max` is a setting of the IPC namespace too: set to 0 in one of this
+/// child's own, then the child gives up root (which may pass the limit) for `nobody`, and
+/// creating a POSIX queue fails as on a machine whose queues are all taken. Skipped,
+/// saying so, where a namespace cannot be made.
+#[test]
+fn no_posix_queue_left_names_queues_max() {
+    if role().is_none() {
+        return run("no_posix_queue_left_names_queues_max", "child");
+    }
+    if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWIPC) {
+        eprintln!("skipped: no IPC namespace of our own ({e}); run as root to test queues_max");
+        return;
+    }
+    std::fs::write("/proc/sys/fs/mqueue/queues_max", "0").unwrap();
+    let nobody = nix::unistd::Uid::from_raw(65534);
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(65534)).unwrap();
+    nix::unistd::setuid(nobody).unwrap();
+    let q = format!("/{}", unique());
+    let r = ipc::mq::Receiver::<u64>::create(&q, ipc::mq::Options::new());
+    assert_limit(
+        "mq create",
+        r,
+        "/proc/sys/fs/mqueue/queues_max",
+        "queues_max",
+    );
+}

@@ -375,6 +375,47 @@ impl fmt::Debug for Error {
     }
 }
 
+/// Maps the failure of a call that maps memory (`mmap`, `shmat`) of `len` bytes: `ENOMEM`
+/// is a limit — the process's count of mappings (`vm.max_map_count`, a system-wide
+/// setting that applies to each process) or its address space (`RLIMIT_AS`) — and becomes
+/// [`Error::LimitExceeded`] naming both, with the values in force and how to raise them;
+/// anything else goes through [`Error::sys`].
+pub(crate) fn map_error(op: &'static str, len: u64, errno: Errno) -> Error {
+    if errno != Errno::ENOMEM {
+        return Error::sys(op, errno);
+    }
+    let max_map_count = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    let mappings = std::fs::read_to_string("/proc/self/maps").map(|m| m.lines().count());
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid, writable rlimit that getrlimit fills.
+    let as_limit = (unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0)
+        .then_some(lim.rlim_cur)
+        .filter(|&l| l != libc::RLIM_INFINITY);
+    let show = |v: Option<u64>| v.map_or("unlimited or unknown".to_owned(), |v| v.to_string());
+    let call = if len > 0 {
+        format!("{op} of {len} bytes")
+    } else {
+        op.to_owned()
+    };
+    Error::LimitExceeded {
+        limit: "vm.max_map_count (memory mappings per process) or RLIMIT_AS (address space)",
+        value: max_map_count.unwrap_or(0),
+        hint: format!(
+            "{call} failed (ENOMEM): this process has {} mappings of at most \
+             vm.max_map_count = {}, and an address space limit of {}; close channels no \
+             longer needed, raise `sysctl -w vm.max_map_count=N` as root, or `ulimit -v`",
+            mappings.map_or("?".to_owned(), |n| n.to_string()),
+            show(max_map_count),
+            show(as_limit),
+        ),
+    }
+}
+
 /// Maps the failure of a call that makes a descriptor (`pipe2`, `open`, `socket`, ...):
 /// `EMFILE` and `ENFILE` become [`Error::LimitExceeded`] naming the limit, its value and
 /// what to do; anything else goes through [`Error::sys`].
@@ -648,5 +689,34 @@ impl From<BatchError> for Error {
 impl From<BatchError> for io::Error {
     fn from(e: BatchError) -> io::Error {
         (*e.error).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The limits a test cannot lower (they are system-wide) still map to their errors:
+    /// a full system file table, and a mapping refused for memory.
+    #[test]
+    fn system_wide_limits_map_to_limit_exceeded_naming_them() {
+        let e = new_fd_error("open", Errno::ENFILE);
+        assert!(
+            matches!(&e, Error::LimitExceeded { limit, .. } if limit.starts_with("/proc/sys/fs/file-max")),
+            "{e}"
+        );
+        let e = map_error("mmap", 4096, Errno::ENOMEM);
+        match &e {
+            Error::LimitExceeded { limit, hint, .. } => {
+                assert!(limit.starts_with("vm.max_map_count"), "{e}");
+                assert!(limit.contains("RLIMIT_AS"), "{e}");
+                assert!(hint.contains("sysctl -w vm.max_map_count="), "{e}");
+                assert!(hint.contains("mmap of 4096 bytes"), "{e}");
+            }
+            e => panic!("{e:?}"),
+        }
+        // Another failure of a mapping is not a limit.
+        let e = map_error("shmat", 0, Errno::EINVAL);
+        assert!(matches!(e, Error::Io { op: "shmat", .. }), "{e:?}");
     }
 }

@@ -123,6 +123,8 @@ fn connect_addr(addr: impl ToSocketAddrs, timeout: Duration) -> Result<(OwnedFd,
 pub struct Listener<T: ?Sized> {
     inner: TcpListener,
     handshake_timeout: Duration,
+    /// Foreign-peer mode for the connections it accepts ([`Listener::foreign`]).
+    foreign: bool,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -152,8 +154,22 @@ impl<P: ?Sized + Payload> Listener<P> {
         Ok(Listener {
             inner: TcpListener::bind(addr).map_err(|e| crate::fd::new_fd_io_error("bind", e))?,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            foreign: false,
             _t: PhantomData,
         })
+    }
+
+    /// Foreign-peer mode for every connection this listener accepts, for clients not
+    /// built on this crate (a C program's `send(2)`, a Python `socket`): no handshake,
+    /// each message exactly the bytes of `T`, back to back (see
+    /// [`socket::Options::foreign`](crate::socket::Options::foreign), whose promises
+    /// and limits these are). Over TCP the peer may be another machine: the bytes are in
+    /// this machine's byte order, and without the handshake nothing checks the peer's,
+    /// so agree on it (the C header generated from the type says which this is).
+    #[must_use]
+    pub fn foreign(mut self) -> Self {
+        self.foreign = true;
+        self
     }
 
     /// The address this listener is bound to (with the chosen port).
@@ -179,6 +195,8 @@ impl<P: ?Sized + Payload> Listener<P> {
     /// [`Error::SchemaMismatch`] for a client of another schema or byte order;
     /// [`Error::Timeout`] if it sends no handshake in time; [`Error::Disconnected`] if it
     /// leaves; [`Error::Io`] otherwise. Each concerns one client: keep accepting.
+    /// [`Error::LimitExceeded`] naming `RLIMIT_NOFILE` (or `fs.file-max`) when this
+    /// process is out of descriptors: close some first.
     pub fn accept(&self) -> Result<Stream<P>> {
         let (s, peer) = loop {
             // A blocking accept cannot be woken by a shutdown request: once one is armed,
@@ -189,11 +207,10 @@ impl<P: ?Sized + Payload> Listener<P> {
             match self.inner.accept() {
                 Ok(c) => break c,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_error("accept", e)),
+                Err(e) => return Err(accept_error("accept", e)),
             }
         };
-        let (tx, rx) = conn::handshake::<P, P>(setup(s)?, self.handshake_timeout, 0)?;
-        Ok(Stream { tx, rx, peer })
+        Stream::open(setup(s)?, peer, self.handshake_timeout, self.foreign)
     }
 }
 
@@ -207,6 +224,11 @@ pub type AsyncStream<T> = crate::aio::Async<Stream<T>>;
 /// `call(req).await`.
 #[cfg(feature = "tokio")]
 pub type AsyncClient<Req, Resp> = crate::aio::Async<Client<Req, Resp>>;
+
+/// The async twin of [`Server`], on tokio (feature `tokio`; see [`crate::aio`]): each
+/// client served by a task of its own, `serve(|req| async move { … }).await`.
+#[cfg(feature = "tokio")]
+pub type AsyncServer<Req, Resp> = crate::aio::AsyncServer<Server<Req, Resp>>;
 
 /// A TCP connection carrying `T` both ways.
 ///
@@ -234,7 +256,29 @@ impl<P: ?Sized + Payload> Stream<P> {
     /// [`Error::Io`] otherwise.
     pub fn connect(addr: impl ToSocketAddrs) -> Result<Self> {
         let (fd, peer) = connect_addr(addr, DEFAULT_HANDSHAKE_TIMEOUT)?;
-        let (tx, rx) = conn::handshake::<P, P>(fd, DEFAULT_HANDSHAKE_TIMEOUT, 0)?;
+        Self::open(fd, peer, DEFAULT_HANDSHAKE_TIMEOUT, false)
+    }
+
+    /// Connects to `addr` in foreign-peer mode, for a server not built on this crate: no
+    /// handshake, each message exactly the bytes of `T` (see [`Listener::foreign`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Stream::connect`], without the handshake's; [`Error::Unsupported`] for a
+    /// stream of slices (a bare slice has no length on the wire).
+    pub fn connect_foreign(addr: impl ToSocketAddrs) -> Result<Self> {
+        let (fd, peer) = connect_addr(addr, DEFAULT_HANDSHAKE_TIMEOUT)?;
+        Self::open(fd, peer, DEFAULT_HANDSHAKE_TIMEOUT, true)
+    }
+
+    /// The stream over the connected `fd`: handshakes exchanged (waiting at most
+    /// `timeout`), or none in foreign-peer mode.
+    fn open(fd: OwnedFd, peer: SocketAddr, timeout: Duration, foreign: bool) -> Result<Self> {
+        let (tx, rx) = if foreign {
+            conn::bare::<P, P>(fd, 0)?
+        } else {
+            conn::handshake::<P, P>(fd, timeout, 0)?
+        };
         Ok(Stream { tx, rx, peer })
     }
 
@@ -246,12 +290,7 @@ impl<P: ?Sized + Payload> Stream<P> {
     /// [`Error::Timeout`] if either took too long, as [`Stream::connect`] otherwise.
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> Result<Self> {
         let fd = connect_one(*addr, Wait::timeout(timeout))?;
-        let (tx, rx) = conn::handshake::<P, P>(fd, timeout, 0)?;
-        Ok(Stream {
-            tx,
-            rx,
-            peer: *addr,
-        })
+        Self::open(fd, *addr, timeout, false)
     }
 
     /// Adopts a connected [`TcpStream`] (accepted by a std listener, say): turns on
@@ -262,8 +301,24 @@ impl<P: ?Sized + Payload> Stream<P> {
     /// As [`Stream::connect`] after the connection is made.
     pub fn from_std(stream: TcpStream) -> Result<Self> {
         let peer = stream.peer_addr().map_err(|e| io_error("getpeername", e))?;
-        let (tx, rx) = conn::handshake::<P, P>(setup(stream)?, DEFAULT_HANDSHAKE_TIMEOUT, 0)?;
-        Ok(Stream { tx, rx, peer })
+        Self::open(setup(stream)?, peer, DEFAULT_HANDSHAKE_TIMEOUT, false)
+    }
+
+    /// As [`Stream::from_std`], in foreign-peer mode (see [`Listener::foreign`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the stream's address or options cannot be read or set;
+    /// [`Error::Unsupported`] for a stream of slices.
+    pub fn from_std_foreign(stream: TcpStream) -> Result<Self> {
+        let peer = stream.peer_addr().map_err(|e| io_error("getpeername", e))?;
+        Self::open(setup(stream)?, peer, DEFAULT_HANDSHAKE_TIMEOUT, true)
+    }
+
+    /// Whether this stream talks to a program not built on this crate, without framing
+    /// ([`Listener::foreign`]).
+    pub fn is_foreign(&self) -> bool {
+        self.tx.is_foreign()
     }
 
     /// The peer's address.
@@ -333,6 +388,12 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
 /// The connection's socket: readable when a response (a late one, after
 /// [`Client::call_timeout`] gave up) or the server's hang-up waits to be read.
 impl<Req: Message, Resp: Message> Client<Req, Resp> {
+    /// The calling side, the client consumed (for the shared async client).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn into_caller(self) -> crate::socket::rpc::Caller<Req, Resp> {
+        self.caller
+    }
+
     /// The calling side, for the async twin.
     #[cfg(feature = "tokio")]
     pub(crate) fn caller(&mut self) -> &mut crate::socket::rpc::Caller<Req, Resp> {
@@ -371,7 +432,7 @@ impl Accept for NonBlockingListener {
                         e.kind(),
                         io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
                     ) => {}
-                Err(e) => return Err(io_error("accept4", e)),
+                Err(e) => return Err(accept_error("accept4", e)),
             }
         };
         // The listener is non-blocking; the connection blocks (bounded calls use poll).
@@ -451,6 +512,12 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
             .map_err(|e| io_error("getsockname", e))
     }
 
+    /// The listener, which accepts without waiting (for the async twin).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn acceptor(&self) -> &dyn Accept {
+        &self.listener
+    }
+
     /// Sets how long a client has from its accept to send its whole handshake, and how
     /// long it may leave its answers unread before it is dropped (10 s by default).
     pub fn set_handshake_timeout(&mut self, timeout: Duration) {
@@ -462,9 +529,10 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     ///
     /// # Errors
     ///
-    /// Returns only on a system error of the listener itself, or with
-    /// [`Error::Shutdown`] once shutdown is requested (see
-    /// [`shutdown_on`](crate::signal::shutdown_on)).
+    /// Returns only on a system error of the listener itself ([`Error::LimitExceeded`]
+    /// naming `RLIMIT_NOFILE` when out of descriptors with a client waiting,
+    /// [`Error::Io`] for another), or with [`Error::Shutdown`] once shutdown is requested
+    /// (see [`shutdown_on`](crate::signal::shutdown_on)).
     pub fn serve(&mut self, mut handler: impl FnMut(Req) -> Resp) -> Result<Infallible> {
         let mut handler = |req| Reply::Answer(handler(req));
         loop {
@@ -516,5 +584,16 @@ impl<Req: Message, Resp: Message> crate::rpc::Serve<Req, Resp> for Server<Req, R
                 return Ok(());
             }
         }
+    }
+}
+
+/// Maps a failed `accept`: out of descriptors (`EMFILE`, `ENFILE`) is the limit, named
+/// with how to raise it; anything else as other stream errors.
+fn accept_error(op: &'static str, e: io::Error) -> Error {
+    match e.raw_os_error().map(nix::errno::Errno::from_raw) {
+        Some(errno @ (nix::errno::Errno::EMFILE | nix::errno::Errno::ENFILE)) => {
+            crate::error::new_fd_error(op, errno)
+        }
+        _ => io_error(op, e),
     }
 }

@@ -9,7 +9,32 @@ fn text() -> impl Strategy<Value = String> {
     "[a-zA-Z0-9/._%?&=:\\[\\] é€\\x00-\\x1f-]{1,24}"
 }
 
+/// Any endpoint: a plain one, or (on the transports that have the mode) a foreign-peer
+/// one.
 fn endpoint() -> impl Strategy<Value = Endpoint> {
+    (plain(), any::<bool>()).prop_map(|(e, foreign)| {
+        if foreign && takes_foreign(&e) {
+            Endpoint::Foreign(Box::new(e))
+        } else {
+            e
+        }
+    })
+}
+
+/// The transports with a foreign-peer mode (`?foreign`).
+fn takes_foreign(e: &Endpoint) -> bool {
+    matches!(
+        e,
+        Endpoint::Pipe
+            | Endpoint::Fifo { .. }
+            | Endpoint::Mq { .. }
+            | Endpoint::Sysv { .. }
+            | Endpoint::Unix { .. }
+            | Endpoint::Tcp { .. }
+    )
+}
+
+fn plain() -> impl Strategy<Value = Endpoint> {
     prop_oneof![
         Just(Endpoint::Pipe),
         text().prop_map(|path| Endpoint::Fifo { path }),
@@ -41,6 +66,17 @@ proptest! {
     }
 
     #[test]
+    fn foreign_is_refused_where_the_transport_has_no_such_mode(e in plain()) {
+        let text = format!("{e}{}foreign", if e.to_string().contains('?') { '&' } else { '?' });
+        match text.parse::<Endpoint>() {
+            Ok(Endpoint::Foreign(inner)) => prop_assert!(takes_foreign(&inner) && *inner == e, "{}", text),
+            Ok(other) => prop_assert!(false, "{}: parsed as {}", text, other),
+            Err(Error::InvalidEndpoint { .. }) => prop_assert!(!takes_foreign(&e), "{}", text),
+            Err(other) => prop_assert!(false, "{}: not InvalidEndpoint: {}", text, other),
+        }
+    }
+
+    #[test]
     fn arbitrary_strings_parse_or_give_a_typed_error(s in "\\PC{0,40}") {
         check_any(&s)?;
     }
@@ -50,7 +86,7 @@ proptest! {
         scheme in prop::sample::select(vec![
             "pipe", "fifo", "shm", "mq", "sysv", "unix", "unix-seqpacket", "tcp",
         ]),
-        rest in "[a-z0-9:/\\[\\]?&=%.-]{0,30}",
+        rest in "([a-z0-9:/\\[\\]?&=%.-]|foreign){0,30}",
     ) {
         check_any(&format!("{scheme}:{rest}"))?;
     }

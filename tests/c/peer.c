@@ -8,6 +8,9 @@
  *   mq    a POSIX queue named WHERE (send creates it, without any schema header)
  *   sysv  the System V queue of key WHERE (msgsnd/msgrcv: a long mtype, then the Reading)
  *   fd    the FIFO at WHERE, or stdin/stdout if WHERE is "-" (write/read, back to back)
+ *   unix  a Unix stream socket: connects to the listener at WHERE (send/recv, back to back)
+ *   unixl the same, as the listener: binds WHERE, accepts one client, removes WHERE
+ *   tcp   TCP: connects to 127.0.0.1, port WHERE (send/recv, back to back)
  * send sends readings 0..N-1; recv receives N and checks each is intact and in order
  * (then, on a stream, that the stream ends); bad sends reading 0, a reading whose kind is
  * no Kind (7), a short record (5 bytes; on a stream: last), and reading 2.
@@ -21,6 +24,10 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include "reading.h"
@@ -54,10 +61,13 @@ static void check(const Reading *r, uint32_t i) {
     }
 }
 
+/* Whether the stream is a socket: then send(2)/recv(2), else write(2)/read(2). */
+static int on_socket;
+
 static void write_all(int fd, const void *p, size_t n) {
     const char *c = p;
     while (n > 0) {
-        ssize_t w = write(fd, c, n);
+        ssize_t w = on_socket ? send(fd, c, n, MSG_NOSIGNAL) : write(fd, c, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -72,7 +82,7 @@ static int read_all(int fd, void *p, size_t n) {
     char *c = p;
     size_t got = 0;
     while (got < n) {
-        ssize_t r = read(fd, c + got, n - got);
+        ssize_t r = on_socket ? recv(fd, c + got, n - got, 0) : read(fd, c + got, n - got);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -101,6 +111,54 @@ static int open_stream(const char *where, int for_write) {
     int fd = open(where, for_write ? O_WRONLY : O_RDONLY);
     if (fd < 0)
         die("open");
+    return fd;
+}
+
+/* A connected Unix stream socket: to the listener at `path`, or (listen) from the one
+ * client that connects to a listener this program binds at `path` and then removes. */
+static int open_unix(const char *path, int listen_there) {
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof addr.sun_path) {
+        fprintf(stderr, "path too long: %s\n", path);
+        exit(2);
+    }
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        die("socket");
+    on_socket = 1;
+    if (!listen_there) {
+        if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+            die("connect");
+        return fd;
+    }
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+        die("bind");
+    if (listen(fd, 1) < 0)
+        die("listen");
+    int conn = accept(fd, NULL, NULL);
+    if (conn < 0)
+        die("accept");
+    close(fd);
+    unlink(path);
+    return conn;
+}
+
+/* A TCP connection to 127.0.0.1:port. */
+static int open_tcp(const char *port) {
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)strtoul(port, NULL, 10));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        die("socket");
+    on_socket = 1;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0)
+        die("connect");
     return fd;
 }
 
@@ -175,10 +233,8 @@ static void sysv(const char *mode, const char *key, uint32_t n) {
     }
 }
 
-static void stream(const char *mode, const char *where, uint32_t n) {
-    int recv_mode = strcmp(mode, "recv") == 0;
-    int fd = open_stream(where, !recv_mode);
-    if (recv_mode) {
+static void stream(const char *mode, int fd, uint32_t n) {
+    if (strcmp(mode, "recv") == 0) {
         Reading r;
         for (uint32_t i = 0; i < n; i++) {
             if (!read_all(fd, &r, sizeof r)) {
@@ -227,7 +283,11 @@ int main(int argc, char **argv) {
     else if (strcmp(transport, "sysv") == 0)
         sysv(mode, argv[2], n);
     else if (strcmp(transport, "fd") == 0)
-        stream(mode, argv[2], n);
+        stream(mode, open_stream(argv[2], strcmp(mode, "recv") != 0), n);
+    else if (strcmp(transport, "unix") == 0 || strcmp(transport, "unixl") == 0)
+        stream(mode, open_unix(argv[2], transport[4] == 'l'), n);
+    else if (strcmp(transport, "tcp") == 0)
+        stream(mode, open_tcp(argv[2]), n);
     else {
         fprintf(stderr, "bad transport %s\n", transport);
         return 2;

@@ -331,6 +331,8 @@ impl Proc {
             kid.seen.push_str(&line);
             assert!(n > 0, "child exited before ready");
             if line.trim_end().ends_with("ready") {
+                // What the child wrote after it, read ahead into the buffer, is kept.
+                kid.seen.push_str(&String::from_utf8_lossy(r.buffer()));
                 return;
             }
         }

@@ -162,7 +162,7 @@ macro_rules! client {
         impl<Req: Message, Resp: Message> End for $end {
             type Sent = Req;
         }
-        impl<Req: Message, Resp: Message> super::AsyncCall for $end {
+        impl<Req: Message, Resp: Message> super::CallEnd for $end {
             type Request = Req;
             type Response = Resp;
             fn skip_owed_now(&mut self) -> Result<bool> {
@@ -176,6 +176,9 @@ macro_rules! client {
             }
             fn recv_call_now(&mut self) -> Result<Resp> {
                 self.caller().recv_call_now()
+            }
+            fn into_halves(self) -> (crate::socket::Sender<Req>, crate::socket::Receiver<Resp>, u64) {
+                self.into_caller().into_parts()
             }
         }
     )*};

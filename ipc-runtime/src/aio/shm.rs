@@ -148,6 +148,8 @@ pub struct AsyncShm<E: ShmEnd> {
     /// When the current park began.
     parked_at: Option<std::time::Instant>,
     parks: u64,
+    /// Wakes a wait with [`Error::Shutdown`] once shutdown is requested.
+    shutdown: super::shutdown::Watch,
 }
 
 impl<E: ShmEnd> AsyncShm<E> {
@@ -184,6 +186,7 @@ impl<E: ShmEnd> AsyncShm<E> {
             look_for: LOOK_MIN,
             parked_at: None,
             parks: 0,
+            shutdown: super::shutdown::Watch::default(),
         })
     }
 
@@ -247,6 +250,10 @@ impl<E: ShmEnd> AsyncShm<E> {
                 let napped = self.nap.as_mut().poll(cx).is_ready();
                 let rx = self.rx.as_ref().expect("receiver present");
                 if !rang && !napped && !rx.ready_now() {
+                    if let Err(e) = self.shutdown.check(cx) {
+                        self.leave_park();
+                        return Poll::Ready(Err(e));
+                    }
                     return Poll::Pending;
                 }
                 self.parked = false;
@@ -262,7 +269,18 @@ impl<E: ShmEnd> AsyncShm<E> {
             // Something at the head (or soon): take it. The end's full non-waiting receive
             // only once there is nothing: on an empty ring it also probes its peers'
             // liveness (a few system calls), which only a park needs.
-            if self.rx().ready_now() || self.rx().spin() {
+            let mut ready = self.rx().ready_now();
+            if !ready {
+                if self.empty_since.is_none() {
+                    // The first empty look: what was read goes back to the peers now,
+                    // before the spin, so that a sender waiting for room can go on and
+                    // fill it.
+                    self.rx().settle();
+                    self.empty_since = Some(std::time::Instant::now());
+                }
+                ready = self.rx().spin();
+            }
+            if ready {
                 match self.rx().recv_now() {
                     Err(Error::Empty) => {}
                     other => {
@@ -271,14 +289,7 @@ impl<E: ShmEnd> AsyncShm<E> {
                     }
                 }
             }
-            let since = match self.empty_since {
-                Some(since) => since,
-                None => {
-                    // The first empty look: what was read goes back to the peers now.
-                    self.rx().settle();
-                    *self.empty_since.insert(std::time::Instant::now())
-                }
-            };
+            let since = *self.empty_since.get_or_insert_with(std::time::Instant::now);
             if since.elapsed() < self.look_for {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
@@ -288,6 +299,7 @@ impl<E: ShmEnd> AsyncShm<E> {
                 Err(Error::Empty) => {}
                 other => return Poll::Ready(other),
             }
+            self.shutdown.check(cx)?;
             match self.rx().park()? {
                 Some(limit) => {
                     self.parks += 1;
@@ -337,13 +349,14 @@ impl<E: ShmEnd> Drop for AsyncShm<E> {
     }
 }
 
-/// Messages until every sender (the publisher) is gone: [`Error::Disconnected`] ends the stream.
+/// Messages until every sender (the publisher) is gone or shutdown is requested:
+/// [`Error::Disconnected`] and [`Error::Shutdown`] end the stream.
 impl<E: ShmEnd> futures_core::Stream for AsyncShm<E> {
     type Item = Result<E::Item>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         match ready!(self.get_mut().poll_recv(cx)) {
-            Err(Error::Disconnected) => Poll::Ready(None),
+            Err(Error::Disconnected | Error::Shutdown) => Poll::Ready(None),
             other => Poll::Ready(Some(other)),
         }
     }

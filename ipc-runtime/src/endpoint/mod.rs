@@ -13,8 +13,8 @@
 //! | `tcp:HOST:PORT` | TCP (`HOST` a name, an IPv4 address, or an IPv6 address in brackets) |
 //!
 //! Options come after `?` as `key=value` pairs (or a bare `key` for a flag) joined by `&`;
-//! a transport accepts only its own keys. The flag `foreign`, on `pipe:`, `fifo:`, `mq:`
-//! and `sysv:` (`mq:/readings?capacity=64&foreign`), opens the end in foreign-peer mode,
+//! a transport accepts only its own keys. The flag `foreign`, on `pipe:`, `fifo:`, `mq:`,
+//! `sysv:`, `unix:` and `tcp:` (`mq:/readings?capacity=64&foreign`), opens the end in foreign-peer mode,
 //! for a peer not built on this crate: no handshake, header or fingerprint, each message
 //! exactly the bytes of a `T` ([`Endpoint::Foreign`]). In a path or name, `%` and `?` are written `%25` and `%3F` (and any byte may
 //! be written `%XX`); [`Endpoint`]'s `Display` writes the one canonical form, which parses
@@ -46,7 +46,7 @@ pub use open::{bind, connect};
 pub const GRAMMAR: &str = "pipe:, fifo:PATH, shm:NAME[?capacity=SLOTS], \
                            mq:/NAME[?capacity=MESSAGES], sysv:KEY, unix:PATH, \
                            unix-seqpacket:PATH, tcp:HOST:PORT; \
-                           `?foreign` on pipe:, fifo:, mq:, sysv:";
+                           `?foreign` on pipe:, fifo:, mq:, sysv:, unix:, tcp:";
 
 /// Where a channel is, and over which transport: see the [module docs](self) for the
 /// grammar of its string form.
@@ -96,11 +96,13 @@ pub enum Endpoint {
         port: u16,
     },
     /// `…?foreign`: the channel the inner endpoint names (a pipe, FIFO, POSIX or System V
-    /// queue), in foreign-peer mode: each message is exactly the bytes of a `T`, with no
+    /// queue, Unix stream socket, TCP), in foreign-peer mode: each message is exactly the bytes of a `T`, with no
     /// handshake, schema header or fingerprint, for a peer not built on this crate (see
     /// [`mq::Options::foreign`](crate::mq::Options::foreign),
     /// [`sysv::Options::foreign`](crate::sysv::Options::foreign),
-    /// [`pipe::Sender::foreign`](crate::pipe::Sender::foreign)). Opening it on another
+    /// [`pipe::Sender::foreign`](crate::pipe::Sender::foreign),
+    /// [`socket::Options::foreign`](crate::socket::Options::foreign),
+    /// [`tcp::Listener::foreign`](crate::tcp::Listener::foreign)). Opening it on another
     /// transport is [`Error::Unsupported`].
     Foreign(Box<Endpoint>),
 }
@@ -125,7 +127,12 @@ impl Endpoint {
     fn takes_foreign(&self) -> bool {
         matches!(
             self,
-            Endpoint::Pipe | Endpoint::Fifo { .. } | Endpoint::Mq { .. } | Endpoint::Sysv { .. }
+            Endpoint::Pipe
+                | Endpoint::Fifo { .. }
+                | Endpoint::Mq { .. }
+                | Endpoint::Sysv { .. }
+                | Endpoint::Unix { .. }
+                | Endpoint::Tcp { .. }
         )
     }
 }
@@ -422,6 +429,8 @@ mod tests {
             "fifo:/tmp/app.fifo?foreign",
             "mq:/jobs?capacity=10&foreign",
             "sysv:4242?foreign",
+            "unix:/run/app.sock?foreign",
+            "tcp:127.0.0.1:7000?foreign",
         ] {
             assert_eq!(ok(s).to_string(), s);
         }

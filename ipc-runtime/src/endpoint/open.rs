@@ -138,6 +138,13 @@ impl Endpoint {
                 sysv::Key::Value(*key),
                 sysv::Options::new().foreign(),
             )?),
+            Endpoint::Unix { path } => Box::new(socket::Stream::<T>::connect_with(
+                path,
+                &socket::Options::new().foreign(),
+            )?),
+            Endpoint::Tcp { host, port } => {
+                Box::new(tcp::Stream::<T>::connect_foreign((host.as_str(), *port))?)
+            }
             other => return Err(no_foreign(other)),
         })
     }
@@ -163,6 +170,13 @@ impl Endpoint {
                 )?;
                 Box::new(RemovedOnDrop(rx))
             }
+            Endpoint::Unix { path } => Box::new(Incoming::new(socket::Listener::<T>::bind_with(
+                path,
+                socket::Options::new().foreign(),
+            )?)),
+            Endpoint::Tcp { host, port } => Box::new(Incoming::new(
+                tcp::Listener::<T>::bind((host.as_str(), *port))?.foreign(),
+            )),
             other => return Err(no_foreign(other)),
         })
     }
@@ -171,7 +185,7 @@ impl Endpoint {
 fn no_foreign(e: &Endpoint) -> Error {
     Error::Unsupported {
         what: format!("foreign-peer mode on `{e}`"),
-        reason: "only pipe:, fifo:, mq: and sysv: endpoints take `?foreign`",
+        reason: "only pipe:, fifo:, mq:, sysv:, unix: and tcp: endpoints take `?foreign`",
     }
 }
 

@@ -12,7 +12,7 @@
 use core::mem::size_of;
 use std::time::Duration;
 
-use super::{Call, Reply};
+use super::{AsyncCall, Call, Reply};
 use crate::error::{Error, Result};
 use crate::message::{as_bytes, from_bytes, InvalidMessage, Message};
 
@@ -66,24 +66,50 @@ pub fn call<Req: Frame, Resp: Frame, A: Message, Tr: Call<Req, Resp> + ?Sized>(
     args: &A,
     timeout: Option<Duration>,
 ) -> Result<Resp> {
-    *seq = seq.wrapping_add(1);
-    let req: Req = frame(*seq, method, OK, args);
+    let req: Req = next_request(seq, method, args);
     let resp = match timeout {
-        None => transport.call(req),
-        Some(t) => transport.call_timeout(req, t),
+        None => transport.call(req)?,
+        Some(t) => transport.call_timeout(req, t)?,
     };
-    // Checked where it lies: a response of kilobytes is not moved out of the `Result`
-    // and back in.
-    if let Ok(r) = &resp {
-        check(r, *seq, method)?;
-    }
-    resp
+    answer_to(resp, *seq, method)
 }
 
-/// Checks that `resp` answers call `seq` of `method`, and that the server did not refuse
-/// it.
+/// As [`call`], through an async transport.
+///
+/// # Errors
+///
+/// As [`call`].
+pub async fn call_async<Req, Resp, A, Tr>(
+    transport: &mut Tr,
+    seq: &mut u32,
+    method: u16,
+    args: &A,
+    timeout: Option<Duration>,
+) -> Result<Resp>
+where
+    Req: Frame,
+    Resp: Frame,
+    A: Message,
+    Tr: AsyncCall<Req, Resp> + ?Sized,
+{
+    let req: Req = next_request(seq, method, args);
+    let resp = match timeout {
+        None => transport.call(req).await?,
+        Some(t) => transport.call_timeout(req, t).await?,
+    };
+    answer_to(resp, *seq, method)
+}
+
+/// The request of the next call (`*seq` advanced) of `method` with `args`.
 #[inline]
-fn check<Resp: Frame>(resp: &Resp, seq: u32, method: u16) -> Result<()> {
+fn next_request<Req: Frame, A: Message>(seq: &mut u32, method: u16, args: &A) -> Req {
+    *seq = seq.wrapping_add(1);
+    frame(*seq, method, OK, args)
+}
+
+/// `resp`, once it is checked to answer call `seq` of `method` without a refusal.
+#[inline]
+fn answer_to<Resp: Frame>(resp: Resp, seq: u32, method: u16) -> Result<Resp> {
     if resp.seq() != seq {
         return Err(Error::Corrupt(format!(
             "the answer to call {seq} is the answer to call {}: the server does not follow \
@@ -112,7 +138,7 @@ fn check<Resp: Frame>(resp: &Resp, seq: u32, method: u16) -> Result<()> {
             resp.method()
         )));
     }
-    Ok(())
+    Ok(resp)
 }
 
 /// The `T` at the start of `frame`'s body, validated.

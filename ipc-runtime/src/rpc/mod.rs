@@ -6,7 +6,9 @@
 //! of the trait (see the macro's documentation in the facade). The generated code knows
 //! nothing of the transport: it calls any [`Call`] and serves any [`Serve`]. Both are
 //! implemented by the request/response ends of shared memory ([`crate::shm::rpc`]), of
-//! [`crate::socket`] (Unix stream sockets) and of [`crate::tcp`]:
+//! [`crate::socket`] (Unix stream sockets) and of [`crate::tcp`]; the async twins of the
+//! socket ends (feature `tokio`) implement [`AsyncCall`] and [`AsyncServe`], which the
+//! generated async client and `serve_async` use:
 //!
 //! | transport | client | server | a connection |
 //! |---|---|---|---|
@@ -39,14 +41,15 @@
 mod frame;
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::time::Duration;
 
 use crate::error::Result;
 
 #[doc(hidden)]
 pub use frame::{
-    answer, args, call, max, pad_after, refuse, result, round_up, value, Frame, ERR, INVALID_ARGS,
-    OK, UNKNOWN_METHOD,
+    answer, args, call, call_async, max, pad_after, refuse, result, round_up, value, Frame, ERR,
+    INVALID_ARGS, OK, UNKNOWN_METHOD,
 };
 
 /// What a server sends back for one request: an answer, or an answer after which the
@@ -115,6 +118,59 @@ pub trait Serve<Req, Resp> {
             self.serve_replies(None, handler)?;
         }
     }
+}
+
+/// The calling end of an async request/response transport: [`Call`] for tokio, which a
+/// generated service's async client (`PricingAsyncClient`) calls through.
+///
+/// Implemented (feature `tokio`) by
+/// [`socket::AsyncClient`](crate::socket::AsyncClient) and
+/// [`tcp::AsyncClient`](crate::tcp::AsyncClient). The trait itself needs no runtime.
+pub trait AsyncCall<Req, Resp> {
+    /// Sends `req` and waits for its response, without blocking the thread. Dropping
+    /// the future after the request went leaves its response owed: the next call skips
+    /// it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Call::call`].
+    fn call(&mut self, req: Req) -> impl Future<Output = Result<Resp>> + Send;
+
+    /// As [`AsyncCall::call`], giving up after `timeout` (the late response is never
+    /// returned by a later call).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`](crate::Error::Timeout) if the response did not arrive in time,
+    /// as [`AsyncCall::call`] otherwise.
+    fn call_timeout(
+        &mut self,
+        req: Req,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Resp>> + Send;
+}
+
+/// The answering end of an async request/response transport: [`Serve`] for tokio, which
+/// a generated service's server serves through (`serve_async`).
+///
+/// Implemented (feature `tokio`) by [`socket::AsyncServer`](crate::socket::AsyncServer)
+/// and [`tcp::AsyncServer`](crate::tcp::AsyncServer), which serve each client in a task
+/// of its own.
+pub trait AsyncServe<Req, Resp> {
+    /// Answers each request with what `handler` replies, until `clients` connections
+    /// have ended (forever if `None`). A [`Reply::Close`] drops that client after its
+    /// answer.
+    ///
+    /// # Errors
+    ///
+    /// As [`Serve::serve_replies`].
+    fn serve_with<H>(
+        &mut self,
+        clients: Option<usize>,
+        handler: H,
+    ) -> impl Future<Output = Result<()>> + Send
+    where
+        H: Fn(Req) -> Reply<Resp> + Send + Sync + 'static;
 }
 
 impl<Req, Resp, T: Call<Req, Resp> + ?Sized> Call<Req, Resp> for &mut T {

@@ -216,9 +216,12 @@ fn map(fd: &OwnedFd, len: u64) -> Result<Mapping> {
     let raw = MmapOptions::new()
         .len(len as usize)
         .map_raw(fd.as_raw_fd())
-        .map_err(|e| Error::Io {
-            op: "mmap",
-            source: e,
+        .map_err(|e| match e.raw_os_error() {
+            Some(n) => crate::error::map_error("mmap", len, Errno::from_raw(n)),
+            None => Error::Io {
+                op: "mmap",
+                source: e,
+            },
         })?;
     // Before anything reads it: a file shrunk under the mapping from now on costs a typed
     // error, not the process (see `sigbus.rs`).

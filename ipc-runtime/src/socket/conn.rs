@@ -53,6 +53,9 @@ pub struct Sender<T: ?Sized> {
     /// Slices: the most elements one slice may hold ([`Sender::set_max_len`]); 0 for
     /// messages.
     max_len: usize,
+    /// Foreign-peer mode: bare messages back to back, no handshake (see
+    /// [`Options::foreign`](crate::socket::Options::foreign)).
+    foreign: bool,
     _t: PhantomData<fn(T)>,
 }
 
@@ -119,19 +122,7 @@ pub(crate) fn handshake<Out: ?Sized + Payload, In: ?Sized + Payload>(
 /// The first half of [`handshake`]: sends this side's, waiting for room as `wait` says.
 /// With a bounded wait the handshake may go out in part (see [`Sender::pending`]).
 pub(crate) fn start<Out: ?Sized + Payload>(fd: OwnedFd, wait: Wait) -> Result<Sender<Out>> {
-    let mut tx = Sender::<Out> {
-        fd: Arc::new(fd),
-        pending: Vec::new(),
-        frame: Vec::new(),
-        buffer: 0,
-        batcher: codec::Batcher::default(),
-        max_len: if Out::IS_SLICE {
-            codec::default_max_len::<Out::Element>()
-        } else {
-            0
-        },
-        _t: PhantomData,
-    };
+    let mut tx = Sender::<Out>::new(Arc::new(fd));
     // A peer that sent its handshake and messages and closed at once has still sent
     // them: failing to greet it must not lose what it sent, so the receiving half goes
     // on (and the next send reports Disconnected).
@@ -150,6 +141,34 @@ pub(crate) fn finish<Out: ?Sized + Payload, In: ?Sized + Payload>(
     let mut hello = Hello::<In>::new();
     hello.read(tx.as_fd(), Wait::timeout(timeout))?;
     hello.into_halves(tx, max_fds)
+}
+
+/// The two halves of a connection to a program not built on this crate (foreign-peer
+/// mode, see [`Options::foreign`](crate::socket::Options::foreign)): no handshake either
+/// way; each message goes as exactly the bytes of `Out`, and each `In` is read as
+/// exactly its bytes, validated.
+///
+/// # Errors
+///
+/// [`Error::Unsupported`] for a stream of slices: a bare slice has no length on the wire.
+pub(crate) fn bare<Out: ?Sized + Payload, In: ?Sized + Payload>(
+    fd: OwnedFd,
+    max_fds: usize,
+) -> Result<(Sender<Out>, Receiver<In>)> {
+    if Out::IS_SLICE || In::IS_SLICE {
+        return Err(Error::Unsupported {
+            what: "foreign-peer mode on a stream of slices".into(),
+            reason: "a bare slice has no length on the wire for the peer to find its end by; \
+                     exchange messages of one fixed size (a struct with an array and a length \
+                     field, say) instead",
+        });
+    }
+    let fd = Arc::new(fd);
+    let mut tx = Sender::<Out>::new(fd.clone());
+    tx.foreign = true;
+    let mut reader = FrameReader::<In>::new();
+    reader.set_foreign();
+    Ok((tx, Receiver::new(fd, reader, max_fds)))
 }
 
 /// The peer's handshake as it arrives, announcing `In`: read without a byte past its end,
@@ -232,17 +251,48 @@ impl<In: ?Sized + Payload> Hello<In> {
         // The reader accepts messages once it has seen the handshake just checked.
         reader.push_hello(&self.frame)?;
         let fd = tx.fd.clone();
-        Ok((
-            tx,
-            Receiver {
-                fd,
-                reader,
-                received: 0,
-                fds: VecDeque::new(),
-                cmsg: (max_fds > 0).then(|| CmsgBuf::new(max_fds)),
-                max_fds,
+        Ok((tx, Receiver::new(fd, reader, max_fds)))
+    }
+}
+
+impl<P: ?Sized + Payload> Sender<P> {
+    /// The sending half over `fd`, before any handshake: unbuffered, in this crate's
+    /// framing.
+    fn new(fd: Arc<OwnedFd>) -> Self {
+        Sender {
+            fd,
+            pending: Vec::new(),
+            frame: Vec::new(),
+            buffer: 0,
+            batcher: codec::Batcher::default(),
+            max_len: if P::IS_SLICE {
+                codec::default_max_len::<P::Element>()
+            } else {
+                0
             },
-        ))
+            foreign: false,
+            _t: PhantomData,
+        }
+    }
+
+    /// Whether this half writes bare messages for a program not built on this crate
+    /// (see [`Options::foreign`](crate::socket::Options::foreign)).
+    pub fn is_foreign(&self) -> bool {
+        self.foreign
+    }
+}
+
+impl<P: ?Sized + Payload> Receiver<P> {
+    /// The receiving half over `fd`, reading with `reader`.
+    fn new(fd: Arc<OwnedFd>, reader: FrameReader<P>, max_fds: usize) -> Self {
+        Receiver {
+            fd,
+            reader,
+            received: 0,
+            fds: VecDeque::new(),
+            cmsg: (max_fds > 0).then(|| CmsgBuf::new(max_fds)),
+            max_fds,
+        }
     }
 }
 
@@ -259,7 +309,7 @@ impl<T: Message> Tx<T> for Sender<T> {
     #[inline]
     fn send_wait(&mut self, msg: &T, wait: contract::Wait) -> Result<()> {
         if self.buffer > 0 {
-            if self.pending.len() + codec::record_len::<T>() <= self.buffer {
+            if self.pending.len() + self.record_len() <= self.buffer {
                 self.hold(msg);
                 return Ok(());
             }
@@ -399,8 +449,9 @@ impl<T: Message> Sender<T> {
             &raw
         };
         let payload = message::as_bytes(msg);
-        if envelope.head().is_empty() {
-            // A page-sized message that goes bare: one plain `send` of its own bytes.
+        if envelope.head().is_empty() || self.foreign {
+            // A foreign peer takes the bare message, as a C writer's `send` gives it.
+            // So does a page-sized message: one plain `send` of its own bytes.
             return self.write_frame(&[IoSlice::new(payload)], raw_fds, wait);
         }
         if envelope.record_len() > SMALL || !fds.is_empty() {

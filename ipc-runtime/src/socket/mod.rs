@@ -84,7 +84,7 @@
 
 mod bind;
 pub(crate) mod conn;
-mod pending;
+pub(crate) mod pending;
 mod registry;
 pub(crate) mod rpc;
 mod seqpacket;
@@ -118,6 +118,10 @@ pub type AsyncReceiver<T> = crate::aio::Async<Receiver<T>>;
 /// `call(req).await`.
 #[cfg(feature = "tokio")]
 pub type AsyncClient<Req, Resp> = crate::aio::Async<Client<Req, Resp>>;
+/// The async twin of [`Server`], on tokio (feature `tokio`; see [`crate::aio`]): each
+/// client served by a task of its own, `serve(|req| async move { … }).await`.
+#[cfg(feature = "tokio")]
+pub type AsyncServer<Req, Resp> = crate::aio::AsyncServer<Server<Req, Resp>>;
 /// The async twin of [`SeqPacket`], on tokio (feature `tokio`; see [`crate::aio`]).
 #[cfg(feature = "tokio")]
 pub type AsyncSeqPacket<T> = crate::aio::Async<SeqPacket<T>>;
@@ -136,9 +140,12 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Options {
     mode: u32,
     allowed_uids: Option<Vec<u32>>,
+    allowed_gids: Option<Vec<u32>>,
+    allowed_pids: Option<Vec<i32>>,
     handshake_timeout: Duration,
     backlog: i32,
     max_fds: usize,
+    foreign: bool,
 }
 
 impl Default for Options {
@@ -154,9 +161,12 @@ impl Options {
         Options {
             mode: 0o600,
             allowed_uids: None,
+            allowed_gids: None,
+            allowed_pids: None,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             backlog: 128,
             max_fds: conn::DEFAULT_MAX_FDS,
+            foreign: false,
         }
     }
 
@@ -175,6 +185,31 @@ impl Options {
     /// refused. May be called several times.
     pub fn allow_uid(mut self, uid: u32) -> Self {
         self.allowed_uids.get_or_insert_with(Vec::new).push(uid);
+        self
+    }
+
+    /// Accepts clients whose effective gid is `gid` (as `SO_PEERCRED` reports it); once
+    /// any gid is allowed, clients of other gids are refused. May be called several times.
+    /// Combines with the other policies: a client must pass each one that is set.
+    ///
+    /// ```no_run
+    /// # fn main() -> ipc::Result<()> {
+    /// use ipc::socket::{Listener, Options};
+    /// // Only processes running with the group 1001 as their effective group.
+    /// let l = Listener::<u64>::bind_with("/run/app.sock", Options::new().mode(0o660).allow_gid(1001))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn allow_gid(mut self, gid: u32) -> Self {
+        self.allowed_gids.get_or_insert_with(Vec::new).push(gid);
+        self
+    }
+
+    /// Accepts the client process `pid` (as `SO_PEERCRED` reports it: the process that
+    /// connected); once any pid is allowed, other processes are refused. For a server of
+    /// one known process, a child it started, say. May be called several times.
+    pub fn allow_pid(mut self, pid: u32) -> Self {
+        let pid = i32::try_from(pid).unwrap_or(i32::MAX);
+        self.allowed_pids.get_or_insert_with(Vec::new).push(pid);
         self
     }
 
@@ -197,6 +232,91 @@ impl Options {
     pub fn max_fds(mut self, n: usize) -> Self {
         self.max_fds = n.min(253);
         self
+    }
+
+    /// Foreign-peer mode, for a peer not built on this crate (a C program using
+    /// `send(2)`/`recv(2)`, a Python `socket`): no handshake either way, and each message
+    /// is exactly the bytes of `T`, back to back, with no framing. A [`Listener`] bound
+    /// with it accepts foreign clients; [`Stream::connect_with`] and
+    /// [`Stream::from_fd_with`] talk to a foreign server or an inherited descriptor.
+    ///
+    /// Every message received is still length-checked and validated, so foreign bytes
+    /// never become an invalid `T`: a record that is not a valid `T` (a bad enum value,
+    /// say) is [`Error::InvalidMessage`] and the next one still arrives; a short record at
+    /// the end of the stream is an `InvalidMessage` of its length. What is given up is
+    /// the schema check at connect, and the framing that keeps a stream in step after a
+    /// writer died mid-record: keep the two sides in agreement with a C header generated
+    /// from the type ([`schema::c_header`](crate::schema::c_header)). Descriptors still
+    /// travel with `SCM_RIGHTS`. Streams of slices have no foreign mode (a bare slice has
+    /// no length on the wire): [`Error::Unsupported`].
+    ///
+    /// ```no_run
+    /// use ipc::socket::{Listener, Options};
+    ///
+    /// # #[derive(Clone, Copy, Debug, ipc::Message)] #[repr(C)] struct Reading { id: u32, value: f32 }
+    /// // a C client does `send(fd, &reading, sizeof reading, 0)`
+    /// let listener = Listener::<Reading>::bind_with("/tmp/sensors.sock", Options::new().foreign())?;
+    /// let mut conn = listener.accept()?;
+    /// let reading = conn.recv()?;
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn foreign(mut self) -> Self {
+        self.foreign = true;
+        self
+    }
+
+    /// [`Error::Unsupported`] if these options ask for foreign-peer mode on `what`, a
+    /// socket that has none: the mode is refused, never ignored.
+    pub(crate) fn refuse_foreign(&self, what: &str) -> Result<()> {
+        if self.foreign {
+            return Err(Error::Unsupported {
+                what: format!("foreign-peer mode on {what}"),
+                reason: "only a Unix stream socket (`Listener`, `Stream`) has it; talk to a \
+                         program not built on ipc over one of those",
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Options {
+    /// Applies the peer policy (`allow_uid`, `allow_gid`, `allow_pid`) to the client at
+    /// the other end of `fd`: [`Error::PermissionDenied`] naming the first check it fails.
+    fn check_peer(&self, fd: BorrowedFd<'_>) -> Result<()> {
+        let o = self;
+        if o.allowed_uids.is_none() && o.allowed_gids.is_none() && o.allowed_pids.is_none() {
+            return Ok(());
+        }
+        let cred = peer_cred(fd)?;
+        let refused = |what| Error::PermissionDenied {
+            what,
+            name: cred.to_string(),
+        };
+        if o.allowed_uids
+            .as_ref()
+            .is_some_and(|a| !a.contains(&cred.uid))
+        {
+            return Err(refused(
+                "client (its uid is not allowed by this listener: Options::allow_uid)",
+            ));
+        }
+        if o.allowed_gids
+            .as_ref()
+            .is_some_and(|a| !a.contains(&cred.gid))
+        {
+            return Err(refused(
+                "client (its gid is not allowed by this listener: Options::allow_gid)",
+            ));
+        }
+        if o.allowed_pids
+            .as_ref()
+            .is_some_and(|a| !a.contains(&cred.pid))
+        {
+            return Err(refused(
+                "client (its pid is not allowed by this listener: Options::allow_pid)",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -310,15 +430,7 @@ impl RawListener {
             nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(fl))
                 .map_err(|e| Error::sys("fcntl", e))?;
         }
-        if let Some(allowed) = &self.opts.allowed_uids {
-            let cred = peer_cred(fd.as_fd())?;
-            if !allowed.contains(&cred.uid) {
-                return Err(Error::PermissionDenied {
-                    what: "client (its uid is not allowed by this listener)",
-                    name: cred.to_string(),
-                });
-            }
-        }
+        self.opts.check_peer(fd.as_fd())?;
         Ok(fd)
     }
 
@@ -513,8 +625,18 @@ impl<P: ?Sized + Payload> Stream<P> {
     }
 
     fn handshake(fd: OwnedFd, opts: &Options) -> Result<Self> {
-        let (tx, rx) = conn::handshake::<P, P>(fd, opts.handshake_timeout, opts.max_fds)?;
+        let (tx, rx) = if opts.foreign {
+            conn::bare::<P, P>(fd, opts.max_fds)?
+        } else {
+            conn::handshake::<P, P>(fd, opts.handshake_timeout, opts.max_fds)?
+        };
         Ok(Stream { tx, rx })
+    }
+
+    /// Whether this stream talks to a program not built on this crate, without framing
+    /// ([`Options::foreign`]).
+    pub fn is_foreign(&self) -> bool {
+        self.tx.is_foreign()
     }
 
     /// The peer's pid, uid and gid (`SO_PEERCRED`).

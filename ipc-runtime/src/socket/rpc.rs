@@ -94,6 +94,13 @@ impl<Req: Message, Resp: Message> Caller<Req, Resp> {
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.rx.as_fd()
     }
+
+    /// For the shared async client: the halves, and how many answers are owed to calls
+    /// that timed out (to be skipped first).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn into_parts(self) -> (Sender<Req>, Receiver<Resp>, u64) {
+        (self.tx, self.rx, self.outstanding)
+    }
 }
 
 /// Something that accepts connections for a server loop.
@@ -364,6 +371,9 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
                 Err(Error::Io { op, source }) if op == "accept4" => {
                     return Err(Error::Io { op, source })
                 }
+                // Out of descriptors: the listener's own state, which the next accept
+                // would meet again.
+                Err(e @ Error::LimitExceeded { .. }) => return Err(e),
                 Err(Error::Shutdown) => return Err(Error::Shutdown),
                 // That connection is closed; the next may be fine.
                 Err(_) => {}
@@ -435,6 +445,7 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
     ///
     /// As [`Client::connect`].
     pub fn connect_with(path: impl AsRef<Path>, opts: &Options) -> Result<Self> {
+        opts.refuse_foreign("a request/response client")?;
         let wait = Wait::timeout(opts.handshake_timeout);
         let fd = bind::connect(path.as_ref(), SockType::Stream, wait)?;
         let (tx, rx) = conn::handshake::<Req, Resp>(fd, opts.handshake_timeout, opts.max_fds)?;
@@ -477,6 +488,12 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
 /// The connection's socket: readable when a response (a late one, after
 /// [`Client::call_timeout`] gave up) or the server's hang-up waits to be read.
 impl<Req: Message, Resp: Message> Client<Req, Resp> {
+    /// The calling side, the client consumed (for the shared async client).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn into_caller(self) -> Caller<Req, Resp> {
+        self.caller
+    }
+
     /// The calling side, for the async twin.
     #[cfg(feature = "tokio")]
     pub(crate) fn caller(&mut self) -> &mut Caller<Req, Resp> {
@@ -555,6 +572,7 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     ///
     /// As [`super::Listener::bind`].
     pub fn bind_with(path: impl AsRef<Path>, opts: Options) -> Result<Self> {
+        opts.refuse_foreign("a request/response server")?;
         let timeout = opts.handshake_timeout;
         let raw = RawListener::bind(path.as_ref(), SockType::Stream, opts)?;
         // The serving loop accepts until no connection is left queued.
@@ -570,12 +588,19 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
         self.raw.path()
     }
 
+    /// The listener, which accepts without waiting (for the async twin).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn acceptor(&self) -> &dyn Accept {
+        &self.raw
+    }
+
     /// Answers requests from every client with `handler`, forever.
     ///
     /// # Errors
     ///
-    /// Returns only on a system error of the listener itself ([`Error::Io`], e.g. out
-    /// of descriptors), or with [`Error::Shutdown`] once shutdown is requested (see
+    /// Returns only on a system error of the listener itself: [`Error::LimitExceeded`]
+    /// naming `RLIMIT_NOFILE` when out of descriptors with a client waiting, [`Error::Io`]
+    /// for another; or with [`Error::Shutdown`] once shutdown is requested (see
     /// [`shutdown_on`](crate::signal::shutdown_on)); errors of one client only drop that
     /// client.
     pub fn serve(&mut self, mut handler: impl FnMut(Req) -> Resp) -> Result<Infallible> {

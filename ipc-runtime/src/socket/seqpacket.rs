@@ -91,6 +91,7 @@ impl<T: Message> SeqPacketListener<T> {
     ///
     /// As [`super::Listener::bind`].
     pub fn bind_with(path: impl AsRef<Path>, opts: Options) -> Result<Self> {
+        opts.refuse_foreign("a seqpacket socket")?;
         let raw = RawListener::bind(path.as_ref(), SockType::SeqPacket, opts)?;
         raw.describe::<T>();
         Ok(SeqPacketListener {
@@ -158,6 +159,7 @@ impl<T: Message> SeqPacket<T> {
     ///
     /// As [`super::Stream::connect_with`].
     pub fn connect_with(path: impl AsRef<Path>, opts: &Options) -> Result<Self> {
+        opts.refuse_foreign("a seqpacket socket")?;
         let wait = Wait::timeout(opts.handshake_timeout);
         let fd = bind::connect(path.as_ref(), SockType::SeqPacket, wait)?;
         Self::handshake(fd, opts)
@@ -174,6 +176,7 @@ impl<T: Message> SeqPacket<T> {
     }
 
     fn handshake(fd: OwnedFd, opts: &Options) -> Result<Self> {
+        opts.refuse_foreign("a seqpacket socket")?;
         let mut s = SeqPacket {
             fd,
             buf: vec![0; codec::max_frame_len::<T>().max(FP_LEN + size_of::<T>()) + 1]

@@ -14,6 +14,14 @@ use crate::shm::options::Options;
 pub(super) const SYSV_MAGIC: &[u8; 8] = b"IPC-SYSV";
 pub(super) const SYSV_REGISTRY: u64 = 16;
 
+/// `/proc/sys/kernel/NAME`, or 0 if it cannot be read.
+fn read_sysctl(name: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/sys/kernel/{name}"))
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// Creates a System V segment of `size` bytes, attaches it and marks it for removal
 /// (`IPC_RMID`): the kernel frees it when the last process detaches, however it exits.
 pub(super) fn sysv_create(size: u64, mode: u32) -> Result<(i32, Mapping)> {
@@ -27,11 +35,33 @@ pub(super) fn sysv_create(size: u64, mode: u32) -> Result<(i32, Mapping)> {
     };
     if id < 0 {
         return Err(match Errno::last() {
-            e @ (Errno::EINVAL | Errno::ENOSPC | Errno::ENOMEM) => Error::LimitExceeded {
-                limit: "kernel.shmmax / kernel.shmall / kernel.shmmni",
+            Errno::ENOSPC => Error::LimitExceeded {
+                limit: "kernel.shmmni / kernel.shmall (System V segments, and their pages)",
+                value: read_sysctl("shmmni"),
+                hint: format!(
+                    "shmget of {size} bytes failed (ENOSPC): every System V segment the \
+                     system allows is taken (kernel.shmmni), or its pages would pass \
+                     kernel.shmall ({}); remove unused ones (`ipcs -m`, `ipcrm -m ID`), \
+                     raise them as root (`sysctl -w kernel.shmmni=N`), or use the POSIX \
+                     backing",
+                    read_sysctl("shmall")
+                ),
+            },
+            Errno::EINVAL => Error::LimitExceeded {
+                limit: "kernel.shmmax (bytes per System V segment)",
+                value: read_sysctl("shmmax"),
+                hint: format!(
+                    "shmget of {size} bytes failed (EINVAL): a segment may not be that \
+                     large; raise it as root (`sysctl -w kernel.shmmax=N`), or use a smaller \
+                     capacity or the POSIX backing"
+                ),
+            },
+            Errno::ENOMEM => Error::LimitExceeded {
+                limit: "memory for a System V segment",
                 value: size,
                 hint: format!(
-                    "shmget of {size} bytes failed ({e}); raise the sysctls or use a smaller                      capacity or the POSIX backing"
+                    "shmget of {size} bytes failed (ENOMEM): use a smaller capacity, or \
+                     free memory"
                 ),
             },
             e => Error::sys("shmget", e),
@@ -49,7 +79,7 @@ fn sysv_attach_id(id: i32) -> Result<Mapping> {
     // SAFETY: lets the kernel choose the address; no existing memory is affected.
     let p = unsafe { libc::shmat(id, core::ptr::null(), 0) };
     if p as isize == -1 {
-        return Err(Error::sys("shmat", Errno::last()));
+        return Err(crate::error::map_error("shmat", 0, Errno::last()));
     }
     Ok(Mapping::SysV(
         NonNull::new(p.cast::<u8>()).expect("shmat never returns null"),

@@ -20,7 +20,7 @@ use nix::poll::PollFlags;
 use super::{flush, Sender};
 use crate::codec::{self, HEADER_LEN};
 use crate::error::{Error, Result};
-use crate::message::Message;
+use crate::message::{self, Message};
 use crate::socket::sys::{self, Wait};
 
 /// How many bytes of records an unbuffered batch gathers for one `send`.
@@ -55,12 +55,20 @@ impl Ends {
 }
 
 /// Gathers messages from the front of `msgs` into `frame` (cleared first), at least one
-/// and up to [`GATHER`] bytes, noting where each record ends; returns how many.
-fn gather<T: Message>(msgs: &[T], frame: &mut Vec<u8>, ends: &mut Ends) -> usize {
+/// and up to [`GATHER`] bytes, noting where each record ends; returns how many. A
+/// foreign sender's records are the bare messages.
+fn gather<T: Message>(msgs: &[T], frame: &mut Vec<u8>, ends: &mut Ends, foreign: bool) -> usize {
     frame.clear();
     ends.list.clear();
     let mut k = 0;
-    if codec::batches::<T>() {
+    if foreign {
+        let take = msgs.len().min((GATHER / size_of::<T>().max(1)).max(1));
+        for m in &msgs[..take] {
+            frame.extend_from_slice(message::as_bytes(m));
+            ends.push(frame.len(), 1);
+        }
+        k = take;
+    } else if codec::batches::<T>() {
         let mut batcher = codec::Batcher::default();
         while k < msgs.len() && (k == 0 || frame.len() + HEADER_LEN + size_of::<T>() <= GATHER) {
             // A record's worth per copy, up to GATHER bytes in all.
@@ -124,7 +132,7 @@ impl<T: Message> Sender<T> {
                 }
                 break;
             }
-            gather(&msgs[done..], &mut frame, &mut ends);
+            gather(&msgs[done..], &mut frame, &mut ends, self.foreign);
             let n = match send_some(self.fd.as_fd(), &frame, w) {
                 Ok(n) => n,
                 Err(e) if done == 0 => {
@@ -155,7 +163,7 @@ impl<T: Message> Sender<T> {
     /// says, later ones only if there is room now).
     fn buffer_batch(&mut self, msgs: &[T], wait: Wait) -> Result<usize> {
         let forever = matches!(wait, Wait::Forever);
-        let rec = codec::record_len::<T>();
+        let rec = self.record_len();
         let mut w = wait;
         let mut taken = 0;
         for m in msgs {
@@ -181,11 +189,23 @@ impl<T: Message> Sender<T> {
 }
 
 impl<T: Message> Sender<T> {
+    /// The bytes one message takes on the wire: its record, or its own bytes for a
+    /// foreign peer.
+    pub(super) fn record_len(&self) -> usize {
+        if self.foreign {
+            size_of::<T>()
+        } else {
+            codec::record_len::<T>()
+        }
+    }
+
     /// Adds `msg` to what a buffered sender holds: to the open batch record, for types
     /// that batch.
     #[inline(always)]
     pub(super) fn hold(&mut self, msg: &T) {
-        if codec::batches::<T>() {
+        if self.foreign {
+            self.pending.extend_from_slice(message::as_bytes(msg));
+        } else if codec::batches::<T>() {
             self.batcher.push(&mut self.pending, msg);
         } else {
             codec::push_record(&mut self.pending, msg);
