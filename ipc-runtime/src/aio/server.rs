@@ -2,32 +2,6 @@
 //! ([`socket::AsyncServer`](crate::socket::AsyncServer),
 //! [`tcp::AsyncServer`](crate::tcp::AsyncServer)), serving many clients concurrently on
 //! one runtime.
-//!
-//! # Design: a task per connection
-//!
-//! The sync servers answer every client from one thread with `poll(2)`, one handler call
-//! at a time. The async server instead accepts in the future that `serve` returns and
-//! gives each connection a task of its own (`tokio::spawn`): its handshake, then
-//! receive, `handler(req).await`, send, in a loop. So a handler may await (a database,
-//! another service) while other clients are answered, on every worker of the runtime;
-//! each client's requests are answered in its order, one at a time. What no client can
-//! do to the others, as for the sync servers:
-//!
-//! - **Handshakes** run in the connection's task, bounded by the handshake timeout
-//!   from its accept: a client that connects and says nothing (or a byte a second)
-//!   holds up only its own task, which closes it at the deadline.
-//! - **Answers** a client does not read: its task waits for room at most the handshake
-//!   timeout, then drops it; the others are served meanwhile.
-//! - **Garbage** or another schema: that connection is closed (a refusal the handler
-//!   returns as [`Reply::Close`] too).
-//!
-//! The limits are the process's descriptors (three per client: the socket and the two
-//! registered with the reactor) and the tasks' memory (a few hundred bytes each, plus
-//! the frame buffers). A shutdown request ([`shutdown_on`]) ends `serve` with
-//! [`Error::Shutdown`]; when `serve` returns or its future is dropped, every
-//! connection's task is aborted and its socket closed.
-//!
-//! [`shutdown_on`]: crate::signal::shutdown_on
 
 use std::convert::Infallible;
 use std::fmt;
@@ -97,8 +71,34 @@ macro_rules! server_end {
 
 server_end!(crate::socket::Server<Req, Resp>, crate::tcp::Server<Req, Resp>);
 
-/// The async twin of a request/response server (see the [module docs](self)):
+/// The async twin of a request/response server:
 /// `serve(|req| async move { … }).await`.
+///
+/// # Design: a task per connection
+///
+/// The sync servers answer every client from one thread with `poll(2)`, one handler call
+/// at a time. The async server instead accepts in the future that `serve` returns and
+/// gives each connection a task of its own (`tokio::spawn`): its handshake, then
+/// receive, `handler(req).await`, send, in a loop. So a handler may await (a database,
+/// another service) while other clients are answered, on every worker of the runtime;
+/// each client's requests are answered in its order, one at a time. What no client can
+/// do to the others, as for the sync servers:
+///
+/// - **Handshakes** run in the connection's task, bounded by the handshake timeout
+///   from its accept: a client that connects and says nothing (or a byte a second)
+///   holds up only its own task, which closes it at the deadline.
+/// - **Answers** a client does not read: its task waits for room at most the handshake
+///   timeout, then drops it; the others are served meanwhile.
+/// - **Garbage** or another schema: that connection is closed (a refusal the handler
+///   returns as [`Reply::Close`] too).
+///
+/// The limits are the process's descriptors (three per client: the socket and the two
+/// registered with the reactor) and the tasks' memory (a few hundred bytes each, plus
+/// the frame buffers). A shutdown request ([`shutdown_on`]) ends `serve` with
+/// [`Error::Shutdown`]; when `serve` returns or its future is dropped, every
+/// connection's task is aborted and its socket closed.
+///
+/// [`shutdown_on`]: crate::signal::shutdown_on
 ///
 /// ```no_run
 /// use ipc::socket::{AsyncServer, Server};

@@ -1,21 +1,5 @@
 //! [`SharedClient`]: one request/response connection shared by many tasks, their calls
 //! pipelined.
-//!
-//! A server of this crate answers each connection's requests in order, so answers need
-//! no id to find their calls: they come in the order the requests went. A shared client
-//! keeps that order in one queue. A call takes the sending half's lock, writes its
-//! request and — in the same step as the request is accepted — puts a slot for its
-//! answer at the back of the queue, then lets go of the lock and awaits the slot. One
-//! task per connection (spawned when the client is made) reads the answers and hands
-//! each to the slot at the front. So any number of calls are in flight at once, their
-//! requests back to back on the wire, and none waits for another's answer before
-//! sending.
-//!
-//! A call whose future is dropped, or whose timeout expires, leaves its slot in the
-//! queue: its answer is read and dropped when it comes, never handed to another call.
-//! When the connection ends (the server leaves, or sends what is no answer) every
-//! waiting call and every later one gets [`Error::Disconnected`]. When the last clone of
-//! the client is dropped, the connection is shut down and the reading task ends.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -33,7 +17,23 @@ use crate::message::Message;
 use crate::socket::{Receiver, Sender};
 
 /// A request/response client that many tasks share (clone it), its calls pipelined on
-/// one connection and answered in order (see the [module docs](self)).
+/// one connection and answered in order.
+///
+/// A server of this crate answers each connection's requests in order, so answers need
+/// no id to find their calls: they come in the order the requests went. A shared client
+/// keeps that order in one queue. A call takes the sending half's lock, writes its
+/// request and — in the same step as the request is accepted — puts a slot for its
+/// answer at the back of the queue, then lets go of the lock and awaits the slot. One
+/// task per connection (spawned when the client is made) reads the answers and hands
+/// each to the slot at the front. So any number of calls are in flight at once, their
+/// requests back to back on the wire, and none waits for another's answer before
+/// sending.
+///
+/// A call whose future is dropped, or whose timeout expires, leaves its slot in the
+/// queue: its answer is read and dropped when it comes, never handed to another call.
+/// When the connection ends (the server leaves, or sends what is no answer) every
+/// waiting call and every later one gets [`Error::Disconnected`]. When the last clone of
+/// the client is dropped, the connection is shut down and the reading task ends.
 ///
 /// ```no_run
 /// use ipc::aio::SharedClient;
