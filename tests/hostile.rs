@@ -21,7 +21,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Proc, ShmName};
+use common::{Proc, Rng, ShmName};
 use ipc::shm::{LockError, Options, Publisher, Receiver, Sender, Shared, Subscriber};
 use ipc::{codec, Error};
 
@@ -35,22 +35,6 @@ const STEP: Duration = Duration::from_millis(200);
 const HANG: Duration = Duration::from_secs(60);
 /// The most a stream receiver may hold resident, whatever lengths it was sent.
 const MAX_RSS_KIB: i64 = 64 << 10;
-
-/// A small random generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
 
 fn trials() -> usize {
     std::env::var("IPC_HOSTILE_TRIALS")
@@ -314,17 +298,7 @@ fn stream_trial(n: usize, rng: &mut Rng) -> (String, Vec<String>) {
 
 #[test]
 fn honest_peers_survive_hostile_ones() {
-    let seed = std::env::var("IPC_HOSTILE_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap();
-            t.as_nanos() as u64 ^ u64::from(std::process::id())
-        });
-    println!("IPC_HOSTILE_SEED={seed}");
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::from_env("IPC_HOSTILE_SEED", "honest_peers_survive_hostile_ones");
     let start = Instant::now();
     let mut tally = std::collections::BTreeMap::<String, usize>::new();
     // How the honest ends ended: the error that stopped them, or `none` (went on).

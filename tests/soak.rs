@@ -29,7 +29,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Proc, TempDir};
+use common::{Proc, Rng, TempDir};
 use ipc::{Error, Message};
 
 const ROLE: &str = "IPC_SOAK_ROLE";
@@ -63,32 +63,6 @@ impl Rec {
             seq,
             body,
         }
-    }
-}
-
-/// A small random generator (xorshift64*), seeded from `IPC_SOAK_SEED` or the clock.
-pub struct Rng(u64);
-
-impl Rng {
-    fn from_env(test: &str) -> Rng {
-        let seed = std::env::var("IPC_SOAK_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                let t = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap();
-                t.as_nanos() as u64 ^ u64::from(std::process::id())
-            });
-        println!("{test}: IPC_SOAK_SEED={seed}");
-        Rng(seed | 1)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
     }
 }
 
@@ -566,7 +540,7 @@ fn cycle(names: &Names, rng: &mut Rng, tally: &mut Tally, kill: bool) {
 /// names, then the check that nothing is left.
 fn soak(kind: Kind) {
     let test = format!("soak {kind:?}");
-    let mut rng = Rng::from_env(&test);
+    let mut rng = Rng::from_env("IPC_SOAK_SEED", &test);
     let names = Names::new(kind);
     // A FIFO is made by whoever sets the channel up (here the driver, never killed) and
     // removed by its guard: a killed receiver cannot leave it behind.

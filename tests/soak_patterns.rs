@@ -26,7 +26,7 @@ use std::io::{BufRead, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Proc;
+use common::{Proc, Rng};
 use ipc::shm::{LockError, Options, Publisher, Shared, Subscriber};
 use ipc::{Error, Message};
 
@@ -62,32 +62,6 @@ impl Sample {
 struct Pair {
     a: u64,
     b: u64,
-}
-
-/// A small random generator (xorshift64*), seeded from `IPC_SOAK_SEED` or the clock.
-struct Rng(u64);
-
-impl Rng {
-    fn from_env(what: &str) -> Rng {
-        let seed = std::env::var("IPC_SOAK_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                let t = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap();
-                t.as_nanos() as u64 ^ u64::from(std::process::id())
-            });
-        println!("{what}: IPC_SOAK_SEED={seed}");
-        Rng(seed | 1)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
 }
 
 fn cycles() -> usize {
@@ -272,7 +246,7 @@ fn kill_one(ps: &mut [Option<Proc>], rng: &mut Rng) -> usize {
 }
 
 fn drive(pattern: &str) {
-    let mut rng = Rng::from_env(pattern);
+    let mut rng = Rng::from_env("IPC_SOAK_SEED", pattern);
     let dir = common::TempDir::new("soakp");
     // A port the kernel just handed out and let go, reused by every cycle's server.
     let tcp = {

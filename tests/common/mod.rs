@@ -449,3 +449,40 @@ pub fn wait_at_most(child: &mut Child, limit: std::time::Duration) -> Option<Exi
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// A small random generator (xorshift64*) for tests that choose at random: seeded from the
+/// environment variable `var` (to replay a run) or from the clock, the seed printed so
+/// that a failed run can be replayed.
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from `var` if it holds a number, else from the clock and the pid; prints
+    /// `{what}: {var}={seed}`.
+    pub fn from_env(var: &str, what: &str) -> Rng {
+        let seed = std::env::var(var)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                let t = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap();
+                t.as_nanos() as u64 ^ u64::from(std::process::id())
+            });
+        println!("{what}: {var}={seed}");
+        Rng(seed | 1)
+    }
+
+    /// A number below `n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// The next 64 random bits.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
