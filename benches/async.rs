@@ -3,8 +3,10 @@
 //!
 //! - throughput, 8 B and 4 KiB messages: a forked child streams with the sync sender (or,
 //!   for the raw rows, plain `write(2)` of the bytes), and this process receives them
-//!   all with the sync receiver, the async one on a current-thread runtime, or the tokio
-//!   primitive's `read_exact` (`tokio::net::unix::pipe`, `UnixStream`, `TcpStream`); the
+//!   all with the sync receiver, the async one on a current-thread runtime, or what one
+//!   writes by hand with the tokio primitive: `read_exact` through a 64 KiB
+//!   `tokio::io::BufReader` (over `tokio::net::unix::pipe`, `UnixStream`, `TcpStream`),
+//!   which reads as much at a time as this crate's receivers do; the
 //!   queue and shared memory have no tokio primitive. Best of `BEST_OF` runs.
 //! - shared-memory wake-up from idle: the child sends a timestamp every 2 ms, so the
 //!   receiver is parked each time (sync: the futex; async: the doorbell); the median of
@@ -82,8 +84,8 @@ fn run<const N: usize>(transport: &str, imp: Imp) -> Option<f64> {
             });
             let start = Instant::now();
             runtime().block_on(async {
-                let mut rx =
-                    tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(r)).unwrap();
+                let rx = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(r)).unwrap();
+                let mut rx = tokio::io::BufReader::with_capacity(64 * 1024, rx);
                 let mut buf = [0u8; N];
                 for _ in 0..n {
                     rx.read_exact(&mut buf).await.unwrap();
@@ -113,7 +115,8 @@ fn run<const N: usize>(transport: &str, imp: Imp) -> Option<f64> {
             let start = Instant::now();
             runtime().block_on(async {
                 b.set_nonblocking(true).unwrap();
-                let mut rx = tokio::net::UnixStream::from_std(b).unwrap();
+                let rx = tokio::net::UnixStream::from_std(b).unwrap();
+                let mut rx = tokio::io::BufReader::with_capacity(64 * 1024, rx);
                 let mut buf = [0u8; N];
                 for _ in 0..n {
                     rx.read_exact(&mut buf).await.unwrap();
@@ -146,7 +149,8 @@ fn run<const N: usize>(transport: &str, imp: Imp) -> Option<f64> {
             let start = Instant::now();
             runtime().block_on(async {
                 b.set_nonblocking(true).unwrap();
-                let mut rx = tokio::net::TcpStream::from_std(b).unwrap();
+                let rx = tokio::net::TcpStream::from_std(b).unwrap();
+                let mut rx = tokio::io::BufReader::with_capacity(64 * 1024, rx);
                 let mut buf = [0u8; N];
                 for _ in 0..n {
                     rx.read_exact(&mut buf).await.unwrap();
