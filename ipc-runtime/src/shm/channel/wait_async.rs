@@ -85,7 +85,14 @@ impl<T: ?Sized + Payload> Receiver<T> {
     pub(crate) fn unpark_async(&mut self) {
         let h = self.chan.seg.header();
         h.rx_parked.store(0, Ordering::Relaxed);
-        while h.rx_sem.try_wait() {}
+        // A post per wake, so a few at most; bounded, as a hostile sender may have written
+        // billions into the count (posts left over cost nothing: nobody waits on this
+        // semaphore while the receiver is async).
+        for _ in 0..64 {
+            if !h.rx_sem.try_wait() {
+                break;
+            }
+        }
         self.chan.watch.fired();
     }
 }
