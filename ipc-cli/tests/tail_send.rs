@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ipc::shm::{Options, Publisher, Receiver, Role, Sender};
+use ipc::shm::{Options, Publisher, Receiver, Sender};
 use ipc::FixedStr;
 use serde_json::{json, Value};
 
@@ -133,26 +133,12 @@ impl Drop for Tail {
 }
 
 /// Waits until the topic `name` has `n` live subscribers (the tail process joined).
-fn wait_for_subscribers(name: &str, n: usize) {
+fn wait_for_subscribers(publisher: &Publisher<Quote>, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let subs = ipc::shm::list()
-            .unwrap()
-            .into_iter()
-            .find(|s| s.name == name)
-            .map_or(0, |s| {
-                s.participants
-                    .iter()
-                    .filter(|p| p.role == Role::Subscriber && p.alive)
-                    .count()
-            });
-        if subs >= n {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the tail never subscribed to {name}"
-        );
+    // Joined, not only attached to the segment: a subscriber listed while it opens the
+    // topic would miss what is published before its join.
+    while publisher.subscribers() < n {
+        assert!(Instant::now() < deadline, "the tail never subscribed");
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -165,7 +151,7 @@ fn tail_decodes_ten_thousand_nested_messages_to_json_exactly_as_sent() {
     let mut publisher = Publisher::<Quote>::create(&topic, opts).unwrap();
     let endpoint = format!("shm:{topic}");
     let tail = Tail::start(&[&endpoint, "-n", &N.to_string()]);
-    wait_for_subscribers(&topic, 1);
+    wait_for_subscribers(&publisher, 1);
     // Under `Block` (the default) the publisher waits for the tail: nothing is lost.
     for i in 0..N {
         publisher.send(quote(i)).unwrap();
@@ -185,7 +171,7 @@ fn tail_prints_lines_as_debug_would_and_ends_when_the_publisher_leaves() {
     let mut publisher = Publisher::<Quote>::create(&topic, Options::new().capacity(8)).unwrap();
     let endpoint = format!("shm:{topic}");
     let tail = Tail::start(&[&endpoint, "--format", "line"]);
-    wait_for_subscribers(&topic, 1);
+    wait_for_subscribers(&publisher, 1);
     for i in 0..20 {
         publisher.send(quote(i * 977)).unwrap();
     }

@@ -141,12 +141,16 @@ impl<T: ?Sized + Payload> Publisher<T> {
         })
     }
 
-    /// Subscribers attached now (a system call per subscriber found).
+    /// Subscribers attached now: alive, and joined to the topic, so that every sample
+    /// published from now on reaches them (a system call per joined subscriber). A
+    /// subscriber that is still opening the topic is not counted yet: a publisher that
+    /// waits for `subscribers() > 0` before it publishes loses nothing to it.
     pub fn subscribers(&self) -> usize {
-        self.seg
-            .count_alive(1..1 + self.board.subscribers())
-            .try_into()
-            .unwrap_or(usize::MAX)
+        (0..self.board.subscribers())
+            .filter(|&k| {
+                self.board.sub(k).attached.load(Ordering::Acquire) != 0 && self.seg.alive(1 + k)
+            })
+            .count()
     }
 
     /// The position of the next sample: how many were published on this topic.
