@@ -562,30 +562,7 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     }
 }
 
-impl<Req: Message, Resp: Message> crate::rpc::Call<Req, Resp> for Client<Req, Resp> {
-    fn call(&mut self, req: Req) -> Result<Resp> {
-        Client::call(self, req)
-    }
-
-    fn call_timeout(&mut self, req: Req, timeout: Duration) -> Result<Resp> {
-        Client::call_timeout(self, req, timeout)
-    }
-}
-
-impl<Req: Message, Resp: Message> crate::rpc::Serve<Req, Resp> for Server<Req, Resp> {
-    fn serve_replies(
-        &mut self,
-        clients: Option<usize>,
-        handler: &mut dyn FnMut(Req) -> Reply<Resp>,
-    ) -> Result<()> {
-        loop {
-            self.serving.run(&self.listener, handler, clients)?;
-            if clients.is_some() {
-                return Ok(());
-            }
-        }
-    }
-}
+crate::socket::rpc::rpc_contract!(Client, Server, listener);
 
 /// Maps a failed `accept`: out of descriptors (`EMFILE`, `ENFILE`) is the limit, named
 /// with how to raise it; anything else as other stream errors.

@@ -632,27 +632,36 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     }
 }
 
-impl<Req: Message, Resp: Message> crate::rpc::Call<Req, Resp> for Client<Req, Resp> {
-    fn call(&mut self, req: Req) -> Result<Resp> {
-        Client::call(self, req)
-    }
+/// The contract of `crate::rpc` on a request/response client and server of a stream
+/// socket (Unix here, TCP in `tcp.rs`): `$listener` names the server's listening field.
+macro_rules! rpc_contract {
+    ($client:ident, $server:ident, $listener:ident) => {
+        impl<Req: Message, Resp: Message> $crate::rpc::Call<Req, Resp> for $client<Req, Resp> {
+            fn call(&mut self, req: Req) -> Result<Resp> {
+                $client::call(self, req)
+            }
 
-    fn call_timeout(&mut self, req: Req, timeout: Duration) -> Result<Resp> {
-        Client::call_timeout(self, req, timeout)
-    }
-}
-
-impl<Req: Message, Resp: Message> crate::rpc::Serve<Req, Resp> for Server<Req, Resp> {
-    fn serve_replies(
-        &mut self,
-        clients: Option<usize>,
-        handler: &mut dyn FnMut(Req) -> Reply<Resp>,
-    ) -> Result<()> {
-        loop {
-            self.serving.run(&self.raw, handler, clients)?;
-            if clients.is_some() {
-                return Ok(());
+            fn call_timeout(&mut self, req: Req, timeout: Duration) -> Result<Resp> {
+                $client::call_timeout(self, req, timeout)
             }
         }
-    }
+
+        impl<Req: Message, Resp: Message> $crate::rpc::Serve<Req, Resp> for $server<Req, Resp> {
+            fn serve_replies(
+                &mut self,
+                clients: Option<usize>,
+                handler: &mut dyn FnMut(Req) -> $crate::rpc::Reply<Resp>,
+            ) -> Result<()> {
+                loop {
+                    self.serving.run(&self.$listener, handler, clients)?;
+                    if clients.is_some() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    };
 }
+pub(crate) use rpc_contract;
+
+rpc_contract!(Client, Server, raw);
