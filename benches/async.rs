@@ -86,10 +86,7 @@ fn run<const N: usize>(transport: &str, imp: Imp) -> Option<f64> {
             runtime().block_on(async {
                 let rx = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(r)).unwrap();
                 let mut rx = tokio::io::BufReader::with_capacity(64 * 1024, rx);
-                let mut buf = [0u8; N];
-                for _ in 0..n {
-                    rx.read_exact(&mut buf).await.unwrap();
-                }
+                read_by_hand::<N>(&mut rx, n).await;
             });
             let r = rate(n, start);
             reap(child);
@@ -117,10 +114,7 @@ fn run<const N: usize>(transport: &str, imp: Imp) -> Option<f64> {
                 b.set_nonblocking(true).unwrap();
                 let rx = tokio::net::UnixStream::from_std(b).unwrap();
                 let mut rx = tokio::io::BufReader::with_capacity(64 * 1024, rx);
-                let mut buf = [0u8; N];
-                for _ in 0..n {
-                    rx.read_exact(&mut buf).await.unwrap();
-                }
+                read_by_hand::<N>(&mut rx, n).await;
             });
             let r = rate(n, start);
             reap(child);
@@ -151,10 +145,7 @@ fn run<const N: usize>(transport: &str, imp: Imp) -> Option<f64> {
                 b.set_nonblocking(true).unwrap();
                 let rx = tokio::net::TcpStream::from_std(b).unwrap();
                 let mut rx = tokio::io::BufReader::with_capacity(64 * 1024, rx);
-                let mut buf = [0u8; N];
-                for _ in 0..n {
-                    rx.read_exact(&mut buf).await.unwrap();
-                }
+                read_by_hand::<N>(&mut rx, n).await;
             });
             let r = rate(n, start);
             reap(child);
@@ -204,6 +195,14 @@ fn run<const N: usize>(transport: &str, imp: Imp) -> Option<f64> {
             Some(receive(rx, n, imp, child, shm::AsyncReceiver::from_sync))
         }
         _ => unreachable!(),
+    }
+}
+
+/// The hand-written receiver: `n` messages of `N` bytes with `read_exact`.
+async fn read_by_hand<const N: usize>(rx: &mut (impl tokio::io::AsyncRead + Unpin), n: usize) {
+    let mut buf = [0u8; N];
+    for _ in 0..n {
+        rx.read_exact(&mut buf).await.unwrap();
     }
 }
 

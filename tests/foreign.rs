@@ -135,20 +135,28 @@ fn assert_invalid(r: ipc::Result<Reading>) {
     }
 }
 
-/// Opens the POSIX queue `name` that the C peer creates, once it is there.
-fn open_when_there(name: &str, peer: &mut Kid) -> mq::Receiver<Reading> {
+/// What `open` makes once the C peer has made the object it needs (`what`): retried
+/// while it is not found, as long as the peer runs.
+fn when_there<T>(what: &str, peer: &mut Kid, mut open: impl FnMut() -> ipc::Result<T>) -> T {
     loop {
-        match mq::Receiver::<Reading>::open_with(name, mq::Options::new().foreign()) {
-            Ok(rx) => return rx,
+        match open() {
+            Ok(made) => return made,
             Err(Error::NotFound { .. }) => {
                 if let Some(status) = peer.try_wait().unwrap() {
-                    panic!("the C peer ended ({status}) before creating {name}");
+                    panic!("the C peer ended ({status}) before making {what}");
                 }
                 std::thread::sleep(Duration::from_millis(1));
             }
-            Err(e) => panic!("open {name}: {e}"),
+            Err(e) => panic!("{what}: {e}"),
         }
     }
+}
+
+/// Opens the POSIX queue `name` that the C peer creates, once it is there.
+fn open_when_there(name: &str, peer: &mut Kid) -> mq::Receiver<Reading> {
+    when_there(name, peer, || {
+        mq::Receiver::<Reading>::open_with(name, mq::Options::new().foreign())
+    })
 }
 
 #[test]
@@ -325,18 +333,9 @@ fn pipe_as_stdin_and_stdout() {
 /// listens.
 fn connect_when_there(path: &str, peer: &mut Kid) -> socket::Stream<Reading> {
     let foreign = socket::Options::new().foreign();
-    loop {
-        match socket::Stream::<Reading>::connect_with(path, &foreign) {
-            Ok(conn) => return conn,
-            Err(Error::NotFound { .. }) => {
-                if let Some(status) = peer.try_wait().unwrap() {
-                    panic!("the C peer ended ({status}) before listening at {path}");
-                }
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Err(e) => panic!("connect {path}: {e}"),
-        }
-    }
+    when_there(path, peer, || {
+        socket::Stream::<Reading>::connect_with(path, &foreign)
+    })
 }
 
 #[test]
