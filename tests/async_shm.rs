@@ -316,3 +316,91 @@ fn many_channels_are_awaited_without_a_thread_each() {
         "{before} threads before, {during} during"
     );
 }
+
+/// The async receiver copies the messages at the head ahead, one scan for many
+/// receives; each stays in the ring until it is received, so the sync end taken back
+/// reads on from the next one, and so does the async end made of it again.
+#[test]
+fn messages_copied_ahead_stay_in_the_ring_until_received() {
+    let name = ShmName::new("async-shm-ahead");
+    let n = 1000;
+    let rx = Receiver::<u64>::create(&name.0, Options::new().capacity(1024)).unwrap();
+    kid(&format!("stream {} {n}", name.0)).assert_success("sender");
+    let rt = runtime(1);
+    let mut rx = rt.block_on(async {
+        let mut rx = AsyncReceiver::from_sync(rx).unwrap();
+        for i in 0..10 {
+            assert_eq!(rx.recv().await.unwrap(), i);
+        }
+        assert_eq!(rx.try_recv().unwrap(), 10);
+        rx.into_sync()
+    });
+    assert_eq!(
+        rx.len(),
+        (n - 11) as usize,
+        "only what was received is gone"
+    );
+    assert_eq!(ipc::Rx::try_recv(&mut rx).unwrap(), 11);
+    let mut rx = rt.block_on(async {
+        let mut rx = AsyncReceiver::from_sync(rx).unwrap();
+        for i in 12..20 {
+            assert_eq!(rx.recv().await.unwrap(), i);
+        }
+        rx.into_sync()
+    });
+    for i in 20..n {
+        assert_eq!(ipc::Rx::try_recv(&mut rx).unwrap(), i, "lost or duplicated");
+    }
+    assert!(matches!(
+        ipc::Rx::try_recv(&mut rx),
+        Err(Error::Disconnected)
+    ));
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, ipc::Message)]
+#[repr(u8)]
+enum Side {
+    Buy = 1,
+    Sell = 2,
+}
+
+/// Sends a byte that is no `Side`, as a buggy or hostile sender would.
+fn send_invalid_side(tx: &mut Sender<Side>) {
+    let mut loan = tx.loan().unwrap();
+    loan.as_uninit_mut().write(Side::Sell);
+    // SAFETY: the byte goes into the slot through a raw pointer and is never read as a
+    // `Side` in this process; `assume_init`'s promise is broken on purpose to play a buggy
+    // sender, which the receiver must refuse.
+    unsafe {
+        loan.as_uninit_mut().as_mut_ptr().cast::<u8>().write(3);
+        loan.assume_init();
+    }
+    loan.send();
+}
+
+/// A message that is not a valid value ends a run copied ahead, and is reported in its
+/// turn; the messages before and after it arrive, and a slot given back empty is
+/// skipped.
+#[test]
+fn an_invalid_message_among_those_copied_ahead_is_reported_in_its_turn() {
+    let name = ShmName::new("async-shm-invalid");
+    let rx = Receiver::<Side>::create(&name.0, Options::new().capacity(16)).unwrap();
+    let mut tx = Sender::<Side>::open(&name.0).unwrap();
+    tx.send_all(&[Side::Buy, Side::Sell]).unwrap();
+    send_invalid_side(&mut tx);
+    drop(tx.loan().unwrap());
+    tx.send_all(&[Side::Sell, Side::Buy]).unwrap();
+    send_invalid_side(&mut tx);
+    runtime(1).block_on(async {
+        let mut rx = AsyncReceiver::from_sync(rx).unwrap();
+        assert_eq!(rx.recv().await.unwrap(), Side::Buy);
+        assert_eq!(rx.recv().await.unwrap(), Side::Sell);
+        assert!(matches!(rx.recv().await, Err(Error::InvalidMessage(_))));
+        assert_eq!(rx.recv().await.unwrap(), Side::Sell);
+        assert_eq!(rx.recv().await.unwrap(), Side::Buy);
+        assert!(matches!(rx.try_recv(), Err(Error::InvalidMessage(_))));
+        assert!(matches!(rx.try_recv(), Err(Error::Empty)));
+        drop(tx);
+        assert!(matches!(rx.recv().await, Err(Error::Disconnected)));
+    });
+}

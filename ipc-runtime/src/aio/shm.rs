@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::future::{poll_fn, Future};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -40,6 +41,16 @@ pub trait ShmEnd: super::ends::Sealed + Unpin {
     type Item: Message;
     #[doc(hidden)]
     fn recv_now(&mut self) -> Result<Self::Item>;
+    /// The message there now, if one is (`None`: nothing, or news only the full
+    /// receive gives); no probe of the peers.
+    #[doc(hidden)]
+    fn take_ready(&mut self) -> Option<Result<Self::Item>>;
+    /// Copies the messages there now into `out` without consuming them; 0 if none.
+    #[doc(hidden)]
+    fn peek_run(&mut self, out: &mut [MaybeUninit<Self::Item>]) -> usize;
+    /// Consumes the message at the head, which `peek_run` copied.
+    #[doc(hidden)]
+    fn consume_one(&mut self);
     #[doc(hidden)]
     fn set_bell(&mut self, token: u64);
     #[doc(hidden)]
@@ -59,6 +70,18 @@ impl<T: Message> ShmEnd for Receiver<T> {
     type Item = T;
     fn recv_now(&mut self) -> Result<T> {
         Rx::recv_wait(self, Wait::Now)
+    }
+    #[inline(always)]
+    fn take_ready(&mut self) -> Option<Result<T>> {
+        Receiver::take_ready(self)
+    }
+    #[inline]
+    fn peek_run(&mut self, out: &mut [MaybeUninit<T>]) -> usize {
+        Receiver::peek_run(self, out)
+    }
+    #[inline]
+    fn consume_one(&mut self) {
+        Receiver::consume_one(self);
     }
     fn set_bell(&mut self, token: u64) {
         Receiver::set_bell(self, token);
@@ -86,6 +109,24 @@ impl<T: Message> ShmEnd for Subscriber<T> {
     fn recv_now(&mut self) -> Result<T> {
         Rx::recv_wait(self, Wait::Now)
     }
+    #[inline]
+    fn take_ready(&mut self) -> Option<Result<T>> {
+        if !self.sample_at_cursor() {
+            return None;
+        }
+        match self.recv_now() {
+            Err(Error::Empty) => None,
+            other => Some(other),
+        }
+    }
+    /// A subscriber reads one sample at a time: its cursor is its only state, and
+    /// samples cannot be left in place for it under `DropOldest`.
+    fn peek_run(&mut self, _out: &mut [MaybeUninit<T>]) -> usize {
+        0
+    }
+    fn consume_one(&mut self) {
+        unreachable!("peek_run copies nothing for a subscriber");
+    }
     fn set_bell(&mut self, token: u64) {
         Subscriber::set_bell(self, token);
     }
@@ -111,8 +152,11 @@ impl<T: Message> ShmEnd for Subscriber<T> {
 /// [`Receiver`], [`shm::AsyncSubscriber<T>`](crate::shm::AsyncSubscriber) for a topic's
 /// [`Subscriber`].
 ///
-/// A receive takes the message at the head with no system call when there is one,
-/// spins a few microseconds when there is not, then parks: it announces itself in the
+/// A receive takes the message at the head with no system call when there is one
+/// (messages of up to 256 bytes are copied a run at a time, up to 64 in one scan of the
+/// ring, and handed out one per receive; each stays in the ring until it is received,
+/// so [`into_sync`](Self::into_sync) or a drop loses none), spins a few microseconds
+/// when there is not, then parks: it announces itself in the
 /// segment as the sync receiver does and awaits its doorbell, a socket its senders ring
 /// when they see it parked (see [`crate::shm`], "Async"). No thread is made per
 /// receiver; an idle one costs nothing but a timer that fires once a minute.
@@ -135,6 +179,8 @@ impl<T: Message> ShmEnd for Subscriber<T> {
 pub struct AsyncShm<E: ShmEnd> {
     /// `None` only inside `into_sync`.
     rx: Option<E>,
+    /// Copies of the messages at the head, not yet consumed (see [`Ahead`]).
+    ahead: Ahead<E::Item>,
     bell: AsyncFd<Bell>,
     /// The limit of the current park (a minute, or a slice where deaths cannot be
     /// watched).
@@ -179,6 +225,7 @@ impl<E: ShmEnd> AsyncShm<E> {
         rx.set_bell(token);
         Ok(AsyncShm {
             rx: Some(rx),
+            ahead: Ahead::new(),
             bell,
             nap: Box::pin(sleep(Duration::ZERO)),
             parked: false,
@@ -232,7 +279,52 @@ impl<E: ShmEnd> AsyncShm<E> {
     /// # Errors
     ///
     /// As [`Receiver::recv`].
+    #[inline]
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<E::Item>> {
+        // The streaming case, inline: a message is there. (Not while parked: the park
+        // is ended first, in the slow path; a parked end has nothing ahead.)
+        if !self.parked {
+            if let Some(msg) = self.take_ahead() {
+                self.empty_since = None;
+                return Poll::Ready(Ok(msg));
+            }
+            if self.ahead.is_off() {
+                if let Some(taken) = self.rx().take_ready() {
+                    self.empty_since = None;
+                    return Poll::Ready(taken);
+                }
+            }
+        }
+        self.poll_recv_slow(cx)
+    }
+
+    /// The next message copied ahead, consumed now; or, with none left, the messages
+    /// at the head copied ahead (one scan of the ring: its loads overlap, where one
+    /// message per poll waits for each line in turn) and the first of them.
+    #[inline(always)]
+    fn take_ahead(&mut self) -> Option<E::Item> {
+        if self.ahead.next == self.ahead.len {
+            if self.ahead.is_off() {
+                return None;
+            }
+            let rx = self.rx.as_mut().expect("receiver present");
+            self.ahead.len = rx.peek_run(&mut self.ahead.buf);
+            self.ahead.next = 0;
+            if self.ahead.len == 0 {
+                return None;
+            }
+        }
+        // SAFETY: `next < len`, and `peek_run` initialised the first `len` entries.
+        let msg = unsafe { self.ahead.buf[self.ahead.next].assume_init() };
+        self.ahead.next += 1;
+        self.rx().consume_one();
+        Some(msg)
+    }
+
+    /// [`poll_recv`](Self::poll_recv) when no message was there at once: ends a park,
+    /// spins, yields, parks.
+    #[inline(never)]
+    fn poll_recv_slow(&mut self, cx: &mut Context<'_>) -> Poll<Result<E::Item>> {
         let mut looks = 0;
         loop {
             if self.parked {
@@ -336,7 +428,50 @@ impl<E: ShmEnd> AsyncShm<E> {
     ///
     /// [`Error::Empty`] if none is; otherwise as [`recv`](Self::recv).
     pub fn try_recv(&mut self) -> Result<E::Item> {
+        if let Some(msg) = self.take_ahead() {
+            return Ok(msg);
+        }
         self.rx().recv_now()
+    }
+}
+
+/// Messages at the head of the ring, copied in one scan and handed out one per receive.
+///
+/// They are copies: each stays in its slot, unconsumed, until it is handed out (the
+/// receiver's head moves past it then), so dropping the end, or turning it back into
+/// the sync one, loses none — the next receive of the ring reads them again. While any
+/// is left, every receive takes from here first (the head's message is the next copy).
+/// Only for small messages: for a large one the second copy costs more than the scan
+/// saves.
+struct Ahead<T> {
+    buf: Box<[MaybeUninit<T>]>,
+    /// The next copy to hand out; `next == len`: none left.
+    next: usize,
+    len: usize,
+}
+
+impl<T> Ahead<T> {
+    /// Messages larger than this are read one per receive.
+    const LARGEST: usize = 256;
+
+    fn new() -> Self {
+        let size = size_of::<T>();
+        let n = if size > Self::LARGEST {
+            0
+        } else {
+            (4096 / size.max(1)).clamp(1, 64)
+        };
+        let buf = (0..n).map(|_| MaybeUninit::uninit()).collect();
+        Ahead {
+            buf,
+            next: 0,
+            len: 0,
+        }
+    }
+
+    /// True if messages are not copied ahead (too large).
+    fn is_off(&self) -> bool {
+        self.buf.is_empty()
     }
 }
 
