@@ -328,12 +328,10 @@ impl<E: ShmEnd> AsyncShm<E> {
         let mut looks = 0;
         loop {
             if self.parked {
+                // The rings are read before the next park, not now: the message the ring
+                // announced is taken first, two system calls sooner.
                 let rang = match self.bell.poll_read_ready(cx) {
-                    Poll::Ready(Ok(mut guard)) => {
-                        guard.get_inner().drain();
-                        guard.clear_ready();
-                        true
-                    }
+                    Poll::Ready(Ok(_)) => true,
                     Poll::Ready(Err(e)) => {
                         return Poll::Ready(Err(crate::codec::io_error("doorbell", e)))
                     }
@@ -392,6 +390,12 @@ impl<E: ShmEnd> AsyncShm<E> {
                 other => return Poll::Ready(other),
             }
             self.shutdown.check(cx)?;
+            // Rings of the last park, read now (they leave the doorbell readable, and a
+            // park on a readable doorbell would end at once).
+            if let Poll::Ready(Ok(mut guard)) = self.bell.poll_read_ready(cx) {
+                guard.get_inner().drain();
+                guard.clear_ready();
+            }
             match self.rx().park()? {
                 Some(limit) => {
                     self.parks += 1;
