@@ -17,7 +17,7 @@ use ::tokio::time::{sleep, Instant, Sleep};
 use crate::contract::{Rx, Wait};
 use crate::error::{Error, Result};
 use crate::message::Message;
-use crate::shm::{Receiver, Subscriber};
+use crate::shm::{Receiver, Sample, Subscriber, TopicSample};
 use crate::sync::bell::Bell;
 
 /// How many times one poll may find it must look again before it yields to the runtime
@@ -41,6 +41,12 @@ pub trait ShmEnd: super::ends::Sealed + Unpin {
     type Item: Message;
     #[doc(hidden)]
     fn recv_now(&mut self) -> Result<Self::Item>;
+    /// As `recv_now`, straight into `*out`.
+    #[doc(hidden)]
+    fn recv_into_now(&mut self, out: &mut Self::Item) -> Result<()>;
+    /// `Ok` if a message is there now, left in place; `Empty` if none.
+    #[doc(hidden)]
+    fn message_now(&mut self) -> Result<()>;
     /// The message there now, if one is (`None`: nothing, or news only the full
     /// receive gives); no probe of the peers.
     #[doc(hidden)]
@@ -70,6 +76,12 @@ impl<T: Message> ShmEnd for Receiver<T> {
     type Item = T;
     fn recv_now(&mut self) -> Result<T> {
         Rx::recv_wait(self, Wait::Now)
+    }
+    fn recv_into_now(&mut self, out: &mut T) -> Result<()> {
+        Rx::recv_into_wait(self, out, Wait::Now)
+    }
+    fn message_now(&mut self) -> Result<()> {
+        Receiver::message_now(self)
     }
     #[inline(always)]
     fn take_ready(&mut self) -> Option<Result<T>> {
@@ -108,6 +120,12 @@ impl<T: Message> ShmEnd for Subscriber<T> {
     type Item = T;
     fn recv_now(&mut self) -> Result<T> {
         Rx::recv_wait(self, Wait::Now)
+    }
+    fn recv_into_now(&mut self, out: &mut T) -> Result<()> {
+        Rx::recv_into_wait(self, out, Wait::Now)
+    }
+    fn message_now(&mut self) -> Result<()> {
+        self.sample_now()
     }
     #[inline]
     fn take_ready(&mut self) -> Option<Result<T>> {
@@ -295,7 +313,7 @@ impl<E: ShmEnd> AsyncShm<E> {
                 }
             }
         }
-        self.poll_recv_slow(cx)
+        self.poll_take(cx, E::recv_now)
     }
 
     /// The next message copied ahead, consumed now; or, with none left, the messages
@@ -321,10 +339,15 @@ impl<E: ShmEnd> AsyncShm<E> {
         Some(msg)
     }
 
-    /// [`poll_recv`](Self::poll_recv) when no message was there at once: ends a park,
-    /// spins, yields, parks.
+    /// A receive when no message was there at once: ends a park, spins, yields, parks;
+    /// once something is there, `take` takes it (or looks at it: the receives that lend
+    /// a sample), and its result is returned unless it is [`Error::Empty`].
     #[inline(never)]
-    fn poll_recv_slow(&mut self, cx: &mut Context<'_>) -> Poll<Result<E::Item>> {
+    fn poll_take<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut take: impl FnMut(&mut E) -> Result<R>,
+    ) -> Poll<Result<R>> {
         let mut looks = 0;
         loop {
             if self.parked {
@@ -371,7 +394,7 @@ impl<E: ShmEnd> AsyncShm<E> {
                 ready = self.rx().spin();
             }
             if ready {
-                match self.rx().recv_now() {
+                match take(self.rx()) {
                     Err(Error::Empty) => {}
                     other => {
                         self.empty_since = None;
@@ -385,7 +408,7 @@ impl<E: ShmEnd> AsyncShm<E> {
                 return Poll::Pending;
             }
             self.empty_since = None;
-            match self.rx().recv_now() {
+            match take(self.rx()) {
                 Err(Error::Empty) => {}
                 other => return Poll::Ready(other),
             }
@@ -424,6 +447,36 @@ impl<E: ShmEnd> AsyncShm<E> {
     /// left and no message is left, ...
     pub async fn recv(&mut self) -> Result<E::Item> {
         poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// As [`recv`](Self::recv), copying the message straight from its slot into `*out`
+    /// (no `T` on the stack: for large messages). Cancel-safe as `recv`; `*out` is
+    /// written only by the poll that completes.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv); `*out` is unchanged.
+    pub async fn recv_into(&mut self, out: &mut E::Item) -> Result<()> {
+        poll_fn(|cx| {
+            if !self.parked {
+                if let Some(msg) = self.take_ahead() {
+                    self.empty_since = None;
+                    *out = msg;
+                    return Poll::Ready(Ok(()));
+                }
+            }
+            self.poll_take(cx, |rx| rx.recv_into_now(out))
+        })
+        .await
+    }
+
+    /// Waits until a message is at the head, and leaves it there: the first half of a
+    /// receive that lends it in place. The copies read ahead are dropped (their messages
+    /// are still in the ring, at the head).
+    async fn message_at_head(&mut self) -> Result<()> {
+        self.ahead.next = 0;
+        self.ahead.len = 0;
+        poll_fn(|cx| self.poll_take(cx, E::message_now)).await
     }
 
     /// Receives a message if one is there now; never waits.
@@ -476,6 +529,40 @@ impl<T> Ahead<T> {
     /// True if messages are not copied ahead (too large).
     fn is_off(&self) -> bool {
         self.buf.is_empty()
+    }
+}
+
+impl<T: Message> AsyncShm<Receiver<T>> {
+    /// Receives the next message **in place**: waits for it as [`recv`](Self::recv)
+    /// does, then lends it as the sync [`Receiver::recv`] does — a [`Sample`] that
+    /// derefs to the message in its slot (or, for a type with invalid bit patterns, to
+    /// its validated copy) and frees the slot when dropped. No copy of the message for
+    /// a type whose every bit pattern is valid.
+    ///
+    /// Cancel-safe: dropped before it completes, it has taken nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv).
+    pub async fn recv_sample(&mut self) -> Result<Sample<'_, T>> {
+        self.message_at_head().await?;
+        self.rx.as_mut().expect("receiver present").try_recv()
+    }
+}
+
+impl<T: Message> AsyncShm<Subscriber<T>> {
+    /// Receives the next sample **in place**: waits for it as [`recv`](Self::recv)
+    /// does, then lends it as the sync [`Subscriber::recv`] does — a [`TopicSample`]
+    /// that derefs to the sample in the topic (or its validated copy).
+    ///
+    /// Cancel-safe: dropped before it completes, it has taken nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv).
+    pub async fn recv_sample(&mut self) -> Result<TopicSample<'_, T>> {
+        self.message_at_head().await?;
+        self.rx.as_mut().expect("subscriber present").try_recv()
     }
 }
 

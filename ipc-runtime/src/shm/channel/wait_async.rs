@@ -47,6 +47,18 @@ impl<T: Message> Receiver<T> {
 }
 
 impl<T: ?Sized + Payload> Receiver<T> {
+    /// `Ok` if a message is at the head now, left there to be received (cancelled slots
+    /// before it are skipped); [`Error::Empty`](crate::Error::Empty) if none is; the
+    /// errors of a non-waiting receive otherwise (`Disconnected` once every sender is
+    /// gone, a corrupt ring).
+    pub(crate) fn message_now(&mut self) -> Result<()> {
+        if let Some(pos) = self.read.pending.take() {
+            release(&self.chan, &mut self.read, pos);
+        }
+        self.wait_for_message_at_head(&crate::deadline::Wait::Now)
+            .map(drop)
+    }
+
     /// Publishes `token` as this receiver's doorbell (0: none, the receiver is sync
     /// again), and forgets the death notice, which was set up to wake the other kind of
     /// wait.
