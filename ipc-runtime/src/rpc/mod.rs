@@ -30,6 +30,21 @@
 //! and the protocol's one call in flight per client: a client whose answers do not fit in
 //! its ring is dropped (see [`crate::shm::rpc`]).
 //!
+//! # Requests and answers in place
+//!
+//! A generated client calls through [`Call::call_in_place`] and a generated server serves
+//! through [`Serve::serve_in_place`]: the request is written, and the answer read, where
+//! the transport keeps them. Over shared memory that is the slot of each in its ring, so
+//! a call copies its arguments once (into the request's slot), the server copies them
+//! once (out of it, to validate a private copy) and its result once (into the answer's
+//! slot), and the client copies the result once (out of its slot): what a hand-written
+//! request/response of the same payload costs. The socket transports keep the defaults,
+//! which build the frames on the stack and go through `call` and `serve_replies`. Every
+//! byte of a frame written in place is written (header, value, zeros after it), so
+//! nothing of an earlier message in a reused slot is sent; arguments and results are
+//! copied out of the frame before they are validated, so a peer that writes the slot
+//! meanwhile cannot make an invalid value.
+//!
 //! # Answers never shift
 //!
 //! Each request carries a sequence number that its answer echoes, besides the method id.
@@ -46,9 +61,10 @@ use std::time::Duration;
 
 use crate::error::Result;
 
+pub use frame::Frame;
 #[doc(hidden)]
 pub use frame::{
-    answer, args, call, call_async, max, pad_after, refuse, result, round_up, value, Frame, ERR,
+    answer, args, call, call_async, fill, max, pad_after, refuse, result, round_up, value, ERR,
     INVALID_ARGS, OK, UNKNOWN_METHOD,
 };
 
@@ -84,6 +100,43 @@ pub trait Call<Req, Resp> {
     /// [`Error::Timeout`](crate::Error::Timeout) if the response did not arrive in time,
     /// as [`Call::call`] otherwise.
     fn call_timeout(&mut self, req: Req, timeout: Duration) -> Result<Resp>;
+
+    /// A call whose request and answer stay where the transport keeps them: `write` fills
+    /// the request in place (a shared-memory client lends it the request's slot in the
+    /// ring) and `read` reads the answer in place (in its slot), so neither is copied
+    /// through the stack. `timeout` bounds the whole call as [`Call::call_timeout`]'s
+    /// does (`None`: [`Call::call`]).
+    ///
+    /// `write` is given a frame holding the bytes of an earlier frame (or zeros): it must
+    /// write every byte it means to send. `read` is called once, with the answer, if
+    /// one came; its error is the call's.
+    ///
+    /// The frames are those `#[ipc::service]` generates, and the generated client calls
+    /// through this method. The default builds the request on the stack and goes
+    /// through [`Call::call`] or [`Call::call_timeout`]; the shared-memory client
+    /// overrides it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Call::call_timeout`], and `read`'s.
+    fn call_in_place(
+        &mut self,
+        write: &mut dyn FnMut(&mut Req),
+        read: &mut dyn FnMut(&Resp) -> Result<()>,
+        timeout: Option<Duration>,
+    ) -> Result<()>
+    where
+        Req: Frame,
+        Resp: Frame,
+    {
+        let mut req = Req::new(0, 0, 0);
+        write(&mut req);
+        let resp = match timeout {
+            None => self.call(req)?,
+            Some(t) => self.call_timeout(req, t)?,
+        };
+        read(&resp)
+    }
 }
 
 /// The answering end of a request/response transport: runs a handler on every request
@@ -117,6 +170,37 @@ pub trait Serve<Req, Resp> {
         loop {
             self.serve_replies(None, handler)?;
         }
+    }
+
+    /// As [`Serve::serve_replies`], the request read and the answer written where the
+    /// transport keeps them: `handler` reads the request in place (in its slot, for the
+    /// shared-memory server) and writes the whole answer into the frame it is lent (the
+    /// answer's slot), which holds the bytes of an earlier frame: it must write every
+    /// byte. [`Reply::Close`] drops that client after the answer.
+    ///
+    /// The frames are those `#[ipc::service]` generates, and the generated server serves
+    /// through this method. The default lends a zeroed frame on the stack and goes
+    /// through [`Serve::serve_replies`]; the shared-memory server overrides it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Serve::serve_replies`].
+    fn serve_in_place(
+        &mut self,
+        clients: Option<usize>,
+        handler: &mut dyn FnMut(&Req, &mut Resp) -> Reply<()>,
+    ) -> Result<()>
+    where
+        Req: Frame,
+        Resp: Frame,
+    {
+        self.serve_replies(clients, &mut |req| {
+            let mut resp = Resp::new(0, 0, 0);
+            match handler(&req, &mut resp) {
+                Reply::Answer(()) => Reply::Answer(resp),
+                Reply::Close(()) => Reply::Close(resp),
+            }
+        })
     }
 }
 
@@ -181,6 +265,19 @@ impl<Req, Resp, T: Call<Req, Resp> + ?Sized> Call<Req, Resp> for &mut T {
     fn call_timeout(&mut self, req: Req, timeout: Duration) -> Result<Resp> {
         (**self).call_timeout(req, timeout)
     }
+
+    fn call_in_place(
+        &mut self,
+        write: &mut dyn FnMut(&mut Req),
+        read: &mut dyn FnMut(&Resp) -> Result<()>,
+        timeout: Option<Duration>,
+    ) -> Result<()>
+    where
+        Req: Frame,
+        Resp: Frame,
+    {
+        (**self).call_in_place(write, read, timeout)
+    }
 }
 
 impl<Req, Resp, T: Call<Req, Resp> + ?Sized> Call<Req, Resp> for Box<T> {
@@ -190,5 +287,18 @@ impl<Req, Resp, T: Call<Req, Resp> + ?Sized> Call<Req, Resp> for Box<T> {
 
     fn call_timeout(&mut self, req: Req, timeout: Duration) -> Result<Resp> {
         (**self).call_timeout(req, timeout)
+    }
+
+    fn call_in_place(
+        &mut self,
+        write: &mut dyn FnMut(&mut Req),
+        read: &mut dyn FnMut(&Resp) -> Result<()>,
+        timeout: Option<Duration>,
+    ) -> Result<()>
+    where
+        Req: Frame,
+        Resp: Frame,
+    {
+        (**self).call_in_place(write, read, timeout)
     }
 }
