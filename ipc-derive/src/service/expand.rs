@@ -204,8 +204,8 @@ pub fn expand(s: &Service<'_>) -> TokenStream {
          methods of [`{client}`], `async`, over any transport that implements \
          [`AsyncCall`]({krate_str}::rpc::AsyncCall) (feature `tokio`): \
          `{async_client}::new(ipc::socket::AsyncClient::from_sync(ipc::socket::Client::connect(path)?)?)`, \
-         or `ipc::tcp::AsyncClient`. One call is in flight at a time; run a client per task \
-         for concurrent calls."
+         `ipc::tcp::AsyncClient` or, over shared memory, `ipc::shm::rpc::AsyncClient`. One \
+         call is in flight at a time; run a client per task for concurrent calls."
     );
     let serve_async_doc = format!(
         "Serves `service` through the async `transport` forever: [`{server}::serve_async`]."

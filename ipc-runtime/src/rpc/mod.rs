@@ -6,13 +6,13 @@
 //! of the trait (see the macro's documentation in the facade). The generated code knows
 //! nothing of the transport: it calls any [`Call`] and serves any [`Serve`]. Both are
 //! implemented by the request/response ends of shared memory ([`crate::shm::rpc`]), of
-//! [`crate::socket`] (Unix stream sockets) and of [`crate::tcp`]; the async twins of the
-//! socket ends (feature `tokio`) implement [`AsyncCall`] and [`AsyncServe`], which the
-//! generated async client and `serve_async` use:
+//! [`crate::socket`] (Unix stream sockets) and of [`crate::tcp`]; their async twins
+//! (feature `tokio`) implement [`AsyncCall`] and [`AsyncServe`], which the generated
+//! async client and `serve_async` use:
 //!
 //! | transport | client | server | a connection |
 //! |---|---|---|---|
-//! | shared memory | [`shm::rpc::Client`](crate::shm::rpc::Client) | [`shm::rpc::Server`](crate::shm::rpc::Server) | a pair of rings per client, found by name |
+//! | shared memory | [`shm::rpc::Client`](crate::shm::rpc::Client) (async: [`shm::rpc::AsyncClient`](crate::shm::rpc::AsyncClient)) | [`shm::rpc::Server`](crate::shm::rpc::Server) (async: [`shm::rpc::AsyncServer`](crate::shm::rpc::AsyncServer)) | a pair of rings per client, found by name |
 //! | Unix stream socket | [`socket::Client`](crate::socket::Client) | [`socket::Server`](crate::socket::Server) | a socket |
 //! | TCP | [`tcp::Client`](crate::tcp::Client) | [`tcp::Server`](crate::tcp::Server) | a socket |
 //!
@@ -208,8 +208,10 @@ pub trait Serve<Req, Resp> {
 /// generated service's async client (`PricingAsyncClient`) calls through.
 ///
 /// Implemented (feature `tokio`) by
-/// [`socket::AsyncClient`](crate::socket::AsyncClient) and
-/// [`tcp::AsyncClient`](crate::tcp::AsyncClient). The trait itself needs no runtime.
+/// [`socket::AsyncClient`](crate::socket::AsyncClient),
+/// [`tcp::AsyncClient`](crate::tcp::AsyncClient) and
+/// [`shm::rpc::AsyncClient`](crate::shm::rpc::AsyncClient). The trait
+/// itself needs no runtime.
 pub trait AsyncCall<Req, Resp> {
     /// Sends `req` and waits for its response, without blocking the thread. Dropping
     /// the future after the request went leaves its response owed: the next call skips
@@ -239,7 +241,9 @@ pub trait AsyncCall<Req, Resp> {
 ///
 /// Implemented (feature `tokio`) by [`socket::AsyncServer`](crate::socket::AsyncServer)
 /// and [`tcp::AsyncServer`](crate::tcp::AsyncServer), which serve each client in a task
-/// of its own.
+/// of its own, and by [`shm::rpc::AsyncServer`](crate::shm::rpc::AsyncServer), which
+/// serves every client from one task (the sync shared-memory server's loop, parking on
+/// its doorbell through the reactor).
 pub trait AsyncServe<Req, Resp> {
     /// Answers each request with what `handler` replies, until `clients` connections
     /// have ended (forever if `None`). A [`Reply::Close`] drops that client after its

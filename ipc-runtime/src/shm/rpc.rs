@@ -93,6 +93,10 @@
 //! announcing at the same instant (the registry's senders; a client that finds it full
 //! retries until its timeout).
 
+#[cfg(feature = "tokio")]
+mod async_client;
+#[cfg(feature = "tokio")]
+mod async_server;
 mod server;
 
 use std::fmt;
@@ -106,6 +110,10 @@ use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::rpc::Frame;
 
+#[cfg(feature = "tokio")]
+pub use async_client::AsyncClient;
+#[cfg(feature = "tokio")]
+pub use async_server::AsyncServer;
 pub use server::{Server, MAX_HANDSHAKES};
 
 /// How long a client has, by default, to find its connection's channels, and the server
