@@ -261,6 +261,19 @@ pub trait AsyncServe<Req, Resp> {
         H: Fn(Req) -> Reply<Resp> + Send + Sync + 'static;
 }
 
+/// How a server's loop answers a request: what [`Serve::serve_replies`] or
+/// [`Serve::serve_in_place`] was given.
+pub(crate) enum Handler<'a, Req, Resp> {
+    /// By value: the request copied out of where it arrived, the answer copied in.
+    Value(&'a mut dyn FnMut(Req) -> Reply<Resp>),
+    /// In place: the request read where it arrived, the answer written where it goes
+    /// (or, where that cannot be lent, into the blank frame the function makes).
+    InPlace(
+        &'a mut dyn FnMut(&Req, &mut Resp) -> Reply<()>,
+        fn() -> Resp,
+    ),
+}
+
 impl<Req, Resp, T: Call<Req, Resp> + ?Sized> Call<Req, Resp> for &mut T {
     fn call(&mut self, req: Req) -> Result<Resp> {
         (**self).call(req)

@@ -11,7 +11,7 @@ use super::{conn_names, conn_slots, Announce, HANDSHAKE, MAX_NAME, TAG};
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
 use crate::message::Message;
-use crate::rpc::{Frame, Reply};
+use crate::rpc::{Frame, Handler, Reply};
 use crate::shm::channel::{Announced, Receiver, Sender};
 use crate::shm::options::Options;
 use crate::shm::watch::LONGEST_SLEEP;
@@ -316,10 +316,11 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
                 reply
             }
         };
-        // The request's slot goes back before the answer is seen: the client's next
-        // request finds it free.
-        drop(req);
+        // The answer first: the request's slot goes back after it, off the path of the
+        // round trip (the client's next request has room regardless: it has read every
+        // answer, and the ring holds eight times the slots handed back at a time).
         loan.send();
+        drop(req);
         Ok(matches!(reply, Reply::Answer(())))
     }
 
@@ -483,18 +484,4 @@ impl<Req: Message, Resp: Message> crate::rpc::Serve<Req, Resp> for Server<Req, R
             }
         }
     }
-}
-
-/// How the serving loop answers a request.
-pub(super) enum Handler<'a, Req, Resp> {
-    /// By value: the request copied out of its slot, the answer copied into its slot
-    /// ([`Serve::serve_replies`](crate::rpc::Serve::serve_replies)).
-    Value(&'a mut dyn FnMut(Req) -> Reply<Resp>),
-    /// In place: the request read in its slot, the answer written in its slot
-    /// ([`Serve::serve_in_place`](crate::rpc::Serve::serve_in_place)); the function
-    /// makes a blank answer for a type a slot cannot be lent as.
-    InPlace(
-        &'a mut dyn FnMut(&Req, &mut Resp) -> Reply<()>,
-        fn() -> Resp,
-    ),
 }
