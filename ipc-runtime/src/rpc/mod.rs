@@ -38,8 +38,11 @@
 //! a call copies its arguments once (into the request's slot), the server copies them
 //! once (out of it, to validate a private copy) and its result once (into the answer's
 //! slot), and the client copies the result once (out of its slot): what a hand-written
-//! request/response of the same payload costs. The socket transports keep the defaults,
-//! which build the frames on the stack and go through `call` and `serve_replies`. Every
+//! request/response of the same payload costs. The Unix and TCP ends read what they
+//! receive in their receive buffer (validated there: the buffer is the process's own)
+//! and send frames built on the stack; a transport that overrides neither method gets
+//! the defaults, which build the frames on the stack and go through `call` and
+//! `serve_replies`. Every
 //! byte of a frame written in place is written (header, value, zeros after it), so
 //! nothing of an earlier message in a reused slot is sent; arguments and results are
 //! copied out of the frame before they are validated, so a peer that writes the slot
@@ -113,8 +116,8 @@ pub trait Call<Req, Resp> {
     ///
     /// The frames are those `#[ipc::service]` generates, and the generated client calls
     /// through this method. The default builds the request on the stack and goes
-    /// through [`Call::call`] or [`Call::call_timeout`]; the shared-memory client
-    /// overrides it.
+    /// through [`Call::call`] or [`Call::call_timeout`]; the clients of shared memory,
+    /// Unix sockets and TCP override it.
     ///
     /// # Errors
     ///
@@ -180,7 +183,8 @@ pub trait Serve<Req, Resp> {
     ///
     /// The frames are those `#[ipc::service]` generates, and the generated server serves
     /// through this method. The default lends a zeroed frame on the stack and goes
-    /// through [`Serve::serve_replies`]; the shared-memory server overrides it.
+    /// through [`Serve::serve_replies`]; the servers of shared memory, Unix sockets and
+    /// TCP override it.
     ///
     /// # Errors
     ///
