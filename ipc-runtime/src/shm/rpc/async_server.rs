@@ -53,7 +53,9 @@ const TURNS_PER_CLOCK: u32 = 64;
 /// answer from the loop quickly.
 ///
 /// Dropping the future of `serve` ends the park it was in (the rings no longer ask to be
-/// woken); the connections stay, for the next `serve` or [`into_sync`](Self::into_sync).
+/// woken); the connections stay, for the next `serve` or [`into_sync`](Self::into_sync),
+/// but for one whose request a handler was awaiting: that one is dropped (its client's
+/// call returns [`Error::Disconnected`]), since its answer would never come.
 ///
 /// ```no_run
 /// use ipc::shm::rpc::{AsyncServer, Server};
@@ -193,8 +195,16 @@ impl<Req: Message, Resp: Message> AsyncServer<Req, Resp> {
                 worked = true;
                 let alive = match server.conns[i].next_request()? {
                     Next::Request(req) => {
+                        // Drops the connection if this future is dropped before the
+                        // answer went: its client gets `Disconnected`, not a wait for an
+                        // answer that will never come.
+                        let answering = Answering {
+                            server: &mut *server,
+                            conn: i,
+                            answered: false,
+                        };
                         let answer = reply(handler(req).await);
-                        server.conns[i].send_reply(&answer)
+                        answering.send(&answer)
                     }
                     Next::Nothing => true,
                     Next::Finished => false,
@@ -270,6 +280,34 @@ async fn wait_for_ring(
     .await
 }
 
+/// A request taken from connection `conn` and not yet answered: if the future is dropped
+/// meanwhile (its handler was awaiting), the connection is dropped with it.
+struct Answering<'a, Req: Message, Resp: Message> {
+    server: &'a mut Server<Req, Resp>,
+    conn: usize,
+    answered: bool,
+}
+
+impl<Req: Message, Resp: Message> Answering<'_, Req, Resp> {
+    /// Sends the answer; false once the connection is finished (see
+    /// `Conn::send_reply`).
+    fn send(mut self, answer: &Reply<Resp>) -> bool {
+        self.answered = true;
+        self.server.conns[self.conn].send_reply(answer)
+    }
+}
+
+impl<Req: Message, Resp: Message> Drop for Answering<'_, Req, Resp> {
+    fn drop(&mut self) {
+        if !self.answered {
+            // Dropping its ends closes it: the client's pending call returns
+            // `Disconnected`, and being the last participant the server unlinks both
+            // rings once the client has left.
+            self.server.conns.swap_remove(self.conn);
+        }
+    }
+}
+
 /// A park of the server in progress: ended ([`Server::park_end`]) by
 /// [`Parked::end`] or, if the future is dropped while parked, on drop.
 struct Parked<'a, Req: Message, Resp: Message>(&'a mut Server<Req, Resp>);
@@ -305,6 +343,36 @@ impl<Req: Message, Resp: Message> crate::rpc::AsyncServe<Req, Resp> for AsyncSer
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A serve future dropped while its handler awaits drops that request's connection:
+    /// the client's call returns `Disconnected` instead of waiting for ever.
+    #[test]
+    fn a_serve_future_dropped_inside_a_handler_disconnects_that_client() {
+        let name = crate::testing::unique("async-rpc-dropped");
+        let rt = ::tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let server = Server::<u64, u64>::bind(&name).unwrap();
+            let mut server = AsyncServer::from_sync(server).unwrap();
+            let client = std::thread::spawn({
+                let name = name.clone();
+                move || {
+                    let mut client = super::super::Client::<u64, u64>::connect(&name).unwrap();
+                    client.call(1)
+                }
+            });
+            let serving = server.serve(|_| std::future::pending::<u64>());
+            let stopped = ::tokio::time::timeout(Duration::from_millis(200), serving).await;
+            assert!(stopped.is_err(), "the handler never returns");
+            match client.join().unwrap() {
+                Err(crate::Error::Disconnected) => {}
+                other => panic!("the call of a dropped request returned {other:?}"),
+            }
+            assert_eq!(server.get_ref().clients(), 0);
+        });
+    }
 
     /// The doorbell a parked async server awaits is rung by a client's request: a call
     /// from another thread is answered, and the server returns once its one client left.
