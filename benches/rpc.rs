@@ -14,6 +14,10 @@
 //! channels and a bare atomic ping-pong, the two sides on two CPUs, in alternating blocks
 //! (medians of the per-block figures and ratios; see that file).
 //!
+//! Last, the generated async client over shared memory (`shm::rpc::AsyncClient`, on a
+//! current-thread tokio runtime) beside the generated sync client, one server for both
+//! (rows from `rpc/shm_async.rs`).
+//!
 //! `cargo bench --bench rpc` (`IPC_BENCH_CALLS` sets the calls per round or block, 5,000
 //! by default).
 
@@ -24,6 +28,8 @@ use ipc::rpc::Call;
 mod common;
 #[path = "rpc/shm.rs"]
 mod shm;
+#[path = "rpc/shm_async.rs"]
+mod shm_async;
 
 const ROUNDS: usize = 7;
 
@@ -215,4 +221,5 @@ fn main() {
         shm::BLOCKS - 1
     );
     shm::rows(n);
+    shm_async::rows(n);
 }

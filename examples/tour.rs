@@ -38,7 +38,8 @@
 //!
 //! **rpc** (the table after that): the round trip of a call of a generated service
 //! (`#[ipc::service]`) over shared memory (`ipc::shm::rpc`), a Unix socket and TCP, at 8 B
-//! and 4 KiB, placed and measured as `cargo bench --bench rpc` does (see `tour/rpc.rs`).
+//! and 4 KiB, placed and measured as `cargo bench --bench rpc` does (see `tour/rpc.rs`);
+//! the `shm async` row is the generated async client over shared memory, on tokio.
 //!
 //! `--plot DIR` also draws the figures as SVG charts in `DIR` (`latency.svg`,
 //! `throughput.svg` at 8 B, `throughput-64.svg`, `throughput-4096.svg`), each naming the
@@ -330,7 +331,8 @@ fn rpc_table() -> Result<()> {
     println!();
     println!(
         "rpc: a generated service's call (`#[ipc::service]`), round trip, the median of 7 \
-         rounds; as `cargo bench --bench rpc` measures it."
+         rounds; as `cargo bench --bench rpc` measures it. shm async: the generated async \
+         client (`shm::rpc::AsyncClient`) on a current-thread tokio runtime."
     );
     Ok(())
 }

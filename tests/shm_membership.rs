@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use ipc::shm::{Options, Receiver, Sender};
+use ipc::sync::WaitStrategy;
 use ipc::Error;
 
 mod common;
@@ -46,6 +47,17 @@ fn child() {
                 drop(tx);
                 assert_eq!(*ack.recv_timeout(Duration::from_secs(30)).unwrap(), round);
             }
+        }
+        ["hold-a-loan", name] => {
+            // The channel's only sender: one message, then a claimed slot held until the
+            // test kills this process.
+            let mut tx = Sender::<u64>::open(name).unwrap();
+            tx.send(1).unwrap();
+            let mut loan = tx.loan().unwrap();
+            loan.write(2);
+            common::ready();
+            std::thread::sleep(Duration::from_secs(600));
+            loan.send();
         }
         _ => panic!("unknown role {role}"),
     }
@@ -98,4 +110,34 @@ fn the_last_sender_leaving_at_any_stage_of_a_park_is_seen() {
         ack.send(round).unwrap();
     }
     peer.assert_success();
+}
+
+/// The only sender killed while it holds a claimed slot (a loan, as a request/response
+/// server holds its answer's slot while the handler runs): the parked receiver skips the
+/// abandoned slot and, no sender being left, returns `Disconnected` rather than park
+/// again on a death it has already seen.
+#[test]
+fn a_receiver_parked_on_a_slot_its_last_sender_died_holding_disconnects() {
+    for wait in [WaitStrategy::Park, WaitStrategy::SpinThenPark] {
+        let name = Name::new("dead-loan");
+        let mut rx = Receiver::<u64>::create(&name.0, Options::new().wait(wait)).unwrap();
+        let mut peer = Proc::spawn(ROLE, &format!("hold-a-loan {}", name.0));
+        peer.wait_ready();
+        assert_eq!(*rx.recv_timeout(Duration::from_secs(30)).unwrap(), 1);
+        let (done, result) = std::sync::mpsc::channel();
+        let waiting = std::thread::spawn(move || {
+            let r = rx.recv().map(|m| *m);
+            done.send(r).unwrap();
+        });
+        // Let the receive park (not needed for the outcome, only to test the park).
+        std::thread::sleep(Duration::from_millis(100));
+        peer.kill();
+        // A hang guard only: a receiver that parked again sleeps for ever.
+        match result.recv_timeout(Duration::from_secs(60)) {
+            Ok(Err(Error::Disconnected)) => {}
+            Ok(other) => panic!("{wait:?}: the receive returned {other:?}"),
+            Err(_) => panic!("{wait:?}: the receive still waits after its last sender died"),
+        }
+        waiting.join().unwrap();
+    }
 }

@@ -1,6 +1,8 @@
 //! The "rpc" rows: one call of a generated service (`#[ipc::service]`), round trip, over
 //! shared memory (`ipc::shm::rpc`), a Unix socket and TCP, with an 8-byte and a 4 KiB
-//! argument echoed back. The tour serves; its child calls and reports the median of
+//! argument echoed back; and over shared memory again with the generated async client
+//! (`shm::rpc::AsyncClient`, awaited on a current-thread tokio runtime: the `shm async`
+//! row), the server the same. The tour serves; its child calls and reports the median of
 //! [`ROUNDS`] rounds (each of a fixed number of calls, tens of milliseconds long, after a
 //! warm-up round). The processes are placed as `cargo bench --bench rpc` places them, so
 //! that the figures agree with its "generated" column: over shared memory on two CPUs
@@ -20,7 +22,7 @@ use crate::peer;
 const ROUNDS: usize = 7;
 
 /// The transports of the rpc rows, in the table's order.
-pub const TRANSPORTS: [&str; 3] = ["shm", "unix", "tcp"];
+pub const TRANSPORTS: [&str; 4] = ["shm", "shm async", "unix", "tcp"];
 
 /// The argument sizes of the rpc rows.
 pub const SIZES: [usize; 2] = [8, 4096];
@@ -53,7 +55,7 @@ impl Large for Echo {
 
 /// Calls per round: enough for tens of milliseconds on each transport.
 fn calls(transport: &str) -> u64 {
-    if transport == "shm" {
+    if transport.starts_with("shm") {
         50_000
     } else {
         4_000
@@ -68,7 +70,7 @@ fn bind<Req: ipc::Message, Resp: ipc::Message>(
     dir: &TempDir,
 ) -> Result<Bound<Req, Resp>> {
     Ok(match transport {
-        "shm" => {
+        "shm" | "shm async" => {
             let name = guard::unique("rpc");
             let server = ipc::shm::rpc::Server::bind(&name)?;
             (Box::new(server), name)
@@ -138,9 +140,12 @@ pub fn parent(transport: &str, size: usize) -> Result<Duration> {
 
 /// The child's part: calls the tour's server, prints the median round trip in ns.
 pub fn child(transport: &str, size: usize, at: &str) -> Result<()> {
-    if transport != "shm" {
+    if !transport.starts_with("shm") {
         // As the bench places a socket's two processes: on one CPU.
         crate::pin_to_cpu(0);
+    }
+    if transport == "shm async" {
+        return child_async(size, at);
     }
     let n = calls(transport);
     let mut rounds = Vec::with_capacity(ROUNDS);
@@ -175,6 +180,60 @@ pub fn child(transport: &str, size: usize, at: &str) -> Result<()> {
     rounds.sort_by(f64::total_cmp);
     println!("{}", rounds[rounds.len() / 2]);
     Ok(())
+}
+
+/// [`child`] with the generated async client over shared memory, on a current-thread
+/// runtime.
+fn child_async(size: usize, at: &str) -> Result<()> {
+    let n = calls("shm");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            op: "build a tokio runtime",
+            source,
+        })?;
+    let mut rounds = Vec::with_capacity(ROUNDS);
+    rt.block_on(async {
+        if size == 8 {
+            let mut c = SmallAsyncClient::new(async_client(at)?);
+            for round in 0..=ROUNDS {
+                let start = Instant::now();
+                for i in 0..n {
+                    let back = c.echo(i.to_ne_bytes()).await?;
+                    check(back[..8] == i.to_ne_bytes())?;
+                }
+                if round > 0 {
+                    rounds.push(start.elapsed().as_nanos() as f64 / n as f64);
+                }
+            }
+        } else {
+            let mut c = LargeAsyncClient::new(async_client(at)?);
+            let mut data = [0u8; 4096];
+            for round in 0..=ROUNDS {
+                let start = Instant::now();
+                for i in 0..n {
+                    data[..8].copy_from_slice(&i.to_ne_bytes());
+                    let back = c.echo(data).await?;
+                    check(back[..8] == i.to_ne_bytes())?;
+                }
+                if round > 0 {
+                    rounds.push(start.elapsed().as_nanos() as f64 / n as f64);
+                }
+            }
+        }
+        Ok::<(), Error>(())
+    })?;
+    rounds.sort_by(f64::total_cmp);
+    println!("{}", rounds[rounds.len() / 2]);
+    Ok(())
+}
+
+/// A shared-memory client of the server `at`, made async (inside a runtime).
+fn async_client<Req: ipc::Message, Resp: ipc::Message>(
+    at: &str,
+) -> Result<ipc::shm::rpc::AsyncClient<Req, Resp>> {
+    ipc::shm::rpc::AsyncClient::from_sync(ipc::shm::rpc::Client::connect(at)?)
 }
 
 fn check(ok: bool) -> Result<()> {

@@ -124,6 +124,47 @@ pub fn from_bytes<T: Message>(bytes: &[u8]) -> Result<T, InvalidMessage> {
     Ok(unsafe { core::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
 }
 
+/// [`from_bytes`] for bytes another process may write while they are read (a slot of
+/// shared memory read in place): the bytes are copied first and the private copy is
+/// validated, so a peer that rewrites them between the check and the copy cannot make
+/// an invalid `T`. One copy, as `from_bytes`.
+///
+/// # Errors
+///
+/// As [`from_bytes`].
+#[inline]
+pub(crate) fn from_shared_bytes<T: Message>(bytes: &[u8]) -> Result<T, InvalidMessage> {
+    const { assert!(T::SCHEMA.size == size_of::<T>()) };
+    if bytes.len() != size_of::<T>() {
+        return Err(InvalidMessage::length(
+            T::SCHEMA.name,
+            size_of::<T>(),
+            bytes.len(),
+        ));
+    }
+    let mut copy = core::mem::MaybeUninit::<T>::uninit();
+    // SAFETY: `bytes` is `size_of::<T>()` readable bytes, `copy` a private
+    // `size_of::<T>()`-byte buffer; a byte copy needs no alignment of the source, and the
+    // caller's slice cannot overlap a local.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            bytes.as_ptr(),
+            copy.as_mut_ptr().cast::<u8>(),
+            size_of::<T>(),
+        );
+    }
+    if !const { T::SCHEMA.accepts_any_bits() } {
+        // SAFETY: the first `size_of::<T>()` bytes of `copy` were initialised just above.
+        let private =
+            unsafe { core::slice::from_raw_parts(copy.as_ptr().cast::<u8>(), size_of::<T>()) };
+        T::validate(private)?;
+    }
+    // SAFETY: every byte is initialised (copied above) and, unless every bit pattern is a
+    // `T`, `T::validate` accepted this private copy, which by the `Message` contract makes
+    // it a valid `T`; nobody else can write it.
+    Ok(unsafe { copy.assume_init() })
+}
+
 /// Validates `bytes` in place and returns them as a `&T`.
 ///
 /// # Errors

@@ -54,7 +54,7 @@ use crate::codec::io_error;
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::payload::Payload;
-use crate::rpc::Reply;
+use crate::rpc::{Handler, Reply};
 use crate::socket::conn::{self, duplex_slice_stream, duplex_stream, Receiver, Sender};
 use crate::socket::rpc::{Accept, Caller, Serving};
 use crate::socket::sys::Wait;
@@ -536,7 +536,8 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     pub fn serve(&mut self, mut handler: impl FnMut(Req) -> Resp) -> Result<Infallible> {
         let mut handler = |req| Reply::Answer(handler(req));
         loop {
-            self.serving.run(&self.listener, &mut handler, None)?;
+            self.serving
+                .run(&self.listener, &mut Handler::Value(&mut handler), None)?;
         }
     }
 
@@ -557,8 +558,11 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
         mut handler: impl FnMut(Req) -> Resp,
     ) -> Result<()> {
         let mut handler = |req| Reply::Answer(handler(req));
-        self.serving
-            .run(&self.listener, &mut handler, Some(clients))
+        self.serving.run(
+            &self.listener,
+            &mut Handler::Value(&mut handler),
+            Some(clients),
+        )
     }
 }
 

@@ -125,6 +125,13 @@ pub fn expand(s: &Service<'_>) -> TokenStream {
                     }
                 }
                 #[inline]
+                fn set_header(&mut self, seq: u32, method: u16, outcome: u16) {
+                    self.seq = seq;
+                    self.method = method;
+                    self.outcome = outcome;
+                    self._pad = [0; #header - 8];
+                }
+                #[inline]
                 fn seq(&self) -> u32 { self.seq }
                 #[inline]
                 fn method(&self) -> u16 { self.method }
@@ -197,8 +204,8 @@ pub fn expand(s: &Service<'_>) -> TokenStream {
          methods of [`{client}`], `async`, over any transport that implements \
          [`AsyncCall`]({krate_str}::rpc::AsyncCall) (feature `tokio`): \
          `{async_client}::new(ipc::socket::AsyncClient::from_sync(ipc::socket::Client::connect(path)?)?)`, \
-         or `ipc::tcp::AsyncClient`. One call is in flight at a time; run a client per task \
-         for concurrent calls."
+         `ipc::tcp::AsyncClient` or, over shared memory, `ipc::shm::rpc::AsyncClient`. One \
+         call is in flight at a time; run a client per task for concurrent calls."
     );
     let serve_async_doc = format!(
         "Serves `service` through the async `transport` forever: [`{server}::serve_async`]."
@@ -275,10 +282,25 @@ pub fn expand(s: &Service<'_>) -> TokenStream {
             /// Answers one request: calls the method it names and puts the result in the
             /// response, or refuses it (`Reply::Close`).
             pub fn handle(&mut self, req: #request) -> #krate::rpc::Reply<#response> {
+                let mut resp = <#response as #svc::service::Frame>::new(0, 0, 0);
+                match self.handle_in_place(&req, &mut resp) {
+                    #krate::rpc::Reply::Answer(()) => #krate::rpc::Reply::Answer(resp),
+                    #krate::rpc::Reply::Close(()) => #krate::rpc::Reply::Close(resp),
+                }
+            }
+
+            /// As [`handle`](Self::handle), the request read where it lies and the
+            /// response written into `resp` (every byte of it, whatever it held): what
+            /// `rpc::Serve::serve_in_place` lends, a slot of a ring over shared memory.
+            /// The arguments are copied out of `req` before they are validated.
+            pub fn handle_in_place(&mut self, req: &#request, resp: &mut #response) -> #krate::rpc::Reply<()> {
                 let service = &mut self.service;
-                match #svc::service::Frame::method(&req) {
+                // Each header field read once: `req` may lie in shared memory.
+                let seq = #svc::service::Frame::seq(req);
+                let method = #svc::service::Frame::method(req);
+                match method {
                     #(#dispatch_arms)*
-                    _ => #svc::service::refuse(&req, #svc::service::UNKNOWN_METHOD),
+                    _ => #svc::service::refuse(resp, seq, method, #svc::service::UNKNOWN_METHOD),
                 }
             }
 
@@ -292,7 +314,11 @@ pub fn expand(s: &Service<'_>) -> TokenStream {
             where
                 T: #krate::rpc::Serve<#request, #response> + ?::core::marker::Sized,
             {
-                transport.serve_forever(&mut |req| self.handle(req))
+                loop {
+                    transport.serve_in_place(::core::option::Option::None, &mut |req, resp| {
+                        self.handle_in_place(req, resp)
+                    })?;
+                }
             }
 
             /// Serves `transport` until `clients` connections have ended.
@@ -304,7 +330,9 @@ pub fn expand(s: &Service<'_>) -> TokenStream {
             where
                 T: #krate::rpc::Serve<#request, #response> + ?::core::marker::Sized,
             {
-                transport.serve_replies(::core::option::Option::Some(clients), &mut |req| self.handle(req))
+                transport.serve_in_place(::core::option::Option::Some(clients), &mut |req, resp| {
+                    self.handle_in_place(req, resp)
+                })
             }
 
             /// Serves every client of the async `transport` forever (see
@@ -594,21 +622,21 @@ fn client_method(
         Ret::Unit | Ret::ResultAlias(_) => (
             quote!(()),
             quote!({
-                let _: [u8; 0] = #p::service::value::<[u8; 0], #response>(&resp)?;
+                let _: [u8; 0] = #p::service::value::<[u8; 0], #response>(resp)?;
                 ::core::result::Result::Ok(())
             }),
         ),
         Ret::Value(ty) => (
             ty.to_token_stream(),
-            quote!(#p::service::value::<#ty, #response>(&resp)),
+            quote!(#p::service::value::<#ty, #response>(resp)),
         ),
         Ret::Result { ok: Some(ok), err } => (
             quote!(::core::result::Result<#ok, #err>),
-            quote!(#p::service::result::<#ok, #err, #response>(&resp)),
+            quote!(#p::service::result::<#ok, #err, #response>(resp)),
         ),
         Ret::Result { ok: None, err } => (
             quote!(::core::result::Result<(), #err>),
-            quote!(#p::service::result::<[u8; 0], #err, #response>(&resp).map(|r| r.map(|_| ()))),
+            quote!(#p::service::result::<[u8; 0], #err, #response>(resp).map(|r| r.map(|_| ()))),
         ),
     };
     let timeout_doc = format!("As [`{}`](Self::{}), giving up after `timeout`; its late answer is never taken for another call's.", m.name, m.name);
@@ -647,14 +675,14 @@ fn client_method(
                 #(#names,)*
                 #(#pads: #p::zeroed(),)*
             };
-            let resp: #response = #p::service::#call::<#request, #response, #args, Tr>(
+            #p::service::#call::<#request, #response, #args, #ret, Tr>(
                 &mut self.transport,
                 &mut self.seq,
                 #id,
                 &args,
                 timeout,
-            )#dot_await?;
-            #convert
+                |resp: &#response| -> #krate::Result<#ret> { #convert },
+            )#dot_await
         }
     }
 }
@@ -677,31 +705,39 @@ fn dispatch_arm(
         .map(|(i, a)| arg_ident(a.ident, i))
         .collect();
     let call = quote!(service.#ident(#(a.#names),*));
+    let answer = |outcome: TokenStream, value: TokenStream| quote!(#p::service::answer::<#response, _>(resp, seq, #id, #p::service::#outcome, #value));
     let answer = match &m.ret {
-        Ret::Unit | Ret::ResultAlias(_) => quote!({
-            #call;
-            #p::service::answer::<#request, #response, [u8; 0]>(&req, #p::service::OK, &[])
-        }),
-        Ret::Value(_) => quote!(#p::service::answer(&req, #p::service::OK, &#call)),
+        Ret::Unit | Ret::ResultAlias(_) => {
+            let ok = answer(quote!(OK), quote!(&[0u8; 0]));
+            quote!({
+                #call;
+                #ok
+            })
+        }
+        Ret::Value(_) => answer(quote!(OK), quote!(&#call)),
         Ret::Result { ok, .. } => {
             let ok_value = if ok.is_some() {
-                quote!(v)
+                quote!(&v)
             } else {
                 quote!({
                     let () = v;
-                    [0u8; 0]
+                    &[0u8; 0]
                 })
             };
+            let ok = answer(quote!(OK), ok_value);
+            let err = answer(quote!(ERR), quote!(&e));
             quote!(match #call {
-                ::core::result::Result::Ok(v) => #p::service::answer(&req, #p::service::OK, &#ok_value),
-                ::core::result::Result::Err(e) => #p::service::answer(&req, #p::service::ERR, &e),
+                ::core::result::Result::Ok(v) => #ok,
+                ::core::result::Result::Err(e) => #err,
             })
         }
     };
     quote! {
-        #id => match #p::service::args::<#args, #request, #response>(&req) {
-            ::core::result::Result::Ok(a) => #answer,
-            ::core::result::Result::Err(refusal) => refusal,
+        #id => match #p::service::args::<#args, #request>(req) {
+            ::core::option::Option::Some(a) => #answer,
+            ::core::option::Option::None => {
+                #p::service::refuse(resp, seq, #id, #p::service::INVALID_ARGS)
+            }
         },
     }
 }

@@ -72,6 +72,8 @@
 //! | request/response server | `socket::AsyncServer`, `tcp::AsyncServer` ([`AsyncServer`]) | the listener; a task per connection |
 //! | POSIX queue | `mq::AsyncSender`, `mq::AsyncReceiver` | the queue's descriptor (pollable on Linux) |
 //! | shared memory | `shm::AsyncReceiver`, `shm::AsyncSubscriber` | a doorbell socket (see [`crate::shm`]'s async section) |
+//! | shared-memory request/response | [`shm::rpc::AsyncClient`](crate::shm::rpc::AsyncClient) | its answer ring's [`AsyncShm`] |
+//! | shared-memory request/response server | [`shm::rpc::AsyncServer`](crate::shm::rpc::AsyncServer) | the server's one doorbell; one task for every client |
 //! | System V queue | none | — |
 //!
 //! System V queues have no descriptor: `msgrcv(2)` can only block a thread or be
@@ -100,7 +102,7 @@
 
 use std::fmt;
 use std::future::{poll_fn, Future};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -120,6 +122,7 @@ mod shutdown;
 pub use server::{AsyncServer, ServerEnd};
 pub use shared::SharedClient;
 pub use shm::{AsyncShm, ShmEnd};
+pub(crate) use shutdown::Watch as ShutdownWatch;
 
 /// An end of any kind this module can make async (implemented by the transports' ends;
 /// sealed).
@@ -561,6 +564,23 @@ where
 /// The error of the reactor, as this crate's.
 fn reactor(e: std::io::Error) -> Error {
     crate::codec::io_error("tokio reactor", e)
+}
+
+/// A duplicate of `fd` registered with the current runtime's reactor for readability
+/// (`what` names it in errors): to await a descriptor another value owns and reads, as
+/// the shared-memory rpc server's doorbell.
+///
+/// # Errors
+///
+/// [`Error::Io`] if it cannot be duplicated or registered (outside a runtime, say).
+pub(crate) fn watch_readable(fd: BorrowedFd<'_>, what: &'static str) -> Result<AsyncFd<OwnedFd>> {
+    let dup = fd
+        .try_clone_to_owned()
+        .map_err(|e| crate::codec::io_error("dup", e))?;
+    // SAFETY: `OwnedFd::as_raw_fd` returns the descriptor it owns, which stays open and
+    // the same until the `AsyncFd` (which owns the `OwnedFd`) is dropped.
+    unsafe { AsyncFd::register_with_interest(dup, Interest::READABLE) }
+        .map_err(|e| crate::codec::io_error(what, e.into()))
 }
 
 /// Messages until the peers are gone or shutdown is requested: [`Error::Disconnected`]

@@ -58,7 +58,17 @@ pub(crate) trait Framed<P: ?Sized + Payload> {
     where
         P: Message,
     {
-        let (reader, fill) = self.reader_and_fill(Wait::Forever);
+        self.recv_ref_wait_framed(Wait::Forever)
+    }
+
+    /// As [`Framed::recv_ref_framed`], waiting as `wait` says (a request/response
+    /// client's answer, a server's request).
+    #[inline(always)]
+    fn recv_ref_wait_framed(&mut self, wait: Wait) -> Result<&P>
+    where
+        P: Message,
+    {
+        let (reader, fill) = self.reader_and_fill(wait);
         reader.recv_ref_with(fill)
     }
 }

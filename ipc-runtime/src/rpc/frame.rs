@@ -1,20 +1,26 @@
-//! The frames of a generated service, and the steps of a call and of a dispatch that
-//! every service shares. Not public API: used by the code `#[ipc::service]` generates.
+//! The frames of a generated service ([`Frame`]), and the steps of a call and of a
+//! dispatch that every service shares. Only [`Frame`] is public API; the rest is used by
+//! the code `#[ipc::service]` generates.
 //!
 //! A request and a response are each one `#[repr(C)]` message: a header (sequence
 //! number, method id, outcome), padding up to the largest alignment of the argument (or
 //! result) types, a zero-sized struct of zero-length arrays that puts every method's
 //! name and types into the schema, and a body of bytes as long as the largest argument
 //! struct (or result) rounded up to that alignment. The body holds the bytes of the
-//! called method's argument struct (or result), which are validated as that type when
-//! they are read.
+//! called method's argument struct (or result), which are copied out of the frame and
+//! validated as that type when they are read: a frame read in place in shared memory may
+//! still be written by its sender, so its bytes are never validated where they lie.
+//!
+//! A frame written in place (a slot of a ring, lent again and again) holds the bytes of
+//! an earlier frame: [`fill`] writes every byte of it, the header, the value and zeros
+//! after it, so nothing stale is sent.
 
 use core::mem::size_of;
 use std::time::Duration;
 
 use super::{AsyncCall, Call, Reply};
 use crate::error::{Error, Result};
-use crate::message::{as_bytes, from_bytes, InvalidMessage, Message};
+use crate::message::{as_bytes, from_shared_bytes, Message};
 
 /// The call succeeded: the body holds the method's result (or the `Ok` of a `Result`).
 pub const OK: u16 = 0;
@@ -26,16 +32,20 @@ pub const UNKNOWN_METHOD: u16 = 2;
 /// is closed.
 pub const INVALID_ARGS: u16 = 3;
 
-/// A generated request or response: a header and a body of bytes.
+/// A request or response of a service that `#[ipc::service]` generates: a header (call
+/// number, method id, outcome) and a body of bytes. [`Call::call_in_place`] and
+/// [`Serve::serve_in_place`](super::Serve::serve_in_place) lend them in place. Implemented
+/// by the generated frames only.
 pub trait Frame: Message {
     /// A frame with this header and a zeroed body.
     fn new(seq: u32, method: u16, outcome: u16) -> Self;
+    /// Writes the header, the padding after it zeroed; the body is left as it is.
+    fn set_header(&mut self, seq: u32, method: u16, outcome: u16);
     /// The sequence number of the call.
     fn seq(&self) -> u32;
     /// The method id (1 for the trait's first method).
     fn method(&self) -> u16;
-    /// [`OK`], [`ERR`], [`UNKNOWN_METHOD`] or [`INVALID_ARGS`] (always [`OK`] in a
-    /// request).
+    /// `OK`, `ERR`, `UNKNOWN_METHOD` or `INVALID_ARGS` (always `OK` in a request).
     fn outcome(&self) -> u16;
     /// The body.
     fn body(&self) -> &[u8];
@@ -43,85 +53,104 @@ pub trait Frame: Message {
     fn body_mut(&mut self) -> &mut [u8];
 }
 
-/// A frame holding `value`'s bytes at the start of its body.
+/// Writes every byte of `out`: the header, `value`'s bytes at the start of the body and
+/// zeros after them, so that nothing of what `out` held before (an earlier frame, in a
+/// slot that is reused) is sent.
 #[inline]
-fn frame<F: Frame, T: Message>(seq: u32, method: u16, outcome: u16, value: &T) -> F {
-    let mut f = F::new(seq, method, outcome);
-    f.body_mut()[..size_of::<T>()].copy_from_slice(as_bytes(value));
-    f
+pub fn fill<F: Frame, T: Message>(out: &mut F, seq: u32, method: u16, outcome: u16, value: &T) {
+    out.set_header(seq, method, outcome);
+    let (head, tail) = out.body_mut().split_at_mut(size_of::<T>());
+    head.copy_from_slice(as_bytes(value));
+    tail.fill(0);
 }
 
-/// Calls `method` with `args` through `transport`; returns the response after checking
-/// that it answers this call, and that the server did not refuse it.
+/// Calls `method` with `args` through `transport`, the request written and the answer
+/// read in place ([`Call::call_in_place`]); returns what `decode` makes of the answer,
+/// once it is checked to answer this call without a refusal.
 ///
 /// # Errors
 ///
 /// The transport's; [`Error::Corrupt`] for an answer to another call;
-/// [`Error::Refused`] if the server refused the call.
+/// [`Error::Refused`] if the server refused the call; `decode`'s.
 #[inline]
-pub fn call<Req: Frame, Resp: Frame, A: Message, Tr: Call<Req, Resp> + ?Sized>(
+pub fn call<Req, Resp, A, T, Tr>(
     transport: &mut Tr,
     seq: &mut u32,
     method: u16,
     args: &A,
     timeout: Option<Duration>,
-) -> Result<Resp> {
-    let req: Req = next_request(seq, method, args);
-    let resp = match timeout {
-        None => transport.call(req)?,
-        Some(t) => transport.call_timeout(req, t)?,
-    };
-    answer_to(resp, *seq, method)
+    decode: impl Fn(&Resp) -> Result<T>,
+) -> Result<T>
+where
+    Req: Frame,
+    Resp: Frame,
+    A: Message,
+    Tr: Call<Req, Resp> + ?Sized,
+{
+    *seq = seq.wrapping_add(1);
+    let this = *seq;
+    let mut out = None;
+    transport.call_in_place(
+        &mut |req: &mut Req| fill(req, this, method, OK, args),
+        &mut |resp: &Resp| {
+            answer_to(resp, this, method)?;
+            out = Some(decode(resp)?);
+            Ok(())
+        },
+        timeout,
+    )?;
+    out.ok_or_else(|| {
+        Error::Corrupt("the transport's call returned without reading an answer".into())
+    })
 }
 
-/// As [`call`], through an async transport.
+/// As [`call`], through an async transport (by value: the request is built on the stack,
+/// the answer returned).
 ///
 /// # Errors
 ///
 /// As [`call`].
-pub async fn call_async<Req, Resp, A, Tr>(
+pub async fn call_async<Req, Resp, A, T, Tr>(
     transport: &mut Tr,
     seq: &mut u32,
     method: u16,
     args: &A,
     timeout: Option<Duration>,
-) -> Result<Resp>
+    decode: impl Fn(&Resp) -> Result<T>,
+) -> Result<T>
 where
     Req: Frame,
     Resp: Frame,
     A: Message,
     Tr: AsyncCall<Req, Resp> + ?Sized,
 {
-    let req: Req = next_request(seq, method, args);
+    *seq = seq.wrapping_add(1);
+    let mut req = Req::new(0, 0, 0);
+    fill(&mut req, *seq, method, OK, args);
     let resp = match timeout {
         None => transport.call(req).await?,
         Some(t) => transport.call_timeout(req, t).await?,
     };
-    answer_to(resp, *seq, method)
+    answer_to(&resp, *seq, method)?;
+    decode(&resp)
 }
 
-/// The request of the next call (`*seq` advanced) of `method` with `args`.
+/// Checks that `resp` answers call `seq` of `method` without a refusal. Each header
+/// field is read once (the frame may lie in shared memory).
 #[inline]
-fn next_request<Req: Frame, A: Message>(seq: &mut u32, method: u16, args: &A) -> Req {
-    *seq = seq.wrapping_add(1);
-    frame(*seq, method, OK, args)
-}
-
-/// `resp`, once it is checked to answer call `seq` of `method` without a refusal.
-#[inline]
-fn answer_to<Resp: Frame>(resp: Resp, seq: u32, method: u16) -> Result<Resp> {
-    if resp.seq() != seq {
+fn answer_to<Resp: Frame>(resp: &Resp, seq: u32, method: u16) -> Result<()> {
+    let (got_seq, got_method, outcome) = (resp.seq(), resp.method(), resp.outcome());
+    if got_seq != seq {
         return Err(Error::Corrupt(format!(
-            "the answer to call {seq} is the answer to call {}: the server does not follow \
-             the service's protocol",
-            resp.seq()
+            "the answer to call {seq} is the answer to call {got_seq}: the server does not \
+             follow the service's protocol"
         )));
     }
     let refused = |reason| Error::Refused {
-        method: resp.method().into(),
+        method: got_method.into(),
         reason,
     };
-    match resp.outcome() {
+    match outcome {
         UNKNOWN_METHOD => return Err(refused("the service has no method with this id")),
         INVALID_ARGS => return Err(refused("the arguments are not valid values of their types")),
         OK | ERR => {}
@@ -131,24 +160,24 @@ fn answer_to<Resp: Frame>(resp: Resp, seq: u32, method: u16) -> Result<Resp> {
             )))
         }
     }
-    if resp.method() != method {
+    if got_method != method {
         return Err(Error::Corrupt(format!(
-            "call {seq} of method #{method} was answered as method #{}: the server does not \
-             follow the service's protocol",
-            resp.method()
+            "call {seq} of method #{method} was answered as method #{got_method}: the server \
+             does not follow the service's protocol"
         )));
     }
-    Ok(resp)
+    Ok(())
 }
 
-/// The `T` at the start of `frame`'s body, validated.
+/// The `T` at the start of `frame`'s body, copied out, then validated (the frame may lie
+/// in shared memory, where its sender could still write it).
 ///
 /// # Errors
 ///
 /// [`Error::InvalidMessage`] if the bytes are no `T`.
 #[inline]
 pub fn value<T: Message, F: Frame>(frame: &F) -> Result<T> {
-    Ok(from_bytes::<T>(&frame.body()[..size_of::<T>()])?)
+    Ok(from_shared_bytes::<T>(&frame.body()[..size_of::<T>()])?)
 }
 
 /// The `Result<T, E>` a response holds: `E` if its outcome is [`ERR`], else `T`.
@@ -165,35 +194,33 @@ pub fn result<T: Message, E: Message, F: Frame>(frame: &F) -> Result<core::resul
     })
 }
 
-/// The argument struct `A` a request holds, or the refusal to send if its bytes are no
-/// `A`.
-///
-/// # Errors
-///
-/// A [`Reply::Close`] with outcome [`INVALID_ARGS`].
+/// The argument struct `A` a request holds, copied out, then validated (as [`value`]);
+/// `None` if its bytes are no `A`.
 #[inline]
-pub fn args<A: Message, Req: Frame, Resp: Frame>(
-    req: &Req,
-) -> core::result::Result<A, Reply<Resp>> {
-    from_bytes::<A>(&req.body()[..size_of::<A>()])
-        .map_err(|_: InvalidMessage| refuse(req, INVALID_ARGS))
+pub fn args<A: Message, Req: Frame>(req: &Req) -> Option<A> {
+    from_shared_bytes::<A>(&req.body()[..size_of::<A>()]).ok()
 }
 
-/// The answer to `req` with `outcome` ([`OK`] or [`ERR`]) and `value` in its body.
+/// Writes into `out` the answer to call `seq` of `method`, with `outcome` ([`OK`] or
+/// [`ERR`]) and `value` in its body.
 #[inline]
-pub fn answer<Req: Frame, Resp: Frame, T: Message>(
-    req: &Req,
+pub fn answer<Resp: Frame, T: Message>(
+    out: &mut Resp,
+    seq: u32,
+    method: u16,
     outcome: u16,
     value: &T,
-) -> Reply<Resp> {
-    Reply::Answer(frame(req.seq(), req.method(), outcome, value))
+) -> Reply<()> {
+    fill(out, seq, method, outcome, value);
+    Reply::Answer(())
 }
 
-/// The refusal of `req` ([`UNKNOWN_METHOD`] or [`INVALID_ARGS`]), after which the
-/// connection is closed.
+/// Writes into `out` the refusal of call `seq` of `method` ([`UNKNOWN_METHOD`] or
+/// [`INVALID_ARGS`], the body zeroed), after which the connection is closed.
 #[inline]
-pub fn refuse<Req: Frame, Resp: Frame>(req: &Req, outcome: u16) -> Reply<Resp> {
-    Reply::Close(Resp::new(req.seq(), req.method(), outcome))
+pub fn refuse<Resp: Frame>(out: &mut Resp, seq: u32, method: u16, outcome: u16) -> Reply<()> {
+    fill(out, seq, method, outcome, &[0u8; 0]);
+    Reply::Close(())
 }
 
 /// The largest of `sizes` (0 if none).

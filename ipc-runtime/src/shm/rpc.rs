@@ -54,6 +54,14 @@
 //!   rings keep order), and a generated service also checks the sequence number its
 //!   answer echoes. A client with more requests in flight than its answer ring holds does
 //!   not follow the protocol: the server drops it rather than wait.
+//! - **In place**: a generated client writes its request straight into the request's
+//!   slot ([`super::Sender::loan`]) and reads the answer in its slot (a
+//!   [`super::Sample`]); the generated server reads the request in its slot and writes
+//!   the answer into the answer ring's loan (see [`crate::rpc`], "Requests and answers in
+//!   place"). The server claims the answer's slot before it runs the handler and
+//!   publishes it after; a server killed meanwhile leaves the slot claimed, which the
+//!   client skips as any receiver skips a slot whose sender died, and its call returns
+//!   [`Error::Disconnected`].
 //! - **Hostile clients**: a request whose bytes are no `Req` ([`Error::InvalidMessage`])
 //!   or a corrupt ring drops that connection; a generated server refuses arguments that
 //!   are no values of their types with [`Error::Refused`] and closes the connection. The
@@ -85,6 +93,10 @@
 //! announcing at the same instant (the registry's senders; a client that finds it full
 //! retries until its timeout).
 
+#[cfg(feature = "tokio")]
+mod async_client;
+#[cfg(feature = "tokio")]
+mod async_server;
 mod server;
 
 use std::fmt;
@@ -96,7 +108,12 @@ use super::options::Options;
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
 use crate::message::Message;
+use crate::rpc::Frame;
 
+#[cfg(feature = "tokio")]
+pub use async_client::AsyncClient;
+#[cfg(feature = "tokio")]
+pub use async_server::AsyncServer;
 pub use server::{Server, MAX_HANDSHAKES};
 
 /// How long a client has, by default, to find its connection's channels, and the server
@@ -262,5 +279,43 @@ impl<Req: Message, Resp: Message> crate::rpc::Call<Req, Resp> for Client<Req, Re
 
     fn call_timeout(&mut self, req: Req, timeout: Duration) -> Result<Resp> {
         Client::call_timeout(self, req, timeout)
+    }
+
+    /// The request is written in its slot of the request ring ([`super::Sender::loan`])
+    /// and the answer read in its slot of the answer ring (a [`super::Sample`]: a frame's
+    /// every bit pattern is valid, so it is lent in place; `read` copies out and
+    /// validates what it takes). Owed answers are skipped first, as by [`Client::call`].
+    #[inline]
+    fn call_in_place(
+        &mut self,
+        write: &mut dyn FnMut(&mut Req),
+        read: &mut dyn FnMut(&Resp) -> Result<()>,
+        timeout: Option<Duration>,
+    ) -> Result<()>
+    where
+        Req: Frame,
+        Resp: Frame,
+    {
+        let wait = timeout.map_or(Wait::Forever, Wait::timeout);
+        while self.outstanding > 0 {
+            self.recv(&wait)?;
+        }
+        let mut loan = self.tx.loan_until(&wait)?;
+        match loan.as_mut() {
+            Some(slot) => write(slot),
+            // Not for a generated frame (bytes and integers): a request built aside.
+            None => {
+                let mut req = Req::new(0, 0, 0);
+                write(&mut req);
+                loan.write(req);
+            }
+        }
+        loan.send();
+        self.outstanding += 1;
+        let answer = self.rx.recv_in_place(&wait);
+        if matches!(answer, Ok(_) | Err(Error::InvalidMessage(_))) {
+            self.outstanding -= 1;
+        }
+        read(&*answer?)
     }
 }

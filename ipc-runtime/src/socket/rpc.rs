@@ -15,9 +15,10 @@ use super::conn::{self, Receiver, Sender};
 use super::pending::Pending;
 use super::sys::Wait;
 use super::{bind, Options, PeerCred, RawListener};
+use crate::codec::Framed;
 use crate::error::{Error, Result};
 use crate::message::Message;
-use crate::rpc::Reply;
+use crate::rpc::{Frame, Handler, Reply};
 
 /// The calling side of a connection: sends `Req`, receives `Resp`.
 pub(crate) struct Caller<Req, Resp> {
@@ -52,6 +53,32 @@ impl<Req: Message, Resp: Message> Caller<Req, Resp> {
 
     fn recv(&mut self, wait: Wait) -> Result<Resp> {
         self.rx.recv_inner(wait)
+    }
+
+    /// [`Call::call_in_place`](crate::rpc::Call::call_in_place): the request is built
+    /// on the stack and sent from there; the answer is read in the receive buffer,
+    /// validated there (the buffer is this process's), and lent to `read`.
+    pub(crate) fn call_in_place(
+        &mut self,
+        write: &mut dyn FnMut(&mut Req),
+        read: &mut dyn FnMut(&Resp) -> Result<()>,
+        wait: Wait,
+    ) -> Result<()>
+    where
+        Req: Frame,
+        Resp: Frame,
+    {
+        while self.outstanding > 0 {
+            self.recv(wait)?;
+            self.outstanding -= 1;
+        }
+        let mut req = Req::new(0, 0, 0);
+        write(&mut req);
+        self.tx.send_frame(req, &[], wait)?;
+        self.outstanding += 1;
+        let resp = Framed::recv_ref_wait_framed(&mut self.rx, wait)?;
+        self.outstanding -= 1;
+        read(resp)
     }
 
     /// For the async twin: reads a response owed to a call whose future was dropped,
@@ -256,7 +283,7 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
     pub(crate) fn run<L: Accept>(
         &mut self,
         listener: &L,
-        handler: &mut dyn FnMut(Req) -> Reply<Resp>,
+        handler: &mut Handler<'_, Req, Resp>,
         mut clients: Option<usize>,
     ) -> Result<()> {
         loop {
@@ -383,15 +410,29 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
 
     /// Answers every request `c` has ready, until one answer finds no room; false once
     /// the connection is finished (gone, garbage, or closed by a [`Reply::Close`]).
-    fn answer(c: &mut Conn<Req, Resp>, handler: &mut dyn FnMut(Req) -> Reply<Resp>) -> bool {
+    fn answer(c: &mut Conn<Req, Resp>, handler: &mut Handler<'_, Req, Resp>) -> bool {
         loop {
             if c.stuck() {
                 // Read no more from a client that does not read: back to poll for room.
                 return true;
             }
-            match c.rx.try_recv() {
-                Ok(req) => {
-                    let (resp, close) = match handler(req) {
+            let reply = match handler {
+                Handler::Value(handler) => c.rx.try_recv().map(handler),
+                // The request read in the receive buffer, validated there; the answer
+                // built on the stack and offered from there.
+                Handler::InPlace(handler, blank) => {
+                    Framed::recv_ref_wait_framed(&mut c.rx, Wait::Now).map(|req| {
+                        let mut resp = blank();
+                        match handler(req, &mut resp) {
+                            Reply::Answer(()) => Reply::Answer(resp),
+                            Reply::Close(()) => Reply::Close(resp),
+                        }
+                    })
+                }
+            };
+            match reply {
+                Ok(reply) => {
+                    let (resp, close) = match reply {
                         Reply::Answer(resp) => (resp, false),
                         Reply::Close(resp) => (resp, true),
                     };
@@ -607,7 +648,8 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
         let mut handler = |req| Reply::Answer(handler(req));
         loop {
             // Without a client count, `run` returns only with an error.
-            self.serving.run(&self.raw, &mut handler, None)?;
+            self.serving
+                .run(&self.raw, &mut Handler::Value(&mut handler), None)?;
         }
     }
 
@@ -628,7 +670,8 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
         mut handler: impl FnMut(Req) -> Resp,
     ) -> Result<()> {
         let mut handler = |req| Reply::Answer(handler(req));
-        self.serving.run(&self.raw, &mut handler, Some(clients))
+        self.serving
+            .run(&self.raw, &mut Handler::Value(&mut handler), Some(clients))
     }
 }
 
@@ -644,6 +687,25 @@ macro_rules! rpc_contract {
             fn call_timeout(&mut self, req: Req, timeout: Duration) -> Result<Resp> {
                 $client::call_timeout(self, req, timeout)
             }
+
+            /// The request is built on the stack and sent from there; the answer is read
+            /// in the receive buffer, validated there, and lent to `read`.
+            fn call_in_place(
+                &mut self,
+                write: &mut dyn FnMut(&mut Req),
+                read: &mut dyn FnMut(&Resp) -> Result<()>,
+                timeout: Option<Duration>,
+            ) -> Result<()>
+            where
+                Req: $crate::rpc::Frame,
+                Resp: $crate::rpc::Frame,
+            {
+                let wait = timeout.map_or(
+                    $crate::socket::sys::Wait::Forever,
+                    $crate::socket::sys::Wait::timeout,
+                );
+                self.caller.call_in_place(write, read, wait)
+            }
         }
 
         impl<Req: Message, Resp: Message> $crate::rpc::Serve<Req, Resp> for $server<Req, Resp> {
@@ -653,7 +715,35 @@ macro_rules! rpc_contract {
                 handler: &mut dyn FnMut(Req) -> $crate::rpc::Reply<Resp>,
             ) -> Result<()> {
                 loop {
-                    self.serving.run(&self.$listener, handler, clients)?;
+                    self.serving.run(
+                        &self.$listener,
+                        &mut $crate::rpc::Handler::Value(handler),
+                        clients,
+                    )?;
+                    if clients.is_some() {
+                        return Ok(());
+                    }
+                }
+            }
+
+            /// Each request is read in the receive buffer, validated there, and lent to
+            /// `handler`; the answer is built on the stack and sent from there.
+            fn serve_in_place(
+                &mut self,
+                clients: Option<usize>,
+                handler: &mut dyn FnMut(&Req, &mut Resp) -> $crate::rpc::Reply<()>,
+            ) -> Result<()>
+            where
+                Req: $crate::rpc::Frame,
+                Resp: $crate::rpc::Frame,
+            {
+                let blank = || <Resp as $crate::rpc::Frame>::new(0, 0, 0);
+                loop {
+                    self.serving.run(
+                        &self.$listener,
+                        &mut $crate::rpc::Handler::InPlace(handler, blank),
+                        clients,
+                    )?;
                     if clients.is_some() {
                         return Ok(());
                     }

@@ -9,9 +9,12 @@
 //! `rx_parked`; the server crosses one barrier (`membarrier`), looks at every head again
 //! ([`Receiver::message_at_head`]) and sleeps on the doorbell; a sender that publishes,
 //! then finds `rx_parked` set, rings it. [`Receiver::end_park`] withdraws the
-//! announcement. The server's answers go out with [`Sender::offer`], which never waits.
+//! announcement. The server's answers go out with [`Sender::offer`] (or, written in place,
+//! [`Sender::loan_until`]), which never waits; the client's requests with
+//! [`Sender::send_wait_until`] or [`Sender::loan_until`], its answers are read in place
+//! with [`Receiver::recv_in_place`].
 
-use super::receiver::Receiver;
+use super::receiver::{Receiver, Sample};
 use super::sender::Sender;
 use super::{Chan, SENDERS};
 use crate::deadline::Wait;
@@ -71,6 +74,17 @@ impl<T: Message> Receiver<T> {
     #[inline]
     pub(crate) fn recv_copy(&mut self, until: &Wait) -> Result<T> {
         Ok(*self.recv_until(until)?)
+    }
+
+    /// Receives the message at the head in place (a [`Sample`] in its slot, for a type
+    /// whose every bit pattern is valid), waiting as `until` says.
+    ///
+    /// # Errors
+    ///
+    /// As [`Receiver::recv`]; [`Error::Empty`] or [`Error::Timeout`] if none came in time.
+    #[inline]
+    pub(crate) fn recv_in_place(&mut self, until: &Wait) -> Result<Sample<'_, T>> {
+        self.recv_until(until)
     }
 
     /// The first step of a park over many channels: looks at the senders (the death

@@ -307,6 +307,27 @@ impl<T: Message> Sender<T> {
         })
     }
 
+    /// [`loan`](Self::loan), waiting for room as `until` says (the request/response
+    /// client's, whose deadline covers the whole call).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] if there is no room and `until` says not to wait,
+    /// [`Error::Timeout`], or as [`send`](Self::send).
+    #[inline]
+    pub(crate) fn loan_until(&mut self, until: &Wait) -> Result<Loan<'_, T>> {
+        let pos = self.claim(until).map_err(|e| match e {
+            Error::Empty => Error::Full,
+            e => e,
+        })?;
+        Ok(Loan {
+            tx: self,
+            pos,
+            written: false,
+            len: 1,
+        })
+    }
+
     /// [`loan`](Self::loan) if there is room now.
     ///
     /// # Errors

@@ -298,6 +298,11 @@ impl<T: ?Sized + Payload> Receiver<T> {
                 self.chan.watch.probed();
                 if self.chan.ring.claimed(self.head) {
                     if self.skip_dead(self.head) {
+                        // Its claimer died (a sender killed holding a loan): probe again
+                        // at once, so that a receiver whose last sender that was ends
+                        // with `Disconnected` now rather than park on a death already
+                        // noticed, which no other notice would end.
+                        probe = true;
                         continue;
                     }
                 } else if self.senders_gone() {

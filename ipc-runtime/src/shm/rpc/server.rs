@@ -11,7 +11,7 @@ use super::{conn_names, conn_slots, Announce, HANDSHAKE, MAX_NAME, TAG};
 use crate::deadline::Wait;
 use crate::error::{Error, Result};
 use crate::message::Message;
-use crate::rpc::Reply;
+use crate::rpc::{Frame, Handler, Reply};
 use crate::shm::channel::{Announced, Receiver, Sender};
 use crate::shm::options::Options;
 use crate::shm::watch::LONGEST_SLEEP;
@@ -28,11 +28,51 @@ pub const MAX_HANDSHAKES: usize = 64;
 const CHECK_EVERY: Duration = Duration::from_millis(5);
 
 /// One client's connection: its requests in, its answers out.
-struct Conn<Req: Message, Resp: Message> {
-    rx: Receiver<Req>,
+pub(super) struct Conn<Req: Message, Resp: Message> {
+    pub(super) rx: Receiver<Req>,
     tx: Sender<Resp>,
     /// Until the client has opened both channels: when the server gives up on it.
     handshake: Option<Instant>,
+}
+
+/// What is at the head of a connection's request ring.
+pub(super) enum Next<Req> {
+    /// A request to answer.
+    Request(Req),
+    /// Nothing to answer (a slot given up by a sender that died).
+    Nothing,
+    /// The connection is finished: garbage, a corrupt ring, or the client gone.
+    Finished,
+}
+
+impl<Req: Message, Resp: Message> Conn<Req, Resp> {
+    /// The request at the head, copied out of its slot.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Shutdown`] only; any other error finishes this connection alone.
+    #[inline]
+    pub(super) fn next_request(&mut self) -> Result<Next<Req>> {
+        match self.rx.recv_copy(&Wait::Now) {
+            Ok(req) => Ok(Next::Request(req)),
+            Err(Error::Empty) => Ok(Next::Nothing),
+            Err(Error::Shutdown) => Err(Error::Shutdown),
+            Err(_) => Ok(Next::Finished),
+        }
+    }
+
+    /// Sends `reply`'s answer, copied into its slot; false once the connection is
+    /// finished (no room for the answer, the client gone, or [`Reply::Close`]).
+    #[inline]
+    pub(super) fn send_reply(&mut self, reply: &Reply<Resp>) -> bool {
+        let (resp, close) = match reply {
+            Reply::Answer(resp) => (resp, false),
+            Reply::Close(resp) => (resp, true),
+        };
+        // Never waits: a client with no room for its answer has more calls in flight
+        // than the protocol allows.
+        self.tx.offer(resp).is_ok() && !close
+    }
 }
 
 /// A request/response server over shared memory: receives `Req`, answers `Resp`, for any
@@ -44,12 +84,16 @@ struct Conn<Req: Message, Resp: Message> {
 pub struct Server<Req: Message, Resp: Message> {
     name: String,
     registry: Receiver<Announce>,
-    bell: Bell,
-    conns: Vec<Conn<Req, Resp>>,
+    pub(super) bell: Bell,
+    pub(super) conns: Vec<Conn<Req, Resp>>,
     /// The options each connection's channels are created with.
     conn_opts: Options,
     wait: WaitStrategy,
     handshake: Duration,
+    /// When the clients' liveness was last probed.
+    last_probe: Instant,
+    /// The last [`Server::park_begin`] found the senders read again: probe after it.
+    fresh: bool,
 }
 
 impl<Req: Message, Resp: Message> fmt::Debug for Server<Req, Resp> {
@@ -108,6 +152,8 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
             conn_opts,
             wait,
             handshake,
+            last_probe: Instant::now(),
+            fresh: false,
         })
     }
 
@@ -131,7 +177,7 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     pub fn serve(&mut self, mut handler: impl FnMut(Req) -> Resp) -> Result<Infallible> {
         let mut handler = |req| Reply::Answer(handler(req));
         loop {
-            self.run(&mut handler, None)?;
+            self.run(&mut Handler::Value(&mut handler), None)?;
         }
     }
 
@@ -149,7 +195,7 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
         mut handler: impl FnMut(Req) -> Resp,
     ) -> Result<()> {
         let mut handler = |req| Reply::Answer(handler(req));
-        self.run(&mut handler, Some(clients))
+        self.run(&mut Handler::Value(&mut handler), Some(clients))
     }
 
     /// The serving loop: spins over the registry's and every request ring's head, answers
@@ -157,21 +203,16 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     /// and after each park, and parks when the wait strategy says so.
     fn run(
         &mut self,
-        handler: &mut dyn FnMut(Req) -> Reply<Resp>,
+        handler: &mut Handler<'_, Req, Resp>,
         mut clients: Option<usize>,
     ) -> Result<()> {
         let mut backoff = Backoff::new(self.wait);
-        let mut last_probe = Instant::now();
         let mut turns: u32 = 0;
         loop {
             if clients == Some(0) {
                 return Ok(());
             }
-            let mut worked = false;
-            if self.registry.message_at_head() {
-                self.accept()?;
-                worked = true;
-            }
+            let mut worked = self.accept_announced()?;
             let mut i = 0;
             while i < self.conns.len() {
                 if self.conns[i].rx.message_at_head() {
@@ -187,43 +228,72 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
             // some clients still notices the death of another, and shutdown.
             turns = turns.wrapping_add(1);
             if turns % 1024 == 0 {
-                let now = Instant::now();
-                if now.duration_since(last_probe) >= CHECK_EVERY {
-                    self.probe(&mut clients, now)?;
-                    last_probe = now;
-                }
+                self.probe_due(&mut clients)?;
             }
             if worked {
                 backoff = Backoff::new(self.wait);
                 continue;
             }
             if backoff.snooze() == Step::Park {
-                let now = Instant::now();
-                if now.duration_since(last_probe) >= CHECK_EVERY {
-                    self.probe(&mut clients, now)?;
-                    last_probe = now;
-                }
+                self.probe_due(&mut clients)?;
                 if clients == Some(0) {
                     // The last client to count ended in a probe of this turn: no park.
                     return Ok(());
                 }
-                if self.park() {
+                if let Some(limit) = self.park_begin() {
+                    self.bell.wait(limit);
+                }
+                if self.park_end() {
                     self.probe(&mut clients, Instant::now())?;
-                    last_probe = Instant::now();
                 }
             }
         }
+    }
+
+    /// Reads the announcements in the registry, if any, creating each client's
+    /// connection; true if there were some.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if the registry was overwritten; [`Error::Shutdown`].
+    #[inline]
+    pub(super) fn accept_announced(&mut self) -> Result<bool> {
+        if !self.registry.message_at_head() {
+            return Ok(false);
+        }
+        self.accept()?;
+        Ok(true)
+    }
+
+    /// Probes liveness if [`CHECK_EVERY`] has passed since the last probe.
+    ///
+    /// # Errors
+    ///
+    /// As [`Server::probe`].
+    pub(super) fn probe_due(&mut self, clients: &mut Option<usize>) -> Result<()> {
+        let now = Instant::now();
+        if now.duration_since(self.last_probe) >= CHECK_EVERY {
+            self.probe(clients, now)?;
+        }
+        Ok(())
     }
 
     /// Answers the request at the head of `c`; false once the connection is finished
     /// (the client left, sent bytes that are no `Req`, has no room for its answer, or was
     /// refused with [`Reply::Close`]).
     #[inline]
-    fn answer(
-        c: &mut Conn<Req, Resp>,
-        handler: &mut dyn FnMut(Req) -> Reply<Resp>,
-    ) -> Result<bool> {
-        let req = match c.rx.recv_copy(&Wait::Now) {
+    fn answer(c: &mut Conn<Req, Resp>, handler: &mut Handler<'_, Req, Resp>) -> Result<bool> {
+        let (handler, blank) = match handler {
+            Handler::Value(handler) => {
+                return Ok(match c.next_request()? {
+                    Next::Request(req) => c.send_reply(&handler(req)),
+                    Next::Nothing => true,
+                    Next::Finished => false,
+                })
+            }
+            Handler::InPlace(handler, blank) => (handler, *blank),
+        };
+        let req = match c.rx.recv_in_place(&Wait::Now) {
             Ok(req) => req,
             // A slot given up by a sender that died: nothing to answer.
             Err(Error::Empty) => return Ok(true),
@@ -231,21 +301,33 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
             // Garbage, a corrupt ring, or the client gone: drop it, serve the others.
             Err(_) => return Ok(false),
         };
-        // By reference: the answer is copied once, into its slot.
-        let reply = handler(req);
-        let (resp, close) = match &reply {
-            Reply::Answer(resp) => (resp, false),
-            Reply::Close(resp) => (resp, true),
-        };
         // Never waits: a client with no room for its answer has more calls in flight
         // than the protocol allows.
-        Ok(c.tx.offer(resp).is_ok() && !close)
+        let Ok(mut loan) = c.tx.loan_until(&Wait::Now) else {
+            return Ok(false);
+        };
+        let reply = match loan.as_mut() {
+            Some(slot) => handler(&req, slot),
+            // Not for a generated frame (bytes and integers): an answer built aside.
+            None => {
+                let mut resp = blank();
+                let reply = handler(&req, &mut resp);
+                loan.write(resp);
+                reply
+            }
+        };
+        // The answer first: the request's slot goes back after it, off the path of the
+        // round trip (the client's next request has room regardless: it has read every
+        // answer, and the ring holds eight times the slots handed back at a time).
+        loan.send();
+        drop(req);
+        Ok(matches!(reply, Reply::Answer(())))
     }
 
     /// Drops connection `i` (both ends: being their last participant, the server unlinks
     /// them once the client has left too), counting it if its client had opened it (also
     /// one that did and ended before a probe saw its handshake complete).
-    fn end(&mut self, i: usize, clients: &mut Option<usize>) {
+    pub(super) fn end(&mut self, i: usize, clients: &mut Option<usize>) {
         let c = self.conns.swap_remove(i);
         if c.handshake.is_none() || c.rx.sender_joined() {
             if let Some(n) = clients.as_mut() {
@@ -292,7 +374,8 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
 
     /// Probes the registry and every connection: a connection whose client died, or whose
     /// handshake expired, is dropped.
-    fn probe(&mut self, clients: &mut Option<usize>, now: Instant) -> Result<()> {
+    pub(super) fn probe(&mut self, clients: &mut Option<usize>, now: Instant) -> Result<()> {
+        self.last_probe = now;
         // Gives up announcement slots claimed by clients that died meanwhile.
         self.registry.probe()?;
         let mut i = 0;
@@ -316,10 +399,13 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
         Ok(())
     }
 
-    /// Parks on the doorbell until a client publishes a request, announces itself, joins,
-    /// leaves or dies, shutdown is requested, or a handshake's deadline passes. True if
-    /// the caller must probe liveness before the next park.
-    fn park(&mut self) -> bool {
+    /// The first half of a park on the doorbell: announces it in every ring, crosses one
+    /// barrier for all, and looks at every head again. `Some(limit)`: sleep until the
+    /// doorbell rings (a client publishes a request, announces itself, joins, leaves or
+    /// dies, or shutdown is requested) or `limit` passes (a handshake's deadline, or a
+    /// slice where deaths cannot be watched); `None`: do not sleep. Then call
+    /// [`Server::park_end`] either way.
+    pub(super) fn park_begin(&mut self) -> Option<Duration> {
         let mut fresh = false;
         let mut watched = true;
         for announced in core::iter::once(self.registry.announce_park())
@@ -337,19 +423,26 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
         let fenced = fence::heavy();
         let ready =
             self.registry.message_at_head() || self.conns.iter().any(|c| c.rx.message_at_head());
-        if !fresh && !ready {
-            let mut limit = match (watched, fenced) {
-                (true, true) => LONGEST_SLEEP,
-                (_, true) => PARK_SLICE,
-                _ => PARK_SLICE.min(fence::UNFENCED_SLICE),
-            };
-            let now = Instant::now();
-            for at in self.conns.iter().filter_map(|c| c.handshake) {
-                limit = limit.min(at.saturating_duration_since(now));
-            }
-            self.bell.wait(limit);
+        self.fresh = fresh;
+        if fresh || ready {
+            return None;
         }
-        let mut probe = fresh | self.registry.end_park();
+        let mut limit = match (watched, fenced) {
+            (true, true) => LONGEST_SLEEP,
+            (_, true) => PARK_SLICE,
+            _ => PARK_SLICE.min(fence::UNFENCED_SLICE),
+        };
+        let now = Instant::now();
+        for at in self.conns.iter().filter_map(|c| c.handshake) {
+            limit = limit.min(at.saturating_duration_since(now));
+        }
+        Some(limit)
+    }
+
+    /// The second half of a park: withdraws the announcements. True if the caller must
+    /// probe liveness before the next park.
+    pub(super) fn park_end(&mut self) -> bool {
+        let mut probe = std::mem::take(&mut self.fresh) | self.registry.end_park();
         for c in &mut self.conns {
             probe |= c.rx.end_park();
         }
@@ -364,7 +457,28 @@ impl<Req: Message, Resp: Message> crate::rpc::Serve<Req, Resp> for Server<Req, R
         handler: &mut dyn FnMut(Req) -> Reply<Resp>,
     ) -> Result<()> {
         loop {
-            self.run(handler, clients)?;
+            self.run(&mut Handler::Value(handler), clients)?;
+            if clients.is_some() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Each request is read in its slot of the connection's request ring, and the
+    /// answer written in its slot of the answer ring ([`super::Sender::loan`]): a
+    /// frame's every bit pattern is valid, so both are lent in place.
+    fn serve_in_place(
+        &mut self,
+        clients: Option<usize>,
+        handler: &mut dyn FnMut(&Req, &mut Resp) -> Reply<()>,
+    ) -> Result<()>
+    where
+        Req: Frame,
+        Resp: Frame,
+    {
+        let blank = || Resp::new(0, 0, 0);
+        loop {
+            self.run(&mut Handler::InPlace(handler, blank), clients)?;
             if clients.is_some() {
                 return Ok(());
             }
