@@ -45,6 +45,7 @@ use crate::{schema, zenoh_error, Options};
 
 /// What one step of a bridge did.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Event {
     /// A sample was carried.
     Forwarded,

@@ -21,11 +21,13 @@ use ipc::{Error, Result};
 pub fn peer(listen: &[&str], connect: &[&str]) -> Result<zenoh::Config> {
     let mut config = zenoh::Config::default();
     let set = |config: &mut zenoh::Config, key: &str, value: &str| {
-        config.insert_json5(key, value).map_err(|e| Error::InvalidEndpoint {
-            endpoint: value.to_owned(),
-            problem: format!("zenoh refuses `{key}`: {e}"),
-            grammar: "a Zenoh endpoint, e.g. tcp/10.0.0.1:7447 or tcp/[::1]:7447",
-        })
+        config
+            .insert_json5(key, value)
+            .map_err(|e| Error::InvalidEndpoint {
+                endpoint: value.to_owned(),
+                problem: format!("zenoh refuses `{key}`: {e}"),
+                grammar: "a Zenoh endpoint, e.g. tcp/10.0.0.1:7447 or tcp/[::1]:7447",
+            })
     };
     set(&mut config, "mode", r#""peer""#)?;
     set(&mut config, "scouting/multicast/enabled", "false")?;
