@@ -59,8 +59,7 @@ impl<P: ?Sized + Payload> Publisher<P> {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidName`] if `key` is no key expression a publisher may use (it must
-    /// name one key: no wildcard); [`Error::Unsupported`] for slices of a zero-sized
+    /// [`Error::InvalidName`] if `key` is no key expression; [`Error::Unsupported`] for slices of a zero-sized
     /// type; [`Error::Io`] with Zenoh's error if the session refuses the declaration.
     pub fn declare_with(session: &zenoh::Session, key: &str, opts: Options) -> Result<Self> {
         if P::IS_SLICE && size_of::<P::Element>() == 0 {
