@@ -110,14 +110,14 @@ impl Hosts {
         };
         if !ip(&["netns", "add", &na]) {
             eprintln!(
-                "two_hosts: cannot make network namespaces (root and iproute2 are needed): \
+                "hosts: cannot make network namespaces (root and iproute2 are needed): \
                  both hosts are this machine's loopback"
             );
             return hosts;
         }
         hosts.a.ns = Some(na.clone());
         if !ip(&["netns", "add", &nb]) {
-            eprintln!("two_hosts: a second namespace could not be made: loopback instead");
+            eprintln!("hosts: a second namespace could not be made: loopback instead");
             return Hosts::loopback(hosts);
         }
         hosts.b.ns = Some(nb.clone());
@@ -150,17 +150,14 @@ impl Hosts {
         ];
         for step in steps {
             if !ip(step) {
-                eprintln!(
-                    "two_hosts: `ip {}` failed: loopback instead",
-                    step.join(" ")
-                );
+                eprintln!("hosts: `ip {}` failed: loopback instead", step.join(" "));
                 return Hosts::loopback(hosts);
             }
         }
         hosts.a.addr = addr_a;
         hosts.b.addr = addr_b;
         eprintln!(
-            "two_hosts: namespaces {na} ({}) and {nb} ({}) joined by a veth pair",
+            "hosts: namespaces {na} ({}) and {nb} ({}) joined by a veth pair",
             hosts.a.addr, hosts.b.addr
         );
         hosts
