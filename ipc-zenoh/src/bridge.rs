@@ -30,7 +30,6 @@
 //! is killed and restarted continues the same numbering, so the samples it did not carry
 //! meanwhile show as exactly that gap on the other side.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use ipc::schema::SchemaTree;
@@ -40,7 +39,7 @@ use zenoh::handlers::{FifoChannel, FifoChannelHandler};
 use zenoh::Wait as _;
 
 use crate::schema::Strangers;
-use crate::wire::{id_of, new_source, Tag};
+use crate::wire::{id_of, new_source, Sequences, Tag};
 use crate::{schema, zenoh_error, Options};
 
 /// What one step of a bridge did.
@@ -233,7 +232,7 @@ pub struct Inbound {
     tree: SchemaTree,
     slice: bool,
     drop_when_full: bool,
-    next: HashMap<u64, u64>,
+    next: Sequences,
     /// A sample received after a gap, carried by the step after the one reporting it.
     held: Option<zenoh::sample::Sample>,
     strangers: Strangers,
@@ -273,7 +272,7 @@ impl Inbound {
             sub,
             session: session.clone(),
             drop_when_full: false,
-            next: HashMap::new(),
+            next: Sequences::default(),
             held: None,
             strangers: Strangers::default(),
             counts: Counts::default(),
@@ -338,13 +337,11 @@ impl Inbound {
                 tag.slice,
             )));
         }
-        if let Some(expected) = self.next.insert(tag.source, tag.seq.wrapping_add(1)) {
-            if tag.seq > expected {
-                let gap = tag.seq - expected;
-                self.counts.missed += gap;
-                self.held = Some(zs);
-                return Ok(Event::Missed(gap));
-            }
+        let gap = self.next.gap(tag.source, tag.seq);
+        if gap > 0 {
+            self.counts.missed += gap;
+            self.held = Some(zs);
+            return Ok(Event::Missed(gap));
         }
         self.forward(&zs)
     }

@@ -32,12 +32,15 @@ pub(crate) fn serve(
         .map_err(zenoh_error("declare_queryable"))
 }
 
-/// The schemas of other fingerprints met by one subscriber, asked once each.
+/// The schemas of other fingerprints met by one subscriber, asked once each: their
+/// identity, and the first field that differs from ours.
 #[derive(Default)]
 pub(crate) struct Strangers {
-    known: HashMap<(u64, bool), SchemaId>,
-    differences: HashMap<(u64, bool), Option<Box<str>>>,
+    known: HashMap<(u64, bool), Stranger>,
 }
+
+/// The identity of another schema, and its first difference from ours.
+type Stranger = (SchemaId, Option<Box<str>>);
 
 impl Strangers {
     /// The mismatch between `ours` (whose identity is `expected`) and the samples of
@@ -52,45 +55,56 @@ impl Strangers {
         fingerprint: u64,
         slice: bool,
     ) -> Error {
-        let k = (fingerprint, slice);
-        if !self.known.contains_key(&k) {
-            let theirs = lookup(session, key, fingerprint);
-            let difference = match (ours, &theirs) {
-                (Some(ours), Some(theirs)) => ours
-                    .first_difference(theirs)
-                    .map(|d| d.to_string().into_boxed_str()),
-                _ => None,
-            };
-            let wrap = |name: &str| {
-                if slice {
-                    format!("[{name}]")
-                } else {
-                    name.to_owned()
-                }
-            };
-            let id = match theirs {
-                Some(t) => SchemaId {
-                    name: wrap(t.name()),
-                    fingerprint,
-                    size: t.size() as u64,
-                    align: t.align() as u64,
-                },
-                None => SchemaId {
-                    name: wrap("an unknown type (its publisher did not say)"),
-                    fingerprint,
-                    size: 0,
-                    align: 0,
-                },
-            };
-            self.known.insert(k, id);
-            self.differences.insert(k, difference);
-        }
+        let (found, difference) = self
+            .known
+            .entry((fingerprint, slice))
+            .or_insert_with(|| stranger(session, key, ours, fingerprint, slice));
         Error::SchemaMismatch {
             expected,
-            found: self.known[&k].clone(),
-            difference: self.differences[&k].clone(),
+            found: found.clone(),
+            difference: difference.clone(),
         }
     }
+}
+
+/// Asks for the schema of `fingerprint` on `key`: its identity, and the first difference
+/// from `ours`.
+fn stranger(
+    session: &zenoh::Session,
+    key: &str,
+    ours: Option<&SchemaTree>,
+    fingerprint: u64,
+    slice: bool,
+) -> Stranger {
+    let theirs = lookup(session, key, fingerprint);
+    let difference = match (ours, &theirs) {
+        (Some(ours), Some(theirs)) => ours
+            .first_difference(theirs)
+            .map(|d| d.to_string().into_boxed_str()),
+        _ => None,
+    };
+    let wrap = |name: &str| {
+        if slice {
+            format!("[{name}]")
+        } else {
+            name.to_owned()
+        }
+    };
+    let id = match theirs {
+        Some(t) => SchemaId {
+            name: wrap(t.name()),
+            fingerprint,
+            size: t.size() as u64,
+            align: t.align() as u64,
+        },
+        None => SchemaId {
+            name: wrap("an unknown type (its publisher did not say)"),
+            fingerprint,
+            size: 0,
+            align: 0,
+        },
+    };
+    (id, difference)
 }
 
 /// Asks the publishers of `key` for the schema of `fingerprint`.

@@ -1,6 +1,5 @@
 //! [`Subscriber`]: typed samples from a Zenoh key, each checked before a `&T` exists.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use ipc::schema::SchemaTree;
@@ -10,7 +9,7 @@ use zenoh::Wait as _;
 
 use crate::options::Options;
 use crate::schema::Strangers;
-use crate::wire::Tag;
+use crate::wire::{Sequences, Tag};
 use crate::zenoh_error;
 
 type ZSample = zenoh::sample::Sample;
@@ -47,10 +46,12 @@ pub struct Subscriber<P: ?Sized + Payload> {
     current: Option<ZSample>,
     /// A sample received after a gap, returned by the receive after `Lagged`.
     held: Option<ZSample>,
-    /// Where a sample that is not contiguous or aligned in Zenoh's buffer is copied.
+    /// Where a sample that is not aligned in Zenoh's buffer is copied.
     scratch: Vec<P::Element>,
+    /// A sample that came in pieces, gathered by Zenoh into one buffer (when aligned).
+    gathered: Option<Vec<u8>>,
     /// Each source's next expected sequence number.
-    next: HashMap<u64, u64>,
+    next: Sequences,
     strangers: Strangers,
     received: u64,
     missed: u64,
@@ -111,7 +112,8 @@ impl<P: ?Sized + Payload> Subscriber<P> {
             current: None,
             held: None,
             scratch: Vec::new(),
-            next: HashMap::new(),
+            gathered: None,
+            next: Sequences::default(),
             strangers: Strangers::default(),
             received: 0,
             missed: 0,
@@ -206,14 +208,11 @@ impl<P: ?Sized + Payload> Subscriber<P> {
                         tag.slice,
                     ));
                 }
-                let expected = self.next.insert(tag.source, tag.seq.wrapping_add(1));
-                if let Some(expected) = expected {
-                    if tag.seq > expected {
-                        let gap = tag.seq - expected;
-                        self.missed += gap;
-                        self.held = Some(zs);
-                        return Err(Error::Lagged(gap));
-                    }
+                let gap = self.next.gap(tag.source, tag.seq);
+                if gap > 0 {
+                    self.missed += gap;
+                    self.held = Some(zs);
+                    return Err(Error::Lagged(gap));
                 }
                 zs
             }
@@ -248,6 +247,9 @@ impl<P: ?Sized + Payload> Subscriber<P> {
         let aligned = bytes.as_ptr() as usize % align_of::<P::Element>() == 0;
         let start: *const P::Element = match bytes {
             std::borrow::Cow::Borrowed(b) if aligned => b.as_ptr().cast(),
+            // Zenoh gathered a sample that came in pieces into a buffer of its own: keep
+            // that buffer rather than copy it again.
+            std::borrow::Cow::Owned(v) if aligned => self.gathered.insert(v).as_ptr().cast(),
             _ => {
                 self.scratch.clear();
                 self.scratch.reserve(len);
@@ -268,9 +270,9 @@ impl<P: ?Sized + Payload> Subscriber<P> {
             }
         };
         // SAFETY: `start` points to `len` valid, aligned elements (checked above, or
-        // copied into the aligned scratch), which live in `self.current`'s buffer or in
-        // `self.scratch`; both stay untouched while the returned sample borrows `self`
-        // mutably.
+        // copied into the aligned scratch), which live in `self.current`'s buffer, in
+        // `self.gathered` or in `self.scratch`; all stay untouched while the returned
+        // sample borrows `self` mutably.
         let value = unsafe { &*P::raw(start, len) };
         Ok(Sample {
             value,

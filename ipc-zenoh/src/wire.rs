@@ -89,9 +89,50 @@ pub(crate) fn new_source(key: &str) -> u64 {
     std::collections::hash_map::RandomState::new().hash_one((std::process::id(), n, key))
 }
 
+/// Each source's next expected sequence number (the last source's at hand, the others in
+/// a map: a stream usually comes from one publisher).
+#[derive(Debug, Default)]
+pub(crate) struct Sequences {
+    last: Option<(u64, u64)>,
+    others: std::collections::HashMap<u64, u64>,
+}
+
+impl Sequences {
+    /// Records sample `seq` of `source`; returns how many of that source's samples were
+    /// skipped just before it (0 for the first one seen of a source).
+    pub(crate) fn gap(&mut self, source: u64, seq: u64) -> u64 {
+        let next = seq.wrapping_add(1);
+        let expected = match &mut self.last {
+            Some((s, e)) if *s == source => Some(core::mem::replace(e, next)),
+            last => {
+                if let Some((s, e)) = last.replace((source, next)) {
+                    self.others.insert(s, e);
+                }
+                self.others.remove(&source)
+            }
+        };
+        match expected {
+            Some(e) if seq > e => seq - e,
+            _ => 0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gaps_are_counted_per_source() {
+        let mut s = Sequences::default();
+        assert_eq!(s.gap(1, 5), 0); // the first of source 1
+        assert_eq!(s.gap(1, 6), 0);
+        assert_eq!(s.gap(2, 0), 0); // the first of source 2
+        assert_eq!(s.gap(1, 9), 2); // 7 and 8 skipped
+        assert_eq!(s.gap(2, 1), 0);
+        assert_eq!(s.gap(2, 4), 2);
+        assert_eq!(s.gap(1, 10), 0);
+    }
 
     #[test]
     fn a_tag_reads_back_and_nothing_else_reads_as_one() {
