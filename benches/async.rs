@@ -10,7 +10,9 @@
 //!   queue and shared memory have no tokio primitive. Best of `BEST_OF` runs.
 //! - shared-memory wake-up from idle: the child sends a timestamp every 2 ms, so the
 //!   receiver is parked each time (sync: the futex; async: the doorbell); the median of
-//!   the delays from send to receive.
+//!   the delays from send to receive. Beside them the raw tokio primitive the doorbell
+//!   is built on: a datagram sent to a `tokio::net::UnixDatagram` being awaited, the
+//!   floor of any wake-up of a tokio task by another process through `epoll`.
 //!
 //! The receiver runs on CPU 0, the sending child on CPU 1 (as the tour places them).
 //!
@@ -301,37 +303,67 @@ fn now_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// How the wake-up benchmark's receiver waits.
+#[derive(Clone, Copy, PartialEq)]
+enum Waiter {
+    /// The sync shared-memory receiver, parked on its futex.
+    Sync,
+    /// The async shared-memory receiver, parked on its doorbell.
+    Async,
+    /// The raw tokio primitive the doorbell is built on: `tokio::net::UnixDatagram::recv`
+    /// on a datagram socket pair, the timestamp sent as the datagram.
+    Tokio,
+}
+
 /// The median delay from send to receive of a message that finds the receiver parked.
-fn wake_latency(asynchronous: bool) -> f64 {
+fn wake_latency(waiter: Waiter) -> f64 {
     const WAKES: usize = 300;
-    let name = unique("async-wake");
-    let mut rx = shm::Receiver::<u64>::create(&name, shm::Options::new()).unwrap();
-    let child = {
-        let name = name.clone();
-        spawn(move || {
-            let mut tx = shm::Sender::<u64>::open(&name).unwrap();
-            for _ in 0..WAKES {
-                std::thread::sleep(Duration::from_millis(2));
-                tx.send(now_ns()).unwrap();
-            }
-        })
-    };
+    let pause = || std::thread::sleep(Duration::from_millis(2));
     let mut delays = Vec::with_capacity(WAKES);
-    if asynchronous {
-        runtime().block_on(async {
-            let mut rx = shm::AsyncReceiver::from_sync(rx).unwrap();
+    if waiter == Waiter::Tokio {
+        let (a, b) = std::os::unix::net::UnixDatagram::pair().unwrap();
+        let child = spawn(move || {
             for _ in 0..WAKES {
-                let sent = rx.recv().await.unwrap();
-                delays.push(now_ns().saturating_sub(sent));
+                pause();
+                a.send(&now_ns().to_ne_bytes()).unwrap();
             }
         });
+        runtime().block_on(async {
+            b.set_nonblocking(true).unwrap();
+            let rx = tokio::net::UnixDatagram::from_std(b).unwrap();
+            let mut buf = [0u8; 8];
+            for _ in 0..WAKES {
+                rx.recv(&mut buf).await.unwrap();
+                delays.push(now_ns().saturating_sub(u64::from_ne_bytes(buf)));
+            }
+        });
+        reap(child);
     } else {
-        for _ in 0..WAKES {
-            let sent = *rx.recv().unwrap();
-            delays.push(now_ns().saturating_sub(sent));
+        let name = unique("async-wake");
+        let mut rx = shm::Receiver::<u64>::create(&name, shm::Options::new()).unwrap();
+        let child = spawn(move || {
+            let mut tx = shm::Sender::<u64>::open(&name).unwrap();
+            for _ in 0..WAKES {
+                pause();
+                tx.send(now_ns()).unwrap();
+            }
+        });
+        if waiter == Waiter::Async {
+            runtime().block_on(async {
+                let mut rx = shm::AsyncReceiver::from_sync(rx).unwrap();
+                for _ in 0..WAKES {
+                    let sent = rx.recv().await.unwrap();
+                    delays.push(now_ns().saturating_sub(sent));
+                }
+            });
+        } else {
+            for _ in 0..WAKES {
+                let sent = *rx.recv().unwrap();
+                delays.push(now_ns().saturating_sub(sent));
+            }
         }
+        reap(child);
     }
-    reap(child);
     delays.sort_unstable();
     delays[WAKES / 2] as f64
 }
@@ -343,13 +375,19 @@ fn main() {
     pin(&[0]);
     throughput::<8>();
     throughput::<4096>();
-    let (s, a) = (wake_latency(false), wake_latency(true));
+    let (s, a, t) = (
+        wake_latency(Waiter::Sync),
+        wake_latency(Waiter::Async),
+        wake_latency(Waiter::Tokio),
+    );
     println!("\nshared-memory wake-up from idle (median delay, send to receive)");
     println!(
-        "sync park {}, async doorbell {}: {:.2}x",
+        "sync park {}, async doorbell {}, tokio datagram {}: async/sync {:.2}x, async/tokio {:.2}x",
         fmt_ns(s),
         fmt_ns(a),
-        a / s
+        fmt_ns(t),
+        a / s,
+        a / t
     );
     let _ = std::io::stdout().flush();
 }

@@ -316,3 +316,188 @@ fn many_channels_are_awaited_without_a_thread_each() {
         "{before} threads before, {during} during"
     );
 }
+
+/// The async receiver copies the messages at the head ahead, one scan for many
+/// receives; each stays in the ring until it is received, so the sync end taken back
+/// reads on from the next one, and so does the async end made of it again.
+#[test]
+fn messages_copied_ahead_stay_in_the_ring_until_received() {
+    let name = ShmName::new("async-shm-ahead");
+    let n = 1000;
+    let rx = Receiver::<u64>::create(&name.0, Options::new().capacity(1024)).unwrap();
+    kid(&format!("stream {} {n}", name.0)).assert_success("sender");
+    let rt = runtime(1);
+    let mut rx = rt.block_on(async {
+        let mut rx = AsyncReceiver::from_sync(rx).unwrap();
+        for i in 0..10 {
+            assert_eq!(rx.recv().await.unwrap(), i);
+        }
+        assert_eq!(rx.try_recv().unwrap(), 10);
+        rx.into_sync()
+    });
+    assert_eq!(
+        rx.len(),
+        (n - 11) as usize,
+        "only what was received is gone"
+    );
+    assert_eq!(ipc::Rx::try_recv(&mut rx).unwrap(), 11);
+    let mut rx = rt.block_on(async {
+        let mut rx = AsyncReceiver::from_sync(rx).unwrap();
+        for i in 12..20 {
+            assert_eq!(rx.recv().await.unwrap(), i);
+        }
+        rx.into_sync()
+    });
+    for i in 20..n {
+        assert_eq!(ipc::Rx::try_recv(&mut rx).unwrap(), i, "lost or duplicated");
+    }
+    assert!(matches!(
+        ipc::Rx::try_recv(&mut rx),
+        Err(Error::Disconnected)
+    ));
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, ipc::Message)]
+#[repr(u8)]
+enum Side {
+    Buy = 1,
+    Sell = 2,
+}
+
+/// Sends a byte that is no `Side`, as a buggy or hostile sender would.
+fn send_invalid_side(tx: &mut Sender<Side>) {
+    let mut loan = tx.loan().unwrap();
+    loan.as_uninit_mut().write(Side::Sell);
+    // SAFETY: the byte goes into the slot through a raw pointer and is never read as a
+    // `Side` in this process; `assume_init`'s promise is broken on purpose to play a buggy
+    // sender, which the receiver must refuse.
+    unsafe {
+        loan.as_uninit_mut().as_mut_ptr().cast::<u8>().write(3);
+        loan.assume_init();
+    }
+    loan.send();
+}
+
+/// A message that is not a valid value ends a run copied ahead, and is reported in its
+/// turn; the messages before and after it arrive, and a slot given back empty is
+/// skipped.
+#[test]
+fn an_invalid_message_among_those_copied_ahead_is_reported_in_its_turn() {
+    let name = ShmName::new("async-shm-invalid");
+    let rx = Receiver::<Side>::create(&name.0, Options::new().capacity(16)).unwrap();
+    let mut tx = Sender::<Side>::open(&name.0).unwrap();
+    tx.send_all(&[Side::Buy, Side::Sell]).unwrap();
+    send_invalid_side(&mut tx);
+    drop(tx.loan().unwrap());
+    tx.send_all(&[Side::Sell, Side::Buy]).unwrap();
+    send_invalid_side(&mut tx);
+    runtime(1).block_on(async {
+        let mut rx = AsyncReceiver::from_sync(rx).unwrap();
+        assert_eq!(rx.recv().await.unwrap(), Side::Buy);
+        assert_eq!(rx.recv().await.unwrap(), Side::Sell);
+        assert!(matches!(rx.recv().await, Err(Error::InvalidMessage(_))));
+        assert_eq!(rx.recv().await.unwrap(), Side::Sell);
+        assert_eq!(rx.recv().await.unwrap(), Side::Buy);
+        assert!(matches!(rx.try_recv(), Err(Error::InvalidMessage(_))));
+        assert!(matches!(rx.try_recv(), Err(Error::Empty)));
+        drop(tx);
+        assert!(matches!(rx.recv().await, Err(Error::Disconnected)));
+    });
+}
+
+/// The address range of this process's mapping of the segment at `path`
+/// (`/proc/self/maps`).
+fn mapping_of(path: &str) -> std::ops::Range<usize> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let line = maps
+        .lines()
+        .find(|l| l.ends_with(path))
+        .unwrap_or_else(|| panic!("{path} is not mapped"));
+    let (from, to) = line.split(' ').next().unwrap().split_once('-').unwrap();
+    usize::from_str_radix(from, 16).unwrap()..usize::from_str_radix(to, 16).unwrap()
+}
+
+/// The three ways to receive — a copy (`recv`), into the caller's value (`recv_into`),
+/// and lent in place (`recv_sample`, pointing into the segment) — take turns on one
+/// stream whose sender pauses (so the receiver parks), under random timeouts: every
+/// message once, in order.
+#[test]
+fn copies_values_into_place_and_samples_in_place_interleave_under_random_timeouts() {
+    let name = ShmName::new("async-shm-ways");
+    let n = env_count("IPC_ASYNC_MESSAGES", 10_000);
+    let rx = Receiver::<u64>::create(&name.0, Options::new().capacity(64)).unwrap();
+    let segment = mapping_of(&name.path());
+    let sender = kid(&format!("paced {} {n}", name.0));
+    let (cancelled, lent) = runtime(1).block_on(async {
+        let mut rx = AsyncReceiver::from_sync(rx).unwrap();
+        let (mut next, mut cancelled, mut lent, mut rng) = (
+            0,
+            0u64,
+            0u64,
+            common::Rng::from_env("IPC_ASYNC_SEED", "receive ways"),
+        );
+        while next < n {
+            let limit = Duration::from_micros(if rng.below(4) == 0 {
+                rng.below(1500)
+            } else {
+                0
+            });
+            let got = match next % 3 {
+                0 => tokio::time::timeout(limit, rx.recv())
+                    .await
+                    .map(Result::unwrap),
+                1 => {
+                    let mut out = u64::MAX;
+                    tokio::time::timeout(limit, rx.recv_into(&mut out))
+                        .await
+                        .map(|r| r.map(|()| out).unwrap())
+                }
+                _ => tokio::time::timeout(limit, async {
+                    let sample = rx.recv_sample().await.unwrap();
+                    let at = &*sample as *const u64 as usize;
+                    assert!(
+                        segment.contains(&at),
+                        "a sample lent in place, in the segment"
+                    );
+                    *sample
+                })
+                .await
+                .inspect(|_| lent += 1),
+            };
+            match got {
+                Err(_) => cancelled += 1,
+                Ok(got) => {
+                    assert_eq!(got, next, "lost or duplicated");
+                    next += 1;
+                }
+            }
+        }
+        assert!(matches!(rx.recv_sample().await, Err(Error::Disconnected)));
+        (cancelled, lent)
+    });
+    sender.assert_success("sender");
+    eprintln!("{n} messages, {lent} lent in place, {cancelled} receives cancelled");
+}
+
+/// A subscriber lends its samples in place too, and copies them into place.
+#[test]
+fn an_async_subscriber_lends_samples_in_place() {
+    let name = ShmName::new("async-topic-ways");
+    let n = 2_000;
+    let sub = Subscriber::<u64>::open_or_create(&name.0, Options::new().capacity(64)).unwrap();
+    let publisher = kid(&format!("publish {} {n}", name.0));
+    runtime(1).block_on(async {
+        let mut sub = AsyncSubscriber::from_sync(sub).unwrap();
+        for i in 0..n {
+            if i % 2 == 0 {
+                assert_eq!(*sub.recv_sample().await.unwrap(), i);
+            } else {
+                let mut out = 0;
+                sub.recv_into(&mut out).await.unwrap();
+                assert_eq!(out, i);
+            }
+        }
+        assert!(matches!(sub.recv_sample().await, Err(Error::Disconnected)));
+    });
+    publisher.assert_success("publisher");
+}

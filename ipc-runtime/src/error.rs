@@ -67,10 +67,10 @@ pub enum Error {
         difference_suffix(.difference)
     )]
     SchemaMismatch {
-        /// This side's schema.
-        expected: SchemaId,
+        /// This side's schema (boxed, as `found`: they keep every `Result` small).
+        expected: Box<SchemaId>,
         /// The peer's schema.
-        found: SchemaId,
+        found: Box<SchemaId>,
         /// The first field that differs, with both sides ("`Order.qty`: u32 at offset 32
         /// here, u64 at offset 32 there"), where the peer's whole schema is known (shared
         /// memory carries it, and so do the handshakes of the byte streams whose tree fits
@@ -308,10 +308,20 @@ impl Error {
 
     /// A schema mismatch between this side's `T` and the peer's `found`.
     pub fn schema_mismatch<T: Message>(found: SchemaId) -> Self {
+        Self::mismatch(SchemaId::of::<T>(), found, None)
+    }
+
+    /// A schema mismatch between `expected` (this side's) and `found` (the peer's), with
+    /// the first field that differs where it is known.
+    pub(crate) fn mismatch(
+        expected: SchemaId,
+        found: SchemaId,
+        difference: Option<Box<str>>,
+    ) -> Self {
         Error::SchemaMismatch {
-            expected: SchemaId::of::<T>(),
-            found,
-            difference: None,
+            expected: Box::new(expected),
+            found: Box::new(found),
+            difference,
         }
     }
 

@@ -67,8 +67,8 @@ fn pair_mismatch<Req: Message, Resp: Message>(theirs: Option<(SchemaTree, Schema
         (SchemaId::of::<Resp>(), SchemaTree::of::<Resp>().ok(), resp)
     };
     Error::SchemaMismatch {
-        expected,
-        found: id_of_tree(&theirs),
+        expected: Box::new(expected),
+        found: Box::new(id_of_tree(&theirs)),
         difference: ours
             .and_then(|o| o.first_difference(&theirs))
             .map(|d| d.to_string().into_boxed_str()),

@@ -60,8 +60,8 @@ impl Strangers {
             .entry((fingerprint, slice))
             .or_insert_with(|| stranger(session, key, ours, fingerprint, slice));
         Error::SchemaMismatch {
-            expected,
-            found: found.clone(),
+            expected: Box::new(expected),
+            found: Box::new(found.clone()),
             difference: difference.clone(),
         }
     }

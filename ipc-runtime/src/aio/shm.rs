@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::future::{poll_fn, Future};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -16,7 +17,7 @@ use ::tokio::time::{sleep, Instant, Sleep};
 use crate::contract::{Rx, Wait};
 use crate::error::{Error, Result};
 use crate::message::Message;
-use crate::shm::{Receiver, Subscriber};
+use crate::shm::{Receiver, Sample, Subscriber, TopicSample};
 use crate::sync::bell::Bell;
 
 /// How many times one poll may find it must look again before it yields to the runtime
@@ -40,6 +41,22 @@ pub trait ShmEnd: super::ends::Sealed + Unpin {
     type Item: Message;
     #[doc(hidden)]
     fn recv_now(&mut self) -> Result<Self::Item>;
+    /// As `recv_now`, straight into `*out`.
+    #[doc(hidden)]
+    fn recv_into_now(&mut self, out: &mut Self::Item) -> Result<()>;
+    /// `Ok` if a message is there now, left in place; `Empty` if none.
+    #[doc(hidden)]
+    fn message_now(&mut self) -> Result<()>;
+    /// The message there now, if one is (`None`: nothing, or news only the full
+    /// receive gives); no probe of the peers.
+    #[doc(hidden)]
+    fn take_ready(&mut self) -> Option<Result<Self::Item>>;
+    /// Copies the messages there now into `out` without consuming them; 0 if none.
+    #[doc(hidden)]
+    fn peek_run(&mut self, out: &mut [MaybeUninit<Self::Item>]) -> usize;
+    /// Consumes the message at the head, which `peek_run` copied.
+    #[doc(hidden)]
+    fn consume_one(&mut self);
     #[doc(hidden)]
     fn set_bell(&mut self, token: u64);
     #[doc(hidden)]
@@ -59,6 +76,24 @@ impl<T: Message> ShmEnd for Receiver<T> {
     type Item = T;
     fn recv_now(&mut self) -> Result<T> {
         Rx::recv_wait(self, Wait::Now)
+    }
+    fn recv_into_now(&mut self, out: &mut T) -> Result<()> {
+        Rx::recv_into_wait(self, out, Wait::Now)
+    }
+    fn message_now(&mut self) -> Result<()> {
+        Receiver::message_now(self)
+    }
+    #[inline(always)]
+    fn take_ready(&mut self) -> Option<Result<T>> {
+        Receiver::take_ready(self)
+    }
+    #[inline]
+    fn peek_run(&mut self, out: &mut [MaybeUninit<T>]) -> usize {
+        Receiver::peek_run(self, out)
+    }
+    #[inline]
+    fn consume_one(&mut self) {
+        Receiver::consume_one(self);
     }
     fn set_bell(&mut self, token: u64) {
         Receiver::set_bell(self, token);
@@ -86,6 +121,30 @@ impl<T: Message> ShmEnd for Subscriber<T> {
     fn recv_now(&mut self) -> Result<T> {
         Rx::recv_wait(self, Wait::Now)
     }
+    fn recv_into_now(&mut self, out: &mut T) -> Result<()> {
+        Rx::recv_into_wait(self, out, Wait::Now)
+    }
+    fn message_now(&mut self) -> Result<()> {
+        self.sample_now()
+    }
+    #[inline]
+    fn take_ready(&mut self) -> Option<Result<T>> {
+        if !self.sample_at_cursor() {
+            return None;
+        }
+        match self.recv_now() {
+            Err(Error::Empty) => None,
+            other => Some(other),
+        }
+    }
+    /// A subscriber reads one sample at a time: its cursor is its only state, and
+    /// samples cannot be left in place for it under `DropOldest`.
+    fn peek_run(&mut self, _out: &mut [MaybeUninit<T>]) -> usize {
+        0
+    }
+    fn consume_one(&mut self) {
+        unreachable!("peek_run copies nothing for a subscriber");
+    }
     fn set_bell(&mut self, token: u64) {
         Subscriber::set_bell(self, token);
     }
@@ -111,8 +170,11 @@ impl<T: Message> ShmEnd for Subscriber<T> {
 /// [`Receiver`], [`shm::AsyncSubscriber<T>`](crate::shm::AsyncSubscriber) for a topic's
 /// [`Subscriber`].
 ///
-/// A receive takes the message at the head with no system call when there is one,
-/// spins a few microseconds when there is not, then parks: it announces itself in the
+/// A receive takes the message at the head with no system call when there is one
+/// (messages of up to 256 bytes are copied a run at a time, up to 64 in one scan of the
+/// ring, and handed out one per receive; each stays in the ring until it is received,
+/// so [`into_sync`](Self::into_sync) or a drop loses none), spins a few microseconds
+/// when there is not, then parks: it announces itself in the
 /// segment as the sync receiver does and awaits its doorbell, a socket its senders ring
 /// when they see it parked (see [`crate::shm`], "Async"). No thread is made per
 /// receiver; an idle one costs nothing but a timer that fires once a minute.
@@ -135,6 +197,8 @@ impl<T: Message> ShmEnd for Subscriber<T> {
 pub struct AsyncShm<E: ShmEnd> {
     /// `None` only inside `into_sync`.
     rx: Option<E>,
+    /// Copies of the messages at the head, not yet consumed (see [`Ahead`]).
+    ahead: Ahead<E::Item>,
     bell: AsyncFd<Bell>,
     /// The limit of the current park (a minute, or a slice where deaths cannot be
     /// watched).
@@ -179,6 +243,7 @@ impl<E: ShmEnd> AsyncShm<E> {
         rx.set_bell(token);
         Ok(AsyncShm {
             rx: Some(rx),
+            ahead: Ahead::new(),
             bell,
             nap: Box::pin(sleep(Duration::ZERO)),
             parked: false,
@@ -232,16 +297,64 @@ impl<E: ShmEnd> AsyncShm<E> {
     /// # Errors
     ///
     /// As [`Receiver::recv`].
+    #[inline]
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<E::Item>> {
+        // The streaming case, inline: a message is there. (Not while parked: the park
+        // is ended first, in the slow path; a parked end has nothing ahead.)
+        if !self.parked {
+            if let Some(msg) = self.take_ahead() {
+                self.empty_since = None;
+                return Poll::Ready(Ok(msg));
+            }
+            if self.ahead.is_off() {
+                if let Some(taken) = self.rx().take_ready() {
+                    self.empty_since = None;
+                    return Poll::Ready(taken);
+                }
+            }
+        }
+        self.poll_take(cx, E::recv_now)
+    }
+
+    /// The next message copied ahead, consumed now; or, with none left, the messages
+    /// at the head copied ahead (one scan of the ring: its loads overlap, where one
+    /// message per poll waits for each line in turn) and the first of them.
+    #[inline(always)]
+    fn take_ahead(&mut self) -> Option<E::Item> {
+        if self.ahead.next == self.ahead.len {
+            if self.ahead.is_off() {
+                return None;
+            }
+            let rx = self.rx.as_mut().expect("receiver present");
+            self.ahead.len = rx.peek_run(&mut self.ahead.buf);
+            self.ahead.next = 0;
+            if self.ahead.len == 0 {
+                return None;
+            }
+        }
+        // SAFETY: `next < len`, and `peek_run` initialised the first `len` entries.
+        let msg = unsafe { self.ahead.buf[self.ahead.next].assume_init() };
+        self.ahead.next += 1;
+        self.rx().consume_one();
+        Some(msg)
+    }
+
+    /// A receive when no message was there at once: ends a park, spins, yields, parks;
+    /// once something is there, `take` takes it (or looks at it: the receives that lend
+    /// a sample), and its result is returned unless it is [`Error::Empty`].
+    #[inline(never)]
+    fn poll_take<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut take: impl FnMut(&mut E) -> Result<R>,
+    ) -> Poll<Result<R>> {
         let mut looks = 0;
         loop {
             if self.parked {
+                // The rings are read before the next park, not now: the message the ring
+                // announced is taken first, two system calls sooner.
                 let rang = match self.bell.poll_read_ready(cx) {
-                    Poll::Ready(Ok(mut guard)) => {
-                        guard.get_inner().drain();
-                        guard.clear_ready();
-                        true
-                    }
+                    Poll::Ready(Ok(_)) => true,
                     Poll::Ready(Err(e)) => {
                         return Poll::Ready(Err(crate::codec::io_error("doorbell", e)))
                     }
@@ -281,7 +394,7 @@ impl<E: ShmEnd> AsyncShm<E> {
                 ready = self.rx().spin();
             }
             if ready {
-                match self.rx().recv_now() {
+                match take(self.rx()) {
                     Err(Error::Empty) => {}
                     other => {
                         self.empty_since = None;
@@ -295,11 +408,17 @@ impl<E: ShmEnd> AsyncShm<E> {
                 return Poll::Pending;
             }
             self.empty_since = None;
-            match self.rx().recv_now() {
+            match take(self.rx()) {
                 Err(Error::Empty) => {}
                 other => return Poll::Ready(other),
             }
             self.shutdown.check(cx)?;
+            // Rings of the last park, read now (they leave the doorbell readable, and a
+            // park on a readable doorbell would end at once).
+            if let Poll::Ready(Ok(mut guard)) = self.bell.poll_read_ready(cx) {
+                guard.get_inner().drain();
+                guard.clear_ready();
+            }
             match self.rx().park()? {
                 Some(limit) => {
                     self.parks += 1;
@@ -330,13 +449,120 @@ impl<E: ShmEnd> AsyncShm<E> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 
+    /// As [`recv`](Self::recv), copying the message straight from its slot into `*out`
+    /// (no `T` on the stack: for large messages). Cancel-safe as `recv`; `*out` is
+    /// written only by the poll that completes.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv); `*out` is unchanged.
+    pub async fn recv_into(&mut self, out: &mut E::Item) -> Result<()> {
+        poll_fn(|cx| {
+            if !self.parked {
+                if let Some(msg) = self.take_ahead() {
+                    self.empty_since = None;
+                    *out = msg;
+                    return Poll::Ready(Ok(()));
+                }
+            }
+            self.poll_take(cx, |rx| rx.recv_into_now(out))
+        })
+        .await
+    }
+
+    /// Waits until a message is at the head, and leaves it there: the first half of a
+    /// receive that lends it in place. The copies read ahead are dropped (their messages
+    /// are still in the ring, at the head).
+    async fn message_at_head(&mut self) -> Result<()> {
+        self.ahead.next = 0;
+        self.ahead.len = 0;
+        poll_fn(|cx| self.poll_take(cx, E::message_now)).await
+    }
+
     /// Receives a message if one is there now; never waits.
     ///
     /// # Errors
     ///
     /// [`Error::Empty`] if none is; otherwise as [`recv`](Self::recv).
     pub fn try_recv(&mut self) -> Result<E::Item> {
+        if let Some(msg) = self.take_ahead() {
+            return Ok(msg);
+        }
         self.rx().recv_now()
+    }
+}
+
+/// Messages at the head of the ring, copied in one scan and handed out one per receive.
+///
+/// They are copies: each stays in its slot, unconsumed, until it is handed out (the
+/// receiver's head moves past it then), so dropping the end, or turning it back into
+/// the sync one, loses none — the next receive of the ring reads them again. While any
+/// is left, every receive takes from here first (the head's message is the next copy).
+/// Only for small messages: for a large one the second copy costs more than the scan
+/// saves.
+struct Ahead<T> {
+    buf: Box<[MaybeUninit<T>]>,
+    /// The next copy to hand out; `next == len`: none left.
+    next: usize,
+    len: usize,
+}
+
+impl<T> Ahead<T> {
+    /// Messages larger than this are read one per receive.
+    const LARGEST: usize = 256;
+
+    fn new() -> Self {
+        let size = size_of::<T>();
+        let n = if size > Self::LARGEST {
+            0
+        } else {
+            (4096 / size.max(1)).clamp(1, 64)
+        };
+        let buf = (0..n).map(|_| MaybeUninit::uninit()).collect();
+        Ahead {
+            buf,
+            next: 0,
+            len: 0,
+        }
+    }
+
+    /// True if messages are not copied ahead (too large).
+    fn is_off(&self) -> bool {
+        self.buf.is_empty()
+    }
+}
+
+impl<T: Message> AsyncShm<Receiver<T>> {
+    /// Receives the next message **in place**: waits for it as [`recv`](Self::recv)
+    /// does, then lends it as the sync [`Receiver::recv`] does — a [`Sample`] that
+    /// derefs to the message in its slot (or, for a type with invalid bit patterns, to
+    /// its validated copy) and frees the slot when dropped. No copy of the message for
+    /// a type whose every bit pattern is valid.
+    ///
+    /// Cancel-safe: dropped before it completes, it has taken nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv).
+    pub async fn recv_sample(&mut self) -> Result<Sample<'_, T>> {
+        self.message_at_head().await?;
+        self.rx.as_mut().expect("receiver present").try_recv()
+    }
+}
+
+impl<T: Message> AsyncShm<Subscriber<T>> {
+    /// Receives the next sample **in place**: waits for it as [`recv`](Self::recv)
+    /// does, then lends it as the sync [`Subscriber::recv`] does — a [`TopicSample`]
+    /// that derefs to the sample in the topic (or its validated copy).
+    ///
+    /// Cancel-safe: dropped before it completes, it has taken nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv).
+    pub async fn recv_sample(&mut self) -> Result<TopicSample<'_, T>> {
+        self.message_at_head().await?;
+        self.rx.as_mut().expect("subscriber present").try_recv()
     }
 }
 

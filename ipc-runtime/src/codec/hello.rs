@@ -153,11 +153,7 @@ pub(super) fn check_hello<P: ?Sized + Payload>(p: &[u8]) -> Result<()> {
             "little"
         };
         found.name = format!("{} in {order}-endian byte order", found.name);
-        return Err(Error::SchemaMismatch {
-            expected,
-            found,
-            difference: None,
-        });
+        return Err(Error::mismatch(expected, found, None));
     }
     let slice = flags & FLAG_SLICE != 0;
     if found.fingerprint != expected.fingerprint
@@ -167,11 +163,7 @@ pub(super) fn check_hello<P: ?Sized + Payload>(p: &[u8]) -> Result<()> {
         || slice != P::IS_SLICE
     {
         let difference = difference::<P>(schema, found.fingerprint, slice);
-        return Err(Error::SchemaMismatch {
-            expected,
-            found,
-            difference,
-        });
+        return Err(Error::mismatch(expected, found, difference));
     }
     Ok(())
 }

@@ -7,8 +7,14 @@ use core::fmt;
 ///
 /// It names the outermost type, the path of the field at fault, its byte offset, and
 /// what is wrong there.
+///
+/// One pointer wide (the details are boxed): `validate` returns it in a register, and
+/// every `Result` that carries one stays small.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InvalidMessage {
+pub struct InvalidMessage(Box<Details>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Details {
     ty: &'static str,
     path: String,
     offset: usize,
@@ -57,87 +63,84 @@ pub enum Problem {
 impl InvalidMessage {
     /// An error at offset 0 of the type being validated.
     pub fn new(problem: Problem) -> Self {
-        InvalidMessage {
+        InvalidMessage(Box::new(Details {
             ty: "",
             path: String::new(),
             offset: 0,
             problem,
-        }
+        }))
     }
 
     /// A wrong-length error for type `ty`.
     pub fn length(ty: &'static str, expected: usize, found: usize) -> Self {
-        InvalidMessage {
-            ty,
-            ..Self::new(Problem::Length { expected, found })
-        }
+        Self::new(Problem::Length { expected, found }).of(ty)
     }
 
     /// Re-roots the error one level up: it happened in field `field` of type `ty`, which
     /// starts at byte `offset`. Used by derived `validate` functions.
     pub fn in_field(mut self, ty: &'static str, field: &'static str, offset: usize) -> Self {
-        if self.path.is_empty() {
-            self.path = field.to_owned();
-        } else if self.path.starts_with('[') {
-            self.path.insert_str(0, field);
+        if self.0.path.is_empty() {
+            self.0.path = field.to_owned();
+        } else if self.0.path.starts_with('[') {
+            self.0.path.insert_str(0, field);
         } else {
-            self.path = format!("{field}.{}", self.path);
+            self.0.path = format!("{field}.{}", self.0.path);
         }
-        self.ty = ty;
-        self.offset += offset;
+        self.0.ty = ty;
+        self.0.offset += offset;
         self
     }
 
     /// Re-roots the error at element `index` of an array of type `ty`.
     pub fn in_element(mut self, ty: &'static str, index: usize, offset: usize) -> Self {
-        let sep = if self.path.is_empty() || self.path.starts_with('[') {
+        let sep = if self.0.path.is_empty() || self.0.path.starts_with('[') {
             ""
         } else {
             "."
         };
-        self.path = format!("[{index}]{sep}{}", self.path);
-        self.ty = ty;
-        self.offset += offset;
+        self.0.path = format!("[{index}]{sep}{}", self.0.path);
+        self.0.ty = ty;
+        self.0.offset += offset;
         self
     }
 
     /// Names the type being validated if no outer type has (leaf validators).
     pub fn of(mut self, ty: &'static str) -> Self {
-        if self.ty.is_empty() {
-            self.ty = ty;
+        if self.0.ty.is_empty() {
+            self.0.ty = ty;
         }
         self
     }
 
     /// The outermost type that was being validated.
     pub fn type_name(&self) -> &'static str {
-        self.ty
+        self.0.ty
     }
 
     /// The path of the field at fault (`side`, `legs[2].price`), empty for the whole value.
     pub fn field(&self) -> &str {
-        &self.path
+        &self.0.path
     }
 
     /// Byte offset of the fault from the start of the message.
     pub fn offset(&self) -> usize {
-        self.offset
+        self.0.offset
     }
 
     /// What is wrong.
     pub fn problem(&self) -> &Problem {
-        &self.problem
+        &self.0.problem
     }
 }
 
 impl fmt::Display for InvalidMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid `{}`", self.ty)?;
-        if !self.path.is_empty() {
-            write!(f, " in field `{}` at byte {}", self.path, self.offset)?;
+        write!(f, "invalid `{}`", self.0.ty)?;
+        if !self.0.path.is_empty() {
+            write!(f, " in field `{}` at byte {}", self.0.path, self.0.offset)?;
         }
         f.write_str(": ")?;
-        match &self.problem {
+        match &self.0.problem {
             Problem::Length { expected, found } => {
                 write!(f, "{found} bytes where the type has {expected}")
             }

@@ -106,11 +106,11 @@ impl Queue {
             if found.fingerprint != T::FINGERPRINT || found.size != size_of::<T>() as u64 {
                 // The header carries the creator's tree: name the first field that differs.
                 let theirs = read_block(&header, found.fingerprint);
-                return Err(Error::SchemaMismatch {
-                    expected: SchemaId::of::<T>(),
+                return Err(Error::mismatch(
+                    SchemaId::of::<T>(),
                     found,
-                    difference: difference::<T>(theirs.as_ref()),
-                });
+                    difference::<T>(theirs.as_ref()),
+                ));
             }
             q.end = match End::join(header, writable) {
                 Joined::Yes(end) => end,

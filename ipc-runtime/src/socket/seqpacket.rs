@@ -369,15 +369,12 @@ impl<T: Message> SeqPacket<T> {
         }
         if fp != T::FINGERPRINT {
             let expected = SchemaId::of::<T>();
-            return Err(Error::SchemaMismatch {
-                found: SchemaId {
-                    name: "an unknown type".into(),
-                    fingerprint: fp,
-                    ..expected.clone()
-                },
-                expected,
-                difference: None,
-            });
+            let found = SchemaId {
+                name: "an unknown type".into(),
+                fingerprint: fp,
+                ..expected.clone()
+            };
+            return Err(Error::mismatch(expected, found, None));
         }
         Ok(())
     }

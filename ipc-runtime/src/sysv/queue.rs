@@ -178,16 +178,16 @@ impl Queue {
     pub(super) fn check_schema<T: Message>(&self) -> Result<()> {
         let Ok(ds) = self.stat() else { return Ok(()) };
         match registry::schema(self.id, ds.msg_perm.uid) {
-            Some(theirs) if theirs.fingerprint() != T::FINGERPRINT => Err(Error::SchemaMismatch {
-                expected: SchemaId::of::<T>(),
-                found: SchemaId {
+            Some(theirs) if theirs.fingerprint() != T::FINGERPRINT => Err(Error::mismatch(
+                SchemaId::of::<T>(),
+                SchemaId {
                     name: theirs.name().to_owned(),
                     fingerprint: theirs.fingerprint(),
                     size: theirs.size() as u64,
                     align: theirs.align() as u64,
                 },
-                difference: difference::<T>(Some(&theirs)),
-            }),
+                difference::<T>(Some(&theirs)),
+            )),
             _ => Ok(()),
         }
     }

@@ -183,7 +183,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
     }
 
     #[inline]
-    fn sample(&mut self, pos: u64) -> Result<Sample<'_, T>> {
+    pub(super) fn sample(&mut self, pos: u64) -> Result<Sample<'_, T>> {
         let region = self.chan.ring.region();
         let index = self.chan.ring.index(pos);
         let src = region.elements::<T>(index);
@@ -348,6 +348,40 @@ impl<T: Message> Receiver<T> {
         Ok(self.finish_batch(1 + got, ran_out))
     }
 
+    /// Copies into `out` the messages published from the head on, up to `out.len()`,
+    /// **without consuming them**: they stay in their slots, which no sender may reuse
+    /// before [`consume_one`](Self::consume_one) moves the head past them, so a copy
+    /// dropped unused (the async end dropped, or turned back into this one) loses
+    /// nothing. One scan, as [`recv_many`](Self::recv_many); each message validated as
+    /// it is copied. Returns how many; 0 if the head holds no message to copy (none yet,
+    /// a slot given back empty, an invalid message or a corrupt `seq`: the full receive
+    /// reports or skips those).
+    #[cfg(feature = "tokio")]
+    #[inline]
+    pub(crate) fn peek_run(&mut self, out: &mut [core::mem::MaybeUninit<T>]) -> usize {
+        if let Some(pos) = self.read.pending.take() {
+            release(&self.chan, &mut self.read, pos);
+        }
+        let Receiver { chan, scratch, .. } = self;
+        let payloads = chan.ring.region().payloads();
+        let run = chan.ring.receive_run(self.head, out.len() as u64, |k, at| {
+            // `k < out.len()`: a run takes at most as many as asked for.
+            take(payloads.at(at), scratch, out[k as usize].as_mut_ptr()).is_ok()
+        });
+        run.len as usize
+    }
+
+    /// Consumes the message at the head, which [`peek_run`](Self::peek_run) copied:
+    /// records the progress, and hands the slots back to the senders when a batch is
+    /// due, as a receive does.
+    #[cfg(feature = "tokio")]
+    #[inline]
+    pub(crate) fn consume_one(&mut self) {
+        let pos = self.head;
+        self.head = pos.wrapping_add(1);
+        release(&self.chan, &mut self.read, pos);
+    }
+
     /// Ends a batch of `got` messages: records the receiver's progress once, and releases
     /// the slots read to the senders (waking those parked for room) if a ring batch of
     /// them is due or the receiver ran out of messages, as one receive at a time does.
@@ -375,17 +409,18 @@ impl<E: Message> Receiver<[E]> {
 /// published, not yet released) into `*out`: straight from the slot for a type whose
 /// every bit pattern is valid, else through the private `scratch` buffer, validated
 /// there first (a sender cannot change what was validated), so that `*out` never holds
-/// bytes that are not a `T`.
+/// bytes that are not a `T`. `out` is valid for the write of a `T` (it may hold none yet:
+/// a `&mut T`, or a slot of an uninitialised buffer).
 ///
 /// # Errors
 ///
 /// [`Error::InvalidMessage`] if the bytes are not a `T` (`*out` is unchanged).
 #[inline(always)]
-fn take<T: Message>(src: *mut u8, scratch: &mut Scratch<T>, out: &mut T) -> Result<()> {
+fn take<T: Message>(src: *mut u8, scratch: &mut Scratch<T>, out: *mut T) -> Result<()> {
     if const { T::SCHEMA.accepts_any_bits() } {
         // SAFETY: `src` is the payload of a slot the receiver holds, `size_of::<T>()`
         // bytes inside the mapping, aligned for `T`, and every bit pattern is a valid
-        // `T`; `out` is the caller's, so they cannot overlap.
+        // `T`; `out` is the caller's, valid for the write, so they cannot overlap.
         unsafe { core::ptr::copy_nonoverlapping(src.cast::<T>(), out, 1) };
         return Ok(());
     }
@@ -397,7 +432,8 @@ fn take<T: Message>(src: *mut u8, scratch: &mut Scratch<T>, out: &mut T) -> Resu
     let bytes = unsafe { core::slice::from_raw_parts(dst, size_of::<T>()) };
     T::validate(bytes)?;
     // SAFETY: `T::validate` accepted the bytes, so by the `Message` contract they are a
-    // valid `T`; the scratch buffer is aligned for `T`, private, and not `*out`.
+    // valid `T`; the scratch buffer is aligned for `T`, private, and not `*out`, which
+    // is valid for the write.
     unsafe { core::ptr::copy_nonoverlapping(scratch.ptr.as_ptr(), out, 1) };
     Ok(())
 }

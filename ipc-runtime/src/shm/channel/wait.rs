@@ -234,6 +234,20 @@ impl<T: ?Sized + Payload> Receiver<T> {
     /// returns its position, now behind `head`.
     #[inline(never)]
     pub(super) fn wait_for_message(&mut self, until: &Wait) -> Result<u64> {
+        self.find_message(until, true)
+    }
+
+    /// As [`wait_for_message`](Self::wait_for_message), leaving the message found at the
+    /// head (not consumed): the async receiver's look before it lends a sample.
+    #[cfg(feature = "tokio")]
+    pub(super) fn wait_for_message_at_head(&mut self, until: &Wait) -> Result<u64> {
+        self.find_message(until, false)
+    }
+
+    /// Skips cancelled slots, waits as `until` says for a message at the head, and
+    /// returns its position; moves `head` past it if `take`.
+    #[inline(always)]
+    fn find_message(&mut self, until: &Wait, take: bool) -> Result<u64> {
         let mut backoff = Backoff::new(self.chan.opts.wait);
         // Set when the first wait begins: no clock read on the fast path.
         let mut last_check: Option<Instant> = None;
@@ -247,10 +261,13 @@ impl<T: ?Sized + Payload> Receiver<T> {
                 .map_err(|_| Chan::corrupt())?;
             match peek {
                 Peek::Ready { pos, cancelled } => {
-                    self.head = pos.wrapping_add(1);
                     if cancelled {
+                        self.head = pos.wrapping_add(1);
                         release(&self.chan, &mut self.read, pos);
                         continue;
+                    }
+                    if take {
+                        self.head = pos.wrapping_add(1);
                     }
                     break pos;
                 }

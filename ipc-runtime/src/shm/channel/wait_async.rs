@@ -6,9 +6,12 @@
 
 use std::time::Duration;
 
-use super::receiver::Receiver;
+use super::receiver::{release, Receiver};
 use super::SENDERS;
+use crate::error::Result;
+use crate::message::Message;
 use crate::payload::Payload;
+use crate::shm::ring::Peek;
 use crate::shm::watch::{Look, LONGEST_SLEEP};
 use crate::sync::atomic::Ordering;
 use crate::sync::deaths::Wake;
@@ -20,7 +23,42 @@ use crate::sync::wait::PARK_SLICE;
 /// receiver spins before it yields.
 const SPINS: u32 = 128;
 
+impl<T: Message> Receiver<T> {
+    /// The message at the head, copied out, if one is published there now: the async
+    /// receiver's streaming step, inlined into its poll so that the message goes
+    /// straight to where the poll returns it. `None` if nothing is (or the slot was given
+    /// back empty, or its `seq` is corrupt: the full receive handles those).
+    #[inline(always)]
+    pub(crate) fn take_ready(&mut self) -> Option<Result<T>> {
+        if let Some(pos) = self.read.pending.take() {
+            release(&self.chan, &mut self.read, pos);
+        }
+        match self.chan.ring.peek(self.head) {
+            Ok(Peek::Ready {
+                pos,
+                cancelled: false,
+            }) => {
+                self.head = pos.wrapping_add(1);
+                Some(self.sample(pos).map(|sample| *sample))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl<T: ?Sized + Payload> Receiver<T> {
+    /// `Ok` if a message is at the head now, left there to be received (cancelled slots
+    /// before it are skipped); [`Error::Empty`](crate::Error::Empty) if none is; the
+    /// errors of a non-waiting receive otherwise (`Disconnected` once every sender is
+    /// gone, a corrupt ring).
+    pub(crate) fn message_now(&mut self) -> Result<()> {
+        if let Some(pos) = self.read.pending.take() {
+            release(&self.chan, &mut self.read, pos);
+        }
+        self.wait_for_message_at_head(&crate::deadline::Wait::Now)
+            .map(drop)
+    }
+
     /// Publishes `token` as this receiver's doorbell (0: none, the receiver is sync
     /// again), and forgets the death notice, which was set up to wake the other kind of
     /// wait.

@@ -33,11 +33,11 @@ impl Meta {
                 .zip(SchemaTree::decode(&mine).ok())
                 .and_then(|(their, our)| our.first_difference(&their))
                 .map(|d| d.to_string().into_boxed_str());
-            return Err(Error::SchemaMismatch {
-                expected: P::schema_id(),
-                found: self.schema_id(),
+            return Err(Error::mismatch(
+                P::schema_id(),
+                self.schema_id(),
                 difference,
-            });
+            ));
         }
         if (P::IS_SLICE && self.max_len == 0) || (!P::IS_SLICE && self.max_len != 0) {
             return Err(Error::Corrupt(format!(

@@ -31,6 +31,13 @@ impl SubEnd {
 }
 
 impl<T: ?Sized + Payload> Subscriber<T> {
+    /// `Ok` if a sample is at the cursor now, left there to be received;
+    /// [`Error::Empty`](crate::Error::Empty) if none is; the errors of a non-waiting
+    /// receive otherwise (`Lagged`, `Disconnected`, a corrupt topic).
+    pub(crate) fn sample_now(&mut self) -> crate::error::Result<()> {
+        self.end.next(&crate::deadline::Wait::Now).map(drop)
+    }
+
     /// Publishes `token` as this subscriber's doorbell (0: none), and forgets the death
     /// notice, which was set up to wake the other kind of wait.
     pub(crate) fn set_bell(&mut self, token: u64) {
