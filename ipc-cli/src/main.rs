@@ -127,7 +127,10 @@ enum Command {
     /// receiving side, and said. Runs until the local side ends, or Ctrl-C.
     #[cfg(feature = "zenoh")]
     Bridge {
-        /// The local side: `shm:NAME`, a topic or a channel (--to), a channel (--from).
+        /// The local side: `shm:NAME`. With --to, a topic (subscribed to: nothing is taken
+        /// from anyone) or a channel (received from: the bridge is its one receiver); with
+        /// --from, a channel, which the bridge joins as a sender (a topic has one
+        /// publisher, its program's).
         endpoint: String,
         /// Publish the local samples on this Zenoh key.
         #[arg(long, conflicts_with = "from", required_unless_present = "from")]

@@ -127,7 +127,10 @@ impl<P: ?Sized + Payload> Subscriber<P> {
         &self.key
     }
 
-    /// Receives the next sample, waiting for one.
+    /// Receives the next sample, waiting for one. A shutdown request
+    /// (`ipc::signal::shutdown_on`) does not end this wait, which is Zenoh's: a program that
+    /// must stop on one receives with [`recv_timeout`](Self::recv_timeout) in a loop and
+    /// looks at `ipc::signal::shutdown_requested` between receives.
     ///
     /// # Errors
     ///
