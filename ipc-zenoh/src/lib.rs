@@ -110,6 +110,11 @@ pub fn open(config: zenoh::Config) -> ipc::Result<zenoh::Session> {
     zenoh::open(config).wait().map_err(zenoh_error("open"))
 }
 
+/// This crate's README, whose example runs as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// Wraps an error of Zenoh from call `op` as [`ipc::Error::Io`] (for `map_err`).
 pub fn zenoh_error(op: &'static str) -> impl Fn(zenoh::Error) -> ipc::Error {
     move |e| ipc::Error::Io {
