@@ -8,6 +8,7 @@
 //! ipc send ENDPOINT JSON       a message written as JSON, encoded by the channel's schema
 //! ipc clean [--dry-run]        remove what crashed processes left behind, never a live one
 //! ipc doctor [--json]          the kernel limits and features the transports depend on
+//! ipc bridge ENDPOINT --to KEY | --from KEY   a local channel onto Zenoh, or back (feature `zenoh`)
 //! ```
 //!
 //! Exit codes: 0 success; 1 the command failed (one line on stderr says why and what to
@@ -17,6 +18,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[cfg(feature = "zenoh")]
+mod bridge;
 mod clean;
 mod doctor;
 mod list;
@@ -116,6 +119,37 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Carries a local topic or channel onto a Zenoh key (--to), or a Zenoh key's samples
+    /// into a local channel (--from), for the type the channel's schema describes: bytes
+    /// as they are, the fingerprint checked at both ends. Nothing is dropped while the
+    /// hosts are connected (a slow side holds the other back; --drop-when-full drops
+    /// instead); what is published while the other host is away is lost, counted by the
+    /// receiving side, and said. Runs until the local side ends, or Ctrl-C.
+    #[cfg(feature = "zenoh")]
+    Bridge {
+        /// The local side: `shm:NAME`. With --to, a topic (subscribed to: nothing is taken
+        /// from anyone) or a channel (received from: the bridge is its one receiver); with
+        /// --from, a channel, which the bridge joins as a sender (a topic has one
+        /// publisher, its program's).
+        endpoint: String,
+        /// Publish the local samples on this Zenoh key.
+        #[arg(long, conflicts_with = "from", required_unless_present = "from")]
+        to: Option<String>,
+        /// Send the samples of this Zenoh key into the local channel.
+        #[arg(long)]
+        from: Option<String>,
+        /// Zenoh endpoints to listen on (`tcp/10.0.0.1:7447`); repeatable.
+        #[arg(long)]
+        listen: Vec<String>,
+        /// Zenoh endpoints to connect to; repeatable. Multicast scouting and gossip are
+        /// off: the bridge reaches only these and those who connect to it.
+        #[arg(long)]
+        connect: Vec<String>,
+        /// --from: drop a sample that finds the local channel full, and say so, instead
+        /// of waiting for room.
+        #[arg(long)]
+        drop_when_full: bool,
+    },
 }
 
 /// A failure of a command: one line for the user.
@@ -148,6 +182,22 @@ fn main() -> ExitCode {
             prefix,
         } => clean::run(dry_run, json, &prefix),
         Command::Doctor { json } => doctor::run(json),
+        #[cfg(feature = "zenoh")]
+        Command::Bridge {
+            endpoint,
+            to,
+            from,
+            listen,
+            connect,
+            drop_when_full,
+        } => bridge::run(&bridge::Bridge {
+            endpoint: &endpoint,
+            to: to.as_deref(),
+            from: from.as_deref(),
+            listen: &listen,
+            connect: &connect,
+            drop_when_full,
+        }),
     };
     match result {
         Ok(code) => code,

@@ -148,6 +148,15 @@ impl AnySubscriber {
         self.end.pending()
     }
 
+    /// The position in the topic of the sample the next receive returns (unless that
+    /// receive finds this subscriber lagged, and skips): how many samples the publisher
+    /// published before it. Positions only grow, whoever subscribes: a bridge that
+    /// carries the topic elsewhere numbers its samples by them, so that what it did not
+    /// carry (while it was not attached, or lagged) shows as a gap on the other side.
+    pub fn position(&self) -> u64 {
+        self.end.position()
+    }
+
     fn recv_until(&mut self, until: &Wait) -> Result<AnySample<'_>> {
         let chunk = self.end.next(until)?;
         let len = match self.shape.max_len {

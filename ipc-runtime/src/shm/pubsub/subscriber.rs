@@ -281,6 +281,11 @@ impl SubEnd {
         self.missed
     }
 
+    /// The position of the next sample: how many the publisher published before it.
+    pub(super) fn position(&self) -> u64 {
+        self.cursor
+    }
+
     /// Samples published and not yet received (a snapshot).
     pub(super) fn pending(&self) -> u64 {
         let tail = self.board.control().tail.load(Ordering::Acquire);
