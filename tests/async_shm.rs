@@ -14,7 +14,7 @@ use ipc::shm::{AsyncReceiver, AsyncSubscriber, Options, Publisher, Receiver, Sen
 use ipc::Error;
 
 mod common;
-use common::{rerun, Proc, ShmName};
+use common::{rerun, send_invalid_side, Proc, ShmName, Side};
 
 const ROLE: &str = "IPC_ASYNC_SHM_ROLE";
 
@@ -355,27 +355,6 @@ fn messages_copied_ahead_stay_in_the_ring_until_received() {
         ipc::Rx::try_recv(&mut rx),
         Err(Error::Disconnected)
     ));
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, ipc::Message)]
-#[repr(u8)]
-enum Side {
-    Buy = 1,
-    Sell = 2,
-}
-
-/// Sends a byte that is no `Side`, as a buggy or hostile sender would.
-fn send_invalid_side(tx: &mut Sender<Side>) {
-    let mut loan = tx.loan().unwrap();
-    loan.as_uninit_mut().write(Side::Sell);
-    // SAFETY: the byte goes into the slot through a raw pointer and is never read as a
-    // `Side` in this process; `assume_init`'s promise is broken on purpose to play a buggy
-    // sender, which the receiver must refuse.
-    unsafe {
-        loan.as_uninit_mut().as_mut_ptr().cast::<u8>().write(3);
-        loan.assume_init();
-    }
-    loan.send();
 }
 
 /// A message that is not a valid value ends a run copied ahead, and is reported in its

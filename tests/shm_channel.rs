@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use ipc::shm::{Backing, Options, Receiver, Sender};
 use ipc::sync::WaitStrategy;
-use ipc::{Error, Message};
+use ipc::Error;
 
 const ROLE: &str = "SHM_TEST_ROLE";
 
 mod common;
-use common::{ready, Proc, ShmName as Name};
+use common::{ready, send_invalid_side, Proc, ShmName as Name, Side};
 
 #[path = "shm_channel/failures.rs"]
 mod failures;
@@ -372,20 +372,6 @@ fn a_batch_ends_before_an_invalid_message_which_the_next_receive_reports() {
     assert!(matches!(rx.try_recv_many(&mut out), Err(Error::Empty)));
 }
 
-/// Sends a byte that is no `Side`, as a buggy or hostile sender would.
-fn send_invalid_side(tx: &mut Sender<Side>) {
-    let mut loan = tx.loan().unwrap();
-    loan.as_uninit_mut().write(Side::Sell);
-    // SAFETY: the byte goes into the slot through a raw pointer and is never read as a
-    // `Side` in this process; `assume_init`'s promise is broken on purpose to play a buggy
-    // sender, which the receiver must refuse.
-    unsafe {
-        loan.as_uninit_mut().as_mut_ptr().cast::<u8>().write(3);
-        loan.assume_init();
-    }
-    loan.send();
-}
-
 #[test]
 fn a_sender_and_its_clones_in_another_process_deliver_everything_then_disconnect() {
     let name = Name::new("clones");
@@ -517,13 +503,6 @@ fn a_second_sender_process_revokes_a_streaming_senders_bias_and_order_holds() {
     assert!(stats.bias_revoked >= biased, "{stats:?}");
     assert!(stats.bias_revoked <= stats.bias_taken, "{stats:?}");
     assert_eq!(stats.lost, 0);
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Message)]
-#[repr(u8)]
-enum Side {
-    Buy = 1,
-    Sell = 2,
 }
 
 #[test]

@@ -486,3 +486,26 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 }
+
+/// A message type with invalid bit patterns (a `u8` of 1 or 2), for the tests of what a
+/// receiver does with bytes that are no value of its type.
+#[derive(Clone, Copy, Debug, PartialEq, ipc::Message)]
+#[repr(u8)]
+pub enum Side {
+    Buy = 1,
+    Sell = 2,
+}
+
+/// Sends a byte that is no `Side` over shared memory, as a buggy or hostile sender would.
+pub fn send_invalid_side(tx: &mut ipc::shm::Sender<Side>) {
+    let mut loan = tx.loan().unwrap();
+    loan.as_uninit_mut().write(Side::Sell);
+    // SAFETY: the byte goes into the slot through a raw pointer and is never read as a
+    // `Side` in this process; `assume_init`'s promise is broken on purpose to play a buggy
+    // sender, which the receiver must refuse.
+    unsafe {
+        loan.as_uninit_mut().as_mut_ptr().cast::<u8>().write(3);
+        loan.assume_init();
+    }
+    loan.send();
+}
