@@ -7,10 +7,13 @@
 //!   writes by hand with the tokio primitive: `read_exact` through a 64 KiB
 //!   `tokio::io::BufReader` (over `tokio::net::unix::pipe`, `UnixStream`, `TcpStream`),
 //!   which reads as much at a time as this crate's receivers do; the
-//!   queue and shared memory have no tokio primitive. Best of `BEST_OF` runs.
+//!   queue and shared memory have no tokio primitive. Each run is timed from its first
+//!   receive (the runtime and the ends are made before); the three kinds take turns in
+//!   each of `ROUNDS` rounds, so that each meets the same moods of the machine, and a
+//!   ratio is the median of the rounds' own ratios.
 //! - shared-memory wake-up from idle: the child sends a timestamp every 2 ms, so the
 //!   receiver is parked each time (sync: the futex; async: the doorbell); the median of
-//!   the delays from send to receive. Beside them the raw tokio primitive the doorbell
+//!   the delays from send to receive, the waiters taking turns in each round. Beside them the raw tokio primitive the doorbell
 //!   is built on: a datagram sent to a `tokio::net::UnixDatagram` being awaited, the
 //!   floor of any wake-up of a tokio task by another process through `epoll`.
 //!
@@ -31,7 +34,8 @@ use tokio::io::AsyncReadExt;
 mod common;
 use common::{fmt_ns, fmt_rate, pin, reap, unique};
 
-const BEST_OF: usize = 3;
+/// Rounds of each throughput row.
+const ROUNDS: usize = 5;
 
 /// The sending child, on CPU 1 (this process, the receiver, runs on CPU 0): left to the
 /// scheduler, the two share one CPU in some runs and not in others, and a stream's rate
@@ -43,12 +47,20 @@ fn spawn(f: impl FnOnce()) -> common::Pid {
     })
 }
 
-fn count(size: usize) -> usize {
+/// Messages per run: enough for about 50 ms or more of each transport (shared memory
+/// moves small messages 10 to 100 times faster than the descriptors, so it sends more).
+fn count(transport: &str, size: usize) -> usize {
     let scale: f64 = std::env::var("IPC_BENCH_SCALE")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1.0);
-    ((if size <= 64 { 300_000.0 } else { 60_000.0 }) * scale) as usize
+    let n = match (transport, size <= 64) {
+        ("shm", true) => 3_000_000.0,
+        ("shm", false) => 300_000.0,
+        (_, true) => 300_000.0,
+        (_, false) => 60_000.0,
+    };
+    (n * scale) as usize
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -73,7 +85,7 @@ fn rate(n: usize, start: Instant) -> f64 {
 /// One throughput run of `N`-byte messages over `transport` received as `imp` says; None
 /// if there is no such row (no tokio primitive for a queue or shared memory).
 fn run<const N: usize>(transport: &str, imp: Imp) -> Option<f64> {
-    let n = count(N);
+    let n = count(transport, N);
     let msg = [7u8; N];
     match (transport, imp) {
         ("pipe", Imp::Raw) => {
@@ -84,13 +96,13 @@ fn run<const N: usize>(transport: &str, imp: Imp) -> Option<f64> {
                     w.write_all(&msg).unwrap();
                 }
             });
-            let start = Instant::now();
-            runtime().block_on(async {
+            let r = runtime().block_on(async {
                 let rx = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(r)).unwrap();
                 let mut rx = tokio::io::BufReader::with_capacity(64 * 1024, rx);
+                let start = Instant::now();
                 read_by_hand::<N>(&mut rx, n).await;
+                rate(n, start)
             });
-            let r = rate(n, start);
             reap(child);
             Some(r)
         }
@@ -111,14 +123,14 @@ fn run<const N: usize>(transport: &str, imp: Imp) -> Option<f64> {
                     a.write_all(&msg).unwrap();
                 }
             });
-            let start = Instant::now();
-            runtime().block_on(async {
+            let r = runtime().block_on(async {
                 b.set_nonblocking(true).unwrap();
                 let rx = tokio::net::UnixStream::from_std(b).unwrap();
                 let mut rx = tokio::io::BufReader::with_capacity(64 * 1024, rx);
+                let start = Instant::now();
                 read_by_hand::<N>(&mut rx, n).await;
+                rate(n, start)
             });
-            let r = rate(n, start);
             reap(child);
             Some(r)
         }
@@ -142,14 +154,14 @@ fn run<const N: usize>(transport: &str, imp: Imp) -> Option<f64> {
                 }
             });
             let (b, _) = l.accept().unwrap();
-            let start = Instant::now();
-            runtime().block_on(async {
+            let r = runtime().block_on(async {
                 b.set_nonblocking(true).unwrap();
                 let rx = tokio::net::TcpStream::from_std(b).unwrap();
                 let mut rx = tokio::io::BufReader::with_capacity(64 * 1024, rx);
+                let start = Instant::now();
                 read_by_hand::<N>(&mut rx, n).await;
+                rate(n, start)
             });
-            let r = rate(n, start);
             reap(child);
             Some(r)
         }
@@ -222,20 +234,24 @@ where
     M: ipc::Message,
     A: Recv<M>,
 {
-    let start = Instant::now();
-    if imp == Imp::Sync {
+    let r = if imp == Imp::Sync {
+        let start = Instant::now();
         for _ in 0..n {
             std::hint::black_box(rx.recv().unwrap());
         }
+        rate(n, start)
     } else {
+        // Timed from the first receive, as the sync end is: the runtime and the
+        // conversion are made before.
         runtime().block_on(async {
             let mut rx = to_async(rx).unwrap();
+            let start = Instant::now();
             for _ in 0..n {
                 std::hint::black_box(rx.next().await);
             }
-        });
-    }
-    let r = rate(n, start);
+            rate(n, start)
+        })
+    };
     reap(child);
     r
 }
@@ -257,14 +273,36 @@ impl<E: ipc::aio::ShmEnd<Item = M>, M: ipc::Message> Recv<M> for ipc::aio::Async
     }
 }
 
-fn best<const N: usize>(transport: &str, imp: Imp) -> Option<f64> {
-    (0..BEST_OF)
-        .filter_map(|_| run::<N>(transport, imp))
-        .reduce(f64::max)
+/// `ROUNDS` rounds of each kind (sync, async, tokio raw), the kinds taking turns within
+/// each round: each kind's rates, by round (empty for a kind with no row).
+fn rounds<const N: usize>(transport: &str) -> [Vec<f64>; 3] {
+    let mut rates: [Vec<f64>; 3] = Default::default();
+    for _ in 0..ROUNDS {
+        for (i, imp) in [Imp::Sync, Imp::Async, Imp::Raw].into_iter().enumerate() {
+            if let Some(r) = run::<N>(transport, imp) {
+                rates[i].push(r);
+            }
+        }
+    }
+    rates
+}
+
+/// The median of `v` (not empty).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The median over rounds of the ratio `a / b` of the same round.
+fn ratio(a: &[f64], b: &[f64]) -> f64 {
+    median(a.iter().zip(b).map(|(a, b)| a / b).collect())
 }
 
 fn throughput<const N: usize>() {
-    println!("\nthroughput, {N}-byte messages (received per second; best of {BEST_OF})");
+    println!(
+        "\nthroughput, {N}-byte messages (received per second, median of {ROUNDS} rounds; \
+         ratios: median of the rounds' own)"
+    );
     println!(
         "{:<6} {:>12} {:>12} {:>12} {:>12} {:>12}",
         "", "sync", "async", "tokio raw", "async/sync", "async/raw"
@@ -278,16 +316,15 @@ fn throughput<const N: usize>() {
         if !filter.is_empty() && !filter.iter().any(|f| t.contains(f.as_str())) {
             continue;
         }
-        let s = best::<N>(t, Imp::Sync).unwrap();
-        let a = best::<N>(t, Imp::Async).unwrap();
-        let r = best::<N>(t, Imp::Raw);
+        let [s, a, r] = rounds::<N>(t);
+        let raw = (!r.is_empty()).then(|| (median(r.clone()), ratio(&a, &r)));
         println!(
             "{t:<6} {:>12} {:>12} {:>12} {:>11.2}x {:>12}",
-            fmt_rate(s),
-            fmt_rate(a),
-            r.map_or("—".into(), fmt_rate),
-            a / s,
-            r.map_or("—".into(), |r| format!("{:.2}x", a / r)),
+            fmt_rate(median(s.clone())),
+            fmt_rate(median(a.clone())),
+            raw.map_or("—".into(), |(r, _)| fmt_rate(r)),
+            ratio(&a, &s),
+            raw.map_or("—".into(), |(_, x)| format!("{x:.2}x")),
         );
     }
 }
@@ -315,9 +352,12 @@ enum Waiter {
     Tokio,
 }
 
-/// The median delay from send to receive of a message that finds the receiver parked.
+/// Wake-ups per round of each waiter.
+const WAKES: usize = 100;
+
+/// The median delay from send to receive of a message that finds the receiver parked,
+/// over `WAKES` wake-ups.
 fn wake_latency(waiter: Waiter) -> f64 {
-    const WAKES: usize = 300;
     let pause = || std::thread::sleep(Duration::from_millis(2));
     let mut delays = Vec::with_capacity(WAKES);
     if waiter == Waiter::Tokio {
@@ -375,19 +415,28 @@ fn main() {
     pin(&[0]);
     throughput::<8>();
     throughput::<4096>();
-    let (s, a, t) = (
-        wake_latency(Waiter::Sync),
-        wake_latency(Waiter::Async),
-        wake_latency(Waiter::Tokio),
+    // The three waiters take turns, round after round, as the throughput rows do.
+    let mut delays: [Vec<f64>; 3] = Default::default();
+    for _ in 0..ROUNDS {
+        for (i, waiter) in [Waiter::Sync, Waiter::Async, Waiter::Tokio]
+            .into_iter()
+            .enumerate()
+        {
+            delays[i].push(wake_latency(waiter));
+        }
+    }
+    let [s, a, t] = delays;
+    println!(
+        "\nshared-memory wake-up from idle (median delay from send to receive of {WAKES} \
+         wake-ups, median of {ROUNDS} rounds; ratios: median of the rounds' own)"
     );
-    println!("\nshared-memory wake-up from idle (median delay, send to receive)");
     println!(
         "sync park {}, async doorbell {}, tokio datagram {}: async/sync {:.2}x, async/tokio {:.2}x",
-        fmt_ns(s),
-        fmt_ns(a),
-        fmt_ns(t),
-        a / s,
-        a / t
+        fmt_ns(median(s.clone())),
+        fmt_ns(median(a.clone())),
+        fmt_ns(median(t.clone())),
+        ratio(&a, &s),
+        ratio(&a, &t)
     );
     let _ = std::io::stdout().flush();
 }

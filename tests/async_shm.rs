@@ -317,11 +317,11 @@ fn many_channels_are_awaited_without_a_thread_each() {
     );
 }
 
-/// The async receiver copies the messages at the head ahead, one scan for many
+/// The async receiver counts the messages at the head ahead, one scan for many
 /// receives; each stays in the ring until it is received, so the sync end taken back
 /// reads on from the next one, and so does the async end made of it again.
 #[test]
-fn messages_copied_ahead_stay_in_the_ring_until_received() {
+fn messages_counted_ahead_stay_in_the_ring_until_received() {
     let name = ShmName::new("async-shm-ahead");
     let n = 1000;
     let rx = Receiver::<u64>::create(&name.0, Options::new().capacity(1024)).unwrap();
@@ -357,11 +357,11 @@ fn messages_copied_ahead_stay_in_the_ring_until_received() {
     ));
 }
 
-/// A message that is not a valid value ends a run copied ahead, and is reported in its
+/// A message that is not a valid value, among those counted ahead, is reported in its
 /// turn; the messages before and after it arrive, and a slot given back empty is
 /// skipped.
 #[test]
-fn an_invalid_message_among_those_copied_ahead_is_reported_in_its_turn() {
+fn an_invalid_message_among_those_counted_ahead_is_reported_in_its_turn() {
     let name = ShmName::new("async-shm-invalid");
     let rx = Receiver::<Side>::create(&name.0, Options::new().capacity(16)).unwrap();
     let mut tx = Sender::<Side>::open(&name.0).unwrap();

@@ -5,7 +5,6 @@
 
 use std::fmt;
 use std::future::{poll_fn, Future};
-use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -23,6 +22,13 @@ use crate::sync::bell::Bell;
 /// How many times one poll may find it must look again before it yields to the runtime
 /// (the peers keep changing under it).
 const LOOKS: u32 = 8;
+
+/// The most messages one scan of the ring counts ahead (the receiver counts at most a
+/// release batch of its ring, see `Receiver::count_ready`). A receive takes the next one
+/// counted without looking at its `seq` again; each stays in its slot until it is
+/// received (the receiver's head moves past it then), so dropping the end, or turning it
+/// back into the sync one, loses none.
+const AHEAD: usize = 64;
 
 /// How long an end that found nothing keeps looking before it parks: it spins a little
 /// in each poll and yields to the runtime between (other tasks run meanwhile; no
@@ -51,12 +57,17 @@ pub trait ShmEnd: super::ends::Sealed + Unpin {
     /// receive gives); no probe of the peers.
     #[doc(hidden)]
     fn take_ready(&mut self) -> Option<Result<Self::Item>>;
-    /// Copies the messages there now into `out` without consuming them; 0 if none.
+    /// True if receives take messages [counted ahead](AHEAD) (`count_ready`,
+    /// `take_counted`); false if one at a time (`take_ready`).
     #[doc(hidden)]
-    fn peek_run(&mut self, out: &mut [MaybeUninit<Self::Item>]) -> usize;
-    /// Consumes the message at the head, which `peek_run` copied.
+    const COUNTS_AHEAD: bool;
+    /// How many messages are there now, up to `max`, none consumed; 0 if none.
     #[doc(hidden)]
-    fn consume_one(&mut self);
+    fn count_ready(&mut self, max: usize) -> usize;
+    /// Receives the message at the head, which `count_ready` counted; `None` if it is
+    /// invalid (nothing consumed: `recv_now` reports it).
+    #[doc(hidden)]
+    fn take_counted(&mut self) -> Option<Self::Item>;
     #[doc(hidden)]
     fn set_bell(&mut self, token: u64);
     #[doc(hidden)]
@@ -74,6 +85,9 @@ pub trait ShmEnd: super::ends::Sealed + Unpin {
 impl<T: Message> super::ends::Sealed for Receiver<T> {}
 impl<T: Message> ShmEnd for Receiver<T> {
     type Item = T;
+    /// Small messages only: for a large one the copy, not the look at its `seq`, is the
+    /// cost, and a receive that takes it straight from its slot copies it once less.
+    const COUNTS_AHEAD: bool = size_of::<T>() <= 256;
     fn recv_now(&mut self) -> Result<T> {
         Rx::recv_wait(self, Wait::Now)
     }
@@ -88,12 +102,12 @@ impl<T: Message> ShmEnd for Receiver<T> {
         Receiver::take_ready(self)
     }
     #[inline]
-    fn peek_run(&mut self, out: &mut [MaybeUninit<T>]) -> usize {
-        Receiver::peek_run(self, out)
+    fn count_ready(&mut self, max: usize) -> usize {
+        Receiver::count_ready(self, max)
     }
-    #[inline]
-    fn consume_one(&mut self) {
-        Receiver::consume_one(self);
+    #[inline(always)]
+    fn take_counted(&mut self) -> Option<T> {
+        Receiver::take_counted(self)
     }
     fn set_bell(&mut self, token: u64) {
         Receiver::set_bell(self, token);
@@ -118,6 +132,9 @@ impl<T: Message> ShmEnd for Receiver<T> {
 impl<T: Message> super::ends::Sealed for Subscriber<T> {}
 impl<T: Message> ShmEnd for Subscriber<T> {
     type Item = T;
+    /// A subscriber reads one sample at a time: its cursor is its only state, and
+    /// samples cannot be left in place for it under `DropOldest`.
+    const COUNTS_AHEAD: bool = false;
     fn recv_now(&mut self) -> Result<T> {
         Rx::recv_wait(self, Wait::Now)
     }
@@ -139,11 +156,11 @@ impl<T: Message> ShmEnd for Subscriber<T> {
     }
     /// A subscriber reads one sample at a time: its cursor is its only state, and
     /// samples cannot be left in place for it under `DropOldest`.
-    fn peek_run(&mut self, _out: &mut [MaybeUninit<T>]) -> usize {
+    fn count_ready(&mut self, _max: usize) -> usize {
         0
     }
-    fn consume_one(&mut self) {
-        unreachable!("peek_run copies nothing for a subscriber");
+    fn take_counted(&mut self) -> Option<T> {
+        unreachable!("a subscriber counts nothing ahead");
     }
     fn set_bell(&mut self, token: u64) {
         Subscriber::set_bell(self, token);
@@ -171,10 +188,11 @@ impl<T: Message> ShmEnd for Subscriber<T> {
 /// [`Subscriber`].
 ///
 /// A receive takes the message at the head with no system call when there is one
-/// (messages of up to 256 bytes are copied a run at a time, up to 64 in one scan of the
-/// ring, and handed out one per receive; each stays in the ring until it is received,
-/// so [`into_sync`](Self::into_sync) or a drop loses none), spins a few microseconds
-/// when there is not, then parks: it announces itself in the
+/// (for messages of up to 256 bytes, one scan of the ring counts the run published at
+/// the head, and the receives that follow take those messages without looking at their
+/// `seq` again; each stays in the ring until it is received, so
+/// [`into_sync`](Self::into_sync) or a drop loses none), spins a few microseconds when
+/// there is not, then parks: it announces itself in the
 /// segment as the sync receiver does and awaits its doorbell, a socket its senders ring
 /// when they see it parked (see [`crate::shm`], "Async"). No thread is made per
 /// receiver; an idle one costs nothing but a timer that fires once a minute.
@@ -197,8 +215,9 @@ impl<T: Message> ShmEnd for Subscriber<T> {
 pub struct AsyncShm<E: ShmEnd> {
     /// `None` only inside `into_sync`.
     rx: Option<E>,
-    /// Copies of the messages at the head, not yet consumed (see [`Ahead`]).
-    ahead: Ahead<E::Item>,
+    /// How many messages at the head were seen published and are not received yet
+    /// (see [`AHEAD`]).
+    ahead: usize,
     bell: AsyncFd<Bell>,
     /// The limit of the current park (a minute, or a slice where deaths cannot be
     /// watched).
@@ -243,7 +262,7 @@ impl<E: ShmEnd> AsyncShm<E> {
         rx.set_bell(token);
         Ok(AsyncShm {
             rx: Some(rx),
-            ahead: Ahead::new(),
+            ahead: 0,
             bell,
             nap: Box::pin(sleep(Duration::ZERO)),
             parked: false,
@@ -279,6 +298,7 @@ impl<E: ShmEnd> AsyncShm<E> {
         }
     }
 
+    #[inline(always)]
     fn rx(&mut self) -> &mut E {
         self.rx.as_mut().expect("receiver present")
     }
@@ -297,46 +317,61 @@ impl<E: ShmEnd> AsyncShm<E> {
     /// # Errors
     ///
     /// As [`Receiver::recv`].
-    #[inline]
+    #[inline(always)]
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<E::Item>> {
-        // The streaming case, inline: a message is there. (Not while parked: the park
-        // is ended first, in the slow path; a parked end has nothing ahead.)
+        // The streaming case, inline and small: a message counted ahead is waiting (a
+        // parked end has none: it parks only after it found the ring empty), or, for
+        // the ends that take one at a time, a message is at the head.
+        if E::COUNTS_AHEAD {
+            if let Some(msg) = self.next_ahead() {
+                return Poll::Ready(Ok(msg));
+            }
+        } else if !self.parked {
+            if let Some(taken) = self.rx().take_ready() {
+                self.empty_since = None;
+                return Poll::Ready(taken);
+            }
+        }
+        self.poll_recv_slow(cx)
+    }
+
+    /// A receive with no message counted ahead: counts again, or takes the message at
+    /// the head, or waits for one.
+    #[inline(never)]
+    fn poll_recv_slow(&mut self, cx: &mut Context<'_>) -> Poll<Result<E::Item>> {
         if !self.parked {
             if let Some(msg) = self.take_ahead() {
                 self.empty_since = None;
                 return Poll::Ready(Ok(msg));
             }
-            if self.ahead.is_off() {
-                if let Some(taken) = self.rx().take_ready() {
-                    self.empty_since = None;
-                    return Poll::Ready(taken);
-                }
-            }
         }
         self.poll_take(cx, E::recv_now)
     }
 
-    /// The next message copied ahead, consumed now; or, with none left, the messages
-    /// at the head copied ahead (one scan of the ring: its loads overlap, where one
-    /// message per poll waits for each line in turn) and the first of them.
+    /// The next message counted ahead, if one is left, received now.
     #[inline(always)]
-    fn take_ahead(&mut self) -> Option<E::Item> {
-        if self.ahead.next == self.ahead.len {
-            if self.ahead.is_off() {
-                return None;
-            }
-            let rx = self.rx.as_mut().expect("receiver present");
-            self.ahead.len = rx.peek_run(&mut self.ahead.buf);
-            self.ahead.next = 0;
-            if self.ahead.len == 0 {
-                return None;
-            }
+    fn next_ahead(&mut self) -> Option<E::Item> {
+        if self.ahead == 0 {
+            return None;
         }
-        // SAFETY: `next < len`, and `peek_run` initialised the first `len` entries.
-        let msg = unsafe { self.ahead.buf[self.ahead.next].assume_init() };
-        self.ahead.next += 1;
-        self.rx().consume_one();
-        Some(msg)
+        let msg = self.rx().take_counted();
+        // An invalid message ends the count: the full receive reports it.
+        self.ahead = if msg.is_some() { self.ahead - 1 } else { 0 };
+        msg
+    }
+
+    /// The next message counted ahead; or, with none left, counts the messages at the
+    /// head again (one scan of their `seq`s: the loads overlap, where one message per
+    /// poll waits for each line in turn) and receives the first of them.
+    #[inline]
+    fn take_ahead(&mut self) -> Option<E::Item> {
+        if !E::COUNTS_AHEAD {
+            return None;
+        }
+        if self.ahead == 0 {
+            self.ahead = self.rx().count_ready(AHEAD);
+        }
+        self.next_ahead()
     }
 
     /// A receive when no message was there at once: ends a park, spins, yields, parks;
@@ -471,11 +506,10 @@ impl<E: ShmEnd> AsyncShm<E> {
     }
 
     /// Waits until a message is at the head, and leaves it there: the first half of a
-    /// receive that lends it in place. The copies read ahead are dropped (their messages
-    /// are still in the ring, at the head).
+    /// receive that lends it in place. The count ahead is dropped (its messages are
+    /// still in the ring, at the head).
     async fn message_at_head(&mut self) -> Result<()> {
-        self.ahead.next = 0;
-        self.ahead.len = 0;
+        self.ahead = 0;
         poll_fn(|cx| self.poll_take(cx, E::message_now)).await
     }
 
@@ -489,46 +523,6 @@ impl<E: ShmEnd> AsyncShm<E> {
             return Ok(msg);
         }
         self.rx().recv_now()
-    }
-}
-
-/// Messages at the head of the ring, copied in one scan and handed out one per receive.
-///
-/// They are copies: each stays in its slot, unconsumed, until it is handed out (the
-/// receiver's head moves past it then), so dropping the end, or turning it back into
-/// the sync one, loses none — the next receive of the ring reads them again. While any
-/// is left, every receive takes from here first (the head's message is the next copy).
-/// Only for small messages: for a large one the second copy costs more than the scan
-/// saves.
-struct Ahead<T> {
-    buf: Box<[MaybeUninit<T>]>,
-    /// The next copy to hand out; `next == len`: none left.
-    next: usize,
-    len: usize,
-}
-
-impl<T> Ahead<T> {
-    /// Messages larger than this are read one per receive.
-    const LARGEST: usize = 256;
-
-    fn new() -> Self {
-        let size = size_of::<T>();
-        let n = if size > Self::LARGEST {
-            0
-        } else {
-            (4096 / size.max(1)).clamp(1, 64)
-        };
-        let buf = (0..n).map(|_| MaybeUninit::uninit()).collect();
-        Ahead {
-            buf,
-            next: 0,
-            len: 0,
-        }
-    }
-
-    /// True if messages are not copied ahead (too large).
-    fn is_off(&self) -> bool {
-        self.buf.is_empty()
     }
 }
 
