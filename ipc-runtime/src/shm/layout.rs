@@ -38,8 +38,9 @@ pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"IPC-SHM\0");
 /// claims; 4: a slot header is its 8-byte `seq`, and small slots share cache lines; 5: a
 /// sender that leaves last with unread messages keeps the segment, and the header says
 /// for how long; 6: every participant's pid, and a count of joins and leaves, for death
-/// notices; 7: `max_len`, for slices; 8: `rx_bell`, the doorbell of an async receiver).
-pub(crate) const VERSION: u32 = 8;
+/// notices; 7: `max_len`, for slices; 8: `rx_bell`, the doorbell of an async receiver;
+/// 9: a topic's `stalled` hint on a cache line of its own).
+pub(crate) const VERSION: u32 = 9;
 /// `state` once the creator has finished initialising.
 pub(crate) const READY: u32 = 0x5245_4459;
 

@@ -118,6 +118,12 @@ pub(crate) struct TopicControl {
     /// The publisher parked waiting for room (`Block`): `wants` is the cursor every
     /// subscriber must reach (0: not waiting); `event` is its futex.
     pub(crate) room: CacheLine<Room>,
+    /// 1 while the publisher finds no room (`Block`), spinning or parked: a subscriber
+    /// with nothing to read then yields its CPU at once instead of spinning, since the
+    /// publisher waits for another subscriber, which may share that CPU. A hint only:
+    /// nothing depends on it for correctness. On a line of its own: the publisher writes
+    /// it at every wait for room, and `room.wants` is read by every cursor store.
+    pub(crate) stalled: CacheLine<core::sync::atomic::AtomicU32>,
     /// Bumped when a subscriber joins or leaves.
     pub(crate) members: CacheLine<AtomicU64>,
     /// What the creator chose, and the publisher's comings and goings.
@@ -156,11 +162,6 @@ pub(crate) struct Event {
 pub(crate) struct Room {
     pub(crate) wants: AtomicU64,
     pub(crate) event: Event,
-    /// 1 while the publisher finds no room (`Block`), spinning or parked: a subscriber
-    /// with nothing to read then yields its CPU at once instead of spinning, since the
-    /// publisher waits for another subscriber, which may share that CPU. A hint only:
-    /// nothing depends on it for correctness.
-    pub(crate) stalled: core::sync::atomic::AtomicU32,
 }
 
 /// One subscriber's line.

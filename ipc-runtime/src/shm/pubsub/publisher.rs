@@ -191,7 +191,7 @@ impl<T: ?Sized + Payload> Publisher<T> {
         // At least once a lap (see `Publishing::begin`).
         self.seg.intact()?;
         let result = self.wait_for_room(until);
-        let stalled = &self.board.control().room.stalled;
+        let stalled = &self.board.control().stalled;
         if stalled.load(Ordering::Relaxed) != 0 {
             stalled.store(0, Ordering::Relaxed);
         }
@@ -218,11 +218,7 @@ impl<T: ?Sized + Payload> Publisher<T> {
             }
             if !said {
                 said = true;
-                self.board
-                    .control()
-                    .room
-                    .stalled
-                    .store(1, Ordering::Relaxed);
+                self.board.control().stalled.store(1, Ordering::Relaxed);
             }
             probe = false;
             if let Wait::Now = until {

@@ -413,7 +413,7 @@ impl SubEnd {
             if let Wait::Now = until {
                 return Err(Error::Empty);
             }
-            if self.board.control().room.stalled.load(Ordering::Relaxed) != 0 {
+            if self.board.control().stalled.load(Ordering::Relaxed) != 0 {
                 // The publisher waits for a slower subscriber, perhaps on this CPU:
                 // spinning would only keep it from running.
                 backoff.skip_spins();
