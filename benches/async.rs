@@ -55,8 +55,8 @@ fn count(transport: &str, size: usize) -> usize {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1.0);
     let n = match (transport, size <= 64) {
-        ("shm", true) => 3_000_000.0,
-        ("shm", false) => 300_000.0,
+        ("shm" | "topic", true) => 3_000_000.0,
+        ("shm" | "topic", false) => 300_000.0,
         (_, true) => 300_000.0,
         (_, false) => 60_000.0,
     };
@@ -208,6 +208,26 @@ fn run<const N: usize>(transport: &str, imp: Imp) -> Option<f64> {
             };
             Some(receive(rx, n, imp, child, shm::AsyncReceiver::from_sync))
         }
+        ("topic", Imp::Raw) => None,
+        ("topic", _) => {
+            // A topic's subscriber (`Overflow::Block`: every sample reaches it), joined
+            // before the publisher starts.
+            let name = unique("async-topic");
+            let rx =
+                shm::Subscriber::<[u8; N]>::open_or_create(&name, shm::Options::new()).unwrap();
+            let child = {
+                let name = name.clone();
+                spawn(move || {
+                    let mut tx =
+                        shm::Publisher::<[u8; N]>::open_or_create(&name, shm::Options::new())
+                            .unwrap();
+                    for _ in 0..n {
+                        tx.send(msg).unwrap();
+                    }
+                })
+            };
+            Some(receive(rx, n, imp, child, shm::AsyncSubscriber::from_sync))
+        }
         _ => unreachable!(),
     }
 }
@@ -312,7 +332,7 @@ fn throughput<const N: usize>() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    for t in ["pipe", "unix", "tcp", "mq", "shm"] {
+    for t in ["pipe", "unix", "tcp", "mq", "shm", "topic"] {
         if !filter.is_empty() && !filter.iter().any(|f| t.contains(f.as_str())) {
             continue;
         }

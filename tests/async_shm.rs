@@ -357,6 +357,76 @@ fn messages_counted_ahead_stay_in_the_ring_until_received() {
     ));
 }
 
+/// A subscriber under `Block` counts the samples at its cursor ahead too; each stays in
+/// the topic until it is received, so the sync subscriber taken back reads on from the
+/// next one. An invalid sample among them is reported in its turn.
+#[test]
+fn samples_counted_ahead_stay_in_the_topic_until_received() {
+    let name = ShmName::new("async-topic-ahead");
+    let opts = Options::new().capacity(64);
+    let sub = Subscriber::<u64>::open_or_create(&name.0, opts.clone()).unwrap();
+    let mut publisher = Publisher::<u64>::open_or_create(&name.0, opts).unwrap();
+    for i in 0..40 {
+        publisher.send(i).unwrap();
+    }
+    let rt = runtime(1);
+    let mut sub = rt.block_on(async {
+        let mut sub = AsyncSubscriber::from_sync(sub).unwrap();
+        for i in 0..5 {
+            assert_eq!(sub.recv().await.unwrap(), i);
+        }
+        assert_eq!(sub.try_recv().unwrap(), 5);
+        sub.into_sync()
+    });
+    assert_eq!(sub.pending(), 34, "only what was received is gone");
+    for i in 6..20 {
+        assert_eq!(
+            ipc::Rx::try_recv(&mut sub).unwrap(),
+            i,
+            "lost or duplicated"
+        );
+    }
+    let sub = rt.block_on(async {
+        let mut sub = AsyncSubscriber::from_sync(sub).unwrap();
+        for i in 20..40 {
+            assert_eq!(sub.recv().await.unwrap(), i);
+        }
+        assert!(matches!(sub.try_recv(), Err(Error::Empty)));
+        sub.into_sync()
+    });
+    drop(publisher);
+    drop(sub);
+}
+
+/// An invalid sample among those a subscriber counted ahead is reported in its turn, and
+/// the samples around it arrive.
+#[test]
+fn an_invalid_sample_among_those_counted_ahead_is_reported_in_its_turn() {
+    let name = ShmName::new("async-topic-invalid");
+    let opts = Options::new().capacity(16);
+    let sub = Subscriber::<Side>::open_or_create(&name.0, opts.clone()).unwrap();
+    let mut publisher = Publisher::<Side>::open_or_create(&name.0, opts).unwrap();
+    publisher.send(Side::Buy).unwrap();
+    let mut loan = publisher.loan().unwrap();
+    loan.as_uninit_mut().write(Side::Sell);
+    // SAFETY: the byte goes into the sample through a raw pointer and is never read as a
+    // `Side` in this process; `assume_init`'s promise is broken on purpose to play a buggy
+    // publisher, which the subscriber must refuse.
+    unsafe {
+        loan.as_uninit_mut().as_mut_ptr().cast::<u8>().write(3);
+        loan.assume_init();
+    }
+    loan.send();
+    publisher.send(Side::Sell).unwrap();
+    runtime(1).block_on(async {
+        let mut sub = AsyncSubscriber::from_sync(sub).unwrap();
+        assert_eq!(sub.recv().await.unwrap(), Side::Buy);
+        assert!(matches!(sub.recv().await, Err(Error::InvalidMessage(_))));
+        assert_eq!(sub.recv().await.unwrap(), Side::Sell);
+        assert!(matches!(sub.try_recv(), Err(Error::Empty)));
+    });
+}
+
 /// A message that is not a valid value, among those counted ahead, is reported in its
 /// turn; the messages before and after it arrive, and a slot given back empty is
 /// skipped.

@@ -64,10 +64,10 @@ pub trait ShmEnd: super::ends::Sealed + Unpin {
     /// How many messages are there now, up to `max`, none consumed; 0 if none.
     #[doc(hidden)]
     fn count_ready(&mut self, max: usize) -> usize;
-    /// Receives the message at the head, which `count_ready` counted; `None` if it is
-    /// invalid (nothing consumed: `recv_now` reports it).
+    /// Receives the message at the head, which `count_ready` counted: `Some` with what
+    /// the receive gives, or `None` if it takes nothing (`recv_now` then reports why).
     #[doc(hidden)]
-    fn take_counted(&mut self) -> Option<Self::Item>;
+    fn take_counted(&mut self) -> Option<Result<Self::Item>>;
     #[doc(hidden)]
     fn set_bell(&mut self, token: u64);
     #[doc(hidden)]
@@ -106,8 +106,9 @@ impl<T: Message> ShmEnd for Receiver<T> {
         Receiver::count_ready(self, max)
     }
     #[inline(always)]
-    fn take_counted(&mut self) -> Option<T> {
-        Receiver::take_counted(self)
+    fn take_counted(&mut self) -> Option<Result<T>> {
+        // An invalid message is not consumed here: the full receive reports it.
+        Receiver::take_counted(self).map(Ok)
     }
     fn set_bell(&mut self, token: u64) {
         Receiver::set_bell(self, token);
@@ -132,9 +133,10 @@ impl<T: Message> ShmEnd for Receiver<T> {
 impl<T: Message> super::ends::Sealed for Subscriber<T> {}
 impl<T: Message> ShmEnd for Subscriber<T> {
     type Item = T;
-    /// A subscriber reads one sample at a time: its cursor is its only state, and
-    /// samples cannot be left in place for it under `DropOldest`.
-    const COUNTS_AHEAD: bool = false;
+    /// Small samples, and under `Overflow::Block` only (`count_ready` counts nothing
+    /// under `DropOldest`, where the publisher may take a sample back from under a
+    /// subscriber that has not reached it).
+    const COUNTS_AHEAD: bool = size_of::<T>() <= 256;
     fn recv_now(&mut self) -> Result<T> {
         Rx::recv_wait(self, Wait::Now)
     }
@@ -144,23 +146,19 @@ impl<T: Message> ShmEnd for Subscriber<T> {
     fn message_now(&mut self) -> Result<()> {
         self.sample_now()
     }
-    #[inline]
+    #[inline(always)]
     fn take_ready(&mut self) -> Option<Result<T>> {
-        if !self.sample_at_cursor() {
-            return None;
-        }
-        match self.recv_now() {
-            Err(Error::Empty) => None,
-            other => Some(other),
-        }
+        Subscriber::take_ready(self)
     }
     /// A subscriber reads one sample at a time: its cursor is its only state, and
     /// samples cannot be left in place for it under `DropOldest`.
-    fn count_ready(&mut self, _max: usize) -> usize {
-        0
+    #[inline]
+    fn count_ready(&mut self, max: usize) -> usize {
+        Subscriber::count_ready(self, max)
     }
-    fn take_counted(&mut self) -> Option<T> {
-        unreachable!("a subscriber counts nothing ahead");
+    #[inline(always)]
+    fn take_counted(&mut self) -> Option<Result<T>> {
+        Some(Subscriber::take_counted(self))
     }
     fn set_bell(&mut self, token: u64) {
         Subscriber::set_bell(self, token);
@@ -323,8 +321,8 @@ impl<E: ShmEnd> AsyncShm<E> {
         // parked end has none: it parks only after it found the ring empty), or, for
         // the ends that take one at a time, a message is at the head.
         if E::COUNTS_AHEAD {
-            if let Some(msg) = self.next_ahead() {
-                return Poll::Ready(Ok(msg));
+            if let Some(taken) = self.next_ahead() {
+                return Poll::Ready(taken);
             }
         } else if !self.parked {
             if let Some(taken) = self.rx().take_ready() {
@@ -340,9 +338,14 @@ impl<E: ShmEnd> AsyncShm<E> {
     #[inline(never)]
     fn poll_recv_slow(&mut self, cx: &mut Context<'_>) -> Poll<Result<E::Item>> {
         if !self.parked {
-            if let Some(msg) = self.take_ahead() {
+            if let Some(taken) = self.take_ahead() {
                 self.empty_since = None;
-                return Poll::Ready(Ok(msg));
+                return Poll::Ready(taken);
+            }
+            // Nothing counted (a subscriber under `DropOldest` counts nothing ahead).
+            if let Some(taken) = self.rx().take_ready() {
+                self.empty_since = None;
+                return Poll::Ready(taken);
             }
         }
         self.poll_take(cx, E::recv_now)
@@ -350,21 +353,21 @@ impl<E: ShmEnd> AsyncShm<E> {
 
     /// The next message counted ahead, if one is left, received now.
     #[inline(always)]
-    fn next_ahead(&mut self) -> Option<E::Item> {
+    fn next_ahead(&mut self) -> Option<Result<E::Item>> {
         if self.ahead == 0 {
             return None;
         }
-        let msg = self.rx().take_counted();
-        // An invalid message ends the count: the full receive reports it.
-        self.ahead = if msg.is_some() { self.ahead - 1 } else { 0 };
-        msg
+        let taken = self.rx().take_counted();
+        // A message not taken (invalid) ends the count: the full receive reports it.
+        self.ahead = if taken.is_some() { self.ahead - 1 } else { 0 };
+        taken
     }
 
     /// The next message counted ahead; or, with none left, counts the messages at the
     /// head again (one scan of their `seq`s: the loads overlap, where one message per
     /// poll waits for each line in turn) and receives the first of them.
     #[inline]
-    fn take_ahead(&mut self) -> Option<E::Item> {
+    fn take_ahead(&mut self) -> Option<Result<E::Item>> {
         if !E::COUNTS_AHEAD {
             return None;
         }
@@ -494,10 +497,9 @@ impl<E: ShmEnd> AsyncShm<E> {
     pub async fn recv_into(&mut self, out: &mut E::Item) -> Result<()> {
         poll_fn(|cx| {
             if !self.parked {
-                if let Some(msg) = self.take_ahead() {
+                if let Some(taken) = self.take_ahead() {
                     self.empty_since = None;
-                    *out = msg;
-                    return Poll::Ready(Ok(()));
+                    return Poll::Ready(taken.map(|msg| *out = msg));
                 }
             }
             self.poll_take(cx, |rx| rx.recv_into_now(out))
@@ -519,8 +521,8 @@ impl<E: ShmEnd> AsyncShm<E> {
     ///
     /// [`Error::Empty`] if none is; otherwise as [`recv`](Self::recv).
     pub fn try_recv(&mut self) -> Result<E::Item> {
-        if let Some(msg) = self.take_ahead() {
-            return Ok(msg);
+        if let Some(taken) = self.take_ahead() {
+            return taken;
         }
         self.rx().recv_now()
     }
