@@ -32,9 +32,10 @@
 //! compare rows with each other (and see `cargo bench` for ratios to raw syscalls).
 //!
 //! **async** (the table after the main one): per transport with an async twin (pipe,
-//! Unix stream, TCP, POSIX queue, shared memory) at 8 B and 4 KiB, a child's one-way
-//! stream received with the sync receiver and with its async twin on a current-thread
-//! tokio runtime, the median of 5 rounds each, as `cargo bench --bench async` measures it.
+//! Unix stream, TCP, POSIX queue, a shared-memory channel and a topic's subscriber) at
+//! 8 B and 4 KiB, a child's one-way stream received with the sync receiver and with its
+//! async twin on a current-thread tokio runtime, the median of 5 rounds each (the ratio:
+//! the median of the rounds' own), as `cargo bench --bench async` measures it.
 //!
 //! **rpc** (the table after that): the round trip of a call of a generated service
 //! (`#[ipc::service]`) over shared memory (`ipc::shm::rpc`), a Unix socket and TCP, at 8 B
@@ -296,7 +297,7 @@ fn async_table() -> Result<()> {
                 self::size(size),
                 rate(r.sync),
                 rate(r.asynchronous),
-                ratio(r.asynchronous / r.sync)
+                ratio(r.ratio)
             );
         }
     }
@@ -304,7 +305,7 @@ fn async_table() -> Result<()> {
     println!(
         "async: a child's one-way stream received with the sync receiver and with its async \
          twin on a current-thread runtime, rates from the first message to the last, the \
-         median of 5 rounds each."
+         median of 5 rounds each; async / sync: the median of the rounds' own ratios."
     );
     Ok(())
 }

@@ -14,24 +14,28 @@ use crate::measure::{interrupted, Payload};
 use crate::peer::{spawn, Peer};
 
 /// The transports with an async receiver, in the table's order.
-pub const TRANSPORTS: [&str; 5] = ["pipe", "unix", "tcp", "mq", "shm"];
+pub const TRANSPORTS: [&str; 6] = ["pipe", "unix", "tcp", "mq", "shm", "topic"];
 
 /// Rounds of each receiver per row; the figure is their median.
 const ROUNDS: usize = 5;
 
-/// Messages per round: as `cargo bench --bench async`.
-fn count(size: usize) -> u64 {
-    if size <= 64 {
-        300_000
-    } else {
-        60_000
+/// Messages per round: as `cargo bench --bench async` (shared memory moves small
+/// messages 10 to 100 times faster than the descriptors, so it sends more).
+fn count(transport: &str, size: usize) -> u64 {
+    match (transport, size <= 64) {
+        ("shm" | "topic", true) => 3_000_000,
+        ("shm" | "topic", false) => 300_000,
+        (_, true) => 300_000,
+        (_, false) => 60_000,
     }
 }
 
-/// One row: the median rates, messages per second.
+/// One row: the median rates, messages per second, and the median of the rounds' own
+/// async / sync ratios.
 pub struct Rates {
     pub sync: f64,
     pub asynchronous: f64,
+    pub ratio: f64,
 }
 
 /// The row of `transport` at `size_of::<Payload<N>>()` bytes.
@@ -41,9 +45,11 @@ pub fn parent<const N: usize>(transport: &'static str) -> Result<Rates> {
         sync.push(round::<N>(transport, false)?);
         asynchronous.push(round::<N>(transport, true)?);
     }
+    let ratio = median(asynchronous.iter().zip(&sync).map(|(a, s)| a / s).collect());
     Ok(Rates {
         sync: median(sync),
         asynchronous: median(asynchronous),
+        ratio,
     })
 }
 
@@ -56,7 +62,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn round<const N: usize>(transport: &'static str, asynchronous: bool) -> Result<f64> {
     interrupted()?;
     let size = size_of::<Payload<N>>();
-    let n = count(size);
+    let n = count(transport, size);
     let child = |endpoint: &[String], stdio| {
         let mut args = endpoint.to_vec();
         args.push(n.to_string());
@@ -114,6 +120,20 @@ fn round<const N: usize>(transport: &'static str, asynchronous: bool) -> Result<
                 peer,
                 transport,
                 mq::AsyncReceiver::from_sync,
+            )
+        }
+        "topic" => {
+            // A subscriber of a `Block` topic, joined before the publisher starts.
+            let name = unique("async-topic");
+            let rx = shm::Subscriber::<Payload<N>>::open_or_create(&name, shm::Options::new())?;
+            let peer = child(&[name], None);
+            receive(
+                rx,
+                n,
+                asynchronous,
+                peer,
+                transport,
+                shm::AsyncSubscriber::from_sync,
             )
         }
         _ => {
@@ -220,6 +240,10 @@ pub fn child<const N: usize>(transport: &str, args: &[String]) -> Result<()> {
             endpoint[0].as_str(),
         )?),
         "mq" => send_all(&mut mq::Sender::<Payload<N>>::open(&endpoint[0])?),
+        "topic" => send_all(&mut shm::Publisher::<Payload<N>>::open_or_create(
+            &endpoint[0],
+            shm::Options::new(),
+        )?),
         _ => send_all(&mut shm::Sender::<Payload<N>>::open(&endpoint[0])?),
     }
 }
