@@ -1,7 +1,8 @@
 //! Randomised hostile peers. Each trial starts honest processes (this binary re-run as
 //! `child`), then the test itself plays the hostile peer at a random moment:
 //!
-//! - on a live shared-memory segment (an MPSC channel, a topic or a `Shared<T>`), it
+//! - on a live shared-memory segment (an MPSC channel, a topic or a `Shared<T>`; the
+//!   channel's receiver and the topic's subscriber sync or async), it
 //!   scribbles random bytes (over the header, the indices, the slot states, the payloads),
 //!   truncates the file (to nothing, a page, or a random length), or unlinks it;
 //! - on a stream (a pipe) to a receiver of slices, it sends a valid handshake and a good
@@ -22,7 +23,10 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{Proc, Rng, ShmName};
-use ipc::shm::{LockError, Options, Publisher, Receiver, Sender, Shared, Subscriber};
+use ipc::shm::{
+    AsyncReceiver, AsyncSubscriber, LockError, Options, Publisher, Receiver, Sender, Shared,
+    Subscriber,
+};
 use ipc::{codec, Error};
 
 const ROLE: &str = "IPC_HOSTILE_ROLE";
@@ -100,6 +104,24 @@ fn child() {
             common::ready();
             run(|_| rx.recv_timeout(STEP).map(|_| ()));
         }
+        // The async twins: their receives take what they counted at the head without
+        // looking at its `seq` again, which a scribbler may rewrite meanwhile.
+        ["async-receiver", name] => {
+            let rx = Receiver::<[u64; 4]>::create(name, opts).unwrap();
+            let rt = runtime();
+            let mut rx = rt.block_on(async { AsyncReceiver::from_sync(rx) }).unwrap();
+            common::ready();
+            run(|_| rt.block_on(within(STEP, rx.recv())).map(|_| ()));
+        }
+        ["async-subscriber", name] => {
+            let rx = Subscriber::<[u64; 4]>::open(name).unwrap();
+            let rt = runtime();
+            let mut rx = rt
+                .block_on(async { AsyncSubscriber::from_sync(rx) })
+                .unwrap();
+            common::ready();
+            run(|_| rt.block_on(within(STEP, rx.recv())).map(|_| ()));
+        }
         ["shared", name, how] => {
             let v = if how == "create" {
                 Shared::<[u64; 4]>::create(name, [0; 4], opts).unwrap()
@@ -150,6 +172,24 @@ fn child() {
         }
         _ => panic!("unknown role {role}"),
     }
+}
+
+/// A current-thread tokio runtime for an async end.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// `recv` bounded by `limit`, as the sync ends' `recv_timeout`.
+async fn within<T>(
+    limit: Duration,
+    recv: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    tokio::time::timeout(limit, recv)
+        .await
+        .unwrap_or(Err(Error::Timeout(limit)))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -231,9 +271,15 @@ fn damage(path: &str, rng: &mut Rng) -> String {
 /// damaged at a random moment. Returns what was done and how the ends ended.
 fn shm_trial(n: usize, rng: &mut Rng) -> (String, Vec<String>) {
     let name = ShmName::new("hostile");
-    let (what, a, b) = match rng.below(3) {
+    let (what, a, b) = match rng.below(5) {
         0 => ("channel", "receiver {}", "sender {}"),
         1 => ("topic", "publisher {}", "subscriber {}"),
+        2 => ("channel, async receiver", "async-receiver {}", "sender {}"),
+        3 => (
+            "topic, async subscriber",
+            "publisher {}",
+            "async-subscriber {}",
+        ),
         _ => ("shared", "shared {} create", "shared {} open"),
     };
     let mut first = spawn(&a.replace("{}", &name.0));
