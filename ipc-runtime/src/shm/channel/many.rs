@@ -139,7 +139,7 @@ impl<T: Message> Receiver<T> {
         self.chan.seg.intact()?;
         self.chan.watch.probed();
         if self.chan.ring.claimed(self.head) {
-            self.skip_dead(self.head);
+            self.skip_dead(self.head)?;
             return Ok(true);
         }
         if self.senders_gone() {

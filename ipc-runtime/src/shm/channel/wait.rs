@@ -213,9 +213,21 @@ impl<T: ?Sized + Payload> Receiver<T> {
             && !self.chan.seg.any_alive(SENDERS)
     }
 
-    /// Publishes the slot at `pos` as cancelled if its claimer died; true if it did (the
-    /// next peek then reads and frees it).
-    pub(super) fn skip_dead(&mut self, pos: u64) -> bool {
+    /// Publishes the slot at `pos` (the head) as cancelled if its claimer died; true if it
+    /// did (the next peek then reads and frees it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if the ring's `tail` is further ahead than any sender can claim
+    /// (overwritten): every position up to it would look claimed by nobody alive.
+    pub(super) fn skip_dead(&mut self, pos: u64) -> Result<bool> {
+        if self.chan.ring.tail_beyond_reach(pos) {
+            return Err(Error::Corrupt(
+                "the shared ring's tail is further ahead of the receiver than the ring \
+                 holds: another process overwrote the channel's memory"
+                    .into(),
+            ));
+        }
         let seg = &self.chan.seg;
         if self.chan.ring.skip_abandoned(pos, |i| seg.alive(i)) {
             self.chan
@@ -223,9 +235,9 @@ impl<T: ?Sized + Payload> Receiver<T> {
                 .counters
                 .lost
                 .fetch_add(1, Ordering::Relaxed);
-            true
+            Ok(true)
         } else {
-            false
+            Ok(false)
         }
     }
 
@@ -297,7 +309,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
                 self.chan.seg.intact()?;
                 self.chan.watch.probed();
                 if self.chan.ring.claimed(self.head) {
-                    if self.skip_dead(self.head) {
+                    if self.skip_dead(self.head)? {
                         // Its claimer died (a sender killed holding a loan): probe again
                         // at once, so that a receiver whose last sender that was ends
                         // with `Disconnected` now rather than park on a death already

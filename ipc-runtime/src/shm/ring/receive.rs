@@ -110,6 +110,16 @@ impl<R: Region> Ring<R> {
         !same_position(seq, self.unpublished(head))
     }
 
+    /// True if `tail` is further ahead of the receiver's `head` than any sender can
+    /// claim: a sender claims a position only below `released + capacity`, and
+    /// `released` is at most `head` (nor is `tail` ever behind `head`). Only a peer that
+    /// wrote over the ring puts it there, and a receiver that skipped dead claims up to
+    /// it would skip for ever.
+    pub(crate) fn tail_beyond_reach(&self, head: u64) -> bool {
+        let tail = self.region.control().tail.load(Ordering::SeqCst);
+        tail.wrapping_sub(head) > self.region.capacity()
+    }
+
     /// True if a sender has claimed position `head` (it may not have published it yet).
     pub(crate) fn claimed(&self, head: u64) -> bool {
         let tail = self.region.control().tail.load(Ordering::SeqCst);

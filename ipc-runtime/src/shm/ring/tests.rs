@@ -392,6 +392,27 @@ fn a_batch_whose_sender_died_is_skipped_position_by_position_keeping_what_it_pub
     assert_eq!(rx.recv_many(&r, 8), [88], "cancelled slots are skipped");
 }
 
+/// `tail` at most a capacity ahead of the head is within reach of the senders; further
+/// (or behind the head) only a peer that wrote over the ring puts it, and a receiver that
+/// skipped dead claims up to it would skip for ever.
+#[test]
+fn a_tail_further_ahead_than_the_ring_holds_is_out_of_reach() {
+    let r = ring(8);
+    assert!(!r.tail_beyond_reach(0));
+    for v in 0..8 {
+        send(&r, 1, &mut 0, v).unwrap();
+    }
+    assert!(!r.tail_beyond_reach(0), "a full ring");
+    let tail = &r.region().control().tail;
+    tail.store(9, Ordering::SeqCst);
+    assert!(r.tail_beyond_reach(0));
+    assert!(!r.tail_beyond_reach(1));
+    tail.store(1 << 62, Ordering::SeqCst);
+    assert!(r.tail_beyond_reach(0));
+    tail.store(3, Ordering::SeqCst);
+    assert!(r.tail_beyond_reach(5), "behind the head");
+}
+
 /// A run from `from` that takes every message it is offered.
 fn scan(r: &Ring<HeapRegion>, from: u64, max: u64) -> Run {
     r.receive_run(from, max, |_, _| true)
