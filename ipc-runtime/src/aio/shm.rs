@@ -150,8 +150,6 @@ impl<T: Message> ShmEnd for Subscriber<T> {
     fn take_ready(&mut self) -> Option<Result<T>> {
         Subscriber::take_ready(self)
     }
-    /// A subscriber reads one sample at a time: its cursor is its only state, and
-    /// samples cannot be left in place for it under `DropOldest`.
     #[inline]
     fn count_ready(&mut self, max: usize) -> usize {
         Subscriber::count_ready(self, max)

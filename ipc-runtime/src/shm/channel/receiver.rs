@@ -350,14 +350,16 @@ impl<T: Message> Receiver<T> {
 
     /// How many messages are published from the head on, up to `max` and to a release
     /// batch of the ring (`capacity / 8`): one scan of their `seq` words (an acquire load
-    /// each, whose misses overlap), nothing read, consumed or released. (Past a batch, in
-    /// a full ring, the scan would reach the slot a sender is about to write and take
-    /// its line from it: at the default 64 slots, counting the whole ring ran at
-    /// 0.64–1.06× the sync receiver, counting a batch at 0.79–1.02×.) They stay in their slots, which no sender may reuse before
-    /// [`take_counted`](Self::take_counted) moves the head past them, so a count
-    /// dropped unused (the async end dropped, or turned back into this one) loses
-    /// nothing. Stops before a slot given back empty or a corrupt `seq` (the full receive
-    /// skips or reports those).
+    /// each, whose misses overlap), nothing read, consumed or released. They stay in
+    /// their slots, which no sender may reuse before [`take_counted`](Self::take_counted)
+    /// moves the head past them, so a count dropped unused (the async end dropped, or
+    /// turned back into this one) loses nothing. Stops before a slot given back empty or
+    /// a corrupt `seq` (the full receive skips or reports those).
+    ///
+    /// Why a batch at most: past one, in a full ring, the scan reaches the slot a sender
+    /// is about to write and takes its line from it (at the default 64 slots, counting
+    /// the whole ring ran at 0.64–1.06× the sync receiver, counting a batch at
+    /// 0.79–1.02×).
     #[cfg(feature = "tokio")]
     #[inline]
     pub(crate) fn count_ready(&mut self, max: usize) -> usize {

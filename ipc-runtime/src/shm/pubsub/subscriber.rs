@@ -297,10 +297,7 @@ impl SubEnd {
     /// sets `holding` to move past it at the next call.
     #[inline(always)]
     pub(super) fn next(&mut self, until: &Wait) -> Result<u64> {
-        if self.holding {
-            self.holding = false;
-            self.step();
-        }
+        self.move_past_held();
         if let Peek::Ready(chunk) = topic::peek(&self.board, self.cursor, self.overflow) {
             return Ok(chunk);
         }
@@ -323,6 +320,15 @@ impl SubEnd {
             )));
         }
         Ok(len)
+    }
+
+    /// Moves the cursor past the sample a receive lent (`holding`), if one did.
+    #[inline(always)]
+    pub(super) fn move_past_held(&mut self) {
+        if self.holding {
+            self.holding = false;
+            self.step();
+        }
     }
 
     /// Moves the cursor past the sample at it (stored now or with the batch).
@@ -523,10 +529,7 @@ impl<T: Message> TopicSample<'_, T> {
 impl<T: ?Sized + Payload> Drop for TopicSample<'_, T> {
     fn drop(&mut self) {
         if let Some(end) = self.end.take() {
-            if end.holding {
-                end.holding = false;
-                end.step();
-            }
+            end.move_past_held();
         }
     }
 }

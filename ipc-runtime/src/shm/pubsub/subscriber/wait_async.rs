@@ -39,10 +39,7 @@ impl<T: Message> Subscriber<T> {
     #[inline(always)]
     pub(crate) fn take_ready(&mut self) -> Option<Result<T>> {
         let end = &mut self.end;
-        if end.holding {
-            end.holding = false;
-            end.step();
-        }
+        end.move_past_held();
         match topic::peek(&end.board, end.cursor, end.overflow) {
             Peek::Ready(chunk) => Some(self.sample(chunk).map(|s| s.get())),
             _ => None,
@@ -62,10 +59,7 @@ impl<T: Message> Subscriber<T> {
         if end.overflow != Overflow::Block {
             return 0;
         }
-        if end.holding {
-            end.holding = false;
-            end.step();
-        }
+        end.move_past_held();
         let mask = end.board.capacity() - 1;
         let max = (max as u64).min(end.batch);
         let mut k = 0;
