@@ -205,20 +205,22 @@ where
     Ok((n - 1) as f64 / elapsed.as_secs_f64())
 }
 
-/// The async receivers' `recv`, as one trait for `receive`.
+/// The async receivers' `recv`, as one trait for `receive`: it hands back their own
+/// future, awaited as a user awaits `rx.recv()` (an `async fn` here would wrap it in
+/// another future, whose output is one more move of each message).
 pub trait AsyncRecv<M> {
-    async fn next(&mut self) -> Result<M>;
+    fn next(&mut self) -> impl std::future::Future<Output = Result<M>>;
 }
 
 impl<E: ipc::aio::AsyncRecv<Item = M>, M: ipc::Message> AsyncRecv<M> for ipc::aio::Async<E> {
-    async fn next(&mut self) -> Result<M> {
-        self.recv().await
+    fn next(&mut self) -> impl std::future::Future<Output = Result<M>> {
+        self.recv()
     }
 }
 
 impl<E: ipc::aio::ShmEnd<Item = M>, M: ipc::Message> AsyncRecv<M> for ipc::aio::AsyncShm<E> {
-    async fn next(&mut self) -> Result<M> {
-        self.recv().await
+    fn next(&mut self) -> impl std::future::Future<Output = Result<M>> {
+        self.recv()
     }
 }
 
