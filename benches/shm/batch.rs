@@ -1,5 +1,8 @@
 //! The batched table of the shm bench: `send_all` / `recv_many` beside one message per
-//! call, a bare SPSC ring moving batches, and a `BufWriter` over a Unix socket.
+//! call, a bare SPSC ring moving batches (packed, and with the channel's slots), and a
+//! `BufWriter` over a Unix socket.
+
+use std::sync::atomic::AtomicU64;
 
 use super::*;
 
@@ -177,6 +180,101 @@ fn thr_spsc_batched<const W: usize>(n: u64, cap: usize) -> f64 {
     per_sec
 }
 
+/// The bare ring of [`thr_spsc_batched`] laid out as the channel is: each slot an 8-byte
+/// `seq` and then the message, published by storing `seq = position + 1` after the
+/// message (a batch's first slot last, as `send_all` does), the receiver reading each
+/// `seq` with acquire before it copies the message out, and storing `head` once per
+/// batch. What the channel's batched row would be without its types, liveness, parking
+/// and validation: the same cache lines moved, the same loads made.
+fn thr_seq_ring_batched<const W: usize>(n: u64, cap: usize) -> f64 {
+    let batch = batch_len::<W>();
+    // The channel's slot: the `seq` and the message, a power of two up to a line (never
+    // straddling two), else whole lines.
+    let stride = match 8 + W * 8 {
+        b @ ..=64 => b.next_power_of_two(),
+        b => b.next_multiple_of(64),
+    };
+    // A mask, as the channel's: a `%` by a capacity not known at compile time divides.
+    assert!(cap.is_power_of_two());
+    let mask = cap - 1;
+    let page = SharedPage::new(128 + cap * stride);
+    let done = SharedPage::new(4096);
+    // SAFETY (every use): slot `i` of the `cap` starts `128 + i * stride` bytes in,
+    // 8-aligned; its `seq` is an atomic, the message after it is written only by the
+    // sender while the slot is free and read only by the receiver once it is published.
+    let seq = |pos: u64| unsafe {
+        &*page
+            .ptr
+            .add(128 + (pos as usize & mask) * stride)
+            .cast::<AtomicU64>()
+    };
+    let msg = |pos: u64| unsafe {
+        page.ptr
+            .add(128 + (pos as usize & mask) * stride + 8)
+            .cast::<[u64; W]>()
+    };
+    for i in 0..cap as u64 {
+        seq(i).store(
+            i.wrapping_add(1).wrapping_sub(cap as u64),
+            Ordering::Relaxed,
+        );
+    }
+    let child = spawn(|| {
+        let head = page.u64_at(0);
+        let mut buf = vec![[0u64; W]; batch];
+        let mut h = 0u64;
+        while h < n {
+            let mut len = 0;
+            while len == 0 {
+                while len < batch
+                    && seq(h + len as u64).load(Ordering::Acquire) == h + len as u64 + 1
+                {
+                    // SAFETY: published (the acquire above); see `msg`.
+                    buf[len] = unsafe { msg(h + len as u64).read() };
+                    len += 1;
+                }
+                std::hint::spin_loop();
+            }
+            for (m, i) in buf[..len].iter().zip(h..) {
+                check(m, i);
+            }
+            h += len as u64;
+            head.store(h, Ordering::Release);
+        }
+        done.u64_at(1).store(1, Ordering::Release);
+    });
+    let head = page.u64_at(0);
+    let mut buf = vec![[7u64; W]; batch];
+    let (mut t, mut seen_head) = (0u64, 0u64);
+    let mut clock = Clock::new(n, 2 * cap as u64);
+    while t < n {
+        let len = (n - t).min(batch as u64);
+        clock.tick_batch(t, len);
+        for (m, i) in buf.iter_mut().zip(t..t + len) {
+            stamp(m, i);
+        }
+        let mut sent = 0;
+        while sent < len {
+            while t - seen_head >= cap as u64 {
+                seen_head = head.load(Ordering::Acquire);
+                std::hint::spin_loop();
+            }
+            let k = (len - sent).min(cap as u64 - (t - seen_head));
+            let from = &buf[sent as usize..];
+            for i in (1..k).chain([0]) {
+                // SAFETY: free (below `head + cap`); see `msg`.
+                unsafe { msg(t + i).write(from[i as usize]) };
+                seq(t + i).store(t + i + 1, Ordering::Release);
+            }
+            t += k;
+            sent += k;
+        }
+    }
+    let per_sec = clock.stop(&done);
+    reap(child);
+    per_sec
+}
+
 /// A `BufWriter` of 64 KiB over one end of a `UnixStream` pair, a `BufReader` of 64 KiB
 /// and `read_exact` of each message on the other: what a user batching by hand over a
 /// socket writes. Each message is `W * 8` bytes, stamped and checked as the others.
@@ -220,20 +318,23 @@ const BATCH_ROUNDS: usize = 5;
 /// One line of the batched table: the median rate of each row over [`BATCH_ROUNDS`]
 /// alternating rounds, and the medians of the per-round ratios.
 fn batched_size<const W: usize>(n: u64, cap: usize) {
-    let mut rates: [Vec<f64>; 4] = Default::default();
-    let mut ratios: [Vec<f64>; 3] = Default::default();
+    let mut rates: [Vec<f64>; 5] = Default::default();
+    let mut ratios: [Vec<f64>; 4] = Default::default();
     for _ in 0..BATCH_ROUNDS {
         let each = thr_each::<W>(n, cap);
         let batched = thr_batched::<W>(n, cap);
         let ring = thr_spsc_batched::<W>(n, cap);
+        let seq_ring = thr_seq_ring_batched::<W>(n, cap);
         let buf = thr_bufwriter::<W>(n);
-        for (v, r) in rates.iter_mut().zip([each, batched, ring, buf]) {
+        for (v, r) in rates.iter_mut().zip([each, batched, ring, seq_ring, buf]) {
             v.push(r);
         }
-        for (v, r) in ratios
-            .iter_mut()
-            .zip([batched / each, batched / ring, batched / buf])
-        {
+        for (v, r) in ratios.iter_mut().zip([
+            batched / each,
+            batched / ring,
+            batched / seq_ring,
+            batched / buf,
+        ]) {
             v.push(r);
         }
     }
@@ -241,18 +342,20 @@ fn batched_size<const W: usize>(n: u64, cap: usize) {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let [each, batched, ring, buf] = rates.each_mut().map(median);
-    let [to_each, to_ring, to_buf] = ratios.each_mut().map(median);
+    let [each, batched, ring, seq_ring, buf] = rates.each_mut().map(median);
+    let [to_each, to_ring, to_seq, to_buf] = ratios.each_mut().map(median);
     println!(
-        "{:<8} {:>6} {:>12} {:>12} {:>12} {:>12} {:>10.2}x {:>10.2}x {:>10.2}x",
+        "{:<8} {:>6} {:>12} {:>12} {:>12} {:>12} {:>12} {:>9.2}x {:>9.2}x {:>9.2}x {:>9.2}x",
         human(W * 8),
         batch_len::<W>(),
         fmt_rate(each),
         fmt_rate(batched),
         fmt_rate(ring),
+        fmt_rate(seq_ring),
         fmt_rate(buf),
         to_each,
         to_ring,
+        to_seq,
         to_buf
     );
 }
@@ -266,19 +369,23 @@ pub(super) fn batched_throughput(k: &dyn Fn(u64) -> u64) {
          each: typed send_ref / recv_into, one message per call; batched: send_all / \
          recv_many, a batch at a time (256 messages, at most 64 KiB);\n\
          bare ring: hand-written SPSC ring in shared memory moving up to a batch per head / \
-         tail store; bufwriter: BufWriter 64 KiB over a UnixStream, BufReader + read_exact\n\
+         tail store; seq ring: the same with the channel's slots (a seq word before each \
+         message, checked by the receiver);\n\
+         bufwriter: BufWriter 64 KiB over a UnixStream, BufReader + read_exact\n\
          ratios: rate of batched / rate of the other row, median of the per-round ratios"
     );
     println!(
-        "{:<8} {:>6} {:>12} {:>12} {:>12} {:>12} {:>11} {:>11} {:>11}",
+        "{:<8} {:>6} {:>12} {:>12} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10}",
         "size",
         "batch",
         "each",
         "batched",
         "bare ring",
+        "seq ring",
         "bufwriter",
         "bat/each",
         "bat/ring",
+        "bat/seq",
         "bat/bufw"
     );
     batched_size::<1>(k(4_000_000), 1024);
