@@ -57,11 +57,11 @@
 //! | loan cost per message | 8 B 7-12 ns, 4 KiB 23-83 ns, 64 KiB 7-32 ns (154 once), 1 MiB 12-26 ns |
 //! | futex calls, 1,000,000 streamed 8 B messages | 0 (sender + receiver) |
 //!
-//! The senders table, 2026-12-05 (seven runs, each the median of three rounds; the
-//! receiver on CPU 0, every sender on CPU 1), rate in all ÷ one sender's, median run and
-//! range: one sender beside an idle open one 1.00x (0.90-1.06x), two senders 0.98x
-//! (0.70-1.11x), four 0.91x (0.52-1.06x), sixteen 0.81x (0.53-0.91x); CPU time per
-//! message ÷ one sender's 0.91-1.43x with two.
+//! The senders table, 2026-12-06 (four runs, each the median of five rounds; the
+//! receiver on CPU 0, every sender on CPU 1; the senders start together once all have
+//! opened the channel), rate in all ÷ the same round's lone sender: one sender beside an
+//! idle open one 0.99-1.00x, two senders 0.97-1.01x, four 0.95-0.98x, sixteen
+//! 0.90-0.96x; CPU time per message ÷ one sender's 0.98-1.03x with two.
 //!
 //! The batched table, 2026-12-05 (thirteen runs, each the median of five alternating
 //! rounds): 8 B batched 304-316 M/s in the VM's fast regime (bare batch ring 610-676
@@ -69,8 +69,10 @@
 //! its slow regime (bare ring 250-270 M/s) 107-179 M/s: 1.61-1.90x, 0.79-1.36x,
 //! 0.42-0.49x. An 8-byte message takes a 16-byte slot (its `seq` and itself), the bare
 //! ring 8 bytes: the lines, not the code, set the pace (the 16 B row's bare ring, 16 bytes
-//! a message, moved 333-344 M/s in the fast regime). 64 B: 4.4-6.3x per message; 4 KiB
-//! (batches of 16): 1.1-1.3x.
+//! a message, moved 333-344 M/s in the fast regime). 2026-12-06, three runs with the
+//! seq ring (the bare ring with the channel's slots): 8 B batched 1.34-1.42x the seq
+//! ring, 1.68-1.85x per message; 64 B (128-byte slots) 1.00x the seq ring and 0.60-0.72x
+//! per message; 4 KiB (batches of 16) 0.85-0.89x per message.
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
