@@ -71,7 +71,7 @@
 //! ring 8 bytes: the lines, not the code, set the pace (the 16 B row's bare ring, 16 bytes
 //! a message, moved 333-344 M/s in the fast regime). 2026-12-06, three runs with the
 //! seq ring (the bare ring with the channel's slots): 8 B batched 1.34-1.42x the seq
-//! ring, 1.68-1.85x per message; 64 B (128-byte slots) 1.00x the seq ring and 0.60-0.72x
+//! ring, 1.68-1.85x per message; 64 B (128-byte slots) 1.00x the seq ring and 0.52-0.72x
 //! per message; 4 KiB (batches of 16) 0.85-0.89x per message.
 
 use std::io::{Read, Write};
