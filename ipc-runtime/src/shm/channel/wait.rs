@@ -119,6 +119,7 @@ impl<T: ?Sized + Payload> Sender<T> {
             if settled == Settle::Revoked {
                 let c = &self.chan.header().counters;
                 c.bias_revoked.fetch_add(1, Ordering::Relaxed);
+                self.revoked_bias();
             }
             if settled == Settle::Wait {
                 if let Wait::Now = *until {

@@ -245,6 +245,11 @@ impl<R: Region> Ring<R> {
         self.publish(pos, false, fenced);
     }
 
+    /// The next position to claim (a snapshot, for a sender's bookkeeping: only compared).
+    pub(crate) fn tail(&self) -> u64 {
+        self.region.control().tail.load(Ordering::Relaxed)
+    }
+
     /// True if a sender could claim a slot now, or the control words are garbage (`SeqCst`
     /// loads, for the parking handshake of senders waiting for room: they do not sleep on
     /// a ring [`Ring::try_claim`] should look at).
