@@ -152,29 +152,11 @@ fn thr_spsc_batched<const W: usize>(n: u64, cap: usize) -> f64 {
         }
         done.u64_at(1).store(1, Ordering::Release);
     });
-    let (head, tail) = (page.u64_at(0), page.u64_at(1));
-    let mut buf = vec![[7u64; W]; batch];
-    let (mut t, mut seen_head) = (0u64, 0u64);
-    let mut clock = Clock::new(n, 2 * cap as u64);
-    while t < n {
-        let len = (n - t).min(batch as u64);
-        clock.tick_batch(t, len);
-        for (m, i) in buf.iter_mut().zip(t..t + len) {
-            stamp(m, i);
-        }
-        let mut sent = 0;
-        while sent < len {
-            while t - seen_head >= cap as u64 {
-                seen_head = head.load(Ordering::Acquire);
-                std::hint::spin_loop();
-            }
-            let k = (len - sent).min(cap as u64 - (t - seen_head));
-            copy(t, buf[sent as usize..].as_mut_ptr(), k as usize, true);
-            t += k;
-            sent += k;
-            tail.store(t, Ordering::Release);
-        }
-    }
+    let tail = page.u64_at(1);
+    let clock = send_batches::<W>(n, cap, page.u64_at(0), |t, msgs| {
+        copy(t, msgs.as_ptr().cast_mut(), msgs.len(), true);
+        tail.store(t + msgs.len() as u64, Ordering::Release);
+    });
     let per_sec = clock.stop(&done);
     reap(child);
     per_sec
@@ -243,7 +225,30 @@ fn thr_seq_ring_batched<const W: usize>(n: u64, cap: usize) -> f64 {
         }
         done.u64_at(1).store(1, Ordering::Release);
     });
-    let head = page.u64_at(0);
+    let clock = send_batches::<W>(n, cap, page.u64_at(0), |t, msgs| {
+        for i in (1..msgs.len()).chain([0]) {
+            let pos = t + i as u64;
+            // SAFETY: free (below `head + cap`); see `msg`.
+            unsafe { msg(pos).write(msgs[i]) };
+            seq(pos).store(pos + 1, Ordering::Release);
+        }
+    });
+    let per_sec = clock.stop(&done);
+    reap(child);
+    per_sec
+}
+
+/// The sending side of the hand-written rings: streams `n` stamped messages a batch
+/// ([`batch_len`]) at a time, handing `put(position, messages)` each run of them that
+/// fits below `head + cap` (spinning on `head` when none does), and returns the clock
+/// for the caller to stop.
+fn send_batches<const W: usize>(
+    n: u64,
+    cap: usize,
+    head: &AtomicU64,
+    mut put: impl FnMut(u64, &[[u64; W]]),
+) -> Clock {
+    let batch = batch_len::<W>();
     let mut buf = vec![[7u64; W]; batch];
     let (mut t, mut seen_head) = (0u64, 0u64);
     let mut clock = Clock::new(n, 2 * cap as u64);
@@ -260,19 +265,12 @@ fn thr_seq_ring_batched<const W: usize>(n: u64, cap: usize) -> f64 {
                 std::hint::spin_loop();
             }
             let k = (len - sent).min(cap as u64 - (t - seen_head));
-            let from = &buf[sent as usize..];
-            for i in (1..k).chain([0]) {
-                // SAFETY: free (below `head + cap`); see `msg`.
-                unsafe { msg(t + i).write(from[i as usize]) };
-                seq(t + i).store(t + i + 1, Ordering::Release);
-            }
+            put(t, &buf[sent as usize..(sent + k) as usize]);
             t += k;
             sent += k;
         }
     }
-    let per_sec = clock.stop(&done);
-    reap(child);
-    per_sec
+    clock
 }
 
 /// A `BufWriter` of 64 KiB over one end of a `UnixStream` pair, a `BufReader` of 64 KiB
