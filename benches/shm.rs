@@ -57,11 +57,11 @@
 //! | loan cost per message | 8 B 7-12 ns, 4 KiB 23-83 ns, 64 KiB 7-32 ns (154 once), 1 MiB 12-26 ns |
 //! | futex calls, 1,000,000 streamed 8 B messages | 0 (sender + receiver) |
 //!
-//! The senders table, 2026-12-06 (four runs, each the median of five rounds; the
+//! The senders table, 2026-12-06 (six runs, each the median of five rounds; the
 //! receiver on CPU 0, every sender on CPU 1; the senders start together once all have
 //! opened the channel), rate in all ÷ the same round's lone sender: one sender beside an
-//! idle open one 0.99-1.00x, two senders 0.97-1.01x, four 0.95-0.98x, sixteen
-//! 0.90-0.96x; CPU time per message ÷ one sender's 0.98-1.03x with two.
+//! idle open one 0.96-1.04x, two senders 0.97-1.02x, four 0.94-1.01x, sixteen
+//! 0.91-0.99x; CPU time per message ÷ one sender's 1.00-1.02x with two.
 //!
 //! The batched table, 2026-12-05 (thirteen runs, each the median of five alternating
 //! rounds): 8 B batched 304-316 M/s in the VM's fast regime (bare batch ring 610-676
