@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use ipc::{Error, Result};
 
 use crate::guard::path_arg;
-use crate::measure::interrupted;
+use crate::measure::{filled_with, interrupted};
 use crate::peer::{command, spawn, Peer};
 
 /// The capacity of the writer's and the reader's buffers.
@@ -108,7 +108,7 @@ fn serve<const N: usize>(input: impl Read, mut ack: impl Write) -> Result<()> {
             input.read_exact(msg).map_err(failed("read"))?;
             let (word, data) = msg.split_at(8);
             let got = u64::from_ne_bytes(word.try_into().expect("8 bytes"));
-            if got != seq || data.iter().any(|&b| b != seq as u8) {
+            if got != seq || !filled_with(data, seq as u8) {
                 return Err(Error::Corrupt(format!(
                     "message {seq} arrived as {got} or damaged"
                 )));

@@ -35,7 +35,7 @@ impl<const N: usize> Payload<N> {
 
     /// `Ok` if this is message `seq` of a stream, intact.
     fn check(&self, seq: u64) -> Result<()> {
-        if self.seq == seq && self.data.iter().all(|&b| b == seq as u8) {
+        if self.seq == seq && filled_with(&self.data, seq as u8) {
             Ok(())
         } else {
             Err(Error::Corrupt(format!(
@@ -44,6 +44,20 @@ impl<const N: usize> Payload<N> {
             )))
         }
     }
+}
+
+/// True if every byte of `data` is `byte`: eight bytes at a time, with no early exit, so
+/// that the compiler makes it a few vector instructions per line. (A loop that stops at
+/// the first wrong byte goes a byte at a time: at 4 KiB it cost more than the transport,
+/// 1.3 µs a message, and the tour's 4 KiB rows showed the check, not the channel.)
+pub fn filled_with(data: &[u8], byte: u8) -> bool {
+    let word = u64::from_ne_bytes([byte; 8]);
+    let words = data.chunks_exact(8);
+    let rest = words.remainder();
+    let diff = words.fold(0, |acc, w| {
+        acc | (u64::from_ne_bytes(w.try_into().expect("8 bytes")) ^ word)
+    });
+    diff == 0 && rest.iter().all(|&b| b == byte)
 }
 
 /// Round trips before the latency is measured.
