@@ -181,19 +181,27 @@ fn thr_seq_ring_batched<const W: usize>(n: u64, cap: usize) -> f64 {
     let mask = cap - 1;
     let page = SharedPage::new(128 + cap * stride);
     let done = SharedPage::new(4096);
-    // SAFETY (every use): slot `i` of the `cap` starts `128 + i * stride` bytes in,
-    // 8-aligned; its `seq` is an atomic, the message after it is written only by the
-    // sender while the slot is free and read only by the receiver once it is published.
-    let seq = |pos: u64| unsafe {
-        &*page
-            .ptr
-            .add(128 + (pos as usize & mask) * stride)
-            .cast::<AtomicU64>()
+    // Slot `i` of the `cap` starts `128 + i * stride` bytes into the mapping, 8-aligned:
+    // its `seq`, then the message, which only the sender writes while the slot is free
+    // and only the receiver reads once it is published.
+    let seq = |pos: u64| {
+        // SAFETY: the masked index is below `cap`, so the word is inside the mapping,
+        // 8-aligned, and only ever accessed as an atomic.
+        unsafe {
+            &*page
+                .ptr
+                .add(128 + (pos as usize & mask) * stride)
+                .cast::<AtomicU64>()
+        }
     };
-    let msg = |pos: u64| unsafe {
-        page.ptr
-            .add(128 + (pos as usize & mask) * stride + 8)
-            .cast::<[u64; W]>()
+    let msg = |pos: u64| {
+        // SAFETY: the masked index is below `cap`, so the message's bytes lie inside the
+        // mapping (the pointer is only formed here; its users say why they may access it).
+        unsafe {
+            page.ptr
+                .add(128 + (pos as usize & mask) * stride + 8)
+                .cast::<[u64; W]>()
+        }
     };
     for i in 0..cap as u64 {
         seq(i).store(
