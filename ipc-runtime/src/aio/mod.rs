@@ -48,6 +48,13 @@
 //! wait (a `poll` with no timeout before a pipe's `read`, `MSG_DONTWAIT` on sockets,
 //! an expired deadline on a message queue).
 //!
+//! An end is in the reactor's `epoll` set only while it may wait: one that has received
+//! 16 messages in a row without waiting leaves it, and the next receive or send that
+//! finds nothing to do joins it again before it waits. A descriptor in an `epoll` set
+//! costs its *writer* a callback at every write that wakes the reader's queue (for a
+//! pipe, every write): a stream of small messages paid it per message (the `io` module
+//! says how much). A request/response end, which waits for every answer, never leaves.
+//!
 //! ## Cancellation
 //!
 //! The only `.await` inside a receive is the wait for readiness, between two
@@ -102,7 +109,7 @@
 
 use std::fmt;
 use std::future::{poll_fn, Future};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -114,6 +121,7 @@ use crate::error::{Error, Result, SendError};
 use crate::message::Message;
 
 mod ends;
+mod io;
 mod server;
 mod shared;
 mod shm;
@@ -123,6 +131,8 @@ pub use server::{AsyncServer, ServerEnd};
 pub use shared::SharedClient;
 pub use shm::{AsyncShm, ShmEnd};
 pub(crate) use shutdown::Watch as ShutdownWatch;
+
+use io::{reactor, Io};
 
 /// An end of any kind this module can make async (implemented by the transports' ends;
 /// sealed).
@@ -197,22 +207,11 @@ pub trait CallEnd: End {
         Self: Sized;
 }
 
-/// The end, and a duplicate of its descriptor that the reactor watches.
-struct Registered<E> {
-    end: E,
-    dup: OwnedFd,
-}
-
-impl<E> AsRawFd for Registered<E> {
-    fn as_raw_fd(&self) -> RawFd {
-        self.dup.as_raw_fd()
-    }
-}
-
 /// The async twin of a descriptor-based end `E` (see the [module docs](self)); each
 /// transport names its instances (`pipe::AsyncReceiver<T>` is `Async<pipe::Receiver<T>>`).
 pub struct Async<E: End> {
-    io: AsyncFd<Registered<E>>,
+    /// The end, in the reactor while it may wait (see [`io`]).
+    io: Io<E>,
     /// A message the `Sink` accepted and has not written yet.
     staged: Option<E::Sent>,
     /// The nap of a send waiting for room no event announces.
@@ -250,12 +249,7 @@ impl<E: End> Async<E> {
             .as_fd()
             .try_clone_to_owned()
             .map_err(|e| crate::codec::io_error("dup", e))?;
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        // SAFETY: `Registered::as_raw_fd` returns `dup`, a descriptor it owns and never
-        // replaces or closes while it lives, so it stays open and refers to the same open
-        // file description until the `AsyncFd` is dropped or `into_inner` returns it.
-        let io = unsafe { AsyncFd::register_with_interest(Registered { end, dup }, interest) }
-            .map_err(|e| crate::codec::io_error("epoll_ctl (tokio AsyncFd)", e.into()))?;
+        let io = Io::new(end, dup)?;
         Ok(Async {
             io,
             staged: None,
@@ -268,7 +262,7 @@ impl<E: End> Async<E> {
     /// The sync end back, with what it buffered. A message a `Sink` accepted and has not
     /// written yet is dropped: flush first.
     pub fn into_sync(self) -> E {
-        let mut end = self.io.into_inner().end;
+        let mut end = self.io.into_end();
         // Blocking again as it came; should that fail, its sync receives still work
         // (they poll a non-blocking descriptor).
         let _ = end.set_async(false);
@@ -277,12 +271,12 @@ impl<E: End> Async<E> {
 
     /// The sync end, for its other methods (options, peer credentials, ...).
     pub fn get_ref(&self) -> &E {
-        &self.io.get_ref().end
+        self.io.end()
     }
 
     /// The sync end, mutably. Its waiting calls block the thread: use the `try_*` ones.
     pub fn get_mut(&mut self) -> &mut E {
-        &mut self.io.get_mut().end
+        self.io.end_mut()
     }
 }
 
@@ -294,16 +288,21 @@ impl<E: AsyncRecv> Async<E> {
     ///
     /// As the sync end's `recv`.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<E::Item>> {
-        if !self.primed {
+        // Out of the reactor (streaming, see `io`), or first: try before any readiness.
+        if !self.primed || !self.io.is_watched() {
             self.primed = true;
-            match self.get_mut().recv_now() {
-                Err(Error::Empty) => {}
-                other => return Poll::Ready(other),
+            match self.io.end_mut().recv_now() {
+                Err(Error::Empty) => self.io.waited(),
+                other => {
+                    self.io.settle();
+                    return Poll::Ready(other);
+                }
             }
         }
         loop {
             self.shutdown.check(cx)?;
-            let mut guard = ready!(self.io.poll_read_ready_mut(cx)).map_err(reactor)?;
+            let fd = self.io.watched()?;
+            let mut guard = ready!(fd.poll_read_ready_mut(cx)).map_err(reactor)?;
             match guard.get_inner_mut().end.recv_now() {
                 // Drained: wait for the next readiness event. No look again first, as the
                 // shared-memory end does: a wake through `epoll` costs a few microseconds
@@ -311,8 +310,14 @@ impl<E: AsyncRecv> Async<E> {
                 // needs (looking again for 20 µs streamed 8-byte messages at 0.64-0.74x
                 // the sync receiver, against 0.78-0.96x without, and gained no latency on
                 // a socket ping-pong: 10.3-11.2 µs against 10.6-11.7 µs).
-                Err(Error::Empty) => guard.clear_ready(),
-                other => return Poll::Ready(other),
+                Err(Error::Empty) => {
+                    guard.clear_ready();
+                    self.io.waited();
+                }
+                other => {
+                    self.io.settle();
+                    return Poll::Ready(other);
+                }
             }
         }
     }
@@ -354,19 +359,34 @@ where
 {
     /// Polls to send `*msg`: ready once it is accepted (not yet flushed).
     fn poll_send_now(&mut self, cx: &mut Context<'_>, msg: &E::Sent) -> Poll<Result<()>> {
+        if !self.io.is_watched() && self.nap.is_none() {
+            // Out of the reactor (a streaming receiver's end): register only to wait.
+            match self.io.end_mut().send_now(msg) {
+                Err(Error::Full) => {}
+                other => return Poll::Ready(other),
+            }
+        }
         loop {
             self.shutdown.check(cx)?;
             if let Some(nap) = &mut self.nap {
                 ready!(nap.as_mut().poll(cx));
                 self.nap = None;
             }
-            let mut guard = ready!(self.io.poll_write_ready_mut(cx)).map_err(reactor)?;
+            let fd = self.io.watched()?;
+            let Poll::Ready(guard) = fd.poll_write_ready_mut(cx) else {
+                self.io.set_writing(true);
+                return Poll::Pending;
+            };
+            let mut guard = guard.map_err(reactor)?;
             match guard.get_inner_mut().end.send_now(msg) {
                 Err(Error::Full) => match guard.get_inner().end.nap(msg) {
                     Some(d) => self.nap = Some(Box::pin(::tokio::time::sleep(d))),
                     None => guard.clear_ready(),
                 },
-                other => return Poll::Ready(other),
+                other => {
+                    self.io.set_writing(false);
+                    return Poll::Ready(other);
+                }
             }
         }
     }
@@ -441,20 +461,39 @@ impl<E: End> Async<E> {
     ) -> Poll<Result<R>> {
         match op(self.get_mut()) {
             Err(Error::Empty | Error::Full | Error::Timeout(_)) => {}
-            other => return Poll::Ready(other),
+            other => return Poll::Ready(self.done(read, other)),
+        }
+        if read {
+            self.io.waited();
         }
         loop {
             self.shutdown.check(cx)?;
+            let fd = self.io.watched()?;
             let mut guard = if read {
-                ready!(self.io.poll_read_ready_mut(cx)).map_err(reactor)?
+                ready!(fd.poll_read_ready_mut(cx)).map_err(reactor)?
             } else {
-                ready!(self.io.poll_write_ready_mut(cx)).map_err(reactor)?
+                let Poll::Ready(guard) = fd.poll_write_ready_mut(cx) else {
+                    self.io.set_writing(true);
+                    return Poll::Pending;
+                };
+                guard.map_err(reactor)?
             };
             match op(&mut guard.get_inner_mut().end) {
                 Err(Error::Empty | Error::Full | Error::Timeout(_)) => guard.clear_ready(),
-                other => return Poll::Ready(other),
+                other => return Poll::Ready(self.done(read, other)),
             }
         }
+    }
+
+    /// Notes that an operation of [`poll_op`](Self::poll_op) ended with `r`: a receive
+    /// counts towards leaving the reactor, a write no longer waits through it.
+    fn done<R>(&mut self, read: bool, r: R) -> R {
+        if read {
+            self.io.settle();
+        } else {
+            self.io.set_writing(false);
+        }
+        r
     }
 }
 
@@ -532,11 +571,6 @@ where
     ) -> impl Future<Output = Result<E::Response>> + Send {
         Async::call_timeout(self, req, timeout)
     }
-}
-
-/// The error of the reactor, as this crate's.
-fn reactor(e: std::io::Error) -> Error {
-    crate::codec::io_error("tokio reactor", e)
 }
 
 /// A duplicate of `fd` registered with the current runtime's reactor for readability
