@@ -52,8 +52,9 @@
 //! 16 messages in a row without waiting leaves it, and the next receive or send that
 //! finds nothing to do joins it again before it waits. A descriptor in an `epoll` set
 //! costs its *writer* a callback at every write that wakes the reader's queue (for a
-//! pipe, every write): a stream of small messages paid it per message (the `io` module
-//! says how much). A request/response end, which waits for every answer, never leaves.
+//! pipe, every write): two sync processes streaming 8-byte messages through a pipe moved a
+//! median 2.0 M messages/s, and 1.35 M/s with the read end merely in an idle `epoll` set.
+//! A request/response end, which waits for every answer, never leaves.
 //!
 //! ## Cancellation
 //!
