@@ -11,7 +11,7 @@ use super::{SubEnd, Subscriber, PUBLISHER};
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::payload::Payload;
-use crate::shm::topic::{self, Board, Overflow, Peek};
+use crate::shm::topic::{self, Board, Peek};
 use crate::shm::watch::{Look, LONGEST_SLEEP};
 use crate::sync::atomic::Ordering;
 use crate::sync::deaths::Wake;
@@ -44,55 +44,6 @@ impl<T: Message> Subscriber<T> {
             Peek::Ready(chunk) => Some(self.sample(chunk).map(|s| s.get())),
             _ => None,
         }
-    }
-
-    /// Under `Overflow::Block`: how many samples are published from the cursor on, up to
-    /// `max` and to the subscriber's cursor batch (an eighth of the topic): one scan of
-    /// their entries (an acquire load each, whose misses overlap), nothing read or
-    /// consumed. Under `Block` no sample at or after the cursor is taken back before the
-    /// cursor passes it, and entry `i` names chunk `i`, so
-    /// [`take_counted`](Self::take_counted) reads them without looking at their entries
-    /// again. 0 under `DropOldest`.
-    #[inline]
-    pub(crate) fn count_ready(&mut self, max: usize) -> usize {
-        let end = &mut self.end;
-        if end.overflow != Overflow::Block {
-            return 0;
-        }
-        end.move_past_held();
-        let mask = end.board.capacity() - 1;
-        let max = (max as u64).min(end.batch);
-        let mut k = 0;
-        while k < max {
-            let pos = end.cursor.wrapping_add(k);
-            if end.board.entry(pos & mask).seq.load(Ordering::Acquire) != pos.wrapping_add(1) {
-                break;
-            }
-            k += 1;
-        }
-        k as usize
-    }
-
-    /// Receives the sample at the cursor, which [`count_ready`](Self::count_ready)
-    /// counted, as a receive does (copied out, validated unless every bit pattern is a
-    /// `T`; an invalid one is consumed and reported, as the full receive does).
-    #[inline(always)]
-    pub(crate) fn take_counted(&mut self) -> Result<T> {
-        // `count_ready` moved past a held sample; nothing lends one since.
-        debug_assert!(!self.end.holding);
-        let chunk = self.end.cursor & (self.end.board.capacity() - 1);
-        if const { T::SCHEMA.accepts_any_bits() } {
-            let src = self.end.board.elements::<T>(chunk);
-            // SAFETY: the chunk is published at our cursor and kept for us until the cursor
-            // moves (just below): the publisher writes into it no more (see `topic.rs`).
-            // It holds a `T`, inside the mapping and aligned for it, and every bit pattern
-            // is a `T`, so even a peer that rewrites it against the protocol cannot make
-            // this read an invalid value.
-            let value = unsafe { src.read() };
-            self.end.step();
-            return Ok(value);
-        }
-        self.sample(chunk).map(|s| s.get())
     }
 }
 
