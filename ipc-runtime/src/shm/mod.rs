@@ -118,8 +118,10 @@
 //! [`AsyncReceiver`] is the channel receiver's async twin and [`AsyncSubscriber`] the
 //! topic subscriber's (`from_sync` / `into_sync`): `recv().await`, `try_recv`, and a
 //! `futures_core::Stream`. A receive takes the message
-//! at the head with no system call when one is there, spins a few microseconds when
-//! none is (a stream whose messages come faster than that never parks), then parks.
+//! at the head with no system call when one is there; when none is, it spins a few
+//! microseconds, gives the CPU away (`sched_yield`: a sender on the same CPU runs) and
+//! looks again, for 50 µs to 1 ms (a stream whose messages come faster than that never
+//! parks), then parks.
 //!
 //! Parking needs something the runtime can wait on. A receiver parks on a futex, which
 //! `epoll` cannot watch; the candidates were:
