@@ -30,11 +30,16 @@ const LOOKS: u32 = 8;
 /// back into the sync one, loses none.
 const AHEAD: usize = 64;
 
+/// The largest message that counts as small: a channel's receiver counts such messages
+/// ahead, and [`AsyncShm::recv`]'s poll is inlined for them. For a larger one the copy
+/// of the message is the cost, and a receive by a call copies it once less.
+const SMALL: usize = 256;
+
 /// How long an end that found nothing keeps looking before it parks: it spins a little
 /// in each poll, then yields the CPU (`sched_yield`) and the runtime (other tasks run
 /// meanwhile) before the next. As the sync end's spin-then-yield phase, this spares a
-/// stream whose sender pauses for less than that (a sender woken from a full ring, say) the 25-70 µs
-/// of a wake-up, and the sender the system calls of ringing. Adaptive, between these
+/// stream whose sender pauses for less than that (a sender woken from a full ring,
+/// say) the 25-70 µs of a wake-up, and the sender the system calls of ringing. Adaptive, between these
 /// bounds: doubled after a park that a message ended soon (the stream only paused),
 /// halved after a long one (the end was idle), so an idle end looks for 50 µs.
 const LOOK_MIN: Duration = Duration::from_micros(50);
@@ -90,9 +95,8 @@ pub trait ShmEnd: super::ends::Sealed + Unpin {
 impl<T: Message> super::ends::Sealed for Receiver<T> {}
 impl<T: Message> ShmEnd for Receiver<T> {
     type Item = T;
-    /// Small messages only: for a large one the copy, not the look at its `seq`, is the
-    /// cost, and a receive that takes it straight from its slot copies it once less.
-    const COUNTS_AHEAD: bool = size_of::<T>() <= 256;
+    /// [Small](SMALL) messages only.
+    const COUNTS_AHEAD: bool = size_of::<T>() <= SMALL;
     fn recv_now(&mut self) -> Result<T> {
         Rx::recv_wait(self, Wait::Now)
     }
@@ -190,8 +194,9 @@ impl<T: Message> ShmEnd for Subscriber<T> {
 /// so [`into_sync`](Self::into_sync) or a drop loses none), spins a few microseconds
 /// when there is not, giving the CPU away between spins, then parks: it announces
 /// itself in the segment as the sync receiver does and awaits its doorbell, a socket
-/// its senders ring when they see it parked (see [`crate::shm`], "Async"). No thread is made per
-/// receiver; an idle one costs nothing but a timer that fires once a minute.
+/// its senders ring when they see it parked (see [`crate::shm`], "Async"). No thread
+/// is made per receiver; an idle one costs nothing but a timer that fires once a
+/// minute.
 ///
 /// ```
 /// use ipc::shm;
@@ -575,7 +580,7 @@ impl<T: Message> AsyncShm<Subscriber<T>> {
 }
 
 /// The future of [`AsyncShm::recv`]: its poll is [`AsyncShm::poll_recv`], inlined
-/// where the future is awaited for messages of up to 256 bytes. Neither an `async fn`
+/// where the future is awaited for [small](SMALL) messages. Neither an `async fn`
 /// (whose state machine costs about as many instructions as taking a small message)
 /// nor `poll_fn` (whose poll the compiler keeps out of line, so that every small
 /// message's `Result` goes through memory): measured in one process, 8-byte samples
@@ -591,7 +596,7 @@ impl<E: ShmEnd> Future for Recv<'_, E> {
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let end = &mut *self.get_mut().end;
-        if size_of::<E::Item>() <= 256 {
+        if size_of::<E::Item>() <= SMALL {
             end.poll_recv(cx)
         } else {
             end.poll_recv_out_of_line(cx)
