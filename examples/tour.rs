@@ -46,6 +46,9 @@
 //! `throughput.svg` at 8 B, `throughput-64.svg`, `throughput-4096.svg`), each naming the
 //! machine and the date it was measured on. Without it nothing is written.
 //!
+//! `IPC_TOUR_SCALE=0.1` runs every measurement a tenth as long (a quick check that each
+//! transport works; the figures are rougher).
+//!
 //! Ctrl-C (SIGINT) or SIGTERM stops the tour cleanly: `shutdown_on` makes every blocking
 //! call return `Error::Shutdown`, the children are killed and reaped, and guards remove the
 //! queues, segments and directories of the transport under way. The figures are therefore
@@ -216,6 +219,20 @@ fn parse(args: &[String]) -> std::result::Result<Options, String> {
         .filter(|t| named.is_empty() || named.iter().any(|n| n == t))
         .collect();
     Ok(options)
+}
+
+/// How long each measurement runs, as a fraction of its usual length: `IPC_TOUR_SCALE`
+/// (default 1; CI runs the tour with 0.1, to see every transport work, and the figures
+/// are rougher then).
+fn scale() -> f64 {
+    static SCALE: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *SCALE.get_or_init(|| {
+        std::env::var("IPC_TOUR_SCALE")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| *s > 0.0 && *s <= 10.0)
+            .unwrap_or(1.0)
+    })
 }
 
 /// Pins this process to CPU `cpu`, when the machine has more CPUs than that (a failure

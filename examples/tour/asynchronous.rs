@@ -20,14 +20,16 @@ pub const TRANSPORTS: [&str; 6] = ["pipe", "unix", "tcp", "mq", "shm", "topic"];
 const ROUNDS: usize = 5;
 
 /// Messages per round: as `cargo bench --bench async` (shared memory moves small
-/// messages 10 to 100 times faster than the descriptors, so it sends more).
+/// messages 10 to 100 times faster than the descriptors, so it sends more), times
+/// `IPC_TOUR_SCALE`.
 fn count(transport: &str, size: usize) -> u64 {
-    match (transport, size <= 64) {
-        ("shm" | "topic", true) => 3_000_000,
-        ("shm" | "topic", false) => 300_000,
-        (_, true) => 300_000,
-        (_, false) => 60_000,
-    }
+    let n = match (transport, size <= 64) {
+        ("shm" | "topic", true) => 3_000_000.0,
+        ("shm" | "topic", false) => 300_000.0,
+        (_, true) => 300_000.0,
+        (_, false) => 60_000.0,
+    };
+    ((n * crate::scale()) as u64).max(1_000)
 }
 
 /// One row: the median rates, messages per second, and the median of the rounds' own

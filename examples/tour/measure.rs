@@ -67,7 +67,7 @@ pub const PING_ROUNDS: usize = 7;
 pub const PINGS: u64 = 1_000;
 /// Rounds of each stream after its calibration round.
 pub const ROUNDS: usize = 5;
-/// How long a stream round should last.
+/// How long a stream round should last (times `IPC_TOUR_SCALE`).
 const ROUND_TIME: Duration = Duration::from_millis(100);
 /// How long the calibration round that sets the count of a round lasts at least.
 const CALIBRATED: Duration = Duration::from_millis(20);
@@ -271,7 +271,7 @@ fn calibrate(mut round: impl FnMut(u64) -> Result<Duration>) -> Result<u64> {
         let took = round(count)?;
         if took >= CALIBRATED || count >= MOST {
             let per_second = count as f64 / took.as_secs_f64();
-            let count = per_second * ROUND_TIME.as_secs_f64();
+            let count = per_second * ROUND_TIME.as_secs_f64() * crate::scale();
             return Ok((count as u64).clamp(FIRST_COUNT, MOST));
         }
         count *= 4;

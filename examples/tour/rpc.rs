@@ -53,13 +53,15 @@ impl Large for Echo {
     }
 }
 
-/// Calls per round: enough for tens of milliseconds on each transport.
+/// Calls per round: enough for tens of milliseconds on each transport (times
+/// `IPC_TOUR_SCALE`).
 fn calls(transport: &str) -> u64 {
-    if transport.starts_with("shm") {
-        50_000
+    let n = if transport.starts_with("shm") {
+        50_000.0
     } else {
-        4_000
-    }
+        4_000.0
+    };
+    ((n * crate::scale()) as u64).max(100)
 }
 
 /// A server of `Req`/`Resp` over `transport`, and the address its client connects to.
