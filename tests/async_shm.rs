@@ -357,11 +357,10 @@ fn messages_counted_ahead_stay_in_the_ring_until_received() {
     ));
 }
 
-/// A subscriber under `Block` counts the samples at its cursor ahead too; each stays in
-/// the topic until it is received, so the sync subscriber taken back reads on from the
-/// next one. An invalid sample among them is reported in its turn.
+/// An async subscriber takes only the samples it returns: each stays in the topic until
+/// it is received, so the sync subscriber taken back reads on from the next one.
 #[test]
-fn samples_counted_ahead_stay_in_the_topic_until_received() {
+fn samples_stay_in_the_topic_until_received() {
     let name = ShmName::new("async-topic-ahead");
     let opts = Options::new().capacity(64);
     let sub = Subscriber::<u64>::open_or_create(&name.0, opts.clone()).unwrap();
@@ -398,10 +397,10 @@ fn samples_counted_ahead_stay_in_the_topic_until_received() {
     drop(sub);
 }
 
-/// An invalid sample among those a subscriber counted ahead is reported in its turn, and
-/// the samples around it arrive.
+/// An invalid sample among valid ones is reported in its turn, and the samples around it
+/// arrive.
 #[test]
-fn an_invalid_sample_among_those_counted_ahead_is_reported_in_its_turn() {
+fn an_invalid_sample_is_reported_in_its_turn() {
     let name = ShmName::new("async-topic-invalid");
     let opts = Options::new().capacity(16);
     let sub = Subscriber::<Side>::open_or_create(&name.0, opts.clone()).unwrap();
