@@ -39,9 +39,10 @@ const SMALL: usize = 256;
 /// in each poll, then yields the CPU (`sched_yield`) and the runtime (other tasks run
 /// meanwhile) before the next. As the sync end's spin-then-yield phase, this spares a
 /// stream whose sender pauses for less than that (a sender woken from a full ring,
-/// say) the 25-70 µs of a wake-up, and the sender the system calls of ringing. Adaptive, between these
-/// bounds: doubled after a park that a message ended soon (the stream only paused),
-/// halved after a long one (the end was idle), so an idle end looks for 50 µs.
+/// say) the 25-70 µs of a wake-up, and the sender the system calls of ringing.
+/// Adaptive, between these bounds: doubled after a park that a message ended soon (the
+/// stream only paused), halved after a long one (the end was idle), so an idle end looks
+/// for 50 µs.
 const LOOK_MIN: Duration = Duration::from_micros(50);
 const LOOK_MAX: Duration = Duration::from_micros(1000);
 
@@ -336,6 +337,17 @@ impl<E: ShmEnd> AsyncShm<E> {
         self.poll_recv_slow(cx)
     }
 
+    /// [`poll_recv`](Self::poll_recv) as `recv()`'s future and the `Stream` poll it:
+    /// inlined for [small](SMALL) messages, by a call for larger ones.
+    #[inline(always)]
+    fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<E::Item>> {
+        if size_of::<E::Item>() <= SMALL {
+            self.poll_recv(cx)
+        } else {
+            self.poll_recv_out_of_line(cx)
+        }
+    }
+
     /// [`poll_recv`](Self::poll_recv) for large messages: a call that writes the
     /// message straight into its caller's place (inlined, the poll's result is one
     /// more copy of the message on its way out).
@@ -579,7 +591,7 @@ impl<T: Message> AsyncShm<Subscriber<T>> {
     }
 }
 
-/// The future of [`AsyncShm::recv`]: its poll is [`AsyncShm::poll_recv`], inlined
+/// The future of [`AsyncShm::recv`]: its poll is [`AsyncShm::poll_message`], inlined
 /// where the future is awaited for [small](SMALL) messages. Neither an `async fn`
 /// (whose state machine costs about as many instructions as taking a small message)
 /// nor `poll_fn` (whose poll the compiler keeps out of line, so that every small
@@ -595,12 +607,7 @@ impl<E: ShmEnd> Future for Recv<'_, E> {
 
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let end = &mut *self.get_mut().end;
-        if size_of::<E::Item>() <= SMALL {
-            end.poll_recv(cx)
-        } else {
-            end.poll_recv_out_of_line(cx)
-        }
+        self.get_mut().end.poll_message(cx)
     }
 }
 
@@ -619,7 +626,7 @@ impl<E: ShmEnd> futures_core::Stream for AsyncShm<E> {
     type Item = Result<E::Item>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match ready!(self.get_mut().poll_recv(cx)) {
+        match ready!(self.get_mut().poll_message(cx)) {
             Err(Error::Disconnected | Error::Shutdown) => Poll::Ready(None),
             other => Poll::Ready(Some(other)),
         }
