@@ -153,8 +153,23 @@ fn try_lock(fd: impl AsFd, range: Range<usize>) -> Result<bool> {
     }
 }
 
+// Liveness probes this thread made (`F_OFD_GETLK` calls), for the tests that check
+// which paths make none.
+#[cfg(test)]
+thread_local! {
+    pub(crate) static PROBES: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+}
+
+/// Counts a liveness probe (tests only).
+#[inline]
+fn probing() {
+    #[cfg(test)]
+    PROBES.with(|p| p.set(p.get() + 1));
+}
+
 /// True if another open file description holds a lock on some byte of `range`.
 fn is_locked(fd: impl AsFd, range: Range<usize>) -> bool {
+    probing();
     let mut fl = lock_range(libc::F_WRLCK, range);
     match fcntl(fd, FcntlArg::F_OFD_GETLK(&mut fl)) {
         Ok(_) => fl.l_type != libc::F_UNLCK as libc::c_short,
@@ -167,6 +182,7 @@ fn is_locked(fd: impl AsFd, range: Range<usize>) -> bool {
 /// (one of them, if several do), and how many bytes that lock covers; `None` if none does
 /// (or the question fails).
 fn locked_at(fd: impl AsFd, range: Range<usize>) -> Option<(usize, usize)> {
+    probing();
     let mut fl = lock_range(libc::F_WRLCK, range.clone());
     match fcntl(fd, FcntlArg::F_OFD_GETLK(&mut fl)) {
         Ok(_) if fl.l_type != libc::F_UNLCK as libc::c_short => {

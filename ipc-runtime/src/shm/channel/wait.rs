@@ -86,6 +86,27 @@ impl<T: ?Sized + Payload> Sender<T> {
         h.counters.receivers_joined.load(Ordering::Relaxed) != 0 && !self.chan.seg.alive(RECEIVER)
     }
 
+    /// [`receiver_gone`](Self::receiver_gone) for a send that does not wait: the
+    /// liveness probe (a system call) only if the receiver joined, left or died since
+    /// this sender last probed it ([`Watch::unchanged`](crate::shm::watch::Watch::unchanged)),
+    /// so that a loop of `try_send`s on a full ring costs loads, not system calls.
+    fn receiver_gone_now(&mut self) -> bool {
+        let chan = &mut self.chan;
+        let h = chan.seg.header();
+        if h.rx_closed().load(Ordering::Relaxed) != 0 {
+            return true;
+        }
+        let wake = Wake::Bump(&h.space.epoch);
+        if chan
+            .watch
+            .unchanged(&chan.seg, RECEIVER..RECEIVER + 1, wake)
+        {
+            return false;
+        }
+        chan.watch.probed();
+        self.receiver_gone()
+    }
+
     /// The fast path in [`claim`](Self::claim) (or `claim_many_now`) failed: settles the
     /// mode if another sender holds the bias, waits for room until `until` if the ring is
     /// full, re-checking the receiver's liveness and the shutdown flag on the way. Claims
@@ -123,7 +144,7 @@ impl<T: ?Sized + Payload> Sender<T> {
             }
             if settled == Settle::Wait {
                 if let Wait::Now = *until {
-                    return Err(if self.receiver_gone() {
+                    return Err(if self.receiver_gone_now() {
                         Error::Disconnected
                     } else {
                         Error::Empty
@@ -214,6 +235,22 @@ impl<T: ?Sized + Payload> Receiver<T> {
             && !self.chan.seg.any_alive(SENDERS)
     }
 
+    /// True if no sender joined, left or died since this receiver last probed their
+    /// liveness ([`Watch::unchanged`](crate::shm::watch::Watch::unchanged)): a receive
+    /// that does not wait and finds nothing then says `Empty` without the probe's
+    /// system calls. The death notice wakes what this receiver parks on: its doorbell
+    /// while it has one (async, or one of many), else its semaphore.
+    fn peers_unchanged(&mut self) -> bool {
+        let chan = &mut self.chan;
+        let h = chan.seg.header();
+        let wake = if h.rx_bell.load(Ordering::Relaxed) != 0 {
+            Wake::Ring(&h.rx_bell.0)
+        } else {
+            Wake::Post(&h.rx_sem)
+        };
+        chan.watch.unchanged(&chan.seg, SENDERS, wake)
+    }
+
     /// Publishes the slot at `pos` (the head) as cancelled if its claimer died; true if it
     /// did (the next peek then reads and frees it).
     ///
@@ -292,7 +329,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
             // death notice (a park without notices lasts at most PARK_SLICE, so a dead
             // peer is then noticed within about PARK_SLICE + CHECK_EVERY).
             let (due, park) = match *until {
-                Wait::Now => (true, false),
+                Wait::Now => (!self.peers_unchanged(), false),
                 _ => {
                     let step = backoff.snooze();
                     let park = step == Step::Park;
@@ -327,7 +364,10 @@ impl<T: ?Sized + Payload> Receiver<T> {
                     }
                 }
             }
-            if park || matches!(*until, Wait::Now) {
+            if let Wait::Now = *until {
+                return Err(Error::Empty);
+            }
+            if park {
                 let slice = until.slice(Instant::now())?;
                 probe = self.park(slice, until.left());
             }

@@ -208,6 +208,8 @@ impl<T: ?Sized + Payload> Publisher<T> {
         // a limit, or heard of a death).
         let mut owed = false;
         let mut said = false;
+        // A send that does not wait has probed (or found nothing changed since its last).
+        let mut looked = false;
         loop {
             let seg = &self.seg;
             let mut alive = |k: usize| !probe || seg.alive(k + 1);
@@ -222,6 +224,18 @@ impl<T: ?Sized + Payload> Publisher<T> {
             }
             probe = false;
             if let Wait::Now = until {
+                // Once: the subscribers waited for are probed only if one joined, left or
+                // died since the last probe (a loop of `try_send`s on a full topic costs
+                // loads, not system calls); a dead one's place is then given up.
+                if !core::mem::replace(&mut looked, true) {
+                    let subs = 1..1 + self.board.subscribers();
+                    let wake = Wake::Bump(&self.board.control().room.event.epoch);
+                    if !self.watch.unchanged(&self.seg, subs, wake) {
+                        self.watch.probed();
+                        probe = true;
+                        continue;
+                    }
+                }
                 return Err(Error::Full);
             }
             let step = backoff.snooze();

@@ -145,6 +145,11 @@ impl<T: ?Sized + Payload> Subscriber<T> {
 
     /// Receives a sample if one is waiting.
     ///
+    /// Made to be polled: finding nothing costs a few loads and no system call while
+    /// the publisher is the one this end last looked at (its death is watched, as a
+    /// parked subscriber's is), and `Disconnected` comes at the first look after it
+    /// leaves or dies.
+    ///
     /// # Errors
     ///
     /// [`Error::Empty`] if none is; as [`Subscriber::recv`] otherwise.
@@ -417,6 +422,26 @@ impl SubEnd {
                 continue;
             }
             if let Wait::Now = until {
+                // Probed only if the publisher joined, left or died since the last probe
+                // (a loop of `try_recv`s costs loads, not system calls). The death notice
+                // wakes what this subscriber parks on: its doorbell while it is async.
+                let bell = &self.board.sub(self.me).bell;
+                let wake = if bell.load(Ordering::Relaxed) != 0 {
+                    Wake::Ring(bell)
+                } else {
+                    Wake::Bump(&self.board.control().sleepers.epoch)
+                };
+                if !gone
+                    && !self
+                        .watch
+                        .unchanged(&self.seg, PUBLISHER..PUBLISHER + 1, wake)
+                {
+                    self.watch.probed();
+                    if self.publisher_gone() {
+                        gone = true;
+                        continue;
+                    }
+                }
                 return Err(Error::Empty);
             }
             if self.board.control().stalled.load(Ordering::Relaxed) != 0 {
