@@ -1,7 +1,8 @@
 //! The idle table of the shm bench: what idle ends cost (wake-ups per second of 100
 //! receivers blocked in `recv` and a sender blocked on a full ring, whose peers are alive
 //! and silent), how soon they hear of the peer's SIGKILL, and how soon the first message
-//! after an idle spell arrives, beside a bare futex and a pipe that waited as long.
+//! after an idle spell arrives, beside a bare futex and a pipe that waited as long; and
+//! what an end that polls pays for a look that finds nothing, beside a pipe's `EAGAIN`.
 
 use std::time::Duration;
 
@@ -153,6 +154,70 @@ fn first_after_idle(idle: Duration, rounds: usize) -> (f64, f64, f64) {
     (median(chan), median(futex), median(pipe_ns))
 }
 
+/// What a look that finds nothing costs, in nanoseconds per call (the median of five
+/// rounds of `n`): an empty channel's `try_recv`, an empty topic's `try_recv` and a full
+/// ring's `try_send`, whose peers (a forked child) hold their ends open and do nothing;
+/// beside a non-blocking `read` of an empty pipe (`EAGAIN`), the system call a poller of
+/// a descriptor makes.
+fn empty_looks(n: u32) -> [f64; 4] {
+    use ipc::shm::{Publisher, Subscriber};
+    let chan = unique("look");
+    let topic = unique("look-topic");
+    let full = unique("look-full");
+    let mut rx = Receiver::<u64>::create(&chan, Options::new()).unwrap();
+    let mut sub = Subscriber::<u64>::open_or_create(&topic, Options::new()).unwrap();
+    let opts = Options::new().capacity(2).linger(Duration::ZERO);
+    let mut tx = Sender::<u64>::create(&full, opts).unwrap();
+    let flags = SharedPage::new(4096);
+    let child = spawn(|| {
+        let _tx = Sender::<u64>::open(&chan).unwrap();
+        let _publisher = Publisher::<u64>::open(&topic).unwrap();
+        let _rx = Receiver::<u64>::open(&full).unwrap();
+        flags.u64_at(0).store(1, Ordering::Release);
+        while flags.u64_at(1).load(Ordering::Acquire) == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    while flags.u64_at(0).load(Ordering::Acquire) == 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    tx.try_send(1).unwrap();
+    tx.try_send(2).unwrap();
+    let (r, _w) = pipe();
+    // SAFETY: `r` is an open descriptor; O_NONBLOCK is a valid status flag for it.
+    unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    let mut buf = [0u8; 8];
+    let mut rounds: [Vec<f64>; 4] = Default::default();
+    for _ in 0..5 {
+        let time = |f: &mut dyn FnMut()| {
+            let start = Instant::now();
+            for _ in 0..n {
+                f();
+            }
+            start.elapsed().as_nanos() as f64 / f64::from(n)
+        };
+        let looks = [
+            time(&mut || assert!(matches!(rx.try_recv(), Err(ipc::Error::Empty)))),
+            time(&mut || assert!(matches!(sub.try_recv(), Err(ipc::Error::Empty)))),
+            time(&mut || assert!(tx.try_send(3).is_err())),
+            time(&mut || {
+                // SAFETY: `buf` is 8 writable bytes; `r` is open.
+                let got = unsafe { libc::read(r.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+                assert_eq!(got, -1);
+            }),
+        ];
+        for (v, t) in rounds.iter_mut().zip(looks) {
+            v.push(t);
+        }
+    }
+    flags.u64_at(1).store(1, Ordering::Release);
+    reap(child);
+    rounds.map(|mut v| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    })
+}
+
 fn human(ns: f64) -> String {
     match ns {
         ns if ns >= 1e6 => format!("{:.2} ms", ns / 1e6),
@@ -175,6 +240,17 @@ pub(crate) fn idle_table() {
          returned Disconnected: median {}, slowest {}",
         human(median.as_nanos() as f64),
         human(slowest.as_nanos() as f64)
+    );
+    let [chan, topic, full, read] = empty_looks(200_000);
+    println!(
+        "a look that finds nothing, per call (median of 5 rounds; peers alive and silent): \
+         channel try_recv {}, topic try_recv {}, full ring try_send {}; non-blocking read \
+         of an empty pipe {}   (channel try_recv / read {:.2}x)",
+        human(chan),
+        human(topic),
+        human(full),
+        human(read),
+        chan / read
     );
     let (chan, futex, pipe) = first_after_idle(Duration::from_secs(secs), 3);
     println!(
