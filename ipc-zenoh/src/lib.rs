@@ -58,8 +58,11 @@
 //! unreachable): [`ipc::Error::Lagged`], as on a shared-memory topic.
 //!
 //! A publisher also answers queries on `KEY/@ipc/schema/FINGERPRINT` with its schema in
-//! full, which a subscriber of another schema asks once to name the publisher's type and
-//! the first field that differs. (The `@ipc` chunk is verbatim: `KEY/**` never matches it.)
+//! full, which a subscriber of another schema asks to name the publisher's type and the
+//! first field that differs: once, or, while no answer comes (the publisher's queryable
+//! not yet known where the subscriber is), again at a later mismatch, 50 ms after and
+//! then twice as long after each lookup that got none, up to 10 s. (The `@ipc` chunk is
+//! verbatim: `KEY/**` never matches it.)
 //!
 //! # Checks
 //!

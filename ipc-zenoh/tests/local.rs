@@ -170,6 +170,45 @@ fn bad_samples_are_refused_counted_and_skipped() {
 }
 
 #[test]
+fn a_schema_nobody_named_at_first_is_named_once_its_publisher_answers() {
+    let (a, b) = sessions();
+    let k = key("late-schema");
+    let mut rx = Subscriber::<Order>::declare(&b, &k).unwrap();
+    let p = raw(&a, &k);
+    let point = ipc::as_bytes(&Point { x: 1.0, y: 2.0 }).to_vec();
+    let mut seq = 0;
+    // A sample of `Point`, tagged as a typed publisher of `Point` tags it: the name the
+    // subscriber gives its type in the mismatch it reports.
+    let mut found = || {
+        p.put(point.clone())
+            .attachment(tag(Point::FINGERPRINT, 9, seq))
+            .wait()
+            .unwrap();
+        seq += 1;
+        match rx.recv_timeout(WAIT) {
+            Err(ipc::Error::SchemaMismatch { found, .. }) => found.name,
+            other => panic!("{other:?}"),
+        }
+    };
+    // Nobody serves `Point`'s schema yet.
+    assert!(found().contains("unknown"));
+    // Now a typed publisher of `Point` answers for it: a later mismatch asks again and
+    // names it (the first lookup's answer is not kept for ever).
+    let _points = Publisher::<Point>::declare(&a, &k).unwrap();
+    let give_up = std::time::Instant::now() + WAIT;
+    loop {
+        let name = found();
+        if name == "Point" {
+            break;
+        }
+        assert!(name.contains("unknown"), "{name}");
+        assert!(std::time::Instant::now() < give_up, "never named");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(rx.received(), 0);
+}
+
+#[test]
 fn a_slice_subscriber_refuses_a_message_and_slices_too_long() {
     let (a, b) = sessions();
     let k = key("shapes");

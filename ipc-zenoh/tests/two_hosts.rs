@@ -80,6 +80,10 @@ fn publisher() {
         .declare_subscriber(format!("{key}/done"))
         .with(zenoh::handlers::FifoChannel::new(64))
         .wait_ok();
+    // Declared before the subscribers are ready: its schema's queryable is then known
+    // on their side before the first sample (a lookup that races it gets no answer, and
+    // the mismatch names the type only at a later lookup).
+    let mut tx = Publisher::<Tick>::declare(&session, &key).unwrap();
     let mut seen = std::collections::HashSet::new();
     while seen.len() < 3 {
         let s = ready
@@ -88,7 +92,6 @@ fn publisher() {
             .expect("three subscribers ready within 60 s");
         seen.insert(s.payload().to_bytes().into_owned());
     }
-    let mut tx = Publisher::<Tick>::declare(&session, &key).unwrap();
     for i in 0..n {
         tx.send(tick(i)).unwrap();
     }
@@ -165,7 +168,8 @@ fn stranger() {
         Ok(s) => panic!("a sample of Tick received as TickV2: {s:?}"),
         Err(ipc::Error::Timeout(_)) => false,
         Err(e @ ipc::Error::SchemaMismatch { .. }) => {
-            message.get_or_insert_with(|| e.to_string());
+            // The last one: what the subscriber knows of the publisher's schema in the end.
+            message = Some(e.to_string());
             true
         }
         Err(e) => panic!("{e}"),
