@@ -48,18 +48,29 @@ fn child() {
     }
 }
 
-/// Calls `look` until it says something other than `idle` (the answer while the peer
-/// lives): the answer, which must come well within a minute of the kill (a hang guard;
-/// no timing is asserted).
-fn poll_until_not<T: std::fmt::Debug>(
-    idle: &Error,
+/// Spawns the peer (`role` on `name`), has `look` find nothing (`idle`) a thousand times
+/// while the peer lives, kills it, and calls `look` until it says something else: that
+/// answer, which must come well within a minute of the kill (a hang guard; no timing is
+/// asserted).
+fn killed_while_polled<T: std::fmt::Debug>(
+    role: &str,
+    name: &Name,
+    idle: Error,
     mut look: impl FnMut() -> Result<T, Error>,
 ) -> Result<T, Error> {
+    let same = |r: &Result<T, Error>| matches!(r, Err(e) if std::mem::discriminant(e) == std::mem::discriminant(&idle));
+    let mut peer = Proc::spawn(ROLE, &format!("{role} {}", name.0));
+    peer.wait_ready();
+    for _ in 0..1000 {
+        let r = look();
+        assert!(same(&r), "{r:?} while the peer lives");
+    }
+    peer.kill();
     let give_up = Instant::now() + Duration::from_secs(60);
     loop {
-        match look() {
-            Err(e) if std::mem::discriminant(&e) == std::mem::discriminant(idle) => {}
-            other => return other,
+        let r = look();
+        if !same(&r) {
+            return r;
         }
         assert!(
             Instant::now() < give_up,
@@ -73,13 +84,7 @@ fn poll_until_not<T: std::fmt::Debug>(
 fn a_polling_receiver_hears_of_its_last_sender_dying() {
     let name = Name::new("poll-rx");
     let mut rx = Receiver::<u64>::create(&name.0, Options::new()).unwrap();
-    let mut peer = Proc::spawn(ROLE, &format!("sender {}", name.0));
-    peer.wait_ready();
-    for _ in 0..1000 {
-        assert!(matches!(rx.try_recv(), Err(Error::Empty)));
-    }
-    peer.kill();
-    let r = poll_until_not(&Error::Empty, || rx.try_recv().map(|m| *m));
+    let r = killed_while_polled("sender", &name, Error::Empty, || rx.try_recv().map(|m| *m));
     assert!(matches!(r, Err(Error::Disconnected)), "{r:?}");
     // And says so at every look after.
     let mut out = [0u64; 8];
@@ -96,15 +101,16 @@ fn a_sender_polling_a_full_ring_hears_of_its_receiver_dying() {
     // No linger: what is unread goes with the segment.
     let opts = Options::new().capacity(2).linger(Duration::ZERO);
     let mut tx = Sender::<u64>::create(&name.0, opts).unwrap();
-    let mut peer = Proc::spawn(ROLE, &format!("receiver {}", name.0));
-    peer.wait_ready();
-    tx.try_send(1).unwrap();
-    tx.try_send(2).unwrap();
-    for _ in 0..1000 {
-        assert!(matches!(tx.try_send(3).unwrap_err().error(), Error::Full));
-    }
-    peer.kill();
-    let r = poll_until_not(&Error::Full, || tx.try_send(3).map_err(|e| e.into_error()));
+    let mut filled = false;
+    let r = killed_while_polled("receiver", &name, Error::Full, || {
+        // The first look fills the ring (the receiver is there), then every look finds
+        // it full.
+        if !std::mem::replace(&mut filled, true) {
+            tx.try_send(1).unwrap();
+            tx.try_send(2).unwrap();
+        }
+        tx.try_send(3).map_err(|e| e.into_error())
+    });
     assert!(matches!(r, Err(Error::Disconnected)), "{r:?}");
     assert!(matches!(
         tx.try_send(3).unwrap_err().error(),
@@ -116,13 +122,9 @@ fn a_sender_polling_a_full_ring_hears_of_its_receiver_dying() {
 fn a_polling_subscriber_hears_of_its_publisher_dying() {
     let name = Name::new("poll-sub");
     let mut rx = Subscriber::<u64>::open_or_create(&name.0, Options::new()).unwrap();
-    let mut peer = Proc::spawn(ROLE, &format!("publisher {}", name.0));
-    peer.wait_ready();
-    for _ in 0..1000 {
-        assert!(matches!(rx.try_recv(), Err(Error::Empty)));
-    }
-    peer.kill();
-    let r = poll_until_not(&Error::Empty, || rx.try_recv().map(|m| *m));
+    let r = killed_while_polled("publisher", &name, Error::Empty, || {
+        rx.try_recv().map(|m| *m)
+    });
     assert!(matches!(r, Err(Error::Disconnected)), "{r:?}");
     assert!(matches!(rx.try_recv(), Err(Error::Disconnected)));
 }
@@ -131,14 +133,15 @@ fn a_polling_subscriber_hears_of_its_publisher_dying() {
 fn a_publisher_polling_a_full_topic_goes_on_once_its_subscriber_dies() {
     let name = Name::new("poll-pub");
     let mut tx = Publisher::<u64>::create(&name.0, Options::new().capacity(2)).unwrap();
-    let mut peer = Proc::spawn(ROLE, &format!("subscriber {}", name.0));
-    peer.wait_ready();
-    tx.try_send(1).unwrap();
-    tx.try_send(2).unwrap();
-    for _ in 0..1000 {
-        assert!(matches!(tx.try_send(3).unwrap_err().error(), Error::Full));
-    }
-    peer.kill();
+    let mut filled = false;
     // The dead subscriber no longer holds the topic back.
-    poll_until_not(&Error::Full, || tx.try_send(3).map_err(|e| e.into_error())).unwrap();
+    killed_while_polled("subscriber", &name, Error::Full, || {
+        // As above: the first look fills the topic the subscriber now holds back.
+        if !std::mem::replace(&mut filled, true) {
+            tx.try_send(1).unwrap();
+            tx.try_send(2).unwrap();
+        }
+        tx.try_send(3).map_err(|e| e.into_error())
+    })
+    .unwrap();
 }

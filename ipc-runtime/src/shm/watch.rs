@@ -48,8 +48,9 @@ pub(crate) struct Watch {
     watching: bool,
     /// The peers were read again and liveness not probed since: no sleep without a limit.
     unprobed: bool,
-    /// How many peers were alive at the last look.
-    alive: usize,
+    /// The last look found a peer alive, and the notice watches each one found (none
+    /// was between its lock and its pid store).
+    all_watched: bool,
 }
 
 /// What [`Watch::look`] found.
@@ -103,21 +104,26 @@ impl Watch {
         self.watching = self.notice.as_ref().is_some_and(|n| n.watch(&peers));
         self.members = Some(now);
         self.unprobed = true;
-        self.alive = live.len();
+        self.all_watched = !live.is_empty() && peers.len() == live.len();
         Look::Fresh
     }
 
     /// True if what a liveness probe would find cannot have changed since this end's
     /// last probe, and that probe found a peer alive: the peers in `range` are as at the
-    /// last look, which found one or more alive, was probed after and is watched; no
-    /// notice came (one that did is taken here, so that the probe the caller now makes
-    /// reads the peers again), and the segment was not shrunk. A receive or send that
-    /// does not wait asks this before it probes: between changes, an empty look costs
-    /// loads, not system calls. (With no peer alive, every look probes: the answer,
-    /// `Disconnected`, must stay the same at every call.) The first call looks at the
-    /// peers (and registers the notice with `wake`, as a park would).
+    /// last look, which found one or more alive, was probed after and is watched, each of
+    /// them; no notice came (one that did is taken here, so that the probe the caller now
+    /// makes reads the peers again), and the segment was not shrunk. A receive or send
+    /// that does not wait asks this before it probes: between changes, an empty look
+    /// costs loads, not system calls. With no peer alive every look probes (the answer,
+    /// `Disconnected`, must stay the same at every call), and so it does while a peer
+    /// found is not watched (caught between its lock and its pid store: if it died there,
+    /// no notice would come, where a park would probe again after its longest sleep).
+    /// The first call looks at the peers (and registers the notice with `wake`, as a park
+    /// would).
     pub(crate) fn unchanged(&mut self, seg: &Segment, range: Range<usize>, wake: Wake<'_>) -> bool {
-        if !matches!(self.look(seg, range, wake), Look::Watched) || self.alive == 0 || seg.shrunk()
+        if !matches!(self.look(seg, range, wake), Look::Watched)
+            || !self.all_watched
+            || seg.shrunk()
         {
             return false;
         }
