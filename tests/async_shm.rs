@@ -79,6 +79,22 @@ fn child() {
             common::ready();
             std::thread::sleep(Duration::from_secs(3600));
         }
+        ["ring-out-of-descriptors", name] => {
+            // Two messages to a parked async receiver: the first while this process has
+            // no descriptor left (its ring, the first, cannot make its socket and is
+            // lost), the second once it has them back (its ring must be made then).
+            let mut tx = Sender::<u64>::open(name).unwrap();
+            let mut go = Receiver::<u64>::open(&format!("{name}-go")).unwrap();
+            common::ready();
+            go.recv().unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            let full = OutOfDescriptors::new();
+            tx.send(1).unwrap();
+            drop(full);
+            tx.send(2).unwrap();
+            // Leaving would ring too: stay until killed.
+            std::thread::sleep(Duration::from_secs(3600));
+        }
         ["many", prefix, n, each] => {
             let n: u64 = n.parse().unwrap();
             let each: u64 = each.parse().unwrap();
@@ -93,6 +109,39 @@ fn child() {
             }
         }
         _ => panic!("unknown role {role}"),
+    }
+}
+
+/// This process without a free descriptor while it lives: the soft limit lowered to the
+/// highest one open, and every free one below it taken. Dropped: both given back.
+struct OutOfDescriptors {
+    taken: Vec<std::fs::File>,
+    limits: (u64, u64),
+}
+
+impl OutOfDescriptors {
+    fn new() -> OutOfDescriptors {
+        use nix::sys::resource::{getrlimit, setrlimit, Resource};
+        let limits = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        let highest = std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+            .max()
+            .unwrap();
+        setrlimit(Resource::RLIMIT_NOFILE, highest + 1, limits.1).unwrap();
+        let mut taken = Vec::new();
+        while let Ok(f) = std::fs::File::open("/dev/null") {
+            taken.push(f);
+        }
+        OutOfDescriptors { taken, limits }
+    }
+}
+
+impl Drop for OutOfDescriptors {
+    fn drop(&mut self) {
+        use nix::sys::resource::{setrlimit, Resource};
+        self.taken.clear();
+        setrlimit(Resource::RLIMIT_NOFILE, self.limits.0, self.limits.1).unwrap();
     }
 }
 
@@ -257,6 +306,40 @@ fn an_idle_receiver_costs_no_cpu_and_wakes_for_a_message() {
         sending.await.unwrap();
     });
     idle.kill();
+}
+
+/// A sender that could not ring the doorbell once (out of descriptors) rings it at its
+/// next message: the receiver, parked, wakes then (the lost ring costs a delay, not the
+/// receiver's wake-ups for the rest of the sender's life).
+#[test]
+fn a_ring_lost_for_want_of_a_descriptor_is_made_at_the_next_message() {
+    let name = ShmName::new("async-shm-ring");
+    let rx = Receiver::<u64>::create(&name.0, Options::new()).unwrap();
+    let go_name = ShmName(format!("{}-go", name.0));
+    let mut go = Sender::<u64>::create(&go_name.0, Options::new()).unwrap();
+    let mut peer = Proc::spawn(ROLE, &format!("ring-out-of-descriptors {}", name.0));
+    peer.wait_ready();
+    runtime(1).block_on(async {
+        let mut rx = AsyncReceiver::from_sync(rx).unwrap();
+        // Parked: nothing came, and the receive ended on its doorbell, not a look.
+        assert!(tokio::time::timeout(Duration::from_millis(100), rx.recv())
+            .await
+            .is_err());
+        assert!(rx.parks() > 0);
+        go.send(0).unwrap();
+        // Without the second ring it would sleep a minute (its longest sleep). The
+        // deadline is looked at first: a receive that only a timer's wake-up polled
+        // would take the messages and pass.
+        for want in [1, 2] {
+            let got = tokio::select! {
+                biased;
+                () = tokio::time::sleep(Duration::from_secs(30)) => panic!("never rung"),
+                got = rx.recv() => got,
+            };
+            assert_eq!(got.unwrap(), want);
+        }
+    });
+    peer.kill();
 }
 
 /// Threads of this process.

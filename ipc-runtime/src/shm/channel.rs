@@ -47,14 +47,17 @@ pub(crate) use many::Announced;
 pub use receiver::{Receiver, Sample};
 pub use sender::{Loan, Sender};
 
-/// After posting `rx_sem`: rings the receiver's doorbell too if it is async (its token
-/// is in `rx_bell`, stored before it first parks; the caller's swap of `rx_parked`
-/// orders this load after that store).
+/// After the caller took the receiver's `rx_parked` flag (a swap to 0) and posted
+/// `rx_sem`: rings the receiver's doorbell too if it is async (its token is in `rx_bell`,
+/// stored before it first parks; the swap orders this load after that store). If the ring
+/// is lost ([`bell::ring`](crate::sync::bell::ring)), the flag is set again, so that the
+/// next publish rings again rather than leave the receiver asleep for its whole sleep (a
+/// receiver that woke meanwhile only gets one wake-up too many).
 #[inline]
 fn ring_rx_bell(h: &Header) {
     let token = h.rx_bell.load(Ordering::SeqCst);
-    if token != 0 {
-        crate::sync::bell::ring(token);
+    if token != 0 && !crate::sync::bell::ring(token) {
+        h.rx_parked.store(1, Ordering::SeqCst);
     }
 }
 

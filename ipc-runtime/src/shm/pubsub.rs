@@ -231,6 +231,8 @@ fn ring_bells(board: &SegBoard) {
     for k in 0..board.subscribers() {
         let token = board.sub(k).bell.load(core::sync::atomic::Ordering::SeqCst);
         if token != 0 {
+            // A lost ring is rung again at the next wake: a parked subscriber stays
+            // counted among the waiters until it leaves its park.
             crate::sync::bell::ring(token);
         }
     }

@@ -124,22 +124,32 @@ impl AsRawFd for Bell {
     }
 }
 
-/// Rings the doorbell named `token`: one `sendto`, never blocking. Errors are ignored: a
-/// full queue means rings are pending already (the socket is readable), and a bell that
-/// is gone belongs to a receiver that left (or went back to its futex, which the caller
-/// posted too).
-pub(crate) fn ring(token: u64) {
-    static SENDER: OnceLock<Option<OwnedFd>> = OnceLock::new();
-    let Some(fd) = SENDER.get_or_init(|| datagram_socket().ok()) else {
-        return;
+/// Rings the doorbell named `token`: one `sendto`, never blocking. False if the ring was
+/// lost: this process could not make its sending socket (out of descriptors, say: it is
+/// made at the first ring, and tried again at the next one if it could not be), or the
+/// kernel had no memory for the datagram; the caller then leaves the receiver marked as
+/// parked, so that its next wake rings again. Other errors count as rung: a full queue
+/// means rings are pending already (the socket is readable), and a bell that is gone
+/// belongs to a receiver that left (or went back to its futex, which the caller posted
+/// too).
+pub(crate) fn ring(token: u64) -> bool {
+    static SENDER: OnceLock<OwnedFd> = OnceLock::new();
+    let fd = match SENDER.get() {
+        Some(fd) => fd,
+        None => match datagram_socket() {
+            // Another thread's, if it made one first (then ours is closed).
+            Ok(made) => SENDER.get_or_init(|| made),
+            Err(_) => return false,
+        },
     };
     let Ok(to) = address(token) else {
-        return;
+        return true;
     };
-    let _ = socket::sendto(
+    let sent = socket::sendto(
         fd.as_raw_fd(),
         &[1],
         &to,
         MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
     );
+    !matches!(sent, Err(Errno::ENOBUFS | Errno::ENOMEM))
 }

@@ -118,6 +118,8 @@ impl RawWake {
                 // SAFETY: as above.
                 let token = unsafe { &*w }.load(core::sync::atomic::Ordering::SeqCst);
                 if token != 0 {
+                    // Lost (this process out of descriptors): the waiter hears of the
+                    // death at the end of its sleep, when it looks at its notice.
                     super::bell::ring(token);
                 }
             }
