@@ -60,8 +60,8 @@
 //!   records its progress and releases slots in batches;
 //! - [`abandoned`]: the receiver's scan of the claims, to skip a slot whose sender died
 //!   between its claim and its publish;
-//! - `heap`, `tests`, `loom_tests`: a ring in heap memory, and the tests and loom models
-//!   that run on it.
+//! - `heap`, `tests`, `threads`, `loom_tests`: a ring in heap memory, and what runs on
+//!   it: the unit and property tests, the tests under real threads, the loom models.
 //!
 //! # Hostile memory
 //!
@@ -308,6 +308,9 @@ pub(crate) mod heap;
 
 #[cfg(all(test, not(ipc_loom)))]
 mod tests;
+
+#[cfg(all(test, not(ipc_loom)))]
+mod threads;
 
 #[cfg(all(test, ipc_loom))]
 mod loom_tests;
