@@ -83,6 +83,28 @@ fn child() {
                 }
             }
         }
+        ["out-of-descriptors", name] => {
+            // Parks first with no descriptor free: the death notices' thread cannot be
+            // made (its eventfd), and the receiver parks in slices. A second later, with
+            // descriptors again, its next park makes it.
+            let mut rx = Receiver::<u64>::open(name).unwrap();
+            let full = common::OutOfDescriptors::new();
+            let timed_out = |r: Result<_, Error>| matches!(r, Err(Error::Timeout(_)));
+            assert!(timed_out(
+                rx.recv_timeout(Duration::from_millis(30)).map(|_| ())
+            ));
+            drop(full);
+            // (Looked at once the descriptors are back: reading /proc takes one.)
+            assert_eq!(thread_named("ipc-deaths"), None, "made out of descriptors");
+            std::thread::sleep(Duration::from_millis(1200));
+            assert!(timed_out(
+                rx.recv_timeout(Duration::from_millis(30)).map(|_| ())
+            ));
+            assert!(
+                thread_named("ipc-deaths").is_some(),
+                "the notices' thread is made once descriptors are back"
+            );
+        }
         _ => panic!("unknown role {role}"),
     }
 }
@@ -307,4 +329,14 @@ fn a_child_forked_after_its_parent_parked_hears_of_deaths_too() {
         "{status:?}\n{}",
         forker.output()
     );
+}
+
+/// A process that could not start its death notices' thread (out of descriptors at its
+/// first park) starts it at a later park, once it can: the failure is not kept for the
+/// life of the process.
+#[test]
+fn death_notices_that_could_not_start_start_at_a_later_park() {
+    let name = Name::new("notices-retry");
+    let _tx = Sender::<u64>::create(&name.0, Options::new()).unwrap();
+    Proc::spawn(ROLE, &format!("out-of-descriptors {}", name.0)).assert_success();
 }

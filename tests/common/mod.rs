@@ -509,3 +509,36 @@ pub fn send_invalid_side(tx: &mut ipc::shm::Sender<Side>) {
     }
     loan.send();
 }
+
+/// This process without a free descriptor while it lives: the soft limit lowered to the
+/// highest one open, and every free one below it taken. Dropped: both given back.
+pub struct OutOfDescriptors {
+    taken: Vec<std::fs::File>,
+    limits: (u64, u64),
+}
+
+impl OutOfDescriptors {
+    pub fn new() -> OutOfDescriptors {
+        use nix::sys::resource::{getrlimit, setrlimit, Resource};
+        let limits = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        let highest = std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+            .max()
+            .unwrap();
+        setrlimit(Resource::RLIMIT_NOFILE, highest + 1, limits.1).unwrap();
+        let mut taken = Vec::new();
+        while let Ok(f) = std::fs::File::open("/dev/null") {
+            taken.push(f);
+        }
+        OutOfDescriptors { taken, limits }
+    }
+}
+
+impl Drop for OutOfDescriptors {
+    fn drop(&mut self) {
+        use nix::sys::resource::{setrlimit, Resource};
+        self.taken.clear();
+        setrlimit(Resource::RLIMIT_NOFILE, self.limits.0, self.limits.1).unwrap();
+    }
+}

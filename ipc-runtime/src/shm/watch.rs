@@ -68,10 +68,15 @@ impl Watch {
     /// Looks at the peers in `range` of `seg` if they changed, and has the notice watch
     /// them. `seg` is the segment of the `Chan` that holds this watch, and `wake` refers
     /// to its header.
+    ///
+    /// A notice that could not be registered (the process out of descriptors or threads
+    /// when it first looked) is asked for again at each look, which the death notices
+    /// answer at once while their last try is under a second old; once one is, the peers
+    /// are read again for it to watch.
     pub(crate) fn look(&mut self, seg: &Segment, range: Range<usize>, wake: Wake<'_>) -> Look {
         let h = seg.header();
         let now = h.counters.members.load(Ordering::SeqCst);
-        if self.members == Some(now) {
+        if self.members == Some(now) && !self.registered_at_last(wake) {
             return if self.unprobed {
                 Look::Fresh
             } else if self.watching {
@@ -106,6 +111,16 @@ impl Watch {
         self.unprobed = true;
         self.all_watched = !live.is_empty() && peers.len() == live.len();
         Look::Fresh
+    }
+
+    /// True if this watch had no notice and now has one (see [`Watch::look`]).
+    fn registered_at_last(&mut self, wake: Wake<'_>) -> bool {
+        if self.notice.is_some() {
+            return false;
+        }
+        // SAFETY: as in `look`, whose `wake` this is.
+        self.notice = unsafe { Notice::new(wake) };
+        self.notice.is_some()
     }
 
     /// True if what a liveness probe would find cannot have changed since this end's

@@ -31,8 +31,11 @@
 //! another pid namespace (a container sharing `/dev/shm`) cannot be watched, nor can any
 //! peer if `pidfd_open` is missing (Linux before 5.3), seccomp forbids it, this process
 //! is out of descriptors, or the thread cannot start; [`Notice::new`] or
-//! [`Notice::watch`] then says so and the caller parks in slices as before. A pid whose
-//! process has died by the time it is opened is reported at once.
+//! [`Notice::watch`] then says so and the caller parks in slices as before. A thread (or
+//! its eventfd) that could not be made is tried again at a park a second later or more,
+//! so that a process that ran out of descriptors or threads for a moment does not park in
+//! slices for the rest of its life. A pid whose process has died by the time it is opened
+//! is reported at once.
 //!
 //! A waiter registers once ([`Notice::new`], for as long as its end lives) and changes
 //! the peers it watches when they change: a park itself costs nothing here.
@@ -50,8 +53,9 @@
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 use nix::sys::eventfd::{EfdFlags, EventFd};
 
@@ -161,11 +165,25 @@ struct Registry {
 /// its own. Set once per process, never freed (the thread uses it for ever).
 struct Instance {
     pid: u32,
-    /// None if the thread or its eventfd could not be made: nothing is watched.
-    reg: Option<&'static Mutex<Registry>>,
+    reg: &'static Mutex<Registry>,
 }
 
 static CURRENT: AtomicPtr<Instance> = AtomicPtr::new(core::ptr::null_mut());
+
+/// How long after the registry or its thread could not be made (out of descriptors or
+/// threads) a process tries again: meanwhile its waiters park in slices, as where
+/// nothing can be watched; a failure is not kept for the life of the process.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// The pid of the process whose last try failed, and when (see [`monotonic_ns`]).
+static FAILED_PID: AtomicU32 = AtomicU32::new(0);
+static FAILED_AT: AtomicU64 = AtomicU64::new(0);
+
+/// Nanoseconds of the monotonic clock since a point of this process's first call.
+fn monotonic_ns() -> u64 {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    BASE.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
 
 fn lock(m: &Mutex<Registry>) -> MutexGuard<'_, Registry> {
     // The thread and the waiters hold the lock only for map updates and posts, which do
@@ -178,7 +196,7 @@ fn lock(m: &Mutex<Registry>) -> MutexGuard<'_, Registry> {
 static MAKER: AtomicU32 = AtomicU32::new(0);
 
 /// This process's registry, with its thread started at the first call; None if either
-/// could not be made.
+/// could not be made (tried again [`RETRY_AFTER`] later).
 fn registry() -> Option<&'static Mutex<Registry>> {
     if cfg!(ipc_loom) {
         return None;
@@ -189,8 +207,14 @@ fn registry() -> Option<&'static Mutex<Registry>> {
         // never freed.
         if let Some(inst) = unsafe { CURRENT.load(Ordering::Acquire).as_ref() } {
             if inst.pid == me {
-                return inst.reg;
+                return Some(inst.reg);
             }
+        }
+        if FAILED_PID.load(Ordering::Acquire) == me
+            && monotonic_ns().saturating_sub(FAILED_AT.load(Ordering::Relaxed))
+                < RETRY_AFTER.as_nanos() as u64
+        {
+            return None;
         }
         // The first use in this process, or in a forked child: the parent's registry has
         // no thread here, and its lock may have been held by a thread that did not come
@@ -206,30 +230,46 @@ fn registry() -> Option<&'static Mutex<Registry>> {
         {
             continue;
         }
-        let reg = make();
+        let Some(reg) = make() else {
+            // Said before `MAKER` is given up: a thread that waited for this try sees it.
+            FAILED_AT.store(monotonic_ns(), Ordering::Relaxed);
+            FAILED_PID.store(me, Ordering::Release);
+            MAKER.store(0, Ordering::Release);
+            return None;
+        };
         let inst = Box::leak(Box::new(Instance { pid: me, reg }));
         CURRENT.store(inst, Ordering::Release);
-        return reg;
+        return Some(reg);
     }
 }
 
-/// A registry and its thread, or None if either could not be made.
+/// A registry and its thread, or None if either could not be made (nothing is kept).
 fn make() -> Option<&'static Mutex<Registry>> {
     let ctl =
         EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK).ok()?;
-    let reg: &'static Mutex<Registry> = Box::leak(Box::new(Mutex::new(Registry {
+    let raw = Box::into_raw(Box::new(Mutex::new(Registry {
         pids: HashMap::new(),
         waiters: HashMap::new(),
         next_id: 0,
         ctl,
         shutdown_seen: false,
     })));
-    // (If the thread cannot start, the registry stays unused: a few bytes and an eventfd.)
-    std::thread::Builder::new()
+    // SAFETY: `raw` comes from `Box::into_raw` just above; it is freed only below, when
+    // the thread did not start.
+    let reg: &'static Mutex<Registry> = unsafe { &*raw };
+    match std::thread::Builder::new()
         .name("ipc-deaths".into())
         .spawn(move || run(reg))
-        .ok()?;
-    Some(reg)
+    {
+        Ok(_) => Some(reg),
+        Err(_) => {
+            // SAFETY: the thread did not start, and its closure, the only other holder of
+            // `reg`, was dropped with the error: nothing refers to the registry, which is
+            // freed once (its eventfd closed with it).
+            drop(unsafe { Box::from_raw(raw) });
+            None
+        }
+    }
 }
 
 /// This process's pid namespace: the inode of `/proc/self/ns/pid` (0 if it cannot be
@@ -483,8 +523,8 @@ fn run(reg: &'static Mutex<Registry>) {
 pub(crate) fn shutdown_armed() {
     // SAFETY: as in `registry`.
     if let Some(inst) = unsafe { CURRENT.load(Ordering::Acquire).as_ref() } {
-        if let (true, Some(reg)) = (inst.pid == std::process::id(), inst.reg) {
-            let _ = lock(reg).ctl.write(1);
+        if inst.pid == std::process::id() {
+            let _ = lock(inst.reg).ctl.write(1);
         }
     }
 }
@@ -492,7 +532,6 @@ pub(crate) fn shutdown_armed() {
 #[cfg(all(test, not(ipc_loom)))]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn me() -> Peer {
         Peer {
