@@ -105,6 +105,32 @@ fn child() {
                 "the notices' thread is made once descriptors are back"
             );
         }
+        ["unwatched-for-a-moment", name] => {
+            // A second sender joins while this receiver is out of descriptors: the park
+            // that looks at it cannot open its pidfd, and the notice watches no one (the
+            // park sleeps in 20 ms slices). With descriptors back, a look a second later
+            // watches them again, and an idle park sleeps through.
+            let mut rx = Receiver::<u64>::open(name).unwrap();
+            let mut ack = Sender::<u64>::open(&format!("{name}-ack")).unwrap();
+            let mut go = Receiver::<u64>::open(&format!("{name}-go")).unwrap();
+            let timed_out = |r: Result<(), Error>| matches!(r, Err(Error::Timeout(_)));
+            let mut park = |ms| timed_out(rx.recv_timeout(Duration::from_millis(ms)).map(|_| ()));
+            assert!(park(30));
+            let full = common::OutOfDescriptors::new();
+            ack.send(1).unwrap();
+            assert_eq!(*go.recv().unwrap(), 1);
+            assert!(park(50));
+            drop(full);
+            std::thread::sleep(Duration::from_millis(1200));
+            assert!(park(100));
+            let tid = gettid();
+            let before = switches(tid);
+            assert!(park(1000));
+            let woke = switches(tid) - before;
+            println!("idle 1 s after the peers were watched again: {woke} wake-ups");
+            // Parked in slices, it would wake about fifty times.
+            assert!(woke < 20, "{woke} wake-ups in 1 s: still parked in slices");
+        }
         _ => panic!("unknown role {role}"),
     }
 }
@@ -339,4 +365,25 @@ fn death_notices_that_could_not_start_start_at_a_later_park() {
     let name = Name::new("notices-retry");
     let _tx = Sender::<u64>::create(&name.0, Options::new()).unwrap();
     Proc::spawn(ROLE, &format!("out-of-descriptors {}", name.0)).assert_success();
+}
+
+/// Peers that a park could not watch (a `pidfd_open` out of descriptors) are watched
+/// again at a look a second later, once it can: the end does not park in slices for the
+/// rest of its life.
+#[test]
+fn peers_that_could_not_be_watched_are_watched_again_later() {
+    let name = Name::new("watch-again");
+    let _tx = Sender::<u64>::create(&name.0, Options::new()).unwrap();
+    let ack_name = Name(format!("{}-ack", name.0));
+    let go_name = Name(format!("{}-go", name.0));
+    let mut ack = Receiver::<u64>::create(&ack_name.0, Options::new()).unwrap();
+    let mut go = Sender::<u64>::create(&go_name.0, Options::new()).unwrap();
+    let child = Proc::spawn(ROLE, &format!("unwatched-for-a-moment {}", name.0));
+    // The child is out of descriptors: another sender process joins its channel.
+    assert_eq!(*ack.recv_timeout(Duration::from_secs(60)).unwrap(), 1);
+    let mut joiner = Proc::spawn(ROLE, &format!("idle-sender {}", name.0));
+    joiner.wait_ready();
+    go.send(1).unwrap();
+    child.assert_success();
+    joiner.kill();
 }

@@ -8,7 +8,7 @@
 //! before it sleeps: one of the two sees the other.
 
 use std::ops::Range;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::shm::segment::Segment;
 use crate::sync::atomic::Ordering;
@@ -51,7 +51,16 @@ pub(crate) struct Watch {
     /// The last look found a peer alive, and the notice watches each one found (none
     /// was between its lock and its pid store).
     all_watched: bool,
+    /// When the last look left the peers unwatched though it had a notice.
+    unwatched_at: Option<Instant>,
 }
+
+/// How long after a look whose notice could not watch the peers (a `pidfd_open` out of
+/// descriptors, say) the next look reads them again and tries: an end does not park in
+/// slices for the rest of its life for a moment without descriptors. (Where they can
+/// never be watched, a peer in another pid namespace, that is one extra look and probe a
+/// second, beside the fifty slices.)
+const WATCH_AGAIN: Duration = Duration::from_secs(1);
 
 /// What [`Watch::look`] found.
 pub(crate) enum Look {
@@ -72,11 +81,12 @@ impl Watch {
     /// A notice that could not be registered (the process out of descriptors or threads
     /// when it first looked) is asked for again at each look, which the death notices
     /// answer at once while their last try is under a second old; once one is, the peers
-    /// are read again for it to watch.
+    /// are read again for it to watch. Peers the notice could not watch are read and
+    /// watched again a second after ([`WATCH_AGAIN`]).
     pub(crate) fn look(&mut self, seg: &Segment, range: Range<usize>, wake: Wake<'_>) -> Look {
         let h = seg.header();
         let now = h.counters.members.load(Ordering::SeqCst);
-        if self.members == Some(now) && !self.registered_at_last(wake) {
+        if self.members == Some(now) && !self.try_again(wake) {
             return if self.unprobed {
                 Look::Fresh
             } else if self.watching {
@@ -110,17 +120,21 @@ impl Watch {
         self.members = Some(now);
         self.unprobed = true;
         self.all_watched = !live.is_empty() && peers.len() == live.len();
+        self.unwatched_at = (self.notice.is_some() && !self.watching).then(Instant::now);
         Look::Fresh
     }
 
-    /// True if this watch had no notice and now has one (see [`Watch::look`]).
-    fn registered_at_last(&mut self, wake: Wake<'_>) -> bool {
-        if self.notice.is_some() {
-            return false;
+    /// True if the peers, though as at the last look, must be read again: this watch had
+    /// no notice and now has one, or its notice could not watch them and
+    /// [`WATCH_AGAIN`] has passed (see [`Watch::look`]).
+    fn try_again(&mut self, wake: Wake<'_>) -> bool {
+        if self.notice.is_none() {
+            // SAFETY: as in `look`, whose `wake` this is.
+            self.notice = unsafe { Notice::new(wake) };
+            return self.notice.is_some();
         }
-        // SAFETY: as in `look`, whose `wake` this is.
-        self.notice = unsafe { Notice::new(wake) };
-        self.notice.is_some()
+        self.unwatched_at
+            .is_some_and(|at| at.elapsed() >= WATCH_AGAIN)
     }
 
     /// True if what a liveness probe would find cannot have changed since this end's
