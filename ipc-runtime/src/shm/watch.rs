@@ -29,8 +29,9 @@ pub(crate) fn at_most_longest(left: Option<Duration>) -> Option<Duration> {
 /// The peers whose death a parked end asks to hear of: the live participants of its
 /// range, as of the header's count of joins and leaves, watched through a [`Notice`] that
 /// the end registers at its first park and keeps while it lives. Looked up again (a few
-/// `fcntl` calls, a `pidfd_open` per new peer) when that count changes or a notice came;
-/// between, a park costs nothing here.
+/// `fcntl` calls, a `pidfd_open` per new peer) when that count changes or a notice came,
+/// and a second after a look that could not watch them; between, a park costs nothing
+/// here.
 ///
 /// Every live peer is watched from the moment it is read until the next look, so a peer
 /// that dies in between sends a notice; one that died before the look is not in it. So
