@@ -72,7 +72,10 @@
 //! a message, moved 333-344 M/s in the fast regime). 2026-12-06, three runs with the
 //! seq ring (the bare ring with the channel's slots): 8 B batched 1.34-1.42x the seq
 //! ring, 1.68-1.85x per message; 64 B (128-byte slots) 1.00x the seq ring and 0.52-0.72x
-//! per message; 4 KiB (batches of 16) 0.85-0.89x per message.
+//! per message; 4 KiB (batches of 16) 0.85-0.89x per message (those runs unpinned). The
+//! batched rows pin the receiver to CPU 0 and the sender to CPU 1 (unpinned, the two
+//! share a CPU in some rounds); three pinned runs, 2026-12-06: 8 B 1.75-2.09x per message, 1.40-1.48x
+//! the seq ring; 64 B 1.13-1.29x per message, 0.92-1.05x the seq ring; 4 KiB 0.88-0.93x.
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;

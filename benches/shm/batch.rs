@@ -8,6 +8,15 @@ use super::*;
 
 // ---------------------------------------------------------------- batched throughput
 
+/// The receiving child of every row, on CPU 0 (the sending parent runs on CPU 1): left
+/// to the scheduler, the two share a CPU in some rounds and not in others.
+fn spawn(f: impl FnOnce()) -> Pid {
+    common::spawn(move || {
+        pin(&[0]);
+        f()
+    })
+}
+
 /// Messages per batch in the batched rows: what the sender gives `send_all` (or copies
 /// into the bare ring) at a time, and the most the receiver takes at a time. 256, or
 /// fewer so that a batch holds at most 64 KiB, the `BufWriter`'s buffer (16 messages of
@@ -369,9 +378,9 @@ fn batched_size<const W: usize>(n: u64, cap: usize) {
 /// Batched one-way throughput between two processes at 8 B, 16 B, 64 B and 4 KiB.
 pub(super) fn batched_throughput(k: &dyn Fn(u64) -> u64) {
     println!(
-        "\nbatched throughput, one sender process -> one receiver process (messages per \
-         second; median of {BATCH_ROUNDS} alternating rounds; every message stamped and \
-         checked)\n\
+        "\nbatched throughput, one sender process (CPU 1) -> one receiver process (CPU 0) \
+         (messages per second; median of {BATCH_ROUNDS} alternating rounds; every message \
+         stamped and checked)\n\
          each: typed send_ref / recv_into, one message per call; batched: send_all / \
          recv_many, a batch at a time (256 messages, at most 64 KiB);\n\
          bare ring: hand-written SPSC ring in shared memory moving up to a batch per head / \
@@ -394,9 +403,11 @@ pub(super) fn batched_throughput(k: &dyn Fn(u64) -> u64) {
         "bat/seq",
         "bat/bufw"
     );
+    pin(&[1]);
     batched_size::<1>(k(4_000_000), 1024);
     // 16 B: the bare ring moves as many bytes per message as the channel's 8 B slots do.
     batched_size::<2>(k(4_000_000), 1024);
     batched_size::<8>(k(2_000_000), 1024);
     batched_size::<512>(k(200_000), 256);
+    pin(&[0, 1]);
 }
