@@ -329,7 +329,11 @@ impl<T: ?Sized + Payload> Receiver<T> {
             // death notice (a park without notices lasts at most PARK_SLICE, so a dead
             // peer is then noticed within about PARK_SLICE + CHECK_EVERY).
             let (due, park) = match *until {
-                Wait::Now => (!self.peers_unchanged(), false),
+                Wait::Now => {
+                    // One load: a shutdown request ends a poll at once, as a wait.
+                    crate::shutdown::check_shutdown()?;
+                    (!self.peers_unchanged(), false)
+                }
                 _ => {
                     let step = backoff.snooze();
                     let park = step == Step::Park;
