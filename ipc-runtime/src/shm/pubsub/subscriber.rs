@@ -431,10 +431,9 @@ impl SubEnd {
                 } else {
                     Wake::Bump(&self.board.control().sleepers.epoch)
                 };
-                if !gone
-                    && !self
-                        .watch
-                        .unchanged(&self.seg, PUBLISHER..PUBLISHER + 1, wake)
+                if !self
+                    .watch
+                    .unchanged(&self.seg, PUBLISHER..PUBLISHER + 1, wake)
                 {
                     self.watch.probed();
                     if self.publisher_gone() {
