@@ -1,5 +1,5 @@
 //! Unit tests of the pipeline on token streams (the compile-fail behaviour is tested
-//! end to end by the trybuild suite in the root package's `tests/ui`).
+//! end to end by the trybuild suite in `ui-tests/tests/ui`).
 
 use proc_macro2::{TokenStream, TokenTree};
 use syn::DeriveInput;

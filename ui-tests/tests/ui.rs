@@ -3,7 +3,7 @@
 //! its `.stderr`).
 //!
 //! Regenerate the expected output after a deliberate change with
-//! `TRYBUILD=overwrite cargo test --test ui`, then read every changed `.stderr`.
+//! `TRYBUILD=overwrite cargo test -p typed-ipc-ui-tests`, then read every changed `.stderr`.
 //!
 //! The `.stderr` files hold rustc 1.95's rendering of the errors (spans, notes, the
 //! wording of rustc's own errors), which other compilers change; on them the test is
