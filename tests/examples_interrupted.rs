@@ -283,6 +283,14 @@ fn child() {
     let at = Duration::from_micros(lines.next().unwrap().parse().unwrap());
     let args: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
     private_namespaces(binary.parent().expect("the example's directory"));
+    // The example starts as one started from a terminal does, SIGINT and SIGTERM at their
+    // default action. Run in the background of a non-interactive shell (`cmd &` in a CI
+    // script) this test inherits SIGINT ignored, and so would the example: signalled
+    // before it installs its handler, it would ignore the signal and run to its end.
+    for s in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: a default action installs no handler.
+        unsafe { nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigDfl) }.unwrap();
+    }
     let before = snapshot();
     match one_run(&binary, &args, signal, at) {
         Ok(report) => {
