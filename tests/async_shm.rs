@@ -95,6 +95,51 @@ fn child() {
             // Leaving would ring too: stay until killed.
             std::thread::sleep(Duration::from_secs(3600));
         }
+        ["one-then-idle", name] => {
+            let mut tx = Sender::<u64>::open(name).unwrap();
+            tx.send(7).unwrap();
+            common::ready();
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+        ["death-out-of-descriptors", name] => {
+            // The receiver: it parks once as a sync end (the death notices' thread starts
+            // and opens the sender's pidfd, which stays cached), then as an async one with
+            // no descriptor left, and must hear of the sender's death.
+            let rx = Receiver::<u64>::create(name, Options::new()).unwrap();
+            common::ready();
+            let mut rx = rx;
+            assert_eq!(*rx.recv().unwrap(), 7);
+            // Parks until the sender is watched: its pidfd open (and kept, cached, when
+            // the end turns async and registers again).
+            for _ in 0..100 {
+                if pidfds() > 0 {
+                    break;
+                }
+                assert!(matches!(
+                    rx.recv_timeout(Duration::from_millis(20)),
+                    Err(Error::Timeout(_))
+                ));
+            }
+            assert_eq!(pidfds(), 1, "the sender is not watched");
+            let rt = runtime(1);
+            let mut rx = {
+                let _in_runtime = rt.enter();
+                AsyncReceiver::from_sync(rx).unwrap()
+            };
+            let full = common::OutOfDescriptors::new();
+            common::ready();
+            let got = rt.block_on(async {
+                tokio::select! {
+                    biased;
+                    () = tokio::time::sleep(Duration::from_secs(30)) => {
+                        panic!("the sender's death was not heard")
+                    }
+                    got = rx.recv() => got,
+                }
+            });
+            drop(full);
+            assert!(matches!(got, Err(Error::Disconnected)), "{got:?}");
+        }
         ["many", prefix, n, each] => {
             let n: u64 = n.parse().unwrap();
             let each: u64 = each.parse().unwrap();
@@ -110,6 +155,15 @@ fn child() {
         }
         _ => panic!("unknown role {role}"),
     }
+}
+
+/// The pidfds this process holds.
+fn pidfds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.to_str() == Some("anon_inode:[pidfd]"))
+        .count()
 }
 
 fn kid(role: &str) -> common::Kid {
@@ -307,6 +361,25 @@ fn a_ring_lost_for_want_of_a_descriptor_is_made_at_the_next_message() {
         }
     });
     peer.kill();
+}
+
+/// An async receiver whose process is out of descriptors when its sender dies hears of
+/// the death: the death notices' thread rings its doorbell through a socket made before
+/// (when the receiver registered), or, where none could be made, the receiver parks in
+/// slices and probes. (The thread made its socket at its first ring: out of descriptors,
+/// the ring was lost and the receiver slept its longest sleep, a minute.)
+#[test]
+fn a_death_is_heard_by_an_async_receiver_out_of_descriptors() {
+    let name = ShmName::new("async-shm-deaf");
+    let mut receiver = Proc::spawn(ROLE, &format!("death-out-of-descriptors {}", name.0));
+    receiver.wait_ready();
+    let mut sender = Proc::spawn(ROLE, &format!("one-then-idle {}", name.0));
+    sender.wait_ready();
+    // Out of descriptors, and then parked.
+    receiver.wait_ready();
+    std::thread::sleep(Duration::from_millis(300));
+    sender.kill();
+    receiver.assert_success();
 }
 
 /// Threads of this process.

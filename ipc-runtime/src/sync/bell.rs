@@ -124,23 +124,35 @@ impl AsRawFd for Bell {
     }
 }
 
-/// Rings the doorbell named `token`: one `sendto`, never blocking. False if the ring was
-/// lost: this process could not make its sending socket (out of descriptors, say: it is
-/// made at the first ring, and tried again at the next one if it could not be), or the
-/// kernel had no memory for the datagram; the caller then leaves the receiver marked as
-/// parked, so that its next wake rings again. Other errors count as rung: a full queue
-/// means rings are pending already (the socket is readable), and a bell that is gone
-/// belongs to a receiver that left (or went back to its futex, which the caller posted
-/// too).
-pub(crate) fn ring(token: u64) -> bool {
+/// This process's socket for ringing doorbells: made at the first call, and tried again
+/// at the next one if it could not be (None: out of descriptors, say).
+fn sender() -> Option<&'static OwnedFd> {
     static SENDER: OnceLock<OwnedFd> = OnceLock::new();
-    let fd = match SENDER.get() {
-        Some(fd) => fd,
-        None => match datagram_socket() {
-            // Another thread's, if it made one first (then ours is closed).
-            Ok(made) => SENDER.get_or_init(|| made),
-            Err(_) => return false,
-        },
+    match SENDER.get() {
+        Some(fd) => Some(fd),
+        // Another thread's, if it made one first (then ours is closed).
+        None => datagram_socket()
+            .ok()
+            .map(|made| SENDER.get_or_init(|| made)),
+    }
+}
+
+/// True if this process can ring doorbells: its sending socket is made (now, if it was
+/// not yet). A waiter whose death notices ring its doorbell asks before it registers, so
+/// that the death notices' thread never needs a descriptor to tell it of a death.
+pub(crate) fn can_ring() -> bool {
+    sender().is_some()
+}
+
+/// Rings the doorbell named `token`: one `sendto`, never blocking. False if the ring was
+/// lost: this process could not make its sending socket (see [`can_ring`]), or the kernel
+/// had no memory for the datagram; the caller then leaves the receiver marked as parked,
+/// so that its next wake rings again. Other errors count as rung: a full queue means
+/// rings are pending already (the socket is readable), and a bell that is gone belongs to
+/// a receiver that left (or went back to its futex, which the caller posted too).
+pub(crate) fn ring(token: u64) -> bool {
+    let Some(fd) = sender() else {
+        return false;
     };
     let Ok(to) = address(token) else {
         return true;

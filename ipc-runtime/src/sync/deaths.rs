@@ -122,8 +122,9 @@ impl RawWake {
                 // SAFETY: as above.
                 let token = unsafe { &*w }.load(core::sync::atomic::Ordering::SeqCst);
                 if token != 0 {
-                    // Lost (this process out of descriptors): the waiter hears of the
-                    // death at the end of its sleep, when it looks at its notice.
+                    // The ringing socket was made when the waiter registered: lost only
+                    // if the kernel has no memory for a datagram; the waiter then hears
+                    // of the death at the end of its sleep, when it looks at its notice.
                     super::bell::ring(token);
                 }
             }
@@ -338,6 +339,13 @@ impl Notice {
     /// The memory `wake` refers to must stay valid until the notice is dropped: the thread
     /// may write to it (post or bump) at any moment until then.
     pub(crate) unsafe fn new(wake: Wake<'_>) -> Option<Notice> {
+        // The thread rings a doorbell through this process's ringing socket: made now, so
+        // that a death is never told through a ring lost for want of a descriptor (the
+        // waiter would sleep on until its longest sleep). Without one, no notice: the
+        // waiter parks in slices and probes, and asks again at its next look.
+        if matches!(wake, Wake::Ring(_)) && !super::bell::can_ring() {
+            return None;
+        }
         let reg = registry()?;
         let fired = Arc::new(AtomicBool::new(false));
         let mut r = lock(reg);
