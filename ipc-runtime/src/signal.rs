@@ -449,6 +449,13 @@ extern "C" fn on_shutdown_signal(_signal: libc::c_int) {
 /// The handler is async-signal-safe (an atomic store and a `write(2)` to an eventfd). It
 /// is installed without `SA_RESTART`, and the signals are unblocked in the calling thread.
 ///
+/// It replaces whatever the process had for those signals, an inherited "ignore"
+/// included: a job a non-interactive shell starts in the background (`cmd &` in a script)
+/// starts with `SIGINT` and `SIGQUIT` ignored, `nohup` ignores `SIGHUP`, and after this
+/// call they request a shutdown. A signal that comes before the call meets the
+/// disposition the process started with: the default action ends the process, an ignored
+/// signal is lost. Call it first thing in `main`.
+///
 /// # Errors
 ///
 /// [`Error::Unsupported`] for `SIGKILL`/`SIGSTOP`, [`Error::Io`] if `eventfd` or
