@@ -36,8 +36,10 @@ use tokio::io::AsyncReadExt;
 mod common;
 use common::{fmt_ns, fmt_rate, pin, reap, unique};
 
-/// Rounds of each throughput row.
-const ROUNDS: usize = 5;
+/// Rounds of each throughput row (and of the wake-up): a round lasts 50-150 ms, and the
+/// VM's slow moments last longer; with five, a single row's median ratio fell to 0.5-0.75
+/// in some runs.
+const ROUNDS: usize = 11;
 
 /// The sending child, on CPU 1 (this process, the receiver, runs on CPU 0): left to the
 /// scheduler, the two share one CPU in some runs and not in others, and a stream's rate
