@@ -105,9 +105,8 @@ fn child() {
             // The receiver: it parks once as a sync end (the death notices' thread starts
             // and opens the sender's pidfd, which stays cached), then as an async one with
             // no descriptor left, and must hear of the sender's death.
-            let rx = Receiver::<u64>::create(name, Options::new()).unwrap();
+            let mut rx = Receiver::<u64>::create(name, Options::new()).unwrap();
             common::ready();
-            let mut rx = rx;
             assert_eq!(*rx.recv().unwrap(), 7);
             // Parks until the sender is watched: its pidfd open (and kept, cached, when
             // the end turns async and registers again).
