@@ -15,6 +15,8 @@ use common::{ready, send_invalid_side, Proc, ShmName as Name, Side};
 
 #[path = "shm_channel/failures.rs"]
 mod failures;
+#[path = "shm_channel/packed.rs"]
+mod packed;
 
 /// This binary re-run as a child playing `role` with `args`.
 fn spawn(role: &str, args: &[&str]) -> Proc {
@@ -111,6 +113,20 @@ fn child() {
                     Sender::<u32>::open_or_create(&format!("{base}-b{r}"), Options::new()).unwrap();
                 let got = *rx.recv().unwrap();
                 tx.send(got).unwrap();
+            }
+        }
+        ["batch-sender-forever", name, max] => {
+            // Numbered messages in batches of 1 to `max` with `send_all`, until killed.
+            let max: u64 = max.parse().unwrap();
+            let mut tx = Sender::<u64>::open(name).unwrap();
+            tx.send_all(&[0]).unwrap();
+            ready();
+            let (mut i, mut size) = (1, 1);
+            loop {
+                size = size * 31 % (max + 1);
+                let batch: Vec<u64> = (i..i + size.max(1)).collect();
+                tx.send_all(&batch).unwrap();
+                i += batch.len() as u64;
             }
         }
         ["receiver-read-then-die", name, n] => {

@@ -75,6 +75,8 @@ struct ShmRegion {
     max_len: u64,
     /// Slices: the bytes before the first element (the length word, padded).
     len_prefix: usize,
+    /// `size_of` the message (of a slice's element): the packed array's stride.
+    msg_size: usize,
 }
 
 // SAFETY: the region points into a shared mapping owned by the `Chan` that owns this
@@ -114,6 +116,90 @@ impl ShmRegion {
             stride: self.layout.stride as usize,
             mask: self.layout.capacity - 1,
             _region: core::marker::PhantomData,
+        }
+    }
+
+    /// The entries of the packed array (see `ring.rs`), addressed as [`Payloads`]: entry
+    /// `i` is `i * size_of::<T>()` bytes from the first. A region without one gives its
+    /// slots' payloads instead, which nobody reads as packed: the ring reports no packed
+    /// position there (a `seq` that says so is corrupt).
+    #[inline]
+    fn packed(&self) -> Payloads<'_> {
+        if self.layout.packed_offset == 0 {
+            return self.payloads();
+        }
+        // SAFETY: the packed array lies inside the mapping (the layout was validated
+        // against the mapping length), `capacity` messages from `packed_offset`.
+        let first = unsafe { self.base.add(self.layout.packed_offset as usize) };
+        Payloads {
+            first,
+            stride: self.msg_size,
+            mask: self.layout.capacity - 1,
+            _region: core::marker::PhantomData,
+        }
+    }
+
+    /// The packed entries of `n` positions from `pos` on as at most two runs of
+    /// consecutive entries, one each side of the array's end: `(first entry, count)`.
+    #[inline(always)]
+    fn packed_runs(&self, pos: u64, n: usize) -> [(*mut u8, usize); 2] {
+        let packed = self.packed();
+        let index = (pos & packed.mask) as usize;
+        let first = n.min(self.layout.capacity as usize - index);
+        [
+            (packed.at(pos), first),
+            (packed.at(pos.wrapping_add(first as u64)), n - first),
+        ]
+    }
+
+    /// Copies `msgs` into the packed entries of positions `pos..pos + msgs.len()`: two
+    /// copies at most.
+    ///
+    /// # Safety
+    ///
+    /// The region has a packed array of `T` (`T` is the channel's message type), the
+    /// caller holds the claim of those positions (at most a capacity of them), and
+    /// `msgs` is not in the mapping.
+    #[inline(always)]
+    unsafe fn write_packed<T>(&self, pos: u64, msgs: &[T]) {
+        let mut done = 0;
+        for (at, count) in self.packed_runs(pos, msgs.len()) {
+            // SAFETY: `count` consecutive entries from `at` lie inside the packed array
+            // (`packed_runs` stops at its end), which is aligned for `T` and `T`-strided;
+            // the caller holds them, and `msgs[done..done + count]` cannot overlap them.
+            unsafe {
+                core::ptr::copy_nonoverlapping(msgs.as_ptr().add(done), at.cast::<T>(), count)
+            };
+            done += count;
+        }
+    }
+
+    /// Copies the messages of the packed entries of positions `pos..pos + n` to `out`:
+    /// two copies at most.
+    ///
+    /// # Safety
+    ///
+    /// The region has a packed array of `T`, every bit pattern of which is a valid `T`;
+    /// those positions are published and not yet released (at most a capacity of them);
+    /// `out` is valid for the write of `n` `T`s and not in the mapping.
+    #[inline(always)]
+    unsafe fn read_packed<T>(&self, pos: u64, out: *mut T, n: usize) {
+        let mut done = 0;
+        for (at, count) in self.packed_runs(pos, n) {
+            // SAFETY: as in `write_packed`, for entries the receiver holds and an `out`
+            // the caller vouches for.
+            unsafe { core::ptr::copy_nonoverlapping(at.cast::<T>(), out.add(done), count) };
+            done += count;
+        }
+    }
+
+    /// Where position `pos`'s message lies: in the packed array, or in its slot.
+    #[inline(always)]
+    fn message_at(&self, pos: u64, packed: bool) -> *mut u8 {
+        if packed {
+            self.packed().at(pos)
+        } else {
+            self.payloads().at(pos)
         }
     }
 
@@ -171,6 +257,15 @@ unsafe impl Region for ShmRegion {
     }
     fn capacity(&self) -> u64 {
         self.layout.capacity
+    }
+    fn run_len(&self, index: u64) -> Option<&crate::sync::atomic::AtomicU64> {
+        if self.layout.packed_offset == 0 {
+            return None;
+        }
+        // SAFETY: a channel with a packed array has at least 8 bytes of payload (or
+        // padding) in every slot from `payload_offset`, 8-aligned (see
+        // `Layout::channel`), inside the mapping; the word is only accessed atomically.
+        Some(unsafe { &*self.payload(index & (self.layout.capacity - 1)).cast() })
     }
     fn slot(&self, index: u64) -> &SlotHeader {
         debug_assert!(index < self.layout.capacity);
@@ -281,6 +376,7 @@ impl Chan {
             layout,
             max_len: shape.max_len.unwrap_or(0),
             len_prefix: shape.len_prefix() as usize,
+            msg_size: shape.size as usize,
         };
         Chan {
             ring: Ring::new(region),

@@ -8,10 +8,14 @@
 //!               linger and the deadline of a channel kept for a receiver
 //!               counters, receiver-parked flag, semaphore, space event (own cache lines)
 //!               peers: every participant's pid and pid namespace
-//!               ring control: tail, released, head, mode, claims[64] (own cache lines)
+//!               ring control: tail, released, head, packed_end, mode, claims[64] (own
+//!               cache lines)
 //! body_offset   channel: `capacity` slots of `stride` bytes: SlotHeader (`seq`), then T
 //!               at `payload_offset`; a stride of at most 64 is a power of two, so
 //!               small slots share cache lines without straddling them
+//!               then, for a message whose slot is at least a quarter header and
+//!               padding, the packed array: `capacity` messages of T, back to back
+//!               (from a cache line)
 //!               / shared value: lock word line, then T
 //! ```
 //!
@@ -39,8 +43,9 @@ pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"IPC-SHM\0");
 /// sender that leaves last with unread messages keeps the segment, and the header says
 /// for how long; 6: every participant's pid, and a count of joins and leaves, for death
 /// notices; 7: `max_len`, for slices; 8: `rx_bell`, the doorbell of an async receiver;
-/// 9: a topic's `stalled` hint on a cache line of its own).
-pub(crate) const VERSION: u32 = 9;
+/// 9: a topic's `stalled` hint on a cache line of its own; 10: packed batches, a channel's
+/// packed array and the ring's `packed_end` word).
+pub(crate) const VERSION: u32 = 10;
 /// `state` once the creator has finished initialising.
 pub(crate) const READY: u32 = 0x5245_4459;
 
@@ -242,6 +247,10 @@ pub(crate) struct Layout {
     pub(crate) stride: u64,
     pub(crate) payload_offset: u64,
     pub(crate) body_offset: u64,
+    /// Channels: where the packed array starts (one message per slot, no header, for
+    /// packed batches: see `ring.rs`), or 0 if the channel has none. Not in the header:
+    /// it follows from the rest.
+    pub(crate) packed_offset: u64,
     pub(crate) total_size: u64,
     /// Topics: subscriber lines; 0 for the other kinds.
     pub(crate) subscribers: u64,
@@ -281,10 +290,29 @@ impl Layout {
         };
         let body_offset =
             round_up(shape.header_end(), align.max(64)).ok_or_else(|| too_big("header"))?;
-        let total = capacity
+        let slots_end = capacity
             .checked_mul(stride)
             .and_then(|b| b.checked_add(body_offset))
-            .and_then(|t| round_up(t, 4096))
+            .ok_or_else(|| too_big("ring"))?;
+        // A packed array where a slot is at least a quarter header and padding: there a
+        // packed batch moves at most three quarters of the bytes its slots would (8-byte
+        // messages: half; 64-byte ones, in 128-byte slots: half).
+        // (The head's length word is the slot's first 8 bytes from `payload_offset`.)
+        let packs = shape.max_len.is_none()
+            && shape.size > 0
+            && (stride - shape.size) * 4 >= stride
+            && stride - payload_offset >= 8;
+        let (packed_offset, end) = if packs {
+            let at = round_up(slots_end, align.max(64)).ok_or_else(|| too_big("ring"))?;
+            let end = capacity
+                .checked_mul(shape.size)
+                .and_then(|b| b.checked_add(at))
+                .ok_or_else(|| too_big("ring"))?;
+            (at, end)
+        } else {
+            (0, slots_end)
+        };
+        let total = round_up(end, 4096)
             .filter(|&t| t <= isize::MAX as u64)
             .ok_or_else(|| too_big("ring"))?;
         Ok(Layout {
@@ -293,6 +321,7 @@ impl Layout {
             stride,
             payload_offset,
             body_offset,
+            packed_offset,
             total_size: total,
             subscribers: 0,
         })
@@ -325,6 +354,7 @@ impl Layout {
             stride: 0,
             payload_offset,
             body_offset,
+            packed_offset: 0,
             total_size: total,
             subscribers: 0,
         })
@@ -356,6 +386,7 @@ impl Layout {
             stride,
             payload_offset,
             body_offset,
+            packed_offset: 0,
             total_size: 0,
             subscribers,
         };
@@ -581,12 +612,12 @@ mod tests {
     fn the_header_is_the_size_the_docs_state() {
         // `shm`'s "Limits" and `Options::footprint` state it: 90 cache lines, 64 of them
         // the participants' claim words and 12 their pids.
-        assert_eq!(size_of::<Header>(), 5760);
+        assert_eq!(size_of::<Header>(), 5824);
         assert_eq!(
             Layout::channel(&Shape::of::<u64>(0), 1024)
                 .unwrap()
                 .body_offset,
-            5760
+            5824
         );
     }
 

@@ -168,8 +168,8 @@
 //!   the channel is created, and [`Options::footprint`] says how many before it is. A
 //!   slot is an 8-byte sequence word and the message, rounded up to a power of two up
 //!   to 64 bytes and to whole cache lines above (8 B messages take 16-byte slots, 64 B
-//!   messages 128-byte ones, 4 KiB messages 4,160 bytes); a header of 5,760 bytes comes
-//!   first (90 cache lines: 64 of them one claim word per participant, 12 the
+//!   messages 128-byte ones, 4 KiB messages 4,160 bytes); a header of 5,824 bytes comes
+//!   first (91 cache lines: 64 of them one claim word per participant, 12 the
 //!   participants' pids), then the message type's encoded schema (what `ipc show` and
 //!   `ipc tail` read), and the whole is
 //!   rounded up to pages. So 64 slots of 8 bytes reserve 8 KiB (16 times their

@@ -207,7 +207,7 @@ impl Options {
     /// alignment (at least 8); slots of at most 64 bytes are rounded up to a power of two
     /// and share cache lines, larger ones are padded to whole cache lines. Before the ring
     /// comes the header (the schema, the ring's indices and the wait words, each on cache
-    /// lines of its own): 5,760 bytes, then the message type's whole schema, encoded (a
+    /// lines of its own): 5,824 bytes, then the message type's whole schema, encoded (a
     /// few dozen bytes to a few KiB: `ipc::schema::SchemaTree::encode`), up to a cache
     /// line. Creation allocates every page, about 0.2 ms per MiB,
     /// and touches every slot once (0.56-0.59 ms per MiB in all for 4 KiB slots here).

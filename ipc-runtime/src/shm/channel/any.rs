@@ -303,7 +303,7 @@ impl AnyReceiver {
 
     fn recv_until(&mut self, until: &Wait) -> Result<AnySample<'_>> {
         let rx = &mut self.rx;
-        let pos = match rx.chan.ring.peek(rx.head) {
+        let pos = match rx.peek_head() {
             Ok(Peek::Ready {
                 pos,
                 cancelled: false,
@@ -332,7 +332,12 @@ impl AnyReceiver {
         } else {
             self.shape.size as usize
         };
-        let src = region.bytes(index, slice);
+        let src = if rx.packed.contains(pos) {
+            // Never a slice: slices have no packed array.
+            region.packed().at(pos)
+        } else {
+            region.bytes(index, slice)
+        };
         // SAFETY: the slot at `pos` is published and ours until we release it (just
         // below); `src` is its message or elements, `len` bytes at most one message or
         // `max_len` elements (checked above), inside the mapping; `buf` is as long and

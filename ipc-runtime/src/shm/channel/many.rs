@@ -41,10 +41,11 @@ pub(crate) enum Announced {
 
 impl<T: ?Sized + Payload> Receiver<T> {
     /// True if the slot at the head is published (or corrupt: the next receive says
-    /// which): one load, no system call. (Also the async receiver's look.)
+    /// which), or the head lies in the packed batch this end is in: one load at most, no
+    /// system call. (Also the async receiver's look.)
     #[inline]
     pub(crate) fn message_at_head(&self) -> bool {
-        self.chan.ring.published(self.head)
+        self.packed.contains(self.head) || self.chan.ring.published(self.head)
     }
 }
 
@@ -145,7 +146,7 @@ impl<T: Message> Receiver<T> {
         if self.senders_gone() {
             // Re-check after the liveness probe: a message published just before its
             // sender left is still delivered.
-            return match self.chan.ring.peek(self.head) {
+            return match self.peek_head() {
                 Ok(Peek::Empty) => Ok(false),
                 Ok(_) => Ok(true),
                 Err(_) => Err(Chan::corrupt()),

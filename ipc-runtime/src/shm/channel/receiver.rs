@@ -21,7 +21,7 @@ use crate::error::Result;
 use crate::message::Message;
 use crate::payload::Payload;
 use crate::shm::options::Options;
-use crate::shm::ring::{Peek, RunEnd};
+use crate::shm::ring::{PackedRun, Peek, RingError, RunEnd};
 use crate::shm::segment::Segment;
 use crate::sync::atomic::Ordering;
 use crate::sync::futex;
@@ -42,6 +42,9 @@ pub struct Receiver<T: ?Sized + Payload> {
     pub(super) chan: Chan,
     /// The next position to read.
     pub(super) head: u64,
+    /// The packed batch this receiver is in, or last was (see `ring.rs`): its positions
+    /// are messages in the packed array, their `seq`s not looked at.
+    pub(super) packed: PackedRun,
     pub(super) read: Read,
     scratch: Scratch<T::Element>,
 }
@@ -105,6 +108,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
         // Resume where a former receiver stopped, and hand back what it read but had not
         // released yet (if it died between two batches).
         let head = chan.ring.head();
+        let packed = chan.ring.packed_run_of(head);
         chan.ring.release(head, false);
         // Room to copy and validate a message whose element type has invalid bit
         // patterns: one message, or a slice of the maximum length; none for the others,
@@ -117,6 +121,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
         Receiver {
             chan,
             head,
+            packed,
             read: Read {
                 pending: None,
                 released: head,
@@ -174,7 +179,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
             release(&self.chan, &mut self.read, pos);
         }
         // The streaming case, inline: a message is waiting at the head.
-        let pos = match self.chan.ring.peek(self.head) {
+        let pos = match self.peek_head() {
             Ok(Peek::Ready {
                 pos,
                 cancelled: false,
@@ -187,11 +192,39 @@ impl<T: ?Sized + Payload> Receiver<T> {
         self.sample(pos)
     }
 
+    /// Looks at the head: inside the packed batch this receiver is in, a message without
+    /// asking the ring; else [`Ring::peek`](crate::shm::ring::Ring::peek), and a packed
+    /// head it meets starts a batch here (reported as the message at its first position).
+    #[inline(always)]
+    pub(super) fn peek_head(&mut self) -> core::result::Result<Peek, RingError> {
+        if self.packed.contains(self.head) {
+            return Ok(Peek::Ready {
+                pos: self.head,
+                cancelled: false,
+            });
+        }
+        match self.chan.ring.peek(self.head) {
+            Ok(Peek::Packed { pos, end }) => {
+                self.packed = PackedRun { start: pos, end };
+                Ok(Peek::Ready {
+                    pos,
+                    cancelled: false,
+                })
+            }
+            other => other,
+        }
+    }
+
     #[inline]
     pub(super) fn sample(&mut self, pos: u64) -> Result<Sample<'_, T>> {
         let region = self.chan.ring.region();
         let index = self.chan.ring.index(pos);
-        let src = region.elements::<T>(index);
+        let src = if self.packed.contains(pos) {
+            // Never a slice: slices have no packed array.
+            region.packed().at(pos).cast()
+        } else {
+            region.elements::<T>(index)
+        };
         let len = if T::IS_SLICE {
             // One read: a sender that writes the word again cannot change what is checked
             // after the check.
@@ -310,7 +343,7 @@ impl<T: Message> Receiver<T> {
         if let Some(pos) = self.read.pending.take() {
             release(&self.chan, &mut self.read, pos);
         }
-        let pos = match self.chan.ring.peek(self.head) {
+        let pos = match self.peek_head() {
             Ok(Peek::Ready {
                 pos,
                 cancelled: false,
@@ -320,7 +353,11 @@ impl<T: Message> Receiver<T> {
             }
             _ => self.wait_for_message(until)?,
         };
-        let src = self.chan.ring.region().payload(self.chan.ring.index(pos));
+        let src = self
+            .chan
+            .ring
+            .region()
+            .message_at(pos, self.packed.contains(pos));
         if let Err(e) = take(src, &mut self.scratch, first) {
             // Consumed, as `recv` consumes a message it refuses.
             release(&self.chan, &mut self.read, pos);
@@ -330,17 +367,49 @@ impl<T: Message> Receiver<T> {
         let mut ran_out = false;
         while got < rest.len() {
             let out = &mut rest[got..];
-            let Receiver { chan, scratch, .. } = self;
-            let payloads = chan.ring.region().payloads();
-            let run = chan.ring.receive_run(self.head, out.len() as u64, |k, at| {
-                // `k < out.len()`: a run takes at most as many as asked for.
-                take(payloads.at(at), scratch, &mut out[k as usize]).is_ok()
-            });
+            let Receiver {
+                chan,
+                scratch,
+                packed,
+                ..
+            } = self;
+            let region = chan.ring.region();
+            let (payloads, packed_array) = (region.payloads(), region.packed());
+            let run = chan.ring.receive_run(
+                self.head,
+                out.len() as u64,
+                packed,
+                // `k + n <= out.len()`: a run takes at most as many as asked for.
+                |k, at, n, in_packed| {
+                    let out = &mut out[k as usize..(k + n) as usize];
+                    if !in_packed {
+                        return u64::from(take(payloads.at(at), scratch, &mut out[0]).is_ok());
+                    }
+                    if const { T::SCHEMA.accepts_any_bits() } {
+                        // SAFETY: the channel's messages are `T`s, any bits of which are
+                        // a `T`, in its packed array; the `n` positions from `at` are a
+                        // published batch's, not yet released; `out` is the caller's.
+                        unsafe { region.read_packed(at, out.as_mut_ptr(), out.len()) };
+                        return n;
+                    }
+                    let mut took = 0;
+                    for slot in out {
+                        let src = packed_array.at(at.wrapping_add(took));
+                        if take(src, scratch, slot).is_err() {
+                            break;
+                        }
+                        took += 1;
+                    }
+                    took
+                },
+            );
             self.head = self.head.wrapping_add(run.len);
             got += run.len as usize;
             match run.end {
                 // Given back by its sender: it carries nothing, skip it.
                 RunEnd::Cancelled => self.head = self.head.wrapping_add(1),
+                // The next run starts there, and enters it.
+                RunEnd::Packed => {}
                 RunEnd::Empty => {
                     ran_out = true;
                     break;
@@ -372,7 +441,10 @@ impl<T: Message> Receiver<T> {
             release(&self.chan, &mut self.read, pos);
         }
         let max = (max as u64).min(self.chan.ring.batch());
-        self.chan.ring.receive_run(self.head, max, |_, _| true).len as usize
+        self.chan
+            .ring
+            .receive_run(self.head, max, &mut self.packed, |_, _, n, _| n)
+            .len as usize
     }
 
     /// Receives the message at the head, which [`count_ready`](Self::count_ready)
@@ -387,7 +459,11 @@ impl<T: Message> Receiver<T> {
         debug_assert!(self.read.pending.is_none());
         let pos = self.head;
         let mut out = core::mem::MaybeUninit::<T>::uninit();
-        let src = self.chan.ring.region().payloads().at(pos);
+        let src = self
+            .chan
+            .ring
+            .region()
+            .message_at(pos, self.packed.contains(pos));
         take(src, &mut self.scratch, out.as_mut_ptr()).ok()?;
         self.head = pos.wrapping_add(1);
         release(&self.chan, &mut self.read, pos);

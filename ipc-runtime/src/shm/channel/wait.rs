@@ -259,6 +259,11 @@ impl<T: ?Sized + Payload> Receiver<T> {
     /// [`Error::Corrupt`] if the ring's `tail` is further ahead than any sender can claim
     /// (overwritten): every position up to it would look claimed by nobody alive.
     pub(super) fn skip_dead(&mut self, pos: u64) -> Result<bool> {
+        if self.packed.contains(pos) {
+            // A message of the packed batch this receiver is in, published with its head
+            // (its own `seq` is an earlier lap's, and no claim names it).
+            return Ok(false);
+        }
         if self.chan.ring.tail_beyond_reach(pos) {
             return Err(Error::Corrupt(
                 "the shared ring's tail is further ahead of the receiver than the ring \
@@ -304,11 +309,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
         // A death notice woke the last park: probe at once.
         let mut probe = false;
         let pos = loop {
-            let peek = self
-                .chan
-                .ring
-                .peek(self.head)
-                .map_err(|_| Chan::corrupt())?;
+            let peek = self.peek_head().map_err(|_| Chan::corrupt())?;
             match peek {
                 Peek::Ready { pos, cancelled } => {
                     if cancelled {
@@ -322,7 +323,8 @@ impl<T: ?Sized + Payload> Receiver<T> {
                     break pos;
                 }
                 // Out of messages: senders see all the room there is (and before any park).
-                Peek::Pending(_) | Peek::Empty => self.release_all(),
+                // (`peek_head` reports a packed head as the message at its position.)
+                Peek::Pending(_) | Peek::Empty | Peek::Packed { .. } => self.release_all(),
             }
             // Liveness probes are system calls: at most one per CHECK_EVERY while
             // spinning, and one after each look at the peers a park watches and after each
@@ -362,7 +364,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
                 } else if self.senders_gone() {
                     // Re-check after the liveness probe: a message published just before
                     // its sender left must still be delivered.
-                    match self.chan.ring.peek(self.head) {
+                    match self.peek_head() {
                         Ok(Peek::Empty) => return Err(Error::Disconnected),
                         _ => continue,
                     }
@@ -397,7 +399,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
         h.rx_parked.store(1, Ordering::SeqCst);
         let fenced = fence::heavy();
         let mut slept = false;
-        if !chan.ring.published(self.head) {
+        if !(self.packed.contains(self.head) || chan.ring.published(self.head)) {
             if matches!(look, Look::Watched) && fenced {
                 if !chan.watch.stale(&chan.seg) {
                     h.rx_sem.wait_posted(at_most_longest(left));

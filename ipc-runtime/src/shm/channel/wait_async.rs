@@ -33,7 +33,7 @@ impl<T: Message> Receiver<T> {
         if let Some(pos) = self.read.pending.take() {
             release(&self.chan, &mut self.read, pos);
         }
-        match self.chan.ring.peek(self.head) {
+        match self.peek_head() {
             Ok(Peek::Ready {
                 pos,
                 cancelled: false,
@@ -77,7 +77,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
     /// (or corrupt: the next receive says so).
     pub(crate) fn spin_for_message(&self) -> bool {
         for _ in 0..SPINS {
-            if self.chan.ring.published(self.head) {
+            if self.message_at_head() {
                 return true;
             }
             core::hint::spin_loop();
@@ -102,7 +102,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
         // the sender publishes, then loads the flag: one of the two sees the other.
         h.rx_parked.store(1, Ordering::SeqCst);
         let fenced = fence::heavy();
-        let limit = if chan.ring.published(self.head) {
+        let limit = if self.packed.contains(self.head) || chan.ring.published(self.head) {
             None
         } else if matches!(look, Look::Watched) && fenced {
             (!chan.watch.stale(&chan.seg)).then_some(LONGEST_SLEEP)

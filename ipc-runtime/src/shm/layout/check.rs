@@ -172,6 +172,8 @@ impl Meta {
             stride: self.stride,
             payload_offset: self.payload_offset,
             body_offset: self.body_offset,
+            // Not in the header: it follows from the rest (the total size covers it).
+            packed_offset: expected.packed_offset,
             total_size: self.total_size,
             subscribers: u64::from(self.subscribers),
         };

@@ -20,7 +20,7 @@
 //! A participant index reused by a newcomer is reset on join, which can only delay a skip,
 //! never cause a wrong one: a skip needs the slot still unpublished and its claimer dead.
 
-use super::{published_seq, same_position, Region, Ring};
+use super::{published_seq, Region, Ring};
 use crate::sync::atomic::Ordering;
 
 impl<R: Region> Ring<R> {
@@ -42,7 +42,7 @@ impl<R: Region> Ring<R> {
         let seq = &self.region.slot(self.index(pos)).seq;
         let before = seq.load(Ordering::SeqCst);
         // A CAS, so that a claimer that did publish after all keeps its message.
-        same_position(before, self.unpublished(pos))
+        self.is_unpublished(before, pos)
             && seq
                 .compare_exchange(
                     before,

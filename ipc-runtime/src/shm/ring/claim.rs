@@ -19,7 +19,7 @@
 //! claims by CAS ([`mode`](super::mode) has the protocol). The receiver is not involved:
 //! `tail` and `claims` mean the same in both modes.
 
-use super::{published_seq, Mode, Region, Ring, RingError, MAX_PARTICIPANTS};
+use super::{published_seq, Mode, Region, Ring, RingError, MAX_PARTICIPANTS, PACKED};
 use crate::sync::atomic::{fence, Ordering};
 
 impl<R: Region> Ring<R> {
@@ -196,8 +196,13 @@ impl<R: Region> Ring<R> {
     /// The claim is left as is: it names `pos`, which is now published, and the receiver
     /// re-checks `seq` before it skips anything. Not clearing it saves a store per message.
     pub(crate) fn publish(&self, pos: u64, cancelled: bool, fenced: bool) {
+        self.store_seq(pos, published_seq(pos, cancelled), fenced);
+    }
+
+    /// Stores `seq` into position `pos`'s slot as [`Ring::publish`] says.
+    #[inline(always)]
+    fn store_seq(&self, pos: u64, seq: u64, fenced: bool) {
         let slot = self.region.slot(self.index(pos));
-        let seq = published_seq(pos, cancelled);
         if fenced {
             slot.seq.store(seq, Ordering::Release);
             crate::sync::fence::light();
@@ -243,6 +248,37 @@ impl<R: Region> Ring<R> {
         }
         write(0, pos);
         self.publish(pos, false, fenced);
+    }
+
+    /// True if the region has a packed array, so that [`Ring::publish_packed`] may be used.
+    #[inline]
+    pub(crate) fn packs(&self) -> bool {
+        self.region.run_len(0).is_some()
+    }
+
+    /// Publishes the claimed positions `pos..pos + n` (`n >= 1`, as
+    /// [`Ring::try_claim_many`] returned them) as one packed batch (see the module docs;
+    /// the region must have a packed array, [`Ring::packs`]): `write()` writes the
+    /// messages of all `n` positions into the packed array (two copies at most, one each
+    /// side of the array's end); then `n` goes into the first slot's length word, and the
+    /// first position is published alone, its `seq` with the [`PACKED`] bit, as
+    /// [`Ring::publish`] publishes one message (with its barrier, or `SeqCst` swap, for
+    /// the parking handshake). The other positions' `seq`s are not written: the receiver
+    /// knows them published from the head. So the batch is all or nothing, and as with
+    /// [`Ring::publish_many`] the claim names the position the receiver waits on.
+    #[inline(always)]
+    pub(crate) fn publish_packed(&self, pos: u64, n: u64, fenced: bool, write: impl FnOnce()) {
+        write();
+        let len = self.region.run_len(self.index(pos));
+        debug_assert!(
+            len.is_some(),
+            "publish_packed on a region without a packed array"
+        );
+        if let Some(len) = len {
+            // Relaxed: the release of the head's `seq` below publishes it with the batch.
+            len.store(n, Ordering::Relaxed);
+        }
+        self.store_seq(pos, published_seq(pos, false) | PACKED, fenced);
     }
 
     /// The next position to claim (a snapshot, for a sender's bookkeeping: only compared).

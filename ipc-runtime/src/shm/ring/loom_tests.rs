@@ -41,7 +41,7 @@ fn try_recv(r: &Ring<HeapRegion>, head: &mut u64, alive: &dyn Fn(usize) -> bool)
                 u64::MAX
             } else {
                 // SAFETY: published, and this thread is the only receiver.
-                unsafe { r.region().read(r.index(pos)) }
+                unsafe { r.region().read(r.index(pos), false) }
             };
             *head += 1;
             r.set_head(*head);
@@ -56,23 +56,72 @@ fn try_recv(r: &Ring<HeapRegion>, head: &mut u64, alive: &dyn Fn(usize) -> bool)
             }
         }
         Peek::Empty => None,
+        Peek::Packed { .. } => panic!("a packed batch where none was sent"),
     }
+}
+
+/// [`try_recv`] that follows packed batches: `packed` is the receiver's record of the
+/// last one it began (see the ring's docs).
+fn try_recv_packed(
+    r: &Ring<HeapRegion>,
+    head: &mut u64,
+    packed: &mut PackedRun,
+    alive: &dyn Fn(usize) -> bool,
+) -> Option<u64> {
+    let (pos, v) = if packed.contains(*head) {
+        // SAFETY: inside a batch whose head is published; the only receiver.
+        (*head, unsafe { r.region().read(r.index(*head), true) })
+    } else {
+        match r.peek_full(*head).expect("corrupt") {
+            Peek::Packed { pos, end } => {
+                *packed = PackedRun { start: pos, end };
+                // SAFETY: the head of a published batch; the only receiver.
+                (pos, unsafe { r.region().read(r.index(pos), true) })
+            }
+            Peek::Ready { pos, cancelled } => {
+                let v = if cancelled {
+                    u64::MAX
+                } else {
+                    // SAFETY: published, and this thread is the only receiver.
+                    unsafe { r.region().read(r.index(pos), false) }
+                };
+                (pos, v)
+            }
+            Peek::Pending(pos) if r.skip_abandoned(pos, alive) => {
+                return try_recv_packed(r, head, packed, alive);
+            }
+            Peek::Pending(_) | Peek::Empty => return None,
+        }
+    };
+    *head = pos + 1;
+    r.set_head(*head);
+    r.release(*head, false);
+    Some(v)
 }
 
 /// One batched receive at `head`, as the channel's `recv_many` takes one: a run of
 /// published messages (skipping cancelled slots), then one record of progress and one
 /// release. No waiting, so the model stays finite.
-fn try_recv_many(r: &Ring<HeapRegion>, head: &mut u64, max: u64) -> Vec<u64> {
+fn try_recv_many(
+    r: &Ring<HeapRegion>,
+    head: &mut u64,
+    packed: &mut PackedRun,
+    max: u64,
+) -> Vec<u64> {
     let mut got = Vec::new();
     while (got.len() as u64) < max {
-        let run = r.receive_run(*head, max - got.len() as u64, |_, at| {
-            // SAFETY: `at` is published, and this thread is the only receiver.
-            got.push(unsafe { r.region().read(r.index(at)) });
-            true
+        let run = r.receive_run(*head, max - got.len() as u64, packed, |_, at, n, packed| {
+            for p in at..at + n {
+                // SAFETY: `p` is published (in a packed batch if `packed`), and this
+                // thread is the only receiver.
+                got.push(unsafe { r.region().read(r.index(p), packed) });
+            }
+            n
         });
         *head += run.len;
         match run.end {
             RunEnd::Cancelled => *head += 1,
+            RunEnd::Packed => {}
             RunEnd::Refused | RunEnd::Corrupt => panic!("{:?}", run.end),
             RunEnd::Limit | RunEnd::Empty => break,
         }
@@ -214,8 +263,14 @@ fn send_settling(r: &Ring<HeapRegion>, me: usize, cache: &mut u64, v: u64) -> bo
 
 /// Receives what is left after the senders joined; checks it is what they sent, in
 /// each sender's order (values `10 * id + k`).
-fn check_all_received(r: &Ring<HeapRegion>, mut head: u64, mut got: Vec<u64>, sent: &[u64]) {
-    while let Some(v) = try_recv(r, &mut head, &|_| true) {
+fn check_all_received(
+    r: &Ring<HeapRegion>,
+    mut head: u64,
+    mut packed: PackedRun,
+    mut got: Vec<u64>,
+    sent: &[u64],
+) {
+    while let Some(v) = try_recv_packed(r, &mut head, &mut packed, &|_| true) {
         got.push(v);
     }
     for id in [1, 2] {
@@ -255,7 +310,7 @@ fn loom_revoking_a_bias_mid_claim_loses_and_duplicates_nothing() {
         let mut sent = h.join().unwrap();
         assert!(v.join().unwrap(), "the revoker gets through");
         sent.push(20);
-        check_all_received(&r, head, got, &sent);
+        check_all_received(&r, head, PackedRun::default(), got, &sent);
     });
 }
 
@@ -283,7 +338,7 @@ fn loom_a_grant_waits_for_a_shared_claim_in_flight() {
         }
         // Either may give up (a live mover makes the other wait, and each tries three
         // times): what matters is that what was sent arrives once.
-        check_all_received(&r, 0, Vec::new(), &sent);
+        check_all_received(&r, 0, PackedRun::default(), Vec::new(), &sent);
     });
 }
 
@@ -338,7 +393,7 @@ fn loom_a_batch_races_a_single_sender_and_a_batched_receiver() {
         let single = Arc::clone(&r);
         let s = loom::thread::spawn(move || try_send(&single, 2, &mut 0, 20));
         let mut head = 0;
-        let got = try_recv_many(&r, &mut head, 4);
+        let got = try_recv_many(&r, &mut head, &mut PackedRun::default(), 4);
         let mut sent = b.join().unwrap();
         assert!(
             !sent.is_empty(),
@@ -347,7 +402,7 @@ fn loom_a_batch_races_a_single_sender_and_a_batched_receiver() {
         if s.join().unwrap() {
             sent.push(20);
         }
-        check_all_received(&r, head, got, &sent);
+        check_all_received(&r, head, PackedRun::default(), got, &sent);
     });
 }
 
@@ -385,12 +440,12 @@ fn loom_a_batch_claimed_with_the_bias_while_a_rival_revokes_it() {
         let rival = Arc::clone(&r);
         let v = loom::thread::spawn(move || send_settling(&rival, 2, &mut 0, 20));
         let mut head = 0;
-        let got = try_recv_many(&r, &mut head, 4);
+        let got = try_recv_many(&r, &mut head, &mut PackedRun::default(), 4);
         let mut sent = h.join().unwrap();
         if v.join().unwrap() {
             sent.push(20);
         }
-        check_all_received(&r, head, got, &sent);
+        check_all_received(&r, head, PackedRun::default(), got, &sent);
     });
 }
 
@@ -432,5 +487,119 @@ fn loom_a_dead_batch_claimer_is_skipped_and_a_live_batch_is_not() {
             skipped, claimed,
             "each of the dead claimer's positions, skipped"
         );
+    });
+}
+
+/// One attempt at a packed batch of a prefix of `vs`; what went.
+fn try_send_packed(r: &Ring<HeapRegion>, me: usize, vs: &[u64]) -> Vec<u64> {
+    match r.send_packed_once(me, &mut 0, vs, false) {
+        Ok(n) => vs[..n].to_vec(),
+        Err(RingError::Full) => Vec::new(),
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn loom_a_packed_batch_races_a_single_sender_and_a_batched_receiver() {
+    // Sender 1 sends three messages as one packed batch (or as many as fit), sender 2
+    // one by CAS, and the receiver takes a batch while they run, then the rest: it may
+    // read the packed array only once the head is published, and every message arrives
+    // once, each sender's in order.
+    model_bounded(2, || {
+        let r = Arc::new(Ring::new(HeapRegion::new(4)));
+        r.init();
+        let batcher = Arc::clone(&r);
+        let b = loom::thread::spawn(move || try_send_packed(&batcher, 1, &[10, 11, 12]));
+        let single = Arc::clone(&r);
+        let s = loom::thread::spawn(move || try_send(&single, 2, &mut 0, 20));
+        let mut head = 0;
+        let mut packed = PackedRun::default();
+        let got = try_recv_many(&r, &mut head, &mut packed, 4);
+        let mut sent = b.join().unwrap();
+        assert!(
+            !sent.is_empty(),
+            "four slots hold at least one of the batch"
+        );
+        if s.join().unwrap() {
+            sent.push(20);
+        }
+        check_all_received(&r, head, packed, got, &sent);
+    });
+}
+
+#[test]
+fn loom_a_dead_packed_claimer_loses_its_whole_batch_and_no_other() {
+    // Participant 2 claims two positions for a packed batch and dies having written its
+    // messages and length but not published the head; participant 1 sends a packed
+    // batch of two. The receiver, looking while both run, skips exactly the dead one's
+    // positions (its interior ones carry an earlier lap's `seq`) and takes the live
+    // batch whole.
+    model_bounded(3, || {
+        let r = Arc::new(Ring::new(HeapRegion::new(4)));
+        r.init();
+        let dead = Arc::clone(&r);
+        let d = loom::thread::spawn(move || {
+            dead.try_claim_many(2, &mut 0, false, 2)
+                .map_or(0, |(pos, n)| {
+                    // Written, never published.
+                    for at in pos..pos + n {
+                        // SAFETY: claimed by this thread.
+                        unsafe { dead.region().write(dead.index(at), 99, true) };
+                    }
+                    dead.region()
+                        .run_len(dead.index(pos))
+                        .unwrap()
+                        .store(n, Ordering::Relaxed);
+                    n
+                })
+        });
+        let live = Arc::clone(&r);
+        let l = loom::thread::spawn(move || try_send_packed(&live, 1, &[7, 8]));
+        let alive = |i: usize| i != 2;
+        let (mut head, mut packed) = (0, PackedRun::default());
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            got.extend(try_recv_packed(&r, &mut head, &mut packed, &alive));
+        }
+        let claimed = d.join().unwrap();
+        let sent = l.join().unwrap();
+        while let Some(v) = try_recv_packed(&r, &mut head, &mut packed, &alive) {
+            got.push(v);
+        }
+        let skipped = got.iter().filter(|&&v| v == u64::MAX).count() as u64;
+        got.retain(|&v| v != u64::MAX);
+        assert_eq!(got, sent, "the live batch, whole and in order");
+        assert_eq!(
+            skipped, claimed,
+            "each of the dead claimer's positions, skipped"
+        );
+    });
+}
+
+#[test]
+fn loom_slots_inside_packed_batches_are_reused_one_lap_later() {
+    // Two slots: a packed batch of two, then single messages that reuse both slots
+    // (the second slot's `seq` was never written by the batch: two laps old), then a
+    // packed batch again, all while the receiver takes them one by one.
+    model_bounded(3, || {
+        let r = Arc::new(Ring::new(HeapRegion::new(2)));
+        r.init();
+        let tx = Arc::clone(&r);
+        let s = loom::thread::spawn(move || {
+            let mut sent = try_send_packed(&tx, 1, &[10, 11]);
+            for v in [12, 13] {
+                if try_send(&tx, 1, &mut 0, v) {
+                    sent.push(v);
+                }
+            }
+            sent
+        });
+        let (mut head, mut packed) = (0, PackedRun::default());
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.extend(try_recv_packed(&r, &mut head, &mut packed, &|_| true));
+        }
+        let sent = s.join().unwrap();
+        check_all_received(&r, head, packed, got, &sent);
     });
 }

@@ -5,7 +5,7 @@
 //! The senders' side is [`claim`](super::claim); a slot that stays claimed because its
 //! sender died is skipped by [`abandoned`](super::abandoned).
 
-use super::{published_seq, same_position, Peek, Region, Ring, RingError, CANCELLED};
+use super::{published_seq, same_position, Peek, Region, Ring, RingError, CANCELLED, PACKED};
 use crate::sync::atomic::Ordering;
 
 /// A run of published messages from some position on, as [`Ring::receive_run`] took it.
@@ -15,6 +15,32 @@ pub(crate) struct Run {
     pub(crate) len: u64,
     /// What the position after the run holds.
     pub(crate) end: RunEnd,
+}
+
+/// A packed batch the receiver began: positions `start..end`, every one a message in the
+/// packed array (see the ring's docs). The default is empty.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PackedRun {
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+}
+
+impl PackedRun {
+    /// True if `pos` is one of the batch's positions.
+    #[inline(always)]
+    pub(crate) fn contains(self, pos: u64) -> bool {
+        pos.wrapping_sub(self.start) < self.end.wrapping_sub(self.start)
+    }
+
+    /// How many of the batch's positions there are from `pos` on (0 if `pos` is not one).
+    #[inline(always)]
+    fn left(self, pos: u64) -> u64 {
+        if self.contains(pos) {
+            self.end.wrapping_sub(pos)
+        } else {
+            0
+        }
+    }
 }
 
 /// What ended a [`Run`]: the position after it is...
@@ -28,6 +54,10 @@ pub(crate) enum RunEnd {
     Empty,
     /// ...published without a message.
     Cancelled,
+    /// ...the head of a packed batch, not entered: a run enters a packed batch only at
+    /// its first position, where the receiver's recorded progress moves to the batch
+    /// before the batch is recorded ([`Ring::packed_run_at`]).
+    Packed,
     /// ...a `seq` that fits no state (the next [`Ring::peek`] reports it).
     Corrupt,
 }
@@ -36,31 +66,100 @@ impl<R: Region> Ring<R> {
     /// Looks at position `head` (the receiver's own copy). `Empty` means nothing is
     /// published there; whether a sender has claimed it is [`Ring::claimed`]'s question
     /// (asked only when stuck, so a spinning receiver does not pull the senders' `tail`
-    /// cache line on every iteration).
+    /// cache line on every iteration). A packed head is checked and recorded
+    /// ([`Ring::packed_run_at`]); the receiver takes the batch's positions from the packed
+    /// array without asking here again.
     #[inline]
     pub(crate) fn peek(&self, head: u64) -> Result<Peek, RingError> {
         let slot = self.region.slot(self.index(head));
         let seq = slot.seq.load(Ordering::Acquire);
         if same_position(seq, head.wrapping_add(1)) {
-            return Ok(Peek::Ready {
-                pos: head,
-                cancelled: seq & CANCELLED != 0,
-            });
+            return match seq & (CANCELLED | PACKED) {
+                0 => Ok(Peek::Ready {
+                    pos: head,
+                    cancelled: false,
+                }),
+                CANCELLED => Ok(Peek::Ready {
+                    pos: head,
+                    cancelled: true,
+                }),
+                PACKED => self
+                    .packed_run_at(head)
+                    .map(|run| Peek::Packed {
+                        pos: head,
+                        end: run.end,
+                    })
+                    .ok_or(RingError::Corrupt),
+                _ => Err(RingError::Corrupt),
+            };
         }
-        if same_position(seq, self.unpublished(head)) {
+        if self.is_unpublished(seq, head) {
             return Ok(Peek::Empty);
         }
         Err(RingError::Corrupt)
     }
 
+    /// The packed batch that the published position `pos` heads (the receiver loaded its
+    /// `seq`, with the [`PACKED`] bit, with `Acquire`), recorded in the `packed` control
+    /// words; `None` if the region has no packed array or the length is no batch's: 0,
+    /// more than a capacity, or beyond `tail` (the sender advanced `tail` past the whole
+    /// batch before it published the head, so the acquire that saw the head sees that
+    /// `tail` too).
+    ///
+    /// `pos` is the receiver's head: every position before it is read. That is recorded
+    /// first (`head`), then the batch: so the recorded head never lies inside a batch
+    /// other than the recorded one, and a receiver that joins after this one died
+    /// resumes inside the recorded batch, or before it (where the head's `seq` is intact:
+    /// no slot from the recorded head on is released).
+    #[inline(never)]
+    pub(crate) fn packed_run_at(&self, pos: u64) -> Option<PackedRun> {
+        let c = self.region.control();
+        let len = self
+            .region
+            .run_len(self.index(pos))?
+            .load(Ordering::Relaxed);
+        let end = pos.wrapping_add(len);
+        let tail = c.tail.load(Ordering::Relaxed);
+        if len == 0 || len > self.region.capacity() || (tail.wrapping_sub(end) as i64) < 0 {
+            return None;
+        }
+        c.head.store(pos, Ordering::Release);
+        // Start first: a receiver that dies between the two leaves the previous batch's
+        // end, which no position from `pos` on lies before.
+        c.packed.start.store(pos, Ordering::Relaxed);
+        c.packed.end.store(end, Ordering::Relaxed);
+        Some(PackedRun { start: pos, end })
+    }
+
+    /// The packed batch the receiver recorded last, if `head` (its recorded progress)
+    /// lies inside it: where a receiver that joins resumes.
+    pub(crate) fn packed_run_of(&self, head: u64) -> PackedRun {
+        let c = self.region.control();
+        let run = PackedRun {
+            start: c.packed.start.load(Ordering::Acquire),
+            end: c.packed.end.load(Ordering::Acquire),
+        };
+        if run.contains(head) && run.end.wrapping_sub(run.start) <= self.region.capacity() {
+            run
+        } else {
+            PackedRun::default()
+        }
+    }
+
     /// Takes the published messages from position `from` on, up to `max` of them (and
     /// never more than a capacity), in one pass: the receiver's one scan for a batch.
     /// For each position it loads the `seq` with `Acquire` (a plain load on x86) and, if
-    /// it is exactly a published message's, calls `take(k, pos)` for the `k`-th message
-    /// of the run, which may read the payload (the acquire orders the read after the
-    /// sender's publish). The run stops before the first position that is not a
-    /// published message, or whose message `take` refuses (returns false), and says
-    /// which; nothing is consumed or released here.
+    /// it is exactly a published message's, calls `take(k, pos, 1, false)` for the
+    /// `k`-th message of the run, which may read the payload (the acquire orders the read
+    /// after the sender's publish). Positions inside a packed batch (`packed`, the
+    /// receiver's record; a run enters a batch only at its start, see
+    /// [`RunEnd::Packed`]) are taken from the packed array, their `seq`s not looked at,
+    /// `n` at a time: `take(k, pos, n, true)` for the `n` positions from `pos` on, the
+    /// `k`-th of the run first. `take` returns how many it took: fewer than `n` if it
+    /// refused the one after them. The run
+    /// stops before the first position that is not a published message, or whose message
+    /// `take` refuses (returns false), and says which; nothing is consumed or released
+    /// here.
     ///
     /// (A scan of the `seq`s with `Relaxed` loads and a single acquire fence, then a
     /// second pass to copy, measured about a tenth slower here for 8-byte messages: on
@@ -70,7 +169,8 @@ impl<R: Region> Ring<R> {
         &self,
         from: u64,
         max: u64,
-        mut take: impl FnMut(u64, u64) -> bool,
+        packed: &mut PackedRun,
+        mut take: impl FnMut(u64, u64, u64, bool) -> u64,
     ) -> Run {
         let max = max.min(self.region.capacity());
         let slots = self.region.slots();
@@ -80,17 +180,35 @@ impl<R: Region> Ring<R> {
                 break RunEnd::Limit;
             }
             let pos = from.wrapping_add(len);
+            let ahead = packed.left(pos);
+            if ahead > 0 {
+                // Inside a packed batch: every position is a message.
+                let want = ahead.min(max - len);
+                let took = take(len, pos, want, true).min(want);
+                len += took;
+                if took < want {
+                    break RunEnd::Refused;
+                }
+                continue;
+            }
             let seq = slots.at(pos).seq.load(Ordering::Acquire);
             // The streaming case first: exactly the `seq` of a published message.
             if seq == published_seq(pos, false) {
-                if !take(len, pos) {
+                if take(len, pos, 1, false) == 0 {
                     break RunEnd::Refused;
                 }
                 len += 1;
-            } else if same_position(seq, pos.wrapping_add(1)) {
-                // Its position, but not exactly: the `CANCELLED` bit is set.
+            } else if seq == published_seq(pos, false) | PACKED {
+                if len > 0 {
+                    break RunEnd::Packed;
+                }
+                match self.packed_run_at(pos) {
+                    Some(run) => *packed = run,
+                    None => break RunEnd::Corrupt,
+                }
+            } else if seq == published_seq(pos, true) {
                 break RunEnd::Cancelled;
-            } else if same_position(seq, self.unpublished(pos)) {
+            } else if self.is_unpublished(seq, pos) {
                 break RunEnd::Empty;
             } else {
                 break RunEnd::Corrupt;
@@ -107,7 +225,7 @@ impl<R: Region> Ring<R> {
             .slot(self.index(head))
             .seq
             .load(Ordering::SeqCst);
-        !same_position(seq, self.unpublished(head))
+        !self.is_unpublished(seq, head)
     }
 
     /// True if `tail` is further ahead of the receiver's `head` than any sender can
@@ -161,28 +279,47 @@ impl<R: Region> Ring<R> {
         }
     }
 
-    /// Messages published and not cancelled at positions `from..to`: of the last
-    /// `capacity` positions at most, since no more can be unread at once (a snapshot, or
-    /// exact when nobody else is attached). Reads one `seq` per position: for a sender
-    /// that leaves or asks, never on the paths that send and receive.
+    /// Messages published and not cancelled at positions `from..to`, where `from` is the
+    /// receiver's recorded `head`: of the last `capacity` positions at most, since no more
+    /// can be unread at once (a snapshot, or exact when nobody else is attached). The
+    /// positions of the packed batch the receiver is inside (its `packed` record) all
+    /// count; after them it reads one `seq` per position, and a packed head counts its
+    /// batch.
+    /// For a sender that leaves or asks, never on the paths that send and receive.
     pub(crate) fn messages_between(&self, from: u64, to: u64) -> u64 {
         let n = to.wrapping_sub(from);
         if n as i64 <= 0 {
             return 0;
         }
-        let n = n.min(self.region.capacity());
-        let first = to.wrapping_sub(n);
-        (0..n)
-            .map(|i| first.wrapping_add(i))
-            .filter(|&pos| {
-                let seq = self
+        let cap = self.region.capacity();
+        let mut pos = to.wrapping_sub(n.min(cap));
+        let mut count = 0;
+        let left = |pos: u64| to.wrapping_sub(pos);
+        let k = self.packed_run_of(pos).left(pos).min(left(pos));
+        count += k;
+        pos = pos.wrapping_add(k);
+        while left(pos) as i64 > 0 {
+            let seq = self
+                .region
+                .slot(self.index(pos))
+                .seq
+                .load(Ordering::Acquire);
+            let mut step = 1;
+            if seq == published_seq(pos, false) {
+                count += 1;
+            } else if seq == published_seq(pos, false) | PACKED {
+                let len = self
                     .region
-                    .slot(self.index(pos))
-                    .seq
-                    .load(Ordering::Acquire);
-                same_position(seq, pos.wrapping_add(1)) && seq & CANCELLED == 0
-            })
-            .count() as u64
+                    .run_len(self.index(pos))
+                    .map_or(0, |w| w.load(Ordering::Relaxed));
+                if (1..=cap).contains(&len) {
+                    step = len.min(left(pos));
+                    count += step;
+                }
+            }
+            pos = pos.wrapping_add(step);
+        }
+        count
     }
 
     /// Messages claimed and not yet read, as seen from `head` (a snapshot, clamped).

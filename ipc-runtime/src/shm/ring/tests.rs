@@ -23,6 +23,8 @@ fn send(r: &Ring<HeapRegion>, me: usize, cache: &mut u64, v: u64) -> Result<(), 
 pub(super) struct Rx {
     head: u64,
     released: u64,
+    /// The last packed batch met (see the ring's docs).
+    packed: PackedRun,
 }
 
 impl Rx {
@@ -30,6 +32,7 @@ impl Rx {
         Rx {
             head: 0,
             released: 0,
+            packed: PackedRun::default(),
         }
     }
 
@@ -47,14 +50,23 @@ impl Rx {
         let mut got = Vec::new();
         let mut ran_out = false;
         while got.len() < k {
-            let run = r.receive_run(self.head, (k - got.len()) as u64, |_, at| {
-                // SAFETY: `at` is published, and we are the only receiver.
-                got.push(unsafe { r.region().read(r.index(at)) });
-                true
-            });
+            let run = r.receive_run(
+                self.head,
+                (k - got.len()) as u64,
+                &mut self.packed,
+                |_, at, n, packed| {
+                    for p in at..at + n {
+                        // SAFETY: `p` is published (in a packed batch if `packed`), and
+                        // we are the only receiver.
+                        got.push(unsafe { r.region().read(r.index(p), packed) });
+                    }
+                    n
+                },
+            );
             self.head += run.len;
             match run.end {
                 RunEnd::Cancelled => self.head += 1,
+                RunEnd::Packed => {}
                 RunEnd::Empty => {
                     ran_out = true;
                     break;
@@ -73,22 +85,29 @@ impl Rx {
     /// One message (`Some(None)` for a cancelled slot), or None if the ring is empty
     /// or the head slot is pending.
     pub(super) fn recv(&mut self, r: &Ring<HeapRegion>) -> Option<Option<u64>> {
-        match r.peek(self.head).unwrap() {
-            Peek::Ready { pos, cancelled } => {
-                // SAFETY: `pos` is published and we are the only receiver.
-                let v = unsafe { r.region().read(r.index(pos)) };
-                self.head = pos + 1;
-                r.set_head(self.head);
-                if self.head - self.released >= r.batch() {
-                    self.release_all(r);
+        let (pos, cancelled, packed) = if self.packed.contains(self.head) {
+            (self.head, false, true)
+        } else {
+            match r.peek(self.head).unwrap() {
+                Peek::Ready { pos, cancelled } => (pos, cancelled, false),
+                Peek::Packed { pos, end } => {
+                    self.packed = PackedRun { start: pos, end };
+                    (pos, false, true)
                 }
-                Some((!cancelled).then_some(v))
+                Peek::Empty | Peek::Pending(_) => {
+                    self.release_all(r);
+                    return None;
+                }
             }
-            _ => {
-                self.release_all(r);
-                None
-            }
+        };
+        // SAFETY: `pos` is published and we are the only receiver.
+        let v = unsafe { r.region().read(r.index(pos), packed) };
+        self.head = pos + 1;
+        r.set_head(self.head);
+        if self.head - self.released >= r.batch() {
+            self.release_all(r);
         }
+        Some((!cancelled).then_some(v))
     }
 }
 
@@ -99,6 +118,8 @@ enum Op {
     Abandon,
     /// A batched send of these messages.
     SendMany(Vec<u64>),
+    /// A batched send of these messages as one packed batch.
+    SendPacked(Vec<u64>),
     /// A batched receive of up to this many messages.
     RecvMany(usize),
 }
@@ -110,6 +131,7 @@ proptest! {
         ops in proptest::collection::vec(prop_oneof![
             any::<u64>().prop_map(Op::Send), Just(Op::Recv), Just(Op::Abandon),
             proptest::collection::vec(any::<u64>(), 1..80).prop_map(Op::SendMany),
+            proptest::collection::vec(any::<u64>(), 1..80).prop_map(Op::SendPacked),
             (1usize..80).prop_map(Op::RecvMany)], 0..300)
     ) {
         let cap = 1u64 << cap_log;
@@ -125,6 +147,7 @@ proptest! {
         for op in ops {
             // A claim succeeds exactly when the released slots allow it.
             let room = tail - rx.released < cap;
+            let packed = matches!(op, Op::SendPacked(_));
             match op {
                 Op::Send(v) => {
                     let res = send(&r, 1, &mut cache, v);
@@ -136,11 +159,15 @@ proptest! {
                         prop_assert_eq!(res, Err(RingError::Full));
                     }
                 }
-                Op::SendMany(vs) => {
+                Op::SendMany(vs) | Op::SendPacked(vs) => {
                     // As many as there is room for (the sender looks at the shared
                     // `released` when its copy shows less), at least one.
                     let free = cap - (tail - rx.released);
-                    let res = r.send_many_once(1, &mut cache, &vs, false);
+                    let res = if packed {
+                        r.send_packed_once(1, &mut cache, &vs, false)
+                    } else {
+                        r.send_many_once(1, &mut cache, &vs, false)
+                    };
                     if free == 0 {
                         prop_assert_eq!(res, Err(RingError::Full));
                     } else {
@@ -173,7 +200,12 @@ proptest! {
                     }
                 }
                 Op::Recv => loop {
-                    match r.peek_full(rx.head).unwrap() {
+                    let look = if rx.packed.contains(rx.head) {
+                        Peek::Packed { pos: rx.head, end: rx.packed.end }
+                    } else {
+                        r.peek_full(rx.head).unwrap()
+                    };
+                    match look {
                         Peek::Empty => {
                             prop_assert!(model.is_empty());
                             prop_assert_eq!(rx.recv(&r), None);
@@ -190,7 +222,7 @@ proptest! {
                             prop_assert_eq!(rx.recv(&r), Some(None));
                             model.pop_front();
                         }
-                        Peek::Ready { .. } => {
+                        Peek::Ready { .. } | Peek::Packed { .. } => {
                             let got = rx.recv(&r).unwrap();
                             prop_assert_eq!(got, model.pop_front().flatten());
                             break;
@@ -301,7 +333,7 @@ fn a_batch_claims_as_many_slots_as_are_free_with_one_advance_of_tail() {
     assert_eq!(ctl.claims[1].load(Ordering::Relaxed), 1);
     r.publish_many(pos, n, false, |i, index| {
         // SAFETY: `pos..pos + n` are claimed by this test.
-        unsafe { r.region().write(index, 100 + i) }
+        unsafe { r.region().write(index, 100 + i, false) }
     });
     // No room at all: Full, for a batch as for one message.
     assert_eq!(
@@ -352,7 +384,7 @@ fn a_batch_is_seen_only_once_its_first_position_is_published_last() {
         assert_eq!(r.peek_full(pos), Ok(Peek::Pending(pos)));
         assert_eq!(scan(&r, pos, 8).len, 0);
         // SAFETY: claimed by this test.
-        unsafe { r.region().write(index, i) };
+        unsafe { r.region().write(index, i, false) };
         order.push(i);
     });
     assert_eq!(order, [1, 2, 3, 0]);
@@ -373,7 +405,7 @@ fn a_batch_whose_sender_died_is_skipped_position_by_position_keeping_what_it_pub
     let (pos, n) = r.try_claim_many(2, &mut 0, false, 4).unwrap();
     assert_eq!((pos, n), (0, 4));
     // SAFETY: claimed by participant 2, played by this test.
-    unsafe { r.region().write(1, 77) };
+    unsafe { r.region().write(1, 77, false) };
     r.publish(1, false, false);
     // A live sender's message behind the batch.
     send(&r, 1, &mut 0, 88).unwrap();
@@ -415,7 +447,7 @@ fn a_tail_further_ahead_than_the_ring_holds_is_out_of_reach() {
 
 /// A run from `from` that takes every message it is offered.
 fn scan(r: &Ring<HeapRegion>, from: u64, max: u64) -> Run {
-    r.receive_run(from, max, |_, _| true)
+    r.receive_run(from, max, &mut PackedRun::default(), |_, _, n, _| n)
 }
 
 #[test]
@@ -435,9 +467,9 @@ fn a_run_stops_before_anything_that_is_not_a_message() {
     assert_eq!(scan(&r, 0, 8), run(3, RunEnd::Cancelled));
     // A message the caller refuses ends the run before it, unconsumed.
     let mut offered = Vec::new();
-    let refuse_second = r.receive_run(0, 8, |k, at| {
+    let refuse_second = r.receive_run(0, 8, &mut PackedRun::default(), |k, at, _, _| {
         offered.push(at);
-        k != 1
+        u64::from(k != 1)
     });
     assert_eq!(refuse_second, run(1, RunEnd::Refused));
     assert_eq!(offered, [0, 1]);
@@ -579,4 +611,127 @@ fn a_garbage_mode_is_corrupt() {
         .store(0xdead_beef, Ordering::Relaxed);
     assert_eq!(send(&r, 1, &mut 0, 1), Err(RingError::Corrupt));
     assert_eq!(r.mode(), None);
+}
+
+#[test]
+fn a_packed_batch_is_published_by_its_head_alone() {
+    let r = ring(8);
+    let mut rx = Rx::new();
+    let mut cache = 0;
+    assert_eq!(
+        r.send_packed_once(1, &mut cache, &[10, 11, 12, 13, 14], false),
+        Ok(5)
+    );
+    // The head says where the batch ends; the other positions' `seq`s are lap -1's.
+    assert_eq!(r.peek(0), Ok(Peek::Packed { pos: 0, end: 5 }));
+    for p in 1..5 {
+        assert_eq!(r.peek(p), Ok(Peek::Empty));
+    }
+    assert_eq!(r.messages_between(0, r.tail()), 5);
+    assert_eq!(rx.recv(&r), Some(Some(10)));
+    assert_eq!(rx.recv_many(&r, 8), [11, 12, 13, 14]);
+    // A lap later the same slots carry single messages and a packed batch again.
+    for v in 15..18 {
+        send(&r, 1, &mut cache, v).unwrap();
+    }
+    assert_eq!(
+        r.send_packed_once(1, &mut cache, &[18, 19, 20], false),
+        Ok(3)
+    );
+    assert_eq!(rx.recv_many(&r, 8), [15, 16, 17, 18, 19, 20]);
+}
+
+#[test]
+fn a_run_enters_a_packed_batch_only_at_its_first_position() {
+    let r = ring(8);
+    send(&r, 1, &mut 0, 1).unwrap();
+    r.send_packed_once(1, &mut 0, &[2, 3], false).unwrap();
+    let mut packed = PackedRun::default();
+    let take_all = |_, _, n, _| n;
+    let run = r.receive_run(0, 8, &mut packed, take_all);
+    assert_eq!(
+        run,
+        Run {
+            len: 1,
+            end: RunEnd::Packed
+        }
+    );
+    assert_eq!(
+        packed,
+        PackedRun::default(),
+        "not recorded before the head is there"
+    );
+    let run = r.receive_run(1, 8, &mut packed, take_all);
+    assert_eq!(
+        run,
+        Run {
+            len: 2,
+            end: RunEnd::Empty
+        }
+    );
+    assert_eq!(packed, PackedRun { start: 1, end: 3 });
+    assert_eq!(r.head(), 1, "the head is recorded before the batch");
+}
+
+#[test]
+fn a_receiver_that_joins_inside_a_packed_batch_resumes_there() {
+    let r = ring(8);
+    let mut rx = Rx::new();
+    r.send_packed_once(1, &mut 0, &[10, 11, 12, 13, 14], false)
+        .unwrap();
+    send(&r, 1, &mut 0, 15).unwrap();
+    assert_eq!(rx.recv_many(&r, 2), [10, 11]);
+    // The receiver dies: what a successor finds recorded.
+    let head = r.head();
+    assert_eq!(head, 2);
+    assert_eq!(r.packed_run_of(head), PackedRun { start: 0, end: 5 });
+    assert_eq!(r.messages_between(head, r.tail()), 4);
+    r.release(head, false);
+    let mut next = Rx {
+        head,
+        released: head,
+        packed: r.packed_run_of(head),
+    };
+    assert_eq!(next.recv_many(&r, 8), [12, 13, 14, 15]);
+    assert_eq!(r.packed_run_of(r.head()), PackedRun::default(), "past it");
+}
+
+#[test]
+fn a_packed_head_whose_length_is_no_batch_is_corrupt() {
+    // Nothing, more than the ring holds, beyond what was claimed.
+    for len in [0, 9, 4] {
+        let r = ring(8);
+        r.send_packed_once(1, &mut 0, &[1, 2, 3], false).unwrap();
+        r.region().run_len(0).unwrap().store(len, Ordering::Relaxed);
+        assert_eq!(r.peek(0), Err(RingError::Corrupt), "length {len}");
+        assert_eq!(scan(&r, 0, 8).end, RunEnd::Corrupt, "length {len}");
+        // A count for a leaving sender: never more than were claimed.
+        assert!(r.messages_between(0, r.tail()) <= 3, "length {len}");
+    }
+}
+
+#[test]
+fn a_seq_laps_old_is_unpublished_and_one_of_no_earlier_lap_is_corrupt() {
+    let r = ring(4);
+    // Slot 1 as lap -1 left it: position 1 of any later lap reads it as unpublished
+    // (a slot that lay inside packed batches since).
+    for laps in [0u64, 1, 5, 1000] {
+        assert_eq!(r.peek(1 + 4 * laps), Ok(Peek::Empty), "{laps} laps on");
+        assert!(!r.published(1 + 4 * laps));
+    }
+    // A later lap's position, or one that is behind by no whole number of laps: garbage.
+    for seq in [published_seq(5, false), published_seq(0, false), PACKED] {
+        r.region().slot(1).seq.store(seq, Ordering::Relaxed);
+        assert_eq!(r.peek(1), Err(RingError::Corrupt), "seq {seq:#x}");
+        assert!(
+            r.published(1),
+            "a receiver must not sleep on a corrupt slot"
+        );
+    }
+    // Both flags at once fit no state.
+    r.region()
+        .slot(1)
+        .seq
+        .store(published_seq(1, true) | PACKED, Ordering::Relaxed);
+    assert_eq!(r.peek(1), Err(RingError::Corrupt));
 }
