@@ -323,9 +323,9 @@ pub(crate) enum Peek {
     Pending(u64),
     /// `pos` is published and may be read; `cancelled` if it carries no message.
     Ready { pos: u64, cancelled: bool },
-    /// `pos` heads a packed batch that ends at `end`: the messages of `pos..end` are
-    /// published, in the packed array (the `packed` control words record it already).
-    Packed { pos: u64, end: u64 },
+    /// The head heads a packed batch: the messages of its positions are published, in
+    /// the packed array (the `packed` control words record it already).
+    Packed(PackedRun),
 }
 
 /// The ring protocol over a region (see the module docs).

@@ -193,7 +193,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
     }
 
     /// Looks at the head: inside the packed batch this receiver is in, a message without
-    /// asking the ring; else [`Ring::peek`](crate::shm::ring::Ring::peek), and a packed
+    /// asking the ring; else [`Ring::peek_knowing`](crate::shm::ring::Ring::peek_knowing), and a packed
     /// head it meets starts a batch here (reported as the message at its first position).
     #[inline(always)]
     pub(super) fn peek_head(&mut self) -> core::result::Result<Peek, RingError> {
@@ -203,11 +203,11 @@ impl<T: ?Sized + Payload> Receiver<T> {
                 cancelled: false,
             });
         }
-        match self.chan.ring.peek(self.head) {
-            Ok(Peek::Packed { pos, end }) => {
-                self.packed = PackedRun { start: pos, end };
+        match self.chan.ring.peek_knowing(self.head, self.packed.tail) {
+            Ok(Peek::Packed(run)) => {
+                self.packed = run;
                 Ok(Peek::Ready {
-                    pos,
+                    pos: run.start,
                     cancelled: false,
                 })
             }

@@ -324,7 +324,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
                 }
                 // Out of messages: senders see all the room there is (and before any park).
                 // (`peek_head` reports a packed head as the message at its position.)
-                Peek::Pending(_) | Peek::Empty | Peek::Packed { .. } => self.release_all(),
+                Peek::Pending(_) | Peek::Empty | Peek::Packed(_) => self.release_all(),
             }
             // Liveness probes are system calls: at most one per CHECK_EVERY while
             // spinning, and one after each look at the peers a park watches and after each

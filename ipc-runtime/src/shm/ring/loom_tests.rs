@@ -56,7 +56,7 @@ fn try_recv(r: &Ring<HeapRegion>, head: &mut u64, alive: &dyn Fn(usize) -> bool)
             }
         }
         Peek::Empty => None,
-        Peek::Packed { .. } => panic!("a packed batch where none was sent"),
+        Peek::Packed(_) => panic!("a packed batch where none was sent"),
     }
 }
 
@@ -73,10 +73,12 @@ fn try_recv_packed(
         (*head, unsafe { r.region().read(r.index(*head), true) })
     } else {
         match r.peek_full(*head).expect("corrupt") {
-            Peek::Packed { pos, end } => {
-                *packed = PackedRun { start: pos, end };
+            Peek::Packed(run) => {
+                *packed = run;
                 // SAFETY: the head of a published batch; the only receiver.
-                (pos, unsafe { r.region().read(r.index(pos), true) })
+                (run.start, unsafe {
+                    r.region().read(r.index(run.start), true)
+                })
             }
             Peek::Ready { pos, cancelled } => {
                 let v = if cancelled {

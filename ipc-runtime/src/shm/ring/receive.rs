@@ -1,4 +1,4 @@
-//! The receiver's side of the ring: looking at its head ([`Ring::peek`]), asking whether a
+//! The receiver's side of the ring: looking at its head ([`Ring::peek_knowing`]), asking whether a
 //! slot is claimed or published (for the parking handshake), recording its progress in
 //! `head`, and releasing read slots to the senders in batches ([`Ring::release`]).
 //!
@@ -23,6 +23,10 @@ pub(crate) struct Run {
 pub(crate) struct PackedRun {
     pub(crate) start: u64,
     pub(crate) end: u64,
+    /// The furthest `tail` the receiver has seen (at least `end`; 0 before any): a
+    /// batch's end at or below it is within `tail` without a look at the senders' line
+    /// (`tail` only grows), which a look per batch pulled from the sender.
+    pub(crate) tail: u64,
 }
 
 impl PackedRun {
@@ -58,19 +62,26 @@ pub(crate) enum RunEnd {
     /// its first position, where the receiver's recorded progress moves to the batch
     /// before the batch is recorded ([`Ring::packed_run_at`]).
     Packed,
-    /// ...a `seq` that fits no state (the next [`Ring::peek`] reports it).
+    /// ...a `seq` that fits no state (the next [`Ring::peek_knowing`] reports it).
     Corrupt,
 }
 
 impl<R: Region> Ring<R> {
+    /// [`Ring::peek_knowing`] with no `tail` seen before.
+    #[cfg(any(test, ipc_loom))]
+    pub(crate) fn peek(&self, head: u64) -> Result<Peek, RingError> {
+        self.peek_knowing(head, 0)
+    }
+
     /// Looks at position `head` (the receiver's own copy). `Empty` means nothing is
     /// published there; whether a sender has claimed it is [`Ring::claimed`]'s question
     /// (asked only when stuck, so a spinning receiver does not pull the senders' `tail`
     /// cache line on every iteration). A packed head is checked and recorded
-    /// ([`Ring::packed_run_at`]); the receiver takes the batch's positions from the packed
-    /// array without asking here again.
+    /// ([`Ring::packed_run_at`], with `tail_seen`, the furthest `tail` this receiver saw
+    /// before); the receiver takes the batch's positions from the packed array without
+    /// asking here again.
     #[inline]
-    pub(crate) fn peek(&self, head: u64) -> Result<Peek, RingError> {
+    pub(crate) fn peek_knowing(&self, head: u64, tail_seen: u64) -> Result<Peek, RingError> {
         let slot = self.region.slot(self.index(head));
         let seq = slot.seq.load(Ordering::Acquire);
         if same_position(seq, head.wrapping_add(1)) {
@@ -84,11 +95,8 @@ impl<R: Region> Ring<R> {
                     cancelled: true,
                 }),
                 PACKED => self
-                    .packed_run_at(head)
-                    .map(|run| Peek::Packed {
-                        pos: head,
-                        end: run.end,
-                    })
+                    .packed_run_at(head, tail_seen)
+                    .map(Peek::Packed)
                     .ok_or(RingError::Corrupt),
                 _ => Err(RingError::Corrupt),
             };
@@ -104,7 +112,8 @@ impl<R: Region> Ring<R> {
     /// words; `None` if the region has no packed array or the length is no batch's: 0,
     /// more than a capacity, or beyond `tail` (the sender advanced `tail` past the whole
     /// batch before it published the head, so the acquire that saw the head sees that
-    /// `tail` too).
+    /// `tail` too). `tail_seen` is a `tail` the receiver saw before (0 if none): `tail`
+    /// is loaded only if the batch ends beyond it.
     ///
     /// `pos` is the receiver's head: every position before it is read. That is recorded
     /// first (`head`), then the batch: so the recorded head never lies inside a batch
@@ -112,15 +121,19 @@ impl<R: Region> Ring<R> {
     /// resumes inside the recorded batch, or before it (where the head's `seq` is intact:
     /// no slot from the recorded head on is released).
     #[inline(never)]
-    pub(crate) fn packed_run_at(&self, pos: u64) -> Option<PackedRun> {
+    pub(crate) fn packed_run_at(&self, pos: u64, tail_seen: u64) -> Option<PackedRun> {
         let c = self.region.control();
         let len = self
             .region
             .run_len(self.index(pos))?
             .load(Ordering::Relaxed);
         let end = pos.wrapping_add(len);
-        let tail = c.tail.load(Ordering::Relaxed);
-        if len == 0 || len > self.region.capacity() || (tail.wrapping_sub(end) as i64) < 0 {
+        let beyond = |tail: u64| (tail.wrapping_sub(end) as i64) < 0;
+        let mut tail = tail_seen;
+        if beyond(tail) {
+            tail = c.tail.load(Ordering::Relaxed);
+        }
+        if len == 0 || len > self.region.capacity() || beyond(tail) {
             return None;
         }
         c.head.store(pos, Ordering::Release);
@@ -128,7 +141,11 @@ impl<R: Region> Ring<R> {
         // end, which no position from `pos` on lies before.
         c.packed.start.store(pos, Ordering::Relaxed);
         c.packed.end.store(end, Ordering::Relaxed);
-        Some(PackedRun { start: pos, end })
+        Some(PackedRun {
+            start: pos,
+            end,
+            tail,
+        })
     }
 
     /// The packed batch the receiver recorded last, if `head` (its recorded progress)
@@ -138,6 +155,7 @@ impl<R: Region> Ring<R> {
         let run = PackedRun {
             start: c.packed.start.load(Ordering::Acquire),
             end: c.packed.end.load(Ordering::Acquire),
+            tail: 0,
         };
         if run.contains(head) && run.end.wrapping_sub(run.start) <= self.region.capacity() {
             run
@@ -202,7 +220,7 @@ impl<R: Region> Ring<R> {
                 if len > 0 {
                     break RunEnd::Packed;
                 }
-                match self.packed_run_at(pos) {
+                match self.packed_run_at(pos, packed.tail) {
                     Some(run) => *packed = run,
                     None => break RunEnd::Corrupt,
                 }
