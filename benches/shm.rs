@@ -63,19 +63,15 @@
 //! idle open one 0.96-1.04x, two senders 0.97-1.02x, four 0.94-1.01x, sixteen
 //! 0.91-0.99x; CPU time per message ÷ one sender's 1.00-1.02x with two.
 //!
-//! The batched table, 2026-12-05 (thirteen runs, each the median of five alternating
-//! rounds): 8 B batched 304-316 M/s in the VM's fast regime (bare batch ring 610-676
-//! M/s): 2.45-3.11x per message, 2.08-2.23x the `BufWriter`, 0.45-0.50x the bare ring; in
-//! its slow regime (bare ring 250-270 M/s) 107-179 M/s: 1.61-1.90x, 0.79-1.36x,
-//! 0.42-0.49x. An 8-byte message takes a 16-byte slot (its `seq` and itself), the bare
-//! ring 8 bytes: the lines, not the code, set the pace (the 16 B row's bare ring, 16 bytes
-//! a message, moved 333-344 M/s in the fast regime). 2026-12-06, three runs with the
-//! seq ring (the bare ring with the channel's slots): 8 B batched 1.34-1.42x the seq
-//! ring, 1.68-1.85x per message; 64 B (128-byte slots) 1.00x the seq ring and 0.52-0.72x
-//! per message; 4 KiB (batches of 16) 0.85-0.89x per message (those runs unpinned). The
-//! batched rows pin the receiver to CPU 0 and the sender to CPU 1 (unpinned, the two
-//! share a CPU in some rounds); three pinned runs, 2026-12-06: 8 B 1.75-2.09x per message, 1.40-1.48x
-//! the seq ring; 64 B 1.13-1.29x per message, 0.92-1.05x the seq ring; 4 KiB 0.88-0.93x.
+//! The batched table, 2026-12-07 (three runs, each the median of five alternating
+//! rounds; the receiver on CPU 0, the sender on CPU 1; batches of 256 into 1,024 slots).
+//! Small messages go in packed batches (back to back in the channel's packed array,
+//! published by their first position): 8 B batched 334-358 M/s, 3.36-3.71x per message,
+//! 0.99-1.08x the bare ring moving batches, 2.35-2.88x the `BufWriter`, 2.3-3.2x the seq
+//! ring (the bare ring with a `seq` before each message, as the channel's slots are);
+//! 16 B 0.91-0.96x the bare ring; 64 B 2.7-3.5x per message, 0.97-1.01x the bare ring;
+//! 4 KiB (batches of 16, in the slots) 0.86-0.93x per message, 0.75-0.89x the bare ring.
+//! Unpinned, the two processes share a CPU in some rounds.
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;

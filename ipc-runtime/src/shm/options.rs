@@ -205,7 +205,11 @@ impl Options {
     ///
     /// A slot is an 8-byte sequence word and the message, padded to the message's
     /// alignment (at least 8); slots of at most 64 bytes are rounded up to a power of two
-    /// and share cache lines, larger ones are padded to whole cache lines. Before the ring
+    /// and share cache lines, larger ones are padded to whole cache lines. Where that
+    /// makes a slot at least a quarter header and padding (fixed-size messages of 1-48,
+    /// 57-96, 121-144 and 185-192 bytes), the ring also has a packed array, one message
+    /// per slot without a header, into which a batch ([`Sender::send_all`](super::Sender::send_all)) is copied
+    /// back to back: half the cache lines per message for 8- and 64-byte ones. Before the ring
     /// comes the header (the schema, the ring's indices and the wait words, each on cache
     /// lines of its own): 5,824 bytes, then the message type's whole schema, encoded (a
     /// few dozen bytes to a few KiB: `ipc::schema::SchemaTree::encode`), up to a cache
@@ -214,7 +218,8 @@ impl Options {
     ///
     /// ```
     /// use ipc::shm::Options;
-    /// // 8-byte messages take 16-byte slots: the header and 64 of them, two pages.
+    /// // 8-byte messages take 16-byte slots and 8 bytes of the packed array: the header
+    /// // and 64 of them, two pages.
     /// assert_eq!(Options::new().footprint::<u64>()?, 8192);
     /// // 1 MiB messages, 8 slots by default: a little over 8 MiB.
     /// let big = Options::new().footprint::<[u8; 1 << 20]>()?;

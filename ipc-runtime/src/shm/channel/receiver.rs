@@ -570,8 +570,12 @@ impl<T: Message> Rx<T> for Receiver<T> {
     /// **one scan** of the slots' `seq` words (an acquire load each, a plain load on x86),
     /// copying each message as it goes, then **one release**: one store of the receiver's
     /// progress, and, when a ring batch of slots is due or the ring ran dry, one store of
-    /// `released` and one look at (and at most one wake of) the senders parked for room. Each message is validated
-    /// ([`Message::validate`], in a private copy) unless every bit pattern is a `T`.
+    /// `released` and one look at (and at most one wake of) the senders parked for room.
+    /// A batch a sender packed (see [`Sender`](super::Sender)'s `send_many_wait`)
+    /// costs no `seq` per message: its first position says how many follow, and they are
+    /// copied out together, one copy (two where the packed array wraps) for a type whose
+    /// every bit pattern is valid. Each message is validated ([`Message::validate`], in a
+    /// private copy) unless every bit pattern is a `T`.
     /// [`recv_many`](Rx::recv_many) and [`try_recv_many`](Rx::try_recv_many) are built
     /// on it.
     ///

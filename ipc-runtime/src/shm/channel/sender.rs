@@ -500,15 +500,22 @@ impl<T: Message> Tx<T> for Sender<T> {
     /// room for the first (with [`Wait::Forever`](contract::Wait::Forever): all of
     /// `msgs`, a prefix each time there is room), and returns how many went.
     ///
-    /// A batch of `k` costs what one message does, plus `k - 1` copies and `seq` stores:
-    /// **one claim** of `k` consecutive slots (as many as are free, up to `msgs.len()`:
-    /// one plain store of the ring's `tail` while this sender holds the bias, else one
-    /// CAS), and **one publish** (one barrier, and one look at whether the receiver is
-    /// parked). The slots after the first are published before the first, so the receiver
+    /// A batch of `k` costs what one message does, plus the copies: **one claim** of `k`
+    /// consecutive positions (as many as are free, up to `msgs.len()`: one plain store of
+    /// the ring's `tail` while this sender holds the bias, else one CAS), and **one
+    /// publish** (one barrier, and one look at whether the receiver is parked).
+    ///
+    /// Small messages (where a slot is at least a quarter header and padding, see
+    /// [`Options::footprint`](super::Options::footprint)) are copied back to back into
+    /// the channel's packed array, with one copy (two where the array wraps), and only
+    /// the first position is published, carrying the batch's length: the receiver reads
+    /// them as densely as they were written, and a sender that dies before that publish
+    /// loses the whole batch (its positions counted in
+    /// [`Stats::lost`](super::Stats::lost)). Other messages are copied into their slots,
+    /// and the positions after the first are published before the first, so the receiver
     /// sees the batch whole, and a sender that dies mid-batch costs the receiver only the
-    /// messages it had not published (counted in [`Stats::lost`](super::Stats::lost)).
-    /// [`send_all`](Tx::send_all) and [`try_send_many`](Tx::try_send_many) are built on
-    /// it.
+    /// messages it had not published. [`send_all`](Tx::send_all) and
+    /// [`try_send_many`](Tx::try_send_many) are built on it.
     ///
     /// # Errors
     ///
