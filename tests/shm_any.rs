@@ -143,6 +143,27 @@ fn an_any_receiver_takes_slices_and_is_refused_while_the_channel_has_a_receiver(
 }
 
 #[test]
+fn an_any_receiver_in_another_process_takes_a_packed_batch_message_by_message() {
+    // `send_all` of 16-byte messages packs them (back to back, published by the first);
+    // a receiver that knows only the schema reads them one at a time, then one sent alone.
+    let name = Name::new("any-packed");
+    let mut tx = Sender::<Order>::create(&name.0, Options::new().capacity(64)).unwrap();
+    tx.send_all(&(0..40).map(order).collect::<Vec<_>>())
+        .unwrap();
+    tx.send(order(40)).unwrap();
+    let chan = name.0.clone();
+    let child = in_child(move || {
+        let mut any = AnyReceiver::open(&chan).unwrap();
+        for i in 0..41 {
+            let sample = any.recv().unwrap();
+            assert_eq!(sample.bytes(), ipc::as_bytes(&order(i)), "message {i}");
+        }
+        assert!(matches!(any.try_recv(), Err(Error::Empty)));
+    });
+    assert!(exited_ok(child));
+}
+
+#[test]
 fn a_schema_that_is_not_the_one_its_header_names_is_refused_as_corrupt() {
     let name = Name::new("any-forged");
     let _publisher = Publisher::<Order>::create(&name.0, Options::new()).unwrap();
