@@ -127,7 +127,7 @@ mod claim;
 mod mode;
 mod receive;
 
-#[cfg(test)]
+#[cfg(all(test, not(ipc_loom)))]
 pub(crate) use mode::WANTS;
 pub(crate) use mode::{Mode, Peers, Settle};
 pub(crate) use receive::{PackedRun, RunEnd};
