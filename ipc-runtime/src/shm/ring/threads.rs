@@ -50,19 +50,25 @@ fn send_settling(
     }
 }
 
-/// Sends `vs` as participant `me` in batched sends, yielding while the ring is full and
-/// settling the mode when told `Busy`; returns the number of biases it revoked.
+/// Sends `vs` as participant `me` in batched sends (`packed`: as packed batches),
+/// yielding while the ring is full and settling the mode when told `Busy`; returns the
+/// number of biases it revoked.
 fn send_many_settling(
     r: &Ring<HeapRegion>,
     me: usize,
     cache: &mut u64,
     vs: &[u64],
-    fenced: bool,
+    (fenced, packed): (bool, bool),
     peers: &impl Peers,
 ) -> u32 {
     let (mut revoked, mut sent) = (0, 0);
     while sent < vs.len() {
-        match r.send_many_once(me, cache, &vs[sent..], fenced) {
+        let once = if packed {
+            r.send_packed_once(me, cache, &vs[sent..], fenced)
+        } else {
+            r.send_many_once(me, cache, &vs[sent..], fenced)
+        };
+        match once {
             Ok(n) => sent += n,
             Err(RingError::Busy(m)) => {
                 if r.settle(me, m, peers) == Settle::Revoked {
@@ -201,8 +207,9 @@ fn threads_keep_order_while_the_bias_is_taken_and_revoked_over_and_over() {
 
 #[test]
 fn threads_sending_and_receiving_in_batches_keep_order_while_the_bias_moves() {
-    // Batches of 1 to 97 messages (larger than the ring, smaller, one) from three
-    // senders that now and then grab the bias, into a receiver taking 1 to 40 at a time.
+    // Batches of 1 to 97 messages (larger than the ring, smaller, one), every other one
+    // packed, from three senders that now and then grab the bias, into a receiver
+    // taking 1 to 40 at a time.
     let (_, counts) = three_senders_receiving(ring(64), 30_000, 40, |r, id, n| {
         let fenced = crate::sync::fence::registered();
         let mut cache = 0;
@@ -214,7 +221,15 @@ fn threads_sending_and_receiving_in_batches_keep_order_while_the_bias_moves() {
             if i % 8 == 0 && r.take_bias(id as usize, &ProcessPeers) {
                 took += 1;
             }
-            revoked += send_many_settling(r, id as usize, &mut cache, &vs, fenced, &ProcessPeers);
+            let packed = size % 2 == 0;
+            revoked += send_many_settling(
+                r,
+                id as usize,
+                &mut cache,
+                &vs,
+                (fenced, packed),
+                &ProcessPeers,
+            );
             i += vs.len() as u64;
         }
         (took, revoked)
@@ -226,7 +241,9 @@ fn threads_sending_and_receiving_in_batches_keep_order_while_the_bias_moves() {
 }
 
 #[test]
-fn batched_and_single_senders_share_a_ring_in_order() {
+fn batched_packed_and_single_senders_share_a_ring_in_order() {
+    // Sender 1 packs its batches, sender 3 writes them into the slots, sender 2 sends
+    // one at a time.
     three_senders_receiving(ring(16), 20_000, 7, |r, id, n| {
         let mut cache = 0;
         if id == 2 {
@@ -237,7 +254,15 @@ fn batched_and_single_senders_share_a_ring_in_order() {
         }
         for chunk in (0..n).collect::<Vec<_>>().chunks(id as usize * 5) {
             let vs: Vec<u64> = chunk.iter().map(|&i| id << 32 | i).collect();
-            send_many_settling(r, id as usize, &mut cache, &vs, false, &peers(&[]));
+            let packed = id == 1;
+            send_many_settling(
+                r,
+                id as usize,
+                &mut cache,
+                &vs,
+                (false, packed),
+                &peers(&[]),
+            );
         }
     });
 }
