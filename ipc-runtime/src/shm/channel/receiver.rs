@@ -193,8 +193,9 @@ impl<T: ?Sized + Payload> Receiver<T> {
     }
 
     /// Looks at the head: inside the packed batch this receiver is in, a message without
-    /// asking the ring; else [`Ring::peek_knowing`](crate::shm::ring::Ring::peek_knowing), and a packed
-    /// head it meets starts a batch here (reported as the message at its first position).
+    /// asking the ring; else
+    /// [`Ring::peek_knowing`](crate::shm::ring::Ring::peek_knowing), and a packed head it
+    /// meets starts a batch here (reported as the message at its first position).
     #[inline(always)]
     pub(super) fn peek_head(&mut self) -> core::result::Result<Peek, RingError> {
         if self.packed.contains(self.head) {

@@ -1,6 +1,8 @@
-//! The receiver's side of the ring: looking at its head ([`Ring::peek_knowing`]), asking whether a
-//! slot is claimed or published (for the parking handshake), recording its progress in
-//! `head`, and releasing read slots to the senders in batches ([`Ring::release`]).
+//! The receiver's side of the ring: looking at its head ([`Ring::peek_knowing`]), asking
+//! whether a slot is claimed or published (for the parking handshake), taking a run of
+//! messages ([`Ring::receive_run`]) and the packed batches on the way, recording its
+//! progress in `head`, and releasing read slots to the senders in batches
+//! ([`Ring::release`]).
 //!
 //! The senders' side is [`claim`](super::claim); a slot that stays claimed because its
 //! sender died is skipped by [`abandoned`](super::abandoned).
@@ -174,10 +176,9 @@ impl<R: Region> Ring<R> {
     /// [`RunEnd::Packed`]) are taken from the packed array, their `seq`s not looked at,
     /// `n` at a time: `take(k, pos, n, true)` for the `n` positions from `pos` on, the
     /// `k`-th of the run first. `take` returns how many it took: fewer than `n` if it
-    /// refused the one after them. The run
-    /// stops before the first position that is not a published message, or whose message
-    /// `take` refuses (returns false), and says which; nothing is consumed or released
-    /// here.
+    /// refused the one after them. The run stops before the first position that is not a
+    /// published message, or whose message `take` refuses, and says which; nothing is
+    /// consumed or released here.
     ///
     /// (A scan of the `seq`s with `Relaxed` loads and a single acquire fence, then a
     /// second pass to copy, measured about a tenth slower here for 8-byte messages: on
@@ -302,8 +303,7 @@ impl<R: Region> Ring<R> {
     /// can be unread at once (a snapshot, or exact when nobody else is attached). The
     /// positions of the packed batch the receiver is inside (its `packed` record) all
     /// count; after them it reads one `seq` per position, and a packed head counts its
-    /// batch.
-    /// For a sender that leaves or asks, never on the paths that send and receive.
+    /// batch. For a sender that leaves or asks, never on the paths that send and receive.
     pub(crate) fn messages_between(&self, from: u64, to: u64) -> u64 {
         let n = to.wrapping_sub(from);
         if n as i64 <= 0 {
