@@ -8,8 +8,8 @@
 //!               linger and the deadline of a channel kept for a receiver
 //!               counters, receiver-parked flag, semaphore, space event (own cache lines)
 //!               peers: every participant's pid and pid namespace
-//!               ring control: tail, released, head, packed_end, mode, claims[64] (own
-//!               cache lines)
+//!               ring control: tail, released, head, packed (start, end), mode,
+//!               claims[64] (own cache lines)
 //! body_offset   channel: `capacity` slots of `stride` bytes: SlotHeader (`seq`), then T
 //!               at `payload_offset`; a stride of at most 64 is a power of two, so
 //!               small slots share cache lines without straddling them
@@ -44,7 +44,7 @@ pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"IPC-SHM\0");
 /// for how long; 6: every participant's pid, and a count of joins and leaves, for death
 /// notices; 7: `max_len`, for slices; 8: `rx_bell`, the doorbell of an async receiver;
 /// 9: a topic's `stalled` hint on a cache line of its own; 10: packed batches, a channel's
-/// packed array and the ring's `packed_end` word).
+/// packed array and the ring's `packed` words).
 pub(crate) const VERSION: u32 = 10;
 /// `state` once the creator has finished initialising.
 pub(crate) const READY: u32 = 0x5245_4459;
@@ -649,5 +649,36 @@ mod tests {
         assert_eq!(stride_and_offset::<u128>(), (32, 16));
         assert_eq!(stride_and_offset::<[u128; 4]>(), (128, 16));
         assert_eq!(stride_and_offset::<[u8; 4096]>(), (4160, 8));
+    }
+
+    #[test]
+    fn a_packed_array_where_a_slot_is_at_least_a_quarter_header_and_padding() {
+        let packs = |size: u64, align: u64, slice: bool| {
+            let shape = Shape {
+                fingerprint: 0,
+                size,
+                align,
+                max_len: slice.then_some(4),
+                schema_len: 0,
+            };
+            let l = Layout::channel(&shape, 64).unwrap();
+            if l.packed_offset != 0 {
+                // After the slots, on a line of its own, and inside the segment.
+                assert!(l.packed_offset >= l.body_offset + 64 * l.stride);
+                assert_eq!(l.packed_offset % 64, 0);
+                assert!(l.packed_offset + 64 * size <= l.total_size);
+            }
+            l.packed_offset != 0
+        };
+        // The sizes the docs name: 1-48, 57-96, 121-144 and 185-192 bytes.
+        for size in [1, 8, 9, 24, 25, 48, 57, 64, 96, 121, 144, 185, 192] {
+            assert!(packs(size, 1, false), "{size} bytes");
+        }
+        for size in [49, 56, 97, 120, 145, 184, 193, 256, 4096] {
+            assert!(!packs(size, 1, false), "{size} bytes");
+        }
+        assert!(packs(16, 16, false), "a u128");
+        assert!(!packs(8, 8, true), "slices have none");
+        assert!(!packs(0, 1, false), "nor have messages of no bytes");
     }
 }
