@@ -228,10 +228,7 @@ fn receives_under_random_timeouts_lose_and_duplicate_nothing() {
         let mut rx = AsyncReceiver::from_sync(rx).unwrap();
         let (mut next, mut cancelled, mut seed) = (0, 0u64, 0x9e37_79b9_7f4a_7c15u64);
         while next < n {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let limit = Duration::from_micros(if seed % 4 == 0 { seed % 1500 } else { 0 });
+            let limit = random_limit(&mut seed, 1500);
             match tokio::time::timeout(limit, rx.recv()).await {
                 Err(_) => cancelled += 1,
                 Ok(got) => {
@@ -264,10 +261,7 @@ fn a_batched_stream_is_received_whole_under_random_timeouts_and_turns_to_sync() 
             let mut rx = AsyncReceiver::from_sync(rx).unwrap();
             let stop = (next + 1000).min(n);
             while next < stop {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                let limit = Duration::from_micros(if seed % 4 == 0 { seed % 500 } else { 0 });
+                let limit = random_limit(&mut seed, 500);
                 match tokio::time::timeout(limit, rx.recv()).await {
                     Err(_) => cancelled += 1,
                     Ok(got) => {
@@ -295,15 +289,21 @@ fn a_batched_stream_is_received_whole_under_random_timeouts_and_turns_to_sync() 
     eprintln!("{n} messages in batches, {cancelled} receives cancelled");
 }
 
+/// The next of a run of receive time limits drawn from `seed` (xorshift): zero three
+/// times in four, else up to `most_us` microseconds.
+fn random_limit(seed: &mut u64, most_us: u64) -> Duration {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    Duration::from_micros(if *seed % 4 == 0 { *seed % most_us } else { 0 })
+}
+
 /// Receives `n` numbered samples under random timeouts (a zero one three times in
 /// four), then the end of the topic; returns the receives cancelled.
 async fn subscribe_all(mut sub: AsyncSubscriber<u64>, n: u64, mut seed: u64) -> u64 {
     let (mut next, mut cancelled) = (0, 0);
     while next < n {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let limit = Duration::from_micros(if seed % 4 == 0 { seed % 1500 } else { 0 });
+        let limit = random_limit(&mut seed, 1500);
         match tokio::time::timeout(limit, sub.recv()).await {
             Err(_) => cancelled += 1,
             Ok(got) => {
