@@ -57,12 +57,13 @@
 //! | loan cost per message | 8 B 7-12 ns, 4 KiB 23-83 ns, 64 KiB 7-32 ns (154 once), 1 MiB 12-26 ns |
 //! | futex calls, 1,000,000 streamed 8 B messages | 0 (sender + receiver) |
 //!
-//! The senders table, 2026-12-07 (eight runs, each the median of seven rounds; the
+//! The senders table, 2026-12-07 (ten runs, each the median of seven rounds; the
 //! receiver on CPU 0, every sender on CPU 1; the senders start together once all have
 //! opened the channel, and those done sleep until the receiver has every message), rate
-//! in all ÷ the same round's lone sender (81-159 M/s): one sender beside an idle open one
-//! 0.98-1.02x, two senders 0.96-1.03x, four 0.97-1.03x, sixteen 0.94-1.05x (sixteen ÷
-//! two 0.91-1.02, median 0.99); CPU time per message ÷ one sender's 0.97-1.05x with two.
+//! in all ÷ the same round's lone sender (125-151 M/s): one sender beside an idle open
+//! one 0.95-1.04x, two senders 0.95-1.11x, four 0.93-1.10x, sixteen 0.93-1.08x (sixteen
+//! ÷ two 0.92-1.07, median 0.99); CPU time per message ÷ one sender's 0.90-1.06x with
+//! two.
 //!
 //! The batched table, 2026-12-07 (three runs, each the median of five alternating
 //! rounds; the receiver on CPU 0, the sender on CPU 1; batches of 256 into 1,024 slots).

@@ -190,9 +190,13 @@ impl<T: ?Sized + Payload> Sender<T> {
     /// bias at the start of each turn, then stream alone: looking again a full
     /// [`BIAS_CHECK_EVERY`](Self::BIAS_CHECK_EVERY) (two, for a look with no claim of
     /// others since the one before) after the revoke kept every turn shared for its first
-    /// 4-8 K messages. A sender that really runs beside another sees its claims in the
-    /// quick look and stays shared.
-    const BIAS_LOOK_AFTER_REVOKE: u64 = 1 << 9;
+    /// 4-8 K messages, and 512 positions still cost sixteen such senders 2-3% of their
+    /// rate (the shm bench's senders table, 30 alternated runs: sixteen ÷ one sender 0.98
+    /// on average with 512, 1.00 with 64). A sender that really runs beside another sees
+    /// its claims in the quick look and stays shared: 64 CAS claims take it a few
+    /// microseconds, in which a sender that streams claims many times (with the senders
+    /// free to run on either CPU, 64 and 512 gave the same rates and as many revokes).
+    const BIAS_LOOK_AFTER_REVOKE: u64 = 1 << 6;
 
     /// After this sender revoked another's bias: it looks whether it is alone
     /// [`BIAS_LOOK_AFTER_REVOKE`](Self::BIAS_LOOK_AFTER_REVOKE) positions from now,
