@@ -167,7 +167,7 @@ pub(crate) struct RingControl {
 }
 
 impl RingControl {
-    #[cfg(any(test, ipc_loom))]
+    #[cfg(test)]
     pub(crate) fn new() -> Self {
         RingControl {
             tail: CacheLine(AtomicU64::new(0)),
@@ -229,7 +229,7 @@ fn same_position(seq: u64, value: u64) -> bool {
 }
 
 impl SlotHeader {
-    #[cfg(any(test, ipc_loom))]
+    #[cfg(test)]
     pub(crate) fn new() -> Self {
         SlotHeader {
             seq: AtomicU64::new(0),
@@ -319,7 +319,7 @@ pub(crate) enum Peek {
     /// Nothing claimed.
     Empty,
     /// A sender claimed `pos` and has not published it yet (from `peek_full` only).
-    #[cfg_attr(not(any(test, ipc_loom)), allow(dead_code))]
+    #[cfg_attr(not(test), allow(dead_code))]
     Pending(u64),
     /// `pos` is published and may be read; `cancelled` if it carries no message.
     Ready { pos: u64, cancelled: bool },
@@ -379,7 +379,7 @@ impl<R: Region> Ring<R> {
     }
 }
 
-#[cfg(any(test, ipc_loom))]
+#[cfg(test)]
 pub(crate) mod heap;
 
 #[cfg(all(test, not(ipc_loom)))]

@@ -69,7 +69,7 @@
 use super::super::sync::atomic::{fence, AtomicU64, Ordering};
 use super::ring::CacheLine;
 
-#[cfg(any(test, ipc_loom))]
+#[cfg(test)]
 pub(crate) mod heap;
 #[cfg(all(test, ipc_loom))]
 mod loom_tests;

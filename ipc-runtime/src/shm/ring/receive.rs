@@ -70,7 +70,7 @@ pub(crate) enum RunEnd {
 
 impl<R: Region> Ring<R> {
     /// [`Ring::peek_knowing`] with no `tail` seen before.
-    #[cfg(any(test, ipc_loom))]
+    #[cfg(test)]
     pub(crate) fn peek(&self, head: u64) -> Result<Peek, RingError> {
         self.peek_knowing(head, 0)
     }
@@ -264,7 +264,7 @@ impl<R: Region> Ring<R> {
     }
 
     /// [`Ring::peek`], telling `Empty` from `Pending` (claimed, not published).
-    #[cfg(any(test, ipc_loom))]
+    #[cfg(test)]
     pub(crate) fn peek_full(&self, head: u64) -> Result<Peek, RingError> {
         match self.peek(head)? {
             Peek::Empty if self.claimed(head) => Ok(Peek::Pending(head)),
