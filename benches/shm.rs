@@ -65,14 +65,17 @@
 //! ÷ two 0.92-1.07, median 0.99); CPU time per message ÷ one sender's 0.90-1.06x with
 //! two.
 //!
-//! The batched table, 2026-12-07 (three runs, each the median of five alternating
-//! rounds; the receiver on CPU 0, the sender on CPU 1; batches of 256 into 1,024 slots).
-//! Small messages go in packed batches (back to back in the channel's packed array,
-//! published by their first position): 8 B batched 334-358 M/s, 3.36-3.71x per message,
-//! 0.99-1.08x the bare ring moving batches, 2.35-2.88x the `BufWriter`, 2.3-3.2x the seq
-//! ring (the bare ring with a `seq` before each message, as the channel's slots are);
-//! 16 B 0.91-0.96x the bare ring; 64 B 2.7-3.5x per message, 0.97-1.01x the bare ring;
-//! 4 KiB (batches of 16, in the slots) 0.86-0.93x per message, 0.75-0.89x the bare ring.
+//! The batched table, 2026-12-07 (six runs on an AMD EPYC VM, each the median of five
+//! alternating rounds; the receiver on CPU 0, the sender on CPU 1; batches of 256 into
+//! 1,024 slots). Small messages go in packed batches (back to back in the channel's
+//! packed array, published by their first position): 8 B batched 875-1,332 M/s,
+//! 8.3-10.4x per message, 0.91-1.22x the bare ring moving batches, 5.6-7.2x the
+//! `BufWriter`, 3.1-5.2x the seq ring (the bare ring with a `seq` before each message, as
+//! the channel's slots are); 16 B 0.79-0.87x the bare ring; 64 B 5.1-5.5x per message,
+//! 0.93-1.01x the bare ring; 4 KiB (batches of 16, in the slots) 1.40-1.64x per message,
+//! 0.92-0.97x the bare ring, 0.97-1.06x the seq ring. On another VM the same day the
+//! 4 KiB batches ran 0.86-0.93x per message (the per-message row's one buffer stays in
+//! L1, a batch's sixteen do not).
 //! Unpinned, the two processes share a CPU in some rounds.
 
 use std::io::{Read, Write};
