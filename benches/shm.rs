@@ -19,7 +19,9 @@
 //!
 //! - the senders table: 8-byte copying sends from 1, 2, 4 and 16 sender processes, and one
 //!   beside a second that holds the channel open without sending; rate, CPU time of every
-//!   process per message, and the bias's grants and revokes;
+//!   process per message, and the bias's grants and revokes; beside the two designs the
+//!   channel's claim was chosen against, hand-written: a ring whose every claim is one
+//!   `fetch_add` (as Aeron's log claims) and one SPSC lane per sender;
 //! - the footprint table: what a channel reserves for 8 B ... 4 MiB messages at the
 //!   default and larger capacities, beside its messages' bytes, and the median time of
 //!   `create`;
@@ -28,8 +30,9 @@
 //!   hear of its SIGKILL, and how soon the first message after an idle spell arrives,
 //!   beside a bare futex and a pipe that waited as long.
 //!
-//! `cargo bench --bench shm` (about 15-25 s, and the batched rounds; `IPC_BENCH_SCALE=0.1`
-//! for a quick look); `cargo bench --bench shm -- batch` runs only the batched table,
+//! `cargo bench --bench shm` (about 15-25 s, the batched rounds, and the senders table's
+//! 30-70 s, most of it the hand-written `fetch_add` ring with sixteen senders;
+//! `IPC_BENCH_SCALE=0.1` for a quick look); `cargo bench --bench shm -- batch` runs only the batched table,
 //! `-- senders` only the senders table, `-- footprint` only the footprint table, `-- idle`
 //! only the idle table (`IPC_BENCH_IDLE_SECS`, default 2, sets the idle spell).
 //! Processes are made with `fork(2)` before any handle is opened (a forked child must not
@@ -63,7 +66,10 @@
 //! in all ÷ the same round's lone sender (125-151 M/s): one sender beside an idle open
 //! one 0.95-1.04x, two senders 0.95-1.11x, four 0.93-1.10x, sixteen 0.93-1.08x (sixteen
 //! ÷ two 0.92-1.07, median 0.99); CPU time per message ÷ one sender's 0.90-1.06x with
-//! two.
+//! two. Eight more runs with the hand-written designs beside it, each ÷ its own lone
+//! sender: the channel with sixteen senders 0.88-1.06x (sixteen ÷ two median 0.97); the
+//! `fetch_add` ring 0.36-0.46x with two, 0.04-0.05x with sixteen; lanes 0.91-1.24x with
+//! sixteen (sixteen ÷ two median 1.01), giving up the order across senders.
 //!
 //! The batched table, 2026-12-07 (six runs on an AMD EPYC VM, each the median of five
 //! alternating rounds; the receiver on CPU 0, the sender on CPU 1; batches of 256 into

@@ -18,6 +18,17 @@
 //! when a second sender wants to claim, it revokes the bias, and from then on every sender
 //! claims by CAS ([`mode`](super::mode) has the protocol). The receiver is not involved:
 //! `tail` and `claims` mean the same in both modes.
+//!
+//! Two other designs were measured against this one (the shm bench's senders table runs
+//! them, written by hand, beside the channel). A claim that cannot fail, one `fetch_add`
+//! of `tail` (Aeron's log): it would claim before there is room, and a claimer stopped by
+//! the scheduler while it waits for its slot a lap ahead holds the receiver; with 2 and
+//! 16 sender processes on one CPU it kept 0.36-0.46x and 0.04-0.05x of its lone sender's
+//! rate. One SPSC lane per sender (iceoryx2's publisher segments): it keeps its rate with
+//! 16 senders, a few percent better than this ring, but orders only each sender's
+//! messages, takes a lane of memory per sender, and leaves no single sequence of positions
+//! for loans, packed batches and the dead-sender rules to work on. Claiming only with room,
+//! by CAS or biased, keeps one order and keeps 16 senders within a few percent of two.
 
 use super::{published_seq, Mode, Region, Ring, RingError, MAX_PARTICIPANTS, PACKED};
 use crate::sync::atomic::{fence, Ordering};
