@@ -102,6 +102,38 @@ impl Meeting {
     }
 }
 
+/// Messages the receiver takes before it starts the clock: the senders' first turns.
+fn warm_up(total: u64) -> u64 {
+    (2 * 1024).min(total / 10)
+}
+
+/// Forks the `active + idle` senders of a hand-written design, each pinned to CPU 1: the
+/// first `active` run `send(id)` from the start; every one then sleeps until the receiver
+/// has everything. The caller, the receiver, then calls [`receive_from`].
+fn hand_written_senders(meet: &Meeting, active: u64, idle: u64, send: impl Fn(u64)) -> Vec<Pid> {
+    (0..active + idle)
+        .map(|id| {
+            let send = &send;
+            spawn(move || {
+                pin(&[1]);
+                meet.ready();
+                if id < active {
+                    send(id);
+                }
+                meet.done(id, 0);
+            })
+        })
+        .collect()
+}
+
+/// The receiver of a hand-written design, pinned to CPU 0: starts the `senders` once all
+/// are ready.
+fn receive_from(meet: &Meeting, senders: u64) {
+    pin(&[0]);
+    meet.all_ready(senders);
+    meet.start(senders);
+}
+
 /// `active` sender processes stream `n` 8-byte messages each into one receiver (this
 /// process), while `idle` more hold the channel open without sending until the last
 /// message is in. Every message carries its sender and number; each sender's messages
@@ -140,7 +172,7 @@ pub(crate) fn thr_senders(active: u64, idle: u64, n: u64) -> Senders {
     let start_cpu = cpu_now();
     meet.start(active + idle);
     let total = active * n;
-    let warm = (2 * 1024).min(total / 10);
+    let warm = warm_up(total);
     let mut start = Instant::now();
     let mut next = vec![0u64; active as usize];
     for got in 0..total {
@@ -209,29 +241,17 @@ fn thr_fetch_add(active: u64, idle: u64, n: u64) -> f64 {
         word(pos, 0).store(pos, Ordering::Relaxed);
     }
     let meet = Meeting::new();
-    let kids: Vec<_> = (0..senders)
-        .map(|id| {
-            let (meet, word) = (&meet, &word);
-            spawn(move || {
-                pin(&[1]);
-                meet.ready();
-                if id < active {
-                    for i in 0..n {
-                        let pos = tail.fetch_add(1, Ordering::AcqRel);
-                        spin_until(|| word(pos, 0).load(Ordering::Acquire) == pos);
-                        word(pos, 1).store(id << 40 | i, Ordering::Relaxed);
-                        word(pos, 0).store(pos + 1, Ordering::Release);
-                    }
-                }
-                meet.done(id, 0);
-            })
-        })
-        .collect();
-    pin(&[0]);
-    meet.all_ready(senders);
-    meet.start(senders);
+    let kids = hand_written_senders(&meet, active, idle, |id| {
+        for i in 0..n {
+            let pos = tail.fetch_add(1, Ordering::AcqRel);
+            spin_until(|| word(pos, 0).load(Ordering::Acquire) == pos);
+            word(pos, 1).store(id << 40 | i, Ordering::Relaxed);
+            word(pos, 0).store(pos + 1, Ordering::Release);
+        }
+    });
+    receive_from(&meet, senders);
     let total = active * n;
-    let warm = (2 * 1024).min(total / 10);
+    let warm = warm_up(total);
     let mut start = Instant::now();
     let mut next = vec![0u64; active as usize];
     for pos in 0..total {
@@ -276,35 +296,23 @@ fn thr_lanes(active: u64, idle: u64, n: u64) -> f64 {
         unsafe { &*lanes.ptr.add(at).cast::<AtomicU64>() }
     };
     let meet = Meeting::new();
-    let kids: Vec<_> = (0..senders)
-        .map(|id| {
-            let (meet, index, word) = (&meet, &index, &word);
-            spawn(move || {
-                pin(&[1]);
-                meet.ready();
-                if id < active {
-                    let (tail, head) = (index(id, 0), index(id, 1));
-                    let mut seen_head = 0;
-                    for i in 0..n {
-                        if i - seen_head >= LANE_SLOTS as u64 {
-                            spin_until(|| {
-                                seen_head = head.load(Ordering::Acquire);
-                                i - seen_head < LANE_SLOTS as u64
-                            });
-                        }
-                        word(id, i).store(id << 40 | i, Ordering::Relaxed);
-                        tail.store(i + 1, Ordering::Release);
-                    }
-                }
-                meet.done(id, 0);
-            })
-        })
-        .collect();
-    pin(&[0]);
-    meet.all_ready(senders);
-    meet.start(senders);
+    let kids = hand_written_senders(&meet, active, idle, |id| {
+        let (tail, head) = (index(id, 0), index(id, 1));
+        let mut seen_head = 0;
+        for i in 0..n {
+            if i - seen_head >= LANE_SLOTS as u64 {
+                spin_until(|| {
+                    seen_head = head.load(Ordering::Acquire);
+                    i - seen_head < LANE_SLOTS as u64
+                });
+            }
+            word(id, i).store(id << 40 | i, Ordering::Relaxed);
+            tail.store(i + 1, Ordering::Release);
+        }
+    });
+    receive_from(&meet, senders);
     let total = active * n;
-    let warm = (2 * 1024).min(total / 10);
+    let warm = warm_up(total);
     let mut start = Instant::now();
     let mut heads = vec![0u64; active as usize];
     // Timed from the first visit that takes the count past `warm`.
