@@ -291,8 +291,9 @@ struct Chan {
     ring: Ring<ShmRegion>,
     seg: Segment,
     me: usize,
-    /// This process is registered for `membarrier`: publishing and releasing skip their
-    /// full barrier, which a parking peer supplies (see [`crate::sync::fence`]).
+    /// A sender whose process is registered for `membarrier`: publishing skips its full
+    /// barrier, which a parking receiver supplies, and the ring's bias may be taken (see
+    /// [`crate::sync::fence`]). Always false for the receiver, which does not register.
     fenced: bool,
     /// A sender's linger ([`Options::linger`]); `None` for the receiver.
     linger: Option<Duration>,
@@ -382,7 +383,10 @@ impl Chan {
             ring: Ring::new(region),
             seg,
             me,
-            fenced: fence::registered(),
+            // Only senders register: a registered process is stopped by every other
+            // process's heavy barrier, and the receiver's one barrier a batch is cheaper
+            // than the senders' bias changes and parks interrupting it.
+            fenced: role == Role::Sender && fence::registered(),
             linger: (role == Role::Sender).then_some(opts.linger),
             departed: false,
             watch: super::watch::Watch::default(),
@@ -390,8 +394,8 @@ impl Chan {
         }
     }
 
-    /// The order of the load after a publish or release: `Relaxed` behind the fence's
-    /// compiler barrier when this process is registered, `SeqCst` after a `SeqCst` swap.
+    /// The order of the load after a publish: `Relaxed` behind the fence's compiler
+    /// barrier when this process is registered, `SeqCst` after a `SeqCst` swap.
     fn load_order(&self) -> Ordering {
         if self.fenced {
             Ordering::Relaxed

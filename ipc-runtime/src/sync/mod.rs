@@ -50,9 +50,10 @@ pub use wait::WaitStrategy;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Support {
-    /// Expedited global `membarrier(2)` registration succeeded: sending and receiving pay
-    /// no barrier per message. Without it (Linux before 4.16, seccomp), each pays a
-    /// `SeqCst` operation, and a parked end sleeps in 1 ms slices.
+    /// Expedited global `membarrier(2)` registration succeeded: sending pays no barrier
+    /// per message (receiving pays one per batch of read slots either way). Without it
+    /// (Linux before 4.16, seccomp), each send pays a `SeqCst` operation, and a parked end
+    /// sleeps in 1 ms slices.
     pub membarrier: bool,
     /// `pidfd_open(2)` works, and the thread that watches peers' pidfds runs: a parked end
     /// sleeps until woken and hears of a peer's death at once. Without it (Linux before
@@ -61,7 +62,7 @@ pub struct Support {
 }
 
 /// Probes what [`Support`] describes (registering this process for `membarrier` if it
-/// was not, as the first shared-memory end does).
+/// was not, as the first shared-memory sender does).
 pub fn support() -> Support {
     Support {
         membarrier: fence::registered(),

@@ -87,13 +87,12 @@ pub(super) fn release(chan: &Chan, read: &mut Read, pos: u64) {
 /// waiting for room.
 #[inline(never)]
 fn release_to(chan: &Chan, read: &mut Read, next: u64) {
-    // `released`, then the waiters count, with a barrier between (ours, or the parking
-    // sender's `membarrier`): pairs with `Sender::park_for_room` (count up, then re-check
-    // of `released`).
-    chan.ring.release(next, chan.fenced);
+    // `released`, then the waiters count, with the release's full barrier between:
+    // pairs with `Sender::park_for_room` (count up, then re-check of `released`).
+    chan.ring.release(next);
     read.released = next;
     let h = chan.header();
-    if h.space.waiters.load(chan.load_order()) != 0 {
+    if h.space.waiters.load(Ordering::SeqCst) != 0 {
         h.space.epoch.fetch_add(1, Ordering::SeqCst);
         h.counters.tx_wakes.fetch_add(1, Ordering::Relaxed);
         futex::wake(&h.space.epoch, u32::MAX);
@@ -109,7 +108,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
         // released yet (if it died between two batches).
         let head = chan.ring.head();
         let packed = chan.ring.packed_run_of(head);
-        chan.ring.release(head, false);
+        chan.ring.release(head);
         // Room to copy and validate a message whose element type has invalid bit
         // patterns: one message, or a slice of the maximum length; none for the others,
         // read in place.

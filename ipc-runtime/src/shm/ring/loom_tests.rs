@@ -45,7 +45,7 @@ fn try_recv(r: &Ring<HeapRegion>, head: &mut u64, alive: &dyn Fn(usize) -> bool)
             };
             *head += 1;
             r.set_head(*head);
-            r.release(*head, false);
+            r.release(*head);
             Some(v)
         }
         Peek::Pending(pos) => {
@@ -97,7 +97,7 @@ fn try_recv_packed(
     };
     *head = pos + 1;
     r.set_head(*head);
-    r.release(*head, false);
+    r.release(*head);
     Some(v)
 }
 
@@ -129,7 +129,7 @@ fn try_recv_many(
         }
     }
     r.set_head(*head);
-    r.release(*head, false);
+    r.release(*head);
     got
 }
 

@@ -285,17 +285,12 @@ impl<R: Region> Ring<R> {
 
     /// Releases the slots of every position below `next` to the senders.
     ///
-    /// Ordered before the caller's following load of the senders' "waiting for room"
-    /// count as in [`Ring::publish`] (`fenced`: by the parking sender's `membarrier`;
-    /// otherwise a `SeqCst` swap).
-    pub(crate) fn release(&self, next: u64, fenced: bool) {
-        let released = &self.region.control().released;
-        if fenced {
-            released.store(next, Ordering::Release);
-            crate::sync::fence::light();
-        } else {
-            released.swap(next, Ordering::SeqCst);
-        }
+    /// A `SeqCst` swap: a full barrier before the caller's following load of the senders'
+    /// "waiting for room" count, so that the receiver needs nobody's `membarrier` (see
+    /// [`crate::sync::fence`] for why its process does not register). It runs once per
+    /// batch of read slots, and when the receiver finds the ring empty.
+    pub(crate) fn release(&self, next: u64) {
+        self.region.control().released.swap(next, Ordering::SeqCst);
     }
 
     /// Messages published and not cancelled at positions `from..to`, where `from` is the

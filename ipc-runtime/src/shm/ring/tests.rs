@@ -38,7 +38,7 @@ impl Rx {
 
     fn release_all(&mut self, r: &Ring<HeapRegion>) {
         if self.released != self.head {
-            r.release(self.head, false);
+            r.release(self.head);
             self.released = self.head;
         }
     }
@@ -690,7 +690,7 @@ fn a_receiver_that_joins_inside_a_packed_batch_resumes_there() {
     let run = r.packed_run_of(head);
     assert_eq!((run.start, run.end), (0, 5));
     assert_eq!(r.messages_between(head, r.tail()), 4);
-    r.release(head, false);
+    r.release(head);
     let mut next = Rx {
         head,
         released: head,
