@@ -202,7 +202,9 @@ impl<T: ?Sized + Payload> Sender<T> {
         }
         let epoch = ev.epoch.load(Ordering::SeqCst);
         ev.waiters.fetch_add(1, Ordering::SeqCst);
-        // The receiver's side of the fence is only a compiler barrier: ours orders it.
+        // The receiver frees slots with a full barrier of its own; ours also orders a
+        // receiver of an earlier build of this segment format, whose side was only a
+        // compiler barrier (and tells whether a sleep without a limit is safe).
         let fenced = fence::heavy();
         // Re-check after announcing ourselves: the receiver bumps the epoch after freeing.
         let mut slept = false;
