@@ -33,8 +33,10 @@
 //! `cargo bench --bench shm` (about 15-25 s, the batched rounds, and the senders table's
 //! 30-70 s, most of it the hand-written `fetch_add` ring with sixteen senders;
 //! `IPC_BENCH_SCALE=0.1` for a quick look); `cargo bench --bench shm -- batch` runs only the batched table,
-//! `-- senders` only the senders table, `-- footprint` only the footprint table, `-- idle`
-//! only the idle table (`IPC_BENCH_IDLE_SECS`, default 2, sets the idle spell).
+//! `-- senders` only the senders table (with `IPC_BENCH_STALLS=1` it also times the
+//! channel receiver's waits of more than 50 µs, which costs it a few percent of its
+//! rate), `-- footprint` only the footprint table, `-- idle` only the idle table
+//! (`IPC_BENCH_IDLE_SECS`, default 2, sets the idle spell).
 //! Processes are made with `fork(2)` before any handle is opened (a forked child must not
 //! inherit handles, see `ipc::shm`); every child exits through `_exit` and its status is
 //! checked.

@@ -20,6 +20,63 @@ pub(crate) struct Senders {
     /// Times a sender biased the ring to itself, and times another revoked it.
     pub(crate) taken: u64,
     pub(crate) revoked: u64,
+    /// The receiver's waits of more than [`STALL`] (with `IPC_BENCH_STALLS` set, else
+    /// zero): how many, and their time in all.
+    pub(crate) stalls: Stalls,
+}
+
+/// The shortest wait of the receiver that [`Stalls`] counts: a few times the ring's
+/// worth of messages (1,024 take the receiver 8-30 µs).
+const STALL: Duration = Duration::from_micros(50);
+
+/// The receiver's long waits in one run of the senders table.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Stalls {
+    pub(crate) count: u64,
+    pub(crate) total: Duration,
+}
+
+/// True if `IPC_BENCH_STALLS` asks the senders table to log the receiver's long waits.
+/// Off by default: the log reads the clock every 16 messages, which costs the receiver
+/// a few percent of its rate.
+fn log_stalls() -> bool {
+    std::env::var_os("IPC_BENCH_STALLS").is_some()
+}
+
+/// Receives `total` messages of `active` senders, checking each sender's order; returns
+/// the rate after the first `warm` messages and, if `LOG`, the waits longer than
+/// [`STALL`] among them, timed every 16 messages.
+fn receive_all<const LOG: bool>(
+    rx: &mut Receiver<u64>,
+    active: u64,
+    total: u64,
+    warm: u64,
+) -> (f64, Stalls) {
+    let mut start = Instant::now();
+    let mut next = vec![0u64; active as usize];
+    let mut stalls = Stalls::default();
+    let mut last = start;
+    for got in 0..total {
+        if got == warm {
+            start = Instant::now();
+            last = start;
+        }
+        let v = *rx.recv().unwrap();
+        let (id, i) = ((v >> 40) as usize, v & ((1 << 40) - 1));
+        assert_eq!(i, next[id], "sender {id} out of order");
+        next[id] += 1;
+        if LOG && got > warm && got % 16 == 0 {
+            let now = Instant::now();
+            let wait = now - last;
+            if wait > STALL {
+                stalls.count += 1;
+                stalls.total += wait;
+            }
+            last = now;
+        }
+    }
+    let per_sec = (total - warm) as f64 / start.elapsed().as_secs_f64();
+    (per_sec, stalls)
 }
 
 /// CPU time this process has used so far, in nanoseconds.
@@ -173,18 +230,11 @@ pub(crate) fn thr_senders(active: u64, idle: u64, n: u64) -> Senders {
     meet.start(active + idle);
     let total = active * n;
     let warm = warm_up(total);
-    let mut start = Instant::now();
-    let mut next = vec![0u64; active as usize];
-    for got in 0..total {
-        if got == warm {
-            start = Instant::now();
-        }
-        let v = *rx.recv().unwrap();
-        let (id, i) = ((v >> 40) as usize, v & ((1 << 40) - 1));
-        assert_eq!(i, next[id], "sender {id} out of order");
-        next[id] += 1;
-    }
-    let per_sec = (total - warm) as f64 / start.elapsed().as_secs_f64();
+    let (per_sec, stalls) = if log_stalls() {
+        receive_all::<true>(&mut rx, active, total, warm)
+    } else {
+        receive_all::<false>(&mut rx, active, total, warm)
+    };
     let mine = cpu_now() - start_cpu;
     let theirs = meet.finish(active + idle, kids);
     pin(&[0, 1]);
@@ -194,6 +244,7 @@ pub(crate) fn thr_senders(active: u64, idle: u64, n: u64) -> Senders {
         cpu_ns: (mine + theirs) as f64 / total as f64,
         taken: stats.bias_taken,
         revoked: stats.bias_revoked,
+        stalls,
     }
 }
 
@@ -436,4 +487,32 @@ pub(crate) fn senders_table(k: &dyn Fn(u64) -> u64) {
         ratio(sixteen, two, &fetch_add),
         ratio(sixteen, two, &lanes)
     );
+    if log_stalls() {
+        let count = |c: usize, r: usize| rounds[c][r].stalls.count as f64;
+        let ms = |c: usize, r: usize| rounds[c][r].stalls.total.as_secs_f64() * 1e3;
+        // The timed part of a run: every message but the warm-up, at the run's rate.
+        let share = |c: usize, r: usize| {
+            let run = &rounds[c][r];
+            let n = (total / configs[c].0).max(10) * configs[c].0;
+            let secs = (n - warm_up(n)) as f64 / run.per_sec;
+            run.stalls.total.as_secs_f64() / secs * 100.0
+        };
+        println!(
+            "channel receiver's waits over {} us (timed every 16 messages; median of the rounds)",
+            STALL.as_micros()
+        );
+        println!(
+            "{:<18} {:>6} {:>9} {:>8}",
+            "senders", "waits", "in all", "of run"
+        );
+        for (c, &(_, _, label)) in configs.iter().enumerate() {
+            println!(
+                "{:<18} {:>6} {:>6.2} ms {:>7.2}%",
+                label,
+                med(c, &count),
+                med(c, &ms),
+                med(c, &share)
+            );
+        }
+    }
 }
