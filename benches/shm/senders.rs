@@ -34,6 +34,8 @@ const STALL: Duration = Duration::from_micros(50);
 pub(crate) struct Stalls {
     pub(crate) count: u64,
     pub(crate) total: Duration,
+    /// The timed part of the run (every message but the warm-up).
+    pub(crate) of: Duration,
 }
 
 /// True if `IPC_BENCH_STALLS` asks the senders table to log the receiver's long waits.
@@ -75,7 +77,8 @@ fn receive_all<const LOG: bool>(
             last = now;
         }
     }
-    let per_sec = (total - warm) as f64 / start.elapsed().as_secs_f64();
+    stalls.of = start.elapsed();
+    let per_sec = (total - warm) as f64 / stalls.of.as_secs_f64();
     (per_sec, stalls)
 }
 
@@ -490,12 +493,9 @@ pub(crate) fn senders_table(k: &dyn Fn(u64) -> u64) {
     if log_stalls() {
         let count = |c: usize, r: usize| rounds[c][r].stalls.count as f64;
         let ms = |c: usize, r: usize| rounds[c][r].stalls.total.as_secs_f64() * 1e3;
-        // The timed part of a run: every message but the warm-up, at the run's rate.
         let share = |c: usize, r: usize| {
-            let run = &rounds[c][r];
-            let n = (total / configs[c].0).max(10) * configs[c].0;
-            let secs = (n - warm_up(n)) as f64 / run.per_sec;
-            run.stalls.total.as_secs_f64() / secs * 100.0
+            let stalls = &rounds[c][r].stalls;
+            stalls.total.as_secs_f64() / stalls.of.as_secs_f64() * 100.0
         };
         println!(
             "channel receiver's waits over {} us (timed every 16 messages; median of the rounds)",
