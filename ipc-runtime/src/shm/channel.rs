@@ -327,6 +327,7 @@ impl Chan {
         } else {
             SENDERS.start
         };
+        crate::sync::bell::ready()?;
         let seg = Segment::create(name, opts, layout.total_size, me)?;
         seg.write_header::<P>(&layout, &shape, &schema);
         let chan = Self::assemble(seg, layout, &shape, me, opts, role);
@@ -589,8 +590,8 @@ macro_rules! constructors {
         ///
         /// [`Error::AlreadyExists`] if the name is taken (by a live segment, or a channel
         /// kept for a receiver), [`Error::InvalidName`],
-        /// [`Error::LimitExceeded`] if `/dev/shm` has no room for the ring,
-        /// [`Error::Io`] for other system errors.
+        /// [`Error::LimitExceeded`] if `/dev/shm` has no room for the ring or this process
+        /// is out of descriptors, [`Error::Io`] for other system errors.
         pub fn create(name: &str, opts: Options) -> Result<Self> {
             Chan::create::<T>(name, &opts, $role).map($wrap)
         }
@@ -602,7 +603,8 @@ macro_rules! constructors {
         /// [`Error::NotFound`]; [`Error::SchemaMismatch`] if it carries another type;
         /// [`Error::Corrupt`] if its header is garbage, truncated or of another format
         /// version; [`Error::Untrusted`] if it belongs to another user or its mode
-        /// grants more than `opts` allows; [`Error::Busy`] if the role is taken.
+        /// grants more than `opts` allows; [`Error::Busy`] if the role is taken;
+        /// [`Error::LimitExceeded`] if this process is out of descriptors.
         pub fn open(name: &str) -> Result<Self> {
             Self::open_with(name, Options::new())
         }

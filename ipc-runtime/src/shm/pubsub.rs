@@ -188,6 +188,7 @@ fn create_topic<P: ?Sized + Payload>(
     let schema = layout::encoded_schema::<P>()?;
     let shape = opts.shape_for::<P>().with_schema(&schema);
     let layout = Layout::topic(&shape, opts.slots(&shape), opts.max_subscribers)?;
+    crate::sync::bell::ready()?;
     let seg = Segment::create(name, opts, layout.total_size, me)?;
     seg.write_header::<P>(&layout, &shape, &schema);
     let board = map_topic::<P>(&seg)?;

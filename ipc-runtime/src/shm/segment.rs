@@ -478,8 +478,11 @@ impl Segment {
     ///
     /// [`Error::Busy`] if every byte of the range is held by a live participant;
     /// [`Error::NotFound`] if the name was removed, or now names another segment, since
-    /// this segment was opened.
+    /// this segment was opened; [`Error::LimitExceeded`] if the process is out of
+    /// descriptors for its doorbell socket ([`crate::sync::bell::ready`]).
     pub(crate) fn join(&mut self, range: Range<usize>, reason: &'static str) -> Result<usize> {
+        // Channel and topic ends join: they may ring an async peer's doorbell later.
+        crate::sync::bell::ready()?;
         let wait = Wait::timeout(Duration::from_millis(100));
         loop {
             for i in range.clone() {

@@ -7,7 +7,9 @@
 //! docs ("Async").
 //!
 //! The sending side is in every build (a sync sender rings an async receiver of another
-//! program); only the receiving side's registration with tokio is behind the feature.
+//! program); only the receiving side's registration with tokio is behind the feature. It
+//! is one unbound socket per process, made when the process first creates or joins a
+//! channel or topic ([`ready`]), so that no ring needs a descriptor.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
@@ -125,23 +127,34 @@ impl AsRawFd for Bell {
 }
 
 /// This process's socket for ringing doorbells: made at the first call, and tried again
-/// at the next one if it could not be (None: out of descriptors, say).
-fn sender() -> Option<&'static OwnedFd> {
+/// at the next one if it could not be (out of descriptors, say).
+fn sender() -> Result<&'static OwnedFd> {
     static SENDER: OnceLock<OwnedFd> = OnceLock::new();
     match SENDER.get() {
-        Some(fd) => Some(fd),
+        Some(fd) => Ok(fd),
         // Another thread's, if it made one first (then ours is closed).
-        None => datagram_socket()
-            .ok()
-            .map(|made| SENDER.get_or_init(|| made)),
+        None => datagram_socket().map(|made| SENDER.get_or_init(|| made)),
     }
+}
+
+/// Makes this process's socket for ringing doorbells, if it has none yet. Every end of a
+/// channel or topic calls it as it creates or joins one (one socket per process, kept
+/// for its life): ringing an async peer later then needs no descriptor, so that a
+/// process that runs out of them does not lose a ring (its peer would sleep until its
+/// longest sleep ends, a minute, with a message waiting).
+///
+/// # Errors
+///
+/// [`Error::LimitExceeded`] if the process is out of descriptors.
+pub(crate) fn ready() -> Result<()> {
+    sender().map(|_| ())
 }
 
 /// True if this process can ring doorbells: its sending socket is made (now, if it was
 /// not yet). A waiter whose death notices ring its doorbell asks before it registers, so
 /// that the death notices' thread never needs a descriptor to tell it of a death.
 pub(crate) fn can_ring() -> bool {
-    sender().is_some()
+    sender().is_ok()
 }
 
 /// Rings the doorbell named `token`: one `sendto`, never blocking. False if the ring was
@@ -151,7 +164,7 @@ pub(crate) fn can_ring() -> bool {
 /// rings are pending already (the socket is readable), and a bell that is gone belongs to
 /// a receiver that left (or went back to its futex, which the caller posted too).
 pub(crate) fn ring(token: u64) -> bool {
-    let Some(fd) = sender() else {
+    let Ok(fd) = sender() else {
         return false;
     };
     let Ok(to) = address(token) else {
