@@ -26,7 +26,7 @@
 //! 16 sender processes on one CPU it kept 0.36-0.46x and 0.04-0.05x of its lone sender's
 //! rate. One SPSC lane per sender (iceoryx2's publisher segments): it keeps its rate with
 //! 16 senders, as this ring does or better (sixteen ÷ two medians 1.01-1.36 against this
-//! ring's 0.96-0.97 in two sets of runs), but orders only each sender's
+//! ring's 0.96-1.01 in three sets of runs), but orders only each sender's
 //! messages, takes a lane of memory per sender, and leaves no single sequence of positions
 //! for loans, packed batches and the dead-sender rules to work on. Claiming only with room,
 //! by CAS or biased, keeps one order and keeps 16 senders within a few percent of two.
