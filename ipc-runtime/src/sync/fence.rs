@@ -18,17 +18,17 @@
 //!
 //! Who registers. A registered process is a target of every other process's [`heavy`]:
 //! each one interrupts the CPUs that run it. On a 2-vCPU VM (2026-12-07) a `membarrier`
-//! took its caller 15 µs while a registered process was busy on the other CPU, and 1-2 µs
-//! while none was, and it took several microseconds from the process it interrupted. A
-//! shared-memory channel's senders register, since they publish every message and a
+//! took its caller 15 µs while a registered process was busy on the other CPU, and 1-2
+//! µs while none was, and it took several microseconds from the process it interrupted.
+//! A shared-memory channel's senders register, since they publish every message and a
 //! parked receiver's barrier must reach them. Its receiver does not: its side of the
 //! handshake is the release of a batch of read slots (one per `capacity / 8` messages,
 //! and one when it finds the ring empty), which pays a `SeqCst` swap instead. So the
 //! barriers that senders cross when the ring's bias changes hands or when they park for
 //! room neither interrupt a process that only receives nor wait for it; with two sender
-//! processes taking turns on one CPU that kept them at 1.01x the lone sender's rate, where
-//! the registered receiver had kept 0.96x (ten alternated runs of the shm bench's senders
-//! table). A process with a sender of any channel is registered all the same.
+//! processes taking turns on one CPU this keeps them at 1.01x the lone sender's rate, a
+//! registered receiver at 0.96x (ten alternated runs of the shm bench's senders table).
+//! A process with a sender of any channel is registered all the same.
 //!
 //! Under loom nothing registers: the model checks the `SeqCst` protocol.
 
