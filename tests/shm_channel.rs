@@ -89,6 +89,18 @@ fn child() {
             // Die between claiming the slot and publishing it.
             nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL).unwrap();
         }
+        ["sender-stopped-holding-a-loan", name] => {
+            let mut tx = Sender::<u64>::open(name).unwrap();
+            tx.send(0).unwrap();
+            let mut loan = tx.loan().unwrap();
+            loan.write(1);
+            ready();
+            // Stopped between claiming the slot and publishing it, as a debugger or a
+            // SIGSTOP could stop any sender; the parent continues it.
+            nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP).unwrap();
+            loan.send();
+            tx.send(2).unwrap();
+        }
         ["sender-forever", name] => {
             let mut tx = Sender::<u64>::open(name).unwrap();
             ready();
@@ -519,6 +531,60 @@ fn a_second_sender_process_revokes_a_streaming_senders_bias_and_order_holds() {
     assert!(stats.bias_revoked >= biased, "{stats:?}");
     assert!(stats.bias_revoked <= stats.bias_taken, "{stats:?}");
     assert_eq!(stats.lost, 0);
+}
+
+/// True once process `pid` is stopped by a signal (state `T` in `/proc/PID/stat`).
+fn stopped(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The state follows the command name, which is in parentheses.
+    stat.rsplit_once(") ")
+        .is_some_and(|(_, rest)| rest.starts_with('T'))
+}
+
+#[test]
+fn a_sender_stopped_holding_a_loan_holds_the_channel_up_and_loses_nothing() {
+    let name = Name::new("stopped-loan");
+    let mut rx = Receiver::<u64>::create(&name.0, Options::new().capacity(4)).unwrap();
+    let mut first = spawn("sender-stopped-holding-a-loan", &[&name.0]);
+    first.wait_ready();
+    while !stopped(first.id()) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(*rx.recv().unwrap(), 0);
+    // Messages are received in the order their slots were claimed: the stopped sender's
+    // claimed slot comes next, so the receiver waits for it, and once the other sender
+    // has filled the rest of the ring, that sender waits too.
+    let mut second = spawn("sender", &[&name.0, "1", "20"]);
+    assert!(rx
+        .recv_timeout(Duration::from_millis(200))
+        .is_err_and(|e| e.is_timeout()));
+    assert!(
+        second.child().try_wait().unwrap().is_none(),
+        "twenty in four slots"
+    );
+    // A stopped process is alive: its slot is waited for, never skipped as a dead one's.
+    assert_eq!(rx.stats().lost, 0);
+    first.signal(nix::sys::signal::Signal::SIGCONT);
+    let mut next = [1u64, 0];
+    let mut got = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(s) => {
+                let (id, i) = ((*s >> 40) as usize, *s & ((1 << 40) - 1));
+                assert_eq!(i, next[id], "sender {id} out of order");
+                next[id] += 1;
+                got.push(*s);
+            }
+            Err(Error::Disconnected) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // The loan arrives first (its slot was claimed first), then the other sender's
+    // messages and the stopped sender's last one, each sender's in order.
+    assert_eq!(got[0], 1);
+    assert_eq!(next, [3, 20]);
+    first.assert_success();
+    second.assert_success();
 }
 
 #[test]

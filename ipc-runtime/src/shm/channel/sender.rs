@@ -35,6 +35,16 @@ use crate::sync::atomic::Ordering;
 /// A sender of slices (`Sender<[E]>`) sends messages of any length up to the channel's
 /// [`Options::max_len`] with [`send_slice`](Sender::send_slice) or, in place,
 /// [`loan_slice`](Sender::loan_slice); the receiver's samples deref to `&[E]`.
+///
+/// # Order across senders
+///
+/// The receiver gets messages in the order their slots were claimed, one order for all
+/// senders. So a sender that stops between claiming a slot and publishing it holds the
+/// others up: one that holds a [`Loan`] unsent, or whose process is stopped mid-send (a
+/// `SIGSTOP`, a debugger). It is alive, so its slot is waited for, not skipped: the
+/// receiver waits at that slot, and once the other senders have filled the rest of the
+/// ring they wait too. When it goes on, everything arrives, nothing lost. A sender that
+/// dies there is skipped (the receiver counts its slot in [`Stats::lost`](super::Stats)).
 pub struct Sender<T: ?Sized + Payload> {
     pub(super) chan: Chan,
     /// Our copy of the ring's `released` word: re-read only when it says the ring is full.
@@ -574,7 +584,10 @@ impl Chan {
 /// A slot claimed by [`Sender::loan`] (or [`Sender::loan_slice`]): write the message in
 /// place, then [`Loan::send`].
 ///
-/// Dropping a loan without sending gives the slot back (the receiver skips it).
+/// Dropping a loan without sending gives the slot back (the receiver skips it). Until it
+/// is sent or dropped, the receiver gets nothing claimed after it, from any sender (see
+/// [`Sender`]'s "Order across senders"): write it and send it without waiting for
+/// anything else.
 pub struct Loan<'a, T: ?Sized + Payload> {
     tx: &'a mut Sender<T>,
     pos: u64,
