@@ -533,12 +533,9 @@ fn a_second_sender_process_revokes_a_streaming_senders_bias_and_order_holds() {
     assert_eq!(stats.lost, 0);
 }
 
-/// True once process `pid` is stopped by a signal (state `T` in `/proc/PID/stat`).
+/// True once process `pid` is stopped by a signal.
 fn stopped(pid: u32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // The state follows the command name, which is in parentheses.
-    stat.rsplit_once(") ")
-        .is_some_and(|(_, rest)| rest.starts_with('T'))
+    common::state_in(&format!("/proc/{pid}/stat")) == 'T'
 }
 
 #[test]

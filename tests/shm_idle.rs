@@ -10,7 +10,7 @@ use ipc::shm::{Options, Publisher, Receiver, Sender, Subscriber};
 use ipc::Error;
 
 mod common;
-use common::{ready, Proc, ShmName as Name};
+use common::{gettid, ready, Proc, ShmName as Name};
 
 const ROLE: &str = "SHM_IDLE_ROLE";
 
@@ -135,11 +135,6 @@ fn child() {
     }
 }
 
-fn gettid() -> i32 {
-    // SAFETY: gettid takes no arguments and cannot fail.
-    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
-}
-
 /// Context switches of thread `tid` of this process so far (voluntary + involuntary):
 /// each time it slept or was put off its CPU.
 fn switches(tid: i32) -> u64 {
@@ -153,10 +148,7 @@ fn switches(tid: i32) -> u64 {
 
 /// The state letter of thread `tid` (`S`: sleeping).
 fn state(tid: i32) -> char {
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
-    // The state follows the command name, which is in parentheses.
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    after.chars().next().unwrap()
+    common::state_in(&format!("/proc/self/task/{tid}/stat"))
 }
 
 /// The thread of this process named `name`, if any.

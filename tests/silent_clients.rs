@@ -54,6 +54,8 @@ type Served = Box<dyn fmt::Debug + Send>;
 /// `serve_clients`.
 struct Running {
     addr: Addr,
+    /// The server thread's id.
+    tid: i32,
     done: mpsc::Receiver<(Served, ipc::Result<()>)>,
     /// The socket file's directory, removed on drop even if the test fails.
     _dir: Option<common::TempDir>,
@@ -65,6 +67,10 @@ impl Running {
     fn start(kind: Kind, handshake: Duration, clients: usize) -> Running {
         enough_descriptors();
         let (tx, done) = mpsc::channel();
+        let (tid_tx, tid) = mpsc::channel();
+        let serving = move || {
+            tid_tx.send(common::gettid()).unwrap();
+        };
         match kind {
             Kind::Unix => {
                 let dir = common::TempDir::new("silent");
@@ -76,11 +82,13 @@ impl Running {
                     .backlog(512);
                 let mut server = socket::Server::<Req, Resp>::bind_with(&path, opts).unwrap();
                 thread::spawn(move || {
+                    serving();
                     let r = server.serve_clients(clients, answer);
                     let _ = tx.send((Box::new(server) as Served, r));
                 });
                 Running {
                     addr: Addr::Unix(path),
+                    tid: tid.recv().unwrap(),
                     done,
                     _dir: Some(dir),
                 }
@@ -90,11 +98,13 @@ impl Running {
                 server.set_handshake_timeout(handshake);
                 let addr = server.local_addr().unwrap();
                 thread::spawn(move || {
+                    serving();
                     let r = server.serve_clients(clients, answer);
                     let _ = tx.send((Box::new(server) as Served, r));
                 });
                 Running {
                     addr: Addr::Tcp(addr),
+                    tid: tid.recv().unwrap(),
                     done,
                     _dir: None,
                 }
@@ -133,6 +143,23 @@ impl Running {
             }
         };
         assert_eq!(resp.expect("the good client's call"), answer(req));
+    }
+
+    /// Waits (up to [`HANG`]) until the server thread has been seen asleep twenty times
+    /// in a row, 10 ms apart: waiting in its poll, not spinning.
+    fn until_asleep(&self) {
+        let path = format!("/proc/self/task/{}/stat", self.tid);
+        let start = std::time::Instant::now();
+        let mut asleep = 0;
+        while asleep < 20 {
+            assert!(start.elapsed() < HANG, "the server never slept");
+            asleep = if common::state_in(&path) == 'S' {
+                asleep + 1
+            } else {
+                0
+            };
+            thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Waits for `serve_clients` to return; gives the server back.
@@ -374,6 +401,40 @@ fn unix_requests_right_behind_the_hello_are_answered() {
 #[test]
 fn tcp_requests_right_behind_the_hello_are_answered() {
     requests_right_behind_the_hello_are_answered(Kind::Tcp);
+}
+
+/// A client that sends part of a request and then waits leaves the server asleep in its
+/// poll: the bytes it holds are not a request to answer, and a server that took them for
+/// one would spin. The rest, when it comes, is answered.
+fn part_of_a_request_leaves_the_server_asleep(kind: Kind) {
+    let server = Running::start(kind, Duration::from_secs(60), 1);
+    let mut wire = codec::hello::<Req>();
+    codec::write_message(&mut wire, &[1u32, 1]).unwrap();
+    let first = wire.len();
+    codec::write_message(&mut wire, &[2u32, 2]).unwrap();
+    let mut raw = server.raw();
+    // A whole request, answered: the connection is served.
+    raw.write_all(&wire[..first]).unwrap();
+    let expected = answers(&[[1, 1], [2, 2]]);
+    let answered = answers(&[[1, 1]]).len();
+    assert_eq!(raw.read_n(answered), expected[..answered]);
+    // Three bytes of the next one.
+    raw.write_all(&wire[first..first + 3]).unwrap();
+    server.until_asleep();
+    raw.write_all(&wire[first + 3..]).unwrap();
+    assert_eq!(raw.read_n(expected.len() - answered), expected[answered..]);
+    drop(raw);
+    server.finish();
+}
+
+#[test]
+fn unix_part_of_a_request_leaves_the_server_asleep() {
+    part_of_a_request_leaves_the_server_asleep(Kind::Unix);
+}
+
+#[test]
+fn tcp_part_of_a_request_leaves_the_server_asleep() {
+    part_of_a_request_leaves_the_server_asleep(Kind::Tcp);
 }
 
 /// A client of another response type is refused by the client itself (the server's

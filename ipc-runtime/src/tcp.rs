@@ -368,7 +368,9 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
     /// # Errors
     ///
     /// [`Error::Disconnected`] if the server is gone; the errors of [`Stream::recv`] for a
-    /// bad response.
+    /// bad response, which fails its call only, except garbage ([`Error::Corrupt`]): then
+    /// every later call fails with `Corrupt` too, as on a Unix socket
+    /// ([`crate::socket::Client::call`]); connect again.
     pub fn call(&mut self, req: Req) -> Result<Resp> {
         self.caller.call(req, Wait::Forever)
     }

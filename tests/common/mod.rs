@@ -386,6 +386,21 @@ impl Proc {
     }
 }
 
+/// The calling thread's id (its directory in `/proc/self/task`).
+pub fn gettid() -> i32 {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+}
+
+/// The state letter of a process (`/proc/PID/stat`) or thread (`/proc/self/task/TID/stat`)
+/// as the `stat` file at `path` gives it: `S` sleeping, `R` running, `T` stopped, ...
+pub fn state_in(path: &str) -> char {
+    let stat = std::fs::read_to_string(path).unwrap();
+    // The state follows the command name, which is in parentheses.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    after.chars().next().unwrap()
+}
+
 /// In a child: tells the parent it is ready.
 pub fn ready() {
     println!("ready");

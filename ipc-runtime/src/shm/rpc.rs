@@ -225,13 +225,23 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
     }
 
     fn call_until(&mut self, req: &Req, wait: &Wait) -> Result<Resp> {
-        // Answers to calls that timed out come first: skip them, so answers never shift.
-        while self.outstanding > 0 {
-            self.recv(wait)?;
-        }
+        self.skip_owed(wait)?;
         self.tx.send_wait_until(req, wait)?;
         self.outstanding += 1;
         self.recv(wait)
+    }
+
+    /// Answers to calls that timed out come first: skips them (a good answer or one that
+    /// is no `Resp`), so answers never shift.
+    fn skip_owed(&mut self, wait: &Wait) -> Result<()> {
+        while self.outstanding > 0 {
+            if let Err(e) = self.recv(wait) {
+                if !matches!(e, Error::InvalidMessage(_)) {
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Receives the next answer; an answer that is no `Resp` is consumed too.
@@ -297,9 +307,7 @@ impl<Req: Message, Resp: Message> crate::rpc::Call<Req, Resp> for Client<Req, Re
         Resp: Frame,
     {
         let wait = timeout.map_or(Wait::Forever, Wait::timeout);
-        while self.outstanding > 0 {
-            self.recv(&wait)?;
-        }
+        self.skip_owed(&wait)?;
         let mut loan = self.tx.loan_until(&wait)?;
         match loan.as_mut() {
             Some(slot) => write(slot),

@@ -24,8 +24,54 @@ use crate::rpc::{Frame, Handler, Reply};
 pub(crate) struct Caller<Req, Resp> {
     tx: Sender<Req>,
     rx: Receiver<Resp>,
+    owed: Owed,
+}
+
+/// The answers a [`Caller`] has yet to read.
+#[derive(Default)]
+struct Owed {
     /// Requests sent whose responses were not read (a call that timed out).
-    outstanding: u64,
+    count: u64,
+    /// Set when an answer was garbage (`Corrupt`): whether it was an answer or came
+    /// before one cannot be told, so later answers might not match their calls.
+    lost_sync: bool,
+}
+
+impl Owed {
+    /// Counts the answer owed first as read if `resp` consumed it: a `Resp`, or a record
+    /// that is no `Resp` (invalid bits, another schema's). Garbage (`Corrupt`) may have
+    /// been the answer or have come before it: from then on calls fail
+    /// ([`Owed::check_sync`]).
+    fn answered<T>(&mut self, resp: &Result<T>) {
+        match resp {
+            Ok(_) | Err(Error::InvalidMessage(_) | Error::SchemaMismatch { .. }) => {
+                self.count -= 1;
+            }
+            Err(Error::Corrupt(_)) => self.lost_sync = true,
+            Err(_) => {}
+        }
+    }
+
+    /// `Corrupt` once an answer was garbage: answers might no longer match their calls.
+    fn check_sync(&self) -> Result<()> {
+        if self.lost_sync {
+            return Err(Error::Corrupt(
+                "an earlier answer on this connection was garbage, so answers might no \
+                 longer match their calls; connect again"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// True if `r` read an answer, good or not a `Resp`: one owed to a call that timed out is
+/// skipped either way.
+fn skippable<T>(r: &Result<T>) -> bool {
+    matches!(
+        r,
+        Ok(_) | Err(Error::InvalidMessage(_) | Error::SchemaMismatch { .. })
+    )
 }
 
 impl<Req: Message, Resp: Message> Caller<Req, Resp> {
@@ -33,26 +79,36 @@ impl<Req: Message, Resp: Message> Caller<Req, Resp> {
         Caller {
             tx,
             rx,
-            outstanding: 0,
+            owed: Owed::default(),
         }
     }
 
     pub(crate) fn call(&mut self, req: Req, wait: Wait) -> Result<Resp> {
-        // Responses to calls that timed out come first: skip them, so answers never
-        // shift by one.
-        while self.outstanding > 0 {
-            self.recv(wait)?;
-            self.outstanding -= 1;
-        }
+        self.owed.check_sync()?;
+        self.skip_owed(wait)?;
         self.tx.send_frame(req, &[], wait)?;
-        self.outstanding += 1;
-        let resp = self.recv(wait)?;
-        self.outstanding -= 1;
-        Ok(resp)
+        self.owed.count += 1;
+        self.recv(wait)
     }
 
+    /// Responses to calls that timed out come first: skips them, so answers never shift
+    /// by one.
+    fn skip_owed(&mut self, wait: Wait) -> Result<()> {
+        while self.owed.count > 0 {
+            let r = self.recv(wait);
+            if !skippable(&r) {
+                return r.map(drop);
+            }
+        }
+        Ok(())
+    }
+
+    /// Receives the answer owed first.
     fn recv(&mut self, wait: Wait) -> Result<Resp> {
-        self.rx.recv_inner(wait)
+        self.owed.check_sync()?;
+        let resp = self.rx.recv_inner(wait);
+        self.owed.answered(&resp);
+        resp
     }
 
     /// [`Call::call_in_place`](crate::rpc::Call::call_in_place): the request is built
@@ -68,29 +124,31 @@ impl<Req: Message, Resp: Message> Caller<Req, Resp> {
         Req: Frame,
         Resp: Frame,
     {
-        while self.outstanding > 0 {
-            self.recv(wait)?;
-            self.outstanding -= 1;
-        }
+        self.owed.check_sync()?;
+        self.skip_owed(wait)?;
         let mut req = Req::new(0, 0, 0);
         write(&mut req);
         self.tx.send_frame(req, &[], wait)?;
-        self.outstanding += 1;
-        let resp = Framed::recv_ref_wait_framed(&mut self.rx, wait)?;
-        self.outstanding -= 1;
-        read(resp)
+        self.owed.count += 1;
+        self.owed.check_sync()?;
+        let resp = Framed::recv_ref_wait_framed(&mut self.rx, wait);
+        self.owed.answered(&resp);
+        read(resp?)
     }
 
     /// For the async twin: reads a response owed to a call whose future was dropped,
     /// without waiting; `Ok(false)` when none is owed.
     #[cfg(feature = "tokio")]
     pub(crate) fn skip_owed_now(&mut self) -> Result<bool> {
-        if self.outstanding == 0 {
+        if self.owed.count == 0 {
             return Ok(false);
         }
-        self.recv(Wait::Now)?;
-        self.outstanding -= 1;
-        Ok(true)
+        let r = self.recv(Wait::Now);
+        if skippable(&r) {
+            Ok(true)
+        } else {
+            r.map(|_| true)
+        }
     }
 
     /// For the async twin: sends a call's request without waiting (for room; the tail
@@ -99,7 +157,7 @@ impl<Req: Message, Resp: Message> Caller<Req, Resp> {
     #[cfg(feature = "tokio")]
     pub(crate) fn send_call_now(&mut self, req: &Req) -> Result<()> {
         crate::contract::Tx::send_wait(&mut self.tx, req, crate::contract::Wait::Now)?;
-        self.outstanding += 1;
+        self.owed.count += 1;
         Ok(())
     }
 
@@ -113,9 +171,7 @@ impl<Req: Message, Resp: Message> Caller<Req, Resp> {
     /// waiting.
     #[cfg(feature = "tokio")]
     pub(crate) fn recv_call_now(&mut self) -> Result<Resp> {
-        let resp = self.recv(Wait::Now)?;
-        self.outstanding -= 1;
-        Ok(resp)
+        self.recv(Wait::Now)
     }
 
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
@@ -126,7 +182,7 @@ impl<Req: Message, Resp: Message> Caller<Req, Resp> {
     /// that timed out (to be skipped first).
     #[cfg(feature = "tokio")]
     pub(crate) fn into_parts(self) -> (Sender<Req>, Receiver<Resp>, u64) {
-        (self.tx, self.rx, self.outstanding)
+        (self.tx, self.rx, self.owed.count)
     }
 }
 
@@ -158,6 +214,10 @@ struct Conn<Req, Resp> {
     /// Since when answers to this client have been stuck (an answer held, or the tail of
     /// one in the sender) without a byte of them written; `None` while none is.
     stuck_since: Option<Instant>,
+    /// True while whole requests may wait in the receive buffer (read behind the hello,
+    /// or while answers were stuck): the server answers them before it polls. Bytes of a
+    /// request not yet whole do not count, or the server would spin on them.
+    unread: bool,
 }
 
 impl<Req: Message, Resp: Message> Conn<Req, Resp> {
@@ -167,6 +227,7 @@ impl<Req: Message, Resp: Message> Conn<Req, Resp> {
             tx,
             held: None,
             stuck_since: None,
+            unread: true,
         }
     }
 
@@ -309,7 +370,7 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
                             .min();
                     } else {
                         fds.push(PollFd::new(c.rx.as_fd(), PollFlags::POLLIN));
-                        buffered |= c.rx.buffered() > 0;
+                        buffered |= c.unread;
                     }
                 }
                 for p in &self.pending {
@@ -337,7 +398,7 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
                     } else {
                         c.give_up_at(self.send_timeout).is_none_or(|at| now < at)
                     }
-                } else if ready[i + 1] || c.rx.buffered() > 0 {
+                } else if ready[i + 1] || c.unread {
                     Self::answer(c, handler)
                 } else {
                     true
@@ -432,6 +493,7 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
             };
             match reply {
                 Ok(reply) => {
+                    c.unread = true;
                     let (resp, close) = match reply {
                         Reply::Answer(resp) => (resp, false),
                         Reply::Close(resp) => (resp, true),
@@ -444,10 +506,15 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
                     // Nothing more read: back to poll, which reports what else arrives
                     // (cheaper than a receive that would say EAGAIN).
                     if c.rx.buffered() == 0 {
+                        c.unread = false;
                         return true;
                     }
                 }
-                Err(Error::Empty) => return true,
+                // What is buffered, if anything, is part of a request: poll for the rest.
+                Err(Error::Empty) => {
+                    c.unread = false;
+                    return true;
+                }
                 // Gone, or speaking garbage: drop this client, serve the others.
                 Err(_) => return false,
             }
@@ -463,7 +530,7 @@ pub struct Client<Req: Message, Resp: Message> {
 impl<Req: Message, Resp: Message> fmt::Debug for Client<Req, Resp> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("outstanding", &self.caller.outstanding)
+            .field("outstanding", &self.caller.owed.count)
             .finish_non_exhaustive()
     }
 }
@@ -500,7 +567,11 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
     /// # Errors
     ///
     /// [`Error::Disconnected`] if the server is gone (or dropped this client after a bad
-    /// request); the receive errors of [`super::Stream::recv`] for a bad response.
+    /// request); the receive errors of [`super::Stream::recv`] for a bad response. A
+    /// response that is no `Resp` ([`Error::InvalidMessage`], [`Error::SchemaMismatch`])
+    /// fails its call only. Garbage where a response should be ([`Error::Corrupt`]) fails
+    /// every later call with `Corrupt` too: whether it was the response or came before
+    /// it cannot be told, so responses might no longer match their calls; connect again.
     pub fn call(&mut self, req: Req) -> Result<Resp> {
         self.caller.call(req, Wait::Forever)
     }
