@@ -454,6 +454,41 @@ fn seqpacket_round_trip_and_size_check() {
     common::assert_exit_success(child);
 }
 
+/// A peer that shuts its side down for writing and stays alive will send nothing more:
+/// the receiver gets `Disconnected` after its last message (not `Corrupt` for ever, as
+/// for an empty datagram).
+#[test]
+fn seqpacket_peer_that_shuts_down_writing_is_disconnected() {
+    if let Some((_, path)) = role() {
+        let mut s = SeqPacket::<u64>::connect(&path).unwrap();
+        s.send(42).unwrap();
+        nix::sys::socket::shutdown(
+            std::os::fd::AsRawFd::as_raw_fd(&s.as_fd()),
+            nix::sys::socket::Shutdown::Write,
+        )
+        .unwrap();
+        // Alive until the parent is done: it closes our stdin.
+        std::io::stdin().read_to_end(&mut Vec::new()).unwrap();
+        return;
+    }
+    let dir = TempDir::new();
+    let path = dir.path("seq-shut.sock");
+    let listener = SeqPacketListener::<u64>::bind(&path).unwrap();
+    let child = spawn(
+        "seqpacket_peer_that_shuts_down_writing_is_disconnected",
+        "client",
+        &path,
+    );
+    let mut s = listener.accept().unwrap();
+    let t = Duration::from_secs(10);
+    assert_eq!(s.recv_timeout(t).unwrap(), 42);
+    for _ in 0..2 {
+        let err = s.recv_timeout(t).unwrap_err();
+        assert!(err.is_disconnected(), "{err}");
+    }
+    common::assert_exit_success(child);
+}
+
 #[test]
 fn seqpacket_refuses_other_schema() {
     if let Some((_, path)) = role() {

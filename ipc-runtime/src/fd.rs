@@ -513,6 +513,32 @@ pub(crate) fn bytes_queued(fd: BorrowedFd<'_>) -> Result<usize> {
     Ok(n.max(0) as usize)
 }
 
+/// True if the peer of socket `fd` will send nothing more: it closed, or shut its side
+/// down for writing (`POLLHUP` or `POLLRDHUP` now, without waiting). nix's `PollFlags`
+/// has no `POLLRDHUP`, hence the raw `poll`.
+///
+/// # Errors
+///
+/// [`Error::Io`] if `poll` fails.
+pub(crate) fn peer_shut_down(fd: BorrowedFd<'_>) -> Result<bool> {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN | libc::POLLRDHUP,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: `p` is one valid pollfd for the call, which only writes its `revents`;
+        // `fd` is a valid open descriptor for the duration of the call.
+        if unsafe { libc::poll(&mut p, 1, 0) } >= 0 {
+            return Ok(p.revents & (libc::POLLHUP | libc::POLLRDHUP) != 0);
+        }
+        match Errno::last() {
+            Errno::EINTR => {}
+            e => return Err(Error::sys("poll", e)),
+        }
+    }
+}
+
 /// True if this process cannot open one more descriptor (its `RLIMIT_NOFILE` is reached),
 /// for calls whose `EMFILE` is ambiguous (`mq_open` also returns it for `RLIMIT_MSGQUEUE`).
 /// Probes with an `eventfd` that is closed at once.

@@ -288,19 +288,17 @@ impl<T: Message> SeqPacket<T> {
         }
     }
 
-    /// A read of 0 bytes is the end of the stream, or an empty datagram from a live peer.
+    /// A read of 0 bytes is the end of the stream (the peer closed, or shut its side down
+    /// for writing and will send nothing more), or an empty datagram from a live peer.
     fn empty_datagram(fd: BorrowedFd<'_>) -> Error {
-        let mut fds = [nix::poll::PollFd::new(fd, PollFlags::POLLIN)];
-        let hup =
-            |f: &nix::poll::PollFd<'_>| f.revents().is_some_and(|r| r.contains(PollFlags::POLLHUP));
-        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO) {
-            Ok(_) if hup(&fds[0]) => Error::Disconnected,
-            Ok(_) => Error::Corrupt(format!(
+        match crate::fd::peer_shut_down(fd) {
+            Ok(true) => Error::Disconnected,
+            Ok(false) => Error::Corrupt(format!(
                 "an empty datagram where `{}` datagrams have {} bytes: the peer is not ipc",
                 T::SCHEMA,
                 FP_LEN + size_of::<T>()
             )),
-            Err(e) => Error::sys("poll", e),
+            Err(e) => e,
         }
     }
 
