@@ -575,6 +575,10 @@ impl Peers for Chan {
         // If it fails, the move is undone and `claim_slow` backs off before it tries again.
         fence::heavy()
     }
+
+    fn claims(&self, i: usize) -> bool {
+        i != RECEIVER
+    }
 }
 
 /// The constructors and accessors both ends offer, `$role` being which end and `$wrap`

@@ -48,7 +48,9 @@
 //! the holder gives the bias up itself when it next looks ([`Ring::wanted`]), which needs
 //! no barrier since it is between its own claims. A former holder that is dead needs no
 //! barrier and no wait: its last store is final. A mover that dies leaves `Moving`, and the
-//! next sender that finds the mover dead takes the move over, towards `Shared`.
+//! next sender that finds the mover dead takes the move over, towards `Shared`; so it does
+//! when the mode names as mover or holder a participant that never claims (a channel's
+//! receiver: the word was overwritten, [`Peers::claims`]), which is never in flight.
 //!
 //! The holder gives the bias back when it closes.
 
@@ -120,6 +122,14 @@ pub(crate) trait Peers {
     /// A full barrier on every CPU that runs a registered process
     /// ([`crate::sync::fence::heavy`]); false if it failed.
     fn heavy(&self) -> bool;
+    /// True if participant `i` claims positions, and so may hold the bias or move the
+    /// mode (a channel's receiver never does). A mode that names another one as its
+    /// mover was not set by a participant: [`Ring::settle`] takes the move over as a
+    /// dead mover's.
+    fn claims(&self, i: usize) -> bool {
+        let _ = i;
+        true
+    }
 }
 
 impl<R: Region> Ring<R> {
@@ -129,14 +139,15 @@ impl<R: Region> Ring<R> {
     }
 
     /// Makes the ring claimable for `me` after [`Ring::try_claim`] reported `Busy(mode)`:
-    /// revokes another sender's bias, or takes over a move whose mover died.
+    /// revokes another sender's bias, or takes over a move whose mover died (or is no
+    /// sender: the mode word was overwritten).
     pub(crate) fn settle(&self, me: usize, mode: Mode, peers: &impl Peers) -> Settle {
         let from = match mode {
             Mode::Shared => return Settle::Changed,
             Mode::Biased(o) if o == me => return Settle::Changed,
             Mode::Biased(o) => Some(o),
             Mode::Moving { mover, from } => {
-                if mover != me && peers.alive(mover) {
+                if mover != me && peers.claims(mover) && peers.alive(mover) {
                     return Settle::Wait;
                 }
                 from
@@ -237,7 +248,10 @@ impl<R: Region> Ring<R> {
         // A revoke waits for the former holder (if it is alive: a dead one's stores are
         // final); a grant waits for everybody else, since a sender may be joining.
         let watched: Vec<usize> = match target {
-            Mode::Shared => from.filter(|&o| peers.alive(o)).into_iter().collect(),
+            Mode::Shared => from
+                .filter(|&o| peers.claims(o) && peers.alive(o))
+                .into_iter()
+                .collect(),
             _ => (0..MAX_PARTICIPANTS).filter(|&i| i != me).collect(),
         };
         let done = (watched.is_empty() || peers.heavy())

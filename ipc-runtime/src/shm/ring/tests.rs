@@ -602,6 +602,53 @@ fn a_joiner_adopts_what_a_dead_holder_of_its_index_left() {
     assert_eq!(r.mode(), Some(Mode::Shared));
 }
 
+/// A mode word overwritten to name a participant that never claims (a channel's
+/// receiver) as mover or holder: the move is taken over as a dead mover's, and sending
+/// goes on.
+#[test]
+fn a_mode_naming_a_participant_that_never_claims_is_taken_over() {
+    struct ReceiverAt0(TestPeers);
+    impl Peers for ReceiverAt0 {
+        fn alive(&self, i: usize) -> bool {
+            self.0.alive(i)
+        }
+        fn heavy(&self) -> bool {
+            self.0.heavy()
+        }
+        fn claims(&self, i: usize) -> bool {
+            i != 0
+        }
+    }
+    let receiver_at_0 = ReceiverAt0(peers(&[]));
+    let r = ring(8);
+    let ctl = r.region().control();
+    for mode in [
+        Mode::Moving {
+            mover: 0,
+            from: None,
+        },
+        Mode::Moving {
+            mover: 0,
+            from: Some(0),
+        },
+    ] {
+        ctl.mode.store(mode.encode(), Ordering::Relaxed);
+        // The receiver "in flight", were it a claimer: never waited for.
+        ctl.claims[0].store(ctl.tail.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        assert_eq!(send(&r, 2, &mut 0, 1), Err(RingError::Busy(mode)));
+        assert_ne!(r.settle(2, mode, &receiver_at_0), Settle::Wait, "{mode:?}");
+        assert_eq!(r.mode(), Some(Mode::Shared));
+        assert_eq!(send(&r, 2, &mut 0, 1), Ok(()));
+    }
+    // A real sender at 0 moving the mode is waited for.
+    let moving = Mode::Moving {
+        mover: 0,
+        from: None,
+    };
+    ctl.mode.store(moving.encode(), Ordering::Relaxed);
+    assert_eq!(r.settle(2, moving, &peers(&[])), Settle::Wait);
+}
+
 #[test]
 fn a_garbage_mode_is_corrupt() {
     let r = ring(8);
