@@ -44,6 +44,23 @@ fn child() {
                 }
             }
         }
+        ["acking", name, acks, n] => {
+            // Receives `n` samples, each the next number, acknowledging each one on the
+            // channel `acks` before the publisher sends the next.
+            let n: u64 = n.parse().unwrap();
+            let mut rx = Subscriber::<u64>::open(name).unwrap();
+            let mut ack = ipc::shm::Sender::<u64>::open(acks).unwrap();
+            ready();
+            for i in 0..n {
+                let got = rx.recv().map(|v| *v);
+                match got {
+                    Ok(v) => assert_eq!(v, i, "sample {i}"),
+                    Err(e) => panic!("sample {i}: {e:?} (missed {})", rx.missed()),
+                }
+                ack.send(i).unwrap();
+            }
+            assert_eq!(rx.missed(), 0);
+        }
         ["before-the-publisher", name, n] => {
             // Subscribes before any publisher exists, busy-polling, so that it looks at
             // the publisher's flags as often as it can while one attaches.
@@ -233,6 +250,26 @@ fn drop_oldest_counts_exactly_what_a_slow_subscriber_skipped() {
         format!("Some({})", n - 1),
         "the last sample arrives"
     );
+}
+
+/// A subscriber of a `DropOldest` topic that keeps up (it waits in `recv` for each sample
+/// before the publisher sends the next) gets every sample from the first on, in every
+/// lap, and is never told it lagged.
+#[test]
+fn drop_oldest_loses_nothing_for_a_subscriber_that_keeps_up() {
+    let name = Name::new("ps-keepup");
+    let acks = Name::new("ps-keepup-acks");
+    let opts = Options::new().capacity(8).overflow(Overflow::DropOldest);
+    let mut tx = Publisher::<u64>::create(&name.0, opts).unwrap();
+    let mut ack = ipc::shm::Receiver::<u64>::create(&acks.0, Options::new()).unwrap();
+    let n = 40u64;
+    let kid = spawn(&format!("acking {} {} {n}", name.0, acks.0));
+    for i in 0..n {
+        tx.send(i).unwrap();
+        assert_eq!(*ack.recv_timeout(Duration::from_secs(30)).unwrap(), i);
+    }
+    drop(tx);
+    kid.assert_success();
 }
 
 #[test]

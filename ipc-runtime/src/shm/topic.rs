@@ -12,7 +12,8 @@
 //!   is written; subscribers load it with `Acquire`);
 //! - `seq == (pos + 1) | BUSY` (`DropOldest` only): the entry's old position was evicted
 //!   and `pos` will replace it;
-//! - until the first lap, entry `i` holds `i + 1 - capacity`, as if lap -1 were published.
+//! - until the first lap, entry `i` holds `i + 1 - capacity`, as if lap -1 were published
+//!   (below zero, wrapped: its top bit is not `BUSY`, see [`is_busy`]).
 //!
 //! There are `capacity + subscribers` chunks. Chunk `i < capacity` lies right behind entry
 //! `i` (an 8-byte sample and its entry take 16 bytes, four to a cache line). Under `Block`
@@ -238,6 +239,13 @@ pub(crate) enum Peek {
 /// never published: the previous lap's.
 fn lap_before(pos: u64, capacity: u64) -> u64 {
     pos.wrapping_add(1).wrapping_sub(capacity)
+}
+
+/// True if `seq` is a [`BUSY`] mark. Lap -1's marks (`i + 1 - capacity`, below zero) have
+/// the top bit set too, but are none: a subscriber ahead of the first lap must find
+/// them not yet published, never replaced.
+fn is_busy(seq: u64, capacity: u64) -> bool {
+    seq & BUSY != 0 && (seq as i64) < -(capacity as i64)
 }
 
 /// A store-load barrier on the path that streams: a compiler barrier when the process is
@@ -621,11 +629,12 @@ pub(crate) fn peek(b: &impl Board, cursor: u64, overflow: Overflow) -> Peek {
             };
         }
     }
-    let ahead = (seq & !BUSY).wrapping_sub(want) as i64;
+    let busy = is_busy(seq, cap);
+    let ahead = (if busy { seq & !BUSY } else { seq }).wrapping_sub(want) as i64;
     if ahead % cap as i64 != 0 {
         return Peek::Corrupt;
     }
-    if ahead <= 0 || (seq & BUSY != 0 && overflow == Overflow::Block) {
+    if ahead <= 0 || (busy && overflow == Overflow::Block) {
         Peek::Empty
     } else {
         Peek::Lagged

@@ -78,6 +78,31 @@ fn drop_oldest_never_waits_and_counts_every_sample_it_skips() {
     assert!(missed > 0 && seen >= 7, "seen {seen}, missed {missed}");
 }
 
+/// A subscriber that keeps up looks at positions not yet published, in the first lap as
+/// in later ones: it finds nothing to read, and never lags.
+#[test]
+fn a_subscriber_that_keeps_up_never_lags() {
+    for overflow in [Overflow::DropOldest, Overflow::Block] {
+        let b = HeapBoard::new(8, 1);
+        let mut p = Publishing::attach(&b, overflow).unwrap();
+        let mut c = b.subscribe(0, 0);
+        for v in 0..30 {
+            assert_eq!(
+                b.read(0, &mut c, overflow),
+                Ok(None),
+                "{overflow:?} before {v}"
+            );
+            assert_eq!(
+                b.read(0, &mut c, overflow),
+                Ok(None),
+                "{overflow:?} before {v}"
+            );
+            b.publish(&mut p, v, &mut everyone_alive()).unwrap();
+            assert_eq!(b.read(0, &mut c, overflow), Ok(Some(v)), "{overflow:?}");
+        }
+    }
+}
+
 #[test]
 fn a_sample_held_across_laps_keeps_its_bytes() {
     let b = HeapBoard::new(4, 2);
