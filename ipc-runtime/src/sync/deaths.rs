@@ -239,7 +239,10 @@ fn registry() -> Option<&'static Mutex<Registry>> {
             return None;
         };
         let inst = Box::leak(Box::new(Instance { pid: me, reg }));
-        CURRENT.store(inst, Ordering::Release);
+        // Opaque to the optimiser: older LLVMs (Rust 1.83's among them) turn a global
+        // that only ever holds null or one allocation into an atomic boolean, which is
+        // invalid IR and aborts a release build (llvm/llvm-project#137152).
+        CURRENT.store(core::hint::black_box(inst), Ordering::Release);
         return Some(reg);
     }
 }
