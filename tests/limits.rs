@@ -255,6 +255,53 @@ fn a_mapping_refused_for_memory_names_max_map_count_and_rlimit_as() {
     common::remove_stale();
 }
 
+/// A receiver of slices whose element type has invalid bit patterns validates each message
+/// in a private copy, a buffer of the channel's `max_len`: one this process cannot
+/// allocate (`RLIMIT_AS` lowered in this child so that the segment still maps, and the
+/// buffer does not fit) is `LimitExceeded` naming it, never an abort. A segment's
+/// `max_len` is the creator's choice, or what a hostile peer wrote there.
+#[test]
+fn a_receive_buffer_this_process_cannot_allocate_is_limit_exceeded() {
+    if role().is_none() {
+        return run(
+            "a_receive_buffer_this_process_cannot_allocate_is_limit_exceeded",
+            "child",
+        );
+    }
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    // More than a glibc thread arena reserves (64 MiB), from which it could otherwise
+    // serve the buffer without a new mapping that the limit counts.
+    const MAX_LEN: usize = 80 << 20;
+    let name = unique();
+    let opts = ShmOptions::new().capacity(1).max_len(MAX_LEN);
+    let tx = ipc::shm::Sender::<[bool]>::create(&name, opts).unwrap();
+    let mapped = std::fs::metadata(format!("/dev/shm/ipc.{name}"))
+        .unwrap()
+        .len();
+    // Room for a second mapping of the segment (the receiver's) and a little more, not
+    // for the 80 MiB buffer as well.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let vm_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    let (_, hard) = getrlimit(Resource::RLIMIT_AS).unwrap();
+    setrlimit(
+        Resource::RLIMIT_AS,
+        (vm_kib << 10) + mapped + (8 << 20),
+        hard,
+    )
+    .unwrap();
+    let r = ipc::shm::Receiver::<[bool]>::open(&name);
+    assert_limit("shm open of a [bool] receiver", r, "memory", "max_len");
+    let r = ipc::shm::Subscriber::<[bool]>::open(&name);
+    assert!(r.is_err(), "a channel is no topic");
+    setrlimit(Resource::RLIMIT_AS, hard, hard).unwrap();
+    drop(tx);
+    common::remove_stale();
+}
+
 /// A System V queue whose `msg_qbytes` its owner lowered (`IPC_SET`, the per-queue form
 /// of `kernel.msgmnb`) below one message: opening it is `LimitExceeded` naming the limit.
 #[test]

@@ -597,7 +597,7 @@ macro_rules! constructors {
         /// [`Error::LimitExceeded`] if `/dev/shm` has no room for the ring or this process
         /// is out of descriptors, [`Error::Io`] for other system errors.
         pub fn create(name: &str, opts: Options) -> Result<Self> {
-            Chan::create::<T>(name, &opts, $role).map($wrap)
+            Chan::create::<T>(name, &opts, $role).and_then($wrap)
         }
 
         /// Opens the existing channel `name` and joins it.
@@ -624,7 +624,7 @@ macro_rules! constructors {
         /// [`Error::Shutdown`] if shutdown was requested meanwhile (see
         /// [`shutdown_on`](crate::signal::shutdown_on)).
         pub fn open_with(name: &str, opts: Options) -> Result<Self> {
-            Chan::open::<T>(name, &opts, $role, &opts.appear_wait()).map($wrap)
+            Chan::open::<T>(name, &opts, $role, &opts.appear_wait()).and_then($wrap)
         }
 
         /// Opens `name` if it exists, else creates it: for peers that start in any order.
@@ -633,7 +633,7 @@ macro_rules! constructors {
         ///
         /// As [`create`](Self::create) and [`open`](Self::open).
         pub fn open_or_create(name: &str, opts: Options) -> Result<Self> {
-            Chan::open_or_create::<T>(name, &opts, $role).map($wrap)
+            Chan::open_or_create::<T>(name, &opts, $role).and_then($wrap)
         }
 
         /// Joins a memfd-backed channel from a descriptor obtained with `share_fd` (by
@@ -643,7 +643,7 @@ macro_rules! constructors {
         ///
         /// As [`open`](Self::open), and [`Error::Corrupt`] for an unsealed descriptor.
         pub fn from_fd(fd: OwnedFd, opts: Options) -> Result<Self> {
-            Chan::attach::<T>(Segment::from_fd(fd, &opts)?, &opts, $role).map($wrap)
+            Chan::attach::<T>(Segment::from_fd(fd, &opts)?, &opts, $role).and_then($wrap)
         }
 
         /// A new descriptor of the segment (its own open file description, close-on-exec)

@@ -217,6 +217,7 @@ mod options;
 mod pubsub;
 pub(crate) mod ring;
 pub mod rpc;
+mod scratch;
 mod segment;
 mod shared;
 mod sigbus;

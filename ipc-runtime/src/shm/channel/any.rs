@@ -243,10 +243,10 @@ impl AnyReceiver {
             None => shape.size,
         };
         Ok(AnyReceiver {
-            rx: Receiver::from_chan(chan),
+            rx: Receiver::from_chan(chan)?,
             tree,
             shape,
-            buf: vec![0; bytes as usize].into_boxed_slice(),
+            buf: crate::shm::scratch::zeroed_bytes(bytes)?,
         })
     }
 

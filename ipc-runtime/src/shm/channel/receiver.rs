@@ -8,7 +8,6 @@
 //! When no message is at the head the receiver goes on in `wait.rs`
 //! ([`Receiver::wait_for_message`]). The sending end's counterpart is `sender.rs`.
 
-use core::ptr::NonNull;
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
@@ -22,6 +21,7 @@ use crate::message::Message;
 use crate::payload::Payload;
 use crate::shm::options::Options;
 use crate::shm::ring::{PackedRun, Peek, RingError, RunEnd};
+use crate::shm::scratch::Scratch;
 use crate::shm::segment::Segment;
 use crate::sync::atomic::Ordering;
 use crate::sync::futex;
@@ -103,7 +103,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
     constructors!(Role::Receiver, Self::from_chan);
 
     /// The receiving end over `chan`, joined as its receiver.
-    pub(super) fn from_chan(chan: Chan) -> Self {
+    pub(super) fn from_chan(chan: Chan) -> Result<Self> {
         // Resume where a former receiver stopped, and hand back what it read but had not
         // released yet (if it died between two batches).
         let head = chan.ring.head();
@@ -114,10 +114,11 @@ impl<T: ?Sized + Payload> Receiver<T> {
         // read in place.
         let scratch = match () {
             () if T::Element::SCHEMA.accepts_any_bits() => 0,
-            () if T::IS_SLICE => chan.ring.region().max_len as usize,
+            () if T::IS_SLICE => chan.ring.region().max_len,
             () => 1,
         };
-        Receiver {
+        let scratch = Scratch::new(scratch)?;
+        Ok(Receiver {
             chan,
             head,
             packed,
@@ -125,8 +126,8 @@ impl<T: ?Sized + Payload> Receiver<T> {
                 pending: None,
                 released: head,
             },
-            scratch: Scratch::new(scratch),
-        }
+            scratch,
+        })
     }
 
     /// Receives the next message, waiting for one.
@@ -259,7 +260,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
         // Copy, free the slot, then validate the private copy: the sender can no longer
         // change what we validated.
         let size = size_of::<T::Element>();
-        let dst = self.scratch.ptr.as_ptr().cast::<u8>();
+        let dst = self.scratch.as_ptr().cast::<u8>();
         // SAFETY: `src` is `len * size` readable bytes of the published slot, `dst` a
         // private allocation of at least as many (`len` is at most the maximum, or 1);
         // they do not overlap.
@@ -271,7 +272,7 @@ impl<T: ?Sized + Payload> Receiver<T> {
         // SAFETY: `validate` accepted every element, so by the `Message` contract they
         // are valid; the buffer is aligned for the element and borrowed for as long as
         // `self` is.
-        let value = unsafe { &*T::raw(self.scratch.ptr.as_ptr(), len) };
+        let value = unsafe { &*T::raw(self.scratch.as_ptr(), len) };
         Ok(Sample {
             value,
             release: None,
@@ -513,7 +514,7 @@ fn take<T: Message>(src: *mut u8, scratch: &mut Scratch<T>, out: *mut T) -> Resu
         unsafe { core::ptr::copy_nonoverlapping(src.cast::<T>(), out, 1) };
         return Ok(());
     }
-    let dst = scratch.ptr.as_ptr().cast::<u8>();
+    let dst = scratch.as_ptr().cast::<u8>();
     // SAFETY: `src` is `size_of::<T>()` readable bytes of the held slot, `dst` a private
     // allocation of the same size; they do not overlap.
     unsafe { core::ptr::copy_nonoverlapping(src, dst, size_of::<T>()) };
@@ -523,7 +524,7 @@ fn take<T: Message>(src: *mut u8, scratch: &mut Scratch<T>, out: *mut T) -> Resu
     // SAFETY: `T::validate` accepted the bytes, so by the `Message` contract they are a
     // valid `T`; the scratch buffer is aligned for `T`, private, and not `*out`, which
     // is valid for the write.
-    unsafe { core::ptr::copy_nonoverlapping(scratch.ptr.as_ptr(), out, 1) };
+    unsafe { core::ptr::copy_nonoverlapping(scratch.as_ptr(), out, 1) };
     Ok(())
 }
 
@@ -645,40 +646,6 @@ impl<T: ?Sized + Payload> Drop for Sample<'_, T> {
             if let Some(pos) = read.pending.take() {
                 release(chan, read, pos);
             }
-        }
-    }
-}
-
-/// A private, heap-allocated buffer for `len` values of `T` (copy-then-validate).
-struct Scratch<T> {
-    ptr: NonNull<T>,
-    len: usize,
-}
-
-impl<T> Scratch<T> {
-    fn new(len: usize) -> Self {
-        let layout = std::alloc::Layout::array::<T>(len).expect("a slot's worth of memory");
-        if layout.size() == 0 {
-            return Scratch {
-                ptr: NonNull::dangling(),
-                len,
-            };
-        }
-        // SAFETY: the layout has a non-zero size.
-        let p = unsafe { std::alloc::alloc(layout) };
-        let Some(ptr) = NonNull::new(p.cast::<T>()) else {
-            std::alloc::handle_alloc_error(layout)
-        };
-        Scratch { ptr, len }
-    }
-}
-
-impl<T> Drop for Scratch<T> {
-    fn drop(&mut self) {
-        let layout = std::alloc::Layout::array::<T>(self.len).expect("as in `new`");
-        if layout.size() != 0 {
-            // SAFETY: allocated in `new` with this layout.
-            unsafe { std::alloc::dealloc(self.ptr.as_ptr().cast(), layout) };
         }
     }
 }

@@ -72,7 +72,7 @@ impl<T: ?Sized + Payload> core::fmt::Debug for Sender<T> {
 }
 
 impl<T: ?Sized + Payload> Sender<T> {
-    constructors!(Role::Sender, Self::from_chan);
+    constructors!(Role::Sender, |chan| Ok(Self::from_chan(chan)));
 
     /// The sending end over `chan`, joined as a sender.
     pub(super) fn from_chan(chan: Chan) -> Self {

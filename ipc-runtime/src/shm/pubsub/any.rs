@@ -86,12 +86,13 @@ impl AnySubscriber {
             Some(n) => n.saturating_mul(shape.size),
             None => shape.size,
         };
+        let scratch = crate::shm::scratch::zeroed_bytes(bytes)?;
         let end = SubEnd::attach(seg, board, &opts, None)?;
         Ok(AnySubscriber {
             end,
             tree,
             shape,
-            scratch: vec![0; bytes as usize].into_boxed_slice(),
+            scratch,
         })
     }
 

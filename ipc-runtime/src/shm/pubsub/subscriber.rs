@@ -1,6 +1,5 @@
 //! The receiving end of a topic: [`Subscriber`] and the sample it lends, [`TopicSample`].
 
-use core::mem::MaybeUninit;
 use std::time::{Duration, Instant};
 
 use super::SegBoard;
@@ -11,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::payload::Payload;
 use crate::shm::options::Options;
+use crate::shm::scratch::Scratch;
 use crate::shm::segment::{Keep, Segment};
 use crate::shm::topic::{self, Board, Overflow, Peek};
 use crate::shm::watch::{at_most_longest, Look, Watch};
@@ -46,7 +46,7 @@ pub struct Subscriber<T: ?Sized + Payload> {
     /// Where samples of element types with invalid bit patterns are copied and validated
     /// (one element for a message, the maximum length for a slice); empty for the others,
     /// which are read in place.
-    scratch: Box<[MaybeUninit<T::Element>]>,
+    scratch: Scratch<T::Element>,
 }
 
 /// What a subscriber is whatever its type: its place in the topic and how it moves,
@@ -105,7 +105,11 @@ impl<T: ?Sized + Payload> Subscriber<T> {
     /// As [`Subscriber::open`].
     pub fn open_with(name: &str, opts: Options) -> Result<Self> {
         let (seg, board) = open_topic::<T>(name, &opts)?;
-        Ok(Self::new(SubEnd::attach(seg, board, &opts, None)?))
+        let scratch = Self::scratch(&board)?;
+        Ok(Subscriber {
+            end: SubEnd::attach(seg, board, &opts, None)?,
+            scratch,
+        })
     }
 
     /// Subscribes to `name`, creating the topic with `opts` if it does not exist.
@@ -115,19 +119,20 @@ impl<T: ?Sized + Payload> Subscriber<T> {
     /// As [`Subscriber::open`] and [`Publisher::create`](super::Publisher::create).
     pub fn open_or_create(name: &str, opts: Options) -> Result<Self> {
         let (seg, board, made) = open_or_create_topic::<T>(name, &opts, 1)?;
-        Ok(Self::new(SubEnd::attach(seg, board, &opts, made)?))
+        let scratch = Self::scratch(&board)?;
+        Ok(Subscriber {
+            end: SubEnd::attach(seg, board, &opts, made)?,
+            scratch,
+        })
     }
 
-    fn new(end: SubEnd) -> Self {
-        let scratch_len = match () {
+    /// The scratch buffer for `board`'s samples, allocated before the subscriber joins.
+    fn scratch(board: &SegBoard) -> Result<Scratch<T::Element>> {
+        Scratch::new(match () {
             () if T::Element::SCHEMA.accepts_any_bits() => 0,
-            () if T::IS_SLICE => end.board.max_len as usize,
+            () if T::IS_SLICE => board.max_len,
             () => 1,
-        };
-        Subscriber {
-            end,
-            scratch: Box::new_uninit_slice(scratch_len),
-        }
+        })
     }
 
     /// Receives the next sample, waiting for it.
@@ -207,7 +212,7 @@ impl<T: ?Sized + Payload> Subscriber<T> {
             });
         }
         let size = size_of::<T::Element>();
-        let dst = self.scratch.as_mut_ptr().cast::<u8>();
+        let dst = self.scratch.as_ptr().cast::<u8>();
         // SAFETY: `src` is `len` readable elements of the chunk (`len` is at most the
         // maximum, checked by `slice_len`, or 1), `dst` a private allocation of at least
         // as many; they do not overlap.
