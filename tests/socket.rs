@@ -489,6 +489,34 @@ fn seqpacket_peer_that_shuts_down_writing_is_disconnected() {
     common::assert_exit_success(child);
 }
 
+/// Connecting to a path where no listener of the end's type is says what is there: a
+/// file that is no socket, or a listener of the other type (and which scheme reaches it).
+#[test]
+fn connecting_where_no_listener_of_that_type_is_says_what_is_there() {
+    let dir = TempDir::new();
+    let file = dir.path("file");
+    fs::write(&file, b"hello").unwrap();
+    let subdir = dir.path("dir");
+    fs::create_dir(&subdir).unwrap();
+    let fifo = dir.path("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let seq = dir.path("seq.sock");
+    let _seq = SeqPacketListener::<u64>::bind(&seq).unwrap();
+    let stream = dir.path("stream.sock");
+    let _stream = Listener::<u64>::bind(&stream).unwrap();
+    let not_found = |r: ipc::Result<()>, says: &str| match r {
+        Err(e @ Error::NotFound { .. }) => {
+            assert!(e.to_string().contains(says), "{e}: no `{says}`")
+        }
+        other => panic!("{other:?}: not NotFound saying `{says}`"),
+    };
+    not_found(Stream::<u64>::connect(&file).map(drop), "no socket");
+    not_found(Stream::<u64>::connect(&subdir).map(drop), "a directory");
+    not_found(Stream::<u64>::connect(&fifo).map(drop), "a FIFO");
+    not_found(Stream::<u64>::connect(&seq).map(drop), "unix-seqpacket:");
+    not_found(SeqPacket::<u64>::connect(&stream).map(drop), "`unix:`");
+}
+
 #[test]
 fn seqpacket_refuses_other_schema() {
     if let Some((_, path)) = role() {

@@ -350,8 +350,14 @@ fn parse_host_port(s: &str) -> Result<(&str, u16), String> {
         return Err("the host is missing: tcp:HOST:PORT".into());
     }
     match port.parse::<u16>() {
+        // Port 0 binds a port the system picks, which an endpoint could not tell anyone.
+        Ok(0) => Err(
+            "port 0 names no port a peer could connect to: give one (1 to 65535), or bind \
+             `tcp::Listener::bind(\"HOST:0\")` and read its `local_addr()`"
+                .into(),
+        ),
         Ok(p) if port.bytes().all(|b| b.is_ascii_digit()) => Ok((host, p)),
-        _ => Err(format!("`{port}` is not a port (0 to 65535)")),
+        _ => Err(format!("`{port}` is not a port (1 to 65535)")),
     }
 }
 
@@ -477,6 +483,7 @@ mod tests {
             ("tcp:[::1]", "[ADDRESS]:PORT"),
             ("tcp::80", "host is missing"),
             ("tcp:h:70000", "not a port"),
+            ("tcp:127.0.0.1:0", "port 0 names no port"),
             ("fifo:%zz", "two hex digits"),
             ("pipe:x", "takes nothing"),
             ("shm:x?foreign", "has no option `foreign`"),

@@ -235,8 +235,25 @@ pub(crate) fn connect(path: &Path, ty: SockType, wait: Wait) -> Result<OwnedFd> 
     let addr = UnixAddr::new(path).map_err(|e| Error::named("connect", WHAT, &name, e))?;
     match super::sys::connect(fd.as_fd(), &addr, wait)? {
         Ok(()) => Ok(fd),
+        // A socket file nobody listens on, or a path that is no socket at all.
         Err(Errno::ECONNREFUSED) => Err(Error::NotFound {
-            what: "listener on Unix socket (the file is stale)",
+            what: match std::fs::metadata(path).map(|m| m.file_type()) {
+                Ok(t) if t.is_dir() => "listener on Unix socket (the path is a directory)",
+                Ok(t) if t.is_fifo() => "listener on Unix socket (the path is a FIFO)",
+                Ok(t) if !t.is_socket() => "listener on Unix socket (the path is no socket)",
+                _ => "listener on Unix socket (the file is stale)",
+            },
+            name,
+        }),
+        // A socket of another type is bound there.
+        Err(Errno::EPROTOTYPE) => Err(Error::NotFound {
+            what: if ty == SockType::Stream {
+                "stream listener on Unix socket (a socket of another type is bound there: \
+                 a seqpacket listener is reached with `unix-seqpacket:`, SeqPacket::connect)"
+            } else {
+                "seqpacket listener on Unix socket (a socket of another type is bound there: \
+                 a stream listener is reached with `unix:`, Stream::connect)"
+            },
             name,
         }),
         Err(e) => Err(Error::named("connect", WHAT, &name, e)),
