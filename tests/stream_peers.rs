@@ -18,6 +18,8 @@ const PATH: &str = "IPC_PEER_PATH";
 type Big = [u8; 256 << 10];
 /// The type of a stranger on the stream.
 type Other = [u32; 3];
+/// A page-sized message: it goes bare, one pipe page.
+type Page = [u8; 4096];
 
 mod common;
 
@@ -143,6 +145,25 @@ fn play_role_if_child() {
                 tx.send([0x6500_0000 + i; 3]).unwrap();
             }
         }
+        "page_writer" => {
+            // Page-sized messages, which go bare: it holds the FIFO alone (a lock).
+            let mut tx = fifo::Sender::<Page>::open(&path).unwrap();
+            for i in 1..=3 {
+                tx.send([i; 4096]).unwrap();
+            }
+            say("sent");
+            wait_for_go();
+            for i in 4..=6 {
+                tx.send([i; 4096]).unwrap();
+            }
+        }
+        "raw_stranger" => {
+            // A raw writer that ignores the lock: a handshake of another type, a record.
+            let mut wire = codec::hello::<Other>();
+            codec::write_message(&mut wire, &[7u32; 3]).unwrap();
+            let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            f.write_all(&wire).unwrap();
+        }
         "big_writer_to_die" => {
             let mut tx = fifo::Sender::<Big>::open(&path).unwrap();
             let msg = big(1);
@@ -222,6 +243,33 @@ fn a_strangers_handshake_on_a_fifo_costs_one_error_and_no_good_message() {
     assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
     for want in 101..=200 {
         assert_eq!(rx.recv().unwrap(), want);
+    }
+    good.assert_success();
+    assert!(rx.recv().unwrap_err().is_disconnected());
+}
+
+/// A raw writer that ignores the lock of a FIFO sender of page-sized messages writes a
+/// handshake of another (short) type and a record between that sender's pages: one
+/// `SchemaMismatch`, and the pages after it still arrive (bare pages are still the
+/// page-sized writer's: the stranger's records are all tagged).
+#[test]
+fn a_raw_strangers_handshake_between_bare_pages_costs_one_error_and_no_page() {
+    play_role_if_child();
+    let path = TempPath::new("pages");
+    let _fifo = fifo::create(&path.0).unwrap();
+    let mut rx = fifo::Receiver::<Page>::open(&path.0).unwrap();
+    let test = "a_raw_strangers_handshake_between_bare_pages_costs_one_error_and_no_page";
+    let mut good = Peer::spawn(test, "page_writer", &path.0);
+    good.wait_for("sent");
+    for want in 1..=3 {
+        assert_eq!(rx.recv().unwrap()[0], want);
+    }
+    Peer::spawn(test, "raw_stranger", &path.0).assert_success();
+    good.go();
+    let err = rx.recv().unwrap_err();
+    assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
+    for want in 4..=6 {
+        assert_eq!(rx.recv().unwrap()[0], want);
     }
     good.assert_success();
     assert!(rx.recv().unwrap_err().is_disconnected());

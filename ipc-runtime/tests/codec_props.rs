@@ -82,6 +82,14 @@ proptest! {
     }
 
     #[test]
+    fn a_page_sized_writer_keeps_its_pages_across_a_raw_writers_short_handshakes(
+        events in prop::collection::vec(event(), 0..40),
+        chunk in 1usize..12_000,
+    ) {
+        beside_a_raw_writer::<[u8; 4096], [u32; 3]>(&events, chunk)?;
+    }
+
+    #[test]
     fn validated_messages_round_trip(msgs in prop::collection::vec((fixed_str(), any::<[bool; 3]>(), any::<char>()), 0..20)) {
         let strs: Vec<FixedStr<12>> = msgs.iter().map(|m| m.0).collect();
         prop_assert_eq!(decode_all::<FixedStr<12>>(&encode(&strs), 7).0, strs);
@@ -290,6 +298,44 @@ fn interleaving<G: Pattern, S: Pattern>(
                 live[usize::from(good)] = false;
                 after_torn = true;
             }
+        }
+    }
+    let got = read_all::<G>(&wire, chunk);
+    prop_assert_eq!(got, expected);
+    Ok(())
+}
+
+/// A good writer of page-sized messages, announced once, and a raw writer that ignores
+/// the lock a FIFO sender of such a type holds: it writes its handshakes (of a type of
+/// short records) and records between the good writer's messages. A reader of `G` gets
+/// one `SchemaMismatch` per handshake and every good message in order: the bare pages
+/// after a stranger's handshake are still the good writer's, since the stranger's
+/// records are all tagged.
+fn beside_a_raw_writer<G: Pattern, S: Pattern>(
+    events: &[Event],
+    chunk: usize,
+) -> Result<(), TestCaseError> {
+    assert!(codec::is_page::<G>() && !codec::is_page::<S>());
+    let mut wire = codec::hello::<G>();
+    let mut expected = Vec::new();
+    let mut stranger = false;
+    for e in events {
+        match *e {
+            Event::Good(x) => {
+                codec::write_message(&mut wire, &G::of(x)).unwrap();
+                expected.push(x.to_string());
+            }
+            Event::StrangerHello | Event::Stranger(_) => {
+                if !stranger || matches!(e, Event::StrangerHello) {
+                    wire.extend_from_slice(&codec::hello::<S>());
+                    expected.push("mismatch".to_string());
+                    stranger = true;
+                }
+                if let Event::Stranger(x) = *e {
+                    codec::write_message(&mut wire, &S::of(x)).unwrap();
+                }
+            }
+            Event::GoodHello | Event::Torn(..) => {}
         }
     }
     let got = read_all::<G>(&wire, chunk);

@@ -31,9 +31,13 @@
 //! pages, which measured 2.5x slower. It is written atomically, so it cannot be torn;
 //! a reader tells it from a record by its first four bytes, which must not look like a
 //! tag (the handshake's, or any value with the top bit set: a message that begins so is
-//! sent as a long record instead), and attributes it to the writer whose handshake came last. That is sound
-//! because a writer of page-sized or longer messages has the stream alone (a FIFO sender
-//! of such a type takes an exclusive lock; see [`crate::fifo`]).
+//! sent as a long record instead), and attributes it to the page-sized writer whose
+//! handshake came last (the handshake of a writer of short records, which are all
+//! tagged, changes nothing). That is sound because a writer of page-sized or longer
+//! messages has the stream alone (a FIFO sender of such a type takes an exclusive lock;
+//! see [`crate::fifo`]). A raw writer that ignores the lock and announces another
+//! page-sized type between a page-sized writer's messages takes the bare pages that
+//! follow: they are skipped as its, since nothing in a bare page says whose it is.
 //!
 //! A writer begins with a handshake; a reader checks it against its own `T` before it
 //! accepts a message, and refuses another schema with [`Error::SchemaMismatch`] naming

@@ -519,7 +519,10 @@ impl<P: ?Sized + Payload> FrameReader<P> {
 
     /// Remembers a writer whose handshake was refused (its schema's `fingerprint`, the
     /// `size` of its messages or elements, whether it sends slices), to drop its records
-    /// without another error; it is the writer of the bare messages that follow, if any.
+    /// without another error. If its messages are page-sized, it is the writer of the bare
+    /// messages that follow; if not, it sends none, and those that follow are still the
+    /// last page-sized writer's (a raw writer's handshake between that writer's pages
+    /// costs it nothing).
     #[cold]
     #[inline(never)]
     fn refused(&mut self, fingerprint: u64, size: u64, slice: bool) {
@@ -532,7 +535,9 @@ impl<P: ?Sized + Payload> FrameReader<P> {
             size,
             slice,
         });
-        self.bare = (!slice && is_page_len(size)).then_some((size, false));
+        if !slice && is_page_len(size) {
+            self.bare = Some((size, false));
+        }
     }
 
     /// Enters the batch record of `len` bytes whose header is at the front of the buffer
