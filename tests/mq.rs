@@ -396,6 +396,22 @@ fn a_queue_made_by_another_program_is_refused_saying_what_to_do() {
     assert!(e.to_string().contains("ipc::mq::unlink"), "{e}");
 }
 
+/// A queue removed by a program not of this crate (`mq_unlink`, as a C peer does) leaves
+/// its schema header in `/dev/shm`: once no end has it open, the next sweep removes it,
+/// however the queue's ends left (here cleanly).
+#[test]
+fn a_header_whose_queue_a_foreign_program_removed_is_swept() {
+    let name = Name::new("mq");
+    drop(Sender::<u64>::create(&name.0, Options::new()).unwrap());
+    let header = format!("/dev/shm/ipc-mq.{}", &name.0[1..]);
+    assert!(std::path::Path::new(&header).exists());
+    let c = std::ffi::CString::new(name.0.as_str()).unwrap();
+    nix::mqueue::mq_unlink(c.as_c_str()).unwrap();
+    let removed = mq::remove_stale_with_prefix(&name.0).unwrap();
+    assert_eq!(removed, std::slice::from_ref(&name.0));
+    assert!(!std::path::Path::new(&header).exists());
+}
+
 #[test]
 fn unlink_removes_the_queue_and_its_schema_header() {
     let name = Name::new("mq");

@@ -106,6 +106,9 @@
 //!   without dropping it (`std::process::exit`, `mem::forget`);
 //! - the queue is empty (`QSIZE:0` in `/dev/mqueue`, which must be mounted).
 //!
+//! A header whose queue a program not of this crate removed (its `mq_unlink`) describes
+//! nothing: it goes as soon as no end has it open.
+//!
 //! So a queue left cleanly, or one that holds messages, is never reclaimed; a queue whose
 //! header was written by an earlier version of this crate carries no record and is not
 //! either. What the rule cannot see: a process that uses the queue through raw `mq_open`,
@@ -201,9 +204,10 @@ pub fn unlink(name: &str) -> Result<()> {
 
 /// Removes this user's POSIX queues (and their schema headers) whose names start with
 /// `prefix` (with or without its `/`) and that crashed processes abandoned, by the rule of
-/// the automatic sweep ("Crashes", above: no end open, one end never dropped, empty);
-/// returns their names. What the sweep does by itself at the next create or open, on
-/// demand (the `ipc clean` command), and whatever `IPC_RECLAIM` says.
+/// the automatic sweep ("Crashes", above: no end open, one end never dropped, empty), and
+/// the schema headers of queues of such names that a program not of this crate removed
+/// (no end open); returns their names. What the sweep does by itself at the next create or open,
+/// on demand (the `ipc clean` command), and whatever `IPC_RECLAIM` says.
 ///
 /// # Errors
 ///
@@ -211,13 +215,29 @@ pub fn unlink(name: &str) -> Result<()> {
 pub fn remove_stale_with_prefix(prefix: &str) -> Result<Vec<String>> {
     let prefix = prefix.trim_start_matches('/');
     let uid = nix::unistd::geteuid().as_raw();
-    Ok(list()?
+    let mut removed: Vec<String> = list()?
         .into_iter()
         .filter_map(|q| {
             let rest = q.name.trim_start_matches('/').to_owned();
             (rest.starts_with(prefix) && record::reclaim(&rest, uid, true)).then_some(q.name)
         })
-        .collect())
+        .collect();
+    // Headers whose queue is gone: no queue lists them.
+    let headers = std::fs::read_dir(limits::HEADER_DIR).into_iter().flatten();
+    for entry in headers.flatten() {
+        let file = entry.file_name();
+        let Some(rest) = file
+            .to_str()
+            .and_then(|f| f.strip_prefix(limits::HEADER_PREFIX))
+        else {
+            continue;
+        };
+        let gone = !std::path::Path::new(&format!("/dev/mqueue/{rest}")).exists();
+        if rest.starts_with(prefix) && gone && record::reclaim(rest, uid, true) {
+            removed.push(format!("/{rest}"));
+        }
+    }
+    Ok(removed)
 }
 
 pub(crate) use record::sweep_one;

@@ -3,7 +3,8 @@
 //! if its header is this user's, it can take an exclusive lock on the record (no end is
 //! open), one end left without closing, and the queue is empty (`QSIZE:0` in
 //! `/dev/mqueue`): nothing is lost, and a queue a setup tool made and left cleanly, or one
-//! holding messages for a receiver to come, stays.
+//! holding messages for a receiver to come, stays. A header whose queue is gone (removed
+//! by a program not of this crate) describes nothing: it goes once no end has it open.
 
 use nix::errno::Errno;
 
@@ -39,16 +40,17 @@ pub(super) fn reclaim(rest: &str, uid: u32, remove: bool) -> bool {
     if parse_header(&String::from_utf8_lossy(&text[..n])).is_none() {
         return false;
     }
-    // No end open (none holds its shared lock), none can open until this one goes, and
-    // one left without closing.
-    if !hold(&fd) || !crashed(&fd) {
+    // No end open (none holds its shared lock), and none can open until this one goes.
+    if !hold(&fd) {
         return false;
     }
     let queue = format!("{MQUEUE_DIR}{rest}");
     match nix::sys::stat::lstat(queue.as_str()) {
-        // The queue went (unlinked by a program not of this crate): only the header is left.
+        // The queue went (unlinked by a program not of this crate, a C peer's
+        // `mq_unlink`): the header describes nothing, however its ends left.
         Err(Errno::ENOENT) => {}
-        Ok(q) if q.st_uid == uid && is_empty(&queue) => {}
+        // One end left without closing, and nothing is lost.
+        Ok(q) if q.st_uid == uid && crashed(&fd) && is_empty(&queue) => {}
         _ => return false,
     }
     if !remove {
