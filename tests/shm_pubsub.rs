@@ -475,10 +475,10 @@ fn a_subscriber_past_the_maximum_is_refused() {
     let _tx = Publisher::<u64>::create(&name.0, Options::new().max_subscribers(2)).unwrap();
     let _a = Subscriber::<u64>::open(&name.0).unwrap();
     let _b = Subscriber::<u64>::open(&name.0).unwrap();
-    assert!(matches!(
-        Subscriber::<u64>::open(&name.0),
-        Err(Error::Busy { .. })
-    ));
+    let e = Subscriber::<u64>::open(&name.0).unwrap_err();
+    assert!(matches!(e, Error::Busy { .. }), "{e}");
+    // It says what sets the maximum.
+    assert!(e.to_string().contains("Options::max_subscribers"), "{e}");
 }
 
 /// Many short rounds of `Block` with a small ring and three subscriber processes sharing

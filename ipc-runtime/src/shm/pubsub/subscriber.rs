@@ -249,7 +249,12 @@ impl SubEnd {
         let n = board.subscribers();
         let me = match joined {
             Some(p) => p,
-            None => seg.join(1..1 + n, "the topic has its maximum of subscribers")?,
+            None => seg.join(
+                1..1 + n,
+                "the topic has its maximum of subscribers, which its creator set \
+                 (Options::max_subscribers, 8 by default, at most 63): wait for one to \
+                 leave, or create the topic with more",
+            )?,
         } - 1;
         // A publisher parked for room watches the subscribers it knew of: it looks again.
         say_joined(&seg, &board, me + 1);
