@@ -2,10 +2,11 @@
 //!
 //! The parent starts a worker (this program re-run with `worker`) that crunches numbers in
 //! small units of work. The worker takes SIGUSR1 as an event from a `Signals` receiver
-//! (signalfd) and reports it; it takes SIGTERM through `ipc::signal::shutdown_on`, which
-//! only sets a flag, and checks that flag between units. The parent sends SIGUSR1, then
-//! SIGTERM, and prints how long the worker took to stop (the goal: well within 100 ms)
-//! and how much work it finished.
+//! (signalfd) and reports it; it takes SIGTERM (and SIGINT) through
+//! `ipc::signal::shutdown_on`, which only sets a flag, and checks that flag between units.
+//! The parent sends SIGUSR1, then SIGTERM, and prints how long the worker took to stop
+//! (the goal: well within 100 ms) and how much work it finished. Ctrl-C reaches both (one
+//! process group): the worker stops cleanly, and the parent says so.
 //!
 //! Run: `cargo run --example signals`
 
@@ -48,11 +49,13 @@ fn worker() -> ipc::Result<()> {
             Err(e) => return Err(e),
         }
     }
-    println!("worker: SIGTERM: stopped cleanly after {units} units of work (checksum {acc:#x})");
+    println!("worker: stopped cleanly after {units} units of work (checksum {acc:#x})");
     Ok(())
 }
 
 fn parent() -> ipc::Result<()> {
+    // Ctrl-C stops the worker too: then this process only reports how it stopped.
+    signal::shutdown_on(&[Signal::SIGINT])?;
     let mut child = Command::new(std::env::current_exe().map_err(io("current_exe"))?)
         .arg("worker")
         .stdout(Stdio::piped())
@@ -63,15 +66,15 @@ fn parent() -> ipc::Result<()> {
     let result = (|| {
         expect_line(&mut lines, "ready")?;
         println!("parent: worker {pid} is busy");
-        std::thread::sleep(Duration::from_millis(100));
+        pause()?;
         signal::send(pid, Signal::SIGUSR1)?;
         println!("{}", expect_line(&mut lines, "worker: SIGUSR1")?);
-        std::thread::sleep(Duration::from_millis(100));
+        pause()?;
         signal::send(pid, Signal::SIGTERM)?;
         let sent = Instant::now();
         let status = child.wait().map_err(io("wait"))?;
         let took = sent.elapsed();
-        println!("{}", expect_line(&mut lines, "worker: SIGTERM")?);
+        println!("{}", expect_line(&mut lines, "worker: stopped")?);
         println!(
             "parent: worker exited ({status}) {:.2} ms after SIGTERM (goal: within 100 ms: {})",
             took.as_secs_f64() * 1e3,
@@ -86,23 +89,51 @@ fn parent() -> ipc::Result<()> {
         }
         Ok(())
     })();
-    if result.is_err() {
-        let _ = child.kill();
-        let _ = child.wait();
+    match result {
+        Err(ipc::Error::Shutdown) => {
+            // What the worker said as it stopped.
+            lines
+                .map_while(Result::ok)
+                .for_each(|line| println!("{line}"));
+            let status = child.wait().map_err(io("wait"))?;
+            println!("parent: interrupted; the worker stopped too ({status})");
+            Ok(())
+        }
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(e)
+        }
+        Ok(()) => Ok(()),
     }
-    result
 }
 
-/// Reads the next line and checks that it starts with `prefix`.
+/// Reads the next line and checks that it starts with `prefix`. `Shutdown` if the worker
+/// stopped early because this program was interrupted (Ctrl-C reached both).
 fn expect_line(lines: &mut Lines<BufReader<ChildStdout>>, prefix: &str) -> ipc::Result<String> {
     match lines.next() {
         Some(Ok(line)) if line.starts_with(prefix) => Ok(line),
+        Some(Ok(line)) if line.starts_with("worker: stopped") && signal::shutdown_requested() => {
+            println!("{line}");
+            Err(ipc::Error::Shutdown)
+        }
+        None if signal::shutdown_requested() => Err(ipc::Error::Shutdown),
+
         Some(Ok(line)) => Err(ipc::Error::Corrupt(format!(
             "expected `{prefix}...` from the worker, got `{line}`"
         ))),
         Some(Err(e)) => Err(io("read")(e)),
         None => Err(ipc::Error::Disconnected),
     }
+}
+
+/// Lets the worker work a tenth of a second; `Shutdown` if this program was interrupted.
+fn pause() -> ipc::Result<()> {
+    std::thread::sleep(Duration::from_millis(100));
+    if signal::shutdown_requested() {
+        return Err(ipc::Error::Shutdown);
+    }
+    Ok(())
 }
 
 fn io(op: &'static str) -> impl Fn(std::io::Error) -> ipc::Error {
