@@ -328,8 +328,8 @@ impl Chan {
             SENDERS.start
         };
         crate::sync::bell::ready()?;
-        let seg = Segment::create(name, opts, layout.total_size, me)?;
-        seg.write_header::<P>(&layout, &shape, &schema);
+        let seg = Segment::create(name, opts, layout.meta::<P>(&shape), me)?;
+        seg.write_schema(&schema);
         let chan = Self::assemble(seg, layout, &shape, me, opts, role);
         chan.ring.init();
         chan.joined(role);

@@ -189,8 +189,8 @@ fn create_topic<P: ?Sized + Payload>(
     let shape = opts.shape_for::<P>().with_schema(&schema);
     let layout = Layout::topic(&shape, opts.slots(&shape), opts.max_subscribers)?;
     crate::sync::bell::ready()?;
-    let seg = Segment::create(name, opts, layout.total_size, me)?;
-    seg.write_header::<P>(&layout, &shape, &schema);
+    let seg = Segment::create(name, opts, layout.meta::<P>(&shape), me)?;
+    seg.write_schema(&schema);
     let board = map_topic::<P>(&seg)?;
     topic::init(&board);
     let state = &board.control().state;

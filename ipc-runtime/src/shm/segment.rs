@@ -47,7 +47,7 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag, SealFlag};
 use nix::sys::mman::{shm_open, shm_unlink};
 use nix::sys::stat::{fchmod, fstat, Mode};
 
-use super::layout::{self, Header, Layout, SegmentKind, Shape, MAGIC};
+use super::layout::{self, Header, Layout, Meta, SegmentKind, Shape, MAGIC};
 use super::options::{Backing, Options};
 use super::ring::MAX_PARTICIPANTS;
 use crate::deadline::Wait;
@@ -285,16 +285,22 @@ impl Drop for Mapping {
 }
 
 impl Segment {
-    /// Creates a segment of `size` bytes, zero-filled, with this process holding lock byte
-    /// `me`. The caller writes the header and publishes it with [`layout::set_ready`].
-    pub(crate) fn create(name: &str, opts: &Options, size: u64, me: usize) -> Result<Segment> {
+    /// Creates a segment of `meta.total_size` bytes whose header's immutable part is
+    /// `meta`, zero-filled but for that, with this process holding lock byte `me`. The
+    /// caller writes the schema ([`Segment::write_schema`]) and the rest of the header and
+    /// publishes it with [`layout::set_ready`].
+    pub(crate) fn create(name: &str, opts: &Options, meta: Meta, me: usize) -> Result<Segment> {
         // What crashed processes of this user left (see `crate::reclaim`).
         crate::reclaim::sweep(None);
-        match opts.backing {
-            Backing::Posix => Self::create_posix(name, opts, size, me),
-            Backing::Memfd => Self::create_memfd(name, opts, size, me),
-            Backing::SysV => Self::create_sysv(name, opts, size, me),
-        }
+        let seg = match opts.backing {
+            Backing::Posix => Self::create_posix(name, opts, meta.total_size, me),
+            Backing::Memfd => Self::create_memfd(name, opts, meta.total_size, me),
+            Backing::SysV => Self::create_sysv(name, opts, meta.total_size, me),
+        }?;
+        // SAFETY: the mapping is `meta.total_size` bytes, which hold a header (`Layout`
+        // sized it), writable; nobody reads it before READY is published.
+        unsafe { layout::write_meta(seg.base(), meta) };
+        Ok(seg)
     }
 
     fn create_sysv(name: &str, opts: &Options, size: u64, me: usize) -> Result<Segment> {
@@ -602,23 +608,19 @@ impl Segment {
         meta.check_any(kind, self.len(), theirs.as_deref())
     }
 
-    /// Writes the header of a segment of `P` this process just created: the immutable
-    /// part, then `schema`, the encoded tree `shape` made room for (creator only, before
-    /// READY).
-    pub(crate) fn write_header<P: ?Sized + Payload>(
-        &self,
-        layout: &Layout,
-        shape: &Shape,
-        schema: &[u8],
-    ) {
-        debug_assert_eq!(shape.schema_len, schema.len() as u64);
-        // SAFETY: the mapping holds `layout.total_size` bytes, which cover the header and
-        // the schema after it (`Layout` put the body after both); nobody reads them
-        // before READY is published.
-        unsafe {
-            layout::write_meta(self.base(), layout.meta::<P>(shape));
-            layout::write_schema(self.base(), schema);
-        }
+    /// Writes `schema`, the encoded tree the header of a segment this process just created
+    /// made room for, after that header (creator only, before READY).
+    pub(crate) fn write_schema(&self, schema: &[u8]) {
+        // SAFETY: every segment is mapped with at least a header's bytes.
+        let meta = unsafe { layout::read_meta(self.base()) };
+        assert!(
+            u64::from(meta.schema_len) == schema.len() as u64
+                && (size_of::<Header>() + schema.len()) as u64 <= self.len(),
+            "the schema fits the room its header made"
+        );
+        // SAFETY: the mapping is `self.len()` bytes long, which cover the header and the
+        // schema after it (asserted above); nobody reads them before READY is published.
+        unsafe { layout::write_schema(self.base(), schema) };
     }
 
     /// True once the segment's file was shrunk under this process's mapping.

@@ -124,8 +124,8 @@ impl<T: Message> Shared<T> {
         let schema = layout::encoded_schema::<T>()?;
         let shape = Shape::of::<T>(0).with_schema(&schema);
         let layout = Layout::shared::<T>(shape.schema_len)?;
-        let seg = Segment::create(name, &opts, layout.total_size, 0)?;
-        seg.write_header::<T>(&layout, &shape, &schema);
+        let seg = Segment::create(name, &opts, layout.meta::<T>(&shape), 0)?;
+        seg.write_schema(&schema);
         let s = Self::assemble(seg, layout, 0);
         // SAFETY: the value's place is inside the mapping, aligned, and not yet shared.
         unsafe { s.value.as_ptr().write(init) };
