@@ -1,12 +1,18 @@
 //! The automatic sweep: a process that creates a channel removes what crashed processes of
-//! the same user left, and nothing else.
+//! the same user left, and nothing else; and what a creator killed inside `create` leaves.
 //!
 //! The test processes of this workspace run with the sweep off (`.cargo/config.toml`), so
-//! each test here runs as a *driver*, a child of the test process with `IPC_RECLAIM` set to
-//! a prefix of its own: it and its children sweep only the names the test made. The
-//! driver spawns *victims* (this binary again), each of which makes one object of every
-//! kind (a channel, a topic, a POSIX and a System V queue, a Unix listener), is SIGKILLed,
-//! and is swept away by the driver's next `create`.
+//! each test of the sweep runs as a *driver*, a child of the test process with
+//! `IPC_RECLAIM` set to a prefix of its own: it and its children sweep only the names the
+//! test made. The driver spawns *victims* (this binary again), each of which makes one
+//! object of every kind (a channel, a topic, a POSIX and a System V queue, a Unix
+//! listener), is SIGKILLed, and is swept away by the driver's next `create`.
+//!
+//! A creator is killed inside `create` deterministically: it runs with a file size limit
+//! (`RLIMIT_FSIZE`) below what it creates, so the kernel stops the write that passes the
+//! limit with SIGXFSZ, whose handler says `ready` and waits there to be killed
+//! ([`stuck_creating`]). The tests of `create`, `open` and `remove_stale` run in the test
+//! process itself (they do not rely on the sweep).
 
 mod common;
 
@@ -43,6 +49,8 @@ fn child() {
         ["leaver"] => leaver(),
         ["crash-cycles", n] => crash_cycles(n.parse().unwrap()),
         ["cost"] => cost(),
+        ["stuck-creating", name, backing] => stuck_creating(name, backing),
+        ["swept-mid-create"] => swept_mid_create(),
         _ => panic!("unknown role {role}"),
     }
 }
@@ -272,6 +280,173 @@ fn after_200_crashes_nothing_is_left() {
     );
     assert!(shm_left.is_empty(), "{shm_left:?}");
     assert!(mq_left.is_empty(), "{mq_left:?}");
+}
+
+/// SIGXFSZ's handler in [`stuck_creating`]: says `ready` on stdout and waits to be killed,
+/// inside the system call that passed the file size limit.
+extern "C" fn say_ready_and_wait(_: libc::c_int) {
+    let line = b"ready\n";
+    // SAFETY: write(2) and pause(2) are async-signal-safe; `line` is a static buffer of
+    // the length given.
+    unsafe {
+        libc::write(1, line.as_ptr().cast(), line.len());
+        loop {
+            libc::pause();
+        }
+    }
+}
+
+/// Creates the channel `name` (a ring of 1,024 messages of 4 KiB, `backing` "posix" or
+/// "sysv") with a file size limit it passes while it creates it, and stops there, inside
+/// `create`, until killed: a POSIX segment while it reserves the ring's pages (1 MiB
+/// limit), a System V segment while it writes its 16-byte registry file (0 limit).
+fn stuck_creating(name: &str, backing: &str) {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let (backing, limit) = match backing {
+        "posix" => (ipc::shm::Backing::Posix, 1 << 20),
+        "sysv" => (ipc::shm::Backing::SysV, 0),
+        _ => panic!("unknown backing {backing}"),
+    };
+    let opts = ipc::shm::Options::new().capacity(1024).backing(backing);
+    let handler = SigAction::new(
+        SigHandler::Handler(say_ready_and_wait),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler calls only async-signal-safe functions (see there).
+    unsafe { sigaction(Signal::SIGXFSZ, &handler) }.unwrap();
+    let (_, hard) = getrlimit(Resource::RLIMIT_FSIZE).unwrap();
+    setrlimit(Resource::RLIMIT_FSIZE, limit, hard).unwrap();
+    let made = ipc::shm::Sender::<[u8; 4096]>::create(name, opts);
+    panic!("create returned: {:?}", made.map(drop));
+}
+
+/// No names, for comparing with what `remove_stale_with_prefix` returns.
+fn none() -> Vec<String> {
+    Vec::new()
+}
+
+/// Spawns a creator of `name` that stops inside `create` (see [`stuck_creating`]) and
+/// waits until it is there.
+fn creator_stuck_in_create(name: &str, backing: &str) -> Proc {
+    let mut kid = Proc::spawn(ROLE, &format!("stuck-creating {name} {backing}"));
+    kid.wait_ready();
+    kid
+}
+
+/// A creator killed while it reserves the pages of a POSIX segment (its file named, its
+/// header not published): while it lives, its name is taken and nothing removes it; once
+/// it is dead, `open` says so and what removes it, and `remove_stale_with_prefix`, a
+/// `create` and an `open_or_create` of the name each reclaim it at once.
+#[test]
+fn a_creator_killed_while_it_reserves_the_pages_leaves_a_name_the_next_create_reclaims() {
+    use ipc::shm::{Options, Receiver, Sender};
+    let name = common::ShmName::new("midcreate");
+    let exists = || std::path::Path::new(&name.path()).exists();
+
+    let mut creator = creator_stuck_in_create(&name.0, "posix");
+    assert!(exists(), "the creator is stopped after naming its file");
+    // Alive: the name is its own.
+    assert_eq!(ipc::shm::remove_stale_with_prefix(&name.0).unwrap(), none());
+    assert!(exists(), "remove_stale removed a live creator's segment");
+    let taken = Sender::<u64>::create(&name.0, Options::new()).map(drop);
+    assert!(
+        matches!(taken, Err(ipc::Error::AlreadyExists { .. })),
+        "{taken:?}"
+    );
+    let opened = Receiver::<[u8; 4096]>::open_with(
+        &name.0,
+        Options::new().open_timeout(Duration::from_millis(50)),
+    )
+    .map(drop);
+    match &opened {
+        Err(ipc::Error::Corrupt(m)) if m.contains("still creating") => {}
+        other => panic!("open of a segment in creation: {other:?}"),
+    }
+    assert!(exists());
+
+    // Dead: `open` says so at once, and what it says removes it does.
+    creator.kill();
+    match Receiver::<[u8; 4096]>::open(&name.0).map(drop) {
+        Err(ipc::Error::Corrupt(m)) if m.contains("died") && m.contains("remove_stale") => {}
+        other => panic!("open of a segment whose creator died: {other:?}"),
+    }
+    assert_eq!(
+        ipc::shm::remove_stale_with_prefix(&name.0).unwrap(),
+        vec![name.0.clone()]
+    );
+    assert!(!exists());
+
+    // The next `create` of the name reclaims it.
+    creator_stuck_in_create(&name.0, "posix").kill();
+    assert!(exists());
+    let mut rx = Receiver::<u64>::create(&name.0, Options::new()).unwrap();
+    let mut tx = Sender::<u64>::open(&name.0).unwrap();
+    tx.send(1).unwrap();
+    assert_eq!(*rx.recv().unwrap(), 1);
+    drop((tx, rx));
+    assert!(!exists());
+
+    // And so does the next `open_or_create`.
+    creator_stuck_in_create(&name.0, "posix").kill();
+    assert!(exists());
+    let rx = Receiver::<u64>::open_or_create(&name.0, Options::new()).unwrap();
+    drop(rx);
+    assert!(!exists());
+}
+
+/// A creator of a System V segment killed while it writes the registry file that names
+/// it: the name is free, and the next `create` of it works.
+#[test]
+fn a_creator_killed_while_it_writes_a_system_v_registry_leaves_the_name_free() {
+    use ipc::shm::{Backing, Options, Sender};
+    let name = common::ShmName::new("midsysv");
+    creator_stuck_in_create(&name.0, "sysv").kill();
+    assert_eq!(ipc::shm::remove_stale_with_prefix(&name.0).unwrap(), none());
+    let tx = Sender::<u64>::create(&name.0, Options::new().backing(Backing::SysV)).unwrap();
+    drop(tx);
+    assert!(!std::path::Path::new(&name.path()).exists());
+}
+
+/// The driver: a victim killed while it reserves a segment's pages is swept away by the
+/// driver's first `create` (of another name).
+fn swept_mid_create() {
+    let base = base();
+    let victim = format!("{base}-victim");
+    let mut kid = Proc::spawn_with(
+        ROLE,
+        &format!("stuck-creating {victim} posix"),
+        scoped(&base),
+    );
+    kid.wait_ready();
+    kid.kill();
+    let path = format!("/dev/shm/ipc.{victim}");
+    assert!(std::path::Path::new(&path).exists());
+    drop(ipc::shm::Receiver::<u64>::create(&format!("{base}-fresh"), Default::default()).unwrap());
+    assert!(
+        !std::path::Path::new(&path).exists(),
+        "the sweep left {path}"
+    );
+}
+
+/// The automatic sweep removes what a creator killed inside `create` left.
+#[test]
+fn the_sweep_removes_what_a_creator_killed_inside_create_left() {
+    let base = format!("{}-mc", prefix());
+    let mut driver = Proc::spawn_with(ROLE, "swept-mid-create", scoped(&base));
+    let status = common::wait_at_most(driver.child(), Duration::from_secs(60));
+    let (_, out) = driver.finish();
+    // Whatever a failed driver left.
+    let left = in_dev_shm(&base);
+    for f in &left {
+        let _ = std::fs::remove_file(format!("/dev/shm/{f}"));
+    }
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the driver failed:\n{out}"
+    );
+    assert!(left.is_empty(), "{left:?}");
 }
 
 /// The median of `samples` (sorted in place).

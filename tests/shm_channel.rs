@@ -705,7 +705,7 @@ fn jitter(round: u32, seed: u32) {
 
 /// Two processes call `open_or_create` on the same names at the same moment, round after
 /// round (each round's reply sets them off together): whichever creates, the other must
-/// open it, even in the instant between the creator's `shm_open` and its lock.
+/// open it, even in the instant after the creator named its file.
 #[test]
 fn open_or_create_from_two_processes_at_once_never_fails() {
     const ROUNDS: u32 = 1000;

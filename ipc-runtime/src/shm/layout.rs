@@ -86,6 +86,21 @@ pub(crate) struct Meta {
     _pad: u32,
 }
 
+impl Meta {
+    /// Its bytes as they lie at the start of a segment, for a creator that writes them
+    /// into the file with `pwrite(2)`.
+    pub(crate) fn to_bytes(self) -> [u8; size_of::<Meta>()] {
+        // SAFETY: `Meta` is `repr(C)` of integers and a byte array that leave no padding
+        // between or after them (asserted below), so every byte of it is initialised, and
+        // an array of bytes of its size takes any bytes.
+        unsafe { core::mem::transmute::<Meta, [u8; size_of::<Meta>()]>(self) }
+    }
+}
+
+// `Meta` has no padding (see `Meta::to_bytes`): its size is the sum of its fields' sizes,
+// ten `u64`s, six `u32`s and the schema name.
+const _: () = assert!(size_of::<Meta>() == 10 * 8 + 6 * 4 + NAME_BYTES);
+
 /// Statistics and membership counters.
 #[repr(C)]
 #[derive(Debug)]

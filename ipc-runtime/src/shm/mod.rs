@@ -79,7 +79,7 @@
 //!   (channel, topic or [`Shared`]), a POSIX queue or a System V queue, it first removes
 //!   what crashed processes of the same user (`geteuid`) left: the segments that
 //!   [`remove_stale`] would remove (this crate's, no live participant, owing no receiver a
-//!   message, past the creation grace if unready; the segment being opened is left to the
+//!   message; the segment being opened is left to the
 //!   opener), and the queues abandoned by a crash and empty ([`crate::mq`] and
 //!   [`crate::sysv`], "Crashes"). Other users' objects and files this crate cannot prove
 //!   it made are skipped, and the sweep's errors are ignored: it never makes a create or

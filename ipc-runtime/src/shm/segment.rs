@@ -13,16 +13,22 @@
 //!
 //! # Creation and removal
 //!
-//! The creator opens with `O_CREAT | O_EXCL`, takes its lock byte at once, applies the mode
-//! with `fchmod(2)`, reserves every page with `posix_fallocate(3)` (a full `/dev/shm` fails
-//! `create` with [`Error::LimitExceeded`] instead of raising SIGBUS later), maps, writes the
-//! header and publishes it last. A leaving participant that can lock the whole lock range
-//! is the last one and unlinks the name (after checking the name still denotes its file),
-//! unless it is a sender of a channel that still holds unread messages: then it keeps the
-//! segment for its linger and writes until when in the header ([`Segment::leave`]). A
-//! segment nobody is attached to is reclaimed — by [`remove_stale`], or by a `create` of
-//! the same name — only once it owes no receiver a message, or its linger is over
-//! ([`examine`]).
+//! The creator makes its file unnamed (`O_TMPFILE`), takes its lock byte, applies the mode
+//! with `fchmod(2)` and writes the header's immutable part, the magic first; only then does
+//! it give the file its name, with `linkat(2)`, which fails if the name is taken
+//! ([`create_named`]). So every file this crate names proves itself this crate's, and is
+//! held by its creator until that has published it: a creator that dies at any point of
+//! `create` leaves nothing, or a file that a reclaimer removes at once. Named, the creator
+//! reserves every page with `posix_fallocate(3)` (a full `/dev/shm` fails `create` with
+//! [`Error::LimitExceeded`] instead of raising SIGBUS later), maps, writes the rest of the
+//! header and publishes it last.
+//!
+//! A leaving participant that can lock the whole lock range is the last one and unlinks
+//! the name (after checking the name still denotes its file), unless it is a sender of a
+//! channel that still holds unread messages: then it keeps the segment for its linger and
+//! writes until when in the header ([`Segment::leave`]). A segment nobody is attached to
+//! is reclaimed — by [`remove_stale`], or by a `create` of the same name — only once it
+//! owes no receiver a message, or its linger is over ([`examine`]).
 //!
 //! # Residual risk: truncation
 //!
@@ -44,7 +50,7 @@ use std::time::Duration;
 use memmap2::{MmapOptions, MmapRaw};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag, SealFlag};
-use nix::sys::mman::{shm_open, shm_unlink};
+use nix::sys::mman::shm_unlink;
 use nix::sys::stat::{fchmod, fstat, Mode};
 
 use super::layout::{self, Header, Layout, Meta, SegmentKind, Shape, MAGIC};
@@ -62,14 +68,21 @@ mod sysv;
 
 use appear::open_when_present;
 pub use list::{list, Attached, Listed, Participant, Pattern, Role};
+use reclaim::reclaim;
 pub(crate) use reclaim::sweep_one;
-use reclaim::{age_secs, reclaim, CREATION_GRACE_SECS};
 pub use reclaim::{remove_stale, remove_stale_with_prefix};
 use sysv::{sysv_create, sysv_open, SYSV_MAGIC, SYSV_REGISTRY};
 
 /// Every segment name this crate creates under `/dev/shm` starts with this.
 pub(crate) const PREFIX: &str = "ipc.";
+/// Where the `shm_open(3)` names live, as files.
+const SHM_DIR: &str = "/dev/shm";
 const LOCK_BASE: i64 = 1 << 40;
+/// How long a file named like a segment that has no header and that nobody holds may go
+/// unchanged before an opener reports it: no creator of this build names such a file
+/// (see [`create_named`]), but another program, or another build of this crate, may still
+/// be writing it.
+const UNPROVEN_GRACE_SECS: i64 = 10;
 const WHAT: &str = "shared-memory segment";
 
 /// A mapped segment and this process's participation in it.
@@ -292,32 +305,29 @@ impl Segment {
     pub(crate) fn create(name: &str, opts: &Options, meta: Meta, me: usize) -> Result<Segment> {
         // What crashed processes of this user left (see `crate::reclaim`).
         crate::reclaim::sweep(None);
-        let seg = match opts.backing {
-            Backing::Posix => Self::create_posix(name, opts, meta.total_size, me),
-            Backing::Memfd => Self::create_memfd(name, opts, meta.total_size, me),
-            Backing::SysV => Self::create_sysv(name, opts, meta.total_size, me),
-        }?;
-        // SAFETY: the mapping is `meta.total_size` bytes, which hold a header (`Layout`
-        // sized it), writable; nobody reads it before READY is published.
-        unsafe { layout::write_meta(seg.base(), meta) };
-        Ok(seg)
+        match opts.backing {
+            Backing::Posix => Self::create_posix(name, opts, meta, me),
+            Backing::Memfd => Self::create_memfd(name, opts, meta, me),
+            Backing::SysV => Self::create_sysv(name, opts, meta, me),
+        }
     }
 
-    fn create_sysv(name: &str, opts: &Options, size: u64, me: usize) -> Result<Segment> {
+    fn create_sysv(name: &str, opts: &Options, meta: Meta, me: usize) -> Result<Segment> {
+        let size = meta.total_size;
         // The registry file under /dev/shm gives the segment its name and carries the
-        // participants' liveness locks; the memory is the System V segment it names.
-        let (shm, fd, guard) = create_named(name, opts, me)?;
-        let (id, map) = sysv_create(size, opts.mode)?;
-        let mut reg = [0u8; SYSV_REGISTRY as usize];
-        reg[..8].copy_from_slice(SYSV_MAGIC);
-        reg[8..].copy_from_slice(&i64::from(id).to_le_bytes());
-        let n = nix::sys::uio::pwrite(&fd, &reg, 0).map_err(|e| match e {
-            Errno::ENOSPC => Error::dev_shm_full(reg.len() as u64),
-            e => Error::sys("pwrite", e),
+        // participants' liveness locks; the memory is the System V segment it names, which
+        // has its header's immutable part before the registry names it.
+        let (shm, fd, guard, map) = create_named(name, opts, me, |fd| {
+            let (id, map) = sysv_create(size, opts.mode)?;
+            // SAFETY: the System V segment is attached writable in `map` with its `size`
+            // bytes, which hold a header (`Layout` sized it); nobody else has it yet.
+            unsafe { layout::write_meta(map.as_ptr(), meta) };
+            let mut reg = [0u8; SYSV_REGISTRY as usize];
+            reg[..8].copy_from_slice(SYSV_MAGIC);
+            reg[8..].copy_from_slice(&i64::from(id).to_le_bytes());
+            write_all_at(fd, &reg, SYSV_REGISTRY)?;
+            Ok(map)
         })?;
-        if n != reg.len() {
-            return Err(Error::sys("pwrite", Errno::EIO));
-        }
         guard.disarm();
         Ok(Segment {
             map,
@@ -329,8 +339,12 @@ impl Segment {
         })
     }
 
-    fn create_posix(name: &str, opts: &Options, size: u64, me: usize) -> Result<Segment> {
-        let (shm, fd, guard) = create_named(name, opts, me)?;
+    fn create_posix(name: &str, opts: &Options, meta: Meta, me: usize) -> Result<Segment> {
+        let size = meta.total_size;
+        // Named with its header's immutable part, and so its magic, already in it; its
+        // pages are reserved once it has its name, so that a creator that loses a race
+        // for the name reserves nothing.
+        let (shm, fd, guard, ()) = create_named(name, opts, me, |fd| write_stub(fd, meta))?;
         reserve(&fd, size)?;
         let map = map(&fd, size)?;
         guard.disarm();
@@ -344,7 +358,8 @@ impl Segment {
         })
     }
 
-    fn create_memfd(name: &str, opts: &Options, size: u64, me: usize) -> Result<Segment> {
+    fn create_memfd(name: &str, opts: &Options, meta: Meta, me: usize) -> Result<Segment> {
+        let size = meta.total_size;
         shm_name(name)?;
         let cname = CString::new(format!("{PREFIX}{name}")).map_err(|_| Error::InvalidName {
             name: name.to_owned(),
@@ -360,6 +375,7 @@ impl Segment {
         }
         fchmod(&fd, Mode::from_bits_truncate(opts.mode as libc::mode_t))
             .map_err(|e| Error::sys("fchmod", e))?;
+        write_stub(&fd, meta)?;
         reserve(&fd, size)?;
         fcntl(
             &fd,
@@ -451,25 +467,37 @@ impl Segment {
                     });
                 }
             }
-            // Unlocked and not ready: its creator died, or it is between `shm_open` and
-            // taking its lock (a creator racing this opener in `open_or_create`). Only a
-            // segment that has not changed for a while is taken for dead.
-            if !is_locked(&fd, 0..MAX_PARTICIPANTS) && age_secs(&st) >= CREATION_GRACE_SECS {
-                let remove = if has_magic {
-                    "ipc::shm::remove_stale()".to_owned()
-                } else {
-                    format!("`rm /dev/shm/{PREFIX}{name}` (it has no header yet, so remove_stale() cannot prove it is a segment)")
-                };
+            // Not ready. A creator names its file only once the file has the magic and
+            // the creator's lock byte, which it holds until it has published the segment
+            // (`create_named`): with the magic and nobody's lock, its creator died.
+            let locked = is_locked(&fd, 0..MAX_PARTICIPANTS);
+            if has_magic && !locked {
                 return Err(Error::Corrupt(format!(
                     "segment `{name}` was never initialised and nobody is attached: its creator \
-                     died; remove it with {remove}"
+                     died while creating it; the next `create` or `open_or_create` of the name \
+                     reclaims it, and so does ipc::shm::remove_stale()"
                 )));
             }
+            // Without the magic nothing proves the file a segment (another program may be
+            // writing it): it is reported once it has not changed for a while.
+            let unproven = || {
+                Error::Corrupt(format!(
+                    "`/dev/shm/{PREFIX}{name}` has no segment header and nobody holds it: \
+                     nothing proves it a segment of this crate, so neither `create` nor \
+                     remove_stale() removes it; if no program uses it, remove it with \
+                     `rm /dev/shm/{PREFIX}{name}`"
+                ))
+            };
+            if !locked && age_secs(&st) >= UNPROVEN_GRACE_SECS {
+                return Err(unproven());
+            }
             if wait.is_over() {
+                if !locked {
+                    return Err(unproven());
+                }
                 return Err(Error::Corrupt(format!(
-                    "segment `{name}` was not initialised within {:?}: its creator is slow \
-                     (raise Options::open_timeout) or died while creating it \
-                     (ipc::shm::remove_stale() removes it once it is {CREATION_GRACE_SECS} s old)",
+                    "segment `{name}` was not initialised within {:?}: its creator is alive \
+                     and still creating it (raise Options::open_timeout to wait longer)",
                     opts.init_timeout()
                 )));
             }
@@ -720,6 +748,15 @@ impl Drop for Segment {
     }
 }
 
+/// Whole seconds since the file `st` describes last changed (0 if the clock is before
+/// 1970).
+fn age_secs(st: &libc::stat) -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|now| now.as_secs() as i64 - st.st_ctime.max(st.st_mtime))
+        .unwrap_or(0)
+}
+
 /// How to remove the segment `name`, for errors.
 fn removal(name: &str) -> String {
     format!(
@@ -745,41 +782,111 @@ fn reserve(fd: &OwnedFd, size: u64) -> Result<()> {
     }
 }
 
+/// Writes `bytes` at the start of the new segment file `fd` (a segment of `size` bytes,
+/// for the error when `/dev/shm` is full).
+fn write_all_at(fd: &OwnedFd, bytes: &[u8], size: u64) -> Result<()> {
+    match nix::sys::uio::pwrite(fd, bytes, 0) {
+        Ok(n) if n == bytes.len() => Ok(()),
+        Ok(_) => Err(Error::sys("pwrite", Errno::EIO)),
+        Err(Errno::ENOSPC | Errno::EDQUOT) => Err(Error::dev_shm_full(size)),
+        Err(e) => Err(Error::sys("pwrite", e)),
+    }
+}
+
+/// Writes the header's immutable part `meta`, its magic first, into the new segment file
+/// `fd` and makes the file a header long: from then on the file proves itself this crate's
+/// segment (see `reclaim::identify`). Its pages are reserved afterwards ([`reserve`]).
+fn write_stub(fd: &OwnedFd, meta: Meta) -> Result<()> {
+    write_all_at(fd, &meta.to_bytes(), meta.total_size)?;
+    nix::unistd::ftruncate(fd, size_of::<Header>() as libc::off_t)
+        .map_err(|e| Error::sys("ftruncate", e))
+}
+
+/// Unlinks the name of a segment this process created if the creation fails.
 struct UnlinkOnError(Option<String>);
 
-/// Creates the named file of a new segment (`shm_open` with `O_EXCL`), takes participant
-/// `me`'s lock byte and sets the mode exactly (`fchmod`, so the umask cannot change it).
-/// The returned guard unlinks the name if the caller fails before disarming it.
-/// A segment of the same name that this user's processes abandoned is reclaimed first (see
-/// [`examine`]): one that still owes a receiver messages within its linger is not, and
-/// `create` fails with [`Error::AlreadyExists`].
-fn create_named(name: &str, opts: &Options, me: usize) -> Result<(String, OwnedFd, UnlinkOnError)> {
+/// Makes the file of a new segment and gives it the name `name` (its `shm_open` name and
+/// the guard are returned, and what `prove` returned), so that whoever finds the name
+/// finds a file that proves itself this crate's and is held by its creator until that
+/// dies:
+///
+/// 1. the file is made unnamed (`open(2)` with `O_TMPFILE` in `/dev/shm`);
+/// 2. participant `me`'s lock byte is taken, and the mode set exactly (`fchmod`, so that
+///    the umask cannot change it);
+/// 3. `prove` writes what identifies the file (a segment's header, or a System V
+///    registry; see `reclaim::identify`);
+/// 4. only then is it linked under its name (`linkat(2)`), which fails if the name is
+///    taken.
+///
+/// A creator that dies before the link leaves nothing behind; one that dies after it
+/// leaves a file with its proof and nobody's lock, which a reclaimer removes at once
+/// ([`examine`]). The guard unlinks the name if the caller fails before disarming it.
+///
+/// A name that is taken fails with [`Error::AlreadyExists`] before the file is made,
+/// unless it is a segment this user's processes abandoned: that is reclaimed first (see
+/// [`examine`]), but not one that still owes a receiver messages within its linger.
+fn create_named<T>(
+    name: &str,
+    opts: &Options,
+    me: usize,
+    prove: impl FnOnce(&OwnedFd) -> Result<T>,
+) -> Result<(String, OwnedFd, UnlinkOnError, T)> {
     let shm = shm_name(name)?;
-    let mode = Mode::from_bits_truncate(opts.mode as libc::mode_t);
-    let mut reclaimed = false;
-    let fd = loop {
-        match shm_open(
-            shm.as_str(),
-            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC,
-            mode,
-        ) {
-            Ok(fd) => break fd,
-            Err(Errno::EEXIST) if !reclaimed => {
-                reclaimed = true;
-                reclaim(&shm, Some(nix::unistd::geteuid().as_raw()));
-            }
-            Err(e) => return Err(Error::named("shm_open", WHAT, name, e)),
-        }
+    let path = format!("{SHM_DIR}{shm}");
+    let uid = nix::unistd::geteuid().as_raw();
+    let taken = || nix::sys::stat::lstat(path.as_str()).is_ok();
+    let already = || Error::AlreadyExists {
+        what: WHAT,
+        name: name.to_owned(),
     };
-    // From here on, a failure removes the half-made segment.
-    let guard = UnlinkOnError(Some(shm.clone()));
+    // A taken name costs no work (`open_or_create` tries `create` first).
+    let mut reclaimed = false;
+    if taken() {
+        reclaimed = true;
+        reclaim(&shm, Some(uid));
+        if taken() {
+            return Err(already());
+        }
+    }
+    let mode = Mode::from_bits_truncate(opts.mode as libc::mode_t);
+    let fd = nix::fcntl::open(
+        SHM_DIR,
+        OFlag::O_TMPFILE | OFlag::O_RDWR | OFlag::O_CLOEXEC,
+        mode,
+    )
+    .map_err(|e| Error::named("open(/dev/shm, O_TMPFILE)", WHAT, name, e))?;
     if !try_lock(&fd, me..me + 1)? {
-        return Err(Error::Corrupt(format!(
-            "just-created segment `{name}` is already locked by another process"
-        )));
+        return Err(Error::Corrupt(
+            "a fresh unnamed segment file is already locked".into(),
+        ));
     }
     fchmod(&fd, mode).map_err(|e| Error::sys("fchmod", e))?;
-    Ok((shm, fd, guard))
+    let proved = prove(&fd)?;
+    // The unnamed file is linked through its `/proc` entry (`AT_EMPTY_PATH` would need
+    // CAP_DAC_READ_SEARCH); AT_SYMLINK_FOLLOW links the file the entry denotes.
+    let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    loop {
+        match nix::unistd::linkat(
+            nix::fcntl::AT_FDCWD,
+            proc_path.as_str(),
+            nix::fcntl::AT_FDCWD,
+            path.as_str(),
+            nix::fcntl::AtFlags::AT_SYMLINK_FOLLOW,
+        ) {
+            Ok(()) => break,
+            // Another creator named its segment since we looked: reclaimed if abandoned
+            // (at most once per `create`, as above).
+            Err(Errno::EEXIST) if !reclaimed => {
+                reclaimed = true;
+                reclaim(&shm, Some(uid));
+            }
+            Err(Errno::EEXIST) => return Err(already()),
+            Err(Errno::ENOENT) => return Err(Error::sys("linkat(/proc/self/fd)", Errno::ENOENT)),
+            Err(e) => return Err(Error::named("linkat", WHAT, name, e)),
+        }
+    }
+    let guard = UnlinkOnError(Some(shm.clone()));
+    Ok((shm, fd, guard, proved))
 }
 
 impl UnlinkOnError {

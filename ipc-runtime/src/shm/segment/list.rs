@@ -149,10 +149,10 @@ impl Listed {
 ///
 /// Each file under `/dev/shm` named `ipc.*` is read with `pread(2)`, only its header,
 /// and never mapped (a file another process shrinks meanwhile cannot raise SIGBUS here);
-/// a file without the segment magic is not listed (another program's, or a segment whose
-/// creator died before writing it). Who is attached is read from the lock bytes every
-/// participant holds (a system call per participant found). Segments of other users that
-/// this process cannot open are skipped.
+/// a file without the segment magic is not listed (another program's: this crate's
+/// creators name a file only once it carries the magic). Who is attached is read from the
+/// lock bytes every participant holds (a system call per participant found). Segments of
+/// other users that this process cannot open are skipped.
 ///
 /// ```no_run
 /// for seg in ipc::shm::list()? {

@@ -13,18 +13,6 @@ use super::super::ring::MAX_PARTICIPANTS;
 use super::{try_lock, PREFIX, SYSV_MAGIC, SYSV_REGISTRY};
 use crate::error::{Error, Result};
 
-/// How long an unready segment that nobody holds is presumed to be still in creation (its
-/// creator between `shm_open` and taking its lock) rather than abandoned.
-pub(super) const CREATION_GRACE_SECS: i64 = 10;
-
-/// Whole seconds since the segment file last changed (0 if the clock is before 1970).
-pub(super) fn age_secs(st: &libc::stat) -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|now| now.as_secs() as i64 - st.st_ctime.max(st.st_mtime))
-        .unwrap_or(0)
-}
-
 /// Reads `buf.len()` bytes at `offset` of `fd` (false if the file is shorter or unreadable).
 fn read_exact_at(fd: &OwnedFd, buf: &mut [u8], offset: u64) -> bool {
     nix::sys::uio::pread(fd, buf, offset as libc::off_t).is_ok_and(|n| n == buf.len())
@@ -37,8 +25,8 @@ enum Found {
     Segment { ready: bool },
     /// A System V segment's registry file of this crate.
     Registry,
-    /// Nothing this crate can prove it made: another program's file, or a segment whose
-    /// creator died before writing the magic.
+    /// Nothing this crate can prove it made: another program's file (this crate's
+    /// creators name a file only once it carries the magic, see `create_named`).
     Unproven,
 }
 
@@ -79,11 +67,11 @@ fn identify(fd: &OwnedFd, st: &libc::stat) -> Found {
 /// A file is removed only if it can be proven to be this crate's and dead: its name starts
 /// with `ipc.`; it carries the segment magic in its header (or, for a System V segment's
 /// registry file, the registry magic), read with `pread(2)`; and no live process holds a
-/// lock byte of it. A segment whose header is not yet published is left alone for 10
-/// seconds after its last change, in case its creator is between `shm_open` and taking its
-/// lock. Anything else named `ipc.*` is never touched: another program's file, and a
-/// segment whose creator died before writing the magic (remove that one by hand; `open`
-/// says so).
+/// lock byte of it. A creator gives its segment's file its name only once the file
+/// carries the magic and the creator's lock byte, which it holds until it has published
+/// the segment; so a segment whose creator died at any point of `create` is removed at
+/// once, and one whose creator lives never is. Anything else named `ipc.*` is never
+/// touched: it may be another program's.
 ///
 /// A channel that still holds messages no receiver has read is kept for its senders'
 /// linger ([`Options::linger`](crate::shm::Options::linger), 60 s by default): from when its last sender left, or, if
@@ -200,9 +188,9 @@ fn reclaim_fd(shm: &str, fd: OwnedFd, st: &libc::stat) -> bool {
 /// receiver a message.
 ///
 /// - A file this crate cannot prove it made (no magic) is never removed; a segment whose
-///   header is not yet published, only [`CREATION_GRACE_SECS`] after its last change (its
-///   creator may be between `shm_open` and taking its lock); a System V registry at once
-///   (its memory went with its last process).
+///   header is not yet published is, at once: its creator held its lock byte from before
+///   the file had its name (`create_named`), so it died; a System V registry is too (its
+///   memory went with its last process).
 /// - A channel that still holds unread positions, and whose receiver has not closed it
 ///   (a receiver that closes gives up what it did not read), is kept until its
 ///   `linger_until`. A sender that left last wrote that deadline; if nobody did (its
@@ -213,7 +201,7 @@ fn examine(fd: &OwnedFd, st: &libc::stat) -> bool {
     match identify(fd, st) {
         Found::Unproven => return false,
         Found::Registry => return true,
-        Found::Segment { ready: false } => return age_secs(st) >= CREATION_GRACE_SECS,
+        Found::Segment { ready: false } => return true,
         Found::Segment { ready: true } => {}
     }
     let word = |at: usize| {
