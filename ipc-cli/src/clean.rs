@@ -11,7 +11,7 @@ use crate::Failure;
 
 pub(crate) fn run(dry_run: bool, as_json: bool, prefix: &str) -> Result<ExitCode, Failure> {
     if dry_run {
-        // What `remove_stale` would consider: ready segments with nobody alive attached.
+        // What `remove_stale` would consider: segments with nobody alive attached.
         let stale: Vec<String> = rows(prefix)?
             .into_iter()
             .filter(|r| r.state == "STALE")

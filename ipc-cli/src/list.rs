@@ -24,8 +24,8 @@ pub(crate) struct Row {
     pub(crate) participants: Vec<(&'static str, Option<u32>, bool)>,
     pub(crate) owner: u32,
     pub(crate) mode: u32,
-    /// `live`, `STALE` (nobody alive attached), `creating`, or `-` (a queue: it has no
-    /// participants to be stale without).
+    /// `live`, `STALE` (nobody alive attached), `creating` (not yet published, its
+    /// creator alive), or `-` (a queue: it has no participants to be stale without).
     pub(crate) state: &'static str,
     /// What else is known, for `--json`.
     pub(crate) extra: Value,
@@ -132,10 +132,13 @@ fn shm_row(seg: ipc::shm::Listed) -> Row {
         Pattern::SystemV => "sysv-segment",
         _ => "shm-unknown",
     };
-    let state = if !seg.ready {
-        "creating"
-    } else if seg.is_abandoned() {
+    // A segment not yet published that nobody holds is one whose creator died inside
+    // `create` (a creator holds its lock byte until it has published the segment):
+    // `remove_stale` removes it like any dead segment.
+    let state = if seg.is_abandoned() {
         "STALE"
+    } else if !seg.ready {
+        "creating"
     } else {
         "live"
     };

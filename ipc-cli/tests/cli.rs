@@ -158,7 +158,39 @@ fn child() {
             println!("child-ready");
             std::thread::sleep(Duration::from_secs(3600));
         }
+        ["stuck-creating", name] => {
+            // A channel whose creation passes this process's file size limit while it
+            // reserves the ring's pages: the kernel's SIGXFSZ stops it there, inside
+            // `create`, its segment named and not yet published.
+            use nix::sys::resource::{getrlimit, setrlimit, Resource};
+            // SAFETY: the handler calls only async-signal-safe functions (see there).
+            unsafe {
+                nix::libc::signal(
+                    nix::libc::SIGXFSZ,
+                    say_ready_and_wait as extern "C" fn(nix::libc::c_int) as usize,
+                )
+            };
+            let (_, hard) = getrlimit(Resource::RLIMIT_FSIZE).unwrap();
+            setrlimit(Resource::RLIMIT_FSIZE, 1 << 20, hard).unwrap();
+            let opts = ipc::shm::Options::new().capacity(1024);
+            let made = ipc::shm::Sender::<[u8; 4096]>::create(name, opts);
+            panic!("create returned: {:?}", made.map(drop));
+        }
         _ => panic!("unknown role {role}"),
+    }
+}
+
+/// SIGXFSZ's handler for the role `stuck-creating`: says `child-ready` and waits to be
+/// killed, inside the system call that passed the file size limit.
+extern "C" fn say_ready_and_wait(_: nix::libc::c_int) {
+    let line = b"child-ready\n";
+    // SAFETY: write(2) and pause(2) are async-signal-safe; `line` is a static buffer of
+    // the length given.
+    unsafe {
+        nix::libc::write(1, line.as_ptr().cast(), line.len());
+        loop {
+            nix::libc::pause();
+        }
     }
 }
 
@@ -285,6 +317,28 @@ fn a_killed_participant_shows_as_dead_and_clean_removes_only_what_is_stale() {
     let mut tx = ipc::shm::Sender::<u64>::open(&live).unwrap();
     tx.send(5).unwrap();
     assert_eq!(*rx.recv().unwrap(), 5, "the live channel still works");
+}
+
+#[test]
+fn a_segment_whose_creator_died_inside_create_is_stale_and_clean_removes_it() {
+    let own = Own::new("midcreate");
+    let p = own.0.clone();
+    let name = format!("{p}seg");
+    let endpoint = format!("shm:{name}");
+    let mut kid = Kid::start(&format!("stuck-creating {name}"));
+    let all = json(&["list", "--json", "--prefix", &p]);
+    assert_eq!(find(&all, &endpoint)["state"], "creating");
+    let plan = json(&["clean", "--dry-run", "--json", "--prefix", &p]);
+    assert_eq!(plan["stale"], serde_json::json!([]));
+
+    kid.kill();
+    let all = json(&["list", "--json", "--prefix", &p]);
+    assert_eq!(find(&all, &endpoint)["state"], "STALE");
+    let plan = json(&["clean", "--dry-run", "--json", "--prefix", &p]);
+    assert_eq!(plan["stale"], serde_json::json!([endpoint]));
+    let done = json(&["clean", "--json", "--prefix", &p]);
+    assert_eq!(done["removed"], serde_json::json!([endpoint]));
+    assert!(!std::path::Path::new(&format!("/dev/shm/ipc.{name}")).exists());
 }
 
 #[test]
