@@ -4,37 +4,50 @@
 
 use std::process::ExitCode;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
-use crate::list::rows;
+use crate::list::{rows, Row};
 use crate::Failure;
 
 pub(crate) fn run(dry_run: bool, as_json: bool, prefix: &str) -> Result<ExitCode, Failure> {
     if dry_run {
-        // What `remove_stale` would consider: segments with nobody alive attached.
-        let stale: Vec<String> = rows(prefix)?
+        // What `clean` would do: remove what nobody alive is attached to, except a channel
+        // that keeps unread messages for a receiver within its senders' linger.
+        let (kept, stale): (Vec<Row>, Vec<Row>) = rows(prefix)?
             .into_iter()
             .filter(|r| r.state == "STALE")
-            .map(|r| {
-                let unread = r.kind == "channel" && r.fill.is_some_and(|n| n > 0);
-                if unread && !as_json {
-                    format!(
-                        "{} (holds unread messages: kept until its linger ends)",
-                        r.endpoint
-                    )
-                } else {
-                    r.endpoint
-                }
-            })
-            .collect();
+            .partition(|r| r.linger_left.is_some());
+        let stale: Vec<String> = stale.into_iter().map(|r| r.endpoint).collect();
         if as_json {
-            println!("{}", json!({ "dry_run": true, "stale": stale }));
-        } else if stale.is_empty() {
+            let kept: Vec<Value> = kept
+                .iter()
+                .map(|r| {
+                    json!({
+                        "endpoint": r.endpoint,
+                        "unread": r.fill,
+                        "linger_left_secs": r.linger_left.map(|d| d.as_secs_f64()),
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                json!({ "dry_run": true, "stale": stale, "kept": kept })
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        if stale.is_empty() {
             println!("nothing stale");
-        } else {
-            for s in &stale {
-                println!("would remove {s}");
-            }
+        }
+        for s in &stale {
+            println!("would remove {s}");
+        }
+        for r in &kept {
+            println!(
+                "would keep {} ({} unread messages wait for a receiver: its linger ends in {:.0} s)",
+                r.endpoint,
+                r.fill.unwrap_or(0),
+                r.linger_left.map_or(0.0, |d| d.as_secs_f64()).ceil()
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }

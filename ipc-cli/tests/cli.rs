@@ -341,6 +341,33 @@ fn a_segment_whose_creator_died_inside_create_is_stale_and_clean_removes_it() {
     assert!(!std::path::Path::new(&format!("/dev/shm/ipc.{name}")).exists());
 }
 
+/// A channel whose sender left a message unread, with its linger (60 s by default), and
+/// no receiver: STALE in the list, and what `clean` does with it is what the dry run
+/// says: kept for a receiver to come, not removed.
+#[test]
+fn a_channel_kept_for_its_linger_is_planned_as_kept_and_clean_keeps_it() {
+    let own = Own::new("linger");
+    let p = own.0.clone();
+    let name = format!("{p}unread");
+    let endpoint = format!("shm:{name}");
+    let mut tx = ipc::shm::Sender::<u64>::create(&name, Default::default()).unwrap();
+    tx.send(1).unwrap();
+    drop(tx);
+    let all = json(&["list", "--json", "--prefix", &p]);
+    assert_eq!(find(&all, &endpoint)["state"], "STALE");
+    let plan = json(&["clean", "--dry-run", "--json", "--prefix", &p]);
+    assert_eq!(plan["stale"], serde_json::json!([]), "{plan:#}");
+    assert_eq!(plan["kept"][0]["endpoint"], endpoint, "{plan:#}");
+    assert_eq!(plan["kept"][0]["unread"], 1, "{plan:#}");
+    let left = plan["kept"][0]["linger_left_secs"].as_f64().unwrap();
+    assert!(left > 0.0 && left <= 60.0, "{plan:#}");
+    let done = json(&["clean", "--json", "--prefix", &p]);
+    assert_eq!(done["removed"], serde_json::json!([]));
+    // A receiver still gets the message.
+    let mut rx = ipc::shm::Receiver::<u64>::open(&name).unwrap();
+    assert_eq!(*rx.recv().unwrap(), 1);
+}
+
 #[test]
 fn clean_removes_a_dead_segment_that_owes_nobody_a_message() {
     let own = Own::new("drained");

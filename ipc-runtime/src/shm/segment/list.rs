@@ -11,6 +11,7 @@ use nix::sys::stat::{fstat, Mode};
 use super::super::layout::{self, Meta, SegmentKind, MAGIC, VERSION};
 use super::super::ring::MAX_PARTICIPANTS;
 use super::super::topic::TopicControl;
+use super::reclaim::{owed, Owed};
 use super::{count_locked, live_in, PREFIX, SYSV_MAGIC, SYSV_REGISTRY};
 use crate::error::{Error, Result, SchemaId};
 use crate::schema::SchemaTree;
@@ -90,6 +91,12 @@ pub struct Listed {
     pub participants: Vec<Participant>,
     /// A channel's messages published and not yet read (0 otherwise).
     pub unread: u64,
+    /// For a channel that holds unread messages for a receiver to come: how much longer
+    /// [`remove_stale`](super::remove_stale) keeps it once nobody is attached (its
+    /// senders' linger, see [`Options::linger`](super::super::Options::linger), counted
+    /// from when it was first found abandoned, or from now if it has not been yet).
+    /// `None` if it owes no receiver anything, or its linger is over.
+    pub linger_left: Option<std::time::Duration>,
     /// A topic's samples published since it was created (0 otherwise).
     pub published: u64,
     /// The uid that owns the segment's file.
@@ -131,7 +138,7 @@ pub enum Role {
 
 impl Listed {
     /// True if no live process is attached: a segment [`remove_stale`](super::remove_stale)
-    /// may remove (unless it keeps unread messages for a receiver, see there).
+    /// removes, unless it keeps unread messages for a receiver ([`Listed::linger_left`]).
     pub fn is_abandoned(&self) -> bool {
         match self.attached {
             Attached::Channel { receivers, senders } => receivers + senders == 0,
@@ -217,6 +224,7 @@ fn describe(name: &str, fd: &OwnedFd) -> Option<Listed> {
             attached: everyone(),
             participants: holders(fd, 0..MAX_PARTICIPANTS),
             unread: 0,
+            linger_left: None,
             published: 0,
             owner: st.st_uid,
             mode: st.st_mode & 0o777,
@@ -297,6 +305,18 @@ fn describe(name: &str, fd: &OwnedFd) -> Option<Listed> {
                 tail.saturating_sub(head).min(meta.capacity)
             }
             _ => 0,
+        },
+        linger_left: match (ours && ready, pattern) {
+            (true, Pattern::Channel) => {
+                let left = |until: u64| until.checked_sub(layout::now_ns());
+                match owed(fd) {
+                    Owed::Until(until) | Owed::FromNow(until) => left(until)
+                        .filter(|&ns| ns > 0)
+                        .map(std::time::Duration::from_nanos),
+                    Owed::Nothing | Owed::Unreadable => None,
+                }
+            }
+            _ => None,
         },
         published: match (ours, pattern) {
             (true, Pattern::Topic) => read_u64(

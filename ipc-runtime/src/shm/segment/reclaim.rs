@@ -204,6 +204,37 @@ fn examine(fd: &OwnedFd, st: &libc::stat) -> bool {
         Found::Segment { ready: false } => return true,
         Found::Segment { ready: true } => {}
     }
+    match owed(fd) {
+        Owed::Nothing => true,
+        Owed::Until(until) => layout::now_ns() >= until,
+        Owed::FromNow(until) => {
+            // Nobody is attached (the caller holds every lock byte), so nobody writes
+            // the word meanwhile; a joiner clears it only after taking its own byte.
+            let _ = nix::sys::uio::pwrite(fd, &until.to_ne_bytes(), offsets::LINGER_UNTIL as i64);
+            false
+        }
+        Owed::Unreadable => false,
+    }
+}
+
+/// What a ready segment nobody is attached to owes a receiver, read from `fd` without
+/// writing: what [`examine`] decides on, and what [`super::list`] reports.
+pub(super) enum Owed {
+    /// Nothing (no unread message, its receiver closed it, or it is no channel), or its
+    /// linger is zero.
+    Nothing,
+    /// Unread messages, kept until this deadline (`layout::now_ns` time) that a sender
+    /// that left last, or an earlier reclaimer, wrote.
+    Until(u64),
+    /// Unread messages and no deadline yet: the first reclaimer writes this one, its
+    /// senders' longest linger from now.
+    FromNow(u64),
+    /// The header could not be read.
+    Unreadable,
+}
+
+/// See [`Owed`].
+pub(super) fn owed(fd: &OwnedFd) -> Owed {
     let word = |at: usize| {
         let mut b = [0u8; 8];
         read_exact_at(fd, &mut b, at as u64).then(|| u64::from_ne_bytes(b))
@@ -219,21 +250,16 @@ fn examine(fd: &OwnedFd, st: &libc::stat) -> bool {
         word(offsets::HEAD),
         word(offsets::LINGER_UNTIL),
     ) else {
-        return false;
+        return Owed::Unreadable;
     };
     if !layout::owes(kind, rx_closed, tail, head) {
-        return true;
+        return Owed::Nothing;
     }
     if until != 0 {
-        return layout::now_ns() >= until;
+        return Owed::Until(until);
     }
-    let linger = word(offsets::LINGER_NS).unwrap_or(0);
-    if linger == 0 {
-        return true;
+    match word(offsets::LINGER_NS).unwrap_or(0) {
+        0 => Owed::Nothing,
+        linger => Owed::FromNow(layout::linger_deadline(Duration::from_nanos(linger)).max(1)),
     }
-    let until = layout::linger_deadline(Duration::from_nanos(linger)).max(1);
-    // Nobody is attached (the caller holds every lock byte), so nobody writes the word
-    // meanwhile; a joiner clears it only after taking its own byte.
-    let _ = nix::sys::uio::pwrite(fd, &until.to_ne_bytes(), offsets::LINGER_UNTIL as i64);
-    false
 }
