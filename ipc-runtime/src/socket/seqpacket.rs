@@ -177,7 +177,22 @@ impl<T: Message> SeqPacket<T> {
 
     fn handshake(fd: OwnedFd, opts: &Options) -> Result<Self> {
         opts.refuse_foreign("a seqpacket socket")?;
-        let mut s = SeqPacket {
+        let mut s = Self::greet(fd, Wait::Forever)?;
+        s.read_hello(Wait::timeout(opts.handshake_timeout))?;
+        Ok(s)
+    }
+
+    /// The connection over `fd` with our handshake sent, waiting for room as `wait` says
+    /// (a datagram goes whole or not at all); the peer's is read by
+    /// [`SeqPacket::read_hello`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] ([`Wait::Now`]) or [`Error::Timeout`] if there was no room in
+    /// time, as a send otherwise. A peer already gone is no error: what it sent before it
+    /// left is still to be read.
+    pub(crate) fn greet(fd: OwnedFd, wait: Wait) -> Result<Self> {
+        let s = SeqPacket {
             fd,
             buf: vec![0; codec::max_frame_len::<T>().max(FP_LEN + size_of::<T>()) + 1]
                 .into_boxed_slice(),
@@ -194,14 +209,25 @@ impl<T: Message> SeqPacket<T> {
         };
         // A peer that sent its handshake and messages and closed at once has still sent
         // them: failing to greet it must not lose what it sent, so read on.
-        match s.send_datagram(&[IoSlice::new(&codec::hello::<T>())], Wait::Forever) {
-            Ok(()) | Err(Error::Disconnected) => {}
-            Err(e) => return Err(e),
+        match s.send_datagram(&[IoSlice::new(&codec::hello::<T>())], wait) {
+            Ok(()) | Err(Error::Disconnected) => Ok(s),
+            Err(e) => Err(e),
         }
-        let wait = Wait::timeout(opts.handshake_timeout);
-        let n = s.recv_datagram(wait)?;
-        match codec::decode_hello::<T>(&s.buf[..n])? {
-            Some(used) if used == n => Ok(s),
+    }
+
+    /// Reads the peer's handshake, one datagram, waiting for it as `wait` says, and checks
+    /// it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Empty`] ([`Wait::Now`]) or [`Error::Timeout`] if it has not come in time;
+    /// [`Error::Disconnected`] if the peer closed first; [`Error::Corrupt`] for a datagram
+    /// that is not a handshake, [`Error::SchemaMismatch`] for one of another type;
+    /// [`Error::Shutdown`], [`Error::Io`].
+    pub(crate) fn read_hello(&mut self, wait: Wait) -> Result<()> {
+        let n = self.recv_datagram(wait)?;
+        match codec::decode_hello::<T>(&self.buf[..n])? {
+            Some(used) if used == n => Ok(()),
             _ => Err(Error::Corrupt(
                 "the peer's first datagram is not an ipc handshake".into(),
             )),
