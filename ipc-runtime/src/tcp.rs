@@ -422,24 +422,36 @@ impl AsFd for NonBlockingListener {
     }
 }
 
+/// Accepts one connection queued on the non-blocking `inner` without waiting, with
+/// `TCP_NODELAY` on; and the peer's address.
+///
+/// # Errors
+///
+/// [`Error::Empty`] if none is queued; [`Error::LimitExceeded`] when out of descriptors
+/// and [`Error::Io`] with op `accept4` for another error of the listener itself; another
+/// error concerns the one connection accepted (and closed).
+fn accept_now(inner: &TcpListener) -> Result<(OwnedFd, SocketAddr)> {
+    let (s, peer) = loop {
+        match inner.accept() {
+            Ok(c) => break c,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(Error::Empty),
+            // Interrupted, or a connection reset before it was accepted: the next.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                ) => {}
+            Err(e) => return Err(accept_error("accept4", e)),
+        }
+    };
+    // The listener is non-blocking; the connection blocks (bounded calls use poll).
+    s.set_nonblocking(false).map_err(|e| io_error("fcntl", e))?;
+    Ok((setup(s)?, peer))
+}
+
 impl Accept for NonBlockingListener {
     fn accept_now(&self) -> Result<OwnedFd> {
-        let s = loop {
-            match self.inner.accept() {
-                Ok((s, _)) => break s,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(Error::Empty),
-                // Interrupted, or a connection reset before it was accepted: the next.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
-                    ) => {}
-                Err(e) => return Err(accept_error("accept4", e)),
-            }
-        };
-        // The listener is non-blocking; the connection blocks (bounded calls use poll).
-        s.set_nonblocking(false).map_err(|e| io_error("fcntl", e))?;
-        setup(s)
+        accept_now(&self.inner).map(|(fd, _)| fd)
     }
 
     fn handshake_timeout(&self) -> Duration {
