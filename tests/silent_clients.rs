@@ -1,9 +1,11 @@
-//! Request/response servers (Unix and TCP) beside clients that connect and do not speak,
-//! speak slowly, or speak garbage: handshakes proceed as their bytes arrive, each with a
-//! deadline of its own, and never hold up the clients that speak.
+//! Request/response servers (Unix and TCP), and the receivers that bound endpoints make
+//! (`endpoint::Incoming`: Unix, seqpacket, TCP), beside peers that connect and do not
+//! speak, speak slowly, or speak garbage: handshakes proceed as their bytes arrive, each
+//! with a deadline of its own, and never hold up the peers that speak.
 //!
-//! The server runs on a thread of the test; the clients that misbehave are raw sockets
-//! (`UnixStream`, `TcpStream`) that write exactly the bytes each test chooses.
+//! A server runs on a thread of the test; the clients that misbehave are raw sockets
+//! (`UnixStream`, `TcpStream`) that write exactly the bytes each test chooses. A
+//! receiver's senders are child processes, this binary re-run (see `child`).
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -449,4 +451,276 @@ fn unix_a_client_expecting_another_response_is_refused_by_itself() {
     let err = socket::Client::<Req, u32>::connect(path).unwrap_err();
     assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
     server.finish();
+}
+
+// ---------------------------------------------------------------------------------------
+// The receiver a bound endpoint makes (`endpoint::Incoming`), with senders in other
+// processes: this test binary re-run as a child, its role in `ROLE`.
+
+/// The role a child plays: `silent`, `silent_until_closed` or `good`.
+const ROLE: &str = "IPC_SILENT_ROLE";
+/// The endpoint a child connects to.
+const ENDPOINT: &str = "IPC_SILENT_ENDPOINT";
+
+/// The transports whose bound endpoint listens.
+#[derive(Clone, Copy, Debug)]
+enum Bound {
+    Unix,
+    SeqPacket,
+    Tcp,
+}
+
+/// A receiver of `u64` from every sender that connects, as `ipc::bind` makes one but
+/// with `handshake` as its handshake timeout; the endpoint for the senders; the socket
+/// file's directory (removed on drop even if the test fails).
+fn bind_incoming(
+    bound: Bound,
+    handshake: Duration,
+) -> (Box<dyn ipc::Rx<u64>>, String, Option<common::TempDir>) {
+    use ipc::endpoint::Incoming;
+    let opts = || socket::Options::new().handshake_timeout(handshake);
+    match bound {
+        Bound::Unix | Bound::SeqPacket => {
+            let dir = common::TempDir::new("silent-incoming");
+            let path = dir.join("in.sock");
+            let (rx, scheme): (Box<dyn ipc::Rx<u64>>, _) = match bound {
+                Bound::Unix => (
+                    Box::new(
+                        Incoming::new(socket::Listener::<u64>::bind_with(&path, opts()).unwrap())
+                            .unwrap(),
+                    ),
+                    "unix",
+                ),
+                _ => (
+                    Box::new(
+                        Incoming::new(
+                            socket::SeqPacketListener::<u64>::bind_with(&path, opts()).unwrap(),
+                        )
+                        .unwrap(),
+                    ),
+                    "unix-seqpacket",
+                ),
+            };
+            (rx, format!("{scheme}:{}", path.display()), Some(dir))
+        }
+        Bound::Tcp => {
+            let mut listener = tcp::Listener::<u64>::bind("127.0.0.1:0").unwrap();
+            listener.set_handshake_timeout(handshake);
+            let port = listener.local_addr().unwrap().port();
+            (
+                Box::new(Incoming::new(listener).unwrap()),
+                format!("tcp:127.0.0.1:{port}"),
+                None,
+            )
+        }
+    }
+}
+
+/// A child playing `role` against `endpoint`; its stdin is a pipe that the test closes
+/// when the child is to finish.
+fn sender(role: &str, endpoint: &str) -> common::Proc {
+    common::Proc::spawn_with(ROLE, role, |cmd| {
+        cmd.env(ENDPOINT, endpoint)
+            .stdin(std::process::Stdio::piped());
+    })
+}
+
+/// A raw connection to the endpoint, which sends nothing by itself.
+enum RawPeer {
+    Stream(Raw),
+    SeqPacket(std::os::fd::OwnedFd),
+}
+
+impl RawPeer {
+    fn connect(endpoint: &ipc::Endpoint) -> RawPeer {
+        use ipc::Endpoint;
+        let peer = match endpoint {
+            Endpoint::Unix { path } => {
+                RawPeer::Stream(Raw::Unix(UnixStream::connect(path).unwrap()))
+            }
+            Endpoint::Tcp { host, port } => RawPeer::Stream(Raw::Tcp(
+                TcpStream::connect((host.as_str(), *port)).unwrap(),
+            )),
+            Endpoint::UnixSeqpacket { path } => {
+                use nix::sys::socket::{
+                    connect, socket, AddressFamily, SockFlag, SockType, UnixAddr,
+                };
+                use std::os::fd::AsRawFd;
+                let fd = socket(
+                    AddressFamily::Unix,
+                    SockType::SeqPacket,
+                    SockFlag::SOCK_CLOEXEC,
+                    None,
+                )
+                .unwrap();
+                connect(fd.as_raw_fd(), &UnixAddr::new(path.as_str()).unwrap()).unwrap();
+                RawPeer::SeqPacket(fd)
+            }
+            other => panic!("no listening endpoint: {other}"),
+        };
+        if let RawPeer::Stream(s) = &peer {
+            s.set_read_timeout(Some(HANG));
+        }
+        peer
+    }
+
+    /// What the receiver sent: with `until_closed`, all of it until it closes the
+    /// connection; without, what is there now, asserting that the connection is open.
+    fn received(&mut self, until_closed: bool) -> Vec<u8> {
+        match self {
+            RawPeer::Stream(s) if until_closed => s.read_to_close(),
+            RawPeer::Stream(s) => {
+                s.set_nonblocking(true);
+                let mut got = Vec::new();
+                let mut buf = [0; 256];
+                loop {
+                    match s.read(&mut buf) {
+                        Ok(0) => panic!("the receiver closed the connection"),
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return got,
+                        Err(e) => panic!("read: {e}"),
+                    }
+                }
+            }
+            RawPeer::SeqPacket(fd) => {
+                use nix::sys::socket::{recv, MsgFlags};
+                use std::os::fd::AsRawFd;
+                let flags = if until_closed {
+                    MsgFlags::empty()
+                } else {
+                    MsgFlags::MSG_DONTWAIT
+                };
+                let mut got = Vec::new();
+                let mut buf = [0; 4096];
+                loop {
+                    match recv(fd.as_raw_fd(), &mut buf, flags) {
+                        Ok(0) if until_closed => return got,
+                        Ok(0) => panic!("the receiver closed the connection"),
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                        Err(nix::errno::Errno::EAGAIN) if !until_closed => return got,
+                        Err(e) => panic!("recv: {e}"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn child() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let endpoint = std::env::var(ENDPOINT).unwrap();
+    let wait_for_the_test = || {
+        let mut rest = Vec::new();
+        io::stdin().read_to_end(&mut rest).unwrap();
+    };
+    match role.as_str() {
+        // Connects and says nothing; once the test closes our stdin, checks that the
+        // receiver greeted us and is still waiting for our handshake.
+        "silent" => {
+            let mut peer = RawPeer::connect(&endpoint.parse().unwrap());
+            common::ready();
+            wait_for_the_test();
+            assert_eq!(
+                peer.received(false),
+                codec::hello::<u64>(),
+                "the receiver's handshake, and nothing else"
+            );
+        }
+        // Connects and says nothing until the receiver closes the connection.
+        "silent_until_closed" => {
+            let mut peer = RawPeer::connect(&endpoint.parse().unwrap());
+            common::ready();
+            assert_eq!(peer.received(true), codec::hello::<u64>());
+        }
+        // Sends 1, 2, 3 through the endpoint.
+        "good" => {
+            let mut tx = ipc::connect::<u64>(&endpoint).expect("the good sender's connect");
+            for n in 1..=3 {
+                tx.send(n).unwrap();
+            }
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+/// A sender that connects and says nothing holds up neither the receiver nor the sender
+/// that connects after it. The handshake timeout is 60 s, and every wait of the test far
+/// shorter (the good sender's connect waits at most 10 s for the receiver's handshake): a
+/// receiver that waited for the silent handshake would fail them. `try_recv` gives what
+/// is there without waiting; the good sender's messages arrive; and afterwards the silent
+/// sender has had the receiver's handshake and is still connected, its own under way.
+fn a_good_sender_is_received_beside_a_silent_one(bound: Bound) {
+    let (mut rx, endpoint, _dir) = bind_incoming(bound, Duration::from_secs(60));
+    let mut silent = sender("silent", &endpoint);
+    silent.wait_ready();
+    let good = sender("good", &endpoint);
+    let mut got = Vec::new();
+    match rx.try_recv() {
+        Ok(n) => got.push(n),
+        Err(Error::Empty) => {}
+        Err(e) => panic!("try_recv: {e:?}"),
+    }
+    while got.len() < 3 {
+        got.push(rx.recv_timeout(HANG).expect("the good sender's message"));
+    }
+    assert_eq!(got, [1, 2, 3]);
+    good.assert_success();
+    assert!(matches!(rx.try_recv(), Err(Error::Empty)));
+    silent.assert_success();
+}
+
+#[test]
+fn unix_incoming_a_good_sender_is_received_beside_a_silent_one() {
+    a_good_sender_is_received_beside_a_silent_one(Bound::Unix);
+}
+
+#[test]
+fn seqpacket_incoming_a_good_sender_is_received_beside_a_silent_one() {
+    a_good_sender_is_received_beside_a_silent_one(Bound::SeqPacket);
+}
+
+#[test]
+fn tcp_incoming_a_good_sender_is_received_beside_a_silent_one() {
+    a_good_sender_is_received_beside_a_silent_one(Bound::Tcp);
+}
+
+/// A silent sender is closed once its own handshake deadline passes while the receiver
+/// waits for messages: it reads the receiver's handshake, then the end of the stream.
+/// The receiver goes on to receive a good sender.
+fn a_silent_sender_is_closed_at_its_deadline(bound: Bound) {
+    let (mut rx, endpoint, _dir) = bind_incoming(bound, Duration::from_millis(300));
+    let mut silent = sender("silent_until_closed", &endpoint);
+    silent.wait_ready();
+    let start = std::time::Instant::now();
+    while silent.child().try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < HANG, "the silent sender was never closed");
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Err(Error::Timeout(_)) => {}
+            other => panic!("nothing was sent: {other:?}"),
+        }
+    }
+    silent.assert_success();
+    let good = sender("good", &endpoint);
+    for n in 1..=3 {
+        assert_eq!(rx.recv_timeout(HANG).unwrap(), n);
+    }
+    good.assert_success();
+}
+
+#[test]
+fn unix_incoming_a_silent_sender_is_closed_at_its_deadline() {
+    a_silent_sender_is_closed_at_its_deadline(Bound::Unix);
+}
+
+#[test]
+fn seqpacket_incoming_a_silent_sender_is_closed_at_its_deadline() {
+    a_silent_sender_is_closed_at_its_deadline(Bound::SeqPacket);
+}
+
+#[test]
+fn tcp_incoming_a_silent_sender_is_closed_at_its_deadline() {
+    a_silent_sender_is_closed_at_its_deadline(Bound::Tcp);
 }

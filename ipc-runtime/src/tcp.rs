@@ -183,9 +183,37 @@ impl<P: ?Sized + Payload> Listener<P> {
             .map_err(|e| io_error("getsockname", e))
     }
 
-    /// Sets how long `accept` waits for a client's handshake (10 s by default).
+    /// Sets how long `accept` waits for a client's handshake (10 s by default). The
+    /// receiver of a bound endpoint ([`Incoming`](crate::endpoint::Incoming)) waits for
+    /// no one's handshake: each connection has this long from its accept to complete its
+    /// own, and is closed if it has not.
     pub fn set_handshake_timeout(&mut self, timeout: Duration) {
         self.handshake_timeout = timeout;
+    }
+
+    /// Makes `accept_now` say [`Error::Empty`] instead of waiting when no connection is
+    /// queued (for `endpoint::Incoming`, which accepts until none is left).
+    pub(crate) fn set_nonblocking(&self) -> Result<()> {
+        self.inner
+            .set_nonblocking(true)
+            .map_err(|e| io_error("fcntl", e))
+    }
+
+    /// Accepts a queued connection without waiting for one: the connection and its
+    /// peer's address, or [`Error::Empty`] if none is queued (as the function
+    /// `accept_now`, which says more).
+    pub(crate) fn accept_now(&self) -> Result<(OwnedFd, SocketAddr)> {
+        accept_now(&self.inner)
+    }
+
+    /// How long a client has for its handshake.
+    pub(crate) fn handshake_timeout(&self) -> Duration {
+        self.handshake_timeout
+    }
+
+    /// Whether the connections it accepts are in foreign-peer mode.
+    pub(crate) fn is_foreign(&self) -> bool {
+        self.foreign
     }
 
     /// Waits for a client and exchanges handshakes with it.
@@ -269,6 +297,11 @@ impl<P: ?Sized + Payload> Stream<P> {
     pub fn connect_foreign(addr: impl ToSocketAddrs) -> Result<Self> {
         let (fd, peer) = connect_addr(addr, DEFAULT_HANDSHAKE_TIMEOUT)?;
         Self::open(fd, peer, DEFAULT_HANDSHAKE_TIMEOUT, true)
+    }
+
+    /// The stream of two halves of one connection to `peer`, its handshakes done.
+    pub(crate) fn from_halves(tx: Sender<P>, rx: Receiver<P>, peer: SocketAddr) -> Self {
+        Stream { tx, rx, peer }
     }
 
     /// The stream over the connected `fd`: handshakes exchanged (waiting at most

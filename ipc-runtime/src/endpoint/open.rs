@@ -109,14 +109,14 @@ impl Endpoint {
                 )?;
                 Box::new(RemovedOnDrop(rx))
             }
-            Endpoint::Unix { path } => Box::new(Incoming::new(socket::Listener::<T>::bind(path)?)),
+            Endpoint::Unix { path } => Box::new(Incoming::new(socket::Listener::<T>::bind(path)?)?),
             Endpoint::UnixSeqpacket { path } => {
-                Box::new(Incoming::new(socket::SeqPacketListener::<T>::bind(path)?))
+                Box::new(Incoming::new(socket::SeqPacketListener::<T>::bind(path)?)?)
             }
             Endpoint::Tcp { host, port } => Box::new(Incoming::new(tcp::Listener::<T>::bind((
                 host.as_str(),
                 *port,
-            ))?)),
+            ))?)?),
         })
     }
 }
@@ -173,10 +173,10 @@ impl Endpoint {
             Endpoint::Unix { path } => Box::new(Incoming::new(socket::Listener::<T>::bind_with(
                 path,
                 socket::Options::new().foreign(),
-            )?)),
+            )?)?),
             Endpoint::Tcp { host, port } => Box::new(Incoming::new(
                 tcp::Listener::<T>::bind((host.as_str(), *port))?.foreign(),
-            )),
+            )?),
             other => return Err(no_foreign(other)),
         })
     }

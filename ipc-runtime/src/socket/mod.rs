@@ -142,10 +142,10 @@ pub struct Options {
     allowed_uids: Option<Vec<u32>>,
     allowed_gids: Option<Vec<u32>>,
     allowed_pids: Option<Vec<i32>>,
-    handshake_timeout: Duration,
+    pub(crate) handshake_timeout: Duration,
     backlog: i32,
-    max_fds: usize,
-    foreign: bool,
+    pub(crate) max_fds: usize,
+    pub(crate) foreign: bool,
 }
 
 impl Default for Options {
@@ -213,7 +213,10 @@ impl Options {
         self
     }
 
-    /// How long to wait for the peer's handshake at connect and accept.
+    /// How long to wait for the peer's handshake at connect and accept. A [`Server`], and
+    /// the receiver of a bound endpoint ([`Incoming`](crate::endpoint::Incoming)), wait
+    /// for no one's handshake: each connection has this long from its accept to complete
+    /// its own, and is closed if it has not.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self
@@ -519,6 +522,11 @@ impl<P: ?Sized + Payload> Listener<P> {
     pub fn path(&self) -> &Path {
         self.raw.path()
     }
+
+    /// The listening socket and its options (for `endpoint::Incoming`).
+    pub(crate) fn raw(&self) -> &RawListener {
+        &self.raw
+    }
 }
 
 impl<T: ?Sized> AsFd for Listener<T> {
@@ -622,6 +630,11 @@ impl<P: ?Sized + Payload> Stream<P> {
     /// As [`Stream::from_fd`].
     pub fn from_fd_with(fd: OwnedFd, opts: &Options) -> Result<Self> {
         Self::handshake(fd, opts)
+    }
+
+    /// The stream of two halves of one connection, its handshakes done.
+    pub(crate) fn from_halves(tx: Sender<P>, rx: Receiver<P>) -> Self {
+        Stream { tx, rx }
     }
 
     fn handshake(fd: OwnedFd, opts: &Options) -> Result<Self> {

@@ -114,6 +114,11 @@ impl<T: Message> SeqPacketListener<T> {
     pub fn path(&self) -> &Path {
         self.raw.path()
     }
+
+    /// The listening socket and its options (for `endpoint::Incoming`).
+    pub(crate) fn raw(&self) -> &RawListener {
+        &self.raw
+    }
 }
 
 /// Datagrams up to this size are copied into one buffer and sent with `send(2)`; larger
