@@ -450,6 +450,39 @@ fn list_names_every_segment_with_its_pattern_schema_and_who_is_attached() {
     assert!(!ipc::shm::list().unwrap().iter().any(|l| l.name == topic.0));
 }
 
+/// A count of joins written over with `u64::MAX` by a peer that does not follow the
+/// protocol: the next subscriber still joins with a join number (never 0, the value
+/// that means "not attached"), is counted by the publisher and receives.
+#[test]
+fn a_join_count_at_its_maximum_still_gives_the_next_subscriber_a_join_number() {
+    use std::os::unix::fs::FileExt;
+    let name = Name::new("ps-joins");
+    let mut tx = Publisher::<u64>::create(&name.0, Options::new().capacity(8)).unwrap();
+    drop(Subscriber::<u64>::open(&name.0).unwrap());
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.path())
+        .unwrap();
+    // The header's `body_offset` word (byte 128) says where the topic's control lines
+    // start; `state` is the sixth line, `joins` its second word.
+    let mut word = [0u8; 8];
+    file.read_exact_at(&mut word, 128).unwrap();
+    let joins_at = u64::from_ne_bytes(word) + 5 * 64 + 8;
+    file.read_exact_at(&mut word, joins_at).unwrap();
+    assert_eq!(
+        u64::from_ne_bytes(word),
+        1,
+        "the count of joins is at {joins_at}"
+    );
+    file.write_all_at(&u64::MAX.to_ne_bytes(), joins_at)
+        .unwrap();
+    let mut rx = Subscriber::<u64>::open(&name.0).unwrap();
+    assert_eq!(tx.subscribers(), 1, "attached");
+    tx.send(7).unwrap();
+    assert_eq!(*rx.recv().unwrap(), 7);
+}
+
 #[test]
 fn a_topic_has_one_publisher_and_its_type_is_checked() {
     let name = Name::new("ps-one");

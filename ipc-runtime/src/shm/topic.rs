@@ -137,7 +137,7 @@ pub(crate) struct TopicControl {
 pub(crate) struct TopicState {
     /// Samples a subscriber that joins receives first (at most `capacity * 7 / 8`).
     pub(crate) history: AtomicU64,
-    /// Subscribers that ever joined: the next join number.
+    /// Subscribers that ever joined, wrapping: the number of the last join ([`next_join`]).
     pub(crate) joins: AtomicU64,
     /// [`Overflow`] as 0 (`Block`) or 1 (`DropOldest`).
     pub(crate) overflow: core::sync::atomic::AtomicU32,
@@ -676,6 +676,20 @@ pub(crate) fn start(b: &impl Board, history: u64) -> u64 {
     let cap = b.capacity();
     let keep = cap - (cap / 8).max(1);
     tail_of(b).saturating_sub(history.min(keep))
+}
+
+/// The number of a join that happens now: the next of the count of joins, never 0 (the
+/// value of a line nobody is attached to). The count wraps past 0: a join number only
+/// tells one join at a line from the next (see [`SubLine::attached`]), and the count
+/// repeats one only after 2^64 joins, or when a peer wrote over it.
+pub(crate) fn next_join(b: &impl Board) -> u64 {
+    let joins = &b.control().state.joins;
+    loop {
+        let n = joins.fetch_add(1, Ordering::SeqCst).wrapping_add(1);
+        if n != 0 {
+            return n;
+        }
+    }
 }
 
 /// Joins subscriber `me` as join number `join` at `cursor`: stores the cursor, then

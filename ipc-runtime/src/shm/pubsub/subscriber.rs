@@ -259,7 +259,7 @@ impl SubEnd {
         // A publisher parked for room watches the subscribers it knew of: it looks again.
         say_joined(&seg, &board, me + 1);
         let c = board.control();
-        let join = c.state.joins.fetch_add(1, Ordering::SeqCst) + 1;
+        let join = topic::next_join(&board);
         let overflow = overflow_of(&board);
         let mut cursor = topic::start(&board, c.state.history.load(Ordering::Relaxed));
         topic::join(&board, me, join, cursor);
