@@ -273,6 +273,30 @@ fn drop_oldest_loses_nothing_for_a_subscriber_that_keeps_up() {
 }
 
 #[test]
+fn a_drop_oldest_sample_two_subscribers_hold_keeps_its_bytes() {
+    let name = Name::new("ps-twoheld");
+    let opts = Options::new().capacity(8).overflow(Overflow::DropOldest);
+    let mut tx = Publisher::<u64>::create(&name.0, opts).unwrap();
+    let mut first = Subscriber::<u64>::open(&name.0).unwrap();
+    let mut second = Subscriber::<u64>::open(&name.0).unwrap();
+    tx.send(0).unwrap();
+    let held = first.recv().unwrap();
+    let mut other = second.recv().unwrap();
+    for i in 1..8 {
+        tx.send(i).unwrap();
+    }
+    // Each sample from now on replaces the one the second subscriber holds, which then
+    // takes the next: chunks leave the ring for it and come back, never the first one's.
+    for i in 8..48 {
+        tx.send(i).unwrap();
+        assert_eq!(*held, 0, "after sample {i}");
+        assert_eq!(*other, i - 8);
+        drop(other);
+        other = second.recv().unwrap();
+    }
+}
+
+#[test]
 fn a_killed_subscriber_stops_holding_a_blocked_publisher_back() {
     let name = Name::new("ps-killsub");
     let mut tx = Publisher::<u64>::create(&name.0, Options::new().capacity(16)).unwrap();

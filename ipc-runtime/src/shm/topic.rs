@@ -52,12 +52,13 @@
 //!   has waited a while (at most every 10 ms).
 //! - `Overflow::DropOldest`: the publisher never waits. It evicts a batch of old positions
 //!   at once (`capacity / 8`): stores `BUSY` in their entries, a full fence, then reads the
-//!   cursors. A subscriber whose cursor is one of them may be reading it now: its chunk is
-//!   kept for it (written into again only once that cursor has moved on), and the new
-//!   position goes into a spare. Every other subscriber that reaches an evicted position
-//!   finds it `BUSY` or replaced, is **lagged**, skips to the oldest position still held
-//!   and counts what it missed. The subscriber's side of the pairing is its cursor store,
-//!   a full fence, then its load of the entry.
+//!   cursors. The subscribers whose cursor is one of them may be reading it now: its chunk
+//!   is kept for them (written into again only once each of those cursors has moved on,
+//!   or its subscriber left), and the new position goes into a spare. Every other
+//!   subscriber that reaches an evicted position finds it `BUSY` or replaced, is
+//!   **lagged**, skips to the oldest position still held and counts what it missed. The
+//!   subscriber's side of the pairing is its cursor store, a full fence, then its load of
+//!   the entry.
 //!
 //! # Hostile memory
 //!
@@ -277,19 +278,37 @@ pub(crate) fn init(b: &impl Board) {
     }
 }
 
+/// A subscriber (index, join number) that was reading position `pos` from a chunk when
+/// the chunk left the ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Reader {
+    sub: usize,
+    join: u64,
+    pos: u64,
+}
+
+impl Reader {
+    /// True once it reads the chunk no more: it left (its line shows another join
+    /// number, or none), or its cursor moved past `pos`.
+    fn done(self, b: &impl Board) -> bool {
+        let line = b.sub(self.sub);
+        line.attached.load(Ordering::Acquire) != self.join
+            || line.cursor.load(Ordering::Acquire) > self.pos
+    }
+}
+
 /// A chunk outside the ring, and who may still read it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Held {
-    /// Nobody.
-    Free,
-    /// Subscriber `sub` (attached as join number `join`) while its cursor is `pos`.
-    By { sub: usize, join: u64, pos: u64 },
+    /// These subscribers, every one that was reading the chunk's position when the
+    /// chunk left the ring (none: nobody).
+    By(Vec<Reader>),
     /// Anyone whose cursor is below `tail` (a publisher that attaches to a topic another
     /// publisher wrote does not know who holds what).
     Below(u64),
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Spare {
     chunk: u64,
     held: Held,
@@ -310,10 +329,10 @@ pub(crate) struct Publishing {
     named: Vec<u64>,
     /// The chunks outside the ring.
     spares: Vec<Spare>,
-    /// `DropOldest`: positions below this are evicted; `kept[i]`: the subscriber (index,
+    /// `DropOldest`: positions below this are evicted; `kept[i]`: the subscribers (index,
     /// join number) that may be reading entry `i`'s old chunk, found when it was evicted.
     evicted: u64,
-    kept: Vec<Option<(usize, u64)>>,
+    kept: Vec<Vec<(usize, u64)>>,
     /// A position begun and not committed (a loan dropped unsent): the next begin
     /// returns it again.
     pending: Option<(u64, u64)>,
@@ -345,13 +364,16 @@ impl Publishing {
             chunk_of.push(c);
         }
         let held = if tail == 0 {
-            Held::Free
+            Held::By(Vec::new())
         } else {
             Held::Below(tail)
         };
         let spares = (0..b.chunks())
             .filter(|&c| !in_ring[c as usize])
-            .map(|chunk| Spare { chunk, held })
+            .map(|chunk| Spare {
+                chunk,
+                held: held.clone(),
+            })
             .collect();
         Ok(Publishing {
             next: tail,
@@ -362,7 +384,7 @@ impl Publishing {
             chunk_of,
             spares,
             evicted: tail,
-            kept: vec![None; cap as usize],
+            kept: vec![Vec::new(); cap as usize],
             pending: None,
             overflow,
         })
@@ -469,7 +491,7 @@ impl Publishing {
 
     /// `DropOldest`: evicts the old positions of the entries of `pos..pos + batch` (stores
     /// `BUSY` in each, a full fence, then reads the cursors) and notes whose old chunk
-    /// must be kept for a subscriber that may be reading it. Under `DropOldest` every
+    /// must be kept for the subscribers that may be reading it. Under `DropOldest` every
     /// subscriber moves its cursor and then loads an entry with a full fence between
     /// ([`advance`]), so a plain fence pairs with it: a lagging subscriber costs the
     /// publisher no system call.
@@ -483,40 +505,48 @@ impl Publishing {
         }
         fence(Ordering::SeqCst);
         for p in pos..to {
-            self.kept[(p & (cap - 1)) as usize] = None;
+            self.kept[(p & (cap - 1)) as usize].clear();
         }
         for k in 0..b.subscribers() {
             let line = b.sub(k);
             let join = line.attached.load(Ordering::Acquire);
             let cursor = line.cursor.load(Ordering::Acquire);
             if join != 0 && (pos - cap..to - cap).contains(&cursor) {
-                self.kept[(cursor & (cap - 1)) as usize] = Some((k, join));
+                self.kept[(cursor & (cap - 1)) as usize].push((k, join));
             }
         }
         self.evicted = to - cap;
     }
 
     /// The chunk to write entry `i`'s new position into, its old position `old` being
-    /// evicted: its own, unless a subscriber may be reading it (then a free spare, and
-    /// the old chunk waits among the spares until that subscriber moves on).
+    /// evicted: its own, unless subscribers may be reading it (then a free spare, and the
+    /// old chunk waits among the spares until each of them moves on).
     fn take_chunk(&mut self, b: &impl Board, i: usize, old: u64) -> Result<u64, TopicError> {
         let old_chunk = self.chunk_of[i];
-        let Some((sub, join)) = self.kept[i].take() else {
+        if self.kept[i].is_empty() {
             return Ok(old_chunk);
-        };
+        }
         let free = self
             .spares
             .iter()
-            .position(|s| is_free(b, s.held))
+            .position(|s| is_free(b, &s.held))
             .ok_or(TopicError::Corrupt)?;
-        let chunk = self.spares[free].chunk;
-        self.spares[free] = Spare {
+        let spare = &mut self.spares[free];
+        let chunk = spare.chunk;
+        // The freed spare's list, reused: no allocation once the lists have grown.
+        let mut readers = match core::mem::replace(&mut spare.held, Held::By(Vec::new())) {
+            Held::By(readers) => readers,
+            Held::Below(_) => Vec::new(),
+        };
+        readers.clear();
+        readers.extend(self.kept[i].drain(..).map(|(sub, join)| Reader {
+            sub,
+            join,
+            pos: old,
+        }));
+        *spare = Spare {
             chunk: old_chunk,
-            held: Held::By {
-                sub,
-                join,
-                pos: old,
-            },
+            held: Held::By(readers),
         };
         self.chunk_of[i] = chunk;
         Ok(chunk)
@@ -556,14 +586,9 @@ pub(crate) fn room_for(b: &impl Board, wants: u64) -> bool {
 }
 
 /// True if nobody may read a spare that is `held` so.
-fn is_free(b: &impl Board, held: Held) -> bool {
-    match held {
-        Held::Free => true,
-        Held::By { sub, join, pos } => {
-            let line = b.sub(sub);
-            line.attached.load(Ordering::Acquire) != join
-                || line.cursor.load(Ordering::Acquire) > pos
-        }
+fn is_free(b: &impl Board, held: &Held) -> bool {
+    match *held {
+        Held::By(ref readers) => readers.iter().all(|r| r.done(b)),
         Held::Below(tail) => (0..b.subscribers()).all(|k| {
             let line = b.sub(k);
             line.attached.load(Ordering::Acquire) == 0

@@ -43,6 +43,19 @@ impl HeapBoard {
         v: u64,
         alive: &mut dyn FnMut(usize) -> bool,
     ) -> Result<(), TopicError> {
+        self.write(p, v, alive)?;
+        p.commit(self, false);
+        Ok(())
+    }
+
+    /// Begins the next position as the publisher `p` and writes `v` into its chunk, not
+    /// committed (a loan written and not sent); returns the chunk.
+    pub(crate) fn write(
+        &self,
+        p: &mut Publishing,
+        v: u64,
+        alive: &mut dyn FnMut(usize) -> bool,
+    ) -> Result<u64, TopicError> {
         // As the shared-memory publisher does: the inline path first, then the full one.
         let chunk = match p.begin_fast(self, false) {
             Some(chunk) => chunk,
@@ -57,8 +70,22 @@ impl HeapBoard {
         unsafe {
             *cell.get() = v
         };
-        p.commit(self, false);
-        Ok(())
+        Ok(chunk)
+    }
+
+    /// What chunk `c` holds, read in place as a subscriber reads the chunk it holds (the
+    /// tests also read chunks they hold on the thread that publishes).
+    pub(crate) fn value(&self, c: u64) -> u64 {
+        let cell = &self.chunks[c as usize];
+        #[cfg(ipc_loom)]
+        // SAFETY: only a publisher writes a chunk, between `begin` and `commit`, and not
+        // one a subscriber holds: the protocol under test (loom fails a model in which a
+        // write and this read race).
+        let v = cell.with(|c| unsafe { *c });
+        #[cfg(not(ipc_loom))]
+        // SAFETY: as above.
+        let v = unsafe { *cell.get() };
+        v
     }
 
     /// One look by subscriber `me` at `cursor`: the sample there, read in place (and the
@@ -72,13 +99,8 @@ impl HeapBoard {
     ) -> Result<Option<u64>, Lag> {
         match peek(self, *cursor, overflow) {
             Peek::Ready(chunk) => {
-                let cell = &self.chunks[chunk as usize];
-                #[cfg(ipc_loom)]
-                // SAFETY: published at our cursor and kept for us until we move it.
-                let v = cell.with(|c| unsafe { *c });
-                #[cfg(not(ipc_loom))]
-                // SAFETY: as above.
-                let v = unsafe { *cell.get() };
+                // Published at our cursor and kept for us until we move it.
+                let v = self.value(chunk);
                 advance(self, me, *cursor, *cursor + 1, false, overflow);
                 *cursor += 1;
                 Ok(Some(v))

@@ -53,6 +53,73 @@ fn drop_oldest_never_writes_a_chunk_being_read() {
     });
 }
 
+/// What subscriber `me` reads in `tries` looks from `cursor` on: samples in order, none
+/// twice, lags counted; returns the last sample.
+fn read_on(b: &HeapBoard, me: usize, cursor: &mut u64, mut last: u64, tries: usize) -> u64 {
+    for _ in 0..tries {
+        match b.read(me, cursor, Overflow::DropOldest) {
+            Ok(Some(v)) => {
+                assert!(v > last, "{v} after {last}");
+                last = v;
+            }
+            Ok(None) | Err(Lag::Skipped(_)) => {}
+            Err(Lag::Corrupt) => panic!("corrupt"),
+        }
+    }
+    last
+}
+
+/// `DropOldest`: two subscribers hold one sample when the publisher replaces it; one moves
+/// on, and the publisher laps it again while the other still reads the first sample: that
+/// chunk is written into only after both moved on.
+#[test]
+fn drop_oldest_keeps_a_chunk_until_every_reader_moved_on() {
+    model(3, || {
+        let b = Arc::new(HeapBoard::new(2, 2));
+        let mut first = b.subscribe(0, 0);
+        let mut second = b.subscribe(1, 0);
+        let mut p = Publishing::attach(&*b, Overflow::DropOldest).unwrap();
+        for v in 1..=2 {
+            b.publish(&mut p, v, &mut alive).unwrap();
+        }
+        // Both hold position 0 while position 2 replaces it.
+        let Peek::Ready(held) = peek(&*b, first, Overflow::DropOldest) else {
+            panic!("published")
+        };
+        assert_eq!(peek(&*b, second, Overflow::DropOldest), Peek::Ready(held));
+        b.publish(&mut p, 3, &mut alive).unwrap();
+        // The second moves on to position 1 and holds it while position 3 replaces it.
+        advance(&*b, 1, second, second + 1, false, Overflow::DropOldest);
+        second += 1;
+        let Peek::Ready(held2) = peek(&*b, second, Overflow::DropOldest) else {
+            panic!("published")
+        };
+        let publisher = {
+            let b = b.clone();
+            thread::spawn(move || {
+                for v in 4..=5 {
+                    b.publish(&mut p, v, &mut alive).unwrap();
+                }
+            })
+        };
+        let other = {
+            let b = b.clone();
+            thread::spawn(move || {
+                assert_eq!(b.value(held2), 2);
+                advance(&*b, 1, second, second + 1, false, Overflow::DropOldest);
+                second += 1;
+                read_on(&b, 1, &mut second, 2, 2);
+            })
+        };
+        assert_eq!(b.value(held), 1);
+        advance(&*b, 0, first, first + 1, false, Overflow::DropOldest);
+        first += 1;
+        read_on(&b, 0, &mut first, 1, 2);
+        publisher.join().unwrap();
+        other.join().unwrap();
+    });
+}
+
 /// `Block`: nothing is lost or read twice, and the publisher never overwrites what the
 /// subscriber has not read.
 #[test]

@@ -139,6 +139,40 @@ fn a_sample_held_across_laps_keeps_its_bytes() {
 }
 
 #[test]
+fn a_sample_two_subscribers_hold_keeps_its_bytes_until_both_move_on() {
+    let b = HeapBoard::new(4, 2);
+    let first = b.subscribe(0, 0);
+    let mut second = b.subscribe(1, 0);
+    let mut p = Publishing::attach(&b, Overflow::DropOldest).unwrap();
+    b.publish(&mut p, 0, &mut everyone_alive()).unwrap();
+    // Both hold position 0's sample, one chunk, while the publisher replaces it.
+    let Peek::Ready(held) = peek(&b, first, Overflow::DropOldest) else {
+        panic!("published")
+    };
+    assert_eq!(peek(&b, second, Overflow::DropOldest), Peek::Ready(held));
+    for v in 1..5 {
+        b.publish(&mut p, v, &mut everyone_alive()).unwrap();
+    }
+    // The second moves on, and holds each next sample while the publisher replaces it:
+    // each time a chunk is kept out of the ring for it, and one goes back in.
+    for v in 5..40 {
+        advance(&b, 1, second, second + 1, false, Overflow::DropOldest);
+        second += 1;
+        if peek(&b, second, Overflow::DropOldest) == Peek::Lagged {
+            assert!(matches!(
+                b.read(1, &mut second, Overflow::DropOldest),
+                Err(Lag::Skipped(_))
+            ));
+        }
+        let Peek::Ready(_) = peek(&b, second, Overflow::DropOldest) else {
+            panic!("published")
+        };
+        b.publish(&mut p, v, &mut everyone_alive()).unwrap();
+        assert_eq!(b.value(held), 0, "after publishing {v}");
+    }
+}
+
+#[test]
 fn a_late_subscriber_gets_the_history_first() {
     let b = HeapBoard::new(16, 1);
     let mut p = Publishing::attach(&b, Overflow::Block).unwrap();
