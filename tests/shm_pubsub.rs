@@ -335,6 +335,49 @@ fn subscribers_of_a_killed_publisher_drain_then_hear_it() {
 }
 
 #[test]
+fn a_drop_oldest_publisher_restarted_after_sigkill_never_writes_a_held_sample() {
+    let name = Name::new("ps-restart");
+    let opts = Options::new().capacity(8).overflow(Overflow::DropOldest);
+    let mut rx = Subscriber::<u64>::open_or_create(&name.0, opts.clone()).unwrap();
+    let mut first = spawn(&format!("publish-then-hang {} 8", name.0));
+    let held = rx.recv().unwrap();
+    assert_eq!(*held, 0);
+    first.kill();
+    // The subscriber keeps the topic: the restarted publisher opens it, and its first
+    // sample replaces position 0, which the subscriber still holds.
+    let mut tx = Publisher::<u64>::open_or_create(&name.0, opts).unwrap();
+    assert_eq!(tx.published(), 8);
+    tx.send(8).unwrap();
+    assert_eq!(*held, 0, "the held sample keeps its bytes");
+    drop(held);
+    for i in 1..9 {
+        assert_eq!(*rx.recv().unwrap(), i);
+    }
+    assert_eq!(rx.missed(), 0);
+}
+
+#[test]
+fn a_restarted_drop_oldest_publisher_s_unsent_loan_is_never_received() {
+    let name = Name::new("ps-reloan");
+    let opts = Options::new().capacity(8).overflow(Overflow::DropOldest);
+    let mut rx = Subscriber::<u64>::open_or_create(&name.0, opts.clone()).unwrap();
+    spawn(&format!("publish-then-hang {} 8", name.0)).kill();
+    let mut tx = Publisher::<u64>::open_or_create(&name.0, opts).unwrap();
+    let mut loan = tx.loan().unwrap();
+    loan.write(7777);
+    // The loan replaces position 0, unread: that one is gone, and the loan's bytes are
+    // no sample until it is sent.
+    let first = rx.try_recv().map(|v| *v);
+    assert!(matches!(first, Err(Error::Lagged(1))), "{first:?}");
+    for i in 1..8 {
+        assert_eq!(*rx.try_recv().unwrap(), i);
+    }
+    assert!(matches!(rx.try_recv().map(|v| *v), Err(Error::Empty)));
+    loan.send();
+    assert_eq!(*rx.try_recv().unwrap(), 7777);
+}
+
+#[test]
 fn a_subscriber_waiting_for_a_publisher_is_not_told_it_left_while_it_attaches() {
     // The publisher attaching while the subscriber polls: 100 times, every sample arrives
     // and `Disconnected` comes only after the publisher leaves.

@@ -44,8 +44,9 @@ pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"IPC-SHM\0");
 /// for how long; 6: every participant's pid, and a count of joins and leaves, for death
 /// notices; 7: `max_len`, for slices; 8: `rx_bell`, the doorbell of an async receiver;
 /// 9: a topic's `stalled` hint on a cache line of its own; 10: packed batches, a channel's
-/// packed array and the ring's `packed` words).
-pub(crate) const VERSION: u32 = 10;
+/// packed array and the ring's `packed` words; 11: a topic subscriber's line records the
+/// chunk the publisher keeps out of the ring for it).
+pub(crate) const VERSION: u32 = 11;
 /// `state` once the creator has finished initialising.
 pub(crate) const READY: u32 = 0x5245_4459;
 

@@ -60,13 +60,29 @@
 //!   subscriber's side of the pairing is its cursor store, a full fence, then its load of
 //!   the entry.
 //!
+//! # A publisher that attaches
+//!
+//! A topic outlives its publisher: another one attaches (after the first left, or was
+//! killed at any instruction) and goes on at `tail`. It has evicted nothing in the ring,
+//! so it replaces each position of its first lap by the rule above, as any publisher
+//! does. What the board does not show is who reads the chunks outside the ring, so under
+//! `DropOldest` a publisher that keeps a chunk for subscribers records it in each one's
+//! line (join number, chunk, position) before an entry names another chunk. One that
+//! attaches keeps each chunk outside the ring for the subscribers whose record names it,
+//! while they are attached with that join number and their cursor is not past that
+//! position; nobody reads the other chunks outside the ring. A publisher killed between
+//! storing an entry's new chunk in the map and publishing the entry leaves the old chunk
+//! recorded: the next one, evicting that entry's old position, finds its readers' chunk
+//! kept already and writes the entry's new one, which nobody reads.
+//!
 //! # Hostile memory
 //!
-//! Values read from the board are only compared, except a chunk index from the map, which
-//! is checked against the chunk count before use: a corrupt one is
-//! [`TopicError::Corrupt`]. A peer that scribbles on cursors can make the publisher wait
-//! (under `Block`) or keep chunks for nobody; when no chunk is free the publisher reports
-//! `Corrupt` instead of writing into one a subscriber may be reading.
+//! Values read from the board are only compared, except a chunk index from the map or a
+//! record, which is checked against the chunk count before use: a corrupt one in the map
+//! is [`TopicError::Corrupt`], one in a record is no record. A peer that scribbles on
+//! cursors or records can make the publisher wait (under `Block`) or keep chunks for
+//! nobody; when no chunk is free the publisher reports `Corrupt` instead of writing into
+//! one a subscriber may be reading.
 
 use super::super::sync::atomic::{fence, AtomicU64, Ordering};
 use super::ring::CacheLine;
@@ -178,7 +194,17 @@ pub(crate) struct SubLine {
     /// Non-zero while the subscriber is async: the token of its doorbell, which a
     /// publisher that wakes the parked subscribers rings (see `sync::bell`).
     pub(crate) bell: core::sync::atomic::AtomicU64,
+    /// `DropOldest`: the chunk a publisher last kept out of the ring for this line's
+    /// subscriber of join number `kept_join`, which may read it while its cursor is
+    /// `kept_pos` (see "A publisher that attaches"). Written by the publisher only.
+    pub(crate) kept_join: AtomicU64,
+    pub(crate) kept_chunk: AtomicU64,
+    pub(crate) kept_pos: AtomicU64,
 }
+
+// A subscriber's line is one cache line of the segment (see `Layout::subs_offset`).
+#[cfg(not(ipc_loom))]
+const _: () = assert!(core::mem::size_of::<SubLine>() <= 64);
 
 /// An entry of the ring: which position it holds. Where its bytes are is the entry's
 /// word in the chunk map ([`Board::names`]), stored only when it changes: an 8-byte
@@ -297,21 +323,19 @@ impl Reader {
     }
 }
 
-/// A chunk outside the ring, and who may still read it.
-#[derive(Clone, Debug)]
-enum Held {
-    /// These subscribers, every one that was reading the chunk's position when the
-    /// chunk left the ring (none: nobody).
-    By(Vec<Reader>),
-    /// Anyone whose cursor is below `tail` (a publisher that attaches to a topic another
-    /// publisher wrote does not know who holds what).
-    Below(u64),
-}
-
+/// A chunk outside the ring, and who may still read it: every subscriber that was
+/// reading the chunk's position when the chunk left the ring (free once each is done).
 #[derive(Clone, Debug)]
 struct Spare {
     chunk: u64,
-    held: Held,
+    readers: Vec<Reader>,
+}
+
+impl Spare {
+    /// True if nobody reads the chunk, or ever will.
+    fn is_free(&self, b: &impl Board) -> bool {
+        self.readers.iter().all(|r| r.done(b))
+    }
 }
 
 /// The publisher's private state.
@@ -329,8 +353,9 @@ pub(crate) struct Publishing {
     named: Vec<u64>,
     /// The chunks outside the ring.
     spares: Vec<Spare>,
-    /// `DropOldest`: positions below this are evicted; `kept[i]`: the subscribers (index,
-    /// join number) that may be reading entry `i`'s old chunk, found when it was evicted.
+    /// `DropOldest`: positions below this are evicted (or were replaced before this
+    /// publisher attached); `kept[i]`: the subscribers (index, join number) that may be
+    /// reading entry `i`'s old chunk, found when this publisher evicted it.
     evicted: u64,
     kept: Vec<Vec<(usize, u64)>>,
     /// A position begun and not committed (a loan dropped unsent): the next begin
@@ -341,7 +366,9 @@ pub(crate) struct Publishing {
 
 impl Publishing {
     /// The state of a publisher that attaches to `b` (fresh or written by a publisher
-    /// before it): it goes on at `tail`.
+    /// before it): it goes on at `tail`, has evicted nothing in the ring, and takes the
+    /// readers of the chunks outside the ring from the records in the subscriber lines
+    /// (see "A publisher that attaches").
     pub(crate) fn attach(b: &impl Board, overflow: Overflow) -> Result<Self, TopicError> {
         let cap = b.capacity();
         let tail = b.control().tail.load(Ordering::Acquire);
@@ -363,17 +390,32 @@ impl Publishing {
             in_ring[c as usize] = true;
             chunk_of.push(c);
         }
-        let held = if tail == 0 {
-            Held::By(Vec::new())
-        } else {
-            Held::Below(tail)
-        };
+        // A chunk outside the ring is read by nobody, unless a publisher kept it for
+        // subscribers that may still read it: each of them has it in its line's record.
+        let mut readers = vec![Vec::new(); b.chunks() as usize];
+        if overflow == Overflow::DropOldest {
+            for k in 0..b.subscribers() {
+                let line = b.sub(k);
+                let chunk = line.kept_chunk.load(Ordering::Acquire);
+                let reader = Reader {
+                    sub: k,
+                    join: line.kept_join.load(Ordering::Acquire),
+                    pos: line.kept_pos.load(Ordering::Acquire),
+                };
+                // A join number is never 0: such a line has no record.
+                if reader.join != 0
+                    && chunk < b.chunks()
+                    && !in_ring[chunk as usize]
+                    && !reader.done(b)
+                {
+                    readers[chunk as usize].push(reader);
+                }
+            }
+        }
         let spares = (0..b.chunks())
-            .filter(|&c| !in_ring[c as usize])
-            .map(|chunk| Spare {
-                chunk,
-                held: held.clone(),
-            })
+            .zip(readers)
+            .filter(|&(c, _)| !in_ring[c as usize])
+            .map(|(chunk, readers)| Spare { chunk, readers })
             .collect();
         Ok(Publishing {
             next: tail,
@@ -383,7 +425,9 @@ impl Publishing {
             named: chunk_of.clone(),
             chunk_of,
             spares,
-            evicted: tail,
+            // Nothing in the ring: its positions are evicted as by any publisher (`BUSY`
+            // stores, then a look at the cursors) before their chunks are written.
+            evicted: tail.saturating_sub(cap),
             kept: vec![Vec::new(); cap as usize],
             pending: None,
             overflow,
@@ -520,34 +564,51 @@ impl Publishing {
 
     /// The chunk to write entry `i`'s new position into, its old position `old` being
     /// evicted: its own, unless subscribers may be reading it (then a free spare, and the
-    /// old chunk waits among the spares until each of them moves on).
+    /// old chunk waits among the spares until each of them moves on). A free spare exists
+    /// unless the board was written over: each subscriber reads one chunk, and those
+    /// reading entry `i`'s read none of the spares.
     fn take_chunk(&mut self, b: &impl Board, i: usize, old: u64) -> Result<u64, TopicError> {
         let old_chunk = self.chunk_of[i];
         if self.kept[i].is_empty() {
             return Ok(old_chunk);
         }
+        let kept_already = self.spares.iter().any(|s| {
+            s.readers
+                .iter()
+                .any(|r| r.pos == old && self.kept[i].contains(&(r.sub, r.join)))
+        });
+        if kept_already {
+            // The chunk `old` is read from is out of the ring already: the publisher
+            // before this one kept it, moved the entry to `old_chunk` and stopped before
+            // it published there (see "A publisher that attaches"). Nobody reads that.
+            self.kept[i].clear();
+            return Ok(old_chunk);
+        }
         let free = self
             .spares
             .iter()
-            .position(|s| is_free(b, &s.held))
+            .position(|s| s.is_free(b))
             .ok_or(TopicError::Corrupt)?;
         let spare = &mut self.spares[free];
         let chunk = spare.chunk;
+        spare.chunk = old_chunk;
         // The freed spare's list, reused: no allocation once the lists have grown.
-        let mut readers = match core::mem::replace(&mut spare.held, Held::By(Vec::new())) {
-            Held::By(readers) => readers,
-            Held::Below(_) => Vec::new(),
-        };
-        readers.clear();
-        readers.extend(self.kept[i].drain(..).map(|(sub, join)| Reader {
-            sub,
-            join,
-            pos: old,
-        }));
-        *spare = Spare {
-            chunk: old_chunk,
-            held: Held::By(readers),
-        };
+        spare.readers.clear();
+        for &(sub, join) in &self.kept[i] {
+            spare.readers.push(Reader {
+                sub,
+                join,
+                pos: old,
+            });
+            // Recorded before the entry names another chunk (`commit`), for a publisher
+            // that attaches after this one. Plain stores: that one attaches after this
+            // one left or died, and sees what it stored.
+            let line = b.sub(sub);
+            line.kept_join.store(join, Ordering::Relaxed);
+            line.kept_chunk.store(old_chunk, Ordering::Relaxed);
+            line.kept_pos.store(old, Ordering::Relaxed);
+        }
+        self.kept[i].clear();
         self.chunk_of[i] = chunk;
         Ok(chunk)
     }
@@ -583,18 +644,6 @@ impl Publishing {
 /// to wait for room looks once more, `SeqCst`, after announcing what it waits for).
 pub(crate) fn room_for(b: &impl Board, wants: u64) -> bool {
     read_min(b) >= wants
-}
-
-/// True if nobody may read a spare that is `held` so.
-fn is_free(b: &impl Board, held: &Held) -> bool {
-    match *held {
-        Held::By(ref readers) => readers.iter().all(|r| r.done(b)),
-        Held::Below(tail) => (0..b.subscribers()).all(|k| {
-            let line = b.sub(k);
-            line.attached.load(Ordering::Acquire) == 0
-                || line.cursor.load(Ordering::Acquire) >= tail
-        }),
-    }
 }
 
 /// The lowest cursor of the attached subscribers (`u64::MAX` if none).

@@ -120,6 +120,91 @@ fn drop_oldest_keeps_a_chunk_until_every_reader_moved_on() {
     });
 }
 
+/// `DropOldest`: a publisher attaches to a topic whose first publisher published a lap
+/// and left, while the subscriber holds position 0 and then reads on: the new publisher
+/// evicts before it writes, as the first one would.
+#[test]
+fn a_publisher_that_attaches_never_writes_a_chunk_being_read() {
+    model(3, || {
+        let b = Arc::new(HeapBoard::new(2, 1));
+        let mut cursor = b.subscribe(0, 0);
+        let mut p = Publishing::attach(&*b, Overflow::DropOldest).unwrap();
+        for v in 1..=2 {
+            b.publish(&mut p, v, &mut alive).unwrap();
+        }
+        drop(p);
+        let Peek::Ready(held) = peek(&*b, cursor, Overflow::DropOldest) else {
+            panic!("published")
+        };
+        let publisher = {
+            let b = b.clone();
+            thread::spawn(move || {
+                let mut p = Publishing::attach(&*b, Overflow::DropOldest).unwrap();
+                for v in 3..=5 {
+                    b.publish(&mut p, v, &mut alive).unwrap();
+                }
+            })
+        };
+        assert_eq!(b.value(held), 1);
+        advance(&*b, 0, cursor, cursor + 1, false, Overflow::DropOldest);
+        cursor += 1;
+        read_on(&b, 0, &mut cursor, 1, 3);
+        publisher.join().unwrap();
+    });
+}
+
+/// `DropOldest`: the first publisher kept position 0's chunk out of the ring for the
+/// subscriber that holds it, and left; another subscriber holds position 2. A publisher
+/// that attaches and replaces position 2 keeps that one's chunk too, and takes the spare
+/// nobody reads, never the first subscriber's.
+#[test]
+fn a_publisher_that_attaches_keeps_what_the_last_one_kept() {
+    model(3, || {
+        let b = Arc::new(HeapBoard::new(2, 2));
+        let mut first = b.subscribe(0, 0);
+        let mut second = b.subscribe(1, 0);
+        let mut p = Publishing::attach(&*b, Overflow::DropOldest).unwrap();
+        for v in 1..=2 {
+            b.publish(&mut p, v, &mut alive).unwrap();
+        }
+        let Peek::Ready(held) = peek(&*b, first, Overflow::DropOldest) else {
+            panic!("published")
+        };
+        assert_eq!(read_on(&b, 1, &mut second, 0, 2), 2);
+        for v in 3..=4 {
+            b.publish(&mut p, v, &mut alive).unwrap();
+        }
+        drop(p);
+        let Peek::Ready(held2) = peek(&*b, second, Overflow::DropOldest) else {
+            panic!("published")
+        };
+        let publisher = {
+            let b = b.clone();
+            thread::spawn(move || {
+                let mut p = Publishing::attach(&*b, Overflow::DropOldest).unwrap();
+                for v in 5..=6 {
+                    b.publish(&mut p, v, &mut alive).unwrap();
+                }
+            })
+        };
+        let other = {
+            let b = b.clone();
+            thread::spawn(move || {
+                assert_eq!(b.value(held2), 3);
+                advance(&*b, 1, second, second + 1, false, Overflow::DropOldest);
+                second += 1;
+                read_on(&b, 1, &mut second, 3, 2);
+            })
+        };
+        assert_eq!(b.value(held), 1);
+        advance(&*b, 0, first, first + 1, false, Overflow::DropOldest);
+        first += 1;
+        read_on(&b, 0, &mut first, 1, 2);
+        publisher.join().unwrap();
+        other.join().unwrap();
+    });
+}
+
 /// `Block`: nothing is lost or read twice, and the publisher never overwrites what the
 /// subscriber has not read.
 #[test]

@@ -213,6 +213,141 @@ fn a_publisher_that_attaches_later_goes_on_where_the_last_one_stopped() {
     assert!(got.windows(2).all(|w| w[0] < w[1]));
 }
 
+/// What subscriber `me` reads from `cursor` on until nothing is published: the samples,
+/// and the count of those it skipped.
+fn read_all(b: &HeapBoard, me: usize, cursor: &mut u64) -> (Vec<u64>, u64) {
+    let (mut got, mut skipped) = (Vec::new(), 0);
+    loop {
+        match b.read(me, cursor, Overflow::DropOldest) {
+            Ok(Some(v)) => got.push(v),
+            Ok(None) => return (got, skipped),
+            Err(Lag::Skipped(n)) => skipped += n,
+            Err(Lag::Corrupt) => panic!("corrupt"),
+        }
+    }
+}
+
+#[test]
+fn a_publisher_that_attaches_never_writes_a_sample_held_across_the_handover() {
+    let b = HeapBoard::new(8, 1);
+    let mut c = b.subscribe(0, 0);
+    let mut p = Publishing::attach(&b, Overflow::DropOldest).unwrap();
+    for v in 0..8 {
+        b.publish(&mut p, v, &mut everyone_alive()).unwrap();
+    }
+    drop(p);
+    // The subscriber holds position 0's sample while another publisher takes over.
+    let Peek::Ready(held) = peek(&b, c, Overflow::DropOldest) else {
+        panic!("published")
+    };
+    let mut p = Publishing::attach(&b, Overflow::DropOldest).unwrap();
+    for v in 8..40 {
+        b.publish(&mut p, v, &mut everyone_alive()).unwrap();
+        assert_eq!(b.value(held), 0, "after publishing {v}");
+    }
+    advance(&b, 0, c, c + 1, false, Overflow::DropOldest);
+    c += 1;
+    let (got, skipped) = read_all(&b, 0, &mut c);
+    assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+    assert_eq!(got.last(), Some(&39));
+    assert_eq!(
+        1 + skipped + got.len() as u64,
+        40,
+        "{got:?}, skipped {skipped}"
+    );
+}
+
+#[test]
+fn a_publisher_that_attaches_evicts_before_it_writes_its_first_lap() {
+    let b = HeapBoard::new(8, 1);
+    let mut c = b.subscribe(0, 0);
+    let mut p = Publishing::attach(&b, Overflow::DropOldest).unwrap();
+    for v in 0..8 {
+        b.publish(&mut p, v, &mut everyone_alive()).unwrap();
+    }
+    drop(p);
+    // Another publisher writes position 8, which replaces 0, and does not commit it yet
+    // (a loan written, not sent): position 0 is gone, and 8 is not published.
+    let mut p = Publishing::attach(&b, Overflow::DropOldest).unwrap();
+    b.write(&mut p, 7777, &mut everyone_alive()).unwrap();
+    assert_eq!(
+        b.read(0, &mut c, Overflow::DropOldest),
+        Err(Lag::Skipped(1))
+    );
+    assert_eq!(read_all(&b, 0, &mut c), ((1..8).collect(), 0));
+    p.commit(&b, false);
+    assert_eq!(read_all(&b, 0, &mut c), (vec![7777], 0));
+}
+
+#[test]
+fn a_publisher_that_attaches_knows_which_spare_chunk_a_subscriber_holds() {
+    let b = HeapBoard::new(4, 2);
+    let first = b.subscribe(0, 0);
+    let mut second = b.subscribe(1, 0);
+    let mut p = Publishing::attach(&b, Overflow::DropOldest).unwrap();
+    b.publish(&mut p, 0, &mut everyone_alive()).unwrap();
+    // The first subscriber holds position 0 while the publisher laps it: position 0's
+    // chunk is kept out of the ring for it.
+    let Peek::Ready(held0) = peek(&b, first, Overflow::DropOldest) else {
+        panic!("published")
+    };
+    for v in 1..10 {
+        b.publish(&mut p, v, &mut everyone_alive()).unwrap();
+    }
+    drop(p);
+    // The second one lagged: it skips to the oldest position still held, and holds it.
+    assert!(matches!(
+        b.read(1, &mut second, Overflow::DropOldest),
+        Err(Lag::Skipped(_))
+    ));
+    let Peek::Ready(held1) = peek(&b, second, Overflow::DropOldest) else {
+        panic!("published")
+    };
+    assert_eq!(b.value(held1), second);
+    // Another publisher replaces the second one's position first: it needs a spare chunk,
+    // and must tell the one the first subscriber holds from the free one.
+    let mut p = Publishing::attach(&b, Overflow::DropOldest).unwrap();
+    for v in 10..40 {
+        b.publish(&mut p, v, &mut everyone_alive()).unwrap();
+        assert_eq!(b.value(held0), 0, "after publishing {v}");
+        assert_eq!(b.value(held1), second, "after publishing {v}");
+    }
+}
+
+#[test]
+fn a_publisher_that_attaches_after_one_died_moving_an_entry_keeps_what_is_held() {
+    let b = HeapBoard::new(4, 1);
+    let mut c = b.subscribe(0, 0);
+    let mut p = Publishing::attach(&b, Overflow::DropOldest).unwrap();
+    b.publish(&mut p, 0, &mut everyone_alive()).unwrap();
+    let Peek::Ready(held) = peek(&b, c, Overflow::DropOldest) else {
+        panic!("published")
+    };
+    for v in 1..4 {
+        b.publish(&mut p, v, &mut everyone_alive()).unwrap();
+    }
+    // Position 4 replaces the held one: the publisher writes it into a spare chunk,
+    // stores the spare's number in the chunk map (the first store of its commit) and is
+    // killed.
+    let moved = b.write(&mut p, 4, &mut everyone_alive()).unwrap();
+    assert_ne!(moved, held);
+    b.names(0).store(moved, Ordering::Relaxed);
+    drop(p);
+    let mut p = Publishing::attach(&b, Overflow::DropOldest).unwrap();
+    b.publish(&mut p, 4, &mut everyone_alive()).unwrap();
+    assert_eq!(b.value(held), 0);
+    // The subscriber moves on to position 1 and holds it while the publisher goes round.
+    advance(&b, 0, c, c + 1, false, Overflow::DropOldest);
+    c += 1;
+    let Peek::Ready(held) = peek(&b, c, Overflow::DropOldest) else {
+        panic!("published")
+    };
+    for v in 5..20 {
+        b.publish(&mut p, v, &mut everyone_alive()).unwrap();
+        assert_eq!(b.value(held), 1, "after publishing {v}");
+    }
+}
+
 #[test]
 fn hostile_words_are_corrupt_never_out_of_bounds() {
     let b = HeapBoard::new(4, 1);
