@@ -63,7 +63,9 @@
 //! # A publisher that attaches
 //!
 //! A topic outlives its publisher: another one attaches (after the first left, or was
-//! killed at any instruction) and goes on at `tail`. It has evicted nothing in the ring,
+//! killed at any instruction) and goes on after the last position published: at `tail`,
+//! or at `tail + 1` if the entry of `tail` says it is published (the first one was killed
+//! in its commit, which the new one finishes). It has evicted nothing in the ring,
 //! so it replaces each position of its first lap by the rule above, as any publisher
 //! does. What the board does not show is who reads the chunks outside the ring, so under
 //! `DropOldest` a publisher that keeps a chunk for subscribers records it in each one's
@@ -366,14 +368,22 @@ pub(crate) struct Publishing {
 
 impl Publishing {
     /// The state of a publisher that attaches to `b` (fresh or written by a publisher
-    /// before it): it goes on at `tail`, has evicted nothing in the ring, and takes the
-    /// readers of the chunks outside the ring from the records in the subscriber lines
-    /// (see "A publisher that attaches").
+    /// before it): it goes on after the last position published (`tail`, or the one at
+    /// `tail` if a killed publisher stored its entry and not `tail`), has evicted nothing
+    /// in the ring, and takes the readers of the chunks outside the ring from the records
+    /// in the subscriber lines (see "A publisher that attaches").
     pub(crate) fn attach(b: &impl Board, overflow: Overflow) -> Result<Self, TopicError> {
         let cap = b.capacity();
-        let tail = b.control().tail.load(Ordering::Acquire);
+        let mut tail = b.control().tail.load(Ordering::Acquire);
         if tail >= POSITION_LIMIT {
             return Err(TopicError::Corrupt);
+        }
+        if b.entry(tail & (cap - 1)).seq.load(Ordering::Acquire) == tail + 1 {
+            // A publisher killed in `commit` between its store to the entry and its store
+            // to `tail`: the position is published (subscribers may be reading it), so it
+            // is not written again. Its commit is finished here.
+            tail += 1;
+            b.control().tail.store(tail, Ordering::Release);
         }
         let mut in_ring = vec![false; b.chunks() as usize];
         let mut chunk_of = Vec::with_capacity(cap as usize);

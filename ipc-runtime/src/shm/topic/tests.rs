@@ -349,6 +349,39 @@ fn a_publisher_that_attaches_after_one_died_moving_an_entry_keeps_what_is_held()
 }
 
 #[test]
+fn a_publisher_that_attaches_after_one_died_publishing_goes_on_after_that_sample() {
+    for overflow in [Overflow::Block, Overflow::DropOldest] {
+        let b = HeapBoard::new(4, 1);
+        let mut c = b.subscribe(0, 0);
+        let mut p = Publishing::attach(&b, overflow).unwrap();
+        for v in 0..4 {
+            b.publish(&mut p, v, &mut everyone_alive()).unwrap();
+            assert_eq!(b.read(0, &mut c, overflow), Ok(Some(v)));
+        }
+        // Position 4: the publisher writes it, stores its entry (the sample is published)
+        // and is killed before it stores `tail`.
+        b.write(&mut p, 4, &mut everyone_alive()).unwrap();
+        b.entry(0).seq.store(5, Ordering::Release);
+        drop(p);
+        let Peek::Ready(held) = peek(&b, c, overflow) else {
+            panic!("published")
+        };
+        assert_eq!(b.value(held), 4);
+        let mut p = Publishing::attach(&b, overflow).unwrap();
+        assert_eq!(p.next(), 5, "{overflow:?}: position 4 is published");
+        for v in 5..8 {
+            b.publish(&mut p, v, &mut everyone_alive()).unwrap();
+            assert_eq!(b.value(held), 4, "{overflow:?}: after publishing {v}");
+        }
+        advance(&b, 0, c, c + 1, false, overflow);
+        c += 1;
+        for v in 5..8 {
+            assert_eq!(b.read(0, &mut c, overflow), Ok(Some(v)));
+        }
+    }
+}
+
+#[test]
 fn hostile_words_are_corrupt_never_out_of_bounds() {
     let b = HeapBoard::new(4, 1);
     let mut p = Publishing::attach(&b, Overflow::DropOldest).unwrap();
