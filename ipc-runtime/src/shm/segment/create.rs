@@ -67,7 +67,7 @@ impl Segment {
         // for the name reserves nothing.
         let (shm, fd, guard, ()) = create_named(name, opts, me, |fd| write_stub(fd, meta))?;
         reserve(&fd, size)?;
-        let map = map(&fd, size)?;
+        let map = map(&by_name(&shm, &fd)?, size)?;
         guard.disarm();
         Ok(Segment {
             map,
@@ -152,6 +152,29 @@ fn write_stub(fd: &OwnedFd, meta: Meta) -> Result<()> {
     write_all_at(fd, &meta.to_bytes(), meta.total_size)?;
     nix::unistd::ftruncate(fd, size_of::<Header>() as libc::off_t)
         .map_err(|e| Error::sys("ftruncate", e))
+}
+
+/// The file `fd` (made unnamed, now named `shm`) opened again by its name, to map: the
+/// system names a mapping, in `/proc/PID/maps` and the tools that read it, after the
+/// open file it was made through, and the unnamed one's name is `/dev/shm/#INODE
+/// (deleted)`. `fd` keeps the creator's lock (a lock belongs to its open file).
+fn by_name(shm: &str, fd: &OwnedFd) -> Result<OwnedFd> {
+    let named = nix::sys::mman::shm_open(
+        shm,
+        OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys("shm_open", e))?;
+    let (a, b) = (
+        nix::sys::stat::fstat(fd).map_err(|e| Error::sys("fstat", e))?,
+        nix::sys::stat::fstat(&named).map_err(|e| Error::sys("fstat", e))?,
+    );
+    if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
+        return Err(Error::Corrupt(format!(
+            "the name `{shm}` was given to another file while its segment was being created"
+        )));
+    }
+    Ok(named)
 }
 
 /// Unlinks the name of a segment this process created if the creation fails.
