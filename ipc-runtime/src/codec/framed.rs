@@ -8,18 +8,41 @@ use crate::error::Result;
 use crate::message::Message;
 use crate::payload::Payload;
 
+/// Where a [`FrameReader`] gets its bytes: a `fill` closure (`FnMut(&mut [u8]) ->
+/// Result<usize>`, as the public `recv_with` family takes), or a receiving end that also
+/// looks after what arrives beside the bytes (a Unix stream's descriptors).
+pub(crate) trait Source {
+    /// Reads more bytes into `buf`; returns how many, `0` at the end of the stream, or an
+    /// error (a timeout, say) that the reader passes on, keeping what it holds.
+    fn fill(&mut self, buf: &mut [u8]) -> Result<usize>;
+
+    /// Called before each [`Source::fill`], with `held`: the bytes the reader holds and
+    /// has not decoded, all of them the beginning of the record at the front of its
+    /// buffer (the reader reads only when that record is not whole), or of bytes it is
+    /// skipping or searching for a record boundary. An error refuses that record: the
+    /// reader returns the error, and drops the record, unread, once it is whole (the
+    /// receives after it go on with the next record); bytes being skipped are dropped
+    /// anyway.
+    #[inline(always)]
+    fn before_fill(&mut self, held: usize) -> Result<()> {
+        let _ = held;
+        Ok(())
+    }
+}
+
+impl<F: FnMut(&mut [u8]) -> Result<usize>> Source for F {
+    #[inline(always)]
+    fn fill(&mut self, buf: &mut [u8]) -> Result<usize> {
+        self(buf)
+    }
+}
+
 /// A receiving end made of a [`FrameReader`] and a source of bytes (a pipe or FIFO, a
 /// stream socket): the receive path every byte stream shares.
 pub(crate) trait Framed<P: ?Sized + Payload> {
     /// Prepares a receive that waits as `wait` says, and splits the end into its frame
-    /// reader and the `fill` that reads more bytes into the reader's buffer.
-    fn reader_and_fill(
-        &mut self,
-        wait: Wait,
-    ) -> (
-        &mut FrameReader<P>,
-        impl FnMut(&mut [u8]) -> Result<usize> + '_,
-    );
+    /// reader and the [`Source`] that reads more bytes into the reader's buffer.
+    fn reader_and_fill(&mut self, wait: Wait) -> (&mut FrameReader<P>, impl Source + '_);
 
     /// The next message, by value. The message goes from the frame reader straight to
     /// the caller (a tail call, no extra copy of a large `T`).
@@ -29,7 +52,7 @@ pub(crate) trait Framed<P: ?Sized + Payload> {
         P: Message,
     {
         let (reader, fill) = self.reader_and_fill(wait);
-        reader.recv_with(fill)
+        reader.recv_from(fill)
     }
 
     /// The next message into `*out`: validated in the receive buffer, then copied once.
@@ -39,7 +62,7 @@ pub(crate) trait Framed<P: ?Sized + Payload> {
         P: Message,
     {
         let (reader, fill) = self.reader_and_fill(wait);
-        reader.recv_into_with(out, fill)
+        reader.recv_into_from(out, fill)
     }
 
     /// What is there, into `out`: one read, then every whole message buffered.
@@ -49,7 +72,7 @@ pub(crate) trait Framed<P: ?Sized + Payload> {
         P: Message,
     {
         let (reader, fill) = self.reader_and_fill(wait);
-        reader.recv_many_with(out, fill)
+        reader.recv_many_from(out, fill)
     }
 
     /// The next message, lent from the receive buffer, validated.
@@ -69,7 +92,7 @@ pub(crate) trait Framed<P: ?Sized + Payload> {
         P: Message,
     {
         let (reader, fill) = self.reader_and_fill(wait);
-        reader.recv_ref_with(fill)
+        reader.recv_ref_from(fill)
     }
 }
 
@@ -201,7 +224,7 @@ macro_rules! framed_slice_receiving_end {
             #[inline]
             fn recv_slice_wait(&mut self, wait: $crate::deadline::Wait) -> $crate::Result<&[E]> {
                 let (reader, fill) = $crate::codec::Framed::<[E]>::reader_and_fill(self, wait);
-                reader.recv_slice_with(fill)
+                reader.recv_slice_from(fill)
             }
         }
     };

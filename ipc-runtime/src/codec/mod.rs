@@ -173,7 +173,7 @@ mod slice;
 
 pub use batch::{batch_capacity, batch_tag, BATCH_LEN};
 pub(crate) use batch::{batches, messages_in, Batcher};
-pub(crate) use framed::{framed_receiving_end, framed_slice_receiving_end, Framed};
+pub(crate) use framed::{framed_receiving_end, framed_slice_receiving_end, Framed, Source};
 pub(crate) use hello::decode_hello;
 pub use hello::{hello, write_hello};
 use hello::{HELLO_TAG, MAX_HELLO_LEN};

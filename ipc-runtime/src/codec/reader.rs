@@ -9,7 +9,7 @@ use super::hello::{check_hello, hello_is_slice, hello_len};
 use super::{
     io_error, is_long, is_page, is_page_len, looks_tagged, max_frame_len, message_header,
     not_a_header, not_ipc_stream, payload_offset, payload_tag, record_len, record_len_of,
-    split_header, tag_of, HEADER_LEN, HELLO_TAG, MESSAGE_BIT, SEAL_LEN,
+    split_header, tag_of, Source, HEADER_LEN, HELLO_TAG, MESSAGE_BIT, SEAL_LEN,
 };
 use crate::error::{Error, Result};
 use crate::message::Message;
@@ -55,9 +55,12 @@ pub struct FrameReader<T: ?Sized> {
     skip: usize,
     /// The opening seal of the record being skipped, to compare with its closing one.
     skip_seal: Option<[u8; SEAL_LEN]>,
-    /// `greeted && !lost && skip == 0`: the front of the buffer is a record boundary
-    /// after a checked handshake, so the fast path may take a message from it.
+    /// `greeted && !lost && skip == 0 && !refuse`: the front of the buffer is a record
+    /// boundary after a checked handshake, so the fast path may take a message from it.
     steady: bool,
+    /// The source refused the record at the front (see [`Source::before_fill`]): it is
+    /// dropped, not handed out, once it is whole.
+    refuse: bool,
     /// The schemas whose handshakes were refused: their records are dropped without
     /// another error.
     strangers: Vec<Stranger>,
@@ -159,6 +162,7 @@ impl<P: ?Sized + Payload> FrameReader<P> {
             skip: 0,
             skip_seal: None,
             steady: false,
+            refuse: false,
             strangers: Vec::new(),
             bare: None,
             last_len: 0,
@@ -251,7 +255,7 @@ impl<P: ?Sized + Payload> FrameReader<P> {
     #[inline(always)]
     fn whole_message(&self) -> Option<usize> {
         if self.foreign {
-            let whole = self.end - self.start >= size_of::<P::Element>();
+            let whole = self.end - self.start >= size_of::<P::Element>() && !self.refuse;
             return whole.then_some(self.start);
         }
         if !self.steady {
@@ -285,7 +289,34 @@ impl<P: ?Sized + Payload> FrameReader<P> {
     }
 
     fn update_steady(&mut self) {
-        self.steady = self.greeted && !self.lost && self.skip == 0 && self.skip_seal.is_none();
+        self.steady = self.greeted
+            && !self.lost
+            && self.skip == 0
+            && self.skip_seal.is_none()
+            && !self.refuse;
+    }
+
+    /// Marks the record at the front as refused by the source (see
+    /// [`Source::before_fill`]): it is dropped once whole. Bytes being skipped are no
+    /// record of their own, and nothing is marked then.
+    #[cold]
+    fn refuse_front(&mut self) {
+        if self.skip == 0 && self.skip_seal.is_none() {
+            self.refuse = true;
+            self.update_steady();
+        }
+    }
+
+    /// What [`FrameReader::step`] found a whole message (or batch, or slice) of ours to be,
+    /// unless the source refused it: then it is dropped whole, `len` bytes from the front
+    /// (the batch's header already consumed).
+    #[inline(always)]
+    fn ours_unless_refused(&mut self, len: usize) -> Step {
+        if self.refuse {
+            self.start += len;
+            return Step::Dropped(None);
+        }
+        Step::Ours
     }
 
     /// Deals with what is at the front of the buffer when it is not a whole message of a
@@ -297,6 +328,14 @@ impl<P: ?Sized + Payload> FrameReader<P> {
     #[inline(never)]
     fn advance(&mut self) -> Result<bool> {
         if self.foreign {
+            if self.refuse {
+                // A refused message of a foreign peer goes once all of it is here.
+                if self.buffered() < size_of::<P::Element>() {
+                    return Ok(false);
+                }
+                self.start += size_of::<P::Element>();
+                self.refuse = false;
+            }
             return Ok(self.whole_message().is_some());
         }
         loop {
@@ -332,8 +371,16 @@ impl<P: ?Sized + Payload> FrameReader<P> {
                 }
                 self.start += SEAL_LEN;
             }
-            if self.lost && !self.find_boundary() {
-                return Ok(false);
+            if self.lost {
+                let from = self.start;
+                let found = self.find_boundary();
+                if self.start != from {
+                    // The bytes refused were not the start of a record.
+                    self.refuse = false;
+                }
+                if !found {
+                    return Ok(false);
+                }
             }
             self.align_start();
             self.update_steady();
@@ -344,6 +391,8 @@ impl<P: ?Sized + Payload> FrameReader<P> {
                 Step::More => return Ok(false),
                 Step::Ours => self.lost = false,
                 Step::Dropped(error) => {
+                    // The record at the front is gone, refused or not.
+                    self.refuse = false;
                     self.lost = false;
                     if let Some(e) = error {
                         self.update_steady();
@@ -354,6 +403,7 @@ impl<P: ?Sized + Payload> FrameReader<P> {
                     // Look for the next boundary from the byte after this one; report
                     // the loss of step once, not once per false start while looking.
                     self.start += 1;
+                    self.refuse = false;
                     if !self.lost {
                         self.lost = true;
                         self.update_steady();
@@ -408,7 +458,9 @@ impl<P: ?Sized + Payload> FrameReader<P> {
         if tag & MESSAGE_BIT == 0 {
             // Not tagged: a bare page-sized message of the last writer, or bytes out of step.
             return match self.bare {
-                Some((size, true)) if self.greeted && avail.len() >= size => Step::Ours,
+                Some((size, true)) if self.greeted && avail.len() >= size => {
+                    self.ours_unless_refused(size)
+                }
                 Some((_, true)) if self.greeted => Step::More,
                 Some((size, false)) if !self.lost => {
                     // A refused writer's message: atomic, so whole; dropped by count.
@@ -432,6 +484,9 @@ impl<P: ?Sized + Payload> FrameReader<P> {
                      or the stream was joined midway; it is dropped"
                         .into(),
                 )));
+            }
+            if self.refuse {
+                return self.ours_unless_refused(HEADER_LEN + len);
             }
             self.enter_batch(len);
             return Step::Ours;
@@ -503,7 +558,7 @@ impl<P: ?Sized + Payload> FrameReader<P> {
             )));
         }
         if ours && self.greeted {
-            return Step::Ours;
+            return self.ours_unless_refused(total);
         }
         self.start += total;
         Step::Dropped(if ours {
@@ -586,10 +641,10 @@ impl<P: ?Sized + Payload> FrameReader<P> {
         }
     }
 
-    /// Reads (with `fill`) until a whole message of `T` is at the front of the buffer,
+    /// Reads (from `src`) until a whole message of `T` is at the front of the buffer,
     /// and returns where its payload starts. Nothing of the message is copied.
     #[inline(always)]
-    fn next_payload(&mut self, mut fill: impl FnMut(&mut [u8]) -> Result<usize>) -> Result<usize> {
+    fn next_payload(&mut self, mut src: impl Source) -> Result<usize> {
         loop {
             if let Some(payload) = self.whole_message() {
                 return Ok(payload);
@@ -607,8 +662,12 @@ impl<P: ?Sized + Payload> FrameReader<P> {
                 self.end -= self.start - self.base;
                 self.start = self.base;
             }
+            if let Err(e) = src.before_fill(self.buffered()) {
+                self.refuse_front();
+                return Err(e);
+            }
             let room = (self.buf.len() - self.end).min(self.read_max);
-            let n = fill(&mut self.buf[self.end..self.end + room])?;
+            let n = src.fill(&mut self.buf[self.end..self.end + room])?;
             if n == 0 {
                 return Err(self.end_of_stream());
             }
@@ -623,6 +682,8 @@ impl<P: ?Sized + Payload> FrameReader<P> {
     /// than the rest of it), which the next receives read before the end again.
     #[cold]
     fn end_of_stream(&mut self) -> Error {
+        // A refused record cut short by the end is reported as any record cut short.
+        self.refuse = false;
         let partial = self.buffered();
         if self.foreign && partial > 0 {
             // A short last message: dropped, and reported for what it is.

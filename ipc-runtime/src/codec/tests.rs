@@ -457,3 +457,130 @@ fn a_refused_writers_record_is_skipped_whole_when_it_arrives_in_pieces() {
         assert!(r.recv_with(&mut fill).unwrap_err().is_disconnected());
     }
 }
+
+/// A source that gives `wire` one byte per read and refuses, once, the record that begins
+/// at stream offset `at`, as soon as the reader holds a byte of it.
+struct Refusing<'a> {
+    wire: &'a [u8],
+    pos: usize,
+    at: usize,
+    refused: bool,
+}
+
+impl<'a> Refusing<'a> {
+    fn new(wire: &'a [u8], at: usize) -> Self {
+        Refusing {
+            wire,
+            pos: 0,
+            at,
+            refused: false,
+        }
+    }
+}
+
+impl Source for &mut Refusing<'_> {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let n = buf.len().min(1).min(self.wire.len() - self.pos);
+        buf[..n].copy_from_slice(&self.wire[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+
+    fn before_fill(&mut self, held: usize) -> Result<()> {
+        if !self.refused && held > 0 && self.pos - held == self.at {
+            self.refused = true;
+            return Err(Error::Corrupt("refused".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Every result of reading `reader`'s stream `wire` to its end (one byte per read),
+/// refusing the record at `at`.
+fn refusing<T: Message>(mut r: FrameReader<T>, wire: &[u8], at: usize) -> Vec<Result<T>> {
+    let mut src = Refusing::new(wire, at);
+    let mut out = Vec::new();
+    loop {
+        match r.recv_from(&mut src) {
+            Err(Error::Disconnected) => return out,
+            other => out.push(other),
+        }
+    }
+}
+
+#[test]
+fn a_record_the_source_refuses_is_one_error_and_dropped_whole() {
+    // Short records: the second refused once its first byte is held.
+    let wire = stream(&[1u64, 2, 3]);
+    let at = hello::<u64>().len() + record_len::<u64>();
+    let got = refusing(FrameReader::<u64>::new(), &wire, at);
+    assert_eq!(summary(&got), ["1", "corrupt", "3"]);
+
+    // A long (sealed) record.
+    let big = |b: u8| [b; 5000];
+    let wire = stream(&[big(1), big(2), big(3)]);
+    let at = hello::<[u8; 5000]>().len() + record_len::<[u8; 5000]>();
+    let got = refusing(FrameReader::<[u8; 5000]>::new(), &wire, at);
+    let firsts: Vec<_> = got.iter().map(|r| r.as_ref().map(|m| m[0])).collect();
+    assert!(
+        matches!(firsts[..], [Ok(1), Err(Error::Corrupt(_)), Ok(3)]),
+        "{firsts:?}"
+    );
+
+    // A page-sized message, which goes bare.
+    let page = |b: u8| [b; 4096];
+    let wire = stream(&[page(1), page(2), page(3)]);
+    let at = hello::<[u8; 4096]>().len() + 4096;
+    let got = refusing(FrameReader::<[u8; 4096]>::new(), &wire, at);
+    let firsts: Vec<_> = got.iter().map(|r| r.as_ref().map(|m| m[0])).collect();
+    assert!(
+        matches!(firsts[..], [Ok(1), Err(Error::Corrupt(_)), Ok(3)]),
+        "{firsts:?}"
+    );
+}
+
+#[test]
+fn a_batch_record_the_source_refuses_is_dropped_with_all_its_messages() {
+    let mut wire = stream(&[1u32]);
+    let at = wire.len();
+    let mut batcher = Batcher::default();
+    batcher.push_many(&mut wire, &[2u32, 3, 4]);
+    batcher.close();
+    write_message(&mut wire, &5u32).unwrap();
+    let got = refusing(FrameReader::<u32>::new(), &wire, at);
+    assert_eq!(summary(&got), ["1", "corrupt", "5"]);
+}
+
+#[test]
+fn a_refused_record_cut_short_by_the_end_of_the_stream_is_corrupt_then_disconnected() {
+    let wire = stream(&[1u64, 2]);
+    let at = hello::<u64>().len() + record_len::<u64>();
+    let got = refusing(FrameReader::<u64>::new(), &wire[..wire.len() - 3], at);
+    assert_eq!(summary(&got), ["1", "corrupt", "corrupt"]);
+}
+
+#[test]
+fn a_foreign_message_the_source_refuses_is_dropped_whole() {
+    let wire: Vec<u8> = [1u64, 2, 3].iter().flat_map(|m| m.to_ne_bytes()).collect();
+    let mut r = FrameReader::<u64>::new();
+    r.set_foreign();
+    let got = refusing(r, &wire, 8);
+    assert_eq!(summary(&got), ["1", "corrupt", "3"]);
+}
+
+#[test]
+fn a_slice_the_source_refuses_is_dropped_whole() {
+    let mut wire = hello::<[u16]>();
+    write_slice(&mut wire, &[1u16, 1]).unwrap();
+    let at = wire.len();
+    write_slice(&mut wire, &[2u16; 3000]).unwrap();
+    write_slice(&mut wire, &[3u16; 3]).unwrap();
+    let mut r = FrameReader::<[u16]>::new();
+    r.set_max_len(3000);
+    let mut src = Refusing::new(&wire, at);
+    assert_eq!(r.recv_slice_from(&mut src).unwrap(), [1, 1]);
+    let err = r.recv_slice_from(&mut src).unwrap_err();
+    assert!(matches!(err, Error::Corrupt(_)), "{err}");
+    assert_eq!(r.recv_slice_from(&mut src).unwrap(), [3, 3, 3]);
+    assert!(r.recv_slice_from(&mut src).unwrap_err().is_disconnected());
+}

@@ -241,13 +241,7 @@ impl<E: Message> Receiver<[E]> {
 impl<P: ?Sized + Payload> Framed<P> for Receiver<P> {
     /// The start of every receive: sets a FIFO's blocking mode for `wait`.
     #[inline(always)]
-    fn reader_and_fill(
-        &mut self,
-        wait: Wait,
-    ) -> (
-        &mut FrameReader<P>,
-        impl FnMut(&mut [u8]) -> Result<usize> + '_,
-    ) {
+    fn reader_and_fill(&mut self, wait: Wait) -> (&mut FrameReader<P>, impl codec::Source + '_) {
         self.prepare(&wait);
         let fd = self.fd.as_fd();
         let poll_first = &mut self.poll_first;

@@ -15,7 +15,7 @@ use nix::poll::PollFlags;
 use nix::sys::socket::MsgFlags;
 
 use super::sys::{self, CmsgBuf, Wait};
-use crate::codec::{self, FrameReader, Framed, HEADER_LEN};
+use crate::codec::{self, FrameReader, Framed, Source, HEADER_LEN};
 use crate::contract::{self, Tx};
 use crate::error::{Error, Result, SendError};
 use crate::message::{self, Message};
@@ -524,13 +524,7 @@ codec::framed_slice_receiving_end!(Receiver);
 impl<P: ?Sized + Payload> Framed<P> for Receiver<P> {
     /// The start of every receive: closes descriptors of messages already returned.
     #[inline(always)]
-    fn reader_and_fill(
-        &mut self,
-        wait: Wait,
-    ) -> (
-        &mut FrameReader<P>,
-        impl FnMut(&mut [u8]) -> Result<usize> + '_,
-    ) {
+    fn reader_and_fill(&mut self, wait: Wait) -> (&mut FrameReader<P>, impl Source + '_) {
         if !self.fds.is_empty() {
             self.close_claimed();
         }

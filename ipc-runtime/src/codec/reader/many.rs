@@ -6,7 +6,7 @@ use std::io::Read;
 use super::super::batch::{batch_tag, is_batch_len};
 use super::super::{
     copy_validated, copy_validated_many, is_long, is_page, message_header, record_len,
-    split_header, HEADER_LEN,
+    split_header, Source, HEADER_LEN,
 };
 use super::{read_retrying, FrameReader};
 use crate::error::Result;
@@ -32,12 +32,18 @@ impl<T: Message> FrameReader<T> {
         out: &mut [T],
         fill: impl FnMut(&mut [u8]) -> Result<usize>,
     ) -> Result<usize> {
+        self.recv_many_from(out, fill)
+    }
+
+    /// [`FrameReader::recv_many_with`] from any [`Source`].
+    #[inline]
+    pub(crate) fn recv_many_from(&mut self, out: &mut [T], src: impl Source) -> Result<usize> {
         let Some((first, rest)) = out.split_first_mut() else {
             return Ok(0);
         };
         // One read takes all the buffer holds, whatever a single receive reads.
         let read_max = std::mem::replace(&mut self.read_max, usize::MAX);
-        let payload = self.next_payload(fill);
+        let payload = self.next_payload(src);
         self.read_max = read_max;
         self.take_into(payload?, first)?;
         let mut got = 1;

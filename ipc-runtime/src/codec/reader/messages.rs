@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use super::super::{copy_validated, is_long, SEAL_LEN};
+use super::super::{copy_validated, is_long, Source, SEAL_LEN};
 use super::{read_retrying, FrameReader};
 use crate::error::Result;
 use crate::message::{self, Message};
@@ -82,7 +82,13 @@ impl<T: Message> FrameReader<T> {
     /// `T`; and whatever `fill` returns. Each bad record is reported once and dropped.
     #[inline]
     pub fn recv_with(&mut self, fill: impl FnMut(&mut [u8]) -> Result<usize>) -> Result<T> {
-        let payload = self.next_payload(fill)?;
+        self.recv_from(fill)
+    }
+
+    /// [`FrameReader::recv_with`] from any [`Source`].
+    #[inline(always)]
+    pub(crate) fn recv_from(&mut self, src: impl Source) -> Result<T> {
+        let payload = self.next_payload(src)?;
         self.take_message(payload)
     }
 
@@ -100,7 +106,13 @@ impl<T: Message> FrameReader<T> {
         out: &mut T,
         fill: impl FnMut(&mut [u8]) -> Result<usize>,
     ) -> Result<()> {
-        let payload = self.next_payload(fill)?;
+        self.recv_into_from(out, fill)
+    }
+
+    /// [`FrameReader::recv_into_with`] from any [`Source`].
+    #[inline(always)]
+    pub(crate) fn recv_into_from(&mut self, out: &mut T, src: impl Source) -> Result<()> {
+        let payload = self.next_payload(src)?;
         self.take_into(payload, out)
     }
 
@@ -131,7 +143,13 @@ impl<T: Message> FrameReader<T> {
     /// As [`FrameReader::recv_with`].
     #[inline]
     pub fn recv_ref_with(&mut self, fill: impl FnMut(&mut [u8]) -> Result<usize>) -> Result<&T> {
-        let payload = self.next_payload(fill)?;
+        self.recv_ref_from(fill)
+    }
+
+    /// [`FrameReader::recv_ref_with`] from any [`Source`].
+    #[inline(always)]
+    pub(crate) fn recv_ref_from(&mut self, src: impl Source) -> Result<&T> {
+        let payload = self.next_payload(src)?;
         // An invalid message is dropped alone: `start` moves past it first.
         let end = self.consume_message(payload);
         if (self.buf.as_ptr() as usize + payload) % align_of::<T>() == 0 {

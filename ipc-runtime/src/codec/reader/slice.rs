@@ -4,8 +4,8 @@
 use std::io::Read;
 
 use super::super::{
-    is_long, max_len_limit, payload_offset, payload_tag, record_len_of, split_header, HEADER_LEN,
-    MAX_HELLO_LEN, SEAL_LEN,
+    is_long, max_len_limit, payload_offset, payload_tag, record_len_of, split_header, Source,
+    HEADER_LEN, MAX_HELLO_LEN, SEAL_LEN,
 };
 use super::{read_retrying, FrameReader, Step};
 use crate::error::{Error, Result};
@@ -170,7 +170,12 @@ impl<E: Message> FrameReader<[E]> {
         &mut self,
         fill: impl FnMut(&mut [u8]) -> Result<usize>,
     ) -> Result<&[E]> {
-        let payload = self.next_payload(fill)?;
+        self.recv_slice_from(fill)
+    }
+
+    /// [`FrameReader::recv_slice_with`] from any [`Source`].
+    pub(crate) fn recv_slice_from(&mut self, src: impl Source) -> Result<&[E]> {
+        let payload = self.next_payload(src)?;
         // An invalid slice is dropped alone: `start` moves past it first.
         let len = self.consume_slice(payload);
         let (buf, spare) = (&self.buf, &mut self.spare);
