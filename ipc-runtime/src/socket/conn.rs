@@ -69,6 +69,16 @@ pub(crate) use slice::duplex_slice_stream;
 /// A receive that times out keeps the part of a frame it has read; the next one goes on
 /// from there.
 ///
+/// Descriptors a Unix peer sends (`SCM_RIGHTS`) are held only for the message they came
+/// with, and never more than its limit ([`Options::max_fds`](crate::socket::Options::max_fds),
+/// 16 by default) for one message. The kernel closes what does not fit one read; a peer
+/// that sends one message in several pieces, descriptors with each, has them counted
+/// together: once they pass the limit, this receiver closes them, the receive under way
+/// returns [`Error::LimitExceeded`], and the message is dropped unread as the rest of it
+/// arrives (its later descriptors closed as they come); the next receive goes on with the
+/// message after it. A receiver that takes none (`max_fds(0)`, and TCP) reads with
+/// `recv(2)`, and the kernel closes every descriptor sent to it.
+///
 /// A `Receiver<[E]>` receives slices instead of messages ([`Receiver::recv_slice`]), up
 /// to its maximum length ([`Receiver::set_max_len`]).
 pub struct Receiver<T: ?Sized> {
@@ -82,6 +92,21 @@ pub struct Receiver<T: ?Sized> {
     /// Room for received descriptors; `None` when this receiver takes none (TCP, or
     /// `max_fds(0)`): then it reads with plain `recv(2)`.
     cmsg: Option<CmsgBuf>,
+    max_fds: usize,
+    /// The stream offset where the record refused for its descriptors begins, while the
+    /// frame reader still holds a part of it (see [`Incoming::before_fill`]).
+    refused: Option<u64>,
+}
+
+/// What a receive of a [`Receiver`] reads from: the socket, and the queue of descriptors
+/// that arrive beside its bytes, kept within the receiver's limit.
+struct Incoming<'a> {
+    fd: BorrowedFd<'a>,
+    cmsg: &'a mut Option<CmsgBuf>,
+    wait: Wait,
+    received: &'a mut u64,
+    fds: &'a mut VecDeque<FdBatch>,
+    refused: &'a mut Option<u64>,
     max_fds: usize,
 }
 
@@ -292,6 +317,7 @@ impl<P: ?Sized + Payload> Receiver<P> {
             fds: VecDeque::new(),
             cmsg: (max_fds > 0).then(|| CmsgBuf::new(max_fds)),
             max_fds,
+            refused: None,
         }
     }
 }
@@ -528,22 +554,84 @@ impl<P: ?Sized + Payload> Framed<P> for Receiver<P> {
         if !self.fds.is_empty() {
             self.close_claimed();
         }
-        let Receiver {
-            fd,
-            reader,
-            received,
-            fds,
-            cmsg,
-            ..
-        } = self;
-        let fill = move |buf: &mut [u8]| fill(fd.as_fd(), buf, cmsg, wait, received, fds);
-        (reader, fill)
+        let incoming = Incoming {
+            fd: self.fd.as_fd(),
+            cmsg: &mut self.cmsg,
+            wait,
+            received: &mut self.received,
+            fds: &mut self.fds,
+            refused: &mut self.refused,
+            max_fds: self.max_fds,
+        };
+        (&mut self.reader, incoming)
+    }
+}
+
+impl Source for Incoming<'_> {
+    #[inline(always)]
+    fn fill(&mut self, buf: &mut [u8]) -> Result<usize> {
+        fill(self.fd, buf, self.cmsg, self.wait, self.received, self.fds)
+    }
+
+    /// Keeps the descriptors held for the record at the front within `max_fds`: every
+    /// descriptor queued now came with that record's first `held` bytes or with records
+    /// the frame reader has consumed since the receive began (those are closed here).
+    #[inline(always)]
+    fn before_fill(&mut self, held: usize) -> Result<()> {
+        if self.fds.is_empty() && self.refused.is_none() {
+            return Ok(());
+        }
+        self.bound_fds(held)
+    }
+}
+
+impl Incoming<'_> {
+    /// [`Source::before_fill`] once descriptors are queued or a record is refused.
+    #[cold]
+    #[inline(never)]
+    fn bound_fds(&mut self, held: usize) -> Result<()> {
+        let front = *self.received - held as u64;
+        if self.refused.is_some_and(|at| at != front) {
+            // The refused record was dropped: the front is the next one.
+            *self.refused = None;
+        }
+        // Descriptors of records consumed (dropped) since this receive began: a message
+        // returned before it had its own closed or claimed already.
+        while self.fds.front().is_some_and(|b| b.offset < front) {
+            self.fds.pop_front();
+        }
+        if self.refused.is_some() {
+            // More of the refused record, with more descriptors: closed as they come.
+            self.fds.clear();
+            return Ok(());
+        }
+        let count: usize = self.fds.iter().map(|b| b.fds.len()).sum();
+        if count <= self.max_fds {
+            return Ok(());
+        }
+        let sends = self.fds.len();
+        self.fds.clear();
+        *self.refused = Some(front);
+        Err(Error::LimitExceeded {
+            limit: "file descriptors per received message",
+            value: self.max_fds as u64,
+            hint: format!(
+                "the peer sent {count} descriptors with the first {held} bytes of one message, \
+                 {}; this receiver closed them, and drops the message as the rest of it \
+                 arrives (the next receive goes on with the message after it). A sender of ipc \
+                 sends all of a message's descriptors with its first bytes; if the peer means \
+                 to send that many, raise the receiver's limit with max_fds() (at most 253)",
+                in_sends(sends)
+            ),
+        })
     }
 }
 
 impl<T: Message> Receiver<T> {
     /// Receives a message. Descriptors that came with it stay queued until
-    /// [`Receiver::claim_fds`] takes them or the next receive closes them.
+    /// [`Receiver::claim_fds`] takes them or the next receive closes them; a message that
+    /// brought more than `max_fds` while it arrived in pieces is refused and dropped (see
+    /// [`Incoming::before_fill`]).
     #[inline]
     pub(crate) fn recv_inner(&mut self, wait: Wait) -> Result<T> {
         self.recv_framed(wait)
@@ -589,11 +677,13 @@ impl<P: ?Sized + Payload> Receiver<P> {
         let start = consumed.saturating_sub(self.reader.last_record_len() as u64);
         let mut mine = Vec::new();
         let mut lost = false;
+        let mut sends = 0;
         while self.fds.front().is_some_and(|b| b.offset < consumed) {
             let b = self.fds.pop_front().expect("front exists");
             if b.offset >= start {
                 mine.extend(b.fds);
                 lost |= b.lost;
+                sends += 1;
             }
         }
         if lost {
@@ -609,7 +699,31 @@ impl<P: ?Sized + Payload> Receiver<P> {
                 ),
             });
         }
+        if mine.len() > self.max_fds {
+            // Sent in pieces, the last of which completed the message (or the limit was
+            // lowered since they arrived).
+            return Err(Error::LimitExceeded {
+                limit: "file descriptors per received message",
+                value: self.max_fds as u64,
+                hint: format!(
+                    "the peer sent {} descriptors with one message, {}; this receiver closed \
+                     them and dropped the message. Raise the receiver's limit with max_fds() \
+                     (at most 253) if the peer means to send that many",
+                    mine.len(),
+                    in_sends(sends)
+                ),
+            });
+        }
         Ok(mine)
+    }
+}
+
+/// "in one send", "in 16 sends": how the descriptors of a message came.
+fn in_sends(sends: usize) -> String {
+    if sends == 1 {
+        "in one send".into()
+    } else {
+        format!("in {sends} sends")
     }
 }
 

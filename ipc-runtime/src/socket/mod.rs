@@ -37,9 +37,16 @@
 //!   bounded send never leaves half a frame on the wire: a frame written only in part is
 //!   completed from a buffer in the [`Sender`] before anything else (see there).
 //! - **Descriptors**: [`Stream::send_with_fds`] passes open files with `SCM_RIGHTS`;
-//!   [`Stream::recv_with_fds`] receives them close-on-exec (`MSG_CMSG_CLOEXEC`). If more
-//!   arrive than fit (or the process is out of descriptors), the kernel closes the rest
-//!   and reports `MSG_CTRUNC`: that is [`Error::LimitExceeded`], never a silent loss.
+//!   [`Stream::recv_with_fds`] receives them close-on-exec (`MSG_CMSG_CLOEXEC`), and a
+//!   plain receive closes those of its message. One message may bring at most
+//!   [`Options::max_fds`] (16 by default), and a receiver never holds more for one
+//!   message. If more arrive with one read than fit (or the process is out of
+//!   descriptors), the kernel closes the rest and reports `MSG_CTRUNC`: that is
+//!   [`Error::LimitExceeded`] from `recv_with_fds`, never a silent loss. A peer that sends
+//!   a message in pieces, descriptors with each, has them counted together: once they
+//!   pass the limit the receiver closes them, the receive under way (of either kind)
+//!   returns [`Error::LimitExceeded`], and the message is dropped unread as the rest of it
+//!   arrives; the next receive goes on with the message after it.
 //! - **Seqpacket**: [`SeqPacket`] sends one datagram per message (`SOCK_SEQPACKET`),
 //!   each checked for size and fingerprint on receipt.
 //! - **Request/response**: [`Client::call`] and [`Server::serve`], typed by a request and
@@ -229,9 +236,13 @@ impl Options {
     }
 
     /// How many descriptors one received message may carry (at most 253); more are
-    /// [`Error::LimitExceeded`]. `0` turns descriptor passing off on the receiving side:
-    /// the stream then reads with plain `recv(2)` (a little cheaper than `recvmsg(2)`),
-    /// and descriptors a peer sends anyway are closed by the kernel.
+    /// [`Error::LimitExceeded`], and that message is dropped. The excess is closed at
+    /// once, so a receiver never holds more than this many for one message: by the kernel
+    /// when it comes with one read, by the receiver when the peer sends the message in
+    /// pieces with descriptors on each (see [`Receiver`]). `0` turns descriptor passing
+    /// off on the receiving side: the stream then reads with plain `recv(2)` (a little
+    /// cheaper than `recvmsg(2)`), and descriptors a peer sends anyway are closed by the
+    /// kernel, without a word.
     pub fn max_fds(mut self, n: usize) -> Self {
         self.max_fds = n.min(253);
         self
@@ -681,8 +692,9 @@ impl<T: Message> Stream<T> {
     /// # Errors
     ///
     /// [`Error::LimitExceeded`] if more descriptors were sent with the message than this
-    /// side accepts ([`Options::max_fds`]) or than the process may open: the kernel
-    /// closed the excess, and the message is dropped; as [`Stream::recv`] otherwise.
+    /// side accepts ([`Options::max_fds`]) or than the process may open: the excess was
+    /// closed (by the kernel, or by this receiver as it passed the limit), and the message
+    /// is dropped; as [`Stream::recv`] otherwise.
     pub fn recv_with_fds(&mut self) -> Result<(T, Vec<OwnedFd>)> {
         self.rx.recv_with_fds(Wait::Forever)
     }

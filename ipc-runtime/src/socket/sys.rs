@@ -157,7 +157,8 @@ pub(crate) struct Received {
     pub truncated: bool,
 }
 
-/// A control-message buffer with room for `max_fds` descriptors, aligned for `cmsghdr`.
+/// A control-message buffer with room for `max_fds` descriptors and no more, aligned for
+/// `cmsghdr`: the kernel closes the descriptors of a read beyond that (`MSG_CTRUNC`).
 pub(crate) struct CmsgBuf {
     space: Vec<u64>,
     len: usize,
@@ -166,11 +167,13 @@ pub(crate) struct CmsgBuf {
 impl CmsgBuf {
     pub(crate) fn new(max_fds: usize) -> CmsgBuf {
         let bytes = (max_fds.max(1) * size_of::<RawFd>()) as libc::c_uint;
-        // SAFETY: CMSG_SPACE only computes a size from its argument.
-        let len = unsafe { libc::CMSG_SPACE(bytes) } as usize;
+        // SAFETY: CMSG_SPACE and CMSG_LEN only compute sizes from their argument.
+        let (space, len) = unsafe { (libc::CMSG_SPACE(bytes), libc::CMSG_LEN(bytes)) };
         CmsgBuf {
-            space: vec![0; len.div_ceil(8)],
-            len,
+            space: vec![0; (space as usize).div_ceil(8)],
+            // The length offered is the message's own, not its padded space: with an odd
+            // `max_fds` the padding would fit one descriptor more.
+            len: len as usize,
         }
     }
 }
