@@ -789,6 +789,41 @@ fn descriptors_stay_with_their_message() {
 }
 
 #[test]
+fn a_request_response_client_takes_no_descriptors() {
+    const TEST: &str = "a_request_response_client_takes_no_descriptors";
+    if let Some((_, path)) = role() {
+        // The client, alone in its process, so that its descriptors can be counted.
+        let mut client = Client::<u64, u64>::connect(&path).unwrap();
+        let before = open_fds();
+        let t = Duration::from_secs(10);
+        assert_eq!(client.call_timeout(1, t).unwrap(), 2);
+        assert_eq!(client.call_timeout(2, t).unwrap(), 3);
+        assert_eq!(open_fds(), before, "no descriptor of the server's is held");
+        return;
+    }
+    // A server that sends each answer a byte at a time, 16 descriptors with each byte: a
+    // client has no use for them, and every call is answered all the same.
+    let dir = TempDir::new();
+    let path = dir.path("rpc-fds.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let child = spawn(TEST, "client", &path);
+    let (mut s, _) = listener.accept().unwrap();
+    s.write_all(&ipc::codec::hello::<u64>()).unwrap();
+    let mut header = [0u8; ipc::codec::HEADER_LEN];
+    s.read_exact(&mut header).unwrap();
+    let len = u32::from_le_bytes(header[4..].try_into().unwrap()) as usize;
+    s.read_exact(&mut vec![0; len]).unwrap();
+    let null = fs::File::open("/dev/null").unwrap();
+    for _ in 0..2 {
+        let mut request = record_of(&0u64);
+        s.read_exact(&mut request).unwrap();
+        let n = u64::from_ne_bytes(request[ipc::codec::HEADER_LEN..].try_into().unwrap());
+        drip(&s, &record_of(&(n + 1)), &[null.as_fd(); 16]);
+    }
+    common::assert_exit_success(child);
+}
+
+#[test]
 fn an_odd_max_fds_takes_no_more() {
     // One descriptor more than the limit, with one send: the kernel closes it, and the
     // message is refused (an odd limit leaves padding in the control buffer that would

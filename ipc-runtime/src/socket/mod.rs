@@ -242,7 +242,8 @@ impl Options {
     /// pieces with descriptors on each (see [`Receiver`]). `0` turns descriptor passing
     /// off on the receiving side: the stream then reads with plain `recv(2)` (a little
     /// cheaper than `recvmsg(2)`), and descriptors a peer sends anyway are closed by the
-    /// kernel, without a word.
+    /// kernel, without a word. A request/response [`Client`] or [`Server`] always takes
+    /// none.
     pub fn max_fds(mut self, n: usize) -> Self {
         self.max_fds = n.min(253);
         self

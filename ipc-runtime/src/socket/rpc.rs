@@ -556,7 +556,9 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
         opts.refuse_foreign("a request/response client")?;
         let wait = Wait::timeout(opts.handshake_timeout);
         let fd = bind::connect(path.as_ref(), SockType::Stream, wait)?;
-        let (tx, rx) = conn::handshake::<Req, Resp>(fd, opts.handshake_timeout, opts.max_fds)?;
+        // A client has no use for descriptors (a call returns none): it takes none, and
+        // the kernel closes any a server sends.
+        let (tx, rx) = conn::handshake::<Req, Resp>(fd, opts.handshake_timeout, 0)?;
         Ok(Client {
             caller: Caller::new(tx, rx),
         })
@@ -664,7 +666,9 @@ impl Accept for RawListener {
     }
 
     fn max_fds(&self) -> usize {
-        self.opts().max_fds
+        // A handler is given no descriptors: the server takes none, and the kernel closes
+        // any a client sends.
+        0
     }
 }
 
