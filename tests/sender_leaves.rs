@@ -63,18 +63,45 @@ impl Kid {
     }
 
     /// Reads the child's output until it prints `prefix` (at the start of a line, or after
-    /// libtest's `test child ... `); returns the rest of that line.
+    /// libtest's `test child ... `); returns the rest of that line. A child that prints
+    /// nothing more for [`HANG`] has hung, and is killed.
     fn expect(&mut self, prefix: &str) -> String {
         loop {
-            let mut line = String::new();
-            if self.out.read_line(&mut line).unwrap() == 0 {
+            let Some(line) = self.next_line() else {
                 self.fail(&format!("exited before printing `{prefix}`"));
-            }
+            };
             let line = line.trim_end().to_owned();
             self.lines.push(line.clone());
             let text = line.strip_prefix("test child ... ").unwrap_or(&line);
             if let Some(rest) = text.strip_prefix(prefix) {
                 return rest.trim().to_owned();
+            }
+        }
+    }
+
+    /// The next line the child prints (`None` at the end of its output), waiting at most
+    /// [`HANG`] for each part of it.
+    fn next_line(&mut self) -> Option<String> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let mut line = Vec::new();
+        loop {
+            let buffered = self.out.buffer();
+            if let Some(i) = buffered.iter().position(|&b| b == b'\n') {
+                line.extend_from_slice(&buffered[..=i]);
+                self.out.consume(i + 1);
+                return Some(String::from_utf8_lossy(&line).into_owned());
+            }
+            line.extend_from_slice(buffered);
+            let n = buffered.len();
+            self.out.consume(n);
+            let ms = u16::try_from(HANG.as_millis()).unwrap_or(u16::MAX);
+            let mut fds = [PollFd::new(self.out.get_ref().as_fd(), PollFlags::POLLIN)];
+            if poll(&mut fds, PollTimeout::from(ms)).unwrap() == 0 {
+                self.fail("hung (printed nothing more), and was killed");
+            }
+            if self.out.fill_buf().unwrap().is_empty() {
+                return (!line.is_empty()).then(|| String::from_utf8_lossy(&line).into_owned());
             }
         }
     }
@@ -192,6 +219,57 @@ fn report(r: Result<(), ipc::Unread>) {
         Ok(()) => println!("closed all-read"),
         Err(u) => println!("closed unread {} discarded {}", u.count, u.discarded),
     }
+}
+
+/// A message that fills a socket in a few sends.
+type Big = [u8; 64 << 10];
+
+/// Sends `Big` messages with `send_timeout` to a peer that does not read, until one times
+/// out; asserts that the last message accepted went only in part (its tail waits in
+/// `tx`), and prints and returns how many went whole.
+fn fill_unread(tx: &mut ipc::socket::Sender<Big>) -> u64 {
+    let msg: Box<Big> = vec![7; size_of::<Big>()]
+        .into_boxed_slice()
+        .try_into()
+        .unwrap();
+    let mut sent = 0u64;
+    loop {
+        match tx.send_timeout(*msg, Duration::from_millis(200)) {
+            Ok(()) => sent += 1,
+            Err(e) => {
+                assert!(e.error().is_timeout(), "{}", e.error());
+                break;
+            }
+        }
+        assert!(sent < 100_000, "the peer's socket never filled");
+    }
+    assert!(tx.pending() > 0, "the last message accepted went whole");
+    println!("whole {}", sent - 1);
+    sent - 1
+}
+
+/// Receives `Big` messages from `recv` until the stream ends inside one (the sender gave
+/// up on its last message); prints `got {n} then corrupt`, `n` the messages received
+/// whole, then expects the end of the stream.
+fn drain_cut(mut recv: impl FnMut(&mut Big) -> ipc::Result<()>) {
+    let mut msg: Box<Big> = vec![0; size_of::<Big>()]
+        .into_boxed_slice()
+        .try_into()
+        .unwrap();
+    let mut n = 0;
+    let e = loop {
+        match recv(&mut msg) {
+            Ok(()) => {
+                assert!(msg.iter().all(|&b| b == 7), "message {n} arrived garbled");
+                n += 1;
+            }
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(e, Error::Corrupt(_)), "{e}");
+    let end = recv(&mut msg).unwrap_err();
+    assert!(end.is_disconnected(), "{end}");
+    println!("got {n} then corrupt");
 }
 
 /// Receives `N` messages `0..N` in order from `recv`, then expects the end that `end`
@@ -450,6 +528,59 @@ fn child() {
             }
             println!("sent {N}");
         }
+        // ---- stream sockets: a consumer that does not read, a producer that gives up
+        ["unix-accept-and-hold", path] => {
+            let listener = ipc::socket::Listener::<Big>::bind(path).unwrap();
+            println!("ready");
+            let mut conn = listener.accept().unwrap();
+            wait_for_go();
+            drain_cut(|m| conn.recv_into(m));
+        }
+        ["tcp-accept-and-hold"] => {
+            let listener = ipc::tcp::Listener::<Big>::bind("127.0.0.1:0").unwrap();
+            println!("port {}", listener.local_addr().unwrap().port());
+            let mut conn = listener.accept().unwrap();
+            wait_for_go();
+            drain_cut(|m| conn.recv_into(m));
+        }
+        ["unix-partial-then-drop", path] => {
+            let conn = ipc::socket::Stream::<Big>::connect(path).unwrap();
+            let (mut tx, rx) = conn.split();
+            fill_unread(&mut tx);
+            drop((tx, rx));
+            println!("dropped");
+        }
+        ["unix-partial-then-close", path] => {
+            let conn = ipc::socket::Stream::<Big>::connect(path).unwrap();
+            let (mut tx, rx) = conn.split();
+            fill_unread(&mut tx);
+            let e = tx.close(Duration::from_millis(100)).unwrap_err();
+            assert!(e.is_timeout(), "{e}");
+            println!("closed");
+            // The receiving half stays until the parent has seen the consumer's end.
+            wait_for_go();
+            drop(rx);
+        }
+        ["unix-produce-then-close", path] => {
+            let conn = ipc::socket::Stream::<u64>::connect(path).unwrap();
+            let (tx, rx) = conn.split();
+            let mut tx = tx.buffered(4096);
+            for i in 0..N {
+                tx.send(i).unwrap();
+            }
+            assert!(tx.pending() > 0, "the buffered sender holds the messages");
+            tx.close(HANG).unwrap();
+            println!("closed");
+            wait_for_go();
+            drop(rx);
+        }
+        ["tcp-partial-then-drop", port] => {
+            let addr = ("127.0.0.1", port.parse().unwrap());
+            let (mut tx, rx) = ipc::tcp::Stream::<Big>::connect(addr).unwrap().split();
+            fill_unread(&mut tx);
+            drop((tx, rx));
+            println!("dropped");
+        }
         _ => panic!("unknown role {role}"),
     }
     std::process::exit(0);
@@ -596,6 +727,57 @@ fn unix_stream_a_consumer_that_closes_unread_is_the_senders_next_disconnected() 
     assert!(e.is_disconnected(), "{e:?}");
 }
 
+/// A producer whose consumer never reads, and whose last `send_timeout` left part of a
+/// message unwritten: dropping it gives up in a bounded time (the watchdog would kill a
+/// hang), and the consumer, reading later, gets every message that went whole, then the
+/// cut one as `Corrupt`, never as a message, then the end.
+#[test]
+fn unix_stream_a_producer_whose_consumer_does_not_read_leaves_and_cuts_its_last_message() {
+    let dir = common::TempDir::new("unix-unread");
+    let path = dir.join("s").display().to_string();
+    let mut consumer = Kid::spawn(&format!("unix-accept-and-hold {path}"));
+    consumer.wait_ready();
+    let mut producer = Kid::spawn(&format!("unix-partial-then-drop {path}"));
+    let whole = producer.expect("whole");
+    producer.finish();
+    consumer.go();
+    assert_eq!(consumer.expect("got"), format!("{whole} then corrupt"));
+    consumer.finish();
+}
+
+/// `close(timeout)` on a producer whose consumer does not read gives up after the
+/// timeout and ends the stream there, although the producer keeps its receiving half: the
+/// consumer gets every message that went whole, the cut one as `Corrupt`, then the end.
+#[test]
+fn unix_stream_close_gives_up_in_time_and_ends_the_stream_while_the_receiving_half_lives() {
+    let dir = common::TempDir::new("unix-close-unread");
+    let path = dir.join("s").display().to_string();
+    let mut consumer = Kid::spawn(&format!("unix-accept-and-hold {path}"));
+    consumer.wait_ready();
+    let mut producer = Kid::spawn(&format!("unix-partial-then-close {path}"));
+    let whole = producer.expect("whole");
+    producer.expect("closed");
+    consumer.go();
+    assert_eq!(consumer.expect("got"), format!("{whole} then corrupt"));
+    consumer.finish();
+    producer.finish();
+}
+
+/// `close(timeout)` writes what a buffered producer holds; its consumer, reading only
+/// afterwards, gets every message, then the end, while the producer still lives with its
+/// receiving half.
+#[test]
+fn unix_stream_close_writes_what_the_sender_holds_and_ends_the_stream() {
+    let dir = common::TempDir::new("unix-close");
+    let path = dir.join("s").display().to_string();
+    let mut consumer = Kid::spawn(&format!("unix-consume-later {path}"));
+    consumer.wait_ready();
+    let mut producer = Kid::spawn(&format!("unix-produce-then-close {path}"));
+    producer.expect("closed");
+    consumer.finish();
+    producer.finish();
+}
+
 #[test]
 fn unix_sockets_a_producer_cannot_send_before_a_consumer_has_accepted() {
     let dir = TempDir::new("unix-unaccepted");
@@ -682,6 +864,20 @@ fn seqpacket_delivers_what_a_departed_producer_sent_to_its_connected_consumer() 
     let mut consumer = Kid::spawn(&format!("seqpacket-consume-later {path}"));
     consumer.wait_ready();
     Kid::spawn(&format!("seqpacket-produce {path}")).finish();
+    consumer.finish();
+}
+
+/// As `unix_stream_a_producer_whose_consumer_does_not_read_leaves_and_cuts_its_last_message`,
+/// over TCP.
+#[test]
+fn tcp_a_producer_whose_consumer_does_not_read_leaves_and_cuts_its_last_message() {
+    let mut consumer = Kid::spawn("tcp-accept-and-hold");
+    let port = consumer.expect("port");
+    let mut producer = Kid::spawn(&format!("tcp-partial-then-drop {port}"));
+    let whole = producer.expect("whole");
+    producer.finish();
+    consumer.go();
+    assert_eq!(consumer.expect("got"), format!("{whole} then corrupt"));
     consumer.finish();
 }
 

@@ -28,15 +28,28 @@ pub(crate) const DEFAULT_MAX_FDS: usize = 16;
 /// larger ones go in parts with `sendmsg(2)`, to avoid the copy.
 const SMALL: usize = 1024;
 
+/// How long a dropped [`Sender`] waits for a peer that takes none of what it still holds.
+const DROP_STALL: Duration = Duration::from_secs(1);
+
 /// The sending half of a connected stream socket: writes frames of `T`.
 ///
 /// A frame is never left half-written on the wire by a bounded send: if `try_send` or
 /// `send_timeout` could write only part of a frame, the message counts as sent, the
-/// unwritten tail is kept in this `Sender`, and it is written before anything else — by
-/// the next send, by [`Sender::flush`], or when the `Sender` is dropped (which waits, like
-/// `std::io::BufWriter`, until the tail is written, the peer is gone, or a shutdown is
-/// requested: see [`shutdown_on`](crate::signal::shutdown_on)). So the stream
-/// never loses its framing and no accepted message is lost while the peer lives.
+/// unwritten tail is kept in this `Sender`, and it is written before anything else, by
+/// the next send or by [`Sender::flush`]. So the stream never loses its framing, and no
+/// accepted message is lost while the peer reads.
+///
+/// When the sender is done, what it still holds (such a tail, and what a
+/// [buffered](Sender::buffered) sender gathered) goes out with [`Sender::close`], which
+/// waits for the peer at most as long as it is told, or when the sender is dropped. Drop
+/// writes it while the peer takes it, as `std::io::BufWriter` does, and gives up once the
+/// peer has taken nothing for a second, is gone, or a shutdown is requested (see
+/// [`shutdown_on`](crate::signal::shutdown_on)); call [`Sender::flush`] first to wait as
+/// long as it takes. What is given up is discarded, and the socket is shut down for
+/// writing, so nothing can follow the part of a message already sent: the peer receives
+/// every message written whole, reports the one cut short, if any, as
+/// [`Error::Corrupt`] (a receiver never takes part of a message for a message), then the
+/// end of the stream, [`Error::Disconnected`].
 ///
 /// A `Sender<[E]>` sends slices instead of messages ([`Sender::send_slice`]), up to its
 /// maximum length ([`Sender::set_max_len`]).
@@ -405,6 +418,44 @@ impl<P: ?Sized + Payload> Sender<P> {
         self.flush_pending(Wait::timeout(timeout))
     }
 
+    /// Closes this sending half: writes what it holds (the tail of a frame a bounded send
+    /// began, and what a [buffered](Sender::buffered) sender gathered), waiting at most
+    /// `timeout` in all for the peer to take it (`Duration::ZERO`: only what the socket
+    /// takes at once; `Duration::MAX`: for ever), then shuts the socket down for writing
+    /// (`shutdown(2)`). The peer receives what was written, then the end of the stream
+    /// ([`Error::Disconnected`]), also while this process keeps the receiving half.
+    ///
+    /// `Ok` means that everything this sender accepted is in the socket: the peer
+    /// receives it unless it closes its end first (which the socket does not tell).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ipc::socket::Stream;
+    ///
+    /// let (a, mut b) = Stream::<u64>::pair()?;
+    /// let (mut tx, _rx) = a.split();
+    /// tx.send(1)?;
+    /// tx.close(Duration::from_secs(1))?;
+    /// assert_eq!(b.recv()?, 1);
+    /// assert!(b.recv().unwrap_err().is_disconnected());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if the peer did not take it all in time: the rest is discarded,
+    /// with the messages in it; if it began with the tail of a message, the peer reports
+    /// that message cut short ([`Error::Corrupt`]) and never receives it.
+    /// [`Error::Disconnected`] if the peer is gone, [`Error::Shutdown`] once a shutdown is
+    /// requested, [`Error::Io`] otherwise. After an error too, what was not written is
+    /// discarded and the socket is shut down for writing.
+    pub fn close(mut self, timeout: Duration) -> Result<()> {
+        let written = self.flush_pending(Wait::timeout(timeout));
+        self.pending.clear();
+        shut_down_writing(self.fd.as_fd());
+        written
+    }
+
     /// Writes one frame. Until its first byte is written the frame is not sent and the
     /// wait's expiry is an error; after that the frame is committed and any unwritten
     /// tail goes to `pending`.
@@ -519,12 +570,45 @@ fn flush(fd: BorrowedFd<'_>, pending: &mut Vec<u8>, wait: Wait) -> Result<()> {
     Ok(())
 }
 
+/// Writes `pending` as [`flush`] does, but gives up with [`Error::Timeout`] once the
+/// peer has taken nothing for `stall`.
+fn flush_while_taken(fd: BorrowedFd<'_>, pending: &mut Vec<u8>, stall: Duration) -> Result<()> {
+    let mut wait = Wait::timeout(stall);
+    while !pending.is_empty() {
+        match sys::send(fd, &[IoSlice::new(pending)], &[], wait.msg_flags()) {
+            Ok(n) => {
+                pending.drain(..n);
+                // The peer reads: its time starts again.
+                wait = Wait::timeout(stall);
+            }
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => sys::again(fd, PollFlags::POLLOUT, wait, true)?,
+            Err(e) => return Err(Error::sys("send", e)),
+        }
+    }
+    Ok(())
+}
+
+/// Shuts `fd` down for writing: the peer reads what was written, then the end of the
+/// stream, and nothing more is written to the socket, by anyone. Errors (the peer is
+/// gone) are ignored: there is nothing left to end then.
+fn shut_down_writing(fd: BorrowedFd<'_>) {
+    let _ = nix::sys::socket::shutdown(fd.as_raw_fd(), nix::sys::socket::Shutdown::Write);
+}
+
 impl<T: ?Sized> Drop for Sender<T> {
     fn drop(&mut self) {
-        // Finish an accepted frame, as BufWriter does; give up if the peer is gone, or
-        // once a shutdown is requested (`shutdown_on`): a peer that never reads must not
-        // keep a shutting-down process from ending.
-        let _ = flush(self.fd.as_fd(), &mut self.pending, Wait::Forever);
+        if self.pending.is_empty() {
+            return;
+        }
+        // Finish what was accepted, as BufWriter does, while the peer takes it; give up
+        // once it has taken nothing for DROP_STALL, is gone, or a shutdown is requested
+        // (`shutdown_on`): a peer that does not read must not keep this process waiting.
+        if flush_while_taken(self.fd.as_fd(), &mut self.pending, DROP_STALL).is_err() {
+            // What is left is discarded. Nothing may follow the part of a message sent
+            // (the peer would take it for the rest), and the peer must not wait for it.
+            shut_down_writing(self.fd.as_fd());
+        }
     }
 }
 
@@ -840,6 +924,18 @@ macro_rules! duplex_stream {
             /// As [`Sender::flush`](crate::socket::Sender::flush).
             pub fn flush(&mut self) -> $crate::Result<()> {
                 self.tx.flush()
+            }
+
+            /// Closes the stream: the sending half as
+            /// [`Sender::close`](crate::socket::Sender::close) does (what it holds written,
+            /// waiting at most `timeout`, then the socket shut down for writing), then the
+            /// receiving half.
+            ///
+            /// # Errors
+            ///
+            /// As [`Sender::close`](crate::socket::Sender::close).
+            pub fn close(self, timeout: ::std::time::Duration) -> $crate::Result<()> {
+                self.tx.close(timeout)
             }
 
             /// Writes the tail of a frame without waiting (for the async twin).

@@ -35,7 +35,11 @@
 //! - **Timeouts**: `recv_timeout` and `send_timeout` wait with `poll(2)`, retrying `EINTR`
 //!   with the time left. A receive that times out keeps the part of a frame it read. A
 //!   bounded send never leaves half a frame on the wire: a frame written only in part is
-//!   completed from a buffer in the [`Sender`] before anything else (see there).
+//!   completed from a buffer in the [`Sender`] before anything else (see there). What a
+//!   sender still holds when it is done goes out with [`Sender::close`], which waits at
+//!   most as long as it is told, or on drop, which gives up on a peer that takes nothing
+//!   for a second; a message cut short then is [`Error::Corrupt`] to the peer, never a
+//!   message.
 //! - **Descriptors**: [`Stream::send_with_fds`] passes open files with `SCM_RIGHTS`;
 //!   [`Stream::recv_with_fds`] receives them close-on-exec (`MSG_CMSG_CLOEXEC`), and a
 //!   plain receive closes those of its message. One message may bring at most

@@ -98,10 +98,10 @@ impl<T: Message> Sender<T> {
     /// drop. For streams of small messages where throughput matters more than the latency
     /// of each one: with 8-byte messages, 64 KiB hold 4096 of them.
     ///
-    /// A dropped buffered sender writes what it holds, waiting for the peer as long as it
-    /// takes (as `std::io::BufWriter` does), unless the peer is gone or a shutdown is
-    /// requested (see [`shutdown_on`](crate::signal::shutdown_on)); call
-    /// [`Sender::flush`] to learn what became of it.
+    /// A dropped buffered sender writes what it holds while the peer takes it, as
+    /// `std::io::BufWriter` does, and gives up on a peer that takes nothing for a second
+    /// (see [`Sender`]); call [`Sender::flush`] (as long as it takes) or
+    /// [`Sender::close`] (as long as you allow) to learn what became of it.
     #[must_use]
     pub fn buffered(mut self, capacity: usize) -> Self {
         self.buffer = capacity.max(codec::record_len::<T>());

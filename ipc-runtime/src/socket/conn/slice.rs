@@ -213,6 +213,18 @@ macro_rules! duplex_slice_stream {
                 self.tx.flush()
             }
 
+            /// Closes the stream: the sending half as
+            /// [`Sender::close`]($crate::socket::Sender::close) does (what it holds
+            /// written, waiting at most `timeout`, then the socket shut down for writing),
+            /// then the receiving half.
+            ///
+            /// # Errors
+            ///
+            /// As [`Sender::close`]($crate::socket::Sender::close).
+            pub fn close(self, timeout: ::std::time::Duration) -> $crate::Result<()> {
+                self.tx.close(timeout)
+            }
+
             /// Splits into the sending and the receiving half (one socket, shared), e.g. to
             /// use them from two threads.
             pub fn split(self) -> ($crate::socket::Sender<[E]>, $crate::socket::Receiver<[E]>) {
