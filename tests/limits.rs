@@ -239,16 +239,8 @@ fn a_mapping_refused_for_memory_names_max_map_count_and_rlimit_as() {
             "child",
         );
     }
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
     // The address space in use now, and 64 MiB more: a 1 GiB segment cannot be mapped.
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let vm_kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmSize:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap();
-    let (_, hard) = getrlimit(Resource::RLIMIT_AS).unwrap();
-    setrlimit(Resource::RLIMIT_AS, (vm_kib << 10) + (64 << 20), hard).unwrap();
+    limit_address_space(64 << 20);
     let opts = ShmOptions::new().capacity(1 << 20);
     let r = ipc::shm::Sender::<[u64; 128]>::create(&unique(), opts);
     assert_limit("shm create", r, "vm.max_map_count", "ulimit -v");
@@ -268,7 +260,7 @@ fn a_receive_buffer_this_process_cannot_allocate_is_limit_exceeded() {
             "child",
         );
     }
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    use nix::sys::resource::{setrlimit, Resource};
     // More than a glibc thread arena reserves (64 MiB), from which it could otherwise
     // serve the buffer without a new mapping that the limit counts.
     const MAX_LEN: usize = 80 << 20;
@@ -280,19 +272,7 @@ fn a_receive_buffer_this_process_cannot_allocate_is_limit_exceeded() {
         .len();
     // Room for a second mapping of the segment (the receiver's) and a little more, not
     // for the 80 MiB buffer as well.
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let vm_kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmSize:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap();
-    let (_, hard) = getrlimit(Resource::RLIMIT_AS).unwrap();
-    setrlimit(
-        Resource::RLIMIT_AS,
-        (vm_kib << 10) + mapped + (8 << 20),
-        hard,
-    )
-    .unwrap();
+    let hard = limit_address_space(mapped + (8 << 20));
     let r = ipc::shm::Receiver::<[bool]>::open(&name);
     assert_limit("shm open of a [bool] receiver", r, "memory", "max_len");
     let r = ipc::shm::Subscriber::<[bool]>::open(&name);
@@ -300,6 +280,21 @@ fn a_receive_buffer_this_process_cannot_allocate_is_limit_exceeded() {
     setrlimit(Resource::RLIMIT_AS, hard, hard).unwrap();
     drop(tx);
     common::remove_stale();
+}
+
+/// Lowers this process's `RLIMIT_AS` to the address space in use now and `more` bytes;
+/// returns the hard limit.
+fn limit_address_space(more: u64) -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let vm_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    let (_, hard) = getrlimit(Resource::RLIMIT_AS).unwrap();
+    setrlimit(Resource::RLIMIT_AS, (vm_kib << 10) + more, hard).unwrap();
+    hard
 }
 
 /// A System V queue whose `msg_qbytes` its owner lowered (`IPC_SET`, the per-queue form
