@@ -33,6 +33,24 @@ impl Segment {
         }
     }
 
+    /// The segment this process just made, mapped as `map` and held through `fd`.
+    fn made(
+        map: super::Mapping,
+        fd: OwnedFd,
+        shm_name: Option<String>,
+        name: &str,
+        len: u64,
+    ) -> Segment {
+        Segment {
+            map,
+            fd,
+            shm_name,
+            name: name.to_owned(),
+            len,
+            joined: true,
+        }
+    }
+
     fn create_sysv(name: &str, opts: &Options, meta: Meta, me: usize) -> Result<Segment> {
         let size = meta.total_size;
         // The registry file under /dev/shm gives the segment its name and carries the
@@ -50,14 +68,7 @@ impl Segment {
             Ok(map)
         })?;
         guard.disarm();
-        Ok(Segment {
-            map,
-            fd,
-            shm_name: Some(shm),
-            name: name.to_owned(),
-            len: size,
-            joined: true,
-        })
+        Ok(Segment::made(map, fd, Some(shm), name, size))
     }
 
     fn create_posix(name: &str, opts: &Options, meta: Meta, me: usize) -> Result<Segment> {
@@ -69,14 +80,7 @@ impl Segment {
         reserve(&fd, size)?;
         let map = map(&by_name(&shm, &fd)?, size)?;
         guard.disarm();
-        Ok(Segment {
-            map,
-            fd,
-            shm_name: Some(shm),
-            name: name.to_owned(),
-            len: size,
-            joined: true,
-        })
+        Ok(Segment::made(map, fd, Some(shm), name, size))
     }
 
     fn create_memfd(name: &str, opts: &Options, meta: Meta, me: usize) -> Result<Segment> {
@@ -106,14 +110,7 @@ impl Segment {
         )
         .map_err(|e| Error::sys("fcntl(F_ADD_SEALS)", e))?;
         let map = map(&fd, size)?;
-        Ok(Segment {
-            map,
-            fd,
-            shm_name: None,
-            name: name.to_owned(),
-            len: size,
-            joined: true,
-        })
+        Ok(Segment::made(map, fd, None, name, size))
     }
 }
 
