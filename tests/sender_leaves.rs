@@ -29,6 +29,9 @@ use common::ShmName as Name;
 const ROLE: &str = "LEAVE_ROLE";
 /// Messages each producer sends.
 const N: u64 = 10;
+/// Messages of a sender that holds more than a pipe takes (64 KiB: 8-byte messages in
+/// batch records of 4 KiB).
+const MANY: u64 = 100_000;
 /// The descriptor a pipe producer writes to (libtest writes its own lines to stdout).
 const PIPE_FD: i32 = 3;
 /// A watchdog: a child that has not finished after this long has hung.
@@ -412,6 +415,36 @@ fn child() {
             println!("ready");
             report(tx.close(HANG));
         }
+        ["fifo-buffered-then-drop", path] => {
+            // A buffered sender that holds more than the FIFO takes, its reader not
+            // reading: dropping it must not wait for ever.
+            let tx = ipc::fifo::Sender::<u64>::open(path).unwrap();
+            let mut tx = tx.buffered(1 << 20);
+            for i in 0..MANY {
+                tx.send(i).unwrap();
+            }
+            drop(tx);
+            println!("dropped");
+        }
+        ["fifo-consume-some", path] => {
+            // Reads, once told to, what the FIFO holds: messages 0.. in order, then the end.
+            let mut rx = ipc::fifo::Receiver::<u64>::open(path).unwrap();
+            println!("ready");
+            wait_for_go();
+            let mut n = 0;
+            let e = loop {
+                match rx.recv() {
+                    Ok(v) => {
+                        assert_eq!(v, n);
+                        n += 1;
+                    }
+                    Err(e) => break e,
+                }
+            };
+            assert!(e.is_disconnected(), "{e}");
+            assert!(n > 0 && n < MANY, "{n} of {MANY}");
+            println!("got {n}");
+        }
         ["fifo-consume-later", path] => {
             let mut rx = ipc::fifo::Receiver::<u64>::open(path).unwrap();
             println!("ready");
@@ -643,6 +676,25 @@ fn fifo_messages_wait_for_a_reader_that_has_it_open_and_a_sender_needs_one() {
     consumer.wait_ready();
     Kid::spawn(&format!("fifo-produce {path}")).finish();
     // The producer is gone; the consumer, which had the FIFO open, reads now.
+    consumer.finish();
+}
+
+/// A buffered FIFO sender that holds more than the FIFO takes, and whose reader does not
+/// read, is dropped: drop gives up in a bounded time (the watchdog would kill a hang), and
+/// the reader, reading later, gets the messages that went, in order and whole, then the
+/// end.
+#[test]
+fn fifo_a_buffered_producer_whose_reader_does_not_read_leaves() {
+    let dir = TempDir::new("fifo-unread");
+    let fifo = ipc::fifo::create(dir.join("f")).unwrap();
+    let path = fifo.path().display().to_string();
+    let mut consumer = Kid::spawn(&format!("fifo-consume-some {path}"));
+    consumer.wait_ready();
+    let mut producer = Kid::spawn(&format!("fifo-buffered-then-drop {path}"));
+    producer.expect("dropped");
+    producer.finish();
+    consumer.go();
+    consumer.expect("got");
     consumer.finish();
 }
 

@@ -19,6 +19,9 @@
 use std::io::IoSlice;
 use std::mem::ManuallyDrop;
 use std::os::fd::{AsFd, OwnedFd};
+use std::time::Duration;
+
+use nix::poll::PollFlags;
 
 use super::{Sender, PIPE_BUF};
 use crate::codec::{self, BATCH_LEN, HEADER_LEN};
@@ -50,10 +53,13 @@ impl<T: Message> Sender<T> {
     /// other side, [`Receiver::recv_many`](crate::pipe::Receiver::recv_many) takes what a
     /// `read` brings; a plain `recv` reads one record at a time.
     ///
-    /// A dropped buffered sender writes what it holds, waiting for the reader as long as
-    /// it takes (as `std::io::BufWriter` does), unless the reader is gone or a shutdown is
-    /// requested (see [`shutdown_on`](crate::signal::shutdown_on)); call
-    /// [`Sender::flush`] or [`Sender::close`] to learn what became of it.
+    /// A dropped buffered sender writes what it holds while the reader takes it (as
+    /// `std::io::BufWriter` does), and gives up once the reader has taken nothing for a
+    /// second, is gone, or a shutdown is requested (see
+    /// [`shutdown_on`](crate::signal::shutdown_on)): what is left is discarded, and a
+    /// record cut short is one [`Error::Corrupt`](crate::Error::Corrupt) for the reader,
+    /// never a message. Call [`Sender::flush`] to wait as long as it takes, or
+    /// [`Sender::close`] to wait as long as you allow and learn what became of it.
     ///
     /// Messages longer than 2044 bytes do not share a batch record: for them the sender
     /// stays unbuffered (`send_all` still moves page-sized ones 16 per `write`).
@@ -317,23 +323,42 @@ impl<T: Message> Sender<T> {
     }
 }
 
+/// How long a dropped buffered [`Sender`] waits for a reader that takes none of what it
+/// still holds.
+const DROP_STALL: Duration = Duration::from_secs(1);
+
 impl<T: ?Sized> Sender<T> {
-    /// Writes every record held, waiting as long as it takes; stops at the first error
-    /// (a reader gone, a shutdown requested). For drop and for giving the descriptor
-    /// away, where nobody is left to report to.
-    fn drain(&mut self) {
+    /// Writes every record held; stops at the first error (a reader gone, a shutdown
+    /// requested), and with `stall`, once the reader has taken nothing for that long
+    /// (else it waits as long as it takes). For drop and for giving the descriptor away,
+    /// where nobody is left to report to.
+    fn drain(&mut self, stall: Option<Duration>) {
         if self.out.is_empty() {
             return;
         }
         let sigpipe = *self.sigpipe.get_or_insert_with(Sigpipe::detect);
+        let fd = self.fd.as_fd();
         let mut at = 0;
         while at < self.out.len() {
             let len = next_write(self.out.len() - at);
             let part = &self.out[at..at + len];
-            if fd::write_all(self.fd.as_fd(), &mut [IoSlice::new(part)], sigpipe).is_err() {
-                break;
+            let Some(stall) = stall else {
+                if fd::write_all(fd, &mut [IoSlice::new(part)], sigpipe).is_err() {
+                    break;
+                }
+                at += len;
+                continue;
+            };
+            match fd::write_now(fd, part, sigpipe) {
+                Ok(0) => match fd::wait_ready(fd, PollFlags::POLLOUT, &Wait::timeout(stall)) {
+                    // Room, or an error the next write reports.
+                    Ok(Some(_)) => {}
+                    // The reader took nothing for `stall`, or a shutdown was requested.
+                    Ok(None) | Err(_) => break,
+                },
+                Ok(n) => at += n,
+                Err(_) => break,
             }
-            at += len;
         }
         self.out.clear();
     }
@@ -341,7 +366,7 @@ impl<T: ?Sized> Sender<T> {
     /// The descriptor, after writing what this sender holds.
     pub(super) fn into_fd(self) -> OwnedFd {
         let mut tx = ManuallyDrop::new(self);
-        tx.drain();
+        tx.drain(None);
         drop(std::mem::take(&mut tx.out));
         drop(std::mem::take(&mut tx.written));
         // SAFETY: `tx` is never dropped (it is `ManuallyDrop`) and not used after this
@@ -353,9 +378,10 @@ impl<T: ?Sized> Sender<T> {
 }
 
 impl<T: ?Sized> Drop for Sender<T> {
-    /// Writes what a buffered sender holds (see [`Sender::buffered`]).
+    /// Writes what a buffered sender holds while the reader takes it (see
+    /// [`Sender::buffered`]).
     fn drop(&mut self) {
-        self.drain();
+        self.drain(Some(DROP_STALL));
     }
 }
 
