@@ -524,6 +524,9 @@ impl<E: CallEnd> Async<E> {
         let mut sent = false;
         poll_fn(|cx| {
             if !sent {
+                // The tail of a request a dropped call left unwritten goes first: the
+                // server answers it (an answer owed) only once it is whole.
+                ready!(self.poll_op(cx, false, E::flush_call_now))?;
                 while ready!(self.poll_op(cx, true, E::skip_owed_now))? {}
                 ready!(self.poll_op(cx, false, |e| e.send_call_now(req)))?;
                 sent = true;

@@ -475,6 +475,12 @@ impl<P: ?Sized + Payload> Sender<P> {
         self.flush_pending(Wait::Now)
     }
 
+    /// Writes what this sender holds (the tail of a frame a bounded send began), waiting
+    /// as `wait` says.
+    pub(crate) fn flush_wait(&mut self, wait: Wait) -> Result<()> {
+        self.flush_pending(wait)
+    }
+
     fn flush_pending(&mut self, wait: Wait) -> Result<()> {
         // What is written is whole records: the open one is closed first.
         self.batcher.close();

@@ -94,9 +94,12 @@ impl<Req: Message, Resp: Message> Caller<Req, Resp> {
         Ok(())
     }
 
-    /// Receives the answer owed first.
+    /// Receives the answer owed first, once the request it answers is all written: a call
+    /// that timed out (or was dropped) may have left the tail of its request in the
+    /// sender, which the server waits for before it answers.
     fn recv(&mut self, wait: Wait) -> Result<Resp> {
         self.owed.check_sync()?;
+        self.tx.flush_wait(wait)?;
         let resp = self.rx.recv_inner(wait);
         self.owed.answered(&resp);
         resp
@@ -122,6 +125,7 @@ impl<Req: Message, Resp: Message> Caller<Req, Resp> {
         self.tx.send_frame(req, &[], wait)?;
         self.owed.count += 1;
         self.owed.check_sync()?;
+        self.tx.flush_wait(wait)?;
         let resp = Framed::recv_ref_wait_framed(&mut self.rx, wait);
         self.owed.answered(&resp);
         read(resp?)
