@@ -218,3 +218,34 @@ fn another_schema_is_refused_and_not_counted() {
         clients.await.unwrap();
     });
 }
+
+/// A handler that panics ends its connection (the client sees `Disconnected`), and the
+/// client counts as one that ended: `serve_clients(1)` returns once it has left.
+#[test]
+fn a_client_whose_call_made_the_handler_panic_counts_as_ended() {
+    let dir = TempDir::new("async-server-panic");
+    let path = dir.join("s.sock");
+    let server = socket::Server::<u64, u64>::bind(&path).unwrap();
+    runtime().block_on(async {
+        let mut server = socket::AsyncServer::from_sync(server).unwrap();
+        let p = path.clone();
+        let client = tokio::task::spawn_blocking(move || {
+            let mut c = socket::Client::<u64, u64>::connect(&p).unwrap();
+            assert_eq!(c.call(1).unwrap(), answer(1));
+            assert!(matches!(c.call(13), Err(Error::Disconnected)));
+        });
+        let served = tokio::time::timeout(
+            Duration::from_secs(30),
+            server.serve_clients(1, |req| async move {
+                assert!(req != 13, "this test's handler panics on 13");
+                answer(req)
+            }),
+        )
+        .await;
+        client.await.unwrap();
+        assert!(
+            matches!(served, Ok(Ok(()))),
+            "serve_clients(1) after its only client ended: {served:?}"
+        );
+    });
+}

@@ -226,7 +226,9 @@ impl<S: ServerEnd> AsyncServer<S> {
             let event = poll_fn(|cx| {
                 // Ended connections first, so that the count is up to date.
                 if let Poll::Ready(Some(ended)) = conns.poll_join_next(cx) {
-                    return Poll::Ready(Ok(Event::Ended(ended.unwrap_or(false))));
+                    // A task that panicked (in the handler) served a client that is
+                    // gone now: it counts as one that ended.
+                    return Poll::Ready(Ok(Event::Ended(ended.unwrap_or(true))));
                 }
                 if let Err(e) = self.shutdown.check(cx) {
                     return Poll::Ready(Err(e));
@@ -343,10 +345,15 @@ where
             Reply::Answer(resp) => (resp, false),
             Reply::Close(resp) => (resp, true),
         };
-        // A client that leaves its answers unread is dropped after the timeout.
+        // A client that leaves its answers unread is dropped after the timeout, the tail
+        // of its last answer with it: dropping a sender that still held one would block
+        // this thread waiting for a client that does not read.
         match ::tokio::time::timeout(timeout, tx.send(resp)).await {
             Ok(Ok(())) if !close => {}
-            _ => return true,
+            _ => {
+                tx.get_mut().abandon();
+                return true;
+            }
         }
     }
 }
