@@ -65,3 +65,31 @@ fn a_unix_stream_is_a_sink_and_a_stream_that_ends() {
         assert_eq!(reading.await.unwrap(), msgs);
     });
 }
+
+/// An async end polled outside any runtime (its own dropped) says so with an `Io` error
+/// when it would have to wait, rather than panicking in the reactor's registration.
+#[test]
+fn an_async_end_polled_outside_a_runtime_is_an_error_not_a_panic() {
+    let (mut tx, rx) = ipc::pipe::channel::<u64>().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut rx = rt.block_on(async { ipc::pipe::AsyncReceiver::from_sync(rx).unwrap() });
+    // Messages that stream: the end takes them without waiting through the reactor.
+    for i in 0..40 {
+        tx.send(i).unwrap();
+    }
+    rt.block_on(async {
+        for i in 0..40 {
+            assert_eq!(rx.recv().await.unwrap(), i);
+        }
+    });
+    drop(rt);
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    match rx.poll_recv(&mut cx) {
+        std::task::Poll::Ready(Err(ipc::Error::Io { .. })) => {}
+        other => panic!("{other:?}"),
+    }
+}

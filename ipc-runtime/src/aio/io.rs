@@ -126,6 +126,16 @@ impl<E> Io<E> {
     /// driver, say); the end stays as it was.
     pub(super) fn watched(&mut self) -> Result<&mut AsyncFd<Registered<E>>> {
         if let State::Unwatched(_) = self.state {
+            // Tokio's registration panics outside a runtime: say so instead.
+            if ::tokio::runtime::Handle::try_current().is_err() {
+                return Err(crate::codec::io_error(
+                    "tokio AsyncFd",
+                    std::io::Error::other(
+                        "no tokio runtime: an async end waits only inside one (within \
+                         Runtime::block_on or a task it runs)",
+                    ),
+                ));
+            }
             let State::Unwatched(r) = std::mem::replace(&mut self.state, State::Moving) else {
                 unreachable!("matched just above")
             };
