@@ -1,7 +1,8 @@
 //! `aio::SharedClient`: one connection to a server in another process, shared by many
 //! tasks whose calls are pipelined — every answer reaches its own call, calls that time
-//! out or are dropped leave no answer behind for another, and a server killed with
-//! calls in flight ends every one of them with `Disconnected`.
+//! out or are dropped leave no answer behind for another, a server killed with calls in
+//! flight ends every one of them with `Disconnected`, and so does the end of the runtime
+//! that reads the answers; a requested shutdown ends them with `Shutdown`.
 
 use std::time::Duration;
 
@@ -15,9 +16,11 @@ const ROLE: &str = "IPC_ASYNC_SHARED_ROLE";
 const PLACE: &str = "IPC_ASYNC_SHARED_PLACE";
 /// A request with this bit set is answered after 20 ms.
 const SLOW: u64 = 1 << 63;
+/// A request with this bit set is answered after two seconds.
+const HOLD: u64 = 1 << 62;
 
 fn answer(req: u64) -> u64 {
-    (req & !SLOW).wrapping_mul(7) ^ 0x33
+    (req & !(SLOW | HOLD)).wrapping_mul(7) ^ 0x33
 }
 
 /// The server process.
@@ -32,6 +35,9 @@ fn child() {
     let _ = server.serve(|req| {
         if req & SLOW != 0 {
             std::thread::sleep(Duration::from_millis(20));
+        }
+        if req & HOLD != 0 {
+            std::thread::sleep(Duration::from_secs(2));
         }
         answer(req)
     });
@@ -124,4 +130,61 @@ fn a_killed_server_ends_every_call_in_flight() {
         assert!(ended > 0, "every slow call was answered before the kill");
         assert!(matches!(client.call(1).await, Err(Error::Disconnected)));
     });
+}
+
+/// The runtime whose task reads the answers goes while a call (on another runtime)
+/// waits for one: the call ends with `Disconnected`, and so do later ones.
+#[test]
+fn a_call_whose_answers_reader_runtime_is_dropped_is_disconnected() {
+    let dir = TempDir::new("async-shared-rt");
+    let (_server, path) = server(&dir);
+    let client = socket::Client::<u64, u64>::connect(&path).unwrap();
+    let reader = runtime();
+    let shared: SharedClient<u64, u64> =
+        reader.block_on(async { SharedClient::from_sync(client).unwrap() });
+    let caller = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    caller.block_on(async {
+        let call = tokio::spawn({
+            let s = shared.clone();
+            async move { s.call(HOLD | 1).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        std::thread::spawn(move || drop(reader)).join().unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(30), call).await;
+        assert!(matches!(got, Ok(Ok(Err(Error::Disconnected)))), "{got:?}");
+        let later = tokio::time::timeout(Duration::from_secs(30), shared.call(2)).await;
+        assert!(matches!(later, Ok(Err(Error::Disconnected))), "{later:?}");
+    });
+}
+
+/// A shutdown requested while a call waits ends it with `Shutdown`, and later calls too
+/// (in a child process: the request is the process's).
+#[test]
+fn a_requested_shutdown_ends_shared_calls_with_shutdown() {
+    if let Ok(path) = std::env::var("IPC_ASYNC_SHARED_SHUTDOWN") {
+        let client = socket::Client::<u64, u64>::connect(&path).unwrap();
+        runtime().block_on(async {
+            let shared = SharedClient::from_sync(client).unwrap();
+            let call = tokio::spawn({
+                let s = shared.clone();
+                async move { s.call(HOLD | 1).await }
+            });
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            ipc::signal::request_shutdown().unwrap();
+            let got = tokio::time::timeout(Duration::from_secs(30), call).await;
+            assert!(matches!(got, Ok(Ok(Err(Error::Shutdown)))), "{got:?}");
+            let later = tokio::time::timeout(Duration::from_secs(30), shared.call(2)).await;
+            assert!(matches!(later, Ok(Err(Error::Shutdown))), "{later:?}");
+        });
+        return;
+    }
+    let dir = TempDir::new("async-shared-shutdown");
+    let (_server, path) = server(&dir);
+    common::assert_exit_success(common::rerun(
+        "a_requested_shutdown_ends_shared_calls_with_shutdown",
+        [("IPC_ASYNC_SHARED_SHUTDOWN", path.as_os_str())],
+    ));
 }

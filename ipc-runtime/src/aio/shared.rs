@@ -88,6 +88,40 @@ struct Answers<Resp> {
     slots: VecDeque<oneshot::Sender<Result<Resp>>>,
     /// The connection ended: no answer will come.
     closed: bool,
+    /// It ended because a shutdown was requested (see
+    /// [`shutdown_on`](crate::signal::shutdown_on)): calls say [`Error::Shutdown`].
+    shutdown: bool,
+}
+
+/// Why a connection gives no more answers: a requested shutdown, or its end.
+fn ended(shutdown: bool) -> Error {
+    if shutdown {
+        Error::Shutdown
+    } else {
+        Error::Disconnected
+    }
+}
+
+impl<Resp> Answers<Resp> {
+    /// Why no answer will come.
+    fn ended(&self) -> Error {
+        ended(self.shutdown)
+    }
+
+    /// Why no answer will come, if none will.
+    fn closed_why(&self) -> Option<Error> {
+        self.closed.then(|| self.ended())
+    }
+
+    /// No answer will come: every call waiting, and every later one, is told why.
+    fn close(&mut self, shutdown: bool) {
+        self.closed = true;
+        self.shutdown |= shutdown;
+        let shutdown = self.shutdown;
+        for slot in self.slots.drain(..) {
+            let _ = slot.send(Err(ended(shutdown)));
+        }
+    }
 }
 
 impl<Req: Message, Resp: Message> Drop for Shared<Req, Resp> {
@@ -121,6 +155,7 @@ impl<Req: Message, Resp: Message> SharedClient<Req, Resp> {
         let answers = Arc::new(Mutex::new(Answers {
             slots: VecDeque::new(),
             closed: false,
+            shutdown: false,
         }));
         ::tokio::spawn(read_answers(rx, owed, Arc::clone(&answers)));
         Ok(SharedClient {
@@ -144,8 +179,8 @@ impl<Req: Message, Resp: Message> SharedClient<Req, Resp> {
         let mut slot = Some(slot);
         {
             let mut tx = self.shared.tx.lock().await;
-            if lock(&self.shared.answers).closed {
-                return Err(Error::Disconnected);
+            if let Some(ended) = lock(&self.shared.answers).closed_why() {
+                return Err(ended);
             }
             // The request accepted and its slot queued in one step, under the queue's
             // lock, so that the queue is in the order of the requests on the wire and
@@ -153,7 +188,7 @@ impl<Req: Message, Resp: Message> SharedClient<Req, Resp> {
             poll_fn(|cx| {
                 let mut answers = lock(&self.shared.answers);
                 if answers.closed {
-                    return Poll::Ready(Err(Error::Disconnected));
+                    return Poll::Ready(Err(answers.ended()));
                 }
                 ready!(tx.poll_send_now(cx, &req))?;
                 answers.slots.extend(slot.take());
@@ -162,7 +197,10 @@ impl<Req: Message, Resp: Message> SharedClient<Req, Resp> {
             .await?;
             poll_fn(|cx| tx.poll_flush_now(cx)).await?;
         }
-        answer.await.unwrap_or(Err(Error::Disconnected))
+        // No answer and no error: the reading task is gone (its runtime was dropped).
+        answer
+            .await
+            .unwrap_or_else(|_| Err(lock(&self.shared.answers).ended()))
     }
 
     /// As [`call`](Self::call), giving up after `timeout` (its late answer is dropped).
@@ -203,6 +241,15 @@ async fn read_answers<Resp: Message>(
     mut owed: u64,
     answers: Arc<Mutex<Answers<Resp>>>,
 ) {
+    // Dropped with this task, also when its runtime is (the task then never ends by
+    // itself): the calls waiting, and later ones, are told that no answer will come.
+    struct Closes<Resp>(Arc<Mutex<Answers<Resp>>>);
+    impl<Resp> Drop for Closes<Resp> {
+        fn drop(&mut self) {
+            lock(&self.0).close(false);
+        }
+    }
+    let _closes = Closes(Arc::clone(&answers));
     loop {
         let answer = rx.recv().await;
         let fatal = answer.as_ref().err().is_some_and(ends_connection);
@@ -219,10 +266,7 @@ async fn read_answers<Resp: Message>(
             }
             // An answer nobody asked for: the server does not follow the protocol.
         }
-        answers.closed = true;
-        for slot in answers.slots.drain(..) {
-            let _ = slot.send(Err(Error::Disconnected));
-        }
+        answers.close(matches!(answer, Err(Error::Shutdown)));
         return;
     }
 }
