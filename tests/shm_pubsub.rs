@@ -611,3 +611,30 @@ fn block_stress() {
         }
     }
 }
+
+/// A FIFO named like a segment (anyone may make one in `/dev/shm`) is no segment:
+/// listing passes it by at once, where opening it for reading would wait for a writer
+/// for ever.
+#[test]
+fn listing_passes_by_a_fifo_named_like_a_segment() {
+    struct Removed(Vec<String>);
+    impl Drop for Removed {
+        fn drop(&mut self) {
+            for p in &self.0 {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+    let seg = common::unique("fifo-seg");
+    let paths = vec![format!("/dev/shm/ipc.{seg}")];
+    let _removed = Removed(paths.clone());
+    for p in &paths {
+        nix::unistd::mkfifo(p.as_str(), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(ipc::shm::list().unwrap()).unwrap());
+    let shm = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("listing waited on a FIFO");
+    assert!(!shm.iter().any(|l| l.name == seg));
+}

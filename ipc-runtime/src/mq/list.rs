@@ -3,7 +3,7 @@
 //! queue.
 
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 
 use super::header::parse_header;
 use super::limits::header_path;
@@ -136,7 +136,12 @@ fn read_schema(name: &str, owner: u32) -> Option<(SchemaId, Option<SchemaTree>)>
     if meta.uid() != owner || !meta.is_file() {
         return None;
     }
-    let file = std::fs::File::open(&path).ok()?;
+    // Never blocks (a FIFO put there in the meantime would, opened for reading).
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(&path)
+        .ok()?;
     let mut text = String::new();
     (&file).take(1024).read_to_string(&mut text).ok()?;
     let id = parse_header(&text)?;

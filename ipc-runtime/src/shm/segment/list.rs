@@ -185,7 +185,9 @@ pub fn list() -> Result<Vec<Listed>> {
             let name = fname.strip_prefix(PREFIX)?;
             let fd = shm_open(
                 format!("/{fname}").as_str(),
-                OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                // O_NONBLOCK: a FIFO named like a segment (anyone may make one in
+                // /dev/shm) would block an open for reading until a writer came.
+                OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
                 Mode::empty(),
             )
             .ok()?;
