@@ -29,20 +29,20 @@ pub(crate) fn run(dry_run: bool, as_json: bool, prefix: &str) -> Result<ExitCode
                     })
                 })
                 .collect();
-            println!(
+            out!(
                 "{}",
                 json!({ "dry_run": true, "stale": stale, "kept": kept })
             );
             return Ok(ExitCode::SUCCESS);
         }
         if stale.is_empty() {
-            println!("nothing stale");
+            out!("nothing stale");
         }
         for s in &stale {
-            println!("would remove {s}");
+            out!("would remove {s}");
         }
         for r in &kept {
-            println!(
+            out!(
                 "would keep {} ({} unread messages wait for a receiver: its linger ends in {:.0} s)",
                 r.endpoint,
                 r.fill.unwrap_or(0),
@@ -63,12 +63,12 @@ pub(crate) fn run(dry_run: bool, as_json: bool, prefix: &str) -> Result<ExitCode
     let sockets = ipc::socket::remove_stale_with_prefix(prefix).map_err(|e| e.to_string())?;
     endpoints.extend(sockets.iter().map(|p| format!("unix:{}", p.display())));
     if as_json {
-        println!("{}", json!({ "dry_run": false, "removed": endpoints }));
+        out!("{}", json!({ "dry_run": false, "removed": endpoints }));
     } else if endpoints.is_empty() {
-        println!("nothing stale");
+        out!("nothing stale");
     } else {
         for e in &endpoints {
-            println!("removed {e}");
+            out!("removed {e}");
         }
     }
     Ok(ExitCode::SUCCESS)

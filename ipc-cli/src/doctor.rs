@@ -42,7 +42,7 @@ pub(crate) fn run(as_json: bool) -> Result<ExitCode, Failure> {
                 })
             })
             .collect();
-        println!("{}", Value::Array(all));
+        out!("{}", Value::Array(all));
     } else {
         let rows: Vec<Vec<String>> = checks
             .iter()

@@ -38,9 +38,9 @@ pub(crate) fn run(as_json: bool, prefix: &str) -> Result<ExitCode, Failure> {
     let rows = rows(prefix)?;
     if as_json {
         let all: Vec<Value> = rows.iter().map(Row::to_json).collect();
-        println!("{}", Value::Array(all));
+        out!("{}", Value::Array(all));
     } else if rows.is_empty() {
-        println!("no channels");
+        out!("no channels");
     } else {
         let cells: Vec<Vec<String>> = rows.iter().map(Row::cells).collect();
         table::print(

@@ -18,6 +18,27 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `println!` for the command's output: when its reader has gone (`ipc list | head`),
+/// the command ends quietly with success, as a broken pipe is no failure of its own;
+/// any other write error ends it with 1.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::output_failed(e)
+        }
+    }};
+}
+
+/// Ends the command after a failed write of its output (see `out!`).
+fn output_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("ipc: writing the output failed: {e}");
+    std::process::exit(1)
+}
+
 #[cfg(feature = "zenoh")]
 mod bridge;
 mod clean;

@@ -64,7 +64,7 @@ pub(crate) fn run(endpoint: &str, as_json: bool, as_c: bool) -> Result<ExitCode,
     if as_json {
         let mut v = row.to_json();
         v["declaration"] = json!(declaration);
-        println!("{v}");
+        out!("{v}");
         return Ok(ExitCode::SUCCESS);
     }
     let schema = row.schema.as_ref().map_or_else(
@@ -76,9 +76,9 @@ pub(crate) fn run(endpoint: &str, as_json: bool, as_c: bool) -> Result<ExitCode,
             )
         },
     );
-    println!("{endpoint}: {} of {schema}", row.kind);
+    out!("{endpoint}: {} of {schema}", row.kind);
     if row.max_len > 0 {
-        println!("  slices of up to {} elements", row.max_len);
+        out!("  slices of up to {} elements", row.max_len);
     }
     let mut facts = Vec::new();
     if let Some(c) = row.capacity {
@@ -93,15 +93,15 @@ pub(crate) fn run(endpoint: &str, as_json: bool, as_c: bool) -> Result<ExitCode,
     }
     facts.push(format!("owner {}, mode {:03o}", row.owner, row.mode));
     facts.push(row.state.to_owned());
-    println!("  {}", facts.join(", "));
+    out!("  {}", facts.join(", "));
     for (role, pid, alive) in &row.participants {
         let pid = pid.map_or("?".into(), |p| p.to_string());
         let state = if *alive { "alive" } else { "dead" };
-        println!("  {role} {pid} ({state})");
+        out!("  {role} {pid} ({state})");
     }
     match declaration {
-        Some(d) => println!("\n{}", d.trim_end()),
-        None => println!("\n(the channel carries no schema this build can read)"),
+        Some(d) => out!("\n{}", d.trim_end()),
+        None => out!("\n(the channel carries no schema this build can read)"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -22,7 +22,7 @@ pub(crate) fn print(header: &[&str], rows: &[Vec<String>]) {
                 }
             })
             .collect();
-        println!("{}", text.join("  ").trim_end());
+        out!("{}", text.join("  ").trim_end());
     };
     line(header.to_vec());
     for row in rows {

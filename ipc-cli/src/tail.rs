@@ -152,24 +152,24 @@ fn pump(mut src: impl Source, t: &Tail<'_>) -> Result<ExitCode, Failure> {
         // Print as fast as messages come, but never leave one unprinted while waiting.
         let mut got = src.next(false);
         if let Err(Error::Empty) = got {
-            out.flush().map_err(|e| format!("stdout: {e}"))?;
+            out.flush().unwrap_or_else(|e| crate::output_failed(e));
             got = src.next(true);
         }
         match got {
             Ok(sample) => {
                 line.clear();
                 match render(&sample, t.format, &mut line) {
-                    Ok(()) => writeln!(out, "{line}").map_err(|e| format!("stdout: {e}"))?,
+                    Ok(()) => writeln!(out, "{line}").unwrap_or_else(|e| crate::output_failed(e)),
                     // Said and skipped: one bad message does not end the tail.
                     Err(e) => {
-                        out.flush().map_err(|e| format!("stdout: {e}"))?;
+                        out.flush().unwrap_or_else(|e| crate::output_failed(e));
                         eprintln!("ipc: {}: a message does not decode: {e}", t.endpoint);
                     }
                 }
                 printed += 1;
             }
             Err(Error::Lagged(n)) => {
-                out.flush().map_err(|e| format!("stdout: {e}"))?;
+                out.flush().unwrap_or_else(|e| crate::output_failed(e));
                 eprintln!(
                     "ipc: {}: missed {n} messages (the publisher overtook this reader)",
                     t.endpoint
@@ -179,7 +179,7 @@ fn pump(mut src: impl Source, t: &Tail<'_>) -> Result<ExitCode, Failure> {
             Err(e) => return Err(format!("{}: {e}", t.endpoint)),
         }
     }
-    out.flush().map_err(|e| format!("stdout: {e}"))?;
+    out.flush().unwrap_or_else(|e| crate::output_failed(e));
     Ok(ExitCode::SUCCESS)
 }
 

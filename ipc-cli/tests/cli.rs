@@ -577,3 +577,20 @@ fn doctor_reports_every_check_with_a_value_and_usage_errors_exit_2() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("Usage"), "{err}");
 }
+
+/// Output to a reader that has gone (`ipc list | head`) ends the command quietly, with
+/// success: a broken pipe is no failure of its own.
+#[test]
+fn output_into_a_pipe_whose_reader_left_ends_quietly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let own = Own::new("epipe");
+    let out = Command::new(env!("CARGO_BIN_EXE_ipc"))
+        .args(["list", "--prefix", &own.0])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.is_empty(), "{err}");
+}
