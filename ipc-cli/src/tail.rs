@@ -35,6 +35,15 @@ pub(crate) struct Tail<'a> {
 trait Source {
     /// The next message; `Error::Empty` when none waits (with `wait` false).
     fn next(&mut self, wait: bool) -> ipc::Result<AnySample<'_>>;
+
+    /// True if the error `next` returned took one message off the source, so that the
+    /// tail may say it and go on: a queue's message that is no message of its schema (a
+    /// raw writer's, of another size) is consumed. A channel or topic whose memory is
+    /// corrupt would say so again at once.
+    fn consumed(e: &Error) -> bool {
+        let _ = e;
+        false
+    }
 }
 
 impl Source for ipc::shm::AnySubscriber {
@@ -54,6 +63,10 @@ impl Source for ipc::mq::AnyReceiver {
         } else {
             self.try_recv()
         }
+    }
+
+    fn consumed(e: &Error) -> bool {
+        matches!(e, Error::Corrupt(_))
     }
 }
 
@@ -143,7 +156,7 @@ pub(crate) fn run(t: &Tail<'_>) -> Result<ExitCode, Failure> {
 
 /// Prints what `src` receives until it ends, `count` messages are printed, or a request
 /// to stop comes.
-fn pump(mut src: impl Source, t: &Tail<'_>) -> Result<ExitCode, Failure> {
+fn pump<S: Source>(mut src: S, t: &Tail<'_>) -> Result<ExitCode, Failure> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut printed = 0u64;
@@ -176,6 +189,12 @@ fn pump(mut src: impl Source, t: &Tail<'_>) -> Result<ExitCode, Failure> {
                 );
             }
             Err(Error::Disconnected | Error::Shutdown) => break,
+            // Said and skipped, as a message that does not decode.
+            Err(e) if S::consumed(&e) => {
+                out.flush().unwrap_or_else(|e| crate::output_failed(e));
+                eprintln!("ipc: {}: {e}", t.endpoint);
+                printed += 1;
+            }
             Err(e) => return Err(format!("{}: {e}", t.endpoint)),
         }
     }

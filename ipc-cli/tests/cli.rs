@@ -594,3 +594,29 @@ fn output_into_a_pipe_whose_reader_left_ends_quietly() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.is_empty(), "{err}");
 }
+
+/// `tail --take` of a POSIX queue says a message a raw writer put there that is no message
+/// of its schema (another size) and goes on: the message is taken, and so are the good
+/// ones after it.
+#[test]
+fn tail_take_of_a_queue_goes_on_past_a_raw_writers_message() {
+    let queue = format!("/{}tail-raw", prefix());
+    let _unlink = Unlink(queue.clone());
+    let mut tx = ipc::mq::Sender::<u64>::create(&queue, Default::default()).unwrap();
+    tx.send(1).unwrap();
+    let name = std::ffi::CString::new(queue.as_str()).unwrap();
+    let raw = nix::mqueue::mq_open(
+        name.as_c_str(),
+        nix::mqueue::MQ_OFlag::O_WRONLY,
+        nix::sys::stat::Mode::empty(),
+        None,
+    )
+    .unwrap();
+    nix::mqueue::mq_send(&raw, b"short", 0).unwrap();
+    tx.send(3).unwrap();
+    let (code, out, err) = ipc(&["tail", "--take", "-n", "3", &format!("mq:{queue}")]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.contains('1') && out.contains('3'), "{out}");
+    assert!(err.contains("5-byte"), "{err}");
+}
