@@ -105,7 +105,9 @@ enum Command {
     },
     /// Sends one message, written as JSON and encoded by the channel's schema (every
     /// field checked: ranges, enum variants, string lengths); nothing is sent if any is
-    /// wrong.
+    /// wrong, and the channel is not joined. To a shared-memory channel it sends as a
+    /// sender that joins and leaves: a receiver with no other sender reads the message,
+    /// then hears that its last sender left (`Disconnected`).
     Send {
         /// The channel: `shm:NAME` (an MPSC channel) or `mq:/NAME` (a POSIX queue).
         endpoint: String,

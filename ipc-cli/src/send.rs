@@ -47,24 +47,35 @@ pub(crate) fn run(endpoint: &str, json: &str, priority: u32) -> Result<ExitCode,
              and a shared value is written by its holders; `ipc send` sends to channels"
         ));
     }
-    let mut tx = ipc::shm::AnySender::open(name).map_err(|e| format!("{endpoint}: {e}"))?;
-    let tree = tx.schema().clone();
-    let bytes = if tx.max_len().is_some() {
+    // Checked against the schema the listing read, before this process joins the
+    // channel: a refused message leaves the channel as it was (joining and leaving as
+    // its only sender would end its receiver's wait with `Disconnected`).
+    let encode = |tree: &ipc::schema::SchemaTree, slice: bool| -> Result<Vec<u8>, Failure> {
+        if !slice {
+            return Value::from_json(tree, json)
+                .and_then(|v| v.to_bytes(tree))
+                .map_err(|e| refused(&e));
+        }
         // A slice: a JSON array of elements, each encoded by the element's schema.
         let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(json)
             .map_err(|e| refused(&format!("a channel of slices takes a JSON array: {e}")))?;
         let mut bytes = Vec::new();
         for (i, item) in items.iter().enumerate() {
-            let value = Value::from_json(&tree, item.get())
-                .and_then(|v| v.to_bytes(&tree))
+            let value = Value::from_json(tree, item.get())
+                .and_then(|v| v.to_bytes(tree))
                 .map_err(|e| refused(&format!("element [{i}]: {e}")))?;
             bytes.extend_from_slice(&value);
         }
-        bytes
-    } else {
-        Value::from_json(&tree, json)
-            .and_then(|v| v.to_bytes(&tree))
-            .map_err(|e| refused(&e))?
+        Ok(bytes)
+    };
+    let checked = match &found.tree {
+        Some(tree) => Some(encode(tree, found.max_len > 0)?),
+        None => None,
+    };
+    let mut tx = ipc::shm::AnySender::open(name).map_err(|e| format!("{endpoint}: {e}"))?;
+    let bytes = match checked {
+        Some(bytes) => bytes,
+        None => encode(&tx.schema().clone(), tx.max_len().is_some())?,
     };
     tx.send(&bytes).map_err(|e| format!("{endpoint}: {e}"))?;
     Ok(ExitCode::SUCCESS)

@@ -620,3 +620,22 @@ fn tail_take_of_a_queue_goes_on_past_a_raw_writers_message() {
     assert!(out.contains('1') && out.contains('3'), "{out}");
     assert!(err.contains("5-byte"), "{err}");
 }
+
+/// A message `ipc send` refuses (a value out of its field's range) leaves the channel as
+/// it was: the command does not join it, so a receiver with no sender keeps waiting for
+/// one instead of being told its last sender left.
+#[test]
+fn a_refused_send_leaves_the_channel_as_it_was() {
+    let own = Own::new("refused");
+    let name = format!("{}chan", own.0);
+    let mut rx = ipc::shm::Receiver::<u64>::create(&name, Default::default()).unwrap();
+    let (code, _, err) = ipc(&["send", &format!("shm:{name}"), "--", "-1"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("nothing was sent"), "{err}");
+    let r = rx.recv_timeout(Duration::from_millis(200));
+    assert!(
+        r.as_ref().is_err_and(|e| e.is_timeout()),
+        "{:?}",
+        r.map(|s| *s)
+    );
+}
