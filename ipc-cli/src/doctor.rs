@@ -103,7 +103,10 @@ fn checks() -> Vec<Check> {
             Check {
                 name: "/dev/shm",
                 value: format!("{} free of {}", mib(free), mib(size)),
-                status: if free < 64 << 20 {
+                // Not a page free: no channel can be created.
+                status: if free < 4096 {
+                    Status::Fail
+                } else if free < 64 << 20 {
                     Status::Warn
                 } else {
                     Status::Ok
@@ -215,7 +218,11 @@ fn checks() -> Vec<Check> {
     out.push(Check {
         name: "RLIMIT_MSGQUEUE",
         value: limit(Resource::RLIMIT_MSGQUEUE),
-        status: Status::Ok,
+        // At 0 no POSIX queue can be created.
+        status: match getrlimit(Resource::RLIMIT_MSGQUEUE) {
+            Ok((0, _)) => Status::Fail,
+            _ => Status::Ok,
+        },
         hint: "bytes of POSIX queues this user may create (capacity x message size, plus \
                overhead): `ulimit -q BYTES`, or `msgqueue` in /etc/security/limits.conf"
             .into(),

@@ -639,3 +639,20 @@ fn a_refused_send_leaves_the_channel_as_it_was() {
         r.map(|s| *s)
     );
 }
+
+/// `doctor` exits 1 when a check fails: with `RLIMIT_MSGQUEUE` at 0 (set for the command
+/// alone, by `prlimit`) no POSIX queue can be created.
+#[test]
+fn doctor_fails_when_no_posix_queue_can_be_created() {
+    let out = Command::new("prlimit")
+        .args(["--msgqueue=0", env!("CARGO_BIN_EXE_ipc"), "doctor"])
+        .output()
+        .expect("prlimit (util-linux) runs the command with the limit lowered");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("RLIMIT_MSGQUEUE"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("FAIL"), "{line}");
+}
