@@ -180,6 +180,29 @@ fn posix_queue() {
     c.assert_success("C mq-recv");
 }
 
+/// `ipc::bind("mq:/NAME?foreign")` on a queue the C program made receives from it, and
+/// leaves it there when dropped: the queue is the C program's (a bind removes only a
+/// queue it made).
+#[test]
+fn binding_a_queue_a_foreign_program_made_leaves_it_there() {
+    let Some(peer) = Peer::build("foreign-mq-bind") else {
+        return;
+    };
+    let n = n();
+    let name = MqName::new("foreign-bind");
+    let mut c = peer.spawn("mq-send", &name.0, n);
+    // The C program has made the queue before this end binds.
+    drop(open_when_there(&name.0, &mut c));
+    let mut rx = ipc::bind::<Reading>(&format!("mq:{}?foreign", name.0)).unwrap();
+    receive_all(&mut rx, n);
+    c.assert_success("C mq-send");
+    drop(rx);
+    assert!(
+        std::path::Path::new(&format!("/dev/mqueue{}", name.0)).exists(),
+        "the bound end removed the C program's queue"
+    );
+}
+
 #[test]
 fn posix_queue_bad_records() {
     let Some(peer) = Peer::build("foreign-mq-bad") else {

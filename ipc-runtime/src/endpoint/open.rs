@@ -159,9 +159,17 @@ impl Endpoint {
                 Box::new(Owning(rx, made))
             }
             Endpoint::Mq { name, capacity } => {
+                // A queue the foreign program made stays its own: removed on drop only
+                // if this end made it.
                 let opts = mq_options(*capacity).foreign();
-                let rx = mq::Receiver::<T>::open_or_create(name, opts)?;
-                Box::new(Owning(rx, Unlink(name.clone())))
+                let (rx, made) = match mq::Receiver::<T>::create(name, opts) {
+                    Ok(rx) => (rx, true),
+                    Err(Error::AlreadyExists { .. }) => {
+                        (mq::Receiver::<T>::open_with(name, opts)?, false)
+                    }
+                    Err(e) => return Err(e),
+                };
+                Box::new(Owning(rx, made.then(|| Unlink(name.clone()))))
             }
             Endpoint::Sysv { key } => {
                 let rx = sysv::Receiver::<T>::open_or_create(
