@@ -48,9 +48,12 @@ struct Quote {
     seq: [[u16; 2]; 2],
 }
 
-/// Field names that are C keywords, a tuple struct, `char`, floats, 128-bit integers.
+/// Field names that are C keywords, or macros of the headers C includes, or the same in C
+/// as another field's (`a` and `a_`, `int` and `int_`), a tuple struct, `char`, floats,
+/// 128-bit integers.
 #[derive(ipc::Message, Clone, Copy)]
 #[repr(C)]
+#[allow(non_snake_case)]
 struct Odd {
     big: u128,
     small: i128,
@@ -59,7 +62,12 @@ struct Odd {
     int: f32,
     letter: char,
     pair: Pair,
-    _pad: [u8; 8],
+    a: u8,
+    a_: u8,
+    int_: u8,
+    NULL: u8,
+    offsetof: u8,
+    _pad: [u8; 3],
 }
 
 #[derive(ipc::Message, Clone, Copy)]
@@ -114,6 +122,10 @@ int use(void) {
     book.quote.symbol[0] = 'A';
     book.odd.pair._1 = -1;
     book.odd.default_ = 7;
+    book.odd.a_ = 1;
+    book.odd.int__ = 2;
+    book.odd.NULL_ = 3;
+    book.odd.offsetof_ = 4;
     return (int)(sizeof book + ORDER_BOOK_SIZE + (QUOTE_FINGERPRINT != 0));
 }
 "#;

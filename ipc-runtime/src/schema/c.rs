@@ -193,14 +193,14 @@ fn post_order<'a>(t: &'a SchemaTree, out: &mut Vec<&'a SchemaTree>) {
 
 fn structure(out: &mut String, named: &Named<'_>, name: &str, fields: &[TreeField]) -> fmt::Result {
     use fmt::Write as _;
+    let names = field_names(fields);
     writeln!(out, "typedef struct {name} {{")?;
-    for field in fields {
+    for (field, f) in fields.iter().zip(&names) {
         let (base, suffix) = spell(named, &field.tree);
-        writeln!(out, "    {base} {}{suffix};", field_name(&field.name))?;
+        writeln!(out, "    {base} {f}{suffix};")?;
     }
     writeln!(out, "}} {name};")?;
-    for field in fields {
-        let f = field_name(&field.name);
+    for (field, f) in fields.iter().zip(&names) {
         writeln!(
             out,
             "_Static_assert(offsetof({name}, {f}) == {}, \"{name}.{f}: offset\");",
@@ -294,9 +294,26 @@ fn c_name(name: &str) -> String {
     s
 }
 
-/// A field's name in C: tuple fields are `_0`, `_1`; C keywords get a `_` after them.
+/// The C names of a struct's `fields`, as [`field_name`] spells them, each made unique
+/// with `_`s after it where two would be the same (Rust's `a` and `a_`, `int` and
+/// `int_`).
+fn field_names(fields: &[TreeField]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::with_capacity(fields.len());
+    for field in fields {
+        let mut f = field_name(&field.name);
+        while names.contains(&f) {
+            f.push('_');
+        }
+        names.push(f);
+    }
+    names
+}
+
+/// A field's name in C: tuple fields are `_0`, `_1`; C keywords, and the macros of the
+/// headers the C header includes that a field could be named (`NULL`, `offsetof`,
+/// `bool`, `true`, `false`), get a `_` after them.
 fn field_name(name: &str) -> String {
-    const KEYWORDS: [&str; 44] = [
+    const KEYWORDS: [&str; 49] = [
         "auto",
         "break",
         "case",
@@ -341,6 +358,11 @@ fn field_name(name: &str) -> String {
         "_Noreturn",
         "_Static_assert",
         "_Thread_local",
+        "NULL",
+        "offsetof",
+        "bool",
+        "true",
+        "false",
     ];
     let name = c_name(name);
     if KEYWORDS.contains(&name.as_str()) {
