@@ -8,7 +8,26 @@ use serde_json::json;
 use crate::list::rows;
 use crate::Failure;
 
+/// `endpoint` as `ipc list` spells it, so that any spelling the endpoint grammar takes
+/// finds the object: a System V key in hexadecimal, a socket's path absolute.
+fn as_listed(endpoint: &str) -> String {
+    let absolute = |path: &std::path::Path| {
+        std::path::absolute(path)
+            .map_or_else(|_| path.display().to_string(), |p| p.display().to_string())
+    };
+    match endpoint.parse::<ipc::Endpoint>() {
+        Ok(ipc::Endpoint::Sysv { key }) => format!("sysv:{key:#x}"),
+        Ok(ipc::Endpoint::Unix { path }) => format!("unix:{}", absolute(path.as_ref())),
+        Ok(ipc::Endpoint::UnixSeqpacket { path }) => {
+            format!("unix-seqpacket:{}", absolute(path.as_ref()))
+        }
+        _ => endpoint.to_owned(),
+    }
+}
+
 pub(crate) fn run(endpoint: &str, as_json: bool, as_c: bool) -> Result<ExitCode, Failure> {
+    let listed = as_listed(endpoint);
+    let endpoint = listed.as_str();
     let (scheme, name) = endpoint
         .split_once(':')
         .ok_or_else(|| format!("`{endpoint}` is not an endpoint: write shm:NAME or mq:/NAME"))?;

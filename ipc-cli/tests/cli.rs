@@ -479,6 +479,15 @@ fn a_dead_listeners_socket_shows_as_stale_and_clean_removes_it() {
     let (code, out, err) = ipc(&["show", &live_ep]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("pub struct Fill {"), "{out}");
+    // The path relative to where the command runs names the same listener.
+    let relative = Command::new(env!("CARGO_BIN_EXE_ipc"))
+        .args(["show", &format!("unix:{}live", own.0)])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&relative.stdout);
+    assert!(relative.status.success(), "{out}");
+    assert!(out.contains("pub struct Fill {"), "{out}");
 
     let plan = json(&["clean", "--dry-run", "--json", "--prefix", &own.0]);
     assert_eq!(plan["stale"], serde_json::json!([dead_ep.clone()]));
