@@ -241,9 +241,16 @@ fn count_locked(fd: &OwnedFd, range: Range<usize>) -> u32 {
 }
 
 fn map(fd: &OwnedFd, len: u64) -> Result<Mapping> {
+    map_through(fd, fd, len)
+}
+
+/// [`map`] of the file `fd` holds, mapped through `via`, another open of the same file
+/// (the system names a mapping after the open it was made through); `fd` is the one
+/// that stays open as long as the mapping, which the protection against shrinking needs.
+fn map_through(via: &OwnedFd, fd: &OwnedFd, len: u64) -> Result<Mapping> {
     let raw = MmapOptions::new()
         .len(len as usize)
-        .map_raw(fd.as_raw_fd())
+        .map_raw(via.as_raw_fd())
         .map_err(|e| match e.raw_os_error() {
             Some(n) => crate::error::map_error("mmap", len, Errno::from_raw(n)),
             None => Error::Io {

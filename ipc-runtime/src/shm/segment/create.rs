@@ -13,7 +13,7 @@ use nix::sys::stat::{fchmod, Mode};
 
 use super::reclaim::reclaim;
 use super::sysv::{sysv_create, SYSV_MAGIC, SYSV_REGISTRY};
-use super::{map, shm_name, try_lock, Segment, PREFIX, SHM_DIR, WHAT};
+use super::{map, map_through, shm_name, try_lock, Segment, PREFIX, SHM_DIR, WHAT};
 use crate::error::{Error, Result};
 use crate::shm::layout::{self, Header, Meta};
 use crate::shm::options::{Backing, Options};
@@ -78,7 +78,7 @@ impl Segment {
         // for the name reserves nothing.
         let (shm, fd, guard, ()) = create_named(name, opts, me, |fd| write_stub(fd, meta))?;
         reserve(&fd, size)?;
-        let map = map(&by_name(&shm, &fd)?, size)?;
+        let map = map_through(&by_name(&shm, &fd)?, &fd, size)?;
         guard.disarm();
         Ok(Segment::made(map, fd, Some(shm), name, size))
     }
