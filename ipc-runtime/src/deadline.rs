@@ -16,6 +16,39 @@ pub(crate) enum Wait {
     Forever,
 }
 
+/// How long a writer keeps writing to a peer that is slow to take what it writes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Patience {
+    /// As the wait says, in all.
+    Within(Wait),
+    /// Until the peer has taken nothing for this long: whatever it takes starts the wait
+    /// again. For what a dropped end still holds: a peer that reads gets all of it, one
+    /// that does not read keeps the process waiting no longer than this.
+    Stall(Duration),
+}
+
+impl Patience {
+    /// The wait for room before the first write.
+    pub(crate) fn start(self) -> Wait {
+        match self {
+            Patience::Within(wait) => wait,
+            Patience::Stall(stall) => Wait::timeout(stall),
+        }
+    }
+
+    /// The wait for room once the peer has taken some: `wait` itself, or a new stall.
+    pub(crate) fn taken(self, wait: Wait) -> Wait {
+        match self {
+            Patience::Within(_) => wait,
+            Patience::Stall(stall) => Wait::timeout(stall),
+        }
+    }
+}
+
+/// How long a dropped sender keeps writing what it still holds to a peer that takes none
+/// of it (pipes, FIFOs and sockets alike).
+pub(crate) const DROP_STALL: Duration = Duration::from_secs(1);
+
 /// The instant a wait of `timeout` from now ends, or `None` (wait for ever) if the clock
 /// cannot represent it (`Duration::MAX`, say): every deadline of every transport is made
 /// here, so none can overflow.

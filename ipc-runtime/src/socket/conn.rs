@@ -17,6 +17,7 @@ use nix::sys::socket::MsgFlags;
 use super::sys::{self, CmsgBuf, Wait};
 use crate::codec::{self, FrameReader, HEADER_LEN};
 use crate::contract::{self, Tx};
+use crate::deadline::{Patience, DROP_STALL};
 use crate::error::{Error, Result, SendError};
 use crate::message::{self, Message};
 use crate::payload::Payload;
@@ -27,9 +28,6 @@ pub(crate) const DEFAULT_MAX_FDS: usize = 16;
 /// Message records up to this size are copied behind their header and sent with `send(2)`;
 /// larger ones go in parts with `sendmsg(2)`, to avoid the copy.
 const SMALL: usize = 1024;
-
-/// How long a dropped [`Sender`] waits for a peer that takes none of what it still holds.
-const DROP_STALL: Duration = Duration::from_secs(1);
 
 /// The sending half of a connected stream socket: writes frames of `T`.
 ///
@@ -484,7 +482,7 @@ impl<P: ?Sized + Payload> Sender<P> {
     fn flush_pending(&mut self, wait: Wait) -> Result<()> {
         // What is written is whole records: the open one is closed first.
         self.batcher.close();
-        flush(self.fd.as_fd(), &mut self.pending, wait)
+        flush(self.fd.as_fd(), &mut self.pending, Patience::Within(wait))
     }
 }
 
@@ -544,32 +542,15 @@ impl<T: Message> Sender<T> {
     }
 }
 
-/// Writes `pending` (the tail of a frame a bounded send began) to `fd`, waiting as `wait`
-/// says; what is written leaves `pending`.
-fn flush(fd: BorrowedFd<'_>, pending: &mut Vec<u8>, wait: Wait) -> Result<()> {
+/// Writes `pending` (the tail of a frame a bounded send began) to `fd`, waiting for room
+/// as `patience` says; what is written leaves `pending`.
+fn flush(fd: BorrowedFd<'_>, pending: &mut Vec<u8>, patience: Patience) -> Result<()> {
+    let mut wait = patience.start();
     while !pending.is_empty() {
         match sys::send(fd, &[IoSlice::new(pending)], &[], wait.msg_flags()) {
             Ok(n) => {
                 pending.drain(..n);
-            }
-            Err(Errno::EINTR) => {}
-            Err(Errno::EAGAIN) => sys::again(fd, PollFlags::POLLOUT, wait, true)?,
-            Err(e) => return Err(Error::sys("send", e)),
-        }
-    }
-    Ok(())
-}
-
-/// Writes `pending` as [`flush`] does, but gives up with [`Error::Timeout`] once the
-/// peer has taken nothing for `stall`.
-fn flush_while_taken(fd: BorrowedFd<'_>, pending: &mut Vec<u8>, stall: Duration) -> Result<()> {
-    let mut wait = Wait::timeout(stall);
-    while !pending.is_empty() {
-        match sys::send(fd, &[IoSlice::new(pending)], &[], wait.msg_flags()) {
-            Ok(n) => {
-                pending.drain(..n);
-                // The peer reads: its time starts again.
-                wait = Wait::timeout(stall);
+                wait = patience.taken(wait);
             }
             Err(Errno::EINTR) => {}
             Err(Errno::EAGAIN) => sys::again(fd, PollFlags::POLLOUT, wait, true)?,
@@ -594,10 +575,11 @@ impl<T: ?Sized> Drop for Sender<T> {
         // Finish what was accepted, as BufWriter does, while the peer takes it; give up
         // once it has taken nothing for DROP_STALL, is gone, or a shutdown is requested
         // (`shutdown_on`): a peer that does not read must not keep this process waiting.
-        if flush_while_taken(self.fd.as_fd(), &mut self.pending, DROP_STALL).is_err() {
+        let fd = self.fd.as_fd();
+        if flush(fd, &mut self.pending, Patience::Stall(DROP_STALL)).is_err() {
             // What is left is discarded. Nothing may follow the part of a message sent
             // (the peer would take it for the rest), and the peer must not wait for it.
-            shut_down_writing(self.fd.as_fd());
+            shut_down_writing(fd);
         }
     }
 }

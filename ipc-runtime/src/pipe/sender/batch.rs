@@ -19,12 +19,12 @@
 use std::io::IoSlice;
 use std::mem::ManuallyDrop;
 use std::os::fd::{AsFd, OwnedFd};
-use std::time::Duration;
 
 use nix::poll::PollFlags;
 
 use super::{Sender, PIPE_BUF};
 use crate::codec::{self, BATCH_LEN, HEADER_LEN};
+use crate::deadline::{Patience, DROP_STALL};
 use crate::error::{Error, Result};
 use crate::fd::{self, Sigpipe, Wait};
 use crate::message::Message;
@@ -323,40 +323,31 @@ impl<T: Message> Sender<T> {
     }
 }
 
-/// How long a dropped buffered [`Sender`] waits for a reader that takes none of what it
-/// still holds.
-const DROP_STALL: Duration = Duration::from_secs(1);
-
 impl<T: ?Sized> Sender<T> {
-    /// Writes every record held; stops at the first error (a reader gone, a shutdown
-    /// requested), and with `stall`, once the reader has taken nothing for that long
-    /// (else it waits as long as it takes). For drop and for giving the descriptor away,
-    /// where nobody is left to report to.
-    fn drain(&mut self, stall: Option<Duration>) {
+    /// Writes every record held, waiting for room as `patience` says; stops at the first
+    /// error (a reader gone, a shutdown requested) or once the wait runs out. For drop
+    /// and for giving the descriptor away, where nobody is left to report to.
+    fn drain(&mut self, patience: Patience) {
         if self.out.is_empty() {
             return;
         }
         let sigpipe = *self.sigpipe.get_or_insert_with(Sigpipe::detect);
         let fd = self.fd.as_fd();
+        let mut wait = patience.start();
         let mut at = 0;
         while at < self.out.len() {
             let len = next_write(self.out.len() - at);
-            let part = &self.out[at..at + len];
-            let Some(stall) = stall else {
-                if fd::write_all(fd, &mut [IoSlice::new(part)], sigpipe).is_err() {
-                    break;
-                }
-                at += len;
-                continue;
-            };
-            match fd::write_now(fd, part, sigpipe) {
-                Ok(0) => match fd::wait_ready(fd, PollFlags::POLLOUT, &Wait::timeout(stall)) {
+            match fd::write_now(fd, &self.out[at..at + len], sigpipe) {
+                Ok(0) => match fd::wait_ready(fd, PollFlags::POLLOUT, &wait) {
                     // Room, or an error the next write reports.
                     Ok(Some(_)) => {}
-                    // The reader took nothing for `stall`, or a shutdown was requested.
+                    // The wait ran out, or a shutdown was requested.
                     Ok(None) | Err(_) => break,
                 },
-                Ok(n) => at += n,
+                Ok(n) => {
+                    at += n;
+                    wait = patience.taken(wait);
+                }
                 Err(_) => break,
             }
         }
@@ -366,7 +357,7 @@ impl<T: ?Sized> Sender<T> {
     /// The descriptor, after writing what this sender holds.
     pub(super) fn into_fd(self) -> OwnedFd {
         let mut tx = ManuallyDrop::new(self);
-        tx.drain(None);
+        tx.drain(Patience::Within(Wait::Forever));
         drop(std::mem::take(&mut tx.out));
         drop(std::mem::take(&mut tx.written));
         // SAFETY: `tx` is never dropped (it is `ManuallyDrop`) and not used after this
@@ -381,7 +372,7 @@ impl<T: ?Sized> Drop for Sender<T> {
     /// Writes what a buffered sender holds while the reader takes it (see
     /// [`Sender::buffered`]).
     fn drop(&mut self) {
-        self.drain(Some(DROP_STALL));
+        self.drain(Patience::Stall(DROP_STALL));
     }
 }
 

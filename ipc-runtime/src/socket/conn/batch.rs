@@ -19,6 +19,7 @@ use nix::poll::PollFlags;
 
 use super::{flush, Sender};
 use crate::codec::{self, HEADER_LEN};
+use crate::deadline::Patience;
 use crate::error::{Error, Result};
 use crate::message::{self, Message};
 use crate::socket::sys::{self, Wait};
@@ -230,7 +231,7 @@ fn send_some(fd: std::os::fd::BorrowedFd<'_>, buf: &[u8], wait: Wait) -> Result<
 /// with one `send` once there is room (as `wait` says). What was written leaves `held`.
 fn write_some(fd: std::os::fd::BorrowedFd<'_>, held: &mut Vec<u8>, wait: Wait) -> Result<()> {
     if matches!(wait, Wait::Forever) {
-        return flush(fd, held, wait);
+        return flush(fd, held, Patience::Within(wait));
     }
     let n = send_some(fd, held, wait)?;
     held.drain(..n);
