@@ -36,13 +36,7 @@ fn child() {
             let n: u64 = n.parse().unwrap();
             let mut rx = Subscriber::<u64>::open(name).unwrap();
             ready();
-            for i in 0..n {
-                let got = rx.recv().map(|v| *v);
-                match got {
-                    Ok(v) => assert_eq!(v, i, "sample {i}"),
-                    Err(e) => panic!("sample {i}: {e:?} (missed {})", rx.missed()),
-                }
-            }
+            receive_each(&mut rx, n, |_| {});
         }
         ["acking", name, acks, n] => {
             // Receives `n` samples, each the next number, acknowledging each one on the
@@ -51,14 +45,7 @@ fn child() {
             let mut rx = Subscriber::<u64>::open(name).unwrap();
             let mut ack = ipc::shm::Sender::<u64>::open(acks).unwrap();
             ready();
-            for i in 0..n {
-                let got = rx.recv().map(|v| *v);
-                match got {
-                    Ok(v) => assert_eq!(v, i, "sample {i}"),
-                    Err(e) => panic!("sample {i}: {e:?} (missed {})", rx.missed()),
-                }
-                ack.send(i).unwrap();
-            }
+            receive_each(&mut rx, n, |i| ack.send(i).unwrap());
             assert_eq!(rx.missed(), 0);
         }
         ["before-the-publisher", name, n] => {
@@ -174,6 +161,18 @@ fn spawn(role: &str) -> Proc {
     let mut p = Proc::spawn(ROLE, role);
     p.wait_ready();
     p
+}
+
+/// Receives `n` samples, each the next number, calling `after(i)` once sample `i` is
+/// checked; fails on the first sample that is not the next one, naming what came.
+fn receive_each(rx: &mut Subscriber<u64>, n: u64, mut after: impl FnMut(u64)) {
+    for i in 0..n {
+        match rx.recv().map(|v| *v) {
+            Ok(v) => assert_eq!(v, i, "sample {i}"),
+            Err(e) => panic!("sample {i}: {e:?} (missed {})", rx.missed()),
+        }
+        after(i);
+    }
 }
 
 /// Waits for the child to exit successfully; what it printed.
