@@ -724,3 +724,60 @@ fn seqpacket_incoming_a_silent_sender_is_closed_at_its_deadline() {
 fn tcp_incoming_a_silent_sender_is_closed_at_its_deadline() {
     a_silent_sender_is_closed_at_its_deadline(Bound::Tcp);
 }
+
+/// A connection whose sender is gone before its handshake — closed, or reset (TCP with a
+/// zero linger), before the receiver accepts it or after it was greeted — is dropped
+/// quietly: the receiver never says `Disconnected` (another sender may always come) nor
+/// an I/O error, and goes on to receive the good sender behind it.
+fn a_sender_gone_in_its_handshake_is_dropped_quietly(bound: Bound) {
+    let (mut rx, endpoint, _dir) = bind_incoming(bound, Duration::from_secs(60));
+    for greeted in [false, true, false, true] {
+        let peer = RawPeer::connect(&endpoint.parse().unwrap());
+        if greeted {
+            // The receiver accepts the connection and greets it; its handshake is under
+            // way when the sender goes.
+            match rx.try_recv() {
+                Err(Error::Empty) => {}
+                other => panic!("nothing was sent: {other:?}"),
+            }
+        }
+        if let RawPeer::Stream(Raw::Tcp(s)) = &peer {
+            // A zero linger: the close is a reset, not an orderly end.
+            nix::sys::socket::setsockopt(
+                s,
+                nix::sys::socket::sockopt::Linger,
+                &libc::linger {
+                    l_onoff: 1,
+                    l_linger: 0,
+                },
+            )
+            .unwrap();
+        }
+        drop(peer);
+    }
+    let good = sender("good", &endpoint);
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        match rx.recv_timeout(HANG) {
+            Ok(n) => got.push(n),
+            Err(e) => panic!("a sender that left in its handshake: {e:?}"),
+        }
+    }
+    assert_eq!(got, [1, 2, 3]);
+    good.assert_success();
+}
+
+#[test]
+fn unix_incoming_a_sender_gone_in_its_handshake_is_dropped_quietly() {
+    a_sender_gone_in_its_handshake_is_dropped_quietly(Bound::Unix);
+}
+
+#[test]
+fn seqpacket_incoming_a_sender_gone_in_its_handshake_is_dropped_quietly() {
+    a_sender_gone_in_its_handshake_is_dropped_quietly(Bound::SeqPacket);
+}
+
+#[test]
+fn tcp_incoming_a_sender_gone_in_its_handshake_is_dropped_quietly() {
+    a_sender_gone_in_its_handshake_is_dropped_quietly(Bound::Tcp);
+}
