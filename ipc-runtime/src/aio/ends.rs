@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use super::{AsyncRecv, AsyncSend, End};
+use super::{AsyncClose, AsyncRecv, AsyncSend, End};
 use crate::contract::{Rx, Tx, Wait};
 use crate::error::Result;
 use crate::message::Message;
@@ -100,6 +100,23 @@ sending!(
     crate::mq::Sender<T>
 );
 duplex!(crate::socket::Stream<T>, crate::tcp::Stream<T>);
+
+/// Ends over a stream socket, whose sending side closes with `shutdown(2)`.
+macro_rules! closing {
+    ($($end:ty),*) => {$(
+        impl<T: Message> AsyncClose for $end {
+            fn close_within(self, timeout: Duration) -> Result<()> {
+                <$end>::close(self, timeout)
+            }
+        }
+    )*};
+}
+
+closing!(
+    crate::socket::Sender<T>,
+    crate::socket::Stream<T>,
+    crate::tcp::Stream<T>
+);
 
 impl<T: Message> AsyncSend for crate::pipe::Sender<T> {
     #[inline]

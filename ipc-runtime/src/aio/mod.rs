@@ -180,6 +180,17 @@ where
     }
 }
 
+/// A sending end over a stream socket, whose sending side can be closed: what it holds
+/// written, then the socket shut down for writing ([`Async::close`]; sealed).
+pub trait AsyncClose: AsyncSend
+where
+    Self::Sent: Message,
+{
+    /// The sync end's `close`.
+    #[doc(hidden)]
+    fn close_within(self, timeout: Duration) -> Result<()>;
+}
+
 /// A request/response client (sealed): [`socket::Client`](crate::socket::Client),
 /// [`tcp::Client`](crate::tcp::Client).
 pub trait CallEnd: End {
@@ -446,6 +457,56 @@ where
     /// As the sync end's `flush`.
     pub async fn flush(&mut self) -> Result<()> {
         poll_fn(|cx| futures_sink::Sink::poll_flush(Pin::new(&mut *self), cx)).await
+    }
+}
+
+impl<E: AsyncClose> Async<E>
+where
+    E::Sent: Message,
+{
+    /// Closes the sending side without blocking the thread: writes what the end holds
+    /// (the tail of a frame a send began, what a buffered sender gathered), waiting at
+    /// most `timeout` in all for the peer to take it, then shuts the socket down for
+    /// writing. The peer receives what was written, then the end of the stream. This is
+    /// the async twin of the sync end's `close` ([`socket::Sender::close`]); dropping an
+    /// end that still holds bytes instead blocks its thread while the peer takes them,
+    /// for up to a second if it takes none.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> ipc::Result<()> {
+    /// use std::time::Duration;
+    /// use ipc::socket::{AsyncStream, Stream};
+    ///
+    /// let (a, b) = Stream::<u64>::pair()?;
+    /// let (mut a, mut b) = (AsyncStream::from_sync(a)?, AsyncStream::from_sync(b)?);
+    /// a.send(7).await?;
+    /// a.close(Duration::from_secs(1)).await?;
+    /// assert_eq!(b.recv().await?, 7);
+    /// assert!(b.recv().await.unwrap_err().is_disconnected());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if the peer did not take it all in time: the rest is discarded,
+    /// and if it began with the tail of a message, the peer reports that message cut
+    /// short. [`Error::Disconnected`] if the peer is gone, [`Error::Shutdown`] once a
+    /// shutdown is requested, [`Error::Io`] otherwise. The socket is shut down for
+    /// writing in every case.
+    ///
+    /// [`socket::Sender::close`]: crate::socket::Sender::close
+    pub async fn close(mut self, timeout: Duration) -> Result<()> {
+        let flushed = ::tokio::time::timeout(timeout, self.flush()).await;
+        // What is left (nothing, unless the wait ran out or failed) goes if the socket
+        // takes it at once; the rest is discarded and the socket shut down.
+        let closed = self.into_sync().close_within(Duration::ZERO);
+        match flushed {
+            Ok(Ok(())) => closed,
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::Timeout(timeout)),
+        }
     }
 }
 
