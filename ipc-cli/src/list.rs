@@ -27,9 +27,6 @@ pub(crate) struct Row {
     /// `live`, `STALE` (nobody alive attached), `creating` (not yet published, its
     /// creator alive), or `-` (a queue: it has no participants to be stale without).
     pub(crate) state: &'static str,
-    /// A channel that holds unread messages for a receiver to come: how much longer
-    /// `ipc clean` keeps it once nobody is attached (its senders' linger).
-    pub(crate) linger_left: Option<std::time::Duration>,
     /// What else is known, for `--json`.
     pub(crate) extra: Value,
 }
@@ -123,7 +120,6 @@ fn socket_row(s: ipc::socket::Listed) -> Row {
             m.permissions().mode() & 0o777
         }),
         state: if s.alive { "live" } else { "STALE" },
-        linger_left: None,
         extra: json!({}),
     }
 }
@@ -176,7 +172,6 @@ fn shm_row(seg: ipc::shm::Listed) -> Row {
         owner: seg.owner,
         mode: seg.mode,
         state,
-        linger_left: seg.linger_left,
         extra: json!({
             "bytes": seg.bytes,
             "max_subscribers": seg.max_subscribers,
@@ -207,7 +202,6 @@ fn mq_row(q: ipc::mq::Listed) -> Row {
         owner: q.owner,
         mode: q.mode,
         state: if q.stale { "STALE" } else { "-" },
-        linger_left: None,
         extra: json!({ "queued_bytes": q.queued_bytes }),
         schema: q.schema,
     }
@@ -250,7 +244,6 @@ fn sysv_row(q: ipc::sysv::Listed) -> Row {
         owner: q.owner,
         mode: q.mode,
         state: if q.stale { "STALE" } else { "-" },
-        linger_left: None,
         extra: json!({
             "id": q.id,
             "bytes": q.bytes,

@@ -123,15 +123,18 @@ enum Command {
     /// linger), and the queues whose ends crashed and left them empty (a queue left
     /// cleanly, or holding messages, outlives its processes by design and stays).
     Clean {
-        /// Say what would be removed, and remove nothing.
+        /// Say what would be removed, by the rules the removal applies, and remove
+        /// nothing.
         #[arg(long)]
         dry_run: bool,
         /// One JSON object instead of lines.
         #[arg(long)]
         json: bool,
         /// Only the segments and POSIX queues whose name starts with this: what a program
-        /// that names its channels `myapp-...` left (`--prefix myapp-`); a System V queue,
-        /// which has no name, if its creator ran with `IPC_RECLAIM` starting with it.
+        /// that names its channels `myapp-...` left (`--prefix myapp-`; a queue's leading
+        /// `/` may be given); a socket whose file name or path starts with it
+        /// (`--prefix /run/myapp/`); a System V queue, which has no name, if its creator
+        /// ran with `IPC_RECLAIM` starting with it.
         #[arg(long, default_value = "")]
         prefix: String,
     },

@@ -420,14 +420,12 @@ fn queues_a_crash_abandoned_empty_show_as_stale_and_clean_removes_only_those() {
     let sysv = find(&everything, &format!("sysv:{key:#x}"));
     assert_eq!(sysv["state"], "STALE", "{sysv:#}");
 
-    let plan = json(&["clean", "--dry-run", "--json", "--prefix", &own.0]);
-    assert_eq!(plan["stale"], serde_json::json!([format!("mq:{dead}")]));
     let id = sysv["details"]["id"].as_i64().unwrap();
+    let stale = serde_json::json!([format!("mq:{dead}"), format!("sysv-id:{id}")]);
+    let plan = json(&["clean", "--dry-run", "--json", "--prefix", &own.0]);
+    assert_eq!(plan["stale"], stale);
     let done = json(&["clean", "--json", "--prefix", &own.0]);
-    assert_eq!(
-        done["removed"],
-        serde_json::json!([format!("mq:{dead}"), format!("sysv-id:{id}")])
-    );
+    assert_eq!(done["removed"], stale);
     let left: Vec<String> = ipc::mq::list()
         .unwrap()
         .into_iter()

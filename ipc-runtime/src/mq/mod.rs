@@ -213,13 +213,30 @@ pub fn unlink(name: &str) -> Result<()> {
 ///
 /// As [`list`].
 pub fn remove_stale_with_prefix(prefix: &str) -> Result<Vec<String>> {
+    stale(prefix, true)
+}
+
+/// The names of the queues (and headers) that [`remove_stale_with_prefix`] would remove
+/// now, found by the same rules and removing nothing: what a dry run of it says (the `ipc
+/// clean --dry-run` command). Each is examined as the removal examines it, holding the
+/// lock of its record for that moment.
+///
+/// # Errors
+///
+/// As [`list`].
+pub fn stale_with_prefix(prefix: &str) -> Result<Vec<String>> {
+    stale(prefix, false)
+}
+
+/// [`remove_stale_with_prefix`], which only finds them unless `remove`.
+fn stale(prefix: &str, remove: bool) -> Result<Vec<String>> {
     let prefix = prefix.trim_start_matches('/');
     let uid = nix::unistd::geteuid().as_raw();
     let mut removed: Vec<String> = list()?
         .into_iter()
         .filter_map(|q| {
             let rest = q.name.trim_start_matches('/').to_owned();
-            (rest.starts_with(prefix) && record::reclaim(&rest, uid, true)).then_some(q.name)
+            (rest.starts_with(prefix) && record::reclaim(&rest, uid, remove)).then_some(q.name)
         })
         .collect();
     // Headers whose queue is gone: no queue lists them.
@@ -233,7 +250,7 @@ pub fn remove_stale_with_prefix(prefix: &str) -> Result<Vec<String>> {
             continue;
         };
         let gone = !std::path::Path::new(&format!("/dev/mqueue/{rest}")).exists();
-        if rest.starts_with(prefix) && gone && record::reclaim(rest, uid, true) {
+        if rest.starts_with(prefix) && gone && record::reclaim(rest, uid, remove) {
             removed.push(format!("/{rest}"));
         }
     }

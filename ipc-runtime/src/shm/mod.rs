@@ -74,7 +74,8 @@
 //!   swept away automatically (next point); [`remove_stale_with_prefix`] removes what
 //!   crashed processes of a program left (the channels whose names start with the
 //!   program's prefix), [`remove_stale`] every dead segment on the machine that this
-//!   process may open, and a `create` of the same name reclaims it.
+//!   process may open, and a `create` of the same name reclaims it; [`stale_with_prefix`]
+//!   says what [`remove_stale_with_prefix`] would remove, removing nothing.
 //! - **Nothing accumulates after crashes**: when a process creates or opens a segment
 //!   (channel, topic or [`Shared`]), a POSIX queue or a System V queue, it first removes
 //!   what crashed processes of the same user (`geteuid`) left: the segments that
@@ -232,7 +233,8 @@ pub use options::{
 pub use pubsub::{AnySubscriber, Publisher, Subscriber, TopicLoan, TopicSample};
 pub(crate) use segment::sweep_one;
 pub use segment::{
-    list, remove_stale, remove_stale_with_prefix, Attached, Listed, Participant, Pattern, Role,
+    list, remove_stale, remove_stale_with_prefix, stale_with_prefix, Attached, Listed, Participant,
+    Pattern, Role,
 };
 pub use shared::{Guard, LockError, Repair, Shared};
 pub use topic::Overflow;

@@ -69,7 +69,7 @@ mod sysv;
 use appear::open_when_present;
 pub use list::{list, Attached, Listed, Participant, Pattern, Role};
 pub(crate) use reclaim::sweep_one;
-pub use reclaim::{remove_stale, remove_stale_with_prefix};
+pub use reclaim::{remove_stale, remove_stale_with_prefix, stale_with_prefix};
 use sysv::{sysv_open, SYSV_MAGIC, SYSV_REGISTRY};
 
 /// Every segment name this crate creates under `/dev/shm` starts with this.

@@ -112,7 +112,7 @@ use nix::sys::socket::{self as nixsock, sockopt, AddressFamily, SockFlag, SockTy
 
 pub use conn::{Receiver, Sender};
 pub(crate) use registry::sweep_one;
-pub use registry::{list, remove_stale_with_prefix, Listed};
+pub use registry::{list, remove_stale_with_prefix, stale_with_prefix, Listed};
 pub use rpc::{Client, Server};
 pub use seqpacket::{SeqPacket, SeqPacketListener};
 

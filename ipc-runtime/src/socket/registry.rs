@@ -210,8 +210,8 @@ fn lock_free(fd: &OwnedFd) -> bool {
 
 /// Removes the registry `name` (a file name under `/dev/shm`) and the socket file it
 /// names if its listener is dead, both are `uid`'s, and `covers` accepts the socket's
-/// file name; true if removed.
-fn reclaim(name: &str, uid: u32, covers: impl Fn(&str) -> bool) -> bool {
+/// file name; true if removed (only says whether it would, unless `remove`).
+fn reclaim(name: &str, uid: u32, covers: impl Fn(&str) -> bool, remove: bool) -> bool {
     let path = format!("{DIR}{name}");
     let Some((fd, _)) = open_mine(&path, uid) else {
         return false;
@@ -222,6 +222,9 @@ fn reclaim(name: &str, uid: u32, covers: impl Fn(&str) -> bool) -> bool {
     let file_name = socket.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if !covers(file_name) || !hold(&fd) {
         return false;
+    }
+    if !remove {
+        return true;
     }
     // The socket file, if the path still denotes the socket that listener bound (its
     // device and inode are the registry's name) and is this user's.
@@ -236,7 +239,7 @@ fn reclaim(name: &str, uid: u32, covers: impl Fn(&str) -> bool) -> bool {
 
 /// The automatic sweep's part for the registry `/dev/shm/NAME` (see the module docs).
 pub(crate) fn sweep_one(name: &str, scope: &crate::reclaim::Scope, uid: u32) {
-    reclaim(name, uid, |file| scope.covers(file));
+    reclaim(name, uid, |file| scope.covers(file), true);
 }
 
 /// Removes the socket files (and registries) of this user's listeners that died without
@@ -248,6 +251,23 @@ pub(crate) fn sweep_one(name: &str, scope: &crate::reclaim::Scope, uid: u32) {
 ///
 /// As [`list`].
 pub fn remove_stale_with_prefix(prefix: &str) -> crate::Result<Vec<PathBuf>> {
+    stale(prefix, true)
+}
+
+/// The paths of the socket files that [`remove_stale_with_prefix`] would remove now,
+/// found by the same rules (a prefix matches a file name or a whole path) and removing
+/// nothing: what a dry run of it says (the `ipc clean --dry-run` command). Each registry
+/// is examined as the removal examines it, holding its lock for that moment.
+///
+/// # Errors
+///
+/// As [`list`].
+pub fn stale_with_prefix(prefix: &str) -> crate::Result<Vec<PathBuf>> {
+    stale(prefix, false)
+}
+
+/// [`remove_stale_with_prefix`], which only finds them unless `remove`.
+fn stale(prefix: &str, remove: bool) -> crate::Result<Vec<PathBuf>> {
     let uid = nix::unistd::geteuid().as_raw();
     let dir = std::fs::read_dir(DIR).map_err(|source| crate::Error::Io {
         op: "read_dir(/dev/shm)",
@@ -265,7 +285,12 @@ pub fn remove_stale_with_prefix(prefix: &str) -> crate::Result<Vec<PathBuf>> {
             continue;
         };
         let in_path = socket.to_string_lossy().starts_with(prefix);
-        if reclaim(&name, uid, |file| in_path || file.starts_with(prefix)) {
+        if reclaim(
+            &name,
+            uid,
+            |file| in_path || file.starts_with(prefix),
+            remove,
+        ) {
             removed.push(socket);
         }
     }

@@ -181,11 +181,28 @@ pub fn remove_stale() -> crate::Result<Vec<i32>> {
 ///
 /// As [`list`].
 pub fn remove_stale_with_prefix(prefix: &str) -> crate::Result<Vec<i32>> {
+    stale(prefix, true)
+}
+
+/// The ids of the queues that [`remove_stale_with_prefix`] would remove now, found by
+/// the same rules and removing nothing: what a dry run of it says (the `ipc clean
+/// --dry-run` command). Each is examined as the removal examines it, holding the lock of
+/// its registry for that moment.
+///
+/// # Errors
+///
+/// As [`list`].
+pub fn stale_with_prefix(prefix: &str) -> crate::Result<Vec<i32>> {
+    stale(prefix, false)
+}
+
+/// [`remove_stale_with_prefix`], which only finds them unless `remove`.
+fn stale(prefix: &str, remove: bool) -> crate::Result<Vec<i32>> {
     let uid = nix::unistd::geteuid().as_raw();
     let scope = crate::reclaim::Scope::Prefix(prefix.to_owned());
     Ok(list()?
         .into_iter()
-        .filter(|q| q.owner == uid && registry::reclaim(q.id, &scope, uid, true))
+        .filter(|q| q.owner == uid && registry::reclaim(q.id, &scope, uid, remove))
         .map(|q| q.id)
         .collect())
 }

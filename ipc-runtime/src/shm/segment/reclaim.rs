@@ -110,7 +110,21 @@ pub fn remove_stale() -> Result<Vec<String>> {
 ///
 /// As for [`remove_stale`].
 pub fn remove_stale_with_prefix(prefix: &str) -> Result<Vec<String>> {
-    remove_dead(|name| name.starts_with(prefix))
+    remove_dead(|name| name.starts_with(prefix), true)
+}
+
+/// The names of the segments that [`remove_stale_with_prefix`] would remove now, found by
+/// the same rules and removing nothing: what a dry run of it says (the `ipc clean
+/// --dry-run` command). Each segment is examined as the removal examines it, holding its
+/// lock bytes for that moment; a channel kept for its senders' linger is not in it (its
+/// [`Listed::linger_left`](super::Listed::linger_left) says for how long), and its linger
+/// does not start counting.
+///
+/// # Errors
+///
+/// As for [`remove_stale`].
+pub fn stale_with_prefix(prefix: &str) -> Result<Vec<String>> {
+    remove_dead(|name| name.starts_with(prefix), false)
 }
 
 /// The automatic sweep's part for the segment `name` (see `crate::reclaim`): removes it
@@ -121,8 +135,9 @@ pub(crate) fn sweep_one(name: &str, scope: &crate::reclaim::Scope, uid: u32, exc
     }
 }
 
-/// Removes the dead segments whose names `wanted` accepts; returns their names.
-fn remove_dead(wanted: impl Fn(&str) -> bool) -> Result<Vec<String>> {
+/// Removes the dead segments whose names `wanted` accepts (only finds them, unless
+/// `remove`); returns their names.
+fn remove_dead(wanted: impl Fn(&str) -> bool, remove: bool) -> Result<Vec<String>> {
     let dir = std::fs::read_dir("/dev/shm").map_err(|e| Error::Io {
         op: "read_dir(/dev/shm)",
         source: e,
@@ -140,7 +155,7 @@ fn remove_dead(wanted: impl Fn(&str) -> bool) -> Result<Vec<String>> {
             continue;
         }
         let shm = format!("/{fname}");
-        if reclaim(&shm, None) {
+        if judge(&shm, None, remove) {
             removed.push(name.to_owned());
         }
     }
@@ -150,6 +165,11 @@ fn remove_dead(wanted: impl Fn(&str) -> bool) -> Result<Vec<String>> {
 /// Removes the segment file `shm` (`/ipc.NAME`) if it is abandoned and may go (see
 /// [`examine`]); with `owner`, only a file of that uid. True if it was removed.
 pub(super) fn reclaim(shm: &str, owner: Option<u32>) -> bool {
+    judge(shm, owner, true)
+}
+
+/// [`reclaim`], which only says whether it would remove the file unless `remove`.
+fn judge(shm: &str, owner: Option<u32>, remove: bool) -> bool {
     let Ok(fd) = shm_open(
         shm,
         OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
@@ -161,19 +181,22 @@ pub(super) fn reclaim(shm: &str, owner: Option<u32>) -> bool {
     if owner.is_some_and(|uid| uid != st.st_uid) || st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return false;
     }
-    reclaim_fd(shm, fd, &st)
+    reclaim_fd(shm, fd, &st, remove)
 }
 
-/// [`reclaim`] of the file open as `fd`, whose `fstat` is `st`.
-fn reclaim_fd(shm: &str, fd: OwnedFd, st: &libc::stat) -> bool {
+/// [`judge`] of the file open as `fd`, whose `fstat` is `st`.
+fn reclaim_fd(shm: &str, fd: OwnedFd, st: &libc::stat, remove: bool) -> bool {
     // Another program's file is not even locked.
     if matches!(identify(&fd, st), Found::Unproven) {
         return false;
     }
     // Holding the whole range while examining and unlinking keeps a new participant from
     // joining, and makes what the header says final.
-    if !matches!(try_lock(&fd, 0..MAX_PARTICIPANTS), Ok(true)) || !examine(&fd, st) {
+    if !matches!(try_lock(&fd, 0..MAX_PARTICIPANTS), Ok(true)) || !examine(&fd, st, remove) {
         return false;
+    }
+    if !remove {
+        return true;
     }
     // Unlink only if the name still denotes the file examined.
     match nix::sys::stat::stat(format!("/dev/shm{shm}").as_str()) {
@@ -196,8 +219,9 @@ fn reclaim_fd(shm: &str, fd: OwnedFd, st: &libc::stat) -> bool {
 ///   `linger_until`. A sender that left last wrote that deadline; if nobody did (its
 ///   senders died, or the receiver died after them), the first reclaimer to find it
 ///   writes one, its senders' longest linger from now, so the linger counts from when the
-///   channel is first found abandoned. A linger of zero keeps nothing.
-fn examine(fd: &OwnedFd, st: &libc::stat) -> bool {
+///   channel is first found abandoned (unless `!start_linger`: a dry run writes
+///   nothing). A linger of zero keeps nothing.
+fn examine(fd: &OwnedFd, st: &libc::stat, start_linger: bool) -> bool {
     match identify(fd, st) {
         Found::Unproven => return false,
         Found::Registry => return true,
@@ -207,6 +231,7 @@ fn examine(fd: &OwnedFd, st: &libc::stat) -> bool {
     match owed(fd) {
         Owed::Nothing => true,
         Owed::Until(until) => layout::now_ns() >= until,
+        Owed::FromNow(_) if !start_linger => false,
         Owed::FromNow(until) => {
             // Nobody is attached (the caller holds every lock byte), so nobody writes
             // the word meanwhile; a joiner clears it only after taking its own byte.
