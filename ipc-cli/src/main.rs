@@ -6,6 +6,7 @@
 //! ipc show ENDPOINT [--json|--c] one channel's schema as a declaration (Rust or C), and its state
 //! ipc tail ENDPOINT            its messages as they arrive, decoded (`--format json|line`, `-n`)
 //! ipc send ENDPOINT JSON       a message written as JSON, encoded by the channel's schema
+//!                              (both: `--mode` to trust a channel made wider, or another user's)
 //! ipc clean [--dry-run]        remove what crashed processes left behind, never a live one
 //! ipc doctor [--json]          the kernel limits and features the transports depend on
 //! ipc bridge ENDPOINT --to KEY | --from KEY   a local channel onto Zenoh, or back (feature `zenoh`)
@@ -48,6 +49,7 @@ mod send;
 mod show;
 mod table;
 mod tail;
+mod trust;
 
 /// List, inspect and clean the IPC channels of programs built on typed-ipc.
 #[derive(Parser)]
@@ -102,6 +104,12 @@ enum Command {
         /// Receive from a channel (or queue), taking the messages out of it.
         #[arg(long)]
         take: bool,
+        /// The permission bits to trust, in octal (default 0600): a channel whose mode
+        /// grants more is refused, and so is another user's unless these grant group or
+        /// other access. Give a channel's mode (`ipc list` shows it) to open one made
+        /// wider, or another user's.
+        #[arg(long, value_parser = trust::parse)]
+        mode: Option<u32>,
     },
     /// Sends one message, written as JSON and encoded by the channel's schema (every
     /// field checked: ranges, enum variants, string lengths); nothing is sent if any is
@@ -117,6 +125,9 @@ enum Command {
         /// A POSIX queue's message priority (higher is received first).
         #[arg(long, default_value_t = 0)]
         priority: u32,
+        /// The permission bits to trust, in octal (default 0600), as for `ipc tail`.
+        #[arg(long, value_parser = trust::parse)]
+        mode: Option<u32>,
     },
     /// Removes what crashed processes left behind: the shared-memory segments whose every
     /// participant is dead (a channel that holds unread messages is kept for its senders'
@@ -191,17 +202,20 @@ fn main() -> ExitCode {
             format,
             count,
             take,
+            mode,
         } => tail::run(&tail::Tail {
             endpoint: &endpoint,
             format,
             count,
             take,
+            mode: mode.unwrap_or(trust::DEFAULT),
         }),
         Command::Send {
             endpoint,
             json,
             priority,
-        } => send::run(&endpoint, &json, priority),
+            mode,
+        } => send::run(&endpoint, &json, priority, mode.unwrap_or(trust::DEFAULT)),
         Command::Clean {
             dry_run,
             json,

@@ -7,9 +7,16 @@ use std::process::ExitCode;
 
 use ipc::schema::Value;
 
-use crate::Failure;
+use crate::{trust, Failure};
 
-pub(crate) fn run(endpoint: &str, json: &str, priority: u32) -> Result<ExitCode, Failure> {
+/// Sends `json` to `endpoint`, trusting a channel whose permission bits are within `mode`
+/// (`--mode`).
+pub(crate) fn run(
+    endpoint: &str,
+    json: &str,
+    priority: u32,
+    mode: u32,
+) -> Result<ExitCode, Failure> {
     let (scheme, name) = endpoint
         .split_once(':')
         .ok_or_else(|| format!("`{endpoint}` is not an endpoint: write shm:NAME or mq:/NAME"))?;
@@ -20,7 +27,9 @@ pub(crate) fn run(endpoint: &str, json: &str, priority: u32) -> Result<ExitCode,
     match scheme {
         "shm" => {}
         "mq" => {
-            let mut tx = ipc::mq::AnySender::open(name).map_err(|e| format!("{endpoint}: {e}"))?;
+            let opts = ipc::mq::Options::new().mode(mode);
+            let mut tx = ipc::mq::AnySender::open_with(name, opts)
+                .map_err(|e| trust::open_failed(endpoint, &e, mode))?;
             let tree = tx.schema().clone();
             let bytes = Value::from_json(&tree, json)
                 .and_then(|v| v.to_bytes(&tree))
@@ -72,7 +81,9 @@ pub(crate) fn run(endpoint: &str, json: &str, priority: u32) -> Result<ExitCode,
         Some(tree) => Some(encode(tree, found.max_len > 0)?),
         None => None,
     };
-    let mut tx = ipc::shm::AnySender::open(name).map_err(|e| format!("{endpoint}: {e}"))?;
+    let opts = ipc::shm::Options::new().mode(mode);
+    let mut tx = ipc::shm::AnySender::open_with(name, opts)
+        .map_err(|e| trust::open_failed(endpoint, &e, mode))?;
     let bytes = match checked {
         Some(bytes) => bytes,
         None => encode(&tx.schema().clone(), tx.max_len().is_some())?,

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use ipc::schema::AnySample;
 use ipc::Error;
 
-use crate::Failure;
+use crate::{trust, Failure};
 
 /// How each message is printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -29,6 +29,8 @@ pub(crate) struct Tail<'a> {
     pub(crate) format: Format,
     pub(crate) count: Option<u64>,
     pub(crate) take: bool,
+    /// The permission bits trusted in the channel (`--mode`).
+    pub(crate) mode: u32,
 }
 
 /// An end that receives messages of any type.
@@ -101,8 +103,9 @@ pub(crate) fn run(t: &Tail<'_>) -> Result<ExitCode, Failure> {
             ))
         }
         "mq" => {
-            let rx =
-                ipc::mq::AnyReceiver::open(name).map_err(|e| format!("{}: {e}", t.endpoint))?;
+            let opts = ipc::mq::Options::new().mode(t.mode);
+            let rx = ipc::mq::AnyReceiver::open_with(name, opts)
+                .map_err(|e| trust::open_failed(t.endpoint, &e, t.mode))?;
             return pump(rx, t);
         }
         _ => {
@@ -123,10 +126,11 @@ pub(crate) fn run(t: &Tail<'_>) -> Result<ExitCode, Failure> {
                 t.endpoint
             )
         })?;
+    let opts = ipc::shm::Options::new().mode(t.mode);
     match found.pattern {
         ipc::shm::Pattern::Topic => {
-            let sub =
-                ipc::shm::AnySubscriber::open(name).map_err(|e| format!("{}: {e}", t.endpoint))?;
+            let sub = ipc::shm::AnySubscriber::open_with(name, opts)
+                .map_err(|e| trust::open_failed(t.endpoint, &e, t.mode))?;
             pump(sub, t)
         }
         ipc::shm::Pattern::Channel if !t.take => Err(format!(
@@ -136,13 +140,13 @@ pub(crate) fn run(t: &Tail<'_>) -> Result<ExitCode, Failure> {
             t.endpoint
         )),
         ipc::shm::Pattern::Channel => {
-            let rx = ipc::shm::AnyReceiver::open(name).map_err(|e| match e {
+            let rx = ipc::shm::AnyReceiver::open_with(name, opts).map_err(|e| match e {
                 Error::Busy { .. } => format!(
                     "`{}` has a receiver: a channel has one, and only once it is gone can \
                      `ipc tail --take` drain it",
                     t.endpoint
                 ),
-                e => format!("{}: {e}", t.endpoint),
+                e => trust::open_failed(t.endpoint, &e, t.mode),
             })?;
             pump(rx, t)
         }
