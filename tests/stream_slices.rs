@@ -201,7 +201,7 @@ fn send_every_length(via: Via, addr: &str, seed: u32, max: usize) {
     ready();
     let e = tx.send_slice(&slice(seed, max + 1)).unwrap_err();
     assert!(
-        matches!(e, Error::LimitExceeded { limit: "max_len", value, .. } if value == max as u64 + 1),
+        matches!(e, Error::LimitExceeded { limit: "max_len", value, .. } if value == max as u64),
         "{e:?}"
     );
     for n in 0..=max {
@@ -224,8 +224,12 @@ fn receive_from_hostile(via: Via, addr: &str, claimed: usize) {
     let before = LARGEST.load(Ordering::Relaxed);
     let e = rx.recv_slice().unwrap_err();
     assert!(
-        matches!(e, Error::LimitExceeded { limit: "max_len", value, .. } if value == (claimed / 4) as u64),
+        matches!(e, Error::LimitExceeded { limit: "max_len", value, .. } if value == MAX as u64),
         "{e:?}"
+    );
+    assert!(
+        e.to_string().contains(&format!("{} elements", claimed / 4)),
+        "{e}"
     );
     assert_eq!(rx.recv_slice().unwrap(), &slice(7, MAX)[..]);
     let e = rx.recv_slice().unwrap_err();

@@ -192,12 +192,15 @@ fn role_name(role: Role) -> &'static str {
 }
 
 fn mq_row(q: ipc::mq::Listed) -> Row {
+    let attr = mq_attr(&q.name);
     Row {
         kind: "mq",
         endpoint: format!("mq:{}", q.name),
         max_len: 0,
-        capacity: mq_capacity(&q.name),
-        fill: q.messages(),
+        capacity: attr.map(|(max, _)| max),
+        // The kernel's count where the queue can be opened (a queue without this crate's
+        // header included), else its bytes over its schema's message size.
+        fill: attr.map(|(_, now)| now).or_else(|| q.messages()),
         participants: Vec::new(),
         owner: q.owner,
         mode: q.mode,
@@ -207,8 +210,9 @@ fn mq_row(q: ipc::mq::Listed) -> Row {
     }
 }
 
-/// The most messages queue `name` holds (`mq_maxmsg`), if this user may open it.
-fn mq_capacity(name: &str) -> Option<u64> {
+/// The most messages queue `name` holds and the messages in it now (`mq_maxmsg`,
+/// `mq_curmsgs`), if this user may open it.
+fn mq_attr(name: &str) -> Option<(u64, u64)> {
     use nix::mqueue::{mq_close, mq_getattr, mq_open, MQ_OFlag};
     let q = mq_open(
         name,
@@ -219,7 +223,11 @@ fn mq_capacity(name: &str) -> Option<u64> {
     .ok()?;
     let attr = mq_getattr(&q).ok();
     let _ = mq_close(q);
-    u64::try_from(attr?.maxmsg()).ok()
+    let attr = attr?;
+    Some((
+        u64::try_from(attr.maxmsg()).ok()?,
+        u64::try_from(attr.curmsgs()).ok()?,
+    ))
 }
 
 fn sysv_row(q: ipc::sysv::Listed) -> Row {

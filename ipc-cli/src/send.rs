@@ -59,26 +59,36 @@ pub(crate) fn run(
     // Checked against the schema the listing read, before this process joins the
     // channel: a refused message leaves the channel as it was (joining and leaving as
     // its only sender would end its receiver's wait with `Disconnected`).
-    let encode = |tree: &ipc::schema::SchemaTree, slice: bool| -> Result<Vec<u8>, Failure> {
-        if !slice {
-            return Value::from_json(tree, json)
-                .and_then(|v| v.to_bytes(tree))
-                .map_err(|e| refused(&e));
-        }
-        // A slice: a JSON array of elements, each encoded by the element's schema.
-        let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(json)
-            .map_err(|e| refused(&format!("a channel of slices takes a JSON array: {e}")))?;
-        let mut bytes = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            let value = Value::from_json(tree, item.get())
-                .and_then(|v| v.to_bytes(tree))
-                .map_err(|e| refused(&format!("element [{i}]: {e}")))?;
-            bytes.extend_from_slice(&value);
-        }
-        Ok(bytes)
-    };
+    // `max_len`: a channel of slices' most elements (`None`: fixed-size messages).
+    let encode =
+        |tree: &ipc::schema::SchemaTree, max_len: Option<u64>| -> Result<Vec<u8>, Failure> {
+            let Some(max_len) = max_len else {
+                return Value::from_json(tree, json)
+                    .and_then(|v| v.to_bytes(tree))
+                    .map_err(|e| refused(&e));
+            };
+            // A slice: a JSON array of elements, each encoded by the element's schema.
+            let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(json)
+                .map_err(|e| refused(&format!("a channel of slices takes a JSON array: {e}")))?;
+            if items.len() as u64 > max_len {
+                return Err(refused(&format!(
+                    "max_len is {max_len}, too low for this: a slice of {} elements was given, \
+                 and this channel takes at most {max_len}; send at most {max_len} elements \
+                 at a time (its creator sets the maximum: Options::max_len)",
+                    items.len()
+                )));
+            }
+            let mut bytes = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let value = Value::from_json(tree, item.get())
+                    .and_then(|v| v.to_bytes(tree))
+                    .map_err(|e| refused(&format!("element [{i}]: {e}")))?;
+                bytes.extend_from_slice(&value);
+            }
+            Ok(bytes)
+        };
     let checked = match &found.tree {
-        Some(tree) => Some(encode(tree, found.max_len > 0)?),
+        Some(tree) => Some(encode(tree, (found.max_len > 0).then_some(found.max_len))?),
         None => None,
     };
     let opts = ipc::shm::Options::new().mode(mode);
@@ -86,7 +96,7 @@ pub(crate) fn run(
         .map_err(|e| trust::open_failed(endpoint, &e, mode))?;
     let bytes = match checked {
         Some(bytes) => bytes,
-        None => encode(&tx.schema().clone(), tx.max_len().is_some())?,
+        None => encode(&tx.schema().clone(), tx.max_len().map(|n| n as u64))?,
     };
     tx.send(&bytes).map_err(|e| format!("{endpoint}: {e}"))?;
     Ok(ExitCode::SUCCESS)

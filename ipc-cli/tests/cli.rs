@@ -436,6 +436,37 @@ fn queues_a_crash_abandoned_empty_show_as_stale_and_clean_removes_only_those() {
     assert!(!ipc::sysv::list().unwrap().iter().any(|q| q.key == key));
 }
 
+/// A queue another program made, without this crate's schema header: its fill is the
+/// kernel's count of its messages.
+#[test]
+fn a_foreign_queue_shows_its_fill_and_capacity() {
+    use nix::mqueue::{mq_close, mq_open, mq_send, MQ_OFlag, MqAttr};
+    let own = Own::new("foreign-mq");
+    let name = format!("/{}q", own.0);
+    let _unlink = Unlink(name.clone());
+    let attr = MqAttr::new(0, 4, 16, 0);
+    let q = mq_open(
+        name.as_str(),
+        MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL | MQ_OFlag::O_WRONLY,
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+        Some(&attr),
+    )
+    .unwrap();
+    mq_send(&q, b"one", 0).unwrap();
+    mq_send(&q, b"two", 0).unwrap();
+    mq_close(q).unwrap();
+    let all = json(&["list", "--json", "--prefix", &own.0]);
+    let row = find(&all, &format!("mq:{name}"));
+    assert_eq!(row["schema"], Value::Null, "{row:#}");
+    assert_eq!(row["fill"], 2, "{row:#}");
+    assert_eq!(row["capacity"], 4, "{row:#}");
+    let (code, table, _) = ipc(&["list", "--prefix", &own.0]);
+    assert_eq!(code, 0);
+    let line = table.lines().find(|l| l.contains(&name)).unwrap();
+    let cells: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(&cells[3..5], ["4", "2"], "{table}");
+}
+
 #[test]
 fn a_dead_listeners_socket_shows_as_stale_and_clean_removes_it() {
     let own = Own::new("sockets");

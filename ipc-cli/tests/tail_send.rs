@@ -252,6 +252,36 @@ fn send_encodes_json_by_the_channel_schema_and_refuses_bad_json_naming_the_field
     wrong(&["id"], json!(-1), "id");
 }
 
+/// A slice longer than the channel's maximum is refused with that maximum stated, not the
+/// slice's length, and what to do; nothing is sent.
+#[test]
+fn send_of_a_slice_too_long_states_the_channels_maximum() {
+    let chan = name("send-long");
+    let endpoint = format!("shm:{chan}");
+    let mut rx = Receiver::<[u32]>::create(&chan, Options::new().capacity(8).max_len(3)).unwrap();
+    let out = ipc()
+        .args(["send", &endpoint, "[1, 2, 3, 4]"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("max_len is 3,"), "{err}");
+    assert!(err.contains("4 elements"), "{err}");
+    assert!(err.contains("at most 3"), "{err}");
+    assert!(err.contains("max_len"), "{err}");
+    assert!(matches!(rx.try_recv(), Err(ipc::Error::Empty)));
+    let out = ipc()
+        .args(["send", &endpoint, "[1, 2, 3]"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(&*rx.try_recv().unwrap(), &[1, 2, 3]);
+}
+
 /// Removes a POSIX queue (and its schema header) at the end of a test, even a failed one.
 struct Unlink(String);
 

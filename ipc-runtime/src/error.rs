@@ -175,7 +175,8 @@ pub enum Error {
     LimitExceeded {
         /// The limit (a sysctl path, an rlimit, a constant).
         limit: &'static str,
-        /// Its current value.
+        /// Its current value (for `max_len`, the most elements a slice may hold; the
+        /// length that passed it is in `hint`).
         value: u64,
         /// How to raise it or avoid it.
         hint: String,
@@ -325,15 +326,17 @@ impl Error {
         }
     }
 
-    /// A slice of `len` elements offered to a channel that takes at most `max`.
+    /// A slice of `len` elements offered to a channel that takes at most `max`: the limit
+    /// `max_len` is `max`.
     pub(crate) fn too_long(len: usize, max: u64) -> Self {
         Error::LimitExceeded {
             limit: "max_len",
-            value: len as u64,
+            value: max,
             hint: format!(
-                "this channel takes slices of at most {max} elements; send a shorter one, or \
-                 raise the maximum (Options::max_len when a shared-memory channel is created, \
-                 set_max_len on the ends of a stream)"
+                "a slice of {len} elements was offered, and this channel takes at most {max}; \
+                 send at most {max} elements at a time, or raise the maximum \
+                 (Options::max_len when a shared-memory channel is created, set_max_len on \
+                 the ends of a stream)"
             ),
         }
     }

@@ -297,10 +297,10 @@ fn check<P: ?Sized + Payload>(bytes: &[u8], max_len: Option<usize>) -> Result<us
         if let Some(max) = max_len.filter(|&max| len > max) {
             return Err(Error::LimitExceeded {
                 limit: "max_len",
-                value: len as u64,
+                value: max as u64,
                 hint: format!(
-                    "this subscriber takes slices of at most {max} elements \
-                     (ipc_zenoh::Options::max_len); the sample was skipped"
+                    "a sample of {len} elements came, and this subscriber takes at most {max} \
+                     (raise it with ipc_zenoh::Options::max_len); the sample was skipped"
                 ),
             });
         }

@@ -229,7 +229,7 @@ impl<E: Message> Receiver<[E]> {
     /// tx.send_slice(&vec![1; 60_000])?; // the sender allows it, the receiver does not
     /// tx.send_slice(b"next")?;
     /// let e = rx.recv_slice().unwrap_err();
-    /// assert!(matches!(e, ipc::Error::LimitExceeded { limit: "max_len", value: 60_000, .. }));
+    /// assert!(matches!(e, ipc::Error::LimitExceeded { limit: "max_len", value: 50_000, .. }));
     /// assert_eq!(rx.recv_slice()?, b"next");
     /// # Ok::<(), ipc::Error>(())
     /// ```

@@ -67,7 +67,7 @@ impl<P: ?Sized + Payload> FrameReader<P> {
             let max = self.max_bytes / size;
             Error::LimitExceeded {
                 limit: "max_len",
-                value: (len / size) as u64,
+                value: max as u64,
                 hint: format!(
                     "the peer sent a slice of {} elements; this receiver takes at most {max} \
                      (raise it with set_max_len on the receiving end); the slice was skipped \
