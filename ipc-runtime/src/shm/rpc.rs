@@ -31,7 +31,8 @@
 //!   announces itself (its pid and a number unique in its process), and leaves it.
 //! - **A connection, found by name**: for each announcement, the server creates
 //!   `<name>.c<pid>-<n>.q` (requests, the server receives) and `<name>.c<pid>-<n>.r`
-//!   (answers, the server sends); the client opens both, waiting for them to appear. So
+//!   (answers, the server sends); the client opens both, waiting for them to appear, the
+//!   answers first (opening the requests, its last step, wakes a parked server). So
 //!   the segments are the server's, under its name as a prefix
 //!   ([`remove_stale_with_prefix`](super::remove_stale_with_prefix) with the server's name
 //!   reaches them), and **the schema check is the channel's**: a client whose request or
@@ -214,9 +215,10 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
         registry.send_wait_until(&[TAG, pid, n, 0], &Wait::timeout(left()))?;
         drop(registry);
         let (q, r) = conn_names(name, pid, n);
-        let tx =
-            Sender::<Req>::open_with(&q, opts.clone().open_timeout(left()).linger(Duration::ZERO))?;
-        let rx = Receiver::<Resp>::open_with(&r, opts.open_timeout(left()))?;
+        // The answers first: joining the request ring, the last step, wakes a parked
+        // server, which then finds both channels opened (see `Server::park_begin`).
+        let rx = Receiver::<Resp>::open_with(&r, opts.clone().open_timeout(left()))?;
+        let tx = Sender::<Req>::open_with(&q, opts.open_timeout(left()).linger(Duration::ZERO))?;
         Ok(Client {
             tx,
             rx,
