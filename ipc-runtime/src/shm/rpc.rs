@@ -68,7 +68,8 @@
 //!   are no values of their types with [`Error::Refused`] and closes the connection. The
 //!   client then gets [`Error::Disconnected`]; the others are served on. Announcements are
 //!   checked (a tag, a non-zero pid) and at most [`MAX_HANDSHAKES`] connections may be
-//!   awaiting their client at once.
+//!   awaiting their client at once; further announcements wait in the registry (see
+//!   "Concurrency and limits").
 //!
 //! # Waiting
 //!
@@ -81,7 +82,12 @@
 //! head again and sleeps in `poll(2)` on the doorbell (and the shutdown eventfd). A
 //! sender that publishes and finds `rx_parked` set rings the doorbell (one `sendto` per
 //! park, none per message), and the death notices of every connection's client ring it
-//! too. Steady traffic makes no system call on either side.
+//! too. Steady traffic makes no system call on either side. While [`MAX_HANDSHAKES`]
+//! connections await their client, the server takes no announcement, so it leaves the
+//! registry out of its spin and its park (an announcement neither rings nor ends the
+//! park): what frees a place wakes it, a client of the table opening its request ring
+//! (the last step of its connect, a join, which rings as any sender's join does) or a
+//! handshake's deadline (the park's limit).
 //!
 //! # Concurrency and limits
 //!
@@ -90,9 +96,13 @@
 //! every client. The limits are the server's memory and `/dev/shm` (two segments per
 //! client, each 64 slots of the message, or fewer down to 2 so that a ring holds at most
 //! 1 MiB of messages, rounded up to pages: 2 × 8 KiB for small messages, 2 × 272 KiB
-//! for 4 KiB ones), and at most 63 clients
-//! announcing at the same instant (the registry's senders; a client that finds it full
-//! retries until its timeout).
+//! for 4 KiB ones); there is no limit of clients, nor of clients connecting at once.
+//! The server sets up at most [`MAX_HANDSHAKES`] connections at a time; the announcements
+//! of the others wait in the registry, unread, until one of those clients has opened its
+//! channels or its handshake expired. A client that finds the registry's 64 slots full
+//! waits for room, and one that finds its 63 sender places taken (by clients announcing
+//! at that instant) retries; each waits until its connect's timeout (10 s, or
+//! [`Options::open_timeout`]), so a crowd takes its turns.
 
 #[cfg(feature = "tokio")]
 mod async_client;

@@ -21,7 +21,8 @@ use crate::sync::wait::{Step, PARK_SLICE};
 use crate::sync::{Backoff, WaitStrategy};
 
 /// The most connections that may be awaiting their client (announced, not yet opened by
-/// it) at once; further announcements are ignored until some complete or expire.
+/// it) at once; further announcements wait in the registry, unread, until one of these
+/// completes or expires (see "Concurrency and limits" in the [module docs](super)).
 pub const MAX_HANDSHAKES: usize = 64;
 
 /// How often a spinning server probes its clients' liveness.
@@ -251,18 +252,36 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     }
 
     /// Reads the announcements in the registry, if any, creating each client's
-    /// connection; true if there were some.
+    /// connection; true if there were some. While [`MAX_HANDSHAKES`] connections await
+    /// their client, the registry is not read: its announcements wait (false, so that the
+    /// loop may park).
     ///
     /// # Errors
     ///
     /// [`Error::Corrupt`] if the registry was overwritten; [`Error::Shutdown`].
     #[inline]
     pub(super) fn accept_announced(&mut self) -> Result<bool> {
-        if !self.registry.message_at_head() {
+        if !self.registry.message_at_head() || self.awaiting() >= MAX_HANDSHAKES {
             return Ok(false);
         }
         self.accept()?;
         Ok(true)
+    }
+
+    /// The connections that await their client, once those whose client has opened both
+    /// channels are marked as its (loads only, no system call).
+    fn awaiting(&mut self) -> usize {
+        let mut waiting = 0;
+        for c in &mut self.conns {
+            if c.handshake.is_some() {
+                if c.rx.sender_joined() && c.tx.receiver_joined() {
+                    c.handshake = None;
+                } else {
+                    waiting += 1;
+                }
+            }
+        }
+        waiting
     }
 
     /// Probes liveness if [`CHECK_EVERY`] has passed since the last probe.
@@ -336,26 +355,29 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
         }
     }
 
-    /// Reads every announcement in the registry and creates each client's connection.
+    /// Reads the announcements in the registry and creates each client's connection,
+    /// until none is left or [`MAX_HANDSHAKES`] connections await their client (the rest
+    /// stay in the registry).
     fn accept(&mut self) -> Result<()> {
-        loop {
+        let mut waiting = self.awaiting();
+        while waiting < MAX_HANDSHAKES {
             let announce = match self.registry.recv_copy(&Wait::Now) {
                 Ok(a) => a,
                 Err(Error::Empty | Error::Disconnected | Error::InvalidMessage(_)) => return Ok(()),
                 Err(e) => return Err(e),
             };
             let [tag, pid, n, _] = announce;
-            let handshaking = self.conns.len() - self.clients();
-            if tag != TAG || pid == 0 || pid > u64::from(u32::MAX) || handshaking >= MAX_HANDSHAKES
-            {
+            if tag != TAG || pid == 0 || pid > u64::from(u32::MAX) {
                 continue;
             }
             // A name taken (by a live segment: another announcement of the same numbers)
             // or no room in /dev/shm: that client times out, the others are served.
             if let Ok(conn) = self.open_conn(pid, n) {
                 self.conns.push(conn);
+                waiting += 1;
             }
         }
+        Ok(())
     }
 
     /// Creates connection `n` of process `pid`.
@@ -405,10 +427,20 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
     /// dies, or shutdown is requested) or `limit` passes (a handshake's deadline, or a
     /// slice where deaths cannot be watched); `None`: do not sleep. Then call
     /// [`Server::park_end`] either way.
+    ///
+    /// While [`MAX_HANDSHAKES`] connections await their client, the registry is left out:
+    /// announcements neither ring nor end the park, since none can be taken. A place
+    /// frees when one of those clients opens its request ring, the last step of its
+    /// connect (a sender's join, which wakes a parked server as any join does), or at a
+    /// handshake's deadline (which limits the park); the next turn reads the registry
+    /// again.
     pub(super) fn park_begin(&mut self) -> Option<Duration> {
         let mut fresh = false;
         let mut watched = true;
-        for announced in core::iter::once(self.registry.announce_park())
+        let registry = self.awaiting() < MAX_HANDSHAKES;
+        let announce_registry = registry.then(|| self.registry.announce_park());
+        for announced in announce_registry
+            .into_iter()
             .chain(self.conns.iter_mut().map(|c| c.rx.announce_park()))
             .collect::<Vec<_>>()
         {
@@ -421,8 +453,8 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
         // One barrier for every ring: then a sender that published before it is seen
         // below, and one that publishes after it sees `rx_parked`.
         let fenced = fence::heavy();
-        let ready =
-            self.registry.message_at_head() || self.conns.iter().any(|c| c.rx.message_at_head());
+        let ready = (registry && self.registry.message_at_head())
+            || self.conns.iter().any(|c| c.rx.message_at_head());
         self.fresh = fresh;
         if fresh || ready {
             return None;
