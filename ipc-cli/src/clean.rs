@@ -105,17 +105,26 @@ fn stale(prefix: &str, remove: bool) -> Result<Vec<String>, Failure> {
             .iter()
             .map(|id| format!("sysv-id:{id}")),
     );
-    // A socket's prefix matches its file name or its whole path.
+    // A socket's prefix matches its file name or its whole path. Its kind is read before
+    // the removal takes its registry: a seqpacket socket is named as `ipc list` names it.
+    let seqpacket: Vec<std::path::PathBuf> = ipc::socket::list()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| !s.stream)
+        .map(|s| s.path)
+        .collect();
     let sockets = if remove {
         ipc::socket::remove_stale_with_prefix(prefix)
     } else {
         ipc::socket::stale_with_prefix(prefix)
     };
-    endpoints.extend(
-        sockets
-            .map_err(|e| e.to_string())?
-            .iter()
-            .map(|p| format!("unix:{}", p.display())),
-    );
+    endpoints.extend(sockets.map_err(|e| e.to_string())?.iter().map(|p| {
+        let scheme = if seqpacket.contains(p) {
+            "unix-seqpacket"
+        } else {
+            "unix"
+        };
+        format!("{scheme}:{}", p.display())
+    }));
     Ok(endpoints)
 }

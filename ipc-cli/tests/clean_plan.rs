@@ -104,6 +104,11 @@ fn child() {
             println!("child-ready");
             std::thread::sleep(Duration::from_secs(3600));
         }
+        ["seqpacket-listener", path] => {
+            let _l = ipc::socket::SeqPacketListener::<u64>::bind(path).unwrap();
+            println!("child-ready");
+            std::thread::sleep(Duration::from_secs(3600));
+        }
         ["queue", name] => {
             let _tx = ipc::mq::Sender::<u64>::create(name, Default::default()).unwrap();
             println!("child-ready");
@@ -122,6 +127,32 @@ fn child() {
         }
         _ => panic!("unknown role {role}"),
     }
+}
+
+/// A seqpacket socket is named as `ipc list` names it, `unix-seqpacket:PATH`, by the dry
+/// run and by the clean.
+#[test]
+fn a_seqpacket_socket_is_named_by_its_scheme() {
+    let own = own("seqpacket");
+    let dir = std::env::temp_dir().join(&own);
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = dir.join("sock");
+    let prefix = format!("{}/", dir.display());
+    let _cleanup = Finally(|| {
+        let _ = ipc::socket::remove_stale_with_prefix(&prefix);
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+    Kid::start(&format!("seqpacket-listener {}", socket.display()), "off").kill();
+    let listed = json(&["list"]);
+    let endpoint = format!("unix-seqpacket:{}", socket.display());
+    assert!(
+        listed.to_string().contains(&endpoint),
+        "ipc list names it {endpoint}: {listed:#}"
+    );
+
+    let removed = plan_then_clean(&prefix);
+    assert_eq!(removed, json!([endpoint]));
+    assert!(!socket.exists());
 }
 
 /// (a) A socket prefix given as the directory the sockets lie in.
