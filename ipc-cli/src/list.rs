@@ -25,7 +25,9 @@ pub(crate) struct Row {
     pub(crate) owner: u32,
     pub(crate) mode: u32,
     /// `live`, `STALE` (nobody alive attached), `creating` (not yet published, its
-    /// creator alive), or `-` (a queue: it has no participants to be stale without).
+    /// creator alive), `cut-short` (a segment file shorter than its header, which
+    /// `ipc clean` leaves alone), or `-` (a queue: it has no participants to be stale
+    /// without).
     pub(crate) state: &'static str,
     /// What else is known, for `--json`.
     pub(crate) extra: Value,
@@ -135,7 +137,11 @@ fn shm_row(seg: ipc::shm::Listed) -> Row {
     // A segment not yet published that nobody holds is one whose creator died inside
     // `create` (a creator holds its lock byte until it has published the segment):
     // `remove_stale` removes it like any dead segment.
-    let state = if seg.is_abandoned() {
+    // A file cut short below the header is nobody's to remove but its owner's by hand:
+    // not STALE, which `ipc clean` removes.
+    let state = if !seg.is_whole() {
+        "cut-short"
+    } else if seg.is_abandoned() {
         "STALE"
     } else if !seg.ready {
         "creating"

@@ -64,7 +64,8 @@ enum Command {
     /// Every shared-memory channel, topic and shared value, POSIX queue, System V queue and
     /// Unix socket of this crate's listeners that this user may see: kind, endpoint,
     /// schema, capacity, fill, participants (pid, role, alive or dead), owner and mode;
-    /// STALE where nobody alive is attached.
+    /// STALE where nobody alive is attached (`ipc clean` removes it), cut-short for a
+    /// segment file shorter than its header (left for its owner to remove by hand).
     List {
         /// One JSON array of objects instead of a table.
         #[arg(long)]

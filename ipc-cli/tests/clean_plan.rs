@@ -218,9 +218,9 @@ fn a_system_v_queue_is_planned_as_clean_removes_it() {
     assert!(!ipc::sysv::list().unwrap().iter().any(|q| q.key == key));
 }
 
-/// (d) A dead segment whose file was cut short, below its header: `ipc list` shows it
-/// STALE (nobody is attached), but clean cannot prove it is this crate's whole segment
-/// and keeps it; the dry run says so too.
+/// (d) A dead segment whose file was cut short, below its header: clean cannot prove it
+/// is this crate's whole segment and keeps it; the dry run says so too, and `ipc list`
+/// shows it `cut-short`, not STALE (which clean removes).
 #[test]
 fn a_cut_short_segment_is_planned_as_clean_treats_it() {
     let own = own("short");
@@ -240,7 +240,7 @@ fn a_cut_short_segment_is_planned_as_clean_treats_it() {
         .unwrap();
     let all = json(&["list", "--prefix", &own]);
     assert_eq!(all[0]["endpoint"], format!("shm:{name}"), "{all:#}");
-    assert_eq!(all[0]["state"], "STALE", "{all:#}");
+    assert_eq!(all[0]["state"], "cut-short", "{all:#}");
 
     let removed = plan_then_clean(&own);
     assert_eq!(removed, json!([]));

@@ -149,6 +149,14 @@ impl Listed {
             Attached::Processes(n) => n == 0,
         }
     }
+
+    /// False for a file cut short below a segment's header: it carries the segment magic
+    /// but nothing proves the rest of it a segment, so
+    /// [`remove_stale`](super::remove_stale) leaves it alone (remove it by hand if no
+    /// program uses it).
+    pub fn is_whole(&self) -> bool {
+        self.pattern == Pattern::SystemV || self.bytes >= size_of::<layout::Header>() as u64
+    }
 }
 
 /// The shared-memory segments of this crate on the machine that this process may read:
