@@ -91,6 +91,13 @@ impl<F: FnMut()> Drop for Finally<F> {
     }
 }
 
+/// In a child: says it is ready, then holds `what` open until the test kills it.
+fn hold<T>(what: T) {
+    println!("child-ready");
+    std::thread::sleep(Duration::from_secs(3600));
+    drop(what);
+}
+
 /// The child entry point: does nothing unless `IPC_CLEAN_PLAN_TEST_ROLE` is set.
 #[test]
 fn child() {
@@ -99,50 +106,46 @@ fn child() {
     };
     let args: Vec<&str> = role.split(' ').collect();
     match args[..] {
-        ["listener", path] => {
-            let _l = ipc::socket::Listener::<u64>::bind(path).unwrap();
-            println!("child-ready");
-            std::thread::sleep(Duration::from_secs(3600));
-        }
+        ["listener", path] => hold(ipc::socket::Listener::<u64>::bind(path).unwrap()),
         ["seqpacket-listener", path] => {
-            let _l = ipc::socket::SeqPacketListener::<u64>::bind(path).unwrap();
-            println!("child-ready");
-            std::thread::sleep(Duration::from_secs(3600));
+            hold(ipc::socket::SeqPacketListener::<u64>::bind(path).unwrap())
         }
-        ["queue", name] => {
-            let _tx = ipc::mq::Sender::<u64>::create(name, Default::default()).unwrap();
-            println!("child-ready");
-            std::thread::sleep(Duration::from_secs(3600));
-        }
+        ["queue", name] => hold(ipc::mq::Sender::<u64>::create(name, Default::default()).unwrap()),
         ["sysv-queue", key] => {
             let key = ipc::sysv::Key::Value(key.parse().unwrap());
-            let _tx = ipc::sysv::Sender::<u64>::create(key, Default::default()).unwrap();
-            println!("child-ready");
-            std::thread::sleep(Duration::from_secs(3600));
+            hold(ipc::sysv::Sender::<u64>::create(key, Default::default()).unwrap())
         }
         ["channel", name] => {
-            let _rx = ipc::shm::Receiver::<u64>::create(name, Default::default()).unwrap();
-            println!("child-ready");
-            std::thread::sleep(Duration::from_secs(3600));
+            hold(ipc::shm::Receiver::<u64>::create(name, Default::default()).unwrap())
         }
         _ => panic!("unknown role {role}"),
     }
+}
+
+/// The socket file that a child playing `role` (a listener) left when it was killed, in
+/// a directory of this test's own; the directory as a prefix (with its `/`); and what
+/// removes both at the end of the test, even a failed one.
+fn dead_listener(role: &str) -> (PathBuf, String, Finally<impl FnMut()>) {
+    let dir = std::env::temp_dir().join(own(role));
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = dir.join("sock");
+    let prefix = format!("{}/", dir.display());
+    let cleanup = {
+        let prefix = prefix.clone();
+        Finally(move || {
+            let _ = ipc::socket::remove_stale_with_prefix(&prefix);
+            let _ = std::fs::remove_dir_all(&dir);
+        })
+    };
+    Kid::start(&format!("{role} {}", socket.display()), "off").kill();
+    (socket, prefix, cleanup)
 }
 
 /// A seqpacket socket is named as `ipc list` names it, `unix-seqpacket:PATH`, by the dry
 /// run and by the clean.
 #[test]
 fn a_seqpacket_socket_is_named_by_its_scheme() {
-    let own = own("seqpacket");
-    let dir = std::env::temp_dir().join(&own);
-    std::fs::create_dir_all(&dir).unwrap();
-    let socket = dir.join("sock");
-    let prefix = format!("{}/", dir.display());
-    let _cleanup = Finally(|| {
-        let _ = ipc::socket::remove_stale_with_prefix(&prefix);
-        let _ = std::fs::remove_dir_all(&dir);
-    });
-    Kid::start(&format!("seqpacket-listener {}", socket.display()), "off").kill();
+    let (socket, prefix, _cleanup) = dead_listener("seqpacket-listener");
     let listed = json(&["list"]);
     let endpoint = format!("unix-seqpacket:{}", socket.display());
     assert!(
@@ -158,16 +161,7 @@ fn a_seqpacket_socket_is_named_by_its_scheme() {
 /// (a) A socket prefix given as the directory the sockets lie in.
 #[test]
 fn a_socket_prefix_spelled_as_a_directory_plans_what_clean_removes() {
-    let own = own("dir");
-    let dir = std::env::temp_dir().join(&own);
-    std::fs::create_dir_all(&dir).unwrap();
-    let socket = dir.join("sock");
-    let prefix = format!("{}/", dir.display());
-    let _cleanup = Finally(|| {
-        let _ = ipc::socket::remove_stale_with_prefix(&prefix);
-        let _ = std::fs::remove_dir_all(&dir);
-    });
-    Kid::start(&format!("listener {}", socket.display()), "off").kill();
+    let (socket, prefix, _cleanup) = dead_listener("listener");
     assert!(socket.exists());
 
     let removed = plan_then_clean(&prefix);
