@@ -161,9 +161,15 @@ fn misbehaving_clients_hold_up_no_one() {
         let mut garbage = std::os::unix::net::UnixStream::connect(&path).unwrap();
         garbage.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
         bad.push(garbage);
-        let mut deaf = socket::Stream::<u64>::connect(&path).unwrap();
+        // A client's handshake, then requests, written raw: nothing reads the answers.
+        let mut deaf = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        deaf.write_all(&ipc::codec::rpc_hello::<u64, u64>())
+            .unwrap();
+        deaf.set_nonblocking(true).unwrap();
         for i in 0..100_000u64 {
-            if deaf.try_send(i).is_err() {
+            let mut request = Vec::new();
+            ipc::codec::write_message(&mut request, &i).unwrap();
+            if deaf.write_all(&request).is_err() {
                 break; // its socket and the server's answers to it are full
             }
         }
@@ -201,11 +207,10 @@ fn another_schema_is_refused_and_not_counted() {
         let mut server = socket::AsyncServer::from_sync(server).unwrap();
         let p = path.clone();
         let clients = tokio::task::spawn_blocking(move || {
-            // Its requests would be u32s: the server refuses its hello and closes the
-            // connection, which the client sees at its first call (its own check of
-            // the server's hello passed).
-            let mut refused = socket::Client::<u32, u64>::connect(&p).unwrap();
-            assert!(refused.call(1).is_err());
+            // Its requests would be u32s: refused at connect, by its own check of the
+            // server's handshake (the server closes it too, and does not count it).
+            let err = socket::Client::<u32, u64>::connect(&p).unwrap_err();
+            assert!(matches!(err, Error::SchemaMismatch { .. }), "{err}");
             for k in 0..3u64 {
                 let mut c = socket::Client::<u64, u64>::connect(&p).unwrap();
                 assert_eq!(c.call(k).unwrap(), answer(k));

@@ -69,11 +69,14 @@ fn child() {
     let listener = UnixListener::bind(path).unwrap();
     ready();
     let (mut s, _) = listener.accept().unwrap();
-    let mut header = [0u8; 8];
-    s.read_exact(&mut header).unwrap();
-    let len = u32::from_le_bytes(header[4..].try_into().unwrap()) as usize;
-    s.read_exact(&mut vec![0; len]).unwrap();
-    s.write_all(&codec::hello::<Resp>()).unwrap();
+    // The client's handshake: two records (what it sends, what it takes).
+    for _ in 0..2 {
+        let mut header = [0u8; 8];
+        s.read_exact(&mut header).unwrap();
+        let len = u32::from_le_bytes(header[4..].try_into().unwrap()) as usize;
+        s.read_exact(&mut vec![0; len]).unwrap();
+    }
+    s.write_all(&codec::rpc_hello::<Resp, u64>()).unwrap();
     let record = codec::message_header::<u64>().len() + 8;
     let mut answered = 0;
     let mut req = vec![0u8; record];

@@ -336,11 +336,12 @@ fn rpc_with_other_types_is_refused_at_connect() {
     let path = dir.path("rpc2.sock");
     let mut server = Server::<[u32; 2], u64>::bind(&path).unwrap();
     // The server runs in this process (on a thread) while the clients, real processes,
-    // come one after the other: the refused one first, then a good one. The server
-    // accepts the first (its requests are right), the client refuses the responses.
+    // come one after the other: the refused one first, then a good one. Both ends refuse
+    // the first (the client the server's responses, the server the responses the client
+    // takes), so only the good one counts as a client.
     let serving = std::thread::spawn(move || {
         server
-            .serve_clients(2, |[who, i]| u64::from(who) * 1000 + u64::from(i))
+            .serve_clients(1, |[who, i]| u64::from(who) * 1000 + u64::from(i))
             .unwrap();
     });
     common::assert_exit_success(spawn(
@@ -704,12 +705,17 @@ fn rpc_a_client_that_never_reads_does_not_stall_the_others() {
     const TEST: &str = "rpc_a_client_that_never_reads_does_not_stall_the_others";
     if let Some((role, path)) = role() {
         if role == "greedy" {
-            let mut s = Stream::<Big>::connect(&path).unwrap();
+            // A client's handshake, then requests, written raw: nothing reads the answers.
+            let mut s = std::os::unix::net::UnixStream::connect(&path).unwrap();
+            s.write_all(&ipc::codec::rpc_hello::<Big, Big>()).unwrap();
+            let mut request = Vec::new();
+            ipc::codec::write_message(&mut request, &[1u8; 1024]).unwrap();
             // Until the server stops reading us: it has no room left for our answers.
+            s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
             loop {
-                match s.send_timeout([1; 1024], Duration::from_secs(2)) {
+                match s.write_all(&request) {
                     Ok(()) => {}
-                    Err(e) if e.is_full() => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(e) => panic!("{e:?}"),
                 }
             }

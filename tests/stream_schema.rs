@@ -386,21 +386,33 @@ fn both_ends_of_a_tcp_stream_are_told_which_field_differs() {
     }
 }
 
-/// A client is told which field of the response differs (the server's handshake announces
-/// its responses). A client whose requests differ passes its own check (the responses
-/// agree) and is closed by the server, which reads the difference from the client's
-/// handshake but has no one to tell it to: the client sees the connection end.
+/// A client is told which field differs, and of which type: the server's handshake
+/// announces both the responses it answers and the requests it takes, so a client whose
+/// responses or requests differ is refused at connect.
 #[test]
-fn a_request_response_client_is_told_which_response_field_differs() {
+fn a_request_response_client_is_told_which_field_of_which_type_differs() {
     let dir = TempDir::new("sch-rpc");
     let path = dir.join("sock");
     let mut server = spawn(&format!("serve {} 2", path.to_str().unwrap()), None);
     server.wait_ready();
-    let r = socket::Client::<v2::Order, v1::Order>::connect(&path);
-    assert_names_field(r, Ver::V1, Ver::V2);
-
-    let mut client = socket::Client::<v1::Order, v2::Order>::connect(&path).unwrap();
-    assert!(matches!(client.call(V1), Err(Error::Disconnected)));
+    let which = |r: ipc::Result<()>, which: &str| {
+        let d = match r.expect_err("the server's schema differs") {
+            Error::SchemaMismatch {
+                difference: Some(d),
+                ..
+            } => d,
+            e => panic!("{e:?}, want a schema mismatch naming a field"),
+        };
+        assert_eq!(*d, format!("{which}: {}", expected(Ver::V1, Ver::V2)));
+    };
+    which(
+        socket::Client::<v2::Order, v1::Order>::connect(&path).map(drop),
+        "the response type, which the server answers",
+    );
+    which(
+        socket::Client::<v1::Order, v2::Order>::connect(&path).map(drop),
+        "the request type, which the server takes",
+    );
 
     // And a client of the server's definitions is served.
     let mut client = socket::Client::<v2::Order, v2::Order>::connect(&path).unwrap();

@@ -6,7 +6,9 @@
 //! A [`Stream<T>`] is a `TcpStream` carrying frames of the [stream codec](crate::codec),
 //! with the same handshake as a Unix stream: both sides send theirs at connect and check
 //! the peer's, so another schema is [`Error::SchemaMismatch`] on both sides, naming the
-//! first field that differs. `TCP_NODELAY`
+//! first field that differs. A request/response [`Client`] and [`Server`] each announce
+//! both their types, so one that disagrees with the other on either is refused at
+//! connect, as over a Unix socket (see [`crate::socket`]). `TCP_NODELAY`
 //! is on (each message is sent at once, not held back by Nagle's algorithm). Sends use
 //! `MSG_NOSIGNAL`; timeouts, partial frames and disconnects behave as on a Unix stream
 //! (see [`crate::socket::Sender`]). As there, [`Stream::send_ref`] and
@@ -55,7 +57,7 @@ use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::payload::Payload;
 use crate::rpc::{Handler, Reply};
-use crate::socket::conn::{self, duplex_slice_stream, duplex_stream, Receiver, Sender};
+use crate::socket::conn::{self, duplex_slice_stream, duplex_stream, End, Receiver, Sender};
 use crate::socket::rpc::{Accept, Caller, Serving};
 use crate::socket::sys::Wait;
 use crate::socket::DEFAULT_HANDSHAKE_TIMEOUT;
@@ -383,14 +385,18 @@ impl<Req: Message, Resp: Message> fmt::Debug for Client<Req, Resp> {
 }
 
 impl<Req: Message, Resp: Message> Client<Req, Resp> {
-    /// Connects to the [`Server`] at `addr`; the handshake checks both directions.
+    /// Connects to the [`Server`] at `addr`; the handshake checks both types, as
+    /// [`crate::socket::Client::connect`]'s does.
     ///
     /// # Errors
     ///
-    /// As [`Stream::connect`].
+    /// As [`Stream::connect`]; [`Error::SchemaMismatch`] if the server's request or
+    /// response type differs (its `difference` says which); [`Error::Corrupt`] for a peer
+    /// that is no request/response server.
     pub fn connect(addr: impl ToSocketAddrs) -> Result<Self> {
         let (fd, _) = connect_addr(addr, DEFAULT_HANDSHAKE_TIMEOUT)?;
-        let (tx, rx) = conn::handshake::<Req, Resp>(fd, DEFAULT_HANDSHAKE_TIMEOUT, 0)?;
+        let (tx, rx) =
+            conn::rpc_handshake::<Req, Resp>(fd, DEFAULT_HANDSHAKE_TIMEOUT, 0, End::Client)?;
         Ok(Client {
             caller: Caller::new(tx, rx),
         })

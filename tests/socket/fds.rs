@@ -271,11 +271,14 @@ fn a_request_response_client_takes_no_descriptors() {
     let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
     let child = spawn(TEST, "client", &path);
     let (mut s, _) = listener.accept().unwrap();
-    s.write_all(&ipc::codec::hello::<u64>()).unwrap();
-    let mut header = [0u8; ipc::codec::HEADER_LEN];
-    s.read_exact(&mut header).unwrap();
-    let len = u32::from_le_bytes(header[4..].try_into().unwrap()) as usize;
-    s.read_exact(&mut vec![0; len]).unwrap();
+    s.write_all(&ipc::codec::rpc_hello::<u64, u64>()).unwrap();
+    // The client's handshake: two records (what it sends, what it takes).
+    for _ in 0..2 {
+        let mut header = [0u8; ipc::codec::HEADER_LEN];
+        s.read_exact(&mut header).unwrap();
+        let len = u32::from_le_bytes(header[4..].try_into().unwrap()) as usize;
+        s.read_exact(&mut vec![0; len]).unwrap();
+    }
     let null = fs::File::open("/dev/null").unwrap();
     for _ in 0..2 {
         let mut request = record_of(&0u64);

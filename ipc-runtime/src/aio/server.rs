@@ -365,7 +365,7 @@ async fn handshake<Req: Message, Resp: Message>(
     timeout: Duration,
     max_fds: usize,
 ) -> Result<(Sender<Resp>, Receiver<Req>)> {
-    let mut pending = Pending::<Resp, Req>::start(fd, timeout)?;
+    let mut pending = Pending::<Resp, Req>::start_rpc(fd, timeout)?;
     let dup = pending
         .as_fd()
         .try_clone_to_owned()

@@ -25,6 +25,9 @@ const FLAG_BIG_ENDIAN: u16 = 1;
 /// The handshake's writer sends slices (`[E]`): records of any whole number of elements,
 /// whose size the handshake gives.
 const FLAG_SLICE: u16 = 2;
+/// The record announces the type its writer takes, not one it sends: the second record of
+/// a request/response end's handshake (see [`rpc_hello`]).
+const FLAG_TAKES: u16 = 4;
 const NATIVE_FLAGS: u16 = if cfg!(target_endian = "big") {
     FLAG_BIG_ENDIAN
 } else {
@@ -38,6 +41,23 @@ const NATIVE_FLAGS: u16 = if cfg!(target_endian = "big") {
 // streams; the transports use it inside the crate.
 #[doc(hidden)]
 pub fn hello<P: ?Sized + Payload>() -> Vec<u8> {
+    record::<P>(0)
+}
+
+/// The whole handshake of a request/response end (a client or a server of
+/// [`crate::socket`] or [`crate::tcp`]) that sends `Out` and takes `In`: the record
+/// announcing `Out` ([`hello`]), then one announcing `In` with the flag that says "takes"
+/// (see the [module docs](super)), so that each end checks both types of the other.
+// Not part of the API (hidden), as `hello`.
+#[doc(hidden)]
+pub fn rpc_hello<Out: ?Sized + Payload, In: ?Sized + Payload>() -> Vec<u8> {
+    let mut f = record::<Out>(0);
+    f.extend_from_slice(&record::<In>(FLAG_TAKES));
+    f
+}
+
+/// One handshake record announcing `P`, with `role` among its flags (0, or [`FLAG_TAKES`]).
+fn record<P: ?Sized + Payload>(role: u16) -> Vec<u8> {
     let name = P::schema_id().name;
     let name = &name.as_bytes()[..name.len().min(MAX_NAME_LEN)];
     let room = MAX_HELLO_LEN - HEADER_LEN - HELLO_FIXED - name.len();
@@ -45,7 +65,7 @@ pub fn hello<P: ?Sized + Payload>() -> Vec<u8> {
         .ok()
         .and_then(|tree| tree.encode_within(room).ok())
         .unwrap_or_default();
-    let flags = NATIVE_FLAGS | if P::IS_SLICE { FLAG_SLICE } else { 0 };
+    let flags = NATIVE_FLAGS | role | if P::IS_SLICE { FLAG_SLICE } else { 0 };
     let len = HELLO_FIXED + name.len() + schema.len();
     let mut f = Vec::with_capacity(HEADER_LEN + len);
     f.extend_from_slice(&HELLO_TAG.to_le_bytes());
@@ -83,10 +103,36 @@ pub fn write_hello<P: ?Sized + Payload, W: Write>(w: &mut W) -> Result<()> {
 /// first field that differs where the peer sent its schema tree), [`Error::Corrupt`] for
 /// bytes that are not a handshake, or one of another wire format version.
 pub(crate) fn decode_hello<P: ?Sized + Payload>(buf: &[u8]) -> Result<Option<usize>> {
+    decode_record::<P>(buf, false)
+}
+
+/// As [`decode_hello`], for the second record of a request/response end's handshake
+/// ([`rpc_hello`]), which announces the type the peer takes: checked against `P`, the
+/// type this side sends.
+///
+/// # Errors
+///
+/// As [`decode_hello`]; [`Error::Corrupt`] also for a peer whose handshake has no such
+/// record (it is no request/response end).
+pub(crate) fn decode_takes<P: ?Sized + Payload>(buf: &[u8]) -> Result<Option<usize>> {
+    decode_record::<P>(buf, true)
+}
+
+/// A handshake record of `P`: announcing what its writer takes if `takes`, what it sends
+/// otherwise.
+fn decode_record<P: ?Sized + Payload>(buf: &[u8], takes: bool) -> Result<Option<usize>> {
     let Some((header, rest)) = buf.split_first_chunk::<HEADER_LEN>() else {
         return Ok(None);
     };
     let (tag, len) = split_header(header);
+    if tag != HELLO_TAG && takes {
+        return Err(Error::Corrupt(
+            "the peer's handshake announces the type it sends but not the type it takes: it \
+             is no request/response end (a plain stream end, say); connect a request/response \
+             client to a request/response server"
+                .into(),
+        ));
+    }
     if tag != HELLO_TAG {
         return Err(if tag == super::payload_tag::<P>() {
             Error::Corrupt(
@@ -102,7 +148,7 @@ pub(crate) fn decode_hello<P: ?Sized + Payload>(buf: &[u8]) -> Result<Option<usi
     let Some(payload) = rest.get(..len) else {
         return Ok(None);
     };
-    check_hello::<P>(payload)?;
+    check_record::<P>(payload, takes)?;
     Ok(Some(HEADER_LEN + len))
 }
 
@@ -123,6 +169,12 @@ pub(super) fn hello_len(len: usize) -> Result<usize> {
 /// schema mismatch the error carries the peer's schema, and the first field that differs
 /// where the peer's tree says.
 pub(super) fn check_hello<P: ?Sized + Payload>(p: &[u8]) -> Result<()> {
+    check_record::<P>(p, false)
+}
+
+/// As [`check_hello`], for a record announcing what its writer takes if `takes` (the
+/// second of a request/response end's handshake), what it sends otherwise.
+fn check_record<P: ?Sized + Payload>(p: &[u8], takes: bool) -> Result<()> {
     let u16_at = |i: usize| u16::from_le_bytes([p[i], p[i + 1]]);
     let u32_at = |i: usize| u32::from_le_bytes([p[i], p[i + 1], p[i + 2], p[i + 3]]);
     let u64_at = |i: usize| {
@@ -138,6 +190,21 @@ pub(super) fn check_hello<P: ?Sized + Payload>(p: &[u8]) -> Result<()> {
         )));
     }
     let flags = u16_at(2);
+    if flags & FLAG_TAKES != 0 && !takes {
+        return Err(Error::Corrupt(
+            "the peer's handshake announces the type it takes besides the one it sends: it is \
+             a request/response end (socket::Client or Server, tcp::Client or Server); reach \
+             it with the other one of the pair"
+                .into(),
+        ));
+    }
+    if flags & FLAG_TAKES == 0 && takes {
+        return Err(Error::Corrupt(
+            "the peer's handshake announces a second type it sends where a request/response \
+             end announces the type it takes: its writer does not follow the wire format"
+                .into(),
+        ));
+    }
     let (name, schema) = split_tail(p, u32_at(4) as usize)?;
     let mut found = SchemaId {
         name: String::from_utf8_lossy(name).into_owned(),

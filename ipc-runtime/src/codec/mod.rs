@@ -86,7 +86,7 @@
 //! | offset | bytes | field |
 //! |---|---|---|
 //! | 0 | 2 | wire format version ([`VERSION`]) |
-//! | 2 | 2 | flags: bit 0 the writer is big-endian, bit 1 it sends slices |
+//! | 2 | 2 | flags: bit 0 the writer is big-endian, bit 1 it sends slices (takes them, with bit 2), bit 2 the record announces the type the writer takes (see below) |
 //! | 4 | 4 | schema length: bytes of encoded schema tree at the end of the record (0: none) |
 //! | 8 | 8 | fingerprint of the payload ([`Payload::PAYLOAD_FINGERPRINT`]) |
 //! | 16 | 8 | size of a message (of an element, for slices) |
@@ -107,6 +107,20 @@
 //! decode, or whose fingerprint is not the one the handshake announces, is ignored, and
 //! the mismatch is reported without a `difference`. A handshake of the reader's own
 //! schema is accepted on its fingerprint, size and alignment; its tree is not decoded.
+//!
+//! ## Request/response
+//!
+//! A request/response end (a client or a server of [`crate::socket`] or [`crate::tcp`])
+//! sends two handshake records, back to back, before anything else ([`rpc_hello`]): the
+//! one above, announcing the type it sends, then one of the same layout announcing the
+//! type it takes, with flag bit 2 set. Each end reads both of the other's and checks the
+//! first against the type it takes and the second against the type it sends, so either
+//! end alone finds a request type or a response type that differs, at connect: it
+//! refuses the peer with [`Error::SchemaMismatch`], whose `difference` begins with which
+//! of the two types differs ("the request type, which the server takes: ..."). Only the
+//! first record goes on to the [`FrameReader`]. A second record in a plain stream, or a
+//! first one in the place of the second, is [`Error::Corrupt`]: a request/response end
+//! and a plain stream end do not connect to each other.
 //!
 //! # Slices
 //!
@@ -174,8 +188,8 @@ mod slice;
 pub use batch::{batch_capacity, batch_tag, BATCH_LEN};
 pub(crate) use batch::{batches, messages_in, Batcher};
 pub(crate) use framed::{framed_receiving_end, framed_slice_receiving_end, Framed, Source};
-pub(crate) use hello::decode_hello;
-pub use hello::{hello, write_hello};
+pub(crate) use hello::{decode_hello, decode_takes};
+pub use hello::{hello, rpc_hello, write_hello};
 use hello::{HELLO_TAG, MAX_HELLO_LEN};
 pub use reader::FrameReader;
 pub use slice::{default_max_len, write_slice, DEFAULT_MAX_SLICE_BYTES};
@@ -197,9 +211,10 @@ pub const MAX_NAME_LEN: usize = 1024;
 
 /// Version of the wire format this build writes and reads. Version 3 put a header on
 /// every message and seals on long ones; version 4 added batch records; version 5 put the
-/// encoded schema tree in the handshake; a peer of another version is refused with an
-/// error that says so.
-pub const VERSION: u16 = 5;
+/// encoded schema tree in the handshake; version 6 added the second record of a
+/// request/response end's handshake, which announces the type it takes; a peer of
+/// another version is refused with an error that says so.
+pub const VERSION: u16 = 6;
 
 /// The top bit of every message tag, which the handshake tag lacks.
 const MESSAGE_BIT: u32 = 0x8000_0000;

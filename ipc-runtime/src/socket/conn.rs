@@ -74,7 +74,7 @@ mod hello;
 mod receive;
 mod slice;
 
-pub(crate) use hello::{finish, handshake, start, Hello};
+pub(crate) use hello::{finish, handshake, rpc_handshake, start, start_rpc, End, Hello};
 use receive::FdBatch;
 pub(crate) use slice::duplex_slice_stream;
 

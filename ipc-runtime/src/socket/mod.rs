@@ -54,7 +54,10 @@
 //! - **Seqpacket**: [`SeqPacket`] sends one datagram per message (`SOCK_SEQPACKET`),
 //!   each checked for size and fingerprint on receipt.
 //! - **Request/response**: [`Client::call`] and [`Server::serve`], typed by a request and
-//!   a response message, each direction's schema checked once at connect. The server
+//!   a response message. Each end's handshake announces both types (what it sends, then
+//!   what it takes), so a client and a server that disagree on either refuse each other
+//!   at connect: [`Client::connect`] returns [`Error::SchemaMismatch`] saying which type
+//!   differs, and the server closes that connection alone. The server
 //!   serves every client from one thread, and no client holds up the others: handshakes
 //!   are read as their bytes arrive, each with its own deadline (the handshake timeout
 //!   from accept), and answers a client leaves unread wait for room while the others
@@ -140,7 +143,7 @@ pub type AsyncSeqPacket<T> = crate::aio::Async<SeqPacket<T>>;
 use crate::error::{Error, Result, SendError};
 use crate::message::Message;
 use crate::payload::Payload;
-use conn::{duplex_slice_stream, duplex_stream};
+use conn::{duplex_slice_stream, duplex_stream, Hello};
 use sys::Wait;
 
 /// How long `connect` and `accept` wait for the peer's handshake by default.
@@ -623,8 +626,8 @@ impl<P: ?Sized + Payload> Stream<P> {
             conn::start::<P>(b, Wait::Forever)?,
         );
         let (a, b) = (
-            conn::finish::<P, P>(ta, opts.handshake_timeout, opts.max_fds)?,
-            conn::finish::<P, P>(tb, opts.handshake_timeout, opts.max_fds)?,
+            conn::finish::<P, P>(ta, Hello::new(), opts.handshake_timeout, opts.max_fds)?,
+            conn::finish::<P, P>(tb, Hello::new(), opts.handshake_timeout, opts.max_fds)?,
         );
         Ok((Stream { tx: a.0, rx: a.1 }, Stream { tx: b.0, rx: b.1 }))
     }

@@ -15,7 +15,7 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use super::conn::{self, Hello, Receiver, Sender};
+use super::conn::{self, End, Hello, Receiver, Sender};
 use super::sys::Wait;
 use crate::deadline::deadline_after;
 use crate::error::{Error, Result};
@@ -41,7 +41,23 @@ impl<Out: Message, In: Message> Pending<Out, In> {
     /// always has): the peer is dropped rather than waited for. As [`conn::start`]
     /// otherwise.
     pub(crate) fn start(fd: OwnedFd, timeout: Duration) -> Result<Self> {
-        let mut tx = conn::start::<Out>(fd, Wait::Now)?;
+        Self::greeted(conn::start::<Out>(fd, Wait::Now)?, Hello::new(), timeout)
+    }
+
+    /// As [`Pending::start`], for a request/response server: sends both records of its
+    /// handshake (it answers `Out` and takes `In`), and expects both of the client's, so
+    /// that a client of another request or response type is refused here.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pending::start`].
+    pub(crate) fn start_rpc(fd: OwnedFd, timeout: Duration) -> Result<Self> {
+        let tx = conn::start_rpc::<Out, In>(fd, Wait::Now)?;
+        Self::greeted(tx, Hello::rpc::<Out>(End::Server), timeout)
+    }
+
+    /// The pending handshake whose greeting `tx` sent, awaiting the peer's `hello`.
+    fn greeted(mut tx: Sender<Out>, hello: Hello<In>, timeout: Duration) -> Result<Self> {
         if tx.pending() > 0 {
             // Only part of it went out. Keeping the tail would need a write to wait for
             // room (dropping the sender waits for it), so this client goes.
@@ -50,7 +66,7 @@ impl<Out: Message, In: Message> Pending<Out, In> {
         }
         Ok(Pending {
             tx,
-            hello: Hello::new(),
+            hello,
             deadline: deadline_after(timeout),
         })
     }
@@ -72,7 +88,8 @@ impl<Out: Message, In: Message> Pending<Out, In> {
     ///
     /// As [`Hello::read`]: the peer left ([`Error::Disconnected`]), sent what is not a
     /// handshake ([`Error::Corrupt`]) or announced another type
-    /// ([`Error::SchemaMismatch`]). The connection is then to be dropped.
+    /// ([`Error::SchemaMismatch`]; from a request/response client, another request type
+    /// or another response type). The connection is then to be dropped.
     pub(crate) fn advance(&mut self) -> Result<bool> {
         match self.hello.read(self.tx.as_fd(), Wait::Now) {
             Ok(()) => Ok(true),
@@ -160,6 +177,69 @@ mod tests {
                 if d.contains("u32") && d.contains("u16")),
             "{err:?}"
         );
+    }
+
+    /// A request/response server's end (answering `u64`, taking `u32`), and the
+    /// client's raw end, whose greeting has been read off.
+    fn rpc_pair() -> (Pending<u64, u32>, UnixStream) {
+        let (server, mut client) = UnixStream::pair().unwrap();
+        let p = Pending::start_rpc(OwnedFd::from(server), Duration::from_secs(60)).unwrap();
+        let ours = codec::rpc_hello::<u64, u32>();
+        let mut got = vec![0; ours.len()];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(
+            got, ours,
+            "both records of the server's greeting went out at once"
+        );
+        (p, client)
+    }
+
+    #[test]
+    fn a_request_response_client_is_checked_on_both_types() {
+        // Another request type, or another response type: each is named.
+        for (wire, which) in [
+            (
+                codec::rpc_hello::<u16, u64>(),
+                "the request type, which the client sends",
+            ),
+            (
+                codec::rpc_hello::<u32, u16>(),
+                "the response type, which the client takes",
+            ),
+        ] {
+            let (mut p, mut client) = rpc_pair();
+            client.write_all(&wire).unwrap();
+            let err = p.advance().unwrap_err();
+            assert!(
+                matches!(&err, Error::SchemaMismatch { difference: Some(d), .. }
+                    if d.starts_with(which) && d.contains("u16")),
+                "{err:?}"
+            );
+        }
+        // A plain stream end's handshake, a request behind it.
+        let (mut p, mut client) = rpc_pair();
+        let mut wire = codec::hello::<u32>();
+        codec::write_message(&mut wire, &7u32).unwrap();
+        client.write_all(&wire).unwrap();
+        let err = p.advance().unwrap_err();
+        assert!(
+            matches!(&err, Error::Corrupt(m) if m.contains("type it takes")),
+            "{err:?}"
+        );
+        // The right client, a byte at a time, its requests behind its handshake.
+        let (mut p, mut client) = rpc_pair();
+        let mut wire = codec::rpc_hello::<u32, u64>();
+        let hello_len = wire.len();
+        codec::write_message(&mut wire, &7u32).unwrap();
+        for &b in &wire[..hello_len - 1] {
+            client.write_all(&[b]).unwrap();
+            assert!(!p.advance().unwrap(), "the handshake is not whole yet");
+        }
+        client.write_all(&wire[hello_len - 1..]).unwrap();
+        assert!(p.advance().unwrap(), "the handshake is whole");
+        let (_tx, mut rx) = p.into_halves(0).unwrap();
+        let wait = Wait::timeout(Duration::from_secs(10));
+        assert_eq!(rx.recv_inner(wait).unwrap(), 7);
     }
 
     #[test]

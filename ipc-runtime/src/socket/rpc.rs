@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags};
 use nix::sys::socket::SockType;
 
-use super::conn::{self, Receiver, Sender};
+use super::conn::{self, End, Receiver, Sender};
 use super::pending::Pending;
 use super::sys::Wait;
 use super::{bind, Options, PeerCred, RawListener};
@@ -289,7 +289,7 @@ impl<Req: Message, Resp: Message> Serving<Req, Resp> {
         loop {
             match listener.accept_now() {
                 Ok(fd) => {
-                    if let Ok(p) = Pending::start(fd, listener.handshake_timeout()) {
+                    if let Ok(p) = Pending::start_rpc(fd, listener.handshake_timeout()) {
                         self.pending.push(p);
                     }
                 }
@@ -374,13 +374,16 @@ impl<Req: Message, Resp: Message> fmt::Debug for Client<Req, Resp> {
 }
 
 impl<Req: Message, Resp: Message> Client<Req, Resp> {
-    /// Connects to the [`Server`] at `path`. The handshake checks both directions: the
-    /// server must take `Req` and answer `Resp`.
+    /// Connects to the [`Server`] at `path`. The handshake checks both types, on this side
+    /// alone: the server's handshake announces what it answers and what it takes, which
+    /// must be `Resp` and `Req`.
     ///
     /// # Errors
     ///
     /// As [`super::Stream::connect`]; [`Error::SchemaMismatch`] if the server's request or
-    /// response type differs.
+    /// response type differs, its `difference` beginning with which of the two ("the
+    /// request type, which the server takes: ..."). [`Error::Corrupt`] for a peer that
+    /// is no request/response server (a plain [`super::Listener`]'s stream, say).
     pub fn connect(path: impl AsRef<Path>) -> Result<Self> {
         Self::connect_with(path, &Options::new())
     }
@@ -396,7 +399,8 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
         let fd = bind::connect(path.as_ref(), SockType::Stream, wait)?;
         // A client has no use for descriptors (a call returns none): it takes none, and
         // the kernel closes any a server sends.
-        let (tx, rx) = conn::handshake::<Req, Resp>(fd, opts.handshake_timeout, 0)?;
+        let (tx, rx) =
+            conn::rpc_handshake::<Req, Resp>(fd, opts.handshake_timeout, 0, End::Client)?;
         Ok(Client {
             caller: Caller::new(tx, rx),
         })
@@ -474,8 +478,9 @@ crate::fd::as_raw_fd_from_as_fd!([Req: Message, Resp: Message] Client<Req, Resp>
 /// arrive, polled with everyone else, so a client that connects and says nothing (or a
 /// byte at a time) costs the others no wait. Each connection has the handshake timeout
 /// ([`Options::handshake_timeout`], 10 s by default) from its accept to complete its
-/// hello, and is closed if it has not; a client whose hello is bad (another schema,
-/// garbage) is closed at once. Requests sent right behind the hello are answered.
+/// hello, and is closed if it has not; a client whose hello is bad (another request or
+/// response type, garbage) is closed at once, and never counts as a client. Requests
+/// sent right behind the hello are answered.
 ///
 /// It has no `AsFd`: it waits on its listener and every client at once, so no one
 /// descriptor tells that it has work.

@@ -235,3 +235,40 @@ fn every_handshake_fits_one_atomic_write() {
     assert!(hello::<[Huge]>().len() <= ATOMIC_WRITE);
     assert!(hello::<[[OrderV1; 64]; 64]>().len() <= ATOMIC_WRITE);
 }
+
+#[test]
+fn a_request_response_handshake_announces_what_its_end_takes() {
+    let both = rpc_hello::<OrderV1, u64>();
+    let first = hello::<OrderV1>();
+    assert_eq!(
+        &both[..first.len()],
+        &first[..],
+        "the first record is a plain one"
+    );
+    let second = &both[first.len()..];
+    // The second record is checked against what this side sends, field by field.
+    assert_eq!(decode_takes::<u64>(second).unwrap(), Some(second.len()));
+    let d = difference(decode_takes::<u32>(second)).unwrap();
+    assert!(d.contains("u64") && d.contains("u32"), "{d}");
+    // Each record only in its own place.
+    let e = decode_takes::<OrderV1>(&first).unwrap_err();
+    assert!(
+        matches!(&e, Error::Corrupt(m) if m.contains("write")),
+        "{e:?}"
+    );
+    let e = decode_hello::<u64>(second).unwrap_err();
+    assert!(
+        matches!(&e, Error::Corrupt(m) if m.contains("request/response end")),
+        "{e:?}"
+    );
+    // A plain stream reader given a request/response end's handshake refuses it.
+    let mut wire = both.clone();
+    write_message(&mut wire, &OrderV1([1, 2])).unwrap();
+    let mut reader = FrameReader::<OrderV1>::new();
+    let mut src = &wire[..];
+    let e = reader.read_from(&mut src).unwrap_err();
+    assert!(
+        matches!(&e, Error::Corrupt(m) if m.contains("takes")),
+        "{e:?}"
+    );
+}
