@@ -89,6 +89,15 @@ fn child() {
                     .unwrap();
             });
         }
+        "plain-unix" => {
+            // A plain stream listener, whose type a request/response client would take.
+            let listener = socket::Listener::<Answer>::bind(&at).unwrap();
+            common::ready();
+            match listener.accept() {
+                Err(Error::Corrupt(m)) => assert!(m.contains("request/response end"), "{m}"),
+                other => panic!("a request/response client was accepted: {other:?}"),
+            }
+        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -177,4 +186,31 @@ fn tcp_a_client_of_either_other_type_is_refused_at_connect() {
 #[test]
 fn async_server_a_client_of_either_other_type_is_refused_at_connect() {
     a_client_of_either_other_type_is_refused("async-unix");
+}
+
+/// A request/response client that reaches a plain stream listener, and a plain stream end
+/// that reaches a request/response server, are refused at once (`Corrupt`, saying what the
+/// peer is), by both sides: not after a handshake timeout spent waiting for a second
+/// record that a plain end never sends.
+#[test]
+fn a_plain_stream_end_and_a_request_response_end_refuse_each_other() {
+    let dir = TempDir::new("rpc-plain");
+    let (listener, at) = server("plain-unix", &dir);
+    match socket::Client::<Ask, Answer>::connect(&at) {
+        Err(Error::Corrupt(m)) => assert!(m.contains("no request/response end"), "{m}"),
+        other => panic!("a plain listener was taken for a server: {other:?}"),
+    }
+    listener.assert_success();
+
+    let dir = TempDir::new("rpc-plain");
+    let (server, at) = server("unix", &dir);
+    match socket::Stream::<Answer>::connect(&at) {
+        Err(Error::Corrupt(m)) => assert!(m.contains("is a request/response end"), "{m}"),
+        other => panic!("a server was taken for a plain stream end: {other:?}"),
+    }
+    // The server did not count the plain end: it serves a good client, its one, and ends.
+    let mut good = socket::Client::<Ask, Answer>::connect(&at).unwrap();
+    assert_eq!(good.call(Ask { n: 2 }).unwrap(), answer(Ask { n: 2 }));
+    drop(good);
+    server.assert_success();
 }

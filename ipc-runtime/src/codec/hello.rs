@@ -28,6 +28,24 @@ const FLAG_SLICE: u16 = 2;
 /// The record announces the type its writer takes, not one it sends: the second record of
 /// a request/response end's handshake (see [`rpc_hello`]).
 const FLAG_TAKES: u16 = 4;
+/// A record of the type its writer takes follows this one: the first record of a
+/// request/response end's handshake. So each kind of end knows at once a peer of the other
+/// kind, rather than waiting for a second record that never comes.
+const FLAG_PAIRED: u16 = 8;
+
+/// Which record of a handshake a reader expects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Record {
+    /// A plain stream end's only record.
+    Plain,
+    /// A request/response end's first record, of the type it sends.
+    Paired,
+    /// A request/response end's second record, of the type it takes.
+    Takes,
+    /// A record of the type its writer sends, plain or paired: what a stream's reader
+    /// checks once the connection's handshake (which told the two apart) is done.
+    Sends,
+}
 const NATIVE_FLAGS: u16 = if cfg!(target_endian = "big") {
     FLAG_BIG_ENDIAN
 } else {
@@ -51,12 +69,13 @@ pub fn hello<P: ?Sized + Payload>() -> Vec<u8> {
 // Not part of the API (hidden), as `hello`.
 #[doc(hidden)]
 pub fn rpc_hello<Out: ?Sized + Payload, In: ?Sized + Payload>() -> Vec<u8> {
-    let mut f = record::<Out>(0);
+    let mut f = record::<Out>(FLAG_PAIRED);
     f.extend_from_slice(&record::<In>(FLAG_TAKES));
     f
 }
 
-/// One handshake record announcing `P`, with `role` among its flags (0, or [`FLAG_TAKES`]).
+/// One handshake record announcing `P`, with `role` among its flags (0, [`FLAG_PAIRED`]
+/// or [`FLAG_TAKES`]).
 fn record<P: ?Sized + Payload>(role: u16) -> Vec<u8> {
     let name = P::schema_id().name;
     let name = &name.as_bytes()[..name.len().min(MAX_NAME_LEN)];
@@ -103,7 +122,19 @@ pub fn write_hello<P: ?Sized + Payload, W: Write>(w: &mut W) -> Result<()> {
 /// first field that differs where the peer sent its schema tree), [`Error::Corrupt`] for
 /// bytes that are not a handshake, or one of another wire format version.
 pub(crate) fn decode_hello<P: ?Sized + Payload>(buf: &[u8]) -> Result<Option<usize>> {
-    decode_record::<P>(buf, false)
+    decode_record::<P>(buf, Record::Plain)
+}
+
+/// As [`decode_hello`], for the first record of a request/response end's handshake
+/// ([`rpc_hello`]), which announces the type the peer sends and that a second record
+/// follows.
+///
+/// # Errors
+///
+/// As [`decode_hello`]; [`Error::Corrupt`] also for a plain stream end's record (it is no
+/// request/response end).
+pub(crate) fn decode_paired<P: ?Sized + Payload>(buf: &[u8]) -> Result<Option<usize>> {
+    decode_record::<P>(buf, Record::Paired)
 }
 
 /// As [`decode_hello`], for the second record of a request/response end's handshake
@@ -115,17 +146,16 @@ pub(crate) fn decode_hello<P: ?Sized + Payload>(buf: &[u8]) -> Result<Option<usi
 /// As [`decode_hello`]; [`Error::Corrupt`] also for a peer whose handshake has no such
 /// record (it is no request/response end).
 pub(crate) fn decode_takes<P: ?Sized + Payload>(buf: &[u8]) -> Result<Option<usize>> {
-    decode_record::<P>(buf, true)
+    decode_record::<P>(buf, Record::Takes)
 }
 
-/// A handshake record of `P`: announcing what its writer takes if `takes`, what it sends
-/// otherwise.
-fn decode_record<P: ?Sized + Payload>(buf: &[u8], takes: bool) -> Result<Option<usize>> {
+/// A handshake record of `P`, the one `kind` says.
+fn decode_record<P: ?Sized + Payload>(buf: &[u8], kind: Record) -> Result<Option<usize>> {
     let Some((header, rest)) = buf.split_first_chunk::<HEADER_LEN>() else {
         return Ok(None);
     };
     let (tag, len) = split_header(header);
-    if tag != HELLO_TAG && takes {
+    if tag != HELLO_TAG && kind == Record::Takes {
         return Err(Error::Corrupt(
             "the peer's handshake announces the type it sends but not the type it takes: it \
              is no request/response end (a plain stream end, say); connect a request/response \
@@ -148,7 +178,7 @@ fn decode_record<P: ?Sized + Payload>(buf: &[u8], takes: bool) -> Result<Option<
     let Some(payload) = rest.get(..len) else {
         return Ok(None);
     };
-    check_record::<P>(payload, takes)?;
+    check_record::<P>(payload, kind)?;
     Ok(Some(HEADER_LEN + len))
 }
 
@@ -165,16 +195,16 @@ pub(super) fn hello_len(len: usize) -> Result<usize> {
     }
 }
 
-/// Checks a handshake's payload (`hello_len` bytes, after its header) against `P`; on a
+/// Checks a handshake record of the type its writer sends (plain or paired: a stream reader
+/// takes either once the connection's handshake told them apart) against `P`; on a
 /// schema mismatch the error carries the peer's schema, and the first field that differs
 /// where the peer's tree says.
 pub(super) fn check_hello<P: ?Sized + Payload>(p: &[u8]) -> Result<()> {
-    check_record::<P>(p, false)
+    check_record::<P>(p, Record::Sends)
 }
 
-/// As [`check_hello`], for a record announcing what its writer takes if `takes` (the
-/// second of a request/response end's handshake), what it sends otherwise.
-fn check_record<P: ?Sized + Payload>(p: &[u8], takes: bool) -> Result<()> {
+/// As [`check_hello`], for the record `kind` says.
+fn check_record<P: ?Sized + Payload>(p: &[u8], kind: Record) -> Result<()> {
     let u16_at = |i: usize| u16::from_le_bytes([p[i], p[i + 1]]);
     let u32_at = |i: usize| u32::from_le_bytes([p[i], p[i + 1], p[i + 2], p[i + 3]]);
     let u64_at = |i: usize| {
@@ -190,19 +220,42 @@ fn check_record<P: ?Sized + Payload>(p: &[u8], takes: bool) -> Result<()> {
         )));
     }
     let flags = u16_at(2);
-    if flags & FLAG_TAKES != 0 && !takes {
+    let found_kind = match (flags & FLAG_PAIRED != 0, flags & FLAG_TAKES != 0) {
+        (false, false) => Record::Plain,
+        (true, false) => Record::Paired,
+        (false, true) => Record::Takes,
+        (true, true) => {
+            return Err(Error::Corrupt(
+                "a handshake record both paired and of a type taken: its writer does not \
+                 follow the wire format"
+                    .into(),
+            ))
+        }
+    };
+    let expected = match (kind, found_kind) {
+        (Record::Sends, Record::Plain | Record::Paired) => true,
+        (kind, found) => kind == found,
+    };
+    if !expected {
         return Err(Error::Corrupt(
-            "the peer's handshake announces the type it takes besides the one it sends: it is \
-             a request/response end (socket::Client or Server, tcp::Client or Server); reach \
-             it with the other one of the pair"
-                .into(),
-        ));
-    }
-    if flags & FLAG_TAKES == 0 && takes {
-        return Err(Error::Corrupt(
-            "the peer's handshake announces a second type it sends where a request/response \
-             end announces the type it takes: its writer does not follow the wire format"
-                .into(),
+            match kind {
+                Record::Plain | Record::Sends => {
+                    "the peer's handshake announces the type it takes besides the one it \
+                     sends: it is a request/response end (socket::Client or Server, \
+                     tcp::Client or Server); reach it with the other one of the pair"
+                }
+                Record::Paired => {
+                    "the peer's handshake announces no type it takes: it is no \
+                     request/response end (a plain stream end, say); connect a \
+                     request/response client to a request/response server"
+                }
+                Record::Takes => {
+                    "the peer's handshake announces a second type it sends where a \
+                     request/response end announces the type it takes: its writer does not \
+                     follow the wire format"
+                }
+            }
+            .into(),
         ));
     }
     let (name, schema) = split_tail(p, u32_at(4) as usize)?;

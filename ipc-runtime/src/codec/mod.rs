@@ -86,7 +86,7 @@
 //! | offset | bytes | field |
 //! |---|---|---|
 //! | 0 | 2 | wire format version ([`VERSION`]) |
-//! | 2 | 2 | flags: bit 0 the writer is big-endian, bit 1 it sends slices (takes them, with bit 2), bit 2 the record announces the type the writer takes (see below) |
+//! | 2 | 2 | flags: bit 0 the writer is big-endian, bit 1 it sends slices (takes them, with bit 2), bit 2 the record announces the type the writer takes, bit 3 a record of the type it takes follows (see below) |
 //! | 4 | 4 | schema length: bytes of encoded schema tree at the end of the record (0: none) |
 //! | 8 | 8 | fingerprint of the payload ([`Payload::PAYLOAD_FINGERPRINT`]) |
 //! | 16 | 8 | size of a message (of an element, for slices) |
@@ -112,15 +112,18 @@
 //!
 //! A request/response end (a client or a server of [`crate::socket`] or [`crate::tcp`])
 //! sends two handshake records, back to back, before anything else ([`rpc_hello`]): the
-//! one above, announcing the type it sends, then one of the same layout announcing the
-//! type it takes, with flag bit 2 set. Each end reads both of the other's and checks the
+//! one above, announcing the type it sends, with flag bit 3 set (a second record
+//! follows), then one of the same layout announcing the type it takes, with flag bit 2
+//! set. Each end reads both of the other's and checks the
 //! first against the type it takes and the second against the type it sends, so either
 //! end alone finds a request type or a response type that differs, at connect: it
 //! refuses the peer with [`Error::SchemaMismatch`], whose `difference` begins with which
 //! of the two types differs ("the request type, which the server takes: ..."). Only the
-//! first record goes on to the [`FrameReader`]. A second record in a plain stream, or a
-//! first one in the place of the second, is [`Error::Corrupt`]: a request/response end
-//! and a plain stream end do not connect to each other.
+//! first record goes on to the [`FrameReader`]. A paired record where a plain stream end's
+//! belongs, or a plain one where a request/response end's first belongs, or a first one
+//! in the place of the second, is [`Error::Corrupt`] at once: a request/response end and a
+//! plain stream end do not connect to each other, and each says so at its handshake
+//! rather than waiting for a record that never comes.
 //!
 //! # Slices
 //!
@@ -188,7 +191,7 @@ mod slice;
 pub use batch::{batch_capacity, batch_tag, BATCH_LEN};
 pub(crate) use batch::{batches, messages_in, Batcher};
 pub(crate) use framed::{framed_receiving_end, framed_slice_receiving_end, Framed, Source};
-pub(crate) use hello::{decode_hello, decode_takes};
+pub(crate) use hello::{decode_hello, decode_paired, decode_takes};
 pub use hello::{hello, rpc_hello, write_hello};
 use hello::{HELLO_TAG, MAX_HELLO_LEN};
 pub use reader::FrameReader;

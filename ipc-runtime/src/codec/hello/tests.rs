@@ -239,19 +239,27 @@ fn every_handshake_fits_one_atomic_write() {
 #[test]
 fn a_request_response_handshake_announces_what_its_end_takes() {
     let both = rpc_hello::<OrderV1, u64>();
-    let first = hello::<OrderV1>();
-    assert_eq!(
-        &both[..first.len()],
-        &first[..],
-        "the first record is a plain one"
+    let plain = hello::<OrderV1>();
+    // The first record is a plain one of what the end sends, marked as paired.
+    let first = &both[..plain.len()];
+    assert_eq!(decode_paired::<OrderV1>(first).unwrap(), Some(first.len()));
+    let e = decode_hello::<OrderV1>(first).unwrap_err();
+    assert!(
+        matches!(&e, Error::Corrupt(m) if m.contains("is a request/response end")),
+        "{e:?}"
     );
-    let second = &both[first.len()..];
+    let e = decode_paired::<OrderV1>(&plain).unwrap_err();
+    assert!(
+        matches!(&e, Error::Corrupt(m) if m.contains("no request/response end")),
+        "{e:?}"
+    );
+    let second = &both[plain.len()..];
     // The second record is checked against what this side sends, field by field.
     assert_eq!(decode_takes::<u64>(second).unwrap(), Some(second.len()));
     let d = difference(decode_takes::<u32>(second)).unwrap();
     assert!(d.contains("u64") && d.contains("u32"), "{d}");
     // Each record only in its own place.
-    let e = decode_takes::<OrderV1>(&first).unwrap_err();
+    let e = decode_takes::<OrderV1>(first).unwrap_err();
     assert!(
         matches!(&e, Error::Corrupt(m) if m.contains("write")),
         "{e:?}"

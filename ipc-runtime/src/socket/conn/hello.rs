@@ -191,6 +191,7 @@ impl<In: ?Sized + Payload> Hello<In> {
             // the decoder says which before anything more is read.
             let checked = match (second, self.takes) {
                 (true, Some(takes)) => (takes.check)(record),
+                (false, Some(_)) => codec::decode_paired::<In>(record),
                 _ => codec::decode_hello::<In>(record),
             };
             match checked.map_err(|e| self.naming(e, second))? {
