@@ -51,6 +51,7 @@ fn child() {
         ["cost"] => cost(),
         ["stuck-creating", name, backing] => stuck_creating(name, backing),
         ["swept-mid-create"] => swept_mid_create(),
+        ["open-waiting", name] => open_waiting(name),
         _ => panic!("unknown role {role}"),
     }
 }
@@ -394,6 +395,46 @@ fn a_creator_killed_while_it_reserves_the_pages_leaves_a_name_the_next_create_re
     let rx = Receiver::<u64>::open_or_create(&name.0, Options::new()).unwrap();
     drop(rx);
     assert!(!exists());
+}
+
+/// Opens the channel `name` as a receiver that waits for it (a minute at most), and
+/// checks that the first message is 7. Says its thread's id and `ready` first.
+fn open_waiting(name: &str) {
+    use ipc::shm::{Options, Receiver};
+    println!("thread {} ready", common::gettid());
+    let opts = Options::new().open_timeout(Duration::from_secs(60));
+    let mut rx = Receiver::<u64>::open_with(name, opts).expect("the channel made anew");
+    assert_eq!(*rx.recv().unwrap(), 7);
+}
+
+/// An `open` that may wait (`Options::open_timeout`) takes the file a creator killed
+/// inside `create` left for a name not yet made: it waits, another process's `create`
+/// reclaims the name and makes the channel anew, and the opener receives from it (rather
+/// than failing at once, as an `open` that may not wait does).
+#[test]
+fn an_open_that_waits_outlasts_a_creator_killed_inside_create() {
+    use ipc::shm::{Options, Sender};
+    let name = common::ShmName::new("waitdead");
+    creator_stuck_in_create(&name.0, "posix").kill();
+    let mut opener = Proc::spawn(ROLE, &format!("open-waiting {}", name.0));
+    opener.wait_ready();
+    // The opener's thread found the dead creator's file and sleeps until the name is
+    // made anew (had it failed, it would have exited).
+    let out = opener.output();
+    let line = out.lines().find(|l| l.ends_with(" ready")).unwrap();
+    let tid = line.split(' ').rev().nth(1).unwrap();
+    let stat = format!("/proc/{}/task/{tid}/stat", opener.id());
+    let start = Instant::now();
+    while common::state_in(&stat) != 'S' {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the opener never waited"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut tx = Sender::<u64>::create(&name.0, Options::new()).unwrap();
+    tx.send(7).unwrap();
+    opener.assert_success();
 }
 
 /// A creator of a System V segment killed while it writes the registry file that names

@@ -268,7 +268,10 @@ impl Options {
     /// Without this option `open` fails at once with
     /// [`Error::NotFound`](crate::Error::NotFound) if the segment does not exist, and
     /// waits at most 2 s for one whose creator has not finished initialising it. With it,
-    /// a segment that does not appear in time is [`Error::Timeout`](crate::Error::Timeout).
+    /// a segment that does not appear in time is [`Error::Timeout`](crate::Error::Timeout),
+    /// and a file left by a creator that died while creating it counts as not there yet:
+    /// the open waits for a `create` to reclaim the name and make it anew (without it,
+    /// such a file is [`Error::Corrupt`](crate::Error::Corrupt) at once, saying so).
     pub fn open_timeout(mut self, timeout: Duration) -> Self {
         self.open_timeout = Some(timeout);
         self

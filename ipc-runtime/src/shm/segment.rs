@@ -307,11 +307,24 @@ impl Segment {
     /// Opens and maps an existing named segment (not yet joined). Waits until `until`
     /// for it to appear if it does not exist yet (`Wait::Now`: not at all), and for a
     /// creator that has not finished initialising it.
+    ///
+    /// A file whose creator died while creating it is, to an `open` that may wait, a name
+    /// not yet created: it waits (as long as `until` allows) for a `create` to reclaim the
+    /// name and make it anew; one that may not wait says at once what happened.
     pub(crate) fn open(name: &str, opts: &Options, until: &Wait) -> Result<Segment> {
         let shm = shm_name(name)?;
         crate::reclaim::sweep(Some(name));
-        let fd = open_when_present(&shm, name, until)?;
-        Self::attach(fd, Some(shm), name, opts, &opts.init_wait(until))
+        let waits = matches!(until, Wait::Until(..) | Wait::Forever);
+        loop {
+            let fd = open_when_present(&shm, name, until)?;
+            let st = fstat(&fd).map_err(|e| Error::sys("fstat", e))?;
+            let init = opts.init_wait(until);
+            match Self::attach_found(fd, Some(shm.clone()), name, opts, &init)? {
+                Some(seg) => return Ok(seg),
+                None if !waits || until.is_over() => return Err(dead_creator(name)),
+                None => appear::wait_replaced(&shm, &st, until)?,
+            }
+        }
     }
 
     /// Maps a segment received as a descriptor (memfd backing). The descriptor must be
@@ -329,6 +342,8 @@ impl Segment {
         Self::attach(fd, None, "<memfd>", opts, &opts.init_wait(&Wait::Now))
     }
 
+    /// Maps the segment file open as `fd`, once its creator has published it (waiting as
+    /// `wait` allows).
     fn attach(
         fd: OwnedFd,
         shm_name: Option<String>,
@@ -336,6 +351,17 @@ impl Segment {
         opts: &Options,
         wait: &Wait,
     ) -> Result<Segment> {
+        Self::attach_found(fd, shm_name, name, opts, wait)?.ok_or_else(|| dead_creator(name))
+    }
+
+    /// [`Segment::attach`], or `None` for a file whose creator died while creating it.
+    fn attach_found(
+        fd: OwnedFd,
+        shm_name: Option<String>,
+        name: &str,
+        opts: &Options,
+        wait: &Wait,
+    ) -> Result<Option<Segment>> {
         let st = fstat(&fd).map_err(|e| Error::sys("fstat", e))?;
         crate::trust::check_stat(WHAT, name, &st, opts.mode, &removal(name))?;
         let header = size_of::<Header>() as u64;
@@ -366,14 +392,14 @@ impl Segment {
                 // SAFETY: as above; the mapping lives in `map` for this scope.
                 let ready = layout::is_ready(unsafe { layout::header(map.as_ptr()) });
                 if ready {
-                    return Ok(Segment {
+                    return Ok(Some(Segment {
                         map,
                         fd,
                         shm_name,
                         name: name.to_owned(),
                         len,
                         joined: false,
-                    });
+                    }));
                 }
             }
             // Not ready. A creator names its file only once the file has the magic and
@@ -381,11 +407,7 @@ impl Segment {
             // (`create_named`): with the magic and nobody's lock, its creator died.
             let locked = is_locked(&fd, 0..MAX_PARTICIPANTS);
             if has_magic && !locked {
-                return Err(Error::Corrupt(format!(
-                    "segment `{name}` was never initialised and nobody is attached: its creator \
-                     died while creating it; the next `create` or `open_or_create` of the name \
-                     reclaims it, and so does ipc::shm::remove_stale()"
-                )));
+                return Ok(None);
             }
             // Without the magic nothing proves the file a segment (another program may be
             // writing it): it is reported once it has not changed for a while.
@@ -672,4 +694,15 @@ fn removal(name: &str) -> String {
         "`ipc::shm::remove_stale()` once nobody uses it, or `rm /dev/shm/{PREFIX}{name}` as \
          its owner or root"
     )
+}
+
+/// The error of an open that finds `name`'s file left by a creator that died while
+/// creating it.
+fn dead_creator(name: &str) -> Error {
+    Error::Corrupt(format!(
+        "segment `{name}` was never initialised and nobody is attached: its creator died \
+         while creating it; the next `create` or `open_or_create` of the name reclaims it, \
+         and so does ipc::shm::remove_stale() (an open with Options::open_timeout waits \
+         for that)"
+    ))
 }

@@ -55,6 +55,35 @@ pub(super) fn open_when_present(shm: &str, name: &str, until: &Wait) -> Result<O
     }
 }
 
+/// Waits until the name `shm` no longer denotes the file whose `fstat` is `old` (a file
+/// left by a creator that died while creating it): removed, or replaced by a new
+/// creator's. Looks every millisecond at first, then less often, up to every 50 ms.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] saying what the file is, once `until` has passed;
+/// [`Error::Shutdown`].
+pub(super) fn wait_replaced(shm: &str, old: &libc::stat, until: &Wait) -> Result<()> {
+    let path = format!("/dev/shm{shm}");
+    let mut nap = Duration::from_millis(1);
+    loop {
+        match nix::sys::stat::stat(path.as_str()) {
+            Ok(now) if now.st_ino == old.st_ino && now.st_dev == old.st_dev => {}
+            _ => return Ok(()),
+        }
+        if until.is_over() {
+            let name = shm
+                .trim_start_matches('/')
+                .trim_start_matches(super::PREFIX);
+            return Err(super::dead_creator(name));
+        }
+        crate::shutdown::check_shutdown()?;
+        let left = until.left().unwrap_or(nap);
+        std::thread::sleep(nap.min(left));
+        nap = (nap * 2).min(Duration::from_millis(50));
+    }
+}
+
 /// An `inotify(7)` watch of `/dev/shm` for files created or moved in.
 struct DirWatch(OwnedFd);
 
