@@ -170,3 +170,45 @@ fn announcements_beyond_a_full_table_wait_while_the_server_sleeps_and_are_all_se
         server.output()
     );
 }
+
+/// Announcements of a client process that died before the server read them take no place
+/// in the table: a table's worth of them, then one of a live client, and the live one is
+/// served (the handshake deadline is an hour: a dead client's connection would hold its
+/// place all that time).
+#[test]
+fn announcements_of_dead_clients_take_no_place() {
+    let dir = TempDir::new("dead");
+    let name = server_name(&dir);
+    let mut server = Proc::spawn(ROLE, &format!("server {name} 1 3600"));
+    server.wait_ready();
+    // A process that has exited and been reaped: its pid names nobody.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead = u64::from(gone.id());
+    gone.wait().unwrap();
+
+    let tag = u64::from_le_bytes(*b"ipc-rpc1");
+    let pid = u64::from(std::process::id());
+    let mut registry =
+        Sender::<[u64; 4]>::open_with(&name, Options::new().linger(Duration::ZERO)).unwrap();
+    for n in 0..MAX_HANDSHAKES as u64 {
+        registry.send([tag, dead, 2_000_000 + n, 0]).unwrap();
+    }
+    let n = 3_000_000;
+    registry.send([tag, pid, n, 0]).unwrap();
+    drop(registry);
+
+    let open = Options::new().open_timeout(PATIENCE);
+    let at = |end| format!("{name}.c{pid}-{n}.{end}");
+    let mut rx = Receiver::<u64>::open_with(&at("r"), open.clone())
+        .unwrap_or_else(|e| panic!("the live client's connection was never made: {e}"));
+    let mut tx = Sender::<u64>::open_with(&at("q"), open.linger(Duration::ZERO)).unwrap();
+    tx.send(5).unwrap();
+    assert_eq!(*rx.recv_timeout(PATIENCE).unwrap(), answer(5));
+    drop((tx, rx));
+    let status = common::wait_at_most(server.child(), HANG);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the server did not return: {}",
+        server.output()
+    );
+}

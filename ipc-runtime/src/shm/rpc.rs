@@ -99,7 +99,8 @@
 //! for 4 KiB ones); there is no limit of clients, nor of clients connecting at once.
 //! The server sets up at most [`MAX_HANDSHAKES`] connections at a time; the announcements
 //! of the others wait in the registry, unread, until one of those clients has opened its
-//! channels or its handshake expired. A client that finds the registry's 64 slots full
+//! channels or its handshake expired. An announcement whose process is gone by the time
+//! the server reads it (`kill(pid, 0)` says so) gets no connection. A client that finds the registry's 64 slots full
 //! waits for room, and one that finds its 63 sender places taken (by clients announcing
 //! at that instant) retries; each waits until its connect's timeout (10 s, or
 //! [`Options::open_timeout`]), so a crowd takes its turns.

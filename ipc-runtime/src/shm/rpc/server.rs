@@ -367,7 +367,9 @@ impl<Req: Message, Resp: Message> Server<Req, Resp> {
                 Err(e) => return Err(e),
             };
             let [tag, pid, n, _] = announce;
-            if tag != TAG || pid == 0 || pid > u64::from(u32::MAX) {
+            if tag != TAG || pid == 0 || pid > i32::MAX as u64 || !process_lives(pid as i32) {
+                // Not an announcement, or one of a client that died since (it would hold
+                // a place in the table until its handshake expired).
                 continue;
             }
             // A name taken (by a live segment: another announcement of the same numbers)
@@ -516,4 +518,13 @@ impl<Req: Message, Resp: Message> crate::rpc::Serve<Req, Resp> for Server<Req, R
             }
         }
     }
+}
+
+/// True unless process `pid` is gone (`kill(pid, 0)` says `ESRCH`); a process of another
+/// user, which the signal may not reach, lives.
+fn process_lives(pid: i32) -> bool {
+    !matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH)
+    )
 }
