@@ -8,7 +8,7 @@ use crate::const_msg::ConstMsg;
 use crate::message::{InvalidMessage, Kind, Message, Problem, Schema};
 
 /// At most `N` bytes of UTF-8, NUL-padded, like a C `char[N]`: a string that can live
-/// inside a [`Message`](crate::Message).
+/// inside a [`Message`].
 ///
 /// The text runs up to the first NUL byte (or all `N` bytes); every byte after it is
 /// NUL, so two equal strings have equal bytes. A received `FixedStr` is checked for both

@@ -211,7 +211,7 @@ pub fn unlink(name: &str) -> Result<()> {
 ///
 /// # Errors
 ///
-/// As [`list`].
+/// As [`list()`].
 pub fn remove_stale_with_prefix(prefix: &str) -> Result<Vec<String>> {
     stale(prefix, true)
 }
@@ -223,7 +223,7 @@ pub fn remove_stale_with_prefix(prefix: &str) -> Result<Vec<String>> {
 ///
 /// # Errors
 ///
-/// As [`list`].
+/// As [`list()`].
 pub fn stale_with_prefix(prefix: &str) -> Result<Vec<String>> {
     stale(prefix, false)
 }

@@ -9,7 +9,7 @@ use crate::contract::{self, Rx, Tx, Wait};
 use crate::error::Result;
 use crate::message::Message;
 
-/// One end of a [`duplex`](super::duplex) channel: sends `S`, receives `R`.
+/// One end of a [`duplex`](super::duplex()) channel: sends `S`, receives `R`.
 ///
 /// It has two descriptors, so no `AsFd` of its own: each half has one
 /// ([`Duplex::sender`], [`Duplex::receiver`]).

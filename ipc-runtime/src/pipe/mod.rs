@@ -1,6 +1,6 @@
 //! Typed anonymous pipes: `pipe2(2)` (see `pipe(7)`) carrying frames of the stream codec.
 //!
-//! [`channel`] makes a one-way pipe, [`duplex`] a pair of them for two-way talk. Either end
+//! [`channel`] makes a one-way pipe, [`duplex()`] a pair of them for two-way talk. Either end
 //! can be handed to a child process, as its standard input or output or as any other
 //! descriptor: turn it into an [`OwnedFd`] (or straight into a [`Stdio`]) and, in the
 //! child, take it back with [`Sender::from_fd`] / [`Receiver::from_fd`], or with

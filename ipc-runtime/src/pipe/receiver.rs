@@ -182,7 +182,7 @@ impl<T: Message> Receiver<T> {
     /// `printf`-free binary tools, Python's `struct.pack`): no handshake is expected and
     /// there are no record headers, the stream is messages of `T` back to back, exactly
     /// their bytes. Every message is still length-checked and validated
-    /// ([`Message::validate`](crate::Message::validate)): an invalid bit pattern is an
+    /// ([`Message::validate`]): an invalid bit pattern is an
     /// [`Error::InvalidMessage`] and only that message is dropped, and bytes too few for
     /// a message at the end of the stream are one too. Call it before the first receive.
     ///

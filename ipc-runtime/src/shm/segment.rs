@@ -16,30 +16,31 @@
 //! The creator makes its file unnamed (`O_TMPFILE`), takes its lock byte, applies the mode
 //! with `fchmod(2)` and writes the header's immutable part, the magic first; only then does
 //! it give the file its name, with `linkat(2)`, which fails if the name is taken
-//! ([`create_named`]). So every file this crate names proves itself this crate's, and is
-//! held by its creator until that has published it: a creator that dies at any point of
-//! `create` leaves nothing, or a file that a reclaimer removes at once. Named, the creator
-//! reserves every page with `posix_fallocate(3)` (a full `/dev/shm` fails `create` with
-//! [`Error::LimitExceeded`] instead of raising SIGBUS later), maps, writes the rest of the
-//! header and publishes it last.
+//! (`create_named`, in `create.rs`). So every file this crate names proves itself this
+//! crate's, and is held by its creator until that has published it: a creator that dies at
+//! any point of `create` leaves nothing, or a file that a reclaimer removes at once. Named,
+//! the creator reserves every page with `posix_fallocate(3)` (a full `/dev/shm` fails
+//! `create` with [`Error::LimitExceeded`] instead of raising SIGBUS later), maps, writes
+//! the rest of the header and publishes it last.
 //!
 //! A leaving participant that can lock the whole lock range is the last one and unlinks
 //! the name (after checking the name still denotes its file), unless it is a sender of a
 //! channel that still holds unread messages: then it keeps the segment for its linger and
 //! writes until when in the header ([`Segment::leave`]). A segment nobody is attached to
 //! is reclaimed — by [`remove_stale`], or by a `create` of the same name — only once it
-//! owes no receiver a message, or its linger is over ([`examine`]).
+//! owes no receiver a message, or its linger is over (`examine`, in `reclaim.rs`).
 //!
 //! # Residual risk: truncation
 //!
-//! The mapping length comes from `fstat(2)` at open, checked against what the header
-//! needs. A POSIX segment cannot be sealed, so a peer with write access that *later*
-//! shrinks the file with `ftruncate(2)` makes this process's next access to the cut pages
-//! raise SIGBUS. Only a process of the same user (mode 0600 by default) can do that. The
-//! [`Backing::Memfd`] backing is sealed with `F_SEAL_SHRINK` and is immune, and so is
-//! [`Backing::SysV`] (a System V segment's size is fixed at `shmget(2)`). System V pages
-//! are not reserved at creation (there is no `fallocate` for them): memory pressure shows
-//! as the kernel's usual out-of-memory handling, not as SIGBUS.
+//! The mapping length comes from `fstat(2)` at open, checked against what the header needs.
+//! A POSIX segment cannot be sealed, so a peer with write access that *later* shrinks the
+//! file with `ftruncate(2)` makes this process's next access to the cut pages raise SIGBUS.
+//! Only a process of the same user (mode 0600 by default) can do that. The
+//! [`Backing::Memfd`](super::Backing::Memfd) backing is sealed with `F_SEAL_SHRINK` and is
+//! immune, and so is [`Backing::SysV`](super::Backing::SysV) (a System V segment's size is
+//! fixed at `shmget(2)`). System V pages are not reserved at creation (there is no
+//! `fallocate` for them): memory pressure shows as the kernel's usual out-of-memory
+//! handling, not as SIGBUS.
 
 use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -78,9 +79,9 @@ pub(crate) const PREFIX: &str = "ipc.";
 const SHM_DIR: &str = "/dev/shm";
 const LOCK_BASE: i64 = 1 << 40;
 /// How long a file named like a segment that has no header and that nobody holds may go
-/// unchanged before an opener reports it: no creator of this build names such a file
-/// (see [`create_named`]), but another program, or another build of this crate, may still
-/// be writing it.
+/// unchanged before an opener reports it: no creator of this build names such a file (see
+/// `create_named`, in `create.rs`), but another program, or another build of this crate,
+/// may still be writing it.
 const UNPROVEN_GRACE_SECS: i64 = 10;
 const WHAT: &str = "shared-memory segment";
 

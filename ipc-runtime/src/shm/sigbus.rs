@@ -35,7 +35,8 @@
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-/// Where a segment header's state word lies ([`layout::offsets::STATE`]).
+/// Where a segment header's state word lies
+/// ([`offsets::STATE`](super::layout::offsets::STATE)).
 const STATE_OFFSET: usize = super::layout::offsets::STATE;
 
 /// What the handler writes in the state word of a segment whose file it lengthened

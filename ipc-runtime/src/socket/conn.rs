@@ -108,7 +108,7 @@ pub struct Receiver<T: ?Sized> {
     cmsg: Option<CmsgBuf>,
     max_fds: usize,
     /// The stream offset where the record refused for its descriptors begins, while the
-    /// frame reader still holds a part of it (see [`Incoming::before_fill`]).
+    /// frame reader still holds a part of it (see `Incoming::before_fill`, in `receive.rs`).
     refused: Option<u64>,
 }
 

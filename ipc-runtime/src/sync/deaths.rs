@@ -106,8 +106,8 @@ impl RawWake {
 
     /// # Safety
     ///
-    /// The waiter that registered this wake is still inside [`watch`] (the caller holds
-    /// the registry lock and found its entry there).
+    /// The waiter that registered this wake is still inside [`watch`](Notice::watch) (the
+    /// caller holds the registry lock and found its entry there).
     unsafe fn wake(self) {
         match self {
             // SAFETY: valid while the entry is registered (the caller's contract).
@@ -135,7 +135,7 @@ impl RawWake {
 /// How many pidfds nobody watches stay open, for the next waiter that watches them.
 const CACHED: usize = 64;
 
-/// A waiter inside [`watch`].
+/// A waiter inside [`watch`](Notice::watch).
 struct Waiter {
     pids: Vec<u32>,
     wake: RawWake,

@@ -167,7 +167,7 @@ pub fn remove(id: i32) -> crate::Result<()> {
 ///
 /// # Errors
 ///
-/// As [`list`].
+/// As [`list()`].
 pub fn remove_stale() -> crate::Result<Vec<i32>> {
     remove_stale_with_prefix("")
 }
@@ -179,7 +179,7 @@ pub fn remove_stale() -> crate::Result<Vec<i32>> {
 ///
 /// # Errors
 ///
-/// As [`list`].
+/// As [`list()`].
 pub fn remove_stale_with_prefix(prefix: &str) -> crate::Result<Vec<i32>> {
     stale(prefix, true)
 }
@@ -191,7 +191,7 @@ pub fn remove_stale_with_prefix(prefix: &str) -> crate::Result<Vec<i32>> {
 ///
 /// # Errors
 ///
-/// As [`list`].
+/// As [`list()`].
 pub fn stale_with_prefix(prefix: &str) -> crate::Result<Vec<i32>> {
     stale(prefix, false)
 }

@@ -134,7 +134,7 @@ impl<E: Message> FrameReader<[E]> {
 
     /// Sets the most elements a slice this reader accepts may hold (at least 1, at most
     /// what a record's 32-bit length can say). A longer one is refused from its header,
-    /// with [`Error::LimitExceeded`](crate::Error::LimitExceeded), before anything is allocated or read for it; the
+    /// with [`Error::LimitExceeded`], before anything is allocated or read for it; the
     /// buffer grows (once) for the longest slice that is accepted, not for the maximum.
     pub fn set_max_len(&mut self, elements: usize) {
         self.max_bytes = elements.clamp(1, max_len_limit::<E>()) * size_of::<E>();
@@ -161,10 +161,10 @@ impl<E: Message> FrameReader<[E]> {
     ///
     /// # Errors
     ///
-    /// As [`FrameReader::recv_with`]; and [`Error::LimitExceeded`](crate::Error::LimitExceeded) (`max_len`) for a slice
-    /// longer than [`FrameReader::max_len`], [`Error::Corrupt`](crate::Error::Corrupt) for a record that is not
+    /// As [`FrameReader::recv_with`]; and [`Error::LimitExceeded`] (`max_len`) for a slice
+    /// longer than [`FrameReader::max_len`], [`Error::Corrupt`] for a record that is not
     /// a whole number of elements: refused from the header, skipped by count, nothing
-    /// allocated for it. [`Error::InvalidMessage`](crate::Error::InvalidMessage) for an element that is not a valid `E`
+    /// allocated for it. [`Error::InvalidMessage`] for an element that is not a valid `E`
     /// (the slice is dropped). Each bad record is reported once and dropped.
     pub fn recv_slice_with(
         &mut self,

@@ -57,7 +57,7 @@ impl<T: Message> Sender<T> {
     /// `std::io::BufWriter` does), and gives up once the reader has taken nothing for a
     /// second, is gone, or a shutdown is requested (see
     /// [`shutdown_on`](crate::signal::shutdown_on)): what is left is discarded, and a
-    /// record cut short is one [`Error::Corrupt`](crate::Error::Corrupt) for the reader,
+    /// record cut short is one [`Error::Corrupt`] for the reader,
     /// never a message. Call [`Sender::flush`] to wait as long as it takes, or
     /// [`Sender::close`] to wait as long as you allow and learn what became of it.
     ///

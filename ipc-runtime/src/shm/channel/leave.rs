@@ -9,13 +9,14 @@
 //!
 //! # Who removes a channel
 //!
-//! The last participant to leave, as [`Segment::leave`] decides while holding every lock
-//! byte. A receiver removes it (a receiver that leaves gives up what it has not read, as
-//! a dropped crossbeam receiver does). A sender removes it unless messages are unread and
-//! its linger is not zero: then it writes until when the channel is kept, and leaves it
-//! for a receiver, who reads the messages, gets `Disconnected`, and removes it as the last
-//! to leave. If no receiver comes, `remove_stale` or a `create` of the same name reclaims
-//! it once the linger is over (see `segment::examine`).
+//! The last participant to leave, as
+//! [`Segment::leave`](crate::shm::segment::Segment::leave) decides while holding every lock
+//! byte. A receiver removes it (a receiver that leaves gives up what it has not read, as a
+//! dropped crossbeam receiver does). A sender removes it unless messages are unread and its
+//! linger is not zero: then it writes until when the channel is kept, and leaves it for a
+//! receiver, who reads the messages, gets `Disconnected`, and removes it as the last to
+//! leave. If no receiver comes, `remove_stale` or a `create` of the same name reclaims it
+//! once the linger is over (see `segment::examine`).
 
 use std::time::Duration;
 

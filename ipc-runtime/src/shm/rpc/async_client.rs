@@ -1,7 +1,7 @@
 //! [`AsyncClient`]: the async twin of the shared-memory request/response [`Client`]
 //! (feature `tokio`). Its request goes into the request ring as the sync client's does;
 //! its answer is awaited on the answer ring through the channel receiver's async twin,
-//! [`AsyncReceiver`](crate::shm::AsyncReceiver): a few microseconds of looking, then a
+//! [`AsyncReceiver`]: a few microseconds of looking, then a
 //! park on its doorbell (see [`crate::shm`], "Async").
 
 use std::fmt;
@@ -25,7 +25,7 @@ const ROOM_NAP: Duration = Duration::from_millis(1);
 /// A call sends its request into the connection's request ring, as the sync client does
 /// (no system call unless the server is parked, which one `sendto` to its doorbell
 /// wakes), then awaits the answer on the answer ring with an
-/// [`AsyncReceiver`](crate::shm::AsyncReceiver): it takes an answer that is there with no
+/// [`AsyncReceiver`]: it takes an answer that is there with no
 /// system call, looks for a few microseconds (yielding to the runtime between looks), then
 /// parks on its doorbell, which the server rings when it answers a parked client, and
 /// which the server's death rings too. No thread per client; an idle one costs no CPU.

@@ -190,13 +190,14 @@ struct UnlinkOnError(Option<String>);
 /// 4. only then is it linked under its name (`linkat(2)`), which fails if the name is
 ///    taken.
 ///
-/// A creator that dies before the link leaves nothing behind; one that dies after it
-/// leaves a file with its proof and nobody's lock, which a reclaimer removes at once
-/// ([`examine`]). The guard unlinks the name if the caller fails before disarming it.
+/// A creator that dies before the link leaves nothing behind; one that dies after it leaves
+/// a file with its proof and nobody's lock, which a reclaimer removes at once (`examine`,
+/// in `reclaim.rs`). The guard unlinks the name if the caller fails before disarming it.
 ///
 /// A name that is taken fails with [`Error::AlreadyExists`] before the file is made,
 /// unless it is a segment this user's processes abandoned: that is reclaimed first (see
-/// [`examine`]), but not one that still owes a receiver messages within its linger.
+/// `examine` in `reclaim.rs`), but not one that still owes a receiver messages within
+/// its linger.
 fn create_named<T>(
     name: &str,
     opts: &Options,

@@ -243,7 +243,7 @@ fn examine(fd: &OwnedFd, st: &libc::stat, start_linger: bool) -> bool {
 }
 
 /// What a ready segment nobody is attached to owes a receiver, read from `fd` without
-/// writing: what [`examine`] decides on, and what [`super::list`] reports.
+/// writing: what [`examine`] decides on, and what [`list`](super::list()) reports.
 pub(super) enum Owed {
     /// Nothing (no unread message, its receiver closed it, or it is no channel), or its
     /// linger is zero.

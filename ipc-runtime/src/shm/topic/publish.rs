@@ -244,11 +244,11 @@ impl Publishing {
     }
 
     /// `DropOldest`: evicts the old positions of the entries of `pos..pos + batch` (stores
-    /// `BUSY` in each, a full fence, then reads the cursors) and notes whose old chunk
-    /// must be kept for the subscribers that may be reading it. Under `DropOldest` every
+    /// `BUSY` in each, a full fence, then reads the cursors) and notes whose old chunk must
+    /// be kept for the subscribers that may be reading it. Under `DropOldest` every
     /// subscriber moves its cursor and then loads an entry with a full fence between
-    /// ([`advance`]), so a plain fence pairs with it: a lagging subscriber costs the
-    /// publisher no system call.
+    /// ([`advance`](super::advance)), so a plain fence pairs with it: a lagging subscriber
+    /// costs the publisher no system call.
     fn evict_batch(&mut self, b: &impl Board, pos: u64) {
         let cap = b.capacity();
         let to = pos + (cap / 8).max(1);

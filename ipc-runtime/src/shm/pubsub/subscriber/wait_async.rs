@@ -49,7 +49,7 @@ impl<T: Message> Subscriber<T> {
 
 impl<T: ?Sized + Payload> Subscriber<T> {
     /// `Ok` if a sample is at the cursor now, left there to be received;
-    /// [`Error::Empty`](crate::Error::Empty) if none is; the errors of a non-waiting
+    /// [`Error::Empty`] if none is; the errors of a non-waiting
     /// receive otherwise (`Lagged`, `Disconnected`, a corrupt topic).
     pub(crate) fn sample_now(&mut self) -> crate::error::Result<()> {
         self.end.next(&crate::deadline::Wait::Now).map(drop)
