@@ -4,11 +4,12 @@
 //! runs beside the test. Each case runs in `main`'s thread, children are this binary
 //! re-run with `IPC_TEST_ROLE`, and every child's exit status is asserted.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use ipc::signal::{self, Signal, Signals};
-use ipc::Error;
+use ipc::{codec, Error};
 
 const ROLE: &str = "IPC_TEST_ROLE";
 const NAME: &str = "IPC_TEST_NAME";
@@ -377,13 +378,17 @@ fn stalls_child() {
         "unix Client::connect_with (backlog full)",
         move || socket::Client::<u64, u64>::connect_with(&p, &big()).map(drop),
     );
-    let silent = socket::Listener::<u64>::bind(dir.join("silent")).unwrap();
-    let p = silent.path().to_owned();
+    // A server that greets its client as a request/response server does, then says
+    // nothing.
+    let p = dir.join("silent");
+    let silent = std::os::unix::net::UnixListener::bind(&p).unwrap();
     blocked(&done, "unix Client::call (no answer)", move || {
         let mut c = socket::Client::<u64, u64>::connect(&p)?;
         c.call(1).map(drop)
     });
-    keep.push(Box::new((silent.accept().unwrap(), silent)));
+    let (mut greeted, _) = silent.accept().unwrap();
+    greeted.write_all(&codec::rpc_hello::<u64, u64>()).unwrap();
+    keep.push(Box::new((greeted, silent)));
     let mut server = socket::Server::<u64, u64>::bind(dir.join("server")).unwrap();
     blocked(&done, "unix Server::serve", move || {
         server.serve(|n| n).map(drop)
@@ -470,13 +475,15 @@ fn stalls_child() {
     blocked(&done, "tcp Server::serve", move || {
         tserver.serve(|n| n).map(drop)
     });
-    let tsilent = tcp::Listener::<u64>::bind("127.0.0.1:0").unwrap();
+    let tsilent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let saddr = tsilent.local_addr().unwrap();
     blocked(&done, "tcp Client::call (no answer)", move || {
         let mut c = tcp::Client::<u64, u64>::connect(saddr)?;
         c.call(1).map(drop)
     });
-    keep.push(Box::new((tsilent.accept().unwrap(), tsilent, taddr)));
+    let (mut tgreeted, _) = tsilent.accept().unwrap();
+    tgreeted.write_all(&codec::rpc_hello::<u64, u64>()).unwrap();
+    keep.push(Box::new((tgreeted, tsilent, taddr)));
 
     // POSIX and System V queues.
     let mq_rx =
