@@ -141,14 +141,9 @@ impl<T: ?Sized + Payload> Sender<T> {
             return None;
         }
         let chan = &self.chan;
-        let pos = chan
-            .ring
+        chan.ring
             .try_claim(chan.me, &mut self.released, chan.fenced)
-            .ok()?;
-        if pos >= self.bias_check {
-            self.look_for_bias(pos);
-        }
-        Some(pos)
+            .ok()
     }
 
     /// [`claim_now`](Self::claim_now) for up to `max >= 1` consecutive slots, in one
@@ -161,15 +156,9 @@ impl<T: ?Sized + Payload> Sender<T> {
             return None;
         }
         let chan = &self.chan;
-        let (pos, n) = chan
-            .ring
+        chan.ring
             .try_claim_many(chan.me, &mut self.released, chan.fenced, max)
-            .ok()?;
-        let last = pos.wrapping_add(n - 1);
-        if last >= self.bias_check {
-            self.look_for_bias(last);
-        }
-        Some((pos, n))
+            .ok()
     }
 
     /// How many ring positions apart (messages of all senders) a sender looks whether
@@ -180,7 +169,7 @@ impl<T: ?Sized + Payload> Sender<T> {
     /// all where 1 << 16 kept 0.32-0.48x (the shm bench's senders table).
     const BIAS_CHECK_EVERY: u64 = 1 << 12;
 
-    /// On the first claim and then every [`BIAS_CHECK_EVERY`](Self::BIAS_CHECK_EVERY)
+    /// After the first publish and then every [`BIAS_CHECK_EVERY`](Self::BIAS_CHECK_EVERY)
     /// positions: biases the ring to us if we are the only sender, or gives the bias up if
     /// we are not.
     #[cold]
@@ -218,10 +207,24 @@ impl<T: ?Sized + Payload> Sender<T> {
     }
 
     #[inline(always)]
-    pub(super) fn publish(&self, pos: u64, cancelled: bool) {
+    pub(super) fn publish(&mut self, pos: u64, cancelled: bool) {
         let chan = &self.chan;
         chan.ring.publish(pos, cancelled, chan.fenced);
         self.wake_receiver();
+        self.published(pos);
+    }
+
+    /// After this sender published up to `last`: every
+    /// [`BIAS_CHECK_EVERY`](Self::BIAS_CHECK_EVERY) positions (and
+    /// [`BIAS_LOOK_AFTER_REVOKE`](Self::BIAS_LOOK_AFTER_REVOKE) after a revoke), looks
+    /// whether to take or give up the bias. Not between a claim and its publish: taking
+    /// the bias is a `membarrier`, a system call, and a sender that the scheduler stops
+    /// at its return would hold every later position, of every sender, unpublished.
+    #[inline(always)]
+    fn published(&mut self, last: u64) {
+        if last >= self.bias_check {
+            self.look_for_bias(last);
+        }
     }
 
     /// After a publish: wakes the receiver if it is parked. The slot's `seq`, then the
@@ -322,6 +325,7 @@ impl<T: Message> Sender<T> {
             });
         }
         self.wake_receiver();
+        self.published(pos.wrapping_add(n - 1));
         Ok(n as usize)
     }
 
