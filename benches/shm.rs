@@ -62,16 +62,17 @@
 //! | loan cost per message | 8 B 7-12 ns, 4 KiB 23-83 ns, 64 KiB 7-32 ns (154 once), 1 MiB 12-26 ns |
 //! | futex calls, 1,000,000 streamed 8 B messages | 0 (sender + receiver) |
 //!
-//! The senders table, 2026-12-07 (fifteen runs on an AMD EPYC VM, six of them in its slow
+//! The senders table, 2026-12-07 (nine runs on an AMD EPYC VM, two of them in its slow
 //! phases, each the median of seven rounds; the receiver on CPU 0, every sender on CPU
 //! 1; the senders start together once all have opened the channel, and those done sleep
 //! until the receiver has every message), rate in all ÷ the same round's lone sender
-//! (108-129 M/s, 37-51 M/s in the slow phases): one sender beside an idle open one
-//! 0.96-1.04x, two senders 0.95-1.02x, four 0.91-1.03x, sixteen 0.91-1.13x (sixteen ÷ two
-//! 0.90-1.02, median 0.975); CPU time per message ÷ one sender's 0.98-1.05x with two. The
+//! (90-109 M/s, 37-41 M/s in the slow phases), medians and ranges: one sender beside an
+//! idle open one 0.98x (0.91-1.08x), two senders 0.98x (0.89-1.16x), four 1.01x
+//! (0.92-1.22x), sixteen 1.01x (0.92-1.05x); sixteen ÷ two median 1.01 over sixteen runs
+//! (0.95-1.13); CPU time per message ÷ one sender's 1.01x with two (0.86-1.13x). The
 //! hand-written designs beside it, each ÷ its own lone sender: the `fetch_add` ring
-//! 0.35-0.61x with two, 0.03-0.10x with sixteen; lanes 1.01-2.29x with sixteen (sixteen ÷
-//! two median 1.08), giving up the order across senders.
+//! 0.35-0.70x with two, 0.03-0.09x with sixteen; lanes 1.04-1.36x with sixteen (sixteen ÷
+//! two median 1.04), giving up the order across senders.
 //!
 //! The batched table, 2026-12-07 (six runs on an AMD EPYC VM, each the median of five
 //! alternating rounds; the receiver on CPU 0, the sender on CPU 1; batches of 256 into
