@@ -4,12 +4,14 @@
 //! `child`, killed to leave them behind), under a name prefix of its own, and removes
 //! them at its end even when it fails: it never touches another program's objects.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+
+mod common;
+use common::Kid;
 
 const ROLE: &str = "IPC_CLEAN_PLAN_TEST_ROLE";
 
@@ -45,41 +47,6 @@ fn plan_then_clean(prefix: &str) -> Value {
         "the dry run of --prefix {prefix} said {plan:#}, the clean did {done:#}"
     );
     done["removed"].clone()
-}
-
-/// A child process playing `role`, killed on drop; `start` waits until it says `ready`.
-struct Kid(Child);
-
-impl Kid {
-    /// A child whose automatic sweep is restricted to `reclaim` (`off`: none).
-    fn start(role: &str, reclaim: &str) -> Kid {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child", "--nocapture", "--test-threads", "1"])
-            .env(ROLE, role)
-            .env("IPC_RECLAIM", reclaim)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let ready = BufReader::new(out)
-            .lines()
-            .map_while(Result::ok)
-            .any(|l| l.contains("child-ready"));
-        assert!(ready, "the child of role {role} did not start");
-        Kid(child)
-    }
-
-    /// SIGKILL, then reap.
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Kid {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 /// Runs `f` at the end of a test, even a failed one.
@@ -137,7 +104,7 @@ fn dead_listener(role: &str) -> (PathBuf, String, Finally<impl FnMut()>) {
             let _ = std::fs::remove_dir_all(&dir);
         })
     };
-    Kid::start(&format!("{role} {}", socket.display()), "off").kill();
+    Kid::start(ROLE, &format!("{role} {}", socket.display()), "off").kill();
     (socket, prefix, cleanup)
 }
 
@@ -177,7 +144,7 @@ fn an_mq_prefix_with_its_slash_plans_what_clean_removes() {
     let _cleanup = Finally(|| {
         let _ = ipc::mq::unlink(&name);
     });
-    Kid::start(&format!("queue {name}"), "off").kill();
+    Kid::start(ROLE, &format!("queue {name}"), "off").kill();
 
     let removed = plan_then_clean(&format!("/{own}"));
     assert_eq!(removed, json!([format!("mq:{name}")]));
@@ -199,7 +166,7 @@ fn a_system_v_queue_is_planned_as_clean_removes_it() {
         let _ = ipc::sysv::remove_stale_with_prefix(&own);
     });
     // Its creator's sweep is restricted to this test's names, which its registry keeps.
-    Kid::start(&format!("sysv-queue {key}"), &own).kill();
+    Kid::start(ROLE, &format!("sysv-queue {key}"), &own).kill();
     let id = ipc::sysv::list()
         .unwrap()
         .into_iter()
@@ -224,7 +191,7 @@ fn a_cut_short_segment_is_planned_as_clean_treats_it() {
         let _ = ipc::shm::remove_stale_with_prefix(&own);
         let _ = std::fs::remove_file(&file);
     });
-    Kid::start(&format!("channel {name}"), "off").kill();
+    Kid::start(ROLE, &format!("channel {name}"), "off").kill();
     // Its magic and metadata stay, the rest of its header goes.
     std::fs::OpenOptions::new()
         .write(true)

@@ -3,11 +3,13 @@
 //! so). Every name starts with this run's prefix, and the tests list and clean only that
 //! prefix: they never touch another program's channels.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
+
+mod common;
+use common::Kid;
 
 const ROLE: &str = "IPC_CLI_TEST_ROLE";
 
@@ -47,48 +49,14 @@ fn find<'a>(all: &'a Value, endpoint: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{endpoint} is not listed: {all:#}"))
 }
 
-/// A child process playing `role`, killed on drop; `start` waits until it says `ready`.
-struct Kid(Child);
-
-impl Kid {
-    fn start(role: &str) -> Kid {
-        Kid::start_with(role, "off")
-    }
-
-    /// As [`Kid::start`], with the automatic sweep restricted to `reclaim` (the names of
-    /// the test that starts it; `off` turns it off).
-    fn start_with(role: &str, reclaim: &str) -> Kid {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child", "--nocapture", "--test-threads", "1"])
-            .env(ROLE, role)
-            .env("IPC_RECLAIM", reclaim)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let ready = BufReader::new(out)
-            .lines()
-            .map_while(Result::ok)
-            .any(|l| l.contains("child-ready"));
-        assert!(ready, "the child of role {role} did not start");
-        Kid(child)
-    }
-
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-
-    /// SIGKILL, then reap.
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// A child playing `role` with the automatic sweep off (see `Kid::start`).
+fn start_kid(role: &str) -> Kid {
+    Kid::start(ROLE, role, "off")
 }
 
-impl Drop for Kid {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// A child playing `role` with the automatic sweep restricted to `reclaim`.
+fn start_kid_with(role: &str, reclaim: &str) -> Kid {
+    Kid::start(ROLE, role, reclaim)
 }
 
 /// A test's own name prefix (the process's, then the test's tag): the tests of this
@@ -209,7 +177,7 @@ fn list_reports_each_kind_with_its_schema_capacity_fill_and_participants() {
     publisher.send_slice(b"hello").unwrap();
     let topic_u64 = format!("{p}topic64");
     let _p64 = ipc::shm::Publisher::<u64>::create(&topic_u64, Default::default()).unwrap();
-    let sub = Kid::start(&format!("subscriber {topic_u64}"));
+    let sub = start_kid(&format!("subscriber {topic_u64}"));
     let mq_opts = ipc::mq::Options::new().capacity(4);
     let mq = ipc::mq::Sender::<u64>::create(&queue, mq_opts);
     let _unlink = Unlink(queue.clone());
@@ -290,7 +258,7 @@ fn a_killed_participant_shows_as_dead_and_clean_removes_only_what_is_stale() {
     let own = Own::new("killed");
     let p = own.0.clone();
     let (dead, live) = (format!("{p}dead"), format!("{p}live"));
-    let mut kid = Kid::start(&format!("receiver-with-sender {dead}"));
+    let mut kid = start_kid(&format!("receiver-with-sender {dead}"));
     let pid = u64::from(kid.pid());
     kid.kill();
     let mut rx = ipc::shm::Receiver::<u64>::create(&live, Default::default()).unwrap();
@@ -325,7 +293,7 @@ fn a_segment_whose_creator_died_inside_create_is_stale_and_clean_removes_it() {
     let p = own.0.clone();
     let name = format!("{p}seg");
     let endpoint = format!("shm:{name}");
-    let mut kid = Kid::start(&format!("stuck-creating {name}"));
+    let mut kid = start_kid(&format!("stuck-creating {name}"));
     let all = json(&["list", "--json", "--prefix", &p]);
     assert_eq!(find(&all, &endpoint)["state"], "creating");
     let plan = json(&["clean", "--dry-run", "--json", "--prefix", &p]);
@@ -374,7 +342,7 @@ fn clean_removes_a_dead_segment_that_owes_nobody_a_message() {
     let p = own.0.clone();
     let name = format!("{p}drained");
     let publisher = ipc::shm::Publisher::<u64>::create(&name, Default::default()).unwrap();
-    let mut kid = Kid::start(&format!("subscriber {name}"));
+    let mut kid = start_kid(&format!("subscriber {name}"));
     // The publisher leaves; the topic stays with its subscriber, which is then killed.
     drop(publisher);
     kid.kill();
@@ -395,11 +363,11 @@ fn queues_a_crash_abandoned_empty_show_as_stale_and_clean_removes_only_those() {
     ];
     // A System V key of this process's own (its pid, in a range of its own).
     let key = 0x4950_0000 ^ (std::process::id() as i32 & 0xffff);
-    let mut kid = Kid::start(&format!("queue {dead}"));
+    let mut kid = start_kid(&format!("queue {dead}"));
     // Its creator runs with the sweep restricted to this test's names, which its registry
     // keeps: `clean --prefix` then matches it (a System V queue has no name).
     // (It sweeps those names as it starts: the other child is still alive then.)
-    let mut sysv_kid = Kid::start_with(&format!("sysv-queue {key}"), &own.0);
+    let mut sysv_kid = start_kid_with(&format!("sysv-queue {key}"), &own.0);
     kid.kill();
     sysv_kid.kill();
     // A live one, and one left cleanly with a message for a receiver to come.
@@ -488,7 +456,7 @@ fn a_dead_listeners_socket_shows_as_stale_and_clean_removes_it() {
         }
     }
     let _remove = Remove([dead.clone(), live.clone()]);
-    let mut kid = Kid::start(&format!("listener {}", dead.display()));
+    let mut kid = start_kid(&format!("listener {}", dead.display()));
     let pid = u64::from(kid.pid());
     let _live = ipc::socket::Listener::<Fill>::bind(&live).unwrap();
     let (dead_ep, live_ep) = (
