@@ -211,7 +211,7 @@ impl<T: ?Sized + Payload> Sender<T> {
         let chan = &self.chan;
         chan.ring.publish(pos, cancelled, chan.fenced);
         self.wake_receiver();
-        self.published(pos);
+        self.after_publish(pos);
     }
 
     /// After this sender published up to `last`: every
@@ -221,7 +221,7 @@ impl<T: ?Sized + Payload> Sender<T> {
     /// the bias is a `membarrier`, a system call, and a sender that the scheduler stops
     /// at its return would hold every later position, of every sender, unpublished.
     #[inline(always)]
-    fn published(&mut self, last: u64) {
+    fn after_publish(&mut self, last: u64) {
         if last >= self.bias_check {
             self.look_for_bias(last);
         }
@@ -325,7 +325,7 @@ impl<T: Message> Sender<T> {
             });
         }
         self.wake_receiver();
-        self.published(pos.wrapping_add(n - 1));
+        self.after_publish(pos.wrapping_add(n - 1));
         Ok(n as usize)
     }
 
