@@ -37,6 +37,28 @@ fn answer(n: u64) -> u64 {
     n * 3 + 1
 }
 
+/// Opens connection `n` of process `pid` to the server `name` as a client opens it
+/// (answers, then requests), waiting for the server to make it.
+fn open_conn(name: &str, pid: u64, n: u64) -> (Sender<u64>, Receiver<u64>) {
+    let open = Options::new().open_timeout(PATIENCE);
+    let at = |end| format!("{name}.c{pid}-{n}.{end}");
+    let rx = Receiver::<u64>::open_with(&at("r"), open.clone())
+        .unwrap_or_else(|e| panic!("connection {n} was never made: {e}"));
+    let tx = Sender::<u64>::open_with(&at("q"), open.linger(Duration::ZERO))
+        .unwrap_or_else(|e| panic!("connection {n} was never made: {e}"));
+    (tx, rx)
+}
+
+/// Asserts that the server (a child) returns, successfully, from serving `what`.
+fn assert_returns(mut server: Proc, what: &str) {
+    let status = common::wait_at_most(server.child(), HANG);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the server of {what} did not return: {}",
+        server.output()
+    );
+}
+
 /// The child entry point: does nothing unless `SHM_RPC_CROWD_ROLE` is set.
 #[test]
 fn child() {
@@ -100,12 +122,7 @@ fn a_hundred_client_processes_connecting_at_once_are_all_served() {
         failed.len(),
         failed.join("\n")
     );
-    let status = common::wait_at_most(server.child(), HANG);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "the server of {CLIENTS} clients did not return: {}",
-        server.output()
-    );
+    assert_returns(server, &format!("{CLIENTS} clients"));
 }
 
 #[test]
@@ -146,29 +163,14 @@ fn announcements_beyond_a_full_table_wait_while_the_server_sleeps_and_are_all_se
 
     // Opened as a client opens them (answers, then requests): each one opened frees a
     // place in the table for an announcement that waited.
-    let open = Options::new().open_timeout(PATIENCE);
-    let conns: Vec<(Sender<u64>, Receiver<u64>)> = numbers
-        .iter()
-        .map(|n| {
-            let at = |end| format!("{name}.c{pid}-{n}.{end}");
-            let rx = Receiver::<u64>::open_with(&at("r"), open.clone())
-                .unwrap_or_else(|e| panic!("connection {n} was never made: {e}"));
-            let tx = Sender::<u64>::open_with(&at("q"), open.clone().linger(Duration::ZERO))
-                .unwrap_or_else(|e| panic!("connection {n} was never made: {e}"));
-            (tx, rx)
-        })
-        .collect();
+    let conns: Vec<(Sender<u64>, Receiver<u64>)> =
+        numbers.iter().map(|&n| open_conn(&name, pid, n)).collect();
     for (i, (mut tx, mut rx)) in conns.into_iter().enumerate() {
         tx.send(i as u64).unwrap();
         assert_eq!(*rx.recv_timeout(PATIENCE).unwrap(), answer(i as u64));
     }
     // Every connection ended: the server counted all of them.
-    let status = common::wait_at_most(server.child(), HANG);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "the server of {ALL} connections did not return: {}",
-        server.output()
-    );
+    assert_returns(server, &format!("{ALL} connections"));
 }
 
 /// Announcements of a client process that died before the server read them take no place
@@ -197,18 +199,9 @@ fn announcements_of_dead_clients_take_no_place() {
     registry.send([tag, pid, n, 0]).unwrap();
     drop(registry);
 
-    let open = Options::new().open_timeout(PATIENCE);
-    let at = |end| format!("{name}.c{pid}-{n}.{end}");
-    let mut rx = Receiver::<u64>::open_with(&at("r"), open.clone())
-        .unwrap_or_else(|e| panic!("the live client's connection was never made: {e}"));
-    let mut tx = Sender::<u64>::open_with(&at("q"), open.linger(Duration::ZERO)).unwrap();
+    let (mut tx, mut rx) = open_conn(&name, pid, n);
     tx.send(5).unwrap();
     assert_eq!(*rx.recv_timeout(PATIENCE).unwrap(), answer(5));
     drop((tx, rx));
-    let status = common::wait_at_most(server.child(), HANG);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "the server did not return: {}",
-        server.output()
-    );
+    assert_returns(server, "one live client");
 }
